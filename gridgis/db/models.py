@@ -1,0 +1,492 @@
+"""The data model of gridgis (SQLAlchemy 2 typed models, GeoAlchemy2 geometries).
+
+Everything is stored in EPSG:4326 (WGS84; CGCS2000 is the same for this
+work). The schema itself is created by the Alembic migrations in
+``gridgis/db/migrations``; a test checks that these models and the migrated
+database agree.
+
+What the database can hold, it holds: official codes are checked by pattern
+and nest by prefix in their parent's code; foreign keys tie every level to its
+parent; geometries are checked valid; a case's lifecycle steps are checked to
+be in order, its current step is computed from them, and a trigger refuses to
+move a case backwards; a retired cell code can never be issued again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SRID = 4326
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CASE_STEPS: tuple[str, ...] = (
+    "reported",
+    "registered",
+    "dispatched",
+    "handled",
+    "verified",
+    "closed",
+)
+"""The forward lifecycle of a case: 上报 → 立案 → 派遣 → 处置 → 核查 → 结案."""
+
+CASE_STEP_NAMES_ZH: dict[str, str] = {
+    "reported": "上报",
+    "registered": "立案",
+    "dispatched": "派遣",
+    "handled": "处置",
+    "verified": "核查",
+    "closed": "结案",
+    "rejected": "作废",
+}
+
+
+def _area(srid_type: str) -> Geometry:
+    return Geometry(srid_type, srid=SRID, spatial_index=False)
+
+
+def _gist(table: str, column: str = "geom") -> Index:
+    return Index(f"ix_{table}_{column}", column, postgresql_using="gist")
+
+
+def _valid(column: str = "geom") -> CheckConstraint:
+    return CheckConstraint(f"{column} IS NULL OR ST_IsValid({column})", name=f"{column}_valid")
+
+
+def _step_expression() -> str:
+    """SQL for the computed current step of a case."""
+    parts = ["CASE WHEN rejected_at IS NOT NULL THEN 'rejected'"]
+    for step in reversed(CASE_STEPS[1:]):
+        parts.append(f" WHEN {step}_at IS NOT NULL THEN '{step}'")
+    parts.append(" ELSE 'reported' END")
+    return "".join(parts)
+
+
+def _step_order_checks() -> list[CheckConstraint]:
+    """Each step needs the one before it, no earlier in time."""
+    checks = []
+    for before, after in itertools.pairwise(CASE_STEPS):
+        checks.append(
+            CheckConstraint(
+                f"{after}_at IS NULL OR ({before}_at IS NOT NULL AND {after}_at >= {before}_at)",
+                name=f"{after}_after_{before}",
+            )
+        )
+    checks.append(
+        CheckConstraint(
+            "rejected_at IS NULL OR (closed_at IS NULL AND rejected_at >= reported_at)",
+            name="rejected_not_closed",
+        )
+    )
+    return checks
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every gridgis table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class District(Base):
+    """A district (区/县), 6-digit official code."""
+
+    __tablename__ = "district"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{6}$'", name="code_format"),
+        _valid(),
+        _gist("district"),
+    )
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    geom: Mapped[WKBElement | None] = mapped_column(_area("MULTIPOLYGON"))
+
+    streets: Mapped[list[Street]] = relationship(back_populates="district")
+
+
+class Street(Base):
+    """A street office (街道/乡镇), 9-digit code: district code + 3 digits."""
+
+    __tablename__ = "street"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{9}$'", name="code_format"),
+        CheckConstraint("left(code, 6) = district_code", name="code_in_district"),
+        _valid(),
+        _gist("street"),
+    )
+
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    geom: Mapped[WKBElement | None] = mapped_column(_area("MULTIPOLYGON"))
+
+    district: Mapped[District] = relationship(back_populates="streets")
+    communities: Mapped[list[Community]] = relationship(back_populates="street")
+
+
+class Community(Base):
+    """A community or village (社区/村), 12-digit code: street code + 3 digits.
+
+    ``min_households`` / ``max_households`` override the default cell bounds
+    (300–500) for this community, e.g. smaller rural cells.
+    """
+
+    __tablename__ = "community"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{12}$'", name="code_format"),
+        CheckConstraint("left(code, 9) = street_code", name="code_in_street"),
+        CheckConstraint(
+            "min_households IS NULL OR max_households IS NULL "
+            "OR (min_households >= 0 AND min_households <= max_households)",
+            name="household_bounds",
+        ),
+        CheckConstraint("kind IN ('urban', 'rural')", name="kind"),
+        _valid(),
+        _gist("community"),
+    )
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    street_code: Mapped[str] = mapped_column(ForeignKey("street.code"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text, server_default="urban")
+    min_households: Mapped[int | None] = mapped_column(Integer)
+    max_households: Mapped[int | None] = mapped_column(Integer)
+    geom: Mapped[WKBElement | None] = mapped_column(_area("MULTIPOLYGON"))
+
+    street: Mapped[Street] = relationship(back_populates="communities")
+
+
+class LayoutVersion(Base):
+    """One published layout of a community's cells (a redraw, an adjustment, an import).
+
+    ``version`` counts 1, 2, 3... per community; the unique pair
+    (community_code, version) is what makes two concurrent publishes of the
+    same community impossible: the second one's insert fails.
+    """
+
+    __tablename__ = "layout_version"
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("method IN ('draw', 'adjust', 'import', 'edit')", name="method"),
+        Index("uq_layout_version_community_version", "community_code", "version", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("community.code"))
+    version: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    published_by: Mapped[str | None] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CellCode(Base):
+    """Every cell code ever issued; a retired code is never issued again."""
+
+    __tablename__ = "cell_code"
+    __table_args__ = (CheckConstraint("code ~ '^[0-9]{15}$'", name="code_format"),)
+
+    code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("community.code"), index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class GridCell(Base):
+    """A grid cell (网格) in one layout version of its community.
+
+    A cell row is valid from ``valid_from`` until ``valid_to`` (open while
+    active). Unchanged cells keep their row through later layouts; a changed
+    or removed cell gets ``valid_to`` and stays queryable, so historical cases
+    keep the cell they were filed in.
+    """
+
+    __tablename__ = "grid_cell"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{15}$'", name="code_format"),
+        CheckConstraint("left(code, 12) = community_code", name="code_in_community"),
+        CheckConstraint("households >= 0 AND residents >= 0", name="counts_nonnegative"),
+        CheckConstraint("status IN ('active', 'retired')", name="status"),
+        CheckConstraint("(status = 'active') = (valid_to IS NULL)", name="status_matches_validity"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_order"),
+        _valid(),
+        _gist("grid_cell"),
+        Index(
+            "uq_grid_cell_active_code",
+            "code",
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(ForeignKey("cell_code.code"), index=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("community.code"), index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(_area("MULTIPOLYGON"))
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    residents: Mapped[int] = mapped_column(Integer, server_default="0")
+    version_from_id: Mapped[int] = mapped_column(ForeignKey("layout_version.id"))
+    version_to_id: Mapped[int | None] = mapped_column(ForeignKey("layout_version.id"))
+    valid_from: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+
+
+class Building(Base):
+    """A building (楼栋): a footprint or only a point, with households.
+
+    ``location`` is always set (a point on the footprint when there is one) and
+    is what geocoding and cell assignment use.
+    """
+
+    __tablename__ = "building"
+    __table_args__ = (
+        CheckConstraint(
+            "households >= 0 AND residents >= 0 AND (floors IS NULL OR floors >= 1)",
+            name="counts",
+        ),
+        CheckConstraint(
+            "footprint IS NULL OR ST_Intersects(footprint, location)", name="location_on_footprint"
+        ),
+        _valid("footprint"),
+        _gist("building", "footprint"),
+        _gist("building", "location"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("community.code"), index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    compound: Mapped[str | None] = mapped_column(Text)
+    footprint: Mapped[WKBElement | None] = mapped_column(_area("MULTIPOLYGON"))
+    location: Mapped[WKBElement] = mapped_column(_area("POINT"))
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    residents: Mapped[int] = mapped_column(Integer, server_default="0")
+    floors: Mapped[int | None] = mapped_column(Integer)
+
+    units: Mapped[list[BuildingUnit]] = relationship(back_populates="building")
+
+
+class BuildingUnit(Base):
+    """A unit / entrance (单元) of a building (optional)."""
+
+    __tablename__ = "building_unit"
+    __table_args__ = (
+        CheckConstraint("number >= 1", name="number_positive"),
+        CheckConstraint("households >= 0", name="households_nonnegative"),
+        Index("uq_building_unit_building_id_number", "building_id", "number", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    building: Mapped[Building] = relationship(back_populates="units")
+
+
+class GridWorker(Base):
+    """A grid worker (网格员), full-time (专职) or part-time (兼职)."""
+
+    __tablename__ = "grid_worker"
+    __table_args__ = (
+        CheckConstraint("employment IN ('full_time', 'part_time')", name="employment"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    employment: Mapped[str] = mapped_column(Text, server_default="full_time")
+    street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+
+
+class WorkerCell(Base):
+    """Which cells a grid worker serves (usually one; sometimes two small ones)."""
+
+    __tablename__ = "worker_cell"
+
+    worker_id: Mapped[int] = mapped_column(
+        ForeignKey("grid_worker.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cell.id"), primary_key=True, index=True)
+
+
+class PartyBranch(Base):
+    """A party branch (党支部) at a point, with its member count."""
+
+    __tablename__ = "party_branch"
+    __table_args__ = (
+        CheckConstraint("member_count >= 0", name="member_count_nonnegative"),
+        _valid("location"),
+        _gist("party_branch", "location"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"), index=True)
+    member_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    location: Mapped[WKBElement] = mapped_column(_area("POINT"))
+
+
+class BranchCell(Base):
+    """Which cells a party branch serves (一网格一支部)."""
+
+    __tablename__ = "branch_cell"
+
+    branch_id: Mapped[int] = mapped_column(
+        ForeignKey("party_branch.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cell.id"), primary_key=True, index=True)
+
+
+class ServiceFacility(Base):
+    """A party-mass service centre (党群服务中心) or station (服务站)."""
+
+    __tablename__ = "service_facility"
+    __table_args__ = (
+        CheckConstraint("kind IN ('centre', 'station')", name="kind"),
+        _valid("location"),
+        _gist("service_facility", "location"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"), index=True)
+    location: Mapped[WKBElement] = mapped_column(_area("POINT"))
+
+
+class CaseCategory(Base):
+    """A case category with its time limit to close (按期结案 deadline)."""
+
+    __tablename__ = "case_category"
+    __table_args__ = (CheckConstraint("deadline_hours > 0", name="deadline_positive"),)
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text, unique=True)
+    name_en: Mapped[str] = mapped_column(Text)
+    deadline_hours: Mapped[int] = mapped_column(Integer)
+
+
+class Case(Base):
+    """A case (事件): where and what, and when each lifecycle step happened, by whom.
+
+    The raw coordinates and the system they came in (``wgs84``, ``gcj02``,
+    ``bd09``, ``EPSG:nnnn``) are kept as received; ``geom`` is WGS84. The
+    cell, community and street are those the case was filed in and do not
+    change when the layout does.
+    """
+
+    __tablename__ = "case_record"
+    __table_args__ = (
+        *_step_order_checks(),
+        CheckConstraint(
+            "deadline IS NULL OR deadline >= reported_at", name="deadline_after_report"
+        ),
+        _valid(),
+        _gist("case_record"),
+        Index("ix_case_record_reported_at", "reported_at"),
+        Index("ix_case_record_step", "step"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("case_category.code"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement | None] = mapped_column(_area("POINT"))
+    raw_x: Mapped[float | None] = mapped_column(Float)
+    raw_y: Mapped[float | None] = mapped_column(Float)
+    raw_crs: Mapped[str | None] = mapped_column(Text)
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cell.id"), index=True)
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"), index=True)
+    street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+    deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    step: Mapped[str] = mapped_column(Text, Computed(_step_expression(), persisted=True))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reported_by: Mapped[str | None] = mapped_column(Text)
+    registered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    registered_by: Mapped[str | None] = mapped_column(Text)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_by: Mapped[str | None] = mapped_column(Text)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_by: Mapped[str | None] = mapped_column(Text)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_by: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(Text)
+    rejected_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rejected_by: Mapped[str | None] = mapped_column(Text)
+
+
+class Inspection(Base):
+    """An inspection patrol (巡查) by a grid worker: a point or a GPS track."""
+
+    __tablename__ = "inspection"
+    __table_args__ = (
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="time_order"),
+        CheckConstraint(
+            "GeometryType(geom) IN ('POINT', 'LINESTRING', 'MULTILINESTRING')", name="geom_kind"
+        ),
+        _valid(),
+        _gist("inspection"),
+        Index("ix_inspection_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    geom: Mapped[WKBElement] = mapped_column(_area("GEOMETRY"))
+
+
+class InspectionCell(Base):
+    """The cells an inspection visited."""
+
+    __tablename__ = "inspection_cell"
+
+    inspection_id: Mapped[int] = mapped_column(
+        ForeignKey("inspection.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cell.id"), primary_key=True, index=True)
