@@ -42,6 +42,12 @@ class CoordinateError(GridGISError, ValueError):
     status = 400
 
 
+class InputError(GridGISError, ValueError):
+    """An input file or request cannot be used as given (unreadable, missing fields)."""
+
+    status = 400
+
+
 class NotFoundError(GridGISError, LookupError):
     """A district, street, community, cell or case does not exist."""
 

@@ -2,8 +2,10 @@
 
 The server is ``GRIDGIS_TEST_DATABASE_URL`` when set (any PostGIS the tests
 may create databases on, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``);
-otherwise gridgis's own embedded cluster in ``GRIDGIS_TEST_HOME`` (default
-``.gridgis-test`` in the checkout). A test run that cannot reach the database
+otherwise gridgis's own embedded cluster in ``GRIDGIS_TEST_HOME`` (default a
+folder under the system's temporary folder named after this checkout, which
+the cluster's unprivileged user can reach even when the checkout is in a
+private home), stopped again at the end if the test run started it. A test run that cannot reach the database
 fails; it never skips.
 
 The schema is migrated once into a template database; each test that asks
@@ -12,8 +14,10 @@ for ``database_url`` gets its own copy (``CREATE DATABASE ... TEMPLATE``).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,11 +27,20 @@ from sqlalchemy.engine import make_url
 
 from gridgis.db import migrate
 from gridgis.db.cluster import LocalCluster
-from gridgis.db.engine import normalise_url
+from gridgis.db.engine import dispose_engines, normalise_url
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 _counter = itertools.count()
+
+
+def test_home() -> Path:
+    """Data folder of the embedded test cluster (``GRIDGIS_TEST_HOME``)."""
+    configured = os.environ.get("GRIDGIS_TEST_HOME")
+    if configured:
+        return Path(configured)
+    digest = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+    return Path(tempfile.gettempdir()) / f"gridgis-test-{os.geteuid()}-{digest}"
 
 
 class _Server:
@@ -36,12 +49,13 @@ class _Server:
     def __init__(self) -> None:
         external = os.environ.get("GRIDGIS_TEST_DATABASE_URL")
         self.cluster: LocalCluster | None = None
+        self.started = False
         if external:
             self.admin_url = normalise_url(external)
         else:
-            home = Path(os.environ.get("GRIDGIS_TEST_HOME", ROOT / ".gridgis-test"))
-            self.cluster = LocalCluster(home)
-            self.admin_url = self.cluster.ensure_running().rsplit("/", 1)[0]
+            self.cluster = LocalCluster(test_home())
+            self.started = not self.cluster.running()
+            self.cluster.ensure_running()
             self.admin_url = make_url(self.cluster.url("postgres")).render_as_string(False)
         self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
 
@@ -65,6 +79,8 @@ def pg_server() -> Iterator[_Server]:
     server = _Server()
     yield server
     server.admin.dispose()
+    if server.cluster is not None and server.started:
+        server.cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +111,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def env_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def env_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point ``GRIDGIS_DATABASE_URL`` at this test's database (for CLI and app)."""
     monkeypatch.setenv("GRIDGIS_DATABASE_URL", database_url)
-    return database_url
+    yield database_url
+    dispose_engines()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import geopandas as gpd
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from gridgis.errors import ConfigError
 
@@ -23,6 +25,16 @@ _SQL: dict[str, str] = {
 }
 
 
+@contextmanager
+def connection(bind: Engine | Connection) -> Iterator[Connection]:
+    """Use ``bind`` if it is a connection (inside its transaction), else open one."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
 def check_level(level: str) -> Level:
     """Return ``level`` if it is one of :data:`LEVELS`, else raise naming it."""
     if level not in LEVELS:
@@ -31,7 +43,7 @@ def check_level(level: str) -> Level:
 
 
 def read_areas(
-    engine: Engine,
+    engine: Engine | Connection,
     level: str,
     *,
     within: str | None = None,
@@ -42,7 +54,7 @@ def read_areas(
     Parameters
     ----------
     engine:
-        The database.
+        The database, or a connection to read inside its transaction.
     level:
         ``"district"``, ``"street"``, ``"community"`` or ``"cell"``.
     within:
@@ -76,16 +88,16 @@ def read_areas(
         joiner = " AND " if " WHERE " in sql else " WHERE "
         sql = sql + joiner + " AND ".join(conditions)
     sql += " ORDER BY code"
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params, crs="EPSG:4326")
     if frame.crs is None:  # an empty result carries no CRS
         frame = frame.set_crs("EPSG:4326")
     return frame
 
 
-def count_areas(engine: Engine) -> dict[str, int]:
+def count_areas(engine: Engine | Connection) -> dict[str, int]:
     """Number of stored districts, streets, communities and active cells."""
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         row = conn.execute(
             text(
                 "SELECT (SELECT count(*) FROM district), (SELECT count(*) FROM street), "

@@ -1,0 +1,69 @@
+# gridgis: the two commands are `make demo` and `make test`; everything else is a step of them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PG_MAJOR ?= 15
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEB_PACKAGES := postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3 chromium chromium-driver
+DISTRICTS := 211403 350304 430111 220402
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup system venv demo demo-data serve test lint typecheck pytest test-external clean
+
+## setup: install what a fresh Debian machine lacks (PostGIS, Chromium) and the Python environment
+setup: system venv
+
+system:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if ! $(PYTHON) -m venv --help >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "Debian packages present: $(DEB_PACKAGES)"; fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+## demo: set up, load the four real district outlines and official names, serve the web app
+demo: setup demo-data serve
+
+demo-data:
+	$(BIN)/gridgis db upgrade
+	$(BIN)/gridgis import divisions
+	for code in $(DISTRICTS); do \
+	  $(BIN)/gridgis import boundaries data/boundaries/$$code.geojson --level district || exit 1; \
+	done
+
+serve:
+	$(BIN)/gridgis serve --host $(HOST) --port $(PORT)
+
+## test: set up, then lint, type-check and run the whole suite against a real PostGIS
+test: setup lint typecheck pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest
+
+## test-external: the database tests against an existing PostGIS server (default: the machine's)
+EXTERNAL_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+test-external: setup
+	GRIDGIS_TEST_DATABASE_URL=$(EXTERNAL_URL) $(BIN)/pytest -m "not browser" tests/test_db_schema.py tests/test_import_boundaries.py
+
+clean:
+	rm -rf $(VENV) .gridgis-test test-artifacts .pytest_cache .mypy_cache .ruff_cache

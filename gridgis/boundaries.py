@@ -1,0 +1,420 @@
+"""Checking administrative boundaries before they are stored.
+
+Pure GeoDataFrame functions, no database: :func:`prepare_boundaries` turns a
+file's features into rows of one level of the hierarchy (code, name, parent
+code, a valid MultiPolygon in WGS84), rejecting bad rows with their row
+number and repairing what is safe to repair; :func:`check_topology` measures
+what breaks the hierarchy's rule that each level tiles its parent: parts
+outside the parent, overlaps between siblings and gaps, each by code with its
+area in m² and a location.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gridgis import crs as crs_mod
+from gridgis.errors import InputError, Problem
+
+LEVEL_DIGITS: dict[str, int] = {"district": 6, "street": 9, "community": 12, "cell": 15}
+"""Length of the official code at each level."""
+
+PARENT_LEVEL: dict[str, str | None] = {
+    "district": None,
+    "street": "district",
+    "community": "street",
+    "cell": "community",
+}
+
+REPAIR_TOLERANCE = 0.01
+"""A repair that changes a polygon's area by more than this share is refused."""
+
+TOPOLOGY_TOLERANCE_M2 = 1.0
+"""Overlaps, gaps and parts outside the parent smaller than this are ignored."""
+
+FindingKind = Literal["repaired", "outside_parent", "overlap", "gap", "no_parent_geometry"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something measured about a boundary: a repair or a topology problem.
+
+    Attributes
+    ----------
+    kind:
+        ``"repaired"``, ``"outside_parent"``, ``"overlap"``, ``"gap"`` or
+        ``"no_parent_geometry"``.
+    code:
+        The feature concerned (for a gap: the parent whose children leave it).
+    other:
+        The other feature (the overlapping sibling, or the parent).
+    area_m2:
+        The area concerned in square metres (for a repair: the change).
+    lon, lat:
+        A point in the area concerned, to look at on a map.
+    row:
+        1-based row in the input file, when the finding is about one row.
+    detail:
+        Words for people.
+    """
+
+    kind: FindingKind
+    code: str
+    area_m2: float
+    lon: float | None = None
+    lat: float | None = None
+    other: str | None = None
+    row: int | None = None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        where = f" at ({self.lon:.6f}, {self.lat:.6f})" if self.lon is not None else ""
+        other = f" / {self.other}" if self.other else ""
+        row = f"row {self.row}, " if self.row is not None else ""
+        text = f"{row}{self.kind} {self.code}{other}: {self.area_m2:,.1f} m²{where}"
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+@dataclass
+class PreparedBoundaries:
+    """Result of :func:`prepare_boundaries`.
+
+    Attributes
+    ----------
+    frame:
+        Accepted rows: ``code``, ``name``, ``parent_code``, ``row`` (1-based
+        input row) and a MultiPolygon geometry in EPSG:4326.
+    rejected:
+        One :class:`~gridgis.errors.Problem` per rejected row and reason.
+    repaired:
+        Rows whose invalid polygon was repaired, with the area changed.
+    rows_read:
+        Number of features in the input.
+    """
+
+    frame: gpd.GeoDataFrame
+    rejected: list[Problem] = field(default_factory=list)
+    repaired: list[Finding] = field(default_factory=list)
+    rows_read: int = 0
+
+
+def _field(frame: pd.DataFrame, name: str, option: str) -> pd.Series:
+    if name not in frame.columns:
+        fields = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
+        raise InputError(
+            f"the file has no field {name!r} (given by {option}); its fields are: {fields}"
+        )
+    return frame[name]
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    def one(value: object) -> str | None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        text = str(value).strip()
+        return text or None
+
+    return values.map(one)
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
+    """The polygonal part of a geometry as a MultiPolygon, or None if it has none."""
+    if geom is None or geom.is_empty:
+        return None
+    kind = geom.geom_type
+    if kind == "Polygon":
+        return shapely.MultiPolygon([geom])
+    if kind == "MultiPolygon":
+        return geom
+    if kind == "GeometryCollection":
+        parts = [
+            p
+            for g in shapely.get_parts(geom)
+            for p in (shapely.get_parts(g) if g.geom_type == "MultiPolygon" else [g])
+            if p.geom_type == "Polygon" and not p.is_empty
+        ]
+        return shapely.MultiPolygon(parts) if parts else None
+    return None
+
+
+def prepare_boundaries(
+    gdf: gpd.GeoDataFrame,
+    *,
+    level: str,
+    crs: crs_mod.CRSLike | None = None,
+    code_field: str = "code",
+    name_field: str = "name",
+    parent_field: str | None = None,
+) -> PreparedBoundaries:
+    """Check and normalise the features of one level of the hierarchy.
+
+    Parameters
+    ----------
+    gdf:
+        Features as read from a file; not changed.
+    level:
+        ``"district"``, ``"street"``, ``"community"`` or ``"cell"``.
+    crs:
+        The coordinates' system when the file does not say it, or to say that
+        a GeoJSON labelled WGS84 really holds GCJ-02 / BD-09 coordinates.
+    code_field, name_field:
+        Fields holding the official code and the name.
+    parent_field:
+        Field with the parent's code; without it the parent is the code's
+        prefix (official codes nest: a street's 9 digits begin with its
+        district's 6).
+
+    Returns
+    -------
+    PreparedBoundaries
+        Accepted rows in EPSG:4326, rejected rows with reasons, repairs.
+
+    Raises
+    ------
+    InputError
+        When a named field is missing (the message lists the fields there are).
+    CRSError
+        When the CRS is missing or contradicts the file's.
+
+    Examples
+    --------
+    >>> from gridgis.io import read_vector
+    >>> prepared = prepare_boundaries(read_vector("data/boundaries/350304.geojson"),
+    ...                               level="district")  # doctest: +SKIP
+    >>> prepared.frame.loc[0, ["code", "name"]].tolist()  # doctest: +SKIP
+    ['350304', '荔城区']
+    """
+    if level not in LEVEL_DIGITS:
+        raise InputError(f"`level` was {level!r} but is expected to be one of {list(LEVEL_DIGITS)}")
+    digits = LEVEL_DIGITS[level]
+    parent_level = PARENT_LEVEL[level]
+    codes = _clean_text(_field(gdf, code_field, "--code-field"))
+    if level == "cell" and name_field not in gdf.columns:
+        names = pd.Series([None] * len(gdf), index=gdf.index, dtype=object)
+    else:
+        names = _clean_text(_field(gdf, name_field, "--name-field"))
+    parents = _clean_text(_field(gdf, parent_field, "--parent-field")) if parent_field else None
+
+    spec = crs_mod.parse_crs(crs) if crs is not None else None
+    override = bool(
+        spec is not None
+        and spec.is_obfuscated
+        and gdf.crs is not None
+        and crs_mod.parse_crs(gdf.crs).is_wgs84
+    )
+    wgs = crs_mod.to_wgs84_frame(gdf, crs, allow_override=override)
+
+    rejected: list[Problem] = []
+    repaired: list[Finding] = []
+    rows: list[dict[str, object]] = []
+    geoms = np.asarray(wgs.geometry.array, dtype=object)
+    counts = codes.value_counts()
+    for position, (index, code) in enumerate(codes.items()):
+        row = position + 1
+        reasons: list[str] = []
+        if code is None:
+            reasons.append(f"no code in field {code_field!r}")
+        elif not (code.isdigit() and len(code) == digits):
+            reasons.append(f"code {code!r} is not {digits} digits, as a {level} code must be")
+        elif counts.get(code, 0) > 1:
+            reasons.append(f"code {code} appears {counts[code]} times in the file")
+        name = names.loc[index]
+        if pd.isna(name):
+            name = None
+        if name is None and level != "cell":
+            reasons.append(f"no name in field {name_field!r}")
+        parent: str | None = None
+        if parent_level is not None and code is not None and code.isdigit():
+            parent = code[: LEVEL_DIGITS[parent_level]]
+            if parents is not None:
+                given = parents.loc[index]
+                if given != parent:
+                    reasons.append(
+                        f"parent code {given!r} does not match the code {code}, which "
+                        f"belongs to {parent_level} {parent}"
+                    )
+        geom = geoms[position]
+        polygon = None
+        if geom is None or geom.is_empty:
+            reasons.append("no geometry")
+        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
+            reasons.append(f"geometry is a {geom.geom_type}, not a polygon")
+        else:
+            point = geom.representative_point() if geom.is_valid else geom.envelope.centroid
+            flag = str(crs_mod.check_lonlat(point.x, point.y))
+            if flag != "ok":
+                reasons.append(
+                    f"lies at ({point.x:.4f}, {point.y:.4f}), {flag.replace('_', ' ')}: "
+                    "is --crs right?"
+                )
+            else:
+                polygon = _polygonal(geom)
+        if polygon is not None and not polygon.is_valid:
+            why = shapely.is_valid_reason(polygon)
+            fixed = _polygonal(shapely.make_valid(polygon))
+            before, after = area_m2(polygon), area_m2(fixed)
+            change = abs(after - before)
+            if fixed is None or change > REPAIR_TOLERANCE * max(before, after):
+                reasons.append(
+                    f"invalid polygon ({why}) that cannot be repaired safely: repairing it "
+                    f"would change its area from {before:,.0f} m² to {after:,.0f} m²"
+                )
+            else:
+                point = fixed.representative_point()
+                repaired.append(
+                    Finding(
+                        "repaired",
+                        code or "?",
+                        change,
+                        point.x,
+                        point.y,
+                        row=row,
+                        detail=f"was invalid: {why}",
+                    )
+                )
+            polygon = fixed if not reasons else None
+        if reasons:
+            rejected.extend(Problem(row, code, reason) for reason in reasons)
+            continue
+        rows.append(
+            {"row": row, "code": code, "name": name, "parent_code": parent, "geometry": polygon}
+        )
+    frame = gpd.GeoDataFrame(
+        rows or None,
+        columns=["row", "code", "name", "parent_code", "geometry"],
+        geometry="geometry",
+        crs="EPSG:4326",
+    )
+    rejected.sort(key=lambda p: p.row or 0)
+    return PreparedBoundaries(frame, rejected, repaired, rows_read=len(gdf))
+
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def area_m2(geom: BaseGeometry | None) -> float:
+    """Geodesic area in m² of a WGS84 lon/lat geometry (0 for none or empty).
+
+    Measured on the WGS84 ellipsoid, so no projection has to be chosen and
+    the figure is right anywhere.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> round(area_m2(box(119.0, 25.4, 119.01, 25.41)))
+    1118427
+    """
+    if geom is None or geom.is_empty:
+        return 0.0
+    return abs(float(_GEOD.geometry_area_perimeter(geom)[0]))
+
+
+def check_topology(
+    children: gpd.GeoDataFrame,
+    parents: gpd.GeoDataFrame | None = None,
+    *,
+    tolerance_m2: float = TOPOLOGY_TOLERANCE_M2,
+    gap_parents: Sequence[str] | None = None,
+) -> list[Finding]:
+    """Measure where children fail to tile their parents.
+
+    Parameters
+    ----------
+    children:
+        ``code``, ``parent_code`` and polygons (EPSG:4326) of one level: all
+        the siblings that will exist together.
+    parents:
+        ``code`` and polygons of the parent level (rows without a polygon
+        are skipped with a ``no_parent_geometry`` finding); ``None`` for
+        districts.
+    tolerance_m2:
+        Areas below this are ignored (coordinate rounding).
+    gap_parents:
+        Parent codes to check for gaps (default: every parent that has
+        children in ``children``).
+
+    Returns
+    -------
+    list of Finding
+        ``outside_parent`` (child part outside its parent), ``overlap`` (two
+        siblings share area) and ``gap`` (part of a parent covered by none of
+        its children), each with the area in m² and a point in it.
+    """
+    findings: list[Finding] = []
+    if children.empty:
+        return findings
+    if children.crs is None or not crs_mod.parse_crs(children.crs).is_wgs84:
+        raise crs_mod.CRSError(f"children must be in EPSG:4326, not {children.crs}")
+    # Shapes are compared in EPSG:4326, where stored edges are straight; the
+    # pieces found are measured on the ellipsoid (a projection would bend edges
+    # and report centimetre slivers along every shared boundary).
+    kids = children.reset_index(drop=True)
+    kid_geoms = np.asarray(kids.geometry.array, dtype=object)
+    codes = kids["code"].astype(str).to_numpy()
+    parent_codes = kids["parent_code"].to_numpy() if "parent_code" in kids else None
+
+    def measure(piece: BaseGeometry) -> tuple[float, float | None, float | None]:
+        if piece.is_empty:
+            return 0.0, None, None
+        point = piece.representative_point()
+        return area_m2(piece), point.x, point.y
+
+    # Overlaps between siblings (same parent), found with a spatial index.
+    tree = shapely.STRtree(kid_geoms)
+    left, right = tree.query(kid_geoms, predicate="intersects")
+    keep = left < right
+    if parent_codes is not None:
+        keep &= parent_codes[left] == parent_codes[right]
+    for i, j in zip(left[keep], right[keep], strict=True):
+        area, lon, lat = measure(shapely.intersection(kid_geoms[i], kid_geoms[j]))
+        if area > tolerance_m2:
+            findings.append(Finding("overlap", codes[i], area, lon, lat, other=codes[j]))
+
+    if parents is None or parents.empty or parent_codes is None:
+        return findings
+    by_code = parents.set_index("code")
+    mothers = parents[parents.geometry.notna()].set_index("code").geometry
+    for code in sorted(set(parent_codes) - set(by_code.index)):
+        findings.append(Finding("no_parent_geometry", str(code), 0.0, detail="parent not found"))
+    for code in sorted(set(parent_codes) & set(by_code.index) - set(mothers.index)):
+        findings.append(
+            Finding(
+                "no_parent_geometry",
+                str(code),
+                0.0,
+                detail="the parent has no boundary yet, so nesting was not checked",
+            )
+        )
+    # Parts of children outside their parent.
+    for i, code in enumerate(codes):
+        mother = mothers.get(parent_codes[i])
+        if mother is None:
+            continue
+        area, lon, lat = measure(shapely.difference(kid_geoms[i], mother))
+        if area > tolerance_m2:
+            findings.append(
+                Finding("outside_parent", code, area, lon, lat, other=str(parent_codes[i]))
+            )
+    # Gaps: parts of each parent covered by none of its children.
+    wanted = set(gap_parents) if gap_parents is not None else set(parent_codes)
+    for mother_code in sorted(wanted & set(mothers.index)):
+        members = kid_geoms[parent_codes == mother_code]
+        if len(members) == 0:
+            continue
+        area, lon, lat = measure(
+            shapely.difference(mothers[mother_code], shapely.union_all(members))
+        )
+        if area > tolerance_m2:
+            findings.append(Finding("gap", str(mother_code), area, lon, lat))
+    return findings

@@ -1,0 +1,497 @@
+"""Storing boundaries and official divisions, each import in one transaction.
+
+An import either completes or changes nothing: every check runs inside the
+transaction that writes, and any problem rolls all of it back. Cell layouts
+are published as a new layout version per community: unchanged cells keep
+their row and code, changed cells get a new row under the same code and the
+old one is closed (``valid_to``), removed cells retire their code for good.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Engine, bindparam, text
+
+from gridgis.boundaries import PARENT_LEVEL, Finding, PreparedBoundaries, check_topology
+from gridgis.data import path as data_path
+from gridgis.db.queries import read_areas
+from gridgis.errors import NotFoundError, Problem, ValidationError
+
+BLOCKING_KINDS = frozenset({"outside_parent", "overlap"})
+"""Topology findings that stop an import unless it is told to allow them."""
+
+_TABLE = {"district": "district", "street": "street", "community": "community"}
+_PARENT_COLUMN = {"street": "district_code", "community": "street_code", "cell": "community_code"}
+
+
+@dataclass
+class ImportReport:
+    """What an import of boundaries did, or would have done.
+
+    Attributes
+    ----------
+    level:
+        The level imported.
+    rows_read:
+        Features in the input; ``inserted + updated + unchanged + len(rejected
+        rows)`` adds up to it.
+    inserted, updated, unchanged:
+        Codes that were new, changed, or already stored as given.
+    retired:
+        Cell codes retired because a community's new layout leaves them out.
+    rejected:
+        Rejected rows with their row number and reason.
+    repaired:
+        Polygons that were invalid and were repaired, with the area changed.
+    topology:
+        Parts outside the parent, overlaps and gaps, by code, in m².
+    layout_versions:
+        For cells: the new layout version per community.
+    committed:
+        Whether the database was changed (``False`` for a dry run or a failure).
+    """
+
+    level: str
+    rows_read: int = 0
+    inserted: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    rejected: list[Problem] = field(default_factory=list)
+    repaired: list[Finding] = field(default_factory=list)
+    topology: list[Finding] = field(default_factory=list)
+    layout_versions: dict[str, int] = field(default_factory=dict)
+    committed: bool = False
+
+    @property
+    def blocking(self) -> list[Finding]:
+        """Topology findings that stop the import unless allowed."""
+        return [f for f in self.topology if f.kind in BLOCKING_KINDS]
+
+    def lines(self) -> list[str]:
+        """The report as lines of text for people."""
+        out = [
+            f"{self.level}: {self.rows_read} features read; {len(self.inserted)} new, "
+            f"{len(self.updated)} changed, {len(self.unchanged)} unchanged, "
+            f"{len({p.row for p in self.rejected})} rejected"
+            + (f", {len(self.retired)} cell codes retired" if self.retired else "")
+        ]
+        out += [f"  rejected {p}" for p in self.rejected]
+        out += [f"  {f}" for f in self.repaired]
+        out += [f"  {f}" for f in self.topology]
+        for community, version in sorted(self.layout_versions.items()):
+            out.append(f"  community {community}: layout version {version} published")
+        out.append("committed" if self.committed else "nothing was changed")
+        return out
+
+
+class BoundaryImportError(ValidationError):
+    """An import was refused; ``report`` says why, and nothing was changed."""
+
+    def __init__(self, message: str, report: ImportReport) -> None:
+        self.report = report
+        problems = list(report.rejected) + [Problem(f.row, f.code, str(f)) for f in report.blocking]
+        super().__init__(message, problems)
+
+
+def _wkb(geom: shapely.Geometry) -> bytes:
+    return shapely.to_wkb(geom, output_dimension=2, include_srid=False)
+
+
+def _lock_and_read_parents(conn: Connection, level: str, codes: Iterable[str]) -> gpd.GeoDataFrame:
+    parent_level = PARENT_LEVEL[level]
+    assert parent_level is not None
+    table = "community" if parent_level == "community" else parent_level
+    wanted = sorted(set(codes))
+    conn.execute(
+        text(f"SELECT code FROM {table} WHERE code IN :codes FOR UPDATE").bindparams(
+            bindparam("codes", expanding=True)
+        ),
+        {"codes": wanted or [""]},
+    )
+    frame = gpd.read_postgis(
+        text(f"SELECT code, geom FROM {table} WHERE code IN :codes").bindparams(
+            bindparam("codes", expanding=True)
+        ),
+        conn,
+        geom_col="geom",
+        params={"codes": wanted or [""]},
+        crs="EPSG:4326",
+    )
+    return frame
+
+
+def _existing_siblings(conn: Connection, level: str, parents: Iterable[str]) -> gpd.GeoDataFrame:
+    frames = [read_areas(conn, level, within=parent) for parent in sorted(set(parents))]
+    if level == "district":
+        frames = [read_areas(conn, "district")]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return gpd.GeoDataFrame(
+            columns=["code", "name", "parent_code", "geom"], geometry="geom", crs="EPSG:4326"
+        )
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geom", crs="EPSG:4326")
+
+
+def import_boundaries(
+    engine: Engine,
+    prepared: PreparedBoundaries,
+    *,
+    level: str,
+    allow_topology_errors: bool = False,
+    dry_run: bool = False,
+    published_by: str | None = None,
+) -> ImportReport:
+    """Store checked boundaries of one level, all or nothing.
+
+    Parameters
+    ----------
+    engine:
+        The database.
+    prepared:
+        The output of :func:`gridgis.boundaries.prepare_boundaries`.
+    level:
+        The level the features are (``district`` … ``cell``).
+    allow_topology_errors:
+        Store even when features stick out of their parent or overlap their
+        siblings (they are still reported). Gaps never stop an import, since
+        a file may hold only some of a parent's children.
+    dry_run:
+        Check everything against the database, then roll back.
+    published_by:
+        Who publishes, recorded on new cell layout versions.
+
+    Returns
+    -------
+    ImportReport
+
+    Raises
+    ------
+    BoundaryImportError
+        When any row is rejected or, unless allowed, the topology is broken;
+        the database is unchanged and the error's ``report`` lists all.
+    """
+    report = ImportReport(
+        level=level,
+        rows_read=prepared.rows_read,
+        rejected=list(prepared.rejected),
+        repaired=list(prepared.repaired),
+    )
+    frame = prepared.frame
+    with engine.connect() as conn, conn.begin() as transaction:
+        parents = None
+        if PARENT_LEVEL[level] is not None and not frame.empty:
+            parents = _lock_and_read_parents(conn, level, frame["parent_code"])
+            known = set(parents["code"])
+            for row, code, parent in frame[["row", "code", "parent_code"]].itertuples(index=False):
+                if parent not in known:
+                    report.rejected.append(
+                        Problem(
+                            int(row),
+                            code,
+                            f"its {PARENT_LEVEL[level]} {parent} is not in the database: "
+                            f"import the {PARENT_LEVEL[level]}s first",
+                        )
+                    )
+        if level == "cell" and not frame.empty:
+            _reject_retired_codes(conn, frame, report)
+        if report.rejected:
+            report.rejected.sort(key=lambda p: p.row or 0)
+            transaction.rollback()
+            raise BoundaryImportError(
+                f"{len({p.row for p in report.rejected})} of {report.rows_read} features "
+                "were rejected; nothing was imported",
+                report,
+            )
+        if frame.empty:
+            transaction.rollback()
+            return report
+        # Topology of the state after the import: stored siblings plus imported ones.
+        affected = set(frame["parent_code"].dropna())
+        stored = _existing_siblings(conn, level, affected)
+        stored = stored[~stored["code"].isin(frame["code"])]
+        if level == "cell":
+            # A community's new layout replaces its stored one entirely.
+            stored = stored[~stored["parent_code"].isin(affected)]
+        incoming = frame.rename_geometry("geom")[["code", "parent_code", "geom"]]
+        together = gpd.GeoDataFrame(
+            pd.concat([stored[["code", "parent_code", "geom"]], incoming], ignore_index=True),
+            geometry="geom",
+            crs="EPSG:4326",
+        )
+        imported = set(frame["code"])
+        report.topology = [
+            f
+            for f in check_topology(
+                together, parents.rename_geometry("geometry") if parents is not None else None
+            )
+            if f.kind == "gap" or f.code in imported or f.other in imported
+        ]
+        rows_by_code = dict(zip(frame["code"], frame["row"], strict=True))
+        report.topology = [
+            Finding(
+                f.kind, f.code, f.area_m2, f.lon, f.lat, f.other, rows_by_code.get(f.code), f.detail
+            )
+            for f in report.topology
+        ]
+        if report.blocking and not allow_topology_errors:
+            transaction.rollback()
+            raise BoundaryImportError(
+                f"{len(report.blocking)} features stick out of their parent or overlap a "
+                "sibling; nothing was imported (use --allow-topology-errors to import anyway)",
+                report,
+            )
+        if level == "cell":
+            _publish_cells(conn, frame, report, published_by=published_by)
+        else:
+            _upsert_areas(conn, frame, level, report)
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
+            report.committed = True
+    return report
+
+
+def _upsert_areas(
+    conn: Connection, frame: gpd.GeoDataFrame, level: str, report: ImportReport
+) -> None:
+    table = _TABLE[level]
+    parent_column = _PARENT_COLUMN.get(level)
+    existing = {
+        code: (name, geom_wkb)
+        for code, name, geom_wkb in conn.execute(
+            text(
+                f"SELECT code, name, ST_AsBinary(geom) FROM {table} WHERE code IN :codes"
+            ).bindparams(bindparam("codes", expanding=True)),
+            {"codes": list(frame["code"])},
+        )
+    }
+    payload = []
+    for code, name, parent, geom in frame[["code", "name", "parent_code", "geometry"]].itertuples(
+        index=False
+    ):
+        old = existing.get(code)
+        if old is not None:
+            same_geom = old[1] is not None and shapely.equals_exact(
+                shapely.from_wkb(bytes(old[1])), geom, tolerance=1e-9
+            )
+            if old[0] == name and same_geom:
+                report.unchanged.append(code)
+                continue
+            report.updated.append(code)
+        else:
+            report.inserted.append(code)
+        payload.append({"code": code, "name": name, "parent": parent, "wkb": _wkb(geom)})
+    if not payload:
+        return
+    columns = "code, name, geom" + (f", {parent_column}" if parent_column else "")
+    values = ":code, :name, ST_GeomFromWKB(:wkb, 4326)" + (", :parent" if parent_column else "")
+    conn.execute(
+        text(
+            f"INSERT INTO {table} ({columns}) VALUES ({values}) "
+            "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, geom = EXCLUDED.geom"
+        ),
+        payload,
+    )
+
+
+def _reject_retired_codes(conn: Connection, frame: gpd.GeoDataFrame, report: ImportReport) -> None:
+    retired = dict(
+        conn.execute(
+            text(
+                "SELECT code, retired_at FROM cell_code "
+                "WHERE code IN :codes AND retired_at IS NOT NULL"
+            ).bindparams(bindparam("codes", expanding=True)),
+            {"codes": list(frame["code"])},
+        ).all()
+    )
+    for row, code in frame[["row", "code"]].itertuples(index=False):
+        if code in retired:
+            report.rejected.append(
+                Problem(
+                    int(row),
+                    code,
+                    f"cell code {code} was retired on {retired[code]:%Y-%m-%d}; retired codes "
+                    "are never reused: give this cell the next free code of its community",
+                )
+            )
+
+
+def _publish_cells(
+    conn: Connection,
+    frame: gpd.GeoDataFrame,
+    report: ImportReport,
+    *,
+    published_by: str | None,
+) -> None:
+    now = conn.execute(text("SELECT now()")).scalar_one()
+    for community, cells in frame.groupby("parent_code", sort=True):
+        active = {
+            code: (cell_id, shapely.from_wkb(bytes(wkb)))
+            for cell_id, code, wkb in conn.execute(
+                text(
+                    "SELECT id, code, ST_AsBinary(geom) FROM grid_cell "
+                    "WHERE community_code = :c AND valid_to IS NULL"
+                ),
+                {"c": community},
+            )
+        }
+        incoming = dict(zip(cells["code"], cells["geometry"], strict=True))
+        unchanged = {
+            code
+            for code, geom in incoming.items()
+            if code in active and shapely.equals_exact(active[code][1], geom, tolerance=1e-9)
+        }
+        changed = {code for code in incoming if code in active} - unchanged
+        new = set(incoming) - set(active)
+        removed = set(active) - set(incoming)
+        report.unchanged.extend(sorted(unchanged))
+        if not (changed or new or removed):
+            continue
+        version = (
+            conn.execute(
+                text(
+                    "SELECT coalesce(max(version), 0) FROM layout_version WHERE community_code = :c"
+                ),
+                {"c": community},
+            ).scalar_one()
+            + 1
+        )
+        version_id = conn.execute(
+            text(
+                "INSERT INTO layout_version (community_code, version, method, published_by, "
+                "published_at) VALUES (:c, :v, 'import', :by, :now) RETURNING id"
+            ),
+            {"c": community, "v": version, "by": published_by, "now": now},
+        ).scalar_one()
+        report.layout_versions[str(community)] = int(version)
+        closing = [active[code][0] for code in changed | removed]
+        if closing:
+            conn.execute(
+                text(
+                    "UPDATE grid_cell SET valid_to = :now, status = 'retired', version_to_id = :v "
+                    "WHERE id IN :ids"
+                ).bindparams(bindparam("ids", expanding=True)),
+                {"now": now, "v": version_id, "ids": closing},
+            )
+        if removed:
+            conn.execute(
+                text("UPDATE cell_code SET retired_at = :now WHERE code IN :codes").bindparams(
+                    bindparam("codes", expanding=True)
+                ),
+                {"now": now, "codes": sorted(removed)},
+            )
+        names = dict(zip(cells["code"], cells["name"], strict=True))
+        conn.execute(
+            text(
+                "INSERT INTO grid_cell (code, community_code, name, geom, version_from_id, "
+                "valid_from) VALUES (:code, :c, :name, ST_GeomFromWKB(:wkb, 4326), :v, :now)"
+            ),
+            [
+                {
+                    "code": code,
+                    "c": community,
+                    "name": names[code],
+                    "wkb": _wkb(incoming[code]),
+                    "v": version_id,
+                    "now": now,
+                }
+                for code in sorted(changed | new)
+            ],
+        )
+        conn.execute(
+            text(
+                "UPDATE grid_cell AS c SET households = s.households, residents = s.residents "
+                "FROM (SELECT c2.id, coalesce(sum(b.households), 0) AS households, "
+                "coalesce(sum(b.residents), 0) AS residents FROM grid_cell c2 "
+                "LEFT JOIN building b ON b.community_code = c2.community_code "
+                "AND ST_Intersects(c2.geom, b.location) "
+                "WHERE c2.version_from_id = :v GROUP BY c2.id) AS s WHERE c.id = s.id"
+            ),
+            {"v": version_id},
+        )
+        report.updated.extend(sorted(changed))
+        report.inserted.extend(sorted(new))
+        report.retired.extend(sorted(removed))
+
+
+def load_divisions(engine: Engine, districts: Iterable[str] | None = None) -> dict[str, int]:
+    """Store the official names and codes of districts, streets and communities.
+
+    Reads the bundled National Bureau of Statistics list (``gridgis/data/
+    divisions``; see its README for the source). Existing rows keep their
+    boundaries; names are updated. Rows are added without geometry, which
+    boundaries imports or the demo generator supply later.
+
+    Parameters
+    ----------
+    engine:
+        The database.
+    districts:
+        District codes to load (default: all in the list).
+
+    Returns
+    -------
+    dict
+        Rows written per level.
+
+    Raises
+    ------
+    NotFoundError
+        When a requested district code is not in the list.
+    """
+    folder = data_path("divisions")
+
+    def rows(name: str) -> list[dict[str, str]]:
+        with open(folder / name, encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    areas = rows("areas.csv")
+    wanted = set(districts) if districts is not None else {a["code"] for a in areas}
+    unknown = wanted - {a["code"] for a in areas}
+    if unknown:
+        known = ", ".join(f"{a['code']} {a['name']}" for a in areas)
+        raise NotFoundError(
+            f"district code(s) {', '.join(sorted(unknown))} are not in the bundled list ({known})"
+        )
+    streets = [s for s in rows("streets.csv") if s["areaCode"] in wanted]
+    villages = [v for v in rows("villages.csv") if v["areaCode"] in wanted]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO district (code, name) VALUES (:code, :name) "
+                "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
+            ),
+            [{"code": a["code"], "name": a["name"]} for a in areas if a["code"] in wanted],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO street (code, district_code, name) VALUES (:code, :parent, :name) "
+                "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
+            ),
+            [{"code": s["code"], "parent": s["areaCode"], "name": s["name"]} for s in streets],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO community (code, street_code, name, kind) "
+                "VALUES (:code, :parent, :name, :kind) "
+                "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
+            ),
+            [
+                {
+                    "code": v["code"],
+                    "parent": v["streetCode"],
+                    "name": v["name"],
+                    "kind": "rural" if v["name"].endswith("村") else "urban",
+                }
+                for v in villages
+            ],
+        )
+    return {"district": len(wanted), "street": len(streets), "community": len(villages)}
