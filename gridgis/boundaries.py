@@ -133,7 +133,7 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
     if geom is None or geom.is_empty:
         return None
     kind = geom.geom_type
-    if kind == "Polygon":
+    if isinstance(geom, shapely.Polygon):
         return shapely.MultiPolygon([geom])
     if kind == "MultiPolygon":
         return geom
@@ -220,7 +220,9 @@ def prepare_boundaries(
     rows: list[dict[str, object]] = []
     geoms = np.asarray(wgs.geometry.array, dtype=object)
     counts = codes.value_counts()
-    for position, (index, code) in enumerate(codes.items()):
+    name_list = names.tolist()
+    parent_list = parents.tolist() if parents is not None else None
+    for position, code in enumerate(codes.tolist()):
         row = position + 1
         reasons: list[str] = []
         if code is None:
@@ -229,7 +231,7 @@ def prepare_boundaries(
             reasons.append(f"code {code!r} is not {digits} digits, as a {level} code must be")
         elif counts.get(code, 0) > 1:
             reasons.append(f"code {code} appears {counts[code]} times in the file")
-        name = names.loc[index]
+        name = name_list[position]
         if pd.isna(name):
             name = None
         if name is None and level != "cell":
@@ -237,8 +239,8 @@ def prepare_boundaries(
         parent: str | None = None
         if parent_level is not None and code is not None and code.isdigit():
             parent = code[: LEVEL_DIGITS[parent_level]]
-            if parents is not None:
-                given = parents.loc[index]
+            if parent_list is not None:
+                given = parent_list[position]
                 if given != parent:
                     reasons.append(
                         f"parent code {given!r} does not match the code {code}, which "

@@ -5,7 +5,9 @@ may create databases on, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``)
 otherwise gridgis's own embedded cluster in ``GRIDGIS_TEST_HOME`` (default a
 folder under the system's temporary folder named after this checkout, which
 the cluster's unprivileged user can reach even when the checkout is in a
-private home), stopped again at the end if the test run started it. A test run that cannot reach the database
+private home). It is left running after the run, because another test run
+may be using it at the same time; ``gridgis db stop`` with ``GRIDGIS_HOME``
+set to that folder stops it. A test run that cannot reach the database
 fails; it never skips.
 
 The schema is migrated once into a template database; each test that asks
@@ -34,7 +36,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 _counter = itertools.count()
 
 
-def test_home() -> Path:
+def cluster_home() -> Path:
     """Data folder of the embedded test cluster (``GRIDGIS_TEST_HOME``)."""
     configured = os.environ.get("GRIDGIS_TEST_HOME")
     if configured:
@@ -49,12 +51,10 @@ class _Server:
     def __init__(self) -> None:
         external = os.environ.get("GRIDGIS_TEST_DATABASE_URL")
         self.cluster: LocalCluster | None = None
-        self.started = False
         if external:
             self.admin_url = normalise_url(external)
         else:
-            self.cluster = LocalCluster(test_home())
-            self.started = not self.cluster.running()
+            self.cluster = LocalCluster(cluster_home())
             self.cluster.ensure_running()
             self.admin_url = make_url(self.cluster.url("postgres")).render_as_string(False)
         self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
@@ -79,8 +79,6 @@ def pg_server() -> Iterator[_Server]:
     server = _Server()
     yield server
     server.admin.dispose()
-    if server.cluster is not None and server.started:
-        server.cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ old one is closed (``valid_to``), removed cells retire their code for good.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -303,7 +304,7 @@ def _upsert_areas(
 
 
 def _reject_retired_codes(conn: Connection, frame: gpd.GeoDataFrame, report: ImportReport) -> None:
-    retired = dict(
+    retired: dict[str, dt.datetime] = dict(
         conn.execute(
             text(
                 "SELECT code, retired_at FROM cell_code "

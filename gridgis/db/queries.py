@@ -39,7 +39,7 @@ def check_level(level: str) -> Level:
     """Return ``level`` if it is one of :data:`LEVELS`, else raise naming it."""
     if level not in LEVELS:
         raise ConfigError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
-    return level  # type: ignore[return-value]
+    return level
 
 
 def read_areas(

@@ -1,0 +1,156 @@
+"""The gridgis web application (Flask).
+
+:func:`create_app` is the application factory; nothing is created at import.
+One blueprint per area: :mod:`gridgis.web.maps` (the HTML pages) and
+:mod:`gridgis.web.api` (JSON and GeoJSON under ``/api``). The database engine
+is made on first use (:mod:`gridgis.web.db`), so creating the app never
+connects or starts the local PostGIS.
+
+Every page and script is served by the app itself (Leaflet is vendored under
+``static/vendor/leaflet``): a deployment on a government intranet works with
+no internet, and with no base map unless ``TILE_URL`` names a tile server.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from gridgis import config
+from gridgis.errors import DatabaseError, GridGISError
+from gridgis.web import api, db, maps
+
+__all__ = ["create_app"]
+
+_STATUS_TITLES_ZH: dict[int, str] = {
+    400: "请求有误",
+    403: "无权访问",
+    404: "未找到",
+    405: "不支持该请求方法",
+    422: "数据有误",
+    500: "服务器内部错误",
+    503: "服务暂不可用",
+}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the gridgis web application.
+
+    Parameters
+    ----------
+    test_config:
+        Settings that replace the defaults, e.g. in tests
+        ``{"TESTING": True, "DATABASE_URL": url}``. The defaults come from
+        :mod:`gridgis.config` (``GRIDGIS_*`` environment variables), read now:
+
+        - ``DATABASE_URL``: the PostGIS to use; ``None`` means the default of
+          :func:`gridgis.db.engine.get_engine` (the embedded local cluster).
+        - ``SECRET_KEY``: ``GRIDGIS_SECRET_KEY``, else random for this process.
+        - ``TILE_URL``: base-map tile URL template; ``None`` draws no base map.
+        - ``TILE_ATTRIBUTION``: plain text shown for that base map.
+
+    Returns
+    -------
+    Flask
+        The application. No database connection has been made yet.
+
+    Examples
+    --------
+    >>> app = create_app({"TESTING": True, "DATABASE_URL": None})
+    >>> app.config["TILE_URL"] is None or isinstance(app.config["TILE_URL"], str)
+    True
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(
+        DATABASE_URL=config.database_url(),
+        SECRET_KEY=config.secret_key() or secrets.token_hex(32),
+        TILE_URL=config.tile_url(),
+        TILE_ATTRIBUTION=config.tile_attribution(),
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    # Keep Chinese names readable in JSON answers (they are UTF-8 either way).
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    db.init_app(app)
+    app.register_blueprint(maps.bp)
+    app.register_blueprint(api.bp)
+    _register_error_handlers(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _error_response(status: int, message: str) -> tuple[Response | str, int]:
+    if _wants_json():
+        return jsonify(error=message), status
+    title = _STATUS_TITLES_ZH.get(status, "出错了")
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Answer errors with ``{"error": message}`` under ``/api``, a short page elsewhere.
+
+    Tracebacks are logged, never shown: an unexpected exception becomes a
+    generic 500 (Flask's ``handle_exception`` wraps it in ``InternalServerError``).
+    """
+
+    @app.errorhandler(GridGISError)
+    def _gridgis_error(exc: GridGISError) -> tuple[Response | str, int]:
+        if exc.status >= 500:
+            app.logger.error("%s on %s", type(exc).__name__, request.path, exc_info=exc)
+        return _error_response(exc.status, str(exc))
+
+    @app.errorhandler(OperationalError)
+    def _database_unreachable(exc: OperationalError) -> tuple[Response | str, int]:
+        error = DatabaseError(f"cannot reach the database: {str(exc.orig).strip()}")
+        app.logger.error("database error on %s", request.path, exc_info=exc)
+        return _error_response(error.status, str(error))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> HTTPException | tuple[Response | str, int]:
+        if exc.code is None or exc.code < 400:
+            return exc
+        return _error_response(exc.code, exc.description or exc.name)
+
+
+def _tile_source(tile_url: str | None) -> str:
+    """Return the CSP source that allows the base-map tiles, or ``""``.
+
+    ``https://{s}.tile.example.org/{z}/{x}/{y}.png`` gives
+    ``https://*.tile.example.org``; a relative template (tiles proxied by
+    this server) needs nothing beyond ``'self'``.
+    """
+    if not tile_url:
+        return ""
+    parts = urlsplit(tile_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    host = parts.netloc.replace("{s}", "*")
+    if "{" in host:  # another placeholder in the host name: allow the scheme
+        return f"{parts.scheme}:"
+    return f"{parts.scheme}://{host}"
+
+
+def _security_headers(response: Response) -> Response:
+    """Forbid pages from loading anything but this app's files (and the tiles)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype == "text/html":
+        tiles = _tile_source(current_app.config.get("TILE_URL"))
+        img_src = " ".join(filter(None, ["'self'", "data:", tiles]))
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"img-src {img_src}; connect-src 'self'; object-src 'none'; "
+            "base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
+        )
+    return response

@@ -1,0 +1,99 @@
+"""JSON and GeoJSON under ``/api``.
+
+Routes
+------
+``GET /api/areas/<level>.geojson?within=CODE``
+    The districts, streets, communities or active cells as a GeoJSON
+    FeatureCollection (EPSG:4326, coordinates rounded to 7 decimals, about
+    1 cm); properties ``code``, ``name``, ``parent_code`` (and ``households``,
+    ``residents`` for cells). ``within`` keeps the areas whose code starts with
+    CODE, e.g. the streets of one district.
+``GET /api/health``
+    ``{"status": "ok", "postgis": "3.3.2"}`` when the database answers.
+``GET /api/summary``
+    How many districts, streets, communities and active cells are stored.
+
+Errors are ``{"error": message}`` with the error's HTTP status (see
+:func:`gridgis.web.create_app`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import text
+
+from gridgis.db.queries import LEVELS, count_areas, read_areas
+from gridgis.errors import CRSError, DatabaseError, NotFoundError, ValidationError
+from gridgis.web.db import get_engine
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+GEOJSON_MIMETYPE = "application/geo+json"
+COORDINATE_DECIMALS = 7
+_WITHIN = re.compile(r"[0-9]{2,15}")
+
+
+@bp.get("/areas/<level>.geojson")
+def areas(level: str) -> Response:
+    """Answer the areas of ``level`` as a GeoJSON FeatureCollection."""
+    if level not in LEVELS:
+        raise NotFoundError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
+    within = request.args.get("within", "").strip() or None
+    if within is not None and not _WITHIN.fullmatch(within):
+        raise ValidationError(
+            f"`within` was {within!r} but is expected to be an area code "
+            "(2 to 15 digits, e.g. 350304)"
+        )
+    frame = read_areas(get_engine(), level, within=within)
+    return Response(feature_collection(frame), mimetype=GEOJSON_MIMETYPE)
+
+
+def feature_collection(frame: gpd.GeoDataFrame, *, decimals: int = COORDINATE_DECIMALS) -> str:
+    """Return ``frame`` as GeoJSON text with its coordinates rounded.
+
+    Parameters
+    ----------
+    frame:
+        Areas in EPSG:4326, as returned by :func:`gridgis.db.queries.read_areas`.
+    decimals:
+        Decimals kept in each coordinate (7 is about 1 cm).
+
+    Examples
+    --------
+    >>> feature_collection(read_areas(engine, "district"))[:40]  # doctest: +SKIP
+    '{"type": "FeatureCollection", "features"'
+    """
+    if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+        raise CRSError(f"GeoJSON needs EPSG:4326 but the areas are in {frame.crs.to_string()}")
+    rounded = shapely.transform(
+        np.asarray(frame.geometry.array, dtype=object),
+        lambda xy: np.round(xy, decimals),
+    )
+    out = frame.set_geometry(gpd.GeoSeries(rounded, index=frame.index, crs=frame.crs))
+    return out.to_json(drop_id=True, ensure_ascii=False)
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Answer whether the database and its PostGIS respond."""
+    with get_engine().connect() as conn:
+        installed = conn.execute(
+            text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
+        ).scalar()
+        if installed is None:
+            raise DatabaseError(
+                "the database has no PostGIS extension yet; run `gridgis db upgrade`"
+            )
+        version = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+    return jsonify(status="ok", postgis=str(version))
+
+
+@bp.get("/summary")
+def summary() -> Response:
+    """Answer the number of stored districts, streets, communities and cells."""
+    return jsonify(count_areas(get_engine()))

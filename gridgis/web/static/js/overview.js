@@ -1,0 +1,179 @@
+/*
+ * gridgis overview map: districts (thick outlines, labelled 名称 + 代码) and
+ * street offices (thin outlines) from the app's own GeoJSON API.
+ *
+ * Reads its settings from the JSON block #gridgis-config. Makes no request
+ * outside the app unless a base-map tile URL is configured. Names are put in
+ * the page as text (textContent), never as HTML.
+ */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("gridgis-config").textContent);
+  var statusEl = document.getElementById("map-status");
+
+  var DISTRICT_STYLE = {
+    className: "gridgis-district",
+    color: "#1f5f8b",
+    weight: 3,
+    opacity: 0.95,
+    fillColor: "#4a90c2",
+    fillOpacity: 0.08,
+  };
+  var DISTRICT_HIGHLIGHT = { weight: 5, color: "#d9480f", fillOpacity: 0.15 };
+  var STREET_STYLE = {
+    className: "gridgis-street",
+    color: "#5c7080",
+    weight: 1,
+    opacity: 0.8,
+    dashArray: "4 3",
+    fill: true,
+    fillOpacity: 0,
+  };
+
+  function setStatus(text, isError) {
+    statusEl.textContent = text;
+    statusEl.classList.toggle("status-error", Boolean(isError));
+  }
+
+  /* Text as HTML-safe markup, for the one Leaflet API that takes HTML (attribution). */
+  function escapeHtml(text) {
+    var div = document.createElement("div");
+    div.textContent = text;
+    return div.innerHTML;
+  }
+
+  /* A label element: name on one line, code on the next, both as plain text. */
+  function label(name, code) {
+    var el = document.createElement("div");
+    var nameEl = document.createElement("span");
+    nameEl.className = "label-name";
+    nameEl.textContent = name;
+    var codeEl = document.createElement("span");
+    codeEl.className = "label-code";
+    codeEl.textContent = code;
+    el.appendChild(nameEl);
+    el.appendChild(codeEl);
+    return el;
+  }
+
+  function fetchGeoJSON(url) {
+    return fetch(url, { headers: { Accept: "application/geo+json" } }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) {
+          throw new Error(body && body.error ? body.error : "HTTP " + response.status);
+        }
+        return body;
+      });
+    });
+  }
+
+  var map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([35.0, 105.0], 4);
+  L.control.scale({ imperial: false }).addTo(map);
+  if (config.tileUrl) {
+    L.tileLayer(config.tileUrl, {
+      attribution: escapeHtml(config.tileAttribution || ""),
+      maxZoom: 19,
+    }).addTo(map);
+  }
+
+  /* Street outlines above the district fills (so their tooltips answer the
+     pointer), labels above both; the panes keep this order whichever answer
+     arrives first. */
+  map.createPane("districts").style.zIndex = 400;
+  map.createPane("streets").style.zIndex = 410;
+
+  var districtLayers = {};
+
+  var districts = L.geoJSON(null, {
+    pane: "districts",
+    style: function () {
+      return DISTRICT_STYLE;
+    },
+    onEachFeature: function (feature, layer) {
+      var p = feature.properties;
+      districtLayers[p.code] = layer;
+      layer.bindTooltip(label(p.name, p.code), {
+        permanent: true,
+        direction: "center",
+        className: "district-label",
+      });
+    },
+  }).addTo(map);
+
+  var streets = L.geoJSON(null, {
+    pane: "streets",
+    style: function () {
+      return STREET_STYLE;
+    },
+    onEachFeature: function (feature, layer) {
+      var p = feature.properties;
+      layer.bindTooltip(label(p.name, p.code), { sticky: true, className: "street-label" });
+    },
+  }).addTo(map);
+
+  /* data-code on each district's <path>, for styling and for tests. */
+  function tagDistrictPaths() {
+    Object.keys(districtLayers).forEach(function (code) {
+      var el = districtLayers[code].getElement();
+      if (el) {
+        el.setAttribute("data-code", code);
+      }
+    });
+  }
+
+  var highlighted = null;
+
+  function zoomToDistrict(code) {
+    var layer = districtLayers[code];
+    if (!layer) {
+      return;
+    }
+    if (highlighted) {
+      districts.resetStyle(highlighted);
+    }
+    layer.setStyle(DISTRICT_HIGHLIGHT);
+    highlighted = layer;
+    map.fitBounds(layer.getBounds(), { padding: [24, 24] });
+    document.querySelectorAll(".district-link").forEach(function (button) {
+      button.classList.toggle("active", button.getAttribute("data-code") === code);
+    });
+  }
+
+  document.querySelectorAll(".district-link").forEach(function (button) {
+    button.addEventListener("click", function () {
+      zoomToDistrict(button.getAttribute("data-code"));
+    });
+  });
+
+  var loaded = Promise.all([
+    fetchGeoJSON(config.districtsUrl).then(function (data) {
+      districts.addData(data);
+      tagDistrictPaths();
+      var bounds = districts.getBounds();
+      if (bounds.isValid()) {
+        map.fitBounds(bounds, { padding: [24, 24] });
+      }
+      return data.features.length;
+    }),
+    fetchGeoJSON(config.streetsUrl).then(function (data) {
+      streets.addData(data);
+      return data.features.length;
+    }),
+  ]);
+
+  loaded.then(
+    function (counts) {
+      if (counts[0] === 0) {
+        setStatus("尚无带边界的区县。", false);
+      } else {
+        setStatus("已显示 " + counts[0] + " 个区县、" + counts[1] + " 个街道。", false);
+      }
+      document.body.setAttribute("data-map-ready", "true");
+    },
+    function (error) {
+      setStatus("地图数据加载失败：" + error.message, true);
+      document.body.setAttribute("data-map-ready", "error");
+    }
+  );
+})();
