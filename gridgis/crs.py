@@ -261,12 +261,8 @@ def parse_crs(value: CRSLike) -> CRSSpec:
     raise _unknown_crs(value, f"a {type(value).__name__} is not a CRS")
 
 
-def _is_wgs84_like(crs: pyproj.CRS) -> bool:
-    return _wgs84_like_cached(crs)
-
-
 @functools.lru_cache(maxsize=256)
-def _wgs84_like_cached(crs: pyproj.CRS) -> bool:
+def _is_wgs84_like(crs: pyproj.CRS) -> bool:
     if not crs.is_geographic or len(crs.axis_info) != 2:
         return False
     auth = crs.to_authority(min_confidence=70)
@@ -610,7 +606,7 @@ def _to_wgs84(x: FloatArray, y: FloatArray, spec: CRSSpec) -> tuple[FloatArray, 
     if spec.is_wgs84:
         return x.copy(), y.copy()
     assert spec.crs is not None
-    return _pyproj_transform(x, y, spec.crs, pyproj.CRS.from_epsg(4326))
+    return _pyproj_transform(x, y, spec.crs, _crs_from_epsg(4326))
 
 
 def _from_wgs84(lon: FloatArray, lat: FloatArray, spec: CRSSpec) -> tuple[FloatArray, FloatArray]:
@@ -621,7 +617,7 @@ def _from_wgs84(lon: FloatArray, lat: FloatArray, spec: CRSSpec) -> tuple[FloatA
     if spec.is_wgs84:
         return lon.copy(), lat.copy()
     assert spec.crs is not None
-    return _pyproj_transform(lon, lat, pyproj.CRS.from_epsg(4326), spec.crs)
+    return _pyproj_transform(lon, lat, _crs_from_epsg(4326), spec.crs)
 
 
 def _convert(
@@ -979,8 +975,8 @@ def check_lonlat(
             outside ``bbox``, but inside it with lon and lat exchanged
             (e.g. lon 39.9, lat 116.4);
         ``"outside_china"``
-            a valid lon/lat outside ``bbox`` (also what GCJ-02/BD-09 data
-            cannot explain: their shifts are under a kilometre);
+            a valid lon/lat outside ``bbox`` (GCJ-02 or BD-09 data given as
+            WGS84 does not cause this: their shifts are under a kilometre);
         ``"invalid"``
             NaN or infinite, ``|lat| > 90`` or ``|lon| > 180`` (for example
             projected metres), and not a swapped pair.

@@ -206,7 +206,7 @@ def test_missing_crs_and_projected_input(tmp_path: Path) -> None:
 
 def test_missing_field_lists_the_fields() -> None:
     frame = _frame([{"adcode": "350304", "name": "荔城区", "geometry": DISTRICT}])
-    with pytest.raises(InputError, match="no field 'code'.*adcode, name"):
+    with pytest.raises(InputError, match=r"no field 'code'.*adcode, name"):
         prepare_boundaries(frame, level="district")
 
 
