@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PG_MAJOR ?= 15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES := postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3 chromium chromium-driver
+DEB_PACKAGES := postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3 chromium chromium-driver fonts-wqy-microhei
 DISTRICTS := 211403 350304 430111 220402
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

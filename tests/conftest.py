@@ -114,3 +114,44 @@ def env_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("GRIDGIS_DATABASE_URL", database_url)
     yield database_url
     dispose_engines()
+
+
+# Two districts far apart, each a small square, with two and one streets and
+# one community. Codes follow the official nesting (district + 3 digits ...).
+LICHENG = "POLYGON((118.95 25.38, 119.05 25.38, 119.05 25.46, 118.95 25.46, 118.95 25.38))"
+LICHENG_WEST = "POLYGON((118.95 25.38, 119.00 25.38, 119.00 25.46, 118.95 25.46, 118.95 25.38))"
+LICHENG_EAST = "POLYGON((119.00 25.38, 119.05 25.38, 119.05 25.46, 119.00 25.46, 119.00 25.38))"
+LONGGANG = "POLYGON((120.85 40.68, 120.95 40.68, 120.95 40.76, 120.85 40.76, 120.85 40.68))"
+
+
+def insert_sample_areas(engine: Engine) -> None:
+    """Store 荔城区 (2 streets, 1 community) and 龙港区 (1 street)."""
+    districts = [("350304", "荔城区", LICHENG), ("211403", "龙港区", LONGGANG)]
+    streets = [
+        ("350304001", "350304", "镇海街道", LICHENG_WEST),
+        ("350304002", "350304", "拱辰街道", LICHENG_EAST),
+        ("211403001", "211403", "北港街道", LONGGANG),
+    ]
+    with engine.begin() as conn:
+        for code, name, wkt in districts:
+            conn.execute(
+                text(
+                    "INSERT INTO district (code, name, geom) "
+                    "VALUES (:code, :name, ST_Multi(ST_GeomFromText(:wkt, 4326)))"
+                ),
+                {"code": code, "name": name, "wkt": wkt},
+            )
+        for code, district_code, name, wkt in streets:
+            conn.execute(
+                text(
+                    "INSERT INTO street (code, district_code, name, geom) VALUES "
+                    "(:code, :district_code, :name, ST_Multi(ST_GeomFromText(:wkt, 4326)))"
+                ),
+                {"code": code, "district_code": district_code, "name": name, "wkt": wkt},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO community (code, street_code, name, kind) "
+                "VALUES ('350304001001', '350304001', '英龙社区', 'urban')"
+            )
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
 import geopandas as gpd
@@ -106,3 +107,48 @@ def count_areas(engine: Engine | Connection) -> dict[str, int]:
             )
         ).one()
     return dict(zip(LEVELS, (int(v) for v in row), strict=True))
+
+
+_DISTRICT_OVERVIEW_SQL = text(
+    """
+    SELECT d.code, d.name, d.geom IS NOT NULL AS has_outline,
+           (SELECT count(*) FROM street s WHERE s.district_code = d.code) AS streets,
+           (SELECT count(*) FROM community c JOIN street s ON s.code = c.street_code
+             WHERE s.district_code = d.code) AS communities
+    FROM district d
+    ORDER BY d.code
+    """
+)
+
+
+@dataclass(frozen=True)
+class DistrictSummary:
+    """One line of the overview panel."""
+
+    code: str
+    name: str
+    streets: int
+    communities: int
+    has_outline: bool
+
+
+def district_summaries(engine: Engine | Connection) -> list[DistrictSummary]:
+    """Return every district with its numbers of streets and communities, by code.
+
+    Examples
+    --------
+    >>> district_summaries(engine)  # doctest: +SKIP
+    [DistrictSummary(code='350304', name='荔城区', streets=6, communities=88, has_outline=True)]
+    """
+    with connection(engine) as conn:
+        rows = conn.execute(_DISTRICT_OVERVIEW_SQL).all()
+    return [
+        DistrictSummary(
+            code=row.code,
+            name=row.name,
+            streets=int(row.streets),
+            communities=int(row.communities),
+            has_outline=bool(row.has_outline),
+        )
+        for row in rows
+    ]

@@ -57,6 +57,37 @@
     return el;
   }
 
+  /* Twice the planar area of a [lng, lat] ring: enough to compare the
+     parts of one district. */
+  function ringArea(ring) {
+    var sum = 0;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      sum += (ring[j][0] - ring[i][0]) * (ring[j][1] + ring[i][1]);
+    }
+    return Math.abs(sum);
+  }
+
+  /* Where a district's label goes: the centroid of its largest part (Leaflet's
+     own choice, the first part, can be a sliver at the edge). */
+  function labelAnchor(geometry) {
+    var polygons = [];
+    if (geometry && geometry.type === "Polygon") {
+      polygons = [geometry.coordinates];
+    } else if (geometry && geometry.type === "MultiPolygon") {
+      polygons = geometry.coordinates;
+    }
+    var largest = null;
+    polygons.forEach(function (polygon) {
+      if (!largest || ringArea(polygon[0]) > ringArea(largest[0])) {
+        largest = polygon;
+      }
+    });
+    if (!largest) {
+      return null;
+    }
+    return L.PolyUtil.polygonCenter(L.GeoJSON.coordsToLatLngs(largest[0]), map.options.crs);
+  }
+
   function fetchGeoJSON(url) {
     return fetch(url, { headers: { Accept: "application/geo+json" } }).then(function (response) {
       return response.json().then(function (body) {
@@ -85,6 +116,7 @@
 
   var districtLayers = {};
 
+  var districtLabels = L.layerGroup().addTo(map);
   var districts = L.geoJSON(null, {
     pane: "districts",
     style: function () {
@@ -93,11 +125,13 @@
     onEachFeature: function (feature, layer) {
       var p = feature.properties;
       districtLayers[p.code] = layer;
-      layer.bindTooltip(label(p.name, p.code), {
-        permanent: true,
-        direction: "center",
-        className: "district-label",
-      });
+      var anchor = labelAnchor(feature.geometry);
+      if (anchor) {
+        L.tooltip({ permanent: true, direction: "center", className: "district-label" })
+          .setLatLng(anchor)
+          .setContent(label(p.name, p.code))
+          .addTo(districtLabels);
+      }
     },
   }).addTo(map);
 
@@ -152,7 +186,9 @@
       tagDistrictPaths();
       var bounds = districts.getBounds();
       if (bounds.isValid()) {
-        map.fitBounds(bounds, { padding: [24, 24] });
+        /* No animation: the map must be still when it says it is ready, or a
+           zoom asked for at once would be undone by the animation's end. */
+        map.fitBounds(bounds, { padding: [24, 24], animate: false });
       }
       return data.features.length;
     }),
