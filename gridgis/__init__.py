@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from gridgis.errors import (
     ConfigError,
+    ConflictError,
     CoordinateError,
     CRSError,
     DatabaseError,
@@ -28,6 +29,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "CRSError",
     "ConfigError",
+    "ConflictError",
     "CoordinateError",
     "DatabaseError",
     "FileEncodingError",

@@ -54,6 +54,12 @@ class NotFoundError(GridGISError, LookupError):
     status = 404
 
 
+class ConflictError(GridGISError, RuntimeError):
+    """The data changed under an operation (e.g. a layout published meanwhile)."""
+
+    status = 409
+
+
 class FileEncodingError(GridGISError, UnicodeError):
     """A file's text cannot be decoded with the encoding it was read with."""
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from gridgis.boundaries import PARENT_LEVEL, Finding, PreparedBoundaries, check_topology
 from gridgis.data import path as data_path
+from gridgis.db.layout import publish_cells
 from gridgis.db.queries import read_areas
 from gridgis.errors import NotFoundError, Problem, ValidationError
 
@@ -332,95 +333,21 @@ def _publish_cells(
     *,
     published_by: str | None,
 ) -> None:
-    now = conn.execute(text("SELECT now()")).scalar_one()
     for community, cells in frame.groupby("parent_code", sort=True):
-        active = {
-            code: (cell_id, shapely.from_wkb(bytes(wkb)))
-            for cell_id, code, wkb in conn.execute(
-                text(
-                    "SELECT id, code, ST_AsBinary(geom) FROM grid_cell "
-                    "WHERE community_code = :c AND valid_to IS NULL"
-                ),
-                {"c": community},
-            )
-        }
-        incoming = dict(zip(cells["code"], cells["geometry"], strict=True))
-        unchanged = {
-            code
-            for code, geom in incoming.items()
-            if code in active and shapely.equals_exact(active[code][1], geom, tolerance=1e-9)
-        }
-        changed = {code for code in incoming if code in active} - unchanged
-        new = set(incoming) - set(active)
-        removed = set(active) - set(incoming)
-        report.unchanged.extend(sorted(unchanged))
-        if not (changed or new or removed):
-            continue
-        version = (
-            conn.execute(
-                text(
-                    "SELECT coalesce(max(version), 0) FROM layout_version WHERE community_code = :c"
-                ),
-                {"c": community},
-            ).scalar_one()
-            + 1
+        diff = publish_cells(
+            conn,
+            str(community),
+            cells[["code", "name", "geometry"]],
+            method="import",
+            expected_version=None,
+            published_by=published_by,
         )
-        version_id = conn.execute(
-            text(
-                "INSERT INTO layout_version (community_code, version, method, published_by, "
-                "published_at) VALUES (:c, :v, 'import', :by, :now) RETURNING id"
-            ),
-            {"c": community, "v": version, "by": published_by, "now": now},
-        ).scalar_one()
-        report.layout_versions[str(community)] = int(version)
-        closing = [active[code][0] for code in changed | removed]
-        if closing:
-            conn.execute(
-                text(
-                    "UPDATE grid_cell SET valid_to = :now, status = 'retired', version_to_id = :v "
-                    "WHERE id IN :ids"
-                ).bindparams(bindparam("ids", expanding=True)),
-                {"now": now, "v": version_id, "ids": closing},
-            )
-        if removed:
-            conn.execute(
-                text("UPDATE cell_code SET retired_at = :now WHERE code IN :codes").bindparams(
-                    bindparam("codes", expanding=True)
-                ),
-                {"now": now, "codes": sorted(removed)},
-            )
-        names = dict(zip(cells["code"], cells["name"], strict=True))
-        conn.execute(
-            text(
-                "INSERT INTO grid_cell (code, community_code, name, geom, version_from_id, "
-                "valid_from) VALUES (:code, :c, :name, ST_GeomFromWKB(:wkb, 4326), :v, :now)"
-            ),
-            [
-                {
-                    "code": code,
-                    "c": community,
-                    "name": names[code],
-                    "wkb": _wkb(incoming[code]),
-                    "v": version_id,
-                    "now": now,
-                }
-                for code in sorted(changed | new)
-            ],
-        )
-        conn.execute(
-            text(
-                "UPDATE grid_cell AS c SET households = s.households, residents = s.residents "
-                "FROM (SELECT c2.id, coalesce(sum(b.households), 0) AS households, "
-                "coalesce(sum(b.residents), 0) AS residents FROM grid_cell c2 "
-                "LEFT JOIN building b ON b.community_code = c2.community_code "
-                "AND ST_Intersects(c2.geom, b.location) "
-                "WHERE c2.version_from_id = :v GROUP BY c2.id) AS s WHERE c.id = s.id"
-            ),
-            {"v": version_id},
-        )
-        report.updated.extend(sorted(changed))
-        report.inserted.extend(sorted(new))
-        report.retired.extend(sorted(removed))
+        report.unchanged.extend(diff.unchanged)
+        report.updated.extend(diff.reshaped)
+        report.inserted.extend(diff.added)
+        report.retired.extend(diff.retired)
+        if diff.version is not None:
+            report.layout_versions[str(community)] = diff.version
 
 
 def load_divisions(engine: Engine, districts: Iterable[str] | None = None) -> dict[str, int]:

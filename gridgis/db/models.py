@@ -320,6 +320,39 @@ class BuildingUnit(Base):
     building: Mapped[Building] = relationship(back_populates="units")
 
 
+ROAD_KINDS: tuple[str, ...] = (
+    "arterial",
+    "secondary",
+    "local",
+    "path",
+    "railway",
+    "river",
+    "wall",
+    "other",
+)
+"""Kinds of line that cells follow: roads, and other barriers (rail, rivers, walls)."""
+
+
+class Road(Base):
+    """A road or another barrier (railway, river, wall) that cell boundaries follow."""
+
+    __tablename__ = "road"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k}'" for k in ROAD_KINDS) + ")",
+            name="kind",
+        ),
+        _valid(),
+        _gist("road"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text, server_default="local")
+    geom: Mapped[WKBElement] = mapped_column(_area("MULTILINESTRING"))
+
+
 class GridWorker(Base):
     """A grid worker (网格员), full-time (专职) or part-time (兼职)."""
 

@@ -1,0 +1,466 @@
+"""Reading a community's inputs for the cell engine and publishing layouts.
+
+A publish is one transaction over every community it touches: the previous
+layout stays intact if anything fails, and two publishes of the same
+community cannot mix. Each community row is locked, and a publish computed
+from layout version N is refused when the community is no longer at N.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import shapely
+from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy.exc import IntegrityError
+
+from gridgis.db.queries import connection
+from gridgis.errors import ConflictError, InputError, NotFoundError
+
+DEFAULT_BOUNDS = (300, 500)
+"""Households per cell when the community sets none (urban practice)."""
+
+METHODS = ("draw", "adjust", "import", "edit")
+
+
+class LayoutChangedError(ConflictError):
+    """A community's layout was published by someone else after this run read it."""
+
+
+@dataclass
+class CommunityInputs:
+    """What the cell engine needs for one community, as stored.
+
+    Attributes
+    ----------
+    code, name:
+        The community.
+    outline:
+        Its polygon (EPSG:4326).
+    buildings:
+        ``id``, ``households``, ``residents`` and the footprint (or the point
+        where there is none), EPSG:4326, index = building id.
+    roads:
+        Roads and barriers that touch the community (``kind``, lines).
+    cells:
+        The active cells (``id``, ``code``, ``households``, geometry).
+    version:
+        The layout version the inputs were read at (0: never drawn).
+    used_codes:
+        Every cell code ever issued in the community.
+    bounds:
+        ``(min, max)`` households per cell for this community.
+    """
+
+    code: str
+    name: str
+    outline: shapely.Geometry
+    buildings: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame
+    cells: gpd.GeoDataFrame
+    version: int
+    used_codes: list[str]
+    bounds: tuple[int, int]
+
+
+@dataclass
+class LayoutDiff:
+    """What a publish changed in one community."""
+
+    community_code: str
+    previous_version: int
+    version: int | None = None
+    added: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    reshaped: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    households_moved: int = 0
+    households_total: int = 0
+
+    @property
+    def churn(self) -> float:
+        """Share of households whose cell changed."""
+        return self.households_moved / self.households_total if self.households_total else 0.0
+
+    def line(self) -> str:
+        """One line for people."""
+        if self.version is None:
+            return f"{self.community_code}: no change (version {self.previous_version})"
+        return (
+            f"{self.community_code}: version {self.previous_version} -> {self.version}; "
+            f"{len(self.added)} added, {len(self.retired)} retired, "
+            f"{len(self.reshaped)} reshaped, {len(self.unchanged)} unchanged; "
+            f"{self.households_moved} of {self.households_total} households moved "
+            f"({self.churn:.1%})"
+        )
+
+
+def communities_in(bind: Engine | Connection, prefix: str) -> list[str]:
+    """Codes of the communities whose code starts with ``prefix`` (a district, street or one).
+
+    Raises
+    ------
+    NotFoundError
+        When there is none.
+    """
+    with connection(bind) as conn:
+        codes = list(
+            conn.execute(
+                text("SELECT code FROM community WHERE code LIKE :p ORDER BY code"),
+                {"p": prefix + "%"},
+            ).scalars()
+        )
+    if not codes:
+        raise NotFoundError(f"no community has a code starting with {prefix!r}")
+    return codes
+
+
+def current_version(conn: Connection, community_code: str) -> int:
+    """The community's newest layout version, 0 when it was never drawn."""
+    return int(
+        conn.execute(
+            text("SELECT coalesce(max(version), 0) FROM layout_version WHERE community_code = :c"),
+            {"c": community_code},
+        ).scalar_one()
+    )
+
+
+def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInputs:
+    """Read one community's outline, buildings, roads, cells and layout version.
+
+    Raises
+    ------
+    NotFoundError
+        When the community does not exist.
+    InputError
+        When it has no outline yet.
+    """
+    with connection(bind) as conn:
+        row = conn.execute(
+            text(
+                "SELECT code, name, ST_AsBinary(geom) AS wkb, min_households, max_households "
+                "FROM community WHERE code = :c"
+            ),
+            {"c": community_code},
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"community {community_code!r} does not exist")
+        if row.wkb is None:
+            raise InputError(
+                f"community {community_code} ({row.name}) has no boundary yet: import it with "
+                "`gridgis import boundaries FILE --level community`"
+            )
+        params = {"c": community_code}
+        buildings = gpd.read_postgis(
+            text(
+                "SELECT id, households, residents, coalesce(footprint, location) AS geom "
+                "FROM building WHERE community_code = :c ORDER BY id"
+            ),
+            conn,
+            geom_col="geom",
+            params=params,
+            crs="EPSG:4326",
+            index_col="id",
+        )
+        roads = gpd.read_postgis(
+            text(
+                "SELECT r.id, r.kind, r.geom FROM road r JOIN community c ON c.code = :c "
+                "WHERE ST_Intersects(r.geom, c.geom) ORDER BY r.id"
+            ),
+            conn,
+            geom_col="geom",
+            params=params,
+            crs="EPSG:4326",
+        )
+        cells = gpd.read_postgis(
+            text(
+                "SELECT id, code, households, geom FROM grid_cell "
+                "WHERE community_code = :c AND valid_to IS NULL ORDER BY code"
+            ),
+            conn,
+            geom_col="geom",
+            params=params,
+            crs="EPSG:4326",
+        )
+        used = list(
+            conn.execute(
+                text("SELECT code FROM cell_code WHERE community_code = :c"), params
+            ).scalars()
+        )
+        version = current_version(conn, community_code)
+    bounds = (
+        row.min_households if row.min_households is not None else DEFAULT_BOUNDS[0],
+        row.max_households if row.max_households is not None else DEFAULT_BOUNDS[1],
+    )
+    return CommunityInputs(
+        code=row.code,
+        name=row.name,
+        outline=shapely.from_wkb(bytes(row.wkb)),
+        buildings=buildings,
+        roads=roads,
+        cells=cells,
+        version=version,
+        used_codes=used,
+        bounds=bounds,
+    )
+
+
+def _building_cells(conn: Connection, community_code: str) -> dict[int, tuple[str, int]]:
+    """Each building's active cell code and households; boundary ties go to the smaller code."""
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT ON (b.id) b.id, c.code, b.households FROM building b "
+            "JOIN grid_cell c ON c.community_code = b.community_code AND c.valid_to IS NULL "
+            "AND ST_Intersects(c.geom, b.location) WHERE b.community_code = :c "
+            "ORDER BY b.id, c.code"
+        ),
+        {"c": community_code},
+    )
+    return {int(r.id): (str(r.code), int(r.households)) for r in rows}
+
+
+def refresh_cell_counts(conn: Connection, community_code: str) -> None:
+    """Recount households and residents of the community's active cells from its buildings.
+
+    A building counts in the active cell that contains its point; a point on
+    a boundary shared by two cells counts in the one with the smaller code.
+    """
+    conn.execute(
+        text(
+            "UPDATE grid_cell AS c SET households = coalesce(s.households, 0), "
+            "residents = coalesce(s.residents, 0) FROM grid_cell AS c0 "
+            "LEFT JOIN (SELECT code, sum(households) AS households, sum(residents) AS residents "
+            "FROM (SELECT DISTINCT ON (b.id) b.households, b.residents, g.code FROM building b "
+            "JOIN grid_cell g ON g.community_code = b.community_code AND g.valid_to IS NULL "
+            "AND ST_Intersects(g.geom, b.location) WHERE b.community_code = :c "
+            "ORDER BY b.id, g.code) AS x GROUP BY code) AS s ON s.code = c0.code "
+            "WHERE c.id = c0.id AND c0.community_code = :c AND c0.valid_to IS NULL"
+        ),
+        {"c": community_code},
+    )
+
+
+def _multi(geom: shapely.Geometry) -> shapely.Geometry:
+    if isinstance(geom, shapely.Polygon):
+        return shapely.MultiPolygon([geom])
+    return geom
+
+
+def publish_cells(
+    conn: Connection,
+    community_code: str,
+    cells: gpd.GeoDataFrame,
+    *,
+    method: str,
+    expected_version: int | None,
+    published_by: str | None = None,
+    note: str | None = None,
+    now: dt.datetime | None = None,
+) -> LayoutDiff:
+    """Publish ``cells`` as the community's new layout, inside the caller's transaction.
+
+    Cells whose code and shape are already active stay as they are (same row,
+    same code). A cell whose code is active with another shape is reshaped:
+    the old row is closed (``valid_to``) and kept for history, a new row
+    takes the code. Active codes missing from ``cells`` are retired for good.
+    Households and residents of new rows are summed from the buildings whose
+    point lies in them.
+
+    Parameters
+    ----------
+    conn:
+        A connection inside a transaction; the caller commits or rolls back.
+    community_code:
+        The community.
+    cells:
+        ``code``, geometry (EPSG:4326) and optionally ``flags`` (list of str)
+        and ``name``.
+    method:
+        ``"draw"``, ``"adjust"``, ``"import"`` or ``"edit"``.
+    expected_version:
+        The layout version the cells were computed from; the publish is
+        refused with :class:`LayoutChangedError` when the community has moved
+        on. ``None`` skips the check (an import replaces whatever is there).
+    published_by, note:
+        Recorded on the layout version.
+    now:
+        The time the layout takes effect (default: the transaction's time).
+
+    Returns
+    -------
+    LayoutDiff
+    """
+    if method not in METHODS:
+        raise InputError(f"`method` was {method!r} but is expected to be one of {list(METHODS)}")
+    if cells.crs is None or cells.crs.to_epsg() != 4326:
+        raise InputError(f"cells must be in EPSG:4326 to be published, not {cells.crs}")
+    locked = conn.execute(
+        text("SELECT code FROM community WHERE code = :c FOR UPDATE"), {"c": community_code}
+    ).scalar()
+    if locked is None:
+        raise NotFoundError(f"community {community_code!r} does not exist")
+    previous = current_version(conn, community_code)
+    if expected_version is not None and previous != expected_version:
+        raise LayoutChangedError(
+            f"the layout of community {community_code} changed under this run: it was "
+            f"version {expected_version} when the cells were computed and is now version "
+            f"{previous}; nothing was published, run it again on the new layout"
+        )
+    diff = LayoutDiff(community_code, previous)
+    when = now or conn.execute(text("SELECT now()")).scalar_one()
+    before = _building_cells(conn, community_code)
+    active = {
+        r.code: (int(r.id), shapely.from_wkb(bytes(r.wkb)))
+        for r in conn.execute(
+            text(
+                "SELECT id, code, ST_AsBinary(geom) AS wkb FROM grid_cell "
+                "WHERE community_code = :c AND valid_to IS NULL"
+            ),
+            {"c": community_code},
+        )
+    }
+    codes = cells["code"].astype(str).tolist()
+    geoms = [_multi(g) for g in cells.geometry]
+    flags = cells["flags"].tolist() if "flags" in cells else [[] for _ in codes]
+    names = cells["name"].tolist() if "name" in cells else [None for _ in codes]
+    incoming = dict(zip(codes, zip(geoms, flags, names, strict=True), strict=True))
+    unchanged = {
+        c for c, (g, _, _) in incoming.items() if c in active and _same_shape(active[c][1], g)
+    }
+    reshaped = {c for c in incoming if c in active} - unchanged
+    added = set(incoming) - set(active)
+    retired = set(active) - set(incoming)
+    diff.unchanged, diff.reshaped = sorted(unchanged), sorted(reshaped)
+    diff.added, diff.retired = sorted(added), sorted(retired)
+    if not (reshaped or added or retired):
+        diff.households_total = sum(h for _, h in before.values())
+        return diff
+    try:
+        version_id = conn.execute(
+            text(
+                "INSERT INTO layout_version (community_code, version, method, published_by, "
+                "published_at, note) VALUES (:c, :v, :m, :by, :now, :note) RETURNING id"
+            ),
+            {
+                "c": community_code,
+                "v": previous + 1,
+                "m": method,
+                "by": published_by,
+                "now": when,
+                "note": note,
+            },
+        ).scalar_one()
+    except IntegrityError as exc:  # a concurrent publish took this version number
+        raise LayoutChangedError(
+            f"the layout of community {community_code} was published by someone else at the "
+            "same time; nothing was published, run it again"
+        ) from exc
+    diff.version = previous + 1
+    closing = [active[c][0] for c in reshaped | retired]
+    if closing:
+        conn.execute(
+            text(
+                "UPDATE grid_cell SET valid_to = :now, status = 'retired', version_to_id = :v "
+                "WHERE id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"now": when, "v": version_id, "ids": closing},
+        )
+    if retired:
+        conn.execute(
+            text("UPDATE cell_code SET retired_at = :now WHERE code IN :codes").bindparams(
+                bindparam("codes", expanding=True)
+            ),
+            {"now": when, "codes": sorted(retired)},
+        )
+    if reshaped or added:
+        conn.execute(
+            text(
+                "INSERT INTO grid_cell (code, community_code, name, geom, version_from_id, "
+                "valid_from, flags) VALUES (:code, :c, :name, ST_GeomFromWKB(:wkb, 4326), :v, "
+                ":now, :flags)"
+            ),
+            [
+                {
+                    "code": c,
+                    "c": community_code,
+                    "name": incoming[c][2],
+                    "wkb": shapely.to_wkb(incoming[c][0], output_dimension=2),
+                    "v": version_id,
+                    "now": when,
+                    "flags": list(incoming[c][1] or []),
+                }
+                for c in sorted(reshaped | added)
+            ],
+        )
+    refresh_cell_counts(conn, community_code)
+    after = _building_cells(conn, community_code)
+    diff.households_total = sum(h for _, h in after.values())
+    diff.households_moved = sum(
+        h for bid, (code, h) in after.items() if before.get(bid, (None, 0))[0] != code
+    )
+    return diff
+
+
+def _same_shape(a: shapely.Geometry, b: shapely.Geometry) -> bool:
+    if shapely.equals_exact(a, b, tolerance=1e-9):
+        return True
+    scale = max(float(shapely.area(a)), float(shapely.area(b)))
+    return scale > 0 and float(shapely.area(shapely.symmetric_difference(a, b))) <= 1e-9 * scale
+
+
+def layout_history(bind: Engine | Connection, community_code: str) -> list[dict[str, object]]:
+    """Every published layout version of a community, oldest first, with its cell counts."""
+    with connection(bind) as conn:
+        rows = conn.execute(
+            text(
+                "SELECT v.version, v.method, v.published_at, v.published_by, v.note, "
+                "(SELECT count(*) FROM grid_cell c WHERE c.version_from_id = v.id) AS added, "
+                "(SELECT count(*) FROM grid_cell c WHERE c.version_to_id = v.id) AS closed "
+                "FROM layout_version v WHERE v.community_code = :c ORDER BY v.version"
+            ),
+            {"c": community_code},
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+def publish_many(
+    engine: Engine,
+    layouts: Sequence[tuple[str, gpd.GeoDataFrame, int | None]],
+    *,
+    method: str,
+    published_by: str | None = None,
+    dry_run: bool = False,
+) -> list[LayoutDiff]:
+    """Publish several communities' layouts in one transaction (all or none).
+
+    Parameters
+    ----------
+    engine:
+        The database.
+    layouts:
+        ``(community_code, cells, expected_version)`` for each community.
+    method, published_by:
+        As for :func:`publish_cells`.
+    dry_run:
+        Compute the diffs, then roll back.
+    """
+    with engine.connect() as conn, conn.begin() as transaction:
+        diffs = [
+            publish_cells(
+                conn,
+                code,
+                cells,
+                method=method,
+                expected_version=expected,
+                published_by=published_by,
+            )
+            for code, cells, expected in layouts
+        ]
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
+    return diffs

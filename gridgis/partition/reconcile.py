@@ -1,0 +1,112 @@
+"""Keeping cell codes stable across redraws.
+
+A redraw keeps the code of every cell that did not change; every other new
+cell gets the next free number of its community, in the order the engine
+numbered them (west→east, north→south), and a code once issued is never
+issued to another cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridgis.errors import InputError
+
+SAME_SHAPE_TOLERANCE = 1e-6
+"""Two cells are the same when their symmetric difference is below this share of their area."""
+
+
+def next_free_number(prefix: str, used_codes: Iterable[str]) -> int:
+    """The first sequence number after every code of ``prefix`` ever issued.
+
+    Examples
+    --------
+    >>> next_free_number("350304001001", ["350304001001001", "350304001001007"])
+    8
+    """
+    numbers = [
+        int(code[len(prefix) :])
+        for code in used_codes
+        if code.startswith(prefix) and code[len(prefix) :].isdigit()
+    ]
+    return max(numbers, default=0) + 1
+
+
+def reconcile_codes(
+    new_cells: gpd.GeoDataFrame,
+    old_cells: gpd.GeoDataFrame,
+    *,
+    prefix: str,
+    used_codes: Iterable[str] = (),
+    code: str = "code",
+    digits: int = 3,
+) -> pd.Series:
+    """Codes for a redrawn layout: old codes for unchanged cells, fresh ones for the rest.
+
+    Parameters
+    ----------
+    new_cells:
+        The new layout, in the engine's numbering order (its ``code`` column
+        decides the order of fresh numbers).
+    old_cells:
+        The layout it replaces: ``code`` and geometry, same CRS.
+    prefix:
+        The community code the cell codes start with.
+    used_codes:
+        Every code ever issued in the community (active and retired).
+    code:
+        Name of the code column in both frames.
+    digits:
+        Width of the sequence number.
+
+    Returns
+    -------
+    pandas.Series
+        The code of each new cell, indexed like ``new_cells``.
+
+    Raises
+    ------
+    InputError
+        When the two layouts are in different CRSs, or the numbers run out.
+    """
+    if old_cells.crs != new_cells.crs and not old_cells.empty:
+        raise InputError(
+            f"the old layout is in {old_cells.crs} and the new one in {new_cells.crs}; "
+            "give both in the same CRS"
+        )
+    order = new_cells.sort_values(code).index
+    result = pd.Series(index=new_cells.index, dtype=object)
+    taken: set[str] = set()
+    if not old_cells.empty:
+        new_geoms = np.asarray(new_cells.geometry.array, dtype=object)
+        old_geoms = np.asarray(old_cells.geometry.array, dtype=object)
+        old_codes = old_cells[code].astype(str).to_numpy()
+        tree = shapely.STRtree(old_geoms)
+        left, right = tree.query(new_geoms, predicate="intersects")
+        if len(left):
+            difference = shapely.area(
+                shapely.symmetric_difference(new_geoms[left], old_geoms[right])
+            )
+            scale = np.maximum(shapely.area(new_geoms[left]), shapely.area(old_geoms[right]))
+            same = difference <= SAME_SHAPE_TOLERANCE * scale
+            for i, j in zip(left[same], right[same], strict=True):
+                label = new_cells.index[i]
+                if pd.isna(result.loc[label]) and old_codes[j] not in taken:
+                    result.loc[label] = old_codes[j]
+                    taken.add(old_codes[j])
+    number = next_free_number(prefix, [*used_codes, *old_cells[code].astype(str)])
+    for label in order:
+        if pd.isna(result.loc[label]):
+            if number >= 10**digits:
+                raise InputError(
+                    f"community {prefix} has used all {10**digits - 1} cell numbers; "
+                    "codes are never reused"
+                )
+            result.loc[label] = f"{prefix}{number:0{digits}d}"
+            number += 1
+    return result
