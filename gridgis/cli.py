@@ -224,6 +224,42 @@ def import_boundaries_cmd(
         click.echo(line)
 
 
+@import_.command("roads")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--crs", "crs", default=None, help=f"CRS of the coordinates: {CRS_CHOICES_HELP}.")
+@click.option("--encoding", default=None, help="Text encoding when the file does not say (gbk).")
+@click.option("--kind-field", default=None, help="Field with the kind (arterial, local, river...).")
+@click.option("--name-field", default=None, help="Field with the name.")
+@click.option("--kind", "default_kind", default="local", show_default=True,
+              help="Kind of every line when there is no kind field.")  # fmt: skip
+@click.option("--replace", is_flag=True, help="Delete the stored roads first.")
+@_friendly
+def import_roads_cmd(
+    file: Path,
+    crs: str | None,
+    encoding: str | None,
+    kind_field: str | None,
+    name_field: str | None,
+    default_kind: str,
+    replace: bool,
+) -> None:
+    """Import roads and other barriers (railways, rivers, walls) that cells follow."""
+    from gridgis import crs as crs_mod
+    from gridgis.db.engine import get_engine
+    from gridgis.db.load import import_roads
+
+    frame = _read_with_crs(file, crs, encoding)
+    report = import_roads(
+        get_engine(),
+        crs_mod.to_wgs84_frame(frame),
+        kind_field=kind_field,
+        name_field=name_field,
+        default_kind=default_kind,
+        replace=replace,
+    )
+    click.echo(f"roads: {report.rows_read} read, {len(report.inserted)} stored")
+
+
 @import_.command("divisions")
 @click.option(
     "--district",
@@ -242,6 +278,385 @@ def import_divisions_cmd(districts: tuple[str, ...]) -> None:
         f"loaded {counts['district']} districts, {counts['street']} streets, "
         f"{counts['community']} communities"
     )
+
+
+# -- cells in the database -------------------------------------------------------------
+
+
+@main.group()
+def cells() -> None:
+    """Grid cells in the database: draw, adjust, history."""
+
+
+def _scope(community: str | None, street: str | None, district: str | None) -> str:
+    given = [v for v in (community, street, district) if v]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --community, --street or --district")
+    return given[0]
+
+
+_scope_options = [
+    click.option("--community", default=None, help="A community's 12-digit code."),
+    click.option("--street", default=None, help="A street office's 9-digit code."),
+    click.option("--district", default=None, help="A district's 6-digit code."),
+    click.option("--min", "min_households", type=int, default=None,
+                 help="Fewest households per cell (default: the community's, else 300)."),
+    click.option("--max", "max_households", type=int, default=None,
+                 help="Most households per cell (default: the community's, else 500)."),
+    click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+    click.option("--dry-run", is_flag=True, help="Compute and show the diff, publish nothing."),
+    click.option("--by", "published_by", default=None, help="Who publishes (recorded)."),
+]  # fmt: skip
+
+
+def _with_scope(func: F) -> F:
+    for option in reversed(_scope_options):
+        func = option(func)
+    return func
+
+
+def _run_layouts(
+    method: str,
+    prefix: str,
+    min_households: int | None,
+    max_households: int | None,
+    seed: int,
+    dry_run: bool,
+    published_by: str | None,
+) -> None:
+    """Compute a new layout for each community under ``prefix``, then publish all at once."""
+    from gridgis.db.engine import get_engine
+    from gridgis.db.layout import communities_in, publish_many, read_inputs
+    from gridgis.partition import adjust_cells, draw_cells
+    from gridgis.partition.reconcile import reconcile_codes
+
+    engine = get_engine()
+    codes = communities_in(engine, prefix)
+    layouts = []
+    flagged: list[str] = []
+    skipped: list[str] = []
+    with click.progressbar(
+        codes, label=f"{method} {len(codes)} communities", file=sys.stderr
+    ) as bar:
+        for code in bar:
+            inputs = read_inputs(engine, code)
+            if inputs.buildings.empty:
+                skipped.append(f"{code} {inputs.name}: no buildings")
+                continue
+            low = min_households or inputs.bounds[0]
+            high = max_households or inputs.bounds[1]
+            roads = inputs.roads if not inputs.roads.empty else None
+            if method == "adjust" and not inputs.cells.empty:
+                active = set(inputs.cells["code"])
+                adjusted = adjust_cells(
+                    inputs.cells.rename_geometry("geometry"),
+                    inputs.buildings.rename_geometry("geometry"),
+                    community=inputs.outline,
+                    community_code=code,
+                    roads=roads,
+                    retired_codes=[c for c in inputs.used_codes if c not in active],
+                    seed=seed,
+                    min_households=low,
+                    max_households=high,
+                )
+                new = adjusted.cells
+            else:
+                drawn = draw_cells(
+                    inputs.buildings.rename_geometry("geometry"),
+                    community=inputs.outline,
+                    community_code=code,
+                    roads=roads,
+                    seed=seed,
+                    min_households=low,
+                    max_households=high,
+                )
+                new = drawn.cells.copy()
+                new["code"] = reconcile_codes(
+                    new,
+                    inputs.cells.rename_geometry("geometry")[["code", "geometry"]],
+                    prefix=code,
+                    used_codes=inputs.used_codes,
+                )
+            for row in new.itertuples():
+                if row.flags:
+                    flagged.append(
+                        f"{row.code}: {row.households} households ({', '.join(row.flags)})"
+                    )
+            layouts.append((code, new[["code", "flags", "geometry"]], inputs.version))
+    diffs = publish_many(engine, layouts, method=method, published_by=published_by, dry_run=dry_run)
+    for diff in diffs:
+        click.echo(diff.line())
+    for line in skipped:
+        click.echo(f"skipped {line}")
+    for line in flagged:
+        click.echo(f"flagged {line}")
+    moved = sum(d.households_moved for d in diffs)
+    total = sum(d.households_total for d in diffs)
+    click.echo(
+        f"{'would publish' if dry_run else 'published'} "
+        f"{sum(d.version is not None for d in diffs)} of {len(diffs)} communities; "
+        f"{sum(len(d.added) for d in diffs)} cells added, "
+        f"{sum(len(d.retired) for d in diffs)} retired, "
+        f"{sum(len(d.unchanged) for d in diffs)} unchanged; "
+        f"{moved} of {total} households moved"
+        + (" (dry run: nothing was changed)" if dry_run else "")
+    )
+
+
+@cells.command("draw")
+@_with_scope
+@_friendly
+def cells_draw(
+    community: str | None,
+    street: str | None,
+    district: str | None,
+    min_households: int | None,
+    max_households: int | None,
+    seed: int,
+    dry_run: bool,
+    published_by: str | None,
+) -> None:
+    """Draw the cells of a community, street or district and publish them as a new version.
+
+    Cells that come out the same as before keep their codes; the others get
+    fresh codes, never a retired one. Every community is published in one
+    transaction; a community whose layout changed meanwhile is refused.
+    """
+    prefix = _scope(community, street, district)
+    _run_layouts("draw", prefix, min_households, max_households, seed, dry_run, published_by)
+
+
+@cells.command("adjust")
+@_with_scope
+@_friendly
+def cells_adjust(
+    community: str | None,
+    street: str | None,
+    district: str | None,
+    min_households: int | None,
+    max_households: int | None,
+    seed: int,
+    dry_run: bool,
+    published_by: str | None,
+) -> None:
+    """Split or merge only the cells whose households now break the bounds (动态调整)."""
+    prefix = _scope(community, street, district)
+    _run_layouts("adjust", prefix, min_households, max_households, seed, dry_run, published_by)
+
+
+@cells.command("history")
+@click.option("--community", required=True, help="A community's 12-digit code.")
+@_friendly
+def cells_history(community: str) -> None:
+    """List the published layout versions of a community."""
+    from gridgis.db.engine import get_engine
+    from gridgis.db.layout import layout_history
+
+    rows = layout_history(get_engine(), community)
+    if not rows:
+        click.echo(f"community {community} has no published layout")
+    for row in rows:
+        click.echo(
+            f"version {row['version']} {row['method']} {row['published_at']:%Y-%m-%d %H:%M} "
+            f"by {row['published_by'] or '-'}: {row['added']} cells added, {row['closed']} closed"
+        )
+
+
+# -- cells on files ------------------------------------------------------------------
+
+
+def _read_with_crs(
+    path: Path, crs: str | None, encoding: str | None, layer: str | None = None
+) -> Any:
+    """Read a vector file; --crs names the CRS of a file that lacks one (or GCJ-02/BD-09)."""
+    from gridgis import crs as crs_mod
+    from gridgis.io import read_vector
+
+    frame = read_vector(path, encoding=encoding, layer=layer)
+    if crs is None:
+        if frame.crs is None:
+            raise click.UsageError(f"{path} does not say its CRS: pass --crs ({CRS_CHOICES_HELP})")
+        return frame
+    spec = crs_mod.parse_crs(crs)
+    if spec.is_obfuscated:
+        return crs_mod.to_wgs84_frame(frame, spec, allow_override=True)
+    if frame.crs is None:
+        return frame.set_crs(spec.crs)
+    return (
+        crs_mod.to_wgs84_frame(frame, spec) if not crs_mod.parse_crs(frame.crs).is_wgs84 else frame
+    )
+
+
+def _output_paths(out: Path) -> tuple[Path, str | None, Path, str | None]:
+    """Where cells and the unit→cell table go: two layers of one GeoPackage, else two files."""
+    if out.suffix.lower() == ".gpkg":
+        return out, "cells", out, "units"
+    return out, None, out.with_name(out.stem + "_units" + out.suffix), None
+
+
+@main.command("partition")
+@click.argument(
+    "units_file", metavar="UNITS", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--households-field", required=True, help="Field with each unit's households.")
+@click.option("--group-field", default=None, help="Field naming each unit's community.")
+@click.option("--min", "min_households", type=int, default=300, show_default=True)
+@click.option("--max", "max_households", type=int, default=500, show_default=True)
+@click.option(
+    "--roads",
+    "roads_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Roads and barriers to follow.",
+)
+@click.option("--crs", default=None, help=f"CRS of files that do not say it: {CRS_CHOICES_HELP}.")
+@click.option("--encoding", default=None, help="Text encoding of shapefiles without .cpg.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (.gpkg: layers cells and units).",
+)
+@_friendly
+def partition_cmd(
+    units_file: Path,
+    households_field: str,
+    group_field: str | None,
+    min_households: int,
+    max_households: int,
+    roads_file: Path | None,
+    crs: str | None,
+    encoding: str | None,
+    seed: int,
+    out: Path,
+) -> None:
+    """Draw cells from UNITS (buildings or small areas) on files, with no database.
+
+    Units are never split: every unit lies wholly in one cell. Without
+    --group-field the whole file is one community.
+    """
+    import pyogrio
+
+    from gridgis.errors import InputError
+    from gridgis.partition import draw_layout
+    from gridgis.partition.outline import outline_of_units
+
+    units = _read_with_crs(units_file, crs, encoding)
+    for name in (households_field, group_field):
+        if name and name not in units.columns:
+            raise InputError(
+                f"{units_file} has no field {name!r}; its fields are: "
+                + ", ".join(c for c in units.columns if c != units.geometry.name)
+            )
+    roads = None
+    if roads_file is not None:
+        roads = _read_with_crs(roads_file, crs, encoding)
+        if roads.crs != units.crs:
+            roads = roads.to_crs(units.crs)
+    groups = units[group_field].nunique() if group_field else 1
+    with click.progressbar(length=groups, label="partitioning", file=sys.stderr) as bar:
+        result = draw_layout(
+            units,
+            households=households_field,
+            group=group_field,
+            communities=outline_of_units(units, group=group_field),
+            roads=roads,
+            min_households=min_households,
+            max_households=max_households,
+            seed=seed,
+            progress=lambda done, total: bar.update(1),
+        )
+    cells_path, cells_layer, units_path, units_layer = _output_paths(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        out.unlink()
+    table = result.cells.copy()
+    table["flags"] = table["flags"].map(lambda f: ",".join(f))
+    pyogrio.write_dataframe(table, cells_path, layer=cells_layer)
+    mapping = units.copy()
+    mapping["cell_code"] = result.assignment.reindex(units.index)
+    pyogrio.write_dataframe(mapping, units_path, layer=units_layer, append=cells_path == units_path)
+    summary = result.summary()
+    click.echo(
+        f"{int(summary['n_cells'])} cells from {len(units)} units in {groups} groups; "
+        f"{summary['share_within_bounds']:.1%} within {min_households}-{max_households} "
+        "households; "
+        f"median Polsby-Popper {summary['median_polsby_popper']:.2f}"
+    )
+    for row in result.cells.itertuples():
+        if row.flags:
+            click.echo(f"flagged {row.code}: {row.households} households ({', '.join(row.flags)})")
+    click.echo(f"wrote {cells_path}" + (f" and {units_path}" if units_path != cells_path else ""))
+
+
+@main.command("validate")
+@click.argument(
+    "cells_file", metavar="CELLS", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--layer", default=None, help="Layer of CELLS (default: the only one, or 'cells').")
+@click.option("--code-field", default="code", show_default=True)
+@click.option(
+    "--community-field",
+    default=None,
+    help="Field with each cell's community (default: the code's first 12 digits).",
+)
+@click.option(
+    "--units",
+    "units_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Buildings or small areas, to check splits and count households.",
+)
+@click.option(
+    "--households-field",
+    default=None,
+    help="Households field of UNITS (or of CELLS without units).",
+)
+@click.option("--min", "min_households", type=int, default=300, show_default=True)
+@click.option("--max", "max_households", type=int, default=500, show_default=True)
+@click.option("--crs", default=None, help=f"CRS of files that do not say it: {CRS_CHOICES_HELP}.")
+@click.option("--encoding", default=None, help="Text encoding of shapefiles without .cpg.")
+@_friendly
+def validate_cmd(
+    cells_file: Path,
+    layer: str | None,
+    code_field: str,
+    community_field: str | None,
+    units_file: Path | None,
+    households_field: str | None,
+    min_households: int,
+    max_households: int,
+    crs: str | None,
+    encoding: str | None,
+) -> None:
+    """Check a cell layout; print every finding and exit 1 when a rule is broken."""
+    from gridgis.partition.validate import validate_layout
+
+    layout = _read_with_crs(cells_file, crs, encoding, layer)
+    if "flags" in layout.columns:  # written by `gridgis partition` as comma-separated text
+        layout["flags"] = layout["flags"].map(
+            lambda f: [x for x in str(f or "").split(",") if x] if not isinstance(f, list) else f
+        )
+    units = _read_with_crs(units_file, crs, encoding) if units_file else None
+    if units is not None and units.crs != layout.crs:
+        units = units.to_crs(layout.crs)
+    report = validate_layout(
+        layout,
+        code=code_field,
+        community=community_field,
+        units=units,
+        households=households_field,
+        min_households=min_households,
+        max_households=max_households,
+        flags="flags" if "flags" in layout.columns else None,
+    )
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
 
 
 # -- coordinates --------------------------------------------------------------------

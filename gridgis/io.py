@@ -39,6 +39,19 @@ def check_encoding(encoding: str) -> str:
         ) from exc
 
 
+def _only_layer(file: Path) -> str | None:
+    """The layer to read when none is named: the only one, or one called ``cells``."""
+    try:
+        names = [str(name) for name, _ in pyogrio.list_layers(file)]
+    except (DataSourceError, DataLayerError) as exc:
+        raise InputError(f"cannot read {file} as a vector file: {exc}") from exc
+    if len(names) <= 1:
+        return None
+    if "cells" in names:
+        return "cells"
+    raise InputError(f"{file} has several layers ({', '.join(names)}): name one with --layer")
+
+
 def _declared_encoding(path: Path, layer: str | int | None) -> str | None:
     """The encoding a shapefile declares (.cpg or DBF language driver), if any."""
     if path.suffix.lower() != ".shp":
@@ -67,7 +80,9 @@ def read_vector(
         The text encoding, when the file does not declare it (e.g. ``"gbk"``
         for a shapefile without ``.cpg``). Given, it wins over the file's own.
     layer:
-        Layer name or index for multi-layer files (GeoPackage).
+        Layer name or index for multi-layer files (GeoPackage). Without it a
+        file must have one layer, or a layer named ``cells`` (what
+        ``gridgis partition`` writes), which is read.
 
     Returns
     -------
@@ -89,6 +104,8 @@ def read_vector(
     file = Path(path)
     if not file.exists():
         raise NotFoundError(f"file {str(file)!r} does not exist")
+    if layer is None:
+        layer = _only_layer(file)
     chosen = check_encoding(encoding) if encoding else None
     if chosen is None and _declared_encoding(file, layer) is None and file.suffix.lower() == ".shp":
         chosen = "utf-8"

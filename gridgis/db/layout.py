@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import shapely
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
@@ -57,7 +58,7 @@ class CommunityInputs:
 
     code: str
     name: str
-    outline: shapely.Geometry
+    outline: BaseGeometry
     buildings: gpd.GeoDataFrame
     roads: gpd.GeoDataFrame
     cells: gpd.GeoDataFrame

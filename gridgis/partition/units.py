@@ -1,0 +1,825 @@
+"""Tiles of a community, one per unit, and the adjacency graph between them.
+
+Cells are drawn as unions of *tiles*: pieces of the community that together
+cover it exactly, one per unit (building, address point or small area). Exact
+tiling of the cells then follows from exact tiling of the tiles, whatever the
+partition does, and a unit is never split because its tile is never split.
+
+How the tiles are made (:func:`tessellate`), and why
+-----------------------------------------------------
+1. **Blocks.** Roads and other barriers (lines), clipped to the community,
+   are noded together with the community's boundary and polygonized: the
+   faces are the *blocks*. Lines that end inside a block (dead ends) do not
+   cut it. Without roads the community is one block. Tiles never cross a
+   block edge (except a building that straddles one), so a cell boundary can
+   always run along a road rather than through a block.
+2. **Units to blocks.** A point goes to the block it lies in (a point on the
+   community boundary, or on a road, still belongs: ties go to the first
+   block); a footprint to the block it overlaps most.
+3. **Tiles.**
+
+   * *Small areas that tile* (census blocks; recognised because they cover
+     at least 99 % of the community, :data:`AREAS_SHARE`): the tile is the
+     unit itself, clipped to the community; ground they leave uncovered
+     goes to the unit it shares the longest boundary with. Without a
+     community outline, the outline is their union.
+   * *Points and building footprints*: blocks without any unit are merged
+     into the neighbouring block they share the longest boundary with (a
+     park joins a neighbourhood). Inside each block, every part of the
+     ground goes to its nearest unit: a Voronoi diagram
+     (:func:`shapely.voronoi_polygons`) of the points, or of points sampled
+     along the footprints' outlines, dissolved per unit and clipped to the
+     block. Finally each footprint is given wholly to its own tile (taken out
+     of any neighbour's tile the sampling let it reach), so a building is
+     never split, even one that straddles a road. Nearest-unit tiles are
+     what a surveyor would draw by hand (boundaries half-way between
+     buildings) and cost one Voronoi diagram per block.
+
+   Units that share a tile form one *site* (the graph has one node per
+   site): address points at the same spot, and footprints overlapping by
+   more than 1 % of the smaller (:data:`OVERLAP_SHARE`; a building and its
+   mapped part, a building drawn twice). Parts of the community that no
+   unit can reach (an island without any unit) are returned as *orphans*.
+4. **Precision.** Overlays run on a 1 µm grid in the metric CRS
+   (:data:`GRID`, GEOS snap-rounding), and the tiles are then cleaned into an
+   edge-matched coverage (:func:`clean_coverage`, GEOS 3.14), so neighbouring
+   tiles share their vertices exactly and unions of tiles have no slivers.
+
+The graph (:func:`build_graph`)
+-------------------------------
+Two tiles are neighbours when they share a boundary of positive length
+(touching at a corner does not count: cells must be contiguous along an edge).
+Each edge carries the shared length and whether it crosses a road (its two
+tiles lie in different blocks). Each node carries its area and its
+*exterior* length (boundary not shared with another tile: the community's
+outline). In a clean coverage the shared lengths come from matching the
+tiles' segments by sorting (:func:`coverage_edges`), without any overlay.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from gridgis.errors import GridGISError
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+GeomArray = NDArray[np.object_]
+
+GRID = 1e-6
+"""Precision grid of every overlay, in metres of the metric CRS (1 µm)."""
+
+AREAS_SHARE = 0.01
+"""Polygon units whose disjoint areas leave less than this share of the community
+uncovered are small areas that tile it (census blocks): they are their own tiles,
+and the ground they leave uncovered goes to the unit it shares most boundary with."""
+
+NOISE_SHARE = 1e-9
+"""Uncovered ground below this share of the community is floating-point noise."""
+
+OVERLAP_SHARE = 0.01
+"""Footprints overlapping by more than this share of the smaller are one site."""
+
+_SAMPLE_MIN_M = 0.5
+_SAMPLE_MAX_M = 10.0
+
+
+class PartitionError(GridGISError, ValueError):
+    """Units, a community or options that no layout of cells can be drawn from.
+
+    The message names the bad argument and value (and the rows concerned).
+    Subclasses :class:`ValueError`; the web layer answers with status 422.
+    """
+
+    status = 422
+
+
+@dataclass
+class Graph:
+    """Adjacency of tiles: undirected edges ``i < j`` with shared lengths.
+
+    Attributes
+    ----------
+    n:
+        Number of nodes (sites).
+    i, j:
+        End nodes of each edge, ``i < j``.
+    length:
+        Shared boundary length of each edge, in metres.
+    road:
+        Whether each edge crosses a road (its tiles lie in different blocks).
+    area:
+        Area of each node's tile, in square metres.
+    exterior:
+        Boundary length of each node's tile not shared with another tile.
+    """
+
+    n: int
+    i: IntArray
+    j: IntArray
+    length: FloatArray
+    road: BoolArray
+    area: FloatArray
+    exterior: FloatArray
+
+    def csr(self) -> tuple[IntArray, IntArray, IntArray]:
+        """Both directions of every edge, grouped by node: ``(indptr, neighbour, edge)``."""
+        src = np.concatenate([self.i, self.j])
+        dst = np.concatenate([self.j, self.i])
+        edge = np.concatenate([np.arange(self.i.size), np.arange(self.i.size)])
+        order = np.lexsort((dst, src))
+        indptr = np.zeros(self.n + 1, dtype=np.int64)
+        np.add.at(indptr, src + 1, 1)
+        return np.cumsum(indptr), dst[order].astype(np.int64), edge[order].astype(np.int64)
+
+
+@dataclass
+class Tessellation:
+    """Tiles of a community, one per site, with their graph.
+
+    Attributes
+    ----------
+    tiles:
+        One polygon per site, in the metric CRS; together they tile the
+        community except for ``orphans``.
+    site:
+        The site of each input unit (position in ``tiles``).
+    households:
+        Households of each site (sum of its units).
+    block:
+        The block (road-bounded face, after merging blocks without units) of
+        each site.
+    orphans:
+        Parts of the community no unit reaches (islands without units).
+    graph:
+        The adjacency graph of the tiles.
+    mode:
+        ``"points"``, ``"footprints"`` or ``"areas"``.
+    """
+
+    tiles: GeomArray
+    site: IntArray
+    households: FloatArray
+    block: IntArray
+    orphans: GeomArray
+    graph: Graph
+    mode: str
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _geom_array(values: object) -> GeomArray:
+    return np.asarray(values, dtype=object)
+
+
+def _first_per_group(keys: IntArray, values: IntArray, n: int) -> IntArray:
+    """For each key in ``range(n)``, the first value in ``values`` paired with it, else -1."""
+    out = np.full(n, -1, dtype=np.int64)
+    if keys.size:
+        # Reverse assignment: the first occurrence is written last and wins.
+        out[keys[::-1]] = values[::-1]
+    return out
+
+
+def dissolve(geoms: GeomArray, groups: IntArray, n: int, *, coverage: bool = False) -> GeomArray:
+    """Union of ``geoms`` per group ``0..n-1`` (empty polygon for a group with none).
+
+    Shapely has no grouped union, so this loops over the groups (one GEOS
+    call each); ``coverage=True`` uses the faster coverage union, valid only
+    when the geometries of a group form a coverage (Voronoi cells, cleaned
+    tiles).
+    """
+    out = np.full(n, shapely.Polygon(), dtype=object)
+    if geoms.size == 0:
+        return out
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    ends = np.r_[starts[1:], sorted_groups.size]
+    for start, end in zip(starts, ends, strict=True):
+        members = geoms[order[start:end]]
+        if members.size == 1:
+            out[sorted_groups[start]] = members[0]
+        elif coverage:
+            out[sorted_groups[start]] = shapely.coverage_union_all(members)
+        else:
+            out[sorted_groups[start]] = shapely.union_all(members, grid_size=GRID)
+    return out
+
+
+def polygonal(geoms: GeomArray) -> GeomArray:
+    """Keep only the polygon parts of each geometry (overlays may add lines and points)."""
+    geoms = _geom_array(geoms)
+    odd = np.flatnonzero(~np.isin(shapely.get_type_id(geoms), (3, 6)))
+    if odd.size == 0:
+        return geoms
+    parts, owner = shapely.get_parts(geoms[odd], return_index=True)
+    keep = shapely.get_type_id(parts) == 3
+    fixed = np.empty(odd.size, dtype=object)
+    fixed[:] = [shapely.Polygon()] * odd.size
+    if keep.any():
+        shapely.multipolygons(parts[keep], indices=owner[keep], out=fixed)
+    geoms = geoms.copy()
+    geoms[odd] = fixed
+    return geoms
+
+
+def adjacency_pairs(
+    geoms: GeomArray, *, tol: float, min_length: float | None = None
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Pairs ``i < j`` of polygons sharing a boundary, and the shared length.
+
+    The shared length is the length of ``i``'s boundary within ``tol`` of
+    ``j``, so coordinate noise below ``tol`` neither hides a neighbour nor
+    shortens an edge. Pairs sharing less than ``min_length`` (default
+    ``10 * tol``: corner contacts) are dropped.
+    """
+    geoms = _geom_array(geoms)
+    if geoms.size < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="dwithin", distance=tol)
+    keep = a < b
+    a, b = a[keep].astype(np.int64), b[keep].astype(np.int64)
+    grown = shapely.buffer(geoms, tol, quad_segs=1, join_style="mitre")
+    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[a]), grown[b]))
+    ok = shared > (10 * tol if min_length is None else min_length)
+    return a[ok], b[ok], shared[ok]
+
+
+def coverage_edges(
+    tiles: GeomArray,
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Shared boundary lengths of an edge-matched coverage, from its segments.
+
+    In a clean coverage two neighbours carry exactly the same vertices along
+    their common boundary, so every segment of it appears once in each: the
+    segments (canonically ordered) are matched by sorting, with no geometry
+    operation at all. Returns pairs ``i < j``, their shared length, and each
+    tile's exterior length (segments that appear once).
+    """
+    parts, part_tile = shapely.get_parts(tiles, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    start, end = xy[:-1][same], xy[1:][same]
+    owner = part_tile[ring_part[ring[:-1][same]]].astype(np.int64)
+    length = np.hypot(end[:, 0] - start[:, 0], end[:, 1] - start[:, 1])
+    keep = length > 0
+    start, end, owner, length = start[keep], end[keep], owner[keep], length[keep]
+    swap = (start[:, 0] > end[:, 0]) | ((start[:, 0] == end[:, 0]) & (start[:, 1] > end[:, 1]))
+    lo = np.where(swap[:, None], end, start)
+    hi = np.where(swap[:, None], start, end)
+    order = np.lexsort((owner, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
+    key = np.column_stack([lo, hi])[order]
+    owner, length = owner[order], length[order]
+    twin = np.all(key[1:] == key[:-1], axis=1) & (owner[1:] != owner[:-1])
+    first = np.flatnonzero(twin)
+    a, b = owner[first], owner[first + 1]
+    i, j = np.minimum(a, b), np.maximum(a, b)
+    paired = np.zeros(owner.size, dtype=bool)
+    paired[first] = True
+    paired[first + 1] = True
+    outline: FloatArray = np.asarray(
+        np.bincount(owner[~paired], weights=length[~paired], minlength=tiles.size),
+        dtype=np.float64,
+    )
+    if i.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0), outline
+    pair_key = i * tiles.size + j
+    unique, inverse = np.unique(pair_key, return_inverse=True)
+    shared = np.asarray(np.bincount(inverse, weights=length[first]), dtype=np.float64)
+    first_tile = np.asarray(unique // tiles.size, dtype=np.int64)
+    second_tile = np.asarray(unique % tiles.size, dtype=np.int64)
+    return first_tile, second_tile, shared, outline
+
+
+def build_graph(tiles: GeomArray, block: IntArray, *, tol: float, clean: bool = False) -> Graph:
+    """The :class:`Graph` of ``tiles`` (edges crossing roads: different ``block``).
+
+    ``clean``: the tiles are an edge-matched coverage (see :func:`clean_coverage`),
+    so shared lengths come from matching segments; otherwise from overlays with
+    a tolerance (:func:`adjacency_pairs`).
+    """
+    area = np.asarray(shapely.area(tiles), dtype=float)
+    if clean:
+        i, j, length, exterior = coverage_edges(tiles)
+        ok = length > 10 * tol
+        i, j, length = i[ok], j[ok], length[ok]
+    else:
+        i, j, length = adjacency_pairs(tiles, tol=tol)
+        shared = np.zeros(tiles.size)
+        np.add.at(shared, i, length)
+        np.add.at(shared, j, length)
+        exterior = np.maximum(shapely.length(tiles) - shared, 0.0)
+    return Graph(
+        n=int(tiles.size),
+        i=i,
+        j=j,
+        length=length,
+        road=block[i] != block[j],
+        area=area,
+        exterior=exterior,
+    )
+
+
+def tolerance(community: shapely.Geometry) -> float:
+    """Adjacency tolerance for a community: 1 mm per km of its size, at least 10 µm."""
+    size = math.sqrt(max(float(shapely.area(community)), 1.0))
+    return max(1e-6 * size, 10 * GRID)
+
+
+CAN_CLEAN = hasattr(shapely, "coverage_clean") and shapely.geos_version >= (3, 14, 0)
+"""Whether GEOS can clean a coverage (shapely >= 2.2 with GEOS >= 3.14)."""
+
+
+def union_of_areas(geoms: GeomArray) -> tuple[GeomArray, shapely.Geometry]:
+    """Small areas put on the grid and cleaned into a coverage, and their union.
+
+    The outline of a community given only by its small areas (census blocks).
+    """
+    snapped = polygonal(shapely.set_precision(geoms, GRID))
+    if not CAN_CLEAN:
+        return snapped, shapely.union_all(snapped, grid_size=GRID)
+    size = math.sqrt(max(float(np.sum(shapely.area(snapped))), 1.0))
+    cleaned = clean_coverage(snapped, max(1e-6 * size, 10 * GRID))
+    return cleaned, shapely.coverage_union_all(cleaned)
+
+
+def clean_coverage(tiles: GeomArray, tol: float) -> GeomArray:
+    """Make neighbouring tiles share exactly the same vertices along their common edges.
+
+    Tiles come from separate overlays, each snap-rounded on its own, so a
+    shared edge can carry a vertex in one tile that lies half a grid step off
+    the edge in the other: a gap a micrometre wide that would make a union of
+    tiles two parts. GEOS's coverage cleaner snaps such vertices together
+    (within ``10 * GRID``) and gives gaps narrower than ``2 * tol`` to a
+    neighbour. Without it (GEOS < 3.14) tiles are returned as they are and
+    cells are dissolved with snap-rounding instead.
+    """
+    if not CAN_CLEAN or tiles.size < 2:
+        return tiles
+    cleaner = shapely.coverage_clean  # type: ignore[attr-defined]  # shapely >= 2.2
+    cleaned: GeomArray = np.asarray(
+        cleaner(tiles, snapping_distance=10 * GRID, gap_width=2 * tol), dtype=np.object_
+    )
+    lost = shapely.is_empty(cleaned) | (shapely.area(cleaned) <= 0)
+    if lost.any():  # never lose a tile: keep the original where the cleaner emptied it
+        cleaned[lost] = tiles[lost]
+    return polygonal(cleaned)
+
+
+# --- blocks ------------------------------------------------------------------------------------
+
+
+def road_lines(roads: GeomArray, community: shapely.Geometry) -> GeomArray:
+    """Linear parts of ``roads`` inside ``community`` (polygons count by their outline)."""
+    roads = _geom_array(roads)
+    roads = roads[~shapely.is_missing(roads) & ~shapely.is_empty(roads)]
+    if roads.size == 0:
+        return roads
+    kinds = shapely.get_type_id(roads)
+    polygons = np.isin(kinds, (3, 6))
+    if polygons.any():
+        roads = roads.copy()
+        roads[polygons] = shapely.boundary(roads[polygons])
+    shapely.prepare(community)
+    near = shapely.intersects(community, roads)
+    clipped = shapely.intersection(roads[near], community, grid_size=GRID)
+    parts = shapely.get_parts(clipped)
+    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
+    return parts[shapely.length(parts) > 0]
+
+
+def make_blocks(community: shapely.Geometry, lines: GeomArray) -> GeomArray:
+    """Faces of the community cut by ``lines`` (see the module's step 1)."""
+    if lines.size == 0:
+        return _geom_array([community])
+    noded = shapely.union_all(
+        np.concatenate([_geom_array([shapely.boundary(community)]), lines]), grid_size=GRID
+    )
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    if faces.size == 0:
+        return _geom_array([community])
+    shapely.prepare(community)
+    inside = shapely.contains_properly(community, shapely.point_on_surface(faces))
+    faces = faces[inside & (shapely.area(faces) > 0)]
+    return faces if faces.size else _geom_array([community])
+
+
+def _points_in_blocks(points: GeomArray, blocks: GeomArray, tol: float) -> IntArray:
+    """Block of each point (first block touching it; else the nearest within ``tol``; else -1)."""
+    tree = shapely.STRtree(blocks)
+    p, b = tree.query(points, predicate="intersects")
+    order = np.lexsort((b, p))
+    out = _first_per_group(p[order].astype(np.int64), b[order].astype(np.int64), points.size)
+    missing = np.flatnonzero(out < 0)
+    if missing.size:
+        q, nb = tree.query_nearest(points[missing], max_distance=tol)
+        found = _first_per_group(q.astype(np.int64), nb.astype(np.int64), missing.size)
+        out[missing] = found
+    return out
+
+
+def _largest_overlap(polys: GeomArray, targets: GeomArray) -> IntArray:
+    """For each polygon, the target it overlaps most (-1 if none)."""
+    tree = shapely.STRtree(targets)
+    p, t = tree.query(polys, predicate="intersects")
+    area = shapely.area(shapely.intersection(polys[p], targets[t], grid_size=GRID))
+    pos = area > 0
+    p, t, area = p[pos].astype(np.int64), t[pos].astype(np.int64), area[pos]
+    order = np.lexsort((t, -area, p))
+    return _first_per_group(p[order], t[order], polys.size)
+
+
+def _merge_empty_blocks(
+    blocks: GeomArray, occupied: BoolArray, tol: float
+) -> tuple[IntArray, BoolArray]:
+    """Give every block without units to a neighbouring block (longest shared boundary).
+
+    Returns the representative block of each block and whether it reached an
+    occupied block (``False``: an island without units).
+    """
+    n = blocks.size
+    owner = np.where(occupied, np.arange(n), -1)
+    if occupied.all():
+        return owner, occupied.copy()
+    i, j, length = adjacency_pairs(blocks, tol=tol)
+    src = np.concatenate([i, j])
+    dst = np.concatenate([j, i])
+    lengths = np.concatenate([length, length])
+    # Label propagation, one ring of blocks per round; a loop over rounds because
+    # each round depends on the previous one (rounds <= blocks, usually 1-3).
+    while True:
+        reach = (owner[src] < 0) & (owner[dst] >= 0)
+        if not reach.any():
+            break
+        s, d, w = src[reach], dst[reach], lengths[reach]
+        order = np.lexsort((d, -w, s))
+        first = _first_per_group(s[order], owner[d[order]], n)
+        newly = (owner < 0) & (first >= 0)
+        owner[newly] = first[newly]
+    return owner, owner >= 0
+
+
+# --- tiles -------------------------------------------------------------------------------------
+
+
+def _voronoi_tiles(
+    points: FloatArray,
+    point_site: IntArray,
+    point_block: IntArray,
+    site_block: IntArray,
+    blocks: GeomArray,
+    n_sites: int,
+) -> GeomArray:
+    """Nearest-unit tiles inside each block (see the module's step 3)."""
+    tiles = np.full(n_sites, shapely.Polygon(), dtype=object)
+    sites_per_block = np.bincount(site_block, minlength=blocks.size)
+    single = sites_per_block[site_block] == 1
+    tiles[single] = blocks[site_block[single]]
+    regions: list[GeomArray] = []
+    owners: list[IntArray] = []
+    busy = np.flatnonzero(sites_per_block > 1)
+    keep = sites_per_block[point_block] > 1
+    points, point_site, point_block = points[keep], point_site[keep], point_block[keep]
+    order = np.argsort(point_block, kind="stable")
+    points, point_site, point_block = points[order], point_site[order], point_block[order]
+    starts = np.searchsorted(point_block, busy, side="left")
+    ends = np.searchsorted(point_block, busy, side="right")
+    # One Voronoi diagram per block: blocks are separate problems (GEOS builds one
+    # diagram per call), and there are far fewer blocks than units.
+    for block, start, end in zip(busy, starts, ends, strict=True):
+        xy = points[start:end]
+        owner = point_site[start:end]
+        cells = shapely.get_parts(
+            shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=blocks[block], ordered=True)
+        )
+        regions.append(cells)
+        owners.append(owner)
+    if regions:
+        merged = dissolve(np.concatenate(regions), np.concatenate(owners), n_sites, coverage=True)
+        todo = ~single
+        tiles[todo] = shapely.intersection(merged[todo], blocks[site_block[todo]], grid_size=GRID)
+    return polygonal(tiles)
+
+
+def _sample_outlines(polys: GeomArray, owner: IntArray) -> tuple[FloatArray, IntArray]:
+    """Points along the outlines of ``polys`` (spacing from their size) and their owner."""
+    sizes = np.sqrt(shapely.area(polys))
+    spacing = float(
+        np.clip(np.median(sizes) / 4 if sizes.size else 1.0, _SAMPLE_MIN_M, _SAMPLE_MAX_M)
+    )
+    lines = shapely.segmentize(shapely.boundary(polys), spacing)
+    xy, index = shapely.get_coordinates(lines, return_index=True)
+    return xy, owner[index]
+
+
+def _unique_points(
+    xy: FloatArray, owner: IntArray, *, resolution: float = 1e-3
+) -> tuple[FloatArray, IntArray]:
+    """Round to ``resolution`` and drop repeats (shared vertices), keeping the first owner.
+
+    The samples only guide the split of open ground (footprints are claimed
+    exactly afterwards), so millimetres are plenty and keep GEOS's Delaunay
+    triangulation away from nearly coincident points.
+    """
+    rounded = np.round(xy / resolution) * resolution
+    _, first = np.unique(rounded, axis=0, return_index=True)
+    first = np.sort(first)
+    return rounded[first], owner[first]
+
+
+def _interiors_meet(a: GeomArray, b: GeomArray) -> BoolArray:
+    """Whether the interiors of each pair share area (not only a boundary)."""
+    meet = shapely.relate_pattern(a, b, "T********")
+    if meet.any():
+        rows = np.flatnonzero(meet)
+        area = shapely.area(shapely.intersection(a[rows], b[rows], grid_size=GRID))
+        meet[rows[area <= 0]] = False
+    return np.asarray(meet, dtype=bool)
+
+
+def _sites(polys: GeomArray) -> tuple[IntArray, GeomArray]:
+    """Group overlapping footprints into sites; return each unit's site and site footprints.
+
+    Footprints that overlap by more than :data:`OVERLAP_SHARE` of the smaller
+    one (a building and its mapped part, a footprint drawn twice) are one
+    site: their union, never split between cells. Smaller overlaps are
+    digitising noise: the later footprint loses the shared area.
+    """
+    n = polys.size
+    tree = shapely.STRtree(polys)
+    a, b = tree.query(polys, predicate="intersects")
+    later = a > b
+    a, b = a[later].astype(np.int64), b[later].astype(np.int64)
+    meet = _interiors_meet(polys[a], polys[b]) if a.size else np.zeros(0, dtype=bool)
+    a, b = a[meet], b[meet]
+    if a.size == 0:
+        return np.arange(n, dtype=np.int64), polys
+    overlap = shapely.area(shapely.intersection(polys[a], polys[b], grid_size=GRID))
+    smaller = np.minimum(shapely.area(polys[a]), shapely.area(polys[b]))
+    strong = overlap > OVERLAP_SHARE * smaller
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    # Union–find over the overlapping pairs (few: mapping duplicates and parts).
+    for x, y in zip(a[strong].tolist(), b[strong].tolist(), strict=True):
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+    root = np.asarray([find(x) for x in range(n)], dtype=np.int64)
+    roots, site = np.unique(root, return_inverse=True)
+    site = site.astype(np.int64)
+    footprints = dissolve(polys, site, roots.size)
+    # What is left is noise between different sites: the later site gives way.
+    weak = ~strong & (site[a] != site[b])
+    if weak.any():
+        sa, sb = site[a[weak]], site[b[weak]]
+        first, second = np.minimum(sa, sb), np.maximum(sa, sb)
+        footprints = footprints.copy()
+        for row in np.unique(second):
+            earlier = footprints[np.unique(first[second == row])]
+            footprints[row] = shapely.difference(
+                footprints[row], shapely.union_all(earlier, grid_size=GRID), grid_size=GRID
+            )
+    return site, polygonal(footprints)
+
+
+def _claim_footprints(tiles: GeomArray, footprints: GeomArray) -> GeomArray:
+    """Give each footprint wholly to its own tile (footprints are disjoint)."""
+    tree = shapely.STRtree(footprints)
+    t, f = tree.query(tiles, predicate="intersects")
+    other = t != f
+    t, f = t[other], f[other]
+    if t.size:
+        meet = _interiors_meet(tiles[t], footprints[f])
+        t, f = t[meet], f[meet]
+    tiles = tiles.copy()
+    # Only the few tiles the outline sampling let into a neighbour's footprint.
+    for row in np.unique(t):
+        intruders = shapely.union_all(footprints[f[t == row]], grid_size=GRID)
+        tiles[row] = shapely.difference(tiles[row], intruders, grid_size=GRID)
+    has = ~shapely.is_empty(footprints)
+    tiles[has] = shapely.union(tiles[has], footprints[has], grid_size=GRID)
+    return polygonal(tiles)
+
+
+def _outside_error(labels: list[object], what: str) -> PartitionError:
+    shown = ", ".join(repr(label) for label in labels[:10])
+    more = f" and {len(labels) - 10} more" if len(labels) > 10 else ""
+    return PartitionError(
+        f"{len(labels)} unit(s) lie outside the community ({what}): rows {shown}{more}; "
+        "give the right `community`, or leave those units out"
+    )
+
+
+def tessellate(
+    geoms: GeomArray,
+    households: FloatArray,
+    community: shapely.Geometry,
+    roads: GeomArray | None,
+    *,
+    labels: list[object] | None = None,
+    tiling: bool = False,
+) -> Tessellation:
+    """Tile ``community`` by its units (see the module docstring).
+
+    Parameters
+    ----------
+    geoms:
+        The units (all points, or all polygons), in a metric CRS.
+    households:
+        Households of each unit.
+    community:
+        The polygon to tile, in the same CRS, on the :data:`GRID`.
+    roads:
+        Lines to follow, or ``None``.
+    labels:
+        Index labels of the units, for messages.
+    tiling:
+        The units are polygons already on the grid, cleaned with
+        :func:`clean_coverage`, and ``community`` is their union (the
+        default outline of small areas): nothing to clip or fill.
+
+    Returns
+    -------
+    Tessellation
+
+    Raises
+    ------
+    PartitionError
+        When units lie outside the community.
+    """
+    geoms = _geom_array(geoms)
+    n = geoms.size
+    labels = labels if labels is not None else list(range(n))
+    tol = tolerance(community)
+    lines = road_lines(roads, community) if roads is not None else _geom_array([])
+    blocks = make_blocks(community, lines)
+    points_mode = bool(n) and bool(np.all(shapely.get_type_id(geoms) == 0))
+
+    if points_mode:
+        xy = shapely.get_coordinates(geoms)
+        rounded = np.round(xy / GRID) * GRID
+        _, first, site = np.unique(rounded, axis=0, return_index=True, return_inverse=True)
+        # Sites numbered in order of first appearance, for determinism.
+        rank = np.empty(first.size, dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+        site = rank[site.ravel()]
+        n_sites = first.size
+        site_xy = rounded[np.sort(first)]
+        site_points: GeomArray | None = np.asarray(shapely.points(site_xy), dtype=np.object_)
+        assert site_points is not None
+        site_block = _points_in_blocks(site_points, blocks, tol)
+        if (site_block < 0).any():
+            bad = np.flatnonzero(site_block[site] < 0)
+            raise _outside_error([labels[k] for k in bad], "points farther than the tolerance")
+        footprints = None
+        mode = "points"
+    else:
+        if tiling:
+            clipped = geoms
+        else:
+            shapely.prepare(community)
+            inside = shapely.covers(community, geoms)
+            clipped = np.empty(n, dtype=object)
+            clipped[inside] = shapely.set_precision(geoms[inside], GRID)
+            clipped[~inside] = shapely.intersection(geoms[~inside], community, grid_size=GRID)
+            clipped = polygonal(clipped)
+            outside = np.flatnonzero(shapely.area(clipped) <= 0)
+            if outside.size:
+                raise _outside_error([labels[k] for k in outside], "no area inside it")
+        if tiling and CAN_CLEAN:
+            site, footprints = np.arange(n, dtype=np.int64), clipped
+        else:
+            site, footprints = _sites(clipped)
+        n_sites = footprints.size
+        covered = float(np.sum(shapely.area(footprints)))
+        uncovered = float(shapely.area(community)) - covered
+        if uncovered <= AREAS_SHARE * float(shapely.area(community)):
+            mode = "areas"
+        else:
+            mode = "footprints"
+        site_points = None
+
+    households_site = np.zeros(n_sites)
+    np.add.at(households_site, site, households)
+
+    orphans = _geom_array([])
+    if mode == "areas":
+        tiles = footprints
+        assert tiles is not None
+        # Blocks only label road crossings here: a unit's block is the one its
+        # representative point lies in.
+        if blocks.size == 1:
+            site_block = np.zeros(n_sites, dtype=np.int64)
+        else:
+            site_block = _points_in_blocks(shapely.point_on_surface(tiles), blocks, tol)
+            site_block = np.where(site_block >= 0, site_block, 0)
+        # Ground the units leave uncovered goes to the unit it touches most.
+        if not tiling and uncovered > NOISE_SHARE * float(shapely.area(community)):
+            covered_ground = shapely.union_all(tiles, grid_size=GRID)
+            rest = polygonal(
+                _geom_array([shapely.difference(community, covered_ground, grid_size=GRID)])
+            )
+            pieces = shapely.get_parts(rest)
+            pieces = pieces[shapely.area(pieces) > 0]
+            if pieces.size:
+                tiles, orphans = _attach_pieces(tiles, pieces, tol)
+    else:
+        if footprints is not None:
+            if blocks.size == 1:
+                site_block = np.zeros(n_sites, dtype=np.int64)
+            else:
+                site_block = _largest_overlap(footprints, blocks)
+                site_block = np.where(site_block >= 0, site_block, 0)
+        occupied = np.bincount(site_block, minlength=blocks.size) > 0
+        owner, reached = _merge_empty_blocks(blocks, occupied, tol)
+        if not reached.all():
+            orphans = shapely.get_parts(shapely.union_all(blocks[~reached], grid_size=GRID))
+        merged = dissolve(blocks[reached], owner[reached], blocks.size)
+        keep = np.flatnonzero(occupied)
+        remap = np.full(blocks.size, -1, dtype=np.int64)
+        remap[keep] = np.arange(keep.size)
+        blocks = merged[keep]
+        site_block = remap[site_block]
+        if points_mode:
+            assert site_points is not None
+            sample_xy, sample_site = shapely.get_coordinates(site_points), np.arange(n_sites)
+        else:
+            assert footprints is not None
+            sample_xy, sample_site = _sample_outlines(footprints, np.arange(n_sites))
+            sample_xy, sample_site = _unique_points(sample_xy, sample_site)
+        tiles = _voronoi_tiles(
+            sample_xy, sample_site, site_block[sample_site], site_block, blocks, n_sites
+        )
+        if footprints is not None:
+            tiles = _claim_footprints(tiles, footprints)
+
+    if not (tiling and mode == "areas"):
+        tiles = clean_coverage(tiles, tol)
+    graph = build_graph(tiles, site_block, tol=tol, clean=CAN_CLEAN and tiles.size > 1)
+    return Tessellation(
+        tiles=tiles,
+        site=site,
+        households=households_site,
+        block=site_block,
+        orphans=orphans,
+        graph=graph,
+        mode=mode,
+    )
+
+
+def _attach_pieces(tiles: GeomArray, pieces: GeomArray, tol: float) -> tuple[GeomArray, GeomArray]:
+    """Union each piece into the tile it shares the longest boundary with.
+
+    Returns the new tiles and the pieces that touch no tile (orphans). A piece
+    touching only other pieces joins the tile its neighbour piece joins, in
+    rounds (pieces in a row along a boundary).
+    """
+    tiles = tiles.copy()
+    host = np.full(pieces.size, -1, dtype=np.int64)
+    tree = shapely.STRtree(tiles)
+    p, t = tree.query(pieces, predicate="dwithin", distance=tol)
+    if p.size:
+        grown = shapely.buffer(tiles[t], tol, quad_segs=1, join_style="mitre")
+        shared = shapely.length(shapely.intersection(shapely.boundary(pieces[p]), grown))
+        ok = shared > 10 * tol
+        p, t, shared = p[ok], t[ok], shared[ok]
+        order = np.lexsort((t, -shared, p))
+        host = _first_per_group(p[order].astype(np.int64), t[order].astype(np.int64), pieces.size)
+    if (host < 0).any() and pieces.size > 1:
+        a, b, length = adjacency_pairs(pieces, tol=tol)
+        src, dst = np.concatenate([a, b]), np.concatenate([b, a])
+        weight = np.concatenate([length, length])
+        # Rounds of propagation through touching pieces (sequential by nature).
+        while True:
+            reach = (host[src] < 0) & (host[dst] >= 0)
+            if not reach.any():
+                break
+            s, d, w = src[reach], dst[reach], weight[reach]
+            order = np.lexsort((d, -w, s))
+            first = _first_per_group(s[order], host[d[order]], pieces.size)
+            newly = (host < 0) & (first >= 0)
+            host[newly] = first[newly]
+    for row in np.unique(host[host >= 0]):
+        # Few tiles receive ground; each takes the union of its own pieces.
+        tiles[row] = shapely.union_all(
+            np.concatenate([[tiles[row]], pieces[host == row]]), grid_size=GRID
+        )
+    return tiles, pieces[host < 0]

@@ -1,0 +1,221 @@
+"""Dynamic adjustment (动态调整): only cells that break the bounds change."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import Point, box
+
+from gridgis.partition import AdjustResult, PartitionError, adjust_cells, draw_cells
+from gridgis.partition.validate import validate_layout
+
+CRS = "EPSG:4547"
+X0, Y0 = 480_000.0, 2_560_000.0
+COMMUNITY = "440106001001"
+
+
+def squares(side: int, *, size: float = 100.0, seed: int = 0) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    col, row = np.meshgrid(np.arange(side), np.arange(side))
+    x, y = X0 + col.ravel() * size, Y0 + row.ravel() * size
+    return gpd.GeoDataFrame(
+        {"households": rng.integers(40, 121, side * side)},
+        geometry=shapely.box(x, y, x + size, y + size),
+        crs=CRS,
+    )
+
+
+@pytest.fixture(scope="module")
+def layout() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Small areas and the cells drawn from them."""
+    units = squares(16)
+    return units, draw_cells(units, community_code=COMMUNITY).cells
+
+
+def assert_same_cells(result: AdjustResult, old: gpd.GeoDataFrame) -> None:
+    """Unchanged cells keep code and exact geometry."""
+    new = result.cells.set_index("code")
+    before = old.set_index("code")
+    for code in result.unchanged:
+        assert new.geometry[code].equals_exact(before.geometry[code], 0)
+
+
+def assert_tiling(result: AdjustResult, community: shapely.Geometry) -> None:
+    geoms = np.asarray(result.cells.geometry.array)
+    union = shapely.union_all(geoms)
+    assert shapely.area(shapely.symmetric_difference(union, community)) <= 1e-6 * community.area
+    assert abs(shapely.area(geoms).sum() - community.area) <= 1e-6 * community.area
+    assert (shapely.get_num_geometries(geoms) == 1).all()
+
+
+def assert_valid(result: AdjustResult, units: gpd.GeoDataFrame) -> None:
+    report = validate_layout(result.cells, units=units, households="households", flags="flags")
+    assert report.ok, "\n".join(report.lines())
+
+
+def test_nothing_changes_when_all_cells_stay_within_bounds(layout) -> None:
+    units, cells = layout
+    before_units, before_cells = units.copy(), cells.copy()
+    result = adjust_cells(cells, units, community_code=COMMUNITY)
+    pd.testing.assert_frame_equal(units, before_units)
+    pd.testing.assert_frame_equal(cells, before_cells)
+    assert result.unchanged == sorted(cells["code"])
+    assert result.added == [] and result.retired == []
+    assert result.churn == 0.0
+    assert result.assignment.index.equals(units.index)
+    assert_same_cells(result, cells)
+    assert result.summary()["share_unchanged"] == 1.0
+
+
+def test_a_cell_above_max_is_split_inside_its_own_outline(layout) -> None:
+    units, cells = layout
+    drawn = draw_cells(units, community_code=COMMUNITY)
+    target = cells["code"].iloc[5]
+    members = drawn.assignment[drawn.assignment == target].index
+    grown = units.copy()
+    grown.loc[members, "households"] = grown.loc[members, "households"] * 2
+    result = adjust_cells(cells, grown, community_code=COMMUNITY)
+    assert result.retired == [target]
+    assert len(result.added) >= 2
+    last = max(int(c[-3:]) for c in cells["code"])
+    assert [int(c[-3:]) for c in result.added] == list(
+        range(last + 1, last + 1 + len(result.added))
+    )
+    new = result.cells.set_index("code").loc[result.added]
+    assert new["households"].between(300, 500).all()
+    old_outline = cells.set_index("code").geometry[target]
+    assert shapely.union_all(new.geometry).symmetric_difference(old_outline).area < 1e-6
+    assert_same_cells(result, cells)
+    assert_tiling(result, shapely.union_all(cells.geometry))
+    moved = grown.loc[members, "households"].sum() / grown["households"].sum()
+    assert result.churn == pytest.approx(moved)
+    assert_valid(result, grown)
+
+
+def test_a_cell_below_min_is_merged_with_a_neighbour(layout) -> None:
+    units, cells = layout
+    drawn = draw_cells(units, community_code=COMMUNITY)
+    target = cells["code"].iloc[3]
+    members = drawn.assignment[drawn.assignment == target].index
+    shrunk = units.copy()
+    shrunk.loc[members, "households"] = shrunk.loc[members, "households"] // 3
+    result = adjust_cells(cells, shrunk, community_code=COMMUNITY)
+    assert target in result.retired and len(result.retired) == 2
+    assert result.cells["households"].between(300, 500).all()
+    neighbour = next(c for c in result.retired if c != target)
+    outline = cells.set_index("code").geometry
+    assert outline[target].intersection(outline[neighbour]).length > 0
+    assert len(result.unchanged) == len(cells) - 2
+    assert_same_cells(result, cells)
+    assert_tiling(result, shapely.union_all(cells.geometry))
+    assert_valid(result, shrunk)
+
+
+def test_retired_codes_are_never_reused(layout) -> None:
+    units, cells = layout
+    drawn = draw_cells(units, community_code=COMMUNITY)
+    target = cells["code"].iloc[0]
+    members = drawn.assignment[drawn.assignment == target].index
+    grown = units.copy()
+    grown.loc[members, "households"] += 200
+    retired = [COMMUNITY + "090", COMMUNITY + "091"]
+    result = adjust_cells(cells, grown, community_code=COMMUNITY, retired_codes=retired)
+    assert min(result.added) == COMMUNITY + "092"
+    assert not set(result.added) & (set(retired) | set(cells["code"]))
+    with pytest.raises(PartitionError, match="both in `cells` and `retired_codes`"):
+        adjust_cells(cells, grown, retired_codes=[target])
+
+
+def test_new_and_demolished_buildings() -> None:
+    community = box(X0, Y0, X0 + 900, Y0 + 600)
+    rng = np.random.default_rng(3)
+    xy = np.column_stack([rng.uniform(X0, X0 + 900, 90), rng.uniform(Y0, Y0 + 600, 90)])
+    homes = gpd.GeoDataFrame(
+        {"households": rng.integers(20, 40, 90)}, geometry=shapely.points(xy), crs=CRS
+    )
+    drawn = draw_cells(homes, community=community, community_code=COMMUNITY)
+    cells = drawn.cells
+    # A new building far from any old one lands in the cell that contains it.
+    spot = Point(X0 + 450, Y0 + 300)
+    host = cells[cells.contains(spot)]["code"].iloc[0]
+    new = gpd.GeoDataFrame({"households": [5]}, geometry=[spot], crs=CRS, index=[1000])
+    grown = pd.concat([homes, new])
+    result = adjust_cells(cells, grown, community=community, community_code=COMMUNITY)
+    assert result.assignment[1000] == host
+    # Demolishing most of one cell merges what is left into a neighbour.
+    victim = cells["code"].iloc[1]
+    gone = drawn.assignment[drawn.assignment == victim].index[2:]
+    result = adjust_cells(cells, homes.drop(gone), community=community)
+    assert victim in result.retired
+    assert result.cells["households"].between(300, 500).all()
+    assert_tiling(result, community)
+
+
+def test_an_oversized_building_and_an_isolated_small_cell_stay_flagged() -> None:
+    units = squares(8)
+    cells = draw_cells(units, community_code=COMMUNITY).cells
+    one = gpd.GeoDataFrame(
+        {"code": [COMMUNITY + "050", COMMUNITY + "051"]},
+        geometry=[box(X0 + 2000, Y0, X0 + 2100, Y0 + 100), box(X0 + 3000, Y0, X0 + 3100, Y0 + 100)],
+        crs=CRS,
+    )
+    layout = pd.concat([cells, one], ignore_index=True)
+    extra = gpd.GeoDataFrame(
+        {"households": [900, 120]},
+        geometry=[
+            box(X0 + 2040, Y0 + 40, X0 + 2060, Y0 + 60),
+            box(X0 + 3040, Y0 + 40, X0 + 3060, Y0 + 60),
+        ],
+        crs=CRS,
+    )
+    result = adjust_cells(layout, pd.concat([units, extra], ignore_index=True))
+    flags = result.cells.set_index("code")["flags"]
+    assert flags[COMMUNITY + "050"] == ["oversized_unit"]
+    assert flags[COMMUNITY + "051"] == ["below_min", "infeasible_component"]
+    assert result.retired == []
+
+
+def test_random_ten_percent_change_keeps_nine_cells_in_ten(layout) -> None:
+    units, cells = layout
+    rng = np.random.default_rng(42)
+    factor = rng.uniform(0.9, 1.1, len(units))
+    changed = units.assign(households=np.round(units["households"] * factor).astype(int))
+    result = adjust_cells(cells, changed, community_code=COMMUNITY)
+    assert result.summary()["share_unchanged"] >= 0.9
+    assert result.cells["households"].between(300, 500).all()
+    assert_same_cells(result, cells)
+
+
+def test_geographic_layouts_keep_unchanged_geometry_exactly() -> None:
+    units = squares(10).to_crs("EPSG:4326")
+    drawn = draw_cells(units, community_code=COMMUNITY)
+    target = drawn.cells["code"].iloc[2]
+    members = drawn.assignment[drawn.assignment == target].index
+    grown = units.copy()
+    grown.loc[members, "households"] *= 2
+    result = adjust_cells(drawn.cells, grown)
+    # The doubled cell's few large units cannot make two cells of 300-500 on their
+    # own: the region takes in a neighbour, and all cells end up within bounds.
+    assert target in result.retired and len(result.retired) <= 4
+    assert result.cells["households"].between(300, 500).all()
+    assert result.cells.crs.to_epsg() == 4326
+    assert_same_cells(result, drawn.cells)
+    assert_tiling(result, shapely.union_all(drawn.cells.geometry))
+    assert_valid(result, grown)
+
+
+def test_bad_layouts_are_refused(layout) -> None:
+    units, cells = layout
+    with pytest.raises(PartitionError, match="same CRS"):
+        adjust_cells(cells.to_crs("EPSG:4326"), units)
+    doubled = pd.concat([cells, cells.iloc[:1]], ignore_index=True)
+    with pytest.raises(PartitionError, match="repeats the codes"):
+        adjust_cells(doubled, units)
+    stray = gpd.GeoDataFrame({"households": [10]}, geometry=[box(0, 0, 1, 1)], crs=CRS)
+    with pytest.raises(PartitionError, match="outside every cell"):
+        adjust_cells(cells, pd.concat([units, stray], ignore_index=True))
+    with pytest.raises(PartitionError, match="share no prefix"):
+        adjust_cells(cells.assign(code=["a-001", "b-002", *cells["code"][2:]]), units)

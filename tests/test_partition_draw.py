@@ -1,0 +1,477 @@
+"""Drawing grid cells: exact tiling, bounds, roads, codes, special cases, real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
+
+from gridgis.crs import metric_crs
+from gridgis.partition import (
+    DrawResult,
+    PartitionError,
+    assign_codes,
+    draw_cells,
+    draw_layout,
+    polsby_popper,
+)
+from gridgis.partition.validate import validate_layout
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LEICESTER = DATA / "real" / "leicester_oa"
+SHANGHAI = DATA / "real" / "shanghai_lujiazui"
+CRS = "EPSG:4547"  # CGCS2000 / 3-degree Gauss-Kruger CM 114E, metres
+X0, Y0 = 480_000.0, 2_560_000.0  # near Guangzhou
+COMMUNITY = "440106001001"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def squares(side: int, *, size: float = 100.0, low: int = 40, high: int = 120, seed: int = 0):
+    """side × side square small areas with random households."""
+    rng = np.random.default_rng(seed)
+    col, row = np.meshgrid(np.arange(side), np.arange(side))
+    x, y = X0 + col.ravel() * size, Y0 + row.ravel() * size
+    return gpd.GeoDataFrame(
+        {"households": rng.integers(low, high + 1, side * side)},
+        geometry=shapely.box(x, y, x + size, y + size),
+        crs=CRS,
+    )
+
+
+def footprints(area: Polygon, *, spacing: float = 40.0, households: int = 30, seed: int = 0):
+    """Rectangular buildings on a jittered lattice inside ``area``."""
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = area.bounds
+    gx, gy = np.meshgrid(np.arange(minx + spacing / 2, maxx, spacing),
+                         np.arange(miny + spacing / 2, maxy, spacing))  # fmt: skip
+    cx = gx.ravel() + rng.uniform(-5, 5, gx.size)
+    cy = gy.ravel() + rng.uniform(-5, 5, gy.size)
+    w, h = rng.uniform(10, 22, cx.size), rng.uniform(8, 12, cx.size)
+    geoms = shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+    inside = shapely.contains(area, geoms)
+    geoms = geoms[inside]
+    return gpd.GeoDataFrame(
+        {"households": rng.integers(households // 2, households * 3 // 2 + 1, geoms.size)},
+        geometry=geoms,
+        crs=CRS,
+    )
+
+
+def points_in(area: Polygon, n: int, *, households: int = 30, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = area.bounds
+    xy = np.column_stack([rng.uniform(minx, maxx, 4 * n), rng.uniform(miny, maxy, 4 * n)])
+    pts = shapely.points(xy)
+    pts = pts[shapely.contains(area, pts)][:n]
+    return gpd.GeoDataFrame(
+        {"households": rng.integers(households // 2, households * 3 // 2 + 1, pts.size)},
+        geometry=pts,
+        crs=CRS,
+    )
+
+
+def assert_tiles(result: DrawResult, community, *, rel: float = 1e-6) -> None:
+    """Cells tile ``community`` exactly and are single polygons."""
+    geoms = np.asarray(result.cells.geometry.array)
+    union = shapely.union_all(geoms)
+    assert shapely.area(shapely.symmetric_difference(union, community)) <= rel * community.area
+    assert abs(shapely.area(geoms).sum() - community.area) <= rel * community.area
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    pairs = a < b
+    overlap = shapely.area(shapely.intersection(geoms[a[pairs]], geoms[b[pairs]]))
+    assert overlap.sum() <= rel * community.area
+    assert (shapely.get_num_geometries(geoms) == 1).all(), "a cell is in several pieces"
+
+
+def assert_units(result: DrawResult, units: gpd.GeoDataFrame, community=None) -> None:
+    """Every unit is in exactly one cell, wholly (never split), and counts add up.
+
+    Units crossing the ``community``'s outline are judged by their part inside it.
+    """
+    assert result.assignment.index.equals(units.index)
+    assert result.assignment.notna().all()
+    cells = result.cells.set_index("code")
+    assert set(result.assignment) <= set(cells.index)
+    counted = units["households"].groupby(result.assignment).sum()
+    assert (counted.reindex(cells.index, fill_value=0) == cells["households"]).all()
+    own = np.asarray(cells.geometry.reindex(result.assignment.to_numpy()).array)
+    geoms = np.asarray(units.geometry.array)
+    if (shapely.get_type_id(geoms) == 0).all():
+        assert shapely.dwithin(own, geoms, 1e-6).all()
+    else:
+        if community is not None:
+            geoms = shapely.intersection(geoms, community)
+        inside = shapely.area(shapely.intersection(own, geoms)) / shapely.area(geoms)
+        assert inside.min() > 1 - 1e-6
+
+
+def assert_bounds(result: DrawResult, lo: int = 300, hi: int = 500) -> None:
+    """Every cell is within bounds unless flagged with a reason."""
+    cells = result.cells
+    out = ~cells["households"].between(lo, hi)
+    assert all(len(f) > 0 for f in cells.loc[out, "flags"])
+    assert all(len(f) == 0 for f in cells.loc[~out, "flags"])
+
+
+def assert_valid(result: DrawResult, units=None, communities=None, community="group") -> None:
+    report = validate_layout(
+        result.cells,
+        units=units,
+        households="households" if units is not None else None,
+        communities=communities,
+        community=community,
+        flags="flags",
+    )
+    assert report.ok, "\n".join(report.lines())
+
+
+# --- the rules ----------------------------------------------------------------------------------
+
+
+def test_small_areas_tile_exactly_within_bounds() -> None:
+    units = squares(20)
+    result = draw_cells(units, community_code=COMMUNITY)
+    community = box(X0, Y0, X0 + 2000, Y0 + 2000)
+    assert_tiles(result, community)
+    assert_units(result, units)
+    assert result.cells["households"].between(300, 500).all()
+    assert result.summary()["share_within_bounds"] == 1.0
+    assert result.cells.crs == units.crs
+    assert list(result.cells.columns) == [
+        "code", "group", "households", "units", "polsby_popper", "flags", "geometry"
+    ]  # fmt: skip
+    # The tessellation of small areas is the areas themselves.
+    tiles = np.asarray(result.tessellation.geometry.array)
+    assert shapely.area(shapely.symmetric_difference(tiles, units.geometry.array)).max() < 1e-6
+    assert_valid(result, units)
+
+
+def test_codes_are_15_digits_unique_and_run_west_east_north_south() -> None:
+    result = draw_cells(squares(20, seed=3), community_code=COMMUNITY)
+    codes = result.cells["code"]
+    assert codes.str.fullmatch(COMMUNITY + r"\d{3}").all()
+    assert codes.is_unique and codes.is_monotonic_increasing
+    assert codes.iloc[0] == COMMUNITY + "001"
+    # The documented rule: rows of one typical cell height from the north, west→east.
+    points = result.cells.geometry.representative_point()
+    bounds = result.cells.geometry.bounds
+    height = float((bounds["maxy"] - bounds["miny"]).median())
+    row = np.floor((points.y.max() - points.y) / height + 1e-9).to_numpy()
+    x = points.x.to_numpy()
+    assert (np.diff(row) >= 0).all()
+    same_row = np.diff(row) == 0
+    assert (np.diff(x)[same_row] >= 0).all()
+
+
+def test_assign_codes_rule_and_width() -> None:
+    cells = gpd.GeoDataFrame(
+        geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1), box(0, 1, 1, 2), box(1, 1, 2, 2)], crs=CRS
+    )
+    assert assign_codes(cells, prefix=COMMUNITY).tolist() == [
+        COMMUNITY + "004", COMMUNITY + "003", COMMUNITY + "001", COMMUNITY + "002"
+    ]  # fmt: skip
+    assert assign_codes(cells, prefix="", first_number=998).tolist() == [
+        "1001", "1000", "0998", "0999"
+    ]  # fmt: skip
+    with pytest.raises(PartitionError, match="at most 999 cells"):
+        assign_codes(cells, prefix=COMMUNITY, first_number=997)
+
+
+def test_polsby_popper() -> None:
+    values = polsby_popper([box(0, 0, 1, 1), box(0, 0, 10, 1), Point(0, 0)])
+    assert values[0] == pytest.approx(np.pi / 4)
+    assert values[1] < values[0]
+    assert np.isnan(values[2])
+
+
+def test_points_need_a_community_and_tile_it() -> None:
+    community = box(X0, Y0, X0 + 1200, Y0 + 900)
+    units = points_in(community, 120)
+    with pytest.raises(PartitionError, match="`community` is required"):
+        draw_cells(units)
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert_tiles(result, community)
+    assert_units(result, units)
+    assert_bounds(result)
+    assert result.cells["households"].between(300, 500).all()
+    assert_valid(result, units)
+
+
+def test_footprints_are_never_split() -> None:
+    community = box(X0, Y0, X0 + 1000, Y0 + 800)
+    units = footprints(community)
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert_tiles(result, community)
+    assert_units(result, units)
+    assert result.cells["households"].between(300, 500).all()
+    # Each building lies inside its own tile.
+    tiles = np.asarray(result.tessellation.geometry.array)
+    inside = shapely.area(shapely.intersection(tiles, np.asarray(units.geometry.array)))
+    assert np.allclose(inside, units.area.to_numpy(), rtol=1e-6)
+    assert_valid(result, units)
+
+
+def test_oversized_building_is_a_cell_of_its_own() -> None:
+    community = box(X0, Y0, X0 + 800, Y0 + 600)
+    units = footprints(community, seed=2)
+    tower = units.index[len(units) // 2]
+    units.loc[tower, "households"] = 800
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    code = result.assignment[tower]
+    cell = result.cells.set_index("code").loc[code]
+    assert cell["units"] == 1 and cell["households"] == 800
+    assert cell["flags"] == ["oversized_unit"]
+    assert_bounds(result)
+    assert_tiles(result, community)
+    assert_valid(result, units)
+
+
+def test_community_below_min_is_one_flagged_cell() -> None:
+    community = box(X0, Y0, X0 + 300, Y0 + 300)
+    units = points_in(community, 6, households=30)
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert len(result.cells) == 1
+    assert result.cells["flags"].iloc[0] == ["below_min"]
+    assert result.cells["households"].iloc[0] == units["households"].sum()
+    assert result.cells.geometry.iloc[0].equals(community)
+
+
+def test_community_with_a_hole() -> None:
+    hole = box(X0 + 400, Y0 + 300, X0 + 700, Y0 + 500)
+    community = box(X0, Y0, X0 + 1100, Y0 + 800).difference(hole)
+    units = footprints(community, seed=4)
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert_tiles(result, community)
+    assert_units(result, units)
+    assert shapely.area(shapely.intersection(shapely.union_all(result.cells.geometry), hole)) < 1e-6
+    assert result.cells["households"].between(300, 500).all()
+
+
+def test_multipolygon_community_keeps_islands_apart() -> None:
+    big = box(X0, Y0, X0 + 800, Y0 + 800)
+    small = box(X0 + 1000, Y0, X0 + 1120, Y0 + 120)  # a few buildings only
+    community = MultiPolygon([big, small])
+    units = pd.concat([footprints(big, seed=5), footprints(small, seed=6)], ignore_index=True)
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert_tiles(result, community)
+    assert_units(result, units)
+    for geom in result.cells.geometry:
+        inside_big = geom.intersection(big).area
+        assert inside_big == pytest.approx(geom.area, rel=1e-9) or inside_big < 1e-6
+    island = result.cells[result.cells.intersects(small.buffer(-1))]
+    assert len(island) == 1
+    assert island["flags"].iloc[0] == ["below_min", "infeasible_component"]
+    assert_bounds(result)
+
+
+def test_buildings_on_the_boundary_are_clipped_and_points_on_it_belong() -> None:
+    community = box(X0, Y0, X0 + 600, Y0 + 600)
+    units = footprints(box(X0 - 20, Y0 - 20, X0 + 620, Y0 + 620), seed=7)
+    units = units[units.representative_point().within(community)]
+    assert (~units.within(community)).any(), "the fixture must straddle the boundary"
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert_tiles(result, community)
+    assert_units(result, units, community)
+    on_edge = gpd.GeoDataFrame(
+        {"households": [40, 40, 40]},
+        geometry=[Point(X0, Y0 + 300), Point(X0 + 600, Y0 + 600), Point(X0 + 300, Y0 + 300)],
+        crs=CRS,
+    )
+    pts = pd.concat([points_in(community, 40, seed=8), on_edge], ignore_index=True)
+    result = draw_cells(pts, community=community, community_code=COMMUNITY)
+    assert_tiles(result, community)
+    assert_units(result, pts)
+
+
+def test_road_that_cuts_the_community_in_two_is_never_crossed() -> None:
+    community = box(X0, Y0, X0 + 1000, Y0 + 800)
+    river = LineString([(X0 - 50, Y0 + 380), (X0 + 500, Y0 + 420), (X0 + 1050, Y0 + 390)])
+    units = footprints(community, seed=9)
+    units = units[~units.intersects(river.buffer(8))]
+    roads = gpd.GeoDataFrame({"kind": ["river"]}, geometry=[river], crs=CRS)
+    result = draw_cells(units, community=community, community_code=COMMUNITY, roads=roads)
+    assert_tiles(result, community)
+    assert_units(result, units)
+    assert result.cells["households"].between(300, 500).all()
+    north = shapely.get_parts(shapely.polygonize(
+        [shapely.union_all([community.boundary, river])]
+    ))  # fmt: skip
+    north = max(north, key=lambda p: p.centroid.y)
+    for geom in result.cells.geometry:
+        share = geom.intersection(north).area / geom.area
+        assert share < 1e-6 or share > 1 - 1e-6, "a cell crosses the river"
+
+
+def test_deterministic_for_a_seed_and_input_untouched() -> None:
+    community = box(X0, Y0, X0 + 900, Y0 + 700)
+    units = footprints(community, seed=10)
+    units.index = [f"b{k}" for k in range(len(units))]
+    before = units.copy()
+    first = draw_cells(units, community=community, community_code=COMMUNITY, seed=7)
+    second = draw_cells(units, community=community, community_code=COMMUNITY, seed=7)
+    pd.testing.assert_frame_equal(units, before)
+    assert first.cells.drop(columns="geometry").equals(second.cells.drop(columns="geometry"))
+    assert first.cells.geometry.geom_equals_exact(second.cells.geometry, 0).all()
+    assert first.assignment.equals(second.assignment)
+    assert first.tessellation.index.equals(units.index)
+    assert first.tessellation.crs == units.crs
+
+
+def test_geographic_crs_is_measured_in_metres_and_returned_as_given() -> None:
+    units = squares(12).to_crs("EPSG:4326")
+    community = shapely.union_all(np.asarray(units.geometry.array))
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert result.cells.crs.to_epsg() == 4326
+    assert_tiles(result, community)
+    assert_units(result, units)
+    assert result.cells["households"].between(300, 500).all()
+    metric = result.cells.to_crs(metric_crs(result.cells.geometry))
+    assert result.cells["polsby_popper"].to_numpy() == pytest.approx(
+        polsby_popper(metric.geometry), rel=1e-3
+    )
+    assert_valid(result, units)
+
+
+def test_bad_inputs_name_the_value() -> None:
+    units = squares(4)
+    with pytest.raises(PartitionError, match="`community_code` was '12345'"):
+        draw_cells(units, community_code="12345")
+    with pytest.raises(PartitionError, match="`max_households` was 200"):
+        draw_cells(units, min_households=300, max_households=200)
+    with pytest.raises(PartitionError, match="`households` was 'hh'"):
+        draw_cells(units, households="hh")
+    negative = units.assign(households=units["households"] * -1)
+    with pytest.raises(PartitionError, match="rows 0, 1, 2"):
+        draw_cells(negative)
+    roads = gpd.GeoSeries([LineString([(0, 0), (1, 1)])], crs="EPSG:4326")
+    with pytest.raises(PartitionError, match="`roads` is in EPSG:4326"):
+        draw_cells(units, roads=roads)
+    far = gpd.GeoDataFrame({"households": [50]}, geometry=[Point(0, 0)], crs=CRS)
+    with pytest.raises(PartitionError, match="outside the community"):
+        draw_cells(far, community=box(X0, Y0, X0 + 10, Y0 + 10))
+    with pytest.raises(PartitionError, match="no CRS"):
+        draw_cells(units.set_crs(None, allow_override=True))
+
+
+def test_draw_layout_codes_bounds_and_progress() -> None:
+    a = squares(8, seed=11)
+    b = squares(8, seed=12)
+    b = b.set_geometry(b.translate(xoff=1000))
+    a["community"], b["community"] = COMMUNITY, "MSOA-B"
+    units = pd.concat([a, b], ignore_index=True)
+    seen: list[tuple[int, int]] = []
+    result = draw_layout(
+        units,
+        group="community",
+        bounds={"MSOA-B": (200, 300)},
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(1, 2), (2, 2)]
+    cells = result.cells
+    mine = cells[cells["group"] == COMMUNITY]
+    other = cells[cells["group"] == "MSOA-B"]
+    assert mine["code"].str.fullmatch(COMMUNITY + r"\d{3}").all()
+    assert other["code"].str.fullmatch(r"MSOA-B-\d{3}").all()
+    assert mine["households"].between(300, 500).all()
+    assert other["households"].between(200, 300).all()
+    assert result.summary()["share_within_bounds"] == 1.0
+    assert_units(result, units)
+    # Outlines given: a community without units is one empty, flagged cell.
+    outlines = gpd.GeoDataFrame(
+        {"code": [COMMUNITY, "MSOA-B", "MSOA-C"]},
+        geometry=[
+            box(X0, Y0, X0 + 800, Y0 + 800),
+            box(X0 + 1000, Y0, X0 + 1800, Y0 + 800),
+            box(X0 + 2000, Y0, X0 + 2100, Y0 + 100),
+        ],
+        crs=CRS,
+    )
+    result = draw_layout(units, group="community", communities=outlines)
+    empty = result.cells[result.cells["group"] == "MSOA-C"]
+    assert empty["code"].tolist() == ["MSOA-C-001"]
+    assert empty["flags"].iloc[0] == ["below_min", "no_units"]
+    assert empty["households"].iloc[0] == 0
+    with pytest.raises(PartitionError, match="have no outline"):
+        draw_layout(
+            units,
+            group="community",
+            communities=gpd.GeoDataFrame(
+                {"code": [COMMUNITY]}, geometry=[box(0, 0, 1, 1)], crs=CRS
+            ),
+        )
+
+
+# --- real data ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not LEICESTER.exists(), reason="../shared/data is not beside this checkout")
+def test_leicester_census_areas_by_msoa() -> None:
+    areas = gpd.read_file(LEICESTER / "E06000016_Leicester.shp")
+    table = pd.read_csv(LEICESTER / "leicester_oa_households.csv")
+    units = areas.merge(
+        table[["OA11CD", "MSOA11CD", "Total_Households"]], left_on="oa_code", right_on="OA11CD"
+    ).rename(columns={"Total_Households": "households"})
+    assert len(units) == 969 and units.crs.to_epsg() == 27700
+    result = draw_layout(units, group="MSOA11CD")
+    assert_units(result, units)
+    assert_bounds(result)
+    summary = result.summary()
+    # E02002834 cannot be done: its hub area (128 households) is the only way in
+    # to three areas (110 + 146 + 131) that cannot make a cell on their own, so
+    # one cell there holds at least 515 households. Every other cell fits.
+    assert summary["share_within_bounds"] >= 0.99
+    out = result.cells[~result.cells["households"].between(300, 500)]
+    assert set(out["group"]) <= {"E02002834"}
+    assert_valid(result, units)
+    for msoa, group in units.groupby("MSOA11CD"):
+        cells = result.cells[result.cells["group"] == msoa]
+        outline = shapely.union_all(np.asarray(group.geometry.array))
+        assert abs(cells.area.sum() - outline.area) <= 1e-6 * outline.area
+
+
+@pytest.mark.skipif(not SHANGHAI.exists(), reason="../shared/data is not beside this checkout")
+def test_shanghai_buildings_follow_roads() -> None:
+    community = box(121.4880, 31.2448, 121.4955, 31.2512)  # part of Lujiazui, EPSG:4326
+    buildings = gpd.read_file(SHANGHAI / "shanghai_buildings.geojson")
+    buildings = buildings[
+        (buildings["kind"] == "building") & buildings.representative_point().within(community)
+    ].copy()
+    # No households in OpenStreetMap: footprint area x floors (height / 3 m, else
+    # 3 floors) / 90 m² per household.
+    area = buildings.to_crs(metric_crs(buildings.geometry)).area
+    floors = np.where(buildings["height"].notna(),
+                      np.maximum(np.round(buildings["height"].fillna(0) / 3), 1), 3)  # fmt: skip
+    buildings["households"] = np.round(area * floors / 90).astype(int)
+    roads = gpd.read_file(SHANGHAI / "shanghai_roads.geojson")
+    roads = roads[roads["kind"].isin(["major_road", "minor_road"]) & roads.intersects(community)]
+    result = draw_cells(buildings, community=community, community_code="310115001001", roads=roads)
+    assert_tiles(result, community, rel=1e-6)
+    assert_units(result, buildings, community)
+    assert_bounds(result)
+    assert (
+        result.cells.loc[result.cells["households"] > 500, "flags"]
+        .map(lambda f: "oversized_unit" in f)
+        .all()
+    )
+    outline = gpd.GeoDataFrame({"code": ["310115001001"]}, geometry=[community], crs="EPSG:4326")
+    assert_valid(result, buildings, outline, community=None)
+    # Cell boundaries prefer roads: a larger share of them lies on a road than of
+    # the tile boundaries they were chosen from.
+    metric = metric_crs(community)
+    near_road = shapely.union_all(np.asarray(roads.to_crs(metric).buffer(2).array))
+    outline_m = gpd.GeoSeries([community], crs="EPSG:4326").to_crs(metric).iloc[0].boundary
+
+    def share_on_roads(geoms: gpd.GeoSeries) -> float:
+        lines = shapely.union_all(np.asarray(geoms.to_crs(metric).boundary.array))
+        inner = lines.difference(outline_m.buffer(1))
+        return inner.intersection(near_road).length / inner.length
+
+    assert share_on_roads(result.cells.geometry) > share_on_roads(result.tessellation.geometry)
