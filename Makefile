@@ -9,6 +9,7 @@ PG_MAJOR ?= 15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3 chromium chromium-driver fonts-wqy-microhei
 DISTRICTS := 211403 350304 430111 220402
+DEMO_DISTRICT ?= 350304
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup system venv demo demo-data serve test lint typecheck pytest test-external boundaries-check clean
@@ -34,7 +35,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-## demo: set up, load the four real district outlines and official names, serve the web app
+## demo: set up, load the four real outlines and names and the demo district, serve the web app
 demo: setup demo-data serve
 
 demo-data:
@@ -43,6 +44,7 @@ demo-data:
 	for code in $(DISTRICTS); do \
 	  $(BIN)/gridgis import boundaries data/boundaries/$$code.geojson --level district || exit 1; \
 	done
+	$(BIN)/gridgis demo --district $(DEMO_DISTRICT)
 
 serve:
 	$(BIN)/gridgis serve --host $(HOST) --port $(PORT)

@@ -1,0 +1,449 @@
+"""Loading a demo district into the database (:func:`run_demo`); checks (:func:`validate_demo`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, text
+
+from gridgis.demo.cases import PERIOD
+from gridgis.demo.generate import DemoDistrict, Progress, generate_district
+from gridgis.demo.profiles import profile
+from gridgis.partition.validate import LayoutFinding, LayoutReport, validate_layout
+
+__all__ = ["DemoCheck", "DemoSummary", "run_demo", "validate_demo"]
+
+PUBLISHED_BY = "gridgis demo"
+
+
+@dataclass
+class DemoCheck:
+    """The validator's verdict on one level of a demo district.
+
+    Attributes
+    ----------
+    level:
+        ``"streets in district"``, ``"communities in streets"`` or ``"cells in communities"``.
+    report:
+        What :func:`gridgis.partition.validate.validate_layout` found.
+    expected:
+        Findings that are facts of the real outline, not faults: the part of
+        a level that holds an island of the district is in two pieces.
+    """
+
+    level: str
+    report: LayoutReport
+    expected: list[LayoutFinding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[LayoutFinding]:
+        """Error findings that are not expected."""
+        return [f for f in self.report.findings if f.severity == "error" and f not in self.expected]
+
+    @property
+    def ok(self) -> bool:
+        """No error besides the expected ones."""
+        return not self.errors
+
+    def lines(self, *, warnings: bool = False) -> list[str]:
+        """Summary and errors for people (expected ones marked); warnings only if asked."""
+        head = self.report.lines()[0]
+        if self.ok and self.expected:
+            head = head.replace("NOT ok", f"ok but for {len(self.expected)} expected")
+        out = [f"{self.level}: {head}"]
+        for finding in self.report.findings:
+            if finding.severity != "error" and not warnings:
+                continue
+            mark = " (expected: an island of the district)" if finding in self.expected else ""
+            out.append(f"  {finding}{mark}")
+        return out
+
+
+def _islands(demo: DemoDistrict) -> shapely.Geometry | None:
+    outline = demo.district.geometry.iloc[0]
+    parts = shapely.get_parts(outline)
+    if len(parts) < 2:
+        return None
+    order = np.argsort(-shapely.area(parts))
+    return shapely.union_all(parts[order[1:]])
+
+
+def _check(
+    level: str, report: LayoutReport, frame: gpd.GeoDataFrame, islands: shapely.Geometry | None
+) -> DemoCheck:
+    expected: list[LayoutFinding] = []
+    if islands is not None:
+        holding = set(frame.loc[frame.intersects(islands), "code"].astype(str))
+        expected = [f for f in report.findings if f.kind == "non_contiguous" and f.code in holding]
+    return DemoCheck(level, report, expected)
+
+
+def validate_demo(demo: DemoDistrict, *, units: bool = True) -> list[DemoCheck]:
+    """Check that every level of a demo district nests in and tiles its parent.
+
+    Runs :func:`gridgis.partition.validate.validate_layout` on the street
+    offices in the district outline, the communities in their street offices,
+    and the cells in their communities (with the buildings and their
+    households against each community's bounds, and the engine's flags).
+
+    Parameters
+    ----------
+    demo:
+        A generated district.
+    units:
+        Check buildings and households of the cells too (the slow part).
+    """
+    islands = _islands(demo)
+    streets = demo.streets.assign(district_code=demo.code)
+    checks = [
+        _check(
+            "streets in district",
+            validate_layout(
+                streets[["code", "district_code", "geometry"]],
+                community="district_code",
+                communities=demo.district[["code", "geometry"]],
+            ),
+            streets,
+            islands,
+        ),
+        _check(
+            "communities in streets",
+            validate_layout(
+                demo.communities[["code", "street_code", "geometry"]],
+                community="street_code",
+                communities=demo.streets[["code", "geometry"]],
+            ),
+            demo.communities,
+            islands,
+        ),
+    ]
+    bounds = {
+        str(c): (int(lo), int(hi))
+        for c, lo, hi in zip(
+            demo.communities["code"],
+            demo.communities["min_households"],
+            demo.communities["max_households"],
+            strict=True,
+        )
+    }
+    cells = demo.cells[["code", "households", "flags", "geometry"]]
+    checks.append(
+        _check(
+            "cells in communities",
+            validate_layout(
+                cells,
+                communities=demo.communities[["code", "geometry"]],
+                units=demo.buildings[["households", "geometry"]] if units else None,
+                households="households",
+                bounds=bounds,
+                flags="flags",
+            ),
+            demo.cells,
+            islands,
+        )
+    )
+    return checks
+
+
+@dataclass
+class DemoSummary:
+    """What :func:`run_demo` did, with the figures the demo was built to.
+
+    Attributes
+    ----------
+    district, name, seed, scale:
+        The district and the run's options.
+    created:
+        ``False`` when the district already had data and nothing was loaded.
+    message:
+        One line for people.
+    targets:
+        ``residents``, ``households`` and ``cases`` asked for (the real
+        figures times the scale).
+    counts:
+        What is stored: ``streets``, ``communities``, ``roads``,
+        ``buildings``, ``units``, ``households``, ``residents``, ``cells``,
+        ``cells_flagged``, ``workers``, ``cells_without_worker``,
+        ``branches``, ``cells_without_branch``, ``facilities``, ``cases``,
+        ``cases_closed_late``, ``cases_open_late``, ``inspections``.
+    checks:
+        The validator's verdict per level (empty when nothing was loaded).
+    notes:
+        Anything worth knowing (communities the engine needed several tries for).
+    seconds:
+        Wall time per phase.
+    """
+
+    district: str
+    name: str
+    seed: int
+    scale: float
+    created: bool
+    message: str
+    targets: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    checks: list[DemoCheck] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(c.ok for c in self.checks)
+
+    def lines(self) -> list[str]:
+        """The summary for people."""
+        out = [self.message]
+        if not self.counts:
+            return out
+        c, t = self.counts, self.targets
+
+        def versus(key: str) -> str:
+            target = t.get(key)
+            if not target:
+                return f"{c.get(key, 0):,}"
+            return f"{c.get(key, 0):,} (target {target:,}, {c.get(key, 0) / target - 1:+.1%})"
+
+        out += [
+            f"  residents {versus('residents')}, households {versus('households')}",
+            f"  {c.get('streets', 0)} street offices, {c.get('communities', 0)} communities, "
+            f"{c.get('roads', 0):,} roads, {c.get('buildings', 0):,} buildings "
+            f"({c.get('units', 0):,} units)",
+            f"  {c.get('cells', 0):,} cells ({c.get('cells_flagged', 0):,} flagged), "
+            f"{c.get('workers', 0):,} grid workers ({c.get('cells_without_worker', 0)} cells "
+            f"uncovered), {c.get('branches', 0):,} party branches "
+            f"({c.get('cells_without_branch', 0)} cells without), "
+            f"{c.get('facilities', 0)} service facilities",
+            f"  cases {versus('cases')}: {c.get('cases_closed_late', 0):,} closed after their "
+            f"deadline, {c.get('cases_open_late', 0):,} open past it; "
+            f"{c.get('inspections', 0):,} inspections",
+        ]
+        for check in self.checks:
+            lines = check.lines()
+            out.append("  " + lines[0])
+            out += ["  " + line for line in lines[1:21]]
+            if len(lines) > 21:
+                out.append(f"    ... and {len(lines) - 21} more findings")
+        out += [f"  note: {n}" for n in self.notes]
+        if self.seconds:
+            out.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.seconds.items()))
+        return out
+
+
+def _counts(demo: DemoDistrict) -> dict[str, int]:
+    cases = demo.cases
+    end = pd.Timestamp(PERIOD[1])
+    closed_late = cases["closed_at"].notna() & (cases["closed_at"] > cases["deadline"])
+    open_late = cases["closed_at"].isna() & cases["rejected_at"].isna() & (cases["deadline"] < end)
+    served = set(demo.worker_cells["cell_code"])
+    with_branch = set(demo.branch_cells["cell_code"])
+    return {
+        "streets": len(demo.streets),
+        "communities": len(demo.communities),
+        "roads": len(demo.roads),
+        "buildings": len(demo.buildings),
+        "units": len(demo.units),
+        "households": int(demo.buildings["households"].sum()),
+        "residents": int(demo.buildings["residents"].sum()),
+        "cells": len(demo.cells),
+        "cells_flagged": int(sum(bool(f) for f in demo.cells["flags"])),
+        "workers": len(demo.workers),
+        "cells_without_worker": int((~demo.cells["code"].isin(served)).sum()),
+        "branches": len(demo.branches),
+        "cells_without_branch": int((~demo.cells["code"].isin(with_branch)).sum()),
+        "facilities": len(demo.facilities),
+        "cases": len(cases),
+        "cases_closed_late": int(closed_late.sum()),
+        "cases_open_late": int(open_late.sum()),
+        "inspections": len(demo.inspections),
+    }
+
+
+def _stored_counts(engine: Engine, district: str) -> dict[str, int]:
+    like = f"{district}%"
+    total = "SELECT coalesce(sum({0}), 0) FROM building WHERE community_code LIKE :d"
+    queries = {
+        "streets": "SELECT count(*) FROM street WHERE code LIKE :d AND geom IS NOT NULL",
+        "communities": "SELECT count(*) FROM community WHERE code LIKE :d AND geom IS NOT NULL",
+        "buildings": "SELECT count(*) FROM building WHERE community_code LIKE :d",
+        "households": total.format("households"),
+        "residents": total.format("residents"),
+        "cells": "SELECT count(*) FROM grid_cell WHERE community_code LIKE :d AND valid_to IS NULL",
+        "workers": "SELECT count(*) FROM grid_worker WHERE street_code LIKE :d",
+        "cases": "SELECT count(*) FROM case_record WHERE street_code LIKE :d",
+    }  # fmt: skip
+    with engine.connect() as conn:
+        return {k: int(conn.execute(text(q), {"d": like}).scalar_one()) for k, q in queries.items()}
+
+
+def _ensure_divisions_and_outline(engine: Engine, district: str) -> None:
+    from gridgis.boundaries import prepare_boundaries
+    from gridgis.data import path as data_path
+    from gridgis.db.load import import_boundaries, load_divisions
+    from gridgis.io import read_vector
+
+    load_divisions(engine, [district])
+    with engine.connect() as conn:
+        has_outline = conn.execute(
+            text("SELECT geom IS NOT NULL FROM district WHERE code = :c"), {"c": district}
+        ).scalar()
+    if not has_outline:
+        prepared = prepare_boundaries(
+            read_vector(data_path("boundaries", f"{district}.geojson")), level="district"
+        )
+        import_boundaries(engine, prepared, level="district")
+
+
+def run_demo(
+    engine: Engine,
+    *,
+    district: str = "350304",
+    seed: int = 0,
+    scale: float = 1.0,
+    progress: Progress | None = None,
+    replace: bool = False,
+    workers: int | None = None,
+) -> DemoSummary:
+    """Generate a demo district and load it into the database, all or nothing.
+
+    Loads the official names and codes and the real outline of the district
+    (when missing), generates the district (:func:`generate_district`),
+    checks every level with the validator (:func:`validate_demo`), then
+    stores everything in one transaction: outlines of street offices and
+    communities with their cell bounds, roads, buildings and units, the
+    cells (published as layout version 1 of each community), grid workers,
+    party branches, service facilities, cases and inspections.
+
+    Parameters
+    ----------
+    engine:
+        The database (schema upgraded, see ``gridgis db upgrade``).
+    district:
+        ``350304`` 荔城区 (default), ``211403`` 龙港区, ``430111`` 雨花区 or
+        ``220402`` 龙山区.
+    seed:
+        Random seed: the same seed loads the same district.
+    scale:
+        Share of the real population, cases and patrols (``0 < scale <= 1``).
+    progress:
+        ``progress(phase, done, total)`` as phases advance (``areas``,
+        ``buildings``, ``cells``, ``people``, ``cases``, ``inspections``,
+        ``checks``, ``load``).
+    replace:
+        When the district already has data: delete it
+        (:func:`gridgis.db.bulk.clear_district`) and load the demo instead.
+        Without it such a run returns at once and changes nothing.
+    workers:
+        Processes for the cell engine (default: up to 4, by CPU).
+
+    Returns
+    -------
+    DemoSummary
+
+    Raises
+    ------
+    NotFoundError
+        When ``district`` is not one of the seed districts.
+    InputError
+        When ``scale`` or ``seed`` are out of range.
+
+    Examples
+    --------
+    >>> from gridgis.db.engine import get_engine
+    >>> summary = run_demo(get_engine(), district="211403", scale=0.05)  # doctest: +SKIP
+    >>> summary.counts["communities"]  # doctest: +SKIP
+    81
+    """
+    from gridgis.db import bulk
+
+    prof = profile(district)
+    started = time.perf_counter()
+    _ensure_divisions_and_outline(engine, prof.code)
+    with engine.connect() as conn:
+        loaded = bulk.district_has_data(conn, prof.code)
+    if loaded and not replace:
+        counts = _stored_counts(engine, prof.code)
+        return DemoSummary(
+            district=prof.code,
+            name=prof.name,
+            seed=seed,
+            scale=scale,
+            created=False,
+            message=(
+                f"{prof.code} {prof.name} already has data ({counts['buildings']:,} buildings, "
+                f"{counts['cells']:,} cells, {counts['cases']:,} cases): nothing loaded "
+                "(use replace to load the demo over it)"
+            ),
+            counts=counts,
+        )
+    demo = generate_district(prof.code, seed=seed, scale=scale, workers=workers, progress=progress)
+    seconds = dict(demo.seconds)
+    clock = time.perf_counter()
+    if progress is not None:
+        progress("checks", 0, 1)
+    checks = validate_demo(demo)
+    if progress is not None:
+        progress("checks", 1, 1)
+    seconds["checks"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    with engine.begin() as conn:
+        # One demo load of a district at a time; a second waits here, then finds the data.
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"gridgis-demo-{prof.code}"}
+        )
+        if bulk.district_has_data(conn, prof.code):
+            if not replace:
+                return DemoSummary(
+                    district=prof.code, name=prof.name, seed=seed, scale=scale, created=False,
+                    message=f"{prof.code} {prof.name} was loaded meanwhile: nothing loaded",
+                )  # fmt: skip
+            bulk.clear_district(conn, prof.code)
+        load_seconds = bulk.load_district(
+            conn,
+            streets=demo.streets,
+            communities=demo.communities,
+            roads=demo.roads,
+            buildings=demo.buildings,
+            units=demo.units,
+            cells=demo.cells,
+            workers=demo.workers,
+            worker_cells=demo.worker_cells,
+            branches=demo.branches,
+            branch_cells=demo.branch_cells,
+            facilities=demo.facilities,
+            cases=demo.cases,
+            inspections=demo.inspections,
+            inspection_cells=demo.inspection_cells,
+            published_by=PUBLISHED_BY,
+            progress=progress,
+        )
+    seconds["load"] = time.perf_counter() - clock
+    seconds.update({f"load.{k}": v for k, v in load_seconds.items()})
+    seconds["total"] = time.perf_counter() - started
+    notes = [f"community {code}: {note}" for code, note in demo.engine_notes.items()]
+    notes += [
+        f"community {code} could not house {missing:,} households"
+        for code, missing in demo.shortfall.items()
+    ]
+    return DemoSummary(
+        district=prof.code,
+        name=prof.name,
+        seed=seed,
+        scale=scale,
+        created=True,
+        message=(
+            f"loaded demo district {prof.code} {prof.name} (seed {seed}, scale {scale:g}) "
+            f"in {seconds['total']:.0f} s"
+        ),
+        targets=dict(demo.targets),
+        counts=_counts(demo),
+        checks=checks,
+        notes=notes,
+        seconds=seconds,
+    )

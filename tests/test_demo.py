@@ -1,0 +1,323 @@
+"""The demo district: generated in memory, loaded end to end into a real PostGIS."""
+
+from __future__ import annotations
+
+import csv
+import time
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+
+from gridgis.data import path as data_path
+from gridgis.db.queries import read_areas
+from gridgis.demo import DemoSummary, generate_district, run_demo
+from gridgis.demo.profiles import divisions, short_name
+from gridgis.errors import InputError, NotFoundError
+from gridgis.partition.validate import LayoutReport, validate_layout
+
+DISTRICT = "350304"
+SCALE = 0.02
+
+
+def _official(district: str) -> tuple[dict[str, str], dict[str, str]]:
+    with open(data_path("divisions", "streets.csv"), encoding="utf-8", newline="") as handle:
+        streets = {
+            r["code"]: r["name"] for r in csv.DictReader(handle) if r["areaCode"] == district
+        }
+    with open(data_path("divisions", "villages.csv"), encoding="utf-8", newline="") as handle:
+        communities = {
+            r["code"]: r["name"] for r in csv.DictReader(handle) if r["areaCode"] == district
+        }
+    return streets, communities
+
+
+def _errors(report: LayoutReport, island: set[str]) -> list[str]:
+    """Error findings, but for the part holding the district's islet (two pieces, rightly)."""
+    return [
+        str(f)
+        for f in report.findings
+        if f.severity == "error" and not (f.kind == "non_contiguous" and f.code in island)
+    ]
+
+
+def _holding_islet(frame: gpd.GeoDataFrame, outline: object) -> set[str]:
+    import shapely
+
+    parts = shapely.get_parts(outline)
+    if len(parts) < 2:
+        return set()
+    small = shapely.union_all(sorted(parts, key=lambda p: p.area)[:-1])
+    return set(frame.loc[frame.intersects(small), "code"].astype(str))
+
+
+def test_short_names_for_addresses() -> None:
+    assert short_name("文献社区居委会") == "文献社区"
+    assert short_name("曹屯村民委员会") == "曹屯村"
+    assert short_name("步云村委会") == "步云村"
+    assert short_name("仙山社区") == "仙山社区"
+    streets, communities = divisions("211403")
+    kinds = dict(zip(communities["name"], communities["kind"], strict=True))
+    assert kinds["曹屯村民委员会"] == "village"
+    assert kinds["飞地虚拟社区"] == "virtual"
+    assert kinds["望海寺社区"] == "urban"
+    assert set(streets["kind"]) == {"subdistrict", "township", "zone"}
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(NotFoundError, match=r"`district` was '999999'.*350304 荔城区"):
+        generate_district("999999", scale=0.01)
+    with pytest.raises(InputError, match=r"`scale` was 0 but is expected to be in \(0, 1\]"):
+        generate_district(DISTRICT, scale=0)
+    with pytest.raises(InputError, match=r"`seed` was -1"):
+        generate_district(DISTRICT, seed=-1, scale=0.01)
+
+
+def test_generation_is_deterministic() -> None:
+    first = generate_district("211403", seed=3, scale=0.01, workers=1)
+    again = generate_district("211403", seed=3, scale=0.01, workers=1)
+    other = generate_district("211403", seed=4, scale=0.01, workers=1)
+    assert first.fingerprint() == again.fingerprint()
+    assert first.counts() == again.counts()
+    assert other.fingerprint() != first.fingerprint()
+    # Frames come out in EPSG:4326, footprints never overlap, addresses name their parts.
+    for name in ("streets", "communities", "roads", "buildings", "cells", "cases", "inspections"):
+        assert getattr(first, name).crs.to_epsg() == 4326, name
+    metric = first.buildings.to_crs(first.buildings.estimate_utm_crs())
+    pairs = metric.sindex.query(metric.geometry, predicate="overlaps")
+    assert pairs.shape[1] == 0
+    urban = first.buildings[first.buildings["type"].isin(["walkup", "midrise", "tower"])]
+    assert urban["address"].str.match(r"^龙港区.+(街道|乡|区).+(社区|村).+号\d+栋$").all()
+
+
+def test_demo_loads_end_to_end(engine: Engine) -> None:
+    progress: list[tuple[str, int, int]] = []
+    started = time.perf_counter()
+    summary = run_demo(
+        engine,
+        district=DISTRICT,
+        scale=SCALE,
+        workers=1,
+        progress=lambda phase, done, total: progress.append((phase, done, total)),
+    )
+    assert isinstance(summary, DemoSummary)
+    assert summary.created, summary.lines()
+    assert {p[0] for p in progress} >= {"areas", "buildings", "cells", "cases", "load"}
+    assert summary.ok, "\n".join(summary.lines())
+
+    # Exactly the official names and codes, each with an outline.
+    streets, communities = _official(DISTRICT)
+    with engine.connect() as conn:
+        stored_streets = dict(
+            conn.execute(
+                text("SELECT code, name FROM street WHERE district_code = :d AND geom IS NOT NULL"),
+                {"d": DISTRICT},
+            ).all()
+        )
+        stored_communities = dict(
+            conn.execute(
+                text(
+                    "SELECT code, name FROM community WHERE street_code LIKE :d "
+                    "AND geom IS NOT NULL"
+                ),
+                {"d": DISTRICT + "%"},
+            ).all()
+        )
+    assert stored_streets == streets
+    assert stored_communities == communities
+
+    # Every level tiles its parent, as stored.
+    district = read_areas(engine, "district").query("code == @DISTRICT")
+    street_frame = read_areas(engine, "street", within=DISTRICT)
+    community_frame = read_areas(engine, "community", within=DISTRICT)
+    cell_frame = read_areas(engine, "cell", within=DISTRICT)
+    outline = district.geometry.iloc[0]
+    report = validate_layout(
+        street_frame.rename_geometry("geometry")[["code", "parent_code", "geometry"]],
+        community="parent_code",
+        communities=district.rename_geometry("geometry")[["code", "geometry"]],
+    )
+    assert not _errors(report, _holding_islet(street_frame, outline)), report.lines()
+    report = validate_layout(
+        community_frame.rename_geometry("geometry")[["code", "parent_code", "geometry"]],
+        community="parent_code",
+        communities=street_frame.rename_geometry("geometry")[["code", "geometry"]],
+    )
+    assert not _errors(report, _holding_islet(community_frame, outline)), report.lines()
+
+    # Cells: within their community's bounds or flagged with the reason.
+    with engine.connect() as conn:
+        cells = pd.DataFrame(
+            conn.execute(
+                text(
+                    "SELECT g.code, g.households, g.flags, c.min_households AS lo, "
+                    "c.max_households AS hi FROM grid_cell g JOIN community c "
+                    "ON c.code = g.community_code WHERE g.community_code LIKE :d "
+                    "AND g.valid_to IS NULL"
+                ),
+                {"d": DISTRICT + "%"},
+            ).all()
+        )
+        buildings = gpd.read_postgis(
+            text(
+                "SELECT households, residents, footprint FROM building WHERE community_code LIKE :d"
+            ),
+            conn,
+            geom_col="footprint",
+            params={"d": DISTRICT + "%"},
+        )
+    within = cells["households"].between(cells["lo"], cells["hi"])
+    flagged = cells["flags"].map(len) > 0
+    assert (within | flagged).all()
+    bounds = {
+        code: (lo, hi)
+        for code, lo, hi in pd.read_sql(
+            text("SELECT code, min_households, max_households FROM community WHERE code LIKE :d"),
+            engine,
+            params={"d": DISTRICT + "%"},
+        ).itertuples(index=False)
+    }
+    cell_report = validate_layout(
+        cell_frame.rename_geometry("geometry").merge(cells[["code", "flags"]], on="code"),
+        communities=community_frame.rename_geometry("geometry")[["code", "geometry"]],
+        units=buildings.rename_geometry("geometry"),
+        households="households",
+        bounds=bounds,
+        flags="flags",
+    )
+    tiling = {"gap", "overlap", "outside_community", "crosses_community", "split_unit",
+              "unassigned_unit"}  # fmt: skip
+    assert not [f for f in cell_report.findings if f.kind in tiling], cell_report.lines()
+
+    # Households and residents within 10 % of the scaled targets.
+    assert summary.targets["households"] == round(245_091 * SCALE)
+    for key in ("households", "residents"):
+        stored = int(buildings[key].sum())
+        assert abs(stored / summary.targets[key] - 1) < 0.10, (key, stored, summary.targets)
+
+    with engine.connect() as conn:
+        # Cases: the category mix of the field, lifecycle in order, some late.
+        mix = dict(
+            conn.execute(
+                text(
+                    "SELECT category_code, count(*) FROM case_record WHERE street_code LIKE :d "
+                    "GROUP BY category_code"
+                ),
+                {"d": DISTRICT + "%"},
+            ).all()
+        )
+        total = sum(mix.values())
+        assert total == summary.targets["cases"] == round(100_000 * SCALE)
+        top_two = sorted(mix, key=mix.__getitem__, reverse=True)[:2]
+        assert set(top_two) == {"fire_safety", "commerce_food_drug"}
+        assert 0.75 < (mix["fire_safety"] + mix["commerce_food_drug"]) / total < 0.95
+        assert len(mix) >= 7
+        disorder = conn.execute(
+            text(
+                "SELECT count(*) FROM case_record WHERE street_code LIKE :d AND NOT ("
+                "coalesce(registered_at >= reported_at, true) "
+                "AND coalesce(dispatched_at >= registered_at, true) "
+                "AND coalesce(handled_at >= dispatched_at, true) "
+                "AND coalesce(verified_at >= handled_at, true) "
+                "AND coalesce(closed_at >= verified_at, true) "
+                "AND (rejected_at IS NULL OR closed_at IS NULL))"
+            ),
+            {"d": DISTRICT + "%"},
+        ).scalar_one()
+        assert disorder == 0
+        late, closed, rejected = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE closed_at > deadline), "
+                "count(*) FILTER (WHERE step = 'closed'), "
+                "count(*) FILTER (WHERE step = 'rejected') "
+                "FROM case_record WHERE street_code LIKE :d"
+            ),
+            {"d": DISTRICT + "%"},
+        ).one()
+        assert 0.02 < late / closed < 0.25
+        assert 0 < rejected < 0.1 * total
+        located = conn.execute(
+            text(
+                "SELECT count(*) FROM case_record r JOIN grid_cell g ON g.id = r.cell_id "
+                "WHERE r.street_code LIKE :d AND ST_Covers(g.geom, r.geom) "
+                "AND left(g.code, 12) = r.community_code AND left(g.code, 9) = r.street_code"
+            ),
+            {"d": DISTRICT + "%"},
+        ).scalar_one()
+        assert located == total
+
+        # People and places: a worker for nearly every cell, a centre per street office.
+        n_cells, uncovered, without_branch = conn.execute(
+            text(
+                "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM worker_cell w "
+                "WHERE w.cell_id = g.id)), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM "
+                "branch_cell b WHERE b.cell_id = g.id)) FROM grid_cell g "
+                "WHERE g.community_code LIKE :d AND g.valid_to IS NULL"
+            ),
+            {"d": DISTRICT + "%"},
+        ).one()
+        assert 0 < uncovered < 0.1 * n_cells
+        assert 0 < without_branch < 0.3 * n_cells
+        centres = conn.execute(
+            text(
+                "SELECT count(DISTINCT street_code), count(*) FROM service_facility "
+                "WHERE kind = 'centre' AND street_code LIKE :d"
+            ),
+            {"d": DISTRICT + "%"},
+        ).one()
+        assert tuple(centres) == (len(streets), len(streets))
+        stations = conn.execute(
+            text("SELECT count(*) FROM service_facility WHERE kind = 'station' "
+                 "AND community_code LIKE :d"),
+            {"d": DISTRICT + "%"},
+        ).scalar_one()  # fmt: skip
+        assert 0.3 * len(communities) < stations < 0.8 * len(communities)
+        patrols, own_cell = conn.execute(
+            text(
+                "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM inspection_cell ic "
+                "JOIN worker_cell wc ON wc.cell_id = ic.cell_id WHERE ic.inspection_id = i.id "
+                "AND wc.worker_id = i.worker_id)) FROM inspection i JOIN grid_worker w "
+                "ON w.id = i.worker_id WHERE w.street_code LIKE :d AND "
+                "GeometryType(i.geom) = 'LINESTRING'"
+            ),
+            {"d": DISTRICT + "%"},
+        ).one()
+        assert patrols == summary.counts["inspections"] > 0
+        assert own_cell == patrols
+
+    # Loaded once: a second run returns at once and changes nothing.
+    started = time.perf_counter()
+    again = run_demo(engine, district=DISTRICT, scale=SCALE, workers=1)
+    assert not again.created
+    assert "already has data" in again.message
+    assert time.perf_counter() - started < 5
+    assert again.counts["cases"] == total
+
+
+def test_replace_loads_again(engine: Engine) -> None:
+    first = run_demo(engine, district="211403", scale=0.01, seed=1, workers=1)
+    assert first.created and first.ok, "\n".join(first.lines())
+    second = run_demo(engine, district="211403", scale=0.01, seed=2, workers=1, replace=True)
+    assert second.created and second.ok, "\n".join(second.lines())
+    with engine.connect() as conn:
+        cases, cells, versions = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM case_record WHERE street_code LIKE '211403%'), "
+                "(SELECT count(*) FROM grid_cell WHERE community_code LIKE '211403%'), "
+                "(SELECT max(version) FROM layout_version WHERE community_code LIKE '211403%')"
+            )
+        ).one()
+    assert cases == second.counts["cases"]
+    assert cells == second.counts["cells"]
+    assert versions == 1
+
+
+def test_copy_rows_refuses_odd_names(engine: Engine) -> None:
+    from gridgis.db.bulk import clear_district, copy_rows
+
+    with engine.begin() as conn:
+        with pytest.raises(InputError, match=r"plain identifiers, not \['road; drop'\]"):
+            copy_rows(conn, "road; drop", pd.DataFrame({"name": ["x"]}))
+        with pytest.raises(InputError, match=r"`district` was '3503' but is expected"):
+            clear_district(conn, "3503")
