@@ -23,7 +23,7 @@ from gridgis.boundaries import PARENT_LEVEL, Finding, PreparedBoundaries, check_
 from gridgis.data import path as data_path
 from gridgis.db.layout import publish_cells
 from gridgis.db.queries import read_areas
-from gridgis.errors import NotFoundError, Problem, ValidationError
+from gridgis.errors import InputError, NotFoundError, Problem, ValidationError
 
 BLOCKING_KINDS = frozenset({"outside_parent", "overlap"})
 """Topology findings that stop an import unless it is told to allow them."""
@@ -423,3 +423,84 @@ def load_divisions(engine: Engine, districts: Iterable[str] | None = None) -> di
             ],
         )
     return {"district": len(wanted), "street": len(streets), "community": len(villages)}
+
+
+def import_roads(
+    engine: Engine,
+    frame: gpd.GeoDataFrame,
+    *,
+    kind_field: str | None = None,
+    name_field: str | None = None,
+    default_kind: str = "local",
+    replace: bool = False,
+) -> ImportReport:
+    """Store roads and barriers (lines, EPSG:4326), all or nothing.
+
+    Parameters
+    ----------
+    engine:
+        The database.
+    frame:
+        Lines in EPSG:4326 (use :func:`gridgis.crs.to_wgs84_frame` first).
+    kind_field, name_field:
+        Fields with the kind (``arterial``, ``local``, ``railway``, ``river``,
+        ``wall`` ... see :data:`gridgis.db.models.ROAD_KINDS`) and the name.
+    default_kind:
+        Kind of rows without a kind field.
+    replace:
+        Delete the stored roads first (in the same transaction).
+
+    Raises
+    ------
+    BoundaryImportError
+        When a row is not a line or has an unknown kind; nothing is stored.
+    """
+    from gridgis.db.models import ROAD_KINDS
+
+    report = ImportReport(level="road", rows_read=len(frame))
+    if frame.crs is None or frame.crs.to_epsg() != 4326:
+        raise InputError(f"roads must be in EPSG:4326 to be stored, not {frame.crs}")
+    payload = []
+    for row, (geom, kind, name) in enumerate(
+        zip(
+            frame.geometry,
+            frame[kind_field] if kind_field else [default_kind] * len(frame),
+            frame[name_field] if name_field else [None] * len(frame),
+            strict=True,
+        ),
+        start=1,
+    ):
+        kind = str(kind).strip().lower() if kind is not None and not pd.isna(kind) else default_kind
+        if geom is None or geom.is_empty or geom.geom_type not in ("LineString", "MultiLineString"):
+            kind_of = "nothing" if geom is None or geom.is_empty else f"a {geom.geom_type}"
+            report.rejected.append(Problem(row, None, f"geometry is {kind_of}, not a line"))
+            continue
+        if kind not in ROAD_KINDS:
+            report.rejected.append(
+                Problem(row, None, f"kind {kind!r} is not one of {', '.join(ROAD_KINDS)}")
+            )
+            continue
+        lines = geom if geom.geom_type == "MultiLineString" else shapely.MultiLineString([geom])
+        payload.append(
+            {"kind": kind, "name": None if pd.isna(name) else str(name), "wkb": _wkb(lines)}
+        )
+    if report.rejected:
+        raise BoundaryImportError(
+            f"{len(report.rejected)} of {report.rows_read} roads were rejected; "
+            "nothing was imported",
+            report,
+        )
+    with engine.begin() as conn:
+        if replace:
+            conn.execute(text("DELETE FROM road"))
+        if payload:
+            conn.execute(
+                text(
+                    "INSERT INTO road (kind, name, geom) "
+                    "VALUES (:kind, :name, ST_GeomFromWKB(:wkb, 4326))"
+                ),
+                payload,
+            )
+    report.inserted = [str(i) for i in range(1, len(payload) + 1)]
+    report.committed = True
+    return report
