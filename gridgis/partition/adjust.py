@@ -24,7 +24,10 @@ The rules, as built
    joint outline (a union of ``min``–``max`` cells, usually one).
    A redrawn region whose units still cannot make cells within the bounds (a
    few large units) takes in its untouched neighbour with the longest shared
-   boundary and is drawn again, at most :data:`GROWTH_STEPS` times.
+   boundary and is drawn again, at most :data:`GROWTH_STEPS` times. The
+   attempt that brings the most households back within the bounds is kept;
+   if none brings any, the cells are left as they were (flagged, rule 4):
+   a redraw that fixes nothing is only churn.
 4. A cell that cannot be fixed stays as it is, flagged: one unit above the
    maximum (``"oversized_unit"``), a community below the minimum
    (``"below_min"``), or a cell below the minimum with no neighbour to merge
@@ -436,8 +439,14 @@ def adjust_cells(
         neighbours[a][b] = neighbours[a].get(b, 0.0) + length
         neighbours[b][a] = neighbours[b].get(a, 0.0) + length
     taken = set(np.flatnonzero(dirty_root).tolist())
+
+    def outside(households: float) -> float:
+        return max(0.0, lo - households) + 2.0 * max(0.0, households - hi)
+
     for r in redrawn:
         members = np.flatnonzero(root == r).tolist()
+        tried = list(members)
+        best: tuple[float, Drawn, IntArray, list[int]] | None = None
         # A region whose units cannot make cells within bounds (a few large
         # units) takes in its best untouched neighbour and is drawn again.
         for growth in range(GROWTH_STEPS + 1):
@@ -445,7 +454,12 @@ def adjust_cells(
                 members, cell_geoms, owner, unit_geoms, values, road_geoms, codes,
                 lo=lo, hi=hi, seed=seed, labels=list(units.index),
             )  # fmt: skip
-            if growth == GROWTH_STEPS or all(not f or f == ["oversized_unit"] for f in drawn.flags):
+            fixable = [f != ["oversized_unit"] for f in drawn.flags]
+            missed = sum(outside(h) for h, ok in zip(drawn.households, fixable, strict=True) if ok)
+            gain = sum(outside(cell_hh[m]) for m in members) - missed
+            if best is None or gain > best[0]:
+                best = (gain, drawn, rows, list(members))
+            if growth == GROWTH_STEPS or missed == 0:
                 break
             border: dict[int, float] = {}
             for m in members:
@@ -456,9 +470,18 @@ def adjust_cells(
                 break
             extra = min(border, key=lambda d: (-border[d], codes[d]))
             members.append(extra)
+            tried.append(extra)
             taken.add(extra)
-            dirty_root[extra] = True
-        new_parts.append((drawn, rows))
+        assert best is not None
+        gain, drawn, rows, accepted = best
+        if gain <= 0:  # redrawing does not help (the units cannot do better): keep the cells
+            accepted = []
+        for m in tried:
+            dirty_root[m] = m in accepted
+            if m not in accepted:
+                taken.discard(m)
+        if accepted:
+            new_parts.append((drawn, rows))
 
     # 5. Codes for the new cells, continuing the sequence.
     new_geoms: GeomArray = np.asarray(

@@ -377,10 +377,21 @@ def draw_metric(
         orphans = np.zeros(0, dtype=object)
     else:
         cell_geoms = dissolve(tess.tiles, plan.labels, m, coverage=CAN_CLEAN)
+        cell_geoms, unit_cell, split = reattach_detached_parts(
+            cell_geoms,
+            shapely.point_on_surface(geoms),
+            unit_cell,
+            households,
+            min_households=min_households,
+            max_households=max_households,
+        )
         orphans = tess.orphans
     cell_hh = np.asarray(np.bincount(unit_cell, weights=households, minlength=m), dtype=float)
     cell_units = np.bincount(unit_cell, minlength=m).astype(np.int64)
     flags = [list(f) for f in plan.flags]
+    if total >= min_households:
+        for i in split:
+            flags[i].append("non_contiguous")
     if orphans.size:
         cell_geoms = np.concatenate([cell_geoms, orphans])
         cell_hh = np.concatenate([cell_hh, np.zeros(orphans.size)])
@@ -394,6 +405,64 @@ def draw_metric(
         unit_cell=unit_cell,
         unit_tiles=tess.tiles[tess.site],
     )
+
+
+def reattach_detached_parts(
+    cell_geoms: GeomArray,
+    unit_points: GeomArray,
+    unit_cell: IntArray,
+    households: FloatArray,
+    *,
+    min_households: int,
+    max_households: int,
+) -> tuple[GeomArray, IntArray, set[int]]:
+    """Move pieces of a cell that lie apart from its main piece to the neighbour they border most.
+
+    Tiles that touch only at a corner, or a tile that a concave outline cuts
+    in two, can leave a cell in pieces. Each piece other than the one with
+    most households goes, with its buildings, to the neighbouring cell it
+    shares the longest edge with, where both cells stay within bounds.
+
+    Returns
+    -------
+    tuple
+        The cell geometries, the units' cells, and the cells still in pieces.
+    """
+    out = cell_geoms.copy()
+    cells_of_units = unit_cell.copy()
+    cell_hh = np.bincount(cells_of_units, weights=households, minlength=out.size)
+    left: set[int] = set()
+    multi = np.flatnonzero(shapely.get_num_geometries(out) > 1)
+    # Loop over the few cells in pieces (usually none): each needs its own overlays.
+    for i in multi:
+        parts = shapely.get_parts(out[i])
+        members = np.flatnonzero(cells_of_units == i)
+        inside = shapely.intersects(parts[:, None], unit_points[members][None, :])
+        part_hh = (inside * households[members][None, :]).sum(axis=1)
+        keep = int(np.argmax(part_hh + 1e-9 * shapely.area(parts)))
+        for k in np.flatnonzero(np.arange(parts.size) != keep):
+            moving = members[inside[k]]
+            amount = float(households[moving].sum())
+            others = np.delete(np.arange(out.size), i)
+            shared = shapely.length(shapely.intersection(shapely.boundary(parts[k]), out[others]))
+            moved = False
+            for j in others[np.argsort(-shared)]:
+                if shared[np.searchsorted(others, j)] <= 0:
+                    break
+                fits = amount == 0 or (
+                    cell_hh[j] + amount <= max_households and cell_hh[i] - amount >= min_households
+                )
+                if fits:
+                    out[j] = shapely.union(out[j], parts[k], grid_size=GRID)
+                    out[i] = shapely.difference(out[i], parts[k], grid_size=GRID)
+                    cells_of_units[moving] = j
+                    cell_hh[j] += amount
+                    cell_hh[i] -= amount
+                    moved = True
+                    break
+            if not moved:
+                left.add(int(i))
+    return out, cells_of_units, left
 
 
 def cells_frame(

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -208,10 +209,29 @@ def dissolve(geoms: GeomArray, groups: IntArray, n: int, *, coverage: bool = Fal
         if members.size == 1:
             out[sorted_groups[start]] = members[0]
         elif coverage:
-            out[sorted_groups[start]] = shapely.coverage_union_all(members)
+            try:
+                out[sorted_groups[start]] = shapely.coverage_union_all(members)
+            except shapely.errors.GEOSException:
+                # Voronoi cells clipped by a footprint can meet at vertices GEOS
+                # does not see as shared ("incorrectly noded"): overlay instead.
+                out[sorted_groups[start]] = _robust_union(members)
         else:
             out[sorted_groups[start]] = shapely.union_all(members, grid_size=GRID)
     return out
+
+
+def _robust_union(members: GeomArray) -> Any:
+    """Union that survives inputs GEOS's fast paths reject, trying exact before snapped."""
+    for attempt in (
+        lambda: shapely.union_all(members, grid_size=GRID),
+        lambda: shapely.union_all(members),
+        lambda: shapely.union_all(shapely.make_valid(shapely.set_precision(members, GRID))),
+    ):
+        try:
+            return attempt()
+        except shapely.errors.GEOSException:
+            continue
+    return shapely.union_all(shapely.buffer(members, 0))
 
 
 def polygonal(geoms: GeomArray) -> GeomArray:
