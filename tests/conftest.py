@@ -56,7 +56,7 @@ class _Server:
         else:
             self.cluster = LocalCluster(cluster_home())
             self.cluster.ensure_running()
-            self.admin_url = make_url(self.cluster.url("postgres")).render_as_string(False)
+            self.admin_url = self.cluster.url("postgres")
         self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
 
     def url(self, name: str) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gridgis.db.queries import connection
 from gridgis.errors import ConflictError, InputError, NotFoundError
+from gridgis.partition.reconcile import same_shape
 
 DEFAULT_BOUNDS = (300, 500)
 """Households per cell when the community sets none (urban practice)."""
@@ -329,7 +330,9 @@ def publish_cells(
     names = cells["name"].tolist() if "name" in cells else [None for _ in codes]
     incoming = dict(zip(codes, zip(geoms, flags, names, strict=True), strict=True))
     unchanged = {
-        c for c, (g, _, _) in incoming.items() if c in active and _same_shape(active[c][1], g)
+        c
+        for c, (g, _, _) in incoming.items()
+        if c in active and same_shape(active[c][1], g, tolerance=1e-9)
     }
     reshaped = {c for c in incoming if c in active} - unchanged
     added = set(incoming) - set(active)
@@ -403,13 +406,6 @@ def publish_cells(
         h for bid, (code, h) in after.items() if before.get(bid, (None, 0))[0] != code
     )
     return diff
-
-
-def _same_shape(a: shapely.Geometry, b: shapely.Geometry) -> bool:
-    if shapely.equals_exact(a, b, tolerance=1e-9):
-        return True
-    scale = max(float(shapely.area(a)), float(shapely.area(b)))
-    return scale > 0 and float(shapely.area(shapely.symmetric_difference(a, b))) <= 1e-9 * scale
 
 
 def layout_history(bind: Engine | Connection, community_code: str) -> list[dict[str, object]]:

@@ -130,9 +130,10 @@ def _lock_and_read_parents(conn: Connection, level: str, codes: Iterable[str]) -
 
 
 def _existing_siblings(conn: Connection, level: str, parents: Iterable[str]) -> gpd.GeoDataFrame:
-    frames = [read_areas(conn, level, within=parent) for parent in sorted(set(parents))]
     if level == "district":
         frames = [read_areas(conn, "district")]
+    else:
+        frames = [read_areas(conn, level, within=parent) for parent in sorted(set(parents))]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return gpd.GeoDataFrame(

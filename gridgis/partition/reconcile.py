@@ -21,6 +21,19 @@ SAME_SHAPE_TOLERANCE = 1e-6
 """Two cells are the same when their symmetric difference is below this share of their area."""
 
 
+def same_shape(
+    a: shapely.Geometry, b: shapely.Geometry, *, tolerance: float = SAME_SHAPE_TOLERANCE
+) -> bool:
+    """Whether two cells are the same: equal vertices, or a symmetric difference
+    below ``tolerance`` of the larger area."""
+    if shapely.equals_exact(a, b, tolerance=1e-9):
+        return True
+    scale = max(float(shapely.area(a)), float(shapely.area(b)))
+    return (
+        scale > 0 and float(shapely.area(shapely.symmetric_difference(a, b))) <= tolerance * scale
+    )
+
+
 def next_free_number(prefix: str, used_codes: Iterable[str]) -> int:
     """The first sequence number after every code of ``prefix`` ever issued.
 
