@@ -20,6 +20,7 @@ from gridgis.partition import (
     draw_layout,
     polsby_popper,
 )
+from gridgis.partition._engine import too_coarse
 from gridgis.partition.validate import validate_layout
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -234,6 +235,67 @@ def test_oversized_building_is_a_cell_of_its_own() -> None:
     assert_valid(result, units)
 
 
+def test_units_too_coarse_for_the_bounds_are_flagged_and_excused() -> None:
+    """72 + 6 × 144 households: 432 + 504, 360 + 576 or 432 + 360 + 144; no way within 300–500."""
+    community = box(X0, Y0, X0 + 700, Y0 + 100)
+    units = gpd.GeoDataFrame(
+        {"households": [72] + [144] * 6},
+        geometry=[box(X0 + 20 + 100 * i, Y0 + 30, X0 + 80 + 100 * i, Y0 + 70) for i in range(7)],
+        crs=CRS,
+    )
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    out = result.cells[~result.cells["households"].between(300, 500)]
+    assert len(out) == 1 and "coarse_units" in out["flags"].iloc[0]
+    assert_tiles(result, community)
+    assert_valid(result, units)  # the flag turns the finding into a warning
+    report = validate_layout(result.cells, units=units, households="households")
+    assert not report.ok  # without the engine's flags it is an error
+
+
+def test_pocket_behind_a_tower_is_flagged_and_excused() -> None:
+    """Houses reachable only through a tower's tile: too few alone, too many with the tower."""
+    main = box(X0, Y0, X0 + 600, Y0 + 300)
+    neck = box(X0 + 600, Y0 + 140, X0 + 640, Y0 + 160)
+    pocket = box(X0 + 640, Y0 + 100, X0 + 740, Y0 + 200)
+    community = shapely.union_all([main, neck, pocket])
+    gx, gy = np.meshgrid(np.arange(20, 600, 40), np.arange(20, 300, 40))
+    xy = [(X0 + x, Y0 + y) for x, y in zip(gx.ravel(), gy.ravel(), strict=True)]
+    households = [30] * len(xy) + [400, 60, 60]
+    xy += [(X0 + 620, Y0 + 150), (X0 + 700, Y0 + 125), (X0 + 700, Y0 + 175)]
+    units = gpd.GeoDataFrame(
+        {"households": households}, geometry=[Point(x, y) for x, y in xy], crs=CRS
+    )
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    tower = result.assignment.iloc[-3]
+    assert (result.assignment.iloc[-2:] == tower).all()
+    cell = result.cells.set_index("code").loc[tower]
+    assert cell["households"] == 520 and cell["flags"] == ["above_max", "enclosed_units"]
+    others = result.cells[result.cells["code"] != tower]
+    assert others["households"].between(300, 500).all()
+    assert_tiles(result, community)
+    assert_units(result, units)
+    assert_valid(result, units)
+
+
+def test_too_coarse_agrees_with_brute_force() -> None:
+    from itertools import product
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        values = rng.choice([40, 72, 100, 144, 150, 210, 260, 330], size=rng.integers(1, 8))
+        total = int(values.sum())
+        feasible = any(
+            ((sums >= 300) & (sums <= 500)).all()
+            for k in range(1, min(total // 300, 4) + 1)
+            for labels in product(range(k), repeat=values.size)
+            for sums in [np.bincount(labels, weights=values, minlength=k)]
+        )
+        if total < 1200:  # at most three cells: the proof is exact
+            assert too_coarse(values.astype(float), 300, 500) == (not feasible), values
+        elif feasible:
+            assert not too_coarse(values.astype(float), 300, 500), values
+
+
 def test_community_below_min_is_one_flagged_cell() -> None:
     community = box(X0, Y0, X0 + 300, Y0 + 300)
     units = points_in(community, 6, households=30)
@@ -253,6 +315,31 @@ def test_community_with_a_hole() -> None:
     assert_units(result, units)
     assert shapely.area(shapely.intersection(shapely.union_all(result.cells.geometry), hole)) < 1e-6
     assert result.cells["households"].between(300, 500).all()
+
+
+def test_comb_shaped_community_tiles_are_one_piece_each() -> None:
+    """A unit's nearest ground can lie across a gap of the outline: it goes to a neighbour."""
+    teeth = [box(X0, Y0 + y, X0 + 1000, Y0 + y + 100) for y in (0, 200, 400)]
+    community = shapely.union_all([box(X0, Y0, X0 + 100, Y0 + 500), *teeth])
+    xy = [(50, 250), (900, 250), (350, 50), (350, 450), (650, 250)]
+    units = gpd.GeoDataFrame(
+        {"households": [100] * len(xy)},
+        geometry=[Point(X0 + x, Y0 + y) for x, y in xy],
+        crs=CRS,
+    )
+    # Nearest to the middle tooth's far end (900, 250) are also the far ends of the others.
+    result = draw_cells(
+        units, community=community, community_code=COMMUNITY, min_households=90, max_households=110
+    )
+    tiles = np.asarray(result.tessellation.geometry.array)
+    assert (shapely.get_num_geometries(tiles) == 1).all(), "a tile is in several pieces"
+    assert len(result.cells) == len(units)
+    assert_tiles(result, community)
+    assert_units(result, units)
+    report = validate_layout(
+        result.cells, units=units, households="households", min_households=90, max_households=110
+    )
+    assert report.ok, "\n".join(report.lines())
 
 
 def test_multipolygon_community_keeps_islands_apart() -> None:

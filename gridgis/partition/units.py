@@ -791,6 +791,12 @@ def tessellate(
         if footprints is not None:
             tiles = _claim_footprints(tiles, footprints)
 
+    if mode != "areas":
+        anchors = footprints if footprints is not None else site_points
+        assert anchors is not None
+        tiles, strays = _detach_stray_parts(tiles, anchors, tol)
+        if strays.size:
+            orphans = np.concatenate([orphans, strays])
     if not (tiling and mode == "areas"):
         tiles = clean_coverage(tiles, tol)
     graph = build_graph(tiles, site_block, tol=tol, clean=CAN_CLEAN and tiles.size > 1)
@@ -805,12 +811,59 @@ def tessellate(
     )
 
 
-def _attach_pieces(tiles: GeomArray, pieces: GeomArray, tol: float) -> tuple[GeomArray, GeomArray]:
+def _detach_stray_parts(
+    tiles: GeomArray, anchors: GeomArray, tol: float
+) -> tuple[GeomArray, GeomArray]:
+    """Keep each tile in one piece: the piece holding its unit; the others go to neighbours.
+
+    A Voronoi region clipped by a concave block, or a tile a neighbour's
+    footprint is cut out of, can fall apart into pieces. A tile in pieces
+    would join, in the graph, ground on both sides of whatever separates
+    them, and a cell made of it would come out in pieces too. The piece that
+    overlaps the unit's footprint most (or holds its point) stays; every other
+    piece joins the neighbouring tile it shares the longest boundary with
+    (:func:`_attach_pieces`, never back to its own tile). Pieces that touch
+    no other tile are returned as orphans.
+
+    Returns
+    -------
+    tuple
+        The tiles, and the pieces no tile could take.
+    """
+    multi = np.flatnonzero(shapely.get_num_geometries(tiles) > 1)
+    if not multi.size:
+        return tiles, _geom_array([])
+    tiles = tiles.copy()
+    strays: list[Any] = []
+    owners: list[int] = []
+    # Few tiles are in pieces (usually none): one small overlay each.
+    for i in multi:
+        parts = shapely.get_parts(tiles[i])
+        anchor = anchors[i]
+        if shapely.get_type_id(anchor) == 0:
+            score = -shapely.distance(parts, anchor)
+        else:
+            score = shapely.area(shapely.intersection(parts, anchor, grid_size=GRID))
+        keep = int(np.lexsort((-shapely.area(parts), -score))[0])
+        tiles[i] = parts[keep]
+        for k in range(parts.size):
+            if k != keep:
+                strays.append(parts[k])
+                owners.append(int(i))
+    return _attach_pieces(
+        tiles, _geom_array(strays), tol, exclude=np.asarray(owners, dtype=np.int64)
+    )
+
+
+def _attach_pieces(
+    tiles: GeomArray, pieces: GeomArray, tol: float, *, exclude: IntArray | None = None
+) -> tuple[GeomArray, GeomArray]:
     """Union each piece into the tile it shares the longest boundary with.
 
     Returns the new tiles and the pieces that touch no tile (orphans). A piece
     touching only other pieces joins the tile its neighbour piece joins, in
-    rounds (pieces in a row along a boundary).
+    rounds (pieces in a row along a boundary). ``exclude`` names, per piece,
+    a tile it must not join (the tile it was cut from).
     """
     tiles = tiles.copy()
     host = np.full(pieces.size, -1, dtype=np.int64)
@@ -820,6 +873,8 @@ def _attach_pieces(tiles: GeomArray, pieces: GeomArray, tol: float) -> tuple[Geo
         grown = shapely.buffer(tiles[t], tol, quad_segs=1, join_style="mitre")
         shared = shapely.length(shapely.intersection(shapely.boundary(pieces[p]), grown))
         ok = shared > 10 * tol
+        if exclude is not None:
+            ok &= t != exclude[p]
         p, t, shared = p[ok], t[ok], shared[ok]
         order = np.lexsort((t, -shared, p))
         host = _first_per_group(p[order].astype(np.int64), t[order].astype(np.int64), pieces.size)
@@ -830,6 +885,8 @@ def _attach_pieces(tiles: GeomArray, pieces: GeomArray, tol: float) -> tuple[Geo
         # Rounds of propagation through touching pieces (sequential by nature).
         while True:
             reach = (host[src] < 0) & (host[dst] >= 0)
+            if exclude is not None:
+                reach &= host[dst] != exclude[src]
             if not reach.any():
                 break
             s, d, w = src[reach], dst[reach], weight[reach]

@@ -129,15 +129,20 @@ THIN_POLSBY_POPPER = 0.05
 THIN_AREA_FACTOR = 20.0
 """A thin part is a sliver only when its area is below this many times ``sliver_m2``."""
 
-FLAG_DOWNGRADES: dict[str, str] = {
-    "households_above_max": "oversized_unit",
-    "households_below_min": "below_min",
+FLAG_DOWNGRADES: dict[str, tuple[str, ...]] = {
+    "households_above_max": ("oversized_unit", "coarse_units", "enclosed_units"),
+    "households_below_min": ("below_min",),
 }
-"""The engine flag that turns each household finding into a warning.
+"""The engine flags that turn each household finding into a warning.
 
 ``oversized_unit``: one unit alone exceeds the maximum, so the cell cannot be
-split further; ``below_min``: the engine could not reach the minimum (an
-isolated compound, a small community).
+split further; ``coarse_units``: the community's units cannot be grouped
+within bounds at all (e.g. 72 + 6 × 144 households: 432 + 504 or 360 + 576),
+which the engine proves before flagging; ``enclosed_units``: a few units
+reachable only through one large unit hold too few households for a cell of
+their own and too many to join it within bounds (a tower on a narrow neck
+with houses behind it); ``below_min``: the engine could not
+reach the minimum (an isolated compound, a small community).
 """
 
 _KIND_ORDER = {kind: position for position, kind in enumerate(FINDING_KINDS)}
@@ -1089,7 +1094,7 @@ def _check_households(
         ("households_below_min", np.flatnonzero(judged & (counts < low)), "below the minimum", low),
     )
     for kind, where, words, limit in checks:
-        flag = FLAG_DOWNGRADES[kind]
+        excuses = FLAG_DOWNGRADES[kind]
         for i in where.tolist():
             own = cells.community[i]
             source = ""
@@ -1097,9 +1102,10 @@ def _check_households(
                 source = f" ({'bounds' if own in bounds else 'default'} for community {own})"
             detail = f"{counts[i]:,.0f} households, {words} of {limit[i]:,.0f}{source}"
             severity = "error"
-            if flags is not None and flag in _flags(flags[i]):
+            given = [f for f in _flags(flags[i]) if f in excuses] if flags is not None else []
+            if given:
                 severity = "warning"
-                detail += f"; flagged {flag!r} by the engine"
+                detail += f"; flagged {given[0]!r} by the engine"
             found.add(
                 kind,
                 cells.codes[i],
