@@ -107,6 +107,20 @@ def _step_order_checks() -> list[CheckConstraint]:
     return checks
 
 
+LOCATED_BY: tuple[str, ...] = ("coordinates", "address")
+"""How a case or inspection was placed: by its coordinates, or by matching its address."""
+
+LOCATION_FLAGS: tuple[str, ...] = ("outside", "gap", "swapped", "outside_china", "unmatched")
+"""Why a case or inspection has no cell: ``outside`` the district; in a ``gap`` between
+cells inside it; coordinates that look ``swapped`` (lat, lon); ``outside_china``; an
+address that matched no building (``unmatched``)."""
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IS NULL OR {column} IN ({listed})", name=column)
+
+
 class Base(DeclarativeBase):
     """Declarative base of every gridgis table."""
 
@@ -455,10 +469,17 @@ class Case(Base):
         CheckConstraint(
             "deadline IS NULL OR deadline >= reported_at", name="deadline_after_report"
         ),
+        CheckConstraint(
+            "match_score IS NULL OR (match_score >= 0 AND match_score <= 1)",
+            name="match_score_range",
+        ),
+        _one_of("located_by", LOCATED_BY),
+        _one_of("location_flag", LOCATION_FLAGS),
         _valid(),
         _gist("case_record"),
         Index("ix_case_record_reported_at", "reported_at"),
         Index("ix_case_record_step", "step"),
+        Index("ix_case_record_category_code_reported_at", "category_code", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -474,6 +495,12 @@ class Case(Base):
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cell.id"), index=True)
     community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"), index=True)
     street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+    located_by: Mapped[str | None] = mapped_column(Text)
+    location_flag: Mapped[str | None] = mapped_column(Text)
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("building.id", ondelete="SET NULL"), index=True
+    )
+    match_score: Mapped[float | None] = mapped_column(Float)
     deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     step: Mapped[str] = mapped_column(Text, Computed(_step_expression(), persisted=True))
     reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
@@ -501,6 +528,8 @@ class Inspection(Base):
         CheckConstraint(
             "GeometryType(geom) IN ('POINT', 'LINESTRING', 'MULTILINESTRING')", name="geom_kind"
         ),
+        _one_of("located_by", LOCATED_BY),
+        _one_of("location_flag", LOCATION_FLAGS),
         _valid(),
         _gist("inspection"),
         Index("ix_inspection_started_at", "started_at"),
@@ -512,6 +541,8 @@ class Inspection(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     geom: Mapped[WKBElement] = mapped_column(_area("GEOMETRY"))
+    located_by: Mapped[str | None] = mapped_column(Text)
+    location_flag: Mapped[str | None] = mapped_column(Text)
 
 
 class InspectionCell(Base):
