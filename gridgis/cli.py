@@ -280,6 +280,214 @@ def import_divisions_cmd(districts: tuple[str, ...]) -> None:
     )
 
 
+def _report_target(file: Path, report_path: Path | None) -> Path:
+    """Where the report CSV goes (default: <stem>.report.csv), checked before importing."""
+    from gridgis.intake import default_report_path
+
+    target = report_path or default_report_path(file)
+    if not target.parent.is_dir():
+        raise click.UsageError(f"cannot write the report to {target}: no folder {target.parent}")
+    return target
+
+
+def _intake_done(report: Any, target: Path) -> None:
+    """Print an intake report's summary and write its CSV."""
+    for line in report.lines():
+        click.echo(line)
+    written = report.write_csv(target)
+    click.echo(f"report: {written} (one line per {report.numbering})")
+
+
+def _progress_to_stderr(message: str) -> None:
+    click.echo(f"... {message}", err=True)
+
+
+_intake_options = [
+    click.option("--crs", "crs", default=None,
+                 help=f"CRS of the coordinates (default: the file's own, else wgs84): "
+                      f"{CRS_CHOICES_HELP}."),
+    click.option("--x-field", default=None,
+                 help="Field with x / longitude (default: x, lon, 经度...)."),
+    click.option("--y-field", default=None,
+                 help="Field with y / latitude (default: y, lat, 纬度...)."),
+    click.option("--time-field", default=None,
+                 help="Field with the time (default: reported_at/started_at, time, 时间...)."),
+    click.option("--encoding", default=None,
+                 help="Text encoding: utf-8 or gbk (default: detected strictly for CSV)."),
+    click.option("--sheet", default=None, help="Excel sheet (default: the first)."),
+    click.option("--layer", default=None, help="Layer of a multi-layer vector file."),
+    click.option("--timezone", default="Asia/Shanghai", show_default=True,
+                 help="Time zone of times written without one."),
+    click.option("--report", "report_path", default=None,
+                 type=click.Path(dir_okay=False, path_type=Path),
+                 help="Where to write the per-row report CSV (default: <file stem>.report.csv "
+                      "next to FILE)."),
+    click.option("--dry-run", is_flag=True, help="Check and locate everything, store nothing."),
+]  # fmt: skip
+
+
+def _with_intake_options(func: F) -> F:
+    for option in reversed(_intake_options):
+        func = option(func)
+    return func
+
+
+@import_.command("cases")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_with_intake_options
+@click.option(
+    "--address-field", default=None, help="Field with the address (default: address, 地址)."
+)
+@click.option(
+    "--id-field", default=None, help="Field with the external id (default: external_id, id, 编号)."
+)
+@click.option(
+    "--category-field",
+    default=None,
+    help="Field with the category, code or Chinese name (default: category, 类别).",
+)
+@click.option(
+    "--description-field",
+    default=None,
+    help="Field with the description (default: description, 描述).",
+)
+@click.option("--source-field", default=None, help="Field with the source (default: source, 来源).")
+@click.option("--reported-by-field", default=None,
+              help="Field with who reported (default: reported_by, 上报人).")  # fmt: skip
+@_friendly
+def import_cases_cmd(
+    file: Path,
+    crs: str | None,
+    x_field: str | None,
+    y_field: str | None,
+    time_field: str | None,
+    encoding: str | None,
+    sheet: str | None,
+    layer: str | None,
+    timezone: str,
+    report_path: Path | None,
+    dry_run: bool,
+    address_field: str | None,
+    id_field: str | None,
+    category_field: str | None,
+    description_field: str | None,
+    source_field: str | None,
+    reported_by_field: str | None,
+) -> None:
+    """Import cases from FILE (CSV, .xlsx, GeoJSON, shapefile) with a report on every row.
+
+    Each row is placed by its coordinates, else by its address; rows that
+    cannot be placed are stored flagged (outside, gap, swapped, outside_china,
+    unmatched), rows that cannot be stored are rejected with their row number
+    and reason, and rows whose external id is already stored are skipped as
+    duplicates, so importing a file twice adds nothing the second time. One
+    transaction: it completes or changes nothing. Exits 0 when the import ran,
+    even with rejected rows; 1 when the file cannot be read or the database fails.
+    """
+    from gridgis.db.engine import get_engine
+    from gridgis.intake import import_cases
+
+    target = _report_target(file, report_path)
+    report = import_cases(
+        get_engine(),
+        file,
+        crs=crs,
+        id_field=id_field,
+        category_field=category_field,
+        time_field=time_field,
+        description_field=description_field,
+        address_field=address_field,
+        x_field=x_field,
+        y_field=y_field,
+        source_field=source_field,
+        reported_by_field=reported_by_field,
+        encoding=encoding,
+        sheet=sheet,
+        layer=layer,
+        timezone=timezone,
+        dry_run=dry_run,
+        progress=_progress_to_stderr,
+    )
+    _intake_done(report, target)
+
+
+@import_.command("inspections")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_with_intake_options
+@click.option(
+    "--id-field",
+    default=None,
+    help="Field with the external id (default: external_id, id, 编号; not with --track-field).",
+)
+@click.option(
+    "--worker-field",
+    default=None,
+    help="Field with the grid worker's external id or name (default: worker, 网格员).",
+)
+@click.option(
+    "--end-time-field", default=None, help="Field with the end time (default: ended_at, 结束时间)."
+)
+@click.option(
+    "--track-field",
+    default=None,
+    help="Rows are GPS fixes: field with the track id (the inspection's external id).",
+)
+@click.option("--order-field", default=None,
+              help="Field ordering the fixes of a track (default: the time).")  # fmt: skip
+@_friendly
+def import_inspections_cmd(
+    file: Path,
+    crs: str | None,
+    x_field: str | None,
+    y_field: str | None,
+    time_field: str | None,
+    encoding: str | None,
+    sheet: str | None,
+    layer: str | None,
+    timezone: str,
+    report_path: Path | None,
+    dry_run: bool,
+    id_field: str | None,
+    worker_field: str | None,
+    end_time_field: str | None,
+    track_field: str | None,
+    order_field: str | None,
+) -> None:
+    """Import inspection patrols from FILE: points or GPS tracks, with a report.
+
+    Features of GeoJSON/shapefiles (points, lines) or CSV/Excel rows (points)
+    are inspections; with --track-field, rows are GPS fixes ordered into one
+    track per track id. Each stored inspection is linked to every cell its
+    point or track passes through; one touching no cell is stored flagged
+    (outside, gap). Same rules as `gridgis import cases`: one transaction,
+    duplicates skipped, rejected rows reported.
+    """
+    from gridgis.db.engine import get_engine
+    from gridgis.intake import import_inspections
+
+    target = _report_target(file, report_path)
+    report = import_inspections(
+        get_engine(),
+        file,
+        crs=crs,
+        id_field=id_field,
+        worker_field=worker_field,
+        time_field=time_field,
+        end_time_field=end_time_field,
+        track_field=track_field,
+        order_field=order_field,
+        x_field=x_field,
+        y_field=y_field,
+        encoding=encoding,
+        sheet=sheet,
+        layer=layer,
+        timezone=timezone,
+        dry_run=dry_run,
+        progress=_progress_to_stderr,
+    )
+    _intake_done(report, target)
+
+
 # -- cells in the database -------------------------------------------------------------
 
 
@@ -785,6 +993,172 @@ def config_cmd() -> None:
     settings = config.current()
     for name, value in vars(settings).items():
         click.echo(f"{name}: {value if value is not None else '(unset)'}")
+
+
+# -- cases ----------------------------------------------------------------------------
+
+
+@main.group("cases")
+def case_group() -> None:
+    """Cases (事件): show one, move it on, figures per area, category deadlines."""
+
+
+def _iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Read an ISO 8601 time option (without a zone: China Standard Time)."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time such as 2025-03-01T09:30 or "
+            "2025-03-01T09:30:00+08:00",
+            ctx=ctx,
+            param=param,
+        ) from None
+
+
+@case_group.command("show")
+@click.argument("case_id", metavar="ID", type=int)
+@_friendly
+def case_show_cmd(case_id: int) -> None:
+    """Show one case: where, what, and each step with its time and actor."""
+    from gridgis.cases import get_case
+    from gridgis.db.engine import get_engine
+
+    case = get_case(get_engine(), case_id)
+    width = max(len(key) for key in case)
+    for key, value in case.items():
+        click.echo(f"{key:<{width}}  {'-' if value is None else value}")
+
+
+@case_group.command("advance")
+@click.argument("case_id", metavar="ID", type=int)
+@click.argument("step")
+@click.option("--actor", required=True, help="Who takes the step (a person or an office).")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    callback=_iso_time,
+    help="When, ISO 8601 (default now; without a zone: China Standard Time).",
+)
+@_friendly
+def case_advance_cmd(case_id: int, step: str, actor: str, at: Any) -> None:
+    """Move case ID on to its next STEP, or reject it.
+
+    STEP is registered 立案, dispatched 派遣, handled 处置, verified 核查,
+    closed 结案 (one after the other), or rejected 作废 (from any open step).
+    """
+    from gridgis.cases import advance_case
+    from gridgis.db.engine import get_engine
+    from gridgis.db.models import CASE_STEP_NAMES_ZH
+
+    case = advance_case(get_engine(), case_id, step, actor=actor, at=at)
+    now = case["step"]
+    click.echo(
+        f"case {case['id']}: {now} ({CASE_STEP_NAMES_ZH[now]}) at {case[now + '_at']} "
+        f"by {case[now + '_by']}; deadline {case['deadline']}"
+        + (" (overdue)" if case["overdue"] else "")
+    )
+
+
+@case_group.command("stats")
+@click.option(
+    "--level",
+    type=click.Choice(["cell", "community", "street"]),
+    default="cell",
+    show_default=True,
+    help="Figures per cell, community or street office.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["filed", "current"]),
+    default="filed",
+    show_default=True,
+    help="filed: the area each case was filed in; current: today's cells.",
+)
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day of report (YYYY-MM-DD, China Standard Time).",
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day of report, included.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a CSV file (UTF-8 with BOM, opens in Excel) instead of printing.",
+)
+@_friendly
+def case_stats_cmd(
+    level: str, layout: str, date_from: Any, date_to: Any, output: Path | None
+) -> None:
+    """结案率 and 按期结案率 per area: cases, closed, on time, open past deadline."""
+    import datetime as dt
+
+    from gridgis.cases import case_stats
+    from gridgis.db.engine import get_engine
+
+    until = date_to + dt.timedelta(days=1) if date_to is not None else None
+    stats = case_stats(get_engine(), level=level, layout=layout, since=date_from, until=until)
+    if output is not None:
+        stats.to_csv(output, index=False, encoding="utf-8-sig")
+        click.echo(f"wrote {len(stats)} rows to {output}")
+        return
+    shown = stats.copy()
+    for column in ("closure_rate", "on_time_rate"):
+        shown[column] = shown[column].map(lambda v: "-" if v != v else f"{v:.1%}")
+    shown["median_hours_to_close"] = shown["median_hours_to_close"].map(
+        lambda v: "-" if v != v else f"{v:.1f}"
+    )
+    shown["code"] = shown["code"].fillna("(none)")
+    shown["name"] = shown["name"].fillna("-")
+    click.echo(shown.to_string(index=False))
+
+
+@case_group.command("deadlines")
+@click.option(
+    "--set",
+    "changes",
+    multiple=True,
+    metavar="CATEGORY=HOURS",
+    help="Change a category's time limit (code or Chinese name); repeatable.",
+)
+@_friendly
+def case_deadlines_cmd(changes: tuple[str, ...]) -> None:
+    """Show the time limit of each case category, or change some (--set fire_safety=48)."""
+    from gridgis.cases import case_categories, set_deadline_hours
+    from gridgis.db.engine import get_engine
+
+    parsed: list[tuple[str, int]] = []
+    for change in changes:
+        name, sep, hours_text = change.partition("=")
+        if not sep or not name.strip() or not hours_text.strip().isdigit():
+            raise click.BadParameter(
+                f"{change!r} is not CATEGORY=HOURS (e.g. fire_safety=48)", param_hint="--set"
+            )
+        parsed.append((name.strip(), int(hours_text)))
+    engine = get_engine()
+    if parsed:
+        with engine.begin() as conn:  # all changes or none
+            for category, hours in parsed:
+                set_deadline_hours(conn, category, hours)
+    for row in case_categories(engine):
+        click.echo(
+            f"{row['code']:<20} {row['name_zh']}  {row['deadline_hours']:>5} h  {row['name_en']}"
+        )
 
 
 if __name__ == "__main__":

@@ -133,6 +133,10 @@ class Housing:
 # --- lanes and compounds ------------------------------------------------------------------------
 
 
+_HAMLET_QUALIFIERS = ("东", "西", "南", "北", "上", "下", "前", "后", "新", "大", "小")
+"""Prefixes that tell apart hamlets of one village drawn with the same name."""
+
+
 def _lane_grid(
     polygon: BaseGeometry, spacing: float, angle: float, rng: np.random.Generator
 ) -> list[BaseGeometry]:
@@ -564,8 +568,19 @@ def build_housing(
         ham = pd.DataFrame(hamlet_rows, columns=["code", "h", "x", "y", "radius", "angle"])
         words = names.word_pool(rng, len(ham))
         suffixes = profile.hamlet_suffixes
+        taken: set[tuple[str, str]] = set()
         for (code, h), word in zip(zip(ham["code"], ham["h"], strict=True), words, strict=True):
-            hamlet_names[(code, h)] = word[0] + suffixes[int(rng.integers(len(suffixes)))]
+            name = word[0] + suffixes[int(rng.integers(len(suffixes)))]
+            # Hamlets of one village never share a name (their houses would share addresses):
+            # a second 瑶厝 becomes 东瑶厝, then 西瑶厝 ...
+            for qualifier in ("", *_HAMLET_QUALIFIERS):
+                if (code, qualifier + name) not in taken:
+                    name = qualifier + name
+                    break
+            else:
+                name = f"{name}{h + 1}"
+            taken.add((code, name))
+            hamlet_names[(code, h)] = name
         discs = shapely.buffer(shapely.points(ham["x"], ham["y"]), ham["radius"] * 1.25)
         village_geoms = communities.loc[ham["code"], "geometry"].to_numpy()
         land = []
@@ -665,8 +680,25 @@ def _road_numbers(
     px = shapely.get_x(points) - shapely.get_x(here)
     py = shapely.get_y(points) - shapely.get_y(here)
     left = (dx * py - dy * px) > 0
-    number = 2 * np.floor(along / 30.0).astype(np.int64) + np.where(left, 1, 2)
-    return index[nearest], number
+    # Odd numbers on the left, even on the right, one per 30 m of road, and never two places
+    # with one number: along each side, a place takes the next free number when its 30 m
+    # stretch is taken (n = running max of (stretch - rank) + rank).
+    stretch = np.floor(along / 30.0).astype(np.int64)
+    side = np.where(left, 1, 2)
+    order = np.lexsort((np.arange(len(points)), along, side, nearest))
+    key = nearest[order] * 2 + side[order]
+    start = np.r_[True, key[1:] != key[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(key.size), 0))
+    rank = np.arange(key.size) - first
+    shifted = stretch[order] - rank
+    running = np.empty_like(shifted)
+    starts = np.flatnonzero(start)
+    for lo, hi in zip(starts, np.r_[starts[1:], key.size], strict=True):
+        # One short accumulate per road side (a few hundred sides per district).
+        running[lo:hi] = np.maximum.accumulate(shifted[lo:hi])
+    slot = np.empty_like(stretch)
+    slot[order] = running + rank
+    return index[nearest], 2 * slot + side
 
 
 def _finish_buildings(
@@ -694,27 +726,30 @@ def _finish_buildings(
         n[:2] + use_name[u] if u in use_name else n
         for n, u in zip(comp_names, comp["use"], strict=True)
     ]
-    if len(comp):
-        road_idx, numbers = _road_numbers(
-            comp.geometry.representative_point().to_numpy(), roads, named
-        )
+    # Compounds and lane houses are numbered together, so no two share a road and number.
+    lane_house = np.zeros(0, dtype=bool)
+    lane_points = np.zeros(0, dtype=object)
+    if not urban.empty:
+        lane_house = (urban["type"] == "lane").to_numpy()
+        lane_points = shapely.point_on_surface(urban["geometry"].to_numpy()[lane_house])
+    places = np.concatenate([comp.geometry.representative_point().to_numpy(), lane_points])
+    if len(places):
+        road_idx, numbers = _road_numbers(places, roads, named)
     else:
         road_idx, numbers = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    comp_road = road_names.to_numpy()[road_idx] if len(comp) else np.zeros(0, dtype=object)
+    n_comp = len(comp)
+    comp_road = road_names.to_numpy()[road_idx[:n_comp]]
 
     frames = []
     if not urban.empty:
         u = urban.copy()
         u["compound"] = np.asarray(comp_names, dtype=object)[u["compound_index"].to_numpy()]
         u["road"] = comp_road[u["compound_index"].to_numpy()]
-        u["number"] = numbers[u["compound_index"].to_numpy()]
+        u["number"] = numbers[:n_comp][u["compound_index"].to_numpy()]
         u["seq"] = u.groupby("compound_index").cumcount() + 1
-        lane_house = (u["type"] == "lane").to_numpy()
-        pts = shapely.point_on_surface(u["geometry"].to_numpy())
         if lane_house.any():
-            r_idx, nums = _road_numbers(pts[lane_house], roads, named)
-            u.loc[lane_house, "road"] = road_names.to_numpy()[r_idx]
-            u.loc[lane_house, "number"] = nums
+            u.loc[lane_house, "road"] = road_names.to_numpy()[road_idx[n_comp:]]
+            u.loc[lane_house, "number"] = numbers[n_comp:]
         u["place"] = np.where(
             lane_house,
             u["road"] + u["number"].astype(str) + "号",

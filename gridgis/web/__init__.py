@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from gridgis import config
 from gridgis.errors import DatabaseError, GridGISError
-from gridgis.web import api, db, maps
+from gridgis.web import api, cases_api, db, maps, open311, openapi
 
 __all__ = ["create_app"]
 
@@ -81,13 +81,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(cases_api.bp)
+    app.register_blueprint(open311.bp)
+    app.register_blueprint(openapi.bp)
     _register_error_handlers(app)
     app.after_request(_security_headers)
     return app
 
 
 def _wants_json() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
+    return request.path == "/api" or request.path.startswith(("/api/", "/open311/"))
 
 
 def _error_response(status: int, message: str) -> tuple[Response | str, int]:

@@ -1,0 +1,1337 @@
+"""The case lifecycle (事件): filing, steps, deadlines and on-time figures.
+
+A case is reported (上报), then registered (立案), dispatched (派遣),
+handled (处置), verified (核查) and closed (结案), one step after the
+other; a case that is not finished can instead be rejected (作废). Each step
+is stored with its time and who took it (``<step>_at`` / ``<step>_by`` in
+``case_record``); the database computes the current ``step`` and a trigger
+refuses to move a case backwards or to change a finished one. This module
+checks the same rules first, so that the errors say plainly what was wrong.
+
+Deadlines: each category (``case_category``) has a time limit in hours; a
+case's ``deadline`` is its report time plus the limit in force when it was
+filed. A case is *overdue* when it is open (neither closed nor rejected) and
+the deadline has passed, or when it was closed after its deadline; it is
+closed on time (按期结案) when ``closed_at <= deadline``.
+
+Times without a time zone are read as China Standard Time (Asia/Shanghai);
+case dicts give times as ISO 8601 strings at +08:00.
+
+Every function takes an engine or a connection. With a connection, the work
+is part of the caller's transaction (the caller commits); with an engine, a
+change is committed before the function returns.
+
+Examples
+--------
+>>> from gridgis.db.engine import get_engine
+>>> engine = get_engine()  # doctest: +SKIP
+>>> case = create_case(engine, category="fire_safety", lon=119.0128, lat=25.4119)  # doctest: +SKIP
+>>> case["cell_code"], case["step"]  # doctest: +SKIP
+('350304001007003', 'reported')
+>>> advance_case(engine, case["id"], "registered", actor="镇海街道")["step"]  # doctest: +SKIP
+'registered'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Engine, Row, TextClause, text
+from sqlalchemy.exc import IntegrityError
+
+from gridgis.crs import CRSLike, check_lonlat, parse_crs, to_wgs84
+from gridgis.db.models import CASE_STEP_NAMES_ZH, CASE_STEPS
+from gridgis.errors import ConflictError, InputError, NotFoundError
+from gridgis.geocode import CellIndex
+
+if TYPE_CHECKING:
+    from gridgis.address import AddressBook
+
+__all__ = [
+    "LOCAL_TZ",
+    "STAT_LAYOUTS",
+    "STAT_LEVELS",
+    "STEPS",
+    "IntakeCache",
+    "advance_case",
+    "case_categories",
+    "case_stats",
+    "create_case",
+    "deadline_hours",
+    "get_case",
+    "list_cases",
+    "set_deadline_hours",
+]
+
+STEPS: tuple[str, ...] = (*CASE_STEPS, "rejected")
+"""Every value of a case's ``step``: the forward lifecycle, then ``rejected`` (作废)."""
+
+STAT_LEVELS: tuple[str, ...] = ("cell", "community", "street")
+"""The levels :func:`case_stats` groups by."""
+
+STAT_LAYOUTS: tuple[str, ...] = ("filed", "current")
+"""``filed``: the area stored on each case; ``current``: the active cell containing its point."""
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+"""The time zone of times given without one, and of the times in case dicts."""
+
+MAX_DEADLINE_HOURS = 24 * 366
+"""The longest time limit a category may have (a year)."""
+
+MAX_LIMIT = 1000
+"""The most cases :func:`list_cases` returns at once."""
+
+_CODE_DIGITS = {"street": 9, "community": 12, "cell": 15}
+_FINISHED = ("closed", "rejected")
+
+_OVERDUE_SQL = (
+    "coalesce(CASE WHEN c.closed_at IS NOT NULL THEN c.closed_at > c.deadline "
+    "WHEN c.rejected_at IS NOT NULL THEN false ELSE CAST(:now AS timestamptz) > c.deadline END, "
+    "false)"
+)
+
+_CASE_COLUMNS_SQL = (
+    "c.id, c.external_id, c.category_code AS category, k.name_zh AS category_name, "
+    "c.description, c.source, c.address, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, "
+    "c.raw_x, c.raw_y, c.raw_crs, c.located_by, c.location_flag, c.building_id, c.match_score, "
+    "g.code AS cell_code, c.community_code, c.street_code, c.step, c.deadline, "
+    f"{_OVERDUE_SQL} AS overdue, " + ", ".join(f"c.{step}_at, c.{step}_by" for step in STEPS)
+)
+
+
+def _case_select(source: str) -> str:
+    """SELECT of case dicts (:func:`get_case`) from ``source`` (a table or a CTE) as ``c``."""
+    return (
+        f"SELECT {_CASE_COLUMNS_SQL} FROM {source} c "
+        "JOIN case_category k ON k.code = c.category_code LEFT JOIN grid_cell g ON g.id = c.cell_id"
+    )
+
+
+_CASE_SELECT = _case_select("case_record")
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _reading(bind: Engine | Connection) -> Iterator[Connection]:
+    """Use ``bind`` if it is a connection, else open one for reading."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+@contextmanager
+def _writing(bind: Engine | Connection) -> Iterator[Connection]:
+    """Use ``bind`` if it is a connection (the caller commits), else one committed transaction."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: object, name: str) -> dt.datetime:
+    """Return ``value`` as an aware datetime (naive means Asia/Shanghai), else raise."""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, dt.datetime):
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be a datetime "
+            "(a naive one is read as China Standard Time, Asia/Shanghai)"
+        )
+    return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(LOCAL_TZ).isoformat()
+
+
+def _step_label(step: str) -> str:
+    return f"{step!r} ({CASE_STEP_NAMES_ZH[step]})"
+
+
+def _check_code(value: str | None, level: str) -> str | None:
+    if value is None:
+        return None
+    digits = _CODE_DIGITS[level]
+    if not isinstance(value, str) or not re.fullmatch(rf"[0-9]{{{digits}}}", value):
+        raise InputError(f"`{level}` was {value!r} but is expected to be a {digits}-digit code")
+    return value
+
+
+def _some(value: object, name: str) -> list[object]:
+    """``value`` as a non-empty list: one value (a string) or a sequence of them."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple | set | frozenset) and value:
+        return list(value)
+    raise InputError(
+        f"`{name}` was {value!r} but is expected to be a string or a non-empty list of them"
+    )
+
+
+def _check_case_id(case_id: object) -> int:
+    if isinstance(case_id, bool) or not isinstance(case_id, int | np.integer):
+        raise InputError(f"`case_id` was {case_id!r} but is expected to be an integer")
+    return int(case_id)
+
+
+def _check_step(step: object) -> str:
+    """Return the step code of ``step`` (a code such as 'registered' or its Chinese name)."""
+    by_name = {zh: code for code, zh in CASE_STEP_NAMES_ZH.items()}
+    if isinstance(step, str):
+        key = step.strip()
+        if key in STEPS:
+            return key
+        if key.lower() in STEPS:
+            return key.lower()
+        if key in by_name:
+            return by_name[key]
+    allowed = ", ".join(f"{s} ({CASE_STEP_NAMES_ZH[s]})" for s in STEPS)
+    raise InputError(f"`step` was {step!r} but is expected to be one of {allowed}")
+
+
+def _category_codes(conn: Connection) -> dict[str, str]:
+    """Category code -> Chinese name, by code."""
+    rows = conn.execute(text("SELECT code, name_zh FROM case_category ORDER BY code"))
+    return {r.code: r.name_zh for r in rows}
+
+
+def _match_category(known: Mapping[str, str], category: object) -> str | None:
+    """The code of ``category`` (a code or a Chinese name) among ``known`` (code -> name)."""
+    if not isinstance(category, str):
+        return None
+    key = category.strip()
+    if key in known:
+        return key
+    for code, name in known.items():
+        if name == key:
+            return code
+    return None
+
+
+def _unknown_category(category: object, known: Mapping[str, str]) -> NotFoundError:
+    listed = ", ".join(f"{code} ({name})" for code, name in known.items())
+    return NotFoundError(
+        f"`category` was {category!r} but is expected to be one of the categories in "
+        f"case_category: {listed}"
+    )
+
+
+def _resolve_category(conn: Connection, category: object) -> str:
+    """Return the category code of ``category`` (a code or its Chinese name), else raise."""
+    known = _category_codes(conn)
+    code = _match_category(known, category)
+    if code is None:
+        raise _unknown_category(category, known)
+    return code
+
+
+def _record(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A case row as a JSON-ready dict."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dt.datetime):
+            out[key] = _iso(value)
+        elif isinstance(value, float) and math.isnan(value):
+            out[key] = None
+        else:
+            out[key] = value
+    out["overdue"] = bool(out["overdue"])
+    return out
+
+
+def _translate(exc: IntegrityError, what: str) -> Exception:
+    """A database refusal as a gridgis error that says what was wrong."""
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or ""
+    message = getattr(diag, "message_primary", None) or str(orig).strip()
+    code = getattr(orig, "sqlstate", None)
+    if code == "23505":
+        return ConflictError(f"{what} was refused: it would duplicate a unique value ({message})")
+    if code == "23503":
+        return NotFoundError(
+            f"{what} was refused: it refers to a row that does not exist ({message})"
+        )
+    if code == "23514" and constraint.startswith("ck_case_record_"):
+        rule = constraint.removeprefix("ck_case_record_").replace("_", " ")
+        return InputError(f"{what} was refused: the case's times break the rule {rule!r}")
+    return ConflictError(f"{what} was refused by the database: {message}")
+
+
+# --- categories and deadlines -------------------------------------------------------------------
+
+
+def case_categories(connection: Engine | Connection) -> list[dict[str, Any]]:
+    """The case categories with their time limits, by code.
+
+    Returns
+    -------
+    list of dict
+        ``code``, ``name_zh``, ``name_en``, ``deadline_hours``.
+
+    Examples
+    --------
+    >>> [c["name_zh"] for c in case_categories(engine)][:2]  # doctest: +SKIP
+    ['工商食药', '市容环境']
+    """
+    with _reading(connection) as conn:
+        rows = conn.execute(
+            text("SELECT code, name_zh, name_en, deadline_hours FROM case_category ORDER BY code")
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+def deadline_hours(connection: Engine | Connection) -> dict[str, int]:
+    """The time limit of each case category, in hours (table ``case_category``).
+
+    Examples
+    --------
+    >>> deadline_hours(engine)["fire_safety"]  # doctest: +SKIP
+    72
+    """
+    return {c["code"]: int(c["deadline_hours"]) for c in case_categories(connection)}
+
+
+def set_deadline_hours(connection: Engine | Connection, category: str, hours: int) -> None:
+    """Change the time limit of a case category.
+
+    Cases filed from then on get the new limit; cases already filed keep the
+    deadline they were filed with.
+
+    Parameters
+    ----------
+    connection:
+        The database (an engine commits at once; a connection leaves the commit to the caller).
+    category:
+        The category's code (``"fire_safety"``) or Chinese name (``"消防安全"``).
+    hours:
+        The new limit, 1 to :data:`MAX_DEADLINE_HOURS`.
+
+    Raises
+    ------
+    InputError
+        When ``hours`` is not a whole number in that range.
+    NotFoundError
+        When the category does not exist (the message lists those that do).
+
+    Examples
+    --------
+    >>> set_deadline_hours(engine, "fire_safety", 48)  # doctest: +SKIP
+    """
+    if (
+        isinstance(hours, bool)
+        or not isinstance(hours, int | np.integer)
+        or not 1 <= int(hours) <= MAX_DEADLINE_HOURS
+    ):
+        raise InputError(
+            f"`hours` was {hours!r} but is expected to be a whole number of hours from 1 to "
+            f"{MAX_DEADLINE_HOURS}"
+        )
+    with _writing(connection) as conn:
+        code = _resolve_category(conn, category)
+        conn.execute(
+            text("UPDATE case_category SET deadline_hours = :h WHERE code = :c"),
+            {"h": int(hours), "c": code},
+        )
+
+
+# --- filing a case ------------------------------------------------------------------------------
+
+_LAYOUT_VERSION_SQL = "(SELECT coalesce(max(v.id), 0) FROM layout_version v)"
+"""The newest published layout: ``publish_cells`` adds a ``layout_version`` row for every
+redraw, adjustment or import, so this number changes whenever the active cells do."""
+
+_FINGERPRINT_SQL = text(
+    f"SELECT {_LAYOUT_VERSION_SQL} AS version, concat_ws('/', "
+    + ", ".join(
+        f"(SELECT count(*) || ':' || coalesce(max(xmin::text::int8), 0) FROM {table})"
+        for table in ("grid_cell", "community", "district", "case_category")
+    )
+    + ") AS fingerprint"
+)
+"""What :class:`IntakeCache` copies, summed up: a row count and the newest writing
+transaction of each table (an insert or update raises the latter, a delete lowers the
+former), so that edits made without ``publish_cells`` (plain SQL, a reload of the
+boundaries) are seen too."""
+
+_INSERT_COLUMNS = (
+    "external_id",
+    "category_code",
+    "description",
+    "source",
+    "address",
+    "reported_at",
+    "reported_by",
+    "deadline",
+    "geom",
+    "raw_x",
+    "raw_y",
+    "raw_crs",
+    "cell_id",
+    "community_code",
+    "street_code",
+    "located_by",
+    "location_flag",
+    "building_id",
+    "match_score",
+)
+_CASE_VALUES = (
+    "CAST(:external_id AS text)",
+    "k.code",
+    "CAST(:description AS text)",
+    "CAST(:source AS text)",
+    "CAST(:address AS text)",
+    "CAST(:reported_at AS timestamptz)",
+    "CAST(:reported_by AS text)",
+    # The limit in force now, read in the same statement: a change made a moment ago
+    # (set_deadline_hours, in any process) applies at once.
+    "CAST(:reported_at AS timestamptz) + k.deadline_hours * interval '1 hour'",
+    "CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL ELSE "
+    "ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326) END",
+    "CAST(:raw_x AS float8)",
+    "CAST(:raw_y AS float8)",
+    "CAST(:raw_crs AS text)",
+    "CAST(:cell_id AS int4)",
+    "CAST(:community_code AS varchar)",
+    "CAST(:street_code AS varchar)",
+    "CAST(:located_by AS text)",
+    "CAST(:location_flag AS text)",
+    "CAST(:building_id AS int8)",
+    "CAST(:match_score AS float8)",
+)
+
+
+def _insert_sql(*, checked_layout: bool) -> TextClause:
+    """One statement that files a case and answers it as :func:`get_case` does.
+
+    Nothing is inserted (and no row answered) when the category does not exist, when
+    another case has the ``external_id`` (``ON CONFLICT DO NOTHING``: no error, so the
+    caller's transaction goes on), or, with ``checked_layout``, when a layout newer than
+    ``:layout_version`` has been published since the case was placed.
+    """
+    checked = f" AND {_LAYOUT_VERSION_SQL} = CAST(:layout_version AS int8)"
+    return text(
+        f"WITH c AS (INSERT INTO case_record ({', '.join(_INSERT_COLUMNS)}) "
+        f"SELECT {', '.join(_CASE_VALUES)} FROM case_category k WHERE k.code = :category_code"
+        + (checked if checked_layout else "")
+        + " ON CONFLICT (external_id) DO NOTHING RETURNING *) "
+        + _case_select("c")
+    )
+
+
+_INSERT = _insert_sql(checked_layout=False)
+_INSERT_CHECKED = _insert_sql(checked_layout=True)
+_WHY_NOT_FILED = text(
+    f"SELECT {_LAYOUT_VERSION_SQL} AS version, "
+    "EXISTS (SELECT 1 FROM case_category WHERE code = :category_code) AS known, "
+    "(SELECT id FROM case_record WHERE external_id = :external_id) AS existing"
+)
+_BUILDING = text(
+    "SELECT b.id, ST_X(b.location) AS lon, ST_Y(b.location) AS lat, b.community_code, "
+    "m.street_code FROM building b JOIN community m ON m.code = b.community_code "
+    "WHERE b.id = :id"
+)
+_MAX_LAYOUT_RETRIES = 3
+"""How often :func:`create_case` places a case again when layouts keep being published
+under it, before it places it in the database instead."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """The active cells as :class:`IntakeCache` holds them."""
+
+    index: CellIndex
+    tree: shapely.STRtree
+    """Over ``index.geoms``: the few cells whose box holds a point."""
+    version: int
+    fingerprint: str
+
+    def locate(self, lon: float, lat: float) -> dict[str, Any]:
+        """The cell of one checked WGS84 point, as :func:`gridgis.geocode.locate` finds it.
+
+        The same rule in a form cheap for one point (about 15 µs against 360 µs for
+        ``locate``, which builds a data frame): the cells whose box holds the point, tested
+        with the same predicate (``intersects_xy`` on the prepared cells, so a point on an
+        edge is in every cell sharing it), and the smallest position, which is the smallest
+        code since the index is sorted by code.
+        """
+        index = self.index
+        near = self.tree.query(shapely.Point(lon, lat))
+        hits = near[shapely.intersects_xy(index.geoms[near], lon, lat)]
+        if hits.size:
+            at = int(hits.min())
+            return {
+                "flag": None,
+                "cell_id": int(index.cell_ids[at]),
+                "community_code": str(index.community_codes[at]),
+                "street_code": str(index.street_codes[at]),
+            }
+        inside = index.outline is not None and bool(shapely.intersects_xy(index.outline, lon, lat))
+        return {"flag": "gap" if inside else "outside"}
+
+
+class IntakeCache:
+    """What filing a case reads again and again, kept in memory: active cells, categories.
+
+    Give one to :func:`create_case` (``cache=``) for every case a process files; the
+    web app keeps one per process. It is safe to share between threads.
+
+    How fresh it is:
+
+    - Cells published through gridgis (:func:`gridgis.db.layout.publish_cells`: a redraw,
+      an adjustment, an import) are never missed: each case is inserted on condition
+      that the newest ``layout_version`` is still the one the cells were loaded at, in
+      the same statement; when it is not, nothing is inserted, the cells are loaded
+      again and the case placed again. So a case is never filed in a replaced layout,
+      however recent the change, and checking costs no query of its own.
+    - Time limits are read by the inserting statement itself, never from the cache.
+    - Anything else the cache holds (a cell, community or district outline edited by
+      plain SQL; categories added or renamed) is seen within ``max_age`` seconds: a
+      request that finds the cache older than that sums the tables up (row counts and
+      the newest writing transaction, one query of about 0.2 ms) and reloads them if
+      they changed. An unknown category name reloads the categories at once.
+
+    Parameters
+    ----------
+    max_age:
+        Seconds between the checks for edits made without ``publish_cells``.
+
+    Examples
+    --------
+    >>> cache = IntakeCache()
+    >>> case = create_case(engine, category="消防安全", lon=119.0128, lat=25.4119,
+    ...                    cache=cache)  # doctest: +SKIP
+    >>> cache.cells(engine)  # doctest: +SKIP
+    <CellIndex of 808 cells>
+    """
+
+    def __init__(self, *, max_age: float = 60.0) -> None:
+        if isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age < 0:
+            raise InputError(f"`max_age` was {max_age!r} but is expected to be seconds, >= 0")
+        self.max_age = float(max_age)
+        self._lock = threading.Lock()
+        self._layout: _Layout | None = None
+        self._categories: dict[str, str] = {}
+        self._checked = -math.inf
+
+    def cells(self, connection: Engine | Connection) -> CellIndex:
+        """The active cells, loaded or checked first when needed.
+
+        Examples
+        --------
+        >>> len(IntakeCache().cells(engine))  # doctest: +SKIP
+        808
+        """
+        with _reading(connection) as conn:
+            return self._current(conn).index
+
+    def clear(self) -> None:
+        """Forget everything: the next case loads the cells and categories again.
+
+        Examples
+        --------
+        >>> cache.clear()  # doctest: +SKIP
+        """
+        with self._lock:
+            self._layout, self._categories, self._checked = None, {}, -math.inf
+
+    def _current(self, conn: Connection, *, replaced: _Layout | None = None) -> _Layout:
+        """The cells to place a case in; ``replaced``: cells found out of date."""
+        layout = self._layout
+        if layout is not None and layout is not replaced:
+            if time.monotonic() - self._checked < self.max_age:
+                return layout
+            # Time to look for edits made without publish_cells. Only one thread looks;
+            # the others go on with the cells they have (a published change is caught
+            # by the insert in any case).
+            if not self._lock.acquire(blocking=False):
+                return layout
+            try:
+                if self._layout is layout:
+                    found = conn.execute(_FINGERPRINT_SQL).one()
+                    if found.fingerprint != layout.fingerprint:
+                        self._load(conn)
+                    self._checked = time.monotonic()
+                return self._layout or layout
+            finally:
+                self._lock.release()
+        with self._lock:
+            if self._layout is None or self._layout is replaced:
+                self._load(conn)
+            assert self._layout is not None
+            return self._layout
+
+    def _load(self, conn: Connection) -> None:
+        """Read the cells and categories (with the lock held)."""
+        from gridgis.geocode import load_cell_index
+
+        # The summary first: a change made while the cells are read makes it differ from
+        # what was read, which only means one more reload.
+        found = conn.execute(_FINGERPRINT_SQL).one()
+        index = load_cell_index(conn)
+        self._categories = _category_codes(conn)
+        self._layout = _Layout(
+            index, shapely.STRtree(index.geoms), int(found.version), str(found.fingerprint)
+        )
+        self._checked = time.monotonic()
+
+    def _category(self, conn: Connection, category: object) -> str:
+        """The code of ``category``, from memory; read again once when it is unknown."""
+        code = _match_category(self._categories, category)
+        if code is None:
+            self._categories = _category_codes(conn)
+            code = _match_category(self._categories, category)
+        if code is None:
+            raise _unknown_category(category, self._categories)
+        return code
+
+
+def _locate_point(
+    conn: Connection, x: object, y: object, crs: CRSLike, cells: CellIndex | _Layout | None
+) -> dict[str, Any]:
+    """Where the point (x, y) in ``crs`` is: WGS84 point, cell and flag (as case columns)."""
+    try:
+        fx, fy = float(x), float(y)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(
+            f"`lon`/`lat` were ({x!r}, {y!r}) but are expected to be numbers"
+        ) from None
+    spec = parse_crs(crs)
+    found: dict[str, Any] = {
+        "raw_x": fx,
+        "raw_y": fy,
+        "raw_crs": spec.name,
+        "located_by": "coordinates",
+    }
+    geographic = spec.is_obfuscated or (spec.crs is not None and spec.crs.is_geographic)
+    if geographic:
+        # Check the numbers as given: converting a swapped pair first could turn it into
+        # infinities (pyproj) and hide that it was merely swapped.
+        flag = str(check_lonlat(fx, fy))
+        if flag in ("swapped", "outside_china"):
+            return found | {"location_flag": flag}
+        if flag == "invalid":
+            raise _invalid_point(fx, fy, spec.name)
+    lon, lat = to_wgs84(fx, fy, spec)
+    located = _find_cell(conn, float(lon), float(lat), cells)
+    flag = located["flag"]
+    if flag == "invalid":
+        raise _invalid_point(fx, fy, spec.name)
+    if flag in ("swapped", "outside_china"):
+        return found | {"location_flag": flag}
+    found |= {"lon": float(lon), "lat": float(lat)}
+    if flag is not None:  # 'outside' the district or in a 'gap': the point is kept
+        return found | {"location_flag": flag}
+    return found | {key: located[key] for key in ("cell_id", "community_code", "street_code")}
+
+
+def _find_cell(
+    conn: Connection, lon: float, lat: float, cells: CellIndex | _Layout | None
+) -> dict[str, Any]:
+    """``flag`` and, when located, the cell columns of one WGS84 point (not yet checked)."""
+    if isinstance(cells, _Layout):
+        flag = check_lonlat(lon, lat)
+        if flag is not None and flag != "ok":
+            return {"flag": str(flag)}
+        return cells.locate(lon, lat)
+    if isinstance(cells, CellIndex):
+        from gridgis.geocode import locate
+
+        row = locate(cells, [lon], [lat]).iloc[0]
+    else:
+        from gridgis.geocode import locate_in_db
+
+        row = locate_in_db(conn, [lon], [lat]).iloc[0]
+    if row["flag"] is not None:
+        return {"flag": row["flag"]}
+    return {
+        "flag": None,
+        "cell_id": int(row["cell_id"]),
+        "community_code": row["community_code"],
+        "street_code": row["street_code"],
+    }
+
+
+def _invalid_point(x: float, y: float, crs_name: str) -> InputError:
+    return InputError(
+        f"`lon`/`lat` were ({x!r}, {y!r}) in {crs_name} but these are not a longitude and "
+        "latitude (missing, or |lon| > 180 / |lat| > 90); projected coordinates need their "
+        "`crs`, e.g. 'EPSG:4547'; file a case without a point by leaving lon and lat out"
+    )
+
+
+def _locate_address(
+    conn: Connection, address: str, book: AddressBook | None, cells: CellIndex | _Layout | None
+) -> dict[str, Any]:
+    """Where the address is: the matched building's point, its cell, or the 'unmatched' flag."""
+    from gridgis.address import load_address_book, match_addresses
+
+    if book is None:
+        book = load_address_book(conn)
+    match = match_addresses(book, [address]).iloc[0]
+    score = float(match["score"])
+    found: dict[str, Any] = {"located_by": "address", "match_score": min(max(score, 0.0), 1.0)}
+    if pd.isna(match["building_id"]):
+        return found | {"location_flag": "unmatched"}
+    building = conn.execute(_BUILDING, {"id": int(match["building_id"])}).one()
+    found |= {
+        "building_id": int(building.id),
+        "lon": float(building.lon),
+        "lat": float(building.lat),
+        "community_code": building.community_code,
+        "street_code": building.street_code,
+    }
+    located = _find_cell(conn, float(building.lon), float(building.lat), cells)
+    if located["flag"] is not None:
+        return found | {"location_flag": located["flag"]}
+    return found | {key: located[key] for key in ("cell_id", "community_code", "street_code")}
+
+
+def _place(
+    conn: Connection,
+    cells: CellIndex | _Layout | None,
+    *,
+    lon: float | None,
+    lat: float | None,
+    crs: CRSLike,
+    address: str | None,
+    book: AddressBook | None,
+) -> dict[str, Any]:
+    """The location columns of a new case (see :func:`create_case`)."""
+    place: dict[str, Any] = {
+        "lon": None,
+        "lat": None,
+        "raw_x": None,
+        "raw_y": None,
+        "raw_crs": None,
+        "cell_id": None,
+        "community_code": None,
+        "street_code": None,
+        "located_by": None,
+        "location_flag": None,
+        "building_id": None,
+        "match_score": None,
+    }
+    if lon is not None:
+        return place | _locate_point(conn, lon, lat, crs, cells)
+    if address is not None and address.strip():
+        return place | _locate_address(conn, address, book, cells)
+    return place | {"location_flag": "unmatched"}
+
+
+@contextmanager
+def _filing(bind: Engine | Connection, *, autocommit: bool) -> Iterator[Connection]:
+    """Use ``bind`` if it is a connection (the caller commits), else a new one.
+
+    Filing writes with one INSERT (the rest are reads): alone it is atomic, and with
+    ``autocommit`` it saves the BEGIN and COMMIT round trips of a transaction. Without it
+    (filing that looks the point up in PostGIS) one transaction is committed, so that
+    :func:`gridgis.geocode.locate_in_db` can set its settings for it.
+    """
+    if isinstance(bind, Connection):
+        yield bind
+    elif autocommit:
+        with bind.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+def _file_cached(
+    conn: Connection,
+    cache: IntakeCache,
+    category: object,
+    values: dict[str, Any],
+    where: dict[str, Any],
+) -> Row[Any] | None:
+    """Insert the case placed in ``cache``'s cells; ``None`` when refused (see the caller).
+
+    When a layout was published after the cells were loaded, the insert stores nothing:
+    the cells are loaded again and the case placed again (a few times at most, then in
+    the database itself).
+    """
+    values["category_code"] = cache._category(conn, category)
+    replaced = None
+    for _ in range(_MAX_LAYOUT_RETRIES):
+        layout = cache._current(conn, replaced=replaced)
+        values |= _place(conn, layout, **where) | {"layout_version": layout.version}
+        row = conn.execute(_INSERT_CHECKED, values).one_or_none()
+        if row is not None:
+            return row
+        why = conn.execute(_WHY_NOT_FILED, values).one()
+        if why.version == layout.version or not why.known or why.existing is not None:
+            return None  # refused for another reason
+        replaced = layout
+    values |= _place(conn, None, **where)
+    return conn.execute(_INSERT, values).one_or_none()
+
+
+def create_case(
+    connection: Engine | Connection,
+    *,
+    category: str,
+    lon: float | None = None,
+    lat: float | None = None,
+    crs: CRSLike = "wgs84",
+    address: str | None = None,
+    description: str | None = None,
+    source: str | None = None,
+    external_id: str | None = None,
+    reported_by: str | None = None,
+    reported_at: dt.datetime | None = None,
+    book: AddressBook | None = None,
+    index: CellIndex | None = None,
+    cache: IntakeCache | None = None,
+) -> dict[str, Any]:
+    """File a new case: locate it, give it its deadline, store it at step 'reported'.
+
+    Where the case is comes from its point when ``lon``/``lat`` are given
+    (converted from ``crs`` to WGS84 and looked up among the active cells), else
+    from its address (matched to a building, whose point is then looked up).
+    A case that cannot be placed in a cell is stored all the same, without a
+    cell, with ``location_flag`` saying why: ``outside`` the district, in a
+    ``gap`` between cells, coordinates that look ``swapped`` or are
+    ``outside_china`` (such points are not stored as the case's point), or an
+    address that is ``unmatched`` (also when neither a point nor an address
+    was given). ``raw_x``/``raw_y``/``raw_crs`` keep the coordinates as given.
+
+    The case is stored by one ``INSERT`` that also reads the category's time limit
+    and answers the stored case; with an engine it runs in autocommit (one
+    statement is atomic), with a connection in the caller's transaction, which
+    goes on after a refusal (unknown category, duplicate ``external_id``).
+
+    Parameters
+    ----------
+    connection:
+        The database (an engine commits at once; a connection leaves the commit to the caller).
+    category:
+        A category code (``"fire_safety"``) or Chinese name (``"消防安全"``).
+    lon, lat:
+        The point, in ``crs`` (x and y: metres for a projected CRS).
+    crs:
+        The system of ``lon``/``lat``: wgs84, cgcs2000, gcj02, bd09 or EPSG:nnnn.
+    address:
+        The address as reported; used to place the case when there is no point.
+    description, source, reported_by:
+        Free text (what, which channel, who reported).
+    external_id:
+        The case's identifier in another system; unique.
+    reported_at:
+        When it was reported (default now; naive means Asia/Shanghai).
+    book:
+        An address book from :func:`gridgis.address.load_address_book`, to reuse
+        for many cases (default: loaded when an address must be matched).
+    index:
+        Cells from :func:`gridgis.geocode.load_cell_index` to place the case in, as
+        they are (the caller keeps them current); default: the active cells, looked up
+        in the database.
+    cache:
+        An :class:`IntakeCache` to reuse for many cases: the cells and categories come
+        from memory, checked against the database by the insert itself, so a case is
+        never placed in a replaced layout. Fastest; ignored when ``index`` is given.
+
+    Returns
+    -------
+    dict
+        The stored case, as :func:`get_case` returns it.
+
+    Raises
+    ------
+    NotFoundError
+        When the category does not exist (the message lists those that do).
+    ConflictError
+        When a case with this ``external_id`` exists (the message names it).
+    InputError
+        When only one of ``lon``/``lat`` is given, or they are not coordinates at all.
+
+    Examples
+    --------
+    >>> case = create_case(
+    ...     engine, category="消防安全", address="荔城区镇海街道文献社区瑞隆里59号1栋"
+    ... )  # doctest: +SKIP
+    >>> case["located_by"], case["building_id"] is not None  # doctest: +SKIP
+    ('address', True)
+    """
+    when = _aware(reported_at, "reported_at") if reported_at is not None else _now()
+    if (lon is None) != (lat is None):
+        raise InputError(
+            f"`lon` was {lon!r} and `lat` was {lat!r}: give both coordinates, or neither"
+        )
+    if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
+        raise InputError(f"`external_id` was {external_id!r} but is expected to be non-empty text")
+    if address is not None and not isinstance(address, str):
+        raise InputError(f"`address` was {address!r} but is expected to be text")
+    if index is not None and not isinstance(index, CellIndex):
+        raise InputError(f"`index` must be a CellIndex, not {type(index).__name__}")
+    if index is not None:
+        cache = None
+    values: dict[str, Any] = {
+        "external_id": external_id,
+        "description": description,
+        "source": source,
+        "address": address,
+        "reported_at": when,
+        "reported_by": reported_by,
+        "now": _now(),
+    }
+    where: dict[str, Any] = {"lon": lon, "lat": lat, "crs": crs, "address": address, "book": book}
+    with _filing(connection, autocommit=cache is not None) as conn:
+        try:
+            if cache is None:
+                values["category_code"] = _resolve_category(conn, category)
+                values |= _place(conn, index, **where)
+                row = conn.execute(_INSERT, values).one_or_none()
+            else:
+                row = _file_cached(conn, cache, category, values, where)
+        except IntegrityError as exc:
+            if cache is not None:  # e.g. a cell deleted under the cache (not via gridgis)
+                cache.clear()
+            raise _translate(exc, "filing the case") from exc
+        if row is None:
+            why = conn.execute(_WHY_NOT_FILED, values).one()
+            if not why.known:
+                if cache is not None:
+                    cache.clear()
+                raise _unknown_category(category, _category_codes(conn))
+            if why.existing is not None:
+                raise ConflictError(
+                    f"`external_id` was {external_id!r} but case {why.existing} already has it; "
+                    "a case is filed only once"
+                )
+            raise ConflictError(
+                "filing the case was refused: nothing was stored, and what stood in the way "
+                "(a category, an external_id, a newer layout) changed meanwhile; try again"
+            )
+        return _record(row._mapping)
+
+
+# --- moving a case on ---------------------------------------------------------------------------
+
+
+def advance_case(
+    connection: Engine | Connection,
+    case_id: int,
+    step: str,
+    *,
+    actor: str,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Move a case to its next step, or reject it (作废).
+
+    Parameters
+    ----------
+    connection:
+        The database (an engine commits at once; a connection leaves the commit to the caller).
+    case_id:
+        The case.
+    step:
+        The case's next step (``registered`` after ``reported``, and so on) or
+        ``rejected`` from any step that is not finished; the Chinese names
+        (立案, 派遣, 处置, 核查, 结案, 作废) are accepted too.
+    actor:
+        Who takes the step (a person or an office); required.
+    at:
+        When (default now; naive means Asia/Shanghai); never earlier than the
+        case's previous step.
+
+    Returns
+    -------
+    dict
+        The case after the step, as :func:`get_case` returns it.
+
+    Raises
+    ------
+    NotFoundError
+        When the case does not exist.
+    ConflictError
+        When the step skips a step, goes back, or the case is finished
+        (closed or rejected).
+    InputError
+        For an unknown step, an empty ``actor``, or a time before the previous step.
+
+    Examples
+    --------
+    >>> advance_case(engine, 17, "dispatched", actor="镇海街道网格中心")["step"]  # doctest: +SKIP
+    'dispatched'
+    """
+    case_id = _check_case_id(case_id)
+    step = _check_step(step)
+    if step == "reported":
+        raise InputError(
+            "`step` was 'reported' but a case is reported when it is filed (create_case); "
+            f"the steps that follow are {', '.join(_step_label(s) for s in STEPS[1:])}"
+        )
+    if not isinstance(actor, str) or not actor.strip():
+        raise InputError(f"`actor` was {actor!r} but is expected to name who takes the step")
+    actor = actor.strip()
+    when = _aware(at, "at") if at is not None else _now()
+    with _writing(connection) as conn:
+        row = conn.execute(
+            text(
+                "SELECT id, step, "
+                + ", ".join(f"{s}_at, {s}_by" for s in STEPS)
+                + " FROM case_record WHERE id = :id FOR UPDATE"
+            ),
+            {"id": case_id},
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"case {case_id} does not exist")
+        record = row._mapping
+        current = record["step"]
+        since = record[f"{current}_at"]
+        if current in _FINISHED:
+            raise ConflictError(
+                f"case {case_id} is finished: {_step_label(current)} at {_iso(since)} by "
+                f"{record[f'{current}_by'] or 'unknown'}; a finished case cannot change "
+                f"(asked for {_step_label(step)})"
+            )
+        if step != "rejected":
+            position, target = CASE_STEPS.index(current), CASE_STEPS.index(step)
+            following = CASE_STEPS[position + 1]
+            if target <= position:
+                raise ConflictError(
+                    f"case {case_id} is at step {_step_label(current)} and cannot go back to "
+                    f"{_step_label(step)}, which it passed at {_iso(record[f'{step}_at'])}; "
+                    "a case only moves forward"
+                )
+            if target > position + 1:
+                raise ConflictError(
+                    f"case {case_id} is at step {_step_label(current)}; its next step is "
+                    f"{_step_label(following)}, it cannot skip to {_step_label(step)}"
+                )
+        if when < since:
+            raise InputError(
+                f"`at` was {_iso(when)} but case {case_id} reached its previous step "
+                f"{_step_label(current)} at {_iso(since)}; a step cannot come before the one "
+                "it follows"
+            )
+        try:
+            with conn.begin_nested():
+                # `step` is one of STEPS (checked above), so the column names are safe.
+                conn.execute(
+                    text(f"UPDATE case_record SET {step}_at = :at, {step}_by = :by WHERE id = :id"),
+                    {"at": when, "by": actor, "id": case_id},
+                )
+        except IntegrityError as exc:
+            raise _translate(exc, f"moving case {case_id} to {_step_label(step)}") from exc
+        return get_case(conn, case_id)
+
+
+# --- reading cases ------------------------------------------------------------------------------
+
+
+def get_case(connection: Engine | Connection, case_id: int) -> dict[str, Any]:
+    """One case as a JSON-ready dict (times as ISO 8601 at +08:00).
+
+    Keys: ``id``, ``external_id``, ``category``, ``category_name``,
+    ``description``, ``source``, ``address``, ``lon``, ``lat``, ``raw_x``,
+    ``raw_y``, ``raw_crs``, ``located_by``, ``location_flag``, ``building_id``,
+    ``match_score``, ``cell_code``, ``community_code``, ``street_code``,
+    ``step``, ``deadline``, ``overdue``, and ``<step>_at`` / ``<step>_by``
+    for reported, registered, dispatched, handled, verified, closed, rejected.
+
+    Raises
+    ------
+    NotFoundError
+        When the case does not exist.
+
+    Examples
+    --------
+    >>> get_case(engine, 1)["step"]  # doctest: +SKIP
+    'closed'
+    """
+    case_id = _check_case_id(case_id)
+    with _reading(connection) as conn:
+        row = conn.execute(
+            text(_CASE_SELECT + " WHERE c.id = :id"), {"id": case_id, "now": _now()}
+        ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"case {case_id} does not exist")
+    return _record(row._mapping)
+
+
+def list_cases(
+    connection: Engine | Connection,
+    *,
+    street: str | None = None,
+    community: str | None = None,
+    cell: str | None = None,
+    category: str | Sequence[str] | None = None,
+    step: str | Sequence[str] | None = None,
+    overdue: bool | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Cases matching every filter given, newest report first (then highest id).
+
+    Parameters
+    ----------
+    connection:
+        The database.
+    street, community, cell:
+        Codes (9, 12, 15 digits) of the area the case was filed in; a cell code
+        matches every version of that cell.
+    category:
+        A category code or Chinese name, or a list of them (any of them matches).
+    step:
+        The current step (``reported`` ... ``closed``, ``rejected``), or a list of
+        steps (any of them matches).
+    overdue:
+        Only overdue cases (``True``) or only those that are not (``False``).
+    since, until:
+        Reported at or after ``since`` and before ``until``.
+    limit, offset:
+        Paging: 1 to :data:`MAX_LIMIT` cases, after skipping ``offset``.
+
+    Returns
+    -------
+    list of dict
+        Cases as :func:`get_case` returns them.
+
+    Examples
+    --------
+    >>> [c["id"] for c in list_cases(engine, community="350304001007", limit=3)]  # doctest: +SKIP
+    [99871, 99790, 99702]
+    >>> open_ones = list_cases(engine, step=["reported", "registered"], category=["消防安全",
+    ...                        "dispute"])  # doctest: +SKIP
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"`limit` was {limit!r} but is expected to be from 1 to {MAX_LIMIT}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InputError(f"`offset` was {offset!r} but is expected to be 0 or more")
+    if overdue is not None and not isinstance(overdue, bool):
+        raise InputError(f"`overdue` was {overdue!r} but is expected to be True, False or None")
+    where: list[str] = []
+    params: dict[str, Any] = {"now": _now(), "limit": limit, "offset": offset}
+    for level, value, column in (
+        ("street", street, "c.street_code"),
+        ("community", community, "c.community_code"),
+        ("cell", cell, "g.code"),
+    ):
+        if _check_code(value, level) is not None:
+            where.append(f"{column} = :{level}")
+            params[level] = value
+    if step is not None:
+        where.append("c.step = ANY(CAST(:steps AS text[]))")
+        params["steps"] = [_check_step(s) for s in _some(step, "step")]
+    if overdue is not None:
+        where.append(f"{_OVERDUE_SQL} = :overdue")
+        params["overdue"] = overdue
+    if since is not None:
+        where.append("c.reported_at >= :since")
+        params["since"] = _aware(since, "since")
+    if until is not None:
+        where.append("c.reported_at < :until")
+        params["until"] = _aware(until, "until")
+    with _reading(connection) as conn:
+        if category is not None:
+            wanted = _some(category, "category")
+            known = _category_codes(conn)
+            codes = [_match_category(known, c) for c in wanted]
+            for asked, code in zip(wanted, codes, strict=True):
+                if code is None:
+                    raise _unknown_category(asked, known)
+            where.append("c.category_code = ANY(CAST(:categories AS text[]))")
+            params["categories"] = list(dict.fromkeys(codes))
+        sql = (
+            _CASE_SELECT
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit OFFSET :offset"
+        )
+        return [_record(r._mapping) for r in conn.execute(text(sql), params)]
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+_FILED_KEY = {"cell": "g.code", "community": "c.community_code", "street": "c.street_code"}
+_AREA_NAMES = {
+    "cell": (
+        "SELECT DISTINCT ON (code) code, name, valid_to IS NULL AS active FROM grid_cell "
+        "ORDER BY code, valid_to IS NULL DESC, valid_from DESC"
+    ),
+    "community": (
+        "SELECT m.code, m.name, EXISTS (SELECT 1 FROM grid_cell g WHERE g.valid_to IS NULL "
+        "AND g.community_code = m.code) AS active FROM community m"
+    ),
+    "street": (
+        "SELECT s.code, s.name, EXISTS (SELECT 1 FROM grid_cell g JOIN community m "
+        "ON m.code = g.community_code WHERE g.valid_to IS NULL AND m.street_code = s.code) "
+        "AS active FROM street s"
+    ),
+}
+"""Each area's name, and whether it has active cells (such areas get a row even without cases)."""
+_STAT_COLUMNS = (
+    "code",
+    "name",
+    "cases",
+    "closed",
+    "rejected",
+    "closed_on_time",
+    "closure_rate",
+    "on_time_rate",
+    "overdue_open",
+    "median_hours_to_close",
+)
+
+
+def case_stats(
+    connection: Engine | Connection,
+    *,
+    level: str = "cell",
+    layout: str = "filed",
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """Closure and on-time figures per cell, community or street office.
+
+    Parameters
+    ----------
+    connection:
+        The database.
+    level:
+        ``"cell"``, ``"community"`` or ``"street"``.
+    layout:
+        ``"filed"``: each case counts in the area stored on it, the one it was
+        filed in (a cell retired since keeps its cases). ``"current"``: each
+        case's point is placed again in the active cells (a point on a shared
+        boundary goes to the smallest code), so that after a redraw every case
+        is counted once in today's layout.
+    since, until:
+        Only cases reported at or after ``since`` and before ``until``.
+    now:
+        The time open cases are judged overdue at (default now).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per area, by code: every active cell (or every community or
+        street that has active cells), every other area that has cases, and a row
+        with code ``None``
+        for the cases in no area (no point, or outside every cell). Columns:
+
+        ``code``, ``name``
+            The area.
+        ``cases``
+            Cases reported (all, rejected included).
+        ``closed``, ``rejected``
+            Cases closed (结案) and rejected (作废).
+        ``closed_on_time``
+            Cases closed no later than their deadline (按期结案).
+        ``closure_rate``
+            结案率: ``closed / (cases - rejected)`` (a rejected case is not a case to close).
+        ``on_time_rate``
+            按期结案率: ``closed_on_time / closed``.
+        ``overdue_open``
+            Open cases (neither closed nor rejected) past their deadline at ``now``.
+        ``median_hours_to_close``
+            Median hours from report to closing, over the closed cases.
+
+        Rates and the median are NaN where there is nothing to divide.
+
+    Examples
+    --------
+    >>> stats = case_stats(engine, level="street")  # doctest: +SKIP
+    >>> stats[["code", "name", "closure_rate"]].head(1)  # doctest: +SKIP
+            code  name  closure_rate
+    0  350304001  镇海街道      0.958
+    """
+    if level not in STAT_LEVELS:
+        raise InputError(f"`level` was {level!r} but is expected to be one of {list(STAT_LEVELS)}")
+    if layout not in STAT_LAYOUTS:
+        raise InputError(
+            f"`layout` was {layout!r} but is expected to be one of {list(STAT_LAYOUTS)}"
+        )
+    params: dict[str, Any] = {"now": _aware(now, "now") if now is not None else _now()}
+    where: list[str] = []
+    if since is not None:
+        where.append("c.reported_at >= :since")
+        params["since"] = _aware(since, "since")
+    if until is not None:
+        where.append("c.reported_at < :until")
+        params["until"] = _aware(until, "until")
+    filters = (" WHERE " + " AND ".join(where)) if where else ""
+    if layout == "filed":
+        picked = (
+            f"SELECT c.*, {_FILED_KEY[level]} AS area_code FROM case_record c "
+            f"LEFT JOIN grid_cell g ON g.id = c.cell_id{filters}"
+        )
+    else:
+        digits = _CODE_DIGITS[level]
+        # The smallest code wins on a boundary that several active cells share.
+        picked = (
+            f"SELECT c.*, left(a.code, {digits}) AS area_code FROM case_record c "
+            "LEFT JOIN LATERAL (SELECT g.code FROM grid_cell g WHERE g.valid_to IS NULL "
+            "AND ST_Covers(g.geom, c.geom) ORDER BY g.code LIMIT 1) a ON true"
+            f"{filters}"
+        )
+    sql = f"""
+        WITH picked AS ({picked}),
+        agg AS (
+            SELECT area_code,
+                count(*) AS cases,
+                count(closed_at) AS closed,
+                count(rejected_at) AS rejected,
+                count(*) FILTER (WHERE closed_at <= deadline) AS closed_on_time,
+                count(*) FILTER (WHERE closed_at IS NULL AND rejected_at IS NULL
+                                 AND CAST(:now AS timestamptz) > deadline) AS overdue_open,
+                percentile_cont(0.5) WITHIN GROUP (
+                    ORDER BY extract(epoch FROM closed_at - reported_at) / 3600.0
+                ) AS median_hours_to_close
+            FROM picked GROUP BY area_code
+        ),
+        names AS ({_AREA_NAMES[level]}),
+        keys AS (
+            SELECT area_code AS code FROM agg UNION SELECT code FROM names WHERE active
+        )
+        SELECT k.code, n.name,
+            coalesce(a.cases, 0) AS cases,
+            coalesce(a.closed, 0) AS closed,
+            coalesce(a.rejected, 0) AS rejected,
+            coalesce(a.closed_on_time, 0) AS closed_on_time,
+            a.closed::float8 / nullif(a.cases - a.rejected, 0) AS closure_rate,
+            a.closed_on_time::float8 / nullif(a.closed, 0) AS on_time_rate,
+            coalesce(a.overdue_open, 0) AS overdue_open,
+            a.median_hours_to_close
+        FROM keys k
+        LEFT JOIN agg a ON a.area_code IS NOT DISTINCT FROM k.code
+        LEFT JOIN names n ON n.code = k.code
+        ORDER BY k.code NULLS LAST
+    """
+    with _reading(connection) as conn:
+        rows = conn.execute(text(sql), params).all()
+    dtypes: dict[str, Any] = {"code": object, "name": object, "closure_rate": "float64"}
+    dtypes |= {"on_time_rate": "float64", "median_hours_to_close": "float64"}
+    return pd.DataFrame(
+        {
+            column: pd.Series(
+                [r[i] for r in rows],
+                dtype=dtypes.get(column, "int64"),  # the other columns are counts
+            )
+            for i, column in enumerate(_STAT_COLUMNS)
+        }
+    )

@@ -1,0 +1,345 @@
+"""Open311 GeoReport v2 (https://wiki.open311.org/GeoReport_v2) over the case intake.
+
+Services are the case categories (``service_code`` = category code,
+``service_name`` = its Chinese name); service requests are cases
+(``service_request_id`` = case id). Only the JSON format is served: a
+``.xml`` resource is answered 400 with a message saying so.
+
+Routes (under ``/open311/v2``)
+------------------------------
+``GET services.json``
+    Every service.
+``GET services/<service_code>.json``
+    A service definition; no service has attributes.
+``POST requests.json``
+    File a request: form-encoded (as the spec says) or JSON, with
+    ``service_code``, ``lat`` + ``long`` (WGS84) or ``address_string``,
+    ``description``, ``email``, ``first_name``, ``last_name``, ``phone``;
+    ``api_key``, ``jurisdiction_id``, ``device_id`` and ``account_id`` are
+    accepted and ignored. Answers 201 with
+    ``[{"service_request_id", "service_notice", "account_id"}]``.
+``GET requests.json?service_request_id=&service_code=&start_date=&end_date=&status=``
+    Requests, newest first, at most 1000; without dates, those of the last 90 days.
+``GET requests/<service_request_id>.json``
+    One request, as a list of one.
+
+Errors are the spec's list ``[{"code": status, "description": message}]``
+with that HTTP status: 400 for a bad or missing field, 404 for an unknown
+service or request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from gridgis import cases
+from gridgis.errors import DatabaseError, GridGISError, InputError, NotFoundError, ValidationError
+from gridgis.web.cases_api import address_book, intake_cache
+from gridgis.web.db import get_engine
+from gridgis.web.openapi import OPEN311_PREFIX, body_fields, check_fields, read_query
+
+__all__ = ["DEFAULT_DAYS", "MAX_REQUESTS", "SOURCE", "bp", "service_request"]
+
+bp = Blueprint("open311", __name__, url_prefix=OPEN311_PREFIX)
+
+MAX_REQUESTS = 1000
+"""The most requests ``GET requests.json`` answers (the spec suggests 1000)."""
+DEFAULT_DAYS = 90
+"""Without ``start_date``, ``GET requests.json`` covers this many days (the spec's default)."""
+SOURCE = "Open311"
+"""The ``source`` of a case filed through Open311."""
+
+_OPEN_STEPS = ("reported", "registered", "dispatched", "handled", "verified")
+_CLOSED_STEPS = ("closed", "rejected")
+_STATUS_NOTES = {
+    "reported": "已上报，待立案",
+    "registered": "已立案，待派遣",
+    "dispatched": "已派遣，处置中",
+    "handled": "已处置，待核查",
+    "verified": "已核查，待结案",
+    "closed": "已结案",
+    "rejected": "已作废（不予立案）",
+}
+_FLAG_NOTICES = {
+    "outside": "位置在本辖区之外，未分派到网格",
+    "gap": "位置不在任何网格内，待人工分派",
+    "swapped": "经纬度疑似颠倒，未分派到网格，请核对位置",
+    "outside_china": "位置不在中国境内，未分派到网格，请核对位置",
+    "unmatched": "地址未能匹配到楼栋，待人工分派",
+}
+_UNSUPPORTED_FIELDS = {
+    "address_id": "send `lat` and `long` or `address_string` instead",
+    "media_url": "describe the problem in `description`",
+}
+
+
+# --- errors in the spec's format -----------------------------------------------------------------
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify([{"code": status, "description": message}]), status
+
+
+@bp.errorhandler(GridGISError)
+def _gridgis_error(exc: GridGISError) -> tuple[Response, int]:
+    # The spec answers every bad or missing field with 400.
+    status = 400 if isinstance(exc, ValidationError) else exc.status
+    return _error(status, str(exc))
+
+
+@bp.errorhandler(OperationalError)
+def _database_unreachable(exc: OperationalError) -> tuple[Response, int]:
+    error = DatabaseError(f"cannot reach the database: {str(exc.orig).strip()}")
+    return _error(error.status, str(error))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> HTTPException | tuple[Response, int]:
+    if exc.code is None or exc.code < 400:
+        return exc
+    return _error(exc.code, exc.description or exc.name)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt == "json":
+        return
+    if fmt == "xml":
+        raise InputError(
+            "the xml format is not supported by this server; ask for the same resource with "
+            ".json (e.g. services.json)"
+        )
+    raise NotFoundError(f"the format was {fmt!r} but this server answers only .json")
+
+
+@bp.route("/<path:rest>", methods=["GET", "POST"])
+def unknown_resource(rest: str) -> tuple[Response, int]:
+    """Answer a path that is no GeoReport v2 resource with the spec's 404.
+
+    A resource asked for with the wrong method (``POST services.json``) gets
+    405 and the method it answers instead.
+    """
+    other = "GET" if request.method == "POST" else "POST"
+    try:
+        endpoint, _ = current_app.url_map.bind_to_environ(request.environ).match(method=other)
+    except HTTPException:
+        endpoint = None
+    if endpoint is not None and endpoint != request.endpoint:
+        response, status = _error(405, f"{request.path} answers {other} only")
+        response.headers["Allow"] = other
+        return response, status
+    return _error(
+        404,
+        f"{OPEN311_PREFIX}/{rest} is not a GeoReport v2 resource; this server has "
+        "services.json, services/<service_code>.json, requests.json and "
+        "requests/<service_request_id>.json",
+    )
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+def _service(category: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "service_code": category["code"],
+        "service_name": category["name_zh"],
+        "description": (
+            f"{category['name_zh']}（{category['name_en']}）：按期结案时限 "
+            f"{category['deadline_hours']} 小时"
+        ),
+        "metadata": False,
+        "type": "realtime",
+        "keywords": f"{category['name_zh']}, {category['name_en']}",
+        "group": "事件",
+    }
+
+
+@bp.get("/services.<fmt>")
+def services(fmt: str) -> Response:
+    """Answer every service (case category)."""
+    _check_format(fmt)
+    read_query("open311Services", request.args)
+    return jsonify([_service(c) for c in cases.case_categories(get_engine())])
+
+
+@bp.get("/services/<service_code>.<fmt>")
+def service_definition(service_code: str, fmt: str) -> Response:
+    """Answer a service definition: no service has attributes."""
+    _check_format(fmt)
+    read_query("open311ServiceDefinition", request.args)
+    known = {c["code"] for c in cases.case_categories(get_engine())}
+    if service_code not in known:
+        raise NotFoundError(
+            f"`service_code` was {service_code!r} but is expected to be one of {sorted(known)}"
+        )
+    return jsonify({"service_code": service_code, "attributes": []})
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+def service_request(case: dict[str, Any]) -> dict[str, Any]:
+    """Return a case dict (:func:`gridgis.cases.get_case`) as a GeoReport v2 service request.
+
+    ``status`` is ``closed`` for a closed or rejected case, else ``open``;
+    ``status_notes`` says the step in Chinese; ``expected_datetime`` is the
+    deadline; ``agency_responsible`` is the grid cell the case was routed to;
+    ``address_id`` the matched building.
+
+    Examples
+    --------
+    >>> service_request(get_case(engine, 1))["status"]  # doctest: +SKIP
+    'closed'
+    """
+    step = case["step"]
+    times = [case[f"{s}_at"] for s in cases.STEPS if case.get(f"{s}_at")]
+    updated = max(times, key=_instant)
+    return {
+        "service_request_id": str(case["id"]),
+        "status": "closed" if step in _CLOSED_STEPS else "open",
+        "status_notes": _STATUS_NOTES.get(step, step),
+        "service_name": case["category_name"],
+        "service_code": case["category"],
+        "description": case["description"],
+        "agency_responsible": f"网格 {case['cell_code']}" if case["cell_code"] else None,
+        "service_notice": _notice(case),
+        "requested_datetime": case["reported_at"],
+        "updated_datetime": updated,
+        "expected_datetime": case["deadline"],
+        "address": case["address"],
+        "address_id": str(case["building_id"]) if case["building_id"] is not None else None,
+        "zipcode": None,
+        "lat": case["lat"],
+        "long": case["lon"],
+        "media_url": None,
+    }
+
+
+def _instant(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=cases.LOCAL_TZ)
+
+
+def _notice(case: dict[str, Any]) -> str | None:
+    notes = []
+    if case["deadline"]:
+        limit = _instant(case["deadline"]) - _instant(case["reported_at"])
+        notes.append(f"按期结案时限 {round(limit.total_seconds() / 3600)} 小时")
+    flag = case["location_flag"]
+    if flag:
+        notes.append(_FLAG_NOTICES.get(flag, f"未分派到网格（{flag}）"))
+    return "；".join(notes) or None
+
+
+def _reporter(fields: dict[str, Any]) -> str | None:
+    name = f"{fields.get('last_name', '')}{fields.get('first_name', '')}".strip()
+    parts = [p.strip() for p in (name, fields.get("email", ""), fields.get("phone", "")) if p]
+    parts = [p for p in parts if p]
+    return " / ".join(parts) or None
+
+
+@bp.post("/requests.<fmt>")
+def create_request(fmt: str) -> tuple[Response, int]:
+    """File a service request as a case; answer its id."""
+    _check_format(fmt)
+    raw, text = body_fields(what="service request", form=True)
+    _unsupported(raw)
+    fields = check_fields(
+        raw, {"$ref": "#/components/schemas/Open311NewRequest"}, what="service request", text=text
+    )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    book = None
+    if "address_string" in fields and "lat" not in fields:
+        book = address_book(app)
+    case = cases.create_case(
+        get_engine(),
+        book=book,
+        cache=intake_cache(app),
+        category=fields["service_code"],
+        lon=fields.get("long"),
+        lat=fields.get("lat"),
+        crs="wgs84",
+        address=fields.get("address_string"),
+        description=fields.get("description"),
+        source=SOURCE,
+        reported_by=_reporter(fields),
+    )
+    return (
+        jsonify(
+            [
+                {
+                    "service_request_id": str(case["id"]),
+                    "service_notice": _notice(case),
+                    "account_id": None,
+                }
+            ]
+        ),
+        201,
+    )
+
+
+def _unsupported(keys: Iterable[str]) -> None:
+    """Refuse fields of the spec that this server cannot keep, saying what to do instead."""
+    problems = []
+    for key in keys:
+        if key in _UNSUPPORTED_FIELDS:
+            problems.append(f"`{key}` is not supported by this server: {_UNSUPPORTED_FIELDS[key]}")
+        elif key.startswith("attribute["):
+            problems.append(f"`{key}`: no service of this server has attributes")
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+@bp.get("/requests.<fmt>")
+def list_requests(fmt: str) -> Response:
+    """Answer the service requests that match the query, newest first."""
+    _check_format(fmt)
+    query = read_query("open311Requests", request.args)
+    engine = get_engine()
+    if "service_request_id" in query:
+        found = []
+        for text_id in dict.fromkeys(query["service_request_id"].split(",")):
+            case_id = int(text_id)
+            if 1 <= case_id < 2**63:
+                try:
+                    found.append(cases.get_case(engine, case_id))
+                except NotFoundError:
+                    continue  # the spec lists the requests that exist
+        return jsonify([service_request(c) for c in found])
+    until: dt.datetime | None = query.get("end_date")
+    since: dt.datetime | None = query.get("start_date")
+    if since is None:
+        since = (until or dt.datetime.now(dt.UTC)) - dt.timedelta(days=DEFAULT_DAYS)
+    if until is not None and until <= since:
+        return jsonify([])
+    codes = (
+        list(dict.fromkeys(query["service_code"].split(","))) if "service_code" in query else None
+    )
+    statuses = set(query.get("status", "open,closed").split(","))
+    steps = None if statuses == {"open", "closed"} else (
+        list(_OPEN_STEPS if "open" in statuses else _CLOSED_STEPS)
+    )  # fmt: skip
+    found = cases.list_cases(
+        engine, category=codes, step=steps, since=since, until=until, limit=MAX_REQUESTS
+    )
+    return jsonify([service_request(c) for c in found])
+
+
+@bp.get("/requests/<service_request_id>.<fmt>")
+def get_request(service_request_id: str, fmt: str) -> Response:
+    """Answer one service request, as a list of one."""
+    _check_format(fmt)
+    read_query("open311Request", request.args)
+    if not service_request_id.isascii() or not service_request_id.isdigit():
+        raise NotFoundError(
+            f"`service_request_id` was {service_request_id!r} but is expected to be a number"
+        )
+    case_id = int(service_request_id)
+    if not 1 <= case_id < 2**63:
+        raise NotFoundError(f"service request {service_request_id} does not exist")
+    return jsonify([service_request(cases.get_case(get_engine(), case_id))])

@@ -1,0 +1,472 @@
+"""The case intake API (/api/cases...) through Flask's test client, on the demo district."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, text
+
+from gridgis.crs import wgs84_to_gcj02
+from gridgis.web import create_app
+from gridgis.web.db import dispose_engine
+from gridgis.web.openapi import MAX_BODY_BYTES, openapi_document
+
+
+@pytest.fixture
+def app(demo_url: str) -> Iterator[Flask]:
+    application = create_app({"TESTING": True, "DATABASE_URL": demo_url})
+    yield application
+    dispose_engine(application)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def shared_client(pg_server: Any, demo_template: str) -> Iterator[FlaskClient]:
+    """A client on one demo copy for this module's tests that only read or are refused."""
+    name = f"gridgis_api_cases_{os.getpid()}"
+    application = create_app(
+        {"TESTING": True, "DATABASE_URL": pg_server.create(name, template=demo_template)}
+    )
+    yield application.test_client()
+    dispose_engine(application)
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def db(demo_url: str) -> Iterator[Engine]:
+    engine = create_engine(demo_url)
+    yield engine
+    engine.dispose()
+
+
+def _json(response: Any, status: int) -> Any:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    return json.loads(response.get_data(as_text=True))
+
+
+def _cell_point(db: Engine) -> tuple[str, float, float]:
+    """An active cell's code and a point well inside it."""
+    with db.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT code, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
+                "  SELECT code, ST_PointOnSurface(ST_Buffer(geom, -0.0002)) AS p FROM grid_cell"
+                "  WHERE valid_to IS NULL AND NOT ST_IsEmpty(ST_Buffer(geom, -0.0002))"
+                "  ORDER BY code LIMIT 1) s"
+            )
+        ).one()
+    return row.code, row.lon, row.lat
+
+
+def _hours(db: Engine, category: str) -> int:
+    with db.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT deadline_hours FROM case_category WHERE code = :c"), {"c": category}
+            ).scalar_one()
+        )
+
+
+def _post_case(client: FlaskClient, body: dict[str, Any]) -> dict[str, Any]:
+    case: dict[str, Any] = _json(client.post("/api/cases", json=body), 201)
+    return case
+
+
+# --- filing ------------------------------------------------------------------------------
+
+
+def test_create_by_point_routes_the_case_to_its_cell(client: FlaskClient, db: Engine) -> None:
+    code, lon, lat = _cell_point(db)
+    response = client.post(
+        "/api/cases",
+        json={
+            "category": "fire_safety",
+            "lon": lon,
+            "lat": lat,
+            "description": "楼道堆放杂物，堵塞消防通道",
+            "source": "网格员巡查",
+            "external_id": "api-test-1",
+            "reported_by": "林网格员",
+            "reported_at": "2025-06-01T09:30:00+08:00",
+        },
+    )
+    case = _json(response, 201)
+    assert response.headers["Location"] == f"/api/cases/{case['id']}"
+    assert case["cell_code"] == code
+    assert case["community_code"] == code[:12]
+    assert case["street_code"] == code[:9]
+    assert case["located_by"] == "coordinates"
+    assert case["location_flag"] is None
+    assert case["step"] == "reported"
+    assert case["category_name"] == "消防安全"
+    assert (case["raw_x"], case["raw_y"], case["raw_crs"]) == (lon, lat, "wgs84")
+    reported = dt.datetime.fromisoformat(case["reported_at"])
+    assert reported == dt.datetime(2025, 6, 1, 1, 30, tzinfo=dt.UTC)
+    deadline = dt.datetime.fromisoformat(case["deadline"])
+    assert deadline - reported == dt.timedelta(hours=_hours(db, "fire_safety"))
+    assert _json(client.get(response.headers["Location"]), 200) == case
+
+
+def test_create_by_gcj02_point_lands_in_the_same_cell(client: FlaskClient, db: Engine) -> None:
+    code, lon, lat = _cell_point(db)
+    x, y = wgs84_to_gcj02(lon, lat)
+    case = _post_case(client, {"category": "cityscape", "lon": x, "lat": y, "crs": "gcj02"})
+    assert case["cell_code"] == code
+    assert case["raw_crs"] == "gcj02"
+    assert case["lon"] == pytest.approx(lon, abs=1e-7)
+
+
+def test_create_by_address_matches_the_building(client: FlaskClient, db: Engine) -> None:
+    with db.connect() as conn:
+        building = conn.execute(
+            text(
+                "SELECT b.id, b.address, g.code FROM building b JOIN grid_cell g "
+                "ON g.valid_to IS NULL AND ST_Covers(g.geom, b.location) "
+                "WHERE b.address LIKE '荔城区镇海街道文献社区%' AND b.address IN ("
+                "  SELECT address FROM building GROUP BY address HAVING count(*) = 1) "
+                "ORDER BY b.id LIMIT 1"
+            )
+        ).one()
+    case = _post_case(
+        client, {"category": "消防安全", "address": building.address, "source": "12345热线"}
+    )
+    assert case["located_by"] == "address"
+    assert case["building_id"] == building.id
+    assert case["cell_code"] == building.code
+    assert case["address"] == building.address
+    assert case["category"] == "fire_safety"
+    assert 0 < case["match_score"] <= 1
+
+
+def test_a_point_outside_the_district_is_filed_with_its_flag(client: FlaskClient) -> None:
+    case = _post_case(client, {"category": "dispute", "lon": 116.404, "lat": 39.915})
+    assert case["cell_code"] is None
+    assert case["location_flag"] == "outside"
+    assert (case["lon"], case["lat"]) == (116.404, 39.915)
+
+
+# --- the lifecycle -----------------------------------------------------------------------
+
+
+def test_a_case_moves_through_every_step_to_closed(client: FlaskClient, db: Engine) -> None:
+    _, lon, lat = _cell_point(db)
+    case = _post_case(
+        client,
+        {"category": "errand", "lon": lon, "lat": lat, "reported_at": "2025-06-01T08:00:00Z"},
+    )
+    url = f"/api/cases/{case['id']}/steps"
+    hour = dt.datetime(2025, 6, 1, 9, tzinfo=dt.UTC)
+    for n, step in enumerate(["registered", "dispatched", "handled", "verified", "closed"]):
+        at = (hour + dt.timedelta(hours=n)).isoformat()
+        case = _json(client.post(url, json={"step": step, "actor": f"人员{n}", "at": at}), 200)
+        assert case["step"] == step
+        assert case[f"{step}_by"] == f"人员{n}"
+        assert dt.datetime.fromisoformat(case[f"{step}_at"]) == hour + dt.timedelta(hours=n)
+    assert case["overdue"] is False
+    error = _json(client.post(url, json={"step": "rejected", "actor": "x"}), 409)["error"]
+    assert re.search(r"case \d+ is finished: 'closed' \(结案\)", error)
+
+
+def test_steps_cannot_be_skipped_or_undone_and_keep_their_order(
+    client: FlaskClient, db: Engine
+) -> None:
+    _, lon, lat = _cell_point(db)
+    case = _post_case(
+        client,
+        {"category": "errand", "lon": lon, "lat": lat, "reported_at": "2025-06-01T08:00:00Z"},
+    )
+    url = f"/api/cases/{case['id']}/steps"
+    skipped = _json(client.post(url, json={"step": "handled", "actor": "a"}), 409)["error"]
+    assert "cannot skip to 'handled' (处置)" in skipped
+    early = client.post(
+        url, json={"step": "registered", "actor": "a", "at": "2025-06-01T07:00:00Z"}
+    )
+    assert "a step cannot come before the one it follows" in _json(early, 400)["error"]
+    _json(client.post(url, json={"step": "registered", "actor": "a"}), 200)
+    back = _json(client.post(url, json={"step": "registered", "actor": "a"}), 409)["error"]
+    assert "cannot go back to 'registered'" in back
+    rejected = _json(client.post(url, json={"step": "rejected", "actor": "街道"}), 200)
+    assert rejected["step"] == "rejected"
+    assert rejected["rejected_by"] == "街道"
+
+
+# --- listing and figures -----------------------------------------------------------------
+
+
+def _count(db: Engine, where: str, params: dict[str, Any]) -> int:
+    with db.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM case_record c LEFT JOIN grid_cell g ON g.id = c.cell_id "
+                    f"WHERE {where}"
+                ),
+                params,
+            ).scalar_one()
+        )
+
+
+def test_list_filters_by_area_category_step_and_time(client: FlaskClient, db: Engine) -> None:
+    with db.connect() as conn:
+        sample = conn.execute(
+            text(
+                "SELECT g.code AS cell, c.community_code, c.street_code, c.category_code, "
+                "c.reported_at FROM case_record c JOIN grid_cell g ON g.id = c.cell_id "
+                "ORDER BY c.id LIMIT 1"
+            )
+        ).one()
+    since = sample.reported_at - dt.timedelta(days=30)
+    until = sample.reported_at + dt.timedelta(days=30)
+    filters: list[tuple[dict[str, str], str, dict[str, Any]]] = [
+        ({"street": sample.street_code}, "c.street_code = :v", {"v": sample.street_code}),
+        (
+            {"community": sample.community_code},
+            "c.community_code = :v",
+            {"v": sample.community_code},
+        ),
+        ({"cell": sample.cell}, "g.code = :v", {"v": sample.cell}),
+        ({"category": sample.category_code}, "c.category_code = :v", {"v": sample.category_code}),
+        ({"step": "rejected"}, "c.step = :v", {"v": "rejected"}),
+        ({"since": since.isoformat()}, "c.reported_at >= :v", {"v": since}),
+        ({"until": until.isoformat()}, "c.reported_at < :v", {"v": until}),
+        (
+            {"overdue": "true"},
+            "(c.closed_at > c.deadline OR (c.closed_at IS NULL AND c.rejected_at IS NULL "
+            "AND now() > c.deadline))",
+            {},
+        ),
+    ]
+    for query, where, params in filters:
+        answer = _json(client.get("/api/cases", query_string={**query, "limit": 1000}), 200)
+        assert answer["limit"] == 1000 and answer["offset"] == 0
+        expected = _count(db, where, params)
+        assert expected > 0, query
+        assert len(answer["cases"]) == min(expected, 1000), query
+        key, value = next(iter(query.items()))
+        field = {"cell": "cell_code", "community": "community_code", "street": "street_code"}
+        for case in answer["cases"]:
+            if key in field:
+                assert case[field[key]] == value
+            elif key in ("category", "step"):
+                assert case[key] == value
+            elif key == "overdue":
+                assert case["overdue"] is True
+            elif key == "since":
+                assert dt.datetime.fromisoformat(case["reported_at"]) >= since
+            else:
+                assert dt.datetime.fromisoformat(case["reported_at"]) < until
+
+
+def test_list_pages_newest_first(client: FlaskClient) -> None:
+    first = _json(client.get("/api/cases?limit=5"), 200)["cases"]
+    second = _json(client.get("/api/cases?limit=5&offset=5"), 200)["cases"]
+    keys = [(dt.datetime.fromisoformat(c["reported_at"]), c["id"]) for c in first + second]
+    assert keys == sorted(keys, reverse=True)
+    assert len(set(keys)) == 10
+
+
+def test_stats_count_every_case_once(client: FlaskClient, db: Engine) -> None:
+    answer = _json(client.get("/api/cases/stats?level=street&layout=filed"), 200)
+    assert (answer["level"], answer["layout"]) == ("street", "filed")
+    total = _count(db, "true", {})
+    assert sum(row["cases"] for row in answer["rows"]) == total
+    with db.connect() as conn:
+        streets = set(conn.execute(text("SELECT code FROM street")).scalars())
+    assert {row["code"] for row in answer["rows"]} - {None} <= streets
+    rates = [row["closure_rate"] for row in answer["rows"] if row["closure_rate"] is not None]
+    assert rates and all(0 <= r <= 1 for r in rates)
+
+
+def test_categories_list_names_and_time_limits(client: FlaskClient, db: Engine) -> None:
+    answer = _json(client.get("/api/categories"), 200)
+    with db.connect() as conn:
+        rows = conn.execute(
+            text("SELECT code, name_zh, name_en, deadline_hours FROM case_category ORDER BY code")
+        ).all()
+    assert answer == [dict(r._mapping) for r in rows]
+
+
+# --- invalid requests --------------------------------------------------------------------
+
+_BAD_CASES: list[tuple[str, Any, int, str]] = [
+    ("not an object", [1, 2], 422, r"the body was \[1, 2\] but is expected to be a JSON object"),
+    ("unknown field", {"category": "dispute", "address": "x", "colour": "red"}, 422,
+     r"`case` has unknown field\(s\) `colour`; allowed: `category`"),
+    ("missing category", {"address": "荔城区"}, 422, r"`case` needs `category`"),
+    ("no place", {"category": "dispute"}, 422, r"`case` needs `lon` and `lat` or `address`"),
+    ("lon as text", {"category": "dispute", "lon": "119.0", "lat": 25.4}, 422,
+     r"`lon` was '119\.0' but is expected to be a finite number"),
+    ("lat as boolean", {"category": "dispute", "lon": 119.0, "lat": True}, 422,
+     r"`lat` was True but is expected to be a finite number"),
+    ("huge lon", {"category": "dispute", "lon": 1e300, "lat": 25.4}, 422,
+     r"`lon` was 1e\+300 but is expected to be at most 100000000\.0"),
+    ("huge integer", {"category": "dispute", "lon": 10**40, "lat": 25.4}, 422,
+     r"`lon` was 1(0){40} but is expected to be at most 100000000\.0"),
+    ("null category", {"category": None, "address": "x"}, 422,
+     r"`category` was null but is expected to be a string"),
+    ("naive time", {"category": "dispute", "address": "x", "reported_at": "2025-06-01 08:00"},
+     422, r"`reported_at` was '2025-06-01 08:00' but is expected to be an ISO 8601 date-time"),
+    ("year 0001", {"category": "dispute", "address": "x", "reported_at": "0001-01-01T00:00:00Z"},
+     422, r"in the years 1900–2999"),
+    ("long text", {"category": "dispute", "address": "x", "description": "长" * 4001}, 422,
+     r"`description` has 4001 characters but is expected to have at most 4000"),
+    ("NUL", {"category": "dispute", "address": "x", "source": "a\x00b"}, 422,
+     r"`source` was 'a\\x00b' but may not contain a NUL character"),
+    ("lone surrogate", {"category": "dispute", "address": "x", "reported_by": "\ud800"}, 422,
+     r"`reported_by` was '\\ud800' but is not valid Unicode text"),
+    ("empty external id", {"category": "dispute", "address": "x", "external_id": ""}, 422,
+     r"`external_id` was '' but is expected to be non-empty"),
+    ("unknown crs form", {"category": "dispute", "lon": 1, "lat": 2, "crs": "mars"}, 422,
+     r"`crs` was 'mars' but is expected to match .*\(wgs84 \(default\) \| cgcs2000"),
+    ("unknown EPSG", {"category": "dispute", "lon": 1, "lat": 2, "crs": "EPSG:99999"}, 400,
+     r"`crs` was 'EPSG:99999' but is expected to be one of wgs84"),
+    ("lon without lat", {"category": "dispute", "lon": 119.0, "address": "荔城区"}, 400,
+     r"`lon` was 119\.0 and `lat` was None: give both coordinates, or neither"),
+    ("not degrees", {"category": "dispute", "lon": 500, "lat": 500}, 400,
+     r"`lon`/`lat` were \(500\.0, 500\.0\) in wgs84 but these are not a longitude and latitude"),
+    ("unknown category", {"category": "no_such", "address": "x"}, 404,
+     r"`category` was 'no_such' but is expected to be one of the categories"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [c[1:] for c in _BAD_CASES],
+                         ids=[c[0] for c in _BAD_CASES])  # fmt: skip
+def test_invalid_cases_are_refused_with_a_message(
+    shared_client: FlaskClient, body: Any, status: int, message: str
+) -> None:
+    sent = json.dumps(body)  # ASCII escapes: a lone surrogate travels as \ud800
+    response = shared_client.post("/api/cases", data=sent, content_type="application/json")
+    error = _json(response, status)["error"]
+    assert re.search(message, error), error
+
+
+_BAD_BODIES: list[tuple[str, dict[str, Any], int, str]] = [
+    ("text/plain", {"data": "{}", "content_type": "text/plain"}, 415,
+     r"the body's content type was 'text/plain' but is expected to be 'application/json'"),
+    ("no content type", {"data": "{}"}, 415, r"the body's content type was missing"),
+    ("form", {"data": {"category": "dispute"}}, 415,
+     r"content type was 'application/x-www-form-urlencoded'"),
+    ("broken JSON", {"data": '{"category": ', "content_type": "application/json"}, 400,
+     r"the body is not valid JSON: Expecting value"),
+    ("NaN", {"data": '{"lon": NaN}', "content_type": "application/json"}, 400,
+     r"NaN is not a number JSON allows"),
+    ("Infinity", {"data": '{"lon": -Infinity}', "content_type": "application/json"}, 400,
+     r"-Infinity is not a number JSON allows"),
+    ("overflowing float", {"data": '{"lon": 1e999}', "content_type": "application/json"}, 400,
+     r"1e999 is too large for a number"),
+    ("duplicate field", {"data": '{"lon": 1, "lon": 2}', "content_type": "application/json"},
+     400, r"the field 'lon' is given twice"),
+    ("not UTF-8", {"data": b'{"address": "\xff"}', "content_type": "application/json"}, 400,
+     r"the body is not valid JSON: 'utf-8' codec can't decode"),
+    ("too deep", {"data": "[" * 100_000 + "]" * 100_000, "content_type": "application/json"},
+     413, r"the body has 200000 bytes but may have at most 65536"),
+    ("nested deeply", {"data": "[" * 30_000 + "]" * 30_000, "content_type": "application/json"},
+     400, r"the body is not valid JSON: it is nested too deeply"),
+    ("too large", {"json": {"category": "x", "address": "x" * MAX_BODY_BYTES}}, 413,
+     r"but may have at most 65536"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kwargs", "status", "message"), [c[1:] for c in _BAD_BODIES],
+                         ids=[c[0] for c in _BAD_BODIES])  # fmt: skip
+def test_unreadable_bodies_are_refused_with_a_message(
+    shared_client: FlaskClient, kwargs: dict[str, Any], status: int, message: str
+) -> None:
+    error = _json(shared_client.post("/api/cases", **kwargs), status)["error"]
+    assert re.search(message, error), error
+
+
+_BAD_QUERIES: list[tuple[str, str, int, str]] = [
+    ("/api/cases?limit=0", "", 422, r"`limit` was 0 but is expected to be at least 1"),
+    ("/api/cases?limit=1001", "", 422, r"`limit` was 1001 but is expected to be at most 1000"),
+    ("/api/cases?limit=ten", "", 422, r"`limit` was 'ten' but is expected to be an integer"),
+    ("/api/cases?limit=5.5", "", 422, r"`limit` was '5\.5' but is expected to be an integer"),
+    ("/api/cases?offset=-1", "", 422, r"`offset` was -1 but is expected to be at least 0"),
+    ("/api/cases?limit=5&limit=6", "", 422, r"`limit` was given 2 times but may be given once"),
+    ("/api/cases?page=2", "", 422, r"unknown query parameter\(s\) `page`; allowed: `street`"),
+    ("/api/cases?overdue=yes", "", 422, r"`overdue` was 'yes' but is expected to be true or false"),
+    ("/api/cases?street=35030400", "", 422, r"`street` was '35030400' but is expected to match"),
+    ("/api/cases?cell=%00", "", 422, r"`cell` was '\\x00' but may not contain a NUL character"),
+    ("/api/cases?step=done", "", 422, r"`step` was 'done' but is expected to be one of \['rep"),
+    ("/api/cases?since=2025-01-01", "", 422, r"`since` was '2025-01-01' but is expected to be"),
+    ("/api/cases?category=no_such", "", 404, r"`category` was 'no_such'"),
+    ("/api/cases/stats?level=district", "", 422, r"`level` was 'district' but is expected to"),
+    ("/api/cases/stats?layout=today", "", 422, r"`layout` was 'today' but is expected to be"),
+    ("/api/cases/99999999999999999999", "", 404, r"case 99999999999999999999 does not exist"),
+    ("/api/cases/0", "", 404, r"case 0 does not exist"),
+    ("/api/cases/123456789", "", 404, r"case 123456789 does not exist"),
+    ("/api/cases/abc", "", 404, r"The requested URL was not found"),
+    ("/api/cases", "PUT", 405, r"The method is not allowed"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("url", "method", "status", "message"), _BAD_QUERIES,
+                         ids=[q[0] + q[1] for q in _BAD_QUERIES])  # fmt: skip
+def test_invalid_parameters_are_refused_with_a_message(
+    shared_client: FlaskClient, url: str, method: str, status: int, message: str
+) -> None:
+    error = _json(shared_client.open(url, method=method or "GET"), status)["error"]
+    assert re.search(message, error), error
+
+
+def test_invalid_steps_are_refused_with_a_message(client: FlaskClient, db: Engine) -> None:
+    _, lon, lat = _cell_point(db)
+    url = f"/api/cases/{_post_case(client, {'category': 'errand', 'lon': lon, 'lat': lat})['id']}"
+    bad: list[tuple[Any, int, str]] = [
+        ({"step": "finished", "actor": "a"}, 422, r"`step` was 'finished' but is expected to be"),
+        ({"step": "reported", "actor": "a"}, 422, r"`step` was 'reported' but is expected to be"),
+        ({"step": "registered"}, 422, r"`step` needs `actor`"),
+        ({"step": "registered", "actor": ""}, 422, r"`actor` was '' but is expected to be non"),
+        ({"step": "registered", "actor": "a", "by": "b"}, 422, r"unknown field\(s\) `by`"),
+        ({"step": "registered", "actor": "a", "at": "yesterday"}, 422, r"`at` was 'yesterday'"),
+    ]
+    for body, status, message in bad:
+        error = _json(client.post(url + "/steps", json=body), status)["error"]
+        assert re.search(message, error), (body, error)
+    missing = client.post("/api/cases/987654321/steps", json={"step": "registered", "actor": "a"})
+    assert _json(missing, 404)["error"] == "case 987654321 does not exist"
+    assert _json(client.get(url), 200)["step"] == "reported"
+
+
+def test_a_duplicate_external_id_is_a_conflict(client: FlaskClient) -> None:
+    body = {"category": "dispute", "address": "荔城区", "external_id": "12345-0001"}
+    first = _post_case(client, body)
+    error = _json(client.post("/api/cases", json=body), 409)["error"]
+    assert error == (
+        f"`external_id` was '12345-0001' but case {first['id']} already has it; "
+        "a case is filed only once"
+    )
+
+
+# --- the OpenAPI document ----------------------------------------------------------------
+
+
+def test_openapi_document_describes_every_api_route(app: Flask, client: FlaskClient) -> None:
+    served = _json(client.get("/api/openapi.json"), 200)
+    assert served == openapi_document()
+    assert served["openapi"].startswith("3.0")
+    documented = {
+        (re.sub(r"\{(\w+)\}", r"<\1>", path), method.upper())
+        for path, item in served["paths"].items()
+        for method in item
+    }
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in ("cases", "open311", "openapi", "api"):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", rule.rule).replace(".<fmt>", ".json")
+            routes |= {(path, m) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
+    routes -= {("/open311/v2/<rest>", "GET"), ("/open311/v2/<rest>", "POST")}
+    assert documented == routes

@@ -1,0 +1,341 @@
+"""Open311 GeoReport v2 (/open311/v2/...) through Flask's test client, on the demo district."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, text
+
+from gridgis.web import create_app
+from gridgis.web.db import dispose_engine
+
+V2 = "/open311/v2"
+REQUEST_FIELDS = {
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+}
+
+
+@pytest.fixture
+def app(demo_url: str) -> Iterator[Flask]:
+    application = create_app({"TESTING": True, "DATABASE_URL": demo_url})
+    yield application
+    dispose_engine(application)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def shared_client(pg_server: Any, demo_template: str) -> Iterator[FlaskClient]:
+    """A client on one demo copy for this module's tests that only read or are refused."""
+    name = f"gridgis_api_open311_{os.getpid()}"
+    application = create_app(
+        {"TESTING": True, "DATABASE_URL": pg_server.create(name, template=demo_template)}
+    )
+    yield application.test_client()
+    dispose_engine(application)
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def db(demo_url: str) -> Iterator[Engine]:
+    engine = create_engine(demo_url)
+    yield engine
+    engine.dispose()
+
+
+def _json(response: Any, status: int) -> Any:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    return json.loads(response.get_data(as_text=True))
+
+
+def _error(response: Any, status: int) -> str:
+    """The description of the spec's one-error list, after checking its shape."""
+    errors = _json(response, status)
+    assert isinstance(errors, list) and len(errors) == 1
+    assert set(errors[0]) == {"code", "description"}
+    assert errors[0]["code"] == status
+    description: str = errors[0]["description"]
+    return description
+
+
+def _cell_point(db: Engine) -> tuple[str, float, float]:
+    with db.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT code, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
+                "  SELECT code, ST_PointOnSurface(ST_Buffer(geom, -0.0002)) AS p FROM grid_cell"
+                "  WHERE valid_to IS NULL AND NOT ST_IsEmpty(ST_Buffer(geom, -0.0002))"
+                "  ORDER BY code DESC LIMIT 1) s"
+            )
+        ).one()
+    return row.code, row.lon, row.lat
+
+
+def test_services_are_the_case_categories(client: FlaskClient, db: Engine) -> None:
+    services = _json(client.get(f"{V2}/services.json"), 200)
+    with db.connect() as conn:
+        categories = conn.execute(
+            text("SELECT code, name_zh, deadline_hours FROM case_category ORDER BY code")
+        ).all()
+    assert [s["service_code"] for s in services] == [c.code for c in categories]
+    for service, category in zip(services, categories, strict=True):
+        assert set(service) == {
+            "service_code",
+            "service_name",
+            "description",
+            "metadata",
+            "type",
+            "keywords",
+            "group",
+        }
+        assert service["service_name"] == category.name_zh
+        assert service["metadata"] is False
+        assert service["type"] == "realtime"
+        assert f"按期结案时限 {category.deadline_hours} 小时" in service["description"]
+    definition = _json(client.get(f"{V2}/services/fire_safety.json"), 200)
+    assert definition == {"service_code": "fire_safety", "attributes": []}
+    missing = _error(client.get(f"{V2}/services/no_such.json"), 404)
+    assert missing.startswith("`service_code` was 'no_such' but is expected to be one of [")
+
+
+def test_a_request_round_trips_and_closes(client: FlaskClient, db: Engine) -> None:
+    code, lon, lat = _cell_point(db)
+    created = client.post(
+        f"{V2}/requests.json",
+        data={
+            "api_key": "ignored",
+            "service_code": "road_facility",
+            "lat": str(lat),
+            "long": str(lon),
+            "address_string": "荔城区镇海街道某路口",
+            "description": "井盖破损",
+            "first_name": "小明",
+            "last_name": "林",
+            "email": "lin@example.cn",
+        },
+    )
+    answer = _json(created, 201)
+    assert len(answer) == 1 and set(answer[0]) == {
+        "service_request_id",
+        "service_notice",
+        "account_id",
+    }
+    request_id = answer[0]["service_request_id"]
+    assert re.fullmatch(r"[0-9]+", request_id)
+    assert answer[0]["account_id"] is None
+    with db.connect() as conn:
+        hours = conn.execute(
+            text("SELECT deadline_hours FROM case_category WHERE code = 'road_facility'")
+        ).scalar_one()
+    assert answer[0]["service_notice"] == f"按期结案时限 {hours} 小时"
+
+    [got] = _json(client.get(f"{V2}/requests/{request_id}.json"), 200)
+    assert set(got) == REQUEST_FIELDS
+    assert got["service_request_id"] == request_id
+    assert got["status"] == "open"
+    assert got["status_notes"] == "已上报，待立案"
+    assert (got["service_code"], got["service_name"]) == ("road_facility", "道路设施")
+    assert got["description"] == "井盖破损"
+    assert got["agency_responsible"] == f"网格 {code}"
+    assert (got["lat"], got["long"]) == (pytest.approx(lat), pytest.approx(lon))
+    assert got["address"] == "荔城区镇海街道某路口"
+    assert got["media_url"] is None and got["zipcode"] is None
+    requested = dt.datetime.fromisoformat(got["requested_datetime"])
+    expected = dt.datetime.fromisoformat(got["expected_datetime"])
+    assert expected - requested == dt.timedelta(hours=hours)
+    assert got["updated_datetime"] == got["requested_datetime"]
+    case = _json(client.get(f"/api/cases/{request_id}"), 200)
+    assert case["source"] == "Open311"
+    assert case["reported_by"] == "林小明 / lin@example.cn"
+
+    for step in ("registered", "dispatched", "handled", "verified", "closed"):
+        case = _json(
+            client.post(f"/api/cases/{request_id}/steps", json={"step": step, "actor": "街道"}),
+            200,
+        )
+    [closed] = _json(client.get(f"{V2}/requests/{request_id}.json"), 200)
+    assert closed["status"] == "closed"
+    assert closed["status_notes"] == "已结案"
+    assert closed["updated_datetime"] == case["closed_at"]
+    assert _json(client.get(f"{V2}/requests.json?service_request_id={request_id}"), 200) == [closed]
+
+
+def test_a_json_request_by_address_is_placed_at_the_building(
+    client: FlaskClient, db: Engine
+) -> None:
+    with db.connect() as conn:
+        building = conn.execute(
+            text(
+                "SELECT id, address FROM building WHERE address IN ("
+                "  SELECT address FROM building GROUP BY address HAVING count(*) = 1) "
+                "ORDER BY id LIMIT 1"
+            )
+        ).one()
+    answer = _json(
+        client.post(
+            f"{V2}/requests.json",
+            json={"service_code": "property_management", "address_string": building.address},
+        ),
+        201,
+    )
+    [got] = _json(client.get(f"{V2}/requests/{answer[0]['service_request_id']}.json"), 200)
+    assert got["address_id"] == str(building.id)
+    assert got["address"] == building.address
+    assert got["lat"] is not None and got["long"] is not None
+
+
+def test_requests_filter_by_id_service_status_and_dates(client: FlaskClient, db: Engine) -> None:
+    _, lon, lat = _cell_point(db)
+    ids = []
+    for service in ("dispute", "dispute", "errand"):
+        body = {"service_code": service, "lat": lat, "long": lon}
+        ids.append(_json(client.post(f"{V2}/requests.json", json=body), 201)[0])
+    ids = [a["service_request_id"] for a in ids]
+    client.post(f"/api/cases/{ids[1]}/steps", json={"step": "rejected", "actor": "街道"})
+
+    def listed(query: str) -> list[str]:
+        return [
+            r["service_request_id"] for r in _json(client.get(f"{V2}/requests.json?{query}"), 200)
+        ]
+
+    # Without dates: the last 90 days, which hold the new requests.
+    recent = _json(client.get(f"{V2}/requests.json"), 200)
+    assert [r["service_request_id"] for r in recent][:3] == ids[::-1]
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
+    assert all(dt.datetime.fromisoformat(r["requested_datetime"]) >= cutoff for r in recent)
+    assert listed(f"service_request_id={ids[2]},{ids[0]},999999999") == [ids[2], ids[0]]
+    since = f"start_date={(dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()}"
+    since = since.replace("+", "%2B")
+    assert listed(f"{since}&service_code=dispute") == [ids[1], ids[0]]
+    assert listed(f"{since}&status=closed") == [ids[1]]
+    assert listed(f"{since}&status=open") == [ids[2], ids[0]]
+    assert listed(f"{since}&service_code=errand,dispute&status=open,closed") == ids[::-1]
+    assert listed(f"{since}&service_code=errand,dispute&status=open") == [ids[2], ids[0]]
+    with db.connect() as conn:
+        first = conn.execute(text("SELECT min(reported_at) FROM case_record")).scalar_one()
+        count = conn.execute(
+            text(
+                "SELECT count(*) FROM case_record "
+                "WHERE reported_at >= :s AND reported_at < :e AND category_code = 'fire_safety'"
+            ),
+            {"s": first, "e": first + dt.timedelta(days=60)},
+        ).scalar_one()
+    start = first.isoformat()
+    end = (first + dt.timedelta(days=60)).isoformat()
+    window = _json(
+        client.get(
+            f"{V2}/requests.json",
+            query_string={"start_date": start, "end_date": end, "service_code": "fire_safety"},
+        ),
+        200,
+    )
+    assert count > 0 and len(window) == count
+    times = [dt.datetime.fromisoformat(r["requested_datetime"]) for r in window]
+    assert all(first <= t < first + dt.timedelta(days=60) for t in times)
+    assert times == sorted(times, reverse=True)
+
+
+_BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("no service", {"data": {"lat": "25.4", "long": "119.0"}}, 400,
+     r"`service request` needs `service_code`"),
+    ("no place", {"data": {"service_code": "dispute"}}, 400,
+     r"needs `lat` and `long` or `address_string`"),
+    ("lat as text", {"data": {"service_code": "dispute", "lat": "north", "long": "119"}}, 400,
+     r"`lat` was 'north' but is expected to be a finite number"),
+    ("lat out of range", {"data": {"service_code": "dispute", "lat": "95", "long": "119"}}, 400,
+     r"`lat` was 95\.0 but is expected to be at most 90"),
+    ("NaN", {"data": {"service_code": "dispute", "lat": "NaN", "long": "119"}}, 400,
+     r"`lat` was 'NaN' but is expected to be a finite number"),
+    ("repeated", {"data": "service_code=dispute&service_code=errand&address_string=x",
+                  "content_type": "application/x-www-form-urlencoded"}, 400,
+     r"`service_code` was given 2 times but may be given once"),
+    ("unknown field", {"data": {"service_code": "dispute", "address_string": "x", "x": "1"}},
+     400, r"unknown field\(s\) `x`"),
+    ("media", {"data": {"service_code": "dispute", "address_string": "x", "media_url": "u"}},
+     400, r"`media_url` is not supported by this server: describe the problem in `description`"),
+    ("address id", {"json": {"service_code": "dispute", "address_id": "17"}}, 400,
+     r"`address_id` is not supported by this server: send `lat` and `long` or `address_string`"),
+    ("attribute", {"data": {"service_code": "dispute", "address_string": "x",
+                            "attribute[size]": "big"}}, 400,
+     r"`attribute\[size\]`: no service of this server has attributes"),
+    ("unknown service", {"data": {"service_code": "graffiti", "address_string": "x"}}, 404,
+     r"`category` was 'graffiti' but is expected to be one of the categories"),
+    ("bad service code", {"data": {"service_code": "Graffiti!", "address_string": "x"}}, 400,
+     r"`service_code` was 'Graffiti!' but is expected to match"),
+    ("multipart", {"data": {"service_code": "dispute"}, "content_type": "multipart/form-data"},
+     415, r"content type was 'multipart/form-data' but is expected to be "
+          r"'application/x-www-form-urlencoded' or 'application/json'"),
+    ("JSON list", {"json": [{"service_code": "dispute"}]}, 400,
+     r"the body was \[\{'service_code': 'dispute'\}\] but is expected to be a JSON object"),
+    ("broken JSON", {"data": "{", "content_type": "application/json"}, 400,
+     r"the body is not valid JSON"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kwargs", "status", "message"), [c[1:] for c in _BAD_REQUESTS],
+                         ids=[c[0] for c in _BAD_REQUESTS])  # fmt: skip
+def test_invalid_requests_get_the_spec_error_list(
+    shared_client: FlaskClient, kwargs: dict[str, Any], status: int, message: str
+) -> None:
+    description = _error(shared_client.post(f"{V2}/requests.json", **kwargs), status)
+    assert re.search(message, description), description
+
+
+_BAD_URLS: list[tuple[str, int, str]] = [
+    ("services.xml", 400, r"the xml format is not supported by this server; ask for the same "
+                          r"resource with \.json"),
+    ("requests.xml", 400, r"the xml format is not supported"),
+    ("requests/1.xml", 400, r"the xml format is not supported"),
+    ("services.csv", 404, r"the format was 'csv' but this server answers only \.json"),
+    ("requests/abc.json", 404, r"`service_request_id` was 'abc' but is expected to be a number"),
+    ("requests/987654321.json", 404, r"case 987654321 does not exist"),
+    ("requests.json?status=pending", 400, r"`status` was 'pending' but is expected to match"),
+    ("requests.json?start_date=yesterday", 400, r"`start_date` was 'yesterday'"),
+    ("requests.json?service_request_id=1;2", 400, r"`service_request_id` was '1;2'"),
+    ("requests.json?page=2", 400, r"unknown query parameter\(s\) `page`"),
+    ("tokens/1.json", 404, r"/open311/v2/tokens/1\.json is not a GeoReport v2 resource"),
+]  # fmt: skip
+
+
+def test_a_resource_asked_with_the_wrong_method_names_the_right_one(
+    shared_client: FlaskClient,
+) -> None:
+    response = shared_client.post(f"{V2}/services.json", data={"service_code": "dispute"})
+    assert _error(response, 405) == f"{V2}/services.json answers GET only"
+    assert response.headers["Allow"] == "GET"
+
+
+@pytest.mark.parametrize(("path", "status", "message"), _BAD_URLS, ids=[u[0] for u in _BAD_URLS])
+def test_bad_resources_get_the_spec_error_list(
+    shared_client: FlaskClient, path: str, status: int, message: str
+) -> None:
+    description = _error(shared_client.get(f"{V2}/{path}"), status)
+    assert re.search(message, description), description
