@@ -10,6 +10,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3 chromium chromium-driver fonts-wqy-microhei
 DISTRICTS := 211403 350304 430111 220402
 DEMO_DISTRICT ?= 350304
+DEMO_USER ?= demo
+DEMO_PASSWORD ?= gridgis-demo
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup system venv demo demo-data serve test lint typecheck pytest test-external boundaries-check clean
@@ -45,6 +47,9 @@ demo-data:
 	  $(BIN)/gridgis import boundaries data/boundaries/$$code.geojson --level district || exit 1; \
 	done
 	$(BIN)/gridgis demo --district $(DEMO_DISTRICT)
+	@# The web app needs a login: a demo administrator, only while there is no user at all.
+	GRIDGIS_PASSWORD=$(DEMO_PASSWORD) $(BIN)/gridgis users add $(DEMO_USER) --role admin --if-no-users
+	@echo "web app login: $(DEMO_USER) / $(DEMO_PASSWORD) (unless users existed before; change it with: $(BIN)/gridgis users password $(DEMO_USER))"
 
 serve:
 	$(BIN)/gridgis serve --host $(HOST) --port $(PORT)

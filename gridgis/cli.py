@@ -6,13 +6,16 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from gridgis import __version__, config
 from gridgis.crs import CRS_CHOICES_HELP
 from gridgis.errors import GridGISError
+
+if TYPE_CHECKING:
+    from gridgis.intake import IntakeReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -280,26 +283,33 @@ def import_divisions_cmd(districts: tuple[str, ...]) -> None:
     )
 
 
-def _report_target(file: Path, report_path: Path | None) -> Path:
-    """Where the report CSV goes (default: <stem>.report.csv), checked before importing."""
+def _run_intake(
+    importer: Callable[..., IntakeReport],
+    file: Path,
+    report_path: Path | None,
+    options: dict[str, Any],
+) -> None:
+    """Import FILE with ``importer`` (given the command's options), print and write its report.
+
+    The report's folder is checked first, so that nothing is imported for a report that
+    cannot be written; the report CSV goes to ``report_path`` (default: <stem>.report.csv).
+    """
+    from gridgis.db.engine import get_engine
     from gridgis.intake import default_report_path
 
     target = report_path or default_report_path(file)
     if not target.parent.is_dir():
         raise click.UsageError(f"cannot write the report to {target}: no folder {target.parent}")
-    return target
-
-
-def _intake_done(report: Any, target: Path) -> None:
-    """Print an intake report's summary and write its CSV."""
+    report = importer(
+        get_engine(),
+        file,
+        progress=lambda message: click.echo(f"... {message}", err=True),
+        **options,
+    )
     for line in report.lines():
         click.echo(line)
     written = report.write_csv(target)
     click.echo(f"report: {written} (one line per {report.numbering})")
-
-
-def _progress_to_stderr(message: str) -> None:
-    click.echo(f"... {message}", err=True)
 
 
 _intake_options = [
@@ -355,25 +365,7 @@ def _with_intake_options(func: F) -> F:
 @click.option("--reported-by-field", default=None,
               help="Field with who reported (default: reported_by, 上报人).")  # fmt: skip
 @_friendly
-def import_cases_cmd(
-    file: Path,
-    crs: str | None,
-    x_field: str | None,
-    y_field: str | None,
-    time_field: str | None,
-    encoding: str | None,
-    sheet: str | None,
-    layer: str | None,
-    timezone: str,
-    report_path: Path | None,
-    dry_run: bool,
-    address_field: str | None,
-    id_field: str | None,
-    category_field: str | None,
-    description_field: str | None,
-    source_field: str | None,
-    reported_by_field: str | None,
-) -> None:
+def import_cases_cmd(file: Path, report_path: Path | None, **options: Any) -> None:
     """Import cases from FILE (CSV, .xlsx, GeoJSON, shapefile) with a report on every row.
 
     Each row is placed by its coordinates, else by its address; rows that
@@ -384,31 +376,10 @@ def import_cases_cmd(
     transaction: it completes or changes nothing. Exits 0 when the import ran,
     even with rejected rows; 1 when the file cannot be read or the database fails.
     """
-    from gridgis.db.engine import get_engine
     from gridgis.intake import import_cases
 
-    target = _report_target(file, report_path)
-    report = import_cases(
-        get_engine(),
-        file,
-        crs=crs,
-        id_field=id_field,
-        category_field=category_field,
-        time_field=time_field,
-        description_field=description_field,
-        address_field=address_field,
-        x_field=x_field,
-        y_field=y_field,
-        source_field=source_field,
-        reported_by_field=reported_by_field,
-        encoding=encoding,
-        sheet=sheet,
-        layer=layer,
-        timezone=timezone,
-        dry_run=dry_run,
-        progress=_progress_to_stderr,
-    )
-    _intake_done(report, target)
+    # The options are named as import_cases's keywords (crs, x_field, dry_run...).
+    _run_intake(import_cases, file, report_path, options)
 
 
 @import_.command("inspections")
@@ -435,24 +406,7 @@ def import_cases_cmd(
 @click.option("--order-field", default=None,
               help="Field ordering the fixes of a track (default: the time).")  # fmt: skip
 @_friendly
-def import_inspections_cmd(
-    file: Path,
-    crs: str | None,
-    x_field: str | None,
-    y_field: str | None,
-    time_field: str | None,
-    encoding: str | None,
-    sheet: str | None,
-    layer: str | None,
-    timezone: str,
-    report_path: Path | None,
-    dry_run: bool,
-    id_field: str | None,
-    worker_field: str | None,
-    end_time_field: str | None,
-    track_field: str | None,
-    order_field: str | None,
-) -> None:
+def import_inspections_cmd(file: Path, report_path: Path | None, **options: Any) -> None:
     """Import inspection patrols from FILE: points or GPS tracks, with a report.
 
     Features of GeoJSON/shapefiles (points, lines) or CSV/Excel rows (points)
@@ -462,30 +416,10 @@ def import_inspections_cmd(
     (outside, gap). Same rules as `gridgis import cases`: one transaction,
     duplicates skipped, rejected rows reported.
     """
-    from gridgis.db.engine import get_engine
     from gridgis.intake import import_inspections
 
-    target = _report_target(file, report_path)
-    report = import_inspections(
-        get_engine(),
-        file,
-        crs=crs,
-        id_field=id_field,
-        worker_field=worker_field,
-        time_field=time_field,
-        end_time_field=end_time_field,
-        track_field=track_field,
-        order_field=order_field,
-        x_field=x_field,
-        y_field=y_field,
-        encoding=encoding,
-        sheet=sheet,
-        layer=layer,
-        timezone=timezone,
-        dry_run=dry_run,
-        progress=_progress_to_stderr,
-    )
-    _intake_done(report, target)
+    # The options are named as import_inspections's keywords (crs, track_field, dry_run...).
+    _run_intake(import_inspections, file, report_path, options)
 
 
 # -- cells in the database -------------------------------------------------------------
@@ -1159,6 +1093,154 @@ def case_deadlines_cmd(changes: tuple[str, ...]) -> None:
         click.echo(
             f"{row['code']:<20} {row['name_zh']}  {row['deadline_hours']:>5} h  {row['name_en']}"
         )
+
+
+# -- users of the web app -----------------------------------------------------------
+
+
+@main.group("users")
+def users_group() -> None:
+    """Users of the web app: admin (everything), street (one street), analyst (reads only)."""
+
+
+_PASSWORD_ENV = "GRIDGIS_PASSWORD"
+
+
+def _ask_password(name: str) -> str:
+    """``GRIDGIS_PASSWORD`` when set, else asked twice without echo (and again if too short)."""
+    import os
+
+    from gridgis import users
+
+    password = os.environ.get(_PASSWORD_ENV)
+    if password:
+        return password
+
+    def checked(value: str) -> str:
+        try:
+            users.check_password(value, name=name)
+        except GridGISError as exc:
+            raise click.UsageError(str(exc)) from exc
+        return value
+
+    entered: str = click.prompt(
+        f"Password for {name} (at least {users.MIN_PASSWORD_LENGTH} characters)",
+        hide_input=True,
+        confirmation_prompt=True,
+        value_proc=checked,
+        err=True,
+    )
+    return entered
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "street", "analyst"]),
+    help="admin: sees and edits everything; street: sees and exports one street; "
+    "analyst: reads and exports everything, edits nothing.",
+)
+@click.option("--street", default=None, help="The street's 9-digit code (role street only).")
+@click.option(
+    "--if-no-users",
+    is_flag=True,
+    help="Add the user only if there is no user at all (for first-time setup scripts).",
+)
+@_friendly
+def users_add_cmd(name: str, role: str, street: str | None, if_no_users: bool) -> None:
+    """Add a user NAME. The password is GRIDGIS_PASSWORD when set, else asked twice."""
+    from gridgis import users
+    from gridgis.db.engine import get_engine
+
+    engine = get_engine()
+    if if_no_users and users.count_users(engine) > 0:
+        click.echo(f"users exist already: {name!r} not added")
+        return
+    users.check_name(name)
+    if role == "street" and not street:
+        raise click.UsageError(f"role 'street' needs --street CODE: the street {name!r} may see")
+    if role != "street" and street:
+        raise click.UsageError(f"--street is only for role 'street'; {role!r} sees every street")
+    if street:
+        users.check_street(engine, street)
+    user = users.add_user(engine, name, role=role, street=street, password=_ask_password(name))
+    where = f" of street {user.street_code} {user.street_name or ''}".rstrip() if user.scope else ""
+    click.echo(f"added user {user.name!r}: {user.role}{where}")
+
+
+@users_group.command("list")
+@_friendly
+def users_list_cmd() -> None:
+    """List the users with their role, street, API token and last login."""
+    from gridgis import users
+    from gridgis.db.engine import get_engine
+
+    found = users.list_users(get_engine())
+    if not found:
+        click.echo("no users yet; add one with `gridgis users add NAME --role admin`")
+        return
+    click.echo(f"{'name':<20} {'role':<8} {'street':<24} {'token':<6} last login")
+    for user in found:
+        street = f"{user.street_code} {user.street_name or ''}".strip() if user.scope else "-"
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+        token = "yes" if user.has_token else "no"
+        click.echo(f"{user.name:<20} {user.role:<8} {street:<24} {token:<6} {last}")
+
+
+@users_group.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_friendly
+def users_remove_cmd(name: str, yes: bool) -> None:
+    """Remove the user NAME; its sessions and API token stop working at once."""
+    from gridgis import users
+    from gridgis.db.engine import get_engine
+
+    engine = get_engine()
+    users.get_user(engine, name)  # an unknown name is an error before asking
+    if not yes:
+        click.confirm(f"Remove user {name!r}?", abort=True)
+    users.remove_user(engine, name)
+    click.echo(f"removed user {name!r}")
+
+
+@users_group.command("password")
+@click.argument("name")
+@_friendly
+def users_password_cmd(name: str) -> None:
+    """Set a new password for NAME (GRIDGIS_PASSWORD, else asked twice); ends its sessions."""
+    from gridgis import users
+    from gridgis.db.engine import get_engine
+
+    engine = get_engine()
+    users.get_user(engine, name)
+    users.set_password(engine, name, _ask_password(name))
+    click.echo(f"password of {name!r} changed; its sessions signed in before have ended")
+
+
+@users_group.command("token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Withdraw the user's token instead.")
+@_friendly
+def users_token_cmd(name: str, revoke: bool) -> None:
+    """Issue an API token for NAME (replacing any previous one) and print it once.
+
+    Clients send it as `Authorization: Bearer TOKEN`; Open311 clients may send
+    it as `api_key`. Only its SHA-256 is stored: it cannot be shown again.
+    """
+    from gridgis import users
+    from gridgis.db.engine import get_engine
+
+    engine = get_engine()
+    if revoke:
+        users.revoke_token(engine, name)
+        click.echo(f"the API token of {name!r} is withdrawn")
+        return
+    token = users.issue_token(engine, name)
+    click.echo(f"API token of {name!r} (shown only now; it replaces any earlier one):", err=True)
+    click.echo(token)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -381,14 +381,12 @@ def cell_index(
     ['350304001001001', '350304001001002']
     """
     codes, geoms = _validated_cells(cells, code)
-    order = np.argsort(codes.astype(str), kind="stable")
-    codes = codes[order]
-    return CellIndex(
+    return CellIndex(  # which sorts the cells by code
         cell_ids=np.full(len(codes), -1, dtype=np.int64),
         codes=codes,
         community_codes=np.array([c[:12] for c in codes], dtype=object),
         street_codes=np.array([c[:9] for c in codes], dtype=object),
-        geoms=geoms[order],
+        geoms=geoms,
         outline=outline,
     )
 
@@ -400,6 +398,11 @@ def _aware(at: dt.datetime | None) -> dt.datetime | None:
             "(e.g. datetime(2024, 5, 1, tzinfo=timezone.utc)) or None for the active cells"
         )
     return at
+
+
+def _at_params(at: dt.datetime | None) -> dict[str, Any]:
+    """The bind parameters of :func:`_layout_sql` and :func:`_outline_sql`."""
+    return {"at": at} if at is not None else {}
 
 
 def _layout_sql(at: dt.datetime | None) -> str:
@@ -448,7 +451,7 @@ def load_cell_index(connection: Connection, *, at: dt.datetime | None = None) ->
     ...     locate(index, [119.0066], [25.4316])["cell_code"].tolist()
     ['350304001001003']
     """
-    params = {"at": _aware(at)} if at is not None else {}
+    params = _at_params(_aware(at))
     rows = connection.execute(
         text(
             "SELECT c.id, c.code, c.community_code, m.street_code, ST_AsBinary(c.geom) AS wkb "
@@ -546,16 +549,22 @@ def _frame(
     lat: NDArray[np.float64],
     status: NDArray[np.int8],
     found: NDArray[np.int64],
-    in_outline: NDArray[np.bool_],
+    outline: Callable[[], shapely.Geometry | None],
     cell_ids: NDArray[np.int64],
     codes: NDArray[Any],
     community_codes: NDArray[Any],
     street_codes: NDArray[Any],
 ) -> pd.DataFrame:
-    """The result frame; ``found`` indexes the cell arrays (-1: none)."""
+    """The result frame; ``found`` indexes the cell arrays (-1: none).
+
+    A plausible point in no cell is a ``gap`` inside ``outline()`` (asked for only when
+    there is such a point) and ``outside`` elsewhere.
+    """
     status = status.copy()
-    missed = (status == 0) & (found < 0)
-    status[missed] = np.where(in_outline[missed], _FLAGS.index("gap"), _FLAGS.index("outside"))
+    missed = np.flatnonzero((status == 0) & (found < 0))
+    if missed.size:
+        in_outline = _in_outline(outline(), lon[missed], lat[missed])
+        status[missed] = np.where(in_outline, _FLAGS.index("gap"), _FLAGS.index("outside"))
     unusable = (status == _FLAGS.index("swapped")) | (status == _FLAGS.index("invalid"))
     ids = np.append(cell_ids.astype(np.int64), -1)[found]  # -1: no cell, or a cell from a file
 
@@ -638,15 +647,12 @@ def locate(
     ok = np.flatnonzero(status == 0)
     found = np.full(len(lon), -1, dtype=np.int64)
     found[ok] = _lookup(index, lon[ok], lat[ok])
-    missed = ok[found[ok] < 0]
-    in_outline = np.zeros(len(lon), dtype=bool)
-    in_outline[missed] = _in_outline(index.outline, lon[missed], lat[missed])
     return _frame(
         lon,
         lat,
         status,
         found,
-        in_outline,
+        lambda: index.outline,
         index.cell_ids,
         index.codes,
         index.community_codes,
@@ -712,7 +718,6 @@ def _db_hits_bulk(
     one range scan per row, and tests them exactly. Building that B-tree takes a tenth
     of the time of a GiST index on the points, and the per-cell reads are as fast.
     """
-    params: dict[str, Any] = {"at": at} if at is not None else {}
     size = max(height / 3.0, 1e-6)
     x0, y0 = float(lon.min()), float(lat.min())
     kx = np.floor((lon - x0) / size).astype(np.int64)
@@ -751,7 +756,7 @@ def _db_hits_bulk(
             f"WHERE {_layout_sql(at)}"
         ),
         {
-            **params,
+            **_at_params(at),
             "size": size,
             "x0": x0,
             "y0": y0,
@@ -783,7 +788,7 @@ def _db_hits_few(
             "ON ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)) "
             f"WHERE {_layout_sql(at)}"
         ),
-        {"x": lon.tolist(), "y": lat.tolist(), **({"at": at} if at is not None else {})},
+        {"x": lon.tolist(), "y": lat.tolist(), **_at_params(at)},
     ).all()
     return (
         np.array([r.i for r in rows], dtype=np.intp),
@@ -795,7 +800,7 @@ def _db_outline(connection: Connection, at: dt.datetime | None) -> shapely.Geome
     """The outline of the layout's districts, as :func:`load_cell_index` reads it."""
     wkb = connection.execute(
         text(f"SELECT ST_AsBinary(o.geom) FROM ({_outline_sql(at)}) AS o"),
-        {"at": at} if at is not None else {},
+        _at_params(at),
     ).scalar_one()
     return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
 
@@ -877,7 +882,7 @@ def locate_in_db(
     [['350304001001003', None], [None, 'swapped']]
     """
     at = _aware(at)
-    layout, params = _layout_sql(at), {"at": at} if at is not None else {}
+    layout, params = _layout_sql(at), _at_params(at)
     lon_, lat_, status = _checked_lonlat(lon, lat, crs)
     ok = np.flatnonzero(status == 0)
     count, height = 0, None
@@ -909,16 +914,12 @@ def locate_in_db(
     rank = by_id[np.searchsorted(ids, cell_id, sorter=by_id)]
     found = np.full(len(lon_), -1, dtype=np.int64)
     found[ok] = _smallest(point, rank, ok.size)
-    missed = ok[found[ok] < 0]
-    in_outline = np.zeros(len(lon_), dtype=bool)
-    if missed.size:
-        in_outline[missed] = _in_outline(_db_outline(connection, at), lon_[missed], lat_[missed])
     return _frame(
         lon_,
         lat_,
         status,
         found,
-        in_outline,
+        lambda: _db_outline(connection, at),
         ids,
         np.array([r.code for r in hit_cells], dtype=object),
         np.array([r.community_code for r in hit_cells], dtype=object),

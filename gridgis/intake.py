@@ -423,14 +423,17 @@ def read_table(
 
 def _resolve(
     table: SourceTable,
+    key: str,
     given: str | None,
-    candidates: Sequence[str],
+    candidates: Sequence[str] = (),
     *,
-    option: str,
-    role: str,
-    required: bool,
+    role: str | None = None,
 ) -> str | None:
-    """The field of ``table`` to use for ``role``: the one given, else the first candidate found."""
+    """The field of ``table`` for ``key``: the one given, else the first candidate found.
+
+    The option naming it is ``<key>_field``; with a ``role`` the field is needed.
+    """
+    option = f"{key}_field"
     names = table.field_names
     lower = {name.lower(): name for name in names}
     if given is not None:
@@ -446,7 +449,7 @@ def _resolve(
     for candidate in candidates:
         if candidate.lower() in lower:
             return lower[candidate.lower()]
-    if required:
+    if role is not None:
         raise InputError(
             f"{table.path.name} has no field for the {role} (looked for {', '.join(candidates)}): "
             f"name it with `{option}` (--{option.replace('_', '-')}); "
@@ -538,8 +541,8 @@ def _coordinate_columns(
             pd.Series(notes, dtype=object),
             True,
         )
-    xf = _resolve(table, x_field, candidates["x"], option="x_field", role="x", required=False)
-    yf = _resolve(table, y_field, candidates["y"], option="y_field", role="y", required=False)
+    xf = _resolve(table, "x", x_field, candidates["x"])
+    yf = _resolve(table, "y", y_field, candidates["y"])
     if xf is None or yf is None:
         empty = pd.Series([None] * n, dtype=object)
         return empty, empty.copy(), empty.copy(), False
@@ -619,17 +622,13 @@ def read_case_rows(
     """
     table = read_table(path, encoding=encoding, sheet=sheet, layer=layer)
     fields = CASE_FIELDS
-
-    def pick(given: str | None, key: str, option: str, role: str, required: bool) -> str | None:
-        return _resolve(table, given, fields[key], option=option, role=role, required=required)
-
-    id_name = pick(id_field, "id", "id_field", "external id", True)
-    category_name = pick(category_field, "category", "category_field", "category", True)
-    time_name = pick(time_field, "time", "time_field", "time reported", True)
-    description_name = pick(description_field, "description", "description_field", "", False)
-    address_name = pick(address_field, "address", "address_field", "", False)
-    source_name = pick(source_field, "source", "source_field", "", False)
-    reporter_name = pick(reported_by_field, "reported_by", "reported_by_field", "", False)
+    id_name = _resolve(table, "id", id_field, fields["id"], role="external id")
+    category_name = _resolve(table, "category", category_field, fields["category"], role="category")
+    time_name = _resolve(table, "time", time_field, fields["time"], role="time reported")
+    description_name = _resolve(table, "description", description_field, fields["description"])
+    address_name = _resolve(table, "address", address_field, fields["address"])
+    source_name = _resolve(table, "source", source_field, fields["source"])
+    reporter_name = _resolve(table, "reported_by", reported_by_field, fields["reported_by"])
     x, y, notes, has_xy = _coordinate_columns(table, x_field, y_field, fields)
     if not has_xy and address_name is None:
         raise InputError(
@@ -716,26 +715,19 @@ def read_inspection_rows(
         )
     table = read_table(path, encoding=encoding, sheet=sheet, layer=layer)
     fields = INSPECTION_FIELDS
-
-    def pick(given: str | None, key: str, option: str, role: str, required: bool) -> str | None:
-        return _resolve(table, given, fields[key], option=option, role=role, required=required)
-
-    track_name = (
-        _resolve(table, track_field, (), option="track_field", role="track", required=True)
-        if track_field is not None
-        else None
-    )
-    order_name = (
-        _resolve(table, order_field, (), option="order_field", role="order", required=True)
-        if order_field is not None
-        else None
-    )
+    # Tracks are never guessed: without `track_field` (or `order_field`) there is none.
+    track_name = _resolve(table, "track", track_field)
+    order_name = _resolve(table, "order", order_field)
     if order_name is not None and track_name is None:
         raise InputError(f"`order_field` ({order_field!r}) needs `track_field` too")
-    id_name = pick(id_field, "id", "id_field", "external id", True) if track_name is None else None
-    worker_name = pick(worker_field, "worker", "worker_field", "", False)
-    time_name = pick(time_field, "time", "time_field", "start time", True)
-    end_name = pick(end_time_field, "end_time", "end_time_field", "", False)
+    id_name = (
+        _resolve(table, "id", id_field, fields["id"], role="external id")
+        if track_name is None
+        else None
+    )
+    worker_name = _resolve(table, "worker", worker_field, fields["worker"])
+    time_name = _resolve(table, "time", time_field, fields["time"], role="start time")
+    end_name = _resolve(table, "end_time", end_time_field, fields["end_time"])
     if table.kind != "vector" or x_field is not None:
         x, y, notes, has_xy = _coordinate_columns(table, x_field, y_field, fields)
         if not has_xy:
@@ -973,20 +965,49 @@ def _join(*reasons: str | None) -> str | None:
     return "; ".join(present) if present else None
 
 
-def _repeated_ids(ids: pd.Series, rows: NDArray[np.int64], numbering: str) -> list[str | None]:
-    """A reason for every row whose external id appears more than once in the file."""
-    reasons: list[str | None] = [None] * len(ids)
+def _id_problems(rows: pd.DataFrame) -> tuple[list[str | None], NDArray[np.bool_]]:
+    """Per row: why its external id is unusable (missing, or used by several rows of the
+    file), and whether it is repeated (such rows are rejected, never skipped as duplicates)."""
+    ids = rows["external_id"]
+    numbers = rows["row"].to_numpy()
+    numbering = rows.attrs.get("numbering", "row")
     present = ids.notna().to_numpy()
     repeated = ids.duplicated(keep=False).to_numpy() & present
-    if not repeated.any():
-        return reasons
+    reasons: list[str | None] = [None if p else "external id missing" for p in present]
     positions = np.flatnonzero(repeated)
     groups = pd.Series(positions).groupby(ids.iloc[positions].to_numpy()).agg(list)
-    for ident, members in groups.items():
-        listed = ", ".join(str(rows[m]) for m in members)
+    for ident, members in groups.items():  # one sentence per repeated id
+        listed = ", ".join(str(numbers[m]) for m in members)
         for m in members:
             reasons[m] = f"external id {ident!r} is used by {numbering}s {listed} of the file"
-    return reasons
+    return reasons, repeated
+
+
+def _times(
+    rows: pd.DataFrame,
+    column: str,
+    *,
+    what: str,
+    required: bool,
+    timezone: str,
+    now: pd.Timestamp,
+) -> tuple[pd.Series, list[str | None]]:
+    """The times of ``column`` (Excel day numbers read as such) and a reason per bad one."""
+    parsed = parse_times(
+        rows[column], timezone=timezone, excel_serials=rows.attrs.get("kind") == "excel"
+    )
+    return parsed, _time_problems(rows[column], parsed, what=what, now=now, required=required)
+
+
+def _lonlat(
+    x: NDArray[np.float64], y: NDArray[np.float64], numeric: NDArray[np.bool_], spec: CRSSpec
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """WGS84 lon, lat of the ``numeric`` coordinates in ``spec``; NaN for the others."""
+    lon = np.full(len(x), np.nan)
+    lat = np.full(len(x), np.nan)
+    if numeric.any():
+        lon[numeric], lat[numeric] = to_wgs84(x[numeric], y[numeric], spec)
+    return lon, lat
 
 
 def _source_crs(attrs: Mapping[Any, Any], crs: CRSLike | None, *, uses_file_crs: bool) -> CRSSpec:
@@ -1128,13 +1149,20 @@ def default_report_path(path: str | Path) -> Path:
 # --- database helpers --------------------------------------------------------------------------
 
 
-def _existing_ids(conn: Connection, table: str, ids: Sequence[str]) -> set[str]:
-    if not ids:
-        return set()
-    found = conn.execute(
-        text(f"SELECT external_id FROM {table} WHERE external_id = ANY(:ids)"), {"ids": list(ids)}
+_DUPLICATE_NOTE = "external id already in the database: nothing added"
+
+
+def _duplicates(
+    conn: Connection, table: str, ids: pd.Series, repeated: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """Rows whose external id is already in ``table`` (an id the file repeats is rejected)."""
+    wanted = ids.dropna().unique().tolist()
+    if not wanted:
+        return np.zeros(len(ids), dtype=bool)
+    stored = conn.execute(
+        text(f"SELECT external_id FROM {table} WHERE external_id = ANY(:ids)"), {"ids": wanted}
     ).scalars()
-    return set(found)
+    return ids.isin(set(stored)).to_numpy() & ~repeated
 
 
 def _database_failure(exc: Exception, what: str) -> GridGISError:
@@ -1157,27 +1185,52 @@ def _database_failure(exc: Exception, what: str) -> GridGISError:
     )
 
 
-def _run_in_transaction(engine: Engine, what: str, body: Callable[[Connection], bool]) -> bool:
-    """Run ``body`` in one transaction; commit when it returns True, else roll back."""
+def _run_import(
+    engine: Engine,
+    kind: Literal["cases", "inspections"],
+    rows: pd.DataFrame,
+    spec: CRSSpec,
+    body: Callable[[Connection], pd.DataFrame],
+    *,
+    dry_run: bool,
+) -> IntakeReport:
+    """Run ``body`` in one transaction, committed unless ``dry_run``, and report on it.
+
+    ``body`` checks, places and stores what it can, and returns the report's lines;
+    whatever it raises rolls everything back.
+    """
     import psycopg
 
     try:
         with engine.connect() as conn:
             transaction = conn.begin()
             try:
-                commit = body(conn)
+                lines = body(conn)
+                assert lines["outcome"].isin(OUTCOMES).all(), f"each of the {kind} has one outcome"
             except BaseException:
                 transaction.rollback()
                 raise
-            if commit:
-                transaction.commit()
-            else:
+            if dry_run:
                 transaction.rollback()
-            return commit
+            else:
+                transaction.commit()
     except (DBAPIError, psycopg.Error) as exc:
-        raise _database_failure(exc, what) from exc
+        raise _database_failure(exc, kind) from exc
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"the import of {what} failed: {exc}; nothing was imported") from exc
+        raise DatabaseError(f"the import of {kind} failed: {exc}; nothing was imported") from exc
+    report = IntakeReport(
+        kind=kind,
+        path=Path(rows.attrs["path"]),
+        rows=lines,
+        numbering=rows.attrs["numbering"],
+        rows_read=len(rows),
+        encoding=rows.attrs.get("encoding") if rows.attrs.get("kind") == "csv" else None,
+        crs=_crs_label(spec),
+        committed=not dry_run,
+    )
+    counts = report.counts
+    assert sum(counts.get(o, 0) for o in OUTCOMES) == len(lines), counts
+    return report
 
 
 def _say(progress: Callable[[str], None] | None, message: str) -> None:
@@ -1219,23 +1272,17 @@ def _check_cases(
     now: pd.Timestamp,
 ) -> pd.DataFrame:
     """Parse and check every row; ``reason`` says why a row is rejected (``None``: fine)."""
-    numbering = rows.attrs.get("numbering", "row")
     checked = pd.DataFrame({"row": rows["row"].to_numpy(), "external_id": rows["external_id"]})
     codes, known = _category_codes(rows["category"], categories)
     checked["category_code"] = codes
-    checked["reported_at"] = parse_times(
-        rows["time"], timezone=timezone, excel_serials=rows.attrs.get("kind") == "excel"
+    checked["reported_at"], time_reasons = _times(
+        rows, "time", what="time", required=True, timezone=timezone, now=now
     )
     hours = codes.map(dict(zip(categories["code"], categories["deadline_hours"], strict=True)))
     checked["deadline"] = checked["reported_at"] + pd.to_timedelta(hours.astype(float), unit="h")
     x, y, given, numeric = _numbers(rows["x"], rows["y"])
     checked["x"], checked["y"], checked["has_xy"] = x, y, numeric
-    time_reasons = _time_problems(
-        rows["time"], checked["reported_at"], what="time", now=now, required=True
-    )
-    repeated = _repeated_ids(rows["external_id"], rows["row"].to_numpy(), numbering)
-    checked["repeated_id"] = [r is not None for r in repeated]
-    ids = rows["external_id"].tolist()
+    id_reasons, checked["repeated_id"] = _id_problems(rows)
     categories_given = rows["category"].tolist()
     code_list = codes.tolist()
     notes_in = rows["location_note"].tolist()
@@ -1245,8 +1292,7 @@ def _check_cases(
     notes: list[str | None] = []
     # One pass to word the reasons of each row; the checks above are vectorised.
     for i in range(len(rows)):
-        problems: list[str | None] = []
-        problems.append("external id missing" if ids[i] is None else repeated[i])
+        problems: list[str | None] = [id_reasons[i]]
         if categories_given[i] is None:
             problems.append("category missing")
         elif code_list[i] is None or code_list[i] != code_list[i]:
@@ -1291,12 +1337,16 @@ class _Placement:
         self.match_score = np.full(n, np.nan)
         self.note = np.full(n, None, dtype=object)
 
+    def point(self, positions: NDArray[np.intp], found: pd.DataFrame) -> None:
+        """Rows at ``positions`` are at the points ``found`` (a :func:`locate` result)."""
+        self.lon[positions] = found["lon"].to_numpy(dtype=float)
+        self.lat[positions] = found["lat"].to_numpy(dtype=float)
+
     def place(self, positions: NDArray[np.intp], found: pd.DataFrame, located_by: str) -> None:
         """Rows at ``positions`` are in the cells ``found`` (a :func:`locate` result)."""
         self.outcome[positions] = located_by
         self.located_by[positions] = located_by
-        self.lon[positions] = found["lon"].to_numpy(dtype=float)
-        self.lat[positions] = found["lat"].to_numpy(dtype=float)
+        self.point(positions, found)
         self.cell_id[positions] = found["cell_id"].to_numpy(dtype=np.int64, na_value=-1)
         self.cell_code[positions] = found["cell_code"].to_numpy(dtype=object)
         self.community_code[positions] = found["community_code"].to_numpy(dtype=object)
@@ -1342,8 +1392,7 @@ def _locate_cases(
         placed.place(by_xy[ok], found[ok], "coordinates")
         coordinate_flag[by_xy[~ok]] = found.loc[~ok, "flag"].to_numpy(dtype=object)
         coordinate_reason[by_xy[~ok]] = found.loc[~ok, "reason"].to_numpy(dtype=object)
-        placed.lon[by_xy[~ok]] = found.loc[~ok, "lon"].to_numpy(dtype=float)
-        placed.lat[by_xy[~ok]] = found.loc[~ok, "lat"].to_numpy(dtype=float)
+        placed.point(by_xy[~ok], found[~ok])
     has_address = addresses.notna().to_numpy()
     address_reason = np.full(n, None, dtype=object)
     matched = np.zeros(n, dtype=bool)
@@ -1371,8 +1420,7 @@ def _locate_cases(
             placed.outcome[off] = "flagged"
             placed.located_by[off] = "address"
             placed.flag[off] = found.loc[~ok, "flag"].to_numpy(dtype=object)
-            placed.lon[off] = found.loc[~ok, "lon"].to_numpy(dtype=float)
-            placed.lat[off] = found.loc[~ok, "lat"].to_numpy(dtype=float)
+            placed.point(off, found[~ok])
             placed.note[off] = [
                 f"the address matched building {b}, which is in no cell: {r}"
                 for b, r in zip(buildings[~ok], found.loc[~ok, "reason"], strict=True)
@@ -1516,11 +1564,9 @@ source_field, reported_by_field:
         layer=layer,
     )
     spec = _source_crs(rows.attrs, crs, uses_file_crs=x_field is None)
-    numbering = rows.attrs["numbering"]
     now = pd.Timestamp.now(tz="UTC")
-    result: dict[str, pd.DataFrame] = {}
 
-    def body(conn: Connection) -> bool:
+    def body(conn: Connection) -> pd.DataFrame:
         categories = _load_categories(conn)
         if categories.empty:
             raise NotFoundError(
@@ -1529,15 +1575,14 @@ source_field, reported_by_field:
             )
         checked = _check_cases(rows, categories, timezone=timezone, now=now)
         ids = checked["external_id"]
-        stored = _existing_ids(conn, "case_record", ids.dropna().unique().tolist())
         repeated = checked["repeated_id"].to_numpy(dtype=bool)
-        duplicate = ids.isin(stored).to_numpy() & ~repeated
+        duplicate = _duplicates(conn, "case_record", ids, repeated)
         rejected = checked["reason"].notna().to_numpy() & ~duplicate
         todo = ~duplicate & ~rejected
         placed = _locate_cases(conn, checked, rows["address"], todo, spec, progress)
         placed.clear(rejected | duplicate)
         placed.outcome[duplicate] = "duplicate"
-        placed.note[duplicate] = "external id already in the database: nothing added"
+        placed.note[duplicate] = _DUPLICATE_NOTE
         placed.outcome[rejected] = "rejected"
         placed.note[rejected] = checked["reason"].to_numpy(dtype=object)[rejected]
         report_rows = pd.DataFrame(
@@ -1551,28 +1596,13 @@ source_field, reported_by_field:
                 "match_score": np.round(placed.match_score, 3),
             }
         )
-        assert report_rows["outcome"].isin(OUTCOMES).all(), "every row has one outcome"
-        result["rows"] = report_rows
         store = np.flatnonzero(np.isin(placed.outcome, ["coordinates", "address", "flagged"]))
         if store.size:
             _say(progress, f"storing {store.size} cases")
             _store_cases(conn, rows, checked, placed, store, spec)
-        return not dry_run
+        return report_rows
 
-    committed = _run_in_transaction(engine, "cases", body)
-    report = IntakeReport(
-        kind="cases",
-        path=Path(path),
-        rows=result["rows"],
-        numbering=numbering,
-        rows_read=len(rows),
-        encoding=rows.attrs.get("encoding") if rows.attrs.get("kind") == "csv" else None,
-        crs=_crs_label(spec),
-        committed=committed,
-    )
-    counts = report.counts
-    assert sum(counts[o] for o in OUTCOMES) == counts["rows_read"], counts
-    return report
+    return _run_import(engine, "cases", rows, spec, body, dry_run=dry_run)
 
 
 def _store_cases(
@@ -1740,14 +1770,14 @@ def _feature_units(
 ) -> _Units:
     """One inspection per row (CSV point) or feature (its geometry)."""
     n = len(rows)
-    numbering = rows.attrs.get("numbering", "row")
-    excel = rows.attrs.get("kind") == "excel"
-    started = parse_times(rows["time"], timezone=timezone, excel_serials=excel)
-    ended = parse_times(rows["end_time"], timezone=timezone, excel_serials=excel)
-    start_reasons = _time_problems(rows["time"], started, what="start time", now=now, required=True)
-    end_reasons = _time_problems(rows["end_time"], ended, what="end time", now=now, required=False)
+    started, start_reasons = _times(
+        rows, "time", what="start time", required=True, timezone=timezone, now=now
+    )
+    ended, end_reasons = _times(
+        rows, "end_time", what="end time", required=False, timezone=timezone, now=now
+    )
     backwards = _end_before_start(started, ended)
-    repeated = _repeated_ids(rows["external_id"], rows["row"].to_numpy(), numbering)
+    id_reasons, repeated = _id_problems(rows)
     geometry = np.full(n, None, dtype=object)
     shape_reasons: list[str | None] = [None] * n
     if rows.attrs.get("geometry"):
@@ -1775,22 +1805,17 @@ def _feature_units(
             geometry[i] = track
     else:
         x, y, given, numeric = _numbers(rows["x"], rows["y"])
-        lon = np.full(n, np.nan)
-        lat = np.full(n, np.nan)
-        if numeric.any():
-            lon[numeric], lat[numeric] = to_wgs84(x[numeric], y[numeric], spec)
-        geometry = _points(lon, lat)
+        geometry = _points(*_lonlat(x, y, numeric, spec))
         raw_x, raw_y = rows["x"].tolist(), rows["y"].tolist()
         for i in np.flatnonzero(~numeric):
             shape_reasons[i] = (
                 _coordinate_reason(raw_x[i], raw_y[i]) if given[i] else "no coordinates"
             )
     vertex_reasons = _bad_vertices(geometry)
-    ids = rows["external_id"].tolist()
     times, ends = rows["time"].tolist(), rows["end_time"].tolist()
     reasons = [
         _join(
-            "external id missing" if ids[i] is None else repeated[i],
+            id_reasons[i],
             start_reasons[i],
             end_reasons[i],
             f"end time {_as_text(ends[i])!r} is before the start time {_as_text(times[i])!r}"
@@ -1801,7 +1826,7 @@ def _feature_units(
         for i in range(n)
     ]
     return _Units(
-        external_id=ids,
+        external_id=rows["external_id"].tolist(),
         worker=rows["worker"].tolist(),
         started_at=started,
         ended_at=ended,
@@ -1809,17 +1834,17 @@ def _feature_units(
         rows=[[int(r)] for r in rows["row"]],
         reason=reasons,
         note=[None] * n,
-        repeated=np.array([r is not None for r in repeated], dtype=bool),
+        repeated=repeated,
     )
 
 
 def _track_units(rows: pd.DataFrame, spec: CRSSpec, *, timezone: str, now: pd.Timestamp) -> _Units:
     """One inspection per track of GPS fixes, ordered by ``order`` (else by time)."""
     n = len(rows)
-    excel = rows.attrs.get("kind") == "excel"
-    times = parse_times(rows["time"], timezone=timezone, excel_serials=excel)
-    ends = parse_times(rows["end_time"], timezone=timezone, excel_serials=excel)
-    time_reasons = _time_problems(rows["time"], times, what="time", now=now, required=True)
+    times, time_reasons = _times(
+        rows, "time", what="time", required=True, timezone=timezone, now=now
+    )
+    ends, _ = _times(rows, "end_time", what="end time", required=False, timezone=timezone, now=now)
     raw_x, raw_y = rows["x"].tolist(), rows["y"].tolist()
     if rows.attrs.get("geometry"):
         x, y, notes = _point_xy(_object_array(rows["geometry"].tolist()))
@@ -1828,10 +1853,7 @@ def _track_units(rows: pd.DataFrame, spec: CRSSpec, *, timezone: str, now: pd.Ti
     else:
         x, y, given, numeric = _numbers(rows["x"], rows["y"])
         notes = [None] * n
-    lon = np.full(n, np.nan)
-    lat = np.full(n, np.nan)
-    if numeric.any():
-        lon[numeric], lat[numeric] = to_wgs84(x[numeric], y[numeric], spec)
+    lon, lat = _lonlat(x, y, numeric, spec)
     flags = check_lonlat(lon, lat)
     order_raw = rows["order"].tolist()
     has_order = any(not _blank(v) for v in order_raw)
@@ -2113,17 +2135,15 @@ y_field:
     now = pd.Timestamp.now(tz="UTC")
     build = _track_units if rows.attrs["tracks"] else _feature_units
     units = build(rows, spec, timezone=timezone, now=now)
-    result: dict[str, pd.DataFrame] = {}
 
-    def body(conn: Connection) -> bool:
+    def body(conn: Connection) -> pd.DataFrame:
         from gridgis.geocode import load_cell_index
 
         n = len(units.external_id)
         ids = pd.Series(units.external_id, dtype=object)
-        stored = _existing_ids(conn, "inspection", ids.dropna().unique().tolist())
+        duplicate = _duplicates(conn, "inspection", ids, units.repeated)
         worker_ids, worker_reasons = _worker_ids(units.worker, _load_workers(conn))
         reasons = [_join(r, w) for r, w in zip(units.reason, worker_reasons, strict=True)]
-        duplicate = ids.isin(stored).to_numpy() & ~units.repeated
         rejected = np.array([r is not None for r in reasons], dtype=bool) & ~duplicate
         todo = np.flatnonzero(~duplicate & ~rejected)
         _say(progress, "loading the cells")
@@ -2138,7 +2158,7 @@ y_field:
         codes_column = np.full(n, None, dtype=object)
         notes = np.full(n, None, dtype=object)
         notes[rejected] = [reasons[i] for i in np.flatnonzero(rejected)]
-        notes[duplicate] = "external id already in the database: nothing added"
+        notes[duplicate] = _DUPLICATE_NOTE
         for k, i in enumerate(todo):  # one report line per stored inspection
             outcome[i] = "flagged" if visits.flag[k] else "coordinates"
             flag_column[i] = visits.flag[k]
@@ -2157,27 +2177,12 @@ y_field:
                 "cell_codes": pd.Series(codes_column, dtype=object),
             }
         ).sort_values("row", kind="stable", ignore_index=True)
-        assert report_rows["outcome"].isin(OUTCOMES).all(), "every inspection has one outcome"
-        result["rows"] = report_rows
         if todo.size:
             _say(progress, f"storing {todo.size} inspections")
             _store_inspections(conn, units, todo, worker_ids, visits)
-        return not dry_run
+        return report_rows
 
-    committed = _run_in_transaction(engine, "inspections", body)
-    report = IntakeReport(
-        kind="inspections",
-        path=Path(path),
-        rows=result["rows"],
-        numbering=rows.attrs["numbering"],
-        rows_read=len(rows),
-        encoding=rows.attrs.get("encoding") if rows.attrs.get("kind") == "csv" else None,
-        crs=_crs_label(spec),
-        committed=committed,
-    )
-    counts = report.counts
-    assert sum(counts.get(o, 0) for o in OUTCOMES) == counts["inspections"], counts
-    return report
+    return _run_import(engine, "inspections", rows, spec, body, dry_run=dry_run)
 
 
 def _store_inspections(

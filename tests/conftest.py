@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -30,6 +32,10 @@ from sqlalchemy.engine import make_url
 from gridgis.db import migrate
 from gridgis.db.cluster import LocalCluster
 from gridgis.db.engine import dispose_engines, normalise_url
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -152,6 +158,71 @@ def env_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     dispose_engines()
 
 
+# --- the web app ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_database_url(database_url: str) -> str:
+    """The database the ``app`` fixture serves: this test's empty one. A module whose
+    tests need the demo district overrides this fixture to return ``demo_url``."""
+    return database_url
+
+
+@pytest.fixture
+def app(app_database_url: str) -> Iterator[Flask]:
+    """The web app on ``app_database_url``; its engine is disposed of afterwards."""
+    from gridgis.web import create_app
+    from gridgis.web.db import dispose_engine
+
+    application = create_app({"TESTING": True, "DATABASE_URL": app_database_url})
+    yield application
+    dispose_engine(application)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def shared_client(
+    request: pytest.FixtureRequest, pg_server: _Server, demo_template: str
+) -> Iterator[FlaskClient]:
+    """A client on one copy of the demo district for the tests of a module that only read
+    or are refused (one copy per module, not per test)."""
+    from gridgis.web import create_app
+    from gridgis.web.db import dispose_engine
+
+    name = f"gridgis_shared_{request.module.__name__.rsplit('.', 1)[-1]}_{os.getpid()}"
+    application = create_app(
+        {"TESTING": True, "DATABASE_URL": pg_server.create(name, template=demo_template)}
+    )
+    yield application.test_client()
+    dispose_engine(application)
+    pg_server.drop(name)
+
+
+def response_json(response: Any, status: int) -> Any:
+    """The JSON body of a test client's ``response``, after checking its status and type."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    return json.loads(response.get_data(as_text=True))
+
+
+def cell_point(engine: Engine, *, last: bool = False) -> tuple[str, float, float]:
+    """The code of the first (``last``: the last) active cell and a point well inside it."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT code, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
+                "  SELECT code, ST_PointOnSurface(ST_Buffer(geom, -0.0002)) AS p FROM grid_cell"
+                "  WHERE valid_to IS NULL AND NOT ST_IsEmpty(ST_Buffer(geom, -0.0002))"
+                f"  ORDER BY code{' DESC' if last else ''} LIMIT 1) s"
+            )
+        ).one()
+    return row.code, row.lon, row.lat
+
+
 # Two districts far apart, each a small square, with two and one streets and
 # one community. Codes follow the official nesting (district + 3 digits ...).
 LICHENG = "POLYGON((118.95 25.38, 119.05 25.38, 119.05 25.46, 118.95 25.46, 118.95 25.38))"
@@ -191,3 +262,60 @@ def insert_sample_areas(engine: Engine) -> None:
                 "VALUES ('350304001001', '350304001', '英龙社区', 'urban')"
             )
         )
+
+
+# --- signing in to the web app (gridgis.web.auth) -----------------------------------------------
+
+TEST_PASSWORD = "correct horse battery staple"
+"""The password of every user :func:`sign_in` adds."""
+
+
+_TEST_PASSWORD_HASH: list[str] = []
+
+
+def add_test_user(url: str, name: str, *, role: str = "admin", street: str | None = None) -> None:
+    """Add a web user with :data:`TEST_PASSWORD` to the database at ``url``.
+
+    The password is hashed once per run (scrypt costs about 0.1 s); tests of
+    adding users themselves use :func:`gridgis.users.add_user`.
+    """
+    from werkzeug.security import generate_password_hash
+
+    from gridgis.users import PASSWORD_METHOD
+
+    if not _TEST_PASSWORD_HASH:
+        _TEST_PASSWORD_HASH.append(generate_password_hash(TEST_PASSWORD, method=PASSWORD_METHOD))
+    eng = create_engine(url)
+    try:
+        with eng.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO app_user (name, role, street_code, password_hash) "
+                    "VALUES (:name, :role, :street, :hash)"
+                ),
+                {"name": name, "role": role, "street": street, "hash": _TEST_PASSWORD_HASH[0]},
+            )
+    finally:
+        eng.dispose()
+
+
+def sign_in(
+    client: FlaskClient, *, role: str = "admin", street: str | None = None, name: str | None = None
+) -> str:
+    """Add a user with ``role`` to the client's app database and log the client in as it.
+
+    ``client`` is a Flask test client; the user is named after its role unless
+    ``name`` is given. Returns the session's CSRF token, for the POSTs that follow
+    (form field ``csrf_token`` or header ``X-CSRF-Token``).
+    """
+    name = name or (f"{role}-{street}" if street else role)
+    add_test_user(client.application.config["DATABASE_URL"], name, role=role, street=street)
+    client.get("/login")
+    with client.session_transaction() as session:
+        token = str(session["csrf"])
+    response = client.post(
+        "/login", data={"name": name, "password": TEST_PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        return str(session["csrf"])

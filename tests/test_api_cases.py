@@ -4,71 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
+import geopandas as gpd
 import pytest
+from conftest import cell_point as _cell_point
+from conftest import response_json as _json
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from gridgis.crs import wgs84_to_gcj02
+from gridgis.db.layout import publish_cells
 from gridgis.web import create_app
+from gridgis.web.cases_api import intake_durable
 from gridgis.web.db import dispose_engine
 from gridgis.web.openapi import MAX_BODY_BYTES, openapi_document
 
 
 @pytest.fixture
-def app(demo_url: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_URL": demo_url})
-    yield application
-    dispose_engine(application)
+def app_database_url(demo_url: str) -> str:
+    """The app (conftest's ``app``, ``client``) serves this test's copy of the demo district."""
+    return demo_url
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def shared_client(pg_server: Any, demo_template: str) -> Iterator[FlaskClient]:
-    """A client on one demo copy for this module's tests that only read or are refused."""
-    name = f"gridgis_api_cases_{os.getpid()}"
-    application = create_app(
-        {"TESTING": True, "DATABASE_URL": pg_server.create(name, template=demo_template)}
-    )
-    yield application.test_client()
-    dispose_engine(application)
-    pg_server.drop(name)
-
-
-@pytest.fixture
-def db(demo_url: str) -> Iterator[Engine]:
-    engine = create_engine(demo_url)
-    yield engine
-    engine.dispose()
-
-
-def _json(response: Any, status: int) -> Any:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    return json.loads(response.get_data(as_text=True))
-
-
-def _cell_point(db: Engine) -> tuple[str, float, float]:
-    """An active cell's code and a point well inside it."""
-    with db.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT code, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
-                "  SELECT code, ST_PointOnSurface(ST_Buffer(geom, -0.0002)) AS p FROM grid_cell"
-                "  WHERE valid_to IS NULL AND NOT ST_IsEmpty(ST_Buffer(geom, -0.0002))"
-                "  ORDER BY code LIMIT 1) s"
-            )
-        ).one()
-    return row.code, row.lon, row.lat
+def db(demo_engine: Engine) -> Engine:
+    return demo_engine
 
 
 def _hours(db: Engine, category: str) -> int:
@@ -149,6 +112,51 @@ def test_create_by_address_matches_the_building(client: FlaskClient, db: Engine)
     assert case["address"] == building.address
     assert case["category"] == "fire_safety"
     assert 0 < case["match_score"] <= 1
+
+
+def test_a_case_filed_right_after_a_redraw_goes_to_the_new_cell(
+    client: FlaskClient, db: Engine
+) -> None:
+    code, lon, lat = _cell_point(db)
+    body = {"category": "errand", "lon": lon, "lat": lat}
+    assert _post_case(client, body)["cell_code"] == code  # the app now holds the cells
+    community = code[:12]
+    with db.begin() as conn:  # merge the community's cells into one
+        cells = gpd.read_postgis(
+            text("SELECT code, geom FROM grid_cell WHERE community_code = :c AND valid_to IS NULL"),
+            conn,
+            params={"c": community},
+            geom_col="geom",
+        )
+        version = conn.execute(
+            text("SELECT max(version) FROM layout_version WHERE community_code = :c"),
+            {"c": community},
+        ).scalar_one()
+        merged = gpd.GeoDataFrame(
+            {"code": [f"{community}999"]}, geometry=[cells.union_all()], crs="EPSG:4326"
+        )
+        publish_cells(conn, community, merged, method="draw", expected_version=version)
+    case = _post_case(client, body)
+    assert case["cell_code"] == f"{community}999"
+    assert _json(client.get(f"/api/cases/{case['id']}"), 200) == case
+
+
+def test_the_sync_commit_setting(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDGIS_INTAKE_SYNC_COMMIT", "off")
+    quick = create_app({"TESTING": True, "DATABASE_URL": demo_url})
+    wrong = create_app({"TESTING": True, "DATABASE_URL": demo_url, "INTAKE_SYNC_COMMIT": "maybe"})
+    try:
+        assert not intake_durable(quick)
+        case = _post_case(quick.test_client(), {"category": "errand", "address": "荔城区"})
+        assert case["location_flag"] == "unmatched"
+        body = {"category": "errand", "address": "x"}
+        refused = wrong.test_client().post("/api/cases", json=body)
+        assert _json(refused, 500)["error"] == (
+            "GRIDGIS_INTAKE_SYNC_COMMIT was 'maybe' but is expected to be 'on' or 'off'"
+        )
+    finally:
+        dispose_engine(quick)
+        dispose_engine(wrong)
 
 
 def test_a_point_outside_the_district_is_filed_with_its_flag(client: FlaskClient) -> None:

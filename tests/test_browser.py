@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from _browser import BrowserUnavailable, check_playwright, find_chromium, launch_chromium
-from conftest import insert_sample_areas
+from conftest import TEST_PASSWORD, add_test_user, insert_sample_areas
 from flask import Flask
 from sqlalchemy import Engine
 from werkzeug.serving import make_server
@@ -45,6 +45,7 @@ code => {
 @pytest.fixture
 def app(database_url: str, engine: Engine) -> Iterator[Flask]:
     insert_sample_areas(engine)
+    add_test_user(database_url, "admin", role="admin")
     application = create_app({"TESTING": True, "DATABASE_URL": database_url})
     yield application
     dispose_engine(application)
@@ -101,7 +102,13 @@ def test_overview_map_draws_districts_and_stays_offline(chromium: str, live_serv
             page.on("console", on_console)
             page.on("pageerror", on_page_error)
 
+            # Every page needs a signed-in user: the login form first.
             page.goto(live_server + "/")
+            assert urlsplit(page.url).path == "/login"
+            page.fill("#login-name", "admin")
+            page.fill("#login-password", TEST_PASSWORD)
+            page.click("form.auth-form button[type=submit]")
+            page.wait_for_url(live_server + "/")
             page.wait_for_selector("path.gridgis-district")
             page.wait_for_selector("body[data-map-ready='true']")
             page.wait_for_load_state("networkidle")

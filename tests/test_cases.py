@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, Engine, text
 from gridgis.address import MATCH_THRESHOLD
 from gridgis.cases import (
     LOCAL_TZ,
+    IntakeCache,
     advance_case,
     case_categories,
     case_stats,
@@ -31,6 +33,7 @@ from gridgis.cli import main
 from gridgis.crs import wgs84_to_gcj02
 from gridgis.db.layout import publish_cells
 from gridgis.errors import ConflictError, CRSError, InputError, NotFoundError
+from gridgis.geocode import load_cell_index
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=LOCAL_TZ)
 NOW = dt.datetime(2025, 3, 1, 0, 0, tzinfo=LOCAL_TZ)
@@ -597,6 +600,150 @@ def test_create_by_address_locates_the_building(demo_engine: Engine) -> None:
         "address",
         None,
     )
+
+
+def test_a_filed_case_answers_as_it_is_stored_on_every_path(engine: Engine) -> None:
+    _seed(engine)
+    with engine.connect() as conn:
+        index = load_cell_index(conn)
+    gx, gy = wgs84_to_gcj02(*IN_C)
+    places: list[dict[str, Any]] = [
+        {"lon": IN_B[0], "lat": IN_B[1]},
+        {"lon": 118.975, "lat": 25.40},  # on the A/B line: the smaller code, A
+        {"lon": gx, "lat": gy, "crs": "gcj02"},
+        {"lon": IN_C[0], "lat": IN_C[1], "crs": "EPSG:4490"},
+        {"lon": IN_GAP[0], "lat": IN_GAP[1]},
+        {"lon": 116.40, "lat": 39.90},
+        {"lon": IN_A[1], "lat": IN_A[0]},
+        {"lon": 2.35, "lat": 48.86},
+        {"address": "火星市奥林帕斯路1号"},
+        {},
+    ]
+    cache = IntakeCache()
+    for n, where in enumerate([{"cache": cache}, {"index": index}, {}]):
+        for m, place in enumerate(places):
+            case = create_case(
+                engine, category="消防安全", description="楼道堆物", source="12345",
+                external_id=f"x-{n}-{m}", reported_by="王芳", reported_at=_day(1 + m), **place,
+                **where,
+            )  # fmt: skip
+            assert case == get_case(engine, case["id"]), (where, place)
+    placed = list_cases(engine, limit=1000)
+    cells = {(c["raw_x"], c["raw_y"]): c["cell_code"] for c in placed if c["cell_code"]}
+    assert cells[(118.975, 25.40)] == CELL_A and cells[IN_B] == CELL_B
+    assert cells[IN_C] == CELL_C and cells[(gx, gy)] == CELL_C
+    by_path = [
+        [(c["cell_code"], c["location_flag"]) for c in placed if c["external_id"][2] == str(n)]
+        for n in range(3)
+    ]
+    assert by_path[0] == by_path[1] == by_path[2]  # memory, a given index and PostGIS agree
+
+
+def test_the_cache_follows_redraws_edits_and_categories(engine: Engine) -> None:
+    _seed(engine)
+    cache = IntakeCache()
+    first = create_case(engine, category="cityscape", lon=IN_A[0], lat=IN_A[1], cache=cache)
+    assert first["cell_code"] == CELL_A
+    with engine.connect() as conn:
+        stale = load_cell_index(conn)
+    with engine.begin() as conn:  # redraw 英龙社区 as a south and a north cell
+        publish_cells(
+            conn,
+            WEST_COMMUNITY,
+            _cells(
+                (f"{WEST_COMMUNITY}003", box(118.95, 25.38, 119.00, 25.42)),
+                (f"{WEST_COMMUNITY}004", box(118.95, 25.42, 119.00, 25.46)),
+            ),
+            method="draw",
+            expected_version=1,
+        )
+    # Right after the publish, the cache places the case in the new layout ...
+    south = create_case(engine, category="cityscape", lon=IN_A[0], lat=IN_A[1], cache=cache)
+    assert south == get_case(engine, south["id"])
+    assert south["cell_code"] == f"{WEST_COMMUNITY}003"
+    assert len(cache.cells(engine)) == 3
+    # ... inside the caller's transaction too; an index given by the caller is used as it is.
+    with engine.begin() as conn:
+        north = create_case(conn, category="cityscape", lon=IN_B[0], lat=IN_B[1], cache=cache)
+        old = create_case(conn, category="cityscape", lon=IN_B[0], lat=IN_B[1], index=stale)
+    assert (north["cell_code"], old["cell_code"]) == (f"{WEST_COMMUNITY}004", CELL_B)
+    # Cells edited without publish_cells are seen after max_age (0 here: every case).
+    fresh = IntakeCache(max_age=0)
+    gap = create_case(engine, category="cityscape", lon=IN_GAP[0], lat=IN_GAP[1], cache=fresh)
+    assert gap["location_flag"] == "gap"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE grid_cell SET geom = ST_Multi(ST_MakeEnvelope(119.00, 25.38, 119.05, "
+                "25.46, 4326)) WHERE code = :c"
+            ),
+            {"c": CELL_C},
+        )
+    moved = create_case(engine, category="cityscape", lon=IN_GAP[0], lat=IN_GAP[1], cache=fresh)
+    assert (moved["cell_code"], moved["location_flag"]) == (CELL_C, None)
+    # Categories: a time limit changed a moment ago applies, a new category is found at once.
+    set_deadline_hours(engine, "cityscape", 5)
+    limited = create_case(engine, category="市容环境", reported_at=T0, cache=cache)
+    assert limited["deadline"] == "2025-01-01T13:00:00+08:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO case_category (code, name_zh, name_en, deadline_hours) "
+                "VALUES ('flood', '防汛', 'Flood control', 6)"
+            )
+        )
+    assert create_case(engine, category="防汛", cache=cache)["category"] == "flood"
+    with pytest.raises(NotFoundError, match=r"`category` was 'fire' but .* flood \(防汛\)"):
+        create_case(engine, category="fire", cache=cache)
+
+
+def test_refusals_leave_the_callers_transaction_usable(engine: Engine) -> None:
+    _seed(engine)
+    cache = IntakeCache()
+    with engine.begin() as conn:
+        first = create_case(conn, category="cityscape", external_id="a-1", cache=cache)
+        for where in ({"cache": cache}, {}):
+            with pytest.raises(ConflictError, match=rf"but case {first['id']} already has it"):
+                create_case(conn, category="cityscape", external_id="a-1", **where)
+            with pytest.raises(NotFoundError, match=r"`category` was 'fire'"):
+                create_case(conn, category="fire", **where)
+        second = create_case(conn, category="cityscape", lon=IN_C[0], lat=IN_C[1], cache=cache)
+    assert get_case(engine, second["id"])["cell_code"] == CELL_C
+    with pytest.raises(InputError, match=r"`index` must be a CellIndex, not IntakeCache"):
+        create_case(engine, category="cityscape", index=cache)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"`max_age` was -1 but is expected to be seconds"):
+        IntakeCache(max_age=-1)
+
+
+def test_a_case_filed_without_waiting_for_the_disk(engine: Engine) -> None:
+    _seed(engine)
+    quick = create_case(engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], durable=False)
+    assert quick == get_case(engine, quick["id"]) and quick["cell_code"] == CELL_B
+    with engine.connect() as conn:  # the setting went with the statement's transaction
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+    with engine.begin() as conn:  # in the caller's transaction: for the rest of it
+        create_case(conn, category="cityscape", durable=False, cache=IntakeCache())
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+    with pytest.raises(InputError, match=r"`durable` was 'no' but is expected to be True or"):
+        create_case(engine, category="cityscape", durable="no")  # type: ignore[arg-type]
+
+
+def test_list_cases_takes_lists_of_categories_and_steps(engine: Engine) -> None:
+    _seed(engine)
+    _seed_figures(engine)
+    create_case(engine, category="dispute", reported_at=_day(2, 2))
+    both = list_cases(engine, category=["fire_safety", "矛盾纠纷"], step=["reported", "registered"])
+    assert [(c["category"], c["step"]) for c in both] == [
+        ("fire_safety", "reported"),
+        ("fire_safety", "registered"),
+        ("dispute", "reported"),
+        ("fire_safety", "reported"),
+    ]
+    assert list_cases(engine, step=("closed",)) == list_cases(engine, step="closed")
+    with pytest.raises(InputError, match=r"`step` was \[\] but is expected to be a string or"):
+        list_cases(engine, step=[])
+    with pytest.raises(NotFoundError, match=r"`category` was 'fire' but"):
+        list_cases(engine, category=["dispute", "fire"])
 
 
 # --- the command line ---------------------------------------------------------------------------

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from conftest import cell_point
+from conftest import response_json as _json
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, text
-
-from gridgis.web import create_app
-from gridgis.web.db import dispose_engine
+from sqlalchemy import Engine, text
 
 V2 = "/open311/v2"
 REQUEST_FIELDS = {
@@ -40,40 +35,14 @@ REQUEST_FIELDS = {
 
 
 @pytest.fixture
-def app(demo_url: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_URL": demo_url})
-    yield application
-    dispose_engine(application)
+def app_database_url(demo_url: str) -> str:
+    """The app (conftest's ``app``, ``client``) serves this test's copy of the demo district."""
+    return demo_url
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def shared_client(pg_server: Any, demo_template: str) -> Iterator[FlaskClient]:
-    """A client on one demo copy for this module's tests that only read or are refused."""
-    name = f"gridgis_api_open311_{os.getpid()}"
-    application = create_app(
-        {"TESTING": True, "DATABASE_URL": pg_server.create(name, template=demo_template)}
-    )
-    yield application.test_client()
-    dispose_engine(application)
-    pg_server.drop(name)
-
-
-@pytest.fixture
-def db(demo_url: str) -> Iterator[Engine]:
-    engine = create_engine(demo_url)
-    yield engine
-    engine.dispose()
-
-
-def _json(response: Any, status: int) -> Any:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    return json.loads(response.get_data(as_text=True))
+def db(demo_engine: Engine) -> Engine:
+    return demo_engine
 
 
 def _error(response: Any, status: int) -> str:
@@ -87,16 +56,7 @@ def _error(response: Any, status: int) -> str:
 
 
 def _cell_point(db: Engine) -> tuple[str, float, float]:
-    with db.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT code, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
-                "  SELECT code, ST_PointOnSurface(ST_Buffer(geom, -0.0002)) AS p FROM grid_cell"
-                "  WHERE valid_to IS NULL AND NOT ST_IsEmpty(ST_Buffer(geom, -0.0002))"
-                "  ORDER BY code DESC LIMIT 1) s"
-            )
-        ).one()
-    return row.code, row.lon, row.lat
+    return cell_point(db, last=True)
 
 
 def test_services_are_the_case_categories(client: FlaskClient, db: Engine) -> None:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from conftest import insert_sample_areas
+from conftest import insert_sample_areas, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
@@ -25,7 +25,10 @@ def app(database_url: str) -> Iterator[Flask]:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    """A client signed in as an administrator (every route but /api/health needs a user)."""
+    client = app.test_client()
+    sign_in(client)
+    return client
 
 
 @pytest.fixture
@@ -130,7 +133,9 @@ def test_index_with_base_map_escapes_its_settings(database_url: str) -> None:
         }
     )
     try:
-        response = app.test_client().get("/")
+        client = app.test_client()
+        sign_in(client)
+        response = client.get("/")
     finally:
         dispose_engine(app)
     html = response.get_data(as_text=True)

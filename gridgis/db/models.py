@@ -554,3 +554,36 @@ class InspectionCell(Base):
         ForeignKey("inspection.id", ondelete="CASCADE"), primary_key=True
     )
     cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cell.id"), primary_key=True, index=True)
+
+
+USER_ROLES: tuple[str, ...] = ("admin", "street", "analyst")
+"""Who may do what in the web app: ``admin`` sees and edits everything; ``street`` (a
+street office, 街道) sees and exports only its own street; ``analyst`` reads and exports
+everything and edits nothing."""
+
+
+class AppUser(Base):
+    """A user of the web app. Passwords are kept only as werkzeug hashes (scrypt),
+    API tokens only as their SHA-256; see :mod:`gridgis.users`."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("role IN (" + ", ".join(f"'{r}'" for r in USER_ROLES) + ")", name="role"),
+        CheckConstraint("(role = 'street') = (street_code IS NOT NULL)", name="street_scope"),
+        CheckConstraint("name ~ '^[^[:space:][:cntrl:]/]{1,64}$'", name="name_format"),
+        CheckConstraint("password_hash ~ '^(scrypt|pbkdf2):'", name="password_hashed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(Text)
+    street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str | None] = mapped_column(Text, unique=True)
+    session_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -24,7 +24,8 @@ from werkzeug.exceptions import HTTPException
 
 from gridgis import config
 from gridgis.errors import DatabaseError, GridGISError
-from gridgis.web import api, cases_api, db, maps, open311, openapi
+from gridgis.web import api, auth, cases_api, db, density_api, maps, open311, openapi, placement_api
+from gridgis.web import tiles as tiles_views
 
 __all__ = ["create_app"]
 
@@ -54,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         - ``SECRET_KEY``: ``GRIDGIS_SECRET_KEY``, else random for this process.
         - ``TILE_URL``: base-map tile URL template; ``None`` draws no base map.
         - ``TILE_ATTRIBUTION``: plain text shown for that base map.
+        - Session cookie flags and lifetime: :func:`gridgis.web.auth.default_config`.
 
     Returns
     -------
@@ -72,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=config.secret_key() or secrets.token_hex(32),
         TILE_URL=config.tile_url(),
         TILE_ATTRIBUTION=config.tile_attribution(),
+        **auth.default_config(),  # session cookie flags and lifetime
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
@@ -84,6 +87,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(cases_api.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(tiles_views.bp)
+    app.register_blueprint(density_api.bp)
+    app.register_blueprint(placement_api.bp)
+    auth.init_app(app)  # login pages, CSRF and role checks before every request
     _register_error_handlers(app)
     app.after_request(_security_headers)
     return app

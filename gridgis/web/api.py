@@ -7,11 +7,18 @@ Routes
     FeatureCollection (EPSG:4326, coordinates rounded to 7 decimals, about
     1 cm); properties ``code``, ``name``, ``parent_code`` (and ``households``,
     ``residents`` for cells). ``within`` keeps the areas whose code starts with
-    CODE, e.g. the streets of one district.
+    CODE, e.g. the streets of one district. A street office gets only its own
+    street, its communities and cells, and the outline of its district; a
+    ``within`` outside its street is answered 403.
 ``GET /api/health``
-    ``{"status": "ok", "postgis": "3.3.2"}`` when the database answers.
+    ``{"status": "ok", "postgis": "3.3.2"}`` when the database answers; open to
+    anyone (for monitoring).
 ``GET /api/summary``
-    How many districts, streets, communities and active cells are stored.
+    How many districts, streets, communities and active cells are stored (for
+    a street office: its district, its street, and those in it).
+
+Every route but ``/api/health`` needs a signed-in user or an API token
+(:mod:`gridgis.web.auth`); without one it answers 401.
 
 Errors are ``{"error": message}`` with the error's HTTP status (see
 :func:`gridgis.web.create_app`).
@@ -24,11 +31,13 @@ import re
 import geopandas as gpd
 import numpy as np
 import shapely
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import text
 
-from gridgis.db.queries import LEVELS, count_areas, read_areas
+from gridgis.db.queries import LEVELS, read_areas
 from gridgis.errors import CRSError, DatabaseError, NotFoundError, ValidationError
+from gridgis.users import area_counts
+from gridgis.web.auth import current_user, login_required, scope
 from gridgis.web.db import get_engine
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -39,6 +48,7 @@ _WITHIN = re.compile(r"[0-9]{2,15}")
 
 
 @bp.get("/areas/<level>.geojson")
+@login_required
 def areas(level: str) -> Response:
     """Answer the areas of ``level`` as a GeoJSON FeatureCollection."""
     if level not in LEVELS:
@@ -49,6 +59,7 @@ def areas(level: str) -> Response:
             f"`within` was {within!r} but is expected to be an area code "
             "(2 to 15 digits, e.g. 350304)"
         )
+    within = _scoped_within(level, within, scope())
     frame = read_areas(get_engine(), level, within=within)
     return Response(feature_collection(frame), mimetype=GEOJSON_MIMETYPE)
 
@@ -94,6 +105,26 @@ def health() -> Response:
 
 
 @bp.get("/summary")
+@login_required
 def summary() -> Response:
     """Answer the number of stored districts, streets, communities and cells."""
-    return jsonify(count_areas(get_engine()))
+    return jsonify(area_counts(get_engine(), street=scope()))
+
+
+def _scoped_within(level: str, within: str | None, street: str | None) -> str | None:
+    """The code prefix to read ``level`` with, for a user limited to ``street`` (or not).
+
+    A street office reads its district's outline (``level="district"``) and,
+    at every other level, only what lies in its street; a ``within`` that
+    narrows this further is kept, one outside it is refused.
+    """
+    if street is None:
+        return within
+    own = street[:6] if level == "district" else street
+    if within is None or own.startswith(within):
+        return own
+    if within.startswith(own):
+        return within
+    user = current_user()
+    name = user.name if user is not None else ""
+    abort(403, f"`within` was {within!r} but user {name!r} may see only street {street}")

@@ -22,11 +22,20 @@ The views only translate: each request is checked against the OpenAPI
 document (:mod:`gridgis.web.openapi`) and answered 4xx with
 ``{"error": message}`` when it breaks it; the work is done by
 :mod:`gridgis.cases`.
+
+Filing is the hot path: each server process keeps one
+:class:`gridgis.cases.IntakeCache` (:func:`intake_cache`: the active cells and
+the categories in memory, checked against the newest published layout by the
+insert itself, so a redraw applies to the very next case) and, for cases by
+address, one address book (:func:`address_book`). ``GRIDGIS_INTAKE_SYNC_COMMIT``
+(:func:`intake_durable`, default ``on``) can let new cases be answered before
+they reach the disk.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -35,14 +44,14 @@ import pandas as pd
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 
 from gridgis import cases
-from gridgis.errors import NotFoundError
+from gridgis.errors import ConfigError, NotFoundError
 from gridgis.web.db import get_engine
 from gridgis.web.openapi import read_body, read_query
 
 if TYPE_CHECKING:
     from gridgis.address import AddressBook
 
-__all__ = ["ADDRESS_BOOK_SECONDS", "address_book", "bp", "intake_cache"]
+__all__ = ["ADDRESS_BOOK_SECONDS", "address_book", "bp", "intake_cache", "intake_durable"]
 
 bp = Blueprint("cases", __name__, url_prefix="/api")
 
@@ -104,6 +113,31 @@ def intake_cache(app: Flask) -> cases.IntakeCache:
     return cache
 
 
+def intake_durable(app: Flask) -> bool:
+    """Whether a new case is on disk before it is answered (the default) or just after.
+
+    ``INTAKE_SYNC_COMMIT`` in the app's config, else the environment variable
+    ``GRIDGIS_INTAKE_SYNC_COMMIT``: ``on`` (default) or ``off``. With ``off``,
+    :func:`gridgis.cases.create_case` runs with ``durable=False``: each case is
+    answered before PostgreSQL has flushed it to disk, so a crash of the database
+    server may lose the cases of its last fraction of a second (never corrupting
+    anything). Worth it only where clients retry (with ``external_id``) and the disk's
+    flushes are slow; ``scripts/bench/intake.py --sync-commit off`` measures it.
+
+    Examples
+    --------
+    >>> intake_durable(create_app({"INTAKE_SYNC_COMMIT": "off"}))  # doctest: +SKIP
+    False
+    """
+    value = app.config.get("INTAKE_SYNC_COMMIT") or os.environ.get("GRIDGIS_INTAKE_SYNC_COMMIT")
+    setting = (value or "on").strip().lower()
+    if setting not in ("on", "off"):
+        raise ConfigError(
+            f"GRIDGIS_INTAKE_SYNC_COMMIT was {value!r} but is expected to be 'on' or 'off'"
+        )
+    return setting == "on"
+
+
 def _case_id(case_id: int) -> int:
     if case_id < 1 or case_id > _MAX_CASE_ID:
         raise NotFoundError(f"case {case_id} does not exist")
@@ -118,7 +152,9 @@ def create_case() -> tuple[Response, int, dict[str, str]]:
     book = None
     if "address" in body and "lon" not in body:
         book = address_book(app)
-    case = cases.create_case(get_engine(), **body, book=book, cache=intake_cache(app))
+    case = cases.create_case(
+        get_engine(), **body, book=book, cache=intake_cache(app), durable=intake_durable(app)
+    )
     location = url_for("cases.get_case", case_id=case["id"])
     return jsonify(case), 201, {"Location": location}
 

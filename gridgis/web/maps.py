@@ -7,24 +7,35 @@ Routes
     and a panel listing the districts with their numbers of streets and
     communities; clicking a district zooms to it. The page loads only this
     app's files: a base map is drawn only when ``TILE_URL`` is configured.
+    Signed-in users only; a street office sees its own district and street
+    (the counts are its street's), as the GeoJSON API answers it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, url_for
 
-from gridgis.db.queries import count_areas, district_summaries
+from gridgis.db.queries import DistrictSummary, district_summaries
+from gridgis.users import area_counts
+from gridgis.web.auth import login_required, scope
 from gridgis.web.db import get_engine
 
 bp = Blueprint("maps", __name__)
 
 
 @bp.get("/")
+@login_required
 def index() -> str:
     """Render the overview map of districts and street offices."""
     engine = get_engine()
+    street = scope()
+    totals = area_counts(engine, street=street)
+    districts = district_summaries(engine)
+    if street is not None:
+        districts = _street_view(districts, street, totals)
     page_config: dict[str, Any] = {
         "districtsUrl": url_for("api.areas", level="district"),
         "streetsUrl": url_for("api.areas", level="street"),
@@ -33,7 +44,18 @@ def index() -> str:
     }
     return render_template(
         "index.html",
-        districts=district_summaries(engine),
-        totals=count_areas(engine),
+        districts=districts,
+        totals=totals,
         page_config=page_config,
     )
+
+
+def _street_view(
+    districts: list[DistrictSummary], street: str, totals: dict[str, int]
+) -> list[DistrictSummary]:
+    """The panel of a street office: its district only, counting its own street."""
+    return [
+        dataclasses.replace(d, streets=totals["street"], communities=totals["community"])
+        for d in districts
+        if d.code == street[:6]
+    ]

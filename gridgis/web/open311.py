@@ -40,7 +40,7 @@ from werkzeug.exceptions import HTTPException
 
 from gridgis import cases
 from gridgis.errors import DatabaseError, GridGISError, InputError, NotFoundError, ValidationError
-from gridgis.web.cases_api import address_book, intake_cache
+from gridgis.web.cases_api import address_book, intake_cache, intake_durable
 from gridgis.web.db import get_engine
 from gridgis.web.openapi import OPEN311_PREFIX, body_fields, check_fields, read_query
 
@@ -260,6 +260,7 @@ def create_request(fmt: str) -> tuple[Response, int]:
         get_engine(),
         book=book,
         cache=intake_cache(app),
+        durable=intake_durable(app),
         category=fields["service_code"],
         lon=fields.get("long"),
         lat=fields.get("lat"),

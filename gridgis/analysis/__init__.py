@@ -1,0 +1,1 @@
+"""Per-cell statistics, hotspots, coverage and facility placement (GeoDataFrames in and out)."""

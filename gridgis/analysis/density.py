@@ -1,0 +1,691 @@
+"""Case density per cell: counts, rates per 1,000 households, heat points, inspection recency.
+
+Every function reads through a connection and returns a frame; the
+statistics are done in SQL (one ``GROUP BY`` per question) and in numpy.
+
+Which cases count
+    Cases are counted in the cell they were filed in (``case_record.cell_id``,
+    which does not change when the layout does), filtered by category and by
+    ``reported_at`` (``since`` inclusive, ``until`` exclusive). Rejected cases
+    (作废: duplicates, false reports) are left out unless ``include_rejected``.
+    Cases filed in no cell (outside every cell, unmatched addresses) are in
+    no cell's count and are not drawn on the heat map either, so the two
+    layers agree.
+Which cells
+    The active cells; with ``include_retired`` also the retired versions whose
+    validity overlaps the period (a redraw's old cells keep their cases).
+    ``street`` and ``community`` keep the cells of that area.
+Rates
+    ``rate_per_1000 = cases * 1000 / households``; NaN for a cell with no
+    households (a rate there is undefined, not infinite).
+
+Examples
+--------
+>>> import datetime as dt
+>>> from gridgis.db.engine import get_engine
+>>> year = dict(since=dt.datetime(2025, 1, 1), until=dt.datetime(2026, 1, 1))
+>>> cells = density_cells(get_engine(), category="消防安全", **year)  # doctest: +SKIP
+>>> cells[["code", "households", "cases", "rate_per_1000", "hotspot"]].head(2)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import ArrayLike
+from sqlalchemy import Connection, Engine, text
+
+from gridgis.analysis.hotspots import hotspots
+from gridgis.cases import LOCAL_TZ
+from gridgis.errors import InputError, NotFoundError
+
+__all__ = [
+    "DEFAULT_MAX_HEAT_POINTS",
+    "HeatPoints",
+    "bin_points",
+    "cell_case_density",
+    "density_cells",
+    "heat_points",
+    "inspection_recency",
+]
+
+DEFAULT_MAX_HEAT_POINTS = 50_000
+"""Most points a heat layer gets; beyond it cases are binned on a fine grid."""
+
+_FIRST_BIN_DEGREES = 1e-5
+"""The finest binning grid tried (about 1 m)."""
+
+Value = Literal["rate", "count"]
+_VALUE_COLUMNS: dict[str, str] = {"rate": "rate_per_1000", "count": "cases"}
+
+
+# --- checking the filter ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """A checked filter: SQL conditions on ``grid_cell g`` and ``case_record c``."""
+
+    cell_where: list[str]
+    case_where: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)
+
+    def cells_sql(self) -> str:
+        return " AND ".join(self.cell_where) if self.cell_where else "true"
+
+    def cases_sql(self) -> str:
+        return " AND ".join(self.cell_where + self.case_where) or "true"
+
+
+@contextmanager
+def _reading(bind: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+def _aware(value: object, name: str) -> dt.datetime:
+    """``value`` as an aware datetime (naive means Asia/Shanghai), else raise naming it."""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, dt.datetime):
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be a datetime "
+            "(a naive one is read as China Standard Time, Asia/Shanghai)"
+        )
+    return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
+
+
+def _check_code(conn: Connection, value: object, level: Literal["street", "community"]) -> str:
+    digits = 9 if level == "street" else 12
+    if not (
+        isinstance(value, str) and len(value) == digits and value.isascii() and value.isdigit()
+    ):
+        raise InputError(f"`{level}` was {value!r} but is expected to be a {digits}-digit code")
+    found = conn.execute(text(f"SELECT 1 FROM {level} WHERE code = :code"), {"code": value})
+    if found.first() is None:
+        raise NotFoundError(f"`{level}` was {value!r} but no {level} has that code")
+    return value
+
+
+def _categories(conn: Connection, category: object) -> list[str]:
+    """Category codes for ``category``: a code or Chinese name, or a non-empty list of them."""
+    if isinstance(category, str):
+        wanted: list[object] = [category]
+    elif isinstance(category, list | tuple | set | frozenset) and category:
+        wanted = list(category)
+    else:
+        raise InputError(
+            f"`category` was {category!r} but is expected to be a category code or Chinese "
+            "name, or a non-empty list of them"
+        )
+    rows = conn.execute(text("SELECT code, name_zh FROM case_category ORDER BY code")).all()
+    by_key = {r.code: r.code for r in rows} | {r.name_zh: r.code for r in rows}
+    unknown = [w for w in wanted if not isinstance(w, str) or w.strip() not in by_key]
+    if unknown:
+        listed = ", ".join(f"{r.code} ({r.name_zh})" for r in rows)
+        raise NotFoundError(
+            f"`category` was {unknown[0]!r} but is expected to be one of the categories: {listed}"
+        )
+    return list(dict.fromkeys(by_key[str(w).strip()] for w in wanted))
+
+
+def _filter(
+    conn: Connection,
+    *,
+    street: str | None,
+    community: str | None,
+    category: str | Sequence[str] | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    include_retired: bool,
+    include_rejected: bool,
+) -> _Filter:
+    for name, flag in (
+        ("include_retired", include_retired),
+        ("include_rejected", include_rejected),
+    ):
+        if not isinstance(flag, bool):
+            raise InputError(f"`{name}` was {flag!r} but is expected to be True or False")
+    cell_where: list[str] = []
+    case_where: list[str] = []
+    params: dict[str, Any] = {}
+    if since is not None:
+        params["since"] = _aware(since, "since")
+        case_where.append("c.reported_at >= :since")
+    if until is not None:
+        params["until"] = _aware(until, "until")
+        case_where.append("c.reported_at < :until")
+    if since is not None and until is not None and params["since"] >= params["until"]:
+        raise InputError(
+            f"`since` ({params['since'].isoformat()}) must come before `until` "
+            f"({params['until'].isoformat()})"
+        )
+    if street is not None:
+        params["street"] = _check_code(conn, street, "street")
+        cell_where.append("left(g.community_code, 9) = :street")
+    if community is not None:
+        params["community"] = _check_code(conn, community, "community")
+        cell_where.append("g.community_code = :community")
+        if street is not None and not community.startswith(street):
+            raise InputError(
+                f"`community` was {community!r} but is not in the street given ({street!r})"
+            )
+    if include_retired:
+        overlap = ["g.valid_to IS NULL"]
+        retired = []
+        if since is not None:
+            retired.append("g.valid_to > :since")
+        if until is not None:
+            retired.append("g.valid_from < :until")
+        if retired:
+            overlap.append("(" + " AND ".join(retired) + ")")
+            cell_where.append("(" + " OR ".join(overlap) + ")")
+    else:
+        cell_where.append("g.valid_to IS NULL")
+    categories: list[str] = []
+    if category is not None:
+        categories = _categories(conn, category)
+        params["categories"] = categories
+        case_where.append("c.category_code = ANY(CAST(:categories AS text[]))")
+    if not include_rejected:
+        case_where.append("c.rejected_at IS NULL")
+    return _Filter(cell_where, case_where, params, categories)
+
+
+# --- counts and rates ---------------------------------------------------------------------------
+
+
+_CELL_COLUMNS = (
+    "cell_id",
+    "code",
+    "name",
+    "community_code",
+    "community",
+    "street_code",
+    "street",
+    "status",
+    "valid_from",
+    "valid_to",
+    "households",
+)
+
+
+def _read_cells(conn: Connection, where: _Filter) -> gpd.GeoDataFrame:
+    sql = f"""
+        SELECT g.id AS cell_id, g.code, g.name, g.community_code, m.name AS community,
+               m.street_code, s.name AS street, g.status, g.valid_from, g.valid_to,
+               g.households, ST_AsBinary(g.geom) AS wkb
+        FROM grid_cell g
+        JOIN community m ON m.code = g.community_code
+        JOIN street s ON s.code = m.street_code
+        WHERE {where.cells_sql()}
+        ORDER BY g.code, g.valid_from
+    """
+    rows = conn.execute(text(sql), where.params).all()
+    # shapely.from_wkb parses every geometry in one call; geopandas.read_postgis parses
+    # them one by one (a third of a second for a district's 800 cells).
+    frame = pd.DataFrame([r[:-1] for r in rows], columns=list(_CELL_COLUMNS))
+    geoms = shapely.from_wkb(np.array([r[-1] for r in rows], dtype=object))
+    out = gpd.GeoDataFrame(
+        frame.set_index("cell_id"),
+        geometry=gpd.GeoSeries(geoms, index=frame["cell_id"].to_numpy(), crs="EPSG:4326"),
+    )
+    out = out.rename_geometry("geom")
+    out.index.name = "cell_id"
+    out["households"] = out["households"].astype("int64")
+    for name in ("valid_from", "valid_to"):
+        out[name] = pd.to_datetime(out[name], utc=True)
+    return out
+
+
+def _per_1000(cases: pd.Series, households: pd.Series) -> pd.Series:
+    rate = cases.astype("float64") * 1000.0 / households.where(households > 0).astype("float64")
+    return rate.astype("float64")
+
+
+def cell_case_density(
+    connection: Engine | Connection,
+    *,
+    street: str | None = None,
+    community: str | None = None,
+    category: str | Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    include_retired: bool = False,
+    include_rejected: bool = False,
+    by_category: bool = False,
+) -> gpd.GeoDataFrame:
+    """Cases and cases per 1,000 households in each cell.
+
+    Parameters
+    ----------
+    connection:
+        The database.
+    street, community:
+        Only the cells of this street office (9 digits) or community (12 digits).
+    category:
+        A category code or Chinese name (``"fire_safety"``, ``"消防安全"``), or a
+        list of them; default every category.
+    since, until:
+        Cases reported at or after ``since`` and before ``until`` (a naive
+        datetime is China Standard Time).
+    include_retired:
+        Also the retired cell versions valid during the period.
+    include_rejected:
+        Also count rejected cases (作废).
+    by_category:
+        Add a ``cases_<code>`` column per category (those asked for, in that
+        order, else every category by code).
+
+    Returns
+    -------
+    GeoDataFrame
+        Indexed by ``cell_id`` (``grid_cell.id``: a code has one row per
+        version), EPSG:4326, sorted by code; columns ``code``, ``name``,
+        ``community_code``, ``community``, ``street_code``, ``street``,
+        ``status``, ``valid_from``, ``valid_to``, ``households``, ``cases``,
+        ``rate_per_1000`` (NaN where there are no households), the optional
+        ``cases_<code>`` columns, and the geometry ``geom``.
+
+    Examples
+    --------
+    >>> cells = cell_case_density(engine, community="350304001001",
+    ...                           category=["fire_safety", "环境保护"])  # doctest: +SKIP
+    >>> cells[["code", "households", "cases", "rate_per_1000"]].iloc[0]  # doctest: +SKIP
+    code             350304001001001
+    households                   412
+    cases                         37
+    rate_per_1000           89.805825
+    """
+    if not isinstance(by_category, bool):
+        raise InputError(f"`by_category` was {by_category!r} but is expected to be True or False")
+    with _reading(connection) as conn:
+        where = _filter(
+            conn,
+            street=street,
+            community=community,
+            category=category,
+            since=since,
+            until=until,
+            include_retired=include_retired,
+            include_rejected=include_rejected,
+        )
+        cells = _read_cells(conn, where)
+        sql = f"""
+            SELECT c.cell_id, c.category_code, count(*) AS cases
+            FROM case_record c JOIN grid_cell g ON g.id = c.cell_id
+            WHERE {where.cases_sql()}
+            GROUP BY c.cell_id, c.category_code
+        """
+        counts = pd.DataFrame(
+            conn.execute(text(sql), where.params).all(),
+            columns=["cell_id", "category_code", "cases"],
+        )
+        all_categories = where.categories or list(
+            conn.execute(text("SELECT code FROM case_category ORDER BY code")).scalars()
+        )
+    table = counts.pivot_table(
+        index="cell_id", columns="category_code", values="cases", aggfunc="sum", fill_value=0
+    ).reindex(index=cells.index, columns=all_categories, fill_value=0)
+    table = table.fillna(0).astype("int64")
+    out = cells.copy()
+    out["cases"] = table.sum(axis=1).astype("int64")
+    out["rate_per_1000"] = _per_1000(out["cases"], out["households"])
+    if by_category:
+        for code in all_categories:
+            out[f"cases_{code}"] = table[code].astype("int64")
+    return out[[c for c in out.columns if c != "geom"] + ["geom"]]
+
+
+# --- heat points --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeatPoints:
+    """The points of a heat layer.
+
+    Attributes
+    ----------
+    points:
+        ``lon``, ``lat`` (EPSG:4326) and ``weight`` (cases at that point).
+    cases:
+        Cases the points stand for (the sum of the weights).
+    bin_degrees:
+        ``None`` when every case is a point of weight 1; else the size in
+        degrees of the grid the cases were binned on (each point is the mean
+        position of its bin's cases, weighted by their number).
+    """
+
+    points: pd.DataFrame
+    cases: int
+    bin_degrees: float | None
+
+
+def bin_points(
+    lon: ArrayLike, lat: ArrayLike, *, max_points: int = DEFAULT_MAX_HEAT_POINTS
+) -> tuple[pd.DataFrame, float | None]:
+    """Thin points for a heat layer: at most ``max_points``, counts as weights.
+
+    Points are kept as they are when there are few enough; otherwise they are
+    binned on a square grid of 1e-5 degree (about 1 m), doubled until the
+    occupied bins are at most ``max_points``. Each bin becomes one point at
+    the mean position of its points, weighted by how many they are.
+
+    Parameters
+    ----------
+    lon, lat:
+        Coordinates (EPSG:4326), NaN-free, same length.
+    max_points:
+        The most points returned (at least 1).
+
+    Returns
+    -------
+    (DataFrame, float or None)
+        ``lon``, ``lat``, ``weight``; and the grid size used (``None`` when
+        the points were kept as they are).
+
+    Examples
+    --------
+    >>> frame, size = bin_points([119.000002, 119.000004, 119.5], [25.4, 25.4, 25.5], max_points=2)
+    >>> frame["weight"].tolist(), size
+    ([2, 1], 1e-05)
+    """
+    if isinstance(max_points, bool) or not isinstance(max_points, int | np.integer):
+        raise InputError(f"`max_points` was {max_points!r} but is expected to be an integer >= 1")
+    if max_points < 1:
+        raise InputError(f"`max_points` was {max_points!r} but is expected to be an integer >= 1")
+    x = np.asarray(lon, dtype=np.float64).ravel()
+    y = np.asarray(lat, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise InputError(f"`lon` has {len(x)} values but `lat` has {len(y)}; they must pair up")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise InputError("`lon` and `lat` must be finite numbers")
+    if len(x) <= max_points:
+        frame = pd.DataFrame({"lon": x, "lat": y, "weight": np.ones(len(x), dtype=np.int64)})
+        return frame, None
+    size = _FIRST_BIN_DEGREES
+    while True:
+        col = np.floor(x / size).astype(np.int64)
+        row = np.floor(y / size).astype(np.int64)
+        col -= col.min()
+        row -= row.min()
+        # One integer per bin (row-major), far faster to deduplicate than pairs.
+        _, inverse = np.unique(col * (int(row.max()) + 1) + row, return_inverse=True)
+        bins = int(inverse.max()) + 1
+        if bins <= max_points:
+            break
+        size *= 2.0
+    weight = np.bincount(inverse, minlength=bins)
+    frame = pd.DataFrame(
+        {
+            "lon": np.bincount(inverse, weights=x, minlength=bins) / weight,
+            "lat": np.bincount(inverse, weights=y, minlength=bins) / weight,
+            "weight": weight.astype(np.int64),
+        }
+    )
+    frame = frame.sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
+    return frame, size
+
+
+def heat_points(
+    connection: Engine | Connection,
+    *,
+    street: str | None = None,
+    community: str | None = None,
+    category: str | Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    include_retired: bool = False,
+    include_rejected: bool = False,
+    max_points: int = DEFAULT_MAX_HEAT_POINTS,
+) -> HeatPoints:
+    """The case points of a heat layer, binned when there are more than ``max_points``.
+
+    The filter is that of :func:`cell_case_density` (the same cases, so the
+    heat layer and the per-cell counts agree); cases without a point are
+    left out. See :func:`bin_points` for the thinning.
+
+    Returns
+    -------
+    HeatPoints
+
+    Examples
+    --------
+    >>> heat = heat_points(engine, category="消防安全", max_points=20_000)  # doctest: +SKIP
+    >>> len(heat.points) <= 20_000, heat.cases  # doctest: +SKIP
+    (True, 47015)
+    """
+    with _reading(connection) as conn:
+        where = _filter(
+            conn,
+            street=street,
+            community=community,
+            category=category,
+            since=since,
+            until=until,
+            include_retired=include_retired,
+            include_rejected=include_rejected,
+        )
+        sql = f"""
+            SELECT coalesce(array_agg(ST_X(c.geom)), '{{}}'),
+                   coalesce(array_agg(ST_Y(c.geom)), '{{}}')
+            FROM case_record c JOIN grid_cell g ON g.id = c.cell_id
+            WHERE {where.cases_sql()} AND c.geom IS NOT NULL
+        """
+        lon, lat = conn.execute(text(sql), where.params).one()
+    frame, size = bin_points(
+        np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64), max_points=max_points
+    )
+    return HeatPoints(points=frame, cases=len(lon), bin_degrees=size)
+
+
+# --- inspection recency -------------------------------------------------------------------------
+
+
+def inspection_recency(
+    connection: Engine | Connection,
+    *,
+    now: dt.datetime | None = None,
+    window_days: int = 30,
+    street: str | None = None,
+    community: str | None = None,
+    include_retired: bool = False,
+) -> pd.DataFrame:
+    """How long ago each cell was last inspected, and how often lately.
+
+    An inspection visits the cells listed for it in ``inspection_cell`` (the
+    cell versions it passed through); its time is ``started_at``.
+    Inspections after ``now`` are ignored, so the figures can be taken as of
+    any past moment. A cell redrawn since keeps its old version's visits on
+    that version: the new version starts never inspected.
+
+    Parameters
+    ----------
+    connection:
+        The database.
+    now:
+        The moment to measure from (default the current time; naive is China
+        Standard Time).
+    window_days:
+        Length of the recent window (``now - window_days`` exclusive to ``now``
+        inclusive) for ``recent_inspections``.
+    street, community, include_retired:
+        Which cells, as in :func:`cell_case_density`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cell_id``, sorted by code: ``code``, ``last_inspected_at``
+        (aware, NaT when never), ``days_since_inspection`` (float, NaN when
+        never), ``recent_inspections`` (int), ``never_inspected`` (bool).
+
+    Examples
+    --------
+    >>> recency = inspection_recency(engine, now=dt.datetime(2026, 1, 1))  # doctest: +SKIP
+    >>> recency.loc[recency["never_inspected"], "code"].tolist()  # doctest: +SKIP
+    ['350304003012004', '350304005002001']
+    """
+    moment = _aware(now, "now") if now is not None else dt.datetime.now(dt.UTC)
+    if (
+        isinstance(window_days, bool)
+        or not isinstance(window_days, int | np.integer)
+        or not 1 <= window_days <= 3660
+    ):
+        raise InputError(
+            f"`window_days` was {window_days!r} but is expected to be an integer from 1 to 3660"
+        )
+    with _reading(connection) as conn:
+        where = _filter(
+            conn,
+            street=street,
+            community=community,
+            category=None,
+            since=None,
+            until=None,
+            include_retired=include_retired,
+            include_rejected=True,
+        )
+        params = where.params | {
+            "now": moment,
+            "window_start": moment - dt.timedelta(days=int(window_days)),
+        }
+        sql = f"""
+            WITH visits AS (
+                SELECT ic.cell_id, max(i.started_at) AS last_inspected_at,
+                       count(*) FILTER (WHERE i.started_at > :window_start) AS recent
+                FROM inspection_cell ic
+                JOIN inspection i ON i.id = ic.inspection_id
+                JOIN grid_cell g ON g.id = ic.cell_id
+                WHERE i.started_at <= :now AND {where.cells_sql()}
+                GROUP BY ic.cell_id
+            )
+            SELECT g.id AS cell_id, g.code, v.last_inspected_at,
+                   extract(epoch FROM CAST(:now AS timestamptz) - v.last_inspected_at) / 86400.0
+                       AS days_since_inspection,
+                   coalesce(v.recent, 0) AS recent_inspections
+            FROM grid_cell g LEFT JOIN visits v ON v.cell_id = g.id
+            WHERE {where.cells_sql()}
+            ORDER BY g.code, g.valid_from
+        """
+        rows = conn.execute(text(sql), params).all()
+    frame = pd.DataFrame(
+        rows,
+        columns=["cell_id", "code", "last_inspected_at", "days_since_inspection", "recent"],
+    ).set_index("cell_id")
+    frame = frame.rename(columns={"recent": "recent_inspections"})
+    frame["last_inspected_at"] = pd.to_datetime(frame["last_inspected_at"], utc=True)
+    frame["days_since_inspection"] = frame["days_since_inspection"].astype("float64")
+    frame["recent_inspections"] = frame["recent_inspections"].astype("int64")
+    frame["never_inspected"] = frame["last_inspected_at"].isna()
+    return frame
+
+
+# --- everything the density map shows -----------------------------------------------------------
+
+
+def density_cells(
+    connection: Engine | Connection,
+    *,
+    street: str | None = None,
+    community: str | None = None,
+    category: str | Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    include_retired: bool = False,
+    include_rejected: bool = False,
+    by_category: bool = False,
+    value: Value = "rate",
+    now: dt.datetime | None = None,
+    window_days: int = 30,
+) -> gpd.GeoDataFrame:
+    """Counts, rates, hotspot classes and inspection recency per cell, in one frame.
+
+    :func:`cell_case_density`, then :func:`gridgis.analysis.hotspots.hotspots`
+    on the active cells, then :func:`inspection_recency`.
+
+    The hotspots are found among the cells selected (a street's cells are
+    compared with each other, not with the district), on the rates per 1,000
+    households by default (``value="rate"``): case counts grow with the
+    households of a cell, so hotspots of counts mostly rediscover the most
+    populous cells, whereas a rate asks where cases are frequent for the
+    people living there. Cells hold 150 to 500 households in practice, so the
+    small-number instability of rates is limited; cells with no households
+    have no rate and are classed ``no_data``. ``value="count"`` tests the
+    counts instead (every cell has one). Retired cells (``include_retired``)
+    overlap their successors, so they are not tested: their hotspot columns
+    are empty.
+
+    Parameters
+    ----------
+    connection, street, community, category, since, until, include_retired, \
+include_rejected, by_category:
+        As in :func:`cell_case_density`.
+    value:
+        ``"rate"`` or ``"count"``: what Gi* is computed on.
+    now, window_days:
+        As in :func:`inspection_recency`.
+
+    Returns
+    -------
+    GeoDataFrame
+        The columns of :func:`cell_case_density`, then those of
+        :func:`~gridgis.analysis.hotspots.hotspots` (``neighbours``, ``gi_z``,
+        ``gi_p``, ``gi_q``, ``significant``, ``hotspot``), then those of
+        :func:`inspection_recency` (``last_inspected_at``,
+        ``days_since_inspection``, ``recent_inspections``, ``never_inspected``).
+
+    Examples
+    --------
+    >>> cells = density_cells(engine, since=dt.datetime(2025, 1, 1),
+    ...                       until=dt.datetime(2026, 1, 1))  # doctest: +SKIP
+    >>> cells["hotspot"].value_counts().head(2)  # doctest: +SKIP
+    """
+    if value not in _VALUE_COLUMNS:
+        raise InputError(
+            f"`value` was {value!r} but is expected to be one of {list(_VALUE_COLUMNS)}"
+        )
+    with _reading(connection) as conn:
+        cells = cell_case_density(
+            conn,
+            street=street,
+            community=community,
+            category=category,
+            since=since,
+            until=until,
+            include_retired=include_retired,
+            include_rejected=include_rejected,
+            by_category=by_category,
+        )
+        recency = inspection_recency(
+            conn,
+            now=now,
+            window_days=window_days,
+            street=street,
+            community=community,
+            include_retired=include_retired,
+        )
+    active = cells[cells["status"] == "active"]
+    tested = hotspots(active, _VALUE_COLUMNS[value])
+    out = cells.copy()
+    out["neighbours"] = tested["neighbours"].reindex(out.index).astype("Int64")
+    for name in ("gi_z", "gi_p", "gi_q"):
+        out[name] = tested[name].reindex(out.index).astype("float64")
+    out["significant"] = tested["significant"].reindex(out.index).astype("boolean")
+    out["hotspot"] = tested["hotspot"].reindex(out.index).astype(object)
+    out["hotspot"] = out["hotspot"].where(out["hotspot"].notna(), None)
+    for name in ("last_inspected_at", "days_since_inspection", "recent_inspections"):
+        out[name] = recency[name].reindex(out.index)
+    out["never_inspected"] = recency["never_inspected"].reindex(out.index).astype(bool)
+    return out[[c for c in out.columns if c != "geom"] + ["geom"]]

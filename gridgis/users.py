@@ -1,0 +1,571 @@
+"""The users of the web app: adding, listing and removing them, passwords, API tokens.
+
+Three roles (:data:`gridgis.db.models.USER_ROLES`): ``admin`` sees and edits
+everything; ``street`` (a street office, 街道办) sees and exports only its own
+street, named when the user is added; ``analyst`` reads and exports everything
+and edits nothing.
+
+Passwords are never stored or logged: only their hash, made by werkzeug's
+``generate_password_hash`` with **scrypt** (N=2¹⁵, r=8, p=1, a 16-character
+random salt; about 0.1 s and 32 MiB per check), is kept. Checking a password
+costs the same whether the name exists or not, and after
+:data:`MAX_FAILED_LOGINS` wrong passwords in a row an account refuses every
+password, the right one too, for :data:`LOCK_SECONDS`.
+
+An API token (for scripts and Open311 clients, sent as
+``Authorization: Bearer ggt_...``) is 256 random bits shown once when it is
+issued; only its SHA-256 is stored (a slow hash adds nothing to a random
+secret of that length, and a fast one can be looked up by index).
+
+Every function takes an engine or a connection. With a connection, the work
+is part of the caller's transaction; with an engine, a change is committed
+before the function returns.
+
+Examples
+--------
+>>> from gridgis.db.engine import get_engine
+>>> engine = get_engine()  # doctest: +SKIP
+>>> add_user(engine, "zhenhai", role="street", street="350304001",
+...          password="s3cret-pass")  # doctest: +SKIP
+User(id=1, name='zhenhai', role='street', street_code='350304001', ...)
+>>> authenticate(engine, "zhenhai", "s3cret-pass").scope  # doctest: +SKIP
+'350304001'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, text
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from gridgis.db.models import USER_ROLES
+from gridgis.db.queries import count_areas
+from gridgis.errors import ConflictError, InputError, NotFoundError
+
+__all__ = [
+    "LOCK_SECONDS",
+    "MAX_FAILED_LOGINS",
+    "MIN_PASSWORD_LENGTH",
+    "PASSWORD_METHOD",
+    "TOKEN_PREFIX",
+    "USER_ROLES",
+    "User",
+    "add_user",
+    "area_counts",
+    "authenticate",
+    "check_name",
+    "check_password",
+    "check_street",
+    "count_users",
+    "get_user",
+    "issue_token",
+    "list_users",
+    "remove_user",
+    "revoke_token",
+    "set_password",
+    "user_by_id",
+    "user_for_token",
+]
+
+PASSWORD_METHOD = "scrypt"
+"""werkzeug's hashing method: ``scrypt:32768:8:1``."""
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+"""Longer passwords are refused: hashing megabytes would be a cheap way to load the server."""
+MAX_FAILED_LOGINS = 5
+"""Wrong passwords in a row after which an account is locked for :data:`LOCK_SECONDS`."""
+LOCK_SECONDS = 300
+TOKEN_PREFIX = "ggt_"
+"""Every API token starts with this, so a leaked one is easy to recognise and search for."""
+
+_NAME = re.compile(r"[^\s/\x00-\x1f\x7f-\x9f]{1,64}")
+_STREET_CODE = re.compile(r"[0-9]{9}")
+
+_COLUMNS = """
+    u.id, u.name, u.role, u.street_code, s.name AS street_name, u.session_version,
+    u.token_hash IS NOT NULL AS has_token, u.created_at, u.last_login_at
+"""
+_SELECT = f"SELECT {_COLUMNS} FROM app_user u LEFT JOIN street s ON s.code = u.street_code"
+
+
+@dataclass(frozen=True)
+class User:
+    """A user as the app sees it (never with the password hash).
+
+    Attributes
+    ----------
+    session_version:
+        Raised when the password changes; a session signed in with an older
+        value is no longer valid.
+    has_token:
+        Whether an API token has been issued (the token itself is not stored).
+    """
+
+    id: int
+    name: str
+    role: str
+    street_code: str | None
+    street_name: str | None
+    session_version: int
+    has_token: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+
+    @property
+    def scope(self) -> str | None:
+        """The street code this user is limited to, or ``None`` for every street."""
+        return self.street_code if self.role == "street" else None
+
+    @property
+    def can_edit(self) -> bool:
+        """Whether this user may change data (administrators only)."""
+        return self.role == "admin"
+
+
+def _user(row: Row[Any]) -> User:
+    return User(
+        id=int(row.id),
+        name=row.name,
+        role=row.role,
+        street_code=row.street_code,
+        street_name=row.street_name,
+        session_version=int(row.session_version),
+        has_token=bool(row.has_token),
+        created_at=row.created_at,
+        last_login_at=row.last_login_at,
+    )
+
+
+@contextmanager
+def _begin(bind: Engine | Connection) -> Iterator[Connection]:
+    """Use ``bind`` if it is a connection (the caller commits), else a new transaction."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it can be a user name, else raise naming it.
+
+    A name is 1 to 64 characters with no spaces, control characters or ``/``;
+    Chinese names are fine.
+
+    Examples
+    --------
+    >>> check_name("镇海街道")
+    '镇海街道'
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InputError(
+            f"the user name was {name!r} but is expected to be 1 to 64 characters "
+            "without spaces, control characters or '/' (e.g. zhenhai or 镇海街道)"
+        )
+    return name
+
+
+def check_password(password: str, *, name: str | None = None) -> None:
+    """Raise :class:`InputError` if ``password`` is too short, too long or the user's name.
+
+    The message gives the length, never the password.
+
+    Examples
+    --------
+    >>> check_password("long enough")
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(
+            f"the password has {len(password)} characters but needs at least {MIN_PASSWORD_LENGTH}"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InputError(
+            f"the password has {len(password)} characters but may have at most "
+            f"{MAX_PASSWORD_LENGTH}"
+        )
+    if name is not None and password.casefold() == name.casefold():
+        raise InputError("the password must not be the user name")
+
+
+def _check_role(role: str) -> str:
+    if role not in USER_ROLES:
+        raise InputError(f"`role` was {role!r} but is expected to be one of {list(USER_ROLES)}")
+    return role
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check against when the name is unknown, so that costs as much as a real check."""
+    return _hash(secrets.token_hex(16))
+
+
+def check_street(bind: Engine | Connection, street: str) -> str:
+    """Return ``street`` if it is the code of a stored street, else raise naming it.
+
+    The error lists the streets of the same district, when there are any.
+
+    Examples
+    --------
+    >>> check_street(engine, "350304009")  # doctest: +SKIP
+    Traceback (most recent call last):
+    NotFoundError: street '350304009' does not exist; the streets of district 350304 are ...
+    """
+    if not _STREET_CODE.fullmatch(street):
+        raise InputError(
+            f"`street` was {street!r} but is expected to be a street's 9-digit code "
+            "(e.g. 350304001)"
+        )
+    with _begin(bind) as conn:
+        found = conn.execute(text("SELECT 1 FROM street WHERE code = :code"), {"code": street})
+        if found.first() is not None:
+            return street
+        known = ", ".join(
+            conn.execute(
+                text("SELECT code FROM street WHERE district_code = :d ORDER BY code LIMIT 12"),
+                {"d": street[:6]},
+            ).scalars()
+        )
+        hint = (
+            f"; the streets of district {street[:6]} are {known}"
+            if known
+            else "; load the streets first (`gridgis import divisions`)"
+        )
+        raise NotFoundError(f"street {street!r} does not exist{hint}")
+
+
+def add_user(
+    bind: Engine | Connection,
+    name: str,
+    *,
+    role: str,
+    password: str,
+    street: str | None = None,
+) -> User:
+    """Add a user; a ``street`` user must name the street it is limited to.
+
+    Parameters
+    ----------
+    bind:
+        The database (or a connection, to add inside its transaction).
+    name:
+        The login name, unique (see :func:`check_name`).
+    role:
+        ``"admin"``, ``"street"`` or ``"analyst"``.
+    password:
+        At least :data:`MIN_PASSWORD_LENGTH` characters; only its hash is stored.
+    street:
+        The 9-digit code of an existing street: required for ``"street"``,
+        refused for the other roles.
+
+    Returns
+    -------
+    User
+        The new user.
+
+    Raises
+    ------
+    InputError
+        A bad name, role, password or street code, or a street given to a
+        role that has none.
+    NotFoundError
+        The street does not exist.
+    ConflictError
+        The name is taken.
+
+    Examples
+    --------
+    >>> add_user(engine, "analyst1", role="analyst", password="a long pass")  # doctest: +SKIP
+    User(id=2, name='analyst1', role='analyst', street_code=None, ...)
+    """
+    check_name(name)
+    _check_role(role)
+    if role == "street" and not street:
+        raise InputError(
+            f"a user of role 'street' needs the street it is limited to; give its code "
+            f"(e.g. --street 350304001) for {name!r}"
+        )
+    if role != "street" and street:
+        raise InputError(
+            f"`street` was {street!r} but only users of role 'street' are limited to a "
+            f"street; role {role!r} sees every street"
+        )
+    check_password(password, name=name)
+    with _begin(bind) as conn:
+        if street:
+            check_street(conn, street)
+        taken = conn.execute(text("SELECT 1 FROM app_user WHERE name = :name"), {"name": name})
+        if taken.first() is not None:
+            raise ConflictError(f"a user named {name!r} already exists")
+        conn.execute(
+            text(
+                "INSERT INTO app_user (name, role, street_code, password_hash) "
+                "VALUES (:name, :role, :street, :hash)"
+            ),
+            {"name": name, "role": role, "street": street or None, "hash": _hash(password)},
+        )
+        return get_user(conn, name)
+
+
+def list_users(bind: Engine | Connection) -> list[User]:
+    """Return every user, by name.
+
+    Examples
+    --------
+    >>> [u.name for u in list_users(engine)]  # doctest: +SKIP
+    ['analyst1', 'zhenhai']
+    """
+    with _begin(bind) as conn:
+        rows = conn.execute(text(_SELECT + " ORDER BY u.name")).all()
+    return [_user(row) for row in rows]
+
+
+def count_users(bind: Engine | Connection) -> int:
+    """Return how many users there are (``0`` on a fresh database).
+
+    Examples
+    --------
+    >>> count_users(engine)  # doctest: +SKIP
+    2
+    """
+    with _begin(bind) as conn:
+        return int(conn.execute(text("SELECT count(*) FROM app_user")).scalar_one())
+
+
+def get_user(bind: Engine | Connection, name: str) -> User:
+    """Return the user named ``name``, or raise :class:`NotFoundError` naming it.
+
+    Examples
+    --------
+    >>> get_user(engine, "zhenhai").street_code  # doctest: +SKIP
+    '350304001'
+    """
+    with _begin(bind) as conn:
+        row = conn.execute(text(_SELECT + " WHERE u.name = :name"), {"name": name}).one_or_none()
+    if row is None:
+        raise NotFoundError(f"there is no user named {name!r}")
+    return _user(row)
+
+
+def user_by_id(bind: Engine | Connection, user_id: int) -> User | None:
+    """Return the user with id ``user_id``, or ``None`` if it was removed.
+
+    Examples
+    --------
+    >>> user_by_id(engine, 1).name  # doctest: +SKIP
+    'zhenhai'
+    """
+    with _begin(bind) as conn:
+        row = conn.execute(text(_SELECT + " WHERE u.id = :id"), {"id": user_id}).one_or_none()
+    return None if row is None else _user(row)
+
+
+def remove_user(bind: Engine | Connection, name: str) -> None:
+    """Remove the user named ``name`` (its sessions and API token stop working at once).
+
+    Examples
+    --------
+    >>> remove_user(engine, "analyst1")  # doctest: +SKIP
+    """
+    with _begin(bind) as conn:
+        removed = conn.execute(text("DELETE FROM app_user WHERE name = :name"), {"name": name})
+        if removed.rowcount == 0:
+            raise NotFoundError(f"there is no user named {name!r}")
+
+
+def set_password(bind: Engine | Connection, name: str, password: str) -> User:
+    """Give ``name`` a new password; every session signed in with the old one ends.
+
+    Also lifts a lock left by wrong passwords.
+
+    Examples
+    --------
+    >>> set_password(engine, "zhenhai", "a new long pass").session_version  # doctest: +SKIP
+    2
+    """
+    check_password(password, name=name)
+    with _begin(bind) as conn:
+        changed = conn.execute(
+            text(
+                "UPDATE app_user SET password_hash = :hash, "
+                "session_version = session_version + 1, failed_logins = 0, locked_until = NULL "
+                "WHERE name = :name"
+            ),
+            {"name": name, "hash": _hash(password)},
+        )
+        if changed.rowcount == 0:
+            raise NotFoundError(f"there is no user named {name!r}")
+        return get_user(conn, name)
+
+
+def authenticate(
+    bind: Engine | Connection,
+    name: str,
+    password: str,
+    *,
+    now: dt.datetime | None = None,
+) -> User | None:
+    """Return the user if ``password`` is right and the account is not locked, else ``None``.
+
+    The caller learns nothing more (an unknown name, a wrong password and a
+    locked account look the same), and each answer costs one scrypt check.
+    :data:`MAX_FAILED_LOGINS` wrong passwords in a row lock the account for
+    :data:`LOCK_SECONDS`; a right password resets the count.
+
+    Parameters
+    ----------
+    now:
+        The time of the attempt (aware); default the current time.
+
+    Examples
+    --------
+    >>> authenticate(engine, "zhenhai", "wrong password") is None  # doctest: +SKIP
+    True
+    """
+    when = now if now is not None else dt.datetime.now(dt.UTC)
+    if not _NAME.fullmatch(name) or len(password) > MAX_PASSWORD_LENGTH:
+        check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
+        return None
+    with _begin(bind) as conn:
+        row = conn.execute(
+            text(
+                "SELECT id, password_hash, failed_logins, locked_until FROM app_user "
+                "WHERE name = :name FOR UPDATE"
+            ),
+            {"name": name},
+        ).one_or_none()
+        if row is None:
+            check_password_hash(_dummy_hash(), password)
+            return None
+        # Checked even when locked, so that a locked account answers as slowly as any other.
+        right = check_password_hash(row.password_hash, password)
+        locked = row.locked_until is not None and row.locked_until > when
+        if locked:
+            return None
+        if right:
+            conn.execute(
+                text(
+                    "UPDATE app_user SET failed_logins = 0, locked_until = NULL, "
+                    "last_login_at = :now WHERE id = :id"
+                ),
+                {"id": row.id, "now": when},
+            )
+            return user_by_id(conn, int(row.id))
+        failures = int(row.failed_logins) + 1
+        lock = failures >= MAX_FAILED_LOGINS
+        conn.execute(
+            text(
+                "UPDATE app_user SET failed_logins = :failures, locked_until = :until "
+                "WHERE id = :id"
+            ),
+            {
+                "id": row.id,
+                "failures": 0 if lock else failures,
+                "until": when + dt.timedelta(seconds=LOCK_SECONDS) if lock else None,
+            },
+        )
+    return None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(bind: Engine | Connection, name: str) -> str:
+    """Give ``name`` a new API token and return it; it replaces the previous one.
+
+    The token is shown only now: only its SHA-256 is stored.
+
+    Examples
+    --------
+    >>> issue_token(engine, "zhenhai")[:4]  # doctest: +SKIP
+    'ggt_'
+    """
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with _begin(bind) as conn:
+        changed = conn.execute(
+            text("UPDATE app_user SET token_hash = :hash WHERE name = :name"),
+            {"name": name, "hash": _token_hash(token)},
+        )
+        if changed.rowcount == 0:
+            raise NotFoundError(f"there is no user named {name!r}")
+    return token
+
+
+def revoke_token(bind: Engine | Connection, name: str) -> None:
+    """Withdraw ``name``'s API token, if it has one.
+
+    Examples
+    --------
+    >>> revoke_token(engine, "zhenhai")  # doctest: +SKIP
+    """
+    with _begin(bind) as conn:
+        changed = conn.execute(
+            text("UPDATE app_user SET token_hash = NULL WHERE name = :name"), {"name": name}
+        )
+        if changed.rowcount == 0:
+            raise NotFoundError(f"there is no user named {name!r}")
+
+
+def user_for_token(bind: Engine | Connection, token: str) -> User | None:
+    """Return the user whose API token is ``token``, or ``None``.
+
+    Examples
+    --------
+    >>> user_for_token(engine, "ggt_not-a-real-token") is None  # doctest: +SKIP
+    True
+    """
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    with _begin(bind) as conn:
+        row = conn.execute(
+            text(_SELECT + " WHERE u.token_hash = :hash"), {"hash": _token_hash(token)}
+        ).one_or_none()
+    return None if row is None else _user(row)
+
+
+_STREET_COUNTS = text(
+    """
+    SELECT (SELECT count(*) FROM district WHERE code = :district),
+           (SELECT count(*) FROM street WHERE code = :street),
+           (SELECT count(*) FROM community WHERE street_code = :street),
+           (SELECT count(*) FROM grid_cell WHERE valid_to IS NULL AND code LIKE :prefix)
+    """
+)
+
+
+def area_counts(bind: Engine | Connection, *, street: str | None = None) -> dict[str, int]:
+    """Number of districts, streets, communities and active cells a user can see.
+
+    Parameters
+    ----------
+    street:
+        A street user's scope (:attr:`User.scope`): its district, itself, its
+        communities and their cells are counted. ``None`` counts everything
+        (as :func:`gridgis.db.queries.count_areas`).
+
+    Examples
+    --------
+    >>> area_counts(engine, street="350304001")  # doctest: +SKIP
+    {'district': 1, 'street': 1, 'community': 14, 'cell': 120}
+    """
+    if street is None:
+        return count_areas(bind)
+    with _begin(bind) as conn:
+        row = conn.execute(
+            _STREET_COUNTS, {"district": street[:6], "street": street, "prefix": street + "%"}
+        ).one()
+    levels = ("district", "street", "community", "cell")
+    return dict(zip(levels, (int(v) for v in row), strict=True))

@@ -1,0 +1,535 @@
+"""Who is asking, and what they may see: login, sessions, CSRF, roles and scope.
+
+Routes
+------
+``GET /login``, ``POST /login``
+    The login form (name, password, ``csrf_token``); ``next`` is where to go
+    after it (a path of this app only).
+``POST /logout``
+    Ends the session (a form with a ``csrf_token``: a link could be followed
+    by another site).
+``GET /account``, ``POST /account/password``
+    Who is signed in, and changing one's own password (the current one first).
+``GET /api/me``
+    ``{"name", "role", "street_code", "street_name", "csrf_token"}`` of the
+    signed-in user, for page scripts and API clients that use the session.
+
+How a request is authenticated
+------------------------------
+- **Session** (browsers): Flask's signed cookie holds the user's id, the
+  user's ``session_version`` (raised by a password change, which ends older
+  sessions) and the time of login; a session ends ``SESSION_HOURS`` after
+  login whatever happens. The cookie is ``HttpOnly``, ``SameSite=Lax``, and
+  ``Secure`` when ``GRIDGIS_SECURE_COOKIES`` is set (serve over HTTPS then).
+- **API token** (scripts, Open311 clients): ``Authorization: Bearer ggt_...``
+  from ``gridgis users token NAME``; it authenticates that request only and
+  needs no CSRF token, since a browser never adds it by itself. A wrong
+  token is answered 401. On ``/open311/`` a form or query field ``api_key``
+  holding such a token does the same.
+
+CSRF
+----
+Every session has a random token; templates put it in each form with
+``<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">``. Every
+POST, PUT, PATCH and DELETE made with a signed-in session (HTML forms and
+JSON alike, the latter sending the token in the ``X-CSRF-Token`` header) and
+every post of the login form is refused without it: 400 when it is missing,
+403 when it is wrong. Requests with neither a session user nor a token carry
+no authority a forged request could borrow, so they are not checked.
+
+Roles
+-----
+:func:`login_required` and :func:`roles_required` guard views;
+:func:`scope` gives the street a street office is limited to (``None`` for
+administrators and analysts). An analyst is refused every POST, PUT, PATCH
+and DELETE (403) except on its own account; administrators edit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hmac
+import os
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import Unauthorized
+from werkzeug.wrappers import Response as BaseResponse
+
+from gridgis import users
+from gridgis.config import ENV_PREFIX
+from gridgis.db.models import USER_ROLES
+from gridgis.errors import ConfigError, InputError
+from gridgis.users import User
+from gridgis.web.db import get_engine
+
+__all__ = [
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "ROLE_NAMES_ZH",
+    "bp",
+    "csrf_token",
+    "current_user",
+    "default_config",
+    "in_scope",
+    "init_app",
+    "login_required",
+    "roles_required",
+    "scope",
+]
+
+bp = Blueprint("auth", __name__)
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DEFAULT_SESSION_HOURS = 8.0
+ROLE_NAMES_ZH: dict[str, str] = {"admin": "管理员", "street": "街道", "analyst": "分析员"}
+WRONG_LOGIN_ZH = "用户名或密码错误。"
+"""The one answer to a failed login: it never says which of the two was wrong."""
+
+_ANALYST_ALLOWED = frozenset({"auth.login", "auth.logout", "auth.change_password"})
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(ENV_PREFIX + name, "").strip()
+    return value or None
+
+
+def default_config() -> dict[str, Any]:
+    """The session settings, read now from the environment.
+
+    - ``GRIDGIS_SESSION_HOURS``: how long a login lasts (default 8, a working day).
+    - ``GRIDGIS_SECURE_COOKIES``: ``1`` to send the session cookie over HTTPS only.
+
+    Returns
+    -------
+    dict
+        Flask settings: ``SESSION_COOKIE_HTTPONLY``, ``SESSION_COOKIE_SAMESITE``,
+        ``SESSION_COOKIE_SECURE``, ``PERMANENT_SESSION_LIFETIME``.
+
+    Examples
+    --------
+    >>> default_config()["SESSION_COOKIE_SAMESITE"]
+    'Lax'
+    """
+    hours_text = _env("SESSION_HOURS")
+    hours = DEFAULT_SESSION_HOURS
+    if hours_text is not None:
+        try:
+            hours = float(hours_text)
+        except ValueError:
+            hours = -1.0
+        if not 0 < hours <= 24 * 90:
+            raise ConfigError(
+                f"GRIDGIS_SESSION_HOURS was {hours_text!r} but is expected to be a number of "
+                "hours above 0 and at most 2160 (e.g. 8)"
+            )
+    secure_text = (_env("SECURE_COOKIES") or "0").lower()
+    if secure_text not in _TRUE | _FALSE:
+        raise ConfigError(
+            f"GRIDGIS_SECURE_COOKIES was {secure_text!r} but is expected to be 1 or 0"
+        )
+    return {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure_text in _TRUE,
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=hours),
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint, the check made before every request and the template helpers."""
+    app.register_blueprint(bp)
+    app.before_request(_before_request)
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token,
+        signed_in_user=signed_in_user,
+        role_name_zh=ROLE_NAMES_ZH.get,
+    )
+
+
+# --- who is asking -------------------------------------------------------------------------------
+
+
+def _lifetime_seconds() -> float:
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    if isinstance(lifetime, dt.timedelta):
+        return lifetime.total_seconds()
+    return float(lifetime)
+
+
+def _session_user() -> User | None:
+    user_id = session.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    login_at = session.get("login_at")
+    fresh = isinstance(login_at, int | float) and time.time() - login_at < _lifetime_seconds()
+    user = users.user_by_id(get_engine(), user_id) if fresh else None
+    if user is None or user.session_version != session.get("user_version"):
+        session.clear()  # removed, password changed, or too old: sign in again
+        return None
+    return user
+
+
+def current_user() -> User | None:
+    """The user making this request (session or API token), or ``None``.
+
+    Read from the database once per request, so a removed user or a changed
+    password takes effect at once.
+
+    Examples
+    --------
+    >>> with app.test_request_context("/"):  # doctest: +SKIP
+    ...     current_user() is None
+    True
+    """
+    if "user" not in g:
+        g.user = _session_user()
+    user: User | None = g.user
+    return user
+
+
+def signed_in_user() -> User | None:
+    """The user if this request has already looked them up, else ``None`` (no database).
+
+    For templates: an error page must render even when the database is down.
+    """
+    user: User | None = g.get("user")
+    return user
+
+
+def scope() -> str | None:
+    """The street code the current user is limited to, or ``None`` for every street.
+
+    Raises 401 when nobody is signed in: a view that scopes must require a
+    login first (``None`` would otherwise mean "everything").
+
+    Examples
+    --------
+    >>> scope()  # doctest: +SKIP
+    '350304001'
+    """
+    user = current_user()
+    if user is None:
+        raise Unauthorized("log in first")
+    return user.scope
+
+
+def in_scope(code: str | None) -> bool:
+    """Whether an area, cell or case with this code (street, community or cell code) is visible.
+
+    A street user sees codes that start with its street code; others see all.
+
+    Examples
+    --------
+    >>> in_scope("350304001007003")  # doctest: +SKIP
+    True
+    """
+    street = scope()
+    return street is None or (code is not None and code.startswith(street))
+
+
+def _wants_json() -> bool:
+    return request.path == "/api" or request.path.startswith(("/api/", "/open311/"))
+
+
+def _token_user() -> None:
+    """Authenticate by API token when one is sent; a wrong one is answered 401."""
+    header = request.headers.get("Authorization")
+    token: str | None = None
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            _abort_401("the Authorization header is expected to be `Bearer <token>`")
+        token = value.strip()
+    elif request.blueprint == "open311":
+        key = request.args.get("api_key") or request.form.get("api_key")
+        if key and key.startswith(users.TOKEN_PREFIX):
+            token = key
+    if token is None:
+        return
+    user = users.user_for_token(get_engine(), token)
+    if user is None:
+        _abort_401("the API token is not valid; issue one with `gridgis users token NAME`")
+    g.user = user
+    g.auth_method = "token"
+
+
+def _abort_401(message: str) -> NoReturn:
+    response = jsonify(error=message) if _wants_json() else Response(message, mimetype="text/plain")
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
+    abort(response)
+
+
+# --- the check before every request --------------------------------------------------------------
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, made on first use (a Jinja global).
+
+    Examples
+    --------
+    >>> # in a template: <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
+    """
+    token = session.get("csrf")
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def _check_csrf() -> None:
+    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
+    if not sent:
+        abort(
+            400,
+            f"the request carries no CSRF token (form field `{CSRF_FIELD}` or header "
+            f"{CSRF_HEADER}); reload the page and try again",
+        )
+    expected = session.get("csrf")
+    if not isinstance(expected, str) or not hmac.compare_digest(
+        sent.encode("utf-8"), expected.encode("utf-8")
+    ):
+        abort(
+            403,
+            "the CSRF token is wrong or from another session; reload the page and try again",
+        )
+
+
+def _before_request() -> None:
+    """Authenticate API tokens, check CSRF tokens and keep analysts from changing data."""
+    if request.endpoint == "static":
+        return
+    _token_user()
+    if request.method not in UNSAFE_METHODS:
+        return
+    by_token = g.get("auth_method") == "token"
+    if not by_token and ("user_id" in session or request.blueprint == bp.name):
+        _check_csrf()
+    if request.endpoint in _ANALYST_ALLOWED:
+        return
+    user = current_user() if (by_token or "user_id" in session) else None
+    if user is not None and user.role == "analyst":
+        abort(
+            403,
+            f"user {user.name!r} is an analyst: analysts read and export but change nothing",
+        )
+
+
+# --- guarding views ------------------------------------------------------------------------------
+
+
+def _login_response() -> BaseResponse:
+    if _wants_json():
+        response = jsonify(
+            error="log in first (POST /login), or send `Authorization: Bearer <token>`"
+        )
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
+        return response
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+def login_required(view: F) -> F:
+    """Let only signed-in users reach ``view``: pages redirect to the login, the API answers 401.
+
+    Examples
+    --------
+    >>> @bp.get("/report")  # doctest: +SKIP
+    ... @login_required
+    ... def report() -> str: ...
+    """
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return _login_response()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Let only signed-in users with one of ``roles`` reach the view; others get 403.
+
+    Examples
+    --------
+    >>> @bp.post("/cells/publish")  # doctest: +SKIP
+    ... @roles_required("admin")
+    ... def publish() -> Response: ...
+    """
+    unknown = [r for r in roles if r not in USER_ROLES]
+    if not roles or unknown:
+        raise ValueError(
+            f"`roles` was {list(roles)!r} but is expected to be one or more of {list(USER_ROLES)}"
+        )
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return _login_response()
+            if user.role not in roles:
+                abort(
+                    403,
+                    f"user {user.name!r} has role {user.role!r} but this needs "
+                    f"{' or '.join(repr(r) for r in roles)}",
+                )
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+# --- the pages -----------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path of this app (never another site), else ``None``."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
+def _sign_in(user: User) -> None:
+    session.clear()  # a new session for the new user: nothing of the old one is kept
+    session.permanent = True
+    session["user_id"] = user.id
+    session["user_version"] = user.session_version
+    session["login_at"] = int(time.time())
+    session["csrf"] = secrets.token_urlsafe(32)
+    g.user = user
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | tuple[str, int] | str:
+    """Show the login form; check a name and password posted to it."""
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user() is not None:
+            return redirect(next_url or url_for("maps.index"))
+        return render_template(
+            "login.html",
+            next_url=next_url,
+            error=None,
+            name="",
+            logged_out=request.args.get("logged_out") == "1",
+        )
+    name = request.form.get("name", "").strip()
+    password = request.form.get("password", "")
+    user = users.authenticate(get_engine(), name, password) if name and password else None
+    if user is None:
+        current_app.logger.warning("failed login for %r from %s", name, request.remote_addr)
+        page = render_template(
+            "login.html",
+            next_url=next_url,
+            error=WRONG_LOGIN_ZH,
+            name=name,
+            logged_out=False,
+            max_failures=users.MAX_FAILED_LOGINS,
+            lock_minutes=users.LOCK_SECONDS // 60,
+        )
+        return page, 200
+    _sign_in(user)
+    current_app.logger.info("user %r (%s) logged in", user.name, user.role)
+    return redirect(next_url or url_for("maps.index"))
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    """End the session."""
+    session.clear()
+    g.pop("user", None)
+    return redirect(url_for("auth.login", logged_out="1"))
+
+
+@bp.get("/account")
+@login_required
+def account() -> str:
+    """Who is signed in; the form to change one's password."""
+    return render_template(
+        "account.html",
+        user=current_user(),
+        changed=request.args.get("changed") == "1",
+        error=None,
+        min_length=users.MIN_PASSWORD_LENGTH,
+    )
+
+
+@bp.post("/account/password")
+@login_required
+def change_password() -> BaseResponse | tuple[str, int]:
+    """Change one's own password after giving the current one."""
+    user = current_user()
+    assert user is not None  # login_required
+    current = request.form.get("current_password", "")
+    new, again = request.form.get("new_password", ""), request.form.get("new_password_again", "")
+    error: str | None = None
+    if users.authenticate(get_engine(), user.name, current) is None:
+        error = "当前密码错误。"
+    elif new != again:
+        error = "两次输入的新密码不一致。"
+    else:
+        try:
+            updated = users.set_password(get_engine(), user.name, new)
+        except InputError:
+            error = f"新密码至少需要 {users.MIN_PASSWORD_LENGTH} 个字符，且不能与用户名相同。"
+        else:
+            _sign_in(updated)  # this session goes on; every other one of this user ends
+            return redirect(url_for("auth.account", changed="1"))
+    page = render_template(
+        "account.html",
+        user=user,
+        changed=False,
+        error=error,
+        min_length=users.MIN_PASSWORD_LENGTH,
+    )
+    return page, 400
+
+
+@bp.get("/api/me")
+@login_required
+def me() -> Response:
+    """The signed-in user and this session's CSRF token, as JSON."""
+    user = current_user()
+    assert user is not None  # login_required
+    return jsonify(
+        name=user.name,
+        role=user.role,
+        street_code=user.street_code,
+        street_name=user.street_name,
+        csrf_token=csrf_token(),
+    )

@@ -1,0 +1,181 @@
+/*
+ * gridgis cell map module: grid cells drawn from the app's vector tiles
+ * (/tiles/cells/{z}/{x}/{y}.pbf) by Leaflet.VectorGrid on canvas, filled by
+ * the value of one property through a palette, cells flagged by another
+ * property outlined in red and dashed, and a popup on click.
+ *
+ *   var cells = gridgis.cellMap(map, {
+ *     tilesUrl: "/tiles/cells/{z}/{x}/{y}.pbf",
+ *     params: { colour: "households", street: null },
+ *     palette: ["#f7fbff", "#c6dbef", ...],   // fill colour of property value 0, 1, ...
+ *     names: { "350304001": "镇海街道", ... },  // area names by code, for the popup
+ *     onDrawn: function (info) { ... },       // every time the tiles in view are drawn
+ *   });
+ *   cells.setParams({ colour: "worker" }, paletteOfWorker);
+ *
+ * When the tiles in view are first drawn, the page gets
+ * body[data-cells-drawn="true"] and a performance mark "gridgis-cells-drawn"
+ * (for tests and benchmarks). Popup text is put in the page with
+ * textContent only: a name holding markup shows as text.
+ *
+ * Needs Leaflet 1.9 and Leaflet.VectorGrid 1.3 (both vendored).
+ */
+(function () {
+  "use strict";
+
+  /* Leaflet.VectorGrid 1.3 calls L.DomEvent.fakeStop, which Leaflet 1.8 removed. Leaflet
+     1.9 already ignores events whose target is a renderer's canvas (the canvas carries
+     _leaflet_disable_events), so nothing more is needed: stopping the DOM event would
+     stop the map from being dragged by a press on a cell. */
+  if (typeof L.DomEvent.fakeStop !== "function") {
+    L.DomEvent.fakeStop = function () {
+      return this;
+    };
+  }
+
+  var FALLBACK_FILL = "#cccccc";
+
+  function text(tag, className, content) {
+    var el = document.createElement(tag);
+    if (className) {
+      el.className = className;
+    }
+    el.textContent = content === null || content === undefined ? "" : String(content);
+    return el;
+  }
+
+  function yesNo(value) {
+    return value ? "有" : "无";
+  }
+
+  /* The default popup of a cell: its code, community, street, households, worker, branch;
+     `names` gives the community's and street's names by code. */
+  function cellPopup(p, names) {
+    names = names || {};
+    var root = document.createElement("div");
+    root.className = "cell-popup";
+    root.appendChild(text("p", "cell-popup-code", "网格 " + p.code));
+    var list = document.createElement("dl");
+    function row(term, value) {
+      list.appendChild(text("dt", null, term));
+      list.appendChild(text("dd", null, value));
+    }
+    row("社区", (names[p.community] || "") + "（" + p.community + "）");
+    row("街道", (names[p.street] || "") + "（" + p.street + "）");
+    row("户数", p.households + (p.out_of_bounds ? "（超出户数范围）" : ""));
+    row("网格员", yesNo(p.has_worker));
+    row("党支部", yesNo(p.has_branch));
+    root.appendChild(list);
+    return root;
+  }
+
+  function tileUrl(template, params) {
+    var query = [];
+    Object.keys(params).forEach(function (key) {
+      var value = params[key];
+      if (value !== null && value !== undefined && value !== "") {
+        query.push(encodeURIComponent(key) + "=" + encodeURIComponent(value));
+      }
+    });
+    return query.length ? template + "?" + query.join("&") : template;
+  }
+
+  function cellMap(map, options) {
+    var property = options.property || "colour";
+    var markProperty = options.markProperty || "out_of_bounds";
+    var popup = options.popup || cellPopup;
+    var params = L.extend({}, options.params || {});
+    var palette = options.palette || [];
+    var seen = new Set();
+    var markedCount = 0;
+    var firstDrawn = false;
+    var styles = [[], [], []];
+
+    function makeStyle(value, marked, band) {
+      return {
+        fill: true,
+        fillColor: palette[value] || FALLBACK_FILL,
+        fillOpacity: 0.75,
+        color: marked ? "#b3261e" : "#4d5b66",
+        weight: marked ? [1.5, 2, 2.5][band] : [0.3, 0.6, 1][band],
+        opacity: marked ? 1 : 0.7,
+        dashArray: marked ? "4 3" : null,
+      };
+    }
+
+    /* VectorGrid calls this for every feature of every tile (30,000 times for a city in
+       view): it must not allocate, hence one cached style per (zoom band, value, mark). */
+    function style(p, zoom) {
+      var marked = p[markProperty] ? 1 : 0;
+      if (!seen.has(p.code)) {
+        seen.add(p.code);
+        markedCount += marked;
+      }
+      var band = zoom >= 14 ? 2 : zoom >= 12 ? 1 : 0;
+      var index = 2 * p[property] + marked;
+      var cached = styles[band][index];
+      if (!cached) {
+        cached = makeStyle(p[property], marked, band);
+        styles[band][index] = cached;
+      }
+      return cached;
+    }
+
+    var layer = L.vectorGrid.protobuf(tileUrl(options.tilesUrl, params), {
+      rendererFactory: L.canvas.tile,
+      interactive: true,
+      maxZoom: options.maxZoom || 19,
+      vectorTileLayerStyles: { cells: style },
+      fetchOptions: { credentials: "same-origin" },
+    });
+
+    layer.on("click", function (e) {
+      var p = e.layer && e.layer.properties;
+      if (p) {
+        L.popup({ maxWidth: 320 })
+          .setLatLng(e.latlng)
+          .setContent(popup(p, options.names))
+          .openOn(map);
+      }
+    });
+
+    layer.on("load", function () {
+      if (!firstDrawn) {
+        firstDrawn = true;
+        if (window.performance && performance.mark) {
+          performance.mark("gridgis-cells-drawn");
+        }
+        document.body.setAttribute("data-cells-drawn", "true");
+      }
+      document.body.setAttribute("data-cells-colour", params.colour || "");
+      if (options.onDrawn) {
+        options.onDrawn({ cells: seen.size, marked: markedCount, params: params });
+      }
+    });
+
+    layer.addTo(map);
+
+    return {
+      layer: layer,
+      /* Ask the tiles again with other query parameters (and a palette to match). */
+      setParams: function (changes, newPalette) {
+        params = L.extend({}, params, changes);
+        if (newPalette) {
+          palette = newPalette;
+        }
+        styles = [[], [], []];
+        seen = new Set();
+        markedCount = 0;
+        document.body.removeAttribute("data-cells-colour");
+        layer.setUrl(tileUrl(options.tilesUrl, params));
+      },
+      params: function () {
+        return L.extend({}, params);
+      },
+    };
+  }
+
+  window.gridgis = window.gridgis || {};
+  window.gridgis.cellMap = cellMap;
+  window.gridgis.cellPopup = cellPopup;
+})();
