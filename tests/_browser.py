@@ -5,6 +5,11 @@ needs the internet): the Chromium found on ``PATH`` is driven instead. When
 Playwright or Chromium is missing, :class:`BrowserUnavailable` says what to
 install; tests turn it into a failure, never a skip.
 
+The browser tests share the rest: :func:`require_chromium` (fail, never
+skip), :func:`serve` (the app on a free local port), :func:`watched_page`
+(a page whose requests, outside requests and console errors are recorded in
+a :class:`PageWatch`) and :func:`log_in` (through the login form).
+
 Importable as ``_browser`` from the tests (``tests/`` is on ``sys.path``
 under pytest) and from ``scripts/screenshot.py``.
 """
@@ -12,10 +17,16 @@ under pytest) and from ``scripts/screenshot.py``.
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Playwright
+    from flask import Flask
+    from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, Route
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_ARGS = (
@@ -68,3 +79,117 @@ def launch_chromium(playwright: Playwright) -> Browser:
         args=list(CHROMIUM_ARGS),
         headless=True,
     )
+
+
+def require_chromium() -> str:
+    """The Chromium on PATH; fail the calling test (never skip) when it or Playwright is missing."""
+    import pytest
+
+    try:
+        check_playwright()
+        return find_chromium()
+    except BrowserUnavailable as exc:
+        problem = str(exc)
+    pytest.fail(f"the browser tests need Playwright and Chromium: {problem}", pytrace=False)
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 on a free port in a thread; yield its base URL.
+
+    Examples
+    --------
+    >>> with serve(create_app()) as base:  # doctest: +SKIP
+    ...     base
+    'http://127.0.0.1:40123'
+    """
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="gridgis-live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@dataclass
+class PageWatch:
+    """What a page asked for and complained about.
+
+    Requests to another host than ``own_host`` are aborted (never made) and
+    listed in ``outside``; ``paths`` are the paths of every request.
+    """
+
+    own_host: str
+    paths: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def route(self, route: Route) -> None:
+        url = route.request.url
+        if urlsplit(url).netloc != self.own_host:
+            self.outside.append(url)
+            route.abort()
+        else:
+            route.continue_()
+
+    def on_request(self, request: Request) -> None:
+        self.paths.append(urlsplit(request.url).path)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console_errors.append(f"{message.text} ({message.location.get('url', '')})")
+
+    def on_page_error(self, error: Exception) -> None:
+        self.console_errors.append(f"uncaught: {error}")
+
+    def assert_clean(self) -> None:
+        """Assert that the page logged no error and reached no other host."""
+        assert self.console_errors == []
+        assert self.paths, "the page made no requests"
+        assert self.outside == [], f"the page reached outside {self.own_host}: {self.outside}"
+
+
+@contextmanager
+def watched_page(base_url: str) -> Iterator[tuple[Page, PageWatch]]:
+    """A 1200 × 800 zh-CN page in headless Chromium, watched by a :class:`PageWatch`.
+
+    Examples
+    --------
+    >>> with watched_page(base) as (page, watch):  # doctest: +SKIP
+    ...     page.goto(base + "/")
+    >>> watch.assert_clean()  # doctest: +SKIP
+    """
+    from playwright.sync_api import sync_playwright
+
+    watch = PageWatch(urlsplit(base_url).netloc)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800}, locale="zh-CN")
+            page.route("**/*", watch.route)
+            page.on("request", watch.on_request)
+            page.on("console", watch.on_console)
+            page.on("pageerror", watch.on_page_error)
+            yield page, watch
+        finally:
+            browser.close()
+
+
+def log_in(page: Page, base_url: str, name: str, password: str, *, then: str = "/") -> None:
+    """Open ``then``, be sent to the login form, sign in and land back on ``then``.
+
+    Examples
+    --------
+    >>> log_in(page, base, "admin", TEST_PASSWORD, then="/map/cells")  # doctest: +SKIP
+    """
+    page.goto(base_url + then)
+    assert urlsplit(page.url).path == "/login", page.url
+    page.fill("#login-name", name)
+    page.fill("#login-password", password)
+    page.click("form.auth-form button[type=submit]")
+    page.wait_for_url(base_url + then)

@@ -9,21 +9,18 @@ from __future__ import annotations
 import gzip
 import math
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import mapbox_vector_tile
 import pytest
 import shapely
-from _browser import BrowserUnavailable, check_playwright, find_chromium, launch_chromium
+from _browser import log_in, require_chromium, serve, watched_page
 from conftest import TEST_PASSWORD, add_test_user, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
-from werkzeug.serving import make_server
 
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.tiles import CELL_LAYER, HOUSEHOLD_BREAKS, TILE_EXTENT
@@ -259,109 +256,62 @@ def live_server(app: Flask, demo_engine: Engine) -> Iterator[str]:
     # Names holding markup must show as text in the popups.
     with demo_engine.begin() as conn:
         conn.execute(text("UPDATE community SET name = :name"), {"name": MARKUP_NAME})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="gridgis-tiles-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serve(app) as base:
+        yield base
 
 
 @pytest.fixture
 def chromium() -> str:
-    try:
-        check_playwright()
-        return find_chromium()
-    except BrowserUnavailable as exc:
-        problem = str(exc)
-    pytest.fail(f"the browser tests need Playwright and Chromium: {problem}", pytrace=False)
+    return require_chromium()
 
 
 @pytest.mark.browser
 def test_cell_map_draws_the_cells_offline(
     chromium: str, live_server: str, demo_url: str, demo_engine: Engine
 ) -> None:
-    from playwright.sync_api import ConsoleMessage, Route, sync_playwright
-
-    # Every request goes through `route`: one to another host is aborted and fails the test.
-
     add_test_user(demo_url, "viewer", role="analyst")
     with demo_engine.connect() as conn:
         active = conn.execute(text("SELECT count(*) FROM grid_cell WHERE valid_to IS NULL"))
         n_cells = int(active.scalar_one())
-    own_host = urlsplit(live_server).netloc
-    outside: list[str] = []
-    paths: list[str] = []
-    console_errors: list[str] = []
-
-    def route(route: Route) -> None:
-        url = route.request.url
-        if urlsplit(url).netloc != own_host:
-            outside.append(url)
-            route.abort()
-        else:
-            route.continue_()
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            console_errors.append(f"{message.text} ({message.location.get('url', '')})")
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800}, locale="zh-CN")
-            page.route("**/*", route)
-            page.on("request", lambda request: paths.append(urlsplit(request.url).path))
-            page.on("console", on_console)
-            page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
+    with watched_page(live_server) as (page, watch):
+        log_in(page, live_server, "viewer", TEST_PASSWORD, then="/map/cells")
+        page.wait_for_selector("body[data-cells-drawn='true']")
+        page.wait_for_load_state("networkidle")
 
-            page.goto(live_server + "/login?next=/map/cells")
-            page.fill("#login-name", "viewer")
-            page.fill("#login-password", TEST_PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(live_server + "/map/cells")
-            page.wait_for_selector("body[data-cells-drawn='true']")
-            page.wait_for_load_state("networkidle")
+        assert page.title() == "网格分布图 · gridgis"
+        status = page.locator("#map-status").inner_text()
+        assert status.startswith(f"已显示 {n_cells} 个网格"), status
+        assert page.locator("#cell-legend li").count() == len(HOUSEHOLD_BREAKS) + 2
+        assert page.locator(".leaflet-tile-container canvas").count() > 0
+        page.screenshot(path=str(SCREENSHOTS / "cells-map.png"))
 
-            assert page.title() == "网格分布图 · gridgis"
-            status = page.locator("#map-status").inner_text()
-            assert status.startswith(f"已显示 {n_cells} 个网格"), status
-            assert page.locator("#cell-legend li").count() == len(HOUSEHOLD_BREAKS) + 2
-            assert page.locator(".leaflet-tile-container canvas").count() > 0
-            page.screenshot(path=str(SCREENSHOTS / "cells-map.png"))
+        # Click a painted pixel: the cell's popup shows its code and names as text.
+        spot = page.evaluate(PAINTED_PIXEL_JS)
+        assert spot is not None, "no cell was painted on the map"
+        page.mouse.click(spot["x"], spot["y"])
+        popup = page.locator(".leaflet-popup-content .cell-popup")
+        popup.wait_for()
+        text_shown = popup.inner_text()
+        assert re.search(r"^网格 350304[0-9]{9}$", text_shown, flags=re.MULTILINE)
+        assert MARKUP_NAME in text_shown
+        assert popup.locator("img").count() == 0
+        assert page.evaluate("() => window.__xss") is None
+        page.screenshot(path=str(SCREENSHOTS / "cells-map-popup.png"))
 
-            # Click a painted pixel: the cell's popup shows its code and names as text.
-            spot = page.evaluate(PAINTED_PIXEL_JS)
-            assert spot is not None, "no cell was painted on the map"
-            page.mouse.click(spot["x"], spot["y"])
-            popup = page.locator(".leaflet-popup-content .cell-popup")
-            popup.wait_for()
-            text_shown = popup.inner_text()
-            assert re.search(r"^网格 350304[0-9]{9}$", text_shown, flags=re.MULTILINE)
-            assert MARKUP_NAME in text_shown
-            assert popup.locator("img").count() == 0
-            assert page.evaluate("() => window.__xss") is None
-            page.screenshot(path=str(SCREENSHOTS / "cells-map-popup.png"))
+        # Colour by grid-worker coverage: the tiles are asked again, the legend follows.
+        page.get_by_label("网格员（一格一员）").check()
+        page.wait_for_selector("body[data-cells-colour='worker']")
+        assert page.locator("#cell-legend h2").inner_text() == "网格员（一格一员）"
 
-            # Colour by grid-worker coverage: the tiles are asked again, the legend follows.
-            page.get_by_label("网格员（一格一员）").check()
-            page.wait_for_selector("body[data-cells-colour='worker']")
-            assert page.locator("#cell-legend h2").inner_text() == "网格员（一格一员）"
-        finally:
-            browser.close()
-
-    assert console_errors == []
-    assert outside == [], f"the page reached outside {own_host}: {outside}"
+    watch.assert_clean()
     assert {
         "/map/cells",
         "/static/vendor/leaflet/leaflet.js",
         "/static/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
         "/static/js/cellmap.js",
         "/static/js/cells_page.js",
-    } <= set(paths)
-    assert any(p.startswith("/tiles/cells/") for p in paths)
-    assert "/xss.png" not in paths
+    } <= set(watch.paths)
+    assert any(p.startswith("/tiles/cells/") for p in watch.paths)
+    assert "/xss.png" not in watch.paths

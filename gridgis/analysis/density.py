@@ -107,6 +107,30 @@ def _aware(value: object, name: str) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
 
 
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"`{name}` was {value!r} but is expected to be True or False")
+    return value
+
+
+def _check_count(name: str, value: object, high: int | None = None) -> int:
+    """``value`` as an int from 1 to ``high`` (no bound when ``None``), else raise naming it."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or value < 1
+        or (high is not None and value > high)
+    ):
+        wanted = "an integer >= 1" if high is None else f"an integer from 1 to {high}"
+        raise InputError(f"`{name}` was {value!r} but is expected to be {wanted}")
+    return int(value)
+
+
+def _geom_last(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` with its geometry column ``geom`` moved to the end."""
+    return frame[[c for c in frame.columns if c != "geom"] + ["geom"]]
+
+
 def _check_code(conn: Connection, value: object, level: Literal["street", "community"]) -> str:
     digits = 9 if level == "street" else 12
     if not (
@@ -152,12 +176,8 @@ def _filter(
     include_retired: bool,
     include_rejected: bool,
 ) -> _Filter:
-    for name, flag in (
-        ("include_retired", include_retired),
-        ("include_rejected", include_rejected),
-    ):
-        if not isinstance(flag, bool):
-            raise InputError(f"`{name}` was {flag!r} but is expected to be True or False")
+    _check_flag("include_retired", include_retired)
+    _check_flag("include_rejected", include_rejected)
     cell_where: list[str] = []
     case_where: list[str] = []
     params: dict[str, Any] = {}
@@ -309,8 +329,7 @@ def cell_case_density(
     cases                         37
     rate_per_1000           89.805825
     """
-    if not isinstance(by_category, bool):
-        raise InputError(f"`by_category` was {by_category!r} but is expected to be True or False")
+    _check_flag("by_category", by_category)
     with _reading(connection) as conn:
         where = _filter(
             conn,
@@ -346,7 +365,7 @@ def cell_case_density(
     if by_category:
         for code in all_categories:
             out[f"cases_{code}"] = table[code].astype("int64")
-    return out[[c for c in out.columns if c != "geom"] + ["geom"]]
+    return _geom_last(out)
 
 
 # --- heat points --------------------------------------------------------------------------------
@@ -402,10 +421,7 @@ def bin_points(
     >>> frame["weight"].tolist(), size
     ([2, 1], 1e-05)
     """
-    if isinstance(max_points, bool) or not isinstance(max_points, int | np.integer):
-        raise InputError(f"`max_points` was {max_points!r} but is expected to be an integer >= 1")
-    if max_points < 1:
-        raise InputError(f"`max_points` was {max_points!r} but is expected to be an integer >= 1")
+    max_points = _check_count("max_points", max_points)
     x = np.asarray(lon, dtype=np.float64).ravel()
     y = np.asarray(lat, dtype=np.float64).ravel()
     if x.shape != y.shape:
@@ -538,14 +554,7 @@ def inspection_recency(
     ['350304003012004', '350304005002001']
     """
     moment = _aware(now, "now") if now is not None else dt.datetime.now(dt.UTC)
-    if (
-        isinstance(window_days, bool)
-        or not isinstance(window_days, int | np.integer)
-        or not 1 <= window_days <= 3660
-    ):
-        raise InputError(
-            f"`window_days` was {window_days!r} but is expected to be an integer from 1 to 3660"
-        )
+    window_days = _check_count("window_days", window_days, 3660)
     with _reading(connection) as conn:
         where = _filter(
             conn,
@@ -559,7 +568,7 @@ def inspection_recency(
         )
         params = where.params | {
             "now": moment,
-            "window_start": moment - dt.timedelta(days=int(window_days)),
+            "window_start": moment - dt.timedelta(days=window_days),
         }
         sql = f"""
             WITH visits AS (
@@ -688,4 +697,4 @@ include_rejected, by_category:
     for name in ("last_inspected_at", "days_since_inspection", "recent_inspections"):
         out[name] = recency[name].reindex(out.index)
     out["never_inspected"] = recency["never_inspected"].reindex(out.index).astype(bool)
-    return out[[c for c in out.columns if c != "geom"] + ["geom"]]
+    return _geom_last(out)

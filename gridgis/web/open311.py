@@ -322,9 +322,9 @@ def list_requests(fmt: str) -> Response:
         list(dict.fromkeys(query["service_code"].split(","))) if "service_code" in query else None
     )
     statuses = set(query.get("status", "open,closed").split(","))
-    steps = None if statuses == {"open", "closed"} else (
-        list(_OPEN_STEPS if "open" in statuses else _CLOSED_STEPS)
-    )  # fmt: skip
+    steps: list[str] | None = None  # both: any step
+    if statuses != {"open", "closed"}:
+        steps = list(_OPEN_STEPS if "open" in statuses else _CLOSED_STEPS)
     found = cases.list_cases(
         engine, category=codes, step=steps, since=since, until=until, limit=MAX_REQUESTS
     )

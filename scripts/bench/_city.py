@@ -1,4 +1,4 @@
-"""A synthetic city of grid cells for the web benchmark, and storing it in PostGIS.
+"""A synthetic city of grid cells for the benchmarks, and storing it in PostGIS.
 
 ``city(30_000)`` makes about 30,000 cells of about 220 m (a jittered Voronoi
 tessellation near Guangzhou, edges cut into ~25 m segments and wiggled by one
@@ -7,7 +7,10 @@ smooth displacement field, so neighbours still share their boundaries): about
 community (10 × 5), 25 communities a street office (5 × 5), all in district
 440106. Households per cell are about normal (mean 400, sd 90), so about a
 quarter are outside the default 300–500 bounds; 92 % of the cells have a grid
-worker and 75 % a party branch. Deterministic for a seed.
+worker and 75 % a party branch. Deterministic for a seed. The place, the
+seed spacing, the segment length, the wiggle and a share of cells left out
+(gaps) are parameters: ``scripts/bench/geocode.py`` draws smaller, more
+detailed cells with gaps.
 
 :func:`store_city` writes it into a migrated, empty database: district,
 streets, communities, one layout version per community, the cells, workers
@@ -47,8 +50,64 @@ class City:
     outline: shapely.Geometry
 
 
-def city(n_cells: int = 30_000, *, seed: int = 0) -> City:
+def _segmentize(polygons: np.ndarray, step: float) -> np.ndarray:
+    """Add vertices so that no edge is longer than ``step``, the same on both sides of an edge.
+
+    ``shapely.segmentize`` interpolates each edge from its first vertex, so the two cells
+    sharing an edge (which run along it in opposite directions) get new vertices that
+    differ in the last bits. Here every new vertex is interpolated from the edge's
+    lexicographically smaller end, so neighbours get identical vertices.
+    """
+    rings = shapely.get_exterior_ring(polygons)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[:-1] == ring[1:]
+    start = np.flatnonzero(same)
+    a, b = coords[start], coords[start + 1]
+    pieces = np.maximum(np.ceil(np.hypot(*(b - a).T) / step).astype(np.int64), 1)
+    flip = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    low, high = np.where(flip[:, None], b, a), np.where(flip[:, None], a, b)
+    segment = np.repeat(np.arange(start.size), pieces)
+    k = np.arange(segment.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t = np.where(flip[segment], pieces[segment] - k, k) / pieces[segment]
+    points = low[segment] + (high[segment] - low[segment]) * t[:, None]
+    points[k == 0] = a[segment[k == 0]]  # each edge's own first vertex, exactly
+    owner = ring[start][segment]
+    # Close the rings again with their first vertex.
+    first_of_ring = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+    insert_at = np.r_[first_of_ring[1:], owner.size]
+    points = np.insert(points, insert_at, points[first_of_ring], axis=0)
+    owner = np.insert(owner, insert_at, owner[first_of_ring])
+    return shapely.polygons(shapely.linearrings(points, indices=owner))
+
+
+def city(
+    n_cells: int = 30_000,
+    *,
+    seed: int = 0,
+    origin: tuple[float, float] = ORIGIN,
+    spacing: float = SPACING,
+    step: float | None = None,
+    amplitude: float | None = None,
+    gaps: float = 0.0,
+) -> City:
     """Make the synthetic city (see the module docstring).
+
+    Parameters
+    ----------
+    n_cells:
+        Cells drawn (before the gaps are left out).
+    seed:
+        Seed of the random generator.
+    origin:
+        South-west corner (lon, lat).
+    spacing:
+        Distance between Voronoi seeds in degrees (the cell size).
+    step:
+        Longest edge segment before the wiggle (default ``spacing / 9``).
+    amplitude:
+        Largest displacement of the wiggle (default ``spacing / 12``).
+    gaps:
+        Share of the cells left out, making gaps inside the district.
 
     Examples
     --------
@@ -62,22 +121,25 @@ def city(n_cells: int = 30_000, *, seed: int = 0) -> City:
     # One more ring of seeds around the city, whose faces are dropped: no clipped edge.
     grid = np.meshgrid(np.arange(-1, cols + 1), np.arange(-1, rows + 1))
     col, row = grid[0].ravel(), grid[1].ravel()
-    sx = ORIGIN[0] + (col + 0.5 + rng.uniform(-0.35, 0.35, col.size)) * SPACING
-    sy = ORIGIN[1] + (row + 0.5 + rng.uniform(-0.35, 0.35, row.size)) * SPACING
+    sx = origin[0] + (col + 0.5 + rng.uniform(-0.35, 0.35, col.size)) * spacing
+    sy = origin[1] + (row + 0.5 + rng.uniform(-0.35, 0.35, row.size)) * spacing
     seeds = shapely.multipoints(np.column_stack([sx, sy]))
     faces = shapely.get_parts(shapely.voronoi_polygons(seeds, ordered=True))
     inner = np.flatnonzero((col >= 0) & (col < cols) & (row >= 0) & (row < rows))[:n_cells]
     faces, col, row = faces[inner], col[inner], row[inner]
-    faces = shapely.segmentize(faces, SPACING / 9)
-    amplitude, wave = SPACING / 12, 2 * math.pi / (SPACING * 2.3)
+    # Wiggle every edge with one smooth displacement field: shared vertices move alike, so
+    # the cells still tile the district exactly (no slivers, no overlaps).
+    faces = _segmentize(faces, spacing / 9 if step is None else step)
+    shift = spacing / 12 if amplitude is None else amplitude
+    wave = 2 * math.pi / (spacing * 2.3)
 
     def wiggle(xy: np.ndarray) -> np.ndarray:
         x, y = xy[:, 0], xy[:, 1]
-        dx = amplitude * np.sin(wave * y + 1.3) * np.cos(0.7 * wave * x)
-        dy = amplitude * np.sin(wave * x + 0.4) * np.cos(0.8 * wave * y)
+        dx = shift * np.sin(wave * y + 1.3) * np.cos(0.7 * wave * x)
+        dy = shift * np.sin(wave * x + 0.4) * np.cos(0.8 * wave * y)
         return np.column_stack([x + dx, y + dy])
 
-    # Round so that the vertices two neighbours share stay equal after the wiggle.
+    # Coordinates to 1e-7 degree (about 1 cm), as stored cells have them.
     faces = shapely.set_precision(shapely.transform(faces, wiggle), 1e-7)
     n = len(faces)
     ccol, crow = col // COMMUNITY_BLOCK[0], row // COMMUNITY_BLOCK[1]
@@ -109,11 +171,19 @@ def city(n_cells: int = 30_000, *, seed: int = 0) -> City:
         geometry=faces[order],
         crs="EPSG:4326",
     )
+    if gaps:
+        cells = cells[rng.random(n) >= gaps].reset_index(drop=True)
     return City(cells=cells, outline=shapely.coverage_union_all(faces))
 
 
 def store_city(conn: Connection, town: City, *, published_by: str = "scripts/bench") -> None:
-    """Store ``town`` in the empty, migrated database of ``conn`` (inside its transaction)."""
+    """Store ``town`` in the empty, migrated database of ``conn`` (inside its transaction).
+
+    Examples
+    --------
+    >>> with engine.begin() as conn:  # doctest: +SKIP
+    ...     store_city(conn, city(3_000), published_by="scripts/bench/geocode.py")
+    """
     cells = town.cells
     conn.execute(
         text(

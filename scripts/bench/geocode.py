@@ -48,121 +48,46 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import create_engine
 
 from gridgis.db import migrate
-from gridgis.db.bulk import copy_rows, reserve_ids
 from gridgis.geocode import cell_index, load_cell_index, locate, locate_in_db
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _city
+
 SCRATCH = "gridgis_bench_geocode"
-DISTRICT = "440106"
 ORIGIN = (113.26, 23.08)
 """South-west corner of the city (lon, lat)."""
 SPACING = 0.0015
 """Distance between Voronoi seeds in degrees (about 150 m)."""
-COMMUNITY_BLOCK = (10, 5)
-"""Seeds (columns, rows) per community: 50 cells."""
-STREET_BLOCK = (5, 5)
-"""Communities (columns, rows) per street office."""
 
 
-def _segmentize(polygons: np.ndarray, step: float) -> np.ndarray:
-    """Add vertices so that no edge is longer than ``step``, the same on both sides of an edge.
+def synthetic_city(n_cells: int = 30_000, *, seed: int = 0) -> _city.City:
+    """The city of this benchmark: :func:`_city.city` with smaller cells of ~100 vertices, gaps.
 
-    ``shapely.segmentize`` interpolates each edge from its first vertex, so the two cells
-    sharing an edge (which run along it in opposite directions) get new vertices that
-    differ in the last bits. Here every new vertex is interpolated from the edge's
-    lexicographically smaller end, so neighbours get identical vertices.
+    Examples
+    --------
+    >>> len(synthetic_city(500).cells)  # one cell in 200 left out
+    499
     """
-    rings = shapely.get_exterior_ring(polygons)
-    coords, ring = shapely.get_coordinates(rings, return_index=True)
-    same = ring[:-1] == ring[1:]
-    start = np.flatnonzero(same)
-    a, b = coords[start], coords[start + 1]
-    pieces = np.maximum(np.ceil(np.hypot(*(b - a).T) / step).astype(np.int64), 1)
-    flip = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    low, high = np.where(flip[:, None], b, a), np.where(flip[:, None], a, b)
-    segment = np.repeat(np.arange(start.size), pieces)
-    k = np.arange(segment.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    t = np.where(flip[segment], pieces[segment] - k, k) / pieces[segment]
-    points = low[segment] + (high[segment] - low[segment]) * t[:, None]
-    points[k == 0] = a[segment[k == 0]]  # each edge's own first vertex, exactly
-    owner = ring[start][segment]
-    # Close the rings again with their first vertex.
-    first_of_ring = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
-    insert_at = np.r_[first_of_ring[1:], owner.size]
-    points = np.insert(points, insert_at, points[first_of_ring], axis=0)
-    owner = np.insert(owner, insert_at, owner[first_of_ring])
-    return shapely.polygons(shapely.linearrings(points, indices=owner))
-
-
-def synthetic_city(
-    n_cells: int = 30_000, *, seed: int = 0
-) -> tuple[gpd.GeoDataFrame, shapely.Geometry]:
-    """Cells (``code``, ``community_code``, ``street_code``, polygon) and the district outline."""
-    rng = np.random.default_rng(seed)
-    cols = max(COMMUNITY_BLOCK[0], round(math.sqrt(n_cells * 4 / 3) / 10) * 10)
-    rows = max(COMMUNITY_BLOCK[1], math.ceil(n_cells / cols / 5) * 5)
-    # Seeds on a jittered lattice with one more ring around it, whose cells are dropped:
-    # the district's edge is then as ragged as the cells (and nothing is clipped).
-    lattice = np.meshgrid(np.arange(-1, cols + 1), np.arange(-1, rows + 1))
-    col, row = lattice[0].ravel(), lattice[1].ravel()
-    sx = ORIGIN[0] + (col + 0.5 + rng.uniform(-0.35, 0.35, col.size)) * SPACING
-    sy = ORIGIN[1] + (row + 0.5 + rng.uniform(-0.35, 0.35, row.size)) * SPACING
-    seeds = shapely.multipoints(np.column_stack([sx, sy]))
-    faces = shapely.get_parts(shapely.voronoi_polygons(seeds, ordered=True))
-    inner = np.flatnonzero((col >= 0) & (col < cols) & (row >= 0) & (row < rows))
-    inner = inner[: min(n_cells, inner.size)]
-    faces, col, row = faces[inner], col[inner], row[inner]
-    # Wiggle every edge with one smooth displacement field: shared vertices move alike, so
-    # the cells still tile the district exactly (no slivers, no overlaps).
-    faces = _segmentize(faces, SPACING / 25)
-    amplitude, wave = SPACING / 30, 2 * math.pi / (SPACING * 2.3)
-
-    def wiggle(xy: np.ndarray) -> np.ndarray:
-        x, y = xy[:, 0], xy[:, 1]
-        dx = amplitude * np.sin(wave * y + 1.3) * np.cos(0.7 * wave * x)
-        dy = amplitude * np.sin(wave * x + 0.4) * np.cos(0.8 * wave * y)
-        return np.column_stack([x + dx, y + dy])
-
-    faces = shapely.transform(faces, wiggle)
-    outline = shapely.coverage_union_all(faces)
-    n_cells = len(faces)
-    # Number cells by street, community, then west -> east, north -> south in the community.
-    ccol, crow = col // COMMUNITY_BLOCK[0], row // COMMUNITY_BLOCK[1]
-    communities_across = math.ceil(cols / COMMUNITY_BLOCK[0])
-    street = (crow // STREET_BLOCK[1]) * math.ceil(communities_across / STREET_BLOCK[0]) + (
-        ccol // STREET_BLOCK[0]
+    return _city.city(
+        n_cells,
+        seed=seed,
+        origin=ORIGIN,
+        spacing=SPACING,
+        step=SPACING / 25,
+        amplitude=SPACING / 30,
+        gaps=0.005,
     )
-    community = (crow % STREET_BLOCK[1]) * STREET_BLOCK[0] + ccol % STREET_BLOCK[0]
-    frame_order = np.lexsort((col, -row, community, street))
-    key = street * 1000 + community
-    sorted_key = key[frame_order]
-    first = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1]
-    number = np.arange(n_cells) - np.repeat(first, np.diff(np.r_[first, n_cells]))
-    street_codes = np.char.add(DISTRICT, np.char.zfill((street[frame_order] + 1).astype(str), 3))
-    community_codes = np.char.add(
-        street_codes, np.char.zfill((community[frame_order] + 1).astype(str), 3)
-    )
-    codes = np.char.add(community_codes, np.char.zfill((number + 1).astype(str), 3))
-    cells = gpd.GeoDataFrame(
-        {
-            "code": codes.astype(object),
-            "community_code": community_codes.astype(object),
-            "street_code": street_codes.astype(object),
-        },
-        geometry=faces[frame_order],
-        crs="EPSG:4326",
-    )
-    # Leave one cell in 200 out: gaps inside the district.
-    keep = rng.random(len(cells)) >= 0.005
-    return cells[keep].reset_index(drop=True), outline
 
 
 def random_points(
@@ -208,70 +133,6 @@ def _best_of(repeat: int, func: Callable[[], Any]) -> float:
     return best
 
 
-def store_city(conn: Connection, cells: gpd.GeoDataFrame, outline: shapely.Geometry) -> None:
-    """District, streets, communities, one layout version per community and the cells."""
-    conn.execute(
-        text(
-            "INSERT INTO district (code, name, geom) VALUES (:c, '天河区 (synthetic)', "
-            "ST_Multi(ST_GeomFromWKB(:g, 4326)))"
-        ),
-        {"c": DISTRICT, "g": shapely.to_wkb(outline)},
-    )
-    streets = sorted(set(cells["street_code"]))
-    communities = cells.drop_duplicates("community_code")[["community_code", "street_code"]]
-    copy_rows(
-        conn,
-        "street",
-        pd.DataFrame(
-            {
-                "code": streets,
-                "district_code": DISTRICT,
-                "name": [f"第{k + 1}街道" for k in range(len(streets))],
-            }
-        ),
-    )
-    copy_rows(
-        conn,
-        "community",
-        pd.DataFrame(
-            {
-                "code": communities["community_code"].to_numpy(),
-                "street_code": communities["street_code"].to_numpy(),
-                "name": [f"第{k + 1}社区" for k in range(len(communities))],
-            }
-        ),
-    )
-    version_ids = reserve_ids(conn, "layout_version", len(communities))
-    copy_rows(
-        conn,
-        "layout_version",
-        pd.DataFrame(
-            {
-                "id": version_ids,
-                "community_code": communities["community_code"].to_numpy(),
-                "version": 1,
-                "method": "import",
-                "published_by": "scripts/bench/geocode.py",
-            }
-        ),
-    )
-    version_of = pd.Series(version_ids, index=communities["community_code"].to_numpy())
-    copy_rows(
-        conn,
-        "grid_cell",
-        pd.DataFrame(
-            {
-                "code": cells["code"].to_numpy(),
-                "community_code": cells["community_code"].to_numpy(),
-                "geom": np.asarray(cells.geometry.array),
-                "version_from_id": version_of[cells["community_code"]].to_numpy(),
-            }
-        ),
-        geometry={"geom": "polygon"},
-    )
-    conn.execute(text("ANALYZE grid_cell"))
-
-
 def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
     return (a.isna().to_numpy() & b.isna().to_numpy()) | (a == b).fillna(False).to_numpy()
 
@@ -291,9 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         f"geopandas {gpd.__version__}, shapely {shapely.__version__}"
     )
     print(f"city of {args.cells:,} cells, {args.points:,} points (seed {args.seed})")
-    (cells, outline), _ = _timed(
-        "making the city", lambda: synthetic_city(args.cells, seed=args.seed)
-    )
+    town, _ = _timed("making the city", lambda: synthetic_city(args.cells, seed=args.seed))
+    cells, outline = town.cells, town.outline
     x, y, kinds = random_points(cells, outline, args.points, seed=args.seed + 1)
     vertices = shapely.get_num_coordinates(np.asarray(cells.geometry.array))
     print(f"  {len(cells):,} cells kept, {vertices.mean():.0f} vertices a cell on average")
@@ -339,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def store() -> None:
             with engine.begin() as conn:
-                store_city(conn, cells, outline)
+                _city.store_city(conn, town, published_by="scripts/bench/geocode.py")
 
         _timed("storing the cells", store)
         with engine.connect() as conn:
