@@ -28,8 +28,8 @@ Filing many cases (the intake API): give :func:`create_case` an
 layout was published since the cells were loaded (if one was, nothing is
 stored, the cells are reloaded and the case placed again): one round trip per
 case, never a case in a replaced layout. Measured over HTTP with
-``scripts/bench/intake.py`` on 2 cores: about 1.75 ms of CPU per case in all
-(gunicorn, Flask, this module, PostgreSQL), against 7.4 ms when every case
+``scripts/bench/intake.py`` on 2 cores: about 1.9 ms of CPU per case in all
+(gunicorn, Flask, this module, PostgreSQL), against 6.7 ms when every case
 looked its point up in PostGIS with a dozen statements.
 
 Examples

@@ -12,8 +12,8 @@ for the given number of seconds, ``--runs`` times after a warm-up. Each run
 prints cases/s, the latency percentiles and how the CPU time was split
 between gunicorn, PostgreSQL, the load generator and everything else on the
 machine (interrupts: mostly loopback networking; other: processes that are not
-this benchmark's, e.g. other people's work on a shared machine); the last line
-gives the medians over the runs. Stops gunicorn and
+this benchmark's, e.g. other people's work on a shared machine); the last lines
+give the medians over the runs and the CPU each request cost. Stops gunicorn and
 drops the database at the end.
 
 ``--refused`` posts cases without a category instead: the app refuses them
@@ -35,21 +35,26 @@ Usage::
     python scripts/bench/intake.py --sync-commit off           # answered before the flush
     python scripts/bench/intake.py --refused       # the HTTP stack alone
 
-Measured on the 2 shared cores of the development machine (runs vary by about
-a fifth with other people's work; each figure is the median of 3 runs of 10 s):
+Measured on the 2 cores of the development machine, shared with other people's
+work: figures are medians over runs where that work took no CPU ("other" 0.00),
+and still vary by about a tenth from one set of runs to the next.
 
-=====================================  =======  =====  =====  =====  ===========
-configuration                          cases/s  p50    p95    p99    CPU ms/case
-=====================================  =======  =====  =====  =====  ===========
-before (every case located in PostGIS)     175  54 ms  100    125    7.4
-2 workers x 5 threads (the defaults)       950  16 ms  32     41     1.75
-2 x 8 threads, a pool of 8                 800  18 ms  38     49     2.1
-2 x 5, ``--sync-commit off``               890  16 ms  36     48     1.9
-=====================================  =======  =====  =====  =====  ===========
+==========================================  =======  =====  =====  =====  ========
+configuration (2 clients x 8 connections)   cases/s  p50    p95    p99    CPU/case
+==========================================  =======  =====  =====  =====  ========
+before (a dozen statements, PostGIS lookup)     279  56 ms  102    117    6.7 ms
+2 workers x 5 threads (the defaults)            890  16 ms  35     44     1.9 ms
+2 x 5, ``--sync-commit off``                    870  16 ms  37     48     2.0 ms
+2 x 8 threads, ``--pool-size 8``                800  18 ms  38     49     2.1 ms
+3 workers x 5 threads, 2 x 10 connections       800  22 ms  47     62     2.4 ms
+``--refused`` (HTTP stack alone), 2 x 8 thr.  4,840  2.6    7.8    15     0.4 ms
+==========================================  =======  =====  =====  =====  ========
 
-The CPU per case splits into about 1.1 ms in gunicorn (the HTTP stack alone
-costs 0.37 ms a request: ``--refused``), 0.5 ms in PostgreSQL and 0.1 ms in the
-load generator: 2 cores / 1.75 ms is about 1,150 cases/s at full load.
+The best runs of the defaults reach 1,020 cases/s with p99 41 ms. The work is
+bound by CPU: per case about 1.1-1.3 ms in gunicorn (0.4 of it the HTTP stack
+and Flask, as ``--refused`` shows), 0.5 ms in PostgreSQL (the insert updates 11
+indexes and checks 5 foreign keys) and 0.1 ms in the load generator; 2 cores
+/ 1.9 ms is about 1,050 cases/s with no headroom left for the p99.
 """
 
 from __future__ import annotations
