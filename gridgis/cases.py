@@ -65,6 +65,7 @@ from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.exc import IntegrityError
 
 from gridgis.crs import CHINA_BBOX, CRSLike, CRSSpec, check_lonlat, parse_crs, to_wgs84
+from gridgis.db import queries
 from gridgis.db.models import CASE_STEP_NAMES_ZH, CASE_STEPS
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.geocode import CellIndex
@@ -133,32 +134,12 @@ _CASE_SELECT = (
 # --- small helpers ------------------------------------------------------------------------------
 
 
-@contextmanager
-def _reading(bind: Engine | Connection) -> Iterator[Connection]:
-    """Use ``bind`` if it is a connection, else open one for reading."""
-    if isinstance(bind, Connection):
-        yield bind
-    else:
-        with bind.connect() as conn:
-            yield conn
-
-
-@contextmanager
-def _writing(bind: Engine | Connection) -> Iterator[Connection]:
-    """Use ``bind`` if it is a connection (the caller commits), else one committed transaction."""
-    if isinstance(bind, Connection):
-        yield bind
-    else:
-        with bind.begin() as conn:
-            yield conn
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _aware(value: object, name: str) -> dt.datetime:
-    """Return ``value`` as an aware datetime (naive means Asia/Shanghai), else raise."""
+def aware_datetime(value: object, name: str) -> dt.datetime:
+    """Return ``value`` as an aware datetime (naive means Asia/Shanghai), else raise naming it."""
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if not isinstance(value, dt.datetime):
@@ -303,7 +284,7 @@ def case_categories(connection: Engine | Connection) -> list[dict[str, Any]]:
     >>> [c["name_zh"] for c in case_categories(engine)][:2]  # doctest: +SKIP
     ['工商食药', '市容环境']
     """
-    with _reading(connection) as conn:
+    with queries.connection(connection) as conn:
         rows = conn.execute(
             text("SELECT code, name_zh, name_en, deadline_hours FROM case_category ORDER BY code")
         )
@@ -356,7 +337,7 @@ def set_deadline_hours(connection: Engine | Connection, category: str, hours: in
             f"`hours` was {hours!r} but is expected to be a whole number of hours from 1 to "
             f"{MAX_DEADLINE_HOURS}"
         )
-    with _writing(connection) as conn:
+    with queries.transaction(connection) as conn:
         code = _resolve_category(conn, category)
         conn.execute(
             text("UPDATE case_category SET deadline_hours = :h WHERE code = :c"),
@@ -565,7 +546,7 @@ class IntakeCache:
         >>> len(IntakeCache().cells(engine))  # doctest: +SKIP
         808
         """
-        with _reading(connection) as conn:
+        with queries.connection(connection) as conn:
             return self._current(conn).index
 
     def clear(self) -> None:
@@ -998,7 +979,7 @@ def create_case(
     >>> case["located_by"], case["building_id"] is not None  # doctest: +SKIP
     ('address', True)
     """
-    when = _aware(reported_at, "reported_at") if reported_at is not None else _now()
+    when = aware_datetime(reported_at, "reported_at") if reported_at is not None else _now()
     if (lon is None) != (lat is None):
         raise InputError(
             f"`lon` was {lon!r} and `lat` was {lat!r}: give both coordinates, or neither"
@@ -1153,8 +1134,8 @@ def advance_case(
     if not isinstance(actor, str) or not actor.strip():
         raise InputError(f"`actor` was {actor!r} but is expected to name who takes the step")
     actor = actor.strip()
-    when = _aware(at, "at") if at is not None else _now()
-    with _writing(connection) as conn:
+    when = aware_datetime(at, "at") if at is not None else _now()
+    with queries.transaction(connection) as conn:
         row = conn.execute(
             text(
                 "SELECT id, step, "
@@ -1230,7 +1211,7 @@ def get_case(connection: Engine | Connection, case_id: int) -> dict[str, Any]:
     'closed'
     """
     case_id = _check_case_id(case_id)
-    with _reading(connection) as conn:
+    with queries.connection(connection) as conn:
         row = conn.execute(
             text(_CASE_SELECT + " WHERE c.id = :id"), {"id": case_id, "now": _now()}
         ).one_or_none()
@@ -1310,11 +1291,11 @@ def list_cases(
         params["overdue"] = overdue
     if since is not None:
         where.append("c.reported_at >= :since")
-        params["since"] = _aware(since, "since")
+        params["since"] = aware_datetime(since, "since")
     if until is not None:
         where.append("c.reported_at < :until")
-        params["until"] = _aware(until, "until")
-    with _reading(connection) as conn:
+        params["until"] = aware_datetime(until, "until")
+    with queries.connection(connection) as conn:
         if category is not None:
             wanted = _some(category, "category")
             known = _category_codes(conn)
@@ -1433,14 +1414,14 @@ def case_stats(
         raise InputError(
             f"`layout` was {layout!r} but is expected to be one of {list(STAT_LAYOUTS)}"
         )
-    params: dict[str, Any] = {"now": _aware(now, "now") if now is not None else _now()}
+    params: dict[str, Any] = {"now": aware_datetime(now, "now") if now is not None else _now()}
     where: list[str] = []
     if since is not None:
         where.append("c.reported_at >= :since")
-        params["since"] = _aware(since, "since")
+        params["since"] = aware_datetime(since, "since")
     if until is not None:
         where.append("c.reported_at < :until")
-        params["until"] = _aware(until, "until")
+        params["until"] = aware_datetime(until, "until")
     filters = (" WHERE " + " AND ".join(where)) if where else ""
     if layout == "filed":
         picked = (
@@ -1489,7 +1470,7 @@ def case_stats(
         LEFT JOIN names n ON n.code = k.code
         ORDER BY k.code NULLS LAST
     """
-    with _reading(connection) as conn:
+    with queries.connection(connection) as conn:
         rows = conn.execute(text(sql), params).all()
     dtypes: dict[str, Any] = {"code": object, "name": object, "closure_rate": "float64"}
     dtypes |= {"on_time_rate": "float64", "median_hours_to_close": "float64"}

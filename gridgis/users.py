@@ -39,8 +39,6 @@ import functools
 import hashlib
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +46,7 @@ from sqlalchemy import Connection, Engine, Row, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gridgis.db.models import USER_ROLES
-from gridgis.db.queries import count_areas
+from gridgis.db.queries import count_areas, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
 
 __all__ = [
@@ -145,16 +143,6 @@ def _user(row: Row[Any]) -> User:
     )
 
 
-@contextmanager
-def _begin(bind: Engine | Connection) -> Iterator[Connection]:
-    """Use ``bind`` if it is a connection (the caller commits), else a new transaction."""
-    if isinstance(bind, Connection):
-        yield bind
-    else:
-        with bind.begin() as conn:
-            yield conn
-
-
 def check_name(name: str) -> str:
     """Return ``name`` if it can be a user name, else raise naming it.
 
@@ -228,7 +216,7 @@ def check_street(bind: Engine | Connection, street: str) -> str:
             f"`street` was {street!r} but is expected to be a street's 9-digit code "
             "(e.g. 350304001)"
         )
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         found = conn.execute(text("SELECT 1 FROM street WHERE code = :code"), {"code": street})
         if found.first() is not None:
             return street
@@ -303,7 +291,7 @@ def add_user(
             f"street; role {role!r} sees every street"
         )
     check_password(password, name=name)
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         if street:
             check_street(conn, street)
         taken = conn.execute(text("SELECT 1 FROM app_user WHERE name = :name"), {"name": name})
@@ -327,7 +315,7 @@ def list_users(bind: Engine | Connection) -> list[User]:
     >>> [u.name for u in list_users(engine)]  # doctest: +SKIP
     ['analyst1', 'zhenhai']
     """
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         rows = conn.execute(text(_SELECT + " ORDER BY u.name")).all()
     return [_user(row) for row in rows]
 
@@ -340,7 +328,7 @@ def count_users(bind: Engine | Connection) -> int:
     >>> count_users(engine)  # doctest: +SKIP
     2
     """
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         return int(conn.execute(text("SELECT count(*) FROM app_user")).scalar_one())
 
 
@@ -352,7 +340,7 @@ def get_user(bind: Engine | Connection, name: str) -> User:
     >>> get_user(engine, "zhenhai").street_code  # doctest: +SKIP
     '350304001'
     """
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         row = conn.execute(text(_SELECT + " WHERE u.name = :name"), {"name": name}).one_or_none()
     if row is None:
         raise NotFoundError(f"there is no user named {name!r}")
@@ -367,7 +355,7 @@ def user_by_id(bind: Engine | Connection, user_id: int) -> User | None:
     >>> user_by_id(engine, 1).name  # doctest: +SKIP
     'zhenhai'
     """
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         row = conn.execute(text(_SELECT + " WHERE u.id = :id"), {"id": user_id}).one_or_none()
     return None if row is None else _user(row)
 
@@ -379,7 +367,7 @@ def remove_user(bind: Engine | Connection, name: str) -> None:
     --------
     >>> remove_user(engine, "analyst1")  # doctest: +SKIP
     """
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         removed = conn.execute(text("DELETE FROM app_user WHERE name = :name"), {"name": name})
         if removed.rowcount == 0:
             raise NotFoundError(f"there is no user named {name!r}")
@@ -396,7 +384,7 @@ def set_password(bind: Engine | Connection, name: str, password: str) -> User:
     2
     """
     check_password(password, name=name)
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         changed = conn.execute(
             text(
                 "UPDATE app_user SET password_hash = :hash, "
@@ -438,7 +426,7 @@ def authenticate(
     if not _NAME.fullmatch(name) or len(password) > MAX_PASSWORD_LENGTH:
         check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
         return None
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         row = conn.execute(
             text(
                 "SELECT id, password_hash, failed_logins, locked_until FROM app_user "
@@ -494,7 +482,7 @@ def issue_token(bind: Engine | Connection, name: str) -> str:
     'ggt_'
     """
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         changed = conn.execute(
             text("UPDATE app_user SET token_hash = :hash WHERE name = :name"),
             {"name": name, "hash": _token_hash(token)},
@@ -511,7 +499,7 @@ def revoke_token(bind: Engine | Connection, name: str) -> None:
     --------
     >>> revoke_token(engine, "zhenhai")  # doctest: +SKIP
     """
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         changed = conn.execute(
             text("UPDATE app_user SET token_hash = NULL WHERE name = :name"), {"name": name}
         )
@@ -529,7 +517,7 @@ def user_for_token(bind: Engine | Connection, token: str) -> User | None:
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         row = conn.execute(
             text(_SELECT + " WHERE u.token_hash = :hash"), {"hash": _token_hash(token)}
         ).one_or_none()
@@ -563,7 +551,7 @@ def area_counts(bind: Engine | Connection, *, street: str | None = None) -> dict
     """
     if street is None:
         return count_areas(bind)
-    with _begin(bind) as conn:
+    with transaction(bind) as conn:
         row = conn.execute(
             _STREET_COUNTS, {"district": street[:6], "street": street, "prefix": street + "%"}
         ).one()

@@ -31,8 +31,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,7 +43,8 @@ from numpy.typing import ArrayLike
 from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.hotspots import hotspots
-from gridgis.cases import LOCAL_TZ
+from gridgis.cases import aware_datetime
+from gridgis.db import queries
 from gridgis.errors import InputError, NotFoundError
 
 __all__ = [
@@ -84,27 +84,6 @@ class _Filter:
 
     def cases_sql(self) -> str:
         return " AND ".join(self.cell_where + self.case_where) or "true"
-
-
-@contextmanager
-def _reading(bind: Engine | Connection) -> Iterator[Connection]:
-    if isinstance(bind, Connection):
-        yield bind
-    else:
-        with bind.connect() as conn:
-            yield conn
-
-
-def _aware(value: object, name: str) -> dt.datetime:
-    """``value`` as an aware datetime (naive means Asia/Shanghai), else raise naming it."""
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if not isinstance(value, dt.datetime):
-        raise InputError(
-            f"`{name}` was {value!r} but is expected to be a datetime "
-            "(a naive one is read as China Standard Time, Asia/Shanghai)"
-        )
-    return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
 
 
 def _check_flag(name: str, value: object) -> bool:
@@ -182,10 +161,10 @@ def _filter(
     case_where: list[str] = []
     params: dict[str, Any] = {}
     if since is not None:
-        params["since"] = _aware(since, "since")
+        params["since"] = aware_datetime(since, "since")
         case_where.append("c.reported_at >= :since")
     if until is not None:
-        params["until"] = _aware(until, "until")
+        params["until"] = aware_datetime(until, "until")
         case_where.append("c.reported_at < :until")
     if since is not None and until is not None and params["since"] >= params["until"]:
         raise InputError(
@@ -330,7 +309,7 @@ def cell_case_density(
     rate_per_1000           89.805825
     """
     _check_flag("by_category", by_category)
-    with _reading(connection) as conn:
+    with queries.connection(connection) as conn:
         where = _filter(
             conn,
             street=street,
@@ -483,7 +462,7 @@ def heat_points(
     >>> len(heat.points) <= 20_000, heat.cases  # doctest: +SKIP
     (True, 47015)
     """
-    with _reading(connection) as conn:
+    with queries.connection(connection) as conn:
         where = _filter(
             conn,
             street=street,
@@ -553,9 +532,9 @@ def inspection_recency(
     >>> recency.loc[recency["never_inspected"], "code"].tolist()  # doctest: +SKIP
     ['350304003012004', '350304005002001']
     """
-    moment = _aware(now, "now") if now is not None else dt.datetime.now(dt.UTC)
+    moment = aware_datetime(now, "now") if now is not None else dt.datetime.now(dt.UTC)
     window_days = _check_count("window_days", window_days, 3660)
-    with _reading(connection) as conn:
+    with queries.connection(connection) as conn:
         where = _filter(
             conn,
             street=street,
@@ -665,7 +644,7 @@ include_rejected, by_category:
         raise InputError(
             f"`value` was {value!r} but is expected to be one of {list(_VALUE_COLUMNS)}"
         )
-    with _reading(connection) as conn:
+    with queries.connection(connection) as conn:
         cells = cell_case_density(
             conn,
             street=street,

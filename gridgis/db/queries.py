@@ -36,6 +36,16 @@ def connection(bind: Engine | Connection) -> Iterator[Connection]:
             yield conn
 
 
+@contextmanager
+def transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """Use ``bind`` if it is a connection (the caller commits), else one committed transaction."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
 def check_level(level: str) -> Level:
     """Return ``level`` if it is one of :data:`LEVELS`, else raise naming it."""
     if level not in LEVELS:
