@@ -110,18 +110,20 @@ MAX_LIMIT = 1000
 _CODE_DIGITS = {"street": 9, "community": 12, "cell": 15}
 _FINISHED = ("closed", "rejected")
 
-_OVERDUE_SQL = (
+OVERDUE_SQL = (
     "coalesce(CASE WHEN c.closed_at IS NOT NULL THEN c.closed_at > c.deadline "
     "WHEN c.rejected_at IS NOT NULL THEN false ELSE CAST(:now AS timestamptz) > c.deadline END, "
     "false)"
 )
+"""SQL of whether case row ``c`` is overdue at ``:now``: closed after its deadline, or
+still open past it (a rejected case never is). For queries of other modules too."""
 
 _CASE_COLUMNS_SQL = (
     "c.id, c.external_id, c.category_code AS category, k.name_zh AS category_name, "
     "c.description, c.source, c.address, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, "
     "c.raw_x, c.raw_y, c.raw_crs, c.located_by, c.location_flag, c.building_id, c.match_score, "
     "g.code AS cell_code, c.community_code, c.street_code, c.step, c.deadline, "
-    f"{_OVERDUE_SQL} AS overdue, " + ", ".join(f"c.{step}_at, c.{step}_by" for step in STEPS)
+    f"{OVERDUE_SQL} AS overdue, " + ", ".join(f"c.{step}_at, c.{step}_by" for step in STEPS)
 )
 
 
@@ -1287,7 +1289,7 @@ def list_cases(
         where.append("c.step = ANY(CAST(:steps AS text[]))")
         params["steps"] = [_check_step(s) for s in _some(step, "step")]
     if overdue is not None:
-        where.append(f"{_OVERDUE_SQL} = :overdue")
+        where.append(f"{OVERDUE_SQL} = :overdue")
         params["overdue"] = overdue
     if since is not None:
         where.append("c.reported_at >= :since")

@@ -468,63 +468,37 @@ def _run_layouts(
 ) -> None:
     """Compute a new layout for each community under ``prefix``, then publish all at once."""
     from gridgis.db.engine import get_engine
-    from gridgis.db.layout import communities_in, publish_many, read_inputs
-    from gridgis.partition import adjust_cells, draw_cells
-    from gridgis.partition.reconcile import reconcile_codes
+    from gridgis.db.layout import communities_in, publish_many
+    from gridgis.editing import NothingToDrawError, propose_layout
 
     engine = get_engine()
     codes = communities_in(engine, prefix)
     layouts = []
     flagged: list[str] = []
     skipped: list[str] = []
+    findings: list[str] = []
     with click.progressbar(
         codes, label=f"{method} {len(codes)} communities", file=sys.stderr
     ) as bar:
         for code in bar:
-            inputs = read_inputs(engine, code)
-            if inputs.buildings.empty:
-                skipped.append(f"{code} {inputs.name}: no buildings")
+            try:
+                proposal = propose_layout(
+                    engine,
+                    code,
+                    method=method,
+                    seed=seed,
+                    min_households=min_households,
+                    max_households=max_households,
+                )
+            except NothingToDrawError as exc:
+                skipped.append(str(exc))
                 continue
-            low = min_households or inputs.bounds[0]
-            high = max_households or inputs.bounds[1]
-            roads = inputs.roads if not inputs.roads.empty else None
-            if method == "adjust" and not inputs.cells.empty:
-                active = set(inputs.cells["code"])
-                adjusted = adjust_cells(
-                    inputs.cells.rename_geometry("geometry"),
-                    inputs.buildings.rename_geometry("geometry"),
-                    community=inputs.outline,
-                    community_code=code,
-                    roads=roads,
-                    retired_codes=[c for c in inputs.used_codes if c not in active],
-                    seed=seed,
-                    min_households=low,
-                    max_households=high,
-                )
-                new = adjusted.cells
-            else:
-                drawn = draw_cells(
-                    inputs.buildings.rename_geometry("geometry"),
-                    community=inputs.outline,
-                    community_code=code,
-                    roads=roads,
-                    seed=seed,
-                    min_households=low,
-                    max_households=high,
-                )
-                new = drawn.cells.copy()
-                new["code"] = reconcile_codes(
-                    new,
-                    inputs.cells.rename_geometry("geometry")[["code", "geometry"]],
-                    prefix=code,
-                    used_codes=inputs.used_codes,
-                )
-            for row in new.itertuples():
-                if row.flags:
-                    flagged.append(
-                        f"{row.code}: {row.households} households ({', '.join(row.flags)})"
-                    )
-            layouts.append((code, new[["code", "flags", "geometry"]], inputs.version))
+            flagged.extend(proposal.flagged())
+            if not proposal.report.ok:
+                findings.extend(proposal.report.lines())
+            layouts.append(
+                (code, proposal.cells[["code", "flags", "geometry"]], proposal.base_version)
+            )
     diffs = publish_many(engine, layouts, method=method, published_by=published_by, dry_run=dry_run)
     for diff in diffs:
         click.echo(diff.line())
@@ -532,6 +506,8 @@ def _run_layouts(
         click.echo(f"skipped {line}")
     for line in flagged:
         click.echo(f"flagged {line}")
+    for line in findings:
+        click.echo(f"validation: {line}")
     moved = sum(d.households_moved for d in diffs)
     total = sum(d.households_total for d in diffs)
     click.echo(

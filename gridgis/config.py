@@ -14,6 +14,14 @@ test or a long-running process can change the environment and be obeyed.
 - ``GRIDGIS_TILE_URL``: base-map tile URL template (``.../{z}/{x}/{y}.png``)
   for the web maps; unset means no base map (works offline).
 - ``GRIDGIS_TILE_ATTRIBUTION``: attribution text of that base map.
+- ``GRIDGIS_TILE_CRS``: what the tiles of ``GRIDGIS_TILE_URL`` are drawn in:
+  ``wgs84`` (default; OpenStreetMap and most servers, also CGCS2000) or
+  ``gcj02`` (AMap/Gaode, Tencent: the map shifts them into place).
+- ``GRIDGIS_TILE_SUBDOMAINS``: the values of ``{s}`` in the URL (default ``abc``).
+- ``GRIDGIS_TILE_MAX_ZOOM``: the deepest zoom the tile server has (default 18).
+- ``GRIDGIS_TIANDITU_KEY``: a 天地图 (map.tianditu.gov.cn) browser key; when
+  set and ``GRIDGIS_TILE_URL`` is not, the base map is 天地图's vector map
+  with its annotation layer.
 - ``GRIDGIS_SECRET_KEY``: Flask secret key; default random per process.
 
 The default ``GRIDGIS_HOME`` is the per-user data folder
@@ -90,6 +98,45 @@ def tile_attribution() -> str:
     return _env("TILE_ATTRIBUTION") or ""
 
 
+TILE_CRS_CHOICES: tuple[str, ...] = ("wgs84", "gcj02")
+
+
+def tile_crs() -> str:
+    """Return what the base-map tiles are drawn in: ``"wgs84"`` or ``"gcj02"``.
+
+    Raises
+    ------
+    ConfigError
+        When ``GRIDGIS_TILE_CRS`` is anything else.
+    """
+    value = (_env("TILE_CRS") or "wgs84").lower()
+    if value not in TILE_CRS_CHOICES:
+        raise ConfigError(
+            f"GRIDGIS_TILE_CRS was {value!r} but is expected to be one of {list(TILE_CRS_CHOICES)}"
+        )
+    return value
+
+
+def tile_subdomains() -> str:
+    """Return the values of ``{s}`` in the tile URL (``GRIDGIS_TILE_SUBDOMAINS``; ``abc``)."""
+    return _env("TILE_SUBDOMAINS") or "abc"
+
+
+def tile_max_zoom() -> int:
+    """Return the deepest zoom of the tile server (``GRIDGIS_TILE_MAX_ZOOM``, default 18)."""
+    value = _env("TILE_MAX_ZOOM") or "18"
+    if not value.isdigit() or not 1 <= int(value) <= 22:
+        raise ConfigError(
+            f"GRIDGIS_TILE_MAX_ZOOM was {value!r} but is expected to be a whole number 1-22"
+        )
+    return int(value)
+
+
+def tianditu_key() -> str | None:
+    """Return ``GRIDGIS_TIANDITU_KEY`` when set (a 天地图 browser key)."""
+    return _env("TIANDITU_KEY")
+
+
 def secret_key() -> str | None:
     """Return ``GRIDGIS_SECRET_KEY`` when set."""
     return _env("SECRET_KEY")
@@ -104,6 +151,8 @@ class Settings:
     pg_bindir: Path | None
     pg_user: str
     tile_url: str | None
+    tile_crs: str
+    tianditu_key_set: bool
 
 
 def current() -> Settings:
@@ -114,4 +163,6 @@ def current() -> Settings:
         pg_bindir=pg_bindir(),
         pg_user=pg_user(),
         tile_url=tile_url(),
+        tile_crs=tile_crs(),
+        tianditu_key_set=tianditu_key() is not None,
     )

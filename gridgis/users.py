@@ -123,11 +123,6 @@ class User:
         """The street code this user is limited to, or ``None`` for every street."""
         return self.street_code if self.role == "street" else None
 
-    @property
-    def can_edit(self) -> bool:
-        """Whether this user may change data (administrators only)."""
-        return self.role == "admin"
-
 
 def _user(row: Row[Any]) -> User:
     return User(
@@ -467,7 +462,7 @@ def authenticate(
     return None
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -485,7 +480,7 @@ def issue_token(bind: Engine | Connection, name: str) -> str:
     with transaction(bind) as conn:
         changed = conn.execute(
             text("UPDATE app_user SET token_hash = :hash WHERE name = :name"),
-            {"name": name, "hash": _token_hash(token)},
+            {"name": name, "hash": token_hash(token)},
         )
         if changed.rowcount == 0:
             raise NotFoundError(f"there is no user named {name!r}")
@@ -519,7 +514,7 @@ def user_for_token(bind: Engine | Connection, token: str) -> User | None:
         return None
     with transaction(bind) as conn:
         row = conn.execute(
-            text(_SELECT + " WHERE u.token_hash = :hash"), {"hash": _token_hash(token)}
+            text(_SELECT + " WHERE u.token_hash = :hash"), {"hash": token_hash(token)}
         ).one_or_none()
     return None if row is None else _user(row)
 

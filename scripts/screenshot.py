@@ -4,29 +4,38 @@
 Usage::
 
     gridgis serve &                                # or any running gridgis app
-    .venv/bin/python scripts/screenshot.py http://127.0.0.1:5000/ docs/map.png
-    .venv/bin/python scripts/screenshot.py URL OUT.png --district 350304
+    GRIDGIS_PASSWORD=gridgis-demo .venv/bin/python scripts/screenshot.py \
+        http://127.0.0.1:5000/map/density docs/density.png --user demo
+    .venv/bin/python scripts/screenshot.py URL OUT.png --district 350304 --lang en
 
-Waits until the map has drawn (or failed, which is an error), optionally
-zooms to one district as a click in the side panel would, and writes a PNG
-of the window (1200x800 unless told otherwise). Uses the Chromium on PATH
-with the same settings as the browser tests (``tests/_browser.py``); it never
+Logs in (``--user``; the password from ``GRIDGIS_PASSWORD`` or asked), waits
+until the page has drawn (the map pages' ``data-…`` attribute of
+``tests/_browser.py``'s ``PAGE_READY``; a map that failed is an error),
+optionally zooms to one district as a click in the overview's side panel
+would, and writes a PNG of the window (1200x800 unless told otherwise). Uses
+the Chromium on PATH with the same settings as the browser tests; it never
 runs ``playwright install``.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from _browser import BrowserUnavailable, check_playwright, launch_chromium  # noqa: E402
-
-READY = "body[data-map-ready]"
+from _browser import (  # noqa: E402
+    BrowserUnavailable,
+    check_playwright,
+    launch_chromium,
+    ready_selector,
+)
 
 
 def _district_code(value: str) -> str:
@@ -47,6 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for the map (default 30)"
     )
+    parser.add_argument("--user", default="demo", help="user to log in as (default demo)")
+    parser.add_argument("--lang", choices=["zh", "en"], default="zh", help="page language")
     return parser.parse_args(argv)
 
 
@@ -58,8 +69,11 @@ def screenshot(
     height: int = 800,
     district: str | None = None,
     timeout: float = 30.0,
+    user: str = "demo",
+    password: str = "",
+    lang: str = "zh",
 ) -> Path:
-    """Load ``url``, wait for the map, and save a ``width`` x ``height`` PNG to ``out``."""
+    """Log in, load ``url``, wait for the page to draw, save a ``width`` x ``height`` PNG."""
     check_playwright()
     from playwright.sync_api import sync_playwright
 
@@ -69,9 +83,20 @@ def screenshot(
         try:
             page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
             page.set_default_timeout(timeout * 1000)
+            parts = urlsplit(url)
+            base = f"{parts.scheme}://{parts.netloc}"
+            page.goto(f"{base}/login?lang={lang}")
+            page.fill("#login-name", user)
+            page.fill("#login-password", password)
+            page.click("form.auth-form button[type=submit]")
+            page.wait_for_load_state("load")
+            if urlsplit(page.url).path == "/login":
+                raise RuntimeError(f"could not log in as {user!r}")
             page.goto(url)
-            page.wait_for_selector(READY, state="attached")
-            if page.get_attribute("body", "data-map-ready") != "true":
+            selector = ready_selector(parts.path or "/")
+            page.wait_for_selector(selector, state="attached")
+            attribute = re.search(r"\[(data-[a-z-]+)", selector)
+            if attribute and page.get_attribute("body", attribute.group(1)) == "error":
                 status = page.locator("#map-status").inner_text()
                 raise RuntimeError(f"the map did not load: {status}")
             if district:
@@ -93,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from playwright.sync_api import Error as PlaywrightError
 
+    password = os.environ.get("GRIDGIS_PASSWORD") or getpass.getpass(f"password of {args.user}: ")
+
     try:
         path = screenshot(
             args.url,
@@ -101,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             height=args.height,
             district=args.district,
             timeout=args.timeout,
+            user=args.user,
+            password=password,
+            lang=args.lang,
         )
     except (BrowserUnavailable, RuntimeError, PlaywrightError) as exc:
         print(f"screenshot: {exc}", file=sys.stderr)

@@ -193,3 +193,28 @@ def log_in(page: Page, base_url: str, name: str, password: str, *, then: str = "
     page.fill("#login-password", password)
     page.click("form.auth-form button[type=submit]")
     page.wait_for_url(base_url + then)
+
+
+PAGE_READY: dict[str, str] = {
+    "/": "body[data-map-ready]",
+    "/area/": "body[data-area-drawn]",
+    "/map/cells": "body[data-cells-drawn]",
+    "/map/placement": "body[data-placement-drawn]",
+    "/map/density": "body[data-density-drawn]",
+    "/edit/": "main",
+    "/account": "main",
+}
+"""What says a page has drawn, by path (a prefix for the pages of an area): the map
+pages set a ``data-…`` attribute on ``body`` when their map has drawn (or failed:
+the value is then ``"error"``)."""
+
+
+def ready_selector(path: str) -> str:
+    """The selector of :data:`PAGE_READY` for ``path`` (the longest matching prefix)."""
+    plain = path.split("?", 1)[0]
+    if plain in PAGE_READY:
+        return PAGE_READY[plain]
+    prefixes = [p for p in PAGE_READY if p.endswith("/") and p != "/" and plain.startswith(p)]
+    if not prefixes:
+        raise KeyError(f"no ready selector for page {path!r}; add it to PAGE_READY")
+    return PAGE_READY[max(prefixes, key=len)]

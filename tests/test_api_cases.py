@@ -9,6 +9,7 @@ from typing import Any
 
 import geopandas as gpd
 import pytest
+from _api_auth import token_client
 from conftest import cell_point as _cell_point
 from conftest import response_json as _json
 from flask import Flask
@@ -32,6 +33,18 @@ def app_database_url(demo_url: str) -> str:
 @pytest.fixture
 def db(demo_engine: Engine) -> Engine:
     return demo_engine
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """An administrator's client, by API token (tests/test_api_scope.py covers the roles)."""
+    return token_client(app.test_client(), role="admin", name="admin-api")
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_client: FlaskClient) -> FlaskClient:
+    """conftest's shared client on the demo, as an administrator by API token."""
+    return token_client(shared_client, role="admin", name="admin-shared")
 
 
 def _hours(db: Engine, category: str) -> int:
@@ -62,7 +75,6 @@ def test_create_by_point_routes_the_case_to_its_cell(client: FlaskClient, db: En
             "description": "楼道堆放杂物，堵塞消防通道",
             "source": "网格员巡查",
             "external_id": "api-test-1",
-            "reported_by": "林网格员",
             "reported_at": "2025-06-01T09:30:00+08:00",
         },
     )
@@ -74,6 +86,7 @@ def test_create_by_point_routes_the_case_to_its_cell(client: FlaskClient, db: En
     assert case["located_by"] == "coordinates"
     assert case["location_flag"] is None
     assert case["step"] == "reported"
+    assert case["reported_by"] == "admin-api"  # who filed it: the token's user
     assert case["category_name"] == "消防安全"
     assert (case["raw_x"], case["raw_y"], case["raw_crs"]) == (lon, lat, "wgs84")
     reported = dt.datetime.fromisoformat(case["reported_at"])
@@ -147,10 +160,11 @@ def test_the_sync_commit_setting(demo_url: str, monkeypatch: pytest.MonkeyPatch)
     wrong = create_app({"TESTING": True, "DATABASE_URL": demo_url, "INTAKE_SYNC_COMMIT": "maybe"})
     try:
         assert not intake_durable(quick)
-        case = _post_case(quick.test_client(), {"category": "errand", "address": "荔城区"})
+        quick_client = token_client(quick.test_client(), name="quick")
+        case = _post_case(quick_client, {"category": "errand", "address": "荔城区"})
         assert case["location_flag"] == "unmatched"
         body = {"category": "errand", "address": "x"}
-        refused = wrong.test_client().post("/api/cases", json=body)
+        refused = token_client(wrong.test_client(), name="wrong").post("/api/cases", json=body)
         assert _json(refused, 500)["error"] == (
             "GRIDGIS_INTAKE_SYNC_COMMIT was 'maybe' but is expected to be 'on' or 'off'"
         )
@@ -179,12 +193,12 @@ def test_a_case_moves_through_every_step_to_closed(client: FlaskClient, db: Engi
     hour = dt.datetime(2025, 6, 1, 9, tzinfo=dt.UTC)
     for n, step in enumerate(["registered", "dispatched", "handled", "verified", "closed"]):
         at = (hour + dt.timedelta(hours=n)).isoformat()
-        case = _json(client.post(url, json={"step": step, "actor": f"人员{n}", "at": at}), 200)
+        case = _json(client.post(url, json={"step": step, "at": at}), 200)
         assert case["step"] == step
-        assert case[f"{step}_by"] == f"人员{n}"
+        assert case[f"{step}_by"] == "admin-api"
         assert dt.datetime.fromisoformat(case[f"{step}_at"]) == hour + dt.timedelta(hours=n)
     assert case["overdue"] is False
-    error = _json(client.post(url, json={"step": "rejected", "actor": "x"}), 409)["error"]
+    error = _json(client.post(url, json={"step": "rejected"}), 409)["error"]
     assert re.search(r"case \d+ is finished: 'closed' \(结案\)", error)
 
 
@@ -197,18 +211,16 @@ def test_steps_cannot_be_skipped_or_undone_and_keep_their_order(
         {"category": "errand", "lon": lon, "lat": lat, "reported_at": "2025-06-01T08:00:00Z"},
     )
     url = f"/api/cases/{case['id']}/steps"
-    skipped = _json(client.post(url, json={"step": "handled", "actor": "a"}), 409)["error"]
+    skipped = _json(client.post(url, json={"step": "handled"}), 409)["error"]
     assert "cannot skip to 'handled' (处置)" in skipped
-    early = client.post(
-        url, json={"step": "registered", "actor": "a", "at": "2025-06-01T07:00:00Z"}
-    )
+    early = client.post(url, json={"step": "registered", "at": "2025-06-01T07:00:00Z"})
     assert "a step cannot come before the one it follows" in _json(early, 400)["error"]
-    _json(client.post(url, json={"step": "registered", "actor": "a"}), 200)
-    back = _json(client.post(url, json={"step": "registered", "actor": "a"}), 409)["error"]
+    _json(client.post(url, json={"step": "registered"}), 200)
+    back = _json(client.post(url, json={"step": "registered"}), 409)["error"]
     assert "cannot go back to 'registered'" in back
-    rejected = _json(client.post(url, json={"step": "rejected", "actor": "街道"}), 200)
+    rejected = _json(client.post(url, json={"step": "rejected"}), 200)
     assert rejected["step"] == "rejected"
-    assert rejected["rejected_by"] == "街道"
+    assert rejected["rejected_by"] == "admin-api"
 
 
 # --- listing and figures -----------------------------------------------------------------
@@ -333,8 +345,10 @@ _BAD_CASES: list[tuple[str, Any, int, str]] = [
      r"`description` has 4001 characters but is expected to have at most 4000"),
     ("NUL", {"category": "dispute", "address": "x", "source": "a\x00b"}, 422,
      r"`source` was 'a\\x00b' but may not contain a NUL character"),
-    ("lone surrogate", {"category": "dispute", "address": "x", "reported_by": "\ud800"}, 422,
-     r"`reported_by` was '\\ud800' but is not valid Unicode text"),
+    ("lone surrogate", {"category": "dispute", "address": "x", "source": "\ud800"}, 422,
+     r"`source` was '\\ud800' but is not valid Unicode text"),
+    ("reported_by", {"category": "dispute", "address": "x", "reported_by": "林"}, 422,
+     r"`case` has unknown field\(s\) `reported_by`; allowed: `category`"),
     ("empty external id", {"category": "dispute", "address": "x", "external_id": ""}, 422,
      r"`external_id` was '' but is expected to be non-empty"),
     ("unknown crs form", {"category": "dispute", "lon": 1, "lat": 2, "crs": "mars"}, 422,
@@ -434,17 +448,16 @@ def test_invalid_steps_are_refused_with_a_message(client: FlaskClient, db: Engin
     _, lon, lat = _cell_point(db)
     url = f"/api/cases/{_post_case(client, {'category': 'errand', 'lon': lon, 'lat': lat})['id']}"
     bad: list[tuple[Any, int, str]] = [
-        ({"step": "finished", "actor": "a"}, 422, r"`step` was 'finished' but is expected to be"),
-        ({"step": "reported", "actor": "a"}, 422, r"`step` was 'reported' but is expected to be"),
-        ({"step": "registered"}, 422, r"`step` needs `actor`"),
-        ({"step": "registered", "actor": ""}, 422, r"`actor` was '' but is expected to be non"),
-        ({"step": "registered", "actor": "a", "by": "b"}, 422, r"unknown field\(s\) `by`"),
-        ({"step": "registered", "actor": "a", "at": "yesterday"}, 422, r"`at` was 'yesterday'"),
+        ({"step": "finished"}, 422, r"`step` was 'finished' but is expected to be"),
+        ({"step": "reported"}, 422, r"`step` was 'reported' but is expected to be"),
+        ({"at": "2025-06-01T07:00:00Z"}, 422, r"`step` needs `step`"),
+        ({"step": "registered", "actor": "a"}, 422, r"unknown field\(s\) `actor`; allowed: `step`"),
+        ({"step": "registered", "at": "yesterday"}, 422, r"`at` was 'yesterday'"),
     ]
     for body, status, message in bad:
         error = _json(client.post(url + "/steps", json=body), status)["error"]
         assert re.search(message, error), (body, error)
-    missing = client.post("/api/cases/987654321/steps", json={"step": "registered", "actor": "a"})
+    missing = client.post("/api/cases/987654321/steps", json={"step": "registered"})
     assert _json(missing, 404)["error"] == "case 987654321 does not exist"
     assert _json(client.get(url), 200)["step"] == "reported"
 
@@ -472,9 +485,26 @@ def test_openapi_document_describes_every_api_route(app: Flask, client: FlaskCli
         for method in item
     }
     routes = set()
+    blueprints = ("cases", "open311", "openapi", "api", "density", "placement_api")
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] in ("cases", "open311", "openapi", "api"):
+        if rule.endpoint.split(".")[0] in blueprints or rule.endpoint == "tiles.cell_tile":
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", rule.rule).replace(".<fmt>", ".json")
             routes |= {(path, m) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
     routes -= {("/open311/v2/<rest>", "GET"), ("/open311/v2/<rest>", "POST")}
     assert documented == routes
+    schemes = served["components"]["securitySchemes"]
+    assert schemes["bearerToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["bearerToken"]["description"],
+    }
+    assert (schemes["open311ApiKey"]["in"], schemes["open311ApiKey"]["name"]) == (
+        "query",
+        "api_key",
+    )
+    for path, item in served["paths"].items():
+        for method, op in item.items():
+            public = op.get("security") == []
+            assert public == (path in ("/api/health", "/api/openapi.json")), (path, method)
+            if not public:
+                assert {"401", "403"} <= set(op["responses"]), (path, method)

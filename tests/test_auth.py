@@ -480,7 +480,7 @@ def test_a_street_office_sees_only_its_street(demo_app: Flask, demo_engine: Engi
     page = office.get("/").get_data(as_text=True)
     panel = re.search(r'<ul class="district-list">(.*?)</ul>', page, re.S)
     assert panel is not None
-    assert re.findall(r'data-code="(\d+)"', panel.group(1)) == [own[:6]]
+    assert re.findall(r'class="district-link" data-code="(\d+)"', panel.group(1)) == [own[:6]]
     assert f"街道 1 · 社区 {communities}" in panel.group(1)
     assert f"网格 <strong>{cells}</strong>" in page
 
@@ -545,8 +545,10 @@ def test_roles_required_lets_only_those_roles_in(database_url: str, engine: Engi
 
 
 def test_sessions_end_on_password_change_removal_and_age(
-    client: FlaskClient, engine: Engine, database_url: str
+    app: Flask, engine: Engine, database_url: str
 ) -> None:
+    app.config["AUTH_CACHE_SECONDS"] = 0  # read the user on every request
+    client = app.test_client()
     sign_in(client)
     assert client.get("/api/summary").status_code == 200
     users.set_password(engine, "admin", NEW_PASSWORD)
@@ -561,6 +563,48 @@ def test_sessions_end_on_password_change_removal_and_age(
     with client.session_transaction() as session:
         session["login_at"] = time.time() - 9 * 3600  # the default lifetime is 8 hours
     assert client.get("/").headers["Location"] == "/login?next=/"
+
+
+def test_users_are_reused_for_a_few_seconds_then_read_again(
+    app: Flask, engine: Engine, database_url: str
+) -> None:
+    app.config["AUTH_CACHE_SECONDS"] = 1.0
+    client = app.test_client()
+    sign_in(client, role="analyst")
+    assert client.get("/api/summary").status_code == 200
+    users.remove_user(engine, "analyst")  # by another process, e.g. the CLI
+    assert client.get("/api/summary").status_code == 200  # still the user read a moment ago
+    time.sleep(1.2)
+    assert client.get("/api/summary").status_code == 401
+
+    add_test_user(database_url, "robot", role="analyst")
+    token = users.issue_token(engine, "robot")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/summary", headers=bearer).status_code == 200
+    users.revoke_token(engine, "robot")
+    assert client.get("/api/summary", headers=bearer).status_code == 200
+    time.sleep(1.2)
+    assert client.get("/api/summary", headers=bearer).status_code == 401
+
+
+def test_password_changed_here_ends_other_sessions_at_once(app: Flask) -> None:
+    app.config["AUTH_CACHE_SECONDS"] = 60.0
+    here, elsewhere = app.test_client(), app.test_client()
+    token = sign_in(here)
+    assert _post_login(elsewhere, "admin", TEST_PASSWORD).status_code == 302
+    assert elsewhere.get("/api/summary").status_code == 200
+    response = here.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": TEST_PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "new_password_again": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    assert here.get("/api/summary").status_code == 200
+    assert elsewhere.get("/api/summary").status_code == 401
 
 
 def test_account_page_changes_the_password(client: FlaskClient, engine: Engine) -> None:

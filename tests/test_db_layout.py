@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gridgis.db.layout import (
     LayoutChangedError,
+    cell_households,
     communities_in,
     layout_history,
     publish_cells,
@@ -75,6 +76,13 @@ def test_first_draw_then_redraw_keeps_unchanged_cells(engine: Engine) -> None:
     # The building on the shared edge counts once, in the cell with the smaller code.
     assert counts == {f"{COMMUNITY}001": 350, f"{COMMUNITY}002": 100}
     assert inputs.version == 1 and inputs.bounds == (300, 500)
+    # Counted now from the buildings (same rule), while the stored counts wait for a publish.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE building SET households = households + 1"))
+    assert cell_households(engine, COMMUNITY) == {f"{COMMUNITY}001": 353, f"{COMMUNITY}002": 101}
+    assert cell_households(engine, OTHER) == {}
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE building SET households = households - 1"))
 
     east_a, east_b = box(119.005, 25.40, 119.0075, 25.41), box(119.0075, 25.40, 119.01, 25.41)
     second = _publish(

@@ -7,8 +7,10 @@ import re
 from typing import Any
 
 import pytest
-from conftest import cell_point
+from _api_auth import token_client, user_token
+from conftest import cell_point, sign_in
 from conftest import response_json as _json
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
@@ -43,6 +45,18 @@ def app_database_url(demo_url: str) -> str:
 @pytest.fixture
 def db(demo_engine: Engine) -> Engine:
     return demo_engine
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """An administrator's client, by API token (tests/test_api_scope.py covers the roles)."""
+    return token_client(app.test_client(), role="admin", name="admin-api")
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_client: FlaskClient) -> FlaskClient:
+    """conftest's shared client on the demo, as an administrator by API token."""
+    return token_client(shared_client, role="admin", name="admin-shared")
 
 
 def _error(response: Any, status: int) -> str:
@@ -86,12 +100,13 @@ def test_services_are_the_case_categories(client: FlaskClient, db: Engine) -> No
     assert missing.startswith("`service_code` was 'no_such' but is expected to be one of [")
 
 
-def test_a_request_round_trips_and_closes(client: FlaskClient, db: Engine) -> None:
+def test_a_request_round_trips_and_closes(app: Flask, client: FlaskClient, db: Engine) -> None:
     code, lon, lat = _cell_point(db)
-    created = client.post(
+    key = user_token(app.config["DATABASE_URL"], "12345-app", role="admin")
+    created = app.test_client().post(  # the spec's way: the key is a field of the form
         f"{V2}/requests.json",
         data={
-            "api_key": "ignored",
+            "api_key": key,
             "service_code": "road_facility",
             "lat": str(lat),
             "long": str(lon),
@@ -134,11 +149,11 @@ def test_a_request_round_trips_and_closes(client: FlaskClient, db: Engine) -> No
     assert got["updated_datetime"] == got["requested_datetime"]
     case = _json(client.get(f"/api/cases/{request_id}"), 200)
     assert case["source"] == "Open311"
-    assert case["reported_by"] == "林小明 / lin@example.cn"
+    assert case["reported_by"] == "12345-app / 林小明 / lin@example.cn"
 
     for step in ("registered", "dispatched", "handled", "verified", "closed"):
         case = _json(
-            client.post(f"/api/cases/{request_id}/steps", json={"step": step, "actor": "街道"}),
+            client.post(f"/api/cases/{request_id}/steps", json={"step": step}),
             200,
         )
     [closed] = _json(client.get(f"{V2}/requests/{request_id}.json"), 200)
@@ -179,7 +194,7 @@ def test_requests_filter_by_id_service_status_and_dates(client: FlaskClient, db:
         body = {"service_code": service, "lat": lat, "long": lon}
         ids.append(_json(client.post(f"{V2}/requests.json", json=body), 201)[0])
     ids = [a["service_request_id"] for a in ids]
-    client.post(f"/api/cases/{ids[1]}/steps", json={"step": "rejected", "actor": "街道"})
+    client.post(f"/api/cases/{ids[1]}/steps", json={"step": "rejected"})
 
     def listed(query: str) -> list[str]:
         return [
@@ -299,3 +314,81 @@ def test_bad_resources_get_the_spec_error_list(
 ) -> None:
     description = _error(shared_client.get(f"{V2}/{path}"), status)
     assert re.search(message, description), description
+
+
+# --- who may ask -------------------------------------------------------------------------
+
+
+def test_every_resource_needs_a_key_a_token_or_a_session(app: Flask, db: Engine) -> None:
+    anonymous = app.test_client()
+    for method, path in [
+        ("GET", "services.json"),
+        ("GET", "services/dispute.json"),
+        ("GET", "requests.json"),
+        ("GET", "requests/1.json"),
+        ("POST", "requests.json"),
+    ]:
+        response = anonymous.open(f"{V2}/{path}", method=method, data={"service_code": "x"})
+        assert "api_key" in _error(response, 401), path
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="gridgis"'
+    key = user_token(app.config["DATABASE_URL"], "open311-key", role="admin")
+    assert len(_json(anonymous.get(f"{V2}/services.json?api_key={key}"), 200)) > 0
+    _, lon, lat = _cell_point(db)
+    body = {"service_code": "dispute", "lat": lat, "long": lon}
+    by_json_key = _json(anonymous.post(f"{V2}/requests.json", json={**body, "api_key": key}), 201)
+    request_id = by_json_key[0]["service_request_id"]
+    [got] = _json(
+        anonymous.get(f"{V2}/requests/{request_id}.json", query_string={"api_key": key}), 200
+    )
+    assert got["service_code"] == "dispute"
+    session = app.test_client()
+    csrf = sign_in(session, role="admin", name="open311-session")
+    assert _json(session.get(f"{V2}/requests/{request_id}.json"), 200) == [got]
+    no_csrf = session.post(f"{V2}/requests.json", json=body)
+    assert "CSRF" in _error(no_csrf, 400)
+    with_csrf = session.post(f"{V2}/requests.json", json=body, headers={"X-CSRF-Token": csrf})
+    assert _json(with_csrf, 201)[0]["service_request_id"] != request_id
+
+
+def test_a_wrong_key_is_refused_in_the_spec_format(app: Flask, db: Engine) -> None:
+    anonymous = app.test_client()
+    wrong_token = "ggt_" + "x" * 43
+    body = {"service_code": "dispute", "address_string": "荔城区"}
+    answers = [
+        anonymous.post(f"{V2}/requests.json", data={**body, "api_key": wrong_token}),
+        anonymous.post(f"{V2}/requests.json", data={**body, "api_key": "not-a-token"}),
+        anonymous.post(f"{V2}/requests.json", json={**body, "api_key": wrong_token}),
+        anonymous.get(f"{V2}/services.json?api_key={wrong_token}"),
+        anonymous.get(f"{V2}/services.json", headers={"Authorization": f"Bearer {wrong_token}"}),
+    ]
+    for response in answers:
+        description = _error(response, 401)
+        assert "not valid" in description or "api_key" in description, description
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="gridgis"'
+    with db.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM case_record WHERE source = 'Open311'")
+            ).scalar_one()
+            == 0
+        )
+
+
+def test_an_analyst_reads_but_files_no_request(app: Flask, db: Engine) -> None:
+    key = user_token(app.config["DATABASE_URL"], "analyst-311", role="analyst")
+    anonymous = app.test_client()
+    assert _json(anonymous.get(f"{V2}/services.json?api_key={key}"), 200)
+    assert _json(anonymous.get(f"{V2}/requests.json?api_key={key}"), 200) == []
+    _, lon, lat = _cell_point(db)
+    body = {"service_code": "dispute", "lat": str(lat), "long": str(lon)}
+    by_form = anonymous.post(f"{V2}/requests.json", data={**body, "api_key": key})
+    assert "analyst" in _error(by_form, 403)
+    by_json = anonymous.post(f"{V2}/requests.json", json={**body, "api_key": key})
+    assert "analyst" in _error(by_json, 403)
+    with db.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM case_record WHERE source = 'Open311'")
+            ).scalar_one()
+            == 0
+        )

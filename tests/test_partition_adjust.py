@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import Point, box
+from sqlalchemy import text
 
+from gridgis.crs import metric_crs
+from gridgis.db.layout import read_inputs
 from gridgis.partition import AdjustResult, PartitionError, adjust_cells, draw_cells
 from gridgis.partition.validate import validate_layout
 
@@ -219,3 +222,28 @@ def test_bad_layouts_are_refused(layout) -> None:
         adjust_cells(cells, pd.concat([units, stray], ignore_index=True))
     with pytest.raises(PartitionError, match="share no prefix"):
         adjust_cells(cells.assign(code=["a-001", "b-002", *cells["code"][2:]]), units)
+
+
+def test_redrawing_demo_nanjiao_makes_no_empty_specks(demo_engine) -> None:
+    """南郊社区 as one cell is split: the redraw must not turn noise (1e-10 m²) into cells."""
+    with demo_engine.connect() as conn:
+        code = conn.execute(
+            text("SELECT code FROM community WHERE name LIKE '南郊社区%'")
+        ).scalar_one()
+    inputs = read_inputs(demo_engine, code)
+    buildings = inputs.buildings.rename_geometry("geometry")
+    whole = gpd.GeoDataFrame({"code": [code + "001"]}, geometry=[inputs.outline], crs=buildings.crs)
+    result = adjust_cells(
+        whole,
+        buildings,
+        community=inputs.outline,
+        community_code=code,
+        roads=inputs.roads,
+        min_households=inputs.bounds[0],
+        max_households=inputs.bounds[1],
+    )
+    assert result.retired == [code + "001"]
+    cells = result.cells
+    area = cells.geometry.to_crs(metric_crs(cells.geometry)).area
+    assert area.min() > 1.0, cells.loc[area <= 1.0, ["code", "households", "flags"]]
+    assert (cells["units"] > 0).all()

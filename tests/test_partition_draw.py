@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
+from sqlalchemy import text
 
 from gridgis.crs import metric_crs
+from gridgis.db.layout import communities_in, read_inputs
 from gridgis.partition import (
     DrawResult,
     PartitionError,
@@ -359,6 +361,27 @@ def test_multipolygon_community_keeps_islands_apart() -> None:
     assert_bounds(result)
 
 
+def test_specks_of_noise_join_a_neighbour_and_real_orphans_stay() -> None:
+    """A road 2 mm off a corner cuts a speck (2e-6 m²) no unit reaches: never a cell of its own."""
+    big = box(X0, Y0, X0 + 600, Y0 + 600)
+    island = box(X0 + 800, Y0, X0 + 900, Y0 + 100)  # real ground without any unit
+    community = MultiPolygon([big, island])
+    units = points_in(big, 40, seed=1)
+    corner = LineString([(X0 - 1, Y0 + 1.002), (X0 + 1.002, Y0 - 1)])
+    street = LineString([(X0 + 300, Y0 - 10), (X0 + 300, Y0 + 610)])
+    roads = gpd.GeoSeries([corner, street], crs=CRS)
+    result = draw_cells(units, community=community, community_code=COMMUNITY, roads=roads)
+    cells = result.cells
+    assert cells.area.min() > 1.0, "a cell is a speck of coordinate noise"
+    orphans = cells[cells["units"] == 0]
+    assert len(orphans) == 1
+    assert orphans.geometry.iloc[0].equals(island)
+    assert orphans["flags"].iloc[0] == ["below_min", "no_units"]
+    assert_tiles(result, community)
+    assert_units(result, units)
+    assert_bounds(result)
+
+
 def test_buildings_on_the_boundary_are_clipped_and_points_on_it_belong() -> None:
     community = box(X0, Y0, X0 + 600, Y0 + 600)
     units = footprints(box(X0 - 20, Y0 - 20, X0 + 620, Y0 + 620), seed=7)
@@ -562,3 +585,46 @@ def test_shanghai_buildings_follow_roads() -> None:
         return inner.intersection(near_road).length / inner.length
 
     assert share_on_roads(result.cells.geometry) > share_on_roads(result.tessellation.geometry)
+
+
+# --- the demo district --------------------------------------------------------------------------
+
+
+def _draw_community(engine, code: str) -> tuple[DrawResult, gpd.GeoSeries]:
+    """Draw one community of the database as `gridgis.editing.propose_layout` does.
+
+    Returns the result and the cells' areas in m².
+    """
+    inputs = read_inputs(engine, code)
+    result = draw_cells(
+        inputs.buildings.rename_geometry("geometry"),
+        community=inputs.outline,
+        community_code=inputs.code,
+        roads=inputs.roads if not inputs.roads.empty else None,
+        min_households=inputs.bounds[0],
+        max_households=inputs.bounds[1],
+    )
+    cells = result.cells.geometry
+    return result, cells.to_crs(metric_crs(cells)).area
+
+
+def test_demo_community_nanjiao_has_no_empty_specks(demo_engine) -> None:
+    """南郊社区: its roads meet the outline in specks of 1e-10 m² that were drawn as empty cells."""
+    with demo_engine.connect() as conn:
+        code = conn.execute(
+            text("SELECT code FROM community WHERE name LIKE '南郊社区%'")
+        ).scalar_one()
+    result, area = _draw_community(demo_engine, code)
+    cells = result.cells
+    assert area.min() > 1.0, cells.loc[area <= 1.0, ["code", "households", "flags"]]
+    assert (cells["units"] > 0).all()
+    assert not any("no_units" in flags for flags in cells["flags"])
+
+
+def test_demo_cells_are_never_specks(demo_engine) -> None:
+    """No cell of any community of the small demo is below 1 m² (the validator's noise)."""
+    tiny = []
+    for code in communities_in(demo_engine, "350304"):
+        result, area = _draw_community(demo_engine, code)
+        tiny += [(c, a) for c, a in zip(result.cells["code"], area, strict=True) if a <= 1.0]
+    assert tiny == []

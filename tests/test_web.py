@@ -98,22 +98,27 @@ def test_index_loads_only_local_files(client: FlaskClient) -> None:
     urls = re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', html)
     assert urls, "the page links no scripts or styles"
     assert [u for u in urls if not u.startswith("/")] == []
-    assert "http://" not in html and "https://" not in html and "//" not in "".join(urls)
+    assert "http://" not in html and "https://" not in html
+    assert [u for u in urls if u.startswith("//")] == []
     assert "/static/vendor/leaflet/leaflet.js" in urls
     assert "/static/vendor/leaflet/leaflet.css" in urls
     assert "/static/js/overview.js" in urls
     assert "/static/css/app.css" in urls
-    # The one inline script is the JSON settings block; no base map is configured.
+    # Inline scripts are JSON data blocks only (settings, base map, translations);
+    # no base map is configured.
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
-    inline = [(attrs, body) for attrs, body in scripts if body.strip()]
-    assert len(inline) == 1 and 'type="application/json"' in inline[0][0]
-    config = json.loads(inline[0][1])
-    assert config == {
-        "districtsUrl": "/api/areas/district.geojson",
-        "streetsUrl": "/api/areas/street.geojson",
-        "tileUrl": None,
-        "tileAttribution": "",
+    inline = {
+        re.search(r'id="([^"]+)"', attrs).group(1): body  # type: ignore[union-attr]
+        for attrs, body in scripts
+        if body.strip()
     }
+    assert all('type="application/json"' in attrs for attrs, body in scripts if body.strip())
+    assert set(inline) == {"gridgis-config", "gridgis-basemap", "gridgis-messages"}
+    assert json.loads(inline["gridgis-basemap"]) is None
+    assert json.loads(inline["gridgis-messages"]) == {}  # Chinese: nothing to translate
+    config = json.loads(inline["gridgis-config"])
+    assert config["districtsUrl"] == "/api/areas/district.geojson"
+    assert config["streetsUrl"] == "/api/areas/street.geojson"
 
 
 def test_index_forbids_requests_outside_the_app(client: FlaskClient) -> None:
@@ -140,11 +145,11 @@ def test_index_with_base_map_escapes_its_settings(database_url: str) -> None:
         dispose_engine(app)
     html = response.get_data(as_text=True)
     assert "<script>alert(1)" not in html
-    block = re.search(r'<script type="application/json" id="gridgis-config">(.*?)</script>', html)
+    block = re.search(r'<script type="application/json" id="gridgis-basemap">(.*?)</script>', html)
     assert block is not None
-    config = json.loads(block.group(1))
-    assert config["tileUrl"] == "https://{s}.tiles.example.org/{z}/{x}/{y}.png"
-    assert config["tileAttribution"] == "</script><script>alert(1)</script>"
+    described = json.loads(block.group(1))
+    assert described["layers"][0]["url"] == "https://{s}.tiles.example.org/{z}/{x}/{y}.png"
+    assert described["layers"][0]["attribution"] == "</script><script>alert(1)</script>"
     assert (
         "img-src 'self' data: https://*.tiles.example.org;"
         in (response.headers["Content-Security-Policy"])

@@ -7,19 +7,63 @@ machine's server, a production one); otherwise the embedded local cluster
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from gridgis import config
 from gridgis.db.cluster import LocalCluster
 from gridgis.errors import ConfigError, DatabaseError
 
 _engines: dict[str, Engine] = {}
+
+IDLE_PING_SECONDS = 10.0
+"""A pooled connection unused for longer is tested (``SELECT 1``) before it is handed out."""
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> Engine:
+    """Test pooled connections before use only when they have been idle a while.
+
+    SQLAlchemy's ``pool_pre_ping`` tests every checkout: a round trip to the
+    server per request, which is half of the round trips of filing a case. A
+    connection that was in use a moment ago is alive; one idle for longer than
+    ``idle_seconds`` may have been dropped (a server restart, a firewall's idle
+    timeout) and is tested first. A dead one is replaced before the caller
+    sees it (``DisconnectionError`` makes the pool connect again).
+
+    Examples
+    --------
+    >>> engine = ping_when_idle(create_engine("postgresql+psycopg://"))  # doctest: +SKIP
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["gridgis_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(
+        dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
+        used = record.info.get("gridgis_used")
+        if used is None or time.monotonic() - used <= idle_seconds:
+            return  # just connected, or in use a moment ago
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as exc:  # any failure means the connection is unusable
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
+
+    return engine
 
 
 def normalise_url(url: str) -> str:
@@ -60,7 +104,7 @@ def get_engine(url: str | None = None) -> Engine:
     resolved = resolve_url(url)
     engine = _engines.get(resolved)
     if engine is None:
-        engine = create_engine(resolved, pool_pre_ping=True, future=True)
+        engine = ping_when_idle(create_engine(resolved, future=True))
         _engines[resolved] = engine
     return engine
 

@@ -224,6 +224,22 @@ def _building_cells(conn: Connection, community_code: str) -> dict[int, tuple[st
     return {int(r.id): (str(r.code), int(r.households)) for r in rows}
 
 
+def cell_households(bind: Engine | Connection, community_code: str) -> dict[str, int]:
+    """Households of each active cell of a community counted from its buildings now.
+
+    The stored ``grid_cell.households`` are refreshed when a layout is
+    published; this counts with the same rule (a building counts in the
+    cell that contains its point, ties to the smaller code) at any time, so
+    an editor sees the cells that buildings' changes have pushed out of bounds.
+    Cells without buildings are left out.
+    """
+    with connection(bind) as conn:
+        counts: dict[str, int] = {}
+        for code, households in _building_cells(conn, community_code).values():
+            counts[code] = counts.get(code, 0) + households
+        return counts
+
+
 def refresh_cell_counts(conn: Connection, community_code: str) -> None:
     """Recount households and residents of the community's active cells from its buildings.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -33,7 +34,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SRID = 4326
@@ -220,6 +221,37 @@ class LayoutVersion(Base):
     published_by: Mapped[str | None] = mapped_column(Text)
     method: Mapped[str] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class LayoutDraft(Base):
+    """A proposed layout of a community's cells, kept until it is published or discarded.
+
+    Made by a draw, an adjustment or an uploaded file (:mod:`gridgis.editing`);
+    ``base_version`` is the layout version it was computed from, and publishing
+    it is refused once the community is at another version. ``cells`` is a
+    GeoJSON FeatureCollection (properties ``code``, ``households``, ``flags``;
+    EPSG:4326), ``report`` the validator's findings on it.
+    """
+
+    __tablename__ = "layout_draft"
+    __table_args__ = (
+        CheckConstraint("base_version >= 0", name="base_version"),
+        CheckConstraint("method IN ('draw', 'adjust', 'import', 'edit')", name="method"),
+        CheckConstraint("jsonb_typeof(cells -> 'features') = 'array'", name="cells_collection"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_code: Mapped[str] = mapped_column(
+        ForeignKey("community.code", ondelete="CASCADE"), index=True
+    )
+    base_version: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(Text)
+    cells: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class CellCode(Base):

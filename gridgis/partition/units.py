@@ -40,6 +40,10 @@ How the tiles are made (:func:`tessellate`), and why
    more than 1 % of the smaller (:data:`OVERLAP_SHARE`; a building and its
    mapped part, a building drawn twice). Parts of the community that no
    unit can reach (an island without any unit) are returned as *orphans*.
+   Pieces of at most :data:`NOISE_M2` (a speck between two nearly
+   coincident road lines, a crumb an overlay cut off a tile) are never
+   blocks, tiles or orphans: they join the neighbour they share the longest
+   boundary with, or are dropped when they touch none (:func:`absorb_noise`).
 4. **Precision.** Overlays run on a 1 µm grid in the metric CRS
    (:data:`GRID`, GEOS snap-rounding), and the tiles are then cleaned into an
    edge-matched coverage (:func:`clean_coverage`, GEOS 3.14), so neighbouring
@@ -83,6 +87,11 @@ and the ground they leave uncovered goes to the unit it shares most boundary wit
 
 NOISE_SHARE = 1e-9
 """Uncovered ground below this share of the community is floating-point noise."""
+
+NOISE_M2 = 1.0
+"""Pieces of ground of at most this area (m²) are coordinate noise: never a block, a tile or
+a cell of their own (:func:`absorb_noise`). The same bound as the default ``tolerance_m2`` of
+:func:`gridgis.partition.validate.validate_layout`, below which gaps and overlaps are noise."""
 
 OVERLAP_SHARE = 0.01
 """Footprints overlapping by more than this share of the smaller are one site."""
@@ -157,7 +166,8 @@ class Tessellation:
         The block (road-bounded face, after merging blocks without units) of
         each site.
     orphans:
-        Parts of the community no unit reaches (islands without units).
+        Parts of the community no unit reaches (islands without units), each
+        larger than :data:`NOISE_M2`.
     graph:
         The adjacency graph of the tiles.
     mode:
@@ -420,8 +430,12 @@ def road_lines(roads: GeomArray, community: shapely.Geometry) -> GeomArray:
     return parts[shapely.length(parts) > 0]
 
 
-def make_blocks(community: shapely.Geometry, lines: GeomArray) -> GeomArray:
-    """Faces of the community cut by ``lines`` (see the module's step 1)."""
+def make_blocks(community: shapely.Geometry, lines: GeomArray, *, tol: float) -> GeomArray:
+    """Faces of the community cut by ``lines`` (see the module's step 1).
+
+    Faces of noise (two road lines a micrometre apart enclose a speck) join
+    a neighbouring face (:func:`absorb_noise`, adjacency within ``tol``).
+    """
     if lines.size == 0:
         return _geom_array([community])
     noded = shapely.union_all(
@@ -433,7 +447,78 @@ def make_blocks(community: shapely.Geometry, lines: GeomArray) -> GeomArray:
     shapely.prepare(community)
     inside = shapely.contains_properly(community, shapely.point_on_surface(faces))
     faces = faces[inside & (shapely.area(faces) > 0)]
-    return faces if faces.size else _geom_array([community])
+    if faces.size == 0:
+        return _geom_array([community])
+    real = shapely.area(faces) > NOISE_M2
+    if real.any() and not real.all():
+        faces, _ = absorb_noise(faces[real], faces[~real], tol)
+    return faces
+
+
+def absorb_noise(hosts: GeomArray, pieces: GeomArray, tol: float) -> tuple[GeomArray, GeomArray]:
+    """Give each piece of noise (at most :data:`NOISE_M2`) to a host; return the real pieces.
+
+    A piece of noise joins the host it shares the longest boundary with
+    (boundary within ``tol`` of the host, as in :func:`adjacency_pairs`, but
+    any positive length counts: a speck's whole outline is shorter than a
+    corner contact between real tiles). A piece that shares no boundary with
+    any host (alone, or touching one only at a point) is dropped: it is
+    noise, and the validator ignores gaps this small. Should the union put a
+    speck beside its host rather than onto it (a gap of less than ``tol``),
+    the speck is dropped too, so a host never comes out in more pieces.
+
+    Parameters
+    ----------
+    hosts:
+        Polygons that take the noise (tiles or blocks), in a metric CRS.
+    pieces:
+        Candidate pieces, in the same CRS.
+    tol:
+        Adjacency tolerance, in metres.
+
+    Returns
+    -------
+    tuple
+        The hosts (noise added), and the pieces larger than :data:`NOISE_M2`
+        (unchanged, in order).
+
+    Examples
+    --------
+    >>> hosts = _geom_array([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)])
+    >>> speck = shapely.box(200, 40, 200.000_01, 40.001)  # 1e-8 m² against the second
+    >>> hosts, rest = absorb_noise(hosts, _geom_array([speck]), 1e-3)
+    >>> rest.size, bool(shapely.covers(hosts[1], speck))
+    (0, True)
+    """
+    pieces = _geom_array(pieces)
+    noise = shapely.area(pieces) <= NOISE_M2
+    if not noise.any():
+        return hosts, pieces
+    specks = pieces[noise]
+    hosts = _geom_array(hosts).copy()
+    if hosts.size:
+        tree = shapely.STRtree(hosts)
+        p, h = tree.query(specks, predicate="dwithin", distance=tol)
+        grown = shapely.buffer(hosts[h], tol, quad_segs=1, join_style="mitre")
+        shared = shapely.length(shapely.intersection(shapely.boundary(specks[p]), grown))
+        ok = shared > 0
+        p, h, shared = p[ok].astype(np.int64), h[ok].astype(np.int64), shared[ok]
+        order = np.lexsort((h, -shared, p))
+        host = _first_per_group(p[order], h[order], specks.size)
+        # Only the few hosts that receive noise (usually none) need an overlay.
+        for row in np.unique(host[host >= 0]).tolist():
+            before = hosts[row]
+            merged = polygonal(
+                _geom_array(
+                    [shapely.union_all(np.r_[[before], specks[host == row]], grid_size=GRID)]
+                )
+            )[0]
+            if shapely.get_num_geometries(merged) > shapely.get_num_geometries(before):
+                parts = shapely.get_parts(merged)
+                onto = shapely.area(shapely.intersection(parts, before, grid_size=GRID)) > 0
+                merged = shapely.union_all(parts[onto], grid_size=GRID)
+            hosts[row] = merged
+    return hosts, pieces[~noise]
 
 
 def _points_in_blocks(points: GeomArray, blocks: GeomArray, tol: float) -> IntArray:
@@ -690,7 +775,7 @@ def tessellate(
     labels = labels if labels is not None else list(range(n))
     tol = tolerance(community)
     lines = road_lines(roads, community) if roads is not None else _geom_array([])
-    blocks = make_blocks(community, lines)
+    blocks = make_blocks(community, lines, tol=tol)
     points_mode = bool(n) and bool(np.all(shapely.get_type_id(geoms) == 0))
 
     if points_mode:
@@ -797,6 +882,10 @@ def tessellate(
         tiles, strays = _detach_stray_parts(tiles, anchors, tol)
         if strays.size:
             orphans = np.concatenate([orphans, strays])
+    if orphans.size:
+        # Pieces of noise (a speck cut off a tile, a crumb of uncovered ground)
+        # are never a cell of their own: they join a tile or vanish.
+        tiles, orphans = absorb_noise(tiles, orphans, tol)
     if not (tiling and mode == "areas"):
         tiles = clean_coverage(tiles, tol)
     graph = build_graph(tiles, site_block, tol=tol, clean=CAN_CLEAN and tiles.size > 1)

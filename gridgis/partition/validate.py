@@ -86,6 +86,7 @@ from numpy.typing import NDArray
 
 from gridgis import crs as crs_mod
 from gridgis.errors import CoordinateError, CRSError, InputError
+from gridgis.partition.units import NOISE_M2
 
 __all__ = [
     "FINDING_KINDS",
@@ -1133,7 +1134,7 @@ def validate_layout(
     max_households: int = 500,
     bounds: Mapping[str, tuple[int, int]] | None = None,
     sliver_m2: float = 50.0,
-    tolerance_m2: float = 1.0,
+    tolerance_m2: float = NOISE_M2,
     flags: str | None = None,
 ) -> LayoutReport:
     """Check a cell layout against the rules of grid management; report every problem.
@@ -1167,7 +1168,9 @@ def validate_layout(
     sliver_m2:
         A cell part or gap smaller than this is a sliver (see the module's rules).
     tolerance_m2:
-        Overlaps, gaps, areas outside and unit shares not above this are noise.
+        Overlaps, gaps, areas outside and unit shares not above this are noise
+        (default :data:`gridgis.partition.units.NOISE_M2`, 1 m²: the engine never
+        makes a cell of a piece this small).
     flags:
         Column of ``cells`` with the engine's flags (a list of strings, or a
         comma-separated string): a cell flagged ``"oversized_unit"`` gets its

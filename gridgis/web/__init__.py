@@ -16,7 +16,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
@@ -24,7 +23,24 @@ from werkzeug.exceptions import HTTPException
 
 from gridgis import config
 from gridgis.errors import DatabaseError, GridGISError
-from gridgis.web import api, auth, cases_api, db, density_api, maps, open311, openapi, placement_api
+from gridgis.web import (
+    api,
+    auth,
+    basemap,
+    cases_api,
+    db,
+    density_api,
+    density_pages,
+    editing,
+    i18n,
+    maps,
+    nav,
+    open311,
+    openapi,
+    overview,
+    placement_api,
+    placement_pages,
+)
 from gridgis.web import tiles as tiles_views
 
 __all__ = ["create_app"]
@@ -55,6 +71,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         - ``SECRET_KEY``: ``GRIDGIS_SECRET_KEY``, else random for this process.
         - ``TILE_URL``: base-map tile URL template; ``None`` draws no base map.
         - ``TILE_ATTRIBUTION``: plain text shown for that base map.
+        - ``TILE_CRS`` (``wgs84``/``gcj02``), ``TILE_SUBDOMAINS``,
+          ``TILE_MAX_ZOOM``, ``TIANDITU_KEY``: see :mod:`gridgis.web.basemap`.
         - Session cookie flags and lifetime: :func:`gridgis.web.auth.default_config`.
 
     Returns
@@ -74,6 +92,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=config.secret_key() or secrets.token_hex(32),
         TILE_URL=config.tile_url(),
         TILE_ATTRIBUTION=config.tile_attribution(),
+        TILE_CRS=config.tile_crs(),
+        TILE_SUBDOMAINS=config.tile_subdomains(),
+        TILE_MAX_ZOOM=config.tile_max_zoom(),
+        TIANDITU_KEY=config.tianditu_key(),
         **auth.default_config(),  # session cookie flags and lifetime
     )
     if test_config is not None:
@@ -90,20 +112,24 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(tiles_views.bp)
     app.register_blueprint(density_api.bp)
     app.register_blueprint(placement_api.bp)
+    app.register_blueprint(overview.bp)
+    app.register_blueprint(placement_pages.bp)
+    app.register_blueprint(density_pages.bp)
+    app.register_blueprint(editing.bp)
+    i18n.init_app(app)  # Chinese by default, ?lang=en
+    app.jinja_env.globals["nav_links"] = nav.nav_links
+    basemap.base_map(app.config)  # a bad base-map setting fails now, not on the first page
+    app.jinja_env.globals["base_map"] = lambda: basemap.base_map(current_app.config)
     auth.init_app(app)  # login pages, CSRF and role checks before every request
     _register_error_handlers(app)
     app.after_request(_security_headers)
     return app
 
 
-def _wants_json() -> bool:
-    return request.path == "/api" or request.path.startswith(("/api/", "/open311/"))
-
-
 def _error_response(status: int, message: str) -> tuple[Response | str, int]:
-    if _wants_json():
+    if auth.wants_json():
         return jsonify(error=message), status
-    title = _STATUS_TITLES_ZH.get(status, "出错了")
+    title = i18n.gettext(_STATUS_TITLES_ZH.get(status, "出错了"))
     return render_template("error.html", status=status, title=title, message=message), status
 
 
@@ -133,30 +159,12 @@ def _register_error_handlers(app: Flask) -> None:
         return _error_response(exc.code, exc.description or exc.name)
 
 
-def _tile_source(tile_url: str | None) -> str:
-    """Return the CSP source that allows the base-map tiles, or ``""``.
-
-    ``https://{s}.tile.example.org/{z}/{x}/{y}.png`` gives
-    ``https://*.tile.example.org``; a relative template (tiles proxied by
-    this server) needs nothing beyond ``'self'``.
-    """
-    if not tile_url:
-        return ""
-    parts = urlsplit(tile_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return ""
-    host = parts.netloc.replace("{s}", "*")
-    if "{" in host:  # another placeholder in the host name: allow the scheme
-        return f"{parts.scheme}:"
-    return f"{parts.scheme}://{host}"
-
-
 def _security_headers(response: Response) -> Response:
     """Forbid pages from loading anything but this app's files (and the tiles)."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if response.mimetype == "text/html":
-        tiles = _tile_source(current_app.config.get("TILE_URL"))
-        img_src = " ".join(filter(None, ["'self'", "data:", tiles]))
+        tiles = basemap.image_sources(basemap.base_map(current_app.config))
+        img_src = " ".join(["'self'", "data:", *tiles])
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self'; "

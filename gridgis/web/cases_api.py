@@ -5,18 +5,36 @@ Routes
 ``POST /api/cases``
     File a case (body: :data:`NewCase` of the OpenAPI document: ``category``,
     ``lon``/``lat`` [+ ``crs``] or ``address``, ``description``, ``source``,
-    ``external_id``, ``reported_by``, ``reported_at``). Answers 201 with the
-    case and a ``Location`` header.
+    ``external_id``, ``reported_at``). Answers 201 with the case and a
+    ``Location`` header.
 ``GET /api/cases/<id>``
     One case.
 ``POST /api/cases/<id>/steps``
-    Move a case on (body ``{"step", "actor", "at"}``); answers the case.
+    Move a case on (body ``{"step", "at"}``); answers the case.
 ``GET /api/cases?street=&community=&cell=&category=&step=&overdue=&since=&until=&limit=&offset=``
     ``{"cases": [...], "limit": n, "offset": n}``, newest report first.
 ``GET /api/cases/stats?level=&layout=&since=&until=``
     ``{"level", "layout", "rows": [...]}``: counts, 结案率 and 按期结案率 per area.
 ``GET /api/categories``
     The categories with their Chinese and English names and time limits.
+
+Access
+------
+Every route needs a signed-in user or an API token (``Authorization: Bearer
+ggt_...``, see :mod:`gridgis.web.auth`); without one it answers 401.
+
+- Administrators read, file and move on every case.
+- A street office (role ``street``) reads only the cases filed in its street:
+  lists and figures are limited to it, a ``street``, ``community`` or ``cell``
+  filter outside it is answered 403 naming it, and another street's case is
+  answered 404 as if it did not exist. It files only cases that fall in its
+  street (a point or address located elsewhere, or nowhere, is answered 403
+  and nothing is stored) and moves on only its own cases.
+- Analysts read everything and change nothing: both POSTs answer 403.
+
+Who is recorded: ``reported_by`` of a new case and ``<step>_by`` of a step
+are the name of the signed-in user (or the token's user). The request cannot
+name someone else: the bodies have no such field.
 
 The views only translate: each request is checked against the OpenAPI
 document (:mod:`gridgis.web.openapi`) and answered 4xx with
@@ -41,17 +59,28 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request, url_for
 
 from gridgis import cases
 from gridgis.errors import ConfigError, NotFoundError
+from gridgis.web.auth import current_user, in_scope, login_required, roles_required, scope
 from gridgis.web.db import get_engine
 from gridgis.web.openapi import read_body, read_query
 
 if TYPE_CHECKING:
     from gridgis.address import AddressBook
 
-__all__ = ["ADDRESS_BOOK_SECONDS", "address_book", "bp", "intake_cache", "intake_durable"]
+__all__ = [
+    "ADDRESS_BOOK_SECONDS",
+    "address_book",
+    "bp",
+    "file_case",
+    "intake_cache",
+    "intake_durable",
+    "scoped_case",
+    "scoped_filter",
+    "signed_in_name",
+]
 
 bp = Blueprint("cases", __name__, url_prefix="/api")
 
@@ -144,53 +173,141 @@ def _case_id(case_id: int) -> int:
     return case_id
 
 
+def signed_in_name() -> str:
+    """The name of the user making this request (the caller has required a login)."""
+    user = current_user()
+    if user is None:  # pragma: no cover - every caller is behind login_required
+        abort(401, "log in first")
+    return user.name
+
+
+def scoped_case(case_id: int) -> dict[str, Any]:
+    """Case ``case_id`` if the user may see it; another street's case is "not found".
+
+    A street office is told the same as for a case that does not exist, so
+    that it cannot learn which ids other streets have.
+
+    Raises
+    ------
+    NotFoundError
+        When the case does not exist or is outside the user's street.
+    """
+    case = cases.get_case(get_engine(), _case_id(case_id))
+    if not in_scope(case["street_code"]):
+        raise NotFoundError(f"case {case_id} does not exist")
+    return case
+
+
+def scoped_filter(key: str, value: str | None) -> str | None:
+    """An area filter (street, community or cell code), refused (403) outside the user's street.
+
+    Examples
+    --------
+    >>> scoped_filter("community", "350304002001")  # doctest: +SKIP
+    Forbidden: `community` was '350304002001' but user 'zhenhai' may see only street 350304001
+    """
+    own = scope()
+    if own is None or value is None or value.startswith(own):
+        return value
+    abort(403, f"`{key}` was {value!r} but user {signed_in_name()!r} may see only street {own}")
+
+
+def file_case(**fields: Any) -> dict[str, Any]:
+    """File a case with :func:`gridgis.cases.create_case`, within what the user may file.
+
+    ``fields`` are the case's (``category``, ``lon``, ``lat``, ``address``...);
+    the app's intake cache, address book and durability setting are added.
+    For a street office the case is located and stored in one transaction that
+    is rolled back, and answered 403, unless the case falls in its street: a
+    case in another street, or placed in no cell at all, is not stored.
+
+    Examples
+    --------
+    >>> file_case(category="errand", lon=119.01, lat=25.43, reported_by="zhenhai")  # doctest: +SKIP
+    {'id': 5001, ...}
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    book = None
+    if fields.get("address") is not None and fields.get("lon") is None:
+        book = address_book(app)
+    options: dict[str, Any] = {
+        "book": book,
+        "cache": intake_cache(app),
+        "durable": intake_durable(app),
+    }
+    own = scope()
+    if own is None:
+        return cases.create_case(get_engine(), **fields, **options)
+    with get_engine().begin() as conn:  # an abort below rolls the case back
+        case = cases.create_case(conn, **fields, **options)
+        if not in_scope(case["street_code"]):
+            where = (
+                f"in street {case['street_code']}"
+                if case["street_code"]
+                else f"in no cell (location_flag {case['location_flag']!r})"
+            )
+            abort(
+                403,
+                f"the case falls {where} but user {signed_in_name()!r} may file cases only "
+                f"in street {own}; nothing was stored",
+            )
+    return case
+
+
 @bp.post("/cases")
+@roles_required("admin", "street")
 def create_case() -> tuple[Response, int, dict[str, str]]:
     """File a case; answer it with 201 and its URL in ``Location``."""
     body = read_body({"$ref": "#/components/schemas/NewCase"}, what="case")
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    book = None
-    if "address" in body and "lon" not in body:
-        book = address_book(app)
-    case = cases.create_case(
-        get_engine(), **body, book=book, cache=intake_cache(app), durable=intake_durable(app)
-    )
+    case = file_case(**body, reported_by=signed_in_name())
     location = url_for("cases.get_case", case_id=case["id"])
     return jsonify(case), 201, {"Location": location}
 
 
 @bp.get("/cases/<int:case_id>")
+@login_required
 def get_case(case_id: int) -> Response:
     """Answer one case."""
-    return jsonify(cases.get_case(get_engine(), _case_id(case_id)))
+    return jsonify(scoped_case(case_id))
 
 
 @bp.post("/cases/<int:case_id>/steps")
+@roles_required("admin", "street")
 def advance_case(case_id: int) -> Response:
     """Move a case to its next step (or reject it); answer the case after it."""
-    case_id = _case_id(case_id)
+    case_id = scoped_case(case_id)["id"]
     body = read_body({"$ref": "#/components/schemas/CaseStep"}, what="step")
     step = body.pop("step")
-    return jsonify(cases.advance_case(get_engine(), case_id, step, **body))
+    return jsonify(cases.advance_case(get_engine(), case_id, step, actor=signed_in_name(), **body))
 
 
 @bp.get("/cases")
+@login_required
 def list_cases() -> Response:
     """Answer the cases that match the query, newest first."""
     query = read_query("listCases", request.args)
+    for key in ("street", "community", "cell"):
+        query[key] = scoped_filter(key, query.get(key))
+    if query["street"] is None:
+        query["street"] = scope()
     found = cases.list_cases(get_engine(), **query)
     return jsonify(cases=found, limit=query["limit"], offset=query["offset"])
 
 
 @bp.get("/cases/stats")
+@login_required
 def case_stats() -> Response:
-    """Answer the case figures per cell, community or street office."""
+    """Answer the case figures per cell, community or street office (a street office: its own)."""
     query = read_query("caseStats", request.args)
     frame = cases.case_stats(get_engine(), **query)
+    own = scope()
+    if own is not None:  # its own areas; not the row of cases in no area
+        frame = frame[frame["code"].fillna("").str.startswith(own)]
     return jsonify(level=query["level"], layout=query["layout"], rows=_records(frame))
 
 
 @bp.get("/categories")
+@login_required
 def categories() -> Response:
     """Answer the case categories with their time limits."""
     return jsonify(cases.case_categories(get_engine()))

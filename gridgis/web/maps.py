@@ -5,10 +5,13 @@ Routes
 ``GET /``
     The overview (概览): every district and street office on a Leaflet map,
     and a panel listing the districts with their numbers of streets and
-    communities; clicking a district zooms to it. The page loads only this
+    communities and their key figures (households, cells, open and overdue
+    cases, 按期结案率; :mod:`gridgis.analysis.figures`), each linking to its
+    page ``/area/<code>`` (:mod:`gridgis.web.overview`); clicking a district
+    zooms to it. The page loads only this
     app's files: a base map is drawn only when ``TILE_URL`` is configured.
     Signed-in users only; a street office sees its own district and street
-    (the counts are its street's), as the GeoJSON API answers it.
+    (the counts and figures are its street's), as the GeoJSON API answers it.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, render_template, url_for
 
+from gridgis.analysis.figures import area_figures, figure_records
 from gridgis.db.queries import DistrictSummary, district_summaries
 from gridgis.users import area_counts
 from gridgis.web.auth import login_required, scope
@@ -36,16 +40,19 @@ def index() -> str:
     districts = district_summaries(engine)
     if street is not None:
         districts = _street_view(districts, street, totals)
+        rows = figure_records(area_figures(engine, "street", within=street))
+        figures = {street[:6]: rows[0]} if rows else {}
+    else:
+        figures = {row["code"]: row for row in figure_records(area_figures(engine, "district"))}
     page_config: dict[str, Any] = {
         "districtsUrl": url_for("api.areas", level="district"),
         "streetsUrl": url_for("api.areas", level="street"),
-        "tileUrl": current_app.config.get("TILE_URL") or None,
-        "tileAttribution": current_app.config.get("TILE_ATTRIBUTION") or "",
     }
     return render_template(
         "index.html",
         districts=districts,
         totals=totals,
+        figures=figures,
         page_config=page_config,
     )
 

@@ -14,33 +14,50 @@ Routes (under ``/open311/v2``)
 ``POST requests.json``
     File a request: form-encoded (as the spec says) or JSON, with
     ``service_code``, ``lat`` + ``long`` (WGS84) or ``address_string``,
-    ``description``, ``email``, ``first_name``, ``last_name``, ``phone``;
-    ``api_key``, ``jurisdiction_id``, ``device_id`` and ``account_id`` are
-    accepted and ignored. Answers 201 with
-    ``[{"service_request_id", "service_notice", "account_id"}]``.
+    ``description``, ``email``, ``first_name``, ``last_name``, ``phone``,
+    and ``api_key`` (see below); ``jurisdiction_id``, ``device_id`` and
+    ``account_id`` are accepted and ignored. Answers 201 with
+    ``[{"service_request_id", "service_notice", "account_id"}]``. The case's
+    ``reported_by`` is the name of the user of the key (or session), then the
+    requester's name, email and phone when given, joined by `` / ``.
 ``GET requests.json?service_request_id=&service_code=&start_date=&end_date=&status=``
     Requests, newest first, at most 1000; without dates, those of the last 90 days.
 ``GET requests/<service_request_id>.json``
     One request, as a list of one.
 
+Access
+------
+Every resource needs the spec's ``api_key`` (an API token from ``gridgis users
+token NAME``: a query field, a form field of ``POST requests.json``, or a
+field of its JSON body), an ``Authorization: Bearer`` header with such a
+token, or a signed-in session; without one it answers 401, and a key that is
+not valid 401 too. Requests are scoped like ``/api/cases``
+(:mod:`gridgis.web.cases_api`): a street office lists and reads only its
+street's requests (another street's request is 404, as if it did not exist)
+and files only requests located in its street (403 otherwise, nothing
+stored); analysts read but cannot file (403).
+
 Errors are the spec's list ``[{"code": status, "description": message}]``
-with that HTTP status: 400 for a bad or missing field, 404 for an unknown
-service or request.
+with that HTTP status: 400 for a bad or missing field, 401 without a valid
+key, 403 for what the user may not do, 404 for an unknown service or request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import Any
+import functools
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from gridgis import cases
+from gridgis import cases, users
 from gridgis.errors import DatabaseError, GridGISError, InputError, NotFoundError, ValidationError
-from gridgis.web.cases_api import address_book, intake_cache, intake_durable
+from gridgis.web.auth import current_user, in_scope, scope
+from gridgis.web.cases_api import file_case, signed_in_name
 from gridgis.web.db import get_engine
 from gridgis.web.openapi import OPEN311_PREFIX, body_fields, check_fields, read_query
 
@@ -106,6 +123,68 @@ def _http_error(exc: HTTPException) -> HTTPException | tuple[Response, int]:
     return _error(exc.code, exc.description or exc.name)
 
 
+@bp.after_request
+def _spec_errors(response: Response) -> Response:
+    """Answer errors made outside this module (a wrong API token) in the spec's format too.
+
+    :mod:`gridgis.web.auth` refuses a wrong token with a ready ``{"error": message}``
+    answer, which error handlers never see; its status and headers are kept.
+    """
+    if response.status_code < 400 or not response.is_json:
+        return response
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        response.set_data(
+            json.dumps([{"code": response.status_code, "description": body["error"]}])
+        )
+    return response
+
+
+# --- who is asking -------------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _unauthorized(message: str | None = None) -> tuple[Response, int]:
+    response, status = _error(
+        401,
+        message
+        or "send the api_key of an API token (`gridgis users token NAME`), an "
+        "`Authorization: Bearer <token>` header, or log in first",
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
+    return response, status
+
+
+def _key_in_body(fields: dict[str, Any]) -> bool:
+    """Authenticate by the ``api_key`` field of a JSON body (forms are read by auth.py).
+
+    Only when the request has no user yet. Returns ``False`` when the key is
+    not a valid API token.
+    """
+    key = fields.get("api_key")
+    if current_user() is not None or not isinstance(key, str) or not key:
+        return True
+    user = users.user_for_token(get_engine(), key)
+    if user is None:
+        return False
+    g.user = user
+    g.auth_method = "token"
+    return True
+
+
+def _key_required(view: F) -> F:
+    """Let only requests with a user (session, token or api_key) reach ``view``; else 401."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return _unauthorized()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
 def _check_format(fmt: str) -> None:
     if fmt == "json":
         return
@@ -160,6 +239,7 @@ def _service(category: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/services.<fmt>")
+@_key_required
 def services(fmt: str) -> Response:
     """Answer every service (case category)."""
     _check_format(fmt)
@@ -168,6 +248,7 @@ def services(fmt: str) -> Response:
 
 
 @bp.get("/services/<service_code>.<fmt>")
+@_key_required
 def service_definition(service_code: str, fmt: str) -> Response:
     """Answer a service definition: no service has attributes."""
     _check_format(fmt)
@@ -236,31 +317,34 @@ def _notice(case: dict[str, Any]) -> str | None:
     return "；".join(notes) or None
 
 
-def _reporter(fields: dict[str, Any]) -> str | None:
+def _reporter(fields: dict[str, Any]) -> str:
+    """Who filed the request (the key's user), then the requester's name, email and phone."""
     name = f"{fields.get('last_name', '')}{fields.get('first_name', '')}".strip()
-    parts = [p.strip() for p in (name, fields.get("email", ""), fields.get("phone", "")) if p]
-    parts = [p for p in parts if p]
-    return " / ".join(parts) or None
+    parts = [signed_in_name(), name, fields.get("email", ""), fields.get("phone", "")]
+    return " / ".join(p.strip() for p in parts if p and p.strip())
 
 
 @bp.post("/requests.<fmt>")
 def create_request(fmt: str) -> tuple[Response, int]:
     """File a service request as a case; answer its id."""
     _check_format(fmt)
+    if current_user() is None and request.mimetype != "application/json":
+        return _unauthorized()
     raw, text = body_fields(what="service request", form=True)
+    if not _key_in_body(raw):
+        return _unauthorized(
+            "the api_key is not a valid API token; issue one with `gridgis users token NAME`"
+        )
+    user = current_user()
+    if user is None:
+        return _unauthorized()
+    if user.role not in ("admin", "street"):
+        abort(403, f"user {user.name!r} is an analyst: analysts read but file no requests")
     _unsupported(raw)
     fields = check_fields(
         raw, {"$ref": "#/components/schemas/Open311NewRequest"}, what="service request", text=text
     )
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    book = None
-    if "address_string" in fields and "lat" not in fields:
-        book = address_book(app)
-    case = cases.create_case(
-        get_engine(),
-        book=book,
-        cache=intake_cache(app),
-        durable=intake_durable(app),
+    case = file_case(
         category=fields["service_code"],
         lon=fields.get("long"),
         lat=fields.get("lat"),
@@ -297,6 +381,7 @@ def _unsupported(keys: Iterable[str]) -> None:
 
 
 @bp.get("/requests.<fmt>")
+@_key_required
 def list_requests(fmt: str) -> Response:
     """Answer the service requests that match the query, newest first."""
     _check_format(fmt)
@@ -308,9 +393,11 @@ def list_requests(fmt: str) -> Response:
             case_id = int(text_id)
             if 1 <= case_id < 2**63:
                 try:
-                    found.append(cases.get_case(engine, case_id))
+                    case = cases.get_case(engine, case_id)
                 except NotFoundError:
                     continue  # the spec lists the requests that exist
+                if in_scope(case["street_code"]):  # another street's: as if it did not exist
+                    found.append(case)
         return jsonify([service_request(c) for c in found])
     until: dt.datetime | None = query.get("end_date")
     since: dt.datetime | None = query.get("start_date")
@@ -326,12 +413,19 @@ def list_requests(fmt: str) -> Response:
     if statuses != {"open", "closed"}:
         steps = list(_OPEN_STEPS if "open" in statuses else _CLOSED_STEPS)
     found = cases.list_cases(
-        engine, category=codes, step=steps, since=since, until=until, limit=MAX_REQUESTS
+        engine,
+        street=scope(),
+        category=codes,
+        step=steps,
+        since=since,
+        until=until,
+        limit=MAX_REQUESTS,
     )
     return jsonify([service_request(c) for c in found])
 
 
 @bp.get("/requests/<service_request_id>.<fmt>")
+@_key_required
 def get_request(service_request_id: str, fmt: str) -> Response:
     """Answer one service request, as a list of one."""
     _check_format(fmt)
@@ -343,4 +437,7 @@ def get_request(service_request_id: str, fmt: str) -> Response:
     case_id = int(service_request_id)
     if not 1 <= case_id < 2**63:
         raise NotFoundError(f"service request {service_request_id} does not exist")
-    return jsonify([service_request(cases.get_case(get_engine(), case_id))])
+    case = cases.get_case(get_engine(), case_id)
+    if not in_scope(case["street_code"]):
+        raise NotFoundError(f"case {case_id} does not exist")  # as if it did not exist
+    return jsonify([service_request(case)])

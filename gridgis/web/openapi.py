@@ -4,8 +4,16 @@ Routes
 ------
 ``GET /api/openapi.json``
     The OpenAPI document: the case intake API (``/api/cases``...), the Open311
-    GeoReport v2 endpoints (``/open311/v2/...``) and the area endpoints of
-    :mod:`gridgis.web.api`.
+    GeoReport v2 endpoints (``/open311/v2/...``), the area endpoints of
+    :mod:`gridgis.web.api`, density (:mod:`gridgis.web.density_api`), placement
+    (:mod:`gridgis.web.placement_api`) and the cell tiles
+    (:mod:`gridgis.web.tiles`). Open to anyone, like ``/api/health``.
+
+Security: every other operation needs a session (cookie ``session`` after
+``POST /login``; unsafe methods also the ``X-CSRF-Token`` header) or an API
+token (``Authorization: Bearer ggt_...``); Open311 also takes the token as
+``api_key``. Each such operation lists 401 (no user) and 403 (a role or a
+street it may not use) among its answers.
 
 The document is the single description of what a request may contain: the
 views of :mod:`gridgis.web.cases_api` and :mod:`gridgis.web.open311` read
@@ -163,7 +171,8 @@ def _schemas() -> dict[str, Any]:
             "description": (
                 "A new case, placed by `lon`/`lat` (in `crs`, default wgs84) or by `address` "
                 "(a building address of the district, e.g. 荔城区镇海街道文献社区瑞隆里59号1栋). "
-                "Coordinates win when both are given; the address is kept."
+                "Coordinates win when both are given; the address is kept. `reported_by` is "
+                "recorded as the signed-in user or the API token's user."
             ),
             "required": ["category"],
             "properties": {
@@ -197,7 +206,6 @@ def _schemas() -> dict[str, Any]:
                 "description": {"type": "string", "maxLength": 4000},
                 "source": {"type": "string", "maxLength": 100, "description": "e.g. 12345热线"},
                 "external_id": {"type": "string", "minLength": 1, "maxLength": 100},
-                "reported_by": {"type": "string", "maxLength": 100},
                 "reported_at": {
                     **_DATETIME,
                     "description": "When it was reported (with a UTC offset); default now.",
@@ -208,10 +216,13 @@ def _schemas() -> dict[str, Any]:
         },
         "CaseStep": {
             "type": "object",
-            "required": ["step", "actor"],
+            "description": (
+                "The next step of a case. Who took it (`<step>_by`) is recorded as the "
+                "signed-in user or the API token's user."
+            ),
+            "required": ["step"],
             "properties": {
                 "step": {"type": "string", "enum": list(CASE_STEP_CHOICES[1:])},
-                "actor": {"type": "string", "minLength": 1, "maxLength": 100},
                 "at": {**_DATETIME, "description": "When the step was taken; default now."},
             },
             "additionalProperties": False,
@@ -306,9 +317,12 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "description": (
                 "A service request: `service_code`, and `lat` + `long` (WGS84) or "
-                "`address_string`. `api_key`, `jurisdiction_id`, `device_id` and `account_id` "
-                "are accepted and ignored. `address_id`, `media_url` and `attribute[...]` are "
-                "not supported (no service has attributes)."
+                "`address_string`. `api_key` is an API token (`gridgis users token NAME`), "
+                "needed unless the request has a bearer token or a session. "
+                "`jurisdiction_id`, `device_id` and `account_id` are accepted and ignored. "
+                "`address_id`, `media_url` and `attribute[...]` are not supported (no service "
+                "has attributes). The case's `reported_by` is the key's user, then the "
+                "requester's name, email and phone."
             ),
             "required": ["service_code"],
             "properties": {
@@ -390,6 +404,11 @@ _OPEN311_REQUEST_FIELDS: dict[str, Any] = {
 def _responses() -> dict[str, Any]:
     texts = {
         "E400": "The request cannot be read: bad JSON, or a value the library refused.",
+        "E401": "Nobody is signed in and no valid API token was sent.",
+        "E403": (
+            "The user may not do this: an analyst changing data, or a street office asking "
+            "for (or filing in) another street."
+        ),
         "E404": "Not found.",
         "E409": "The change conflicts with the case's state (a step backwards or skipped).",
         "E413": "The body is larger than allowed.",
@@ -400,6 +419,8 @@ def _responses() -> dict[str, Any]:
     out = {name: _json(_ref("Error"), text) for name, text in texts.items()}
     open311 = {
         "O400": "A field is missing, unknown or has a bad value; or a format other than json.",
+        "O401": "No valid api_key, bearer token or session.",
+        "O403": "The user may not do this (an analyst filing; a request in another street).",
         "O404": "No such service or service request.",
         "O413": "The body is larger than allowed.",
         "O415": "The body is neither form-encoded nor JSON.",
@@ -557,6 +578,14 @@ def _case_paths() -> dict[str, Any]:
     }
 
 
+_API_KEY = _query(
+    "api_key",
+    {"type": "string", "maxLength": 200},
+    "An API token (`gridgis users token NAME`), unless the request sends a bearer token or "
+    "has a session.",
+)
+
+
 def _open311_paths() -> dict[str, Any]:
     def errors(*statuses: int) -> dict[str, Any]:
         return _e(*statuses, prefix="O")
@@ -569,7 +598,7 @@ def _open311_paths() -> dict[str, Any]:
                 "operationId": "open311Services",
                 "summary": "The services (case categories) that requests can be filed in.",
                 "tags": ["open311"],
-                "parameters": [_query("jurisdiction_id", _TEXT, "Accepted and ignored.")],
+                "parameters": [_query("jurisdiction_id", _TEXT, "Accepted and ignored."), _API_KEY],
                 "responses": {
                     "200": _json(
                         {"type": "array", "items": _ref("Open311Service")}, "The services."
@@ -591,6 +620,7 @@ def _open311_paths() -> dict[str, Any]:
                         "schema": {"type": "string", "pattern": _CATEGORY_PATTERN},
                     },
                     _query("jurisdiction_id", _TEXT, "Accepted and ignored."),
+                    _API_KEY,
                 ],
                 "responses": {
                     "200": _json(_ref("Open311ServiceDefinition"), "The definition."),
@@ -640,6 +670,7 @@ def _open311_paths() -> dict[str, Any]:
                         "open, closed or both (comma-separated).",
                     ),
                     _query("jurisdiction_id", _TEXT, "Accepted and ignored."),
+                    _API_KEY,
                 ],
                 "responses": {
                     "200": _json(_ref("Open311Requests"), "The requests."),
@@ -660,6 +691,7 @@ def _open311_paths() -> dict[str, Any]:
                         "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
                     },
                     _query("jurisdiction_id", _TEXT, "Accepted and ignored."),
+                    _API_KEY,
                 ],
                 "responses": {
                     "200": _json(_ref("Open311Requests"), "The request."),
@@ -670,20 +702,85 @@ def _open311_paths() -> dict[str, Any]:
     }
 
 
+_PUBLIC: list[dict[str, list[str]]] = []
+"""The ``security`` of an operation anyone may call."""
+_SIGNED_IN: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerToken": []}]
+"""The ``security`` of the JSON API: a session or an API token."""
+_OPEN311_SECURITY = [{"open311ApiKey": []}, *_SIGNED_IN]
+
+
+def _security_schemes() -> dict[str, Any]:
+    token = (
+        "An API token `ggt_...` issued with `gridgis users token NAME`; it acts as that "
+        "user (role and street) and needs no CSRF token."
+    )
+    return {
+        "sessionCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "session",
+            "description": (
+                "The session of POST /login (a browser). POST, PUT, PATCH and DELETE with a "
+                "session also need the `X-CSRF-Token` header (from GET /api/me)."
+            ),
+        },
+        "bearerToken": {"type": "http", "scheme": "bearer", "description": token},
+        "open311ApiKey": {
+            "type": "apiKey",
+            "in": "query",
+            "name": "api_key",
+            "description": (
+                f"Open311's api_key: {token} In the query, or as a field of the body of "
+                "POST requests.json."
+            ),
+        },
+    }
+
+
+def _street_code(description: str) -> dict[str, Any]:
+    """A 9-digit street code that the view strips and may leave empty (the default)."""
+    return _query("street", {"type": "string", "pattern": r"^\s*([0-9]{9})?\s*$"}, description)
+
+
+_FLAG_PATTERN = r"^\s*(1|0|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo])?\s*$"
+"""A flag as density_api reads it: 1/0, true/false, yes/no in any case, or empty (off)."""
+
+
+GEOJSON = "application/geo+json"
+
+
+def _geojson(schema: Mapping[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {GEOJSON: {"schema": dict(schema)}}}
+
+
+_FEATURES = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
 def _area_paths() -> dict[str, Any]:
     return {
         "/api/health": {
             "get": {
                 "operationId": "health",
-                "summary": "Whether the database and its PostGIS answer.",
+                "summary": "Whether the database and its PostGIS answer (open to anyone).",
                 "tags": ["areas"],
+                "security": _PUBLIC,
                 "responses": {"200": _json(_ref("Health"), "Healthy."), **_e(503)},
             }
         },
         "/api/summary": {
             "get": {
                 "operationId": "summary",
-                "summary": "Numbers of stored districts, streets, communities and active cells.",
+                "summary": (
+                    "Numbers of stored districts, streets, communities and active cells (a "
+                    "street office: its district, its street and what lies in it)."
+                ),
                 "tags": ["areas"],
                 "responses": {"200": _json(_ref("Summary"), "The counts."), **_e(503)},
             }
@@ -691,7 +788,10 @@ def _area_paths() -> dict[str, Any]:
         "/api/areas/{level}.geojson": {
             "get": {
                 "operationId": "areas",
-                "summary": "The areas of a level as a GeoJSON FeatureCollection (EPSG:4326).",
+                "summary": (
+                    "The areas of a level as a GeoJSON FeatureCollection (EPSG:4326). A street "
+                    "office gets its own street and what lies in it, and its district's outline."
+                ),
                 "tags": ["areas"],
                 "parameters": [
                     {
@@ -705,26 +805,13 @@ def _area_paths() -> dict[str, Any]:
                     },
                     _query(
                         "within",
-                        {"type": "string"},
-                        "Keep the areas whose code starts with this (2 to 15 digits).",
+                        {"type": "string", "pattern": r"^\s*([0-9]{2,15})?\s*$"},
+                        "Keep the areas whose code starts with this (2 to 15 digits); for a "
+                        "street office, one outside its street is a 403.",
                     ),
                 ],
                 "responses": {
-                    "200": {
-                        "description": "A FeatureCollection.",
-                        "content": {
-                            "application/geo+json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["type", "features"],
-                                    "properties": {
-                                        "type": {"type": "string", "enum": ["FeatureCollection"]},
-                                        "features": {"type": "array"},
-                                    },
-                                }
-                            }
-                        },
-                    },
+                    "200": _geojson(_FEATURES, "A FeatureCollection."),
                     **_e(404, 422, 503),
                 },
             }
@@ -732,14 +819,292 @@ def _area_paths() -> dict[str, Any]:
         "/api/openapi.json": {
             "get": {
                 "operationId": "openapi",
-                "summary": "This document.",
+                "summary": "This document (open to anyone).",
                 "tags": ["areas"],
+                "security": _PUBLIC,
                 "responses": {
                     "200": _json({"type": "object"}, "The OpenAPI 3.0 document."),
                 },
             }
         },
     }
+
+
+def _density_parameters() -> list[dict[str, Any]]:
+    time_text = "YYYY-MM-DD or an ISO 8601 time (no offset: China Standard Time), years 1900–2100."
+    return [
+        _street_code(
+            "Only this street office (9 digits); a street office's own by default, another "
+            "one is a 403."
+        ),
+        _query(
+            "community",
+            {"type": "string", "pattern": r"^\s*([0-9]{12})?\s*$"},
+            "Only this community (12 digits); for a street office, one outside its street is a "
+            "403.",
+        ),
+        {
+            "name": "category",
+            "in": "query",
+            "required": False,
+            "description": "Category codes or Chinese names; repeat or separate by commas.",
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "style": "form",
+            "explode": True,
+        },
+        _query("since", {"type": "string"}, f"Reported at or after this. {time_text}"),
+        _query(
+            "until",
+            {"type": "string"},
+            f"Reported before this; a bare date includes its whole day. {time_text}",
+        ),
+        _query("retired", {"type": "string", "pattern": _FLAG_PATTERN}, "1: retired cells too."),
+        _query("rejected", {"type": "string", "pattern": _FLAG_PATTERN}, "1: rejected cases too."),
+    ]
+
+
+def _map_paths() -> dict[str, Any]:
+    """Density, placement and the cell tiles: the data behind the map pages."""
+    placement = [
+        _street_code(
+            "A street office's 9-digit code (empty: everything stored); a street office's own "
+            "by default, another one is a 403."
+        ),
+        _query(
+            "minutes",
+            {"type": "integer", "enum": [5, 10, 15]},
+            "Walking minutes: 5, 10 or 15 (300, 500 or 1,000 m); default 10.",
+        ),
+        _query(
+            "threshold",
+            {"type": "number", "minimum": 1, "maximum": 100},
+            "Percent of a cell's households that must be covered; default 50.",
+        ),
+        _query(
+            "kinds",
+            {
+                "type": "string",
+                "pattern": (r"^\s*(branch|centre|station)?\s*(,\s*(branch|centre|station)?\s*)*$"),
+            },
+            "Comma list of facility kinds: branch, centre, station (default all).",
+        ),
+    ]
+    feature_collection = {**_FEATURES, "additionalProperties": True}
+    return {
+        "/api/density/cells.geojson": {
+            "get": {
+                "operationId": "densityCells",
+                "summary": (
+                    "Cells with case counts, rates per 1,000 households, Getis-Ord Gi* hotspot "
+                    "classes and inspection recency; a foreign member `density` holds the "
+                    "filter, totals and method."
+                ),
+                "tags": ["maps"],
+                "parameters": [
+                    *_density_parameters(),
+                    _query(
+                        "value",
+                        {"type": "string", "pattern": r"^\s*(rate|count)?\s*$"},
+                        "What Gi* tests: rate (default) or count.",
+                    ),
+                    _query(
+                        "by_category",
+                        {"type": "string", "pattern": _FLAG_PATTERN},
+                        "1: a `cases_<category>` count per category.",
+                    ),
+                    _query(
+                        "now",
+                        {"type": "string"},
+                        "The moment inspection recency is measured from (default now).",
+                    ),
+                    _query(
+                        "window_days",
+                        {"type": "integer", "minimum": 1, "maximum": 3660},
+                        "The recent-inspection window in days (default 30).",
+                    ),
+                    _query(
+                        "geometry",
+                        {"type": "string", "pattern": _FLAG_PATTERN},
+                        "0: features without geometry (join them by `code`).",
+                    ),
+                ],
+                "responses": {
+                    "200": _geojson(
+                        {**feature_collection, "required": ["type", "features", "density"]},
+                        "The cells.",
+                    ),
+                    **_e(400, 404, 503),
+                },
+            }
+        },
+        "/api/density/heat.json": {
+            "get": {
+                "operationId": "densityHeat",
+                "summary": (
+                    "Case points for a heat layer as [lat, lon, weight], binned on a fine grid "
+                    "when there are more than `max_points`."
+                ),
+                "tags": ["maps"],
+                "parameters": [
+                    *_density_parameters(),
+                    _query(
+                        "max_points",
+                        {"type": "integer", "minimum": 1, "maximum": 50000},
+                        "At most this many points (default 50,000).",
+                    ),
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["points", "cases", "bin_degrees", "max_weight"],
+                            "properties": {
+                                "points": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "array",
+                                        "minItems": 3,
+                                        "maxItems": 3,
+                                        "items": {"type": "number"},
+                                    },
+                                },
+                                "order": {"type": "array", "items": {"type": "string"}},
+                                "cases": {"type": "integer", "minimum": 0},
+                                "bin_degrees": _nullable({"type": "number"}),
+                                "max_weight": {"type": "integer", "minimum": 0},
+                                "filters": {"type": "object"},
+                            },
+                        },
+                        "The points.",
+                    ),
+                    **_e(400, 404, 503),
+                },
+            }
+        },
+        "/api/placement/coverage.geojson": {
+            "get": {
+                "operationId": "placementCoverage",
+                "summary": (
+                    "Walking coverage of party branches and service centres / stations: "
+                    "features with `role` cell, service_area or facility; a foreign member "
+                    "`summary` holds the figures."
+                ),
+                "tags": ["maps"],
+                "parameters": [
+                    *placement,
+                    _query(
+                        "cell_geometry",
+                        {
+                            "type": "string",
+                            "pattern": r"^\s*(0|1|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])?\s*$",
+                        },
+                        "0: the cells' polygons left out (null).",
+                    ),
+                ],
+                "responses": {
+                    "200": _geojson(
+                        {**feature_collection, "required": ["type", "features", "summary"]},
+                        "The coverage.",
+                    ),
+                    **_e(400, 404, 503),
+                },
+            }
+        },
+        "/api/placement/suggest": {
+            "get": {
+                "operationId": "placementSuggest",
+                "summary": (
+                    "Where `k` new sites would cover the most households not yet covered "
+                    "(MILP, HiGHS): features with `role` site; a foreign member `solution`."
+                ),
+                "tags": ["maps"],
+                "parameters": [
+                    *placement,
+                    _query(
+                        "k",
+                        {"type": "integer", "minimum": 1, "maximum": 50},
+                        "New sites wanted (default 3).",
+                    ),
+                    _query(
+                        "candidates",
+                        {"type": "string", "pattern": r"^\s*(buildings|road_nodes)?\s*$"},
+                        "Where sites may go: buildings (default) or road_nodes.",
+                    ),
+                ],
+                "responses": {
+                    "200": _geojson(
+                        {**feature_collection, "required": ["type", "features", "solution"]},
+                        "The sites.",
+                    ),
+                    **_e(400, 404, 503),
+                },
+            }
+        },
+        "/tiles/cells/{z}/{x}/{y}.pbf": {
+            "get": {
+                "operationId": "cellTile",
+                "summary": (
+                    "A Mapbox Vector Tile of the active cells in tile z/x/y (XYZ numbering). "
+                    "Cached privately for 60 s with a weak ETag."
+                ),
+                "tags": ["maps"],
+                "parameters": [
+                    *(
+                        {
+                            "name": name,
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": high},
+                            "description": text,
+                        }
+                        for name, high, text in (
+                            ("z", 22, "Zoom, 0 to 22."),
+                            ("x", 2**22 - 1, "Column, 0 to 2^z - 1."),
+                            ("y", 2**22 - 1, "Row from the north, 0 to 2^z - 1."),
+                        )
+                    ),
+                    _query(
+                        "street",
+                        {"type": "string", "pattern": "^([0-9]{9})?$"},
+                        "Only this street office's cells; a street office's own by default, "
+                        "another one is a 403.",
+                    ),
+                    _query(
+                        "colour",
+                        {"type": "string", "pattern": "^(households|worker|branch)?$"},
+                        "What the `colour` property classifies (default households).",
+                    ),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The tile (gzip-compressed when accepted).",
+                        "content": {
+                            "application/vnd.mapbox-vector-tile": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
+                    "204": {"description": "No cell is in this tile."},
+                    "304": {"description": "Not modified since the ETag sent."},
+                    **_e(400, 404, 503),
+                },
+            }
+        },
+    }
+
+
+def _secured(paths: dict[str, Any]) -> dict[str, Any]:
+    """Add the 401 and 403 answers to every operation that needs a user."""
+    for path, item in paths.items():
+        for op in item.values():
+            if op.get("security") == _PUBLIC:
+                continue
+            prefix = "O" if path.startswith(OPEN311_PREFIX) else "E"
+            if prefix == "O":
+                op["security"] = _OPEN311_SECURITY
+            op["responses"] |= _e(401, 403, prefix=prefix)
+            op["responses"] = dict(sorted(op["responses"].items()))
+    return paths
 
 
 @functools.cache
@@ -761,9 +1126,15 @@ def _document() -> dict[str, Any]:
             {"name": "cases", "description": "The case intake API."},
             {"name": "open311", "description": "Open311 GeoReport v2 (JSON only)."},
             {"name": "areas", "description": "Areas and the service's health."},
+            {"name": "maps", "description": "Case density, facility placement, cell tiles."},
         ],
-        "paths": _case_paths() | _open311_paths() | _area_paths(),
-        "components": {"schemas": _schemas(), "responses": _responses()},
+        "security": _SIGNED_IN,
+        "paths": _secured(_case_paths() | _open311_paths() | _area_paths() | _map_paths()),
+        "components": {
+            "schemas": _schemas(),
+            "responses": _responses(),
+            "securitySchemes": _security_schemes(),
+        },
     }
 
 

@@ -73,7 +73,7 @@ from gridgis.web.api import GEOJSON_MIMETYPE, feature_collection
 from gridgis.web.auth import current_user, login_required, scope
 from gridgis.web.db import get_engine
 
-__all__ = ["DEFAULT_MINUTES", "MAX_K", "bp"]
+__all__ = ["DEFAULT_K", "DEFAULT_MINUTES", "MAX_K", "bp"]
 
 bp = Blueprint("placement_api", __name__, url_prefix="/api/placement")
 

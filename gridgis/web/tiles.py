@@ -22,8 +22,8 @@ Routes
     Leaflet.VectorGrid on canvas, coloured by households (cells out of their
     community's household bounds outlined in red), by grid-worker or by
     party-branch coverage, with a legend; clicking a cell opens its popup.
-    Only this app's files are loaded; a base map is drawn only when
-    ``TILE_URL`` is configured.
+    Only this app's files are loaded; a base map is drawn only when one is
+    configured (:mod:`gridgis.web.basemap`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from gridgis.db import tiles as db_tiles
 from gridgis.web.auth import login_required, scope
 from gridgis.web.db import get_engine
+from gridgis.web.i18n import get_language, translate
 
 bp = Blueprint("tiles", __name__)
 
@@ -66,32 +67,42 @@ _LEGEND_TITLES = {
 }
 
 
-def _household_labels() -> list[str]:
+def _household_labels(language: str) -> list[str]:
     breaks = db_tiles.HOUSEHOLD_BREAKS
-    labels = [f"< {breaks[0]} 户"]
-    labels += [f"{low}–{high - 1} 户" for low, high in itertools.pairwise(breaks)]
-    labels.append(f"≥ {breaks[-1]} 户")
+    labels = [translate("< {n} 户", language, n=breaks[0])]
+    labels += [
+        translate("{low}–{high} 户", language, low=low, high=high - 1)
+        for low, high in itertools.pairwise(breaks)
+    ]
+    labels.append(translate("≥ {n} 户", language, n=breaks[-1]))
     return labels
 
 
-def legends() -> dict[str, dict[str, Any]]:
+def legends(language: str = "zh") -> dict[str, dict[str, Any]]:
     """The legend of each colour mode: a title and ``[value, colour, label]`` entries.
+
+    Parameters
+    ----------
+    language:
+        ``"zh"`` or ``"en"`` (:mod:`gridgis.web.i18n`).
 
     Examples
     --------
     >>> legends()["worker"]["entries"][0]
     {'value': 0, 'colour': '#e34a33', 'label': '无网格员'}
+    >>> legends("en")["worker"]["title"]
+    'Grid worker (one per cell)'
     """
     labels = {
-        "households": _household_labels(),
-        "worker": ["无网格员", "有网格员"],
-        "branch": ["无党支部", "有党支部"],
+        "households": _household_labels(language),
+        "worker": [translate(t, language) for t in ("无网格员", "有网格员")],
+        "branch": [translate(t, language) for t in ("无党支部", "有党支部")],
     }
     out: dict[str, dict[str, Any]] = {}
     for colour in db_tiles.COLOURS:
         values = db_tiles.colour_classes(colour)
         out[colour] = {
-            "title": _LEGEND_TITLES[colour],
+            "title": translate(_LEGEND_TITLES[colour], language),
             "entries": [
                 {"value": v, "colour": PALETTES[colour][v], "label": labels[colour][v]}
                 for v in values
@@ -230,11 +241,9 @@ def cell_map() -> str:
         ),
         "street": street,
         "colour": colour,
-        "legends": legends(),
+        "legends": legends(get_language()),
         "names": db_tiles.area_names(engine, street=street),
         "bounds": None if extent is None else [[extent[1], extent[0]], [extent[3], extent[2]]],
         "maxZoom": min(db_tiles.MAX_ZOOM, 19),
-        "tileUrl": current_app.config.get("TILE_URL") or None,
-        "tileAttribution": current_app.config.get("TILE_ATTRIBUTION") or "",
     }
     return render_template("cells_map.html", page_config=page_config, colours=db_tiles.COLOURS)

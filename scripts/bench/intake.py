@@ -65,6 +65,7 @@ import json
 import os
 import platform
 import random
+import secrets
 import selectors
 import socket
 import statistics
@@ -80,6 +81,7 @@ import psutil  # type: ignore[import-untyped]
 from flask import Flask
 from sqlalchemy import create_engine, text
 
+from gridgis import users
 from gridgis.db import migrate
 from gridgis.db.cluster import LocalCluster
 from gridgis.demo import run_demo
@@ -118,24 +120,22 @@ class RunResult:
 
 
 def bench_app() -> Flask:
-    """The web app with its engine's pool sized to ``GRIDGIS_BENCH_POOL_SIZE`` connections
-    (and, with ``GRIDGIS_BENCH_PRE_PING=off``, no ``SELECT 1`` before each use).
+    """The web app with its engine's pool sized to ``GRIDGIS_BENCH_POOL_SIZE`` connections.
 
     For ``--pool-size``: the app's own engine (:mod:`gridgis.web.db`) keeps 5
     connections and opens up to 10 more for a moment, so with more than 5 threads a
     worker keeps connecting and disconnecting; this shows what a pool sized to the
     threads gives, without changing the app.
     """
-    from gridgis.db.engine import normalise_url
+    from gridgis.db.engine import normalise_url, ping_when_idle
     from gridgis.web import create_app
     from gridgis.web.db import EXTENSION_KEY
 
     app = create_app()
     size = int(os.environ["GRIDGIS_BENCH_POOL_SIZE"])
     url = normalise_url(os.environ["GRIDGIS_DATABASE_URL"])
-    ping = os.environ.get("GRIDGIS_BENCH_PRE_PING", "on") == "on"
-    app.extensions[EXTENSION_KEY] = create_engine(
-        url, pool_size=size, max_overflow=0, pool_pre_ping=ping
+    app.extensions[EXTENSION_KEY] = ping_when_idle(
+        create_engine(url, pool_size=size, max_overflow=0)
     )
     return app
 
@@ -164,8 +164,10 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 60)
     raise RuntimeError(f"gunicorn did not answer /api/health within {timeout:g} s")
 
 
-def _requests(points: list[tuple[float, float]], seed: int, refused: bool) -> list[bytes]:
-    """Prepared POST requests (head and JSON body) at random points."""
+def _requests(
+    points: list[tuple[float, float]], seed: int, refused: bool, token: str
+) -> list[bytes]:
+    """Prepared POST requests (head with the API token, and JSON body) at random points."""
     rng = random.Random(seed)
     out = []
     for _ in range(_BODIES):
@@ -177,7 +179,7 @@ def _requests(points: list[tuple[float, float]], seed: int, refused: bool) -> li
         body = json.dumps(case).encode()
         head = (
             "POST /api/cases HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         out.append(head + body)
     return out
@@ -222,12 +224,13 @@ class _Connection:
 
 def _client(
     port: int, points: list[tuple[float, float]], connections: int, start: float, stop: float,
-    seed: int, refused: bool,
+    seed: int, refused: bool, token: str,
 ) -> ClientResult:  # fmt: skip
     """A client process: ``connections`` keep-alive connections driven from one thread."""
     expected = 422 if refused else 201
     conns = [
-        _Connection(port, _requests(points, seed * 100 + n, refused)) for n in range(connections)
+        _Connection(port, _requests(points, seed * 100 + n, refused, token))
+        for n in range(connections)
     ]
     selector = selectors.DefaultSelector()
     for conn in conns:
@@ -312,11 +315,14 @@ def _run(
     points: list[tuple[float, float]],
     seed: int,
     processes: Callable[[], dict[str, list[psutil.Process]]],
+    token: str,
 ) -> RunResult:
     start = time.monotonic() + 0.5
     stop = start + args.seconds
     futures = [
-        pool.submit(_client, port, points, args.connections, start, stop, seed + n, args.refused)
+        pool.submit(
+            _client, port, points, args.connections, start, stop, seed + n, args.refused, token
+        )
         for n in range(args.clients)
     ]
     while time.monotonic() < start:
@@ -381,11 +387,6 @@ def main(argv: list[str] | None = None) -> int:
         help="connections per worker (default: the app's own pool, 5 + 10 short-lived)",
     )
     parser.add_argument(
-        "--no-pre-ping",
-        action="store_true",
-        help="with --pool-size: no ping of each connection taken from the pool",
-    )
-    parser.add_argument(
         "--sync-commit",
         choices=["on", "off"],
         default="on",
@@ -418,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             ]
             before = conn.execute(text("SELECT count(*) FROM case_record")).scalar_one()
+        # Intake clients authenticate with an API token (an administrator's: any street).
+        users.add_user(engine, "bench", role="admin", password=secrets.token_urlsafe(16))
+        token = users.issue_token(engine, "bench")
         print(f"demo loaded in {time.perf_counter() - loaded:.1f} s; {len(points)} points")
 
         port = _free_port()
@@ -433,7 +437,6 @@ def main(argv: list[str] | None = None) -> int:
                 "GRIDGIS_DATABASE_URL": url,
                 "GRIDGIS_INTAKE_SYNC_COMMIT": args.sync_commit,
                 "GRIDGIS_BENCH_POOL_SIZE": str(args.pool_size or 0),
-                "GRIDGIS_BENCH_PRE_PING": "off" if args.no_pre_ping else "on",
             },
         )  # fmt: skip
         _wait_ready(port, server)
@@ -444,9 +447,9 @@ def main(argv: list[str] | None = None) -> int:
             # Warm-up: connections, pools, caches and prepared statements of every worker.
             warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup})
             processes = functools.partial(_server_processes, server, postmaster)
-            _run(pool, warm, port, points, 0, processes)
+            _run(pool, warm, port, points, 0, processes, token)
             for run in range(args.runs):
-                result = _run(pool, args, port, points, 1000 * (run + 1), processes)
+                result = _run(pool, args, port, points, 1000 * (run + 1), processes, token)
                 results.append(result)
                 print(f"run {run + 1}: {_line(result)}")
                 if result.failures:

@@ -8,6 +8,8 @@
  *     tilesUrl: "/tiles/cells/{z}/{x}/{y}.pbf",
  *     params: { colour: "households", street: null },
  *     palette: ["#f7fbff", "#c6dbef", ...],   // fill colour of property value 0, 1, ...
+ *     fill: function (p) { return "#abcdef"; }, // or: a cell's fill from its properties
+ *     markProperty: "out_of_bounds",          // cells outlined in red (null: none)
  *     names: { "350304001": "镇海街道", ... },  // area names by code, for the popup
  *     onDrawn: function (info) { ... },       // every time the tiles in view are drawn
  *   });
@@ -44,8 +46,12 @@
     return el;
   }
 
+  function t(message, values) {
+    return window.gridgis && window.gridgis.t ? window.gridgis.t(message, values) : message;
+  }
+
   function yesNo(value) {
-    return value ? "有" : "无";
+    return value ? t("有") : t("无");
   }
 
   /* The default popup of a cell: its code, community, street, households, worker, branch;
@@ -54,17 +60,17 @@
     names = names || {};
     var root = document.createElement("div");
     root.className = "cell-popup";
-    root.appendChild(text("p", "cell-popup-code", "网格 " + p.code));
+    root.appendChild(text("p", "cell-popup-code", t("网格 {code}", { code: p.code })));
     var list = document.createElement("dl");
     function row(term, value) {
       list.appendChild(text("dt", null, term));
       list.appendChild(text("dd", null, value));
     }
-    row("社区", (names[p.community] || "") + "（" + p.community + "）");
-    row("街道", (names[p.street] || "") + "（" + p.street + "）");
-    row("户数", p.households + (p.out_of_bounds ? "（超出户数范围）" : ""));
-    row("网格员", yesNo(p.has_worker));
-    row("党支部", yesNo(p.has_branch));
+    row(t("社区"), (names[p.community] || "") + "（" + p.community + "）");
+    row(t("街道"), (names[p.street] || "") + "（" + p.street + "）");
+    row(t("户数"), p.households + (p.out_of_bounds ? t("（超出户数范围）") : ""));
+    row(t("网格员"), yesNo(p.has_worker));
+    row(t("党支部"), yesNo(p.has_branch));
     root.appendChild(list);
     return root;
   }
@@ -82,19 +88,20 @@
 
   function cellMap(map, options) {
     var property = options.property || "colour";
-    var markProperty = options.markProperty || "out_of_bounds";
+    var markProperty = options.markProperty === undefined ? "out_of_bounds" : options.markProperty;
+    var fill = options.fill || null;
     var popup = options.popup || cellPopup;
     var params = L.extend({}, options.params || {});
     var palette = options.palette || [];
     var seen = new Set();
     var markedCount = 0;
     var firstDrawn = false;
-    var styles = [[], [], []];
+    var styles = [{}, {}, {}];
 
-    function makeStyle(value, marked, band) {
+    function makeStyle(colour, marked, band) {
       return {
         fill: true,
-        fillColor: palette[value] || FALLBACK_FILL,
+        fillColor: colour || FALLBACK_FILL,
         fillOpacity: 0.75,
         color: marked ? "#b3261e" : "#4d5b66",
         weight: marked ? [1.5, 2, 2.5][band] : [0.3, 0.6, 1][band],
@@ -106,17 +113,18 @@
     /* VectorGrid calls this for every feature of every tile (30,000 times for a city in
        view): it must not allocate, hence one cached style per (zoom band, value, mark). */
     function style(p, zoom) {
-      var marked = p[markProperty] ? 1 : 0;
+      var marked = markProperty && p[markProperty] ? 1 : 0;
       if (!seen.has(p.code)) {
         seen.add(p.code);
         markedCount += marked;
       }
       var band = zoom >= 14 ? 2 : zoom >= 12 ? 1 : 0;
-      var index = 2 * p[property] + marked;
-      var cached = styles[band][index];
+      var colour = fill ? fill(p) : palette[p[property]];
+      var key = colour + (marked ? "|m" : "");
+      var cached = styles[band][key];
       if (!cached) {
-        cached = makeStyle(p[property], marked, band);
-        styles[band][index] = cached;
+        cached = makeStyle(colour, marked, band);
+        styles[band][key] = cached;
       }
       return cached;
     }
@@ -160,10 +168,12 @@
       /* Ask the tiles again with other query parameters (and a palette to match). */
       setParams: function (changes, newPalette) {
         params = L.extend({}, params, changes);
-        if (newPalette) {
+        if (typeof newPalette === "function") {
+          fill = newPalette;
+        } else if (newPalette) {
           palette = newPalette;
         }
-        styles = [[], [], []];
+        styles = [{}, {}, {}];
         seen = new Set();
         markedCount = 0;
         document.body.removeAttribute("data-cells-colour");

@@ -7,6 +7,7 @@
  */
 (function () {
   "use strict";
+  var gridgis = window.gridgis;
 
   var config = JSON.parse(document.getElementById("gridgis-config").textContent);
   var statusEl = document.getElementById("map-status");
@@ -15,13 +16,6 @@
   function setStatus(message, isError) {
     statusEl.textContent = message;
     statusEl.classList.toggle("status-error", Boolean(isError));
-  }
-
-  /* Text as HTML-safe markup, for the one Leaflet API that takes HTML (attribution). */
-  function escapeHtml(value) {
-    var div = document.createElement("div");
-    div.textContent = value;
-    return div.innerHTML;
   }
 
   function palette(colour) {
@@ -57,7 +51,7 @@
     });
     var flagged = document.createElement("li");
     flagged.appendChild(swatch(null));
-    flagged.appendChild(document.createTextNode("户数超出社区范围（红色虚线）"));
+    flagged.appendChild(document.createTextNode(gridgis.t("户数超出社区范围（红色虚线）")));
     list.appendChild(flagged);
     legendEl.appendChild(title);
     legendEl.appendChild(list);
@@ -65,12 +59,6 @@
 
   var map = L.map("map", { zoomControl: true }).setView([35.0, 105.0], 4);
   L.control.scale({ imperial: false }).addTo(map);
-  if (config.tileUrl) {
-    L.tileLayer(config.tileUrl, {
-      attribution: escapeHtml(config.tileAttribution || ""),
-      maxZoom: config.maxZoom,
-    }).addTo(map);
-  }
   if (config.bounds) {
     map.fitBounds(config.bounds, { padding: [16, 16], animate: false });
   }
@@ -83,10 +71,13 @@
     maxZoom: config.maxZoom,
     onDrawn: function (info) {
       if (!config.bounds) {
-        setStatus("尚无网格。", false);
+        setStatus(gridgis.t("尚无网格。"), false);
       } else {
         setStatus(
-          "已显示 " + info.cells + " 个网格，其中 " + info.marked + " 个户数超出范围。",
+          gridgis.t("已显示 {n} 个网格，其中 {marked} 个户数超出范围。", {
+            n: info.cells,
+            marked: info.marked,
+          }),
           false
         );
       }
@@ -97,7 +88,7 @@
   document.querySelectorAll("input[name='colour']").forEach(function (input) {
     input.addEventListener("change", function () {
       if (input.checked) {
-        setStatus("正在加载网格…", false);
+        setStatus(gridgis.t("正在加载网格…"), false);
         drawLegend(input.value);
         cells.setParams({ colour: input.value }, palette(input.value));
       }

@@ -4,11 +4,13 @@
  *
  * Reads its settings from the JSON block #gridgis-config. Makes no request
  * outside the app unless a base-map tile URL is configured. Names are put in
- * the page as text (textContent), never as HTML.
+ * the page as text (textContent), never as HTML. The panel links each
+ * district to its page (/area/<code>).
  */
 (function () {
   "use strict";
 
+  var gridgis = window.gridgis;
   var config = JSON.parse(document.getElementById("gridgis-config").textContent);
   var statusEl = document.getElementById("map-status");
 
@@ -34,13 +36,6 @@
   function setStatus(text, isError) {
     statusEl.textContent = text;
     statusEl.classList.toggle("status-error", Boolean(isError));
-  }
-
-  /* Text as HTML-safe markup, for the one Leaflet API that takes HTML (attribution). */
-  function escapeHtml(text) {
-    var div = document.createElement("div");
-    div.textContent = text;
-    return div.innerHTML;
   }
 
   /* A label element: name on one line, code on the next, both as plain text. */
@@ -101,12 +96,7 @@
 
   var map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([35.0, 105.0], 4);
   L.control.scale({ imperial: false }).addTo(map);
-  if (config.tileUrl) {
-    L.tileLayer(config.tileUrl, {
-      attribution: escapeHtml(config.tileAttribution || ""),
-      maxZoom: 19,
-    }).addTo(map);
-  }
+  /* The base map, if one is configured, is added by basemap.js. */
 
   /* Street outlines above the district fills (so their tooltips answer the
      pointer), labels above both; the panes keep this order whichever answer
@@ -201,14 +191,14 @@
   loaded.then(
     function (counts) {
       if (counts[0] === 0) {
-        setStatus("尚无带边界的区县。", false);
+        setStatus(gridgis.t("尚无带边界的区县。"), false);
       } else {
-        setStatus("已显示 " + counts[0] + " 个区县、" + counts[1] + " 个街道。", false);
+        setStatus(gridgis.t("已显示 {d} 个区县、{s} 个街道。", { d: counts[0], s: counts[1] }), false);
       }
       document.body.setAttribute("data-map-ready", "true");
     },
     function (error) {
-      setStatus("地图数据加载失败：" + error.message, true);
+      setStatus(gridgis.t("地图数据加载失败：{error}", { error: error.message }), true);
       document.body.setAttribute("data-map-ready", "error");
     }
   );

@@ -1,0 +1,55 @@
+"""The navigation bar: the app's pages a user may open, in one place.
+
+Each entry names a view by its endpoint; an entry whose view is not
+registered, or whose roles exclude the signed-in user, is left out, so the
+bar never links to a page that would answer 403 or 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, request, url_for
+
+from gridgis.web.auth import signed_in_user
+from gridgis.web.i18n import gettext
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One link of the bar: the view's endpoint, its Chinese label, who may open it."""
+
+    endpoint: str
+    label: str
+    roles: tuple[str, ...] = ("admin", "street", "analyst")
+    blueprints: tuple[str, ...] = ()
+    """Blueprints whose pages count as this entry's (marked current in the bar)."""
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("maps.index", "概览", blueprints=("overview",)),
+    NavItem("tiles.cell_map", "网格覆盖"),
+    NavItem("placement_pages.placement_map", "党支部布局"),
+    NavItem("density_pages.density_map", "案件密度"),
+    NavItem("editing.index", "网格编辑", roles=("admin",), blueprints=("editing",)),
+)
+
+
+def nav_links() -> list[dict[str, object]]:
+    """The bar for the signed-in user: ``label`` (translated), ``url``, ``current``."""
+    user = signed_in_user()
+    if user is None:
+        return []
+    links: list[dict[str, object]] = []
+    for item in NAV:
+        if item.endpoint not in current_app.view_functions or user.role not in item.roles:
+            continue
+        links.append(
+            {
+                "label": gettext(item.label),
+                "url": url_for(item.endpoint),
+                "current": request.endpoint == item.endpoint
+                or request.blueprint in item.blueprints,
+            }
+        )
+    return links
