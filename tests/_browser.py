@@ -218,3 +218,36 @@ def ready_selector(path: str) -> str:
     if not prefixes:
         raise KeyError(f"no ready selector for page {path!r}; add it to PAGE_READY")
     return PAGE_READY[max(prefixes, key=len)]
+
+
+_PAINTED_PIXEL_JS = """
+() => {
+  const mapBox = document.getElementById("map").getBoundingClientRect();
+  for (const canvas of document.querySelectorAll(".leaflet-tile-container canvas")) {
+    const box = canvas.getBoundingClientRect();
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    const alpha = (x, y) => data[4 * (y * canvas.width + x) + 3];
+    for (let y = 8; y < canvas.height - 8; y += 4) {
+      for (let x = 8; x < canvas.width - 8; x += 4) {
+        const px = box.left + x * box.width / canvas.width;
+        const py = box.top + y * box.height / canvas.height;
+        if (px < mapBox.left + 60 || px > mapBox.right - 60 || py < mapBox.top + TOP
+            || py > mapBox.bottom - 40) { continue; }
+        let solid = true;
+        for (let d = -4; d <= 4 && solid; d += 2) {
+          solid = alpha(x + d, y) > 0 && alpha(x, y + d) > 0;
+        }
+        if (solid) { return { x: px, y: py }; }
+      }
+    }
+  }
+  return null;
+}
+"""
+
+
+def painted_pixel_js(*, top: int) -> str:
+    """Script for ``page.evaluate``: the page point ``{x, y}`` of a pixel that a cell tile
+    painted solidly (so a click there hits a cell), or null. It keeps away from the map's
+    edges and ``top`` pixels below its top (where controls such as the layer box lie)."""
+    return _PAINTED_PIXEL_JS.replace("TOP", str(int(top)))

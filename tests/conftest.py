@@ -20,6 +20,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+MARKUP_NAME = '<img src="/xss.png" onerror="window.__xss = 1">社区'
+"""A name holding markup: pages must show it as text."""
 _counter = itertools.count()
 
 
@@ -200,6 +203,93 @@ def shared_client(
     yield application.test_client()
     dispose_engine(application)
     pg_server.drop(name)
+
+
+@pytest.fixture(scope="module")
+def demo_db(
+    request: pytest.FixtureRequest, pg_server: _Server, demo_template: str
+) -> Iterator[str]:
+    """One copy of the demo district for a module whose tests only read it (named after
+    the module). A module that changes it first overrides this fixture."""
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    name = f"gridgis_{module}_{os.getpid()}"
+    yield pg_server.create(name, template=demo_template)
+    pg_server.drop(name)
+
+
+@pytest.fixture(scope="module")
+def web(demo_db: str) -> Iterator[Flask]:
+    """The web app on the module's copy of the demo (:func:`demo_db`)."""
+    from gridgis.web import create_app
+    from gridgis.web.db import dispose_engine
+
+    application = create_app({"TESTING": True, "DATABASE_URL": demo_db})
+    yield application
+    dispose_engine(application)
+
+
+@pytest.fixture(scope="module")
+def streets(demo_db: str) -> list[str]:
+    """The street offices of the module's demo copy that have cells, by code (two or more)."""
+    engine = create_engine(demo_db)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT DISTINCT co.street_code FROM grid_cell g "
+                    "JOIN community co ON co.code = g.community_code "
+                    "WHERE g.valid_to IS NULL ORDER BY 1"
+                )
+            )
+            found = [r[0] for r in rows]
+    finally:
+        engine.dispose()
+    assert len(found) >= 2
+    return found
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Chromium for a browser test: the test fails, never skips, when it is missing."""
+    from _browser import require_chromium
+
+    return require_chromium()
+
+
+_ROLE_CLIENTS: dict[tuple[str, str, str | None], FlaskClient] = {}
+
+
+def role_client(web: Flask, role: str, street: str | None = None, *, prefix: str) -> FlaskClient:
+    """A client of ``web`` signed in with ``role`` (of ``street``): one user, named
+    ``<prefix>-<role>-<street or all>``, and one client per database, role and street."""
+    key = (web.config["DATABASE_URL"], role, street)
+    if key not in _ROLE_CLIENTS:
+        client = web.test_client()
+        sign_in(client, role=role, street=street, name=f"{prefix}-{role}-{street or 'all'}")
+        _ROLE_CLIENTS[key] = client
+    return _ROLE_CLIENTS[key]
+
+
+def role_users(url: str, prefix: str, street: str) -> dict[str, tuple[str, str | None]]:
+    """Add an admin, an analyst and a street office of ``street`` to the database at
+    ``url``, named ``<prefix>-<role>``; their (name, street) by role."""
+    users = {
+        "admin": (f"{prefix}-admin", None),
+        "analyst": (f"{prefix}-analyst", None),
+        "street": (f"{prefix}-street", street),
+    }
+    for role, (name, street_code) in users.items():
+        add_test_user(url, name, role=role, street=street_code)
+    return users
+
+
+def assert_no_inline_code(html: str) -> None:
+    """The page keeps the CSP: scripts are files or JSON data, no style or event attributes."""
+    for tag in re.findall(r"<script\b[^>]*>", html):
+        assert "src=" in tag or 'type="application/json"' in tag, tag
+    assert "<style" not in html
+    assert " style=" not in html
+    assert not re.search(r"<[^>]+\son[a-z]+=", html)
 
 
 def response_json(response: Any, status: int) -> Any:

@@ -8,116 +8,42 @@ draws, the colour modes switch, and a cell's popup shows names as text.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from _browser import log_in, require_chromium, serve, watched_page
-from conftest import TEST_PASSWORD, add_test_user, sign_in
+from _browser import log_in, painted_pixel_js, require_chromium, serve, watched_page
+from conftest import (
+    MARKUP_NAME,
+    TEST_PASSWORD,
+    assert_no_inline_code,
+    role_client,
+    role_users,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
-
-from gridgis.web import create_app
-from gridgis.web.db import dispose_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 STREET_OPTION = re.compile(r'<option value="([0-9]{9})"')
 CATEGORY_BOX = re.compile(r'<input type="checkbox" name="category" value="([a-z_]+)"( checked)?>')
-MARKUP_NAME = '<img src="/xss.png" onerror="window.__xss = 1">社区'
-
-PAINTED_PIXEL_JS = """
-() => {
-  const mapBox = document.getElementById("map").getBoundingClientRect();
-  for (const canvas of document.querySelectorAll(".leaflet-tile-container canvas")) {
-    const box = canvas.getBoundingClientRect();
-    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-    const alpha = (x, y) => data[4 * (y * canvas.width + x) + 3];
-    for (let y = 8; y < canvas.height - 8; y += 4) {
-      for (let x = 8; x < canvas.width - 8; x += 4) {
-        const px = box.left + x * box.width / canvas.width;
-        const py = box.top + y * box.height / canvas.height;
-        if (px < mapBox.left + 60 || px > mapBox.right - 60 || py < mapBox.top + 100
-            || py > mapBox.bottom - 40) { continue; }
-        let solid = true;
-        for (let d = -4; d <= 4 && solid; d += 2) {
-          solid = alpha(x + d, y) > 0 && alpha(x, y + d) > 0;
-        }
-        if (solid) { return { x: px, y: py }; }
-      }
-    }
-  }
-  return null;
-}
-"""
 
 
 @pytest.fixture(scope="module")
-def demo_db(pg_server: Any, demo_template: str) -> Iterator[str]:
-    """One copy of the demo for this module; its communities are given a name with markup."""
-    name = f"gridgis_density_page_{os.getpid()}"
-    url = pg_server.create(name, template=demo_template)
-    engine = create_engine(url)
+def demo_db(demo_db: str) -> str:
+    """The module's demo copy, its communities given a name with markup."""
+    engine = create_engine(demo_db)
     try:
         with engine.begin() as conn:
             conn.execute(text("UPDATE community SET name = :name"), {"name": MARKUP_NAME})
     finally:
         engine.dispose()
-    yield url
-    pg_server.drop(name)
-
-
-@pytest.fixture(scope="module")
-def web(demo_db: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_URL": demo_db})
-    yield application
-    dispose_engine(application)
-
-
-@pytest.fixture(scope="module")
-def streets(demo_db: str) -> list[str]:
-    """The demo's street offices that have cells, by code."""
-    engine = create_engine(demo_db)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT DISTINCT co.street_code FROM grid_cell g "
-                    "JOIN community co ON co.code = g.community_code "
-                    "WHERE g.valid_to IS NULL ORDER BY 1"
-                )
-            )
-            found = [r[0] for r in rows]
-    finally:
-        engine.dispose()
-    assert len(found) >= 2
-    return found
-
-
-_CLIENTS: dict[tuple[str, str, str | None], FlaskClient] = {}
+    return demo_db
 
 
 def _client(web: Flask, role: str, street: str | None = None) -> FlaskClient:
-    """A client signed in with ``role`` (one user and client per role and street)."""
-    key = (web.config["DATABASE_URL"], role, street)
-    if key not in _CLIENTS:
-        client = web.test_client()
-        sign_in(client, role=role, street=street, name=f"dp-{role}-{street or 'all'}")
-        _CLIENTS[key] = client
-    return _CLIENTS[key]
-
-
-def _assert_no_inline_code(html: str) -> None:
-    """The page keeps the CSP: scripts are files or JSON data, no style or event attributes."""
-    for tag in re.findall(r"<script\b[^>]*>", html):
-        assert "src=" in tag or 'type="application/json"' in tag, tag
-    assert "<style" not in html
-    assert " style=" not in html
-    assert not re.search(r"<[^>]+\son[a-z]+=", html)
+    return role_client(web, role, street, prefix="dp")
 
 
 def test_each_role_gets_the_page_with_its_filters(web: Flask, streets: list[str]) -> None:
@@ -133,7 +59,7 @@ def test_each_role_gets_the_page_with_its_filters(web: Flask, streets: list[str]
         assert [m[0] for m in CATEGORY_BOX.findall(html)] == categories
         assert "Getis-Ord Gi*" in html and "Benjamini–Hochberg" in html
         assert "校正后 q ≤ 0.05 为显著" in html
-        _assert_no_inline_code(html)
+        assert_no_inline_code(html)
 
     own = streets[1]
     office = _client(web, "street", own)
@@ -207,13 +133,7 @@ def test_the_page_in_english(web: Flask) -> None:
 @pytest.mark.browser
 def test_density_map_as_each_role(web: Flask, demo_db: str, streets: list[str]) -> None:
     require_chromium()
-    users = {
-        "admin": ("db-admin", None),
-        "analyst": ("db-analyst", None),
-        "street": ("db-street", streets[0]),
-    }
-    for role, (name, street) in users.items():
-        add_test_user(demo_db, name, role=role, street=street)
+    users = role_users(demo_db, "db", streets[0])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with serve(web) as base, watched_page(base) as (page, watch):
         for role, (name, street) in users.items():
@@ -239,7 +159,7 @@ def test_density_map_as_each_role(web: Flask, demo_db: str, streets: list[str]) 
 
             if role == "admin":
                 # A cell's popup shows its figures, and names holding markup as text.
-                spot = page.evaluate(PAINTED_PIXEL_JS)
+                spot = page.evaluate(painted_pixel_js(top=100))
                 assert spot is not None, "no cell was painted on the map"
                 page.mouse.click(spot["x"], spot["y"])
                 popup = page.locator(".leaflet-popup-content .cell-popup")

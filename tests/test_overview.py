@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _browser import log_in, require_chromium, serve, watched_page
+from _browser import log_in, serve, watched_page
 from conftest import DEMO_DISTRICT, TEST_PASSWORD, add_test_user, cell_point, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
@@ -228,11 +228,6 @@ def test_english_page_has_english_headings(client: FlaskClient, demo_engine: Eng
 
 
 # --- in the browser ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def chromium() -> str:
-    return require_chromium()
 
 
 @pytest.fixture

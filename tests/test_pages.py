@@ -9,17 +9,13 @@ asks nothing outside the app. Screenshots go to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _browser import log_in, ready_selector, require_chromium, serve, watched_page
+from _browser import log_in, ready_selector, serve, watched_page
 from conftest import TEST_PASSWORD, add_test_user
 from flask import Flask
 from sqlalchemy import Engine, text
-
-from gridgis.web import create_app
-from gridgis.web.db import dispose_engine
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "pages"
 NAV_ZH = ["概览", "网格覆盖", "党支部布局", "案件密度", "网格编辑"]
@@ -27,15 +23,8 @@ NAV_EN = ["Overview", "Coverage", "Party branches", "Case density", "Cell editin
 
 
 @pytest.fixture
-def app(demo_url: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_URL": demo_url})
-    yield application
-    dispose_engine(application)
-
-
-@pytest.fixture
-def chromium() -> str:
-    return require_chromium()
+def app_database_url(demo_url: str) -> str:
+    return demo_url
 
 
 def _codes(engine: Engine) -> dict[str, str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import geopandas as gpd
@@ -318,21 +316,6 @@ def test_demo_coverage_is_consistent(demo_engine: Engine) -> None:
 
 
 # --- the JSON API --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_db(pg_server: Any, demo_template: str) -> Iterator[str]:
-    """One copy of the demo for this module's web tests (they only read)."""
-    name = f"gridgis_placement_{os.getpid()}"
-    yield pg_server.create(name, template=demo_template)
-    pg_server.drop(name)
-
-
-@pytest.fixture(scope="module")
-def web(demo_db: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_URL": demo_db})
-    yield application
-    dispose_engine(application)
 
 
 @pytest.fixture(scope="module")

@@ -8,82 +8,27 @@ are drawn with their coverage, the facilities' walking areas shown, and the
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from _browser import log_in, require_chromium, serve, watched_page
-from conftest import TEST_PASSWORD, add_test_user, sign_in
+from conftest import (
+    TEST_PASSWORD,
+    assert_no_inline_code,
+    role_client,
+    role_users,
+)
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-
-from gridgis.web import create_app
-from gridgis.web.db import dispose_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 OPTION = re.compile(r'<option value="([0-9]{9})"')
 
 
-@pytest.fixture(scope="module")
-def demo_db(pg_server: Any, demo_template: str) -> Iterator[str]:
-    """One copy of the demo for this module (its tests only read)."""
-    name = f"gridgis_placement_page_{os.getpid()}"
-    yield pg_server.create(name, template=demo_template)
-    pg_server.drop(name)
-
-
-@pytest.fixture(scope="module")
-def web(demo_db: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_URL": demo_db})
-    yield application
-    dispose_engine(application)
-
-
-@pytest.fixture(scope="module")
-def streets(demo_db: str) -> list[str]:
-    """The demo's street offices that have cells, by code."""
-    engine = create_engine(demo_db)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT DISTINCT co.street_code FROM grid_cell g "
-                    "JOIN community co ON co.code = g.community_code "
-                    "WHERE g.valid_to IS NULL ORDER BY 1"
-                )
-            )
-            found = [r[0] for r in rows]
-    finally:
-        engine.dispose()
-    assert len(found) >= 2
-    return found
-
-
-_CLIENTS: dict[tuple[str, str, str | None], FlaskClient] = {}
-
-
 def _client(web: Flask, role: str, street: str | None = None) -> FlaskClient:
-    """A client signed in with ``role`` (one user and client per role and street)."""
-    key = (web.config["DATABASE_URL"], role, street)
-    if key not in _CLIENTS:
-        client = web.test_client()
-        sign_in(client, role=role, street=street, name=f"pp-{role}-{street or 'all'}")
-        _CLIENTS[key] = client
-    return _CLIENTS[key]
-
-
-def _assert_no_inline_code(html: str) -> None:
-    """The page keeps the CSP: scripts are files or JSON data, no style attributes."""
-    for tag in re.findall(r"<script\b[^>]*>", html):
-        assert "src=" in tag or 'type="application/json"' in tag, tag
-    assert "<style" not in html
-    assert " style=" not in html
-    assert not re.search(r"<[^>]+\son[a-z]+=", html)
+    return role_client(web, role, street, prefix="pp")
 
 
 def test_each_role_gets_the_page_with_its_streets(web: Flask, streets: list[str]) -> None:
@@ -95,7 +40,7 @@ def test_each_role_gets_the_page_with_its_streets(web: Flask, streets: list[str]
         assert "<title>党支部布局图 · gridgis</title>" in html
         assert set(streets) <= set(OPTION.findall(html))
         assert f'<option value="{streets[0]}" selected>' in html  # the first street by default
-        _assert_no_inline_code(html)
+        assert_no_inline_code(html)
 
     own = streets[1]
     office = _client(web, "street", own)
@@ -150,13 +95,7 @@ def test_the_page_in_english(web: Flask, streets: list[str]) -> None:
 @pytest.mark.browser
 def test_placement_map_as_each_role(web: Flask, demo_db: str, streets: list[str]) -> None:
     require_chromium()
-    users = {
-        "admin": ("pb-admin", None),
-        "analyst": ("pb-analyst", None),
-        "street": ("pb-street", streets[0]),
-    }
-    for role, (name, street) in users.items():
-        add_test_user(demo_db, name, role=role, street=street)
+    users = role_users(demo_db, "pb", streets[0])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with serve(web) as base, watched_page(base) as (page, watch):
         for role, (name, street) in users.items():

@@ -16,28 +16,23 @@ from typing import Any
 import mapbox_vector_tile
 import pytest
 import shapely
-from _browser import log_in, require_chromium, serve, watched_page
-from conftest import TEST_PASSWORD, add_test_user, sign_in
+from _browser import log_in, painted_pixel_js, serve, watched_page
+from conftest import MARKUP_NAME, TEST_PASSWORD, add_test_user, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.tiles import CELL_LAYER, HOUSEHOLD_BREAKS, TILE_EXTENT
-from gridgis.web import create_app
-from gridgis.web.db import dispose_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 Z = 13
-MARKUP_NAME = '<img src="/xss.png" onerror="window.__xss = 1">社区'
 
 
 @pytest.fixture
-def app(demo_url: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_URL": demo_url})
-    yield application
-    dispose_engine(application)
+def app_database_url(demo_url: str) -> str:
+    return demo_url
 
 
 @pytest.fixture
@@ -225,31 +220,6 @@ def test_street_filter_and_street_scope(
 
 # --- in the browser ------------------------------------------------------------------------------
 
-PAINTED_PIXEL_JS = """
-() => {
-  const mapBox = document.getElementById("map").getBoundingClientRect();
-  for (const canvas of document.querySelectorAll(".leaflet-tile-container canvas")) {
-    const box = canvas.getBoundingClientRect();
-    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-    const alpha = (x, y) => data[4 * (y * canvas.width + x) + 3];
-    for (let y = 8; y < canvas.height - 8; y += 4) {
-      for (let x = 8; x < canvas.width - 8; x += 4) {
-        const px = box.left + x * box.width / canvas.width;
-        const py = box.top + y * box.height / canvas.height;
-        if (px < mapBox.left + 60 || px > mapBox.right - 60 || py < mapBox.top + 220
-            || py > mapBox.bottom - 40) { continue; }
-        let solid = true;
-        for (let d = -4; d <= 4 && solid; d += 2) {
-          solid = alpha(x + d, y) > 0 && alpha(x, y + d) > 0;
-        }
-        if (solid) { return { x: px, y: py }; }
-      }
-    }
-  }
-  return null;
-}
-"""
-
 
 @pytest.fixture
 def live_server(app: Flask, demo_engine: Engine) -> Iterator[str]:
@@ -258,11 +228,6 @@ def live_server(app: Flask, demo_engine: Engine) -> Iterator[str]:
         conn.execute(text("UPDATE community SET name = :name"), {"name": MARKUP_NAME})
     with serve(app) as base:
         yield base
-
-
-@pytest.fixture
-def chromium() -> str:
-    return require_chromium()
 
 
 @pytest.mark.browser
@@ -288,7 +253,7 @@ def test_cell_map_draws_the_cells_offline(
         page.screenshot(path=str(SCREENSHOTS / "cells-map.png"))
 
         # Click a painted pixel: the cell's popup shows its code and names as text.
-        spot = page.evaluate(PAINTED_PIXEL_JS)
+        spot = page.evaluate(painted_pixel_js(top=220))
         assert spot is not None, "no cell was painted on the map"
         page.mouse.click(spot["x"], spot["y"])
         popup = page.locator(".leaflet-popup-content .cell-popup")

@@ -34,10 +34,10 @@ from sqlalchemy import Engine
 
 from gridgis.analysis.hotspots import CONFIDENCE_LEVELS, FDR_LEVEL, HOTSPOT_CLASSES
 from gridgis.cases import case_categories
-from gridgis.db import tiles as db_tiles
 from gridgis.errors import InputError, NotFoundError
 from gridgis.web.area_choice import chosen_street, street_choices
 from gridgis.web.auth import login_required
+from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import get_language
 
@@ -110,7 +110,6 @@ def density_map() -> str:
     categories = case_categories(engine)
     chosen = _categories(categories)
     english = get_language() == "en"
-    extent = db_tiles.cells_extent(engine, street=street)
     page_config: dict[str, Any] = {
         "street": street,
         "category": chosen,
@@ -120,12 +119,10 @@ def density_map() -> str:
         "value": _choice("value", VALUES),
         "cellsUrl": url_for("density.cells"),
         "heatUrl": url_for("density.heat"),
-        "tilesUrl": url_for("tiles.cell_tile", z=0, x=0, y=0).replace(
-            "/0/0/0.pbf", "/{z}/{x}/{y}.pbf"
-        ),
+        "tilesUrl": cell_tiles_url(),
         "hotspotClasses": list(HOTSPOT_CLASSES),
         "recencyBreaks": list(RECENCY_BREAKS),
-        "bounds": None if extent is None else [[extent[1], extent[0]], [extent[3], extent[2]]],
+        "bounds": cells_bounds(engine, street=street),
         "streetBounds": _street_bounds(engine, choices),
         "maxZoom": 19,
     }
@@ -147,7 +144,7 @@ def _street_bounds(engine: Engine, choices: list[dict[str, str]]) -> dict[str, A
     """The ``[[south, west], [north, east]]`` of each street's cells, to zoom to a street chosen."""
     out: dict[str, Any] = {}
     for choice in choices:  # a district has a dozen streets: one small query each
-        extent = db_tiles.cells_extent(engine, street=choice["code"])
-        if extent is not None:
-            out[choice["code"]] = [[extent[1], extent[0]], [extent[3], extent[2]]]
+        bounds = cells_bounds(engine, street=choice["code"])
+        if bounds is not None:
+            out[choice["code"]] = bounds
     return out

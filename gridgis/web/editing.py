@@ -30,6 +30,7 @@ users the login; every POST carries the session's CSRF token)
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -210,20 +211,16 @@ def community_page(community: str) -> tuple[str, int]:
     return _render_community(community)
 
 
-@bp.post("/<community>/propose")
-@roles_required("admin")
-def propose(community: str) -> BaseResponse | tuple[str, int]:
-    """Run the engine (draw or adjust) and keep the result as a draft."""
-    form = {k: request.form.get(k, "") for k in ("method", "seed", "min", "max")}
+def _keep_draft(
+    community: str, form: dict[str, str], make: Callable[[], editing.Proposal]
+) -> BaseResponse | tuple[str, int]:
+    """Keep what ``make`` proposes as a draft and go to its page.
+
+    A problem with the input shows the community page again with the error and the form
+    as it was filled; an unknown community stays a 404.
+    """
     try:
-        proposal = editing.propose_layout(
-            get_engine(),
-            _check_code(community),
-            method=form["method"] or "adjust",
-            seed=_whole_number("seed", form["seed"], default=0) or 0,
-            min_households=_whole_number("min", form["min"], default=None),
-            max_households=_whole_number("max", form["max"], default=None),
-        )
+        proposal = make()
     except NotFoundError:
         raise
     except GridGISError as exc:
@@ -232,13 +229,33 @@ def propose(community: str) -> BaseResponse | tuple[str, int]:
     return redirect(url_for("editing.draft_page", community=community, draft_id=draft_id))
 
 
+@bp.post("/<community>/propose")
+@roles_required("admin")
+def propose(community: str) -> BaseResponse | tuple[str, int]:
+    """Run the engine (draw or adjust) and keep the result as a draft."""
+    form = {k: request.form.get(k, "") for k in ("method", "seed", "min", "max")}
+
+    def propose_layout() -> editing.Proposal:
+        return editing.propose_layout(
+            get_engine(),
+            _check_code(community),
+            method=form["method"] or "adjust",
+            seed=_whole_number("seed", form["seed"], default=0) or 0,
+            min_households=_whole_number("min", form["min"], default=None),
+            max_households=_whole_number("max", form["max"], default=None),
+        )
+
+    return _keep_draft(community, form, propose_layout)
+
+
 @bp.post("/<community>/upload")
 @roles_required("admin")
 def upload(community: str) -> BaseResponse | tuple[str, int]:
     """Read an uploaded layout file and keep it as a draft."""
     _check_code(community)
     form = {"crs": request.form.get("crs", "").strip()}
-    try:
+
+    def read_upload() -> editing.Proposal:
         if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
             raise InputError(
                 f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; "
@@ -256,15 +273,11 @@ def upload(community: str) -> BaseResponse | tuple[str, int]:
         with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as folder:
             path = Path(folder) / f"upload{suffix}"
             file.save(path)
-            proposal = editing.propose_from_file(
+            return editing.propose_from_file(
                 get_engine(), community, path, crs=form["crs"] or None, name=file.filename
             )
-    except NotFoundError:
-        raise
-    except GridGISError as exc:
-        return _render_community(community, error=exc, form=form)
-    draft_id = editing.save_draft(get_engine(), proposal, created_by=_user_name())
-    return redirect(url_for("editing.draft_page", community=community, draft_id=draft_id))
+
+    return _keep_draft(community, form, read_upload)
 
 
 @bp.post("/<community>/drafts/discard")

@@ -30,6 +30,7 @@ from gridgis.db import tiles as db_tiles
 from gridgis.errors import InputError
 from gridgis.web.area_choice import chosen_street, street_choices
 from gridgis.web.auth import login_required
+from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.placement_api import DEFAULT_K, DEFAULT_MINUTES, MAX_K
 
@@ -58,7 +59,6 @@ def placement_map() -> str:
     choices = street_choices(engine)
     street = chosen_street(choices, default_first=True)
     minutes = _minutes_arg()
-    extent = None if street is None else db_tiles.cells_extent(engine, street=street)
     page_config: dict[str, Any] = {
         "street": street,
         "minutes": minutes,
@@ -68,11 +68,9 @@ def placement_map() -> str:
         "maxK": MAX_K,
         "coverageUrl": url_for("placement_api.coverage"),
         "suggestUrl": url_for("placement_api.suggest"),
-        "tilesUrl": url_for("tiles.cell_tile", z=0, x=0, y=0).replace(
-            "/0/0/0.pbf", "/{z}/{x}/{y}.pbf"
-        ),
+        "tilesUrl": cell_tiles_url(),
         "names": {} if street is None else db_tiles.area_names(engine, street=street),
-        "bounds": None if extent is None else [[extent[1], extent[0]], [extent[3], extent[2]]],
+        "bounds": None if street is None else cells_bounds(engine, street=street),
         "maxZoom": 19,
     }
     return render_template(

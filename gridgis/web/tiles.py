@@ -34,10 +34,11 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from gridgis.db import tiles as db_tiles
 from gridgis.web.auth import login_required, scope
+from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import get_language, translate
 
@@ -234,16 +235,13 @@ def cell_map() -> str:
     street = _street_arg()
     colour = _colour_arg()
     engine = get_engine()
-    extent = db_tiles.cells_extent(engine, street=street)
     page_config: dict[str, Any] = {
-        "tilesUrl": url_for("tiles.cell_tile", z=0, x=0, y=0).replace(
-            "/0/0/0.pbf", "/{z}/{x}/{y}.pbf"
-        ),
+        "tilesUrl": cell_tiles_url(),
         "street": street,
         "colour": colour,
         "legends": legends(get_language()),
         "names": db_tiles.area_names(engine, street=street),
-        "bounds": None if extent is None else [[extent[1], extent[0]], [extent[3], extent[2]]],
+        "bounds": cells_bounds(engine, street=street),
         "maxZoom": min(db_tiles.MAX_ZOOM, 19),
     }
     return render_template("cells_map.html", page_config=page_config, colours=db_tiles.COLOURS)

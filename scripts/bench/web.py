@@ -13,7 +13,7 @@ Two sets of cells:
 
 Both scratch databases are on gridgis's local cluster (``GRIDGIS_HOME``)
 and dropped at the end unless ``--keep`` (a kept one is reused). The pages
-need a signed-in user: the script adds the analyst ``bench`` to each and
+need a signed-in user: the script adds the administrator ``bench`` to each and
 signs in through the login form before each measured load.
 
 For each, first the tiles alone: milliseconds per ``ST_AsMVT`` tile (SQL and
@@ -47,11 +47,20 @@ panning, in the last run: the mouse drags the map 500 px right, 300 down,
 release give the median and 95th percentile milliseconds a frame. A
 request to any host other than the app's is counted (there should be none).
 
+Then, on the demo only, every other page of the app (``demo_pages``: the
+overview and a district, street and cell page, the coverage map, placement
+and density maps of the largest street, density of the whole district, and
+cell editing of the largest community): weight, and time from navigation
+start until the page's map has drawn (the ``data-…`` attribute of
+``tests/_browser.py``'s ``PAGE_READY`` appears on ``body``), first and later
+loads.
+
 Usage::
 
     python scripts/bench/web.py
     python scripts/bench/web.py --quick            # 3,000-cell city, one run, no demo
     python scripts/bench/web.py --cells 20000 --runs 5 --keep --json results.json
+    python scripts/bench/web.py --no-city --no-folium --keep   # the demo's pages only
 """
 
 from __future__ import annotations
@@ -92,7 +101,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # _browser: launching the Chromium on P
 sys.path.insert(0, str(HERE))
 
 import _city  # noqa: E402
-from _browser import launch_chromium  # noqa: E402
+from _browser import launch_chromium, ready_selector  # noqa: E402
 
 SCRATCH = "gridgis_bench_web"
 SCRATCH_DEMO = "gridgis_bench_web_demo"
@@ -142,6 +151,19 @@ TILES_DONE_JS = """
 }
 """
 
+READY_AT_JS = """
+(attribute) => {
+  window.__readyAt = null;
+  const mark = () => {
+    if (window.__readyAt === null && document.body &&
+        document.body.getAttribute(attribute) !== null) {
+      window.__readyAt = { at: performance.now(), value: document.body.getAttribute(attribute) };
+    }
+  };
+  new MutationObserver(mark).observe(document, { attributes: true, subtree: true });
+}
+"""
+
 DRAWN_JS = "() => performance.getEntriesByName('gridgis-cells-drawn').length > 0"
 DRAWN_AT_JS = "() => performance.getEntriesByName('gridgis-cells-drawn')[0].startTime"
 
@@ -183,7 +205,7 @@ def scratch_database(
             fill(engine)
             print(f"  filled {name} in {time.perf_counter() - started:.1f} s")
         if not any(user.name == BENCH_USER for user in list_users(engine)):
-            add_user(engine, BENCH_USER, role="analyst", password=BENCH_PASSWORD)
+            add_user(engine, BENCH_USER, role="admin", password=BENCH_PASSWORD)
         yield url
     finally:
         engine.dispose()
@@ -420,8 +442,84 @@ def measure(browser: Any, base: str, path: str, *, runs: int, folium: bool) -> d
     }
 
 
+def demo_pages(engine: Engine) -> dict[str, str]:
+    """Every page of the app on the demo district, by name: the overview and a district,
+    street and cell page, the coverage map, the placement and density maps of the
+    largest street (a street office's view) and of the whole district (density), and
+    the cell editing page of the community with the most cells."""
+    with engine.connect() as conn:
+        street = conn.execute(
+            text(
+                "SELECT s.code FROM street s JOIN community c ON c.street_code = s.code "
+                "JOIN grid_cell g ON g.community_code = c.code AND g.valid_to IS NULL "
+                "GROUP BY s.code ORDER BY count(*) DESC, s.code LIMIT 1"
+            )
+        ).scalar_one()
+        community, cell = conn.execute(
+            text(
+                "SELECT community_code, min(code) FROM grid_cell WHERE valid_to IS NULL "
+                "GROUP BY community_code ORDER BY count(*) DESC, community_code LIMIT 1"
+            )
+        ).one()
+    return {
+        "overview": "/",
+        "district": f"/area/{street[:6]}",
+        "street": f"/area/{street}",
+        "cell": f"/area/{cell}",
+        "coverage": "/map/cells",
+        "placement": f"/map/placement?street={street}",
+        "density (street)": f"/map/density?street={street}",
+        "density (district)": "/map/density",
+        "editing": f"/edit/{community}",
+    }
+
+
+def measure_page(browser: Any, base: str, path: str, *, runs: int) -> dict[str, Any]:
+    """Load ``path`` ``runs`` times (fresh context each): time until it has drawn, weight."""
+    selector = ready_selector(path)
+    attribute = selector[len("body[") : -1] if selector.startswith("body[") else None
+    loads, weights, requests, outside = [], [], [], []
+    for _ in range(runs):
+        context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+        try:
+            if attribute:
+                context.add_init_script(
+                    f"performance.setResourceTimingBufferSize(10000);"
+                    f"({READY_AT_JS})({json.dumps(attribute)});"
+                )
+            page = context.new_page()
+            page.set_default_timeout(300_000)
+            sign_in(page, base)
+            page.on(
+                "request",
+                lambda r: outside.append(r.url) if not r.url.startswith(base + "/") else None,
+            )
+            page.goto(base + path, wait_until="load" if attribute is None else "commit")
+            if attribute is None:
+                loads.append(page.evaluate("() => performance.now()") / 1000)
+            else:
+                page.wait_for_function("() => window.__readyAt !== null", polling=50)
+                ready = page.evaluate("() => window.__readyAt")
+                if ready["value"] == "error":
+                    raise RuntimeError(f"{path} did not draw: {page.inner_text('#map-status')}")
+                loads.append(ready["at"] / 1000)
+            page.wait_for_load_state("networkidle")
+            weight = page.evaluate(WEIGHT_JS)
+            weights.append(weight["bytes"])
+            requests.append(weight["requests"])
+        finally:
+            context.close()
+    return {
+        "load_s": loads[0],
+        "repeat_load_s": statistics.median(loads[1:]) if runs > 1 else math.nan,
+        "weight_bytes": statistics.median(weights),
+        "requests": int(statistics.median(requests)),
+        "outside_requests": len(outside),
+    }
+
+
 def bench_dataset(
-    name: str, url: str, browser: Any, *, runs: int, tiles: int, folium: bool
+    name: str, url: str, browser: Any, *, runs: int, tiles: int, folium: bool, pages: bool = False
 ) -> dict[str, Any]:
     engine = create_engine(url)
     try:
@@ -442,6 +540,16 @@ def bench_dataset(
                         browser, base, "/bench/folium.html", runs=runs, folium=True
                     )
                     print(f"  folium page: {_line(result['folium_page'])}")
+                if pages:
+                    result["pages"] = {}
+                    for page_name, path in demo_pages(engine).items():
+                        m = measure_page(browser, base, path, runs=runs)
+                        result["pages"][page_name] = m | {"path": path}
+                        print(
+                            f"  {page_name} {path}: {m['weight_bytes'] / 1e6:.2f} MB in "
+                            f"{m['requests']} requests, drawn in {m['load_s']:.2f} s "
+                            f"({m['repeat_load_s']:.2f} s later)"
+                        )
     finally:
         engine.dispose()
     return result
@@ -484,6 +592,19 @@ def report(results: dict[str, dict[str, Any]]) -> None:
                 f" {m['frame_median_ms']:>16.1f}"
                 f" {m['frame_p95_ms']:>6.1f} {m['outside_requests']:>8}"
             )
+    for name, r in results.items():
+        if "pages" not in r:
+            continue
+        print()
+        print(f"Every page of the app ({name}, as an administrator; drawn = its map drawn):")
+        print(f"{'page':<20} {'weight MB':>10} {'requests':>9} {'drawn s':>8} {'again s':>8}"
+              f" {'outside':>8}  path")  # fmt: skip
+        for page_name, m in r["pages"].items():
+            print(
+                f"{page_name:<20} {m['weight_bytes'] / 1e6:>10.2f} {m['requests']:>9}"
+                f" {m['load_s']:>8.2f} {m['repeat_load_s']:>8.2f} {m['outside_requests']:>8}"
+                f"  {m['path']}"
+            )
     print()
     print("load s: the first load after the server started (its tile cache empty); again s: the")
     print("median of the later loads (new browser context each: the browser's cache is empty).")
@@ -497,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiles", type=int, default=150, help="tiles timed per zoom at most")
     parser.add_argument("--no-demo", action="store_true", help="skip the default database")
     parser.add_argument("--no-folium", action="store_true", help="skip the folium pages")
+    parser.add_argument("--no-pages", action="store_true", help="skip the app's other pages")
+    parser.add_argument("--no-city", action="store_true", help="skip the synthetic city")
     parser.add_argument("--quick", action="store_true", help="3,000-cell city, one run, no demo")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
@@ -517,16 +640,17 @@ def main(argv: list[str] | None = None) -> int:
                 print("demo: the full demo district 350304")
                 with scratch_database(SCRATCH_DEMO, keep=args.keep, fill=fill_demo) as url:
                     results["demo"] = bench_dataset(
-                        "demo", url, browser,
+                        "demo", url, browser, runs=args.runs, tiles=args.tiles,
+                        folium=not args.no_folium, pages=not args.no_pages,
+                    )  # fmt: skip
+            if not args.no_city:
+                print(f"city: {args.cells:,} synthetic cells")
+                fill = fill_city(args.cells)
+                with scratch_database(SCRATCH, keep=args.keep, fill=fill, cells=args.cells) as url:
+                    results["city"] = bench_dataset(
+                        "city", url, browser,
                         runs=args.runs, tiles=args.tiles, folium=not args.no_folium,
                     )  # fmt: skip
-            print(f"city: {args.cells:,} synthetic cells")
-            fill = fill_city(args.cells)
-            with scratch_database(SCRATCH, keep=args.keep, fill=fill, cells=args.cells) as url:
-                results["city"] = bench_dataset(
-                    "city", url, browser,
-                    runs=args.runs, tiles=args.tiles, folium=not args.no_folium,
-                )  # fmt: skip
         finally:
             browser.close()
     report(results)

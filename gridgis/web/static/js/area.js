@@ -13,7 +13,9 @@
   "use strict";
 
   var gridgis = window.gridgis;
-  var config = JSON.parse(document.getElementById("gridgis-config").textContent);
+  var kit = gridgis.kit;
+  var element = kit.text;
+  var config = kit.config();
   var statusEl = document.getElementById("map-status");
   var colourSelect = document.getElementById("colour-figure");
   var legendEl = document.getElementById("area-legend");
@@ -34,22 +36,6 @@
     on_time_rate: gridgis.t("按期结案率"),
   };
 
-  function setStatus(text, isError) {
-    statusEl.textContent = text;
-    statusEl.classList.toggle("status-error", Boolean(isError));
-  }
-
-  function element(tag, className, text) {
-    var el = document.createElement(tag);
-    if (className) {
-      el.className = className;
-    }
-    if (text !== undefined && text !== null) {
-      el.textContent = String(text);
-    }
-    return el;
-  }
-
   function formatValue(figure, value) {
     if (value === null || value === undefined) {
       return "—";
@@ -60,20 +46,7 @@
     return String(value);
   }
 
-  function fetchGeoJSON(url) {
-    return fetch(url, { headers: { Accept: "application/geo+json" } }).then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) {
-          throw new Error(body && body.error ? body.error : "HTTP " + response.status);
-        }
-        return body;
-      });
-    });
-  }
-
-  var map = L.map("map", { zoomControl: true }).setView([35.0, 105.0], 4);
-  L.control.scale({ imperial: false }).addTo(map);
-  /* The base map, if one is configured, is added by basemap.js. */
+  var map = kit.map(null);
   map.createPane("outline").style.zIndex = 390;
   map.createPane("children").style.zIndex = 400;
   map.createPane("cases").style.zIndex = 620;
@@ -286,14 +259,14 @@
   /* --- loading ------------------------------------------------------------------------ */
 
   var requests = [
-    fetchGeoJSON(config.areasUrl).then(function (data) {
+    kit.getJson(config.areasUrl, "application/geo+json").then(function (data) {
       areas.addData(data);
       return data.features.length;
     }),
   ];
   if (config.outlineUrl) {
     requests.push(
-      fetchGeoJSON(config.outlineUrl).then(function (data) {
+      kit.getJson(config.outlineUrl, "application/geo+json").then(function (data) {
         outline.addData(data);
         return data.features.length;
       })
@@ -311,16 +284,16 @@
         map.fitBounds(bounds, { padding: [24, 24], animate: false });
       }
       if (config.level === "cell") {
-        setStatus(counts[0] ? gridgis.t("已显示网格及 {n} 件案件的位置。", { n: (config.cases || []).length }) : gridgis.t("该网格尚无边界。"), false);
+        kit.setStatus(statusEl, counts[0] ? gridgis.t("已显示网格及 {n} 件案件的位置。", { n: (config.cases || []).length }) : gridgis.t("该网格尚无边界。"), false);
       } else if (counts[0] === 0) {
-        setStatus(gridgis.t("下级区域尚无边界。"), false);
+        kit.setStatus(statusEl, gridgis.t("下级区域尚无边界。"), false);
       } else {
-        setStatus(gridgis.t("已显示 {n} 个下级区域。", { n: counts[0] }), false);
+        kit.setStatus(statusEl, gridgis.t("已显示 {n} 个下级区域。", { n: counts[0] }), false);
       }
       document.body.setAttribute("data-area-drawn", "true");
     },
     function (error) {
-      setStatus(gridgis.t("地图数据加载失败：{error}", { error: error.message }), true);
+      kit.setStatus(statusEl, gridgis.t("地图数据加载失败：{error}", { error: error.message }), true);
       document.body.setAttribute("data-area-drawn", "error");
     }
   );

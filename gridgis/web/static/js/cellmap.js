@@ -20,7 +20,7 @@
  * (for tests and benchmarks). Popup text is put in the page with
  * textContent only: a name holding markup shows as text.
  *
- * Needs Leaflet 1.9 and Leaflet.VectorGrid 1.3 (both vendored).
+ * Needs Leaflet 1.9 and Leaflet.VectorGrid 1.3 (both vendored), i18n.js and pagekit.js.
  */
 (function () {
   "use strict";
@@ -36,19 +36,8 @@
   }
 
   var FALLBACK_FILL = "#cccccc";
-
-  function text(tag, className, content) {
-    var el = document.createElement(tag);
-    if (className) {
-      el.className = className;
-    }
-    el.textContent = content === null || content === undefined ? "" : String(content);
-    return el;
-  }
-
-  function t(message, values) {
-    return window.gridgis && window.gridgis.t ? window.gridgis.t(message, values) : message;
-  }
+  var kit = window.gridgis.kit;
+  var t = window.gridgis.t;
 
   function yesNo(value) {
     return value ? t("有") : t("无");
@@ -58,32 +47,18 @@
      `names` gives the community's and street's names by code. */
   function cellPopup(p, names) {
     names = names || {};
-    var root = document.createElement("div");
-    root.className = "cell-popup";
-    root.appendChild(text("p", "cell-popup-code", t("网格 {code}", { code: p.code })));
-    var list = document.createElement("dl");
-    function row(term, value) {
-      list.appendChild(text("dt", null, term));
-      list.appendChild(text("dd", null, value));
-    }
-    row(t("社区"), (names[p.community] || "") + "（" + p.community + "）");
-    row(t("街道"), (names[p.street] || "") + "（" + p.street + "）");
-    row(t("户数"), p.households + (p.out_of_bounds ? t("（超出户数范围）") : ""));
-    row(t("网格员"), yesNo(p.has_worker));
-    row(t("党支部"), yesNo(p.has_branch));
-    root.appendChild(list);
-    return root;
+    return kit.popup(t("网格 {code}", { code: p.code }), [
+      [t("社区"), (names[p.community] || "") + "（" + p.community + "）"],
+      [t("街道"), (names[p.street] || "") + "（" + p.street + "）"],
+      [t("户数"), p.households + (p.out_of_bounds ? t("（超出户数范围）") : "")],
+      [t("网格员"), yesNo(p.has_worker)],
+      [t("党支部"), yesNo(p.has_branch)],
+    ]);
   }
 
   function tileUrl(template, params) {
-    var query = [];
-    Object.keys(params).forEach(function (key) {
-      var value = params[key];
-      if (value !== null && value !== undefined && value !== "") {
-        query.push(encodeURIComponent(key) + "=" + encodeURIComponent(value));
-      }
-    });
-    return query.length ? template + "?" + query.join("&") : template;
+    var query = kit.query(params);
+    return query ? template + "?" + query : template;
   }
 
   function cellMap(map, options) {
@@ -185,7 +160,6 @@
     };
   }
 
-  window.gridgis = window.gridgis || {};
   window.gridgis.cellMap = cellMap;
   window.gridgis.cellPopup = cellPopup;
 })();

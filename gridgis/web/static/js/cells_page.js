@@ -9,13 +9,13 @@
   "use strict";
   var gridgis = window.gridgis;
 
-  var config = JSON.parse(document.getElementById("gridgis-config").textContent);
+  var kit = gridgis.kit;
+  var config = kit.config();
   var statusEl = document.getElementById("map-status");
   var legendEl = document.getElementById("cell-legend");
 
   function setStatus(message, isError) {
-    statusEl.textContent = message;
-    statusEl.classList.toggle("status-error", Boolean(isError));
+    kit.setStatus(statusEl, message, isError);
   }
 
   function palette(colour) {
@@ -26,42 +26,17 @@
     return out;
   }
 
-  function swatch(fill) {
-    var el = document.createElement("span");
-    el.className = "legend-swatch";
-    if (fill) {
-      el.style.backgroundColor = fill; /* CSSOM, allowed by the page's CSP */
-    } else {
-      el.classList.add("legend-out-of-bounds");
-    }
-    return el;
-  }
-
+  /* The legend of a colouring, and the red dashed outline of cells out of bounds. */
   function drawLegend(colour) {
     var legend = config.legends[colour];
-    legendEl.textContent = "";
-    var title = document.createElement("h2");
-    title.textContent = legend.title;
-    var list = document.createElement("ul");
-    legend.entries.forEach(function (entry) {
-      var item = document.createElement("li");
-      item.appendChild(swatch(entry.colour));
-      item.appendChild(document.createTextNode(entry.label));
-      list.appendChild(item);
-    });
-    var flagged = document.createElement("li");
-    flagged.appendChild(swatch(null));
-    flagged.appendChild(document.createTextNode(gridgis.t("户数超出社区范围（红色虚线）")));
-    list.appendChild(flagged);
-    legendEl.appendChild(title);
-    legendEl.appendChild(list);
+    kit.legend(
+      legendEl,
+      legend.title,
+      legend.entries.concat([{ colour: null, label: gridgis.t("户数超出社区范围（红色虚线）") }])
+    );
   }
 
-  var map = L.map("map", { zoomControl: true }).setView([35.0, 105.0], 4);
-  L.control.scale({ imperial: false }).addTo(map);
-  if (config.bounds) {
-    map.fitBounds(config.bounds, { padding: [16, 16], animate: false });
-  }
+  var map = kit.map(config.bounds);
 
   var cells = window.gridgis.cellMap(map, {
     tilesUrl: config.tilesUrl,

@@ -18,7 +18,9 @@
   "use strict";
 
   var t = window.gridgis.t;
-  var config = JSON.parse(document.getElementById("gridgis-config").textContent);
+  var kit = window.gridgis.kit;
+  var number = kit.number;
+  var config = kit.config();
   var statusEl = document.getElementById("map-status");
   var totalsEl = document.getElementById("density-totals");
   var legendEl = document.getElementById("density-legend");
@@ -50,49 +52,7 @@
   };
 
   function setStatus(message, isError) {
-    statusEl.textContent = message;
-    statusEl.classList.toggle("status-error", Boolean(isError));
-  }
-
-  function text(tag, className, content) {
-    var el = document.createElement(tag);
-    if (className) {
-      el.className = className;
-    }
-    el.textContent = content === null || content === undefined ? "" : String(content);
-    return el;
-  }
-
-  function number(value, digits) {
-    if (value === null || value === undefined || !isFinite(value)) {
-      return "—";
-    }
-    var lang = window.gridgis.language === "en" ? "en" : "zh-CN";
-    return Number(value).toLocaleString(lang, { maximumFractionDigits: digits || 0 });
-  }
-
-  function query(params) {
-    var parts = [];
-    Object.keys(params).forEach(function (key) {
-      var value = params[key];
-      if (value !== null && value !== undefined && value !== "") {
-        parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(value));
-      }
-    });
-    return parts.join("&");
-  }
-
-  function getJson(url) {
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(
-      function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) {
-            throw new Error(body.error || response.statusText);
-          }
-          return body;
-        });
-      }
-    );
+    kit.setStatus(statusEl, message, isError);
   }
 
   /* --- classes ------------------------------------------------------------------------------ */
@@ -225,12 +185,7 @@
 
   /* --- the map ------------------------------------------------------------------------------ */
 
-  var map = L.map("map", { zoomControl: true }).setView([35.0, 105.0], 4);
-  L.control.scale({ imperial: false }).addTo(map);
-  /* The base map, if one is configured, is added by basemap.js. */
-  if (config.bounds) {
-    map.fitBounds(config.bounds, { padding: [16, 16], animate: false });
-  }
+  var map = kit.map(config.bounds);
 
   var cellsByCode = {};
   var cellLayer = null;
@@ -250,15 +205,11 @@
 
   function popup(p) {
     var cell = cellsByCode[p.code] || {};
-    var root = document.createElement("div");
-    root.className = "cell-popup";
-    root.appendChild(text("p", "cell-popup-code", t("网格 {code}", { code: p.code })));
-    var list = document.createElement("dl");
     var hot = HOTSPOT[cell.hotspot] || HOTSPOT.no_data;
     var days = cell.never_inspected
       ? t("从未巡查")
       : t("{n} 天", { n: number(Math.floor(cell.days_since_inspection)) });
-    [
+    return kit.popup(t("网格 {code}", { code: p.code }), [
       [t("社区"), (cell.community || "") + "（" + (cell.community_code || p.community) + "）"],
       [t("街道"), (cell.street || "") + "（" + (cell.street_code || p.street) + "）"],
       [t("户数"), number(cell.households)],
@@ -270,32 +221,11 @@
       [t("校正后 q"), number(cell.gi_q, 4)],
       [t("距上次巡查"), days],
       [t("近期巡查次数"), number(cell.recent_inspections)],
-    ].forEach(function (row) {
-      list.appendChild(text("dt", null, row[0]));
-      list.appendChild(text("dd", null, row[1]));
-    });
-    root.appendChild(list);
-    return root;
-  }
-
-  function swatch(fill) {
-    var el = document.createElement("span");
-    el.className = "legend-swatch";
-    el.style.backgroundColor = fill; /* CSSOM, allowed by the page's CSP */
-    return el;
+    ]);
   }
 
   function drawLegend(mode, entries) {
-    legendEl.textContent = "";
-    legendEl.appendChild(text("h2", null, TITLES[mode]));
-    var list = document.createElement("ul");
-    entries.forEach(function (entry) {
-      var item = document.createElement("li");
-      item.appendChild(swatch(entry.colour));
-      item.appendChild(document.createTextNode(entry.label));
-      list.appendChild(item);
-    });
-    legendEl.appendChild(list);
+    kit.legend(legendEl, TITLES[mode], entries);
   }
 
   function byCode(palette) {
@@ -403,9 +333,9 @@
   function load() {
     setStatus(t("正在加载案件密度…"), false);
     var cellsUrl =
-      config.cellsUrl + "?" + query(L.extend({ geometry: "0", value: state.value }, filterParams()));
-    var heatUrl = config.heatUrl + "?" + query(filterParams());
-    return Promise.all([getJson(cellsUrl), getJson(heatUrl)])
+      config.cellsUrl + "?" + kit.query(L.extend({ geometry: "0", value: state.value }, filterParams()));
+    var heatUrl = config.heatUrl + "?" + kit.query(filterParams());
+    return Promise.all([kit.getJson(cellsUrl), kit.getJson(heatUrl)])
       .then(function (answers) {
         var cells = answers[0];
         var heat = answers[1];
@@ -458,7 +388,7 @@
     if (lang) {
       params.lang = lang;
     }
-    window.history.replaceState(null, "", window.location.pathname + "?" + query(params));
+    window.history.replaceState(null, "", window.location.pathname + "?" + kit.query(params));
   }
 
   filtersForm.addEventListener("submit", function (event) {

@@ -14,7 +14,8 @@
   "use strict";
 
   var t = window.gridgis.t;
-  var config = JSON.parse(document.getElementById("gridgis-config").textContent);
+  var kit = window.gridgis.kit;
+  var config = kit.config();
   var statusEl = document.getElementById("map-status");
 
   var STATUS_COLOURS = {
@@ -25,11 +26,7 @@
   };
 
   function setStatus(message, isError) {
-    if (!statusEl) {
-      return;
-    }
-    statusEl.textContent = message;
-    statusEl.classList.toggle("status-error", Boolean(isError));
+    kit.setStatus(statusEl, message, isError);
   }
 
   function statusName(status) {
@@ -48,39 +45,25 @@
     return "";
   }
 
-  function element(tag, className, text) {
-    var el = document.createElement(tag);
-    if (className) {
-      el.className = className;
-    }
-    if (text !== undefined && text !== null) {
-      el.textContent = String(text);
-    }
-    return el;
-  }
-
   /* A cell's popup, built as DOM (never HTML from data). */
   function popup(p, layerName) {
-    var root = element("div", "edit-popup");
-    root.appendChild(element("p", "edit-popup-title", layerName));
-    var list = document.createElement("dl");
-    function row(term, value) {
-      list.appendChild(element("dt", null, term));
-      list.appendChild(element("dd", null, value));
-    }
-    row(t("网格编码"), p.code);
-    row(
-      t("户数"),
-      (p.households === null || p.households === undefined ? "—" : p.households) +
-        (p.out_of_bounds ? " " + t("（超出户数范围）") : "")
-    );
+    var root = kit.text("div", "edit-popup");
+    root.appendChild(kit.text("p", "edit-popup-title", layerName));
+    var rows = [
+      [t("网格编码"), p.code],
+      [
+        t("户数"),
+        (p.households === null || p.households === undefined ? "—" : p.households) +
+          (p.out_of_bounds ? " " + t("（超出户数范围）") : ""),
+      ],
+    ];
     if (p.status) {
-      row(t("差异"), statusName(p.status));
+      rows.push([t("差异"), statusName(p.status)]);
     }
     if (p.flags && p.flags.length) {
-      row(t("标记"), p.flags.join(", "));
+      rows.push([t("标记"), p.flags.join(", ")]);
     }
-    root.appendChild(list);
+    root.appendChild(kit.definitions(document.createElement("dl"), rows));
     return root;
   }
 
@@ -125,8 +108,7 @@
   }
 
   function drawMap() {
-    var map = L.map("map", { zoomControl: true }).setView([35.0, 105.0], 4);
-    L.control.scale({ imperial: false }).addTo(map);
+    var map = kit.map(null);
     var overlays = {};
     var outline = L.geoJSON(config.outline, {
       style: { color: "#1d2a33", weight: 2, fill: false, dashArray: "2 4" },

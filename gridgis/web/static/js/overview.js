@@ -11,7 +11,8 @@
   "use strict";
 
   var gridgis = window.gridgis;
-  var config = JSON.parse(document.getElementById("gridgis-config").textContent);
+  var kit = gridgis.kit;
+  var config = kit.config();
   var statusEl = document.getElementById("map-status");
 
   var DISTRICT_STYLE = {
@@ -33,22 +34,11 @@
     fillOpacity: 0,
   };
 
-  function setStatus(text, isError) {
-    statusEl.textContent = text;
-    statusEl.classList.toggle("status-error", Boolean(isError));
-  }
-
   /* A label element: name on one line, code on the next, both as plain text. */
   function label(name, code) {
     var el = document.createElement("div");
-    var nameEl = document.createElement("span");
-    nameEl.className = "label-name";
-    nameEl.textContent = name;
-    var codeEl = document.createElement("span");
-    codeEl.className = "label-code";
-    codeEl.textContent = code;
-    el.appendChild(nameEl);
-    el.appendChild(codeEl);
+    el.appendChild(kit.text("span", "label-name", name));
+    el.appendChild(kit.text("span", "label-code", code));
     return el;
   }
 
@@ -83,20 +73,7 @@
     return L.PolyUtil.polygonCenter(L.GeoJSON.coordsToLatLngs(largest[0]), map.options.crs);
   }
 
-  function fetchGeoJSON(url) {
-    return fetch(url, { headers: { Accept: "application/geo+json" } }).then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) {
-          throw new Error(body && body.error ? body.error : "HTTP " + response.status);
-        }
-        return body;
-      });
-    });
-  }
-
-  var map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([35.0, 105.0], 4);
-  L.control.scale({ imperial: false }).addTo(map);
-  /* The base map, if one is configured, is added by basemap.js. */
+  var map = kit.map(null);
 
   /* Street outlines above the district fills (so their tooltips answer the
      pointer), labels above both; the panes keep this order whichever answer
@@ -171,7 +148,7 @@
   });
 
   var loaded = Promise.all([
-    fetchGeoJSON(config.districtsUrl).then(function (data) {
+    kit.getJson(config.districtsUrl, "application/geo+json").then(function (data) {
       districts.addData(data);
       tagDistrictPaths();
       var bounds = districts.getBounds();
@@ -182,7 +159,7 @@
       }
       return data.features.length;
     }),
-    fetchGeoJSON(config.streetsUrl).then(function (data) {
+    kit.getJson(config.streetsUrl, "application/geo+json").then(function (data) {
       streets.addData(data);
       return data.features.length;
     }),
@@ -191,14 +168,14 @@
   loaded.then(
     function (counts) {
       if (counts[0] === 0) {
-        setStatus(gridgis.t("尚无带边界的区县。"), false);
+        kit.setStatus(statusEl, gridgis.t("尚无带边界的区县。"), false);
       } else {
-        setStatus(gridgis.t("已显示 {d} 个区县、{s} 个街道。", { d: counts[0], s: counts[1] }), false);
+        kit.setStatus(statusEl, gridgis.t("已显示 {d} 个区县、{s} 个街道。", { d: counts[0], s: counts[1] }), false);
       }
       document.body.setAttribute("data-map-ready", "true");
     },
     function (error) {
-      setStatus(gridgis.t("地图数据加载失败：{error}", { error: error.message }), true);
+      kit.setStatus(statusEl, gridgis.t("地图数据加载失败：{error}", { error: error.message }), true);
       document.body.setAttribute("data-map-ready", "error");
     }
   );

@@ -18,7 +18,10 @@
   "use strict";
 
   var t = window.gridgis.t;
-  var config = JSON.parse(document.getElementById("gridgis-config").textContent);
+  var kit = window.gridgis.kit;
+  var text = kit.text;
+  var number = kit.number;
+  var config = kit.config();
   var statusEl = document.getElementById("map-status");
   var summaryEl = document.getElementById("placement-summary");
   var methodEl = document.getElementById("placement-method");
@@ -44,11 +47,6 @@
     mixed: t("部分沿道路、部分直线距离"),
   };
 
-  function setStatus(el, message, isError) {
-    el.textContent = message;
-    el.classList.toggle("status-error", Boolean(isError));
-  }
-
   /* Text as HTML-safe markup, for the Leaflet API that takes HTML (the layer control's names). */
   function escapeHtml(value) {
     var div = document.createElement("div");
@@ -56,67 +54,13 @@
     return div.innerHTML;
   }
 
-  function text(tag, className, content) {
-    var el = document.createElement(tag);
-    if (className) {
-      el.className = className;
-    }
-    el.textContent = content === null || content === undefined ? "" : String(content);
-    return el;
-  }
-
-  function number(value, digits) {
-    if (value === null || value === undefined || !isFinite(value)) {
-      return "—";
-    }
-    var lang = window.gridgis.language === "en" ? "en" : "zh-CN";
-    return Number(value).toLocaleString(lang, { maximumFractionDigits: digits || 0 });
-  }
-
   function percent(share, digits) {
     return share === null || share === undefined ? "—" : number(100 * share, digits) + " %";
   }
 
-  function definitionList(el, rows) {
-    el.textContent = "";
-    rows.forEach(function (row) {
-      el.appendChild(text("dt", null, row[0]));
-      el.appendChild(text("dd", null, row[1]));
-    });
-  }
-
-  function query(params) {
-    var parts = [];
-    Object.keys(params).forEach(function (key) {
-      var value = params[key];
-      if (value !== null && value !== undefined && value !== "") {
-        parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(value));
-      }
-    });
-    return parts.join("&");
-  }
-
-  function getJson(url) {
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(
-      function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) {
-            throw new Error(body.error || response.statusText);
-          }
-          return body;
-        });
-      }
-    );
-  }
-
   /* --- the map ------------------------------------------------------------------------------ */
 
-  var map = L.map("map", { zoomControl: true }).setView([35.0, 105.0], 4);
-  L.control.scale({ imperial: false }).addTo(map);
-  /* The base map, if one is configured, is added by basemap.js. */
-  if (config.bounds) {
-    map.fitBounds(config.bounds, { padding: [16, 16], animate: false });
-  }
+  var map = kit.map(config.bounds);
   map.createPane("areas").style.zIndex = 405; /* above the cells' tiles, below markers */
 
   var coverageByCode = {};
@@ -132,34 +76,23 @@
   function cellPopup(p) {
     var cell = coverageByCode[p.code] || {};
     var names = config.names || {};
-    var root = document.createElement("div");
-    root.className = "cell-popup";
-    root.appendChild(text("p", "cell-popup-code", t("网格 {code}", { code: p.code })));
-    var list = document.createElement("dl");
-    definitionList(list, [
+    return kit.popup(t("网格 {code}", { code: p.code }), [
       [t("社区"), (names[p.community] || "") + "（" + p.community + "）"],
       [t("户数"), number(cell.households)],
       [t("覆盖户数"), number(cell.households_covered)],
       [t("覆盖比例"), percent(cell.covered_share, 1)],
       [t("是否覆盖"), cell.covered ? t("已覆盖") : t("未覆盖")],
     ]);
-    root.appendChild(list);
-    return root;
   }
 
   function facilityPopup(p) {
-    var root = document.createElement("div");
-    root.className = "cell-popup";
-    root.appendChild(text("p", "cell-popup-code", p.name || t("（未命名）")));
-    var list = document.createElement("dl");
-    definitionList(list, [
+    var root = kit.popup(p.name || t("（未命名）"), [
       [t("类型"), (KINDS[p.kind] || { label: p.kind }).label],
       [t("计算方式"), METHODS[p.method] || p.method],
       [t("距最近道路"), p.snap_distance_m === null ? "—" : t("{n} 米", { n: number(p.snap_distance_m, 1) })],
       [t("服务范围内户数"), number(p.households_reached)],
       [t("就近服务户数"), number(p.households_nearest)],
     ]);
-    root.appendChild(list);
     if (!p.in_area) {
       root.appendChild(text("p", "popup-note", t("位于本街道外，也计入覆盖。")));
     }
@@ -167,10 +100,6 @@
   }
 
   function sitePopup(p) {
-    var root = document.createElement("div");
-    root.className = "cell-popup";
-    root.appendChild(text("p", "cell-popup-code", t("建议站点 {rank}", { rank: p.rank })));
-    var list = document.createElement("dl");
     var rows = [
       [t("新增覆盖户数"), number(p.households_added)],
       [t("所在网格"), p.cell_code || "—"],
@@ -182,9 +111,7 @@
     if (p.candidate === "road_node") {
       rows.push([t("候选位置"), t("道路交叉口")]);
     }
-    definitionList(list, rows);
-    root.appendChild(list);
-    return root;
+    return kit.popup(t("建议站点 {rank}", { rank: p.rank }), rows);
   }
 
   var areasLayer = L.geoJSON(null, {
@@ -244,31 +171,17 @@
 
   /* --- the panel ---------------------------------------------------------------------------- */
 
-  function swatch(fill, className) {
-    var el = document.createElement("span");
-    el.className = "legend-swatch" + (className ? " " + className : "");
-    el.style.backgroundColor = fill; /* CSSOM, allowed by the page's CSP */
-    return el;
-  }
-
   function drawLegend() {
-    legendEl.textContent = "";
-    legendEl.appendChild(text("h2", null, t("图例")));
-    var list = document.createElement("ul");
-    function item(fill, label, className) {
-      var li = document.createElement("li");
-      li.appendChild(swatch(fill, className));
-      li.appendChild(document.createTextNode(label));
-      list.appendChild(li);
-    }
-    item(COVERED, t("网格已覆盖"));
-    item(NOT_COVERED, t("网格未覆盖"));
-    item(NO_HOUSEHOLDS, t("网格无住户"));
+    var entries = [
+      { colour: COVERED, label: t("网格已覆盖") },
+      { colour: NOT_COVERED, label: t("网格未覆盖") },
+      { colour: NO_HOUSEHOLDS, label: t("网格无住户") },
+    ];
     Object.keys(KINDS).forEach(function (kind) {
-      item(KINDS[kind].colour, KINDS[kind].label, "legend-dot");
+      entries.push({ colour: KINDS[kind].colour, label: KINDS[kind].label, className: "legend-dot" });
     });
-    item(SITE, t("建议站点"), "legend-dot");
-    legendEl.appendChild(list);
+    entries.push({ colour: SITE, label: t("建议站点"), className: "legend-dot" });
+    kit.legend(legendEl, t("图例"), entries);
   }
 
   function drawSummary(summary) {
@@ -290,7 +203,7 @@
       ],
       [t("网格覆盖标准"), t("至少 {p} 的住户在步行范围内", { p: percent(summary.threshold, 0) })],
     ];
-    definitionList(summaryEl, rows);
+    kit.definitions(summaryEl, rows);
     var method = METHODS[summary.method] || summary.method || "—";
     var note = t("距离计算：{method}。", { method: method });
     if (summary.facilities_straight_line || summary.buildings_straight_line) {
@@ -319,7 +232,7 @@
         bound: number(solution.bound),
       });
     }
-    definitionList(list, [
+    kit.definitions(list, [
       [t("求解器"), solution.solver || "—"],
       [t("解的质量"), quality],
       [
@@ -364,8 +277,8 @@
   var params = { street: config.street, minutes: config.minutes };
 
   function loadCoverage() {
-    var url = config.coverageUrl + "?" + query(L.extend({ cell_geometry: "0" }, params));
-    return getJson(url).then(function (answer) {
+    var url = config.coverageUrl + "?" + kit.query(L.extend({ cell_geometry: "0" }, params));
+    return kit.getJson(url).then(function (answer) {
       var palette = {};
       answer.features.forEach(function (feature) {
         var p = feature.properties;
@@ -409,15 +322,15 @@
 
   drawLegend();
   if (!config.street) {
-    setStatus(statusEl, t("尚无街道数据。"), false);
+    kit.setStatus(statusEl, t("尚无街道数据。"), false);
   } else {
     loadCoverage()
       .then(function (palette) {
         drawCells(palette);
-        setStatus(statusEl, t("已显示 {n} 个网格", { n: Object.keys(coverageByCode).length }), false);
+        kit.setStatus(statusEl, t("已显示 {n} 个网格", { n: Object.keys(coverageByCode).length }), false);
       })
       .catch(function (error) {
-        setStatus(statusEl, t("加载失败：{message}", { message: error.message }), true);
+        kit.setStatus(statusEl, t("加载失败：{message}", { message: error.message }), true);
       });
   }
 
@@ -434,16 +347,16 @@
     var candidates = document.getElementById("suggest-candidates").value;
     var submit = document.getElementById("suggest-submit");
     submit.disabled = true;
-    setStatus(suggestStatus, t("正在计算最优站点…"), false);
-    var url = config.suggestUrl + "?" + query(L.extend({ k: k, candidates: candidates }, params));
-    getJson(url)
+    kit.setStatus(suggestStatus, t("正在计算最优站点…"), false);
+    var url = config.suggestUrl + "?" + kit.query(L.extend({ k: k, candidates: candidates }, params));
+    kit.getJson(url)
       .then(function (answer) {
         sitesLayer.clearLayers();
         sitesLayer.addData(answer.features);
         drawSolution(answer.solution);
         drawSites(answer.features);
         if (answer.features.length) {
-          setStatus(
+          kit.setStatus(
             suggestStatus,
             t("建议 {n} 个新站点，共新增覆盖 {added} 户。", {
               n: answer.features.length,
@@ -452,12 +365,12 @@
             false
           );
         } else {
-          setStatus(suggestStatus, t("没有能新增覆盖住户的站点。"), false);
+          kit.setStatus(suggestStatus, t("没有能新增覆盖住户的站点。"), false);
         }
         document.body.setAttribute("data-placement-suggested", String(answer.features.length));
       })
       .catch(function (error) {
-        setStatus(suggestStatus, t("计算失败：{message}", { message: error.message }), true);
+        kit.setStatus(suggestStatus, t("计算失败：{message}", { message: error.message }), true);
       })
       .then(function () {
         submit.disabled = false;
