@@ -1219,5 +1219,126 @@ def users_token_cmd(name: str, revoke: bool) -> None:
     click.echo(token)
 
 
+# -- export -----------------------------------------------------------------------------
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export cells, cases, inspections or per-area statistics to a file.
+
+    Formats: shp (a zip with .shp .shx .dbf .prj .cpg and fields.csv, the
+    full names of the 10-character DBF field names), gpkg, geojson, csv
+    (UTF-8 with BOM, or GBK), xlsx. See `gridgis.export` for the columns.
+    """
+
+
+_export_options = [
+    click.option("--format", "fmt", required=True,
+                 type=click.Choice(["shp", "gpkg", "geojson", "csv", "xlsx"]),
+                 help="File format (shp: a .zip)."),
+    click.option("--encoding", default="utf-8", show_default=True,
+                 type=click.Choice(["utf-8", "gbk"]),
+                 help="Text encoding of shapefiles and CSV files."),
+    click.option("--crs", default="wgs84", show_default=True,
+                 help=f"Coordinates to write: {CRS_CHOICES_HELP}."),
+    click.option("--street", default=None, help="Only this street office (9 digits)."),
+    click.option("--community", default=None, help="Only this community (12 digits)."),
+    click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                 help="First day (YYYY-MM-DD, China Standard Time)."),
+    click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                 help="Last day, included."),
+    click.option("-o", "--output", required=True,
+                 type=click.Path(dir_okay=False, path_type=Path),
+                 help="The file to write (a .zip for shp)."),
+]  # fmt: skip
+
+
+def _with_export_options(func: F) -> F:
+    for option in reversed(_export_options):
+        func = option(func)
+    return func
+
+
+def _run_export(what: str, level: str = "cell", **options: Any) -> None:
+    import datetime as dt
+
+    from gridgis.db.engine import get_engine
+    from gridgis.export import export
+
+    if options["street"] and options["community"]:
+        raise click.UsageError("give at most one of --street or --community")
+    since = options["date_from"].date() if options["date_from"] is not None else None
+    until = (
+        options["date_to"].date() + dt.timedelta(days=1) if options["date_to"] is not None else None
+    )
+    result = export(
+        get_engine(),
+        what,
+        options["fmt"],
+        options["output"],
+        street=options["street"],
+        community=options["community"],
+        since=since,
+        until=until,
+        crs=options["crs"],
+        encoding=options["encoding"],
+        level=level,
+    )
+    layers = ", ".join(f"{name} {count}" for name, count in result.layers.items())
+    click.echo(
+        f"wrote {result.rows} rows ({layers}) to {options['output']} "
+        f"[{result.format}, {result.crs}, {result.encoding}]"
+    )
+    if result.format == "shp":
+        click.echo("files: " + " ".join(result.files))
+        renamed = [f for f in result.fields if f.short != f.full]
+        if renamed:
+            click.echo(
+                "shortened field names (also in fields.csv): "
+                + ", ".join(f"{f.short}={f.full}" for f in renamed)
+            )
+    if result.truncated:
+        click.echo(f"{result.truncated} text values were cut to 254 bytes (the DBF limit)")
+
+
+@export_group.command("cells")
+@_with_export_options
+@_friendly
+def export_cells_cmd(**options: Any) -> None:
+    """The active grid cells with codes, names, households, workers and branches."""
+    _run_export("cells", **options)
+
+
+@export_group.command("cases")
+@_with_export_options
+@_friendly
+def export_cases_cmd(**options: Any) -> None:
+    """Cases (points) filed in the area and reported in the period."""
+    _run_export("cases", **options)
+
+
+@export_group.command("inspections")
+@_with_export_options
+@_friendly
+def export_inspections_cmd(**options: Any) -> None:
+    """Inspection patrols started in the period: points and tracks."""
+    _run_export("inspections", **options)
+
+
+@export_group.command("stats")
+@_with_export_options
+@click.option(
+    "--level",
+    type=click.Choice(["cell", "community", "street"]),
+    default="cell",
+    show_default=True,
+    help="One row per cell, community or street office.",
+)
+@_friendly
+def export_stats_cmd(level: str, **options: Any) -> None:
+    """Per-area statistics: households, cases by category, 按期结案率, inspections, hotspots."""
+    _run_export("stats", level=level, **options)
+
+
 if __name__ == "__main__":
     main()

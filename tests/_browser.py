@@ -201,6 +201,7 @@ PAGE_READY: dict[str, str] = {
     "/map/cells": "body[data-cells-drawn]",
     "/map/placement": "body[data-placement-drawn]",
     "/map/density": "body[data-density-drawn]",
+    "/export": "main",
     "/edit/": "main",
     "/account": "main",
 }

@@ -85,9 +85,9 @@ def _fuzzed_document() -> dict[str, Any]:
 # collection; the lazy fixture loader of schemathesis does not support pytest 9.
 schema = schemathesis.openapi.from_dict(_fuzzed_document())
 
-SLOW_OPERATIONS = ["densityCells", "placementCoverage", "placementSuggest"]
+SLOW_OPERATIONS = ["densityCells", "placementCoverage", "placementSuggest", "exportData"]
 """Operations that compute for up to seconds a request (Gi* over every cell, walking
-networks, a MILP): fewer examples, to keep the suite quick."""
+networks, a MILP, writing an export file): fewer examples, to keep the suite quick."""
 
 _SETTINGS: dict[str, Any] = {
     "deadline": None,

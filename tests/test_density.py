@@ -627,3 +627,28 @@ def test_a_district_without_cells_gives_empty_frames(engine: Engine) -> None:
     assert {"cases", "rate_per_1000", "hotspot", "days_since_inspection"} <= set(cells.columns)
     heat = heat_points(engine)
     assert heat.cases == 0 and len(heat.points) == 0
+
+
+def test_inspection_recency_per_period_and_per_area(tiny: Engine) -> None:
+    last_two_weeks = inspection_recency(tiny, now=NOW, since=NOW - dt.timedelta(days=15))
+    # A: 1, 2 and 10 days ago; the one after NOW never counts; D: exactly at NOW counts.
+    assert last_two_weeks["inspections"].to_dict() == {A: 3, B: 1, C: 0, D: 1}
+    before = inspection_recency(tiny, now=NOW, until=NOW - dt.timedelta(days=5))
+    assert before["inspections"].to_dict() == {A: 2, B: 1, C: 0, D: 0}
+    every = inspection_recency(tiny, now=NOW)
+    communities = inspection_recency(tiny, now=NOW, level="community")
+    assert communities.index.tolist() == ["350304001001", "350304002001"]
+    # Inspection 2 went through A and B: once for their community, once for each cell.
+    assert communities["inspections"].tolist() == [5, 1]
+    assert every.loc[[A, B, C], "inspections"].sum() == 6
+    assert (
+        communities.loc["350304001001", "last_inspected_at"]
+        == every.loc[[A, B, C], "last_inspected_at"].max()
+    )
+    assert communities["days_since_inspection"].tolist() == pytest.approx([1.0, 0.0])
+    streets = inspection_recency(tiny, now=NOW, level="street", since=NOW - dt.timedelta(days=15))
+    assert streets["inspections"].to_dict() == {"350304001": 3, "350304002": 1}
+    one = inspection_recency(tiny, now=NOW, level="community", community="350304002001")
+    assert one.index.tolist() == ["350304002001"]
+    with pytest.raises(InputError, match="`level` was 'district'"):
+        inspection_recency(tiny, level="district")  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from gridgis.analysis.figures import (
     COUNT_COLUMNS,
+    DETAIL_COLUMNS,
     FIGURE_COLUMNS,
     area_figures,
     area_path,
@@ -219,3 +220,56 @@ def test_bad_arguments_are_named(demo_engine: Engine) -> None:
     assert level_of("350304001001") == "community"
     assert child_level("district") == "street" and child_level("cell") is None
     assert area_figures(demo_engine, "community", within="999").empty
+
+
+def test_period_category_and_detail_options(demo_engine: Engine) -> None:
+    cut = dt.datetime(2025, 7, 1)
+    plain = area_figures(demo_engine, "street", now=NOW)
+    later = area_figures(demo_engine, "street", now=NOW, since=cut, by_category=True, detail=True)
+    categories = _frame(demo_engine, "SELECT code FROM case_category ORDER BY code")["code"]
+    assert list(later.columns) == [
+        *FIGURE_COLUMNS,
+        *DETAIL_COLUMNS,
+        *(f"cases_{c}" for c in categories),
+    ]
+    assert (later[[f"cases_{c}" for c in categories]].sum(axis=1) == later["cases"]).all()
+    assert (later["cases"] < plain["cases"]).all() and later["cases"].sum() > 0
+    counted = _frame(
+        demo_engine,
+        "SELECT street_code AS code, count(*) AS n, count(closed_at) AS closed FROM case_record "
+        "WHERE reported_at >= :cut GROUP BY 1",
+        cut=cut.replace(tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    ).set_index("code")
+    indexed = later.set_index("code")
+    assert (indexed["cases"] == counted["n"].reindex(indexed.index).fillna(0)).all()
+    assert (indexed["closed_cases"] == counted["closed"].reindex(indexed.index).fillna(0)).all()
+    fire = area_figures(demo_engine, "street", now=NOW, category="消防安全", by_category=True)
+    assert [c for c in fire.columns if c.startswith("cases_")] == ["cases_fire_safety"]
+    assert (fire["cases"] == fire["cases_fire_safety"]).all()
+    assert (
+        fire["cases"] == area_figures(demo_engine, "street", category="fire_safety")["cases"]
+    ).all()
+    # Detail: buildings add up; a worker of several cells counts once higher up.
+    cells = area_figures(demo_engine, "cell", detail=True)
+    assert cells["buildings"].sum() == later["buildings"].sum() > 0
+    served = _frame(
+        demo_engine,
+        "SELECT g.code, count(*) AS n FROM worker_cell w JOIN grid_cell g ON g.id = w.cell_id "
+        "WHERE g.valid_to IS NULL GROUP BY 1",
+    ).set_index("code")["n"]
+    assert (cells.set_index("code")["workers"] == served.reindex(cells["code"]).fillna(0)).all()
+    assert later["workers"].sum() <= cells["workers"].sum()
+    assert (
+        later["workers"].sum()
+        >= _frame(
+            demo_engine,
+            "SELECT count(DISTINCT w.worker_id) AS n FROM worker_cell w "
+            "JOIN grid_cell g ON g.id = w.cell_id WHERE g.valid_to IS NULL",
+        )["n"].iloc[0]
+    )
+    with pytest.raises(InputError, match="`by_category` was 'yes'"):
+        area_figures(demo_engine, "street", by_category="yes")  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError, match="'火灾'"):
+        area_figures(demo_engine, "street", category="火灾")
+    with pytest.raises(InputError, match="must come before"):
+        area_figures(demo_engine, "street", since=cut, until=cut)

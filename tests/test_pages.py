@@ -18,8 +18,8 @@ from flask import Flask
 from sqlalchemy import Engine, text
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "pages"
-NAV_ZH = ["概览", "网格覆盖", "党支部布局", "案件密度", "网格编辑"]
-NAV_EN = ["Overview", "Coverage", "Party branches", "Case density", "Cell editing"]
+NAV_ZH = ["概览", "网格覆盖", "党支部布局", "案件密度", "数据导出", "网格编辑"]
+NAV_EN = ["Overview", "Coverage", "Party branches", "Case density", "Exports", "Cell editing"]
 
 
 @pytest.fixture
@@ -66,6 +66,7 @@ def test_every_page_as_each_role(
         "cells": "/map/cells",
         "placement": "/map/placement",
         "density": "/map/density",
+        "export": "/export",
         "account": "/account",
     }
     if role == "admin":
@@ -74,7 +75,7 @@ def test_every_page_as_each_role(
     with serve(app) as base, watched_page(base) as (page, watch):
         log_in(page, base, f"{role}-user", TEST_PASSWORD)
         nav = page.locator(".nav-bar a").all_inner_texts()
-        assert nav == (NAV_ZH if role == "admin" else NAV_ZH[:4])
+        assert nav == (NAV_ZH if role == "admin" else NAV_ZH[:5])
         for name, path in pages.items():
             _open(page, base, path)
             assert page.locator("html").get_attribute("lang") == "zh-CN"
@@ -97,7 +98,7 @@ def test_switching_to_english_and_back(
         page.locator(".lang-switch a", has_text="English").click()
         page.wait_for_selector("body[data-cells-drawn]")
         assert page.locator("html").get_attribute("lang") == "en"
-        assert page.locator(".nav-bar a").all_inner_texts() == NAV_EN[:4]
+        assert page.locator(".nav-bar a").all_inner_texts() == NAV_EN[:5]
         assert page.locator("#map-status").inner_text().startswith("Showing ")
         assert page.locator("#cell-legend h2").inner_text() == "Households"
         page.screenshot(path=str(SCREENSHOTS / "street-cells-en.png"))

@@ -52,9 +52,12 @@ __all__ = [
     "HeatPoints",
     "bin_points",
     "cell_case_density",
+    "check_area_code",
     "density_cells",
     "heat_points",
     "inspection_recency",
+    "rate_per_1000",
+    "resolve_categories",
 ]
 
 DEFAULT_MAX_HEAT_POINTS = 50_000
@@ -110,7 +113,16 @@ def _geom_last(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame[[c for c in frame.columns if c != "geom"] + ["geom"]]
 
 
-def _check_code(conn: Connection, value: object, level: Literal["street", "community"]) -> str:
+def check_area_code(conn: Connection, value: object, level: Literal["street", "community"]) -> str:
+    """``value`` if it is the code of a stored street (9 digits) or community (12), else raise.
+
+    Raises
+    ------
+    InputError
+        When ``value`` is not a code of that many digits.
+    NotFoundError
+        When no such area is stored.
+    """
     digits = 9 if level == "street" else 12
     if not (
         isinstance(value, str) and len(value) == digits and value.isascii() and value.isdigit()
@@ -122,8 +134,21 @@ def _check_code(conn: Connection, value: object, level: Literal["street", "commu
     return value
 
 
-def _categories(conn: Connection, category: object) -> list[str]:
-    """Category codes for ``category``: a code or Chinese name, or a non-empty list of them."""
+def resolve_categories(conn: Connection, category: object) -> list[str]:
+    """Category codes for ``category``: a code or Chinese name, or a non-empty list of them.
+
+    Raises
+    ------
+    InputError
+        When ``category`` is neither a string nor a non-empty list.
+    NotFoundError
+        Naming the first unknown category and listing the known ones.
+
+    Examples
+    --------
+    >>> resolve_categories(conn, ["消防安全", "dispute"])  # doctest: +SKIP
+    ['fire_safety', 'dispute']
+    """
     if isinstance(category, str):
         wanted: list[object] = [category]
     elif isinstance(category, list | tuple | set | frozenset) and category:
@@ -172,10 +197,10 @@ def _filter(
             f"({params['until'].isoformat()})"
         )
     if street is not None:
-        params["street"] = _check_code(conn, street, "street")
+        params["street"] = check_area_code(conn, street, "street")
         cell_where.append("left(g.community_code, 9) = :street")
     if community is not None:
-        params["community"] = _check_code(conn, community, "community")
+        params["community"] = check_area_code(conn, community, "community")
         cell_where.append("g.community_code = :community")
         if street is not None and not community.startswith(street):
             raise InputError(
@@ -195,7 +220,7 @@ def _filter(
         cell_where.append("g.valid_to IS NULL")
     categories: list[str] = []
     if category is not None:
-        categories = _categories(conn, category)
+        categories = resolve_categories(conn, category)
         params["categories"] = categories
         case_where.append("c.category_code = ANY(CAST(:categories AS text[]))")
     if not include_rejected:
@@ -249,7 +274,14 @@ def _read_cells(conn: Connection, where: _Filter) -> gpd.GeoDataFrame:
     return out
 
 
-def _per_1000(cases: pd.Series, households: pd.Series) -> pd.Series:
+def rate_per_1000(cases: pd.Series, households: pd.Series) -> pd.Series:
+    """``cases * 1000 / households``; NaN where there are no households (undefined, not infinite).
+
+    Examples
+    --------
+    >>> rate_per_1000(pd.Series([3, 1]), pd.Series([400, 0])).tolist()
+    [7.5, nan]
+    """
     rate = cases.astype("float64") * 1000.0 / households.where(households > 0).astype("float64")
     return rate.astype("float64")
 
@@ -340,7 +372,7 @@ def cell_case_density(
     table = table.fillna(0).astype("int64")
     out = cells.copy()
     out["cases"] = table.sum(axis=1).astype("int64")
-    out["rate_per_1000"] = _per_1000(out["cases"], out["households"])
+    out["rate_per_1000"] = rate_per_1000(out["cases"], out["households"])
     if by_category:
         for code in all_categories:
             out[f"cases_{code}"] = table[code].astype("int64")
@@ -497,6 +529,9 @@ def inspection_recency(
     street: str | None = None,
     community: str | None = None,
     include_retired: bool = False,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    level: Literal["cell", "community", "street"] = "cell",
 ) -> pd.DataFrame:
     """How long ago each cell was last inspected, and how often lately.
 
@@ -518,13 +553,23 @@ def inspection_recency(
         inclusive) for ``recent_inspections``.
     street, community, include_retired:
         Which cells, as in :func:`cell_case_density`.
+    since, until:
+        The period of ``inspections``: inspections started at or after
+        ``since`` and before ``until`` (and not after ``now``).
+    level:
+        ``"cell"`` (default): one row per cell version. ``"community"`` or
+        ``"street"``: one row per area that has selected cells, the visits of
+        its cells together; an inspection through several of its cells counts
+        once, so an area's counts are at most the sums of its cells'.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``cell_id``, sorted by code: ``code``, ``last_inspected_at``
-        (aware, NaT when never), ``days_since_inspection`` (float, NaN when
-        never), ``recent_inspections`` (int), ``never_inspected`` (bool).
+        Indexed by ``cell_id`` (by ``code`` for a community or street), sorted
+        by code: ``code``, ``last_inspected_at`` (aware, NaT when never),
+        ``days_since_inspection`` (float, NaN when never),
+        ``recent_inspections`` (int), ``inspections`` (int, in the period),
+        ``never_inspected`` (bool).
 
     Examples
     --------
@@ -534,6 +579,9 @@ def inspection_recency(
     """
     moment = aware_datetime(now, "now") if now is not None else dt.datetime.now(dt.UTC)
     window_days = _check_count("window_days", window_days, 3660)
+    digits = {"cell": None, "community": 12, "street": 9}
+    if level not in digits:
+        raise InputError(f"`level` was {level!r} but is expected to be one of {list(digits)}")
     with queries.connection(connection) as conn:
         where = _filter(
             conn,
@@ -549,33 +597,68 @@ def inspection_recency(
             "now": moment,
             "window_start": moment - dt.timedelta(days=window_days),
         }
-        sql = f"""
+        period = []
+        if since is not None:
+            params["since"] = aware_datetime(since, "since")
+            period.append("i.started_at >= :since")
+        if until is not None:
+            params["until"] = aware_datetime(until, "until")
+            period.append("i.started_at < :until")
+        in_period = " AND ".join(period) or "true"
+        size = digits[level]
+        key = "g.id" if size is None else f"left(g.code, {size})"
+        visits = f"""
             WITH visits AS (
-                SELECT ic.cell_id, max(i.started_at) AS last_inspected_at,
-                       count(*) FILTER (WHERE i.started_at > :window_start) AS recent
+                SELECT {key} AS area, max(i.started_at) AS last_inspected_at,
+                       count(DISTINCT i.id) FILTER (WHERE i.started_at > :window_start)
+                           AS recent,
+                       count(DISTINCT i.id) FILTER (WHERE {in_period}) AS in_period
                 FROM inspection_cell ic
                 JOIN inspection i ON i.id = ic.inspection_id
                 JOIN grid_cell g ON g.id = ic.cell_id
                 WHERE i.started_at <= :now AND {where.cells_sql()}
-                GROUP BY ic.cell_id
-            )
-            SELECT g.id AS cell_id, g.code, v.last_inspected_at,
+                GROUP BY {key}
+            )"""
+        if size is None:
+            areas = f"""
+                SELECT g.id AS area, g.code, g.code AS sort_code, g.valid_from
+                FROM grid_cell g WHERE {where.cells_sql()}"""
+        else:
+            areas = f"""
+                SELECT DISTINCT {key} AS area, {key} AS code, {key} AS sort_code,
+                       CAST(NULL AS timestamptz) AS valid_from
+                FROM grid_cell g WHERE {where.cells_sql()}"""
+        sql = f"""{visits}
+            SELECT a.area, a.code, v.last_inspected_at,
                    extract(epoch FROM CAST(:now AS timestamptz) - v.last_inspected_at) / 86400.0
                        AS days_since_inspection,
-                   coalesce(v.recent, 0) AS recent_inspections
-            FROM grid_cell g LEFT JOIN visits v ON v.cell_id = g.id
-            WHERE {where.cells_sql()}
-            ORDER BY g.code, g.valid_from
+                   coalesce(v.recent, 0) AS recent_inspections,
+                   coalesce(v.in_period, 0) AS inspections
+            FROM ({areas}) a LEFT JOIN visits v ON v.area = a.area
+            ORDER BY a.sort_code, a.valid_from
         """
         rows = conn.execute(text(sql), params).all()
     frame = pd.DataFrame(
         rows,
-        columns=["cell_id", "code", "last_inspected_at", "days_since_inspection", "recent"],
-    ).set_index("cell_id")
-    frame = frame.rename(columns={"recent": "recent_inspections"})
+        columns=[
+            "area",
+            "code",
+            "last_inspected_at",
+            "days_since_inspection",
+            "recent_inspections",
+            "inspections",
+        ],
+    )
+    if size is None:
+        frame = frame.set_index("area")
+        frame.index.name = "cell_id"
+    else:
+        frame = frame.drop(columns="area").set_index("code", drop=False)
+        frame.index.name = "code"
     frame["last_inspected_at"] = pd.to_datetime(frame["last_inspected_at"], utc=True)
     frame["days_since_inspection"] = frame["days_since_inspection"].astype("float64")
     frame["recent_inspections"] = frame["recent_inspections"].astype("int64")
+    frame["inspections"] = frame["inspections"].astype("int64")
     frame["never_inspected"] = frame["last_inspected_at"].isna()
     return frame
 

@@ -43,8 +43,29 @@ parents the exact sums of their children.
     按期结案率: ``closed_on_time / closed_cases``; NaN in a frame (``None`` in
     :func:`figure_records` and :func:`area_total`) when nothing was closed.
 
+Options of :func:`area_figures` (the per-area statistics and the exports use them)
+-------------------------------------------------------------------------------------
+``since``, ``until``, ``category``
+    Only the cases reported in ``[since, until)`` and of these categories
+    count in every case figure (open and overdue then mean: of the cases
+    reported in the period, those open, or open past their deadline, at ``now``).
+``by_category``
+    Adds ``cases_<category code>`` (cases filed, per category).
+``detail``
+    Adds the columns of :data:`DETAIL_COLUMNS`:
+
+    ``buildings``
+        Buildings whose point lies in an active cell of the area (a point on a
+        boundary that several cells share goes to the smallest code, so
+        parents are the sums of their cells).
+    ``workers``, ``branches``
+        Distinct grid workers and party branches serving the area's active
+        cells (a worker of two cells counts once in their community, so these
+        are *not* the sums of the children).
+
 Every function reads with one SQL statement: about 0.1 s for a district of
-800 cells and 100,000 cases.
+800 cells and 100,000 cases (about 0.5 s more with ``detail``, which places
+every building in its cell).
 """
 
 from __future__ import annotations
@@ -52,11 +73,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from gridgis.analysis.density import resolve_categories
 from gridgis.cases import OVERDUE_SQL, aware_datetime
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.queries import LEVELS, Level, connection
@@ -65,6 +88,7 @@ from gridgis.errors import InputError, NotFoundError
 __all__ = [
     "CODE_DIGITS",
     "COUNT_COLUMNS",
+    "DETAIL_COLUMNS",
     "FIGURE_COLUMNS",
     "area_figures",
     "area_path",
@@ -102,6 +126,9 @@ FIGURE_COLUMNS: tuple[str, ...] = (
 )
 """The columns of :func:`area_figures`, in order."""
 
+DETAIL_COLUMNS: tuple[str, ...] = ("buildings", "workers", "branches")
+"""The counts :func:`area_figures` adds with ``detail=True`` (after :data:`FIGURE_COLUMNS`)."""
+
 _AREAS_SQL: dict[Level, str] = {
     "district": "SELECT code, name, CAST(NULL AS text) AS parent_code FROM district",
     "street": "SELECT code, name, district_code AS parent_code FROM street",
@@ -122,9 +149,50 @@ _CASE_KEY: dict[Level, tuple[str, str]] = {
 _OPEN_SQL = "c.closed_at IS NULL AND c.rejected_at IS NULL"
 
 
-def _figures_sql(level: Level) -> str:
+def _figures_sql(level: Level, *, case_where: str, categories: list[str], detail: bool) -> str:
     digits = CODE_DIGITS[level]
     key, join = _CASE_KEY[level]
+    per_category = "".join(
+        f",\n               count(*) FILTER (WHERE c.category_code = :category_{i}) AS k{i}"
+        for i in range(len(categories))
+    )
+    category_columns = "".join(f", coalesce(s.k{i}, 0) AS k{i}" for i in range(len(categories)))
+    detail_ctes = ""
+    detail_columns = ""
+    detail_joins = ""
+    if detail:
+        detail_ctes = f""",
+    building_agg AS (
+        SELECT left(x.code, {digits}) AS area_code, count(*) AS buildings
+        FROM building b
+        CROSS JOIN LATERAL (
+            SELECT g.code FROM grid_cell g
+            WHERE g.valid_to IS NULL AND ST_Covers(g.geom, b.location)
+            ORDER BY g.code LIMIT 1
+        ) x
+        WHERE b.location && (
+            SELECT ST_SetSRID(CAST(ST_Extent(g.geom) AS geometry), 4326) FROM grid_cell g
+            WHERE g.valid_to IS NULL AND g.code LIKE :prefix
+        ) AND x.code LIKE :prefix
+        GROUP BY 1
+    ),
+    service_agg AS (
+        SELECT left(g.code, {digits}) AS area_code,
+               count(DISTINCT w.worker_id) AS workers, count(DISTINCT r.branch_id) AS branches
+        FROM grid_cell g
+        LEFT JOIN worker_cell w ON w.cell_id = g.id
+        LEFT JOIN branch_cell r ON r.cell_id = g.id
+        WHERE g.valid_to IS NULL AND g.code LIKE :prefix
+        GROUP BY 1
+    )"""
+        detail_columns = (
+            ", coalesce(b.buildings, 0) AS buildings, coalesce(v.workers, 0) AS workers, "
+            "coalesce(v.branches, 0) AS branches"
+        )
+        detail_joins = (
+            "\n    LEFT JOIN building_agg b ON b.area_code = a.code"
+            "\n    LEFT JOIN service_agg v ON v.area_code = a.code"
+        )
     return f"""
     WITH areas AS (
         SELECT * FROM ({_AREAS_SQL[level]}) a WHERE a.code LIKE :prefix
@@ -152,11 +220,11 @@ def _figures_sql(level: Level) -> str:
                count(*) FILTER (WHERE {_OPEN_SQL}) AS open_cases,
                count(*) FILTER (WHERE {_OPEN_SQL} AND {OVERDUE_SQL}) AS overdue_cases,
                count(c.closed_at) AS closed_cases,
-               count(*) FILTER (WHERE c.closed_at <= c.deadline) AS closed_on_time
+               count(*) FILTER (WHERE c.closed_at <= c.deadline) AS closed_on_time{per_category}
         FROM case_record c{join}
-        WHERE {key} LIKE :prefix
+        WHERE {key} LIKE :prefix{case_where}
         GROUP BY {key}
-    )
+    ){detail_ctes}
     SELECT a.code, a.name, a.parent_code,
            coalesce(k.households, 0) AS households, coalesce(k.residents, 0) AS residents,
            coalesce(k.cells, 0) AS cells,
@@ -168,9 +236,10 @@ def _figures_sql(level: Level) -> str:
            coalesce(s.closed_cases, 0) AS closed_cases,
            coalesce(s.closed_on_time, 0) AS closed_on_time,
            s.closed_on_time::float8 / nullif(s.closed_cases, 0) AS on_time_rate
+           {detail_columns}{category_columns}
     FROM areas a
     LEFT JOIN cell_agg k ON k.area_code = a.code
-    LEFT JOIN case_agg s ON s.area_code = a.code
+    LEFT JOIN case_agg s ON s.area_code = a.code{detail_joins}
     ORDER BY a.code
     """
 
@@ -223,6 +292,11 @@ def area_figures(
     *,
     within: str | None = None,
     now: dt.datetime | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    category: str | Sequence[str] | None = None,
+    by_category: bool = False,
+    detail: bool = False,
 ) -> pd.DataFrame:
     """The key figures of every area of ``level`` whose code starts with ``within``.
 
@@ -239,14 +313,23 @@ def area_figures(
     now:
         The time open cases are judged overdue at (default now; naive means
         China Standard Time).
+    since, until:
+        Only cases reported at or after ``since`` and before ``until``.
+    category:
+        Only cases of this category (code or Chinese name) or these categories.
+    by_category:
+        Add ``cases_<code>`` per category (those of ``category``, else every
+        category, by code).
+    detail:
+        Add ``buildings``, ``workers`` and ``branches`` (:data:`DETAIL_COLUMNS`).
 
     Returns
     -------
     pandas.DataFrame
         One row per area, by code, with the columns of :data:`FIGURE_COLUMNS`
-        (see the module's docstring for how each is counted). Counts are int64;
-        ``on_time_rate`` is float64, NaN where nothing was closed; ``name`` may
-        be ``None`` for a cell.
+        (see the module's docstring for how each is counted), then those of
+        ``detail`` and ``by_category``. Counts are int64; ``on_time_rate`` is
+        float64, NaN where nothing was closed; ``name`` may be ``None`` for a cell.
 
     Raises
     ------
@@ -268,19 +351,53 @@ def area_figures(
         raise InputError(
             f"`within` was {within!r} but is expected to be an area code (1 to 15 digits)"
         )
+    if not isinstance(by_category, bool) or not isinstance(detail, bool):
+        raise InputError(
+            f"`by_category` was {by_category!r} and `detail` {detail!r}; both are expected "
+            "to be True or False"
+        )
     moment = aware_datetime(now, "now") if now is not None else dt.datetime.now(dt.UTC)
-    params = {"prefix": (within or "") + "%", "now": moment}
+    params: dict[str, Any] = {"prefix": (within or "") + "%", "now": moment}
+    case_where = ""
+    if since is not None:
+        params["since"] = aware_datetime(since, "since")
+        case_where += " AND c.reported_at >= :since"
+    if until is not None:
+        params["until"] = aware_datetime(until, "until")
+        case_where += " AND c.reported_at < :until"
+    if since is not None and until is not None and params["since"] >= params["until"]:
+        raise InputError(
+            f"`since` ({params['since'].isoformat()}) must come before `until` "
+            f"({params['until'].isoformat()})"
+        )
     with connection(bind) as conn:
-        rows = conn.execute(text(_figures_sql(checked)), params).all()
+        chosen: list[str] = []
+        if category is not None:
+            chosen = resolve_categories(conn, category)
+            params["categories"] = chosen
+            case_where += " AND c.category_code = ANY(CAST(:categories AS text[]))"
+        listed: list[str] = []
+        if by_category:
+            listed = chosen or list(
+                conn.execute(text("SELECT code FROM case_category ORDER BY code")).scalars()
+            )
+            params |= {f"category_{i}": code for i, code in enumerate(listed)}
+        sql = _figures_sql(checked, case_where=case_where, categories=listed, detail=detail)
+        rows = conn.execute(text(sql), params).all()
+    names = [
+        *FIGURE_COLUMNS,
+        *(DETAIL_COLUMNS if detail else ()),
+        *(f"cases_{code}" for code in listed),
+    ]
     columns: dict[str, pd.Series] = {}
-    for i, column in enumerate(FIGURE_COLUMNS):
+    for i, column in enumerate(names):
         values = [row[i] for row in rows]
-        if column in COUNT_COLUMNS:
-            columns[column] = pd.Series(values, dtype="int64")
-        elif column == "on_time_rate":
+        if column == "on_time_rate":
             columns[column] = pd.Series(values, dtype="float64")
-        else:
+        elif column in ("code", "name", "parent_code"):
             columns[column] = pd.Series(values, dtype=object)
+        else:
+            columns[column] = pd.Series(values, dtype="int64")
     return pd.DataFrame(columns)
 
 

@@ -32,6 +32,8 @@ from gridgis.web import (
     density_api,
     density_pages,
     editing,
+    export_api,
+    export_pages,
     i18n,
     maps,
     nav,
@@ -116,6 +118,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(placement_pages.bp)
     app.register_blueprint(density_pages.bp)
     app.register_blueprint(editing.bp)
+    app.register_blueprint(export_api.bp)
+    app.register_blueprint(export_pages.bp)
     i18n.init_app(app)  # Chinese by default, ?lang=en
     app.jinja_env.globals["nav_links"] = nav.nav_links
     basemap.base_map(app.config)  # a bad base-map setting fails now, not on the first page

@@ -31,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("tiles.cell_map", "网格覆盖"),
     NavItem("placement_pages.placement_map", "党支部布局"),
     NavItem("density_pages.density_map", "案件密度"),
+    NavItem("export_pages.export_page", "数据导出"),
     NavItem("editing.index", "网格编辑", roles=("admin",), blueprints=("editing",)),
 )
 

@@ -6,8 +6,9 @@ Routes
     The OpenAPI document: the case intake API (``/api/cases``...), the Open311
     GeoReport v2 endpoints (``/open311/v2/...``), the area endpoints of
     :mod:`gridgis.web.api`, density (:mod:`gridgis.web.density_api`), placement
-    (:mod:`gridgis.web.placement_api`) and the cell tiles
-    (:mod:`gridgis.web.tiles`). Open to anyone, like ``/api/health``.
+    (:mod:`gridgis.web.placement_api`), the cell tiles (:mod:`gridgis.web.tiles`)
+    and the exports (:mod:`gridgis.web.export_api`). Open to anyone, like
+    ``/api/health``.
 
 Security: every other operation needs a session (cookie ``session`` after
 ``POST /login``; unsafe methods also the ``X-CSRF-Token`` header) or an API
@@ -1093,6 +1094,118 @@ def _map_paths() -> dict[str, Any]:
     }
 
 
+_EXPORT_MEDIA_TYPES: tuple[str, ...] = (
+    "application/zip",
+    "application/geopackage+sqlite3",
+    "application/geo+json",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+"""The media types of the export formats (gridgis.export.FORMATS): shp, gpkg, geojson, csv,
+xlsx."""
+
+_DAY_PATTERN = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$"
+
+
+def _export_paths() -> dict[str, Any]:
+    """The downloads of :mod:`gridgis.web.export_api`."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "/api/export/{what}.{fmt}": {
+            "get": {
+                "operationId": "exportData",
+                "summary": (
+                    "Cells, cases, inspections or per-area statistics as a file to download "
+                    "(shp: a zip with fields.csv naming the shortened DBF fields); a street "
+                    "office's own street only."
+                ),
+                "tags": ["exports"],
+                "parameters": [
+                    {
+                        "name": "what",
+                        "in": "path",
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "enum": ["cells", "cases", "inspections", "stats"],
+                        },
+                        "description": "What to export.",
+                    },
+                    {
+                        "name": "fmt",
+                        "in": "path",
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "enum": ["shp", "gpkg", "geojson", "csv", "xlsx"],
+                        },
+                        "description": "The file format (shp: a zip).",
+                    },
+                    _street_code(
+                        "Only this street office (9 digits); a street office's own by default, "
+                        "another one is a 403."
+                    ),
+                    _query(
+                        "community",
+                        {"type": "string", "pattern": r"^\s*([0-9]{12})?\s*$"},
+                        "Only this community (12 digits); for a street office, one outside its "
+                        "street is a 403.",
+                    ),
+                    _query(
+                        "from",
+                        {"type": "string", "pattern": _DAY_PATTERN},
+                        "First day of the period, YYYY-MM-DD (China Standard Time); cases by "
+                        "report time, inspections by start. Cells ignore the period.",
+                    ),
+                    _query(
+                        "to",
+                        {"type": "string", "pattern": _DAY_PATTERN},
+                        "Last day of the period (included), YYYY-MM-DD.",
+                    ),
+                    _query(
+                        "crs",
+                        {"type": "string", "pattern": _CRS_PATTERN, "default": "wgs84"},
+                        "Coordinates written: wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn.",
+                    ),
+                    _query(
+                        "encoding",
+                        {"type": "string", "enum": ["utf-8", "gbk"], "default": "utf-8"},
+                        "Text encoding of a shapefile or CSV file (other formats: utf-8 only).",
+                    ),
+                    _query(
+                        "level",
+                        {"type": "string", "enum": ["cell", "community", "street"]},
+                        "Only for stats: one row per cell (default), community or street office.",
+                    ),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file, as an attachment.",
+                        "headers": {
+                            "Content-Disposition": {
+                                "description": (
+                                    'attachment; filename="<ASCII name>"; '
+                                    "filename*=UTF-8''<the name with the area's Chinese name>"
+                                ),
+                                "schema": {"type": "string"},
+                            }
+                        },
+                        "content": {
+                            media: (
+                                {"schema": {**_FEATURES, "additionalProperties": True}}
+                                if media == GEOJSON
+                                else binary
+                            )
+                            for media in _EXPORT_MEDIA_TYPES
+                        },
+                    },
+                    **_e(400, 404, 422, 503),
+                },
+            }
+        }
+    }
+
+
 def _secured(paths: dict[str, Any]) -> dict[str, Any]:
     """Add the 401 and 403 answers to every operation that needs a user."""
     for path, item in paths.items():
@@ -1127,9 +1240,15 @@ def _document() -> dict[str, Any]:
             {"name": "open311", "description": "Open311 GeoReport v2 (JSON only)."},
             {"name": "areas", "description": "Areas and the service's health."},
             {"name": "maps", "description": "Case density, facility placement, cell tiles."},
+            {
+                "name": "exports",
+                "description": "Files for analysts: shapefile, GeoPackage, GeoJSON, CSV, Excel.",
+            },
         ],
         "security": _SIGNED_IN,
-        "paths": _secured(_case_paths() | _open311_paths() | _area_paths() | _map_paths()),
+        "paths": _secured(
+            _case_paths() | _open311_paths() | _area_paths() | _map_paths() | _export_paths()
+        ),
         "components": {
             "schemas": _schemas(),
             "responses": _responses(),

@@ -193,7 +193,7 @@ def suggest() -> Response:
 
 
 def _query() -> _Query:
-    street = request.args.get("street", "").strip() or None
+    street = request.args.get("street", "") or None  # not stripped: checked as sent
     minutes_text = request.args.get("minutes", "").strip()
     if not minutes_text:
         minutes = DEFAULT_MINUTES

@@ -1,0 +1,218 @@
+"""The exports of :mod:`gridgis.export` as downloads, under ``/api/export``.
+
+Routes
+------
+``GET /api/export/<what>.<fmt>``
+    ``what`` is ``cells``, ``cases``, ``inspections`` or ``stats``; ``fmt``
+    is ``shp`` (a zip), ``gpkg``, ``geojson``, ``csv`` or ``xlsx``. The file
+    is the one ``gridgis export`` writes (see :mod:`gridgis.export` for the
+    columns, the shapefile's field names and ``fields.csv``), answered as an
+    attachment with its media type and a file name that names the area and
+    the period, e.g. ``350304001_镇海街道_cases_2025-01-01_2025-06-30.zip``
+    (``Content-Disposition: attachment; filename="…"; filename*=UTF-8''…``:
+    an ASCII name without the Chinese for old clients, the full one for the rest).
+
+Query parameters
+----------------
+``street``, ``community``
+    Only this street office (9 digits) or community (12 digits).
+``from``, ``to``
+    ``YYYY-MM-DD``: the first and the last day (included) of the period, in
+    China Standard Time. Cases count by report time, inspections by start,
+    statistics by both; the cells ignore the period.
+``crs``
+    ``wgs84`` (default), ``cgcs2000``, ``gcj02``, ``bd09`` or ``EPSG:nnnn``.
+``encoding``
+    ``utf-8`` (default) or ``gbk``: only for ``shp`` and ``csv``.
+``level``
+    Only for ``stats``: ``cell`` (default), ``community`` or ``street``.
+
+Who may export what
+-------------------
+Every signed-in user (a session or an API token; 401 otherwise). An
+administrator or analyst exports everything. A street office (role
+``street``) exports its own street only: with no ``street`` or
+``community`` the export is of its street, and a street or community
+outside it is answered 403 naming the code.
+
+A parameter that is unknown, repeated or malformed is answered 422 (the
+OpenAPI document's checks, :func:`gridgis.web.openapi.read_query`), a value
+the export refuses 400 (e.g. ``encoding=gbk`` for a GeoPackage, ``from``
+after ``to``), an unknown ``what``, ``fmt``, street or community 404, all as
+``{"error": message}`` naming the value.
+
+The file is written to an anonymous temporary file (never held in memory
+whole), streamed, and removed once sent or when the answer is closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+from flask import Blueprint, Response, request
+
+from gridgis.db import tiles as db_tiles
+from gridgis.errors import InputError, NotFoundError
+from gridgis.export import EXPORT_KINDS, FORMATS, ExportResult, export
+from gridgis.web.auth import login_required, scope
+from gridgis.web.cases_api import scoped_filter
+from gridgis.web.db import get_engine
+from gridgis.web.openapi import read_query
+
+__all__ = ["OPERATION_ID", "bp", "download_name", "export_query"]
+
+bp = Blueprint("export_api", __name__, url_prefix="/api/export")
+
+OPERATION_ID = "exportData"
+"""The operation of the OpenAPI document that describes the route and its parameters."""
+
+_CHUNK_BYTES = 256 * 1024
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_YEARS = (1900, 2100)
+_UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def _day(query: dict[str, Any], key: str) -> dt.date | None:
+    value = str(query.get(key) or "").strip()
+    if not value:
+        return None
+    expected = (
+        f"`{key}` was {value!r} but is expected to be a date YYYY-MM-DD "
+        f"from {_YEARS[0]} to {_YEARS[1]}"
+    )
+    if not _DATE.fullmatch(value):
+        raise InputError(expected)
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(expected) from None
+    if not _YEARS[0] <= day.year <= _YEARS[1]:
+        raise InputError(expected)
+    return day
+
+
+def export_query(what: str, query: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`gridgis.export.export` for a request's checked query.
+
+    A street office is kept to its own street (403 outside it); ``to`` is
+    made the day after (the export's end is exclusive).
+
+    Raises
+    ------
+    InputError
+        A bad date, ``from`` after ``to``, or ``level`` for anything but ``stats``.
+    werkzeug.exceptions.Forbidden
+        A street office asked for another street or a community outside its own.
+    """
+    street = str(query.get("street") or "").strip() or None
+    community = str(query.get("community") or "").strip() or None
+    street = scoped_filter("street", street)
+    community = scoped_filter("community", community)
+    own = scope()
+    if own is not None and street is None:
+        street = own
+    since = _day(query, "from")
+    last = _day(query, "to")
+    if since is not None and last is not None and since > last:
+        raise InputError(
+            f"`from` ({since.isoformat()}) must not come after `to` ({last.isoformat()})"
+        )
+    level = query.get("level")
+    if level is not None and what != "stats":
+        raise InputError(
+            f"`level` was {level!r} but only a stats export has a level; leave it out for {what}"
+        )
+    return {
+        "street": street,
+        "community": community,
+        "since": since,
+        "until": last + dt.timedelta(days=1) if last is not None else None,
+        "crs": query.get("crs") or "wgs84",
+        "encoding": query.get("encoding") or "utf-8",
+        "level": level or "cell",
+    }
+
+
+def _safe_part(text: str) -> str:
+    """``text`` fit for a file name: no path separators, quotes or control characters."""
+    return _UNSAFE_IN_NAME.sub("_", text).strip(" ._")[:60]
+
+
+def download_name(
+    result: ExportResult, *, code: str | None, first: dt.date | None, last: dt.date | None
+) -> tuple[str, str]:
+    """The file name of a download, and its ASCII-only fallback.
+
+    ``<area code>_<area name>_<export's name>_<from>_<to>.<suffix>`` with the
+    parts that apply, e.g. ``350304001_镇海街道_cells.gpkg`` (fallback
+    ``350304001_cells.gpkg``).
+    """
+    stem, _, suffix = result.filename.rpartition(".")
+    days = [d.isoformat() for d in (first, last) if d is not None]
+    codes = [code] if code else []
+    name = ""
+    if code:
+        name = _safe_part(db_tiles.area_names(get_engine(), street=code[:9]).get(code, ""))
+    full = "_".join([*codes, *([name] if name else []), stem, *days]) + "." + suffix
+    return full, "_".join([*codes, stem, *days]) + "." + suffix
+
+
+def _content_disposition(full: str, fallback: str) -> str:
+    simple = unicodedata.normalize("NFKD", fallback).encode("ascii", "ignore").decode("ascii")
+    simple = simple.replace("\\", "_").replace('"', "_")
+    return f"attachment; filename=\"{simple}\"; filename*=UTF-8''{quote(full, safe='')}"
+
+
+def _content_type(result: ExportResult) -> str:
+    if result.format == "csv":
+        return f"text/csv; charset={'GBK' if result.encoding == 'gbk' else 'utf-8'}"
+    return result.media_type
+
+
+def _chunks(file: BinaryIO) -> Iterator[bytes]:
+    """The file's bytes in pieces; the file is closed (and so removed) after the last."""
+    try:
+        while chunk := file.read(_CHUNK_BYTES):
+            yield chunk
+    finally:
+        file.close()
+
+
+@bp.get("/<what>.<fmt>")
+@login_required
+def download(what: str, fmt: str) -> Response:
+    """Answer an export of ``what`` as a ``fmt`` file, within the user's street."""
+    if what not in EXPORT_KINDS:
+        raise NotFoundError(
+            f"`what` was {what!r} but is expected to be one of {list(EXPORT_KINDS)}"
+        )
+    if fmt not in FORMATS:
+        raise NotFoundError(f"`fmt` was {fmt!r} but is expected to be one of {list(FORMATS)}")
+    options = export_query(what, read_query(OPERATION_ID, request.args))
+    out: BinaryIO = tempfile.TemporaryFile(prefix="gridgis-export-")  # noqa: SIM115
+    try:
+        result = export(get_engine(), what, fmt, out, **options)
+        size = out.tell()
+        out.seek(0)
+        until = options["until"]
+        full, fallback = download_name(
+            result,
+            code=options["community"] or options["street"],
+            first=options["since"],
+            last=until - dt.timedelta(days=1) if until is not None else None,
+        )
+    except BaseException:
+        out.close()
+        raise
+    response = Response(_chunks(out), content_type=_content_type(result))
+    response.call_on_close(out.close)  # a download broken off, or never read
+    response.content_length = size
+    response.headers["Content-Disposition"] = _content_disposition(full, fallback)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
