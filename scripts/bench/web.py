@@ -47,7 +47,7 @@ panning, in the last run: the mouse drags the map 500 px right, 300 down,
 release give the median and 95th percentile milliseconds a frame. A
 request to any host other than the app's is counted (there should be none).
 
-Then, on the demo only, every other page of the app (``demo_pages``: the
+Then, on each set, every other page of the app (``demo_pages``: the
 overview and a district, street and cell page, the coverage map, placement
 and density maps of the largest street, density of the whole district, and
 cell editing of the largest community): weight, and time from navigation
@@ -648,8 +648,8 @@ def main(argv: list[str] | None = None) -> int:
                 fill = fill_city(args.cells)
                 with scratch_database(SCRATCH, keep=args.keep, fill=fill, cells=args.cells) as url:
                     results["city"] = bench_dataset(
-                        "city", url, browser,
-                        runs=args.runs, tiles=args.tiles, folium=not args.no_folium,
+                        "city", url, browser, runs=args.runs, tiles=args.tiles,
+                        folium=not args.no_folium, pages=not args.no_pages,
                     )  # fmt: skip
         finally:
             browser.close()
