@@ -152,6 +152,41 @@ def aware_datetime(value: object, name: str) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
 
 
+def period_conditions(
+    column: str,
+    since: object | None,
+    until: object | None,
+    params: dict[str, Any],
+    *,
+    ordered: bool = False,
+) -> list[str]:
+    """SQL conditions keeping ``column`` in ``[since, until)``; the times go into ``params``.
+
+    ``since`` and ``until`` (either may be ``None``) are read by
+    :func:`aware_datetime` and stored as ``:since`` and ``:until``. With
+    ``ordered``, a ``since`` not before ``until`` is refused.
+
+    Examples
+    --------
+    >>> params = {}
+    >>> period_conditions("c.reported_at", dt.datetime(2025, 1, 1), None, params)
+    ['c.reported_at >= :since']
+    """
+    conditions: list[str] = []
+    if since is not None:
+        params["since"] = aware_datetime(since, "since")
+        conditions.append(f"{column} >= :since")
+    if until is not None:
+        params["until"] = aware_datetime(until, "until")
+        conditions.append(f"{column} < :until")
+    if ordered and since is not None and until is not None and params["since"] >= params["until"]:
+        raise InputError(
+            f"`since` ({params['since'].isoformat()}) must come before `until` "
+            f"({params['until'].isoformat()})"
+        )
+    return conditions
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(LOCAL_TZ).isoformat()
 
@@ -1291,12 +1326,7 @@ def list_cases(
     if overdue is not None:
         where.append(f"{OVERDUE_SQL} = :overdue")
         params["overdue"] = overdue
-    if since is not None:
-        where.append("c.reported_at >= :since")
-        params["since"] = aware_datetime(since, "since")
-    if until is not None:
-        where.append("c.reported_at < :until")
-        params["until"] = aware_datetime(until, "until")
+    where += period_conditions("c.reported_at", since, until, params)
     with queries.connection(connection) as conn:
         if category is not None:
             wanted = _some(category, "category")
@@ -1418,12 +1448,7 @@ def case_stats(
         )
     params: dict[str, Any] = {"now": aware_datetime(now, "now") if now is not None else _now()}
     where: list[str] = []
-    if since is not None:
-        where.append("c.reported_at >= :since")
-        params["since"] = aware_datetime(since, "since")
-    if until is not None:
-        where.append("c.reported_at < :until")
-        params["until"] = aware_datetime(until, "until")
+    where += period_conditions("c.reported_at", since, until, params)
     filters = (" WHERE " + " AND ".join(where)) if where else ""
     if layout == "filed":
         picked = (

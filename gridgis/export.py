@@ -106,7 +106,7 @@ from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.stats import area_geometries, area_prefix, area_statistics
-from gridgis.cases import LOCAL_TZ, OVERDUE_SQL, aware_datetime
+from gridgis.cases import LOCAL_TZ, OVERDUE_SQL, aware_datetime, period_conditions
 from gridgis.crs import CRSSpec, parse_crs, transform_geometry
 from gridgis.db.models import CASE_STEP_NAMES_ZH
 from gridgis.db.queries import connection
@@ -540,10 +540,9 @@ def _read(
             until=until,
             now=now,
         )
-    params: dict[str, Any] = {"now": now, "since": since, "until": until}
+    params: dict[str, Any] = {"now": now}
     time = "c.reported_at" if what == "cases" else "i.started_at"
-    where = [f"{time} >= :since"] if since is not None else []
-    where += [f"{time} < :until"] if until is not None else []
+    where = period_conditions(time, since, until, params)
     if what == "cases":
         if community is not None:
             where.append("c.community_code = :community")

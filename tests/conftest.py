@@ -248,6 +248,19 @@ def streets(demo_db: str) -> list[str]:
     return found
 
 
+def busiest_street(engine: Engine) -> str:
+    """The code of the street office with the most active cells (the first such, by code)."""
+    with engine.connect() as conn:
+        return str(
+            conn.execute(
+                text(
+                    "SELECT left(code, 9) FROM grid_cell WHERE valid_to IS NULL "
+                    "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+                )
+            ).scalar_one()
+        )
+
+
 @pytest.fixture
 def chromium() -> str:
     """Chromium for a browser test: the test fails, never skips, when it is missing."""

@@ -23,6 +23,7 @@ import pytest
 import shapefile  # pyshp: the second reader of shapefiles
 import shapely
 from click.testing import CliRunner
+from conftest import busiest_street
 from sqlalchemy import Engine, create_engine, text
 
 from gridgis.analysis.stats import area_statistics
@@ -93,15 +94,7 @@ def db(export_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(scope="module")
 def street(db: Engine) -> str:
-    with db.connect() as conn:
-        return str(
-            conn.execute(
-                text(
-                    "SELECT left(code, 9) FROM grid_cell WHERE valid_to IS NULL "
-                    "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
-                )
-            ).scalar_one()
-        )
+    return busiest_street(db)
 
 
 def _rows(db: Engine, sql: str, **params: Any) -> list[Any]:

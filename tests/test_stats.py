@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import busiest_street
 from sqlalchemy import Engine, create_engine, text
 
 from gridgis.analysis.hotspots import HOTSPOT_CLASSES
@@ -45,15 +46,7 @@ def db(demo_db: str) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def street(db: Engine) -> str:
     """The street office with the most active cells."""
-    with db.connect() as conn:
-        return str(
-            conn.execute(
-                text(
-                    "SELECT left(code, 9) FROM grid_cell WHERE valid_to IS NULL "
-                    "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
-                )
-            ).scalar_one()
-        )
+    return busiest_street(db)
 
 
 def _scalar(db: Engine, sql: str, **params: object) -> int:

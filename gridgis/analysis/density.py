@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.hotspots import hotspots
-from gridgis.cases import aware_datetime
+from gridgis.cases import aware_datetime, period_conditions
 from gridgis.db import queries
 from gridgis.errors import InputError, NotFoundError
 
@@ -185,17 +185,7 @@ def _filter(
     cell_where: list[str] = []
     case_where: list[str] = []
     params: dict[str, Any] = {}
-    if since is not None:
-        params["since"] = aware_datetime(since, "since")
-        case_where.append("c.reported_at >= :since")
-    if until is not None:
-        params["until"] = aware_datetime(until, "until")
-        case_where.append("c.reported_at < :until")
-    if since is not None and until is not None and params["since"] >= params["until"]:
-        raise InputError(
-            f"`since` ({params['since'].isoformat()}) must come before `until` "
-            f"({params['until'].isoformat()})"
-        )
+    case_where += period_conditions("c.reported_at", since, until, params, ordered=True)
     if street is not None:
         params["street"] = check_area_code(conn, street, "street")
         cell_where.append("left(g.community_code, 9) = :street")
@@ -597,13 +587,7 @@ def inspection_recency(
             "now": moment,
             "window_start": moment - dt.timedelta(days=window_days),
         }
-        period = []
-        if since is not None:
-            params["since"] = aware_datetime(since, "since")
-            period.append("i.started_at >= :since")
-        if until is not None:
-            params["until"] = aware_datetime(until, "until")
-            period.append("i.started_at < :until")
+        period = period_conditions("i.started_at", since, until, params)
         in_period = " AND ".join(period) or "true"
         size = digits[level]
         key = "g.id" if size is None else f"left(g.code, {size})"

@@ -80,7 +80,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.density import resolve_categories
-from gridgis.cases import OVERDUE_SQL, aware_datetime
+from gridgis.cases import OVERDUE_SQL, aware_datetime, period_conditions
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.queries import LEVELS, Level, connection
 from gridgis.errors import InputError, NotFoundError
@@ -358,18 +358,9 @@ def area_figures(
         )
     moment = aware_datetime(now, "now") if now is not None else dt.datetime.now(dt.UTC)
     params: dict[str, Any] = {"prefix": (within or "") + "%", "now": moment}
-    case_where = ""
-    if since is not None:
-        params["since"] = aware_datetime(since, "since")
-        case_where += " AND c.reported_at >= :since"
-    if until is not None:
-        params["until"] = aware_datetime(until, "until")
-        case_where += " AND c.reported_at < :until"
-    if since is not None and until is not None and params["since"] >= params["until"]:
-        raise InputError(
-            f"`since` ({params['since'].isoformat()}) must come before `until` "
-            f"({params['until'].isoformat()})"
-        )
+    case_where = "".join(
+        " AND " + c for c in period_conditions("c.reported_at", since, until, params, ordered=True)
+    )
     with connection(bind) as conn:
         chosen: list[str] = []
         if category is not None:
