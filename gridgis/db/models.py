@@ -516,7 +516,8 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(Text, unique=True)
-    category_code: Mapped[str] = mapped_column(ForeignKey("case_category.code"), index=True)
+    # No index of its own: (category_code, reported_at) above serves every lookup (0006).
+    category_code: Mapped[str] = mapped_column(ForeignKey("case_category.code"))
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)

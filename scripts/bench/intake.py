@@ -35,9 +35,29 @@ Usage::
     python scripts/bench/intake.py --sync-commit off           # answered before the flush
     python scripts/bench/intake.py --refused       # the HTTP stack alone
 
-Measured on the 2 cores of the development machine, shared with other people's
+Measured on the 2 cores of a development machine, shared with other people's
 work: figures are medians over runs where that work took no CPU ("other" 0.00),
-and still vary by about a tenth from one set of runs to the next.
+and still vary by about a tenth from one set of runs to the next. The hosts
+behind "this machine" differ from session to session; each block below was
+measured in one session, on one host.
+
+2026-11-22 (AMD EPYC, 2 cores; API token per request; ``ix_case_record_category_code``
+dropped by migration 0006):
+
+==========================================  =======  =====  =====  =====  ========
+configuration (2 clients x 8 connections)   cases/s  p50    p95    p99    CPU/case
+==========================================  =======  =====  =====  =====  ========
+the defaults (2 x 5 threads), 5 runs         1,911  8.2 ms 16.3   21.5   1.0 ms
+``--sync-commit off``, 3 runs               2,362  6.8 ms 13.1   17.9   0.8 ms
+``--refused`` (HTTP stack alone), 3 runs    6,500  2.2 ms 5.2    10.1   0.3 ms
+==========================================  =======  =====  =====  =====  ========
+
+Per case: 0.70 ms in gunicorn (0.28 of it the HTTP stack, authentication and
+Flask, as ``--refused`` shows), 0.25 ms in PostgreSQL, 0.04 ms in the load
+generator.
+
+Earlier sessions, on slower hosts (the same code paths, before authentication
+unless said):
 
 ==========================================  =======  =====  =====  =====  ========
 configuration (2 clients x 8 connections)   cases/s  p50    p95    p99    CPU/case
@@ -48,13 +68,11 @@ before (a dozen statements, PostGIS lookup)     279  56 ms  102    117    6.7 ms
 2 x 8 threads, ``--pool-size 8``                800  18 ms  38     49     2.1 ms
 3 workers x 5 threads, 2 x 10 connections       800  22 ms  47     62     2.4 ms
 ``--refused`` (HTTP stack alone), 2 x 8 thr.  4,840  2.6    7.8    15     0.4 ms
+defaults with an API token (2026-11-21)         759  --     --     54     2.5 ms
 ==========================================  =======  =====  =====  =====  ========
 
-The best runs of the defaults reach 1,020 cases/s with p99 41 ms. The work is
-bound by CPU: per case about 1.1-1.3 ms in gunicorn (0.4 of it the HTTP stack
-and Flask, as ``--refused`` shows), 0.5 ms in PostgreSQL (the insert updates 11
-indexes and checks 5 foreign keys) and 0.1 ms in the load generator; 2 cores
-/ 1.9 ms is about 1,050 cases/s with no headroom left for the p99.
+The CPU per case, not the rate, is the figure to compare across hosts: the rate
+is at most 2 cores divided by it, less what the p99 needs as headroom.
 """
 
 from __future__ import annotations
