@@ -74,6 +74,7 @@ from sqlalchemy import Connection, text
 
 from gridgis import crs as crs_mod
 from gridgis.analysis import network as net_mod
+from gridgis.db.queries import read_geoframe
 from gridgis.errors import CRSError, InputError, NotFoundError
 
 __all__ = [
@@ -282,10 +283,7 @@ def read_placement_data(
 
 
 def _read(connection: Connection, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
-    frame = gpd.read_postgis(text(sql), connection, geom_col="geom", params=params)
-    if frame.crs is None:  # an empty result carries no CRS
-        frame = frame.set_crs("EPSG:4326")
-    return frame
+    return read_geoframe(connection, sql, params)
 
 
 # --- coverage -----------------------------------------------------------------------------------

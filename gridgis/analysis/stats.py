@@ -73,16 +73,14 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from gridgis.analysis.density import check_area_code, inspection_recency, rate_per_1000
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.hotspots import hotspots
 from gridgis.cases import aware_datetime
-from gridgis.db.queries import connection
+from gridgis.db.queries import connection, read_geoframe
 from gridgis.errors import InputError
 
 __all__ = ["STATISTICS_LEVELS", "StatisticsLevel", "area_geometries", "area_statistics"]
@@ -91,16 +89,10 @@ StatisticsLevel = Literal["cell", "community", "street"]
 STATISTICS_LEVELS: tuple[StatisticsLevel, ...] = ("cell", "community", "street")
 """The levels :func:`area_statistics` gives rows for."""
 
-_PARENTS: dict[str, tuple[str, ...]] = {
-    "cell": ("community_code", "community", "street_code", "street", "district_code", "valid_from"),
-    "community": ("street_code", "street", "district_code"),
-    "street": ("district_code",),
-}
-
 _GEOMETRY_SQL: dict[str, str] = {
     "cell": """
         SELECT g.code, g.name, g.community_code, m.name AS community, m.street_code,
-               s.name AS street, s.district_code, g.valid_from, ST_AsBinary(g.geom) AS wkb
+               s.name AS street, s.district_code, g.valid_from, ST_AsBinary(g.geom) AS geometry
         FROM grid_cell g JOIN community m ON m.code = g.community_code
         JOIN street s ON s.code = m.street_code
         WHERE g.valid_to IS NULL AND g.code LIKE :prefix
@@ -111,7 +103,7 @@ _GEOMETRY_SQL: dict[str, str] = {
         SELECT m.code, m.name, m.street_code, s.name AS street, s.district_code,
                ST_AsBinary(coalesce(m.geom, (
                    SELECT ST_Multi(ST_Union(g.geom)) FROM grid_cell g
-                   WHERE g.valid_to IS NULL AND g.community_code = m.code))) AS wkb
+                   WHERE g.valid_to IS NULL AND g.community_code = m.code))) AS geometry
         FROM community m JOIN street s ON s.code = m.street_code
         WHERE m.code LIKE :prefix AND EXISTS (
             SELECT 1 FROM grid_cell g WHERE g.valid_to IS NULL AND g.community_code = m.code)
@@ -121,7 +113,7 @@ _GEOMETRY_SQL: dict[str, str] = {
         SELECT s.code, s.name, s.district_code,
                ST_AsBinary(coalesce(s.geom, (
                    SELECT ST_Multi(ST_Union(g.geom)) FROM grid_cell g
-                   WHERE g.valid_to IS NULL AND left(g.code, 9) = s.code))) AS wkb
+                   WHERE g.valid_to IS NULL AND left(g.code, 9) = s.code))) AS geometry
         FROM street s
         WHERE s.code LIKE :prefix AND EXISTS (
             SELECT 1 FROM grid_cell g WHERE g.valid_to IS NULL AND left(g.code, 9) = s.code)
@@ -203,13 +195,12 @@ def area_geometries(
     """
     checked = _check_level(level)
     with connection(bind) as conn:
-        rows = conn.execute(text(_GEOMETRY_SQL[checked]), {"prefix": (within or "") + "%"}).all()
-    columns = ["code", "name", *_PARENTS[checked]]
-    frame = pd.DataFrame([tuple(r[:-1]) for r in rows], columns=columns, dtype=object)
+        frame = read_geoframe(
+            conn, _GEOMETRY_SQL[checked], {"prefix": (within or "") + "%"}, geom_col="geometry"
+        )
     if "valid_from" in frame.columns:
         frame["valid_from"] = pd.to_datetime(frame["valid_from"], utc=True)
-    geoms = shapely.from_wkb(np.array([r[-1] for r in rows], dtype=object))
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
+    return frame
 
 
 def area_statistics(

@@ -28,22 +28,18 @@ from __future__ import annotations
 
 import re
 
-import geopandas as gpd
-import numpy as np
-import shapely
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import text
 
 from gridgis.db.queries import LEVELS, read_areas
-from gridgis.errors import CRSError, DatabaseError, NotFoundError, ValidationError
+from gridgis.errors import DatabaseError, NotFoundError, ValidationError
 from gridgis.users import area_counts
 from gridgis.web.auth import current_user, login_required, scope
 from gridgis.web.db import get_engine
+from gridgis.web.geojson import GEOJSON_MIMETYPE, feature_collection
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-GEOJSON_MIMETYPE = "application/geo+json"
-COORDINATE_DECIMALS = 7
 _WITHIN = re.compile(r"[0-9]{2,15}")
 
 
@@ -62,31 +58,6 @@ def areas(level: str) -> Response:
     within = _scoped_within(level, within, scope())
     frame = read_areas(get_engine(), level, within=within)
     return Response(feature_collection(frame), mimetype=GEOJSON_MIMETYPE)
-
-
-def feature_collection(frame: gpd.GeoDataFrame, *, decimals: int = COORDINATE_DECIMALS) -> str:
-    """Return ``frame`` as GeoJSON text with its coordinates rounded.
-
-    Parameters
-    ----------
-    frame:
-        Areas in EPSG:4326, as returned by :func:`gridgis.db.queries.read_areas`.
-    decimals:
-        Decimals kept in each coordinate (7 is about 1 cm).
-
-    Examples
-    --------
-    >>> feature_collection(read_areas(engine, "district"))[:40]  # doctest: +SKIP
-    '{"type": "FeatureCollection", "features"'
-    """
-    if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
-        raise CRSError(f"GeoJSON needs EPSG:4326 but the areas are in {frame.crs.to_string()}")
-    rounded = shapely.transform(
-        np.asarray(frame.geometry.array, dtype=object),
-        lambda xy: np.round(xy, decimals),
-    )
-    out = frame.set_geometry(gpd.GeoSeries(rounded, index=frame.index, crs=frame.crs))
-    return out.to_json(drop_id=True, ensure_ascii=False)
 
 
 @bp.get("/health")

@@ -52,7 +52,6 @@ they reach the disk.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -65,6 +64,7 @@ from gridgis import cases
 from gridgis.errors import ConfigError, NotFoundError
 from gridgis.web.auth import current_user, in_scope, login_required, roles_required, scope
 from gridgis.web.db import get_engine
+from gridgis.web.geojson import json_value
 from gridgis.web.openapi import read_body, read_query
 
 if TYPE_CHECKING:
@@ -315,17 +315,4 @@ def categories() -> Response:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of ``frame`` as JSON-ready dicts: NaN becomes null, numpy numbers Python ones."""
-    return [
-        {str(key): _plain(value) for key, value in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
-
-
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):  # numpy scalar
-        return _plain(value.item())
-    return value
+    return [json_value(row) for row in frame.to_dict(orient="records")]

@@ -47,7 +47,6 @@ its coverage.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -69,9 +68,9 @@ from gridgis.analysis.placement import (
     walking_coverage,
 )
 from gridgis.errors import InputError
-from gridgis.web.api import GEOJSON_MIMETYPE, feature_collection
 from gridgis.web.auth import current_user, login_required, scope
 from gridgis.web.db import get_engine
+from gridgis.web.geojson import GEOJSON_MIMETYPE, feature_collection, feature_texts
 
 __all__ = ["DEFAULT_K", "DEFAULT_MINUTES", "MAX_K", "bp"]
 
@@ -186,7 +185,7 @@ def suggest() -> Response:
     frame["role"] = "site"
     frame = gpd.GeoDataFrame(frame, geometry=sites.geometry.to_crs("EPSG:4326"))
     solution = head | plan.to_dict()
-    return _geojson(_features(frame), solution=solution, coverage=_jsonable(plan.coverage.summary))
+    return _geojson(_features(frame), solution=solution, coverage=plan.coverage.summary)
 
 
 # --- arguments ----------------------------------------------------------------------------------
@@ -288,21 +287,17 @@ def _summary_head(query: _Query, data: PlacementData) -> dict[str, Any]:
     }
 
 
-def _cell_features(cov: Coverage, with_geometry: bool) -> list[dict[str, Any]]:
+def _cell_features(cov: Coverage, with_geometry: bool) -> list[str]:
     if cov.cells is None or cov.cells.empty:
         return []
     columns = ["code", "name", "households", "households_covered", "covered_share", "covered"]
     cells = gpd.GeoDataFrame(cov.cells[columns], geometry=cov.cells.geometry.to_numpy())
     cells = cells.set_crs(cov.cells.crs)
     cells["role"] = "cell"
-    features = _features(cells)
-    if not with_geometry:
-        for feature in features:
-            feature["geometry"] = None
-    return features
+    return _features(cells, geometry=with_geometry)
 
 
-def _area_features(cov: Coverage, shown: np.ndarray | None) -> list[dict[str, Any]]:
+def _area_features(cov: Coverage, shown: np.ndarray | None) -> list[str]:
     fac = cov.facilities
     has_area = ~fac["service_area"].isna().to_numpy()
     if shown is not None:
@@ -323,7 +318,7 @@ def _area_features(cov: Coverage, shown: np.ndarray | None) -> list[dict[str, An
     return _features(areas)
 
 
-def _facility_features(cov: Coverage, shown: np.ndarray | None) -> list[dict[str, Any]]:
+def _facility_features(cov: Coverage, shown: np.ndarray | None) -> list[str]:
     fac = cov.facilities if shown is None else cov.facilities[shown]
     if fac.empty:
         return []
@@ -349,31 +344,15 @@ def _facility_features(cov: Coverage, shown: np.ndarray | None) -> list[dict[str
     return _features(out)
 
 
-def _features(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+def _features(frame: gpd.GeoDataFrame, *, geometry: bool = True) -> list[str]:
     if frame.empty:
         return []
-    text = feature_collection(frame.to_crs("EPSG:4326"))
-    features: list[dict[str, Any]] = json.loads(text)["features"]
-    return features
+    if not geometry:  # no need to project shapes that are not sent
+        return feature_texts(frame, geometry=False)
+    return feature_texts(frame.to_crs("EPSG:4326"))
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars unwrapped, NaN and infinity as ``None``."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _geojson(features: list[dict[str, Any]], **members: Any) -> Response:
-    body = {"type": "FeatureCollection", "features": features}
-    body.update({key: _jsonable(value) for key, value in members.items()})
+def _geojson(features: list[str], **members: Any) -> Response:
     return Response(
-        json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")),
-        mimetype=GEOJSON_MIMETYPE,
+        feature_collection(features=features, members=members), mimetype=GEOJSON_MIMETYPE
     )
