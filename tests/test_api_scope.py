@@ -266,6 +266,7 @@ def test_a_street_office_gets_only_its_streets_cells_and_areas(
         f"/tiles/cells/0/0/0.pbf?street={other}",
         f"/api/density/cells.geojson?street={other}&geometry=0",
         f"/api/density/cells.geojson?community={other}001&geometry=0",
+        f"/api/density/cells.json?street={other}",
         f"/api/density/heat.json?street={other}",
         f"/api/placement/coverage.geojson?street={other}",
         f"/api/placement/suggest?street={other}",
@@ -277,6 +278,8 @@ def test_a_street_office_gets_only_its_streets_cells_and_areas(
     density = office.get("/api/density/cells.geojson?geometry=0").get_json()
     assert density["features"]
     assert {f["properties"]["street_code"] for f in density["features"]} == {streets.own}
+    table = office.get("/api/density/cells.json?fields=street_code").get_json()
+    assert table["rows"] and {row[1] for row in table["rows"]} == {streets.own}
     summary = response_json(office.get("/api/summary"), 200)
     assert summary["street"] == 1
 

@@ -552,6 +552,30 @@ def test_cells_geojson_for_an_administrator(web: Any, demo: Engine) -> None:
     assert 24 < lat < 27 and 118 < lon < 120
 
 
+def test_cell_table_holds_the_geojson_figures_and_only_the_fields_asked(
+    analyst: FlaskClient,
+) -> None:
+    query = "since=2025-01-01&until=2025-12-31&now=2026-01-01T00:00:00%2B08:00"
+    full = _answer(analyst, f"/api/density/cells.geojson?geometry=0&{query}")
+    table = _answer(analyst, f"/api/density/cells.json?{query}")
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+    assert rows == [f["properties"] for f in full["features"]]
+    assert table["density"] == full["density"]
+
+    asked = "hotspot,cases,gi_z,cases"  # code comes first, always; a repeat counts once
+    fields = _answer(analyst, f"/api/density/cells.json?fields={asked}&{query}")
+    assert fields["columns"] == ["code", "hotspot", "cases", "gi_z"]
+    assert fields["rows"] == [[r["code"], r["hotspot"], r["cases"], r["gi_z"]] for r in rows]
+    geojson = _answer(analyst, f"/api/density/cells.geojson?fields=cases&{query}")
+    assert all(set(f["properties"]) == {"code", "cases"} for f in geojson["features"])
+    assert all(f["geometry"]["type"] == "MultiPolygon" for f in geojson["features"])
+
+    unknown = _answer(analyst, "/api/density/cells.json?fields=cases,colour", 400)["error"]
+    assert "`fields` named 'colour'" in unknown and "rate_per_1000" in unknown
+    geometry = _answer(analyst, "/api/density/cells.json?geometry=0", 400)["error"]
+    assert "unknown query parameter 'geometry'" in geometry
+
+
 def test_a_street_office_sees_only_its_street(web: Any) -> None:
     client = web.test_client()
     sign_in(client, role="street", street="350304001", name="density-street")

@@ -193,11 +193,27 @@ def test_density_map_as_each_role(web: Flask, demo_db: str, streets: list[str]) 
             # Hiding the heat layer removes its canvas.
             page.uncheck("#density-heat")
             assert page.locator("canvas.leaflet-heatmap-layer").count() == 0
+
+            # While hidden, moving the map and asking the figures again touch the layer
+            # (its max is fitted to the view, its points replaced): neither may throw.
+            box = page.locator("#map").bounding_box()
+            assert box is not None
+            middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(middle_x, middle_y)
+            page.mouse.down()
+            page.mouse.move(middle_x + 60, middle_y + 40, steps=5)
+            page.mouse.up()
+            page.evaluate("() => document.body.removeAttribute('data-density-heat')")
+            page.click("#density-apply")
+            page.wait_for_selector("body[data-density-heat]", state="attached")
+            # Shown again, it draws the points it was given while hidden.
+            page.check("#density-heat")
+            assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
     watch.assert_clean()
     assert {
         "/static/js/density_page.js",
         "/static/vendor/leaflet.heat/leaflet-heat.js",
-        "/api/density/cells.geojson",
+        "/api/density/cells.json",
         "/api/density/heat.json",
     } <= set(watch.paths)
     assert "/xss.png" not in watch.paths

@@ -38,7 +38,6 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from numpy.typing import ArrayLike
 from sqlalchemy import Connection, Engine, text
 
@@ -221,43 +220,18 @@ def _filter(
 # --- counts and rates ---------------------------------------------------------------------------
 
 
-_CELL_COLUMNS = (
-    "cell_id",
-    "code",
-    "name",
-    "community_code",
-    "community",
-    "street_code",
-    "street",
-    "status",
-    "valid_from",
-    "valid_to",
-    "households",
-)
-
-
 def _read_cells(conn: Connection, where: _Filter) -> gpd.GeoDataFrame:
     sql = f"""
         SELECT g.id AS cell_id, g.code, g.name, g.community_code, m.name AS community,
                m.street_code, s.name AS street, g.status, g.valid_from, g.valid_to,
-               g.households, ST_AsBinary(g.geom) AS wkb
+               g.households, ST_AsBinary(g.geom) AS geom
         FROM grid_cell g
         JOIN community m ON m.code = g.community_code
         JOIN street s ON s.code = m.street_code
         WHERE {where.cells_sql()}
         ORDER BY g.code, g.valid_from
     """
-    rows = conn.execute(text(sql), where.params).all()
-    # shapely.from_wkb parses every geometry in one call; geopandas.read_postgis parses
-    # them one by one (a third of a second for a district's 800 cells).
-    frame = pd.DataFrame([r[:-1] for r in rows], columns=list(_CELL_COLUMNS))
-    geoms = shapely.from_wkb(np.array([r[-1] for r in rows], dtype=object))
-    out = gpd.GeoDataFrame(
-        frame.set_index("cell_id"),
-        geometry=gpd.GeoSeries(geoms, index=frame["cell_id"].to_numpy(), crs="EPSG:4326"),
-    )
-    out = out.rename_geometry("geom")
-    out.index.name = "cell_id"
+    out = queries.read_geoframe(conn, sql, where.params).set_index("cell_id")
     out["households"] = out["households"].astype("int64")
     for name in ("valid_from", "valid_to"):
         out[name] = pd.to_datetime(out[name], utc=True)

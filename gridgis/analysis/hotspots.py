@@ -44,7 +44,10 @@ Cells that cannot be tested
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from typing import Literal
 
 import geopandas as gpd
@@ -111,8 +114,30 @@ def _tolerance_in_crs_units(cells: gpd.GeoDataFrame, tolerance: float) -> float:
     return float(tolerance)
 
 
+_REMEMBERED = 8
+"""Contiguities kept per process by :func:`queen_neighbours` (least recently used out first)."""
+_remembered: OrderedDict[bytes, sparse.csr_array] = OrderedDict()
+_remembered_lock = threading.Lock()
+
+
+def _contiguity_key(geoms: np.ndarray, crs: object, distance: float) -> bytes:
+    """A digest of the shapes, their order, CRS and tolerance: equal keys, equal contiguity."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{crs}|{distance!r}|{len(geoms)}".encode())
+    for wkb in shapely.to_wkb(geoms):
+        digest.update(b"\x00" if wkb is None else len(wkb).to_bytes(8, "little") + wkb)
+    return digest.digest()
+
+
 def queen_neighbours(cells: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> sparse.csr_array:
     """Queen contiguity of ``cells``: which cells share an edge or a corner.
+
+    Finding the pairs is most of a hotspot analysis (nearly a second for
+    30,000 cells), and the density map asks again for the same cells with
+    each filter, so the last few answers are remembered by a digest of the
+    shapes themselves (their WKB, in order, with the CRS and tolerance;
+    some 50 ms for 30,000 cells): a redrawn layout, or another database,
+    has other shapes and is computed afresh. Each call gets its own copy.
 
     Parameters
     ----------
@@ -139,6 +164,21 @@ def queen_neighbours(cells: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> spar
     """
     distance = _tolerance_in_crs_units(cells, tolerance)
     geoms = np.asarray(cells.geometry.array, dtype=object)
+    key = _contiguity_key(geoms, cells.crs, distance)
+    with _remembered_lock:
+        found = _remembered.get(key)
+        if found is not None:
+            _remembered.move_to_end(key)
+            return found.copy()
+    matrix = _queen_pairs(geoms, distance)
+    with _remembered_lock:
+        _remembered[key] = matrix.copy()
+        while len(_remembered) > _REMEMBERED:
+            _remembered.popitem(last=False)
+    return matrix
+
+
+def _queen_pairs(geoms: np.ndarray, distance: float) -> sparse.csr_array:
     n = len(geoms)
     usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     positions = np.flatnonzero(usable)

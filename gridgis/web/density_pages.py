@@ -34,9 +34,10 @@ from sqlalchemy import Engine
 
 from gridgis.analysis.hotspots import CONFIDENCE_LEVELS, FDR_LEVEL, HOTSPOT_CLASSES
 from gridgis.cases import case_categories
+from gridgis.db import tiles as db_tiles
 from gridgis.errors import InputError, NotFoundError
 from gridgis.web.area_choice import chosen_street, street_choices
-from gridgis.web.auth import login_required
+from gridgis.web.auth import login_required, scope
 from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import get_language
@@ -117,7 +118,7 @@ def density_map() -> str:
         "until": _date("until"),
         "colour": _choice("colour", COLOURS),
         "value": _choice("value", VALUES),
-        "cellsUrl": url_for("density.cells"),
+        "cellsUrl": url_for("density.cell_table"),
         "heatUrl": url_for("density.heat"),
         "tilesUrl": cell_tiles_url(),
         "hotspotClasses": list(HOTSPOT_CLASSES),
@@ -125,6 +126,8 @@ def density_map() -> str:
         "bounds": cells_bounds(engine, street=street),
         "streetBounds": _street_bounds(engine, choices),
         "maxZoom": 19,
+        # Names of the communities and streets for the popups (the figures carry codes only).
+        "names": db_tiles.area_names(engine, street=scope()),
     }
     return render_template(
         "density_map.html",

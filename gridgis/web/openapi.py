@@ -891,6 +891,34 @@ def _map_paths() -> dict[str, Any]:
         ),
     ]
     feature_collection = {**_FEATURES, "additionalProperties": True}
+    figures = [
+        *_density_parameters(),
+        _query(
+            "value",
+            {"type": "string", "pattern": r"^\s*(rate|count)?\s*$"},
+            "What Gi* tests: rate (default) or count.",
+        ),
+        _query(
+            "by_category",
+            {"type": "string", "pattern": _FLAG_PATTERN},
+            "1: a `cases_<category>` count per category.",
+        ),
+        _query(
+            "now",
+            {"type": "string"},
+            "The moment inspection recency is measured from (default now).",
+        ),
+        _query(
+            "window_days",
+            {"type": "integer", "minimum": 1, "maximum": 3660},
+            "The recent-inspection window in days (default 30).",
+        ),
+    ]
+    fields = _query(
+        "fields",
+        {"type": "string"},
+        "A comma list of the properties to send (`code` always comes); an unknown name is a 400.",
+    )
     return {
         "/api/density/cells.geojson": {
             "get": {
@@ -902,37 +930,48 @@ def _map_paths() -> dict[str, Any]:
                 ),
                 "tags": ["maps"],
                 "parameters": [
-                    *_density_parameters(),
-                    _query(
-                        "value",
-                        {"type": "string", "pattern": r"^\s*(rate|count)?\s*$"},
-                        "What Gi* tests: rate (default) or count.",
-                    ),
-                    _query(
-                        "by_category",
-                        {"type": "string", "pattern": _FLAG_PATTERN},
-                        "1: a `cases_<category>` count per category.",
-                    ),
-                    _query(
-                        "now",
-                        {"type": "string"},
-                        "The moment inspection recency is measured from (default now).",
-                    ),
-                    _query(
-                        "window_days",
-                        {"type": "integer", "minimum": 1, "maximum": 3660},
-                        "The recent-inspection window in days (default 30).",
-                    ),
+                    *figures,
                     _query(
                         "geometry",
                         {"type": "string", "pattern": _FLAG_PATTERN},
                         "0: features without geometry (join them by `code`).",
                     ),
+                    fields,
                 ],
                 "responses": {
                     "200": _geojson(
                         {**feature_collection, "required": ["type", "features", "density"]},
                         "The cells.",
+                    ),
+                    **_e(400, 404, 503),
+                },
+            }
+        },
+        "/api/density/cells.json": {
+            "get": {
+                "operationId": "densityCellTable",
+                "summary": (
+                    "The figures of cells.geojson as a table, without geometry: `columns` "
+                    "(names once) and `rows` (a list of values a cell), and the member "
+                    "`density`; for a map that draws the cells from vector tiles."
+                ),
+                "tags": ["maps"],
+                "parameters": [
+                    *figures,
+                    fields,
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["columns", "rows", "density"],
+                            "properties": {
+                                "columns": {"type": "array", "items": {"type": "string"}},
+                                "rows": {"type": "array", "items": {"type": "array"}},
+                                "density": {"type": "object"},
+                            },
+                        },
+                        "The cells' figures.",
                     ),
                     **_e(400, 404, 503),
                 },

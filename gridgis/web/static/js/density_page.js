@@ -1,8 +1,8 @@
 /*
  * The case density map page (/map/density).
  *
- * Asks /api/density/cells.geojson (the figures only, geometry=0) for the filters of the
- * panel and draws the cells from the app's vector tiles (gridgis.cellMap, cellmap.js),
+ * Asks /api/density/cells.json (the figures as a table, only those shown) for the
+ * filters of the panel and draws the cells from the app's vector tiles (gridgis.cellMap, cellmap.js),
  * coloured by joining on the cell code: by the rate per 1,000 households or the count
  * (quintiles of the cells shown), by the Getis-Ord Gi* hotspot class, or by the days
  * since the last inspection. A heat layer of the cases (/api/density/heat.json,
@@ -29,6 +29,21 @@
   var heatToggle = document.getElementById("density-heat");
   var valueSelect = document.getElementById("density-value");
 
+  var names = config.names || {};
+  /* The figures the page shows: asking for these alone keeps a whole city's answer small. */
+  var FIELDS = [
+    "households",
+    "cases",
+    "rate_per_1000",
+    "hotspot",
+    "gi_z",
+    "gi_p",
+    "gi_q",
+    "significant",
+    "never_inspected",
+    "days_since_inspection",
+    "recent_inspections",
+  ].join(",");
   var NO_DATA = "#d9d9d9";
   var SEQUENTIAL = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"];
   var HOTSPOT = {
@@ -192,7 +207,23 @@
   var heatPoints = [];
   var HEAT_OPTIONS = { radius: 18, blur: 14, minOpacity: 0.25, maxZoom: 17 };
   var HEAT_SQUARE = (HEAT_OPTIONS.radius + HEAT_OPTIONS.blur) / 2;
-  var heatLayer = L.heatLayer([], HEAT_OPTIONS);
+  /* Leaflet.heat reads its map whenever it redraws: on setOptions, on setLatLngs and in
+     the animation frame it schedules. Off the map, each of these threw ("reading
+     '_animating'" of null). This layer redraws only while on a map and drops the frame it
+     had scheduled when it is taken off; it is given its points and max while hidden too. */
+  var SafeHeatLayer = L.HeatLayer.extend({
+    redraw: function () {
+      return this._map ? L.HeatLayer.prototype.redraw.call(this) : this;
+    },
+    onRemove: function (onMap) {
+      if (this._frame) {
+        L.Util.cancelAnimFrame(this._frame);
+        this._frame = null;
+      }
+      L.HeatLayer.prototype.onRemove.call(this, onMap);
+    },
+  });
+  var heatLayer = new SafeHeatLayer([], HEAT_OPTIONS);
   var heatShown = false;
   var state = {
     street: config.street || "",
@@ -210,8 +241,8 @@
       ? t("从未巡查")
       : t("{n} 天", { n: number(Math.floor(cell.days_since_inspection)) });
     return kit.popup(t("网格 {code}", { code: p.code }), [
-      [t("社区"), (cell.community || "") + "（" + (cell.community_code || p.community) + "）"],
-      [t("街道"), (cell.street || "") + "（" + (cell.street_code || p.street) + "）"],
+      [t("社区"), (names[p.community] || "") + "（" + p.community + "）"],
+      [t("街道"), (names[p.street] || "") + "（" + p.street + "）"],
       [t("户数"), number(cell.households)],
       [t("案件数"), number(cell.cases)],
       [t("每千户案件数"), number(cell.rate_per_1000, 1)],
@@ -263,7 +294,7 @@
      95th percentile of those sums, so the densest twentieth of the places is hottest. */
 
   function fitHeatMax() {
-    if (!heatPoints.length) {
+    if (!heatShown || !heatPoints.length) {
       return;
     }
     var zoom = map.getZoom();
@@ -294,10 +325,12 @@
   function showHeat(show) {
     if (show && !heatShown) {
       heatLayer.addTo(map);
+      heatShown = true;
+      fitHeatMax();
     } else if (!show && heatShown) {
       map.removeLayer(heatLayer);
+      heatShown = false;
     }
-    heatShown = show;
   }
 
   function filterParams() {
@@ -332,25 +365,29 @@
 
   function load() {
     setStatus(t("正在加载案件密度…"), false);
-    var cellsUrl =
-      config.cellsUrl + "?" + kit.query(L.extend({ geometry: "0", value: state.value }, filterParams()));
+    var params = L.extend({ value: state.value, fields: FIELDS }, filterParams());
+    var cellsUrl = config.cellsUrl + "?" + kit.query(params);
     var heatUrl = config.heatUrl + "?" + kit.query(filterParams());
     return Promise.all([kit.getJson(cellsUrl), kit.getJson(heatUrl)])
       .then(function (answers) {
         var cells = answers[0];
         var heat = answers[1];
         cellsByCode = {};
-        cells.features.forEach(function (feature) {
-          cellsByCode[feature.properties.code] = feature.properties;
+        cells.rows.forEach(function (row) {
+          var figures = {};
+          cells.columns.forEach(function (name, i) {
+            figures[name] = row[i];
+          });
+          cellsByCode[figures.code] = figures;
         });
         summarise(cells.density);
         recolour();
         heatPoints = heat.points;
-        heatLayer.setLatLngs(heat.points);
+        heatLayer.setLatLngs(heatPoints);
         fitHeatMax();
         document.body.setAttribute("data-density-heat", String(heat.points.length));
         setStatus(
-          t("已显示 {n} 个网格", { n: cells.features.length }) +
+          t("已显示 {n} 个网格", { n: cells.rows.length }) +
             (heat.bin_degrees
               ? " " + t("（热力点已按约 {m} 米方格汇总）", { m: number(heat.bin_degrees * 111320) })
               : ""),
