@@ -446,7 +446,8 @@ def demo_pages(engine: Engine) -> dict[str, str]:
     """Every page of the app on the demo district, by name: the overview and a district,
     street and cell page, the coverage map, the placement and density maps of the
     largest street (a street office's view) and of the whole district (density), and
-    the cell editing page of the community with the most cells."""
+    the cell editing page of the community with the most cells (of those with a
+    boundary: none in the synthetic city, which then has no editing page)."""
     with engine.connect() as conn:
         street = conn.execute(
             text(
@@ -455,13 +456,19 @@ def demo_pages(engine: Engine) -> dict[str, str]:
                 "GROUP BY s.code ORDER BY count(*) DESC, s.code LIMIT 1"
             )
         ).scalar_one()
-        community, cell = conn.execute(
+        cell = conn.execute(
+            text("SELECT min(code) FROM grid_cell WHERE valid_to IS NULL")
+        ).scalar_one()
+        # Cells are edited within a community's boundary: one without any cannot be edited.
+        community = conn.execute(
             text(
-                "SELECT community_code, min(code) FROM grid_cell WHERE valid_to IS NULL "
-                "GROUP BY community_code ORDER BY count(*) DESC, community_code LIMIT 1"
+                "SELECT g.community_code FROM grid_cell g "
+                "JOIN community c ON c.code = g.community_code AND c.geom IS NOT NULL "
+                "WHERE g.valid_to IS NULL "
+                "GROUP BY g.community_code ORDER BY count(*) DESC, g.community_code LIMIT 1"
             )
-        ).one()
-    return {
+        ).scalar()
+    pages = {
         "overview": "/",
         "district": f"/area/{street[:6]}",
         "street": f"/area/{street}",
@@ -470,8 +477,10 @@ def demo_pages(engine: Engine) -> dict[str, str]:
         "placement": f"/map/placement?street={street}",
         "density (street)": f"/map/density?street={street}",
         "density (district)": "/map/density",
-        "editing": f"/edit/{community}",
     }
+    if community is not None:
+        pages["editing"] = f"/edit/{community}"
+    return pages
 
 
 def measure_page(browser: Any, base: str, path: str, *, runs: int) -> dict[str, Any]:
@@ -494,7 +503,10 @@ def measure_page(browser: Any, base: str, path: str, *, runs: int) -> dict[str, 
                 "request",
                 lambda r: outside.append(r.url) if not r.url.startswith(base + "/") else None,
             )
-            page.goto(base + path, wait_until="load" if attribute is None else "commit")
+            answer = page.goto(base + path, wait_until="load" if attribute is None else "commit")
+            if answer is None or answer.status != 200:
+                status = answer.status if answer is not None else "no answer"
+                raise RuntimeError(f"{path} answered {status}, not a page to measure")
             if attribute is None:
                 loads.append(page.evaluate("() => performance.now()") / 1000)
             else:
