@@ -1241,6 +1241,8 @@ _export_options = [
                  help="Text encoding of shapefiles and CSV files."),
     click.option("--crs", default="wgs84", show_default=True,
                  help=f"Coordinates to write: {CRS_CHOICES_HELP}."),
+    click.option("--district", default=None,
+                 help="Only this district (6 digits), when the database holds several."),
     click.option("--street", default=None, help="Only this street office (9 digits)."),
     click.option("--community", default=None, help="Only this community (12 digits)."),
     click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
@@ -1265,8 +1267,8 @@ def _run_export(what: str, level: str = "cell", **options: Any) -> None:
     from gridgis.db.engine import get_engine
     from gridgis.export import export
 
-    if options["street"] and options["community"]:
-        raise click.UsageError("give at most one of --street or --community")
+    if sum(bool(options[key]) for key in ("district", "street", "community")) > 1:
+        raise click.UsageError("give at most one of --district, --street or --community")
     since = options["date_from"].date() if options["date_from"] is not None else None
     until = (
         options["date_to"].date() + dt.timedelta(days=1) if options["date_to"] is not None else None
@@ -1276,6 +1278,7 @@ def _run_export(what: str, level: str = "cell", **options: Any) -> None:
         what,
         options["fmt"],
         options["output"],
+        district=options["district"],
         street=options["street"],
         community=options["community"],
         since=since,

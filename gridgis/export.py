@@ -1,7 +1,7 @@
 """Exports for analysts: cells, cases, inspections and per-area statistics as files.
 
 One function, :func:`export`, reads what to export from the database
-(filtered by street office or community and by period), converts the
+(filtered by district, street office or community and by period), converts the
 coordinates, and writes one of five formats. The CLI (``gridgis export``)
 and the web app's downloads call it; it knows nothing of either.
 
@@ -13,7 +13,7 @@ What is exported (``what``)
     ``valid_from``, ``households``, ``residents``, ``buildings``, ``workers``,
     ``has_worker``, ``branches``, ``has_branch``. The period does not filter cells.
 ``cases``
-    Cases (points) filed in the street or community and reported in the
+    Cases (points) filed in the district, street or community and reported in the
     period: ids, category code and Chinese name, the Chinese description,
     source, address, the cell, community and street filed in, the current
     step (code and Chinese name), ``overdue`` at the time of export, the
@@ -21,7 +21,7 @@ What is exported (``what``)
     empty geometry.
 ``inspections``
     Inspection patrols (巡查) started in the period that visited a cell of
-    the street or community: ``id``, ``external_id``, ``worker_id``,
+    the district, street or community: ``id``, ``external_id``, ``worker_id``,
     ``worker``, ``started_at``, ``ended_at``, ``located_by``, ``cells``
     (cells visited). Points and tracks are separate layers
     (``inspection_points``, ``inspection_tracks``) wherever a format needs
@@ -520,6 +520,7 @@ def _read(
     conn: Connection,
     what: str,
     *,
+    district: str | None,
     street: str | None,
     community: str | None,
     since: dt.datetime | None,
@@ -527,13 +528,14 @@ def _read(
     level: str,
     now: dt.datetime,
 ) -> list[_Layer]:
-    within = area_prefix(conn, street, community)
+    within = area_prefix(conn, street, community, district=district)
     if what == "cells":
         return _read_cells(conn, within)
     if what == "stats":
         return _read_stats(
             conn,
             level,
+            district=district,
             street=street,
             community=community,
             since=since,
@@ -544,12 +546,17 @@ def _read(
     time = "c.reported_at" if what == "cases" else "i.started_at"
     where = period_conditions(time, since, until, params)
     if what == "cases":
-        if community is not None:
-            where.append("c.community_code = :community")
-            params["community"] = community
-        elif street is not None:
-            where.append("c.street_code = :street")
-            params["street"] = street
+        if within is not None:
+            # A case carries the codes of its community and street: the finest the
+            # prefix names decides, by equality (their indexes serve) when the prefix
+            # is a whole code of that column, by prefix for a district's streets.
+            column = "c.community_code" if len(within) == 12 else "c.street_code"
+            if len(within) in (9, 12):
+                where.append(f"{column} = :area")
+                params["area"] = within
+            else:
+                where.append(f"{column} LIKE :prefix")
+                params["prefix"] = within + "%"
         return _read_cases(conn, where, params)
     if within is not None:
         where.append(
@@ -942,6 +949,7 @@ def export(
     fmt: str,
     out: Path | str | BinaryIO,
     *,
+    district: str | None = None,
     street: str | None = None,
     community: str | None = None,
     since: dt.datetime | dt.date | None = None,
@@ -965,11 +973,12 @@ def export(
     out:
         A path (a ``shp`` export's name must end in ``.zip``) or a binary
         file object open for writing (a web response, ``io.BytesIO``).
-    street, community:
-        Only what lies in this street office (9 digits) or community (12
-        digits): cells and statistics of its areas, cases filed in it,
-        inspections that visited one of its cells. A web view passes the
-        street of a street-office user here.
+    district, street, community:
+        Only what lies in this district (6 digits), street office (9 digits)
+        or community (12 digits): cells and statistics of its areas, cases
+        filed in it, inspections that visited one of its cells. Given
+        together, each must lie in the coarser one (the finest then decides).
+        A web view passes the street of a street-office user here.
     since, until:
         The period (cases by report time, inspections by start, statistics of
         both): at or after ``since``, before ``until``. A date means its
@@ -994,9 +1003,11 @@ def export(
     ------
     InputError
         Naming the argument and value when ``what``, ``fmt``, ``crs``,
-        ``encoding``, ``level``, a code or the period is not allowed.
+        ``encoding``, ``level``, a code or the period is not allowed, and
+        naming both codes when a street or community lies outside the
+        district (or a community outside the street) given.
     NotFoundError
-        When the street or community is not stored.
+        When the district, street or community is not stored.
     FileEncodingError
         When GBK cannot encode some text: the message names the layer, row
         (and its id or code), field and character.
@@ -1038,6 +1049,7 @@ def export(
         layers = _read(
             conn,
             kind,
+            district=district,
             street=street,
             community=community,
             since=start,

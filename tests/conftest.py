@@ -367,6 +367,93 @@ def insert_sample_areas(engine: Engine) -> None:
         )
 
 
+OTHER_DISTRICT = {
+    "district": "211403",
+    "district_name": "龙港区",
+    "street": "211403001",
+    "street_name": "北港街道",
+    "community": "211403001001",
+    "cell": "211403001001001",
+}
+"""The second district :func:`insert_other_district` adds beside the demo's 荔城区."""
+
+_OTHER_CELL = "POLYGON((120.88 40.70, 120.90 40.70, 120.90 40.72, 120.88 40.72, 120.88 40.70))"
+
+
+def insert_other_district(engine: Engine) -> dict[str, str]:
+    """Add 龙港区 with one street, community and active cell, one case (reported
+    2025-06-15) and one inspection (started 2025-06-16) in it: a database of two
+    districts. Returns :data:`OTHER_DISTRICT` (its codes and names)."""
+    codes = OTHER_DISTRICT
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO district (code, name, geom) "
+                "VALUES (:code, :name, ST_Multi(ST_GeomFromText(:wkt, 4326)))"
+            ),
+            {"code": codes["district"], "name": codes["district_name"], "wkt": LONGGANG},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO street (code, district_code, name, geom) "
+                "VALUES (:code, :district, :name, ST_Multi(ST_GeomFromText(:wkt, 4326)))"
+            ),
+            {
+                "code": codes["street"],
+                "district": codes["district"],
+                "name": codes["street_name"],
+                "wkt": LONGGANG,
+            },
+        )
+        conn.execute(
+            text(
+                "INSERT INTO community (code, street_code, name, geom) "
+                "VALUES (:code, :street, '港湾社区', ST_Multi(ST_GeomFromText(:wkt, 4326)))"
+            ),
+            {"code": codes["community"], "street": codes["street"], "wkt": _OTHER_CELL},
+        )
+        version = conn.execute(
+            text(
+                "INSERT INTO layout_version (community_code, version, method) "
+                "VALUES (:community, 1, 'import') RETURNING id"
+            ),
+            {"community": codes["community"]},
+        ).scalar_one()
+        cell_id = conn.execute(
+            text(
+                "INSERT INTO grid_cell (code, community_code, name, geom, households, residents, "
+                "version_from_id) VALUES (:code, :community, '港湾一网格', "
+                "ST_Multi(ST_GeomFromText(:wkt, 4326)), 400, 1200, :version) RETURNING id"
+            ),
+            {
+                "code": codes["cell"],
+                "community": codes["community"],
+                "wkt": _OTHER_CELL,
+                "version": version,
+            },
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO case_record (category_code, description, cell_id, community_code, "
+                "street_code, reported_at, geom) SELECT min(code), '龙港区的案件', :cell, "
+                ":community, :street, '2025-06-15T10:00+08', "
+                "ST_SetSRID(ST_MakePoint(120.89, 40.71), 4326) FROM case_category"
+            ),
+            {"cell": cell_id, "community": codes["community"], "street": codes["street"]},
+        )
+        inspection = conn.execute(
+            text(
+                "INSERT INTO inspection (started_at, geom) VALUES "
+                "('2025-06-16T09:00+08', ST_SetSRID(ST_MakePoint(120.89, 40.71), 4326)) "
+                "RETURNING id"
+            )
+        ).scalar_one()
+        conn.execute(
+            text("INSERT INTO inspection_cell VALUES (:i, :c)"), {"i": inspection, "c": cell_id}
+        )
+    return dict(codes)
+
+
 # --- signing in to the web app (gridgis.web.auth) -----------------------------------------------
 
 TEST_PASSWORD = "correct horse battery staple"

@@ -8,6 +8,8 @@ anonymous requests are answered 401 everywhere but ``/api/health`` and
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -282,6 +284,18 @@ def test_a_street_office_gets_only_its_streets_cells_and_areas(
     assert table["rows"] and {row[1] for row in table["rows"]} == {streets.own}
     summary = response_json(office.get("/api/summary"), 200)
     assert summary["street"] == 1
+
+
+def test_a_street_office_exports_no_other_district(office: FlaskClient, streets: Streets) -> None:
+    message = _error(office.get("/api/export/cells.csv?district=110101"), 403)
+    assert message == f"`district` was '110101' but user 'office' may see only street {streets.own}"
+    own_district = office.get(f"/api/export/cells.csv?district={streets.own[:6]}")
+    assert own_district.status_code == 200
+    rows = csv.DictReader(io.StringIO(own_district.get_data().decode("utf-8-sig")))
+    codes = [row["code"] for row in rows]
+    assert codes and all(code.startswith(streets.own) for code in codes)
+    both = _error(office.get(f"/api/export/cells.csv?district=110101&street={streets.own}"), 403)
+    assert "'110101'" in both
 
 
 # --- analysts and administrators ---------------------------------------------------------

@@ -23,7 +23,7 @@ import pytest
 import shapefile  # pyshp: the second reader of shapefiles
 import shapely
 from click.testing import CliRunner
-from conftest import busiest_street
+from conftest import busiest_street, insert_other_district
 from sqlalchemy import Engine, create_engine, text
 
 from gridgis.analysis.stats import area_statistics
@@ -609,6 +609,91 @@ def test_street_filter_exports_only_that_street(db: Engine, street: str, tmp_pat
     assert 0 < one.rows < cells.rows
 
 
+def _read_rows(path: Path) -> pd.DataFrame:
+    """A CSV or Excel export as pyogrio reads it (GDAL's drivers), sorted as written."""
+    return pd.DataFrame(pyogrio.read_dataframe(path)).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("kind", EXPORT_KINDS)
+def test_district_filter_on_one_district_is_everything(
+    db: Engine, street: str, tmp_path: Path, kind: str
+) -> None:
+    district = street[:6]
+    options: dict[str, Any] = {"level": "community", "now": NOW, **JUNE}
+    whole = export(db, kind, "csv", tmp_path / "all.csv", **options)
+    mine = export(db, kind, "csv", tmp_path / "mine.csv", district=district, **options)
+    assert mine.rows == whole.rows > 1
+    pd.testing.assert_frame_equal(
+        _read_rows(tmp_path / "mine.csv"), _read_rows(tmp_path / "all.csv")
+    )
+    assert (tmp_path / "mine.csv").read_bytes() == (tmp_path / "all.csv").read_bytes()
+    # With a street of the district too: the street's rows, as without the district.
+    export(db, kind, "xlsx", tmp_path / "s.xlsx", street=street, **options)
+    export(db, kind, "xlsx", tmp_path / "ds.xlsx", district=district, street=street, **options)
+    books = [openpyxl.load_workbook(tmp_path / n, read_only=True) for n in ("s.xlsx", "ds.xlsx")]
+    sheets = [list(book.worksheets[0].iter_rows(values_only=True)) for book in books]
+    for book in books:
+        book.close()
+    assert len(sheets[0]) > 2 and sheets[0] == sheets[1]
+
+
+def test_district_filter_leaves_out_another_district(demo_engine: Engine, tmp_path: Path) -> None:
+    (demo,) = (str(r[0]) for r in _rows(demo_engine, "SELECT code FROM district"))
+    other = insert_other_district(demo_engine)
+    since = {"since": dt.date(2025, 6, 1), "until": dt.date(2025, 7, 1), "now": NOW}
+    code_of = {"cells": "code", "cases": "street_code", "stats": "code"}
+    for kind in EXPORT_KINDS:
+        level = "street" if kind == "stats" else "cell"
+        export(demo_engine, kind, "gpkg", tmp_path / f"{kind}-all.gpkg", level=level, **since)
+        export(demo_engine, kind, "gpkg", tmp_path / f"{kind}-demo.gpkg", district=demo,
+               level=level, **since)  # fmt: skip
+        export(demo_engine, kind, "gpkg", tmp_path / f"{kind}-other.gpkg",
+               district=other["district"], level=level, **since)  # fmt: skip
+        frames = {
+            name: pd.concat(
+                [
+                    pyogrio.read_dataframe(tmp_path / f"{kind}-{name}.gpkg", layer=layer)
+                    for layer, _ in pyogrio.list_layers(tmp_path / f"{kind}-{name}.gpkg")
+                ],
+                ignore_index=True,
+            )
+            for name in ("all", "demo", "other")
+        }
+        if kind == "inspections":
+            ids = {name: set(frame["id"]) for name, frame in frames.items()}
+            theirs = {
+                r[0]
+                for r in _rows(
+                    demo_engine,
+                    "SELECT x.inspection_id FROM inspection_cell x JOIN grid_cell g "
+                    "ON g.id = x.cell_id WHERE g.code = :c",
+                    c=other["cell"],
+                )
+            }
+            assert len(theirs) == 1
+            assert ids["other"] == theirs and not ids["demo"] & theirs
+            assert ids["all"] == ids["demo"] | theirs and len(ids["demo"]) > 1
+            continue
+        codes = {name: list(frame[code_of[kind]]) for name, frame in frames.items()}
+        wanted = other["cell"] if kind == "cells" else other["street"]
+        assert codes["other"] == [wanted]
+        assert codes["demo"] and all(c.startswith(demo) for c in codes["demo"])
+        assert sorted(codes["all"]) == sorted(codes["demo"] + [wanted])
+    with pytest.raises(
+        InputError, match=rf"`street` was '{demo}001' but is not in the district given \('211403'\)"
+    ):
+        export(
+            demo_engine, "cases", "csv", tmp_path / "x.csv", district="211403", street=demo + "001"
+        )
+    with pytest.raises(
+        NotFoundError, match="`district` was '999999' but no district has that code"
+    ):
+        export(demo_engine, "cells", "csv", tmp_path / "x.csv", district="999999")
+    with pytest.raises(InputError, match="`district` was '3503' but is expected to be a 6-digit"):
+        export(demo_engine, "cells", "csv", tmp_path / "x.csv", district="3503")
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_field_names_are_short_stable_and_unique(db: Engine, street: str, tmp_path: Path) -> None:
     first = export(db, "stats", "shp", tmp_path / "a.zip", street=street, level="cell")
     second = export(db, "stats", "shp", tmp_path / "b.zip", street=street, level="cell")
@@ -706,7 +791,40 @@ def test_cli_export(export_url: str, street: str, tmp_path: Path, monkeypatch: A
             ["export", "cells", "--format", "csv", "--street", street, "--community",
              street + "001", "-o", str(tmp_path / "y.csv")],
         )  # fmt: skip
-        assert both.exit_code == 2 and "at most one of --street or --community" in both.output
+        assert both.exit_code == 2
+        assert "at most one of --district, --street or --community" in both.output
+        two = runner.invoke(
+            main,
+            ["export", "cells", "--format", "csv", "--district", street[:6], "--street", street,
+             "-o", str(tmp_path / "y.csv")],
+        )  # fmt: skip
+        assert two.exit_code == 2 and "--district" in two.output
+
+        district = tmp_path / "district.csv"
+        done = runner.invoke(
+            main,
+            ["export", "cases", "--format", "csv", "--district", street[:6],
+             "--from", "2025-06-01", "--to", "2025-06-30", "-o", str(district)],
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+        everything = tmp_path / "everything.csv"
+        done = runner.invoke(
+            main,
+            ["export", "cases", "--format", "csv", "--from", "2025-06-01", "--to", "2025-06-30",
+             "-o", str(everything)],
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+        in_district = pyogrio.read_dataframe(district)
+        assert len(in_district) > june
+        assert sorted(in_district["id"]) == sorted(pyogrio.read_dataframe(everything)["id"])
+        unknown = runner.invoke(
+            main,
+            ["export", "cells", "--format", "csv", "--district", "999999",
+             "-o", str(tmp_path / "z.csv")],
+        )  # fmt: skip
+        assert unknown.exit_code == 1 and "`district` was '999999'" in unknown.output
+        helped = runner.invoke(main, ["export", "cells", "--help"])
+        assert "--district" in helped.output and "6 digits" in helped.output
     finally:
         dispose_engines()
 

@@ -5,23 +5,35 @@ read back from the file with pyogrio, csv and pyshp belongs to it) and a 403
 for another street; administrators and analysts everything. The files are
 attachments with a Chinese-safe name; a shapefile zip opens with GDAL's
 ``/vsizip/`` and with pyshp; a GBK CSV decodes as GBK. A browser test fills
-the form as a street office and downloads the file it answers.
+the form as a street office and downloads the file it answers. With a second
+district stored, ``district=`` keeps each district's rows apart, on the API, the
+export page and the district page's links.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyogrio
 import pytest
 import shapefile  # pyshp
 from _browser import log_in, require_chromium, serve, watched_page
-from conftest import TEST_PASSWORD, assert_no_inline_code, response_json, role_client, role_users
+from conftest import (
+    TEST_PASSWORD,
+    assert_no_inline_code,
+    insert_other_district,
+    response_json,
+    role_client,
+    role_users,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook  # type: ignore[import-untyped]
@@ -30,6 +42,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 AREA_OPTION = re.compile(r'<option value="([0-9]{9}|[0-9]{12})"')
+DISTRICT_OPTION = re.compile(r'<option value="([0-9]{6})"(?: selected)?>([^<]*)</option>')
 
 
 def _client(web: Flask, role: str, street: str | None = None) -> FlaskClient:
@@ -342,3 +355,188 @@ def test_a_street_office_downloads_from_the_form(
     rows = list(csv.DictReader(io.StringIO(saved.read_bytes().decode("gbk"))))
     assert rows and {r["community_code"] for r in rows} == {community}
     watch.assert_clean()
+
+
+# --- two districts: the district filter -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_districts(pg_server: Any, demo_template: str) -> Iterator[dict[str, str]]:
+    """A copy of the demo with a second district (conftest's 龙港区) beside 荔城区: the URL
+    (``url``), both districts' codes (``demo``, ``other``) and the other's names and codes."""
+    name = f"gridgis_export_districts_{os.getpid()}"
+    url = pg_server.create(name, template=demo_template)
+    engine = create_engine(url)
+    try:
+        other = insert_other_district(engine)
+    finally:
+        engine.dispose()
+    (demo,) = (str(r[0]) for r in _query(url, "SELECT code FROM district WHERE code <> :o",
+                                          o=other["district"]))  # fmt: skip
+    yield {"url": url, "demo": demo, "other": other["district"], **other}
+    pg_server.drop(name)
+
+
+@pytest.fixture(scope="module")
+def two_web(two_districts: dict[str, str]) -> Iterator[Flask]:
+    from gridgis.web import create_app
+    from gridgis.web.db import dispose_engine
+
+    application = create_app({"TESTING": True, "DATABASE_URL": two_districts["url"]})
+    yield application
+    dispose_engine(application)
+
+
+def _demo_street(two_districts: dict[str, str]) -> str:
+    """The demo district's first street with active cells."""
+    rows = _query(
+        two_districts["url"],
+        "SELECT min(left(code, 9)) FROM grid_cell WHERE valid_to IS NULL AND code LIKE :d",
+        d=two_districts["demo"] + "%",
+    )
+    return str(rows[0][0])
+
+
+@pytest.mark.parametrize("role", ["admin", "analyst"])
+def test_a_district_filter_exports_that_district_only(
+    two_web: Flask, two_districts: dict[str, str], role: str, tmp_path: Path
+) -> None:
+    user = _client(two_web, role)
+    demo, other = two_districts["demo"], two_districts["other"]
+    everything = pyogrio.read_dataframe(
+        _save(user.get("/api/export/cells.gpkg"), tmp_path, "all.gpkg")
+    )
+    assert {code[:6] for code in everything["code"]} == {demo, other}
+    response = user.get(f"/api/export/cells.gpkg?district={demo}")
+    assert _filename(response) == f"{demo}_荔城区_cells.gpkg"
+    mine = pyogrio.read_dataframe(_save(response, tmp_path, "demo.gpkg"))
+    assert sorted(mine["code"]) == sorted(c for c in everything["code"] if c.startswith(demo))
+    assert set(mine["district_code"]) == {demo}
+
+    response = user.get(f"/api/export/cases.csv?district={other}&from=2025-06-01&to=2025-06-30")
+    assert response.status_code == 200
+    assert _filename(response) == f"{other}_龙港区_cases_2025-06-01_2025-06-30.csv"
+    assert (
+        f'filename="{other}_cases_2025-06-01_2025-06-30.csv"'
+        in (response.headers["Content-Disposition"])
+    )
+    cases = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert [(r["street_code"], r["description"]) for r in cases] == [
+        (two_districts["street"], "龙港区的案件")
+    ]
+    stats = user.get(f"/api/export/stats.xlsx?district={other}&level=street")
+    sheet = load_workbook(io.BytesIO(stats.get_data()), read_only=True).worksheets[0]
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        two_districts["street"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "messages"),
+    [
+        ("district=211403&street={street}", 400, ["`street` was '{street}'", "'211403'"]),
+        (
+            "district=211403&community={street}001",
+            400,
+            ["`community` was '{street}001'", "not in the district given ('211403')"],
+        ),
+        ("district=999999", 404, ["`district` was '999999' but no district has that code"]),
+        ("district=35030", 422, ["`district` was '35030'"]),
+        ("district=3503040", 422, ["`district` was '3503040'"]),
+    ],
+)
+def test_bad_districts_are_refused_naming_the_codes(
+    two_web: Flask, two_districts: dict[str, str], query: str, status: int, messages: list[str]
+) -> None:
+    street = _demo_street(two_districts)
+    analyst = _client(two_web, "analyst")
+    body = response_json(
+        analyst.get(f"/api/export/cells.csv?{query.format(street=street)}"), status
+    )
+    for message in messages:
+        assert message.format(street=street) in body["error"]
+
+
+def test_a_street_office_and_a_district(
+    two_web: Flask, two_districts: dict[str, str], tmp_path: Path
+) -> None:
+    own = _demo_street(two_districts)
+    office = _client(two_web, "street", own)
+    other = two_districts["other"]
+    body = response_json(office.get(f"/api/export/cells.gpkg?district={other}"), 403)
+    assert body["error"] == (
+        f"`district` was '{other}' but user 'ex-street-{own}' may see only street {own}"
+    )
+    # Its own district: its own street, named after the street.
+    response = office.get(f"/api/export/cells.gpkg?district={two_districts['demo']}")
+    name = str(_query(two_districts["url"], "SELECT name FROM street WHERE code = :s", s=own)[0][0])
+    assert _filename(response) == f"{own}_{name}_cells.gpkg"
+    cells = pyogrio.read_dataframe(_save(response, tmp_path, "own.gpkg"))
+    assert len(cells) > 1 and set(cells["street_code"]) == {own}
+
+
+def test_the_export_page_offers_the_districts(
+    two_web: Flask, two_districts: dict[str, str]
+) -> None:
+    demo, other = two_districts["demo"], two_districts["other"]
+    analyst = _client(two_web, "analyst")
+    html = analyst.get("/export").get_data(as_text=True)
+    assert '<optgroup label="区县">' in html
+    assert DISTRICT_OPTION.findall(html) == [
+        (other, "龙港区（211403）"),
+        (demo, f"荔城区（{demo}）"),
+    ]
+    assert_no_inline_code(html)
+    chosen = analyst.get(f"/export?area={other}").get_data(as_text=True)
+    assert f'<option value="{other}" selected>' in chosen
+    assert '<optgroup label="District">' in analyst.get("/export?lang=en").get_data(as_text=True)
+    assert analyst.get("/export?area=999999").status_code == 404
+    assert analyst.get("/export?area=35030").status_code == 400
+
+    response = analyst.get(f"/export/download?what=cells&fmt=csv&area={other}&level=street")
+    assert response.status_code == 303
+    target = urlsplit(response.headers["Location"])
+    assert target.path == "/api/export/cells.csv"
+    assert parse_qs(target.query) == {"district": [other]}
+    followed = analyst.get(target.path + "?" + target.query)
+    rows = list(csv.DictReader(io.StringIO(followed.get_data().decode("utf-8-sig"))))
+    assert [r["code"] for r in rows] == [two_districts["cell"]]
+
+    own = _demo_street(two_districts)
+    office = _client(two_web, "street", own)
+    html = office.get(f"/export?area={demo}").get_data(as_text=True)
+    assert not DISTRICT_OPTION.findall(html) and "区县" not in html
+    assert f'<option value="{own}" selected>' in html  # its own district: its street
+    assert office.get(f"/export?area={other}").status_code == 403
+
+
+@pytest.mark.parametrize("role", ["admin", "street"])
+def test_a_district_page_links_its_downloads(
+    two_web: Flask, two_districts: dict[str, str], role: str
+) -> None:
+    demo = two_districts["demo"]
+    own = _demo_street(two_districts)
+    user = _client(two_web, role, own if role == "street" else None)
+    html = user.get(f"/area/{demo}").get_data(as_text=True)
+    links = re.findall(r'<a href="(/api/export/[^"]+)" download>', html)
+    assert links == [
+        f"/api/export/cells.gpkg?district={demo}",
+        f"/api/export/stats.xlsx?level=street&amp;district={demo}",
+    ]
+    assert f'href="/export?area={demo}"' in html
+    stats = user.get(links[1].replace("&amp;", "&"))
+    assert stats.status_code == 200
+    sheet = load_workbook(io.BytesIO(stats.get_data()), read_only=True).worksheets[0]
+    codes = [str(row[0]) for row in sheet.iter_rows(min_row=2, values_only=True)]
+    streets = [
+        str(r[0])
+        for r in _query(
+            two_districts["url"],
+            "SELECT DISTINCT left(code, 9) FROM grid_cell WHERE valid_to IS NULL AND code LIKE :d "
+            "ORDER BY 1",
+            d=demo + "%",
+        )
+    ]
+    assert codes == (streets if role == "admin" else [own])
+    more = user.get(f"/export?area={demo}").get_data(as_text=True)
+    assert f'<option value="{demo if role == "admin" else own}" selected>' in more

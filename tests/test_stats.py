@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import busiest_street
+from conftest import busiest_street, insert_other_district
+from geopandas.testing import assert_geodataframe_equal
 from sqlalchemy import Engine, create_engine, text
 
 from gridgis.analysis.hotspots import HOTSPOT_CLASSES
@@ -253,3 +254,58 @@ def test_scoping_arguments(db: Engine, street: str) -> None:
         area_statistics(db, "cell", street="3503")
     with pytest.raises(InputError, match=r"`since` .* must come before `until`"):
         area_statistics(db, "cell", since=dt.datetime(2025, 2, 1), until=dt.datetime(2025, 1, 1))
+
+
+def test_district_scope_on_one_district_is_everything(db: Engine, street: str) -> None:
+    district = street[:6]
+    for level in ("cell", "community", "street"):
+        whole = area_statistics(db, level, now=NOW)
+        scoped = area_statistics(db, level, district=district, now=NOW)
+        assert len(scoped) > 1
+        assert_geodataframe_equal(scoped, whole)
+    in_street = area_statistics(db, "community", district=district, street=street, now=NOW)
+    assert_geodataframe_equal(in_street, area_statistics(db, "community", street=street, now=NOW))
+    with pytest.raises(
+        NotFoundError, match="`district` was '999999' but no district has that code"
+    ):
+        area_statistics(db, "cell", district="999999")
+    with pytest.raises(InputError, match="`district` was '35030' but is expected to be a 6-digit"):
+        area_statistics(db, "cell", district="35030")
+    with pytest.raises(InputError, match="`district` was '350304001' but is expected"):
+        area_statistics(db, "cell", district="350304001")
+
+
+def test_district_scope_leaves_out_another_district(demo_engine: Engine) -> None:
+    before = area_statistics(demo_engine, "street", now=NOW)
+    other = insert_other_district(demo_engine)
+    demo = before["district_code"].iloc[0]
+    june = {"since": dt.datetime(2025, 6, 1), "until": dt.datetime(2025, 7, 1), "now": NOW}
+    for level in ("cell", "community", "street"):
+        every = area_statistics(demo_engine, level, **june)
+        assert set(every["district_code"]) == {demo, other["district"]}
+        mine = area_statistics(demo_engine, level, district=demo, **june)
+        assert set(mine["district_code"]) == {demo}
+        assert not mine["code"].str.startswith(other["district"]).any()
+        theirs = area_statistics(demo_engine, level, district=other["district"], **june)
+        wanted = other[level]
+        assert theirs["code"].tolist() == [wanted]
+        row = theirs.iloc[0]
+        assert (row["households"], row["cases"], row["inspections"]) == (400, 1, 1)
+        assert row["hotspot"] == "island"  # compared with nothing of the other district
+    assert_geodataframe_equal(
+        area_statistics(demo_engine, "street", district=demo, now=NOW), before
+    )
+    street = str(before["code"].iloc[0])
+    with pytest.raises(
+        InputError,
+        match=rf"`street` was '{street}' but is not in the district given \('211403'\)",
+    ):
+        area_statistics(demo_engine, "cell", district="211403", street=street)
+    community = str(
+        _text(demo_engine, "SELECT min(code) FROM community WHERE street_code = :s", s=street)
+    )
+    with pytest.raises(
+        InputError,
+        match=rf"`community` was '{community}' but is not in the district given \('211403'\)",
+    ):
+        area_statistics(demo_engine, "cell", district="211403", community=community)

@@ -112,8 +112,10 @@ def _geom_last(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame[[c for c in frame.columns if c != "geom"] + ["geom"]]
 
 
-def check_area_code(conn: Connection, value: object, level: Literal["street", "community"]) -> str:
-    """``value`` if it is the code of a stored street (9 digits) or community (12), else raise.
+def check_area_code(
+    conn: Connection, value: object, level: Literal["district", "street", "community"]
+) -> str:
+    """``value`` if it is the code of a stored district (6 digits), street (9) or community (12).
 
     Raises
     ------
@@ -121,8 +123,13 @@ def check_area_code(conn: Connection, value: object, level: Literal["street", "c
         When ``value`` is not a code of that many digits.
     NotFoundError
         When no such area is stored.
+
+    Examples
+    --------
+    >>> check_area_code(conn, "350304", "district")  # doctest: +SKIP
+    '350304'
     """
-    digits = 9 if level == "street" else 12
+    digits = {"district": 6, "street": 9, "community": 12}[level]
     if not (
         isinstance(value, str) and len(value) == digits and value.isascii() and value.isdigit()
     ):

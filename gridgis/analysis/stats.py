@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -86,6 +87,7 @@ from gridgis.errors import InputError
 __all__ = ["STATISTICS_LEVELS", "StatisticsLevel", "area_geometries", "area_statistics"]
 
 StatisticsLevel = Literal["cell", "community", "street"]
+_AreaLevel = Literal["district", "street", "community"]
 STATISTICS_LEVELS: tuple[StatisticsLevel, ...] = ("cell", "community", "street")
 """The levels :func:`area_statistics` gives rows for."""
 
@@ -131,33 +133,52 @@ def _check_level(level: object) -> StatisticsLevel:
     )
 
 
-def area_prefix(conn: Connection, street: str | None, community: str | None) -> str | None:
-    """The code prefix of a street office or a community (checked: stored, consistent).
+def area_prefix(
+    conn: Connection, street: str | None, community: str | None, *, district: str | None = None
+) -> str | None:
+    """The code prefix of a district, street office or community (checked: stored, consistent).
 
-    ``None`` when neither is given (everything). For :func:`area_statistics`
-    and :func:`gridgis.export.export`.
+    The finest area given: codes nest (district 6 digits, street 9, community
+    12), so everything in it has a code that starts with its code. ``None``
+    when none is given (everything). For :func:`area_statistics` and
+    :func:`gridgis.export.export`.
 
     Raises
     ------
     InputError, NotFoundError
-        A malformed or unknown code, or a community outside the street given.
+        A malformed or unknown code, or an area outside a coarser one given (a
+        street or community outside the district, a community outside the street).
+
+    Examples
+    --------
+    >>> area_prefix(conn, "350304001", None, district="350304")  # doctest: +SKIP
+    '350304001'
     """
-    if street is not None:
-        check_area_code(conn, street, "street")
-    if community is not None:
-        check_area_code(conn, community, "community")
-        if street is not None and not community.startswith(street):
+    levels: tuple[tuple[_AreaLevel, str | None], ...] = (
+        ("district", district),
+        ("street", street),
+        ("community", community),
+    )
+    given = [(level, code) for level, code in levels if code is not None]
+    for level, code in given:
+        check_area_code(conn, code, level)
+    for (outer, outer_code), (inner, inner_code) in pairwise(given):
+        if not inner_code.startswith(outer_code):
             raise InputError(
-                f"`community` was {community!r} but is not in the street given ({street!r})"
+                f"`{inner}` was {inner_code!r} but is not in the {outer} given ({outer_code!r})"
             )
-    return community or street
+    return given[-1][1] if given else None
 
 
 def _scope(
-    conn: Connection, level: StatisticsLevel, street: str | None, community: str | None
+    conn: Connection,
+    level: StatisticsLevel,
+    street: str | None,
+    community: str | None,
+    district: str | None = None,
 ) -> str | None:
     """The code prefix of the areas in scope (checked: stored, consistent), or ``None``."""
-    prefix = area_prefix(conn, street, community)
+    prefix = area_prefix(conn, street, community, district=district)
     if community is not None and level == "street":
         raise InputError(
             f"`community` was {community!r} but `level` is 'street': a community "
@@ -207,6 +228,7 @@ def area_statistics(
     bind: Engine | Connection,
     level: str = "cell",
     *,
+    district: str | None = None,
     street: str | None = None,
     community: str | None = None,
     since: dt.datetime | None = None,
@@ -222,9 +244,10 @@ def area_statistics(
         The database, or a connection to read inside its transaction.
     level:
         ``"cell"``, ``"community"`` or ``"street"``.
-    street, community:
-        Only the areas of this street office (9 digits) or community (12
-        digits); a community does not scope street figures.
+    district, street, community:
+        Only the areas of this district (6 digits), street office (9 digits)
+        or community (12 digits); a community does not scope street figures.
+        Given together, each must lie in the coarser one.
     since, until:
         The period: cases reported and inspections started at or after
         ``since`` and before ``until`` (naive: China Standard Time).
@@ -244,9 +267,10 @@ def area_statistics(
     Raises
     ------
     InputError
-        When ``level``, a code, the period or ``categories`` is not one of those allowed.
+        When ``level``, a code, the period or ``categories`` is not one of those allowed,
+        or a street or community lies outside the district or street given.
     NotFoundError
-        When ``street``, ``community`` or a category is not stored.
+        When ``district``, ``street``, ``community`` or a category is not stored.
 
     Examples
     --------
@@ -260,7 +284,7 @@ def area_statistics(
     checked = _check_level(level)
     moment = aware_datetime(now, "now") if now is not None else dt.datetime.now(dt.UTC)
     with connection(bind) as conn:
-        within = _scope(conn, checked, street, community)
+        within = _scope(conn, checked, street, community, district)
         figures = area_figures(
             conn,
             checked,

@@ -8,14 +8,17 @@ Routes
     is the one ``gridgis export`` writes (see :mod:`gridgis.export` for the
     columns, the shapefile's field names and ``fields.csv``), answered as an
     attachment with its media type and a file name that names the area and
-    the period, e.g. ``350304001_镇海街道_cases_2025-01-01_2025-06-30.zip``
+    the period, e.g. ``350304001_镇海街道_cases_2025-01-01_2025-06-30.zip`` or
+    ``350304_荔城区_cells.gpkg``
     (``Content-Disposition: attachment; filename="…"; filename*=UTF-8''…``:
     an ASCII name without the Chinese for old clients, the full one for the rest).
 
 Query parameters
 ----------------
-``street``, ``community``
-    Only this street office (9 digits) or community (12 digits).
+``district``, ``street``, ``community``
+    Only this district (6 digits), street office (9 digits) or community
+    (12 digits). Given together, each must lie in the coarser one (a street
+    outside the district given is a 400 naming both codes); the finest decides.
 ``from``, ``to``
     ``YYYY-MM-DD``: the first and the last day (included) of the period, in
     China Standard Time. Cases count by report time, inspections by start,
@@ -33,12 +36,14 @@ Every signed-in user (a session or an API token; 401 otherwise). An
 administrator or analyst exports everything. A street office (role
 ``street``) exports its own street only: with no ``street`` or
 ``community`` the export is of its street, and a street or community
-outside it is answered 403 naming the code.
+outside it, or a district that does not hold it, is answered 403 naming
+the code (its own district gives its own street).
 
 A parameter that is unknown, repeated or malformed is answered 422 (the
 OpenAPI document's checks, :func:`gridgis.web.openapi.read_query`), a value
 the export refuses 400 (e.g. ``encoding=gbk`` for a GeoPackage, ``from``
-after ``to``), an unknown ``what``, ``fmt``, street or community 404, all as
+after ``to``, a street outside the district given), an unknown ``what``,
+``fmt``, district, street or community 404, all as
 ``{"error": message}`` naming the value.
 
 The file is written to an anonymous temporary file (never held in memory
@@ -55,13 +60,13 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, abort, request
 
-from gridgis.db import tiles as db_tiles
+from gridgis.analysis.figures import area_path
 from gridgis.errors import InputError, NotFoundError
 from gridgis.export import EXPORT_KINDS, FORMATS, ExportResult, export
 from gridgis.web.auth import login_required, scope
-from gridgis.web.cases_api import scoped_filter
+from gridgis.web.cases_api import scoped_filter, signed_in_name
 from gridgis.web.db import get_engine
 from gridgis.web.openapi import read_query
 
@@ -100,21 +105,29 @@ def _day(query: dict[str, Any], key: str) -> dt.date | None:
 def export_query(what: str, query: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of :func:`gridgis.export.export` for a request's checked query.
 
-    A street office is kept to its own street (403 outside it); ``to`` is
-    made the day after (the export's end is exclusive).
+    A street office is kept to its own street (403 outside it; its own
+    district gives its own street); ``to`` is made the day after (the
+    export's end is exclusive).
 
     Raises
     ------
     InputError
         A bad date, ``from`` after ``to``, or ``level`` for anything but ``stats``.
     werkzeug.exceptions.Forbidden
-        A street office asked for another street or a community outside its own.
+        A street office asked for another street, a community outside its own
+        or a district that does not hold its street.
     """
+    district = str(query.get("district") or "").strip() or None
     street = str(query.get("street") or "").strip() or None
     community = str(query.get("community") or "").strip() or None
     street = scoped_filter("street", street)
     community = scoped_filter("community", community)
     own = scope()
+    if own is not None and district is not None and not own.startswith(district):
+        abort(
+            403,
+            f"`district` was {district!r} but user {signed_in_name()!r} may see only street {own}",
+        )
     if own is not None and street is None:
         street = own
     since = _day(query, "from")
@@ -129,6 +142,7 @@ def export_query(what: str, query: dict[str, Any]) -> dict[str, Any]:
             f"`level` was {level!r} but only a stats export has a level; leave it out for {what}"
         )
     return {
+        "district": district,
         "street": street,
         "community": community,
         "since": since,
@@ -151,14 +165,17 @@ def download_name(
 
     ``<area code>_<area name>_<export's name>_<from>_<to>.<suffix>`` with the
     parts that apply, e.g. ``350304001_镇海街道_cells.gpkg`` (fallback
-    ``350304001_cells.gpkg``).
+    ``350304001_cells.gpkg``); ``code`` is a district's, street's or
+    community's (``350304_荔城区_cells.gpkg``).
     """
     stem, _, suffix = result.filename.rpartition(".")
     days = [d.isoformat() for d in (first, last) if d is not None]
     codes = [code] if code else []
     name = ""
     if code:
-        name = _safe_part(db_tiles.area_names(get_engine(), street=code[:9]).get(code, ""))
+        path = area_path(get_engine(), code)
+        if path and path[-1]["code"] == code:
+            name = _safe_part(path[-1]["name"] or "")
     full = "_".join([*codes, *([name] if name else []), stem, *days]) + "." + suffix
     return full, "_".join([*codes, stem, *days]) + "." + suffix
 
@@ -203,7 +220,7 @@ def download(what: str, fmt: str) -> Response:
         until = options["until"]
         full, fallback = download_name(
             result,
-            code=options["community"] or options["street"],
+            code=options["community"] or options["street"] or options["district"],
             first=options["since"],
             last=until - dt.timedelta(days=1) if until is not None else None,
         )

@@ -4,18 +4,20 @@ Routes
 ------
 ``GET /export?what=&fmt=&area=&encoding=&crs=&from=&to=&level=``
     The form: what to export, the format, the text encoding (shapefile and
-    CSV), the coordinate system, the area (every street and community the
-    user may see: a street office only its own street and its communities)
-    and the period, with notes on the shapefile's field names. The query
-    arguments preselect the choices (``area`` is a 9-digit street or a
-    12-digit community code); an area outside a street office's street is a
-    403, an unknown one a 404, a malformed value a 400.
+    CSV), the coordinate system, the area (every district, street and
+    community the user may see: a street office only its own street and its
+    communities) and the period, with notes on the shapefile's field names.
+    The query arguments preselect the choices (``area`` is a 6-digit
+    district, a 9-digit street or a 12-digit community code); an area
+    outside a street office's street is a 403 (its own district preselects
+    its street), an unknown one a 404, a malformed value a 400.
 ``GET /export/download?what=&fmt=&area=&…``
     What the form submits (a GET form: nothing changes, no CSRF token): a
-    redirect (303) to ``/api/export/<what>.<fmt>`` with the area as ``street``
-    or ``community``, empty fields left out, ``encoding`` kept only for a
-    shapefile or CSV file and ``level`` only for statistics. The API then
-    checks the rest, the user's scope included, and answers the file.
+    redirect (303) to ``/api/export/<what>.<fmt>`` with the area as
+    ``district``, ``street`` or ``community``, empty fields left out,
+    ``encoding`` kept only for a shapefile or CSV file and ``level`` only for
+    statistics. The API then checks the rest, the user's scope included, and
+    answers the file.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gridgis.crs import metric_crs
 from gridgis.db import tiles as db_tiles
+from gridgis.db.queries import district_summaries
 from gridgis.errors import InputError, NotFoundError
 from gridgis.export import ENCODINGS, EXPORT_KINDS, FIELD_ABBREVIATIONS, FORMATS
 from gridgis.web.auth import current_user, login_required, scope
@@ -45,7 +48,9 @@ LEVELS: tuple[str, ...] = ("cell", "community", "street")
 NAMED_CRS: tuple[str, ...] = ("wgs84", "cgcs2000", "gcj02", "bd09")
 """The coordinate systems offered by name; the page adds the data's Gauss-Krüger zone."""
 
-_AREA = re.compile(r"[0-9]{9}(?:[0-9]{3})?")
+_AREA = re.compile(r"[0-9]{6}(?:[0-9]{3}){0,2}")
+_AREA_PARAMETERS = {6: "district", 9: "street", 12: "community"}
+"""The export API's parameter for an area code of each length."""
 _FIELDS = ("what", "fmt", "area", "encoding", "crs", "from", "to", "level")
 _TEXT_FORMATS = ("shp", "csv")
 
@@ -62,14 +67,21 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str:
 
 
 def _area_arg() -> str | None:
-    """``?area=``: a 9-digit street or 12-digit community code, or nothing (everything)."""
+    """``?area=``: a district, street or community code, or nothing (everything)."""
     area = _arg("area")
     if area is not None and not _AREA.fullmatch(area):
         raise InputError(
-            f"`area` was {area!r} but is expected to be a street (9 digits) or community "
-            "(12 digits) code"
+            f"`area` was {area!r} but is expected to be a district (6 digits), street "
+            "(9 digits) or community (12 digits) code"
         )
     return area
+
+
+def _districts(engine: Engine) -> list[dict[str, str]]:
+    """The districts the user may export whole, by code: every one, none for a street office."""
+    if scope() is not None:
+        return []
+    return [{"code": d.code, "name": d.name} for d in district_summaries(engine)]
 
 
 def _areas(engine: Engine) -> list[dict[str, Any]]:
@@ -86,19 +98,31 @@ def _areas(engine: Engine) -> list[dict[str, Any]]:
     ]
 
 
-def _chosen_area(streets: list[dict[str, Any]]) -> str | None:
-    """The area asked for, kept within the user's street (403) and the stored areas (404)."""
+def _chosen_area(streets: list[dict[str, Any]], districts: list[dict[str, str]]) -> str | None:
+    """The area asked for, kept within the user's street (403) and the stored areas (404).
+
+    A street office asking for its own district gets its street: what the
+    export API would give it.
+    """
     area = _area_arg()
     own = scope()
     if area is None:
+        return own
+    if own is not None and len(area) == 6 and own.startswith(area):
         return own
     if own is not None and not area.startswith(own):
         user = current_user()
         name = user.name if user is not None else ""
         abort(403, f"`area` was {area!r} but user {name!r} may see only street {own}")
-    known = {s["code"] for s in streets} | {c["code"] for s in streets for c in s["communities"]}
+    known = (
+        {d["code"] for d in districts}
+        | {s["code"] for s in streets}
+        | {c["code"] for s in streets for c in s["communities"]}
+    )
     if area not in known:
-        raise NotFoundError(f"`area` was {area!r} but no street or community has that code")
+        raise NotFoundError(
+            f"`area` was {area!r} but no {_AREA_PARAMETERS[len(area)]} has that code"
+        )
     return area
 
 
@@ -121,6 +145,7 @@ def export_page() -> str:
     """Render the export form."""
     engine = get_engine()
     streets = _areas(engine)
+    districts = _districts(engine)
     crs_choices = _crs_choices(engine)
     crs = _arg("crs") or "wgs84"
     if crs not in {c["value"] for c in crs_choices}:
@@ -131,12 +156,13 @@ def export_page() -> str:
         "encoding": _choice("encoding", ENCODINGS),
         "level": _choice("level", LEVELS),
         "crs": crs,
-        "area": _chosen_area(streets),
+        "area": _chosen_area(streets, districts),
         "from": _arg("from") or "",
         "to": _arg("to") or "",
     }
     return render_template(
         "export.html",
+        districts=districts,
         streets=streets,
         everything=scope() is None,
         chosen=chosen,
@@ -161,7 +187,7 @@ def download() -> BaseResponse:
     params: dict[str, str] = {}
     area = _area_arg()
     if area is not None:
-        params["street" if len(area) == 9 else "community"] = area
+        params[_AREA_PARAMETERS[len(area)]] = area
     for name in ("from", "to", "crs"):
         value = _arg(name)
         if value is not None:

@@ -1180,6 +1180,13 @@ def _export_paths() -> dict[str, Any]:
                         },
                         "description": "The file format (shp: a zip).",
                     },
+                    _query(
+                        "district",
+                        {"type": "string", "pattern": r"^\s*([0-9]{6})?\s*$"},
+                        "Only this district (6 digits); a street or community outside it is a "
+                        "400. For a street office, a district that does not hold its street is "
+                        "a 403, and its own district exports its own street.",
+                    ),
                     _street_code(
                         "Only this street office (9 digits); a street office's own by default, "
                         "another one is a 403."
