@@ -53,6 +53,7 @@ import pandas as pd
 import sqlalchemy
 from sqlalchemy import text as sql_text
 
+from gridgis.db.queries import result_frame
 from gridgis.errors import InputError
 
 __all__ = [
@@ -934,21 +935,19 @@ def load_address_book(connection: sqlalchemy.Connection) -> AddressBook:
     >>> with get_engine().connect() as conn:  # doctest: +SKIP
     ...     book = load_address_book(conn)
     """
-    buildings = pd.DataFrame(
+    buildings = result_frame(
         connection.execute(
             sql_text("SELECT id, address, name, compound, community_code FROM building ORDER BY id")
-        ).all(),
-        columns=["id", "address", "name", "compound", "community_code"],
+        )
     )
-    places = pd.DataFrame(
+    places = result_frame(
         connection.execute(
             sql_text(
                 "SELECT code, name, 'district' AS level FROM district "
                 "UNION ALL SELECT code, name, 'street' FROM street "
                 "UNION ALL SELECT code, name, 'community' FROM community"
             )
-        ).all(),
-        columns=["code", "name", "level"],
+        )
     )
     return address_book(buildings, places=places)
 

@@ -65,6 +65,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gridgis.crs import CRSLike, CRSSpec, check_lonlat, parse_crs, to_wgs84, transform_geometry
+from gridgis.db.queries import result_frame
 from gridgis.errors import (
     ConflictError,
     DatabaseError,
@@ -1242,11 +1243,10 @@ def _say(progress: Callable[[str], None] | None, message: str) -> None:
 
 
 def _load_categories(conn: Connection) -> pd.DataFrame:
-    return pd.DataFrame(
+    return result_frame(
         conn.execute(
             text("SELECT code, name_zh, name_en, deadline_hours FROM case_category ORDER BY code")
-        ).all(),
-        columns=["code", "name_zh", "name_en", "deadline_hours"],
+        )
     )
 
 
@@ -1313,11 +1313,11 @@ def _check_cases(
 
 
 def _building_points(conn: Connection, ids: Iterable[int]) -> pd.DataFrame:
-    rows = conn.execute(
+    result = conn.execute(
         text("SELECT id, ST_X(location), ST_Y(location) FROM building WHERE id = ANY(:ids)"),
         {"ids": [int(i) for i in ids]},
-    ).all()
-    return pd.DataFrame(rows, columns=["id", "lon", "lat"]).set_index("id")
+    )
+    return result_frame(result, columns=["id", "lon", "lat"]).set_index("id")
 
 
 class _Placement:
@@ -1667,10 +1667,7 @@ class _Units:
 
 
 def _load_workers(conn: Connection) -> pd.DataFrame:
-    return pd.DataFrame(
-        conn.execute(text("SELECT id, external_id, name FROM grid_worker")).all(),
-        columns=["id", "external_id", "name"],
-    )
+    return result_frame(conn.execute(text("SELECT id, external_id, name FROM grid_worker")))
 
 
 def _worker_ids(

@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike
 from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.hotspots import hotspots
+from gridgis.analysis.neighbours import active_cell_neighbours
 from gridgis.cases import aware_datetime, period_conditions
 from gridgis.db import queries
 from gridgis.errors import InputError, NotFoundError
@@ -227,11 +228,12 @@ def _filter(
 # --- counts and rates ---------------------------------------------------------------------------
 
 
-def _read_cells(conn: Connection, where: _Filter) -> gpd.GeoDataFrame:
+def _read_cells(conn: Connection, where: _Filter, geometry: bool) -> gpd.GeoDataFrame:
+    shape = "ST_AsBinary(g.geom)" if geometry else "CAST(NULL AS bytea)"
     sql = f"""
         SELECT g.id AS cell_id, g.code, g.name, g.community_code, m.name AS community,
                m.street_code, s.name AS street, g.status, g.valid_from, g.valid_to,
-               g.households, ST_AsBinary(g.geom) AS geom
+               g.households, {shape} AS geom
         FROM grid_cell g
         JOIN community m ON m.code = g.community_code
         JOIN street s ON s.code = m.street_code
@@ -268,6 +270,7 @@ def cell_case_density(
     include_retired: bool = False,
     include_rejected: bool = False,
     by_category: bool = False,
+    geometry: bool = True,
 ) -> gpd.GeoDataFrame:
     """Cases and cases per 1,000 households in each cell.
 
@@ -290,6 +293,10 @@ def cell_case_density(
     by_category:
         Add a ``cases_<code>`` column per category (those asked for, in that
         order, else every category by code).
+    geometry:
+        Read the cells' polygons (default); ``False`` leaves ``geom`` empty
+        (``None``), for figures alone: a whole city's polygons are most of
+        the time of reading it.
 
     Returns
     -------
@@ -323,16 +330,15 @@ def cell_case_density(
             include_retired=include_retired,
             include_rejected=include_rejected,
         )
-        cells = _read_cells(conn, where)
+        cells = _read_cells(conn, where, geometry)
         sql = f"""
             SELECT c.cell_id, c.category_code, count(*) AS cases
             FROM case_record c JOIN grid_cell g ON g.id = c.cell_id
             WHERE {where.cases_sql()}
             GROUP BY c.cell_id, c.category_code
         """
-        counts = pd.DataFrame(
-            conn.execute(text(sql), where.params).all(),
-            columns=["cell_id", "category_code", "cases"],
+        counts = queries.result_frame(
+            conn.execute(text(sql), where.params), columns=["cell_id", "category_code", "cases"]
         )
         all_categories = where.categories or list(
             conn.execute(text("SELECT code FROM case_category ORDER BY code")).scalars()
@@ -602,18 +608,17 @@ def inspection_recency(
             FROM ({areas}) a LEFT JOIN visits v ON v.area = a.area
             ORDER BY a.sort_code, a.valid_from
         """
-        rows = conn.execute(text(sql), params).all()
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "area",
-            "code",
-            "last_inspected_at",
-            "days_since_inspection",
-            "recent_inspections",
-            "inspections",
-        ],
-    )
+        frame = queries.result_frame(
+            conn.execute(text(sql), params),
+            columns=[
+                "area",
+                "code",
+                "last_inspected_at",
+                "days_since_inspection",
+                "recent_inspections",
+                "inspections",
+            ],
+        )
     if size is None:
         frame = frame.set_index("area")
         frame.index.name = "cell_id"
@@ -645,6 +650,7 @@ def density_cells(
     value: Value = "rate",
     now: dt.datetime | None = None,
     window_days: int = 30,
+    geometry: bool = True,
 ) -> gpd.GeoDataFrame:
     """Counts, rates, hotspot classes and inspection recency per cell, in one frame.
 
@@ -661,12 +667,14 @@ def density_cells(
     have no rate and are classed ``no_data``. ``value="count"`` tests the
     counts instead (every cell has one). Retired cells (``include_retired``)
     overlap their successors, so they are not tested: their hotspot columns
-    are empty.
+    are empty. The neighbours are the active layout's, remembered per state
+    of the layout (:mod:`gridgis.analysis.neighbours`), so the polygons are
+    needed only when ``geometry`` asks for them.
 
     Parameters
     ----------
     connection, street, community, category, since, until, include_retired, \
-include_rejected, by_category:
+include_rejected, by_category, geometry:
         As in :func:`cell_case_density`.
     value:
         ``"rate"`` or ``"count"``: what Gi* is computed on.
@@ -703,6 +711,7 @@ include_rejected, by_category:
             include_retired=include_retired,
             include_rejected=include_rejected,
             by_category=by_category,
+            geometry=geometry,
         )
         recency = inspection_recency(
             conn,
@@ -712,8 +721,9 @@ include_rejected, by_category:
             community=community,
             include_retired=include_retired,
         )
-    active = cells[cells["status"] == "active"]
-    tested = hotspots(active, _VALUE_COLUMNS[value])
+        active = cells[cells["status"] == "active"]
+        neighbours = active_cell_neighbours(conn, active.index.to_numpy())
+    tested = hotspots(active, _VALUE_COLUMNS[value], neighbours=neighbours)
     out = cells.copy()
     out["neighbours"] = tested["neighbours"].reindex(out.index).astype("Int64")
     for name in ("gi_z", "gi_p", "gi_q"):

@@ -132,9 +132,9 @@ def _contiguity_key(geoms: np.ndarray, crs: object, distance: float) -> bytes:
 def queen_neighbours(cells: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> sparse.csr_array:
     """Queen contiguity of ``cells``: which cells share an edge or a corner.
 
-    Finding the pairs is most of a hotspot analysis (nearly a second for
-    30,000 cells), and the density map asks again for the same cells with
-    each filter, so the last few answers are remembered by a digest of the
+    Finding the pairs is most of a hotspot analysis (about 0.8 s for 30,000
+    cells of 40 vertices here), and the density map asks again for the same
+    cells with each filter, so the last few answers are remembered by a digest of the
     shapes themselves (their WKB, in order, with the CRS and tolerance;
     some 50 ms for 30,000 cells): a redrawn layout, or another database,
     has other shapes and is computed afresh. Each call gets its own copy.
@@ -179,18 +179,37 @@ def queen_neighbours(cells: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> spar
 
 
 def _queen_pairs(geoms: np.ndarray, distance: float) -> sparse.csr_array:
+    """The pairs of ``geoms`` within ``distance`` of each other (CRS units), as a matrix.
+
+    Each pair is tested once: the candidates are the pairs whose envelopes,
+    grown by ``distance``, meet; most of those intersect outright, which a
+    prepared geometry settles quickly, and only the rest have their distance
+    measured (a GEOS distance costs several intersects tests). For 30,000
+    cells this takes about a third of the time of an ``STRtree`` query with
+    the ``dwithin`` predicate, which measures every pair both ways.
+    """
     n = len(geoms)
     usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     positions = np.flatnonzero(usable)
     if len(positions) == 0:
         return sparse.csr_array((n, n), dtype=np.float64)
-    tree = shapely.STRtree(geoms[positions])
+    shapes = geoms[positions]
+    west, south, east, north = shapely.bounds(shapes).T
+    grown = shapely.box(west - distance, south - distance, east + distance, north + distance)
+    left, right = shapely.STRtree(shapes).query(grown)
+    once = left < right
+    left, right = left[once], right[once]
+    fresh = shapes[~shapely.is_prepared(shapes)]  # prepared here, released below
+    shapely.prepare(fresh)
+    try:
+        near = shapely.intersects(shapes[left], shapes[right])
+    finally:
+        shapely.destroy_prepared(fresh)
     if distance > 0:
-        left, right = tree.query(geoms[positions], predicate="dwithin", distance=distance)
-    else:
-        left, right = tree.query(geoms[positions], predicate="intersects")
-    keep = left != right
-    rows, cols = positions[left[keep]], positions[right[keep]]
+        rest = np.flatnonzero(~near)
+        near[rest] = shapely.dwithin(shapes[left[rest]], shapes[right[rest]], distance)
+    rows = positions[np.concatenate([left[near], right[near]])]
+    cols = positions[np.concatenate([right[near], left[near]])]
     matrix = sparse.coo_array((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
     matrix.data[:] = 1.0  # a pair found twice is still one neighbour
     return matrix

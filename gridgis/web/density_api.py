@@ -223,8 +223,13 @@ def _filter_echo(filters: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cell_figures(args: Mapping[str, list[str]]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The cells' figures for checked ``args`` (with ``geom``) and the ``density`` member."""
+def _cell_figures(
+    args: Mapping[str, list[str]], *, geometry: bool
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The cells' figures for checked ``args`` and the ``density`` member.
+
+    The frame has a ``geom`` column, holding the polygons only if ``geometry``.
+    """
     filters = _filters(args)
     value = _one(args, "value") or "rate"
     if value not in ("rate", "count"):
@@ -238,6 +243,7 @@ def _cell_figures(args: Mapping[str, list[str]]) -> tuple[pd.DataFrame, dict[str
         value="rate" if value == "rate" else "count",
         now=now,
         window_days=window_days,
+        geometry=geometry,
     )
     out = frame.reset_index()
     for name in ("valid_from", "valid_to", "last_inspected_at"):  # in China Standard Time
@@ -272,8 +278,8 @@ def _cell_figures(args: Mapping[str, list[str]]) -> tuple[pd.DataFrame, dict[str
 def cells() -> Response:
     """Answer the cells with counts, rates, hotspot classes and inspection recency."""
     args = _checked_args(request.args, _CELLS_PARAMS)
-    out, meta = _cell_figures(args)
     with_geometry = _one(args, "geometry") is None or _flag(args, "geometry")
+    out, meta = _cell_figures(args, geometry=with_geometry)
     body = feature_collection(out, geometry=with_geometry, members={"density": meta})
     return Response(body, mimetype=GEOJSON_MIMETYPE)
 
@@ -283,7 +289,7 @@ def cells() -> Response:
 def cell_table() -> Response:
     """Answer the same figures as a table (column names once, a list of values a cell)."""
     args = _checked_args(request.args, _TABLE_PARAMS)
-    out, meta = _cell_figures(args)
+    out, meta = _cell_figures(args, geometry=False)
     body = table_text(out.drop(columns="geom"), members={"density": meta})
     return Response(body, mimetype="application/json")
 
