@@ -60,13 +60,17 @@ def test_a_selection_gets_the_contiguity_of_its_own_shapes(demo_engine: Engine) 
     ids = cells["id"].to_numpy()
     expected = queen_neighbours(cells)
     assert expected.nnz > 2 * len(cells)
+    # A street alone is paired from its own shapes: the layout is not computed for it.
+    assert _same(_neighbours(demo_engine, ids), expected)
+    assert len(nb._layouts) == 0
+    assert _same(_neighbours(demo_engine, every["id"].to_numpy()), queen_neighbours(every))
+    assert len(nb._layouts) == 1
+    # Then the street is taken from the layout remembered.
     assert _same(_neighbours(demo_engine, ids), expected)
     # In any order: the rows and columns follow the ids given.
     order = np.random.default_rng(3).permutation(len(ids))
     shuffled = _neighbours(demo_engine, ids[order])
     assert _same(shuffled, sparse.csr_array(expected)[order][:, order])
-    # The whole layout, once remembered, answers the district too.
-    assert _same(_neighbours(demo_engine, every["id"].to_numpy()), queen_neighbours(every))
     assert len(nb._layouts) == 1
 
 
