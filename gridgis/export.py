@@ -411,8 +411,16 @@ def short_field_names(names: Sequence[str], *, limit: int = DBF_NAME_LENGTH) -> 
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _from_wkb(values: Sequence[Any]) -> np.ndarray:
-    return np.asarray(shapely.from_wkb(np.array(list(values), dtype=object)), dtype=object)
+def _rows_and_shapes(
+    conn: Connection, sql: str, params: dict[str, Any]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of ``sql`` as an object frame, and the shapes of its last column (WKB)."""
+    result = conn.execute(text(sql), params)
+    columns = list(result.keys())
+    rows = result.all()
+    frame = pd.DataFrame([tuple(r[:-1]) for r in rows], columns=columns[:-1], dtype=object)
+    wkb = np.array([r[-1] for r in rows], dtype=object)
+    return frame, np.asarray(shapely.from_wkb(wkb), dtype=object)
 
 
 def _times(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -451,10 +459,7 @@ def _read_cases(conn: Connection, where: list[str], params: dict[str, Any]) -> l
         WHERE {" AND ".join(where) or "true"}
         ORDER BY c.id
     """
-    result = conn.execute(text(sql), params)
-    columns = list(result.keys())
-    rows = result.all()
-    frame = pd.DataFrame([tuple(r[:-1]) for r in rows], columns=columns[:-1], dtype=object)
+    frame, geoms = _rows_and_shapes(conn, sql, params)
     frame["id"] = frame["id"].astype("int64")
     frame["overdue"] = frame["overdue"].astype(bool)
     frame.insert(
@@ -463,7 +468,7 @@ def _read_cases(conn: Connection, where: list[str], params: dict[str, Any]) -> l
         frame["step"].map(CASE_STEP_NAMES_ZH),
     )
     _times(frame, ["deadline", *_STEP_TIMES])
-    return [_Layer("cases", frame, _from_wkb([r[-1] for r in rows]), "Point")]
+    return [_Layer("cases", frame, geoms, "Point")]
 
 
 def _read_inspections(conn: Connection, where: list[str], params: dict[str, Any]) -> list[_Layer]:
@@ -476,15 +481,11 @@ def _read_inspections(conn: Connection, where: list[str], params: dict[str, Any]
         WHERE {" AND ".join(where) or "true"}
         ORDER BY i.id
     """
-    result = conn.execute(text(sql), params)
-    columns = list(result.keys())
-    rows = result.all()
-    frame = pd.DataFrame([tuple(r[:-1]) for r in rows], columns=columns[:-1], dtype=object)
+    frame, geoms = _rows_and_shapes(conn, sql, params)
     frame["id"] = frame["id"].astype("int64")
     frame["worker_id"] = frame["worker_id"].astype("Int64")
     frame["cells"] = frame["cells"].astype("int64")
     _times(frame, ["started_at", "ended_at"])
-    geoms = _from_wkb([r[-1] for r in rows])
     kinds = shapely.get_type_id(geoms)
     points = kinds == shapely.GeometryType.POINT
     tracks = ~points

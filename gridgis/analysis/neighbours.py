@@ -109,7 +109,8 @@ def _layout(conn: Connection, asked: int) -> _Layout | None:
     if len(cells) == 0:
         return None
     key = _state_key(conn, cells["state"].iloc[0])
-    layout = _Layout(ids=cells["id"].to_numpy(dtype=np.int64), matrix=queen_neighbours(cells))
+    matrix = queen_neighbours(cells, remember=False)  # kept here, under the layout's state
+    layout = _Layout(ids=cells["id"].to_numpy(dtype=np.int64), matrix=matrix)
     with _layouts_lock:
         _layouts[key] = layout
         _layouts.move_to_end(key)
