@@ -23,6 +23,9 @@ test or a long-running process can change the environment and be obeyed.
   set and ``GRIDGIS_TILE_URL`` is not, the base map is 天地图's vector map
   with its annotation layer.
 - ``GRIDGIS_SECRET_KEY``: Flask secret key; default random per process.
+- ``GRIDGIS_DB_IDLE_PING_SECONDS``: a pooled database connection unused for
+  longer than this is tested (``SELECT 1``) before it is handed out, and replaced
+  if it is gone (default 10; lower it below a firewall's idle timeout).
 
 The default ``GRIDGIS_HOME`` is the per-user data folder
 (``~/.local/share/gridgis`` on Linux, following XDG). When gridgis runs as
@@ -140,6 +143,27 @@ def tianditu_key() -> str | None:
 def secret_key() -> str | None:
     """Return ``GRIDGIS_SECRET_KEY`` when set."""
     return _env("SECRET_KEY")
+
+
+def db_idle_ping_seconds() -> float:
+    """Return ``GRIDGIS_DB_IDLE_PING_SECONDS`` (default 10): when an idle connection is tested.
+
+    Raises
+    ------
+    ConfigError
+        When the value is not a number of seconds >= 0.
+    """
+    value = _env("DB_IDLE_PING_SECONDS") or "10"
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConfigError(
+            f"GRIDGIS_DB_IDLE_PING_SECONDS was {value!r} but is expected to be a number of "
+            "seconds >= 0"
+        )
+    return seconds
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,8 @@ from gridgis.errors import ConfigError, DatabaseError
 
 _engines: dict[str, Engine] = {}
 
-IDLE_PING_SECONDS = 10.0
-"""A pooled connection unused for longer is tested (``SELECT 1``) before it is handed out."""
 
-
-def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> Engine:
+def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> Engine:
     """Test pooled connections before use only when they have been idle a while.
 
     SQLAlchemy's ``pool_pre_ping`` tests every checkout: a round trip to the
@@ -36,12 +33,25 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> E
     connection that was in use a moment ago is alive; one idle for longer than
     ``idle_seconds`` may have been dropped (a server restart, a firewall's idle
     timeout) and is tested first. A dead one is replaced before the caller
-    sees it (``DisconnectionError`` makes the pool connect again).
+    sees it (``DisconnectionError`` makes the pool connect again). A tested one
+    is handed out outside any transaction, as every pooled connection is, so a
+    caller may change its isolation level or autocommit.
+
+    Parameters
+    ----------
+    engine:
+        The engine whose pool to watch; returned.
+    idle_seconds:
+        The idle time after which a connection is tested; default
+        ``GRIDGIS_DB_IDLE_PING_SECONDS`` (10 s).
 
     Examples
     --------
     >>> engine = ping_when_idle(create_engine("postgresql+psycopg://"))  # doctest: +SKIP
     """
+
+    if idle_seconds is None:
+        idle_seconds = config.db_idle_ping_seconds()
 
     @event.listens_for(engine, "checkin")
     def _checked_in(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -60,6 +70,10 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> E
                 cursor.execute("SELECT 1")
             finally:
                 cursor.close()
+            # The SELECT began a transaction (the driver is not in autocommit): end it, so
+            # that the connection is handed out as the pool keeps it, idle. Left open, a
+            # caller that switches the connection to autocommit (filing a case) fails.
+            dbapi_connection.rollback()
         except Exception as exc:  # any failure means the connection is unusable
             raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
 

@@ -1,0 +1,98 @@
+"""Pooled connections: the idle ping, and code that changes a connection's isolation.
+
+Issue 14 (1): the ping of a connection idle past the threshold left it inside a
+transaction, and filing a case then switched it to autocommit, which psycopg
+refuses inside a transaction: the case was answered 500 and not stored. Here the
+threshold is made short (``GRIDGIS_DB_IDLE_PING_SECONDS``) so that the tests can
+sleep past it several times.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from _api_auth import token_client
+from conftest import cell_point, response_json
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, text
+
+from gridgis.cases import IntakeCache, create_case, get_case
+from gridgis.config import db_idle_ping_seconds
+from gridgis.db.engine import ping_when_idle
+from gridgis.errors import ConfigError
+
+IDLE = 0.3
+"""The idle threshold of these tests, in seconds."""
+
+
+@pytest.fixture
+def app_database_url(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("GRIDGIS_DB_IDLE_PING_SECONDS", str(IDLE))
+    return demo_url
+
+
+@pytest.fixture
+def pinged(demo_url: str) -> Iterator[Engine]:
+    engine = ping_when_idle(create_engine(demo_url), idle_seconds=IDLE)
+    yield engine
+    engine.dispose()
+
+
+def test_a_pinged_connection_is_handed_out_outside_a_transaction(pinged: Engine) -> None:
+    with pinged.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    time.sleep(IDLE * 2)
+    with pinged.connect() as conn:  # pinged now
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        assert driver.info.transaction_status.name == "IDLE"
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+        assert autocommit.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_cases_filed_after_idle_are_all_stored(pinged: Engine) -> None:
+    code, lon, lat = cell_point(pinged)
+    cache = IntakeCache()  # the web app's path: autocommit on a pooled connection
+    filed = []
+    for number in range(3):
+        time.sleep(IDLE * 2)
+        case = create_case(
+            pinged,
+            category="fire_safety",
+            lon=lon,
+            lat=lat,
+            cache=cache,
+            external_id=f"idle-{number}",
+        )
+        filed.append(case["id"])
+    for number, case_id in enumerate(filed):
+        assert get_case(pinged, case_id)["external_id"] == f"idle-{number}"
+        assert get_case(pinged, case_id)["cell_code"] == code
+
+
+def test_the_api_stores_every_case_filed_after_idle(app: Flask, demo_engine: Engine) -> None:
+    client: FlaskClient = token_client(app.test_client(), role="admin", name="admin-idle")
+    code, lon, lat = cell_point(demo_engine)
+    ids = []
+    for number in range(3):
+        time.sleep(IDLE * 2)
+        response = client.post(
+            "/api/cases",
+            json={"category": "fire_safety", "lon": lon, "lat": lat, "external_id": f"i{number}"},
+        )
+        ids.append(response_json(response, 201)["id"])
+    for number, case_id in enumerate(ids):
+        time.sleep(IDLE * 2)
+        case = response_json(client.get(f"/api/cases/{case_id}"), 200)
+        assert (case["external_id"], case["cell_code"]) == (f"i{number}", code)
+
+
+def test_idle_threshold_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDGIS_DB_IDLE_PING_SECONDS", "soon")
+    with pytest.raises(ConfigError, match="GRIDGIS_DB_IDLE_PING_SECONDS was 'soon'"):
+        db_idle_ping_seconds()
+    monkeypatch.delenv("GRIDGIS_DB_IDLE_PING_SECONDS")
+    assert db_idle_ping_seconds() == 10.0
