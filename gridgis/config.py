@@ -22,7 +22,9 @@ test or a long-running process can change the environment and be obeyed.
 - ``GRIDGIS_TIANDITU_KEY``: a 天地图 (map.tianditu.gov.cn) browser key; when
   set and ``GRIDGIS_TILE_URL`` is not, the base map is 天地图's vector map
   with its annotation layer.
-- ``GRIDGIS_SECRET_KEY``: Flask secret key; default random per process.
+- ``GRIDGIS_SECRET_KEY``: Flask secret key (signs the session cookies). Unset,
+  a random key is generated once and kept in ``GRIDGIS_HOME/secret_key``
+  (mode 600), shared by every server process that uses that home.
 - ``GRIDGIS_DB_IDLE_PING_SECONDS``: a pooled database connection unused for
   longer than this is tested (``SELECT 1``) before it is handed out, and replaced
   if it is gone (default 10; lower it below a firewall's idle timeout).
@@ -36,6 +38,7 @@ runs the database server must be able to reach it and ``/root`` is private.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,9 +143,83 @@ def tianditu_key() -> str | None:
     return _env("TIANDITU_KEY")
 
 
-def secret_key() -> str | None:
-    """Return ``GRIDGIS_SECRET_KEY`` when set."""
-    return _env("SECRET_KEY")
+SECRET_KEY_FILE = "secret_key"
+"""The file in :func:`home` holding the generated secret key."""
+
+
+def secret_key() -> str:
+    """Return ``GRIDGIS_SECRET_KEY``, else the key kept in ``GRIDGIS_HOME/secret_key``.
+
+    The kept key is 256 random bits, generated on first use and written
+    atomically with mode 600: several server processes starting together
+    (gunicorn's workers) all end up with the same key, so a session cookie
+    signed by one is accepted by the others.
+
+    Raises
+    ------
+    ConfigError
+        When the key can be neither read nor written (then set ``GRIDGIS_SECRET_KEY``).
+
+    Examples
+    --------
+    >>> len(secret_key()) >= 32  # doctest: +SKIP
+    True
+    """
+    explicit = _env("SECRET_KEY")
+    if explicit is not None:
+        return explicit
+    path = home() / SECRET_KEY_FILE
+    try:
+        return _read_key(path) or _write_key(path)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read or create the secret key file {str(path)!r} ({exc.strerror}); "
+            "make GRIDGIS_HOME writable or set GRIDGIS_SECRET_KEY (the same value for every "
+            "server process)"
+        ) from exc
+
+
+def _read_key(path: Path) -> str | None:
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    if len(key) < 32:
+        raise ConfigError(
+            f"the secret key file {str(path)!r} holds {len(key)} characters but is expected to "
+            "hold at least 32; delete it to have a new one generated (signed-in users will "
+            "have to log in again)"
+        )
+    return key
+
+
+def _write_key(path: Path) -> str:
+    """Write a new key to ``path`` unless another process got there first; return the key kept.
+
+    The key is written whole to a private temporary file, which is then
+    hard-linked to ``path``: linking fails when ``path`` exists, so of two
+    processes racing, the second reads the first one's key and nobody ever
+    reads a half-written file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(key + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            kept = _read_key(path)
+            if kept is None:  # removed meanwhile: unlikely, and a retry settles it
+                return _write_key(path)
+            return kept
+    finally:
+        temporary.unlink(missing_ok=True)
+    return key
 
 
 def db_idle_ping_seconds() -> float:

@@ -83,6 +83,15 @@ class _Server:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _secret_key() -> Iterator[None]:
+    """One secret key for every app of the run, so no test writes one into the real data home
+    (``GRIDGIS_HOME/secret_key``); the tests of that file set their own home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRIDGIS_SECRET_KEY", "test-" + "0" * 59)
+        yield
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[_Server]:
     server = _Server()

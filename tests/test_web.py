@@ -66,13 +66,6 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert create_app({"TILE_URL": None}).config["TILE_URL"] is None
 
 
-def test_secret_key_is_random_when_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GRIDGIS_SECRET_KEY", raising=False)
-    first, second = create_app().config["SECRET_KEY"], create_app().config["SECRET_KEY"]
-    assert len(first) >= 32
-    assert first != second
-
-
 # --- the overview page -------------------------------------------------------
 
 

@@ -13,7 +13,6 @@ no internet, and with no base map unless ``TILE_URL`` names a tile server.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,7 +69,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         - ``DATABASE_URL``: the PostGIS to use; ``None`` means the default of
           :func:`gridgis.db.engine.get_engine` (the embedded local cluster).
-        - ``SECRET_KEY``: ``GRIDGIS_SECRET_KEY``, else random for this process.
+        - ``SECRET_KEY``: ``GRIDGIS_SECRET_KEY``, else the key generated once and
+          kept in ``GRIDGIS_HOME/secret_key`` (:func:`gridgis.config.secret_key`),
+          the same for every worker.
         - ``TILE_URL``: base-map tile URL template; ``None`` draws no base map.
         - ``TILE_ATTRIBUTION``: plain text shown for that base map.
         - ``TILE_CRS`` (``wgs84``/``gcj02``), ``TILE_SUBDOMAINS``,
@@ -89,9 +90,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     True
     """
     app = Flask(__name__)
+    given = dict(test_config or {})
     app.config.from_mapping(
         DATABASE_URL=config.database_url(),
-        SECRET_KEY=config.secret_key() or secrets.token_hex(32),
+        SECRET_KEY=given["SECRET_KEY"] if "SECRET_KEY" in given else config.secret_key(),
         TILE_URL=config.tile_url(),
         TILE_ATTRIBUTION=config.tile_attribution(),
         TILE_CRS=config.tile_crs(),
@@ -100,8 +102,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         TIANDITU_KEY=config.tianditu_key(),
         **auth.default_config(),  # session cookie flags and lifetime
     )
-    if test_config is not None:
-        app.config.from_mapping(test_config)
+    app.config.from_mapping(given)
     # Keep Chinese names readable in JSON answers (they are UTF-8 either way).
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
