@@ -1186,14 +1186,17 @@ def users_remove_cmd(name: str, yes: bool) -> None:
 @click.argument("name")
 @_friendly
 def users_password_cmd(name: str) -> None:
-    """Set a new password for NAME (GRIDGIS_PASSWORD, else asked twice); ends its sessions."""
+    """Set NAME's password (GRIDGIS_PASSWORD, else asked twice); ends its sessions and token."""
     from gridgis import users
     from gridgis.db.engine import get_engine
 
     engine = get_engine()
     users.get_user(engine, name)
     users.set_password(engine, name, _ask_password(name))
-    click.echo(f"password of {name!r} changed; its sessions signed in before have ended")
+    click.echo(
+        f"password of {name!r} changed; its sessions signed in before have ended "
+        "and its API token (if any) was withdrawn"
+    )
 
 
 @users_group.command("token")

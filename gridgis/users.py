@@ -12,6 +12,11 @@ costs the same whether the name exists or not, and after
 :data:`MAX_FAILED_LOGINS` wrong passwords in a row an account refuses every
 password, the right one too, for :data:`LOCK_SECONDS`.
 
+A browser session is a row of ``user_session`` (:func:`start_session`); the
+cookie holds a random id, the table its SHA-256. Logging out ends that
+session, a new password ends every session and the API token of the user,
+removing the user ends everything of it, each at once in every process.
+
 An API token (for scripts and Open311 clients, sent as
 ``Authorization: Bearer ggt_...``) is 256 random bits shown once when it is
 issued; only its SHA-256 is stored (a slow hash adds nothing to a random
@@ -64,13 +69,16 @@ __all__ = [
     "check_password",
     "check_street",
     "count_users",
+    "end_session",
     "get_user",
     "issue_token",
     "list_users",
     "remove_user",
     "revoke_token",
     "set_password",
+    "start_session",
     "user_by_id",
+    "user_for_session",
     "user_for_token",
 ]
 
@@ -369,7 +377,7 @@ def remove_user(bind: Engine | Connection, name: str) -> None:
 
 
 def set_password(bind: Engine | Connection, name: str, password: str) -> User:
-    """Give ``name`` a new password; every session signed in with the old one ends.
+    """Give ``name`` a new password; every session of the user and its API token end.
 
     Also lifts a lock left by wrong passwords.
 
@@ -382,14 +390,15 @@ def set_password(bind: Engine | Connection, name: str, password: str) -> User:
     with transaction(bind) as conn:
         changed = conn.execute(
             text(
-                "UPDATE app_user SET password_hash = :hash, "
+                "UPDATE app_user SET password_hash = :hash, token_hash = NULL, "
                 "session_version = session_version + 1, failed_logins = 0, locked_until = NULL "
-                "WHERE name = :name"
+                "WHERE name = :name RETURNING id"
             ),
             {"name": name, "hash": _hash(password)},
-        )
-        if changed.rowcount == 0:
+        ).one_or_none()
+        if changed is None:
             raise NotFoundError(f"there is no user named {name!r}")
+        conn.execute(text("DELETE FROM user_session WHERE user_id = :id"), {"id": changed.id})
         return get_user(conn, name)
 
 
@@ -460,6 +469,75 @@ def authenticate(
             },
         )
     return None
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+def start_session(bind: Engine | Connection, user_id: int, *, lifetime: dt.timedelta) -> str:
+    """Open a session of the user with id ``user_id`` for ``lifetime``; return its id.
+
+    The id (256 random bits) goes into the signed cookie; only its SHA-256 is
+    stored. Sessions past their end are deleted now.
+
+    Examples
+    --------
+    >>> start_session(engine, 1, lifetime=dt.timedelta(hours=8))  # doctest: +SKIP
+    'Jq3...'
+    """
+    session_id = secrets.token_urlsafe(32)
+    with transaction(bind) as conn:
+        conn.execute(text("DELETE FROM user_session WHERE expires_at <= now()"))
+        conn.execute(
+            text(
+                "INSERT INTO user_session (id_hash, user_id, expires_at) "
+                "VALUES (:hash, :user_id, now() + :lifetime)"
+            ),
+            {"hash": _session_hash(session_id), "user_id": user_id, "lifetime": lifetime},
+        )
+    return session_id
+
+
+def user_for_session(bind: Engine | Connection, session_id: str) -> User | None:
+    """Return the user of the open session ``session_id``, or ``None`` (ended, expired, unknown).
+
+    Examples
+    --------
+    >>> user_for_session(engine, "not-a-session") is None  # doctest: +SKIP
+    True
+    """
+    if len(session_id) > 200:
+        return None
+    with transaction(bind) as conn:
+        row = conn.execute(
+            text(
+                _SELECT + " JOIN user_session us ON us.user_id = u.id "
+                "WHERE us.id_hash = :hash AND us.expires_at > now()"
+            ),
+            {"hash": _session_hash(session_id)},
+        ).one_or_none()
+    return None if row is None else _user(row)
+
+
+def end_session(bind: Engine | Connection, session_id: str) -> None:
+    """End the session ``session_id`` (logging out); an unknown one is ignored.
+
+    Examples
+    --------
+    >>> end_session(engine, session_id)  # doctest: +SKIP
+    """
+    with transaction(bind) as conn:
+        conn.execute(
+            text("DELETE FROM user_session WHERE id_hash = :hash"),
+            {"hash": _session_hash(session_id)},
+        )
+
+
+# --- API tokens ----------------------------------------------------------------------------------
 
 
 def token_hash(token: str) -> str:

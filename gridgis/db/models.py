@@ -620,3 +620,21 @@ class AppUser(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(Base):
+    """A signed-in browser session; the cookie holds its random id, the table only its SHA-256.
+
+    A session is valid while its row exists and ``expires_at`` is ahead: logging
+    out deletes the row, a password change deletes the user's rows, removing the
+    user deletes them with it (see :mod:`gridgis.web.auth`).
+    """
+
+    __tablename__ = "user_session"
+
+    id_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -16,16 +16,22 @@ Routes
 
 How a request is authenticated
 ------------------------------
-- **Session** (browsers): Flask's signed cookie holds the user's id, the
-  user's ``session_version`` (raised by a password change, which ends older
-  sessions) and the time of login; a session ends ``SESSION_HOURS`` after
-  login whatever happens. The cookie is ``HttpOnly``, ``SameSite=Lax``, and
-  ``Secure`` when ``GRIDGIS_SECURE_COOKIES`` is set (serve over HTTPS then).
+- **Session** (browsers): Flask's signed cookie holds the id of a session
+  stored in the database (:func:`gridgis.users.start_session`), the user's id
+  and ``session_version`` and the time of login. Every request reads the
+  session from the database, so logging out (which deletes it), a password
+  change (which deletes all of the user's) and removing the user end it at
+  once, in every server process, and a copied cookie stops working with
+  them. A session ends ``SESSION_HOURS`` after login whatever happens. The
+  cookie is ``HttpOnly``, ``SameSite=Lax``, and ``Secure`` when
+  ``GRIDGIS_SECURE_COOKIES`` is set (serve over HTTPS then).
 - **API token** (scripts, Open311 clients): ``Authorization: Bearer ggt_...``
   from ``gridgis users token NAME``; it authenticates that request only and
   needs no CSRF token, since a browser never adds it by itself. A wrong
-  token is answered 401. On ``/open311/`` a form or query field ``api_key``
-  holding such a token does the same.
+  token is answered 401; it is read from the database on every request too
+  (revoked, or its user's password changed: refused at once). On
+  ``/open311/`` a form or query field ``api_key`` holding such a token does
+  the same.
 
 CSRF
 ----
@@ -52,7 +58,6 @@ import functools
 import hmac
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -104,9 +109,6 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_SESSION_HOURS = 8.0
-DEFAULT_AUTH_CACHE_SECONDS = 5.0
-_CACHE_KEY = "gridgis_user_cache"
-_cache_lock = threading.Lock()
 ROLE_NAMES_ZH: dict[str, str] = {"admin": "管理员", "street": "街道办", "analyst": "分析员"}
 WRONG_LOGIN_ZH = "用户名或密码错误。"
 """The one answer to a failed login: it never says which of the two was wrong."""
@@ -131,11 +133,6 @@ def default_config() -> dict[str, Any]:
 
     - ``GRIDGIS_SESSION_HOURS``: how long a login lasts (default 8, a working day).
     - ``GRIDGIS_SECURE_COOKIES``: ``1`` to send the session cookie over HTTPS only.
-    - ``GRIDGIS_AUTH_CACHE_SECONDS``: how long a process reuses what it read of a
-      user or an API token (default 5; 0 reads the database on every request).
-      A user removed, or a password or token changed, by another process (the
-      CLI, another worker) is obeyed after at most this long; a password
-      changed through this process at once.
 
     Returns
     -------
@@ -170,74 +167,7 @@ def default_config() -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure_text in _TRUE,
         "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=hours),
-        "AUTH_CACHE_SECONDS": _cache_seconds(),
     }
-
-
-def _cache_seconds() -> float:
-    text_value = _env("AUTH_CACHE_SECONDS")
-    if text_value is None:
-        return DEFAULT_AUTH_CACHE_SECONDS
-    try:
-        seconds = float(text_value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 300:
-        raise ConfigError(
-            f"GRIDGIS_AUTH_CACHE_SECONDS was {text_value!r} but is expected to be a number of "
-            "seconds from 0 to 300 (e.g. 5)"
-        )
-    return seconds
-
-
-class UserCache:
-    """Users as read by id or by token hash, reused for a few seconds (one per app and process).
-
-    Every API request names its user (a session or a token); reading the user
-    is a database round trip that would otherwise cost the intake a tenth of
-    its throughput. Entries live ``seconds``; :meth:`forget` drops one user's
-    entries at once (a password changed through this process). Thread-safe.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._entries: dict[tuple[str, object], tuple[float, User | None]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, object], read: Callable[[], User | None]) -> User | None:
-        """The cached user under ``key``, else ``read()`` (and cached, found or not)."""
-        if self.seconds <= 0:
-            return read()
-        now = time.monotonic()
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        user = read()
-        with self._lock:
-            if len(self._entries) > 10_000:  # many tokens tried: start again
-                self._entries.clear()
-            self._entries[key] = (now + self.seconds, user)
-        return user
-
-    def forget(self, user_id: int) -> None:
-        """Drop every entry of the user with id ``user_id``."""
-        with self._lock:
-            for key in [k for k, (_, u) in self._entries.items() if u and u.id == user_id]:
-                del self._entries[key]
-            self._entries.pop(("id", user_id), None)
-
-
-def _user_cache() -> UserCache:
-    cache: UserCache | None = current_app.extensions.get(_CACHE_KEY)
-    if cache is None:
-        with _cache_lock:
-            cache = current_app.extensions.get(_CACHE_KEY)
-            if cache is None:
-                seconds = float(current_app.config.get("AUTH_CACHE_SECONDS", 0))
-                cache = UserCache(seconds)
-                current_app.extensions[_CACHE_KEY] = cache
-    return cache
 
 
 def init_app(app: Flask) -> None:
@@ -259,26 +189,34 @@ def role_name(role: str) -> str:
     return gettext(ROLE_NAMES_ZH.get(role, role))
 
 
-def _lifetime_seconds() -> float:
+def _lifetime() -> dt.timedelta:
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
     if isinstance(lifetime, dt.timedelta):
-        return lifetime.total_seconds()
-    return float(lifetime)
+        return lifetime
+    return dt.timedelta(seconds=float(lifetime))
 
 
 def _session_user() -> User | None:
-    user_id = session.get("user_id")
+    """The user of this request's session, read from the database (never from a cache).
+
+    A cache would keep a session alive after a logout, a password change or a
+    removal made through another process; the one indexed query costs less
+    than rendering the answer.
+    """
+    user_id, session_id = session.get("user_id"), session.get("sid")
     if not isinstance(user_id, int):
         return None
     login_at = session.get("login_at")
-    fresh = isinstance(login_at, int | float) and time.time() - login_at < _lifetime_seconds()
+    fresh = (
+        isinstance(login_at, int | float) and time.time() - login_at < _lifetime().total_seconds()
+    )
     user = (
-        _user_cache().get(("id", user_id), lambda: users.user_by_id(get_engine(), user_id))
-        if fresh
+        users.user_for_session(get_engine(), session_id)
+        if fresh and isinstance(session_id, str)
         else None
     )
-    if user is None or user.session_version != session.get("user_version"):
-        session.clear()  # removed, password changed, or too old: sign in again
+    if user is None or user.id != user_id or user.session_version != session.get("user_version"):
+        session.clear()  # logged out, removed, password changed, or too old: sign in again
         return None
     return user
 
@@ -361,9 +299,7 @@ def _token_user() -> None:
             token = key
     if token is None:
         return
-    user = _user_cache().get(
-        ("token", users.token_hash(token)), lambda: users.user_for_token(get_engine(), token)
-    )
+    user = users.user_for_token(get_engine(), token)  # every time: a revoked token ends at once
     if user is None:
         _abort_401("the API token is not valid; issue one with `gridgis users token NAME`")
     g.user = user
@@ -516,6 +452,7 @@ def _safe_next(target: str | None) -> str | None:
 def _sign_in(user: User) -> None:
     session.clear()  # a new session for the new user: nothing of the old one is kept
     session.permanent = True
+    session["sid"] = users.start_session(get_engine(), user.id, lifetime=_lifetime())
     session["user_id"] = user.id
     session["user_version"] = user.session_version
     session["login_at"] = int(time.time())
@@ -559,7 +496,10 @@ def login() -> BaseResponse | tuple[str, int] | str:
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    """End the session."""
+    """End the session, here and in every server process (a copy of its cookie stops working)."""
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        users.end_session(get_engine(), session_id)
     session.clear()
     g.pop("user", None)
     return redirect(url_for("auth.login", logged_out="1"))
@@ -599,7 +539,6 @@ def change_password() -> BaseResponse | tuple[str, int]:
                 "新密码至少需要 {n} 个字符，且不能与用户名相同。", n=users.MIN_PASSWORD_LENGTH
             )
         else:
-            _user_cache().forget(updated.id)
             _sign_in(updated)  # this session goes on; every other one of this user ends
             return redirect(url_for("auth.account", changed="1"))
     page = render_template(
