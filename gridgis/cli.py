@@ -1100,7 +1100,7 @@ def _ask_password(name: str) -> str:
         return value
 
     entered: str = click.prompt(
-        f"Password for {name} (at least {users.MIN_PASSWORD_LENGTH} characters)",
+        f"Password for {name} (at least {config.password_min_length()} characters)",
         hide_input=True,
         confirmation_prompt=True,
         value_proc=checked,

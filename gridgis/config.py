@@ -28,6 +28,20 @@ test or a long-running process can change the environment and be obeyed.
 - ``GRIDGIS_DB_IDLE_PING_SECONDS``: a pooled database connection unused for
   longer than this is tested (``SELECT 1``) before it is handed out, and replaced
   if it is gone (default 10; lower it below a firewall's idle timeout).
+- ``GRIDGIS_PASSWORD_MIN_LENGTH``: the shortest password accepted (default 10).
+- ``GRIDGIS_LOGIN_WINDOW_MINUTES``: the window failed logins are counted over
+  (default 15); a throttled login is accepted again at most this long after
+  the failure that tipped it.
+- ``GRIDGIS_LOGIN_MAX_FAILURES``: failed logins of one account from one
+  address within the window before that pair is throttled (default 5).
+- ``GRIDGIS_LOGIN_MAX_FAILURES_ADDRESS``: failed logins from one address, to
+  any accounts, before the address is throttled (default 20).
+- ``GRIDGIS_LOGIN_MAX_FAILURES_ACCOUNT``: failed logins of one account, from
+  any addresses, before the account is throttled for every address (default
+  100; 0 turns this limit off).
+- ``GRIDGIS_TRUSTED_PROXIES``: how many reverse proxies (nginx ...) stand in
+  front of the app and append the client's address to ``X-Forwarded-For``
+  (default 0: the address is the connection's).
 
 The default ``GRIDGIS_HOME`` is the per-user data folder
 (``~/.local/share/gridgis`` on Linux, following XDG). When gridgis runs as
@@ -241,6 +255,59 @@ def db_idle_ping_seconds() -> float:
             "seconds >= 0"
         )
     return seconds
+def _int_setting(name: str, default: int, *, low: int, high: int, example: int) -> int:
+    text_value = _env(name)
+    if text_value is None:
+        return default
+    if not text_value.isdigit() or not low <= int(text_value) <= high:
+        raise ConfigError(
+            f"{ENV_PREFIX}{name} was {text_value!r} but is expected to be a whole number "
+            f"from {low} to {high} (e.g. {example})"
+        )
+    return int(text_value)
+
+
+def password_min_length() -> int:
+    """Return the shortest password accepted (``GRIDGIS_PASSWORD_MIN_LENGTH``, default 10)."""
+    return _int_setting("PASSWORD_MIN_LENGTH", 10, low=8, high=128, example=10)
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed logins are allowed within ``window_seconds`` before throttling.
+
+    Attributes
+    ----------
+    per_account_address:
+        Failures of one account from one address.
+    per_address:
+        Failures from one address, whatever the accounts.
+    per_account:
+        Failures of one account from every address; ``0`` means no such limit.
+    """
+
+    window_seconds: int
+    per_account_address: int
+    per_address: int
+    per_account: int
+
+
+def login_limits() -> LoginLimits:
+    """Return the login throttle's settings (``GRIDGIS_LOGIN_*``, see the module's docstring)."""
+    return LoginLimits(
+        window_seconds=60
+        * _int_setting("LOGIN_WINDOW_MINUTES", 15, low=1, high=24 * 60, example=15),
+        per_account_address=_int_setting("LOGIN_MAX_FAILURES", 5, low=1, high=1000, example=5),
+        per_address=_int_setting("LOGIN_MAX_FAILURES_ADDRESS", 20, low=1, high=10000, example=20),
+        per_account=_int_setting(
+            "LOGIN_MAX_FAILURES_ACCOUNT", 100, low=0, high=100000, example=100
+        ),
+    )
+
+
+def trusted_proxies() -> int:
+    """Return how many reverse proxies set ``X-Forwarded-For`` (``GRIDGIS_TRUSTED_PROXIES``)."""
+    return _int_setting("TRUSTED_PROXIES", 0, low=0, high=5, example=1)
 
 
 @dataclass(frozen=True)

@@ -106,3 +106,19 @@ class ValidationError(GridGISError, ValueError):
         if len(self.problems) > 50:
             lines.append(f"  ... and {len(self.problems) - 50} more")
         super().__init__("\n".join(lines))
+
+
+class ThrottledError(GridGISError, RuntimeError):
+    """Too many failed logins: the attempt is refused without checking the password.
+
+    Attributes
+    ----------
+    retry_after:
+        Whole seconds until an attempt is accepted again (HTTP ``Retry-After``).
+    """
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -8,9 +8,10 @@ and edits nothing.
 Passwords are never stored or logged: only their hash, made by werkzeug's
 ``generate_password_hash`` with **scrypt** (N=2¹⁵, r=8, p=1, a 16-character
 random salt; about 0.1 s and 32 MiB per check), is kept. Checking a password
-costs the same whether the name exists or not, and after
-:data:`MAX_FAILED_LOGINS` wrong passwords in a row an account refuses every
-password, the right one too, for :data:`LOCK_SECONDS`.
+costs the same whether the name exists or not, and wrong passwords are
+throttled per account and client address (:mod:`gridgis.logins`). A password
+has at least ``GRIDGIS_PASSWORD_MIN_LENGTH`` characters (default 10) and is
+not one of the most common passwords (``gridgis/data/common_passwords.txt``).
 
 A browser session is a row of ``user_session`` (:func:`start_session`); the
 cookie holds a random id, the table its SHA-256. Logging out ends that
@@ -50,14 +51,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from gridgis import config, data, logins
 from gridgis.db.models import USER_ROLES
 from gridgis.db.queries import count_areas, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
 
 __all__ = [
-    "LOCK_SECONDS",
-    "MAX_FAILED_LOGINS",
-    "MIN_PASSWORD_LENGTH",
     "PASSWORD_METHOD",
     "TOKEN_PREFIX",
     "USER_ROLES",
@@ -71,6 +70,7 @@ __all__ = [
     "count_users",
     "end_session",
     "get_user",
+    "is_common_password",
     "issue_token",
     "list_users",
     "remove_user",
@@ -84,12 +84,8 @@ __all__ = [
 
 PASSWORD_METHOD = "scrypt"
 """werkzeug's hashing method: ``scrypt:32768:8:1``."""
-MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 """Longer passwords are refused: hashing megabytes would be a cheap way to load the server."""
-MAX_FAILED_LOGINS = 5
-"""Wrong passwords in a row after which an account is locked for :data:`LOCK_SECONDS`."""
-LOCK_SECONDS = 300
 TOKEN_PREFIX = "ggt_"
 """Every API token starts with this, so a leaked one is easy to recognise and search for."""
 
@@ -165,18 +161,44 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_password(password: str, *, name: str | None = None) -> None:
-    """Raise :class:`InputError` if ``password`` is too short, too long or the user's name.
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    lines = data.path("common_passwords.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(
+        line.strip().casefold() for line in lines if line.strip() and not line.startswith("#")
+    )
 
+
+def is_common_password(password: str) -> bool:
+    """Whether ``password`` (in any case) is on the bundled list of the most common passwords.
+
+    Examples
+    --------
+    >>> is_common_password("woaini1314"), is_common_password("gridgis-demo")
+    (True, False)
+    """
+    return password.casefold() in _common_passwords()
+
+
+def check_password(password: str, *, name: str | None = None) -> None:
+    """Raise :class:`InputError` if ``password`` is weak: short, common, too long or the name.
+
+    Short is fewer than ``GRIDGIS_PASSWORD_MIN_LENGTH`` characters (default
+    10); common is on ``gridgis/data/common_passwords.txt`` (the most used
+    passwords, Chinese users' favourites among them, compared in any case).
     The message gives the length, never the password.
 
     Examples
     --------
     >>> check_password("long enough")
+    >>> check_password("1qaz2wsx3edc")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    gridgis.errors.InputError: the password is one of the most common passwords...
     """
-    if len(password) < MIN_PASSWORD_LENGTH:
+    min_length = config.password_min_length()
+    if len(password) < min_length:
         raise InputError(
-            f"the password has {len(password)} characters but needs at least {MIN_PASSWORD_LENGTH}"
+            f"the password has {len(password)} characters but needs at least {min_length}"
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InputError(
@@ -185,6 +207,11 @@ def check_password(password: str, *, name: str | None = None) -> None:
         )
     if name is not None and password.casefold() == name.casefold():
         raise InputError("the password must not be the user name")
+    if is_common_password(password):
+        raise InputError(
+            "the password is one of the most common passwords, the first ones guessed; "
+            "choose another (a few unrelated words are easy to remember)"
+        )
 
 
 def _check_role(role: str) -> str:
@@ -256,7 +283,7 @@ def add_user(
     role:
         ``"admin"``, ``"street"`` or ``"analyst"``.
     password:
-        At least :data:`MIN_PASSWORD_LENGTH` characters; only its hash is stored.
+        Not weak (see :func:`check_password`); only its hash is stored.
     street:
         The 9-digit code of an existing street: required for ``"street"``,
         refused for the other roles.
@@ -379,8 +406,6 @@ def remove_user(bind: Engine | Connection, name: str) -> None:
 def set_password(bind: Engine | Connection, name: str, password: str) -> User:
     """Give ``name`` a new password; every session of the user and its API token end.
 
-    Also lifts a lock left by wrong passwords.
-
     Examples
     --------
     >>> set_password(engine, "zhenhai", "a new long pass").session_version  # doctest: +SKIP
@@ -391,8 +416,7 @@ def set_password(bind: Engine | Connection, name: str, password: str) -> User:
         changed = conn.execute(
             text(
                 "UPDATE app_user SET password_hash = :hash, token_hash = NULL, "
-                "session_version = session_version + 1, failed_logins = 0, locked_until = NULL "
-                "WHERE name = :name RETURNING id"
+                "session_version = session_version + 1 WHERE name = :name RETURNING id"
             ),
             {"name": name, "hash": _hash(password)},
         ).one_or_none()
@@ -407,19 +431,30 @@ def authenticate(
     name: str,
     password: str,
     *,
+    address: str | None = None,
     now: dt.datetime | None = None,
 ) -> User | None:
-    """Return the user if ``password`` is right and the account is not locked, else ``None``.
+    """Return the user if ``password`` is right, else ``None``; refuse when throttled.
 
-    The caller learns nothing more (an unknown name, a wrong password and a
-    locked account look the same), and each answer costs one scrypt check.
-    :data:`MAX_FAILED_LOGINS` wrong passwords in a row lock the account for
-    :data:`LOCK_SECONDS`; a right password resets the count.
+    The caller learns nothing more (an unknown name and a wrong password look
+    the same), and each answer costs one scrypt check. Wrong passwords are
+    counted by name and ``address`` and too many refuse further attempts for
+    a while (:mod:`gridgis.logins`, ``GRIDGIS_LOGIN_*``); a right password
+    forgets the failures of that name from that address.
 
     Parameters
     ----------
+    address:
+        The client's address (the web app's ``request.remote_addr``); ``None``
+        counts the attempt under an unknown address.
     now:
         The time of the attempt (aware); default the current time.
+
+    Raises
+    ------
+    ThrottledError
+        Too many failed logins of this name or from this address lately
+        (``retry_after`` says for how long); the password was not checked.
 
     Examples
     --------
@@ -427,47 +462,26 @@ def authenticate(
     True
     """
     when = now if now is not None else dt.datetime.now(dt.UTC)
-    if not _NAME.fullmatch(name) or len(password) > MAX_PASSWORD_LENGTH:
-        check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
-        return None
+    where = address or ""
+    limits = config.login_limits()
     with transaction(bind) as conn:
-        row = conn.execute(
-            text(
-                "SELECT id, password_hash, failed_logins, locked_until FROM app_user "
-                "WHERE name = :name FOR UPDATE"
-            ),
-            {"name": name},
-        ).one_or_none()
+        logins.serialise(conn, name, where)
+        logins.check(conn, name, where, now=when, limits=limits)
+        row = None
+        if _NAME.fullmatch(name) and len(password) <= MAX_PASSWORD_LENGTH:
+            row = conn.execute(
+                text("SELECT id, password_hash FROM app_user WHERE name = :name"), {"name": name}
+            ).one_or_none()
         if row is None:
-            check_password_hash(_dummy_hash(), password)
-            return None
-        # Checked even when locked, so that a locked account answers as slowly as any other.
-        right = check_password_hash(row.password_hash, password)
-        locked = row.locked_until is not None and row.locked_until > when
-        if locked:
-            return None
-        if right:
+            check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
+        elif check_password_hash(row.password_hash, password):
+            logins.forget(conn, name, where)
             conn.execute(
-                text(
-                    "UPDATE app_user SET failed_logins = 0, locked_until = NULL, "
-                    "last_login_at = :now WHERE id = :id"
-                ),
+                text("UPDATE app_user SET last_login_at = :now WHERE id = :id"),
                 {"id": row.id, "now": when},
             )
             return user_by_id(conn, int(row.id))
-        failures = int(row.failed_logins) + 1
-        lock = failures >= MAX_FAILED_LOGINS
-        conn.execute(
-            text(
-                "UPDATE app_user SET failed_logins = :failures, locked_until = :until "
-                "WHERE id = :id"
-            ),
-            {
-                "id": row.id,
-                "failures": 0 if lock else failures,
-                "until": when + dt.timedelta(seconds=LOCK_SECONDS) if lock else None,
-            },
-        )
+        logins.record_failure(conn, name, where, now=when, limits=limits)
     return None
 
 

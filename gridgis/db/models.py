@@ -614,8 +614,6 @@ class AppUser(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     token_hash: Mapped[str | None] = mapped_column(Text, unique=True)
     session_version: Mapped[int] = mapped_column(Integer, server_default="1")
-    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -638,3 +636,22 @@ class UserSession(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LoginFailure(Base):
+    """A wrong password given for ``name`` (which may not exist) from ``address``.
+
+    Counted over a sliding window to throttle guessing (see :mod:`gridgis.logins`);
+    rows older than the window are deleted as new ones arrive.
+    """
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        Index("ix_login_failure_name_address_failed_at", "name", "address", "failed_at"),
+        Index("ix_login_failure_address_failed_at", "address", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

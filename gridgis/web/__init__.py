@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gridgis import config
 from gridgis.errors import DatabaseError, GridGISError
@@ -103,6 +104,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         **auth.default_config(),  # session cookie flags and lifetime
     )
     app.config.from_mapping(given)
+    proxies = config.trusted_proxies()
+    if proxies:  # the client's address is the one the nearest proxies saw (login throttling)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
     # Keep Chinese names readable in JSON answers (they are UTF-8 either way).
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 

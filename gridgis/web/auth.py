@@ -33,6 +33,11 @@ How a request is authenticated
   ``/open311/`` a form or query field ``api_key`` holding such a token does
   the same.
 
+Logins
+------
+Wrong passwords are throttled (:mod:`gridgis.logins`): over a limit, the
+login form (and the password change) answers 429 with ``Retry-After``.
+
 CSRF
 ----
 Every session has a random token; templates put it in each form with
@@ -56,6 +61,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hmac
+import math
 import os
 import secrets
 import time
@@ -80,10 +86,10 @@ from flask import (
 from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response as BaseResponse
 
-from gridgis import users
+from gridgis import config, users
 from gridgis.config import ENV_PREFIX
 from gridgis.db.models import USER_ROLES
-from gridgis.errors import ConfigError, InputError
+from gridgis.errors import ConfigError, InputError, ThrottledError
 from gridgis.users import User
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import gettext
@@ -476,22 +482,44 @@ def login() -> BaseResponse | tuple[str, int] | str:
         )
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
-    user = users.authenticate(get_engine(), name, password) if name and password else None
+    limits = config.login_limits()
+    page_values = {
+        "next_url": next_url,
+        "name": name,
+        "logged_out": False,
+        "max_failures": limits.per_account_address,
+        "lock_minutes": limits.window_seconds // 60,
+    }
+    try:
+        user = (
+            users.authenticate(get_engine(), name, password, address=request.remote_addr)
+            if name and password
+            else None
+        )
+    except ThrottledError as exc:
+        current_app.logger.warning("throttled login for %r from %s", name, request.remote_addr)
+        page = render_template("login.html", error=_throttled_text(exc), **page_values)
+        return _throttled(page, exc)
     if user is None:
         current_app.logger.warning("failed login for %r from %s", name, request.remote_addr)
-        page = render_template(
-            "login.html",
-            next_url=next_url,
-            error=gettext(WRONG_LOGIN_ZH),
-            name=name,
-            logged_out=False,
-            max_failures=users.MAX_FAILED_LOGINS,
-            lock_minutes=users.LOCK_SECONDS // 60,
-        )
+        page = render_template("login.html", error=gettext(WRONG_LOGIN_ZH), **page_values)
         return page, 200
     _sign_in(user)
     current_app.logger.info("user %r (%s) logged in", user.name, user.role)
     return redirect(next_url or url_for("maps.index"))
+
+
+def _throttled_text(exc: ThrottledError) -> str:
+    return gettext(
+        "登录失败次数过多，请 {minutes} 分钟后再试。", minutes=math.ceil(exc.retry_after / 60)
+    )
+
+
+def _throttled(page: str, exc: ThrottledError) -> Response:
+    """``page`` answered 429, with ``Retry-After``."""
+    response = Response(page, status=429, mimetype="text/html")
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @bp.post("/logout")
@@ -514,20 +542,40 @@ def account() -> str:
         user=current_user(),
         changed=request.args.get("changed") == "1",
         error=None,
-        min_length=users.MIN_PASSWORD_LENGTH,
+        min_length=config.password_min_length(),
+    )
+
+
+def _new_password_problem(new: str) -> str:
+    """Why ``new`` was refused, in the user's language."""
+    if users.is_common_password(new):
+        return gettext("新密码太常见，容易被猜中；请换一个。")
+    return gettext(
+        "新密码至少需要 {n} 个字符，且不能与用户名相同。", n=config.password_min_length()
     )
 
 
 @bp.post("/account/password")
 @login_required
 def change_password() -> BaseResponse | tuple[str, int]:
-    """Change one's own password after giving the current one."""
+    """Change one's own password after giving the current one (throttled as logins are)."""
     user = current_user()
     assert user is not None  # login_required
     current = request.form.get("current_password", "")
     new, again = request.form.get("new_password", ""), request.form.get("new_password_again", "")
     error: str | None = None
-    if users.authenticate(get_engine(), user.name, current) is None:
+    try:
+        right = users.authenticate(get_engine(), user.name, current, address=request.remote_addr)
+    except ThrottledError as exc:
+        page = render_template(
+            "account.html",
+            user=user,
+            changed=False,
+            error=_throttled_text(exc),
+            min_length=config.password_min_length(),
+        )
+        return _throttled(page, exc)
+    if right is None:
         error = gettext("当前密码错误。")
     elif new != again:
         error = gettext("两次输入的新密码不一致。")
@@ -535,9 +583,7 @@ def change_password() -> BaseResponse | tuple[str, int]:
         try:
             updated = users.set_password(get_engine(), user.name, new)
         except InputError:
-            error = gettext(
-                "新密码至少需要 {n} 个字符，且不能与用户名相同。", n=users.MIN_PASSWORD_LENGTH
-            )
+            error = _new_password_problem(new)
         else:
             _sign_in(updated)  # this session goes on; every other one of this user ends
             return redirect(url_for("auth.account", changed="1"))
@@ -546,7 +592,7 @@ def change_password() -> BaseResponse | tuple[str, int]:
         user=user,
         changed=False,
         error=error,
-        min_length=users.MIN_PASSWORD_LENGTH,
+        min_length=config.password_min_length(),
     )
     return page, 400
 
