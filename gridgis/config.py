@@ -255,6 +255,8 @@ def db_idle_ping_seconds() -> float:
             "seconds >= 0"
         )
     return seconds
+
+
 def _int_setting(name: str, default: int, *, low: int, high: int, example: int) -> int:
     text_value = _env(name)
     if text_value is None:
