@@ -660,6 +660,7 @@ def partition_cmd(
 
     from gridgis.errors import InputError
     from gridgis.partition import draw_layout
+    from gridgis.partition.footprints import footprint_problems
     from gridgis.partition.outline import outline_of_units
 
     units = _read_with_crs(units_file, crs, encoding)
@@ -674,6 +675,8 @@ def partition_cmd(
         roads = _read_with_crs(roads_file, crs, encoding)
         if roads.crs != units.crs:
             roads = roads.to_crs(units.crs)
+    for problem in footprint_problems(units):  # repaired in any case: say so
+        click.echo(f"note: {problem}", err=True)
     groups = units[group_field].nunique() if group_field else 1
     with click.progressbar(length=groups, label="partitioning", file=sys.stderr) as bar:
         result = draw_layout(

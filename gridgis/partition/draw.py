@@ -85,6 +85,7 @@ from gridgis.partition.units import (
     IntArray,
     PartitionError,
     dissolve,
+    geos_guard,
     polygonal,
     tessellate,
     union_of_areas,
@@ -334,6 +335,7 @@ class Drawn:
     unit_tiles: GeomArray
 
 
+@geos_guard("drawing the cells of a community")
 def draw_metric(
     geoms: GeomArray,
     households: FloatArray,

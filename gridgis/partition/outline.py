@@ -15,14 +15,24 @@ import shapely
 
 from gridgis import crs as crs_mod
 from gridgis.errors import InputError
+from gridgis.partition.footprints import clean_footprints, nearest_regions
+from gridgis.partition.units import GRID, geos_guard, polygonal
 
 TILING_SHARE = 0.5
 """Polygon units covering at least this share of their hull are taken to tile the area."""
 
 
 def units_tile(units: gpd.GeoDataFrame) -> bool:
-    """Whether polygon units cover their area (census blocks) rather than dot it (buildings)."""
-    geoms = np.asarray(units.geometry.array, dtype=object)
+    """Whether polygon units cover their area (census blocks) rather than dot it (buildings).
+
+    The units are judged as :func:`outline_of_units` uses them: in the metric
+    CRS, repaired by :func:`~gridgis.partition.footprints.clean_footprints`.
+    """
+    metric = units.crs if units.crs.is_projected else crs_mod.metric_crs(units.geometry)
+    return _tile(clean_footprints(np.asarray(units.to_crs(metric).geometry.array)).geoms)
+
+
+def _tile(geoms: np.ndarray) -> bool:
     if not np.all(shapely.get_type_id(geoms) >= 3):  # 3 = Polygon, 6 = MultiPolygon
         return False
     union = shapely.union_all(geoms)
@@ -30,6 +40,7 @@ def units_tile(units: gpd.GeoDataFrame) -> bool:
     return bool(shapely.area(union) >= TILING_SHARE * shapely.area(hull))
 
 
+@geos_guard("outlining the ground of the units")
 def outline_of_units(
     units: gpd.GeoDataFrame,
     *,
@@ -57,16 +68,23 @@ def outline_of_units(
     """
     if units.crs is None:
         raise InputError("the units have no CRS: pass --crs")
-    if units_tile(units):
-        return None
-    metric = units.crs if units.crs.is_projected else crs_mod.metric_crs(units.geometry.union_all())
+    metric = units.crs if units.crs.is_projected else crs_mod.metric_crs(units.geometry)
     projected = units.to_crs(metric)
     keys = (
         projected[group].astype(str).to_numpy()
         if group
         else np.full(len(projected), "", dtype=object)
     )
-    geoms = np.asarray(projected.geometry.array, dtype=object)
+    # Repaired footprints (the units themselves are drawn from the same repair, in
+    # tessellate); collapsed ones stay out of the hulls: they join a neighbour's cell.
+    repair = clean_footprints(np.asarray(projected.geometry.array, dtype=object))
+    if _tile(repair.geoms):
+        return None
+    keep = np.ones(len(projected), dtype=bool)
+    keep[repair.collapsed] = False
+    if not keep.any():
+        raise InputError("no unit has an area: every footprint collapsed to a line or a point")
+    geoms, keys = repair.geoms[keep], keys[keep]
     points = shapely.centroid(geoms)
     gap = max(margin if margin is not None else _median_spacing(points), 10.0)
     codes = sorted(set(keys))
@@ -77,11 +95,8 @@ def outline_of_units(
     ]
     # ... shared out between groups by nearest building where hulls overlap.
     if len(codes) > 1:
-        cells = shapely.get_parts(
-            shapely.voronoi_polygons(
-                shapely.multipoints(points), extend_to=shapely.union_all(hulls), ordered=True
-            )
-        )
+        # A building drawn twice has one centroid: its region goes to the first.
+        cells = nearest_regions(shapely.get_coordinates(points), shapely.union_all(hulls))
         nearest = [shapely.union_all(cells[keys == key]) for key in codes]
         outlines: list[shapely.Geometry] = []
         for i, hull in enumerate(hulls):  # one per community: a handful
@@ -93,9 +108,35 @@ def outline_of_units(
                     shapely.intersection(contested, nearest[i]),
                 )
             )
-        hulls = outlines
+        hulls = _claim_own_footprints(outlines, geoms, keys, codes)
     frame = gpd.GeoDataFrame({"code": codes}, geometry=hulls, crs=metric)
     return frame.to_crs(units.crs)
+
+
+def _claim_own_footprints(
+    outlines: list[shapely.Geometry], geoms: np.ndarray, keys: np.ndarray, codes: list[str]
+) -> list[shapely.Geometry]:
+    """Move each footprint wholly into its own group's outline.
+
+    Ground shared out by nearest centroid can cut through a large building
+    whose centroid is far from the cut: the building would lie in two
+    communities and be clipped. Each group takes its footprints' ground from
+    the others; where footprints of two groups overlap, the first group in
+    ``codes`` keeps the overlap.
+    """
+    own = [shapely.union_all(geoms[keys == key], grid_size=GRID) for key in codes]
+    claimed = [
+        shapely.difference(ground, shapely.union_all(own[:i], grid_size=GRID), grid_size=GRID)
+        for i, ground in enumerate(own)  # one per community: a handful
+    ]
+    claimed = list(polygonal(np.asarray(claimed, dtype=object)))
+    areas = polygonal(np.asarray(outlines, dtype=object))
+    result = []
+    for i, outline in enumerate(areas):
+        others = shapely.union_all([c for j, c in enumerate(claimed) if j != i], grid_size=GRID)
+        rest = polygonal(np.asarray([shapely.difference(outline, others, grid_size=GRID)]))[0]
+        result.append(shapely.union(rest, claimed[i], grid_size=GRID))
+    return list(polygonal(np.asarray(result, dtype=object)))
 
 
 def _median_spacing(points: np.ndarray) -> float:

@@ -63,7 +63,9 @@ tiles' segments by sorting (:func:`coverage_edges`), without any overlay.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -71,6 +73,13 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis.errors import GridGISError
+from gridgis.partition.footprints import (
+    FOOTPRINT_GRID,
+    FootprintRepair,
+    clean_footprints,
+    distinct_sites,
+    nearest_regions,
+)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -108,6 +117,24 @@ class PartitionError(GridGISError, ValueError):
     """
 
     status = 422
+
+
+@contextmanager
+def geos_guard(what: str) -> Iterator[None]:
+    """Turn a GEOS failure inside the block (or decorated function) into a :class:`PartitionError`.
+
+    Input footprints are repaired before any overlay
+    (:func:`~gridgis.partition.footprints.clean_footprints`), so GEOS should
+    not fail; should it still, the user gets what was being done and what
+    GEOS said (with the coordinates, in the metric CRS), not a traceback.
+    """
+    try:
+        yield
+    except shapely.errors.GEOSException as exc:
+        raise PartitionError(
+            f"{what} failed on the units' geometry (GEOS: {exc!s}); check the units for "
+            "footprints drawn twice or broken near there, and repair or leave them out"
+        ) from exc
 
 
 @dataclass
@@ -172,6 +199,9 @@ class Tessellation:
         The adjacency graph of the tiles.
     mode:
         ``"points"``, ``"footprints"`` or ``"areas"``.
+    repair:
+        What :func:`~gridgis.partition.footprints.clean_footprints` repaired
+        (positions of the input units).
     """
 
     tiles: GeomArray
@@ -181,6 +211,7 @@ class Tessellation:
     orphans: GeomArray
     graph: Graph
     mode: str
+    repair: FootprintRepair | None = None
 
 
 # --- small helpers ------------------------------------------------------------------------------
@@ -377,7 +408,7 @@ def union_of_areas(geoms: GeomArray) -> tuple[GeomArray, shapely.Geometry]:
 
     The outline of a community given only by its small areas (census blocks).
     """
-    snapped = polygonal(shapely.set_precision(geoms, GRID))
+    snapped = polygonal(shapely.set_precision(clean_footprints(geoms).geoms, GRID))
     if not CAN_CLEAN:
         return snapped, shapely.union_all(snapped, grid_size=GRID)
     size = math.sqrt(max(float(np.sum(shapely.area(snapped))), 1.0))
@@ -604,13 +635,8 @@ def _voronoi_tiles(
     # One Voronoi diagram per block: blocks are separate problems (GEOS builds one
     # diagram per call), and there are far fewer blocks than units.
     for block, start, end in zip(busy, starts, ends, strict=True):
-        xy = points[start:end]
-        owner = point_site[start:end]
-        cells = shapely.get_parts(
-            shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=blocks[block], ordered=True)
-        )
-        regions.append(cells)
-        owners.append(owner)
+        regions.append(nearest_regions(points[start:end], blocks[block]))
+        owners.append(point_site[start:end])
     if regions:
         merged = dissolve(np.concatenate(regions), np.concatenate(owners), n_sites, coverage=True)
         todo = ~single
@@ -627,21 +653,6 @@ def _sample_outlines(polys: GeomArray, owner: IntArray) -> tuple[FloatArray, Int
     lines = shapely.segmentize(shapely.boundary(polys), spacing)
     xy, index = shapely.get_coordinates(lines, return_index=True)
     return xy, owner[index]
-
-
-def _unique_points(
-    xy: FloatArray, owner: IntArray, *, resolution: float = 1e-3
-) -> tuple[FloatArray, IntArray]:
-    """Round to ``resolution`` and drop repeats (shared vertices), keeping the first owner.
-
-    The samples only guide the split of open ground (footprints are claimed
-    exactly afterwards), so millimetres are plenty and keep GEOS's Delaunay
-    triangulation away from nearly coincident points.
-    """
-    rounded = np.round(xy / resolution) * resolution
-    _, first = np.unique(rounded, axis=0, return_index=True)
-    first = np.sort(first)
-    return rounded[first], owner[first]
 
 
 def _interiors_meet(a: GeomArray, b: GeomArray) -> BoolArray:
@@ -734,6 +745,53 @@ def _outside_error(labels: list[object], what: str) -> PartitionError:
 
 
 def tessellate(
+    geoms: GeomArray,
+    households: FloatArray,
+    community: shapely.Geometry,
+    roads: GeomArray | None,
+    *,
+    labels: list[object] | None = None,
+    tiling: bool = False,
+) -> Tessellation:
+    """Tile ``community`` by its units, repaired first (see the module docstring).
+
+    Footprints GEOS cannot work with are repaired by
+    :func:`~gridgis.partition.footprints.clean_footprints` (the
+    :class:`Tessellation`'s ``repair`` says which); one left with no area (a
+    flat ring) has no tile of its own: it shares the site, and so the cell,
+    of the nearest other unit. Arguments and result as :func:`_tessellate`.
+    """
+    geoms = _geom_array(geoms)
+    n = geoms.size
+    labels = labels if labels is not None else list(range(n))
+    # Tiling areas come cleaned from union_of_areas: on their grid, only empties remain.
+    repair = clean_footprints(geoms, grid_size=GRID if tiling else FOOTPRINT_GRID)
+    lost = repair.collapsed
+    if lost.size == 0:
+        tess = _tessellate(repair.geoms, households, community, roads, labels=labels, tiling=tiling)
+        return replace(tess, repair=repair)
+    if lost.size == n:
+        raise PartitionError(
+            f"no unit has an area: the footprints of rows {[labels[k] for k in lost[:10]]} "
+            "collapse to lines or points"
+        )
+    kept = np.ones(n, dtype=bool)
+    kept[lost] = False
+    rows = np.flatnonzero(kept)
+    tess = _tessellate(
+        repair.geoms[kept], households[kept], community, roads,
+        labels=[labels[k] for k in rows], tiling=tiling,
+    )  # fmt: skip
+    site = np.zeros(n, dtype=np.int64)  # a unit with nothing left at all: the first site
+    site[kept] = tess.site
+    q, near = shapely.STRtree(repair.geoms[kept]).query_nearest(geoms[lost], all_matches=False)
+    site[lost[q]] = tess.site[near]
+    households_site = tess.households.copy()
+    np.add.at(households_site, site[lost], households[lost])
+    return replace(tess, site=site, households=households_site, repair=repair)
+
+
+def _tessellate(
     geoms: GeomArray,
     households: FloatArray,
     community: shapely.Geometry,
@@ -869,7 +927,10 @@ def tessellate(
         else:
             assert footprints is not None
             sample_xy, sample_site = _sample_outlines(footprints, np.arange(n_sites))
-            sample_xy, sample_site = _unique_points(sample_xy, sample_site)
+            # The samples only guide the split of open ground (footprints are claimed
+            # exactly afterwards): millimetres are plenty, and shared vertices go.
+            sample_xy, first, _ = distinct_sites(sample_xy, resolution=1e-3)
+            sample_site = sample_site[first]
         tiles = _voronoi_tiles(
             sample_xy, sample_site, site_block[sample_site], site_block, blocks, n_sites
         )
