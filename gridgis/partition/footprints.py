@@ -28,14 +28,10 @@ from typing import Any
 
 import numpy as np
 import shapely
-from numpy.typing import NDArray
 
 from gridgis import crs as crs_mod
 from gridgis.errors import Problem
-
-GeomArray = NDArray[np.object_]
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
+from gridgis.partition._arrays import FloatArray, GeomArray, IntArray
 
 FOOTPRINT_GRID = 0.005
 """Grid (metres of the metric CRS) that footprints needing repair are snapped to: 5 mm,
