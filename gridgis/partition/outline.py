@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from gridgis import crs as crs_mod
 from gridgis.errors import InputError
 from gridgis.partition.footprints import clean_footprints, nearest_regions
-from gridgis.partition.units import GRID, geos_guard, polygonal
+from gridgis.partition.units import GRID, PartitionError, geos_guard, polygonal
 
 TILING_SHARE = 0.5
 """Polygon units covering at least this share of their hull are taken to tile the area."""
@@ -84,7 +85,7 @@ def outline_of_units(
     keep[repair.collapsed] = False
     if not keep.any():
         raise InputError("no unit has an area: every footprint collapsed to a line or a point")
-    geoms, keys = repair.geoms[keep], keys[keep]
+    geoms, keys, labels = repair.geoms[keep], keys[keep], projected.index[keep]
     points = shapely.centroid(geoms)
     gap = max(margin if margin is not None else _median_spacing(points), 10.0)
     codes = sorted(set(keys))
@@ -108,13 +109,17 @@ def outline_of_units(
                     shapely.intersection(contested, nearest[i]),
                 )
             )
-        hulls = _claim_own_footprints(outlines, geoms, keys, codes)
+        hulls = _claim_own_footprints(outlines, geoms, keys, codes, labels)
     frame = gpd.GeoDataFrame({"code": codes}, geometry=hulls, crs=metric)
     return frame.to_crs(units.crs)
 
 
 def _claim_own_footprints(
-    outlines: list[shapely.Geometry], geoms: np.ndarray, keys: np.ndarray, codes: list[str]
+    outlines: list[shapely.Geometry],
+    geoms: np.ndarray,
+    keys: np.ndarray,
+    codes: list[str],
+    labels: pd.Index,
 ) -> list[shapely.Geometry]:
     """Move each footprint wholly into its own group's outline.
 
@@ -122,9 +127,26 @@ def _claim_own_footprints(
     whose centroid is far from the cut: the building would lie in two
     communities and be clipped. Each group takes its footprints' ground from
     the others; where footprints of two groups overlap, the first group in
-    ``codes`` keeps the overlap.
+    ``codes`` keeps the overlap; a footprint wholly under another group's
+    (a building drawn twice, once in each community) is an error.
     """
     own = [shapely.union_all(geoms[keys == key], grid_size=GRID) for key in codes]
+    hidden: list[str] = []
+    for i, key in enumerate(codes[1:], start=1):  # one per community: a handful
+        earlier = shapely.union_all(own[:i], grid_size=GRID)
+        shapely.prepare(earlier)
+        rows = np.flatnonzero(keys == key)
+        under = rows[shapely.covers(earlier, geoms[rows])]
+        hidden += [f"{labels[k]!r} ({key})" for k in under]
+    if hidden:
+        shown = ", ".join(hidden[:10]) + (
+            f" and {len(hidden) - 10} more" if len(hidden) > 10 else ""
+        )
+        raise PartitionError(
+            f"{len(hidden)} footprint(s) lie wholly under buildings of another community "
+            f"(a building and its part, or a building drawn twice, in two communities): rows "
+            f"{shown}; give them one community, or leave the copy out"
+        )
     claimed = [
         shapely.difference(ground, shapely.union_all(own[:i], grid_size=GRID), grid_size=GRID)
         for i, ground in enumerate(own)  # one per community: a handful
