@@ -7,6 +7,10 @@ partition does, and a unit is never split because its tile is never split.
 
 How the tiles are made (:func:`tessellate`), and why
 -----------------------------------------------------
+0. **Repair.** Footprints GEOS cannot work with (invalid rings, vertices
+   a fraction of a millimetre apart) are repaired on a 5 mm grid, and one
+   left with no area shares the tile of the nearest unit
+   (:mod:`gridgis.partition.footprints`, which reports what it did).
 1. **Blocks.** Roads and other barriers (lines), clipped to the community,
    are noded together with the community's boundary and polygonized: the
    faces are the *blocks*. Lines that end inside a block (dead ends) do not
@@ -27,13 +31,13 @@ How the tiles are made (:func:`tessellate`), and why
      into the neighbouring block they share the longest boundary with (a
      park joins a neighbourhood). Inside each block, every part of the
      ground goes to its nearest unit: a Voronoi diagram
-     (:func:`shapely.voronoi_polygons`) of the points, or of points sampled
-     along the footprints' outlines, dissolved per unit and clipped to the
-     block. Finally each footprint is given wholly to its own tile (taken out
-     of any neighbour's tile the sampling let it reach), so a building is
-     never split, even one that straddles a road. Nearest-unit tiles are
-     what a surveyor would draw by hand (boundaries half-way between
-     buildings) and cost one Voronoi diagram per block.
+     (:func:`~gridgis.partition.footprints.nearest_regions`) of the points,
+     or of points sampled along the footprints' outlines, dissolved per unit
+     and clipped to the block. Finally each footprint is given wholly to its
+     own tile (taken out of any neighbour's tile the sampling let it reach),
+     so a building is never split, even one that straddles a road.
+     Nearest-unit tiles are what a surveyor would draw by hand (boundaries
+     half-way between buildings) and cost one Voronoi diagram per block.
 
    Units that share a tile form one *site* (the graph has one node per
    site): address points at the same spot, and footprints overlapping by
