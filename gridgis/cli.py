@@ -1023,11 +1023,12 @@ def case_stats_cmd(
 
     from gridgis.cases import case_stats
     from gridgis.db.engine import get_engine
+    from gridgis.sheets import safe_csv_frame
 
     until = date_to + dt.timedelta(days=1) if date_to is not None else None
     stats = case_stats(get_engine(), level=level, layout=layout, since=date_from, until=until)
     if output is not None:
-        stats.to_csv(output, index=False, encoding="utf-8-sig")
+        safe_csv_frame(stats).to_csv(output, index=False, encoding="utf-8-sig")
         click.echo(f"wrote {len(stats)} rows to {output}")
         return
     shown = stats.copy()
@@ -1307,7 +1308,8 @@ def _run_export(what: str, level: str = "cell", **options: Any) -> None:
                 + ", ".join(f"{f.short}={f.full}" for f in renamed)
             )
     if result.truncated:
-        click.echo(f"{result.truncated} text values were cut to 254 bytes (the DBF limit)")
+        limit = "254 bytes (DBF)" if result.format == "shp" else "32,767 characters (Excel)"
+        click.echo(f"{result.truncated} text values were cut to the limit of {limit}")
 
 
 @export_group.command("cells")

@@ -57,6 +57,11 @@ Formats (``fmt``)
     The same columns as the CSV in one sheet, times as Excel date-times
     (China Standard Time).
 
+CSV and xlsx cells are made by :mod:`gridgis.sheets`: text that starts like a
+formula (``=``, ``+``, ``-``, ``@``, tab, CR) gets a leading ``'`` in CSV and is
+a text cell (``quotePrefix``) in xlsx; xlsx escapes what XML cannot hold as
+``_xHHHH_`` and cuts text to 32,767 characters (counted in ``truncated``).
+
 Coordinate systems (``crs``)
 ----------------------------
 ``wgs84`` (the stored coordinates), ``cgcs2000`` (EPSG:4490; the same
@@ -111,6 +116,7 @@ from gridgis.crs import CRSSpec, parse_crs, transform_geometry
 from gridgis.db.models import CASE_STEP_NAMES_ZH
 from gridgis.db.queries import connection
 from gridgis.errors import FileEncodingError, InputError
+from gridgis.sheets import safe_csv_value, write_xlsx
 
 __all__ = [
     "ENCODINGS",
@@ -145,9 +151,6 @@ DBF_NAME_LENGTH = 10
 
 _DBF_TEXT_BYTES = 254
 """The most bytes of a DBF text field."""
-
-_EXCEL_TEXT = 32_767
-"""The most characters of an Excel cell."""
 
 FIELD_ABBREVIATIONS: dict[str, str] = {
     "1000": "1k",
@@ -294,7 +297,7 @@ class ExportResult:
     encoding:
         The text encoding of a shapefile or CSV file; ``utf-8`` otherwise.
     truncated:
-        Text values cut to fit a DBF field (254 bytes).
+        Text values cut to fit a DBF field (254 bytes) or an Excel cell (32,767 characters).
     media_type, filename:
         For a download: the media type, and a file name such as ``cases.zip``.
     """
@@ -780,7 +783,9 @@ def _write_shp(
     writer = csv.writer(listing)
     writer.writerow(["layer", "short_name", "full_name", "type", "description"])
     for f in fields:
-        writer.writerow([f.layer, f.short, f.full, f.type, f.description])
+        writer.writerow(
+            [safe_csv_value(v) for v in (f.layer, f.short, f.full, f.type, f.description)]
+        )
     (folder / "fields.csv").write_text(listing.getvalue(), encoding="utf-8-sig")
     (folder / "README.txt").write_text(
         _readme(what, spec_name, declared, encoding), encoding="utf-8"
@@ -906,39 +911,13 @@ def _write_csv(layers: list[_Layer], target: Path, encoding: str) -> None:
         writer = csv.writer(f)
         writer.writerow(header)
         for row in rows:
-            writer.writerow([_csv_value(v) for v in row])
+            writer.writerow([_csv_value(safe_csv_value(v)) for v in row])
 
 
-def _write_xlsx(layers: list[_Layer], target: Path, sheet: str) -> None:
-    from openpyxl import Workbook  # type: ignore[import-untyped]
-    from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
-
+def _write_xlsx(layers: list[_Layer], target: Path, sheet: str) -> int:
     header, rows, kinds = _table(layers)
-    book = Workbook(write_only=True)
-    page = book.create_sheet(sheet)
-    page.append(header)
-    for number, row in enumerate(rows, start=2):
-        cells: list[Any] = []
-        for column, kind, value in zip(header, kinds, row, strict=True):
-            if isinstance(value, str) and (
-                len(value) > _EXCEL_TEXT or ILLEGAL_CHARACTERS_RE.search(value)
-            ):
-                raise InputError(
-                    f"row {number - 1}, field {column!r}: the value cannot be an Excel cell "
-                    f"(longer than {_EXCEL_TEXT} characters or with control characters); "
-                    "export as csv, gpkg or geojson instead"
-                )
-            if isinstance(value, np.generic):
-                value = value.item()
-            if kind == "datetime" and value is not None:
-                cell = WriteOnlyCell(page, value=value)
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
-                cells.append(cell)
-            else:
-                cells.append(value)
-        page.append(cells)
-    book.save(target)
+    formats = ["yyyy-mm-dd hh:mm:ss" if kind == "datetime" else None for kind in kinds]
+    return write_xlsx(target, header, rows, sheet=sheet, number_formats=formats)
 
 
 # --- the public function ------------------------------------------------------------------------
@@ -1086,7 +1065,7 @@ def export(
             if form == "csv":
                 _write_csv(layers, target, chosen_encoding)
             else:
-                _write_xlsx(layers, target, base)
+                truncated = _write_xlsx(layers, target, base)
         if form != "shp":
             files = [path.name if path is not None else filename]
         if path is not None:

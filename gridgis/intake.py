@@ -75,6 +75,7 @@ from gridgis.errors import (
     NotFoundError,
 )
 from gridgis.io import check_encoding, read_vector
+from gridgis.sheets import safe_csv_frame
 
 __all__ = [
     "CASE_FIELDS",
@@ -1127,11 +1128,12 @@ class IntakeReport:
     def write_csv(self, path: str | Path) -> Path:
         """Write ``rows`` as CSV (UTF-8 with BOM, so that Excel shows the Chinese text).
 
-        The first column is named ``row`` or ``feature`` after the numbering.
+        The first column is named ``row`` or ``feature`` after the numbering; text that
+        starts like a formula gets a ``'`` (:func:`gridgis.sheets.safe_csv_value`).
         """
         target = Path(path)
         frame = self.rows.rename(columns={"row": self.numbering})
-        frame.to_csv(target, index=False, encoding="utf-8-sig")
+        safe_csv_frame(frame).to_csv(target, index=False, encoding="utf-8-sig")
         return target
 
 

@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import re
 import sqlite3
 import zipfile
 from collections.abc import Iterator
@@ -750,6 +751,103 @@ def test_export_into_a_binary_stream(db: Engine, street: str) -> None:
     book = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))
     sheet = book["stats_street"]
     assert sheet.max_row == 2 and sheet.cell(2, 1).value == street
+
+
+# --- spreadsheets: text that looks like a formula, characters Excel cannot hold ---------------
+
+FORMULAS = ['=HYPERLINK("http://example.com","x")', "+1", "-cmd", "@SUM(A1)", "\tx", "\rx"]
+"""Descriptions a spreadsheet would run as formulas (OWASP's CSV injection starts)."""
+
+AWKWARD = [
+    "#N/A",  # an error code, not an error
+    "井盖\u000b丢失",  # the vertical tab of defect 11
+    "a" + "".join(chr(c) for c in range(1, 32)) + "\ufffe\uffff z",  # not XML 1.0 characters
+    "_x000B_ as typed",  # looks like the OOXML escape
+    "长" * 40_000,  # more than an Excel cell holds
+]
+
+
+def _ooxml_unescape(value: str) -> str:
+    """What Excel shows for a stored text: ``_xHHHH_`` is the character HHHH."""
+    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), value)
+
+
+def _as_xml_reads(value: str) -> str:
+    """XML reads every line end (CR LF, CR) as LF."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _describe(engine: Engine, texts: list[str]) -> tuple[str, dict[int, str]]:
+    """Give as many cases of one street these descriptions; the street and id → text."""
+    street = busiest_street(engine)
+    with engine.begin() as conn:
+        ids = (
+            conn.execute(
+                text("SELECT id FROM case_record WHERE street_code = :s ORDER BY id LIMIT :n"),
+                {"s": street, "n": len(texts)},
+            )
+            .scalars()
+            .all()
+        )
+        assert len(ids) == len(texts)
+        for case_id, description in zip(ids, texts, strict=True):
+            conn.execute(
+                text("UPDATE case_record SET description = :d WHERE id = :i"),
+                {"d": description, "i": case_id},
+            )
+    return street, dict(zip(ids, texts, strict=True))
+
+
+def test_spreadsheet_text_is_text_never_a_formula(demo_engine: Engine, tmp_path: Path) -> None:
+    street, described = _describe(demo_engine, FORMULAS + AWKWARD)
+    path = tmp_path / "cases.xlsx"
+
+    result = export(demo_engine, "cases", "xlsx", path, street=street)
+
+    assert result.truncated == 1  # the 40,000 characters, cut to Excel's 32,767
+    with zipfile.ZipFile(path) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    assert "<f>" not in sheet_xml and 't="e"' not in sheet_xml
+    book = openpyxl.load_workbook(path)  # not read-only: the styles are read too
+    sheet = book["cases"]
+    header = [c.value for c in sheet[1]]
+    ids, descriptions = header.index("id"), header.index("description")
+    seen = {}
+    for row in sheet.iter_rows(min_row=2):
+        case_id, cell = row[ids].value, row[descriptions]
+        if case_id not in described:
+            continue
+        wanted = described[case_id]
+        assert cell.data_type == "s", (wanted[:20], cell.data_type)
+        assert _ooxml_unescape(cell.value) == _as_xml_reads(wanted[:32_767])
+        assert cell.quotePrefix == (wanted in FORMULAS), wanted[:20]
+        seen[case_id] = cell.value
+    assert seen.keys() == described.keys()
+    assert seen[next(i for i, d in described.items() if d == FORMULAS[0])] == FORMULAS[0]
+    assert seen[next(i for i, d in described.items() if d == AWKWARD[1])] == "井盖_x000B_丢失"
+    assert seen[next(i for i, d in described.items() if d == AWKWARD[3])] == (
+        "_x005F_x000B_ as typed"
+    )
+    # GDAL reads the same text cells.
+    frame = pyogrio.read_dataframe(path)
+    by_id = dict(zip(frame["id"], frame["description"], strict=True))
+    assert by_id[next(i for i, d in described.items() if d == "+1")] == "+1"
+
+
+def test_csv_text_that_looks_like_a_formula_starts_with_a_quote(
+    demo_engine: Engine, tmp_path: Path
+) -> None:
+    street, described = _describe(demo_engine, FORMULAS + AWKWARD)
+    path = tmp_path / "cases.csv"
+
+    export(demo_engine, "cases", "csv", path, street=street)
+
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = {int(r["id"]): r for r in csv.DictReader(f)}
+    for case_id, wanted in described.items():
+        shown = rows[case_id]["description"]
+        assert shown == ("'" + wanted if wanted in FORMULAS else wanted), wanted[:20]
+    assert all(float(r["lon"]) > 0 for r in rows.values() if r["lon"])  # numbers stay numbers
 
 
 # --- the command line ---------------------------------------------------------------------------

@@ -223,6 +223,54 @@ def test_a_gbk_csv_decodes_as_gbk(web: Flask, demo_db: str, streets: list[str]) 
     assert {r["street_code"] for r in rows} == {streets[0]}
 
 
+def test_spreadsheets_hold_formulas_and_control_characters_as_text(
+    web: Flask, demo_db: str, streets: list[str]
+) -> None:
+    texts = ['=HYPERLINK("http://example.com","x")', "@SUM(A1)", "井盖\u000b丢失"]
+    engine = create_engine(demo_db)
+    try:
+        with engine.begin() as conn:
+            kept = conn.execute(
+                text(
+                    "SELECT id, description FROM case_record WHERE street_code = :s "
+                    "ORDER BY id LIMIT 3"
+                ),
+                {"s": streets[0]},
+            ).all()
+            for (case_id, _), description in zip(kept, texts, strict=True):
+                conn.execute(
+                    text("UPDATE case_record SET description = :d WHERE id = :i"),
+                    {"d": description, "i": case_id},
+                )
+        admin = _client(web, "admin")
+        book = admin.get(f"/api/export/cases.xlsx?street={streets[0]}")
+        assert book.status_code == 200, book.get_data(as_text=True)  # was 400 for U+000B
+        sheet = load_workbook(io.BytesIO(book.get_data())).worksheets[0]
+        header = [c.value for c in sheet[1]]
+        cells = {
+            row[header.index("id")].value: row[header.index("description")]
+            for row in sheet.iter_rows(min_row=2)
+        }
+        shown = [cells[case_id] for case_id, _ in kept]
+        assert [c.data_type for c in shown] == ["s", "s", "s"]
+        assert [c.value for c in shown] == [texts[0], texts[1], "井盖_x000B_丢失"]
+        table = admin.get(f"/api/export/cases.csv?street={streets[0]}")
+        assert table.status_code == 200
+        rows = {
+            int(r["id"]): r["description"]
+            for r in csv.DictReader(io.StringIO(table.get_data().decode("utf-8-sig")))
+        }
+        assert [rows[case_id] for case_id, _ in kept] == ["'" + texts[0], "'" + texts[1], texts[2]]
+    finally:
+        with engine.begin() as conn:
+            for case_id, description in kept:
+                conn.execute(
+                    text("UPDATE case_record SET description = :d WHERE id = :i"),
+                    {"d": description, "i": case_id},
+                )
+        engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("path", "status", "message"),
     [

@@ -382,6 +382,26 @@ def test_import_cases_from_excel(
     }
 
 
+def test_the_report_csv_quotes_values_that_look_like_formulas(
+    demo_engine: Engine, places: dict[str, Any], tmp_path: Path
+) -> None:
+    (_, x1, y1) = places["points"][0]
+    ids = ['=HYPERLINK("http://example.com","x")', "@SUM(A1)", "-5", "+7", "K-1"]  # tabs: stripped
+    rows = [[i, "消防安全", "2026-03-01 08:30", x1, y1, "", ""] for i in ids]
+    rows.append(["=1+2", "=垃圾", "2026-03-01 08:30", x1, y1, "", ""])
+    path = _write_csv(tmp_path / "cases.csv", CASE_HEADER, rows, "utf-8")
+
+    report = import_cases(demo_engine, path, dry_run=True)
+    written = report.write_csv(tmp_path / "cases.report.csv")
+
+    with open(written, encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    assert [r["row"] for r in lines] == ["2", "3", "4", "5", "6", "7"]  # numbers stay
+    assert [r["external_id"] for r in lines] == ["'" + i for i in ids[:-1]] + ["K-1", "'=1+2"]
+    assert lines[-1]["reason"].startswith("unknown category '=垃圾'")
+    assert report.rows["external_id"].tolist()[0] == ids[0]  # the report itself is unchanged
+
+
 def test_import_cases_from_geojson_and_shapefile(
     demo_engine: Engine, places: dict[str, Any], tmp_path: Path
 ) -> None:
