@@ -168,7 +168,7 @@ def import_() -> None:
     help="Level of the hierarchy the features are.",
 )
 @click.option("--crs", "crs", default=None, help=f"CRS of the coordinates: {CRS_CHOICES_HELP}.")
-@click.option("--encoding", default=None, help="Text encoding when the file does not say (gbk).")
+@click.option("--encoding", default=None, help="Text encoding of a shapefile (default: detected).")
 @click.option("--layer", default=None, help="Layer of a multi-layer file (GeoPackage).")
 @click.option("--code-field", default="code", show_default=True, help="Field with the code.")
 @click.option("--name-field", default="name", show_default=True, help="Field with the name.")
@@ -196,18 +196,20 @@ def import_boundaries_cmd(
 ) -> None:
     """Import district, street, community or cell boundaries from FILE.
 
-    FILE is a shapefile (its .cpg is honoured; --encoding gbk when it has
-    none), a GeoPackage or GeoJSON. Invalid polygons are repaired where that
-    is safe, and reported; parts outside the parent, overlaps between
-    siblings and gaps are reported by code with their area in m². The import
-    completes or changes nothing.
+    FILE is a shapefile, zipped or not (its encoding from its .cpg or DBF
+    header, else detected: UTF-8, GBK, GB18030), a GeoPackage or GeoJSON.
+    Invalid polygons are repaired where that is safe, and reported; parts
+    outside the parent, overlaps between siblings and gaps are reported by
+    code with their area in m². The import completes or changes nothing.
     """
     from gridgis.boundaries import prepare_boundaries
     from gridgis.db.engine import get_engine
     from gridgis.db.load import import_boundaries
-    from gridgis.io import read_vector
+    from gridgis.io import encoding_note, read_vector
 
     frame = read_vector(file, encoding=encoding, layer=layer)
+    if (note := encoding_note(frame)) is not None:  # how a shapefile's text was decoded
+        click.echo(f"{file.name}: encoding: {note}")
     prepared = prepare_boundaries(
         frame,
         level=level,
@@ -230,7 +232,7 @@ def import_boundaries_cmd(
 @import_.command("roads")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--crs", "crs", default=None, help=f"CRS of the coordinates: {CRS_CHOICES_HELP}.")
-@click.option("--encoding", default=None, help="Text encoding when the file does not say (gbk).")
+@click.option("--encoding", default=None, help="Text encoding of a shapefile (default: detected).")
 @click.option("--kind-field", default=None, help="Field with the kind (arterial, local, river...).")
 @click.option("--name-field", default=None, help="Field with the name.")
 @click.option("--kind", "default_kind", default="local", show_default=True,
@@ -588,9 +590,11 @@ def _read_with_crs(
 ) -> Any:
     """Read a vector file; --crs names the CRS of a file that lacks one (or GCJ-02/BD-09)."""
     from gridgis import crs as crs_mod
-    from gridgis.io import read_vector
+    from gridgis.io import encoding_note, read_vector
 
     frame = read_vector(path, encoding=encoding, layer=layer)
+    if (note := encoding_note(frame)) is not None:  # how a shapefile's text was decoded
+        click.echo(f"{path.name}: encoding: {note}")
     if crs is None:
         if frame.crs is None:
             raise click.UsageError(f"{path} does not say its CRS: pass --crs ({CRS_CHOICES_HELP})")
@@ -628,7 +632,7 @@ def _output_paths(out: Path) -> tuple[Path, str | None, Path, str | None]:
     help="Roads and barriers to follow.",
 )
 @click.option("--crs", default=None, help=f"CRS of files that do not say it: {CRS_CHOICES_HELP}.")
-@click.option("--encoding", default=None, help="Text encoding of shapefiles without .cpg.")
+@click.option("--encoding", default=None, help="Text encoding of shapefiles (default: detected).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "-o",
@@ -739,7 +743,7 @@ def partition_cmd(
 @click.option("--min", "min_households", type=int, default=300, show_default=True)
 @click.option("--max", "max_households", type=int, default=500, show_default=True)
 @click.option("--crs", default=None, help=f"CRS of files that do not say it: {CRS_CHOICES_HELP}.")
-@click.option("--encoding", default=None, help="Text encoding of shapefiles without .cpg.")
+@click.option("--encoding", default=None, help="Text encoding of shapefiles (default: detected).")
 @_friendly
 def validate_cmd(
     cells_file: Path,

@@ -42,6 +42,11 @@ test or a long-running process can change the environment and be obeyed.
 - ``GRIDGIS_TRUSTED_PROXIES``: how many reverse proxies (nginx ...) stand in
   front of the app and append the client's address to ``X-Forwarded-For``
   (default 0: the address is the connection's).
+- ``GRIDGIS_ARCHIVE_MAX_MEMBERS``: the most files a zip given to gridgis may
+  hold (an uploaded layout, a zipped shapefile on the command line); default 1000.
+- ``GRIDGIS_ARCHIVE_MAX_BYTES``: the most bytes its files may hold once
+  unpacked, in all; default 1 GiB (1073741824). Larger zips are refused
+  before anything is unpacked (zip bombs).
 
 The default ``GRIDGIS_HOME`` is the per-user data folder
 (``~/.local/share/gridgis`` on Linux, following XDG). When gridgis runs as
@@ -310,6 +315,27 @@ def login_limits() -> LoginLimits:
 def trusted_proxies() -> int:
     """Return how many reverse proxies set ``X-Forwarded-For`` (``GRIDGIS_TRUSTED_PROXIES``)."""
     return _int_setting("TRUSTED_PROXIES", 0, low=0, high=5, example=1)
+
+
+def _positive(name: str, default: int) -> int:
+    value = _env(name)
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(
+            f"GRIDGIS_{name} was {value!r} but is expected to be a whole number above 0"
+        )
+    return int(value)
+
+
+def archive_max_members() -> int:
+    """Return the most files a zip may hold (``GRIDGIS_ARCHIVE_MAX_MEMBERS``, default 1000)."""
+    return _positive("ARCHIVE_MAX_MEMBERS", 1000)
+
+
+def archive_max_bytes() -> int:
+    """Return the most bytes a zip may unpack to (``GRIDGIS_ARCHIVE_MAX_BYTES``, default 1 GiB)."""
+    return _positive("ARCHIVE_MAX_BYTES", 1024**3)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ from gridgis.errors import (
     NotFoundError,
     Problem,
     ValidationError,
+    listing,
 )
 from gridgis.io import read_vector
 from gridgis.partition import adjust_cells, draw_cells
@@ -73,6 +75,9 @@ PROPOSE_METHODS = ("draw", "adjust")
 
 UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 """Layout files :func:`read_layout_file` reads: GeoJSON, GeoPackage, a zipped shapefile."""
+
+_SHOWN_ROWS = 5
+"""How many other rows a duplicated code's problem names."""
 
 CELL_COLUMNS = ["code", "households", "flags", "geometry"]
 """The columns of a proposal's cells."""
@@ -111,6 +116,9 @@ class Proposal:
         outline, buildings and household bounds.
     bounds:
         The ``(min, max)`` households per cell the cells were made and judged with.
+    encoding, encoding_source:
+        For a shapefile read from a file: its text encoding and where that came from
+        (see :func:`gridgis.io.read_vector`); ``None`` otherwise.
     """
 
     community_code: str
@@ -120,6 +128,8 @@ class Proposal:
     cells: gpd.GeoDataFrame
     report: LayoutReport
     bounds: tuple[int, int]
+    encoding: str | None = None
+    encoding_source: str | None = None
 
     def flagged(self) -> list[str]:
         """One line per cell the engine flagged (e.g. a building above the maximum)."""
@@ -361,7 +371,9 @@ def read_layout_file(
     Returns
     -------
     GeoDataFrame
-        ``code``, ``flags`` (empty) and the (Multi)Polygon of each cell, EPSG:4326.
+        ``code``, ``flags`` (empty) and the (Multi)Polygon of each cell, EPSG:4326;
+        its ``attrs`` say how a shapefile's text was decoded (``encoding``,
+        ``encoding_source``, as :func:`gridgis.io.read_vector` sets them).
 
     Raises
     ------
@@ -379,7 +391,7 @@ def read_layout_file(
     >>> cells = read_layout_file("cells.zip", "350304001001")  # doctest: +SKIP
     """
     source = name or str(path)
-    frame = read_vector(path, encoding=encoding, layer=layer)
+    frame = read_vector(path, encoding=encoding, layer=layer, name=source)
     if frame.crs is None and crs is None:
         raise CRSError(
             f"{source} does not say its coordinate system (CRS): name it ({crs_mod.CRS_CHOICES})"
@@ -417,19 +429,25 @@ def read_layout_file(
         elif code in retired:
             problems.append(Problem(row, code, "the code was retired and is never issued again"))
         elif len(seen[code]) > 1:
-            others = ", ".join(str(r) for r in seen[code] if r != row)
-            problems.append(Problem(row, code, f"the code is also on row(s) {others}"))
+            # Bounded: 2,000 rows sharing a code must not give 2,000 lists of 1,999 rows.
+            others = itertools.islice((r for r in seen[code] if r != row), _SHOWN_ROWS)
+            listed = listing(
+                others, noun="", shown=_SHOWN_ROWS, sep=", ", count=len(seen[code]) - 1
+            )
+            problems.append(Problem(row, code, f"the code is also on row(s) {listed}"))
     if problems:
         raise ValidationError(
             f"{source}: {len({p.row for p in problems})} of {len(frame)} features rejected, "
             "nothing was stored",
             problems,
         )
-    return gpd.GeoDataFrame(
+    cells = gpd.GeoDataFrame(
         {"code": codes, "flags": [[] for _ in codes]},
         geometry=list(geoms),
         crs="EPSG:4326",
     )
+    cells.attrs.update(frame.attrs)  # how the text was decoded
+    return cells
 
 
 def propose_from_file(
@@ -458,7 +476,10 @@ def propose_from_file(
         retired_codes=[c for c in inputs.used_codes if c not in active],
         name=name,
     )
-    return _validated(inputs, cells, "import", inputs.bounds)
+    proposal = _validated(inputs, cells, "import", inputs.bounds)
+    proposal.encoding = cells.attrs.get("encoding")
+    proposal.encoding_source = cells.attrs.get("encoding_source")
+    return proposal
 
 
 # --- drafts --------------------------------------------------------------------------------------

@@ -8,8 +8,14 @@ carries the HTTP status the web layer answers with, so views stay free of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+SHOWN = 20
+"""How many examples a bounded listing (:func:`listing`) shows."""
+
+ITEM_CHARS = 300
+"""The longest an example of a listing is shown (a longer one is cut, with "…")."""
 
 
 class GridGISError(Exception):
@@ -95,17 +101,82 @@ class Problem:
         return f"{prefix}: {self.reason}" if prefix else self.reason
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def listing(
+    items: Iterable[object],
+    *,
+    noun: str = "problem",
+    shown: int = SHOWN,
+    sep: str = "; ",
+    width: int = ITEM_CHARS,
+    count: int | None = None,
+) -> str:
+    """Say how many ``items`` there are and show the first ``shown`` of them, each cut to ``width``.
+
+    Every message that lists problems (rows, codes, fields) goes through here, so that
+    its length is bounded whatever the input: a file with 100,000 bad rows gives a
+    message of a few kilobytes. The full list belongs in a report file, not a message.
+
+    Parameters
+    ----------
+    items:
+        What to list; each is shown as ``str(item)``. Only the first ``shown`` are
+        turned into text, the rest are only counted.
+    noun:
+        What an item is, singular; an ``s`` is added for several (``"row"`` →
+        ``"3 rows"``). Empty: no count before the examples, only "(N in all)" after.
+    shown, sep, width:
+        How many examples, what separates them, how long one may be.
+    count:
+        How many items there are in all, when ``items`` yields only the first
+        ones (so that listing a part of a long list costs only that part).
+
+    Examples
+    --------
+    >>> listing(["row 2: no code", "row 5: no code"])
+    '2 problems: row 2: no code; row 5: no code'
+    >>> listing(range(1, 2001), noun="row", shown=3, sep=", ")
+    '2,000 rows; first 3: 1, 2, 3, …'
+    >>> listing(range(1, 2001), noun="", shown=3, sep=", ")
+    '1, 2, 3, … (2,000 in all)'
+    """
+    examples: list[str] = []
+    seen = 0
+    for item in items:
+        if seen < shown:
+            examples.append(_cut(str(item), width))
+        seen += 1
+        if count is not None and seen >= shown:
+            break
+    count = seen if count is None else max(count, seen)
+    more = f"{sep}…" if count > shown else ""
+    if not noun:
+        return sep.join(examples) + (f"{more} ({count:,} in all)" if more else "")
+    counted = f"{count:,} {noun}{'' if count == 1 else 's'}"
+    if not count:
+        return counted
+    lead = sep if sep.startswith("\n") else " "  # a list of lines starts on a line of its own
+    head = f"{counted}; first {shown}:" if more else f"{counted}:"
+    return head + lead + sep.join(examples) + more
+
+
 class ValidationError(GridGISError, ValueError):
-    """An input has one or more problems; all of them are listed together."""
+    """An input has one or more problems; all of them are kept together in ``problems``.
+
+    The message shows how many there are and the first :data:`SHOWN` (see
+    :func:`listing`), so it stays short whatever the input; ``problems`` has them all.
+    """
 
     status = 422
 
     def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
         self.problems: list[Problem] = list(problems)
-        lines = [message] + [f"  - {p}" for p in self.problems[:50]]
-        if len(self.problems) > 50:
-            lines.append(f"  ... and {len(self.problems) - 50} more")
-        super().__init__("\n".join(lines))
+        if self.problems:
+            message += "\n" + listing(self.problems, sep="\n  - ")
+        super().__init__(message)
 
 
 class ThrottledError(GridGISError, RuntimeError):

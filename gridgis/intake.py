@@ -357,7 +357,7 @@ def _read_vector_file(file: Path, encoding: str | None, layer: str | None) -> So
         row=np.arange(1, len(frame) + 1, dtype=np.int64),
         geometry=geometry,
         crs=frame.crs,
-        encoding=encoding,
+        encoding=frame.attrs.get("encoding"),  # a shapefile's, as read_vector decided it
     )
 
 
@@ -1227,7 +1227,7 @@ def _run_import(
         rows=lines,
         numbering=rows.attrs["numbering"],
         rows_read=len(rows),
-        encoding=rows.attrs.get("encoding") if rows.attrs.get("kind") == "csv" else None,
+        encoding=rows.attrs.get("encoding"),  # a CSV's or a shapefile's (None otherwise)
         crs=_crs_label(spec),
         committed=not dry_run,
     )

@@ -1,25 +1,74 @@
-"""Reading vector files (shapefile, GeoPackage, GeoJSON) with their text decoded right.
+"""Reading vector files (shapefile, GeoPackage, GeoJSON, zipped) with their text decoded right.
 
 Shapefiles keep their text encoding outside the data: in a ``.cpg`` file or
 in the DBF header's language-driver byte. Chinese GIS software often writes
 GBK with neither, and GDAL then decodes the bytes as Latin-1, which gives
-plausible-looking garbage. gridgis refuses to guess: a shapefile with no
-stated encoding is read as UTF-8, and if that fails the error names the file
-and suggests ``--encoding gbk``.
+plausible-looking garbage. :func:`read_vector` decides the encoding of every
+shapefile the same way, whatever brought it (a command, an upload, a zip):
+
+1. ``encoding`` when given (``--encoding``);
+2. else the ``.cpg`` file's;
+3. else the DBF language driver's, when it names a Chinese, Japanese or
+   Korean code page (GBK, Big5...);
+4. else the first of UTF-8, GBK and GB18030 that decodes every text byte of
+   the DBF (field names and values) strictly; a single-byte language driver
+   (Latin-1, which ArcGIS writes for "the system's code page") is the last
+   resort. Nothing decoding, the error names the file and suggests ``--encoding``.
+
+The frame says which it used: ``frame.attrs["encoding"]`` (a Python codec
+name) and ``frame.attrs["encoding_source"]`` (``"given"``, ``"cpg"``,
+``"dbf"`` or ``"detected"``; ``"format"`` for formats that are UTF-8 by
+definition, with ``encoding`` ``None``); :func:`encoding_note` words it
+("GBK (detected)") for reports.
+
+A ``.zip`` is unpacked by :func:`gridgis.archive.extract_archive` (links,
+``..``, zip bombs refused) and the one shapefile, GeoPackage or GeoJSON in it
+is read like a file given directly.
 """
 
 from __future__ import annotations
 
 import codecs
+import tempfile
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from gridgis.errors import ConfigError, FileEncodingError, InputError, NotFoundError
+from gridgis.archive import extract_archive
+from gridgis.errors import ConfigError, FileEncodingError, InputError, NotFoundError, listing
 
-_UNDECLARED = {"ISO-8859-1", "LATIN1", "ISO8859-1"}
+__all__ = ["ENCODING_SOURCES", "check_encoding", "encoding_note", "read_vector"]
+
+ENCODING_SOURCES = {
+    "given": "given",
+    "cpg": "from its .cpg file",
+    "dbf": "from its DBF header",
+    "detected": "detected",
+}
+"""Where a shapefile's encoding came from (``frame.attrs["encoding_source"]``), in words."""
+
+_DETECTED = ("utf-8", "gbk", "gb18030")
+"""Tried in this order, strictly, on a shapefile that does not say its encoding."""
+
+_LDID_MULTIBYTE = {
+    0x13: "cp932", 0x4D: "gbk", 0x4E: "cp949", 0x4F: "big5",
+    0x78: "big5", 0x79: "cp949", 0x7A: "gbk", 0x7B: "cp932",
+}  # fmt: skip
+"""DBF language drivers naming a multi-byte code page: trusted (GDAL's table)."""
+
+_LDID_SINGLE_BYTE = {
+    0x01: "cp437", 0x02: "cp850", 0x03: "cp1252", 0x57: "latin-1", 0x58: "cp1252",
+    0x59: "cp1252", 0x64: "cp852", 0x65: "cp866", 0xC8: "cp1250", 0xC9: "cp1251",
+}  # fmt: skip
+"""Single-byte language drivers: decode anything, so used only when nothing else decodes."""
+
+_VECTOR_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json")
+"""What :func:`read_vector` looks for inside a zip."""
+
+_ROWS_PER_CHUNK = 65536
 
 
 def check_encoding(encoding: str) -> str:
@@ -39,28 +88,204 @@ def check_encoding(encoding: str) -> str:
         ) from exc
 
 
-def _only_layer(file: Path) -> str | None:
+def encoding_note(frame: gpd.GeoDataFrame) -> str | None:
+    """How :func:`read_vector` decoded a shapefile, for reports; ``None`` for other formats.
+
+    Examples
+    --------
+    >>> frame = gpd.GeoDataFrame()
+    >>> frame.attrs.update(encoding="gbk", encoding_source="detected")
+    >>> encoding_note(frame)
+    'GBK (detected)'
+    """
+    encoding = frame.attrs.get("encoding")
+    source = frame.attrs.get("encoding_source")
+    if not encoding or source not in ENCODING_SOURCES:
+        return None
+    return f"{str(encoding).upper()} ({ENCODING_SOURCES[str(source)]})"
+
+
+def _sibling(file: Path, suffix: str) -> Path | None:
+    """The file next to ``file`` with its stem and ``suffix`` in any case (``.CPG``)."""
+    for candidate in (file.with_suffix(suffix), file.with_suffix(suffix.upper())):
+        if candidate.exists():
+            return candidate
+    for candidate in file.parent.glob(f"{file.stem}.*"):
+        if candidate.suffix.lower() == suffix:
+            return candidate
+    return None
+
+
+def _cpg_codec(text: str) -> str | None:
+    """The Python codec a ``.cpg`` names (``UTF-8``, ``GBK``, ``936``, ``ANSI 936``, ``88591``)."""
+    value = text.strip().upper().removeprefix("ANSI").strip()
+    aliases = {"65001": "utf-8", "88591": "latin-1", "8859_1": "latin-1", "936": "gbk"}
+    value = aliases.get(value, value)
+    if value.isdigit():
+        value = f"cp{value}"
+    try:
+        return codecs.lookup(value).name
+    except LookupError:
+        return None
+
+
+class _Dbf:
+    """The text bytes of a DBF file (field names and character values), read without GDAL."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with path.open("rb") as handle:
+            head = handle.read(32)
+            self.ldid = head[29] if len(head) >= 30 else 0
+            if len(head) < 32:
+                self.rows = self.record = self.start = 0
+                self.names = b""
+                self.fields: list[tuple[int, int]] = []
+                return
+            self.rows = int.from_bytes(head[4:8], "little")
+            self.start = int.from_bytes(head[8:10], "little")
+            self.record = int.from_bytes(head[10:12], "little")
+            descriptors = handle.read(max(self.start - 32, 0))
+        names: list[bytes] = []
+        self.fields = []
+        offset = 1  # after the deletion flag
+        for at in range(0, len(descriptors) - 31, 32):
+            if descriptors[at] == 0x0D:
+                break
+            field = descriptors[at : at + 32]
+            names.append(field[:11].split(b"\x00", 1)[0])
+            kind = chr(field[11])
+            width = field[16] + (field[17] * 256 if kind == "C" else 0)
+            if kind == "C":
+                self.fields.append((offset, width))
+            offset += width
+        self.names = b"\n".join(names) + b"\n"
+
+    def chunks(self) -> list[tuple[int, bytes]]:
+        """The character values of live records, as (first record, bytes of ``value\\n``...)."""
+        if not self.fields or not self.rows or self.record < 1:
+            return []
+        out = []
+        with self.path.open("rb") as handle:
+            for first in range(0, self.rows, _ROWS_PER_CHUNK):
+                count = min(_ROWS_PER_CHUNK, self.rows - first)
+                handle.seek(self.start + first * self.record)
+                raw = np.frombuffer(handle.read(count * self.record), dtype=np.uint8)
+                whole = raw.size // self.record
+                if not whole:
+                    break
+                table = raw[: whole * self.record].reshape(whole, self.record)
+                table = table[table[:, 0] != ord("*")]  # deleted records are not read
+                newline = np.full((len(table), 1), ord("\n"), dtype=np.uint8)
+                pieces = []
+                for offset, width in self.fields:
+                    pieces += [table[:, offset : offset + width], newline]
+                out.append((first, np.concatenate(pieces, axis=1).tobytes()))
+        return out
+
+
+def _first_bad_record(dbf: _Dbf, encoding: str) -> tuple[int, int] | None:
+    """The first record (1-based) and field whose bytes ``encoding`` does not decode, if any."""
+    try:
+        dbf.names.decode(encoding)
+    except UnicodeDecodeError:
+        return (0, 0)
+    for first, data in dbf.chunks():
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            values = data.count(b"\n", 0, exc.start)
+            return first + values // len(dbf.fields) + 1, values % len(dbf.fields) + 1
+    return None
+
+
+def _shapefile_encoding(file: Path, encoding: str | None, shown: str) -> tuple[str, str]:
+    """The codec to read a shapefile with, and where it came from (see the module)."""
+    if encoding:
+        return check_encoding(encoding), "given"
+    cpg = _sibling(file, ".cpg")
+    if cpg is not None:
+        text = cpg.read_bytes()[:100].decode("latin-1")
+        codec = _cpg_codec(text)
+        if codec is None:
+            raise FileEncodingError(
+                f"{shown}: its .cpg file says the encoding is {text.strip()!r}, which gridgis "
+                "does not know; name it with `--encoding` (utf-8, gbk, gb18030)"
+            )
+        return codec, "cpg"
+    dbf_path = _sibling(file, ".dbf")
+    if dbf_path is None:
+        return "utf-8", "detected"
+    dbf = _Dbf(dbf_path)
+    if dbf.ldid in _LDID_MULTIBYTE:
+        return _LDID_MULTIBYTE[dbf.ldid], "dbf"
+    bad: tuple[int, int] | None = None
+    for candidate in _DETECTED:
+        bad = _first_bad_record(dbf, candidate)
+        if bad is None:
+            return candidate, "detected"
+    if dbf.ldid in _LDID_SINGLE_BYTE:
+        return _LDID_SINGLE_BYTE[dbf.ldid], "dbf"
+    record, field = bad or (0, 0)
+    where = f"record {record}, field {field}" if record else "its field names"
+    raise FileEncodingError(
+        f"cannot decode the text of {shown} ({where}) as UTF-8, GBK or GB18030, and the "
+        "shapefile does not say its encoding (it has no .cpg file): name it with `--encoding` "
+        "(e.g. big5)"
+    )
+
+
+def _only_layer(file: Path, shown: str) -> str | None:
     """The layer to read when none is named: the only one, or one called ``cells``."""
     try:
         names = [str(name) for name, _ in pyogrio.list_layers(file)]
     except (DataSourceError, DataLayerError) as exc:
-        raise InputError(f"cannot read {file} as a vector file: {exc}") from exc
+        raise InputError(_unreadable(file, shown, exc)) from exc
     if len(names) <= 1:
         return None
     if "cells" in names:
         return "cells"
-    raise InputError(f"{file} has several layers ({', '.join(names)}): name one with --layer")
+    raise InputError(
+        f"{shown} has several layers ({listing(names, noun='', sep=', ')}): name one with --layer"
+    )
 
 
-def _declared_encoding(path: Path, layer: str | int | None) -> str | None:
-    """The encoding a shapefile declares (.cpg or DBF language driver), if any."""
-    if path.suffix.lower() != ".shp":
-        return None
-    if path.with_suffix(".cpg").exists() or path.with_suffix(".CPG").exists():
-        return "declared"
-    info = pyogrio.read_info(path, layer=layer)
-    encoding = str(info.get("encoding") or "").upper()
-    return None if encoding in _UNDECLARED or not encoding else encoding
+def _unreadable(file: Path, shown: str, exc: Exception) -> str:
+    """GDAL's complaint about a file, naming it as the user knows it (not a temporary path)."""
+    words = str(exc).replace(str(file), shown).replace(str(file.parent), "")
+    return f"cannot read {shown} as a vector file: {words}"
+
+
+def _in_archive(
+    files: list[Path], folder: Path, layer: str | int | None, shown: str
+) -> tuple[Path, str | int | None]:
+    """The vector file of an unpacked zip to read, and the layer to read in it."""
+    found = [
+        f
+        for f in files
+        if f.suffix.lower() in _VECTOR_SUFFIXES
+        and "__MACOSX" not in f.relative_to(folder).parts
+        and not f.name.startswith("._")
+    ]
+    names = [f.relative_to(folder).as_posix() for f in found]
+    if not found:
+        inside = [f.relative_to(folder).as_posix() for f in files]
+        raise InputError(
+            f"{shown} holds no shapefile (.shp), GeoPackage or GeoJSON; it holds "
+            + listing(inside, noun="file")
+        )
+    if len(found) == 1:
+        only = found[0]
+        return only, None if only.suffix.lower() == ".shp" and isinstance(layer, str) else layer
+    chosen = [
+        f for f in found if layer in (f.stem, f.name) or (layer is None and f.stem == "cells")
+    ]
+    if len(chosen) == 1:
+        return chosen[0], None
+    raise InputError(
+        f"{shown} holds several layers ({listing(names, noun='', sep=', ')}): "
+        "name one with --layer (its name without the suffix)"
+    )
 
 
 def read_vector(
@@ -68,26 +293,32 @@ def read_vector(
     *,
     encoding: str | None = None,
     layer: str | int | None = None,
+    name: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a vector file into a GeoDataFrame, decoding its text strictly.
 
     Parameters
     ----------
     path:
-        A shapefile (``.shp``; its ``.cpg`` is honoured), GeoPackage,
-        GeoJSON or anything else GDAL reads.
+        A shapefile (``.shp``), GeoPackage, GeoJSON or anything else GDAL
+        reads, or a ``.zip`` holding one of the first three.
     encoding:
-        The text encoding, when the file does not declare it (e.g. ``"gbk"``
-        for a shapefile without ``.cpg``). Given, it wins over the file's own.
+        The text encoding of a shapefile, over what the file says or what is
+        detected (see the module's description).
     layer:
-        Layer name or index for multi-layer files (GeoPackage). Without it a
-        file must have one layer, or a layer named ``cells`` (what
-        ``gridgis partition`` writes), which is read.
+        Layer name or index for multi-layer files (GeoPackage), or the
+        shapefile's name in a zip holding several. Without it a file must
+        have one layer, or a layer named ``cells`` (what ``gridgis
+        partition`` writes), which is read.
+    name:
+        The file's name in messages (an upload's own name); default ``path``.
 
     Returns
     -------
     GeoDataFrame
-        As read, in the file's own CRS (``.crs`` may be ``None``).
+        As read, in the file's own CRS (``.crs`` may be ``None``), with
+        ``attrs["encoding"]`` and ``attrs["encoding_source"]`` (see
+        :func:`encoding_note`).
 
     Raises
     ------
@@ -95,36 +326,48 @@ def read_vector(
         When the file does not exist.
     FileEncodingError
         When the text cannot be decoded; the message suggests ``--encoding``.
+    InputError
+        When the file cannot be read, or is a zip that is refused (see
+        :func:`gridgis.archive.extract_archive`) or holds no single layer.
 
     Examples
     --------
     >>> read_vector("data/boundaries/350304.geojson").loc[0, "name"]  # doctest: +SKIP
     '荔城区'
+    >>> encoding_note(read_vector("streets_gbk.zip"))  # doctest: +SKIP
+    'GBK (detected)'
     """
     file = Path(path)
+    shown = name or str(file)
     if not file.exists():
-        raise NotFoundError(f"file {str(file)!r} does not exist")
-    if layer is None:
-        layer = _only_layer(file)
-    chosen = check_encoding(encoding) if encoding else None
-    if chosen is None and _declared_encoding(file, layer) is None and file.suffix.lower() == ".shp":
-        chosen = "utf-8"
-        undeclared = True
-    else:
-        undeclared = False
+        raise NotFoundError(f"file {shown!r} does not exist")
+    if file.suffix.lower() == ".zip" and file.is_file():
+        with tempfile.TemporaryDirectory(prefix="gridgis-zip-") as tmp:
+            folder = Path(tmp)
+            inner, inner_layer = _in_archive(
+                extract_archive(file, folder, name=shown), folder, layer, shown
+            )
+            inner_name = f"{shown}/{inner.relative_to(folder).as_posix()}"
+            return read_vector(inner, encoding=encoding, layer=inner_layer, name=inner_name)
+    is_shapefile = file.suffix.lower() == ".shp"
+    if layer is None and not is_shapefile:
+        layer = _only_layer(file, shown)
+    chosen: str | None = None
+    source = "format"
+    if is_shapefile:
+        chosen, source = _shapefile_encoding(file, encoding, shown)
+    elif encoding:
+        chosen, source = check_encoding(encoding), "given"
     try:
         frame = pyogrio.read_dataframe(file, layer=layer, encoding=chosen)
     except UnicodeDecodeError as exc:
-        if undeclared:
-            raise FileEncodingError(
-                f"cannot decode the text of {file} as UTF-8, and the shapefile does not say "
-                "its encoding (it has no .cpg file). Shapefiles from Chinese GIS software are "
-                "usually GBK: try `--encoding gbk` (or gb18030)."
-            ) from exc
         raise FileEncodingError(
-            f"cannot decode the text of {file} as {chosen or 'its declared encoding'}: {exc}. "
-            "Try another `--encoding` (utf-8, gbk, gb18030)."
+            f"cannot decode the text of {shown} as {chosen or 'its declared encoding'} "
+            f"({ENCODING_SOURCES.get(source, source)}): {exc.reason} at byte {exc.start}. "
+            "Name the right one with `--encoding` (utf-8, gbk, gb18030)."
         ) from exc
     except (DataSourceError, DataLayerError) as exc:
-        raise InputError(f"cannot read {file} as a vector file: {exc}") from exc
+        raise InputError(_unreadable(file, shown, exc)) from exc
+    frame.attrs["encoding"] = chosen
+    frame.attrs["encoding_source"] = source
     return frame

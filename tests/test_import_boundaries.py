@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -225,13 +226,17 @@ def _gbk_shapefile(folder: Path) -> Path:
 
 def test_gbk_shapefile_without_cpg(engine: Engine, tmp_path: Path) -> None:
     path = _gbk_shapefile(tmp_path)
-    with pytest.raises(FileEncodingError, match=r"streets_gbk\.shp.*--encoding gbk"):
-        read_vector(path)
+    assert path.with_suffix(".dbf").read_bytes()[29] in (0, 0x57)  # no CJK language driver
+    frame = read_vector(path)  # detected: not UTF-8, strictly GBK
+    assert frame["MC"].tolist() == ["镇海街道", "拱辰街道"]
+    assert (frame.attrs["encoding"], frame.attrs["encoding_source"]) == ("gbk", "detected")
     _district(engine)
-    frame = read_vector(path, encoding="gbk")
     prepared = prepare_boundaries(frame, level="street", code_field="DM", name_field="MC")
     import_boundaries(engine, prepared, level="street")
     assert _table(engine, "street") == [("350304001", "镇海街道"), ("350304002", "拱辰街道")]
+    # --encoding overrides: read as UTF-8, the GBK bytes do not decode.
+    with pytest.raises(FileEncodingError, match=r"streets_gbk\.shp as utf-8 \(given\).*--encoding"):
+        read_vector(path, encoding="utf-8")
 
 
 def test_shapefile_with_cpg_is_decoded_by_it(tmp_path: Path) -> None:
@@ -243,22 +248,32 @@ def test_shapefile_with_cpg_is_decoded_by_it(tmp_path: Path) -> None:
     assert read_vector(path)["name"].tolist() == ["荔城区"]
 
 
-def test_cli_import_gbk_shapefile(env_database: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("zipped", [False, True], ids=["shp", "zip"])
+def test_cli_import_gbk_shapefile(
+    env_database: str, engine: Engine, tmp_path: Path, zipped: bool
+) -> None:
     runner = CliRunner()
     district = tmp_path / "district.geojson"
     _frame([{"code": "350304", "name": "荔城区", "geometry": DISTRICT}]).to_file(district)
     ok = runner.invoke(main, ["import", "boundaries", str(district), "--level", "district"])
     assert ok.exit_code == 0, ok.output
-    assert "1 new" in ok.output and "committed" in ok.output
+    assert "1 new" in ok.output and "committed" in ok.output and "encoding" not in ok.output
     path = _gbk_shapefile(tmp_path)
+    if zipped:
+        archive = tmp_path / "streets.zip"
+        with zipfile.ZipFile(archive, "w") as zipped_file:
+            for part in path.parent.glob("streets_gbk.*"):
+                zipped_file.write(part, part.name)
+        path = archive
     args = ["import", "boundaries", str(path), "--level", "street", "--code-field", "DM",
             "--name-field", "MC"]  # fmt: skip
-    failed = runner.invoke(main, args)
-    assert failed.exit_code == 1
-    assert "--encoding gbk" in failed.output and "streets_gbk.shp" in failed.output
-    done = runner.invoke(main, [*args, "--encoding", "gbk"])
+    done = runner.invoke(main, args)
     assert done.exit_code == 0, done.output
-    assert "2 new" in done.output
+    assert f"{path.name}: encoding: GBK (detected)" in done.output and "2 new" in done.output
+    assert _table(engine, "street") == [("350304001", "镇海街道"), ("350304002", "拱辰街道")]
+    forced = runner.invoke(main, [*args, "--encoding", "gb18030", "--dry-run"])
+    assert forced.exit_code == 0, forced.output
+    assert "encoding: GB18030 (given)" in forced.output
 
 
 def test_cli_dry_run_changes_nothing(env_database: str, engine: Engine, tmp_path: Path) -> None:

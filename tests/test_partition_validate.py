@@ -356,7 +356,7 @@ def test_bad_community_outlines_are_refused_together() -> None:
         geometry=[sq(0, 0, 200), sq(0, 0, 200), None],
         crs=CRS,
     )
-    with pytest.raises(InputError, match=r"3 problem\(s\): row 3: no code; row 3: no geometry"):
+    with pytest.raises(InputError, match=r"3 problems: row 3: no code; row 3: no geometry"):
         validate_layout(tiling_2x2(), communities=bad)
 
 

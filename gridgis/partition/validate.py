@@ -85,7 +85,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis import crs as crs_mod
-from gridgis.errors import CoordinateError, CRSError, InputError
+from gridgis.errors import CoordinateError, CRSError, InputError, listing
 from gridgis.partition.units import NOISE_M2
 
 __all__ = [
@@ -509,9 +509,7 @@ def _column(frame: pd.DataFrame, name: str, option: str, what: str) -> pd.Series
 
 
 def _rows(positions: Iterable[int]) -> str:
-    listed = [int(p) + 1 for p in positions]
-    shown = ", ".join(str(p) for p in listed[:_SHOWN_ROWS])
-    return shown + (f" ... ({len(listed)} in all)" if len(listed) > _SHOWN_ROWS else "")
+    return listing((int(p) + 1 for p in positions), noun="", shown=_SHOWN_ROWS, sep=", ")
 
 
 def _counts(frame: pd.DataFrame, name: str, what: str) -> FloatArray:
@@ -850,11 +848,9 @@ def _outlines(communities: gpd.GeoDataFrame) -> tuple[list[str], GeomArray]:
     for text in sorted(set(named[named.duplicated()])):
         problems.append(f"code {text} appears more than once")
     if problems:
-        shown = "; ".join(problems[:_SHOWN_ROWS])
-        more = f"; ... ({len(problems)} in all)" if len(problems) > _SHOWN_ROWS else ""
         raise InputError(
             "`communities` must hold one valid polygon per community code; "
-            f"{len(problems)} problem(s): {shown}{more}"
+            + listing(problems, shown=_SHOWN_ROWS)
         )
     return [str(c) for c in codes], geoms
 

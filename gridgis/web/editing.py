@@ -50,7 +50,14 @@ from werkzeug.wrappers import Response as BaseResponse
 from gridgis import editing
 from gridgis.crs import CRS_CHOICES
 from gridgis.db.layout import LayoutDiff, cell_households, layout_history, read_inputs
-from gridgis.errors import ConflictError, GridGISError, InputError, NotFoundError, ValidationError
+from gridgis.errors import (
+    SHOWN,
+    ConflictError,
+    GridGISError,
+    InputError,
+    NotFoundError,
+    ValidationError,
+)
 from gridgis.web.auth import current_user, roles_required
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import gettext
@@ -69,6 +76,17 @@ def _method_name(method: str) -> str:
         "edit": gettext("手工编辑"),
     }
     return names.get(method, method)
+
+
+def _encoding_source_name(source: str | None) -> str | None:
+    """Where a shapefile's encoding came from (:data:`gridgis.io.ENCODING_SOURCES`), in words."""
+    names = {
+        "given": gettext("指定"),
+        "cpg": gettext("来自 .cpg 文件"),
+        "dbf": gettext("来自 DBF 文件头"),
+        "detected": gettext("自动识别"),
+    }
+    return names.get(source or "")
 
 
 def _user_name() -> str | None:
@@ -120,7 +138,12 @@ def _outline_feature(outline: BaseGeometry) -> dict[str, Any]:
 
 
 def _error_view(exc: GridGISError) -> dict[str, Any]:
-    """What the page shows of an error: its message and, for a file, the rejected rows."""
+    """What the page shows of an error: its message and, for a file, the first rejected rows.
+
+    Only the first :data:`~gridgis.errors.SHOWN` problems are shown, with the number of the
+    others: the page stays small whatever the file (a file of 2,000 bad rows is one line
+    of count and twenty examples, not 2,000 rows).
+    """
     problems = exc.problems if isinstance(exc, ValidationError) else []
     message = str(exc).split("\n", 1)[0]
     kind = ""
@@ -128,7 +151,13 @@ def _error_view(exc: GridGISError) -> dict[str, Any]:
         kind = "stale"
     elif isinstance(exc, editing.UnpublishableDraftError):
         kind = "invalid"
-    return {"message": message, "problems": problems, "kind": kind}
+    return {
+        "message": message,
+        "problems": problems[:SHOWN],
+        "total": len(problems),
+        "more": max(len(problems) - SHOWN, 0),
+        "kind": kind,
+    }
 
 
 # --- choosing a community ------------------------------------------------------------------------
@@ -273,9 +302,20 @@ def upload(community: str) -> BaseResponse | tuple[str, int]:
         with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as folder:
             path = Path(folder) / f"upload{suffix}"
             file.save(path)
-            return editing.propose_from_file(
+            proposal = editing.propose_from_file(
                 get_engine(), community, path, crs=form["crs"] or None, name=file.filename
             )
+        how = _encoding_source_name(proposal.encoding_source)
+        if proposal.encoding and how:
+            flash(
+                gettext(
+                    "已按 {encoding} 编码读取 Shapefile 的文字（{how}）。",
+                    encoding=proposal.encoding.upper(),
+                    how=how,
+                ),
+                "info",
+            )
+        return proposal
 
     return _keep_draft(community, form, read_upload)
 
@@ -335,6 +375,8 @@ def _render_draft(
         mode="draft",
     )
     findings = draft.report.get("findings", [])
+    errors = [f for f in findings if f["severity"] == "error"]
+    warnings = [f for f in findings if f["severity"] != "error"]
     status = error.status if error is not None else 200
     return (
         render_template(
@@ -344,8 +386,9 @@ def _render_draft(
             method_name=_method_name(draft.method),
             diff=diff,
             diff_error=diff_error,
-            errors=[f for f in findings if f["severity"] == "error"],
-            warnings=[f for f in findings if f["severity"] != "error"],
+            counts={"errors": len(errors), "warnings": len(warnings)},
+            errors=errors[:SHOWN],  # the first ones: a file's findings are not bounded
+            warnings=warnings[:SHOWN],
             cells=[
                 {
                     "code": f["properties"]["code"],

@@ -55,7 +55,14 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gridgis import cases, users
-from gridgis.errors import DatabaseError, GridGISError, InputError, NotFoundError, ValidationError
+from gridgis.errors import (
+    DatabaseError,
+    GridGISError,
+    InputError,
+    NotFoundError,
+    ValidationError,
+    listing,
+)
 from gridgis.web.auth import current_user, in_scope, scope
 from gridgis.web.cases_api import file_case, signed_in_name
 from gridgis.web.db import get_engine
@@ -377,7 +384,7 @@ def _unsupported(keys: Iterable[str]) -> None:
         elif key.startswith("attribute["):
             problems.append(f"`{key}`: no service of this server has attributes")
     if problems:
-        raise InputError("; ".join(problems))
+        raise InputError(listing(problems, noun=""))
 
 
 @bp.get("/requests.<fmt>")
