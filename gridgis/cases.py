@@ -67,7 +67,7 @@ from sqlalchemy.exc import IntegrityError
 from gridgis.crs import CHINA_BBOX, CRSLike, CRSSpec, check_lonlat, parse_crs, to_wgs84
 from gridgis.db import queries
 from gridgis.db.models import CASE_STEP_NAMES_ZH, CASE_STEPS
-from gridgis.errors import ConflictError, InputError, NotFoundError
+from gridgis.errors import ConflictError, DuplicateCaseError, InputError, NotFoundError
 from gridgis.geocode import CellIndex
 
 if TYPE_CHECKING:
@@ -483,7 +483,8 @@ _INSERTS = {
 _WHY_NOT_FILED = text(
     f"SELECT {_LAYOUT_VERSION_SQL} AS version, "
     "EXISTS (SELECT 1 FROM case_category WHERE code = :category_code) AS known, "
-    "(SELECT id FROM case_record WHERE external_id = :external_id) AS existing"
+    "(SELECT id FROM case_record WHERE external_id = :external_id) AS existing, "
+    "(SELECT street_code FROM case_record WHERE external_id = :external_id) AS existing_street"
 )
 _BUILDING = text(
     "SELECT b.id, ST_X(b.location) AS lon, ST_Y(b.location) AS lat, b.community_code, "
@@ -1003,8 +1004,9 @@ def create_case(
     ------
     NotFoundError
         When the category does not exist (the message lists those that do).
-    ConflictError
-        When a case with this ``external_id`` exists (the message names it).
+    DuplicateCaseError
+        (a :class:`ConflictError`) when a case with this ``external_id`` exists
+        (the message names it; the error carries its id and street).
     InputError
         When only one of ``lon``/``lat`` is given, or they are not coordinates at all.
 
@@ -1063,9 +1065,11 @@ def create_case(
                     cache.clear()
                 raise _unknown_category(category, _category_codes(conn))
             if why.existing is not None:
-                raise ConflictError(
+                raise DuplicateCaseError(
                     f"`external_id` was {external_id!r} but case {why.existing} already has it; "
-                    "a case is filed only once"
+                    "a case is filed only once",
+                    case_id=why.existing,
+                    street_code=why.existing_street,
                 )
             raise ConflictError(
                 "filing the case was refused: nothing was stored, and what stood in the way "

@@ -66,6 +66,24 @@ class ConflictError(GridGISError, RuntimeError):
     status = 409
 
 
+class DuplicateCaseError(ConflictError):
+    """A case with the same external id is stored already.
+
+    Attributes
+    ----------
+    case_id:
+        The id of the stored case.
+    street_code:
+        Its street, or ``None`` when it lies in no cell: a caller limited to a
+        street may be told the id only when it may see that case.
+    """
+
+    def __init__(self, message: str, *, case_id: int, street_code: str | None) -> None:
+        super().__init__(message)
+        self.case_id = case_id
+        self.street_code = street_code
+
+
 class FileEncodingError(GridGISError, UnicodeError):
     """A file's text cannot be decoded with the encoding it was read with."""
 

@@ -298,6 +298,45 @@ def test_a_street_office_exports_no_other_district(office: FlaskClient, streets:
     assert "'110101'" in both
 
 
+def test_a_street_office_learns_nothing_of_another_streets_case_by_its_external_id(
+    office: FlaskClient, streets: Streets, db: Engine
+) -> None:
+    """The 409 for a taken external id names the case only to who may see it."""
+    with db.begin() as conn:
+        for case_id, external_id in [
+            (streets.other_case, "elsewhere-0001"),
+            (streets.own_case, "at-home-0001"),
+        ]:
+            conn.execute(
+                text("UPDATE case_record SET external_id = :e WHERE id = :i"),
+                {"e": external_id, "i": case_id},
+            )
+    before = _count_cases(db)
+    lon, lat = streets.own_point
+    for point in (streets.own_point, streets.other_point):
+        body = {"category": "errand", "lon": point[0], "lat": point[1]}
+        hidden = _error(
+            office.post("/api/cases", json=body | {"external_id": "elsewhere-0001"}), 409
+        )
+        assert hidden == (
+            "`external_id` was 'elsewhere-0001' but that external id is already taken; "
+            "a case is filed only once, and nothing was stored"
+        )
+        assert str(streets.other_case) not in hidden and streets.other not in hidden
+    own = _error(
+        office.post(
+            "/api/cases",
+            json={"category": "errand", "lon": lon, "lat": lat, "external_id": "at-home-0001"},
+        ),
+        409,
+    )
+    assert own == (
+        f"`external_id` was 'at-home-0001' but case {streets.own_case} already has it; "
+        "a case is filed only once"
+    )
+    assert _count_cases(db) == before
+
+
 # --- analysts and administrators ---------------------------------------------------------
 
 

@@ -61,7 +61,7 @@ import pandas as pd
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request, url_for
 
 from gridgis import cases
-from gridgis.errors import ConfigError, NotFoundError
+from gridgis.errors import ConfigError, ConflictError, DuplicateCaseError, NotFoundError
 from gridgis.web.auth import current_user, in_scope, login_required, roles_required, scope
 from gridgis.web.db import get_engine
 from gridgis.web.geojson import json_value
@@ -219,7 +219,9 @@ def file_case(**fields: Any) -> dict[str, Any]:
     the app's intake cache, address book and durability setting are added.
     For a street office the case is located and stored in one transaction that
     is rolled back, and answered 403, unless the case falls in its street: a
-    case in another street, or placed in no cell at all, is not stored.
+    case in another street, or placed in no cell at all, is not stored. An
+    ``external_id`` already taken is answered 409 naming the case that has it
+    only when the user may see that case; otherwise the answer says nothing of it.
 
     Examples
     --------
@@ -239,7 +241,15 @@ def file_case(**fields: Any) -> dict[str, Any]:
     if own is None:
         return cases.create_case(get_engine(), **fields, **options)
     with get_engine().begin() as conn:  # an abort below rolls the case back
-        case = cases.create_case(conn, **fields, **options)
+        try:
+            case = cases.create_case(conn, **fields, **options)
+        except DuplicateCaseError as exc:
+            if in_scope(exc.street_code):
+                raise
+            raise ConflictError(  # nothing of a case the user may not see, not even its id
+                f"`external_id` was {fields.get('external_id')!r} but that external id is "
+                "already taken; a case is filed only once, and nothing was stored"
+            ) from None
         if not in_scope(case["street_code"]):
             where = (
                 f"in street {case['street_code']}"
