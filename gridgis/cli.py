@@ -893,6 +893,7 @@ def serve_cmd(host: str, port: int, debug: bool) -> None:
     from gridgis.db import migrate
     from gridgis.db.engine import get_engine
     from gridgis.web import create_app
+    from gridgis.web.logs import WerkzeugRequestHandler
 
     engine = get_engine()
     if migrate.current_revision(engine) != migrate.head_revision():
@@ -901,7 +902,13 @@ def serve_cmd(host: str, port: int, debug: bool) -> None:
         )
     app = create_app()
     click.echo(f"gridgis web app on http://{host}:{port}/ (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=debug, use_reloader=False)
+    app.run(
+        host=host,
+        port=port,
+        debug=debug,
+        use_reloader=False,
+        request_handler=WerkzeugRequestHandler,  # API keys in URLs are masked in its log
+    )
 
 
 @main.command("config")

@@ -47,6 +47,9 @@ test or a long-running process can change the environment and be obeyed.
 - ``GRIDGIS_ARCHIVE_MAX_BYTES``: the most bytes its files may hold once
   unpacked, in all; default 1 GiB (1073741824). Larger zips are refused
   before anything is unpacked (zip bombs).
+- ``GRIDGIS_MAX_CONTENT_LENGTH``: the largest request body the web app reads,
+  in bytes (default 52428800, 50 MB: a layout upload; API bodies have their
+  own smaller limit). A larger one is answered 413 unread.
 
 The default ``GRIDGIS_HOME`` is the per-user data folder
 (``~/.local/share/gridgis`` on Linux, following XDG). When gridgis runs as
@@ -338,6 +341,38 @@ def archive_max_bytes() -> int:
     return _positive("ARCHIVE_MAX_BYTES", 1024**3)
 
 
+DEFAULT_MAX_CONTENT_LENGTH = 50 * 1024 * 1024
+"""The largest request body the web app reads by default: 50 MB, a layout file's upload."""
+
+
+def max_content_length() -> int:
+    """Return the largest request body the web app reads, in bytes (``GRIDGIS_MAX_CONTENT_LENGTH``).
+
+    Default :data:`DEFAULT_MAX_CONTENT_LENGTH` (50 MB). A body announced
+    larger is answered 413 before any of it is read; a chunked body is read
+    up to the limit, then answered 413.
+
+    Raises
+    ------
+    ConfigError
+        When the setting is not a whole number of bytes of at least 1024.
+
+    Examples
+    --------
+    >>> max_content_length()  # doctest: +SKIP
+    52428800
+    """
+    value = _env("MAX_CONTENT_LENGTH")
+    if value is None:
+        return DEFAULT_MAX_CONTENT_LENGTH
+    if not value.isascii() or not value.isdigit() or int(value) < 1024:
+        raise ConfigError(
+            f"GRIDGIS_MAX_CONTENT_LENGTH was {value!r} but is expected to be a whole number "
+            "of bytes, at least 1024 (e.g. 52428800 for 50 MB)"
+        )
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """A snapshot of all settings, for display (``gridgis config``)."""
@@ -349,6 +384,7 @@ class Settings:
     tile_url: str | None
     tile_crs: str
     tianditu_key_set: bool
+    max_content_length: int
 
 
 def current() -> Settings:
@@ -361,4 +397,5 @@ def current() -> Settings:
         tile_url=tile_url(),
         tile_crs=tile_crs(),
         tianditu_key_set=tianditu_key() is not None,
+        max_content_length=max_content_length(),
     )

@@ -350,6 +350,23 @@ def test_every_resource_needs_a_key_a_token_or_a_session(app: Flask, db: Engine)
     assert _json(with_csrf, 201)[0]["service_request_id"] != request_id
 
 
+def test_the_key_may_come_in_an_x_api_key_header(app: Flask, db: Engine) -> None:
+    """A key in a header stays out of URLs (and so out of access logs)."""
+    anonymous = app.test_client()
+    key = user_token(app.config["DATABASE_URL"], "open311-header", role="admin")
+    header = {"X-Api-Key": key}
+    assert len(_json(anonymous.get(f"{V2}/services.json", headers=header), 200)) > 0
+    _, lon, lat = _cell_point(db)
+    form = {"service_code": "dispute", "lat": str(lat), "long": str(lon)}
+    [filed] = _json(anonymous.post(f"{V2}/requests.json", data=form, headers=header), 201)
+    [got] = _json(
+        anonymous.get(f"{V2}/requests/{filed['service_request_id']}.json", headers=header), 200
+    )
+    assert got["service_code"] == "dispute"
+    wrong = anonymous.get(f"{V2}/services.json", headers={"X-Api-Key": "ggt_" + "x" * 43})
+    assert "not valid" in _error(wrong, 401)
+
+
 def test_a_wrong_key_is_refused_in_the_spec_format(app: Flask, db: Engine) -> None:
     anonymous = app.test_client()
     wrong_token = "ggt_" + "x" * 43

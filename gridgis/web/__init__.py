@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gridgis import config
@@ -35,6 +35,8 @@ from gridgis.web import (
     export_api,
     export_pages,
     i18n,
+    limits,
+    logs,
     maps,
     nav,
     open311,
@@ -52,6 +54,7 @@ _STATUS_TITLES_ZH: dict[int, str] = {
     403: "无权访问",
     404: "未找到",
     405: "不支持该请求方法",
+    413: "请求内容过大",
     422: "数据有误",
     500: "服务器内部错误",
     503: "服务暂不可用",
@@ -77,6 +80,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         - ``TILE_ATTRIBUTION``: plain text shown for that base map.
         - ``TILE_CRS`` (``wgs84``/``gcj02``), ``TILE_SUBDOMAINS``,
           ``TILE_MAX_ZOOM``, ``TIANDITU_KEY``: see :mod:`gridgis.web.basemap`.
+        - ``MAX_CONTENT_LENGTH``: the largest body read, in bytes
+          (``GRIDGIS_MAX_CONTENT_LENGTH``, 50 MB); see :mod:`gridgis.web.limits`.
         - Session cookie flags and lifetime: :func:`gridgis.web.auth.default_config`.
 
     Returns
@@ -101,6 +106,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         TILE_SUBDOMAINS=config.tile_subdomains(),
         TILE_MAX_ZOOM=config.tile_max_zoom(),
         TIANDITU_KEY=config.tianditu_key(),
+        MAX_CONTENT_LENGTH=config.max_content_length(),
         **auth.default_config(),  # session cookie flags and lifetime
     )
     app.config.from_mapping(given)
@@ -110,6 +116,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Keep Chinese names readable in JSON answers (they are UTF-8 either way).
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
+    limits.init_app(app)  # size and NUL checks come before any other look at a request
+    logs.init_app(app)  # no API key of a URL in the app's log
     db.init_app(app)
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)
@@ -160,6 +168,10 @@ def _register_error_handlers(app: Flask) -> None:
         error = DatabaseError(f"cannot reach the database: {str(exc.orig).strip()}")
         app.logger.error("database error on %s", request.path, exc_info=exc)
         return _error_response(error.status, str(error))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> tuple[Response | str, int]:
+        return _error_response(413, limits.too_large_message())
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> HTTPException | tuple[Response | str, int]:

@@ -29,9 +29,15 @@ How a request is authenticated
   from ``gridgis users token NAME``; it authenticates that request only and
   needs no CSRF token, since a browser never adds it by itself. A wrong
   token is answered 401; it is read from the database on every request too
-  (revoked, or its user's password changed: refused at once). On
-  ``/open311/`` a form or query field ``api_key`` holding such a token does
-  the same.
+  (revoked, or its user's password changed: refused at once). The header
+  ``X-Api-Key: ggt_...`` does the same. On ``/open311/`` a query field or
+  (form-encoded body) field ``api_key`` holding such a token does the same too;
+  access logs mask it (:mod:`gridgis.web.logs`).
+
+A body (POST, PUT, PATCH, DELETE) sent with neither a session user nor a token
+to a view guarded by :func:`login_required`/:func:`roles_required` is answered
+like that view would (401 for the API, the login page for pages) before a byte
+of it is read.
 
 Logins
 ------
@@ -93,8 +99,10 @@ from gridgis.errors import ConfigError, InputError, ThrottledError
 from gridgis.users import User
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import gettext
+from gridgis.web.limits import has_body
 
 __all__ = [
+    "API_KEY_HEADER",
     "CSRF_FIELD",
     "CSRF_HEADER",
     "ROLE_NAMES_ZH",
@@ -113,6 +121,10 @@ bp = Blueprint("auth", __name__)
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+API_KEY_HEADER = "X-Api-Key"
+_LOGIN_MARK = "gridgis_login_required"
+"""Set on views guarded by :func:`login_required`/:func:`roles_required`: a body sent to
+them without a user is refused before it is read."""
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_SESSION_HOURS = 8.0
 ROLE_NAMES_ZH: dict[str, str] = {"admin": "管理员", "street": "街道办", "analyst": "分析员"}
@@ -299,8 +311,11 @@ def _token_user() -> None:
         if scheme.lower() != "bearer" or not value.strip():
             _abort_401("the Authorization header is expected to be `Bearer <token>`")
         token = value.strip()
+    elif request.headers.get(API_KEY_HEADER):
+        token = request.headers[API_KEY_HEADER].strip()
     elif request.blueprint == "open311":
-        key = request.args.get("api_key") or request.form.get("api_key")
+        form = request.mimetype == "application/x-www-form-urlencoded"  # never a file upload
+        key = request.args.get("api_key") or (request.form.get("api_key") if form else None)
         if key and key.startswith(users.TOKEN_PREFIX):
             token = key
     if token is None:
@@ -354,24 +369,34 @@ def _check_csrf() -> None:
         )
 
 
-def _before_request() -> None:
-    """Authenticate API tokens, check CSRF tokens and keep analysts from changing data."""
+def _needs_login() -> bool:
+    """Whether this request's view is guarded by :func:`login_required`/:func:`roles_required`."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, _LOGIN_MARK, False))
+
+
+def _before_request() -> BaseResponse | None:
+    """Authenticate API tokens, refuse anonymous bodies to guarded views unread, check CSRF
+    tokens and keep analysts from changing data."""
     if request.endpoint == "static":
-        return
+        return None
     _token_user()
     if request.method not in UNSAFE_METHODS:
-        return
+        return None
+    if has_body(request) and _needs_login() and current_user() is None:
+        return _login_response()  # an anonymous body is refused unread
     by_token = g.get("auth_method") == "token"
     if not by_token and ("user_id" in session or request.blueprint == bp.name):
         _check_csrf()
     if request.endpoint in _ANALYST_ALLOWED:
-        return
+        return None
     user = current_user() if (by_token or "user_id" in session) else None
     if user is not None and user.role == "analyst":
         abort(
             403,
             f"user {user.name!r} is an analyst: analysts read and export but change nothing",
         )
+    return None
 
 
 # --- guarding views ------------------------------------------------------------------------------
@@ -405,6 +430,7 @@ def login_required(view: F) -> F:
             return _login_response()
         return view(*args, **kwargs)
 
+    setattr(wrapped, _LOGIN_MARK, True)
     return wrapped  # type: ignore[return-value]
 
 
@@ -437,6 +463,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
                 )
             return view(*args, **kwargs)
 
+        setattr(wrapped, _LOGIN_MARK, True)
         return wrapped  # type: ignore[return-value]
 
     return decorate

@@ -64,9 +64,6 @@ from gridgis.web.i18n import gettext
 
 bp = Blueprint("editing", __name__, url_prefix="/edit")
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-"""The largest layout file accepted (a community's cells take kilobytes)."""
-
 
 def _method_name(method: str) -> str:
     names = {
@@ -285,11 +282,6 @@ def upload(community: str) -> BaseResponse | tuple[str, int]:
     form = {"crs": request.form.get("crs", "").strip()}
 
     def read_upload() -> editing.Proposal:
-        if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
-            raise InputError(
-                f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; "
-                "a community's cells take far less"
-            )
         file = request.files.get("file")
         if file is None or not file.filename:
             raise InputError("no file was chosen: choose a GeoJSON, GeoPackage or zipped shapefile")

@@ -28,10 +28,11 @@ Routes (under ``/open311/v2``)
 Access
 ------
 Every resource needs the spec's ``api_key`` (an API token from ``gridgis users
-token NAME``: a query field, a form field of ``POST requests.json``, or a
-field of its JSON body), an ``Authorization: Bearer`` header with such a
-token, or a signed-in session; without one it answers 401, and a key that is
-not valid 401 too. Requests are scoped like ``/api/cases``
+token NAME``: best in an ``X-Api-Key`` header, which stays out of URLs; else a
+query field, a form field of ``POST requests.json``, or a field of its JSON
+body; access logs mask it, see :mod:`gridgis.web.logs`), an ``Authorization:
+Bearer`` header with such a token, or a signed-in session; without one it
+answers 401, and a key that is not valid 401 too. Requests are scoped like ``/api/cases``
 (:mod:`gridgis.web.cases_api`): a street office lists and reads only its
 street's requests (another street's request is 404, as if it did not exist)
 and files only requests located in its street (403 otherwise, nothing
@@ -156,8 +157,9 @@ def _unauthorized(message: str | None = None) -> tuple[Response, int]:
     response, status = _error(
         401,
         message
-        or "send the api_key of an API token (`gridgis users token NAME`), an "
-        "`Authorization: Bearer <token>` header, or log in first",
+        or "send the api_key of an API token (`gridgis users token NAME`) in an `X-Api-Key` "
+        "header (or the query, or the body), an `Authorization: Bearer <token>` header, or "
+        "log in first",
     )
     response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
     return response, status

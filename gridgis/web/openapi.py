@@ -43,6 +43,7 @@ from werkzeug.datastructures import MultiDict
 
 from gridgis.db.models import CASE_STEPS, LOCATED_BY
 from gridgis.errors import InputError, Problem, ValidationError
+from gridgis.web.limits import check_json
 
 __all__ = [
     "CASE_STEP_CHOICES",
@@ -705,7 +706,11 @@ def _open311_paths() -> dict[str, Any]:
 
 _PUBLIC: list[dict[str, list[str]]] = []
 """The ``security`` of an operation anyone may call."""
-_SIGNED_IN: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerToken": []}]
+_SIGNED_IN: list[dict[str, list[str]]] = [
+    {"sessionCookie": []},
+    {"bearerToken": []},
+    {"apiKeyHeader": []},
+]
 """The ``security`` of the JSON API: a session or an API token."""
 _OPEN311_SECURITY = [{"open311ApiKey": []}, *_SIGNED_IN]
 
@@ -726,13 +731,20 @@ def _security_schemes() -> dict[str, Any]:
             ),
         },
         "bearerToken": {"type": "http", "scheme": "bearer", "description": token},
+        "apiKeyHeader": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Api-Key",
+            "description": f"{token} The same as `Authorization: Bearer`, in its own header.",
+        },
         "open311ApiKey": {
             "type": "apiKey",
             "in": "query",
             "name": "api_key",
             "description": (
                 f"Open311's api_key: {token} In the query, or as a field of the body of "
-                "POST requests.json."
+                "POST requests.json; better in the `X-Api-Key` header, which stays out of "
+                "URLs (access logs mask the query field all the same)."
             ),
         },
     }
@@ -1665,8 +1677,8 @@ def json_body() -> Any:
     """Return the request's JSON body, strictly read.
 
     The content type must be ``application/json``; the text UTF-8 JSON with
-    no ``NaN``/``Infinity``, no number too large for a float and no field
-    given twice.
+    no ``NaN``/``Infinity``, no number too large for a float, no field
+    given twice and no NUL character in a string (:func:`gridgis.web.limits.check_json`).
 
     Raises
     ------
@@ -1684,7 +1696,7 @@ def json_body() -> Any:
         )
     data = _raw_body()
     try:
-        return json.loads(
+        value = json.loads(
             data.decode("utf-8"),
             parse_constant=_reject_constant,
             parse_float=_finite_float,
@@ -1693,6 +1705,8 @@ def json_body() -> Any:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
         reason = str(exc) if not isinstance(exc, RecursionError) else "it is nested too deeply"
         raise InputError(f"the body is not valid JSON: {reason}") from None
+    check_json(value)
+    return value
 
 
 def body_fields(*, what: str, form: bool = False) -> tuple[dict[str, Any], bool]:
