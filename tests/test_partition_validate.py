@@ -512,6 +512,45 @@ def test_lonlat_sliver_and_gap_in_cgcs2000_outline() -> None:
     assert "thin" in sliver.detail  # about 56 m², but a 0.5 m × 111 m strip
 
 
+def test_sliver_between_communities_is_measured_on_the_ground() -> None:
+    # Issue 14, defect 15: the corner of a cell on a 1.3 km community edge, a few
+    # micrometres off the straight lon/lat edge of the neighbouring community's cell.
+    # In degrees the sliver is noise (0.011 m²); on the ground, where the edges are
+    # straight (ST_Area(::geography), a metric CRS) it is 21 m².
+    p, q = (120.92, 40.814), (120.935, 40.818)
+    corner = ((p[0] + q[0]) / 2 + 4e-11, (p[1] + q[1]) / 2 - 1.5e-10)
+    north = Polygon([p, corner, q, (q[0], q[1] + 0.005), (p[0], p[1] + 0.005)])
+    south = Polygon([p, q, (q[0], q[1] - 0.005), (p[0], p[1] - 0.005)])
+    cells = layout(["211403001011001", "211403001012001"], [north, south], crs="EPSG:4326")
+    report = validate_layout(cells, tolerance_m2=0.01)
+    [overlap] = report.findings
+    on_ground, _ = pyproj.Geod(ellps="WGS84").geometry_area_perimeter(Polygon([p, corner, q]))
+    assert (overlap.kind, overlap.code, overlap.other) == (
+        "overlap",
+        "211403001011001",
+        "211403001012001",
+    )
+    assert overlap.measure == pytest.approx(abs(on_ground), rel=0.02)
+    assert report.overlap_m2 == pytest.approx(overlap.measure)
+
+
+def test_overlap_total_counts_every_pair_of_the_whole_layout() -> None:
+    # Three communities of two street offices; each overlap below the tolerance alone.
+    codes = ["350304001001001", "350304001002001", "350304002001001"]
+    cells = layout(codes, [sq(0, 0, 100), sq(99.995, 0, 100), sq(199.99, 0, 100)])
+    report = validate_layout(cells)
+    assert report.findings == []
+    assert report.overlap_m2 == pytest.approx(1.0)
+    strict = validate_layout(cells, tolerance_m2=0.01)
+    assert [(f.code, f.other) for f in strict.findings] == [
+        (codes[0], codes[1]),
+        (codes[1], codes[2]),
+    ]
+    assert [f.measure for f in strict.findings] == pytest.approx([0.5, 0.5])
+    tiled = layout(codes, [sq(0, 0, 100), sq(100, 0, 100), sq(200, 0, 100)])
+    assert validate_layout(tiled).overlap_m2 == 0.0
+
+
 # --- the report --------------------------------------------------------------------------------
 
 

@@ -26,8 +26,11 @@ Slivers
     about 1:60) *and* area below :data:`THIN_AREA_FACTOR` × ``sliver_m2``
     (1,000 m² by default). Slivers are warnings (digitising noise to clean).
 Tiling
-    Overlaps are checked between any two cells (cells of different
-    communities must not share area either); gaps, parts outside the own
+    Overlaps are checked between any two cells of the whole layout (cells of
+    different communities and streets must not share area either), each
+    measured in a metric CRS (where a sliver between two long, nearly
+    collinear edges has the area it has on the ground); their total,
+    however small each, is :attr:`LayoutReport.overlap_m2`. Gaps, parts outside the own
     community and parts inside another community need ``communities``.
     Areas not above ``tolerance_m2`` are coordinate noise and ignored. A
     community outline without any cell is reported as one gap.
@@ -86,6 +89,7 @@ from numpy.typing import NDArray
 
 from gridgis import crs as crs_mod
 from gridgis.errors import CoordinateError, CRSError, InputError, listing
+from gridgis.partition.measure import Measure, pieces_area, polygon_parts
 from gridgis.partition.units import NOISE_M2
 
 __all__ = [
@@ -260,6 +264,10 @@ class LayoutReport:
     households:
         Households counted per cell (indexed like the cells; NaN where not
         known), or ``None`` when no household counts were given.
+    overlap_m2:
+        Total area in m² (in a metric CRS) that cells share with other cells,
+        over every pair of the whole layout, however small each overlap is:
+        0 for a layout that tiles exactly.
 
     Examples
     --------
@@ -272,6 +280,7 @@ class LayoutReport:
     cells: int
     communities: int
     households: pd.Series | None = None
+    overlap_m2: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -345,6 +354,7 @@ class _Findings:
     """Collects findings with points in the cells' CRS; :meth:`located` moves them to WGS84."""
 
     def __init__(self) -> None:
+        self.overlap_m2 = 0.0
         self.raw: list[_Raw] = []
 
     def add(
@@ -388,79 +398,7 @@ class _Findings:
         return findings
 
 
-# --- measuring ----------------------------------------------------------------------------------
-
-
-class _Measure:
-    """Areas and perimeters in metres of geometries in the cells' CRS."""
-
-    def __init__(self, crs: pyproj.CRS) -> None:
-        self.geographic = bool(crs.is_geographic)
-        ellipsoid = crs.ellipsoid
-        self.a = 6378137.0
-        flattening = 0.0
-        if ellipsoid is not None:
-            self.a = float(ellipsoid.semi_major_metre)
-            inverse = float(ellipsoid.inverse_flattening or 0.0)
-            flattening = 1.0 / inverse if inverse > 0 and math.isfinite(inverse) else 0.0
-        self.e2 = flattening * (2.0 - flattening)
-
-    def _scales(self, geoms: GeomArray) -> tuple[FloatArray, FloatArray]:
-        """Metres per degree east and north at each geometry's centroid latitude."""
-        lat = np.radians(shapely.get_y(shapely.centroid(geoms)))
-        lat = np.where(np.isfinite(lat), lat, 0.0)
-        w = np.sqrt(1.0 - self.e2 * np.sin(lat) ** 2)
-        prime_vertical = self.a / w
-        meridian = self.a * (1.0 - self.e2) / w**3
-        per_degree = math.pi / 180.0
-        return prime_vertical * np.cos(lat) * per_degree, meridian * per_degree
-
-    def area(self, geoms: GeomArray) -> FloatArray:
-        """Area in m² of each geometry (0 for none or empty)."""
-        area = np.nan_to_num(shapely.area(geoms).astype(np.float64))
-        if not self.geographic or len(geoms) == 0:
-            return area
-        east, north = self._scales(geoms)
-        return area * east * north
-
-    def area_perimeter(self, geoms: GeomArray) -> tuple[FloatArray, FloatArray]:
-        """Area in m² and perimeter in m of each geometry."""
-        if self.geographic and len(geoms):
-            east, north = self._scales(geoms)
-            _, owner = shapely.get_coordinates(geoms, return_index=True)
-            scale = np.column_stack([east[owner], north[owner]])
-            # Each geometry stretched by its own local scale (an equirectangular
-            # projection at its latitude); shapely.transform copies, in coordinate order.
-            geoms = shapely.transform(geoms, lambda coords: coords * scale)
-        area = np.nan_to_num(shapely.area(geoms).astype(np.float64))
-        return area, np.nan_to_num(shapely.length(geoms).astype(np.float64))
-
-
-def _polygon_parts(pieces: GeomArray) -> tuple[GeomArray, IntArray]:
-    """The polygons in each piece (flattening collections) and the piece each comes from."""
-    parts, owner = shapely.get_parts(pieces, return_index=True)
-    nested = np.isin(shapely.get_type_id(parts), (_MULTIPOLYGON, _COLLECTION))
-    if nested.any():
-        inner, inner_owner = shapely.get_parts(parts[nested], return_index=True)
-        parts = np.concatenate([parts[~nested], inner])
-        owner = np.concatenate([owner[~nested], owner[nested][inner_owner]])
-    keep = (shapely.get_type_id(parts) == _POLYGON) & ~shapely.is_empty(parts)
-    return parts[keep], owner[keep].astype(np.int64)
-
-
-def _pieces(pieces: GeomArray, measure: _Measure) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Polygonal area of each piece, and a point in its largest polygon (NaN when none)."""
-    n = len(pieces)
-    parts, owner = _polygon_parts(pieces)
-    areas = measure.area(parts)
-    total = np.bincount(owner, weights=areas, minlength=n).astype(np.float64)
-    x, y = np.full(n, np.nan), np.full(n, np.nan)
-    if len(parts):
-        order = np.lexsort((-areas, owner))
-        first = order[np.unique(owner[order], return_index=True)[1]]
-        points = shapely.point_on_surface(parts[first])
-        x[owner[first]], y[owner[first]] = shapely.get_x(points), shapely.get_y(points)
-    return total, x, y
+# --- measuring (see gridgis.partition.measure) ------------------------------------------------
 
 
 def _slivers(
@@ -673,7 +611,7 @@ class _Cells:
         return float(self.x[position]), float(self.y[position])
 
 
-def _check_geometry(cells: _Cells, measure: _Measure, sliver_m2: float, found: _Findings) -> None:
+def _check_geometry(cells: _Cells, measure: Measure, sliver_m2: float, found: _Findings) -> None:
     """Invalid, non-contiguous and sliver cells; sets the working geometries.
 
     Invalid polygons are repaired *for the other checks only*; the finding is
@@ -705,7 +643,7 @@ def _check_geometry(cells: _Cells, measure: _Measure, sliver_m2: float, found: _
     cells.x, cells.y = _xy(shapely.point_on_surface(cells.work))
 
     # Parts of each cell: slivers and contiguity.
-    parts, owner = _polygon_parts(cells.work)
+    parts, owner = polygon_parts(cells.work)
     area, perimeter = measure.area_perimeter(parts)
     sliver, compactness = _slivers(area, perimeter, sliver_m2)
     px, py = _xy(shapely.point_on_surface(parts))
@@ -796,9 +734,14 @@ def _check_codes(cells: _Cells, *, code: str, community_known: bool, found: _Fin
 
 
 def _check_overlaps(
-    cells: _Cells, measure: _Measure, tolerance_m2: float, found: _Findings
+    cells: _Cells, measure: Measure, tolerance_m2: float, found: _Findings
 ) -> shapely.STRtree:
-    """Overlaps between any two cells; returns the tree of the usable cells."""
+    """Overlaps between any two cells of the whole layout; returns the tree of the usable cells.
+
+    Every pair of cells whose interiors meet is found by one tree query, across
+    communities and streets alike; each overlap is measured in a metric CRS
+    (:meth:`Measure.metric_area`) and their total kept for the report.
+    """
     positions = np.flatnonzero(cells.usable)
     work = cells.work
     tree = shapely.STRtree(work[positions])
@@ -808,7 +751,10 @@ def _check_overlaps(
     # Interiors meet (not just a shared edge or corner).
     inside = shapely.relate_pattern(work[left], work[right], "T********")
     left, right = left[inside], right[inside]
-    area, x, y = _pieces(shapely.intersection(work[left], work[right]), measure)
+    pieces = shapely.intersection(work[left], work[right])
+    _, x, y = pieces_area(pieces, measure)
+    area = measure.metric_area(pieces)
+    found.overlap_m2 = float(area.sum())
     for k in np.flatnonzero(area > tolerance_m2).tolist():
         i, j = int(left[k]), int(right[k])
         if cells.rank[j] < cells.rank[i]:
@@ -858,7 +804,7 @@ def _outlines(communities: gpd.GeoDataFrame) -> tuple[list[str], GeomArray]:
 def _check_communities(
     cells: _Cells,
     communities: gpd.GeoDataFrame,
-    measure: _Measure,
+    measure: Measure,
     *,
     sliver_m2: float,
     tolerance_m2: float,
@@ -890,7 +836,7 @@ def _check_communities(
     covered = np.zeros(check.size, dtype=bool)
     covered[cell_k[outline == mine[check[cell_k]]]] = True
     check = check[~covered]
-    area, x, y = _pieces(shapely.difference(work[check], geoms[mine[check]]), measure)
+    area, x, y = pieces_area(shapely.difference(work[check], geoms[mine[check]]), measure)
     outside = np.bincount(mine[check], weights=area, minlength=len(geoms))
     for k in np.flatnonzero(area > tolerance_m2).tolist():
         i = int(check[k])
@@ -913,7 +859,7 @@ def _check_communities(
     cell_at, outline = cell_at[keep], outline[keep]
     keep = shapely.relate_pattern(geoms[outline], work[cell_at], "T********")
     cell_at, outline = cell_at[keep], outline[keep]
-    area, x, y = _pieces(shapely.intersection(work[cell_at], geoms[outline]), measure)
+    area, x, y = pieces_area(shapely.intersection(work[cell_at], geoms[outline]), measure)
     for k in np.flatnonzero(area > tolerance_m2).tolist():
         i, other = int(cell_at[k]), codes[outline[k]]
         detail = f"{_m2(area[k])} inside community {other}, not its own ({cells.community[i]})"
@@ -945,7 +891,7 @@ def _check_communities(
     holes = np.full(len(geoms), None, dtype=object)
     holes[bare] = geoms[bare]
     holes[cut] = shapely.difference(geoms[cut], unions[cut])
-    parts, owner = _polygon_parts(holes)
+    parts, owner = polygon_parts(holes)
     area, perimeter = measure.area_perimeter(parts)
     sliver, compactness = _slivers(area, perimeter, sliver_m2)
     keep = np.flatnonzero(area > tolerance_m2)
@@ -976,7 +922,7 @@ def _check_units(
     tree: shapely.STRtree,
     units: gpd.GeoDataFrame,
     counts: FloatArray | None,
-    measure: _Measure,
+    measure: Measure,
     tolerance_m2: float,
     found: _Findings,
 ) -> FloatArray:
@@ -1035,7 +981,7 @@ def _check_units(
     several[shapely.STRtree(work[poly]).query(cells.work[positions], predicate="covers")[1]] = False
     pick = several[unit_k]
     unit_at, cell_at = poly[unit_k[pick]], positions[cell_k[pick]]
-    area, x, y = _pieces(shapely.intersection(work[unit_at], cells.work[cell_at]), measure)
+    area, x, y = pieces_area(shapely.intersection(work[unit_at], cells.work[cell_at]), measure)
     big = area > tolerance_m2
     unit_at, cell_at, area, x, y = unit_at[big], cell_at[big], area[big], x[big], y[big]
     order = np.lexsort((-area, unit_at))
@@ -1238,7 +1184,7 @@ def validate_layout(
     flag_values = list(_column(cells, flags, "flags", "`cells`")) if flags is not None else None
 
     data = _Cells(cells, code, community)
-    measure = _Measure(crs)
+    measure = Measure(crs)
     found = _Findings()
     _check_geometry(data, measure, sliver_m2, found)
     known = community is not None or communities is not None
@@ -1274,4 +1220,10 @@ def validate_layout(
     series = None
     if counts is not None:
         series = pd.Series(counts, index=cells.index, name="households", dtype="float64")
-    return LayoutReport(found.located(crs), cells=data.n, communities=len(named), households=series)
+    return LayoutReport(
+        found.located(crs),
+        cells=data.n,
+        communities=len(named),
+        households=series,
+        overlap_m2=found.overlap_m2,
+    )
