@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from shapely.geometry import Point, box
+from shapely.geometry import Point, Polygon, box
 from sqlalchemy import text
 
 from gridgis.crs import metric_crs
@@ -247,3 +247,33 @@ def test_redrawing_demo_nanjiao_makes_no_empty_specks(demo_engine) -> None:
     area = cells.geometry.to_crs(metric_crs(cells.geometry)).area
     assert area.min() > 1.0, cells.loc[area <= 1.0, ["code", "households", "flags"]]
     assert (cells["units"] > 0).all()
+
+
+def test_new_cells_tile_the_stored_ground_they_replace_exactly() -> None:
+    # Issue 14, defect 15: redrawn cells came back from the metric CRS off the stored
+    # lon/lat outline (slivers outside the community and gaps along it).
+    community = Polygon([(119.0, 25.4), (119.009, 25.401), (119.008, 25.4075), (119.001, 25.406)])
+    rng = np.random.default_rng(5)
+    points = shapely.points(rng.uniform((119.0, 25.4), (119.009, 25.4075), (3000, 2)))
+    points = points[shapely.contains(shapely.buffer(community, -2e-5), points)][:400]
+    units = gpd.GeoDataFrame(
+        {"households": np.full(points.size, 10)}, geometry=points, crs="EPSG:4326"
+    )
+    code = "350304001001"
+    drawn = draw_cells(units, community=community, community_code=code)
+    target = drawn.cells["code"].iloc[2]
+    grown = units.copy()
+    grown.loc[drawn.assignment == target, "households"] *= 2
+    result = adjust_cells(drawn.cells, grown, community=community, community_code=code)
+    assert target in result.retired and result.added
+    assert_same_cells(result, drawn.cells)
+    # Measured as stored, with straight lon/lat edges (as the validator does).
+    m2_per_degree2 = 111_320.0**2 * np.cos(np.radians(25.4))
+    geoms = np.asarray(result.cells.geometry.array)
+    assert shapely.area(shapely.difference(geoms, community)).sum() * m2_per_degree2 <= 1e-6
+    bare = shapely.difference(community, shapely.union_all(geoms))
+    assert shapely.area(bare) * m2_per_degree2 <= 1e-6
+    outline = gpd.GeoDataFrame({"code": [code]}, geometry=[community], crs="EPSG:4326")
+    report = validate_layout(result.cells, communities=outline, tolerance_m2=0.01)
+    assert report.findings == [], "\n".join(report.lines())
+    assert report.overlap_m2 <= 0.01

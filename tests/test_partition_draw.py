@@ -401,6 +401,67 @@ def test_buildings_on_the_boundary_are_clipped_and_points_on_it_belong() -> None
     assert_units(result, pts)
 
 
+def test_imported_communities_are_tiled_exactly_and_share_their_seam() -> None:
+    # Issue 14, defect 15: cells drawn inside imported lon/lat outlines came back from
+    # the metric CRS off the stored edges (slivers outside the community, and corners
+    # on the shared edge that the other side's cells lack).
+    x0, y0 = 119.0, 25.40
+    a, b = (x0 + 0.004, y0), (x0 + 0.008, y0 + 0.0055)  # a diagonal edge of 700 m
+    west = Polygon([(x0, y0), a, b, (x0, y0 + 0.0055)])
+    east = Polygon([a, (x0 + 0.012, y0), (x0 + 0.012, y0 + 0.0055), b])
+    codes = ["350304001001", "350304001002"]
+    communities = gpd.GeoDataFrame({"code": codes}, geometry=[west, east], crs="EPSG:4326")
+    rng = np.random.default_rng(3)
+    points, owners = [], []
+    for code, outline in zip(codes, (west, east), strict=True):
+        xy = rng.uniform(outline.bounds[:2], outline.bounds[2:], (1000, 2))
+        inside = shapely.points(xy)[
+            shapely.contains(shapely.buffer(outline, -2e-5), shapely.points(xy))
+        ]
+        points += list(inside[:150])
+        owners += [code] * 150
+    units = gpd.GeoDataFrame(
+        {"households": 10, "community": owners}, geometry=points, crs="EPSG:4326"
+    )
+    roads = gpd.GeoSeries(
+        [
+            LineString([(x0, y0 + 0.003), (x0 + 0.012, y0 + 0.0025)]),
+            LineString([(x0 + 0.002, y0), (x0 + 0.01, y0 + 0.0055)]),
+        ],
+        crs="EPSG:4326",
+    )
+    result = draw_layout(units, group="community", communities=communities, roads=roads)
+    cells = result.cells
+    assert cells["code"].str[:12].nunique() == 2 and len(cells) >= 6
+
+    # Exactly: nothing outside the own outline, nothing of it uncovered. Measured as
+    # stored, with straight lon/lat edges (as the validator does): a projection would
+    # bend the 700 m edge, which has no vertex between its ends, away from the cells'.
+    m2_per_degree2 = 111_320.0**2 * np.cos(np.radians(y0))
+    own = communities.set_index("code").geometry.reindex(cells["code"].str[:12]).to_numpy()
+    geoms = np.asarray(cells.geometry.array)
+    assert shapely.area(shapely.difference(geoms, own)).sum() * m2_per_degree2 <= 1e-6
+    for code, outline in zip(codes, (west, east), strict=True):
+        mine = geoms[cells["code"].str[:12].to_numpy() == code]
+        bare = shapely.difference(outline, shapely.union_all(mine))
+        assert shapely.area(bare) * m2_per_degree2 <= 1e-6
+    # Both sides of the seam have the same vertices on it.
+    seam = shapely.intersection(west.boundary, east.boundary)
+    on_seam = [
+        {tuple(xy) for xy in shapely.get_coordinates(g) if shapely.dwithin(seam, Point(xy), 1e-12)}
+        for g in (shapely.union_all(geoms[cells["code"].str[:12] == c]) for c in codes)
+    ]
+    assert on_seam[0] == on_seam[1]
+    report = validate_layout(cells, communities=communities, tolerance_m2=0.01)
+    assert not {f.kind for f in report.findings} & {
+        "gap",
+        "overlap",
+        "outside_community",
+        "crosses_community",
+    }, "\n".join(report.lines())
+    assert report.overlap_m2 <= 0.01
+
+
 def test_road_that_cuts_the_community_in_two_is_never_crossed() -> None:
     community = box(X0, Y0, X0 + 1000, Y0 + 800)
     river = LineString([(X0 - 50, Y0 + 380), (X0 + 500, Y0 + 420), (X0 + 1050, Y0 + 390)])

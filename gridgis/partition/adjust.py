@@ -87,6 +87,7 @@ from gridgis.partition.draw import (
     to_metric,
 )
 from gridgis.partition.metrics import polsby_popper
+from gridgis.partition.seams import fit_cells, seam_tolerance
 from gridgis.partition.units import (
     GRID,
     GeomArray,
@@ -521,7 +522,15 @@ def adjust_cells(
         projected = gpd.GeoSeries(added_frame["geometry"].to_numpy(), crs=metric)
         if not _same_crs(metric, crs):
             projected = projected.to_crs(crs)
-        added_frame["geometry"] = projected.to_numpy()
+        # The new cells tile exactly the ground of the cells they replace, as stored:
+        # fitted to its outline, they meet the kept cells and the community's edge.
+        retired_ground = shapely.union_all(np.asarray(cells.geometry.array)[dirty_root])
+        added_frame["geometry"] = fit_cells(
+            projected.to_numpy(),
+            np.zeros(len(projected), dtype=np.int64),
+            np.asarray([retired_ground], dtype=object),
+            tolerance=seam_tolerance(crs),
+        )
 
     keep = np.flatnonzero(~dirty_root)
     kept = pd.DataFrame(

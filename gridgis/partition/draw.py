@@ -77,6 +77,7 @@ from gridgis import crs as crs_mod
 from gridgis.partition._engine import plan_cells
 from gridgis.partition.codes import COMMUNITY_DIGITS, assign_codes
 from gridgis.partition.metrics import polsby_popper
+from gridgis.partition.seams import fit_frames
 from gridgis.partition.units import (
     CAN_CLEAN,
     GRID,
@@ -626,6 +627,8 @@ def draw_cells(
         drawn, prefix=prefix, group=community_code, first_number=first_number, metric=metric,
         crs=crs,
     )  # fmt: skip
+    if community is not None:
+        fit_frames([frame], [community], crs)
     codes = frame["code"].to_numpy()
     assignment = pd.Series(codes[drawn.unit_cell], index=units.index, name="code", dtype=object)
     tiles = _tiles_frame(drawn.unit_tiles, assignment, metric, crs)
@@ -805,6 +808,8 @@ def draw_layout(
         frames.append(frame)
         if progress is not None:
             progress(done, len(group_keys))
+    if outlines:
+        fit_frames(frames, [outlines.get(key) for key in group_keys], crs)
     assignment = pd.Series(unit_codes, index=units.index, name="code", dtype=object)
     tiles = _tiles_frame(unit_tiles, assignment, metric, crs)
     return _finish(frames, assignment, tiles, cell_bounds, crs, started)

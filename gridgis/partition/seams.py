@@ -1,0 +1,218 @@
+"""Seams: cells fitted exactly to their communities' stored outlines, sharing their vertices.
+
+Cells are built in a metric CRS and transformed back to the CRS the
+communities are stored in. A straight edge in one CRS is slightly curved in
+the other, so a cell vertex that lay on the community's edge in metres lies
+micrometres to centimetres off it in lon/lat, and a cell corner on the
+outline where a neighbouring community's cells have no vertex leaves a thin
+triangle between the two: an overlap or a gap across the seam (metres² along
+a kilometre of edge when measured on the ellipsoid or in a metric CRS).
+
+:func:`fit_cells` removes both, in the outlines' own CRS and for a whole
+layout at once (every community, every street): each cell vertex near its
+community's boundary is moved onto it, the outline's own vertices are put
+into the cells' edges along it, and every vertex a cell has on a community
+boundary is put into the edges of the cells on the other side. Shared
+edges then have identical coordinates on both sides, so the cells of
+neighbouring communities meet along a line, with no area in common in any
+CRS, and a community's cells cover exactly its outline.
+
+Examples
+--------
+>>> import numpy as np
+>>> from shapely.geometry import box
+>>> outlines = np.array([box(0, 0, 10, 10), box(10, 0, 20, 10)], dtype=object)
+>>> cells = np.array([box(0, 0, 10.004, 5), box(0, 5, 10, 10), box(10, 0, 20, 10)], dtype=object)
+>>> fitted = fit_cells(cells, np.array([0, 0, 1]), outlines, tolerance=0.01)
+>>> [round(float(g.area), 6) for g in fitted]
+[50.0, 50.0, 100.0]
+>>> len(fitted[2].exterior.coords)  # the corner (10, 5) of the left cells, shared
+6
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from gridgis.partition.units import GeomArray, IntArray, PartitionError, polygonal
+
+BoolArray = NDArray[np.bool_]
+
+__all__ = ["SEAM_M", "fit_cells", "fit_frames", "fit_layout", "seam_tolerance"]
+
+SEAM_M = 0.05
+"""Cell vertices within this many metres of their community's boundary are moved onto it."""
+
+_METRES_PER_DEGREE = 111_320.0
+_EXACT = 1e-6
+"""Share of the seam tolerance within which a vertex is on an edge already (float noise)."""
+
+
+def seam_tolerance(crs: pyproj.CRS, metres: float = SEAM_M) -> float:
+    """``metres`` in the units of ``crs`` (degrees of latitude for a geographic CRS)."""
+    return metres / _METRES_PER_DEGREE if crs.is_geographic else metres
+
+
+def _nearby_points(
+    cells: GeomArray,
+    points: GeomArray,
+    reach: float,
+    *,
+    cell_owner: IntArray | None = None,
+    point_owner: IntArray | None = None,
+) -> GeomArray:
+    """For each cell, a MultiPoint of the ``points`` within ``reach`` of its envelope.
+
+    With owners, only the points of the cell's own outline.
+    """
+    out = np.full(cells.size, None, dtype=object)
+    if points.size == 0:
+        return out
+    boxes = shapely.buffer(shapely.envelope(cells), reach, quad_segs=1)
+    cell_k, point_k = shapely.STRtree(points).query(boxes, predicate="intersects")
+    if cell_owner is not None and point_owner is not None:
+        keep = cell_owner[cell_k] == point_owner[point_k]
+        cell_k, point_k = cell_k[keep], point_k[keep]
+    shapely.multipoints(points[point_k], indices=cell_k, out=out)
+    return out
+
+
+def _snap(
+    cells: GeomArray,
+    present: BoolArray,
+    targets: GeomArray,
+    tolerance: float,
+) -> None:
+    """Snap each present cell, in place, to its target points (``None``: left as it is)."""
+    snap = present.copy()
+    snap[present] = ~shapely.is_missing(targets)
+    cells[snap] = shapely.snap(cells[snap], targets[~shapely.is_missing(targets)], tolerance)
+
+
+def fit_cells(
+    cells: GeomArray, owner: IntArray, outlines: GeomArray, *, tolerance: float
+) -> GeomArray:
+    """Cells fitted to their outlines and sharing their vertices along every seam.
+
+    Parameters
+    ----------
+    cells:
+        Cell polygons, in the CRS of ``outlines``. Not changed.
+    owner:
+        Position in ``outlines`` of each cell's community; ``-1``: none (the
+        cell is left as it is, but still shares the seams' vertices).
+    outlines:
+        The communities' outlines exactly as stored.
+    tolerance:
+        In the CRS's units (:func:`seam_tolerance`): cell vertices this close
+        to their community's boundary are moved onto it.
+
+    Returns
+    -------
+    numpy.ndarray
+        The fitted cells (a cell that fitting makes invalid is repaired).
+    """
+    out = np.asarray(cells, dtype=object).copy()
+    owner = np.asarray(owner, dtype=np.int64)
+    present = ~shapely.is_missing(out) & ~shapely.is_empty(out)
+    if not present.any() or len(outlines) == 0:
+        return out
+    boundaries = shapely.boundary(np.asarray(outlines, dtype=object))
+    shapely.prepare(boundaries)
+
+    # 1. Vertices near the own community's boundary onto its nearest point.
+    coords, cell_of = shapely.get_coordinates(out[present], return_index=True)
+    mine = owner[np.flatnonzero(present)][cell_of]
+    points: GeomArray = np.asarray(shapely.points(coords), dtype=object)
+    line = np.full(points.size, None, dtype=object)
+    line[mine >= 0] = boundaries[mine[mine >= 0]]
+    near = np.flatnonzero(shapely.dwithin(points, line, tolerance))
+    if near.size:
+        nearest = shapely.get_point(shapely.shortest_line(points[near], line[near]), 1)
+        coords[near] = shapely.get_coordinates(nearest)
+        out[present] = shapely.set_coordinates(out[present].copy(), coords)
+
+    # 2. The outlines' vertices into the cells' edges along them; 3. every vertex a cell
+    # has on a community boundary into the edges of the cells on the other side. Each
+    # cell snaps to the points near it (GEOS compares every vertex with every point).
+    xy, outline_of = shapely.get_coordinates(boundaries, return_index=True)
+    owners = owner[present]
+    corners = _nearby_points(
+        out[present],
+        np.asarray(shapely.points(xy), dtype=object),
+        tolerance,
+        cell_owner=owners,
+        point_owner=outline_of,
+    )
+    _snap(out, present, corners, tolerance)
+    coords, cell_of = shapely.get_coordinates(out[present], return_index=True)
+    mine = owner[np.flatnonzero(present)][cell_of]
+    line = np.full(len(coords), None, dtype=object)
+    line[mine >= 0] = boundaries[mine[mine >= 0]]
+    exact = tolerance * _EXACT
+    on_seams = shapely.dwithin(shapely.points(coords), line, exact)
+    seams = np.asarray(shapely.points(np.unique(coords[on_seams], axis=0)), dtype=object)
+    _snap(out, present, _nearby_points(out[present], seams, tolerance), exact)
+    bad = np.flatnonzero(present & ~shapely.is_valid(out))
+    if bad.size:
+        out[bad] = polygonal(shapely.make_valid(out[bad]))
+    return out
+
+
+def fit_layout(
+    cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, community: str = "community_code"
+) -> gpd.GeoDataFrame:
+    """A layout's cells fitted to the communities' outlines (:func:`fit_cells`), as a copy.
+
+    Parameters
+    ----------
+    cells:
+        The cells, with a column ``community`` naming each one's community.
+    communities:
+        Columns ``code`` and geometry, in the CRS of ``cells``.
+    community:
+        The column of ``cells`` with the community codes.
+    """
+    crs = cells.crs
+    if crs is None or communities.crs is None or not crs.equals(communities.crs):
+        raise PartitionError(
+            f"`cells` ({crs}) and `communities` ({communities.crs}) must be in one CRS"
+        )
+    position = {str(code): k for k, code in enumerate(communities["code"])}
+    owner = np.asarray([position.get(str(c), -1) for c in cells[community]], dtype=np.int64)
+    fitted = fit_cells(
+        np.asarray(cells.geometry.array, dtype=object),
+        owner,
+        np.asarray(communities.geometry.array, dtype=object),
+        tolerance=seam_tolerance(crs),
+    )
+    return cells.set_geometry(gpd.GeoSeries(fitted, index=cells.index, crs=crs))
+
+
+def fit_frames(
+    frames: list[gpd.GeoDataFrame], outlines: list[BaseGeometry | None], crs: pyproj.CRS
+) -> None:
+    """Fit the cells of each frame, in place, to the outline at its position, all at once.
+
+    Cells come back from the metric CRS micrometres to centimetres off their
+    community's stored edge; :func:`fit_cells` puts them on it and makes
+    neighbouring communities' cells share every vertex.
+    A frame whose outline is ``None`` only shares the seams' vertices.
+    """
+    if not frames:
+        return
+    sizes = [len(f) for f in frames]
+    geoms = np.concatenate([np.asarray(f.geometry.array, dtype=object) for f in frames])
+    owner = np.repeat(
+        np.asarray([k if o is not None else -1 for k, o in enumerate(outlines)], dtype=np.int64),
+        sizes,
+    )
+    shapes = np.asarray([o if o is not None else shapely.Polygon() for o in outlines], dtype=object)
+    fitted = fit_cells(geoms, owner, shapes, tolerance=seam_tolerance(crs))
+    for frame, part in zip(frames, np.split(fitted, np.cumsum(sizes)[:-1]), strict=True):
+        frame["geometry"] = gpd.GeoSeries(part, index=frame.index, crs=crs)
