@@ -31,6 +31,7 @@ from gridgis.demo import cases as cases_mod
 from gridgis.demo import people as people_mod
 from gridgis.demo.profiles import DistrictProfile, divisions, profile
 from gridgis.errors import InputError
+from gridgis.partition.seams import fit_layout
 
 __all__ = ["RURAL_BOUNDS", "URBAN_BOUNDS", "DemoDistrict", "Progress", "generate_district"]
 
@@ -501,6 +502,12 @@ def generate_district(
     district_frame = gpd.GeoDataFrame(
         {"code": [prof.code], "name": [prof.name]}, geometry=[outline], crs="EPSG:4326"
     )
+    communities_wgs84 = _to_wgs84(
+        gpd.GeoDataFrame(communities_out, geometry="geometry", crs=metric), metric
+    )
+    # Cells fitted to the outlines as stored, across the whole district at once (the
+    # chunks were drawn apart): neighbouring communities' cells share every vertex.
+    cells_wgs84 = fit_layout(_to_wgs84(cells, metric), communities_wgs84[["code", "geometry"]])
     demo = DemoDistrict(
         code=prof.code,
         name=prof.name,
@@ -509,14 +516,12 @@ def generate_district(
         profile=prof,
         district=district_frame,
         streets=_to_wgs84(areas.streets, metric),
-        communities=_to_wgs84(
-            gpd.GeoDataFrame(communities_out, geometry="geometry", crs=metric), metric
-        ),
+        communities=communities_wgs84,
         roads=_to_wgs84(roads_out, metric),
         compounds=_to_wgs84(housing.compounds, metric),
         buildings=_to_wgs84(housing.buildings, metric),
         units=housing.units,
-        cells=_to_wgs84(cells, metric),
+        cells=cells_wgs84,
         workers=people.workers,
         worker_cells=people.worker_cells,
         branches=_to_wgs84(people.branches, metric),

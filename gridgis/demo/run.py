@@ -14,11 +14,26 @@ from sqlalchemy import Engine, text
 from gridgis.demo.cases import PERIOD
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.profiles import profile
+from gridgis.errors import Problem, ValidationError
 from gridgis.partition.validate import LayoutFinding, LayoutReport, validate_layout
 
-__all__ = ["DemoCheck", "DemoSummary", "run_demo", "validate_demo"]
+__all__ = [
+    "OVERLAP_TOLERANCE_M2",
+    "DemoCheck",
+    "DemoSummary",
+    "check_overlap",
+    "run_demo",
+    "validate_demo",
+]
 
 PUBLISHED_BY = "gridgis demo"
+
+OVERLAP_TOLERANCE_M2 = 0.01
+"""Area (m², in a metric CRS) the demo's cells may share in all, across the whole district.
+
+Cells are fitted to their communities' outlines as stored, so neighbouring
+cells meet along identical edges: any overlap above this is a fault of the
+generator, and :func:`run_demo` stops before loading anything."""
 
 
 @dataclass
@@ -142,12 +157,44 @@ def validate_demo(demo: DemoDistrict, *, units: bool = True) -> list[DemoCheck]:
                 households="households",
                 bounds=bounds,
                 flags="flags",
+                tolerance_m2=OVERLAP_TOLERANCE_M2,
             ),
             demo.cells,
             islands,
         )
     )
     return checks
+
+
+def check_overlap(checks: list[DemoCheck]) -> None:
+    """Refuse a demo whose cells overlap by more than :data:`OVERLAP_TOLERANCE_M2` in all.
+
+    Parameters
+    ----------
+    checks:
+        What :func:`validate_demo` found; the cells' level is judged, over
+        every pair of cells of the district (any communities, any streets).
+
+    Raises
+    ------
+    ValidationError
+        Naming the total overlap and each pair of cells with its area.
+    """
+    for check in checks:
+        if check.level != "cells in communities":
+            continue
+        total = check.report.overlap_m2
+        if total > OVERLAP_TOLERANCE_M2:
+            pairs = [
+                Problem(None, f.code, f"overlaps {f.other} by {f.measure:,.3f} m²")
+                for f in check.report.findings
+                if f.kind == "overlap"
+            ]
+            raise ValidationError(
+                f"the demo's cells overlap by {total:,.3f} m² in all, more than the "
+                f"{OVERLAP_TOLERANCE_M2:g} m² allowed: nothing was loaded",
+                pairs,
+            )
 
 
 @dataclass
@@ -351,6 +398,9 @@ def run_demo(
         When ``district`` is not one of the seed districts.
     InputError
         When ``scale`` or ``seed`` are out of range.
+    ValidationError
+        When the generated cells overlap by more than
+        :data:`OVERLAP_TOLERANCE_M2` in all (:func:`check_overlap`); nothing is loaded.
 
     Examples
     --------
@@ -387,6 +437,7 @@ def run_demo(
     if progress is not None:
         progress("checks", 0, 1)
     checks = validate_demo(demo)
+    check_overlap(checks)
     if progress is not None:
         progress("checks", 1, 1)
     seconds["checks"] = time.perf_counter() - clock
