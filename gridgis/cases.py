@@ -14,8 +14,10 @@ filed. A case is *overdue* when it is open (neither closed nor rejected) and
 the deadline has passed, or when it was closed after its deadline; it is
 closed on time (按期结案) when ``closed_at <= deadline``.
 
-Times without a time zone are read as China Standard Time (Asia/Shanghai);
-case dicts give times as ISO 8601 strings at +08:00.
+Times without a time zone are read as China Standard Time (+08:00, see
+:mod:`gridgis.times`); a case's report and step times must be plausible
+(from 1949-10-01 to tomorrow); case dicts give times as ISO 8601 strings at
++08:00.
 
 Every function takes an engine or a connection. With a connection, the work
 is part of the caller's transaction (the caller commits); with an engine, a
@@ -55,7 +57,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,7 @@ from gridgis.db import queries
 from gridgis.db.models import CASE_STEP_NAMES_ZH, CASE_STEPS
 from gridgis.errors import ConflictError, DuplicateCaseError, InputError, NotFoundError
 from gridgis.geocode import CellIndex
+from gridgis.times import CHINA_TZ, aware, parse_time, to_display
 
 if TYPE_CHECKING:
     from gridgis.address import AddressBook
@@ -98,8 +100,9 @@ STAT_LEVELS: tuple[str, ...] = ("cell", "community", "street")
 STAT_LAYOUTS: tuple[str, ...] = ("filed", "current")
 """``filed``: the area stored on each case; ``current``: the active cell containing its point."""
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-"""The time zone of times given without one, and of the times in case dicts."""
+LOCAL_TZ = CHINA_TZ
+"""The time zone of times given without one, and of the times in case dicts: the fixed
++08:00 of :data:`gridgis.times.CHINA_TZ` (kept under this name for callers)."""
 
 MAX_DEADLINE_HOURS = 24 * 366
 """The longest time limit a category may have (a year)."""
@@ -140,18 +143,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def aware_datetime(value: object, name: str) -> dt.datetime:
-    """Return ``value`` as an aware datetime (naive means Asia/Shanghai), else raise naming it."""
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if not isinstance(value, dt.datetime):
-        raise InputError(
-            f"`{name}` was {value!r} but is expected to be a datetime "
-            "(a naive one is read as China Standard Time, Asia/Shanghai)"
-        )
-    return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
-
-
 def period_conditions(
     column: str,
     since: object | None,
@@ -163,7 +154,7 @@ def period_conditions(
     """SQL conditions keeping ``column`` in ``[since, until)``; the times go into ``params``.
 
     ``since`` and ``until`` (either may be ``None``) are read by
-    :func:`aware_datetime` and stored as ``:since`` and ``:until``. With
+    :func:`gridgis.times.aware` and stored as ``:since`` and ``:until``. With
     ``ordered``, a ``since`` not before ``until`` is refused.
 
     Examples
@@ -174,10 +165,10 @@ def period_conditions(
     """
     conditions: list[str] = []
     if since is not None:
-        params["since"] = aware_datetime(since, "since")
+        params["since"] = aware(since, field="since")
         conditions.append(f"{column} >= :since")
     if until is not None:
-        params["until"] = aware_datetime(until, "until")
+        params["until"] = aware(until, field="until")
         conditions.append(f"{column} < :until")
     if ordered and since is not None and until is not None and params["since"] >= params["until"]:
         raise InputError(
@@ -188,7 +179,7 @@ def period_conditions(
 
 
 def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(LOCAL_TZ).isoformat()
+    return to_display(value)
 
 
 def _step_label(step: str) -> str:
@@ -973,7 +964,8 @@ def create_case(
     external_id:
         The case's identifier in another system; unique.
     reported_at:
-        When it was reported (default now; naive means Asia/Shanghai).
+        When it was reported (default now; naive means China Standard Time, +08:00);
+        from 1949-10-01 to tomorrow.
     book:
         An address book from :func:`gridgis.address.load_address_book`, to reuse
         for many cases (default: loaded when an address must be matched).
@@ -1008,7 +1000,8 @@ def create_case(
         (a :class:`ConflictError`) when a case with this ``external_id`` exists
         (the message names it; the error carries its id and street).
     InputError
-        When only one of ``lon``/``lat`` is given, or they are not coordinates at all.
+        When only one of ``lon``/``lat`` is given, or they are not coordinates at all;
+        when ``reported_at`` is before 1949-10-01 or after tomorrow.
 
     Examples
     --------
@@ -1018,7 +1011,9 @@ def create_case(
     >>> case["located_by"], case["building_id"] is not None  # doctest: +SKIP
     ('address', True)
     """
-    when = aware_datetime(reported_at, "reported_at") if reported_at is not None else _now()
+    when = _now()
+    if reported_at is not None:
+        when = parse_time(aware(reported_at, field="reported_at"), field="reported_at")
     if (lon is None) != (lat is None):
         raise InputError(
             f"`lon` was {lon!r} and `lat` was {lat!r}: give both coordinates, or neither"
@@ -1142,8 +1137,8 @@ def advance_case(
     actor:
         Who takes the step (a person or an office); required.
     at:
-        When (default now; naive means Asia/Shanghai); never earlier than the
-        case's previous step.
+        When (default now; naive means China Standard Time, +08:00); never earlier
+        than the case's previous step, nor after tomorrow.
 
     Returns
     -------
@@ -1175,7 +1170,7 @@ def advance_case(
     if not isinstance(actor, str) or not actor.strip():
         raise InputError(f"`actor` was {actor!r} but is expected to name who takes the step")
     actor = actor.strip()
-    when = aware_datetime(at, "at") if at is not None else _now()
+    when = parse_time(aware(at, field="at"), field="at") if at is not None else _now()
     with queries.transaction(connection) as conn:
         row = conn.execute(
             text(
@@ -1450,7 +1445,7 @@ def case_stats(
         raise InputError(
             f"`layout` was {layout!r} but is expected to be one of {list(STAT_LAYOUTS)}"
         )
-    params: dict[str, Any] = {"now": aware_datetime(now, "now") if now is not None else _now()}
+    params: dict[str, Any] = {"now": aware(now, field="now") if now is not None else _now()}
     where: list[str] = []
     where += period_conditions("c.reported_at", since, until, params)
     filters = (" WHERE " + " AND ".join(where)) if where else ""

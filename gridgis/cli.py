@@ -329,7 +329,7 @@ _intake_options = [
     click.option("--sheet", default=None, help="Excel sheet (default: the first)."),
     click.option("--layer", default=None, help="Layer of a multi-layer vector file."),
     click.option("--timezone", default="Asia/Shanghai", show_default=True,
-                 help="Time zone of times written without one."),
+                 help="Time zone of times written without one (Asia/Shanghai: +08:00)."),
     click.option("--report", "report_path", default=None,
                  type=click.Path(dir_okay=False, path_type=Path),
                  help="Where to write the per-row report CSV (default: <file stem>.report.csv "
@@ -928,14 +928,15 @@ def case_group() -> None:
 
 
 def _iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """Read an ISO 8601 time option (without a zone: China Standard Time)."""
-    import datetime as dt
+    """Read an ISO 8601 time option (without a zone: China Standard Time, +08:00)."""
+    from gridgis.errors import InputError
+    from gridgis.times import parse_time
 
     if value is None:
         return None
     try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
+        return parse_time(value, field=param.name or "time", plausible=False)
+    except InputError:
         raise click.BadParameter(
             f"{value!r} is not an ISO 8601 time such as 2025-03-01T09:30 or "
             "2025-03-01T09:30:00+08:00",

@@ -111,12 +111,13 @@ from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.stats import area_geometries, area_prefix, area_statistics
-from gridgis.cases import LOCAL_TZ, OVERDUE_SQL, aware_datetime, period_conditions
+from gridgis.cases import OVERDUE_SQL, period_conditions
 from gridgis.crs import CRSSpec, parse_crs, transform_geometry
 from gridgis.db.models import CASE_STEP_NAMES_ZH
 from gridgis.db.queries import connection
 from gridgis.errors import FileEncodingError, InputError
 from gridgis.sheets import safe_csv_value, write_xlsx
+from gridgis.times import CHINA_TZ, aware, display_series
 
 __all__ = [
     "ENCODINGS",
@@ -346,8 +347,8 @@ def _moment(value: object, name: str) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return dt.datetime.combine(value, dt.time(), tzinfo=LOCAL_TZ)
-    return aware_datetime(value, name)
+        return dt.datetime.combine(value, dt.time(), tzinfo=CHINA_TZ)
+    return aware(value, field=name)
 
 
 # --- field names --------------------------------------------------------------------------------
@@ -665,8 +666,8 @@ def _check_text(layers: list[_Layer], encoding: str) -> None:
 
 
 def _local(series: pd.Series) -> pd.Series:
-    """Aware times as naive China Standard Time."""
-    return series.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+    """Aware times as naive China Standard Time (+08:00, whatever the year)."""
+    return display_series(series).dt.tz_localize(None)
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -813,7 +814,7 @@ def _geo_frame(layer: _Layer, declared: Any, *, local_times: bool) -> gpd.GeoDat
     frame = layer.frame.copy()
     for column in frame.columns:
         if _kind(frame[column]) == "datetime" and local_times:
-            frame[column] = frame[column].dt.tz_convert(LOCAL_TZ)
+            frame[column] = display_series(frame[column])
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(layer.geoms, crs=declared))
 
 
@@ -1017,7 +1018,7 @@ def export(
         raise InputError(
             f"`since` ({start.isoformat()}) must come before `until` ({end.isoformat()})"
         )
-    moment = aware_datetime(now, "now") if now is not None else dt.datetime.now(dt.UTC)
+    moment = aware(now, field="now") if now is not None else dt.datetime.now(dt.UTC)
     path: Path | None = None
     if isinstance(out, str | Path):
         path = Path(out)

@@ -510,3 +510,56 @@ def test_openapi_document_describes_every_api_route(app: Flask, client: FlaskCli
             assert public == (path in ("/api/health", "/api/openapi.json")), (path, method)
             if not public:
                 assert {"401", "403"} <= set(op["responses"]), (path, method)
+
+
+# --- implausible dates and old times (issue 14, defect 13) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reported_at", "status", "message"),
+    [
+        ("0001-01-01T00:00:00+08:00", 422, r"`reported_at` was '0001-01-01T00:00:00\+08:00'"),
+        ("1900-01-01T00:00:00+08:00", 400,
+         r"`reported_at` was '1900-01-01T00:00:00\+08:00' but is before 1949-10-01"),
+        (f"{dt.date.today().year + 1}-03-01T08:00:00+08:00", 400,
+         r"`reported_at` was '\d{4}-03-01T08:00:00\+08:00' but is after tomorrow"),
+    ],
+)  # fmt: skip
+def test_implausible_report_times_are_refused_naming_the_field(
+    client: FlaskClient, db: Engine, reported_at: str, status: int, message: str
+) -> None:
+    _, lon, lat = _cell_point(db)
+    response = client.post(
+        "/api/cases",
+        json={"category": "errand", "lon": lon, "lat": lat, "reported_at": reported_at},
+    )
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert re.search(message, _json(response, status)["error"])
+    implausible = text(
+        "SELECT count(*) FROM case_record "
+        "WHERE reported_at < '1949-10-01' OR reported_at > now() + interval '2 days'"
+    )
+    with db.connect() as conn:
+        assert conn.execute(implausible).scalar() == 0
+
+
+def test_an_old_case_is_answered_at_plus_eight_hours(client: FlaskClient, db: Engine) -> None:
+    _, lon, lat = _cell_point(db)
+    case = _post_case(client, {"category": "errand", "lon": lon, "lat": lat})
+    with db.begin() as conn:  # a case of 1900, as an old system's migration might have stored it
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # past the triggers
+        conn.execute(
+            text(
+                "UPDATE case_record SET reported_at = '1900-01-01 00:00:00+08', "
+                "deadline = '1900-01-02 00:00:00+08' WHERE id = :id"
+            ),
+            {"id": case["id"]},
+        )
+    answered = _json(client.get(f"/api/cases/{case['id']}"), 200)
+    assert answered["reported_at"] == "1900-01-01T00:00:00+08:00"  # not 00:05:43+08:05:43
+    assert answered["deadline"] == "1900-01-02T00:00:00+08:00"
+    listed = _json(
+        client.get("/api/cases?since=1900-01-01T00:00:00%2B08:00&until=1901-01-01T00:00:00Z"), 200
+    )
+    mine = [c for c in listed["cases"] if c["id"] == case["id"]]
+    assert [c["reported_at"] for c in mine] == ["1900-01-01T00:00:00+08:00"]

@@ -940,3 +940,26 @@ def _expected_count(url: str, street: str) -> int:
         )
     finally:
         engine.dispose()
+
+
+def test_old_times_are_exported_at_plus_eight_hours(demo_engine: Engine, tmp_path: Path) -> None:
+    with demo_engine.begin() as conn:  # a case of 1900, as an old system's migration might store
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # past the triggers
+        case_id = conn.execute(
+            text(
+                "UPDATE case_record SET reported_at = '1900-01-01 00:00:00+00', "
+                "deadline = '1900-01-02 00:00:00+00' "
+                "WHERE id = (SELECT min(id) FROM case_record) RETURNING id"
+            )
+        ).scalar_one()
+    period = {"since": dt.date(1900, 1, 1), "until": dt.date(1901, 1, 1)}
+    export(demo_engine, "cases", "csv", tmp_path / "old.csv", **period)
+    with open(tmp_path / "old.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(int(r["id"]), r["reported_at"], r["deadline"]) for r in rows] == [
+        (case_id, "1900-01-01 08:00:00", "1900-01-02 08:00:00")  # not 08:05:43 (LMT)
+    ]
+    export(demo_engine, "cases", "xlsx", tmp_path / "old.xlsx", **period)
+    sheet = openpyxl.load_workbook(tmp_path / "old.xlsx", read_only=True).worksheets[0]
+    header, first = list(sheet.iter_rows(values_only=True))[:2]
+    assert first[header.index("reported_at")] == dt.datetime(1900, 1, 1, 8, 0)

@@ -138,3 +138,14 @@ def test_json_value_converts_numpy_times_and_nesting() -> None:
         "flag": True,
     }
     assert json_text([np.float64(0.1)]) == "[0.1]"
+
+
+def test_times_are_answered_at_plus_eight_hours_whatever_the_year() -> None:
+    old = pd.Timestamp("1900-01-01 00:00", tz="UTC")
+    assert json_value({"at": old}) == {"at": "1900-01-01T08:00:00+08:00"}
+    assert json_value({"at": old.tz_convert("Asia/Shanghai")}) == {
+        "at": "1900-01-01T08:00:00+08:00"  # not 08:05:43+08:05:43, zoneinfo's local mean time
+    }
+    frame = _frame().iloc[:1].assign(at=pd.Series([old], dtype="datetime64[us, UTC]"))
+    (feature,) = json.loads(feature_collection(frame))["features"]
+    assert feature["properties"]["at"] == "1900-01-01T08:00:00+08:00"

@@ -409,3 +409,29 @@ def test_an_analyst_reads_but_files_no_request(app: Flask, db: Engine) -> None:
             ).scalar_one()
             == 0
         )
+
+
+def test_an_old_request_is_answered_at_plus_eight_hours(client: FlaskClient, db: Engine) -> None:
+    _, lon, lat = _cell_point(db)
+    answer = _json(
+        client.post(
+            f"{V2}/requests.json",
+            json={"service_code": "road_facility", "lat": lat, "long": lon, "description": "旧"},
+        ),
+        201,
+    )
+    case_id = int(answer[0]["service_request_id"])
+    with db.begin() as conn:  # a case of 1900, as an old system's migration might have stored it
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # past the triggers
+        conn.execute(
+            text(
+                "UPDATE case_record SET reported_at = '1900-01-01 00:00:00+08', "
+                "deadline = '1900-01-02 00:00:00+08' WHERE id = :id"
+            ),
+            {"id": case_id},
+        )
+    (request,) = _json(client.get(f"{V2}/requests/{case_id}.json"), 200)
+    assert request["requested_datetime"] == "1900-01-01T00:00:00+08:00"  # not +08:05:43
+    assert request["updated_datetime"] == "1900-01-01T00:00:00+08:00"
+    assert request["expected_datetime"] == "1900-01-02T00:00:00+08:00"
+    assert request["service_notice"].startswith("按期结案时限 24 小时")

@@ -43,9 +43,10 @@ from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.hotspots import hotspots
 from gridgis.analysis.neighbours import active_cell_neighbours
-from gridgis.cases import aware_datetime, period_conditions
+from gridgis.cases import period_conditions
 from gridgis.db import queries
 from gridgis.errors import InputError, NotFoundError
+from gridgis.times import aware
 
 __all__ = [
     "DEFAULT_MAX_HEAT_POINTS",
@@ -554,7 +555,7 @@ def inspection_recency(
     >>> recency.loc[recency["never_inspected"], "code"].tolist()  # doctest: +SKIP
     ['350304003012004', '350304005002001']
     """
-    moment = aware_datetime(now, "now") if now is not None else dt.datetime.now(dt.UTC)
+    moment = aware(now, field="now") if now is not None else dt.datetime.now(dt.UTC)
     window_days = _check_count("window_days", window_days, 3660)
     digits = {"cell": None, "community": 12, "street": 9}
     if level not in digits:

@@ -80,10 +80,11 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.density import resolve_categories
-from gridgis.cases import OVERDUE_SQL, aware_datetime, period_conditions
+from gridgis.cases import OVERDUE_SQL, period_conditions
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.queries import LEVELS, Level, connection
 from gridgis.errors import InputError, NotFoundError
+from gridgis.times import aware
 
 __all__ = [
     "CODE_DIGITS",
@@ -356,7 +357,7 @@ def area_figures(
             f"`by_category` was {by_category!r} and `detail` {detail!r}; both are expected "
             "to be True or False"
         )
-    moment = aware_datetime(now, "now") if now is not None else dt.datetime.now(dt.UTC)
+    moment = aware(now, field="now") if now is not None else dt.datetime.now(dt.UTC)
     params: dict[str, Any] = {"prefix": (within or "") + "%", "now": moment}
     case_where = "".join(
         " AND " + c for c in period_conditions("c.reported_at", since, until, params, ordered=True)

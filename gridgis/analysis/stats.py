@@ -80,9 +80,9 @@ from sqlalchemy import Connection, Engine
 from gridgis.analysis.density import check_area_code, inspection_recency, rate_per_1000
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.hotspots import hotspots
-from gridgis.cases import aware_datetime
 from gridgis.db.queries import connection, read_geoframe
 from gridgis.errors import InputError
+from gridgis.times import aware
 
 __all__ = ["STATISTICS_LEVELS", "StatisticsLevel", "area_geometries", "area_statistics"]
 
@@ -282,7 +282,7 @@ def area_statistics(
     1  梅峰社区    380      87.004   0.957
     """
     checked = _check_level(level)
-    moment = aware_datetime(now, "now") if now is not None else dt.datetime.now(dt.UTC)
+    moment = aware(now, field="now") if now is not None else dt.datetime.now(dt.UTC)
     with connection(bind) as conn:
         within = _scope(conn, checked, street, community, district)
         figures = area_figures(

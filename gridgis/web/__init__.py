@@ -23,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gridgis import config
 from gridgis.errors import DatabaseError, GridGISError
+from gridgis.times import to_minutes
 from gridgis.web import (
     api,
     auth,
@@ -135,6 +136,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(export_pages.bp)
     i18n.init_app(app)  # Chinese by default, ?lang=en
     app.jinja_env.globals["nav_links"] = nav.nav_links
+    app.jinja_env.filters["local_time"] = to_minutes  # every time on a page: +08:00
     basemap.base_map(app.config)  # a bad base-map setting fails now, not on the first page
     app.jinja_env.globals["base_map"] = lambda: basemap.base_map(current_app.config)
     auth.init_app(app)  # login pages, CSRF and role checks before every request

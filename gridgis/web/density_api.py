@@ -53,7 +53,6 @@ A parameter that is unknown, repeated or malformed is answered 400 with
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -65,8 +64,8 @@ from werkzeug.datastructures import MultiDict
 
 from gridgis.analysis import density
 from gridgis.analysis.hotspots import CONFIDENCE_LEVELS, FDR_LEVEL
-from gridgis.cases import LOCAL_TZ
 from gridgis.errors import InputError
+from gridgis.times import display_series, parse_time, to_display
 from gridgis.web.auth import current_user, login_required, scope
 from gridgis.web.db import get_engine
 from gridgis.web.geojson import GEOJSON_MIMETYPE, feature_collection, table_text
@@ -145,8 +144,8 @@ def _time(
     if not value.isascii() or len(value) > 40:
         raise InputError(expected)
     try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
+        moment = parse_time(value, field=key, plausible=False)
+    except InputError:
         raise InputError(expected) from None
     if not _YEARS[0] <= moment.year <= _YEARS[1]:
         raise InputError(expected)
@@ -194,12 +193,7 @@ def _filters(args: Mapping[str, list[str]]) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> str | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is None:  # a naive time given in a query is China Standard Time
-        stamp = stamp.tz_localize(LOCAL_TZ)
-    return stamp.tz_convert(LOCAL_TZ).isoformat()
+    return to_display(value)  # a naive time given in a query is China Standard Time
 
 
 def _fields(args: Mapping[str, list[str]], known: list[str]) -> list[str] | None:
@@ -247,7 +241,7 @@ def _cell_figures(
     )
     out = frame.reset_index()
     for name in ("valid_from", "valid_to", "last_inspected_at"):  # in China Standard Time
-        out[name] = pd.to_datetime(out[name], utc=True).dt.tz_convert(LOCAL_TZ)
+        out[name] = display_series(out[name])
     fields = _fields(args, [c for c in out.columns if c != "geom"])
     if fields is not None:
         out = out[[*fields, "geom"]]

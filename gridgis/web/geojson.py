@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 
 from gridgis.errors import CRSError
+from gridgis.times import display_series, to_display
 
 __all__ = [
     "COORDINATE_DECIMALS",
@@ -67,7 +68,9 @@ def json_value(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, dt.datetime | dt.date):  # pd.Timestamp is a datetime
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:  # also pd.Timestamp
+        return to_display(value)  # at +08:00, whatever the year
+    if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
 
@@ -86,7 +89,9 @@ def _column_values(series: pd.Series) -> list[Any]:
         return values
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         return list(series.tolist())
-    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return [None if v is pd.NaT else v.isoformat() for v in display_series(series)]
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
         return [None if v is pd.NaT else v.isoformat() for v in series]
     return [json_value(v) for v in series.to_numpy(dtype=object)]
 

@@ -64,6 +64,7 @@ from gridgis.errors import (
     ValidationError,
     listing,
 )
+from gridgis.times import parse_time
 from gridgis.web.auth import current_user, in_scope, scope
 from gridgis.web.cases_api import file_case, signed_in_name
 from gridgis.web.db import get_engine
@@ -310,15 +311,16 @@ def service_request(case: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _instant(value: str) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=cases.LOCAL_TZ)
+def _instant(value: str, name: str = "time") -> dt.datetime:
+    return parse_time(value, field=name, plausible=False)
 
 
 def _notice(case: dict[str, Any]) -> str | None:
     notes = []
     if case["deadline"]:
-        limit = _instant(case["deadline"]) - _instant(case["reported_at"])
+        limit = _instant(case["deadline"], "deadline") - _instant(
+            case["reported_at"], "reported_at"
+        )
         notes.append(f"按期结案时限 {round(limit.total_seconds() / 3600)} 小时")
     flag = case["location_flag"]
     if flag:

@@ -43,6 +43,7 @@ from werkzeug.datastructures import MultiDict
 
 from gridgis.db.models import CASE_STEPS, LOCATED_BY
 from gridgis.errors import InputError, Problem, ValidationError
+from gridgis.times import parse_time
 from gridgis.web.limits import check_json
 
 __all__ = [
@@ -1402,8 +1403,8 @@ def parse_datetime(value: str) -> dt.datetime | None:
     day, time, offset = match.groups()
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        parsed = dt.datetime.fromisoformat(f"{day}T{time}{offset}")
-    except ValueError:
+        parsed = parse_time(f"{day}T{time}{offset}", field="time", plausible=False)
+    except InputError:
         return None
     if not _DATETIME_YEARS[0] <= parsed.year <= _DATETIME_YEARS[1]:
         return None
