@@ -182,6 +182,13 @@ def _iso(value: dt.datetime | None) -> str | None:
     return to_display(value)
 
 
+def _check_texts(**texts: object) -> None:
+    """Refuse text PostgreSQL cannot store (a NUL character), naming the field and the value."""
+    for name, value in texts.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise InputError(f"`{name}` was {value!r} but may not contain a NUL character (U+0000)")
+
+
 def _step_label(step: str) -> str:
     return f"{step!r} ({CASE_STEP_NAMES_ZH[step]})"
 
@@ -1001,7 +1008,8 @@ def create_case(
         (the message names it; the error carries its id and street).
     InputError
         When only one of ``lon``/``lat`` is given, or they are not coordinates at all;
-        when ``reported_at`` is before 1949-10-01 or after tomorrow.
+        when ``reported_at`` is before 1949-10-01 or after tomorrow; when a text
+        holds a NUL character (PostgreSQL cannot store it).
 
     Examples
     --------
@@ -1014,6 +1022,13 @@ def create_case(
     when = _now()
     if reported_at is not None:
         when = parse_time(aware(reported_at, field="reported_at"), field="reported_at")
+    _check_texts(
+        external_id=external_id,
+        description=description,
+        source=source,
+        address=address,
+        reported_by=reported_by,
+    )
     if (lon is None) != (lat is None):
         raise InputError(
             f"`lon` was {lon!r} and `lat` was {lat!r}: give both coordinates, or neither"
@@ -1171,6 +1186,7 @@ def advance_case(
         raise InputError(f"`actor` was {actor!r} but is expected to name who takes the step")
     actor = actor.strip()
     when = parse_time(aware(at, field="at"), field="at") if at is not None else _now()
+    _check_texts(actor=actor)
     with queries.transaction(connection) as conn:
         row = conn.execute(
             text(

@@ -16,7 +16,9 @@ GeoJSON, shapefile or GeoPackage. Every row ends in exactly one outcome:
     matched no building). Nothing locatable is ever dropped;
 ``rejected``
     not stored: the row number and the reason are reported (unknown
-    category, a time that is not a date, a missing or repeated external id,
+    category, a time that is not a date or not plausible (before 1949-10-01
+    or after tomorrow), a missing or repeated external id, text with a NUL
+    character, a geometry that cannot be built such as a line of one vertex,
     coordinates that are not numbers and no address...);
 ``duplicate``
     its external id is already in the database: nothing is added, so
@@ -30,8 +32,10 @@ Row numbers are those a user sees: for CSV and Excel the header is row 1, so
 the first data row is row 2 (a CSV record with a line break inside quotes
 counts as one row); for GeoJSON, shapefiles and GeoPackages they are feature
 numbers starting at 1. The report CSV names its first column ``row`` or
-``feature`` accordingly. Times without a time zone are read in
-``Asia/Shanghai`` (China Standard Time) unless ``timezone`` says otherwise.
+``feature`` accordingly. Times without a time zone are read in China
+Standard Time, the fixed +08:00 (``Asia/Shanghai``, see :mod:`gridgis.times`),
+unless ``timezone`` names another zone. A file that cannot be read at all (a
+damaged ``.xlsx``...) is one :class:`~gridgis.errors.InputError` naming it.
 
 Examples
 --------
@@ -48,9 +52,9 @@ import codecs
 import datetime as dt
 import io
 import math
-import re
 import warnings
-import zoneinfo
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +64,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -76,6 +80,7 @@ from gridgis.errors import (
 )
 from gridgis.io import check_encoding, read_vector
 from gridgis.sheets import safe_csv_frame
+from gridgis.times import DEFAULT_TIMEZONE, parse_times, read_times, time_zone
 
 __all__ = [
     "CASE_FIELDS",
@@ -92,9 +97,6 @@ __all__ = [
     "read_inspection_rows",
     "read_table",
 ]
-
-DEFAULT_TIMEZONE = "Asia/Shanghai"
-"""The time zone of times written without one (China Standard Time, UTC+8)."""
 
 OUTCOMES: tuple[str, ...] = ("coordinates", "address", "flagged", "rejected", "duplicate")
 """What can happen to a row: exactly one of these."""
@@ -124,7 +126,6 @@ INSPECTION_FIELDS: dict[str, tuple[str, ...]] = {
 
 _FLAG_ORDER: tuple[str, ...] = ("outside", "gap", "swapped", "outside_china", "unmatched")
 _TABLE_SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel"}
-_FUTURE_SLACK = pd.Timedelta(days=1)
 _MAX_LISTED = 5
 
 
@@ -155,6 +156,9 @@ class SourceTable:
         The CRS the vector file declares, if any.
     encoding:
         The text encoding a CSV file was decoded with.
+    invalid_geometry:
+        Position -> why, for the features of a vector file whose geometry
+        could not be built (their ``geometry`` is ``None``).
     """
 
     path: Path
@@ -164,6 +168,7 @@ class SourceTable:
     geometry: NDArray[np.object_] | None = None
     crs: pyproj.CRS | None = None
     encoding: str | None = None
+    invalid_geometry: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def numbering(self) -> Literal["row", "feature"]:
@@ -318,6 +323,29 @@ def _read_csv(file: Path, encoding: str | None) -> SourceTable:
     )
 
 
+_EXCEL_FAILURES: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    SyntaxError,  # xml.etree's ParseError
+)
+"""What openpyxl raises on a corrupt or truncated .xlsx (it has no error of its own for most)."""
+
+
+def _unreadable_excel(file: Path, exc: BaseException) -> InputError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InputError(
+        f"{file} is not a readable Excel .xlsx file ({detail}): it may be damaged or "
+        "cut short; open it in Excel and save it again, or save it as CSV"
+    )
+
+
 def _read_excel(file: Path, sheet: str | None) -> SourceTable:
     import openpyxl  # type: ignore[import-untyped]
     from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
@@ -327,8 +355,8 @@ def _read_excel(file: Path, sheet: str | None) -> SourceTable:
             # openpyxl warns about styles and extensions it ignores; they do not matter here.
             warnings.simplefilter("ignore", UserWarning)
             book = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-        raise InputError(f"cannot read {file} as an Excel .xlsx file: {exc}") from exc
+    except (InvalidFileException, *_EXCEL_FAILURES) as exc:
+        raise _unreadable_excel(file, exc) from exc
     try:
         if sheet is None:
             worksheet = book.worksheets[0]
@@ -339,13 +367,17 @@ def _read_excel(file: Path, sheet: str | None) -> SourceTable:
                 f"`sheet` was {sheet!r} but {file.name} has the sheets {book.sheetnames}"
             )
         frame, numbers = _table_from_records(worksheet.iter_rows(values_only=True), file)
+    except GridGISError:
+        raise
+    except _EXCEL_FAILURES as exc:  # a sheet is read (and unzipped) only while it is iterated
+        raise _unreadable_excel(file, exc) from exc
     finally:
         book.close()
     return SourceTable(path=file, kind="excel", fields=frame, row=numbers)
 
 
 def _read_vector_file(file: Path, encoding: str | None, layer: str | None) -> SourceTable:
-    frame = read_vector(file, encoding=encoding, layer=layer)
+    frame = read_vector(file, encoding=encoding, layer=layer, on_invalid="null")
     geometry = np.asarray(frame.geometry.array, dtype=object)
     fields = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(object)
     fields = fields.where(fields.notna(), None).reset_index(drop=True)
@@ -358,6 +390,7 @@ def _read_vector_file(file: Path, encoding: str | None, layer: str | None) -> So
         geometry=geometry,
         crs=frame.crs,
         encoding=frame.attrs.get("encoding"),  # a shapefile's, as read_vector decided it
+        invalid_geometry=frame.attrs.get("invalid_geometry", {}),
     )
 
 
@@ -537,6 +570,8 @@ def _coordinate_columns(
     if table.kind == "vector" and x_field is None:
         assert table.geometry is not None
         x, y, notes = _point_xy(table.geometry)
+        for i, problem in table.invalid_geometry.items():
+            notes[i] = problem
         return (
             pd.Series(x, dtype=object),
             pd.Series(y, dtype=object),
@@ -744,6 +779,8 @@ def read_inspection_rows(
         x = pd.Series([None] * n, dtype=object)
         y = x.copy()
         notes = x.copy()
+        for i, problem in table.invalid_geometry.items():
+            notes.iat[i] = problem
         geometry = pd.Series(list(table.geometry), dtype=object)
     rows = pd.DataFrame(
         {
@@ -767,163 +804,6 @@ def read_inspection_rows(
 
 
 # --- checking values ---------------------------------------------------------------------------
-
-_AWARE = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.I)
-_TIME_FORMATS: tuple[str, ...] = (
-    "ISO8601",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d",
-    "%Y.%m.%d %H:%M:%S",
-    "%Y.%m.%d %H:%M",
-    "%Y.%m.%d",
-    "%Y年%m月%d日 %H:%M:%S",
-    "%Y年%m月%d日 %H:%M",
-    "%Y年%m月%d日%H:%M",
-    "%Y年%m月%d日 %H时%M分",
-    "%Y年%m月%d日",
-)
-_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-_EXCEL_MAX_SERIAL = 2_958_465  # 9999-12-31
-
-
-def _check_timezone(timezone: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(
-            f"`timezone` was {timezone!r} but is expected to be an IANA name such as "
-            "'Asia/Shanghai' or 'UTC'"
-        ) from exc
-
-
-def parse_times(
-    values: ArrayLike,
-    *,
-    timezone: str = DEFAULT_TIMEZONE,
-    excel_serials: bool = False,
-) -> pd.Series:
-    """Read times written in the ways Chinese case files write them.
-
-    Accepted: ISO 8601 (``2026-03-01T08:30:00+08:00``, ``2026-03-01 08:30``),
-    ``2026/3/1 8:30``, ``2026.3.1``, ``2026年3月1日 8:30``, date only (midnight),
-    ``datetime`` objects (Excel dates), and with ``excel_serials`` Excel's
-    day numbers (46082.35). Times without an offset are in ``timezone``.
-
-    Parameters
-    ----------
-    values:
-        Text, datetimes, numbers or ``None``.
-    timezone:
-        IANA time zone of times without an offset.
-    excel_serials:
-        Read numbers as Excel day numbers (only for values from Excel).
-
-    Returns
-    -------
-    pandas.Series
-        ``datetime64[us, UTC]``, RangeIndex, ``NaT`` where a value is blank or
-        not a time.
-
-    Examples
-    --------
-    >>> parse_times(["2026/3/1 8:30", "2026-03-01T00:30:00Z", "2026-13-01"]).tolist()
-    [Timestamp('2026-03-01 00:30:00+0000', tz='UTC'), Timestamp('2026-03-01 00:30:00+0000', tz='UTC'), NaT]
-    """  # noqa: E501
-    zone = _check_timezone(timezone)
-    items = list(np.asarray(values, dtype=object).ravel())
-    n = len(items)
-    naive = pd.Series(pd.NaT, index=range(n), dtype="datetime64[us]")
-    out = pd.Series(pd.NaT, index=range(n), dtype="datetime64[us, UTC]")
-    texts: dict[int, str] = {}
-    aware_texts: dict[int, str] = {}
-    moments_naive: dict[int, Any] = {}
-    moments_aware: dict[int, Any] = {}
-    serials: dict[int, float] = {}
-    # Sorting mixed Python values into kinds needs a look at each one; the parsing is vectorised.
-    for i, value in enumerate(items):
-        if isinstance(value, str):
-            stripped = value.strip()
-            if stripped:
-                (aware_texts if _AWARE.search(stripped) else texts)[i] = stripped
-        elif isinstance(value, dt.datetime | pd.Timestamp):
-            (moments_aware if value.tzinfo is not None else moments_naive)[i] = value
-        elif isinstance(value, dt.date):
-            moments_naive[i] = dt.datetime(value.year, value.month, value.day)
-        elif isinstance(value, np.datetime64) and not np.isnat(value):
-            moments_naive[i] = value
-        elif (
-            excel_serials
-            and isinstance(value, int | float | np.integer | np.floating)
-            and not isinstance(value, bool)
-            and math.isfinite(float(value))
-            and 0 < float(value) < _EXCEL_MAX_SERIAL
-        ):
-            serials[i] = float(value)
-    if texts:
-        index = list(texts)
-        series = pd.Series(list(texts.values()), index=index, dtype=object)
-        parsed = pd.Series(pd.NaT, index=index, dtype="datetime64[us]")
-        for fmt in _TIME_FORMATS:
-            todo = parsed.isna()
-            if not todo.any():
-                break
-            attempt = pd.to_datetime(series[todo], format=fmt, errors="coerce")
-            parsed[todo] = attempt.astype("datetime64[us]")
-        naive[index] = parsed
-    if moments_naive:
-        index = list(moments_naive)
-        naive[index] = pd.to_datetime(pd.Series(list(moments_naive.values()), index=index)).astype(
-            "datetime64[us]"
-        )
-    if serials:
-        index = list(serials)
-        days = pd.to_timedelta(pd.Series(list(serials.values()), index=index), unit="D")
-        naive[index] = (_EXCEL_EPOCH + days).astype("datetime64[us]").dt.round("s")
-    has_naive = naive.notna()
-    if has_naive.any():
-        local = naive[has_naive].dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
-        out[has_naive] = local.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-    if aware_texts:
-        index = list(aware_texts)
-        out[index] = pd.to_datetime(
-            pd.Series(list(aware_texts.values()), index=index),
-            format="ISO8601",
-            errors="coerce",
-            utc=True,
-        ).astype("datetime64[us, UTC]")
-    if moments_aware:
-        index = list(moments_aware)
-        out[index] = pd.to_datetime(
-            pd.Series(list(moments_aware.values()), index=index), utc=True
-        ).astype("datetime64[us, UTC]")
-    return out
-
-
-def _time_problems(
-    raw: pd.Series,
-    parsed: pd.Series,
-    *,
-    what: str,
-    now: pd.Timestamp,
-    required: bool,
-) -> list[str | None]:
-    """A reason per row whose time is missing (when required), not a date, or in the future."""
-    blank = np.fromiter((_blank(v) for v in raw), dtype=bool, count=len(raw))
-    bad = parsed.isna().to_numpy() & ~blank
-    future = (parsed > now + _FUTURE_SLACK).fillna(False).to_numpy(dtype=bool)
-    reasons: list[str | None] = [None] * len(raw)
-    for i in np.flatnonzero(bad | future | (blank & required)):
-        if blank[i]:
-            reasons[i] = f"{what} missing"
-        elif bad[i]:
-            reasons[i] = f"{what} {_as_text(raw.iloc[i])!r} is not a date"
-        else:
-            reasons[i] = f"{what} {_as_text(raw.iloc[i])!r} is in the future"
-    return reasons
 
 
 def _numbers(raw_x: pd.Series, raw_y: pd.Series) -> tuple[NDArray, NDArray, NDArray, NDArray]:
@@ -967,6 +847,23 @@ def _join(*reasons: str | None) -> str | None:
     return "; ".join(present) if present else None
 
 
+_NUL_NAMES = {"external_id": "external id", "reported_by": "reported by"}
+
+
+def _nul_problems(rows: pd.DataFrame, columns: Sequence[str]) -> list[str | None]:
+    """Per row: which of the text ``columns`` hold a NUL character (PostgreSQL text cannot)."""
+    reasons: list[str | None] = [None] * len(rows)
+    for column in columns:
+        values = rows[column].astype(object)
+        has_nul = values.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy(dtype=bool)
+        name = _NUL_NAMES.get(column, column)
+        for i in np.flatnonzero(has_nul).tolist():  # wording for the few rows that have one
+            reasons[i] = _join(
+                reasons[i], f"{name} {values.iat[i]!r} contains a NUL character (U+0000)"
+            )
+    return reasons
+
+
 def _id_problems(rows: pd.DataFrame) -> tuple[list[str | None], NDArray[np.bool_]]:
     """Per row: why its external id is unusable (missing, or used by several rows of the
     file), and whether it is repeated (such rows are rejected, never skipped as duplicates)."""
@@ -995,10 +892,14 @@ def _times(
     now: pd.Timestamp,
 ) -> tuple[pd.Series, list[str | None]]:
     """The times of ``column`` (Excel day numbers read as such) and a reason per bad one."""
-    parsed = parse_times(
-        rows[column], timezone=timezone, excel_serials=rows.attrs.get("kind") == "excel"
+    return read_times(
+        rows[column],
+        what=what,
+        required=required,
+        timezone=timezone,
+        excel_serials=rows.attrs.get("kind") == "excel",
+        now=now,
     )
-    return parsed, _time_problems(rows[column], parsed, what=what, now=now, required=required)
 
 
 def _lonlat(
@@ -1290,11 +1191,14 @@ def _check_cases(
     notes_in = rows["location_note"].tolist()
     raw_x, raw_y = rows["x"].tolist(), rows["y"].tolist()
     has_address = rows["address"].notna().to_numpy()
+    nul_reasons = _nul_problems(
+        rows, ("external_id", "category", "description", "address", "source", "reported_by")
+    )
     reasons: list[str | None] = []
     notes: list[str | None] = []
     # One pass to word the reasons of each row; the checks above are vectorised.
     for i in range(len(rows)):
-        problems: list[str | None] = [id_reasons[i]]
+        problems: list[str | None] = [id_reasons[i], nul_reasons[i]]
         if categories_given[i] is None:
             problems.append("category missing")
         elif code_list[i] is None or code_list[i] != code_list[i]:
@@ -1498,7 +1402,8 @@ def import_cases(
     """Import the cases of a file, all in one transaction, and report on every row.
 
     Each row is checked (external id present and unique in the file, category
-    known by code or name, time readable), skipped as a ``duplicate`` when its
+    known by code or name, time readable and from 1949-10-01 to tomorrow, no
+    NUL character in its text), skipped as a ``duplicate`` when its
     external id is already stored, then placed: by its coordinates in the
     cells active now, else by matching its address to a building. Rows that
     cannot be placed are stored ``flagged``; rows that cannot be stored are
@@ -1548,7 +1453,7 @@ source_field, reported_by_field:
     >>> report.flags  # doctest: +SKIP
     {'outside': 2, 'unmatched': 3}
     """
-    _check_timezone(timezone)
+    time_zone(timezone)
     _say(progress, f"reading {path}")
     rows = read_case_rows(
         path,
@@ -1780,6 +1685,7 @@ def _feature_units(
     geometry = np.full(n, None, dtype=object)
     shape_reasons: list[str | None] = [None] * n
     if rows.attrs.get("geometry"):
+        notes_in = rows["location_note"].tolist()
         raw = _object_array(rows["geometry"].tolist())
         present = ~(shapely.is_missing(raw) | shapely.is_empty(raw))
         if present.any():
@@ -1794,7 +1700,7 @@ def _feature_units(
         # The few other features (multi-points, multi-lines, polygons...) one by one.
         for i in np.flatnonzero((type_ids != 0) & (type_ids != 1)):
             if type_ids[i] == -1:
-                shape_reasons[i] = "the feature has no geometry"
+                shape_reasons[i] = notes_in[i] or "the feature has no geometry"
                 continue
             track = _usable_track(geometry[i])
             if track is None:
@@ -1811,10 +1717,12 @@ def _feature_units(
                 _coordinate_reason(raw_x[i], raw_y[i]) if given[i] else "no coordinates"
             )
     vertex_reasons = _bad_vertices(geometry)
+    nul_reasons = _nul_problems(rows, ("external_id", "worker"))
     times, ends = rows["time"].tolist(), rows["end_time"].tolist()
     reasons = [
         _join(
             id_reasons[i],
+            nul_reasons[i],
             start_reasons[i],
             end_reasons[i],
             f"end time {_as_text(ends[i])!r} is before the start time {_as_text(times[i])!r}"
@@ -1847,6 +1755,8 @@ def _track_units(rows: pd.DataFrame, spec: CRSSpec, *, timezone: str, now: pd.Ti
     raw_x, raw_y = rows["x"].tolist(), rows["y"].tolist()
     if rows.attrs.get("geometry"):
         x, y, notes = _point_xy(_object_array(rows["geometry"].tolist()))
+        given_notes = rows["location_note"].tolist()
+        notes = [g or note for g, note in zip(given_notes, notes, strict=True)]
         given = np.ones(n, dtype=bool)
         numeric = np.isfinite(x) & np.isfinite(y)
     else:
@@ -1855,6 +1765,7 @@ def _track_units(rows: pd.DataFrame, spec: CRSSpec, *, timezone: str, now: pd.Ti
     lon, lat = _lonlat(x, y, numeric, spec)
     flags = check_lonlat(lon, lat)
     order_raw = rows["order"].tolist()
+    nul_reasons = _nul_problems(rows, ("track", "worker"))
     has_order = any(not _blank(v) for v in order_raw)
     if has_order:
         order = pd.to_numeric(
@@ -1879,7 +1790,7 @@ def _track_units(rows: pd.DataFrame, spec: CRSSpec, *, timezone: str, now: pd.Ti
             if has_order and not np.isfinite(order[i])
             else None
         )
-        fix_reasons.append(_join(time_reasons[i], coordinates, ordering))
+        fix_reasons.append(_join(nul_reasons[i], time_reasons[i], coordinates, ordering))
     good = np.array([r is None for r in fix_reasons], dtype=bool)
     tracks = rows["track"]
     workers = rows["worker"].tolist()
@@ -2114,7 +2025,7 @@ y_field:
     >>> report.counts["inspections"]  # doctest: +SKIP
     12
     """
-    _check_timezone(timezone)
+    time_zone(timezone)
     _say(progress, f"reading {path}")
     rows = read_inspection_rows(
         path,

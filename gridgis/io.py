@@ -31,10 +31,12 @@ from __future__ import annotations
 import codecs
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
 import pyogrio
+import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from gridgis.archive import extract_archive
@@ -69,6 +71,14 @@ _VECTOR_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json")
 """What :func:`read_vector` looks for inside a zip."""
 
 _ROWS_PER_CHUNK = 65536
+
+_PLAIN_GEOS = {
+    "point array must contain 0 or >1 elements": "a line has a single vertex (it needs two)",
+    "Invalid number of points in LinearRing found 3 - must be 0 or >= 4": (
+        "a ring has fewer than 4 vertices"
+    ),
+}
+"""GEOS's words for a geometry it cannot build, said plainly."""
 
 
 def check_encoding(encoding: str) -> str:
@@ -294,6 +304,7 @@ def read_vector(
     encoding: str | None = None,
     layer: str | int | None = None,
     name: str | None = None,
+    on_invalid: Literal["raise", "null"] = "raise",
 ) -> gpd.GeoDataFrame:
     """Read a vector file into a GeoDataFrame, decoding its text strictly.
 
@@ -312,6 +323,10 @@ def read_vector(
         partition`` writes), which is read.
     name:
         The file's name in messages (an upload's own name); default ``path``.
+    on_invalid:
+        ``"raise"``: a geometry GEOS cannot build (a line of one vertex...)
+        fails the whole read; ``"null"``: it becomes ``None`` and
+        ``.attrs["invalid_geometry"]`` maps its position to why.
 
     Returns
     -------
@@ -348,7 +363,9 @@ def read_vector(
                 extract_archive(file, folder, name=shown), folder, layer, shown
             )
             inner_name = f"{shown}/{inner.relative_to(folder).as_posix()}"
-            return read_vector(inner, encoding=encoding, layer=inner_layer, name=inner_name)
+            return read_vector(
+                inner, encoding=encoding, layer=inner_layer, name=inner_name, on_invalid=on_invalid
+            )
     is_shapefile = file.suffix.lower() == ".shp"
     if layer is None and not is_shapefile:
         layer = _only_layer(file, shown)
@@ -359,7 +376,12 @@ def read_vector(
     elif encoding:
         chosen, source = check_encoding(encoding), "given"
     try:
-        frame = pyogrio.read_dataframe(file, layer=layer, encoding=chosen)
+        frame = pyogrio.read_dataframe(
+            file,
+            layer=layer,
+            encoding=chosen,
+            on_invalid="ignore" if on_invalid == "null" else "raise",
+        )
     except UnicodeDecodeError as exc:
         raise FileEncodingError(
             f"cannot decode the text of {shown} as {chosen or 'its declared encoding'} "
@@ -368,6 +390,36 @@ def read_vector(
         ) from exc
     except (DataSourceError, DataLayerError) as exc:
         raise InputError(_unreadable(file, shown, exc)) from exc
+    except shapely.errors.GEOSException as exc:
+        detail = str(exc).split(": ", 1)[-1].strip()
+        raise InputError(
+            f"cannot read {shown}: a feature's geometry is invalid: "
+            f"{_PLAIN_GEOS.get(detail, detail)}"
+        ) from exc
     frame.attrs["encoding"] = chosen
     frame.attrs["encoding_source"] = source
+    if on_invalid == "null":
+        frame.attrs["invalid_geometry"] = _invalid_geometries(file, layer, chosen, frame)
     return frame
+
+
+def _invalid_geometries(
+    file: Path, layer: str | int | None, encoding: str | None, frame: gpd.GeoDataFrame
+) -> dict[int, str]:
+    """Position -> why, for the features whose geometry was there but could not be built."""
+    missing = frame.geometry.isna().to_numpy()
+    if not missing.any():
+        return {}
+    # Read again, as WKB, only when some geometry is absent: told apart from none at all.
+    _, _, wkb, _ = pyogrio.raw.read(file, layer=layer, encoding=encoding, columns=[])
+    problems: dict[int, str] = {}
+    for i in missing.nonzero()[0]:  # the few invalid features, one by one for their message
+        if wkb[i] is None:
+            continue
+        try:
+            shapely.from_wkb(wkb[i])
+        except shapely.errors.GEOSException as exc:
+            detail = str(exc).split(": ", 1)[-1].strip()
+            plain = _PLAIN_GEOS.get(detail)
+            problems[int(i)] = f"the geometry is invalid: {plain or detail}"
+    return problems

@@ -818,3 +818,34 @@ def test_cli_show_advance_stats_deadlines(
     assert deadline_hours(engine)["fire_safety"] == 24  # all changes or none
     malformed = runner.invoke(main, ["cases", "deadlines", "--set", "fire_safety"])
     assert malformed.exit_code == 2 and "is not CATEGORY=HOURS" in malformed.output
+
+
+def test_texts_with_nul_and_implausible_times_are_refused(engine: Engine) -> None:
+    _seed(engine)
+    for key in ("description", "source", "address", "reported_by", "external_id"):
+        with pytest.raises(
+            InputError, match=rf"`{key}` was 'a\\x00b' but may not contain a NUL character"
+        ):
+            create_case(engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], **{key: "a\x00b"})
+    with pytest.raises(
+        InputError, match=r"`reported_at` was '1900-01-01T00:00:00\+08:00' but is before"
+    ):
+        create_case(engine, category="cityscape", reported_at=dt.datetime(1900, 1, 1))
+    with pytest.raises(
+        InputError, match=r"`reported_at` was '\d{4}-01-01T00:00:00\+08:00' but is after"
+    ):
+        create_case(
+            engine, category="cityscape", reported_at=dt.datetime(dt.date.today().year + 1, 1, 1)
+        )
+    case = create_case(engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], reported_at=T0)
+    with pytest.raises(InputError, match=r"`actor` was 'a\\x00b' but may not contain a NUL"):
+        advance_case(engine, case["id"], "registered", actor="a\x00b")
+    with pytest.raises(
+        InputError, match=r"`at` was '\d{4}-01-01T00:00:00\+08:00' but is after tomorrow"
+    ):
+        advance_case(
+            engine, case["id"], "registered", actor="x",
+            at=dt.datetime(dt.date.today().year + 1, 1, 1),
+        )  # fmt: skip
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM case_record")).scalar() == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -762,3 +763,191 @@ def test_files_that_cannot_be_imported_change_nothing(demo_engine: Engine, tmp_p
     with pytest.raises(GridGISError, match="does not exist"):
         import_cases(demo_engine, tmp_path / "missing.csv")
     assert _count(demo_engine, "case_record") == before
+
+
+# --- bad rows and implausible dates (issue 14, defects 12 and 13) ------------------------------
+
+
+def _next_year() -> str:
+    return f"{dt.date.today().year + 1}-03-01 08:00"
+
+
+def test_cli_rejects_bad_rows_with_their_number_and_imports_the_rest(
+    cli_env: str, demo_engine: Engine, places: dict[str, Any], tmp_path: Path
+) -> None:
+    (_, x1, y1), (_, x2, y2) = places["points"][:2]
+    lines = [
+        ",".join(CASE_HEADER),
+        f"R-1,消防安全,1949-10-01 00:00,{x1},{y1},,",
+        f"R-2,消防安全,0001-01-01 08:00,{x1},{y1},,",
+        f"R-3,消防安全,1900-01-01 08:00,{x1},{y1},,",
+        f"R-4,消防安全,{_next_year()},{x1},{y1},,",
+        f"R-5,消防安全,2026-03-01 08:00,{x1},{y1},,楼道\x00堆物",
+        f"R-6,消防安全,1988-07-01 12:00,{x2},{y2},,",  # summer time in zoneinfo, not in China
+    ]
+    path = tmp_path / "bad.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+
+    result = CliRunner().invoke(main, ["import", "cases", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert "by coordinates: 2" in result.output and "rejected: 4" in result.output
+    assert (
+        "rejected row 3: time '0001-01-01 08:00' is before 1949-10-01, not a plausible date"
+        in result.output
+    )
+    assert (
+        "rejected row 4: time '1900-01-01 08:00' is before 1949-10-01, not a plausible date"
+        in result.output
+    )
+    assert re.search(
+        r"rejected row 5: time '\d{4}-03-01 08:00' is after tomorrow \(\d{4}-\d\d-\d\d\), "
+        "not a plausible date",
+        result.output,
+    )
+    assert (
+        r"rejected row 6: description '楼道\x00堆物' contains a NUL character (U+0000)"
+        in result.output
+    )
+    with demo_engine.connect() as conn:
+        stored = dict(
+            conn.execute(
+                text(
+                    "SELECT external_id, reported_at FROM case_record WHERE external_id LIKE 'R-%'"
+                )
+            ).all()
+        )
+    assert stored == {
+        "R-1": dt.datetime(1949, 10, 1, tzinfo=SHANGHAI),
+        "R-6": dt.datetime(1988, 7, 1, 12, tzinfo=SHANGHAI),
+    }
+
+
+def test_excel_rows_with_implausible_dates_are_rejected(
+    demo_engine: Engine, places: dict[str, Any], tmp_path: Path
+) -> None:
+    (_, x1, y1) = places["points"][0]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["编号", "类别", "上报时间", "x", "y"])
+    sheet.append(["X-1", "消防安全", dt.datetime(2026, 3, 1, 8, 30), x1, y1])
+    sheet.append(["X-2", "消防安全", "0001-01-01", x1, y1])
+    sheet.append(["X-3", "消防安全", dt.datetime(1900, 1, 1), x1, y1])  # an Excel date
+    sheet.append(["X-4", "消防安全", 1.5, x1, y1])  # an Excel day number: 1899-12-31 12:00
+    sheet.append(["X-5", "消防安全", dt.datetime(dt.date.today().year + 1, 3, 1), x1, y1])
+    path = tmp_path / "dates.xlsx"
+    book.save(path)
+
+    report = import_cases(demo_engine, path)
+
+    _check_counts(report)
+    assert report.rows["outcome"].tolist() == ["coordinates"] + ["rejected"] * 4
+    assert report.rows["reason"].tolist()[1:4] == [
+        "time '0001-01-01' is before 1949-10-01, not a plausible date",
+        "time '1900-01-01 00:00:00' is before 1949-10-01, not a plausible date",
+        "time '1.5' is before 1949-10-01, not a plausible date",
+    ]
+    assert "is after tomorrow" in report.rows["reason"].iloc[4]
+    assert _count_ids(demo_engine, "case_record", "X-%") == 1
+
+
+def test_parse_times_reads_old_dates_at_plus_eight_hours() -> None:
+    times = parse_times(["1900-01-01 08:00", "0001-01-01", dt.datetime(1, 1, 1)])
+    assert times.iloc[0] == pd.Timestamp("1900-01-01 00:00", tz="UTC")  # not +08:05:43 (LMT)
+    assert times.iloc[1] == pd.Timestamp("0001-01-01", tz="UTC") - pd.Timedelta(hours=8)
+    assert times.iloc[2] == times.iloc[1]
+
+
+@pytest.mark.parametrize("how", ["random bytes", "truncated", "not a workbook"])
+def test_a_corrupt_xlsx_is_one_clear_error_naming_the_file(
+    cli_env: str, demo_engine: Engine, tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "上报.xlsx"
+    if how == "random bytes":
+        path.write_bytes(np.random.default_rng(14).bytes(4000))
+    else:
+        book = openpyxl.Workbook()
+        book.active.append(["编号", "类别", "上报时间", "地址"])
+        for i in range(200):
+            book.active.append([f"K-{i}", "消防安全", "2026-03-01", f"某路{i}号"])
+        book.save(path)
+        data = path.read_bytes()
+        if how == "truncated":
+            path.write_bytes(data[: len(data) * 2 // 3])
+        else:
+            import zipfile
+
+            with zipfile.ZipFile(path, "w") as archive:
+                archive.writestr("readme.txt", "not a workbook")
+    before = _count(demo_engine, "case_record")
+
+    with pytest.raises(InputError, match=r"上报\.xlsx is not a readable Excel \.xlsx file"):
+        import_cases(demo_engine, path)
+    result = CliRunner().invoke(main, ["import", "cases", str(path)])
+
+    assert result.exit_code == 1
+    assert f"{path} is not a readable Excel .xlsx file" in result.output
+    assert "Traceback" not in result.output and "BadZipFile" not in result.output
+    assert _count(demo_engine, "case_record") == before
+
+
+def test_inspections_with_a_one_vertex_line_or_an_old_date_are_rejected(
+    demo_engine: Engine, places: dict[str, Any], tmp_path: Path
+) -> None:
+    (_, x1, y1), (_, x2, y2) = places["points"][:2]
+
+    def feature(ident: str, started: str, coordinates: list[list[float]]) -> dict[str, Any]:
+        return {
+            "type": "Feature",
+            "properties": {"external_id": ident, "started_at": started},
+            "geometry": {"type": "LineString", "coordinates": coordinates},
+        }
+
+    path = tmp_path / "tracks.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    feature("V-1", "2026-03-01 08:00", [[x1, y1]]),
+                    feature("V-2", "2026-03-01 08:00", [[x1, y1], [x2, y2]]),
+                    feature("V-3", "1900-01-01 08:00", [[x1, y1], [x2, y2]]),
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    report = import_inspections(demo_engine, path)
+
+    _check_counts(report)
+    assert report.numbering == "feature"
+    assert report.rows["outcome"].tolist() == ["rejected", "coordinates", "rejected"]
+    reasons = report.rows["reason"].tolist()
+    assert reasons[0] == "the geometry is invalid: a line has a single vertex (it needs two)"
+    assert (
+        reasons[2] == "start time '1900-01-01 08:00:00' is before 1949-10-01, not a plausible date"
+    )
+    assert _count_ids(demo_engine, "inspection", "V-%") == 1
+
+    points = tmp_path / "points.csv"
+    points.write_bytes(
+        "external_id,started_at,x,y\n"
+        f"P-1\x00,2026-03-01 08:00,{x1},{y1}\nP-2,2026-03-01 08:00,{x1},{y1}\n".encode()
+    )
+    by_row = import_inspections(demo_engine, points)
+    assert by_row.rows["outcome"].tolist() == ["rejected", "coordinates"]
+    assert by_row.rows["reason"].iloc[0] == (
+        r"external id 'P-1\x00' contains a NUL character (U+0000)"
+    )
+
+    gps = _write_csv(
+        tmp_path / "gps.csv", ["track", "time", "x", "y"],
+        [["W-9", "2026-03-01 08:00", x1, y1], ["W-9", "1900-01-01 08:05", x2, y2],
+         ["W-9", "2026-03-01 08:10", x2, y2]],
+        "utf-8",
+    )  # fmt: skip
+    fixes = import_inspections(demo_engine, gps, track_field="track")
+    assert fixes.rows["outcome"].tolist() == ["coordinates"]
+    assert "row 3 time '1900-01-01 08:05' is before 1949-10-01" in fixes.rows["reason"].iloc[0]
