@@ -1060,7 +1060,8 @@ def _duplicates(
     conn: Connection, table: str, ids: pd.Series, repeated: NDArray[np.bool_]
 ) -> NDArray[np.bool_]:
     """Rows whose external id is already in ``table`` (an id the file repeats is rejected)."""
-    wanted = ids.dropna().unique().tolist()
+    # An id with a NUL is rejected anyway, and PostgreSQL could not even compare it.
+    wanted = [i for i in ids.dropna().unique().tolist() if "\x00" not in str(i)]
     if not wanted:
         return np.zeros(len(ids), dtype=bool)
     stored = conn.execute(
