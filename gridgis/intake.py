@@ -864,6 +864,10 @@ def _nul_problems(rows: pd.DataFrame, columns: Sequence[str]) -> list[str | None
     return reasons
 
 
+_SHOWN_ROWS = 10
+"""How many rows a reason about a repeated external id names (it also says how many)."""
+
+
 def _id_problems(rows: pd.DataFrame) -> tuple[list[str | None], NDArray[np.bool_]]:
     """Per row: why its external id is unusable (missing, or used by several rows of the
     file), and whether it is repeated (such rows are rejected, never skipped as duplicates)."""
@@ -876,9 +880,13 @@ def _id_problems(rows: pd.DataFrame) -> tuple[list[str | None], NDArray[np.bool_
     positions = np.flatnonzero(repeated)
     groups = pd.Series(positions).groupby(ids.iloc[positions].to_numpy()).agg(list)
     for ident, members in groups.items():  # one sentence per repeated id
-        listed = ", ".join(str(numbers[m]) for m in members)
+        first = ", ".join(str(numbers[m]) for m in members[:_SHOWN_ROWS])
+        if len(members) <= _SHOWN_ROWS:
+            listed = f"{numbering}s {first} of the file"
+        else:  # bounded: each row's reason names a few rows, not all of them
+            listed = f"{len(members):,} {numbering}s of the file (first {first}, …)"
         for m in members:
-            reasons[m] = f"external id {ident!r} is used by {numbering}s {listed} of the file"
+            reasons[m] = f"external id {ident!r} is used by {listed}"
     return reasons, repeated
 
 

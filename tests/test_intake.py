@@ -951,3 +951,16 @@ def test_inspections_with_a_one_vertex_line_or_an_old_date_are_rejected(
     fixes = import_inspections(demo_engine, gps, track_field="track")
     assert fixes.rows["outcome"].tolist() == ["coordinates"]
     assert "row 3 time '1900-01-01 08:05' is before 1949-10-01" in fixes.rows["reason"].iloc[0]
+
+
+def test_a_repeated_id_is_reported_in_bounded_words(demo_engine: Engine, tmp_path: Path) -> None:
+    """Each of 3,000 rows sharing an id names a few of the others and their count, not all
+    of them: the report grows with the rows, not with their square (issue 14, 2)."""
+    rows = [["SAME", "消防安全", "2025-03-01 08:00", "", "", "不存在路1号", ""]] * 3000
+    path = _write_csv(tmp_path / "same.csv", CASE_HEADER, rows, "utf-8")
+    report = import_cases(demo_engine, path)
+    reasons = report.rows["reason"]
+    assert (report.rows["outcome"] == "rejected").all()
+    assert reasons.str.len().max() < 400
+    assert reasons.iloc[0].startswith("external id 'SAME' is used by 3,000 rows of the file")
+    assert "2, 3, 4" in reasons.iloc[0]
