@@ -93,3 +93,15 @@ def test_password_change_and_removal_revoke_sessions_and_tokens_at_once(
     assert script.get("/api/summary", headers=robot).status_code == 401
     users.remove_user(engine, "clerk")
     assert office.get("/api/summary").status_code == 401
+
+
+def test_answers_after_login_set_no_cookie(workers: tuple[Flask, Flask]) -> None:
+    """The cookie is sent when the session changes, not with every answer: an answer still
+    under way would otherwise put back a cookie the browser has just dropped (the density
+    page test's browser, cleared between two users, came back signed in as the first)."""
+    browser = workers[0].test_client()
+    sign_in(browser)
+    for path in ("/", "/api/me", "/api/summary", "/map/density"):
+        response = browser.get(path)
+        assert response.status_code == 200, path
+        assert response.headers.getlist("Set-Cookie") == [], path

@@ -156,7 +156,8 @@ def default_config() -> dict[str, Any]:
     -------
     dict
         Flask settings: ``SESSION_COOKIE_HTTPONLY``, ``SESSION_COOKIE_SAMESITE``,
-        ``SESSION_COOKIE_SECURE``, ``PERMANENT_SESSION_LIFETIME``.
+        ``SESSION_COOKIE_SECURE``, ``PERMANENT_SESSION_LIFETIME``,
+        ``SESSION_REFRESH_EACH_REQUEST`` (off).
 
     Examples
     --------
@@ -185,6 +186,10 @@ def default_config() -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure_text in _TRUE,
         "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=hours),
+        # A login lasts a fixed time from login (its row in user_session expires then):
+        # the cookie is sent when it changes, not again with every answer, so an answer
+        # still under way cannot put back a cookie that the browser has just dropped.
+        "SESSION_REFRESH_EACH_REQUEST": False,
     }
 
 
