@@ -206,6 +206,7 @@ def _draw_chunk(
 ) -> tuple[gpd.GeoDataFrame, pd.Series, dict[str, str]]:
     """Cells of a chunk of communities, and how those the engine failed on were drawn."""
     from gridgis.partition import PartitionError, draw_layout
+    from gridgis.partition.units import GeometryFailure
 
     units, outlines, roads, bounds, seed = args
     try:
@@ -214,7 +215,7 @@ def _draw_chunk(
             seed=seed,
         )  # fmt: skip
         return result.cells, result.assignment, {}
-    except shapely.errors.GEOSException:
+    except (shapely.errors.GEOSException, GeometryFailure):
         pass
     cells: list[gpd.GeoDataFrame] = []
     assignments: list[pd.Series] = []
@@ -233,7 +234,7 @@ def _draw_chunk(
                     attempt, group="community_code", communities=outline,
                     roads=roads if with_roads else None, bounds={code: bounds[code]}, seed=seed,
                 )  # fmt: skip
-            except shapely.errors.GEOSException as exc:
+            except (shapely.errors.GEOSException, GeometryFailure) as exc:
                 errors.append(f"{how}: {exc}")
                 continue
             if errors:

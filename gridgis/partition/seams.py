@@ -12,7 +12,9 @@ a kilometre of edge when measured on the ellipsoid or in a metric CRS).
 layout at once (every community, every street): each cell vertex near its
 community's boundary is moved onto it, the outline's own vertices are put
 into the cells' edges along it, and every vertex a cell has on a community
-boundary is put into the edges of the cells on the other side. Shared
+boundary is put into the edges of the cells on the other side; two cells that
+still overlap (along a common edge that is no seam) give that ground to the
+first of them. Shared
 edges then have identical coordinates on both sides, so the cells of
 neighbouring communities meet along a line, with no area in common in any
 CRS, and a community's cells cover exactly its outline.
@@ -161,7 +163,43 @@ def fit_cells(
     bad = np.flatnonzero(present & ~shapely.is_valid(out))
     if bad.size:
         out[bad] = polygonal(shapely.make_valid(out[bad]))
+    out = _without_overlaps(out, (tolerance * _OVERLAP_SHARE) ** 2)
     return _without_crumbs(out, tolerance * tolerance)
+
+
+_OVERLAP_SHARE = 0.01
+"""Overlaps of two cells larger than (this share of the seam tolerance)² are resolved."""
+
+
+def _without_overlaps(cells: GeomArray, min_area: float) -> GeomArray:
+    """Give ground two cells both hold to the first of them (by position).
+
+    The seams are fitted by moving vertices; two cells of one community whose
+    common edge is not a seam (drawn on a coarser grid, as the demo's retry
+    does) can still overlap by a sliver along it. Only pairs that overlap by
+    more than ``min_area`` are touched; the later cell loses the ground, and
+    its edge there becomes the earlier cell's (the same coordinates).
+    """
+    present = np.flatnonzero(~shapely.is_missing(cells) & ~shapely.is_empty(cells))
+    if present.size < 2:
+        return cells
+    tree = shapely.STRtree(cells[present])
+    left, right = tree.query(cells[present], predicate="intersects")
+    pair = left < right
+    left, right = present[left[pair]], present[right[pair]]
+    if left.size == 0:
+        return cells
+    area = shapely.area(shapely.intersection(cells[left], cells[right]))
+    hit = area > min_area
+    if not hit.any():
+        return cells
+    out = cells.copy()
+    # One difference per overlapping pair, in order (a later cell may lose to several).
+    for first, later in zip(left[hit], right[hit], strict=True):
+        out[later] = shapely.difference(out[later], out[first])
+    changed = np.unique(right[hit])
+    out[changed] = polygonal(shapely.make_valid(out[changed]))
+    return out
 
 
 def _without_crumbs(cells: GeomArray, min_area: float) -> GeomArray:

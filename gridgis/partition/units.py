@@ -111,9 +111,17 @@ class PartitionError(GridGISError, ValueError):
     status = 422
 
 
+class GeometryFailure(PartitionError):
+    """GEOS failed on the units' geometry (a robustness failure, not an infeasible layout).
+
+    Raised by :func:`geos_guard`; a caller that can try again differently (on a
+    coarser grid, without roads, as the demo generator does) catches this one.
+    """
+
+
 @contextmanager
 def geos_guard(what: str) -> Iterator[None]:
-    """Turn a GEOS failure inside the block (or decorated function) into a :class:`PartitionError`.
+    """Turn a GEOS failure inside the block (or decorated function) into a :class:`GeometryFailure`.
 
     Input footprints are repaired before any overlay
     (:func:`~gridgis.partition.footprints.clean_footprints`), so GEOS should
@@ -123,7 +131,7 @@ def geos_guard(what: str) -> Iterator[None]:
     try:
         yield
     except shapely.errors.GEOSException as exc:
-        raise PartitionError(
+        raise GeometryFailure(
             f"{what} failed on the units' geometry (GEOS: {exc!s}); check the units for "
             "footprints drawn twice or broken near there, and repair or leave them out"
         ) from exc
