@@ -228,8 +228,12 @@ def nearest_regions(
     if sites.shape[0] == 1:
         regions = np.asarray([shapely.envelope(extent)], dtype=object)
     else:
+        # Each site at its first point as given, not as rounded: rounding moved sites by
+        # up to half the resolution, and the cells drawn from those regions left a gap
+        # of 125 m² in a community of the 雨花区 demo.
+        exact = np.asarray(xy, dtype=float).reshape(-1, 2)[first]
         regions = shapely.get_parts(
-            shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=extent, ordered=True)
+            shapely.voronoi_polygons(shapely.multipoints(exact), extend_to=extent, ordered=True)
         )
     out[first] = regions
     return out
