@@ -705,3 +705,17 @@ def test_fitting_leaves_no_overlap_between_cells_of_one_community() -> None:
     assert shapely.area(shapely.intersection(fitted[0], fitted[1])) < 1e-9
     assert shapely.area(shapely.union_all(fitted)) == pytest.approx(10_000, abs=1e-6)
     assert all(shapely.is_valid(fitted))
+
+
+def test_fitting_gives_a_hole_between_cells_to_the_cell_it_borders_most() -> None:
+    """A community's cells cover it exactly: ground none of them holds (the roads path left
+    249 m² in 430111002008 of the 雨花区 demo) goes to the neighbour it borders most."""
+    from gridgis.partition.seams import fit_cells
+
+    outline = np.array([box(0, 0, 100, 100)], dtype=object)
+    cells = np.array([box(0, 0, 50, 100), box(50, 0, 100, 90)], dtype=object)
+    fitted = fit_cells(cells, np.array([0, 0]), outline, tolerance=0.05)
+    assert shapely.area(shapely.union_all(fitted)) == pytest.approx(10_000, abs=1e-6)
+    assert shapely.area(fitted[1]) == pytest.approx(5_000, abs=1e-6)  # 50 m of border
+    assert shapely.area(shapely.intersection(fitted[0], fitted[1])) < 1e-9
+    assert all(shapely.is_valid(fitted)) and all(shapely.get_num_geometries(fitted) == 1)
