@@ -321,6 +321,42 @@ def response_json(response: Any, status: int) -> Any:
     return json.loads(response.get_data(as_text=True))
 
 
+ROUTE_SAMPLE_ARGS = {
+    "level": "cell",
+    "case_id": "1",
+    "z": "0",
+    "x": "0",
+    "y": "0",
+    "fmt": "json",
+    "service_code": "dispute",
+    "service_request_id": "1",
+    "filename": "css/app.css",
+}
+"""A value for each argument of the app's routes (others get ``1``), to call every route."""
+
+
+def sample_url(rule: Any) -> str:
+    """The URL of a Flask ``rule`` with each argument filled from :data:`ROUTE_SAMPLE_ARGS`."""
+    url = str(rule.rule)
+    for name in rule.arguments:
+        url = re.sub(rf"<(?:[\w()]+:)?{name}>", ROUTE_SAMPLE_ARGS.get(name, "1"), url)
+    return url
+
+
+def backdate_case_to_1900(engine: Engine, case_id: int) -> None:
+    """Store case ``case_id`` as reported on 1900-01-01 (an old system's migration might),
+    past the triggers that refuse such times."""
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(
+            text(
+                "UPDATE case_record SET reported_at = '1900-01-01 00:00:00+08', "
+                "deadline = '1900-01-02 00:00:00+08' WHERE id = :id"
+            ),
+            {"id": case_id},
+        )
+
+
 def cell_point(engine: Engine, *, last: bool = False) -> tuple[str, float, float]:
     """The code of the first (``last``: the last) active cell and a point well inside it."""
     with engine.connect() as conn:

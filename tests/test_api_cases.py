@@ -10,6 +10,7 @@ from typing import Any
 import geopandas as gpd
 import pytest
 from _api_auth import token_client
+from conftest import backdate_case_to_1900
 from conftest import cell_point as _cell_point
 from conftest import response_json as _json
 from flask import Flask
@@ -546,15 +547,7 @@ def test_implausible_report_times_are_refused_naming_the_field(
 def test_an_old_case_is_answered_at_plus_eight_hours(client: FlaskClient, db: Engine) -> None:
     _, lon, lat = _cell_point(db)
     case = _post_case(client, {"category": "errand", "lon": lon, "lat": lat})
-    with db.begin() as conn:  # a case of 1900, as an old system's migration might have stored it
-        conn.execute(text("SET LOCAL session_replication_role = replica"))  # past the triggers
-        conn.execute(
-            text(
-                "UPDATE case_record SET reported_at = '1900-01-01 00:00:00+08', "
-                "deadline = '1900-01-02 00:00:00+08' WHERE id = :id"
-            ),
-            {"id": case["id"]},
-        )
+    backdate_case_to_1900(db, case["id"])
     answered = _json(client.get(f"/api/cases/{case['id']}"), 200)
     assert answered["reported_at"] == "1900-01-01T00:00:00+08:00"  # not 00:05:43+08:05:43
     assert answered["deadline"] == "1900-01-02T00:00:00+08:00"

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
 from _api_auth import user_token
-from conftest import response_json, sign_in
+from conftest import response_json, sample_url, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
@@ -25,16 +24,6 @@ V2 = "/open311/v2"
 PUBLIC = {"/api/health", "/api/openapi.json", "/open311/v2/<path:rest>"}
 """Routes anyone may call: monitoring, the API's description, and Open311's 404 for paths
 that are no resource (it reads nothing)."""
-SAMPLE_ARGS = {
-    "level": "cell",
-    "case_id": "1",
-    "z": "0",
-    "x": "0",
-    "y": "0",
-    "fmt": "json",
-    "service_code": "dispute",
-    "service_request_id": "1",
-}
 
 
 class Streets(NamedTuple):
@@ -146,9 +135,7 @@ def test_every_api_route_but_the_public_ones_needs_a_user(app: Flask) -> None:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(("/api/", "/open311/", "/tiles/")) or rule.rule in PUBLIC:
             continue
-        url = rule.rule
-        for name in rule.arguments:
-            url = re.sub(rf"<(?:[\w()]+:)?{name}>", SAMPLE_ARGS.get(name, "1"), url)
+        url = sample_url(rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             response = anonymous.open(url, method=method, json={})
             message = _error(response, 401)

@@ -8,7 +8,6 @@ field, before any view passes it to the database.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,21 +15,9 @@ from typing import Any
 import pytest
 from _api_auth import user_token
 from _server import gunicorn, send_chunked
-from conftest import sign_in
+from conftest import sample_url, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
-
-SAMPLE_ARGS = {
-    "level": "cell",
-    "case_id": "1",
-    "z": "0",
-    "x": "0",
-    "y": "0",
-    "fmt": "json",
-    "service_code": "dispute",
-    "service_request_id": "1",
-    "filename": "css/app.css",
-}
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +51,7 @@ def _urls(app: Flask) -> list[str]:
     for rule in app.url_map.iter_rules():
         if "GET" not in (rule.methods or set()):
             continue
-        url = rule.rule
-        for name in rule.arguments:
-            url = re.sub(rf"<(?:[\w()]+:)?{name}>", SAMPLE_ARGS.get(name, "1"), url)
+        url = sample_url(rule)
         urls.append(url)
     return urls
 

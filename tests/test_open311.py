@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from _api_auth import token_client, user_token
-from conftest import cell_point, sign_in
+from conftest import backdate_case_to_1900, cell_point, sign_in
 from conftest import response_json as _json
 from flask import Flask
 from flask.testing import FlaskClient
@@ -421,15 +421,7 @@ def test_an_old_request_is_answered_at_plus_eight_hours(client: FlaskClient, db:
         201,
     )
     case_id = int(answer[0]["service_request_id"])
-    with db.begin() as conn:  # a case of 1900, as an old system's migration might have stored it
-        conn.execute(text("SET LOCAL session_replication_role = replica"))  # past the triggers
-        conn.execute(
-            text(
-                "UPDATE case_record SET reported_at = '1900-01-01 00:00:00+08', "
-                "deadline = '1900-01-02 00:00:00+08' WHERE id = :id"
-            ),
-            {"id": case_id},
-        )
+    backdate_case_to_1900(db, case_id)
     (request,) = _json(client.get(f"{V2}/requests/{case_id}.json"), 200)
     assert request["requested_datetime"] == "1900-01-01T00:00:00+08:00"  # not +08:05:43
     assert request["updated_datetime"] == "1900-01-01T00:00:00+08:00"
