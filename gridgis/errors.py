@@ -19,51 +19,81 @@ ITEM_CHARS = 300
 
 
 class GridGISError(Exception):
-    """Base class of every error gridgis raises on purpose."""
+    """Base class of every error gridgis raises on purpose.
+
+    Attributes
+    ----------
+    status:
+        The HTTP status the web layer answers with.
+    code:
+        A short machine-readable name of the kind of error (``not_found``...),
+        the ``code`` of the web API's error answers.
+    field:
+        The request field or parameter at fault, when there is one.
+    """
 
     status: int = 500
+    code: str = "error"
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 class ConfigError(GridGISError, ValueError):
     """A setting (environment variable or argument) has a bad value."""
 
     status = 500
+    code = "config_error"
 
 
 class DatabaseError(GridGISError, RuntimeError):
     """The database cannot be reached, created or started."""
 
     status = 503
+    code = "database_unavailable"
 
 
 class CRSError(GridGISError, ValueError):
     """A coordinate reference system is unknown or does not fit the data."""
 
     status = 400
+    code = "bad_crs"
 
 
 class CoordinateError(GridGISError, ValueError):
     """Coordinates are impossible for the CRS they are said to be in."""
 
     status = 400
+    code = "bad_coordinates"
 
 
 class InputError(GridGISError, ValueError):
     """An input file or request cannot be used as given (unreadable, missing fields)."""
 
     status = 400
+    code = "bad_request"
 
 
 class NotFoundError(GridGISError, LookupError):
     """A district, street, community, cell or case does not exist."""
 
     status = 404
+    code = "not_found"
+
+
+class ForbiddenError(GridGISError, PermissionError):
+    """The user may not see or change this (another street's area, an analyst changing data)."""
+
+    status = 403
+    code = "forbidden"
 
 
 class ConflictError(GridGISError, RuntimeError):
     """The data changed under an operation (e.g. a layout published meanwhile)."""
 
     status = 409
+    code = "conflict"
 
 
 class DuplicateCaseError(ConflictError):
@@ -78,6 +108,8 @@ class DuplicateCaseError(ConflictError):
         street may be told the id only when it may see that case.
     """
 
+    code = "duplicate_case"
+
     def __init__(self, message: str, *, case_id: int, street_code: str | None) -> None:
         super().__init__(message)
         self.case_id = case_id
@@ -88,6 +120,7 @@ class FileEncodingError(GridGISError, UnicodeError):
     """A file's text cannot be decoded with the encoding it was read with."""
 
     status = 400
+    code = "bad_encoding"
 
 
 @dataclass(frozen=True)
@@ -189,12 +222,15 @@ class ValidationError(GridGISError, ValueError):
     """
 
     status = 422
+    code = "invalid"
 
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+    def __init__(
+        self, message: str, problems: Sequence[Problem] = (), *, field: str | None = None
+    ) -> None:
         self.problems: list[Problem] = list(problems)
         if self.problems:
             message += "\n" + listing(self.problems, sep="\n  - ")
-        super().__init__(message)
+        super().__init__(message, field=field)
 
 
 class ThrottledError(GridGISError, RuntimeError):
@@ -207,6 +243,7 @@ class ThrottledError(GridGISError, RuntimeError):
     """
 
     status = 429
+    code = "throttled"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         self.retry_after = retry_after

@@ -471,3 +471,36 @@ def read_times(
         parsed = parsed.copy()
         parsed[refused] = pd.NaT
     return parsed, reasons
+
+
+_RFC3339 = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?)"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+RFC3339_YEARS = (1900, 2999)
+"""The years an RFC 3339 time of a request may name."""
+
+
+def parse_rfc3339(value: str) -> dt.datetime | None:
+    """Read an RFC 3339 date-time (with ``Z`` or an offset) of the years
+    :data:`RFC3339_YEARS`; ``None`` when it is not one.
+
+    Examples
+    --------
+    >>> parse_rfc3339("2025-03-01T08:00:00+08:00").isoformat()
+    '2025-03-01T08:00:00+08:00'
+    >>> parse_rfc3339("2025-03-01") is None
+    True
+    """
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        return None
+    day, time, offset = match.groups()
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        parsed = parse_time(f"{day}T{time}{offset}", field="time", plausible=False)
+    except InputError:
+        return None
+    if not RFC3339_YEARS[0] <= parsed.year <= RFC3339_YEARS[1]:
+        return None
+    return parsed

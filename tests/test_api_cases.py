@@ -22,7 +22,8 @@ from gridgis.db.layout import publish_cells
 from gridgis.web import create_app
 from gridgis.web.cases_api import intake_durable
 from gridgis.web.db import dispose_engine
-from gridgis.web.openapi import MAX_BODY_BYTES, openapi_document
+from gridgis.web.endpoints import MAX_BODY_BYTES
+from gridgis.web.openapi import openapi_document
 
 
 @pytest.fixture
@@ -166,7 +167,7 @@ def test_the_sync_commit_setting(demo_url: str, monkeypatch: pytest.MonkeyPatch)
         assert case["location_flag"] == "unmatched"
         body = {"category": "errand", "address": "x"}
         refused = token_client(wrong.test_client(), name="wrong").post("/api/cases", json=body)
-        assert _json(refused, 500)["error"] == (
+        assert _json(refused, 500)["error"]["message"] == (
             "GRIDGIS_INTAKE_SYNC_COMMIT was 'maybe' but is expected to be 'on' or 'off'"
         )
     finally:
@@ -199,7 +200,7 @@ def test_a_case_moves_through_every_step_to_closed(client: FlaskClient, db: Engi
         assert case[f"{step}_by"] == "admin-api"
         assert dt.datetime.fromisoformat(case[f"{step}_at"]) == hour + dt.timedelta(hours=n)
     assert case["overdue"] is False
-    error = _json(client.post(url, json={"step": "rejected"}), 409)["error"]
+    error = _json(client.post(url, json={"step": "rejected"}), 409)["error"]["message"]
     assert re.search(r"case \d+ is finished: 'closed' \(结案\)", error)
 
 
@@ -212,12 +213,12 @@ def test_steps_cannot_be_skipped_or_undone_and_keep_their_order(
         {"category": "errand", "lon": lon, "lat": lat, "reported_at": "2025-06-01T08:00:00Z"},
     )
     url = f"/api/cases/{case['id']}/steps"
-    skipped = _json(client.post(url, json={"step": "handled"}), 409)["error"]
+    skipped = _json(client.post(url, json={"step": "handled"}), 409)["error"]["message"]
     assert "cannot skip to 'handled' (处置)" in skipped
     early = client.post(url, json={"step": "registered", "at": "2025-06-01T07:00:00Z"})
-    assert "a step cannot come before the one it follows" in _json(early, 400)["error"]
+    assert "a step cannot come before the one it follows" in _json(early, 400)["error"]["message"]
     _json(client.post(url, json={"step": "registered"}), 200)
-    back = _json(client.post(url, json={"step": "registered"}), 409)["error"]
+    back = _json(client.post(url, json={"step": "registered"}), 409)["error"]["message"]
     assert "cannot go back to 'registered'" in back
     rejected = _json(client.post(url, json={"step": "rejected"}), 200)
     assert rejected["step"] == "rejected"
@@ -372,7 +373,7 @@ def test_invalid_cases_are_refused_with_a_message(
 ) -> None:
     sent = json.dumps(body)  # ASCII escapes: a lone surrogate travels as \ud800
     response = shared_client.post("/api/cases", data=sent, content_type="application/json")
-    error = _json(response, status)["error"]
+    error = _json(response, status)["error"]["message"]
     assert re.search(message, error), error
 
 
@@ -408,7 +409,7 @@ _BAD_BODIES: list[tuple[str, dict[str, Any], int, str]] = [
 def test_unreadable_bodies_are_refused_with_a_message(
     shared_client: FlaskClient, kwargs: dict[str, Any], status: int, message: str
 ) -> None:
-    error = _json(shared_client.post("/api/cases", **kwargs), status)["error"]
+    error = _json(shared_client.post("/api/cases", **kwargs), status)["error"]["message"]
     assert re.search(message, error), error
 
 
@@ -419,8 +420,8 @@ _BAD_QUERIES: list[tuple[str, str, int, str]] = [
     ("/api/cases?limit=5.5", "", 422, r"`limit` was '5\.5' but is expected to be an integer"),
     ("/api/cases?offset=-1", "", 422, r"`offset` was -1 but is expected to be at least 0"),
     ("/api/cases?limit=5&limit=6", "", 422, r"`limit` was given 2 times but may be given once"),
-    ("/api/cases?page=2", "", 422, r"unknown query parameter\(s\) `page`; allowed: `street`"),
-    ("/api/cases?overdue=yes", "", 422, r"`overdue` was 'yes' but is expected to be true or false"),
+    ("/api/cases?page=2", "", 422, r"unknown query parameter\(s\) `page`; allowed: .*`street`"),
+    ("/api/cases?overdue=maybe", "", 422, r"`overdue` was 'maybe' but is expected to be true or"),
     ("/api/cases?street=35030400", "", 422, r"`street` was '35030400' but is expected to match"),
     ("/api/cases?cell=%00", "", 400, r"参数 `cell` 的值 '\\x00' 含有空字符（NUL）"),
     ("/api/cases?step=done", "", 422, r"`step` was 'done' but is expected to be one of \['rep"),
@@ -441,7 +442,7 @@ _BAD_QUERIES: list[tuple[str, str, int, str]] = [
 def test_invalid_parameters_are_refused_with_a_message(
     shared_client: FlaskClient, url: str, method: str, status: int, message: str
 ) -> None:
-    error = _json(shared_client.open(url, method=method or "GET"), status)["error"]
+    error = _json(shared_client.open(url, method=method or "GET"), status)["error"]["message"]
     assert re.search(message, error), error
 
 
@@ -456,17 +457,17 @@ def test_invalid_steps_are_refused_with_a_message(client: FlaskClient, db: Engin
         ({"step": "registered", "at": "yesterday"}, 422, r"`at` was 'yesterday'"),
     ]
     for body, status, message in bad:
-        error = _json(client.post(url + "/steps", json=body), status)["error"]
+        error = _json(client.post(url + "/steps", json=body), status)["error"]["message"]
         assert re.search(message, error), (body, error)
     missing = client.post("/api/cases/987654321/steps", json={"step": "registered"})
-    assert _json(missing, 404)["error"] == "case 987654321 does not exist"
+    assert _json(missing, 404)["error"]["message"] == "case 987654321 does not exist"
     assert _json(client.get(url), 200)["step"] == "reported"
 
 
 def test_a_duplicate_external_id_is_a_conflict(client: FlaskClient) -> None:
     body = {"category": "dispute", "address": "荔城区", "external_id": "12345-0001"}
     first = _post_case(client, body)
-    error = _json(client.post("/api/cases", json=body), 409)["error"]
+    error = _json(client.post("/api/cases", json=body), 409)["error"]["message"]
     assert error == (
         f"`external_id` was '12345-0001' but case {first['id']} already has it; "
         "a case is filed only once"
@@ -479,7 +480,7 @@ def test_a_duplicate_external_id_is_a_conflict(client: FlaskClient) -> None:
 def test_openapi_document_describes_every_api_route(app: Flask, client: FlaskClient) -> None:
     served = _json(client.get("/api/openapi.json"), 200)
     assert served == openapi_document()
-    assert served["openapi"].startswith("3.0")
+    assert served["openapi"] == "3.1.0"
     documented = {
         (re.sub(r"\{(\w+)\}", r"<\1>", path), method.upper())
         for path, item in served["paths"].items()
@@ -535,7 +536,7 @@ def test_implausible_report_times_are_refused_naming_the_field(
         json={"category": "errand", "lon": lon, "lat": lat, "reported_at": reported_at},
     )
     assert response.status_code == status, response.get_data(as_text=True)
-    assert re.search(message, _json(response, status)["error"])
+    assert re.search(message, _json(response, status)["error"]["message"])
     implausible = text(
         "SELECT count(*) FROM case_record "
         "WHERE reported_at < '1949-10-01' OR reported_at > now() + interval '2 days'"

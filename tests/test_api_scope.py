@@ -116,7 +116,7 @@ def _error(response: Any, status: int) -> str:
     if isinstance(body, list):  # Open311's list of errors
         assert len(body) == 1 and body[0]["code"] == status
         return str(body[0]["description"])
-    return str(body["error"])
+    return str(body["error"]["message"])
 
 
 def _count_cases(db: Engine) -> int:

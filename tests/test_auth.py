@@ -231,7 +231,7 @@ def test_anonymous_reaches_only_the_login_page_health_and_static_files(
     for url in ("/api/summary", "/api/areas/district.geojson", "/api/me"):
         api = client.get(url)
         assert api.status_code == 401, url
-        assert api.get_json()["error"].startswith("log in first")
+        assert api.get_json()["error"]["message"].startswith("log in first")
         assert api.headers["WWW-Authenticate"] == 'Bearer realm="gridgis"'
     assert client.get("/api/health").status_code == 200
     static = client.get("/static/css/auth.css")
@@ -352,9 +352,9 @@ def test_csrf_missing_is_400_and_wrong_is_403(client: FlaskClient, database_url:
     token = sign_in(client, name="admin2")
     body = {"category": "fire_safety", "lon": 119.0, "lat": 25.42}
     no_header = client.post("/api/cases", json=body)
-    assert no_header.status_code == 400 and "CSRF" in no_header.get_json()["error"]
+    assert no_header.status_code == 400 and "CSRF" in no_header.get_json()["error"]["message"]
     other = client.post("/api/cases", json=body, headers={"X-CSRF-Token": token[::-1]})
-    assert other.status_code == 403 and "CSRF" in other.get_json()["error"]
+    assert other.status_code == 403 and "CSRF" in other.get_json()["error"]["message"]
     for method in ("put", "patch", "delete"):
         assert getattr(client, method)("/api/summary").status_code == 400
     accepted = client.post("/api/cases", json=body, headers={"X-CSRF-Token": token})
@@ -383,7 +383,7 @@ def test_api_token_authenticates_a_request_without_csrf(
     analyst = {"Authorization": f"Bearer {users.issue_token(engine, 'analyst')}"}
     refused = client.post("/api/cases", json={"category": "fire_safety"}, headers=analyst)
     assert refused.status_code == 403
-    assert "analysts read and export but change nothing" in refused.get_json()["error"]
+    assert "analysts read and export but change nothing" in refused.get_json()["error"]["message"]
 
 
 @pytest.mark.usefixtures("areas")
@@ -443,7 +443,7 @@ def test_a_street_office_sees_only_its_street(demo_app: Flask, demo_engine: Engi
     }
     refused = office.get(f"/api/areas/cell.geojson?within={other}")
     assert refused.status_code == 403
-    assert refused.get_json()["error"] == (
+    assert refused.get_json()["error"]["message"] == (
         f"`within` was '{other}' but user 'street-{own}' may see only street {own}"
     )
 
@@ -482,7 +482,7 @@ def test_an_analyst_reads_everything_and_changes_nothing(client: FlaskClient) ->
         headers={"X-CSRF-Token": token},
     )
     assert refused.status_code == 403
-    assert refused.get_json()["error"] == (
+    assert refused.get_json()["error"]["message"] == (
         "user 'analyst' is an analyst: analysts read and export but change nothing"
     )
     # Its own password is its own to change.
@@ -520,7 +520,13 @@ def test_roles_required_lets_only_those_roles_in(database_url: str, engine: Engi
     assert outcomes["admin"] == (200, {"published": True})
     assert outcomes["street"] == (
         403,
-        {"error": "user 'street-350304001' has role 'street' but this needs 'admin'"},
+        {
+            "error": {
+                "code": "forbidden",
+                "message": "user 'street-350304001' has role 'street' but this needs 'admin'",
+                "field": None,
+            }
+        },
     )
     assert outcomes["analyst"][0] == 403
     with pytest.raises(ValueError, match=r"`roles` was \['boss'\]"):

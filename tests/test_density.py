@@ -508,7 +508,7 @@ def _answer(client: FlaskClient, url: str, status: int = 200) -> Any:
 
 def test_cells_geojson_for_an_administrator(web: Any, demo: Engine) -> None:
     client = web.test_client()
-    assert _answer(client, "/api/density/cells.geojson", 401)["error"]
+    assert _answer(client, "/api/density/cells.geojson", 401)["error"]["message"]
     sign_in(client, role="admin", name="density-admin")
     response = client.get(
         "/api/density/cells.geojson?since=2025-01-01&until=2025-12-31&category=消防安全"
@@ -570,9 +570,11 @@ def test_cell_table_holds_the_geojson_figures_and_only_the_fields_asked(
     assert all(set(f["properties"]) == {"code", "cases"} for f in geojson["features"])
     assert all(f["geometry"]["type"] == "MultiPolygon" for f in geojson["features"])
 
-    unknown = _answer(analyst, "/api/density/cells.json?fields=cases,colour", 400)["error"]
+    unknown = _answer(analyst, "/api/density/cells.json?fields=cases,colour", 400)["error"][
+        "message"
+    ]
     assert "`fields` named 'colour'" in unknown and "rate_per_1000" in unknown
-    geometry = _answer(analyst, "/api/density/cells.json?geometry=0", 400)["error"]
+    geometry = _answer(analyst, "/api/density/cells.json?geometry=0", 400)["error"]["message"]
     assert "unknown query parameter 'geometry'" in geometry
 
 
@@ -588,7 +590,7 @@ def test_a_street_office_sees_only_its_street(web: Any) -> None:
         "/api/density/cells.geojson?street=350304002",
         "/api/density/heat.json?community=350304002001",
     ):
-        assert "may see only street 350304001" in _answer(client, url, 403)["error"]
+        assert "may see only street 350304001" in _answer(client, url, 403)["error"]["message"]
 
 
 def _cases_in_street(web: Any, street: str) -> int:
@@ -631,7 +633,10 @@ def analyst(web: Any) -> FlaskClient:
 def test_cells_geojson_refuses_bad_input(
     analyst: FlaskClient, query: str, status: int, message: str
 ) -> None:
-    assert message in _answer(analyst, f"/api/density/cells.geojson?{query}", status)["error"]
+    assert (
+        message
+        in _answer(analyst, f"/api/density/cells.geojson?{query}", status)["error"]["message"]
+    )
 
 
 def test_heat_json_refuses_bad_input(analyst: FlaskClient) -> None:
@@ -641,7 +646,9 @@ def test_heat_json_refuses_bad_input(analyst: FlaskClient) -> None:
         ("value=rate", "unknown query parameter 'value'"),
         ("since=2025-01-01T00:00:00%2B25:00", "`since` was"),
     ):
-        assert message in _answer(analyst, f"/api/density/heat.json?{query}", 400)["error"]
+        assert (
+            message in _answer(analyst, f"/api/density/heat.json?{query}", 400)["error"]["message"]
+        )
 
 
 def test_a_district_without_cells_gives_empty_frames(engine: Engine) -> None:

@@ -90,7 +90,7 @@ def _community_of(url: str, street: str) -> tuple[str, str]:
 def test_nobody_signed_in_gets_401(web: Flask) -> None:
     anonymous = web.test_client()
     body = response_json(anonymous.get("/api/export/cells.gpkg"), 401)
-    assert "log in first" in body["error"]
+    assert "log in first" in body["error"]["message"]
     assert anonymous.get("/export").status_code == 302  # to the login page
     assert anonymous.get("/export/download?what=cells&fmt=csv").status_code == 302
 
@@ -124,7 +124,7 @@ def test_a_street_office_exports_its_own_street_only(
     community, _ = _community_of(demo_db, other)
     for query in (f"street={other}", f"community={community}"):
         body = response_json(office.get(f"/api/export/cases.gpkg?{query}"), 403)
-        assert query.split("=")[1] in body["error"] and own in body["error"]
+        assert query.split("=")[1] in body["error"]["message"] and own in body["error"]["message"]
     # Its own communities it may export.
     mine, _ = _community_of(demo_db, own)
     stats = office.get(f"/api/export/stats.csv?community={mine}")
@@ -291,7 +291,7 @@ def test_bad_parameters_are_refused_naming_the_value(
     web: Flask, path: str, status: int, message: str
 ) -> None:
     body = response_json(_client(web, "analyst").get(f"/api/export/{path}"), status)
-    assert message in body["error"]
+    assert message in body["error"]["message"]
 
 
 # --- the pages ----------------------------------------------------------------------------------
@@ -502,7 +502,7 @@ def test_bad_districts_are_refused_naming_the_codes(
         analyst.get(f"/api/export/cells.csv?{query.format(street=street)}"), status
     )
     for message in messages:
-        assert message.format(street=street) in body["error"]
+        assert message.format(street=street) in body["error"]["message"]
 
 
 def test_a_street_office_and_a_district(
@@ -512,7 +512,7 @@ def test_a_street_office_and_a_district(
     office = _client(two_web, "street", own)
     other = two_districts["other"]
     body = response_json(office.get(f"/api/export/cells.gpkg?district={other}"), 403)
-    assert body["error"] == (
+    assert body["error"]["message"] == (
         f"`district` was '{other}' but user 'ex-street-{own}' may see only street {own}"
     )
     # Its own district: its own street, named after the street.

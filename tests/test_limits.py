@@ -42,7 +42,7 @@ def _message(response: Any, status: int) -> str:
     assert response.status_code == status, response.get_data(as_text=True)[:500]
     if response.is_json:
         body = response.get_json()
-        return str(body[0]["description"] if isinstance(body, list) else body["error"])
+        return str(body[0]["description"] if isinstance(body, list) else body["error"]["message"])
     return response.get_data(as_text=True)
 
 

@@ -334,7 +334,7 @@ def _answer(client: FlaskClient, url: str, status: int = 200) -> Any:
 
 
 def test_coverage_geojson_matches_the_library(web: Flask, admin: FlaskClient) -> None:
-    assert _answer(web.test_client(), "/api/placement/coverage.geojson", 401)["error"]
+    assert _answer(web.test_client(), "/api/placement/coverage.geojson", 401)["error"]["message"]
     answer = _answer(admin, f"/api/placement/coverage.geojson?street={STREET}&minutes=5")
     engine = create_engine(web.config["DATABASE_URL"])
     try:
@@ -403,7 +403,7 @@ def test_a_street_office_sees_only_its_street(web: Flask) -> None:
         "/api/placement/coverage.geojson?street=350304002",
         "/api/placement/suggest?street=350304002",
     ):
-        assert "may see only street 350304001" in _answer(client, url, 403)["error"]
+        assert "may see only street 350304001" in _answer(client, url, 403)["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -428,7 +428,7 @@ def test_bad_input_is_refused_with_a_message(
     admin: FlaskClient, query: str, status: int, message: str
 ) -> None:
     route = "suggest" if query.startswith(("k=", "candidates=")) else "coverage.geojson"
-    assert message in _answer(admin, f"/api/placement/{route}?{query}", status)["error"]
+    assert message in _answer(admin, f"/api/placement/{route}?{query}", status)["error"]["message"]
 
 
 def test_an_empty_database_answers_an_empty_collection(database_url: str) -> None:

@@ -49,7 +49,7 @@ def test_logout_revokes_the_session_in_every_worker(workers: tuple[Flask, Flask]
     assert browser.get("/api/summary").status_code == 401
     refused = thief.get("/api/summary")
     assert refused.status_code == 401
-    assert refused.get_json()["error"].startswith("log in first")
+    assert refused.get_json()["error"]["message"].startswith("log in first")
     # Another session of the same user goes on: a logout ends this one only.
     other = second.test_client()
     assert (

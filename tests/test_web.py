@@ -216,7 +216,7 @@ def test_unknown_level_is_404_json_naming_it(client: FlaskClient) -> None:
     response = client.get("/api/areas/province.geojson")
     assert response.status_code == 404
     assert response.is_json
-    message = response.get_json()["error"]
+    message = response.get_json()["error"]["message"]
     assert "'province'" in message
     assert "['district', 'street', 'community', 'cell']" in message
 
@@ -259,7 +259,7 @@ def test_unreachable_database_is_503_without_traceback() -> None:
     finally:
         dispose_engine(app)
     assert response.status_code == 503
-    message = response.get_json()["error"]
+    message = response.get_json()["error"]["message"]
     assert message.startswith("cannot reach the database")
     assert "Traceback" not in message
 

@@ -16,13 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
-from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from flask import Flask, Response, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gridgis import config
-from gridgis.errors import DatabaseError, GridGISError
 from gridgis.times import to_minutes
 from gridgis.web import (
     api,
@@ -33,6 +30,7 @@ from gridgis.web import (
     density_api,
     density_pages,
     editing,
+    errors,
     export_api,
     export_pages,
     i18n,
@@ -49,17 +47,6 @@ from gridgis.web import (
 from gridgis.web import tiles as tiles_views
 
 __all__ = ["create_app"]
-
-_STATUS_TITLES_ZH: dict[int, str] = {
-    400: "请求有误",
-    403: "无权访问",
-    404: "未找到",
-    405: "不支持该请求方法",
-    413: "请求内容过大",
-    422: "数据有误",
-    500: "服务器内部错误",
-    503: "服务暂不可用",
-}
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -140,46 +127,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     basemap.base_map(app.config)  # a bad base-map setting fails now, not on the first page
     app.jinja_env.globals["base_map"] = lambda: basemap.base_map(current_app.config)
     auth.init_app(app)  # login pages, CSRF and role checks before every request
-    _register_error_handlers(app)
+    errors.init_app(app)  # one JSON error shape for the API, a page elsewhere
     app.after_request(_security_headers)
     return app
-
-
-def _error_response(status: int, message: str) -> tuple[Response | str, int]:
-    if auth.wants_json():
-        return jsonify(error=message), status
-    title = i18n.gettext(_STATUS_TITLES_ZH.get(status, "出错了"))
-    return render_template("error.html", status=status, title=title, message=message), status
-
-
-def _register_error_handlers(app: Flask) -> None:
-    """Answer errors with ``{"error": message}`` under ``/api``, a short page elsewhere.
-
-    Tracebacks are logged, never shown: an unexpected exception becomes a
-    generic 500 (Flask's ``handle_exception`` wraps it in ``InternalServerError``).
-    """
-
-    @app.errorhandler(GridGISError)
-    def _gridgis_error(exc: GridGISError) -> tuple[Response | str, int]:
-        if exc.status >= 500:
-            app.logger.error("%s on %s", type(exc).__name__, request.path, exc_info=exc)
-        return _error_response(exc.status, str(exc))
-
-    @app.errorhandler(OperationalError)
-    def _database_unreachable(exc: OperationalError) -> tuple[Response | str, int]:
-        error = DatabaseError(f"cannot reach the database: {str(exc.orig).strip()}")
-        app.logger.error("database error on %s", request.path, exc_info=exc)
-        return _error_response(error.status, str(error))
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(exc: RequestEntityTooLarge) -> tuple[Response | str, int]:
-        return _error_response(413, limits.too_large_message())
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> HTTPException | tuple[Response | str, int]:
-        if exc.code is None or exc.code < 400:
-            return exc
-        return _error_response(exc.code, exc.description or exc.name)
 
 
 def _security_headers(response: Response) -> Response:

@@ -10,6 +10,9 @@ Routes
     CODE, e.g. the streets of one district. A street office gets only its own
     street, its communities and cells, and the outline of its district; a
     ``within`` outside its street is answered 403.
+``GET /api/me``
+    ``{"name", "role", "street_code", "street_name", "csrf_token"}`` of the
+    signed-in user, for page scripts and API clients that use the session.
 ``GET /api/health``
     ``{"status": "ok", "postgis": "3.3.2"}`` when the database answers; open to
     anyone (for monitoring).
@@ -20,49 +23,68 @@ Routes
 Every route but ``/api/health`` needs a signed-in user or an API token
 (:mod:`gridgis.web.auth`); without one it answers 401.
 
-Errors are ``{"error": message}`` with the error's HTTP status (see
-:func:`gridgis.web.create_app`).
+Each route is declared with :func:`gridgis.web.endpoints.endpoint`; errors
+are ``{"error": {"code", "message", "field"}}`` (:mod:`gridgis.web.errors`).
 """
 
 from __future__ import annotations
 
-import re
-
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
 from gridgis.db.queries import LEVELS, read_areas
-from gridgis.errors import DatabaseError, NotFoundError, ValidationError
+from gridgis.errors import DatabaseError, NotFoundError
+from gridgis.schemas.areas import FEATURE_COLLECTION, AreasQuery, Health, Me, Summary
 from gridgis.users import area_counts
-from gridgis.web.auth import current_user, login_required, scope
+from gridgis.web.auth import csrf_token, current_user, policy
 from gridgis.web.db import get_engine
+from gridgis.web.endpoints import PUBLIC, Reply, endpoint
 from gridgis.web.geojson import GEOJSON_MIMETYPE, feature_collection
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-_WITHIN = re.compile(r"[0-9]{2,15}")
 
+@endpoint(
+    bp,
+    "/areas/<level>.geojson",
+    operation_id="areas",
+    tags=("areas",),
+    query=AreasQuery,
+    replies=(
+        Reply(
+            200,
+            description="A FeatureCollection.",
+            media_type=GEOJSON_MIMETYPE,
+            schema=FEATURE_COLLECTION,
+        ),
+    ),
+    errors=(404,),
+)
+def areas(level: str, *, query: AreasQuery) -> Response:
+    """The areas of a level as a GeoJSON FeatureCollection (EPSG:4326).
 
-@bp.get("/areas/<level>.geojson")
-@login_required
-def areas(level: str) -> Response:
-    """Answer the areas of ``level`` as a GeoJSON FeatureCollection."""
+    A street office gets its own street and what lies in it, and its
+    district's outline.
+    """
     if level not in LEVELS:
-        raise NotFoundError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
-    within = request.args.get("within", "").strip() or None
-    if within is not None and not _WITHIN.fullmatch(within):
-        raise ValidationError(
-            f"`within` was {within!r} but is expected to be an area code "
-            "(2 to 15 digits, e.g. 350304)"
+        raise NotFoundError(
+            f"`level` was {level!r} but is expected to be one of {list(LEVELS)}", field="level"
         )
-    within = _scoped_within(level, within, scope())
+    within = policy().within(level, query.within)
     frame = read_areas(get_engine(), level, within=within)
     return Response(feature_collection(frame), mimetype=GEOJSON_MIMETYPE)
 
 
-@bp.get("/health")
+@endpoint(
+    bp,
+    "/health",
+    operation_id="health",
+    tags=("areas",),
+    roles=PUBLIC,
+    replies=(Reply(200, Health, "Healthy."),),
+)
 def health() -> Response:
-    """Answer whether the database and its PostGIS respond."""
+    """Whether the database and its PostGIS answer (open to anyone, for monitoring)."""
     with get_engine().connect() as conn:
         installed = conn.execute(
             text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
@@ -75,27 +97,30 @@ def health() -> Response:
     return jsonify(status="ok", postgis=str(version))
 
 
-@bp.get("/summary")
-@login_required
+@endpoint(
+    bp,
+    "/summary",
+    operation_id="summary",
+    tags=("areas",),
+    replies=(Reply(200, Summary, "The counts."),),
+)
 def summary() -> Response:
-    """Answer the number of stored districts, streets, communities and cells."""
-    return jsonify(area_counts(get_engine(), street=scope()))
+    """Numbers of stored districts, streets, communities and active cells.
 
-
-def _scoped_within(level: str, within: str | None, street: str | None) -> str | None:
-    """The code prefix to read ``level`` with, for a user limited to ``street`` (or not).
-
-    A street office reads its district's outline (``level="district"``) and,
-    at every other level, only what lies in its street; a ``within`` that
-    narrows this further is kept, one outside it is refused.
+    A street office gets its district, its street and what lies in it.
     """
-    if street is None:
-        return within
-    own = street[:6] if level == "district" else street
-    if within is None or own.startswith(within):
-        return own
-    if within.startswith(own):
-        return within
+    return jsonify(area_counts(get_engine(), street=policy().street))
+
+
+@endpoint(bp, "/me", operation_id="me", tags=("areas",), replies=(Reply(200, Me, "The user."),))
+def me() -> Response:
+    """The signed-in user and this session's CSRF token, for page scripts and API clients."""
     user = current_user()
-    name = user.name if user is not None else ""
-    abort(403, f"`within` was {within!r} but user {name!r} may see only street {street}")
+    assert user is not None  # guarded
+    return jsonify(
+        name=user.name,
+        role=user.role,
+        street_code=user.street_code,
+        street_name=user.street_name,
+        csrf_token=csrf_token(),
+    )

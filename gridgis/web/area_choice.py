@@ -8,12 +8,12 @@ only its own.
 
 from __future__ import annotations
 
-from flask import abort, request
+from flask import request
 from sqlalchemy import Engine
 
 from gridgis.db import tiles as db_tiles
 from gridgis.errors import NotFoundError
-from gridgis.web.auth import current_user, scope
+from gridgis.web.auth import policy
 
 __all__ = ["chosen_street", "street_choices"]
 
@@ -23,7 +23,7 @@ def street_choices(engine: Engine) -> list[dict[str, str]]:
 
     A street office gets its own street only.
     """
-    names = db_tiles.area_names(engine, street=scope())
+    names = db_tiles.area_names(engine, street=policy().street)
     return [{"code": code, "name": names[code]} for code in sorted(names) if len(code) == 9]
 
 
@@ -44,17 +44,13 @@ def chosen_street(choices: list[dict[str, str]], *, default_first: bool) -> str 
         ``street`` is not a 9-digit code (400).
     NotFoundError
         No street office has that code (404).
-    werkzeug.exceptions.Forbidden
+    ForbiddenError
         A street office asked for another street (403).
     """
     asked = db_tiles.check_street(request.args.get("street", "").strip() or None)
-    own = scope()
-    if own is not None:
-        if asked is not None and asked != own:
-            user = current_user()
-            name = user.name if user is not None else ""
-            abort(403, f"`street` was {asked!r} but user {name!r} may see only street {own}")
-        return own
+    rules = policy()
+    if rules.street is not None:
+        return rules.street_filter(asked)
     if asked is None:
         return choices[0]["code"] if default_first and choices else None
     if asked not in {c["code"] for c in choices}:

@@ -10,9 +10,7 @@ Routes
     by another site).
 ``GET /account``, ``POST /account/password``
     Who is signed in, and changing one's own password (the current one first).
-``GET /api/me``
-    ``{"name", "role", "street_code", "street_name", "csrf_token"}`` of the
-    signed-in user, for page scripts and API clients that use the session.
+(``GET /api/me``, the signed-in user as JSON, is in :mod:`gridgis.web.api`.)
 
 How a request is authenticated
 ------------------------------
@@ -56,9 +54,10 @@ no authority a forged request could borrow, so they are not checked.
 
 Roles
 -----
-:func:`login_required` and :func:`roles_required` guard views;
-:func:`scope` gives the street a street office is limited to (``None`` for
-administrators and analysts). An analyst is refused every POST, PUT, PATCH
+:func:`guard` (and its forms :func:`login_required`, :func:`roles_required`,
+:func:`public`) guards views and records who may call them; :func:`policy`
+is the request's :class:`gridgis.access.Policy`, which every view asks what
+the user may see and change. An analyst is refused every POST, PUT, PATCH
 and DELETE (403) except on its own account; administrators edit.
 """
 
@@ -82,39 +81,41 @@ from flask import (
     abort,
     current_app,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response as BaseResponse
 
 from gridgis import config, users
+from gridgis.access import Policy
 from gridgis.config import ENV_PREFIX
 from gridgis.db.models import USER_ROLES
-from gridgis.errors import ConfigError, InputError, ThrottledError
+from gridgis.errors import ConfigError, ForbiddenError, InputError, ThrottledError
 from gridgis.users import User
 from gridgis.web.db import get_engine
+from gridgis.web.errors import error_json, wants_json
 from gridgis.web.i18n import gettext
-from gridgis.web.limits import has_body
 
 __all__ = [
     "API_KEY_HEADER",
     "CSRF_FIELD",
     "CSRF_HEADER",
     "ROLE_NAMES_ZH",
+    "access_of",
     "bp",
+    "checks_itself",
     "csrf_token",
     "current_user",
     "default_config",
-    "in_scope",
+    "guard",
     "init_app",
     "login_required",
+    "policy",
+    "public",
     "roles_required",
-    "scope",
 ]
 
 bp = Blueprint("auth", __name__)
@@ -122,6 +123,10 @@ bp = Blueprint("auth", __name__)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 API_KEY_HEADER = "X-Api-Key"
+ACCESS_MARK = "gridgis_access"
+"""Set on every guarded or public view: who may call it (see :func:`access_of`)."""
+PUBLIC_ROLES: tuple[str, ...] = ("*",)
+"""The ``roles`` of a view anyone may call."""
 _LOGIN_MARK = "gridgis_login_required"
 """Set on views guarded by :func:`login_required`/:func:`roles_required`: a body sent to
 them without a user is refused before it is read."""
@@ -131,7 +136,7 @@ ROLE_NAMES_ZH: dict[str, str] = {"admin": "管理员", "street": "街道办", "a
 WRONG_LOGIN_ZH = "用户名或密码错误。"
 """The one answer to a failed login: it never says which of the two was wrong."""
 
-_ANALYST_ALLOWED = frozenset({"auth.login", "auth.logout", "auth.change_password"})
+_ANALYST_ALLOWED = frozenset({"auth.change_password"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -271,42 +276,6 @@ def signed_in_user() -> User | None:
     return user
 
 
-def scope() -> str | None:
-    """The street code the current user is limited to, or ``None`` for every street.
-
-    Raises 401 when nobody is signed in: a view that scopes must require a
-    login first (``None`` would otherwise mean "everything").
-
-    Examples
-    --------
-    >>> scope()  # doctest: +SKIP
-    '350304001'
-    """
-    user = current_user()
-    if user is None:
-        raise Unauthorized("log in first")
-    return user.scope
-
-
-def in_scope(code: str | None) -> bool:
-    """Whether an area, cell or case with this code (street, community or cell code) is visible.
-
-    A street user sees codes that start with its street code; others see all.
-
-    Examples
-    --------
-    >>> in_scope("350304001007003")  # doctest: +SKIP
-    True
-    """
-    street = scope()
-    return street is None or (code is not None and code.startswith(street))
-
-
-def wants_json() -> bool:
-    """Whether the request is for the JSON API (or tiles): errors answer JSON, not a page."""
-    return request.path == "/api" or request.path.startswith(("/api/", "/open311/", "/tiles/"))
-
-
 def _token_user() -> None:
     """Authenticate by API token when one is sent; a wrong one is answered 401."""
     header = request.headers.get("Authorization")
@@ -333,8 +302,10 @@ def _token_user() -> None:
 
 
 def _abort_401(message: str) -> NoReturn:
-    response = jsonify(error=message) if wants_json() else Response(message, mimetype="text/plain")
-    response.status_code = 401
+    if wants_json():
+        response = error_json(401, message)
+    else:
+        response = Response(message, mimetype="text/plain", status=401)
     response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
     abort(response)
 
@@ -386,20 +357,21 @@ def _before_request() -> BaseResponse | None:
     if request.endpoint == "static":
         return None
     _token_user()
+    g.pop("policy", None)  # a token may have named the user
     if request.method not in UNSAFE_METHODS:
         return None
-    if has_body(request) and _needs_login() and current_user() is None:
+    if _needs_login() and current_user() is None:
         return _login_response()  # an anonymous body is refused unread
     by_token = g.get("auth_method") == "token"
     if not by_token and ("user_id" in session or request.blueprint == bp.name):
         _check_csrf()
-    if request.endpoint in _ANALYST_ALLOWED:
-        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.endpoint in _ANALYST_ALLOWED or access_of(view) == PUBLIC_ROLES:
+        return None  # its own password; and public routes change nothing
     user = current_user() if (by_token or "user_id" in session) else None
     if user is not None and user.role == "analyst":
-        abort(
-            403,
-            f"user {user.name!r} is an analyst: analysts read and export but change nothing",
+        raise ForbiddenError(
+            f"user {user.name!r} is an analyst: analysts read and export but change nothing"
         )
     return None
 
@@ -409,14 +381,66 @@ def _before_request() -> BaseResponse | None:
 
 def _login_response() -> BaseResponse:
     if wants_json():
-        response = jsonify(
-            error="log in first (POST /login), or send `Authorization: Bearer <token>`"
+        response = error_json(
+            401, "log in first (POST /login), or send `Authorization: Bearer <token>`"
         )
-        response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
         return response
     target = request.full_path if request.query_string else request.path
     return redirect(url_for("auth.login", next=target))
+
+
+def guard(view: F, *, roles: tuple[str, ...] | None) -> F:
+    """``view`` guarded by who may call it; the access is recorded on it (:func:`access_of`).
+
+    Parameters
+    ----------
+    roles:
+        ``None``: every signed-in user; ``("*",)``: anyone (the view is left
+        as it is); otherwise the roles named. Nobody signed in gets the login
+        (401 for the API, the login page for pages); a user of another role
+        403 naming it.
+    """
+    if roles == PUBLIC_ROLES:
+        setattr(view, ACCESS_MARK, PUBLIC_ROLES)
+        return view
+    unknown = [r for r in roles or () if r not in USER_ROLES]
+    if roles is not None and (not roles or unknown):
+        raise ValueError(
+            f"`roles` was {list(roles)!r} but is expected to be one or more of {list(USER_ROLES)}"
+        )
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        user = current_user()
+        if user is None:
+            return _login_response()
+        if not policy().may_call(roles):
+            raise ForbiddenError(
+                f"user {user.name!r} has role {user.role!r} but this needs "
+                f"{' or '.join(repr(r) for r in roles or ())}"
+            )
+        return view(*args, **kwargs)
+
+    setattr(wrapped, _LOGIN_MARK, True)
+    setattr(wrapped, ACCESS_MARK, roles)
+    return wrapped  # type: ignore[return-value]
+
+
+def checks_itself(roles: tuple[str, ...] | None) -> Callable[[F], F]:
+    """Record who may call a view that answers refusals itself (Open311 has its own 401
+    format): ``roles`` as for :func:`guard`; the view must enforce them."""
+
+    def decorate(view: F) -> F:
+        setattr(view, ACCESS_MARK, roles)
+        return view
+
+    return decorate
+
+
+def public(view: F) -> F:
+    """Mark ``view`` as open to anyone, signed in or not (the route table's test reads it)."""
+    return guard(view, roles=PUBLIC_ROLES)
 
 
 def login_required(view: F) -> F:
@@ -428,15 +452,7 @@ def login_required(view: F) -> F:
     ... @login_required
     ... def report() -> str: ...
     """
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_user() is None:
-            return _login_response()
-        return view(*args, **kwargs)
-
-    setattr(wrapped, _LOGIN_MARK, True)
-    return wrapped  # type: ignore[return-value]
+    return guard(view, roles=None)
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
@@ -448,30 +464,30 @@ def roles_required(*roles: str) -> Callable[[F], F]:
     ... @roles_required("admin")
     ... def publish() -> Response: ...
     """
-    unknown = [r for r in roles if r not in USER_ROLES]
-    if not roles or unknown:
-        raise ValueError(
-            f"`roles` was {list(roles)!r} but is expected to be one or more of {list(USER_ROLES)}"
-        )
+    if not roles:
+        raise ValueError(f"`roles` was [] but is expected to be one or more of {list(USER_ROLES)}")
 
     def decorate(view: F) -> F:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            user = current_user()
-            if user is None:
-                return _login_response()
-            if user.role not in roles:
-                abort(
-                    403,
-                    f"user {user.name!r} has role {user.role!r} but this needs "
-                    f"{' or '.join(repr(r) for r in roles)}",
-                )
-            return view(*args, **kwargs)
-
-        setattr(wrapped, _LOGIN_MARK, True)
-        return wrapped  # type: ignore[return-value]
+        return guard(view, roles=tuple(roles))
 
     return decorate
+
+
+_UNDECLARED = object()
+
+
+def access_of(view: Callable[..., Any]) -> tuple[str, ...] | object | None:
+    """Who may call ``view``, as declared: ``("*",)`` anyone, ``None`` every signed-in
+    user, a tuple of roles; :data:`_UNDECLARED` when the view declares nothing."""
+    return getattr(view, ACCESS_MARK, _UNDECLARED)
+
+
+def policy() -> Policy:
+    """The access policy of the user making this request (:class:`gridgis.access.Policy`)."""
+    if "policy" not in g:
+        g.policy = Policy.for_user(current_user())
+    found: Policy = g.policy
+    return found
 
 
 # --- the pages -----------------------------------------------------------------------------------
@@ -496,9 +512,11 @@ def _sign_in(user: User) -> None:
     session["login_at"] = int(time.time())
     session["csrf"] = secrets.token_urlsafe(32)
     g.user = user
+    g.pop("policy", None)
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 def login() -> BaseResponse | tuple[str, int] | str:
     """Show the login form; check a name and password posted to it."""
     next_url = _safe_next(request.values.get("next"))
@@ -555,6 +573,7 @@ def _throttled(page: str, exc: ThrottledError) -> Response:
 
 
 @bp.post("/logout")
+@public
 def logout() -> BaseResponse:
     """End the session, here and in every server process (a copy of its cookie stops working)."""
     session_id = session.get("sid")
@@ -627,18 +646,3 @@ def change_password() -> BaseResponse | tuple[str, int]:
         min_length=config.password_min_length(),
     )
     return page, 400
-
-
-@bp.get("/api/me")
-@login_required
-def me() -> Response:
-    """The signed-in user and this session's CSRF token, as JSON."""
-    user = current_user()
-    assert user is not None  # login_required
-    return jsonify(
-        name=user.name,
-        role=user.role,
-        street_code=user.street_code,
-        street_name=user.street_name,
-        csrf_token=csrf_token(),
-    )

@@ -36,10 +36,11 @@ Who is recorded: ``reported_by`` of a new case and ``<step>_by`` of a step
 are the name of the signed-in user (or the token's user). The request cannot
 name someone else: the bodies have no such field.
 
-The views only translate: each request is checked against the OpenAPI
-document (:mod:`gridgis.web.openapi`) and answered 4xx with
-``{"error": message}`` when it breaks it; the work is done by
-:mod:`gridgis.cases`.
+The views only translate: each route is declared with its schemas
+(:mod:`gridgis.schemas.cases`) through :func:`gridgis.web.endpoints.endpoint`,
+which checks requests and answers 4xx with ``{"error": {"code", "message",
+"field"}}`` when one breaks them; who may see what is
+:class:`gridgis.access.Policy`'s answer; the work is done by :mod:`gridgis.cases`.
 
 Filing is the hot path: each server process keeps one
 :class:`gridgis.cases.IntakeCache` (:func:`intake_cache`: the active cells and
@@ -58,14 +59,30 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, url_for
 
 from gridgis import cases
-from gridgis.errors import ConfigError, ConflictError, DuplicateCaseError, NotFoundError
-from gridgis.web.auth import current_user, in_scope, login_required, roles_required, scope
+from gridgis.errors import (
+    ConfigError,
+    ConflictError,
+    DuplicateCaseError,
+    ForbiddenError,
+    NotFoundError,
+)
+from gridgis.schemas.cases import (
+    Case,
+    CaseList,
+    CaseQuery,
+    CaseStats,
+    CaseStatsQuery,
+    CaseStep,
+    NewCase,
+)
+from gridgis.schemas.common import MAX_ID
+from gridgis.web.auth import current_user, policy
 from gridgis.web.db import get_engine
+from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.geojson import json_value
-from gridgis.web.openapi import read_body, read_query
 
 if TYPE_CHECKING:
     from gridgis.address import AddressBook
@@ -78,7 +95,6 @@ __all__ = [
     "intake_cache",
     "intake_durable",
     "scoped_case",
-    "scoped_filter",
     "signed_in_name",
 ]
 
@@ -88,7 +104,6 @@ ADDRESS_BOOK_SECONDS = 300.0
 """How long an app process reuses its address book before reloading the buildings."""
 _BOOK_KEY = "gridgis_address_book"
 _CACHE_KEY = "gridgis_intake_cache"
-_MAX_CASE_ID = 2**63 - 1
 _book_lock = threading.Lock()
 _cache_lock = threading.Lock()
 
@@ -167,16 +182,10 @@ def intake_durable(app: Flask) -> bool:
     return setting == "on"
 
 
-def _case_id(case_id: int) -> int:
-    if case_id < 1 or case_id > _MAX_CASE_ID:
-        raise NotFoundError(f"case {case_id} does not exist")
-    return case_id
-
-
 def signed_in_name() -> str:
     """The name of the user making this request (the caller has required a login)."""
     user = current_user()
-    if user is None:  # pragma: no cover - every caller is behind login_required
+    if user is None:  # pragma: no cover - every caller is behind a guard
         abort(401, "log in first")
     return user.name
 
@@ -192,24 +201,11 @@ def scoped_case(case_id: int) -> dict[str, Any]:
     NotFoundError
         When the case does not exist or is outside the user's street.
     """
-    case = cases.get_case(get_engine(), _case_id(case_id))
-    if not in_scope(case["street_code"]):
+    if not 1 <= case_id <= MAX_ID:
         raise NotFoundError(f"case {case_id} does not exist")
+    case = cases.get_case(get_engine(), case_id)
+    policy().seen_case(case_id, case["street_code"])
     return case
-
-
-def scoped_filter(key: str, value: str | None) -> str | None:
-    """An area filter (street, community or cell code), refused (403) outside the user's street.
-
-    Examples
-    --------
-    >>> scoped_filter("community", "350304002001")  # doctest: +SKIP
-    Forbidden: `community` was '350304002001' but user 'zhenhai' may see only street 350304001
-    """
-    own = scope()
-    if own is None or value is None or value.startswith(own):
-        return value
-    abort(403, f"`{key}` was {value!r} but user {signed_in_name()!r} may see only street {own}")
 
 
 def file_case(**fields: Any) -> dict[str, Any]:
@@ -237,89 +233,134 @@ def file_case(**fields: Any) -> dict[str, Any]:
         "cache": intake_cache(app),
         "durable": intake_durable(app),
     }
-    own = scope()
-    if own is None:
+    rules = policy()
+    if rules.street is None:
         return cases.create_case(get_engine(), **fields, **options)
     with get_engine().begin() as conn:  # an abort below rolls the case back
         try:
             case = cases.create_case(conn, **fields, **options)
         except DuplicateCaseError as exc:
-            if in_scope(exc.street_code):
+            if rules.may_see(exc.street_code):
                 raise
             raise ConflictError(  # nothing of a case the user may not see, not even its id
                 f"`external_id` was {fields.get('external_id')!r} but that external id is "
                 "already taken; a case is filed only once, and nothing was stored"
             ) from None
-        if not in_scope(case["street_code"]):
+        if not rules.may_change(case["street_code"]):
             where = (
                 f"in street {case['street_code']}"
                 if case["street_code"]
                 else f"in no cell (location_flag {case['location_flag']!r})"
             )
-            abort(
-                403,
+            raise ForbiddenError(
                 f"the case falls {where} but user {signed_in_name()!r} may file cases only "
-                f"in street {own}; nothing was stored",
+                f"in street {rules.street}; nothing was stored"
             )
     return case
 
 
-@bp.post("/cases")
-@roles_required("admin", "street")
-def create_case() -> tuple[Response, int, dict[str, str]]:
-    """File a case; answer it with 201 and its URL in ``Location``."""
-    body = read_body({"$ref": "#/components/schemas/NewCase"}, what="case")
-    case = file_case(**body, reported_by=signed_in_name())
+@endpoint(
+    bp,
+    "/cases",
+    method="POST",
+    operation_id="createCase",
+    tags=("cases",),
+    roles=("admin", "street"),
+    body=NewCase,
+    replies=(
+        Reply(201, Case, "The case as stored.", headers={"Location": "URL of the new case."}),
+    ),
+    errors=(400, 404, 409, 413, 415),
+)
+def create_case(*, body: NewCase) -> tuple[Response, int, dict[str, str]]:
+    """File a case by point or by address; it is routed to its cell."""
+    fields = {key: value for key, value in body if value is not None}
+    case = file_case(**fields, reported_by=signed_in_name())
     location = url_for("cases.get_case", case_id=case["id"])
     return jsonify(case), 201, {"Location": location}
 
 
-@bp.get("/cases/<int:case_id>")
-@login_required
+@endpoint(
+    bp,
+    "/cases/<int:case_id>",
+    operation_id="getCase",
+    tags=("cases",),
+    replies=(Reply(200, Case, "The case."),),
+    errors=(404,),
+)
 def get_case(case_id: int) -> Response:
-    """Answer one case."""
+    """One case."""
     return jsonify(scoped_case(case_id))
 
 
-@bp.post("/cases/<int:case_id>/steps")
-@roles_required("admin", "street")
-def advance_case(case_id: int) -> Response:
-    """Move a case to its next step (or reject it); answer the case after it."""
-    case_id = scoped_case(case_id)["id"]
-    body = read_body({"$ref": "#/components/schemas/CaseStep"}, what="step")
-    step = body.pop("step")
-    return jsonify(cases.advance_case(get_engine(), case_id, step, actor=signed_in_name(), **body))
+@endpoint(
+    bp,
+    "/cases/<int:case_id>/steps",
+    method="POST",
+    operation_id="advanceCase",
+    tags=("cases",),
+    roles=("admin", "street"),
+    body=CaseStep,
+    replies=(Reply(200, Case, "The case after the step."),),
+    errors=(400, 404, 409, 413, 415),
+)
+def advance_case(case_id: int, *, body: CaseStep) -> Response:
+    """Move a case to its next step, or reject it (作废)."""
+    case = scoped_case(case_id)
+    if not policy().may_change(case["street_code"]):
+        raise ForbiddenError(f"user {signed_in_name()!r} may not change case {case_id}")
+    options = {"at": body.at} if body.at is not None else {}
+    return jsonify(
+        cases.advance_case(get_engine(), case_id, body.step, actor=signed_in_name(), **options)
+    )
 
 
-@bp.get("/cases")
-@login_required
-def list_cases() -> Response:
-    """Answer the cases that match the query, newest first."""
-    query = read_query("listCases", request.args)
-    for key in ("street", "community", "cell"):
-        query[key] = scoped_filter(key, query.get(key))
-    if query["street"] is None:
-        query["street"] = scope()
-    found = cases.list_cases(get_engine(), **query)
-    return jsonify(cases=found, limit=query["limit"], offset=query["offset"])
+@endpoint(
+    bp,
+    "/cases",
+    operation_id="listCases",
+    tags=("cases",),
+    query=CaseQuery,
+    replies=(Reply(200, CaseList, "The cases."),),
+    errors=(404,),
+)
+def list_cases(*, query: CaseQuery) -> Response:
+    """Cases, newest first, filtered."""
+    rules = policy()
+    filters = dict(query)
+    filters["street"] = rules.street_filter(query.street)
+    for key in ("community", "cell"):
+        filters[key] = rules.area_filter(key, filters[key])
+    found = cases.list_cases(get_engine(), **filters)
+    return jsonify(cases=found, limit=query.limit, offset=query.offset)
 
 
-@bp.get("/cases/stats")
-@login_required
-def case_stats() -> Response:
-    """Answer the case figures per cell, community or street office (a street office: its own)."""
-    query = read_query("caseStats", request.args)
-    frame = cases.case_stats(get_engine(), **query)
-    own = scope()
-    if own is not None:  # its own areas; not the row of cases in no area
-        frame = frame[frame["code"].fillna("").str.startswith(own)]
-    return jsonify(level=query["level"], layout=query["layout"], rows=_records(frame))
+@endpoint(
+    bp,
+    "/cases/stats",
+    operation_id="caseStats",
+    tags=("cases",),
+    query=CaseStatsQuery,
+    replies=(Reply(200, CaseStats, "One row per area."),),
+)
+def case_stats(*, query: CaseStatsQuery) -> Response:
+    """Case figures per area: counts, 结案率, 按期结案率."""
+    frame = cases.case_stats(get_engine(), **dict(query))
+    rules = policy()
+    if rules.street is not None:  # its own areas; not the row of cases in no area
+        frame = frame[[rules.may_see(code) for code in frame["code"]]]
+    return jsonify(level=query.level, layout=query.layout, rows=_records(frame))
 
 
-@bp.get("/categories")
-@login_required
+@endpoint(
+    bp,
+    "/categories",
+    operation_id="listCategories",
+    tags=("cases",),
+    replies=(Reply(200, description="Categories.", schema={"type": "array"}),),
+)
 def categories() -> Response:
-    """Answer the case categories with their time limits."""
+    """Case categories with their time limits to close."""
     return jsonify(cases.case_categories(get_engine()))
 
 

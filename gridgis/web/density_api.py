@@ -59,14 +59,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from gridgis.analysis import density
 from gridgis.analysis.hotspots import CONFIDENCE_LEVELS, FDR_LEVEL
 from gridgis.errors import InputError
 from gridgis.times import display_series, parse_time, to_display
-from gridgis.web.auth import current_user, login_required, scope
+from gridgis.web.auth import login_required, policy
 from gridgis.web.db import get_engine
 from gridgis.web.geojson import GEOJSON_MIMETYPE, feature_collection, table_text
 
@@ -164,26 +164,19 @@ def _categories(args: Mapping[str, list[str]]) -> list[str] | None:
     return wanted
 
 
-def _scoped(key: str, value: str | None, street: str | None) -> str | None:
-    """``value`` (a street or community code), refused when outside the user's ``street``."""
-    if street is None or value is None or not (value.isascii() and value.isdigit()):
+def _scoped(key: str, value: str | None) -> str | None:
+    """``value`` (a street or community code), refused when outside the user's street."""
+    if value is None or not (value.isascii() and value.isdigit()):
         return value  # malformed codes are refused with 400 by the library
-    if value.startswith(street):
-        return value
-    user = current_user()
-    name = user.name if user is not None else ""
-    abort(403, f"`{key}` was {value!r} but user {name!r} may see only street {street}")
+    return policy().area_filter(key, value)
 
 
 def _filters(args: Mapping[str, list[str]]) -> dict[str, Any]:
     """The filter of both routes; a street office is kept to its own street."""
-    own = scope()
-    street = _scoped("street", _one(args, "street"), own)
-    if own is not None and street is None:
-        street = own
+    street = _scoped("street", _one(args, "street"))
     return {
-        "street": street,
-        "community": _scoped("community", _one(args, "community"), own),
+        "street": policy().street_filter(street),
+        "community": _scoped("community", _one(args, "community")),
         "category": _categories(args),
         "since": _time(args, "since"),
         "until": _time(args, "until", end_of_day=True),

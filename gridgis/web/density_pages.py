@@ -37,7 +37,7 @@ from gridgis.cases import case_categories
 from gridgis.db import tiles as db_tiles
 from gridgis.errors import InputError, NotFoundError
 from gridgis.web.area_choice import chosen_street, street_choices
-from gridgis.web.auth import login_required, scope
+from gridgis.web.auth import login_required, policy
 from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import get_language
@@ -127,7 +127,7 @@ def density_map() -> str:
         "streetBounds": _street_bounds(engine, choices),
         "maxZoom": 19,
         # Names of the communities and streets for the popups (the figures carry codes only).
-        "names": db_tiles.area_names(engine, street=scope()),
+        "names": db_tiles.area_names(engine, street=policy().street),
     }
     return render_template(
         "density_map.html",

@@ -40,7 +40,7 @@ outside it, or a district that does not hold it, is answered 403 naming
 the code (its own district gives its own street).
 
 A parameter that is unknown, repeated or malformed is answered 422 (the
-OpenAPI document's checks, :func:`gridgis.web.openapi.read_query`), a value
+OpenAPI document's checks, :func:`gridgis.web.openapi_legacy.read_query`), a value
 the export refuses 400 (e.g. ``encoding=gbk`` for a GeoPackage, ``from``
 after ``to``, a street outside the district given), an unknown ``what``,
 ``fmt``, district, street or community 404, all as
@@ -60,15 +60,14 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, request
 
 from gridgis.analysis.figures import area_path
 from gridgis.errors import InputError, NotFoundError
 from gridgis.export import EXPORT_KINDS, FORMATS, ExportResult, export
-from gridgis.web.auth import login_required, scope
-from gridgis.web.cases_api import scoped_filter, signed_in_name
+from gridgis.web.auth import login_required, policy
 from gridgis.web.db import get_engine
-from gridgis.web.openapi import read_query
+from gridgis.web.openapi_legacy import read_query
 
 __all__ = ["OPERATION_ID", "bp", "download_name", "export_query"]
 
@@ -113,23 +112,19 @@ def export_query(what: str, query: dict[str, Any]) -> dict[str, Any]:
     ------
     InputError
         A bad date, ``from`` after ``to``, or ``level`` for anything but ``stats``.
-    werkzeug.exceptions.Forbidden
+    ForbiddenError
         A street office asked for another street, a community outside its own
         or a district that does not hold its street.
     """
     district = str(query.get("district") or "").strip() or None
     street = str(query.get("street") or "").strip() or None
     community = str(query.get("community") or "").strip() or None
-    street = scoped_filter("street", street)
-    community = scoped_filter("community", community)
-    own = scope()
-    if own is not None and district is not None and not own.startswith(district):
-        abort(
-            403,
-            f"`district` was {district!r} but user {signed_in_name()!r} may see only street {own}",
-        )
-    if own is not None and street is None:
-        street = own
+    rules = policy()
+    street = rules.area_filter("street", street)
+    community = rules.area_filter("community", community)
+    district = rules.outline_filter("district", district)
+    if street is None:
+        street = rules.street
     since = _day(query, "from")
     last = _day(query, "to")
     if since is not None and last is not None and since > last:

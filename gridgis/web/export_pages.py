@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import Engine
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -34,7 +34,7 @@ from gridgis.db import tiles as db_tiles
 from gridgis.db.queries import district_summaries
 from gridgis.errors import InputError, NotFoundError
 from gridgis.export import ENCODINGS, EXPORT_KINDS, FIELD_ABBREVIATIONS, FORMATS
-from gridgis.web.auth import current_user, login_required, scope
+from gridgis.web.auth import login_required, policy
 from gridgis.web.cell_layer import cells_bounds
 from gridgis.web.db import get_engine
 
@@ -79,14 +79,14 @@ def _area_arg() -> str | None:
 
 def _districts(engine: Engine) -> list[dict[str, str]]:
     """The districts the user may export whole, by code: every one, none for a street office."""
-    if scope() is not None:
+    if policy().street is not None:
         return []
     return [{"code": d.code, "name": d.name} for d in district_summaries(engine)]
 
 
 def _areas(engine: Engine) -> list[dict[str, Any]]:
     """The streets the user may export, each with its communities, by code."""
-    names = db_tiles.area_names(engine, street=scope())
+    names = db_tiles.area_names(engine, street=policy().street)
     communities: dict[str, list[dict[str, str]]] = {}
     for code in sorted(names):
         if len(code) == 12:
@@ -105,15 +105,9 @@ def _chosen_area(streets: list[dict[str, Any]], districts: list[dict[str, str]])
     export API would give it.
     """
     area = _area_arg()
-    own = scope()
+    area = policy().area_choice("area", area)
     if area is None:
-        return own
-    if own is not None and len(area) == 6 and own.startswith(area):
-        return own
-    if own is not None and not area.startswith(own):
-        user = current_user()
-        name = user.name if user is not None else ""
-        abort(403, f"`area` was {area!r} but user {name!r} may see only street {own}")
+        return None
     known = (
         {d["code"] for d in districts}
         | {s["code"] for s in streets}
@@ -129,7 +123,7 @@ def _chosen_area(streets: list[dict[str, Any]], districts: list[dict[str, str]])
 def _crs_choices(engine: Engine) -> list[dict[str, str]]:
     """The named systems, then the CGCS2000 Gauss-Krüger zone of the user's cells (if any)."""
     choices = [{"value": name, "label": name} for name in NAMED_CRS]
-    bounds = cells_bounds(engine, street=scope())
+    bounds = cells_bounds(engine, street=policy().street)
     if bounds is not None:
         (south, west), (north, east) = bounds
         zone = metric_crs(((west + east) / 2, (south + north) / 2))
@@ -164,7 +158,7 @@ def export_page() -> str:
         "export.html",
         districts=districts,
         streets=streets,
-        everything=scope() is None,
+        everything=policy().street is None,
         chosen=chosen,
         kinds=EXPORT_KINDS,
         formats=tuple(FORMATS),

@@ -10,7 +10,7 @@
   needs it; a NUL in the path or a query parameter (:func:`init_app`'s check
   before every request), a form field or an uploaded file's name
   (:class:`CheckedRequest`), or a string of a JSON body (:func:`check_json`,
-  called by :func:`gridgis.web.openapi.json_body`) is answered 400 naming the
+  called by :func:`gridgis.web.endpoints.json_body`) is answered 400 naming the
   field, before anything reaches the database.
 
 Bodies sent without a user to a route that needs one are refused before they

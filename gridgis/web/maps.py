@@ -24,7 +24,7 @@ from flask import Blueprint, render_template, url_for
 from gridgis.analysis.figures import area_figures, figure_records
 from gridgis.db.queries import DistrictSummary, district_summaries
 from gridgis.users import area_counts
-from gridgis.web.auth import login_required, scope
+from gridgis.web.auth import login_required, policy
 from gridgis.web.db import get_engine
 
 bp = Blueprint("maps", __name__)
@@ -35,7 +35,7 @@ bp = Blueprint("maps", __name__)
 def index() -> str:
     """Render the overview map of districts and street offices."""
     engine = get_engine()
-    street = scope()
+    street = policy().street
     totals = area_counts(engine, street=street)
     districts = district_summaries(engine)
     if street is not None:

@@ -65,10 +65,10 @@ from gridgis.errors import (
     listing,
 )
 from gridgis.times import parse_time
-from gridgis.web.auth import current_user, in_scope, scope
+from gridgis.web.auth import PUBLIC_ROLES, checks_itself, current_user, policy
 from gridgis.web.cases_api import file_case, signed_in_name
 from gridgis.web.db import get_engine
-from gridgis.web.openapi import OPEN311_PREFIX, body_fields, check_fields, read_query
+from gridgis.web.openapi_legacy import OPEN311_PREFIX, body_fields, check_fields, read_query
 
 __all__ = ["DEFAULT_DAYS", "MAX_REQUESTS", "SOURCE", "bp", "service_request"]
 
@@ -192,7 +192,7 @@ def _key_required(view: F) -> F:
             return _unauthorized()
         return view(*args, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+    return checks_itself(None)(wrapped)  # type: ignore[return-value]
 
 
 def _check_format(fmt: str) -> None:
@@ -207,6 +207,7 @@ def _check_format(fmt: str) -> None:
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST"])
+@checks_itself(PUBLIC_ROLES)
 def unknown_resource(rest: str) -> tuple[Response, int]:
     """Answer a path that is no GeoReport v2 resource with the spec's 404.
 
@@ -336,6 +337,7 @@ def _reporter(fields: dict[str, Any]) -> str:
 
 
 @bp.post("/requests.<fmt>")
+@checks_itself(("admin", "street"))
 def create_request(fmt: str) -> tuple[Response, int]:
     """File a service request as a case; answer its id."""
     _check_format(fmt)
@@ -407,7 +409,9 @@ def list_requests(fmt: str) -> Response:
                     case = cases.get_case(engine, case_id)
                 except NotFoundError:
                     continue  # the spec lists the requests that exist
-                if in_scope(case["street_code"]):  # another street's: as if it did not exist
+                if policy().may_see(
+                    case["street_code"]
+                ):  # another street's: as if it did not exist
                     found.append(case)
         return jsonify([service_request(c) for c in found])
     until: dt.datetime | None = query.get("end_date")
@@ -425,7 +429,7 @@ def list_requests(fmt: str) -> Response:
         steps = list(_OPEN_STEPS if "open" in statuses else _CLOSED_STEPS)
     found = cases.list_cases(
         engine,
-        street=scope(),
+        street=policy().street,
         category=codes,
         step=steps,
         since=since,
@@ -449,6 +453,6 @@ def get_request(service_request_id: str, fmt: str) -> Response:
     if not 1 <= case_id < 2**63:
         raise NotFoundError(f"service request {service_request_id} does not exist")
     case = cases.get_case(get_engine(), case_id)
-    if not in_scope(case["street_code"]):
+    if not policy().may_see(case["street_code"]):
         raise NotFoundError(f"case {case_id} does not exist")  # as if it did not exist
     return jsonify([service_request(case)])

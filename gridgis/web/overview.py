@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, render_template, url_for
 
 from gridgis import cases
 from gridgis.analysis.figures import (
@@ -36,8 +36,8 @@ from gridgis.analysis.figures import (
     level_of,
 )
 from gridgis.db.models import CASE_STEP_NAMES_ZH
-from gridgis.errors import NotFoundError
-from gridgis.web.auth import current_user, login_required, scope
+from gridgis.errors import ForbiddenError, NotFoundError
+from gridgis.web.auth import login_required, policy
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import gettext
 
@@ -65,11 +65,11 @@ COLOUR_FIGURES: tuple[tuple[str, str], ...] = (
 
 def _check_access(code: str, street: str | None) -> None:
     """Refuse (403) an area outside a street office's street (its district is allowed)."""
-    if street is None or code.startswith(street) or code == street[:6]:
-        return
-    user = current_user()
-    name = user.name if user is not None else ""
-    abort(403, f"area {code} is outside street {street}, the only one user {name!r} may see")
+    rules = policy()
+    if not rules.may_see_outline(code):
+        raise ForbiddenError(
+            f"area {code} is outside street {street}, the only one user {rules.name!r} may see"
+        )
 
 
 @bp.get("/area/<code>")
@@ -82,7 +82,7 @@ def area(code: str) -> str:
             "12 (community) or 15 (cell) digits"
         )
     level = level_of(code)
-    street = scope()
+    street = policy().street
     _check_access(code, street)
     engine = get_engine()
     path = area_path(engine, code)

@@ -53,7 +53,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, current_app, request
 
 from gridgis.analysis import network as net_mod
 from gridgis.analysis.placement import (
@@ -68,7 +68,7 @@ from gridgis.analysis.placement import (
     walking_coverage,
 )
 from gridgis.errors import InputError
-from gridgis.web.auth import current_user, login_required, scope
+from gridgis.web.auth import login_required, policy
 from gridgis.web.db import get_engine
 from gridgis.web.geojson import GEOJSON_MIMETYPE, feature_collection, feature_texts
 
@@ -217,15 +217,9 @@ def _query() -> _Query:
             f"`street` was {street!r} but is expected to be a street office's 9-digit code "
             "(e.g. 350304001)"
         )
-    own = scope()
-    if own is not None:
-        if street is None:
-            street = own
-        elif street != own:
-            user = current_user()
-            name = user.name if user is not None else ""
-            abort(403, f"`street` was {street!r} but user {name!r} may see only street {own}")
-    return _Query(street, minutes, threshold, kinds, own is not None)
+    rules = policy()
+    street = rules.street_filter(street)
+    return _Query(street, minutes, threshold, kinds, rules.street is not None)
 
 
 def _int_arg(name: str, default: int, *, low: int, high: int) -> int:

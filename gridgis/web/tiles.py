@@ -34,10 +34,10 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from gridgis.db import tiles as db_tiles
-from gridgis.web.auth import login_required, scope
+from gridgis.web.auth import login_required, policy
 from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import get_language, translate
@@ -115,12 +115,7 @@ def legends(language: str = "zh") -> dict[str, dict[str, Any]]:
 def _street_arg() -> str | None:
     """The street asked for, within what the user may see (403 for another street)."""
     street = db_tiles.check_street(request.args.get("street") or None)
-    allowed = scope()
-    if allowed is None:
-        return street
-    if street is not None and street != allowed:
-        abort(403, f"`street` was {street!r} but this user may see only street {allowed}")
-    return allowed
+    return policy().street_filter(street)
 
 
 def _colour_arg() -> str:

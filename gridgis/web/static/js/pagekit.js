@@ -63,7 +63,8 @@
     return fetch(url, { credentials: "same-origin", headers: headers }).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) {
-          throw new Error(body && body.error ? body.error : "HTTP " + response.status);
+          var error = body && body.error;
+          throw new Error(error ? (error.message || String(error)) : "HTTP " + response.status);
         }
         return body;
       });

@@ -1,0 +1,209 @@
+"""Who may see and change what: the one access policy of gridgis.
+
+Every page, API route, tile and export asks a :class:`Policy` instead of
+checking roles and streets itself (FixMyStreet's ``has_permission_to`` is the
+model). The rules:
+
+- nobody signed in (``Policy.anonymous()``) may use only what is public;
+- an **administrator** (``admin``) sees and changes everything;
+- an **analyst** sees and exports everything and changes nothing (its own
+  password aside, which is the web layer's business);
+- a **street office** (``street``) sees and changes only what lies in its
+  street: areas, cells and cases whose code starts with its 9-digit street
+  code, and the outline of its district. Something in no area (a case placed
+  in no cell) is outside every street.
+
+A refusal is a :class:`gridgis.errors.ForbiddenError` (403) that names the
+value asked for and what the user may see; a case outside the street is
+reported as not found (:class:`gridgis.errors.NotFoundError`), so that a
+street office cannot learn which ids other streets hold.
+
+Examples
+--------
+>>> office = Policy(name="zhenhai", role="street", street="350304001")
+>>> office.may_see("350304001007003"), office.may_see("350304002001")
+(True, False)
+>>> office.may_change("350304001007"), Policy(name="li", role="analyst").may_change("350304")
+(True, False)
+>>> office.area_filter("community", "350304002001")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+gridgis.errors.ForbiddenError: `community` was '350304002001' but user 'zhenhai' may see ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gridgis.errors import ConfigError, ForbiddenError, NotFoundError
+
+if TYPE_CHECKING:
+    from gridgis.users import User
+
+__all__ = ["ROLES", "Policy"]
+
+ROLES: tuple[str, ...] = ("admin", "street", "analyst")
+"""Every role, in the order pages list them (the database's ``USER_ROLES``)."""
+
+_DISTRICT_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What one user may see and change.
+
+    Attributes
+    ----------
+    name:
+        The user's name (``None``: nobody is signed in).
+    role:
+        ``admin``, ``street`` or ``analyst`` (``None`` when anonymous).
+    street:
+        The 9-digit street code a street office is limited to; ``None`` for
+        the other roles.
+    """
+
+    name: str | None = None
+    role: str | None = None
+    street: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role is not None and self.role not in ROLES:
+            raise ConfigError(f"`role` was {self.role!r} but is expected to be one of {ROLES}")
+        if self.role == "street" and not self.street:
+            raise ConfigError(f"user {self.name!r} is a street office but has no street")
+        if self.role != "street" and self.street is not None:
+            object.__setattr__(self, "street", None)  # only a street office is limited
+
+    @classmethod
+    def anonymous(cls) -> Policy:
+        """The policy of a request with no user."""
+        return cls()
+
+    @classmethod
+    def for_user(cls, user: User | None) -> Policy:
+        """The policy of ``user`` (``None``: anonymous)."""
+        if user is None:
+            return cls()
+        return cls(name=user.name, role=user.role, street=user.scope)
+
+    # --- what the user is -----------------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether a user is signed in."""
+        return self.role is not None
+
+    def may_call(self, roles: Iterable[str] | None) -> bool:
+        """Whether the user may use a route open to ``roles``: ``None`` means every
+        signed-in user, ``("*",)`` anyone at all."""
+        if roles is None:
+            return self.signed_in
+        allowed = set(roles)
+        return "*" in allowed or (self.role is not None and self.role in allowed)
+
+    @property
+    def changes_anything(self) -> bool:
+        """Whether the user may change anything at all (an analyst may not)."""
+        return self.role in ("admin", "street")
+
+    # --- areas, cells and cases -------------------------------------------------------------------
+
+    def may_see(self, code: str | None) -> bool:
+        """Whether the area, cell or case with this (area) code is visible to the user.
+
+        ``code`` is a district, street, community or cell code, or a case's
+        street code; ``None`` (in no area) is visible to administrators and
+        analysts only.
+        """
+        if not self.signed_in:
+            return False
+        if self.street is None:
+            return True
+        return code is not None and code.startswith(self.street)
+
+    def may_see_outline(self, code: str) -> bool:
+        """Like :meth:`may_see`, and a street office also sees its district's outline."""
+        return self.may_see(code) or (
+            self.street is not None and code == self.street[:_DISTRICT_DIGITS]
+        )
+
+    def may_change(self, code: str | None) -> bool:
+        """Whether the user may change what lies in the area ``code`` (cases, cells, layouts)."""
+        return self.changes_anything and self.may_see(code)
+
+    def may_edit_layouts(self) -> bool:
+        """Whether the user may draw, upload and publish cell layouts (administrators)."""
+        return self.role == "admin"
+
+    # --- answers that refuse ----------------------------------------------------------------------
+
+    def _refusal(self, key: str, value: str) -> ForbiddenError:
+        return ForbiddenError(
+            f"`{key}` was {value!r} but user {self.name or ''!r} may see only street {self.street}"
+        )
+
+    def area_filter(self, key: str, value: str | None) -> str | None:
+        """An area filter (street, community or cell code) as asked, refused outside the street.
+
+        Raises
+        ------
+        ForbiddenError
+            (403) when a street office names an area outside its street.
+        """
+        if value is None or self.may_see(value):
+            return value
+        raise self._refusal(key, value)
+
+    def outline_filter(self, key: str, value: str | None) -> str | None:
+        """A district, street, community or cell code as asked, refused (403) unless
+        :meth:`may_see_outline` (a street office also sees its district's outline)."""
+        if value is None or self.may_see_outline(value):
+            return value
+        raise self._refusal(key, value)
+
+    def area_choice(self, key: str, value: str | None) -> str | None:
+        """The area a page or export is of: as asked, a street office's own street when it
+        asks for none or for its own district, refused (403) outside its street."""
+        if self.street is not None and (value is None or self.street.startswith(value)):
+            return self.street
+        return self.area_filter(key, value)
+
+    def street_filter(self, value: str | None) -> str | None:
+        """The street to filter by: as asked, and a street office's own when none is asked."""
+        checked = self.area_filter("street", value)
+        return checked if checked is not None else self.street
+
+    def within(self, level: str, within: str | None) -> str | None:
+        """The code prefix to read the areas of ``level`` with.
+
+        A street office reads its district's outline (``level="district"``)
+        and at every other level only what lies in its street; a ``within``
+        that narrows this further is kept, one outside it is refused.
+
+        Raises
+        ------
+        ForbiddenError
+            (403) when ``within`` lies outside the street office's street.
+        """
+        if self.street is None:
+            return within
+        own = self.street[:_DISTRICT_DIGITS] if level == "district" else self.street
+        if within is None or own.startswith(within):
+            return own
+        if within.startswith(own):
+            return within
+        raise self._refusal("within", within)
+
+    def seen_case(self, case_id: int, street_code: str | None) -> None:
+        """Refuse a case the user may not see as if it did not exist.
+
+        Raises
+        ------
+        NotFoundError
+            (404) when the case lies outside the street office's street (or in no street).
+        """
+        if not self.may_see(street_code):
+            raise NotFoundError(f"case {case_id} does not exist")

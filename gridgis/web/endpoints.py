@@ -1,0 +1,609 @@
+"""The one way a JSON route is declared: its access, its request schemas, its answers.
+
+Every JSON route of the app is declared with :func:`endpoint`::
+
+    @endpoint(bp, "/cases", method="POST", operation_id="createCase", tags=("cases",),
+              roles=("admin", "street"), body=NewCase,
+              replies=(Reply(201, Case, "The case as stored."),), errors=(403, 404, 409))
+    def create_case(*, body: NewCase) -> tuple[Response, int]: ...
+
+The declaration does four things at once, so they cannot drift apart:
+
+- **access**: who may call the route (``roles``: ``None`` for every signed-in
+  user, :data:`PUBLIC` for anyone); the route is guarded by
+  :func:`gridgis.web.auth.guard` with it, and the route table's test reads it;
+- **requests**: the query parameters are read into the ``query`` model and the
+  body into the ``body`` model (pydantic v2), and the view receives them
+  checked and converted; an unknown, repeated or bad parameter or field is
+  answered 422 naming it, the value and what was expected;
+- **answers**: the replies (status, model or media type) — in tests
+  (``app.testing``) every JSON answer is checked against its declared model;
+- **description**: :mod:`gridgis.web.openapi` writes the OpenAPI 3.1
+  document from these declarations alone.
+
+Which library: APIFlask and flask-smorest build on marshmallow (a second
+schema language beside the pydantic models the library and CLI share);
+flask-openapi3 brings its own app and blueprint classes; spectree decorates
+plain Flask views with pydantic models but answers errors in its own shape
+and reads query strings as plain dicts (a repeated parameter silently wins).
+The few hundred lines here keep Flask's blueprints, pydantic's models and
+the error shape of :mod:`gridgis.web.errors`.
+
+Status codes (every JSON route but Open311, which keeps its specification's):
+400 the body is not readable JSON (or has a NUL character); 401 nobody signed
+in; 403 the user may not; 404 not found; 409 a conflict with stored data;
+413 too large; 415 a body of another content type; 422 a parameter or field
+that is missing, unknown, repeated or has a bad value; 503 no database.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar, get_args
+
+import pydantic
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel
+from werkzeug.datastructures import MultiDict
+
+from gridgis.errors import InputError, Problem, ValidationError
+from gridgis.web.auth import guard
+from gridgis.web.limits import check_json
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "PUBLIC",
+    "BodyTooLargeError",
+    "Operation",
+    "Reply",
+    "UnsupportedMediaTypeError",
+    "endpoint",
+    "json_body",
+    "operations",
+    "read_body",
+    "read_query",
+]
+
+MAX_BODY_BYTES = 64 * 1024
+"""The largest JSON or form body a JSON route reads (an upload has its own limit)."""
+
+PUBLIC: Final = ("*",)
+"""``roles`` of a route anyone may call, signed in or not."""
+
+JSON: Final = "application/json"
+FORM: Final = "application/x-www-form-urlencoded"
+
+M = TypeVar("M", bound=BaseModel)
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer a route may give.
+
+    Attributes
+    ----------
+    status:
+        The HTTP status.
+    model:
+        The pydantic model of a JSON body (``None``: see ``media_type``/``schema``).
+    description:
+        What the answer means.
+    media_type:
+        The content type (``application/json`` by default).
+    schema:
+        A JSON Schema for a body with no model (GeoJSON, a file, a tile).
+    headers:
+        Headers the answer carries, by name, with their description.
+    """
+
+    status: int
+    model: type[BaseModel] | None = None
+    description: str = ""
+    media_type: str = JSON
+    schema: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A JSON route as declared with :func:`endpoint` (the OpenAPI operation)."""
+
+    endpoint: str
+    rule: str
+    method: str
+    operation_id: str
+    summary: str
+    description: str
+    tags: tuple[str, ...]
+    roles: tuple[str, ...] | None
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    body_types: tuple[str, ...]
+    replies: tuple[Reply, ...]
+    errors: tuple[int, ...]
+
+    @property
+    def public(self) -> bool:
+        """Whether anyone may call it, signed in or not."""
+        return self.roles == PUBLIC
+
+
+_OPERATIONS: dict[str, Operation] = {}
+
+
+def operations() -> dict[str, Operation]:
+    """Every declared operation, by endpoint name (``blueprint.view``)."""
+    return dict(_OPERATIONS)
+
+
+def endpoint(
+    bp: Blueprint,
+    rule: str,
+    *,
+    method: str = "GET",
+    operation_id: str,
+    tags: Sequence[str],
+    replies: Sequence[Reply],
+    roles: Sequence[str] | None = None,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    body_types: Sequence[str] = (JSON,),
+    errors: Sequence[int] = (),
+) -> Callable[[V], V]:
+    """Declare a JSON route on ``bp``: see the module's description.
+
+    Parameters
+    ----------
+    bp:
+        The blueprint the route belongs to.
+    rule:
+        Its URL rule, relative to the blueprint's prefix (Flask syntax).
+    method:
+        The one HTTP method it answers.
+    operation_id:
+        The OpenAPI ``operationId`` (unique).
+    tags:
+        OpenAPI tags grouping the route.
+    replies:
+        Its successful (and other particular) answers.
+    roles:
+        Who may call it: ``None`` every signed-in user, :data:`PUBLIC` anyone,
+        else the roles named.
+    query, body:
+        Pydantic models of its query parameters and body; the view receives
+        them checked as the keyword arguments ``query`` and ``body``.
+    body_types:
+        The content types the body may come in (JSON, and a form for Open311).
+    errors:
+        The 4xx/5xx statuses it may answer besides the ones every route may
+        (401/403 for guarded routes, 422 with parameters, 503).
+    """
+    if roles is not None and roles != PUBLIC and not roles:
+        raise ValueError("`roles` was empty but is expected to name at least one role")
+
+    def decorate(view: V) -> V:
+        name = f"{bp.name}.{view.__name__}"
+        doc = (view.__doc__ or "").strip()
+        summary, _, rest = doc.partition("\n")
+        operation = Operation(
+            endpoint=name,
+            rule=(bp.url_prefix or "") + rule,
+            method=method.upper(),
+            operation_id=operation_id,
+            summary=summary.strip(),
+            description=rest.strip(),
+            tags=tuple(tags),
+            roles=tuple(roles) if roles is not None else None,
+            query=query,
+            body=body,
+            body_types=tuple(body_types),
+            replies=tuple(replies),
+            errors=tuple(errors),
+        )
+        taken = [o for o in _OPERATIONS.values() if o.operation_id == operation_id]
+        if taken and taken[0].endpoint != name:
+            raise ValueError(f"`operation_id` {operation_id!r} is taken by {taken[0].endpoint}")
+        _OPERATIONS[name] = operation
+
+        @functools.wraps(view)
+        def wrapped(**path: Any) -> Any:
+            if query is not None:
+                path["query"] = read_query(query, request.args)
+            if body is not None:
+                path["body"] = read_body(body, types=operation.body_types)
+            response = current_app.make_response(view(**path))
+            if current_app.testing:
+                _check_reply(operation, response)
+            return response
+
+        guarded = guard(wrapped, roles=operation.roles)
+        bp.add_url_rule(rule, view.__name__, guarded, methods=[method.upper()])
+        return view
+
+    return decorate
+
+
+# --- reading requests ----------------------------------------------------------------------------
+
+
+class UnsupportedMediaTypeError(InputError):
+    """The request body has a content type the route does not read."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class BodyTooLargeError(InputError):
+    """The request body is larger than :data:`MAX_BODY_BYTES`."""
+
+    status = 413
+    code = "too_large"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _list_fields(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _is_list(model: type[BaseModel], name: str) -> bool:
+    info = model.model_fields.get(name)
+    return info is not None and getattr(info.annotation, "__origin__", None) is list
+
+
+def read_query(model: type[M], args: MultiDict[str, str]) -> M:
+    """Read the query parameters ``args`` into ``model``.
+
+    Unknown parameters and a parameter given twice (unless its field is a
+    list) are refused; an empty value counts as absent (a form's empty field). Values are text, so
+    the model converts them (``"5"`` to 5); booleans are ``true``/``false``
+    (also ``1``/``0``, ``yes``/``no``).
+
+    Raises
+    ------
+    ValidationError
+        (422) listing every bad parameter.
+
+    Examples
+    --------
+    >>> from pydantic import BaseModel
+    >>> class Page(BaseModel, extra="forbid"):
+    ...     limit: int = 100
+    >>> read_query(Page, MultiDict({"limit": "5"})).limit
+    5
+    """
+    problems: list[Problem] = []
+    fields: list[str] = []
+    allowed = _list_fields(model)
+    unknown = [key for key in args if key not in allowed]
+    if unknown:
+        fields.append(unknown[0])
+        listed = ", ".join(f"`{_show(key)[1:-1]}`" for key in unknown[:10])
+        named = ", ".join(f"`{key}`" for key in allowed) or "none"
+        problems.append(
+            Problem(None, None, f"unknown query parameter(s) {listed}; allowed: {named}")
+        )
+    values: dict[str, Any] = {}
+    for key in allowed:
+        given = [v for v in args.getlist(key) if v != ""]  # an empty value: not given
+        if not given:
+            continue
+        if _is_list(model, key):
+            values[key] = given
+        elif len(given) > 1:
+            problems.append(
+                Problem(None, None, f"`{key}` was given {len(given)} times but may be given once")
+            )
+            fields.append(key)
+        else:
+            values[key] = given[0]
+    if problems:
+        raise ValidationError("invalid query parameters", problems, field=fields[0])
+    try:
+        return model.model_validate(values)
+    except pydantic.ValidationError as exc:
+        raise _translate(exc, model, query=True) from None
+
+
+def _content_type() -> str:
+    return repr(request.mimetype) if request.mimetype else "missing"
+
+
+def _raw_body() -> bytes:
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise BodyTooLargeError(
+            f"the body has {length} bytes but may have at most {MAX_BODY_BYTES}"
+        )
+    data = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise BodyTooLargeError(f"the body has more than {MAX_BODY_BYTES} bytes")
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the field {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+def json_body() -> Any:
+    """Return the request's JSON body, strictly read.
+
+    The content type must be ``application/json``; the text UTF-8 JSON with
+    no ``NaN``/``Infinity``, no number too large for a float, no field given
+    twice and no NUL character in a string (:func:`gridgis.web.limits.check_json`).
+
+    Raises
+    ------
+    UnsupportedMediaTypeError
+        (415) for another content type.
+    BodyTooLargeError
+        (413) for a body over :data:`MAX_BODY_BYTES`.
+    InputError
+        (400) when the body is not such JSON.
+    """
+    if request.mimetype != JSON:
+        raise UnsupportedMediaTypeError(
+            f"the body's content type was {_content_type()} but is expected to be {JSON!r}"
+        )
+    data = _raw_body()
+    try:
+        value = json.loads(
+            data.decode("utf-8"),
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
+        )
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
+        reason = str(exc) if not isinstance(exc, RecursionError) else "it is nested too deeply"
+        raise InputError(f"the body is not valid JSON: {reason}") from None
+    check_json(value)
+    return value
+
+
+def _form_fields() -> dict[str, str]:
+    _raw_body_length()
+    repeated = [
+        Problem(
+            None,
+            None,
+            f"`{_show(key)[1:-1]}` was given {len(request.form.getlist(key))} times but may "
+            "be given once",
+        )
+        for key in request.form
+        if len(request.form.getlist(key)) > 1
+    ]
+    if repeated:
+        raise ValidationError("invalid body", repeated)
+    return request.form.to_dict()
+
+
+def _raw_body_length() -> None:
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise BodyTooLargeError(
+            f"the body has {length} bytes but may have at most {MAX_BODY_BYTES}"
+        )
+
+
+def read_body(model: type[M], *, types: Sequence[str] = (JSON,)) -> M:
+    """Read the request's body into ``model``.
+
+    A JSON body is read strictly (:func:`json_body`) and checked in pydantic's
+    strict mode (``"119.0"`` is not a number, ``1`` is not ``true``); a form
+    (when ``types`` allows one) is text, so its values are converted.
+
+    Raises
+    ------
+    ValidationError
+        (422) listing every missing, unknown or bad field, or when the body is
+        not a JSON object.
+    UnsupportedMediaTypeError, BodyTooLargeError, InputError
+        See :func:`json_body`.
+    """
+    if FORM in types and request.mimetype == FORM:
+        fields: Any = _form_fields()
+        strict = False
+    elif JSON in types and request.mimetype == JSON:
+        fields = json_body()
+        strict = True
+    else:
+        expected = " or ".join(repr(t) for t in types)
+        raise UnsupportedMediaTypeError(
+            f"the body's content type was {_content_type()} but is expected to be {expected}"
+        )
+    if not isinstance(fields, dict):
+        raise ValidationError(
+            "invalid body",
+            [
+                Problem(
+                    None, None, f"the body was {_show(fields)} but is expected to be a JSON object"
+                )
+            ],
+        )
+    try:
+        return model.model_validate(fields, strict=strict)
+    except pydantic.ValidationError as exc:
+        raise _translate(exc, model, query=False) from None
+
+
+# --- pydantic's errors in gridgis's words --------------------------------------------------------
+
+_EXPECTED: dict[str, str] = {
+    "int_parsing": "an integer",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_parsing": "a finite number",
+    "float_type": "a finite number",
+    "finite_number": "a finite number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+}
+_BOUNDS = {
+    "greater_than_equal": "at least",
+    "greater_than": "above",
+    "less_than_equal": "at most",
+    "less_than": "below",
+}
+
+
+def _what(model: type[BaseModel]) -> str:
+    """What one of ``model`` is called in messages (``case`` for NewCase...)."""
+    return str(getattr(model, "what", model.__name__.lower()))
+
+
+def _shown_input(value: Any, *, text: bool) -> str:
+    """A value as the request had it: JSON's words for a body, the text for a query."""
+    if value is None and not text:
+        return "null"
+    return _show(value)
+
+
+def _reason(error: Mapping[str, Any], model: type[BaseModel], *, text: bool, what: str) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "missing":
+        return f"`{what}` needs `{location}`"
+    if kind in ("value_error", "assertion_error", "datetime_parsing", "datetime_type"):
+        message = str(ctx.get("error", error["msg"]))
+        if kind.startswith("datetime"):
+            message = (
+                "an ISO 8601 date-time with a UTC offset (e.g. 2025-06-01T08:00:00+08:00) "
+                f"in the years {ctx.get('low', 1900)}–{ctx.get('high', 2999)}"
+            )
+            return (
+                f"`{location}` was {_shown_input(value, text=text)} but is expected to be {message}"
+            )
+        return message.removeprefix("Value error, ")
+    if not location:
+        return f"the {what} {error['msg']}"
+    shown = _shown_input(value, text=text)
+    if kind in _BOUNDS:
+        if text and isinstance(value, str):
+            shown = value  # the number as given
+        bound = next(iter(ctx.values()))
+        return f"`{location}` was {shown} but is expected to be {_BOUNDS[kind]} {bound}"
+    if kind == "string_unicode":
+        return f"`{location}` was {shown} but is not valid Unicode text"
+    if kind == "string_too_long":
+        return (
+            f"`{location}` has {len(value)} characters but is expected to have at most "
+            f"{ctx['max_length']}"
+        )
+    if kind == "string_too_short":
+        if ctx.get("min_length") == 1:
+            return f"`{location}` was {shown} but is expected to be non-empty"
+        return (
+            f"`{location}` has {len(value)} characters but is expected to have at least "
+            f"{ctx['min_length']}"
+        )
+    if kind == "string_pattern_mismatch":
+        info = model.model_fields.get(str(error["loc"][0]))
+        note = f" ({info.description})" if info is not None and info.description else ""
+        return f"`{location}` was {shown} but is expected to match {ctx['pattern']}{note}"
+    if kind in ("literal_error", "enum"):
+        info = model.model_fields.get(str(error["loc"][0]))
+        choices = _choices(info.annotation) if info is not None else []
+        return f"`{location}` was {shown} but is expected to be one of {choices}"
+    return f"`{location}` was {shown} but is expected to be {_EXPECTED.get(kind, error['msg'])}"
+
+
+def _choices(annotation: Any) -> list[Any]:
+    """The values of a ``Literal`` (possibly nested, or ``| None``)."""
+    out: list[Any] = []
+    for arg in get_args(annotation):
+        if isinstance(arg, str):
+            out.append(arg)
+        elif arg is not type(None):
+            out.extend(_choices(arg))
+    return out
+
+
+def _translate(
+    exc: pydantic.ValidationError, model: type[BaseModel], *, query: bool
+) -> ValidationError:
+    """``exc`` as a :class:`ValidationError` whose problems name each field, value and rule."""
+    what = "query parameters" if query else _what(model)
+    problems: list[Problem] = []
+    fields: list[str] = []
+    unknown: list[str] = []
+    for error in exc.errors(include_url=False):
+        location = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            unknown.append(location)
+            continue
+        fields.append(location)
+        problems.append(Problem(None, None, _reason(error, model, text=query, what=what)))
+    if unknown:
+        listed = ", ".join(f"`{_show(key)[1:-1]}`" for key in unknown[:10])
+        allowed = ", ".join(f"`{key}`" for key in _list_fields(model))
+        problems.insert(
+            0, Problem(None, None, f"`{what}` has unknown field(s) {listed}; allowed: {allowed}")
+        )
+        fields.insert(0, unknown[0])
+    return ValidationError(
+        f"invalid {what}", problems, field=fields[0] if fields and fields[0] else None
+    )
+
+
+# --- checking answers in tests -------------------------------------------------------------------
+
+
+def _check_reply(operation: Operation, response: Response) -> None:
+    """In tests: an answer must be what the operation declares (else an AssertionError)."""
+    declared = {reply.status: reply for reply in operation.replies}
+    reply = declared.get(response.status_code)
+    if reply is None:
+        raise AssertionError(
+            f"{operation.operation_id} answered {response.status_code}, which it does not declare"
+        )
+    if reply.model is not None:
+        try:
+            reply.model.model_validate_json(response.get_data())
+        except pydantic.ValidationError as exc:
+            raise AssertionError(
+                f"{operation.operation_id} answered a body its model {reply.model.__name__} "
+                f"refuses: {exc}"
+            ) from None
+    elif response.mimetype != reply.media_type.split(";")[0]:
+        raise AssertionError(
+            f"{operation.operation_id} answered {response.mimetype!r}, not {reply.media_type!r}"
+        )
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    """``value`` (a model, or JSON-ready data) as a JSON answer with ``status``."""
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json()
+    else:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status=status, mimetype=JSON)
