@@ -476,7 +476,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 _UNDECLARED = object()
 
 
-def access_of(view: Callable[..., Any]) -> tuple[str, ...] | object | None:
+def access_of(view: object) -> tuple[str, ...] | object | None:
     """Who may call ``view``, as declared: ``("*",)`` anyone, ``None`` every signed-in
     user, a tuple of roles; :data:`_UNDECLARED` when the view declares nothing."""
     return getattr(view, ACCESS_MARK, _UNDECLARED)

@@ -490,7 +490,7 @@ def _reason(error: Mapping[str, Any], model: type[BaseModel], *, text: bool, wha
     location = ".".join(str(part) for part in error["loc"])
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    value = error.get("input")
+    value: Any = error.get("input")
     if kind == "missing":
         return f"`{what}` needs `{location}`"
     if kind in ("value_error", "assertion_error", "datetime_parsing", "datetime_type"):

@@ -125,7 +125,7 @@ def _query_schema(prop: dict[str, Any], *, required: bool) -> dict[str, Any]:
         del prop["default"]
     if required:
         return prop
-    outer = {k: prop.pop(k) for k in ("description", "default") if k in prop}
+    outer: dict[str, Any] = {k: prop.pop(k) for k in ("description", "default") if k in prop}
     return {"anyOf": [prop, {"const": ""}], **outer}
 
 
