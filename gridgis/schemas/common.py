@@ -12,12 +12,14 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from gridgis.times import RFC3339_YEARS, parse_rfc3339
+from gridgis.errors import InputError
+from gridgis.times import CHINA_TZ, RFC3339_YEARS, parse_rfc3339, parse_time
 
 __all__ = [
     "MAX_ID",
@@ -25,11 +27,13 @@ __all__ = [
     "AreaCode",
     "CellCode",
     "CommunityCode",
+    "DayOrTime",
     "Flag",
     "Moment",
     "Page",
     "Request",
     "StreetCode",
+    "day_start",
 ]
 
 MAX_ID = 2**63 - 1
@@ -65,6 +69,55 @@ Moment = Annotated[
     Field(json_schema_extra={"format": "date-time"}),
 ]
 """An RFC 3339 time with ``Z`` or an offset (``2025-06-01T08:00:00+08:00``), years 1900–2999."""
+
+_QUERY_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+QUERY_YEARS = (1900, 2100)
+"""The years a time of a filter (``since``, ``until``, ``now``) may name."""
+
+
+def _day_or_time(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value
+    expected = (
+        "a date (YYYY-MM-DD) or an ISO 8601 time (e.g. 2025-03-01T08:00:00+08:00) "
+        f"from {QUERY_YEARS[0]} to {QUERY_YEARS[1]}"
+    )
+    if not isinstance(value, str) or not value.isascii() or len(value) > 40:
+        raise PydanticCustomError("day_or_time", expected)
+    if _QUERY_TIME.fullmatch(value):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("day_or_time", expected) from None
+        if not QUERY_YEARS[0] <= day.year <= QUERY_YEARS[1]:
+            raise PydanticCustomError("day_or_time", expected)
+        return day
+    try:
+        moment = parse_time(value, field="time", plausible=False)
+    except InputError:
+        raise PydanticCustomError("day_or_time", expected) from None
+    if not QUERY_YEARS[0] <= moment.year <= QUERY_YEARS[1]:
+        raise PydanticCustomError("day_or_time", expected)
+    return moment
+
+
+DayOrTime = Annotated[
+    dt.datetime | dt.date,
+    BeforeValidator(_day_or_time),
+    WithJsonSchema({"type": "string", "maxLength": 40}),
+]
+"""A bound of a filter: a bare date (``2025-03-01``, a :class:`datetime.date`) or an ISO
+8601 time (without an offset: China Standard Time), years 1900–2100."""
+
+
+def day_start(value: dt.date | dt.datetime | None, *, end: bool = False) -> dt.datetime | None:
+    """A :data:`DayOrTime` as a moment: a bare date is its midnight (+08:00), or with
+    ``end`` the next midnight (``until=2025-12-31`` includes the 31st)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    midnight = dt.datetime.combine(value, dt.time(), tzinfo=CHINA_TZ)
+    return midnight + dt.timedelta(days=1) if end else midnight
+
 
 StreetCode = Annotated[str, Field(pattern=r"^[0-9]{9}$", description="A 9-digit street code.")]
 CommunityCode = Annotated[

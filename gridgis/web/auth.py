@@ -464,8 +464,11 @@ def roles_required(*roles: str) -> Callable[[F], F]:
     ... @roles_required("admin")
     ... def publish() -> Response: ...
     """
-    if not roles:
-        raise ValueError(f"`roles` was [] but is expected to be one or more of {list(USER_ROLES)}")
+    unknown = [r for r in roles if r not in USER_ROLES]
+    if not roles or unknown:
+        raise ValueError(
+            f"`roles` was {list(roles)!r} but is expected to be one or more of {list(USER_ROLES)}"
+        )
 
     def decorate(view: F) -> F:
         return guard(view, roles=tuple(roles))

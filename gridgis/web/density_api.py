@@ -46,142 +46,63 @@ Both routes need a signed-in user (401 otherwise). A street office (role
 ``street``) sees only its own street: with no ``street`` the filter is its
 street, and a ``street`` or ``community`` outside it is answered 403.
 
-A parameter that is unknown, repeated or malformed is answered 400 with
-``{"error": message}`` naming it; an unknown code or category 404.
+The routes are declared with :func:`gridgis.web.endpoints.endpoint` and
+their filters are :mod:`gridgis.schemas.density`: a parameter that is
+unknown, repeated or malformed is answered 422 naming it; an unknown code or
+category 404.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, Response, jsonify, request
-from werkzeug.datastructures import MultiDict
+from flask import Blueprint, Response, jsonify
 
 from gridgis.analysis import density
 from gridgis.analysis.hotspots import CONFIDENCE_LEVELS, FDR_LEVEL
-from gridgis.errors import InputError
-from gridgis.times import display_series, parse_time, to_display
-from gridgis.web.auth import login_required, policy
+from gridgis.errors import ValidationError
+from gridgis.schemas.common import day_start
+from gridgis.schemas.density import (
+    CELLS_COLLECTION,
+    CellsQuery,
+    CellTable,
+    CellTableQuery,
+    DensityFilter,
+    Heat,
+    HeatQuery,
+)
+from gridgis.times import display_series, to_display
+from gridgis.web.auth import policy
 from gridgis.web.db import get_engine
+from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.geojson import GEOJSON_MIMETYPE, feature_collection, table_text
 
 __all__ = ["bp"]
 
 bp = Blueprint("density", __name__, url_prefix="/api/density")
 
-_COMMON = ("street", "community", "category", "since", "until", "retired", "rejected")
-_TABLE_PARAMS = (*_COMMON, "value", "by_category", "now", "window_days", "fields")
-_CELLS_PARAMS = (*_TABLE_PARAMS, "geometry")
-_HEAT_PARAMS = (*_COMMON, "max_points")
-_REPEATABLE = ("category",)
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_YEARS = (1900, 2100)
-_TRUE = ("1", "true", "yes")
-_FALSE = ("0", "false", "no")
 _HEAT_DECIMALS = 6  # about 0.1 m
-
-
-def _checked_args(args: MultiDict[str, str], allowed: tuple[str, ...]) -> dict[str, list[str]]:
-    unknown = sorted(set(args) - set(allowed))
-    if unknown:
-        raise InputError(
-            f"unknown query parameter {unknown[0]!r}; the parameters are {list(allowed)}"
-        )
-    out: dict[str, list[str]] = {}
-    for key in args:
-        values = args.getlist(key)
-        if len(values) > 1 and key not in _REPEATABLE:
-            raise InputError(f"`{key}` was given {len(values)} times but is expected once")
-        out[key] = [v.strip() for v in values]
-    return out
-
-
-def _one(args: Mapping[str, list[str]], key: str) -> str | None:
-    values = args.get(key)
-    if not values or values[0] == "":
-        return None
-    return values[0]
-
-
-def _flag(args: Mapping[str, list[str]], key: str) -> bool:
-    value = _one(args, key)
-    if value is None:
-        return False
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise InputError(f"`{key}` was {value!r} but is expected to be 1 or 0 (true or false)")
-
-
-def _integer(args: Mapping[str, list[str]], key: str, *, low: int, high: int, default: int) -> int:
-    value = _one(args, key)
-    if value is None:
-        return default
-    if not (value.isascii() and value.isdigit() and len(value) <= 9) or not (
-        low <= int(value) <= high
-    ):
-        raise InputError(f"`{key}` was {value!r} but is expected to be a whole number {low}–{high}")
-    return int(value)
-
-
-def _time(
-    args: Mapping[str, list[str]], key: str, *, end_of_day: bool = False
-) -> dt.datetime | None:
-    """``key`` as a datetime; a bare date is its midnight, or the next one with ``end_of_day``."""
-    value = _one(args, key)
-    if value is None:
-        return None
-    expected = (
-        f"`{key}` was {value!r} but is expected to be a date (YYYY-MM-DD) or an ISO 8601 time "
-        f"(e.g. 2025-03-01T08:00:00+08:00) from {_YEARS[0]} to {_YEARS[1]}"
-    )
-    if not value.isascii() or len(value) > 40:
-        raise InputError(expected)
-    try:
-        moment = parse_time(value, field=key, plausible=False)
-    except InputError:
-        raise InputError(expected) from None
-    if not _YEARS[0] <= moment.year <= _YEARS[1]:
-        raise InputError(expected)
-    if end_of_day and _DATE.fullmatch(value):
-        moment += dt.timedelta(days=1)
-    return moment
-
-
-def _categories(args: Mapping[str, list[str]]) -> list[str] | None:
-    raw = args.get("category")
-    if not raw:
-        return None
-    wanted = [part.strip() for value in raw for part in value.split(",") if part.strip()]
-    if not wanted:
-        raise InputError(f"`category` was {raw[0]!r} but is expected to name a category")
-    return wanted
 
 
 def _scoped(key: str, value: str | None) -> str | None:
     """``value`` (a street or community code), refused when outside the user's street."""
-    if value is None or not (value.isascii() and value.isdigit()):
-        return value  # malformed codes are refused with 400 by the library
     return policy().area_filter(key, value)
 
 
-def _filters(args: Mapping[str, list[str]]) -> dict[str, Any]:
-    """The filter of both routes; a street office is kept to its own street."""
-    street = _scoped("street", _one(args, "street"))
+def _filters(query: DensityFilter) -> dict[str, Any]:
+    """The filter of every route; a street office is kept to its own street."""
     return {
-        "street": policy().street_filter(street),
-        "community": _scoped("community", _one(args, "community")),
-        "category": _categories(args),
-        "since": _time(args, "since"),
-        "until": _time(args, "until", end_of_day=True),
-        "include_retired": _flag(args, "retired"),
-        "include_rejected": _flag(args, "rejected"),
+        "street": policy().street_filter(query.street),
+        "community": _scoped("community", query.community),
+        "category": query.categories(),
+        "since": day_start(query.since),
+        "until": day_start(query.until, end=True),
+        "include_retired": query.retired,
+        "include_rejected": query.rejected,
     }
 
 
@@ -189,16 +110,17 @@ def _iso(value: Any) -> str | None:
     return to_display(value)  # a naive time given in a query is China Standard Time
 
 
-def _fields(args: Mapping[str, list[str]], known: list[str]) -> list[str] | None:
+def _fields(text: str | None, known: list[str]) -> list[str] | None:
     """The properties asked for by ``fields`` (``code`` first, always), or ``None`` for all."""
-    text = _one(args, "fields")
     if text is None:
         return None
     asked = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in asked if name not in known]
     if unknown:
-        raise InputError(
-            f"`fields` named {unknown[0]!r}, which is not a property of the cells; they are {known}"
+        raise ValidationError(
+            f"`fields` named {unknown[0]!r}, which is not a property of the cells; "
+            f"they are {known}",
+            field="fields",
         )
     return ["code", *dict.fromkeys(name for name in asked if name != "code")]
 
@@ -210,39 +132,33 @@ def _filter_echo(filters: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cell_figures(
-    args: Mapping[str, list[str]], *, geometry: bool
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The cells' figures for checked ``args`` and the ``density`` member.
+def _cell_figures(query: CellTableQuery, *, geometry: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The cells' figures for ``query`` and the ``density`` member.
 
     The frame has a ``geom`` column, holding the polygons only if ``geometry``.
     """
-    filters = _filters(args)
-    value = _one(args, "value") or "rate"
-    if value not in ("rate", "count"):
-        raise InputError(f"`value` was {value!r} but is expected to be 'rate' or 'count'")
-    now = _time(args, "now") or dt.datetime.now(dt.UTC)
-    window_days = _integer(args, "window_days", low=1, high=3660, default=30)
+    filters = _filters(query)
+    now = day_start(query.now) or dt.datetime.now(dt.UTC)
     frame = density.density_cells(
         get_engine(),
         **filters,
-        by_category=_flag(args, "by_category"),
-        value="rate" if value == "rate" else "count",
+        by_category=query.by_category,
+        value=query.value,
         now=now,
-        window_days=window_days,
+        window_days=query.window_days,
         geometry=geometry,
     )
     out = frame.reset_index()
     for name in ("valid_from", "valid_to", "last_inspected_at"):  # in China Standard Time
         out[name] = display_series(out[name])
-    fields = _fields(args, [c for c in out.columns if c != "geom"])
+    fields = _fields(query.fields, [c for c in out.columns if c != "geom"])
     if fields is not None:
         out = out[[*fields, "geom"]]
-    column = "rate_per_1000" if value == "rate" else "cases"
+    column = "rate_per_1000" if query.value == "rate" else "cases"
     meta = {
         "filters": _filter_echo(filters),
         "now": _iso(now),
-        "window_days": window_days,
+        "window_days": query.window_days,
         "cells": len(frame),
         "cases": int(frame["cases"].sum()),
         "hotspots": {
@@ -260,36 +176,60 @@ def _cell_figures(
     return out, meta
 
 
-@bp.get("/cells.geojson")
-@login_required
-def cells() -> Response:
-    """Answer the cells with counts, rates, hotspot classes and inspection recency."""
-    args = _checked_args(request.args, _CELLS_PARAMS)
-    with_geometry = _one(args, "geometry") is None or _flag(args, "geometry")
-    out, meta = _cell_figures(args, geometry=with_geometry)
-    body = feature_collection(out, geometry=with_geometry, members={"density": meta})
+@endpoint(
+    bp,
+    "/cells.geojson",
+    operation_id="densityCells",
+    tags=("maps",),
+    query=CellsQuery,
+    replies=(
+        Reply(200, description="The cells.", media_type=GEOJSON_MIMETYPE, schema=CELLS_COLLECTION),
+    ),
+    errors=(404,),
+)
+def cells(*, query: CellsQuery) -> Response:
+    """Cells with case counts, rates per 1,000 households, Gi* hotspots, inspection recency.
+
+    A foreign member ``density`` holds the filter, totals and method.
+    """
+    out, meta = _cell_figures(query, geometry=query.geometry)
+    body = feature_collection(out, geometry=query.geometry, members={"density": meta})
     return Response(body, mimetype=GEOJSON_MIMETYPE)
 
 
-@bp.get("/cells.json")
-@login_required
-def cell_table() -> Response:
-    """Answer the same figures as a table (column names once, a list of values a cell)."""
-    args = _checked_args(request.args, _TABLE_PARAMS)
-    out, meta = _cell_figures(args, geometry=False)
+@endpoint(
+    bp,
+    "/cells.json",
+    operation_id="densityCellTable",
+    tags=("maps",),
+    query=CellTableQuery,
+    replies=(Reply(200, CellTable, "The cells' figures."),),
+    errors=(404,),
+)
+def cell_table(*, query: CellTableQuery) -> Response:
+    """The figures of cells.geojson as a table, without geometry.
+
+    ``columns`` (names once) and ``rows`` (a list of values a cell), and the
+    member ``density``; for a map that draws the cells from vector tiles.
+    """
+    out, meta = _cell_figures(query, geometry=False)
     body = table_text(out.drop(columns="geom"), members={"density": meta})
     return Response(body, mimetype="application/json")
 
 
-@bp.get("/heat.json")
-@login_required
-def heat() -> Response:
-    """Answer the case points of a heat layer, binned when there are too many."""
-    args = _checked_args(request.args, _HEAT_PARAMS)
-    filters = _filters(args)
-    limit = density.DEFAULT_MAX_HEAT_POINTS
-    max_points = _integer(args, "max_points", low=1, high=limit, default=limit)
-    found = density.heat_points(get_engine(), **filters, max_points=max_points)
+@endpoint(
+    bp,
+    "/heat.json",
+    operation_id="densityHeat",
+    tags=("maps",),
+    query=HeatQuery,
+    replies=(Reply(200, Heat, "The points."),),
+    errors=(404,),
+)
+def heat(*, query: HeatQuery) -> Response:
+    """Case points for a heat layer as [lat, lon, weight], binned when there are too many."""
+    filters = _filters(query)
+    found = density.heat_points(get_engine(), **filters, max_points=query.max_points)
     points = found.points
     triples = np.column_stack(
         [

@@ -136,15 +136,17 @@ def _http_error(exc: HTTPException) -> HTTPException | tuple[Response, int]:
 def _spec_errors(response: Response) -> Response:
     """Answer errors made outside this module (a wrong API token) in the spec's format too.
 
-    :mod:`gridgis.web.auth` refuses a wrong token with a ready ``{"error": message}``
-    answer, which error handlers never see; its status and headers are kept.
+    :mod:`gridgis.web.auth` refuses a wrong token with a ready ``{"error": {"message"...}}``
+    answer (:func:`gridgis.web.errors.error_json`), which error handlers never see; its
+    status and headers are kept.
     """
     if response.status_code < 400 or not response.is_json:
         return response
     body = response.get_json(silent=True)
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
         response.set_data(
-            json.dumps([{"code": response.status_code, "description": body["error"]}])
+            json.dumps([{"code": response.status_code, "description": error["message"]}])
         )
     return response
 

@@ -36,8 +36,8 @@ stored); ``minutes`` 5, 10 or 15 (300 / 500 / 1,000 m; default 10);
 ``threshold`` the percent of a cell's households that must be covered
 (default 50); ``kinds`` a comma list of ``branch``, ``centre``, ``station``
 (default all); ``k`` 1 to :data:`MAX_K` (default 3); ``candidates``
-``buildings`` or ``road_nodes``. A bad value answers 400 naming it, an
-unknown street 404, always as ``{"error": message}``.
+``buildings`` or ``road_nodes`` (:mod:`gridgis.schemas.placement`). A bad
+or unknown parameter answers 422 naming it, an unknown street 404.
 
 Access: a signed-in user (401 otherwise). A street office is kept to its own
 street (no ``street`` means its own; another street answers 403) and sees
@@ -47,43 +47,38 @@ its coverage.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
 from gridgis.analysis import network as net_mod
 from gridgis.analysis.placement import (
-    CANDIDATE_KINDS,
-    DEFAULT_THRESHOLD,
-    FACILITY_KINDS,
-    WALK_MINUTES,
     Coverage,
     PlacementData,
     read_placement_data,
     suggest_sites,
     walking_coverage,
 )
-from gridgis.errors import InputError
-from gridgis.web.auth import login_required, policy
+from gridgis.schemas.placement import (
+    COVERAGE_COLLECTION,
+    DEFAULT_K,
+    DEFAULT_MINUTES,
+    MAX_K,
+    SITES_COLLECTION,
+    CoverageQuery,
+    PlacementQuery,
+    SuggestQuery,
+)
+from gridgis.web.auth import policy
 from gridgis.web.db import get_engine
+from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.geojson import GEOJSON_MIMETYPE, feature_collection, feature_texts
 
 __all__ = ["DEFAULT_K", "DEFAULT_MINUTES", "MAX_K", "bp"]
 
 bp = Blueprint("placement_api", __name__, url_prefix="/api/placement")
-
-DEFAULT_MINUTES = 10
-"""Walking minutes when the request names none."""
-
-DEFAULT_K = 3
-"""New sites suggested when the request names no ``k``."""
-
-MAX_K = 50
-"""Most new sites one request may ask for."""
 
 SUGGEST_TIME_LIMIT = 5.0
 """Seconds HiGHS may take in a request (``PLACEMENT_TIME_LIMIT`` in the app's config)."""
@@ -92,27 +87,37 @@ _MARGIN_EXTRA = 2 * net_mod.DEFAULT_SNAP_LIMIT + 200.0
 """Metres beyond the walking distance within which facilities and roads are read."""
 
 
-@dataclass(frozen=True)
-class _Query:
-    street: str | None
-    minutes: int
-    threshold: float
-    kinds: tuple[str, ...]
-    scoped: bool
-
-    @property
-    def distance(self) -> float:
-        return WALK_MINUTES[self.minutes]
+def _scoped(query: PlacementQuery) -> tuple[str | None, bool]:
+    """The street to read (a street office: its own) and whether the user is kept to it."""
+    rules = policy()
+    return rules.street_filter(query.street), rules.street is not None
 
 
-@bp.get("/coverage.geojson")
-@login_required
-def coverage() -> Response:
-    """Answer the walking coverage of a street (or everything) as GeoJSON."""
-    query = _query()
-    with_cells = _flag_arg("cell_geometry", default=True)
-    data = _read(query)
-    summary = _summary_head(query, data)
+@endpoint(
+    bp,
+    "/coverage.geojson",
+    operation_id="placementCoverage",
+    tags=("maps",),
+    query=CoverageQuery,
+    replies=(
+        Reply(
+            200,
+            description="The coverage.",
+            media_type=GEOJSON_MIMETYPE,
+            schema=COVERAGE_COLLECTION,
+        ),
+    ),
+    errors=(404,),
+)
+def coverage(*, query: CoverageQuery) -> Response:
+    """Walking coverage of party branches and service centres / stations.
+
+    Features with ``role`` cell, service_area or facility; a foreign member
+    ``summary`` holds the figures.
+    """
+    street, scoped = _scoped(query)
+    data = _read(query, street)
+    summary = _summary_head(query, street, data)
     if data.buildings.empty and data.facilities.empty:
         return _geojson([], summary=summary | {"households": 0, "households_covered": 0})
     cov = walking_coverage(
@@ -121,17 +126,17 @@ def coverage() -> Response:
         data.roads,
         cells=data.cells,
         distance=query.distance,
-        threshold=query.threshold,
+        threshold=query.threshold / 100.0,
     )
     # A street office sees its own street's facilities; those just outside still count.
-    shown = cov.facilities["in_area"].to_numpy(dtype=bool) if query.scoped else None
+    shown = cov.facilities["in_area"].to_numpy(dtype=bool) if scoped else None
     features = (
-        _cell_features(cov, with_cells)
+        _cell_features(cov, query.cell_geometry)
         + _area_features(cov, shown)
         + _facility_features(cov, shown)
     )
     summary |= cov.summary
-    summary["facilities_outside_shown"] = not query.scoped
+    summary["facilities_outside_shown"] = not scoped
     if cov.cells is not None:
         summary["cells_not_covered_codes"] = [
             str(c) for c in cov.cells.loc[~cov.cells["covered"], "code"]
@@ -139,19 +144,25 @@ def coverage() -> Response:
     return _geojson(features, summary=summary)
 
 
-@bp.get("/suggest")
-@login_required
-def suggest() -> Response:
-    """Answer where ``k`` new sites would cover the most uncovered households."""
-    query = _query()
-    k = _int_arg("k", DEFAULT_K, low=1, high=MAX_K)
-    candidates = request.args.get("candidates", "").strip() or "buildings"
-    if candidates not in CANDIDATE_KINDS:
-        raise InputError(
-            f"`candidates` was {candidates!r} but is expected to be one of {list(CANDIDATE_KINDS)}"
-        )
-    data = _read(query)
-    head = _summary_head(query, data) | {"k": k, "candidates": candidates}
+@endpoint(
+    bp,
+    "/suggest",
+    operation_id="placementSuggest",
+    tags=("maps",),
+    query=SuggestQuery,
+    replies=(
+        Reply(200, description="The sites.", media_type=GEOJSON_MIMETYPE, schema=SITES_COLLECTION),
+    ),
+    errors=(404,),
+)
+def suggest(*, query: SuggestQuery) -> Response:
+    """Where ``k`` new sites would cover the most households not yet covered.
+
+    MILP (HiGHS): features with ``role`` site; a foreign member ``solution``.
+    """
+    street, _ = _scoped(query)
+    data = _read(query, street)
+    head = _summary_head(query, street, data) | {"k": query.k, "candidates": query.candidates}
     if data.buildings.empty and data.facilities.empty:
         return _geojson([], solution=head | {"sites": 0, "summary": "nothing stored here"})
     time_limit = float(current_app.config.get("PLACEMENT_TIME_LIMIT", SUGGEST_TIME_LIMIT))
@@ -160,10 +171,10 @@ def suggest() -> Response:
         data.buildings,
         data.roads,
         cells=data.cells,
-        k=k,
+        k=query.k,
         distance=query.distance,
-        threshold=query.threshold,
-        candidates="road_nodes" if candidates == "road_nodes" else "buildings",
+        threshold=query.threshold / 100.0,
+        candidates=query.candidates,
         time_limit=time_limit,
     )
     sites = plan.sites
@@ -188,96 +199,27 @@ def suggest() -> Response:
     return _geojson(_features(frame), solution=solution, coverage=plan.coverage.summary)
 
 
-# --- arguments ----------------------------------------------------------------------------------
-
-
-def _query() -> _Query:
-    street = request.args.get("street", "") or None  # not stripped: checked as sent
-    minutes_text = request.args.get("minutes", "").strip()
-    if not minutes_text:
-        minutes = DEFAULT_MINUTES
-    elif minutes_text.isdecimal() and int(minutes_text) in WALK_MINUTES:
-        minutes = int(minutes_text)
-    else:
-        raise InputError(
-            f"`minutes` was {minutes_text!r} but is expected to be one of "
-            f"{list(WALK_MINUTES)} (walking minutes: 300, 500 or 1,000 m)"
-        )
-    threshold = _float_arg("threshold", DEFAULT_THRESHOLD * 100.0, low=1.0, high=100.0) / 100.0
-    kinds_text = request.args.get("kinds", "").strip()
-    kinds = tuple(k.strip() for k in kinds_text.split(",") if k.strip()) or FACILITY_KINDS
-    bad = [k for k in kinds if k not in FACILITY_KINDS]
-    if bad:
-        raise InputError(
-            f"`kinds` was {kinds_text!r} but is expected to be a comma list of "
-            f"{list(FACILITY_KINDS)}"
-        )
-    if street is not None and not (len(street) == 9 and street.isascii() and street.isdigit()):
-        raise InputError(
-            f"`street` was {street!r} but is expected to be a street office's 9-digit code "
-            "(e.g. 350304001)"
-        )
-    rules = policy()
-    street = rules.street_filter(street)
-    return _Query(street, minutes, threshold, kinds, rules.street is not None)
-
-
-def _int_arg(name: str, default: int, *, low: int, high: int) -> int:
-    text = request.args.get(name, "").strip()
-    if not text:
-        return default
-    if not (text.isascii() and text.isdigit()) or not (low <= int(text) <= high):
-        raise InputError(
-            f"`{name}` was {text!r} but is expected to be a whole number from {low} to {high}"
-        )
-    return int(text)
-
-
-def _flag_arg(name: str, *, default: bool) -> bool:
-    text = request.args.get(name, "").strip().lower()
-    if not text:
-        return default
-    if text not in ("0", "1", "true", "false"):
-        raise InputError(f"`{name}` was {text!r} but is expected to be 1 or 0 (true or false)")
-    return text in ("1", "true")
-
-
-def _float_arg(name: str, default: float, *, low: float, high: float) -> float:
-    text = request.args.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (low <= value <= high):
-        raise InputError(
-            f"`{name}` was {text!r} but is expected to be a number from {low:g} to {high:g}"
-        )
-    return value
-
-
 # --- answers ------------------------------------------------------------------------------------
 
 
-def _read(query: _Query) -> PlacementData:
+def _read(query: PlacementQuery, street: str | None) -> PlacementData:
     with get_engine().connect() as conn:
         return read_placement_data(
             conn,
-            street=query.street,
-            kinds=query.kinds,
+            street=street,
+            kinds=query.facility_kinds(),
             margin=query.distance + _MARGIN_EXTRA,
         )
 
 
-def _summary_head(query: _Query, data: PlacementData) -> dict[str, Any]:
+def _summary_head(query: PlacementQuery, street: str | None, data: PlacementData) -> dict[str, Any]:
     return {
-        "street": query.street,
+        "street": street,
         "street_name": data.street_name,
         "minutes": query.minutes,
         "distance_m": query.distance,
-        "threshold": query.threshold,
-        "kinds": list(query.kinds),
+        "threshold": query.threshold / 100.0,
+        "kinds": list(query.facility_kinds()),
     }
 
 
