@@ -19,8 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 
+from gridgis import config
 from gridgis.cases import IntakeCache, create_case, get_case
-from gridgis.config import db_idle_ping_seconds
 from gridgis.db.engine import ping_when_idle
 from gridgis.errors import ConfigError
 
@@ -93,6 +93,6 @@ def test_the_api_stores_every_case_filed_after_idle(app: Flask, demo_engine: Eng
 def test_idle_threshold_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIDGIS_DB_IDLE_PING_SECONDS", "soon")
     with pytest.raises(ConfigError, match="GRIDGIS_DB_IDLE_PING_SECONDS was 'soon'"):
-        db_idle_ping_seconds()
+        config.settings()
     monkeypatch.delenv("GRIDGIS_DB_IDLE_PING_SECONDS")
-    assert db_idle_ping_seconds() == 10.0
+    assert config.settings().db_idle_ping_seconds == 10.0

@@ -51,7 +51,7 @@ def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> Engine:
     """
 
     if idle_seconds is None:
-        idle_seconds = config.db_idle_ping_seconds()
+        idle_seconds = config.settings().db_idle_ping_seconds
 
     @event.listens_for(engine, "checkin")
     def _checked_in(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -107,10 +107,15 @@ def resolve_url(url: str | None = None) -> str:
 
     Using the local cluster creates and starts it when needed.
     """
-    chosen = url or config.database_url()
+    chosen = url or _configured_url()
     if chosen:
         return normalise_url(chosen)
     return LocalCluster().ensure_running()
+
+
+def _configured_url() -> str | None:
+    configured = config.settings().database_url
+    return configured.get_secret_value() if configured is not None else None
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -85,9 +85,6 @@ DEFAULT_K = 3
 MAX_K = 50
 """Most new sites one request may ask for."""
 
-SUGGEST_TIME_LIMIT = 5.0
-"""Seconds HiGHS may take in a request (``PLACEMENT_TIME_LIMIT`` in the app's config)."""
-
 _MARGIN_EXTRA = 2 * net_mod.DEFAULT_SNAP_LIMIT + 200.0
 """Metres beyond the walking distance within which facilities and roads are read."""
 
@@ -154,7 +151,7 @@ def suggest() -> Response:
     head = _summary_head(query, data) | {"k": k, "candidates": candidates}
     if data.buildings.empty and data.facilities.empty:
         return _geojson([], solution=head | {"sites": 0, "summary": "nothing stored here"})
-    time_limit = float(current_app.config.get("PLACEMENT_TIME_LIMIT", SUGGEST_TIME_LIMIT))
+    time_limit = float(current_app.config["PLACEMENT_TIME_LIMIT"])
     plan = suggest_sites(
         data.facilities,
         data.buildings,
