@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from gridgis import config
 from gridgis.cli import main
 from gridgis.errors import ConfigError
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET_URL = "postgresql://gridgis:pa55-w0rd@db.example:5432/gridgis"
 
 
@@ -161,4 +163,20 @@ def test_the_command_names_a_bad_value(clean: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 1
     assert "GRIDGIS_TRUSTED_PROXIES was 'many' but is expected to be a whole number" in (
         result.stderr
+    )
+
+
+# --- the README ----------------------------------------------------------------------------------
+
+
+def test_the_readme_table_is_the_models() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from config_table import readme_table
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    table = readme_table((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert table == config.markdown_table(), (
+        "the README's table of settings differs from gridgis/config.py's model: "
+        "run `.venv/bin/python scripts/config_table.py` to write it again"
     )
