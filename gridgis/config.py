@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
@@ -52,6 +53,7 @@ __all__ = [
     "describe",
     "env_var",
     "markdown_table",
+    "mask_url",
     "settings",
     "unknown_variables",
 ]
@@ -64,6 +66,9 @@ TEST_PREFIX = ENV_PREFIX + "TEST_"
 
 SECRET_KEY_FILE = "secret_key"
 """The file in ``GRIDGIS_HOME`` holding the generated secret key."""
+
+TIANDITU_KEY = re.compile(r"[0-9A-Za-z]{8,64}")
+"""What a 天地图 browser key looks like (checked here and for the app's ``TIANDITU_KEY``)."""
 
 MASK = "***"
 """What a secret is shown as."""
@@ -375,6 +380,13 @@ class Settings(BaseSettings):
     def _lower_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("tianditu_key", mode="after")
+    @classmethod
+    def _tianditu_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not TIANDITU_KEY.fullmatch(value.get_secret_value()):
+            raise ValueError("not a 天地图 key")
+        return value
+
     @field_validator("home", mode="after")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -499,7 +511,7 @@ def _allowed(field: FieldInfo) -> str:
 
 
 def _is_secret(field: FieldInfo) -> bool:
-    return "SecretStr" in str(field.annotation)
+    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)
 
 
 def mask_url(url: str) -> str:

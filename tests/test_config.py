@@ -113,6 +113,12 @@ def test_secrets_are_masked(clean: pytest.MonkeyPatch) -> None:
     assert shown["GRIDGIS_SECRET_KEY"] == "***"
     assert shown["GRIDGIS_TIANDITU_KEY"] is None
     assert settings.signing_key() == "very secret key"
+    clean.setenv("GRIDGIS_TIANDITU_KEY", "a wrong key")  # a bad secret is not shown either
+    with pytest.raises(ConfigError) as caught:
+        config.settings()
+    assert str(caught.value) == (
+        "GRIDGIS_TIANDITU_KEY was (hidden) but is expected to be 8-64 letters and digits"
+    )
 
 
 # --- gridgis config ------------------------------------------------------------------------------
