@@ -130,7 +130,7 @@ def _checked_members(
             members.append((info, parts))
     if problems:
         raise InputError(f"{shown_archive} cannot be read: " + listing(problems))
-    limit = config.archive_max_bytes()
+    limit = config.settings().archive_max_bytes
     if total > limit:
         raise InputError(
             f"{shown_archive} would unpack to {total:,} bytes, more than the {limit:,} allowed "
@@ -171,7 +171,7 @@ def extract_archive(path: str | Path, folder: str | Path, *, name: str | None = 
     source = Path(path)
     shown_archive = name or str(source)
     target = Path(folder)
-    max_members = config.archive_max_members()
+    max_members = config.settings().archive_max_members
     try:
         with source.open("rb") as handle:
             declared = _declared_entries(handle)

@@ -65,6 +65,7 @@ import shapely
 from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.exc import IntegrityError
 
+from gridgis import config
 from gridgis.crs import CHINA_BBOX, CRSLike, CRSSpec, check_lonlat, parse_crs, to_wgs84
 from gridgis.db import queries
 from gridgis.db.models import CASE_STEP_NAMES_ZH, CASE_STEPS
@@ -554,7 +555,8 @@ class IntakeCache:
     Parameters
     ----------
     max_age:
-        Seconds between the checks for edits made without ``publish_cells``.
+        Seconds between the checks for edits made without ``publish_cells``;
+        default ``GRIDGIS_INTAKE_CACHE_SECONDS`` (60).
 
     Examples
     --------
@@ -565,7 +567,9 @@ class IntakeCache:
     808
     """
 
-    def __init__(self, *, max_age: float = 60.0) -> None:
+    def __init__(self, *, max_age: float | None = None) -> None:
+        if max_age is None:
+            max_age = config.settings().intake_cache_seconds
         if isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age < 0:
             raise InputError(f"`max_age` was {max_age!r} but is expected to be seconds, >= 0")
         self.max_age = float(max_age)

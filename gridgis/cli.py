@@ -59,7 +59,7 @@ def db() -> None:
 def _local_cluster_or_none() -> Any:
     from gridgis.db.cluster import LocalCluster
 
-    return None if config.database_url() else LocalCluster()
+    return None if config.settings().database_url else LocalCluster()
 
 
 @db.command("status")
@@ -72,7 +72,9 @@ def db_status() -> None:
 
     cluster = _local_cluster_or_none()
     if cluster is None:
-        click.echo(f"database: {normalise_url(config.database_url() or '')} (GRIDGIS_DATABASE_URL)")
+        url = config.settings().database_url
+        shown = config.mask_url(normalise_url(url.get_secret_value() if url else ""))
+        click.echo(f"database: {shown} (GRIDGIS_DATABASE_URL)")
     else:
         status = cluster.status()
         click.echo(f"database: local cluster in {status.data_dir}")
@@ -912,11 +914,28 @@ def serve_cmd(host: str, port: int, debug: bool) -> None:
 
 
 @main.command("config")
-def config_cmd() -> None:
-    """Show the settings in force (GRIDGIS_* environment variables)."""
-    settings = config.current()
-    for name, value in vars(settings).items():
-        click.echo(f"{name}: {value if value is not None else '(unset)'}")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+@_friendly
+def config_cmd(as_json: bool) -> None:
+    """Show every setting in force: its value (secrets masked) and where it came from.
+
+    Settings are GRIDGIS_* environment variables; unset ones have their default.
+    """
+    import json
+
+    shown = config.describe()
+    if as_json:
+        values = {s.variable: {"value": s.value, "source": s.source} for s in shown}
+        click.echo(json.dumps(values, ensure_ascii=False, indent=2))
+    else:
+        width = max(len(s.variable) for s in shown)
+        for s in shown:
+            value = "(unset)" if s.value is None else s.value
+            if isinstance(value, bool):
+                value = "on" if value else "off"
+            click.echo(f"{s.variable:<{width}}  {value}  ({s.source})")
+    for variable in config.unknown_variables():
+        click.echo(f"warning: {variable} is set but is no setting of gridgis (ignored)", err=True)
 
 
 # -- cases ----------------------------------------------------------------------------
@@ -1095,18 +1114,13 @@ def users_group() -> None:
     """Users of the web app: admin (everything), street (one street), analyst (reads only)."""
 
 
-_PASSWORD_ENV = "GRIDGIS_PASSWORD"
-
-
 def _ask_password(name: str) -> str:
     """``GRIDGIS_PASSWORD`` when set, else asked twice without echo (and again if too short)."""
-    import os
-
     from gridgis import users
 
-    password = os.environ.get(_PASSWORD_ENV)
-    if password:
-        return password
+    settings = config.settings()
+    if settings.password is not None:
+        return settings.password.get_secret_value()
 
     def checked(value: str) -> str:
         try:
@@ -1116,7 +1130,7 @@ def _ask_password(name: str) -> str:
         return value
 
     entered: str = click.prompt(
-        f"Password for {name} (at least {config.password_min_length()} characters)",
+        f"Password for {name} (at least {settings.password_min_length} characters)",
         hide_input=True,
         confirmation_prompt=True,
         value_proc=checked,

@@ -1,204 +1,645 @@
-"""Settings of gridgis, read from ``GRIDGIS_*`` environment variables.
+"""Settings of gridgis: one typed model, read from ``GRIDGIS_*`` environment variables.
 
-Every setting is read when a function asks for it (never at import), so a
-test or a long-running process can change the environment and be obeyed.
+Every setting is a field of :class:`Settings` with its type, its default and a
+description; its environment variable is ``GRIDGIS_`` + the field's name in
+capitals (:func:`env_var`). The README's configuration table and ``gridgis
+config`` are made from the model (:func:`markdown_table`, :func:`describe`),
+so they cannot drift from it.
 
-- ``GRIDGIS_DATABASE_URL``: SQLAlchemy URL of an existing PostGIS
-  (``postgresql://user:password@host:5432/dbname``); unset means the embedded
-  local cluster.
-- ``GRIDGIS_HOME``: data folder of the embedded cluster; default below.
-- ``GRIDGIS_PG_BINDIR``: PostgreSQL's server programs for the cluster; default
-  the newest ``/usr/lib/postgresql/*/bin`` that has PostGIS.
-- ``GRIDGIS_PG_USER``: the system user that runs the cluster when gridgis runs
-  as root; default ``gridgis``.
-- ``GRIDGIS_TILE_URL``: base-map tile URL template (``.../{z}/{x}/{y}.png``)
-  for the web maps; unset means no base map (works offline).
-- ``GRIDGIS_TILE_ATTRIBUTION``: attribution text of that base map.
-- ``GRIDGIS_TILE_CRS``: what the tiles of ``GRIDGIS_TILE_URL`` are drawn in:
-  ``wgs84`` (default; OpenStreetMap and most servers, also CGCS2000) or
-  ``gcj02`` (AMap/Gaode, Tencent: the map shifts them into place).
-- ``GRIDGIS_TILE_SUBDOMAINS``: the values of ``{s}`` in the URL (default ``abc``).
-- ``GRIDGIS_TILE_MAX_ZOOM``: the deepest zoom the tile server has (default 18).
-- ``GRIDGIS_TIANDITU_KEY``: a 天地图 (map.tianditu.gov.cn) browser key; when
-  set and ``GRIDGIS_TILE_URL`` is not, the base map is 天地图's vector map
-  with its annotation layer.
-- ``GRIDGIS_SECRET_KEY``: Flask secret key (signs the session cookies). Unset,
-  a random key is generated once and kept in ``GRIDGIS_HOME/secret_key``
-  (mode 600), shared by every server process that uses that home.
-- ``GRIDGIS_DB_IDLE_PING_SECONDS``: a pooled database connection unused for
-  longer than this is tested (``SELECT 1``) before it is handed out, and replaced
-  if it is gone (default 10; lower it below a firewall's idle timeout).
-- ``GRIDGIS_PASSWORD_MIN_LENGTH``: the shortest password accepted (default 10).
-- ``GRIDGIS_LOGIN_WINDOW_MINUTES``: the window failed logins are counted over
-  (default 15); a throttled login is accepted again at most this long after
-  the failure that tipped it.
-- ``GRIDGIS_LOGIN_MAX_FAILURES``: failed logins of one account from one
-  address within the window before that pair is throttled (default 5).
-- ``GRIDGIS_LOGIN_MAX_FAILURES_ADDRESS``: failed logins from one address, to
-  any accounts, before the address is throttled (default 20).
-- ``GRIDGIS_LOGIN_MAX_FAILURES_ACCOUNT``: failed logins of one account, from
-  any addresses, before the account is throttled for every address (default
-  100; 0 turns this limit off).
-- ``GRIDGIS_TRUSTED_PROXIES``: how many reverse proxies (nginx ...) stand in
-  front of the app and append the client's address to ``X-Forwarded-For``
-  (default 0: the address is the connection's).
-- ``GRIDGIS_ARCHIVE_MAX_MEMBERS``: the most files a zip given to gridgis may
-  hold (an uploaded layout, a zipped shapefile on the command line); default 1000.
-- ``GRIDGIS_ARCHIVE_MAX_BYTES``: the most bytes its files may hold once
-  unpacked, in all; default 1 GiB (1073741824). Larger zips are refused
-  before anything is unpacked (zip bombs).
-- ``GRIDGIS_MAX_CONTENT_LENGTH``: the largest request body the web app reads,
-  in bytes (default 52428800, 50 MB: a layout upload; API bodies have their
-  own smaller limit). A larger one is answered 413 unread.
+Settings are read when asked, never at import: :func:`settings` reads the
+environment on every call (about 40 µs; it builds a new :class:`Settings` only
+when a variable changed), so a test or a long-running process that changes the
+environment is obeyed at once and no cache needs invalidating. A value that is
+blank or only spaces counts as unset; values are stripped. A bad value raises
+:class:`~gridgis.errors.ConfigError` naming the variable, the value and what is
+allowed; every bad value of the environment is named in one message.
 
-The default ``GRIDGIS_HOME`` is the per-user data folder
-(``~/.local/share/gridgis`` on Linux, following XDG). When gridgis runs as
-root, it is ``/var/lib/gridgis`` instead, because the unprivileged user that
-runs the database server must be able to reach it and ``/root`` is private.
+Secrets (the database URL's password, the secret key, the 天地图 key, the CLI's
+password) are :class:`pydantic.SecretStr`: they print as ``**********`` and
+:func:`describe` masks them (``postgresql://user:***@host/db``, ``***``).
+
+Examples
+--------
+>>> settings().tile_crs in ("wgs84", "gcj02")
+True
+>>> env_var("tile_max_zoom")
+'GRIDGIS_TILE_MAX_ZOOM'
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gridgis.errors import ConfigError
 
+__all__ = [
+    "ENV_PREFIX",
+    "SECRET_KEY_FILE",
+    "LoginLimits",
+    "Setting",
+    "Settings",
+    "describe",
+    "env_var",
+    "markdown_table",
+    "mask_url",
+    "settings",
+    "unknown_variables",
+]
+
 ENV_PREFIX = "GRIDGIS_"
+"""What every environment variable of gridgis starts with."""
+
+TEST_PREFIX = ENV_PREFIX + "TEST_"
+"""Variables of the test suite (``GRIDGIS_TEST_DATABASE_URL`` ...), not settings of gridgis."""
+
+SECRET_KEY_FILE = "secret_key"
+"""The file in ``GRIDGIS_HOME`` holding the generated secret key."""
+
+TIANDITU_KEY = re.compile(r"[0-9A-Za-z]{8,64}")
+"""What a 天地图 browser key looks like (checked here and for the app's ``TIANDITU_KEY``)."""
+
+MASK = "***"
+"""What a secret is shown as."""
+
+_MIB = 1024 * 1024
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(ENV_PREFIX + name)
-    if value is None or value.strip() == "":
-        return None
-    return value.strip()
+def env_var(name: str) -> str:
+    """Return the environment variable of the setting ``name`` (``GRIDGIS_`` + capitals)."""
+    return ENV_PREFIX + name.upper()
 
 
-def database_url() -> str | None:
-    """Return ``GRIDGIS_DATABASE_URL``, or ``None`` to use the embedded cluster."""
-    return _env("DATABASE_URL")
+def _setting(
+    default: Any = None,
+    *,
+    description: str,
+    allowed: str,
+    default_text: str | None = None,
+    **constraints: Any,
+) -> Any:
+    """A field of :class:`Settings`: ``allowed`` ends "... is expected to be <allowed>"."""
+    extra: dict[str, Any] = {"allowed": allowed}
+    if default_text is not None:
+        extra["default_text"] = default_text
+    return Field(default, description=description, json_schema_extra=extra, **constraints)
 
 
-def home() -> Path:
-    """Return the data folder of gridgis (``GRIDGIS_HOME``)."""
-    value = _env("HOME")
-    if value is not None:
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            path = Path.cwd() / path
-        return path
+def _default_home() -> Path:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # The unprivileged user running the database server must reach it; /root is private.
         return Path("/var/lib/gridgis")
     return Path(platformdirs.user_data_dir("gridgis", appauthor=False))
 
 
-def pg_bindir() -> Path | None:
-    """Return ``GRIDGIS_PG_BINDIR`` when set (checked to hold ``initdb``)."""
-    value = _env("PG_BINDIR")
-    if value is None:
-        return None
-    path = Path(value)
-    if not (path / "initdb").exists():
-        raise ConfigError(
-            f"GRIDGIS_PG_BINDIR was {value!r} but it holds no `initdb`; "
-            "point it at the folder with PostgreSQL's server programs, "
-            "e.g. /usr/lib/postgresql/15/bin"
-        )
-    return path
+def _environment() -> dict[str, str]:
+    """The ``GRIDGIS_*`` variables of the settings that are set, stripped; blank ones are unset."""
+    fields = Settings.model_fields
+    found: dict[str, str] = {}
+    for variable, value in os.environ.items():  # one pass: faster than a lookup per field
+        if variable.startswith(ENV_PREFIX) and (text := value.strip()):
+            name = variable[len(ENV_PREFIX) :].lower()
+            if name in fields and env_var(name) == variable:
+                found[name] = text
+    return dict(sorted(found.items()))
 
 
-def pg_user() -> str:
-    """Return the system user that runs the embedded cluster when gridgis is root."""
-    return _env("PG_USER") or "gridgis"
+class _Environment(PydanticBaseSettingsSource):
+    """The source of :class:`Settings`: :func:`_environment` (no ``.env`` or secrets files)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return _environment().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_environment())
 
 
-def tile_url() -> str | None:
-    """Return the base-map tile URL template, or ``None`` for no base map."""
-    return _env("TILE_URL")
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed logins are allowed within ``window_seconds`` before throttling.
 
-
-def tile_attribution() -> str:
-    """Return the attribution shown for the base map."""
-    return _env("TILE_ATTRIBUTION") or ""
-
-
-TILE_CRS_CHOICES: tuple[str, ...] = ("wgs84", "gcj02")
-
-
-def tile_crs() -> str:
-    """Return what the base-map tiles are drawn in: ``"wgs84"`` or ``"gcj02"``.
-
-    Raises
-    ------
-    ConfigError
-        When ``GRIDGIS_TILE_CRS`` is anything else.
+    Attributes
+    ----------
+    per_account_address:
+        Failures of one account from one address.
+    per_address:
+        Failures from one address, whatever the accounts.
+    per_account:
+        Failures of one account from every address; ``0`` means no such limit.
     """
-    value = (_env("TILE_CRS") or "wgs84").lower()
-    if value not in TILE_CRS_CHOICES:
-        raise ConfigError(
-            f"GRIDGIS_TILE_CRS was {value!r} but is expected to be one of {list(TILE_CRS_CHOICES)}"
-        )
-    return value
+
+    window_seconds: int
+    per_account_address: int
+    per_address: int
+    per_account: int
 
 
-def tile_subdomains() -> str:
-    """Return the values of ``{s}`` in the tile URL (``GRIDGIS_TILE_SUBDOMAINS``; ``abc``)."""
-    return _env("TILE_SUBDOMAINS") or "abc"
+class Settings(BaseSettings):
+    """Every setting of gridgis, with its type, default and description.
 
-
-def tile_max_zoom() -> int:
-    """Return the deepest zoom of the tile server (``GRIDGIS_TILE_MAX_ZOOM``, default 18)."""
-    value = _env("TILE_MAX_ZOOM") or "18"
-    if not value.isdigit() or not 1 <= int(value) <= 22:
-        raise ConfigError(
-            f"GRIDGIS_TILE_MAX_ZOOM was {value!r} but is expected to be a whole number 1-22"
-        )
-    return int(value)
-
-
-def tianditu_key() -> str | None:
-    """Return ``GRIDGIS_TIANDITU_KEY`` when set (a 天地图 browser key)."""
-    return _env("TIANDITU_KEY")
-
-
-SECRET_KEY_FILE = "secret_key"
-"""The file in :func:`home` holding the generated secret key."""
-
-
-def secret_key() -> str:
-    """Return ``GRIDGIS_SECRET_KEY``, else the key kept in ``GRIDGIS_HOME/secret_key``.
-
-    The kept key is 256 random bits, generated on first use and written
-    atomically with mode 600: several server processes starting together
-    (gunicorn's workers) all end up with the same key, so a session cookie
-    signed by one is accepted by the others.
-
-    Raises
-    ------
-    ConfigError
-        When the key can be neither read nor written (then set ``GRIDGIS_SECRET_KEY``).
+    Build one with :func:`settings` (from the environment, now). Fields are
+    immutable; keyword arguments override the environment (``Settings(tile_max_zoom=12)``).
 
     Examples
     --------
-    >>> len(secret_key()) >= 32  # doctest: +SKIP
-    True
+    >>> Settings(tile_max_zoom=12).tile_max_zoom
+    12
     """
-    explicit = _env("SECRET_KEY")
-    if explicit is not None:
-        return explicit
-    path = home() / SECRET_KEY_FILE
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    # -- the database ---------------------------------------------------------------------
+    database_url: SecretStr | None = _setting(
+        description="an existing PostGIS, e.g. `postgresql://user:pw@db.example:5432/gridgis`",
+        allowed="a database URL",
+        default_text="unset: gridgis's own local cluster",
+    )
+    home: Path = Field(
+        default_factory=_default_home,
+        description="data folder of gridgis: the local cluster (`pg/`) and the generated "
+        "secret key; a relative path is taken from the current folder",
+        json_schema_extra={
+            "allowed": "a folder",
+            "default_text": "`~/.local/share/gridgis`; `/var/lib/gridgis` for root",
+        },
+    )
+    pg_bindir: Path | None = _setting(
+        description="PostgreSQL's server programs for the local cluster (must hold `initdb`)",
+        allowed="a folder",
+        default_text="the newest `/usr/lib/postgresql/*/bin` with PostGIS",
+    )
+    pg_user: str = _setting(
+        "gridgis",
+        description="the system user that runs the local cluster when gridgis runs as root "
+        "(created on first use)",
+        allowed="a user name",
+    )
+    db_idle_ping_seconds: float = _setting(
+        10.0,
+        description="a pooled connection idle longer than this is tested (`SELECT 1`) before "
+        "use and replaced if the server or a firewall dropped it",
+        allowed="a number of seconds >= 0",
+        ge=0,
+        allow_inf_nan=False,
+    )
+    # -- maps -----------------------------------------------------------------------------
+    tile_url: str | None = _setting(
+        description="base-map tiles, e.g. an intranet tile server "
+        "`https://{s}.tiles.intranet/{z}/{x}/{y}.png` or a path on this server",
+        allowed="a URL template with {z}, {x} and {y}",
+        default_text="unset: no base map",
+    )
+    tile_crs: Literal["wgs84", "gcj02"] = _setting(
+        "wgs84",
+        description="what those tiles are drawn in: `wgs84` (OpenStreetMap-style servers, "
+        "CGCS2000) or `gcj02` (AMap/Gaode, Tencent; the maps shift them onto the cells)",
+        allowed="one of ['wgs84', 'gcj02']",
+    )
+    tile_subdomains: str = _setting(
+        "abc",
+        description="the values of `{s}` in the tile URL",
+        allowed="letters or digits",
+        pattern=r"^[0-9A-Za-z]+$",
+    )
+    tile_max_zoom: int = _setting(
+        18,
+        description="the deepest zoom the tile server has",
+        allowed="a whole number 1-22",
+        ge=1,
+        le=22,
+    )
+    tile_attribution: str = _setting(
+        "", description="attribution shown for those tiles", allowed="text", default_text="empty"
+    )
+    tianditu_key: SecretStr | None = _setting(
+        description="a 天地图 browser key: with no `GRIDGIS_TILE_URL`, the base map is 天地图's "
+        "vector map and annotation (CGCS2000)",
+        allowed="8-64 letters and digits",
+        default_text="unset",
+    )
+    tile_cache_bytes: int = _setting(
+        64 * _MIB,
+        description="bytes of vector tiles each server process keeps in memory (0: none)",
+        allowed="a whole number of bytes >= 0",
+        default_text="67108864 (64 MiB)",
+        ge=0,
+    )
+    placement_time_limit: float = _setting(
+        5.0,
+        description="seconds the solver may take for one request of new party-branch sites",
+        allowed="a number of seconds > 0",
+        gt=0,
+        allow_inf_nan=False,
+    )
+    # -- cases ----------------------------------------------------------------------------
+    intake_sync_commit: bool = _setting(
+        True,
+        description="`off`: a case filed through the API is answered before PostgreSQL has "
+        "flushed it to disk (faster on slow disks; a crash of the database server may lose "
+        "the last fraction of a second of cases)",
+        allowed="'on' or 'off'",
+    )
+    intake_cache_seconds: float = _setting(
+        60.0,
+        description="how stale the cells and categories the intake API keeps in memory may "
+        "be when they were changed other than through gridgis (0: checked for every case)",
+        allowed="a number of seconds >= 0",
+        ge=0,
+        allow_inf_nan=False,
+    )
+    address_book_seconds: float = _setting(
+        300.0,
+        description="how often the intake API reloads the address book it matches addresses with",
+        allowed="a number of seconds >= 0",
+        ge=0,
+        allow_inf_nan=False,
+    )
+    # -- the web app and its users --------------------------------------------------------
+    secret_key: SecretStr | None = _setting(
+        description="Flask secret key, signs the session cookies (sessions end when it "
+        "changes; several machines behind one proxy must share it)",
+        allowed="text",
+        default_text="generated once into `GRIDGIS_HOME/secret_key` (mode 600), shared by "
+        "the processes using that folder",
+    )
+    session_hours: float = _setting(
+        8.0,
+        description="how long a login lasts",
+        allowed="a number of hours above 0 and at most 2160 (e.g. 8)",
+        gt=0,
+        le=24 * 90,
+        allow_inf_nan=False,
+    )
+    secure_cookies: bool = _setting(
+        False,
+        description="`on`: send the session cookie over HTTPS only",
+        allowed="1 or 0 (on or off)",
+    )
+    password_min_length: int = _setting(
+        10,
+        description="the shortest password accepted",
+        allowed="a whole number from 8 to 128 (e.g. 10)",
+        ge=8,
+        le=128,
+    )
+    password: SecretStr | None = _setting(
+        description="the password `gridgis users add` and `gridgis users password` use "
+        "instead of asking (for scripts)",
+        allowed="text",
+        default_text="unset: asked twice",
+    )
+    login_window_minutes: int = _setting(
+        15,
+        description="the window failed logins are counted over; a throttled login is "
+        "accepted again at most this long after the failure that tipped it",
+        allowed="a whole number from 1 to 1440 (e.g. 15)",
+        ge=1,
+        le=24 * 60,
+    )
+    login_max_failures: int = _setting(
+        5,
+        description="failed logins of one account from one address within the window "
+        "before that pair is throttled",
+        allowed="a whole number from 1 to 1000 (e.g. 5)",
+        ge=1,
+        le=1000,
+    )
+    login_max_failures_address: int = _setting(
+        20,
+        description="failed logins from one address, to any accounts, before the address "
+        "is throttled",
+        allowed="a whole number from 1 to 10000 (e.g. 20)",
+        ge=1,
+        le=10000,
+    )
+    login_max_failures_account: int = _setting(
+        100,
+        description="failed logins of one account, from any addresses, before the account "
+        "is throttled for every address (0: no such limit)",
+        allowed="a whole number from 0 to 100000 (e.g. 100)",
+        ge=0,
+        le=100000,
+    )
+    trusted_proxies: int = _setting(
+        0,
+        description="how many reverse proxies (nginx ...) stand in front of the app and add "
+        "the client's address to `X-Forwarded-For` (0: the address is the connection's)",
+        allowed="a whole number from 0 to 5 (e.g. 1)",
+        ge=0,
+        le=5,
+    )
+    max_content_length: int = _setting(
+        50 * _MIB,
+        description="the largest request body the web app reads, in bytes (a layout "
+        "upload; API bodies have their own smaller limit); larger ones are answered 413 unread",
+        allowed="a whole number of bytes, at least 1024 (e.g. 52428800 for 50 MB)",
+        default_text="52428800 (50 MB)",
+        ge=1024,
+    )
+    archive_max_members: int = _setting(
+        1000,
+        description="the most files a zip given to gridgis may hold (an uploaded layout, "
+        "a zipped shapefile on the command line)",
+        allowed="a whole number above 0",
+        ge=1,
+    )
+    archive_max_bytes: int = _setting(
+        1024**3,
+        description="the most bytes the files of such a zip may hold once unpacked, in all; "
+        "larger zips are refused before anything is unpacked",
+        allowed="a whole number above 0",
+        default_text="1073741824 (1 GiB)",
+        ge=1,
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then the ``GRIDGIS_*`` variables (no ``.env`` or secrets files)."""
+        return (init_settings, _Environment(settings_cls))
+
+    @field_validator("tile_crs", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("tianditu_key", mode="after")
+    @classmethod
+    def _tianditu_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not TIANDITU_KEY.fullmatch(value.get_secret_value()):
+            raise ValueError("not a 天地图 key")
+        return value
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        path = value.expanduser()
+        return path if path.is_absolute() else Path.cwd() / path
+
+    # -- what the settings mean together ---------------------------------------------------
+    @property
+    def login_limits(self) -> LoginLimits:
+        """The login throttle's settings (``GRIDGIS_LOGIN_*``) together."""
+        return LoginLimits(
+            window_seconds=60 * self.login_window_minutes,
+            per_account_address=self.login_max_failures,
+            per_address=self.login_max_failures_address,
+            per_account=self.login_max_failures_account,
+        )
+
+    def signing_key(self) -> str:
+        """Return ``GRIDGIS_SECRET_KEY``, else the key kept in ``GRIDGIS_HOME/secret_key``.
+
+        The kept key is 256 random bits, generated on first use and written
+        atomically with mode 600: several server processes starting together
+        (gunicorn's workers) all end up with the same key, so a session cookie
+        signed by one is accepted by the others.
+
+        Raises
+        ------
+        ConfigError
+            When the key can be neither read nor written (then set ``GRIDGIS_SECRET_KEY``).
+
+        Examples
+        --------
+        >>> Settings(secret_key="s3cret").signing_key()
+        's3cret'
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.home / SECRET_KEY_FILE
+        try:
+            return _read_key(path) or _write_key(path)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read or create the secret key file {str(path)!r} ({exc.strerror}); "
+                "make GRIDGIS_HOME writable or set GRIDGIS_SECRET_KEY (the same value for every "
+                "server process)"
+            ) from exc
+
+
+_last: tuple[tuple[object, ...], Settings] | None = None
+"""The settings :func:`settings` built last, with the environment they were built from."""
+
+
+def settings(**overrides: Any) -> Settings:
+    """Read every setting from the environment now and return them together.
+
+    Building a :class:`Settings` costs about 0.3 ms (pydantic-settings prepares
+    its sources each time), so the last one built is kept with the variables it
+    was built from and handed out again while they are unchanged: reading them
+    costs about 40 µs, and a changed variable is obeyed on the next call, with
+    nothing to invalidate.
+
+    Parameters
+    ----------
+    **overrides:
+        Values that replace the environment's (field names, as in :class:`Settings`).
+
+    Raises
+    ------
+    ConfigError
+        When a variable has a bad value; every bad one is named, with its value
+        and what is allowed.
+
+    Examples
+    --------
+    >>> settings(tile_max_zoom="99")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    gridgis.errors.ConfigError: GRIDGIS_TILE_MAX_ZOOM was '99' but is expected to be ...
+    """
+    global _last
+    if overrides:
+        return _build(overrides)
+    found = _environment()
+    # The default home depends on the user; a relative one on the current folder.
+    home = found.get("home")
+    where = os.getcwd() if home is not None and not home.startswith(("/", "~")) else None
+    key = (tuple(found.items()), os.geteuid() if hasattr(os, "geteuid") else None, where)
+    last = _last
+    if last is not None and last[0] == key:
+        return last[1]
+    built = _build({})
+    _last = (key, built)
+    return built
+
+
+def _build(overrides: dict[str, Any]) -> Settings:
     try:
-        return _read_key(path) or _write_key(path)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read or create the secret key file {str(path)!r} ({exc.strerror}); "
-            "make GRIDGIS_HOME writable or set GRIDGIS_SECRET_KEY (the same value for every "
-            "server process)"
-        ) from exc
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    problems: list[str] = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else ""
+        field = Settings.model_fields.get(name)
+        if field is None:
+            problems.append(f"{name!r} is not a setting of gridgis" if name else error["msg"])
+            continue
+        shown = "(hidden)" if _is_secret(field) else repr(error["input"])
+        problems.append(f"{env_var(name)} was {shown} but is expected to be {_allowed(field)}")
+    return ConfigError("; ".join(problems))
+
+
+def _extra(field: FieldInfo) -> dict[str, Any]:
+    extra = field.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def _allowed(field: FieldInfo) -> str:
+    return str(_extra(field).get("allowed", "valid"))
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***``.
+
+    Examples
+    --------
+    >>> mask_url("postgresql://gridgis:pa55@db.example:5432/gridgis")
+    'postgresql://gridgis:***@db.example:5432/gridgis'
+    >>> mask_url("postgresql://postgres@127.0.0.1/gridgis")
+    'postgresql://postgres@127.0.0.1/gridgis'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:{MASK}@{host}"))
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting as ``gridgis config`` shows it.
+
+    Attributes
+    ----------
+    name:
+        The field of :class:`Settings`.
+    variable:
+        Its environment variable.
+    value:
+        The effective value, secrets masked; ``None`` when unset.
+    source:
+        ``"environment"`` or ``"default"``.
+    description:
+        What it is for.
+    """
+
+    name: str
+    variable: str
+    value: str | int | float | bool | None
+    source: Literal["environment", "default"]
+    description: str
+
+
+def describe(current: Settings | None = None) -> list[Setting]:
+    """Return every setting with its effective value (secrets masked) and where it came from.
+
+    Parameters
+    ----------
+    current:
+        The settings to show; default :func:`settings`, read now.
+
+    Examples
+    --------
+    >>> [s.value for s in describe(Settings(secret_key="s3cret")) if s.name == "secret_key"]
+    ['***']
+    """
+    current = current if current is not None else settings()
+    shown: list[Setting] = []
+    for name, field in Settings.model_fields.items():
+        source: Literal["environment", "default"] = (
+            "environment" if name in current.model_fields_set else "default"
+        )
+        shown.append(
+            Setting(
+                name=name,
+                variable=env_var(name),
+                value=_shown(name, getattr(current, name)),
+                source=source,
+                description=field.description or "",
+            )
+        )
+    return shown
+
+
+def _shown(name: str, value: Any) -> str | int | float | bool | None:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, SecretStr):
+        return mask_url(value.get_secret_value()) if name == "database_url" else MASK
+    return str(value)
+
+
+def unknown_variables() -> list[str]:
+    """Return the ``GRIDGIS_*`` variables set that are no setting (a typo?), sorted.
+
+    The test suite's own ``GRIDGIS_TEST_*`` variables are not listed.
+    """
+    known = {env_var(name) for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in os.environ
+        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(TEST_PREFIX)
+    )
+
+
+def markdown_table() -> str:
+    """Return the README's table of every setting: variable, allowed values, default, meaning.
+
+    ``scripts/config_table.py`` writes it into the README; a test fails when
+    the README's copy differs.
+
+    Examples
+    --------
+    >>> markdown_table().splitlines()[0]
+    '| variable | allowed | default | meaning |'
+    """
+    rows = ["| variable | allowed | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = _extra(field).get("default_text")
+        if default is None:
+            default = _default_text(field.get_default(call_default_factory=False))
+        cells = [f"`{env_var(name)}`", _allowed(field), default, field.description or ""]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _default_text(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "`on`" if value else "`off`"
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+        return str(int(value))
+    return f"`{value}`" if isinstance(value, str) else str(value)
+
+
+# -- the generated secret key ---------------------------------------------------------------
 
 
 def _read_key(path: Path) -> str | None:
@@ -242,160 +683,3 @@ def _write_key(path: Path) -> str:
     finally:
         temporary.unlink(missing_ok=True)
     return key
-
-
-def db_idle_ping_seconds() -> float:
-    """Return ``GRIDGIS_DB_IDLE_PING_SECONDS`` (default 10): when an idle connection is tested.
-
-    Raises
-    ------
-    ConfigError
-        When the value is not a number of seconds >= 0.
-    """
-    value = _env("DB_IDLE_PING_SECONDS") or "10"
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0 or seconds == float("inf"):
-        raise ConfigError(
-            f"GRIDGIS_DB_IDLE_PING_SECONDS was {value!r} but is expected to be a number of "
-            "seconds >= 0"
-        )
-    return seconds
-
-
-def _int_setting(name: str, default: int, *, low: int, high: int, example: int) -> int:
-    text_value = _env(name)
-    if text_value is None:
-        return default
-    if not text_value.isdigit() or not low <= int(text_value) <= high:
-        raise ConfigError(
-            f"{ENV_PREFIX}{name} was {text_value!r} but is expected to be a whole number "
-            f"from {low} to {high} (e.g. {example})"
-        )
-    return int(text_value)
-
-
-def password_min_length() -> int:
-    """Return the shortest password accepted (``GRIDGIS_PASSWORD_MIN_LENGTH``, default 10)."""
-    return _int_setting("PASSWORD_MIN_LENGTH", 10, low=8, high=128, example=10)
-
-
-@dataclass(frozen=True)
-class LoginLimits:
-    """How many failed logins are allowed within ``window_seconds`` before throttling.
-
-    Attributes
-    ----------
-    per_account_address:
-        Failures of one account from one address.
-    per_address:
-        Failures from one address, whatever the accounts.
-    per_account:
-        Failures of one account from every address; ``0`` means no such limit.
-    """
-
-    window_seconds: int
-    per_account_address: int
-    per_address: int
-    per_account: int
-
-
-def login_limits() -> LoginLimits:
-    """Return the login throttle's settings (``GRIDGIS_LOGIN_*``, see the module's docstring)."""
-    return LoginLimits(
-        window_seconds=60
-        * _int_setting("LOGIN_WINDOW_MINUTES", 15, low=1, high=24 * 60, example=15),
-        per_account_address=_int_setting("LOGIN_MAX_FAILURES", 5, low=1, high=1000, example=5),
-        per_address=_int_setting("LOGIN_MAX_FAILURES_ADDRESS", 20, low=1, high=10000, example=20),
-        per_account=_int_setting(
-            "LOGIN_MAX_FAILURES_ACCOUNT", 100, low=0, high=100000, example=100
-        ),
-    )
-
-
-def trusted_proxies() -> int:
-    """Return how many reverse proxies set ``X-Forwarded-For`` (``GRIDGIS_TRUSTED_PROXIES``)."""
-    return _int_setting("TRUSTED_PROXIES", 0, low=0, high=5, example=1)
-
-
-def _positive(name: str, default: int) -> int:
-    value = _env(name)
-    if value is None:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(
-            f"GRIDGIS_{name} was {value!r} but is expected to be a whole number above 0"
-        )
-    return int(value)
-
-
-def archive_max_members() -> int:
-    """Return the most files a zip may hold (``GRIDGIS_ARCHIVE_MAX_MEMBERS``, default 1000)."""
-    return _positive("ARCHIVE_MAX_MEMBERS", 1000)
-
-
-def archive_max_bytes() -> int:
-    """Return the most bytes a zip may unpack to (``GRIDGIS_ARCHIVE_MAX_BYTES``, default 1 GiB)."""
-    return _positive("ARCHIVE_MAX_BYTES", 1024**3)
-
-
-DEFAULT_MAX_CONTENT_LENGTH = 50 * 1024 * 1024
-"""The largest request body the web app reads by default: 50 MB, a layout file's upload."""
-
-
-def max_content_length() -> int:
-    """Return the largest request body the web app reads, in bytes (``GRIDGIS_MAX_CONTENT_LENGTH``).
-
-    Default :data:`DEFAULT_MAX_CONTENT_LENGTH` (50 MB). A body announced
-    larger is answered 413 before any of it is read; a chunked body is read
-    up to the limit, then answered 413.
-
-    Raises
-    ------
-    ConfigError
-        When the setting is not a whole number of bytes of at least 1024.
-
-    Examples
-    --------
-    >>> max_content_length()  # doctest: +SKIP
-    52428800
-    """
-    value = _env("MAX_CONTENT_LENGTH")
-    if value is None:
-        return DEFAULT_MAX_CONTENT_LENGTH
-    if not value.isascii() or not value.isdigit() or int(value) < 1024:
-        raise ConfigError(
-            f"GRIDGIS_MAX_CONTENT_LENGTH was {value!r} but is expected to be a whole number "
-            "of bytes, at least 1024 (e.g. 52428800 for 50 MB)"
-        )
-    return int(value)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """A snapshot of all settings, for display (``gridgis config``)."""
-
-    database_url: str | None
-    home: Path
-    pg_bindir: Path | None
-    pg_user: str
-    tile_url: str | None
-    tile_crs: str
-    tianditu_key_set: bool
-    max_content_length: int
-
-
-def current() -> Settings:
-    """Read every setting now and return them together."""
-    return Settings(
-        database_url=database_url(),
-        home=home(),
-        pg_bindir=pg_bindir(),
-        pg_user=pg_user(),
-        tile_url=tile_url(),
-        tile_crs=tile_crs(),
-        tianditu_key_set=tianditu_key() is not None,
-        max_content_length=max_content_length(),
-    )

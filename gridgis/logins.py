@@ -22,7 +22,7 @@ that address. The table is the store every server process shares.
 Examples
 --------
 >>> with engine.begin() as conn:  # doctest: +SKIP
-...     check(conn, "zhenhai", "203.0.113.7", now=now, limits=config.login_limits())
+...     check(conn, "zhenhai", "203.0.113.7", now=now, limits=config.settings().login_limits)
 """
 
 from __future__ import annotations

@@ -195,7 +195,7 @@ def check_password(password: str, *, name: str | None = None) -> None:
     Traceback (most recent call last):
     gridgis.errors.InputError: the password is one of the most common passwords...
     """
-    min_length = config.password_min_length()
+    min_length = config.settings().password_min_length
     if len(password) < min_length:
         raise InputError(
             f"the password has {len(password)} characters but needs at least {min_length}"
@@ -463,7 +463,7 @@ def authenticate(
     """
     when = now if now is not None else dt.datetime.now(dt.UTC)
     where = address or ""
-    limits = config.login_limits()
+    limits = config.settings().login_limits
     with transaction(bind) as conn:
         logins.serialise(conn, name, where)
         logins.check(conn, name, where, now=when, limits=limits)

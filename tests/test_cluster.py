@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,7 +19,7 @@ from sqlalchemy import create_engine, text
 from gridgis.cli import main
 from gridgis.db import migrate
 from gridgis.db.cluster import LocalCluster
-from gridgis.db.engine import dispose_engines
+from gridgis.db.engine import dispose_engines, get_engine
 from gridgis.errors import DatabaseError
 
 
@@ -99,3 +102,43 @@ def test_missing_server_programs_are_explained(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("GRIDGIS_PG_BINDIR", "/nonexistent")
     with pytest.raises(ValueError, match="GRIDGIS_PG_BINDIR was '/nonexistent'"):
         LocalCluster(Path("/tmp/unused")).init()
+
+
+_programs: list[list[str]] | None = None
+"""While a test records (:func:`_programs_run`): the command lines of the programs started."""
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "subprocess.Popen" and _programs is not None:
+        _programs.append([str(part) for part in args[1]])
+
+
+_audit_hook_added = False
+
+
+@contextmanager
+def _programs_run() -> Iterator[list[list[str]]]:
+    """Record every program this process starts (Python's audit hook of ``subprocess``)."""
+    global _programs, _audit_hook_added
+    if not _audit_hook_added:  # a hook cannot be removed: add one, once, that mostly idles
+        sys.addaudithook(_audit)
+        _audit_hook_added = True
+    _programs = []
+    try:
+        yield _programs
+    finally:
+        _programs = None
+
+
+def test_the_engine_is_made_once_and_the_cluster_asked_once(home: Path) -> None:
+    cluster = LocalCluster(home)
+    cluster.start()
+    with _programs_run() as programs:
+        engines = {id(get_engine()) for _ in range(100)}
+    assert len(engines) == 1
+    asked = [command for command in programs if "status" in command]
+    assert len(asked) == 1, programs
+    dispose_engines()  # and after a dispose, the cluster is asked again (it may have stopped)
+    with _programs_run() as programs:
+        get_engine()
+    assert len([command for command in programs if "status" in command]) == 1

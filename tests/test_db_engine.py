@@ -9,6 +9,7 @@ sleep past it several times.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -19,9 +20,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 
+from gridgis import config
 from gridgis.cases import IntakeCache, create_case, get_case
-from gridgis.config import db_idle_ping_seconds
-from gridgis.db.engine import ping_when_idle
+from gridgis.db.engine import dispose_engine, get_engine, ping_when_idle
 from gridgis.errors import ConfigError
 
 IDLE = 0.3
@@ -93,6 +94,41 @@ def test_the_api_stores_every_case_filed_after_idle(app: Flask, demo_engine: Eng
 def test_idle_threshold_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIDGIS_DB_IDLE_PING_SECONDS", "soon")
     with pytest.raises(ConfigError, match="GRIDGIS_DB_IDLE_PING_SECONDS was 'soon'"):
-        db_idle_ping_seconds()
+        config.settings()
     monkeypatch.delenv("GRIDGIS_DB_IDLE_PING_SECONDS")
-    assert db_idle_ping_seconds() == 10.0
+    assert config.settings().db_idle_ping_seconds == 10.0
+
+
+# --- one engine per database and process ------------------------------------------------------
+
+
+def test_the_engine_of_a_database_is_made_once(env_database: str) -> None:
+    configured = get_engine()
+    assert all(get_engine() is configured for _ in range(100))
+    assert get_engine(env_database) is get_engine(env_database)
+    with configured.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    dispose_engine()  # for tests that drop their database: forgotten, made anew next time
+    assert get_engine() is not configured
+
+
+def test_a_forked_child_makes_its_own_engine(database_url: str) -> None:
+    parent = get_engine(database_url)
+    with parent.connect() as conn:  # a pooled connection the child must not use nor close
+        parent_backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    child = os.fork()
+    if child == 0:  # the child: exit 0 only if it has an engine of its own that works
+        status = 1
+        try:
+            own = get_engine(database_url)
+            with own.connect() as conn:
+                backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            status = 0 if own is not parent and backend != parent_backend else 2
+        finally:
+            os._exit(status)
+    _, waited = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(waited) == 0
+    assert get_engine(database_url) is parent
+    with parent.connect() as conn:  # the parent's pooled connection survived the child
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == parent_backend
+    dispose_engine(database_url)

@@ -171,7 +171,7 @@ def test_the_limit_is_a_setting_with_a_default(monkeypatch: pytest.MonkeyPatch) 
     from gridgis.web import create_app
 
     monkeypatch.delenv("GRIDGIS_MAX_CONTENT_LENGTH", raising=False)
-    assert config.max_content_length() == 50 * 1024 * 1024
+    assert config.settings().max_content_length == 50 * 1024 * 1024
     assert create_app({"TESTING": True}).config["MAX_CONTENT_LENGTH"] == 50 * 1024 * 1024
     monkeypatch.setenv("GRIDGIS_MAX_CONTENT_LENGTH", "2097152")
     assert create_app({"TESTING": True}).config["MAX_CONTENT_LENGTH"] == 2097152

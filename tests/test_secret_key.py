@@ -56,7 +56,7 @@ def test_workers_starting_together_make_one_key(
 
     def worker() -> None:
         start.wait()
-        keys.append(config.secret_key())
+        keys.append(config.settings().signing_key())
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
@@ -75,4 +75,4 @@ def test_an_unwritable_home_names_the_setting(
     blocker.write_text("")
     monkeypatch.setenv("GRIDGIS_HOME", str(blocker / "home"))
     with pytest.raises(ConfigError, match="set GRIDGIS_SECRET_KEY"):
-        config.secret_key()
+        config.settings().signing_key()

@@ -10,10 +10,11 @@ import pytest
 from conftest import insert_sample_areas, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from gridgis.web import create_app
-from gridgis.web.db import EXTENSION_KEY, dispose_engine
+from gridgis.web.db import dispose_engine
 
 
 @pytest.fixture
@@ -46,13 +47,30 @@ def _geojson(client: FlaskClient, url: str) -> dict:
 # --- the app factory ---------------------------------------------------------
 
 
+def _connections(database_url: str) -> int:
+    """How many sessions other than the asking one are connected to the database."""
+    probe = create_engine(database_url, poolclass=NullPool)
+    with probe.connect() as conn:
+        count = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    probe.dispose()
+    return int(count)
+
+
 def test_create_app_connects_to_nothing_until_a_request(database_url: str) -> None:
     app = create_app({"TESTING": True, "DATABASE_URL": database_url})
-    assert EXTENSION_KEY not in app.extensions
+    assert _connections(database_url) == 0
     assert app.test_client().get("/api/health").status_code == 200
-    assert EXTENSION_KEY in app.extensions
+    assert _connections(database_url) == 1  # the pooled connection, kept for the next request
+    other = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    assert other.test_client().get("/api/health").status_code == 200
+    assert _connections(database_url) == 1  # one engine per database and process
     dispose_engine(app)
-    assert EXTENSION_KEY not in app.extensions
+    assert _connections(database_url) == 0
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

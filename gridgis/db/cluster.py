@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gridgis import config
-from gridgis.errors import DatabaseError
+from gridgis.errors import ConfigError, DatabaseError
 
 DATABASE_NAME = "gridgis"
 """Name of the database gridgis creates inside its own cluster."""
@@ -60,9 +60,17 @@ def find_bindir() -> Path:
     ------
     DatabaseError
         When no PostgreSQL server programs are installed.
+    ConfigError
+        When ``GRIDGIS_PG_BINDIR`` names a folder without ``initdb``.
     """
-    configured = config.pg_bindir()
+    configured = config.settings().pg_bindir
     if configured is not None:
+        if not (configured / "initdb").exists():
+            raise ConfigError(
+                f"GRIDGIS_PG_BINDIR was {str(configured)!r} but it holds no `initdb`; "
+                "point it at the folder with PostgreSQL's server programs, "
+                "e.g. /usr/lib/postgresql/15/bin"
+            )
         return configured
     candidates: list[tuple[int, Path]] = []
     root = Path("/usr/lib/postgresql")
@@ -107,7 +115,7 @@ class LocalCluster:
     """
 
     def __init__(self, home: Path | None = None, *, bindir: Path | None = None) -> None:
-        self.home = (home if home is not None else config.home()).absolute()
+        self.home = (home if home is not None else config.settings().home).absolute()
         self._bindir = bindir
 
     # -- locations ---------------------------------------------------------
@@ -154,11 +162,11 @@ class LocalCluster:
     def run_as(self) -> str:
         """Name of the system user that runs the server."""
         if self._running_as_root():
-            return config.pg_user()
+            return config.settings().pg_user
         return pwd.getpwuid(os.geteuid()).pw_name
 
     def _ensure_system_user(self) -> pwd.struct_passwd:
-        name = config.pg_user()
+        name = config.settings().pg_user
         try:
             return pwd.getpwnam(name)
         except KeyError:

@@ -1,12 +1,23 @@
-"""Engines and sessions.
+"""Engines and sessions: one engine per database and process, made on first use.
 
 The database is ``GRIDGIS_DATABASE_URL`` when it is set (any PostGIS: the
 machine's server, a production one); otherwise the embedded local cluster
 (:mod:`gridgis.db.cluster`), started on demand. Nothing connects at import.
+
+:func:`get_engine` makes the engine (a connection pool) for a database once per
+process and hands the same one out afterwards: the local cluster is checked
+(``pg_ctl status``, started if need be) when its engine is made, not on every
+call. A cluster stopped later by someone else is noticed as any server restart
+is: the pool's connections fail, and :func:`dispose_engines` (``gridgis db
+stop`` calls it) makes the next call check again. Engines are never shared
+across ``fork()``: a child process (a gunicorn worker) that inherited some drops
+them without closing the parent's connections and makes its own.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +33,28 @@ from gridgis import config
 from gridgis.db.cluster import LocalCluster
 from gridgis.errors import ConfigError, DatabaseError
 
-_engines: dict[str, Engine] = {}
+
+class _Engines:
+    """The engines of this process, by the URL asked for (or the configured database)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()  # two first users must not both start the local cluster
+        self.by_key: dict[str, Engine] = {}
+
+
+_engines = _Engines()
+
+
+def _current() -> _Engines:
+    """This process's engines; after ``fork()``, a new set (the parent's are left to it)."""
+    global _engines
+    engines = _engines
+    if engines.pid != os.getpid():
+        for engine in engines.by_key.values():
+            engine.dispose(close=False)  # forget the parent's connections, do not close them
+        engines = _engines = _Engines()
+    return engines
 
 
 def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> Engine:
@@ -51,7 +83,7 @@ def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> Engine:
     """
 
     if idle_seconds is None:
-        idle_seconds = config.db_idle_ping_seconds()
+        idle_seconds = config.settings().db_idle_ping_seconds
 
     @event.listens_for(engine, "checkin")
     def _checked_in(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -105,29 +137,74 @@ def normalise_url(url: str) -> str:
 def resolve_url(url: str | None = None) -> str:
     """Return the URL to use: ``url``, else ``GRIDGIS_DATABASE_URL``, else the local cluster.
 
-    Using the local cluster creates and starts it when needed.
+    Using the local cluster creates and starts it when needed (and asks
+    ``pg_ctl`` every time: :func:`get_engine` keeps the answer instead).
     """
-    chosen = url or config.database_url()
+    chosen = url or _configured_url()
     if chosen:
         return normalise_url(chosen)
     return LocalCluster().ensure_running()
 
 
+def _configured_url() -> str | None:
+    configured = config.settings().database_url
+    return configured.get_secret_value() if configured is not None else None
+
+
+def _key(url: str | None) -> str:
+    """What an engine is kept under: the URL asked for, else what the settings name."""
+    if url:
+        return url
+    return _configured_url() or f"local cluster in {config.settings().home}"
+
+
 def get_engine(url: str | None = None) -> Engine:
-    """Return the (cached) engine for ``url`` or the configured database."""
-    resolved = resolve_url(url)
-    engine = _engines.get(resolved)
+    """Return the engine for ``url`` or the configured database, made once per process.
+
+    Parameters
+    ----------
+    url:
+        A PostgreSQL URL; default ``GRIDGIS_DATABASE_URL``, else the local
+        cluster (created and started when the engine is made).
+
+    Examples
+    --------
+    >>> get_engine() is get_engine()  # doctest: +SKIP
+    True
+    """
+    engines = _current()
+    key = _key(url)
+    engine = engines.by_key.get(key)
     if engine is None:
-        engine = ping_when_idle(create_engine(resolved, future=True))
-        _engines[resolved] = engine
+        with engines.lock:
+            engine = engines.by_key.get(key)
+            if engine is None:
+                engine = ping_when_idle(create_engine(resolve_url(url), future=True))
+                engines.by_key[key] = engine
     return engine
 
 
-def dispose_engines() -> None:
-    """Close every cached engine's connections (before stopping the server)."""
-    for engine in _engines.values():
+def dispose_engine(url: str | None = None) -> None:
+    """Close and forget the engine of ``url`` (or of the configured database), if made.
+
+    The next :func:`get_engine` for it makes a new one (and checks the local
+    cluster again). For tests before they drop their database.
+    """
+    engines = _current()
+    with engines.lock:
+        engine = engines.by_key.pop(_key(url), None)
+    if engine is not None:
         engine.dispose()
-    _engines.clear()
+
+
+def dispose_engines() -> None:
+    """Close and forget every engine of this process (before stopping the server)."""
+    engines = _current()
+    with engines.lock:
+        made = list(engines.by_key.values())
+        engines.by_key.clear()
+    for engine in made:
+        engine.dispose()
 
 
 def check_connection(engine: Engine) -> str:

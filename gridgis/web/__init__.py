@@ -57,19 +57,24 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     test_config:
         Settings that replace the defaults, e.g. in tests
         ``{"TESTING": True, "DATABASE_URL": url}``. The defaults come from
-        :mod:`gridgis.config` (``GRIDGIS_*`` environment variables), read now:
+        :func:`gridgis.config.settings` (``GRIDGIS_*`` environment variables,
+        see there), read now:
 
         - ``DATABASE_URL``: the PostGIS to use; ``None`` means the default of
           :func:`gridgis.db.engine.get_engine` (the embedded local cluster).
         - ``SECRET_KEY``: ``GRIDGIS_SECRET_KEY``, else the key generated once and
-          kept in ``GRIDGIS_HOME/secret_key`` (:func:`gridgis.config.secret_key`),
+          kept in ``GRIDGIS_HOME/secret_key`` (:meth:`gridgis.config.Settings.signing_key`),
           the same for every worker.
         - ``TILE_URL``: base-map tile URL template; ``None`` draws no base map.
         - ``TILE_ATTRIBUTION``: plain text shown for that base map.
         - ``TILE_CRS`` (``wgs84``/``gcj02``), ``TILE_SUBDOMAINS``,
           ``TILE_MAX_ZOOM``, ``TIANDITU_KEY``: see :mod:`gridgis.web.basemap`.
+        - ``TILE_CACHE_BYTES``: vector tiles kept per process (:mod:`gridgis.web.tiles`).
+        - ``PLACEMENT_TIME_LIMIT``: the solver's seconds per request of new sites.
         - ``MAX_CONTENT_LENGTH``: the largest body read, in bytes
           (``GRIDGIS_MAX_CONTENT_LENGTH``, 50 MB); see :mod:`gridgis.web.limits`.
+        - ``INTAKE_SYNC_COMMIT``, ``INTAKE_CACHE_SECONDS``, ``ADDRESS_BOOK_SECONDS``:
+          the intake API's (:mod:`gridgis.web.cases_api`).
         - Session cookie flags and lifetime: :func:`gridgis.web.auth.default_config`.
 
     Returns
@@ -85,22 +90,30 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__)
     given = dict(test_config or {})
+    settings = config.settings()
+    database_url, tianditu_key = settings.database_url, settings.tianditu_key
     app.config.from_mapping(
-        DATABASE_URL=config.database_url(),
-        SECRET_KEY=given["SECRET_KEY"] if "SECRET_KEY" in given else config.secret_key(),
-        TILE_URL=config.tile_url(),
-        TILE_ATTRIBUTION=config.tile_attribution(),
-        TILE_CRS=config.tile_crs(),
-        TILE_SUBDOMAINS=config.tile_subdomains(),
-        TILE_MAX_ZOOM=config.tile_max_zoom(),
-        TIANDITU_KEY=config.tianditu_key(),
-        MAX_CONTENT_LENGTH=config.max_content_length(),
-        **auth.default_config(),  # session cookie flags and lifetime
+        DATABASE_URL=database_url.get_secret_value() if database_url else None,
+        SECRET_KEY=given["SECRET_KEY"] if "SECRET_KEY" in given else settings.signing_key(),
+        TILE_URL=settings.tile_url,
+        TILE_ATTRIBUTION=settings.tile_attribution,
+        TILE_CRS=settings.tile_crs,
+        TILE_SUBDOMAINS=settings.tile_subdomains,
+        TILE_MAX_ZOOM=settings.tile_max_zoom,
+        TIANDITU_KEY=tianditu_key.get_secret_value() if tianditu_key else None,
+        TILE_CACHE_BYTES=settings.tile_cache_bytes,
+        PLACEMENT_TIME_LIMIT=settings.placement_time_limit,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        INTAKE_SYNC_COMMIT=settings.intake_sync_commit,
+        INTAKE_CACHE_SECONDS=settings.intake_cache_seconds,
+        ADDRESS_BOOK_SECONDS=settings.address_book_seconds,
+        **auth.default_config(settings),  # session cookie flags and lifetime
     )
     app.config.from_mapping(given)
-    proxies = config.trusted_proxies()
-    if proxies:  # the client's address is the one the nearest proxies saw (login throttling)
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
+    if settings.trusted_proxies:  # the client's address is the one the nearest proxies saw
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies
+        )
     # Keep Chinese names readable in JSON answers (they are UTF-8 either way).
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 

@@ -67,7 +67,6 @@ import datetime as dt
 import functools
 import hmac
 import math
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -91,9 +90,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gridgis import config, users
 from gridgis.access import Policy
-from gridgis.config import ENV_PREFIX
 from gridgis.db.models import USER_ROLES
-from gridgis.errors import ConfigError, ForbiddenError, InputError, ThrottledError
+from gridgis.errors import ForbiddenError, InputError, ThrottledError
 from gridgis.users import User
 from gridgis.web.db import get_engine
 from gridgis.web.errors import error_json, wants_json
@@ -131,14 +129,11 @@ _LOGIN_MARK = "gridgis_login_required"
 """Set on views guarded by :func:`login_required`/:func:`roles_required`: a body sent to
 them without a user is refused before it is read."""
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-DEFAULT_SESSION_HOURS = 8.0
 ROLE_NAMES_ZH: dict[str, str] = {"admin": "管理员", "street": "街道办", "analyst": "分析员"}
 WRONG_LOGIN_ZH = "用户名或密码错误。"
 """The one answer to a failed login: it never says which of the two was wrong."""
 
 _ANALYST_ALLOWED = frozenset({"auth.change_password"})
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -146,16 +141,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 # --- settings ------------------------------------------------------------------------------------
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(ENV_PREFIX + name, "").strip()
-    return value or None
+def default_config(settings: config.Settings | None = None) -> dict[str, Any]:
+    """The Flask settings of the session cookie, from ``settings`` (default: read now).
 
-
-def default_config() -> dict[str, Any]:
-    """The session settings, read now from the environment.
-
-    - ``GRIDGIS_SESSION_HOURS``: how long a login lasts (default 8, a working day).
-    - ``GRIDGIS_SECURE_COOKIES``: ``1`` to send the session cookie over HTTPS only.
+    ``GRIDGIS_SESSION_HOURS`` is how long a login lasts (default 8, a working
+    day); ``GRIDGIS_SECURE_COOKIES`` on sends the cookie over HTTPS only.
 
     Returns
     -------
@@ -169,28 +159,12 @@ def default_config() -> dict[str, Any]:
     >>> default_config()["SESSION_COOKIE_SAMESITE"]
     'Lax'
     """
-    hours_text = _env("SESSION_HOURS")
-    hours = DEFAULT_SESSION_HOURS
-    if hours_text is not None:
-        try:
-            hours = float(hours_text)
-        except ValueError:
-            hours = -1.0
-        if not 0 < hours <= 24 * 90:
-            raise ConfigError(
-                f"GRIDGIS_SESSION_HOURS was {hours_text!r} but is expected to be a number of "
-                "hours above 0 and at most 2160 (e.g. 8)"
-            )
-    secure_text = (_env("SECURE_COOKIES") or "0").lower()
-    if secure_text not in _TRUE | _FALSE:
-        raise ConfigError(
-            f"GRIDGIS_SECURE_COOKIES was {secure_text!r} but is expected to be 1 or 0"
-        )
+    settings = settings if settings is not None else config.settings()
     return {
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": secure_text in _TRUE,
-        "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=hours),
+        "SESSION_COOKIE_SECURE": settings.secure_cookies,
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=settings.session_hours),
         # A login lasts a fixed time from login (its row in user_session expires then):
         # the cookie is sent when it changes, not again with every answer, so an answer
         # still under way cannot put back a cookie that the browser has just dropped.
@@ -535,7 +509,7 @@ def login() -> BaseResponse | tuple[str, int] | str:
         )
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
-    limits = config.login_limits()
+    limits = config.settings().login_limits
     page_values = {
         "next_url": next_url,
         "name": name,
@@ -596,7 +570,7 @@ def account() -> str:
         user=current_user(),
         changed=request.args.get("changed") == "1",
         error=None,
-        min_length=config.password_min_length(),
+        min_length=config.settings().password_min_length,
     )
 
 
@@ -605,7 +579,7 @@ def _new_password_problem(new: str) -> str:
     if users.is_common_password(new):
         return gettext("新密码太常见，容易被猜中；请换一个。")
     return gettext(
-        "新密码至少需要 {n} 个字符，且不能与用户名相同。", n=config.password_min_length()
+        "新密码至少需要 {n} 个字符，且不能与用户名相同。", n=config.settings().password_min_length
     )
 
 
@@ -626,7 +600,7 @@ def change_password() -> BaseResponse | tuple[str, int]:
             user=user,
             changed=False,
             error=_throttled_text(exc),
-            min_length=config.password_min_length(),
+            min_length=config.settings().password_min_length,
         )
         return _throttled(page, exc)
     if right is None:
@@ -646,6 +620,6 @@ def change_password() -> BaseResponse | tuple[str, int]:
         user=user,
         changed=False,
         error=error,
-        min_length=config.password_min_length(),
+        min_length=config.settings().password_min_length,
     )
     return page, 400

@@ -23,11 +23,11 @@ The page's Content-Security-Policy allows images from the tile hosts only
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from gridgis.config import TIANDITU_KEY
 from gridgis.errors import ConfigError
 
 TIANDITU_URL = (
@@ -39,7 +39,6 @@ TIANDITU_URL = (
 TIANDITU_SUBDOMAINS = "01234567"
 TIANDITU_ATTRIBUTION = "天地图 · 国家地理信息公共服务平台"
 TIANDITU_MAX_ZOOM = 18
-_KEY = re.compile(r"[0-9A-Za-z]{8,64}")
 
 
 def base_map(settings: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -88,7 +87,7 @@ def base_map(settings: Mapping[str, Any]) -> dict[str, Any] | None:
             ],
         }
     if key:
-        if not _KEY.fullmatch(str(key)):
+        if not TIANDITU_KEY.fullmatch(str(key)):
             raise ConfigError(
                 f"TIANDITU_KEY was {key!r} but a 天地图 key is 8-64 letters and digits"
             )

@@ -53,7 +53,6 @@ they reach the disk.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -61,9 +60,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, url_for
 
-from gridgis import cases
+from gridgis import cases, config
 from gridgis.errors import (
-    ConfigError,
     ConflictError,
     DuplicateCaseError,
     ForbiddenError,
@@ -88,7 +86,6 @@ if TYPE_CHECKING:
     from gridgis.address import AddressBook
 
 __all__ = [
-    "ADDRESS_BOOK_SECONDS",
     "address_book",
     "bp",
     "file_case",
@@ -100,8 +97,6 @@ __all__ = [
 
 bp = Blueprint("cases", __name__, url_prefix="/api")
 
-ADDRESS_BOOK_SECONDS = 300.0
-"""How long an app process reuses its address book before reloading the buildings."""
 _BOOK_KEY = "gridgis_address_book"
 _CACHE_KEY = "gridgis_intake_cache"
 _book_lock = threading.Lock()
@@ -109,11 +104,12 @@ _cache_lock = threading.Lock()
 
 
 def address_book(app: Flask) -> AddressBook:
-    """Return the app's address book, loaded at most every :data:`ADDRESS_BOOK_SECONDS`.
+    """Return the app's address book, reloaded when older than ``ADDRESS_BOOK_SECONDS``.
 
     Matching an address needs every building of the district; loading them
     for each request would cost far more than the match, so each app
-    process keeps one book and reloads it when it is older than the limit.
+    process keeps one book and reloads it when it is older than the limit
+    (``ADDRESS_BOOK_SECONDS`` in the app's config, from ``GRIDGIS_ADDRESS_BOOK_SECONDS``).
 
     Examples
     --------
@@ -123,12 +119,12 @@ def address_book(app: Flask) -> AddressBook:
     from gridgis.address import load_address_book
 
     cached: tuple[float, AddressBook] | None = app.extensions.get(_BOOK_KEY)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < ADDRESS_BOOK_SECONDS:
+    now, max_age = time.monotonic(), float(app.config["ADDRESS_BOOK_SECONDS"])
+    if cached is not None and now - cached[0] < max_age:
         return cached[1]
     with _book_lock:
         cached = app.extensions.get(_BOOK_KEY)
-        if cached is None or now - cached[0] >= ADDRESS_BOOK_SECONDS:
+        if cached is None or now - cached[0] >= max_age:
             with get_engine().connect() as conn:
                 cached = (time.monotonic(), load_address_book(conn))
             app.extensions[_BOOK_KEY] = cached
@@ -152,7 +148,7 @@ def intake_cache(app: Flask) -> cases.IntakeCache:
         with _cache_lock:
             cache = app.extensions.get(_CACHE_KEY)
             if cache is None:
-                cache = cases.IntakeCache(max_age=app.config.get("INTAKE_CACHE_SECONDS", 60.0))
+                cache = cases.IntakeCache(max_age=app.config["INTAKE_CACHE_SECONDS"])
                 app.extensions[_CACHE_KEY] = cache
     return cache
 
@@ -160,26 +156,28 @@ def intake_cache(app: Flask) -> cases.IntakeCache:
 def intake_durable(app: Flask) -> bool:
     """Whether a new case is on disk before it is answered (the default) or just after.
 
-    ``INTAKE_SYNC_COMMIT`` in the app's config, else the environment variable
-    ``GRIDGIS_INTAKE_SYNC_COMMIT``: ``on`` (default) or ``off``. With ``off``,
+    ``INTAKE_SYNC_COMMIT`` in the app's config (from ``GRIDGIS_INTAKE_SYNC_COMMIT``):
+    on (default) or off, also given as ``"on"``/``"off"``. With off,
     :func:`gridgis.cases.create_case` runs with ``durable=False``: each case is
     answered before PostgreSQL has flushed it to disk, so a crash of the database
     server may lose the cases of its last fraction of a second (never corrupting
     anything). Worth it only where clients retry (with ``external_id``) and the disk's
     flushes are slow; ``scripts/bench/intake.py --sync-commit off`` measures it.
 
+    Raises
+    ------
+    ConfigError
+        When the app's config holds neither a boolean nor one of its spellings.
+
     Examples
     --------
     >>> intake_durable(create_app({"INTAKE_SYNC_COMMIT": "off"}))  # doctest: +SKIP
     False
     """
-    value = app.config.get("INTAKE_SYNC_COMMIT") or os.environ.get("GRIDGIS_INTAKE_SYNC_COMMIT")
-    setting = (value or "on").strip().lower()
-    if setting not in ("on", "off"):
-        raise ConfigError(
-            f"GRIDGIS_INTAKE_SYNC_COMMIT was {value!r} but is expected to be 'on' or 'off'"
-        )
-    return setting == "on"
+    value = app.config["INTAKE_SYNC_COMMIT"]
+    if isinstance(value, bool):
+        return value
+    return config.settings(intake_sync_commit=value).intake_sync_commit  # checked as the variable
 
 
 def signed_in_name() -> str:

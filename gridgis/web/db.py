@@ -1,29 +1,25 @@
-"""The database for a request: one engine per app, made on first use.
+"""The database for a request: the process's engine for the app's database.
 
-The engine (a connection pool) is kept in ``app.extensions["gridgis_engine"]``
-and handed to views through ``g``; library functions such as
-:func:`gridgis.db.queries.read_areas` take it and return their connections to
-the pool when they are done. Creating the app never connects: the engine, and
-with it the embedded local PostGIS when ``DATABASE_URL`` is ``None``, is made
-by the first request that needs it.
+The engine (a connection pool) is :func:`gridgis.db.engine.get_engine`'s for the
+app's ``DATABASE_URL``: made on first use, once per process and database (so
+apps on the same database share it), never shared across ``fork()`` (each
+gunicorn worker makes its own), and handed to views through ``g``. Library
+functions such as :func:`gridgis.db.queries.read_areas` take it and return
+their connections to the pool when they are done. Creating the app never
+connects: the engine, and with it the embedded local PostGIS when
+``DATABASE_URL`` is ``None``, is made by the first request that needs it.
 """
 
 from __future__ import annotations
-
-import threading
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
 
 from gridgis.db import engine as db_engine
 
-EXTENSION_KEY = "gridgis_engine"
-
-_lock = threading.Lock()  # two first requests must not both start the local cluster
-
 
 def get_engine() -> Engine:
-    """Return the engine of the current app, creating it on first use.
+    """Return the engine of the current app's database, creating it on first use.
 
     Examples
     --------
@@ -31,19 +27,8 @@ def get_engine() -> Engine:
     ...     read_areas(get_engine(), "district")
     """
     if "engine" not in g:
-        g.engine = _app_engine(current_app)
+        g.engine = db_engine.get_engine(current_app.config.get("DATABASE_URL"))
     engine: Engine = g.engine
-    return engine
-
-
-def _app_engine(app: Flask) -> Engine:
-    engine: Engine | None = app.extensions.get(EXTENSION_KEY)
-    if engine is None:
-        with _lock:
-            engine = app.extensions.get(EXTENSION_KEY)
-            if engine is None:
-                engine = db_engine.get_engine(app.config.get("DATABASE_URL"))
-                app.extensions[EXTENSION_KEY] = engine
     return engine
 
 
@@ -58,14 +43,13 @@ def close_db(exc: BaseException | None = None) -> None:
 
 
 def dispose_engine(app: Flask) -> None:
-    """Close the pooled connections of ``app``'s engine, if it has one.
+    """Close the pooled connections of ``app``'s database, if its engine was made.
 
     For shutting a server down, and for tests before they drop their database.
-    The next request that needs the database connects again.
+    The next request that needs the database connects again. Apps on the same
+    database share the engine: this closes it for all of them.
     """
-    engine: Engine | None = app.extensions.pop(EXTENSION_KEY, None)
-    if engine is not None:
-        engine.dispose()
+    db_engine.dispose_engine(app.config.get("DATABASE_URL"))
 
 
 def init_app(app: Flask) -> None:

@@ -80,8 +80,6 @@ __all__ = ["DEFAULT_K", "DEFAULT_MINUTES", "MAX_K", "bp"]
 
 bp = Blueprint("placement_api", __name__, url_prefix="/api/placement")
 
-SUGGEST_TIME_LIMIT = 5.0
-"""Seconds HiGHS may take in a request (``PLACEMENT_TIME_LIMIT`` in the app's config)."""
 
 _MARGIN_EXTRA = 2 * net_mod.DEFAULT_SNAP_LIMIT + 200.0
 """Metres beyond the walking distance within which facilities and roads are read."""
@@ -165,7 +163,7 @@ def suggest(*, query: SuggestQuery) -> Response:
     head = _summary_head(query, street, data) | {"k": query.k, "candidates": query.candidates}
     if data.buildings.empty and data.facilities.empty:
         return _geojson([], solution=head | {"sites": 0, "summary": "nothing stored here"})
-    time_limit = float(current_app.config.get("PLACEMENT_TIME_LIMIT", SUGGEST_TIME_LIMIT))
+    time_limit = float(current_app.config["PLACEMENT_TIME_LIMIT"])
     plan = suggest_sites(
         data.facilities,
         data.buildings,

@@ -16,7 +16,8 @@ Routes
     browser revalidates with ``If-None-Match`` and gets ``304`` until the
     cells change; they are gzip-compressed when the browser accepts it. The
     tiles made are kept in memory for the same stamp (:class:`TileCache`,
-    ``TILE_CACHE_BYTES``, default 64 MiB a process).
+    ``TILE_CACHE_BYTES`` in the app's config, from ``GRIDGIS_TILE_CACHE_BYTES``,
+    default 64 MiB a process).
 ``GET /map/cells?street=CODE&colour=...``
     The cell map (网格分布图): every active cell drawn from those tiles by
     Leaflet.VectorGrid on canvas, coloured by households (cells out of their
@@ -47,8 +48,6 @@ bp = Blueprint("tiles", __name__)
 MVT_MIMETYPE = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=60"
 CACHE_KEY = "gridgis_tile_cache"
-DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
-"""Bytes of tiles kept per process unless ``TILE_CACHE_BYTES`` says otherwise (0: none)."""
 _ENTRY_BYTES = 200
 """What a cached tile costs beyond its bytes (key, tuple, dictionary slot): empty tiles count."""
 _GZIP_LEVEL = 5
@@ -182,7 +181,7 @@ def _tile_cache() -> TileCache:
         with _cache_lock:
             cache = current_app.extensions.get(CACHE_KEY)
             if cache is None:
-                size = int(current_app.config.get("TILE_CACHE_BYTES", DEFAULT_CACHE_BYTES))
+                size = int(current_app.config["TILE_CACHE_BYTES"])
                 cache = TileCache(max_bytes=size)
                 current_app.extensions[CACHE_KEY] = cache
     return cache
