@@ -35,14 +35,31 @@ from typing import Literal
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
+from gridgis import crs as crs_mod
 from gridgis.archive import extract_archive
-from gridgis.errors import ConfigError, FileEncodingError, InputError, NotFoundError, listing
+from gridgis.errors import (
+    ConfigError,
+    CRSError,
+    FileEncodingError,
+    InputError,
+    NotFoundError,
+    listing,
+)
 
-__all__ = ["ENCODING_SOURCES", "check_encoding", "encoding_note", "read_vector"]
+__all__ = [
+    "ENCODING_SOURCES",
+    "apply_named_crs",
+    "check_encoding",
+    "encoding_note",
+    "flags_from_text",
+    "read_vector",
+    "write_layout",
+]
 
 ENCODING_SOURCES = {
     "given": "given",
@@ -423,3 +440,150 @@ def _invalid_geometries(
             plain = _PLAIN_GEOS.get(detail)
             problems[int(i)] = f"the geometry is invalid: {plain or detail}"
     return problems
+
+
+# --- the CRS a user names for a file -------------------------------------------------------------
+
+
+def apply_named_crs(frame: gpd.GeoDataFrame, crs: crs_mod.CRSLike | None) -> gpd.GeoDataFrame:
+    """``frame`` read from a file, in the CRS a user named for it (``--crs``).
+
+    The rule of the commands that work on files (``gridgis partition``,
+    ``validate``, ``import roads``):
+
+    - no ``crs``: the file's own CRS, which it must say;
+    - GCJ-02 or BD-09: converted to WGS84, whatever the file says (a file
+      copied from AMap says EPSG:4326 but holds GCJ-02);
+    - a file that says no CRS: ``crs`` is set, nothing is converted;
+    - a file that says WGS84 (or CGCS2000): kept as it is;
+    - a file in another CRS: converted to WGS84, and ``crs`` must agree with
+      what the file says.
+
+    Parameters
+    ----------
+    frame:
+        As read by :func:`read_vector`; not changed.
+    crs:
+        What the user named, any form :func:`gridgis.crs.parse_crs` reads; or ``None``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        With ``.crs`` set.
+
+    Raises
+    ------
+    CRSError
+        When neither the file nor ``crs`` says the CRS, when ``crs`` is not a
+        CRS, or when it disagrees with a projected file's own.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> amap = gpd.GeoDataFrame(geometry=[Point(119.0125, 25.4363)], crs="EPSG:4326")
+    >>> out = apply_named_crs(amap, "gcj02")
+    >>> out.crs.to_epsg(), round(float(out.geometry.x.iloc[0]), 4)
+    (4326, 119.0078)
+    """
+    if crs is None:
+        if frame.crs is None:
+            raise CRSError(
+                f"the file does not say its CRS and none was given: pass --crs "
+                f"({crs_mod.CRS_CHOICES})"
+            )
+        return frame
+    spec = crs_mod.parse_crs(crs)
+    if spec.is_obfuscated:
+        return crs_mod.to_wgs84_frame(frame, spec, allow_override=True)
+    if frame.crs is None:
+        return frame.set_crs(spec.crs)
+    if crs_mod.parse_crs(frame.crs).is_wgs84:
+        return frame
+    return crs_mod.to_wgs84_frame(frame, spec)
+
+
+# --- layouts on files ----------------------------------------------------------------------------
+
+
+def write_layout(
+    cells: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    assignment: pd.Series,
+    out: Path,
+) -> list[Path]:
+    """Write a layout drawn on files: the cells, and every unit with the code of its cell.
+
+    A GeoPackage ``out`` gets two layers, ``cells`` and ``units``; any other
+    format two files, ``out`` and ``<stem>_units<suffix>`` beside it. The
+    cells' ``flags`` (lists of str) are written as comma-separated text, which
+    :func:`flags_from_text` reads back. ``out`` is replaced when it exists.
+
+    Parameters
+    ----------
+    cells:
+        The cells, with a ``flags`` column of lists.
+    units:
+        The units the cells were drawn from; not changed.
+    assignment:
+        Unit index -> cell code (``LayoutResult.assignment``).
+    out:
+        The file to write; its folder is created when missing.
+
+    Returns
+    -------
+    list of Path
+        The files written: one for a GeoPackage, else two.
+
+    Examples
+    --------
+    >>> write_layout(result.cells, units, result.assignment, Path("cells.gpkg"))  # doctest: +SKIP
+    [PosixPath('cells.gpkg')]
+    """
+    out = Path(out)
+    if out.suffix.lower() == ".gpkg":
+        cells_path, cells_layer, units_path, units_layer = out, "cells", out, "units"
+    else:
+        cells_path, cells_layer = out, None
+        units_path, units_layer = out.with_name(out.stem + "_units" + out.suffix), None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        out.unlink()
+    table = cells.copy()
+    table["flags"] = table["flags"].map(lambda f: _FLAG_SEPARATOR.join(f))
+    pyogrio.write_dataframe(table, cells_path, layer=cells_layer)
+    mapping = units.copy()
+    mapping["cell_code"] = assignment.reindex(units.index)
+    pyogrio.write_dataframe(mapping, units_path, layer=units_layer, append=cells_path == units_path)
+    return [cells_path] if units_path == cells_path else [cells_path, units_path]
+
+
+_FLAG_SEPARATOR = ","
+"""Between the flags of a cell in a file (``oversize,fewer_households``)."""
+
+
+def flags_from_text(frame: gpd.GeoDataFrame, column: str = "flags") -> gpd.GeoDataFrame:
+    """A copy of ``frame`` with the comma-separated text of ``column`` as lists of flags.
+
+    The inverse of how :func:`write_layout` writes flags.
+
+    Lists stay lists; empty text and missing values are no flag.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> cells = gpd.GeoDataFrame({"flags": ["oversize,gap", "", None]},
+    ...                          geometry=[Point(0, 0)] * 3)
+    >>> flags_from_text(cells)["flags"].tolist()
+    [['oversize', 'gap'], [], []]
+    """
+    out = frame.copy()
+    out[column] = [
+        value if isinstance(value, list) else [x for x in _text(value).split(_FLAG_SEPARATOR) if x]
+        for value in frame[column]
+    ]
+    return out
+
+
+def _text(value: object) -> str:
+    """Text of a cell read from a file; a missing value (None, NaN) is empty."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)

@@ -7,14 +7,22 @@ import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import pytest
-from shapely.geometry import box
+from shapely.geometry import Point, box
 
 from gridgis.archive import extract_archive
-from gridgis.errors import FileEncodingError, InputError, Problem, ValidationError, listing
+from gridgis.errors import (
+    CRSError,
+    FileEncodingError,
+    InputError,
+    Problem,
+    ValidationError,
+    listing,
+)
 from gridgis.intake import read_table
-from gridgis.io import encoding_note, read_vector
+from gridgis.io import apply_named_crs, encoding_note, flags_from_text, read_vector, write_layout
 
 NAMES = ["镇海街道", "拱辰街道", "西天尾镇"]
 """Street names that GBK and UTF-8 write with different bytes."""
@@ -217,3 +225,73 @@ def test_several_shapefiles_in_a_zip_need_a_layer(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"several layers \(east\.shp, west\.shp\).*--layer"):
         read_vector(archive)
     assert read_vector(archive, layer="west")["名称"].tolist() == NAMES
+
+
+# --- the CRS a user names for a file (moved out of the CLI) -----------------------------------
+
+
+def _point_frame(crs: str | None) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"name": ["A"]}, geometry=[Point(119.0125, 25.4363)], crs=crs)
+
+
+def test_a_named_crs_is_applied_by_the_file_commands_rule() -> None:
+    undeclared = _point_frame(None)
+    with pytest.raises(CRSError, match="does not say its CRS and none was given: pass --crs"):
+        apply_named_crs(undeclared, None)
+    assert apply_named_crs(_point_frame("EPSG:4326"), None).crs == "EPSG:4326"
+    # Set, not converted, on a file that says no CRS.
+    set_only = apply_named_crs(undeclared, "EPSG:4549")
+    assert set_only.crs.to_epsg() == 4549 and set_only.geometry.x.iloc[0] == 119.0125
+    # GCJ-02 overrides what a file copied from AMap says, and converts.
+    amap = apply_named_crs(_point_frame("EPSG:4326"), "gcj02")
+    assert amap.crs.to_epsg() == 4326
+    assert amap.geometry.x.iloc[0] == pytest.approx(119.00775, abs=1e-4)
+    # A file in a projected CRS is converted to WGS84; a disagreeing name is an error.
+    projected = _point_frame("EPSG:4326").to_crs(4549)
+    assert apply_named_crs(projected, "EPSG:4549").crs.to_epsg() == 4326
+    with pytest.raises(CRSError, match=r"EPSG:4549 but `crs` was 'EPSG:4547'"):
+        apply_named_crs(projected, "EPSG:4547")
+    assert undeclared.crs is None  # the input is not changed
+
+
+# --- layouts on files (moved out of the CLI) -----------------------------------------------------
+
+
+def _layout() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.Series]:
+    cells = gpd.GeoDataFrame(
+        {"code": ["001", "002"], "households": [320, 610], "flags": [[], ["oversize", "gap"]]},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)],
+        crs="EPSG:4326",
+    )
+    units = gpd.GeoDataFrame(
+        {"households": [320, 610]}, geometry=[Point(0.5, 0.5), Point(1.5, 0.5)], crs="EPSG:4326"
+    )
+    return cells, units, pd.Series(["001", "002"], index=units.index)
+
+
+def test_a_layout_round_trips_through_a_geopackage(tmp_path: Path) -> None:
+    cells, units, assignment = _layout()
+    out = tmp_path / "new" / "layout.gpkg"
+    assert write_layout(cells, units, assignment, out) == [out]
+    assert "cell_code" not in units.columns  # the input is not changed
+    assert pyogrio.list_layers(out)[:, 0].tolist() == ["cells", "units"]
+    back = flags_from_text(read_vector(out, layer="cells"))
+    assert back["flags"].tolist() == [[], ["oversize", "gap"]]
+    assert read_vector(out, layer="units")["cell_code"].tolist() == ["001", "002"]
+    write_layout(cells.iloc[:1], units, assignment, out)  # replaced, not appended to
+    assert len(read_vector(out, layer="cells")) == 1
+
+
+def test_a_layout_in_another_format_is_two_files(tmp_path: Path) -> None:
+    cells, units, assignment = _layout()
+    out = tmp_path / "layout.geojson"
+    written = write_layout(cells, units, assignment, out)
+    assert written == [out, tmp_path / "layout_units.geojson"]
+    assert read_vector(written[1])["cell_code"].tolist() == ["001", "002"]
+
+
+def test_missing_flags_are_no_flag() -> None:
+    cells = gpd.GeoDataFrame(
+        {"flags": ["oversize", None, float("nan"), "", ["gap"]]}, geometry=[Point(0, 0)] * 5
+    )
+    assert flags_from_text(cells)["flags"].tolist() == [["oversize"], [], [], [], ["gap"]]

@@ -1,0 +1,127 @@
+"""`gridgis export`: cells, cases, inspections or statistics to a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gridgis.cli._shared import friendly, with_options
+from gridgis.crs import CRS_CHOICES_HELP
+
+
+@click.group("export")
+def export_group() -> None:
+    """Export cells, cases, inspections or per-area statistics to a file.
+
+    Formats: shp (a zip with .shp .shx .dbf .prj .cpg and fields.csv, the
+    full names of the 10-character DBF field names), gpkg, geojson, csv
+    (UTF-8 with BOM, or GBK), xlsx. See `gridgis.export` for the columns.
+    """
+
+
+_export_options = [
+    click.option("--format", "fmt", required=True,
+                 type=click.Choice(["shp", "gpkg", "geojson", "csv", "xlsx"]),
+                 help="File format (shp: a .zip)."),
+    click.option("--encoding", default="utf-8", show_default=True,
+                 type=click.Choice(["utf-8", "gbk"]),
+                 help="Text encoding of shapefiles and CSV files."),
+    click.option("--crs", default="wgs84", show_default=True,
+                 help=f"Coordinates to write: {CRS_CHOICES_HELP}."),
+    click.option("--district", default=None,
+                 help="Only this district (6 digits), when the database holds several."),
+    click.option("--street", default=None, help="Only this street office (9 digits)."),
+    click.option("--community", default=None, help="Only this community (12 digits)."),
+    click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                 help="First day (YYYY-MM-DD, China Standard Time)."),
+    click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                 help="Last day, included."),
+    click.option("-o", "--output", required=True,
+                 type=click.Path(dir_okay=False, path_type=Path),
+                 help="The file to write (a .zip for shp)."),
+]  # fmt: skip
+
+
+def _run_export(what: str, level: str = "cell", **options: Any) -> None:
+    import datetime as dt
+
+    from gridgis.db.engine import get_engine
+    from gridgis.export import export
+
+    if sum(bool(options[key]) for key in ("district", "street", "community")) > 1:
+        raise click.UsageError("give at most one of --district, --street or --community")
+    since = options["date_from"].date() if options["date_from"] is not None else None
+    until = (
+        options["date_to"].date() + dt.timedelta(days=1) if options["date_to"] is not None else None
+    )
+    result = export(
+        get_engine(),
+        what,
+        options["fmt"],
+        options["output"],
+        district=options["district"],
+        street=options["street"],
+        community=options["community"],
+        since=since,
+        until=until,
+        crs=options["crs"],
+        encoding=options["encoding"],
+        level=level,
+    )
+    layers = ", ".join(f"{name} {count}" for name, count in result.layers.items())
+    click.echo(
+        f"wrote {result.rows} rows ({layers}) to {options['output']} "
+        f"[{result.format}, {result.crs}, {result.encoding}]"
+    )
+    if result.format == "shp":
+        click.echo("files: " + " ".join(result.files))
+        renamed = [f for f in result.fields if f.short != f.full]
+        if renamed:
+            click.echo(
+                "shortened field names (also in fields.csv): "
+                + ", ".join(f"{f.short}={f.full}" for f in renamed)
+            )
+    if result.truncated:
+        limit = "254 bytes (DBF)" if result.format == "shp" else "32,767 characters (Excel)"
+        click.echo(f"{result.truncated} text values were cut to the limit of {limit}")
+
+
+@export_group.command("cells")
+@with_options(_export_options)
+@friendly
+def export_cells_cmd(**options: Any) -> None:
+    """The active grid cells with codes, names, households, workers and branches."""
+    _run_export("cells", **options)
+
+
+@export_group.command("cases")
+@with_options(_export_options)
+@friendly
+def export_cases_cmd(**options: Any) -> None:
+    """Cases (points) filed in the area and reported in the period."""
+    _run_export("cases", **options)
+
+
+@export_group.command("inspections")
+@with_options(_export_options)
+@friendly
+def export_inspections_cmd(**options: Any) -> None:
+    """Inspection patrols started in the period: points and tracks."""
+    _run_export("inspections", **options)
+
+
+@export_group.command("stats")
+@with_options(_export_options)
+@click.option(
+    "--level",
+    type=click.Choice(["cell", "community", "street"]),
+    default="cell",
+    show_default=True,
+    help="One row per cell, community or street office.",
+)
+@friendly
+def export_stats_cmd(level: str, **options: Any) -> None:
+    """Per-area statistics: households, cases by category, 按期结案率, inspections, hotspots."""
+    _run_export("stats", level=level, **options)

@@ -1,0 +1,158 @@
+"""Redrawing the cells of every community of an area at once, published in one transaction.
+
+What ``gridgis cells draw|adjust --street|--district`` does: the cell
+engine runs on each community of a street office or district (or on one
+community) with :func:`gridgis.editing.propose_layout`, then all the new
+layouts are published together with :func:`gridgis.db.layout.publish_many`,
+so either every community moves to its new version or none does (a
+community whose layout changed meanwhile refuses the whole publish).
+
+Examples
+--------
+>>> result = redraw(engine, "350304001", method="adjust", dry_run=True)  # doctest: +SKIP
+>>> result.lines()[-1]  # doctest: +SKIP
+'would publish 3 of 12 communities; 5 cells added, 2 retired, ...'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from gridgis.db.layout import LayoutDiff, communities_in, publish_many
+from gridgis.editing import PROPOSE_METHODS, NothingToDrawError, propose_layout
+from gridgis.errors import InputError
+
+__all__ = ["Redraw", "redraw"]
+
+
+@dataclass
+class Redraw:
+    """What :func:`redraw` published, or would have (``dry_run``).
+
+    Attributes
+    ----------
+    method:
+        ``"draw"`` or ``"adjust"``.
+    dry_run:
+        Whether everything was rolled back.
+    diffs:
+        One per community that had something to draw, in code order.
+    skipped:
+        Why each community with nothing to draw (no buildings) was left out.
+    flagged:
+        The cells the engine flagged, ``code: N households (flags)``.
+    findings:
+        The validator's findings on layouts that break a rule.
+    """
+
+    method: str
+    dry_run: bool
+    diffs: list[LayoutDiff] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The report: each community's diff, what was skipped or flagged, then the totals."""
+        diffs = self.diffs
+        moved = sum(d.households_moved for d in diffs)
+        total = sum(d.households_total for d in diffs)
+        summary = (
+            f"{'would publish' if self.dry_run else 'published'} "
+            f"{sum(d.version is not None for d in diffs)} of {len(diffs)} communities; "
+            f"{sum(len(d.added) for d in diffs)} cells added, "
+            f"{sum(len(d.retired) for d in diffs)} retired, "
+            f"{sum(len(d.unchanged) for d in diffs)} unchanged; "
+            f"{moved} of {total} households moved"
+            + (" (dry run: nothing was changed)" if self.dry_run else "")
+        )
+        return [
+            *(d.line() for d in diffs),
+            *(f"skipped {line}" for line in self.skipped),
+            *(f"flagged {line}" for line in self.flagged),
+            *(f"validation: {line}" for line in self.findings),
+            summary,
+        ]
+
+
+def redraw(
+    engine: Engine,
+    area_code: str,
+    *,
+    method: str = "draw",
+    seed: int = 0,
+    min_households: int | None = None,
+    max_households: int | None = None,
+    published_by: str | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Redraw:
+    """Compute a new layout for each community in an area, then publish them all at once.
+
+    Parameters
+    ----------
+    engine:
+        The database.
+    area_code:
+        A community's 12-digit code, a street office's 9 or a district's 6.
+    method:
+        ``"draw"`` or ``"adjust"``, as for :func:`gridgis.editing.propose_layout`.
+    seed, min_households, max_households:
+        As for :func:`gridgis.editing.propose_layout`.
+    published_by:
+        Who publishes (recorded with each new version).
+    dry_run:
+        Compute the diffs, then roll back: nothing is published.
+    progress:
+        Called as ``progress(done, total)`` with the communities done so
+        far: once before the first and after each.
+
+    Returns
+    -------
+    Redraw
+        The diffs and what was skipped, flagged or found.
+
+    Raises
+    ------
+    InputError
+        When ``method`` is neither ``"draw"`` nor ``"adjust"``, or a bound is wrong.
+    NotFoundError
+        When no community lies in ``area_code``.
+    LayoutChangedError
+        When a community's layout changed after it was read (nothing is published).
+    """
+    if method not in PROPOSE_METHODS:
+        raise InputError(f"`method` was {method!r} but is expected to be one of {PROPOSE_METHODS}")
+    codes = communities_in(engine, area_code)
+    result = Redraw(method=method, dry_run=dry_run)
+    layouts = []
+    if progress is not None:
+        progress(0, len(codes))
+    for done, code in enumerate(codes, start=1):
+        try:
+            proposal = propose_layout(
+                engine,
+                code,
+                method=method,
+                seed=seed,
+                min_households=min_households,
+                max_households=max_households,
+            )
+        except NothingToDrawError as exc:
+            result.skipped.append(str(exc))
+        else:
+            result.flagged.extend(proposal.flagged())
+            if not proposal.report.ok:
+                result.findings.extend(proposal.report.lines())
+            layouts.append(
+                (code, proposal.cells[["code", "flags", "geometry"]], proposal.base_version)
+            )
+        if progress is not None:
+            progress(done, len(codes))
+    result.diffs = publish_many(
+        engine, layouts, method=method, published_by=published_by, dry_run=dry_run
+    )
+    return result
