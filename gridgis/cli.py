@@ -38,6 +38,13 @@ def _friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _actor() -> str:
+    """``cli:<login>``: who changes the data, for the audit trail."""
+    from gridgis.audit import cli_actor
+
+    return cli_actor()
+
+
 @click.group()
 @click.version_option(__version__, prog_name="gridgis")
 def main() -> None:
@@ -1157,7 +1164,9 @@ def users_add_cmd(name: str, role: str, street: str | None, if_no_users: bool) -
         raise click.UsageError(f"--street is only for role 'street'; {role!r} sees every street")
     if street:
         users.check_street(engine, street)
-    user = users.add_user(engine, name, role=role, street=street, password=_ask_password(name))
+    user = users.add_user(
+        engine, name, role=role, street=street, password=_ask_password(name), actor=_actor()
+    )
     where = f" of street {user.street_code} {user.street_name or ''}".rstrip() if user.scope else ""
     click.echo(f"added user {user.name!r}: {user.role}{where}")
 
@@ -1194,7 +1203,7 @@ def users_remove_cmd(name: str, yes: bool) -> None:
     users.get_user(engine, name)  # an unknown name is an error before asking
     if not yes:
         click.confirm(f"Remove user {name!r}?", abort=True)
-    users.remove_user(engine, name)
+    users.remove_user(engine, name, actor=_actor())
     click.echo(f"removed user {name!r}")
 
 
@@ -1208,7 +1217,7 @@ def users_password_cmd(name: str) -> None:
 
     engine = get_engine()
     users.get_user(engine, name)
-    users.set_password(engine, name, _ask_password(name))
+    users.set_password(engine, name, _ask_password(name), actor=_actor())
     click.echo(
         f"password of {name!r} changed; its sessions signed in before have ended "
         "and its API token (if any) was withdrawn"
@@ -1230,10 +1239,10 @@ def users_token_cmd(name: str, revoke: bool) -> None:
 
     engine = get_engine()
     if revoke:
-        users.revoke_token(engine, name)
+        users.revoke_token(engine, name, actor=_actor())
         click.echo(f"the API token of {name!r} is withdrawn")
         return
-    token = users.issue_token(engine, name)
+    token = users.issue_token(engine, name, actor=_actor())
     click.echo(f"API token of {name!r} (shown only now; it replaces any earlier one):", err=True)
     click.echo(token)
 

@@ -1,0 +1,120 @@
+"""The audit trail: one row per change, in the transaction of the change (gridgis.audit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import Engine, text
+
+from gridgis import audit, users
+from gridgis.errors import InputError
+from tests.conftest import TEST_PASSWORD
+
+
+def _rows(engine: Engine, **filters: object) -> list[dict[str, object]]:
+    frame = audit.read_audit(engine, limit=1000, **filters)  # type: ignore[arg-type]
+    return frame.to_dict("records")  # type: ignore[return-value]
+
+
+def test_a_rolled_back_change_leaves_no_audit_row(engine: Engine) -> None:
+    with pytest.raises(RuntimeError, match="changed my mind"), engine.begin() as conn:
+        users.add_user(conn, "wangfang", role="admin", password=TEST_PASSWORD, actor="li")
+        assert len(audit.read_audit(conn, object_type="user")) == 1  # seen inside
+        raise RuntimeError("changed my mind")
+    assert _rows(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM app_user")).scalar_one() == 0
+
+
+def test_a_refused_change_leaves_no_audit_row(engine: Engine) -> None:
+    users.add_user(engine, "wangfang", role="admin", password=TEST_PASSWORD, actor="li")
+    with pytest.raises(InputError, match="password"):
+        users.set_password(engine, "wangfang", "short", actor="li")
+    assert [r["action"] for r in _rows(engine)] == ["create"]
+
+
+def test_user_changes_leave_rows_without_secrets(engine: Engine) -> None:
+    users.add_user(engine, "wangfang", role="analyst", password=TEST_PASSWORD, actor="cli:root")
+    token = users.issue_token(engine, "wangfang", actor="cli:root")
+    users.set_password(engine, "wangfang", TEST_PASSWORD + "!", actor="wangfang")
+    users.issue_token(engine, "wangfang", actor="admin")
+    users.revoke_token(engine, "wangfang", actor="admin")
+    users.revoke_token(engine, "wangfang", actor="admin")  # no token: nothing changed
+    users.remove_user(engine, "wangfang", actor="admin")
+    rows = _rows(engine, object_type="user", object_id="wangfang")
+    assert [(r["actor"], r["action"]) for r in reversed(rows)] == [
+        ("cli:root", "create"),
+        ("cli:root", "issue_token"),
+        ("wangfang", "update"),
+        ("admin", "issue_token"),
+        ("admin", "revoke_token"),
+        ("admin", "delete"),
+    ]
+    created = rows[-1]["summary"]
+    assert created == {"after": {"role": "analyst", "street_code": None, "password": "***"}}
+    assert rows[-3]["summary"] == {
+        "before": {"password": "***", "token": "***"},
+        "after": {"password": "***", "token": None, "sessions": "ended"},
+    }
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT summary::text FROM audit_log")).scalars().all()
+    everything = " ".join(stored)
+    assert token not in everything and users.token_hash(token) not in everything
+    assert "scrypt" not in everything and TEST_PASSWORD not in everything
+
+
+def test_people_numbers_are_masked() -> None:
+    masked = audit.summary(
+        None,
+        {
+            "phone": "13812345678",
+            "note": "王芳 13812345678, 身份证 35030419900101123X; 网格 350304001001001",
+            "when": dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+        },
+    )["after"]
+    assert masked["phone"] == "*******5678"
+    assert masked["note"] == "王芳 138****5678, 身份证 350304********123X; 网格 350304001001001"
+    assert masked["when"] == "2026-03-01T00:00:00+00:00"
+
+
+def test_read_audit_filters_and_pages(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for i in range(5):
+            audit.record(
+                conn,
+                actor="a" if i % 2 else "b",
+                action="update",
+                object_type="case",
+                object_id=i,
+                after={"i": i},
+                request="req-1",
+            )
+    assert len(_rows(engine)) == 5
+    assert [r["object_id"] for r in _rows(engine, actor="a")] == ["3", "1"]
+    assert [r["object_id"] for r in _rows(engine, object_type="case", object_id=2)] == ["2"]
+    assert _rows(engine, object_type="layout") == []
+    page = audit.read_audit(engine, limit=2, offset=1)
+    assert page["object_id"].tolist() == ["3", "2"]
+    assert set(page["request_id"]) == {"req-1"}
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert _rows(engine, since=future) == []
+    assert len(_rows(engine, until=future.isoformat())) == 5
+    with pytest.raises(InputError, match="`since` was 'yesterday'"):
+        audit.read_audit(engine, since="yesterday")
+    with pytest.raises(InputError, match="`limit` was 0"):
+        audit.read_audit(engine, limit=0)
+    with pytest.raises(InputError, match="`actor` was ''"), engine.begin() as conn:
+        audit.record(conn, actor="", action="x", object_type="case", object_id=1)
+
+
+def test_the_request_id_of_the_context_is_recorded(engine: Engine) -> None:
+    token = audit.request_id.set("abc123")
+    try:
+        with engine.begin() as conn:
+            audit.record(conn, actor="a", action="create", object_type="case", object_id=1)
+    finally:
+        audit.request_id.reset(token)
+    assert _rows(engine)[0]["request_id"] == "abc123"
+    assert json.dumps(_rows(engine)[0]["summary"]) == "{}"
