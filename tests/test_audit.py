@@ -118,3 +118,42 @@ def test_the_request_id_of_the_context_is_recorded(engine: Engine) -> None:
         audit.request_id.reset(token)
     assert _rows(engine)[0]["request_id"] == "abc123"
     assert json.dumps(_rows(engine)[0]["summary"]) == "{}"
+
+
+def test_a_case_filed_and_advanced_leaves_rows(engine: Engine) -> None:
+    from gridgis.cases import IntakeCache, advance_case, create_case, set_deadline_hours
+
+    case = create_case(
+        engine,
+        category="cityscape",
+        description="井盖丢失, 联系 13812345678",
+        external_id="hotline-1",
+        actor="wangfang",
+    )
+    quick = create_case(engine, category="errand", cache=IntakeCache(), actor="robot")
+    with pytest.raises(Exception, match="already has it"):
+        create_case(engine, category="cityscape", external_id="hotline-1", actor="wangfang")
+    advance_case(engine, case["id"], "registered", actor="网格中心")
+    rows = _rows(engine, object_type="case", object_id=case["id"])
+    assert [(r["actor"], r["action"]) for r in rows] == [
+        ("网格中心", "advance"),
+        ("wangfang", "create"),
+    ]
+    filed = rows[1]["summary"]["after"]
+    assert filed["category_code"] == "cityscape" and filed["external_id"] == "hotline-1"
+    assert "description" not in filed  # what people wrote stays in the case alone
+    assert rows[0]["summary"]["before"] == {"step": "reported"}
+    assert rows[0]["summary"]["after"]["step"] == "registered"
+    assert _rows(engine, object_type="case", object_id=quick["id"])[0]["actor"] == "robot"
+    set_deadline_hours(engine, "cityscape", 12, actor="admin")
+    changed = _rows(engine, object_type="category")[0]
+    assert changed["summary"] == {"before": {"deadline_hours": 48}, "after": {"deadline_hours": 12}}
+
+
+def test_a_case_rolled_back_leaves_no_row(engine: Engine) -> None:
+    from gridgis.cases import create_case
+
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        create_case(conn, category="cityscape", actor="wangfang")
+        raise RuntimeError
+    assert _rows(engine) == []

@@ -236,6 +236,7 @@ def file_case(**fields: Any) -> dict[str, Any]:
         "book": book,
         "cache": intake_cache(app),
         "durable": intake_durable(app),
+        "actor": signed_in_name(),  # who files it, for the audit trail
     }
     own = scope()
     if own is None:
