@@ -231,6 +231,7 @@ def import_boundaries_cmd(
         level=level,
         allow_topology_errors=allow_topology_errors,
         dry_run=dry_run,
+        actor=_actor(),
     )
     for line in report.lines():
         click.echo(line)
@@ -268,6 +269,7 @@ def import_roads_cmd(
         name_field=name_field,
         default_kind=default_kind,
         replace=replace,
+        actor=_actor(),
     )
     click.echo(f"roads: {report.rows_read} read, {len(report.inserted)} stored")
 
@@ -285,7 +287,7 @@ def import_divisions_cmd(districts: tuple[str, ...]) -> None:
     from gridgis.db.engine import get_engine
     from gridgis.db.load import load_divisions
 
-    counts = load_divisions(get_engine(), districts or None)
+    counts = load_divisions(get_engine(), districts or None, actor=_actor())
     click.echo(
         f"loaded {counts['district']} districts, {counts['street']} streets, "
         f"{counts['community']} communities"
@@ -313,6 +315,7 @@ def _run_intake(
         get_engine(),
         file,
         progress=lambda message: click.echo(f"... {message}", err=True),
+        actor=_actor(),
         **options,
     )
     for line in report.lines():
@@ -456,7 +459,9 @@ _scope_options = [
                  help="Most households per cell (default: the community's, else 500)."),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
     click.option("--dry-run", is_flag=True, help="Compute and show the diff, publish nothing."),
-    click.option("--by", "published_by", default=None, help="Who publishes (recorded)."),
+    click.option("--by", "published_by", default=None,
+                 help="Who publishes, recorded on the layout (default: cli:<login>, as in the "
+                      "audit trail)."),
 ]  # fmt: skip
 
 
@@ -508,7 +513,14 @@ def _run_layouts(
             layouts.append(
                 (code, proposal.cells[["code", "flags", "geometry"]], proposal.base_version)
             )
-    diffs = publish_many(engine, layouts, method=method, published_by=published_by, dry_run=dry_run)
+    diffs = publish_many(
+        engine,
+        layouts,
+        method=method,
+        actor=_actor(),
+        published_by=published_by,
+        dry_run=dry_run,
+    )
     for diff in diffs:
         click.echo(diff.line())
     for line in skipped:
@@ -900,8 +912,9 @@ def serve_cmd(host: str, port: int, debug: bool) -> None:
     from gridgis.db import migrate
     from gridgis.db.engine import get_engine
     from gridgis.web import create_app
-    from gridgis.web.logs import WerkzeugRequestHandler
+    from gridgis.web.logs import WerkzeugRequestHandler, configure_logging
 
+    configure_logging()  # one structured line per request on standard error
     engine = get_engine()
     if migrate.current_revision(engine) != migrate.head_revision():
         raise click.ClickException(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
+from conftest import TEST_PASSWORD
 from sqlalchemy import Engine, text
 
 from gridgis import audit, users
 from gridgis.errors import InputError
-from tests.conftest import TEST_PASSWORD
 
 
 def _rows(engine: Engine, **filters: object) -> list[dict[str, object]]:
@@ -157,3 +158,70 @@ def test_a_case_rolled_back_leaves_no_row(engine: Engine) -> None:
         create_case(conn, category="cityscape", actor="wangfang")
         raise RuntimeError
     assert _rows(engine) == []
+
+
+def test_an_import_of_cases_leaves_one_summary_row(demo_engine: Engine, tmp_path: Path) -> None:
+    from gridgis.intake import import_cases
+
+    path = tmp_path / "热线.csv"
+    lines = ["external_id,category,reported_at,lon,lat"]
+    lines += [f"R-{i},消防安全,2025-03-01 09:00,119.0,25.4" for i in range(30)]
+    lines += ["R-x,没有这类,2025-03-01 09:00,119.0,25.4"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import_cases(demo_engine, path, dry_run=True, actor="cli:li")
+    assert _rows(demo_engine, actor="cli:li") == []  # a dry run is rolled back, row and all
+    report = import_cases(demo_engine, path, actor="cli:li")
+    (row,) = _rows(demo_engine, actor="cli:li")
+    assert row["object_type"] == "case"
+    assert (row["actor"], row["action"], row["object_id"]) == ("cli:li", "import", None)
+    assert row["summary"]["after"] == {"file": "热线.csv", "rows": 31} | {
+        k: v for k, v in report.counts.items() if k != "rows_read" and v
+    }
+
+
+def test_drafts_and_layout_publishes_leave_rows(demo_engine: Engine) -> None:
+    from gridgis.editing import discard_draft, propose_layout, publish_draft, save_draft
+
+    community = "350304002005"
+    draft_id = save_draft(
+        demo_engine, propose_layout(demo_engine, community, method="draw", seed=3), actor="王芳"
+    )
+    other = save_draft(
+        demo_engine, propose_layout(demo_engine, community, method="draw", seed=4), actor="王芳"
+    )
+    diff = publish_draft(demo_engine, draft_id, actor="李明")
+    discard_draft(demo_engine, other, actor="王芳")
+    drafts = _rows(demo_engine, object_type="draft")
+    assert [(r["actor"], r["action"], r["object_id"]) for r in drafts] == [
+        ("王芳", "delete", str(other)),
+        ("王芳", "create", str(other)),
+        ("王芳", "create", str(draft_id)),
+    ]
+    assert {r["street_code"] for r in drafts} == {community[:9]}
+    published = _rows(demo_engine, object_type="layout", object_id=community)[0]
+    assert (published["actor"], published["action"]) == ("李明", "publish")
+    assert published["summary"]["before"]["version"] == diff.previous_version
+    after = published["summary"]["after"]
+    assert after["version"] == diff.version and after["note"] == f"draft {draft_id}"
+    assert after["added"] == diff.added and after["retired"] == diff.retired
+
+
+def test_the_demo_load_leaves_one_row_per_kind_of_object(demo_engine: Engine) -> None:
+    from gridgis.db.bulk import clear_district
+
+    with demo_engine.connect() as conn:
+        workers = conn.execute(text("SELECT count(*) FROM grid_worker")).scalar_one()
+        branches = conn.execute(text("SELECT count(*) FROM party_branch")).scalar_one()
+        versions = conn.execute(text("SELECT count(*) FROM layout_version")).scalar_one()
+    for object_type, count in (("worker", workers), ("branch", branches)):
+        (row,) = _rows(demo_engine, object_type=object_type)
+        assert (row["actor"], row["action"]) == ("system", "load")
+        assert row["summary"]["after"]["count"] == count > 0
+        assert row["summary"]["after"]["cells"] > 0
+    assert len(_rows(demo_engine, object_type="case")) == 1  # one row for thousands of cases
+    assert len(_rows(demo_engine, object_type="layout")) == versions  # a row per publish
+    with demo_engine.begin() as conn:
+        clear_district(conn, "350304", actor="cli:root")
+    removed = _rows(demo_engine, actor="cli:root")
+    assert {r["object_type"] for r in removed} >= {"worker", "branch", "case", "layout"}
+    assert {r["action"] for r in removed} == {"delete"}

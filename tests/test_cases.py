@@ -74,9 +74,15 @@ def _seed(engine: Engine) -> None:
             _cells((CELL_A, BOX_A), (CELL_B, BOX_B)),
             method="import",
             expected_version=None,
+            actor="test",
         )
         publish_cells(
-            conn, EAST_COMMUNITY, _cells((CELL_C, BOX_C)), method="import", expected_version=None
+            conn,
+            EAST_COMMUNITY,
+            _cells((CELL_C, BOX_C)),
+            method="import",
+            expected_version=None,
+            actor="test",
         )
 
 
@@ -477,6 +483,7 @@ def test_stats_after_a_redraw_filed_and_current(engine: Engine) -> None:
             ),
             method="draw",
             expected_version=1,
+            actor="test",
         )
     filed = case_stats(engine, level="cell", layout="filed", now=NOW)
     assert filed["cases"].sum() == total
@@ -670,6 +677,7 @@ def test_the_cache_follows_redraws_edits_and_categories(engine: Engine) -> None:
             ),
             method="draw",
             expected_version=1,
+            actor="test",
         )
     # Right after the publish, the cache places the case in the new layout ...
     south = create_case(
