@@ -1387,3 +1387,10 @@ def export_stats_cmd(level: str, **options: Any) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- the audit trail (gridgis.cli_audit) --------------------------------------------------------
+
+from gridgis.cli_audit import audit_cmd  # noqa: E402  (its own module, added to the group here)
+
+main.add_command(audit_cmd)

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from conftest import TEST_PASSWORD
-from sqlalchemy import Engine, text
+from conftest import (
+    MARKUP_NAME,
+    TEST_PASSWORD,
+    assert_no_inline_code,
+    insert_sample_areas,
+    sign_in,
+)
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, text
 
 from gridgis import audit, users
 from gridgis.errors import InputError
@@ -225,3 +234,112 @@ def test_the_demo_load_leaves_one_row_per_kind_of_object(demo_engine: Engine) ->
     removed = _rows(demo_engine, actor="cli:root")
     assert {r["object_type"] for r in removed} >= {"worker", "branch", "case", "layout"}
     assert {r["action"] for r in removed} == {"delete"}
+
+
+# --- the page and its export (gridgis.web.audit_pages) ------------------------------------------
+
+
+def _markup_rows(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for i in range(60):
+                audit.record(
+                    conn,
+                    actor=MARKUP_NAME if i == 59 else "wangfang",
+                    action="update",
+                    object_type="case",
+                    object_id=i,
+                    after={"note": '=HYPERLINK("http://x","y")'} if i == 59 else {"i": i},
+                )
+    finally:
+        engine.dispose()
+
+
+def test_the_audit_page_for_admins(client: FlaskClient) -> None:
+    url = client.application.config["DATABASE_URL"]
+    _markup_rows(url)
+    sign_in(client)
+    page = client.get("/admin/audit")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert_no_inline_code(html)
+    assert MARKUP_NAME not in html and "&lt;img" in html  # shown as text
+    assert html.count("<tr>") == 51  # the header and a page of 50
+    assert 'rel="next"' in html and 'rel="prev"' not in html and "审计日志" in html
+    second = client.get("/admin/audit?page=2").get_data(as_text=True)
+    assert second.count("<tr>") == 11 and 'rel="next"' not in second  # 60 rows in all
+    mine = client.get("/admin/audit?actor=wangfang&object_type=case&object_id=7")
+    assert mine.get_data(as_text=True).count("<tr>") == 2
+    assert client.get("/admin/audit?until=2000-01-01").get_data(as_text=True).count("<tr>") == 0
+    bad = client.get("/admin/audit?since=yesterday")
+    assert bad.status_code == 400 and "`since` was" in bad.get_data(as_text=True)
+    english = client.get("/admin/audit?lang=en").get_data(as_text=True)
+    assert "Audit trail" in english and "Object type" in english
+    assert 'href="/admin/audit"' in client.get("/account").get_data(as_text=True)  # the nav bar
+
+
+def test_the_audit_export_is_safe_in_a_spreadsheet(client: FlaskClient) -> None:
+    _markup_rows(client.application.config["DATABASE_URL"])
+    sign_in(client)
+    answer = client.get("/admin/audit.csv?object_id=59")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    frame = pd.read_csv(io.BytesIO(answer.data), encoding="utf-8-sig", dtype=str)
+    assert frame.columns.tolist() == list(audit.COLUMNS)
+    (row,) = frame.to_dict("records")
+    assert row["actor"] == MARKUP_NAME and row["at"].endswith("+08:00")
+    assert json.loads(row["summary"]) == {"after": {"note": '=HYPERLINK("http://x","y")'}}
+    everything = pd.read_csv(io.BytesIO(client.get("/admin/audit.csv").data), dtype=str)
+    assert len(everything) == 60
+    book = client.get("/admin/audit.xlsx?object_id=59")
+    sheet = pd.read_excel(io.BytesIO(book.data), dtype=str)
+    assert sheet["actor"].tolist() == [MARKUP_NAME]
+
+
+@pytest.mark.parametrize("role", ["analyst", "street"])
+def test_the_audit_page_is_for_admins_only(client: FlaskClient, role: str) -> None:
+    street = None
+    if role == "street":
+        engine = create_engine(client.application.config["DATABASE_URL"])
+        insert_sample_areas(engine)
+        engine.dispose()
+        street = "350304001"
+    sign_in(client, role=role, street=street)
+    for path in ("/admin/audit", "/admin/audit.csv", "/admin/audit.xlsx"):
+        assert client.get(path).status_code == 403
+    assert 'href="/admin/audit"' not in client.get("/account").get_data(as_text=True)
+
+
+# --- gridgis audit (gridgis.cli_audit) ----------------------------------------------------------
+
+
+def test_the_audit_command(env_database: str, engine: Engine) -> None:
+    from click.testing import CliRunner
+
+    from gridgis.cli import main
+
+    runner = CliRunner()
+    env = {"GRIDGIS_PASSWORD": TEST_PASSWORD}
+    assert runner.invoke(main, ["users", "add", "li", "--role", "analyst"], env=env).exit_code == 0
+    assert runner.invoke(main, ["users", "token", "li"]).exit_code == 0
+    with engine.begin() as conn:
+        audit.record(conn, actor="x", action="update", object_type="case", object_id=1,
+                     after={"note": "=1+2"})  # fmt: skip
+    listed = runner.invoke(main, ["audit", "--format", "json", "--object-type", "user"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert [r["action"] for r in rows] == ["issue_token", "create"]
+    assert {r["actor"] for r in rows} == {audit.cli_actor()}
+    assert rows[0]["at"].endswith("+08:00") and rows[0]["summary"]["after"] == {"token": "***"}
+    table = runner.invoke(main, ["audit", "--limit", "2"])
+    assert table.exit_code == 0, table.output
+    header, *lines = table.output.splitlines()
+    assert header.split() == ["at", "actor", "action", "object_type", "object_id",
+                              "street_code", "summary"]  # fmt: skip
+    assert len(lines) == 2 and " update " in lines[0] and " issue_token " in lines[1]
+    csv = runner.invoke(main, ["audit", "--format", "csv", "--actor", "x"])
+    assert csv.exit_code == 0 and csv.output.splitlines()[0].startswith("id,at,actor,")
+    assert '{""after"": {""note"": ""=1+2""}}' in csv.output
+    bad = runner.invoke(main, ["audit", "--since", "yesterday"])
+    assert bad.exit_code == 1 and "`since` was 'yesterday'" in bad.output
+    assert runner.invoke(main, ["audit", "--actor", "nobody"]).output == "no audit rows match\n"
