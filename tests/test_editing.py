@@ -201,7 +201,9 @@ def test_a_failed_publish_leaves_the_database_as_it_was(demo_engine: Engine) -> 
     retired = sorted(read_inputs(demo_engine, COMMUNITY).cells["code"])
     publish_draft(
         demo_engine,
-        save_draft(demo_engine, propose_layout(demo_engine, COMMUNITY, method="adjust")),
+        save_draft(
+            demo_engine, propose_layout(demo_engine, COMMUNITY, method="adjust"), actor="test"
+        ),
         actor="test",
     )
     # A draft at version 2 that would issue a retired code again: the database's trigger
