@@ -38,7 +38,8 @@ Examples
 --------
 >>> from gridgis.db.engine import get_engine
 >>> engine = get_engine()  # doctest: +SKIP
->>> case = create_case(engine, category="fire_safety", lon=119.0128, lat=25.4119)  # doctest: +SKIP
+>>> case = create_case(engine, category="fire_safety", lon=119.0128, lat=25.4119,
+...                    actor="wangfang")  # doctest: +SKIP
 >>> case["cell_code"], case["step"]  # doctest: +SKIP
 ('350304001007003', 'reported')
 >>> advance_case(engine, case["id"], "registered", actor="镇海街道")["step"]  # doctest: +SKIP
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 import re
 import threading
@@ -65,7 +67,7 @@ import shapely
 from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.exc import IntegrityError
 
-from gridgis import config
+from gridgis import audit, config
 from gridgis.crs import CHINA_BBOX, CRSLike, CRSSpec, check_lonlat, parse_crs, to_wgs84
 from gridgis.db import queries
 from gridgis.db.models import CASE_STEP_NAMES_ZH, CASE_STEPS
@@ -338,8 +340,10 @@ def deadline_hours(connection: Engine | Connection) -> dict[str, int]:
     return {c["code"]: int(c["deadline_hours"]) for c in case_categories(connection)}
 
 
-def set_deadline_hours(connection: Engine | Connection, category: str, hours: int) -> None:
-    """Change the time limit of a case category.
+def set_deadline_hours(
+    connection: Engine | Connection, category: str, hours: int, *, actor: str
+) -> None:
+    """Change the time limit of a case category (``actor`` is recorded in the audit trail).
 
     Cases filed from then on get the new limit; cases already filed keep the
     deadline they were filed with.
@@ -362,7 +366,7 @@ def set_deadline_hours(connection: Engine | Connection, category: str, hours: in
 
     Examples
     --------
-    >>> set_deadline_hours(engine, "fire_safety", 48)  # doctest: +SKIP
+    >>> set_deadline_hours(engine, "fire_safety", 48, actor="admin")  # doctest: +SKIP
     """
     if (
         isinstance(hours, bool)
@@ -375,10 +379,23 @@ def set_deadline_hours(connection: Engine | Connection, category: str, hours: in
         )
     with queries.transaction(connection) as conn:
         code = _resolve_category(conn, category)
-        conn.execute(
-            text("UPDATE case_category SET deadline_hours = :h WHERE code = :c"),
+        old = conn.execute(
+            text(
+                "UPDATE case_category k SET deadline_hours = :h FROM case_category old "
+                "WHERE old.code = k.code AND k.code = :c RETURNING old.deadline_hours"
+            ),
             {"h": int(hours), "c": code},
-        )
+        ).scalar_one()
+        if old != int(hours):
+            audit.record(
+                conn,
+                actor=actor,
+                action="update",
+                object_type="category",
+                object_id=code,
+                before={"deadline_hours": old},
+                after={"deadline_hours": int(hours)},
+            )
 
 
 # --- filing a case ------------------------------------------------------------------------------
@@ -457,7 +474,9 @@ def _insert_sql(*, checked_layout: bool, durable: bool) -> TextClause:
     Nothing is inserted (and no row answered) when the category does not exist, when
     another case has the ``external_id`` (``ON CONFLICT DO NOTHING``: no error, so the
     caller's transaction goes on), or, with ``checked_layout``, when a layout newer than
-    ``:layout_version`` has been published since the case was placed. Not ``durable``:
+    ``:layout_version`` has been published since the case was placed. The audit row
+    (:mod:`gridgis.audit`) is inserted by the same statement, for the case it inserted
+    (none when it inserted none). Not ``durable``:
     the statement turns ``synchronous_commit`` off for its transaction (in autocommit,
     for itself alone).
     """
@@ -468,7 +487,13 @@ def _insert_sql(*, checked_layout: bool, durable: bool) -> TextClause:
         f"SELECT {', '.join(_CASE_VALUES)} FROM case_category k WHERE k.code = :category_code"
         + (checked if checked_layout else "")
         + ("" if durable else asynchronous)
-        + " ON CONFLICT (external_id) DO NOTHING RETURNING id, category_code, step, deadline) "
+        + " ON CONFLICT (external_id) DO NOTHING "
+        "RETURNING id, category_code, step, deadline, street_code), "
+        # The audit row, in the same statement: written if and only if the case is.
+        "a AS (INSERT INTO audit_log (actor, action, object_type, object_id, street_code, "
+        "summary, request_id) SELECT CAST(:audit_actor AS text), 'create', 'case', "
+        "c.id::text, c.street_code, CAST(:audit_summary AS jsonb), "
+        "CAST(:audit_request AS text) FROM c) "
         "SELECT c.id, c.step, c.deadline, k.name_zh AS category_name FROM c "
         "JOIN case_category k ON k.code = c.category_code"
     )
@@ -873,6 +898,9 @@ def _insert(
     (about 0.1 ms of the 1 ms a case costs in all; psycopg still prepares it after
     its fifth use on a connection).
     """
+    values["audit_summary"] = json.dumps(
+        audit.summary(None, {k: values.get(k) for k in _AUDITED}), ensure_ascii=False
+    )
     if not direct:
         row = conn.execute(_INSERTS[key], values).one_or_none()
         return None if row is None else _Inserted(*row)
@@ -886,6 +914,20 @@ def _insert(
         raise _translate(exc, "filing the case") from exc
     return None if found is None else _Inserted(*found)
 
+
+_AUDITED = (
+    "external_id",
+    "category_code",
+    "source",
+    "reported_at",
+    "cell_code",
+    "community_code",
+    "street_code",
+    "located_by",
+    "location_flag",
+)
+"""The fields of a new case its audit row keeps: where and what kind, not what people
+wrote (description, address, reporter), which stays in the case alone."""
 
 _DRIVER_SQL: dict[tuple[bool, bool], str] = {}
 """The inserts as the driver takes them (``%(name)s`` parameters), made on first use."""
@@ -940,6 +982,7 @@ def create_case(
     index: CellIndex | None = None,
     cache: IntakeCache | None = None,
     durable: bool = True,
+    actor: str,
 ) -> dict[str, Any]:
     """File a new case: locate it, give it its deadline, store it at step 'reported'.
 
@@ -956,7 +999,8 @@ def create_case(
     The case is stored by one ``INSERT`` that also reads the category's time limit
     and answers the stored case; with an engine it runs in autocommit (one
     statement is atomic), with a connection in the caller's transaction, which
-    goes on after a refusal (unknown category, duplicate ``external_id``).
+    goes on after a refusal (unknown category, duplicate ``external_id``). The same
+    statement writes the case's audit row (:mod:`gridgis.audit`).
 
     Parameters
     ----------
@@ -997,6 +1041,9 @@ def create_case(
         times that), never corrupt anything. With a connection, this holds for the
         rest of the caller's transaction. For intake from clients that retry (with
         ``external_id``); the web app's setting is ``GRIDGIS_INTAKE_SYNC_COMMIT``.
+    actor:
+        Who files the case into gridgis (the signed-in user or the API token's user;
+        ``cli:<login>``), recorded in the audit trail; ``reported_by`` is who reported it.
 
     Returns
     -------
@@ -1018,7 +1065,8 @@ def create_case(
     Examples
     --------
     >>> case = create_case(
-    ...     engine, category="消防安全", address="荔城区镇海街道文献社区瑞隆里59号1栋"
+    ...     engine, category="消防安全", address="荔城区镇海街道文献社区瑞隆里59号1栋",
+    ...     actor="wangfang",
     ... )  # doctest: +SKIP
     >>> case["located_by"], case["building_id"] is not None  # doctest: +SKIP
     ('address', True)
@@ -1033,6 +1081,9 @@ def create_case(
         address=address,
         reported_by=reported_by,
     )
+    if not isinstance(actor, str) or not actor.strip():
+        raise InputError(f"`actor` was {actor!r} but is expected to name who files the case")
+    _check_texts(actor=actor)
     if (lon is None) != (lat is None):
         raise InputError(
             f"`lon` was {lon!r} and `lat` was {lat!r}: give both coordinates, or neither"
@@ -1055,6 +1106,8 @@ def create_case(
         "reported_at": when,
         "reported_by": reported_by,
         "now": _now(),
+        "audit_actor": actor.strip(),
+        "audit_request": audit.request_id.get(),
     }
     where: dict[str, Any] = {"lon": lon, "lat": lat, "crs": crs, "address": address, "book": book}
     direct = cache is not None and not isinstance(connection, Connection)
@@ -1141,7 +1194,7 @@ def advance_case(
     actor: str,
     at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Move a case to its next step, or reject it (作废).
+    """Move a case to its next step, or reject it (作废); the step is written to the audit trail.
 
     Parameters
     ----------
@@ -1240,7 +1293,18 @@ def advance_case(
                 )
         except IntegrityError as exc:
             raise _translate(exc, f"moving case {case_id} to {_step_label(step)}") from exc
-        return get_case(conn, case_id)
+        case = get_case(conn, case_id)
+        audit.record(
+            conn,
+            actor=actor,
+            action="advance",
+            object_type="case",
+            object_id=case_id,
+            before={"step": current},
+            after={"step": step, f"{step}_at": when},
+            street_code=case["street_code"],
+        )
+        return case
 
 
 # --- reading cases ------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ or a connection.
 Examples
 --------
 >>> proposal = propose_layout(engine, "350304001001", method="adjust")  # doctest: +SKIP
->>> draft_id = save_draft(engine, proposal, created_by="王芳")  # doctest: +SKIP
->>> publish_draft(engine, draft_id, published_by="王芳").line()  # doctest: +SKIP
+>>> draft_id = save_draft(engine, proposal, actor="王芳")  # doctest: +SKIP
+>>> publish_draft(engine, draft_id, actor="王芳").line()  # doctest: +SKIP
 '350304001001: version 3 -> 4; 2 added, 1 retired, 0 reshaped, 11 unchanged; ...'
 """
 
@@ -45,6 +45,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError, InternalError
 
+from gridgis import audit
 from gridgis import crs as crs_mod
 from gridgis.db.layout import (
     DEFAULT_BOUNDS,
@@ -547,11 +548,15 @@ def _cells_from_geojson(collection: dict[str, Any]) -> gpd.GeoDataFrame:
 
 
 def save_draft(
-    bind: Engine | Connection, proposal: Proposal, *, created_by: str | None = None
+    bind: Engine | Connection, proposal: Proposal, *, actor: str, created_by: str | None = None
 ) -> int:
-    """Store ``proposal`` as a draft of its community; return the draft's id."""
+    """Store ``proposal`` as a draft of its community; return the draft's id.
+
+    ``created_by`` (default ``actor``) is kept with the draft; ``actor`` is recorded in the
+    audit trail (object type ``draft``).
+    """
     with transaction(bind) as conn:
-        return int(
+        draft_id = int(
             conn.execute(
                 text(
                     "INSERT INTO layout_draft (community_code, base_version, method, cells, "
@@ -563,10 +568,27 @@ def save_draft(
                     "m": proposal.method,
                     "cells": cells_geojson(proposal.cells),
                     "report": report_json(proposal.report),
-                    "by": created_by,
+                    "by": created_by or actor,
                 },
             ).scalar_one()
         )
+        _audit_draft(conn, "create", draft_id, proposal.community_code, actor=actor)
+        return draft_id
+
+
+def _audit_draft(
+    conn: Connection, action: str, draft_id: int, community: str, *, actor: str
+) -> None:
+    audit.record(
+        conn,
+        actor=actor,
+        action=action,
+        object_type="draft",
+        object_id=draft_id,
+        after={"community_code": community} if action == "create" else None,
+        before={"community_code": community} if action == "delete" else None,
+        street_code=community[:9],
+    )
 
 
 def _draft_row(conn: Connection, draft_id: int, *, lock: bool = False) -> Any:
@@ -646,6 +668,7 @@ def draft_diff(engine: Engine, draft: Draft) -> LayoutDiff:
                 draft.cells[["code", "flags", "geometry"]],
                 method=draft.method,
                 expected_version=None,
+                actor=audit.SYSTEM,  # rolled back below, audit row and all
             )
         except (IntegrityError, InternalError) as exc:
             raise _refused(draft, exc) from exc
@@ -660,8 +683,13 @@ def _refused(draft: Draft, exc: Exception) -> ConflictError:
     )
 
 
-def publish_draft(engine: Engine, draft_id: int, *, published_by: str | None = None) -> LayoutDiff:
+def publish_draft(
+    engine: Engine, draft_id: int, *, actor: str, published_by: str | None = None
+) -> LayoutDiff:
     """Publish a draft as its community's new layout and delete it, in one transaction.
+
+    ``actor`` is recorded in the audit trail (the layout's ``publish`` row, whose note
+    names the draft); ``published_by`` (default ``actor``) on the layout version.
 
     Raises
     ------
@@ -695,6 +723,7 @@ def publish_draft(engine: Engine, draft_id: int, *, published_by: str | None = N
                 draft.cells[["code", "flags", "geometry"]],
                 method=draft.method,
                 expected_version=draft.base_version,
+                actor=actor,
                 published_by=published_by,
                 note=f"draft {draft_id}",
             )
@@ -711,8 +740,8 @@ def publish_draft(engine: Engine, draft_id: int, *, published_by: str | None = N
     return diff
 
 
-def discard_draft(bind: Engine | Connection, draft_id: int) -> None:
-    """Delete a draft.
+def discard_draft(bind: Engine | Connection, draft_id: int, *, actor: str) -> None:
+    """Delete a draft (``actor`` is recorded in the audit trail).
 
     Raises
     ------
@@ -721,8 +750,11 @@ def discard_draft(bind: Engine | Connection, draft_id: int) -> None:
     """
     with transaction(bind) as conn:
         gone = conn.execute(
-            text("DELETE FROM layout_draft WHERE id = :id RETURNING id"), {"id": draft_id}
+            text("DELETE FROM layout_draft WHERE id = :id RETURNING community_code"),
+            {"id": draft_id},
         ).scalar()
+        if gone is not None:
+            _audit_draft(conn, "delete", draft_id, gone, actor=actor)
     if gone is None:
         raise NotFoundError(
             f"draft {draft_id} does not exist: it was published or discarded already"
@@ -730,10 +762,10 @@ def discard_draft(bind: Engine | Connection, draft_id: int) -> None:
 
 
 def discard_drafts(
-    bind: Engine | Connection, community_code: str, *, stale_only: bool = False
+    bind: Engine | Connection, community_code: str, *, actor: str, stale_only: bool = False
 ) -> int:
     """Delete the drafts of a community (only those computed from an older version with
-    ``stale_only``); return how many."""
+    ``stale_only``); return how many. Each is recorded in the audit trail as ``actor``'s."""
     sql = "DELETE FROM layout_draft WHERE community_code = :c"
     if stale_only:
         sql += (
@@ -741,7 +773,10 @@ def discard_drafts(
             "WHERE community_code = :c)"
         )
     with transaction(bind) as conn:
-        return int(conn.execute(text(sql), {"c": community_code}).rowcount)
+        gone = conn.execute(text(sql + " RETURNING id"), {"c": community_code}).scalars().all()
+        for draft_id in gone:
+            _audit_draft(conn, "delete", draft_id, community_code, actor=actor)
+    return len(gone)
 
 
 # --- what the editor lists -----------------------------------------------------------------------

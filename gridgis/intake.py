@@ -51,7 +51,9 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import io
+import logging
 import math
+import time
 import warnings
 import zipfile
 import zlib
@@ -68,6 +70,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from gridgis import audit
 from gridgis.crs import CRSLike, CRSSpec, check_lonlat, parse_crs, to_wgs84, transform_geometry
 from gridgis.db.queries import result_frame
 from gridgis.errors import (
@@ -81,6 +84,8 @@ from gridgis.errors import (
 from gridgis.io import check_encoding, read_vector
 from gridgis.sheets import safe_csv_frame
 from gridgis.times import DEFAULT_TIMEZONE, parse_times, read_times, time_zone
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "CASE_FIELDS",
@@ -1106,20 +1111,33 @@ def _run_import(
     body: Callable[[Connection], pd.DataFrame],
     *,
     dry_run: bool,
+    actor: str,
 ) -> IntakeReport:
     """Run ``body`` in one transaction, committed unless ``dry_run``, and report on it.
 
     ``body`` checks, places and stores what it can, and returns the report's lines;
-    whatever it raises rolls everything back.
+    whatever it raises rolls everything back. One audit row sums the import up (the
+    file's name and the count of each outcome), in the same transaction.
     """
     import psycopg
 
+    name = Path(rows.attrs["path"]).name
+    started = time.perf_counter()
     try:
         with engine.connect() as conn:
             transaction = conn.begin()
             try:
                 lines = body(conn)
                 assert lines["outcome"].isin(OUTCOMES).all(), f"each of the {kind} has one outcome"
+                outcomes = {str(k): int(v) for k, v in lines["outcome"].value_counts().items()}
+                audit.record(
+                    conn,
+                    actor=actor,
+                    action="import",
+                    object_type=kind.removesuffix("s"),
+                    object_id=None,
+                    after={"file": name, "rows": len(rows)} | outcomes,
+                )
             except BaseException:
                 transaction.rollback()
                 raise
@@ -1128,9 +1146,21 @@ def _run_import(
             else:
                 transaction.commit()
     except (DBAPIError, psycopg.Error) as exc:
+        logger.warning("import of %s from %s refused by the database", kind, name)
         raise _database_failure(exc, kind) from exc
     except SQLAlchemyError as exc:
+        logger.warning("import of %s from %s failed", kind, name)
         raise DatabaseError(f"the import of {kind} failed: {exc}; nothing was imported") from exc
+    logger.info(
+        "import of %s from %s by %s: %d rows, %s in %.1f s%s",
+        kind,
+        name,
+        actor,
+        len(rows),
+        outcomes,
+        time.perf_counter() - started,
+        " (dry run, rolled back)" if dry_run else "",
+    )
     report = IntakeReport(
         kind=kind,
         path=Path(rows.attrs["path"]),
@@ -1407,6 +1437,7 @@ def import_cases(
     timezone: str = DEFAULT_TIMEZONE,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
+    actor: str,
 ) -> IntakeReport:
     """Import the cases of a file, all in one transaction, and report on every row.
 
@@ -1439,6 +1470,9 @@ source_field, reported_by_field:
         Do everything, then roll back.
     progress:
         Called with a short message at each phase.
+    actor:
+        Who imports (``cli:<login>``, a user's name). The audit trail gets one row
+        for the whole import (file name and counts), not one per row.
 
     Returns
     -------
@@ -1458,7 +1492,7 @@ source_field, reported_by_field:
 
     Examples
     --------
-    >>> report = import_cases(engine, "cases.xlsx", crs="gcj02")  # doctest: +SKIP
+    >>> report = import_cases(engine, "cases.xlsx", crs="gcj02", actor="cli:li")  # doctest: +SKIP
     >>> report.flags  # doctest: +SKIP
     {'outside': 2, 'unmatched': 3}
     """
@@ -1518,7 +1552,7 @@ source_field, reported_by_field:
             _store_cases(conn, rows, checked, placed, store, spec)
         return report_rows
 
-    return _run_import(engine, "cases", rows, spec, body, dry_run=dry_run)
+    return _run_import(engine, "cases", rows, spec, body, dry_run=dry_run, actor=actor)
 
 
 def _store_cases(
@@ -1982,6 +2016,7 @@ def import_inspections(
     timezone: str = DEFAULT_TIMEZONE,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
+    actor: str,
 ) -> IntakeReport:
     """Import inspection patrols (points or GPS tracks), all in one transaction.
 
@@ -2016,6 +2051,9 @@ y_field:
         Do everything, then roll back.
     progress:
         Called with a short message at each phase.
+    actor:
+        Who imports (``cli:<login>``, a user's name). The audit trail gets one row
+        for the whole import (file name and counts), not one per row.
 
     Returns
     -------
@@ -2030,7 +2068,8 @@ y_field:
 
     Examples
     --------
-    >>> report = import_inspections(engine, "gps.csv", track_field="track_id")  # doctest: +SKIP
+    >>> report = import_inspections(engine, "gps.csv", track_field="track_id", actor="cli:li")
+    ... # doctest: +SKIP
     >>> report.counts["inspections"]  # doctest: +SKIP
     12
     """
@@ -2101,7 +2140,7 @@ y_field:
             _store_inspections(conn, units, todo, worker_ids, visits)
         return report_rows
 
-    return _run_import(engine, "inspections", rows, spec, body, dry_run=dry_run)
+    return _run_import(engine, "inspections", rows, spec, body, dry_run=dry_run, actor=actor)
 
 
 def _store_inspections(

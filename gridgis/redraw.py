@@ -86,6 +86,7 @@ def redraw(
     seed: int = 0,
     min_households: int | None = None,
     max_households: int | None = None,
+    actor: str,
     published_by: str | None = None,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -102,8 +103,10 @@ def redraw(
         ``"draw"`` or ``"adjust"``, as for :func:`gridgis.editing.propose_layout`.
     seed, min_households, max_households:
         As for :func:`gridgis.editing.propose_layout`.
+    actor:
+        Who makes the change, for the audit trail (``cli:<login>`` on the command line).
     published_by:
-        Who publishes (recorded with each new version).
+        Who publishes (recorded with each new version; default ``actor``).
     dry_run:
         Compute the diffs, then roll back: nothing is published.
     progress:
@@ -153,6 +156,6 @@ def redraw(
         if progress is not None:
             progress(done, len(codes))
     result.diffs = publish_many(
-        engine, layouts, method=method, published_by=published_by, dry_run=dry_run
+        engine, layouts, method=method, actor=actor, published_by=published_by, dry_run=dry_run
     )
     return result

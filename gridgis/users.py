@@ -25,14 +25,16 @@ secret of that length, and a fast one can be looked up by index).
 
 Every function takes an engine or a connection. With a connection, the work
 is part of the caller's transaction; with an engine, a change is committed
-before the function returns.
+before the function returns. Every change takes the ``actor`` who makes it and
+writes a row of the audit trail (:mod:`gridgis.audit`) in its transaction: a new
+password or token shows only as ``***``, never its hash.
 
 Examples
 --------
 >>> from gridgis.db.engine import get_engine
 >>> engine = get_engine()  # doctest: +SKIP
 >>> add_user(engine, "zhenhai", role="street", street="350304001",
-...          password="s3cret-pass")  # doctest: +SKIP
+...          password="s3cret-pass", actor="cli:admin")  # doctest: +SKIP
 User(id=1, name='zhenhai', role='street', street_code='350304001', ...)
 >>> authenticate(engine, "zhenhai", "s3cret-pass").scope  # doctest: +SKIP
 '350304001'
@@ -51,7 +53,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from gridgis import config, data, logins
+from gridgis import audit, config, data, logins
 from gridgis.db.models import USER_ROLES
 from gridgis.db.queries import count_areas, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
@@ -271,6 +273,7 @@ def add_user(
     role: str,
     password: str,
     street: str | None = None,
+    actor: str,
 ) -> User:
     """Add a user; a ``street`` user must name the street it is limited to.
 
@@ -287,6 +290,8 @@ def add_user(
     street:
         The 9-digit code of an existing street: required for ``"street"``,
         refused for the other roles.
+    actor:
+        Who adds the user (recorded in the audit trail).
 
     Returns
     -------
@@ -305,7 +310,8 @@ def add_user(
 
     Examples
     --------
-    >>> add_user(engine, "analyst1", role="analyst", password="a long pass")  # doctest: +SKIP
+    >>> add_user(engine, "analyst1", role="analyst", password="a long pass",
+    ...          actor="admin")  # doctest: +SKIP
     User(id=2, name='analyst1', role='analyst', street_code=None, ...)
     """
     check_name(name)
@@ -334,7 +340,17 @@ def add_user(
             ),
             {"name": name, "role": role, "street": street or None, "hash": _hash(password)},
         )
-        return get_user(conn, name)
+        added = get_user(conn, name)
+        audit.record(
+            conn,
+            actor=actor,
+            action="create",
+            object_type="user",
+            object_id=name,
+            after={"role": role, "street_code": added.street_code, "password": "set"},
+            street_code=added.street_code,
+        )
+        return added
 
 
 def list_users(bind: Engine | Connection) -> list[User]:
@@ -390,39 +406,70 @@ def user_by_id(bind: Engine | Connection, user_id: int) -> User | None:
     return None if row is None else _user(row)
 
 
-def remove_user(bind: Engine | Connection, name: str) -> None:
+def remove_user(bind: Engine | Connection, name: str, *, actor: str) -> None:
     """Remove the user named ``name`` (its sessions and API token stop working at once).
 
+    ``actor`` (who removes it) is recorded in the audit trail.
+
     Examples
     --------
-    >>> remove_user(engine, "analyst1")  # doctest: +SKIP
+    >>> remove_user(engine, "analyst1", actor="admin")  # doctest: +SKIP
     """
     with transaction(bind) as conn:
-        removed = conn.execute(text("DELETE FROM app_user WHERE name = :name"), {"name": name})
-        if removed.rowcount == 0:
+        removed = conn.execute(
+            text("DELETE FROM app_user WHERE name = :name RETURNING role, street_code"),
+            {"name": name},
+        ).one_or_none()
+        if removed is None:
             raise NotFoundError(f"there is no user named {name!r}")
+        audit.record(
+            conn,
+            actor=actor,
+            action="delete",
+            object_type="user",
+            object_id=name,
+            before={"role": removed.role, "street_code": removed.street_code},
+            street_code=removed.street_code,
+        )
 
 
-def set_password(bind: Engine | Connection, name: str, password: str) -> User:
+def set_password(bind: Engine | Connection, name: str, password: str, *, actor: str) -> User:
     """Give ``name`` a new password; every session of the user and its API token end.
+
+    ``actor`` (who sets it: the user, or an admin) is recorded in the audit trail,
+    with ``***`` for the password.
 
     Examples
     --------
-    >>> set_password(engine, "zhenhai", "a new long pass").session_version  # doctest: +SKIP
+    >>> set_password(engine, "zhenhai", "a new long pass", actor="zhenhai").session_version
+    ... # doctest: +SKIP
     2
     """
     check_password(password, name=name)
     with transaction(bind) as conn:
         changed = conn.execute(
             text(
-                "UPDATE app_user SET password_hash = :hash, token_hash = NULL, "
-                "session_version = session_version + 1 WHERE name = :name RETURNING id"
+                "UPDATE app_user u SET password_hash = :hash, token_hash = NULL, "
+                "session_version = u.session_version + 1 "
+                "FROM app_user old WHERE old.id = u.id AND u.name = :name "
+                "RETURNING u.id, u.street_code, old.token_hash IS NOT NULL AS had_token"
             ),
             {"name": name, "hash": _hash(password)},
         ).one_or_none()
         if changed is None:
             raise NotFoundError(f"there is no user named {name!r}")
         conn.execute(text("DELETE FROM user_session WHERE user_id = :id"), {"id": changed.id})
+        ended = {"sessions": "ended"} | ({"token": None} if changed.had_token else {})
+        audit.record(
+            conn,
+            actor=actor,
+            action="update",
+            object_type="user",
+            object_id=name,
+            before={"password": "old"} | ({"token": "old"} if changed.had_token else {}),
+            after={"password": "new"} | ended,
+            street_code=changed.street_code,
+        )
         return get_user(conn, name)
 
 
@@ -558,40 +605,71 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(bind: Engine | Connection, name: str) -> str:
+def issue_token(bind: Engine | Connection, name: str, *, actor: str) -> str:
     """Give ``name`` a new API token and return it; it replaces the previous one.
 
-    The token is shown only now: only its SHA-256 is stored.
+    The token is shown only now: only its SHA-256 is stored, and the audit trail
+    records that ``actor`` issued one (as ``***``).
 
     Examples
     --------
-    >>> issue_token(engine, "zhenhai")[:4]  # doctest: +SKIP
+    >>> issue_token(engine, "zhenhai", actor="admin")[:4]  # doctest: +SKIP
     'ggt_'
     """
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction(bind) as conn:
         changed = conn.execute(
-            text("UPDATE app_user SET token_hash = :hash WHERE name = :name"),
+            text(
+                "UPDATE app_user u SET token_hash = :hash FROM app_user old "
+                "WHERE old.id = u.id AND u.name = :name "
+                "RETURNING u.street_code, old.token_hash IS NOT NULL AS had_token"
+            ),
             {"name": name, "hash": token_hash(token)},
-        )
-        if changed.rowcount == 0:
+        ).one_or_none()
+        if changed is None:
             raise NotFoundError(f"there is no user named {name!r}")
+        audit.record(
+            conn,
+            actor=actor,
+            action="issue_token",
+            object_type="user",
+            object_id=name,
+            before={"token": "old"} if changed.had_token else {"token": None},
+            after={"token": "new"},
+            street_code=changed.street_code,
+        )
     return token
 
 
-def revoke_token(bind: Engine | Connection, name: str) -> None:
-    """Withdraw ``name``'s API token, if it has one.
+def revoke_token(bind: Engine | Connection, name: str, *, actor: str) -> None:
+    """Withdraw ``name``'s API token, if it has one; ``actor`` is recorded in the audit trail.
 
     Examples
     --------
-    >>> revoke_token(engine, "zhenhai")  # doctest: +SKIP
+    >>> revoke_token(engine, "zhenhai", actor="admin")  # doctest: +SKIP
     """
     with transaction(bind) as conn:
         changed = conn.execute(
-            text("UPDATE app_user SET token_hash = NULL WHERE name = :name"), {"name": name}
-        )
-        if changed.rowcount == 0:
+            text(
+                "UPDATE app_user u SET token_hash = NULL FROM app_user old "
+                "WHERE old.id = u.id AND u.name = :name "
+                "RETURNING u.street_code, old.token_hash IS NOT NULL AS had_token"
+            ),
+            {"name": name},
+        ).one_or_none()
+        if changed is None:
             raise NotFoundError(f"there is no user named {name!r}")
+        if changed.had_token:
+            audit.record(
+                conn,
+                actor=actor,
+                action="revoke_token",
+                object_type="user",
+                object_id=name,
+                before={"token": "old"},
+                after={"token": None},
+                street_code=changed.street_code,
+            )
 
 
 def user_for_token(bind: Engine | Connection, token: str) -> User | None:

@@ -594,7 +594,7 @@ REDRAW: list[Cell] = [
     code(
         """
         drafts = {
-            name: save_draft(engine, proposal, created_by="notebook 02")
+            name: save_draft(engine, proposal, actor="notebook 02")
             for name, proposal in proposals.items()
         }
         rows = []
@@ -721,10 +721,10 @@ REDRAW: list[Cell] = [
     code(
         """
         if PUBLISH:
-            published = publish_draft(engine, drafts.pop(CHOSEN), published_by="notebook 02")
+            published = publish_draft(engine, drafts.pop(CHOSEN), actor="notebook 02")
             print("published:", published.line())
         for draft_id in drafts.values():
-            discard_draft(engine, draft_id)
+            discard_draft(engine, draft_id, actor="notebook 02")
         print("published" if PUBLISH else "nothing published; the drafts were discarded")
         """
     ),

@@ -18,7 +18,7 @@ def user_token(url: str, name: str, *, role: str = "admin", street: str | None =
     add_test_user(url, name, role=role, street=street)
     engine = create_engine(url)
     try:
-        return issue_token(engine, name)
+        return issue_token(engine, name, actor="test")
     finally:
         engine.dispose()
 

@@ -204,6 +204,7 @@ PAGE_READY: dict[str, str] = {
     "/export": "main",
     "/edit/": "main",
     "/account": "main",
+    "/admin/audit": "#audit-table",
 }
 """What says a page has drawn, by path (a prefix for the pages of an area): the map
 pages set a ``data-…`` attribute on ``body`` when their map has drawn (or failed:

@@ -150,7 +150,9 @@ def test_a_case_filed_right_after_a_redraw_goes_to_the_new_cell(
         merged = gpd.GeoDataFrame(
             {"code": [f"{community}999"]}, geometry=[cells.union_all()], crs="EPSG:4326"
         )
-        publish_cells(conn, community, merged, method="draw", expected_version=version)
+        publish_cells(
+            conn, community, merged, method="draw", expected_version=version, actor="test"
+        )
     case = _post_case(client, body)
     assert case["cell_code"] == f"{community}999"
     assert _json(client.get(f"/api/cases/{case['id']}"), 200) == case

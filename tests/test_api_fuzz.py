@@ -59,7 +59,7 @@ def api_headers(demo_url: str) -> dict[str, str]:
     add_test_user(demo_url, "fuzzer", role="admin")
     engine = create_engine(demo_url)
     try:
-        token = issue_token(engine, "fuzzer")
+        token = issue_token(engine, "fuzzer", actor="test")
     finally:
         engine.dispose()
     return {"Authorization": f"Bearer {token}"}

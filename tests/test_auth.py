@@ -189,17 +189,17 @@ def test_list_password_token_and_remove(env_database: str, engine: Engine) -> No
 
 
 def test_user_rules_in_the_library_and_the_table(engine: Engine) -> None:
-    users.add_user(engine, "李明", role="analyst", password=TEST_PASSWORD)
+    users.add_user(engine, "李明", role="analyst", password=TEST_PASSWORD, actor="test")
     with pytest.raises(ConflictError, match="a user named '李明' already exists"):
-        users.add_user(engine, "李明", role="admin", password=TEST_PASSWORD)
+        users.add_user(engine, "李明", role="admin", password=TEST_PASSWORD, actor="test")
     with pytest.raises(InputError, match="the user name was 'li ming' but is expected"):
-        users.add_user(engine, "li ming", role="admin", password=TEST_PASSWORD)
+        users.add_user(engine, "li ming", role="admin", password=TEST_PASSWORD, actor="test")
     with pytest.raises(InputError, match="must not be the user name"):
-        users.add_user(engine, "longname12", role="admin", password="LongName12")
+        users.add_user(engine, "longname12", role="admin", password="LongName12", actor="test")
     with pytest.raises(InputError, match="needs the street it is limited to"):
-        users.add_user(engine, "s", role="street", password=TEST_PASSWORD)
+        users.add_user(engine, "s", role="street", password=TEST_PASSWORD, actor="test")
     with pytest.raises(NotFoundError, match="there is no user named 'nobody'"):
-        users.set_password(engine, "nobody", TEST_PASSWORD)
+        users.set_password(engine, "nobody", TEST_PASSWORD, actor="test")
     # The table holds the same rules for anything written around the library.
     for sql, constraint in [
         (
@@ -370,7 +370,7 @@ def test_api_token_authenticates_a_request_without_csrf(
 ) -> None:
     add_test_user(database_url, "gongchen", role="street", street="350304002")
     add_test_user(database_url, "analyst", role="analyst")
-    token = users.issue_token(engine, "gongchen")
+    token = users.issue_token(engine, "gongchen", actor="test")
     bearer = {"Authorization": f"Bearer {token}"}
     summary = client.get("/api/summary", headers=bearer)
     assert summary.get_json() == {"district": 1, "street": 1, "community": 0, "cell": 0}
@@ -380,7 +380,7 @@ def test_api_token_authenticates_a_request_without_csrf(
         assert refused.status_code == 401, header
         assert refused.headers["WWW-Authenticate"] == 'Bearer realm="gridgis"'
     # A token is no cookie a browser adds by itself: no CSRF token is needed with it.
-    analyst = {"Authorization": f"Bearer {users.issue_token(engine, 'analyst')}"}
+    analyst = {"Authorization": f"Bearer {users.issue_token(engine, 'analyst', actor='test')}"}
     refused = client.post("/api/cases", json={"category": "fire_safety"}, headers=analyst)
     assert refused.status_code == 403
     assert "analysts read and export but change nothing" in refused.get_json()["error"]["message"]
@@ -391,7 +391,7 @@ def test_open311_api_key_is_an_api_token(
     client: FlaskClient, engine: Engine, database_url: str
 ) -> None:
     add_test_user(database_url, "analyst", role="analyst")
-    key = users.issue_token(engine, "analyst")
+    key = users.issue_token(engine, "analyst", actor="test")
     url = "/open311/v2/requests.json"
     form = {"service_code": "fire_safety", "lat": "25.42", "long": "119.0"}
     as_analyst = client.post(url, data={**form, "api_key": key})
@@ -542,11 +542,11 @@ def test_sessions_end_on_password_change_removal_and_age(
     client = app.test_client()
     sign_in(client)
     assert client.get("/api/summary").status_code == 200
-    users.set_password(engine, "admin", NEW_PASSWORD)
+    users.set_password(engine, "admin", NEW_PASSWORD, actor="test")
     assert client.get("/api/summary").status_code == 401
 
     sign_in(client, role="analyst")
-    users.remove_user(engine, "analyst")
+    users.remove_user(engine, "analyst", actor="test")
     assert client.get("/api/summary").status_code == 401
 
     add_test_user(database_url, "old")

@@ -74,9 +74,15 @@ def _seed(engine: Engine) -> None:
             _cells((CELL_A, BOX_A), (CELL_B, BOX_B)),
             method="import",
             expected_version=None,
+            actor="test",
         )
         publish_cells(
-            conn, EAST_COMMUNITY, _cells((CELL_C, BOX_C)), method="import", expected_version=None
+            conn,
+            EAST_COMMUNITY,
+            _cells((CELL_C, BOX_C)),
+            method="import",
+            expected_version=None,
+            actor="test",
         )
 
 
@@ -189,6 +195,7 @@ def test_full_lifecycle_records_each_step_with_time_and_actor(engine: Engine) ->
         reported_by="林芳",
         reported_at=T0,
         external_id="hotline-0001",
+        actor="test",
     )
     assert case["step"] == "reported"
     assert case["reported_at"] == "2025-01-01T08:00:00+08:00"
@@ -215,7 +222,7 @@ def test_full_lifecycle_records_each_step_with_time_and_actor(engine: Engine) ->
     ]
     assert stored["rejected_at"] is None and stored["overdue"] is False
     # Chinese step names are understood, and a naive time is China Standard Time.
-    other = create_case(engine, category="消防安全", reported_at=T0)
+    other = create_case(engine, category="消防安全", reported_at=T0, actor="test")
     moved = advance_case(
         engine, other["id"], "立案", actor="网格中心", at=dt.datetime(2025, 1, 1, 9)
     )
@@ -227,7 +234,7 @@ def test_full_lifecycle_records_each_step_with_time_and_actor(engine: Engine) ->
 
 
 def test_steps_only_move_forward_one_at_a_time(engine: Engine) -> None:
-    case = create_case(engine, category="dispute", reported_at=T0)
+    case = create_case(engine, category="dispute", reported_at=T0, actor="test")
     cid = case["id"]
     skip = (
         f"case {cid} is at step 'reported' (上报); its next step is 'registered' (立案), "
@@ -263,7 +270,7 @@ def test_steps_only_move_forward_one_at_a_time(engine: Engine) -> None:
 
 
 def test_finished_cases_cannot_change(engine: Engine) -> None:
-    case = create_case(engine, category="errand", reported_at=T0)
+    case = create_case(engine, category="errand", reported_at=T0, actor="test")
     cid = case["id"]
     for hours, step in enumerate(("registered", "dispatched", "handled", "verified"), start=1):
         advance_case(engine, cid, step, actor="网格员", at=T0 + dt.timedelta(hours=hours))
@@ -276,7 +283,7 @@ def test_finished_cases_cannot_change(engine: Engine) -> None:
         advance_case(engine, cid, "rejected", actor="王五")
     with pytest.raises(ConflictError, match=re.escape(finished + " (asked for 'verified' (核查))")):
         advance_case(engine, cid, "verified", actor="王五")
-    other = create_case(engine, category="errand", reported_at=T0)
+    other = create_case(engine, category="errand", reported_at=T0, actor="test")
     advance_case(engine, other["id"], "rejected", actor="李四", at=T0 + dt.timedelta(hours=1))
     with pytest.raises(ConflictError, match=r"is finished: 'rejected' \(作废\) at .* by 李四"):
         advance_case(engine, other["id"], "registered", actor="李四")
@@ -284,7 +291,7 @@ def test_finished_cases_cannot_change(engine: Engine) -> None:
 
 
 def test_advance_inside_the_callers_transaction(engine: Engine) -> None:
-    case = create_case(engine, category="errand", reported_at=T0)
+    case = create_case(engine, category="errand", reported_at=T0, actor="test")
     with engine.connect() as conn:
         advance_case(conn, case["id"], "registered", actor="网格员", at=T0)
         with pytest.raises(ConflictError, match="cannot skip"):
@@ -302,19 +309,19 @@ def test_unknown_category_and_duplicate_external_id(engine: Engine) -> None:
         match=r"`category` was 'fire' but is expected to be one of the categories in "
         r"case_category: cityscape \(市容环境\), commerce_food_drug \(工商食药\)",
     ):
-        create_case(engine, category="fire")
-    first = create_case(engine, category="cityscape", external_id="12345-2025-0001")
+        create_case(engine, category="fire", actor="test")
+    first = create_case(engine, category="cityscape", external_id="12345-2025-0001", actor="test")
     with pytest.raises(
         ConflictError,
         match=re.escape(
             f"`external_id` was '12345-2025-0001' but case {first['id']} already has it"
         ),
     ):
-        create_case(engine, category="cityscape", external_id="12345-2025-0001")
+        create_case(engine, category="cityscape", external_id="12345-2025-0001", actor="test")
     with pytest.raises(InputError, match=r"`lon` was 119.0 and `lat` was None: give both"):
-        create_case(engine, category="cityscape", lon=119.0)
+        create_case(engine, category="cityscape", lon=119.0, actor="test")
     with pytest.raises(InputError, match=r"`reported_at` was '2025-01-01' but is expected to be"):
-        create_case(engine, category="cityscape", reported_at="2025-01-01")  # type: ignore[arg-type]
+        create_case(engine, category="cityscape", reported_at="2025-01-01", actor="test")  # type: ignore[arg-type]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM case_record")).scalar_one() == 1
 
@@ -322,17 +329,17 @@ def test_unknown_category_and_duplicate_external_id(engine: Engine) -> None:
 def test_deadline_comes_from_the_category_table(engine: Engine) -> None:
     hours = deadline_hours(engine)
     assert len(hours) == 10 and hours["fire_safety"] == 72 and hours["dispute"] == 168
-    before = create_case(engine, category="fire_safety", reported_at=T0)
+    before = create_case(engine, category="fire_safety", reported_at=T0, actor="test")
     assert before["deadline"] == "2025-01-04T08:00:00+08:00"
-    set_deadline_hours(engine, "消防安全", 24)
+    set_deadline_hours(engine, "消防安全", 24, actor="test")
     assert deadline_hours(engine)["fire_safety"] == 24
-    after = create_case(engine, category="fire_safety", reported_at=T0)
+    after = create_case(engine, category="fire_safety", reported_at=T0, actor="test")
     assert after["deadline"] == "2025-01-02T08:00:00+08:00"
     assert get_case(engine, before["id"])["deadline"] == "2025-01-04T08:00:00+08:00"
     with pytest.raises(InputError, match=r"`hours` was 0 but is expected to be a whole number"):
-        set_deadline_hours(engine, "fire_safety", 0)
+        set_deadline_hours(engine, "fire_safety", 0, actor="test")
     with pytest.raises(NotFoundError, match=r"`category` was 'fires' but is expected"):
-        set_deadline_hours(engine, "fires", 12)
+        set_deadline_hours(engine, "fires", 12, actor="test")
     names = {c["code"]: c["name_en"] for c in case_categories(engine)}
     assert names["errand"] == "Errands for residents"
 
@@ -340,10 +347,12 @@ def test_deadline_comes_from_the_category_table(engine: Engine) -> None:
 def test_overdue_both_ways(engine: Engine) -> None:
     now = dt.datetime.now(LOCAL_TZ)
     old = now - dt.timedelta(days=30)
-    open_late = create_case(engine, category="cityscape", reported_at=old)  # 48 h limit
-    open_in_time = create_case(engine, category="cityscape", reported_at=now)
+    open_late = create_case(
+        engine, category="cityscape", reported_at=old, actor="test"
+    )  # 48 h limit
+    open_in_time = create_case(engine, category="cityscape", reported_at=now, actor="test")
     closed_late, closed_in_time, rejected = (
-        create_case(engine, category="cityscape", reported_at=old) for _ in range(3)
+        create_case(engine, category="cityscape", reported_at=old, actor="test") for _ in range(3)
     )
     for case, hours in ((closed_late, 49), (closed_in_time, 48)):
         for step in ("registered", "dispatched", "handled", "verified", "closed"):
@@ -474,6 +483,7 @@ def test_stats_after_a_redraw_filed_and_current(engine: Engine) -> None:
             ),
             method="draw",
             expected_version=1,
+            actor="test",
         )
     filed = case_stats(engine, level="cell", layout="filed", now=NOW)
     assert filed["cases"].sum() == total
@@ -540,7 +550,9 @@ def test_stats_on_the_demo_district(demo_engine: Engine) -> None:
 
 def test_create_by_point_locates_and_flags(engine: Engine) -> None:
     _seed(engine)
-    in_b = create_case(engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], reported_at=T0)
+    in_b = create_case(
+        engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], reported_at=T0, actor="test"
+    )
     assert (in_b["cell_code"], in_b["community_code"], in_b["street_code"]) == (
         CELL_B,
         WEST_COMMUNITY,
@@ -550,29 +562,31 @@ def test_create_by_point_locates_and_flags(engine: Engine) -> None:
     assert (in_b["lon"], in_b["lat"]) == pytest.approx(IN_B)
     # The same place as AMap (GCJ-02) gives it: converted, located in the same cell.
     gx, gy = wgs84_to_gcj02(*IN_C)
-    in_c = create_case(engine, category="cityscape", lon=gx, lat=gy, crs="gcj02")
+    in_c = create_case(engine, category="cityscape", lon=gx, lat=gy, crs="gcj02", actor="test")
     assert in_c["cell_code"] == CELL_C
     assert (in_c["raw_x"], in_c["raw_y"], in_c["raw_crs"]) == (gx, gy, "gcj02")
     assert in_c["lon"] == pytest.approx(IN_C[0], abs=1e-7)
     # In a gap between cells, outside the district: point kept, no cell.
-    gap = create_case(engine, category="cityscape", lon=IN_GAP[0], lat=IN_GAP[1])
+    gap = create_case(engine, category="cityscape", lon=IN_GAP[0], lat=IN_GAP[1], actor="test")
     assert (gap["location_flag"], gap["cell_code"], gap["lon"]) == ("gap", None, IN_GAP[0])
-    outside = create_case(engine, category="cityscape", lon=116.40, lat=39.90)
+    outside = create_case(engine, category="cityscape", lon=116.40, lat=39.90, actor="test")
     assert (outside["location_flag"], outside["cell_code"]) == ("outside", None)
     # Swapped (lat, lon) and outside China: stored, flagged, the point not used.
     swapped = create_case(
-        engine, category="cityscape", lon=IN_A[1], lat=IN_A[0], external_id="app-77"
+        engine, category="cityscape", lon=IN_A[1], lat=IN_A[0], external_id="app-77", actor="test"
     )
     assert swapped["location_flag"] == "swapped"
     assert (swapped["lon"], swapped["lat"], swapped["cell_code"]) == (None, None, None)
     assert (swapped["raw_x"], swapped["raw_y"], swapped["raw_crs"]) == (IN_A[1], IN_A[0], "wgs84")
     assert get_case(engine, swapped["id"])["external_id"] == "app-77"
-    paris = create_case(engine, category="cityscape", lon=2.35, lat=48.86)
+    paris = create_case(engine, category="cityscape", lon=2.35, lat=48.86, actor="test")
     assert (paris["location_flag"], paris["lon"]) == ("outside_china", None)
     with pytest.raises(InputError, match=r"`lon`/`lat` were \(500000.0, 4400000.0\) in wgs84"):
-        create_case(engine, category="cityscape", lon=500000.0, lat=4400000.0)
+        create_case(engine, category="cityscape", lon=500000.0, lat=4400000.0, actor="test")
     with pytest.raises(CRSError, match=r"`crs` was 'mars'"):
-        create_case(engine, category="cityscape", lon=IN_A[0], lat=IN_A[1], crs="mars")
+        create_case(
+            engine, category="cityscape", lon=IN_A[0], lat=IN_A[1], crs="mars", actor="test"
+        )
     stats = case_stats(engine, level="cell")
     assert _row(stats, CELL_B)["cases"] == 1 and _row(stats, CELL_C)["cases"] == 1
     assert _row(stats, None)["cases"] == 4
@@ -588,13 +602,17 @@ def test_create_by_address_locates_the_building(demo_engine: Engine) -> None:
                 "FROM building GROUP BY address HAVING count(*) = 1) ORDER BY b.id LIMIT 1"
             )
         ).one()
-    case = create_case(demo_engine, category="property_management", address=building.address)
+    case = create_case(
+        demo_engine, category="property_management", address=building.address, actor="test"
+    )
     assert case["located_by"] == "address" and case["location_flag"] is None
     assert case["building_id"] == building.id
     assert case["cell_code"] == building.cell_code is not None
     assert case["match_score"] >= MATCH_THRESHOLD
     assert case["address"] == building.address and case["raw_x"] is None
-    lost = create_case(demo_engine, category="property_management", address="火星市奥林帕斯路1号")
+    lost = create_case(
+        demo_engine, category="property_management", address="火星市奥林帕斯路1号", actor="test"
+    )
     assert (lost["location_flag"], lost["located_by"], lost["cell_code"]) == (
         "unmatched",
         "address",
@@ -626,6 +644,7 @@ def test_a_filed_case_answers_as_it_is_stored_on_every_path(engine: Engine) -> N
                 engine, category="消防安全", description="楼道堆物", source="12345",
                 external_id=f"x-{n}-{m}", reported_by="王芳", reported_at=_day(1 + m), **place,
                 **where,
+                actor="test",
             )  # fmt: skip
             assert case == get_case(engine, case["id"]), (where, place)
     placed = list_cases(engine, limit=1000)
@@ -642,7 +661,9 @@ def test_a_filed_case_answers_as_it_is_stored_on_every_path(engine: Engine) -> N
 def test_the_cache_follows_redraws_edits_and_categories(engine: Engine) -> None:
     _seed(engine)
     cache = IntakeCache()
-    first = create_case(engine, category="cityscape", lon=IN_A[0], lat=IN_A[1], cache=cache)
+    first = create_case(
+        engine, category="cityscape", lon=IN_A[0], lat=IN_A[1], cache=cache, actor="test"
+    )
     assert first["cell_code"] == CELL_A
     with engine.connect() as conn:
         stale = load_cell_index(conn)
@@ -656,20 +677,29 @@ def test_the_cache_follows_redraws_edits_and_categories(engine: Engine) -> None:
             ),
             method="draw",
             expected_version=1,
+            actor="test",
         )
     # Right after the publish, the cache places the case in the new layout ...
-    south = create_case(engine, category="cityscape", lon=IN_A[0], lat=IN_A[1], cache=cache)
+    south = create_case(
+        engine, category="cityscape", lon=IN_A[0], lat=IN_A[1], cache=cache, actor="test"
+    )
     assert south == get_case(engine, south["id"])
     assert south["cell_code"] == f"{WEST_COMMUNITY}003"
     assert len(cache.cells(engine)) == 3
     # ... inside the caller's transaction too; an index given by the caller is used as it is.
     with engine.begin() as conn:
-        north = create_case(conn, category="cityscape", lon=IN_B[0], lat=IN_B[1], cache=cache)
-        old = create_case(conn, category="cityscape", lon=IN_B[0], lat=IN_B[1], index=stale)
+        north = create_case(
+            conn, category="cityscape", lon=IN_B[0], lat=IN_B[1], cache=cache, actor="test"
+        )
+        old = create_case(
+            conn, category="cityscape", lon=IN_B[0], lat=IN_B[1], index=stale, actor="test"
+        )
     assert (north["cell_code"], old["cell_code"]) == (f"{WEST_COMMUNITY}004", CELL_B)
     # Cells edited without publish_cells are seen after max_age (0 here: every case).
     fresh = IntakeCache(max_age=0)
-    gap = create_case(engine, category="cityscape", lon=IN_GAP[0], lat=IN_GAP[1], cache=fresh)
+    gap = create_case(
+        engine, category="cityscape", lon=IN_GAP[0], lat=IN_GAP[1], cache=fresh, actor="test"
+    )
     assert gap["location_flag"] == "gap"
     with engine.begin() as conn:
         conn.execute(
@@ -679,11 +709,13 @@ def test_the_cache_follows_redraws_edits_and_categories(engine: Engine) -> None:
             ),
             {"c": CELL_C},
         )
-    moved = create_case(engine, category="cityscape", lon=IN_GAP[0], lat=IN_GAP[1], cache=fresh)
+    moved = create_case(
+        engine, category="cityscape", lon=IN_GAP[0], lat=IN_GAP[1], cache=fresh, actor="test"
+    )
     assert (moved["cell_code"], moved["location_flag"]) == (CELL_C, None)
     # Categories: a time limit changed a moment ago applies, a new category is found at once.
-    set_deadline_hours(engine, "cityscape", 5)
-    limited = create_case(engine, category="市容环境", reported_at=T0, cache=cache)
+    set_deadline_hours(engine, "cityscape", 5, actor="test")
+    limited = create_case(engine, category="市容环境", reported_at=T0, cache=cache, actor="test")
     assert limited["deadline"] == "2025-01-01T13:00:00+08:00"
     with engine.begin() as conn:
         conn.execute(
@@ -692,46 +724,52 @@ def test_the_cache_follows_redraws_edits_and_categories(engine: Engine) -> None:
                 "VALUES ('flood', '防汛', 'Flood control', 6)"
             )
         )
-    assert create_case(engine, category="防汛", cache=cache)["category"] == "flood"
+    assert create_case(engine, category="防汛", cache=cache, actor="test")["category"] == "flood"
     with pytest.raises(NotFoundError, match=r"`category` was 'fire' but .* flood \(防汛\)"):
-        create_case(engine, category="fire", cache=cache)
+        create_case(engine, category="fire", cache=cache, actor="test")
 
 
 def test_refusals_leave_the_callers_transaction_usable(engine: Engine) -> None:
     _seed(engine)
     cache = IntakeCache()
     with engine.begin() as conn:
-        first = create_case(conn, category="cityscape", external_id="a-1", cache=cache)
+        first = create_case(
+            conn, category="cityscape", external_id="a-1", cache=cache, actor="test"
+        )
         for where in ({"cache": cache}, {}):
             with pytest.raises(ConflictError, match=rf"but case {first['id']} already has it"):
-                create_case(conn, category="cityscape", external_id="a-1", **where)
+                create_case(conn, category="cityscape", external_id="a-1", **where, actor="test")
             with pytest.raises(NotFoundError, match=r"`category` was 'fire'"):
-                create_case(conn, category="fire", **where)
-        second = create_case(conn, category="cityscape", lon=IN_C[0], lat=IN_C[1], cache=cache)
+                create_case(conn, category="fire", **where, actor="test")
+        second = create_case(
+            conn, category="cityscape", lon=IN_C[0], lat=IN_C[1], cache=cache, actor="test"
+        )
     assert get_case(engine, second["id"])["cell_code"] == CELL_C
     with pytest.raises(InputError, match=r"`index` must be a CellIndex, not IntakeCache"):
-        create_case(engine, category="cityscape", index=cache)  # type: ignore[arg-type]
+        create_case(engine, category="cityscape", index=cache, actor="test")  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"`max_age` was -1 but is expected to be seconds"):
         IntakeCache(max_age=-1)
 
 
 def test_a_case_filed_without_waiting_for_the_disk(engine: Engine) -> None:
     _seed(engine)
-    quick = create_case(engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], durable=False)
+    quick = create_case(
+        engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], durable=False, actor="test"
+    )
     assert quick == get_case(engine, quick["id"]) and quick["cell_code"] == CELL_B
     with engine.connect() as conn:  # the setting went with the statement's transaction
         assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
     with engine.begin() as conn:  # in the caller's transaction: for the rest of it
-        create_case(conn, category="cityscape", durable=False, cache=IntakeCache())
+        create_case(conn, category="cityscape", durable=False, cache=IntakeCache(), actor="test")
         assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
     with pytest.raises(InputError, match=r"`durable` was 'no' but is expected to be True or"):
-        create_case(engine, category="cityscape", durable="no")  # type: ignore[arg-type]
+        create_case(engine, category="cityscape", durable="no", actor="test")  # type: ignore[arg-type]
 
 
 def test_list_cases_takes_lists_of_categories_and_steps(engine: Engine) -> None:
     _seed(engine)
     _seed_figures(engine)
-    create_case(engine, category="dispute", reported_at=_day(2, 2))
+    create_case(engine, category="dispute", reported_at=_day(2, 2), actor="test")
     both = list_cases(engine, category=["fire_safety", "矛盾纠纷"], step=["reported", "registered"])
     assert [(c["category"], c["step"]) for c in both] == [
         ("fire_safety", "reported"),
@@ -754,7 +792,9 @@ def test_cli_show_advance_stats_deadlines(
 ) -> None:
     _seed(engine)
     _seed_figures(engine)
-    case = create_case(engine, category="fire_safety", lon=IN_A[0], lat=IN_A[1], reported_at=T0)
+    case = create_case(
+        engine, category="fire_safety", lon=IN_A[0], lat=IN_A[1], reported_at=T0, actor="test"
+    )
     runner = CliRunner()
     shown = runner.invoke(main, ["cases", "show", str(case["id"])])
     assert shown.exit_code == 0, shown.output
@@ -826,18 +866,30 @@ def test_texts_with_nul_and_implausible_times_are_refused(engine: Engine) -> Non
         with pytest.raises(
             InputError, match=rf"`{key}` was 'a\\x00b' but may not contain a NUL character"
         ):
-            create_case(engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], **{key: "a\x00b"})
+            create_case(
+                engine,
+                category="cityscape",
+                lon=IN_B[0],
+                lat=IN_B[1],
+                **{key: "a\x00b"},
+                actor="test",
+            )
     with pytest.raises(
         InputError, match=r"`reported_at` was '1900-01-01T00:00:00\+08:00' but is before"
     ):
-        create_case(engine, category="cityscape", reported_at=dt.datetime(1900, 1, 1))
+        create_case(engine, category="cityscape", reported_at=dt.datetime(1900, 1, 1), actor="test")
     with pytest.raises(
         InputError, match=r"`reported_at` was '\d{4}-01-01T00:00:00\+08:00' but is after"
     ):
         create_case(
-            engine, category="cityscape", reported_at=dt.datetime(dt.date.today().year + 1, 1, 1)
+            engine,
+            category="cityscape",
+            reported_at=dt.datetime(dt.date.today().year + 1, 1, 1),
+            actor="test",
         )
-    case = create_case(engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], reported_at=T0)
+    case = create_case(
+        engine, category="cityscape", lon=IN_B[0], lat=IN_B[1], reported_at=T0, actor="test"
+    )
     with pytest.raises(InputError, match=r"`actor` was 'a\\x00b' but may not contain a NUL"):
         advance_case(engine, case["id"], "registered", actor="a\x00b")
     with pytest.raises(

@@ -67,6 +67,7 @@ def test_cases_filed_after_idle_are_all_stored(pinged: Engine) -> None:
             lat=lat,
             cache=cache,
             external_id=f"idle-{number}",
+            actor="test",
         )
         filed.append(case["id"])
     for number, case_id in enumerate(filed):

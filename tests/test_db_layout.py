@@ -64,7 +64,9 @@ def _cells(*rows: tuple[str, Polygon]) -> gpd.GeoDataFrame:
 
 def _publish(engine: Engine, cells: gpd.GeoDataFrame, expected: int | None):  # type: ignore[no-untyped-def]
     with engine.begin() as conn:
-        return publish_cells(conn, COMMUNITY, cells, method="draw", expected_version=expected)
+        return publish_cells(
+            conn, COMMUNITY, cells, method="draw", expected_version=expected, actor="test"
+        )
 
 
 def test_first_draw_then_redraw_keeps_unchanged_cells(engine: Engine) -> None:
@@ -131,7 +133,7 @@ def test_two_publishes_at_once_one_wins(engine: Engine) -> None:
     first = engine.connect()
     tx = first.begin()
     publish_cells(first, COMMUNITY, _cells((f"{COMMUNITY}001", WEST), (f"{COMMUNITY}002", EAST)),
-                  method="draw", expected_version=0)  # fmt: skip
+                  method="draw", expected_version=0, actor="test")  # fmt: skip
 
     def second() -> None:
         try:
@@ -157,12 +159,12 @@ def test_failed_publish_of_several_communities_leaves_all_as_they_were(engine: E
     bowtie = Polygon([(119.01, 25.40), (119.02, 25.41), (119.02, 25.40), (119.01, 25.41)])
     bad = _cells((f"{OTHER}001", bowtie))
     with pytest.raises(DBAPIError, match="ck_grid_cell_geom_valid"):
-        publish_many(engine, [(COMMUNITY, good, 0), (OTHER, bad, 0)], method="draw")
+        publish_many(engine, [(COMMUNITY, good, 0), (OTHER, bad, 0)], method="draw", actor="test")
     assert read_inputs(engine, COMMUNITY).version == 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM grid_cell")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM layout_version")).scalar() == 0
-    diffs = publish_many(engine, [(COMMUNITY, good, 0)], method="draw", dry_run=True)
+    diffs = publish_many(engine, [(COMMUNITY, good, 0)], method="draw", dry_run=True, actor="test")
     assert diffs[0].version == 1
     assert read_inputs(engine, COMMUNITY).version == 0
 

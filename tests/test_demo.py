@@ -366,4 +366,4 @@ def test_copy_rows_refuses_odd_names(engine: Engine) -> None:
         with pytest.raises(InputError, match=r"plain identifiers, not \['road; drop'\]"):
             copy_rows(conn, "road; drop", pd.DataFrame({"name": ["x"]}))
         with pytest.raises(InputError, match=r"`district` was '3503' but is expected"):
-            clear_district(conn, "3503")
+            clear_district(conn, "3503", actor="test")

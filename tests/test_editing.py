@@ -142,7 +142,7 @@ def test_propose_on_an_unknown_community(demo_engine: Engine) -> None:
 def test_publishing_a_draft_bumps_the_version(demo_engine: Engine) -> None:
     _grow(demo_engine)
     proposal = propose_layout(demo_engine, COMMUNITY, method="adjust")
-    draft_id = save_draft(demo_engine, proposal, created_by="王芳")
+    draft_id = save_draft(demo_engine, proposal, actor="王芳")
 
     draft = load_draft(demo_engine, draft_id)
     assert (draft.community_code, draft.method, draft.base_version) == (COMMUNITY, "adjust", 1)
@@ -162,7 +162,7 @@ def test_publishing_a_draft_bumps_the_version(demo_engine: Engine) -> None:
     assert sorted(preview.added) == sorted(proposal.cells["code"])
     assert layout_history(demo_engine, COMMUNITY)[-1]["version"] == 1  # the preview rolled back
 
-    diff = publish_draft(demo_engine, draft_id, published_by="王芳")
+    diff = publish_draft(demo_engine, draft_id, actor="王芳")
     assert diff.previous_version == 1 and diff.version == 2
     assert diff.added == preview.added and diff.retired == preview.retired
     assert diff.households_total == _total_households(demo_engine, COMMUNITY)
@@ -172,23 +172,27 @@ def test_publishing_a_draft_bumps_the_version(demo_engine: Engine) -> None:
     assert set(read_inputs(demo_engine, COMMUNITY).cells["code"]) == set(proposal.cells["code"])
     assert drafts_of(demo_engine, COMMUNITY) == []
     with pytest.raises(NotFoundError, match=f"draft {draft_id} does not exist"):
-        publish_draft(demo_engine, draft_id)
+        publish_draft(demo_engine, draft_id, actor="test")
 
 
 def test_a_stale_draft_is_refused_and_nothing_changes(demo_engine: Engine) -> None:
     _grow(demo_engine)
-    first = save_draft(demo_engine, propose_layout(demo_engine, COMMUNITY, method="adjust"))
-    second = save_draft(demo_engine, propose_layout(demo_engine, COMMUNITY, method="draw", seed=3))
-    publish_draft(demo_engine, first)
+    first = save_draft(
+        demo_engine, propose_layout(demo_engine, COMMUNITY, method="adjust"), actor="test"
+    )
+    second = save_draft(
+        demo_engine, propose_layout(demo_engine, COMMUNITY, method="draw", seed=3), actor="test"
+    )
+    publish_draft(demo_engine, first, actor="test")
     assert load_draft(demo_engine, second).stale
     before = _snapshot(demo_engine)
     with pytest.raises(ConflictError, match=rf"draft {second} was computed from version 1") as info:
-        publish_draft(demo_engine, second)
+        publish_draft(demo_engine, second, actor="test")
     assert isinstance(info.value, StaleDraftError) and info.value.status == 409
     assert "now version 2" in str(info.value) and "nothing was published" in str(info.value)
     assert _snapshot(demo_engine) == before
 
-    assert discard_drafts(demo_engine, COMMUNITY, stale_only=True) == 1
+    assert discard_drafts(demo_engine, COMMUNITY, stale_only=True, actor="test") == 1
     assert drafts_of(demo_engine, COMMUNITY) == []
 
 
@@ -197,12 +201,15 @@ def test_a_failed_publish_leaves_the_database_as_it_was(demo_engine: Engine) -> 
     retired = sorted(read_inputs(demo_engine, COMMUNITY).cells["code"])
     publish_draft(
         demo_engine,
-        save_draft(demo_engine, propose_layout(demo_engine, COMMUNITY, method="adjust")),
+        save_draft(
+            demo_engine, propose_layout(demo_engine, COMMUNITY, method="adjust"), actor="test"
+        ),
+        actor="test",
     )
     # A draft at version 2 that would issue a retired code again: the database's trigger
     # refuses it in the middle of the publish (after the version row and the closed cells).
     proposal = propose_layout(demo_engine, COMMUNITY, method="draw", seed=7)
-    draft_id = save_draft(demo_engine, proposal)
+    draft_id = save_draft(demo_engine, proposal, actor="test")
     with demo_engine.begin() as conn:
         conn.execute(
             text(
@@ -213,7 +220,7 @@ def test_a_failed_publish_leaves_the_database_as_it_was(demo_engine: Engine) -> 
         )
     before = _snapshot(demo_engine)
     with pytest.raises(ConflictError, match=rf"refused draft {draft_id}.*retired"):
-        publish_draft(demo_engine, draft_id)
+        publish_draft(demo_engine, draft_id, actor="test")
     with pytest.raises(ConflictError, match=rf"refused draft {draft_id}.*retired"):
         draft_diff(demo_engine, load_draft(demo_engine, draft_id))
     assert _snapshot(demo_engine) == before
@@ -228,11 +235,11 @@ def test_a_draft_with_validation_errors_is_not_published(
     cells[["code", "geometry"]].to_file(path)
     proposal = propose_from_file(demo_engine, COMMUNITY, path)
     assert proposal.method == "import" and not proposal.report.ok
-    draft_id = save_draft(demo_engine, proposal)
+    draft_id = save_draft(demo_engine, proposal, actor="test")
     assert not load_draft(demo_engine, draft_id).publishable
     before = _snapshot(demo_engine)
     with pytest.raises(UnpublishableDraftError, match=r"validation error\(s\); nothing was"):
-        publish_draft(demo_engine, draft_id)
+        publish_draft(demo_engine, draft_id, actor="test")
     assert _snapshot(demo_engine) == before
 
 
@@ -333,6 +340,7 @@ def test_cli_and_library_publish_the_same_layout(demo_engine: Engine) -> None:
         [(COMMUNITY, proposal.cells[["code", "flags", "geometry"]], proposal.base_version)],
         method="adjust",
         dry_run=True,
+        actor="test",
     )
     assert sorted(diff.added) == sorted(proposal.cells["code"])
 
@@ -364,7 +372,7 @@ def _a_draft(url: str) -> int:
 
     engine = create_engine(url)
     try:
-        return save_draft(engine, propose_layout(engine, COMMUNITY, method="adjust"))
+        return save_draft(engine, propose_layout(engine, COMMUNITY, method="adjust"), actor="test")
     finally:
         engine.dispose()
 
@@ -472,7 +480,7 @@ def test_stale_publish_and_bad_upload_show_on_the_page(
     token = sign_in(client)
     _grow(demo_engine)
     stale = _a_draft(client.application.config["DATABASE_URL"])
-    publish_draft(demo_engine, _a_draft(client.application.config["DATABASE_URL"]))
+    publish_draft(demo_engine, _a_draft(client.application.config["DATABASE_URL"]), actor="test")
 
     before = _snapshot(demo_engine)
     response = client.post(f"/edit/{COMMUNITY}/drafts/{stale}/publish", data={"csrf_token": token})

@@ -136,6 +136,7 @@ def test_a_case_past_its_deadline_is_overdue_up_the_hierarchy(demo_engine: Engin
         lon=lon,
         lat=lat,
         reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=49),
+        actor="test",
     )
     assert case["cell_code"] == code and case["overdue"]
     after = {c: area_total(demo_engine, c) for c in chain}

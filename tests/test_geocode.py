@@ -66,7 +66,9 @@ def _store_cells(engine: Engine) -> None:
     """荔城区 (a square, see conftest) with the cells above; 龙港区 without cells."""
     insert_sample_areas(engine)
     with engine.begin() as conn:
-        publish_cells(conn, COMMUNITY, _frame(CELLS), method="import", expected_version=None)
+        publish_cells(
+            conn, COMMUNITY, _frame(CELLS), method="import", expected_version=None, actor="test"
+        )
 
 
 def _xy(
@@ -197,7 +199,7 @@ def test_a_historical_layout_resolves_to_the_cell_valid_then(demo_engine: Engine
     redrawn_at = loaded_at + dt.timedelta(days=30)
     with demo_engine.begin() as conn:
         publish_cells(conn, community, layout, method="adjust", expected_version=None,
-                      now=redrawn_at)  # fmt: skip
+                      now=redrawn_at, actor="test")  # fmt: skip
     inside = shapely.point_on_surface(before.geoms[[i, j, other]])
     x, y = shapely.get_x(inside), shapely.get_y(inside)
     then = redrawn_at - dt.timedelta(days=1)

@@ -36,7 +36,7 @@ def _frame(rows: list[dict[str, object]], crs: str | None = "EPSG:4326") -> gpd.
 
 def _import(engine: Engine, frame: gpd.GeoDataFrame, level: str, **kwargs: object):  # type: ignore[no-untyped-def]
     prepared = prepare_boundaries(frame, level=level, crs=kwargs.pop("crs", None))  # type: ignore[arg-type]
-    return import_boundaries(engine, prepared, level=level, **kwargs)  # type: ignore[arg-type]
+    return import_boundaries(engine, prepared, level=level, **kwargs, actor="test")  # type: ignore[arg-type]
 
 
 def _district(engine: Engine) -> None:
@@ -232,7 +232,7 @@ def test_gbk_shapefile_without_cpg(engine: Engine, tmp_path: Path) -> None:
     assert (frame.attrs["encoding"], frame.attrs["encoding_source"]) == ("gbk", "detected")
     _district(engine)
     prepared = prepare_boundaries(frame, level="street", code_field="DM", name_field="MC")
-    import_boundaries(engine, prepared, level="street")
+    import_boundaries(engine, prepared, level="street", actor="test")
     assert _table(engine, "street") == [("350304001", "镇海街道"), ("350304002", "拱辰街道")]
     # --encoding overrides: read as UTF-8, the GBK bytes do not decode.
     with pytest.raises(FileEncodingError, match=r"streets_gbk\.shp as utf-8 \(given\).*--encoding"):
@@ -372,22 +372,22 @@ def test_check_topology_finds_nothing_on_a_clean_tiling() -> None:
 
 
 def test_load_divisions_official_names(engine: Engine) -> None:
-    counts = load_divisions(engine, ["211403"])
+    counts = load_divisions(engine, ["211403"], actor="test")
     assert counts["district"] == 1 and counts["street"] > 0
     with engine.connect() as conn:
         name = conn.execute(text("SELECT name FROM community WHERE code = '211403001006'")).scalar()
     assert name == "仙山社区"
     with pytest.raises(LookupError, match="999999"):
-        load_divisions(engine, ["999999"])
+        load_divisions(engine, ["999999"], actor="test")
 
 
 def test_real_outlines_import(engine: Engine) -> None:
-    load_divisions(engine)
+    load_divisions(engine, actor="test")
     for code in ("211403", "350304", "430111", "220402"):
         prepared = prepare_boundaries(
             read_vector(ROOT / "data" / "boundaries" / f"{code}.geojson"), level="district"
         )
-        report = import_boundaries(engine, prepared, level="district")
+        report = import_boundaries(engine, prepared, level="district", actor="test")
         assert report.updated == [code], report.lines()
     districts = read_areas(engine, "district")
     assert len(districts) == 4

@@ -220,7 +220,7 @@ def test_import_cases_csv_reports_every_row_and_is_idempotent(
     path = _write_csv(tmp_path / "cases.csv", CASE_HEADER, rows, "utf-8-sig")
     before = _count(demo_engine, "case_record")
 
-    report = import_cases(demo_engine, path)
+    report = import_cases(demo_engine, path, actor="test")
 
     _check_counts(report)
     assert report.committed
@@ -297,7 +297,7 @@ def test_import_cases_csv_reports_every_row_and_is_idempotent(
     k10 = stored["K-10"]
     assert (k10["location_flag"], k10["located_by"], k10["lon"]) == ("unmatched", None, None)
 
-    again = import_cases(demo_engine, path)
+    again = import_cases(demo_engine, path, actor="test")
 
     _check_counts(again)
     assert again.counts["duplicate"] == 8
@@ -324,8 +324,8 @@ def test_import_cases_gbk_csv_in_gcj02_keeps_chinese_text(
     path = _write_csv(tmp_path / "gbk.csv", header, rows, "gbk")
 
     with pytest.raises(FileEncodingError, match="as utf-8"):
-        import_cases(demo_engine, path, encoding="utf-8", crs="gcj02")
-    report = import_cases(demo_engine, path, crs="gcj02", description_field="描述")
+        import_cases(demo_engine, path, encoding="utf-8", crs="gcj02", actor="test")
+    report = import_cases(demo_engine, path, crs="gcj02", description_field="描述", actor="test")
 
     _check_counts(report)
     assert report.encoding == "gbk"
@@ -359,7 +359,7 @@ def test_import_cases_from_excel(
     path = tmp_path / "cases.xlsx"
     book.save(path)
 
-    report = import_cases(demo_engine, path)
+    report = import_cases(demo_engine, path, actor="test")
 
     _check_counts(report)
     assert report.numbering == "row"
@@ -392,7 +392,7 @@ def test_the_report_csv_quotes_values_that_look_like_formulas(
     rows.append(["=1+2", "=垃圾", "2026-03-01 08:30", x1, y1, "", ""])
     path = _write_csv(tmp_path / "cases.csv", CASE_HEADER, rows, "utf-8")
 
-    report = import_cases(demo_engine, path, dry_run=True)
+    report = import_cases(demo_engine, path, dry_run=True, actor="test")
     written = report.write_csv(tmp_path / "cases.report.csv")
 
     with open(written, encoding="utf-8-sig", newline="") as handle:
@@ -428,7 +428,7 @@ def test_import_cases_from_geojson_and_shapefile(
     pyogrio.write_dataframe(shp_frame, shapefile, encoding="UTF-8")
 
     for path, prefix in ((geojson, "V"), (shapefile, "S")):
-        report = import_cases(demo_engine, path)
+        report = import_cases(demo_engine, path, actor="test")
 
         _check_counts(report)
         assert report.numbering == "feature"
@@ -467,7 +467,7 @@ def test_a_failed_import_changes_nothing(
 
     def run() -> None:
         try:
-            import_cases(demo_engine, path)
+            import_cases(demo_engine, path, actor="test")
         except BaseException as exc:  # handed to the test's thread
             failure.append(exc)
 
@@ -491,7 +491,9 @@ def test_a_failed_import_changes_nothing(
         ).scalar_one()
     assert ours == 1
 
-    report = import_cases(demo_engine, path)  # run again: the rest goes in, R-3 is skipped
+    report = import_cases(
+        demo_engine, path, actor="test"
+    )  # run again: the rest goes in, R-3 is skipped
     assert report.counts["coordinates"] == 4 and report.counts["duplicate"] == 1
 
 
@@ -573,7 +575,7 @@ def test_import_inspections_from_geojson_tracks(
     path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
     before = _count(demo_engine, "inspection")
 
-    report = import_inspections(demo_engine, path)
+    report = import_inspections(demo_engine, path, actor="test")
 
     _check_counts(report)
     lines = report.rows.set_index("external_id")
@@ -605,7 +607,7 @@ def test_import_inspections_from_geojson_tracks(
         )
     assert stored == {"P-1": worker.id, "P-2": named.id, "P-3": None}
 
-    again = import_inspections(demo_engine, path)
+    again = import_inspections(demo_engine, path, actor="test")
     assert again.counts["duplicate"] == 3
     assert _count(demo_engine, "inspection") == before + 3
 
@@ -631,7 +633,9 @@ def test_import_inspections_from_gps_fixes(
     path = _write_csv(tmp_path / "gps.csv", ["track", "seq", "time", "lon", "lat"], shuffled,
                       "utf-8")  # fmt: skip
 
-    report = import_inspections(demo_engine, path, track_field="track", order_field="seq")
+    report = import_inspections(
+        demo_engine, path, track_field="track", order_field="seq", actor="test"
+    )
 
     _check_counts(report)
     assert report.counts["rows_read"] == 9 and report.counts["inspections"] == 3
@@ -744,24 +748,24 @@ def _count_ids(engine: Engine, table: str, like: str) -> int:
 def test_files_that_cannot_be_imported_change_nothing(demo_engine: Engine, tmp_path: Path) -> None:
     before = _count(demo_engine, "case_record")
     header_only = _write_csv(tmp_path / "h.csv", CASE_HEADER, [], "utf-8")
-    assert import_cases(demo_engine, header_only).counts == {
+    assert import_cases(demo_engine, header_only, actor="test").counts == {
         "rows_read": 0, "coordinates": 0, "address": 0, "flagged": 0, "rejected": 0,
         "duplicate": 0,
     }  # fmt: skip
     mixed = tmp_path / "mixed.csv"
     mixed.write_bytes(b"external_id,category,reported_at,address\n\xff\xfe\xfa\n")
     with pytest.raises(FileEncodingError, match="neither UTF-8"):
-        import_cases(demo_engine, mixed)
+        import_cases(demo_engine, mixed, actor="test")
     long_rows = tmp_path / "long.csv"
     long_rows.write_text("external_id,category,reported_at,address\nA,B,C,D,E\n", encoding="utf-8")
     with pytest.raises(InputError, match="not a readable CSV file"):
-        import_cases(demo_engine, long_rows)
+        import_cases(demo_engine, long_rows, actor="test")
     no_place = _write_csv(tmp_path / "n.csv", ["external_id", "category", "reported_at"],
                           [["A", "消防安全", "2026-03-01"]], "utf-8")  # fmt: skip
     with pytest.raises(InputError, match="neither coordinates nor an address"):
-        import_cases(demo_engine, no_place)
+        import_cases(demo_engine, no_place, actor="test")
     with pytest.raises(GridGISError, match="does not exist"):
-        import_cases(demo_engine, tmp_path / "missing.csv")
+        import_cases(demo_engine, tmp_path / "missing.csv", actor="test")
     assert _count(demo_engine, "case_record") == before
 
 
@@ -839,7 +843,7 @@ def test_excel_rows_with_implausible_dates_are_rejected(
     path = tmp_path / "dates.xlsx"
     book.save(path)
 
-    report = import_cases(demo_engine, path)
+    report = import_cases(demo_engine, path, actor="test")
 
     _check_counts(report)
     assert report.rows["outcome"].tolist() == ["coordinates"] + ["rejected"] * 4
@@ -883,7 +887,7 @@ def test_a_corrupt_xlsx_is_one_clear_error_naming_the_file(
     before = _count(demo_engine, "case_record")
 
     with pytest.raises(InputError, match=r"上报\.xlsx is not a readable Excel \.xlsx file"):
-        import_cases(demo_engine, path)
+        import_cases(demo_engine, path, actor="test")
     result = CliRunner().invoke(main, ["import", "cases", str(path)])
 
     assert result.exit_code == 1
@@ -919,7 +923,7 @@ def test_inspections_with_a_one_vertex_line_or_an_old_date_are_rejected(
         encoding="utf-8",
     )
 
-    report = import_inspections(demo_engine, path)
+    report = import_inspections(demo_engine, path, actor="test")
 
     _check_counts(report)
     assert report.numbering == "feature"
@@ -936,7 +940,7 @@ def test_inspections_with_a_one_vertex_line_or_an_old_date_are_rejected(
         "external_id,started_at,x,y\n"
         f"P-1\x00,2026-03-01 08:00,{x1},{y1}\nP-2,2026-03-01 08:00,{x1},{y1}\n".encode()
     )
-    by_row = import_inspections(demo_engine, points)
+    by_row = import_inspections(demo_engine, points, actor="test")
     assert by_row.rows["outcome"].tolist() == ["rejected", "coordinates"]
     assert by_row.rows["reason"].iloc[0] == (
         r"external id 'P-1\x00' contains a NUL character (U+0000)"
@@ -948,7 +952,7 @@ def test_inspections_with_a_one_vertex_line_or_an_old_date_are_rejected(
          ["W-9", "2026-03-01 08:10", x2, y2]],
         "utf-8",
     )  # fmt: skip
-    fixes = import_inspections(demo_engine, gps, track_field="track")
+    fixes = import_inspections(demo_engine, gps, track_field="track", actor="test")
     assert fixes.rows["outcome"].tolist() == ["coordinates"]
     assert "row 3 time '1900-01-01 08:05' is before 1949-10-01" in fixes.rows["reason"].iloc[0]
 
@@ -958,7 +962,7 @@ def test_a_repeated_id_is_reported_in_bounded_words(demo_engine: Engine, tmp_pat
     of them: the report grows with the rows, not with their square (issue 14, 2)."""
     rows = [["SAME", "消防安全", "2025-03-01 08:00", "", "", "不存在路1号", ""]] * 3000
     path = _write_csv(tmp_path / "same.csv", CASE_HEADER, rows, "utf-8")
-    report = import_cases(demo_engine, path)
+    report = import_cases(demo_engine, path, actor="test")
     reasons = report.rows["reason"]
     assert (report.rows["outcome"] == "rejected").all()
     assert reasons.str.len().max() < 400

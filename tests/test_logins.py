@@ -152,10 +152,10 @@ def test_short_and_common_passwords_are_refused(
     engine: Engine, password: str, message: str
 ) -> None:
     with pytest.raises(InputError, match=message):
-        users.add_user(engine, "liu", role="admin", password=password)
-    users.add_user(engine, "liu", role="admin", password=TEST_PASSWORD)
+        users.add_user(engine, "liu", role="admin", password=password, actor="test")
+    users.add_user(engine, "liu", role="admin", password=TEST_PASSWORD, actor="test")
     with pytest.raises(InputError, match=message):
-        users.set_password(engine, "liu", password)
+        users.set_password(engine, "liu", password, actor="test")
     users.check_password("gridgis-demo")  # the demo's password (Makefile) is fine
 
 

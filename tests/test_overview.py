@@ -85,6 +85,7 @@ def _file_xss_case(engine: Engine, cell: str) -> int:
         lat=row.lat,
         description=XSS,
         reported_at=dt.datetime.now(dt.UTC),
+        actor="test",
     )
     with engine.begin() as conn:  # past its deadline already
         conn.execute(

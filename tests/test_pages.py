@@ -18,8 +18,16 @@ from flask import Flask
 from sqlalchemy import Engine, text
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "pages"
-NAV_ZH = ["概览", "网格覆盖", "党支部布局", "案件密度", "数据导出", "网格编辑"]
-NAV_EN = ["Overview", "Coverage", "Party branches", "Case density", "Exports", "Cell editing"]
+NAV_ZH = ["概览", "网格覆盖", "党支部布局", "案件密度", "数据导出", "网格编辑", "审计日志"]
+NAV_EN = [
+    "Overview",
+    "Coverage",
+    "Party branches",
+    "Case density",
+    "Exports",
+    "Cell editing",
+    "Audit trail",
+]
 
 
 @pytest.fixture
@@ -70,7 +78,11 @@ def test_every_page_as_each_role(
         "account": "/account",
     }
     if role == "admin":
-        pages |= {"editing": "/edit/", "editing-community": f"/edit/{codes['community']}"}
+        pages |= {
+            "editing": "/edit/",
+            "editing-community": f"/edit/{codes['community']}",
+            "audit": "/admin/audit",
+        }
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with serve(app) as base, watched_page(base) as (page, watch):
         log_in(page, base, f"{role}-user", TEST_PASSWORD)
@@ -83,6 +95,7 @@ def test_every_page_as_each_role(
         if role != "admin":
             # Not offered, and refused when asked for anyway (with this session's cookie).
             assert page.request.get(base + "/edit/").status == 403
+            assert page.request.get(base + "/admin/audit").status == 403
     watch.assert_clean()
 
 

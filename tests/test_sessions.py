@@ -73,25 +73,25 @@ def test_password_change_and_removal_revoke_sessions_and_tokens_at_once(
     first, second = workers
     browser = second.test_client()
     sign_in(browser)
-    token = users.issue_token(engine, "admin")
+    token = users.issue_token(engine, "admin", actor="test")
     bearer = {"Authorization": f"Bearer {token}"}
     script = first.test_client()
     assert browser.get("/api/summary").status_code == 200
     assert script.get("/api/summary", headers=bearer).status_code == 200
-    users.set_password(engine, "admin", NEW_PASSWORD)  # the CLI, another process
+    users.set_password(engine, "admin", NEW_PASSWORD, actor="test")  # the CLI, another process
     assert browser.get("/api/summary").status_code == 401
     assert script.get("/api/summary", headers=bearer).status_code == 401
     assert not users.get_user(engine, "admin").has_token
 
     add_test_user(database_url, "robot", role="analyst")
-    robot = {"Authorization": f"Bearer {users.issue_token(engine, 'robot')}"}
+    robot = {"Authorization": f"Bearer {users.issue_token(engine, 'robot', actor='test')}"}
     office = first.test_client()
     sign_in(office, name="clerk")
     assert script.get("/api/summary", headers=robot).status_code == 200
     assert office.get("/api/summary").status_code == 200
-    users.revoke_token(engine, "robot")
+    users.revoke_token(engine, "robot", actor="test")
     assert script.get("/api/summary", headers=robot).status_code == 401
-    users.remove_user(engine, "clerk")
+    users.remove_user(engine, "clerk", actor="test")
     assert office.get("/api/summary").status_code == 401
 
 

@@ -17,6 +17,7 @@ module             commands
 ``config``         ``gridgis config``
 ``cases``          ``gridgis cases show | advance | stats | deadlines``
 ``users``          ``gridgis users add | list | remove | password | token``
+``audit``          ``gridgis audit``
 ``export``         ``gridgis export cells | cases | inspections | stats``
 =================  ==========================================================
 
@@ -38,6 +39,7 @@ import click
 
 from gridgis import __version__
 from gridgis.cli import (
+    audit,
     cases,
     cells,
     config,
@@ -77,6 +79,7 @@ _COMMANDS: list[click.Command] = [
     cases.case_group,
     users.users_group,
     export.export_group,
+    audit.audit_cmd,
 ]
 """Every command and group under ``gridgis``, in the order of the old single module."""
 

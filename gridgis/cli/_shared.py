@@ -20,6 +20,13 @@ from gridgis.errors import GridGISError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def actor() -> str:
+    """``cli:<login>``: who changes the data, for the audit trail."""
+    from gridgis.audit import cli_actor
+
+    return cli_actor()
+
+
 def friendly(func: F) -> F:
     """Turn gridgis errors into a message and exit code 1 instead of a traceback.
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gridgis.cli._shared import friendly
+from gridgis.cli._shared import actor, friendly
 
 
 @click.group("cases")
@@ -168,7 +168,7 @@ def case_deadlines_cmd(changes: tuple[str, ...]) -> None:
     if parsed:
         with engine.begin() as conn:  # all changes or none
             for category, hours in parsed:
-                set_deadline_hours(conn, category, hours)
+                set_deadline_hours(conn, category, hours, actor=actor())
     for row in case_categories(engine):
         click.echo(
             f"{row['code']:<20} {row['name_zh']}  {row['deadline_hours']:>5} h  {row['name_en']}"

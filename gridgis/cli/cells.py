@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gridgis.cli._shared import PhaseBars, echo_lines, friendly, with_options
+from gridgis.cli._shared import PhaseBars, actor, echo_lines, friendly, with_options
 
 
 @click.group()
@@ -31,7 +31,9 @@ _scope_options = [
                  help="Most households per cell (default: the community's, else 500)."),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
     click.option("--dry-run", is_flag=True, help="Compute and show the diff, publish nothing."),
-    click.option("--by", "published_by", default=None, help="Who publishes (recorded)."),
+    click.option("--by", "published_by", default=None,
+                 help="Who publishes, recorded on the layout (default: cli:<login>, as in the "
+                      "audit trail)."),
 ]  # fmt: skip
 
 
@@ -56,6 +58,7 @@ def _run_layouts(
             get_engine(),
             prefix,
             method=method,
+            actor=actor(),
             progress=lambda done, total: bars(f"{method} {total} communities", done, total),
             **options,
         )

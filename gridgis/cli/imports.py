@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gridgis.cli._shared import echo_lines, echo_progress, friendly, read_with_crs, with_options
+from gridgis.cli._shared import (
+    actor,
+    echo_lines,
+    echo_progress,
+    friendly,
+    read_with_crs,
+    with_options,
+)
 from gridgis.crs import CRS_CHOICES_HELP
 
 if TYPE_CHECKING:
@@ -85,6 +92,7 @@ def import_boundaries_cmd(
         level=level,
         allow_topology_errors=allow_topology_errors,
         dry_run=dry_run,
+        actor=actor(),
     )
     echo_lines(report.lines())
 
@@ -121,6 +129,7 @@ def import_roads_cmd(
         name_field=name_field,
         default_kind=default_kind,
         replace=replace,
+        actor=actor(),
     )
     click.echo(f"roads: {report.rows_read} read, {len(report.inserted)} stored")
 
@@ -138,7 +147,7 @@ def import_divisions_cmd(districts: tuple[str, ...]) -> None:
     from gridgis.db.engine import get_engine
     from gridgis.db.load import load_divisions
 
-    counts = load_divisions(get_engine(), districts or None)
+    counts = load_divisions(get_engine(), districts or None, actor=actor())
     click.echo(
         f"loaded {counts['district']} districts, {counts['street']} streets, "
         f"{counts['community']} communities"
@@ -166,6 +175,7 @@ def _run_intake(
         get_engine(),
         file,
         progress=echo_progress,
+        actor=actor(),
         **options,
     )
     echo_lines(report.lines())

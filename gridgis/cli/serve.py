@@ -17,8 +17,9 @@ def serve_cmd(host: str, port: int, debug: bool) -> None:
     from gridgis.db import migrate
     from gridgis.db.engine import get_engine
     from gridgis.web import create_app
-    from gridgis.web.logs import WerkzeugRequestHandler
+    from gridgis.web.logs import WerkzeugRequestHandler, configure_logging
 
+    configure_logging()  # one structured line per request on standard error
     engine = get_engine()
     if migrate.current_revision(engine) != migrate.head_revision():
         raise click.ClickException(

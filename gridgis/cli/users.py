@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gridgis import config
-from gridgis.cli._shared import friendly
+from gridgis.cli._shared import actor, friendly
 from gridgis.errors import GridGISError
 
 
@@ -71,7 +71,9 @@ def users_add_cmd(name: str, role: str, street: str | None, if_no_users: bool) -
         raise click.UsageError(f"--street is only for role 'street'; {role!r} sees every street")
     if street:
         users.check_street(engine, street)
-    user = users.add_user(engine, name, role=role, street=street, password=_ask_password(name))
+    user = users.add_user(
+        engine, name, role=role, street=street, password=_ask_password(name), actor=actor()
+    )
     where = f" of street {user.street_code} {user.street_name or ''}".rstrip() if user.scope else ""
     click.echo(f"added user {user.name!r}: {user.role}{where}")
 
@@ -108,7 +110,7 @@ def users_remove_cmd(name: str, yes: bool) -> None:
     users.get_user(engine, name)  # an unknown name is an error before asking
     if not yes:
         click.confirm(f"Remove user {name!r}?", abort=True)
-    users.remove_user(engine, name)
+    users.remove_user(engine, name, actor=actor())
     click.echo(f"removed user {name!r}")
 
 
@@ -122,7 +124,7 @@ def users_password_cmd(name: str) -> None:
 
     engine = get_engine()
     users.get_user(engine, name)
-    users.set_password(engine, name, _ask_password(name))
+    users.set_password(engine, name, _ask_password(name), actor=actor())
     click.echo(
         f"password of {name!r} changed; its sessions signed in before have ended "
         "and its API token (if any) was withdrawn"
@@ -144,9 +146,9 @@ def users_token_cmd(name: str, revoke: bool) -> None:
 
     engine = get_engine()
     if revoke:
-        users.revoke_token(engine, name)
+        users.revoke_token(engine, name, actor=actor())
         click.echo(f"the API token of {name!r} is withdrawn")
         return
-    token = users.issue_token(engine, name)
+    token = users.issue_token(engine, name, actor=actor())
     click.echo(f"API token of {name!r} (shown only now; it replaces any earlier one):", err=True)
     click.echo(token)

@@ -9,6 +9,11 @@ cases and inspections. :func:`clear_district` removes all of that again.
 Neither commits: run them in one transaction (``with engine.begin() as
 conn``) so that an interrupted load leaves nothing behind.
 
+Both write the audit trail (:mod:`gridgis.audit`) in that transaction as bulk
+operations: one summary row per kind of object (``worker``, ``branch``, ``case``...)
+with its count, not one row per record; each community's published layout gets
+its own ``publish`` row as any publish does.
+
 Rows go in through PostgreSQL's ``COPY ... FROM STDIN`` (CSV, geometries as
 hex EWKB): 100,000 cases with their indexes and checks take about 8 s; ids
 that other rows refer to are taken from the tables' sequences beforehand.
@@ -27,6 +32,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from gridgis import audit
 from gridgis.db.layout import current_version, publish_cells
 from gridgis.errors import InputError, NotFoundError
 
@@ -159,7 +165,45 @@ def district_has_data(conn: Connection, district: str) -> bool:
     )
 
 
-def clear_district(conn: Connection, district: str) -> dict[str, int]:
+_OBJECT_TYPES = {
+    "case_record": "case",
+    "grid_worker": "worker",
+    "party_branch": "branch",
+    "service_facility": "facility",
+    "building": "building",
+    "road": "road",
+    "inspection": "inspection",
+    "layout_version": "layout",
+    "grid_cell": "cell",
+}
+"""The object type (:mod:`gridgis.audit`) of the rows of each table a bulk operation writes."""
+
+_LINKS = {"grid_worker": "worker_cell", "party_branch": "branch_cell", "building": "building_unit"}
+"""Rows of a table counted with its main table's summary row (``cells`` served, ``units``)."""
+
+
+def _audit_bulk(
+    conn: Connection, action: str, district: str, counts: Mapping[str, int], *, actor: str
+) -> None:
+    """One audit row per object type with its count (a bulk operation, not per record)."""
+    for table, object_type in _OBJECT_TYPES.items():
+        if not counts.get(table):
+            continue
+        after = {"count": counts[table]}
+        link = _LINKS.get(table)
+        if link is not None:
+            after[link.split("_")[1] + "s"] = counts.get(link, 0)
+        audit.record(
+            conn,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=None,
+            after=after | {"district": district},
+        )
+
+
+def clear_district(conn: Connection, district: str, *, actor: str) -> dict[str, int]:
     """Delete a district's grid data, keeping its official names and its outline.
 
     Removed: its cells (every version), layout versions and issued cell codes;
@@ -174,6 +218,9 @@ def clear_district(conn: Connection, district: str) -> dict[str, int]:
         A connection inside a transaction (nothing is committed here).
     district:
         The 6-digit district code.
+    actor:
+        Who clears it (``system`` for the demo): one audit row per kind of object
+        deleted, with its count.
 
     Returns
     -------
@@ -222,6 +269,7 @@ def clear_district(conn: Connection, district: str) -> dict[str, int]:
         params,
     )
     conn.execute(text("UPDATE street SET geom = NULL WHERE code LIKE :d"), params)
+    _audit_bulk(conn, "delete", district, deleted, actor=actor)
     return deleted
 
 
@@ -287,7 +335,8 @@ def load_district(
     cases: gpd.GeoDataFrame,
     inspections: gpd.GeoDataFrame,
     inspection_cells: pd.DataFrame,
-    published_by: str = "gridgis demo",
+    actor: str,
+    published_by: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, float]:
     """Store a district's frames (all EPSG:4326) in the caller's transaction.
@@ -333,8 +382,12 @@ def load_district(
     inspections, inspection_cells:
         ``external_id``, ``worker`` (external id), ``started_at``,
         ``ended_at``, track geometry; ``record`` (external id), ``cell_code``.
+    actor:
+        Who loads it (``system`` for the demo): each community's layout gets its
+        ``publish`` row in the audit trail, and each kind of object one ``load`` row
+        with its count (not one per record).
     published_by:
-        Recorded on the layout versions.
+        Recorded on the layout versions (default ``actor``).
     progress:
         ``progress("load", done, total)`` after each step.
 
@@ -429,6 +482,7 @@ def load_district(
             ),
             method="draw",
             expected_version=current_version(conn, str(community_code)),
+            actor=actor,
             published_by=published_by,
             note="demo district",
         )
@@ -569,4 +623,18 @@ def load_district(
         ).drop_duplicates(),
     )
     done("inspection_cells", clock)
+    counts = {
+        "road": len(roads),
+        "building": len(buildings),
+        "building_unit": len(units),
+        "grid_worker": len(workers),
+        "worker_cell": len(worker_cells),
+        "party_branch": len(branches),
+        "branch_cell": len(branch_cells),
+        "service_facility": len(facilities),
+        "case_record": len(cases),
+        "inspection": len(inspections),
+    }
+    for district in sorted({str(c)[:6] for c in communities["code"]}):
+        _audit_bulk(conn, "load", district, counts, actor=actor)
     return seconds

@@ -3,12 +3,15 @@
 A publish is one transaction over every community it touches: the previous
 layout stays intact if anything fails, and two publishes of the same
 community cannot mix. Each community row is locked, and a publish computed
-from layout version N is refused when the community is no longer at N.
+from layout version N is refused when the community is no longer at N. Each
+published version writes a row of the audit trail (:mod:`gridgis.audit`) in the
+same transaction, naming the cells added, reshaped and retired.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
+from gridgis import audit
 from gridgis.db.queries import connection
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.partition.reconcile import same_shape
@@ -26,6 +30,8 @@ DEFAULT_BOUNDS = (300, 500)
 """Households per cell when the community sets none (urban practice)."""
 
 METHODS = ("draw", "adjust", "import", "edit")
+
+logger = logging.getLogger(__name__)
 
 
 class LayoutChangedError(ConflictError):
@@ -274,6 +280,7 @@ def publish_cells(
     *,
     method: str,
     expected_version: int | None,
+    actor: str,
     published_by: str | None = None,
     note: str | None = None,
     now: dt.datetime | None = None,
@@ -302,8 +309,11 @@ def publish_cells(
         The layout version the cells were computed from; the publish is
         refused with :class:`LayoutChangedError` when the community has moved
         on. ``None`` skips the check (an import replaces whatever is there).
+    actor:
+        Who publishes (a user's name, ``cli:<login>``, ``system``): the audit trail's
+        row of the new version names it.
     published_by, note:
-        Recorded on the layout version.
+        Recorded on the layout version; ``published_by`` defaults to ``actor``.
     now:
         The time the layout takes effect (default: the transaction's time).
 
@@ -322,6 +332,12 @@ def publish_cells(
         raise NotFoundError(f"community {community_code!r} does not exist")
     previous = current_version(conn, community_code)
     if expected_version is not None and previous != expected_version:
+        logger.info(
+            "publish of community %s refused: computed from version %s, now at %s",
+            community_code,
+            expected_version,
+            previous,
+        )
         raise LayoutChangedError(
             f"the layout of community {community_code} changed under this run: it was "
             f"version {expected_version} when the cells were computed and is now version "
@@ -368,7 +384,7 @@ def publish_cells(
                 "c": community_code,
                 "v": previous + 1,
                 "m": method,
-                "by": published_by,
+                "by": published_by or actor,
                 "now": when,
                 "note": note,
             },
@@ -379,6 +395,24 @@ def publish_cells(
             "same time; nothing was published, run it again"
         ) from exc
     diff.version = previous + 1
+    audit.record(
+        conn,
+        actor=actor,
+        action="publish",
+        object_type="layout",
+        object_id=community_code,
+        before={"version": previous, "cells": len(active)},
+        after={
+            "version": diff.version,
+            "cells": len(incoming),
+            "method": method,
+            "added": diff.added,
+            "reshaped": diff.reshaped,
+            "retired": diff.retired,
+        }
+        | ({"note": note} if note else {}),
+        street_code=community_code[:9],
+    )
     closing = [active[c][0] for c in reshaped | retired]
     if closing:
         conn.execute(
@@ -444,6 +478,7 @@ def publish_many(
     layouts: Sequence[tuple[str, gpd.GeoDataFrame, int | None]],
     *,
     method: str,
+    actor: str,
     published_by: str | None = None,
     dry_run: bool = False,
 ) -> list[LayoutDiff]:
@@ -455,7 +490,7 @@ def publish_many(
         The database.
     layouts:
         ``(community_code, cells, expected_version)`` for each community.
-    method, published_by:
+    method, actor, published_by:
         As for :func:`publish_cells`.
     dry_run:
         Compute the diffs, then roll back.
@@ -468,6 +503,7 @@ def publish_many(
                 cells,
                 method=method,
                 expected_version=expected,
+                actor=actor,
                 published_by=published_by,
             )
             for code, cells, expected in layouts

@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, bindparam, text
 
+from gridgis import audit
 from gridgis.boundaries import PARENT_LEVEL, Finding, PreparedBoundaries, check_topology
 from gridgis.data import path as data_path
 from gridgis.db.layout import publish_cells
@@ -149,6 +150,7 @@ def import_boundaries(
     level: str,
     allow_topology_errors: bool = False,
     dry_run: bool = False,
+    actor: str,
     published_by: str | None = None,
 ) -> ImportReport:
     """Store checked boundaries of one level, all or nothing.
@@ -167,8 +169,12 @@ def import_boundaries(
         a file may hold only some of a parent's children.
     dry_run:
         Check everything against the database, then roll back.
+    actor:
+        Who imports. Cells write one audit row per community's new layout
+        (:func:`gridgis.db.layout.publish_cells`); other levels one row for the import
+        (counts of areas inserted and updated), not one per area.
     published_by:
-        Who publishes, recorded on new cell layout versions.
+        Recorded on new cell layout versions (default ``actor``).
 
     Returns
     -------
@@ -251,9 +257,21 @@ def import_boundaries(
                 report,
             )
         if level == "cell":
-            _publish_cells(conn, frame, report, published_by=published_by)
+            _publish_cells(conn, frame, report, actor=actor, published_by=published_by)
         else:
             _upsert_areas(conn, frame, level, report)
+            audit.record(
+                conn,
+                actor=actor,
+                action="import",
+                object_type=level,
+                object_id=None,
+                after={
+                    "rows": report.rows_read,
+                    "inserted": len(report.inserted),
+                    "updated": len(report.updated),
+                },
+            )
         if dry_run:
             transaction.rollback()
         else:
@@ -332,6 +350,7 @@ def _publish_cells(
     frame: gpd.GeoDataFrame,
     report: ImportReport,
     *,
+    actor: str,
     published_by: str | None,
 ) -> None:
     for community, cells in frame.groupby("parent_code", sort=True):
@@ -341,6 +360,7 @@ def _publish_cells(
             cells[["code", "name", "geometry"]],
             method="import",
             expected_version=None,
+            actor=actor,
             published_by=published_by,
         )
         report.unchanged.extend(diff.unchanged)
@@ -351,7 +371,9 @@ def _publish_cells(
             report.layout_versions[str(community)] = diff.version
 
 
-def load_divisions(engine: Engine, districts: Iterable[str] | None = None) -> dict[str, int]:
+def load_divisions(
+    engine: Engine, districts: Iterable[str] | None = None, *, actor: str
+) -> dict[str, int]:
     """Store the official names and codes of districts, streets and communities.
 
     Reads the bundled National Bureau of Statistics list (``gridgis/data/
@@ -365,6 +387,8 @@ def load_divisions(engine: Engine, districts: Iterable[str] | None = None) -> di
         The database.
     districts:
         District codes to load (default: all in the list).
+    actor:
+        Who loads them: one audit row with the counts.
 
     Returns
     -------
@@ -423,7 +447,11 @@ def load_divisions(engine: Engine, districts: Iterable[str] | None = None) -> di
                 for v in villages
             ],
         )
-    return {"district": len(wanted), "street": len(streets), "community": len(villages)}
+        counts = {"district": len(wanted), "street": len(streets), "community": len(villages)}
+        audit.record(
+            conn, actor=actor, action="load", object_type="divisions", object_id=None, after=counts
+        )
+    return counts
 
 
 def import_roads(
@@ -434,6 +462,7 @@ def import_roads(
     name_field: str | None = None,
     default_kind: str = "local",
     replace: bool = False,
+    actor: str,
 ) -> ImportReport:
     """Store roads and barriers (lines, EPSG:4326), all or nothing.
 
@@ -450,6 +479,8 @@ def import_roads(
         Kind of rows without a kind field.
     replace:
         Delete the stored roads first (in the same transaction).
+    actor:
+        Who imports: one audit row with the counts, not one per road.
 
     Raises
     ------
@@ -492,8 +523,7 @@ def import_roads(
             report,
         )
     with engine.begin() as conn:
-        if replace:
-            conn.execute(text("DELETE FROM road"))
+        removed = conn.execute(text("DELETE FROM road")).rowcount if replace else 0
         if payload:
             conn.execute(
                 text(
@@ -502,6 +532,14 @@ def import_roads(
                 ),
                 payload,
             )
+        audit.record(
+            conn,
+            actor=actor,
+            action="import",
+            object_type="road",
+            object_id=None,
+            after={"rows": report.rows_read, "inserted": len(payload), "deleted": removed},
+        )
     report.inserted = [str(i) for i in range(1, len(payload) + 1)]
     report.committed = True
     return report

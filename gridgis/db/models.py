@@ -10,6 +10,9 @@ and nest by prefix in their parent's code; foreign keys tie every level to its
 parent; geometries are checked valid; a case's lifecycle steps are checked to
 be in order, its current step is computed from them, and a trigger refuses to
 move a case backwards; a retired cell code can never be issued again.
+
+``audit_log`` records who changed what (:mod:`gridgis.audit`), written in the
+same transaction as the change itself.
 """
 
 from __future__ import annotations
@@ -655,3 +658,32 @@ class LoginFailure(Base):
     name: Mapped[str] = mapped_column(Text)
     address: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditLog(Base):
+    """One change to the data: who (``actor``), when (``at``), what (``action`` on
+    ``object_type`` ``object_id``) and a ``summary`` of the fields before and after.
+
+    Written by :func:`gridgis.audit.record` in the transaction of the change, so a
+    change that is rolled back leaves no row. ``street_code`` is the street the
+    object lies in, when it has one (to limit a street office's view later); it is
+    plain text, not a foreign key, so the trail outlives the areas it names.
+    ``request_id`` ties the row to the web request that made it (see
+    :mod:`gridgis.web.logs`).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_object_type_object_id", "object_type", "object_id"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    object_type: Mapped[str] = mapped_column(Text)
+    object_id: Mapped[str | None] = mapped_column(Text)
+    street_code: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    request_id: Mapped[str | None] = mapped_column(Text)

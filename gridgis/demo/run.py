@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, text
 
+from gridgis.audit import SYSTEM
 from gridgis.demo.cases import PERIOD
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.profiles import profile
@@ -25,6 +27,8 @@ __all__ = [
     "run_demo",
     "validate_demo",
 ]
+
+logger = logging.getLogger(__name__)
 
 PUBLISHED_BY = "gridgis demo"
 
@@ -334,7 +338,7 @@ def _ensure_divisions_and_outline(engine: Engine, district: str) -> None:
     from gridgis.db.load import import_boundaries, load_divisions
     from gridgis.io import read_vector
 
-    load_divisions(engine, [district])
+    load_divisions(engine, [district], actor=SYSTEM)
     with engine.connect() as conn:
         has_outline = conn.execute(
             text("SELECT geom IS NOT NULL FROM district WHERE code = :c"), {"c": district}
@@ -343,7 +347,7 @@ def _ensure_divisions_and_outline(engine: Engine, district: str) -> None:
         prepared = prepare_boundaries(
             read_vector(data_path("boundaries", f"{district}.geojson")), level="district"
         )
-        import_boundaries(engine, prepared, level="district")
+        import_boundaries(engine, prepared, level="district", actor=SYSTEM)
 
 
 def run_demo(
@@ -454,7 +458,7 @@ def run_demo(
                     district=prof.code, name=prof.name, seed=seed, scale=scale, created=False,
                     message=f"{prof.code} {prof.name} was loaded meanwhile: nothing loaded",
                 )  # fmt: skip
-            bulk.clear_district(conn, prof.code)
+            bulk.clear_district(conn, prof.code, actor=SYSTEM)
         load_seconds = bulk.load_district(
             conn,
             streets=demo.streets,
@@ -471,12 +475,20 @@ def run_demo(
             cases=demo.cases,
             inspections=demo.inspections,
             inspection_cells=demo.inspection_cells,
+            actor=SYSTEM,
             published_by=PUBLISHED_BY,
             progress=progress,
         )
     seconds["load"] = time.perf_counter() - clock
     seconds.update({f"load.{k}": v for k, v in load_seconds.items()})
     seconds["total"] = time.perf_counter() - started
+    logger.info(
+        "demo district %s loaded: %d cells, %d cases in %.0f s",
+        prof.code,
+        len(demo.cells),
+        len(demo.cases),
+        seconds["total"],
+    )
     notes = [f"community {code}: {note}" for code, note in demo.engine_notes.items()]
     notes += [
         f"community {code} could not house {missing:,} households"

@@ -23,6 +23,7 @@ from gridgis import config
 from gridgis.times import to_minutes
 from gridgis.web import (
     api,
+    audit_pages,
     auth,
     basemap,
     cases_api,
@@ -134,6 +135,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(editing.bp)
     app.register_blueprint(export_api.bp)
     app.register_blueprint(export_pages.bp)
+    app.register_blueprint(audit_pages.bp)
     i18n.init_app(app)  # Chinese by default, ?lang=en
     app.jinja_env.globals["nav_links"] = nav.nav_links
     app.jinja_env.filters["local_time"] = to_minutes  # every time on a page: +08:00

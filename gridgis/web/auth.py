@@ -609,7 +609,7 @@ def change_password() -> BaseResponse | tuple[str, int]:
         error = gettext("两次输入的新密码不一致。")
     else:
         try:
-            updated = users.set_password(get_engine(), user.name, new)
+            updated = users.set_password(get_engine(), user.name, new, actor=user.name)
         except InputError:
             error = _new_password_problem(new)
         else:

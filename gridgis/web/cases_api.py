@@ -230,6 +230,7 @@ def file_case(**fields: Any) -> dict[str, Any]:
         "book": book,
         "cache": intake_cache(app),
         "durable": intake_durable(app),
+        "actor": signed_in_name(),  # who files it, for the audit trail
     }
     rules = policy()
     if rules.street is None:

@@ -38,6 +38,7 @@ import geopandas as gpd
 import shapely
 from flask import (
     Blueprint,
+    abort,
     flash,
     redirect,
     render_template,
@@ -86,9 +87,12 @@ def _encoding_source_name(source: str | None) -> str | None:
     return names.get(source or "")
 
 
-def _user_name() -> str | None:
+def _user_name() -> str:
+    """The signed-in user's name: who makes the change (every view here requires a login)."""
     user = current_user()
-    return user.name if user is not None else None
+    if user is None:  # pragma: no cover - behind roles_required
+        abort(401)
+    return user.name
 
 
 def _whole_number(name: str, value: str | None, *, default: int | None) -> int | None:
@@ -251,7 +255,7 @@ def _keep_draft(
         raise
     except GridGISError as exc:
         return _render_community(community, error=exc, form=form)
-    draft_id = editing.save_draft(get_engine(), proposal, created_by=_user_name())
+    draft_id = editing.save_draft(get_engine(), proposal, actor=_user_name())
     return redirect(url_for("editing.draft_page", community=community, draft_id=draft_id))
 
 
@@ -316,7 +320,7 @@ def upload(community: str) -> BaseResponse | tuple[str, int]:
 @roles_required("admin")
 def discard_all(community: str) -> BaseResponse:
     """Throw away every draft of the community."""
-    n = editing.discard_drafts(get_engine(), _check_code(community))
+    n = editing.discard_drafts(get_engine(), _check_code(community), actor=_user_name())
     flash(gettext("已放弃 {n} 个草案。", n=n), "info")
     return redirect(url_for("editing.community_page", community=community))
 
@@ -411,7 +415,7 @@ def publish(community: str, draft_id: int) -> BaseResponse | tuple[str, int]:
     """Publish a draft as the community's new layout version."""
     _load(community, draft_id)
     try:
-        diff = editing.publish_draft(get_engine(), draft_id, published_by=_user_name())
+        diff = editing.publish_draft(get_engine(), draft_id, actor=_user_name())
     except NotFoundError:
         raise
     except GridGISError as exc:
@@ -437,6 +441,6 @@ def publish(community: str, draft_id: int) -> BaseResponse | tuple[str, int]:
 def discard(community: str, draft_id: int) -> BaseResponse:
     """Throw a draft away."""
     _load(community, draft_id)
-    editing.discard_draft(get_engine(), draft_id)
+    editing.discard_draft(get_engine(), draft_id, actor=_user_name())
     flash(gettext("已放弃草案 {id}。", id=draft_id), "info")
     return redirect(url_for("editing.community_page", community=community))

@@ -1,4 +1,4 @@
-"""gunicorn settings for gridgis: access logs with API keys masked.
+"""gunicorn settings for gridgis: access logs with API keys masked, the app's log lines.
 
 Use it with ``-c python:gridgis.web.gunicorn_conf``; options given on the command
 line are added to these::
@@ -7,7 +7,10 @@ line are added to these::
         --access-logfile - 'gridgis.web:create_app()'
 
 or name only the logger: ``--logger-class gridgis.web.gunicorn_conf.GunicornLogger``.
-See :mod:`gridgis.web.logs` for what is masked. Only gunicorn imports this module.
+See :mod:`gridgis.web.logs` for what is masked. The ``gridgis`` loggers (one
+structured line per request, the library's notes) go to standard error in
+:data:`gridgis.web.logs.LOG_FORMAT`, set up when gunicorn starts (:func:`on_starting`).
+Only gunicorn imports this module.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from typing import Any
 
 from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
-from gridgis.web.logs import mask_atoms
+from gridgis.web.logs import configure_logging, mask_atoms
 
-__all__ = ["GunicornLogger", "logger_class"]
+__all__ = ["GunicornLogger", "logger_class", "on_starting"]
 
 
 class GunicornLogger(Logger):
@@ -32,3 +35,9 @@ class GunicornLogger(Logger):
 
 logger_class = GunicornLogger
 """The access log masks ``api_key=``, ``token=`` and the like (:mod:`gridgis.web.logs`)."""
+
+
+def on_starting(server: Any) -> None:
+    """gunicorn's hook in the master process, before the workers fork: the ``gridgis``
+    loggers write to standard error (:func:`gridgis.web.logs.configure_logging`)."""
+    configure_logging()

@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("density_pages.density_map", "案件密度"),
     NavItem("export_pages.export_page", "数据导出"),
     NavItem("editing.index", "网格编辑", roles=("admin",), blueprints=("editing",)),
+    NavItem("audit_pages.audit_page", "审计日志", roles=("admin",)),
 )
 
 

@@ -438,8 +438,10 @@ def main(argv: list[str] | None = None) -> int:
             ]
             before = conn.execute(text("SELECT count(*) FROM case_record")).scalar_one()
         # Intake clients authenticate with an API token (an administrator's: any street).
-        users.add_user(engine, "bench", role="admin", password=secrets.token_urlsafe(16))
-        token = users.issue_token(engine, "bench")
+        users.add_user(
+            engine, "bench", role="admin", password=secrets.token_urlsafe(16), actor="bench"
+        )
+        token = users.issue_token(engine, "bench", actor="bench")
         print(f"demo loaded in {time.perf_counter() - loaded:.1f} s; {len(points)} points")
 
         port = _free_port()

@@ -205,7 +205,7 @@ def scratch_database(
             fill(engine)
             print(f"  filled {name} in {time.perf_counter() - started:.1f} s")
         if not any(user.name == BENCH_USER for user in list_users(engine)):
-            add_user(engine, BENCH_USER, role="admin", password=BENCH_PASSWORD)
+            add_user(engine, BENCH_USER, role="admin", password=BENCH_PASSWORD, actor="bench")
         yield url
     finally:
         engine.dispose()
