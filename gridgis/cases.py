@@ -50,7 +50,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -65,6 +64,7 @@ import shapely
 from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.exc import IntegrityError
 
+from gridgis.codes import LEVEL_DIGITS, check_code
 from gridgis.crs import CHINA_BBOX, CRSLike, CRSSpec, check_lonlat, parse_crs, to_wgs84
 from gridgis.db import queries
 from gridgis.db.models import CASE_STEP_NAMES_ZH, CASE_STEPS
@@ -110,7 +110,6 @@ MAX_DEADLINE_HOURS = 24 * 366
 MAX_LIMIT = 1000
 """The most cases :func:`list_cases` returns at once."""
 
-_CODE_DIGITS = {"street": 9, "community": 12, "cell": 15}
 _FINISHED = ("closed", "rejected")
 
 OVERDUE_SQL = (
@@ -194,12 +193,7 @@ def _step_label(step: str) -> str:
 
 
 def _check_code(value: str | None, level: str) -> str | None:
-    if value is None:
-        return None
-    digits = _CODE_DIGITS[level]
-    if not isinstance(value, str) or not re.fullmatch(rf"[0-9]{{{digits}}}", value):
-        raise InputError(f"`{level}` was {value!r} but is expected to be a {digits}-digit code")
-    return value
+    return None if value is None else check_code(value, level)
 
 
 def _some(value: object, name: str) -> list[object]:
@@ -1471,7 +1465,7 @@ def case_stats(
             f"LEFT JOIN grid_cell g ON g.id = c.cell_id{filters}"
         )
     else:
-        digits = _CODE_DIGITS[level]
+        digits = LEVEL_DIGITS[level]
         # The smallest code wins on a boundary that several active cells share.
         picked = (
             f"SELECT c.*, left(a.code, {digits}) AS area_code FROM case_record c "

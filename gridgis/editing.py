@@ -46,6 +46,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError, InternalError
 
 from gridgis import crs as crs_mod
+from gridgis.codes import is_code
 from gridgis.db.layout import (
     DEFAULT_BOUNDS,
     CommunityInputs,
@@ -422,7 +423,7 @@ def read_layout_file(
             problems.append(Problem(row, code, f"invalid polygon: {shapely.is_valid_reason(geom)}"))
         if code is None:
             problems.append(Problem(row, None, "the `code` is empty"))
-        elif not (len(code) == 15 and code.isdigit()):
+        elif not is_code(code, "cell"):
             problems.append(Problem(row, code, "a cell code has 15 digits"))
         elif not code.startswith(community_code):
             problems.append(Problem(row, code, f"the code is not of community {community_code}"))

@@ -83,7 +83,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -97,6 +96,7 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, bindparam, text
 
+from gridgis.codes import is_code, parent_code
 from gridgis.crs import CHINA_BBOX, CRSLike, check_lonlat, parse_crs, to_wgs84
 from gridgis.errors import CRSError, InputError, Problem, ValidationError
 
@@ -125,7 +125,6 @@ FLAG_REASONS: dict[str, str] = {
 }
 """The ``reason`` given with each ``flag`` of :func:`locate` and :func:`locate_in_db`."""
 
-_CODE = re.compile(r"^[0-9]{15}$")
 _BUCKETS_PER_CELL = 4.0
 """Buckets across a median cell: more makes lookups faster and the index slower to build."""
 _MAX_BUCKETS = 1 << 21
@@ -308,7 +307,7 @@ def _validated_cells(cells: gpd.GeoDataFrame, code: str) -> tuple[NDArray[Any], 
     # A loop over rows (not geometries) to word one problem per bad row.
     for row, (value, is_polygon, is_valid) in enumerate(zip(texts, polygonal, valid, strict=True)):
         where = row + 1
-        if value is None or not _CODE.match(value):
+        if not is_code(value, "cell"):
             problems.append(Problem(where, value, f"`{code}` is not a 15-digit cell code"))
         elif value in seen:
             problems.append(Problem(where, value, f"the code is also on row {seen[value]}"))
@@ -384,8 +383,8 @@ def cell_index(
     return CellIndex(  # which sorts the cells by code
         cell_ids=np.full(len(codes), -1, dtype=np.int64),
         codes=codes,
-        community_codes=np.array([c[:12] for c in codes], dtype=object),
-        street_codes=np.array([c[:9] for c in codes], dtype=object),
+        community_codes=np.array([parent_code(c, "community") for c in codes], dtype=object),
+        street_codes=np.array([parent_code(c, "street") for c in codes], dtype=object),
         geoms=geoms,
         outline=outline,
     )

@@ -44,6 +44,7 @@ from sqlalchemy import Connection, Engine, text
 from gridgis.analysis.hotspots import hotspots
 from gridgis.analysis.neighbours import active_cell_neighbours
 from gridgis.cases import period_conditions
+from gridgis.codes import check_code
 from gridgis.db import queries
 from gridgis.errors import InputError, NotFoundError
 from gridgis.times import aware
@@ -131,15 +132,11 @@ def check_area_code(
     >>> check_area_code(conn, "350304", "district")  # doctest: +SKIP
     '350304'
     """
-    digits = {"district": 6, "street": 9, "community": 12}[level]
-    if not (
-        isinstance(value, str) and len(value) == digits and value.isascii() and value.isdigit()
-    ):
-        raise InputError(f"`{level}` was {value!r} but is expected to be a {digits}-digit code")
-    found = conn.execute(text(f"SELECT 1 FROM {level} WHERE code = :code"), {"code": value})
+    code = check_code(value, level)
+    found = conn.execute(text(f"SELECT 1 FROM {level} WHERE code = :code"), {"code": code})
     if found.first() is None:
-        raise NotFoundError(f"`{level}` was {value!r} but no {level} has that code")
-    return value
+        raise NotFoundError(f"`{level}` was {code!r} but no {level} has that code")
+    return code
 
 
 def resolve_categories(conn: Connection, category: object) -> list[str]:

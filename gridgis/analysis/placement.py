@@ -74,6 +74,7 @@ from sqlalchemy import Connection, text
 
 from gridgis import crs as crs_mod
 from gridgis.analysis import network as net_mod
+from gridgis.codes import is_code
 from gridgis.db.queries import read_geoframe
 from gridgis.errors import CRSError, InputError, NotFoundError
 
@@ -125,8 +126,6 @@ DEFAULT_MILP_LIMIT = 200_000
 
 DEFAULT_LP_LIMIT = 2_000_000
 """Largest MCLP whose LP relaxation is solved for the upper bound."""
-
-_STREET_CODE_LENGTH = 9
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -224,7 +223,7 @@ def read_placement_data(
     params: dict[str, Any] = {"kinds": list(kinds)}
     area = ""
     if street is not None:
-        if not (len(street) == _STREET_CODE_LENGTH and street.isascii() and street.isdigit()):
+        if not is_code(street, "street"):
             raise InputError(
                 f"`street` was {street!r} but is expected to be a street office's 9-digit code "
                 "(e.g. 350304001)"
