@@ -67,6 +67,7 @@ from gridgis.errors import (
     listing,
 )
 from gridgis.io import read_vector
+from gridgis.paging import check_page
 from gridgis.partition import adjust_cells, draw_cells
 from gridgis.partition.reconcile import reconcile_codes
 from gridgis.partition.validate import LayoutReport, validate_layout
@@ -767,7 +768,9 @@ def community_summaries(
 ) -> list[CommunitySummary]:
     """Every community (or those whose code or name contains ``search``) with its number
     of active cells, of cells outside its household bounds, its layout version and its
-    number of drafts; ordered by street and code."""
+    number of drafts; ordered by street and code; at most ``limit`` (1 to 1000, as
+    :func:`gridgis.paging.check_page` checks)."""
+    limit, _ = check_page(limit, 0)
     sql = (
         "SELECT c.code, c.name, s.code AS street_code, s.name AS street_name, "
         "count(g.id) AS cells, "

@@ -79,12 +79,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
-from gridgis.analysis.density import resolve_categories
-from gridgis.cases import OVERDUE_SQL, period_conditions
+from gridgis.cases import OVERDUE_SQL, period_conditions, resolve_categories
 from gridgis.codes import LEVEL_DIGITS, LEVELS, Level, level_of, parent_code
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.queries import connection
 from gridgis.errors import InputError, NotFoundError
+from gridgis.geocode import cell_at_sql
 from gridgis.times import aware
 
 __all__ = [
@@ -163,11 +163,7 @@ def _figures_sql(level: Level, *, case_where: str, categories: list[str], detail
     building_agg AS (
         SELECT left(x.code, {digits}) AS area_code, count(*) AS buildings
         FROM building b
-        CROSS JOIN LATERAL (
-            SELECT g.code FROM grid_cell g
-            WHERE g.valid_to IS NULL AND ST_Covers(g.geom, b.location)
-            ORDER BY g.code LIMIT 1
-        ) x
+        CROSS JOIN LATERAL ({cell_at_sql("b.location")}) x
         WHERE b.location && (
             SELECT ST_SetSRID(CAST(ST_Extent(g.geom) AS geometry), 4326) FROM grid_cell g
             WHERE g.valid_to IS NULL AND g.code LIKE :prefix

@@ -77,6 +77,7 @@ from gridgis.analysis import network as net_mod
 from gridgis.codes import is_code
 from gridgis.db.queries import read_geoframe
 from gridgis.errors import CRSError, InputError, NotFoundError
+from gridgis.geocode import smallest_cell
 
 __all__ = [
     "AREA_METHOD",
@@ -1294,13 +1295,10 @@ def _cell_of(frame: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, code: str) -> NDA
     out = np.full(pts.size, None, dtype=object)
     if pts.size == 0 or cells.empty:
         return out
-    geoms = np.asarray(cells.geometry.array, dtype=object)
-    pi, ci = shapely.STRtree(geoms).query(pts, predicate="intersects")
     codes = cells[code].astype(str).to_numpy()
-    first = (
-        pd.DataFrame({"p": pi, "code": codes[ci]}).sort_values(["p", "code"]).drop_duplicates("p")
-    )
-    out[first["p"].to_numpy()] = first["code"].to_numpy()
+    by_code = np.argsort(codes, kind="stable")
+    found = smallest_cell(pts, np.asarray(cells.geometry.array, dtype=object)[by_code])
+    out[found >= 0] = codes[by_code][found[found >= 0]]
     return out
 
 
