@@ -23,17 +23,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridgis import crs as crs_mod
+from gridgis.codes import LEVEL_DIGITS, PARENT_LEVEL, is_code, parent_code
 from gridgis.errors import InputError, Problem
-
-LEVEL_DIGITS: dict[str, int] = {"district": 6, "street": 9, "community": 12, "cell": 15}
-"""Length of the official code at each level."""
-
-PARENT_LEVEL: dict[str, str | None] = {
-    "district": None,
-    "street": "district",
-    "community": "street",
-    "cell": "community",
-}
 
 REPAIR_TOLERANCE = 0.01
 """A repair that changes a polygon's area by more than this share is refused."""
@@ -227,7 +218,7 @@ def prepare_boundaries(
         reasons: list[str] = []
         if code is None:
             reasons.append(f"no code in field {code_field!r}")
-        elif not (code.isdigit() and len(code) == digits):
+        elif not is_code(code, level):
             reasons.append(f"code {code!r} is not {digits} digits, as a {level} code must be")
         elif counts.get(code, 0) > 1:
             reasons.append(f"code {code} appears {counts[code]} times in the file")
@@ -237,8 +228,8 @@ def prepare_boundaries(
         if name is None and level != "cell":
             reasons.append(f"no name in field {name_field!r}")
         parent: str | None = None
-        if parent_level is not None and code is not None and code.isdigit():
-            parent = code[: LEVEL_DIGITS[parent_level]]
+        if parent_level is not None and is_code(code, level):
+            parent = parent_code(code, parent_level)
             if parent_list is not None:
                 given = parent_list[position]
                 if given != parent:

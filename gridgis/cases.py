@@ -52,10 +52,9 @@ import datetime as dt
 import functools
 import json
 import math
-import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -63,16 +62,24 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 import psycopg
-import shapely
 from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.exc import IntegrityError
 
-from gridgis import audit, config
-from gridgis.crs import CHINA_BBOX, CRSLike, CRSSpec, check_lonlat, parse_crs, to_wgs84
+from gridgis import audit, config, paging
+from gridgis.codes import LEVEL_DIGITS, check_code
+from gridgis.crs import CRSLike, CRSSpec, parse_crs, to_wgs84
 from gridgis.db import queries
 from gridgis.db.models import CASE_STEP_NAMES_ZH, CASE_STEPS
 from gridgis.errors import ConflictError, DuplicateCaseError, InputError, NotFoundError
-from gridgis.geocode import CellIndex
+from gridgis.geocode import (
+    CellIndex,
+    CellLocator,
+    DatabaseLocator,
+    IndexLocator,
+    cell_at_sql,
+    point_flag,
+)
+from gridgis.paging import check_page
 from gridgis.times import CHINA_TZ, aware, parse_time, to_display
 
 if TYPE_CHECKING:
@@ -83,6 +90,7 @@ __all__ = [
     "STAT_LAYOUTS",
     "STAT_LEVELS",
     "STEPS",
+    "CaseCategories",
     "IntakeCache",
     "advance_case",
     "case_categories",
@@ -91,6 +99,8 @@ __all__ = [
     "deadline_hours",
     "get_case",
     "list_cases",
+    "load_categories",
+    "resolve_categories",
     "set_deadline_hours",
 ]
 
@@ -110,10 +120,9 @@ LOCAL_TZ = CHINA_TZ
 MAX_DEADLINE_HOURS = 24 * 366
 """The longest time limit a category may have (a year)."""
 
-MAX_LIMIT = 1000
-"""The most cases :func:`list_cases` returns at once."""
+MAX_LIMIT = paging.MAX_LIMIT
+"""The most cases :func:`list_cases` returns at once (:data:`gridgis.paging.MAX_LIMIT`)."""
 
-_CODE_DIGITS = {"street": 9, "community": 12, "cell": 15}
 _FINISHED = ("closed", "rejected")
 
 OVERDUE_SQL = (
@@ -197,12 +206,7 @@ def _step_label(step: str) -> str:
 
 
 def _check_code(value: str | None, level: str) -> str | None:
-    if value is None:
-        return None
-    digits = _CODE_DIGITS[level]
-    if not isinstance(value, str) or not re.fullmatch(rf"[0-9]{{{digits}}}", value):
-        raise InputError(f"`{level}` was {value!r} but is expected to be a {digits}-digit code")
-    return value
+    return None if value is None else check_code(value, level)
 
 
 def _some(value: object, name: str) -> list[object]:
@@ -237,40 +241,107 @@ def _check_step(step: object) -> str:
     raise InputError(f"`step` was {step!r} but is expected to be one of {allowed}")
 
 
-def _category_codes(conn: Connection) -> dict[str, str]:
-    """Category code -> Chinese name, by code."""
-    rows = conn.execute(text("SELECT code, name_zh FROM case_category ORDER BY code"))
-    return {r.code: r.name_zh for r in rows}
+class CaseCategories:
+    """The case categories (table ``case_category``) and the one rule that names them.
+
+    A category is named by its code (``fire_safety``, in any case), its Chinese name
+    (``消防安全``) or its English name (``Fire safety``, in any case), with spaces
+    around it ignored. Filing a case, listing cases, the density maps, the figures and
+    the bulk import all ask this rule. An exact code or Chinese name wins over a
+    case-folded one.
+
+    Parameters
+    ----------
+    rows:
+        ``(code, name_zh, name_en)`` of each category.
+
+    Examples
+    --------
+    >>> known = CaseCategories([("fire_safety", "消防安全", "Fire safety")])
+    >>> [known.code_of(v) for v in ("消防安全", " FIRE_SAFETY", "fire safety", "火灾")]
+    ['fire_safety', 'fire_safety', 'fire_safety', None]
+    """
+
+    def __init__(self, rows: Iterable[Sequence[object]]) -> None:
+        listed = sorted((str(code), str(zh), str(en)) for code, zh, en in rows)
+        self.names: dict[str, str] = {code: zh for code, zh, _ in listed}
+        """Code -> Chinese name, by code."""
+        self._folded: dict[str, str] = {}
+        for code, zh, en in reversed(listed):  # the first category wins a shared key
+            for key in (en, zh, code):
+                self._folded[key.casefold()] = code
+        self._exact = {zh: code for code, zh, _ in listed} | {c: c for c in self.names}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def code_of(self, value: object) -> str | None:
+        """The code of the category ``value`` names, ``None`` when none (or not text)."""
+        if not isinstance(value, str):
+            return None
+        key = value.strip()
+        return self._exact.get(key) or self._folded.get(key.casefold())
+
+    def listing(self) -> str:
+        """The categories as an error message lists them: ``code (中文名), ...``."""
+        return ", ".join(f"{code} ({name})" for code, name in self.names.items())
+
+    def unknown(self, value: object) -> NotFoundError:
+        """The error for a category ``value`` that names none, listing those there are."""
+        return NotFoundError(
+            f"`category` was {value!r} but is expected to be one of the categories in "
+            f"case_category: {self.listing()}"
+        )
+
+    def resolve(self, value: object) -> str:
+        """The code of ``value``, else :meth:`unknown`."""
+        code = self.code_of(value)
+        if code is None:
+            raise self.unknown(value)
+        return code
+
+    def resolve_all(self, value: object) -> list[str]:
+        """Codes of one category or a non-empty list of them, without repeats, in order.
+
+        Raises
+        ------
+        InputError
+            When ``value`` is neither text nor a non-empty list.
+        NotFoundError
+            Naming the first that names no category.
+        """
+        return list(dict.fromkeys(self.resolve(v) for v in _some(value, "category")))
 
 
-def _match_category(known: Mapping[str, str], category: object) -> str | None:
-    """The code of ``category`` (a code or a Chinese name) among ``known`` (code -> name)."""
-    if not isinstance(category, str):
-        return None
-    key = category.strip()
-    if key in known:
-        return key
-    for code, name in known.items():
-        if name == key:
-            return code
-    return None
+def load_categories(connection: Engine | Connection) -> CaseCategories:
+    """The case categories stored in ``case_category``.
+
+    Examples
+    --------
+    >>> load_categories(engine).resolve("Fire safety")  # doctest: +SKIP
+    'fire_safety'
+    """
+    with queries.connection(connection) as conn:
+        rows = conn.execute(text("SELECT code, name_zh, name_en FROM case_category"))
+        return CaseCategories(rows.all())
 
 
-def _unknown_category(category: object, known: Mapping[str, str]) -> NotFoundError:
-    listed = ", ".join(f"{code} ({name})" for code, name in known.items())
-    return NotFoundError(
-        f"`category` was {category!r} but is expected to be one of the categories in "
-        f"case_category: {listed}"
-    )
+def resolve_categories(connection: Engine | Connection, category: object) -> list[str]:
+    """Codes for ``category``: one category or a non-empty list (see :class:`CaseCategories`).
 
+    Raises
+    ------
+    InputError
+        When ``category`` is neither text nor a non-empty list.
+    NotFoundError
+        Naming the first unknown category and listing the known ones.
 
-def _resolve_category(conn: Connection, category: object) -> str:
-    """Return the category code of ``category`` (a code or its Chinese name), else raise."""
-    known = _category_codes(conn)
-    code = _match_category(known, category)
-    if code is None:
-        raise _unknown_category(category, known)
-    return code
+    Examples
+    --------
+    >>> resolve_categories(engine, ["消防安全", "dispute"])  # doctest: +SKIP
+    ['fire_safety', 'dispute']
+    """
+    return load_categories(connection).resolve_all(category)
 
 
 def _record(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -353,7 +424,8 @@ def set_deadline_hours(
     connection:
         The database (an engine commits at once; a connection leaves the commit to the caller).
     category:
-        The category's code (``"fire_safety"``) or Chinese name (``"消防安全"``).
+        The category's code (``"fire_safety"``), Chinese or English name
+        (``"消防安全"``, ``"Fire safety"``), as :class:`CaseCategories` reads them.
     hours:
         The new limit, 1 to :data:`MAX_DEADLINE_HOURS`.
 
@@ -378,7 +450,7 @@ def set_deadline_hours(
             f"{MAX_DEADLINE_HOURS}"
         )
     with queries.transaction(connection) as conn:
-        code = _resolve_category(conn, category)
+        code = load_categories(conn).resolve(category)
         old = conn.execute(
             text(
                 "UPDATE case_category k SET deadline_hours = :h FROM case_category old "
@@ -524,35 +596,9 @@ under it, before it places it in the database instead."""
 class _Layout:
     """The active cells as :class:`IntakeCache` holds them."""
 
-    index: CellIndex
-    tree: shapely.STRtree
-    """Over ``index.geoms``: the few cells whose box holds a point."""
+    locator: IndexLocator
     version: int
     fingerprint: str
-
-    def locate(self, lon: float, lat: float) -> dict[str, Any]:
-        """The cell of one checked WGS84 point, as :func:`gridgis.geocode.locate` finds it.
-
-        The same rule in a form cheap for one point (about 15 µs against 360 µs for
-        ``locate``, which builds a data frame): the cells whose box holds the point, tested
-        with the same predicate (``intersects_xy`` on the prepared cells, so a point on an
-        edge is in every cell sharing it), and the smallest position, which is the smallest
-        code since the index is sorted by code.
-        """
-        index = self.index
-        near = self.tree.query(shapely.Point(lon, lat))
-        hits = near[shapely.intersects_xy(index.geoms[near], lon, lat)]
-        if hits.size:
-            at = int(hits.min())
-            return {
-                "flag": None,
-                "cell_id": int(index.cell_ids[at]),
-                "cell_code": str(index.codes[at]),
-                "community_code": str(index.community_codes[at]),
-                "street_code": str(index.street_codes[at]),
-            }
-        inside = index.outline is not None and bool(shapely.intersects_xy(index.outline, lon, lat))
-        return {"flag": "gap" if inside else "outside"}
 
 
 class IntakeCache:
@@ -600,7 +646,7 @@ class IntakeCache:
         self.max_age = float(max_age)
         self._lock = threading.Lock()
         self._layout: _Layout | None = None
-        self._categories: dict[str, str] = {}
+        self._categories = CaseCategories([])
         self._checked = -math.inf
 
     def cells(self, connection: Engine | Connection) -> CellIndex:
@@ -612,7 +658,7 @@ class IntakeCache:
         808
         """
         with queries.connection(connection) as conn:
-            return self._current(conn).index
+            return self._current(conn).locator.index
 
     def clear(self) -> None:
         """Forget everything: the next case loads the cells and categories again.
@@ -622,7 +668,8 @@ class IntakeCache:
         >>> cache.clear()  # doctest: +SKIP
         """
         with self._lock:
-            self._layout, self._categories, self._checked = None, {}, -math.inf
+            self._layout, self._categories = None, CaseCategories([])
+            self._checked = -math.inf
 
     def _current(self, conn: Connection, *, replaced: _Layout | None = None) -> _Layout:
         """The cells to place a case in; ``replaced``: cells found out of date."""
@@ -641,7 +688,7 @@ class IntakeCache:
                     if found.fingerprint != layout.fingerprint:
                         self._load(conn)
                     else:
-                        self._categories = _category_codes(conn)
+                        self._categories = load_categories(conn)
                     self._checked = time.monotonic()
                 return self._layout or layout
             finally:
@@ -660,20 +707,16 @@ class IntakeCache:
         # what was read, which only means one more reload.
         found = conn.execute(_FINGERPRINT_SQL).one()
         index = load_cell_index(conn)
-        self._categories = _category_codes(conn)
-        self._layout = _Layout(
-            index, shapely.STRtree(index.geoms), int(found.version), str(found.fingerprint)
-        )
+        self._categories = load_categories(conn)
+        self._layout = _Layout(IndexLocator(index), int(found.version), str(found.fingerprint))
         self._checked = time.monotonic()
 
     def _category(self, conn: Connection, category: object) -> str:
         """The code of ``category``, from memory; read again once when it is unknown."""
-        code = _match_category(self._categories, category)
+        code = self._categories.code_of(category)
         if code is None:
-            self._categories = _category_codes(conn)
-            code = _match_category(self._categories, category)
-        if code is None:
-            raise _unknown_category(category, self._categories)
+            self._categories = load_categories(conn)
+            code = self._categories.resolve(category)
         return code
 
 
@@ -699,7 +742,7 @@ def _system_of(crs: CRSLike) -> tuple[CRSSpec, bool, bool]:
 
 
 def _locate_point(
-    conn: Connection, x: object, y: object, crs: CRSLike, cells: CellIndex | _Layout | None
+    conn: Connection, x: object, y: object, crs: CRSLike, cells: CellLocator | None
 ) -> dict[str, Any]:
     """Where the point (x, y) in ``crs`` is: WGS84 point, cell and flag (as case columns).
 
@@ -721,7 +764,7 @@ def _locate_point(
     if geographic:
         # Check the numbers as given: converting a swapped pair first could turn it into
         # infinities (pyproj) and hide that it was merely swapped.
-        flag = _lonlat_flag(fx, fy)
+        flag = point_flag(fx, fy)
         if flag in ("swapped", "outside_china"):
             return found | {"location_flag": flag}
         if flag == "invalid":
@@ -746,50 +789,23 @@ def _locate_point(
 _CELL_KEYS = ("cell_id", "cell_code", "community_code", "street_code")
 
 
-def _lonlat_flag(lon: float, lat: float) -> str:
-    """:func:`gridgis.crs.check_lonlat` of one point; a point in China's box is checked here.
-
-    ``check_lonlat`` works on arrays (about 15 µs for one point); a point inside
-    :data:`gridgis.crs.CHINA_BBOX` is ``"ok"`` for it, whatever else holds.
-    """
-    west, south, east, north = CHINA_BBOX
-    if west <= lon <= east and south <= lat <= north:
-        return "ok"
-    return str(check_lonlat(lon, lat))
-
-
 def _find_cell(
     conn: Connection,
     lon: float,
     lat: float,
-    cells: CellIndex | _Layout | None,
+    cells: CellLocator | None,
     *,
     checked: bool = False,
 ) -> dict[str, Any]:
-    """``flag`` and, when located, the cell of one WGS84 point (``checked``: known plausible)."""
-    if isinstance(cells, _Layout):
-        if not checked:
-            flag = _lonlat_flag(lon, lat)
-            if flag != "ok":
-                return {"flag": flag}
-        return cells.locate(lon, lat)
-    if isinstance(cells, CellIndex):
-        from gridgis.geocode import locate
+    """``flag`` and, when located, the cell of one WGS84 point (``checked``: known plausible).
 
-        row = locate(cells, [lon], [lat]).iloc[0]
-    else:
-        from gridgis.geocode import locate_in_db
-
-        row = locate_in_db(conn, [lon], [lat]).iloc[0]
-    if row["flag"] is not None:
-        return {"flag": row["flag"]}
-    return {
-        "flag": None,
-        "cell_id": int(row["cell_id"]),
-        "cell_code": row["cell_code"],
-        "community_code": row["community_code"],
-        "street_code": row["street_code"],
-    }
+    ``cells``: where to look (``None``: the active cells, in the database).
+    """
+    if not checked:
+        flag = point_flag(lon, lat)
+        if flag != "ok":
+            return {"flag": flag}
+    return (cells if cells is not None else DatabaseLocator(conn)).cell_of(lon, lat)
 
 
 def _invalid_point(x: float, y: float, crs_name: str) -> InputError:
@@ -801,7 +817,7 @@ def _invalid_point(x: float, y: float, crs_name: str) -> InputError:
 
 
 def _locate_address(
-    conn: Connection, address: str, book: AddressBook | None, cells: CellIndex | _Layout | None
+    conn: Connection, address: str, book: AddressBook | None, cells: CellLocator | None
 ) -> dict[str, Any]:
     """Where the address is: the matched building's point, its cell, or the 'unmatched' flag."""
     from gridgis.address import load_address_book, match_addresses
@@ -829,7 +845,7 @@ def _locate_address(
 
 def _place(
     conn: Connection,
-    cells: CellIndex | _Layout | None,
+    cells: CellLocator | None,
     *,
     lon: float | None,
     lat: float | None,
@@ -953,7 +969,7 @@ def _file_cached(
     replaced = None
     for _ in range(_MAX_LAYOUT_RETRIES):
         layout = cache._current(conn, replaced=replaced)
-        values |= _place(conn, layout, **where) | {"layout_version": layout.version}
+        values |= _place(conn, layout.locator, **where) | {"layout_version": layout.version}
         row = _insert(conn, (True, durable), values, direct=direct)
         if row is not None:
             return row
@@ -1007,7 +1023,8 @@ def create_case(
     connection:
         The database (an engine commits at once; a connection leaves the commit to the caller).
     category:
-        A category code (``"fire_safety"``) or Chinese name (``"消防安全"``).
+        A category code (``"fire_safety"``), Chinese or English name (``"消防安全"``,
+        ``"Fire safety"``), as :class:`CaseCategories` reads them.
     lon, lat:
         The point, in ``crs`` (x and y: metres for a projected CRS).
     crs:
@@ -1114,8 +1131,8 @@ def create_case(
     with _filing(connection, autocommit=direct) as conn:
         try:
             if cache is None:
-                values["category_code"] = _resolve_category(conn, category)
-                values |= _place(conn, index, **where)
+                values["category_code"] = load_categories(conn).resolve(category)
+                values |= _place(conn, IndexLocator(index) if index is not None else None, **where)
                 row = _insert(conn, (False, durable), values, direct=direct)
             else:
                 row = _file_cached(
@@ -1130,7 +1147,7 @@ def create_case(
             if not why.known:
                 if cache is not None:
                     cache.clear()
-                raise _unknown_category(category, _category_codes(conn))
+                raise load_categories(conn).unknown(category)
             if why.existing is not None:
                 raise DuplicateCaseError(
                     f"`external_id` was {external_id!r} but case {why.existing} already has it; "
@@ -1351,7 +1368,7 @@ def list_cases(
     overdue: bool | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    limit: int = 100,
+    limit: int = paging.DEFAULT_LIMIT,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Cases matching every filter given, newest report first (then highest id).
@@ -1364,7 +1381,7 @@ def list_cases(
         Codes (9, 12, 15 digits) of the area the case was filed in; a cell code
         matches every version of that cell.
     category:
-        A category code or Chinese name, or a list of them (any of them matches).
+        A category (code, Chinese or English name), or a list of them (any matches).
     step:
         The current step (``reported`` ... ``closed``, ``rejected``), or a list of
         steps (any of them matches).
@@ -1373,7 +1390,8 @@ def list_cases(
     since, until:
         Reported at or after ``since`` and before ``until``.
     limit, offset:
-        Paging: 1 to :data:`MAX_LIMIT` cases, after skipping ``offset``.
+        Paging: 1 to :data:`MAX_LIMIT` cases, after skipping ``offset`` (0 to
+        :data:`gridgis.paging.MAX_OFFSET`), as :func:`gridgis.paging.check_page` checks.
 
     Returns
     -------
@@ -1387,10 +1405,7 @@ def list_cases(
     >>> open_ones = list_cases(engine, step=["reported", "registered"], category=["消防安全",
     ...                        "dispute"])  # doctest: +SKIP
     """
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise InputError(f"`limit` was {limit!r} but is expected to be from 1 to {MAX_LIMIT}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InputError(f"`offset` was {offset!r} but is expected to be 0 or more")
+    limit, offset = check_page(limit, offset, max_limit=MAX_LIMIT)
     if overdue is not None and not isinstance(overdue, bool):
         raise InputError(f"`overdue` was {overdue!r} but is expected to be True, False or None")
     where: list[str] = []
@@ -1412,14 +1427,8 @@ def list_cases(
     where += period_conditions("c.reported_at", since, until, params)
     with queries.connection(connection) as conn:
         if category is not None:
-            wanted = _some(category, "category")
-            known = _category_codes(conn)
-            codes = [_match_category(known, c) for c in wanted]
-            for asked, code in zip(wanted, codes, strict=True):
-                if code is None:
-                    raise _unknown_category(asked, known)
             where.append("c.category_code = ANY(CAST(:categories AS text[]))")
-            params["categories"] = list(dict.fromkeys(codes))
+            params["categories"] = resolve_categories(conn, category)
         sql = (
             _CASE_SELECT
             + (" WHERE " + " AND ".join(where) if where else "")
@@ -1539,12 +1548,11 @@ def case_stats(
             f"LEFT JOIN grid_cell g ON g.id = c.cell_id{filters}"
         )
     else:
-        digits = _CODE_DIGITS[level]
+        digits = LEVEL_DIGITS[level]
         # The smallest code wins on a boundary that several active cells share.
         picked = (
             f"SELECT c.*, left(a.code, {digits}) AS area_code FROM case_record c "
-            "LEFT JOIN LATERAL (SELECT g.code FROM grid_cell g WHERE g.valid_to IS NULL "
-            "AND ST_Covers(g.geom, c.geom) ORDER BY g.code LIMIT 1) a ON true"
+            f"LEFT JOIN LATERAL ({cell_at_sql('c.geom')}) a ON true"
             f"{filters}"
         )
     sql = f"""

@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError, InternalError
 
 from gridgis import audit
 from gridgis import crs as crs_mod
+from gridgis.codes import is_code
 from gridgis.db.layout import (
     DEFAULT_BOUNDS,
     CommunityInputs,
@@ -67,6 +68,7 @@ from gridgis.errors import (
     listing,
 )
 from gridgis.io import read_vector
+from gridgis.paging import check_page
 from gridgis.partition import adjust_cells, draw_cells
 from gridgis.partition.reconcile import reconcile_codes
 from gridgis.partition.validate import LayoutReport, validate_layout
@@ -423,7 +425,7 @@ def read_layout_file(
             problems.append(Problem(row, code, f"invalid polygon: {shapely.is_valid_reason(geom)}"))
         if code is None:
             problems.append(Problem(row, None, "the `code` is empty"))
-        elif not (len(code) == 15 and code.isdigit()):
+        elif not is_code(code, "cell"):
             problems.append(Problem(row, code, "a cell code has 15 digits"))
         elif not code.startswith(community_code):
             problems.append(Problem(row, code, f"the code is not of community {community_code}"))
@@ -801,7 +803,9 @@ def community_summaries(
 ) -> list[CommunitySummary]:
     """Every community (or those whose code or name contains ``search``) with its number
     of active cells, of cells outside its household bounds, its layout version and its
-    number of drafts; ordered by street and code."""
+    number of drafts; ordered by street and code; at most ``limit`` (1 to 1000, as
+    :func:`gridgis.paging.check_page` checks)."""
+    limit, _ = check_page(limit, 0)
     sql = (
         "SELECT c.code, c.name, s.code AS street_code, s.name AS street_name, "
         "count(g.id) AS cells, "

@@ -83,11 +83,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import geopandas as gpd
 import numpy as np
@@ -97,16 +96,23 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, bindparam, text
 
+from gridgis.codes import is_code, parent_code
 from gridgis.crs import CHINA_BBOX, CRSLike, check_lonlat, parse_crs, to_wgs84
 from gridgis.errors import CRSError, InputError, Problem, ValidationError
 
 __all__ = [
     "FLAG_REASONS",
     "CellIndex",
+    "CellLocator",
+    "DatabaseLocator",
+    "IndexLocator",
+    "cell_at_sql",
     "cell_index",
     "load_cell_index",
     "locate",
     "locate_in_db",
+    "point_flag",
+    "smallest_cell",
 ]
 
 _west, _south, _east, _north = CHINA_BBOX
@@ -125,7 +131,6 @@ FLAG_REASONS: dict[str, str] = {
 }
 """The ``reason`` given with each ``flag`` of :func:`locate` and :func:`locate_in_db`."""
 
-_CODE = re.compile(r"^[0-9]{15}$")
 _BUCKETS_PER_CELL = 4.0
 """Buckets across a median cell: more makes lookups faster and the index slower to build."""
 _MAX_BUCKETS = 1 << 21
@@ -308,7 +313,7 @@ def _validated_cells(cells: gpd.GeoDataFrame, code: str) -> tuple[NDArray[Any], 
     # A loop over rows (not geometries) to word one problem per bad row.
     for row, (value, is_polygon, is_valid) in enumerate(zip(texts, polygonal, valid, strict=True)):
         where = row + 1
-        if value is None or not _CODE.match(value):
+        if not is_code(value, "cell"):
             problems.append(Problem(where, value, f"`{code}` is not a 15-digit cell code"))
         elif value in seen:
             problems.append(Problem(where, value, f"the code is also on row {seen[value]}"))
@@ -384,8 +389,8 @@ def cell_index(
     return CellIndex(  # which sorts the cells by code
         cell_ids=np.full(len(codes), -1, dtype=np.int64),
         codes=codes,
-        community_codes=np.array([c[:12] for c in codes], dtype=object),
-        street_codes=np.array([c[:9] for c in codes], dtype=object),
+        community_codes=np.array([parent_code(c, "community") for c in codes], dtype=object),
+        street_codes=np.array([parent_code(c, "street") for c in codes], dtype=object),
         geoms=geoms,
         outline=outline,
     )
@@ -924,4 +929,180 @@ def locate_in_db(
         np.array([r.code for r in hit_cells], dtype=object),
         np.array([r.community_code for r in hit_cells], dtype=object),
         np.array([r.street_code for r in hit_cells], dtype=object),
+    )
+
+
+# --- one interface over both paths ----------------------------------------------------------
+
+
+def point_flag(lon: float, lat: float) -> str:
+    """:func:`gridgis.crs.check_lonlat` of one point, at once for a point in China's box.
+
+    ``check_lonlat`` works on arrays (about 15 µs for one point); a point inside
+    :data:`gridgis.crs.CHINA_BBOX` is ``"ok"`` for it, whatever else holds.
+
+    Examples
+    --------
+    >>> point_flag(119.0, 25.4), point_flag(25.4, 119.0)
+    ('ok', 'swapped')
+    """
+    if _west <= lon <= _east and _south <= lat <= _north:
+        return "ok"
+    return str(check_lonlat(lon, lat))
+
+
+def _cell_of_row(row: pd.Series) -> dict[str, Any]:
+    """One row of :func:`locate` as :meth:`CellLocator.cell_of` answers it."""
+    if row["flag"] is not None:
+        return {"flag": row["flag"]}
+    return {
+        "flag": None,
+        "cell_id": None if pd.isna(row["cell_id"]) else int(row["cell_id"]),
+        "cell_code": row["cell_code"],
+        "community_code": row["community_code"],
+        "street_code": row["street_code"],
+    }
+
+
+@runtime_checkable
+class CellLocator(Protocol):
+    """Where points are among the cells of one layout: in memory or in PostGIS, one answer.
+
+    :class:`IndexLocator` looks points up in a :class:`CellIndex`,
+    :class:`DatabaseLocator` in the database; for the same layout and the same
+    points both give the same cells and flags (a point on an edge or corner
+    shared by several cells goes to the smallest code), which the tests check on
+    the demo district.
+
+    Examples
+    --------
+    >>> def cell_code(locator: CellLocator, lon: float, lat: float) -> str | None:
+    ...     return locator.cell_of(lon, lat).get("cell_code")
+    """
+
+    def locate(self, x: ArrayLike, y: ArrayLike, *, crs: CRSLike = "wgs84") -> pd.DataFrame:
+        """The cell of each point, as :func:`locate` answers (one row per point)."""
+        ...
+
+    def cell_of(self, lon: float, lat: float) -> dict[str, Any]:
+        """The cell of one WGS84 point: ``flag`` (``None`` when located), and when located
+        ``cell_id``, ``cell_code``, ``community_code`` and ``street_code``."""
+        ...
+
+
+@dataclass(frozen=True)
+class IndexLocator:
+    """A :class:`CellLocator` over a :class:`CellIndex` held in memory.
+
+    :meth:`cell_of` looks one point up in the index's buckets without building a
+    data frame (about 10 µs against 360 µs for :func:`locate`): a bucket a cell
+    fills alone answers at once, else the bucket's cells are tested exactly.
+
+    Examples
+    --------
+    >>> import geopandas
+    >>> from shapely import box
+    >>> cells = geopandas.GeoDataFrame(
+    ...     {"code": ["350304001001002", "350304001001001"]},
+    ...     geometry=[box(119.01, 25.40, 119.02, 25.41), box(119.00, 25.40, 119.01, 25.41)],
+    ...     crs="EPSG:4326",
+    ... )
+    >>> IndexLocator(cell_index(cells)).cell_of(119.01, 25.405)["cell_code"]  # on the edge
+    '350304001001001'
+    """
+
+    index: CellIndex
+
+    def locate(self, x: ArrayLike, y: ArrayLike, *, crs: CRSLike = "wgs84") -> pd.DataFrame:
+        return locate(self.index, x, y, crs=crs)
+
+    def cell_of(self, lon: float, lat: float) -> dict[str, Any]:
+        flag = point_flag(lon, lat)
+        if flag != "ok":
+            return {"flag": flag}
+        index, grid = self.index, self.index._grid
+        bx = math.floor((lon - grid.x0) / grid.size)
+        by = math.floor((lat - grid.y0) / grid.size)
+        at = -1
+        if 0 <= bx < grid.nx and 0 <= by < grid.ny:
+            bucket = by * grid.nx + bx
+            at = int(grid.owner[bucket])
+            if at < 0:
+                near = grid.candidates[grid.offsets[bucket] : grid.offsets[bucket + 1]]
+                hits = near[shapely.intersects_xy(index.geoms[near], lon, lat)]
+                at = int(hits.min()) if hits.size else -1  # in code order: the smallest code
+        if at >= 0:
+            cell_id = int(index.cell_ids[at])
+            return {
+                "flag": None,
+                "cell_id": None if cell_id < 0 else cell_id,
+                "cell_code": str(index.codes[at]),
+                "community_code": str(index.community_codes[at]),
+                "street_code": str(index.street_codes[at]),
+            }
+        inside = index.outline is not None and bool(shapely.intersects_xy(index.outline, lon, lat))
+        return {"flag": "gap" if inside else "outside"}
+
+
+@dataclass(frozen=True)
+class DatabaseLocator:
+    """A :class:`CellLocator` that asks PostGIS (:func:`locate_in_db`) on ``connection``.
+
+    Examples
+    --------
+    >>> with get_engine().connect() as conn:  # doctest: +SKIP
+    ...     DatabaseLocator(conn).cell_of(119.0066, 25.4316)["cell_code"]
+    '350304001001003'
+    """
+
+    connection: Connection
+    at: dt.datetime | None = None
+
+    def locate(self, x: ArrayLike, y: ArrayLike, *, crs: CRSLike = "wgs84") -> pd.DataFrame:
+        return locate_in_db(self.connection, x, y, at=self.at, crs=crs)
+
+    def cell_of(self, lon: float, lat: float) -> dict[str, Any]:
+        return _cell_of_row(self.locate([lon], [lat]).iloc[0])
+
+
+def smallest_cell(points: NDArray[np.object_], cells: NDArray[np.object_]) -> NDArray[np.int64]:
+    """Position in ``cells`` of the cell holding each point, by the rule of this module.
+
+    For cells of any CRS and codes of any form (no :class:`CellIndex` needed):
+    ``cells`` sorted by code, a point on an edge several cells share goes to the
+    first of them, -1 for a point in none. One ``STRtree`` query for all points.
+
+    Examples
+    --------
+    >>> from shapely import box, points
+    >>> smallest_cell(points([0.5, 1.0, 3.0], [0.5, 0.5, 0.5]), [box(0, 0, 1, 1), box(1, 0, 2, 1)])
+    array([ 0,  0, -1])
+    """
+    found = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0 or len(cells) == 0:
+        return found
+    point, cell = shapely.STRtree(np.asarray(cells, dtype=object)).query(
+        np.asarray(points, dtype=object), predicate="intersects"
+    )
+    return _smallest(point, cell, len(points))
+
+
+def cell_at_sql(point: str, *, where: str = "") -> str:
+    """SQL of the active cell holding ``point`` (an SQL expression), by the same rule.
+
+    A subquery of one row (``code``, ``id``) for a ``LATERAL`` join: the active cell
+    whose polygon intersects the point, the smallest code when the point lies on a
+    boundary several cells share, as :func:`locate_in_db` finds it. ``where`` adds a
+    condition on the cell ``g`` (e.g. ``"g.community_code = b.community_code"``).
+
+    Examples
+    --------
+    >>> print(cell_at_sql("b.location"))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT g.code, g.id FROM grid_cell g WHERE g.valid_to IS NULL
+    AND ST_Intersects(g.geom, b.location) ORDER BY g.code LIMIT 1
+    """
+    extra = f" AND {where}" if where else ""
+    return (
+        "SELECT g.code, g.id FROM grid_cell g WHERE g.valid_to IS NULL"
+        f"{extra} AND ST_Intersects(g.geom, {point}) ORDER BY g.code LIMIT 1"
     )

@@ -71,6 +71,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gridgis import audit
+from gridgis.cases import CaseCategories
 from gridgis.crs import CRSLike, CRSSpec, check_lonlat, parse_crs, to_wgs84, transform_geometry
 from gridgis.db.queries import result_frame
 from gridgis.errors import (
@@ -1193,17 +1194,10 @@ def _load_categories(conn: Connection) -> pd.DataFrame:
 
 
 def _category_codes(values: pd.Series, categories: pd.DataFrame) -> tuple[pd.Series, str]:
-    """Category codes for codes or names (Chinese or English, any case); None when unknown."""
-    lookup: dict[str, str] = {}
-    for code, name_zh, name_en in categories[["code", "name_zh", "name_en"]].itertuples(
-        index=False
-    ):
-        lookup[str(code).lower()] = code
-        lookup[str(name_zh)] = code
-        lookup[str(name_en).lower()] = code
-    known = ", ".join(categories["name_zh"].astype(str)) + "; or their codes"
-    codes = [None if v is None else lookup.get(v.strip().lower()) for v in values]
-    return pd.Series(codes, dtype=object), known
+    """Category codes by :class:`gridgis.cases.CaseCategories`' rule; None when unknown."""
+    known = CaseCategories(categories[["code", "name_zh", "name_en"]].itertuples(index=False))
+    codes = [known.code_of(v) for v in values]
+    return pd.Series(codes, dtype=object), known.listing()
 
 
 def _check_cases(

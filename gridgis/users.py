@@ -54,6 +54,7 @@ from sqlalchemy import Connection, Engine, Row, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gridgis import audit, config, data, logins
+from gridgis.codes import is_code, parent_code
 from gridgis.db.models import USER_ROLES
 from gridgis.db.queries import count_areas, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
@@ -92,7 +93,6 @@ TOKEN_PREFIX = "ggt_"
 """Every API token starts with this, so a leaked one is easy to recognise and search for."""
 
 _NAME = re.compile(r"[^\s/\x00-\x1f\x7f-\x9f]{1,64}")
-_STREET_CODE = re.compile(r"[0-9]{9}")
 
 _COLUMNS = """
     u.id, u.name, u.role, u.street_code, s.name AS street_name, u.session_version,
@@ -243,7 +243,7 @@ def check_street(bind: Engine | Connection, street: str) -> str:
     Traceback (most recent call last):
     NotFoundError: street '350304009' does not exist; the streets of district 350304 are ...
     """
-    if not _STREET_CODE.fullmatch(street):
+    if not is_code(street, "street"):
         raise InputError(
             f"`street` was {street!r} but is expected to be a street's 9-digit code "
             "(e.g. 350304001)"
@@ -255,11 +255,11 @@ def check_street(bind: Engine | Connection, street: str) -> str:
         known = ", ".join(
             conn.execute(
                 text("SELECT code FROM street WHERE district_code = :d ORDER BY code LIMIT 12"),
-                {"d": street[:6]},
+                {"d": parent_code(street, "district")},
             ).scalars()
         )
         hint = (
-            f"; the streets of district {street[:6]} are {known}"
+            f"; the streets of district {parent_code(street, 'district')} are {known}"
             if known
             else "; load the streets first (`gridgis import divisions`)"
         )
@@ -718,7 +718,8 @@ def area_counts(bind: Engine | Connection, *, street: str | None = None) -> dict
         return count_areas(bind)
     with transaction(bind) as conn:
         row = conn.execute(
-            _STREET_COUNTS, {"district": street[:6], "street": street, "prefix": street + "%"}
+            _STREET_COUNTS,
+            {"district": parent_code(street, "district"), "street": street, "prefix": street + "%"},
         ).one()
     levels = ("district", "street", "community", "cell")
     return dict(zip(levels, (int(v) for v in row), strict=True))

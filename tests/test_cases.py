@@ -901,3 +901,33 @@ def test_texts_with_nul_and_implausible_times_are_refused(engine: Engine) -> Non
         )  # fmt: skip
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM case_record")).scalar() == 1
+
+
+def test_a_category_is_named_the_same_way_everywhere(engine: Engine) -> None:
+    # Drift: a bulk import took a code in any case and the English name ("Fire safety"),
+    # while filing one case, listing cases and the density maps took neither.
+    from gridgis.analysis.density import cell_case_density
+
+    insert_sample_areas(engine)
+    for asked in ("fire_safety", " FIRE_SAFETY ", "消防安全", "Fire safety", "fire SAFETY"):
+        assert create_case(engine, category=asked)["category"] == "fire_safety"
+        assert create_case(engine, category=asked, cache=IntakeCache())["category"] == "fire_safety"
+        assert {c["category"] for c in list_cases(engine, category=[asked, "Dispute"])} == {
+            "fire_safety"
+        }
+    density = cell_case_density(engine, category=["Fire safety", "消防安全"], by_category=True)
+    assert [c for c in density.columns if c.startswith("cases_")] == ["cases_fire_safety"]
+    with pytest.raises(NotFoundError, match=r"`category` was 'fire' but .* fire_safety \(消防安全"):
+        create_case(engine, category="fire")
+
+
+def test_paging_bounds_are_those_of_the_api(engine: Engine) -> None:
+    # Drift: the API refused an offset above 10**9, list_cases took any and a huge one was
+    # a database error (bigint out of range) instead of an InputError naming it.
+    assert list_cases(engine, offset=1_000_000_000) == []
+    with pytest.raises(InputError, match=r"`offset` was 9223372036854775808 but is expected"):
+        list_cases(engine, offset=2**63)
+    with pytest.raises(InputError, match=r"`offset` was -1 but is expected to be from 0"):
+        list_cases(engine, offset=-1)
+    with pytest.raises(InputError, match=r"`limit` was True but"):
+        list_cases(engine, limit=True)

@@ -22,10 +22,15 @@ from gridgis.errors import CoordinateError, CRSError, InputError, ValidationErro
 from gridgis.geocode import (
     FLAG_REASONS,
     CellIndex,
+    CellLocator,
+    DatabaseLocator,
+    IndexLocator,
+    cell_at_sql,
     cell_index,
     load_cell_index,
     locate,
     locate_in_db,
+    smallest_cell,
 )
 
 COMMUNITY = "350304001001"
@@ -169,6 +174,50 @@ def test_memory_and_postgis_agree_on_random_points_in_the_demo(demo_engine: Engi
     smallest = index.codes[np.argmax(touching, axis=0)]
     assert on_vertex["cell_code"].tolist() == smallest.tolist()
     assert (touching.sum(axis=0) > 1).sum() > 100
+
+
+def test_one_cell_locator_interface_gives_one_answer_on_the_demo(demo_engine: Engine) -> None:
+    """In memory, in PostGIS, one point at a time, in bulk, in SQL and from plain geometry:
+    the same cell for every point, also on edges and corners several cells share."""
+    rng = np.random.default_rng(15)
+    with demo_engine.connect() as conn:
+        index = load_cell_index(conn)
+        # Vertices (on corners and edges two or three cells share), midpoints of the
+        # cells' edges (on one shared edge, mostly) and points anywhere in the district.
+        rings = shapely.get_exterior_ring(shapely.get_parts(index.geoms))
+        coords, ring = shapely.get_coordinates(rings, return_index=True)
+        same = ring[1:] == ring[:-1]
+        mids = ((coords[:-1] + coords[1:]) / 2)[same]
+        mids = mids[rng.choice(len(mids), 600, replace=False)]
+        corners = coords[rng.choice(len(coords), 600, replace=False)]
+        west, south, east, north = shapely.bounds(index.outline)
+        anywhere = np.column_stack([rng.uniform(west, east, 600), rng.uniform(south, north, 600)])
+        x, y = np.concatenate([corners, mids, anywhere]).T
+        memory, database = IndexLocator(index), DatabaseLocator(conn)
+        assert isinstance(memory, CellLocator) and isinstance(database, CellLocator)
+        in_memory = memory.locate(x, y)
+        pd.testing.assert_frame_equal(database.locate(x, y), in_memory)
+        one_by_one = [memory.cell_of(float(a), float(b)) for a, b in zip(x, y, strict=True)]
+        assert [c.get("cell_code") for c in one_by_one] == in_memory["cell_code"].tolist()
+        assert [c["flag"] for c in one_by_one] == in_memory["flag"].tolist()
+        sample = rng.choice(len(x), 40, replace=False)
+        assert [database.cell_of(float(x[i]), float(y[i])) for i in sample] == [
+            one_by_one[i] for i in sample
+        ]
+        in_sql = conn.execute(
+            text(
+                "SELECT p.i, c.code FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) "
+                "WITH ORDINALITY AS p(x, y, i) LEFT JOIN LATERAL "
+                f"({cell_at_sql('ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)')}) c ON true "
+                "ORDER BY p.i"
+            ),
+            {"x": x.tolist(), "y": y.tolist()},
+        ).all()
+    assert [r.code for r in in_sql] == in_memory["cell_code"].tolist()
+    plain = smallest_cell(shapely.points(x, y), index.geoms)
+    assert [index.codes[i] if i >= 0 else None for i in plain] == in_memory["cell_code"].tolist()
+    shared = shapely.intersects_xy(index.geoms[:, None], x, y).sum(axis=0) > 1
+    assert shared.sum() > 300  # many points lie on edges or corners of several cells
 
 
 def _two_touching(index: CellIndex) -> tuple[int, int]:

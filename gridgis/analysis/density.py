@@ -43,7 +43,8 @@ from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.hotspots import hotspots
 from gridgis.analysis.neighbours import active_cell_neighbours
-from gridgis.cases import period_conditions
+from gridgis.cases import period_conditions, resolve_categories
+from gridgis.codes import check_code
 from gridgis.db import queries
 from gridgis.errors import InputError, NotFoundError
 from gridgis.times import aware
@@ -131,50 +132,11 @@ def check_area_code(
     >>> check_area_code(conn, "350304", "district")  # doctest: +SKIP
     '350304'
     """
-    digits = {"district": 6, "street": 9, "community": 12}[level]
-    if not (
-        isinstance(value, str) and len(value) == digits and value.isascii() and value.isdigit()
-    ):
-        raise InputError(f"`{level}` was {value!r} but is expected to be a {digits}-digit code")
-    found = conn.execute(text(f"SELECT 1 FROM {level} WHERE code = :code"), {"code": value})
+    code = check_code(value, level)
+    found = conn.execute(text(f"SELECT 1 FROM {level} WHERE code = :code"), {"code": code})
     if found.first() is None:
-        raise NotFoundError(f"`{level}` was {value!r} but no {level} has that code")
-    return value
-
-
-def resolve_categories(conn: Connection, category: object) -> list[str]:
-    """Category codes for ``category``: a code or Chinese name, or a non-empty list of them.
-
-    Raises
-    ------
-    InputError
-        When ``category`` is neither a string nor a non-empty list.
-    NotFoundError
-        Naming the first unknown category and listing the known ones.
-
-    Examples
-    --------
-    >>> resolve_categories(conn, ["消防安全", "dispute"])  # doctest: +SKIP
-    ['fire_safety', 'dispute']
-    """
-    if isinstance(category, str):
-        wanted: list[object] = [category]
-    elif isinstance(category, list | tuple | set | frozenset) and category:
-        wanted = list(category)
-    else:
-        raise InputError(
-            f"`category` was {category!r} but is expected to be a category code or Chinese "
-            "name, or a non-empty list of them"
-        )
-    rows = conn.execute(text("SELECT code, name_zh FROM case_category ORDER BY code")).all()
-    by_key = {r.code: r.code for r in rows} | {r.name_zh: r.code for r in rows}
-    unknown = [w for w in wanted if not isinstance(w, str) or w.strip() not in by_key]
-    if unknown:
-        listed = ", ".join(f"{r.code} ({r.name_zh})" for r in rows)
-        raise NotFoundError(
-            f"`category` was {unknown[0]!r} but is expected to be one of the categories: {listed}"
-        )
-    return list(dict.fromkeys(by_key[str(w).strip()] for w in wanted))
+        raise NotFoundError(f"`{level}` was {code!r} but no {level} has that code")
+    return code
 
 
 def _filter(
@@ -282,7 +244,7 @@ def cell_case_density(
     street, community:
         Only the cells of this street office (9 digits) or community (12 digits).
     category:
-        A category code or Chinese name (``"fire_safety"``, ``"消防安全"``), or a
+        A category code, Chinese or English name (``"fire_safety"``, ``"消防安全"``), or a
         list of them; default every category.
     since, until:
         Cases reported at or after ``since`` and before ``until`` (a naive

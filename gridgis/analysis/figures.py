@@ -79,15 +79,15 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
-from gridgis.analysis.density import resolve_categories
-from gridgis.cases import OVERDUE_SQL, period_conditions
+from gridgis.cases import OVERDUE_SQL, period_conditions, resolve_categories
+from gridgis.codes import LEVEL_DIGITS, LEVELS, Level, level_of, parent_code
 from gridgis.db.layout import DEFAULT_BOUNDS
-from gridgis.db.queries import LEVELS, Level, connection
+from gridgis.db.queries import connection
 from gridgis.errors import InputError, NotFoundError
+from gridgis.geocode import cell_at_sql
 from gridgis.times import aware
 
 __all__ = [
-    "CODE_DIGITS",
     "COUNT_COLUMNS",
     "DETAIL_COLUMNS",
     "FIGURE_COLUMNS",
@@ -99,9 +99,6 @@ __all__ = [
     "figure_records",
     "level_of",
 ]
-
-CODE_DIGITS: dict[Level, int] = {"district": 6, "street": 9, "community": 12, "cell": 15}
-"""Digits of the code of each level."""
 
 COUNT_COLUMNS: tuple[str, ...] = (
     "households",
@@ -151,7 +148,7 @@ _OPEN_SQL = "c.closed_at IS NULL AND c.rejected_at IS NULL"
 
 
 def _figures_sql(level: Level, *, case_where: str, categories: list[str], detail: bool) -> str:
-    digits = CODE_DIGITS[level]
+    digits = LEVEL_DIGITS[level]
     key, join = _CASE_KEY[level]
     per_category = "".join(
         f",\n               count(*) FILTER (WHERE c.category_code = :category_{i}) AS k{i}"
@@ -166,11 +163,7 @@ def _figures_sql(level: Level, *, case_where: str, categories: list[str], detail
     building_agg AS (
         SELECT left(x.code, {digits}) AS area_code, count(*) AS buildings
         FROM building b
-        CROSS JOIN LATERAL (
-            SELECT g.code FROM grid_cell g
-            WHERE g.valid_to IS NULL AND ST_Covers(g.geom, b.location)
-            ORDER BY g.code LIMIT 1
-        ) x
+        CROSS JOIN LATERAL ({cell_at_sql("b.location")}) x
         WHERE b.location && (
             SELECT ST_SetSRID(CAST(ST_Extent(g.geom) AS geometry), 4326) FROM grid_cell g
             WHERE g.valid_to IS NULL AND g.code LIKE :prefix
@@ -250,29 +243,6 @@ def _check_level(level: object) -> Level:
         if level == allowed:
             return allowed
     raise InputError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
-
-
-def level_of(code: str) -> Level:
-    """The level of an area code: 6 digits a district, 9 a street, 12 a community, 15 a cell.
-
-    Raises
-    ------
-    InputError
-        When ``code`` is not 6, 9, 12 or 15 digits.
-
-    Examples
-    --------
-    >>> level_of("350304001")
-    'street'
-    """
-    if isinstance(code, str) and re.fullmatch(r"[0-9]+", code):
-        for level, digits in CODE_DIGITS.items():
-            if len(code) == digits:
-                return level
-    raise InputError(
-        f"`code` was {code!r} but is expected to be an area code of 6 (district), "
-        "9 (street), 12 (community) or 15 (cell) digits"
-    )
 
 
 def child_level(level: str) -> Level | None:
@@ -488,7 +458,7 @@ def area_path(bind: Engine | Connection, code: str) -> list[dict[str, Any]]:
     """
     level = level_of(code)
     params: dict[str, str | None] = {
-        lv: code[:digits] if len(code) >= digits else None for lv, digits in CODE_DIGITS.items()
+        lv: parent_code(code, lv) if len(code) >= LEVEL_DIGITS[lv] else None for lv in LEVELS
     }
     with connection(bind) as conn:
         rows = conn.execute(text(_PATH_SQL), params).all()

@@ -74,8 +74,10 @@ from sqlalchemy import Connection, text
 
 from gridgis import crs as crs_mod
 from gridgis.analysis import network as net_mod
+from gridgis.codes import is_code
 from gridgis.db.queries import read_geoframe
 from gridgis.errors import CRSError, InputError, NotFoundError
+from gridgis.geocode import smallest_cell
 
 __all__ = [
     "AREA_METHOD",
@@ -125,8 +127,6 @@ DEFAULT_MILP_LIMIT = 200_000
 
 DEFAULT_LP_LIMIT = 2_000_000
 """Largest MCLP whose LP relaxation is solved for the upper bound."""
-
-_STREET_CODE_LENGTH = 9
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def read_placement_data(
     params: dict[str, Any] = {"kinds": list(kinds)}
     area = ""
     if street is not None:
-        if not (len(street) == _STREET_CODE_LENGTH and street.isascii() and street.isdigit()):
+        if not is_code(street, "street"):
             raise InputError(
                 f"`street` was {street!r} but is expected to be a street office's 9-digit code "
                 "(e.g. 350304001)"
@@ -1295,13 +1295,10 @@ def _cell_of(frame: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, code: str) -> NDA
     out = np.full(pts.size, None, dtype=object)
     if pts.size == 0 or cells.empty:
         return out
-    geoms = np.asarray(cells.geometry.array, dtype=object)
-    pi, ci = shapely.STRtree(geoms).query(pts, predicate="intersects")
     codes = cells[code].astype(str).to_numpy()
-    first = (
-        pd.DataFrame({"p": pi, "code": codes[ci]}).sort_values(["p", "code"]).drop_duplicates("p")
-    )
-    out[first["p"].to_numpy()] = first["code"].to_numpy()
+    by_code = np.argsort(codes, kind="stable")
+    found = smallest_cell(pts, np.asarray(cells.geometry.array, dtype=object)[by_code])
+    out[found >= 0] = codes[by_code][found[found >= 0]]
     return out
 
 

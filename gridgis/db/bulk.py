@@ -33,6 +33,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gridgis import audit
+from gridgis.codes import check_code
 from gridgis.db.layout import current_version, publish_cells
 from gridgis.errors import InputError, NotFoundError
 
@@ -232,8 +233,7 @@ def clear_district(conn: Connection, district: str, *, actor: str) -> dict[str, 
     InputError
         When ``district`` is not a 6-digit code.
     """
-    if not (isinstance(district, str) and district.isdigit() and len(district) == 6):
-        raise InputError(f"`district` was {district!r} but is expected to be a 6-digit code")
+    check_code(district, "district")
     like = f"{district}%"
     cells = "SELECT id FROM grid_cell WHERE community_code LIKE :d"
     workers = "SELECT id FROM grid_worker WHERE street_code LIKE :d"

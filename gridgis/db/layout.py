@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from gridgis import audit
 from gridgis.db.queries import connection
 from gridgis.errors import ConflictError, InputError, NotFoundError
+from gridgis.geocode import cell_at_sql
 from gridgis.partition.reconcile import same_shape
 
 DEFAULT_BOUNDS = (300, 500)
@@ -216,14 +217,16 @@ def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInpu
     )
 
 
+_CELL_OF_BUILDING = cell_at_sql("b.location", where="g.community_code = b.community_code")
+"""The active cell of building ``b``'s point, among its community's (ties: smaller code)."""
+
+
 def _building_cells(conn: Connection, community_code: str) -> dict[int, tuple[str, int]]:
     """Each building's active cell code and households; boundary ties go to the smaller code."""
     rows = conn.execute(
         text(
-            "SELECT DISTINCT ON (b.id) b.id, c.code, b.households FROM building b "
-            "JOIN grid_cell c ON c.community_code = b.community_code AND c.valid_to IS NULL "
-            "AND ST_Intersects(c.geom, b.location) WHERE b.community_code = :c "
-            "ORDER BY b.id, c.code"
+            "SELECT b.id, c.code, b.households FROM building b CROSS JOIN LATERAL "
+            f"({_CELL_OF_BUILDING}) c WHERE b.community_code = :c"
         ),
         {"c": community_code},
     )
@@ -257,10 +260,9 @@ def refresh_cell_counts(conn: Connection, community_code: str) -> None:
             "UPDATE grid_cell AS c SET households = coalesce(s.households, 0), "
             "residents = coalesce(s.residents, 0) FROM grid_cell AS c0 "
             "LEFT JOIN (SELECT code, sum(households) AS households, sum(residents) AS residents "
-            "FROM (SELECT DISTINCT ON (b.id) b.households, b.residents, g.code FROM building b "
-            "JOIN grid_cell g ON g.community_code = b.community_code AND g.valid_to IS NULL "
-            "AND ST_Intersects(g.geom, b.location) WHERE b.community_code = :c "
-            "ORDER BY b.id, g.code) AS x GROUP BY code) AS s ON s.code = c0.code "
+            "FROM (SELECT b.households, b.residents, g.code FROM building b CROSS JOIN LATERAL "
+            f"({_CELL_OF_BUILDING}) g WHERE b.community_code = :c"
+            ") AS x GROUP BY code) AS s ON s.code = c0.code "
             "WHERE c.id = c0.id AND c0.community_code = :c AND c0.valid_to IS NULL"
         ),
         {"c": community_code},

@@ -20,7 +20,8 @@ import shapely
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from gridgis import audit
-from gridgis.boundaries import PARENT_LEVEL, Finding, PreparedBoundaries, check_topology
+from gridgis.boundaries import Finding, PreparedBoundaries, check_topology
+from gridgis.codes import PARENT_LEVEL
 from gridgis.data import path as data_path
 from gridgis.db.layout import publish_cells
 from gridgis.db.queries import read_areas

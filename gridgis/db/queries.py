@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -13,10 +13,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, Result, text
 
+from gridgis.codes import LEVELS, Level
 from gridgis.errors import ConfigError
-
-Level = Literal["district", "street", "community", "cell"]
-LEVELS: tuple[Level, ...] = ("district", "street", "community", "cell")
 
 _SQL: dict[str, str] = {
     "district": "SELECT code, name, NULL::text AS parent_code, geom FROM district",

@@ -42,6 +42,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, Engine, text
 
+from gridgis.codes import is_code
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.queries import connection
 from gridgis.errors import InputError
@@ -178,7 +179,7 @@ def check_street(street: str | None) -> str | None:
     >>> check_street("350304001")
     '350304001'
     """
-    if street is None or (len(street) == 9 and street.isascii() and street.isdigit()):
+    if street is None or is_code(street, "street"):
         return street
     raise InputError(f"`street` was {street!r} but is expected to be a 9-digit street code")
 

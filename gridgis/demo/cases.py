@@ -41,7 +41,9 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis import crs as crs_mod
+from gridgis.codes import parent_code
 from gridgis.demo.profiles import DistrictProfile
+from gridgis.times import CHINA_TZ
 
 __all__ = [
     "CATEGORY_SHARES",
@@ -53,10 +55,10 @@ __all__ = [
 ]
 
 PERIOD = (
-    dt.datetime(2025, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))),
-    dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    dt.datetime(2025, 1, 1, tzinfo=CHINA_TZ),
+    dt.datetime(2026, 1, 1, tzinfo=CHINA_TZ),
 )
-"""The year the cases and inspections cover (Asia/Shanghai)."""
+"""The year the cases and inspections cover (China Standard Time, +08:00)."""
 
 CATEGORY_SHARES: dict[str, float] = {
     "fire_safety": 0.485,
@@ -324,7 +326,7 @@ def build_cases(
         points[lost[near]] = snapped[near]
     cell_code = cells["code"].to_numpy()[cell_of]
     community_code = cells["community_code"].to_numpy()[cell_of]
-    street_code = np.asarray([c[:9] for c in community_code], dtype=object)
+    street_code = np.asarray([parent_code(c, "street") for c in community_code], dtype=object)
 
     # Time of report.
     days = _days()
@@ -380,7 +382,7 @@ def build_cases(
 
     def stamp(t: NDArray[np.float64], keep: NDArray[np.bool_]) -> pd.Series:
         values = pd.to_datetime(np.round(np.where(keep, t, 0)).astype(np.int64), unit="s", utc=True)
-        series = pd.Series(values).dt.tz_convert("Asia/Shanghai")
+        series = pd.Series(values).dt.tz_convert(CHINA_TZ)
         return series.where(keep)
 
     alive = ~rejected

@@ -70,7 +70,8 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridgis.partition.codes import COMMUNITY_DIGITS, assign_codes
+from gridgis.codes import is_code, parent_code
+from gridgis.partition.codes import assign_codes
 from gridgis.partition.draw import (
     CELL_COLUMNS,
     Drawn,
@@ -168,8 +169,8 @@ def _split_code(code: str) -> tuple[str, str]:
 
 def _infer_prefix(codes: list[str]) -> str:
     """The prefix shared by all codes (12-digit community code, ``"group-"`` or ``""``)."""
-    if all(c.isdigit() and len(c) == COMMUNITY_DIGITS + 3 for c in codes):
-        heads = {c[:COMMUNITY_DIGITS] for c in codes}
+    if all(is_code(c, "cell") for c in codes):
+        heads = {parent_code(c, "community") for c in codes}
         if len(heads) == 1:
             return heads.pop()
     if all(c.isdigit() for c in codes):
@@ -360,11 +361,7 @@ def adjust_cells(
     crs = units.crs
     cells, codes = _check_cells(cells, crs)
     if community_code is not None:
-        if not (
-            isinstance(community_code, str)
-            and community_code.isdigit()
-            and len(community_code) == COMMUNITY_DIGITS
-        ):
+        if not is_code(community_code, "community"):
             raise PartitionError(
                 f"`community_code` was {community_code!r} but is expected to be a 12-digit "
                 "community code (or None)"

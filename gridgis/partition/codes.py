@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridgis.codes import is_code
 from gridgis.partition.units import PartitionError
 
 __all__ = ["assign_codes", "code_width"]
 
-COMMUNITY_DIGITS = 12
 SEQUENCE_DIGITS = 3
 
 
@@ -49,7 +49,7 @@ def code_width(prefix: str, last_number: int) -> int:
     PartitionError
         When ``prefix`` is a 12-digit community code and ``last_number`` > 999.
     """
-    if prefix.isdigit() and len(prefix) == COMMUNITY_DIGITS:
+    if is_code(prefix, "community"):
         if last_number > 10**SEQUENCE_DIGITS - 1:
             raise PartitionError(
                 f"community {prefix} would need cell number {last_number}, but 15-digit cell "

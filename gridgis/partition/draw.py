@@ -74,8 +74,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridgis import crs as crs_mod
+from gridgis.codes import is_code
 from gridgis.partition._engine import plan_cells
-from gridgis.partition.codes import COMMUNITY_DIGITS, assign_codes
+from gridgis.partition.codes import assign_codes
 from gridgis.partition.metrics import polsby_popper
 from gridgis.partition.seams import fit_frames
 from gridgis.partition.units import (
@@ -190,11 +191,7 @@ def community_prefix(community_code: str | None) -> str:
     """The code prefix of a community: its 12-digit code, or ``""``."""
     if community_code is None:
         return ""
-    if not (
-        isinstance(community_code, str)
-        and community_code.isdigit()
-        and len(community_code) == COMMUNITY_DIGITS
-    ):
+    if not is_code(community_code, "community"):
         raise PartitionError(
             f"`community_code` was {community_code!r} but is expected to be a 12-digit "
             "community code such as '211403001001' (or None)"
@@ -653,7 +650,7 @@ def group_key(value: object) -> str:
 
 def group_prefix(key: str) -> str:
     """Cell-code prefix of a group: the key when it is a 12-digit code, else key + '-'."""
-    return key if key.isdigit() and len(key) == COMMUNITY_DIGITS else f"{key}-"
+    return key if is_code(key, "community") else f"{key}-"
 
 
 def draw_layout(

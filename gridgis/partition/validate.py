@@ -88,6 +88,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis import crs as crs_mod
+from gridgis.codes import is_code, parent_code
 from gridgis.errors import CoordinateError, CRSError, InputError, listing
 from gridgis.partition.measure import Measure, pieces_area, polygon_parts
 from gridgis.partition.units import NOISE_M2
@@ -151,8 +152,6 @@ reach the minimum (an isolated compound, a small community).
 """
 
 _KIND_ORDER = {kind: position for position, kind in enumerate(FINDING_KINDS)}
-_COMMUNITY_DIGITS = 12
-_CELL_DIGITS = 15
 _GROUP_CODE = re.compile(r"^(?P<group>.+)-(?P<sequence>\d{3,})$")
 _REASON_POINT = re.compile(r"\[\s*(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)[^\]]*\]")
 _POLYGON = 3
@@ -566,16 +565,12 @@ def _check_options(
 # --- the checks ---------------------------------------------------------------------------------
 
 
-def _is_official(text: str, digits: int) -> bool:
-    return len(text) == digits and text.isdigit()
-
-
 def _community_of(code: str | None) -> str | None:
     """The community named by a cell code: 12-digit prefix, or the group of ``<group>-NNN``."""
     if code is None:
         return None
-    if _is_official(code, _CELL_DIGITS):
-        return code[:_COMMUNITY_DIGITS]
+    if is_code(code, "cell"):
+        return parent_code(code, "community")
     match = _GROUP_CODE.match(code)
     return match.group("group") if match else None
 
@@ -677,7 +672,7 @@ def _check_geometry(cells: _Cells, measure: Measure, sliver_m2: float, found: _F
 
 
 def _check_codes(cells: _Cells, *, code: str, community_known: bool, found: _Findings) -> None:
-    official = [c is not None and _is_official(c, _COMMUNITY_DIGITS) for c in cells.community]
+    official = [is_code(c, "community") for c in cells.community]
     chinese_layout = any(official)
     seen: dict[str, list[int]] = {}
     # A loop over codes (text), not geometries: each rule reads the code's characters.
@@ -690,7 +685,7 @@ def _check_codes(cells: _Cells, *, code: str, community_known: bool, found: _Fin
         seen.setdefault(text, []).append(i)
         problem: tuple[str, str] | None = None
         if own is not None and official[i]:
-            if not _is_official(text, _CELL_DIGITS):
+            if not is_code(text, "cell"):
                 problem = (
                     "malformed_code",
                     (
