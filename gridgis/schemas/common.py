@@ -18,12 +18,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from gridgis.codes import code_pattern
 from gridgis.errors import InputError
+from gridgis.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from gridgis.times import CHINA_TZ, RFC3339_YEARS, parse_rfc3339, parse_time
 
 __all__ = [
     "MAX_ID",
-    "MAX_OFFSET",
     "AreaCode",
     "CellCode",
     "CommunityCode",
@@ -38,7 +39,6 @@ __all__ = [
 
 MAX_ID = 2**63 - 1
 """The largest id a table holds (``bigint``)."""
-MAX_OFFSET = 1_000_000_000
 
 
 class Request(BaseModel):
@@ -119,11 +119,13 @@ def day_start(value: dt.date | dt.datetime | None, *, end: bool = False) -> dt.d
     return midnight + dt.timedelta(days=1) if end else midnight
 
 
-StreetCode = Annotated[str, Field(pattern=r"^[0-9]{9}$", description="A 9-digit street code.")]
-CommunityCode = Annotated[
-    str, Field(pattern=r"^[0-9]{12}$", description="A 12-digit community code.")
+StreetCode = Annotated[
+    str, Field(pattern=code_pattern("street"), description="A 9-digit street code.")
 ]
-CellCode = Annotated[str, Field(pattern=r"^[0-9]{15}$", description="A 15-digit cell code.")]
+CommunityCode = Annotated[
+    str, Field(pattern=code_pattern("community"), description="A 12-digit community code.")
+]
+CellCode = Annotated[str, Field(pattern=code_pattern("cell"), description="A 15-digit cell code.")]
 AreaCode = Annotated[
     str, Field(pattern=r"^[0-9]{2,15}$", description="An area code or its start (2–15 digits).")
 ]
@@ -157,5 +159,5 @@ Flag = Annotated[
 class Page(Request):
     """Paging of a list: at most ``limit`` items after skipping ``offset``."""
 
-    limit: int = Field(100, ge=1, le=1000, description="At most this many items.")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="At most this many items.")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many items.")
