@@ -154,8 +154,8 @@ def test_empty_tile_is_no_content(client: FlaskClient) -> None:
         ("/tiles/cells/2/4/0.pbf", 400, "tile `x` was 4 but is expected to be 0 to 3 at zoom 2"),
         ("/tiles/cells/0/0/1.pbf", 400, "tile `y` was 1 but is expected to be 0 to 0 at zoom 0"),
         ("/tiles/cells/1/-1/0.pbf", 404, None),
-        ("/tiles/cells/1/0/0.pbf?colour=red", 400, "`colour` was 'red'"),
-        ("/tiles/cells/1/0/0.pbf?street=35030400", 400, "9-digit street code"),
+        ("/tiles/cells/1/0/0.pbf?colour=red", 422, "`colour` was 'red'"),
+        ("/tiles/cells/1/0/0.pbf?street=35030400", 422, "`street` was '35030400'"),
         ("/map/cells?colour=households;", 400, "`colour` was"),
     ],
 )

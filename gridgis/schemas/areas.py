@@ -8,13 +8,13 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gridgis.schemas.common import AreaCode, Request
+from gridgis.schemas.common import AreaCode, Request, StreetCode
 
-__all__ = ["FEATURE_COLLECTION", "AreasQuery", "Health", "Me", "Summary"]
+__all__ = ["FEATURE_COLLECTION", "AreasQuery", "Health", "Me", "Summary", "TileQuery"]
 
 
 class _Answer(BaseModel):
@@ -28,6 +28,19 @@ class AreasQuery(Request):
         None,
         description="Keep the areas whose code starts with this (2 to 15 digits); for a "
         "street office, one outside its street is a 403.",
+    )
+
+
+class TileQuery(Request):
+    """Which cells a vector tile holds and what its ``colour`` property classifies."""
+
+    street: StreetCode | None = Field(
+        None,
+        description="Only this street office's cells; a street office's own by default, "
+        "another one is a 403.",
+    )
+    colour: Literal["households", "worker", "branch"] = Field(
+        "households", description="What the `colour` property classifies."
     )
 
 

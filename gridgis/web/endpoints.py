@@ -586,6 +586,12 @@ def _check_reply(operation: Operation, response: Response) -> None:
         raise AssertionError(
             f"{operation.operation_id} answered {response.status_code}, which it does not declare"
         )
+    if not reply.media_type:
+        if response.get_data():
+            raise AssertionError(
+                f"{operation.operation_id} answered {response.status_code} with a body"
+            )
+        return
     if reply.model is not None:
         try:
             reply.model.model_validate_json(response.get_data())

@@ -156,10 +156,9 @@ def _operation(op: Operation) -> dict[str, Any]:
         }
     responses: dict[str, Any] = {}
     for reply in op.replies:
-        answer: dict[str, Any] = {
-            "description": reply.description or "OK.",
-            "content": _content(reply),
-        }
+        answer: dict[str, Any] = {"description": reply.description or "OK."}
+        if reply.media_type:
+            answer["content"] = _content(reply)
         if reply.headers:
             answer["headers"] = {
                 name: {"description": text, "schema": {"type": "string"}}

@@ -640,62 +640,6 @@ _FEATURES = {
 }
 
 
-def _map_paths() -> dict[str, Any]:
-    """Density, placement and the cell tiles: the data behind the map pages."""
-    return {
-        "/tiles/cells/{z}/{x}/{y}.pbf": {
-            "get": {
-                "operationId": "cellTile",
-                "summary": (
-                    "A Mapbox Vector Tile of the active cells in tile z/x/y (XYZ numbering). "
-                    "Cached privately for 60 s with a weak ETag."
-                ),
-                "tags": ["maps"],
-                "parameters": [
-                    *(
-                        {
-                            "name": name,
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer", "minimum": 0, "maximum": high},
-                            "description": text,
-                        }
-                        for name, high, text in (
-                            ("z", 22, "Zoom, 0 to 22."),
-                            ("x", 2**22 - 1, "Column, 0 to 2^z - 1."),
-                            ("y", 2**22 - 1, "Row from the north, 0 to 2^z - 1."),
-                        )
-                    ),
-                    _query(
-                        "street",
-                        {"type": "string", "pattern": "^([0-9]{9})?$"},
-                        "Only this street office's cells; a street office's own by default, "
-                        "another one is a 403.",
-                    ),
-                    _query(
-                        "colour",
-                        {"type": "string", "pattern": "^(households|worker|branch)?$"},
-                        "What the `colour` property classifies (default households).",
-                    ),
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The tile (gzip-compressed when accepted).",
-                        "content": {
-                            "application/vnd.mapbox-vector-tile": {
-                                "schema": {"type": "string", "format": "binary"}
-                            }
-                        },
-                    },
-                    "204": {"description": "No cell is in this tile."},
-                    "304": {"description": "Not modified since the ETag sent."},
-                    **_e(400, 404, 503),
-                },
-            }
-        },
-    }
-
-
 _EXPORT_MEDIA_TYPES: tuple[str, ...] = (
     "application/zip",
     "application/geopackage+sqlite3",
@@ -855,7 +799,7 @@ def _document() -> dict[str, Any]:
             },
         ],
         "security": _SIGNED_IN,
-        "paths": _secured(_open311_paths() | _map_paths() | _export_paths()),
+        "paths": _secured(_open311_paths() | _export_paths()),
         "components": {
             "schemas": _schemas(),
             "responses": _responses(),

@@ -38,9 +38,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request
 
 from gridgis.db import tiles as db_tiles
+from gridgis.schemas.areas import TileQuery
 from gridgis.web.auth import login_required, policy
 from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
+from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.i18n import get_language, translate
 
 bp = Blueprint("tiles", __name__)
@@ -111,16 +113,6 @@ def legends(language: str = "zh") -> dict[str, dict[str, Any]]:
     return out
 
 
-def _street_arg() -> str | None:
-    """The street asked for, within what the user may see (403 for another street)."""
-    street = db_tiles.check_street(request.args.get("street") or None)
-    return policy().street_filter(street)
-
-
-def _colour_arg() -> str:
-    return db_tiles.check_colour(request.args.get("colour") or "households")
-
-
 class TileCache:
     """The tiles made for the current cells stamp, least recently used out first.
 
@@ -187,13 +179,42 @@ def _tile_cache() -> TileCache:
     return cache
 
 
-@bp.get("/tiles/cells/<int:z>/<int:x>/<int:y>.pbf")
-@login_required
-def cell_tile(z: int, x: int, y: int) -> Response:
-    """Answer the vector tile ``z/x/y`` of the active cells (204 when it holds none)."""
+def _street_arg() -> str | None:
+    """The page's street, within what the user may see (403 for another street)."""
+    street = db_tiles.check_street(request.args.get("street") or None)
+    return policy().street_filter(street)
+
+
+def _colour_arg() -> str:
+    return db_tiles.check_colour(request.args.get("colour") or "households")
+
+
+@endpoint(
+    bp,
+    "/tiles/cells/<int:z>/<int:x>/<int:y>.pbf",
+    operation_id="cellTile",
+    tags=("maps",),
+    query=TileQuery,
+    replies=(
+        Reply(
+            200,
+            description="The tile (gzip-compressed when accepted).",
+            media_type=MVT_MIMETYPE,
+            schema={"type": "string", "format": "binary"},
+        ),
+        Reply(204, description="No cell is in this tile.", media_type=""),
+        Reply(304, description="Not modified since the ETag sent.", media_type=""),
+    ),
+    errors=(400, 404),
+)
+def cell_tile(z: int, x: int, y: int, *, query: TileQuery) -> Response:
+    """A Mapbox Vector Tile of the active cells in tile z/x/y (XYZ numbering).
+
+    Cached privately for 60 s with a weak ETag; 204 when no cell is in the tile.
+    """
     db_tiles.check_tile(z, x, y)
-    street = _street_arg()
-    colour = _colour_arg()
+    street = policy().street_filter(query.street)
+    colour = db_tiles.check_colour(query.colour)
     engine = get_engine()
     # The street is in the ETag: a street office and an administrator in the same browser
     # ask for the same URL without `street` and must not share a revalidated tile.
