@@ -275,7 +275,7 @@ def test_spreadsheets_hold_formulas_and_control_characters_as_text(
     ("path", "status", "message"),
     [
         ("cells.gpkg?encoding=gbk", 400, "`encoding` was 'gbk'"),
-        ("cases.csv?from=2025-02-30", 400, "`from` was '2025-02-30'"),
+        ("cases.csv?from=2025-02-30", 422, "`from` was '2025-02-30'"),
         ("cases.csv?from=2025-03-01&to=2025-02-01", 400, "`from` (2025-03-01) must not"),
         ("cells.csv?level=street", 400, "`level` was 'street'"),
         ("cells.csv?crs=EPSG:99999", 400, "99999"),

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from gridgis.db.models import CASE_STEPS, LOCATED_BY
 from gridgis.schemas.common import (
+    CRS_PATTERN,
     MAX_ID,
     CellCode,
     CommunityCode,
@@ -50,7 +51,6 @@ NextStep = Literal["registered", "dispatched", "handled", "verified", "closed", 
 Step = Literal["reported", NextStep]
 if get_args(NextStep) != CASE_STEP_CHOICES[1:]:  # pragma: no cover - caught on import
     raise ImportError(f"NextStep {get_args(NextStep)} differs from {CASE_STEP_CHOICES[1:]}")
-_CRS_PATTERN = "^(?:wgs84|cgcs2000|gcj02|bd09|WGS84|CGCS2000|GCJ02|BD09|EPSG:[0-9]{4,5})$"
 
 
 class NewCase(Request):
@@ -82,7 +82,7 @@ class NewCase(Request):
     )
     crs: str | None = Field(
         None,
-        pattern=_CRS_PATTERN,
+        pattern=CRS_PATTERN,
         description="wgs84 (default) | cgcs2000 | gcj02 | bd09 | EPSG:nnnn",
     )
     address: str | None = Field(None, min_length=1, max_length=200)

@@ -119,6 +119,9 @@ def day_start(value: dt.date | dt.datetime | None, *, end: bool = False) -> dt.d
     return midnight + dt.timedelta(days=1) if end else midnight
 
 
+CRS_PATTERN = "^(?:wgs84|cgcs2000|gcj02|bd09|WGS84|CGCS2000|GCJ02|BD09|EPSG:[0-9]{4,5})$"
+"""The forms a request may name a CRS in (:func:`gridgis.crs.parse_crs` checks the EPSG code)."""
+
 StreetCode = Annotated[
     str, Field(pattern=code_pattern("street"), description="A 9-digit street code.")
 ]

@@ -99,6 +99,9 @@ class Reply:
         A JSON Schema for a body with no model (GeoJSON, a file, a tile).
     headers:
         Headers the answer carries, by name, with their description.
+    content:
+        For an answer that comes in one of several media types (an export): the JSON
+        Schema of each, by media type; ``media_type`` and ``schema`` are then unused.
     """
 
     status: int
@@ -107,6 +110,7 @@ class Reply:
     media_type: str = JSON
     schema: Mapping[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    content: Mapping[str, Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -600,6 +604,12 @@ def _check_reply(operation: Operation, response: Response) -> None:
                 f"{operation.operation_id} answered a body its model {reply.model.__name__} "
                 f"refuses: {exc}"
             ) from None
+    elif reply.content is not None:
+        if response.mimetype not in reply.content:
+            raise AssertionError(
+                f"{operation.operation_id} answered {response.mimetype!r}, not one of "
+                f"{list(reply.content)}"
+            )
     elif response.mimetype != reply.media_type.split(";")[0]:
         raise AssertionError(
             f"{operation.operation_id} answered {response.mimetype!r}, not {reply.media_type!r}"

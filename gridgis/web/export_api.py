@@ -40,11 +40,11 @@ outside it, or a district that does not hold it, is answered 403 naming
 the code (its own district gives its own street).
 
 A parameter that is unknown, repeated or malformed is answered 422 (the
-OpenAPI document's checks, :func:`gridgis.web.openapi_legacy.read_query`), a value
+route's schema, :class:`gridgis.schemas.exports.ExportQuery`), a value
 the export refuses 400 (e.g. ``encoding=gbk`` for a GeoPackage, ``from``
 after ``to``, a street outside the district given), an unknown ``what``,
 ``fmt``, district, street or community 404, all as
-``{"error": message}`` naming the value.
+``{"error": {"code", "message", "field"}}`` naming the value.
 
 The file is written to an anonymous temporary file (never held in memory
 whole), streamed, and removed once sent or when the answer is closed.
@@ -60,21 +60,24 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from gridgis.analysis.figures import area_path
 from gridgis.errors import InputError, NotFoundError
 from gridgis.export import EXPORT_KINDS, FORMATS, ExportResult, export
-from gridgis.web.auth import login_required, policy
+from gridgis.schemas.areas import FEATURE_COLLECTION
+from gridgis.schemas.exports import ExportQuery
+from gridgis.web.auth import policy
 from gridgis.web.db import get_engine
-from gridgis.web.openapi_legacy import read_query
+from gridgis.web.endpoints import Reply, endpoint
+from gridgis.web.geojson import GEOJSON_MIMETYPE
 
 __all__ = ["OPERATION_ID", "bp", "download_name", "export_query"]
 
 bp = Blueprint("export_api", __name__, url_prefix="/api/export")
 
 OPERATION_ID = "exportData"
-"""The operation of the OpenAPI document that describes the route and its parameters."""
+"""The route's ``operationId`` in the OpenAPI document."""
 
 _CHUNK_BYTES = 256 * 1024
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -82,26 +85,7 @@ _YEARS = (1900, 2100)
 _UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
 
-def _day(query: dict[str, Any], key: str) -> dt.date | None:
-    value = str(query.get(key) or "").strip()
-    if not value:
-        return None
-    expected = (
-        f"`{key}` was {value!r} but is expected to be a date YYYY-MM-DD "
-        f"from {_YEARS[0]} to {_YEARS[1]}"
-    )
-    if not _DATE.fullmatch(value):
-        raise InputError(expected)
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(expected) from None
-    if not _YEARS[0] <= day.year <= _YEARS[1]:
-        raise InputError(expected)
-    return day
-
-
-def export_query(what: str, query: dict[str, Any]) -> dict[str, Any]:
+def export_query(what: str, query: ExportQuery) -> dict[str, Any]:
     """The keyword arguments of :func:`gridgis.export.export` for a request's checked query.
 
     A street office is kept to its own street (403 outside it; its own
@@ -116,22 +100,18 @@ def export_query(what: str, query: dict[str, Any]) -> dict[str, Any]:
         A street office asked for another street, a community outside its own
         or a district that does not hold its street.
     """
-    district = str(query.get("district") or "").strip() or None
-    street = str(query.get("street") or "").strip() or None
-    community = str(query.get("community") or "").strip() or None
     rules = policy()
-    street = rules.area_filter("street", street)
-    community = rules.area_filter("community", community)
-    district = rules.outline_filter("district", district)
+    street = rules.area_filter("street", query.street)
+    community = rules.area_filter("community", query.community)
+    district = rules.outline_filter("district", query.district)
     if street is None:
         street = rules.street
-    since = _day(query, "from")
-    last = _day(query, "to")
+    since, last = query.since, query.to
     if since is not None and last is not None and since > last:
         raise InputError(
             f"`from` ({since.isoformat()}) must not come after `to` ({last.isoformat()})"
         )
-    level = query.get("level")
+    level = query.level
     if level is not None and what != "stats":
         raise InputError(
             f"`level` was {level!r} but only a stats export has a level; leave it out for {what}"
@@ -142,8 +122,8 @@ def export_query(what: str, query: dict[str, Any]) -> dict[str, Any]:
         "community": community,
         "since": since,
         "until": last + dt.timedelta(days=1) if last is not None else None,
-        "crs": query.get("crs") or "wgs84",
-        "encoding": query.get("encoding") or "utf-8",
+        "crs": query.crs,
+        "encoding": query.encoding,
         "level": level or "cell",
     }
 
@@ -196,17 +176,48 @@ def _chunks(file: BinaryIO) -> Iterator[bytes]:
         file.close()
 
 
-@bp.get("/<what>.<fmt>")
-@login_required
-def download(what: str, fmt: str) -> Response:
-    """Answer an export of ``what`` as a ``fmt`` file, within the user's street."""
+_FILE = {"type": "string", "format": "binary"}
+
+
+@endpoint(
+    bp,
+    "/<what>.<fmt>",
+    operation_id=OPERATION_ID,
+    tags=("exports",),
+    query=ExportQuery,
+    replies=(
+        Reply(
+            200,
+            description="The file, as an attachment.",
+            headers={
+                "Content-Disposition": 'attachment; filename="<ASCII name>"; '
+                "filename*=UTF-8''<the name with the area's Chinese name>"
+            },
+            content={
+                media: (
+                    {**FEATURE_COLLECTION, "additionalProperties": True}
+                    if media == GEOJSON_MIMETYPE
+                    else _FILE
+                )
+                for media in dict.fromkeys(FORMATS.values())
+            },
+        ),
+    ),
+    errors=(400, 404),
+)
+def download(what: str, fmt: str, *, query: ExportQuery) -> Response:
+    """Cells, cases, inspections or per-area statistics as a file to download.
+
+    shp: a zip with fields.csv naming the shortened DBF fields; a street
+    office's own street only.
+    """
     if what not in EXPORT_KINDS:
         raise NotFoundError(
             f"`what` was {what!r} but is expected to be one of {list(EXPORT_KINDS)}"
         )
     if fmt not in FORMATS:
         raise NotFoundError(f"`fmt` was {fmt!r} but is expected to be one of {list(FORMATS)}")
-    options = export_query(what, read_query(OPERATION_ID, request.args))
+    options = export_query(what, query)
     out: BinaryIO = tempfile.TemporaryFile(prefix="gridgis-export-")  # noqa: SIM115
     try:
         result = export(get_engine(), what, fmt, out, **options)

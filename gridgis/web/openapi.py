@@ -130,6 +130,8 @@ def _query_schema(prop: dict[str, Any], *, required: bool) -> dict[str, Any]:
 
 
 def _content(reply: Reply) -> dict[str, Any]:
+    if reply.content is not None:
+        return {kind: {"schema": dict(schema)} for kind, schema in reply.content.items()}
     if reply.model is not None:
         return {reply.media_type: {"schema": {"$ref": _REF.format(model=reply.model.__name__)}}}
     return {reply.media_type: {"schema": dict(reply.schema or {})}}

@@ -640,125 +640,6 @@ _FEATURES = {
 }
 
 
-_EXPORT_MEDIA_TYPES: tuple[str, ...] = (
-    "application/zip",
-    "application/geopackage+sqlite3",
-    "application/geo+json",
-    "text/csv",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-)
-"""The media types of the export formats (gridgis.export.FORMATS): shp, gpkg, geojson, csv,
-xlsx."""
-
-_DAY_PATTERN = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$"
-
-
-def _export_paths() -> dict[str, Any]:
-    """The downloads of :mod:`gridgis.web.export_api`."""
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    return {
-        "/api/export/{what}.{fmt}": {
-            "get": {
-                "operationId": "exportData",
-                "summary": (
-                    "Cells, cases, inspections or per-area statistics as a file to download "
-                    "(shp: a zip with fields.csv naming the shortened DBF fields); a street "
-                    "office's own street only."
-                ),
-                "tags": ["exports"],
-                "parameters": [
-                    {
-                        "name": "what",
-                        "in": "path",
-                        "required": True,
-                        "schema": {
-                            "type": "string",
-                            "enum": ["cells", "cases", "inspections", "stats"],
-                        },
-                        "description": "What to export.",
-                    },
-                    {
-                        "name": "fmt",
-                        "in": "path",
-                        "required": True,
-                        "schema": {
-                            "type": "string",
-                            "enum": ["shp", "gpkg", "geojson", "csv", "xlsx"],
-                        },
-                        "description": "The file format (shp: a zip).",
-                    },
-                    _query(
-                        "district",
-                        {"type": "string", "pattern": r"^\s*([0-9]{6})?\s*$"},
-                        "Only this district (6 digits); a street or community outside it is a "
-                        "400. For a street office, a district that does not hold its street is "
-                        "a 403, and its own district exports its own street.",
-                    ),
-                    _street_code(
-                        "Only this street office (9 digits); a street office's own by default, "
-                        "another one is a 403."
-                    ),
-                    _query(
-                        "community",
-                        {"type": "string", "pattern": r"^\s*([0-9]{12})?\s*$"},
-                        "Only this community (12 digits); for a street office, one outside its "
-                        "street is a 403.",
-                    ),
-                    _query(
-                        "from",
-                        {"type": "string", "pattern": _DAY_PATTERN},
-                        "First day of the period, YYYY-MM-DD (China Standard Time); cases by "
-                        "report time, inspections by start. Cells ignore the period.",
-                    ),
-                    _query(
-                        "to",
-                        {"type": "string", "pattern": _DAY_PATTERN},
-                        "Last day of the period (included), YYYY-MM-DD.",
-                    ),
-                    _query(
-                        "crs",
-                        {"type": "string", "pattern": _CRS_PATTERN, "default": "wgs84"},
-                        "Coordinates written: wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn.",
-                    ),
-                    _query(
-                        "encoding",
-                        {"type": "string", "enum": ["utf-8", "gbk"], "default": "utf-8"},
-                        "Text encoding of a shapefile or CSV file (other formats: utf-8 only).",
-                    ),
-                    _query(
-                        "level",
-                        {"type": "string", "enum": ["cell", "community", "street"]},
-                        "Only for stats: one row per cell (default), community or street office.",
-                    ),
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The file, as an attachment.",
-                        "headers": {
-                            "Content-Disposition": {
-                                "description": (
-                                    'attachment; filename="<ASCII name>"; '
-                                    "filename*=UTF-8''<the name with the area's Chinese name>"
-                                ),
-                                "schema": {"type": "string"},
-                            }
-                        },
-                        "content": {
-                            media: (
-                                {"schema": {**_FEATURES, "additionalProperties": True}}
-                                if media == GEOJSON
-                                else binary
-                            )
-                            for media in _EXPORT_MEDIA_TYPES
-                        },
-                    },
-                    **_e(400, 404, 422, 503),
-                },
-            }
-        }
-    }
-
-
 def _secured(paths: dict[str, Any]) -> dict[str, Any]:
     """Add the 401 and 403 answers to every operation that needs a user."""
     for path, item in paths.items():
@@ -799,7 +680,7 @@ def _document() -> dict[str, Any]:
             },
         ],
         "security": _SIGNED_IN,
-        "paths": _secured(_open311_paths() | _export_paths()),
+        "paths": _secured(_open311_paths()),
         "components": {
             "schemas": _schemas(),
             "responses": _responses(),
