@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model, model_validator
 
 from gridgis.db.models import CASE_STEPS, LOCATED_BY
 from gridgis.schemas.common import (
@@ -37,6 +37,7 @@ __all__ = [
     "CaseStatsQuery",
     "CaseStatsRow",
     "CaseStep",
+    "Categories",
     "Category",
     "NewCase",
 ]
@@ -225,3 +226,7 @@ class Category(_Answer):
     name_zh: str
     name_en: str
     deadline_hours: int = Field(ge=1)
+
+
+class Categories(RootModel[list[Category]]):
+    """The case categories."""

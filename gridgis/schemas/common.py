@@ -44,7 +44,7 @@ MAX_ID = 2**63 - 1
 class Request(BaseModel):
     """A request's parameters or body: unknown fields are refused, models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _moment(value: Any) -> Any:

@@ -50,6 +50,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
     operation_id="areas",
     tags=("areas",),
     query=AreasQuery,
+    path={"level": {"type": "string", "enum": list(LEVELS)}},
     replies=(
         Reply(
             200,

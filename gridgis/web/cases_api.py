@@ -74,6 +74,7 @@ from gridgis.schemas.cases import (
     CaseStats,
     CaseStatsQuery,
     CaseStep,
+    Categories,
     NewCase,
 )
 from gridgis.schemas.common import MAX_ID
@@ -356,7 +357,7 @@ def case_stats(*, query: CaseStatsQuery) -> Response:
     "/categories",
     operation_id="listCategories",
     tags=("cases",),
-    replies=(Reply(200, description="Categories.", schema={"type": "array"}),),
+    replies=(Reply(200, Categories, "The categories."),),
 )
 def categories() -> Response:
     """Case categories with their time limits to close."""

@@ -51,7 +51,7 @@ from pydantic import BaseModel
 from werkzeug.datastructures import MultiDict
 
 from gridgis.errors import InputError, Problem, ValidationError
-from gridgis.web.auth import guard
+from gridgis.web.auth import checks_itself, guard
 from gridgis.web.limits import check_json
 
 __all__ = [
@@ -61,10 +61,12 @@ __all__ = [
     "Operation",
     "Reply",
     "UnsupportedMediaTypeError",
+    "check_body",
     "endpoint",
     "json_body",
     "operations",
     "read_body",
+    "read_fields",
     "read_query",
 ]
 
@@ -130,6 +132,9 @@ class Operation:
     body_types: tuple[str, ...]
     replies: tuple[Reply, ...]
     errors: tuple[int, ...]
+    path: Mapping[str, Mapping[str, Any]]
+    error_format: str
+    guarded: bool
 
     @property
     def public(self) -> bool:
@@ -158,6 +163,11 @@ def endpoint(
     body: type[BaseModel] | None = None,
     body_types: Sequence[str] = (JSON,),
     errors: Sequence[int] = (),
+    path: Mapping[str, Mapping[str, Any]] | None = None,
+    error_format: str = "api",
+    guarded: bool = True,
+    guard_with: Callable[[Any], Any] | None = None,
+    body_read_by_view: bool = False,
 ) -> Callable[[V], V]:
     """Declare a JSON route on ``bp``: see the module's description.
 
@@ -186,6 +196,21 @@ def endpoint(
     errors:
         The 4xx/5xx statuses it may answer besides the ones every route may
         (401/403 for guarded routes, 422 with parameters, 503).
+    path:
+        JSON Schemas of path arguments narrower than their converter's (by name).
+    error_format:
+        ``"api"`` (``{"error": {...}}``) or ``"open311"`` (the specification's list).
+    guarded:
+        ``False`` for a route that answers refusals itself in its own format
+        (Open311): ``roles`` is then recorded for the route table, and the view
+        must enforce it.
+    guard_with:
+        With ``guarded=False``: the route's own guard, run before the request is
+        read (Open311's check for a key, answered in its format).
+    body_read_by_view:
+        The view reads the body itself (:func:`read_fields`, then
+        :func:`check_body`), e.g. to authenticate by a key inside it first; the
+        body is still described by ``body``.
     """
     if roles is not None and roles != PUBLIC and not roles:
         raise ValueError("`roles` was empty but is expected to name at least one role")
@@ -208,6 +233,9 @@ def endpoint(
             body_types=tuple(body_types),
             replies=tuple(replies),
             errors=tuple(errors),
+            path=dict(path or {}),
+            error_format=error_format,
+            guarded=guarded,
         )
         taken = [o for o in _OPERATIONS.values() if o.operation_id == operation_id]
         if taken and taken[0].endpoint != name:
@@ -218,15 +246,19 @@ def endpoint(
         def wrapped(**path: Any) -> Any:
             if query is not None:
                 path["query"] = read_query(query, request.args)
-            if body is not None:
+            if body is not None and not body_read_by_view:
                 path["body"] = read_body(body, types=operation.body_types)
             response = current_app.make_response(view(**path))
             if current_app.testing:
                 _check_reply(operation, response)
             return response
 
-        guarded = guard(wrapped, roles=operation.roles)
-        bp.add_url_rule(rule, view.__name__, guarded, methods=[method.upper()])
+        if guarded:
+            view_function = guard(wrapped, roles=operation.roles)
+        else:  # its own guard, run before the request is read
+            own = guard_with(wrapped) if guard_with is not None else wrapped
+            view_function = checks_itself(operation.roles)(own)
+        bp.add_url_rule(rule, view.__name__, view_function, methods=[method.upper()])
         return view
 
     return decorate
@@ -413,6 +445,42 @@ def _raw_body_length() -> None:
         )
 
 
+def read_fields(types: Sequence[str] = (JSON,)) -> tuple[dict[str, Any], bool]:
+    """The request's body as raw fields, and whether to check them strictly (JSON) or
+    convert them from text (a form, when ``types`` allows one).
+
+    Raises
+    ------
+    ValidationError
+        (422) when the body is not a JSON object, or a form field is repeated.
+    UnsupportedMediaTypeError, BodyTooLargeError, InputError
+        See :func:`json_body`.
+    """
+    if FORM in types and request.mimetype == FORM:
+        return _form_fields(), False
+    if JSON in types and request.mimetype == JSON:
+        fields = json_body()
+        if not isinstance(fields, dict):
+            shown = _show(fields)
+            raise ValidationError(
+                "invalid body",
+                [Problem(None, None, f"the body was {shown} but is expected to be a JSON object")],
+            )
+        return fields, True
+    expected = " or ".join(repr(t) for t in types)
+    raise UnsupportedMediaTypeError(
+        f"the body's content type was {_content_type()} but is expected to be {expected}"
+    )
+
+
+def check_body(model: type[M], fields: Mapping[str, Any], *, strict: bool) -> M:
+    """``fields`` (of :func:`read_fields`) checked as ``model``; 422 listing every problem."""
+    try:
+        return model.model_validate(fields, strict=strict)
+    except pydantic.ValidationError as exc:  # a form's values are text, as a query's
+        raise _translate(exc, model, query=False, text=not strict) from None
+
+
 def read_body(model: type[M], *, types: Sequence[str] = (JSON,)) -> M:
     """Read the request's body into ``model``.
 
@@ -428,30 +496,8 @@ def read_body(model: type[M], *, types: Sequence[str] = (JSON,)) -> M:
     UnsupportedMediaTypeError, BodyTooLargeError, InputError
         See :func:`json_body`.
     """
-    if FORM in types and request.mimetype == FORM:
-        fields: Any = _form_fields()
-        strict = False
-    elif JSON in types and request.mimetype == JSON:
-        fields = json_body()
-        strict = True
-    else:
-        expected = " or ".join(repr(t) for t in types)
-        raise UnsupportedMediaTypeError(
-            f"the body's content type was {_content_type()} but is expected to be {expected}"
-        )
-    if not isinstance(fields, dict):
-        raise ValidationError(
-            "invalid body",
-            [
-                Problem(
-                    None, None, f"the body was {_show(fields)} but is expected to be a JSON object"
-                )
-            ],
-        )
-    try:
-        return model.model_validate(fields, strict=strict)
-    except pydantic.ValidationError as exc:
-        raise _translate(exc, model, query=False) from None
+    fields, strict = read_fields(types)
+    return check_body(model, fields, strict=strict)
 
 
 # --- pydantic's errors in gridgis's words --------------------------------------------------------
@@ -513,7 +559,7 @@ def _reason(error: Mapping[str, Any], model: type[BaseModel], *, text: bool, wha
     shown = _shown_input(value, text=text)
     if kind in _BOUNDS:
         if text and isinstance(value, str):
-            shown = value  # the number as given
+            shown = _as_number(value, model, str(error["loc"][0]))
         bound = next(iter(ctx.values()))
         return f"`{location}` was {shown} but is expected to be {_BOUNDS[kind]} {bound}"
     if kind == "string_unicode":
@@ -541,6 +587,16 @@ def _reason(error: Mapping[str, Any], model: type[BaseModel], *, text: bool, wha
     return f"`{location}` was {shown} but is expected to be {_EXPECTED.get(kind, error['msg'])}"
 
 
+def _as_number(text: str, model: type[BaseModel], name: str) -> str:
+    """A number given as text, shown as the number its field reads it as (``95`` → 95.0)."""
+    info = model.model_fields.get(name)
+    kinds = set(get_args(info.annotation)) | {info.annotation} if info is not None else set()
+    try:
+        return repr(float(text)) if float in kinds else repr(int(text))
+    except ValueError:
+        return text
+
+
 def _choices(annotation: Any) -> list[Any]:
     """The values of a ``Literal`` (possibly nested, or ``| None``)."""
     out: list[Any] = []
@@ -553,7 +609,7 @@ def _choices(annotation: Any) -> list[Any]:
 
 
 def _translate(
-    exc: pydantic.ValidationError, model: type[BaseModel], *, query: bool
+    exc: pydantic.ValidationError, model: type[BaseModel], *, query: bool, text: bool = False
 ) -> ValidationError:
     """``exc`` as a :class:`ValidationError` whose problems name each field, value and rule."""
     what = "query parameters" if query else _what(model)
@@ -566,7 +622,8 @@ def _translate(
             unknown.append(location)
             continue
         fields.append(location)
-        problems.append(Problem(None, None, _reason(error, model, text=query, what=what)))
+        reason = _reason(error, model, text=query or text, what=what)
+        problems.append(Problem(None, None, reason))
     if unknown:
         listed = ", ".join(f"`{_show(key)[1:-1]}`" for key in unknown[:10])
         allowed = ", ".join(f"`{key}`" for key in _list_fields(model))
@@ -584,6 +641,8 @@ def _translate(
 
 def _check_reply(operation: Operation, response: Response) -> None:
     """In tests: an answer must be what the operation declares (else an AssertionError)."""
+    if response.status_code >= 400:
+        return  # errors have one shape, made by gridgis.web.errors (Open311: its own)
     declared = {reply.status: reply for reply in operation.replies}
     reply = declared.get(response.status_code)
     if reply is None:

@@ -185,6 +185,10 @@ _FILE = {"type": "string", "format": "binary"}
     operation_id=OPERATION_ID,
     tags=("exports",),
     query=ExportQuery,
+    path={
+        "what": {"type": "string", "enum": list(EXPORT_KINDS)},
+        "fmt": {"type": "string", "enum": list(FORMATS)},
+    },
     replies=(
         Reply(
             200,

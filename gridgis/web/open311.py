@@ -48,7 +48,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
@@ -62,15 +62,38 @@ from gridgis.errors import (
     InputError,
     NotFoundError,
     ValidationError,
-    listing,
+)
+from gridgis.schemas.open311 import (
+    CATEGORY_PATTERN,
+    NewRequest,
+    Open311Query,
+    RequestCreated,
+    RequestsQuery,
+    ServiceDefinition,
+    ServiceRequests,
+    Services,
 )
 from gridgis.times import parse_time
 from gridgis.web.auth import PUBLIC_ROLES, checks_itself, current_user, policy
 from gridgis.web.cases_api import file_case, signed_in_name
 from gridgis.web.db import get_engine
-from gridgis.web.openapi_legacy import OPEN311_PREFIX, body_fields, check_fields, read_query
+from gridgis.web.endpoints import FORM, JSON, Reply, check_body, endpoint, read_fields
 
-__all__ = ["DEFAULT_DAYS", "MAX_REQUESTS", "SOURCE", "bp", "service_request"]
+__all__ = ["DEFAULT_DAYS", "MAX_REQUESTS", "OPEN311_PREFIX", "SOURCE", "bp", "service_request"]
+
+OPEN311_PREFIX = "/open311/v2"
+_FORMAT = {"fmt": {"type": "string", "enum": ["json"]}}
+"""The one format served (``.xml`` is answered 400)."""
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _route(rule: str, **declaration: Any) -> Callable[[F], F]:
+    """Declare an Open311 route (:func:`gridgis.web.endpoints.endpoint`): its errors in the
+    specification's format, its refusals (401, 403) answered by the view itself."""
+    return endpoint(
+        bp, rule, tags=("open311",), error_format="open311", guarded=False, **declaration
+    )
+
 
 bp = Blueprint("open311", __name__, url_prefix=OPEN311_PREFIX)
 
@@ -98,10 +121,6 @@ _FLAG_NOTICES = {
     "swapped": "经纬度疑似颠倒，未分派到网格，请核对位置",
     "outside_china": "位置不在中国境内，未分派到网格，请核对位置",
     "unmatched": "地址未能匹配到楼栋，待人工分派",
-}
-_UNSUPPORTED_FIELDS = {
-    "address_id": "send `lat` and `long` or `address_string` instead",
-    "media_url": "describe the problem in `description`",
 }
 
 
@@ -153,8 +172,6 @@ def _spec_errors(response: Response) -> Response:
 
 # --- who is asking -------------------------------------------------------------------------------
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 def _unauthorized(message: str | None = None) -> tuple[Response, int]:
     response, status = _error(
@@ -194,7 +211,7 @@ def _key_required(view: F) -> F:
             return _unauthorized()
         return view(*args, **kwargs)
 
-    return checks_itself(None)(wrapped)  # type: ignore[return-value]
+    return wrapped  # type: ignore[return-value]
 
 
 def _check_format(fmt: str) -> None:
@@ -251,21 +268,33 @@ def _service(category: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@bp.get("/services.<fmt>")
-@_key_required
-def services(fmt: str) -> Response:
-    """Answer every service (case category)."""
+@_route(
+    "/services.<fmt>",
+    operation_id="open311Services",
+    guard_with=_key_required,
+    query=Open311Query,
+    path=_FORMAT,
+    replies=(Reply(200, Services, "The services."),),
+    errors=(400,),
+)
+def services(fmt: str, *, query: Open311Query) -> Response:
+    """The services (case categories) that requests can be filed in."""
     _check_format(fmt)
-    read_query("open311Services", request.args)
     return jsonify([_service(c) for c in cases.case_categories(get_engine())])
 
 
-@bp.get("/services/<service_code>.<fmt>")
-@_key_required
-def service_definition(service_code: str, fmt: str) -> Response:
-    """Answer a service definition: no service has attributes."""
+@_route(
+    "/services/<service_code>.<fmt>",
+    operation_id="open311ServiceDefinition",
+    guard_with=_key_required,
+    query=Open311Query,
+    path={**_FORMAT, "service_code": {"type": "string", "pattern": CATEGORY_PATTERN}},
+    replies=(Reply(200, ServiceDefinition, "The definition."),),
+    errors=(400, 404),
+)
+def service_definition(service_code: str, fmt: str, *, query: Open311Query) -> Response:
+    """A service definition (no service has attributes)."""
     _check_format(fmt)
-    read_query("open311ServiceDefinition", request.args)
     known = {c["code"] for c in cases.case_categories(get_engine())}
     if service_code not in known:
         raise NotFoundError(
@@ -331,21 +360,31 @@ def _notice(case: dict[str, Any]) -> str | None:
     return "；".join(notes) or None
 
 
-def _reporter(fields: dict[str, Any]) -> str:
+def _reporter(fields: NewRequest) -> str:
     """Who filed the request (the key's user), then the requester's name, email and phone."""
-    name = f"{fields.get('last_name', '')}{fields.get('first_name', '')}".strip()
-    parts = [signed_in_name(), name, fields.get("email", ""), fields.get("phone", "")]
+    name = f"{fields.last_name or ''}{fields.first_name or ''}".strip()
+    parts = [signed_in_name(), name, fields.email or "", fields.phone or ""]
     return " / ".join(p.strip() for p in parts if p and p.strip())
 
 
-@bp.post("/requests.<fmt>")
-@checks_itself(("admin", "street"))
+@_route(
+    "/requests.<fmt>",
+    method="POST",
+    operation_id="open311CreateRequest",
+    roles=("admin", "street"),
+    body=NewRequest,
+    body_types=(FORM, JSON),
+    body_read_by_view=True,
+    path=_FORMAT,
+    replies=(Reply(201, RequestCreated, "The new request's id."),),
+    errors=(400, 404, 413, 415),
+)
 def create_request(fmt: str) -> tuple[Response, int]:
-    """File a service request as a case; answer its id."""
+    """File a service request (a case)."""
     _check_format(fmt)
-    if current_user() is None and request.mimetype != "application/json":
+    if current_user() is None and request.mimetype != JSON:
         return _unauthorized()
-    raw, text = body_fields(what="service request", form=True)
+    raw, strict = read_fields((FORM, JSON))
     if not _key_in_body(raw):
         return _unauthorized(
             "the api_key is not a valid API token; issue one with `gridgis users token NAME`"
@@ -355,17 +394,14 @@ def create_request(fmt: str) -> tuple[Response, int]:
         return _unauthorized()
     if user.role not in ("admin", "street"):
         abort(403, f"user {user.name!r} is an analyst: analysts read but file no requests")
-    _unsupported(raw)
-    fields = check_fields(
-        raw, {"$ref": "#/components/schemas/Open311NewRequest"}, what="service request", text=text
-    )
+    fields = check_body(NewRequest, raw, strict=strict)
     case = file_case(
-        category=fields["service_code"],
-        lon=fields.get("long"),
-        lat=fields.get("lat"),
+        category=fields.service_code,
+        lon=fields.long,
+        lat=fields.lat,
         crs="wgs84",
-        address=fields.get("address_string"),
-        description=fields.get("description"),
+        address=fields.address_string,
+        description=fields.description,
         source=SOURCE,
         reported_by=_reporter(fields),
     )
@@ -383,28 +419,22 @@ def create_request(fmt: str) -> tuple[Response, int]:
     )
 
 
-def _unsupported(keys: Iterable[str]) -> None:
-    """Refuse fields of the spec that this server cannot keep, saying what to do instead."""
-    problems = []
-    for key in keys:
-        if key in _UNSUPPORTED_FIELDS:
-            problems.append(f"`{key}` is not supported by this server: {_UNSUPPORTED_FIELDS[key]}")
-        elif key.startswith("attribute["):
-            problems.append(f"`{key}`: no service of this server has attributes")
-    if problems:
-        raise InputError(listing(problems, noun=""))
-
-
-@bp.get("/requests.<fmt>")
-@_key_required
-def list_requests(fmt: str) -> Response:
-    """Answer the service requests that match the query, newest first."""
+@_route(
+    "/requests.<fmt>",
+    operation_id="open311Requests",
+    guard_with=_key_required,
+    query=RequestsQuery,
+    path=_FORMAT,
+    replies=(Reply(200, ServiceRequests, "The requests."),),
+    errors=(400, 404),
+)
+def list_requests(fmt: str, *, query: RequestsQuery) -> Response:
+    """Service requests, newest first; at most 1000. Without dates, the last 90 days."""
     _check_format(fmt)
-    query = read_query("open311Requests", request.args)
     engine = get_engine()
-    if "service_request_id" in query:
+    if query.service_request_id is not None:
         found = []
-        for text_id in dict.fromkeys(query["service_request_id"].split(",")):
+        for text_id in dict.fromkeys(query.service_request_id.split(",")):
             case_id = int(text_id)
             if 1 <= case_id < 2**63:
                 try:
@@ -416,16 +446,14 @@ def list_requests(fmt: str) -> Response:
                 ):  # another street's: as if it did not exist
                     found.append(case)
         return jsonify([service_request(c) for c in found])
-    until: dt.datetime | None = query.get("end_date")
-    since: dt.datetime | None = query.get("start_date")
+    until = query.end_date
+    since = query.start_date
     if since is None:
         since = (until or dt.datetime.now(dt.UTC)) - dt.timedelta(days=DEFAULT_DAYS)
     if until is not None and until <= since:
         return jsonify([])
-    codes = (
-        list(dict.fromkeys(query["service_code"].split(","))) if "service_code" in query else None
-    )
-    statuses = set(query.get("status", "open,closed").split(","))
+    codes = list(dict.fromkeys(query.service_code.split(","))) if query.service_code else None
+    statuses = set((query.status or "open,closed").split(","))
     steps: list[str] | None = None  # both: any step
     if statuses != {"open", "closed"}:
         steps = list(_OPEN_STEPS if "open" in statuses else _CLOSED_STEPS)
@@ -441,12 +469,18 @@ def list_requests(fmt: str) -> Response:
     return jsonify([service_request(c) for c in found])
 
 
-@bp.get("/requests/<service_request_id>.<fmt>")
-@_key_required
-def get_request(service_request_id: str, fmt: str) -> Response:
-    """Answer one service request, as a list of one."""
+@_route(
+    "/requests/<service_request_id>.<fmt>",
+    operation_id="open311Request",
+    guard_with=_key_required,
+    query=Open311Query,
+    path={**_FORMAT, "service_request_id": {"type": "string", "pattern": "^[0-9]{1,18}$"}},
+    replies=(Reply(200, ServiceRequests, "The request."),),
+    errors=(400, 404),
+)
+def get_request(service_request_id: str, fmt: str, *, query: Open311Query) -> Response:
+    """One service request, as a list of one."""
     _check_format(fmt)
-    read_query("open311Request", request.args)
     if not service_request_id.isascii() or not service_request_id.isdigit():
         raise NotFoundError(
             f"`service_request_id` was {service_request_id!r} but is expected to be a number"

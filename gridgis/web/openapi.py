@@ -8,14 +8,14 @@ Routes
 Every route declared with :func:`gridgis.web.endpoints.endpoint` is described
 from its declaration alone: path and its parameters from the URL rule, query
 parameters and body from its pydantic models, answers from its replies, who
-may call it (security, 401/403) from its roles. The routes not yet declared
-that way (Open311, density, placement, tiles, exports) keep their hand-written
-description in :mod:`gridgis.web.openapi_legacy`, merged in here (its
-OpenAPI 3.0 ``nullable`` turned into 3.1's ``"null"`` type).
+may call it (security, 401/403) from its roles. Open311's errors are the
+specification's list (``[{"code", "description"}]``), every other route's
+``{"error": {"code", "message", "field"}}``.
 
 Security: every operation but the public ones needs a session (cookie
 ``session`` after ``POST /login``; unsafe methods also the ``X-CSRF-Token``
-header) or an API token (``Authorization: Bearer ggt_...`` or ``X-Api-Key``).
+header) or an API token (``Authorization: Bearer ggt_...`` or ``X-Api-Key``);
+Open311 also takes the token as ``api_key``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gridgis.web import openapi_legacy
 from gridgis.web.endpoints import PUBLIC, Operation, Reply, endpoint, operations
 
 __all__ = ["bp", "openapi_document"]
@@ -77,19 +76,106 @@ _ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+_OPEN311_ERROR_TEXTS: dict[int, str] = {
+    400: "A field is missing, unknown or has a bad value; or a format other than json.",
+    401: "No valid api_key, bearer token or session.",
+    403: "The user may not do this (an analyst filing; a request in another street).",
+    404: "No such service or service request.",
+    413: "The body is larger than allowed.",
+    415: "The body is neither form-encoded nor JSON.",
+    422: "A field is missing, unknown or has a bad value.",
+    503: "The database cannot be reached.",
+}
+_OPEN311_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+        "additionalProperties": False,
+    },
+}
+_SIGNED_IN: list[dict[str, list[str]]] = [
+    {"sessionCookie": []},
+    {"bearerToken": []},
+    {"apiKeyHeader": []},
+]
+"""The ``security`` of the JSON API: a session or an API token."""
+_OPEN311_SECURITY = [{"open311ApiKey": []}, *_SIGNED_IN]
+_INFO = {
+    "title": "gridgis",
+    "version": "1",
+    "description": (
+        "Case intake (事件上报) for grid-based community governance: file cases by point "
+        "or address, move them through 上报 → 立案 → 派遣 → 处置 → 核查 → 结案, list and "
+        "count them; the same cases as Open311 GeoReport v2 service requests; areas, case "
+        "density, facility placement, cell tiles and exports. Errors are "
+        '`{"error": {"code", "message", "field"}}` under /api and `[{"code": status, '
+        '"description": message}]` under /open311/v2.'
+    ),
+}
+_TAGS = [
+    {"name": "cases", "description": "The case intake API."},
+    {"name": "open311", "description": "Open311 GeoReport v2 (JSON only)."},
+    {"name": "areas", "description": "Areas, the signed-in user and the service's health."},
+    {"name": "maps", "description": "Case density, facility placement, cell tiles."},
+    {
+        "name": "exports",
+        "description": "Files for analysts: shapefile, GeoPackage, GeoJSON, CSV, Excel.",
+    },
+]
+
+
+def _security_schemes() -> dict[str, Any]:
+    token = (
+        "An API token `ggt_...` issued with `gridgis users token NAME`; it acts as that "
+        "user (role and street) and needs no CSRF token."
+    )
+    return {
+        "sessionCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "session",
+            "description": (
+                "The session of POST /login (a browser). POST, PUT, PATCH and DELETE with a "
+                "session also need the `X-CSRF-Token` header (from GET /api/me)."
+            ),
+        },
+        "bearerToken": {"type": "http", "scheme": "bearer", "description": token},
+        "apiKeyHeader": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Api-Key",
+            "description": f"{token} The same as `Authorization: Bearer`, in its own header.",
+        },
+        "open311ApiKey": {
+            "type": "apiKey",
+            "in": "query",
+            "name": "api_key",
+            "description": (
+                f"Open311's api_key: {token} In the query, or as a field of the body of "
+                "POST requests.json; better in the `X-Api-Key` header, which stays out of "
+                "URLs (access logs mask the query field all the same)."
+            ),
+        },
+    }
+
+
 def _path(rule: str) -> str:
     return _PATH_ARGUMENT.sub(lambda m: "{" + m.group(2) + "}", rule)
 
 
-def _path_parameters(rule: str) -> list[dict[str, Any]]:
+def _path_parameters(op: Operation) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
             "in": "path",
             "required": True,
-            "schema": dict(_CONVERTERS.get(converter or "string", {"type": "string"})),
+            "schema": dict(
+                op.path.get(name) or _CONVERTERS.get(converter or "string", {"type": "string"})
+            ),
         }
-        for converter, name in _PATH_ARGUMENT.findall(rule)
+        for converter, name in _PATH_ARGUMENT.findall(op.rule)
     ]
 
 
@@ -123,6 +209,8 @@ def _query_schema(prop: dict[str, Any], *, required: bool) -> dict[str, Any]:
         prop["anyOf"] = branches
     if prop.get("default", 0) is None:
         del prop["default"]
+    elif isinstance(prop.get("default"), bool):  # a flag's default, as the query writes it
+        prop["default"] = "true" if prop["default"] else "false"
     if required:
         return prop
     outer: dict[str, Any] = {k: prop.pop(k) for k in ("description", "default") if k in prop}
@@ -145,7 +233,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     }
     if op.description:
         out["description"] = op.description
-    parameters = _path_parameters(op.rule)
+    parameters = _path_parameters(op)
     if op.query is not None:
         parameters += _query_parameters(op.query)
     if parameters:
@@ -172,29 +260,14 @@ def _operation(op: Operation) -> dict[str, Any]:
         errors |= {401, 403}
     if op.query is not None or op.body is not None:
         errors.add(422)
+    prefix = "O" if op.error_format == "open311" else "E"
     for status in sorted(errors):
-        responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
+        responses[str(status)] = {"$ref": f"#/components/responses/{prefix}{status}"}
     out["responses"] = dict(sorted(responses.items()))
     if op.public:
         out["security"] = []
-    return out
-
-
-def _nullable_to_31(schema: Any) -> Any:
-    """An OpenAPI 3.0 schema with ``nullable: true`` as a 3.1 (JSON Schema) one."""
-    if isinstance(schema, list):
-        return [_nullable_to_31(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {key: _nullable_to_31(value) for key, value in schema.items() if key != "nullable"}
-    if schema.get("nullable"):
-        if "type" in out:
-            out["type"] = [out["type"], "null"]
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-        if "$ref" in out or "type" not in out:
-            ref = {k: out.pop(k) for k in list(out) if k == "$ref"}
-            out = {"anyOf": [ref or out, {"type": "null"}]}
+    elif op.error_format == "open311":
+        out["security"] = _OPEN311_SECURITY
     return out
 
 
@@ -209,41 +282,40 @@ def _models(ops: list[Operation]) -> list[tuple[type[BaseModel], Any]]:
     return list(seen.values())
 
 
+def _error_responses(prefix: str, texts: dict[int, str], schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        f"{prefix}{status}": {
+            "description": text,
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status, text in texts.items()
+    }
+
+
 @functools.cache
 def _document() -> dict[str, Any]:
     ops = sorted(operations().values(), key=lambda o: (o.rule, o.method))
-    legacy = _nullable_to_31(openapi_legacy.openapi_document())
     _, defs = models_json_schema(_models(ops), ref_template=_REF)
-    schemas = legacy["components"]["schemas"] | defs.get("$defs", {})
-    schemas["Error"] = _ERROR_SCHEMA
-    responses = legacy["components"]["responses"] | {
-        f"E{status}": {
-            "description": text,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
-        for status, text in _ERROR_TEXTS.items()
+    schemas = defs.get("$defs", {}) | {
+        "Error": _ERROR_SCHEMA,
+        "Open311Error": _OPEN311_ERROR_SCHEMA,
     }
+    responses = _error_responses(
+        "E", _ERROR_TEXTS, {"$ref": "#/components/schemas/Error"}
+    ) | _error_responses("O", _OPEN311_ERROR_TEXTS, {"$ref": "#/components/schemas/Open311Error"})
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:
         paths.setdefault(_path(op.rule), {})[op.method.lower()] = _operation(op)
-    for path, item in legacy["paths"].items():
-        for method, described in item.items():
-            paths.setdefault(path, {}).setdefault(method, described)
-    info = dict(legacy["info"])
-    info["description"] = info["description"].replace(
-        '`{"error": message}` under /api',
-        '`{"error": {"code", "message", "field"}}` under /api',
-    )
     return {
         "openapi": "3.1.0",
-        "info": info,
-        "tags": legacy["tags"],
-        "security": legacy["security"],
+        "info": _INFO,
+        "tags": _TAGS,
+        "security": _SIGNED_IN,
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "responses": responses,
-            "securitySchemes": legacy["components"]["securitySchemes"],
+            "securitySchemes": _security_schemes(),
         },
     }
 
