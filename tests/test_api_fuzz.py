@@ -77,7 +77,7 @@ def _fuzzed_document() -> dict[str, Any]:
     schemas = document["components"]["schemas"]
     codes = sorted(CATEGORY_SHARES)
     schemas["NewCase"]["properties"]["category"]["enum"] = codes
-    schemas["Open311NewRequest"]["properties"]["service_code"]["enum"] = codes
+    schemas["NewRequest"]["properties"]["service_code"]["enum"] = codes
     return document
 
 

@@ -275,7 +275,7 @@ def _service(category: dict[str, Any]) -> dict[str, Any]:
     query=Open311Query,
     path=_FORMAT,
     replies=(Reply(200, Services, "The services."),),
-    errors=(400,),
+    errors=(400, 404),
 )
 def services(fmt: str, *, query: Open311Query) -> Response:
     """The services (case categories) that requests can be filed in."""

@@ -255,7 +255,7 @@ def _operation(op: Operation) -> dict[str, Any]:
                 for name, text in reply.headers.items()
             }
         responses[str(reply.status)] = answer
-    errors = set(op.errors) | {503}
+    errors = set(op.errors) | {400, 503}  # 400: a NUL anywhere in the request
     if not op.public:
         errors |= {401, 403}
     if op.query is not None or op.body is not None:
