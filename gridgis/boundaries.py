@@ -315,7 +315,7 @@ def area_m2(geom: BaseGeometry | None) -> float:
     --------
     >>> from shapely.geometry import box
     >>> round(area_m2(box(119.0, 25.4, 119.01, 25.41)))
-    1118427
+    1114621
     """
     if geom is None or geom.is_empty:
         return 0.0
