@@ -252,7 +252,7 @@ def current_user() -> User | None:
 
     Examples
     --------
-    >>> with app.test_request_context("/"):  # doctest: +SKIP
+    >>> with app.test_request_context("/"):
     ...     current_user() is None
     True
     """
@@ -279,7 +279,14 @@ def scope() -> str | None:
 
     Examples
     --------
-    >>> scope()  # doctest: +SKIP
+    >>> from gridgis.users import add_user, issue_token
+    >>> _ = add_user(
+    ...     engine, "scope-example", role="street", street="350304001", password="s3cret-pass"
+    ... )
+    >>> signed_in = {"Authorization": "Bearer " + issue_token(engine, "scope-example")}
+    >>> with app.test_request_context("/api/cases", headers=signed_in):
+    ...     app.preprocess_request()  # reads the token
+    ...     scope()
     '350304001'
     """
     user = current_user()
@@ -295,8 +302,15 @@ def in_scope(code: str | None) -> bool:
 
     Examples
     --------
-    >>> in_scope("350304001007003")  # doctest: +SKIP
-    True
+    >>> from gridgis.users import add_user, issue_token
+    >>> _ = add_user(
+    ...     engine, "in-scope-example", role="street", street="350304001", password="s3cret-pass"
+    ... )
+    >>> signed_in = {"Authorization": "Bearer " + issue_token(engine, "in-scope-example")}
+    >>> with app.test_request_context("/api/cases", headers=signed_in):
+    ...     app.preprocess_request()  # reads the token
+    ...     in_scope("350304001007003"), in_scope("350304002001001")
+    (True, False)
     """
     street = scope()
     return street is None or (code is not None and code.startswith(street))
@@ -424,7 +438,9 @@ def login_required(view: F) -> F:
 
     Examples
     --------
-    >>> @bp.get("/report")  # doctest: +SKIP
+    >>> from flask import Blueprint
+    >>> bp = Blueprint("reports", __name__)
+    >>> @bp.get("/report")
     ... @login_required
     ... def report() -> str: ...
     """
@@ -444,7 +460,9 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
     Examples
     --------
-    >>> @bp.post("/cells/publish")  # doctest: +SKIP
+    >>> from flask import Blueprint
+    >>> bp = Blueprint("reports", __name__)
+    >>> @bp.post("/cells/publish")
     ... @roles_required("admin")
     ... def publish() -> Response: ...
     """

@@ -102,7 +102,7 @@ def address_book(app: Flask) -> AddressBook:
 
     Examples
     --------
-    >>> with app.app_context():  # doctest: +SKIP
+    >>> with app.app_context():
     ...     book = address_book(app)
     """
     from gridgis.address import load_address_book
@@ -129,7 +129,7 @@ def intake_cache(app: Flask) -> cases.IntakeCache:
 
     Examples
     --------
-    >>> with app.app_context():  # doctest: +SKIP
+    >>> with app.app_context():
     ...     cache = intake_cache(app)
     """
     cache: cases.IntakeCache | None = app.extensions.get(_CACHE_KEY)
@@ -155,7 +155,8 @@ def intake_durable(app: Flask) -> bool:
 
     Examples
     --------
-    >>> intake_durable(create_app({"INTAKE_SYNC_COMMIT": "off"}))  # doctest: +SKIP
+    >>> from gridgis.web import create_app
+    >>> intake_durable(create_app({"INTAKE_SYNC_COMMIT": "off"}))
     False
     """
     value = app.config.get("INTAKE_SYNC_COMMIT") or os.environ.get("GRIDGIS_INTAKE_SYNC_COMMIT")
@@ -203,8 +204,16 @@ def scoped_filter(key: str, value: str | None) -> str | None:
 
     Examples
     --------
-    >>> scoped_filter("community", "350304002001")  # doctest: +SKIP
-    Forbidden: `community` was '350304002001' but user 'zhenhai' may see only street 350304001
+    >>> from gridgis.users import add_user, issue_token
+    >>> _ = add_user(
+    ...     engine, "zhenhai", role="street", street="350304001", password="s3cret-pass"
+    ... )
+    >>> signed_in = {"Authorization": "Bearer " + issue_token(engine, "zhenhai")}
+    >>> with app.test_request_context("/api/cases", headers=signed_in):
+    ...     app.preprocess_request()  # reads the token
+    ...     scoped_filter("community", "350304002001")
+    Traceback (most recent call last):
+    werkzeug.exceptions.Forbidden: 403 Forbidden: `community` was '350304002001' but user ...
     """
     own = scope()
     if own is None or value is None or value.startswith(own):
@@ -225,7 +234,14 @@ def file_case(**fields: Any) -> dict[str, Any]:
 
     Examples
     --------
-    >>> file_case(category="errand", lon=119.01, lat=25.43, reported_by="zhenhai")  # doctest: +SKIP
+    >>> from gridgis.users import add_user, issue_token
+    >>> _ = add_user(
+    ...     engine, "wang", role="street", street="350304001", password="s3cret-pass"
+    ... )
+    >>> signed_in = {"Authorization": "Bearer " + issue_token(engine, "wang")}
+    >>> with app.test_request_context("/api/cases", headers=signed_in):
+    ...     app.preprocess_request()  # reads the token
+    ...     file_case(category="fire_safety", lon=119.02, lat=25.40, reported_by="王芳")
     {'id': 5001, ...}
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -1780,9 +1780,9 @@ def read_body(schema: Mapping[str, Any], *, what: str, form: bool = False) -> di
 
     Examples
     --------
-    >>> with app.test_request_context(json={"step": "registered", "actor": "镇海街道"}):
-    ...     read_body({"$ref": "#/components/schemas/CaseStep"}, what="step")  # doctest: +SKIP
-    {'step': 'registered', 'actor': '镇海街道'}
+    >>> with app.test_request_context(json={"step": "registered"}):
+    ...     read_body({"$ref": "#/components/schemas/CaseStep"}, what="step")
+    {'step': 'registered'}
     """
     fields, text = body_fields(what=what, form=form)
     return check_fields(fields, schema, what=what, text=text)
