@@ -191,8 +191,8 @@ def prepare_boundaries(
     --------
     >>> from gridgis.io import read_vector
     >>> prepared = prepare_boundaries(read_vector("data/boundaries/350304.geojson"),
-    ...                               level="district")  # doctest: +SKIP
-    >>> prepared.frame.loc[0, ["code", "name"]].tolist()  # doctest: +SKIP
+    ...                               level="district")
+    >>> prepared.frame.loc[0, ["code", "name"]].tolist()
     ['350304', '荔城区']
     """
     if level not in LEVEL_DIGITS:
