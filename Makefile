@@ -12,6 +12,9 @@ DISTRICTS := 211403 350304 430111 220402
 DEMO_DISTRICT ?= 350304
 DEMO_USER ?= demo
 DEMO_PASSWORD ?= gridgis-demo
+# pytest-xdist workers for `make test` (a number, or auto: one per core); the examples of one
+# module, and the tests of one file, stay in one worker (--dist loadfile).
+TEST_WORKERS ?= auto
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup system venv demo demo-data serve test lint typecheck pytest test-external boundaries-check clean
@@ -65,7 +68,7 @@ typecheck:
 	$(BIN)/mypy
 
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test-external: the database tests against an existing PostGIS server (default: the machine's)
 EXTERNAL_URL ?= postgresql://postgres@127.0.0.1:5432/postgres

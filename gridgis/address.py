@@ -932,7 +932,7 @@ def load_address_book(connection: sqlalchemy.Connection) -> AddressBook:
     Examples
     --------
     >>> from gridgis.db.engine import get_engine
-    >>> with get_engine().connect() as conn:  # doctest: +SKIP
+    >>> with get_engine().connect() as conn:
     ...     book = load_address_book(conn)
     """
     buildings = result_frame(

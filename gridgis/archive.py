@@ -165,7 +165,13 @@ def extract_archive(path: str | Path, folder: str | Path, *, name: str | None = 
 
     Examples
     --------
-    >>> extract_archive("cells.zip", tmp, name="网格.zip")  # doctest: +SKIP
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     tmp = Path(folder)
+    ...     with zipfile.ZipFile(tmp / "cells.zip", "w") as archive:
+    ...         for suffix in ("shp", "shx", "dbf"):
+    ...             archive.writestr(f"cells.{suffix}", b"")
+    ...     extract_archive(tmp / "cells.zip", tmp / "cells", name="网格.zip")
     [PosixPath('/tmp/.../cells.shp'), PosixPath('/tmp/.../cells.shx'), ...]
     """
     source = Path(path)

@@ -22,10 +22,12 @@ or a connection.
 
 Examples
 --------
->>> proposal = propose_layout(engine, "350304001001", method="adjust")  # doctest: +SKIP
->>> draft_id = save_draft(engine, proposal, actor="王芳")  # doctest: +SKIP
->>> publish_draft(engine, draft_id, actor="王芳").line()  # doctest: +SKIP
-'350304001001: version 3 -> 4; 2 added, 1 retired, 0 reshaped, 11 unchanged; ...'
+>>> proposal = propose_layout(  # cells of 150 to 250 households instead of 300 to 500
+...     engine, "350304001001", method="adjust", min_households=150, max_households=250
+... )
+>>> draft_id = save_draft(engine, proposal, actor="王芳")
+>>> publish_draft(engine, draft_id, actor="王芳").line()
+'350304001001: version 1 -> 2; ...'
 """
 
 from __future__ import annotations
@@ -273,8 +275,8 @@ def propose_layout(
 
     Examples
     --------
-    >>> p = propose_layout(engine, "350304001001", method="adjust")  # doctest: +SKIP
-    >>> p.report.ok, p.base_version  # doctest: +SKIP
+    >>> p = propose_layout(engine, "350304002001", method="adjust")
+    >>> p.report.ok, p.base_version
     (True, 1)
     """
     if method not in PROPOSE_METHODS:

@@ -451,10 +451,10 @@ def load_cell_index(connection: Connection, *, at: dt.datetime | None = None) ->
     Examples
     --------
     >>> from gridgis.db.engine import get_engine
-    >>> with get_engine().connect() as conn:  # doctest: +SKIP
+    >>> with get_engine().connect() as conn:
     ...     index = load_cell_index(conn)
-    ...     locate(index, [119.0066], [25.4316])["cell_code"].tolist()
-    ['350304001001003']
+    ...     locate(index, [119.0128], [25.4119])["cell_code"].tolist()
+    ['350304001007001']
     """
     params = _at_params(_aware(at))
     rows = connection.execute(
@@ -881,10 +881,10 @@ def locate_in_db(
     Examples
     --------
     >>> from gridgis.db.engine import get_engine
-    >>> with get_engine().connect() as conn:  # doctest: +SKIP
-    ...     found = locate_in_db(conn, [119.0066, 25.4316], [25.4316, 119.0066])
-    >>> found[["cell_code", "flag"]].to_numpy().tolist()  # doctest: +SKIP
-    [['350304001001003', None], [None, 'swapped']]
+    >>> with get_engine().connect() as conn:
+    ...     found = locate_in_db(conn, [119.0128, 25.4119], [25.4119, 119.0128])
+    >>> found[["cell_code", "flag"]].to_numpy().tolist()
+    [['350304001007001', None], [None, 'swapped']]
     """
     at = _aware(at)
     layout, params = _layout_sql(at), _at_params(at)

@@ -364,7 +364,7 @@ def read_vector(
 
     Examples
     --------
-    >>> read_vector("data/boundaries/350304.geojson").loc[0, "name"]  # doctest: +SKIP
+    >>> read_vector("data/boundaries/350304.geojson").loc[0, "name"]
     '荔城区'
     >>> encoding_note(read_vector("streets_gbk.zip"))  # doctest: +SKIP
     'GBK (detected)'

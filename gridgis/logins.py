@@ -21,7 +21,10 @@ that address. The table is the store every server process shares.
 
 Examples
 --------
->>> with engine.begin() as conn:  # doctest: +SKIP
+>>> import datetime as dt
+>>> from gridgis import config
+>>> now = dt.datetime.now(dt.UTC)
+>>> with engine.begin() as conn:
 ...     check(conn, "zhenhai", "203.0.113.7", now=now, limits=config.settings().login_limits)
 """
 

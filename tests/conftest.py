@@ -1,38 +1,25 @@
-"""Shared fixtures: a real PostGIS, a fresh database per test.
+"""Shared fixtures and helpers of the tests.
 
-The server is ``GRIDGIS_TEST_DATABASE_URL`` when set (any PostGIS the tests
-may create databases on, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``);
-otherwise gridgis's own embedded cluster in ``GRIDGIS_TEST_HOME`` (default a
-folder under the system's temporary folder named after this checkout, which
-the cluster's unprivileged user can reach even when the checkout is in a
-private home). It is left running after the run, because another test run
-may be using it at the same time; ``gridgis db stop`` with ``GRIDGIS_HOME``
-set to that folder stops it. A test run that cannot reach the database
-fails; it never skips.
-
-The schema is migrated once into a template database; each test that asks
-for ``database_url`` gets its own copy (``CREATE DATABASE ... TEMPLATE``).
+The databases (a real PostGIS, the templates built once per run and the
+copies for each test) are the plugin ``_databases``, which the root
+``conftest.py`` loads so that the doctests of ``gridgis/`` share them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _databases import DEMO_DISTRICT as DEMO_DISTRICT
+from _databases import DEMO_SCALE as DEMO_SCALE
+from _databases import _Server
+from _databases import cluster_home as cluster_home
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-
-from gridgis.db import migrate
-from gridgis.db.cluster import LocalCluster
-from gridgis.db.engine import dispose_engines, normalise_url
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -42,110 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 MARKUP_NAME = '<img src="/xss.png" onerror="window.__xss = 1">社区'
 """A name holding markup: pages must show it as text."""
-_counter = itertools.count()
-
-
-def cluster_home() -> Path:
-    """Data folder of the embedded test cluster (``GRIDGIS_TEST_HOME``)."""
-    configured = os.environ.get("GRIDGIS_TEST_HOME")
-    if configured:
-        return Path(configured)
-    digest = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
-    return Path(tempfile.gettempdir()) / f"gridgis-test-{os.geteuid()}-{digest}"
-
-
-class _Server:
-    """Creates and drops databases on the test server."""
-
-    def __init__(self) -> None:
-        external = os.environ.get("GRIDGIS_TEST_DATABASE_URL")
-        self.cluster: LocalCluster | None = None
-        if external:
-            self.admin_url = normalise_url(external)
-        else:
-            self.cluster = LocalCluster(cluster_home())
-            self.cluster.ensure_running()
-            self.admin_url = self.cluster.url("postgres")
-        self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-
-    def url(self, name: str) -> str:
-        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
-
-    def create(self, name: str, template: str | None = None) -> str:
-        with self.admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            clause = f' TEMPLATE "{template}"' if template else ""
-            conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
-        return self.url(name)
-
-    def drop(self, name: str) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _secret_key() -> Iterator[None]:
-    """One secret key for every app of the run, so no test writes one into the real data home
-    (``GRIDGIS_HOME/secret_key``); the tests of that file set their own home."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRIDGIS_SECRET_KEY", "test-" + "0" * 59)
-        yield
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[_Server]:
-    server = _Server()
-    yield server
-    server.admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def template_db(pg_server: _Server) -> Iterator[str]:
-    name = f"gridgis_tpl_{os.getpid()}"
-    url = pg_server.create(name)
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield name
-    pg_server.drop(name)
-
-
-@pytest.fixture
-def database_url(pg_server: _Server, template_db: str) -> Iterator[str]:
-    """URL of a fresh, migrated, empty database for this test alone."""
-    name = f"gridgis_t_{os.getpid()}_{next(_counter)}"
-    url = pg_server.create(name, template=template_db)
-    yield url
-    pg_server.drop(name)
-
-
-DEMO_DISTRICT = "350304"
-DEMO_SCALE = 0.05
-"""The demo every test that needs a realistic district shares: 荔城区 at 5 % (about 131
-cells, 4,400 buildings with addresses, 5,000 cases), generated once per session."""
-
-
-@pytest.fixture(scope="session")
-def demo_template(pg_server: _Server, template_db: str) -> Iterator[str]:
-    """A migrated database holding the small demo district (a template: never connect to it)."""
-    from gridgis.demo import run_demo
-
-    name = f"gridgis_demo_{os.getpid()}"
-    url = pg_server.create(name, template=template_db)
-    engine = create_engine(url)
-    run_demo(engine, district=DEMO_DISTRICT, scale=DEMO_SCALE, workers=1)
-    engine.dispose()
-    yield name
-    pg_server.drop(name)
-
-
-@pytest.fixture
-def demo_url(pg_server: _Server, demo_template: str) -> Iterator[str]:
-    """URL of a fresh copy of the small demo district, for this test alone."""
-    name = f"gridgis_d_{os.getpid()}_{next(_counter)}"
-    url = pg_server.create(name, template=demo_template)
-    yield url
-    pg_server.drop(name)
 
 
 @pytest.fixture
@@ -160,14 +43,6 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng = create_engine(database_url)
     yield eng
     eng.dispose()
-
-
-@pytest.fixture
-def env_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point ``GRIDGIS_DATABASE_URL`` at this test's database (for CLI and app)."""
-    monkeypatch.setenv("GRIDGIS_DATABASE_URL", database_url)
-    yield database_url
-    dispose_engines()
 
 
 # --- the web app ----------------------------------------------------------------------------------
@@ -211,18 +86,6 @@ def shared_client(
     )
     yield application.test_client()
     dispose_engine(application)
-    pg_server.drop(name)
-
-
-@pytest.fixture(scope="module")
-def demo_db(
-    request: pytest.FixtureRequest, pg_server: _Server, demo_template: str
-) -> Iterator[str]:
-    """One copy of the demo district for a module whose tests only read it (named after
-    the module). A module that changes it first overrides this fixture."""
-    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    name = f"gridgis_{module}_{os.getpid()}"
-    yield pg_server.create(name, template=demo_template)
     pg_server.drop(name)
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _databases import cluster_home, worker_name
 from click.testing import CliRunner
-from conftest import cluster_home
 from sqlalchemy import create_engine, text
 
 from gridgis.cli import main
@@ -25,8 +25,9 @@ from gridgis.errors import DatabaseError
 
 @pytest.fixture
 def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A data folder of its own, with GRIDGIS_* pointing at it and no database URL."""
-    folder = cluster_home().with_name(cluster_home().name + "-cluster")
+    """A data folder of its own (one per xdist worker), with GRIDGIS_* pointing at it and no
+    database URL."""
+    folder = cluster_home().with_name(f"{cluster_home().name}-cluster-{worker_name()}")
     shutil.rmtree(folder, ignore_errors=True)
     monkeypatch.setenv("GRIDGIS_HOME", str(folder))
     monkeypatch.delenv("GRIDGIS_DATABASE_URL", raising=False)

@@ -309,11 +309,11 @@ def area_figures(
 
     Examples
     --------
-    >>> streets = area_figures(engine, "street", within="350304")  # doctest: +SKIP
-    >>> streets[["code", "name", "households", "overdue_cases"]].head(2)  # doctest: +SKIP
+    >>> streets = area_figures(engine, "street", within="350304")
+    >>> streets[["code", "name", "households", "overdue_cases"]].head(2)
             code  name  households  overdue_cases
-    0  350304001  镇海街道       41230              3
-    1  350304002  拱辰街道       38021              1
+    0  350304001  镇海街道        2640              8
+    1  350304002  拱辰街道        2564              3
     """
     checked = _check_level(level)
     if within is not None and (
@@ -370,8 +370,8 @@ def figure_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
     Examples
     --------
-    >>> figure_records(area_figures(engine, "district"))[0]["on_time_rate"]  # doctest: +SKIP
-    0.968
+    >>> round(figure_records(area_figures(engine, "district"))[0]["on_time_rate"], 3)
+    0.891
     """
     records: list[dict[str, Any]] = []
     for row in frame.to_dict("records"):
@@ -417,8 +417,8 @@ def area_total(
 
     Examples
     --------
-    >>> area_total(engine, "350304001")["cells"]  # doctest: +SKIP
-    120
+    >>> area_total(engine, "350304001")["cells"]
+    11
     """
     level = level_of(code)
     records = figure_records(area_figures(bind, level, within=code, now=now))
@@ -453,8 +453,8 @@ def area_path(bind: Engine | Connection, code: str) -> list[dict[str, Any]]:
 
     Examples
     --------
-    >>> [a["name"] for a in area_path(engine, "350304001007")]  # doctest: +SKIP
-    ['荔城区', '镇海街道', '文献社区']
+    >>> [a["name"] for a in area_path(engine, "350304001007")]
+    ['荔城区', '镇海街道', '阔口社区居委会']
     """
     level = level_of(code)
     params: dict[str, str | None] = {
@@ -497,7 +497,7 @@ def cell_service(bind: Engine | Connection, code: str) -> dict[str, list[dict[st
 
     Examples
     --------
-    >>> cell_service(engine, "350304001007003")["workers"][0]["employment"]  # doctest: +SKIP
+    >>> cell_service(engine, "350304001001001")["workers"][0]["employment"]
     'full_time'
     """
     if level_of(code) != "cell":

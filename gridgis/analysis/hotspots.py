@@ -346,12 +346,15 @@ def hotspots(
 
     Examples
     --------
-    >>> cells = cell_case_density(engine, since=..., until=...)  # doctest: +SKIP
-    >>> hotspots(cells, "rate_per_1000")["hotspot"].value_counts()  # doctest: +SKIP
+    >>> import datetime as dt
+    >>> from gridgis.analysis.density import cell_case_density
+    >>> cells = cell_case_density(engine, since=dt.datetime(2025, 1, 1))
+    >>> hotspots(cells, "rate_per_1000")["hotspot"].value_counts()
     hotspot
-    not_significant    640
-    hot_99              61
-    ...
+    not_significant    123
+    hot_90               5
+    hot_99               3
+    Name: count, dtype: int64
     """
     if column not in cells.columns:
         raise InputError(

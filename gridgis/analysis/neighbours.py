@@ -19,9 +19,9 @@ The pairs themselves are :func:`gridgis.analysis.hotspots.queen_neighbours`'
 Examples
 --------
 >>> from gridgis.db.engine import get_engine
->>> with get_engine().connect() as conn:  # doctest: +SKIP
+>>> with get_engine().connect() as conn:
 ...     w = active_cell_neighbours(conn, [101, 102, 103])
->>> w.shape  # doctest: +SKIP
+>>> w.shape
 (3, 3)
 """
 

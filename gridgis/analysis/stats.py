@@ -61,9 +61,11 @@ Examples
 >>> import datetime as dt
 >>> from gridgis.db.engine import get_engine
 >>> year = dict(since=dt.datetime(2025, 1, 1), until=dt.datetime(2026, 1, 1))
->>> cells = area_statistics(get_engine(), "cell", street="350304001", **year)  # doctest: +SKIP
->>> cells[["code", "households", "cases", "rate_per_1000", "on_time_rate", "hotspot"]].head(2)
-... # doctest: +SKIP
+>>> cells = area_statistics(get_engine(), "cell", street="350304001", **year)
+>>> cells[["code", "households", "cases", "hotspot"]].head(2)
+              code  households  cases          hotspot
+0  350304001001001         416    107  not_significant
+1  350304001002001         458    166  not_significant
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ def area_prefix(
 
     Examples
     --------
-    >>> area_prefix(conn, "350304001", None, district="350304")  # doctest: +SKIP
+    >>> area_prefix(conn, "350304001", None, district="350304")
     '350304001'
     """
     levels: tuple[tuple[_AreaLevel, str | None], ...] = (
@@ -211,7 +213,6 @@ def area_geometries(
     Examples
     --------
     >>> area_geometries(engine, "community", within="350304001").iloc[0]["street"]
-    ... # doctest: +SKIP
     '镇海街道'
     """
     checked = _check_level(level)
@@ -275,11 +276,11 @@ def area_statistics(
     Examples
     --------
     >>> communities = area_statistics(engine, "community", street="350304001",
-    ...                               since=dt.datetime(2025, 1, 1))  # doctest: +SKIP
-    >>> communities[["name", "cases", "rate_per_1000", "on_time_rate"]].head(2)  # doctest: +SKIP
-       name  cases  rate_per_1000  on_time_rate
-    0  文献社区    412      98.803   0.961
-    1  梅峰社区    380      87.004   0.957
+    ...                               since=dt.datetime(2025, 1, 1))
+    >>> communities[["name", "cases", "rate_per_1000", "on_time_rate"]].head(2)
+          name  cases  rate_per_1000  on_time_rate
+    0  文献社区居委会    107     257.211538      0.883495
+    1  长寿社区居委会    166     362.445415      0.881988
     """
     checked = _check_level(level)
     moment = aware(now, field="now") if now is not None else dt.datetime.now(dt.UTC)

@@ -79,7 +79,7 @@ def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> Engine:
 
     Examples
     --------
-    >>> engine = ping_when_idle(create_engine("postgresql+psycopg://"))  # doctest: +SKIP
+    >>> engine = ping_when_idle(create_engine("postgresql+psycopg://"))
     """
 
     if idle_seconds is None:

@@ -58,9 +58,9 @@ def result_frame(result: Result[Any], columns: Sequence[str] | None = None) -> p
 
     Examples
     --------
-    >>> with engine.connect() as conn:  # doctest: +SKIP
+    >>> with engine.connect() as conn:
     ...     frame = result_frame(conn.execute(text("SELECT code, households FROM grid_cell")))
-    >>> list(frame.columns)  # doctest: +SKIP
+    >>> list(frame.columns)
     ['code', 'households']
     """
     names = list(result.keys()) if columns is None else list(columns)
@@ -87,9 +87,9 @@ def read_geoframe(
 
     Examples
     --------
-    >>> with engine.connect() as conn:  # doctest: +SKIP
+    >>> with engine.connect() as conn:
     ...     cells = read_geoframe(conn, "SELECT code, geom FROM grid_cell LIMIT 2")
-    >>> cells.crs.to_epsg(), cells.geometry.name  # doctest: +SKIP
+    >>> cells.crs.to_epsg(), cells.geometry.name
     (4326, 'geom')
     """
     frame = result_frame(conn.execute(text(sql), params or {}))
@@ -136,9 +136,10 @@ def read_areas(
 
     Examples
     --------
-    >>> read_areas(get_engine(), "district")  # doctest: +SKIP
-         code  name parent_code                                           geom
-    0  350304  荔城区        None  MULTIPOLYGON (((119.0 25.4, ...
+    >>> from gridgis.db.engine import get_engine
+    >>> districts = read_areas(get_engine(), "district")
+    >>> districts.loc[0, ["code", "name"]].tolist(), districts.geometry.geom_type[0]
+    (['350304', '荔城区'], 'MultiPolygon')
     """
     sql = _SQL[check_level(level)]
     conditions = []
@@ -197,8 +198,8 @@ def district_summaries(engine: Engine | Connection) -> list[DistrictSummary]:
 
     Examples
     --------
-    >>> district_summaries(engine)  # doctest: +SKIP
-    [DistrictSummary(code='350304', name='荔城区', streets=6, communities=88, has_outline=True)]
+    >>> district_summaries(engine)
+    [DistrictSummary(code='350304', name='荔城区', streets=6, communities=130, has_outline=True)]
     """
     with connection(engine) as conn:
         rows = conn.execute(_DISTRICT_OVERVIEW_SQL).all()

@@ -232,11 +232,11 @@ def cell_tile(
 
     Examples
     --------
-    >>> tile = cell_tile(engine, 12, 3401, 1757)  # doctest: +SKIP
-    >>> import mapbox_vector_tile  # doctest: +SKIP
-    >>> cells = mapbox_vector_tile.decode(tile)["cells"]  # doctest: +SKIP
-    >>> cells["features"][0]["properties"]["code"]  # doctest: +SKIP
-    '350304001001001'
+    >>> tile = cell_tile(engine, 12, 3402, 1749)
+    >>> import mapbox_vector_tile
+    >>> cells = mapbox_vector_tile.decode(tile)["cells"]
+    >>> cells["features"][0]["properties"]["code"]
+    '350304...'
     """
     check_tile(z, x, y)
     street = check_street(street)
@@ -281,8 +281,9 @@ def cells_stamp(bind: Engine | Connection) -> str:
 
     Examples
     --------
-    >>> cells_stamp(engine)  # doctest: +SKIP
-    '5f0c2a9d41e7b6c3'
+    >>> stamp = cells_stamp(engine)
+    >>> len(stamp), stamp == cells_stamp(engine)
+    (16, True)
     """
     sql = text(
         """
@@ -309,8 +310,8 @@ def cells_extent(
 
     Examples
     --------
-    >>> cells_extent(engine, street="350304001")  # doctest: +SKIP
-    (118.97..., 25.40..., 119.05..., 25.46...)
+    >>> cells_extent(engine, street="350304001")
+    (118.98..., 25.38..., 119.05..., 25.42...)
     """
     street = check_street(street)
     sql = text(
@@ -338,7 +339,7 @@ def area_names(bind: Engine | Connection, *, street: str | None = None) -> dict[
 
     Examples
     --------
-    >>> area_names(engine, street="350304001")["350304001"]  # doctest: +SKIP
+    >>> area_names(engine, street="350304001")["350304001"]
     '镇海街道'
     """
     street = check_street(street)

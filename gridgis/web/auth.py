@@ -231,7 +231,7 @@ def current_user() -> User | None:
 
     Examples
     --------
-    >>> with app.test_request_context("/"):  # doctest: +SKIP
+    >>> with app.test_request_context("/"):
     ...     current_user() is None
     True
     """
@@ -422,7 +422,9 @@ def login_required(view: F) -> F:
 
     Examples
     --------
-    >>> @bp.get("/report")  # doctest: +SKIP
+    >>> from flask import Blueprint
+    >>> bp = Blueprint("reports", __name__)
+    >>> @bp.get("/report")
     ... @login_required
     ... def report() -> str: ...
     """
@@ -434,7 +436,9 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
     Examples
     --------
-    >>> @bp.post("/cells/publish")  # doctest: +SKIP
+    >>> from flask import Blueprint
+    >>> bp = Blueprint("reports", __name__)
+    >>> @bp.post("/cells/publish")
     ... @roles_required("admin")
     ... def publish() -> Response: ...
     """

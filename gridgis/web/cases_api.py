@@ -114,7 +114,7 @@ def address_book(app: Flask) -> AddressBook:
 
     Examples
     --------
-    >>> with app.app_context():  # doctest: +SKIP
+    >>> with app.app_context():
     ...     book = address_book(app)
     """
     from gridgis.address import load_address_book
@@ -141,7 +141,7 @@ def intake_cache(app: Flask) -> cases.IntakeCache:
 
     Examples
     --------
-    >>> with app.app_context():  # doctest: +SKIP
+    >>> with app.app_context():
     ...     cache = intake_cache(app)
     """
     cache: cases.IntakeCache | None = app.extensions.get(_CACHE_KEY)
@@ -172,7 +172,8 @@ def intake_durable(app: Flask) -> bool:
 
     Examples
     --------
-    >>> intake_durable(create_app({"INTAKE_SYNC_COMMIT": "off"}))  # doctest: +SKIP
+    >>> from gridgis.web import create_app
+    >>> intake_durable(create_app({"INTAKE_SYNC_COMMIT": "off"}))
     False
     """
     value = app.config["INTAKE_SYNC_COMMIT"]
@@ -220,7 +221,14 @@ def file_case(**fields: Any) -> dict[str, Any]:
 
     Examples
     --------
-    >>> file_case(category="errand", lon=119.01, lat=25.43, reported_by="zhenhai")  # doctest: +SKIP
+    >>> from gridgis.users import add_user, issue_token
+    >>> _ = add_user(
+    ...     engine, "wang", role="street", street="350304001", password="s3cret-pass"
+    ... )
+    >>> signed_in = {"Authorization": "Bearer " + issue_token(engine, "wang")}
+    >>> with app.test_request_context("/api/cases", headers=signed_in):
+    ...     app.preprocess_request()  # reads the token
+    ...     file_case(category="fire_safety", lon=119.02, lat=25.40, reported_by="王芳")
     {'id': 5001, ...}
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -28,8 +28,8 @@ def cells_bounds(engine: Engine, *, street: str | None = None) -> list[list[floa
 
     Examples
     --------
-    >>> cells_bounds(engine, street="350304001")  # doctest: +SKIP
-    [[25.40..., 118.97...], [25.46..., 119.05...]]
+    >>> cells_bounds(engine, street="350304001")
+    [[25.38..., 118.98...], [25.42..., 119.05...]]
     """
     extent = db_tiles.cells_extent(engine, street=street)
     if extent is None:

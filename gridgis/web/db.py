@@ -23,8 +23,10 @@ def get_engine() -> Engine:
 
     Examples
     --------
-    >>> with app.app_context():  # doctest: +SKIP
-    ...     read_areas(get_engine(), "district")
+    >>> from gridgis.db.queries import read_areas
+    >>> with app.app_context():
+    ...     read_areas(get_engine(), "district").loc[0, "name"]
+    '荔城区'
     """
     if "engine" not in g:
         g.engine = db_engine.get_engine(current_app.config.get("DATABASE_URL"))

@@ -113,7 +113,8 @@ def gettext(message: str, /, **values: Any) -> str:
 
     Examples
     --------
-    >>> gettext("已显示 {n} 个网格", n=12)  # doctest: +SKIP
+    >>> with app.test_request_context("/?lang=en"):
+    ...     gettext("已显示 {n} 个网格", n=12)
     'Showing 12 cells'
     """
     return translate(message, get_language(), **values)

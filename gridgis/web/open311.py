@@ -316,7 +316,8 @@ def service_request(case: dict[str, Any]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> service_request(get_case(engine, 1))["status"]  # doctest: +SKIP
+    >>> from gridgis.cases import get_case
+    >>> service_request(get_case(engine, 1))["status"]
     'closed'
     """
     step = case["step"]
