@@ -71,6 +71,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridgis.codes import is_code, parent_code
+from gridgis.partition._arrays import GeomArray, IntArray
 from gridgis.partition.codes import assign_codes
 from gridgis.partition.draw import (
     CELL_COLUMNS,
@@ -87,17 +88,11 @@ from gridgis.partition.draw import (
     road_array,
     to_metric,
 )
+from gridgis.partition.errors import PartitionError
+from gridgis.partition.graph import adjacency_pairs
 from gridgis.partition.metrics import polsby_popper
+from gridgis.partition.overlay import GRID, polygonal, tolerance
 from gridgis.partition.seams import fit_cells, seam_tolerance
-from gridgis.partition.units import (
-    GRID,
-    GeomArray,
-    IntArray,
-    PartitionError,
-    adjacency_pairs,
-    polygonal,
-    tolerance,
-)
 
 __all__ = ["AdjustResult", "adjust_cells"]
 

@@ -75,23 +75,14 @@ from shapely.geometry.base import BaseGeometry
 
 from gridgis import crs as crs_mod
 from gridgis.codes import is_code
+from gridgis.partition._arrays import FloatArray, GeomArray, IntArray
 from gridgis.partition._engine import plan_cells
 from gridgis.partition.codes import assign_codes
+from gridgis.partition.errors import PartitionError, geos_guard
 from gridgis.partition.metrics import polsby_popper
+from gridgis.partition.overlay import CAN_CLEAN, GRID, dissolve, polygonal, union_of_areas
 from gridgis.partition.seams import fit_frames
-from gridgis.partition.units import (
-    CAN_CLEAN,
-    GRID,
-    FloatArray,
-    GeomArray,
-    IntArray,
-    PartitionError,
-    dissolve,
-    geos_guard,
-    polygonal,
-    tessellate,
-    union_of_areas,
-)
+from gridgis.partition.units import tessellate
 
 __all__ = ["DrawResult", "draw_cells", "draw_layout"]
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from gridgis.errors import InputError
 from gridgis.partition.measure import Measure
-from gridgis.partition.units import NOISE_M2
+from gridgis.partition.overlay import NOISE_M2
 from gridgis.partition.validate.checks import (
     _Cells,
     _check_codes,
