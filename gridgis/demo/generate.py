@@ -206,7 +206,7 @@ def _draw_chunk(
 ) -> tuple[gpd.GeoDataFrame, pd.Series, dict[str, str]]:
     """Cells of a chunk of communities, and how those the engine failed on were drawn."""
     from gridgis.partition import PartitionError, draw_layout
-    from gridgis.partition.units import GeometryFailure
+    from gridgis.partition.errors import GeometryFailure
 
     units, outlines, roads, bounds, seed = args
     try:

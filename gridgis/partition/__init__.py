@@ -17,8 +17,8 @@ from __future__ import annotations
 from gridgis.partition.adjust import AdjustResult, adjust_cells
 from gridgis.partition.codes import assign_codes
 from gridgis.partition.draw import DrawResult, draw_cells, draw_layout
+from gridgis.partition.errors import PartitionError
 from gridgis.partition.metrics import polsby_popper
-from gridgis.partition.units import PartitionError
 
 __all__ = [
     "AdjustResult",

@@ -71,33 +71,26 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridgis.codes import is_code, parent_code
-from gridgis.partition.codes import assign_codes
-from gridgis.partition.draw import (
-    CELL_COLUMNS,
-    Drawn,
+from gridgis.partition._arrays import GeomArray, IntArray
+from gridgis.partition.arguments import (
     _rows,
     _same_crs,
-    _summary,
     check_bounds,
     check_units,
     choose_metric,
     densify,
-    draw_cells,
-    draw_metric,
     road_array,
     to_metric,
 )
+from gridgis.partition.codes import assign_codes
+from gridgis.partition.community import Drawn, draw_metric
+from gridgis.partition.draw import draw_cells
+from gridgis.partition.errors import PartitionError
+from gridgis.partition.graph import adjacency_pairs
 from gridgis.partition.metrics import polsby_popper
+from gridgis.partition.overlay import GRID, polygonal, tolerance
+from gridgis.partition.result import CELL_COLUMNS, _summary
 from gridgis.partition.seams import fit_cells, seam_tolerance
-from gridgis.partition.units import (
-    GRID,
-    GeomArray,
-    IntArray,
-    PartitionError,
-    adjacency_pairs,
-    polygonal,
-    tolerance,
-)
 
 __all__ = ["AdjustResult", "adjust_cells"]
 

@@ -34,7 +34,7 @@ import pandas as pd
 import shapely
 
 from gridgis.codes import is_code
-from gridgis.partition.units import PartitionError
+from gridgis.partition.errors import PartitionError
 
 __all__ = ["assign_codes", "code_width"]
 

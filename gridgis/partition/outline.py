@@ -16,8 +16,9 @@ import shapely
 
 from gridgis import crs as crs_mod
 from gridgis.errors import InputError
+from gridgis.partition.errors import PartitionError, geos_guard
 from gridgis.partition.footprints import clean_footprints, nearest_regions
-from gridgis.partition.units import GRID, PartitionError, geos_guard, polygonal
+from gridgis.partition.overlay import GRID, polygonal
 
 TILING_SHARE = 0.5
 """Polygon units covering at least this share of their hull are taken to tile the area."""

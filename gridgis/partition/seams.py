@@ -41,7 +41,9 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from gridgis.partition.units import GeomArray, IntArray, PartitionError, polygonal
+from gridgis.partition._arrays import GeomArray, IntArray
+from gridgis.partition.errors import PartitionError
+from gridgis.partition.overlay import polygonal
 
 BoolArray = NDArray[np.bool_]
 

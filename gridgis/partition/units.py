@@ -58,17 +58,22 @@ The graph of the tiles is built by :func:`gridgis.partition.graph.build_graph`.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import shapely
 
-from gridgis.errors import GridGISError
 from gridgis.partition._arrays import BoolArray, FloatArray, GeomArray, IntArray
+from gridgis.partition.blocks import (
+    _largest_overlap,
+    _merge_empty_blocks,
+    _points_in_blocks,
+    absorb_noise,
+    make_blocks,
+    road_lines,
+)
+from gridgis.partition.errors import GeometryFailure, PartitionError, geos_guard
 from gridgis.partition.footprints import (
     FOOTPRINT_GRID,
     FootprintRepair,
@@ -77,9 +82,40 @@ from gridgis.partition.footprints import (
     nearest_regions,
 )
 from gridgis.partition.graph import Graph, adjacency_pairs, build_graph
+from gridgis.partition.overlay import (
+    CAN_CLEAN,
+    GRID,
+    NOISE_M2,
+    _first_per_group,
+    _geom_array,
+    clean_coverage,
+    dissolve,
+    polygonal,
+    tolerance,
+    union_of_areas,
+)
 
-GRID = 1e-6
-"""Precision grid of every overlay, in metres of the metric CRS (1 µm)."""
+__all__ = [
+    "AREAS_SHARE",
+    "CAN_CLEAN",
+    "GRID",
+    "NOISE_M2",
+    "NOISE_SHARE",
+    "OVERLAP_SHARE",
+    "GeometryFailure",
+    "PartitionError",
+    "Tessellation",
+    "absorb_noise",
+    "clean_coverage",
+    "dissolve",
+    "geos_guard",
+    "make_blocks",
+    "polygonal",
+    "road_lines",
+    "tessellate",
+    "tolerance",
+    "union_of_areas",
+]
 
 AREAS_SHARE = 0.01
 """Polygon units whose disjoint areas leave less than this share of the community
@@ -89,52 +125,11 @@ and the ground they leave uncovered goes to the unit it shares most boundary wit
 NOISE_SHARE = 1e-9
 """Uncovered ground below this share of the community is floating-point noise."""
 
-NOISE_M2 = 1.0
-"""Pieces of ground of at most this area (m²) are coordinate noise: never a block, a tile or
-a cell of their own (:func:`absorb_noise`). The same bound as the default ``tolerance_m2`` of
-:func:`gridgis.partition.validate.validate_layout`, below which gaps and overlaps are noise."""
-
 OVERLAP_SHARE = 0.01
 """Footprints overlapping by more than this share of the smaller are one site."""
 
 _SAMPLE_MIN_M = 0.5
 _SAMPLE_MAX_M = 10.0
-
-
-class PartitionError(GridGISError, ValueError):
-    """Units, a community or options that no layout of cells can be drawn from.
-
-    The message names the bad argument and value (and the rows concerned).
-    Subclasses :class:`ValueError`; the web layer answers with status 422.
-    """
-
-    status = 422
-
-
-class GeometryFailure(PartitionError):
-    """GEOS failed on the units' geometry (a robustness failure, not an infeasible layout).
-
-    Raised by :func:`geos_guard`; a caller that can try again differently (on a
-    coarser grid, without roads, as the demo generator does) catches this one.
-    """
-
-
-@contextmanager
-def geos_guard(what: str) -> Iterator[None]:
-    """Turn a GEOS failure inside the block (or decorated function) into a :class:`GeometryFailure`.
-
-    Input footprints are repaired before any overlay
-    (:func:`~gridgis.partition.footprints.clean_footprints`), so GEOS should
-    not fail; should it still, the user gets what was being done and what
-    GEOS said (with the coordinates, in the metric CRS), not a traceback.
-    """
-    try:
-        yield
-    except shapely.errors.GEOSException as exc:
-        raise GeometryFailure(
-            f"{what} failed on the units' geometry (GEOS: {exc!s}); check the units for "
-            "footprints drawn twice or broken near there, and repair or leave them out"
-        ) from exc
 
 
 @dataclass
@@ -173,298 +168,6 @@ class Tessellation:
     graph: Graph
     mode: str
     repair: FootprintRepair | None = None
-
-
-# --- small helpers ------------------------------------------------------------------------------
-
-
-def _geom_array(values: object) -> GeomArray:
-    return np.asarray(values, dtype=object)
-
-
-def _first_per_group(keys: IntArray, values: IntArray, n: int) -> IntArray:
-    """For each key in ``range(n)``, the first value in ``values`` paired with it, else -1."""
-    out = np.full(n, -1, dtype=np.int64)
-    if keys.size:
-        # Reverse assignment: the first occurrence is written last and wins.
-        out[keys[::-1]] = values[::-1]
-    return out
-
-
-def dissolve(geoms: GeomArray, groups: IntArray, n: int, *, coverage: bool = False) -> GeomArray:
-    """Union of ``geoms`` per group ``0..n-1`` (empty polygon for a group with none).
-
-    Shapely has no grouped union, so this loops over the groups (one GEOS
-    call each); ``coverage=True`` uses the faster coverage union, valid only
-    when the geometries of a group form a coverage (Voronoi cells, cleaned
-    tiles).
-    """
-    out = np.full(n, shapely.Polygon(), dtype=object)
-    if geoms.size == 0:
-        return out
-    order = np.argsort(groups, kind="stable")
-    sorted_groups = groups[order]
-    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    ends = np.r_[starts[1:], sorted_groups.size]
-    for start, end in zip(starts, ends, strict=True):
-        members = geoms[order[start:end]]
-        if members.size == 1:
-            out[sorted_groups[start]] = members[0]
-        elif coverage:
-            try:
-                out[sorted_groups[start]] = shapely.coverage_union_all(members)
-            except shapely.errors.GEOSException:
-                # Voronoi cells clipped by a footprint can meet at vertices GEOS
-                # does not see as shared ("incorrectly noded"): overlay instead.
-                out[sorted_groups[start]] = _robust_union(members)
-        else:
-            out[sorted_groups[start]] = shapely.union_all(members, grid_size=GRID)
-    return out
-
-
-def _robust_union(members: GeomArray) -> Any:
-    """Union that survives inputs GEOS's fast paths reject, trying exact before snapped."""
-    for attempt in (
-        lambda: shapely.union_all(members, grid_size=GRID),
-        lambda: shapely.union_all(members),
-        lambda: shapely.union_all(shapely.make_valid(shapely.set_precision(members, GRID))),
-    ):
-        try:
-            return attempt()
-        except shapely.errors.GEOSException:
-            continue
-    return shapely.union_all(shapely.buffer(members, 0))
-
-
-def polygonal(geoms: GeomArray) -> GeomArray:
-    """Keep only the polygon parts of each geometry (overlays may add lines and points)."""
-    geoms = _geom_array(geoms)
-    odd = np.flatnonzero(~np.isin(shapely.get_type_id(geoms), (3, 6)))
-    if odd.size == 0:
-        return geoms
-    parts, owner = shapely.get_parts(geoms[odd], return_index=True)
-    keep = shapely.get_type_id(parts) == 3
-    fixed = np.empty(odd.size, dtype=object)
-    fixed[:] = [shapely.Polygon()] * odd.size
-    if keep.any():
-        shapely.multipolygons(parts[keep], indices=owner[keep], out=fixed)
-    geoms = geoms.copy()
-    geoms[odd] = fixed
-    return geoms
-
-
-def tolerance(community: shapely.Geometry) -> float:
-    """Adjacency tolerance for a community: 1 mm per km of its size, at least 10 µm."""
-    size = math.sqrt(max(float(shapely.area(community)), 1.0))
-    return max(1e-6 * size, 10 * GRID)
-
-
-CAN_CLEAN = hasattr(shapely, "coverage_clean") and shapely.geos_version >= (3, 14, 0)
-"""Whether GEOS can clean a coverage (shapely >= 2.2 with GEOS >= 3.14)."""
-
-
-def union_of_areas(geoms: GeomArray) -> tuple[GeomArray, shapely.Geometry]:
-    """Small areas put on the grid and cleaned into a coverage, and their union.
-
-    The outline of a community given only by its small areas (census blocks).
-    """
-    snapped = polygonal(shapely.set_precision(clean_footprints(geoms).geoms, GRID))
-    if not CAN_CLEAN:
-        return snapped, shapely.union_all(snapped, grid_size=GRID)
-    size = math.sqrt(max(float(np.sum(shapely.area(snapped))), 1.0))
-    cleaned = clean_coverage(snapped, max(1e-6 * size, 10 * GRID))
-    return cleaned, shapely.coverage_union_all(cleaned)
-
-
-def clean_coverage(tiles: GeomArray, tol: float) -> GeomArray:
-    """Make neighbouring tiles share exactly the same vertices along their common edges.
-
-    Tiles come from separate overlays, each snap-rounded on its own, so a
-    shared edge can carry a vertex in one tile that lies half a grid step off
-    the edge in the other: a gap a micrometre wide that would make a union of
-    tiles two parts. GEOS's coverage cleaner snaps such vertices together
-    (within ``10 * GRID``) and gives gaps narrower than ``2 * tol`` to a
-    neighbour. Without it (GEOS < 3.14) tiles are returned as they are and
-    cells are dissolved with snap-rounding instead.
-    """
-    if not CAN_CLEAN or tiles.size < 2:
-        return tiles
-    cleaner = shapely.coverage_clean  # type: ignore[attr-defined]  # shapely >= 2.2
-    cleaned: GeomArray = np.asarray(
-        cleaner(tiles, snapping_distance=10 * GRID, gap_width=2 * tol), dtype=np.object_
-    )
-    lost = shapely.is_empty(cleaned) | (shapely.area(cleaned) <= 0)
-    if lost.any():  # never lose a tile: keep the original where the cleaner emptied it
-        cleaned[lost] = tiles[lost]
-    return polygonal(cleaned)
-
-
-# --- blocks ------------------------------------------------------------------------------------
-
-
-def road_lines(roads: GeomArray, community: shapely.Geometry) -> GeomArray:
-    """Linear parts of ``roads`` inside ``community`` (polygons count by their outline)."""
-    roads = _geom_array(roads)
-    roads = roads[~shapely.is_missing(roads) & ~shapely.is_empty(roads)]
-    if roads.size == 0:
-        return roads
-    kinds = shapely.get_type_id(roads)
-    polygons = np.isin(kinds, (3, 6))
-    if polygons.any():
-        roads = roads.copy()
-        roads[polygons] = shapely.boundary(roads[polygons])
-    shapely.prepare(community)
-    near = shapely.intersects(community, roads)
-    clipped = shapely.intersection(roads[near], community, grid_size=GRID)
-    parts = shapely.get_parts(clipped)
-    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
-    return parts[shapely.length(parts) > 0]
-
-
-def make_blocks(community: shapely.Geometry, lines: GeomArray, *, tol: float) -> GeomArray:
-    """Faces of the community cut by ``lines`` (see the module's step 1).
-
-    Faces of noise (two road lines a micrometre apart enclose a speck) join
-    a neighbouring face (:func:`absorb_noise`, adjacency within ``tol``).
-    """
-    if lines.size == 0:
-        return _geom_array([community])
-    noded = shapely.union_all(
-        np.concatenate([_geom_array([shapely.boundary(community)]), lines]), grid_size=GRID
-    )
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    if faces.size == 0:
-        return _geom_array([community])
-    shapely.prepare(community)
-    inside = shapely.contains_properly(community, shapely.point_on_surface(faces))
-    faces = faces[inside & (shapely.area(faces) > 0)]
-    if faces.size == 0:
-        return _geom_array([community])
-    real = shapely.area(faces) > NOISE_M2
-    if real.any() and not real.all():
-        faces, _ = absorb_noise(faces[real], faces[~real], tol)
-    return faces
-
-
-def absorb_noise(hosts: GeomArray, pieces: GeomArray, tol: float) -> tuple[GeomArray, GeomArray]:
-    """Give each piece of noise (at most :data:`NOISE_M2`) to a host; return the real pieces.
-
-    A piece of noise joins the host it shares the longest boundary with
-    (boundary within ``tol`` of the host, as in :func:`adjacency_pairs`, but
-    any positive length counts: a speck's whole outline is shorter than a
-    corner contact between real tiles). A piece that shares no boundary with
-    any host (alone, or touching one only at a point) is dropped: it is
-    noise, and the validator ignores gaps this small. Should the union put a
-    speck beside its host rather than onto it (a gap of less than ``tol``),
-    the speck is dropped too, so a host never comes out in more pieces.
-
-    Parameters
-    ----------
-    hosts:
-        Polygons that take the noise (tiles or blocks), in a metric CRS.
-    pieces:
-        Candidate pieces, in the same CRS.
-    tol:
-        Adjacency tolerance, in metres.
-
-    Returns
-    -------
-    tuple
-        The hosts (noise added), and the pieces larger than :data:`NOISE_M2`
-        (unchanged, in order).
-
-    Examples
-    --------
-    >>> hosts = _geom_array([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)])
-    >>> speck = shapely.box(200, 40, 200.000_01, 40.001)  # 1e-8 m² against the second
-    >>> hosts, rest = absorb_noise(hosts, _geom_array([speck]), 1e-3)
-    >>> rest.size, bool(shapely.covers(hosts[1], speck))
-    (0, True)
-    """
-    pieces = _geom_array(pieces)
-    noise = shapely.area(pieces) <= NOISE_M2
-    if not noise.any():
-        return hosts, pieces
-    specks = pieces[noise]
-    hosts = _geom_array(hosts).copy()
-    if hosts.size:
-        tree = shapely.STRtree(hosts)
-        p, h = tree.query(specks, predicate="dwithin", distance=tol)
-        grown = shapely.buffer(hosts[h], tol, quad_segs=1, join_style="mitre")
-        shared = shapely.length(shapely.intersection(shapely.boundary(specks[p]), grown))
-        ok = shared > 0
-        p, h, shared = p[ok].astype(np.int64), h[ok].astype(np.int64), shared[ok]
-        order = np.lexsort((h, -shared, p))
-        host = _first_per_group(p[order], h[order], specks.size)
-        # Only the few hosts that receive noise (usually none) need an overlay.
-        for row in np.unique(host[host >= 0]).tolist():
-            before = hosts[row]
-            merged = polygonal(
-                _geom_array(
-                    [shapely.union_all(np.r_[[before], specks[host == row]], grid_size=GRID)]
-                )
-            )[0]
-            if shapely.get_num_geometries(merged) > shapely.get_num_geometries(before):
-                parts = shapely.get_parts(merged)
-                onto = shapely.area(shapely.intersection(parts, before, grid_size=GRID)) > 0
-                merged = shapely.union_all(parts[onto], grid_size=GRID)
-            hosts[row] = merged
-    return hosts, pieces[~noise]
-
-
-def _points_in_blocks(points: GeomArray, blocks: GeomArray, tol: float) -> IntArray:
-    """Block of each point (first block touching it; else the nearest within ``tol``; else -1)."""
-    tree = shapely.STRtree(blocks)
-    p, b = tree.query(points, predicate="intersects")
-    order = np.lexsort((b, p))
-    out = _first_per_group(p[order].astype(np.int64), b[order].astype(np.int64), points.size)
-    missing = np.flatnonzero(out < 0)
-    if missing.size:
-        q, nb = tree.query_nearest(points[missing], max_distance=tol)
-        found = _first_per_group(q.astype(np.int64), nb.astype(np.int64), missing.size)
-        out[missing] = found
-    return out
-
-
-def _largest_overlap(polys: GeomArray, targets: GeomArray) -> IntArray:
-    """For each polygon, the target it overlaps most (-1 if none)."""
-    tree = shapely.STRtree(targets)
-    p, t = tree.query(polys, predicate="intersects")
-    area = shapely.area(shapely.intersection(polys[p], targets[t], grid_size=GRID))
-    pos = area > 0
-    p, t, area = p[pos].astype(np.int64), t[pos].astype(np.int64), area[pos]
-    order = np.lexsort((t, -area, p))
-    return _first_per_group(p[order], t[order], polys.size)
-
-
-def _merge_empty_blocks(
-    blocks: GeomArray, occupied: BoolArray, tol: float
-) -> tuple[IntArray, BoolArray]:
-    """Give every block without units to a neighbouring block (longest shared boundary).
-
-    Returns the representative block of each block and whether it reached an
-    occupied block (``False``: an island without units).
-    """
-    n = blocks.size
-    owner = np.where(occupied, np.arange(n), -1)
-    if occupied.all():
-        return owner, occupied.copy()
-    i, j, length = adjacency_pairs(blocks, tol=tol)
-    src = np.concatenate([i, j])
-    dst = np.concatenate([j, i])
-    lengths = np.concatenate([length, length])
-    # Label propagation, one ring of blocks per round; a loop over rounds because
-    # each round depends on the previous one (rounds <= blocks, usually 1-3).
-    while True:
-        reach = (owner[src] < 0) & (owner[dst] >= 0)
-        if not reach.any():
-            break
-        s, d, w = src[reach], dst[reach], lengths[reach]
-        order = np.lexsort((d, -w, s))
-        first = _first_per_group(s[order], owner[d[order]], n)
-        newly = (owner < 0) & (first >= 0)
-        owner[newly] = first[newly]
-    return owner, owner >= 0
 
 
 # --- tiles -------------------------------------------------------------------------------------
