@@ -35,6 +35,7 @@ __all__ = [
     "Request",
     "StreetCode",
     "day_start",
+    "parse_day",
 ]
 
 MAX_ID = 2**63 - 1
@@ -75,6 +76,37 @@ QUERY_YEARS = (1900, 2100)
 """The years a time of a filter (``since``, ``until``, ``now``) may name."""
 
 
+def parse_day(value: object, *, kind: str = "day", expected: str | None = None) -> dt.date:
+    """``value`` as a day ``YYYY-MM-DD`` of the years :data:`QUERY_YEARS`.
+
+    Raises
+    ------
+    pydantic_core.PydanticCustomError
+        Of type ``kind``, saying ``expected`` (a pydantic validator turns it into a
+        field's error).
+
+    Examples
+    --------
+    >>> parse_day("2025-06-30")
+    datetime.date(2025, 6, 30)
+    """
+    expected = expected or f"a date YYYY-MM-DD from {QUERY_YEARS[0]} to {QUERY_YEARS[1]}"
+    if isinstance(value, dt.datetime):
+        raise PydanticCustomError(kind, expected)
+    if isinstance(value, dt.date):
+        day = value
+    elif not isinstance(value, str) or not _QUERY_TIME.fullmatch(value):
+        raise PydanticCustomError(kind, expected)
+    else:
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(kind, expected) from None
+    if not QUERY_YEARS[0] <= day.year <= QUERY_YEARS[1]:
+        raise PydanticCustomError(kind, expected)
+    return day
+
+
 def _day_or_time(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value
@@ -85,13 +117,7 @@ def _day_or_time(value: Any) -> Any:
     if not isinstance(value, str) or not value.isascii() or len(value) > 40:
         raise PydanticCustomError("day_or_time", expected)
     if _QUERY_TIME.fullmatch(value):
-        try:
-            day = dt.date.fromisoformat(value)
-        except ValueError:
-            raise PydanticCustomError("day_or_time", expected) from None
-        if not QUERY_YEARS[0] <= day.year <= QUERY_YEARS[1]:
-            raise PydanticCustomError("day_or_time", expected)
-        return day
+        return parse_day(value, kind="day_or_time", expected=expected)
     try:
         moment = parse_time(value, field="time", plausible=False)
     except InputError:

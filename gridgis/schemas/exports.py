@@ -9,40 +9,19 @@ datetime.date(2025, 1, 1)
 from __future__ import annotations
 
 import datetime as dt
-import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
-from pydantic_core import PydanticCustomError
 
 from gridgis.codes import code_pattern
-from gridgis.schemas.common import CRS_PATTERN, Request, StreetCode
+from gridgis.schemas.common import CRS_PATTERN, Request, StreetCode, parse_day
 
-__all__ = ["DAY_YEARS", "Day", "ExportQuery"]
-
-DAY_YEARS = (1900, 2100)
-"""The years a day of an export's period may be in."""
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _day(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value
-    expected = f"a date YYYY-MM-DD from {DAY_YEARS[0]} to {DAY_YEARS[1]}"
-    if not isinstance(value, str) or not _DAY.fullmatch(value):
-        raise PydanticCustomError("day", expected)
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise PydanticCustomError("day", expected) from None
-    if not DAY_YEARS[0] <= day.year <= DAY_YEARS[1]:
-        raise PydanticCustomError("day", expected)
-    return day
+__all__ = ["Day", "ExportQuery"]
 
 
 Day = Annotated[
     dt.date,
-    BeforeValidator(_day),
+    BeforeValidator(parse_day),
     WithJsonSchema({"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}),
 ]
 """A day ``YYYY-MM-DD`` (China Standard Time), years 1900–2100."""
