@@ -634,7 +634,7 @@ class IntakeCache:
     --------
     >>> cache = IntakeCache()
     >>> case = create_case(engine, category="消防安全", lon=119.0128, lat=25.4119,
-    ...                    cache=cache)
+    ...                    cache=cache, actor="wangfang")
     >>> len(cache.cells(engine))
     131
     """
@@ -1248,7 +1248,9 @@ def advance_case(
 
     Examples
     --------
-    >>> case = create_case(engine, category="fire_safety", lon=119.0128, lat=25.4119)
+    >>> case = create_case(
+    ...     engine, category="fire_safety", lon=119.0128, lat=25.4119, actor="wangfang"
+    ... )
     >>> advance_case(engine, case["id"], "registered", actor="镇海街道网格中心")["step"]
     'registered'
     >>> advance_case(engine, case["id"], "dispatched", actor="镇海街道网格中心")["step"]

@@ -909,16 +909,18 @@ def test_a_category_is_named_the_same_way_everywhere(engine: Engine) -> None:
     from gridgis.analysis.density import cell_case_density
 
     insert_sample_areas(engine)
+    where = {"actor": "cli:test"}
     for asked in ("fire_safety", " FIRE_SAFETY ", "消防安全", "Fire safety", "fire SAFETY"):
-        assert create_case(engine, category=asked)["category"] == "fire_safety"
-        assert create_case(engine, category=asked, cache=IntakeCache())["category"] == "fire_safety"
+        assert create_case(engine, category=asked, **where)["category"] == "fire_safety"
+        cached = create_case(engine, category=asked, cache=IntakeCache(), **where)
+        assert cached["category"] == "fire_safety"
         assert {c["category"] for c in list_cases(engine, category=[asked, "Dispute"])} == {
             "fire_safety"
         }
     density = cell_case_density(engine, category=["Fire safety", "消防安全"], by_category=True)
     assert [c for c in density.columns if c.startswith("cases_")] == ["cases_fire_safety"]
     with pytest.raises(NotFoundError, match=r"`category` was 'fire' but .* fire_safety \(消防安全"):
-        create_case(engine, category="fire")
+        create_case(engine, category="fire", **where)
 
 
 def test_paging_bounds_are_those_of_the_api(engine: Engine) -> None:

@@ -28,7 +28,12 @@ def test_adjust_a_dry_run_then_publish(demo_engine: Engine) -> None:
     _grow(demo_engine, COMMUNITY)
     calls: list[tuple[int, int]] = []
     dry = redraw(
-        demo_engine, COMMUNITY, method="adjust", dry_run=True, progress=lambda *a: calls.append(a)
+        demo_engine,
+        COMMUNITY,
+        method="adjust",
+        actor="cli:test",
+        dry_run=True,
+        progress=lambda *a: calls.append(a),
     )
     assert calls == [(0, 1), (1, 1)]
     assert [d.community_code for d in dry.diffs] == [COMMUNITY]
@@ -39,7 +44,7 @@ def test_adjust_a_dry_run_then_publish(demo_engine: Engine) -> None:
     assert lines[-1].endswith("households moved (dry run: nothing was changed)")
     assert len(layout_history(demo_engine, COMMUNITY)) == 1
 
-    done = redraw(demo_engine, COMMUNITY, method="adjust", published_by="王芳")
+    done = redraw(demo_engine, COMMUNITY, method="adjust", actor="cli:test", published_by="王芳")
     assert done.lines()[-1].startswith("published 1 of 1 communities; ")
     latest = layout_history(demo_engine, COMMUNITY)[-1]
     assert latest["method"] == "adjust" and latest["published_by"] == "王芳"
@@ -48,7 +53,7 @@ def test_adjust_a_dry_run_then_publish(demo_engine: Engine) -> None:
 def test_a_community_without_buildings_is_skipped(demo_engine: Engine) -> None:
     with demo_engine.begin() as conn:
         conn.execute(text("DELETE FROM building WHERE community_code = :c"), {"c": VILLAGE})
-    result = redraw(demo_engine, VILLAGE)
+    result = redraw(demo_engine, VILLAGE, actor="cli:test")
     assert result.diffs == []
     assert result.lines() == [
         f"skipped {result.skipped[0]}",
@@ -60,6 +65,6 @@ def test_a_community_without_buildings_is_skipped(demo_engine: Engine) -> None:
 
 def test_redraw_refuses_bad_arguments(demo_engine: Engine) -> None:
     with pytest.raises(InputError, match=r"`method` was 'redo' but is expected to be one of"):
-        redraw(demo_engine, COMMUNITY, method="redo")
+        redraw(demo_engine, COMMUNITY, method="redo", actor="cli:test")
     with pytest.raises(NotFoundError):
-        redraw(demo_engine, "999")
+        redraw(demo_engine, "999", actor="cli:test")

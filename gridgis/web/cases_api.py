@@ -223,9 +223,10 @@ def file_case(**fields: Any) -> dict[str, Any]:
     --------
     >>> from gridgis.users import add_user, issue_token
     >>> _ = add_user(
-    ...     engine, "wang", role="street", street="350304001", password="s3cret-pass"
+    ...     engine, "wang", role="street", street="350304001", password="s3cret-pass",
+    ...     actor="admin",
     ... )
-    >>> signed_in = {"Authorization": "Bearer " + issue_token(engine, "wang")}
+    >>> signed_in = {"Authorization": "Bearer " + issue_token(engine, "wang", actor="admin")}
     >>> with app.test_request_context("/api/cases", headers=signed_in):
     ...     app.preprocess_request()  # reads the token
     ...     file_case(category="fire_safety", lon=119.02, lat=25.40, reported_by="王芳")
