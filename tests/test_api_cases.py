@@ -15,6 +15,7 @@ from conftest import cell_point as _cell_point
 from conftest import response_json as _json
 from flask import Flask
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from sqlalchemy import Engine, text
 
 from gridgis.crs import wgs84_to_gcj02
@@ -483,6 +484,7 @@ def test_openapi_document_describes_every_api_route(app: Flask, client: FlaskCli
     served = _json(client.get("/api/openapi.json"), 200)
     assert served == openapi_document()
     assert served["openapi"] == "3.1.0"
+    validate(served)  # against the OpenAPI 3.1 meta-schema
     documented = {
         (re.sub(r"\{(\w+)\}", r"<\1>", path), method.upper())
         for path, item in served["paths"].items()
