@@ -423,9 +423,15 @@ class LocalCluster:
         return f"postgresql+psycopg://{self.run_as()}@/{database}?host={self.socket_dir}"
 
     def ensure_running(self) -> str:
-        """Create and start the cluster as needed; return the URL of the gridgis database."""
-        if not self.running():
-            self.start()
+        """Create and start the cluster as needed; return the URL of the gridgis database.
+
+        Always through :meth:`start`, whose check runs under the cluster's lock:
+        ``pg_ctl status`` says "running" as soon as another process has written
+        ``postmaster.pid``, before the server listens, so a check made outside the
+        lock let a second process (a second test worker) connect to a socket that
+        did not exist yet.
+        """
+        self.start()
         return self.url()
 
     def status(self) -> ClusterStatus:
