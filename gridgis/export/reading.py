@@ -1,0 +1,179 @@
+"""Reading what :func:`gridgis.export.export` writes from the database.
+
+Cells, cases, inspections (points and tracks) and statistics of a district,
+street office or community and period, each as ``_Layer`` tables in WGS84.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, text
+
+from gridgis.analysis.figures import area_figures
+from gridgis.analysis.stats import area_geometries, area_prefix, area_statistics
+from gridgis.cases import OVERDUE_SQL, period_conditions
+from gridgis.db.models import CASE_STEP_NAMES_ZH
+from gridgis.export.layers import _STEP_LABELS, _Layer
+
+
+def _rows_and_shapes(
+    conn: Connection, sql: str, params: dict[str, Any]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of ``sql`` as an object frame, and the shapes of its last column (WKB)."""
+    result = conn.execute(text(sql), params)
+    columns = list(result.keys())
+    rows = result.all()
+    frame = pd.DataFrame([tuple(r[:-1]) for r in rows], columns=columns[:-1], dtype=object)
+    wkb = np.array([r[-1] for r in rows], dtype=object)
+    return frame, np.asarray(shapely.from_wkb(wkb), dtype=object)
+
+
+def _times(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def _read_cells(conn: Connection, within: str | None) -> list[_Layer]:
+    areas = area_geometries(conn, "cell", within=within)
+    figures = area_figures(conn, "cell", within=within, detail=True).set_index("code")
+    figures = figures.reindex(areas["code"])
+    frame = pd.DataFrame(areas.drop(columns="geometry"))
+    for column in ("households", "residents", "buildings", "workers"):
+        frame[column] = figures[column].to_numpy()
+    frame["has_worker"] = frame["workers"] > 0
+    frame["branches"] = figures["branches"].to_numpy()
+    frame["has_branch"] = frame["branches"] > 0
+    _times(frame, ["valid_from"])
+    geoms = np.asarray(areas.geometry.array, dtype=object)
+    return [_Layer("cells", frame.reset_index(drop=True), geoms, "MultiPolygon")]
+
+
+_STEP_TIMES = tuple(f"{step}_at" for step in _STEP_LABELS)
+
+
+def _read_cases(conn: Connection, where: list[str], params: dict[str, Any]) -> list[_Layer]:
+    sql = f"""
+        SELECT c.id, c.external_id, c.category_code AS category, k.name_zh AS category_name,
+               c.description, c.source, c.address, g.code AS cell_code, c.community_code,
+               c.street_code, c.step, {OVERDUE_SQL} AS overdue, c.deadline,
+               {", ".join(f"c.{column}" for column in _STEP_TIMES)}, c.located_by,
+               ST_AsBinary(c.geom) AS wkb
+        FROM case_record c JOIN case_category k ON k.code = c.category_code
+        LEFT JOIN grid_cell g ON g.id = c.cell_id
+        WHERE {" AND ".join(where) or "true"}
+        ORDER BY c.id
+    """
+    frame, geoms = _rows_and_shapes(conn, sql, params)
+    frame["id"] = frame["id"].astype("int64")
+    frame["overdue"] = frame["overdue"].astype(bool)
+    frame.insert(
+        list(frame.columns).index("step") + 1,
+        "step_name",
+        frame["step"].map(CASE_STEP_NAMES_ZH),
+    )
+    _times(frame, ["deadline", *_STEP_TIMES])
+    return [_Layer("cases", frame, geoms, "Point")]
+
+
+def _read_inspections(conn: Connection, where: list[str], params: dict[str, Any]) -> list[_Layer]:
+    sql = f"""
+        SELECT i.id, i.external_id, i.worker_id, w.name AS worker, i.started_at, i.ended_at,
+               i.located_by,
+               (SELECT count(*) FROM inspection_cell x WHERE x.inspection_id = i.id) AS cells,
+               ST_AsBinary(i.geom) AS wkb
+        FROM inspection i LEFT JOIN grid_worker w ON w.id = i.worker_id
+        WHERE {" AND ".join(where) or "true"}
+        ORDER BY i.id
+    """
+    frame, geoms = _rows_and_shapes(conn, sql, params)
+    frame["id"] = frame["id"].astype("int64")
+    frame["worker_id"] = frame["worker_id"].astype("Int64")
+    frame["cells"] = frame["cells"].astype("int64")
+    _times(frame, ["started_at", "ended_at"])
+    kinds = shapely.get_type_id(geoms)
+    points = kinds == shapely.GeometryType.POINT
+    tracks = ~points
+    # A track layer holds one type: LineStrings become one-part MultiLineStrings.
+    lines = np.asarray(
+        [g if isinstance(g, shapely.MultiLineString) else shapely.MultiLineString([g])
+         for g in geoms[tracks]],
+        dtype=object,
+    )  # fmt: skip
+    return [
+        _Layer("inspection_points", frame[points].reset_index(drop=True), geoms[points], "Point"),
+        _Layer("inspection_tracks", frame[tracks].reset_index(drop=True), lines, "MultiLineString"),
+    ]
+
+
+def _read_stats(conn: Connection, level: str, **options: Any) -> list[_Layer]:
+    stats = area_statistics(conn, level, **options)
+    frame = pd.DataFrame(stats.drop(columns="geometry")).reset_index(drop=True)
+    geoms = np.asarray(stats.geometry.array, dtype=object)
+    descriptions: dict[str, str] = {}
+    names = {
+        row.code: row.name_zh
+        for row in conn.execute(text("SELECT code, name_zh FROM case_category"))
+    }
+    for column in frame.columns:
+        if column.startswith("cases_"):
+            code = column.removeprefix("cases_")
+            descriptions[column] = f"{names.get(code, code)}案件数 / cases of category {code}"
+    return [_Layer(f"stats_{level}", frame, geoms, "MultiPolygon", descriptions)]
+
+
+def _read(
+    conn: Connection,
+    what: str,
+    *,
+    district: str | None,
+    street: str | None,
+    community: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    level: str,
+    now: dt.datetime,
+) -> list[_Layer]:
+    within = area_prefix(conn, street, community, district=district)
+    if what == "cells":
+        return _read_cells(conn, within)
+    if what == "stats":
+        return _read_stats(
+            conn,
+            level,
+            district=district,
+            street=street,
+            community=community,
+            since=since,
+            until=until,
+            now=now,
+        )
+    params: dict[str, Any] = {"now": now}
+    time = "c.reported_at" if what == "cases" else "i.started_at"
+    where = period_conditions(time, since, until, params)
+    if what == "cases":
+        if within is not None:
+            # A case carries the codes of its community and street: the finest the
+            # prefix names decides, by equality (their indexes serve) when the prefix
+            # is a whole code of that column, by prefix for a district's streets.
+            column = "c.community_code" if len(within) == 12 else "c.street_code"
+            if len(within) in (9, 12):
+                where.append(f"{column} = :area")
+                params["area"] = within
+            else:
+                where.append(f"{column} LIKE :prefix")
+                params["prefix"] = within + "%"
+        return _read_cases(conn, where, params)
+    if within is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM inspection_cell x JOIN grid_cell g ON g.id = x.cell_id "
+            "WHERE x.inspection_id = i.id AND g.code LIKE :prefix)"
+        )
+        params["prefix"] = within + "%"
+    return _read_inspections(conn, where, params)
