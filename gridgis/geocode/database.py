@@ -90,6 +90,7 @@ def load_cell_index(connection: Connection, *, at: dt.datetime | None = None) ->
     Examples
     --------
     >>> from gridgis.db.engine import get_engine
+    >>> from gridgis.geocode import locate
     >>> with get_engine().connect() as conn:
     ...     index = load_cell_index(conn)
     ...     locate(index, [119.0128], [25.4119])["cell_code"].tolist()

@@ -152,6 +152,7 @@ def walking_coverage(
 
     Examples
     --------
+    >>> from gridgis.analysis.placement import read_placement_data
     >>> with engine.connect() as conn:
     ...     data = read_placement_data(conn, street="350304001")
     >>> cov = walking_coverage(

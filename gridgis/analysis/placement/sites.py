@@ -157,6 +157,7 @@ def suggest_sites(
 
     Examples
     --------
+    >>> from gridgis.analysis.placement import read_placement_data
     >>> with engine.connect() as conn:
     ...     data = read_placement_data(conn, street="350304001")
     >>> plan = suggest_sites(
