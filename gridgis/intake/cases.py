@@ -10,7 +10,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, text
 
-from gridgis.cases import CaseCategories
+from gridgis.cases.categories import CaseCategories
 from gridgis.crs import CRSLike, CRSSpec
 from gridgis.db.queries import result_frame
 from gridgis.errors import NotFoundError
