@@ -1,0 +1,93 @@
+"""Deadlines: each category's time limit in hours, and when a case is overdue."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import Connection, Engine, text
+
+from gridgis import audit
+from gridgis.cases.categories import case_categories, load_categories
+from gridgis.db import queries
+from gridgis.errors import InputError
+
+MAX_DEADLINE_HOURS = 24 * 366
+"""The longest time limit a category may have (a year)."""
+
+
+OVERDUE_SQL = (
+    "coalesce(CASE WHEN c.closed_at IS NOT NULL THEN c.closed_at > c.deadline "
+    "WHEN c.rejected_at IS NOT NULL THEN false ELSE CAST(:now AS timestamptz) > c.deadline END, "
+    "false)"
+)
+"""SQL of whether case row ``c`` is overdue at ``:now``: closed after its deadline, or
+still open past it (a rejected case never is). For queries of other modules too."""
+
+
+def deadline_hours(connection: Engine | Connection) -> dict[str, int]:
+    """The time limit of each case category, in hours (table ``case_category``).
+
+    Examples
+    --------
+    >>> deadline_hours(engine)["fire_safety"]
+    72
+    """
+    return {c["code"]: int(c["deadline_hours"]) for c in case_categories(connection)}
+
+
+def set_deadline_hours(
+    connection: Engine | Connection, category: str, hours: int, *, actor: str
+) -> None:
+    """Change the time limit of a case category (``actor`` is recorded in the audit trail).
+
+    Cases filed from then on get the new limit; cases already filed keep the
+    deadline they were filed with.
+
+    Parameters
+    ----------
+    connection:
+        The database (an engine commits at once; a connection leaves the commit to the caller).
+    category:
+        The category's code (``"fire_safety"``), Chinese or English name
+        (``"消防安全"``, ``"Fire safety"``), as :class:`CaseCategories` reads them.
+    hours:
+        The new limit, 1 to :data:`MAX_DEADLINE_HOURS`.
+
+    Raises
+    ------
+    InputError
+        When ``hours`` is not a whole number in that range.
+    NotFoundError
+        When the category does not exist (the message lists those that do).
+
+    Examples
+    --------
+    >>> set_deadline_hours(engine, "fire_safety", 48, actor="admin")
+    """
+    if (
+        isinstance(hours, bool)
+        or not isinstance(hours, int | np.integer)
+        or not 1 <= int(hours) <= MAX_DEADLINE_HOURS
+    ):
+        raise InputError(
+            f"`hours` was {hours!r} but is expected to be a whole number of hours from 1 to "
+            f"{MAX_DEADLINE_HOURS}"
+        )
+    with queries.transaction(connection) as conn:
+        code = load_categories(conn).resolve(category)
+        old = conn.execute(
+            text(
+                "UPDATE case_category k SET deadline_hours = :h FROM case_category old "
+                "WHERE old.code = k.code AND k.code = :c RETURNING old.deadline_hours"
+            ),
+            {"h": int(hours), "c": code},
+        ).scalar_one()
+        if old != int(hours):
+            audit.record(
+                conn,
+                actor=actor,
+                action="update",
+                object_type="category",
+                object_id=code,
+                before={"deadline_hours": old},
+                after={"deadline_hours": int(hours)},
+            )

@@ -1,0 +1,173 @@
+"""Reading cases: one case or a filtered page of them, as JSON-ready dicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from gridgis import paging
+from gridgis.cases.base import (
+    STEPS,
+    _check_case_id,
+    _check_step,
+    _iso,
+    _now,
+    _some,
+    period_conditions,
+)
+from gridgis.cases.categories import resolve_categories
+from gridgis.cases.deadlines import OVERDUE_SQL
+from gridgis.codes import check_code
+from gridgis.db import queries
+from gridgis.errors import InputError, NotFoundError
+from gridgis.paging import check_page
+
+MAX_LIMIT = paging.MAX_LIMIT
+"""The most cases :func:`list_cases` returns at once (:data:`gridgis.paging.MAX_LIMIT`)."""
+
+
+_CASE_COLUMNS_SQL = (
+    "c.id, c.external_id, c.category_code AS category, k.name_zh AS category_name, "
+    "c.description, c.source, c.address, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, "
+    "c.raw_x, c.raw_y, c.raw_crs, c.located_by, c.location_flag, c.building_id, c.match_score, "
+    "g.code AS cell_code, c.community_code, c.street_code, c.step, c.deadline, "
+    f"{OVERDUE_SQL} AS overdue, " + ", ".join(f"c.{step}_at, c.{step}_by" for step in STEPS)
+)
+
+
+_CASE_SELECT = (
+    f"SELECT {_CASE_COLUMNS_SQL} FROM case_record c "
+    "JOIN case_category k ON k.code = c.category_code LEFT JOIN grid_cell g ON g.id = c.cell_id"
+)
+
+
+def _check_code(value: str | None, level: str) -> str | None:
+    return None if value is None else check_code(value, level)
+
+
+def _record(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A case row as a JSON-ready dict."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dt.datetime):
+            out[key] = _iso(value)
+        elif isinstance(value, float) and math.isnan(value):
+            out[key] = None
+        else:
+            out[key] = value
+    out["overdue"] = bool(out["overdue"])
+    return out
+
+
+def get_case(connection: Engine | Connection, case_id: int) -> dict[str, Any]:
+    """One case as a JSON-ready dict (times as ISO 8601 at +08:00).
+
+    Keys: ``id``, ``external_id``, ``category``, ``category_name``,
+    ``description``, ``source``, ``address``, ``lon``, ``lat``, ``raw_x``,
+    ``raw_y``, ``raw_crs``, ``located_by``, ``location_flag``, ``building_id``,
+    ``match_score``, ``cell_code``, ``community_code``, ``street_code``,
+    ``step``, ``deadline``, ``overdue``, and ``<step>_at`` / ``<step>_by``
+    for reported, registered, dispatched, handled, verified, closed, rejected.
+
+    Raises
+    ------
+    NotFoundError
+        When the case does not exist.
+
+    Examples
+    --------
+    >>> get_case(engine, 1)["step"]
+    'closed'
+    """
+    case_id = _check_case_id(case_id)
+    with queries.connection(connection) as conn:
+        row = conn.execute(
+            text(_CASE_SELECT + " WHERE c.id = :id"), {"id": case_id, "now": _now()}
+        ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"case {case_id} does not exist")
+    return _record(row._mapping)
+
+
+def list_cases(
+    connection: Engine | Connection,
+    *,
+    street: str | None = None,
+    community: str | None = None,
+    cell: str | None = None,
+    category: str | Sequence[str] | None = None,
+    step: str | Sequence[str] | None = None,
+    overdue: bool | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = paging.DEFAULT_LIMIT,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Cases matching every filter given, newest report first (then highest id).
+
+    Parameters
+    ----------
+    connection:
+        The database.
+    street, community, cell:
+        Codes (9, 12, 15 digits) of the area the case was filed in; a cell code
+        matches every version of that cell.
+    category:
+        A category (code, Chinese or English name), or a list of them (any matches).
+    step:
+        The current step (``reported`` ... ``closed``, ``rejected``), or a list of
+        steps (any of them matches).
+    overdue:
+        Only overdue cases (``True``) or only those that are not (``False``).
+    since, until:
+        Reported at or after ``since`` and before ``until``.
+    limit, offset:
+        Paging: 1 to :data:`MAX_LIMIT` cases, after skipping ``offset`` (0 to
+        :data:`gridgis.paging.MAX_OFFSET`), as :func:`gridgis.paging.check_page` checks.
+
+    Returns
+    -------
+    list of dict
+        Cases as :func:`get_case` returns them.
+
+    Examples
+    --------
+    >>> [c["id"] for c in list_cases(engine, community="350304002001", limit=3)]
+    [4966, 4898, 4890]
+    >>> open_ones = list_cases(engine, step=["reported", "registered"], category=["消防安全",
+    ...                        "dispute"])
+    """
+    limit, offset = check_page(limit, offset, max_limit=MAX_LIMIT)
+    if overdue is not None and not isinstance(overdue, bool):
+        raise InputError(f"`overdue` was {overdue!r} but is expected to be True, False or None")
+    where: list[str] = []
+    params: dict[str, Any] = {"now": _now(), "limit": limit, "offset": offset}
+    for level, value, column in (
+        ("street", street, "c.street_code"),
+        ("community", community, "c.community_code"),
+        ("cell", cell, "g.code"),
+    ):
+        if _check_code(value, level) is not None:
+            where.append(f"{column} = :{level}")
+            params[level] = value
+    if step is not None:
+        where.append("c.step = ANY(CAST(:steps AS text[]))")
+        params["steps"] = [_check_step(s) for s in _some(step, "step")]
+    if overdue is not None:
+        where.append(f"{OVERDUE_SQL} = :overdue")
+        params["overdue"] = overdue
+    where += period_conditions("c.reported_at", since, until, params)
+    with queries.connection(connection) as conn:
+        if category is not None:
+            where.append("c.category_code = ANY(CAST(:categories AS text[]))")
+            params["categories"] = resolve_categories(conn, category)
+        sql = (
+            _CASE_SELECT
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit OFFSET :offset"
+        )
+        return [_record(r._mapping) for r in conn.execute(text(sql), params)]
