@@ -198,11 +198,13 @@ ROUTE_SAMPLE_ARGS = {
 """A value for each argument of the app's routes (others get ``1``), to call every route."""
 
 
-def sample_url(rule: Any) -> str:
-    """The URL of a Flask ``rule`` with each argument filled from :data:`ROUTE_SAMPLE_ARGS`."""
+def sample_url(rule: Any, args: dict[str, str] | None = None) -> str:
+    """The URL of a Flask ``rule`` with each argument filled from ``args`` (default
+    :data:`ROUTE_SAMPLE_ARGS`; others get ``1``)."""
+    values = ROUTE_SAMPLE_ARGS if args is None else args
     url = str(rule.rule)
     for name in rule.arguments:
-        url = re.sub(rf"<(?:[\w()]+:)?{name}>", ROUTE_SAMPLE_ARGS.get(name, "1"), url)
+        url = re.sub(rf"<(?:[\w()]+:)?{name}>", values.get(name, "1"), url)
     return url
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from _api_auth import user_token
-from conftest import ROUTE_SAMPLE_ARGS
+from conftest import ROUTE_SAMPLE_ARGS, sample_url
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -81,15 +81,6 @@ def clients(app: Flask, samples: dict[str, str]) -> Iterator[dict[str, FlaskClie
     yield out
 
 
-def _url(rule: Any, samples: dict[str, str]) -> str:
-    import re
-
-    url = str(rule.rule)
-    for name in rule.arguments:
-        url = re.sub(rf"<(?:[\w()]+:)?{name}>", samples.get(name, "1"), url)
-    return url
-
-
 def _routes(app: Flask) -> list[tuple[Any, str]]:
     return [
         (rule, method)
@@ -125,7 +116,7 @@ def test_each_role_gets_what_the_policy_answers(
     wrong: list[str] = []
     for rule, method in _routes(app):
         roles = access_of(app.view_functions[rule.endpoint])
-        url = _url(rule, samples)
+        url = sample_url(rule, samples)
         response = clients[role].open(url, method=method)
         status = response.status_code
         where = f"{method} {url} ({rule.endpoint}, roles {roles})"

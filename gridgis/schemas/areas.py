@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from gridgis.schemas.common import AreaCode, Request, StreetCode
+from gridgis.schemas.common import Answer, AreaCode, Request, StreetCode
 
 __all__ = ["FEATURE_COLLECTION", "AreasQuery", "Health", "Me", "Summary", "TileQuery"]
-
-
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AreasQuery(Request):
@@ -44,14 +40,14 @@ class TileQuery(Request):
     )
 
 
-class Health(_Answer):
+class Health(Answer):
     """The database and its PostGIS answer."""
 
     status: str
     postgis: str
 
 
-class Summary(_Answer):
+class Summary(Answer):
     """How many areas are stored (for a street office: its district, street and what is in it)."""
 
     district: int = Field(ge=0)
@@ -60,7 +56,7 @@ class Summary(_Answer):
     cell: int = Field(ge=0)
 
 
-class Me(_Answer):
+class Me(Answer):
     """The signed-in user and this session's CSRF token."""
 
     name: str

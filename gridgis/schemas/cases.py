@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model, model_validator
+from pydantic import Field, RootModel, create_model, model_validator
 
 from gridgis.db.models import CASE_STEPS, LOCATED_BY
 from gridgis.schemas.common import (
     CRS_PATTERN,
     MAX_ID,
+    Answer,
     CellCode,
     CommunityCode,
     Flag,
@@ -138,11 +139,7 @@ class CaseStatsQuery(Request):
     until: Moment | None = Field(None, description="Reported before this time.")
 
 
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _CaseFields(_Answer):
+class _CaseFields(Answer):
     """A case (事件) with its place, cell and lifecycle. Times are ISO 8601 with offset."""
 
     id: int = Field(ge=1, le=MAX_ID)
@@ -184,7 +181,7 @@ Case: type[_CaseFields] = create_model(  # <step>_at and <step>_by of every step
 )
 
 
-class CaseList(_Answer):
+class CaseList(Answer):
     """A page of cases."""
 
     cases: list[Case]  # type: ignore[valid-type]
@@ -192,7 +189,7 @@ class CaseList(_Answer):
     offset: int
 
 
-class CaseStatsRow(_Answer):
+class CaseStatsRow(Answer):
     """One area (``code`` null: the cases in no area).
 
     ``closure_rate`` is 结案率, closed / (cases - rejected); ``on_time_rate`` is
@@ -211,7 +208,7 @@ class CaseStatsRow(_Answer):
     median_hours_to_close: float | None
 
 
-class CaseStats(_Answer):
+class CaseStats(Answer):
     """Case figures per area."""
 
     level: str
@@ -219,7 +216,7 @@ class CaseStats(_Answer):
     rows: list[CaseStatsRow]
 
 
-class Category(_Answer):
+class Category(Answer):
     """A case category with its time limit to close."""
 
     code: str

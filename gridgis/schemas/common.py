@@ -25,6 +25,7 @@ from gridgis.times import CHINA_TZ, RFC3339_YEARS, parse_rfc3339, parse_time
 
 __all__ = [
     "MAX_ID",
+    "Answer",
     "AreaCode",
     "CellCode",
     "CommunityCode",
@@ -46,6 +47,12 @@ class Request(BaseModel):
     """A request's parameters or body: unknown fields are refused, models are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Answer(BaseModel):
+    """An answer's model: a field the answer does not declare is an error (in tests)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _moment(value: Any) -> Any:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from gridgis.analysis.density import DEFAULT_MAX_HEAT_POINTS
 from gridgis.schemas.areas import FEATURE_COLLECTION
-from gridgis.schemas.common import CommunityCode, DayOrTime, Flag, Request, StreetCode
+from gridgis.schemas.common import Answer, CommunityCode, DayOrTime, Flag, Request, StreetCode
 
 __all__ = [
     "CELLS_COLLECTION",
@@ -98,11 +98,7 @@ class HeatQuery(DensityFilter):
     )
 
 
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CellTable(_Answer):
+class CellTable(Answer):
     """The cells' figures as a table: column names once, a list of values a cell."""
 
     columns: list[str]
@@ -110,7 +106,7 @@ class CellTable(_Answer):
     density: dict[str, Any]
 
 
-class Heat(_Answer):
+class Heat(Answer):
     """Case points for a heat layer as [lat, lon, weight]."""
 
     points: list[list[float]]

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic import Field, RootModel, model_validator
 
 from gridgis.errors import listing
-from gridgis.schemas.common import Moment, Request
+from gridgis.schemas.common import Answer, Moment, Request
 
 __all__ = [
     "CATEGORY_PATTERN",
@@ -126,11 +126,7 @@ class NewRequest(Request):
         return self
 
 
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Service(_Answer):
+class Service(Answer):
     """A service: a case category."""
 
     service_code: str
@@ -146,14 +142,14 @@ class Services(RootModel[list[Service]]):
     """The services (case categories) that requests can be filed in."""
 
 
-class ServiceDefinition(_Answer):
+class ServiceDefinition(Answer):
     """A service definition: no service has attributes."""
 
     service_code: str
     attributes: list[dict[str, Any]] = Field(max_length=0)
 
 
-class _Created(_Answer):
+class _Created(Answer):
     service_request_id: str
     service_notice: str | None
     account_id: str | None
@@ -163,7 +159,7 @@ class RequestCreated(RootModel[list[_Created]]):
     """The new request's id, as a list of one."""
 
 
-class ServiceRequest(_Answer):
+class ServiceRequest(Answer):
     """A case as a GeoReport v2 service request."""
 
     service_request_id: str

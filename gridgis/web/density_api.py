@@ -88,16 +88,11 @@ bp = Blueprint("density", __name__, url_prefix="/api/density")
 _HEAT_DECIMALS = 6  # about 0.1 m
 
 
-def _scoped(key: str, value: str | None) -> str | None:
-    """``value`` (a street or community code), refused when outside the user's street."""
-    return policy().area_filter(key, value)
-
-
 def _filters(query: DensityFilter) -> dict[str, Any]:
     """The filter of every route; a street office is kept to its own street."""
     return {
         "street": policy().street_filter(query.street),
-        "community": _scoped("community", query.community),
+        "community": policy().area_filter("community", query.community),
         "category": query.categories(),
         "since": day_start(query.since),
         "until": day_start(query.until, end=True),

@@ -354,11 +354,7 @@ def _content_type() -> str:
 
 
 def _raw_body() -> bytes:
-    length = request.content_length
-    if length is not None and length > MAX_BODY_BYTES:
-        raise BodyTooLargeError(
-            f"the body has {length} bytes but may have at most {MAX_BODY_BYTES}"
-        )
+    _check_length()
     data = request.stream.read(MAX_BODY_BYTES + 1)
     if len(data) > MAX_BODY_BYTES:
         raise BodyTooLargeError(f"the body has more than {MAX_BODY_BYTES} bytes")
@@ -421,7 +417,7 @@ def json_body() -> Any:
 
 
 def _form_fields() -> dict[str, str]:
-    _raw_body_length()
+    _check_length()
     repeated = [
         Problem(
             None,
@@ -437,7 +433,8 @@ def _form_fields() -> dict[str, str]:
     return request.form.to_dict()
 
 
-def _raw_body_length() -> None:
+def _check_length() -> None:
+    """Refuse (413) a body whose declared length is over :data:`MAX_BODY_BYTES`, unread."""
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise BodyTooLargeError(
@@ -673,12 +670,3 @@ def _check_reply(operation: Operation, response: Response) -> None:
         raise AssertionError(
             f"{operation.operation_id} answered {response.mimetype!r}, not {reply.media_type!r}"
         )
-
-
-def json_response(value: Any, status: int = 200) -> Response:
-    """``value`` (a model, or JSON-ready data) as a JSON answer with ``status``."""
-    if isinstance(value, BaseModel):
-        text = value.model_dump_json()
-    else:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return Response(text, status=status, mimetype=JSON)
