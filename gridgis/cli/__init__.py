@@ -9,6 +9,7 @@ module             commands
 =================  ==========================================================
 ``db``             ``gridgis db status | start | stop | upgrade | reset``
 ``imports``        ``gridgis import boundaries | roads | divisions | cases | inspections``
+``registers``      ``gridgis import buildings | households`` (attached to ``import``)
 ``cells``          ``gridgis cells draw | adjust | history``
 ``partition``      ``gridgis partition``, ``gridgis validate`` (on files)
 ``demo``           ``gridgis demo``
@@ -49,6 +50,7 @@ from gridgis.cli import (
     export,
     imports,
     partition,
+    registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
     serve,
     users,
 )

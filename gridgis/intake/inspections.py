@@ -18,14 +18,14 @@ from gridgis.db.queries import result_frame
 from gridgis.intake.checks import (
     _compact_rows,
     _coordinate_reason,
-    _id_problems,
     _join,
     _lonlat,
     _nul_problems,
     _numbers,
     _points,
-    _source_crs,
     _times,
+    id_problems,
+    source_crs,
 )
 from gridgis.intake.fields import _as_text, _point_xy, read_inspection_rows
 from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, _say
@@ -159,7 +159,7 @@ def _feature_units(
         rows, "end_time", what="end time", required=False, timezone=timezone, now=now
     )
     backwards = _end_before_start(started, ended)
-    id_reasons, repeated = _id_problems(rows)
+    id_reasons, repeated = id_problems(rows)
     geometry = np.full(n, None, dtype=object)
     shape_reasons: list[str | None] = [None] * n
     if rows.attrs.get("geometry"):
@@ -524,7 +524,7 @@ y_field:
         sheet=sheet,
         layer=layer,
     )
-    spec = _source_crs(rows.attrs, crs, uses_file_crs=bool(rows.attrs.get("geometry")))
+    spec = source_crs(rows.attrs, crs, uses_file_crs=bool(rows.attrs.get("geometry")))
     now = pd.Timestamp.now(tz="UTC")
     build = _track_units if rows.attrs["tracks"] else _feature_units
     units = build(rows, spec, timezone=timezone, now=now)
