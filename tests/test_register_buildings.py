@@ -202,9 +202,12 @@ def test_households_are_estimated_and_a_count_kept(engine: Engine, tmp_path: Pat
     path = _write(
         tmp_path / "b.geojson",
         [
-            {"id": "E1", "households": None, "floors": 6, "height": None, "geometry": _square(121.502, 31.232)},
-            {"id": "E2", "households": None, "floors": None, "height": 30.0, "geometry": _square(121.503, 31.232)},
-            {"id": "E3", "households": 50, "floors": None, "height": None, "geometry": _square(121.504, 31.232)},
+            {"id": "E1", "households": None, "floors": 6, "height": None,
+             "geometry": _square(121.502, 31.232)},
+            {"id": "E2", "households": None, "floors": None, "height": 30.0,
+             "geometry": _square(121.503, 31.232)},
+            {"id": "E3", "households": 50, "floors": None, "height": None,
+             "geometry": _square(121.504, 31.232)},
         ],
     )  # fmt: skip
     report = import_buildings(engine, path, estimate=True, actor="test")
@@ -217,3 +220,56 @@ def test_households_are_estimated_and_a_count_kept(engine: Engine, tmp_path: Pat
     assert report.rows.set_index("id").loc["E1", "flags"] == "estimated"
     assert import_buildings(engine, path, estimate=True, actor="test").counts["unchanged"] == 3
     assert estimate_households(600.0, 6).tolist() == [32]
+
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LUJIAZUI = DATA / "real" / "shanghai_lujiazui" / "shanghai_buildings.geojson"
+
+
+def _lujiazui_communities() -> list[Polygon]:
+    """Four made-up communities: the buildings' extent cut in quarters."""
+    frame = gpd.read_file(LUJIAZUI)
+    west, south, east, north = frame.total_bounds
+    pad = 0.001
+    west, south, east, north = west - pad, south - pad, east + pad, north + pad
+    mid_x, mid_y = (west + east) / 2, (south + north) / 2
+    return [
+        box(west, mid_y, mid_x, north),
+        box(mid_x, mid_y, east, north),
+        box(west, south, mid_x, mid_y),
+        box(mid_x, south, east, mid_y),
+    ]
+
+
+def test_lujiazui_imported_with_estimates_then_cells_drawn_and_adjusted(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from gridgis.redraw import redraw
+
+    codes = store_areas(engine, _lujiazui_communities())
+    report = import_buildings(engine, LUJIAZUI, estimate=True, actor="test")
+    counts = report.counts
+    assert counts["read"] == 1450
+    assert counts["rejected"] == 0, report.rows[report.rows["outcome"] == "rejected"].head()
+    assert counts["imported"] + counts["flagged"] == 1450
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*), sum(households), bool_or(households_estimated) FROM building")
+        ).one()
+    assert stored[0] == 1450 and stored[1] > 0 and stored[2]
+    drawn = redraw(engine, "310115001", method="draw", actor="test")
+    assert any("draw" in line or "cells" in line for line in drawn.lines())
+    with engine.connect() as conn:
+        cells = conn.execute(
+            text("SELECT community_code, count(*), sum(households) FROM grid_cell "
+                 "WHERE valid_to IS NULL GROUP BY community_code ORDER BY 1")
+        ).all()  # fmt: skip
+    assert [c[0] for c in cells] == codes
+    # Real counts for some buildings, then an adjustment of the cells that break the bounds.
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE building SET households = households * 4, households_estimated = false "
+                 "WHERE id IN (SELECT id FROM building ORDER BY id LIMIT 300)")
+        )  # fmt: skip
+    adjusted = redraw(engine, "310115001", method="adjust", actor="test")
+    assert adjusted.lines()

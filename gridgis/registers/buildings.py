@@ -331,8 +331,11 @@ def _import(
     collect(why)
     floors, why = numbers(_column(table, columns, "floors"), "floors", whole=True, minimum=1)
     collect(why)
-    height, why = numbers(_column(table, columns, "height"), "height", minimum=0, above=True)
+    height, why = numbers(_column(table, columns, "height"), "height", minimum=0)
     collect(why)
+    zero_height = height == 0  # OpenStreetMap and many registers write 0 for "not measured"
+    height[zero_height] = np.nan
+    outcomes.note(zero_height, "height 0 taken as not given")
     say(progress, f"checking the geometries of {n} rows")
     raw, why = _geometries(table, columns)
     collect(why)
