@@ -273,3 +273,27 @@ def test_lujiazui_imported_with_estimates_then_cells_drawn_and_adjusted(
         )  # fmt: skip
     adjusted = redraw(engine, "310115001", method="adjust", actor="test")
     assert adjusted.lines()
+
+
+def test_households_from_the_register_replace_estimates(engine: Engine, tmp_path: Path) -> None:
+    from gridgis.registers.households import import_households
+
+    store_areas(engine, [WEST, EAST])
+    path = _write(
+        tmp_path / "b.geojson",
+        [
+            {"id": "H1", "address": "浦东新区陆家嘴街道银城路1号", "geometry": _square(121.502, 31.232)},
+            {"id": "H2", "address": "浦东新区陆家嘴街道银城路2号", "geometry": _square(121.503, 31.232)},
+        ],
+    )  # fmt: skip
+    import_buildings(engine, path, estimate=True, actor="test")
+    register = tmp_path / "实有房屋.csv"
+    register.write_text("地址,户数\n银城路1号,30\n银城路1号,12\n银城路9号,5\n", encoding="utf-8")
+    report = import_households(engine, register, actor="test")
+    rows = report.rows.set_index("row")
+    assert rows.loc[2, "outcome"] == rows.loc[3, "outcome"] == "updated"
+    assert rows.loc[4, "outcome"] == "rejected" and "not matched" in rows.loc[4, "reason"]
+    stored = _buildings(engine)
+    assert stored.loc["H1", "households"] == 42
+    assert not stored.loc["H1", "households_estimated"]
+    assert import_households(engine, register, actor="test").counts["unchanged"] == 2

@@ -43,7 +43,8 @@ import pandas as pd
 import shapely
 from geoalchemy2.shape import from_shape
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Table, Text, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgis.config import settings
 from gridgis.crs import CRSLike, CRSSpec
@@ -199,7 +200,9 @@ def _stored(conn: Connection, ids: list[str]) -> pd.DataFrame:
         *(table.c[n] for n in names),
         func.ST_AsBinary(table.c.footprint).label("footprint"),
         func.ST_AsBinary(table.c.location).label("location"),
-    ).where(table.c.external_id.in_(ids))
+    ).where(
+        table.c.external_id == any_(bindparam("ids", ids, type_=ARRAY(Text)))
+    )  # one array: any number of ids
     frame = result_frame(conn.execute(query), columns=[*names, "footprint", "location"])
     for column in ("footprint", "location"):
         frame[column] = shapely.from_wkb(frame[column].to_numpy(dtype=object))

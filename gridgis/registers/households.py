@@ -26,7 +26,8 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, bindparam, select, update
+from sqlalchemy import BigInteger, Connection, Engine, Table, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgis.db.models import Building
 from gridgis.db.queries import result_frame
@@ -54,7 +55,7 @@ def _buildings(conn: Connection, ids: list[int]) -> pd.DataFrame:
     query = select(
         table.c.id, table.c.external_id, table.c.address, table.c.households,
         table.c.households_estimated,
-    ).where(table.c.id.in_(ids))  # fmt: skip
+    ).where(table.c.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))))  # fmt: skip
     columns = ["id", "external_id", "address", "households", "households_estimated"]
     return result_frame(conn.execute(query), columns=columns).set_index("id")
 
