@@ -282,8 +282,8 @@ def test_households_from_the_register_replace_estimates(engine: Engine, tmp_path
     path = _write(
         tmp_path / "b.geojson",
         [
-            {"id": "H1", "address": "浦东新区陆家嘴街道银城路1号", "geometry": _square(121.502, 31.232)},
-            {"id": "H2", "address": "浦东新区陆家嘴街道银城路2号", "geometry": _square(121.503, 31.232)},
+            {"id": "H1", "address": "陆家嘴街道银城路1号", "geometry": _square(121.502, 31.232)},
+            {"id": "H2", "address": "陆家嘴街道银城路2号", "geometry": _square(121.503, 31.232)},
         ],
     )  # fmt: skip
     import_buildings(engine, path, estimate=True, actor="test")

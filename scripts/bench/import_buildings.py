@@ -10,7 +10,9 @@ Then, each in its own process so that its peak memory is its own:
 2. the peer: geopandas ``read_file`` + ``to_postgis`` of the same file into a
    plain table (no checks, no placing, no upsert) — seconds and peak RSS;
 
-and prints both with their ratio. The issue's target: 100,000 buildings in
+and prints both with their ratio. Measured 2027-01-10 on the 2 shared cores here:
+100,000 buildings in 19.0 s, peak 528 MiB; the peer 3.3 s, 290 MiB (ratio 5.76). The issue's
+target: 100,000 buildings in
 under 60 s with memory under 2 GB. Drops the scratch database at the end.
 
 Usage::
