@@ -25,7 +25,7 @@ FLOORS: dict[str, int] = {
     **dict.fromkeys(("db", "audit"), 2),
     **dict.fromkeys(
         ("cases", "intake", "address", "editing", "redraw", "users", "logins", "export",
-         "analysis", "demo", "schemas"),
+         "analysis", "demo", "schemas", "registers"),
         3,
     ),
     **dict.fromkeys(("web", "cli"), 4),

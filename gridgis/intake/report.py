@@ -88,13 +88,8 @@ class IntakeReport:
         out.append(f"  flagged: {counts['flagged']}" + (f" ({flags})" if flags else ""))
         out.append(f"  rejected: {counts['rejected']}")
         out.append(f"  duplicates: {counts['duplicate']} (external id already stored)")
-        rejected = self.rows[self.rows["outcome"] == "rejected"]
-        for line in rejected.head(max_rejected).itertuples(index=False):
-            out.append(f"  rejected {self.numbering} {line.row}: {line.reason}")
-        if len(rejected) > max_rejected:
-            out.append(f"  ... and {len(rejected) - max_rejected} more rejected (see the report)")
-        out.extend(f"  {note}" for note in self.notes)
-        out.append("committed" if self.committed else "nothing was changed (dry run)")
+        out.extend(closing_lines(self.rows, self.numbering, self.notes, self.committed,
+                                 max_rejected=max_rejected))  # fmt: skip
         return out
 
     def write_csv(self, path: str | Path) -> Path:
@@ -103,10 +98,43 @@ class IntakeReport:
         The first column is named ``row`` or ``feature`` after the numbering; text that
         starts like a formula gets a ``'`` (:func:`gridgis.sheets.safe_csv_value`).
         """
-        target = Path(path)
-        frame = self.rows.rename(columns={"row": self.numbering})
-        safe_csv_frame(frame).to_csv(target, index=False, encoding="utf-8-sig")
-        return target
+        return write_rows_csv(self.rows, self.numbering, path)
+
+
+def closing_lines(
+    rows: pd.DataFrame,
+    numbering: str,
+    notes: list[str],
+    committed: bool,
+    *,
+    max_rejected: int = 20,
+) -> list[str]:
+    """The end of a report's summary: the first rejected rows, the notes, committed or not.
+
+    Shared by the reports of every import (cases, inspections, registers).
+    """
+    out = []
+    rejected = rows[rows["outcome"] == "rejected"]
+    for row, reason in zip(rejected["row"].head(max_rejected), rejected["reason"], strict=False):
+        out.append(f"  rejected {numbering} {row}: {reason}")
+    if len(rejected) > max_rejected:
+        out.append(f"  ... and {len(rejected) - max_rejected} more rejected (see the report)")
+    out.extend(f"  {note}" for note in notes)
+    out.append("committed" if committed else "nothing was changed (dry run)")
+    return out
+
+
+def write_rows_csv(rows: pd.DataFrame, numbering: str, path: str | Path) -> Path:
+    """Write a report's ``rows`` as CSV for Excel: UTF-8 with BOM, formulas defused.
+
+    The column ``row`` is named after the ``numbering`` (``row`` or ``feature``); text
+    that starts like a formula gets a ``'`` (:func:`gridgis.sheets.safe_csv_value`).
+    Shared by the reports of every import (cases, inspections, registers).
+    """
+    target = Path(path)
+    frame = rows.rename(columns={"row": numbering})
+    safe_csv_frame(frame).to_csv(target, index=False, encoding="utf-8-sig")
+    return target
 
 
 def default_report_path(path: str | Path) -> Path:
