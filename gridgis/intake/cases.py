@@ -16,14 +16,14 @@ from gridgis.db.queries import result_frame
 from gridgis.errors import NotFoundError
 from gridgis.intake.checks import (
     _coordinate_reason,
-    _crs_label,
-    _id_problems,
     _join,
     _nul_problems,
     _numbers,
     _points,
-    _source_crs,
     _times,
+    crs_label,
+    id_problems,
+    source_crs,
 )
 from gridgis.intake.fields import read_case_rows
 from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, _say
@@ -64,7 +64,7 @@ def _check_cases(
     checked["deadline"] = checked["reported_at"] + pd.to_timedelta(hours.astype(float), unit="h")
     x, y, given, numeric = _numbers(rows["x"], rows["y"])
     checked["x"], checked["y"], checked["has_xy"] = x, y, numeric
-    id_reasons, checked["repeated_id"] = _id_problems(rows)
+    id_reasons, checked["repeated_id"] = id_problems(rows)
     categories_given = rows["category"].tolist()
     code_list = codes.tolist()
     notes_in = rows["location_note"].tolist()
@@ -345,7 +345,7 @@ source_field, reported_by_field:
         sheet=sheet,
         layer=layer,
     )
-    spec = _source_crs(rows.attrs, crs, uses_file_crs=x_field is None)
+    spec = source_crs(rows.attrs, crs, uses_file_crs=x_field is None)
     now = pd.Timestamp.now(tz="UTC")
 
     def body(conn: Connection) -> pd.DataFrame:
@@ -399,7 +399,7 @@ def _store_cases(
 
     has_xy = checked["has_xy"].to_numpy(dtype=bool)[store]
     raw_crs = np.full(store.size, None, dtype=object)
-    raw_crs[has_xy] = _crs_label(spec)
+    raw_crs[has_xy] = crs_label(spec)
 
     def texts(column: str) -> NDArray[np.object_]:
         return rows[column].to_numpy(dtype=object)[store]

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from gridgis.crs import CRSLike, CRSSpec, parse_crs, to_wgs84
 from gridgis.errors import InputError
-from gridgis.intake.fields import _as_text
+from gridgis.intake.fields import as_text
 from gridgis.intake.readers import _blank
 from gridgis.times import read_times
 
@@ -37,7 +37,7 @@ def _numbers(raw_x: pd.Series, raw_y: pd.Series) -> tuple[NDArray, NDArray, NDAr
 
 
 def _coordinate_reason(raw_x: object, raw_y: object) -> str:
-    return f"coordinates ({_as_text(raw_x) or ''!r}, {_as_text(raw_y) or ''!r}) are not numbers"
+    return f"coordinates ({as_text(raw_x) or ''!r}, {as_text(raw_y) or ''!r}) are not numbers"
 
 
 def _compact_rows(numbers: Iterable[int]) -> str:
@@ -83,7 +83,7 @@ _SHOWN_ROWS = 10
 """How many rows a reason about a repeated external id names (it also says how many)."""
 
 
-def _id_problems(rows: pd.DataFrame) -> tuple[list[str | None], NDArray[np.bool_]]:
+def id_problems(rows: pd.DataFrame) -> tuple[list[str | None], NDArray[np.bool_]]:
     """Per row: why its external id is unusable (missing, or used by several rows of the
     file), and whether it is repeated (such rows are rejected, never skipped as duplicates)."""
     ids = rows["external_id"]
@@ -136,7 +136,7 @@ def _lonlat(
     return lon, lat
 
 
-def _source_crs(attrs: Mapping[Any, Any], crs: CRSLike | None, *, uses_file_crs: bool) -> CRSSpec:
+def source_crs(attrs: Mapping[Any, Any], crs: CRSLike | None, *, uses_file_crs: bool) -> CRSSpec:
     """The CRS of the coordinates: ``crs`` or the vector file's own; wgs84 when neither says."""
     given = parse_crs(crs) if crs is not None else None
     own = parse_crs(attrs["crs"]) if uses_file_crs and attrs.get("crs") else None
@@ -159,7 +159,7 @@ def _source_crs(attrs: Mapping[Any, Any], crs: CRSLike | None, *, uses_file_crs:
     )
 
 
-def _crs_label(spec: CRSSpec) -> str:
+def crs_label(spec: CRSSpec) -> str:
     if spec.crs is not None and spec.is_wgs84:
         return "cgcs2000" if spec.crs.to_epsg() == 4490 else "wgs84"
     return spec.name

@@ -18,16 +18,16 @@ from gridgis.db.queries import result_frame
 from gridgis.intake.checks import (
     _compact_rows,
     _coordinate_reason,
-    _id_problems,
     _join,
     _lonlat,
     _nul_problems,
     _numbers,
     _points,
-    _source_crs,
     _times,
+    id_problems,
+    source_crs,
 )
-from gridgis.intake.fields import _as_text, _point_xy, read_inspection_rows
+from gridgis.intake.fields import _point_xy, as_text, read_inspection_rows
 from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, _say
 from gridgis.intake.readers import _blank
 from gridgis.intake.report import IntakeReport
@@ -159,7 +159,7 @@ def _feature_units(
         rows, "end_time", what="end time", required=False, timezone=timezone, now=now
     )
     backwards = _end_before_start(started, ended)
-    id_reasons, repeated = _id_problems(rows)
+    id_reasons, repeated = id_problems(rows)
     geometry = np.full(n, None, dtype=object)
     shape_reasons: list[str | None] = [None] * n
     if rows.attrs.get("geometry"):
@@ -203,7 +203,7 @@ def _feature_units(
             nul_reasons[i],
             start_reasons[i],
             end_reasons[i],
-            f"end time {_as_text(ends[i])!r} is before the start time {_as_text(times[i])!r}"
+            f"end time {as_text(ends[i])!r} is before the start time {as_text(times[i])!r}"
             if backwards[i]
             else None,
             shape_reasons[i] or vertex_reasons[i],
@@ -264,7 +264,7 @@ def _track_units(rows: pd.DataFrame, spec: CRSSpec, *, timezone: str, now: pd.Ti
         elif flags[i] != "ok":
             coordinates = f"({x[i]:.10g}, {y[i]:.10g}): {_VERTEX_PROBLEMS[str(flags[i])]}"
         ordering = (
-            f"order {_as_text(order_raw[i])!r} is not a number"
+            f"order {as_text(order_raw[i])!r} is not a number"
             if has_order and not np.isfinite(order[i])
             else None
         )
@@ -524,7 +524,7 @@ y_field:
         sheet=sheet,
         layer=layer,
     )
-    spec = _source_crs(rows.attrs, crs, uses_file_crs=bool(rows.attrs.get("geometry")))
+    spec = source_crs(rows.attrs, crs, uses_file_crs=bool(rows.attrs.get("geometry")))
     now = pd.Timestamp.now(tz="UTC")
     build = _track_units if rows.attrs["tracks"] else _feature_units
     units = build(rows, spec, timezone=timezone, now=now)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from gridgis import audit
 from gridgis.crs import CRSSpec
 from gridgis.errors import ConflictError, DatabaseError, GridGISError
-from gridgis.intake.checks import _crs_label
+from gridgis.intake.checks import crs_label
 from gridgis.intake.report import OUTCOMES, IntakeReport
 
 # The logger keeps the name the import's log lines have always carried.
@@ -44,7 +44,7 @@ def _duplicates(
     return ids.isin(set(stored)).to_numpy() & ~repeated
 
 
-def _database_failure(exc: Exception, what: str) -> GridGISError:
+def database_failure(exc: Exception, what: str) -> GridGISError:
     """A clear error for a database failure during an import (which was rolled back)."""
     original = getattr(exc, "orig", exc)
     sqlstate = getattr(original, "sqlstate", None)
@@ -108,7 +108,7 @@ def _run_import(
                 transaction.commit()
     except (DBAPIError, psycopg.Error) as exc:
         logger.warning("import of %s from %s refused by the database", kind, name)
-        raise _database_failure(exc, kind) from exc
+        raise database_failure(exc, kind) from exc
     except SQLAlchemyError as exc:
         logger.warning("import of %s from %s failed", kind, name)
         raise DatabaseError(f"the import of {kind} failed: {exc}; nothing was imported") from exc
@@ -129,7 +129,7 @@ def _run_import(
         numbering=rows.attrs["numbering"],
         rows_read=len(rows),
         encoding=rows.attrs.get("encoding"),  # a CSV's or a shapefile's (None otherwise)
-        crs=_crs_label(spec),
+        crs=crs_label(spec),
         committed=not dry_run,
     )
     counts = report.counts
