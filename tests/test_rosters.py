@@ -200,3 +200,121 @@ def test_people_are_masked_outside_the_area() -> None:
     admin = mask_people(rows, Policy(name="root", role="admin"))
     assert admin.equals(rows)
     assert rows["name"].iat[1] == "李强"  # the input is left alone
+
+
+# --- party organisations ---------------------------------------------------------------------
+
+BRANCH_HEADER = ["编号", "名称", "类型", "上级组织", "经度", "纬度", "地址", "书记", "书记电话",
+                 "党员数", "网格"]  # fmt: skip
+
+
+def _branch_rows(places: dict[str, Any]) -> list[list[Any]]:
+    cell_a, cell_b = places["cells"]
+    b = places["building"]
+    return [
+        # A branch whose parent (the committee) comes later in the file.
+        ["P2", "第一网格党支部", "党支部", "P1", b.lon, b.lat, None, "王芳", "13812345678", 25,
+         cell_a],
+        ["P1", "东梅社区党委", "党委", None, None, None, b.address, None, None, 120, None],
+        # Lat and lon swapped: read the other way round, flagged.
+        ["P3", "第二网格党支部", "党支部", "东梅社区党委", b.lat, b.lon, None, None, None, 18,
+         cell_b],
+        # No location: placed inside its cell, flagged.
+        ["P4", "第一党小组", "党小组", "P2", None, None, None, None, None, 6, cell_a],
+        ["P5", "幽灵支部", "党支部", "P99", b.lon, b.lat, None, None, None, 5, None],
+        ["P6", "孙支部", "党小组", "P5", b.lon, b.lat, None, None, None, 5, None],
+        ["P7", "坏支部", "团支部", None, b.lon, b.lat, None, None, None, -3, "350304999999001"],
+    ]  # fmt: skip
+
+
+def test_import_branches_resolves_parents_in_the_file_first(
+    demo_engine: Engine, places: dict[str, Any], tmp_path: Path
+) -> None:
+    from gridgis.registers.branches import import_branches
+
+    path = _write_csv(tmp_path / "党组织.csv", BRANCH_HEADER, _branch_rows(places))
+    report = import_branches(demo_engine, path, actor="test")
+    assert report.counts == {
+        "read": 7, "imported": 2, "updated": 0, "unchanged": 0, "flagged": 2, "rejected": 3,
+    }  # fmt: skip
+    rows = report.rows.set_index("row")
+    assert rows.loc[4, "flags"] == "swapped"
+    assert rows.loc[5, "flags"] == "at_cell"
+    assert "parent 'P99' does not exist" in rows.loc[6, "reason"]
+    assert "parent 'P5' (row 6) is rejected" in rows.loc[7, "reason"]
+    assert "unknown kind '团支部'" in rows.loc[8, "reason"]
+    assert "member count '-3'" in rows.loc[8, "reason"]
+    assert "unknown cell code '350304999999001'" in rows.loc[8, "reason"]
+    with demo_engine.connect() as conn:
+        tree = dict(
+            conn.execute(
+                text(
+                    "SELECT c.external_id, p.external_id FROM party_branch c "
+                    "JOIN party_branch p ON p.id = c.parent_id WHERE c.external_id LIKE 'P_'"
+                )
+            ).all()
+        )
+        assert tree == {"P2": "P1", "P3": "P1", "P4": "P2"}
+        kinds = dict(
+            conn.execute(
+                text("SELECT external_id, kind FROM party_branch WHERE external_id LIKE 'P_'")
+            ).all()
+        )
+        assert kinds == {"P1": "committee", "P2": "branch", "P3": "branch", "P4": "group"}
+        served = conn.execute(
+            text(
+                "SELECT g.code FROM branch_cell bc JOIN party_branch p ON p.id = bc.branch_id "
+                "JOIN grid_cell g ON g.id = bc.cell_id WHERE p.external_id = 'P4'"
+            )
+        ).scalar_one()
+        assert served == places["cells"][0]
+    again = import_branches(demo_engine, path, actor="test")
+    assert again.counts["unchanged"] == 4 and again.counts["imported"] == 0
+
+
+# --- facilities ------------------------------------------------------------------------------
+
+
+def test_import_facilities_kinds_old_and_new(
+    demo_engine: Engine, places: dict[str, Any], tmp_path: Path
+) -> None:
+    from gridgis.registers.facilities import import_facilities
+
+    b = places["building"]
+    path = _write_csv(
+        tmp_path / "facilities.csv",
+        ["kind", "name", "id", "lon", "lat", "address"],
+        [
+            ["党群服务中心", "镇海街道党群服务中心", "F1", b.lon, b.lat, None],
+            ["社区卫生服务站", "东梅卫生站", "F2", None, None, b.address],
+            ["文化活动室", "东梅文化室", "F3", b.lon, b.lat, None],
+            ["警务室", "远方警务室", "F4", 121.5, 31.2, None],
+            [None, "无类型", "F5", b.lon, b.lat, None],
+            ["学校", "无处小学", "F6", "abc", None, None],
+        ],
+    )
+    report = import_facilities(demo_engine, path, actor="test")
+    assert report.counts == {
+        "read": 6, "imported": 3, "updated": 0, "unchanged": 0, "flagged": 1, "rejected": 2,
+    }  # fmt: skip
+    rows = report.rows.set_index("row")
+    assert rows.loc[5, "flags"] == "outside"
+    assert "kind missing" in rows.loc[6, "reason"]
+    assert "coordinates ('abc', None) are not numbers" in rows.loc[7, "reason"]
+    with demo_engine.connect() as conn:
+        stored = {
+            r.external_id: (r.kind, r.kind_name, r.community_code)
+            for r in conn.execute(
+                text(
+                    "SELECT external_id, kind, kind_name, community_code FROM service_facility "
+                    "WHERE external_id LIKE 'F_'"
+                )
+            )
+        }
+    community = places["building"].external_id and stored["F1"][2]
+    assert stored["F1"][:2] == ("centre", "党群服务中心") and community is not None
+    assert stored["F2"][0] == "health" and stored["F2"][2] == community
+    assert stored["F3"][:2] == ("other", "文化活动室")
+    assert stored["F4"][2] is None
+    again = import_facilities(demo_engine, path, actor="test")
+    assert again.counts["unchanged"] == 4
