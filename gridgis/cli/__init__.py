@@ -9,6 +9,7 @@ module             commands
 =================  ==========================================================
 ``db``             ``gridgis db status | start | stop | upgrade | reset``
 ``imports``        ``gridgis import boundaries | roads | divisions | cases | inspections``
+``rosters``        ``gridgis import workers | branches | facilities``, ``gridgis template``
 ``cells``          ``gridgis cells draw | adjust | history``
 ``partition``      ``gridgis partition``, ``gridgis validate`` (on files)
 ``demo``           ``gridgis demo``
@@ -49,6 +50,7 @@ from gridgis.cli import (
     export,
     imports,
     partition,
+    rosters,
     serve,
     users,
 )
@@ -80,6 +82,7 @@ _COMMANDS: list[click.Command] = [
     users.users_group,
     export.export_group,
     audit.audit_cmd,
+    rosters.template_cmd,
 ]
 """Every command and group under ``gridgis``, in the order of the old single module."""
 
