@@ -265,6 +265,39 @@ class Settings(BaseSettings):
         ge=0,
         allow_inf_nan=False,
     )
+    # -- registers (gridgis import buildings --estimate-households) -------------------------
+    storey_height: float = _setting(
+        3.0,
+        description="metres a storey is high: a building's floors are its height divided by "
+        "this, rounded, when the file gives a height and no floors",
+        allowed="a number of metres > 0",
+        gt=0,
+        allow_inf_nan=False,
+    )
+    default_floors: int = _setting(
+        6,
+        description="floors of a building whose file gives neither floors nor height, "
+        "when its households are estimated (6: the walk-up blocks of most older compounds)",
+        allowed="a whole number above 0",
+        ge=1,
+    )
+    residential_share: float = _setting(
+        0.8,
+        description="share of a building's floor area that is dwellings (the rest: stairs, "
+        "corridors, shops), when its households are estimated",
+        allowed="a number above 0 and at most 1",
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+    )
+    dwelling_m2: float = _setting(
+        90.0,
+        description="floor area of one dwelling in m², when households are estimated: "
+        "households = footprint × floors × residential share ÷ this",
+        allowed="a number of m² > 0",
+        gt=0,
+        allow_inf_nan=False,
+    )
     # -- rosters ------------------------------------------------------------------------
     worker_roles: str = _setting(
         "",

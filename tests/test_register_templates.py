@@ -94,3 +94,18 @@ def test_cli_template_and_import(demo_url: str, tmp_path: Path,
     done = runner.invoke(main, ["import", "workers", str(path)])
     assert done.exit_code == 0 and "committed" in done.output
     assert (tmp_path / "网格员.report.csv").exists()
+
+
+def test_buildings_and_households_example_rows_import(demo_engine: Engine, tmp_path: Path) -> None:
+    from gridgis.registers.buildings import import_buildings
+    from gridgis.registers.households import import_households
+
+    buildings = import_buildings(demo_engine, write_template("buildings", tmp_path / "b.xlsx"),
+                                 actor="test")  # fmt: skip
+    assert buildings.counts["read"] == 1
+    assert buildings.counts["imported"] + buildings.counts["flagged"] == 1, buildings.rows
+    households = import_households(
+        demo_engine, write_template("households", tmp_path / "h.xlsx"), actor="test"
+    )
+    assert households.counts["read"] == 1
+    assert households.counts["rejected"] == 0, households.rows["reason"].tolist()

@@ -9,6 +9,7 @@ module             commands
 =================  ==========================================================
 ``db``             ``gridgis db status | start | stop | upgrade | reset``
 ``imports``        ``gridgis import boundaries | roads | divisions | cases | inspections``
+``registers``      ``gridgis import buildings | households`` (attached to ``import``)
 ``rosters``        ``gridgis import workers | branches | facilities``, ``gridgis template``
 ``cells``          ``gridgis cells draw | adjust | history``
 ``partition``      ``gridgis partition``, ``gridgis validate`` (on files)
@@ -50,6 +51,7 @@ from gridgis.cli import (
     export,
     imports,
     partition,
+    registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
     rosters,
     serve,
     users,

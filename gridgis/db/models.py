@@ -24,6 +24,7 @@ from typing import Any
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -315,11 +316,21 @@ class GridCell(Base):
     flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
 
 
+BUILDING_FLAGS: tuple[str, ...] = ("straddles", "repaired", "swapped")
+"""What an import found on a building for a person to look at: it ``straddles`` two
+communities (the second is ``other_community_code``), its footprint was invalid and
+``repaired``, its coordinates looked ``swapped`` (lat, lon) and were exchanged."""
+
+
 class Building(Base):
     """A building (楼栋): a footprint or only a point, with households.
 
     ``location`` is always set (a point on the footprint when there is one) and
-    is what geocoding and cell assignment use.
+    is what geocoding and cell assignment use. ``households_estimated`` says the
+    households are an estimate from the footprint and floors (``gridgis import
+    buildings --estimate-households``), to be replaced by a real count;
+    ``flags`` (:data:`BUILDING_FLAGS`) what its import found; ``external_id`` is
+    the id of the file it was imported from, what a later import upserts on.
     """
 
     __tablename__ = "building"
@@ -331,6 +342,15 @@ class Building(Base):
         CheckConstraint(
             "footprint IS NULL OR ST_Intersects(footprint, location)", name="location_on_footprint"
         ),
+        CheckConstraint(
+            "flags <@ ARRAY[" + ", ".join(f"'{f}'" for f in BUILDING_FLAGS) + "]::text[]",
+            name="flags",
+        ),
+        CheckConstraint(
+            "other_community_code IS NULL OR other_community_code <> community_code",
+            name="other_community",
+        ),
+        CheckConstraint("height IS NULL OR height > 0", name="height_positive"),
         _valid("footprint"),
         _gist("building", "footprint"),
         _gist("building", "location"),
@@ -347,6 +367,10 @@ class Building(Base):
     households: Mapped[int] = mapped_column(Integer, server_default="0")
     residents: Mapped[int] = mapped_column(Integer, server_default="0")
     floors: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[float | None] = mapped_column(Float)
+    households_estimated: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    other_community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"))
 
     units: Mapped[list[BuildingUnit]] = relationship(back_populates="building")
 

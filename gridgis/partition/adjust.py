@@ -403,6 +403,16 @@ def adjust_cells(
     owner[u[by_code][::-1]] = c[by_code][::-1]
     lost = np.flatnonzero(owner < 0)
     if lost.size:
+        # A unit whose point lies outside its community (an imported building straddling the
+        # edge, its point on the far side): the cell it overlaps most.
+        q, cand = tree.query(unit_geoms[lost], predicate="intersects")
+        if q.size:
+            shared = shapely.area(shapely.intersection(unit_geoms[lost][q], cell_geoms[cand]))
+            order = np.lexsort((-shared, q))
+            _, first = np.unique(q[order], return_index=True)
+            owner[lost[q[order][first]]] = cand[order][first]
+        lost = np.flatnonzero(owner < 0)
+    if lost.size:
         q, nearest = tree.query_nearest(anchor[lost], max_distance=tol)
         owner[lost[q]] = nearest
         lost = np.flatnonzero(owner < 0)

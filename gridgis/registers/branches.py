@@ -225,7 +225,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
     def body(conn: Connection) -> RowOutcomes:
         n = len(register)
         outcomes = register.outcomes()
-        id_reasons, _ = register.repeated_ids()
+        id_reasons = register.id_problems()
         ids, names = register.text("id"), register.text("name")
         kinds_given, parents_given = register.text("kind"), register.text("parent")
         phones = [

@@ -168,7 +168,7 @@ def import_facilities(
 
     def body(conn: Connection) -> RowOutcomes:
         outcomes = register.outcomes()
-        id_reasons, _ = register.repeated_ids()
+        id_reasons = register.id_problems()
         names, kinds_given = register.text("name"), register.text("kind")
         addresses, ids = register.text("address"), register.text("id")
         kinds = [facility_kind(k) for k in kinds_given]

@@ -141,7 +141,7 @@ class RowOutcomes:
         """Rows that carry a flag."""
         return np.fromiter((bool(f) for f in self.flags), dtype=bool, count=len(self))
 
-    def add_column(self, name: str, values: ArrayLike) -> None:
+    def add_column(self, name: str, values: Sequence[Any] | NDArray[Any]) -> None:
         """A column of the report of this kind of import (``community_code``...)."""
         if name in COLUMNS:
             raise ValueError(f"`name` was {name!r}, a column every report has")

@@ -9,28 +9,21 @@ that transaction, and turns database refusals into gridgis errors.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from gridgis import audit
-from gridgis.errors import DatabaseError
 from gridgis.intake.fields import as_text
-from gridgis.intake.loading import database_failure
 from gridgis.intake.readers import SourceTable, read_table
 from gridgis.registers.columns import ALIASES, Columns, match_columns
-from gridgis.registers.report import OUTCOMES, RegisterReport, RowOutcomes
+from gridgis.registers.loading import run_import
+from gridgis.registers.report import RegisterReport, RowOutcomes
+from gridgis.registers.values import file_ids
 
 __all__ = ["ROSTER_ALIASES", "Register", "read_register", "run_register_import"]
-
-logger = logging.getLogger("gridgis.registers")
 
 ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
     **ALIASES,
@@ -72,17 +65,11 @@ class Register:
         """An empty outcome per row, with the rows' ids."""
         return RowOutcomes(self.table.row, self.text("id"))
 
-    def repeated_ids(self) -> tuple[list[str | None], np.ndarray]:
-        """Per row: why its id is unusable (missing, or used by several rows), and whether
-        it is repeated (:func:`gridgis.intake.checks.id_problems`' rule and wording)."""
-        from gridgis.intake.checks import id_problems
-
-        rows = pd.DataFrame(
-            {"row": self.table.row, "external_id": pd.Series(self.text("id"), dtype=object)}
-        )
-        rows.attrs["numbering"] = self.table.numbering
-        reasons, repeated = id_problems(rows)
-        return [r.replace("external id", "id") if r else r for r in reasons], repeated
+    def id_problems(self) -> list[str | None]:
+        """Per row: why its id is unusable (missing, or used by several rows of the file:
+        :func:`gridgis.registers.values.file_ids`)."""
+        ids = pd.Series(self.text("id"), dtype=object)
+        return file_ids(ids, self.table.row, self.table.numbering)
 
 
 def read_register(
@@ -126,12 +113,11 @@ def run_register_import(
     crs: str | None = None,
     notes: Sequence[str] = (),
 ) -> RegisterReport:
-    """Run ``body`` in one transaction, committed unless ``dry_run``, and report on it.
+    """Run ``body`` in one transaction (:func:`gridgis.registers.loading.run_import`: committed
+    unless ``dry_run``, one audit row summing it up) and report on the rows' outcomes.
 
     ``body`` checks and stores what it can and returns the rows' outcomes; whatever it
-    raises rolls everything back. One audit row (action ``import``, object type
-    ``kind`` without its plural ``s``) sums the import up: the file's name and the
-    count of each outcome.
+    raises rolls everything back. The report notes the file's columns no field read.
 
     Raises
     ------
@@ -140,58 +126,18 @@ def run_register_import(
     DatabaseError
         When the database refuses the rows; nothing is imported.
     """
-    import psycopg
-
-    name = register.table.path.name
-    started = time.perf_counter()
-    try:
-        with engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                rows = body(conn).frame()
-                counts = {o: int((rows["outcome"] == o).sum()) for o in OUTCOMES}
-                audit.record(
-                    conn,
-                    actor=actor,
-                    action="import",
-                    object_type=kind.removesuffix("ies").removesuffix("s")
-                    + ("y" if kind.endswith("ies") else ""),
-                    object_id=None,
-                    after={"file": name, "rows": len(rows), "dry_run": dry_run} | counts,
-                )
-            except BaseException:
-                transaction.rollback()
-                raise
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
-    except (DBAPIError, psycopg.Error) as exc:
-        logger.warning("import of %s from %s refused by the database", kind, name)
-        raise database_failure(exc, kind) from exc
-    except SQLAlchemyError as exc:
-        logger.warning("import of %s from %s failed", kind, name)
-        raise DatabaseError(f"the import of {kind} failed: {exc}; nothing was imported") from exc
-    logger.info(
-        "import of %s from %s by %s: %s in %.1f s%s",
-        kind,
-        name,
-        actor,
-        counts,
-        time.perf_counter() - started,
-        " (dry run, rolled back)" if dry_run else "",
-    )
     unused = register.columns.unused
-    all_notes = list(notes)
-    if unused:
-        all_notes.insert(0, "columns not read: " + ", ".join(unused))
-    return RegisterReport(
-        kind,
-        register.table.path,
-        rows,
-        numbering=register.table.numbering,
-        encoding=register.table.encoding,
-        crs=crs,
-        committed=not dry_run,
-        notes=all_notes,
-    )
+    all_notes = (["columns not read: " + ", ".join(unused)] if unused else []) + list(notes)
+
+    def report(conn: Connection) -> RegisterReport:
+        return RegisterReport(
+            kind,
+            register.table.path,
+            body(conn).frame(),
+            numbering=register.table.numbering,
+            encoding=register.table.encoding,
+            crs=crs,
+            notes=all_notes,
+        )
+
+    return run_import(engine, kind, register.table.path, report, dry_run=dry_run, actor=actor)

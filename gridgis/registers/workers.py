@@ -371,7 +371,7 @@ building_field, unit_field, community_field:
 
     def body(conn: Connection) -> RowOutcomes:
         outcomes = register.outcomes()
-        id_reasons, _ = register.repeated_ids()
+        id_reasons = register.id_problems()
         areas = Areas.load(conn, buildings=register.columns.get("building") is not None)
         resolved = _resolve(conn, register, areas)
         ids = register.text("id")
