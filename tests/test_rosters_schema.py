@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
+from test_db_schema import _seed as seed
 
 from gridgis.db import migrate
 
@@ -14,14 +15,7 @@ POINT = "SRID=4326;POINT(119.005 25.405)"
 
 def _seed(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO district VALUES ('350304', '荔城区', NULL)"))
-        conn.execute(text("INSERT INTO street VALUES ('350304001', '350304', '镇海街道', NULL)"))
-        conn.execute(
-            text(
-                "INSERT INTO community (code, street_code, name) "
-                "VALUES ('350304001001', '350304001', '东梅社区')"
-            )
-        )
+        seed(conn)
 
 
 @pytest.mark.parametrize("kind", ["centre", "station", "health", "police", "school", "elderly"])

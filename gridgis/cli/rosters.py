@@ -13,35 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gridgis.cli._shared import actor, echo_lines, echo_progress, friendly, with_options
+from gridgis.cli._shared import friendly, run_register, with_options
 from gridgis.cli.imports import import_
 from gridgis.crs import CRS_CHOICES_HELP
 
 if TYPE_CHECKING:
-    from gridgis.registers import RegisterReport
+    pass
 
 TEMPLATE_KINDS: tuple[str, ...] = ("buildings", "households", "workers", "branches", "facilities")
-
-
-def _run(
-    importer: Callable[..., RegisterReport],
-    file: Path,
-    report_path: Path | None,
-    options: dict[str, Any],
-) -> None:
-    """Import FILE with ``importer``, print its report and write the per-row CSV (the
-    report's folder checked first, so nothing is imported for a report that cannot be
-    written)."""
-    from gridgis.db.engine import get_engine
-    from gridgis.registers import default_report_path
-
-    target = report_path or default_report_path(file)
-    if not target.parent.is_dir():
-        raise click.UsageError(f"cannot write the report to {target}: no folder {target.parent}")
-    report = importer(get_engine(), file, progress=echo_progress, actor=actor(), **options)
-    echo_lines(report.lines())
-    written = report.write_csv(target)
-    click.echo(f"report: {written} (one line per {report.numbering})")
 
 
 def _field(name: str, what: str) -> Callable[[Any], Any]:
@@ -96,7 +75,7 @@ def import_workers_cmd(file: Path, report_path: Path | None, **options: Any) -> 
     """
     from gridgis.registers.workers import import_workers
 
-    _run(import_workers, file, report_path, options)
+    run_register(import_workers, file, report_path, options)
 
 
 @import_.command("branches")
@@ -118,7 +97,7 @@ def import_branches_cmd(file: Path, report_path: Path | None, **options: Any) ->
     """
     from gridgis.registers.branches import import_branches
 
-    _run(import_branches, file, report_path, options)
+    run_register(import_branches, file, report_path, options)
 
 
 @import_.command("facilities")
@@ -131,7 +110,7 @@ def import_facilities_cmd(file: Path, report_path: Path | None, **options: Any) 
     from FILE, with a report. One transaction, upserted on the id."""
     from gridgis.registers.facilities import import_facilities
 
-    _run(import_facilities, file, report_path, options)
+    run_register(import_facilities, file, report_path, options)
 
 
 @click.command("template")
