@@ -347,8 +347,10 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                     audit.record(conn, actor=actor, action="update", object_type="branch",
                                  object_id=ids[i], before=old, after=after,
                                  street_code=areas.street_of(community[i]))  # fmt: skip
-                replace_links(conn, BranchCell, "branch_id", int(branch_id),
-                              [{"cell_id": c} for c in cell_ids[i]])  # fmt: skip
+                served = [{"cell_id": c} for c in cell_ids[i]]
+                replace_links(
+                    conn, BranchCell, "branch_id", int(branch_id), served, new=before is None
+                )
                 new_ids[i] = int(branch_id)
             flagged = outcomes.flags[i] and outcome != "unchanged"
             outcomes.set([i], "flagged" if flagged else outcome)

@@ -81,10 +81,13 @@ def replace_links(
     owner: str,
     owner_id: int,
     rows: Iterable[Mapping[str, Any]],
+    *,
+    new: bool = False,
 ) -> None:
     """Make the rows of the link table ``model`` of ``owner_id`` (in column ``owner``)
-    exactly ``rows``."""
-    conn.execute(delete(model).where(model.__table__.c[owner] == owner_id))
+    exactly ``rows`` (``new``: the owner was just stored and has none yet)."""
+    if not new:
+        conn.execute(delete(model).where(model.__table__.c[owner] == owner_id))
     values = [{owner: owner_id, **row} for row in rows]
     if values:
         conn.execute(insert(model), values)

@@ -281,14 +281,16 @@ def _store(conn: Connection, external_id: str, before: dict[str, Any] | None,
         worker_id = int(before["_id"])
         conn.execute(update(GridWorker).where(GridWorker.id == worker_id).values(**values))
     owner = "worker_id"
-    replace_links(conn, WorkerRole, owner, worker_id, [{"role": r} for r in after["roles"]])
-    replace_links(conn, WorkerCell, owner, worker_id, [{"cell_id": c} for c in after["cells"]])
-    replace_links(conn, WorkerBuilding, owner, worker_id,
-                  [{"building_id": b} for b in after["buildings"]])  # fmt: skip
-    replace_links(conn, WorkerUnit, owner, worker_id,
-                  [{"building_id": b, "unit_number": n} for b, n in after["units"]])  # fmt: skip
-    replace_links(conn, WorkerCommunity, owner, worker_id,
-                  [{"community_code": c} for c in after["communities"]])  # fmt: skip
+    new = before is None
+    links: list[tuple[Any, list[dict[str, Any]]]] = [
+        (WorkerRole, [{"role": r} for r in after["roles"]]),
+        (WorkerCell, [{"cell_id": c} for c in after["cells"]]),
+        (WorkerBuilding, [{"building_id": b} for b in after["buildings"]]),
+        (WorkerUnit, [{"building_id": b, "unit_number": n} for b, n in after["units"]]),
+        (WorkerCommunity, [{"community_code": c} for c in after["communities"]]),
+    ]
+    for model, rows in links:
+        replace_links(conn, model, owner, worker_id, rows, new=new)
     return worker_id
 
 
