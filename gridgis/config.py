@@ -298,6 +298,17 @@ class Settings(BaseSettings):
         gt=0,
         allow_inf_nan=False,
     )
+    # -- rosters ------------------------------------------------------------------------
+    worker_roles: str = _setting(
+        "",
+        description="roles of grid people besides the built-in ones (专职网格员, 兼职网格员, "
+        "网格长, 楼栋长, 单元长, 网格指导员) that `gridgis import workers` accepts: "
+        "`code=名称` pairs separated by commas, e.g. `volunteer=志愿者,liaison=物业联络员`",
+        allowed="`code=名称` pairs separated by commas, codes of lower-case letters, digits and _",
+        default_text="empty: the built-in roles only",
+        pattern=r"^\s*([a-z][a-z0-9_]{0,39}\s*=\s*[^,=]+?\s*(,\s*[a-z][a-z0-9_]{0,39}\s*=\s*"
+        r"[^,=]+?\s*)*)?$",
+    )
     # -- the web app and its users --------------------------------------------------------
     secret_key: SecretStr | None = _setting(
         description="Flask secret key, signs the session cookies (sessions end when it "

@@ -10,6 +10,7 @@ module             commands
 ``db``             ``gridgis db status | start | stop | upgrade | reset``
 ``imports``        ``gridgis import boundaries | roads | divisions | cases | inspections``
 ``registers``      ``gridgis import buildings | households`` (attached to ``import``)
+``rosters``        ``gridgis import workers | branches | facilities``, ``gridgis template``
 ``cells``          ``gridgis cells draw | adjust | history``
 ``partition``      ``gridgis partition``, ``gridgis validate`` (on files)
 ``demo``           ``gridgis demo``
@@ -51,6 +52,7 @@ from gridgis.cli import (
     imports,
     partition,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
+    rosters,
     serve,
     users,
 )
@@ -82,6 +84,7 @@ _COMMANDS: list[click.Command] = [
     users.users_group,
     export.export_group,
     audit.audit_cmd,
+    rosters.template_cmd,
 ]
 """Every command and group under ``gridgis``, in the order of the old single module."""
 

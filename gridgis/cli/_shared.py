@@ -138,3 +138,24 @@ def read_with_crs(
     if crs is None and frame.crs is None:
         raise click.UsageError(f"{path} does not say its CRS: pass --crs ({CRS_CHOICES_HELP})")
     return apply_named_crs(frame, crs)
+
+
+def run_register(
+    importer: Any, file: Path, report_path: Path | None, options: dict[str, Any]
+) -> None:
+    """Import FILE with a register's ``importer`` (:mod:`gridgis.registers`), print its
+    report and write the per-row CSV (default ``<stem>.report.csv`` next to FILE).
+
+    The report's folder is checked first, so that nothing is imported for a report
+    that cannot be written.
+    """
+    from gridgis.db.engine import get_engine
+    from gridgis.registers import default_report_path
+
+    target = report_path or default_report_path(file)
+    if not target.parent.is_dir():
+        raise click.UsageError(f"cannot write the report to {target}: no folder {target.parent}")
+    report = importer(get_engine(), file, progress=echo_progress, actor=actor(), **options)
+    echo_lines(report.lines())
+    written = report.write_csv(target)
+    click.echo(f"report: {written} (one line per {report.numbering})")

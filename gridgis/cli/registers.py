@@ -7,23 +7,9 @@ from typing import Any
 
 import click
 
-from gridgis.cli._shared import actor, echo_lines, echo_progress, friendly
+from gridgis.cli._shared import friendly, run_register
 from gridgis.cli.imports import import_
 from gridgis.crs import CRS_CHOICES_HELP
-
-
-def _run(importer: Any, file: Path, report_path: Path | None, options: dict[str, Any]) -> None:
-    """Import FILE with ``importer``, print its report and write the per-row CSV."""
-    from gridgis.db.engine import get_engine
-    from gridgis.registers import default_report_path
-
-    target = report_path or default_report_path(file)
-    if not target.parent.is_dir():
-        raise click.UsageError(f"cannot write the report to {target}: no folder {target.parent}")
-    report = importer(get_engine(), file, progress=echo_progress, actor=actor(), **options)
-    echo_lines(report.lines())
-    written = report.write_csv(target)
-    click.echo(f"report: {written} (one line per {report.numbering})")
 
 
 def _field(name: str, default: str) -> Any:
@@ -72,7 +58,7 @@ def import_buildings_cmd(file: Path, report_path: Path | None, **options: Any) -
     """
     from gridgis.registers.buildings import import_buildings
 
-    _run(import_buildings, file, report_path, options)
+    run_register(import_buildings, file, report_path, options)
 
 
 @import_.command("households")
@@ -98,4 +84,4 @@ def import_households_cmd(file: Path, report_path: Path | None, **options: Any) 
     """
     from gridgis.registers.households import import_households
 
-    _run(import_households, file, report_path, options)
+    run_register(import_households, file, report_path, options)

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from gridgis.crs import CRSLike, CRSSpec, parse_crs, to_wgs84
 from gridgis.errors import InputError
-from gridgis.intake.fields import _as_text
+from gridgis.intake.fields import as_text
 from gridgis.intake.readers import _blank
 from gridgis.times import read_times
 
@@ -37,7 +37,7 @@ def _numbers(raw_x: pd.Series, raw_y: pd.Series) -> tuple[NDArray, NDArray, NDAr
 
 
 def _coordinate_reason(raw_x: object, raw_y: object) -> str:
-    return f"coordinates ({_as_text(raw_x) or ''!r}, {_as_text(raw_y) or ''!r}) are not numbers"
+    return f"coordinates ({as_text(raw_x) or ''!r}, {as_text(raw_y) or ''!r}) are not numbers"
 
 
 def _compact_rows(numbers: Iterable[int]) -> str:

@@ -87,7 +87,7 @@ def _column(table: SourceTable, name: str | None) -> pd.Series:
     return table.fields[name].astype(object).reset_index(drop=True)
 
 
-def _as_text(value: object) -> str | None:
+def as_text(value: object) -> str | None:
     """A field value as text: ``None`` when blank; 12.0 -> '12' (Excel stores ids as numbers)."""
     if _blank(value):
         return None
@@ -107,7 +107,7 @@ def _texts(values: pd.Series) -> pd.Series:
         # Text already (CSV): strip it without a Python call per value.
         stripped = values.astype(object).str.strip()
         return stripped.where(stripped.notna() & (stripped != ""), None).astype(object)
-    return pd.Series([_as_text(v) for v in values], dtype=object)
+    return pd.Series([as_text(v) for v in values], dtype=object)
 
 
 def _point_xy(

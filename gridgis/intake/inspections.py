@@ -27,7 +27,7 @@ from gridgis.intake.checks import (
     id_problems,
     source_crs,
 )
-from gridgis.intake.fields import _as_text, _point_xy, read_inspection_rows
+from gridgis.intake.fields import _point_xy, as_text, read_inspection_rows
 from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, _say
 from gridgis.intake.readers import _blank
 from gridgis.intake.report import IntakeReport
@@ -203,7 +203,7 @@ def _feature_units(
             nul_reasons[i],
             start_reasons[i],
             end_reasons[i],
-            f"end time {_as_text(ends[i])!r} is before the start time {_as_text(times[i])!r}"
+            f"end time {as_text(ends[i])!r} is before the start time {as_text(times[i])!r}"
             if backwards[i]
             else None,
             shape_reasons[i] or vertex_reasons[i],
@@ -264,7 +264,7 @@ def _track_units(rows: pd.DataFrame, spec: CRSSpec, *, timezone: str, now: pd.Ti
         elif flags[i] != "ok":
             coordinates = f"({x[i]:.10g}, {y[i]:.10g}): {_VERTEX_PROBLEMS[str(flags[i])]}"
         ordering = (
-            f"order {_as_text(order_raw[i])!r} is not a number"
+            f"order {as_text(order_raw[i])!r} is not a number"
             if has_order and not np.isfinite(order[i])
             else None
         )

@@ -54,7 +54,7 @@ def run_import(
                     conn,
                     actor=actor,
                     action="import",
-                    object_type=kind.removesuffix("s"),
+                    object_type=_singular(kind),
                     object_id=None,
                     after={"file": path.name, "dry_run": dry_run} | report.counts,
                 )
@@ -81,6 +81,15 @@ def run_import(
         " (dry run, rolled back)" if dry_run else "",
     )
     return report
+
+
+def _singular(kind: str) -> str:
+    """``buildings`` → ``building``, ``facilities`` → ``facility``, ``branches`` → ``branch``."""
+    if kind.endswith("ies"):
+        return kind[:-3] + "y"
+    if kind.endswith("ches"):
+        return kind[:-2]
+    return kind.removesuffix("s")
 
 
 def say(progress: Callable[[str], None] | None, message: str) -> None:

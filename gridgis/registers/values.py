@@ -12,7 +12,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from gridgis.intake.checks import id_problems
-from gridgis.intake.fields import _as_text
+from gridgis.intake.fields import as_text
 
 __all__ = ["file_ids", "numbers", "texts"]
 
@@ -25,7 +25,7 @@ def texts(values: pd.Series) -> pd.Series:
     >>> texts(pd.Series([" 1栋 ", 12.0, None, ""])).tolist()
     ['1栋', '12', None, None]
     """
-    return pd.Series([_as_text(v) for v in values], index=values.index, dtype=object)
+    return pd.Series([as_text(v) for v in values], index=values.index, dtype=object)
 
 
 def numbers(
@@ -56,7 +56,7 @@ def numbers(
     ([12.0, nan], [None, "households 'x' is not a number", "households '-3' is negative", None, \
 "households '2.5' is not a whole number"])
     """
-    shown = [_as_text(v) for v in values]
+    shown = [as_text(v) for v in values]
     parsed = np.array(
         pd.to_numeric(pd.Series(shown, dtype=object), errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
