@@ -237,6 +237,54 @@ def test_oversized_building_is_a_cell_of_its_own() -> None:
     assert_valid(result, units)
 
 
+def test_footprints_overlapping_by_metres_are_never_split() -> None:
+    """Two large OpenStreetMap footprints drawn over each other by 5 m² (under 1 % of
+    either, issue 16): one site, so the later one is not cut between two cells."""
+    community = box(X0, Y0, X0 + 400, Y0 + 100)
+    units = gpd.GeoDataFrame(
+        {"households": [400, 400, 350, 350]},
+        geometry=[box(X0 + 10, Y0 + 10, X0 + 100, Y0 + 90),
+                  box(X0 + 99.9, Y0 + 10, X0 + 190, Y0 + 90),  # 0.1 m × 80 m over the first
+                  box(X0 + 210, Y0 + 10, X0 + 290, Y0 + 90),
+                  box(X0 + 310, Y0 + 10, X0 + 390, Y0 + 90)],
+        crs=CRS,
+    )  # fmt: skip
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert result.assignment[0] == result.assignment[1]
+    tower = result.cells.set_index("code").loc[result.assignment[0]]
+    assert tower["households"] == 800 and tower["flags"] == ["oversized_unit"]
+    assert_tiles(result, community)
+    assert_valid(result, units)
+
+
+def test_pocket_cut_off_by_an_oversized_tower_joins_the_tower() -> None:
+    """A house of 100 households that only a tower of 800 reaches (issue 16, Lujiazui): it
+    joins the tower's cell, already out of bounds, instead of being a cell of 100; and
+    houses that fit neither one cell nor two give the tower what they cannot fit."""
+    community = box(X0, Y0, X0 + 400, Y0 + 100)
+    units = gpd.GeoDataFrame(
+        {"households": [100, 800, 200, 200]},
+        geometry=[box(X0 + 20 + 100 * i, Y0 + 30, X0 + 80 + 100 * i, Y0 + 70) for i in range(4)],
+        crs=CRS,
+    )
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert result.assignment[0] == result.assignment[1]
+    tower = result.cells.set_index("code").loc[result.assignment[1]]
+    assert tower["households"] == 900 and tower["flags"] == ["oversized_unit"]
+    assert result.cells["households"].sort_values().tolist() == [400, 900]
+    assert_bounds(result)
+    assert_tiles(result, community)
+    assert_valid(result, units)
+    # 560 households beside the tower fit neither one cell nor two: the tower takes the
+    # house next to it (80), and the other two are a cell within bounds.
+    units["households"] = [800, 80, 240, 240]
+    result = draw_cells(units, community=community, community_code=COMMUNITY)
+    assert result.assignment[0] == result.assignment[1]
+    assert result.cells["households"].sort_values().tolist() == [480, 880]
+    assert_bounds(result)
+    assert_valid(result, units)
+
+
 def test_units_too_coarse_for_the_bounds_are_flagged_and_excused() -> None:
     """72 + 6 × 144 households: 432 + 504, 360 + 576 or 432 + 360 + 144; no way within 300–500."""
     community = box(X0, Y0, X0 + 700, Y0 + 100)

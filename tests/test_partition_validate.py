@@ -387,6 +387,19 @@ def test_split_and_unassigned_units() -> None:
     assert report.households.tolist() == [0, 0, 200, 30]
 
 
+def test_footprint_sticking_out_of_the_layout_counts_in_the_cell_it_overlaps_most() -> None:
+    """A building straddling the community's edge with its point outside (issue 16):
+    counted where the engine puts it, not an unassigned unit."""
+    cells = tiling_2x2()
+    units = gpd.GeoDataFrame(
+        {"households": [7]}, geometry=[sq(-30, 60, 50, 10)], index=["B-20"], crs=CRS
+    )
+    report = validate_layout(cells, units=units, households="households", min_households=0)
+    assert report.by_kind() == {}
+    assert report.households is not None
+    assert report.households.tolist() == [0, 0, 7, 0]
+
+
 def test_unassigned_unit_without_households_counts_one_unit() -> None:
     units = gpd.GeoDataFrame(geometry=[Point(X0 - 10, Y0 - 10)], crs=CRS)
     report = validate_layout(tiling_2x2(), units=units)

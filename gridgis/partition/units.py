@@ -42,8 +42,9 @@ How the tiles are made (:func:`tessellate`), and why
    Units that share a tile form one *site* (the graph has one node per
    site): address points at the same spot, and footprints overlapping by
    more than 1 % of the smaller (:data:`OVERLAP_SHARE`; a building and its
-   mapped part, a building drawn twice). Parts of the community that no
-   unit can reach (an island without any unit) are returned as *orphans*.
+   mapped part, a building drawn twice) or by more than :data:`NOISE_M2`.
+   Parts of the community that no unit can reach (an island without any
+   unit) are returned as *orphans*.
    Pieces of at most :data:`NOISE_M2` (a speck between two nearly
    coincident road lines, a crumb an overlay cut off a tile) are never
    blocks, tiles or orphans: they join the neighbour they share the longest
@@ -232,9 +233,11 @@ def _sites(polys: GeomArray) -> tuple[IntArray, GeomArray]:
     """Group overlapping footprints into sites; return each unit's site and site footprints.
 
     Footprints that overlap by more than :data:`OVERLAP_SHARE` of the smaller
-    one (a building and its mapped part, a footprint drawn twice) are one
-    site: their union, never split between cells. Smaller overlaps are
-    digitising noise: the later footprint loses the shared area.
+    one (a building and its mapped part, a footprint drawn twice), or by more
+    than :data:`~gridgis.partition.overlay.NOISE_M2` (the area the validator
+    would report as a split building), are one site: their union, never split
+    between cells. Smaller overlaps are digitising noise: the later footprint
+    loses the shared area.
     """
     n = polys.size
     tree = shapely.STRtree(polys)
@@ -247,7 +250,9 @@ def _sites(polys: GeomArray) -> tuple[IntArray, GeomArray]:
         return np.arange(n, dtype=np.int64), polys
     overlap = shapely.area(shapely.intersection(polys[a], polys[b], grid_size=GRID))
     smaller = np.minimum(shapely.area(polys[a]), shapely.area(polys[b]))
-    strong = overlap > OVERLAP_SHARE * smaller
+    # An overlap above the validator's tolerance would split the later footprint between
+    # cells (OpenStreetMap footprints drawn over a neighbour's by metres): one site too.
+    strong = (overlap > OVERLAP_SHARE * smaller) | (overlap > NOISE_M2)
     parent = list(range(n))
 
     def find(x: int) -> int:

@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components  # type: ignore[import-unt
 from gridgis.partition._engine.compactness import improve_compactness
 from gridgis.partition._engine.proofs import enclosed_pocket, too_coarse
 from gridgis.partition._engine.splitter import _EPS, _cell_counts, _Splitter
-from gridgis.partition.units import FloatArray, Graph, IntArray
+from gridgis.partition.units import BoolArray, FloatArray, Graph, IntArray
 
 REPAIR_BUDGET = 100
 """Recombination moves tried on a component whose cells still miss the bounds."""
@@ -65,6 +65,81 @@ def _best_split(splitter: _Splitter, nodes: IntArray, choices: list[int]) -> lis
             return parts
     assert best is not None
     return splitter.repair(best[1], budget=REPAIR_BUDGET)
+
+
+def _connected(graph: Graph, nodes: IntArray) -> bool:
+    """Whether ``nodes`` form one connected part of ``graph``."""
+    if nodes.size <= 1:
+        return True
+    inside = np.zeros(graph.n, dtype=bool)
+    inside[nodes] = True
+    keep = inside[graph.i] & inside[graph.j]
+    adjacency = sp.csr_matrix(
+        (np.ones(int(keep.sum())), (graph.i[keep], graph.j[keep])), shape=(graph.n, graph.n)
+    )
+    _, label = connected_components(adjacency, directed=False)
+    return bool(np.unique(label[nodes]).size == 1)
+
+
+def _peel_into_tower(
+    graph: Graph,
+    households: FloatArray,
+    nodes: IntArray,
+    oversized: BoolArray,
+    min_households: float,
+    max_households: float,
+) -> tuple[int, IntArray, IntArray] | None:
+    """Units of an infeasible component for the oversized unit next to it to take in.
+
+    The component's households fit no number of cells (fewer than the minimum, or
+    between one maximum and two minimums). The oversized unit it shares the longest
+    boundary with (ties: fewer households) takes the units next to it (or next to
+    those already taken), one at a time, until the rest fits some number of cells or
+    falls below the minimum (then it takes all). Each step prefers a unit that makes
+    the rest fit, then the fewest households; the rest stays connected.
+
+    Returns ``(tower, taken, rest)``, or ``None`` when the component touches no
+    oversized unit or no unit can be taken without cutting the rest in two.
+    Components that need this are small (under two cells' worth of households), so
+    the loop over their units is short.
+    """
+    inside = np.zeros(graph.n, dtype=bool)
+    inside[nodes] = True
+    edge_in = inside[graph.i] | inside[graph.j]
+    other = np.where(inside[graph.i], graph.j, graph.i)[edge_in]
+    keep = oversized[other]
+    if not keep.any():
+        return None
+    towers, at = np.unique(other[keep], return_inverse=True)
+    shared = np.bincount(at, weights=graph.length[edge_in][keep], minlength=towers.size)
+    tower = int(towers[np.lexsort((towers, households[towers], -shared))[0]])
+    held = np.zeros(graph.n, dtype=bool)  # the tower and what it took
+    held[tower] = True
+    rest = np.sort(nodes)
+    while rest.size:
+        total = float(households[rest].sum())
+        if total < min_households - _EPS:
+            break
+        if _cell_counts(total, min_households, max_households):
+            return tower, np.flatnonzero(held & ~oversized), rest
+        touching = held[graph.i] & inside[graph.j] | held[graph.j] & inside[graph.i]
+        candidates = np.unique(np.where(held[graph.i], graph.j, graph.i)[touching])
+        best: tuple[bool, float, int] | None = None
+        for c in candidates.tolist():  # few: the units next to the tower
+            left = rest[rest != c]
+            if not _connected(graph, left):
+                continue
+            fits = bool(_cell_counts(total - households[c], min_households, max_households))
+            key = (not fits, float(households[c]), c)
+            if best is None or key < best:
+                best = key
+        if best is None:
+            return None
+        held[best[2]] = True
+        inside[best[2]] = False
+        rest = rest[rest != best[2]]
+    held[rest] = True
+    return tower, np.flatnonzero(held & ~oversized), np.zeros(0, dtype=np.int64)
 
 
 def plan_cells(
@@ -117,6 +192,21 @@ def plan_cells(
         for nodes in _groups(component[rest].astype(np.int64), rest):
             subtotal = float(households[nodes].sum())
             choices = _cell_counts(subtotal, min_households, max_households)
+            if not choices:
+                peeled = _peel_into_tower(
+                    graph, households, nodes, oversized, min_households, max_households
+                )
+                if peeled is not None:
+                    # Too few for a cell or for two, cut off by towers: the tower (a cell out
+                    # of bounds anyway) takes the fewest units next to it that leave the rest
+                    # within bounds, instead of leaving cells below the minimum.
+                    tower, taken, nodes = peeled
+                    position = int(np.searchsorted(np.flatnonzero(oversized), tower))
+                    cells[position] = np.concatenate([cells[position], taken])
+                    if nodes.size == 0:
+                        continue
+                    subtotal = float(households[nodes].sum())
+                    choices = _cell_counts(subtotal, min_households, max_households)
             if not choices:
                 k = max(1, math.ceil(subtotal / max_households - _EPS))
                 parts = splitter.split(nodes, k, relax=True)

@@ -38,7 +38,9 @@ Units and households
     Each unit (building, small area; point or polygon) is counted in exactly
     one cell: the one its representative point (:func:`shapely.point_on_surface`)
     lies in. A point on a boundary shared by several cells, or inside an
-    overlap, goes to the cell with the smallest code (then the first row).
+    overlap, goes to the cell with the smallest code (then the first row). A
+    polygon whose point lies in no cell (a building straddling the community's
+    edge, its point on the far side) goes to the cell it overlaps most.
     Missing household counts of units count as 0. Not judged for households:
     cells with a missing count of their own (without ``units``), and cells
     without a usable polygon (with ``units``).

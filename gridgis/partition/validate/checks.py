@@ -468,6 +468,19 @@ def _check_units(
     first = order[np.unique(unit_k[order], return_index=True)[1]]
     assigned = np.full(len(geoms), -1, dtype=np.int64)
     assigned[unit_k[first]] = cell_at[first]
+    lost = np.flatnonzero((assigned < 0) & polygonal)
+    if lost.size:
+        # A footprint whose point lies outside every cell (a building straddling the
+        # community's edge, its point on the far side) counts in the cell it overlaps most,
+        # as the engine places it (gridgis.partition.adjust does the same).
+        unit_k, cell_k = tree.query(work[lost], predicate="intersects")
+        if unit_k.size:
+            pieces = shapely.intersection(work[lost[unit_k]], cells.work[positions[cell_k]])
+            shared = shapely.area(pieces)
+            order = np.lexsort((cells.rank[positions[cell_k]], -shared, unit_k))
+            first = order[np.unique(unit_k[order], return_index=True)[1]]
+            first = first[shared[first] > 0]
+            assigned[lost[unit_k[first]]] = positions[cell_k[first]]
     for u in np.flatnonzero(assigned < 0).tolist():
         amount, unit = (
             (1.0, "units") if counts is None else (np.nan_to_num(counts[u]), "households")
