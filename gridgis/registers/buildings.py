@@ -480,6 +480,7 @@ def _import(
         encoding=table.encoding,
         crs=crs_label(spec),
         notes=notes,
+        shapes=np.where(pd.isna(shapes.footprint), shapes.location, shapes.footprint),
     )
 
 
