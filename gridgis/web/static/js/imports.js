@@ -97,6 +97,19 @@
         });
       },
     }).addTo(map);
+    /* A footprint is a speck at a district's scale: a ring marks where each one is. */
+    layer.eachLayer(function (item) {
+      if (item.getBounds) {
+        var colour = COLOURS[item.feature.properties.outcome] || "#1f5f8b";
+        L.circleMarker(item.getBounds().getCenter(), {
+          radius: 9,
+          color: colour,
+          weight: 2,
+          fill: false,
+          interactive: false,
+        }).addTo(map);
+      }
+    });
     var bounds = layer.getBounds();
     if (bounds.isValid()) {
       map.fitBounds(bounds, { padding: [24, 24], maxZoom: 18, animate: false });
