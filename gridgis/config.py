@@ -406,6 +406,14 @@ class Settings(BaseSettings):
         default_text="1073741824 (1 GiB)",
         ge=1,
     )
+    import_staging_hours: float = _setting(
+        24.0,
+        description="hours a file uploaded to the web import page is kept (in "
+        "`GRIDGIS_HOME/imports/`) when it is neither confirmed nor cancelled",
+        allowed="a number of hours > 0",
+        gt=0,
+        allow_inf_nan=False,
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -203,6 +203,7 @@ PAGE_READY: dict[str, str] = {
     "/map/density": "body[data-density-drawn]",
     "/export": "main",
     "/edit/": "main",
+    "/import/": "#import-form",
     "/account": "main",
     "/admin/audit": "#audit-table",
 }

@@ -18,13 +18,16 @@ from flask import Flask
 from sqlalchemy import Engine, text
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "pages"
-NAV_ZH = ["概览", "网格覆盖", "党支部布局", "案件密度", "数据导出", "网格编辑", "审计日志"]
+NAV_ZH = [
+    "概览", "网格覆盖", "党支部布局", "案件密度", "数据导出", "数据导入", "网格编辑", "审计日志",
+]  # fmt: skip
 NAV_EN = [
     "Overview",
     "Coverage",
     "Party branches",
     "Case density",
     "Exports",
+    "Import",
     "Cell editing",
     "Audit trail",
 ]
@@ -77,6 +80,8 @@ def test_every_page_as_each_role(
         "export": "/export",
         "account": "/account",
     }
+    if role in ("admin", "street"):
+        pages["import"] = "/import/"
     if role == "admin":
         pages |= {
             "editing": "/edit/",
@@ -87,7 +92,8 @@ def test_every_page_as_each_role(
     with serve(app) as base, watched_page(base) as (page, watch):
         log_in(page, base, f"{role}-user", TEST_PASSWORD)
         nav = page.locator(".nav-bar a").all_inner_texts()
-        assert nav == (NAV_ZH if role == "admin" else NAV_ZH[:5])
+        offered = {"admin": NAV_ZH, "street": NAV_ZH[:6], "analyst": NAV_ZH[:5]}
+        assert nav == offered[role]
         for name, path in pages.items():
             _open(page, base, path)
             assert page.locator("html").get_attribute("lang") == "zh-CN"
@@ -96,6 +102,8 @@ def test_every_page_as_each_role(
             # Not offered, and refused when asked for anyway (with this session's cookie).
             assert page.request.get(base + "/edit/").status == 403
             assert page.request.get(base + "/admin/audit").status == 403
+        if role == "analyst":
+            assert page.request.get(base + "/import/").status == 403
     watch.assert_clean()
 
 
@@ -111,7 +119,7 @@ def test_switching_to_english_and_back(
         page.locator(".lang-switch a", has_text="English").click()
         page.wait_for_selector("body[data-cells-drawn]")
         assert page.locator("html").get_attribute("lang") == "en"
-        assert page.locator(".nav-bar a").all_inner_texts() == NAV_EN[:5]
+        assert page.locator(".nav-bar a").all_inner_texts() == NAV_EN[:6]
         assert page.locator("#map-status").inner_text().startswith("Showing ")
         assert page.locator("#cell-legend h2").inner_text() == "Households"
         page.screenshot(path=str(SCREENSHOTS / "street-cells-en.png"))

@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, Table, Text, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from gridgis.codes import check_code
 from gridgis.config import settings
 from gridgis.crs import CRSLike, CRSSpec
 from gridgis.db.models import Building, Community
@@ -237,6 +238,7 @@ def import_buildings(
     sheet: str | None = None,
     layer: str | None = None,
     estimate: bool = False,
+    street: str | None = None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
     actor: str,
@@ -261,6 +263,9 @@ residents_field, floors_field, height_field, x_field, y_field:
         See :func:`gridgis.intake.read_table`.
     estimate:
         Estimate the households of rows without a count (``--estimate-households``).
+    street:
+        A street office's 9-digit code: rows placed in a community of another
+        street, and ids stored for a building of another street, are rejected.
     dry_run:
         Do everything, report, then roll back.
     progress:
@@ -281,6 +286,8 @@ residents_field, floors_field, height_field, x_field, y_field:
     ConflictError, DatabaseError
         The database refused the rows; nothing is imported.
     """
+    if street is not None:
+        check_code(street, "street")
     say(progress, f"reading {path}")
     given = {
         "id": id_field,
@@ -303,7 +310,9 @@ residents_field, floors_field, height_field, x_field, y_field:
     report_file = table.path
 
     def body(conn: Connection) -> RegisterReport:
-        return _import(conn, table, columns, spec, estimate=estimate, progress=progress)
+        return _import(
+            conn, table, columns, spec, estimate=estimate, street=street, progress=progress
+        )
 
     return run_import(engine, "buildings", report_file, body, dry_run=dry_run, actor=actor)
 
@@ -315,6 +324,7 @@ def _import(
     spec: CRSSpec,
     *,
     estimate: bool,
+    street: str | None = None,
     progress: Callable[[str], None] | None,
 ) -> RegisterReport:
     n = len(table.fields)
@@ -359,6 +369,12 @@ def _import(
             f"the {what} (at {point.x:.6f}, {point.y:.6f}) is outside every community "
             "(import the community boundaries first)"
         )
+    if street is not None:
+        for i in np.flatnonzero(pd.notna(community)):  # the few rows of other streets, worded
+            if not str(community[i]).startswith(street):
+                problems[i].append(
+                    f"the building lies in community {community[i]}, outside street {street}"
+                )
     text_values = {f: texts(_column(table, columns, f)) for f in ("name", "address", "compound")}
     for field, values in text_values.items():
         for i in np.flatnonzero(values.map(lambda v: isinstance(v, str) and "\x00" in v)):
@@ -366,6 +382,20 @@ def _import(
     rejected = np.array([bool(p) for p in problems], dtype=bool)
     outcomes.reject(rejected, ["; ".join(p) for p, r in zip(problems, rejected, strict=True) if r])
     ok = ~rejected
+    say(progress, "comparing with the stored buildings")
+    stored = _stored(conn, ids[ok].tolist())
+    if street is not None:
+        elsewhere = ~stored["community_code"].fillna("").str.startswith(street)
+        taken = ok & ids.isin(stored.index[elsewhere]).to_numpy()
+        owners = stored["community_code"].reindex(ids[taken]).tolist()
+        outcomes.reject(
+            taken,
+            [
+                f"id {i!r} is a building of community {c}, outside street {street}"
+                for i, c in zip(ids[taken], owners, strict=True)
+            ],
+        )
+        ok = ok & ~taken
     # A straddling building's point is put in the part of its own community.
     straddles = ok & pd.notna(other)
     if straddles.any():
@@ -414,8 +444,6 @@ def _import(
         }
     )
     _word_flags(outcomes, new, ok, communities)
-    say(progress, "comparing with the stored buildings")
-    stored = _stored(conn, new.loc[ok, "external_id"].tolist())
     exists = ok & new["external_id"].isin(stored.index).to_numpy()
     fresh = ok & ~exists
     has_flag = pd.notna(new["flags"]).to_numpy()
@@ -452,6 +480,7 @@ def _import(
         encoding=table.encoding,
         crs=crs_label(spec),
         notes=notes,
+        shapes=np.where(pd.isna(shapes.footprint), shapes.location, shapes.footprint),
     )
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, Connection, Engine, Table, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from gridgis.codes import check_code
 from gridgis.db.models import Building
 from gridgis.db.queries import result_frame
 from gridgis.intake.readers import read_table
@@ -54,9 +55,11 @@ def _buildings(conn: Connection, ids: list[int]) -> pd.DataFrame:
     table = cast(Table, Building.__table__)
     query = select(
         table.c.id, table.c.external_id, table.c.address, table.c.households,
-        table.c.households_estimated,
+        table.c.households_estimated, table.c.community_code,
     ).where(table.c.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))))  # fmt: skip
-    columns = ["id", "external_id", "address", "households", "households_estimated"]
+    columns = [
+        "id", "external_id", "address", "households", "households_estimated", "community_code",
+    ]  # fmt: skip
     return result_frame(conn.execute(query), columns=columns).set_index("id")
 
 
@@ -69,6 +72,7 @@ def import_households(
     id_field: str | None = None,
     encoding: str | None = None,
     sheet: str | None = None,
+    street: str | None = None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
     actor: str,
@@ -90,6 +94,9 @@ def import_households(
         A column naming the row, shown in the report (optional).
     encoding, sheet:
         See :func:`gridgis.intake.read_table`.
+    street:
+        A street office's 9-digit code: rows whose address is a building of
+        another street are rejected.
     dry_run:
         Match and count everything, report, then roll back.
     progress:
@@ -107,6 +114,8 @@ def import_households(
         from, else its database id), ``building_households`` (the new total) and
         ``candidates``.
     """
+    if street is not None:
+        check_code(street, "street")
     say(progress, f"reading {path}")
     table = read_table(path, encoding=encoding, sheet=sheet)
     columns = match_columns(
@@ -167,6 +176,17 @@ def import_households(
             candidates[i] = " | ".join(shown) or None
             outcomes.reject([i], f"address {addresses.iat[int(i)]!r} not matched: {reasons[i]}")
         matched = ~bad & ~unmatched
+        if street is not None:
+            outside = stored.index[~stored["community_code"].fillna("").str.startswith(street)]
+            for i in np.flatnonzero(matched & np.isin(building, outside)):  # worded one by one
+                found = stored.loc[building[i]]
+                outcomes.reject(
+                    [i],
+                    f"address {addresses.iat[int(i)]!r} is building "
+                    f"{found['external_id'] or building[i]} of community "
+                    f"{found['community_code']}, outside street {street}",
+                )
+            matched &= ~np.isin(building, outside)
         totals = pd.Series(counts[matched]).groupby(building[matched]).sum().astype(np.int64)
         before = stored.reindex(totals.index)
         changed = (before["households"].to_numpy() != totals.to_numpy()) | before[

@@ -197,6 +197,10 @@ class RegisterReport:
         Whether the database was changed (``False`` for a dry run).
     notes:
         Lines for people about the whole import (columns not read, defaults used...).
+    shapes:
+        Each row's geometry in WGS84 (footprint, else point; ``None`` where it has
+        none), for maps of the report (the flagged rows on the web import page);
+        ``None`` for a kind without geometry. Not written to the CSV.
 
     Raises
     ------
@@ -212,6 +216,7 @@ class RegisterReport:
     crs: str | None = None
     committed: bool = False
     notes: list[str] = field(default_factory=list)
+    shapes: NDArray[np.object_] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         missing = [c for c in COLUMNS if c not in self.rows.columns]

@@ -35,6 +35,7 @@ from gridgis.web import (
     export_api,
     export_pages,
     i18n,
+    imports,
     limits,
     logs,
     maps,
@@ -76,6 +77,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
           (``GRIDGIS_MAX_CONTENT_LENGTH``, 50 MB); see :mod:`gridgis.web.limits`.
         - ``INTAKE_SYNC_COMMIT``, ``INTAKE_CACHE_SECONDS``, ``ADDRESS_BOOK_SECONDS``:
           the intake API's (:mod:`gridgis.web.cases_api`).
+        - ``IMPORT_STAGING``: the folder uploads of the import page are staged in
+          (``None``: ``GRIDGIS_HOME/imports``); ``IMPORT_STAGING_HOURS``: how long an
+          upload neither confirmed nor cancelled is kept (``GRIDGIS_IMPORT_STAGING_HOURS``).
         - Session cookie flags and lifetime: :func:`gridgis.web.auth.default_config`.
 
     Returns
@@ -108,6 +112,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         INTAKE_SYNC_COMMIT=settings.intake_sync_commit,
         INTAKE_CACHE_SECONDS=settings.intake_cache_seconds,
         ADDRESS_BOOK_SECONDS=settings.address_book_seconds,
+        IMPORT_STAGING=None,
+        IMPORT_STAGING_HOURS=settings.import_staging_hours,
         **auth.default_config(settings),  # session cookie flags and lifetime
     )
     app.config.from_mapping(given)
@@ -136,6 +142,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(export_api.bp)
     app.register_blueprint(export_pages.bp)
     app.register_blueprint(audit_pages.bp)
+    app.register_blueprint(imports.bp)
+    app.register_blueprint(imports.api_bp)
     i18n.init_app(app)  # Chinese by default, ?lang=en
     app.jinja_env.globals["nav_links"] = nav.nav_links
     app.jinja_env.filters["local_time"] = to_minutes  # every time on a page: +08:00

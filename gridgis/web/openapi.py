@@ -123,6 +123,7 @@ _TAGS = [
         "name": "exports",
         "description": "Files for analysts: shapefile, GeoPackage, GeoJSON, CSV, Excel.",
     },
+    {"name": "imports", "description": "Imports of a district's registers (the import page)."},
 ]
 
 

@@ -1,0 +1,212 @@
+"""The import page (数据导入): upload, dry run in the background, report, confirm (issue 16.8)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from conftest import assert_no_inline_code, sign_in
+from flask import Flask
+from flask.testing import FlaskClient
+from shapely.geometry import Polygon, box
+from sqlalchemy import Engine, text
+from test_register_street import OTHER, OWN, store_two_streets
+
+from gridgis.web import create_app, import_jobs
+from gridgis.web.db import dispose_engine
+
+
+@pytest.fixture
+def staging(tmp_path: Path) -> Path:
+    return tmp_path / "staging"
+
+
+@pytest.fixture
+def app(database_url: str, engine: Engine, staging: Path) -> Iterator[Flask]:
+    store_two_streets(engine)
+    application = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url, "IMPORT_STAGING": str(staging)}
+    )
+    yield application
+    dispose_engine(application)
+
+
+def _square(x: float, y: float, size: float = 0.0003) -> Polygon:
+    return box(x, y, x + size, y + size)
+
+
+def buildings_file(tmp_path: Path) -> bytes:
+    """Four buildings: one fine (west), one in the east street, one straddling the streets'
+    boundary (flagged), one far outside every community (rejected)."""
+    rows = [
+        {"编号": "B1", "户数": 120, "geometry": _square(121.502, 31.232)},
+        {"编号": "B2", "户数": 80, "geometry": _square(121.512, 31.232)},
+        {"编号": "B3", "户数": 40, "geometry": box(121.5098, 31.235, 121.5101, 31.2353)},
+        {"编号": "B4", "户数": 10, "geometry": _square(121.60, 31.235)},
+    ]
+    path = tmp_path / "楼栋.geojson"
+    gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326").to_file(path)
+    return path.read_bytes()
+
+
+def _upload(
+    client: FlaskClient, token: str, data: bytes, name: str, **fields: str
+) -> tuple[int, str]:
+    form = {"csrf_token": token, "kind": "buildings", **fields}
+    form["file"] = (io.BytesIO(data), name)  # type: ignore[assignment]
+    response = client.post("/import/", data=form, content_type="multipart/form-data")
+    return response.status_code, response.headers.get("Location", "")
+
+
+def wait(client: FlaskClient, job_url: str, *, stage: str) -> dict[str, object]:
+    """The import's status once its ``stage`` has ended (polled as the page does)."""
+    job_id = job_url.rstrip("/").rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 60
+    while True:
+        status = client.get(f"/api/imports/{job_id}").get_json()
+        if status["stage"] == stage and status["state"] != "running":
+            return dict(status)
+        assert time.monotonic() < deadline, status
+        time.sleep(0.1)
+
+
+def _stored(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT external_id, community_code FROM building"))
+        return {r[0]: r[1] for r in rows}
+
+
+def test_dry_run_report_then_confirm_stores_the_buildings(
+    app: Flask, engine: Engine, staging: Path, tmp_path: Path
+) -> None:
+    client = app.test_client()
+    token = sign_in(client, role="admin", name="wang")
+    page = client.get("/import/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "数据导入" in html and 'value="buildings"' in html
+    assert_no_inline_code(html)
+    status, location = _upload(client, token, buildings_file(tmp_path), "楼栋.geojson",
+                               buildings_households_field="户数")  # fmt: skip
+    assert status == 303 and location.startswith("/import/")
+    done = wait(client, location, stage="dry_run")
+    assert done["state"] == "done", done
+    assert done["counts"] == {
+        "read": 4, "imported": 2, "updated": 0, "unchanged": 0, "flagged": 1, "rejected": 1,
+    }  # fmt: skip
+    assert _stored(engine) == {}  # a dry run changes nothing
+    html = client.get(location).get_data(as_text=True)
+    assert_no_inline_code(html)
+    assert "试导入报告" in html and "确认导入" in html
+    assert 'data-row="4"' in html and "outside every community" in html
+    assert "跨社区" in html and "straddles communities" in html
+    assert str(staging) not in html and "楼栋.geojson" in html
+    config = json.loads(html.split('id="gridgis-config">', 1)[1].split("</script>", 1)[0])
+    outcomes = sorted(f["properties"]["outcome"] for f in config["shapes"]["features"])
+    assert outcomes == ["flagged", "rejected"]
+    csv = client.get(location + "/report.csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert "B4" in csv.get_data(as_text=True)
+    csv.close()
+    confirmed = client.post(location + "/confirm", data={"csrf_token": token})
+    assert confirmed.status_code == 303
+    final = wait(client, location, stage="import")
+    assert final["state"] == "done" and final["counts"]["imported"] == 2, final
+    assert _stored(engine) == {"B1": f"{OWN}001", "B2": f"{OTHER}001", "B3": f"{OWN}001"}
+    html = client.get(location).get_data(as_text=True)
+    assert "导入已完成：3 行写入数据库。" in html and "确认导入" not in html
+    with engine.connect() as conn:
+        actors = conn.execute(
+            text(
+                "SELECT actor, summary::text FROM audit_log "
+                "WHERE action = 'import' AND object_type = 'building'"
+            )
+        ).all()
+    assert [a for a, _ in actors] == ["wang"] and "楼栋.geojson" in actors[0][1]
+    job = import_jobs.load(staging, location.rsplit("/", 1)[-1])
+    assert job.file is None  # the staged file is gone once imported
+    again = client.post(location + "/confirm", data={"csrf_token": token})
+    assert again.status_code == 409
+
+
+def test_a_street_office_imports_within_its_street(
+    app: Flask, engine: Engine, tmp_path: Path
+) -> None:
+    client = app.test_client()
+    token = sign_in(client, role="street", street=OWN, name="office")
+    assert "街道办账号只能导入本街道" in client.get("/import/").get_data(as_text=True)
+    _, location = _upload(client, token, buildings_file(tmp_path), "b.geojson")
+    done = wait(client, location, stage="dry_run")
+    assert done["counts"]["rejected"] == 2, done  # the east street's and the outside one
+    html = client.get(location).get_data(as_text=True)
+    assert f"the building lies in community {OTHER}001, outside street {OWN}" in html
+    client.post(location + "/confirm", data={"csrf_token": token})
+    wait(client, location, stage="import")
+    assert _stored(engine) == {"B1": f"{OWN}001", "B3": f"{OWN}001"}
+    # Another user does not see the import; an analyst may not post one.
+    other = app.test_client()
+    sign_in(other, role="street", street=OWN, name="office2")
+    assert other.get(location).status_code == 404
+    assert other.get("/api/imports/" + location.rsplit("/", 1)[-1]).status_code == 404
+    analyst = app.test_client()
+    analyst_token = sign_in(analyst, role="analyst", name="li")
+    assert analyst.get("/import/").status_code == 403
+    assert _upload(analyst, analyst_token, b"x", "b.csv")[0] == 403
+
+
+def test_unreadable_files_and_bad_forms_are_told_in_words(
+    app: Flask, engine: Engine, staging: Path
+) -> None:
+    client = app.test_client()
+    token = sign_in(client, role="admin")
+    status, _ = _upload(client, token, b"id,x\n", "楼栋.pdf")
+    assert status == 400
+    page = client.post("/import/", data={"csrf_token": token, "kind": "buildings"})
+    assert page.status_code == 400 and "未选择文件" in page.get_data(as_text=True)
+    unknown = client.post(
+        "/import/?lang=en",
+        data={"csrf_token": token, "kind": "trees", "file": (io.BytesIO(b"a"), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert unknown.status_code == 400
+    assert "Cannot import" in unknown.get_data(as_text=True)
+    # A CSV without an id column: the dry run fails with the reason, no path, no trace.
+    _, location = _upload(client, token, "名称,户数\n甲,3\n".encode(), "楼栋.csv")
+    failed = wait(client, location, stage="dry_run")
+    assert failed["state"] == "failed" and "id" in str(failed["error"])
+    html = client.get(location + "?lang=zh").get_data(as_text=True)
+    assert "无法读取或检查该文件" in html and "楼栋.csv" in html
+    assert str(staging) not in html and "Traceback" not in html
+    # A missing column named explicitly: the error names the columns found.
+    _, location = _upload(client, token, "编号,户数\nA,3\n".encode(), "b.csv",
+                          buildings_floors_field="层数")  # fmt: skip
+    failed = wait(client, location, stage="dry_run")
+    assert failed["state"] == "failed" and "层数" in str(failed["error"]), failed
+    assert _stored(engine) == {}
+
+
+def test_cancel_and_age_remove_staged_files(app: Flask, staging: Path, tmp_path: Path) -> None:
+    client = app.test_client()
+    token = sign_in(client, role="admin")
+    _, location = _upload(client, token, buildings_file(tmp_path), "b.geojson")
+    wait(client, location, stage="dry_run")
+    job_id = location.rsplit("/", 1)[-1]
+    assert (staging / job_id).is_dir()
+    response = client.post(location + "/cancel", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert not (staging / job_id).exists()
+    assert client.get(location).status_code == 404
+    # An upload neither confirmed nor cancelled is removed after GRIDGIS_IMPORT_STAGING_HOURS.
+    _, location = _upload(client, token, buildings_file(tmp_path), "b.geojson")
+    wait(client, location, stage="dry_run")
+    old = staging / location.rsplit("/", 1)[-1]
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(old / "state.json", (two_days_ago, two_days_ago))
+    client.get("/import/")
+    assert not old.exists()
