@@ -1,5 +1,6 @@
 """The package is layered (README, "Architecture"): an import never runs up a floor, and
-the library never imports Flask or click.
+the library never imports Flask or click; and no module is over 800 lines (issue 15: one
+concern per module, a longer one is split by concern before it grows).
 
 Floors, lowest first: the foundation, pure geometry, the store, the services, and the
 web app and command line on top. Imports inside ``if TYPE_CHECKING:`` are for type
@@ -31,6 +32,9 @@ FLOORS: dict[str, int] = {
     **dict.fromkeys(("web", "cli"), 4),
 }  # fmt: skip
 """The floor of each top-level module or package of gridgis."""
+
+MAX_LINES = 800
+"""The most lines a module of gridgis may have (the migrations excepted)."""
 
 
 def _modules() -> list[tuple[str, Path]]:
@@ -104,3 +108,15 @@ def test_the_check_sees_imports_at_every_level() -> None:
     assert "gridgis.users" in cli  # imported inside a command's body
     access = {name for _, name in _imports(PACKAGE / "access.py")}
     assert "gridgis.users" not in access  # only for type checkers
+
+
+def test_no_module_is_over_max_lines() -> None:
+    """Every module of gridgis but the migrations, ``__init__.py`` files included."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[:2] == ("db", "migrations"):
+            continue
+        count = len(path.read_text(encoding="utf-8").splitlines())
+        if count > MAX_LINES:
+            long.append(f"{path.relative_to(PACKAGE.parent)}: {count} lines")
+    assert not long, f"modules over {MAX_LINES} lines, to split by concern:\n" + "\n".join(long)

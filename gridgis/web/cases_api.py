@@ -80,7 +80,7 @@ from gridgis.schemas.cases import (
 from gridgis.schemas.common import MAX_ID
 from gridgis.web.auth import current_user, policy
 from gridgis.web.db import get_engine
-from gridgis.web.endpoints import Reply, endpoint
+from gridgis.web.endpoints import Link, Reply, endpoint
 from gridgis.web.geojson import json_value
 
 if TYPE_CHECKING:
@@ -277,7 +277,18 @@ def file_case(**fields: Any) -> dict[str, Any]:
     roles=("admin", "street"),
     body=NewCase,
     replies=(
-        Reply(201, Case, "The case as stored.", headers={"Location": "URL of the new case."}),
+        Reply(
+            201,
+            Case,
+            "The case as stored.",
+            headers={"Location": "URL of the new case."},
+            links={
+                "GetCase": Link("getCase", {"case_id": "$response.body#/id"}, "The new case."),
+                "AdvanceCase": Link(
+                    "advanceCase", {"case_id": "$response.body#/id"}, "Move the new case on."
+                ),
+            },
+        ),
     ),
     errors=(400, 404, 409, 413, 415),
 )
@@ -310,7 +321,19 @@ def get_case(case_id: int) -> Response:
     tags=("cases",),
     roles=("admin", "street"),
     body=CaseStep,
-    replies=(Reply(200, Case, "The case after the step."),),
+    replies=(
+        Reply(
+            200,
+            Case,
+            "The case after the step.",
+            links={
+                "GetCase": Link("getCase", {"case_id": "$response.body#/id"}, "The case."),
+                "AdvanceCase": Link(
+                    "advanceCase", {"case_id": "$response.body#/id"}, "Its next step."
+                ),
+            },
+        ),
+    ),
     errors=(400, 404, 409, 413, 415),
 )
 def advance_case(case_id: int, *, body: CaseStep) -> Response:
@@ -330,7 +353,18 @@ def advance_case(case_id: int, *, body: CaseStep) -> Response:
     operation_id="listCases",
     tags=("cases",),
     query=CaseQuery,
-    replies=(Reply(200, CaseList, "The cases."),),
+    replies=(
+        Reply(
+            200,
+            CaseList,
+            "The cases.",
+            links={
+                "GetFirstCase": Link(
+                    "getCase", {"case_id": "$response.body#/cases/0/id"}, "The first case listed."
+                )
+            },
+        ),
+    ),
     errors=(404,),
 )
 def list_cases(*, query: CaseQuery) -> Response:

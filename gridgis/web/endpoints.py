@@ -19,7 +19,8 @@ The declaration does four things at once, so they cannot drift apart:
 - **answers**: the replies (status, model or media type) — in tests
   (``app.testing``) every JSON answer is checked against its declared model;
 - **description**: :mod:`gridgis.web.openapi` writes the OpenAPI 3.1
-  document from these declarations alone.
+  document from these declarations alone, with the links of the replies
+  (:class:`Link`: the case a POST answers is the one to GET next).
 
 Which library: APIFlask and flask-smorest build on marshmallow (a second
 schema language beside the pydantic models the library and CLI share);
@@ -58,6 +59,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "PUBLIC",
     "BodyTooLargeError",
+    "Link",
     "Operation",
     "Reply",
     "UnsupportedMediaTypeError",
@@ -84,6 +86,34 @@ V = TypeVar("V", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
+class Link:
+    """How a value of an answer is a parameter of another operation (an OpenAPI link).
+
+    Clients, and schemathesis's stateful tests, follow it: the case a POST
+    answers is the one to GET or move on next.
+
+    Attributes
+    ----------
+    operation_id:
+        The ``operationId`` of the operation the link leads to.
+    parameters:
+        Its parameters (by name) and where in the answer each is found, as an
+        OpenAPI runtime expression such as ``$response.body#/id``.
+    description:
+        What following the link does.
+
+    Examples
+    --------
+    >>> Link("getCase", {"case_id": "$response.body#/id"}, "The case.").operation_id
+    'getCase'
+    """
+
+    operation_id: str
+    parameters: Mapping[str, str]
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Reply:
     """One answer a route may give.
 
@@ -104,6 +134,8 @@ class Reply:
     content:
         For an answer that comes in one of several media types (an export): the JSON
         Schema of each, by media type; ``media_type`` and ``schema`` are then unused.
+    links:
+        The operations a value of this answer leads to, by link name.
     """
 
     status: int
@@ -113,6 +145,7 @@ class Reply:
     schema: Mapping[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     content: Mapping[str, Mapping[str, Any]] | None = None
+    links: Mapping[str, Link] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

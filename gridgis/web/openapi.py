@@ -7,7 +7,8 @@ Routes
 
 Every route declared with :func:`gridgis.web.endpoints.endpoint` is described
 from its declaration alone: path and its parameters from the URL rule, query
-parameters and body from its pydantic models, answers from its replies, who
+parameters and body from its pydantic models, answers from its replies (with
+their links: which value of an answer is a parameter of which operation), who
 may call it (security, 401/403) from its roles. Open311's errors are the
 specification's list (``[{"code", "description"}]``), every other route's
 ``{"error": {"code", "message", "field"}}``.
@@ -29,7 +30,7 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gridgis.web.endpoints import PUBLIC, Operation, Reply, endpoint, operations
+from gridgis.web.endpoints import PUBLIC, Link, Operation, Reply, endpoint, operations
 
 __all__ = ["bp", "openapi_document"]
 
@@ -226,6 +227,13 @@ def _content(reply: Reply) -> dict[str, Any]:
     return {reply.media_type: {"schema": dict(reply.schema or {})}}
 
 
+def _link(link: Link) -> dict[str, Any]:
+    out: dict[str, Any] = {"operationId": link.operation_id, "parameters": dict(link.parameters)}
+    if link.description:
+        out["description"] = link.description
+    return out
+
+
 def _operation(op: Operation) -> dict[str, Any]:
     out: dict[str, Any] = {
         "operationId": op.operation_id,
@@ -255,6 +263,8 @@ def _operation(op: Operation) -> dict[str, Any]:
                 name: {"description": text, "schema": {"type": "string"}}
                 for name, text in reply.headers.items()
             }
+        if reply.links:
+            answer["links"] = {name: _link(link) for name, link in reply.links.items()}
         responses[str(reply.status)] = answer
     errors = set(op.errors) | {400, 503}  # 400: a NUL anywhere in the request
     if not op.public:
