@@ -179,3 +179,19 @@ def test_cells_say_how_many_of_their_households_are_estimates(
     )
     assert table.loc[f"{east}001", "households_estimated"] == stored[east]
     assert table.loc[f"{east}001", "estimated_share"] == 1.0
+
+
+def test_lujiazui_round_trip(engine: Engine, tmp_path: Path) -> None:
+    """1,450 OpenStreetMap footprints (holes, multipolygons, heights) through xlsx and back."""
+    from test_register_buildings import LUJIAZUI, _lujiazui_communities
+
+    store_areas(engine, _lujiazui_communities())
+    import_buildings(engine, LUJIAZUI, estimate=True, actor="t")
+    before = _stored(engine)
+    out = tmp_path / "陆家嘴.xlsx"
+    assert export(engine, "buildings", "xlsx", out).rows == len(before) == 1450
+    assert import_buildings(engine, out, actor="t").counts["unchanged"] == 1450
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM building"))
+    import_buildings(engine, out, actor="t")
+    _assert_same(before, _stored(engine))
