@@ -420,6 +420,30 @@ def _config(html: str) -> dict[str, Any]:
     return dict(json.loads(found.group(1)))
 
 
+def test_the_map_marks_cells_whose_households_are_partly_estimated(
+    client: FlaskClient, demo_engine: Engine
+) -> None:
+    sign_in(client)
+    with demo_engine.begin() as conn:  # half the community's buildings counted by estimate
+        conn.execute(
+            text(
+                "UPDATE building SET households_estimated = true WHERE community_code = :c "
+                "AND id % 2 = 0"
+            ),
+            {"c": COMMUNITY},
+        )
+        estimated = conn.execute(
+            text(
+                "SELECT sum(households) FROM building WHERE community_code = :c "
+                "AND households_estimated"
+            ),
+            {"c": COMMUNITY},
+        ).scalar_one()
+    current = _config(_page(client, f"/edit/{COMMUNITY}"))["current"]["features"]
+    assert estimated > 0
+    assert sum(f["properties"]["households_estimated"] for f in current) == estimated
+
+
 def test_administrator_adjusts_previews_and_publishes(
     client: FlaskClient, demo_engine: Engine
 ) -> None:

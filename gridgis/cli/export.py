@@ -1,4 +1,4 @@
-"""`gridgis export`: cells, cases, inspections or statistics to a file."""
+"""`gridgis export`: cells, cases, inspections, statistics or registers (buildings) to a file."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ def export_group() -> None:
     """
 
 
+_area_options = [
+    click.option("--district", default=None,
+                 help="Only this district (6 digits), when the database holds several."),
+    click.option("--street", default=None, help="Only this street office (9 digits)."),
+    click.option("--community", default=None, help="Only this community (12 digits)."),
+]  # fmt: skip
+
 _export_options = [
     click.option("--format", "fmt", required=True,
                  type=click.Choice(["shp", "gpkg", "geojson", "csv", "xlsx"]),
@@ -30,10 +37,7 @@ _export_options = [
                  help="Text encoding of shapefiles and CSV files."),
     click.option("--crs", default="wgs84", show_default=True,
                  help=f"Coordinates to write: {CRS_CHOICES_HELP}."),
-    click.option("--district", default=None,
-                 help="Only this district (6 digits), when the database holds several."),
-    click.option("--street", default=None, help="Only this street office (9 digits)."),
-    click.option("--community", default=None, help="Only this community (12 digits)."),
+    *_area_options,
     click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
                  help="First day (YYYY-MM-DD, China Standard Time)."),
     click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None,
@@ -125,3 +129,64 @@ def export_inspections_cmd(**options: Any) -> None:
 def export_stats_cmd(level: str, **options: Any) -> None:
     """Per-area statistics: households, cases by category, 按期结案率, inspections, hotspots."""
     _run_export("stats", level=level, **options)
+
+
+# --- registers: files their importers read back (issue 16, point 9) ----------------------------
+
+_register_options = [
+    click.option("--format", "fmt", required=True,
+                 type=click.Choice(["gpkg", "geojson", "csv", "xlsx"]),
+                 help="File format (all read back by `gridgis import`)."),
+    click.option("--encoding", default="utf-8", show_default=True,
+                 type=click.Choice(["utf-8", "gbk"]), help="Text encoding of a CSV file."),
+    click.option("--crs", default="wgs84", show_default=True,
+                 help=f"Coordinates to write: {CRS_CHOICES_HELP} (import with the same --crs)."),
+    *_area_options,
+    click.option("--reveal-person-data", "reveal", is_flag=True,
+                 help="Write people's names, phones and id numbers unmasked (registers "
+                      "with person data; default masked)."),
+    click.option("-o", "--output", default=None,
+                 type=click.Path(dir_okay=False, path_type=Path),
+                 help="The file to write (default: <register>.<format> here)."),
+]  # fmt: skip
+
+
+def _run_register_export(what: str, **options: Any) -> None:
+    from gridgis.db.engine import get_engine
+    from gridgis.export import export
+
+    if sum(bool(options[key]) for key in ("district", "street", "community")) > 1:
+        raise click.UsageError("give at most one of --district, --street or --community")
+    output = options["output"] or Path(f"{what}.{options['fmt']}")
+    result = export(
+        get_engine(),
+        what,
+        options["fmt"],
+        output,
+        district=options["district"],
+        street=options["street"],
+        community=options["community"],
+        crs=options["crs"],
+        encoding=options["encoding"],
+        reveal=options["reveal"],
+    )
+    click.echo(
+        f"wrote {result.rows} {what} to {output} [{result.format}, {result.crs}, "
+        f"{result.encoding}]; read it back with `gridgis import {what} {output}`"
+        + ("" if result.crs == "wgs84" else f" --crs {result.crs}")
+    )
+    if result.truncated:
+        click.echo(f"{result.truncated} text values were cut to 32,767 characters (Excel)")
+
+
+@export_group.command("buildings")
+@with_options(_register_options)
+@friendly
+def export_buildings_cmd(**options: Any) -> None:
+    """Buildings as imported: ids, names, addresses, households (and whether estimated),
+    residents, floors, height, flags, community and cell codes, footprints or points.
+
+    `gridgis import buildings` reads the file back: into another database, or
+    into the same one, where every row is unchanged.
+    """
+    _run_register_export("buildings", **options)

@@ -50,7 +50,10 @@ def import_buildings_cmd(file: Path, report_path: Path | None, **options: Any) -
     """Import buildings (footprints or points) from FILE, with a report on every row.
 
     FILE is a shapefile (zipped or not), GeoPackage, GeoJSON, or CSV/Excel with
-    coordinates; headers in Chinese or English, any order. Each building goes to
+    coordinates (or WKT) or only addresses; headers in Chinese or English, any
+    order. A row with only an address is placed at the stored building of that
+    address, or among its house number's, and flagged geocoded; one that cannot
+    be placed is rejected with its best candidates. Each building goes to
     the community holding most of it; one straddling two is flagged with both
     codes. Upserts on the id: a second import of the same file changes nothing,
     a changed file updates the buildings and the report says what changed. One

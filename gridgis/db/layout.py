@@ -249,6 +249,48 @@ def cell_households(bind: Engine | Connection, community_code: str) -> dict[str,
         return counts
 
 
+def cell_estimated_households(bind: Engine | Connection, within: str | None) -> dict[str, int]:
+    """Households of each active cell that are estimates (``building.households_estimated``).
+
+    Counted by the rule of :func:`cell_households` (a building counts in the cell of
+    its community holding its point, ties to the smaller code), for the cells whose
+    code starts with ``within`` (all when ``None``); cells without estimates are left
+    out. A cell's share of estimated households tells how far its count is a guess.
+    """
+    from sqlalchemy import func, select
+
+    from gridgis.db.models import Building, GridCell
+
+    b = Building.__table__
+    g = GridCell.__table__
+    cell = (
+        select(g.c.code)
+        .where(
+            g.c.valid_to.is_(None),
+            g.c.community_code == b.c.community_code,
+            func.ST_Intersects(g.c.geom, b.c.location),
+        )
+        .order_by(g.c.code)
+        .limit(1)
+        .scalar_subquery()
+    )
+    inner = select(cell.label("code"), b.c.households).where(
+        b.c.households_estimated, b.c.households > 0
+    )
+    if within is not None:
+        inner = inner.where(b.c.community_code.startswith(within[:12], autoescape=True))
+    rows = inner.subquery()
+    query = (
+        select(rows.c.code, func.sum(rows.c.households))
+        .where(rows.c.code.is_not(None))
+        .group_by(rows.c.code)
+    )
+    if within is not None and len(within) > 12:
+        query = query.where(rows.c.code.startswith(within, autoescape=True))
+    with connection(bind) as conn:
+        return {str(code): int(total) for code, total in conn.execute(query)}
+
+
 def refresh_cell_counts(conn: Connection, community_code: str) -> None:
     """Recount households and residents of the community's active cells from its buildings.
 

@@ -17,8 +17,11 @@ What is exported (``what``)
 ``cells``
     The active grid cells (polygons): ``code``, ``name``, ``community_code``,
     ``community``, ``street_code``, ``street``, ``district_code``,
-    ``valid_from``, ``households``, ``residents``, ``buildings``, ``workers``,
-    ``has_worker``, ``branches``, ``has_branch``. The period does not filter cells.
+    ``valid_from``, ``households``, ``households_estimated`` (those that are
+    estimates, from ``gridgis import buildings --estimate-households``),
+    ``estimated_share`` (their share, 0–1; empty without households),
+    ``residents``, ``buildings``, ``workers``, ``has_worker``, ``branches``,
+    ``has_branch``. The period does not filter cells.
 ``cases``
     Cases (points) filed in the district, street or community and reported in the
     period: ids, category code and Chinese name, the Chinese description,
@@ -36,6 +39,9 @@ What is exported (``what``)
 ``stats``
     :func:`gridgis.analysis.stats.area_statistics` at ``level`` (cell,
     community or street) for the period, with the area polygons.
+``buildings``
+    A register, written so that ``gridgis import buildings`` reads it back:
+    see :mod:`gridgis.export.registers` (formats gpkg, geojson, csv, xlsx).
 
 Formats (``fmt``)
 -----------------
@@ -108,12 +114,14 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection, Engine
 
+from gridgis.analysis.stats import area_prefix
 from gridgis.db.queries import connection
 from gridgis.errors import InputError
 from gridgis.export.converting import _check_text, _project, _target
 from gridgis.export.layers import DBF_NAME_LENGTH as DBF_NAME_LENGTH
 from gridgis.export.layers import FIELD_ABBREVIATIONS, FieldName, _description, short_field_names
 from gridgis.export.reading import _read
+from gridgis.export.registers import REGISTERS, Reveal, read_register
 from gridgis.export.writers import (
     _columns,
     _frame_fields,
@@ -130,6 +138,7 @@ __all__ = [
     "EXPORT_KINDS",
     "FIELD_ABBREVIATIONS",
     "FORMATS",
+    "REGISTER_KINDS",
     "ExportResult",
     "FieldName",
     "export",
@@ -137,7 +146,11 @@ __all__ = [
 ]
 
 EXPORT_KINDS: tuple[str, ...] = ("cells", "cases", "inspections", "stats")
-"""What :func:`export` can export."""
+"""What :func:`export` can export for analysts (every format)."""
+
+REGISTER_KINDS: tuple[str, ...] = tuple(REGISTERS)
+"""The registers :func:`export` writes so that their importers read them back
+(:mod:`gridgis.export.registers`): ``buildings``."""
 
 FORMATS: dict[str, str] = {
     "shp": "application/zip",
@@ -239,8 +252,9 @@ def export(
     encoding: str = "utf-8",
     level: str = "cell",
     now: dt.datetime | None = None,
+    reveal: Reveal = False,
 ) -> ExportResult:
-    """Export cells, cases, inspections or statistics to a file.
+    """Export cells, cases, inspections, statistics or a register to a file.
 
     Parameters
     ----------
@@ -248,7 +262,8 @@ def export(
         The database.
     what:
         ``"cells"``, ``"cases"``, ``"inspections"`` or ``"stats"`` (see the
-        module notes for the columns of each).
+        module notes for the columns of each), or a register of
+        :data:`REGISTER_KINDS` (``"buildings"``: see :mod:`gridgis.export.registers`).
     fmt:
         ``"shp"`` (a zip), ``"gpkg"``, ``"geojson"``, ``"csv"`` or ``"xlsx"``.
     out:
@@ -274,6 +289,11 @@ def export(
     now:
         When cases are judged overdue and days since the last inspection are
         counted (default now).
+    reveal:
+        For a register: whose person data is written as it is (``True``), masked
+        (``False``, the default), or a function of a row's community code
+        saying whether the exporting user may see it (see
+        :mod:`gridgis.export.registers`).
 
     Returns
     -------
@@ -302,8 +322,13 @@ def export(
     >>> result.rows, result.media_type
     (130, 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
     """
-    kind = _choice("what", what, EXPORT_KINDS)
+    kind = _choice("what", what, EXPORT_KINDS + REGISTER_KINDS)
     form = _choice("fmt", fmt, tuple(FORMATS))
+    if kind in REGISTERS and form not in REGISTERS[kind].formats:
+        raise InputError(
+            f"`fmt` was {fmt!r} but {kind} are exported as {list(REGISTERS[kind].formats)}, "
+            "the formats their importer reads back"
+        )
     chosen_encoding = _choice("encoding", encoding, ENCODINGS)
     if chosen_encoding != "utf-8" and form not in ("shp", "csv"):
         raise InputError(
@@ -327,17 +352,21 @@ def export(
                 f"`out` was {str(path)!r} but a shapefile export is a zip: name it *.zip"
             )
     with connection(bind) as conn:
-        layers = _read(
-            conn,
-            kind,
-            district=district,
-            street=street,
-            community=community,
-            since=start,
-            until=end,
-            level=chosen_level,
-            now=moment,
-        )
+        if kind in REGISTERS:
+            within = area_prefix(conn, street, community, district=district)
+            layers = read_register(conn, kind, within, spec=spec, fmt=form, reveal=reveal)
+        else:
+            layers = _read(
+                conn,
+                kind,
+                district=district,
+                street=street,
+                community=community,
+                since=start,
+                until=end,
+                level=chosen_level,
+                now=moment,
+            )
     _check_text(layers, chosen_encoding)
     _project(layers, spec)
     base = layers[0].name if len(layers) == 1 else kind

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, text
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.stats import area_geometries, area_prefix, area_statistics
 from gridgis.cases import OVERDUE_SQL, period_conditions
+from gridgis.db.layout import cell_estimated_households
 from gridgis.db.models import CASE_STEP_NAMES_ZH
 from gridgis.export.layers import _STEP_LABELS, _Layer
 
@@ -47,6 +48,16 @@ def _read_cells(conn: Connection, within: str | None) -> list[_Layer]:
     frame = pd.DataFrame(areas.drop(columns="geometry"))
     for column in ("households", "residents", "buildings", "workers"):
         frame[column] = figures[column].to_numpy()
+    # How much of each cell's count is estimated (gridgis import buildings --estimate-households).
+    estimated = cell_estimated_households(conn, within)
+    guessed = frame["code"].map(estimated).fillna(0).astype("int64")
+    households = frame["households"].astype("float64")
+    share = np.where(
+        households > 0, np.minimum(guessed / households.where(households > 0), 1), np.nan
+    )
+    at = list(frame.columns).index("households") + 1
+    frame.insert(at, "households_estimated", guessed.to_numpy())
+    frame.insert(at + 1, "estimated_share", np.round(share.astype("float64"), 3))
     frame["has_worker"] = frame["workers"] > 0
     frame["branches"] = figures["branches"].to_numpy()
     frame["has_branch"] = frame["branches"] > 0

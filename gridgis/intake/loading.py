@@ -1,16 +1,18 @@
 """Loading into the database: one transaction per import, with its audit row.
 
-Also what every import asks the database (external ids already stored), the
-errors a refusal becomes, and the progress messages.
+:func:`run_import` is the one transaction every import of a file runs in (cases,
+inspections and the registers of :mod:`gridgis.registers`). Also what every
+import asks the database (external ids already stored), the errors a refusal
+becomes, and the progress messages.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,8 @@ from gridgis.intake.report import OUTCOMES, IntakeReport
 
 # The logger keeps the name the import's log lines have always carried.
 logger = logging.getLogger("gridgis.intake")
+
+T = TypeVar("T")
 
 _DUPLICATE_NOTE = "external id already in the database: nothing added"
 
@@ -64,6 +68,92 @@ def database_failure(exc: Exception, what: str) -> GridGISError:
     )
 
 
+def run_import(
+    engine: Engine,
+    kind: str,
+    name: str,
+    body: Callable[[Connection], tuple[T, Mapping[str, object]]],
+    *,
+    dry_run: bool,
+    actor: str,
+    log: logging.Logger = logger,
+) -> T:
+    """Run ``body`` in one transaction, committed unless ``dry_run``, audited in the same one.
+
+    The one way every import of a file runs (cases, inspections, the registers of
+    :mod:`gridgis.registers`). ``body`` checks and stores the rows and returns its
+    result with a summary of it (counts per outcome...); whatever it raises rolls
+    everything back, so a failure leaves the database as it was. One audit row
+    (action ``import``, object type ``kind`` without its plural ``s``) sums the
+    import up: ``{"file": name} | summary``.
+
+    Parameters
+    ----------
+    engine:
+        The database.
+    kind:
+        What is imported (``cases``, ``buildings``...), for the audit row and messages.
+    name:
+        The file's name.
+    body:
+        Does the import on the connection; returns (result, summary).
+    dry_run:
+        Roll back at the end instead of committing.
+    actor:
+        Who imports.
+    log:
+        Where the closing line goes (each package keeps its logger's name).
+
+    Returns
+    -------
+    The result of ``body``.
+
+    Raises
+    ------
+    ConflictError, DatabaseError
+        When the database refuses the rows (nothing is imported).
+    """
+    import psycopg
+
+    started = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                result, summary = body(conn)
+                audit.record(
+                    conn,
+                    actor=actor,
+                    action="import",
+                    object_type=singular(kind),
+                    object_id=None,
+                    after={"file": name} | dict(summary),
+                )
+            except BaseException:
+                transaction.rollback()
+                raise
+            if dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
+    except (DBAPIError, psycopg.Error) as exc:
+        log.warning("import of %s from %s refused by the database", kind, name)
+        raise database_failure(exc, kind) from exc
+    except SQLAlchemyError as exc:
+        log.warning("import of %s from %s failed", kind, name)
+        raise DatabaseError(f"the import of {kind} failed: {exc}; nothing was imported") from exc
+    log.info(
+        "import of %s from %s by %s: %s in %.1f s%s",
+        kind,
+        name,
+        actor,
+        dict(summary),
+        time.perf_counter() - started,
+        " (dry run, rolled back)" if dry_run else "",
+    )
+    return result
+
+
 def _run_import(
     engine: Engine,
     kind: Literal["cases", "inspections"],
@@ -74,57 +164,24 @@ def _run_import(
     dry_run: bool,
     actor: str,
 ) -> IntakeReport:
-    """Run ``body`` in one transaction, committed unless ``dry_run``, and report on it.
+    """Run ``body`` through :func:`run_import` and report on it.
 
-    ``body`` checks, places and stores what it can, and returns the report's lines;
-    whatever it raises rolls everything back. One audit row sums the import up (the
-    file's name and the count of each outcome), in the same transaction.
+    ``body`` checks, places and stores what it can, and returns the report's lines.
     """
-    import psycopg
 
-    name = Path(rows.attrs["path"]).name
-    started = time.perf_counter()
-    try:
-        with engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                lines = body(conn)
-                assert lines["outcome"].isin(OUTCOMES).all(), f"each of the {kind} has one outcome"
-                outcomes = {str(k): int(v) for k, v in lines["outcome"].value_counts().items()}
-                audit.record(
-                    conn,
-                    actor=actor,
-                    action="import",
-                    object_type=kind.removesuffix("s"),
-                    object_id=None,
-                    after={"file": name, "rows": len(rows)} | outcomes,
-                )
-            except BaseException:
-                transaction.rollback()
-                raise
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
-    except (DBAPIError, psycopg.Error) as exc:
-        logger.warning("import of %s from %s refused by the database", kind, name)
-        raise database_failure(exc, kind) from exc
-    except SQLAlchemyError as exc:
-        logger.warning("import of %s from %s failed", kind, name)
-        raise DatabaseError(f"the import of {kind} failed: {exc}; nothing was imported") from exc
-    logger.info(
-        "import of %s from %s by %s: %d rows, %s in %.1f s%s",
-        kind,
-        name,
-        actor,
-        len(rows),
-        outcomes,
-        time.perf_counter() - started,
-        " (dry run, rolled back)" if dry_run else "",
-    )
+    def counted(conn: Connection) -> tuple[pd.DataFrame, dict[str, object]]:
+        lines = body(conn)
+        assert lines["outcome"].isin(OUTCOMES).all(), f"each of the {kind} has one outcome"
+        summary: dict[str, object] = {"rows": len(rows)}
+        for outcome, count in lines["outcome"].value_counts().items():
+            summary[str(outcome)] = int(count)
+        return lines, summary
+
+    path = Path(rows.attrs["path"])
+    lines = run_import(engine, kind, path.name, counted, dry_run=dry_run, actor=actor)
     report = IntakeReport(
         kind=kind,
-        path=Path(rows.attrs["path"]),
+        path=path,
         rows=lines,
         numbering=rows.attrs["numbering"],
         rows_read=len(rows),
@@ -140,3 +197,18 @@ def _run_import(
 def _say(progress: Callable[[str], None] | None, message: str) -> None:
     if progress is not None:
         progress(message)
+
+
+def singular(kind: str) -> str:
+    """The object type of an import of ``kind``: one of what it imports.
+
+    Examples
+    --------
+    >>> [singular(k) for k in ("cases", "buildings", "facilities", "branches")]
+    ['case', 'building', 'facility', 'branch']
+    """
+    if kind.endswith("ies"):
+        return kind[:-3] + "y"
+    if kind.endswith("ches"):
+        return kind[:-2]
+    return kind.removesuffix("s")

@@ -1,8 +1,13 @@
 """Importing a district's buildings (楼栋) from its own file, with a report on every row.
 
 Footprints or points from a shapefile (zipped or not), GeoPackage, GeoJSON, or
-CSV/Excel rows with coordinates, in any CRS gridgis knows; headers in Chinese or
-English (:mod:`gridgis.registers.columns`). Each building is put in the
+CSV/Excel rows with coordinates (or a ``wkt`` column), in any CRS gridgis knows;
+headers in Chinese or English (:mod:`gridgis.registers.columns`). A row without
+coordinates keeps the footprint and point of its stored building (same id), or
+is placed by its address among the stored buildings and flagged ``geocoded``
+(:mod:`gridgis.registers.addresses`: at the building of the same address, or
+the middle of its house number's buildings), or is rejected with the reason and
+the best candidates. Each building is put in the
 community holding most of its footprint (a point: the community containing it);
 one with at least :data:`~gridgis.registers.placing.STRADDLE_SHARE` of its
 footprint in a second community is flagged ``straddles`` and keeps that
@@ -35,6 +40,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -54,15 +60,17 @@ from gridgis.db.queries import result_frame
 from gridgis.errors import InputError
 from gridgis.intake.checks import crs_label, source_crs
 from gridgis.intake.readers import SourceTable, read_table
-from gridgis.registers.columns import Columns, match_columns
+from gridgis.registers.addresses import place_by_address
+from gridgis.registers.columns import ALIASES, Columns, match_columns
 from gridgis.registers.loading import changed_fields, run_import, say
 from gridgis.registers.placing import (
+    Shapes,
     footprint_areas,
     place_in_communities,
     prepare_shapes,
 )
 from gridgis.registers.report import RegisterReport, RowOutcomes
-from gridgis.registers.values import file_ids, numbers, texts
+from gridgis.registers.values import file_ids, numbers, texts, yes_no
 
 __all__ = ["BUILDING_FIELDS", "estimate_households", "import_buildings"]
 
@@ -77,8 +85,30 @@ BUILDING_FIELDS: tuple[str, ...] = (
     "height",
     "x",
     "y",
+    "wkt",
+    "estimated",
+    "flags",
 )
-"""The fields a buildings file may have (only ``id`` is needed, and a place)."""
+"""The fields a buildings file may have (only ``id`` is needed, and a place).
+
+``wkt`` is the geometry of a CSV/Excel row as WKT (a footprint or a point; where it
+is blank, ``x``/``y`` are read); ``estimated`` says that a row's households are an
+estimate (yes/no, true/false, 是/否); ``flags`` carries the ``repaired`` and
+``swapped`` of an earlier import. ``gridgis export buildings`` writes all three, so
+that its files are read back as they were exported."""
+
+_ALIASES: dict[str, tuple[str, ...]] = ALIASES | {
+    "wkt": ("wkt", "geometry", "geom", "footprint", "几何", "轮廓"),
+    "estimated": ("estimated", "households_estimated", "户数估算", "估算"),
+    "flags": ("flags", "标记", "导入标记"),
+}
+
+_UNPLACED = ["no coordinates", "the feature has no geometry"]
+"""Why a row has no geometry when it is placed at its stored building or by its address."""
+
+_CARRIED_FLAGS = ("repaired", "swapped")
+"""Flags a file may carry from an earlier import (its geometry is the repaired or
+exchanged one, so they cannot be found again); ``straddles`` is always found anew."""
 
 _COMPARED = [
     "community_code",
@@ -144,7 +174,12 @@ def _read(
 ) -> tuple[SourceTable, Columns]:
     table = read_table(path, encoding=encoding, sheet=sheet, layer=layer)
     columns = match_columns(
-        table.field_names, BUILDING_FIELDS, given=given, required=("id",), source=table.path.name
+        table.field_names,
+        BUILDING_FIELDS,
+        given=given,
+        required=("id",),
+        aliases=_ALIASES,
+        source=table.path.name,
     )
     if (columns["x"] is None) != (columns["y"] is None):
         have, lack = ("y", "x") if columns["x"] is None else ("x", "y")
@@ -163,24 +198,83 @@ def _column(table: SourceTable, columns: Columns, field: str) -> pd.Series:
 
 
 def _geometries(table: SourceTable, columns: Columns) -> tuple[NDArray[np.object_], list]:
-    """The geometry of each row as given (file CRS) and, per row, why it has none."""
+    """The geometry of each row as given (file CRS) and, per row, why it has none.
+
+    A vector file's geometries, unless it has ``x``/``y`` columns; a ``wkt`` column's
+    geometry where given, else ``x``/``y``.
+    """
     n = len(table.fields)
     reasons: list[str | None] = [None] * n
+    geoms = np.full(n, None, dtype=object)
     if columns["x"] is not None:
         x, x_why = numbers(_column(table, columns, "x"), "x", minimum=-np.inf)
         y, y_why = numbers(_column(table, columns, "y"), "y", minimum=-np.inf)
         ok = np.isfinite(x) & np.isfinite(y)
-        geoms = np.full(n, None, dtype=object)
         geoms[ok] = shapely.points(x[ok], y[ok])
         for i in np.flatnonzero(~ok):
             reasons[i] = "; ".join(r for r in (x_why[i], y_why[i]) if r) or "no coordinates"
-        return geoms, reasons
-    if table.geometry is not None:
+    elif columns["wkt"] is None and table.geometry is not None:
         geoms = np.asarray(table.geometry, dtype=object).copy()
         for i in np.flatnonzero(shapely.is_missing(geoms)):
             reasons[i] = table.invalid_geometry.get(int(i), "the feature has no geometry")
         return geoms, reasons
-    return np.full(n, None, dtype=object), ["no coordinates"] * n
+    else:
+        reasons = ["no coordinates"] * n
+    if columns["wkt"] is not None:
+        text = texts(_column(table, columns, "wkt")).to_numpy(dtype=object)
+        given = pd.notna(text)
+        parsed = np.asarray(shapely.from_wkt(text, on_invalid="ignore"), dtype=object)
+        geoms[given] = parsed[given]
+        for i in np.flatnonzero(given):
+            if parsed[i] is None:
+                shown = text[i] if len(text[i]) <= 40 else text[i][:40] + "…"
+                reasons[i] = f"wkt {shown!r} is not a geometry in WKT"
+            else:
+                reasons[i] = None
+    return geoms, reasons
+
+
+@dataclass
+class _Located:
+    """The rows placed by their address: which are flagged, why, and the candidates of
+    those that could not be placed."""
+
+    flagged: NDArray[np.bool_]
+    notes: dict[int, str]
+    candidates: NDArray[np.object_]
+
+
+def _by_address(
+    conn: Connection,
+    rows: NDArray[np.bool_],
+    ids: pd.Series,
+    addresses: pd.Series,
+    shapes: Shapes,
+    problems: list[list[str]],
+    progress: Callable[[str], None] | None,
+) -> _Located:
+    """Place ``rows`` (no coordinates) at their stored building or by their address."""
+    n = len(rows)
+    located = _Located(np.zeros(n, dtype=bool), {}, np.full(n, None, dtype=object))
+    positions = np.flatnonzero(rows)
+    if positions.size == 0:
+        return located
+    say(progress, f"placing {positions.size} buildings without coordinates")
+    places = place_by_address(
+        conn, addresses.iloc[positions].tolist(), ids.iloc[positions].tolist()
+    )
+    for j, i in enumerate(positions.tolist()):  # each row's place, or why it has none
+        refused, note = places.reason[j], places.note[j]
+        if refused is not None:
+            problems[i].append(refused)
+            located.candidates[i] = places.candidates[j]
+            continue
+        shapes.location[i] = places.location[j]
+        shapes.footprint[i] = places.footprint[j]
+        if note is not None:
+            located.flagged[i] = True
+            located.notes[i] = note
+    return located
 
 
 def _communities(conn: Connection) -> pd.DataFrame:
@@ -251,7 +345,7 @@ def import_buildings(
         The database; the communities' boundaries must be in it.
     path:
         Shapefile (zipped or not), GeoPackage, GeoJSON (footprints or points),
-        CSV or ``.xlsx`` with coordinates.
+        CSV or ``.xlsx`` with coordinates, WKT or addresses (see the module notes).
     crs:
         The system of the coordinates (``wgs84``, ``cgcs2000``, ``gcj02``,
         ``bd09``, ``EPSG:nnnn``); default the file's own, else ``wgs84``.
@@ -276,7 +370,9 @@ residents_field, floors_field, height_field, x_field, y_field:
     Returns
     -------
     RegisterReport
-        Extra columns ``community_code``, ``other_community_code``, ``households``.
+        Extra columns ``community_code``, ``other_community_code``, ``households``,
+        and ``candidates`` (of the rows that could not be placed by address) when
+        some rows had no coordinates.
 
     Raises
     ------
@@ -305,7 +401,7 @@ residents_field, floors_field, height_field, x_field, y_field:
     spec = source_crs(
         {"crs": table.crs.to_string() if table.crs is not None else None},
         crs,
-        uses_file_crs=columns["x"] is None,
+        uses_file_crs=columns["x"] is None and columns["wkt"] is None,
     )
     report_file = table.path
 
@@ -346,14 +442,23 @@ def _import(
     collect(why)
     height, why = numbers(_column(table, columns, "height"), "height", minimum=0)
     collect(why)
+    marked_estimate, why = yes_no(_column(table, columns, "estimated"), "estimated")
+    collect(why)
+    carried: list[set[str]] = [
+        set(v.replace(",", ";").replace(" ", ";").split(";")) & set(_CARRIED_FLAGS) if v else set()
+        for v in texts(_column(table, columns, "flags"))
+    ]
     zero_height = height == 0  # OpenStreetMap and many registers write 0 for "not measured"
     height[zero_height] = np.nan
     outcomes.note(zero_height, "height 0 taken as not given")
     say(progress, f"checking the geometries of {n} rows")
     raw, why = _geometries(table, columns)
-    collect(why)
+    text_values = {f: texts(_column(table, columns, f)) for f in ("name", "address", "compound")}
+    by_address = np.isin(np.asarray(why, dtype=object), _UNPLACED)
+    collect([None if b else w for w, b in zip(why, by_address, strict=True)])
     shapes = prepare_shapes(raw, spec)
     collect(shapes.reason)
+    located = _by_address(conn, by_address, ids, text_values["address"], shapes, problems, progress)
     communities = _communities(conn)
     say(progress, f"placing {n} buildings in {len(communities)} communities")
     place = place_in_communities(
@@ -375,7 +480,6 @@ def _import(
                 problems[i].append(
                     f"the building lies in community {community[i]}, outside street {street}"
                 )
-    text_values = {f: texts(_column(table, columns, f)) for f in ("name", "address", "compound")}
     for field, values in text_values.items():
         for i in np.flatnonzero(values.map(lambda v: isinstance(v, str) and "\x00" in v)):
             problems[i].append(f"{field} {values.iat[int(i)]!r} contains a NUL character (U+0000)")
@@ -404,7 +508,7 @@ def _import(
         part = shapely.intersection(shapes.footprint[straddles], own)
         shapes.location[straddles] = shapely.point_on_surface(part)
     areas = footprint_areas(_only(ok, shapes.footprint))
-    estimated = np.zeros(n, dtype=bool)
+    estimated = ok & marked_estimate & np.isfinite(households)  # an estimate exported earlier
     if estimate:
         wanted = ok & ~np.isfinite(households) & np.isfinite(areas)
         storeys = _floors_for_estimate(floors, height)
@@ -417,8 +521,8 @@ def _import(
             f
             for f, on in (
                 ("straddles", straddles[i]),
-                ("repaired", shapes.repaired[i] and ok[i]),
-                ("swapped", shapes.swapped[i] and ok[i]),
+                ("repaired", (shapes.repaired[i] or "repaired" in carried[i]) and ok[i]),
+                ("swapped", (shapes.swapped[i] or "swapped" in carried[i]) and ok[i]),
             )
             if on
         )
@@ -446,7 +550,7 @@ def _import(
     _word_flags(outcomes, new, ok, communities)
     exists = ok & new["external_id"].isin(stored.index).to_numpy()
     fresh = ok & ~exists
-    has_flag = pd.notna(new["flags"]).to_numpy()
+    has_flag = pd.notna(new["flags"]).to_numpy() | located.flagged
     outcomes.set(fresh & has_flag, "flagged")
     outcomes.set(fresh & ~has_flag, "imported")
     updates = _compare(new, stored, exists, outcomes, columns, has_flag)
@@ -462,6 +566,11 @@ def _import(
     outcomes.add_column("households", [None if np.isnan(h) else int(h) for h in shown])
     for i in np.flatnonzero(estimated):
         outcomes.flags[i].append("estimated")
+    for row, note in located.notes.items():
+        if ok[row]:
+            outcomes.flag([row], "geocoded", note)
+    if by_address.any():
+        outcomes.add_column("candidates", located.candidates)
     notes = []
     if columns.unused:
         notes.append("columns not read: " + ", ".join(columns.unused))

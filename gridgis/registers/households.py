@@ -19,7 +19,6 @@ Examples
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -33,22 +32,13 @@ from gridgis.codes import check_code
 from gridgis.db.models import Building
 from gridgis.db.queries import result_frame
 from gridgis.intake.readers import read_table
+from gridgis.registers.addresses import candidate_ids
 from gridgis.registers.columns import match_columns
 from gridgis.registers.loading import run_import, say
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.values import numbers, texts
 
 __all__ = ["import_households"]
-
-_IDS = re.compile(r"\bids? ([0-9][0-9, ]*)")
-
-
-def _candidate_ids(reason: str | None) -> list[int]:
-    """The building ids an unmatched address's reason names (ambiguous, low score)."""
-    found = _IDS.search(reason or "")
-    if not found:
-        return []
-    return [int(v) for v in re.findall(r"[0-9]+", found.group(1))][:5]
 
 
 def _buildings(conn: Connection, ids: list[int]) -> pd.DataFrame:
@@ -164,7 +154,7 @@ def import_households(
         reasons[todo] = matches["reason"].to_numpy(dtype=object)
         unmatched = ~bad & (building < 0)
         wanted = sorted({int(b) for b in building[building >= 0]})
-        wanted += [i for r in reasons[unmatched] for i in _candidate_ids(r)]
+        wanted += [i for r in reasons[unmatched] for i in candidate_ids(r)]
         stored = _buildings(conn, sorted(set(wanted)))
         labels = {
             int(i): f"{e or i} {a or ''}".strip()
@@ -172,7 +162,7 @@ def import_households(
         }
         candidates = np.full(n, None, dtype=object)
         for i in np.flatnonzero(unmatched):  # wording each unmatched row with its candidates
-            shown = [labels.get(c, str(c)) for c in _candidate_ids(reasons[i])]
+            shown = [labels.get(c, str(c)) for c in candidate_ids(reasons[i])]
             candidates[i] = " | ".join(shown) or None
             outcomes.reject([i], f"address {addresses.iat[int(i)]!r} not matched: {reasons[i]}")
         matched = ~bad & ~unmatched

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from gridgis import audit
-from gridgis.errors import DatabaseError
-from gridgis.intake.loading import database_failure
+from gridgis.intake.loading import run_import as shared_run_import
 from gridgis.registers.report import RegisterReport
 
 __all__ = ["run_import"]
@@ -35,61 +31,26 @@ def run_import(
     ``body`` checks and stores the rows and returns the report; whatever it raises
     rolls everything back, so a failure leaves the database as it was. One audit row
     (action ``import``, object type ``kind`` without its plural ``s``) sums the import
-    up: the file's name and the count of each outcome.
+    up: the file's name and the count of each outcome. The transaction, the audit
+    row and the errors are :func:`gridgis.intake.loading.run_import`'s, shared with
+    the imports of cases and inspections.
 
     Raises
     ------
     ConflictError, DatabaseError
         When the database refuses the rows (nothing is imported).
     """
-    import psycopg
 
-    started = time.perf_counter()
-    try:
-        with engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                report = body(conn)
-                audit.record(
-                    conn,
-                    actor=actor,
-                    action="import",
-                    object_type=_singular(kind),
-                    object_id=None,
-                    after={"file": path.name, "dry_run": dry_run} | report.counts,
-                )
-            except BaseException:
-                transaction.rollback()
-                raise
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
-    except (DBAPIError, psycopg.Error) as exc:
-        logger.warning("import of %s from %s refused by the database", kind, path.name)
-        raise database_failure(exc, kind) from exc
-    except SQLAlchemyError as exc:
-        raise DatabaseError(f"the import of {kind} failed: {exc}; nothing was imported") from exc
-    report.committed = not dry_run
-    logger.info(
-        "import of %s from %s by %s: %s in %.1f s%s",
-        kind,
-        path.name,
-        actor,
-        report.counts,
-        time.perf_counter() - started,
-        " (dry run, rolled back)" if dry_run else "",
+    def counted(conn: Connection) -> tuple[RegisterReport, dict[str, object]]:
+        report = body(conn)
+        summary: dict[str, object] = {"dry_run": dry_run}
+        return report, summary | report.counts
+
+    report = shared_run_import(
+        engine, kind, path.name, counted, dry_run=dry_run, actor=actor, log=logger
     )
+    report.committed = not dry_run
     return report
-
-
-def _singular(kind: str) -> str:
-    """``buildings`` → ``building``, ``facilities`` → ``facility``, ``branches`` → ``branch``."""
-    if kind.endswith("ies"):
-        return kind[:-3] + "y"
-    if kind.endswith("ches"):
-        return kind[:-2]
-    return kind.removesuffix("s")
 
 
 def say(progress: Callable[[str], None] | None, message: str) -> None:

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from gridgis.intake.checks import id_problems
 from gridgis.intake.fields import as_text
 
-__all__ = ["file_ids", "numbers", "texts"]
+__all__ = ["file_ids", "numbers", "texts", "yes_no"]
 
 
 def texts(values: pd.Series) -> pd.Series:
@@ -100,3 +100,37 @@ of the file"]
     frame.attrs["numbering"] = numbering
     reasons, _ = id_problems(frame)
     return [r.replace("external id", "id", 1) if r else None for r in reasons]
+
+
+_YES = frozenset({"true", "yes", "y", "1", "是", "对", "估", "估算", "✓"})
+_NO = frozenset({"false", "no", "n", "0", "否", "不是", "实际", "实有"})
+
+
+def yes_no(values: pd.Series, what: str) -> tuple[NDArray[np.bool_], list[str | None]]:
+    """Values as yes (``True``) or no (``False``, also when blank) and, per row, why one
+    is neither.
+
+    Yes: ``true``, ``yes``, ``y``, ``1``, ``是``, ``估`` (an Excel or GeoPackage true);
+    no: ``false``, ``no``, ``n``, ``0``, ``否``, blank; any case.
+
+    Examples
+    --------
+    >>> flags, why = yes_no(pd.Series(["TRUE", "否", None, True, "也许"]), "estimated")
+    >>> flags.tolist(), why[4]
+    ([True, False, False, True, False], "estimated '也许' is not yes or no (true/false, 是/否)")
+    """
+    out = np.zeros(len(values), dtype=bool)
+    reasons: list[str | None] = [None] * len(values)
+    for i, value in enumerate(values.tolist()):  # a few distinct words, read one by one
+        if isinstance(value, bool | np.bool_):
+            out[i] = bool(value)
+            continue
+        text = as_text(value)
+        if text is None:
+            continue
+        key = text.strip().casefold()
+        if key in _YES:
+            out[i] = True
+        elif key not in _NO:
+            reasons[i] = f"{what} {text!r} is not yes or no (true/false, 是/否)"
+    return out, reasons

@@ -50,7 +50,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gridgis import editing
 from gridgis.crs import CRS_CHOICES
-from gridgis.db.layout import LayoutDiff, cell_households, layout_history, read_inputs
+from gridgis.db.layout import (
+    LayoutDiff,
+    cell_estimated_households,
+    cell_households,
+    layout_history,
+    read_inputs,
+)
 from gridgis.errors import (
     SHOWN,
     ConflictError,
@@ -194,6 +200,11 @@ def _render_community(
     live = cell_households(engine, inputs.code)
     cells["households"] = [live.get(code, 0) for code in cells["code"]]
     collection = _feature_collection(cells, inputs.bounds)
+    estimated = cell_estimated_households(engine, inputs.code)
+    for feature in collection["features"]:  # the map marks cells counted partly by estimate
+        feature["properties"]["households_estimated"] = estimated.get(
+            feature["properties"]["code"], 0
+        )
     marks = {
         f["properties"]["code"]: f["properties"]["out_of_bounds"] for f in collection["features"]
     }

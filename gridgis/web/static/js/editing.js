@@ -57,6 +57,14 @@
           (p.out_of_bounds ? " " + t("（超出户数范围）") : ""),
       ],
     ];
+    if (p.households_estimated > 0) {
+      // Households estimated from footprints (import buildings --estimate-households).
+      var share = p.households ? Math.round((100 * p.households_estimated) / p.households) : 100;
+      rows.push([
+        t("估算户数"),
+        t("估 {n} 户（{share}%）", { n: p.households_estimated, share: Math.min(share, 100) }),
+      ]);
+    }
     if (p.status) {
       rows.push([t("差异"), statusName(p.status)]);
     }
@@ -74,7 +82,13 @@
     return {
       color: p.out_of_bounds && !draft ? "#b3261e" : draft ? "#495057" : "#1f5f8b",
       weight: p.out_of_bounds && !draft ? 2.5 : draft ? 1.5 : 1.5,
-      dashArray: (p.out_of_bounds && !draft) || retired ? "5 4" : null,
+      // Dashed: outside the bounds or retired; dotted: households partly estimated.
+      dashArray:
+        (p.out_of_bounds && !draft) || retired
+          ? "5 4"
+          : p.households_estimated > 0 && !draft
+            ? "2 4"
+            : null,
       fillColor: draft ? (retired ? STATUS_COLOURS.retired : "#adb5bd") : "#4c8fbd",
       fillOpacity: draft ? (retired ? 0.35 : 0.1) : 0.3,
     };

@@ -1,0 +1,251 @@
+"""Exporting a district's registers so that the importers read them back (issue 16, point 9).
+
+``gridgis export buildings`` writes what ``gridgis import buildings`` stored,
+with headers that importer reads back: import the file into another database
+(or the same: every row ``unchanged``) and nothing is lost, not even the
+``estimated`` flag of an estimated household count.
+
+:data:`REGISTERS` is the registry of exportable registers: one
+:class:`RegisterExport` each, holding the function that reads its rows (one
+``_Layer``) and the columns that hold a person's data. Adding grid workers,
+party branches or facilities is one reader each, registered here:
+
+``workers`` (will need)
+    ``id``, ``name``, ``phone``, ``id_number``, ``role`` (one row per role of
+    a person, or roles ``;``-joined), ``cells`` (codes ``;``-joined),
+    ``building`` (a building leader's building id), ``community``; no
+    geometry. Person fields: ``name``, ``phone``, ``id_number``.
+``branches`` (will need)
+    ``id``, ``name``, ``kind``, ``parent`` (the parent's id), ``secretary``,
+    ``members``, ``cells``, ``address`` and the point. Person field: ``secretary``.
+``facilities`` (will need)
+    ``id``, ``name``, ``kind``, ``address``, ``community`` and the point.
+
+Person data (:attr:`RegisterExport.person_fields`) is masked in the file
+unless the exporting user may see it: :func:`gridgis.export.export` takes
+``reveal`` (``True``/``False``, or a function of a row's community code, such
+as a policy's ``may_see``) and masks the other rows' person fields
+(:func:`mask_person`).
+
+Only formats the importers read back are offered: ``gpkg``, ``geojson``
+(footprints and points in one layer), ``csv`` and ``xlsx`` (the geometry as
+``wkt``, plus the point as ``longitude``/``latitude``). A shapefile would cut the field
+names to 10 characters, which the importers do not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Table, func, select
+
+from gridgis.audit import mask_person_data
+from gridgis.crs import CRSSpec, transform_geometry
+from gridgis.db.models import Building, GridCell
+from gridgis.db.queries import result_frame
+from gridgis.export.layers import _Layer
+
+__all__ = ["REGISTERS", "RegisterExport", "Reveal", "mask_person"]
+
+Reveal = bool | Callable[[str | None], bool]
+"""Whose person data an export shows: everyone's (``True``), no one's (``False``), or the
+rows whose community code the function accepts (e.g. ``Policy.may_see``)."""
+
+_SPREADSHEETS = ("csv", "xlsx")
+
+
+@dataclass(frozen=True)
+class RegisterExport:
+    """One exportable register.
+
+    Attributes
+    ----------
+    name:
+        What ``gridgis export NAME`` exports (``buildings``).
+    read:
+        ``read(conn, within, spec, fmt)``: the rows of the register in the area whose
+        code starts with ``within`` (all when ``None``), as one layer in WGS84;
+        ``spec`` and ``fmt`` for the columns that depend on them (``longitude``/``latitude`` of
+        a spreadsheet, in the exported system).
+    person_fields:
+        Columns holding a person's data, masked unless revealed.
+    area_column:
+        The column whose code decides whether a row's person data is revealed.
+    formats:
+        The formats the register's importer reads back.
+    """
+
+    name: str
+    read: Callable[[Connection, str | None, CRSSpec, str], _Layer]
+    person_fields: tuple[str, ...] = ()
+    area_column: str = "community_code"
+    formats: tuple[str, ...] = ("gpkg", "geojson", "csv", "xlsx")
+
+
+def mask_person(value: Any, field: str) -> Any:
+    """A person's datum as shown to someone who may not see it.
+
+    Names keep their first character (``张三丰`` → ``张**``); numbers (phone, id
+    number) their last four (:func:`gridgis.audit.mask_person_data`).
+
+    Examples
+    --------
+    >>> mask_person("张三丰", "name"), mask_person("13812345678", "phone")
+    ('张**', '*******5678')
+    >>> mask_person(None, "name") is None
+    True
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if field in ("name", "secretary"):
+        text = str(value)
+        return text[:1] + "*" * (len(text) - 1)
+    return mask_person_data(value, key=field)
+
+
+def _masked(layer: _Layer, register: RegisterExport, reveal: Reveal) -> None:
+    """Mask the person fields of the rows ``reveal`` does not show, in place."""
+    if reveal is True or not register.person_fields:
+        return
+    frame = layer.frame
+    if reveal is False:
+        hidden = np.ones(len(frame), dtype=bool)
+    else:
+        shown = reveal
+        codes = frame[register.area_column].tolist()
+        hidden = ~np.array([bool(shown(c)) for c in codes], dtype=bool)
+    for field in register.person_fields:
+        values = frame[field].to_numpy(dtype=object).copy()
+        values[hidden] = [mask_person(v, field) for v in values[hidden]]
+        frame[field] = pd.Series(values, index=frame.index, dtype=object)
+
+
+# --- buildings ------------------------------------------------------------------------------
+
+BUILDING_COLUMNS: tuple[str, ...] = (
+    "id",
+    "name",
+    "address",
+    "compound",
+    "households",
+    "estimated",
+    "residents",
+    "floors",
+    "height",
+    "community_code",
+    "other_community_code",
+    "cell_code",
+    "flags",
+)
+"""The columns of a buildings export, in order: the first nine and ``flags`` are read back
+by ``gridgis import buildings``; the codes say where the building was placed."""
+
+_DESCRIPTIONS = {
+    "id": "楼栋编号 / building id (external id; the database id when it has none)",
+    "compound": "小区 / compound",
+    "estimated": "户数为估算 / households are an estimate (replace with a real count)",
+    "floors": "层数 / floors",
+    "height": "高度 (米) / height (m)",
+    "other_community_code": "跨社区时另一社区编码 / second community of a straddling building",
+    "cell_code": "所在网格编码 / cell holding the building's point",
+    "flags": "导入标记 / import flags (straddles, repaired, swapped)",
+}
+
+
+def _read_buildings(conn: Connection, within: str | None, spec: CRSSpec, fmt: str) -> _Layer:
+    table = cast(Table, Building.__table__)
+    cells = cast(Table, GridCell.__table__)
+    cell_code = (
+        select(cells.c.code)
+        .where(
+            cells.c.valid_to.is_(None),
+            func.ST_Covers(cells.c.geom, table.c.location),
+        )
+        .order_by(cells.c.code)  # a point on a shared edge: the smallest code, as geocode does
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = select(
+        table.c.id,
+        table.c.external_id,
+        table.c.name,
+        table.c.address,
+        table.c.compound,
+        table.c.households,
+        table.c.households_estimated,
+        table.c.residents,
+        table.c.floors,
+        table.c.height,
+        table.c.community_code,
+        table.c.other_community_code,
+        cell_code.label("cell_code"),
+        table.c.flags,
+        func.ST_AsBinary(table.c.footprint).label("footprint"),
+        func.ST_AsBinary(table.c.location).label("location"),
+    ).order_by(table.c.id)
+    if within is not None:
+        query = query.where(table.c.community_code.startswith(within, autoescape=True))
+    rows = result_frame(conn.execute(query))
+    frame = pd.DataFrame(
+        {
+            "id": [
+                e if e is not None else str(i)
+                for e, i in zip(rows["external_id"], rows["id"], strict=True)
+            ],
+            "name": rows["name"].astype(object),
+            "address": rows["address"].astype(object),
+            "compound": rows["compound"].astype(object),
+            "households": rows["households"].astype("int64"),
+            "estimated": rows["households_estimated"].astype(bool),
+            "residents": rows["residents"].astype("int64"),
+            "floors": pd.array(rows["floors"].to_numpy(dtype=object), dtype="Int64"),
+            "height": rows["height"].astype("float64"),
+            "community_code": rows["community_code"].astype(object),
+            "other_community_code": rows["other_community_code"].astype(object),
+            "cell_code": rows["cell_code"].astype(object),
+            "flags": [";".join(f) if f else None for f in rows["flags"]],
+        },
+        columns=list(BUILDING_COLUMNS),
+    )
+    footprint = shapely.from_wkb(rows["footprint"].to_numpy(dtype=object))
+    location = np.asarray(shapely.from_wkb(rows["location"].to_numpy(dtype=object)), dtype=object)
+    geoms = np.where(shapely.is_missing(footprint), location, footprint).astype(object)
+    if fmt in _SPREADSHEETS:
+        # The point too, for people (and for rows they add with longitude/latitude only).
+        points = (
+            location
+            if spec.name == "wgs84"
+            else transform_geometry(location, from_crs="wgs84", to_crs=spec)
+        )
+        geographic = spec.crs is None or spec.crs.is_geographic
+        x_name, y_name = ("longitude", "latitude") if geographic else ("x", "y")
+        frame[x_name] = shapely.get_x(points) if len(points) else np.array([], dtype=float)
+        frame[y_name] = shapely.get_y(points) if len(points) else np.array([], dtype=float)
+    return _Layer("buildings", frame, geoms, "Unknown", dict(_DESCRIPTIONS))
+
+
+REGISTERS: dict[str, RegisterExport] = {
+    "buildings": RegisterExport("buildings", _read_buildings),
+}
+"""The exportable registers by name (``gridgis export NAME``)."""
+
+
+def read_register(
+    conn: Connection,
+    what: str,
+    within: str | None,
+    *,
+    spec: CRSSpec,
+    fmt: str,
+    reveal: Reveal,
+) -> list[_Layer]:
+    """The layer of register ``what``, its person data masked unless ``reveal`` shows it."""
+    register = REGISTERS[what]
+    layer = register.read(conn, within, spec, fmt)
+    _masked(layer, register, reveal)
+    return [layer]
