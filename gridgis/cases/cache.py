@@ -9,7 +9,6 @@ from sqlalchemy import Connection, Engine, func, select
 
 from gridgis import config
 from gridgis.cases.categories import CaseCategories, load_categories
-from gridgis.db import queries
 from gridgis.db.models import LayoutVersion
 from gridgis.db.versions import VersionedCache
 from gridgis.errors import InputError
@@ -99,8 +98,7 @@ class IntakeCache:
         >>> len(IntakeCache().cells(engine))
         131
         """
-        with queries.connection(connection) as conn:
-            return self._cache.get(conn).locator.index
+        return self._cache.get(connection).locator.index
 
     def clear(self) -> None:
         """Forget everything: the next case loads the cells and categories again.
