@@ -251,16 +251,18 @@ class Settings(BaseSettings):
         allowed="'on' or 'off'",
     )
     intake_cache_seconds: float = _setting(
-        60.0,
-        description="how stale the cells and categories the intake API keeps in memory may "
-        "be when they were changed other than through gridgis (0: checked for every case)",
+        0.0,
+        description="seconds a case filed through the intake API may go without checking "
+        "that the cells and categories it keeps in memory are current (0: every case "
+        "checks, one read of a few rows; cells published through gridgis are never missed)",
         allowed="a number of seconds >= 0",
         ge=0,
         allow_inf_nan=False,
     )
     address_book_seconds: float = _setting(
-        300.0,
-        description="how often the intake API reloads the address book it matches addresses with",
+        0.0,
+        description="seconds a case filed by address may go without checking that the "
+        "address book the intake API keeps in memory is current (0: every such case checks)",
         allowed="a number of seconds >= 0",
         ge=0,
         allow_inf_nan=False,

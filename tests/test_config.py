@@ -38,7 +38,7 @@ def test_every_setting_has_its_default(clean: pytest.MonkeyPatch) -> None:
     assert settings.max_content_length == 50 * 1024 * 1024
     assert settings.archive_max_bytes == 1024**3
     assert settings.intake_sync_commit is True and settings.secure_cookies is False
-    assert settings.intake_cache_seconds == 60 and settings.address_book_seconds == 300
+    assert settings.intake_cache_seconds == 0 and settings.address_book_seconds == 0
     assert settings.login_limits == config.LoginLimits(
         window_seconds=900, per_account_address=5, per_address=20, per_account=100
     )

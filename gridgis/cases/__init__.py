@@ -28,8 +28,10 @@ Filing many cases (the intake API): give :func:`create_case` an
 15 µs, against 1-2 ms for a PostGIS lookup) and the case stored by one
 ``INSERT`` that also reads the category's time limit and checks that no
 layout was published since the cells were loaded (if one was, nothing is
-stored, the cells are reloaded and the case placed again): one round trip per
-case, never a case in a replaced layout. Measured over HTTP with
+stored, the cells are reloaded and the case placed again). With the check of
+the tables' versions before it (:mod:`gridgis.db.versions`: any change to the
+cells or categories is seen by the next case), two round trips per case, never
+a case in a replaced layout. Measured over HTTP with
 ``scripts/bench/intake.py`` on 2 cores: about 1.9 ms of CPU per case in all
 (gunicorn, Flask, this module, PostgreSQL), against 6.7 ms when every case
 looked its point up in PostGIS with a dozen statements.

@@ -2,44 +2,44 @@
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, func, select
 
 from gridgis import config
 from gridgis.cases.categories import CaseCategories, load_categories
-from gridgis.db import queries
+from gridgis.db.models import LayoutVersion
+from gridgis.db.versions import VersionedCache
 from gridgis.errors import InputError
 from gridgis.geocode import CellIndex, IndexLocator
 
 _LAYOUT_VERSION_SQL = "(SELECT coalesce(max(v.id), 0) FROM layout_version v)"
 """The newest published layout: ``publish_cells`` adds a ``layout_version`` row for every
-redraw, adjustment or import, so this number changes whenever the active cells do."""
+redraw, adjustment or import, so this number changes whenever the active cells do. The
+filing statement compares it with :attr:`_Layout.version` (:mod:`gridgis.cases.filing`)."""
 
-_FINGERPRINT_SQL = text(
-    f"SELECT {_LAYOUT_VERSION_SQL} AS version, concat_ws('/', "
-    + ", ".join(
-        f"(SELECT count(*) || ':' || coalesce(max(xmin::text::int8), 0) FROM {table})"
-        for table in ("grid_cell", "community", "district")
-    )
-    + ") AS fingerprint"
-)
-"""The tables :class:`IntakeCache` copies the cells from, summed up: a row count and the
-newest writing transaction of each (an insert or update raises the latter, a delete
-lowers the former), so that edits made without ``publish_cells`` (plain SQL, a reload
-of the boundaries) are seen too."""
+TABLES: tuple[str, ...] = ("grid_cell", "community", "district", "layout_version", "case_category")
+"""What :class:`IntakeCache` holds is read from these tables (their versions are checked)."""
 
 
 @dataclass(frozen=True, eq=False)
 class _Layout:
-    """The active cells as :class:`IntakeCache` holds them."""
+    """What :class:`IntakeCache` holds: the active cells and the categories."""
 
     locator: IndexLocator
     version: int
-    fingerprint: str
+    """The newest ``layout_version`` id when the cells were read (see ``_LAYOUT_VERSION_SQL``)."""
+    categories: CaseCategories
+
+
+def _load(conn: Connection) -> _Layout:
+    """Read the cells and categories (the newest layout's id first: see ``_Layout.version``)."""
+    from gridgis.geocode import load_cell_index
+
+    version = conn.execute(select(func.coalesce(func.max(LayoutVersion.id), 0))).scalar_one()
+    index = load_cell_index(conn)
+    return _Layout(IndexLocator(index), int(version), load_categories(conn))
 
 
 class IntakeCache:
@@ -50,25 +50,26 @@ class IntakeCache:
 
     How fresh it is:
 
-    - Cells published through gridgis (:func:`gridgis.db.layout.publish_cells`: a redraw,
-      an adjustment, an import) are never missed: each case is inserted on condition
-      that the newest ``layout_version`` is still the one the cells were loaded at, in
-      the same statement; when it is not, nothing is inserted, the cells are loaded
-      again and the case placed again. So a case is never filed in a replaced layout,
-      however recent the change, and checking costs no query of its own.
+    - Every case checks the versions of the tables the cells and categories come from
+      (:data:`TABLES`; one read of a few rows, :mod:`gridgis.db.versions`) and reads
+      them again when one changed, however it was changed: a redraw, a cell, community
+      or district edited by plain SQL, a category renamed, added or deleted. So each
+      case is placed and its category named as the database has them at that moment.
+    - Cells published through gridgis (:func:`gridgis.db.layout.publish_cells`) are
+      never missed, even between the check and the insert: each case is inserted on
+      condition that the newest ``layout_version`` is still the one the cells were
+      loaded at, in the same statement; when it is not, nothing is inserted, the
+      cells are loaded again and the case placed again.
     - Time limits are read by the inserting statement itself, never from the cache.
-    - Anything else the cache holds is seen within ``max_age`` seconds: a request that
-      finds the cache older than that reads the categories again (a category renamed)
-      and sums up the tables of the cells (row counts and the newest writing
-      transaction: one query of about 0.2 ms), reloading the cells only if they
-      changed (a cell, community or district edited by plain SQL). An unknown category
-      reloads the categories at once, so a new one is known to the next case.
+    - With ``max_age`` above 0, cases filed within that many seconds of a check skip
+      it (a change made other than by publishing cells is then seen within
+      ``max_age``); an unknown category is checked at once all the same.
 
     Parameters
     ----------
     max_age:
-        Seconds between the checks for edits made without ``publish_cells``;
-        default ``GRIDGIS_INTAKE_CACHE_SECONDS`` (60).
+        Seconds a check holds; default ``GRIDGIS_INTAKE_CACHE_SECONDS`` (0: every case
+        checks).
 
     Examples
     --------
@@ -83,24 +84,21 @@ class IntakeCache:
     def __init__(self, *, max_age: float | None = None) -> None:
         if max_age is None:
             max_age = config.settings().intake_cache_seconds
-        if isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age < 0:
+        if isinstance(max_age, bool) or not isinstance(max_age, int | float) or not max_age >= 0:
             raise InputError(f"`max_age` was {max_age!r} but is expected to be seconds, >= 0")
         self.max_age = float(max_age)
-        self._lock = threading.Lock()
-        self._layout: _Layout | None = None
-        self._categories = CaseCategories([])
-        self._checked = -math.inf
+        self._cache = VersionedCache(TABLES, _load, check_every=self.max_age)
+        self._case = threading.local()  # per thread: what its case was checked against
 
     def cells(self, connection: Engine | Connection) -> CellIndex:
-        """The active cells, loaded or checked first when needed.
+        """The active cells, checked first and loaded again when they changed.
 
         Examples
         --------
         >>> len(IntakeCache().cells(engine))
         131
         """
-        with queries.connection(connection) as conn:
-            return self._current(conn).locator.index
+        return self._cache.get(connection).locator.index
 
     def clear(self) -> None:
         """Forget everything: the next case loads the cells and categories again.
@@ -110,54 +108,30 @@ class IntakeCache:
         >>> cache = IntakeCache()
         >>> cache.clear()
         """
-        with self._lock:
-            self._layout, self._categories = None, CaseCategories([])
-            self._checked = -math.inf
+        self._cache.clear()
 
-    def _current(self, conn: Connection, *, replaced: _Layout | None = None) -> _Layout:
-        """The cells to place a case in; ``replaced``: cells found out of date."""
-        layout = self._layout
-        if layout is not None and layout is not replaced:
-            if time.monotonic() - self._checked < self.max_age:
-                return layout
-            # Time to look for edits made without publish_cells. Only one thread looks;
-            # the others go on with the cells they have (a published change is caught
-            # by the insert in any case).
-            if not self._lock.acquire(blocking=False):
-                return layout
-            try:
-                if self._layout is layout:
-                    found = conn.execute(_FINGERPRINT_SQL).one()
-                    if found.fingerprint != layout.fingerprint:
-                        self._load(conn)
-                    else:
-                        self._categories = load_categories(conn)
-                    self._checked = time.monotonic()
-                return self._layout or layout
-            finally:
-                self._lock.release()
-        with self._lock:
-            if self._layout is None or self._layout is replaced:
-                self._load(conn)
-            assert self._layout is not None
-            return self._layout
-
-    def _load(self, conn: Connection) -> None:
-        """Read the cells and categories (with the lock held)."""
-        from gridgis.geocode import load_cell_index
-
-        # The summary first: a change made while the cells are read makes it differ from
-        # what was read, which only means one more reload.
-        found = conn.execute(_FINGERPRINT_SQL).one()
-        index = load_cell_index(conn)
-        self._categories = load_categories(conn)
-        self._layout = _Layout(IndexLocator(index), int(found.version), str(found.fingerprint))
-        self._checked = time.monotonic()
+    # Filing (gridgis.cases.filing) asks for a case's category code first, then for the
+    # cells to place it in: the category's lookup checks the versions, and the cells come
+    # from that same check, so a case costs one check.
 
     def _category(self, conn: Connection, category: object) -> str:
-        """The code of ``category``, from memory; read again once when it is unknown."""
-        code = self._categories.code_of(category)
-        if code is None:
-            self._categories = load_categories(conn)
-            code = self._categories.resolve(category)
+        """The code of ``category``, in categories checked now (raises when unknown)."""
+        layout = self._cache.get(conn)
+        code = layout.categories.code_of(category)
+        if code is None:  # perhaps added since a check that max_age let stand
+            layout = self._cache.get(conn, check_now=True)
+            code = layout.categories.resolve(category)
+        self._case.layout = layout
         return code
+
+    def _current(self, conn: Connection, *, replaced: _Layout | None = None) -> _Layout:
+        """The cells to place the case in: those its category was checked with, or, when
+        ``replaced`` (cells the insert found out of date) is given, the newest."""
+        if replaced is not None:
+            self._cache.discard(replaced)
+            return self._cache.get(conn, check_now=True)
+        layout: _Layout | None = getattr(self._case, "layout", None)
+        if layout is None:
+            return self._cache.get(conn)
+        self._case.layout = None
+        return layout

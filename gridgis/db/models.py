@@ -12,7 +12,8 @@ be in order, its current step is computed from them, and a trigger refuses to
 move a case backwards; a retired cell code can never be issued again.
 
 ``audit_log`` records who changed what (:mod:`gridgis.audit`), written in the
-same transaction as the change itself.
+same transaction as the change itself. ``data_version`` numbers the state of the
+tables gridgis keeps in memory, bumped by triggers (:mod:`gridgis.db.versions`).
 """
 
 from __future__ import annotations
@@ -818,3 +819,18 @@ class AuditLog(Base):
     street_code: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     request_id: Mapped[str | None] = mapped_column(Text)
+
+
+class DataVersion(Base):
+    """The version of a table whose rows gridgis keeps in memory (:mod:`gridgis.db.versions`).
+
+    A statement-level trigger on the table (migration 0009) gives its row a new
+    ``version`` from the sequence ``data_version_seq`` whenever a transaction
+    inserts, updates, deletes or truncates rows of it, however it does so; a cache
+    loads again when a version it loaded its data at has changed.
+    """
+
+    __tablename__ = "data_version"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

@@ -44,23 +44,25 @@ which checks requests and answers 4xx with ``{"error": {"code", "message",
 
 Filing is the hot path: each server process keeps one
 :class:`gridgis.cases.IntakeCache` (:func:`intake_cache`: the active cells and
-the categories in memory, checked against the newest published layout by the
-insert itself, so a redraw applies to the very next case) and, for cases by
-address, one address book (:func:`address_book`). ``GRIDGIS_INTAKE_SYNC_COMMIT``
-(:func:`intake_durable`, default ``on``) can let new cases be answered before
-they reach the disk.
+the categories in memory) and, for cases by address, one address book
+(:func:`address_book`). Both check the versions of the tables they come from
+(:mod:`gridgis.db.versions`) for every case, so a change made in any way (a
+redraw, a building added by another program) applies to the very next case.
+``GRIDGIS_INTAKE_SYNC_COMMIT`` (:func:`intake_durable`, default ``on``) can let
+new cases be answered before they reach the disk.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, url_for
+from sqlalchemy import Connection
 
 from gridgis import cases, config
+from gridgis.db.versions import VersionedCache
 from gridgis.errors import (
     ConflictError,
     DuplicateCaseError,
@@ -99,45 +101,57 @@ __all__ = [
 bp = Blueprint("cases", __name__, url_prefix="/api")
 
 _BOOK_KEY = "gridgis_address_book"
+_BOOK_TABLES = ("building", "community", "street", "district")
+"""What the address book is read from (:func:`gridgis.address.load_address_book`)."""
 _CACHE_KEY = "gridgis_intake_cache"
 _book_lock = threading.Lock()
 _cache_lock = threading.Lock()
 
 
 def address_book(app: Flask) -> AddressBook:
-    """Return the app's address book, reloaded when older than ``ADDRESS_BOOK_SECONDS``.
+    """Return the app's address book, loaded again when a building or an area changed.
 
     Matching an address needs every building of the district; loading them
     for each request would cost far more than the match, so each app
-    process keeps one book and reloads it when it is older than the limit
-    (``ADDRESS_BOOK_SECONDS`` in the app's config, from ``GRIDGIS_ADDRESS_BOOK_SECONDS``).
+    process keeps one book (a :class:`gridgis.db.versions.VersionedCache` of
+    the tables ``building``, ``community``, ``street`` and ``district``): each
+    request checks their versions (one read of four rows) and the book is
+    loaded again when one changed, so a building added, renamed or deleted in
+    any way is matched by the next request. ``ADDRESS_BOOK_SECONDS`` in the
+    app's config (from ``GRIDGIS_ADDRESS_BOOK_SECONDS``, default 0) lets that
+    many seconds pass between checks.
 
     Examples
     --------
     >>> with app.app_context():
     ...     book = address_book(app)
     """
+    books: VersionedCache[AddressBook] | None = app.extensions.get(_BOOK_KEY)
+    if books is None:
+        with _book_lock:
+            books = app.extensions.get(_BOOK_KEY)
+            if books is None:
+                books = VersionedCache(
+                    _BOOK_TABLES,
+                    _load_address_book,
+                    check_every=float(app.config["ADDRESS_BOOK_SECONDS"]),
+                )
+                app.extensions[_BOOK_KEY] = books
+    return books.get(get_engine())
+
+
+def _load_address_book(conn: Connection) -> AddressBook:
     from gridgis.address import load_address_book
 
-    cached: tuple[float, AddressBook] | None = app.extensions.get(_BOOK_KEY)
-    now, max_age = time.monotonic(), float(app.config["ADDRESS_BOOK_SECONDS"])
-    if cached is not None and now - cached[0] < max_age:
-        return cached[1]
-    with _book_lock:
-        cached = app.extensions.get(_BOOK_KEY)
-        if cached is None or now - cached[0] >= max_age:
-            with get_engine().connect() as conn:
-                cached = (time.monotonic(), load_address_book(conn))
-            app.extensions[_BOOK_KEY] = cached
-    return cached[1]
+    return load_address_book(conn)
 
 
 def intake_cache(app: Flask) -> cases.IntakeCache:
     """Return the app's :class:`gridgis.cases.IntakeCache` (cells and categories in memory).
 
-    One per app, so one per server process; cases filed through it are checked
-    against the newest published layout by the insert itself (see the class for how
-    fresh it is). ``INTAKE_CACHE_SECONDS`` in the app's config sets its ``max_age``.
+    One per app, so one per server process; every case filed through it checks the
+    versions of the cells and categories (see the class for how fresh it is).
+    ``INTAKE_CACHE_SECONDS`` in the app's config sets its ``max_age`` (default 0).
 
     Examples
     --------

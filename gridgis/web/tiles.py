@@ -12,10 +12,12 @@ Routes
     400. Both routes need a signed-in user; a street office gets its own
     street's cells only (another ``street`` is a 403). Answers carry
     ``Cache-Control: private, max-age=60`` and a weak ETag made from the
-    layout version, the worker and branch assignments and the street, so a
-    browser revalidates with ``If-None-Match`` and gets ``304`` until the
-    cells change; they are gzip-compressed when the browser accepts it. The
-    tiles made are kept in memory for the same stamp (:class:`TileCache`,
+    versions of the tables a tile is made from (cells, communities, worker and
+    branch assignments: :func:`gridgis.db.tiles.cells_stamp`) and the street, so
+    a browser revalidates with ``If-None-Match`` and gets ``304`` until the
+    cells change, however they are changed; they are gzip-compressed when the
+    browser accepts it. The tiles made are kept in memory for the same stamp
+    (:class:`TileCache`,
     ``TILE_CACHE_BYTES`` in the app's config, from ``GRIDGIS_TILE_CACHE_BYTES``,
     default 64 MiB a process).
 ``GET /map/cells?street=CODE&colour=...``
@@ -119,8 +121,9 @@ class TileCache:
     A tile of a whole city at zoom 11 takes PostGIS a few hundred
     milliseconds, and every visitor of the map asks for the same dozen: they
     are kept (raw and gzip-compressed) until ``max_bytes`` is reached or the
-    cells change (a new stamp empties the cache). One per app and process;
-    safe across threads.
+    cells change (a new stamp, :func:`gridgis.db.tiles.cells_stamp`, which
+    every write to the tables of a tile gives, empties the cache). One per app
+    and process; safe across threads.
 
     Examples
     --------

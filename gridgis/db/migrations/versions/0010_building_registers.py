@@ -11,7 +11,7 @@
 The external id (``external_id``, unique since 0001) is what an import upserts on.
 
 Revision ID: 0010
-Revises: 0008 (re-chained onto 0009 when the branches are merged)
+Revises: 0009
 Create Date: 2027-01-10
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
