@@ -82,9 +82,9 @@ from sqlalchemy import Connection, Engine, text
 from gridgis.cases import OVERDUE_SQL, period_conditions, resolve_categories
 from gridgis.codes import LEVEL_DIGITS, LEVELS, Level, level_of, parent_code
 from gridgis.db.layout import DEFAULT_BOUNDS
+from gridgis.db.locate import cell_at_sql
 from gridgis.db.queries import connection
 from gridgis.errors import InputError, NotFoundError
-from gridgis.geocode import cell_at_sql
 from gridgis.times import aware
 
 __all__ = [

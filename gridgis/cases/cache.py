@@ -144,7 +144,7 @@ class IntakeCache:
 
     def _load(self, conn: Connection) -> None:
         """Read the cells and categories (with the lock held)."""
-        from gridgis.geocode import load_cell_index
+        from gridgis.db.locate import load_cell_index
 
         # The summary first: a change made while the cells are read makes it differ from
         # what was read, which only means one more reload.
