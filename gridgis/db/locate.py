@@ -44,6 +44,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, aggregate_order_by, array_agg
+from sqlalchemy.orm import QueryableAttribute
 
 from gridgis.crs import CRSLike
 from gridgis.db.models import Community, District, GridCell
@@ -96,7 +97,7 @@ def _in_layout(cells: FromClause, dated: bool) -> ColumnElement[bool]:
 
 
 @functools.cache
-def _outline_select(dated: bool) -> Select[Any]:
+def _outline_select(dated: bool) -> Select[*tuple[Any, ...]]:
     """One row: the union of the outlines of the districts holding the layout's cells (WKB),
     and their codes."""
     districts = (
@@ -109,7 +110,7 @@ def _outline_select(dated: bool) -> Select[Any]:
 
 
 @functools.cache
-def _cells_select(dated: bool) -> Select[Any]:
+def _cells_select(dated: bool) -> Select[*tuple[Any, ...]]:
     """The layout's cells with their street, by code (for :func:`load_cell_index`)."""
     return (
         select(
@@ -126,7 +127,7 @@ def _cells_select(dated: bool) -> Select[Any]:
 
 
 @functools.cache
-def _few_hits_select(dated: bool) -> Select[Any]:
+def _few_hits_select(dated: bool) -> Select[*tuple[Any, ...]]:
     """(point, cell id) pairs of the points ``:x``, ``:y``: one GiST probe per point."""
     points = (
         func.unnest(bindparam("x", type_=_FLOATS), bindparam("y", type_=_FLOATS))
@@ -151,7 +152,7 @@ _HIT_CELLS = (
 
 
 @functools.cache
-def _size_select(dated: bool) -> Select[Any]:
+def _size_select(dated: bool) -> Select[*tuple[Any, ...]]:
     """The layout's number of cells and their median height in degrees."""
     height = func.ST_YMax(_CELL.c.geom) - func.ST_YMin(_CELL.c.geom)
     return select(func.count(), func.percentile_disc(0.5).within_group(height)).where(
@@ -469,8 +470,10 @@ def locate_in_db(
 
 
 def cell_at(
-    point: ColumnElement[Any], *, community: ColumnElement[str] | None = None
-) -> Select[tuple[str, int]]:
+    point: ColumnElement[Any] | QueryableAttribute[Any],
+    *,
+    community: ColumnElement[str] | QueryableAttribute[str] | None = None,
+) -> Select[str, int]:
     """The active cell holding ``point`` (a geometry expression), by the rule of the locators.
 
     A select of one row (``code``, ``id``) to join ``LATERAL``: the active cell
