@@ -330,7 +330,7 @@ def _detail_ctes(
         select(area_code.label("area_code"), func.count().label("buildings"))
         .select_from(Building)
         .join(cell, true())
-        .where(Building.location.op("&&")(extent), cell.c.code.like(prefix))
+        .where(Building.location.intersects(extent), cell.c.code.like(prefix))
         .group_by(area_code)
         .cte("building_agg")
     )
