@@ -68,8 +68,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, array_agg
 
 from gridgis.analysis.hotspots import hotspots
 from gridgis.analysis.neighbours import active_cell_neighbours
-from gridgis.cases import resolve_categories
-from gridgis.cases.base import period_clauses
+from gridgis.cases import period_clauses, resolve_categories
 from gridgis.codes import check_code
 from gridgis.db import queries
 from gridgis.db.models import (

@@ -104,9 +104,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 from sqlalchemy.orm import QueryableAttribute
 
-from gridgis.cases import resolve_categories
-from gridgis.cases.base import period_clauses
-from gridgis.cases.deadlines import overdue
+from gridgis.cases import is_overdue, period_clauses, resolve_categories
 from gridgis.codes import LEVEL_DIGITS, LEVELS, Level, level_of, parent_code
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.locate import cell_at
@@ -256,7 +254,7 @@ def _figures_select(
         key.label("area_code"),
         func.count().label("cases"),
         func.count().filter(still_open).label("open_cases"),
-        func.count().filter(and_(still_open, overdue(now))).label("overdue_cases"),
+        func.count().filter(and_(still_open, is_overdue(now))).label("overdue_cases"),
         func.count(Case.closed_at).label("closed_cases"),
         func.count().filter(Case.closed_at <= Case.deadline).label("closed_on_time"),
         *(

@@ -17,8 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.stats import area_geometries, area_prefix, area_statistics
-from gridgis.cases.base import period_clauses
-from gridgis.cases.deadlines import overdue
+from gridgis.cases import is_overdue, period_clauses
 from gridgis.db.models import (
     CASE_STEP_NAMES_ZH,
     Case,
@@ -83,7 +82,7 @@ def _read_cases(
             Case.community_code,
             Case.street_code,
             Case.step,
-            overdue(now).label("overdue"),
+            is_overdue(now).label("overdue"),
             Case.deadline,
             *(getattr(Case, column) for column in _STEP_TIMES),
             Case.located_by,
