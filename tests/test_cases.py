@@ -32,8 +32,8 @@ from gridgis.cases import (
 from gridgis.cli import main
 from gridgis.crs import wgs84_to_gcj02
 from gridgis.db.layout import publish_cells
+from gridgis.db.locate import load_cell_index
 from gridgis.errors import ConflictError, CRSError, InputError, NotFoundError
-from gridgis.geocode import load_cell_index
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=LOCAL_TZ)
 NOW = dt.datetime(2025, 3, 1, 0, 0, tzinfo=LOCAL_TZ)

@@ -14,22 +14,20 @@ import shapely
 from conftest import LICHENG, insert_sample_areas
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, literal, select, text, true
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 
 from gridgis.crs import from_wgs84
 from gridgis.db.layout import publish_cells
+from gridgis.db.locate import DatabaseLocator, cell_at, cell_at_sql, load_cell_index, locate_in_db
 from gridgis.errors import CoordinateError, CRSError, InputError, ValidationError
 from gridgis.geocode import (
     FLAG_REASONS,
     CellIndex,
     CellLocator,
-    DatabaseLocator,
     IndexLocator,
-    cell_at_sql,
     cell_index,
-    load_cell_index,
     locate,
-    locate_in_db,
     smallest_cell,
 )
 
@@ -177,7 +175,8 @@ def test_memory_and_postgis_agree_on_random_points_in_the_demo(demo_engine: Engi
 
 
 def test_one_cell_locator_interface_gives_one_answer_on_the_demo(demo_engine: Engine) -> None:
-    """In memory, in PostGIS, one point at a time, in bulk, in SQL and from plain geometry:
+    """In memory, in PostGIS, one point at a time, in bulk, in SQL, in a Core query and from
+    plain geometry:
     the same cell for every point, also on edges and corners several cells share."""
     rng = np.random.default_rng(15)
     with demo_engine.connect() as conn:
@@ -213,7 +212,23 @@ def test_one_cell_locator_interface_gives_one_answer_on_the_demo(demo_engine: En
             ),
             {"x": x.tolist(), "y": y.tolist()},
         ).all()
+        points = (
+            func.unnest(
+                literal(x.tolist(), ARRAY(DOUBLE_PRECISION)),
+                literal(y.tolist(), ARRAY(DOUBLE_PRECISION)),
+            )
+            .table_valued("x", "y", with_ordinality="i")
+            .render_derived(name="p")
+        )
+        found = cell_at(func.ST_SetSRID(func.ST_MakePoint(points.c.x, points.c.y), 4326)).lateral()
+        in_core = conn.execute(
+            select(points.c.i, found.c.code)
+            .select_from(points)
+            .outerjoin(found, true())
+            .order_by(points.c.i)
+        ).all()
     assert [r.code for r in in_sql] == in_memory["cell_code"].tolist()
+    assert [r.code for r in in_core] == in_memory["cell_code"].tolist()
     plain = smallest_cell(shapely.points(x, y), index.geoms)
     assert [index.codes[i] if i >= 0 else None for i in plain] == in_memory["cell_code"].tolist()
     shared = shapely.intersects_xy(index.geoms[:, None], x, y).sum(axis=0) > 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import sqlalchemy
-from sqlalchemy import text as sql_text
+from sqlalchemy import literal, select, union_all
 
 from gridgis.address.normalising import _normalise, normalise_address
 from gridgis.address.parsing import (
@@ -28,6 +28,7 @@ from gridgis.address.parsing import (
     parse_address,
 )
 from gridgis.address.similar import _SIMILAR, _osa_within_one
+from gridgis.db.models import Building, Community, District, Street
 from gridgis.db.queries import result_frame
 from gridgis.errors import InputError
 
@@ -555,15 +556,21 @@ def load_address_book(connection: sqlalchemy.Connection) -> AddressBook:
     """
     buildings = result_frame(
         connection.execute(
-            sql_text("SELECT id, address, name, compound, community_code FROM building ORDER BY id")
+            select(
+                Building.id,
+                Building.address,
+                Building.name,
+                Building.compound,
+                Building.community_code,
+            ).order_by(Building.id)
         )
     )
     places = result_frame(
         connection.execute(
-            sql_text(
-                "SELECT code, name, 'district' AS level FROM district "
-                "UNION ALL SELECT code, name, 'street' FROM street "
-                "UNION ALL SELECT code, name, 'community' FROM community"
+            union_all(
+                select(District.code, District.name, literal("district").label("level")),
+                select(Street.code, Street.name, literal("street")),
+                select(Community.code, Community.name, literal("community")),
             )
         )
     )

@@ -38,19 +38,49 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    LargeBinary,
+    Text,
+    and_,
+    any_,
+    cast,
+    distinct,
+    extract,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, array_agg
 
 from gridgis.analysis.hotspots import hotspots
 from gridgis.analysis.neighbours import active_cell_neighbours
-from gridgis.cases import period_conditions, resolve_categories
+from gridgis.cases import period_clauses, resolve_categories
 from gridgis.codes import check_code
 from gridgis.db import queries
+from gridgis.db.models import (
+    Case,
+    CaseCategory,
+    Community,
+    District,
+    GridCell,
+    Inspection,
+    InspectionCell,
+    Street,
+)
 from gridgis.errors import InputError, NotFoundError
 from gridgis.times import aware
 
@@ -73,6 +103,8 @@ DEFAULT_MAX_HEAT_POINTS = 50_000
 _FIRST_BIN_DEGREES = 1e-5
 """The finest binning grid tried (about 1 m)."""
 
+_FLOATS = ARRAY(DOUBLE_PRECISION)
+
 Value = Literal["rate", "count"]
 _VALUE_COLUMNS: dict[str, str] = {"rate": "rate_per_1000", "count": "cases"}
 
@@ -82,18 +114,17 @@ _VALUE_COLUMNS: dict[str, str] = {"rate": "rate_per_1000", "count": "cases"}
 
 @dataclass(frozen=True)
 class _Filter:
-    """A checked filter: SQL conditions on ``grid_cell g`` and ``case_record c``."""
+    """A checked filter: conditions on the cells (:class:`~gridgis.db.models.GridCell`) and
+    on the cases (:class:`~gridgis.db.models.Case`, joined with their cell)."""
 
-    cell_where: list[str]
-    case_where: list[str]
-    params: dict[str, Any] = field(default_factory=dict)
+    cells: list[ColumnElement[bool]]
+    case_only: list[ColumnElement[bool]]
     categories: list[str] = field(default_factory=list)
 
-    def cells_sql(self) -> str:
-        return " AND ".join(self.cell_where) if self.cell_where else "true"
-
-    def cases_sql(self) -> str:
-        return " AND ".join(self.cell_where + self.case_where) or "true"
+    @property
+    def cases(self) -> list[ColumnElement[bool]]:
+        """The conditions of the cases and of their cells."""
+        return self.cells + self.case_only
 
 
 def _check_flag(name: str, value: object) -> bool:
@@ -120,6 +151,13 @@ def _geom_last(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame[[c for c in frame.columns if c != "geom"] + ["geom"]]
 
 
+_AREAS: dict[str, type[District] | type[Street] | type[Community]] = {
+    "district": District,
+    "street": Street,
+    "community": Community,
+}
+
+
 def check_area_code(
     conn: Connection, value: object, level: Literal["district", "street", "community"]
 ) -> str:
@@ -138,8 +176,8 @@ def check_area_code(
     '350304'
     """
     code = check_code(value, level)
-    found = conn.execute(text(f"SELECT 1 FROM {level} WHERE code = :code"), {"code": code})
-    if found.first() is None:
+    area = _AREAS[level]
+    if conn.execute(select(area.code).where(area.code == code)).first() is None:
         raise NotFoundError(f"`{level}` was {code!r} but no {level} has that code")
     return code
 
@@ -157,58 +195,63 @@ def _filter(
 ) -> _Filter:
     _check_flag("include_retired", include_retired)
     _check_flag("include_rejected", include_rejected)
-    cell_where: list[str] = []
-    case_where: list[str] = []
-    params: dict[str, Any] = {}
-    case_where += period_conditions("c.reported_at", since, until, params, ordered=True)
+    cell_where: list[ColumnElement[bool]] = []
+    case_where = period_clauses(Case.reported_at, since, until, ordered=True)
     if street is not None:
-        params["street"] = check_area_code(conn, street, "street")
-        cell_where.append("left(g.community_code, 9) = :street")
+        code = check_area_code(conn, street, "street")
+        cell_where.append(func.left(GridCell.community_code, 9) == code)
     if community is not None:
-        params["community"] = check_area_code(conn, community, "community")
-        cell_where.append("g.community_code = :community")
+        code = check_area_code(conn, community, "community")
+        cell_where.append(GridCell.community_code == code)
         if street is not None and not community.startswith(street):
             raise InputError(
                 f"`community` was {community!r} but is not in the street given ({street!r})"
             )
     if include_retired:
-        overlap = ["g.valid_to IS NULL"]
-        retired = []
+        retired: list[ColumnElement[bool]] = []
         if since is not None:
-            retired.append("g.valid_to > :since")
+            retired.append(GridCell.valid_to > aware(since, field="since"))
         if until is not None:
-            retired.append("g.valid_from < :until")
+            retired.append(GridCell.valid_from < aware(until, field="until"))
         if retired:
-            overlap.append("(" + " AND ".join(retired) + ")")
-            cell_where.append("(" + " OR ".join(overlap) + ")")
+            cell_where.append(or_(GridCell.valid_to.is_(None), and_(*retired)))
     else:
-        cell_where.append("g.valid_to IS NULL")
+        cell_where.append(GridCell.valid_to.is_(None))
     categories: list[str] = []
     if category is not None:
         categories = resolve_categories(conn, category)
-        params["categories"] = categories
-        case_where.append("c.category_code = ANY(CAST(:categories AS text[]))")
+        case_where.append(Case.category_code == any_(literal(categories, ARRAY(Text))))
     if not include_rejected:
-        case_where.append("c.rejected_at IS NULL")
-    return _Filter(cell_where, case_where, params, categories)
+        case_where.append(Case.rejected_at.is_(None))
+    return _Filter(cell_where, case_where, categories)
 
 
 # --- counts and rates ---------------------------------------------------------------------------
 
 
 def _read_cells(conn: Connection, where: _Filter, geometry: bool) -> gpd.GeoDataFrame:
-    shape = "ST_AsBinary(g.geom)" if geometry else "CAST(NULL AS bytea)"
-    sql = f"""
-        SELECT g.id AS cell_id, g.code, g.name, g.community_code, m.name AS community,
-               m.street_code, s.name AS street, g.status, g.valid_from, g.valid_to,
-               g.households, {shape} AS geom
-        FROM grid_cell g
-        JOIN community m ON m.code = g.community_code
-        JOIN street s ON s.code = m.street_code
-        WHERE {where.cells_sql()}
-        ORDER BY g.code, g.valid_from
-    """
-    out = queries.read_geoframe(conn, sql, where.params).set_index("cell_id")
+    shape = func.ST_AsBinary(GridCell.geom) if geometry else cast(null(), LargeBinary)
+    query = (
+        select(
+            GridCell.id.label("cell_id"),
+            GridCell.code,
+            GridCell.name,
+            GridCell.community_code,
+            Community.name.label("community"),
+            Community.street_code,
+            Street.name.label("street"),
+            GridCell.status,
+            GridCell.valid_from,
+            GridCell.valid_to,
+            GridCell.households,
+            shape.label("geom"),
+        )
+        .join_from(GridCell, Community, Community.code == GridCell.community_code)
+        .join(Street, Street.code == Community.street_code)
+        .where(*where.cells)
+        .order_by(GridCell.code, GridCell.valid_from)
+    )
+    out = queries.read_geoframe(conn, query).set_index("cell_id")
     out["households"] = out["households"].astype("int64")
     for name in ("valid_from", "valid_to"):
         out[name] = pd.to_datetime(out[name], utc=True)
@@ -300,17 +343,17 @@ def cell_case_density(
             include_rejected=include_rejected,
         )
         cells = _read_cells(conn, where, geometry)
-        sql = f"""
-            SELECT c.cell_id, c.category_code, count(*) AS cases
-            FROM case_record c JOIN grid_cell g ON g.id = c.cell_id
-            WHERE {where.cases_sql()}
-            GROUP BY c.cell_id, c.category_code
-        """
+        query = (
+            select(Case.cell_id, Case.category_code, func.count().label("cases"))
+            .join_from(Case, GridCell, GridCell.id == Case.cell_id)
+            .where(*where.cases)
+            .group_by(Case.cell_id, Case.category_code)
+        )
         counts = queries.result_frame(
-            conn.execute(text(sql), where.params), columns=["cell_id", "category_code", "cases"]
+            conn.execute(query), columns=["cell_id", "category_code", "cases"]
         )
         all_categories = where.categories or list(
-            conn.execute(text("SELECT code FROM case_category ORDER BY code")).scalars()
+            conn.execute(select(CaseCategory.code).order_by(CaseCategory.code)).scalars()
         )
     table = counts.pivot_table(
         index="cell_id", columns="category_code", values="cases", aggfunc="sum", fill_value=0
@@ -451,13 +494,16 @@ def heat_points(
             include_retired=include_retired,
             include_rejected=include_rejected,
         )
-        sql = f"""
-            SELECT coalesce(array_agg(ST_X(c.geom)), '{{}}'),
-                   coalesce(array_agg(ST_Y(c.geom)), '{{}}')
-            FROM case_record c JOIN grid_cell g ON g.id = c.cell_id
-            WHERE {where.cases_sql()} AND c.geom IS NOT NULL
-        """
-        lon, lat = conn.execute(text(sql), where.params).one()
+        none = literal([], _FLOATS)
+        query = (
+            select(
+                func.coalesce(array_agg(func.ST_X(Case.geom)), none),
+                func.coalesce(array_agg(func.ST_Y(Case.geom)), none),
+            )
+            .join_from(Case, GridCell, GridCell.id == Case.cell_id)
+            .where(*where.cases, Case.geom.is_not(None))
+        )
+        lon, lat = conn.execute(query).one()
     frame, size = bin_points(
         np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64), max_points=max_points
     )
@@ -539,46 +585,57 @@ def inspection_recency(
             include_retired=include_retired,
             include_rejected=True,
         )
-        params = where.params | {
-            "now": moment,
-            "window_start": moment - dt.timedelta(days=window_days),
-        }
-        period = period_conditions("i.started_at", since, until, params)
-        in_period = " AND ".join(period) or "true"
+        window_start = moment - dt.timedelta(days=window_days)
+        period = period_clauses(Inspection.started_at, since, until)
         size = digits[level]
-        key = "g.id" if size is None else f"left(g.code, {size})"
-        visits = f"""
-            WITH visits AS (
-                SELECT {key} AS area, max(i.started_at) AS last_inspected_at,
-                       count(DISTINCT i.id) FILTER (WHERE i.started_at > :window_start)
-                           AS recent,
-                       count(DISTINCT i.id) FILTER (WHERE {in_period}) AS in_period
-                FROM inspection_cell ic
-                JOIN inspection i ON i.id = ic.inspection_id
-                JOIN grid_cell g ON g.id = ic.cell_id
-                WHERE i.started_at <= :now AND {where.cells_sql()}
-                GROUP BY {key}
-            )"""
+        key = GridCell.id if size is None else func.left(GridCell.code, size)
+        inspections = distinct(Inspection.id)
+        visits = (
+            select(
+                key.label("area"),
+                func.max(Inspection.started_at).label("last_inspected_at"),
+                func.count(inspections)
+                .filter(Inspection.started_at > window_start)
+                .label("recent"),
+                func.count(inspections).filter(and_(true(), *period)).label("in_period"),
+            )
+            .join_from(InspectionCell, Inspection, Inspection.id == InspectionCell.inspection_id)
+            .join(GridCell, GridCell.id == InspectionCell.cell_id)
+            .where(Inspection.started_at <= moment, *where.cells)
+            .group_by(key)
+            .cte("visits")
+        )
         if size is None:
-            areas = f"""
-                SELECT g.id AS area, g.code, g.code AS sort_code, g.valid_from
-                FROM grid_cell g WHERE {where.cells_sql()}"""
+            areas = select(
+                GridCell.id.label("area"),
+                GridCell.code,
+                GridCell.code.label("sort_code"),
+                GridCell.valid_from,
+            )
         else:
-            areas = f"""
-                SELECT DISTINCT {key} AS area, {key} AS code, {key} AS sort_code,
-                       CAST(NULL AS timestamptz) AS valid_from
-                FROM grid_cell g WHERE {where.cells_sql()}"""
-        sql = f"""{visits}
-            SELECT a.area, a.code, v.last_inspected_at,
-                   extract(epoch FROM CAST(:now AS timestamptz) - v.last_inspected_at) / 86400.0
-                       AS days_since_inspection,
-                   coalesce(v.recent, 0) AS recent_inspections,
-                   coalesce(v.in_period, 0) AS inspections
-            FROM ({areas}) a LEFT JOIN visits v ON v.area = a.area
-            ORDER BY a.sort_code, a.valid_from
-        """
+            areas = select(
+                key.label("area"),
+                key.label("code"),
+                key.label("sort_code"),
+                cast(null(), DateTime(timezone=True)).label("valid_from"),
+            ).distinct()
+        a = areas.where(*where.cells).subquery("a")
+        since_last = literal(moment, DateTime(timezone=True)) - visits.c.last_inspected_at
+        query = (
+            select(
+                a.c.area,
+                a.c.code,
+                visits.c.last_inspected_at,
+                (extract("epoch", since_last) / Decimal("86400.0")).label("days_since_inspection"),
+                func.coalesce(visits.c.recent, 0).label("recent_inspections"),
+                func.coalesce(visits.c.in_period, 0).label("inspections"),
+            )
+            .select_from(a)
+            .outerjoin(visits, visits.c.area == a.c.area)
+            .order_by(a.c.sort_code, a.c.valid_from)
+        )
         frame = queries.result_frame(
-            conn.execute(text(sql), params),
+            conn.execute(query),
             columns=[
                 "area",
                 "code",

@@ -77,14 +77,52 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    Text,
+    and_,
+    any_,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
+from sqlalchemy.orm import QueryableAttribute
 
-from gridgis.cases import OVERDUE_SQL, period_conditions, resolve_categories
+from gridgis.cases import is_overdue, period_clauses, resolve_categories
 from gridgis.codes import LEVEL_DIGITS, LEVELS, Level, level_of, parent_code
 from gridgis.db.layout import DEFAULT_BOUNDS
+from gridgis.db.locate import cell_at
+from gridgis.db.models import (
+    BranchCell,
+    Building,
+    Case,
+    CaseCategory,
+    Community,
+    District,
+    GridCell,
+    GridWorker,
+    PartyBranch,
+    Street,
+    WorkerCell,
+)
 from gridgis.db.queries import connection
 from gridgis.errors import InputError, NotFoundError
-from gridgis.geocode import cell_at_sql
 from gridgis.times import aware
 
 __all__ = [
@@ -127,115 +165,188 @@ FIGURE_COLUMNS: tuple[str, ...] = (
 DETAIL_COLUMNS: tuple[str, ...] = ("buildings", "workers", "branches")
 """The counts :func:`area_figures` adds with ``detail=True`` (after :data:`FIGURE_COLUMNS`)."""
 
-_AREAS_SQL: dict[Level, str] = {
-    "district": "SELECT code, name, CAST(NULL AS text) AS parent_code FROM district",
-    "street": "SELECT code, name, district_code AS parent_code FROM street",
-    "community": "SELECT code, name, street_code AS parent_code FROM community",
-    "cell": (
-        "SELECT code, name, community_code AS parent_code FROM grid_cell WHERE valid_to IS NULL"
-    ),
-}
-
-_CASE_KEY: dict[Level, tuple[str, str]] = {
-    # The area a case was filed in, and the join that gives it.
-    "district": ("left(c.street_code, 6)", ""),
-    "street": ("c.street_code", ""),
-    "community": ("c.community_code", ""),
-    "cell": ("g.code", " JOIN grid_cell g ON g.id = c.cell_id"),
-}
-
-_OPEN_SQL = "c.closed_at IS NULL AND c.rejected_at IS NULL"
+_GEOMETRY = Geometry(geometry_type=None, srid=-1)
+"""PostGIS's ``geometry``, with no type or SRID (the type of a cast)."""
 
 
-def _figures_sql(level: Level, *, case_where: str, categories: list[str], detail: bool) -> str:
-    digits = LEVEL_DIGITS[level]
-    key, join = _CASE_KEY[level]
-    per_category = "".join(
-        f",\n               count(*) FILTER (WHERE c.category_code = :category_{i}) AS k{i}"
-        for i in range(len(categories))
+def _areas(level: Level, prefix: str) -> Select[*tuple[Any, ...]]:
+    """``code``, ``name``, ``parent_code`` of the areas of ``level`` whose code is like
+    ``prefix`` (active cells only)."""
+    if level == "district":
+        return select(District.code, District.name, cast(null(), Text).label("parent_code")).where(
+            District.code.like(prefix)
+        )
+    if level == "street":
+        return select(Street.code, Street.name, Street.district_code.label("parent_code")).where(
+            Street.code.like(prefix)
+        )
+    if level == "community":
+        return select(
+            Community.code, Community.name, Community.street_code.label("parent_code")
+        ).where(Community.code.like(prefix))
+    return select(GridCell.code, GridCell.name, GridCell.community_code.label("parent_code")).where(
+        GridCell.valid_to.is_(None), GridCell.code.like(prefix)
     )
-    category_columns = "".join(f", coalesce(s.k{i}, 0) AS k{i}" for i in range(len(categories)))
-    detail_ctes = ""
-    detail_columns = ""
-    detail_joins = ""
+
+
+def _case_area(level: Level) -> ColumnElement[Any] | QueryableAttribute[Any]:
+    """The code of the area of ``level`` a case was filed in (a cell's needs its cell joined)."""
+    if level == "district":
+        return func.left(Case.street_code, 6)
+    if level == "street":
+        return Case.street_code
+    if level == "community":
+        return Case.community_code
+    return GridCell.code
+
+
+def _figures_select(
+    level: Level,
+    *,
+    prefix: str,
+    now: dt.datetime,
+    case_where: list[ColumnElement[bool]],
+    categories: list[str],
+    detail: bool,
+) -> Select[*tuple[Any, ...]]:
+    """One statement answering every figure of the areas of ``level`` whose code is like
+    ``prefix``: the areas, then per area the aggregates of its active cells and of its
+    cases (and with ``detail`` of its buildings and services), each a CTE joined by code."""
+    digits = LEVEL_DIGITS[level]
+    active = (GridCell.valid_to.is_(None), GridCell.code.like(prefix))
+    areas = _areas(level, prefix).cte("areas")
+
+    lo, hi = DEFAULT_BOUNDS
+    cell_flags = (
+        select(
+            func.left(GridCell.code, digits).label("area_code"),
+            GridCell.households,
+            GridCell.residents,
+            or_(
+                GridCell.households < func.coalesce(Community.min_households, lo),
+                GridCell.households > func.coalesce(Community.max_households, hi),
+            ).label("out_of_bounds"),
+            exists().where(WorkerCell.cell_id == GridCell.id).label("has_worker"),
+            exists().where(BranchCell.cell_id == GridCell.id).label("has_branch"),
+        )
+        .join_from(GridCell, Community, Community.code == GridCell.community_code)
+        .where(*active)
+        .cte("cell_flags")
+    )
+    flags = cell_flags.c
+    cell_agg = (
+        select(
+            flags.area_code,
+            func.sum(flags.households).label("households"),
+            func.sum(flags.residents).label("residents"),
+            func.count().label("cells"),
+            func.count().filter(flags.out_of_bounds).label("cells_out_of_bounds"),
+            func.count().filter(not_(flags.has_worker)).label("cells_without_worker"),
+            func.count().filter(not_(flags.has_branch)).label("cells_without_branch"),
+        )
+        .group_by(flags.area_code)
+        .cte("cell_agg")
+    )
+
+    key = _case_area(level)
+    still_open = and_(Case.closed_at.is_(None), Case.rejected_at.is_(None))
+    case_agg = select(
+        key.label("area_code"),
+        func.count().label("cases"),
+        func.count().filter(still_open).label("open_cases"),
+        func.count().filter(and_(still_open, is_overdue(now))).label("overdue_cases"),
+        func.count(Case.closed_at).label("closed_cases"),
+        func.count().filter(Case.closed_at <= Case.deadline).label("closed_on_time"),
+        *(
+            func.count().filter(Case.category_code == code).label(f"k{i}")
+            for i, code in enumerate(categories)
+        ),
+    ).select_from(Case)
+    if level == "cell":
+        case_agg = case_agg.join(GridCell, GridCell.id == Case.cell_id)
+    case_agg_cte = case_agg.where(key.like(prefix), *case_where).group_by(key).cte("case_agg")
+
+    k, c = cell_agg.c, case_agg_cte.c
+    columns: list[ColumnElement[Any]] = [
+        areas.c.code,
+        areas.c.name,
+        areas.c.parent_code,
+        *(
+            func.coalesce(k[name], 0).label(name)
+            for name in (
+                "households",
+                "residents",
+                "cells",
+                "cells_out_of_bounds",
+                "cells_without_worker",
+                "cells_without_branch",
+            )
+        ),
+        *(
+            func.coalesce(c[name], 0).label(name)
+            for name in ("cases", "open_cases", "overdue_cases", "closed_cases", "closed_on_time")
+        ),
+        (
+            cast(c.closed_on_time, DOUBLE_PRECISION)
+            / cast(func.nullif(c.closed_cases, 0), DOUBLE_PRECISION)
+        ).label("on_time_rate"),
+    ]
+    query = (
+        select()
+        .select_from(areas)
+        .outerjoin(cell_agg, k.area_code == areas.c.code)
+        .outerjoin(case_agg_cte, c.area_code == areas.c.code)
+    )
     if detail:
-        detail_ctes = f""",
-    building_agg AS (
-        SELECT left(x.code, {digits}) AS area_code, count(*) AS buildings
-        FROM building b
-        CROSS JOIN LATERAL ({cell_at_sql("b.location")}) x
-        WHERE b.location && (
-            SELECT ST_SetSRID(CAST(ST_Extent(g.geom) AS geometry), 4326) FROM grid_cell g
-            WHERE g.valid_to IS NULL AND g.code LIKE :prefix
-        ) AND x.code LIKE :prefix
-        GROUP BY 1
-    ),
-    service_agg AS (
-        SELECT left(g.code, {digits}) AS area_code,
-               count(DISTINCT w.worker_id) AS workers, count(DISTINCT r.branch_id) AS branches
-        FROM grid_cell g
-        LEFT JOIN worker_cell w ON w.cell_id = g.id
-        LEFT JOIN branch_cell r ON r.cell_id = g.id
-        WHERE g.valid_to IS NULL AND g.code LIKE :prefix
-        GROUP BY 1
-    )"""
-        detail_columns = (
-            ", coalesce(b.buildings, 0) AS buildings, coalesce(v.workers, 0) AS workers, "
-            "coalesce(v.branches, 0) AS branches"
+        building_agg, service_agg = _detail_ctes(digits, active, prefix)
+        b, v = building_agg.c, service_agg.c
+        columns += [
+            func.coalesce(b.buildings, 0).label("buildings"),
+            func.coalesce(v.workers, 0).label("workers"),
+            func.coalesce(v.branches, 0).label("branches"),
+        ]
+        query = query.outerjoin(building_agg, b.area_code == areas.c.code).outerjoin(
+            service_agg, v.area_code == areas.c.code
         )
-        detail_joins = (
-            "\n    LEFT JOIN building_agg b ON b.area_code = a.code"
-            "\n    LEFT JOIN service_agg v ON v.area_code = a.code"
+    columns += [func.coalesce(c[f"k{i}"], 0).label(f"k{i}") for i in range(len(categories))]
+    return query.add_columns(*columns).order_by(areas.c.code)
+
+
+def _detail_ctes(
+    digits: int, active: tuple[ColumnElement[bool], ...], prefix: str
+) -> tuple[CTE, CTE]:
+    """Per area: its buildings (each in the active cell holding its point, by
+    :func:`gridgis.db.locate.cell_at`), and the distinct workers and branches of its cells."""
+    cell = cell_at(Building.location).lateral("x")
+    extent = (
+        select(func.ST_SetSRID(cast(func.ST_Extent(GridCell.geom), _GEOMETRY), 4326))
+        .where(*active)
+        .scalar_subquery()
+    )
+    area_code = func.left(cell.c.code, digits)
+    building_agg = (
+        select(area_code.label("area_code"), func.count().label("buildings"))
+        .select_from(Building)
+        .join(cell, true())
+        .where(Building.location.intersects(extent), cell.c.code.like(prefix))
+        .group_by(area_code)
+        .cte("building_agg")
+    )
+    cell_area = func.left(GridCell.code, digits)
+    service_agg = (
+        select(
+            cell_area.label("area_code"),
+            func.count(distinct(WorkerCell.worker_id)).label("workers"),
+            func.count(distinct(BranchCell.branch_id)).label("branches"),
         )
-    return f"""
-    WITH areas AS (
-        SELECT * FROM ({_AREAS_SQL[level]}) a WHERE a.code LIKE :prefix
-    ),
-    cell_flags AS (
-        SELECT left(g.code, {digits}) AS area_code, g.households, g.residents,
-               (g.households < coalesce(m.min_households, {DEFAULT_BOUNDS[0]})
-                OR g.households > coalesce(m.max_households, {DEFAULT_BOUNDS[1]}))
-                   AS out_of_bounds,
-               EXISTS (SELECT 1 FROM worker_cell w WHERE w.cell_id = g.id) AS has_worker,
-               EXISTS (SELECT 1 FROM branch_cell b WHERE b.cell_id = g.id) AS has_branch
-        FROM grid_cell g JOIN community m ON m.code = g.community_code
-        WHERE g.valid_to IS NULL AND g.code LIKE :prefix
-    ),
-    cell_agg AS (
-        SELECT area_code, sum(households) AS households, sum(residents) AS residents,
-               count(*) AS cells,
-               count(*) FILTER (WHERE out_of_bounds) AS cells_out_of_bounds,
-               count(*) FILTER (WHERE NOT has_worker) AS cells_without_worker,
-               count(*) FILTER (WHERE NOT has_branch) AS cells_without_branch
-        FROM cell_flags GROUP BY area_code
-    ),
-    case_agg AS (
-        SELECT {key} AS area_code, count(*) AS cases,
-               count(*) FILTER (WHERE {_OPEN_SQL}) AS open_cases,
-               count(*) FILTER (WHERE {_OPEN_SQL} AND {OVERDUE_SQL}) AS overdue_cases,
-               count(c.closed_at) AS closed_cases,
-               count(*) FILTER (WHERE c.closed_at <= c.deadline) AS closed_on_time{per_category}
-        FROM case_record c{join}
-        WHERE {key} LIKE :prefix{case_where}
-        GROUP BY {key}
-    ){detail_ctes}
-    SELECT a.code, a.name, a.parent_code,
-           coalesce(k.households, 0) AS households, coalesce(k.residents, 0) AS residents,
-           coalesce(k.cells, 0) AS cells,
-           coalesce(k.cells_out_of_bounds, 0) AS cells_out_of_bounds,
-           coalesce(k.cells_without_worker, 0) AS cells_without_worker,
-           coalesce(k.cells_without_branch, 0) AS cells_without_branch,
-           coalesce(s.cases, 0) AS cases, coalesce(s.open_cases, 0) AS open_cases,
-           coalesce(s.overdue_cases, 0) AS overdue_cases,
-           coalesce(s.closed_cases, 0) AS closed_cases,
-           coalesce(s.closed_on_time, 0) AS closed_on_time,
-           s.closed_on_time::float8 / nullif(s.closed_cases, 0) AS on_time_rate
-           {detail_columns}{category_columns}
-    FROM areas a
-    LEFT JOIN cell_agg k ON k.area_code = a.code
-    LEFT JOIN case_agg s ON s.area_code = a.code{detail_joins}
-    ORDER BY a.code
-    """
+        .select_from(GridCell)
+        .outerjoin(WorkerCell, WorkerCell.cell_id == GridCell.id)
+        .outerjoin(BranchCell, BranchCell.cell_id == GridCell.id)
+        .where(*active)
+        .group_by(cell_area)
+        .cte("service_agg")
+    )
+    return building_agg, service_agg
 
 
 def _check_level(level: object) -> Level:
@@ -328,24 +439,26 @@ def area_figures(
             "to be True or False"
         )
     moment = aware(now, field="now") if now is not None else dt.datetime.now(dt.UTC)
-    params: dict[str, Any] = {"prefix": (within or "") + "%", "now": moment}
-    case_where = "".join(
-        " AND " + c for c in period_conditions("c.reported_at", since, until, params, ordered=True)
-    )
+    case_where = period_clauses(Case.reported_at, since, until, ordered=True)
     with connection(bind) as conn:
         chosen: list[str] = []
         if category is not None:
             chosen = resolve_categories(conn, category)
-            params["categories"] = chosen
-            case_where += " AND c.category_code = ANY(CAST(:categories AS text[]))"
+            case_where.append(Case.category_code == any_(literal(chosen, ARRAY(Text))))
         listed: list[str] = []
         if by_category:
             listed = chosen or list(
-                conn.execute(text("SELECT code FROM case_category ORDER BY code")).scalars()
+                conn.execute(select(CaseCategory.code).order_by(CaseCategory.code)).scalars()
             )
-            params |= {f"category_{i}": code for i, code in enumerate(listed)}
-        sql = _figures_sql(checked, case_where=case_where, categories=listed, detail=detail)
-        rows = conn.execute(text(sql), params).all()
+        query = _figures_select(
+            checked,
+            prefix=(within or "") + "%",
+            now=moment,
+            case_where=case_where,
+            categories=listed,
+            detail=detail,
+        )
+        rows = conn.execute(query).all()
     names = [
         *FIGURE_COLUMNS,
         *(DETAIL_COLUMNS if detail else ()),
@@ -428,14 +541,6 @@ def area_total(
     return {"level": level, **records[0]}
 
 
-_PATH_SQL = """
-    SELECT 'district' AS level, code, name FROM district WHERE code = :district
-    UNION ALL SELECT 'street', code, name FROM street WHERE code = :street
-    UNION ALL SELECT 'community', code, name FROM community WHERE code = :community
-    UNION ALL SELECT 'cell', code, name FROM grid_cell WHERE code = :cell AND valid_to IS NULL
-"""
-
-
 def area_path(bind: Engine | Connection, code: str) -> list[dict[str, Any]]:
     """The area with this code and those above it, district first (for a breadcrumb).
 
@@ -457,28 +562,58 @@ def area_path(bind: Engine | Connection, code: str) -> list[dict[str, Any]]:
     ['荔城区', '镇海街道', '阔口社区居委会']
     """
     level = level_of(code)
-    params: dict[str, str | None] = {
-        lv: parent_code(code, lv) if len(code) >= LEVEL_DIGITS[lv] else None for lv in LEVELS
+    levels = LEVELS[: LEVELS.index(level) + 1]
+    parts = {
+        "district": select(literal("district").label("level"), District.code, District.name),
+        "street": select(literal("street"), Street.code, Street.name),
+        "community": select(literal("community"), Community.code, Community.name),
+        "cell": select(literal("cell"), GridCell.code, GridCell.name).where(
+            GridCell.valid_to.is_(None)
+        ),
     }
+    codes = {"district": District.code, "street": Street.code, "community": Community.code}
+    path = union_all(
+        *(parts[lv].where(codes.get(lv, GridCell.code) == parent_code(code, lv)) for lv in levels)
+    )
     with connection(bind) as conn:
-        rows = conn.execute(text(_PATH_SQL), params).all()
+        rows = conn.execute(path).all()
     found = {row.level: {"level": row.level, "code": row.code, "name": row.name} for row in rows}
-    return [found[lv] for lv in LEVELS[: LEVELS.index(level) + 1] if lv in found]
+    return [found[lv] for lv in levels if lv in found]
 
 
-_SERVICE_SQL = """
-    SELECT 'worker' AS kind, w.id, w.name, w.phone, w.employment AS detail,
-           CAST(NULL AS int) AS member_count
-    FROM grid_worker w JOIN worker_cell x ON x.worker_id = w.id
-    JOIN grid_cell g ON g.id = x.cell_id
-    WHERE g.code = :code AND g.valid_to IS NULL
-    UNION ALL
-    SELECT 'branch', b.id, b.name, NULL, b.community_code, b.member_count
-    FROM party_branch b JOIN branch_cell x ON x.branch_id = b.id
-    JOIN grid_cell g ON g.id = x.cell_id
-    WHERE g.code = :code AND g.valid_to IS NULL
-    ORDER BY kind DESC, name, id
-"""
+def _service_select(code: str) -> CompoundSelect[*tuple[Any, ...]]:
+    """The workers and party branches serving the active cell ``code``, workers first, each
+    by name: ``kind``, ``id``, ``name``, ``phone``, ``detail`` (employment), ``member_count``."""
+    in_cell = (GridCell.code == code, GridCell.valid_to.is_(None))
+    workers = (
+        select(
+            literal("worker").label("kind"),
+            GridWorker.id,
+            GridWorker.name,
+            GridWorker.phone,
+            GridWorker.employment.label("detail"),
+            cast(null(), Integer).label("member_count"),
+        )
+        .join_from(GridWorker, WorkerCell, WorkerCell.worker_id == GridWorker.id)
+        .join(GridCell, GridCell.id == WorkerCell.cell_id)
+        .where(*in_cell)
+    )
+    branches = (
+        select(
+            literal("branch"),
+            PartyBranch.id,
+            PartyBranch.name,
+            null(),
+            PartyBranch.community_code,
+            PartyBranch.member_count,
+        )
+        .join_from(PartyBranch, BranchCell, BranchCell.branch_id == PartyBranch.id)
+        .join(GridCell, GridCell.id == BranchCell.cell_id)
+        .where(*in_cell)
+    )
+    both: CompoundSelect[*tuple[Any, ...]] = union_all(workers, branches)
+    named = both.selected_columns
+    return both.order_by(named.kind.desc(), named.name, named.id)
 
 
 def cell_service(bind: Engine | Connection, code: str) -> dict[str, list[dict[str, Any]]]:
@@ -504,7 +639,7 @@ def cell_service(bind: Engine | Connection, code: str) -> dict[str, list[dict[st
         raise InputError(f"`code` was {code!r} but is expected to be a 15-digit cell code")
     out: dict[str, list[dict[str, Any]]] = {"workers": [], "branches": []}
     with connection(bind) as conn:
-        for row in conn.execute(text(_SERVICE_SQL), {"code": code}):
+        for row in conn.execute(_service_select(code)):
             if row.kind == "worker":
                 out["workers"].append(
                     {"id": row.id, "name": row.name, "phone": row.phone, "employment": row.detail}

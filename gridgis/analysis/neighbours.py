@@ -35,24 +35,58 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse  # type: ignore[import-untyped]
-from sqlalchemy import Connection, text
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Connection,
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgis.analysis.hotspots import queen_neighbours
 from gridgis.db import queries
+from gridgis.db.models import GridCell
 from gridgis.errors import InputError
 
 __all__ = ["active_cell_neighbours", "forget_layouts"]
 
-_ACTIVE = "SELECT id, xmin, geom FROM grid_cell WHERE valid_to IS NULL"
-_STATE = "count(*) || ':' || md5(string_agg(id || ':' || xmin, ',' ORDER BY id))"
-"""The state of the active cells, as PostgreSQL digests it (one row to fetch, not 30,000)."""
-_STATE_SQL = f"WITH active AS ({_ACTIVE}) SELECT {_STATE} FROM active"
-_LAYOUT_SQL = f"""
-    WITH active AS MATERIALIZED ({_ACTIVE})
-    SELECT id, ST_AsBinary(geom) AS geom, (SELECT {_STATE} FROM active) AS state
-    FROM active ORDER BY id
-"""
-_CELLS_SQL = "SELECT id, ST_AsBinary(geom) AS geom FROM grid_cell WHERE id = ANY(:ids)"
+
+def _active() -> CTE:
+    """The active cells with their row versions (PostgreSQL's system column ``xmin``)."""
+    return (
+        select(GridCell.id, literal_column("xmin").label("xmin"), GridCell.geom)
+        .where(GridCell.valid_to.is_(None))
+        .cte("active")
+    )
+
+
+def _state(active: CTE) -> ColumnElement[str]:
+    """The state of the active cells, as PostgreSQL digests it (one row to fetch, not 30,000):
+    ``count(*) || ':' || md5(string_agg(id || ':' || xmin, ',' ORDER BY id))``."""
+    pairs = cast(active.c.id, Text) + ":" + cast(active.c.xmin, Text)
+    digest = func.md5(func.string_agg(pairs, ",").aggregate_order_by(active.c.id))
+    return cast(func.count(), Text) + ":" + digest
+
+
+_ACTIVE = _active()
+_STATE_SELECT = select(_state(_ACTIVE)).select_from(_ACTIVE)
+_SHAPES = _active().prefix_with("MATERIALIZED")
+_LAYOUT_SELECT = select(
+    _SHAPES.c.id,
+    func.ST_AsBinary(_SHAPES.c.geom).label("geom"),
+    select(_state(_SHAPES)).select_from(_SHAPES).scalar_subquery().label("state"),
+).order_by(_SHAPES.c.id)
+"""Every active cell's shape, and the state they were read in (one statement)."""
+_CELLS_SELECT = select(GridCell.id, func.ST_AsBinary(GridCell.geom).label("geom")).where(
+    GridCell.id == any_(bindparam("ids", type_=ARRAY(Integer)))
+)
 
 _REMEMBERED = 4
 """Layout states kept per process (least recently used out first)."""
@@ -98,14 +132,14 @@ def _layout(conn: Connection, asked: int) -> _Layout | None:
     ``None`` when it is not remembered and ``asked`` cells are fewer than half
     the layout's: their own pairs are then cheaper than the whole layout's.
     """
-    state = conn.execute(text(_STATE_SQL)).scalar_one()
+    state = conn.execute(_STATE_SELECT).scalar_one()
     found = _remembered(_state_key(conn, state))
     active = int(str(state or "0").split(":", 1)[0])
     if found is not None or 2 * asked < active:
         return found
     # The shapes and their state in one statement: if the layout changed since the
     # state above, what is computed is filed under the state it was read in.
-    cells = queries.read_geoframe(conn, _LAYOUT_SQL)
+    cells = queries.read_geoframe(conn, _LAYOUT_SELECT)
     if len(cells) == 0:
         return None
     key = _state_key(conn, cells["state"].iloc[0])
@@ -159,7 +193,7 @@ def active_cell_neighbours(conn: Connection, cell_ids: ArrayLike) -> sparse.csr_
         at = np.minimum(np.searchsorted(layout.ids, ids), len(layout.ids) - 1)
         if np.array_equal(layout.ids[at], ids):
             return sparse.csr_array(layout.matrix[at][:, at])
-    cells = queries.read_geoframe(conn, _CELLS_SQL, {"ids": ids.tolist()})
+    cells = queries.read_geoframe(conn, _CELLS_SELECT, {"ids": ids.tolist()})
     missing = np.setdiff1d(ids, cells["id"].to_numpy(dtype=np.int64))
     if len(missing):
         raise InputError(f"`cell_ids` holds {missing[:5].tolist()} but no cell has that id")

@@ -115,8 +115,11 @@ class RoadNetwork:
 
     Examples
     --------
+    >>> from sqlalchemy import func, select
+    >>> from gridgis.db.models import Road
+    >>> from gridgis.db.queries import read_geoframe
     >>> with engine.connect() as conn:
-    ...     roads = gpd.read_postgis("SELECT kind, geom FROM road", conn)
+    ...     roads = read_geoframe(conn, select(Road.kind, func.ST_AsEWKB(Road.geom).label("geom")))
     >>> net = road_network(roads)
     >>> net.n_nodes, net.n_edges, round(net.length)
     (9150, 12042, 1191644)
@@ -256,8 +259,11 @@ def road_network(
 
     Examples
     --------
+    >>> from sqlalchemy import func, select
+    >>> from gridgis.db.models import Road
+    >>> from gridgis.db.queries import read_geoframe
     >>> with engine.connect() as conn:
-    ...     roads = gpd.read_postgis("SELECT kind, geom FROM road", conn)
+    ...     roads = read_geoframe(conn, select(Road.kind, func.ST_AsEWKB(Road.geom).label("geom")))
     >>> road_network(roads).joins
     1058
     """
@@ -314,8 +320,12 @@ def metric_crs_for(
 
     Examples
     --------
+    >>> from sqlalchemy import func, select
+    >>> from gridgis.db.models import Building
+    >>> from gridgis.db.queries import read_geoframe
     >>> with engine.connect() as conn:
-    ...     buildings = gpd.read_postgis("SELECT location FROM building", conn, geom_col="location")
+    ...     location = func.ST_AsEWKB(Building.location).label("location")
+    ...     buildings = read_geoframe(conn, select(location), geom_col="location")
     >>> metric_crs_for(buildings).name
     'CGCS2000 / 3-degree Gauss-Kruger CM 120E'
     """

@@ -77,11 +77,12 @@ from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Connection, Engine
+from sqlalchemy import ColumnElement, Connection, Engine, ScalarSelect, Select, exists, func, select
 
 from gridgis.analysis.density import check_area_code, inspection_recency, rate_per_1000
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.hotspots import hotspots
+from gridgis.db.models import Community, GridCell, Street
 from gridgis.db.queries import connection, read_geoframe
 from gridgis.errors import InputError
 from gridgis.times import aware
@@ -93,37 +94,65 @@ _AreaLevel = Literal["district", "street", "community"]
 STATISTICS_LEVELS: tuple[StatisticsLevel, ...] = ("cell", "community", "street")
 """The levels :func:`area_statistics` gives rows for."""
 
-_GEOMETRY_SQL: dict[str, str] = {
-    "cell": """
-        SELECT g.code, g.name, g.community_code, m.name AS community, m.street_code,
-               s.name AS street, s.district_code, g.valid_from, ST_AsBinary(g.geom) AS geometry
-        FROM grid_cell g JOIN community m ON m.code = g.community_code
-        JOIN street s ON s.code = m.street_code
-        WHERE g.valid_to IS NULL AND g.code LIKE :prefix
-        ORDER BY g.code
-    """,
-    # An area without an outline of its own gets the union of its active cells.
-    "community": """
-        SELECT m.code, m.name, m.street_code, s.name AS street, s.district_code,
-               ST_AsBinary(coalesce(m.geom, (
-                   SELECT ST_Multi(ST_Union(g.geom)) FROM grid_cell g
-                   WHERE g.valid_to IS NULL AND g.community_code = m.code))) AS geometry
-        FROM community m JOIN street s ON s.code = m.street_code
-        WHERE m.code LIKE :prefix AND EXISTS (
-            SELECT 1 FROM grid_cell g WHERE g.valid_to IS NULL AND g.community_code = m.code)
-        ORDER BY m.code
-    """,
-    "street": """
-        SELECT s.code, s.name, s.district_code,
-               ST_AsBinary(coalesce(s.geom, (
-                   SELECT ST_Multi(ST_Union(g.geom)) FROM grid_cell g
-                   WHERE g.valid_to IS NULL AND left(g.code, 9) = s.code))) AS geometry
-        FROM street s
-        WHERE s.code LIKE :prefix AND EXISTS (
-            SELECT 1 FROM grid_cell g WHERE g.valid_to IS NULL AND left(g.code, 9) = s.code)
-        ORDER BY s.code
-    """,
-}
+
+def _geometry_select(level: StatisticsLevel, prefix: str) -> Select[*tuple[Any, ...]]:
+    """The areas of ``level`` whose code is like ``prefix``, with their parents and polygons
+    (WKB, as ``geometry``), by code. An area without an outline of its own gets the union of
+    its active cells; only areas with active cells are read."""
+    if level == "cell":
+        return (
+            select(
+                GridCell.code,
+                GridCell.name,
+                GridCell.community_code,
+                Community.name.label("community"),
+                Community.street_code,
+                Street.name.label("street"),
+                Street.district_code,
+                GridCell.valid_from,
+                func.ST_AsBinary(GridCell.geom).label("geometry"),
+            )
+            .join_from(GridCell, Community, Community.code == GridCell.community_code)
+            .join(Street, Street.code == Community.street_code)
+            .where(GridCell.valid_to.is_(None), GridCell.code.like(prefix))
+            .order_by(GridCell.code)
+        )
+    if level == "community":
+        own: tuple[ColumnElement[bool], ...] = (
+            GridCell.valid_to.is_(None),
+            GridCell.community_code == Community.code,
+        )
+        return (
+            select(
+                Community.code,
+                Community.name,
+                Community.street_code,
+                Street.name.label("street"),
+                Street.district_code,
+                func.ST_AsBinary(func.coalesce(Community.geom, _union_of_cells(own))).label(
+                    "geometry"
+                ),
+            )
+            .join_from(Community, Street, Street.code == Community.street_code)
+            .where(Community.code.like(prefix), exists().where(*own))
+            .order_by(Community.code)
+        )
+    own = (GridCell.valid_to.is_(None), func.left(GridCell.code, 9) == Street.code)
+    return (
+        select(
+            Street.code,
+            Street.name,
+            Street.district_code,
+            func.ST_AsBinary(func.coalesce(Street.geom, _union_of_cells(own))).label("geometry"),
+        )
+        .where(Street.code.like(prefix), exists().where(*own))
+        .order_by(Street.code)
+    )
+
+
+def _union_of_cells(own: tuple[ColumnElement[bool], ...]) -> ScalarSelect[Any]:
+    """The union of the cells meeting the conditions ``own``, as one multipolygon."""
+    return select(func.ST_Multi(func.ST_Union(GridCell.geom))).where(*own).scalar_subquery()
 
 
 def _check_level(level: object) -> StatisticsLevel:
@@ -218,7 +247,7 @@ def area_geometries(
     checked = _check_level(level)
     with connection(bind) as conn:
         frame = read_geoframe(
-            conn, _GEOMETRY_SQL[checked], {"prefix": (within or "") + "%"}, geom_col="geometry"
+            conn, _geometry_select(checked, (within or "") + "%"), geom_col="geometry"
         )
     if "valid_from" in frame.columns:
         frame["valid_from"] = pd.to_datetime(frame["valid_from"], utc=True)

@@ -35,7 +35,7 @@ class _Layout:
 
 def _load(conn: Connection) -> _Layout:
     """Read the cells and categories (the newest layout's id first: see ``_Layout.version``)."""
-    from gridgis.geocode import load_cell_index
+    from gridgis.db.locate import load_cell_index
 
     version = conn.execute(select(func.coalesce(func.max(LayoutVersion.id), 0))).scalar_one()
     index = load_cell_index(conn)

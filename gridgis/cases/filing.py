@@ -19,8 +19,9 @@ from gridgis.cases.base import STEPS, _check_texts, _iso, _now, _translate
 from gridgis.cases.cache import _LAYOUT_VERSION_SQL, IntakeCache
 from gridgis.cases.categories import load_categories
 from gridgis.crs import CRSLike, CRSSpec, parse_crs, to_wgs84
+from gridgis.db.locate import DatabaseLocator
 from gridgis.errors import ConflictError, DuplicateCaseError, InputError
-from gridgis.geocode import CellIndex, CellLocator, DatabaseLocator, IndexLocator, point_flag
+from gridgis.geocode import CellIndex, CellLocator, IndexLocator, point_flag
 from gridgis.times import aware, parse_time
 
 if TYPE_CHECKING:

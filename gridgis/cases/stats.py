@@ -11,8 +11,8 @@ from sqlalchemy import Connection, Engine, text
 from gridgis.cases.base import _now, period_conditions
 from gridgis.codes import LEVEL_DIGITS
 from gridgis.db import queries
+from gridgis.db.locate import cell_at_sql
 from gridgis.errors import InputError
-from gridgis.geocode import cell_at_sql
 from gridgis.times import aware
 
 STAT_LEVELS: tuple[str, ...] = ("cell", "community", "street")

@@ -22,9 +22,9 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
 from gridgis import audit
+from gridgis.db.locate import cell_at_sql
 from gridgis.db.queries import connection
 from gridgis.errors import ConflictError, InputError, NotFoundError
-from gridgis.geocode import cell_at_sql
 from gridgis.partition.reconcile import same_shape
 
 DEFAULT_BOUNDS = (300, 500)

@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, Result, text
+from sqlalchemy import Connection, Engine, Executable, Result, text
 
 from gridgis.codes import LEVELS, Level
 from gridgis.errors import ConfigError
@@ -70,7 +70,7 @@ def result_frame(result: Result[Any], columns: Sequence[str] | None = None) -> p
 
 def read_geoframe(
     conn: Connection,
-    sql: str,
+    sql: str | Executable,
     params: dict[str, Any] | None = None,
     *,
     geom_col: str = "geom",
@@ -92,7 +92,8 @@ def read_geoframe(
     >>> cells.crs.to_epsg(), cells.geometry.name
     (4326, 'geom')
     """
-    frame = result_frame(conn.execute(text(sql), params or {}))
+    statement = text(sql) if isinstance(sql, str) else sql
+    frame = result_frame(conn.execute(statement, params or {}))
     values = frame[geom_col].to_numpy(dtype=object)
     geoms = shapely.from_wkb(values) if len(values) else np.zeros(0, dtype=object)
     frame[geom_col] = gpd.GeoSeries(geoms, index=frame.index, crs=crs)

@@ -17,12 +17,12 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, Connection, Engine, cast, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, InternalError
 
 from gridgis import audit
 from gridgis.db.layout import LayoutChangedError, LayoutDiff, current_version, publish_cells
+from gridgis.db.models import LayoutDraft, LayoutVersion
 from gridgis.db.queries import connection, transaction
 from gridgis.editing.proposals import Proposal
 from gridgis.errors import ConflictError, NotFoundError, Problem, ValidationError
@@ -146,18 +146,16 @@ def save_draft(
     with transaction(bind) as conn:
         draft_id = int(
             conn.execute(
-                text(
-                    "INSERT INTO layout_draft (community_code, base_version, method, cells, "
-                    "report, created_by) VALUES (:c, :v, :m, :cells, :report, :by) RETURNING id"
-                ).bindparams(bindparam("cells", type_=JSONB), bindparam("report", type_=JSONB)),
-                {
-                    "c": proposal.community_code,
-                    "v": proposal.base_version,
-                    "m": proposal.method,
-                    "cells": cells_geojson(proposal.cells),
-                    "report": report_json(proposal.report),
-                    "by": created_by or actor,
-                },
+                insert(LayoutDraft)
+                .values(
+                    community_code=proposal.community_code,
+                    base_version=proposal.base_version,
+                    method=proposal.method,
+                    cells=cells_geojson(proposal.cells),
+                    report=report_json(proposal.report),
+                    created_by=created_by or actor,
+                )
+                .returning(LayoutDraft.id)
             ).scalar_one()
         )
         _audit_draft(conn, "create", draft_id, proposal.community_code, actor=actor)
@@ -180,13 +178,17 @@ def _audit_draft(
 
 
 def _draft_row(conn: Connection, draft_id: int, *, lock: bool = False) -> Any:
-    row = conn.execute(
-        text(
-            "SELECT id, community_code, base_version, method, cells, report, created_by, "
-            "created_at FROM layout_draft WHERE id = :id" + (" FOR UPDATE" if lock else "")
-        ),
-        {"id": draft_id},
-    ).one_or_none()
+    query = select(
+        LayoutDraft.id,
+        LayoutDraft.community_code,
+        LayoutDraft.base_version,
+        LayoutDraft.method,
+        LayoutDraft.cells,
+        LayoutDraft.report,
+        LayoutDraft.created_by,
+        LayoutDraft.created_at,
+    ).where(LayoutDraft.id == draft_id)
+    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
     if row is None:
         raise NotFoundError(
             f"draft {draft_id} does not exist: it was published or discarded already"
@@ -225,13 +227,17 @@ def drafts_of(bind: Engine | Connection, community_code: str) -> list[dict[str, 
     ``created_by``, ``created_at``, ``ok``, ``cells`` (their number)."""
     with connection(bind) as conn:
         rows = conn.execute(
-            text(
-                "SELECT id, method, base_version, created_by, created_at, "
-                "(report ->> 'ok')::boolean AS ok, "
-                "jsonb_array_length(cells -> 'features') AS cells "
-                "FROM layout_draft WHERE community_code = :c ORDER BY created_at DESC, id DESC"
-            ),
-            {"c": community_code},
+            select(
+                LayoutDraft.id,
+                LayoutDraft.method,
+                LayoutDraft.base_version,
+                LayoutDraft.created_by,
+                LayoutDraft.created_at,
+                cast(LayoutDraft.report["ok"].astext, Boolean).label("ok"),
+                func.jsonb_array_length(LayoutDraft.cells["features"]).label("cells"),
+            )
+            .where(LayoutDraft.community_code == community_code)
+            .order_by(LayoutDraft.created_at.desc(), LayoutDraft.id.desc())
         )
         return [dict(r._mapping) for r in rows]
 
@@ -324,7 +330,7 @@ def publish_draft(
             ) from exc
         except (IntegrityError, InternalError) as exc:
             raise _refused(draft, exc) from exc
-        conn.execute(text("DELETE FROM layout_draft WHERE id = :id"), {"id": draft_id})
+        conn.execute(delete(LayoutDraft).where(LayoutDraft.id == draft_id))
     return diff
 
 
@@ -338,8 +344,9 @@ def discard_draft(bind: Engine | Connection, draft_id: int, *, actor: str) -> No
     """
     with transaction(bind) as conn:
         gone = conn.execute(
-            text("DELETE FROM layout_draft WHERE id = :id RETURNING community_code"),
-            {"id": draft_id},
+            delete(LayoutDraft)
+            .where(LayoutDraft.id == draft_id)
+            .returning(LayoutDraft.community_code)
         ).scalar()
         if gone is not None:
             _audit_draft(conn, "delete", draft_id, gone, actor=actor)
@@ -354,14 +361,16 @@ def discard_drafts(
 ) -> int:
     """Delete the drafts of a community (only those computed from an older version with
     ``stale_only``); return how many. Each is recorded in the audit trail as ``actor``'s."""
-    sql = "DELETE FROM layout_draft WHERE community_code = :c"
+    statement = delete(LayoutDraft).where(LayoutDraft.community_code == community_code)
     if stale_only:
-        sql += (
-            " AND base_version <> (SELECT coalesce(max(version), 0) FROM layout_version "
-            "WHERE community_code = :c)"
+        version = (
+            select(func.coalesce(func.max(LayoutVersion.version), 0))
+            .where(LayoutVersion.community_code == community_code)
+            .scalar_subquery()
         )
+        statement = statement.where(LayoutDraft.base_version != version)
     with transaction(bind) as conn:
-        gone = conn.execute(text(sql + " RETURNING id"), {"c": community_code}).scalars().all()
+        gone = conn.execute(statement.returning(LayoutDraft.id)).scalars().all()
         for draft_id in gone:
             _audit_draft(conn, "delete", draft_id, community_code, actor=actor)
     return len(gone)

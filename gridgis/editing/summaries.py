@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from gridgis.db.layout import DEFAULT_BOUNDS
+from gridgis.db.models import Community, GridCell, LayoutDraft, LayoutVersion, Street
 from gridgis.db.queries import connection
 from gridgis.paging import check_page
 
@@ -35,25 +36,51 @@ def community_summaries(
     number of drafts; ordered by street and code; at most ``limit`` (1 to 1000, as
     :func:`gridgis.paging.check_page` checks)."""
     limit, _ = check_page(limit, 0)
-    sql = (
-        "SELECT c.code, c.name, s.code AS street_code, s.name AS street_name, "
-        "count(g.id) AS cells, "
-        "count(g.id) FILTER (WHERE g.households < coalesce(c.min_households, :lo) "
-        "OR g.households > coalesce(c.max_households, :hi)) AS out_of_bounds, "
-        "(SELECT coalesce(max(v.version), 0) FROM layout_version v "
-        "WHERE v.community_code = c.code) AS version, "
-        "(SELECT count(*) FROM layout_draft d WHERE d.community_code = c.code) AS drafts "
-        "FROM community c JOIN street s ON s.code = c.street_code "
-        "LEFT JOIN grid_cell g ON g.community_code = c.code AND g.valid_to IS NULL "
+    lo, hi = DEFAULT_BOUNDS
+    outside = or_(
+        GridCell.households < func.coalesce(Community.min_households, lo),
+        GridCell.households > func.coalesce(Community.max_households, hi),
     )
-    params: dict[str, Any] = {"lo": DEFAULT_BOUNDS[0], "hi": DEFAULT_BOUNDS[1], "limit": limit}
+    version = (
+        select(func.coalesce(func.max(LayoutVersion.version), 0))
+        .where(LayoutVersion.community_code == Community.code)
+        .scalar_subquery()
+    )
+    drafts = (
+        select(func.count())
+        .select_from(LayoutDraft)
+        .where(LayoutDraft.community_code == Community.code)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Community.code,
+            Community.name,
+            Street.code.label("street_code"),
+            Street.name.label("street_name"),
+            func.count(GridCell.id).label("cells"),
+            func.count(GridCell.id).filter(outside).label("out_of_bounds"),
+            version.label("version"),
+            drafts.label("drafts"),
+        )
+        .join_from(Community, Street, Street.code == Community.street_code)
+        .outerjoin(
+            GridCell,
+            and_(GridCell.community_code == Community.code, GridCell.valid_to.is_(None)),
+        )
+    )
     if search and search.strip():
-        sql += "WHERE c.code LIKE :prefix OR c.name LIKE :contains OR s.name LIKE :contains "
         term = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params |= {"prefix": term + "%", "contains": "%" + term + "%"}
-    sql += "GROUP BY c.code, s.code ORDER BY s.code, c.code LIMIT :limit"
+        query = query.where(
+            or_(
+                Community.code.like(term + "%"),
+                Community.name.like("%" + term + "%"),
+                Street.name.like("%" + term + "%"),
+            )
+        )
+    query = query.group_by(Community.code, Street.code).order_by(Street.code, Community.code)
     with connection(bind) as conn:
-        return [CommunitySummary(**r._mapping) for r in conn.execute(text(sql), params)]
+        return [CommunitySummary(**r._mapping) for r in conn.execute(query.limit(limit))]
 
 
 def out_of_bounds(households: Any, bounds: tuple[int, int]) -> list[bool]:

@@ -13,21 +13,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, text
+from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.stats import area_geometries, area_prefix, area_statistics
-from gridgis.cases import OVERDUE_SQL, period_conditions
+from gridgis.cases import is_overdue, period_clauses
 from gridgis.db.layout import cell_estimated_households
-from gridgis.db.models import CASE_STEP_NAMES_ZH
+from gridgis.db.models import (
+    CASE_STEP_NAMES_ZH,
+    Case,
+    CaseCategory,
+    GridCell,
+    GridWorker,
+    Inspection,
+    InspectionCell,
+)
 from gridgis.export.layers import _STEP_LABELS, _Layer
 
 
 def _rows_and_shapes(
-    conn: Connection, sql: str, params: dict[str, Any]
+    conn: Connection, query: Select[*tuple[Any, ...]]
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """The rows of ``sql`` as an object frame, and the shapes of its last column (WKB)."""
-    result = conn.execute(text(sql), params)
+    """The rows of ``query`` as an object frame, and the shapes of its last column (WKB)."""
+    result = conn.execute(query)
     columns = list(result.keys())
     rows = result.all()
     frame = pd.DataFrame([tuple(r[:-1]) for r in rows], columns=columns[:-1], dtype=object)
@@ -69,19 +77,34 @@ def _read_cells(conn: Connection, within: str | None) -> list[_Layer]:
 _STEP_TIMES = tuple(f"{step}_at" for step in _STEP_LABELS)
 
 
-def _read_cases(conn: Connection, where: list[str], params: dict[str, Any]) -> list[_Layer]:
-    sql = f"""
-        SELECT c.id, c.external_id, c.category_code AS category, k.name_zh AS category_name,
-               c.description, c.source, c.address, g.code AS cell_code, c.community_code,
-               c.street_code, c.step, {OVERDUE_SQL} AS overdue, c.deadline,
-               {", ".join(f"c.{column}" for column in _STEP_TIMES)}, c.located_by,
-               ST_AsBinary(c.geom) AS wkb
-        FROM case_record c JOIN case_category k ON k.code = c.category_code
-        LEFT JOIN grid_cell g ON g.id = c.cell_id
-        WHERE {" AND ".join(where) or "true"}
-        ORDER BY c.id
-    """
-    frame, geoms = _rows_and_shapes(conn, sql, params)
+def _read_cases(
+    conn: Connection, where: list[ColumnElement[bool]], now: dt.datetime
+) -> list[_Layer]:
+    query = (
+        select(
+            Case.id,
+            Case.external_id,
+            Case.category_code.label("category"),
+            CaseCategory.name_zh.label("category_name"),
+            Case.description,
+            Case.source,
+            Case.address,
+            GridCell.code.label("cell_code"),
+            Case.community_code,
+            Case.street_code,
+            Case.step,
+            is_overdue(now).label("overdue"),
+            Case.deadline,
+            *(getattr(Case, column) for column in _STEP_TIMES),
+            Case.located_by,
+            func.ST_AsBinary(Case.geom).label("wkb"),
+        )
+        .join_from(Case, CaseCategory, CaseCategory.code == Case.category_code)
+        .outerjoin(GridCell, GridCell.id == Case.cell_id)
+        .where(*where)
+        .order_by(Case.id)
+    )
+    frame, geoms = _rows_and_shapes(conn, query)
     frame["id"] = frame["id"].astype("int64")
     frame["overdue"] = frame["overdue"].astype(bool)
     frame.insert(
@@ -93,17 +116,30 @@ def _read_cases(conn: Connection, where: list[str], params: dict[str, Any]) -> l
     return [_Layer("cases", frame, geoms, "Point")]
 
 
-def _read_inspections(conn: Connection, where: list[str], params: dict[str, Any]) -> list[_Layer]:
-    sql = f"""
-        SELECT i.id, i.external_id, i.worker_id, w.name AS worker, i.started_at, i.ended_at,
-               i.located_by,
-               (SELECT count(*) FROM inspection_cell x WHERE x.inspection_id = i.id) AS cells,
-               ST_AsBinary(i.geom) AS wkb
-        FROM inspection i LEFT JOIN grid_worker w ON w.id = i.worker_id
-        WHERE {" AND ".join(where) or "true"}
-        ORDER BY i.id
-    """
-    frame, geoms = _rows_and_shapes(conn, sql, params)
+def _read_inspections(conn: Connection, where: list[ColumnElement[bool]]) -> list[_Layer]:
+    cells = (
+        select(func.count())
+        .select_from(InspectionCell)
+        .where(InspectionCell.inspection_id == Inspection.id)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Inspection.id,
+            Inspection.external_id,
+            Inspection.worker_id,
+            GridWorker.name.label("worker"),
+            Inspection.started_at,
+            Inspection.ended_at,
+            Inspection.located_by,
+            cells.label("cells"),
+            func.ST_AsBinary(Inspection.geom).label("wkb"),
+        )
+        .outerjoin(GridWorker, GridWorker.id == Inspection.worker_id)
+        .where(*where)
+        .order_by(Inspection.id)
+    )
+    frame, geoms = _rows_and_shapes(conn, query)
     frame["id"] = frame["id"].astype("int64")
     frame["worker_id"] = frame["worker_id"].astype("Int64")
     frame["cells"] = frame["cells"].astype("int64")
@@ -130,7 +166,7 @@ def _read_stats(conn: Connection, level: str, **options: Any) -> list[_Layer]:
     descriptions: dict[str, str] = {}
     names = {
         row.code: row.name_zh
-        for row in conn.execute(text("SELECT code, name_zh FROM case_category"))
+        for row in conn.execute(select(CaseCategory.code, CaseCategory.name_zh))
     }
     for column in frame.columns:
         if column.startswith("cases_"):
@@ -165,26 +201,24 @@ def _read(
             until=until,
             now=now,
         )
-    params: dict[str, Any] = {"now": now}
-    time = "c.reported_at" if what == "cases" else "i.started_at"
-    where = period_conditions(time, since, until, params)
     if what == "cases":
+        where = period_clauses(Case.reported_at, since, until)
         if within is not None:
             # A case carries the codes of its community and street: the finest the
             # prefix names decides, by equality (their indexes serve) when the prefix
             # is a whole code of that column, by prefix for a district's streets.
-            column = "c.community_code" if len(within) == 12 else "c.street_code"
+            column = Case.community_code if len(within) == 12 else Case.street_code
             if len(within) in (9, 12):
-                where.append(f"{column} = :area")
-                params["area"] = within
+                where.append(column == within)
             else:
-                where.append(f"{column} LIKE :prefix")
-                params["prefix"] = within + "%"
-        return _read_cases(conn, where, params)
+                where.append(column.like(within + "%"))
+        return _read_cases(conn, where, now)
+    where = period_clauses(Inspection.started_at, since, until)
     if within is not None:
         where.append(
-            "EXISTS (SELECT 1 FROM inspection_cell x JOIN grid_cell g ON g.id = x.cell_id "
-            "WHERE x.inspection_id = i.id AND g.code LIKE :prefix)"
+            select(InspectionCell.cell_id)
+            .join(GridCell, GridCell.id == InspectionCell.cell_id)
+            .where(InspectionCell.inspection_id == Inspection.id, GridCell.code.like(within + "%"))
+            .exists()
         )
-        params["prefix"] = within + "%"
-    return _read_inspections(conn, where, params)
+    return _read_inspections(conn, where)

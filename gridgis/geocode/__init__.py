@@ -4,21 +4,24 @@ Two paths give the same answer for the same layout:
 
 :func:`locate` (in memory)
     Looks points up in a :class:`CellIndex` built once with
-    :func:`cell_index` (from a GeoDataFrame) or :func:`load_cell_index` (from
-    the database) and reused for any number of calls.
-:func:`locate_in_db` (PostGIS)
+    :func:`cell_index` (from a GeoDataFrame) or
+    :func:`gridgis.db.locate.load_cell_index` (from the database) and reused
+    for any number of calls.
+:func:`gridgis.db.locate.locate_in_db` (PostGIS)
     Sends the points to the database and joins them with ``grid_cell``
-    there; nothing is loaded beforehand.
+    there; nothing is loaded beforehand. It lives in the store
+    (:mod:`gridgis.db.locate`, with :func:`~gridgis.db.locate.cell_at` and
+    :class:`~gridgis.db.locate.DatabaseLocator`): this package is pure
+    geometry and does not reach the database.
 
 Both return one row per input point, in input order, and never drop a point:
 a point in no cell carries a ``flag`` and a ``reason`` instead of a cell.
 
-The package re-exports its public names from four modules:
+The package re-exports its public names from three modules:
 :mod:`~gridgis.geocode.memory` (the index and :func:`locate`),
-:mod:`~gridgis.geocode.database` (:func:`locate_in_db`,
-:func:`load_cell_index`, :func:`cell_at_sql`), :mod:`~gridgis.geocode.rules`
-(the checks, flags and smallest-code rule both share) and
-:mod:`~gridgis.geocode.locators` (:class:`CellLocator` over either).
+:mod:`~gridgis.geocode.rules` (the checks, flags and smallest-code rule both
+paths share) and :mod:`~gridgis.geocode.locators` (:class:`CellLocator` over
+either, :class:`IndexLocator`).
 
 Coordinates
     ``x``/``y`` may be in any system :func:`gridgis.crs.parse_crs` accepts
@@ -62,14 +65,15 @@ Which path to use
     about 100 vertices, 1,000,000 points. geopandas ``sjoin(predicate=
     "within")`` takes 1.34 s (740,000 points/s; making its points takes
     0.8 s more); :func:`locate` 0.46 s (2.2 M points/s, 3.0 times faster;
-    2.9-3.6 times over four runs) on an index that :func:`load_cell_index`
-    reads and builds in 2.0 s (:func:`cell_index` from a frame: 1.3 s);
-    :func:`locate_in_db` 3.1 s (320,000 points/s). One point: 0.7 ms in
-    memory, 1.2 ms in PostGIS. So a bulk import (the CLI) loads a
-    :class:`CellIndex` and uses :func:`locate` (2.5 s in all for a million
-    points, and the index serves any further file); a single request (the
-    web API, one case) uses :func:`locate_in_db`, which loads nothing and
-    always sees the current layout.
+    2.9-3.6 times over four runs) on an index that
+    :func:`~gridgis.db.locate.load_cell_index` reads and builds in 2.0 s
+    (:func:`cell_index` from a frame: 1.3 s);
+    :func:`~gridgis.db.locate.locate_in_db` 3.1 s (320,000 points/s). One
+    point: 0.7 ms in memory, 1.2 ms in PostGIS. So a bulk import (the CLI)
+    loads a :class:`CellIndex` and uses :func:`locate` (2.5 s in all for a
+    million points, and the index serves any further file); a single request
+    (the web API, one case) uses :func:`~gridgis.db.locate.locate_in_db`,
+    which loads nothing and always sees the current layout.
 
 Examples
 --------
@@ -88,8 +92,7 @@ Examples
 
 from __future__ import annotations
 
-from gridgis.geocode.database import cell_at_sql, load_cell_index, locate_in_db
-from gridgis.geocode.locators import CellLocator, DatabaseLocator, IndexLocator
+from gridgis.geocode.locators import CellLocator, IndexLocator
 from gridgis.geocode.memory import CellIndex, cell_index, locate
 from gridgis.geocode.rules import FLAG_REASONS, point_flag, smallest_cell
 
@@ -97,13 +100,9 @@ __all__ = [
     "FLAG_REASONS",
     "CellIndex",
     "CellLocator",
-    "DatabaseLocator",
     "IndexLocator",
-    "cell_at_sql",
     "cell_index",
-    "load_cell_index",
     "locate",
-    "locate_in_db",
     "point_flag",
     "smallest_cell",
 ]

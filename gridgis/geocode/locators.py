@@ -2,12 +2,12 @@
 
 :class:`IndexLocator` answers from a
 :class:`~gridgis.geocode.memory.CellIndex` in memory,
-:class:`DatabaseLocator` from PostGIS; both give the same cells and flags.
+:class:`gridgis.db.locate.DatabaseLocator` from PostGIS (in the store, which this
+floor does not import); both give the same cells and flags.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -15,10 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 import shapely
 from numpy.typing import ArrayLike
-from sqlalchemy import Connection
 
 from gridgis.crs import CRSLike
-from gridgis.geocode.database import locate_in_db
 from gridgis.geocode.memory import CellIndex, locate
 from gridgis.geocode.rules import point_flag
 
@@ -41,10 +39,10 @@ class CellLocator(Protocol):
     """Where points are among the cells of one layout: in memory or in PostGIS, one answer.
 
     :class:`IndexLocator` looks points up in a :class:`CellIndex`,
-    :class:`DatabaseLocator` in the database; for the same layout and the same
-    points both give the same cells and flags (a point on an edge or corner
-    shared by several cells goes to the smallest code), which the tests check on
-    the demo district.
+    :class:`gridgis.db.locate.DatabaseLocator` in the database; for the same
+    layout and the same points both give the same cells and flags (a point on an
+    edge or corner shared by several cells goes to the smallest code), which the
+    tests check on the demo district.
 
     Examples
     --------
@@ -115,24 +113,3 @@ class IndexLocator:
             }
         inside = index.outline is not None and bool(shapely.intersects_xy(index.outline, lon, lat))
         return {"flag": "gap" if inside else "outside"}
-
-
-@dataclass(frozen=True)
-class DatabaseLocator:
-    """A :class:`CellLocator` that asks PostGIS (:func:`locate_in_db`) on ``connection``.
-
-    Examples
-    --------
-    >>> with get_engine().connect() as conn:  # doctest: +SKIP
-    ...     DatabaseLocator(conn).cell_of(119.0066, 25.4316)["cell_code"]
-    '350304001001003'
-    """
-
-    connection: Connection
-    at: dt.datetime | None = None
-
-    def locate(self, x: ArrayLike, y: ArrayLike, *, crs: CRSLike = "wgs84") -> pd.DataFrame:
-        return locate_in_db(self.connection, x, y, at=self.at, crs=crs)
-
-    def cell_of(self, lon: float, lat: float) -> dict[str, Any]:
-        return _cell_of_row(self.locate([lon], [lat]).iloc[0])

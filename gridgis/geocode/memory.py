@@ -2,7 +2,7 @@
 
 :func:`cell_index` builds the index from a GeoDataFrame (how it works:
 see :mod:`gridgis.geocode`); :func:`locate` looks any number of points up
-in it. :func:`gridgis.geocode.database.load_cell_index` builds one from
+in it. :func:`gridgis.db.locate.load_cell_index` builds one from
 the database.
 """
 

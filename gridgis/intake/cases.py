@@ -159,7 +159,8 @@ def _locate_cases(
     progress: Callable[[str], None] | None,
 ) -> _Placement:
     """Place the rows in ``todo``: coordinates first, then the address."""
-    from gridgis.geocode import load_cell_index, locate
+    from gridgis.db.locate import load_cell_index
+    from gridgis.geocode import locate
 
     n = len(checked)
     placed = _Placement(n)

@@ -530,7 +530,7 @@ y_field:
     units = build(rows, spec, timezone=timezone, now=now)
 
     def body(conn: Connection) -> pd.DataFrame:
-        from gridgis.geocode import load_cell_index
+        from gridgis.db.locate import load_cell_index
 
         n = len(units.external_id)
         ids = pd.Series(units.external_id, dtype=object)

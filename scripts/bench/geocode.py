@@ -14,7 +14,7 @@ The same synthetic city and the same points go through:
     then :func:`gridgis.geocode.locate` from plain lon/lat arrays, flags and
     all; the best of two runs.
 ``gridgis PostGIS``
-    :func:`gridgis.geocode.locate_in_db` against the cells stored in a
+    :func:`gridgis.db.locate.locate_in_db` against the cells stored in a
     scratch database (``gridgis_bench_geocode`` on gridgis's local cluster,
     ``GRIDGIS_HOME``; dropped at the end unless ``--keep``).
 
@@ -58,7 +58,8 @@ import shapely
 from sqlalchemy import create_engine
 
 from gridgis.db import migrate
-from gridgis.geocode import cell_index, load_cell_index, locate, locate_in_db
+from gridgis.db.locate import load_cell_index, locate_in_db
+from gridgis.geocode import cell_index, locate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -13,9 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
-from sqlalchemy import Connection, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Subquery,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import QueryableAttribute
 
 from gridgis.codes import is_code
+from gridgis.db.models import Building, GridCell, PartyBranch, Road, ServiceFacility, Street
 from gridgis.db.queries import read_geoframe
 from gridgis.errors import InputError, NotFoundError
 
@@ -53,18 +68,28 @@ class PlacementData:
     street_name: str | None = None
 
 
-_FACILITIES_SQL = """
-SELECT * FROM (
-    SELECT 'branch:' || id AS facility_id, 'branch' AS kind, id, name, community_code,
-           left(community_code, 9) AS street_code, location AS geom
-    FROM party_branch
-    UNION ALL
-    SELECT kind || ':' || id, kind, id, name, community_code,
-           COALESCE(street_code, left(community_code, 9)), location
-    FROM service_facility
-) f
-WHERE kind = ANY(:kinds)
-"""
+def _facilities() -> Subquery:
+    """Party branches and service facilities as one table ``f`` of the columns of
+    :attr:`PlacementData.facilities` (``geom`` the location as stored)."""
+    branches = select(
+        (literal("branch:") + cast(PartyBranch.id, Text)).label("facility_id"),
+        literal("branch").label("kind"),
+        PartyBranch.id,
+        PartyBranch.name,
+        PartyBranch.community_code,
+        func.left(PartyBranch.community_code, 9).label("street_code"),
+        PartyBranch.location.label("geom"),
+    )
+    services = select(
+        ServiceFacility.kind + ":" + cast(ServiceFacility.id, Text),
+        ServiceFacility.kind,
+        ServiceFacility.id,
+        ServiceFacility.name,
+        ServiceFacility.community_code,
+        func.coalesce(ServiceFacility.street_code, func.left(ServiceFacility.community_code, 9)),
+        ServiceFacility.location,
+    )
+    return union_all(branches, services).subquery("f")
 
 
 def read_placement_data(
@@ -112,69 +137,75 @@ def read_placement_data(
     if not (margin >= 0 and math.isfinite(margin)):
         raise InputError(f"`margin` was {margin!r} but is expected to be metres >= 0")
     street_name: str | None = None
-    params: dict[str, Any] = {"kinds": list(kinds)}
-    area = ""
+    facilities = _facilities()
+    facility_query = select(
+        *(c for c in facilities.c if c.name != "geom"), _ewkb(facilities.c.geom)
+    ).where(facilities.c.kind == any_(bindparam("kinds", list(kinds), type_=ARRAY(Text))))
+    building_query = select(
+        Building.id, Building.address, Building.households, _ewkb(Building.location)
+    ).order_by(Building.id)
+    cell_query = (
+        select(
+            GridCell.id,
+            GridCell.code,
+            GridCell.name,
+            GridCell.community_code,
+            _ewkb(GridCell.geom),
+        )
+        .where(GridCell.valid_to.is_(None))
+        .order_by(GridCell.code)
+    )
+    road_query = select(Road.id, Road.name, Road.kind, _ewkb(Road.geom)).order_by(Road.id)
     if street is not None:
         if not is_code(street, "street"):
             raise InputError(
                 f"`street` was {street!r} but is expected to be a street office's 9-digit code "
                 "(e.g. 350304001)"
             )
-        street_name = connection.execute(
-            text("SELECT name FROM street WHERE code = :code"), {"code": street}
-        ).scalar()
+        street_name = connection.execute(select(Street.name).where(Street.code == street)).scalar()
         if street_name is None:
             raise NotFoundError(f"`street` was {street!r} but no street office has that code")
-        params["prefix"] = street + "%"
-        box = connection.execute(
-            text(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
-                " SELECT ST_Extent(g) AS e FROM ("
-                "  SELECT geom AS g FROM street WHERE code = :code"
-                "  UNION ALL SELECT geom FROM grid_cell"
-                "   WHERE valid_to IS NULL AND code LIKE :prefix"
-                "  UNION ALL SELECT location FROM building WHERE community_code LIKE :prefix"
-                " ) parts) extent"
-            ),
-            {"code": street, "prefix": params["prefix"]},
-        ).one()
-        if box[0] is None:  # a street with no outline, cell or building yet
-            params.update(x0=0.0, y0=0.0, x1=-1.0, y1=-1.0)
-        else:
-            lat = math.radians((box[1] + box[3]) / 2)
-            dy = margin / 111_320.0
-            dx = dy / max(math.cos(lat), 0.01)
-            params.update(x0=box[0] - dx, y0=box[1] - dy, x1=box[2] + dx, y1=box[3] + dy)
-        area = " AND geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
-    cell_filter = " AND code LIKE :prefix" if street else ""
-    building_filter = " WHERE community_code LIKE :prefix" if street else ""
-    facilities = _read(connection, _FACILITIES_SQL + area + " ORDER BY facility_id", params)
-    prefix = street or ""
-    facilities["in_area"] = facilities["street_code"].fillna("").str.startswith(prefix)
-    buildings = _read(
-        connection,
-        "SELECT id, address, households, location AS geom FROM building"
-        + building_filter
-        + " ORDER BY id",
-        params,
+        prefix = street + "%"
+        area = _around(connection, street, prefix, margin)
+        facility_query = facility_query.where(facilities.c.geom.intersects(area))
+        building_query = building_query.where(Building.community_code.like(prefix))
+        cell_query = cell_query.where(GridCell.code.like(prefix))
+        road_query = road_query.where(Road.geom.intersects(area))
+    facilities_frame = read_geoframe(connection, facility_query.order_by(facilities.c.facility_id))
+    facilities_frame["in_area"] = (
+        facilities_frame["street_code"].fillna("").str.startswith(street or "")
     )
-    cells = _read(
-        connection,
-        "SELECT id, code, name, community_code, geom FROM grid_cell WHERE valid_to IS NULL"
-        + cell_filter
-        + " ORDER BY code",
-        params,
-    )
-    roads = _read(
-        connection,
-        "SELECT id, name, kind, geom FROM road WHERE true" + area + " ORDER BY id",
-        params,
-    )
-    return PlacementData(facilities, buildings, cells, roads, street, street_name)
+    buildings = read_geoframe(connection, building_query)
+    cells = read_geoframe(connection, cell_query)
+    roads = read_geoframe(connection, road_query)
+    return PlacementData(facilities_frame, buildings, cells, roads, street, street_name)
 
 
-def _read(connection: Connection, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
-    return read_geoframe(connection, sql, params)
+def _ewkb(geom: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement[Any]:
+    """``geom`` as PostGIS's binary with its SRID, named ``geom`` (what read_geoframe parses)."""
+    return func.ST_AsEWKB(geom).label("geom")
+
+
+def _around(connection: Connection, street: str, prefix: str, margin: float) -> ColumnElement[Any]:
+    """The box ``margin`` metres around a street's outline, cells and buildings."""
+    parts = union_all(
+        select(Street.geom.label("g")).where(Street.code == street),
+        select(GridCell.geom).where(GridCell.valid_to.is_(None), GridCell.code.like(prefix)),
+        select(Building.location).where(Building.community_code.like(prefix)),
+    ).subquery("parts")
+    extent = select(func.ST_Extent(parts.c.g).label("e")).subquery("extent")
+    e = extent.c.e
+    box = connection.execute(
+        select(func.ST_XMin(e), func.ST_YMin(e), func.ST_XMax(e), func.ST_YMax(e))
+    ).one()
+    if box[0] is None:  # a street with no outline, cell or building yet
+        x0, y0, x1, y1 = 0.0, 0.0, -1.0, -1.0
+    else:
+        lat = math.radians((box[1] + box[3]) / 2)
+        dy = margin / 111_320.0
+        dx = dy / max(math.cos(lat), 0.01)
+        x0, y0, x1, y1 = box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy
+    return func.ST_MakeEnvelope(x0, y0, x1, y1, 4326)
 
 
 def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
