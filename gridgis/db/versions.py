@@ -24,7 +24,7 @@ each saves.
 
 Examples
 --------
->>> from gridgis.geocode import load_cell_index
+>>> from gridgis.db.locate import load_cell_index
 >>> cells = VersionedCache(("grid_cell", "community", "district"), load_cell_index)
 >>> len(cells.get(engine))
 131

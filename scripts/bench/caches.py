@@ -92,9 +92,10 @@ from gridgis.cases.cache import TABLES as INTAKE_TABLES
 from gridgis.cases.cache import _load as load_intake
 from gridgis.db import migrate
 from gridgis.db import tiles as db_tiles
+from gridgis.db.locate import DatabaseLocator, load_cell_index
 from gridgis.db.versions import VersionedCache, read_versions
 from gridgis.demo import run_demo
-from gridgis.geocode import DatabaseLocator, IndexLocator, load_cell_index
+from gridgis.geocode import IndexLocator
 from gridgis.web.tiles import TileCache
 
 SCRATCH = "gridgis_bench_caches"
