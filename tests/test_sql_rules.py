@@ -52,12 +52,24 @@ def _is_cursor_call(call: ast.Call) -> bool:
     return isinstance(owner, ast.Name) and "cursor" in owner.id.lower()
 
 
+def _aliases(tree: ast.Module) -> set[str]:
+    """Other names the module gives SQLAlchemy's ``text`` (``from sqlalchemy import text as t``)."""
+    return {
+        alias.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")
+        for alias in node.names
+        if alias.name == "text" and alias.asname
+    }
+
+
 def _raw_calls(tree: ast.Module) -> list[ast.Call]:
+    raw = RAW_CALLS | _aliases(tree)
     calls = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        if _name(node.func) in RAW_CALLS or _is_cursor_call(node):
+        if _name(node.func) in raw or _is_cursor_call(node):
             calls.append(node)
     return calls
 
