@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
+import openpyxl
 import pytest
 from conftest import assert_no_inline_code, sign_in
 from flask import Flask
@@ -234,3 +235,27 @@ def test_rejected_rows_are_listed_before_flagged_ones(app: Flask, tmp_path: Path
     first = rows.split("<tr ", 2)[1]
     assert 'class="import-row-rejected" data-row="206"' in first and "FAR" in first
     assert f"共 {import_jobs.LISTED + 6} 行，以下列出前 {import_jobs.LISTED} 行" in html
+
+
+def test_the_excel_templates_are_downloaded_from_the_form(app: Flask) -> None:
+    """Each kind offered links its Excel template (as ``gridgis template KIND`` writes it);
+    a street office gets only those of the kinds it is offered."""
+    admin = app.test_client()
+    sign_in(admin, role="admin", name="wang")
+    html = admin.get("/import/").get_data(as_text=True)
+    for kind in ("buildings", "households", "workers", "branches", "facilities"):
+        assert f'href="/import/templates/{kind}.xlsx"' in html, kind
+    answer = admin.get("/import/templates/workers.xlsx")
+    assert answer.status_code == 200 and answer.mimetype.endswith("spreadsheetml.sheet")
+    assert "attachment" in answer.headers["Content-Disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(answer.get_data()))
+    header = [c.value for c in book["导入"][1]]
+    assert header[:3] == ["编号", "姓名", "电话"] and "网格" in header
+    assert admin.get("/import/templates/trees.xlsx").status_code == 404
+    office = app.test_client()
+    sign_in(office, role="street", street=OWN, name="office")
+    html = office.get("/import/").get_data(as_text=True)
+    assert "/import/templates/buildings.xlsx" in html
+    assert "/import/templates/workers.xlsx" not in html
+    assert office.get("/import/templates/households.xlsx").status_code == 200
+    assert office.get("/import/templates/workers.xlsx").status_code == 404

@@ -11,8 +11,9 @@ from an empty migrated database, as an administrator would do it in the browser:
 3. then the household register (its address column named in the form);
 4. the cells are drawn community by community on the cell editing pages
    (``/edit/<community>``: 重新划分, preview, 发布);
-5. the workers' roster (the Excel template filled in for the drawn cells), the party
-   branches and the service facilities are uploaded through the import page.
+5. the workers' roster (the Excel template, downloaded from the import page, filled in
+   for the drawn cells), the party branches and the service facilities are uploaded
+   through the import page.
 
 Each upload holds one deliberately bad row; each dry run's report is read on the page
 (the counts, the bad row listed as rejected with its row number and reason), the
@@ -53,7 +54,6 @@ from shapely.geometry import box
 from sqlalchemy import Engine, text
 
 from gridgis.cli import main
-from gridgis.registers.templates import write_template
 from gridgis.web import create_app
 from gridgis.web.db import dispose_engine
 
@@ -232,8 +232,14 @@ def test_your_own_district_through_the_import_page(
         codes = _cell_codes(engine)
         assert codes and {c[:12] for c in codes} == set(communities)
 
-        # 5. Workers from the Excel template, with a cell code that does not exist (rejected).
-        template = write_template("workers", tmp_path / "网格员.xlsx")
+        # 5. Workers in the Excel template downloaded from the form, with a cell code that
+        # does not exist (rejected).
+        page.goto(base + "/import/")
+        page.check("input[name=kind][value=workers]")
+        with page.expect_download() as download:
+            page.click("#import-template-workers")
+        template = tmp_path / "网格员.xlsx"
+        download.value.save_as(template)
         leaders = leader_buildings(frame)
         unknown = f"{DISTRICT}999999999"
         bad = {
