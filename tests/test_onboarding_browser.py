@@ -22,7 +22,9 @@ read where a user reads it, on the district's page (``/area/310115``): no cell w
 a grid worker. A street office then sees only the kinds kept within a street
 (buildings, households) offered on the import page.
 
-Runs in about 60 s on this 2-core machine (shared).
+The test itself runs in 54-59 s on this shared 2-core machine (load average 7-10;
+the eight draws about 20 s, the buildings' dry run and import about 9 s), plus the
+database set-up every test has.
 """
 
 from __future__ import annotations
