@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
+import openpyxl
 import pytest
 from conftest import assert_no_inline_code, sign_in
 from flask import Flask
@@ -210,3 +211,51 @@ def test_cancel_and_age_remove_staged_files(app: Flask, staging: Path, tmp_path:
     os.utime(old / "state.json", (two_days_ago, two_days_ago))
     client.get("/import/")
     assert not old.exists()
+
+
+def test_rejected_rows_are_listed_before_flagged_ones(app: Flask, tmp_path: Path) -> None:
+    """The page lists the first LISTED rows to look at: a rejected row after more flagged
+    ones than that is listed all the same (first), not hidden behind them."""
+    straddlers = [
+        {"编号": f"S{i}", "户数": 5,
+         "geometry": box(121.5098, 31.2302 + i * 0.00004, 121.5101, 31.2302 + i * 0.00004 + 3e-5)}
+        for i in range(import_jobs.LISTED + 5)
+    ]  # fmt: skip
+    outside = {"编号": "FAR", "户数": 10, "geometry": _square(121.60, 31.235)}
+    path = tmp_path / "楼栋.geojson"
+    gpd.GeoDataFrame([*straddlers, outside], geometry="geometry", crs="EPSG:4326").to_file(path)
+    client = app.test_client()
+    token = sign_in(client, role="admin", name="wang")
+    _, location = _upload(client, token, path.read_bytes(), "楼栋.geojson")
+    done = wait(client, location, stage="dry_run")
+    assert done["counts"]["flagged"] == import_jobs.LISTED + 5, done  # type: ignore[index]
+    html = client.get(location).get_data(as_text=True)
+    rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert rows.count("<tr ") == import_jobs.LISTED
+    first = rows.split("<tr ", 2)[1]
+    assert 'class="import-row-rejected" data-row="206"' in first and "FAR" in first
+    assert f"共 {import_jobs.LISTED + 6} 行，以下列出前 {import_jobs.LISTED} 行" in html
+
+
+def test_the_excel_templates_are_downloaded_from_the_form(app: Flask) -> None:
+    """Each kind offered links its Excel template (as ``gridgis template KIND`` writes it);
+    a street office gets only those of the kinds it is offered."""
+    admin = app.test_client()
+    sign_in(admin, role="admin", name="wang")
+    html = admin.get("/import/").get_data(as_text=True)
+    for kind in ("buildings", "households", "workers", "branches", "facilities"):
+        assert f'href="/import/templates/{kind}.xlsx"' in html, kind
+    answer = admin.get("/import/templates/workers.xlsx")
+    assert answer.status_code == 200 and answer.mimetype.endswith("spreadsheetml.sheet")
+    assert "attachment" in answer.headers["Content-Disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(answer.get_data()))
+    header = [c.value for c in book["导入"][1]]
+    assert header[:3] == ["编号", "姓名", "电话"] and "网格" in header
+    assert admin.get("/import/templates/trees.xlsx").status_code == 404
+    office = app.test_client()
+    sign_in(office, role="street", street=OWN, name="office")
+    html = office.get("/import/").get_data(as_text=True)
+    assert "/import/templates/buildings.xlsx" in html
+    assert "/import/templates/workers.xlsx" not in html
+    assert office.get("/import/templates/households.xlsx").status_code == 200
+    assert office.get("/import/templates/workers.xlsx").status_code == 404

@@ -10,7 +10,9 @@ party branches are imported, and every cell has a grid worker (the coverage
 every cell that holds no single building (or group of touching footprints)
 above the maximum is within the bounds, after ``cells draw`` and again after
 ``cells adjust`` on changed counts. Every command is ``gridgis ...`` through
-click's runner, as a user types it; the database is only read to check.
+click's runner, as a user types it; the database is only read to check. The
+files are made by ``_district``, shared with the same steps through the web
+import page (``test_onboarding_browser.py``).
 
 Runs in about 60 s on this 2-core machine (shared; 35 s of it the draw and the adjust).
 """
@@ -22,25 +24,27 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import openpyxl
 import pandas as pd
 import pytest
 import shapely
+from _district import (
+    DISTRICT,
+    LUJIAZUI,
+    MAX,
+    MIN,
+    boundaries,
+    branches_frame,
+    buildings_file,
+    fill_workers_template,
+    household_register,
+    leader_buildings,
+)
 from click.testing import CliRunner, Result
-from conftest import SHARED_DATA
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from shapely.geometry import box
 from sqlalchemy import Engine, text
 
 from gridgis.cli import main
-
-LUJIAZUI = SHARED_DATA / "real" / "shanghai_lujiazui" / "shanghai_buildings.geojson"
-DISTRICT = "310115"
-STREETS = {"310115001": "外滩街道", "310115002": "陆家嘴街道"}
-RIVER = 121.497
-"""Longitude of the made-up line between the two streets (the Huangpu, roughly)."""
-MIN, MAX = 300, 500
 
 pytestmark = pytest.mark.skipif(
     not LUJIAZUI.exists(), reason=f"the shared OpenStreetMap data is absent: {LUJIAZUI}"
@@ -58,79 +62,6 @@ def _gridgis(*args: object) -> Result:
 def _counts(output: str) -> dict[str, int]:
     """The outcome counts a register import printed (``imported: 12`` ...)."""
     return {k: int(v) for k, v in re.findall(r"^\s+(\w+): (\d+)", output, flags=re.M)}
-
-
-def _write(rows: list[dict[str, object]], path: Path) -> Path:
-    gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326").to_file(path, driver="GeoJSON")
-    return path
-
-
-def _boundaries(folder: Path) -> tuple[Path, Path, Path]:
-    """A made-up district around the buildings, two streets split at the river, four
-    communities in each street (quarters), as a district office's GeoJSON files."""
-    west, south, east, north = gpd.read_file(LUJIAZUI).total_bounds
-    pad = 0.002
-    west, south, east, north = west - pad, south - pad, east + pad, north + pad
-    mid_y = (south + north) / 2
-    district = _write(
-        [{"code": DISTRICT, "name": "浦江区", "geometry": box(west, south, east, north)}],
-        folder / "区.geojson",
-    )
-    spans = dict(zip(STREETS, ((west, RIVER), (RIVER, east)), strict=True))
-    streets = _write(
-        [
-            {
-                "code": code,
-                "name": name,
-                "geometry": box(spans[code][0], south, spans[code][1], north),
-            }
-            for code, name in STREETS.items()
-        ],
-        folder / "街道.geojson",
-    )
-    rows: list[dict[str, object]] = []
-    for street, (x0, x1) in spans.items():
-        mid_x = (x0 + x1) / 2
-        quarters = [(x0, mid_y, mid_x, north), (mid_x, mid_y, x1, north),
-                    (x0, south, mid_x, mid_y), (mid_x, south, x1, mid_y)]  # fmt: skip
-        for k, quarter in enumerate(quarters, start=1):
-            rows.append(
-                {
-                    "社区编码": f"{street}{k:03d}",
-                    "社区名称": f"第{k}社区",
-                    "geometry": box(*quarter),
-                }
-            )
-    communities = _write(rows, folder / "社区.geojson")
-    return district, streets, communities
-
-
-def _buildings_file(folder: Path) -> tuple[Path, pd.DataFrame]:
-    """The OpenStreetMap file as an office would hand it over: its own columns, plus
-    one 地址 column joined from OSM's street and house number where it has both."""
-    frame = gpd.read_file(LUJIAZUI)
-    both = frame["addr_street"].notna() & frame["addr_housenumber"].notna()
-    frame["地址"] = None
-    frame.loc[both, "地址"] = (
-        frame.loc[both, "addr_street"] + frame.loc[both, "addr_housenumber"] + "号"
-    )
-    path = folder / "楼栋.geojson"
-    frame.to_file(path, driver="GeoJSON")
-    return path, frame
-
-
-def _register(folder: Path, buildings: pd.DataFrame) -> tuple[Path, list[str]]:
-    """A household register (实有房屋) for the plain addresses only one building has."""
-    addresses = buildings["地址"].dropna()
-    plain = addresses[addresses.str.fullmatch(r"\D+\d+号") & ~addresses.duplicated(keep=False)]
-    chosen = sorted(plain)[:8]
-    register = pd.DataFrame(
-        {"编号": [f"H{i:03d}" for i in range(len(chosen))], "房屋地址": chosen,
-         "户数": [40 + 10 * i for i in range(len(chosen))]}
-    )  # fmt: skip
-    path = folder / "实有房屋.csv"
-    register.to_csv(path, index=False, encoding="gbk")
-    return path, chosen
 
 
 def _cells(engine: Engine) -> gpd.GeoDataFrame:
@@ -181,7 +112,7 @@ def _unexplained(engine: Engine) -> list[str]:
 
 def test_your_own_district_in_five_steps(env_database: str, engine: Engine, tmp_path: Path) -> None:
     # 1. Boundaries: district, streets, communities (codes nest: 6, 9, 12 digits).
-    district, streets, communities = _boundaries(tmp_path)
+    district, streets, communities = boundaries(tmp_path)
     _gridgis("import", "boundaries", district, "--level", "district")
     _gridgis("import", "boundaries", streets, "--level", "street")
     done = _gridgis("import", "boundaries", communities, "--level", "community",
@@ -189,7 +120,7 @@ def test_your_own_district_in_five_steps(env_database: str, engine: Engine, tmp_
     assert "8 new" in done.output
 
     # 2. Buildings, households estimated from footprint and height (else 6 floors).
-    buildings, frame = _buildings_file(tmp_path)
+    buildings, frame = buildings_file(tmp_path)
     report = tmp_path / "楼栋.report.csv"
     dry = _gridgis("import", "buildings", buildings, "--estimate-households", "--dry-run")
     assert "dry run" in dry.output
@@ -206,7 +137,7 @@ def test_your_own_district_in_five_steps(env_database: str, engine: Engine, tmp_
     assert again["unchanged"] == 1450, again
 
     # 3. Households from the register, matched by address; they replace the estimates.
-    register, addresses = _register(tmp_path, frame)
+    register, addresses = household_register(tmp_path, frame)
     assert len(addresses) >= 5
     done = _gridgis("import", "households", register, "--address-field", "房屋地址")
     counts = _counts(done.output)
@@ -232,39 +163,15 @@ def test_your_own_district_in_five_steps(env_database: str, engine: Engine, tmp_
     assert codes and codes == sorted(_cells(engine)["code"])
     template = tmp_path / "网格员.xlsx"
     _gridgis("template", "workers", "-o", template)
-    book = openpyxl.load_workbook(template)
-    sheet = book["导入"]
-    header = [c.value for c in sheet[1]]
-    sheet.delete_rows(2)  # the example row
-    leaders = frame.loc[frame["地址"].notna(), "id"].astype(str).head(5).tolist()
-    for i, code in enumerate(codes):
-        row = dict.fromkeys(header)
-        row |= {"编号": f"W{i:04d}", "姓名": f"网格员{i}", "电话": f"1380000{i:04d}",
-                "角色": "专职网格员", "网格": code}  # fmt: skip
-        sheet.append([row[h] for h in header])
-    for k, building in enumerate(leaders):
-        row = dict.fromkeys(header)
-        row |= {"编号": f"L{k:03d}", "姓名": f"楼栋长{k}", "角色": "楼栋长", "楼栋": building}
-        sheet.append([row[h] for h in header])
-    roster = tmp_path / "网格员花名册.xlsx"
-    book.save(roster)
+    leaders = leader_buildings(frame)
+    roster = fill_workers_template(
+        template, tmp_path / "网格员花名册.xlsx", codes=codes, leaders=leaders
+    )
     done = _gridgis("import", "workers", roster)
     counts = _counts(done.output)
     assert counts["imported"] == len(codes) + len(leaders) and counts["rejected"] == 0, done.output
 
-    west, south, east, north = frame.total_bounds
-    seats = {
-        "310115001": ((west + RIVER) / 2, (south + north) / 2),
-        "310115002": ((RIVER + east) / 2, (south + north) / 2),
-    }  # street offices
-    branches = pd.DataFrame(
-        [{"编号": f"P{s}", "名称": f"{name}党工委", "类型": "党委", "上级组织": None,
-          "经度": seats[s][0], "纬度": seats[s][1], "网格": None}
-         for s, name in STREETS.items()]
-        + [{"编号": f"P{c}", "名称": f"第{c[-1]}社区党总支", "类型": "党总支",
-            "上级组织": f"P{c[:9]}", "网格": "、".join(x for x in codes if x.startswith(c))}
-           for c in sorted({x[:12] for x in codes})]
-    )  # fmt: skip
+    branches = branches_frame(frame, codes)
     branch_file = tmp_path / "党组织.csv"
     branches.to_csv(branch_file, index=False)
     done = _gridgis("import", "branches", branch_file)

@@ -6,7 +6,7 @@ folder holds the file (under the name it was sent with), ``state.json`` (what
 the page and the status route show: the stage, its progress, the counts, the
 error), and after a run the per-row ``report.csv``, the rows to list
 (``rows.json``) and the shapes of the flagged and rejected rows
-(``shapes.geojson``).
+(``shapes.geojson``); in both, the rejected rows come first, then the flagged ones.
 
 A job runs twice: a dry run (``stage`` ``dry_run``: everything checked, then
 rolled back) started with the upload, and, when the user confirms, the import
@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from gridgis.errors import ConflictError, GridGISError, InputError, NotFoundError
@@ -85,7 +86,7 @@ class Job:
         return self.folder / "report.csv"
 
     def rows(self) -> list[dict[str, Any]]:
-        """The rejected and flagged rows of the last run (the first :data:`LISTED`)."""
+        """The rejected, then the flagged rows of the last run (the first :data:`LISTED`)."""
         return _read_json(self.folder / "rows.json", [])
 
     def shapes(self) -> dict[str, Any]:
@@ -234,7 +235,7 @@ def _keep_report(job: Job, report: RegisterReport) -> None:
     """Store what the page shows of ``report`` and mark the stage done."""
     rows = report.rows
     report.write_csv(job.report_csv)
-    listed = rows[rows["outcome"].isin(("rejected", "flagged"))]
+    listed = rows.iloc[_to_look_at(rows)]
     shown = [
         {k: (None if _missing(v) else v) for k, v in record.items()}
         for record in listed.head(LISTED)[
@@ -262,6 +263,15 @@ def _keep_report(job: Job, report: RegisterReport) -> None:
     )
 
 
+def _to_look_at(rows: pd.DataFrame) -> np.ndarray:
+    """The positions of the rejected rows, then of the flagged ones, each in file order: the
+    page lists the first :data:`LISTED`, so a rejected row never hides behind flagged ones."""
+    outcome = rows["outcome"].to_numpy()
+    return np.concatenate(
+        [np.flatnonzero(outcome == "rejected"), np.flatnonzero(outcome == "flagged")]
+    )
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
@@ -271,10 +281,9 @@ def _shapes(report: RegisterReport) -> dict[str, Any]:
     features: list[dict[str, Any]] = []
     if report.shapes is not None:
         rows = report.rows
-        wanted = rows["outcome"].isin(("flagged", "rejected")).to_numpy() & ~shapely.is_missing(
-            report.shapes
-        )
-        for i in np.flatnonzero(wanted)[:MAPPED]:  # a few hundred features, written once
+        order = _to_look_at(rows)
+        wanted = order[~shapely.is_missing(report.shapes[order])]
+        for i in wanted[:MAPPED]:  # a few hundred features, written once
             row = rows.iloc[int(i)]
             features.append(
                 {

@@ -12,6 +12,10 @@ carries the session's CSRF token)
     Stage the upload (:mod:`gridgis.web.import_jobs`), start its dry run in
     the background and go to its page (303); a problem with the form or the
     file shows the form again with the error (400), nothing kept.
+``GET /import/templates/<kind>.xlsx``
+    The Excel template of a kind the user is offered (as ``gridgis template
+    KIND`` writes it: Chinese headers, an example row, a help sheet, drop-down
+    lists); another kind does not exist (404).
 ``GET /import/<job>``
     The import's page: its progress while a stage runs (the page polls the
     status route), then the report: totals, the rejected and flagged rows
@@ -31,6 +35,8 @@ anyone else it does not exist (404).
 
 from __future__ import annotations
 
+import io
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +57,7 @@ from gridgis import config
 from gridgis.crs import CRS_CHOICES
 from gridgis.errors import SHOWN, GridGISError, InputError, NotFoundError
 from gridgis.registers.catalogue import ImportKind, import_kind, kinds
+from gridgis.registers.templates import TEMPLATES, write_template
 from gridgis.schemas.imports import ImportStatus
 from gridgis.web import import_jobs
 from gridgis.web.auth import current_user, policy, roles_required
@@ -127,6 +134,7 @@ def _render_form(*, error: str | None = None, status: int = 200) -> tuple[str, i
                     "label": k.label(language),
                     "fields": k.fields,
                     "suffixes": ", ".join(k.suffixes),
+                    "template": k.name in TEMPLATES,
                 }
                 for k in offered
             ],
@@ -151,6 +159,26 @@ def index() -> tuple[str, int]:
     """The upload form."""
     _sweep()
     return _render_form()
+
+
+@bp.get("/templates/<kind>.xlsx")
+@roles_required(*ROLES)
+def template(kind: str) -> BaseResponse:
+    """The Excel template of a kind the user is offered."""
+    offered = {k.name: k for k in _kinds_offered() if k.name in TEMPLATES}
+    if kind not in offered:
+        raise NotFoundError(
+            f"`kind` was {kind!r} but is expected to be one of {list(offered)}", field="kind"
+        )
+    with tempfile.TemporaryDirectory(prefix="gridgis-template-") as folder:
+        data = write_template(kind, Path(folder) / "template.xlsx").read_bytes()
+    return send_file(
+        io.BytesIO(data),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=f"{offered[kind].label_zh}导入模板.xlsx",
+        max_age=0,
+    )
 
 
 @bp.post("/")
