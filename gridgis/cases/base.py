@@ -1,6 +1,6 @@
 """What every part of :mod:`gridgis.cases` shares: the steps, times and input checks.
 
-Also the period filter other modules' queries use (:func:`period_conditions`) and
+Also the period filter other modules' queries use (:func:`period_clauses`) and
 the errors a database refusal of a case becomes.
 """
 
@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import QueryableAttribute
 
 from gridgis.db.models import CASE_STEP_NAMES_ZH, CASE_STEPS
 from gridgis.errors import ConflictError, InputError, NotFoundError
@@ -33,6 +35,47 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _period(
+    since: object | None, until: object | None, *, ordered: bool
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``since`` and ``until`` read by :func:`gridgis.times.aware` (``None`` stays ``None``)."""
+    start = aware(since, field="since") if since is not None else None
+    end = aware(until, field="until") if until is not None else None
+    if ordered and start is not None and end is not None and start >= end:
+        raise InputError(
+            f"`since` ({start.isoformat()}) must come before `until` ({end.isoformat()})"
+        )
+    return start, end
+
+
+def period_clauses(
+    column: ColumnElement[dt.datetime] | QueryableAttribute[dt.datetime],
+    since: object | None,
+    until: object | None,
+    *,
+    ordered: bool = False,
+) -> list[ColumnElement[bool]]:
+    """Conditions keeping ``column`` in ``[since, until)``, for a Core ``select().where()``.
+
+    ``since`` and ``until`` (either may be ``None``) are read by
+    :func:`gridgis.times.aware` and bound as values. With ``ordered``, a ``since``
+    not before ``until`` is refused.
+
+    Examples
+    --------
+    >>> from gridgis.db.models import Case
+    >>> [str(c) for c in period_clauses(Case.reported_at, dt.datetime(2025, 1, 1), None)]
+    ['case_record.reported_at >= :reported_at_1']
+    """
+    start, end = _period(since, until, ordered=ordered)
+    conditions: list[ColumnElement[bool]] = []
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column < end)
+    return conditions
+
+
 def period_conditions(
     column: str,
     since: object | None,
@@ -43,9 +86,8 @@ def period_conditions(
 ) -> list[str]:
     """SQL conditions keeping ``column`` in ``[since, until)``; the times go into ``params``.
 
-    ``since`` and ``until`` (either may be ``None``) are read by
-    :func:`gridgis.times.aware` and stored as ``:since`` and ``:until``. With
-    ``ordered``, a ``since`` not before ``until`` is refused.
+    The text form of :func:`period_clauses`, for the queries of other modules still
+    written as SQL text; ``since`` and ``until`` are stored as ``:since`` and ``:until``.
 
     Examples
     --------
@@ -53,18 +95,14 @@ def period_conditions(
     >>> period_conditions("c.reported_at", dt.datetime(2025, 1, 1), None, params)
     ['c.reported_at >= :since']
     """
+    start, end = _period(since, until, ordered=ordered)
     conditions: list[str] = []
-    if since is not None:
-        params["since"] = aware(since, field="since")
+    if start is not None:
+        params["since"] = start
         conditions.append(f"{column} >= :since")
-    if until is not None:
-        params["until"] = aware(until, field="until")
+    if end is not None:
+        params["until"] = end
         conditions.append(f"{column} < :until")
-    if ordered and since is not None and until is not None and params["since"] >= params["until"]:
-        raise InputError(
-            f"`since` ({params['since'].isoformat()}) must come before `until` "
-            f"({params['until'].isoformat()})"
-        )
     return conditions
 
 

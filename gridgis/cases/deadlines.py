@@ -2,16 +2,62 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    update,
+)
+from sqlalchemy.orm import aliased
 
 from gridgis import audit
 from gridgis.cases.categories import case_categories, load_categories
 from gridgis.db import queries
+from gridgis.db.models import Case, CaseCategory
 from gridgis.errors import InputError
 
 MAX_DEADLINE_HOURS = 24 * 366
 """The longest time limit a category may have (a year)."""
+
+_AWARE = DateTime(timezone=True)
+
+
+def overdue(
+    now: dt.datetime | ColumnElement[dt.datetime], cases: type[Case] = Case
+) -> ColumnElement[bool]:
+    """Whether a case is overdue at ``now``: closed after its deadline, or still open past
+    it (a rejected case never is); never NULL. For the queries of other modules too.
+
+    Parameters
+    ----------
+    now:
+        The time (aware), or an expression of it (e.g. a ``bindparam``).
+    cases:
+        The case rows: :class:`~gridgis.db.models.Case`, or an alias of it.
+
+    Examples
+    --------
+    >>> from sqlalchemy import select
+    >>> late = select(Case.id).where(overdue(dt.datetime(2025, 1, 1, tzinfo=dt.UTC)))
+    """
+    moment = cast(now, _AWARE) if isinstance(now, ColumnElement) else literal(now, _AWARE)
+    return func.coalesce(
+        case(
+            (cases.closed_at.is_not(None), cases.closed_at > cases.deadline),
+            (cases.rejected_at.is_not(None), false()),
+            else_=moment > cases.deadline,
+        ),
+        false(),
+    )
 
 
 OVERDUE_SQL = (
@@ -19,8 +65,8 @@ OVERDUE_SQL = (
     "WHEN c.rejected_at IS NOT NULL THEN false ELSE CAST(:now AS timestamptz) > c.deadline END, "
     "false)"
 )
-"""SQL of whether case row ``c`` is overdue at ``:now``: closed after its deadline, or
-still open past it (a rejected case never is). For queries of other modules too."""
+"""SQL of whether case row ``c`` is overdue at ``:now`` (as :func:`overdue`), for the queries
+of other modules still written as SQL text."""
 
 
 def deadline_hours(connection: Engine | Connection) -> dict[str, int]:
@@ -74,12 +120,12 @@ def set_deadline_hours(
         )
     with queries.transaction(connection) as conn:
         code = load_categories(conn).resolve(category)
+        before = aliased(CaseCategory, name="old")
         old = conn.execute(
-            text(
-                "UPDATE case_category k SET deadline_hours = :h FROM case_category old "
-                "WHERE old.code = k.code AND k.code = :c RETURNING old.deadline_hours"
-            ),
-            {"h": int(hours), "c": code},
+            update(CaseCategory)
+            .values(deadline_hours=int(hours))
+            .where(before.code == CaseCategory.code, CaseCategory.code == code)
+            .returning(before.deadline_hours)
         ).scalar_one()
         if old != int(hours):
             audit.record(
