@@ -7,7 +7,16 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    func,
+    select,
+)
 
 from gridgis import paging
 from gridgis.cases.base import (
@@ -17,12 +26,13 @@ from gridgis.cases.base import (
     _iso,
     _now,
     _some,
-    period_conditions,
+    period_clauses,
 )
 from gridgis.cases.categories import resolve_categories
-from gridgis.cases.deadlines import OVERDUE_SQL
+from gridgis.cases.deadlines import overdue as is_overdue
 from gridgis.codes import check_code
 from gridgis.db import queries
+from gridgis.db.models import Case, CaseCategory, GridCell
 from gridgis.errors import InputError, NotFoundError
 from gridgis.paging import check_page
 
@@ -30,19 +40,45 @@ MAX_LIMIT = paging.MAX_LIMIT
 """The most cases :func:`list_cases` returns at once (:data:`gridgis.paging.MAX_LIMIT`)."""
 
 
-_CASE_COLUMNS_SQL = (
-    "c.id, c.external_id, c.category_code AS category, k.name_zh AS category_name, "
-    "c.description, c.source, c.address, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, "
-    "c.raw_x, c.raw_y, c.raw_crs, c.located_by, c.location_flag, c.building_id, c.match_score, "
-    "g.code AS cell_code, c.community_code, c.street_code, c.step, c.deadline, "
-    f"{OVERDUE_SQL} AS overdue, " + ", ".join(f"c.{step}_at, c.{step}_by" for step in STEPS)
-)
+_NOW: BindParameter[dt.datetime] = bindparam("now")
+"""The time a case is judged overdue at (bound when the select runs)."""
 
 
-_CASE_SELECT = (
-    f"SELECT {_CASE_COLUMNS_SQL} FROM case_record c "
-    "JOIN case_category k ON k.code = c.category_code LEFT JOIN grid_cell g ON g.id = c.cell_id"
-)
+def _case_select() -> Select[Any]:
+    """Cases as :func:`get_case` gives them (a select to filter and order), overdue at ``:now``."""
+    steps = Case.__table__.c
+    return (
+        select(
+            Case.id,
+            Case.external_id,
+            Case.category_code.label("category"),
+            CaseCategory.name_zh.label("category_name"),
+            Case.description,
+            Case.source,
+            Case.address,
+            func.ST_X(Case.geom).label("lon"),
+            func.ST_Y(Case.geom).label("lat"),
+            Case.raw_x,
+            Case.raw_y,
+            Case.raw_crs,
+            Case.located_by,
+            Case.location_flag,
+            Case.building_id,
+            Case.match_score,
+            GridCell.code.label("cell_code"),
+            Case.community_code,
+            Case.street_code,
+            Case.step,
+            Case.deadline,
+            is_overdue(_NOW).label("overdue"),
+            *(steps[f"{step}_{what}"] for step in STEPS for what in ("at", "by")),
+        )
+        .join(CaseCategory, CaseCategory.code == Case.category_code)
+        .outerjoin(GridCell, GridCell.id == Case.cell_id)
+    )
+
+
+_CASES = _case_select()
 
 
 def _check_code(value: str | None, level: str) -> str | None:
@@ -85,9 +121,7 @@ def get_case(connection: Engine | Connection, case_id: int) -> dict[str, Any]:
     """
     case_id = _check_case_id(case_id)
     with queries.connection(connection) as conn:
-        row = conn.execute(
-            text(_CASE_SELECT + " WHERE c.id = :id"), {"id": case_id, "now": _now()}
-        ).one_or_none()
+        row = conn.execute(_CASES.where(Case.id == case_id), {"now": _now()}).one_or_none()
     if row is None:
         raise NotFoundError(f"case {case_id} does not exist")
     return _record(row._mapping)
@@ -144,30 +178,26 @@ def list_cases(
     limit, offset = check_page(limit, offset, max_limit=MAX_LIMIT)
     if overdue is not None and not isinstance(overdue, bool):
         raise InputError(f"`overdue` was {overdue!r} but is expected to be True, False or None")
-    where: list[str] = []
-    params: dict[str, Any] = {"now": _now(), "limit": limit, "offset": offset}
+    where: list[ColumnElement[bool]] = []
     for level, value, column in (
-        ("street", street, "c.street_code"),
-        ("community", community, "c.community_code"),
-        ("cell", cell, "g.code"),
+        ("street", street, Case.street_code),
+        ("community", community, Case.community_code),
+        ("cell", cell, GridCell.code),
     ):
         if _check_code(value, level) is not None:
-            where.append(f"{column} = :{level}")
-            params[level] = value
+            where.append(column == value)
     if step is not None:
-        where.append("c.step = ANY(CAST(:steps AS text[]))")
-        params["steps"] = [_check_step(s) for s in _some(step, "step")]
+        where.append(Case.step.in_([_check_step(s) for s in _some(step, "step")]))
     if overdue is not None:
-        where.append(f"{OVERDUE_SQL} = :overdue")
-        params["overdue"] = overdue
-    where += period_conditions("c.reported_at", since, until, params)
+        where.append(is_overdue(_NOW) == overdue)
+    where += period_clauses(Case.reported_at, since, until)
     with queries.connection(connection) as conn:
         if category is not None:
-            where.append("c.category_code = ANY(CAST(:categories AS text[]))")
-            params["categories"] = resolve_categories(conn, category)
-        sql = (
-            _CASE_SELECT
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit OFFSET :offset"
+            where.append(Case.category_code.in_(resolve_categories(conn, category)))
+        chosen = (
+            _CASES.where(*where)
+            .order_by(Case.reported_at.desc(), Case.id.desc())
+            .limit(limit)
+            .offset(offset)
         )
-        return [_record(r._mapping) for r in conn.execute(text(sql), params)]
+        return [_record(r._mapping) for r in conn.execute(chosen, {"now": _now()})]
