@@ -31,7 +31,7 @@ MAX_DEADLINE_HOURS = 24 * 366
 _AWARE = DateTime(timezone=True)
 
 
-def overdue(
+def is_overdue(
     now: dt.datetime | ColumnElement[dt.datetime], cases: type[Case] = Case
 ) -> ColumnElement[bool]:
     """Whether a case is overdue at ``now``: closed after its deadline, or still open past
@@ -47,7 +47,7 @@ def overdue(
     Examples
     --------
     >>> from sqlalchemy import select
-    >>> late = select(Case.id).where(overdue(dt.datetime(2025, 1, 1, tzinfo=dt.UTC)))
+    >>> late = select(Case.id).where(is_overdue(dt.datetime(2025, 1, 1, tzinfo=dt.UTC)))
     """
     moment = cast(now, _AWARE) if isinstance(now, ColumnElement) else literal(now, _AWARE)
     return func.coalesce(
@@ -65,7 +65,7 @@ OVERDUE_SQL = (
     "WHEN c.rejected_at IS NOT NULL THEN false ELSE CAST(:now AS timestamptz) > c.deadline END, "
     "false)"
 )
-"""SQL of whether case row ``c`` is overdue at ``:now`` (as :func:`overdue`), for the queries
+"""SQL of whether case row ``c`` is overdue at ``:now`` (as :func:`is_overdue`), for the queries
 of other modules still written as SQL text."""
 
 

@@ -29,7 +29,7 @@ from gridgis.cases.base import (
     period_clauses,
 )
 from gridgis.cases.categories import resolve_categories
-from gridgis.cases.deadlines import overdue as is_overdue
+from gridgis.cases.deadlines import is_overdue
 from gridgis.codes import check_code
 from gridgis.db import queries
 from gridgis.db.models import Case, CaseCategory, GridCell
