@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gridgis import audit
@@ -26,12 +26,16 @@ from gridgis.db.models import CASE_STEPS, Case
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.times import aware, parse_time
 
-_STEPS = select(
-    Case.id,
-    Case.step,
-    *(Case.__table__.c[f"{step}_{what}"] for step in STEPS for what in ("at", "by")),
+_STEPS = (
+    select(
+        Case.id,
+        Case.step,
+        *(Case.__table__.c[f"{step}_{what}"] for step in STEPS for what in ("at", "by")),
+    )
+    .where(Case.id == bindparam("id"))
+    .with_for_update()
 )
-"""A case's step, and when and by whom it took each."""
+"""Case ``:id``'s step, and when and by whom it took each, locked until the transaction ends."""
 
 
 def advance_case(
@@ -99,7 +103,7 @@ def advance_case(
     when = parse_time(aware(at, field="at"), field="at") if at is not None else _now()
     _check_texts(actor=actor)
     with queries.transaction(connection) as conn:
-        row = conn.execute(_STEPS.where(Case.id == case_id).with_for_update()).one_or_none()
+        row = conn.execute(_STEPS, {"id": case_id}).one_or_none()
         if row is None:
             raise NotFoundError(f"case {case_id} does not exist")
         record = row._mapping

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    Boolean,
     ColumnElement,
     Connection,
+    DateTime,
     Engine,
     Select,
+    Text,
+    any_,
     bindparam,
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgis import paging
 from gridgis.cases.base import (
@@ -25,8 +31,8 @@ from gridgis.cases.base import (
     _check_step,
     _iso,
     _now,
+    _period,
     _some,
-    period_clauses,
 )
 from gridgis.cases.categories import resolve_categories
 from gridgis.cases.deadlines import is_overdue
@@ -79,6 +85,35 @@ def _case_select() -> Select[Any]:
 
 
 _CASES = _case_select()
+_CASE_BY_ID = _CASES.where(Case.id == bindparam("id"))
+_AWARE = DateTime(timezone=True)
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "street": Case.street_code == bindparam("street"),
+    "community": Case.community_code == bindparam("community"),
+    "cell": GridCell.code == bindparam("cell"),
+    "steps": Case.step == any_(bindparam("steps", type_=ARRAY(Text))),
+    "overdue": is_overdue(_NOW) == bindparam("overdue", type_=Boolean),
+    "since": Case.reported_at >= bindparam("since", type_=_AWARE),
+    "until": Case.reported_at < bindparam("until", type_=_AWARE),
+    "categories": Case.category_code == any_(bindparam("categories", type_=ARRAY(Text))),
+}
+"""The filters of :func:`list_cases`, each with the parameter it binds."""
+
+
+@functools.lru_cache(maxsize=2 ** len(_FILTERS))
+def _listing(filters: tuple[str, ...]) -> Select[Any]:
+    """The select of :func:`list_cases` with ``filters`` (keys of :data:`_FILTERS`).
+
+    Made once per combination: SQLAlchemy then finds its compiled form by the statement
+    itself, instead of working out afresh how a new statement's columns match it (about
+    half a millisecond for these 36 columns).
+    """
+    return (
+        _CASES.where(*(_FILTERS[name] for name in filters))
+        .order_by(Case.reported_at.desc(), Case.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
 
 
 def _check_code(value: str | None, level: str) -> str | None:
@@ -121,7 +156,7 @@ def get_case(connection: Engine | Connection, case_id: int) -> dict[str, Any]:
     """
     case_id = _check_case_id(case_id)
     with queries.connection(connection) as conn:
-        row = conn.execute(_CASES.where(Case.id == case_id), {"now": _now()}).one_or_none()
+        row = conn.execute(_CASE_BY_ID, {"id": case_id, "now": _now()}).one_or_none()
     if row is None:
         raise NotFoundError(f"case {case_id} does not exist")
     return _record(row._mapping)
@@ -178,26 +213,17 @@ def list_cases(
     limit, offset = check_page(limit, offset, max_limit=MAX_LIMIT)
     if overdue is not None and not isinstance(overdue, bool):
         raise InputError(f"`overdue` was {overdue!r} but is expected to be True, False or None")
-    where: list[ColumnElement[bool]] = []
-    for level, value, column in (
-        ("street", street, Case.street_code),
-        ("community", community, Case.community_code),
-        ("cell", cell, GridCell.code),
-    ):
+    params: dict[str, Any] = {"now": _now(), "limit": limit, "offset": offset}
+    for level, value in (("street", street), ("community", community), ("cell", cell)):
         if _check_code(value, level) is not None:
-            where.append(column == value)
+            params[level] = value
     if step is not None:
-        where.append(Case.step.in_([_check_step(s) for s in _some(step, "step")]))
+        params["steps"] = [_check_step(s) for s in _some(step, "step")]
     if overdue is not None:
-        where.append(is_overdue(_NOW) == overdue)
-    where += period_clauses(Case.reported_at, since, until)
+        params["overdue"] = overdue
+    params["since"], params["until"] = _period(since, until, ordered=False)
     with queries.connection(connection) as conn:
         if category is not None:
-            where.append(Case.category_code.in_(resolve_categories(conn, category)))
-        chosen = (
-            _CASES.where(*where)
-            .order_by(Case.reported_at.desc(), Case.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return [_record(r._mapping) for r in conn.execute(chosen, {"now": _now()})]
+            params["categories"] = resolve_categories(conn, category)
+        chosen = _listing(tuple(name for name in _FILTERS if params.get(name) is not None))
+        return [_record(r._mapping) for r in conn.execute(chosen, params)]
