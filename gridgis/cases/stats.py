@@ -107,7 +107,8 @@ def _stats_select(
         current = func.left(cell.c.code, LEVEL_DIGITS[level])
         areas = select(*_CASE_TIMES, current.label("area_code")).outerjoin(cell, true())
     picked = areas.where(*period).cte("picked")
-    # numeric / numeric, as PostgreSQL divides the literal 3600.0.
+    # Hours as numeric / numeric (3600.0, one decimal): PostgreSQL's exact division, rounded
+    # once, when percentile_cont takes it as a float8.
     hours_to_close = extract("epoch", picked.c.closed_at - picked.c.reported_at) / literal(
         Decimal("3600.0"), Numeric()
     )
