@@ -66,8 +66,8 @@ def _layout_version() -> ScalarSelect[int]:
     """The newest published layout: ``publish_cells`` adds a ``layout_version`` row for every
     redraw, adjustment or import, so this number changes whenever the active cells do.
 
-    The same number :class:`IntakeCache` records when it loads the cells (its
-    ``_LAYOUT_VERSION_SQL``).
+    It must be the number :class:`IntakeCache` records as its layout's ``version`` when it
+    loads the cells: the insert compares the two.
     """
     return select(func.coalesce(func.max(LayoutVersion.id), 0)).scalar_subquery()
 
