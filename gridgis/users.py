@@ -50,12 +50,36 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Interval,
+    Row,
+    ScalarSelect,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gridgis import audit, config, data, logins
 from gridgis.codes import is_code, parent_code
-from gridgis.db.models import USER_ROLES
+from gridgis.db.models import (
+    USER_ROLES,
+    AppUser,
+    Community,
+    District,
+    GridCell,
+    Street,
+    UserSession,
+)
 from gridgis.db.queries import count_areas, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
 
@@ -94,11 +118,27 @@ TOKEN_PREFIX = "ggt_"
 
 _NAME = re.compile(r"[^\s/\x00-\x1f\x7f-\x9f]{1,64}")
 
-_COLUMNS = """
-    u.id, u.name, u.role, u.street_code, s.name AS street_name, u.session_version,
-    u.token_hash IS NOT NULL AS has_token, u.created_at, u.last_login_at
-"""
-_SELECT = f"SELECT {_COLUMNS} FROM app_user u LEFT JOIN street s ON s.code = u.street_code"
+_USERS = select(
+    AppUser.id,
+    AppUser.name,
+    AppUser.role,
+    AppUser.street_code,
+    Street.name.label("street_name"),
+    AppUser.session_version,
+    AppUser.token_hash.is_not(None).label("has_token"),
+    AppUser.created_at,
+    AppUser.last_login_at,
+).outerjoin(Street, Street.code == AppUser.street_code)
+"""Users as :class:`User` holds them (never the password hash)."""
+# Built once, with the values bound when they run: SQLAlchemy then finds the compiled form
+# by the statement itself (a new select each time costs ~0.1 ms to match; a user is read on
+# every request, by session cookie or API token).
+_USER_BY_ID = _USERS.where(AppUser.id == bindparam("id"))
+_USER_BY_NAME = _USERS.where(AppUser.name == bindparam("name"))
+_USER_BY_SESSION = _USERS.join(UserSession, UserSession.user_id == AppUser.id).where(
+    UserSession.id_hash == bindparam("hash"), UserSession.expires_at > func.now()
+)
+_USER_BY_TOKEN = _USERS.where(AppUser.token_hash == bindparam("hash"))
 
 
 @dataclass(frozen=True)
@@ -130,7 +170,7 @@ class User:
         return self.street_code if self.role == "street" else None
 
 
-def _user(row: Row[Any]) -> User:
+def _user(row: Row[*tuple[Any, ...]]) -> User:
     return User(
         id=int(row.id),
         name=row.name,
@@ -249,13 +289,15 @@ def check_street(bind: Engine | Connection, street: str) -> str:
             "(e.g. 350304001)"
         )
     with transaction(bind) as conn:
-        found = conn.execute(text("SELECT 1 FROM street WHERE code = :code"), {"code": street})
+        found = conn.execute(select(Street.code).where(Street.code == street))
         if found.first() is not None:
             return street
         known = ", ".join(
             conn.execute(
-                text("SELECT code FROM street WHERE district_code = :d ORDER BY code LIMIT 12"),
-                {"d": parent_code(street, "district")},
+                select(Street.code)
+                .where(Street.district_code == parent_code(street, "district"))
+                .order_by(Street.code)
+                .limit(12)
             ).scalars()
         )
         hint = (
@@ -329,15 +371,13 @@ def add_user(
     with transaction(bind) as conn:
         if street:
             check_street(conn, street)
-        taken = conn.execute(text("SELECT 1 FROM app_user WHERE name = :name"), {"name": name})
+        taken = conn.execute(select(AppUser.id).where(AppUser.name == name))
         if taken.first() is not None:
             raise ConflictError(f"a user named {name!r} already exists")
         conn.execute(
-            text(
-                "INSERT INTO app_user (name, role, street_code, password_hash) "
-                "VALUES (:name, :role, :street, :hash)"
-            ),
-            {"name": name, "role": role, "street": street or None, "hash": _hash(password)},
+            insert(AppUser).values(
+                name=name, role=role, street_code=street or None, password_hash=_hash(password)
+            )
         )
         added = get_user(conn, name)
         audit.record(
@@ -361,7 +401,7 @@ def list_users(bind: Engine | Connection) -> list[User]:
     ['analyst1', 'zhenhai']
     """
     with transaction(bind) as conn:
-        rows = conn.execute(text(_SELECT + " ORDER BY u.name")).all()
+        rows = conn.execute(_USERS.order_by(AppUser.name)).all()
     return [_user(row) for row in rows]
 
 
@@ -374,7 +414,7 @@ def count_users(bind: Engine | Connection) -> int:
     2
     """
     with transaction(bind) as conn:
-        return int(conn.execute(text("SELECT count(*) FROM app_user")).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(AppUser)).scalar_one())
 
 
 def get_user(bind: Engine | Connection, name: str) -> User:
@@ -386,7 +426,7 @@ def get_user(bind: Engine | Connection, name: str) -> User:
     '350304001'
     """
     with transaction(bind) as conn:
-        row = conn.execute(text(_SELECT + " WHERE u.name = :name"), {"name": name}).one_or_none()
+        row = conn.execute(_USER_BY_NAME, {"name": name}).one_or_none()
     if row is None:
         raise NotFoundError(f"there is no user named {name!r}")
     return _user(row)
@@ -401,7 +441,7 @@ def user_by_id(bind: Engine | Connection, user_id: int) -> User | None:
     'zhenhai'
     """
     with transaction(bind) as conn:
-        row = conn.execute(text(_SELECT + " WHERE u.id = :id"), {"id": user_id}).one_or_none()
+        row = conn.execute(_USER_BY_ID, {"id": user_id}).one_or_none()
     return None if row is None else _user(row)
 
 
@@ -416,8 +456,7 @@ def remove_user(bind: Engine | Connection, name: str, *, actor: str) -> None:
     """
     with transaction(bind) as conn:
         removed = conn.execute(
-            text("DELETE FROM app_user WHERE name = :name RETURNING role, street_code"),
-            {"name": name},
+            delete(AppUser).where(AppUser.name == name).returning(AppUser.role, AppUser.street_code)
         ).one_or_none()
         if removed is None:
             raise NotFoundError(f"there is no user named {name!r}")
@@ -446,17 +485,16 @@ def set_password(bind: Engine | Connection, name: str, password: str, *, actor: 
     check_password(password, name=name)
     with transaction(bind) as conn:
         changed = conn.execute(
-            text(
-                "UPDATE app_user u SET password_hash = :hash, token_hash = NULL, "
-                "session_version = u.session_version + 1 "
-                "FROM app_user old WHERE old.id = u.id AND u.name = :name "
-                "RETURNING u.id, u.street_code, old.token_hash IS NOT NULL AS had_token"
-            ),
-            {"name": name, "hash": _hash(password)},
+            _update_user(
+                name,
+                password_hash=_hash(password),
+                token_hash=None,
+                session_version=AppUser.session_version + 1,
+            ).returning(AppUser.id, AppUser.street_code, _HAD_TOKEN)
         ).one_or_none()
         if changed is None:
             raise NotFoundError(f"there is no user named {name!r}")
-        conn.execute(text("DELETE FROM user_session WHERE user_id = :id"), {"id": changed.id})
+        conn.execute(delete(UserSession).where(UserSession.user_id == changed.id))
         ended = {"sessions": "ended"} | ({"token": None} if changed.had_token else {})
         audit.record(
             conn,
@@ -515,19 +553,26 @@ def authenticate(
         row = None
         if _NAME.fullmatch(name) and len(password) <= MAX_PASSWORD_LENGTH:
             row = conn.execute(
-                text("SELECT id, password_hash FROM app_user WHERE name = :name"), {"name": name}
+                select(AppUser.id, AppUser.password_hash).where(AppUser.name == name)
             ).one_or_none()
         if row is None:
             check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
         elif check_password_hash(row.password_hash, password):
             logins.forget(conn, name, where)
-            conn.execute(
-                text("UPDATE app_user SET last_login_at = :now WHERE id = :id"),
-                {"id": row.id, "now": when},
-            )
+            conn.execute(update(AppUser).where(AppUser.id == row.id).values(last_login_at=when))
             return user_by_id(conn, int(row.id))
         logins.record_failure(conn, name, where, now=when, limits=limits)
     return None
+
+
+_OLD = aliased(AppUser, name="old")
+"""The user's row as it was before an update (``UPDATE ... FROM app_user old``)."""
+_HAD_TOKEN = _OLD.token_hash.is_not(None).label("had_token")
+
+
+def _update_user(name: str, **values: Any) -> Update:
+    """An update of the user named ``name``, that can return what the row held before it."""
+    return update(AppUser).values(**values).where(_OLD.id == AppUser.id, AppUser.name == name)
 
 
 # --- sessions ------------------------------------------------------------------------------------
@@ -550,13 +595,13 @@ def start_session(bind: Engine | Connection, user_id: int, *, lifetime: dt.timed
     """
     session_id = secrets.token_urlsafe(32)
     with transaction(bind) as conn:
-        conn.execute(text("DELETE FROM user_session WHERE expires_at <= now()"))
+        conn.execute(delete(UserSession).where(UserSession.expires_at <= func.now()))
         conn.execute(
-            text(
-                "INSERT INTO user_session (id_hash, user_id, expires_at) "
-                "VALUES (:hash, :user_id, now() + :lifetime)"
-            ),
-            {"hash": _session_hash(session_id), "user_id": user_id, "lifetime": lifetime},
+            insert(UserSession).values(
+                id_hash=_session_hash(session_id),
+                user_id=user_id,
+                expires_at=func.now() + literal(lifetime, Interval()),
+            )
         )
     return session_id
 
@@ -572,13 +617,7 @@ def user_for_session(bind: Engine | Connection, session_id: str) -> User | None:
     if len(session_id) > 200:
         return None
     with transaction(bind) as conn:
-        row = conn.execute(
-            text(
-                _SELECT + " JOIN user_session us ON us.user_id = u.id "
-                "WHERE us.id_hash = :hash AND us.expires_at > now()"
-            ),
-            {"hash": _session_hash(session_id)},
-        ).one_or_none()
+        row = conn.execute(_USER_BY_SESSION, {"hash": _session_hash(session_id)}).one_or_none()
     return None if row is None else _user(row)
 
 
@@ -593,10 +632,7 @@ def end_session(bind: Engine | Connection, session_id: str) -> None:
     True
     """
     with transaction(bind) as conn:
-        conn.execute(
-            text("DELETE FROM user_session WHERE id_hash = :hash"),
-            {"hash": _session_hash(session_id)},
-        )
+        conn.execute(delete(UserSession).where(UserSession.id_hash == _session_hash(session_id)))
 
 
 # --- API tokens ----------------------------------------------------------------------------------
@@ -620,12 +656,9 @@ def issue_token(bind: Engine | Connection, name: str, *, actor: str) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction(bind) as conn:
         changed = conn.execute(
-            text(
-                "UPDATE app_user u SET token_hash = :hash FROM app_user old "
-                "WHERE old.id = u.id AND u.name = :name "
-                "RETURNING u.street_code, old.token_hash IS NOT NULL AS had_token"
-            ),
-            {"name": name, "hash": token_hash(token)},
+            _update_user(name, token_hash=token_hash(token)).returning(
+                AppUser.street_code, _HAD_TOKEN
+            )
         ).one_or_none()
         if changed is None:
             raise NotFoundError(f"there is no user named {name!r}")
@@ -651,12 +684,7 @@ def revoke_token(bind: Engine | Connection, name: str, *, actor: str) -> None:
     """
     with transaction(bind) as conn:
         changed = conn.execute(
-            text(
-                "UPDATE app_user u SET token_hash = NULL FROM app_user old "
-                "WHERE old.id = u.id AND u.name = :name "
-                "RETURNING u.street_code, old.token_hash IS NOT NULL AS had_token"
-            ),
-            {"name": name},
+            _update_user(name, token_hash=None).returning(AppUser.street_code, _HAD_TOKEN)
         ).one_or_none()
         if changed is None:
             raise NotFoundError(f"there is no user named {name!r}")
@@ -684,20 +712,22 @@ def user_for_token(bind: Engine | Connection, token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     with transaction(bind) as conn:
-        row = conn.execute(
-            text(_SELECT + " WHERE u.token_hash = :hash"), {"hash": token_hash(token)}
-        ).one_or_none()
+        row = conn.execute(_USER_BY_TOKEN, {"hash": token_hash(token)}).one_or_none()
     return None if row is None else _user(row)
 
 
-_STREET_COUNTS = text(
-    """
-    SELECT (SELECT count(*) FROM district WHERE code = :district),
-           (SELECT count(*) FROM street WHERE code = :street),
-           (SELECT count(*) FROM community WHERE street_code = :street),
-           (SELECT count(*) FROM grid_cell WHERE valid_to IS NULL AND code LIKE :prefix)
-    """
+def _count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+    """How many rows of the table ``where`` is about match it."""
+    return select(func.count()).where(*where).scalar_subquery()
+
+
+_STREET_COUNTS = select(
+    _count(District.code == bindparam("district")),
+    _count(Street.code == bindparam("street")),
+    _count(Community.street_code == bindparam("street")),
+    _count(GridCell.valid_to.is_(None), GridCell.code.like(bindparam("prefix"))),
 )
+"""The areas a street's user sees: its district, itself, its communities, its active cells."""
 
 
 def area_counts(bind: Engine | Connection, *, street: str | None = None) -> dict[str, int]:

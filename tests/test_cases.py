@@ -545,6 +545,20 @@ def test_stats_on_the_demo_district(demo_engine: Engine) -> None:
     assert some and all(c["street_code"] == code and c["overdue"] for c in some)
 
 
+def test_stats_median_is_exactly_what_postgresql_computes(demo_engine: Engine) -> None:
+    # PostgreSQL's median is a float8; it must come out as it is, not rounded on the way.
+    with demo_engine.connect() as conn:
+        result = conn.execute(text("SELECT street_code, reported_at, closed_at FROM case_record"))
+        raw = pd.DataFrame(result.all(), columns=list(result.keys()))
+    closed = raw[raw["closed_at"].notna()]
+    hours = (closed["closed_at"] - closed["reported_at"]).dt.total_seconds() / 3600
+    expected = hours.groupby(closed["street_code"]).median()
+    streets = case_stats(demo_engine, level="street").dropna(subset=["code"])
+    found = streets.set_index("code")["median_hours_to_close"].loc[expected.index]
+    assert len(expected) > 1
+    assert found.to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-14, abs=0)
+
+
 # --- locating new cases -------------------------------------------------------------------------
 
 

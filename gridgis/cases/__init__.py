@@ -53,7 +53,6 @@ from __future__ import annotations
 
 from gridgis.cases.base import LOCAL_TZ, STEPS
 from gridgis.cases.base import period_clauses as period_clauses
-from gridgis.cases.base import period_conditions as period_conditions
 from gridgis.cases.cache import IntakeCache
 from gridgis.cases.categories import (
     CaseCategories,
@@ -62,7 +61,6 @@ from gridgis.cases.categories import (
     resolve_categories,
 )
 from gridgis.cases.deadlines import MAX_DEADLINE_HOURS as MAX_DEADLINE_HOURS
-from gridgis.cases.deadlines import OVERDUE_SQL as OVERDUE_SQL
 from gridgis.cases.deadlines import deadline_hours, set_deadline_hours
 from gridgis.cases.deadlines import is_overdue as is_overdue
 from gridgis.cases.filing import create_case

@@ -7,7 +7,6 @@ the errors a database refusal of a case becomes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import numpy as np
 import psycopg
@@ -73,36 +72,6 @@ def period_clauses(
         conditions.append(column >= start)
     if end is not None:
         conditions.append(column < end)
-    return conditions
-
-
-def period_conditions(
-    column: str,
-    since: object | None,
-    until: object | None,
-    params: dict[str, Any],
-    *,
-    ordered: bool = False,
-) -> list[str]:
-    """SQL conditions keeping ``column`` in ``[since, until)``; the times go into ``params``.
-
-    The text form of :func:`period_clauses`, for the queries of other modules still
-    written as SQL text; ``since`` and ``until`` are stored as ``:since`` and ``:until``.
-
-    Examples
-    --------
-    >>> params = {}
-    >>> period_conditions("c.reported_at", dt.datetime(2025, 1, 1), None, params)
-    ['c.reported_at >= :since']
-    """
-    start, end = _period(since, until, ordered=ordered)
-    conditions: list[str] = []
-    if start is not None:
-        params["since"] = start
-        conditions.append(f"{column} >= :since")
-    if end is not None:
-        params["until"] = end
-        conditions.append(f"{column} < :until")
     return conditions
 
 

@@ -14,11 +14,6 @@ from gridgis.db.versions import VersionedCache
 from gridgis.errors import InputError
 from gridgis.geocode import CellIndex, IndexLocator
 
-_LAYOUT_VERSION_SQL = "(SELECT coalesce(max(v.id), 0) FROM layout_version v)"
-"""The newest published layout: ``publish_cells`` adds a ``layout_version`` row for every
-redraw, adjustment or import, so this number changes whenever the active cells do. The
-filing statement compares it with :attr:`_Layout.version` (:mod:`gridgis.cases.filing`)."""
-
 TABLES: tuple[str, ...] = ("grid_cell", "community", "district", "layout_version", "case_category")
 """What :class:`IntakeCache` holds is read from these tables (their versions are checked)."""
 
@@ -29,7 +24,8 @@ class _Layout:
 
     locator: IndexLocator
     version: int
-    """The newest ``layout_version`` id when the cells were read (see ``_LAYOUT_VERSION_SQL``)."""
+    """The newest ``layout_version`` id when the cells were read; the filing statement
+    (:mod:`gridgis.cases.filing`) files a case only while it is still the newest."""
     categories: CaseCategories
 
 

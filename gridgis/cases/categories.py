@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select
 
 from gridgis.cases.base import _some
 from gridgis.db import queries
+from gridgis.db.models import CaseCategory
 from gridgis.errors import NotFoundError
+
+_NAMES = select(CaseCategory.code, CaseCategory.name_zh, CaseCategory.name_en)
+_WITH_LIMITS = select(
+    CaseCategory.code, CaseCategory.name_zh, CaseCategory.name_en, CaseCategory.deadline_hours
+).order_by(CaseCategory.code)
 
 
 class CaseCategories:
@@ -93,7 +99,7 @@ def load_categories(connection: Engine | Connection) -> CaseCategories:
     'fire_safety'
     """
     with queries.connection(connection) as conn:
-        rows = conn.execute(text("SELECT code, name_zh, name_en FROM case_category"))
+        rows = conn.execute(_NAMES)
         return CaseCategories(rows.all())
 
 
@@ -129,7 +135,5 @@ def case_categories(connection: Engine | Connection) -> list[dict[str, Any]]:
     ['市容环境', '工商食药']
     """
     with queries.connection(connection) as conn:
-        rows = conn.execute(
-            text("SELECT code, name_zh, name_en, deadline_hours FROM case_category ORDER BY code")
-        )
+        rows = conn.execute(_WITH_LIMITS)
         return [dict(r._mapping) for r in rows]

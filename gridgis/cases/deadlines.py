@@ -15,13 +15,14 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    text,
+    update,
 )
+from sqlalchemy.orm import aliased
 
 from gridgis import audit
 from gridgis.cases.categories import case_categories, load_categories
 from gridgis.db import queries
-from gridgis.db.models import Case
+from gridgis.db.models import Case, CaseCategory
 from gridgis.errors import InputError
 
 MAX_DEADLINE_HOURS = 24 * 366
@@ -57,15 +58,6 @@ def is_overdue(
         ),
         false(),
     )
-
-
-OVERDUE_SQL = (
-    "coalesce(CASE WHEN c.closed_at IS NOT NULL THEN c.closed_at > c.deadline "
-    "WHEN c.rejected_at IS NOT NULL THEN false ELSE CAST(:now AS timestamptz) > c.deadline END, "
-    "false)"
-)
-"""SQL of whether case row ``c`` is overdue at ``:now`` (as :func:`is_overdue`), for the queries
-of other modules still written as SQL text."""
 
 
 def deadline_hours(connection: Engine | Connection) -> dict[str, int]:
@@ -119,12 +111,12 @@ def set_deadline_hours(
         )
     with queries.transaction(connection) as conn:
         code = load_categories(conn).resolve(category)
+        before = aliased(CaseCategory, name="old")
         old = conn.execute(
-            text(
-                "UPDATE case_category k SET deadline_hours = :h FROM case_category old "
-                "WHERE old.code = k.code AND k.code = :c RETURNING old.deadline_hours"
-            ),
-            {"h": int(hours), "c": code},
+            update(CaseCategory)
+            .values(deadline_hours=int(hours))
+            .where(before.code == CaseCategory.code, CaseCategory.code == code)
+            .returning(before.deadline_hours)
         ).scalar_one()
         if old != int(hours):
             audit.record(

@@ -11,15 +11,42 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 import psycopg
-from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    Float,
+    Integer,
+    ScalarSelect,
+    Select,
+    String,
+    Text,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import QueryableAttribute, aliased
+from sqlalchemy.types import TypeEngine
 
 from gridgis import audit
 from gridgis.cases.base import STEPS, _check_texts, _iso, _now, _translate
-from gridgis.cases.cache import _LAYOUT_VERSION_SQL, IntakeCache
+from gridgis.cases.cache import IntakeCache
 from gridgis.cases.categories import load_categories
 from gridgis.crs import CRSLike, CRSSpec, parse_crs, to_wgs84
 from gridgis.db.locate import DatabaseLocator
+from gridgis.db.models import SRID, AuditLog, Building, Case, CaseCategory, Community, LayoutVersion
 from gridgis.errors import ConflictError, DuplicateCaseError, InputError
 from gridgis.geocode import CellIndex, CellLocator, IndexLocator, point_flag
 from gridgis.times import aware, parse_time
@@ -27,54 +54,60 @@ from gridgis.times import aware, parse_time
 if TYPE_CHECKING:
     from gridgis.address import AddressBook
 
-_INSERT_COLUMNS = (
-    "external_id",
-    "category_code",
-    "description",
-    "source",
-    "address",
-    "reported_at",
-    "reported_by",
-    "deadline",
-    "geom",
-    "raw_x",
-    "raw_y",
-    "raw_crs",
-    "cell_id",
-    "community_code",
-    "street_code",
-    "located_by",
-    "location_flag",
-    "building_id",
-    "match_score",
-)
-_CASE_VALUES = (
-    "CAST(:external_id AS text)",
-    "k.code",
-    "CAST(:description AS text)",
-    "CAST(:source AS text)",
-    "CAST(:address AS text)",
-    "CAST(:reported_at AS timestamptz)",
-    "CAST(:reported_by AS text)",
-    # The limit in force now, read in the same statement: a change made a moment ago
-    # (set_deadline_hours, in any process) applies at once.
-    "CAST(:reported_at AS timestamptz) + k.deadline_hours * interval '1 hour'",
-    "CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL ELSE "
-    "ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326) END",
-    "CAST(:raw_x AS float8)",
-    "CAST(:raw_y AS float8)",
-    "CAST(:raw_crs AS text)",
-    "CAST(:cell_id AS int4)",
-    "CAST(:community_code AS varchar)",
-    "CAST(:street_code AS varchar)",
-    "CAST(:located_by AS text)",
-    "CAST(:location_flag AS text)",
-    "CAST(:building_id AS int8)",
-    "CAST(:match_score AS float8)",
-)
+_TEXT, _FLOAT = Text(), Float()
 
 
-def _insert_sql(*, checked_layout: bool, durable: bool) -> TextClause:
+def _param(name: str, type_: TypeEngine[Any]) -> ColumnElement[Any]:
+    """The bound value ``name``, cast to ``type_`` in the SQL: it may be ``None``, and the
+    statement goes to the driver as it is (:func:`_insert`), so the type is written out."""
+    return cast(bindparam(name), type_)
+
+
+def _layout_version() -> ScalarSelect[int]:
+    """The newest published layout: ``publish_cells`` adds a ``layout_version`` row for every
+    redraw, adjustment or import, so this number changes whenever the active cells do.
+
+    It must be the number :class:`IntakeCache` records as its layout's ``version`` when it
+    loads the cells: the insert compares the two.
+    """
+    return select(func.coalesce(func.max(LayoutVersion.id), 0)).scalar_subquery()
+
+
+def _case_values(
+    category: type[CaseCategory],
+) -> dict[str, ColumnElement[Any] | QueryableAttribute[Any]]:
+    """The columns of a new case, by name: the sent values, and what ``category`` (the row
+    of ``case_category``) gives."""
+    reported_at = _param("reported_at", DateTime(timezone=True))
+    lon, lat = _param("lon", _FLOAT), _param("lat", _FLOAT)
+    return {
+        "external_id": _param("external_id", _TEXT),
+        "category_code": category.code,
+        "description": _param("description", _TEXT),
+        "source": _param("source", _TEXT),
+        "address": _param("address", _TEXT),
+        "reported_at": reported_at,
+        "reported_by": _param("reported_by", _TEXT),
+        # The limit in force now, read in the same statement: a change made a moment ago
+        # (set_deadline_hours, in any process) applies at once.
+        "deadline": reported_at + category.deadline_hours * literal(dt.timedelta(hours=1)),
+        "geom": case(
+            (lon.is_(None), null()), else_=func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+        ),
+        "raw_x": _param("raw_x", _FLOAT),
+        "raw_y": _param("raw_y", _FLOAT),
+        "raw_crs": _param("raw_crs", _TEXT),
+        "cell_id": _param("cell_id", Integer()),
+        "community_code": _param("community_code", String()),
+        "street_code": _param("street_code", String()),
+        "located_by": _param("located_by", _TEXT),
+        "location_flag": _param("location_flag", _TEXT),
+        "building_id": _param("building_id", BigInteger()),
+        "match_score": _param("match_score", _FLOAT),
+    }
+
+
+def _insert_statement(*, checked_layout: bool, durable: bool) -> Select[Any]:
     """One statement that files a case and answers what only the database knows of it.
 
     That is the id, the step, the deadline and the category's name; the rest of the
@@ -90,40 +123,72 @@ def _insert_sql(*, checked_layout: bool, durable: bool) -> TextClause:
     the statement turns ``synchronous_commit`` off for its transaction (in autocommit,
     for itself alone).
     """
-    checked = f" AND {_LAYOUT_VERSION_SQL} = CAST(:layout_version AS int8)"
-    asynchronous = " AND set_config('synchronous_commit', 'off', true) = 'off'"
-    return text(
-        f"WITH c AS (INSERT INTO case_record ({', '.join(_INSERT_COLUMNS)}) "
-        f"SELECT {', '.join(_CASE_VALUES)} FROM case_category k WHERE k.code = :category_code"
-        + (checked if checked_layout else "")
-        + ("" if durable else asynchronous)
-        + " ON CONFLICT (external_id) DO NOTHING "
-        "RETURNING id, category_code, step, deadline, street_code), "
-        # The audit row, in the same statement: written if and only if the case is.
-        "a AS (INSERT INTO audit_log (actor, action, object_type, object_id, street_code, "
-        "summary, request_id) SELECT CAST(:audit_actor AS text), 'create', 'case', "
-        "c.id::text, c.street_code, CAST(:audit_summary AS jsonb), "
-        "CAST(:audit_request AS text) FROM c) "
-        "SELECT c.id, c.step, c.deadline, k.name_zh AS category_name FROM c "
-        "JOIN case_category k ON k.code = c.category_code"
+    category = aliased(CaseCategory, name="k")
+    values = _case_values(category)
+    chosen = select(*values.values()).where(category.code == bindparam("category_code"))
+    if checked_layout:
+        chosen = chosen.where(_layout_version() == _param("layout_version", BigInteger()))
+    if not durable:
+        chosen = chosen.where(func.set_config("synchronous_commit", "off", True) == "off")
+    filed = (
+        pg_insert(Case)
+        .from_select(list(values), chosen)
+        .on_conflict_do_nothing(index_elements=[Case.external_id])
+        .returning(Case.id, Case.category_code, Case.step, Case.deadline, Case.street_code)
+        .cte("c")
+    )
+    # The audit row, in the same statement: written if and only if the case is.
+    audited = insert(AuditLog).from_select(
+        ["actor", "action", "object_type", "object_id", "street_code", "summary", "request_id"],
+        select(
+            _param("audit_actor", _TEXT),
+            literal("create"),
+            literal("case"),
+            cast(filed.c.id, _TEXT),
+            filed.c.street_code,
+            cast(_param("audit_summary", _TEXT), JSONB),
+            _param("audit_request", _TEXT),
+        ),
+    )
+    return (
+        select(
+            filed.c.id,
+            filed.c.step,
+            filed.c.deadline,
+            CaseCategory.name_zh.label("category_name"),
+        )
+        .join_from(filed, CaseCategory, CaseCategory.code == filed.c.category_code)
+        .add_cte(audited.cte("a"))
     )
 
 
 _INSERTS = {
-    (checked, durable): _insert_sql(checked_layout=checked, durable=durable)
+    (checked, durable): _insert_statement(checked_layout=checked, durable=durable)
     for checked in (False, True)
     for durable in (False, True)
 }
-_WHY_NOT_FILED = text(
-    f"SELECT {_LAYOUT_VERSION_SQL} AS version, "
-    "EXISTS (SELECT 1 FROM case_category WHERE code = :category_code) AS known, "
-    "(SELECT id FROM case_record WHERE external_id = :external_id) AS existing, "
-    "(SELECT street_code FROM case_record WHERE external_id = :external_id) AS existing_street"
+_WHY_NOT_FILED = select(
+    _layout_version().label("version"),
+    exists().where(CaseCategory.code == bindparam("category_code")).label("known"),
+    select(Case.id)
+    .where(Case.external_id == bindparam("external_id"))
+    .scalar_subquery()
+    .label("existing"),
+    select(Case.street_code)
+    .where(Case.external_id == bindparam("external_id"))
+    .scalar_subquery()
+    .label("existing_street"),
 )
-_BUILDING = text(
-    "SELECT b.id, ST_X(b.location) AS lon, ST_Y(b.location) AS lat, b.community_code, "
-    "m.street_code FROM building b JOIN community m ON m.code = b.community_code "
-    "WHERE b.id = :id"
+_BUILDING = (
+    select(
+        Building.id,
+        func.ST_X(Building.location).label("lon"),
+        func.ST_Y(Building.location).label("lat"),
+        Building.community_code,
+        Community.street_code,
+    )
+    .join(Community, Community.code == Building.community_code)
+    .where(Building.id == bindparam("id"))
 )
 _MAX_LAYOUT_RETRIES = 3
 """How often :func:`create_case` places a case again when layouts keep being published
@@ -306,7 +371,7 @@ def _filing(bind: Engine | Connection, *, autocommit: bool) -> Iterator[Connecti
 
 
 class _Inserted(NamedTuple):
-    """What the insert answers (see :func:`_insert_sql`)."""
+    """What the insert answers (see :func:`_insert_statement`)."""
 
     id: int
     step: str
@@ -330,12 +395,12 @@ def _insert(
     if not direct:
         row = conn.execute(_INSERTS[key], values).one_or_none()
         return None if row is None else _Inserted(*row)
-    sql = _DRIVER_SQL.get(key)
-    if sql is None:
-        sql = _DRIVER_SQL[key] = str(_INSERTS[key].compile(dialect=conn.dialect))
+    statement = _DRIVER_SQL.get(key)
+    if statement is None:
+        statement = _DRIVER_SQL[key] = _driver_statement(_INSERTS[key], conn.dialect)
     driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
     try:
-        found = driver.execute(sql, values).fetchone()
+        found = driver.execute(statement.sql, statement.constants | values).fetchone()
     except psycopg.IntegrityError as exc:
         raise _translate(exc, "filing the case") from exc
     return None if found is None else _Inserted(*found)
@@ -355,8 +420,25 @@ _AUDITED = (
 """The fields of a new case its audit row keeps: where and what kind, not what people
 wrote (description, address, reporter), which stays in the case alone."""
 
-_DRIVER_SQL: dict[tuple[bool, bool], str] = {}
-"""The inserts as the driver takes them (``%(name)s`` parameters), made on first use."""
+
+class _DriverStatement(NamedTuple):
+    """A statement as the driver takes it: SQL with ``%(name)s`` parameters, and the values of
+    those SQLAlchemy named itself (the constants of the expression: ``'create'``, the SRID...)."""
+
+    sql: str
+    constants: dict[str, Any]
+
+
+def _driver_statement(statement: Select[Any], dialect: Dialect) -> _DriverStatement:
+    compiled = statement.compile(dialect=dialect)
+    # The named parameters (bindparam(name), no value) are the caller's; the others are the
+    # expression's constants, which SQLAlchemy sends as parameters too.
+    constants = {name: value for name, value in compiled.params.items() if value is not None}
+    return _DriverStatement(compiled.string, constants)
+
+
+_DRIVER_SQL: dict[tuple[bool, bool], _DriverStatement] = {}
+"""The inserts as the driver takes them, made on first use."""
 
 
 def _file_cached(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gridgis import audit
@@ -22,9 +22,20 @@ from gridgis.cases.base import (
 )
 from gridgis.cases.records import get_case
 from gridgis.db import queries
-from gridgis.db.models import CASE_STEPS
+from gridgis.db.models import CASE_STEPS, Case
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.times import aware, parse_time
+
+_STEPS = (
+    select(
+        Case.id,
+        Case.step,
+        *(Case.__table__.c[f"{step}_{what}"] for step in STEPS for what in ("at", "by")),
+    )
+    .where(Case.id == bindparam("id"))
+    .with_for_update()
+)
+"""Case ``:id``'s step, and when and by whom it took each, locked until the transaction ends."""
 
 
 def advance_case(
@@ -92,14 +103,7 @@ def advance_case(
     when = parse_time(aware(at, field="at"), field="at") if at is not None else _now()
     _check_texts(actor=actor)
     with queries.transaction(connection) as conn:
-        row = conn.execute(
-            text(
-                "SELECT id, step, "
-                + ", ".join(f"{s}_at, {s}_by" for s in STEPS)
-                + " FROM case_record WHERE id = :id FOR UPDATE"
-            ),
-            {"id": case_id},
-        ).one_or_none()
+        row = conn.execute(_STEPS, {"id": case_id}).one_or_none()
         if row is None:
             raise NotFoundError(f"case {case_id} does not exist")
         record = row._mapping
@@ -133,10 +137,10 @@ def advance_case(
             )
         try:
             with conn.begin_nested():
-                # `step` is one of STEPS (checked above), so the column names are safe.
                 conn.execute(
-                    text(f"UPDATE case_record SET {step}_at = :at, {step}_by = :by WHERE id = :id"),
-                    {"at": when, "by": actor, "id": case_id},
+                    update(Case)
+                    .where(Case.id == case_id)
+                    .values({f"{step}_at": when, f"{step}_by": actor})
                 )
         except IntegrityError as exc:
             raise _translate(exc, f"moving case {case_id} to {_step_label(step)}") from exc

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    Select,
+    Text,
+    any_,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgis import paging
 from gridgis.cases.base import (
@@ -16,13 +31,14 @@ from gridgis.cases.base import (
     _check_step,
     _iso,
     _now,
+    _period,
     _some,
-    period_conditions,
 )
 from gridgis.cases.categories import resolve_categories
-from gridgis.cases.deadlines import OVERDUE_SQL
+from gridgis.cases.deadlines import is_overdue
 from gridgis.codes import check_code
 from gridgis.db import queries
+from gridgis.db.models import Case, CaseCategory, GridCell
 from gridgis.errors import InputError, NotFoundError
 from gridgis.paging import check_page
 
@@ -30,19 +46,74 @@ MAX_LIMIT = paging.MAX_LIMIT
 """The most cases :func:`list_cases` returns at once (:data:`gridgis.paging.MAX_LIMIT`)."""
 
 
-_CASE_COLUMNS_SQL = (
-    "c.id, c.external_id, c.category_code AS category, k.name_zh AS category_name, "
-    "c.description, c.source, c.address, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, "
-    "c.raw_x, c.raw_y, c.raw_crs, c.located_by, c.location_flag, c.building_id, c.match_score, "
-    "g.code AS cell_code, c.community_code, c.street_code, c.step, c.deadline, "
-    f"{OVERDUE_SQL} AS overdue, " + ", ".join(f"c.{step}_at, c.{step}_by" for step in STEPS)
-)
+_NOW: BindParameter[dt.datetime] = bindparam("now")
+"""The time a case is judged overdue at (bound when the select runs)."""
 
 
-_CASE_SELECT = (
-    f"SELECT {_CASE_COLUMNS_SQL} FROM case_record c "
-    "JOIN case_category k ON k.code = c.category_code LEFT JOIN grid_cell g ON g.id = c.cell_id"
-)
+def _case_select() -> Select[Any]:
+    """Cases as :func:`get_case` gives them (a select to filter and order), overdue at ``:now``."""
+    steps = Case.__table__.c
+    return (
+        select(
+            Case.id,
+            Case.external_id,
+            Case.category_code.label("category"),
+            CaseCategory.name_zh.label("category_name"),
+            Case.description,
+            Case.source,
+            Case.address,
+            func.ST_X(Case.geom).label("lon"),
+            func.ST_Y(Case.geom).label("lat"),
+            Case.raw_x,
+            Case.raw_y,
+            Case.raw_crs,
+            Case.located_by,
+            Case.location_flag,
+            Case.building_id,
+            Case.match_score,
+            GridCell.code.label("cell_code"),
+            Case.community_code,
+            Case.street_code,
+            Case.step,
+            Case.deadline,
+            is_overdue(_NOW).label("overdue"),
+            *(steps[f"{step}_{what}"] for step in STEPS for what in ("at", "by")),
+        )
+        .join(CaseCategory, CaseCategory.code == Case.category_code)
+        .outerjoin(GridCell, GridCell.id == Case.cell_id)
+    )
+
+
+_CASES = _case_select()
+_CASE_BY_ID = _CASES.where(Case.id == bindparam("id"))
+_AWARE = DateTime(timezone=True)
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "street": Case.street_code == bindparam("street"),
+    "community": Case.community_code == bindparam("community"),
+    "cell": GridCell.code == bindparam("cell"),
+    "steps": Case.step == any_(bindparam("steps", type_=ARRAY(Text))),
+    "overdue": is_overdue(_NOW) == bindparam("overdue", type_=Boolean),
+    "since": Case.reported_at >= bindparam("since", type_=_AWARE),
+    "until": Case.reported_at < bindparam("until", type_=_AWARE),
+    "categories": Case.category_code == any_(bindparam("categories", type_=ARRAY(Text))),
+}
+"""The filters of :func:`list_cases`, each with the parameter it binds."""
+
+
+@functools.lru_cache(maxsize=2 ** len(_FILTERS))
+def _listing(filters: tuple[str, ...]) -> Select[Any]:
+    """The select of :func:`list_cases` with ``filters`` (keys of :data:`_FILTERS`).
+
+    Made once per combination: SQLAlchemy then finds its compiled form by the statement
+    itself, instead of working out afresh how a new statement's columns match it (about
+    half a millisecond for these 36 columns).
+    """
+    return (
+        _CASES.where(*(_FILTERS[name] for name in filters))
+        .order_by(Case.reported_at.desc(), Case.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
 
 
 def _check_code(value: str | None, level: str) -> str | None:
@@ -85,9 +156,7 @@ def get_case(connection: Engine | Connection, case_id: int) -> dict[str, Any]:
     """
     case_id = _check_case_id(case_id)
     with queries.connection(connection) as conn:
-        row = conn.execute(
-            text(_CASE_SELECT + " WHERE c.id = :id"), {"id": case_id, "now": _now()}
-        ).one_or_none()
+        row = conn.execute(_CASE_BY_ID, {"id": case_id, "now": _now()}).one_or_none()
     if row is None:
         raise NotFoundError(f"case {case_id} does not exist")
     return _record(row._mapping)
@@ -144,30 +213,17 @@ def list_cases(
     limit, offset = check_page(limit, offset, max_limit=MAX_LIMIT)
     if overdue is not None and not isinstance(overdue, bool):
         raise InputError(f"`overdue` was {overdue!r} but is expected to be True, False or None")
-    where: list[str] = []
     params: dict[str, Any] = {"now": _now(), "limit": limit, "offset": offset}
-    for level, value, column in (
-        ("street", street, "c.street_code"),
-        ("community", community, "c.community_code"),
-        ("cell", cell, "g.code"),
-    ):
+    for level, value in (("street", street), ("community", community), ("cell", cell)):
         if _check_code(value, level) is not None:
-            where.append(f"{column} = :{level}")
             params[level] = value
     if step is not None:
-        where.append("c.step = ANY(CAST(:steps AS text[]))")
         params["steps"] = [_check_step(s) for s in _some(step, "step")]
     if overdue is not None:
-        where.append(f"{OVERDUE_SQL} = :overdue")
         params["overdue"] = overdue
-    where += period_conditions("c.reported_at", since, until, params)
+    params["since"], params["until"] = _period(since, until, ordered=False)
     with queries.connection(connection) as conn:
         if category is not None:
-            where.append("c.category_code = ANY(CAST(:categories AS text[]))")
             params["categories"] = resolve_categories(conn, category)
-        sql = (
-            _CASE_SELECT
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit OFFSET :offset"
-        )
-        return [_record(r._mapping) for r in conn.execute(text(sql), params)]
+        chosen = _listing(tuple(name for name in _FILTERS if params.get(name) is not None))
+        return [_record(r._mapping) for r in conn.execute(chosen, params)]

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    Numeric,
+    Select,
+    cast,
+    exists,
+    extract,
+    func,
+    literal,
+    select,
+    true,
+    type_coerce,
+    union,
+)
+from sqlalchemy.dialects.postgresql import distinct_on
 
-from gridgis.cases.base import _now, period_conditions
+from gridgis.cases.base import _now, period_clauses
 from gridgis.codes import LEVEL_DIGITS
 from gridgis.db import queries
-from gridgis.db.locate import cell_at_sql
+from gridgis.db.locate import cell_at
+from gridgis.db.models import Case, Community, GridCell, Street
 from gridgis.errors import InputError
 from gridgis.times import aware
 
@@ -22,23 +42,110 @@ STAT_LAYOUTS: tuple[str, ...] = ("filed", "current")
 """``filed``: the area stored on each case; ``current``: the active cell containing its point."""
 
 
-_FILED_KEY = {"cell": "g.code", "community": "c.community_code", "street": "c.street_code"}
-_AREA_NAMES = {
-    "cell": (
-        "SELECT DISTINCT ON (code) code, name, valid_to IS NULL AS active FROM grid_cell "
-        "ORDER BY code, valid_to IS NULL DESC, valid_from DESC"
-    ),
-    "community": (
-        "SELECT m.code, m.name, EXISTS (SELECT 1 FROM grid_cell g WHERE g.valid_to IS NULL "
-        "AND g.community_code = m.code) AS active FROM community m"
-    ),
-    "street": (
-        "SELECT s.code, s.name, EXISTS (SELECT 1 FROM grid_cell g JOIN community m "
-        "ON m.code = g.community_code WHERE g.valid_to IS NULL AND m.street_code = s.code) "
-        "AS active FROM street s"
-    ),
-}
-"""Each area's name, and whether it has active cells (such areas get a row even without cases)."""
+def _active() -> ColumnElement[bool]:
+    return GridCell.valid_to.is_(None)
+
+
+def _area_names(level: str) -> Select[*tuple[Any, ...]]:
+    """Each area's name, and whether it has active cells (such areas get a row even without
+    cases)."""
+    if level == "cell":
+        return (
+            select(GridCell.code, GridCell.name, _active().label("active"))
+            .ext(distinct_on(GridCell.code))
+            .order_by(GridCell.code, _active().desc(), GridCell.valid_from.desc())
+        )
+    if level == "community":
+        has_cells = exists().where(_active(), GridCell.community_code == Community.code)
+        return select(Community.code, Community.name, has_cells.label("active"))
+    has_cells = (
+        select(GridCell.id)
+        .join(Community, Community.code == GridCell.community_code)
+        .where(_active(), Community.street_code == Street.code)
+        .exists()
+    )
+    return select(Street.code, Street.name, has_cells.label("active"))
+
+
+_CASE_TIMES = (Case.reported_at, Case.deadline, Case.closed_at, Case.rejected_at)
+"""What the figures read of a case (besides its area)."""
+
+
+def _ratio(part: ColumnElement[Any], whole: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``part / whole`` in floating point; NULL where ``whole`` is 0."""
+    return cast(part, Float) / func.nullif(whole, 0, type_=Float)
+
+
+def _stats_select(
+    level: str, layout: str, period: list[ColumnElement[bool]], now: dt.datetime
+) -> Select[*tuple[Any, ...]]:
+    """The figures of :func:`case_stats`, one row per area (see there)."""
+    if layout == "filed":
+        filed = {
+            "cell": GridCell.code,
+            "community": Case.community_code,
+            "street": Case.street_code,
+        }
+        areas = select(*_CASE_TIMES, filed[level].label("area_code")).outerjoin(
+            GridCell, GridCell.id == Case.cell_id
+        )
+    else:
+        cell = cell_at(Case.geom).lateral("a")
+        current = func.left(cell.c.code, LEVEL_DIGITS[level])
+        areas = select(*_CASE_TIMES, current.label("area_code")).outerjoin(cell, true())
+    picked = areas.where(*period).cte("picked")
+    # Hours as numeric / numeric (3600.0, one decimal): PostgreSQL's exact division, rounded
+    # once, when percentile_cont takes it as a float8.
+    hours_to_close = extract("epoch", picked.c.closed_at - picked.c.reported_at) / literal(
+        Decimal("3600.0"), Numeric()
+    )
+    agg = (
+        select(
+            picked.c.area_code,
+            func.count().label("cases"),
+            func.count(picked.c.closed_at).label("closed"),
+            func.count(picked.c.rejected_at).label("rejected"),
+            func.count().filter(picked.c.closed_at <= picked.c.deadline).label("closed_on_time"),
+            func.count()
+            .filter(
+                picked.c.closed_at.is_(None),
+                picked.c.rejected_at.is_(None),
+                literal(now, DateTime(timezone=True)) > picked.c.deadline,
+            )
+            .label("overdue_open"),
+            # PostgreSQL answers a float8: typed so, SQLAlchemy passes it on as it is (typed
+            # numeric, it would round it to a Decimal of 10 places).
+            type_coerce(func.percentile_cont(0.5).within_group(hours_to_close), Float).label(
+                "median_hours_to_close"
+            ),
+        )
+        .group_by(picked.c.area_code)
+        .cte("agg")
+    )
+    names = _area_names(level).cte("names")
+    keys = union(
+        select(agg.c.area_code.label("code")), select(names.c.code).where(names.c.active)
+    ).cte("keys")
+    return (
+        select(
+            keys.c.code,
+            names.c.name,
+            func.coalesce(agg.c.cases, 0).label("cases"),
+            func.coalesce(agg.c.closed, 0).label("closed"),
+            func.coalesce(agg.c.rejected, 0).label("rejected"),
+            func.coalesce(agg.c.closed_on_time, 0).label("closed_on_time"),
+            _ratio(agg.c.closed, agg.c.cases - agg.c.rejected).label("closure_rate"),
+            _ratio(agg.c.closed_on_time, agg.c.closed).label("on_time_rate"),
+            func.coalesce(agg.c.overdue_open, 0).label("overdue_open"),
+            agg.c.median_hours_to_close,
+        )
+        .select_from(keys)
+        .outerjoin(agg, agg.c.area_code.is_not_distinct_from(keys.c.code))
+        .outerjoin(names, names.c.code == keys.c.code)
+        .order_by(keys.c.code.asc().nulls_last())
+    )
+
+
 _STAT_COLUMNS = (
     "code",
     "name",
@@ -121,58 +228,10 @@ def case_stats(
         raise InputError(
             f"`layout` was {layout!r} but is expected to be one of {list(STAT_LAYOUTS)}"
         )
-    params: dict[str, Any] = {"now": aware(now, field="now") if now is not None else _now()}
-    where: list[str] = []
-    where += period_conditions("c.reported_at", since, until, params)
-    filters = (" WHERE " + " AND ".join(where)) if where else ""
-    if layout == "filed":
-        picked = (
-            f"SELECT c.*, {_FILED_KEY[level]} AS area_code FROM case_record c "
-            f"LEFT JOIN grid_cell g ON g.id = c.cell_id{filters}"
-        )
-    else:
-        digits = LEVEL_DIGITS[level]
-        # The smallest code wins on a boundary that several active cells share.
-        picked = (
-            f"SELECT c.*, left(a.code, {digits}) AS area_code FROM case_record c "
-            f"LEFT JOIN LATERAL ({cell_at_sql('c.geom')}) a ON true"
-            f"{filters}"
-        )
-    sql = f"""
-        WITH picked AS ({picked}),
-        agg AS (
-            SELECT area_code,
-                count(*) AS cases,
-                count(closed_at) AS closed,
-                count(rejected_at) AS rejected,
-                count(*) FILTER (WHERE closed_at <= deadline) AS closed_on_time,
-                count(*) FILTER (WHERE closed_at IS NULL AND rejected_at IS NULL
-                                 AND CAST(:now AS timestamptz) > deadline) AS overdue_open,
-                percentile_cont(0.5) WITHIN GROUP (
-                    ORDER BY extract(epoch FROM closed_at - reported_at) / 3600.0
-                ) AS median_hours_to_close
-            FROM picked GROUP BY area_code
-        ),
-        names AS ({_AREA_NAMES[level]}),
-        keys AS (
-            SELECT area_code AS code FROM agg UNION SELECT code FROM names WHERE active
-        )
-        SELECT k.code, n.name,
-            coalesce(a.cases, 0) AS cases,
-            coalesce(a.closed, 0) AS closed,
-            coalesce(a.rejected, 0) AS rejected,
-            coalesce(a.closed_on_time, 0) AS closed_on_time,
-            a.closed::float8 / nullif(a.cases - a.rejected, 0) AS closure_rate,
-            a.closed_on_time::float8 / nullif(a.closed, 0) AS on_time_rate,
-            coalesce(a.overdue_open, 0) AS overdue_open,
-            a.median_hours_to_close
-        FROM keys k
-        LEFT JOIN agg a ON a.area_code IS NOT DISTINCT FROM k.code
-        LEFT JOIN names n ON n.code = k.code
-        ORDER BY k.code NULLS LAST
-    """
+    moment = aware(now, field="now") if now is not None else _now()
+    period = period_clauses(Case.reported_at, since, until)
     with queries.connection(connection) as conn:
-        rows = conn.execute(text(sql), params).all()
+        rows = conn.execute(_stats_select(level, layout, period, moment)).all()
     dtypes: dict[str, Any] = {"code": object, "name": object, "closure_rate": "float64"}
     dtypes |= {"on_time_rate": "float64", "median_hours_to_close": "float64"}
     return pd.DataFrame(

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import BigInteger, Connection, Engine, any_, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgis.cases.categories import CaseCategories
 from gridgis.crs import CRSLike, CRSSpec
+from gridgis.db.models import Building, Case, CaseCategory
 from gridgis.db.queries import result_frame
 from gridgis.errors import NotFoundError
 from gridgis.intake.checks import (
@@ -34,7 +36,12 @@ from gridgis.times import DEFAULT_TIMEZONE, time_zone
 def _load_categories(conn: Connection) -> pd.DataFrame:
     return result_frame(
         conn.execute(
-            text("SELECT code, name_zh, name_en, deadline_hours FROM case_category ORDER BY code")
+            select(
+                CaseCategory.code,
+                CaseCategory.name_zh,
+                CaseCategory.name_en,
+                CaseCategory.deadline_hours,
+            ).order_by(CaseCategory.code)
         )
     )
 
@@ -98,9 +105,11 @@ def _check_cases(
 
 
 def _building_points(conn: Connection, ids: Iterable[int]) -> pd.DataFrame:
+    wanted = literal([int(i) for i in ids], ARRAY(BigInteger))
     result = conn.execute(
-        text("SELECT id, ST_X(location), ST_Y(location) FROM building WHERE id = ANY(:ids)"),
-        {"ids": [int(i) for i in ids]},
+        select(Building.id, func.ST_X(Building.location), func.ST_Y(Building.location)).where(
+            Building.id == any_(wanted)
+        )
     )
     return result_frame(result, columns=["id", "lon", "lat"]).set_index("id")
 
@@ -359,7 +368,7 @@ source_field, reported_by_field:
         checked = _check_cases(rows, categories, timezone=timezone, now=now)
         ids = checked["external_id"]
         repeated = checked["repeated_id"].to_numpy(dtype=bool)
-        duplicate = _duplicates(conn, "case_record", ids, repeated)
+        duplicate = _duplicates(conn, Case.external_id, ids, repeated)
         rejected = checked["reason"].notna().to_numpy() & ~duplicate
         todo = ~duplicate & ~rejected
         placed = _locate_cases(conn, checked, rows["address"], todo, spec, progress)

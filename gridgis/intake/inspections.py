@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select
 
 from gridgis.crs import CRSLike, CRSSpec, check_lonlat, transform_geometry
+from gridgis.db.models import GridWorker, Inspection
 from gridgis.db.queries import result_frame
 from gridgis.intake.checks import (
     _compact_rows,
@@ -52,7 +53,9 @@ class _Units:
 
 
 def _load_workers(conn: Connection) -> pd.DataFrame:
-    return result_frame(conn.execute(text("SELECT id, external_id, name FROM grid_worker")))
+    return result_frame(
+        conn.execute(select(GridWorker.id, GridWorker.external_id, GridWorker.name))
+    )
 
 
 def _worker_ids(
@@ -534,7 +537,7 @@ y_field:
 
         n = len(units.external_id)
         ids = pd.Series(units.external_id, dtype=object)
-        duplicate = _duplicates(conn, "inspection", ids, units.repeated)
+        duplicate = _duplicates(conn, Inspection.external_id, ids, units.repeated)
         worker_ids, worker_reasons = _worker_ids(units.worker, _load_workers(conn))
         reasons = [_join(r, w) for r, w in zip(units.reason, worker_reasons, strict=True)]
         rejected = np.array([r is not None for r in reasons], dtype=bool) & ~duplicate

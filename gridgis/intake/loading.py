@@ -17,8 +17,10 @@ from typing import Literal, TypeVar
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Text, any_, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import QueryableAttribute
 
 from gridgis import audit
 from gridgis.crs import CRSSpec
@@ -35,15 +37,20 @@ _DUPLICATE_NOTE = "external id already in the database: nothing added"
 
 
 def _duplicates(
-    conn: Connection, table: str, ids: pd.Series, repeated: NDArray[np.bool_]
+    conn: Connection,
+    external_id: QueryableAttribute[str | None],
+    ids: pd.Series,
+    repeated: NDArray[np.bool_],
 ) -> NDArray[np.bool_]:
-    """Rows whose external id is already in ``table`` (an id the file repeats is rejected)."""
+    """Rows whose external id is already stored in the column ``external_id`` (e.g.
+    ``Case.external_id``); an id the file repeats is rejected anyway."""
     # An id with a NUL is rejected anyway, and PostgreSQL could not even compare it.
     wanted = [i for i in ids.dropna().unique().tolist() if "\x00" not in str(i)]
     if not wanted:
         return np.zeros(len(ids), dtype=bool)
+    # One array parameter (= ANY), however many ids the file has.
     stored = conn.execute(
-        text(f"SELECT external_id FROM {table} WHERE external_id = ANY(:ids)"), {"ids": wanted}
+        select(external_id).where(external_id == any_(literal(wanted, ARRAY(Text))))
     ).scalars()
     return ids.isin(set(stored)).to_numpy() & ~repeated
 

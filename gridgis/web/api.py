@@ -30,7 +30,7 @@ are ``{"error": {"code", "message", "field"}}`` (:mod:`gridgis.web.errors`).
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import text
+from sqlalchemy import column, func, select, table
 
 from gridgis.db.queries import LEVELS, read_areas
 from gridgis.errors import DatabaseError, NotFoundError
@@ -42,6 +42,9 @@ from gridgis.web.endpoints import PUBLIC, Reply, endpoint
 from gridgis.web.geojson import GEOJSON_MIMETYPE, feature_collection
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+_EXTENSIONS = table("pg_extension", column("extname"), column("extversion"))
+"""PostgreSQL's catalogue of the extensions installed in the database (the columns read)."""
 
 
 @endpoint(
@@ -88,13 +91,13 @@ def health() -> Response:
     """Whether the database and its PostGIS answer (open to anyone, for monitoring)."""
     with get_engine().connect() as conn:
         installed = conn.execute(
-            text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
+            select(_EXTENSIONS.c.extversion).where(_EXTENSIONS.c.extname == "postgis")
         ).scalar()
         if installed is None:
             raise DatabaseError(
                 "the database has no PostGIS extension yet; run `gridgis db upgrade`"
             )
-        version = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+        version = conn.execute(select(func.postgis_lib_version())).scalar_one()
     return jsonify(status="ok", postgis=str(version))
 
 
