@@ -208,7 +208,7 @@ def _read_cells(conn: Connection, where: _Filter, geometry: bool) -> gpd.GeoData
         WHERE {where.cells_sql()}
         ORDER BY g.code, g.valid_from
     """
-    out = queries.read_geoframe(conn, sql, where.params).set_index("cell_id")
+    out = queries.read_geoframe(conn, text(sql), where.params).set_index("cell_id")
     out["households"] = out["households"].astype("int64")
     for name in ("valid_from", "valid_to"):
         out[name] = pd.to_datetime(out[name], utc=True)

@@ -105,7 +105,7 @@ def _layout(conn: Connection, asked: int) -> _Layout | None:
         return found
     # The shapes and their state in one statement: if the layout changed since the
     # state above, what is computed is filed under the state it was read in.
-    cells = queries.read_geoframe(conn, _LAYOUT_SQL)
+    cells = queries.read_geoframe(conn, text(_LAYOUT_SQL))
     if len(cells) == 0:
         return None
     key = _state_key(conn, cells["state"].iloc[0])
@@ -159,7 +159,7 @@ def active_cell_neighbours(conn: Connection, cell_ids: ArrayLike) -> sparse.csr_
         at = np.minimum(np.searchsorted(layout.ids, ids), len(layout.ids) - 1)
         if np.array_equal(layout.ids[at], ids):
             return sparse.csr_array(layout.matrix[at][:, at])
-    cells = queries.read_geoframe(conn, _CELLS_SQL, {"ids": ids.tolist()})
+    cells = queries.read_geoframe(conn, text(_CELLS_SQL), {"ids": ids.tolist()})
     missing = np.setdiff1d(ids, cells["id"].to_numpy(dtype=np.int64))
     if len(missing):
         raise InputError(f"`cell_ids` holds {missing[:5].tolist()} but no cell has that id")

@@ -77,7 +77,7 @@ from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from gridgis.analysis.density import check_area_code, inspection_recency, rate_per_1000
 from gridgis.analysis.figures import area_figures
@@ -218,7 +218,10 @@ def area_geometries(
     checked = _check_level(level)
     with connection(bind) as conn:
         frame = read_geoframe(
-            conn, _GEOMETRY_SQL[checked], {"prefix": (within or "") + "%"}, geom_col="geometry"
+            conn,
+            text(_GEOMETRY_SQL[checked]),
+            {"prefix": (within or "") + "%"},
+            geom_col="geometry",
         )
     if "valid_from" in frame.columns:
         frame["valid_from"] = pd.to_datetime(frame["valid_from"], utc=True)

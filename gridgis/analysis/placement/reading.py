@@ -174,7 +174,7 @@ def read_placement_data(
 
 
 def _read(connection: Connection, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
-    return read_geoframe(connection, sql, params)
+    return read_geoframe(connection, text(sql), params)
 
 
 def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
