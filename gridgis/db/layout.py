@@ -18,13 +18,35 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    FromClause,
+    LargeBinary,
+    ScalarSelect,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from gridgis import audit
-from gridgis.db.queries import connection
+from gridgis.db.models import (
+    SRID,
+    Building,
+    CellCode,
+    Community,
+    GridCell,
+    LayoutVersion,
+    Road,
+)
+from gridgis.db.queries import connection, ewkb, read_geoframe
 from gridgis.errors import ConflictError, InputError, NotFoundError
-from gridgis.geocode import cell_at_sql
 from gridgis.partition.reconcile import same_shape
 
 DEFAULT_BOUNDS = (300, 500)
@@ -118,8 +140,9 @@ def communities_in(bind: Engine | Connection, prefix: str) -> list[str]:
     with connection(bind) as conn:
         codes = list(
             conn.execute(
-                text("SELECT code FROM community WHERE code LIKE :p ORDER BY code"),
-                {"p": prefix + "%"},
+                select(Community.code)
+                .where(Community.code.like(prefix + "%"))
+                .order_by(Community.code)
             ).scalars()
         )
     if not codes:
@@ -131,8 +154,9 @@ def current_version(conn: Connection, community_code: str) -> int:
     """The community's newest layout version, 0 when it was never drawn."""
     return int(
         conn.execute(
-            text("SELECT coalesce(max(version), 0) FROM layout_version WHERE community_code = :c"),
-            {"c": community_code},
+            select(func.coalesce(func.max(LayoutVersion.version), 0)).where(
+                LayoutVersion.community_code == community_code
+            )
         ).scalar_one()
     )
 
@@ -149,11 +173,13 @@ def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInpu
     """
     with connection(bind) as conn:
         row = conn.execute(
-            text(
-                "SELECT code, name, ST_AsBinary(geom) AS wkb, min_households, max_households "
-                "FROM community WHERE code = :c"
-            ),
-            {"c": community_code},
+            select(
+                Community.code,
+                Community.name,
+                func.ST_AsBinary(Community.geom).label("wkb"),
+                Community.min_households,
+                Community.max_households,
+            ).where(Community.code == community_code)
         ).one_or_none()
         if row is None:
             raise NotFoundError(f"community {community_code!r} does not exist")
@@ -162,41 +188,33 @@ def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInpu
                 f"community {community_code} ({row.name}) has no boundary yet: import it with "
                 "`gridgis import boundaries FILE --level community`"
             )
-        params = {"c": community_code}
-        buildings = gpd.read_postgis(
-            text(
-                "SELECT id, households, residents, coalesce(footprint, location) AS geom "
-                "FROM building WHERE community_code = :c ORDER BY id"
-            ),
+        buildings = read_geoframe(
             conn,
-            geom_col="geom",
-            params=params,
-            crs="EPSG:4326",
-            index_col="id",
+            select(
+                Building.id,
+                Building.households,
+                Building.residents,
+                ewkb(func.coalesce(Building.footprint, Building.location)),
+            )
+            .where(Building.community_code == community_code)
+            .order_by(Building.id),
+        ).set_index("id")
+        roads = read_geoframe(
+            conn,
+            select(Road.id, Road.kind, ewkb(Road.geom))
+            .join(Community, Community.code == community_code)
+            .where(func.ST_Intersects(Road.geom, Community.geom))
+            .order_by(Road.id),
         )
-        roads = gpd.read_postgis(
-            text(
-                "SELECT r.id, r.kind, r.geom FROM road r JOIN community c ON c.code = :c "
-                "WHERE ST_Intersects(r.geom, c.geom) ORDER BY r.id"
-            ),
+        cells = read_geoframe(
             conn,
-            geom_col="geom",
-            params=params,
-            crs="EPSG:4326",
-        )
-        cells = gpd.read_postgis(
-            text(
-                "SELECT id, code, households, geom FROM grid_cell "
-                "WHERE community_code = :c AND valid_to IS NULL ORDER BY code"
-            ),
-            conn,
-            geom_col="geom",
-            params=params,
-            crs="EPSG:4326",
+            select(GridCell.id, GridCell.code, GridCell.households, ewkb(GridCell.geom))
+            .where(GridCell.community_code == community_code, GridCell.valid_to.is_(None))
+            .order_by(GridCell.code),
         )
         used = list(
             conn.execute(
-                text("SELECT code FROM cell_code WHERE community_code = :c"), params
+                select(CellCode.code).where(CellCode.community_code == community_code)
             ).scalars()
         )
         version = current_version(conn, community_code)
@@ -217,18 +235,35 @@ def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInpu
     )
 
 
-_CELL_OF_BUILDING = cell_at_sql("b.location", where="g.community_code = b.community_code")
-"""The active cell of building ``b``'s point, among its community's (ties: smaller code)."""
+def _cell_of(building: FromClause) -> LateralFromClause:
+    """The active cell of ``building``'s point among its community's, for a ``LATERAL`` join.
+
+    One row (``code``, ``id``): the cell whose polygon intersects the point, the
+    smallest code when the point lies on a boundary several cells share (the rule
+    of :func:`gridgis.geocode.locate`).
+    """
+    cell = GridCell.__table__.alias("g")
+    return (
+        select(cell.c.code, cell.c.id)
+        .where(
+            cell.c.valid_to.is_(None),
+            cell.c.community_code == building.c.community_code,
+            func.ST_Intersects(cell.c.geom, building.c.location),
+        )
+        .order_by(cell.c.code)
+        .limit(1)
+        .lateral("c")
+    )
 
 
 def _building_cells(conn: Connection, community_code: str) -> dict[int, tuple[str, int]]:
     """Each building's active cell code and households; boundary ties go to the smaller code."""
+    building = Building.__table__.alias("b")
+    cell = _cell_of(building)
     rows = conn.execute(
-        text(
-            "SELECT b.id, c.code, b.households FROM building b CROSS JOIN LATERAL "
-            f"({_CELL_OF_BUILDING}) c WHERE b.community_code = :c"
-        ),
-        {"c": community_code},
+        select(building.c.id, cell.c.code, building.c.households)
+        .select_from(building.join(cell, true()))
+        .where(building.c.community_code == community_code)
     )
     return {int(r.id): (str(r.code), int(r.households)) for r in rows}
 
@@ -255,17 +290,34 @@ def refresh_cell_counts(conn: Connection, community_code: str) -> None:
     A building counts in the active cell that contains its point; a point on
     a boundary shared by two cells counts in the one with the smaller code.
     """
+    building = Building.__table__.alias("b")
+    cell = _cell_of(building)
+    sums = (
+        select(
+            cell.c.code,
+            func.sum(building.c.households).label("households"),
+            func.sum(building.c.residents).label("residents"),
+        )
+        .select_from(building.join(cell, true()))
+        .where(building.c.community_code == community_code)
+        .group_by(cell.c.code)
+        .subquery("s")
+    )
+    active = GridCell.__table__.alias("c0")
+    counts = (
+        select(
+            active.c.id,
+            func.coalesce(sums.c.households, 0).label("households"),
+            func.coalesce(sums.c.residents, 0).label("residents"),
+        )
+        .select_from(active.outerjoin(sums, sums.c.code == active.c.code))
+        .where(active.c.community_code == community_code, active.c.valid_to.is_(None))
+        .subquery("n")
+    )
     conn.execute(
-        text(
-            "UPDATE grid_cell AS c SET households = coalesce(s.households, 0), "
-            "residents = coalesce(s.residents, 0) FROM grid_cell AS c0 "
-            "LEFT JOIN (SELECT code, sum(households) AS households, sum(residents) AS residents "
-            "FROM (SELECT b.households, b.residents, g.code FROM building b CROSS JOIN LATERAL "
-            f"({_CELL_OF_BUILDING}) g WHERE b.community_code = :c"
-            ") AS x GROUP BY code) AS s ON s.code = c0.code "
-            "WHERE c.id = c0.id AND c0.community_code = :c AND c0.valid_to IS NULL"
-        ),
-        {"c": community_code},
+        update(GridCell)
+        .where(GridCell.id == counts.c.id)
+        .values(households=counts.c.households, residents=counts.c.residents)
     )
 
 
@@ -328,7 +380,7 @@ def publish_cells(
     if cells.crs is None or cells.crs.to_epsg() != 4326:
         raise InputError(f"cells must be in EPSG:4326 to be published, not {cells.crs}")
     locked = conn.execute(
-        text("SELECT code FROM community WHERE code = :c FOR UPDATE"), {"c": community_code}
+        select(Community.code).where(Community.code == community_code).with_for_update()
     ).scalar()
     if locked is None:
         raise NotFoundError(f"community {community_code!r} does not exist")
@@ -346,16 +398,14 @@ def publish_cells(
             f"{previous}; nothing was published, run it again on the new layout"
         )
     diff = LayoutDiff(community_code, previous)
-    when = now or conn.execute(text("SELECT now()")).scalar_one()
+    when = now or conn.execute(select(func.now())).scalar_one()
     before = _building_cells(conn, community_code)
     active = {
         r.code: (int(r.id), shapely.from_wkb(bytes(r.wkb)))
         for r in conn.execute(
-            text(
-                "SELECT id, code, ST_AsBinary(geom) AS wkb FROM grid_cell "
-                "WHERE community_code = :c AND valid_to IS NULL"
-            ),
-            {"c": community_code},
+            select(GridCell.id, GridCell.code, func.ST_AsBinary(GridCell.geom).label("wkb")).where(
+                GridCell.community_code == community_code, GridCell.valid_to.is_(None)
+            )
         )
     }
     codes = cells["code"].astype(str).tolist()
@@ -378,18 +428,16 @@ def publish_cells(
         return diff
     try:
         version_id = conn.execute(
-            text(
-                "INSERT INTO layout_version (community_code, version, method, published_by, "
-                "published_at, note) VALUES (:c, :v, :m, :by, :now, :note) RETURNING id"
-            ),
-            {
-                "c": community_code,
-                "v": previous + 1,
-                "m": method,
-                "by": published_by or actor,
-                "now": when,
-                "note": note,
-            },
+            insert(LayoutVersion)
+            .values(
+                community_code=community_code,
+                version=previous + 1,
+                method=method,
+                published_by=published_by or actor,
+                published_at=when,
+                note=note,
+            )
+            .returning(LayoutVersion.id)
         ).scalar_one()
     except IntegrityError as exc:  # a concurrent publish took this version number
         raise LayoutChangedError(
@@ -418,34 +466,27 @@ def publish_cells(
     closing = [active[c][0] for c in reshaped | retired]
     if closing:
         conn.execute(
-            text(
-                "UPDATE grid_cell SET valid_to = :now, status = 'retired', version_to_id = :v "
-                "WHERE id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"now": when, "v": version_id, "ids": closing},
+            update(GridCell)
+            .where(GridCell.id.in_(closing))
+            .values(valid_to=when, status="retired", version_to_id=version_id)
         )
     if retired:
         conn.execute(
-            text("UPDATE cell_code SET retired_at = :now WHERE code IN :codes").bindparams(
-                bindparam("codes", expanding=True)
-            ),
-            {"now": when, "codes": sorted(retired)},
+            update(CellCode).where(CellCode.code.in_(sorted(retired))).values(retired_at=when)
         )
     if reshaped or added:
         conn.execute(
-            text(
-                "INSERT INTO grid_cell (code, community_code, name, geom, version_from_id, "
-                "valid_from, flags) VALUES (:code, :c, :name, ST_GeomFromWKB(:wkb, 4326), :v, "
-                ":now, :flags)"
+            insert(GridCell).values(
+                geom=func.ST_GeomFromWKB(bindparam("wkb", type_=LargeBinary), SRID)
             ),
             [
                 {
                     "code": c,
-                    "c": community_code,
+                    "community_code": community_code,
                     "name": incoming[c][2],
                     "wkb": shapely.to_wkb(incoming[c][0], output_dimension=2),
-                    "v": version_id,
-                    "now": when,
+                    "version_from_id": version_id,
+                    "valid_from": when,
                     "flags": list(incoming[c][1] or []),
                 }
                 for c in sorted(reshaped | added)
@@ -460,17 +501,26 @@ def publish_cells(
     return diff
 
 
+def _cells_where(condition: ColumnElement[bool]) -> ScalarSelect[int]:
+    """The number of cell rows meeting ``condition`` (a correlated subquery)."""
+    return select(func.count()).select_from(GridCell).where(condition).scalar_subquery()
+
+
 def layout_history(bind: Engine | Connection, community_code: str) -> list[dict[str, object]]:
     """Every published layout version of a community, oldest first, with its cell counts."""
     with connection(bind) as conn:
         rows = conn.execute(
-            text(
-                "SELECT v.version, v.method, v.published_at, v.published_by, v.note, "
-                "(SELECT count(*) FROM grid_cell c WHERE c.version_from_id = v.id) AS added, "
-                "(SELECT count(*) FROM grid_cell c WHERE c.version_to_id = v.id) AS closed "
-                "FROM layout_version v WHERE v.community_code = :c ORDER BY v.version"
-            ),
-            {"c": community_code},
+            select(
+                LayoutVersion.version,
+                LayoutVersion.method,
+                LayoutVersion.published_at,
+                LayoutVersion.published_by,
+                LayoutVersion.note,
+                _cells_where(GridCell.version_from_id == LayoutVersion.id).label("added"),
+                _cells_where(GridCell.version_to_id == LayoutVersion.id).label("closed"),
+            )
+            .where(LayoutVersion.community_code == community_code)
+            .order_by(LayoutVersion.version)
         )
         return [dict(r._mapping) for r in rows]
 
