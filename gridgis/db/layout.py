@@ -19,11 +19,14 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
+    BindParameter,
     Connection,
     Engine,
     FromClause,
     LargeBinary,
     ScalarSelect,
+    Select,
+    Update,
     bindparam,
     func,
     insert,
@@ -129,110 +132,51 @@ class LayoutDiff:
         )
 
 
-def communities_in(bind: Engine | Connection, prefix: str) -> list[str]:
-    """Codes of the communities whose code starts with ``prefix`` (a district, street or one).
+# The statements run for a community, built once: building a statement and its cache key
+# costs about as much as running it (half a millisecond), and a district's load or
+# republish runs each of them for every one of its hundreds of communities.
 
-    Raises
-    ------
-    NotFoundError
-        When there is none.
-    """
-    with connection(bind) as conn:
-        codes = list(
-            conn.execute(
-                select(Community.code)
-                .where(Community.code.like(prefix + "%"))
-                .order_by(Community.code)
-            ).scalars()
-        )
-    if not codes:
-        raise NotFoundError(f"no community has a code starting with {prefix!r}")
-    return codes
+_COMMUNITY: BindParameter[str] = bindparam("community")
+"""The community's code, bound when a statement below runs (``{"community": code}``)."""
 
-
-def current_version(conn: Connection, community_code: str) -> int:
-    """The community's newest layout version, 0 when it was never drawn."""
-    return int(
-        conn.execute(
-            select(func.coalesce(func.max(LayoutVersion.version), 0)).where(
-                LayoutVersion.community_code == community_code
-            )
-        ).scalar_one()
+_CURRENT_VERSION = select(func.coalesce(func.max(LayoutVersion.version), 0)).where(
+    LayoutVersion.community_code == _COMMUNITY
+)
+_COMMUNITY_ROW = select(
+    Community.code,
+    Community.name,
+    func.ST_AsBinary(Community.geom).label("wkb"),
+    Community.min_households,
+    Community.max_households,
+).where(Community.code == _COMMUNITY)
+_LOCK_COMMUNITY = select(Community.code).where(Community.code == _COMMUNITY).with_for_update()
+_BUILDINGS = (
+    select(
+        Building.id,
+        Building.households,
+        Building.residents,
+        ewkb(func.coalesce(Building.footprint, Building.location)),
     )
-
-
-def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInputs:
-    """Read one community's outline, buildings, roads, cells and layout version.
-
-    Raises
-    ------
-    NotFoundError
-        When the community does not exist.
-    InputError
-        When it has no outline yet.
-    """
-    with connection(bind) as conn:
-        row = conn.execute(
-            select(
-                Community.code,
-                Community.name,
-                func.ST_AsBinary(Community.geom).label("wkb"),
-                Community.min_households,
-                Community.max_households,
-            ).where(Community.code == community_code)
-        ).one_or_none()
-        if row is None:
-            raise NotFoundError(f"community {community_code!r} does not exist")
-        if row.wkb is None:
-            raise InputError(
-                f"community {community_code} ({row.name}) has no boundary yet: import it with "
-                "`gridgis import boundaries FILE --level community`"
-            )
-        buildings = read_geoframe(
-            conn,
-            select(
-                Building.id,
-                Building.households,
-                Building.residents,
-                ewkb(func.coalesce(Building.footprint, Building.location)),
-            )
-            .where(Building.community_code == community_code)
-            .order_by(Building.id),
-        ).set_index("id")
-        roads = read_geoframe(
-            conn,
-            select(Road.id, Road.kind, ewkb(Road.geom))
-            .join(Community, Community.code == community_code)
-            .where(func.ST_Intersects(Road.geom, Community.geom))
-            .order_by(Road.id),
-        )
-        cells = read_geoframe(
-            conn,
-            select(GridCell.id, GridCell.code, GridCell.households, ewkb(GridCell.geom))
-            .where(GridCell.community_code == community_code, GridCell.valid_to.is_(None))
-            .order_by(GridCell.code),
-        )
-        used = list(
-            conn.execute(
-                select(CellCode.code).where(CellCode.community_code == community_code)
-            ).scalars()
-        )
-        version = current_version(conn, community_code)
-    bounds = (
-        row.min_households if row.min_households is not None else DEFAULT_BOUNDS[0],
-        row.max_households if row.max_households is not None else DEFAULT_BOUNDS[1],
-    )
-    return CommunityInputs(
-        code=row.code,
-        name=row.name,
-        outline=shapely.from_wkb(bytes(row.wkb)),
-        buildings=buildings,
-        roads=roads,
-        cells=cells,
-        version=version,
-        used_codes=used,
-        bounds=bounds,
-    )
+    .where(Building.community_code == _COMMUNITY)
+    .order_by(Building.id)
+)
+_ROADS = (
+    select(Road.id, Road.kind, ewkb(Road.geom))
+    .join(Community, Community.code == _COMMUNITY)
+    .where(func.ST_Intersects(Road.geom, Community.geom))
+    .order_by(Road.id)
+)
+"""The roads and barriers that touch the community."""
+_CELLS = (
+    select(GridCell.id, GridCell.code, GridCell.households, ewkb(GridCell.geom))
+    .where(GridCell.community_code == _COMMUNITY, GridCell.valid_to.is_(None))
+    .order_by(GridCell.code)
+)
+_ACTIVE_CELLS = select(
+    GridCell.id, GridCell.code, func.ST_AsBinary(GridCell.geom).label("wkb")
+).where(GridCell.community_code == _COMMUNITY, GridCell.valid_to.is_(None))
+_USED_CODES = select(CellCode.code).where(CellCode.community_code == _COMMUNITY)
+_NOW = select(func.now())
 
 
 def _cell_of(building: FromClause) -> LateralFromClause:
@@ -256,15 +200,163 @@ def _cell_of(building: FromClause) -> LateralFromClause:
     )
 
 
-def _building_cells(conn: Connection, community_code: str) -> dict[int, tuple[str, int]]:
-    """Each building's active cell code and households; boundary ties go to the smaller code."""
+def _building_cells_statement() -> Select[int, str, int]:
+    """Each of the community's buildings ``id`` with its cell's ``code`` and its
+    ``households`` (buildings in no active cell left out)."""
     building = Building.__table__.alias("b")
     cell = _cell_of(building)
-    rows = conn.execute(
+    return (
         select(building.c.id, cell.c.code, building.c.households)
         .select_from(building.join(cell, true()))
-        .where(building.c.community_code == community_code)
+        .where(building.c.community_code == _COMMUNITY)
     )
+
+
+def _refresh_counts_statement() -> Update:
+    """Set households and residents of the community's active cells to the sums of their
+    buildings' (0 for a cell without buildings)."""
+    building = Building.__table__.alias("b")
+    cell = _cell_of(building)
+    sums = (
+        select(
+            cell.c.code,
+            func.sum(building.c.households).label("households"),
+            func.sum(building.c.residents).label("residents"),
+        )
+        .select_from(building.join(cell, true()))
+        .where(building.c.community_code == _COMMUNITY)
+        .group_by(cell.c.code)
+        .subquery("s")
+    )
+    active = GridCell.__table__.alias("c0")
+    counts = (
+        select(
+            active.c.id,
+            func.coalesce(sums.c.households, 0).label("households"),
+            func.coalesce(sums.c.residents, 0).label("residents"),
+        )
+        .select_from(active.outerjoin(sums, sums.c.code == active.c.code))
+        .where(active.c.community_code == _COMMUNITY, active.c.valid_to.is_(None))
+        .subquery("n")
+    )
+    return (
+        update(GridCell)
+        .where(GridCell.id == counts.c.id)
+        .values(households=counts.c.households, residents=counts.c.residents)
+    )
+
+
+_BUILDING_CELLS = _building_cells_statement()
+_REFRESH_COUNTS = _refresh_counts_statement()
+_NEW_VERSION = insert(LayoutVersion).returning(LayoutVersion.id)
+"""A layout version: its values are the columns given when it runs."""
+_CLOSE_CELLS = (
+    update(GridCell)
+    .where(GridCell.id.in_(bindparam("ids", expanding=True)))
+    .values(valid_to=bindparam("now"), status="retired", version_to_id=bindparam("version_id"))
+)
+_RETIRE_CODES = (
+    update(CellCode)
+    .where(CellCode.code.in_(bindparam("codes", expanding=True)))
+    .values(retired_at=bindparam("now"))
+)
+_NEW_CELLS = insert(GridCell).values(
+    geom=func.ST_GeomFromWKB(bindparam("wkb", type_=LargeBinary), SRID)
+)
+"""Cells: the geometry from each row's ``wkb``, the other columns as given."""
+
+
+def _cells_where(condition: ColumnElement[bool]) -> ScalarSelect[int]:
+    """The number of cell rows meeting ``condition`` (a correlated subquery)."""
+    return select(func.count()).select_from(GridCell).where(condition).scalar_subquery()
+
+
+_HISTORY = (
+    select(
+        LayoutVersion.version,
+        LayoutVersion.method,
+        LayoutVersion.published_at,
+        LayoutVersion.published_by,
+        LayoutVersion.note,
+        _cells_where(GridCell.version_from_id == LayoutVersion.id).label("added"),
+        _cells_where(GridCell.version_to_id == LayoutVersion.id).label("closed"),
+    )
+    .where(LayoutVersion.community_code == _COMMUNITY)
+    .order_by(LayoutVersion.version)
+)
+
+
+def communities_in(bind: Engine | Connection, prefix: str) -> list[str]:
+    """Codes of the communities whose code starts with ``prefix`` (a district, street or one).
+
+    Raises
+    ------
+    NotFoundError
+        When there is none.
+    """
+    with connection(bind) as conn:
+        codes = list(
+            conn.execute(
+                select(Community.code)
+                .where(Community.code.like(prefix + "%"))
+                .order_by(Community.code)
+            ).scalars()
+        )
+    if not codes:
+        raise NotFoundError(f"no community has a code starting with {prefix!r}")
+    return codes
+
+
+def current_version(conn: Connection, community_code: str) -> int:
+    """The community's newest layout version, 0 when it was never drawn."""
+    return int(conn.execute(_CURRENT_VERSION, {"community": community_code}).scalar_one())
+
+
+def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInputs:
+    """Read one community's outline, buildings, roads, cells and layout version.
+
+    Raises
+    ------
+    NotFoundError
+        When the community does not exist.
+    InputError
+        When it has no outline yet.
+    """
+    params = {"community": community_code}
+    with connection(bind) as conn:
+        row = conn.execute(_COMMUNITY_ROW, params).one_or_none()
+        if row is None:
+            raise NotFoundError(f"community {community_code!r} does not exist")
+        if row.wkb is None:
+            raise InputError(
+                f"community {community_code} ({row.name}) has no boundary yet: import it with "
+                "`gridgis import boundaries FILE --level community`"
+            )
+        buildings = read_geoframe(conn, _BUILDINGS, params).set_index("id")
+        roads = read_geoframe(conn, _ROADS, params)
+        cells = read_geoframe(conn, _CELLS, params)
+        used = list(conn.execute(_USED_CODES, params).scalars())
+        version = current_version(conn, community_code)
+    bounds = (
+        row.min_households if row.min_households is not None else DEFAULT_BOUNDS[0],
+        row.max_households if row.max_households is not None else DEFAULT_BOUNDS[1],
+    )
+    return CommunityInputs(
+        code=row.code,
+        name=row.name,
+        outline=shapely.from_wkb(bytes(row.wkb)),
+        buildings=buildings,
+        roads=roads,
+        cells=cells,
+        version=version,
+        used_codes=used,
+        bounds=bounds,
+    )
+
+
+def _building_cells(conn: Connection, community_code: str) -> dict[int, tuple[str, int]]:
+    """Each building's active cell code and households; boundary ties go to the smaller code."""
+    rows = conn.execute(_BUILDING_CELLS, {"community": community_code})
     return {int(r.id): (str(r.code), int(r.households)) for r in rows}
 
 
@@ -290,35 +382,7 @@ def refresh_cell_counts(conn: Connection, community_code: str) -> None:
     A building counts in the active cell that contains its point; a point on
     a boundary shared by two cells counts in the one with the smaller code.
     """
-    building = Building.__table__.alias("b")
-    cell = _cell_of(building)
-    sums = (
-        select(
-            cell.c.code,
-            func.sum(building.c.households).label("households"),
-            func.sum(building.c.residents).label("residents"),
-        )
-        .select_from(building.join(cell, true()))
-        .where(building.c.community_code == community_code)
-        .group_by(cell.c.code)
-        .subquery("s")
-    )
-    active = GridCell.__table__.alias("c0")
-    counts = (
-        select(
-            active.c.id,
-            func.coalesce(sums.c.households, 0).label("households"),
-            func.coalesce(sums.c.residents, 0).label("residents"),
-        )
-        .select_from(active.outerjoin(sums, sums.c.code == active.c.code))
-        .where(active.c.community_code == community_code, active.c.valid_to.is_(None))
-        .subquery("n")
-    )
-    conn.execute(
-        update(GridCell)
-        .where(GridCell.id == counts.c.id)
-        .values(households=counts.c.households, residents=counts.c.residents)
-    )
+    conn.execute(_REFRESH_COUNTS, {"community": community_code})
 
 
 def _multi(geom: shapely.Geometry) -> shapely.Geometry:
@@ -379,9 +443,8 @@ def publish_cells(
         raise InputError(f"`method` was {method!r} but is expected to be one of {list(METHODS)}")
     if cells.crs is None or cells.crs.to_epsg() != 4326:
         raise InputError(f"cells must be in EPSG:4326 to be published, not {cells.crs}")
-    locked = conn.execute(
-        select(Community.code).where(Community.code == community_code).with_for_update()
-    ).scalar()
+    params = {"community": community_code}
+    locked = conn.execute(_LOCK_COMMUNITY, params).scalar()
     if locked is None:
         raise NotFoundError(f"community {community_code!r} does not exist")
     previous = current_version(conn, community_code)
@@ -398,15 +461,11 @@ def publish_cells(
             f"{previous}; nothing was published, run it again on the new layout"
         )
     diff = LayoutDiff(community_code, previous)
-    when = now or conn.execute(select(func.now())).scalar_one()
+    when = now or conn.execute(_NOW).scalar_one()
     before = _building_cells(conn, community_code)
     active = {
         r.code: (int(r.id), shapely.from_wkb(bytes(r.wkb)))
-        for r in conn.execute(
-            select(GridCell.id, GridCell.code, func.ST_AsBinary(GridCell.geom).label("wkb")).where(
-                GridCell.community_code == community_code, GridCell.valid_to.is_(None)
-            )
-        )
+        for r in conn.execute(_ACTIVE_CELLS, params)
     }
     codes = cells["code"].astype(str).tolist()
     geoms = [_multi(g) for g in cells.geometry]
@@ -428,16 +487,15 @@ def publish_cells(
         return diff
     try:
         version_id = conn.execute(
-            insert(LayoutVersion)
-            .values(
-                community_code=community_code,
-                version=previous + 1,
-                method=method,
-                published_by=published_by or actor,
-                published_at=when,
-                note=note,
-            )
-            .returning(LayoutVersion.id)
+            _NEW_VERSION,
+            {
+                "community_code": community_code,
+                "version": previous + 1,
+                "method": method,
+                "published_by": published_by or actor,
+                "published_at": when,
+                "note": note,
+            },
         ).scalar_one()
     except IntegrityError as exc:  # a concurrent publish took this version number
         raise LayoutChangedError(
@@ -465,20 +523,12 @@ def publish_cells(
     )
     closing = [active[c][0] for c in reshaped | retired]
     if closing:
-        conn.execute(
-            update(GridCell)
-            .where(GridCell.id.in_(closing))
-            .values(valid_to=when, status="retired", version_to_id=version_id)
-        )
+        conn.execute(_CLOSE_CELLS, {"now": when, "version_id": version_id, "ids": closing})
     if retired:
-        conn.execute(
-            update(CellCode).where(CellCode.code.in_(sorted(retired))).values(retired_at=when)
-        )
+        conn.execute(_RETIRE_CODES, {"now": when, "codes": sorted(retired)})
     if reshaped or added:
         conn.execute(
-            insert(GridCell).values(
-                geom=func.ST_GeomFromWKB(bindparam("wkb", type_=LargeBinary), SRID)
-            ),
+            _NEW_CELLS,
             [
                 {
                     "code": c,
@@ -501,27 +551,10 @@ def publish_cells(
     return diff
 
 
-def _cells_where(condition: ColumnElement[bool]) -> ScalarSelect[int]:
-    """The number of cell rows meeting ``condition`` (a correlated subquery)."""
-    return select(func.count()).select_from(GridCell).where(condition).scalar_subquery()
-
-
 def layout_history(bind: Engine | Connection, community_code: str) -> list[dict[str, object]]:
     """Every published layout version of a community, oldest first, with its cell counts."""
     with connection(bind) as conn:
-        rows = conn.execute(
-            select(
-                LayoutVersion.version,
-                LayoutVersion.method,
-                LayoutVersion.published_at,
-                LayoutVersion.published_by,
-                LayoutVersion.note,
-                _cells_where(GridCell.version_from_id == LayoutVersion.id).label("added"),
-                _cells_where(GridCell.version_to_id == LayoutVersion.id).label("closed"),
-            )
-            .where(LayoutVersion.community_code == community_code)
-            .order_by(LayoutVersion.version)
-        )
+        rows = conn.execute(_HISTORY, {"community": community_code})
         return [dict(r._mapping) for r in rows]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Result,
     Select,
     Text,
+    bindparam,
     cast,
     func,
     null,
@@ -221,28 +223,39 @@ def read_areas(
     >>> districts.loc[0, ["code", "name"]].tolist(), districts.geometry.geom_type[0]
     (['350304', '荔城区'], 'MultiPolygon')
     """
-    checked = check_level(level)
-    model = _MODELS[checked]
-    statement = _level_select(checked)
+    statement = _areas_statement(check_level(level), bool(within), with_geometry_only)
+    with connection(engine) as conn:
+        return read_geoframe(conn, statement, {"prefix": f"{within}%"} if within else None)
+
+
+@functools.cache
+def _areas_statement(
+    level: Level, within: bool, with_geometry_only: bool
+) -> Select[*tuple[Any, ...]]:
+    """The select of :func:`read_areas`, built once per kind of call (the web reads cells
+    at every request); ``within`` binds ``prefix``."""
+    model = _MODELS[level]
+    statement = _level_select(level)
     if within:
-        statement = statement.where(model.code.like(within + "%"))
+        statement = statement.where(model.code.like(bindparam("prefix")))
     if with_geometry_only:
         statement = statement.where(model.geom.is_not(None))
-    with connection(engine) as conn:
-        return read_geoframe(conn, statement.order_by(model.code))
+    return statement.order_by(model.code)
 
 
 def count_areas(engine: Engine | Connection) -> dict[str, int]:
     """Number of stored districts, streets, communities and active cells."""
-    counts = [
-        select(func.count()).select_from(District),
-        select(func.count()).select_from(Street),
-        select(func.count()).select_from(Community),
-        select(func.count()).select_from(GridCell).where(GridCell.valid_to.is_(None)),
-    ]
     with connection(engine) as conn:
-        row = conn.execute(select(*(count.scalar_subquery() for count in counts))).one()
+        row = conn.execute(_COUNT_AREAS).one()
     return dict(zip(LEVELS, (int(v) for v in row), strict=True))
+
+
+_COUNT_AREAS = select(
+    select(func.count()).select_from(District).scalar_subquery(),
+    select(func.count()).select_from(Street).scalar_subquery(),
+    select(func.count()).select_from(Community).scalar_subquery(),
+    select(func.count()).select_from(GridCell).where(GridCell.valid_to.is_(None)).scalar_subquery(),
+)
 
 
 def _district_overview() -> Select[*tuple[Any, ...]]:
@@ -269,6 +282,9 @@ def _district_overview() -> Select[*tuple[Any, ...]]:
     ).order_by(District.code)
 
 
+_DISTRICT_OVERVIEW = _district_overview()
+
+
 @dataclass(frozen=True)
 class DistrictSummary:
     """One line of the overview panel."""
@@ -289,7 +305,7 @@ def district_summaries(engine: Engine | Connection) -> list[DistrictSummary]:
     [DistrictSummary(code='350304', name='荔城区', streets=6, communities=130, has_outline=True)]
     """
     with connection(engine) as conn:
-        rows = conn.execute(_district_overview()).all()
+        rows = conn.execute(_DISTRICT_OVERVIEW).all()
     return [
         DistrictSummary(
             code=row.code,
