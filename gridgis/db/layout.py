@@ -184,7 +184,8 @@ def _cell_of(building: FromClause) -> LateralFromClause:
 
     One row (``code``, ``id``): the cell whose polygon intersects the point, the
     smallest code when the point lies on a boundary several cells share (the rule
-    of :func:`gridgis.geocode.locate`).
+    of :func:`gridgis.geocode.locate`, written as SQL text in ``cell_at_sql`` for
+    the modules that still join with it).
     """
     cell = GridCell.__table__.alias("g")
     return (
