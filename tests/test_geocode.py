@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 
 from gridgis.crs import from_wgs84
 from gridgis.db.layout import publish_cells
-from gridgis.db.locate import DatabaseLocator, cell_at, cell_at_sql, load_cell_index, locate_in_db
+from gridgis.db.locate import DatabaseLocator, cell_at, load_cell_index, locate_in_db
 from gridgis.errors import CoordinateError, CRSError, InputError, ValidationError
 from gridgis.geocode import (
     FLAG_REASONS,
@@ -203,15 +203,6 @@ def test_one_cell_locator_interface_gives_one_answer_on_the_demo(demo_engine: En
         assert [database.cell_of(float(x[i]), float(y[i])) for i in sample] == [
             one_by_one[i] for i in sample
         ]
-        in_sql = conn.execute(
-            text(
-                "SELECT p.i, c.code FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) "
-                "WITH ORDINALITY AS p(x, y, i) LEFT JOIN LATERAL "
-                f"({cell_at_sql('ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)')}) c ON true "
-                "ORDER BY p.i"
-            ),
-            {"x": x.tolist(), "y": y.tolist()},
-        ).all()
         points = (
             func.unnest(
                 literal(x.tolist(), ARRAY(DOUBLE_PRECISION)),
@@ -227,7 +218,6 @@ def test_one_cell_locator_interface_gives_one_answer_on_the_demo(demo_engine: En
             .outerjoin(found, true())
             .order_by(points.c.i)
         ).all()
-    assert [r.code for r in in_sql] == in_memory["cell_code"].tolist()
     assert [r.code for r in in_core] == in_memory["cell_code"].tolist()
     plain = smallest_cell(shapely.points(x, y), index.geoms)
     assert [index.codes[i] if i >= 0 else None for i in plain] == in_memory["cell_code"].tolist()

@@ -35,7 +35,7 @@ _CELLS = """
 
 def _cells(engine: Engine, street: str | None = None) -> gpd.GeoDataFrame:
     with engine.connect() as conn:
-        return read_geoframe(conn, _CELLS, {"street": street}).reset_index(drop=True)
+        return read_geoframe(conn, text(_CELLS), {"street": street}).reset_index(drop=True)
 
 
 def _neighbours(engine: Engine, ids: np.ndarray) -> sparse.csr_array:

@@ -30,11 +30,40 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, text
+from psycopg import sql
+from sqlalchemy import (
+    Connection,
+    Delete,
+    bindparam,
+    delete,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    update,
+)
 
 from gridgis import audit
 from gridgis.codes import check_code
 from gridgis.db.layout import current_version, publish_cells
+from gridgis.db.models import (
+    BranchCell,
+    Building,
+    Case,
+    CellCode,
+    Community,
+    GridCell,
+    GridWorker,
+    Inspection,
+    InspectionCell,
+    LayoutVersion,
+    PartyBranch,
+    Road,
+    ServiceFacility,
+    Street,
+    WorkerCell,
+)
 from gridgis.errors import InputError, NotFoundError
 
 __all__ = [
@@ -42,6 +71,7 @@ __all__ = [
     "copy_rows",
     "district_has_data",
     "load_district",
+    "lock_district",
     "reserve_ids",
 ]
 
@@ -133,10 +163,17 @@ def copy_rows(
             out[column] = values
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, header=False, na_rep="")
-    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    columns = sql.SQL(", ").join(sql.Identifier(str(c)) for c in frame.columns)
     driver = _driver(conn)
-    sql = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
-    with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[attr-defined]
+    with (
+        driver.cursor() as cursor,  # type: ignore[attr-defined]
+        # raw SQL: COPY FROM STDIN has no SQLAlchemy form; names are quoted by psycopg.
+        cursor.copy(
+            sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+                sql.Identifier(table), columns
+            )
+        ) as copy,
+    ):
         copy.write(buffer.getvalue())
     return len(frame)
 
@@ -145,9 +182,9 @@ def reserve_ids(conn: Connection, table: str, n: int) -> np.ndarray:
     """``n`` fresh ids from ``table``'s ``id`` sequence (so rows can refer to each other)."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    sequence = func.pg_get_serial_sequence(table, "id")
     ids = conn.execute(
-        text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-        {"t": table, "n": int(n)},
+        select(func.nextval(sequence)).select_from(func.generate_series(1, int(n)))
     ).scalars()
     return np.fromiter(ids, dtype=np.int64, count=n)
 
@@ -157,13 +194,24 @@ def district_has_data(conn: Connection, district: str) -> bool:
     like = f"{district}%"
     return bool(
         conn.execute(
-            text(
-                "SELECT EXISTS (SELECT 1 FROM building WHERE community_code LIKE :d) "
-                "OR EXISTS (SELECT 1 FROM grid_cell WHERE community_code LIKE :d)"
-            ),
-            {"d": like},
+            select(
+                or_(
+                    exists().where(Building.community_code.like(like)),
+                    exists().where(GridCell.community_code.like(like)),
+                )
+            )
         ).scalar()
     )
+
+
+def lock_district(conn: Connection, district: str) -> None:
+    """Wait for, then hold until ``conn``'s transaction ends, the district's loading lock.
+
+    One demo load (or clearing) of a district at a time: a second one waits here,
+    then finds the data the first stored (:func:`district_has_data`).
+    """
+    key = func.hashtext(f"gridgis-demo-{district}")
+    conn.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 _OBJECT_TYPES = {
@@ -234,61 +282,72 @@ def clear_district(conn: Connection, district: str, *, actor: str) -> dict[str, 
         When ``district`` is not a 6-digit code.
     """
     check_code(district, "district")
-    like = f"{district}%"
-    cells = "SELECT id FROM grid_cell WHERE community_code LIKE :d"
-    workers = "SELECT id FROM grid_worker WHERE street_code LIKE :d"
-    visits = f"SELECT inspection_id FROM inspection_cell WHERE cell_id IN ({cells})"
-    statements = [
-        ("inspection", f"DELETE FROM inspection WHERE worker_id IN ({workers}) "
-                       f"OR id IN ({visits}) OR external_id LIKE :demo"),
-        ("case_record", f"DELETE FROM case_record WHERE street_code LIKE :d "
-                        f"OR community_code LIKE :d OR cell_id IN ({cells})"),
-        ("worker_cell", f"DELETE FROM worker_cell WHERE cell_id IN ({cells}) "
-                        f"OR worker_id IN ({workers})"),
-        ("grid_worker", "DELETE FROM grid_worker WHERE street_code LIKE :d"),
-        ("branch_cell", f"DELETE FROM branch_cell WHERE cell_id IN ({cells})"),
-        ("party_branch", "DELETE FROM party_branch WHERE community_code LIKE :d "
-                         "OR external_id LIKE :demo"),
-        ("service_facility", "DELETE FROM service_facility WHERE street_code LIKE :d "
-                             "OR community_code LIKE :d"),
-        ("building", "DELETE FROM building WHERE community_code LIKE :d"),
-        ("grid_cell", "DELETE FROM grid_cell WHERE community_code LIKE :d"),
-        ("cell_code", "DELETE FROM cell_code WHERE community_code LIKE :d"),
-        ("layout_version", "DELETE FROM layout_version WHERE community_code LIKE :d"),
-        ("road", "DELETE FROM road WHERE external_id LIKE :demo"),
-    ]  # fmt: skip
-    params = {"d": like, "demo": f"demo-{district}-%"}
     deleted: dict[str, int] = {}
-    for table, sql in statements:
-        deleted[table] = int(conn.execute(text(sql), params).rowcount or 0)
+    for table, statement in _clearing(district):
+        deleted[table] = int(conn.execute(statement).rowcount or 0)
+    like = f"{district}%"
     conn.execute(
-        text(
-            "UPDATE community SET geom = NULL, min_households = NULL, max_households = NULL "
-            "WHERE code LIKE :d"
-        ),
-        params,
+        update(Community)
+        .where(Community.code.like(like))
+        .values(geom=null(), min_households=None, max_households=None)
     )
-    conn.execute(text("UPDATE street SET geom = NULL WHERE code LIKE :d"), params)
+    conn.execute(update(Street).where(Street.code.like(like)).values(geom=null()))
     _audit_bulk(conn, "delete", district, deleted, actor=actor)
     return deleted
 
 
+def _clearing(district: str) -> list[tuple[str, Delete]]:
+    """The deletes of :func:`clear_district`, by table, in an order the foreign keys allow."""
+    like, demo = f"{district}%", f"demo-{district}-%"
+    cells = select(GridCell.id).where(GridCell.community_code.like(like))
+    workers = select(GridWorker.id).where(GridWorker.street_code.like(like))
+    visits = select(InspectionCell.inspection_id).where(InspectionCell.cell_id.in_(cells))
+    return [
+        ("inspection", delete(Inspection).where(or_(
+            Inspection.worker_id.in_(workers), Inspection.id.in_(visits),
+            Inspection.external_id.like(demo),
+        ))),
+        ("case_record", delete(Case).where(or_(
+            Case.street_code.like(like), Case.community_code.like(like), Case.cell_id.in_(cells),
+        ))),
+        ("worker_cell", delete(WorkerCell).where(or_(
+            WorkerCell.cell_id.in_(cells), WorkerCell.worker_id.in_(workers),
+        ))),
+        ("grid_worker", delete(GridWorker).where(GridWorker.street_code.like(like))),
+        ("branch_cell", delete(BranchCell).where(BranchCell.cell_id.in_(cells))),
+        ("party_branch", delete(PartyBranch).where(or_(
+            PartyBranch.community_code.like(like), PartyBranch.external_id.like(demo),
+        ))),
+        ("service_facility", delete(ServiceFacility).where(or_(
+            ServiceFacility.street_code.like(like), ServiceFacility.community_code.like(like),
+        ))),
+        ("building", delete(Building).where(Building.community_code.like(like))),
+        ("grid_cell", delete(GridCell).where(GridCell.community_code.like(like))),
+        ("cell_code", delete(CellCode).where(CellCode.community_code.like(like))),
+        ("layout_version", delete(LayoutVersion).where(LayoutVersion.community_code.like(like))),
+        ("road", delete(Road).where(Road.external_id.like(demo))),
+    ]  # fmt: skip
+
+
 def _update_outlines(
-    conn: Connection, table: str, frame: gpd.GeoDataFrame, extra: Sequence[str]
+    conn: Connection,
+    table: type[Street] | type[Community],
+    frame: gpd.GeoDataFrame,
+    extra: Sequence[str],
 ) -> None:
+    """Set the outline (and the ``extra`` columns) of each area of ``frame``, by code."""
     known = set(
         conn.execute(
-            text(f"SELECT code FROM {table} WHERE code = ANY(:codes)"),
-            {"codes": frame["code"].astype(str).tolist()},
+            select(table.code).where(table.code.in_(frame["code"].astype(str).tolist()))
         ).scalars()
     )
     missing = sorted(set(frame["code"].astype(str)) - known)
     if missing:
         raise NotFoundError(
-            f"{len(missing)} {table} code(s) are not in the database: {', '.join(missing[:10])}; "
+            f"{len(missing)} {table.__tablename__} code(s) are not in the database: "
+            f"{', '.join(missing[:10])}; "
             "load the official divisions first (gridgis import divisions)"
         )
-    sets = ", ".join(f"{c} = :{c}" for c in extra)
 
     def plain(value: object) -> object:
         if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -297,14 +356,13 @@ def _update_outlines(
 
     wkbs = _ewkb_hex(frame.geometry.to_numpy(), multi="polygon")
     columns = {c: frame[c].tolist() for c in extra}
+    # The ``extra`` columns are set from the keys of the rows given (SQLAlchemy's executemany).
     conn.execute(
-        text(
-            f"UPDATE {table} SET geom = ST_GeomFromEWKB(decode(:wkb, 'hex'))"
-            + (f", {sets}" if sets else "")
-            + " WHERE code = :code"
-        ),
+        update(table)
+        .where(table.code == bindparam("area_code"))
+        .values(geom=func.ST_GeomFromEWKB(func.decode(bindparam("wkb"), "hex"))),
         [
-            {"code": str(code), "wkb": wkb, **{c: plain(columns[c][i]) for c in extra}}
+            {"area_code": str(code), "wkb": wkb, **{c: plain(columns[c][i]) for c in extra}}
             for i, (code, wkb) in enumerate(zip(frame["code"], wkbs, strict=True))
         ],
     )
@@ -413,7 +471,7 @@ def load_district(
             progress("load", step, steps)
 
     clock = time.perf_counter()
-    _update_outlines(conn, "street", streets[["code", "geometry"]], [])
+    _update_outlines(conn, Street, streets[["code", "geometry"]], [])
     comm = gpd.GeoDataFrame(
         {
             "code": communities["code"].to_numpy(),
@@ -424,7 +482,7 @@ def load_district(
         geometry=communities.geometry.to_numpy(),
         crs=communities.crs,
     )
-    _update_outlines(conn, "community", comm, ["kind", "min_households", "max_households"])
+    _update_outlines(conn, Community, comm, ["kind", "min_households", "max_households"])
     done("outlines", clock)
 
     clock = time.perf_counter()
@@ -493,11 +551,9 @@ def load_district(
             {
                 str(code): int(i)
                 for i, code in conn.execute(
-                    text(
-                        "SELECT id, code FROM grid_cell WHERE community_code LIKE :d "
-                        "AND valid_to IS NULL"
-                    ),
-                    {"d": prefix + "%"},
+                    select(GridCell.id, GridCell.code).where(
+                        GridCell.community_code.like(prefix + "%"), GridCell.valid_to.is_(None)
+                    )
                 )
             }
         )

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, column, create_engine, event, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -99,6 +99,7 @@ def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> Engine:
         try:
             cursor = dbapi_connection.cursor()
             try:
+                # raw SQL: a pool event has only the driver's connection, below SQLAlchemy.
                 cursor.execute("SELECT 1")
             finally:
                 cursor.close()
@@ -207,16 +208,23 @@ def dispose_engines() -> None:
         engine.dispose()
 
 
+_AVAILABLE_EXTENSIONS = table("pg_available_extensions", column("name"), column("default_version"))
+_INSTALLED_EXTENSIONS = table("pg_extension", column("extname"), column("extversion"))
+"""The PostgreSQL catalogs of the extensions the server offers and the database has."""
+
+
 def check_connection(engine: Engine) -> str:
     """Connect once and return the PostGIS version, or raise a clear error."""
+    available_postgis = select(_AVAILABLE_EXTENSIONS.c.default_version).where(
+        _AVAILABLE_EXTENSIONS.c.name == "postgis"
+    )
+    installed_postgis = select(_INSTALLED_EXTENSIONS.c.extversion).where(
+        _INSTALLED_EXTENSIONS.c.extname == "postgis"
+    )
     try:
         with engine.connect() as conn:
-            available = conn.execute(
-                text("SELECT default_version FROM pg_available_extensions WHERE name = 'postgis'")
-            ).scalar()
-            installed = conn.execute(
-                text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
-            ).scalar()
+            available = conn.execute(available_postgis).scalar()
+            installed = conn.execute(installed_postgis).scalar()
     except OperationalError as exc:
         raise DatabaseError(
             f"cannot connect to the database at {engine.url.render_as_string()}: "

@@ -18,12 +18,38 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    FromClause,
+    LargeBinary,
+    ScalarSelect,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from gridgis import audit
-from gridgis.db.locate import cell_at_sql
-from gridgis.db.queries import connection
+from gridgis.db.locate import cell_at
+from gridgis.db.models import (
+    SRID,
+    Building,
+    CellCode,
+    Community,
+    GridCell,
+    LayoutVersion,
+    Road,
+)
+from gridgis.db.queries import connection, ewkb, read_geoframe
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.partition.reconcile import same_shape
 
@@ -107,6 +133,145 @@ class LayoutDiff:
         )
 
 
+# The statements run for a community, built once: building a statement and its cache key
+# costs about as much as running it (half a millisecond), and a district's load or
+# republish runs each of them for every one of its hundreds of communities.
+
+_COMMUNITY: BindParameter[str] = bindparam("community")
+"""The community's code, bound when a statement below runs (``{"community": code}``)."""
+
+_CURRENT_VERSION = select(func.coalesce(func.max(LayoutVersion.version), 0)).where(
+    LayoutVersion.community_code == _COMMUNITY
+)
+_COMMUNITY_ROW = select(
+    Community.code,
+    Community.name,
+    func.ST_AsBinary(Community.geom).label("wkb"),
+    Community.min_households,
+    Community.max_households,
+).where(Community.code == _COMMUNITY)
+_LOCK_COMMUNITY = select(Community.code).where(Community.code == _COMMUNITY).with_for_update()
+_BUILDINGS = (
+    select(
+        Building.id,
+        Building.households,
+        Building.residents,
+        ewkb(func.coalesce(Building.footprint, Building.location)),
+    )
+    .where(Building.community_code == _COMMUNITY)
+    .order_by(Building.id)
+)
+_ROADS = (
+    select(Road.id, Road.kind, ewkb(Road.geom))
+    .join(Community, Community.code == _COMMUNITY)
+    .where(func.ST_Intersects(Road.geom, Community.geom))
+    .order_by(Road.id)
+)
+"""The roads and barriers that touch the community."""
+_CELLS = (
+    select(GridCell.id, GridCell.code, GridCell.households, ewkb(GridCell.geom))
+    .where(GridCell.community_code == _COMMUNITY, GridCell.valid_to.is_(None))
+    .order_by(GridCell.code)
+)
+_ACTIVE_CELLS = select(
+    GridCell.id, GridCell.code, func.ST_AsBinary(GridCell.geom).label("wkb")
+).where(GridCell.community_code == _COMMUNITY, GridCell.valid_to.is_(None))
+_USED_CODES = select(CellCode.code).where(CellCode.community_code == _COMMUNITY)
+_NOW = select(func.now())
+
+
+def _cell_of(building: FromClause) -> LateralFromClause:
+    """The active cell of ``building``'s point among its community's, for a ``LATERAL`` join
+    (the rule of :func:`gridgis.db.locate.cell_at`)."""
+    return cell_at(building.c.location, community=building.c.community_code).lateral("c")
+
+
+def _building_cells_statement() -> Select[int, str, int]:
+    """Each of the community's buildings ``id`` with its cell's ``code`` and its
+    ``households`` (buildings in no active cell left out)."""
+    building = Building.__table__.alias("b")
+    cell = _cell_of(building)
+    return (
+        select(building.c.id, cell.c.code, building.c.households)
+        .select_from(building.join(cell, true()))
+        .where(building.c.community_code == _COMMUNITY)
+    )
+
+
+def _refresh_counts_statement() -> Update:
+    """Set households and residents of the community's active cells to the sums of their
+    buildings' (0 for a cell without buildings)."""
+    building = Building.__table__.alias("b")
+    cell = _cell_of(building)
+    sums = (
+        select(
+            cell.c.code,
+            func.sum(building.c.households).label("households"),
+            func.sum(building.c.residents).label("residents"),
+        )
+        .select_from(building.join(cell, true()))
+        .where(building.c.community_code == _COMMUNITY)
+        .group_by(cell.c.code)
+        .subquery("s")
+    )
+    active = GridCell.__table__.alias("c0")
+    counts = (
+        select(
+            active.c.id,
+            func.coalesce(sums.c.households, 0).label("households"),
+            func.coalesce(sums.c.residents, 0).label("residents"),
+        )
+        .select_from(active.outerjoin(sums, sums.c.code == active.c.code))
+        .where(active.c.community_code == _COMMUNITY, active.c.valid_to.is_(None))
+        .subquery("n")
+    )
+    return (
+        update(GridCell)
+        .where(GridCell.id == counts.c.id)
+        .values(households=counts.c.households, residents=counts.c.residents)
+    )
+
+
+_BUILDING_CELLS = _building_cells_statement()
+_REFRESH_COUNTS = _refresh_counts_statement()
+_NEW_VERSION = insert(LayoutVersion).returning(LayoutVersion.id)
+"""A layout version: its values are the columns given when it runs."""
+_CLOSE_CELLS = (
+    update(GridCell)
+    .where(GridCell.id.in_(bindparam("ids", expanding=True)))
+    .values(valid_to=bindparam("now"), status="retired", version_to_id=bindparam("version_id"))
+)
+_RETIRE_CODES = (
+    update(CellCode)
+    .where(CellCode.code.in_(bindparam("codes", expanding=True)))
+    .values(retired_at=bindparam("now"))
+)
+_NEW_CELLS = insert(GridCell).values(
+    geom=func.ST_GeomFromWKB(bindparam("wkb", type_=LargeBinary), SRID)
+)
+"""Cells: the geometry from each row's ``wkb``, the other columns as given."""
+
+
+def _cells_where(condition: ColumnElement[bool]) -> ScalarSelect[int]:
+    """The number of cell rows meeting ``condition`` (a correlated subquery)."""
+    return select(func.count()).select_from(GridCell).where(condition).scalar_subquery()
+
+
+_HISTORY = (
+    select(
+        LayoutVersion.version,
+        LayoutVersion.method,
+        LayoutVersion.published_at,
+        LayoutVersion.published_by,
+        LayoutVersion.note,
+        _cells_where(GridCell.version_from_id == LayoutVersion.id).label("added"),
+        _cells_where(GridCell.version_to_id == LayoutVersion.id).label("closed"),
+    )
+    .where(LayoutVersion.community_code == _COMMUNITY)
+    .order_by(LayoutVersion.version)
+)
+
+
 def communities_in(bind: Engine | Connection, prefix: str) -> list[str]:
     """Codes of the communities whose code starts with ``prefix`` (a district, street or one).
 
@@ -118,8 +283,9 @@ def communities_in(bind: Engine | Connection, prefix: str) -> list[str]:
     with connection(bind) as conn:
         codes = list(
             conn.execute(
-                text("SELECT code FROM community WHERE code LIKE :p ORDER BY code"),
-                {"p": prefix + "%"},
+                select(Community.code)
+                .where(Community.code.like(prefix + "%"))
+                .order_by(Community.code)
             ).scalars()
         )
     if not codes:
@@ -129,12 +295,7 @@ def communities_in(bind: Engine | Connection, prefix: str) -> list[str]:
 
 def current_version(conn: Connection, community_code: str) -> int:
     """The community's newest layout version, 0 when it was never drawn."""
-    return int(
-        conn.execute(
-            text("SELECT coalesce(max(version), 0) FROM layout_version WHERE community_code = :c"),
-            {"c": community_code},
-        ).scalar_one()
-    )
+    return int(conn.execute(_CURRENT_VERSION, {"community": community_code}).scalar_one())
 
 
 def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInputs:
@@ -147,14 +308,9 @@ def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInpu
     InputError
         When it has no outline yet.
     """
+    params = {"community": community_code}
     with connection(bind) as conn:
-        row = conn.execute(
-            text(
-                "SELECT code, name, ST_AsBinary(geom) AS wkb, min_households, max_households "
-                "FROM community WHERE code = :c"
-            ),
-            {"c": community_code},
-        ).one_or_none()
+        row = conn.execute(_COMMUNITY_ROW, params).one_or_none()
         if row is None:
             raise NotFoundError(f"community {community_code!r} does not exist")
         if row.wkb is None:
@@ -162,43 +318,10 @@ def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInpu
                 f"community {community_code} ({row.name}) has no boundary yet: import it with "
                 "`gridgis import boundaries FILE --level community`"
             )
-        params = {"c": community_code}
-        buildings = gpd.read_postgis(
-            text(
-                "SELECT id, households, residents, coalesce(footprint, location) AS geom "
-                "FROM building WHERE community_code = :c ORDER BY id"
-            ),
-            conn,
-            geom_col="geom",
-            params=params,
-            crs="EPSG:4326",
-            index_col="id",
-        )
-        roads = gpd.read_postgis(
-            text(
-                "SELECT r.id, r.kind, r.geom FROM road r JOIN community c ON c.code = :c "
-                "WHERE ST_Intersects(r.geom, c.geom) ORDER BY r.id"
-            ),
-            conn,
-            geom_col="geom",
-            params=params,
-            crs="EPSG:4326",
-        )
-        cells = gpd.read_postgis(
-            text(
-                "SELECT id, code, households, geom FROM grid_cell "
-                "WHERE community_code = :c AND valid_to IS NULL ORDER BY code"
-            ),
-            conn,
-            geom_col="geom",
-            params=params,
-            crs="EPSG:4326",
-        )
-        used = list(
-            conn.execute(
-                text("SELECT code FROM cell_code WHERE community_code = :c"), params
-            ).scalars()
-        )
+        buildings = read_geoframe(conn, _BUILDINGS, params).set_index("id")
+        roads = read_geoframe(conn, _ROADS, params)
+        cells = read_geoframe(conn, _CELLS, params)
+        used = list(conn.execute(_USED_CODES, params).scalars())
         version = current_version(conn, community_code)
     bounds = (
         row.min_households if row.min_households is not None else DEFAULT_BOUNDS[0],
@@ -217,19 +340,9 @@ def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInpu
     )
 
 
-_CELL_OF_BUILDING = cell_at_sql("b.location", where="g.community_code = b.community_code")
-"""The active cell of building ``b``'s point, among its community's (ties: smaller code)."""
-
-
 def _building_cells(conn: Connection, community_code: str) -> dict[int, tuple[str, int]]:
     """Each building's active cell code and households; boundary ties go to the smaller code."""
-    rows = conn.execute(
-        text(
-            "SELECT b.id, c.code, b.households FROM building b CROSS JOIN LATERAL "
-            f"({_CELL_OF_BUILDING}) c WHERE b.community_code = :c"
-        ),
-        {"c": community_code},
-    )
+    rows = conn.execute(_BUILDING_CELLS, {"community": community_code})
     return {int(r.id): (str(r.code), int(r.households)) for r in rows}
 
 
@@ -257,25 +370,13 @@ def cell_estimated_households(bind: Engine | Connection, within: str | None) -> 
     code starts with ``within`` (all when ``None``); cells without estimates are left
     out. A cell's share of estimated households tells how far its count is a guess.
     """
-    from sqlalchemy import func, select
-
-    from gridgis.db.models import Building, GridCell
-
     b = Building.__table__
-    g = GridCell.__table__
-    cell = (
-        select(g.c.code)
-        .where(
-            g.c.valid_to.is_(None),
-            g.c.community_code == b.c.community_code,
-            func.ST_Intersects(g.c.geom, b.c.location),
-        )
-        .order_by(g.c.code)
-        .limit(1)
-        .scalar_subquery()
-    )
-    inner = select(cell.label("code"), b.c.households).where(
-        b.c.households_estimated, b.c.households > 0
+    cell = _cell_of(b)
+    inner = (
+        select(cell.c.code, b.c.households)
+        .select_from(b)
+        .join(cell, true())
+        .where(b.c.households_estimated, b.c.households > 0)
     )
     if within is not None:
         inner = inner.where(b.c.community_code.startswith(within[:12], autoescape=True))
@@ -297,18 +398,7 @@ def refresh_cell_counts(conn: Connection, community_code: str) -> None:
     A building counts in the active cell that contains its point; a point on
     a boundary shared by two cells counts in the one with the smaller code.
     """
-    conn.execute(
-        text(
-            "UPDATE grid_cell AS c SET households = coalesce(s.households, 0), "
-            "residents = coalesce(s.residents, 0) FROM grid_cell AS c0 "
-            "LEFT JOIN (SELECT code, sum(households) AS households, sum(residents) AS residents "
-            "FROM (SELECT b.households, b.residents, g.code FROM building b CROSS JOIN LATERAL "
-            f"({_CELL_OF_BUILDING}) g WHERE b.community_code = :c"
-            ") AS x GROUP BY code) AS s ON s.code = c0.code "
-            "WHERE c.id = c0.id AND c0.community_code = :c AND c0.valid_to IS NULL"
-        ),
-        {"c": community_code},
-    )
+    conn.execute(_REFRESH_COUNTS, {"community": community_code})
 
 
 def _multi(geom: shapely.Geometry) -> shapely.Geometry:
@@ -369,9 +459,8 @@ def publish_cells(
         raise InputError(f"`method` was {method!r} but is expected to be one of {list(METHODS)}")
     if cells.crs is None or cells.crs.to_epsg() != 4326:
         raise InputError(f"cells must be in EPSG:4326 to be published, not {cells.crs}")
-    locked = conn.execute(
-        text("SELECT code FROM community WHERE code = :c FOR UPDATE"), {"c": community_code}
-    ).scalar()
+    params = {"community": community_code}
+    locked = conn.execute(_LOCK_COMMUNITY, params).scalar()
     if locked is None:
         raise NotFoundError(f"community {community_code!r} does not exist")
     previous = current_version(conn, community_code)
@@ -388,17 +477,11 @@ def publish_cells(
             f"{previous}; nothing was published, run it again on the new layout"
         )
     diff = LayoutDiff(community_code, previous)
-    when = now or conn.execute(text("SELECT now()")).scalar_one()
+    when = now or conn.execute(_NOW).scalar_one()
     before = _building_cells(conn, community_code)
     active = {
         r.code: (int(r.id), shapely.from_wkb(bytes(r.wkb)))
-        for r in conn.execute(
-            text(
-                "SELECT id, code, ST_AsBinary(geom) AS wkb FROM grid_cell "
-                "WHERE community_code = :c AND valid_to IS NULL"
-            ),
-            {"c": community_code},
-        )
+        for r in conn.execute(_ACTIVE_CELLS, params)
     }
     codes = cells["code"].astype(str).tolist()
     geoms = [_multi(g) for g in cells.geometry]
@@ -420,16 +503,13 @@ def publish_cells(
         return diff
     try:
         version_id = conn.execute(
-            text(
-                "INSERT INTO layout_version (community_code, version, method, published_by, "
-                "published_at, note) VALUES (:c, :v, :m, :by, :now, :note) RETURNING id"
-            ),
+            _NEW_VERSION,
             {
-                "c": community_code,
-                "v": previous + 1,
-                "m": method,
-                "by": published_by or actor,
-                "now": when,
+                "community_code": community_code,
+                "version": previous + 1,
+                "method": method,
+                "published_by": published_by or actor,
+                "published_at": when,
                 "note": note,
             },
         ).scalar_one()
@@ -459,35 +539,20 @@ def publish_cells(
     )
     closing = [active[c][0] for c in reshaped | retired]
     if closing:
-        conn.execute(
-            text(
-                "UPDATE grid_cell SET valid_to = :now, status = 'retired', version_to_id = :v "
-                "WHERE id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"now": when, "v": version_id, "ids": closing},
-        )
+        conn.execute(_CLOSE_CELLS, {"now": when, "version_id": version_id, "ids": closing})
     if retired:
-        conn.execute(
-            text("UPDATE cell_code SET retired_at = :now WHERE code IN :codes").bindparams(
-                bindparam("codes", expanding=True)
-            ),
-            {"now": when, "codes": sorted(retired)},
-        )
+        conn.execute(_RETIRE_CODES, {"now": when, "codes": sorted(retired)})
     if reshaped or added:
         conn.execute(
-            text(
-                "INSERT INTO grid_cell (code, community_code, name, geom, version_from_id, "
-                "valid_from, flags) VALUES (:code, :c, :name, ST_GeomFromWKB(:wkb, 4326), :v, "
-                ":now, :flags)"
-            ),
+            _NEW_CELLS,
             [
                 {
                     "code": c,
-                    "c": community_code,
+                    "community_code": community_code,
                     "name": incoming[c][2],
                     "wkb": shapely.to_wkb(incoming[c][0], output_dimension=2),
-                    "v": version_id,
-                    "now": when,
+                    "version_from_id": version_id,
+                    "valid_from": when,
                     "flags": list(incoming[c][1] or []),
                 }
                 for c in sorted(reshaped | added)
@@ -505,15 +570,7 @@ def publish_cells(
 def layout_history(bind: Engine | Connection, community_code: str) -> list[dict[str, object]]:
     """Every published layout version of a community, oldest first, with its cell counts."""
     with connection(bind) as conn:
-        rows = conn.execute(
-            text(
-                "SELECT v.version, v.method, v.published_at, v.published_by, v.note, "
-                "(SELECT count(*) FROM grid_cell c WHERE c.version_from_id = v.id) AS added, "
-                "(SELECT count(*) FROM grid_cell c WHERE c.version_to_id = v.id) AS closed "
-                "FROM layout_version v WHERE v.community_code = :c ORDER BY v.version"
-            ),
-            {"c": community_code},
-        )
+        rows = conn.execute(_HISTORY, {"community": community_code})
         return [dict(r._mapping) for r in rows]
 
 

@@ -13,24 +13,33 @@ import csv
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, LargeBinary, bindparam, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql.elements import ColumnElement
 
 from gridgis import audit
 from gridgis.boundaries import Finding, PreparedBoundaries, check_topology
 from gridgis.codes import PARENT_LEVEL
 from gridgis.data import path as data_path
 from gridgis.db.layout import publish_cells
-from gridgis.db.queries import read_areas
+from gridgis.db.models import ROAD_KINDS, SRID, CellCode, Community, District, Road, Street
+from gridgis.db.queries import ewkb, read_areas, read_geoframe
 from gridgis.errors import InputError, NotFoundError, Problem, ValidationError
 
 BLOCKING_KINDS = frozenset({"outside_parent", "overlap"})
 """Topology findings that stop an import unless it is told to allow them."""
 
-_TABLE = {"district": "district", "street": "street", "community": "community"}
+_TABLE: dict[str, type[District] | type[Street] | type[Community]] = {
+    "district": District,
+    "street": Street,
+    "community": Community,
+}
 _PARENT_COLUMN = {"street": "district_code", "community": "street_code", "cell": "community_code"}
 
 
@@ -108,27 +117,18 @@ def _wkb(geom: shapely.Geometry) -> bytes:
     return shapely.to_wkb(geom, output_dimension=2, include_srid=False)
 
 
+def _from_wkb() -> ColumnElement[Any]:
+    """``ST_GeomFromWKB(:wkb, 4326)``: the geometry of each row's ``wkb`` (from :func:`_wkb`)."""
+    return func.ST_GeomFromWKB(bindparam("wkb", type_=LargeBinary), SRID)
+
+
 def _lock_and_read_parents(conn: Connection, level: str, codes: Iterable[str]) -> gpd.GeoDataFrame:
     parent_level = PARENT_LEVEL[level]
     assert parent_level is not None
-    table = "community" if parent_level == "community" else parent_level
-    wanted = sorted(set(codes))
-    conn.execute(
-        text(f"SELECT code FROM {table} WHERE code IN :codes FOR UPDATE").bindparams(
-            bindparam("codes", expanding=True)
-        ),
-        {"codes": wanted or [""]},
-    )
-    frame = gpd.read_postgis(
-        text(f"SELECT code, geom FROM {table} WHERE code IN :codes").bindparams(
-            bindparam("codes", expanding=True)
-        ),
-        conn,
-        geom_col="geom",
-        params={"codes": wanted or [""]},
-        crs="EPSG:4326",
-    )
-    return frame
+    table = _TABLE[parent_level]
+    wanted = sorted(set(codes)) or [""]
+    conn.execute(select(table.code).where(table.code.in_(wanted)).with_for_update())
+    return read_geoframe(conn, select(table.code, ewkb(table.geom)).where(table.code.in_(wanted)))
 
 
 def _existing_siblings(conn: Connection, level: str, parents: Iterable[str]) -> gpd.GeoDataFrame:
@@ -289,10 +289,9 @@ def _upsert_areas(
     existing = {
         code: (name, geom_wkb)
         for code, name, geom_wkb in conn.execute(
-            text(
-                f"SELECT code, name, ST_AsBinary(geom) FROM {table} WHERE code IN :codes"
-            ).bindparams(bindparam("codes", expanding=True)),
-            {"codes": list(frame["code"])},
+            select(table.code, table.name, func.ST_AsBinary(table.geom)).where(
+                table.code.in_(list(frame["code"]))
+            )
         )
     }
     payload = []
@@ -310,30 +309,32 @@ def _upsert_areas(
             report.updated.append(code)
         else:
             report.inserted.append(code)
-        payload.append({"code": code, "name": name, "parent": parent, "wkb": _wkb(geom)})
+        row = {"code": code, "name": name, "wkb": _wkb(geom)}
+        if parent_column:
+            row[parent_column] = parent
+        payload.append(row)
     if not payload:
         return
-    columns = "code, name, geom" + (f", {parent_column}" if parent_column else "")
-    values = ":code, :name, ST_GeomFromWKB(:wkb, 4326)" + (", :parent" if parent_column else "")
+    upsert = pg_insert(table).values(geom=_from_wkb())
     conn.execute(
-        text(
-            f"INSERT INTO {table} ({columns}) VALUES ({values}) "
-            "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, geom = EXCLUDED.geom"
+        upsert.on_conflict_do_update(
+            index_elements=[table.code],
+            set_={"name": upsert.excluded.name, "geom": upsert.excluded.geom},
         ),
         payload,
     )
 
 
 def _reject_retired_codes(conn: Connection, frame: gpd.GeoDataFrame, report: ImportReport) -> None:
-    retired: dict[str, dt.datetime] = dict(
-        conn.execute(
-            text(
-                "SELECT code, retired_at FROM cell_code "
-                "WHERE code IN :codes AND retired_at IS NOT NULL"
-            ).bindparams(bindparam("codes", expanding=True)),
-            {"codes": list(frame["code"])},
-        ).all()
-    )
+    retired: dict[str, dt.datetime] = {
+        code: at
+        for code, at in conn.execute(
+            select(CellCode.code, CellCode.retired_at).where(
+                CellCode.code.in_(list(frame["code"])), CellCode.retired_at.is_not(None)
+            )
+        )
+        if at is not None
+    }
     for row, code in frame[["row", "code"]].itertuples(index=False):
         if code in retired:
             report.rejected.append(
@@ -370,6 +371,14 @@ def _publish_cells(
         report.retired.extend(diff.retired)
         if diff.version is not None:
             report.layout_versions[str(community)] = diff.version
+
+
+def _upsert_names(table: type[District] | type[Street] | type[Community]) -> Insert:
+    """Insert each row given, or only rename the area when its code is already stored."""
+    upsert = pg_insert(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.code], set_={"name": upsert.excluded.name}
+    )
 
 
 def load_divisions(
@@ -419,29 +428,22 @@ def load_divisions(
     villages = [v for v in rows("villages.csv") if v["areaCode"] in wanted]
     with engine.begin() as conn:
         conn.execute(
-            text(
-                "INSERT INTO district (code, name) VALUES (:code, :name) "
-                "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
-            ),
+            _upsert_names(District),
             [{"code": a["code"], "name": a["name"]} for a in areas if a["code"] in wanted],
         )
         conn.execute(
-            text(
-                "INSERT INTO street (code, district_code, name) VALUES (:code, :parent, :name) "
-                "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
-            ),
-            [{"code": s["code"], "parent": s["areaCode"], "name": s["name"]} for s in streets],
+            _upsert_names(Street),
+            [
+                {"code": s["code"], "district_code": s["areaCode"], "name": s["name"]}
+                for s in streets
+            ],
         )
         conn.execute(
-            text(
-                "INSERT INTO community (code, street_code, name, kind) "
-                "VALUES (:code, :parent, :name, :kind) "
-                "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
-            ),
+            _upsert_names(Community),
             [
                 {
                     "code": v["code"],
-                    "parent": v["streetCode"],
+                    "street_code": v["streetCode"],
                     "name": v["name"],
                     "kind": "rural" if v["name"].endswith("村") else "urban",
                 }
@@ -488,8 +490,6 @@ def import_roads(
     BoundaryImportError
         When a row is not a line or has an unknown kind; nothing is stored.
     """
-    from gridgis.db.models import ROAD_KINDS
-
     report = ImportReport(level="road", rows_read=len(frame))
     if frame.crs is None or frame.crs.to_epsg() != 4326:
         raise InputError(f"roads must be in EPSG:4326 to be stored, not {frame.crs}")
@@ -524,15 +524,9 @@ def import_roads(
             report,
         )
     with engine.begin() as conn:
-        removed = conn.execute(text("DELETE FROM road")).rowcount if replace else 0
+        removed = conn.execute(delete(Road)).rowcount if replace else 0
         if payload:
-            conn.execute(
-                text(
-                    "INSERT INTO road (kind, name, geom) "
-                    "VALUES (:kind, :name, ST_GeomFromWKB(:wkb, 4326))"
-                ),
-                payload,
-            )
+            conn.execute(insert(Road).values(geom=_from_wkb()), payload)
         audit.record(
             conn,
             actor=actor,

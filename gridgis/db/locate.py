@@ -53,7 +53,7 @@ from gridgis.geocode.locators import _cell_of_row
 from gridgis.geocode.memory import CellIndex
 from gridgis.geocode.rules import _checked_lonlat, _frame, _smallest
 
-__all__ = ["DatabaseLocator", "cell_at", "cell_at_sql", "load_cell_index", "locate_in_db"]
+__all__ = ["DatabaseLocator", "cell_at", "load_cell_index", "locate_in_db"]
 
 _DB_BULK_MIN = 2_000
 _DB_BULK_CELLS_PER_POINT = 2
@@ -506,29 +506,6 @@ def cell_at(
         conditions.append(cells.c.community_code == community)
     conditions.append(func.ST_Intersects(cells.c.geom, point))
     return select(cells.c.code, cells.c.id).where(*conditions).order_by(cells.c.code).limit(1)
-
-
-def cell_at_sql(point: str, *, where: str = "") -> str:
-    """SQL of the active cell holding ``point`` (an SQL expression), by the same rule.
-
-    For the statements still written as SQL text (they join it ``LATERAL``);
-    a query built with SQLAlchemy uses :func:`cell_at`. A subquery of one row
-    (``code``, ``id``): the active cell whose polygon intersects the point, the
-    smallest code when the point lies on a boundary several cells share.
-    ``where`` adds a condition on the cell ``g`` (e.g.
-    ``"g.community_code = b.community_code"``).
-
-    Examples
-    --------
-    >>> print(cell_at_sql("b.location"))  # doctest: +NORMALIZE_WHITESPACE
-    SELECT g.code, g.id FROM grid_cell g WHERE g.valid_to IS NULL
-    AND ST_Intersects(g.geom, b.location) ORDER BY g.code LIMIT 1
-    """
-    extra = f" AND {where}" if where else ""
-    return (
-        "SELECT g.code, g.id FROM grid_cell g WHERE g.valid_to IS NULL"
-        f"{extra} AND ST_Intersects(g.geom, {point}) ORDER BY g.code LIMIT 1"
-    )
 
 
 @dataclass(frozen=True)

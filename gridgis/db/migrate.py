@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select
 
 from gridgis.db.engine import check_connection
 
@@ -26,7 +26,7 @@ def _run(engine: Engine, action: str, revision: str) -> None:
     cfg = _config(engine)
     with engine.begin() as connection:
         # One migration run at a time per database, whoever starts it.
-        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('gridgis-migrate'))"))
+        connection.execute(select(func.pg_advisory_xact_lock(func.hashtext("gridgis-migrate"))))
         cfg.attributes["connection"] = connection
         if action == "upgrade":
             command.upgrade(cfg, revision)

@@ -296,6 +296,7 @@ class GridCell(Base):
             "uq_grid_cell_active_code",
             "code",
             unique=True,
+            # raw SQL: DDL, the index's predicate as the migration writes it.
             postgresql_where=text("valid_to IS NULL"),
         ),
     )
@@ -817,6 +818,7 @@ class AuditLog(Base):
     object_type: Mapped[str] = mapped_column(Text)
     object_id: Mapped[str | None] = mapped_column(Text)
     street_code: Mapped[str | None] = mapped_column(Text)
+    # raw SQL: DDL, the column's default as the migration writes it.
     summary: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     request_id: Mapped[str | None] = mapped_column(Text)
 

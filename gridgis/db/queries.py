@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,19 +12,79 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, Executable, Result, text
+from geoalchemy2 import WKBElement
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Label,
+    Result,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    func,
+    null,
+    select,
+)
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.elements import ColumnElement
 
 from gridgis.codes import LEVELS, Level
+from gridgis.db.models import Community, District, GridCell, Street
 from gridgis.errors import ConfigError
 
-_SQL: dict[str, str] = {
-    "district": "SELECT code, name, NULL::text AS parent_code, geom FROM district",
-    "street": "SELECT code, name, district_code AS parent_code, geom FROM street",
-    "community": "SELECT code, name, street_code AS parent_code, geom FROM community",
-    "cell": (
-        "SELECT code, name, community_code AS parent_code, households, residents, geom "
-        "FROM grid_cell WHERE valid_to IS NULL"
-    ),
+
+def ewkb(geom: ColumnElement[Any] | QueryableAttribute[Any], name: str = "geom") -> Label[Any]:
+    """``ST_AsEWKB(geom) AS name``: a geometry as PostGIS's binary with its SRID, plain bytes.
+
+    What :func:`read_geoframe` parses fastest; selecting a geometry column
+    itself works too, but GeoAlchemy2 then wraps each value in a
+    :class:`~geoalchemy2.WKBElement`.
+
+    Examples
+    --------
+    >>> print(ewkb(GridCell.geom))
+    ST_AsEWKB(grid_cell.geom)
+    """
+    return func.ST_AsEWKB(geom).label(name)
+
+
+def _level_select(level: Level) -> Select[*tuple[Any, ...]]:
+    """The columns :func:`read_areas` answers for ``level``, unfiltered and unsorted."""
+    if level == "district":
+        return select(
+            District.code,
+            District.name,
+            cast(null(), Text).label("parent_code"),
+            ewkb(District.geom),
+        )
+    if level == "street":
+        return select(
+            Street.code, Street.name, Street.district_code.label("parent_code"), ewkb(Street.geom)
+        )
+    if level == "community":
+        return select(
+            Community.code,
+            Community.name,
+            Community.street_code.label("parent_code"),
+            ewkb(Community.geom),
+        )
+    return select(
+        GridCell.code,
+        GridCell.name,
+        GridCell.community_code.label("parent_code"),
+        GridCell.households,
+        GridCell.residents,
+        ewkb(GridCell.geom),
+    ).where(GridCell.valid_to.is_(None))
+
+
+_MODELS: dict[str, type[District] | type[Street] | type[Community] | type[GridCell]] = {
+    "district": District,
+    "street": Street,
+    "community": Community,
+    "cell": GridCell,
 }
 
 
@@ -59,7 +120,7 @@ def result_frame(result: Result[Any], columns: Sequence[str] | None = None) -> p
     Examples
     --------
     >>> with engine.connect() as conn:
-    ...     frame = result_frame(conn.execute(text("SELECT code, households FROM grid_cell")))
+    ...     frame = result_frame(conn.execute(select(GridCell.code, GridCell.households)))
     >>> list(frame.columns)
     ['code', 'households']
     """
@@ -70,31 +131,51 @@ def result_frame(result: Result[Any], columns: Sequence[str] | None = None) -> p
 
 def read_geoframe(
     conn: Connection,
-    sql: str | Executable,
+    statement: Executable,
     params: dict[str, Any] | None = None,
     *,
     geom_col: str = "geom",
     crs: str = "EPSG:4326",
 ) -> gpd.GeoDataFrame:
-    """Run ``sql`` and answer its rows as a GeoDataFrame whose geometry is ``geom_col``.
+    """Run ``statement`` and answer its rows as a GeoDataFrame whose geometry is ``geom_col``.
 
     The same frame as :func:`geopandas.read_postgis` (columns in the query's
     order, values as :meth:`pandas.DataFrame.from_records` makes them), but
     every geometry is parsed in one call of :func:`shapely.from_wkb` instead
     of one Python call a row: a third of a second less for a street's
-    buildings. The geometry column may be PostGIS's own (hex EWKB) or
-    ``ST_AsBinary``; NULL stays missing. An empty answer has ``crs`` too.
+    buildings. The geometry column may be binary (:func:`ewkb`,
+    ``ST_AsBinary``), hex EWKB, or a GeoAlchemy2 geometry column selected as
+    it is (:class:`~geoalchemy2.WKBElement`); NULL stays missing. An empty
+    answer has ``crs`` too.
+
+    Parameters
+    ----------
+    conn:
+        An open connection.
+    statement:
+        A Core ``select()`` (or another executable returning rows).
+    params:
+        Values of the statement's ``bindparam()`` s, if it has any.
+    geom_col:
+        The column holding the geometries.
+    crs:
+        Their CRS.
 
     Examples
     --------
     >>> with engine.connect() as conn:
-    ...     cells = read_geoframe(conn, "SELECT code, geom FROM grid_cell LIMIT 2")
+    ...     cells = read_geoframe(conn, select(GridCell.code, ewkb(GridCell.geom)).limit(2))
     >>> cells.crs.to_epsg(), cells.geometry.name
     (4326, 'geom')
     """
-    statement = text(sql) if isinstance(sql, str) else sql
     frame = result_frame(conn.execute(statement, params or {}))
     values = frame[geom_col].to_numpy(dtype=object)
+    if any(isinstance(value, WKBElement) for value in values):
+        # A geometry column selected as it is: GeoAlchemy2 wrapped each value; unwrap them.
+        values = np.array(
+            [value.data if isinstance(value, WKBElement) else value for value in values],
+            dtype=object,
+        )
     geoms = shapely.from_wkb(values) if len(values) else np.zeros(0, dtype=object)
     frame[geom_col] = gpd.GeoSeries(geoms, index=frame.index, crs=crs)
     return gpd.GeoDataFrame(frame, geometry=geom_col, crs=crs)
@@ -142,45 +223,66 @@ def read_areas(
     >>> districts.loc[0, ["code", "name"]].tolist(), districts.geometry.geom_type[0]
     (['350304', '荔城区'], 'MultiPolygon')
     """
-    sql = _SQL[check_level(level)]
-    conditions = []
-    params: dict[str, str] = {}
-    if within:
-        conditions.append("code LIKE :prefix")
-        params["prefix"] = within + "%"
-    if with_geometry_only:
-        conditions.append("geom IS NOT NULL")
-    if conditions:
-        joiner = " AND " if " WHERE " in sql else " WHERE "
-        sql = sql + joiner + " AND ".join(conditions)
-    sql += " ORDER BY code"
+    statement = _areas_statement(check_level(level), bool(within), with_geometry_only)
     with connection(engine) as conn:
-        return read_geoframe(conn, sql, params)
+        return read_geoframe(conn, statement, {"prefix": f"{within}%"} if within else None)
+
+
+@functools.cache
+def _areas_statement(
+    level: Level, within: bool, with_geometry_only: bool
+) -> Select[*tuple[Any, ...]]:
+    """The select of :func:`read_areas`, built once per kind of call (the web reads cells
+    at every request); ``within`` binds ``prefix``."""
+    model = _MODELS[level]
+    statement = _level_select(level)
+    if within:
+        statement = statement.where(model.code.like(bindparam("prefix")))
+    if with_geometry_only:
+        statement = statement.where(model.geom.is_not(None))
+    return statement.order_by(model.code)
 
 
 def count_areas(engine: Engine | Connection) -> dict[str, int]:
     """Number of stored districts, streets, communities and active cells."""
     with connection(engine) as conn:
-        row = conn.execute(
-            text(
-                "SELECT (SELECT count(*) FROM district), (SELECT count(*) FROM street), "
-                "(SELECT count(*) FROM community), "
-                "(SELECT count(*) FROM grid_cell WHERE valid_to IS NULL)"
-            )
-        ).one()
+        row = conn.execute(_COUNT_AREAS).one()
     return dict(zip(LEVELS, (int(v) for v in row), strict=True))
 
 
-_DISTRICT_OVERVIEW_SQL = text(
-    """
-    SELECT d.code, d.name, d.geom IS NOT NULL AS has_outline,
-           (SELECT count(*) FROM street s WHERE s.district_code = d.code) AS streets,
-           (SELECT count(*) FROM community c JOIN street s ON s.code = c.street_code
-             WHERE s.district_code = d.code) AS communities
-    FROM district d
-    ORDER BY d.code
-    """
+_COUNT_AREAS = select(
+    select(func.count()).select_from(District).scalar_subquery(),
+    select(func.count()).select_from(Street).scalar_subquery(),
+    select(func.count()).select_from(Community).scalar_subquery(),
+    select(func.count()).select_from(GridCell).where(GridCell.valid_to.is_(None)).scalar_subquery(),
 )
+
+
+def _district_overview() -> Select[*tuple[Any, ...]]:
+    """Each district with its numbers of streets and communities, by code."""
+    streets = (
+        select(func.count())
+        .select_from(Street)
+        .where(Street.district_code == District.code)
+        .scalar_subquery()
+    )
+    communities = (
+        select(func.count())
+        .select_from(Community)
+        .join(Street, Street.code == Community.street_code)
+        .where(Street.district_code == District.code)
+        .scalar_subquery()
+    )
+    return select(
+        District.code,
+        District.name,
+        District.geom.is_not(None).label("has_outline"),
+        streets.label("streets"),
+        communities.label("communities"),
+    ).order_by(District.code)
+
+
+_DISTRICT_OVERVIEW = _district_overview()
 
 
 @dataclass(frozen=True)
@@ -203,7 +305,7 @@ def district_summaries(engine: Engine | Connection) -> list[DistrictSummary]:
     [DistrictSummary(code='350304', name='荔城区', streets=6, communities=130, has_outline=True)]
     """
     with connection(engine) as conn:
-        rows = conn.execute(_DISTRICT_OVERVIEW_SQL).all()
+        rows = conn.execute(_DISTRICT_OVERVIEW).all()
     return [
         DistrictSummary(
             code=row.code,

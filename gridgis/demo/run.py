@@ -10,9 +10,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select
 
 from gridgis.audit import SYSTEM
+from gridgis.db.models import Building, Case, Community, District, GridCell, GridWorker, Street
 from gridgis.demo.cases import PERIOD
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.profiles import profile
@@ -317,19 +318,22 @@ def _counts(demo: DemoDistrict) -> dict[str, int]:
 
 def _stored_counts(engine: Engine, district: str) -> dict[str, int]:
     like = f"{district}%"
-    total = "SELECT coalesce(sum({0}), 0) FROM building WHERE community_code LIKE :d"
+    count = func.count()
+    in_district = Building.community_code.like(like)
     queries = {
-        "streets": "SELECT count(*) FROM street WHERE code LIKE :d AND geom IS NOT NULL",
-        "communities": "SELECT count(*) FROM community WHERE code LIKE :d AND geom IS NOT NULL",
-        "buildings": "SELECT count(*) FROM building WHERE community_code LIKE :d",
-        "households": total.format("households"),
-        "residents": total.format("residents"),
-        "cells": "SELECT count(*) FROM grid_cell WHERE community_code LIKE :d AND valid_to IS NULL",
-        "workers": "SELECT count(*) FROM grid_worker WHERE street_code LIKE :d",
-        "cases": "SELECT count(*) FROM case_record WHERE street_code LIKE :d",
-    }  # fmt: skip
+        "streets": select(count).where(Street.code.like(like), Street.geom.is_not(None)),
+        "communities": select(count).where(Community.code.like(like), Community.geom.is_not(None)),
+        "buildings": select(count).where(in_district),
+        "households": select(func.coalesce(func.sum(Building.households), 0)).where(in_district),
+        "residents": select(func.coalesce(func.sum(Building.residents), 0)).where(in_district),
+        "cells": select(count).where(
+            GridCell.community_code.like(like), GridCell.valid_to.is_(None)
+        ),
+        "workers": select(count).where(GridWorker.street_code.like(like)),
+        "cases": select(count).where(Case.street_code.like(like)),
+    }
     with engine.connect() as conn:
-        return {k: int(conn.execute(text(q), {"d": like}).scalar_one()) for k, q in queries.items()}
+        return {k: int(conn.execute(q).scalar_one()) for k, q in queries.items()}
 
 
 def _ensure_divisions_and_outline(engine: Engine, district: str) -> None:
@@ -341,7 +345,7 @@ def _ensure_divisions_and_outline(engine: Engine, district: str) -> None:
     load_divisions(engine, [district], actor=SYSTEM)
     with engine.connect() as conn:
         has_outline = conn.execute(
-            text("SELECT geom IS NOT NULL FROM district WHERE code = :c"), {"c": district}
+            select(District.geom.is_not(None)).where(District.code == district)
         ).scalar()
     if not has_outline:
         prepared = prepare_boundaries(
@@ -449,9 +453,7 @@ def run_demo(
     clock = time.perf_counter()
     with engine.begin() as conn:
         # One demo load of a district at a time; a second waits here, then finds the data.
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"gridgis-demo-{prof.code}"}
-        )
+        bulk.lock_district(conn, prof.code)
         if bulk.district_has_data(conn, prof.code):
             if not replace:
                 return DemoSummary(
