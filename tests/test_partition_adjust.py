@@ -277,3 +277,60 @@ def test_new_cells_tile_the_stored_ground_they_replace_exactly() -> None:
     report = validate_layout(result.cells, communities=outline, tolerance_m2=0.01)
     assert report.findings == [], "\n".join(report.lines())
     assert report.overlap_m2 <= 0.01
+
+
+def _plots(rows: list[tuple[float, float, float, float, int, str]]) -> gpd.GeoDataFrame:
+    """Plots (small areas) ``(x0, y0, x1, y1, households, cell)``, in metres from X0, Y0."""
+    return gpd.GeoDataFrame(
+        {"households": [r[4] for r in rows], "cell": [COMMUNITY + r[5] for r in rows]},
+        geometry=[box(X0 + r[0], Y0 + r[1], X0 + r[2], Y0 + r[3]) for r in rows],
+        crs=CRS,
+    )
+
+
+def _old_cells(plots: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return (
+        plots.dissolve("cell").reset_index().rename(columns={"cell": "code"})[["code", "geometry"]]
+    )
+
+
+def test_two_neighbours_above_max_that_fit_only_together_are_drawn_together() -> None:
+    # Issue 16 (Lujiazui): two neighbouring cells grew above the maximum; in each, a
+    # building next to the other cell cannot reach the minimum with its own cell's units
+    # (cells of 300 + 290 and 30 + 480 households). Each was redrawn alone, since a
+    # region could only take in cells left untouched, and one of 290 stayed below.
+    plots = _plots(
+        [(0, 0, 100, 100, 150, "001"), (100, 0, 200, 100, 150, "001"),
+         (200, 0, 300, 100, 290, "001"),
+         (300, 0, 400, 100, 30, "002"), (400, 0, 500, 100, 240, "002"),
+         (500, 0, 600, 100, 240, "002"),
+         (600, 0, 700, 100, 200, "003"), (700, 0, 800, 100, 200, "003")]
+    )  # fmt: skip
+    cells = _old_cells(plots)
+    result = adjust_cells(cells, plots, community_code=COMMUNITY)
+    assert result.cells["households"].between(300, 500).all(), result.cells
+    assert result.retired == [COMMUNITY + "001", COMMUNITY + "002"]
+    assert result.unchanged == [COMMUNITY + "003"]  # redrawing both changes nothing else
+    assert_same_cells(result, cells)
+    assert_tiling(result, shapely.union_all(cells.geometry))
+    assert_valid(result, plots)
+
+
+def test_a_region_grows_toward_the_cell_it_could_not_fill() -> None:
+    # Issue 16 (Lujiazui): a region that cannot fit the bounds took in the neighbour
+    # sharing the longest boundary with it, three times over (here the wide plots to
+    # the north, 450 households each), while the plot left below the minimum (260, in
+    # the east corner) only borders the cell to its east, which has the 40 it lacks.
+    plots = _plots(
+        [(0, 0, 300, 100, 350, "001"), (300, 0, 400, 100, 260, "001"),
+         (400, 0, 500, 100, 100, "002"), (500, 0, 600, 100, 300, "002"),
+         (0, 100, 300, 200, 450, "003"), (0, 200, 300, 300, 450, "004"),
+         (0, 300, 300, 400, 450, "005")]
+    )  # fmt: skip
+    cells = _old_cells(plots)
+    result = adjust_cells(cells, plots, community_code=COMMUNITY)
+    assert result.cells["households"].between(300, 500).all(), result.cells
+    assert result.retired == [COMMUNITY + "001", COMMUNITY + "002"]
+    assert_same_cells(result, cells)
+    assert_tiling(result, shapely.union_all(cells.geometry))
+    assert_valid(result, plots)

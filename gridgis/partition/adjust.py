@@ -23,11 +23,17 @@ The rules, as built
    boundary, then the smaller code. Merged groups are redrawn inside their
    joint outline (a union of ``min``–``max`` cells, usually one).
    A redrawn region whose units still cannot make cells within the bounds (a
-   few large units) takes in its untouched neighbour with the longest shared
-   boundary and is drawn again, at most :data:`GROWTH_STEPS` times. The
-   attempt that brings the most households back within the bounds is kept;
-   if none brings any, the cells are left as they were (flagged, rule 4):
-   a redraw that fixes nothing is only churn.
+   few large units, a building cut off at the edge of its outline) takes in
+   a neighbour and is drawn again, at most :data:`GROWTH_STEPS` times: the
+   neighbour sharing the longest boundary with the new cells still out of
+   bounds (the cut-off building must reach across), then a neighbouring
+   region waiting to be redrawn anyway (no extra change; it is then drawn
+   with this one), then the longest shared boundary with the region, then
+   the smaller code. Untouched cells and waiting regions may be taken in;
+   cells already redrawn may not. The attempt that brings the most
+   households back within the bounds is kept (a waiting region it leaves
+   out waits again for its turn); if none brings any, the cells are left as
+   they were (flagged, rule 4): a redraw that fixes nothing is only churn.
 4. A cell that cannot be fixed stays as it is, flagged: one unit above the
    maximum (``"oversized_unit"``), a community below the minimum
    (``"below_min"``), or a cell below the minimum with no neighbour to merge
@@ -95,7 +101,8 @@ from gridgis.partition.seams import fit_cells, seam_tolerance
 __all__ = ["AdjustResult", "adjust_cells"]
 
 GROWTH_STEPS = 3
-"""Neighbouring cells a redrawn region may take in when its own units cannot fit the bounds."""
+"""Neighbours (untouched cells, or regions waiting to be redrawn) a redrawn region may take in
+when its own units cannot fit the bounds."""
 
 _ = draw_cells  # referenced by the doctest
 
@@ -444,12 +451,21 @@ def adjust_cells(
     def outside(households: float) -> float:
         return max(0.0, lo - households) + 2.0 * max(0.0, households - hi)
 
-    for r in redrawn:
-        members = np.flatnonzero(root == r).tolist()
+    # Regions are redrawn in turn; one that cannot fit the bounds alone may take in a
+    # neighbouring region still waiting for its turn (rule 3), which is then drawn with it.
+    queue = list(redrawn)
+    waiting = set(queue)
+    region_cells = {q: np.flatnonzero(root == q).tolist() for q in queue}
+    while queue:
+        r = queue.pop(0)
+        waiting.discard(r)
+        members = list(region_cells[r])
         tried = list(members)
+        joined: list[int] = []
         best: tuple[float, Drawn, IntArray, list[int]] | None = None
         # A region whose units cannot make cells within bounds (a few large
-        # units) takes in its best untouched neighbour and is drawn again.
+        # units, or one cut off at the edge of its outline) takes in its best
+        # neighbour and is drawn again.
         for growth in range(GROWTH_STEPS + 1):
             drawn, rows = _redraw(
                 members, cell_geoms, owner, unit_geoms, values, road_geoms, codes,
@@ -462,25 +478,57 @@ def adjust_cells(
                 best = (gain, drawn, rows, list(members))
             if growth == GROWTH_STEPS or missed == 0:
                 break
+            # Candidates: a waiting region (keyed by its root) or an untouched cell; first
+            # those next to the new cells still out of bounds (rule 3).
             border: dict[int, float] = {}
+            key_of: dict[int, int] = {}
             for m in members:
                 for d, length in neighbours[m].items():
-                    if d not in taken and not (cell_hh[d] > hi and cell_units[d] < 2):
+                    q = int(root[d])
+                    if q in waiting:
+                        border[q] = border.get(q, 0.0) + length
+                        key_of[d] = q
+                    elif d not in taken and not (cell_hh[d] > hi and cell_units[d] < 2):
                         border[d] = border.get(d, 0.0) + length
+                        key_of[d] = d
             if not border:
                 break
-            extra = min(border, key=lambda d: (-border[d], codes[d]))
-            members.append(extra)
-            tried.append(extra)
-            taken.add(extra)
+            missing = [
+                g for g, h, ok in zip(drawn.geoms, drawn.households, fixable, strict=True)
+                if ok and outside(h) > 0
+            ]  # fmt: skip
+            near = _shared_lengths(missing, cell_geoms, list(key_of), tol=tol)
+            toward: dict[int, float] = {}
+            for d, length in near.items():
+                toward[key_of[d]] = toward.get(key_of[d], 0.0) + length
+            extra = min(
+                border,
+                key=lambda d: (-toward.get(d, 0.0), d not in waiting, -border[d], codes[d]),
+            )
+            if extra in waiting:
+                waiting.discard(extra)
+                queue.remove(extra)
+                joined.append(extra)
+                more = region_cells[extra]
+            else:
+                taken.add(extra)
+                more = [extra]
+            members.extend(more)
+            tried.extend(more)
         assert best is not None
         gain, drawn, rows, accepted = best
         if gain <= 0:  # redrawing does not help (the units cannot do better): keep the cells
             accepted = []
+        back = [q for q in joined if region_cells[q][0] not in accepted]
         for m in tried:
+            if any(m in region_cells[q] for q in back):
+                continue  # redrawn later, with its own region
             dirty_root[m] = m in accepted
             if m not in accepted:
                 taken.discard(m)
+        if back:  # waiting regions taken in by an attempt not kept wait again for their turn
+            waiting.update(back)
+            queue = sorted(queue + back, key=first_code.__getitem__)
         if accepted:
             new_parts.append((drawn, rows))
 
@@ -599,6 +647,22 @@ def _redraw(
         labels=[labels[k] for k in rows],
     )
     return drawn, rows
+
+
+def _shared_lengths(
+    cells: list[BaseGeometry], cell_geoms: GeomArray, candidates: list[int], *, tol: float
+) -> dict[int, float]:
+    """Length of the boundary of ``cells`` shared with each candidate old cell."""
+    if not cells or not candidates:
+        return {}
+    geoms = np.asarray([*cells, *cell_geoms[candidates]], dtype=object)
+    a, b, length = adjacency_pairs(geoms, tol=tol)
+    out: dict[int, float] = {}
+    for i, j, shared in zip(a.tolist(), b.tolist(), length.tolist(), strict=True):
+        if i < len(cells) <= j:
+            d = candidates[j - len(cells)]
+            out[d] = out.get(d, 0.0) + shared
+    return out
 
 
 def _standing_flags(
