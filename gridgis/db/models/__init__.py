@@ -1,0 +1,117 @@
+"""The data model of gridgis (SQLAlchemy 2 typed models, GeoAlchemy2 geometries).
+
+Everything is stored in EPSG:4326 (WGS84; CGCS2000 is the same for this
+work). The schema itself is created by the Alembic migrations in
+``gridgis/db/migrations``; a test checks that these models and the migrated
+database agree.
+
+What the database can hold, it holds: official codes are checked by pattern
+and nest by prefix in their parent's code; foreign keys tie every level to its
+parent; geometries are checked valid; a case's lifecycle steps are checked to
+be in order, its current step is computed from them, and a trigger refuses to
+move a case backwards; a retired cell code can never be issued again.
+
+``audit_log`` records who changed what (:mod:`gridgis.audit`), written in the
+same transaction as the change itself. ``data_version`` numbers the state of the
+tables gridgis keeps in memory, bumped by triggers (:mod:`gridgis.db.versions`).
+
+One module a concern: :mod:`~gridgis.db.models.areas` (the hierarchy, layouts,
+buildings, roads), :mod:`~gridgis.db.models.rosters` (workers, party
+organisations, facilities), :mod:`~gridgis.db.models.cases` (cases and
+inspections), :mod:`~gridgis.db.models.system` (users, audit trail, data
+versions); every name is importable from here.
+"""
+
+from __future__ import annotations
+
+from gridgis.db.models._base import NAMING_CONVENTION, SRID, Base
+from gridgis.db.models.areas import (
+    BUILDING_FLAGS,
+    ROAD_KINDS,
+    Building,
+    BuildingUnit,
+    CellCode,
+    Community,
+    District,
+    GridCell,
+    LayoutDraft,
+    LayoutVersion,
+    Road,
+    Street,
+)
+from gridgis.db.models.cases import (
+    CASE_STEP_NAMES_ZH,
+    CASE_STEPS,
+    LOCATED_BY,
+    LOCATION_FLAGS,
+    Case,
+    CaseCategory,
+    Inspection,
+    InspectionCell,
+)
+from gridgis.db.models.rosters import (
+    BRANCH_KINDS,
+    FACILITY_KINDS,
+    WORKER_ROLE_FORMAT,
+    BranchCell,
+    GridWorker,
+    PartyBranch,
+    ServiceFacility,
+    WorkerBuilding,
+    WorkerCell,
+    WorkerCommunity,
+    WorkerRole,
+    WorkerUnit,
+)
+from gridgis.db.models.system import (
+    USER_ROLES,
+    AppUser,
+    AuditLog,
+    DataVersion,
+    LoginFailure,
+    UserSession,
+)
+
+__all__ = [
+    "BRANCH_KINDS",
+    "BUILDING_FLAGS",
+    "CASE_STEPS",
+    "CASE_STEP_NAMES_ZH",
+    "FACILITY_KINDS",
+    "LOCATED_BY",
+    "LOCATION_FLAGS",
+    "NAMING_CONVENTION",
+    "ROAD_KINDS",
+    "SRID",
+    "USER_ROLES",
+    "WORKER_ROLE_FORMAT",
+    "AppUser",
+    "AuditLog",
+    "Base",
+    "BranchCell",
+    "Building",
+    "BuildingUnit",
+    "Case",
+    "CaseCategory",
+    "CellCode",
+    "Community",
+    "DataVersion",
+    "District",
+    "GridCell",
+    "GridWorker",
+    "Inspection",
+    "InspectionCell",
+    "LayoutDraft",
+    "LayoutVersion",
+    "LoginFailure",
+    "PartyBranch",
+    "Road",
+    "ServiceFacility",
+    "Street",
+    "UserSession",
+    "WorkerBuilding",
+    "WorkerCell",
+    "WorkerCommunity",
+    "WorkerRole",
+    "WorkerUnit",
+]

@@ -1,0 +1,194 @@
+"""Cases (事件) with their categories and lifecycle, and inspections (巡查)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from geoalchemy2 import WKBElement
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridgis.db.models._base import Base, _area, _gist, _one_of, _valid
+
+CASE_STEPS: tuple[str, ...] = (
+    "reported",
+    "registered",
+    "dispatched",
+    "handled",
+    "verified",
+    "closed",
+)
+"""The forward lifecycle of a case: 上报 → 立案 → 派遣 → 处置 → 核查 → 结案."""
+
+CASE_STEP_NAMES_ZH: dict[str, str] = {
+    "reported": "上报",
+    "registered": "立案",
+    "dispatched": "派遣",
+    "handled": "处置",
+    "verified": "核查",
+    "closed": "结案",
+    "rejected": "作废",
+}
+
+
+def _step_expression() -> str:
+    """SQL for the computed current step of a case."""
+    parts = ["CASE WHEN rejected_at IS NOT NULL THEN 'rejected'"]
+    for step in reversed(CASE_STEPS[1:]):
+        parts.append(f" WHEN {step}_at IS NOT NULL THEN '{step}'")
+    parts.append(" ELSE 'reported' END")
+    return "".join(parts)
+
+
+def _step_order_checks() -> list[CheckConstraint]:
+    """Each step needs the one before it, no earlier in time."""
+    checks = []
+    for before, after in itertools.pairwise(CASE_STEPS):
+        checks.append(
+            CheckConstraint(
+                f"{after}_at IS NULL OR ({before}_at IS NOT NULL AND {after}_at >= {before}_at)",
+                name=f"{after}_after_{before}",
+            )
+        )
+    checks.append(
+        CheckConstraint(
+            "rejected_at IS NULL OR (closed_at IS NULL AND rejected_at >= reported_at)",
+            name="rejected_not_closed",
+        )
+    )
+    return checks
+
+
+LOCATED_BY: tuple[str, ...] = ("coordinates", "address")
+"""How a case or inspection was placed: by its coordinates, or by matching its address."""
+
+LOCATION_FLAGS: tuple[str, ...] = ("outside", "gap", "swapped", "outside_china", "unmatched")
+"""Why a case or inspection has no cell: ``outside`` the district; in a ``gap`` between
+cells inside it; coordinates that look ``swapped`` (lat, lon); ``outside_china``; an
+address that matched no building (``unmatched``)."""
+
+
+class CaseCategory(Base):
+    """A case category with its time limit to close (按期结案 deadline)."""
+
+    __tablename__ = "case_category"
+    __table_args__ = (CheckConstraint("deadline_hours > 0", name="deadline_positive"),)
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text, unique=True)
+    name_en: Mapped[str] = mapped_column(Text)
+    deadline_hours: Mapped[int] = mapped_column(Integer)
+
+
+class Case(Base):
+    """A case (事件): where and what, and when each lifecycle step happened, by whom.
+
+    The raw coordinates and the system they came in (``wgs84``, ``gcj02``,
+    ``bd09``, ``EPSG:nnnn``) are kept as received; ``geom`` is WGS84. The
+    cell, community and street are those the case was filed in and do not
+    change when the layout does.
+    """
+
+    __tablename__ = "case_record"
+    __table_args__ = (
+        *_step_order_checks(),
+        CheckConstraint(
+            "deadline IS NULL OR deadline >= reported_at", name="deadline_after_report"
+        ),
+        CheckConstraint(
+            "match_score IS NULL OR (match_score >= 0 AND match_score <= 1)",
+            name="match_score_range",
+        ),
+        _one_of("located_by", LOCATED_BY),
+        _one_of("location_flag", LOCATION_FLAGS),
+        _valid(),
+        _gist("case_record"),
+        Index("ix_case_record_reported_at", "reported_at"),
+        Index("ix_case_record_step", "step"),
+        Index("ix_case_record_category_code_reported_at", "category_code", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    # No index of its own: (category_code, reported_at) above serves every lookup (0006).
+    category_code: Mapped[str] = mapped_column(ForeignKey("case_category.code"))
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement | None] = mapped_column(_area("POINT"))
+    raw_x: Mapped[float | None] = mapped_column(Float)
+    raw_y: Mapped[float | None] = mapped_column(Float)
+    raw_crs: Mapped[str | None] = mapped_column(Text)
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cell.id"), index=True)
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"), index=True)
+    street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+    located_by: Mapped[str | None] = mapped_column(Text)
+    location_flag: Mapped[str | None] = mapped_column(Text)
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("building.id", ondelete="SET NULL"), index=True
+    )
+    match_score: Mapped[float | None] = mapped_column(Float)
+    deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    step: Mapped[str] = mapped_column(Text, Computed(_step_expression(), persisted=True))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reported_by: Mapped[str | None] = mapped_column(Text)
+    registered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    registered_by: Mapped[str | None] = mapped_column(Text)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_by: Mapped[str | None] = mapped_column(Text)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_by: Mapped[str | None] = mapped_column(Text)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_by: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(Text)
+    rejected_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rejected_by: Mapped[str | None] = mapped_column(Text)
+
+
+class Inspection(Base):
+    """An inspection patrol (巡查) by a grid worker: a point or a GPS track."""
+
+    __tablename__ = "inspection"
+    __table_args__ = (
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="time_order"),
+        CheckConstraint(
+            "GeometryType(geom) IN ('POINT', 'LINESTRING', 'MULTILINESTRING')", name="geom_kind"
+        ),
+        _one_of("located_by", LOCATED_BY),
+        _one_of("location_flag", LOCATION_FLAGS),
+        _valid(),
+        _gist("inspection"),
+        Index("ix_inspection_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    geom: Mapped[WKBElement] = mapped_column(_area("GEOMETRY"))
+    located_by: Mapped[str | None] = mapped_column(Text)
+    location_flag: Mapped[str | None] = mapped_column(Text)
+
+
+class InspectionCell(Base):
+    """The cells an inspection visited."""
+
+    __tablename__ = "inspection_cell"
+
+    inspection_id: Mapped[int] = mapped_column(
+        ForeignKey("inspection.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cell.id"), primary_key=True, index=True)

@@ -1,0 +1,134 @@
+"""The web app's users, sessions and login failures; the audit trail; data versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridgis.db.models._base import Base
+
+USER_ROLES: tuple[str, ...] = ("admin", "street", "analyst")
+"""Who may do what in the web app: ``admin`` sees and edits everything; ``street`` (a
+street office, 街道) sees and exports only its own street; ``analyst`` reads and exports
+everything and edits nothing."""
+
+
+class AppUser(Base):
+    """A user of the web app. Passwords are kept only as werkzeug hashes (scrypt),
+    API tokens only as their SHA-256; see :mod:`gridgis.users`."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("role IN (" + ", ".join(f"'{r}'" for r in USER_ROLES) + ")", name="role"),
+        CheckConstraint("(role = 'street') = (street_code IS NOT NULL)", name="street_scope"),
+        CheckConstraint("name ~ '^[^[:space:][:cntrl:]/]{1,64}$'", name="name_format"),
+        CheckConstraint("password_hash ~ '^(scrypt|pbkdf2):'", name="password_hashed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(Text)
+    street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str | None] = mapped_column(Text, unique=True)
+    session_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(Base):
+    """A signed-in browser session; the cookie holds its random id, the table only its SHA-256.
+
+    A session is valid while its row exists and ``expires_at`` is ahead: logging
+    out deletes the row, a password change deletes the user's rows, removing the
+    user deletes them with it (see :mod:`gridgis.web.auth`).
+    """
+
+    __tablename__ = "user_session"
+
+    id_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LoginFailure(Base):
+    """A wrong password given for ``name`` (which may not exist) from ``address``.
+
+    Counted over a sliding window to throttle guessing (see :mod:`gridgis.logins`);
+    rows older than the window are deleted as new ones arrive.
+    """
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        Index("ix_login_failure_name_address_failed_at", "name", "address", "failed_at"),
+        Index("ix_login_failure_address_failed_at", "address", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditLog(Base):
+    """One change to the data: who (``actor``), when (``at``), what (``action`` on
+    ``object_type`` ``object_id``) and a ``summary`` of the fields before and after.
+
+    Written by :func:`gridgis.audit.record` in the transaction of the change, so a
+    change that is rolled back leaves no row. ``street_code`` is the street the
+    object lies in, when it has one (to limit a street office's view later); it is
+    plain text, not a foreign key, so the trail outlives the areas it names.
+    ``request_id`` ties the row to the web request that made it (see
+    :mod:`gridgis.web.logs`).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_object_type_object_id", "object_type", "object_id"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    object_type: Mapped[str] = mapped_column(Text)
+    object_id: Mapped[str | None] = mapped_column(Text)
+    street_code: Mapped[str | None] = mapped_column(Text)
+    # raw SQL: DDL, the column's default as the migration writes it.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    request_id: Mapped[str | None] = mapped_column(Text)
+
+
+class DataVersion(Base):
+    """The version of a table whose rows gridgis keeps in memory (:mod:`gridgis.db.versions`).
+
+    A statement-level trigger on the table (migration 0009) gives its row a new
+    ``version`` from the sequence ``data_version_seq`` whenever a transaction
+    inserts, updates, deletes or truncates rows of it, however it does so; a cache
+    loads again when a version it loaded its data at has changed.
+    """
+
+    __tablename__ = "data_version"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
