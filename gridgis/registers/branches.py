@@ -226,14 +226,15 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         n = len(register)
         outcomes = register.outcomes()
         id_reasons = register.id_problems()
-        ids, names = register.text("id"), register.text("name")
-        kinds_given, parents_given = register.text("kind"), register.text("parent")
+        ids, names = register.texts("id"), register.texts("name")
+        kinds_given, parents_given = register.texts("kind"), register.texts("parent")
         phones = [
             s or p
-            for s, p in zip(register.text("secretary_phone"), register.text("phone"), strict=True)
+            for s, p in zip(register.texts("secretary_phone"), register.texts("phone"), strict=True)
         ]
         areas = Areas.load(conn)
-        codes = [split_list(v) for v in register.text("cells")]
+        codes = [split_list(v) for v in register.texts("cells")]
+        members_given, communities_given = register.texts("members"), register.texts("community")
         stored = _stored(conn)
         kinds: list[str | None] = []
         members: list[int] = []
@@ -248,7 +249,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                 listing = "、".join(BRANCH_KIND_NAMES.values())
                 found.append(f"unknown kind {kinds_given[i]!r} (known: {listing})")
             kinds.append(kind)
-            count, why = _members(register.text("members")[i])
+            count, why = _members(members_given[i])
             members.append(count)
             found.extend([why] if why else [])
             if (why := check_phone(phones[i])) is not None:
@@ -289,7 +290,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             conn, register, outcomes, outcomes.pending, crs=crs, areas=areas, fallback=at_cell
         )
         for i in range(n):
-            if community[i] is None and cell_ids[i] and register.text("community")[i] is None:
+            if community[i] is None and cell_ids[i] and communities_given[i] is None:
                 community[i] = areas.cell_community(cell_ids[i][0])
         # A parent rejected only now (no location): its children follow it.
         for i in order:
@@ -301,8 +302,8 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             str(r["external_id"]): r for r in stored.to_dict("records") if r.get("external_id")
         }
         new_ids: dict[int, int] = {}
-        addresses = register.text("address")
-        secretaries = register.text("secretary")
+        addresses = register.texts("address")
+        secretaries = register.texts("secretary")
         if progress is not None:
             progress(f"storing {int(outcomes.pending.sum())} organisations")
         for i in order:

@@ -68,7 +68,7 @@ def place_rows(
         missing, [points.problem[i] or "no coordinates and no address" for i in missing.tolist()]
     )
     community = areas.community_of(points.lon, points.lat)
-    named = register.text("community")
+    named = register.texts("community")
     for i in np.flatnonzero(todo & points.found).tolist():
         value = named[i]
         if value is None:
@@ -169,8 +169,8 @@ def import_facilities(
     def body(conn: Connection) -> RowOutcomes:
         outcomes = register.outcomes()
         id_reasons = register.id_problems()
-        names, kinds_given = register.text("name"), register.text("kind")
-        addresses, ids = register.text("address"), register.text("id")
+        names, kinds_given = register.texts("name"), register.texts("kind")
+        addresses, ids = register.texts("address"), register.texts("id")
         kinds = [facility_kind(k) for k in kinds_given]
         for i in range(len(register)):  # wording per row; the look-ups are dictionary ones
             problems = [id_reasons[i]]

@@ -111,7 +111,7 @@ def _resolve_buildings(
     conn: Connection, register: Register, areas: Areas
 ) -> list[tuple[list[int], list[str]]]:
     """Per row: the building ids named (by id, else by address) and the items not found."""
-    items = [split_list(v) for v in register.text("building")]
+    items = [split_list(v) for v in register.texts("building")]
     unknown = sorted({i for row in items for i in row if i not in areas.buildings})
     by_address: dict[str, int] = {}
     if unknown:
@@ -135,13 +135,13 @@ def _resolve(conn: Connection, register: Register, areas: Areas) -> list[_Resolv
     known_roles = worker_roles()
     buildings = _resolve_buildings(conn, register, areas)
     out = []
-    names = register.text("name")
-    phones = register.text("phone")
-    id_numbers = register.text("id_number")
-    roles_given = register.text("role")
-    cells_given = register.text("cells")
-    units_given = register.text("unit")
-    communities_given = register.text("community")
+    names = register.texts("name")
+    phones = register.texts("phone")
+    id_numbers = register.texts("id_number")
+    roles_given = register.texts("role")
+    cells_given = register.texts("cells")
+    units_given = register.texts("unit")
+    communities_given = register.texts("community")
     # One pass over the rows, each a few dictionary look-ups: a roster has thousands at most.
     for i in range(len(register)):
         r = _Resolved()
@@ -376,16 +376,16 @@ building_field, unit_field, community_field:
         id_reasons = register.id_problems()
         areas = Areas.load(conn, buildings=register.columns.get("building") is not None)
         resolved = _resolve(conn, register, areas)
-        ids = register.text("id")
+        ids = register.texts("id")
         good = [i for i in range(len(register)) if not id_reasons[i] and not resolved[i].problems]
         bad = np.setdiff1d(np.arange(len(register)), good)
         outcomes.reject(bad, [_reason(id_reasons[i], resolved[i].problems) for i in bad.tolist()])
         stored = _stored(conn, [str(ids[i]) for i in good])
         codes = dict(zip(areas.cells["id"].tolist(), areas.cells["code"].tolist(), strict=True))
         names, phones, numbers = (
-            register.text("name"),
-            register.text("phone"),
-            register.text("id_number"),
+            register.texts("name"),
+            register.texts("phone"),
+            register.texts("id_number"),
         )
         if progress is not None:
             progress(f"storing {len(good)} people")
