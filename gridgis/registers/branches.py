@@ -277,14 +277,16 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             if reasons:
                 outcomes.reject([i], "; ".join(reasons))
 
+        spots: dict[int, tuple[float, float]] = {}
+
         def at_cell(i: int) -> tuple[float, float] | None:
             if not cell_ids[i]:
                 return None
-            spot = func.ST_PointOnSurface(GridCell.geom)
-            found = conn.execute(
-                select(func.ST_X(spot), func.ST_Y(spot)).where(GridCell.id == cell_ids[i][0])
-            ).one()
-            return float(found[0]), float(found[1])
+            if not spots:  # one query, at the first row that needs it, for every pending row
+                firsts = {c[0] for c, todo in zip(cell_ids, outcomes.pending, strict=True)
+                          if c and todo}  # fmt: skip
+                spots.update(_cell_spots(conn, sorted(firsts)))
+            return spots[cell_ids[i][0]]
 
         points, community = place_rows(
             conn, register, outcomes, outcomes.pending, crs=crs, areas=areas, fallback=at_cell
@@ -368,6 +370,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _cell_spots(conn: Connection, ids: list[int]) -> dict[int, tuple[float, float]]:
+    """Cell id -> (lon, lat) of a point inside the cell (``ST_PointOnSurface``)."""
+    spot = func.ST_PointOnSurface(GridCell.geom)
+    query = select(GridCell.id, func.ST_X(spot), func.ST_Y(spot)).where(GridCell.id.in_(ids))
+    return {int(i): (float(x), float(y)) for i, x, y in conn.execute(query)}
 
 
 def _parent_id(
