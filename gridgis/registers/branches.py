@@ -18,7 +18,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -330,7 +330,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             old = None if before is None else {k: _plain(before[k]) for k in _FIELDS}
             outcome = outcome_of(old, after)
             if outcome != "unchanged":
-                parent_id = _parent_id(conn, parent_external, new_ids, parent_row)
+                parent_id = _parent_id(parent_external, new_ids, parent_row, stored_by_id)
                 values = {
                     k: after[k] for k in _FIELDS if k not in ("parent", "cells", "lon", "lat")
                 }
@@ -380,13 +380,16 @@ def _cell_spots(conn: Connection, ids: list[int]) -> dict[int, tuple[float, floa
 
 
 def _parent_id(
-    conn: Connection, external: str | None, new_ids: dict[int, int], parent_row: int | None
+    external: str | None,
+    new_ids: dict[int, int],
+    parent_row: int | None,
+    stored: Mapping[str, Mapping[Hashable, Any]],
 ) -> int | None:
-    """The database id of a parent: one stored in this import, else one stored before."""
+    """The database id of a parent: one stored in this import, else one stored before
+    (``stored``: the organisations read at the start of the import, by external id)."""
     if external is None:
         return None
     if parent_row is not None and parent_row in new_ids:
         return new_ids[parent_row]
-    return conn.execute(
-        select(PartyBranch.id).where(PartyBranch.external_id == external)
-    ).scalar_one_or_none()
+    before = stored.get(external)
+    return None if before is None else int(before["id"])
