@@ -18,7 +18,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -226,14 +226,15 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         n = len(register)
         outcomes = register.outcomes()
         id_reasons = register.id_problems()
-        ids, names = register.text("id"), register.text("name")
-        kinds_given, parents_given = register.text("kind"), register.text("parent")
+        ids, names = register.texts("id"), register.texts("name")
+        kinds_given, parents_given = register.texts("kind"), register.texts("parent")
         phones = [
             s or p
-            for s, p in zip(register.text("secretary_phone"), register.text("phone"), strict=True)
+            for s, p in zip(register.texts("secretary_phone"), register.texts("phone"), strict=True)
         ]
         areas = Areas.load(conn)
-        codes = [split_list(v) for v in register.text("cells")]
+        codes = [split_list(v) for v in register.texts("cells")]
+        members_given, communities_given = register.texts("members"), register.texts("community")
         stored = _stored(conn)
         kinds: list[str | None] = []
         members: list[int] = []
@@ -248,7 +249,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                 listing = "、".join(BRANCH_KIND_NAMES.values())
                 found.append(f"unknown kind {kinds_given[i]!r} (known: {listing})")
             kinds.append(kind)
-            count, why = _members(register.text("members")[i])
+            count, why = _members(members_given[i])
             members.append(count)
             found.extend([why] if why else [])
             if (why := check_phone(phones[i])) is not None:
@@ -276,20 +277,22 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             if reasons:
                 outcomes.reject([i], "; ".join(reasons))
 
+        spots: dict[int, tuple[float, float]] = {}
+
         def at_cell(i: int) -> tuple[float, float] | None:
             if not cell_ids[i]:
                 return None
-            spot = func.ST_PointOnSurface(GridCell.geom)
-            found = conn.execute(
-                select(func.ST_X(spot), func.ST_Y(spot)).where(GridCell.id == cell_ids[i][0])
-            ).one()
-            return float(found[0]), float(found[1])
+            if not spots:  # one query, at the first row that needs it, for every pending row
+                firsts = {c[0] for c, todo in zip(cell_ids, outcomes.pending, strict=True)
+                          if c and todo}  # fmt: skip
+                spots.update(_cell_spots(conn, sorted(firsts)))
+            return spots[cell_ids[i][0]]
 
         points, community = place_rows(
             conn, register, outcomes, outcomes.pending, crs=crs, areas=areas, fallback=at_cell
         )
         for i in range(n):
-            if community[i] is None and cell_ids[i] and register.text("community")[i] is None:
+            if community[i] is None and cell_ids[i] and communities_given[i] is None:
                 community[i] = areas.cell_community(cell_ids[i][0])
         # A parent rejected only now (no location): its children follow it.
         for i in order:
@@ -301,8 +304,8 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             str(r["external_id"]): r for r in stored.to_dict("records") if r.get("external_id")
         }
         new_ids: dict[int, int] = {}
-        addresses = register.text("address")
-        secretaries = register.text("secretary")
+        addresses = register.texts("address")
+        secretaries = register.texts("secretary")
         if progress is not None:
             progress(f"storing {int(outcomes.pending.sum())} organisations")
         for i in order:
@@ -327,7 +330,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             old = None if before is None else {k: _plain(before[k]) for k in _FIELDS}
             outcome = outcome_of(old, after)
             if outcome != "unchanged":
-                parent_id = _parent_id(conn, parent_external, new_ids, parent_row)
+                parent_id = _parent_id(parent_external, new_ids, parent_row, stored_by_id)
                 values = {
                     k: after[k] for k in _FIELDS if k not in ("parent", "cells", "lon", "lat")
                 }
@@ -369,14 +372,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _cell_spots(conn: Connection, ids: list[int]) -> dict[int, tuple[float, float]]:
+    """Cell id -> (lon, lat) of a point inside the cell (``ST_PointOnSurface``)."""
+    spot = func.ST_PointOnSurface(GridCell.geom)
+    query = select(GridCell.id, func.ST_X(spot), func.ST_Y(spot)).where(GridCell.id.in_(ids))
+    return {int(i): (float(x), float(y)) for i, x, y in conn.execute(query)}
+
+
 def _parent_id(
-    conn: Connection, external: str | None, new_ids: dict[int, int], parent_row: int | None
+    external: str | None,
+    new_ids: dict[int, int],
+    parent_row: int | None,
+    stored: Mapping[str, Mapping[Hashable, Any]],
 ) -> int | None:
-    """The database id of a parent: one stored in this import, else one stored before."""
+    """The database id of a parent: one stored in this import, else one stored before
+    (``stored``: the organisations read at the start of the import, by external id)."""
     if external is None:
         return None
     if parent_row is not None and parent_row in new_ids:
         return new_ids[parent_row]
-    return conn.execute(
-        select(PartyBranch.id).where(PartyBranch.external_id == external)
-    ).scalar_one_or_none()
+    before = stored.get(external)
+    return None if before is None else int(before["id"])

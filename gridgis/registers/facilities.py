@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from gridgis.crs import CRSLike
 from gridgis.db.models import ServiceFacility
@@ -68,7 +68,7 @@ def place_rows(
         missing, [points.problem[i] or "no coordinates and no address" for i in missing.tolist()]
     )
     community = areas.community_of(points.lon, points.lat)
-    named = register.text("community")
+    named = register.texts("community")
     for i in np.flatnonzero(todo & points.found).tolist():
         value = named[i]
         if value is None:
@@ -169,8 +169,8 @@ def import_facilities(
     def body(conn: Connection) -> RowOutcomes:
         outcomes = register.outcomes()
         id_reasons = register.id_problems()
-        names, kinds_given = register.text("name"), register.text("kind")
-        addresses, ids = register.text("address"), register.text("id")
+        names, kinds_given = register.texts("name"), register.texts("kind")
+        addresses, ids = register.texts("address"), register.texts("id")
         kinds = [facility_kind(k) for k in kinds_given]
         for i in range(len(register)):  # wording per row; the look-ups are dictionary ones
             problems = [id_reasons[i]]
@@ -190,6 +190,8 @@ def import_facilities(
         labels.append(points.crs)
         todo = np.flatnonzero(outcomes.pending)
         stored = _stored(conn, [str(ids[i]) for i in todo])
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         for i in todo.tolist():
             after = {
                 "name": names[i],
@@ -207,16 +209,17 @@ def import_facilities(
             values = {k: after[k] for k in _FIELDS if k not in ("lon", "lat")}
             values["location"] = points.wkt(i)
             if before is None:
-                conn.execute(insert(ServiceFacility).values(external_id=ids[i], **values))
+                inserts.append({"external_id": ids[i], **values})
             elif outcome == "updated":
                 outcomes.changes[i] = "; ".join(changes(old, after))
-                conn.execute(
-                    update(ServiceFacility)
-                    .where(ServiceFacility.id == before["id"])
-                    .values(**values)
-                )
+                updates.append({"stored_id": before["id"], **values})
             flagged = outcomes.flags[i] and outcome != "unchanged"
             outcomes.set([i], "flagged" if flagged else outcome)
+        if inserts:  # one statement each, executed for many rows
+            conn.execute(insert(ServiceFacility), inserts)
+        if updates:
+            by_id = ServiceFacility.id == bindparam("stored_id")
+            conn.execute(update(ServiceFacility).where(by_id), updates)
         outcomes.add_column("community_code", community)
         return outcomes
 

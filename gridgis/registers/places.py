@@ -108,7 +108,7 @@ def locate_points(
         raw_x: list[str | None] = [None] * n
         raw_y: list[str | None] = [None] * n
     else:
-        raw_x, raw_y = register.text("x"), register.text("y")
+        raw_x, raw_y = register.texts("x"), register.texts("y")
         x, y = _numbers(raw_x), _numbers(raw_y)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
@@ -132,7 +132,7 @@ def locate_points(
         for i, what in zip(positions[~ok].tolist(), checked[~ok].tolist(), strict=True):
             where = "outside China" if what == "outside_china" else "not valid lon/lat"
             problem[i] = f"coordinates ({x[i]:.10g}, {y[i]:.10g}) in {spec.name} are {where}"
-    addresses = register.text("address")
+    addresses = register.texts("address")
     need = np.flatnonzero(todo & pd.isna(located_by) & pd.notna(addresses))
     if need.size:
         from gridgis.address import load_address_book, match_addresses

@@ -53,7 +53,7 @@ class Register:
     def __len__(self) -> int:
         return len(self.table.fields)
 
-    def text(self, field: str) -> list[str | None]:
+    def texts(self, field: str) -> list[str | None]:
         """The values of ``field`` as text, ``None`` when blank or when the file has no
         such column (Excel's 12.0 is ``'12'``)."""
         column = self.columns.get(field)
@@ -63,12 +63,12 @@ class Register:
 
     def outcomes(self) -> RowOutcomes:
         """An empty outcome per row, with the rows' ids."""
-        return RowOutcomes(self.table.row, self.text("id"))
+        return RowOutcomes(self.table.row, self.texts("id"))
 
     def id_problems(self) -> list[str | None]:
         """Per row: why its id is unusable (missing, or used by several rows of the file:
         :func:`gridgis.registers.values.file_ids`)."""
-        ids = pd.Series(self.text("id"), dtype=object)
+        ids = pd.Series(self.texts("id"), dtype=object)
         return file_ids(ids, self.table.row, self.table.numbering)
 
 

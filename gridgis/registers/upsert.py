@@ -9,7 +9,7 @@ in the audit trail), :func:`outcome_of` decides ``imported`` / ``updated`` /
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, insert
 from gridgis.audit import mask_person_data
 from gridgis.db.models import Base
 
-__all__ = ["changes", "outcome_of", "replace_links", "shown"]
+__all__ = ["changes", "outcome_of", "replace_links", "replace_links_of", "shown"]
 
 
 def shown(value: Any, key: str) -> str:
@@ -89,5 +89,24 @@ def replace_links(
     if not new:
         conn.execute(delete(model).where(model.__table__.c[owner] == owner_id))
     values = [{owner: owner_id, **row} for row in rows]
+    if values:
+        conn.execute(insert(model), values)
+
+
+def replace_links_of(
+    conn: Connection,
+    model: type[Base],
+    owner: str,
+    rows: Mapping[int, Iterable[Mapping[str, Any]]],
+    *,
+    stored: Collection[int],
+) -> None:
+    """:func:`replace_links` for many owners at once: make the rows of ``model`` of each
+    owner id of ``rows`` exactly its rows, in two statements (``stored``: the owners that
+    may have rows already; the others were just stored)."""
+    column = model.__table__.c[owner]
+    if stored:
+        conn.execute(delete(model).where(column.in_(list(stored))))
+    values = [{owner: owner_id, **row} for owner_id, links in rows.items() for row in links]
     if values:
         conn.execute(insert(model), values)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gridgis import audit
 from gridgis.db.models import (
@@ -43,7 +43,7 @@ from gridgis.registers.kinds import role_codes, split_list, worker_roles
 from gridgis.registers.places import Areas
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import Register, read_register, run_register_import
-from gridgis.registers.upsert import changes, outcome_of, replace_links
+from gridgis.registers.upsert import changes, outcome_of, replace_links_of
 
 __all__ = ["WORKER_FIELDS", "check_id_number", "check_phone", "import_workers"]
 
@@ -111,7 +111,7 @@ def _resolve_buildings(
     conn: Connection, register: Register, areas: Areas
 ) -> list[tuple[list[int], list[str]]]:
     """Per row: the building ids named (by id, else by address) and the items not found."""
-    items = [split_list(v) for v in register.text("building")]
+    items = [split_list(v) for v in register.texts("building")]
     unknown = sorted({i for row in items for i in row if i not in areas.buildings})
     by_address: dict[str, int] = {}
     if unknown:
@@ -135,13 +135,13 @@ def _resolve(conn: Connection, register: Register, areas: Areas) -> list[_Resolv
     known_roles = worker_roles()
     buildings = _resolve_buildings(conn, register, areas)
     out = []
-    names = register.text("name")
-    phones = register.text("phone")
-    id_numbers = register.text("id_number")
-    roles_given = register.text("role")
-    cells_given = register.text("cells")
-    units_given = register.text("unit")
-    communities_given = register.text("community")
+    names = register.texts("name")
+    phones = register.texts("phone")
+    id_numbers = register.texts("id_number")
+    roles_given = register.texts("role")
+    cells_given = register.texts("cells")
+    units_given = register.texts("unit")
+    communities_given = register.texts("community")
     # One pass over the rows, each a few dictionary look-ups: a roster has thousands at most.
     for i in range(len(register)):
         r = _Resolved()
@@ -265,33 +265,41 @@ def _wanted(name: str | None, phone: str | None, id_number: str | None, r: _Reso
 _FIELDS = ("name", "phone", "id_number", "employment", "street_code")
 
 
-def _store(conn: Connection, external_id: str, before: dict[str, Any] | None,
-           after: dict[str, Any]) -> int:  # fmt: skip
-    """Insert or update one person and rewrite their links; the person's id."""
-    values = {k: after[k] for k in _FIELDS}
-    if before is None:
-        worker_id = int(
-            conn.execute(
-                insert(GridWorker)
-                .values(external_id=external_id, **values)
-                .returning(GridWorker.id)
-            ).scalar_one()
+def _store(conn: Connection, rows: list[tuple[str, dict[str, Any] | None, dict[str, Any]]]) -> None:
+    """Insert or update people (external id, stored state or ``None``, wanted state) and
+    rewrite their links: a few statements, each executed for many people."""
+    new = [(external, after) for external, before, after in rows if before is None]
+    ids: list[int] = []
+    if new:
+        query = insert(GridWorker).returning(GridWorker.id, sort_by_parameter_order=True)
+        values = [{"external_id": e, **{k: a[k] for k in _FIELDS}} for e, a in new]
+        ids = [int(i) for i in conn.execute(query, values).scalars()]
+    new_ids = dict(zip((external for external, _ in new), ids, strict=True))
+    stored = [int(before["_id"]) for _, before, _ in rows if before is not None]
+    if stored:
+        by_id = GridWorker.id == bindparam("stored_id")
+        conn.execute(
+            update(GridWorker).where(by_id),
+            [
+                {"stored_id": int(before["_id"]), **{k: after[k] for k in _FIELDS}}
+                for _, before, after in rows
+                if before is not None
+            ],
         )
-    else:
-        worker_id = int(before["_id"])
-        conn.execute(update(GridWorker).where(GridWorker.id == worker_id).values(**values))
-    owner = "worker_id"
-    new = before is None
-    links: list[tuple[Any, list[dict[str, Any]]]] = [
-        (WorkerRole, [{"role": r} for r in after["roles"]]),
-        (WorkerCell, [{"cell_id": c} for c in after["cells"]]),
-        (WorkerBuilding, [{"building_id": b} for b in after["buildings"]]),
-        (WorkerUnit, [{"building_id": b, "unit_number": n} for b, n in after["units"]]),
-        (WorkerCommunity, [{"community_code": c} for c in after["communities"]]),
+    owners = [
+        (new_ids[external] if before is None else int(before["_id"]), after)
+        for external, before, after in rows
     ]
-    for model, rows in links:
-        replace_links(conn, model, owner, worker_id, rows, new=new)
-    return worker_id
+    links: list[tuple[Any, Callable[[dict[str, Any]], list[dict[str, Any]]]]] = [
+        (WorkerRole, lambda a: [{"role": r} for r in a["roles"]]),
+        (WorkerCell, lambda a: [{"cell_id": c} for c in a["cells"]]),
+        (WorkerBuilding, lambda a: [{"building_id": b} for b in a["buildings"]]),
+        (WorkerUnit, lambda a: [{"building_id": b, "unit_number": n} for b, n in a["units"]]),
+        (WorkerCommunity, lambda a: [{"community_code": c} for c in a["communities"]]),
+    ]
+    for model, rows_of in links:
+        served = {worker_id: rows_of(after) for worker_id, after in owners}
+        replace_links_of(conn, model, "worker_id", served, stored=stored)
 
 
 def _report_form(state: dict[str, Any], cell_codes: dict[int, str]) -> dict[str, Any]:
@@ -376,19 +384,20 @@ building_field, unit_field, community_field:
         id_reasons = register.id_problems()
         areas = Areas.load(conn, buildings=register.columns.get("building") is not None)
         resolved = _resolve(conn, register, areas)
-        ids = register.text("id")
+        ids = register.texts("id")
         good = [i for i in range(len(register)) if not id_reasons[i] and not resolved[i].problems]
         bad = np.setdiff1d(np.arange(len(register)), good)
         outcomes.reject(bad, [_reason(id_reasons[i], resolved[i].problems) for i in bad.tolist()])
         stored = _stored(conn, [str(ids[i]) for i in good])
         codes = dict(zip(areas.cells["id"].tolist(), areas.cells["code"].tolist(), strict=True))
         names, phones, numbers = (
-            register.text("name"),
-            register.text("phone"),
-            register.text("id_number"),
+            register.texts("name"),
+            register.texts("phone"),
+            register.texts("id_number"),
         )
         if progress is not None:
             progress(f"storing {len(good)} people")
+        storing: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = []
         for i in good:
             external = str(ids[i])
             before = stored.get(external)
@@ -397,7 +406,7 @@ building_field, unit_field, community_field:
             new = _report_form(after, codes)
             outcome = outcome_of(old, new)
             if outcome != "unchanged":
-                _store(conn, external, before, after)
+                storing.append((external, before, after))
             if outcome == "updated":
                 outcomes.changes[i] = "; ".join(changes(old, new))
                 audit.record(conn, actor=actor, action="update", object_type="worker",
@@ -408,6 +417,7 @@ building_field, unit_field, community_field:
             outcomes.set(
                 [i], "flagged" if outcomes.flags[i] and outcome != "unchanged" else outcome
             )
+        _store(conn, storing)
         served = np.asarray(["、".join(r.cell_codes) or None for r in resolved], dtype=object)
         outcomes.add_column("cells", served)
         return outcomes
