@@ -63,13 +63,28 @@ def _aliases(tree: ast.Module) -> set[str]:
     }
 
 
+def _is_raw(func: ast.expr, texts: set[str]) -> bool:
+    """A call of SQLAlchemy's ``text`` (by any name) or of a function taking SQL text.
+
+    ``sa.text(...)``/``sqlalchemy.text(...)`` count; a method of another object that
+    happens to be called ``text`` (``register.text(field)``) does not.
+    """
+    if isinstance(func, ast.Name):
+        return func.id in texts or func.id in RAW_CALLS
+    if isinstance(func, ast.Attribute):
+        if func.attr == "text":
+            return isinstance(func.value, ast.Name) and func.value.id in {"sa", "sqlalchemy"}
+        return func.attr in RAW_CALLS
+    return False
+
+
 def _raw_calls(tree: ast.Module) -> list[ast.Call]:
-    raw = RAW_CALLS | _aliases(tree)
+    texts = {"text", *_aliases(tree)}
     calls = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        if _name(node.func) in raw or _is_cursor_call(node):
+        if _is_raw(node.func, texts) or _is_cursor_call(node):
             calls.append(node)
     return calls
 
