@@ -367,3 +367,33 @@ def test_copy_rows_refuses_odd_names(engine: Engine) -> None:
             copy_rows(conn, "road; drop", pd.DataFrame({"name": ["x"]}))
         with pytest.raises(InputError, match=r"`district` was '3503' but is expected"):
             clear_district(conn, "3503", actor="test")
+
+
+def test_the_roster_of_workers_goes_through_the_importer(engine: Engine, tmp_path) -> None:
+    # Issue 16 point 12: the demo writes its roster as an office's file and imports it.
+    from gridgis.demo.files import WORKERS_FILE
+    from gridgis.registers.workers import import_workers
+
+    summary = run_demo(
+        engine, district="211403", scale=0.01, seed=1, workers=1, keep_files=tmp_path / "files"
+    )
+    assert summary.created and summary.ok, "\n".join(summary.lines())
+    roster = tmp_path / "files" / WORKERS_FILE
+    header = pd.read_excel(roster, nrows=0).columns.tolist()
+    assert header == ["编号", "姓名", "电话", "角色", "网格"]
+    with engine.connect() as conn:
+        imports = conn.execute(
+            text(
+                "SELECT actor, summary FROM audit_log "
+                "WHERE action = 'import' AND object_type = 'worker'"
+            )
+        ).all()
+        stored = conn.execute(
+            text("SELECT count(*) FROM grid_worker WHERE street_code LIKE '211403%'")
+        ).scalar_one()
+    assert [actor for actor, _ in imports] == ["demo"]
+    assert imports[0][1]["after"]["imported"] == summary.counts["workers"] == stored > 0
+    assert imports[0][1]["after"]["rejected"] == 0
+
+    again = import_workers(engine, roster, actor="test", dry_run=True)
+    assert again.counts["unchanged"] == again.counts["read"] == stored
