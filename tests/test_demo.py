@@ -369,9 +369,10 @@ def test_copy_rows_refuses_odd_names(engine: Engine) -> None:
             clear_district(conn, "3503", actor="test")
 
 
-def test_the_roster_of_workers_goes_through_the_importer(engine: Engine, tmp_path) -> None:
-    # Issue 16 point 12: the demo writes its roster as an office's file and imports it.
-    from gridgis.demo.files import WORKERS_FILE
+def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> None:
+    # Issue 16 point 12: the demo writes its registers as an office's files and imports them.
+    from gridgis.demo.files import BRANCHES_FILE, WORKERS_FILE
+    from gridgis.registers.branches import import_branches
     from gridgis.registers.workers import import_workers
 
     summary = run_demo(
@@ -381,19 +382,31 @@ def test_the_roster_of_workers_goes_through_the_importer(engine: Engine, tmp_pat
     roster = tmp_path / "files" / WORKERS_FILE
     header = pd.read_excel(roster, nrows=0).columns.tolist()
     assert header == ["编号", "姓名", "电话", "角色", "网格"]
+    organisations = tmp_path / "files" / BRANCHES_FILE
+    assert pd.read_csv(organisations, nrows=0).columns.tolist()[:3] == ["编号", "名称", "类型"]
     with engine.connect() as conn:
-        imports = conn.execute(
-            text(
-                "SELECT actor, summary FROM audit_log "
-                "WHERE action = 'import' AND object_type = 'worker'"
-            )
-        ).all()
+        imports = dict(
+            conn.execute(
+                text(
+                    "SELECT object_type, summary FROM audit_log "
+                    "WHERE action = 'import' AND actor = 'demo'"
+                )
+            ).all()
+        )
         stored = conn.execute(
-            text("SELECT count(*) FROM grid_worker WHERE street_code LIKE '211403%'")
-        ).scalar_one()
-    assert [actor for actor, _ in imports] == ["demo"]
-    assert imports[0][1]["after"]["imported"] == summary.counts["workers"] == stored > 0
-    assert imports[0][1]["after"]["rejected"] == 0
+            text(
+                "SELECT (SELECT count(*) FROM grid_worker WHERE street_code LIKE '211403%'), "
+                "(SELECT count(*) FROM party_branch WHERE community_code LIKE '211403%')"
+            )
+        ).one()
+    assert sorted(imports) == ["branch", "worker"]
+    for kind, count, summary_key in [("worker", stored[0], "workers"),
+                                     ("branch", stored[1], "branches")]:  # fmt: skip
+        after = imports[kind]["after"]
+        assert after["imported"] == after["read"] == summary.counts[summary_key] == count > 0
 
-    again = import_workers(engine, roster, actor="test", dry_run=True)
-    assert again.counts["unchanged"] == again.counts["read"] == stored
+    # The kept files import again with nothing to change.
+    for importer, path, count in [(import_workers, roster, stored[0]),
+                                  (import_branches, organisations, stored[1])]:  # fmt: skip
+        again = importer(engine, path, actor="test", dry_run=True)
+        assert again.counts["unchanged"] == again.counts["read"] == count

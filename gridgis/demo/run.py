@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,12 @@ from sqlalchemy import Connection, Engine, func, select
 from gridgis.audit import SYSTEM
 from gridgis.db.models import Building, Case, Community, District, GridCell, GridWorker, Street
 from gridgis.demo.cases import PERIOD
-from gridgis.demo.files import write_workers
+from gridgis.demo.files import write_branches, write_workers
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.profiles import profile
 from gridgis.errors import Problem, ValidationError
 from gridgis.partition.validate import LayoutFinding, LayoutReport, validate_layout
+from gridgis.registers.report import RegisterReport
 
 __all__ = [
     "OVERLAP_TOLERANCE_M2",
@@ -367,29 +369,36 @@ def _load(
     demo: DemoDistrict,
     *,
     replace: bool,
-    roster: Path,
+    files: dict[str, Path],
     progress: Progress | None,
 ) -> dict[str, float] | None:
-    """Store ``demo`` in one transaction: COPY loaders, and the importer for the roster.
+    """Store ``demo`` in one transaction: the COPY loaders, and the importers for the
+    registers ``files`` holds (``workers`` and ``branches``), as a district's own.
 
     Returns the seconds per step, or ``None`` when the district was loaded meanwhile
     (and ``replace`` is not set): then nothing is changed.
     """
     from gridgis.db import bulk
+    from gridgis.registers.branches import import_branches
     from gridgis.registers.workers import import_workers
 
+    importers: dict[str, Callable[..., RegisterReport]] = {
+        "workers": import_workers,
+        "branches": import_branches,
+    }
     imported: dict[str, float] = {}
 
     def import_rosters(conn: Connection) -> None:
-        clock = time.perf_counter()
-        report = import_workers(conn, roster, actor=IMPORTED_BY)
-        refused = {k: v for k, v in report.counts.items() if k in ("rejected", "flagged") and v}
-        if refused:
-            raise ValidationError(
-                f"the demo's roster {roster.name} did not import cleanly: {refused}; "
-                "nothing was loaded"
-            )
-        imported["workers"] = time.perf_counter() - clock
+        for kind, path in files.items():
+            clock = time.perf_counter()
+            report = importers[kind](conn, path, actor=IMPORTED_BY)
+            refused = {k: v for k, v in report.counts.items() if k in ("rejected", "flagged") and v}
+            if refused:
+                raise ValidationError(
+                    f"the demo's file {path.name} did not import cleanly: {refused}; "
+                    "nothing was loaded"
+                )
+            imported[kind] = time.perf_counter() - clock
 
     no_workers = demo.workers.iloc[0:0]
     with engine.begin() as conn:
@@ -409,8 +418,8 @@ def _load(
             cells=demo.cells,
             workers=no_workers,
             worker_cells=demo.worker_cells.iloc[0:0],
-            branches=demo.branches,
-            branch_cells=demo.branch_cells,
+            branches=demo.branches.iloc[0:0],
+            branch_cells=demo.branch_cells.iloc[0:0],
             facilities=demo.facilities,
             cases=demo.cases,
             inspections=demo.inspections,
@@ -467,10 +476,12 @@ def run_demo(
         Processes for the cell engine (default: up to 4, by CPU).
     keep_files:
         A folder to write the district's registers into and keep them there (the
-        roster of grid workers, :mod:`gridgis.demo.files`); by default they go to a
-        temporary folder, deleted after the load. Either way they are loaded
-        through the importers (:func:`gridgis.registers.workers.import_workers`,
-        actor ``demo``), as a district office's own files would be.
+        roster of grid workers, the party organisations: :mod:`gridgis.demo.files`);
+        by default they go to a temporary folder, deleted after the load. Either way
+        they are loaded through the importers
+        (:func:`gridgis.registers.workers.import_workers`,
+        :func:`gridgis.registers.branches.import_branches`, actor ``demo``), as a
+        district office's own files would be.
 
     Returns
     -------
@@ -534,9 +545,16 @@ def run_demo(
             else Path(stack.enter_context(TemporaryDirectory(prefix="gridgis-demo-")))
         )
         roster = write_workers(demo.workers, demo.worker_cells, folder)
+        organisations = write_branches(demo.branches, demo.branch_cells, folder)
         seconds["files"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        load_seconds = _load(engine, demo, replace=replace, roster=roster, progress=progress)
+        load_seconds = _load(
+            engine,
+            demo,
+            replace=replace,
+            files={"workers": roster, "branches": organisations},
+            progress=progress,
+        )
     if load_seconds is None:
         return DemoSummary(
             district=prof.code, name=prof.name, seed=seed, scale=scale, created=False,
