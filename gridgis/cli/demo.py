@@ -46,7 +46,7 @@ import the generator (tests/test_cli_help.py keeps the two equal)."""
     type=click.Path(file_okay=False, writable=True),
     default=None,
     help="Folder to keep the district's register files in (the roster of grid workers, "
-    "as an office would have it), to look at or import again.",
+    "the party organisations, as an office would have them), to look at or import again.",
 )
 @friendly
 def demo_cmd(
@@ -64,8 +64,9 @@ def demo_cmd(
     party branches, service facilities, a year of cases and patrols. Runs
     once: when the district already has data it says so and changes nothing
     (use --replace). Everything is loaded in one transaction; the roster of
-    grid workers is written as a file and loaded by `gridgis import workers`'
-    importer, as a district's own roster would be.
+    grid workers and the party organisations are written as files and loaded
+    by the importers of `gridgis import workers` and `gridgis import
+    branches`, as a district's own registers would be.
     """
     from gridgis.db import migrate
     from gridgis.db.engine import get_engine

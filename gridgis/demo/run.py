@@ -451,7 +451,10 @@ def run_demo(
     stores everything in one transaction: outlines of street offices and
     communities with their cell bounds, roads, buildings and units, the
     cells (published as layout version 1 of each community), grid workers,
-    party branches, service facilities, cases and inspections.
+    party branches, service facilities, cases and inspections. Grid workers
+    and party branches are written as a district office's files
+    (:mod:`gridgis.demo.files`) and loaded by their importers, in a savepoint
+    of that transaction; the rest by the COPY loaders of :mod:`gridgis.db.bulk`.
 
     Parameters
     ----------
