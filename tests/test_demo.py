@@ -410,3 +410,18 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
                                   (import_branches, organisations, stored[1])]:  # fmt: skip
         again = importer(engine, path, actor="test", dry_run=True)
         assert again.counts["unchanged"] == again.counts["read"] == count
+
+    # On a connection of the caller's, an import runs in a savepoint: the caller commits.
+    changed = pd.read_excel(roster, dtype=str)
+    changed.loc[0, "姓名"] = "改名字"
+    edited = tmp_path / "edited.xlsx"
+    changed.to_excel(edited, index=False)
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        report = import_workers(conn, edited, actor="test")
+        assert report.counts["updated"] == 1
+        assert conn.in_transaction()
+        transaction.rollback()
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM grid_worker WHERE name = '改名字'")).all()
+    assert names == []
