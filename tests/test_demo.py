@@ -367,3 +367,61 @@ def test_copy_rows_refuses_odd_names(engine: Engine) -> None:
             copy_rows(conn, "road; drop", pd.DataFrame({"name": ["x"]}))
         with pytest.raises(InputError, match=r"`district` was '3503' but is expected"):
             clear_district(conn, "3503", actor="test")
+
+
+def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> None:
+    # Issue 16 point 12: the demo writes its registers as an office's files and imports them.
+    from gridgis.demo.files import BRANCHES_FILE, WORKERS_FILE
+    from gridgis.registers.branches import import_branches
+    from gridgis.registers.workers import import_workers
+
+    summary = run_demo(
+        engine, district="211403", scale=0.01, seed=1, workers=1, keep_files=tmp_path / "files"
+    )
+    assert summary.created and summary.ok, "\n".join(summary.lines())
+    roster = tmp_path / "files" / WORKERS_FILE
+    header = pd.read_excel(roster, nrows=0).columns.tolist()
+    assert header == ["编号", "姓名", "电话", "角色", "网格"]
+    organisations = tmp_path / "files" / BRANCHES_FILE
+    assert pd.read_csv(organisations, nrows=0).columns.tolist()[:3] == ["编号", "名称", "类型"]
+    with engine.connect() as conn:
+        imports = dict(
+            conn.execute(
+                text(
+                    "SELECT object_type, summary FROM audit_log "
+                    "WHERE action = 'import' AND actor = 'demo'"
+                )
+            ).all()
+        )
+        stored = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM grid_worker WHERE street_code LIKE '211403%'), "
+                "(SELECT count(*) FROM party_branch WHERE community_code LIKE '211403%')"
+            )
+        ).one()
+    assert sorted(imports) == ["branch", "worker"]
+    for kind, count, summary_key in [("worker", stored[0], "workers"),
+                                     ("branch", stored[1], "branches")]:  # fmt: skip
+        after = imports[kind]["after"]
+        assert after["imported"] == after["read"] == summary.counts[summary_key] == count > 0
+
+    # The kept files import again with nothing to change.
+    for importer, path, count in [(import_workers, roster, stored[0]),
+                                  (import_branches, organisations, stored[1])]:  # fmt: skip
+        again = importer(engine, path, actor="test", dry_run=True)
+        assert again.counts["unchanged"] == again.counts["read"] == count
+
+    # On a connection of the caller's, an import runs in a savepoint: the caller commits.
+    changed = pd.read_excel(roster, dtype=str)
+    changed.loc[0, "姓名"] = "改名字"
+    edited = tmp_path / "edited.xlsx"
+    changed.to_excel(edited, index=False)
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        report = import_workers(conn, edited, actor="test")
+        assert report.counts["updated"] == 1
+        assert conn.in_transaction()
+        transaction.rollback()
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM grid_worker WHERE name = '改名字'")).all()
+    assert names == []

@@ -41,15 +41,32 @@ import the generator (tests/test_cli_help.py keeps the two equal)."""
     default=None,
     help="Processes for the cell engine (default: up to 4, by CPU).",
 )
+@click.option(
+    "--keep-files",
+    type=click.Path(file_okay=False, writable=True),
+    default=None,
+    help="Folder to keep the district's register files in (the roster of grid workers, "
+    "the party organisations, as an office would have them), to look at or import again.",
+)
 @friendly
-def demo_cmd(district: str, seed: int, scale: float, replace: bool, workers: int | None) -> None:
+def demo_cmd(
+    district: str,
+    seed: int,
+    scale: float,
+    replace: bool,
+    workers: int | None,
+    keep_files: str | None,
+) -> None:
     """Load a demo district into the database.
 
     The real outline and official names of its street offices and
     communities, with generated roads, buildings, grid cells, grid workers,
     party branches, service facilities, a year of cases and patrols. Runs
     once: when the district already has data it says so and changes nothing
-    (use --replace). Everything is loaded in one transaction.
+    (use --replace). Everything is loaded in one transaction; the roster of
+    grid workers and the party organisations are written as files and loaded
+    by the importers of `gridgis import workers` and `gridgis import
+    branches`, as a district's own registers would be.
     """
     from gridgis.db import migrate
     from gridgis.db.engine import get_engine
@@ -65,6 +82,7 @@ def demo_cmd(district: str, seed: int, scale: float, replace: bool, workers: int
             scale=scale,
             replace=replace,
             workers=workers,
+            keep_files=keep_files,
             progress=lambda phase, done, total: bars(f"{phase:<12}", done, total),
         )
     echo_lines(summary.lines())

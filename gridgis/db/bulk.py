@@ -376,6 +376,15 @@ def _ids_for(codes: pd.Series, mapping: Mapping[str, int] | pd.Series, what: str
     return ids.to_numpy(dtype=np.int64)
 
 
+def _stored_ids(conn: Connection, model: type[GridWorker], external: pd.Series) -> pd.Series:
+    """Stored ids of ``model``'s rows with the external ids ``external``, by external id."""
+    wanted = sorted({str(e) for e in external.dropna()})
+    rows = conn.execute(
+        select(model.id, model.external_id).where(model.external_id.in_(wanted))
+    ).all()
+    return pd.Series([r[0] for r in rows], index=[r[1] for r in rows], dtype="int64")
+
+
 def load_district(
     conn: Connection,
     *,
@@ -396,6 +405,7 @@ def load_district(
     actor: str,
     published_by: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    after_cells: Callable[[Connection], None] | None = None,
 ) -> dict[str, float]:
     """Store a district's frames (all EPSG:4326) in the caller's transaction.
 
@@ -448,6 +458,11 @@ def load_district(
         Recorded on the layout versions (default ``actor``).
     progress:
         ``progress("load", done, total)`` after each step.
+    after_cells:
+        Called with ``conn`` once the cells are published, before the workers are
+        copied: the demo imports its rosters' files there
+        (:func:`gridgis.registers.workers.import_workers`), passing their frames
+        empty. Inspections find their workers by external id among the stored ones.
 
     Returns
     -------
@@ -560,6 +575,8 @@ def load_district(
     done("cells", clock)
 
     clock = time.perf_counter()
+    if after_cells is not None:
+        after_cells(conn)
     worker_ids = reserve_ids(conn, "grid_worker", len(workers))
     copy_rows(
         conn,
@@ -575,7 +592,7 @@ def load_district(
             }
         ),
     )
-    worker_by_external = pd.Series(worker_ids, index=workers["external_id"].to_numpy())
+    worker_by_external = _stored_ids(conn, GridWorker, inspections["worker"])
     copy_rows(
         conn,
         "worker_cell",

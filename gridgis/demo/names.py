@@ -99,9 +99,21 @@ def person_names(rng: np.random.Generator, n: int, *, local: tuple[str, ...] = (
 
 
 def phone_numbers(rng: np.random.Generator, n: int) -> list[str]:
-    """Masked mobile numbers as Chinese systems display them (``138****5721``): never real."""
+    """Made-up mobile numbers of 11 digits (``18600015111``), as a roster holds them.
+
+    The middle four digits are ``000`` and a digit of the tail's: the numbers are
+    random but plain, and the importer of rosters
+    (:func:`gridgis.registers.workers.check_phone`) takes them, as it would not take
+    a masked ``138****5721``. The random draws are those of earlier versions, which
+    stored the masked form, so the rest of a demo district is unchanged.
+
+    Examples
+    --------
+    >>> phone_numbers(np.random.default_rng(0), 2)
+    ['18600015111', '15900072697']
+    """
     prefixes = np.asarray(["133", "135", "136", "137", "138", "139", "150", "152", "158", "159",
                            "177", "180", "186", "187", "189"], dtype=object)  # fmt: skip
     heads = prefixes[rng.integers(len(prefixes), size=n)]
     tails = rng.integers(0, 10_000, size=n)
-    return [f"{h}****{t:04d}" for h, t in zip(heads, tails, strict=True)]
+    return [f"{h}000{t % 10}{t:04d}" for h, t in zip(heads, tails, strict=True)]

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from gridgis.audit import SYSTEM
 from gridgis.db.models import Building, Case, Community, District, GridCell, GridWorker, Street
 from gridgis.demo.cases import PERIOD
+from gridgis.demo.files import write_branches, write_workers
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.profiles import profile
 from gridgis.errors import Problem, ValidationError
 from gridgis.partition.validate import LayoutFinding, LayoutReport, validate_layout
+from gridgis.registers.report import RegisterReport
 
 __all__ = [
     "OVERLAP_TOLERANCE_M2",
@@ -354,6 +360,78 @@ def _ensure_divisions_and_outline(engine: Engine, district: str) -> None:
         import_boundaries(engine, prepared, level="district", actor=SYSTEM)
 
 
+IMPORTED_BY = "demo"
+"""The actor of the demo's imports of its registers' files."""
+
+
+def _load(
+    engine: Engine,
+    demo: DemoDistrict,
+    *,
+    replace: bool,
+    files: dict[str, Path],
+    progress: Progress | None,
+) -> dict[str, float] | None:
+    """Store ``demo`` in one transaction: the COPY loaders, and the importers for the
+    registers ``files`` holds (``workers`` and ``branches``), as a district's own.
+
+    Returns the seconds per step, or ``None`` when the district was loaded meanwhile
+    (and ``replace`` is not set): then nothing is changed.
+    """
+    from gridgis.db import bulk
+    from gridgis.registers.branches import import_branches
+    from gridgis.registers.workers import import_workers
+
+    importers: dict[str, Callable[..., RegisterReport]] = {
+        "workers": import_workers,
+        "branches": import_branches,
+    }
+    imported: dict[str, float] = {}
+
+    def import_rosters(conn: Connection) -> None:
+        for kind, path in files.items():
+            clock = time.perf_counter()
+            report = importers[kind](conn, path, actor=IMPORTED_BY)
+            refused = {k: v for k, v in report.counts.items() if k in ("rejected", "flagged") and v}
+            if refused:
+                raise ValidationError(
+                    f"the demo's file {path.name} did not import cleanly: {refused}; "
+                    "nothing was loaded"
+                )
+            imported[kind] = time.perf_counter() - clock
+
+    no_workers = demo.workers.iloc[0:0]
+    with engine.begin() as conn:
+        # One demo load of a district at a time; a second waits here, then finds the data.
+        bulk.lock_district(conn, demo.code)
+        if bulk.district_has_data(conn, demo.code):
+            if not replace:
+                return None
+            bulk.clear_district(conn, demo.code, actor=SYSTEM)
+        seconds = bulk.load_district(
+            conn,
+            streets=demo.streets,
+            communities=demo.communities,
+            roads=demo.roads,
+            buildings=demo.buildings,
+            units=demo.units,
+            cells=demo.cells,
+            workers=no_workers,
+            worker_cells=demo.worker_cells.iloc[0:0],
+            branches=demo.branches.iloc[0:0],
+            branch_cells=demo.branch_cells.iloc[0:0],
+            facilities=demo.facilities,
+            cases=demo.cases,
+            inspections=demo.inspections,
+            inspection_cells=demo.inspection_cells,
+            actor=SYSTEM,
+            published_by=PUBLISHED_BY,
+            progress=progress,
+            after_cells=import_rosters,
+        )
+    return seconds | {f"import.{k}": v for k, v in imported.items()}
+
+
 def run_demo(
     engine: Engine,
     *,
@@ -363,6 +441,7 @@ def run_demo(
     progress: Progress | None = None,
     replace: bool = False,
     workers: int | None = None,
+    keep_files: str | Path | None = None,
 ) -> DemoSummary:
     """Generate a demo district and load it into the database, all or nothing.
 
@@ -372,7 +451,10 @@ def run_demo(
     stores everything in one transaction: outlines of street offices and
     communities with their cell bounds, roads, buildings and units, the
     cells (published as layout version 1 of each community), grid workers,
-    party branches, service facilities, cases and inspections.
+    party branches, service facilities, cases and inspections. Grid workers
+    and party branches are written as a district office's files
+    (:mod:`gridgis.demo.files`) and loaded by their importers, in a savepoint
+    of that transaction; the rest by the COPY loaders of :mod:`gridgis.db.bulk`.
 
     Parameters
     ----------
@@ -395,6 +477,14 @@ def run_demo(
         Without it such a run returns at once and changes nothing.
     workers:
         Processes for the cell engine (default: up to 4, by CPU).
+    keep_files:
+        A folder to write the district's registers into and keep them there (the
+        roster of grid workers, the party organisations: :mod:`gridgis.demo.files`);
+        by default they go to a temporary folder, deleted after the load. Either way
+        they are loaded through the importers
+        (:func:`gridgis.registers.workers.import_workers`,
+        :func:`gridgis.registers.branches.import_branches`, actor ``demo``), as a
+        district office's own files would be.
 
     Returns
     -------
@@ -451,36 +541,28 @@ def run_demo(
     seconds["checks"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    with engine.begin() as conn:
-        # One demo load of a district at a time; a second waits here, then finds the data.
-        bulk.lock_district(conn, prof.code)
-        if bulk.district_has_data(conn, prof.code):
-            if not replace:
-                return DemoSummary(
-                    district=prof.code, name=prof.name, seed=seed, scale=scale, created=False,
-                    message=f"{prof.code} {prof.name} was loaded meanwhile: nothing loaded",
-                )  # fmt: skip
-            bulk.clear_district(conn, prof.code, actor=SYSTEM)
-        load_seconds = bulk.load_district(
-            conn,
-            streets=demo.streets,
-            communities=demo.communities,
-            roads=demo.roads,
-            buildings=demo.buildings,
-            units=demo.units,
-            cells=demo.cells,
-            workers=demo.workers,
-            worker_cells=demo.worker_cells,
-            branches=demo.branches,
-            branch_cells=demo.branch_cells,
-            facilities=demo.facilities,
-            cases=demo.cases,
-            inspections=demo.inspections,
-            inspection_cells=demo.inspection_cells,
-            actor=SYSTEM,
-            published_by=PUBLISHED_BY,
+    with ExitStack() as stack:
+        folder = (
+            Path(keep_files)
+            if keep_files is not None
+            else Path(stack.enter_context(TemporaryDirectory(prefix="gridgis-demo-")))
+        )
+        roster = write_workers(demo.workers, demo.worker_cells, folder)
+        organisations = write_branches(demo.branches, demo.branch_cells, folder)
+        seconds["files"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        load_seconds = _load(
+            engine,
+            demo,
+            replace=replace,
+            files={"workers": roster, "branches": organisations},
             progress=progress,
         )
+    if load_seconds is None:
+        return DemoSummary(
+            district=prof.code, name=prof.name, seed=seed, scale=scale, created=False,
+            message=f"{prof.code} {prof.name} was loaded meanwhile: nothing loaded",
+        )  # fmt: skip
     seconds["load"] = time.perf_counter() - clock
     seconds.update({f"load.{k}": v for k, v in load_seconds.items()})
     seconds["total"] = time.perf_counter() - started

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -32,6 +33,10 @@ from gridgis.intake.report import OUTCOMES, IntakeReport
 logger = logging.getLogger("gridgis.intake")
 
 T = TypeVar("T")
+
+Database = Engine | Connection
+"""Where an import runs: an engine (its own transaction), or a connection inside the
+caller's transaction (a savepoint of it: see :func:`run_import`)."""
 
 _DUPLICATE_NOTE = "external id already in the database: nothing added"
 
@@ -76,7 +81,7 @@ def database_failure(exc: Exception, what: str) -> GridGISError:
 
 
 def run_import(
-    engine: Engine,
+    engine: Database,
     kind: str,
     name: str,
     body: Callable[[Connection], tuple[T, Mapping[str, object]]],
@@ -97,7 +102,9 @@ def run_import(
     Parameters
     ----------
     engine:
-        The database.
+        The database; or a connection inside a transaction of the caller's (the demo
+        loads a district's files in one transaction): the import then runs in a
+        savepoint of it, released at the end or rolled back, and the caller commits.
     kind:
         What is imported (``cases``, ``buildings``...), for the audit row and messages.
     name:
@@ -124,8 +131,8 @@ def run_import(
 
     started = time.perf_counter()
     try:
-        with engine.connect() as conn:
-            transaction = conn.begin()
+        with _connection(engine) as conn:
+            transaction = conn.begin_nested() if conn.in_transaction() else conn.begin()
             try:
                 result, summary = body(conn)
                 audit.record(
@@ -159,6 +166,16 @@ def run_import(
         " (dry run, rolled back)" if dry_run else "",
     )
     return result
+
+
+@contextmanager
+def _connection(engine: Database) -> Iterator[Connection]:
+    """A new connection of ``engine``, or the caller's connection as it is (left open)."""
+    if isinstance(engine, Connection):
+        yield engine
+        return
+    with engine.connect() as conn:
+        yield conn
 
 
 def _run_import(

@@ -159,7 +159,7 @@ def _depths(row_of: list[int | None]) -> tuple[list[int], list[int]]:
 
 
 def import_branches(
-    engine: Engine,
+    engine: Engine | Connection,
     path: str | Path,
     *,
     crs: CRSLike | None = None,

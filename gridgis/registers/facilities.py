@@ -110,7 +110,7 @@ _FIELDS = ("name", "kind", "kind_name", "address", "community_code", "street_cod
 
 
 def import_facilities(
-    engine: Engine,
+    engine: Engine | Connection,
     path: str | Path,
     *,
     crs: CRSLike | None = None,

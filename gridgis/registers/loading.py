@@ -18,7 +18,7 @@ logger = logging.getLogger("gridgis.registers")
 
 
 def run_import(
-    engine: Engine,
+    engine: Engine | Connection,
     kind: str,
     path: Path,
     body: Callable[[Connection], RegisterReport],

@@ -103,7 +103,7 @@ def read_register(
 
 
 def run_register_import(
-    engine: Engine,
+    engine: Engine | Connection,
     kind: str,
     register: Register,
     body: Callable[[Connection], RowOutcomes],

@@ -314,7 +314,7 @@ def _report_form(state: dict[str, Any], cell_codes: dict[int, str]) -> dict[str,
 
 
 def import_workers(
-    engine: Engine,
+    engine: Engine | Connection,
     path: str | Path,
     *,
     id_field: str | None = None,

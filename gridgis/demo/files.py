@@ -1,0 +1,150 @@
+"""The demo district's registers as the files a district office would have.
+
+:func:`write_workers` writes the roster of grid workers as an Excel workbook in the
+layout of ``gridgis template workers`` (Chinese headers: 编号, 姓名, 电话, 角色, 网格),
+:func:`write_branches` the party organisations as a CSV in that of ``gridgis template
+branches``, so that :func:`gridgis.demo.run.run_demo` loads them through
+:func:`gridgis.registers.workers.import_workers` and
+:func:`gridgis.registers.branches.import_branches`, the path a real user takes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from gridgis.registers.kinds import BRANCH_KIND_NAMES, WORKER_ROLE_NAMES
+from gridgis.registers.templates import template_columns
+
+__all__ = [
+    "BRANCHES_FILE",
+    "WORKERS_FILE",
+    "branch_register",
+    "worker_roster",
+    "write_branches",
+    "write_workers",
+]
+
+WORKERS_FILE = "网格员名册.xlsx"
+"""The name of the demo's roster of grid workers in its folder."""
+
+BRANCHES_FILE = "党组织.csv"
+"""The name of the demo's register of party organisations in its folder."""
+
+_ROLE_OF_EMPLOYMENT = {
+    "full_time": WORKER_ROLE_NAMES["full_time_worker"],
+    "part_time": WORKER_ROLE_NAMES["part_time_worker"],
+}
+
+
+def worker_roster(workers: pd.DataFrame, worker_cells: pd.DataFrame) -> pd.DataFrame:
+    """The roster of grid workers under the template's headers, one row per worker.
+
+    Parameters
+    ----------
+    workers:
+        ``external_id``, ``name``, ``phone``, ``employment`` (``full_time`` /
+        ``part_time``), as :func:`gridgis.demo.people` makes them.
+    worker_cells:
+        ``worker`` (external id), ``cell_code``: the cells each serves.
+
+    Returns
+    -------
+    pandas.DataFrame
+        编号, 姓名, 电话, 角色, 网格 (cell codes joined by 、 in code order).
+
+    Examples
+    --------
+    >>> workers = pd.DataFrame({"external_id": ["w1"], "name": ["王芳"],
+    ...                         "phone": ["13812345678"], "employment": ["part_time"]})
+    >>> cells = pd.DataFrame({"worker": ["w1", "w1"],
+    ...                       "cell_code": ["350304001001002", "350304001001001"]})
+    >>> worker_roster(workers, cells).iloc[0].tolist()
+    ['w1', '王芳', '13812345678', '兼职网格员', '350304001001001、350304001001002']
+    """
+    headers = {c.field: c.header for c in template_columns("workers")}
+    served = _joined(worker_cells, "worker")
+    external = workers["external_id"].astype(str)
+    return pd.DataFrame(
+        {
+            headers["id"]: external.to_numpy(),
+            headers["name"]: workers["name"].to_numpy(),
+            headers["phone"]: workers["phone"].to_numpy(),
+            headers["role"]: workers["employment"].map(_ROLE_OF_EMPLOYMENT).to_numpy(),
+            headers["cells"]: external.map(served).to_numpy(),
+        }
+    )
+
+
+def write_workers(workers: pd.DataFrame, worker_cells: pd.DataFrame, folder: str | Path) -> Path:
+    """Write the roster of grid workers (:func:`worker_roster`) as ``folder``/:data:`WORKERS_FILE`.
+
+    Returns
+    -------
+    pathlib.Path
+        The workbook written (the folder is created when missing).
+    """
+    path = Path(folder) / WORKERS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    worker_roster(workers, worker_cells).to_excel(path, index=False, sheet_name="网格员")
+    return path
+
+
+def _joined(links: pd.DataFrame, by: str) -> pd.Series:
+    """The cell codes of each ``by`` joined by 、 in code order."""
+    return (
+        links.drop_duplicates()
+        .sort_values([by, "cell_code"])
+        .groupby(by, sort=False)["cell_code"]
+        .agg("、".join)
+    )
+
+
+def branch_register(branches: gpd.GeoDataFrame, branch_cells: pd.DataFrame) -> pd.DataFrame:
+    """The register of party organisations under the template's headers, one row each.
+
+    Parameters
+    ----------
+    branches:
+        ``external_id``, ``name``, ``community_code``, ``member_count``, points in
+        EPSG:4326.
+    branch_cells:
+        ``branch`` (external id), ``cell_code``: the cells each covers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        编号, 名称, 类型 (党支部), 经度, 纬度, 党员数, 网格 (joined by 、), 社区 (its code).
+    """
+    headers = {c.field: c.header for c in template_columns("branches")}
+    external = branches["external_id"].astype(str)
+    return pd.DataFrame(
+        {
+            headers["id"]: external.to_numpy(),
+            headers["name"]: branches["name"].to_numpy(),
+            headers["kind"]: BRANCH_KIND_NAMES["branch"],
+            headers["x"]: branches.geometry.x.to_numpy(),
+            headers["y"]: branches.geometry.y.to_numpy(),
+            headers["members"]: branches["member_count"].to_numpy(),
+            headers["cells"]: external.map(_joined(branch_cells, "branch")).to_numpy(),
+            "社区": branches["community_code"].to_numpy(),
+        }
+    )
+
+
+def write_branches(
+    branches: gpd.GeoDataFrame, branch_cells: pd.DataFrame, folder: str | Path
+) -> Path:
+    """Write :func:`branch_register` as ``folder``/:data:`BRANCHES_FILE` (UTF-8 CSV).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (the folder is created when missing).
+    """
+    path = Path(folder) / BRANCHES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    branch_register(branches, branch_cells).to_csv(path, index=False, encoding="utf-8")
+    return path
