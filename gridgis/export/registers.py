@@ -43,7 +43,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Select, Table, func, select
 
 from gridgis.audit import mask_person_data
 from gridgis.crs import CRSSpec, transform_geometry
@@ -126,6 +126,20 @@ def _masked(layer: _Layer, register: RegisterExport, reveal: Reveal) -> None:
         frame[field] = pd.Series(values, index=frame.index, dtype=object)
 
 
+def _rows(conn: Connection, query: Select[Any], table: Table, within: str | None) -> pd.DataFrame:
+    """The rows of ``query`` whose community code starts with ``within`` (all when ``None``)."""
+    if within is not None:
+        query = query.where(table.c.community_code.startswith(within, autoescape=True))
+    return result_frame(conn.execute(query))
+
+
+def _file_ids(rows: pd.DataFrame) -> list[str]:
+    """Each row's id in a file: its external id, else the database id."""
+    return [
+        e if e is not None else str(i) for e, i in zip(rows["external_id"], rows["id"], strict=True)
+    ]
+
+
 def _point_columns(frame: pd.DataFrame, location: np.ndarray, spec: CRSSpec) -> None:
     """Add the points as ``longitude``/``latitude`` (``x``/``y`` when projected), in place."""
     points = (
@@ -202,15 +216,10 @@ def _read_buildings(conn: Connection, within: str | None, spec: CRSSpec, fmt: st
         func.ST_AsBinary(table.c.footprint).label("footprint"),
         func.ST_AsBinary(table.c.location).label("location"),
     ).order_by(table.c.id)
-    if within is not None:
-        query = query.where(table.c.community_code.startswith(within, autoescape=True))
-    rows = result_frame(conn.execute(query))
+    rows = _rows(conn, query, table, within)
     frame = pd.DataFrame(
         {
-            "id": [
-                e if e is not None else str(i)
-                for e, i in zip(rows["external_id"], rows["id"], strict=True)
-            ],
+            "id": _file_ids(rows),
             "name": rows["name"].astype(object),
             "address": rows["address"].astype(object),
             "compound": rows["compound"].astype(object),
@@ -260,15 +269,10 @@ def _read_facilities(conn: Connection, within: str | None, spec: CRSSpec, fmt: s
         table.c.community_code,
         func.ST_AsBinary(table.c.location).label("location"),
     ).order_by(table.c.id)
-    if within is not None:
-        query = query.where(table.c.community_code.startswith(within, autoescape=True))
-    rows = result_frame(conn.execute(query))
+    rows = _rows(conn, query, table, within)
     frame = pd.DataFrame(
         {
-            "id": [
-                e if e is not None else str(i)
-                for e, i in zip(rows["external_id"], rows["id"], strict=True)
-            ],
+            "id": _file_ids(rows),
             "name": rows["name"].astype(object),
             # The file's own word for the kind, which the importer maps to the same code.
             "kind": [
