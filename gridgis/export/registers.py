@@ -22,6 +22,10 @@ party branches or facilities is one reader each, registered here:
     ``id``, ``name``, ``kind`` (the file's own word for it), ``address``,
     ``community`` (its code) and the point. No person data.
 
+A masked file is not yet safe to import back (to settle with workers and branches):
+``import_workers`` and ``import_branches`` reject a masked phone (``*******5678`` is
+not a phone) but would store a masked name (``张**``) over the real one.
+
 Person data (:attr:`RegisterExport.person_fields`) is masked in the file
 unless the exporting user may see it: :func:`gridgis.export.export` takes
 ``reveal`` (``True``/``False``, or a function of a row's community code, such
