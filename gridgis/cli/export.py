@@ -190,3 +190,16 @@ def export_buildings_cmd(**options: Any) -> None:
     into the same one, where every row is unchanged.
     """
     _run_register_export("buildings", **options)
+
+
+@export_group.command("facilities")
+@with_options(_register_options)
+@friendly
+def export_facilities_cmd(**options: Any) -> None:
+    """Service facilities as imported: ids, names, kinds, addresses, community codes
+    and points.
+
+    `gridgis import facilities` reads the file back: into another database, or
+    into the same one, where every row is unchanged.
+    """
+    _run_register_export("facilities", **options)

@@ -18,8 +18,13 @@ party branches or facilities is one reader each, registered here:
 ``branches`` (will need)
     ``id``, ``name``, ``kind``, ``parent`` (the parent's id), ``secretary``,
     ``members``, ``cells``, ``address`` and the point. Person field: ``secretary``.
-``facilities`` (will need)
-    ``id``, ``name``, ``kind``, ``address``, ``community`` and the point.
+``facilities`` (done)
+    ``id``, ``name``, ``kind`` (the file's own word for it), ``address``,
+    ``community`` (its code) and the point. No person data.
+
+A masked file is not yet safe to import back (to settle with workers and branches):
+``import_workers`` and ``import_branches`` reject a masked phone (``*******5678`` is
+not a phone) but would store a masked name (``张**``) over the real one.
 
 Person data (:attr:`RegisterExport.person_fields`) is masked in the file
 unless the exporting user may see it: :func:`gridgis.export.export` takes
@@ -42,11 +47,11 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Select, Table, func, select
 
 from gridgis.audit import mask_person_data
 from gridgis.crs import CRSSpec, transform_geometry
-from gridgis.db.models import Building, GridCell
+from gridgis.db.models import Building, GridCell, ServiceFacility
 from gridgis.db.queries import result_frame
 from gridgis.export.layers import _Layer
 
@@ -125,6 +130,33 @@ def _masked(layer: _Layer, register: RegisterExport, reveal: Reveal) -> None:
         frame[field] = pd.Series(values, index=frame.index, dtype=object)
 
 
+def _rows(conn: Connection, query: Select[Any], table: Table, within: str | None) -> pd.DataFrame:
+    """The rows of ``query`` whose community code starts with ``within`` (all when ``None``)."""
+    if within is not None:
+        query = query.where(table.c.community_code.startswith(within, autoescape=True))
+    return result_frame(conn.execute(query))
+
+
+def _file_ids(rows: pd.DataFrame) -> list[str]:
+    """Each row's id in a file: its external id, else the database id."""
+    return [
+        e if e is not None else str(i) for e, i in zip(rows["external_id"], rows["id"], strict=True)
+    ]
+
+
+def _point_columns(frame: pd.DataFrame, location: np.ndarray, spec: CRSSpec) -> None:
+    """Add the points as ``longitude``/``latitude`` (``x``/``y`` when projected), in place."""
+    points = (
+        location
+        if spec.name == "wgs84"
+        else transform_geometry(location, from_crs="wgs84", to_crs=spec)
+    )
+    geographic = spec.crs is None or spec.crs.is_geographic
+    x_name, y_name = ("longitude", "latitude") if geographic else ("x", "y")
+    frame[x_name] = shapely.get_x(points) if len(points) else np.array([], dtype=float)
+    frame[y_name] = shapely.get_y(points) if len(points) else np.array([], dtype=float)
+
+
 # --- buildings ------------------------------------------------------------------------------
 
 BUILDING_COLUMNS: tuple[str, ...] = (
@@ -188,15 +220,10 @@ def _read_buildings(conn: Connection, within: str | None, spec: CRSSpec, fmt: st
         func.ST_AsBinary(table.c.footprint).label("footprint"),
         func.ST_AsBinary(table.c.location).label("location"),
     ).order_by(table.c.id)
-    if within is not None:
-        query = query.where(table.c.community_code.startswith(within, autoescape=True))
-    rows = result_frame(conn.execute(query))
+    rows = _rows(conn, query, table, within)
     frame = pd.DataFrame(
         {
-            "id": [
-                e if e is not None else str(i)
-                for e, i in zip(rows["external_id"], rows["id"], strict=True)
-            ],
+            "id": _file_ids(rows),
             "name": rows["name"].astype(object),
             "address": rows["address"].astype(object),
             "compound": rows["compound"].astype(object),
@@ -217,20 +244,58 @@ def _read_buildings(conn: Connection, within: str | None, spec: CRSSpec, fmt: st
     geoms = np.where(shapely.is_missing(footprint), location, footprint).astype(object)
     if fmt in _SPREADSHEETS:
         # The point too, for people (and for rows they add with longitude/latitude only).
-        points = (
-            location
-            if spec.name == "wgs84"
-            else transform_geometry(location, from_crs="wgs84", to_crs=spec)
-        )
-        geographic = spec.crs is None or spec.crs.is_geographic
-        x_name, y_name = ("longitude", "latitude") if geographic else ("x", "y")
-        frame[x_name] = shapely.get_x(points) if len(points) else np.array([], dtype=float)
-        frame[y_name] = shapely.get_y(points) if len(points) else np.array([], dtype=float)
+        _point_columns(frame, location, spec)
     return _Layer("buildings", frame, geoms, "Unknown", dict(_DESCRIPTIONS))
+
+
+# --- facilities -----------------------------------------------------------------------------
+
+FACILITY_COLUMNS: tuple[str, ...] = ("id", "name", "kind", "address", "community")
+"""The columns of a facilities export, in order, all read back by ``gridgis import
+facilities`` (plus the point: ``lon``/``lat`` in a spreadsheet)."""
+
+_FACILITY_DESCRIPTIONS = {
+    "id": "设施编号 / facility id (external id; the database id when it has none)",
+    "kind": "设施类型 / kind, as the imported file named it",
+    "community": "所在社区编码 / community code",
+}
+
+
+def _read_facilities(conn: Connection, within: str | None, spec: CRSSpec, fmt: str) -> _Layer:
+    table = cast(Table, ServiceFacility.__table__)
+    query = select(
+        table.c.id,
+        table.c.external_id,
+        table.c.name,
+        table.c.kind,
+        table.c.kind_name,
+        table.c.address,
+        table.c.community_code,
+        func.ST_AsBinary(table.c.location).label("location"),
+    ).order_by(table.c.id)
+    rows = _rows(conn, query, table, within)
+    frame = pd.DataFrame(
+        {
+            "id": _file_ids(rows),
+            "name": rows["name"].astype(object),
+            # The file's own word for the kind, which the importer maps to the same code.
+            "kind": [
+                n if n is not None else k
+                for n, k in zip(rows["kind_name"], rows["kind"], strict=True)
+            ],
+            "address": rows["address"].astype(object),
+            "community": rows["community_code"].astype(object),
+        },
+    )
+    location = np.asarray(shapely.from_wkb(rows["location"].to_numpy(dtype=object)), dtype=object)
+    frame = frame[list(FACILITY_COLUMNS)].copy()
+    # A point layer: a spreadsheet gets the points as ``lon``/``lat`` from the writer.
+    return _Layer("facilities", frame, location, "Point", dict(_FACILITY_DESCRIPTIONS))
 
 
 REGISTERS: dict[str, RegisterExport] = {
     "buildings": RegisterExport("buildings", _read_buildings),
+    "facilities": RegisterExport("facilities", _read_facilities, area_column="community"),
 }
 """The exportable registers by name (``gridgis export NAME``)."""
 
