@@ -259,3 +259,32 @@ def test_the_excel_templates_are_downloaded_from_the_form(app: Flask) -> None:
     assert "/import/templates/workers.xlsx" not in html
     assert office.get("/import/templates/households.xlsx").status_code == 200
     assert office.get("/import/templates/workers.xlsx").status_code == 404
+
+
+def test_wrong_encoding_and_too_large_files_are_told_in_words_and_store_nothing(
+    app: Flask, engine: Engine, staging: Path
+) -> None:
+    client = app.test_client()
+    token = sign_in(client, role="admin")
+    # A GBK file read as UTF-8 (as the user chose): the reason names the encoding, no path.
+    register = "编号,户数,经度,纬度\nB1,30,121.502,31.232\n".encode("gbk")
+    _, location = _upload(client, token, register, "楼栋.csv", encoding="utf-8")
+    failed = wait(client, location, stage="dry_run")
+    assert failed["state"] == "failed" and "utf-8" in str(failed["error"]), failed
+    html = client.get(location + "?lang=zh").get_data(as_text=True)
+    assert "无法读取或检查该文件" in html and "楼栋.csv" in html
+    assert str(staging) not in html and "Traceback" not in html
+    # Over the size limit: 413 with the sizes in words, nothing staged or stored.
+    app.config["MAX_CONTENT_LENGTH"] = 4_000
+    staged_before = sorted(staging.rglob("*")) if staging.exists() else []
+    status, _ = _upload(client, token, b"id,x\n" + b"B,1\n" * 2_000, "big.csv")
+    assert status == 413
+    page = client.post(
+        "/import/",
+        data={"csrf_token": token, "kind": "buildings",
+              "file": (io.BytesIO(b"id\n" + b"B\n" * 3_000), "big.csv")},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert page.status_code == 413 and "上限 4000 字节" in page.get_data(as_text=True)
+    assert (sorted(staging.rglob("*")) if staging.exists() else []) == staged_before
+    assert _stored(engine) == {}
