@@ -64,6 +64,7 @@ from gridgis.db.models import (
     Street,
     WorkerCell,
 )
+from gridgis.db.queries import plain_value
 from gridgis.errors import InputError, NotFoundError
 
 __all__ = [
@@ -349,11 +350,6 @@ def _update_outlines(
             "load the official divisions first (gridgis import divisions)"
         )
 
-    def plain(value: object) -> object:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return None
-        return value.item() if isinstance(value, np.generic) else value
-
     wkbs = _ewkb_hex(frame.geometry.to_numpy(), multi="polygon")
     columns = {c: frame[c].tolist() for c in extra}
     # The ``extra`` columns are set from the keys of the rows given (SQLAlchemy's executemany).
@@ -362,7 +358,7 @@ def _update_outlines(
         .where(table.code == bindparam("area_code"))
         .values(geom=func.ST_GeomFromEWKB(func.decode(bindparam("wkb"), "hex"))),
         [
-            {"area_code": str(code), "wkb": wkb, **{c: plain(columns[c][i]) for c in extra}}
+            {"area_code": str(code), "wkb": wkb, **{c: plain_value(columns[c][i]) for c in extra}}
             for i, (code, wkb) in enumerate(zip(frame["code"], wkbs, strict=True))
         ],
     )

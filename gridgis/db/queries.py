@@ -108,6 +108,22 @@ def transaction(bind: Engine | Connection) -> Iterator[Connection]:
             yield conn
 
 
+def plain_value(value: object) -> object:
+    """``value`` as the database driver takes it: NaN, ``pd.NA`` and None alike as None,
+    numpy scalars as Python numbers.
+
+    Examples
+    --------
+    >>> plain_value(np.int64(3)), plain_value(float("nan")), plain_value(pd.NA), plain_value("a")
+    (3, None, None, 'a')
+    """
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def result_frame(result: Result[Any], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """The rows of ``result`` as a DataFrame (columns named as in the query, or ``columns``).
 

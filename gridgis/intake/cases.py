@@ -28,7 +28,7 @@ from gridgis.intake.checks import (
     source_crs,
 )
 from gridgis.intake.fields import read_case_rows
-from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, _say
+from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, say
 from gridgis.intake.report import IntakeReport
 from gridgis.times import DEFAULT_TIMEZONE, time_zone
 
@@ -173,13 +173,13 @@ def _locate_cases(
 
     n = len(checked)
     placed = _Placement(n)
-    _say(progress, "loading the cells")
+    say(progress, "loading the cells")
     index = load_cell_index(conn)
     coordinate_flag = np.full(n, None, dtype=object)
     coordinate_reason = np.full(n, None, dtype=object)
     by_xy = np.flatnonzero(todo & checked["has_xy"].to_numpy(dtype=bool))
     if by_xy.size:
-        _say(progress, f"locating {by_xy.size} rows by their coordinates")
+        say(progress, f"locating {by_xy.size} rows by their coordinates")
         found = locate(
             index, checked["x"].to_numpy()[by_xy], checked["y"].to_numpy()[by_xy], crs=spec
         )
@@ -195,7 +195,7 @@ def _locate_cases(
     if need.size:
         from gridgis.address import load_address_book, match_addresses
 
-        _say(progress, f"matching {need.size} addresses")
+        say(progress, f"matching {need.size} addresses")
         book = load_address_book(conn)
         matches = match_addresses(book, addresses.iloc[need].tolist())
         placed.match_score[need] = matches["score"].to_numpy(dtype=float)
@@ -339,7 +339,7 @@ source_field, reported_by_field:
     {'outside': 2, 'unmatched': 3}
     """
     time_zone(timezone)
-    _say(progress, f"reading {path}")
+    say(progress, f"reading {path}")
     rows = read_case_rows(
         path,
         id_field=id_field,
@@ -390,7 +390,7 @@ source_field, reported_by_field:
         )
         store = np.flatnonzero(np.isin(placed.outcome, ["coordinates", "address", "flagged"]))
         if store.size:
-            _say(progress, f"storing {store.size} cases")
+            say(progress, f"storing {store.size} cases")
             _store_cases(conn, rows, checked, placed, store, spec)
         return report_rows
 

@@ -29,7 +29,7 @@ from gridgis.intake.checks import (
     source_crs,
 )
 from gridgis.intake.fields import _point_xy, as_text, read_inspection_rows
-from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, _say
+from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, say
 from gridgis.intake.readers import _blank
 from gridgis.intake.report import IntakeReport
 from gridgis.times import DEFAULT_TIMEZONE, time_zone
@@ -512,7 +512,7 @@ y_field:
     12
     """
     time_zone(timezone)
-    _say(progress, f"reading {path}")
+    say(progress, f"reading {path}")
     rows = read_inspection_rows(
         path,
         id_field=id_field,
@@ -542,9 +542,9 @@ y_field:
         reasons = [_join(r, w) for r, w in zip(units.reason, worker_reasons, strict=True)]
         rejected = np.array([r is not None for r in reasons], dtype=bool) & ~duplicate
         todo = np.flatnonzero(~duplicate & ~rejected)
-        _say(progress, "loading the cells")
+        say(progress, "loading the cells")
         index = load_cell_index(conn)
-        _say(progress, f"finding the cells of {todo.size} inspections")
+        say(progress, f"finding the cells of {todo.size} inspections")
         visits = _cells_of(units.geometry[todo], index)
         starts = visits.per_unit()
         outcome = np.full(n, "rejected", dtype=object)
@@ -574,7 +574,7 @@ y_field:
             }
         ).sort_values("row", kind="stable", ignore_index=True)
         if todo.size:
-            _say(progress, f"storing {todo.size} inspections")
+            say(progress, f"storing {todo.size} inspections")
             _store_inspections(conn, units, todo, worker_ids, visits)
         return report_rows
 

@@ -218,7 +218,8 @@ def _run_import(
     return report
 
 
-def _say(progress: Callable[[str], None] | None, message: str) -> None:
+def say(progress: Callable[[str], None] | None, message: str) -> None:
+    """Tell ``progress`` (when given) what the import is doing now."""
     if progress is not None:
         progress(message)
 

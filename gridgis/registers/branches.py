@@ -22,19 +22,19 @@ from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from gridgis import audit
 from gridgis.crs import CRSLike
 from gridgis.db.models import BranchCell, GridCell, PartyBranch
+from gridgis.db.queries import plain_value
 from gridgis.registers.facilities import place_rows
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, branch_kind, split_list
 from gridgis.registers.places import Areas
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import read_register, run_register_import
-from gridgis.registers.upsert import changes, outcome_of, replace_links
+from gridgis.registers.upsert import changes, outcome_of, replace_links_of
 from gridgis.registers.workers import check_phone
 
 __all__ = ["BRANCH_FIELDS", "import_branches"]
@@ -327,7 +327,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                 "lat": float(points.lat[i]),
             }
             before = stored_by_id.get(str(ids[i]))
-            old = None if before is None else {k: _plain(before[k]) for k in _FIELDS}
+            old = None if before is None else {k: plain_value(before[k]) for k in _FIELDS}
             outcome = outcome_of(old, after)
             if outcome != "unchanged":
                 parent_id = _parent_id(parent_external, new_ids, parent_row, stored_by_id)
@@ -351,9 +351,10 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                                  object_id=ids[i], before=old, after=after,
                                  street_code=areas.street_of(community[i]))  # fmt: skip
                 served = [{"cell_id": c} for c in cell_ids[i]]
-                replace_links(
-                    conn, BranchCell, "branch_id", int(branch_id), served, new=before is None
-                )
+                replace_links_of(
+                    conn, BranchCell, "branch_id", {int(branch_id): served},
+                    stored=[] if before is None else [int(branch_id)],
+                )  # fmt: skip
                 new_ids[i] = int(branch_id)
             flagged = outcomes.flags[i] and outcome != "unchanged"
             outcomes.set([i], "flagged" if flagged else outcome)
@@ -361,15 +362,6 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         return outcomes
 
     return run_register_import(engine, "branches", register, body, dry_run=dry_run, actor=actor)
-
-
-def _plain(value: Any) -> Any:
-    """A stored value as the file's: NaN and None alike, numbers as Python numbers."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _cell_spots(conn: Connection, ids: list[int]) -> dict[int, tuple[float, float]]:

@@ -56,13 +56,14 @@ from gridgis.codes import check_code
 from gridgis.config import settings
 from gridgis.crs import CRSLike, CRSSpec
 from gridgis.db.models import Building, Community
-from gridgis.db.queries import result_frame
+from gridgis.db.queries import plain_value, result_frame
 from gridgis.errors import InputError
 from gridgis.intake.checks import crs_label, source_crs
+from gridgis.intake.loading import say
 from gridgis.intake.readers import SourceTable, read_table
 from gridgis.registers.addresses import place_by_address
 from gridgis.registers.columns import ALIASES, Columns, match_columns
-from gridgis.registers.loading import changed_fields, run_import, say
+from gridgis.registers.loading import changed_fields, run_import
 from gridgis.registers.placing import (
     Shapes,
     footprint_areas,
@@ -713,7 +714,7 @@ def _update(conn: Connection, frame: pd.DataFrame) -> None:
     statement = update(table).where(table.c.id == bindparam("b_id")).values(values)
     rows = []
     for record in out.to_dict("records"):  # one parameter set per changed building
-        params = {f"v_{f}": _plain(record[f]) for f in _COMPARED}
+        params = {f"v_{f}": plain_value(record[f]) for f in _COMPARED}
         params["v_flags"] = [f for f in record["flags"].strip("{}").split(",") if f]
         params["v_footprint"] = (
             from_shape(record["footprint"], srid=4326) if record["footprint"] is not None else None
@@ -722,13 +723,3 @@ def _update(conn: Connection, frame: pd.DataFrame) -> None:
         params["b_id"] = int(record["id"])
         rows.append(params)
     conn.execute(statement, rows)
-
-
-def _plain(value: object) -> object:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

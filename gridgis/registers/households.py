@@ -31,10 +31,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from gridgis.codes import check_code
 from gridgis.db.models import Building
 from gridgis.db.queries import result_frame
+from gridgis.intake.loading import say
 from gridgis.intake.readers import read_table
 from gridgis.registers.addresses import candidate_ids
 from gridgis.registers.columns import match_columns
-from gridgis.registers.loading import run_import, say
+from gridgis.registers.loading import run_import
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.values import numbers, texts
 

@@ -53,12 +53,6 @@ def run_import(
     return report
 
 
-def say(progress: Callable[[str], None] | None, message: str) -> None:
-    """Tell ``progress`` (when given) what the import is doing now."""
-    if progress is not None:
-        progress(message)
-
-
 def changed_fields(
     old: pd.DataFrame, new: pd.DataFrame, fields: list[str]
 ) -> list[list[tuple[str, object, object]]]:

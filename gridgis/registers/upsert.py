@@ -3,7 +3,7 @@
 A row whose id is stored is compared field by field with what is stored;
 :func:`changes` words the difference for the report (people's numbers masked, as
 in the audit trail), :func:`outcome_of` decides ``imported`` / ``updated`` /
-``unchanged``, and :func:`replace_links` rewrites an object's rows of a link table
+``unchanged``, and :func:`replace_links_of` rewrites owners' rows of a link table
 (cells, buildings... it serves).
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, insert
 from gridgis.audit import mask_person_data
 from gridgis.db.models import Base
 
-__all__ = ["changes", "outcome_of", "replace_links", "replace_links_of", "shown"]
+__all__ = ["changes", "outcome_of", "replace_links_of", "shown"]
 
 
 def shown(value: Any, key: str) -> str:
@@ -75,24 +75,6 @@ def outcome_of(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> st
     return "updated" if changes(before, after) else "unchanged"
 
 
-def replace_links(
-    conn: Connection,
-    model: type[Base],
-    owner: str,
-    owner_id: int,
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    new: bool = False,
-) -> None:
-    """Make the rows of the link table ``model`` of ``owner_id`` (in column ``owner``)
-    exactly ``rows`` (``new``: the owner was just stored and has none yet)."""
-    if not new:
-        conn.execute(delete(model).where(model.__table__.c[owner] == owner_id))
-    values = [{owner: owner_id, **row} for row in rows]
-    if values:
-        conn.execute(insert(model), values)
-
-
 def replace_links_of(
     conn: Connection,
     model: type[Base],
@@ -101,9 +83,9 @@ def replace_links_of(
     *,
     stored: Collection[int],
 ) -> None:
-    """:func:`replace_links` for many owners at once: make the rows of ``model`` of each
-    owner id of ``rows`` exactly its rows, in two statements (``stored``: the owners that
-    may have rows already; the others were just stored)."""
+    """Make the rows of the link table ``model`` of each owner id of ``rows`` (in column
+    ``owner``) exactly its rows, for any number of owners in two statements
+    (``stored``: the owners that may have rows already; the others were just stored)."""
     column = model.__table__.c[owner]
     if stored:
         conn.execute(delete(model).where(column.in_(list(stored))))
