@@ -41,6 +41,7 @@ from sqlalchemy.sql.selectable import LateralFromClause
 from gridgis import audit
 from gridgis.db.locate import cell_at
 from gridgis.db.models import (
+    LAYOUT_METHODS,
     SRID,
     Building,
     CellCode,
@@ -56,7 +57,7 @@ from gridgis.partition.reconcile import same_shape
 DEFAULT_BOUNDS = (300, 500)
 """Households per cell when the community sets none (urban practice)."""
 
-METHODS = ("draw", "adjust", "import", "edit")
+METHODS = LAYOUT_METHODS
 
 logger = logging.getLogger(__name__)
 

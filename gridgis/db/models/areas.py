@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -96,6 +97,21 @@ class Community(Base):
     street: Mapped[Street] = relationship(back_populates="communities")
 
 
+LAYOUT_METHODS: tuple[str, ...] = ("draw", "adjust", "import", "edit", "rollback")
+"""How a layout came about; ``rollback`` publishes an earlier layout again."""
+
+_METHODS = ", ".join(f"'{m}'" for m in LAYOUT_METHODS)
+
+
+def _bounds_check() -> CheckConstraint:
+    return CheckConstraint(
+        "(min_households IS NULL) = (max_households IS NULL)"
+        " AND (min_households IS NULL OR (min_households >= 1"
+        " AND max_households >= min_households))",
+        name="bounds",
+    )
+
+
 class LayoutVersion(Base):
     """One published layout of a community's cells (a redraw, an adjustment, an import).
 
@@ -107,7 +123,8 @@ class LayoutVersion(Base):
     __tablename__ = "layout_version"
     __table_args__ = (
         CheckConstraint("version >= 1", name="version_positive"),
-        CheckConstraint("method IN ('draw', 'adjust', 'import', 'edit')", name="method"),
+        CheckConstraint(f"method IN ({_METHODS})", name="method"),
+        _bounds_check(),
         Index("uq_layout_version_community_version", "community_code", "version", unique=True),
     )
 
@@ -120,6 +137,8 @@ class LayoutVersion(Base):
     published_by: Mapped[str | None] = mapped_column(Text)
     method: Mapped[str] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+    min_households: Mapped[int | None] = mapped_column(Integer)
+    max_households: Mapped[int | None] = mapped_column(Integer)
 
 
 class LayoutDraft(Base):
@@ -135,7 +154,8 @@ class LayoutDraft(Base):
     __tablename__ = "layout_draft"
     __table_args__ = (
         CheckConstraint("base_version >= 0", name="base_version"),
-        CheckConstraint("method IN ('draw', 'adjust', 'import', 'edit')", name="method"),
+        CheckConstraint(f"method IN ({_METHODS})", name="method"),
+        _bounds_check(),
         CheckConstraint("jsonb_typeof(cells -> 'features') = 'array'", name="cells_collection"),
     )
 
@@ -151,6 +171,8 @@ class LayoutDraft(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    min_households: Mapped[int | None] = mapped_column(Integer)
+    max_households: Mapped[int | None] = mapped_column(Integer)
 
 
 class CellCode(Base):
@@ -210,6 +232,61 @@ class GridCell(Base):
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(Text, server_default="active")
     flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+
+
+class CellLineage(Base):
+    """Which new cell rows of a published version continue which closed ones.
+
+    ``households`` were carried from ``predecessor_id`` to ``successor_id``;
+    ``share`` is their share of the predecessor's households (of its area where
+    it held none). A cell split in two has two rows; two cells merged have two
+    rows with the same successor.
+    """
+
+    __tablename__ = "cell_lineage"
+    __table_args__ = (
+        CheckConstraint("households >= 0", name="households"),
+        CheckConstraint("share >= 0 AND share <= 1", name="share"),
+        CheckConstraint("predecessor_id <> successor_id", name="distinct"),
+        UniqueConstraint("predecessor_id", "successor_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("layout_version.id", ondelete="CASCADE"), index=True
+    )
+    predecessor_id: Mapped[int] = mapped_column(ForeignKey("grid_cell.id"))
+    successor_id: Mapped[int] = mapped_column(ForeignKey("grid_cell.id"), index=True)
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    share: Mapped[float] = mapped_column(Float)
+
+
+CELL_LINKS: tuple[str, ...] = ("worker", "branch")
+"""Links to cells that a publish carries: ``worker`` (``worker_cell``), ``branch``
+(``branch_cell``)."""
+
+
+class CellLinkMove(Base):
+    """A link of a worker or organisation to a cell that a publish moved.
+
+    From the closed row ``from_cell_id`` to its successor ``to_cell_id``, or to
+    none (NULL) when the cell vanished without a clear successor and the
+    publisher accepted to leave the link undecided.
+    """
+
+    __tablename__ = "cell_link_move"
+    __table_args__ = (
+        CheckConstraint(f"link IN ({', '.join(repr(k) for k in CELL_LINKS)})", name="link"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("layout_version.id", ondelete="CASCADE"), index=True
+    )
+    link: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int] = mapped_column(Integer)
+    from_cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cell.id"))
+    to_cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cell.id"))
 
 
 BUILDING_FLAGS: tuple[str, ...] = ("straddles", "repaired", "swapped")
