@@ -65,12 +65,29 @@ class Redraw:
             f"{sum(d.version is not None for d in diffs)} of {len(diffs)} communities; "
             f"{sum(len(d.added) for d in diffs)} cells added, "
             f"{sum(len(d.retired) for d in diffs)} retired, "
+            f"{sum(len(d.reshaped) for d in diffs)} reshaped (code kept), "
             f"{sum(len(d.unchanged) for d in diffs)} unchanged; "
             f"{moved} of {total} households moved"
             + (" (dry run: nothing was changed)" if self.dry_run else "")
         )
+        carried = sum(c.to_code == c.from_code for d in diffs for c in d.links_moved)
+        links = [
+            *([f"{carried} links carried to the new shapes of their cells"] if carried else []),
+            *(
+                f"link moved {c.line()}"
+                for d in diffs
+                for c in d.links_moved
+                if c.to_code != c.from_code
+            ),
+            *(f"link undecided {c.line()}" for d in diffs for c in d.links_undecided),
+        ]
         return [
-            *(d.line() for d in diffs),
+            *(
+                line
+                for d in diffs
+                for line in ([d.line(), *d.cell_lines()] if self.dry_run else [d.line()])
+            ),
+            *links,
             *(f"skipped {line}" for line in self.skipped),
             *(f"flagged {line}" for line in self.flagged),
             *(f"validation: {line}" for line in self.findings),
@@ -89,6 +106,7 @@ def redraw(
     actor: str,
     published_by: str | None = None,
     dry_run: bool = False,
+    accept_unlinked: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Redraw:
     """Compute a new layout for each community in an area, then publish them all at once.
@@ -109,6 +127,9 @@ def redraw(
         Who publishes (recorded with each new version; default ``actor``).
     dry_run:
         Compute the diffs, then roll back: nothing is published.
+    accept_unlinked:
+        Publish even when links are left on retired cells without a clear successor
+        (see :func:`gridgis.db.layout.publish_cells`).
     progress:
         Called as ``progress(done, total)`` with the communities done so
         far: once before the first and after each.
@@ -126,6 +147,8 @@ def redraw(
         When no community lies in ``area_code``.
     LayoutChangedError
         When a community's layout changed after it was read (nothing is published).
+    UnlinkedError
+        When links would be left without a clear successor (nothing is published).
     """
     if method not in PROPOSE_METHODS:
         raise InputError(f"`method` was {method!r} but is expected to be one of {PROPOSE_METHODS}")
@@ -156,6 +179,12 @@ def redraw(
         if progress is not None:
             progress(done, len(codes))
     result.diffs = publish_many(
-        engine, layouts, method=method, actor=actor, published_by=published_by, dry_run=dry_run
+        engine,
+        layouts,
+        method=method,
+        actor=actor,
+        published_by=published_by,
+        dry_run=dry_run,
+        accept_unlinked=accept_unlinked,
     )
     return result

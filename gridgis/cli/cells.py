@@ -30,7 +30,13 @@ _scope_options = [
     click.option("--max", "max_households", type=int, default=None,
                  help="Most households per cell (default: the community's, else 500)."),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
-    click.option("--dry-run", is_flag=True, help="Compute and show the diff, publish nothing."),
+    click.option("--dry-run", is_flag=True,
+                 help="Compute and show the diff (every changed cell, the links that would "
+                      "move or need a decision), publish nothing."),
+    click.option("--accept-unlinked", is_flag=True,
+                 help="Publish even when links of workers or party organisations are on "
+                      "retired cells without a clear successor: they stay there, listed, "
+                      "for you to reassign (default: refuse and list them)."),
     click.option("--by", "published_by", default=None,
                  help="Who publishes, recorded on the layout (default: cli:<login>, as in the "
                       "audit trail)."),
@@ -49,19 +55,25 @@ def _run_layouts(
     ``options`` are the rest of ``_scope_options``, named as ``redraw``'s keywords
     (min_households, max_households, seed, dry_run, published_by).
     """
+    from gridgis.db.continuity import UnlinkedError
     from gridgis.db.engine import get_engine
     from gridgis.redraw import redraw
 
     prefix = _scope(community, street, district)
-    with PhaseBars() as bars:
-        result = redraw(
-            get_engine(),
-            prefix,
-            method=method,
-            actor=actor(),
-            progress=lambda done, total: bars(f"{method} {total} communities", done, total),
-            **options,
-        )
+    try:
+        with PhaseBars() as bars:
+            result = redraw(
+                get_engine(),
+                prefix,
+                method=method,
+                actor=actor(),
+                progress=lambda done, total: bars(f"{method} {total} communities", done, total),
+                **options,
+            )
+    except UnlinkedError as exc:
+        raise click.ClickException(
+            f"{exc} (see them all with --dry-run; publish anyway with --accept-unlinked)"
+        ) from exc
     echo_lines(result.lines())
 
 
@@ -71,8 +83,10 @@ def _run_layouts(
 def cells_draw(**options: Any) -> None:
     """Draw the cells of a community, street or district and publish them as a new version.
 
-    Cells that come out the same as before keep their codes; the others get
-    fresh codes, never a retired one. Every community is published in one
+    A new cell that shares at least half the households of both with an old
+    one keeps its code (and its workers' and party organisations' links); the
+    others get fresh codes, never a retired one. Drawing on unchanged data
+    publishes nothing. Every community is published in one
     transaction; a community whose layout changed meanwhile is refused.
     """
     _run_layouts("draw", **options)

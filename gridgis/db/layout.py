@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import shapely
@@ -39,6 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import LateralFromClause
 
 from gridgis import audit
+from gridgis.db.continuity import LinkChange, carry_over
 from gridgis.db.locate import cell_at
 from gridgis.db.models import (
     LAYOUT_METHODS,
@@ -115,6 +117,9 @@ class LayoutDiff:
     unchanged: list[str] = field(default_factory=list)
     households_moved: int = 0
     households_total: int = 0
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    links_moved: list[LinkChange] = field(default_factory=list)
+    links_undecided: list[LinkChange] = field(default_factory=list)
 
     @property
     def churn(self) -> float:
@@ -124,14 +129,32 @@ class LayoutDiff:
     def line(self) -> str:
         """One line for people."""
         if self.version is None:
-            return f"{self.community_code}: no change (version {self.previous_version})"
+            return (
+                f"{self.community_code}: nothing changed, {len(self.unchanged)} cells kept "
+                f"(version {self.previous_version})"
+            )
         return (
             f"{self.community_code}: version {self.previous_version} -> {self.version}; "
             f"{len(self.added)} added, {len(self.retired)} retired, "
             f"{len(self.reshaped)} reshaped, {len(self.unchanged)} unchanged; "
             f"{self.households_moved} of {self.households_total} households moved "
             f"({self.churn:.1%})"
+            + (f"; {len(self.links_moved)} links moved" if self.links_moved else "")
+            + (
+                f"; {len(self.links_undecided)} links without a clear successor"
+                if self.links_undecided
+                else ""
+            )
         )
+
+    def cell_lines(self) -> list[str]:
+        """One line per cell that changed: its status and households before -> after."""
+        return [
+            f"  {c['code']} {c['status']}: {c['households_before']} -> {c['households_after']}"
+            " households"
+            for c in self.cells
+            if c["status"] != "kept"
+        ]
 
 
 # The statements run for a community, built once: building a statement and its cache key
@@ -419,6 +442,7 @@ def publish_cells(
     published_by: str | None = None,
     note: str | None = None,
     now: dt.datetime | None = None,
+    accept_unlinked: bool = False,
 ) -> LayoutDiff:
     """Publish ``cells`` as the community's new layout, inside the caller's transaction.
 
@@ -427,7 +451,9 @@ def publish_cells(
     the old row is closed (``valid_to``) and kept for history, a new row
     takes the code. Active codes missing from ``cells`` are retired for good.
     Households and residents of new rows are summed from the buildings whose
-    point lies in them.
+    point lies in them. The lineage of the closed rows is recorded and the links of
+    workers and party organisations move to their successors
+    (:mod:`gridgis.db.continuity`).
 
     Parameters
     ----------
@@ -451,10 +477,18 @@ def publish_cells(
         Recorded on the layout version; ``published_by`` defaults to ``actor``.
     now:
         The time the layout takes effect (default: the transaction's time).
+    accept_unlinked:
+        Leave links of retired cells without a clear successor where they are
+        (listed in the diff and recorded) instead of refusing the publish.
 
     Returns
     -------
     LayoutDiff
+
+    Raises
+    ------
+    UnlinkedError
+        When links would be left without a clear successor and ``accept_unlinked`` is false.
     """
     if method not in METHODS:
         raise InputError(f"`method` was {method!r} but is expected to be one of {list(METHODS)}")
@@ -501,6 +535,7 @@ def publish_cells(
     diff.added, diff.retired = sorted(added), sorted(retired)
     if not (reshaped or added or retired):
         diff.households_total = sum(h for _, h in before.values())
+        diff.cells = _cell_rows(diff, before, before)
         return diff
     try:
         version_id = conn.execute(
@@ -561,11 +596,50 @@ def publish_cells(
         )
     refresh_cell_counts(conn, community_code)
     after = _building_cells(conn, community_code)
+    diff.links_moved, diff.links_undecided = carry_over(
+        conn,
+        community_code=community_code,
+        version_id=version_id,
+        closed={c: active[c][0] for c in reshaped | retired},
+        reshaped=reshaped,
+        before=before,
+        after=after,
+        old_geoms={c: active[c][1] for c in reshaped | retired},
+        new_geoms={c: g for c, (g, _, _) in incoming.items()},
+        accept_unlinked=accept_unlinked,
+    )
+    diff.cells = _cell_rows(diff, before, after)
     diff.households_total = sum(h for _, h in after.values())
     diff.households_moved = sum(
         h for bid, (code, h) in after.items() if before.get(bid, (None, 0))[0] != code
     )
     return diff
+
+
+def _cell_rows(
+    diff: LayoutDiff, before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]]
+) -> list[dict[str, Any]]:
+    """Each cell of the old and new layout: ``code``, ``status`` (kept, changed, new,
+    retired), ``households_before``, ``households_after``."""
+    sums: list[dict[str, int]] = [{}, {}]
+    for total, cells in zip(sums, (before, after), strict=True):
+        for code, households in cells.values():
+            total[code] = total.get(code, 0) + households
+    statuses = (
+        [(c, "kept") for c in diff.unchanged]
+        + [(c, "changed") for c in diff.reshaped]
+        + [(c, "new") for c in diff.added]
+        + [(c, "retired") for c in diff.retired]
+    )
+    return [
+        {
+            "code": code,
+            "status": status,
+            "households_before": None if status == "new" else sums[0].get(code, 0),
+            "households_after": None if status == "retired" else sums[1].get(code, 0),
+        }
+        for code, status in sorted(statuses)
+    ]
 
 
 def layout_history(bind: Engine | Connection, community_code: str) -> list[dict[str, object]]:
@@ -583,6 +657,7 @@ def publish_many(
     actor: str,
     published_by: str | None = None,
     dry_run: bool = False,
+    accept_unlinked: bool = False,
 ) -> list[LayoutDiff]:
     """Publish several communities' layouts in one transaction (all or none).
 
@@ -595,7 +670,10 @@ def publish_many(
     method, actor, published_by:
         As for :func:`publish_cells`.
     dry_run:
-        Compute the diffs, then roll back.
+        Compute the diffs, then roll back (links without a clear successor are listed
+        in the diffs, not refused).
+    accept_unlinked:
+        As for :func:`publish_cells`.
     """
     with engine.connect() as conn, conn.begin() as transaction:
         diffs = [
@@ -607,6 +685,7 @@ def publish_many(
                 expected_version=expected,
                 actor=actor,
                 published_by=published_by,
+                accept_unlinked=accept_unlinked or dry_run,
             )
             for code, cells, expected in layouts
         ]

@@ -196,6 +196,13 @@ def propose_layout(
             min_households=bounds[0],
             max_households=bounds[1],
         ).cells
+        cells["code"] = reconcile_codes(
+            cells,
+            old[["code", "geometry"]],
+            prefix=inputs.code,
+            used_codes=inputs.used_codes,
+            buildings=buildings,
+        )
     else:
         method = "draw"
         cells = draw_cells(
@@ -208,7 +215,11 @@ def propose_layout(
             max_households=bounds[1],
         ).cells.copy()
         cells["code"] = reconcile_codes(
-            cells, old[["code", "geometry"]], prefix=inputs.code, used_codes=inputs.used_codes
+            cells,
+            old[["code", "geometry"]],
+            prefix=inputs.code,
+            used_codes=inputs.used_codes,
+            buildings=buildings,
         )
     return _validated(inputs, cells, method, bounds)
 

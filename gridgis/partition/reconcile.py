@@ -1,7 +1,8 @@
 """Keeping cell codes stable across redraws.
 
-A redraw keeps the code of every cell that did not change; every other new
-cell gets the next free number of its community, in the order the engine
+A redraw keeps the code of every cell that continues an old one (the rule of
+:mod:`gridgis.partition.lineage`: they share at least half the households of
+both); every other new cell gets the next free number of its community, in the order the engine
 numbered them (west→east, north→south), and a code once issued is never
 issued to another cell.
 """
@@ -11,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
 from gridgis.errors import InputError
+from gridgis.partition.lineage import match_cells
 
 SAME_SHAPE_TOLERANCE = 1e-6
 """Two cells are the same when their symmetric difference is below this share of their area."""
@@ -58,8 +59,10 @@ def reconcile_codes(
     used_codes: Iterable[str] = (),
     code: str = "code",
     digits: int = 3,
+    buildings: gpd.GeoDataFrame | None = None,
 ) -> pd.Series:
-    """Codes for a redrawn layout: old codes for unchanged cells, fresh ones for the rest.
+    """Codes for a redrawn layout: old codes for the cells that continue old ones
+    (:mod:`gridgis.partition.lineage`), fresh ones for the rest.
 
     Parameters
     ----------
@@ -76,6 +79,10 @@ def reconcile_codes(
         Name of the code column in both frames.
     digits:
         Width of the sequence number.
+    buildings:
+        ``households`` and a point or footprint, same CRS: a new cell continues an old
+        one when they share at least half the households of both. Without them, the
+        share of both areas decides (an unchanged cell always keeps its code).
 
     Returns
     -------
@@ -94,24 +101,19 @@ def reconcile_codes(
         )
     order = new_cells.sort_values(code).index
     result = pd.Series(index=new_cells.index, dtype=object)
-    taken: set[str] = set()
     if not old_cells.empty:
-        new_geoms = np.asarray(new_cells.geometry.array, dtype=object)
-        old_geoms = np.asarray(old_cells.geometry.array, dtype=object)
-        old_codes = old_cells[code].astype(str).to_numpy()
-        tree = shapely.STRtree(old_geoms)
-        left, right = tree.query(new_geoms, predicate="intersects")
-        if len(left):
-            difference = shapely.area(
-                shapely.symmetric_difference(new_geoms[left], old_geoms[right])
-            )
-            scale = np.maximum(shapely.area(new_geoms[left]), shapely.area(old_geoms[right]))
-            same = difference <= SAME_SHAPE_TOLERANCE * scale
-            for i, j in zip(left[same], right[same], strict=True):
-                label = new_cells.index[i]
-                if pd.isna(result.loc[label]) and old_codes[j] not in taken:
-                    result.loc[label] = old_codes[j]
-                    taken.add(old_codes[j])
+        homes = (
+            buildings
+            if buildings is not None
+            else gpd.GeoDataFrame({"households": []}, geometry=[], crs=old_cells.crs)
+        )
+        old_codes = old_cells[code].astype(str).to_dict()
+        continues = match_cells(old_cells, new_cells, homes).continues
+        result = pd.Series(
+            [old_codes.get(continues.get(label)) for label in new_cells.index],
+            index=new_cells.index,
+            dtype=object,
+        )
     number = next_free_number(prefix, [*used_codes, *old_cells[code].astype(str)])
     for label in order:
         if pd.isna(result.loc[label]):
