@@ -107,7 +107,7 @@ def test_a_second_draw_on_unchanged_data_publishes_nothing(drawn: Engine) -> Non
     again = redraw(drawn, STREET, method="draw", actor="cli:test")
     assert all(d.version is None for d in again.diffs)
     assert again.lines()[-1].startswith(f"published 0 of {len(again.diffs)} communities")
-    assert all("nothing changed" in d.line() for d in again.diffs)
+    assert all("no change" in d.line() for d in again.diffs)
     assert _active(drawn, STREET) == codes  # same codes, same rows
     assert _links(drawn, STREET) == links
 
@@ -260,4 +260,4 @@ def test_the_cli_refuses_undecided_links_and_names_the_flag(
     assert done.exit_code == 0, done.output
     again = runner.invoke(main, ["cells", "draw", "--street", STREET])
     assert again.exit_code == 0, again.output
-    assert "published 0 of" in again.output and "nothing changed" in again.output
+    assert "published 0 of" in again.output and "no change" in again.output

@@ -195,5 +195,15 @@ def test_reconcile_codes_keeps_unchanged_and_never_reuses() -> None:
         ("c", box(119.0075, 25.40, 119.01, 25.41)),
     )
     codes = reconcile_codes(new, old, prefix=COMMUNITY, used_codes=[f"{COMMUNITY}005"])
-    assert codes.tolist() == [f"{COMMUNITY}001", f"{COMMUNITY}006", f"{COMMUNITY}007"]
+    # East split in two halves: each holds half its area (the rule's bar, ≥ 50 % of both),
+    # the tie goes to the first; the other half is new and gets the next number ever unused.
+    assert codes.tolist() == [f"{COMMUNITY}001", f"{COMMUNITY}002", f"{COMMUNITY}006"]
+    thirds = _cells(
+        ("a", WEST),
+        ("b", box(119.005, 25.40, 119.0067, 25.41)),
+        ("c", box(119.0067, 25.40, 119.0084, 25.41)),
+        ("d", box(119.0084, 25.40, 119.01, 25.41)),
+    )
+    codes = reconcile_codes(thirds, old, prefix=COMMUNITY, used_codes=[f"{COMMUNITY}005"])
+    assert codes.tolist() == [f"{COMMUNITY}001", *(f"{COMMUNITY}00{n}" for n in (6, 7, 8))]
     assert next_free_number(COMMUNITY, []) == 1

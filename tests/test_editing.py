@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from shapely.geometry import Point
 from sqlalchemy import Engine, text
 
-from gridgis.db.layout import layout_history, publish_many, read_inputs
+from gridgis.db.layout import layout_history, publish_cells, publish_many, read_inputs
 from gridgis.editing import (
     StaleDraftError,
     UnpublishableDraftError,
@@ -101,9 +101,10 @@ def test_adjust_on_the_demo_gives_a_valid_layout(demo_engine: Engine) -> None:
     # Every cell is within the bounds, or flagged by the engine (and then only a warning).
     for row in cells.itertuples():
         assert 300 <= row.households <= 500 or row.flags, row
-    # The two old cells (now about 720 and 880 households) are gone, their codes retired.
+    # The two old cells (now about 720 and 880 households) are split; each keeps its code on
+    # the part that holds at least half the households of both, the other parts are new.
     old = set(read_inputs(demo_engine, COMMUNITY).cells["code"])
-    assert not old & set(cells["code"])
+    assert old < set(cells["code"])
 
 
 def test_draw_a_village_with_a_small_cell_is_valid_with_a_warning(demo_engine: Engine) -> None:
@@ -158,8 +159,9 @@ def test_publishing_a_draft_bumps_the_version(demo_engine: Engine) -> None:
     assert listed["cells"] == len(proposal.cells)
 
     preview = draft_diff(demo_engine, draft)
-    assert preview.version == 2 and len(preview.retired) == 2
-    assert sorted(preview.added) == sorted(proposal.cells["code"])
+    old = set(read_inputs(demo_engine, COMMUNITY).cells["code"])
+    assert preview.version == 2 and preview.retired == [] and set(preview.reshaped) == old
+    assert sorted(preview.added) == sorted(set(proposal.cells["code"]) - old)
     assert layout_history(demo_engine, COMMUNITY)[-1]["version"] == 1  # the preview rolled back
 
     diff = publish_draft(demo_engine, draft_id, actor="王芳")
@@ -198,7 +200,6 @@ def test_a_stale_draft_is_refused_and_nothing_changes(demo_engine: Engine) -> No
 
 def test_a_failed_publish_leaves_the_database_as_it_was(demo_engine: Engine) -> None:
     _grow(demo_engine)
-    retired = sorted(read_inputs(demo_engine, COMMUNITY).cells["code"])
     publish_draft(
         demo_engine,
         save_draft(
@@ -206,6 +207,19 @@ def test_a_failed_publish_leaves_the_database_as_it_was(demo_engine: Engine) -> 
         ),
         actor="test",
     )
+    # Retire one cell for good: a layout without it (its links left undecided, on purpose).
+    cells = read_inputs(demo_engine, COMMUNITY).cells.rename_geometry("geometry")
+    retired = sorted(cells["code"])[-1:]
+    with demo_engine.begin() as conn:
+        publish_cells(
+            conn,
+            COMMUNITY,
+            cells[cells["code"] != retired[0]][["code", "geometry"]],
+            method="edit",
+            expected_version=None,
+            actor="test",
+            accept_unlinked=True,
+        )
     # A draft at version 2 that would issue a retired code again: the database's trigger
     # refuses it in the middle of the publish (after the version row and the closed cells).
     proposal = propose_layout(demo_engine, COMMUNITY, method="draw", seed=7)
@@ -342,7 +356,9 @@ def test_cli_and_library_publish_the_same_layout(demo_engine: Engine) -> None:
         dry_run=True,
         actor="test",
     )
-    assert sorted(diff.added) == sorted(proposal.cells["code"])
+    old = set(read_inputs(demo_engine, COMMUNITY).cells["code"])
+    assert sorted(diff.added) == sorted(set(proposal.cells["code"]) - old)
+    assert set(diff.reshaped) == old
 
 
 # --- the web pages -------------------------------------------------------------------------------
@@ -482,8 +498,15 @@ def test_administrator_adjusts_previews_and_publishes(
     preview = _page(client, preview_url)
     config = _config(preview)
     assert config["mode"] == "draft"
-    assert {f["properties"]["status"] for f in config["current"]["features"]} == {"retired"}
-    assert {f["properties"]["status"] for f in config["proposed"]["features"]} == {"added"}
+    # Both cells split: each keeps its code on its larger part (reshaped), the rest is new.
+    assert {f["properties"]["status"] for f in config["current"]["features"]} == {"reshaped"}
+    assert {f["properties"]["status"] for f in config["proposed"]["features"]} == {
+        "added",
+        "reshaped",
+    }
+    changes = preview.split('id="edit-cell-changes"')[1].split("</table>")[0]
+    assert "调整边界（编码保留）" in changes and "新增" in changes
+    assert re.search(r"\d+ → \d+", changes) and re.search(r"— → \d+", changes)
     assert "与当前网格的差异" in preview and "校验结果" in preview
     assert re.search(r"改变网格的户数</dt><dd>\d+ / \d+ 户", preview)
     assert "disabled" not in preview.split('id="edit-publish"')[1].split("</form>")[0]

@@ -196,8 +196,14 @@ def test_your_own_district_in_five_steps(env_database: str, engine: Engine, tmp_
     frame.to_file(counted, driver="GeoJSON")
     done = _gridgis("import", "buildings", counted, "--estimate-households")
     assert _counts(done.output)["updated"] >= 150, done.output
-    adjusted = _gridgis("cells", "adjust", "--district", DISTRICT)
-    assert "published" in adjusted.output
+    preview = _gridgis("cells", "adjust", "--district", DISTRICT, "--dry-run")
+    undecided = [line for line in preview.output.splitlines() if line.startswith("link undecided")]
+    adjusted = CliRunner().invoke(main, ["cells", "adjust", "--district", DISTRICT])
+    if undecided:  # refused, naming each link and the flag that publishes anyway
+        assert adjusted.exit_code == 1 and "--accept-unlinked" in adjusted.output
+        adjusted = _gridgis("cells", "adjust", "--district", DISTRICT, "--accept-unlinked")
+        assert all(line in adjusted.output for line in undecided), adjusted.output
+    assert "published" in adjusted.output, adjusted.output
     # The criterion holds after the adjust too: every cell out of bounds holds a building,
     # or a group of touching footprints, above the maximum (issue 16; adjust used to leave
     # 3 cells of 263-299 households, each next to another cell it was not redrawn with).

@@ -57,8 +57,8 @@ def test_a_community_without_buildings_is_skipped(demo_engine: Engine) -> None:
     assert result.diffs == []
     assert result.lines() == [
         f"skipped {result.skipped[0]}",
-        "published 0 of 0 communities; 0 cells added, 0 retired, 0 unchanged; "
-        "0 of 0 households moved",
+        "published 0 of 0 communities; 0 cells added, 0 retired, 0 reshaped (code kept), "
+        "0 unchanged; 0 of 0 households moved",
     ]
     assert "has no buildings" in result.skipped[0]
 

@@ -130,7 +130,7 @@ class LayoutDiff:
         """One line for people."""
         if self.version is None:
             return (
-                f"{self.community_code}: nothing changed, {len(self.unchanged)} cells kept "
+                f"{self.community_code}: no change, {len(self.unchanged)} cells kept "
                 f"(version {self.previous_version})"
             )
         return (

@@ -246,7 +246,8 @@ def draft_diff(engine: Engine, draft: Draft) -> LayoutDiff:
     """What publishing ``draft`` now would change (computed, then rolled back).
 
     The diff is taken against the community's current layout, even when the
-    draft is stale (see :attr:`Draft.stale`).
+    draft is stale (see :attr:`Draft.stale`). Links that would be left without a
+    clear successor are listed in it (``links_undecided``), not refused.
 
     Raises
     ------
@@ -263,6 +264,7 @@ def draft_diff(engine: Engine, draft: Draft) -> LayoutDiff:
                 method=draft.method,
                 expected_version=None,
                 actor=audit.SYSTEM,  # rolled back below, audit row and all
+                accept_unlinked=True,  # listed in the diff, for the person to decide
             )
         except (IntegrityError, InternalError) as exc:
             raise _refused(draft, exc) from exc
@@ -278,12 +280,19 @@ def _refused(draft: Draft, exc: Exception) -> ConflictError:
 
 
 def publish_draft(
-    engine: Engine, draft_id: int, *, actor: str, published_by: str | None = None
+    engine: Engine,
+    draft_id: int,
+    *,
+    actor: str,
+    published_by: str | None = None,
+    accept_unlinked: bool = False,
 ) -> LayoutDiff:
     """Publish a draft as its community's new layout and delete it, in one transaction.
 
     ``actor`` is recorded in the audit trail (the layout's ``publish`` row, whose note
     names the draft); ``published_by`` (default ``actor``) on the layout version.
+    ``accept_unlinked``: publish even when links of workers or organisations are left on
+    retired cells without a clear successor (see :func:`gridgis.db.layout.publish_cells`).
 
     Raises
     ------
@@ -294,6 +303,9 @@ def publish_draft(
         computed; nothing is changed (discard the draft and propose again).
     UnpublishableDraftError
         When the draft's validator report has errors.
+    UnlinkedError
+        When links would be left without a clear successor and ``accept_unlinked`` is
+        false; nothing is changed.
     ConflictError
         When the database refuses the cells; nothing is changed.
     """
@@ -320,6 +332,7 @@ def publish_draft(
                 actor=actor,
                 published_by=published_by,
                 note=f"draft {draft_id}",
+                accept_unlinked=accept_unlinked,
             )
         except LayoutChangedError as exc:
             raise StaleDraftError(

@@ -185,17 +185,24 @@ def decide(pairs: pd.DataFrame) -> tuple[dict[Any, Any], dict[Any, Any]]:
     tuple of dict
         New → the old it continues (one-to-one); old → its clear successor.
     """
-    # Ties: more households first, then the larger share of the old cell, then the older label.
-    ranked = pairs.sort_values(["households", "share_old", "old"], ascending=[False, False, True])
+    # Ties: more households first, then the larger share of the old cell (to a millionth),
+    # then the older label, then the first new one.
+    ranked = pairs.assign(rank_share=pairs["share_old"].round(6)).sort_values(
+        ["households", "rank_share", "old", "new"],
+        ascending=[False, False, True, True],
+        kind="stable",
+    )
     continues: dict[Any, Any] = {}
     taken: set[Any] = set()
-    strong = ranked[(ranked["share_old"] >= CONTINUES) & (ranked["share_new"] >= CONTINUES)]
+    # Shares are compared to a millionth: an exact half measured by area is a half.
+    share_old, share_new = ranked["rank_share"], ranked["share_new"].round(6)
+    strong = ranked[(share_old >= CONTINUES) & (share_new >= CONTINUES)]
     for o, n in zip(strong["old"], strong["new"], strict=True):
         if n not in continues and o not in taken:
             continues[n] = o
             taken.add(o)
     successor: dict[Any, Any] = {o: n for n, o in continues.items()}
-    most = ranked[ranked["share_old"] >= CONTINUES]
+    most = ranked[share_old >= CONTINUES]
     for o, n in zip(most["old"], most["new"], strict=True):
         successor.setdefault(o, n)
     return continues, successor

@@ -50,6 +50,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gridgis import editing
 from gridgis.crs import CRS_CHOICES
+from gridgis.db.continuity import LINK_NAMES_ZH, UnlinkedError
 from gridgis.db.layout import (
     LayoutDiff,
     cell_estimated_households,
@@ -158,6 +159,8 @@ def _error_view(exc: GridGISError) -> dict[str, Any]:
         kind = "stale"
     elif isinstance(exc, editing.UnpublishableDraftError):
         kind = "invalid"
+    elif isinstance(exc, UnlinkedError):
+        kind = "unlinked"
     return {
         "message": message,
         "problems": problems[:SHOWN],
@@ -408,6 +411,8 @@ def _render_draft(
             ],
             page_config=page_config,
             error=_error_view(error) if error is not None else None,
+            link_names=LINK_NAMES_ZH,
+            moving=[c for c in diff.links_moved if c.to_code != c.from_code] if diff else [],
         ),
         status,
     )
@@ -425,8 +430,11 @@ def draft_page(community: str, draft_id: int) -> tuple[str, int]:
 def publish(community: str, draft_id: int) -> BaseResponse | tuple[str, int]:
     """Publish a draft as the community's new layout version."""
     _load(community, draft_id)
+    accept = request.form.get("accept_unlinked") == "1"
     try:
-        diff = editing.publish_draft(get_engine(), draft_id, actor=_user_name())
+        diff = editing.publish_draft(
+            get_engine(), draft_id, actor=_user_name(), accept_unlinked=accept
+        )
     except NotFoundError:
         raise
     except GridGISError as exc:
