@@ -188,7 +188,7 @@ def test_bad_and_unknown_codes_are_404(client: FlaskClient) -> None:
     assert "no district has the code '999999'" in html_lib.unescape(
         _page(client, "/area/999999", 404)
     )
-    assert "no active cell has the code '350304001001999'" in html_lib.unescape(
+    assert "no cell has the code '350304001001999'" in html_lib.unescape(
         _page(client, "/area/350304001001999", 404)
     )
 

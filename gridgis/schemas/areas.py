@@ -14,7 +14,15 @@ from pydantic import Field
 
 from gridgis.schemas.common import Answer, AreaCode, Request, StreetCode
 
-__all__ = ["FEATURE_COLLECTION", "AreasQuery", "Health", "Me", "Summary", "TileQuery"]
+__all__ = [
+    "FEATURE_COLLECTION",
+    "AreasQuery",
+    "CellHistory",
+    "Health",
+    "Me",
+    "Summary",
+    "TileQuery",
+]
 
 
 class AreasQuery(Request):
@@ -86,3 +94,43 @@ FEATURE_COLLECTION: dict[str, Any] = {
     },
 }
 """The JSON Schema of a GeoJSON FeatureCollection (RFC 7946) as the API sends them."""
+
+
+class CellVersion(Answer):
+    """One row of a cell code: the layout versions it was in force for."""
+
+    version_from: int = Field(ge=1, description="The community's version that made it.")
+    version_to: int | None = Field(None, description="The version that closed it (None: in force).")
+    method: str = Field(description="How the version that made it came about (draw, adjust...).")
+    valid_from: str
+    valid_to: str | None
+    households: int = Field(ge=0)
+
+
+class CellLink(Answer):
+    """A cell that took over households of this one (successor) or gave it some (predecessor)."""
+
+    code: str
+    name: str | None
+    active: bool = Field(description="Whether the code is in force now.")
+    households: int = Field(ge=0, description="Households carried.")
+    share: float = Field(ge=0, le=1, description="Their share of the giving cell's households.")
+    version: int = Field(ge=1, description="The community's layout version of the change.")
+    valid_from: str
+
+
+class CellHistory(Answer):
+    """Everything known of a cell code through time, active or retired."""
+
+    code: str
+    community_code: str
+    community_name: str
+    name: str | None
+    status: Literal["active", "retired"]
+    issued_at: str | None
+    retired_at: str | None
+    versions: list[CellVersion]
+    successors: list[CellLink]
+    predecessors: list[CellLink]
+    cases: int = Field(ge=0, description="Cases filed in any version of the cell.")
+    outline: dict[str, Any] | None = Field(description="The newest shape (GeoJSON, EPSG:4326).")

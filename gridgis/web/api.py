@@ -10,6 +10,12 @@ Routes
     CODE, e.g. the streets of one district. A street office gets only its own
     street, its communities and cells, and the outline of its district; a
     ``within`` outside its street is answered 403.
+``GET /api/cells/<code>/history``
+    A cell code's history, active or retired: every version of it, the cells
+    that took over its households (``successors``) and those it took
+    households from (``predecessors``), with the households carried and their
+    share, and the cases filed in it. A code never issued is a 404; a cell
+    outside a street office's street a 403.
 ``GET /api/me``
     ``{"name", "role", "street_code", "street_name", "csrf_token"}`` of the
     signed-in user, for page scripts and API clients that use the session.
@@ -32,9 +38,18 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import column, func, select, table
 
+from gridgis.codes import is_code
+from gridgis.db.lineage import cell_history
 from gridgis.db.queries import LEVELS, read_areas
-from gridgis.errors import DatabaseError, NotFoundError
-from gridgis.schemas.areas import FEATURE_COLLECTION, AreasQuery, Health, Me, Summary
+from gridgis.errors import DatabaseError, ForbiddenError, NotFoundError
+from gridgis.schemas.areas import (
+    FEATURE_COLLECTION,
+    AreasQuery,
+    CellHistory,
+    Health,
+    Me,
+    Summary,
+)
 from gridgis.users import area_counts
 from gridgis.web.auth import csrf_token, current_user, policy
 from gridgis.web.db import get_engine
@@ -77,6 +92,30 @@ def areas(level: str, *, query: AreasQuery) -> Response:
     within = policy().within(level, query.within)
     frame = read_areas(get_engine(), level, within=within)
     return Response(feature_collection(frame), mimetype=GEOJSON_MIMETYPE)
+
+
+@endpoint(
+    bp,
+    "/cells/<code>/history",
+    operation_id="cellHistory",
+    tags=("areas",),
+    path={"code": {"type": "string", "pattern": "^[0-9]{15}$"}},
+    replies=(Reply(200, CellHistory, "The cell's history."),),
+    errors=(403, 404),
+)
+def cell_history_of(code: str) -> Response:
+    """A cell code's versions, successors and predecessors (active or retired)."""
+    if not is_code(code, "cell"):
+        raise NotFoundError(
+            f"no cell has the code {code!r}: a cell code has 15 digits", field="code"
+        )
+    rules = policy()
+    if not rules.may_see_outline(code):
+        raise ForbiddenError(f"cell {code} is outside the area user {rules.name!r} may see")
+    history = cell_history(get_engine(), code)
+    if history is None:
+        raise NotFoundError(f"no cell has ever had the code {code!r}", field="code")
+    return jsonify(history.as_dict())
 
 
 @endpoint(

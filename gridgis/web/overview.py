@@ -4,7 +4,7 @@ Routes
 ------
 ``GET /area/<code>``
     The page of a district (6 digits), street office (9), community (12) or
-    active cell (15): its key figures (:mod:`gridgis.analysis.figures`), a
+    cell (15): its key figures (:mod:`gridgis.analysis.figures`), a
     breadcrumb up to the district and ``/``, and a Leaflet map. Above a cell,
     a table of its children (streets of a district, communities of a street,
     cells of a community) with their figures, each linking to its own page, and
@@ -15,7 +15,11 @@ Routes
     Signed-in users only. A street office may open only its own street, its
     communities and cells, and its district, whose page then shows (and
     counts) its own street only; any other area is answered 403. A code that is
-    no area code, or names no stored area, is answered 404.
+    no area code, or names no stored area, is answered 404. The code of a cell
+    no layout in force holds (retired) answers with its history: its versions,
+    the cells that took over its households (successors, from the lineage a
+    publish records) and the cells it came from, with a map of its last outline
+    and its successors; a code never issued is a 404.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from gridgis.analysis.figures import (
     figure_records,
     level_of,
 )
+from gridgis.db.lineage import CellHistory, cell_history
 from gridgis.db.models import CASE_STEP_NAMES_ZH
 from gridgis.errors import ForbiddenError, NotFoundError
 from gridgis.web.auth import login_required, policy
@@ -72,6 +77,20 @@ def _check_access(code: str, street: str | None) -> None:
         )
 
 
+def _retired_cell(history: CellHistory, path: list[dict[str, Any]]) -> str:
+    """The page of a cell no layout in force holds: its versions and its successors."""
+    page_config = {
+        "code": history.code,
+        "outline": history.as_dict()["outline"],
+        "areasUrl": url_for("api.areas", level="cell", within=history.community_code),
+        "successors": {
+            s["code"]: {"share": s["share"], "url": url_for("overview.area", code=s["code"])}
+            for s in history.successors
+        },
+    }
+    return render_template("cell_history.html", history=history, path=path, page_config=page_config)
+
+
 @bp.get("/area/<code>")
 @login_required
 def area(code: str) -> str:
@@ -87,7 +106,10 @@ def area(code: str) -> str:
     engine = get_engine()
     path = area_path(engine, code)
     if not path or path[-1]["code"] != code:
-        what = "active cell" if level == "cell" else level
+        history = cell_history(engine, code) if level == "cell" else None
+        if history is not None:
+            return _retired_cell(history, path)
+        what = "cell" if level == "cell" else level
         raise NotFoundError(f"no {what} has the code {code!r}")
     here = path[-1]
     # A street office sees its district through its own street: the figures are its street's.
