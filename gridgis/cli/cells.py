@@ -11,7 +11,7 @@ from gridgis.cli._shared import PhaseBars, actor, echo_lines, friendly, with_opt
 
 @click.group()
 def cells() -> None:
-    """Grid cells in the database: draw, adjust, history."""
+    """Grid cells in the database: draw, adjust, rollback, history."""
 
 
 def _scope(community: str | None, street: str | None, district: str | None) -> str:
@@ -98,6 +98,60 @@ def cells_draw(**options: Any) -> None:
 def cells_adjust(**options: Any) -> None:
     """Split or merge only the cells whose households now break the bounds (动态调整)."""
     _run_layouts("adjust", **options)
+
+
+@cells.command("rollback")
+@click.option("--community", default=None, help="A community's 12-digit code.")
+@click.option("--street", default=None, help="A street office's 9-digit code.")
+@click.option("--district", default=None, help="A district's 6-digit code.")
+@click.option(
+    "--to",
+    "to_version",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --community: the version to publish again (default: the one before the current).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change, publish nothing.")
+@friendly
+def cells_rollback(
+    community: str | None,
+    street: str | None,
+    district: str | None,
+    to_version: int | None,
+    dry_run: bool,
+) -> None:
+    """Publish an earlier layout again as a new version, with the links as they were.
+
+    History is append-only: the cells of the earlier version come back under their
+    codes as a new version (method rollback), and the links of grid workers and party
+    organisations that the later versions moved go back to them. A community goes back
+    to the version before its current one, or to --to VERSION. A street or district
+    goes back one step only in the communities its last change touched (the versions
+    published together, at the newest time); the others stay as they are.
+    """
+    from gridgis.db.engine import get_engine
+    from gridgis.db.rollback import rollback
+
+    diffs = rollback(
+        get_engine(),
+        _scope(community, street, district),
+        to_version=to_version,
+        actor=actor(),
+        dry_run=dry_run,
+    )
+    lines = [d.line() for d in diffs]
+    lines += [
+        f"{d.community_code}: {len(d.links_moved)} links of workers and organisations "
+        "moved back to their cells"
+        for d in diffs
+        if d.links_moved
+    ]
+    verb = "would roll back" if dry_run else "rolled back"
+    lines.append(
+        f"{verb} {sum(d.version is not None for d in diffs)} of {len(diffs)} communities"
+        + (" (dry run: nothing was changed)" if dry_run else "")
+    )
+    echo_lines(lines)
 
 
 @cells.command("history")

@@ -38,12 +38,12 @@ from gridgis.db.models import (
 from gridgis.errors import ConflictError
 from gridgis.partition.lineage import area_pairs, carried, decide
 
-__all__ = ["LinkChange", "UnlinkedError", "carry_over"]
+__all__ = ["LINK_TABLES", "LinkChange", "UnlinkedError", "carry_over"]
 
 LINK_NAMES_ZH = {"worker": "网格员", "branch": "党组织"}
 """How people call each kind of link's owner."""
 
-_LINK_TABLES: dict[str, tuple[Any, Any, Any]] = {
+LINK_TABLES: dict[str, tuple[Any, Any, Any]] = {  # link -> (table, owner column, owners)
     "worker": (WorkerCell, WorkerCell.worker_id, GridWorker),
     "branch": (BranchCell, BranchCell.branch_id, PartyBranch),
 }
@@ -139,7 +139,7 @@ def _lineage_pairs(
 def _links(conn: Connection, closed_ids: dict[int, str]) -> list[tuple[str, int, str, int]]:
     """``(link, owner id, owner name, closed cell id)`` of every link on the closed rows."""
     rows: list[tuple[str, int, str, int]] = []
-    for link, (table, owner_column, owner_table) in _LINK_TABLES.items():
+    for link, (table, owner_column, owner_table) in LINK_TABLES.items():
         statement = (
             select(owner_column, owner_table.name, table.cell_id)
             .join(owner_table, owner_table.id == owner_column)
@@ -237,7 +237,7 @@ def carry_over(
         (moved if target is not None else undecided).append(change)
     if undecided and not accept_unlinked:
         raise UnlinkedError(community_code, undecided)
-    for link, (table, owner_column, _) in _LINK_TABLES.items():
+    for link, (table, owner_column, _) in LINK_TABLES.items():
         mine = [c for c in moved if c.link == link]
         if not mine:
             continue

@@ -58,6 +58,7 @@ from gridgis.db.layout import (
     layout_history,
     read_inputs,
 )
+from gridgis.db.rollback import rollback
 from gridgis.errors import (
     SHOWN,
     ConflictError,
@@ -79,6 +80,7 @@ def _method_name(method: str) -> str:
         "adjust": gettext("动态调整"),
         "import": gettext("上传文件"),
         "edit": gettext("手工编辑"),
+        "rollback": gettext("回退"),
     }
     return names.get(method, method)
 
@@ -328,6 +330,32 @@ def upload(community: str) -> BaseResponse | tuple[str, int]:
         return proposal
 
     return _keep_draft(community, form, read_upload)
+
+
+@bp.post("/<community>/rollback")
+@roles_required("admin")
+def rollback_layout(community: str) -> BaseResponse | tuple[str, int]:
+    """Publish the community's previous layout again (a new version), links as they were."""
+    code = _check_code(community)
+    if request.form.get("confirm") != "1":
+        return _render_community(
+            code, error=InputError(gettext("请先勾选确认，再回退网格。未作任何更改。"))
+        )
+    try:
+        [diff] = rollback(get_engine(), code, actor=_user_name())
+    except GridGISError as exc:
+        return _render_community(code, error=exc)
+    flash(
+        gettext(
+            "已回退：第 {version} 版重新发布了之前的网格（恢复 {added} 个、撤销 {retired} 个、调整 {reshaped} 个网格）。",  # noqa: E501
+            version=diff.version,
+            added=len(diff.added),
+            retired=len(diff.retired),
+            reshaped=len(diff.reshaped),
+        ),
+        "success",
+    )
+    return redirect(url_for("editing.community_page", community=code))
 
 
 @bp.post("/<community>/drafts/discard")
