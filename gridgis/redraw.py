@@ -46,6 +46,8 @@ class Redraw:
         The cells the engine flagged, ``code: N households (flags)``.
     findings:
         The validator's findings on layouts that break a rule.
+    saved_bounds:
+        The bounds stored as the communities' own (``save_bounds``).
     """
 
     method: str
@@ -54,6 +56,7 @@ class Redraw:
     skipped: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    saved_bounds: list[tuple[int, int]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The report: each community's diff, what was skipped or flagged, then the totals."""
@@ -88,6 +91,11 @@ class Redraw:
                 for line in ([d.line(), *d.cell_lines()] if self.dry_run else [d.line()])
             ),
             *links,
+            *(
+                f"saved households per cell {low}–{high} for {len(self.diffs)} communities"
+                + (" (dry run: not saved)" if self.dry_run else "")
+                for low, high in self.saved_bounds
+            ),
             *(f"skipped {line}" for line in self.skipped),
             *(f"flagged {line}" for line in self.flagged),
             *(f"validation: {line}" for line in self.findings),
@@ -107,6 +115,7 @@ def redraw(
     published_by: str | None = None,
     dry_run: bool = False,
     accept_unlinked: bool = False,
+    save_bounds: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Redraw:
     """Compute a new layout for each community in an area, then publish them all at once.
@@ -127,6 +136,8 @@ def redraw(
         Who publishes (recorded with each new version; default ``actor``).
     dry_run:
         Compute the diffs, then roll back: nothing is published.
+    save_bounds:
+        Make the bounds of this run each community's stored bounds.
     accept_unlinked:
         Publish even when links are left on retired cells without a clear successor
         (see :func:`gridgis.db.layout.publish_cells`).
@@ -155,6 +166,7 @@ def redraw(
     codes = communities_in(engine, area_code)
     result = Redraw(method=method, dry_run=dry_run)
     layouts = []
+    bounds: dict[str, tuple[int, int]] = {}
     if progress is not None:
         progress(0, len(codes))
     for done, code in enumerate(codes, start=1):
@@ -176,6 +188,7 @@ def redraw(
             layouts.append(
                 (code, proposal.cells[["code", "flags", "geometry"]], proposal.base_version)
             )
+            bounds[code] = proposal.bounds
         if progress is not None:
             progress(done, len(codes))
     result.diffs = publish_many(
@@ -186,5 +199,9 @@ def redraw(
         published_by=published_by,
         dry_run=dry_run,
         accept_unlinked=accept_unlinked,
+        bounds=bounds,
+        save_bounds=save_bounds,
     )
+    if save_bounds:
+        result.saved_bounds = sorted(set(bounds.values()))
     return result

@@ -33,6 +33,10 @@ _scope_options = [
     click.option("--dry-run", is_flag=True,
                  help="Compute and show the diff (every changed cell, the links that would "
                       "move or need a decision), publish nothing."),
+    click.option("--save-bounds", is_flag=True,
+                 help="Also store --min/--max as the communities' own households per cell "
+                      "(default: they hold for this run only, and are recorded with the "
+                      "version)."),
     click.option("--accept-unlinked", is_flag=True,
                  help="Publish even when links of workers or party organisations are on "
                       "retired cells without a clear successor: they stay there, listed, "
@@ -60,6 +64,12 @@ def _run_layouts(
     from gridgis.redraw import redraw
 
     prefix = _scope(community, street, district)
+    if (
+        options.get("save_bounds")
+        and options.get("min_households") is None
+        and options.get("max_households") is None
+    ):
+        raise click.UsageError("--save-bounds stores the bounds of --min and --max: give them")
     try:
         with PhaseBars() as bars:
             result = redraw(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -425,6 +425,37 @@ def refresh_cell_counts(conn: Connection, community_code: str) -> None:
     conn.execute(_REFRESH_COUNTS, {"community": community_code})
 
 
+def _save_bounds(
+    conn: Connection, community_code: str, bounds: tuple[int, int], *, actor: str
+) -> None:
+    """Make ``bounds`` the community's stored households per cell, with an audit row."""
+    low, high = bounds
+    if not 1 <= low <= high:
+        raise InputError(
+            f"households per cell must satisfy 1 <= min <= max, but min was {low} and max {high}"
+        )
+    before = conn.execute(
+        select(Community.min_households, Community.max_households).where(
+            Community.code == community_code
+        )
+    ).one()
+    conn.execute(
+        update(Community)
+        .where(Community.code == community_code)
+        .values(min_households=low, max_households=high)
+    )
+    audit.record(
+        conn,
+        actor=actor,
+        action="update",
+        object_type="community",
+        object_id=community_code,
+        before={"min_households": before[0], "max_households": before[1]},
+        after={"min_households": low, "max_households": high},
+        street_code=community_code[:9],
+    )
+
+
 def _multi(geom: shapely.Geometry) -> shapely.Geometry:
     if isinstance(geom, shapely.Polygon):
         return shapely.MultiPolygon([geom])
@@ -443,6 +474,8 @@ def publish_cells(
     note: str | None = None,
     now: dt.datetime | None = None,
     accept_unlinked: bool = False,
+    bounds: tuple[int, int] | None = None,
+    save_bounds: bool = False,
 ) -> LayoutDiff:
     """Publish ``cells`` as the community's new layout, inside the caller's transaction.
 
@@ -480,6 +513,12 @@ def publish_cells(
     accept_unlinked:
         Leave links of retired cells without a clear successor where they are
         (listed in the diff and recorded) instead of refusing the publish.
+    bounds:
+        The ``(min, max)`` households per cell the cells were made and judged with,
+        recorded on the version (None: the community's stored ones).
+    save_bounds:
+        Also make ``bounds`` the community's stored bounds (audited), even when
+        the layout itself is unchanged.
 
     Returns
     -------
@@ -512,6 +551,8 @@ def publish_cells(
             f"{previous}; nothing was published, run it again on the new layout"
         )
     diff = LayoutDiff(community_code, previous)
+    if save_bounds and bounds is not None:
+        _save_bounds(conn, community_code, bounds, actor=actor)
     when = now or conn.execute(_NOW).scalar_one()
     before = _building_cells(conn, community_code)
     active = {
@@ -547,6 +588,8 @@ def publish_cells(
                 "published_by": published_by or actor,
                 "published_at": when,
                 "note": note,
+                "min_households": None if bounds is None else bounds[0],
+                "max_households": None if bounds is None else bounds[1],
             },
         ).scalar_one()
     except IntegrityError as exc:  # a concurrent publish took this version number
@@ -658,6 +701,8 @@ def publish_many(
     published_by: str | None = None,
     dry_run: bool = False,
     accept_unlinked: bool = False,
+    bounds: Mapping[str, tuple[int, int]] | None = None,
+    save_bounds: bool = False,
 ) -> list[LayoutDiff]:
     """Publish several communities' layouts in one transaction (all or none).
 
@@ -674,6 +719,9 @@ def publish_many(
         in the diffs, not refused).
     accept_unlinked:
         As for :func:`publish_cells`.
+    bounds, save_bounds:
+        Each community's bounds the cells were made with (by code), recorded on its
+        version; ``save_bounds`` stores them as the communities' own.
     """
     with engine.connect() as conn, conn.begin() as transaction:
         diffs = [
@@ -686,6 +734,8 @@ def publish_many(
                 actor=actor,
                 published_by=published_by,
                 accept_unlinked=accept_unlinked or dry_run,
+                bounds=(bounds or {}).get(code),
+                save_bounds=save_bounds,
             )
             for code, cells, expected in layouts
         ]

@@ -51,6 +51,9 @@ class Draft:
         The validator's report as stored (see :func:`report_json`).
     current_version:
         The community's layout version when the draft was read.
+    bounds:
+        The ``(min, max)`` households per cell it was made and judged with (None: a
+        draft stored before bounds were kept; the community's then).
     """
 
     id: int
@@ -62,6 +65,7 @@ class Draft:
     created_by: str | None
     created_at: dt.datetime
     current_version: int
+    bounds: tuple[int, int] | None = None
 
     @property
     def stale(self) -> bool:
@@ -154,6 +158,8 @@ def save_draft(
                     cells=cells_geojson(proposal.cells),
                     report=report_json(proposal.report),
                     created_by=created_by or actor,
+                    min_households=proposal.bounds[0],
+                    max_households=proposal.bounds[1],
                 )
                 .returning(LayoutDraft.id)
             ).scalar_one()
@@ -187,6 +193,8 @@ def _draft_row(conn: Connection, draft_id: int, *, lock: bool = False) -> Any:
         LayoutDraft.report,
         LayoutDraft.created_by,
         LayoutDraft.created_at,
+        LayoutDraft.min_households,
+        LayoutDraft.max_households,
     ).where(LayoutDraft.id == draft_id)
     row = conn.execute(query.with_for_update() if lock else query).one_or_none()
     if row is None:
@@ -207,6 +215,11 @@ def _draft(conn: Connection, row: Any) -> Draft:
         created_by=row.created_by,
         created_at=row.created_at,
         current_version=current_version(conn, row.community_code),
+        bounds=(
+            (int(row.min_households), int(row.max_households))
+            if row.min_households is not None
+            else None
+        ),
     )
 
 
@@ -286,6 +299,7 @@ def publish_draft(
     actor: str,
     published_by: str | None = None,
     accept_unlinked: bool = False,
+    save_bounds: bool = False,
 ) -> LayoutDiff:
     """Publish a draft as its community's new layout and delete it, in one transaction.
 
@@ -293,6 +307,8 @@ def publish_draft(
     names the draft); ``published_by`` (default ``actor``) on the layout version.
     ``accept_unlinked``: publish even when links of workers or organisations are left on
     retired cells without a clear successor (see :func:`gridgis.db.layout.publish_cells`).
+    The version records the draft's bounds; ``save_bounds`` also makes them the
+    community's stored bounds (audited).
 
     Raises
     ------
@@ -333,6 +349,8 @@ def publish_draft(
                 published_by=published_by,
                 note=f"draft {draft_id}",
                 accept_unlinked=accept_unlinked,
+                bounds=draft.bounds,
+                save_bounds=save_bounds,
             )
         except LayoutChangedError as exc:
             raise StaleDraftError(

@@ -400,8 +400,9 @@ def _render_draft(
         diff_error = str(exc)
     new_status, old_status = _diff_status(diff) if diff is not None else ({}, {})
     old_cells = inputs.cells.rename_geometry("geometry")
-    proposed = _feature_collection(draft.cells, inputs.bounds, new_status)
-    current = _feature_collection(old_cells, inputs.bounds, old_status)
+    bounds = draft.bounds or inputs.bounds
+    proposed = _feature_collection(draft.cells, bounds, new_status)
+    current = _feature_collection(old_cells, bounds, old_status)
     everything = gpd.GeoSeries(
         [inputs.outline, *draft.cells.geometry, *old_cells.geometry], crs="EPSG:4326"
     )
@@ -440,6 +441,8 @@ def _render_draft(
             page_config=page_config,
             error=_error_view(error) if error is not None else None,
             link_names=LINK_NAMES_ZH,
+            bounds=bounds,
+            bounds_differ=bounds != inputs.bounds,
             moving=[c for c in diff.links_moved if c.to_code != c.from_code] if diff else [],
         ),
         status,
@@ -461,7 +464,11 @@ def publish(community: str, draft_id: int) -> BaseResponse | tuple[str, int]:
     accept = request.form.get("accept_unlinked") == "1"
     try:
         diff = editing.publish_draft(
-            get_engine(), draft_id, actor=_user_name(), accept_unlinked=accept
+            get_engine(),
+            draft_id,
+            actor=_user_name(),
+            accept_unlinked=accept,
+            save_bounds=request.form.get("save_bounds") == "1",
         )
     except NotFoundError:
         raise
