@@ -34,6 +34,7 @@ __all__ = [
     "Level",
     "check_code",
     "code_pattern",
+    "default_cell_name",
     "is_code",
     "level_of",
     "parent_code",
@@ -152,3 +153,25 @@ def parent_code(code: str, level: str) -> str:
     '350304001007'
     """
     return code[: LEVEL_DIGITS[_level(level)]]
+
+
+_COMMITTEE = re.compile(r"(居民委员会|居委会)$")
+_VILLAGE_COMMITTEE = re.compile(r"村(民委员会|委会)$")
+
+
+def default_cell_name(community_name: str | None, cell_code: str) -> str:
+    """The name a cell gets when nobody gave it one: its community's short name + 第N网格.
+
+    N is the cell code's sequence number; 居民委员会/居委会 is dropped and a
+    村民委员会/村委会 becomes 村. The database applies the same rule to every cell
+    inserted without a name (migration 0013).
+
+    Examples
+    --------
+    >>> default_cell_name("七境社区居委会", "350304001001003")
+    '七境社区第3网格'
+    >>> default_cell_name("沟尾村委会", "350304100201012")
+    '沟尾村第12网格'
+    """
+    short = _VILLAGE_COMMITTEE.sub("村", _COMMITTEE.sub("", community_name or ""))
+    return f"{short}第{int(cell_code[-3:])}网格"

@@ -11,7 +11,7 @@ from gridgis.cli._shared import PhaseBars, actor, echo_lines, friendly, with_opt
 
 @click.group()
 def cells() -> None:
-    """Grid cells in the database: draw, adjust, rollback, history."""
+    """Grid cells in the database: draw, adjust, rollback, rename, history."""
 
 
 def _scope(community: str | None, street: str | None, district: str | None) -> str:
@@ -162,6 +162,23 @@ def cells_rollback(
         + (" (dry run: nothing was changed)" if dry_run else "")
     )
     echo_lines(lines)
+
+
+@cells.command("rename")
+@click.argument("code")
+@click.argument("name")
+@friendly
+def cells_rename(code: str, name: str) -> None:
+    """Give the active cell CODE the name NAME (e.g. 东梅社区第3网格; recorded in the audit trail).
+
+    A cell without a name is called after its community and number; a redrawn cell
+    that keeps its code keeps its name.
+    """
+    from gridgis.db.engine import get_engine
+    from gridgis.db.layout import rename_cell
+
+    old = rename_cell(get_engine(), code, name, actor=actor())
+    click.echo(f"cell {code}: {old or '(no name)'} -> {' '.join(name.split())}")
 
 
 @cells.command("history")

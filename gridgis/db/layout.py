@@ -52,7 +52,7 @@ from gridgis.db.models import (
     LayoutVersion,
     Road,
 )
-from gridgis.db.queries import connection, ewkb, read_geoframe
+from gridgis.db.queries import connection, ewkb, read_geoframe, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.partition.reconcile import same_shape
 
@@ -683,6 +683,52 @@ def _cell_rows(
         }
         for code, status in sorted(statuses)
     ]
+
+
+MAX_CELL_NAME = 60
+"""Longest cell name accepted (characters)."""
+
+
+def rename_cell(bind: Engine | Connection, code: str, name: str, *, actor: str) -> str:
+    """Give the active cell ``code`` the name ``name`` (audited); return the old name.
+
+    Raises
+    ------
+    InputError
+        When the name is empty, too long or holds control characters.
+    NotFoundError
+        When no active cell has the code.
+    """
+    new = " ".join(str(name).split())
+    if not new or len(new) > MAX_CELL_NAME or any(ord(ch) < 32 for ch in str(name).strip()):
+        raise InputError(
+            f"a cell name must be 1 to {MAX_CELL_NAME} characters of text, not {name!r}",
+            field="name",
+        )
+    with transaction(bind) as conn:
+        old = conn.execute(
+            select(GridCell.name)
+            .where(GridCell.code == code, GridCell.valid_to.is_(None))
+            .with_for_update()
+        ).one_or_none()
+        if old is None:
+            raise NotFoundError(f"no active cell has the code {code!r}")
+        conn.execute(
+            update(GridCell)
+            .where(GridCell.code == code, GridCell.valid_to.is_(None))
+            .values(name=new)
+        )
+        audit.record(
+            conn,
+            actor=actor,
+            action="rename",
+            object_type="cell",
+            object_id=code,
+            before={"name": old[0]},
+            after={"name": new},
+            street_code=code[:9],
+        )
+    return str(old[0] or "")
 
 
 def layout_history(bind: Engine | Connection, community_code: str) -> list[dict[str, object]]:

@@ -27,7 +27,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from gridgis import cases
 from gridgis.analysis.figures import (
@@ -39,10 +40,11 @@ from gridgis.analysis.figures import (
     figure_records,
     level_of,
 )
+from gridgis.db.layout import rename_cell
 from gridgis.db.lineage import CellHistory, cell_history
 from gridgis.db.models import CASE_STEP_NAMES_ZH
 from gridgis.errors import ForbiddenError, NotFoundError
-from gridgis.web.auth import login_required, policy
+from gridgis.web.auth import current_user, login_required, policy, roles_required
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import gettext
 
@@ -170,4 +172,18 @@ def area(code: str) -> str:
         recent=recent,
         step_names={step: gettext(name) for step, name in CASE_STEP_NAMES_ZH.items()},
         page_config=page_config,
+        may_rename=level == "cell" and policy().may_change(code),
     )
+
+
+@bp.post("/area/<code>/name")
+@roles_required("admin", "street")
+def rename(code: str) -> BaseResponse:
+    """Rename a cell (administrators; a street office in its own street), recorded."""
+    rules = policy()
+    if not rules.may_change(code):
+        raise ForbiddenError(f"cell {code} is outside the area user {rules.name!r} may change")
+    user = current_user()
+    name = request.form.get("name", "")
+    rename_cell(get_engine(), code, name, actor=user.name if user else "web")
+    return redirect(url_for("overview.area", code=code))
