@@ -58,6 +58,7 @@ __all__ = [
     "SECRET_KEYS",
     "SYSTEM",
     "cli_actor",
+    "mask_person",
     "mask_person_data",
     "read_audit",
     "record",
@@ -139,6 +140,28 @@ def _mask_text(value: str) -> str:
 def _tail(value: object) -> str:
     text = str(value)
     return "*" * max(len(text) - 4, 0) + text[-4:] if len(text) > 4 else "*" * len(text)
+
+
+def mask_person(value: Any, field: str) -> Any:
+    """A person's datum as shown to someone who may not see it (pages, masked exports).
+
+    Names keep their first character (``张三丰`` → ``张**``); numbers (phone, id
+    number) their last four (:func:`mask_person_data`). An importer reading a masked
+    file back recognises the masked form of a stored value by this same rule.
+
+    Examples
+    --------
+    >>> mask_person("张三丰", "name"), mask_person("13812345678", "phone")
+    ('张**', '*******5678')
+    >>> mask_person(None, "name") is None
+    True
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if field in ("name", "secretary"):
+        text = str(value)
+        return text[:1] + "*" * (len(text) - 1)
+    return mask_person_data(value, key=field)
 
 
 def mask_person_data(value: Any, *, key: str | None = None) -> Any:

@@ -424,6 +424,8 @@ def _invalid_geometries(
     file: Path, layer: str | int | None, encoding: str | None, frame: gpd.GeoDataFrame
 ) -> dict[int, str]:
     """Position -> why, for the features whose geometry was there but could not be built."""
+    if not isinstance(frame, gpd.GeoDataFrame):  # a table without geometry (a roster)
+        return {}
     missing = frame.geometry.isna().to_numpy()
     if not missing.any():
         return {}

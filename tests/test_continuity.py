@@ -261,3 +261,36 @@ def test_the_cli_refuses_undecided_links_and_names_the_flag(
     again = runner.invoke(main, ["cells", "draw", "--street", STREET])
     assert again.exit_code == 0, again.output
     assert "published 0 of" in again.output and "no change" in again.output
+
+
+def test_a_cell_without_households_is_followed_by_area(drawn: Engine) -> None:
+    community = _community_with_cells(drawn, 3)
+    cells = read_inputs(drawn, community).cells.rename_geometry("geometry")
+    cells = cells.sort_values("code").reset_index(drop=True)
+    tree = shapely.STRtree(cells.geometry.to_numpy())
+    [first, *_] = [j for j in tree.query(cells.geometry[0], predicate="touches") if j != 0]
+    empty, keep = cells.code[0], cells.code[int(first)]
+    with drawn.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE building b SET households = 0 FROM grid_cell c WHERE c.code = :code "
+                "AND c.valid_to IS NULL AND ST_Intersects(c.geom, b.location)"
+            ),
+            {"code": empty},
+        )
+    layout = cells[cells.code != empty][["code", "geometry"]].copy()
+    layout.loc[layout.code == keep, "geometry"] = shapely.union(
+        cells.geometry[0], cells.geometry[int(first)]
+    )
+    diff = _publish(drawn, community, layout)
+    assert diff.retired == [empty] and not diff.links_undecided
+    assert {c.to_code for c in diff.links_moved if c.from_code == empty} == {keep}
+    with drawn.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT l.households, l.share FROM cell_lineage l "
+                "JOIN grid_cell p ON p.id = l.predecessor_id WHERE p.code = :code"
+            ),
+            {"code": empty},
+        ).one()
+    assert row.households == 0 and row.share == pytest.approx(1.0)

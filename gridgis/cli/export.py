@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gridgis.cli._shared import friendly, with_options
+from gridgis.cli._shared import actor, friendly, with_options
 from gridgis.crs import CRS_CHOICES_HELP
 
 
@@ -169,6 +169,7 @@ def _run_register_export(what: str, **options: Any) -> None:
         crs=options["crs"],
         encoding=options["encoding"],
         reveal=options["reveal"],
+        actor=actor(),
     )
     click.echo(
         f"wrote {result.rows} {what} to {output} [{result.format}, {result.crs}, "
@@ -203,3 +204,18 @@ def export_facilities_cmd(**options: Any) -> None:
     into the same one, where every row is unchanged.
     """
     _run_register_export("facilities", **options)
+
+
+@export_group.command("workers")
+@with_options(_register_options)
+@friendly
+def export_workers_cmd(**options: Any) -> None:
+    """Grid workers and the other people of the grid as imported: ids, names, phones,
+    id numbers, roles and what each serves (cells, buildings, units, communities).
+
+    Names, phones and id numbers are masked unless --reveal-person-data (recorded in
+    the audit trail). `gridgis import workers` reads the file back, masked or not: a
+    masked value that is exactly the masked form of the stored one keeps the stored
+    one. Formats: gpkg, csv, xlsx.
+    """
+    _run_register_export("workers", **options)

@@ -127,11 +127,7 @@ def _lineage_pairs(
             old_series, new_series, np.arange(len(empty)), np.array([], dtype=np.int64)
         )
         if len(by_area):
-            by_area = by_area.assign(
-                old=[empty[i] for i in by_area["old"]],
-                new=[new_codes[j] for j in by_area["new"]],
-                households=0,
-            )
+            by_area = by_area.assign(households=0)  # labelled by code already
             pairs = pd.concat([pairs, by_area], ignore_index=True)
     return pairs.reset_index(drop=True)
 

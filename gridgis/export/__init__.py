@@ -114,8 +114,9 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection, Engine
 
+from gridgis import audit
 from gridgis.analysis.stats import area_prefix
-from gridgis.db.queries import connection
+from gridgis.db.queries import connection, transaction
 from gridgis.errors import InputError
 from gridgis.export.converting import _check_text, _project, _target
 from gridgis.export.layers import DBF_NAME_LENGTH as DBF_NAME_LENGTH
@@ -253,6 +254,7 @@ def export(
     level: str = "cell",
     now: dt.datetime | None = None,
     reveal: Reveal = False,
+    actor: str | None = None,
 ) -> ExportResult:
     """Export cells, cases, inspections, statistics or a register to a file.
 
@@ -294,6 +296,9 @@ def export(
         (``False``, the default), or a function of a row's community code
         saying whether the exporting user may see it (see
         :mod:`gridgis.export.registers`).
+    actor:
+        Who exports: an export that writes people's data unmasked is recorded in the
+        audit trail under this name (``system`` when not given).
 
     Returns
     -------
@@ -355,6 +360,21 @@ def export(
         if kind in REGISTERS:
             within = area_prefix(conn, street, community, district=district)
             layers = read_register(conn, kind, within, spec=spec, fmt=form, reveal=reveal)
+            if reveal is not False and REGISTERS[kind].person_fields:
+                with transaction(bind) as writing:
+                    audit.record(
+                        writing,
+                        actor=actor or audit.SYSTEM,
+                        action="export_person_data",
+                        object_type=kind,
+                        object_id=within or "all",
+                        after={
+                            "rows": len(layers[0].frame),
+                            "format": form,
+                            "fields": list(REGISTERS[kind].person_fields),
+                        },
+                        street_code=within[:9] if within and len(within) >= 9 else None,
+                    )
         else:
             layers = _read(
                 conn,

@@ -10,7 +10,7 @@ with headers that importer reads back: import the file into another database
 ``_Layer``) and the columns that hold a person's data. Adding grid workers,
 party branches or facilities is one reader each, registered here:
 
-``workers`` (will need)
+``workers``
     ``id``, ``name``, ``phone``, ``id_number``, ``role`` (one row per role of
     a person, or roles ``;``-joined), ``cells`` (codes ``;``-joined),
     ``building`` (a building leader's building id), ``community``; no
@@ -47,13 +47,24 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Select, Table, func, select
+from sqlalchemy import Connection, Select, Table, Text, func, select
 
-from gridgis.audit import mask_person_data
+from gridgis.audit import mask_person
 from gridgis.crs import CRSSpec, transform_geometry
-from gridgis.db.models import Building, GridCell, ServiceFacility
+from gridgis.db.models import (
+    Building,
+    GridCell,
+    GridWorker,
+    ServiceFacility,
+    WorkerBuilding,
+    WorkerCell,
+    WorkerCommunity,
+    WorkerRole,
+    WorkerUnit,
+)
 from gridgis.db.queries import result_frame
 from gridgis.export.layers import _Layer
+from gridgis.registers.kinds import worker_roles
 
 __all__ = ["REGISTERS", "RegisterExport", "Reveal", "mask_person"]
 
@@ -90,27 +101,6 @@ class RegisterExport:
     person_fields: tuple[str, ...] = ()
     area_column: str = "community_code"
     formats: tuple[str, ...] = ("gpkg", "geojson", "csv", "xlsx")
-
-
-def mask_person(value: Any, field: str) -> Any:
-    """A person's datum as shown to someone who may not see it.
-
-    Names keep their first character (``张三丰`` → ``张**``); numbers (phone, id
-    number) their last four (:func:`gridgis.audit.mask_person_data`).
-
-    Examples
-    --------
-    >>> mask_person("张三丰", "name"), mask_person("13812345678", "phone")
-    ('张**', '*******5678')
-    >>> mask_person(None, "name") is None
-    True
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if field in ("name", "secretary"):
-        text = str(value)
-        return text[:1] + "*" * (len(text) - 1)
-    return mask_person_data(value, key=field)
 
 
 def _masked(layer: _Layer, register: RegisterExport, reveal: Reveal) -> None:
@@ -293,9 +283,118 @@ def _read_facilities(conn: Connection, within: str | None, spec: CRSSpec, fmt: s
     return _Layer("facilities", frame, location, "Point", dict(_FACILITY_DESCRIPTIONS))
 
 
+# --- grid workers ---------------------------------------------------------------------------
+
+WORKER_COLUMNS: tuple[str, ...] = (
+    "id", "name", "phone", "id_number", "role", "cells", "building", "unit", "community",
+    "street",
+)  # fmt: skip
+"""The columns of a workers export, in order: the importer's fields (lists joined by 、)
+and the person's street (where their data belongs; not read back)."""
+
+_WORKER_DESCRIPTIONS = {
+    "id": "人员编号 / person id (external id; the database id when it has none)",
+    "role": "角色 / roles (、-separated)",
+    "cells": "所服务网格编码 / cells served (、-separated)",
+    "building": "所服务楼栋编号 / buildings served (ids, else addresses)",
+    "unit": "所服务单元 / units of that building",
+    "community": "所服务社区编码 / communities served",
+    "street": "所属街道编码 / street (not read back)",
+}
+
+
+def _joined(values: list[Any]) -> str | None:
+    return "、".join(str(v) for v in values) if values else None
+
+
+def _read_workers(conn: Connection, within: str | None, spec: CRSSpec, fmt: str) -> _Layer:
+    workers = conn.execute(
+        select(
+            GridWorker.id,
+            GridWorker.external_id,
+            GridWorker.name,
+            GridWorker.phone,
+            GridWorker.id_number,
+            GridWorker.street_code,
+        ).order_by(GridWorker.id)
+    ).all()
+    links: dict[str, dict[int, list[Any]]] = {
+        k: {} for k in ("role", "cells", "building", "community")
+    }
+    queries: list[tuple[str, Any]] = [
+        ("role", select(WorkerRole.worker_id, WorkerRole.role).order_by(WorkerRole.role)),
+        (
+            "cells",
+            select(WorkerCell.worker_id, GridCell.code)
+            .join(GridCell, GridCell.id == WorkerCell.cell_id)
+            .where(GridCell.valid_to.is_(None))
+            .order_by(GridCell.code),
+        ),
+        (
+            "building",
+            select(
+                WorkerBuilding.worker_id,
+                func.coalesce(Building.external_id, Building.address, func.cast(Building.id, Text)),
+            )
+            .join(Building, Building.id == WorkerBuilding.building_id)
+            .order_by(Building.id),
+        ),
+        (
+            "community",
+            select(WorkerCommunity.worker_id, WorkerCommunity.community_code).order_by(
+                WorkerCommunity.community_code
+            ),
+        ),
+    ]
+    for key, query in queries:
+        for owner, value in conn.execute(query):
+            links[key].setdefault(int(owner), []).append(value)
+    units: dict[int, list[int]] = {}
+    for owner, number in conn.execute(
+        select(WorkerUnit.worker_id, WorkerUnit.unit_number).order_by(WorkerUnit.unit_number)
+    ):
+        units.setdefault(int(owner), []).append(int(number))
+    roles = worker_roles()
+    rows = []
+    for w in workers:
+        cells = links["cells"].get(w.id, [])
+        communities = links["community"].get(w.id, [])
+        where = (
+            w.street_code
+            or (cells[0][:9] if cells else None)
+            or (communities[0][:9] if communities else None)
+        )
+        if within is not None and not (where or "").startswith(within):
+            continue
+        rows.append(
+            {
+                "id": w.external_id if w.external_id is not None else str(w.id),
+                "name": w.name,
+                "phone": w.phone,
+                "id_number": w.id_number,
+                "role": _joined([roles.get(r, r) for r in links["role"].get(w.id, [])]),
+                "cells": _joined(cells),
+                "building": _joined(links["building"].get(w.id, [])),
+                "unit": _joined(units.get(w.id, [])),
+                "community": _joined(communities),
+                "street": where,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(WORKER_COLUMNS), dtype=object)
+    geoms = np.full(len(frame), None, dtype=object)
+    return _Layer("workers", frame, geoms, "None", dict(_WORKER_DESCRIPTIONS))
+
+
 REGISTERS: dict[str, RegisterExport] = {
     "buildings": RegisterExport("buildings", _read_buildings),
     "facilities": RegisterExport("facilities", _read_facilities, area_column="community"),
+    "workers": RegisterExport(
+        "workers",
+        _read_workers,
+        person_fields=("name", "phone", "id_number"),
+        area_column="street",
+        formats=("gpkg", "csv", "xlsx"),
+    ),
 }
 """The exportable registers by name (``gridgis export NAME``)."""
 

@@ -178,6 +178,9 @@ def _geo_frame(layer: _Layer, declared: Any, *, local_times: bool) -> gpd.GeoDat
 
 def _write_gpkg(layers: list[_Layer], target: Path, declared: Any) -> None:
     for layer in layers:
+        if layer.geometry_type == "None":  # a table without places (a roster)
+            pyogrio.write_dataframe(layer.frame, target, layer=layer.name, driver="GPKG")
+            continue
         pyogrio.write_dataframe(
             _geo_frame(layer, declared, local_times=False),
             target,
@@ -201,7 +204,7 @@ def _write_geojson(layers: list[_Layer], target: Path, declared: Any, name: str)
 def _columns(layers: list[_Layer]) -> tuple[list[str], list[str]]:
     """Header and column kinds of the CSV and Excel outputs: lon/lat for points, else wkt."""
     points = any(layer.geometry_type == "Point" for layer in layers)
-    others = any(layer.geometry_type != "Point" for layer in layers)
+    others = any(layer.geometry_type not in ("Point", "None") for layer in layers)
     columns = list(layers[0].frame.columns)
     kinds = [_kind(layers[0].frame[c]) for c in columns]
     header = columns + (["lon", "lat"] if points else []) + (["wkt"] if others else [])

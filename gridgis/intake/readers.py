@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
@@ -275,8 +276,14 @@ def _read_excel(file: Path, sheet: str | None) -> SourceTable:
 
 def _read_vector_file(file: Path, encoding: str | None, layer: str | None) -> SourceTable:
     frame = read_vector(file, encoding=encoding, layer=layer, on_invalid="null")
-    geometry = np.asarray(frame.geometry.array, dtype=object)
-    fields = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(object)
+    if isinstance(frame, gpd.GeoDataFrame):
+        geometry = np.asarray(frame.geometry.array, dtype=object)
+        fields = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(object)
+        crs = frame.crs
+    else:  # a table without geometry (a GeoPackage attribute table, e.g. a roster)
+        geometry = np.full(len(frame), None, dtype=object)
+        fields = pd.DataFrame(frame).astype(object)
+        crs = None
     fields = fields.where(fields.notna(), None).reset_index(drop=True)
     fields.columns = [str(c) for c in fields.columns]
     return SourceTable(
@@ -285,7 +292,7 @@ def _read_vector_file(file: Path, encoding: str | None, layer: str | None) -> So
         fields=fields,
         row=np.arange(1, len(frame) + 1, dtype=np.int64),
         geometry=geometry,
-        crs=frame.crs,
+        crs=crs,
         encoding=frame.attrs.get("encoding"),  # a shapefile's, as read_vector decided it
         invalid_geometry=frame.attrs.get("invalid_geometry", {}),
     )

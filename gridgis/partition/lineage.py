@@ -147,8 +147,9 @@ def area_pairs(
     old_rows: np.ndarray,
     new_rows: np.ndarray,
 ) -> pd.DataFrame:
-    """Shares by area (``old``, ``new`` positions, ``share_old``, ``share_new``) of the
-    pairs that touch the given positions: the cells without households."""
+    """Shares by area (``old``, ``new`` labels of the two frames, ``share_old``,
+    ``share_new``) of the pairs that touch the given positions: the cells without
+    households."""
     old_geoms = np.asarray(old.geometry.array, dtype=object)
     new_geoms = np.asarray(new.geometry.array, dtype=object)
     tree = shapely.STRtree(new_geoms)

@@ -31,6 +31,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gridgis import audit
+from gridgis.audit import mask_person
 from gridgis.db.models import (
     GridWorker,
     WorkerBuilding,
@@ -45,7 +46,7 @@ from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import Register, read_register, run_register_import
 from gridgis.registers.upsert import changes, outcome_of, replace_links_of
 
-__all__ = ["WORKER_FIELDS", "check_id_number", "check_phone", "import_workers"]
+__all__ = ["WORKER_FIELDS", "check_id_number", "check_phone", "import_workers", "unmasked"]
 
 WORKER_FIELDS: tuple[str, ...] = (
     "id", "name", "phone", "id_number", "role", "cells", "building", "unit", "community",
@@ -130,14 +131,38 @@ def _resolve_buildings(
     return out
 
 
-def _resolve(conn: Connection, register: Register, areas: Areas) -> list[_Resolved]:
-    """Read every row's roles, cells, buildings, units and communities (the problems named)."""
+def unmasked(values: list[str | None], stored: list[str | None], field: str) -> list[str | None]:
+    """The file's values, with a value that is exactly the masked form of the stored one
+    (as a masked export writes it) replaced by the stored one.
+
+    Examples
+    --------
+    >>> unmasked(["张**", "李四", "王**"], ["张三丰", "张三", None], "name")
+    ['张三丰', '李四', '王**']
+    """
+    return [
+        s if v is not None and s is not None and v != s and v == mask_person(s, field) else v
+        for v, s in zip(values, stored, strict=True)
+    ]
+
+
+def _looks_masked(value: str | None) -> bool:
+    return value is not None and "**" in value
+
+
+def _resolve(
+    conn: Connection,
+    register: Register,
+    areas: Areas,
+    person: dict[str, list[str | None]],
+) -> list[_Resolved]:
+    """Read every row's roles, cells, buildings, units and communities (the problems named);
+    ``person``: the rows' name, phone and id_number, unmasked where the file held the
+    masked form of the stored value."""
     known_roles = worker_roles()
     buildings = _resolve_buildings(conn, register, areas)
     out = []
-    names = register.texts("name")
-    phones = register.texts("phone")
-    id_numbers = register.texts("id_number")
+    names, phones, id_numbers = person["name"], person["phone"], person["id_number"]
     roles_given = register.texts("role")
     cells_given = register.texts("cells")
     units_given = register.texts("unit")
@@ -147,6 +172,12 @@ def _resolve(conn: Connection, register: Register, areas: Areas) -> list[_Resolv
         r = _Resolved()
         if names[i] is None:
             r.problems.append("name missing")
+        masked = [f for f in ("name", "phone", "id_number") if _looks_masked(person[f][i])]
+        if masked:
+            r.problems.append(
+                f"{'、'.join(masked)} masked (as an export writes it for those who may not "
+                "see it) but not the masked form of the stored person's: give the real value"
+            )
         for value in (names[i], phones[i], id_numbers[i]):
             if value is not None and "\x00" in value:
                 r.problems.append("text with a NUL character (U+0000)")
@@ -383,18 +414,23 @@ building_field, unit_field, community_field:
         outcomes = register.outcomes()
         id_reasons = register.id_problems()
         areas = Areas.load(conn, buildings=register.columns.get("building") is not None)
-        resolved = _resolve(conn, register, areas)
         ids = register.texts("id")
+        known = _stored(conn, sorted({str(i) for i in ids if i is not None}))
+        person = {
+            field: unmasked(
+                register.texts(field),
+                [None if i is None else known.get(str(i), {}).get(field) for i in ids],
+                field,
+            )
+            for field in ("name", "phone", "id_number")
+        }
+        resolved = _resolve(conn, register, areas, person)
         good = [i for i in range(len(register)) if not id_reasons[i] and not resolved[i].problems]
         bad = np.setdiff1d(np.arange(len(register)), good)
         outcomes.reject(bad, [_reason(id_reasons[i], resolved[i].problems) for i in bad.tolist()])
         stored = _stored(conn, [str(ids[i]) for i in good])
         codes = dict(zip(areas.cells["id"].tolist(), areas.cells["code"].tolist(), strict=True))
-        names, phones, numbers = (
-            register.texts("name"),
-            register.texts("phone"),
-            register.texts("id_number"),
-        )
+        names, phones, numbers = person["name"], person["phone"], person["id_number"]
         if progress is not None:
             progress(f"storing {len(good)} people")
         storing: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = []
