@@ -99,7 +99,9 @@ SECRET_KEYS: frozenset[str] = frozenset(
 )
 """Fields whose values never reach the trail: written as ``***`` (it changed, not to what)."""
 
-PERSON_KEYS: frozenset[str] = frozenset({"phone", "mobile", "id_number", "id_card"})
+PERSON_KEYS: frozenset[str] = frozenset(
+    {"phone", "mobile", "id_number", "id_card", "secretary_phone"}
+)
 """Fields that hold a person's number: all but the last four characters masked."""
 
 MASK = "***"

@@ -219,3 +219,16 @@ def export_workers_cmd(**options: Any) -> None:
     one. Formats: gpkg, csv, xlsx.
     """
     _run_register_export("workers", **options)
+
+
+@export_group.command("branches")
+@with_options(_register_options)
+@friendly
+def export_branches_cmd(**options: Any) -> None:
+    """Party organisations as imported: ids, names, kinds, parents, addresses,
+    secretaries, members, the cells each covers, community codes and points.
+
+    Secretaries' names and phones are masked unless --reveal-person-data (recorded in
+    the audit trail); `gridgis import branches` reads the file back either way.
+    """
+    _run_register_export("branches", **options)

@@ -15,7 +15,7 @@ party branches or facilities is one reader each, registered here:
     a person, or roles ``;``-joined), ``cells`` (codes ``;``-joined),
     ``building`` (a building leader's building id), ``community``; no
     geometry. Person fields: ``name``, ``phone``, ``id_number``.
-``branches`` (will need)
+``branches``
     ``id``, ``name``, ``kind``, ``parent`` (the parent's id), ``secretary``,
     ``members``, ``cells``, ``address`` and the point. Person field: ``secretary``.
 ``facilities`` (done)
@@ -52,9 +52,11 @@ from sqlalchemy import Connection, Select, Table, Text, func, select
 from gridgis.audit import mask_person
 from gridgis.crs import CRSSpec, transform_geometry
 from gridgis.db.models import (
+    BranchCell,
     Building,
     GridCell,
     GridWorker,
+    PartyBranch,
     ServiceFacility,
     WorkerBuilding,
     WorkerCell,
@@ -64,7 +66,7 @@ from gridgis.db.models import (
 )
 from gridgis.db.queries import result_frame
 from gridgis.export.layers import _Layer
-from gridgis.registers.kinds import worker_roles
+from gridgis.registers.kinds import BRANCH_KIND_NAMES, worker_roles
 
 __all__ = ["REGISTERS", "RegisterExport", "Reveal", "mask_person"]
 
@@ -385,7 +387,84 @@ def _read_workers(conn: Connection, within: str | None, spec: CRSSpec, fmt: str)
     return _Layer("workers", frame, geoms, "None", dict(_WORKER_DESCRIPTIONS))
 
 
+# --- party organisations ---------------------------------------------------------------------
+
+BRANCH_COLUMNS: tuple[str, ...] = (
+    "id", "name", "kind", "parent", "address", "secretary", "secretary_phone", "members",
+    "cells", "community",
+)  # fmt: skip
+"""The columns of a party organisations export, in order, all read back by ``gridgis import
+branches`` (plus the point: ``lon``/``lat`` in a spreadsheet)."""
+
+_BRANCH_DESCRIPTIONS = {
+    "id": "组织编号 / organisation id (external id; the database id when it has none)",
+    "kind": "组织类型 / kind (党委, 党总支, 党支部, 党小组)",
+    "parent": "上级组织编号 / parent organisation's id",
+    "members": "党员人数 / members",
+    "cells": "所覆盖网格编码 / cells covered (、-separated)",
+    "community": "所在社区编码 / community code",
+}
+
+
+def _read_branches(conn: Connection, within: str | None, spec: CRSSpec, fmt: str) -> _Layer:
+    table = cast(Table, PartyBranch.__table__)
+    parent = table.alias("parent")
+    query = (
+        select(
+            table.c.id,
+            table.c.external_id,
+            table.c.name,
+            table.c.kind,
+            parent.c.external_id.label("parent_external"),
+            parent.c.id.label("parent_id"),
+            table.c.address,
+            table.c.secretary,
+            table.c.secretary_phone,
+            table.c.member_count,
+            table.c.community_code,
+            func.ST_AsBinary(table.c.location).label("location"),
+        )
+        .select_from(table.outerjoin(parent, parent.c.id == table.c.parent_id))
+        .order_by(table.c.id)
+    )
+    rows = _rows(conn, query, table, within)
+    served: dict[int, list[str]] = {}
+    for owner, code in conn.execute(
+        select(BranchCell.branch_id, GridCell.code)
+        .join(GridCell, GridCell.id == BranchCell.cell_id)
+        .where(GridCell.valid_to.is_(None))
+        .order_by(GridCell.code)
+    ):
+        served.setdefault(int(owner), []).append(str(code))
+    frame = pd.DataFrame(
+        {
+            "id": _file_ids(rows),
+            "name": rows["name"].astype(object),
+            "kind": [BRANCH_KIND_NAMES.get(k, k) for k in rows["kind"]],
+            "parent": [
+                e if e is not None else (None if pd.isna(i) else str(int(i)))
+                for e, i in zip(rows["parent_external"], rows["parent_id"], strict=True)
+            ],
+            "address": rows["address"].astype(object),
+            "secretary": rows["secretary"].astype(object),
+            "secretary_phone": rows["secretary_phone"].astype(object),
+            "members": rows["member_count"].astype("int64"),
+            "cells": [_joined(served.get(int(i), [])) for i in rows["id"]],
+            "community": rows["community_code"].astype(object),
+        },
+        columns=list(BRANCH_COLUMNS),
+    )
+    location = np.asarray(shapely.from_wkb(rows["location"].to_numpy(dtype=object)), dtype=object)
+    return _Layer("branches", frame, location, "Point", dict(_BRANCH_DESCRIPTIONS))
+
+
 REGISTERS: dict[str, RegisterExport] = {
+    "branches": RegisterExport(
+        "branches",
+        _read_branches,
+        person_fields=("secretary", "secretary_phone"),
+        area_column="community",
+    ),
     "buildings": RegisterExport("buildings", _read_buildings),
     "facilities": RegisterExport("facilities", _read_facilities, area_column="community"),
     "workers": RegisterExport(

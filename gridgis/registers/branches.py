@@ -35,7 +35,7 @@ from gridgis.registers.places import Areas
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import read_register, run_register_import
 from gridgis.registers.upsert import changes, outcome_of, replace_links_of
-from gridgis.registers.workers import check_phone
+from gridgis.registers.workers import check_phone, unmasked
 
 __all__ = ["BRANCH_FIELDS", "import_branches"]
 
@@ -236,6 +236,15 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         codes = [split_list(v) for v in register.texts("cells")]
         members_given, communities_given = register.texts("members"), register.texts("community")
         stored = _stored(conn)
+        # A masked export read back: the masked form of a stored value keeps the stored one.
+        known = {
+            str(r["external_id"]): r for r in stored.to_dict("records") if r.get("external_id")
+        }
+        before_of = [known.get(str(i), {}) if i is not None else {} for i in ids]
+        phones = unmasked(phones, [b.get("secretary_phone") for b in before_of], "secretary_phone")
+        secretaries = unmasked(
+            register.texts("secretary"), [b.get("secretary") for b in before_of], "secretary"
+        )
         kinds: list[str | None] = []
         members: list[int] = []
         cell_ids: list[list[int]] = []
@@ -254,6 +263,11 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             found.extend([why] if why else [])
             if (why := check_phone(phones[i])) is not None:
                 found.append(why.replace("phone", "secretary's phone", 1))
+            if any(v is not None and "**" in v for v in (secretaries[i], phones[i])):
+                found.append(
+                    "secretary or phone masked (as an export writes it for those who may not "
+                    "see it) but not the masked form of the stored one: give the real value"
+                )
             ok, unknown = areas.cell_ids(codes[i])
             cell_ids.append(ok)
             if unknown:
@@ -305,7 +319,6 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         }
         new_ids: dict[int, int] = {}
         addresses = register.texts("address")
-        secretaries = register.texts("secretary")
         if progress is not None:
             progress(f"storing {int(outcomes.pending.sum())} organisations")
         for i in order:
