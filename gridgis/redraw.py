@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from gridgis.db.layout import LayoutDiff, communities_in, publish_many
 from gridgis.editing import PROPOSE_METHODS, NothingToDrawError, propose_layout
-from gridgis.errors import InputError
+from gridgis.errors import InputError, Problem, ValidationError
 
 __all__ = ["Redraw", "redraw"]
 
@@ -116,6 +116,7 @@ def redraw(
     dry_run: bool = False,
     accept_unlinked: bool = False,
     save_bounds: bool = False,
+    allow_findings: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Redraw:
     """Compute a new layout for each community in an area, then publish them all at once.
@@ -138,6 +139,9 @@ def redraw(
         Compute the diffs, then roll back: nothing is published.
     save_bounds:
         Make the bounds of this run each community's stored bounds.
+    allow_findings:
+        Publish layouts the validator finds errors in (as the web page's
+        "publish anyway"); by default such a run publishes nothing.
     accept_unlinked:
         Publish even when links are left on retired cells without a clear successor
         (see :func:`gridgis.db.layout.publish_cells`).
@@ -160,12 +164,16 @@ def redraw(
         When a community's layout changed after it was read (nothing is published).
     UnlinkedError
         When links would be left without a clear successor (nothing is published).
+    ValidationError
+        When a layout has validation errors and ``allow_findings`` is false (nothing is
+        published).
     """
     if method not in PROPOSE_METHODS:
         raise InputError(f"`method` was {method!r} but is expected to be one of {PROPOSE_METHODS}")
     codes = communities_in(engine, area_code)
     result = Redraw(method=method, dry_run=dry_run)
     layouts = []
+    refused: list[str] = []
     bounds: dict[str, tuple[int, int]] = {}
     if progress is not None:
         progress(0, len(codes))
@@ -185,12 +193,20 @@ def redraw(
             result.flagged.extend(proposal.flagged())
             if not proposal.report.ok:
                 result.findings.extend(proposal.report.lines())
+                refused.append(code)
             layouts.append(
                 (code, proposal.cells[["code", "flags", "geometry"]], proposal.base_version)
             )
             bounds[code] = proposal.bounds
         if progress is not None:
             progress(done, len(codes))
+    if refused and not allow_findings and not dry_run:
+        raise ValidationError(
+            f"the validator found errors in the layouts of {len(refused)} "
+            f"communit{'y' if len(refused) == 1 else 'ies'} ({', '.join(refused[:10])}"
+            f"{' ...' if len(refused) > 10 else ''}); nothing was published",
+            [Problem(None, None, line) for line in result.findings[:50]],
+        )
     result.diffs = publish_many(
         engine,
         layouts,

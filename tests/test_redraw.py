@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gridgis.db.layout import layout_history
-from gridgis.errors import InputError, NotFoundError
+from gridgis.errors import InputError, NotFoundError, ValidationError
 from gridgis.redraw import redraw
 
 COMMUNITY = "350304002005"
@@ -68,3 +68,19 @@ def test_redraw_refuses_bad_arguments(demo_engine: Engine) -> None:
         redraw(demo_engine, COMMUNITY, method="redo", actor="cli:test")
     with pytest.raises(NotFoundError):
         redraw(demo_engine, "999", actor="cli:test")
+
+
+ISLAND = "350304102202"
+"""A community of the demo in two parts that share no edge: its one cell breaks contiguity."""
+
+
+def test_a_layout_with_validation_errors_is_refused_unless_allowed(demo_engine: Engine) -> None:
+    before = layout_history(demo_engine, ISLAND)
+    with pytest.raises(ValidationError, match="found errors in the layouts of 1 community") as info:
+        redraw(demo_engine, ISLAND, method="draw", actor="cli:test", accept_unlinked=True)
+    assert any("non_contiguous" in p.reason for p in info.value.problems)
+    assert layout_history(demo_engine, ISLAND) == before
+    dry = redraw(demo_engine, ISLAND, method="draw", actor="cli:test", dry_run=True)
+    assert any("non_contiguous" in line for line in dry.findings)
+    done = redraw(demo_engine, ISLAND, actor="cli:test", allow_findings=True, accept_unlinked=True)
+    assert done.diffs and len(layout_history(demo_engine, ISLAND)) >= len(before)

@@ -37,6 +37,9 @@ _scope_options = [
                  help="Also store --min/--max as the communities' own households per cell "
                       "(default: they hold for this run only, and are recorded with the "
                       "version)."),
+    click.option("--allow-findings", is_flag=True,
+                 help="Publish even layouts the validator finds errors in (default: such a "
+                      "run publishes nothing and lists them; --dry-run shows them too)."),
     click.option("--accept-unlinked", is_flag=True,
                  help="Publish even when links of workers or party organisations are on "
                       "retired cells without a clear successor: they stay there, listed, "
@@ -61,6 +64,7 @@ def _run_layouts(
     """
     from gridgis.db.continuity import UnlinkedError
     from gridgis.db.engine import get_engine
+    from gridgis.errors import ValidationError
     from gridgis.redraw import redraw
 
     prefix = _scope(community, street, district)
@@ -80,6 +84,11 @@ def _run_layouts(
                 progress=lambda done, total: bars(f"{method} {total} communities", done, total),
                 **options,
             )
+    except ValidationError as exc:
+        raise click.ClickException(
+            "\n".join([str(exc), *(f"  {p.reason}" for p in exc.problems)])
+            + "\n(see them with --dry-run; publish anyway with --allow-findings)"
+        ) from exc
     except UnlinkedError as exc:
         raise click.ClickException(
             f"{exc} (see them all with --dry-run; publish anyway with --accept-unlinked)"
