@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -173,13 +174,34 @@ class Areas:
     """The stored communities, active cells and buildings that a roster's rows refer to.
 
     Read once per import (:meth:`load`); codes, names and building ids are then
-    looked up in memory.
+    looked up in memory, through dictionaries built once (a lookup per row does
+    not scan the cells or communities).
     """
 
     communities: pd.DataFrame
     cells: pd.DataFrame
     buildings: dict[str, int] = field(default_factory=dict)
     _tree: shapely.STRtree | None = None
+    _cell_by_code: dict[str, int] = field(init=False, repr=False)
+    _community_by_cell: dict[int, str] = field(init=False, repr=False)
+    _community_by_name: dict[str, str | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ids = [int(i) for i in self.cells["id"]]
+        self._cell_by_code = dict(zip(self.cells["code"].astype(str), ids, strict=True))
+        self._community_by_cell = dict(
+            zip(ids, self.cells["community_code"].astype(str), strict=True)
+        )
+        # Full and short names; a name two communities share maps to None (ambiguous).
+        by_name: dict[str, str | None] = {}
+        codes = self.communities["code"].astype(str)
+        names = self.communities["name"].astype(str)
+        for code, name in zip(codes, names, strict=True):
+            for key in {name, _stem(name)}:
+                by_name[key] = code if by_name.get(key, code) == code else None
+        for code in codes:
+            by_name[code] = code
+        self._community_by_name = by_name
 
     @classmethod
     def load(cls, conn: Connection, *, buildings: bool = False) -> Areas:
@@ -237,23 +259,26 @@ class Areas:
 
     def cell_ids(self, codes: Sequence[str]) -> tuple[list[int], list[str]]:
         """The ids of the active cells with these codes, and the codes of no active cell."""
-        known = dict(zip(self.cells["code"], self.cells["id"], strict=True))
-        found = [int(known[c]) for c in codes if c in known]
+        known = self._cell_by_code
+        found = [known[c] for c in codes if c in known]
         return found, [c for c in codes if c not in known]
 
     def cell_community(self, cell_id: int) -> str:
         """The community code of an active cell."""
-        return str(self.cells.loc[self.cells["id"] == cell_id, "community_code"].iat[0])
+        try:
+            return self._community_by_cell[cell_id]
+        except KeyError:
+            raise KeyError(f"no active cell has the id {cell_id}") from None
 
     def community_code(self, value: str) -> str | None:
         """A community by code or by (unique) name, full or without 社区/村/居委会."""
-        codes = set(self.communities["code"])
-        if value in codes:
-            return value
-        names = self.communities["name"].astype(str)
-        short = names.str.replace(r"(社区居委会|居委会|社区|村委会|村)$", "", regex=True)
-        stem = pd.Series([value]).str.replace(
-            r"(社区居委会|居委会|社区|村委会|村)$", "", regex=True
-        )
-        matches = self.communities.loc[(names == value) | (short == stem.iat[0]), "code"]
-        return str(matches.iat[0]) if len(matches) == 1 else None
+        by_name = self._community_by_name
+        return by_name.get(value) or by_name.get(_stem(value))
+
+
+_SUFFIX = re.compile(r"(社区居委会|居委会|社区|村委会|村)$")
+
+
+def _stem(name: str) -> str:
+    """A community name without 社区/村/居委会 at its end."""
+    return _SUFFIX.sub("", name)
