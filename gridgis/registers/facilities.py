@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
+from gridgis.codes import check_code
 from gridgis.crs import CRSLike
 from gridgis.db.models import ServiceFacility
 from gridgis.registers.kinds import FACILITY_KIND_NAMES, facility_kind
-from gridgis.registers.places import Areas, Points, locate_points
+from gridgis.registers.places import Areas, Points, locate_points, street_problems
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import Register, read_register, run_register_import
 from gridgis.registers.upsert import changes, outcome_of
@@ -124,6 +125,7 @@ def import_facilities(
     encoding: str | None = None,
     sheet: str | None = None,
     layer: str | None = None,
+    street: str | None = None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
     actor: str,
@@ -143,6 +145,9 @@ def import_facilities(
         The column of each field, when its header is not one gridgis knows.
     encoding, sheet, layer:
         See :func:`gridgis.intake.readers.read_table`.
+    street:
+        A street office's 9-digit code: rows in a community of another street (or
+        in none), and ids stored for a facility of another street, are rejected.
     dry_run:
         Do everything, report, then roll back.
     progress:
@@ -154,6 +159,8 @@ def import_facilities(
     -------
     RegisterReport
     """
+    if street is not None:
+        check_code(street, "street")
     given = {
         "id": id_field, "name": name_field, "kind": kind_field, "x": x_field, "y": y_field,
         "address": address_field, "community": community_field,
@@ -190,6 +197,15 @@ def import_facilities(
         labels.append(points.crs)
         todo = np.flatnonzero(outcomes.pending)
         stored = _stored(conn, [str(ids[i]) for i in todo])
+        if street is not None:
+            for i in todo.tolist():
+                before = stored.get(str(ids[i]))
+                area = None if before is None else before["street_code"] or ""
+                if away := street_problems(
+                    street, "facility", community=community[i], stored_area=area
+                ):
+                    outcomes.reject([i], "; ".join(away))
+            todo = np.flatnonzero(outcomes.pending)
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for i in todo.tolist():

@@ -4,6 +4,7 @@
   columns in any CRS gridgis knows, or a vector file's geometry), else from its
   address matched to a building (:mod:`gridgis.address`); swapped lat/lon are
   swapped back and flagged.
+- :func:`street_problems`: why a row of a street office's file lies outside its street.
 - :class:`Areas`: the stored communities, active cells and buildings, to read
   codes, names and building ids or addresses of a file against them and to find
   the community of a point.
@@ -12,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,7 @@ from gridgis.db.models import Building, Community, GridCell
 from gridgis.intake.checks import crs_label, source_crs
 from gridgis.registers.running import Register
 
-__all__ = ["Areas", "Points", "locate_points"]
+__all__ = ["Areas", "Points", "locate_points", "street_problems"]
 
 
 @dataclass
@@ -282,3 +283,52 @@ _SUFFIX = re.compile(r"(社区居委会|居委会|社区|村委会|村)$")
 def _stem(name: str) -> str:
     """A community name without 社区/村/居委会 at its end."""
     return _SUFFIX.sub("", name)
+
+
+def street_problems(
+    street: str,
+    what: str,
+    *,
+    community: str | None = None,
+    located: bool = True,
+    served: Iterable[tuple[str, str | None]] = (),
+    stored_area: str | None = None,
+) -> list[str]:
+    """Why a row of a street office's file reaches outside its street (empty: it does not).
+
+    Parameters
+    ----------
+    street:
+        The street office's 9-digit code.
+    what:
+        What a row is (``facility``, ``organisation``, ``worker``), for the wording.
+    community:
+        The community the row lies in (with ``located``: ``None`` is outside every one).
+    located:
+        Whether the row has a place of its own (a worker has none: only what it serves).
+    served:
+        ``(label, community code)`` of each thing the row serves (``cell 3501-01``...).
+    stored_area:
+        The community or street code stored for the row's id, when it is stored
+        (``""`` for one stored with neither).
+
+    Examples
+    --------
+    >>> street_problems("350304001", "facility", community="350304002003")
+    ['the facility lies in community 350304002003, outside street 350304001']
+    >>> street_problems("350304001", "worker", located=False,
+    ...                 served=[("cell A-1", "350304001002")])
+    []
+    """
+    out: list[str] = []
+    if stored_area is not None and not stored_area.startswith(street):
+        where = stored_area or "no community"
+        out.append(f"the id is stored for a {what} of {where}, outside street {street}")
+    if located and community is None:
+        out.append(f"the {what} lies in no community of street {street}")
+    elif located and not str(community).startswith(street):
+        out.append(f"the {what} lies in community {community}, outside street {street}")
+    for label, code in served:
+        if code is None or not code.startswith(street):
+            out.append(f"{label} is in community {code}, outside street {street}")
+    return out
