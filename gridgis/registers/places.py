@@ -330,5 +330,7 @@ def street_problems(
         out.append(f"the {what} lies in community {community}, outside street {street}")
     for label, code in served:
         if code is None or not code.startswith(street):
-            out.append(f"{label} is in community {code}, outside street {street}")
+            # "cell X is in community C, ..."; a community served is named once.
+            within = " is" if label.endswith(str(code)) else f" is in community {code},"
+            out.append(f"{label}{within} outside street {street}")
     return out
