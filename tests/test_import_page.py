@@ -185,6 +185,34 @@ def test_a_street_office_imports_facilities_within_its_street(
         assert dict(stored.all()) == {"F1": OWN}
 
 
+@pytest.mark.parametrize(
+    ("kind", "register"),
+    [
+        ("facilities", "编号,名称,类型,经度,纬度\nF1,西站,警务室,121.505,31.235\n"
+         "F2,远方站,警务室,121.60,31.235\nF3,坏站,警务室,abc,31.2\n"),
+        ("branches", "编号,名称,类型,经度,纬度\nP1,西支部,党支部,121.505,31.235\n"
+         "P2,远方支部,党支部,121.60,31.235\nP3,坏支部,党支部,abc,31.2\n"),
+    ],
+)  # fmt: skip
+def test_flagged_facilities_and_branches_are_drawn_on_the_report_map(
+    app: Flask, kind: str, register: str
+) -> None:
+    """A row placed outside every community is flagged and drawn at its point, as
+    buildings are; a row with no point is listed but not drawn."""
+    client = app.test_client()
+    token = sign_in(client, role="admin", name="wang")
+    _, location = _upload(client, token, register.encode(), f"{kind}.csv", kind=kind)
+    done = wait(client, location, stage="dry_run")
+    assert done["state"] == "done" and done["counts"]["flagged"] == 1, done
+    html = client.get(location).get_data(as_text=True)
+    config = json.loads(html.split('id="gridgis-config">', 1)[1].split("</script>", 1)[0])
+    features = config["shapes"]["features"]
+    assert [(f["properties"]["row"], f["properties"]["outcome"]) for f in features] == [
+        (3, "flagged")
+    ]
+    assert features[0]["geometry"] == {"type": "Point", "coordinates": [121.6, 31.235]}
+
+
 def test_unreadable_files_and_bad_forms_are_told_in_words(
     app: Flask, engine: Engine, staging: Path
 ) -> None:

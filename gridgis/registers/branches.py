@@ -31,9 +31,9 @@ from gridgis.codes import check_code
 from gridgis.crs import CRSLike
 from gridgis.db.models import BranchCell, GridCell, PartyBranch
 from gridgis.db.queries import plain_value
-from gridgis.registers.facilities import place_rows
+from gridgis.registers.facilities import place_rows, with_points
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, branch_kind, split_list
-from gridgis.registers.places import Areas, street_problems
+from gridgis.registers.places import Areas, Points, street_problems
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import read_register, run_register_import
 from gridgis.registers.upsert import changes, outcome_of, replace_links_of
@@ -231,6 +231,8 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         encoding=encoding, sheet=sheet, layer=layer,
     )  # fmt: skip
 
+    placed: list[Points] = []
+
     def body(conn: Connection) -> RowOutcomes:
         n = len(register)
         outcomes = register.outcomes()
@@ -300,6 +302,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         points, community = place_rows(
             conn, register, outcomes, outcomes.pending, crs=crs, areas=areas, fallback=at_cell
         )
+        placed.append(points)
         for i in range(n):
             if community[i] is None and cell_ids[i] and communities_given[i] is None:
                 community[i] = areas.cell_community(cell_ids[i][0])
@@ -386,7 +389,8 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         outcomes.add_column("community_code", community)
         return outcomes
 
-    return run_register_import(engine, "branches", register, body, dry_run=dry_run, actor=actor)
+    report = run_register_import(engine, "branches", register, body, dry_run=dry_run, actor=actor)
+    return with_points(report, placed)
 
 
 def _cell_spots(conn: Connection, ids: list[int]) -> dict[int, tuple[float, float]]:

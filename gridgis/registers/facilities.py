@@ -84,6 +84,14 @@ def place_rows(
     return points, community
 
 
+def with_points(report: RegisterReport, placed: list[Points]) -> RegisterReport:
+    """``report`` with the CRS and the rows' points of :func:`place_rows` (the last run of
+    the import's body, if it ran), drawn on the import page's map."""
+    if placed:
+        report.crs, report.shapes = placed[-1].crs, placed[-1].shapes()
+    return report
+
+
 def _is_none(values: np.ndarray) -> np.ndarray:
     """Which of ``values`` are ``None``."""
     return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
@@ -171,7 +179,7 @@ def import_facilities(
         path, FACILITY_FIELDS, given=given, required=("id", "name", "kind"),
         encoding=encoding, sheet=sheet, layer=layer,
     )  # fmt: skip
-    labels: list[str | None] = []
+    placed: list[Points] = []
 
     def body(conn: Connection) -> RowOutcomes:
         outcomes = register.outcomes()
@@ -194,7 +202,7 @@ def import_facilities(
         points, community = place_rows(
             conn, register, outcomes, outcomes.pending, crs=crs, areas=areas
         )
-        labels.append(points.crs)
+        placed.append(points)
         todo = np.flatnonzero(outcomes.pending)
         stored = _stored(conn, [str(ids[i]) for i in todo])
         if street is not None:
@@ -240,5 +248,4 @@ def import_facilities(
         return outcomes
 
     report = run_register_import(engine, "facilities", register, body, dry_run=dry_run, actor=actor)
-    report.crs = labels[0] if labels else None
-    return report
+    return with_points(report, placed)

@@ -60,6 +60,13 @@ class Points:
         """Rows with a point."""
         return np.isfinite(self.lon) & np.isfinite(self.lat)
 
+    def shapes(self) -> NDArray[np.object_]:
+        """A shapely point per row (``None`` where none), as a report's ``shapes``."""
+        out = np.full(len(self.lon), None, dtype=object)
+        found = self.found
+        out[found] = shapely.points(self.lon[found], self.lat[found])
+        return out
+
     def wkt(self, i: int) -> str:
         """The point of row ``i`` as EWKT for the database."""
         return f"SRID=4326;POINT({self.lon[i]:.9f} {self.lat[i]:.9f})"
