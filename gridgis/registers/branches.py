@@ -31,6 +31,7 @@ from gridgis.codes import check_code
 from gridgis.crs import CRSLike
 from gridgis.db.models import BranchCell, GridCell, PartyBranch
 from gridgis.db.queries import plain_value
+from gridgis.intake.loading import say
 from gridgis.registers.facilities import place_rows, with_points
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, branch_kind, split_list
 from gridgis.registers.places import Areas, Points, street_problems
@@ -224,8 +225,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         "secretary_phone": secretary_phone_field, "members": members_field,
         "cells": cells_field, "community": community_field,
     }  # fmt: skip
-    if progress is not None:
-        progress(f"reading {path}")
+    say(progress, f"reading {path}")
     register = read_register(
         path, BRANCH_FIELDS, given=given, required=("id", "name"),
         encoding=encoding, sheet=sheet, layer=layer,
@@ -299,6 +299,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                 spots.update(_cell_spots(conn, sorted(firsts)))
             return spots[cell_ids[i][0]]
 
+        say(progress, f"placing {int(outcomes.pending.sum())} organisations")
         points, community = place_rows(
             conn, register, outcomes, outcomes.pending, crs=crs, areas=areas, fallback=at_cell
         )
@@ -334,8 +335,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         new_ids: dict[int, int] = {}
         addresses = register.texts("address")
         secretaries = register.texts("secretary")
-        if progress is not None:
-            progress(f"storing {int(outcomes.pending.sum())} organisations")
+        say(progress, f"storing {int(outcomes.pending.sum())} organisations")
         for i in order:
             if not outcomes.pending[i]:
                 continue

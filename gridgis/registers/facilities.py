@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from gridgis.codes import check_code
 from gridgis.crs import CRSLike
 from gridgis.db.models import ServiceFacility
+from gridgis.intake.loading import say
 from gridgis.registers.kinds import FACILITY_KIND_NAMES, facility_kind
 from gridgis.registers.places import Areas, Points, locate_points, street_problems
 from gridgis.registers.report import RegisterReport, RowOutcomes
@@ -173,8 +174,7 @@ def import_facilities(
         "id": id_field, "name": name_field, "kind": kind_field, "x": x_field, "y": y_field,
         "address": address_field, "community": community_field,
     }  # fmt: skip
-    if progress is not None:
-        progress(f"reading {path}")
+    say(progress, f"reading {path}")
     register = read_register(
         path, FACILITY_FIELDS, given=given, required=("id", "name", "kind"),
         encoding=encoding, sheet=sheet, layer=layer,
@@ -199,6 +199,7 @@ def import_facilities(
             if any(problems):
                 outcomes.reject([i], "; ".join(p for p in problems if p))
         areas = Areas.load(conn)
+        say(progress, f"placing {int(outcomes.pending.sum())} facilities")
         points, community = place_rows(
             conn, register, outcomes, outcomes.pending, crs=crs, areas=areas
         )
@@ -214,6 +215,7 @@ def import_facilities(
                 ):
                     outcomes.reject([i], "; ".join(away))
             todo = np.flatnonzero(outcomes.pending)
+        say(progress, f"storing {int(outcomes.pending.sum())} facilities")
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for i in todo.tolist():

@@ -41,6 +41,7 @@ from gridgis.db.models import (
     WorkerRole,
     WorkerUnit,
 )
+from gridgis.intake.loading import say
 from gridgis.registers.kinds import role_codes, split_list, worker_roles
 from gridgis.registers.places import Areas, street_problems
 from gridgis.registers.report import RegisterReport, RowOutcomes
@@ -381,8 +382,7 @@ building_field, unit_field, community_field:
         "id_number": id_number_field, "role": role_field, "cells": cells_field,
         "building": building_field, "unit": unit_field, "community": community_field,
     }  # fmt: skip
-    if progress is not None:
-        progress(f"reading {path}")
+    say(progress, f"reading {path}")
     register = read_register(
         path, WORKER_FIELDS, given=given, required=("id", "name"),
         encoding=encoding, sheet=sheet, layer=layer,
@@ -392,6 +392,7 @@ building_field, unit_field, community_field:
         outcomes = register.outcomes()
         id_reasons = register.id_problems()
         areas = Areas.load(conn, buildings=register.columns.get("building") is not None)
+        say(progress, f"checking the cells, buildings and communities of {len(register)} rows")
         resolved = _resolve(conn, register, areas)
         ids = register.texts("id")
         good = [i for i in range(len(register)) if not id_reasons[i] and not resolved[i].problems]
@@ -406,8 +407,7 @@ building_field, unit_field, community_field:
             register.texts("phone"),
             register.texts("id_number"),
         )
-        if progress is not None:
-            progress(f"storing {len(good)} people")
+        say(progress, f"storing {len(good)} people")
         storing: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = []
         for i in good:
             external = str(ids[i])
