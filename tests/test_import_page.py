@@ -161,6 +161,58 @@ def test_a_street_office_imports_within_its_street(
     assert _upload(analyst, analyst_token, b"x", "b.csv")[0] == 403
 
 
+def test_a_street_office_imports_facilities_within_its_street(
+    app: Flask, engine: Engine, tmp_path: Path
+) -> None:
+    """The rosters (here facilities) are offered to a street office; rows of another
+    street are rejected with the reason, the others stored."""
+    client = app.test_client()
+    token = sign_in(client, role="street", street=OWN, name="office")
+    html = client.get("/import/").get_data(as_text=True)
+    for kind in ("workers", "branches", "facilities"):
+        assert f'value="{kind}"' in html, kind
+    register = "编号,名称,类型,经度,纬度\nF1,西卫生站,卫生服务站,121.505,31.235\n"
+    register += "F2,东警务室,警务室,121.515,31.235\n"
+    _, location = _upload(client, token, register.encode(), "设施.csv", kind="facilities")
+    done = wait(client, location, stage="dry_run")
+    assert done["state"] == "done" and done["counts"]["rejected"] == 1, done
+    page = client.get(location + "?lang=en").get_data(as_text=True)
+    assert f"the facility lies in community {OTHER}001, outside street {OWN}" in page
+    client.post(location + "/confirm", data={"csrf_token": token})
+    wait(client, location, stage="import")
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT external_id, street_code FROM service_facility"))
+        assert dict(stored.all()) == {"F1": OWN}
+
+
+@pytest.mark.parametrize(
+    ("kind", "register"),
+    [
+        ("facilities", "编号,名称,类型,经度,纬度\nF1,西站,警务室,121.505,31.235\n"
+         "F2,远方站,警务室,121.60,31.235\nF3,坏站,警务室,abc,31.2\n"),
+        ("branches", "编号,名称,类型,经度,纬度\nP1,西支部,党支部,121.505,31.235\n"
+         "P2,远方支部,党支部,121.60,31.235\nP3,坏支部,党支部,abc,31.2\n"),
+    ],
+)  # fmt: skip
+def test_flagged_facilities_and_branches_are_drawn_on_the_report_map(
+    app: Flask, kind: str, register: str
+) -> None:
+    """A row placed outside every community is flagged and drawn at its point, as
+    buildings are; a row with no point is listed but not drawn."""
+    client = app.test_client()
+    token = sign_in(client, role="admin", name="wang")
+    _, location = _upload(client, token, register.encode(), f"{kind}.csv", kind=kind)
+    done = wait(client, location, stage="dry_run")
+    assert done["state"] == "done" and done["counts"]["flagged"] == 1, done
+    html = client.get(location).get_data(as_text=True)
+    config = json.loads(html.split('id="gridgis-config">', 1)[1].split("</script>", 1)[0])
+    features = config["shapes"]["features"]
+    assert [(f["properties"]["row"], f["properties"]["outcome"]) for f in features] == [
+        (3, "flagged")
+    ]
+    assert features[0]["geometry"] == {"type": "Point", "coordinates": [121.6, 31.235]}
+
+
 def test_unreadable_files_and_bad_forms_are_told_in_words(
     app: Flask, engine: Engine, staging: Path
 ) -> None:
@@ -255,10 +307,9 @@ def test_the_excel_templates_are_downloaded_from_the_form(app: Flask) -> None:
     office = app.test_client()
     sign_in(office, role="street", street=OWN, name="office")
     html = office.get("/import/").get_data(as_text=True)
-    assert "/import/templates/buildings.xlsx" in html
-    assert "/import/templates/workers.xlsx" not in html
-    assert office.get("/import/templates/households.xlsx").status_code == 200
-    assert office.get("/import/templates/workers.xlsx").status_code == 404
+    for kind in ("buildings", "households", "workers", "branches", "facilities"):
+        assert f"/import/templates/{kind}.xlsx" in html, kind
+        assert office.get(f"/import/templates/{kind}.xlsx").status_code == 200, kind
 
 
 def test_wrong_encoding_and_too_large_files_are_told_in_words_and_store_nothing(

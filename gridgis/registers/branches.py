@@ -22,16 +22,19 @@ from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from gridgis import audit
+from gridgis.codes import check_code
 from gridgis.crs import CRSLike
 from gridgis.db.models import BranchCell, GridCell, PartyBranch
 from gridgis.db.queries import plain_value
-from gridgis.registers.facilities import place_rows
+from gridgis.intake.loading import say
+from gridgis.registers.facilities import place_rows, with_points
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, branch_kind, split_list
-from gridgis.registers.places import Areas
+from gridgis.registers.places import Areas, Points, street_problems
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import read_register, run_register_import
 from gridgis.registers.upsert import changes, outcome_of, replace_links_of
@@ -178,6 +181,7 @@ def import_branches(
     encoding: str | None = None,
     sheet: str | None = None,
     layer: str | None = None,
+    street: str | None = None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
     actor: str,
@@ -197,6 +201,10 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         The column of each field, when its header is not one gridgis knows.
     encoding, sheet, layer:
         See :func:`gridgis.intake.readers.read_table`.
+    street:
+        A street office's 9-digit code: rows in a community of another street (or
+        in none) or serving a cell of another, and ids stored for an organisation
+        of another street, are rejected (and their children with them).
     dry_run:
         Do everything, report, then roll back.
     progress:
@@ -209,18 +217,21 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
     -------
     RegisterReport
     """
+    if street is not None:
+        check_code(street, "street")
     given = {
         "id": id_field, "name": name_field, "kind": kind_field, "parent": parent_field,
         "x": x_field, "y": y_field, "address": address_field, "secretary": secretary_field,
         "secretary_phone": secretary_phone_field, "members": members_field,
         "cells": cells_field, "community": community_field,
     }  # fmt: skip
-    if progress is not None:
-        progress(f"reading {path}")
+    say(progress, f"reading {path}")
     register = read_register(
         path, BRANCH_FIELDS, given=given, required=("id", "name"),
         encoding=encoding, sheet=sheet, layer=layer,
     )  # fmt: skip
+
+    placed: list[Points] = []
 
     def body(conn: Connection) -> RowOutcomes:
         n = len(register)
@@ -302,12 +313,30 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                 spots.update(_cell_spots(conn, sorted(firsts)))
             return spots[cell_ids[i][0]]
 
+        say(progress, f"placing {int(outcomes.pending.sum())} organisations")
         points, community = place_rows(
             conn, register, outcomes, outcomes.pending, crs=crs, areas=areas, fallback=at_cell
         )
+        placed.append(points)
         for i in range(n):
             if community[i] is None and cell_ids[i] and communities_given[i] is None:
                 community[i] = areas.cell_community(cell_ids[i][0])
+        if street is not None:
+            stored_area = {
+                str(r["external_id"]): r.get("community_code") or ""
+                for r in stored.to_dict("records")
+                if r.get("external_id")
+            }
+            for i in np.flatnonzero(outcomes.pending).tolist():
+                serving = [  # rows still pending named only known cells, in order
+                    (f"cell {code}", areas.cell_community(c))
+                    for code, c in zip(codes[i], cell_ids[i], strict=True)
+                ]
+                if away := street_problems(
+                    street, "organisation", community=community[i], served=serving,
+                    stored_area=stored_area.get(str(ids[i])),
+                ):  # fmt: skip
+                    outcomes.reject([i], "; ".join(away))
         # A parent rejected only now (no location): its children follow it.
         for i in order:
             parent_row = row_of[i]
@@ -319,8 +348,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         }
         new_ids: dict[int, int] = {}
         addresses = register.texts("address")
-        if progress is not None:
-            progress(f"storing {int(outcomes.pending.sum())} organisations")
+        say(progress, f"storing {int(outcomes.pending.sum())} organisations")
         for i in order:
             if not outcomes.pending[i]:
                 continue
@@ -374,7 +402,8 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         outcomes.add_column("community_code", community)
         return outcomes
 
-    return run_register_import(engine, "branches", register, body, dry_run=dry_run, actor=actor)
+    report = run_register_import(engine, "branches", register, body, dry_run=dry_run, actor=actor)
+    return with_points(report, placed)
 
 
 def _cell_spots(conn: Connection, ids: list[int]) -> dict[int, tuple[float, float]]:

@@ -233,7 +233,7 @@ register(
         label_en="Grid workers and building/unit leaders",
         importer=import_workers,
         fields=WORKER_FIELDS,
-        options=frozenset({"encoding", "sheet", "layer"}),
+        options=frozenset({"encoding", "sheet", "layer", "street"}),
         suffixes=_VECTOR + _TABLE,
         required=("id", "name"),
     )
@@ -245,7 +245,7 @@ register(
         label_en="Party organisations",
         importer=import_branches,
         fields=BRANCH_FIELDS,
-        options=frozenset({"crs", "encoding", "sheet", "layer"}),
+        options=frozenset({"crs", "encoding", "sheet", "layer", "street"}),
         suffixes=_VECTOR + _TABLE,
         required=("id", "name"),
     )
@@ -257,7 +257,7 @@ register(
         label_en="Service facilities",
         importer=import_facilities,
         fields=FACILITY_FIELDS,
-        options=frozenset({"crs", "encoding", "sheet", "layer"}),
+        options=frozenset({"crs", "encoding", "sheet", "layer", "street"}),
         suffixes=_VECTOR + _TABLE,
         required=("id", "name", "kind"),
     )

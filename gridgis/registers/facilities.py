@@ -24,10 +24,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
+from gridgis.codes import check_code
 from gridgis.crs import CRSLike
 from gridgis.db.models import ServiceFacility
+from gridgis.intake.loading import say
 from gridgis.registers.kinds import FACILITY_KIND_NAMES, facility_kind
-from gridgis.registers.places import Areas, Points, locate_points
+from gridgis.registers.places import Areas, Points, locate_points, street_problems
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import Register, read_register, run_register_import
 from gridgis.registers.upsert import changes, outcome_of
@@ -83,6 +85,14 @@ def place_rows(
     return points, community
 
 
+def with_points(report: RegisterReport, placed: list[Points]) -> RegisterReport:
+    """``report`` with the CRS and the rows' points of :func:`place_rows` (the last run of
+    the import's body, if it ran), drawn on the import page's map."""
+    if placed:
+        report.crs, report.shapes = placed[-1].crs, placed[-1].shapes()
+    return report
+
+
 def _is_none(values: np.ndarray) -> np.ndarray:
     """Which of ``values`` are ``None``."""
     return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
@@ -124,6 +134,7 @@ def import_facilities(
     encoding: str | None = None,
     sheet: str | None = None,
     layer: str | None = None,
+    street: str | None = None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
     actor: str,
@@ -143,6 +154,9 @@ def import_facilities(
         The column of each field, when its header is not one gridgis knows.
     encoding, sheet, layer:
         See :func:`gridgis.intake.readers.read_table`.
+    street:
+        A street office's 9-digit code: rows in a community of another street (or
+        in none), and ids stored for a facility of another street, are rejected.
     dry_run:
         Do everything, report, then roll back.
     progress:
@@ -154,17 +168,18 @@ def import_facilities(
     -------
     RegisterReport
     """
+    if street is not None:
+        check_code(street, "street")
     given = {
         "id": id_field, "name": name_field, "kind": kind_field, "x": x_field, "y": y_field,
         "address": address_field, "community": community_field,
     }  # fmt: skip
-    if progress is not None:
-        progress(f"reading {path}")
+    say(progress, f"reading {path}")
     register = read_register(
         path, FACILITY_FIELDS, given=given, required=("id", "name", "kind"),
         encoding=encoding, sheet=sheet, layer=layer,
     )  # fmt: skip
-    labels: list[str | None] = []
+    placed: list[Points] = []
 
     def body(conn: Connection) -> RowOutcomes:
         outcomes = register.outcomes()
@@ -184,12 +199,23 @@ def import_facilities(
             if any(problems):
                 outcomes.reject([i], "; ".join(p for p in problems if p))
         areas = Areas.load(conn)
+        say(progress, f"placing {int(outcomes.pending.sum())} facilities")
         points, community = place_rows(
             conn, register, outcomes, outcomes.pending, crs=crs, areas=areas
         )
-        labels.append(points.crs)
+        placed.append(points)
         todo = np.flatnonzero(outcomes.pending)
         stored = _stored(conn, [str(ids[i]) for i in todo])
+        if street is not None:
+            for i in todo.tolist():
+                before = stored.get(str(ids[i]))
+                area = None if before is None else before["street_code"] or ""
+                if away := street_problems(
+                    street, "facility", community=community[i], stored_area=area
+                ):
+                    outcomes.reject([i], "; ".join(away))
+            todo = np.flatnonzero(outcomes.pending)
+        say(progress, f"storing {int(outcomes.pending.sum())} facilities")
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for i in todo.tolist():
@@ -224,5 +250,4 @@ def import_facilities(
         return outcomes
 
     report = run_register_import(engine, "facilities", register, body, dry_run=dry_run, actor=actor)
-    report.crs = labels[0] if labels else None
-    return report
+    return with_points(report, placed)

@@ -178,6 +178,7 @@ def import_households(
                     f"{found['community_code']}, outside street {street}",
                 )
             matched &= ~np.isin(building, outside)
+        say(progress, "comparing with the stored households")
         totals = pd.Series(counts[matched]).groupby(building[matched]).sum().astype(np.int64)
         before = stored.reindex(totals.index)
         changed = (before["households"].to_numpy() != totals.to_numpy()) | before[

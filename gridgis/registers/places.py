@@ -4,6 +4,7 @@
   columns in any CRS gridgis knows, or a vector file's geometry), else from its
   address matched to a building (:mod:`gridgis.address`); swapped lat/lon are
   swapped back and flagged.
+- :func:`street_problems`: why a row of a street office's file lies outside its street.
 - :class:`Areas`: the stored communities, active cells and buildings, to read
   codes, names and building ids or addresses of a file against them and to find
   the community of a point.
@@ -11,7 +12,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +27,7 @@ from gridgis.db.models import Building, Community, GridCell
 from gridgis.intake.checks import crs_label, source_crs
 from gridgis.registers.running import Register
 
-__all__ = ["Areas", "Points", "locate_points"]
+__all__ = ["Areas", "Points", "locate_points", "street_problems"]
 
 
 @dataclass
@@ -57,6 +59,13 @@ class Points:
     def found(self) -> NDArray[np.bool_]:
         """Rows with a point."""
         return np.isfinite(self.lon) & np.isfinite(self.lat)
+
+    def shapes(self) -> NDArray[np.object_]:
+        """A shapely point per row (``None`` where none), as a report's ``shapes``."""
+        out = np.full(len(self.lon), None, dtype=object)
+        found = self.found
+        out[found] = shapely.points(self.lon[found], self.lat[found])
+        return out
 
     def wkt(self, i: int) -> str:
         """The point of row ``i`` as EWKT for the database."""
@@ -173,13 +182,34 @@ class Areas:
     """The stored communities, active cells and buildings that a roster's rows refer to.
 
     Read once per import (:meth:`load`); codes, names and building ids are then
-    looked up in memory.
+    looked up in memory, through dictionaries built once (a lookup per row does
+    not scan the cells or communities).
     """
 
     communities: pd.DataFrame
     cells: pd.DataFrame
     buildings: dict[str, int] = field(default_factory=dict)
     _tree: shapely.STRtree | None = None
+    _cell_by_code: dict[str, int] = field(init=False, repr=False)
+    _community_by_cell: dict[int, str] = field(init=False, repr=False)
+    _community_by_name: dict[str, str | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ids = [int(i) for i in self.cells["id"]]
+        self._cell_by_code = dict(zip(self.cells["code"].astype(str), ids, strict=True))
+        self._community_by_cell = dict(
+            zip(ids, self.cells["community_code"].astype(str), strict=True)
+        )
+        # Full and short names; a name two communities share maps to None (ambiguous).
+        by_name: dict[str, str | None] = {}
+        codes = self.communities["code"].astype(str)
+        names = self.communities["name"].astype(str)
+        for code, name in zip(codes, names, strict=True):
+            for key in {name, _stem(name)}:
+                by_name[key] = code if by_name.get(key, code) == code else None
+        for code in codes:
+            by_name[code] = code
+        self._community_by_name = by_name
 
     @classmethod
     def load(cls, conn: Connection, *, buildings: bool = False) -> Areas:
@@ -237,23 +267,77 @@ class Areas:
 
     def cell_ids(self, codes: Sequence[str]) -> tuple[list[int], list[str]]:
         """The ids of the active cells with these codes, and the codes of no active cell."""
-        known = dict(zip(self.cells["code"], self.cells["id"], strict=True))
-        found = [int(known[c]) for c in codes if c in known]
+        known = self._cell_by_code
+        found = [known[c] for c in codes if c in known]
         return found, [c for c in codes if c not in known]
 
     def cell_community(self, cell_id: int) -> str:
         """The community code of an active cell."""
-        return str(self.cells.loc[self.cells["id"] == cell_id, "community_code"].iat[0])
+        try:
+            return self._community_by_cell[cell_id]
+        except KeyError:
+            raise KeyError(f"no active cell has the id {cell_id}") from None
 
     def community_code(self, value: str) -> str | None:
         """A community by code or by (unique) name, full or without 社区/村/居委会."""
-        codes = set(self.communities["code"])
-        if value in codes:
-            return value
-        names = self.communities["name"].astype(str)
-        short = names.str.replace(r"(社区居委会|居委会|社区|村委会|村)$", "", regex=True)
-        stem = pd.Series([value]).str.replace(
-            r"(社区居委会|居委会|社区|村委会|村)$", "", regex=True
-        )
-        matches = self.communities.loc[(names == value) | (short == stem.iat[0]), "code"]
-        return str(matches.iat[0]) if len(matches) == 1 else None
+        by_name = self._community_by_name
+        return by_name.get(value) or by_name.get(_stem(value))
+
+
+_SUFFIX = re.compile(r"(社区居委会|居委会|社区|村委会|村)$")
+
+
+def _stem(name: str) -> str:
+    """A community name without 社区/村/居委会 at its end."""
+    return _SUFFIX.sub("", name)
+
+
+def street_problems(
+    street: str,
+    what: str,
+    *,
+    community: str | None = None,
+    located: bool = True,
+    served: Iterable[tuple[str, str | None]] = (),
+    stored_area: str | None = None,
+) -> list[str]:
+    """Why a row of a street office's file reaches outside its street (empty: it does not).
+
+    Parameters
+    ----------
+    street:
+        The street office's 9-digit code.
+    what:
+        What a row is (``facility``, ``organisation``, ``worker``), for the wording.
+    community:
+        The community the row lies in (with ``located``: ``None`` is outside every one).
+    located:
+        Whether the row has a place of its own (a worker has none: only what it serves).
+    served:
+        ``(label, community code)`` of each thing the row serves (``cell 3501-01``...).
+    stored_area:
+        The community or street code stored for the row's id, when it is stored
+        (``""`` for one stored with neither).
+
+    Examples
+    --------
+    >>> street_problems("350304001", "facility", community="350304002003")
+    ['the facility lies in community 350304002003, outside street 350304001']
+    >>> street_problems("350304001", "worker", located=False,
+    ...                 served=[("cell A-1", "350304001002")])
+    []
+    """
+    out: list[str] = []
+    if stored_area is not None and not stored_area.startswith(street):
+        where = stored_area or "no community"
+        out.append(f"the id is stored for a {what} of {where}, outside street {street}")
+    if located and community is None:
+        out.append(f"the {what} lies in no community of street {street}")
+    elif located and not str(community).startswith(street):
+        out.append(f"the {what} lies in community {community}, outside street {street}")
+    for label, code in served:
+        if code is None or not code.startswith(street):
+            # "cell X is in community C, ..."; a community served is named once.
+            within = " is" if label.endswith(str(code)) else f" is in community {code},"
+            out.append(f"{label}{within} outside street {street}")
+    return out

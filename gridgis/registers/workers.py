@@ -32,7 +32,9 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gridgis import audit
 from gridgis.audit import mask_person
+from gridgis.codes import check_code
 from gridgis.db.models import (
+    Building,
     GridWorker,
     WorkerBuilding,
     WorkerCell,
@@ -40,8 +42,9 @@ from gridgis.db.models import (
     WorkerRole,
     WorkerUnit,
 )
+from gridgis.intake.loading import say
 from gridgis.registers.kinds import role_codes, split_list, worker_roles
-from gridgis.registers.places import Areas
+from gridgis.registers.places import Areas, street_problems
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import Register, read_register, run_register_import
 from gridgis.registers.upsert import changes, outcome_of, replace_links_of
@@ -360,6 +363,7 @@ def import_workers(
     encoding: str | None = None,
     sheet: str | None = None,
     layer: str | None = None,
+    street: str | None = None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
     actor: str,
@@ -378,6 +382,10 @@ building_field, unit_field, community_field:
         (:data:`gridgis.registers.running.ROSTER_ALIASES`).
     encoding, sheet, layer:
         See :func:`gridgis.intake.readers.read_table`.
+    street:
+        A street office's 9-digit code: rows serving nothing in it, or a cell,
+        building or community of another street, and ids stored for a person of
+        another street, are rejected.
     dry_run:
         Do everything, report, then roll back.
     progress:
@@ -398,13 +406,14 @@ building_field, unit_field, community_field:
     ConflictError, DatabaseError
         When the database refuses the rows; nothing is imported.
     """
+    if street is not None:
+        check_code(street, "street")
     given = {
         "id": id_field, "name": name_field, "phone": phone_field,
         "id_number": id_number_field, "role": role_field, "cells": cells_field,
         "building": building_field, "unit": unit_field, "community": community_field,
     }  # fmt: skip
-    if progress is not None:
-        progress(f"reading {path}")
+    say(progress, f"reading {path}")
     register = read_register(
         path, WORKER_FIELDS, given=given, required=("id", "name"),
         encoding=encoding, sheet=sheet, layer=layer,
@@ -414,6 +423,7 @@ building_field, unit_field, community_field:
         outcomes = register.outcomes()
         id_reasons = register.id_problems()
         areas = Areas.load(conn, buildings=register.columns.get("building") is not None)
+        say(progress, f"checking the cells, buildings and communities of {len(register)} rows")
         ids = register.texts("id")
         known = _stored(conn, sorted({str(i) for i in ids if i is not None}))
         person = {
@@ -429,10 +439,11 @@ building_field, unit_field, community_field:
         bad = np.setdiff1d(np.arange(len(register)), good)
         outcomes.reject(bad, [_reason(id_reasons[i], resolved[i].problems) for i in bad.tolist()])
         stored = _stored(conn, [str(ids[i]) for i in good])
+        if street is not None:
+            good = _within_street(conn, street, good, ids, resolved, stored, areas, outcomes)
         codes = dict(zip(areas.cells["id"].tolist(), areas.cells["code"].tolist(), strict=True))
         names, phones, numbers = person["name"], person["phone"], person["id_number"]
-        if progress is not None:
-            progress(f"storing {len(good)} people")
+        say(progress, f"storing {len(good)} people")
         storing: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = []
         for i in good:
             external = str(ids[i])
@@ -459,6 +470,43 @@ building_field, unit_field, community_field:
         return outcomes
 
     return run_register_import(engine, "workers", register, body, dry_run=dry_run, actor=actor)
+
+
+def _within_street(
+    conn: Connection,
+    street: str,
+    good: list[int],
+    ids: list[str | None],
+    resolved: list[_Resolved],
+    stored: dict[str, dict[str, Any]],
+    areas: Areas,
+    outcomes: RowOutcomes,
+) -> list[int]:
+    """The rows of ``good`` within ``street``; the others rejected with the reason."""
+    wanted = {b for i in good for b in resolved[i].buildings}
+    query = select(Building.id, Building.community_code).where(Building.id.in_(wanted))
+    building_area = {int(b): c for b, c in conn.execute(query)} if wanted else {}
+    kept = []
+    for i in good:
+        r = resolved[i]
+        served = [
+            *((f"cell {code}", areas.cell_community(c))
+              for code, c in zip(r.cell_codes, r.cells, strict=True)),
+            *((f"building {b}", building_area.get(b)) for b in r.buildings),
+            *((f"community {c}", c) for c in r.communities),
+        ]  # fmt: skip
+        before = stored.get(str(ids[i]))
+        problems = street_problems(
+            street, "person", located=False, served=served,
+            stored_area=None if before is None else before["street_code"] or "",
+        )  # fmt: skip
+        if not served:
+            problems.append(f"serves no cell, building or community of street {street}")
+        if problems:
+            outcomes.reject([i], "; ".join(problems))
+        else:
+            kept.append(i)
+    return kept
 
 
 def _reason(id_reason: str | None, problems: list[str]) -> str:
