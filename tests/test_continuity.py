@@ -96,7 +96,16 @@ def _staff_every_cell(engine: Engine, street: str) -> None:
 def drawn(demo_engine: Engine) -> Engine:
     """The street with several cells per community, drawn, each cell staffed."""
     _boost(demo_engine, STREET)
-    redraw(demo_engine, STREET, method="draw", actor="cli:test", accept_unlinked=True)
+    # Boosted twelvefold, two communities' layouts carry validator errors; continuity is
+    # what these tests are about, so publish them anyway (as --allow-findings).
+    redraw(
+        demo_engine,
+        STREET,
+        method="draw",
+        actor="cli:test",
+        accept_unlinked=True,
+        allow_findings=True,
+    )
     _staff_every_cell(demo_engine, STREET)
     return demo_engine
 
@@ -104,7 +113,7 @@ def drawn(demo_engine: Engine) -> Engine:
 def test_a_second_draw_on_unchanged_data_publishes_nothing(drawn: Engine) -> None:
     codes, links = _active(drawn, STREET), _links(drawn, STREET)
     assert len(codes) >= 40
-    again = redraw(drawn, STREET, method="draw", actor="cli:test")
+    again = redraw(drawn, STREET, method="draw", actor="cli:test", allow_findings=True)
     assert all(d.version is None for d in again.diffs)
     assert again.lines()[-1].startswith(f"published 0 of {len(again.diffs)} communities")
     assert all("no change" in d.line() for d in again.diffs)
@@ -125,9 +134,18 @@ def test_an_adjust_after_a_tenth_of_households_changed_keeps_codes_and_links(
             {"s": f"{STREET}%"},
         ).rowcount
     assert changed > 50
-    dry = redraw(drawn, STREET, method="adjust", actor="cli:test", dry_run=True)
+    dry = redraw(
+        drawn, STREET, method="adjust", actor="cli:test", dry_run=True, allow_findings=True
+    )
     listed = {(c.link, c.owner_id, c.from_code) for d in dry.diffs for c in d.links_undecided}
-    result = redraw(drawn, STREET, method="adjust", actor="cli:test", accept_unlinked=True)
+    result = redraw(
+        drawn,
+        STREET,
+        method="adjust",
+        actor="cli:test",
+        accept_unlinked=True,
+        allow_findings=True,
+    )
     after = _active(drawn, STREET)
     kept = set(before) & set(after)
     assert len(kept) >= 0.95 * len(before)
@@ -250,15 +268,17 @@ def test_the_cli_refuses_undecided_links_and_names_the_flag(
 ) -> None:
     _boost(demo_engine, STREET)
     runner = CliRunner()
-    refused = runner.invoke(main, ["cells", "draw", "--street", STREET])
+    refused = runner.invoke(main, ["cells", "draw", "--street", STREET, "--allow-findings"])
     assert refused.exit_code == 1, refused.output
     assert "--accept-unlinked" in refused.output and "without a clear successor" in refused.output
     dry = runner.invoke(main, ["cells", "draw", "--street", STREET, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "link undecided worker" in dry.output and " new: None -> " in dry.output
-    done = runner.invoke(main, ["cells", "draw", "--street", STREET, "--accept-unlinked"])
+    done = runner.invoke(
+        main, ["cells", "draw", "--street", STREET, "--accept-unlinked", "--allow-findings"]
+    )
     assert done.exit_code == 0, done.output
-    again = runner.invoke(main, ["cells", "draw", "--street", STREET])
+    again = runner.invoke(main, ["cells", "draw", "--street", STREET, "--allow-findings"])
     assert again.exit_code == 0, again.output
     assert "published 0 of" in again.output and "no change" in again.output
 
