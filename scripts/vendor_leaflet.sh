@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Copy Leaflet's browser build, and the two Leaflet plugins the maps use, into
+# Copy Leaflet's browser build, and the Leaflet plugins the maps use, into
 # gridgis/web/static/vendor/ so the web app serves its own map scripts
 # (government intranets have no internet):
 #
 #   leaflet/              Leaflet            (VERSION, default 1.9.4)
 #   leaflet.vectorgrid/   Leaflet.VectorGrid 1.3.0  cells drawn from vector tiles
 #   leaflet.heat/         Leaflet.heat       0.2.0  the case heat-map layer
+#   leaflet-geoman/       Leaflet-Geoman     2.20.2 lasso, split line and vertex editing
 #
 # Fetches each published npm tarball (npm pack: no node_modules, no install
 # scripts), checks its integrity against the registry's record and, for the
@@ -26,6 +27,8 @@ VECTORGRID_VERSION="1.3.0"
 VECTORGRID_INTEGRITY="sha512-kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw=="
 HEAT_VERSION="0.2.0"
 HEAT_INTEGRITY="sha512-Cd5PbAA/rX3X3XKxfDoUGi9qp78FyhWYurFg3nsfhntcM/MCNK08pRkf4iEenO1KNqwVPKCmkyktjW3UD+h9bQ=="
+GEOMAN_VERSION="2.20.2"
+GEOMAN_INTEGRITY="sha512-KQpSe0VKyuVCudq/08rMjJW1vvIwFldTwBny2wZ7ABcyyUAP7/eoFo967hCu9yRqAAHb4QOxC6gY5dGqttY68g=="
 
 command -v npm >/dev/null || { echo "vendor_leaflet: npm is needed (apt-get install npm)" >&2; exit 1; }
 
@@ -146,3 +149,29 @@ simpleheat, and \`LICENSE\`).
 README
 printf '%s\n' "$HEAT_VERSION" >"$DEST/VERSION"
 echo "vendor_leaflet: Leaflet.heat $HEAT_VERSION copied to ${DEST#"$ROOT"/}"
+
+# --- Leaflet-Geoman (free) ---------------------------------------------------------------------
+fetch @geoman-io/leaflet-geoman-free "$GEOMAN_VERSION" "$GEOMAN_INTEGRITY"
+PKG="$WORK/@geoman-io/leaflet-geoman-free/package"
+DEST="$VENDOR/leaflet-geoman"
+rm -rf "$DEST"
+mkdir -p "$DEST"
+install -m 0644 "$PKG/dist/leaflet-geoman.min.js" "$PKG/dist/leaflet-geoman.css" "$DEST/"
+install -m 0644 "$PKG/LICENSE" "$DEST/LICENSE"
+
+cat >"$DEST/README.md" <<README
+# Leaflet-Geoman (free) $GEOMAN_VERSION (vendored)
+
+Copied unchanged by \`scripts/vendor_leaflet.sh\` from the npm package
+\`@geoman-io/leaflet-geoman-free@$GEOMAN_VERSION\` (files
+\`dist/leaflet-geoman.min.js\`, \`dist/leaflet-geoman.css\` and \`LICENSE\`).
+
+- Source: the npm package \`@geoman-io/leaflet-geoman-free@$GEOMAN_VERSION\` (https://github.com/geoman-io/leaflet-geoman)
+- Tarball integrity: $INTEGRITY (pinned in the script)
+- Licence: MIT, see \`LICENSE\` in this folder.
+
+Used by the hand-editing page (\`gridgis/web/static/js/hand_edit.js\`): drawing a
+lasso or a split line, and dragging a cell's vertices.
+README
+printf '%s\n' "$GEOMAN_VERSION" >"$DEST/VERSION"
+echo "vendor_leaflet: Leaflet-Geoman $GEOMAN_VERSION copied to ${DEST#"$ROOT"/}"
