@@ -175,6 +175,42 @@ class LayoutDraft(Base):
     max_households: Mapped[int | None] = mapped_column(Integer)
 
 
+HAND_EDITS: tuple[str, ...] = ("move", "merge", "split", "reshape")
+"""The kinds of :class:`LayoutDraftStep` (edits made by hand on a draft)."""
+
+_HAND_EDITS = ", ".join(f"'{m}'" for m in HAND_EDITS)
+
+
+class LayoutDraftStep(Base):
+    """One edit made by hand on a draft, kept so that it can be undone.
+
+    ``seq`` numbers the draft's steps from 1; ``action`` is one of :data:`HAND_EDITS`
+    and ``params`` what was asked (buildings, cells, the line or outline drawn) and
+    what it made (a new cell's code); ``cells`` and ``report`` are the draft's cells
+    and validator report *before* the step (undoing the step puts them back).
+    """
+
+    __tablename__ = "layout_draft_step"
+    __table_args__ = (
+        UniqueConstraint("draft_id", "seq"),
+        CheckConstraint("seq >= 1", name="seq"),
+        CheckConstraint(f"action IN ({_HAND_EDITS})", name="action"),
+        CheckConstraint("jsonb_typeof(cells -> 'features') = 'array'", name="cells_collection"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("layout_draft.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    cells: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
 class CellCode(Base):
     """Every cell code ever issued; a retired code is never issued again."""
 
