@@ -144,7 +144,7 @@ def _overlay(operation: Any, a: Any, b: Any) -> Any:
         return operation(a, b, grid_size=GRID)
 
 
-def _union(geoms: Sequence[Any]) -> Any:
+def _union(geoms: Any) -> Any:
     return _robust_union(np.asarray(list(geoms), dtype=object))
 
 
@@ -398,7 +398,7 @@ def _side(line: Any, point: Any) -> int:
     coords = np.asarray(line.coords)
     along = float(shapely.line_locate_point(line, point))
     lengths = np.hypot(*np.diff(coords, axis=0).T)
-    k = int(min(np.searchsorted(np.cumsum(lengths), along), len(lengths) - 1))
+    k = min(int(np.searchsorted(np.cumsum(lengths), along)), len(lengths) - 1)
     (x1, y1), (x2, y2) = coords[k], coords[k + 1]
     cross = (x2 - x1) * (point.y - y1) - (y2 - y1) * (point.x - x1)
     return 1 if cross > 0 else -1
