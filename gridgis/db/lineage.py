@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import BindParameter, Connection, Engine, bindparam, func, select
 from sqlalchemy.orm import aliased
 
+from gridgis.codes import default_cell_name
 from gridgis.db.models import (
     Case,
     CellCode,
@@ -210,3 +211,31 @@ def cell_history(bind: Engine | Connection, code: str) -> CellHistory | None:
             cases=int(conn.execute(_CASES, params).scalar_one()),
         )
     return history
+
+
+def cell_names(bind: Engine | Connection, community_code: str) -> dict[str, str]:
+    """Each cell code ever issued in the community → its newest name.
+
+    A code never stored (a draft's new cell) has no entry; :func:`names_of` gives it the
+    default name (:func:`names_of`).
+    """
+    with connection(bind) as conn:
+        rows = conn.execute(
+            select(GridCell.code, GridCell.name)
+            .where(GridCell.community_code == community_code, GridCell.name.is_not(None))
+            .order_by(GridCell.code, GridCell.valid_from.desc(), GridCell.id.desc())
+            .distinct(GridCell.code)
+        )
+        return {str(r.code): str(r.name) for r in rows}
+
+
+def names_of(
+    bind: Engine | Connection, community_code: str, community_name: str | None, codes: Any
+) -> dict[str, str]:
+    """The names of ``codes`` (cells of the community): stored, or the default name for a
+    code that has none yet (a draft's new cell)."""
+    names = cell_names(bind, community_code)
+    return {
+        str(code): names.get(str(code)) or default_cell_name(community_name, str(code))
+        for code in codes
+    }

@@ -34,6 +34,7 @@ from gridgis.web import (
     errors,
     export_api,
     export_pages,
+    hand_editing,
     i18n,
     imports,
     limits,
@@ -139,6 +140,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(placement_pages.bp)
     app.register_blueprint(density_pages.bp)
     app.register_blueprint(editing.bp)
+    app.register_blueprint(hand_editing.bp)
+    app.register_blueprint(hand_editing.api_bp)
     app.register_blueprint(export_api.bp)
     app.register_blueprint(export_pages.bp)
     app.register_blueprint(audit_pages.bp)

@@ -58,6 +58,7 @@ from gridgis.db.layout import (
     layout_history,
     read_inputs,
 )
+from gridgis.db.lineage import names_of
 from gridgis.db.rollback import rollback
 from gridgis.errors import (
     SHOWN,
@@ -69,6 +70,7 @@ from gridgis.errors import (
 )
 from gridgis.web.auth import current_user, roles_required
 from gridgis.web.db import get_engine
+from gridgis.web.finding_words import finding_text
 from gridgis.web.i18n import gettext
 
 bp = Blueprint("editing", __name__, url_prefix="/edit")
@@ -413,7 +415,10 @@ def _render_draft(
         bounds=_bounds_of(everything),
         mode="draft",
     )
-    findings = draft.report.get("findings", [])
+    names = names_of(engine, inputs.code, inputs.name, draft.cells["code"])
+    findings = [
+        {**f, "text": finding_text(f, names, bounds)} for f in draft.report.get("findings", [])
+    ]
     errors = [f for f in findings if f["severity"] == "error"]
     warnings = [f for f in findings if f["severity"] != "error"]
     status = error.status if error is not None else 200

@@ -71,6 +71,29 @@
     });
   }
 
+  /* POST `body` as JSON with the session's CSRF token `token` (the page embeds it in its
+     configuration); the answer's JSON, or a rejection with the API's error message. */
+  function postJson(url, body, token) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        Accept: "application/json",
+        "Content-Type": "application/json",
+        "X-CSRF-Token": token,
+      },
+      body: JSON.stringify(body || {}),
+    }).then(function (response) {
+      return response.json().then(function (answer) {
+        if (!response.ok) {
+          var error = answer && answer.error;
+          throw new Error(error ? error.message || String(error) : "HTTP " + response.status);
+        }
+        return answer;
+      });
+    });
+  }
+
   /* A number in the page's language, `digits` decimals at most; "—" for no value. */
   function number(value, digits) {
     if (value === null || value === undefined || !isFinite(value)) {
@@ -142,6 +165,7 @@
     setStatus: setStatus,
     query: query,
     getJson: getJson,
+    postJson: postJson,
     number: number,
     definitions: definitions,
     popup: popup,
