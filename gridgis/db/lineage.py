@@ -223,9 +223,9 @@ def cell_names(bind: Engine | Connection, community_code: str) -> dict[str, str]
         rows = conn.execute(
             select(GridCell.code, GridCell.name)
             .where(GridCell.community_code == community_code, GridCell.name.is_not(None))
-            .order_by(GridCell.code, GridCell.valid_from.desc(), GridCell.id.desc())
-            .distinct(GridCell.code)
+            .order_by(GridCell.code, GridCell.valid_from, GridCell.id)
         )
+        # Oldest first: each later version of a code overwrites the earlier name.
         return {str(r.code): str(r.name) for r in rows}
 
 

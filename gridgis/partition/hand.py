@@ -148,6 +148,22 @@ def _union(geoms: Any) -> Any:
     return _robust_union(np.asarray(list(geoms), dtype=object))
 
 
+SNAP_M = 0.01
+"""Two boundaries closer than this (m) are one: overlays move vertices by coordinate noise."""
+
+
+def _shared_length(a: Any, b: Any) -> float:
+    """Metres of ``a``'s boundary that run along ``b``'s (within :data:`SNAP_M`).
+
+    Exact boundary intersections of two polygons that went through different
+    overlays or reprojections are points, not lines; a thin buffer makes them count.
+    """
+    if shapely.is_empty(a) or shapely.is_empty(b):
+        return 0.0
+    near = shapely.buffer(shapely.boundary(b), SNAP_M)
+    return float(shapely.length(shapely.intersection(shapely.boundary(a), near)))
+
+
 def _with_geometry(cells: gpd.GeoDataFrame, geoms: dict[int, Any], metric: Any) -> gpd.GeoDataFrame:
     """``cells`` with the rows in ``geoms`` (positions) replaced by metric polygons;
     rows whose polygon came out empty are dropped (the cell is gone)."""
@@ -418,7 +434,7 @@ def merge_cells(cells: gpd.GeoDataFrame, into: str, other: str) -> gpd.GeoDataFr
         raise HandEditError("same_cell", f"cell {into} cannot be merged with itself", code=into)
     metric = _metric(cells)
     geoms = _to(cells.geometry.array, cells.crs, metric)
-    shared = float(shapely.length(shapely.intersection(geoms[keep].boundary, geoms[gone].boundary)))
+    shared = _shared_length(geoms[keep], geoms[gone])
     if shared < MIN_SHARED_M:
         raise HandEditError(
             "not_adjacent",
@@ -469,7 +485,7 @@ def reshape_cell(
         best, best_length = -1, 0.0
         for k in others:
             current = changed.get(k, geoms[k])
-            length = float(shapely.length(shapely.intersection(piece.boundary, current.boundary)))
+            length = _shared_length(piece, current)
             if length > best_length:
                 best, best_length = k, length
         if best >= 0 and best_length >= MIN_SHARED_M:

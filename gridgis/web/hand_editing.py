@@ -75,7 +75,15 @@ def _state(draft_id: int) -> dict[str, Any]:
     inputs = read_inputs(engine, draft.community_code)
     bounds = draft.bounds or inputs.bounds
     codes = [str(c) for c in draft.cells["code"]]
-    names = names_of(engine, draft.community_code, inputs.name, codes)
+    steps = edit_steps(engine, draft_id)
+    # Steps name cells that are gone from the draft (merged away): those are named too.
+    named = set(codes) | {
+        str(s.params[key])
+        for s in steps
+        for key in ("to", "into", "other", "code", "new_code")
+        if s.params.get(key)
+    }
+    names = names_of(engine, draft.community_code, inputs.name, sorted(named))
     findings = draft.report.get("findings", [])
     flagged = {str(f.get("code")) for f in findings if f.get("severity") == "error"}
     cells = []
@@ -140,7 +148,7 @@ def _state(draft_id: int) -> dict[str, Any]:
                 text=step_text(s.action, s.params, names),
                 created_by=s.created_by,
             )
-            for s in edit_steps(engine, draft_id)
+            for s in steps
         ],
     ).model_dump()
 
