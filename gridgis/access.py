@@ -134,9 +134,17 @@ class Policy:
         """Whether the user may change what lies in the area ``code`` (cases, cells, layouts)."""
         return self.changes_anything and self.may_see(code)
 
-    def may_edit_layouts(self) -> bool:
-        """Whether the user may draw, upload and publish cell layouts (administrators)."""
-        return self.role == "admin"
+    def may_edit_layouts(self, code: str | None = None) -> bool:
+        """Whether the user may draw, upload, edit by hand and publish cell layouts: an
+        administrator anywhere, a street office in the communities of its street.
+
+        Without ``code``: whether the user may edit any layout at all.
+        """
+        if self.role == "admin":
+            return True
+        if self.role != "street":
+            return False
+        return code is None or self.may_see(code)
 
     # --- answers that refuse ----------------------------------------------------------------------
 

@@ -393,8 +393,8 @@ def _a_draft(url: str) -> int:
         engine.dispose()
 
 
-@pytest.mark.parametrize(("role", "street"), [("analyst", None), ("street", "350304002")])
-def test_only_administrators_edit(
+@pytest.mark.parametrize(("role", "street"), [("analyst", None), ("street", "350304001")])
+def test_analysts_and_other_streets_do_not_edit(
     client: FlaskClient, demo_engine: Engine, role: str, street: str | None
 ) -> None:
     draft_id = _a_draft(client.application.config["DATABASE_URL"])
@@ -403,8 +403,30 @@ def test_only_administrators_edit(
     for method, path in _routes(draft_id):
         data = {"csrf_token": token, "method": "draw"} if method == "POST" else None
         response = client.open(path, method=method, data=data)
+        if role == "street" and path == "/edit/":
+            # the list of its own street's communities, without this one
+            assert response.status_code == 200
+            assert COMMUNITY not in response.get_data(as_text=True)
+            continue
         assert response.status_code == 403, (method, path)
     assert _snapshot(demo_engine) == before
+
+
+def test_a_street_office_edits_the_cells_of_its_own_street(client: FlaskClient) -> None:
+    token = sign_in(client, role="street", street=COMMUNITY[:9])
+    listing = _page(client, "/edit/")
+    assert COMMUNITY in listing and "350304001" not in listing
+    assert "网格编辑" in listing  # in the navigation bar
+    _page(client, f"/edit/{COMMUNITY}")
+    response = client.post(
+        f"/edit/{COMMUNITY}/propose", data={"csrf_token": token, "method": "adjust"}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    draft_page = _page(client, response.headers["Location"])
+    assert "edit-publish" in draft_page
+    hand = client.post(f"/edit/{COMMUNITY}/hand", data={"csrf_token": token})
+    assert hand.status_code == 302
+    _page(client, hand.headers["Location"])
 
 
 def test_anonymous_users_are_sent_to_the_login(client: FlaskClient) -> None:

@@ -455,14 +455,35 @@ def test_the_editor_api_edits_judges_in_chinese_and_undoes(client: FlaskClient) 
     assert client.post(f"/api/drafts/{draft_id}/undo", json={}).status_code in (400, 403)
 
 
-@pytest.mark.parametrize("role", ["analyst", "street"])
-def test_only_administrators_edit_cells_by_hand(client: FlaskClient, role: str) -> None:
+@pytest.mark.parametrize(("role", "street"), [("analyst", None), ("street", "350304001")])
+def test_analysts_and_other_streets_do_not_edit_by_hand(
+    client: FlaskClient, role: str, street: str | None
+) -> None:
     admin = client.application.test_client()
     admin_token = sign_in(admin, role="admin")
     response = admin.post(f"/edit/{COMMUNITY}/hand", data={"csrf_token": admin_token})
     draft_id = int(response.headers["Location"].rstrip("/").split("/")[-2])
-    token = sign_in(client, role=role, street=COMMUNITY[:9] if role == "street" else None)
+    token = sign_in(client, role=role, street=street)
     assert client.post(f"/edit/{COMMUNITY}/hand", data={"csrf_token": token}).status_code == 403
     assert client.get(f"/edit/{COMMUNITY}/drafts/{draft_id}/hand").status_code == 403
     assert client.get(f"/api/drafts/{draft_id}/edit").status_code == 403
     assert _post(client, f"/api/drafts/{draft_id}/undo", token).status_code == 403
+    merge = {"action": "merge", "into": "350304002005001", "other": "350304002005002"}
+    assert _post(client, f"/api/drafts/{draft_id}/steps", token, merge).status_code == 403
+
+
+def test_the_street_office_edits_by_hand_within_its_street(client: FlaskClient) -> None:
+    token = sign_in(client, role="street", street=COMMUNITY[:9])
+    response = client.post(f"/edit/{COMMUNITY}/hand", data={"csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    draft_id = int(response.headers["Location"].rstrip("/").split("/")[-2])
+    state = client.get(f"/api/drafts/{draft_id}/edit").get_json()
+    one, two = sorted(f["properties"]["code"] for f in state["cells"]["features"])
+    merged = _post(
+        client,
+        f"/api/drafts/{draft_id}/steps",
+        token,
+        {"action": "merge", "into": one, "other": two},
+    )
+    assert merged.status_code == 200
+    assert [s["created_by"] for s in merged.get_json()["steps"]] == [f"street-{COMMUNITY[:9]}"]

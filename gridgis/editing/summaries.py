@@ -29,12 +29,16 @@ class CommunitySummary:
 
 
 def community_summaries(
-    bind: Engine | Connection, *, search: str | None = None, limit: int = 500
+    bind: Engine | Connection,
+    *,
+    search: str | None = None,
+    street: str | None = None,
+    limit: int = 500,
 ) -> list[CommunitySummary]:
-    """Every community (or those whose code or name contains ``search``) with its number
-    of active cells, of cells outside its household bounds, its layout version and its
-    number of drafts; ordered by street and code; at most ``limit`` (1 to 1000, as
-    :func:`gridgis.paging.check_page` checks)."""
+    """Every community (or those whose code or name contains ``search``; of ``street``
+    only, when given) with its number of active cells, of cells outside its household
+    bounds, its layout version and its number of drafts; ordered by street and code; at
+    most ``limit`` (1 to 1000, as :func:`gridgis.paging.check_page` checks)."""
     limit, _ = check_page(limit, 0)
     lo, hi = DEFAULT_BOUNDS
     outside = or_(
@@ -69,6 +73,8 @@ def community_summaries(
             and_(GridCell.community_code == Community.code, GridCell.valid_to.is_(None)),
         )
     )
+    if street is not None:
+        query = query.where(Community.street_code == street)
     if search and search.strip():
         term = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(

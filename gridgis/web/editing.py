@@ -1,10 +1,12 @@
-"""Cell editing for administrators (网格编辑).
+"""Cell editing for administrators and street offices (网格编辑).
 
-Routes (administrators only: analysts and street offices get 403, anonymous
-users the login; every POST carries the session's CSRF token)
+Routes (administrators anywhere, a street office in the communities of its own
+street: another street's community answers 403, as every route does for
+analysts; anonymous users get the login; every POST carries the session's CSRF
+token)
 ------------------------------------------------------------------------------
 ``GET /edit/``
-    Choose a community: the communities by street office with their numbers
+    Choose a community: the communities (a street office: of its street) with their numbers
     of cells (and of cells outside the household bounds), layout version and
     drafts; ``?q=`` searches codes and names.
 ``GET /edit/<community>``
@@ -63,17 +65,36 @@ from gridgis.db.rollback import rollback
 from gridgis.errors import (
     SHOWN,
     ConflictError,
+    ForbiddenError,
     GridGISError,
     InputError,
     NotFoundError,
     ValidationError,
 )
-from gridgis.web.auth import current_user, roles_required
+from gridgis.web.auth import current_user, policy, roles_required
 from gridgis.web.db import get_engine
 from gridgis.web.finding_words import finding_text
 from gridgis.web.i18n import gettext
 
 bp = Blueprint("editing", __name__, url_prefix="/edit")
+
+
+def within_area() -> None:
+    """Refuse a route about a community (``<community>`` in its URL) outside the area the
+    user may edit layouts of (a street office: its street). Runs before the route, so a
+    user who is not signed in still meets the login (the routes require a role)."""
+    community = (request.view_args or {}).get("community")
+    rules = policy()
+    if community is None or not rules.changes_anything:
+        return
+    if not rules.may_edit_layouts(str(community)):
+        raise ForbiddenError(
+            f"community {community} is outside street {rules.street}, the area user "
+            f"{rules.name!r} may edit cells of"
+        )
+
+
+bp.before_request(within_area)
 
 
 def _method_name(method: str) -> str:
@@ -178,11 +199,13 @@ def _error_view(exc: GridGISError) -> dict[str, Any]:
 
 
 @bp.get("/")
-@roles_required("admin")
+@roles_required("admin", "street")
 def index() -> str:
     """The communities by street office, or those matching ``?q=``."""
     search = request.args.get("q", "").strip()
-    communities = editing.community_summaries(get_engine(), search=search or None)
+    communities = editing.community_summaries(
+        get_engine(), search=search or None, street=policy().street
+    )
     streets: dict[str, dict[str, Any]] = {}
     for item in communities:
         street = streets.setdefault(
@@ -253,7 +276,7 @@ def _render_community(
 
 
 @bp.get("/<community>")
-@roles_required("admin")
+@roles_required("admin", "street")
 def community_page(community: str) -> tuple[str, int]:
     """The community's layout, history, drafts and the forms that make a draft."""
     return _render_community(community)
@@ -278,7 +301,7 @@ def _keep_draft(
 
 
 @bp.post("/<community>/propose")
-@roles_required("admin")
+@roles_required("admin", "street")
 def propose(community: str) -> BaseResponse | tuple[str, int]:
     """Run the engine (draw or adjust) and keep the result as a draft."""
     form = {k: request.form.get(k, "") for k in ("method", "seed", "min", "max")}
@@ -297,7 +320,7 @@ def propose(community: str) -> BaseResponse | tuple[str, int]:
 
 
 @bp.post("/<community>/upload")
-@roles_required("admin")
+@roles_required("admin", "street")
 def upload(community: str) -> BaseResponse | tuple[str, int]:
     """Read an uploaded layout file and keep it as a draft."""
     _check_code(community)
@@ -335,7 +358,7 @@ def upload(community: str) -> BaseResponse | tuple[str, int]:
 
 
 @bp.post("/<community>/rollback")
-@roles_required("admin")
+@roles_required("admin", "street")
 def rollback_layout(community: str) -> BaseResponse | tuple[str, int]:
     """Publish the community's previous layout again (a new version), links as they were."""
     code = _check_code(community)
@@ -361,7 +384,7 @@ def rollback_layout(community: str) -> BaseResponse | tuple[str, int]:
 
 
 @bp.post("/<community>/drafts/discard")
-@roles_required("admin")
+@roles_required("admin", "street")
 def discard_all(community: str) -> BaseResponse:
     """Throw away every draft of the community."""
     n = editing.discard_drafts(get_engine(), _check_code(community), actor=_user_name())
@@ -455,14 +478,14 @@ def _render_draft(
 
 
 @bp.get("/<community>/drafts/<int:draft_id>")
-@roles_required("admin")
+@roles_required("admin", "street")
 def draft_page(community: str, draft_id: int) -> tuple[str, int]:
     """Preview a draft: old and new cells, the diff, the validator's findings."""
     return _render_draft(community, draft_id)
 
 
 @bp.post("/<community>/drafts/<int:draft_id>/publish")
-@roles_required("admin")
+@roles_required("admin", "street")
 def publish(community: str, draft_id: int) -> BaseResponse | tuple[str, int]:
     """Publish a draft as the community's new layout version."""
     _load(community, draft_id)
@@ -496,7 +519,7 @@ def publish(community: str, draft_id: int) -> BaseResponse | tuple[str, int]:
 
 
 @bp.post("/<community>/drafts/<int:draft_id>/discard")
-@roles_required("admin")
+@roles_required("admin", "street")
 def discard(community: str, draft_id: int) -> BaseResponse:
     """Throw a draft away."""
     _load(community, draft_id)

@@ -1,7 +1,7 @@
 """Editing cells by hand in the browser (手工编辑网格).
 
-Routes (administrators only, like the rest of cell editing; every POST carries
-the session's CSRF token)
+Routes (administrators, and street offices within their street, like the rest of
+cell editing; every POST carries the session's CSRF token)
 ------------------------------------------------------------------------------
 ``POST /edit/<community>/hand``
     Make a draft of the community's cells as they are (optionally with other
@@ -47,6 +47,7 @@ from gridgis.web.errors import error_json
 from gridgis.web.finding_words import edit_error_text, finding_text, step_text
 
 bp = Blueprint("hand", __name__, url_prefix="/edit")
+bp.before_request(edit_pages.within_area)
 api_bp = Blueprint("hand_api", __name__, url_prefix="/api")
 
 _PRECISION = 7
@@ -60,7 +61,7 @@ def _geojson(geom: Any) -> dict[str, Any]:
 def _draft(draft_id: int) -> editing.Draft:
     draft = editing.load_draft(get_engine(), draft_id)
     rules = policy()
-    if not rules.may_change(draft.community_code):
+    if not rules.may_edit_layouts(draft.community_code):
         raise ForbiddenError(
             f"draft {draft_id} is of community {draft.community_code}, outside the area "
             f"user {rules.name!r} may change"
@@ -157,7 +158,7 @@ def _state(draft_id: int) -> dict[str, Any]:
 
 
 @bp.post("/<community>/hand")
-@roles_required("admin")
+@roles_required("admin", "street")
 def start(community: str) -> BaseResponse | tuple[str, int]:
     """Make a draft of the community's cells as they are, and open the hand editor."""
     code = edit_pages._check_code(community)
@@ -178,7 +179,7 @@ def start(community: str) -> BaseResponse | tuple[str, int]:
 
 
 @bp.get("/<community>/drafts/<int:draft_id>/hand")
-@roles_required("admin")
+@roles_required("admin", "street")
 def editor(community: str, draft_id: int) -> tuple[str, int]:
     """The hand editor of a draft."""
     draft = edit_pages._load(community, draft_id)
@@ -209,7 +210,7 @@ def editor(community: str, draft_id: int) -> tuple[str, int]:
     "/drafts/<int:draft_id>/edit",
     operation_id="draftEdit",
     tags=("editing",),
-    roles=("admin",),
+    roles=("admin", "street"),
     replies=(Reply(200, DraftEditState, "The draft as the hand editor shows it."),),
     errors=(403, 404),
 )
@@ -224,7 +225,7 @@ def state(draft_id: int) -> Response:
     method="POST",
     operation_id="editDraft",
     tags=("editing",),
-    roles=("admin",),
+    roles=("admin", "street"),
     body=HandEdit,
     replies=(Reply(200, DraftEditState, "The draft after the edit."),),
     errors=(400, 403, 404),
@@ -249,7 +250,7 @@ def edit(draft_id: int, *, body: HandEdit) -> Response:
     method="POST",
     operation_id="undoDraftEdit",
     tags=("editing",),
-    roles=("admin",),
+    roles=("admin", "street"),
     replies=(Reply(200, DraftEditState, "The draft as it was before its last hand edit."),),
     errors=(403, 404),
 )

@@ -33,7 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("density_pages.density_map", "案件密度"),
     NavItem("export_pages.export_page", "数据导出"),
     NavItem("imports.index", "数据导入", roles=("admin", "street"), blueprints=("imports",)),
-    NavItem("editing.index", "网格编辑", roles=("admin",), blueprints=("editing",)),
+    NavItem("editing.index", "网格编辑", roles=("admin", "street"), blueprints=("editing", "hand")),
     NavItem("audit_pages.audit_page", "审计日志", roles=("admin",)),
 )
 
