@@ -32,6 +32,7 @@ import shapely
 from gridgis import crs as crs_mod
 from gridgis.errors import Problem
 from gridgis.partition._arrays import FloatArray, GeomArray, IntArray
+from gridgis.partition.polygons import polygonal
 
 FOOTPRINT_GRID = 0.005
 """Grid (metres of the metric CRS) that footprints needing repair are snapped to: 5 mm,
@@ -147,8 +148,8 @@ def clean_footprints(geoms: Any, *, grid_size: float = FOOTPRINT_GRID) -> Footpr
         )
     # make_valid first: set_precision's overlay rejects self-crossing rings.
     snapped = shapely.set_precision(shapely.make_valid(geoms[dirty]), grid_size)
-    parts, owner = shapely.get_parts(snapped, return_index=True)
-    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+    parts, owner = shapely.get_parts(polygonal(snapped), return_index=True)
+    keep = shapely.area(parts) > 0
     fixed = np.empty(dirty.size, dtype=object)
     fixed[:] = [shapely.Polygon()] * dirty.size
     if keep.any():

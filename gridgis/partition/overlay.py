@@ -18,6 +18,7 @@ import shapely
 
 from gridgis.partition._arrays import GeomArray, IntArray
 from gridgis.partition.footprints import clean_footprints
+from gridgis.partition.polygons import polygonal
 
 __all__ = [
     "CAN_CLEAN",
@@ -95,23 +96,6 @@ def _robust_union(members: GeomArray) -> Any:
         except shapely.errors.GEOSException:
             continue
     return shapely.union_all(shapely.buffer(members, 0))
-
-
-def polygonal(geoms: GeomArray) -> GeomArray:
-    """Keep only the polygon parts of each geometry (overlays may add lines and points)."""
-    geoms = _geom_array(geoms)
-    odd = np.flatnonzero(~np.isin(shapely.get_type_id(geoms), (3, 6)))
-    if odd.size == 0:
-        return geoms
-    parts, owner = shapely.get_parts(geoms[odd], return_index=True)
-    keep = shapely.get_type_id(parts) == 3
-    fixed = np.empty(odd.size, dtype=object)
-    fixed[:] = [shapely.Polygon()] * odd.size
-    if keep.any():
-        shapely.multipolygons(parts[keep], indices=owner[keep], out=fixed)
-    geoms = geoms.copy()
-    geoms[odd] = fixed
-    return geoms
 
 
 def tolerance(community: shapely.Geometry) -> float:

@@ -25,6 +25,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis.crs import CRSSpec, check_lonlat, metric_crs, transform_geometry
+from gridgis.partition.polygons import polygonal
 
 __all__ = [
     "STRADDLE_SHARE",
@@ -76,14 +77,9 @@ def _polygonal_parts(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     present = np.flatnonzero(~shapely.is_missing(geoms))
     if present.size == 0:
         return out
-    parts, index = shapely.get_parts(geoms[present], return_index=True)
     # make_valid may return a collection with lines or points beside the polygons.
-    nested = shapely.get_type_id(parts) == 6
-    if nested.any():
-        inner, inner_index = shapely.get_parts(parts[nested], return_index=True)
-        parts = np.concatenate([parts[~nested], inner])
-        index = np.concatenate([index[~nested], index[nested][inner_index]])
-    keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
+    parts, index = shapely.get_parts(polygonal(geoms[present]), return_index=True)
+    keep = ~shapely.is_empty(parts)
     rebuilt = np.full(len(present), None, dtype=object)
     if keep.any():
         shapely.multipolygons(parts[keep], indices=index[keep], out=rebuilt)
