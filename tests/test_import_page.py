@@ -146,7 +146,7 @@ def test_a_street_office_imports_within_its_street(
     done = wait(client, location, stage="dry_run")
     assert done["counts"]["rejected"] == 2, done  # the east street's and the outside one
     html = client.get(location).get_data(as_text=True)
-    assert f"the building lies in community {OTHER}001, outside street {OWN}" in html
+    assert f"楼栋位于社区 {OTHER}001，不在街道 {OWN} 内" in html
     client.post(location + "/confirm", data={"csrf_token": token})
     wait(client, location, stage="import")
     assert _stored(engine) == {"B1": f"{OWN}001", "B3": f"{OWN}001"}
