@@ -76,9 +76,7 @@ def _unknown(report: Any) -> list[tuple[str, str]]:
     ]
 
 
-def test_every_reason_the_importers_record_has_a_code(
-    demo_engine: Engine, tmp_path: Path
-) -> None:
+def test_every_reason_the_importers_record_has_a_code(demo_engine: Engine, tmp_path: Path) -> None:
     with demo_engine.connect() as conn:
         cell, community, lon, lat = conn.execute(
             text(

@@ -68,9 +68,7 @@ REASONS: dict[str, Wording] = {
     "nul_text": Wording("text with a NUL character (U+0000)", "文本含有空字符（U+0000）"),
     # Geometry and coordinates (buildings, placing, places).
     "no_coordinates": Wording("no coordinates", "没有坐标"),
-    "no_coordinates_no_address": Wording(
-        "no coordinates and no address", "没有坐标，也没有地址"
-    ),
+    "no_coordinates_no_address": Wording("no coordinates and no address", "没有坐标，也没有地址"),
     "no_geometry": Wording("the feature has no geometry", "该要素没有图形"),
     "bad_wkt": Wording("wkt {value} is not a geometry in WKT", "WKT {value} 不是有效的 WKT 图形"),
     "wrong_geometry": Wording(
@@ -159,8 +157,12 @@ REASONS: dict[str, Wording] = {
         "unknown community {value} (neither a code nor a name)",
         "未知社区 {value}（既不是社区编码也不是社区名称）",
     ),
-    "unknown_role": Wording("unknown role {value} (known: {known})", "未知角色 {value}（可选：{known}）"),
-    "unknown_kind": Wording("unknown kind {value} (known: {known})", "未知类型 {value}（可选：{known}）"),
+    "unknown_role": Wording(
+        "unknown role {value} (known: {known})", "未知角色 {value}（可选：{known}）"
+    ),
+    "unknown_kind": Wording(
+        "unknown kind {value} (known: {known})", "未知类型 {value}（可选：{known}）"
+    ),
     "unknown_cell": Wording(
         "unknown cell code {value}: no active cell has it", "未知网格编码 {value}：没有在用的网格"
     ),
@@ -211,7 +213,8 @@ REASONS: dict[str, Wording] = {
         "上级组织 {value} 形成循环：它是自己的上级",
     ),
     "parent_rejected_row": Wording(
-        "parent {value} ({numbering} {row}) is rejected", "上级组织 {value}（第 {row} {numbering}）被拒绝"
+        "parent {value} ({numbering} {row}) is rejected",
+        "上级组织 {value}（第 {row} {numbering}）被拒绝",
     ),
     "parent_rejected": Wording("parent {value} is rejected", "上级组织 {value} 被拒绝"),
     # A street office's import: rows of another street.
@@ -256,7 +259,9 @@ _WHYS: dict[str, Wording] = {
     "too_long": Wording(
         "not an address: {n} characters (at most {max})", "不是地址：{n} 个字符（最多 {max} 个）"
     ),
-    "ambiguous": Wording("ambiguous: {n} buildings {what} (ids {ids})", "有歧义：{n} 栋楼 {what}（编号 {ids}）"),
+    "ambiguous": Wording(
+        "ambiguous: {n} buildings {what} (ids {ids})", "有歧义：{n} 栋楼 {what}（编号 {ids}）"
+    ),
     "low_score": Wording(
         "low score: the best building (id {id}) scores {score} < {threshold} ({matched})",
         "匹配度低：最接近的楼栋（编号 {id}）得分 {score} < {threshold}（{matched}）",
@@ -354,14 +359,10 @@ def _zh_value(name: str, value: str) -> str:
     if name == "why":
         return _say_one(value, "zh", _why_patterns())
     if name == "rows":  # "rows 2, 4 of the file" / "1,200 rows of the file (first 2, 3, …)"
-        return (
-            value.replace(" of the file", "")
-            .replace("rows ", "第 ")
-            .replace("features ", "第 ")
-            .replace("(first ", "（前几行 ")
-            .replace(")", "）")
-            + ("" if "（" in value else " 行")
-        )
+        said = value.replace(" of the file", "")
+        for english, chinese in (("rows ", "第 "), ("features ", "第 "), ("(first ", "（前几行 ")):
+            said = said.replace(english, chinese)
+        return said.replace(")", "）") + ("" if "（" in said else " 行")
     return value
 
 

@@ -232,7 +232,7 @@ class RegisterReport:
         if "reason" in self.rows.columns and "reason_code" not in self.rows.columns:
             # rows made by hand (not by RowOutcomes.frame): the codes read from the reasons
             self.rows = self.rows.copy()
-            at = self.rows.columns.get_loc("reason") + 1
+            at = list(self.rows.columns).index("reason") + 1
             self.rows.insert(at, "reason_code", self.rows["reason"].map(_reasons.codes))
         missing = [c for c in COLUMNS if c not in self.rows.columns]
         if missing:
