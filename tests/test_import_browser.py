@@ -96,7 +96,7 @@ def test_upload_dry_run_confirm_in_a_browser(
         assert counts == {"read": read, "imported": read - 2, "flagged": 1, "rejected": 1}
         rejected = page.locator("#import-rows tr.import-row-rejected")
         assert rejected.count() == 1
-        assert "outside every community" in rejected.inner_text()
+        assert "不在任何社区内" in rejected.inner_text()  # the reason in the page's Chinese
         assert page.locator("#import-rows tr.import-row-flagged").inner_text().count("跨社区")
         page.wait_for_selector("body[data-import-drawn=true]")
         assert page.locator("#map path.leaflet-interactive").count() == 2  # the rings are not

@@ -105,8 +105,8 @@ def test_dry_run_report_then_confirm_stores_the_buildings(
     html = client.get(location).get_data(as_text=True)
     assert_no_inline_code(html)
     assert "试导入报告" in html and "确认导入" in html
-    assert 'data-row="4"' in html and "outside every community" in html
-    assert "跨社区" in html and "straddles communities" in html
+    assert 'data-row="4"' in html and "不在任何社区内" in html
+    assert "跨社区" in html and "跨越社区" in html
     assert str(staging) not in html and "楼栋.geojson" in html
     config = json.loads(html.split('id="gridgis-config">', 1)[1].split("</script>", 1)[0])
     outcomes = sorted(f["properties"]["outcome"] for f in config["shapes"]["features"])
@@ -146,7 +146,7 @@ def test_a_street_office_imports_within_its_street(
     done = wait(client, location, stage="dry_run")
     assert done["counts"]["rejected"] == 2, done  # the east street's and the outside one
     html = client.get(location).get_data(as_text=True)
-    assert f"the building lies in community {OTHER}001, outside street {OWN}" in html
+    assert f"楼栋位于社区 {OTHER}001，不在街道 {OWN} 内" in html
     client.post(location + "/confirm", data={"csrf_token": token})
     wait(client, location, stage="import")
     assert _stored(engine) == {"B1": f"{OWN}001", "B3": f"{OWN}001"}
@@ -287,6 +287,47 @@ def test_rejected_rows_are_listed_before_flagged_ones(app: Flask, tmp_path: Path
     first = rows.split("<tr ", 2)[1]
     assert 'class="import-row-rejected" data-row="206"' in first and "FAR" in first
     assert f"共 {import_jobs.LISTED + 6} 行，以下列出前 {import_jobs.LISTED} 行" in html
+
+
+def test_reasons_are_told_in_the_users_language_on_the_page_and_in_the_csv(
+    app: Flask, tmp_path: Path
+) -> None:
+    """A Chinese page (the default) says each rejected row's reason in Chinese, naming the
+    bad value; the per-row CSV too, with the reason codes; English when switched."""
+    rows = [
+        {"编号": "B1", "户数": "120", "geometry": _square(121.502, 31.232)},
+        {"编号": "B4", "户数": "10", "geometry": _square(121.60, 31.235)},
+        {"编号": "B5", "户数": "-3", "geometry": _square(121.503, 31.232)},
+    ]
+    path = tmp_path / "楼栋.geojson"
+    gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326").to_file(path)
+    client = app.test_client()
+    token = sign_in(client, role="admin", name="wang")
+    _, location = _upload(client, token, path.read_bytes(), "楼栋.geojson",
+                          buildings_households_field="户数")  # fmt: skip
+    done = wait(client, location, stage="dry_run")
+    assert done["counts"]["rejected"] == 2, done  # type: ignore[index]
+    html = client.get(location).get_data(as_text=True)
+    assert "不在任何社区内（请先导入社区边界）" in html
+    assert "户数 &#39;-3&#39; 是负数" in html
+    assert "outside every community" not in html and "is negative" not in html
+    config = json.loads(html.split('id="gridgis-config">', 1)[1].split("</script>", 1)[0])
+    said = {f["properties"]["reason"] for f in config["shapes"]["features"]}
+    assert any("不在任何社区内" in r for r in said), said
+    zh = client.get(location + "/report.csv")
+    text_zh = zh.get_data(as_text=True)
+    zh.close()
+    assert "户数 '-3' 是负数" in text_zh and "is negative" not in text_zh
+    assert "reason_code" in text_zh.splitlines()[0]
+    assert "negative" in text_zh and "outside_every_community" in text_zh
+    assert "Traceback" not in text_zh and str(tmp_path) not in text_zh
+    english = client.get(location + "?lang=en").get_data(as_text=True)
+    assert "households &#39;-3&#39; is negative" in english
+    assert "outside every community" in english and "是负数" not in english
+    en = client.get(location + "/report.csv")
+    text_en = en.get_data(as_text=True)
+    en.close()
+    assert "households '-3' is negative" in text_en and "是负数" not in text_en
 
 
 def test_the_excel_templates_are_downloaded_from_the_form(app: Flask) -> None:

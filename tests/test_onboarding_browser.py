@@ -200,7 +200,7 @@ def test_your_own_district_through_the_import_page(
         assert counts["read"] == 1451 and counts["rejected"] == 1, counts
         assert counts["imported"] + counts["flagged"] == 1450, counts
         [(row, why)] = _rejected(page)
-        assert row == 1451 and "outside every community" in why, why
+        assert row == 1451 and "不在任何社区内" in why, why
         assert _rows(engine, "building") == 0
         assert _confirm(page) == "导入已完成：1450 行写入数据库。"
         with engine.connect() as conn:

@@ -69,6 +69,7 @@ def test_the_csv_names_its_numbering_and_defuses_formulas(tmp_path: Path) -> Non
         "outcome",
         "flags",
         "reason",
+        "reason_code",
         "changes",
         "community_code",
     ]

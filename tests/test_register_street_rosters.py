@@ -136,3 +136,63 @@ def test_branches_outside_the_street_or_serving_its_cells_are_rejected(
         f"the organisation lies in community {other['community']}, outside street {street}",
     )
     assert got["P4"] == ("rejected", "parent 'P2' is rejected")
+
+
+def test_the_cli_imports_within_a_street(
+    demo_url: str, demo_engine: Engine, two: dict[str, Any], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """`gridgis import workers|branches|facilities --street STREET`: rows outside the street
+    are rejected with their row number and reason; the report CSV has their codes."""
+    from click.testing import CliRunner
+
+    from gridgis.cli import main
+
+    monkeypatch.setenv("GRIDGIS_DATABASE_URL", demo_url)
+    own, other = two["own"], two["other"]
+    street = own["street"]
+    runner = CliRunner()
+    facilities = _write_csv(
+        tmp_path / "设施.csv",
+        ["编号", "名称", "类型", "经度", "纬度"],
+        [
+            ["CF1", "本街道卫生站", "卫生服务站", own["lon"], own["lat"]],
+            ["CF2", "外街道警务室", "警务室", other["lon"], other["lat"]],
+        ],
+    )
+    done = runner.invoke(main, ["import", "facilities", str(facilities), "--street", street])
+    assert done.exit_code == 0, done.output
+    assert "imported: 1" in done.output and "rejected: 1" in done.output
+    assert (
+        f"rejected row 3: the facility lies in community {other['community']}, "
+        f"outside street {street}"
+    ) in done.output
+    report = (tmp_path / "设施.report.csv").read_text(encoding="utf-8-sig")
+    assert "lies_outside_street" in report
+    workers = _write_csv(
+        tmp_path / "网格员.csv",
+        ["编号", "姓名", "网格"],
+        [["CW1", "王芳", own["cell"]], ["CW2", "李强", other["cell"]]],
+    )
+    done = runner.invoke(main, ["import", "workers", str(workers), "--street", street])
+    assert done.exit_code == 0, done.output
+    assert (
+        f"rejected row 3: cell {other['cell']} is in community {other['community']}, "
+        f"outside street {street}"
+    ) in done.output
+    branches = _write_csv(
+        tmp_path / "党组织.csv",
+        ["编号", "名称", "类型", "经度", "纬度"],
+        [["CP1", "外街道支部", "党支部", other["lon"], other["lat"]]],
+    )
+    done = runner.invoke(main, ["import", "branches", str(branches), "--street", street,
+                                "--dry-run"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "rejected row 2: the organisation lies in community" in done.output
+    bad = runner.invoke(main, ["import", "facilities", str(facilities), "--street", "east"])
+    assert bad.exit_code != 0 and "east" in bad.output and "Traceback" not in bad.output
+    with demo_engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT external_id FROM service_facility WHERE external_id LIKE 'CF_'")
+        ).scalars()
+        assert sorted(stored) == ["CF1"]

@@ -37,6 +37,9 @@ _common = [
                  help="Where to write the per-row report CSV (default: <file stem>.report.csv "
                       "next to FILE)."),
     click.option("--dry-run", is_flag=True, help="Check everything, report, store nothing."),
+    click.option("--street", default=None, metavar="STREET",
+                 help="A street office's 9-digit code: rows outside that street are rejected "
+                      "with their row number and reason."),
     _field("id", "the id (default: 编号, id...)"),
     _field("name", "the name (default: 名称/姓名, name...)"),
 ]  # fmt: skip

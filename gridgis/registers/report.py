@@ -17,6 +17,11 @@ Every row of the file ends in exactly one of :data:`OUTCOMES`:
 ``rejected``
     not stored; ``reason`` says why, naming the bad value.
 
+``reason`` is English, for the command line and logs; ``reason_code`` names the code
+of each of its sentences (``;``-joined, as ``flags``), whose words in Chinese and
+English are in :mod:`gridgis.registers.reasons` (:meth:`RegisterReport.reasons_in`
+says them in a language).
+
 A row that is ``unchanged`` keeps its stored flags in ``flags``: the second
 import of a file with flagged rows changes nothing and says so.
 
@@ -47,13 +52,14 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from gridgis.intake.report import closing_lines, default_report_path, write_rows_csv
+from gridgis.registers import reasons as _reasons
 
 __all__ = ["COLUMNS", "OUTCOMES", "RegisterReport", "RowOutcomes", "default_report_path"]
 
 OUTCOMES: tuple[str, ...] = ("imported", "updated", "unchanged", "flagged", "rejected")
 """What can happen to a row of a register file: exactly one of these."""
 
-COLUMNS: tuple[str, ...] = ("row", "id", "outcome", "flags", "reason", "changes")
+COLUMNS: tuple[str, ...] = ("row", "id", "outcome", "flags", "reason", "reason_code", "changes")
 """The columns every register report starts with (an importer may add its own after them)."""
 
 
@@ -168,6 +174,10 @@ class RowOutcomes:
             "outcome": pd.Series(self.outcome, dtype=object),
             "flags": pd.Series([";".join(f) or None for f in self.flags], dtype=object),
             "reason": pd.Series(["; ".join(r) or None for r in self.reason], dtype=object),
+            "reason_code": pd.Series(
+                [";".join(_reasons.codes(t) or "" for t in r) or None for r in self.reason],
+                dtype=object,
+            ),
             "changes": pd.Series(self.changes, dtype=object),
         }
         data.update({k: pd.Series(v, dtype=object) for k, v in self.extra.items()})
@@ -219,6 +229,11 @@ class RegisterReport:
     shapes: NDArray[np.object_] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if "reason" in self.rows.columns and "reason_code" not in self.rows.columns:
+            # rows made by hand (not by RowOutcomes.frame): the codes read from the reasons
+            self.rows = self.rows.copy()
+            at = list(self.rows.columns).index("reason") + 1
+            self.rows.insert(at, "reason_code", self.rows["reason"].map(_reasons.codes))
         missing = [c for c in COLUMNS if c not in self.rows.columns]
         if missing:
             raise ValueError(f"the report's rows lack the columns {missing}")
@@ -258,7 +273,22 @@ class RegisterReport:
                                  max_rejected=max_listed))  # fmt: skip
         return out
 
-    def write_csv(self, path: str | Path) -> Path:
+    def reasons_in(self, language: str) -> pd.Series:
+        """Each row's ``reason`` in ``language`` (``"en"``: as is; ``"zh"``: Chinese).
+
+        Examples
+        --------
+        >>> outcomes = RowOutcomes([2], ids=["B1"])
+        >>> outcomes.reject([0], "households '-3' is negative")
+        >>> RegisterReport("buildings", Path("楼栋.csv"), outcomes.frame()).reasons_in("zh")[0]
+        "户数 '-3' 是负数"
+        """
+        return self.rows["reason"].map(lambda text: _reasons.say(text, language))
+
+    def write_csv(self, path: str | Path, *, language: str = "en") -> Path:
         """Write ``rows`` as CSV (UTF-8 with BOM for Excel; the first column named after the
-        numbering, ``row`` or ``feature``)."""
-        return write_rows_csv(self.rows, self.numbering, path)
+        numbering, ``row`` or ``feature``), the reasons in ``language`` (English by default)."""
+        rows = self.rows
+        if language != "en":
+            rows = rows.assign(reason=self.reasons_in(language))
+        return write_rows_csv(rows, self.numbering, path)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from gridgis import audit
@@ -123,7 +124,7 @@ def _resolve_buildings(
 
         found = match_addresses(load_address_book(conn), unknown)
         for text, ident in zip(unknown, found["building_id"].tolist(), strict=True):
-            if ident is not None and ident == ident:  # not <NA>
+            if not pd.isna(ident):  # an unmatched address is <NA>, whose == raises
                 by_address[text] = int(ident)
     out = []
     for row in items:

@@ -41,6 +41,7 @@ import shapely
 
 from gridgis.errors import ConflictError, GridGISError, InputError, NotFoundError
 from gridgis.registers.catalogue import import_kind
+from gridgis.registers.reasons import LANGUAGES as reason_languages
 from gridgis.registers.report import RegisterReport
 
 __all__ = [
@@ -84,6 +85,12 @@ class Job:
     @property
     def report_csv(self) -> Path:
         return self.folder / "report.csv"
+
+    def report_csv_in(self, language: str) -> Path:
+        """The per-row CSV with the reasons in ``language`` (``"zh"`` or ``"en"``); the
+        English one for a job kept before there were two."""
+        wanted = self.folder / f"report.{language}.csv"
+        return wanted if wanted.exists() else self.report_csv
 
     def rows(self) -> list[dict[str, Any]]:
         """The rejected, then the flagged rows of the last run (the first :data:`LISTED`)."""
@@ -235,11 +242,13 @@ def _keep_report(job: Job, report: RegisterReport) -> None:
     """Store what the page shows of ``report`` and mark the stage done."""
     rows = report.rows
     report.write_csv(job.report_csv)
+    for language in reason_languages:
+        report.write_csv(job.folder / f"report.{language}.csv", language=language)
     listed = rows.iloc[_to_look_at(rows)]
     shown = [
         {k: (None if _missing(v) else v) for k, v in record.items()}
         for record in listed.head(LISTED)[
-            ["row", "id", "outcome", "flags", "reason", "changes"]
+            ["row", "id", "outcome", "flags", "reason", "reason_code", "changes"]
         ].to_dict("records")
     ]
     for record in shown:

@@ -57,6 +57,7 @@ from gridgis import config
 from gridgis.crs import CRS_CHOICES
 from gridgis.errors import SHOWN, GridGISError, InputError, NotFoundError
 from gridgis.registers.catalogue import ImportKind, import_kind, kinds
+from gridgis.registers.reasons import say
 from gridgis.registers.templates import TEMPLATES, write_template
 from gridgis.schemas.imports import ImportStatus
 from gridgis.web import import_jobs
@@ -210,12 +211,23 @@ def upload() -> BaseResponse | tuple[str, int]:
 
 def _page_config(job: import_jobs.Job) -> dict[str, Any]:
     shapes = job.shapes() if job.state["state"] == "done" else None
+    if shapes is not None:
+        language = get_language()
+        for feature in shapes.get("features", []):
+            properties = feature.get("properties", {})
+            properties["reason"] = say(properties.get("reason"), language)
     return {
         "status_url": url_for("imports_api.status", job_id=job.id),
         "state": job.state["state"],
         "stage": job.state["stage"],
         "shapes": shapes,
     }
+
+
+def _in_language(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The listed rows with their reasons in the user's language (kept in English)."""
+    language = get_language()
+    return [{**r, "reason": say(r.get("reason"), language)} for r in rows]
 
 
 @bp.get("/<job_id>")
@@ -228,7 +240,7 @@ def job_page(job_id: str) -> str:
         "import_job.html",
         job=state,
         kind_label=import_kind(state["kind"]).label(get_language()),
-        rows=job.rows() if state["state"] == "done" else [],
+        rows=_in_language(job.rows()) if state["state"] == "done" else [],
         shown=SHOWN,
         page_config=_page_config(job),
     )
@@ -256,14 +268,15 @@ def cancel(job_id: str) -> BaseResponse:
 @bp.get("/<job_id>/report.csv")
 @roles_required(*ROLES)
 def report_csv(job_id: str) -> BaseResponse:
-    """The per-row report of the last stage, as CSV."""
+    """The per-row report of the last stage, as CSV, the reasons in the user's language."""
     job = _job(job_id)
     if job.state["state"] != "done" or not job.report_csv.exists():
         raise NotFoundError(f"import {job_id!r} has no report yet")
+    language = get_language()
     stem = Path(job.state["file_name"]).stem
     suffix = "report" if job.state["stage"] == "import" else "dry-run"
     return send_file(
-        job.report_csv,
+        job.report_csv_in(language),
         mimetype="text/csv",
         as_attachment=True,
         download_name=f"{stem}.{suffix}.csv",
