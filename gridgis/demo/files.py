@@ -26,6 +26,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from gridgis.errors import InputError
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, FACILITY_KIND_NAMES, WORKER_ROLE_NAMES
 from gridgis.registers.templates import template_columns
 
@@ -187,9 +188,14 @@ def building_register(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     -------
     geopandas.GeoDataFrame
         编号, 名称, 地址, 户数, 人口, 层数, 小区, footprints in EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        When ``buildings`` are not in EPSG:4326 (a register of longitudes, latitudes).
     """
     if buildings.crs is None or not buildings.crs.equals("EPSG:4326"):
-        raise ValueError(f"`buildings` are in {buildings.crs} but are expected in EPSG:4326")
+        raise InputError(f"`buildings` are in {buildings.crs} but are expected in EPSG:4326")
     headers = {c.field: c.header for c in template_columns("buildings")}
     fields = ("id", "name", "address", "households", "residents", "floors", "compound")
     source = {"id": "external_id"}
@@ -230,9 +236,14 @@ def facility_register(facilities: gpd.GeoDataFrame) -> pd.DataFrame:
     pandas.DataFrame
         编号, 名称, 类型 (its Chinese name), 经度, 纬度, 社区 (its code; blank for a
         centre, placed in the community it stands in).
+
+    Raises
+    ------
+    InputError
+        When ``facilities`` are not in EPSG:4326.
     """
     if facilities.crs is None or not facilities.crs.equals("EPSG:4326"):
-        raise ValueError(f"`facilities` are in {facilities.crs} but are expected in EPSG:4326")
+        raise InputError(f"`facilities` are in {facilities.crs} but are expected in EPSG:4326")
     headers = {c.field: c.header for c in template_columns("facilities")}
     return pd.DataFrame(
         {

@@ -510,10 +510,13 @@ def run_demo(
     stores everything in one transaction: outlines of street offices and
     communities with their cell bounds, roads, buildings and units, the
     cells (published as layout version 1 of each community), grid workers,
-    party branches, service facilities, cases and inspections. Grid workers
-    and party branches are written as a district office's files
-    (:mod:`gridgis.demo.files`) and loaded by their importers, in a savepoint
-    of that transaction; the rest by the COPY loaders of :mod:`gridgis.db.bulk`.
+    party branches, service facilities, cases and inspections. Buildings,
+    service facilities, grid workers and party branches are written as a
+    district office's files (:mod:`gridgis.demo.files`) and loaded by their
+    importers, each in a savepoint of that transaction (buildings before the
+    cells are published on them); the rest by the COPY loaders of
+    :mod:`gridgis.db.bulk`. A row an importer rejects or flags, or places in
+    another community than the generator did, stops the load: nothing is stored.
 
     Parameters
     ----------
@@ -538,10 +541,12 @@ def run_demo(
         Processes for the cell engine (default: up to 4, by CPU).
     keep_files:
         A folder to write the district's registers into and keep them there (the
-        roster of grid workers, the party organisations: :mod:`gridgis.demo.files`);
-        by default they go to a temporary folder, deleted after the load. Either way
-        they are loaded through the importers
-        (:func:`gridgis.registers.workers.import_workers`,
+        buildings, the service facilities, the roster of grid workers, the party
+        organisations: :mod:`gridgis.demo.files`); by default they go to a temporary
+        folder, deleted after the load. Either way they are loaded through the
+        importers (:func:`gridgis.registers.buildings.import_buildings`,
+        :func:`gridgis.registers.facilities.import_facilities`,
+        :func:`gridgis.registers.workers.import_workers`,
         :func:`gridgis.registers.branches.import_branches`, actor ``demo``), as a
         district office's own files would be.
 
@@ -557,7 +562,8 @@ def run_demo(
         When ``scale`` or ``seed`` are out of range.
     ValidationError
         When the generated cells overlap by more than
-        :data:`OVERLAP_TOLERANCE_M2` in all (:func:`check_overlap`); nothing is loaded.
+        :data:`OVERLAP_TOLERANCE_M2` in all (:func:`check_overlap`), or an importer
+        rejected, flagged or misplaced a row of the demo's files; nothing is loaded.
 
     Examples
     --------
