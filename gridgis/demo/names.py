@@ -99,22 +99,24 @@ def person_names(rng: np.random.Generator, n: int, *, local: tuple[str, ...] = (
 
 
 def phone_numbers(rng: np.random.Generator, n: int) -> list[str]:
-    """Made-up mobile numbers that can never reach anyone: ``+44 7700 900000``–``900999``.
+    """Made-up mobile numbers that can never reach anyone: ``0044 7700 900000``–``900999``.
 
     China reserves no numbers for fiction: any 11-digit mobile number may belong to
     someone, and a demo's roster is printed, exported and dialled. The numbers are
     taken from the range the UK regulator (Ofcom) keeps for drama and will not
-    allocate, ``07700 900000``–``900999``, written internationally, as a roster holds
-    a foreign mobile (``+44 7700 900123``); the importers of rosters
-    (:func:`gridgis.registers.workers.check_phone`) take them as they take any number
-    of digits and spaces. The first 1,000 people get different numbers, in a random
-    order; more share them. The random draws are those of earlier versions, so the
-    rest of a demo district is unchanged.
+    allocate, ``07700 900000``–``900999``, written as dialled from China, with the
+    international prefix ``00`` (``0044 7700 900123``): not as ``+44 …``, which a
+    spreadsheet would take for a formula (exports write it as ``'+44 …``), nor as
+    ``07700 …``, which dialled in China is a call to area code 0770. The importers
+    of rosters (:func:`gridgis.registers.workers.check_phone`) take them as they
+    take any number of digits and spaces. The first 1,000 people get different
+    numbers, in a random order; more share them. The random draws are those of
+    earlier versions, so the rest of a demo district is unchanged.
 
     Examples
     --------
     >>> phone_numbers(np.random.default_rng(0), 3)
-    ['+44 7700 900001', '+44 7700 900002', '+44 7700 900000']
+    ['0044 7700 900001', '0044 7700 900002', '0044 7700 900000']
     """
     n_prefixes = 15  # the draws of the prefixes of earlier versions' Chinese-looking numbers
     heads = rng.integers(n_prefixes, size=n)
@@ -122,4 +124,4 @@ def phone_numbers(rng: np.random.Generator, n: int) -> list[str]:
     order = np.argsort(tails * n_prefixes + heads, kind="stable")
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    return [f"+44 7700 900{r % 1000:03d}" for r in rank]
+    return [f"0044 7700 900{r % 1000:03d}" for r in rank]
