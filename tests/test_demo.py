@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -399,7 +400,7 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
                 "(SELECT count(*) FROM party_branch WHERE community_code LIKE '211403%')"
             )
         ).one()
-    assert sorted(imports) == ["branch", "worker"]
+    assert sorted(imports) == ["branch", "building", "facility", "worker"]
     for kind, count, summary_key in [("worker", stored[0], "workers"),
                                      ("branch", stored[1], "branches")]:  # fmt: skip
         after = imports[kind]["after"]
@@ -410,6 +411,12 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
                                   (import_branches, organisations, stored[1])]:  # fmt: skip
         again = importer(engine, path, actor="test", dry_run=True)
         assert again.counts["unchanged"] == again.counts["read"] == count
+
+    # Phones of the demo's people can reach nobody: Ofcom's drama range, which the importer takes.
+    with engine.connect() as conn:
+        phones = conn.execute(text("SELECT phone FROM grid_worker")).scalars().all()
+    assert phones and all(re.fullmatch(r"0044 7700 900\d{3}", p) for p in phones), phones[:3]
+    assert len(set(phones)) == len(phones)  # fewer than 1,000 workers: all different
 
     # On a connection of the caller's, an import runs in a savepoint: the caller commits.
     changed = pd.read_excel(roster, dtype=str)
@@ -425,3 +432,119 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
     with engine.connect() as conn:
         names = conn.execute(text("SELECT name FROM grid_worker WHERE name = '改名字'")).all()
     assert names == []
+
+
+def test_buildings_and_facilities_go_through_the_importers(engine: Engine, tmp_path) -> None:
+    # Issue 16 point 12: the demo's buildings and facilities are an office's files, imported.
+    from gridgis.demo.files import BUILDINGS_FILE, FACILITIES_FILE
+    from gridgis.registers.buildings import import_buildings
+    from gridgis.registers.facilities import import_facilities
+
+    files = tmp_path / "files"
+    summary = run_demo(engine, district="211403", scale=0.01, seed=1, workers=1, keep_files=files)
+    assert summary.created and summary.ok, "\n".join(summary.lines())
+    demo = generate_district("211403", scale=0.01, seed=1, workers=1)
+    layer = gpd.read_file(files / BUILDINGS_FILE)
+    assert layer.columns.tolist()[:7] == ["编号", "名称", "地址", "户数", "人口", "层数", "小区"]
+    assert pd.read_csv(files / FACILITIES_FILE, nrows=0).columns.tolist() == [
+        "编号", "名称", "类型", "经度", "纬度", "社区",
+    ]  # fmt: skip
+    with engine.connect() as conn:
+        imports = {
+            t: s["after"]
+            for t, s in conn.execute(
+                text(
+                    "SELECT object_type, summary FROM audit_log "
+                    "WHERE action = 'import' AND actor = 'demo'"
+                )
+            ).all()
+        }
+        loaded = (
+            conn.execute(text("SELECT object_type FROM audit_log WHERE action = 'load'"))
+            .scalars()
+            .all()
+        )
+        buildings = pd.DataFrame(
+            conn.execute(
+                text(
+                    "SELECT external_id, community_code, households, residents, floors, "
+                    "name, address, compound FROM building WHERE community_code LIKE '211403%'"
+                )
+            ).all()
+        )
+        units = pd.DataFrame(
+            conn.execute(
+                text(
+                    "SELECT b.external_id, u.number, u.households FROM building_unit u "
+                    "JOIN building b ON b.id = u.building_id"
+                )
+            ).all()
+        )
+        facilities = pd.DataFrame(
+            conn.execute(
+                text("SELECT external_id, kind, community_code, street_code FROM service_facility")
+            ).all()
+        )
+    # One import row each by actor demo, no bulk 'load' row for them.
+    assert imports["building"]["imported"] == imports["building"]["read"] == len(demo.buildings)
+    assert imports["facility"]["imported"] == imports["facility"]["read"] == len(demo.facilities)
+    assert "building" not in loaded and "facility" not in loaded and "case" in loaded
+    # The same buildings as generated, in the communities generated; units on their buildings.
+    columns = ["external_id", "community_code", "households", "residents", "floors", "name",
+               "address", "compound"]  # fmt: skip
+    pd.testing.assert_frame_equal(
+        buildings.sort_values("external_id", ignore_index=True)[columns],
+        pd.DataFrame(demo.buildings[columns]).sort_values("external_id", ignore_index=True),
+        check_dtype=False,
+    )
+    pd.testing.assert_frame_equal(
+        units.sort_values(["external_id", "number"], ignore_index=True),
+        demo.units.sort_values(["external_id", "number"], ignore_index=True),
+        check_dtype=False,
+    )
+    expected = demo.facilities.set_index("external_id")
+    stored = facilities.set_index("external_id").loc[expected.index]
+    assert (stored["kind"] == expected["kind"]).all()
+    assert (stored["street_code"] == expected["street_code"]).all()
+    stations = expected["community_code"].notna()
+    assert (
+        stored.loc[stations, "community_code"] == expected.loc[stations, "community_code"]
+    ).all()
+
+    # Importing the demo's own files again changes nothing.
+    again_files = [(import_buildings, BUILDINGS_FILE, len(demo.buildings)),
+                   (import_facilities, FACILITIES_FILE, len(demo.facilities))]  # fmt: skip
+    for importer, name, count in again_files:
+        again = importer(engine, files / name, actor="test")
+        assert again.counts["unchanged"] == again.counts["read"] == count > 0, again.counts
+
+
+def test_a_demo_file_that_does_not_import_cleanly_loads_nothing(engine: Engine, tmp_path) -> None:
+    from gridgis.demo.files import write_branches, write_buildings, write_facilities, write_workers
+    from gridgis.demo.run import _ensure_divisions_and_outline, _load
+
+    demo = generate_district("211403", scale=0.01, seed=1, workers=1)
+    _ensure_divisions_and_outline(engine, "211403")
+    with engine.connect() as conn:
+        audit_rows = conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+    broken = demo.buildings.copy()
+    broken.loc[broken.index[0], "households"] = -3  # a register's typo: rejected by the importer
+    files = {
+        "buildings": write_buildings(broken, tmp_path),
+        "workers": write_workers(demo.workers, demo.worker_cells, tmp_path),
+        "branches": write_branches(demo.branches, demo.branch_cells, tmp_path),
+        "facilities": write_facilities(demo.facilities, tmp_path),
+    }
+    with pytest.raises(
+        ValidationError, match=r"楼栋.gpkg did not import cleanly: \{'rejected': 1\}"
+    ):
+        _load(engine, demo, replace=False, files=files, progress=None)
+    with engine.connect() as conn:
+        left = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM building), (SELECT count(*) FROM grid_cell), "
+                "(SELECT count(*) FROM road), (SELECT count(*) FROM audit_log), "
+                "(SELECT count(*) FROM community WHERE geom IS NOT NULL AND code LIKE '211403%')"
+            )
+        ).one()
+    assert tuple(left) == (0, 0, 0, audit_rows, 0)

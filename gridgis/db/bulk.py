@@ -34,6 +34,8 @@ from psycopg import sql
 from sqlalchemy import (
     Connection,
     Delete,
+    Text,
+    any_,
     bindparam,
     delete,
     exists,
@@ -43,6 +45,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgis import audit
 from gridgis.codes import check_code
@@ -372,11 +375,16 @@ def _ids_for(codes: pd.Series, mapping: Mapping[str, int] | pd.Series, what: str
     return ids.to_numpy(dtype=np.int64)
 
 
-def _stored_ids(conn: Connection, model: type[GridWorker], external: pd.Series) -> pd.Series:
+def _stored_ids(
+    conn: Connection, model: type[GridWorker] | type[Building], external: pd.Series
+) -> pd.Series:
     """Stored ids of ``model``'s rows with the external ids ``external``, by external id."""
     wanted = sorted({str(e) for e in external.dropna()})
+    # One array parameter, however many ids (an IN list would bind one parameter each).
     rows = conn.execute(
-        select(model.id, model.external_id).where(model.external_id.in_(wanted))
+        select(model.id, model.external_id).where(
+            model.external_id == any_(bindparam("ids", wanted, type_=ARRAY(Text)))
+        )
     ).all()
     return pd.Series([r[0] for r in rows], index=[r[1] for r in rows], dtype="int64")
 
@@ -401,6 +409,7 @@ def load_district(
     actor: str,
     published_by: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    before_buildings: Callable[[Connection], None] | None = None,
     after_cells: Callable[[Connection], None] | None = None,
 ) -> dict[str, float]:
     """Store a district's frames (all EPSG:4326) in the caller's transaction.
@@ -454,10 +463,15 @@ def load_district(
         Recorded on the layout versions (default ``actor``).
     progress:
         ``progress("load", done, total)`` after each step.
+    before_buildings:
+        Called with ``conn`` once the outlines and roads are stored, before the
+        buildings are copied: the demo imports its buildings' file there
+        (:func:`gridgis.registers.buildings.import_buildings`), passing ``buildings``
+        empty. Units find their buildings by external id among the stored ones.
     after_cells:
         Called with ``conn`` once the cells are published, before the workers are
-        copied: the demo imports its rosters' files there
-        (:func:`gridgis.registers.workers.import_workers`), passing their frames
+        copied: the demo imports its rosters' and facilities' files there
+        (:func:`gridgis.registers.workers.import_workers`...), passing their frames
         empty. Inspections find their workers by external id among the stored ones.
 
     Returns
@@ -505,6 +519,8 @@ def load_district(
     done("roads", clock)
 
     clock = time.perf_counter()
+    if before_buildings is not None:
+        before_buildings(conn)
     building_ids = reserve_ids(conn, "building", len(buildings))
     copy_rows(
         conn,
@@ -527,6 +543,9 @@ def load_district(
         geometry={"footprint": "polygon", "location": None},
     )
     by_external = pd.Series(building_ids, index=buildings["external_id"].to_numpy())
+    if before_buildings is not None:  # the units of buildings stored by the hook
+        stored = pd.concat([_stored_ids(conn, Building, units["external_id"]), by_external])
+        by_external = stored[~stored.index.duplicated()]
     copy_rows(
         conn,
         "building_unit",

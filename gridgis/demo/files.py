@@ -1,11 +1,22 @@
 """The demo district's registers as the files a district office would have.
 
-:func:`write_workers` writes the roster of grid workers as an Excel workbook in the
-layout of ``gridgis template workers`` (Chinese headers: 编号, 姓名, 电话, 角色, 网格),
-:func:`write_branches` the party organisations as a CSV in that of ``gridgis template
-branches``, so that :func:`gridgis.demo.run.run_demo` loads them through
+:func:`write_buildings` writes the buildings as a GeoPackage of footprints (EPSG:4326)
+under the headers of ``gridgis template buildings`` (编号, 名称, 地址, 户数, 人口, 层数,
+小区), :func:`write_facilities` the service facilities as a CSV with coordinates in
+that of ``gridgis template facilities``, :func:`write_workers` the roster of grid
+workers as an Excel workbook in the layout of ``gridgis template workers`` (Chinese
+headers: 编号, 姓名, 电话, 角色, 网格), :func:`write_branches` the party organisations
+as a CSV in that of ``gridgis template branches``, so that
+:func:`gridgis.demo.run.run_demo` loads them through
+:func:`gridgis.registers.buildings.import_buildings`,
+:func:`gridgis.registers.facilities.import_facilities`,
 :func:`gridgis.registers.workers.import_workers` and
 :func:`gridgis.registers.branches.import_branches`, the path a real user takes.
+
+A GeoPackage, not a zipped shapefile, for the buildings: it keeps Chinese headers
+and text as they are (a shapefile's field names are cut to 10 bytes, 3 Chinese
+characters in UTF-8), needs no ``.cpg`` for its encoding, and is read and written
+in one go by GDAL.
 """
 
 from __future__ import annotations
@@ -15,17 +26,30 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from gridgis.registers.kinds import BRANCH_KIND_NAMES, WORKER_ROLE_NAMES
+from gridgis.errors import InputError
+from gridgis.registers.kinds import BRANCH_KIND_NAMES, FACILITY_KIND_NAMES, WORKER_ROLE_NAMES
 from gridgis.registers.templates import template_columns
 
 __all__ = [
     "BRANCHES_FILE",
+    "BUILDINGS_FILE",
+    "FACILITIES_FILE",
     "WORKERS_FILE",
     "branch_register",
+    "building_register",
+    "facility_register",
     "worker_roster",
     "write_branches",
+    "write_buildings",
+    "write_facilities",
     "write_workers",
 ]
+
+BUILDINGS_FILE = "楼栋.gpkg"
+"""The name of the demo's register of buildings in its folder."""
+
+FACILITIES_FILE = "服务设施.csv"
+"""The name of the demo's register of service facilities in its folder."""
 
 WORKERS_FILE = "网格员名册.xlsx"
 """The name of the demo's roster of grid workers in its folder."""
@@ -147,4 +171,101 @@ def write_branches(
     path = Path(folder) / BRANCHES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     branch_register(branches, branch_cells).to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+def building_register(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The register of buildings under the template's headers, one footprint each.
+
+    Parameters
+    ----------
+    buildings:
+        ``external_id``, ``name``, ``address``, ``households``, ``residents``,
+        ``floors``, ``compound``, footprints in EPSG:4326 (other columns are left out:
+        the importer finds each building's point and community itself).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        编号, 名称, 地址, 户数, 人口, 层数, 小区, footprints in EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        When ``buildings`` are not in EPSG:4326 (a register of longitudes, latitudes).
+    """
+    if buildings.crs is None or not buildings.crs.equals("EPSG:4326"):
+        raise InputError(f"`buildings` are in {buildings.crs} but are expected in EPSG:4326")
+    headers = {c.field: c.header for c in template_columns("buildings")}
+    fields = ("id", "name", "address", "households", "residents", "floors", "compound")
+    source = {"id": "external_id"}
+    return gpd.GeoDataFrame(
+        {headers[f]: buildings[source.get(f, f)].to_numpy() for f in fields},
+        geometry=buildings.geometry.to_numpy(),
+        crs=buildings.crs,
+    )
+
+
+def write_buildings(buildings: gpd.GeoDataFrame, folder: str | Path) -> Path:
+    """Write :func:`building_register` as ``folder``/:data:`BUILDINGS_FILE` (GeoPackage).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (replaced if it exists; the folder is created when missing).
+    """
+    path = Path(folder) / BUILDINGS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    building_register(buildings).to_file(path, driver="GPKG", layer="楼栋", engine="pyogrio")
+    return path
+
+
+def facility_register(facilities: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The register of service facilities under the template's headers, one row each.
+
+    Parameters
+    ----------
+    facilities:
+        ``external_id``, ``name``, ``kind`` (a code of
+        :data:`~gridgis.registers.kinds.FACILITY_KIND_NAMES`), ``community_code``
+        (``None`` for a street office's centre), points in EPSG:4326.
+
+    Returns
+    -------
+    pandas.DataFrame
+        编号, 名称, 类型 (its Chinese name), 经度, 纬度, 社区 (its code; blank for a
+        centre, placed in the community it stands in).
+
+    Raises
+    ------
+    InputError
+        When ``facilities`` are not in EPSG:4326.
+    """
+    if facilities.crs is None or not facilities.crs.equals("EPSG:4326"):
+        raise InputError(f"`facilities` are in {facilities.crs} but are expected in EPSG:4326")
+    headers = {c.field: c.header for c in template_columns("facilities")}
+    return pd.DataFrame(
+        {
+            headers["id"]: facilities["external_id"].astype(str).to_numpy(),
+            headers["name"]: facilities["name"].to_numpy(),
+            headers["kind"]: facilities["kind"].map(FACILITY_KIND_NAMES).to_numpy(),
+            headers["x"]: facilities.geometry.x.to_numpy(),
+            headers["y"]: facilities.geometry.y.to_numpy(),
+            headers["community"]: facilities["community_code"].to_numpy(),
+        }
+    )
+
+
+def write_facilities(facilities: gpd.GeoDataFrame, folder: str | Path) -> Path:
+    """Write :func:`facility_register` as ``folder``/:data:`FACILITIES_FILE` (UTF-8 CSV).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (the folder is created when missing).
+    """
+    path = Path(folder) / FACILITIES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    facility_register(facilities).to_csv(path, index=False, encoding="utf-8")
     return path

@@ -99,21 +99,29 @@ def person_names(rng: np.random.Generator, n: int, *, local: tuple[str, ...] = (
 
 
 def phone_numbers(rng: np.random.Generator, n: int) -> list[str]:
-    """Made-up mobile numbers of 11 digits (``18600015111``), as a roster holds them.
+    """Made-up mobile numbers that can never reach anyone: ``0044 7700 900000``–``900999``.
 
-    The middle four digits are ``000`` and a digit of the tail's: the numbers are
-    random but plain, and the importer of rosters
-    (:func:`gridgis.registers.workers.check_phone`) takes them, as it would not take
-    a masked ``138****5721``. The random draws are those of earlier versions, which
-    stored the masked form, so the rest of a demo district is unchanged.
+    China reserves no numbers for fiction: any 11-digit mobile number may belong to
+    someone, and a demo's roster is printed, exported and dialled. The numbers are
+    taken from the range the UK regulator (Ofcom) keeps for drama and will not
+    allocate, ``07700 900000``–``900999``, written as dialled from China, with the
+    international prefix ``00`` (``0044 7700 900123``): not as ``+44 …``, which a
+    spreadsheet would take for a formula (exports write it as ``'+44 …``), nor as
+    ``07700 …``, which dialled in China is a call to area code 0770. The importers
+    of rosters (:func:`gridgis.registers.workers.check_phone`) take them as they
+    take any number of digits and spaces. The first 1,000 people get different
+    numbers, in a random order; more share them. The random draws are those of
+    earlier versions, so the rest of a demo district is unchanged.
 
     Examples
     --------
-    >>> phone_numbers(np.random.default_rng(0), 2)
-    ['18600015111', '15900072697']
+    >>> phone_numbers(np.random.default_rng(0), 3)
+    ['0044 7700 900001', '0044 7700 900002', '0044 7700 900000']
     """
-    prefixes = np.asarray(["133", "135", "136", "137", "138", "139", "150", "152", "158", "159",
-                           "177", "180", "186", "187", "189"], dtype=object)  # fmt: skip
-    heads = prefixes[rng.integers(len(prefixes), size=n)]
+    n_prefixes = 15  # the draws of the prefixes of earlier versions' Chinese-looking numbers
+    heads = rng.integers(n_prefixes, size=n)
     tails = rng.integers(0, 10_000, size=n)
-    return [f"{h}000{t % 10}{t:04d}" for h, t in zip(heads, tails, strict=True)]
+    order = np.argsort(tails * n_prefixes + heads, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return [f"0044 7700 900{r % 1000:03d}" for r in rank]

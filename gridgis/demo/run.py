@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, select
 from gridgis.audit import SYSTEM
 from gridgis.db.models import Building, Case, Community, District, GridCell, GridWorker, Street
 from gridgis.demo.cases import PERIOD
-from gridgis.demo.files import write_branches, write_workers
+from gridgis.demo.files import write_branches, write_buildings, write_facilities, write_workers
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.profiles import profile
 from gridgis.errors import Problem, ValidationError
@@ -364,6 +364,41 @@ IMPORTED_BY = "demo"
 """The actor of the demo's imports of its registers' files."""
 
 
+def _check_import(report: RegisterReport, path: Path) -> None:
+    """Refuse an import of the demo's own file that rejected or flagged any row."""
+    refused = {k: v for k, v in report.counts.items() if k in ("rejected", "flagged") and v}
+    if refused:
+        rows = report.rows[report.rows["outcome"].isin(["rejected", "flagged"])].head(5)
+        reasons = "; ".join(
+            f"{i} {o}: {r if isinstance(r, str) else f}"
+            for i, o, r, f in zip(
+                rows["id"], rows["outcome"], rows["reason"], rows["flags"], strict=True
+            )
+        )
+        raise ValidationError(
+            f"the demo's file {path.name} did not import cleanly: {refused} ({reasons}); "
+            "nothing was loaded"
+        )
+
+
+def _check_placed(placed: pd.Series, expected: pd.Series, path: Path, what: str) -> None:
+    """Refuse an import that put demo rows elsewhere than the generator did.
+
+    ``placed``: the importer's ``what`` code of each row, by external id;
+    ``expected``: the generator's (``None``: any is right).
+    """
+    got = placed.reindex(expected.index)
+    wrong = expected.notna() & (got.astype(object) != expected.astype(object))
+    if wrong.any():
+        shown = ", ".join(
+            f"{i} in {got[i]} (generated in {expected[i]})" for i in expected.index[wrong][:5]
+        )
+        raise ValidationError(
+            f"the demo's file {path.name} placed {int(wrong.sum())} row(s) in another "
+            f"{what}: {shown}; nothing was loaded"
+        )
+
+
 def _load(
     engine: Engine,
     demo: DemoDistrict,
@@ -373,34 +408,57 @@ def _load(
     progress: Progress | None,
 ) -> dict[str, float] | None:
     """Store ``demo`` in one transaction: the COPY loaders, and the importers for the
-    registers ``files`` holds (``workers`` and ``branches``), as a district's own.
+    registers ``files`` holds (``buildings``, ``workers``, ``branches``,
+    ``facilities``), as a district's own.
 
     Returns the seconds per step, or ``None`` when the district was loaded meanwhile
     (and ``replace`` is not set): then nothing is changed.
     """
     from gridgis.db import bulk
     from gridgis.registers.branches import import_branches
+    from gridgis.registers.buildings import import_buildings
+    from gridgis.registers.facilities import import_facilities
     from gridgis.registers.workers import import_workers
 
     importers: dict[str, Callable[..., RegisterReport]] = {
+        "buildings": import_buildings,
         "workers": import_workers,
         "branches": import_branches,
+        "facilities": import_facilities,
     }
     imported: dict[str, float] = {}
 
-    def import_rosters(conn: Connection) -> None:
-        for kind, path in files.items():
-            clock = time.perf_counter()
-            report = importers[kind](conn, path, actor=IMPORTED_BY)
-            refused = {k: v for k, v in report.counts.items() if k in ("rejected", "flagged") and v}
-            if refused:
-                raise ValidationError(
-                    f"the demo's file {path.name} did not import cleanly: {refused}; "
-                    "nothing was loaded"
-                )
-            imported[kind] = time.perf_counter() - clock
+    def run(conn: Connection, kind: str) -> RegisterReport:
+        path = files[kind]
+        clock = time.perf_counter()
+        report = importers[kind](conn, path, actor=IMPORTED_BY)
+        _check_import(report, path)
+        imported[kind] = time.perf_counter() - clock
+        return report
 
-    no_workers = demo.workers.iloc[0:0]
+    def import_buildings_file(conn: Connection) -> None:
+        if "buildings" not in files:
+            return
+        placed = run(conn, "buildings").rows.set_index("id")["community_code"]
+        expected = demo.buildings.set_index("external_id")["community_code"]
+        _check_placed(placed, expected, files["buildings"], "community")
+
+    def import_after_cells(conn: Connection) -> None:
+        for kind in ("workers", "branches", "facilities"):
+            if kind not in files:
+                continue
+            report = run(conn, kind)
+            if kind == "facilities":
+                # Stations in their community; a street's centre in a community of its street.
+                placed = report.rows.set_index("id")["community_code"]
+                expected = demo.facilities.set_index("external_id")
+                _check_placed(placed, expected["community_code"], files[kind], "community")
+                _check_placed(placed.str[:9], expected["street_code"], files[kind], "street")
+
+    def nothing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+        """``frame`` emptied when its file is imported instead."""
+        return frame.iloc[0:0] if kind in files else frame
+
     with engine.begin() as conn:
         # One demo load of a district at a time; a second waits here, then finds the data.
         bulk.lock_district(conn, demo.code)
@@ -413,21 +471,22 @@ def _load(
             streets=demo.streets,
             communities=demo.communities,
             roads=demo.roads,
-            buildings=demo.buildings,
+            buildings=nothing(demo.buildings, "buildings"),
             units=demo.units,
             cells=demo.cells,
-            workers=no_workers,
-            worker_cells=demo.worker_cells.iloc[0:0],
-            branches=demo.branches.iloc[0:0],
-            branch_cells=demo.branch_cells.iloc[0:0],
-            facilities=demo.facilities,
+            workers=nothing(demo.workers, "workers"),
+            worker_cells=nothing(demo.worker_cells, "workers"),
+            branches=nothing(demo.branches, "branches"),
+            branch_cells=nothing(demo.branch_cells, "branches"),
+            facilities=nothing(demo.facilities, "facilities"),
             cases=demo.cases,
             inspections=demo.inspections,
             inspection_cells=demo.inspection_cells,
             actor=SYSTEM,
             published_by=PUBLISHED_BY,
             progress=progress,
-            after_cells=import_rosters,
+            before_buildings=import_buildings_file,
+            after_cells=import_after_cells,
         )
     return seconds | {f"import.{k}": v for k, v in imported.items()}
 
@@ -451,10 +510,13 @@ def run_demo(
     stores everything in one transaction: outlines of street offices and
     communities with their cell bounds, roads, buildings and units, the
     cells (published as layout version 1 of each community), grid workers,
-    party branches, service facilities, cases and inspections. Grid workers
-    and party branches are written as a district office's files
-    (:mod:`gridgis.demo.files`) and loaded by their importers, in a savepoint
-    of that transaction; the rest by the COPY loaders of :mod:`gridgis.db.bulk`.
+    party branches, service facilities, cases and inspections. Buildings,
+    service facilities, grid workers and party branches are written as a
+    district office's files (:mod:`gridgis.demo.files`) and loaded by their
+    importers, each in a savepoint of that transaction (buildings before the
+    cells are published on them); the rest by the COPY loaders of
+    :mod:`gridgis.db.bulk`. A row an importer rejects or flags, or places in
+    another community than the generator did, stops the load: nothing is stored.
 
     Parameters
     ----------
@@ -479,10 +541,12 @@ def run_demo(
         Processes for the cell engine (default: up to 4, by CPU).
     keep_files:
         A folder to write the district's registers into and keep them there (the
-        roster of grid workers, the party organisations: :mod:`gridgis.demo.files`);
-        by default they go to a temporary folder, deleted after the load. Either way
-        they are loaded through the importers
-        (:func:`gridgis.registers.workers.import_workers`,
+        buildings, the service facilities, the roster of grid workers, the party
+        organisations: :mod:`gridgis.demo.files`); by default they go to a temporary
+        folder, deleted after the load. Either way they are loaded through the
+        importers (:func:`gridgis.registers.buildings.import_buildings`,
+        :func:`gridgis.registers.facilities.import_facilities`,
+        :func:`gridgis.registers.workers.import_workers`,
         :func:`gridgis.registers.branches.import_branches`, actor ``demo``), as a
         district office's own files would be.
 
@@ -498,7 +562,8 @@ def run_demo(
         When ``scale`` or ``seed`` are out of range.
     ValidationError
         When the generated cells overlap by more than
-        :data:`OVERLAP_TOLERANCE_M2` in all (:func:`check_overlap`); nothing is loaded.
+        :data:`OVERLAP_TOLERANCE_M2` in all (:func:`check_overlap`), or an importer
+        rejected, flagged or misplaced a row of the demo's files; nothing is loaded.
 
     Examples
     --------
@@ -547,15 +612,19 @@ def run_demo(
             if keep_files is not None
             else Path(stack.enter_context(TemporaryDirectory(prefix="gridgis-demo-")))
         )
-        roster = write_workers(demo.workers, demo.worker_cells, folder)
-        organisations = write_branches(demo.branches, demo.branch_cells, folder)
+        files = {
+            "buildings": write_buildings(demo.buildings, folder),
+            "workers": write_workers(demo.workers, demo.worker_cells, folder),
+            "branches": write_branches(demo.branches, demo.branch_cells, folder),
+            "facilities": write_facilities(demo.facilities, folder),
+        }
         seconds["files"] = time.perf_counter() - clock
         clock = time.perf_counter()
         load_seconds = _load(
             engine,
             demo,
             replace=replace,
-            files={"workers": roster, "branches": organisations},
+            files=files,
             progress=progress,
         )
     if load_seconds is None:

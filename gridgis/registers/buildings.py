@@ -315,7 +315,7 @@ def _shown(value: object) -> str:
 
 
 def import_buildings(
-    engine: Engine,
+    engine: Engine | Connection,
     path: str | Path,
     *,
     crs: CRSLike | None = None,
@@ -343,7 +343,9 @@ def import_buildings(
     Parameters
     ----------
     engine:
-        The database; the communities' boundaries must be in it.
+        The database; the communities' boundaries must be in it. Or a connection in
+        a transaction of the caller's (the demo's load): the import then runs in a
+        savepoint of it, and the caller commits.
     path:
         Shapefile (zipped or not), GeoPackage, GeoJSON (footprints or points),
         CSV or ``.xlsx`` with coordinates, WKT or addresses (see the module notes).
