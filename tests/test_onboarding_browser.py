@@ -214,7 +214,7 @@ def test_your_own_district_through_the_import_page(
         assert counts == {"read": len(addresses) + 1, "imported": 0, "updated": len(addresses),
                           "unchanged": 0, "flagged": 0, "rejected": 1}  # fmt: skip
         [(row, why)] = _rejected(page)
-        assert row == len(addresses) + 2 and "not matched" in why, why
+        assert row == len(addresses) + 2 and "未能匹配" in why, why
         _confirm(page)
         with engine.connect() as conn:
             counted = conn.execute(
@@ -294,7 +294,7 @@ def test_your_own_district_through_the_import_page(
         assert counts == {"read": 4, "imported": 2, "updated": 0, "unchanged": 0, "flagged": 1,
                           "rejected": 1}, counts  # fmt: skip
         [(row, why)] = _rejected(page)
-        assert row == 5 and "kind missing" in why, why
+        assert row == 5 and "缺少类型" in why, why
         flagged = page.locator("#import-rows tr.import-row-flagged")
         assert flagged.get_attribute("data-row") == "4"
         assert flagged.locator("td").nth(3).inner_text() == "不在任何社区内"
