@@ -767,3 +767,24 @@ def test_fitting_gives_a_hole_between_cells_to_the_cell_it_borders_most() -> Non
     assert shapely.area(fitted[1]) == pytest.approx(5_000, abs=1e-6)  # 50 m of border
     assert shapely.area(shapely.intersection(fitted[0], fitted[1])) < 1e-9
     assert all(shapely.is_valid(fitted)) and all(shapely.get_num_geometries(fitted) == 1)
+
+
+def test_fitting_never_pinches_a_cell_in_two() -> None:
+    """Snapping moves vertices near the community's edge onto it; a cell whose narrow neck
+    runs along the edge folded across itself and came out in two parts meeting on a line
+    (an adjust of 350304002005 with bounds 250–400: a new cell of 266 households in two
+    parts, ``non_contiguous``). The cell stays in one piece."""
+    from gridgis.partition.seams import fit_cells
+
+    outline = np.array([box(0, 0, 100, 100)], dtype=object)
+    # two legs joined by a corridor 4 mm high, 2–6 mm below the edge (within tolerance)
+    cell = Polygon([(10, 50), (40, 50), (40, 99.994), (60, 99.994), (60, 50), (90, 50),
+                    (90, 99.998), (10, 99.998)])  # fmt: skip
+    rest = shapely.difference(outline[0], cell)
+    fitted = fit_cells(np.array([cell, rest], dtype=object), np.array([0, 0]), outline,
+                       tolerance=0.01)  # fmt: skip
+    assert shapely.get_num_geometries(fitted[0]) == 1
+    assert shapely.area(fitted[0]) == pytest.approx(shapely.area(cell), abs=0.01)
+    assert shapely.area(shapely.union_all(fitted)) == pytest.approx(10_000, abs=1e-6)
+    assert shapely.area(shapely.intersection(fitted[0], fitted[1])) < 1e-9
+    assert all(shapely.is_valid(fitted))

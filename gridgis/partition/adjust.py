@@ -34,6 +34,11 @@ The rules, as built
    households back within the bounds is kept (a waiting region it leaves
    out waits again for its turn); if none brings any, the cells are left as
    they were (flagged, rule 4): a redraw that fixes nothing is only churn.
+   When cells are still outside the bounds after every region had its turn, the whole
+   community is drawn again once, and that drawing is kept if it leaves fewer
+   households outside the bounds (a last resort: more cells change, but the codes of
+   cells that continue old ones are kept by :func:`gridgis.partition.reconcile.reconcile_codes`
+   when the layout is published).
 4. A cell that cannot be fixed stays as it is, flagged: one unit above the
    maximum (``"oversized_unit"``), a community below the minimum
    (``"below_min"``), or a cell below the minimum with no neighbour to merge
@@ -531,6 +536,32 @@ def adjust_cells(
             queue = sorted(queue + back, key=first_code.__getitem__)
         if accepted:
             new_parts.append((drawn, rows))
+
+    # 4b. Last resort: cells still out of bounds that a redraw of the whole community fixes.
+    if community_total >= lo and n_cells > 1:
+        missed_now = sum(
+            outside(cell_hh[k])
+            for k in np.flatnonzero(~dirty_root)
+            if not (cell_hh[k] > hi and cell_units[k] < 2)
+        ) + sum(
+            outside(h)
+            for drawn, _ in new_parts
+            for h, f in zip(drawn.households, drawn.flags, strict=True)
+            if f != ["oversized_unit"]
+        )
+        if missed_now > 0:
+            whole, rows = _redraw(
+                list(range(n_cells)), cell_geoms, owner, unit_geoms, values, road_geoms, codes,
+                lo=lo, hi=hi, seed=seed, labels=list(units.index),
+            )  # fmt: skip
+            missed_whole = sum(
+                outside(h)
+                for h, f in zip(whole.households, whole.flags, strict=True)
+                if f != ["oversized_unit"]
+            )
+            if missed_whole < missed_now:
+                new_parts = [(whole, rows)]
+                dirty_root[:] = True
 
     # 5. Codes for the new cells, continuing the sequence.
     new_geoms: GeomArray = np.asarray(

@@ -165,6 +165,16 @@ def fit_cells(
     bad = np.flatnonzero(present & ~shapely.is_valid(out))
     if bad.size:
         out[bad] = polygonal(shapely.make_valid(out[bad]))
+        # A repaired cell that snapping pinched into pieces meeting at a point (a ring
+        # folded across itself): its own shape clipped to its outline instead, whole.
+        given = np.asarray(cells, dtype=object)[bad]
+        pinched = bad[shapely.get_num_geometries(out[bad]) > shapely.get_num_geometries(given)]
+        for k in pinched.tolist():
+            if owner[k] >= 0:
+                clipped = shapely.intersection(
+                    shapely.make_valid(np.asarray(cells, dtype=object)[k]), outlines[owner[k]]
+                )
+                out[k] = polygonal(np.asarray([clipped], dtype=object))[0]
     out = _without_overlaps(out, (tolerance * _OVERLAP_SHARE) ** 2)
     out = _without_gaps(out, owner, np.asarray(outlines, dtype=object), tolerance * tolerance)
     return _without_crumbs(out, tolerance * tolerance)
