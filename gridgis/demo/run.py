@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +19,17 @@ from sqlalchemy import Connection, Engine, func, select
 from gridgis.audit import SYSTEM
 from gridgis.db.models import Building, Case, Community, District, GridCell, GridWorker, Street
 from gridgis.demo.cases import PERIOD
-from gridgis.demo.files import write_branches, write_buildings, write_facilities, write_workers
+from gridgis.demo.files import (
+    write_branches,
+    write_buildings,
+    write_cases,
+    write_facilities,
+    write_workers,
+)
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.profiles import profile
 from gridgis.errors import Problem, ValidationError
+from gridgis.intake.report import IntakeReport
 from gridgis.partition.validate import LayoutFinding, LayoutReport, validate_layout
 from gridgis.registers.report import RegisterReport
 
@@ -364,15 +371,22 @@ IMPORTED_BY = "demo"
 """The actor of the demo's imports of its registers' files."""
 
 
-def _check_import(report: RegisterReport, path: Path) -> None:
-    """Refuse an import of the demo's own file that rejected or flagged any row."""
-    refused = {k: v for k, v in report.counts.items() if k in ("rejected", "flagged") and v}
+def _check_import(report: RegisterReport | IntakeReport, path: Path) -> None:
+    """Refuse an import of the demo's own file that rejected, flagged or skipped any row."""
+    refused = {
+        k: v for k, v in report.counts.items() if k in ("rejected", "flagged", "duplicate") and v
+    }
     if refused:
-        rows = report.rows[report.rows["outcome"].isin(["rejected", "flagged"])].head(5)
+        rows = report.rows[report.rows["outcome"].isin(list(refused))].head(5)
+        intake = isinstance(report, IntakeReport)
         reasons = "; ".join(
             f"{i} {o}: {r if isinstance(r, str) else f}"
             for i, o, r, f in zip(
-                rows["id"], rows["outcome"], rows["reason"], rows["flags"], strict=True
+                rows["external_id" if intake else "id"],
+                rows["outcome"],
+                rows["reason"],
+                rows["flag" if intake else "flags"],
+                strict=True,
             )
         )
         raise ValidationError(
@@ -405,11 +419,13 @@ def _load(
     *,
     replace: bool,
     files: dict[str, Path],
+    case_files: Mapping[Path, str] | None = None,
     progress: Progress | None,
 ) -> dict[str, float] | None:
     """Store ``demo`` in one transaction: the COPY loaders, and the importers for the
     registers ``files`` holds (``buildings``, ``workers``, ``branches``,
-    ``facilities``), as a district's own.
+    ``facilities``) and for the exports of cases ``case_files`` names (each with the
+    system of its coordinates), as a district's own.
 
     Returns the seconds per step, or ``None`` when the district was loaded meanwhile
     (and ``replace`` is not set): then nothing is changed.
@@ -454,6 +470,22 @@ def _load(
                 expected = demo.facilities.set_index("external_id")
                 _check_placed(placed, expected["community_code"], files[kind], "community")
                 _check_placed(placed.str[:9], expected["street_code"], files[kind], "street")
+        import_cases_files(conn)
+
+    def import_cases_files(conn: Connection) -> None:
+        """The exports of cases (once the cells are published), each placed as generated."""
+        from gridgis.intake import import_cases
+
+        clock = time.perf_counter()
+        placed = []
+        for path, crs in (case_files or {}).items():
+            report = import_cases(conn, path, crs=crs, actor=IMPORTED_BY)
+            _check_import(report, path)
+            placed.append(report.rows.set_index("external_id")["cell_code"])
+        if case_files:
+            expected = demo.cases.set_index("external_id")["cell_code"]
+            _check_placed(pd.concat(placed), expected, Path("事件_*.csv"), "cell")
+            imported["cases"] = time.perf_counter() - clock
 
     def nothing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         """``frame`` emptied when its file is imported instead."""
@@ -479,7 +511,7 @@ def _load(
             branches=nothing(demo.branches, "branches"),
             branch_cells=nothing(demo.branch_cells, "branches"),
             facilities=nothing(demo.facilities, "facilities"),
-            cases=demo.cases,
+            cases=demo.cases.iloc[0:0] if case_files else demo.cases,
             inspections=demo.inspections,
             inspection_cells=demo.inspection_cells,
             actor=SYSTEM,
@@ -618,6 +650,7 @@ def run_demo(
             "branches": write_branches(demo.branches, demo.branch_cells, folder),
             "facilities": write_facilities(demo.facilities, folder),
         }
+        case_files = write_cases(demo.cases, folder)
         seconds["files"] = time.perf_counter() - clock
         clock = time.perf_counter()
         load_seconds = _load(
@@ -625,6 +658,7 @@ def run_demo(
             demo,
             replace=replace,
             files=files,
+            case_files=case_files,
             progress=progress,
         )
     if load_seconds is None:
