@@ -623,24 +623,11 @@ def build_inspections(
         geometry=tracks[order],
         crs=crs,
     )
-    # Visited cells: those holding any of every fourth track point, and the worker's own.
-    sample = (offset % 4 == 0) | (offset == count[owner_pt] - 1)
-    cells_arr = cells.geometry.to_numpy()
-    tree = shapely.STRtree(cells_arr)
-    sample_pts = shapely.points(px[sample], py[sample])
-    hit = tree.query(sample_pts, predicate="within")
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
+    # Visited cells: every cell the track passes through (as the importer of patrols finds
+    # them, :func:`gridgis.intake.import_inspections`); the tracks go in the tree.
+    tree = shapely.STRtree(records.geometry.to_numpy())
+    cell_k, track_k = tree.query(cells.geometry.to_numpy(), predicate="intersects")
     visited = pd.DataFrame(
-        {
-            "record": ids[rank[owner_pt[sample][hit[0]]]],
-            "cell_code": cells["code"].to_numpy()[hit[1]],
-        }
-    )
-    own = pd.DataFrame({"record": ids, "cell_code": records["cell_code"].to_numpy()})
-    visited = (
-        pd.concat([own, visited], ignore_index=True)
-        .drop_duplicates()
-        .sort_values(["record", "cell_code"], ignore_index=True)
-    )
+        {"record": ids[track_k], "cell_code": cells["code"].to_numpy()[cell_k]}
+    ).sort_values(["record", "cell_code"], ignore_index=True)
     return Activity(records.drop(columns="cell_code"), visited)

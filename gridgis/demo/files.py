@@ -37,16 +37,19 @@ __all__ = [
     "BUILDINGS_FILE",
     "CASE_FILES",
     "FACILITIES_FILE",
+    "INSPECTIONS_FILE",
     "WORKERS_FILE",
     "branch_register",
     "building_register",
     "case_register",
     "facility_register",
+    "inspection_register",
     "worker_roster",
     "write_branches",
     "write_buildings",
     "write_cases",
     "write_facilities",
+    "write_inspections",
     "write_workers",
 ]
 
@@ -61,6 +64,9 @@ WORKERS_FILE = "网格员名册.xlsx"
 
 BRANCHES_FILE = "党组织.csv"
 """The name of the demo's register of party organisations in its folder."""
+
+INSPECTIONS_FILE = "巡查轨迹.gpkg"
+"""The name of the demo's export of patrols (GPS tracks) in its folder."""
 
 CASE_FILES: dict[str, tuple[str, str]] = {
     "网格员巡查": ("事件_网格员巡查.csv", "wgs84"),
@@ -365,3 +371,51 @@ def write_cases(cases: pd.DataFrame, folder: str | Path) -> dict[Path, str]:
             register[mine].to_csv(path, index=False, encoding="utf-8")
             written[path] = crs
     return written
+
+
+def inspection_register(inspections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The patrols as an export of the grid workers' app: one GPS track each.
+
+    Parameters
+    ----------
+    inspections:
+        ``external_id``, ``worker`` (the worker's external id, as on the roster),
+        ``started_at``, ``ended_at`` (tz-aware), tracks in EPSG:4326.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        编号, 网格员, 开始时间, 结束时间 (China Standard Time), tracks in EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        When ``inspections`` are not in EPSG:4326.
+    """
+    if inspections.crs is None or not inspections.crs.equals("EPSG:4326"):
+        raise InputError(f"`inspections` are in {inspections.crs} but are expected in EPSG:4326")
+    return gpd.GeoDataFrame(
+        {
+            "编号": inspections["external_id"].astype(str).to_numpy(),
+            "网格员": inspections["worker"].astype(str).to_numpy(),
+            "开始时间": _local_times(inspections["started_at"]).to_numpy(),
+            "结束时间": _local_times(inspections["ended_at"]).to_numpy(),
+        },
+        geometry=inspections.geometry.to_numpy(),
+        crs=inspections.crs,
+    )
+
+
+def write_inspections(inspections: gpd.GeoDataFrame, folder: str | Path) -> Path:
+    """Write :func:`inspection_register` as ``folder``/:data:`INSPECTIONS_FILE` (GeoPackage).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (replaced if it exists; the folder is created when missing).
+    """
+    path = Path(folder) / INSPECTIONS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    inspection_register(inspections).to_file(path, driver="GPKG", layer="巡查", engine="pyogrio")
+    return path

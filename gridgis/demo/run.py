@@ -24,6 +24,7 @@ from gridgis.demo.files import (
     write_buildings,
     write_cases,
     write_facilities,
+    write_inspections,
     write_workers,
 )
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
@@ -471,6 +472,8 @@ def _load(
                 _check_placed(placed, expected["community_code"], files[kind], "community")
                 _check_placed(placed.str[:9], expected["street_code"], files[kind], "street")
         import_cases_files(conn)
+        if "inspections" in files:
+            import_inspections_file(conn)
 
     def import_cases_files(conn: Connection) -> None:
         """The exports of cases (once the cells are published), each placed as generated."""
@@ -486,6 +489,15 @@ def _load(
             expected = demo.cases.set_index("external_id")["cell_code"]
             _check_placed(pd.concat(placed), expected, Path("事件_*.csv"), "cell")
             imported["cases"] = time.perf_counter() - clock
+
+    def import_inspections_file(conn: Connection) -> None:
+        """The patrols' tracks (once the workers are stored): the importer finds their cells."""
+        from gridgis.intake import import_inspections
+
+        path = files["inspections"]
+        clock = time.perf_counter()
+        _check_import(import_inspections(conn, path, actor=IMPORTED_BY), path)
+        imported["inspections"] = time.perf_counter() - clock
 
     def nothing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         """``frame`` emptied when its file is imported instead."""
@@ -512,8 +524,8 @@ def _load(
             branch_cells=nothing(demo.branch_cells, "branches"),
             facilities=nothing(demo.facilities, "facilities"),
             cases=demo.cases.iloc[0:0] if case_files else demo.cases,
-            inspections=demo.inspections,
-            inspection_cells=demo.inspection_cells,
+            inspections=nothing(demo.inspections, "inspections"),
+            inspection_cells=nothing(demo.inspection_cells, "inspections"),
             actor=SYSTEM,
             published_by=PUBLISHED_BY,
             progress=progress,
@@ -649,6 +661,7 @@ def run_demo(
             "workers": write_workers(demo.workers, demo.worker_cells, folder),
             "branches": write_branches(demo.branches, demo.branch_cells, folder),
             "facilities": write_facilities(demo.facilities, folder),
+            "inspections": write_inspections(demo.inspections, folder),
         }
         case_files = write_cases(demo.cases, folder)
         seconds["files"] = time.perf_counter() - clock
