@@ -220,10 +220,11 @@ def _lognormal(
 
 
 def _raw(
-    points: NDArray[np.object_], source: NDArray[np.int64], crs: object
+    points: NDArray[np.object_], source: NDArray[np.int64], crs: crs_mod.CRSLike
 ) -> NDArray[np.float64]:
     """The coordinates each source sends (rounded to 7 decimals, about 1 cm) for ``points``."""
-    lon, lat = crs_mod.to_wgs84(shapely.get_x(points), shapely.get_y(points), crs)
+    x = np.asarray(shapely.get_x(points), dtype=float)
+    lon, lat = crs_mod.to_wgs84(x, np.asarray(shapely.get_y(points), dtype=float), crs)
     raw = np.column_stack([np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)])
     for k, name in enumerate(_SOURCE_CRS):
         mine = source == k
@@ -232,7 +233,7 @@ def _raw(
     return np.round(raw, 7)
 
 
-def _received(raw: NDArray[np.float64], source: NDArray[np.int64], crs: object) -> NDArray:
+def _received(raw: NDArray[np.float64], source: NDArray[np.int64], crs: crs_mod.CRSLike) -> NDArray:
     """The points (in ``crs``) that coordinates as received denote, as an import reads them."""
     lon, lat = raw[:, 0].copy(), raw[:, 1].copy()
     for k, name in enumerate(_SOURCE_CRS):
@@ -247,7 +248,7 @@ def _as_received(
     points: NDArray[np.object_],
     source: NDArray[np.int64],
     cells: NDArray[np.object_],
-    crs: object,
+    crs: crs_mod.CRSLike,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.object_]]:
     """Raw coordinates of each case and the point they denote, inside the case's cell.
 
