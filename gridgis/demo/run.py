@@ -555,12 +555,14 @@ def run_demo(
     communities with their cell bounds, roads, buildings and units, the
     cells (published as layout version 1 of each community), grid workers,
     party branches, service facilities, cases and inspections. Buildings,
-    service facilities, grid workers and party branches are written as a
-    district office's files (:mod:`gridgis.demo.files`) and loaded by their
-    importers, each in a savepoint of that transaction (buildings before the
-    cells are published on them); the rest by the COPY loaders of
-    :mod:`gridgis.db.bulk`. A row an importer rejects or flags, or places in
-    another community than the generator did, stops the load: nothing is stored.
+    service facilities, grid workers, party branches, the year of cases (one
+    export per source, with each case's history) and the patrols' GPS tracks are
+    written as a district office's files (:mod:`gridgis.demo.files`) and loaded by
+    their importers, each in a savepoint of that transaction (buildings before the
+    cells are published on them); the outlines, roads and building units by the
+    COPY loaders of :mod:`gridgis.db.bulk`. A row an importer rejects, flags or
+    skips, or places in another community (a case: another cell) than the
+    generator did, stops the load: nothing is stored.
 
     Parameters
     ----------
@@ -586,13 +588,15 @@ def run_demo(
     keep_files:
         A folder to write the district's registers into and keep them there (the
         buildings, the service facilities, the roster of grid workers, the party
-        organisations: :mod:`gridgis.demo.files`); by default they go to a temporary
-        folder, deleted after the load. Either way they are loaded through the
-        importers (:func:`gridgis.registers.buildings.import_buildings`,
+        organisations, the exports of cases and patrols: :mod:`gridgis.demo.files`);
+        by default they go to a temporary folder, deleted after the load. Either way
+        they are loaded through the importers
+        (:func:`gridgis.registers.buildings.import_buildings`,
         :func:`gridgis.registers.facilities.import_facilities`,
         :func:`gridgis.registers.workers.import_workers`,
-        :func:`gridgis.registers.branches.import_branches`, actor ``demo``), as a
-        district office's own files would be.
+        :func:`gridgis.registers.branches.import_branches`,
+        :func:`gridgis.intake.import_cases`, :func:`gridgis.intake.import_inspections`,
+        actor ``demo``), as a district office's own files would be.
 
     Returns
     -------
