@@ -400,7 +400,9 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
                 "(SELECT count(*) FROM party_branch WHERE community_code LIKE '211403%')"
             )
         ).one()
-    assert sorted(imports) == ["branch", "building", "facility", "worker"]
+    assert sorted(imports) == [
+        "branch", "building", "case", "facility", "inspection", "worker",
+    ]  # fmt: skip
     for kind, count, summary_key in [("worker", stored[0], "workers"),
                                      ("branch", stored[1], "branches")]:  # fmt: skip
         after = imports[kind]["after"]
@@ -488,7 +490,7 @@ def test_buildings_and_facilities_go_through_the_importers(engine: Engine, tmp_p
     # One import row each by actor demo, no bulk 'load' row for them.
     assert imports["building"]["imported"] == imports["building"]["read"] == len(demo.buildings)
     assert imports["facility"]["imported"] == imports["facility"]["read"] == len(demo.facilities)
-    assert "building" not in loaded and "facility" not in loaded and "case" in loaded
+    assert "building" not in loaded and "facility" not in loaded and "road" in loaded
     # The same buildings as generated, in the communities generated; units on their buildings.
     columns = ["external_id", "community_code", "households", "residents", "floors", "name",
                "address", "compound"]  # fmt: skip
@@ -548,3 +550,186 @@ def test_a_demo_file_that_does_not_import_cleanly_loads_nothing(engine: Engine, 
             )
         ).one()
     assert tuple(left) == (0, 0, 0, audit_rows, 0)
+
+
+_CASE_COLUMNS = [
+    "external_id", "category_code", "description", "source", "address", "raw_x", "raw_y",
+    "raw_crs", "cell_code", "community_code", "street_code", "deadline",
+    "reported_at", "reported_by", "registered_at", "registered_by", "dispatched_at",
+    "dispatched_by", "handled_at", "handled_by", "verified_at", "verified_by", "closed_at",
+    "closed_by", "rejected_at", "rejected_by",
+]  # fmt: skip
+
+
+def test_cases_and_inspections_go_through_the_importers(engine: Engine, tmp_path) -> None:
+    # Issue 16 point 12: the demo's year of cases is a former system's exports, imported
+    # with their history (steps, times, actors), each export in its coordinates' system;
+    # its patrols are the app's GPS tracks, imported, their cells found by the importer.
+    from gridgis.demo.files import CASE_FILES, INSPECTIONS_FILE
+    from gridgis.intake import import_cases, import_inspections
+
+    files = tmp_path / "files"
+    summary = run_demo(engine, district="211403", scale=0.01, seed=1, workers=1, keep_files=files)
+    assert summary.created and summary.ok, "\n".join(summary.lines())
+    demo = generate_district("211403", scale=0.01, seed=1, workers=1)
+    assert pd.read_csv(files / CASE_FILES["12345热线"][0], nrows=0).columns.tolist()[:9] == [
+        "编号", "类别", "上报时间", "描述", "地址", "经度", "纬度", "来源", "上报人",
+    ]  # fmt: skip
+    columns = ", ".join(f"r.{c}" for c in _CASE_COLUMNS if c != "cell_code")
+    with engine.connect() as conn:
+        imports = (
+            conn.execute(
+                text(
+                    "SELECT summary->'after' FROM audit_log "
+                    "WHERE action = 'import' AND actor = 'demo' AND object_type = 'case'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        loaded = (
+            conn.execute(text("SELECT object_type FROM audit_log WHERE action = 'load'"))
+            .scalars()
+            .all()
+        )
+        stored = pd.DataFrame(
+            conn.execute(
+                text(
+                    f"SELECT {columns}, g.code AS cell_code, r.located_by, "
+                    "ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat "
+                    "FROM case_record r JOIN grid_cell g ON g.id = r.cell_id"
+                )
+            ).all()
+        )
+    # One import row per export (by actor demo), all its rows placed; no bulk 'load' row.
+    assert len(imports) == len(CASE_FILES) and "case" not in loaded
+    assert sum(i["rows"] for i in imports) == sum(i["coordinates"] for i in imports)
+    assert sum(i["rows"] for i in imports) == len(demo.cases)
+    # The same cases as generated: categories, times, steps, actors, cells, raw coordinates.
+    got = stored.sort_values("external_id", ignore_index=True)
+    want = demo.cases.sort_values("external_id", ignore_index=True)
+    for column in _CASE_COLUMNS:
+        if column.endswith("_at") or column == "deadline":
+            got[column] = pd.to_datetime(got[column], utc=True)
+            want[column] = pd.to_datetime(want[column], utc=True)
+    pd.testing.assert_frame_equal(got[_CASE_COLUMNS], want[_CASE_COLUMNS], check_dtype=False)
+    assert (got["located_by"] == "coordinates").all()
+    # Points where generated (to well under a centimetre: the import reads them back from
+    # the raw coordinates, through GCJ-02 and BD-09 for two of the sources).
+    assert np.allclose(got["lon"], want.geometry.x, atol=1e-7)
+    assert np.allclose(got["lat"], want.geometry.y, atol=1e-7)
+    assert set(demo.cases["raw_crs"]) == {crs for _, crs in CASE_FILES.values()}
+    with engine.connect() as conn:
+        steps = dict(
+            conn.execute(text("SELECT step, count(*) FROM case_record GROUP BY step")).all()
+        )
+    assert steps["closed"] > 0 and steps["rejected"] > 0
+
+    # The same patrols as generated: workers, times, tracks, and the cells they pass through.
+    with engine.connect() as conn:
+        patrols = pd.DataFrame(
+            conn.execute(
+                text(
+                    "SELECT i.external_id, w.external_id AS worker, i.started_at, i.ended_at, "
+                    "ST_NPoints(i.geom) AS points, i.location_flag FROM inspection i "
+                    "JOIN grid_worker w ON w.id = i.worker_id"
+                )
+            ).all()
+        )
+        visits = pd.DataFrame(
+            conn.execute(
+                text(
+                    "SELECT i.external_id AS record, g.code AS cell_code FROM inspection_cell v "
+                    "JOIN inspection i ON i.id = v.inspection_id "
+                    "JOIN grid_cell g ON g.id = v.cell_id"
+                )
+            ).all()
+        )
+        audit = conn.execute(
+            text(
+                "SELECT summary->'after' FROM audit_log WHERE action = 'import' "
+                "AND actor = 'demo' AND object_type = 'inspection'"
+            )
+        ).scalar_one()
+    assert audit["rows"] == audit["coordinates"] == len(demo.inspections) > 0
+    assert "inspection" not in loaded
+    got = patrols.sort_values("external_id", ignore_index=True)
+    want = demo.inspections.sort_values("external_id", ignore_index=True)
+    assert got["external_id"].tolist() == want["external_id"].tolist()
+    assert got["worker"].tolist() == want["worker"].tolist()
+    for column in ("started_at", "ended_at"):
+        assert (pd.to_datetime(got[column], utc=True) == want[column].dt.tz_convert("UTC")).all()
+    assert (got["points"].to_numpy() == shapely.get_num_points(want.geometry.to_numpy())).all()
+    assert got["location_flag"].isna().all()
+    pd.testing.assert_frame_equal(
+        visits.sort_values(["record", "cell_code"], ignore_index=True),
+        demo.inspection_cells.sort_values(["record", "cell_code"], ignore_index=True),
+        check_dtype=False,
+    )
+
+    # Importing the demo's exports again changes nothing.
+    for name, crs in CASE_FILES.values():
+        again = import_cases(engine, files / name, crs=crs, actor="test")
+        assert again.counts["duplicate"] == again.counts["rows_read"] > 0, again.counts
+    again = import_inspections(engine, files / INSPECTIONS_FILE, actor="test")
+    assert again.counts["duplicate"] == again.counts["inspections"] > 0, again.counts
+
+
+def test_a_demo_case_or_patrol_export_that_does_not_import_cleanly_loads_nothing(
+    engine: Engine, tmp_path
+) -> None:
+    from gridgis.demo.files import (
+        write_branches,
+        write_buildings,
+        write_cases,
+        write_facilities,
+        write_inspections,
+        write_workers,
+    )
+    from gridgis.demo.run import _ensure_divisions_and_outline, _load
+
+    demo = generate_district("211403", scale=0.01, seed=1, workers=1)
+    _ensure_divisions_and_outline(engine, "211403")
+    with engine.connect() as conn:
+        audit_rows = conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+    files = {
+        "buildings": write_buildings(demo.buildings, tmp_path),
+        "workers": write_workers(demo.workers, demo.worker_cells, tmp_path),
+        "branches": write_branches(demo.branches, demo.branch_cells, tmp_path),
+        "facilities": write_facilities(demo.facilities, tmp_path),
+        "inspections": write_inspections(demo.inspections, tmp_path),
+    }
+    broken = demo.cases.copy()
+    last = broken.index[-1]  # a step out of order in the last export: its import is refused
+    broken.loc[last, "closed_at"] = broken.loc[last, "reported_at"] - pd.Timedelta(hours=1)
+    broken.loc[last, "rejected_at"] = pd.NaT
+    case_files = write_cases(broken, tmp_path)
+    with pytest.raises(
+        ValidationError, match=r"事件_.*\.csv did not import cleanly: \{'rejected': 1\}"
+    ):
+        _load(engine, demo, replace=False, files=files, case_files=case_files, progress=None)
+    with engine.connect() as conn:
+        left = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM case_record), (SELECT count(*) FROM building), "
+                "(SELECT count(*) FROM grid_cell), (SELECT count(*) FROM grid_worker), "
+                "(SELECT count(*) FROM road), (SELECT count(*) FROM audit_log), "
+                "(SELECT count(*) FROM community WHERE geom IS NOT NULL AND code LIKE '211403%')"
+            )
+        ).one()
+    assert tuple(left) == (0, 0, 0, 0, 0, audit_rows, 0)
+
+    # A track the importer refuses (a worker not on the roster) loads nothing either.
+    stray = demo.inspections.copy()
+    stray.loc[stray.index[0], "worker"] = "not-on-the-roster"
+    files["inspections"] = write_inspections(stray, tmp_path)
+    with pytest.raises(ValidationError, match=r"巡查轨迹.gpkg did not import cleanly"):
+        _load(engine, demo, replace=False, files=files, progress=None)
+    with engine.connect() as conn:
+        left = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM inspection), (SELECT count(*) FROM building), "
+                "(SELECT count(*) FROM audit_log)"
+            )
+        ).one()
+    assert tuple(left) == (0, 0, audit_rows)

@@ -968,3 +968,62 @@ def test_a_repeated_id_is_reported_in_bounded_words(demo_engine: Engine, tmp_pat
     assert reasons.str.len().max() < 400
     assert reasons.iloc[0].startswith("external id 'SAME' is used by 3,000 rows of the file")
     assert "2, 3, 4" in reasons.iloc[0]
+
+
+def test_import_cases_with_their_history_stores_the_step_reached(
+    demo_engine: Engine, places: dict[str, Any], tmp_path: Path
+) -> None:
+    # A year of past cases from a former system: each stored at the step it had reached.
+    (_, x1, y1), (_, x2, y2) = places["points"][:2]
+    header = ["编号", "类别", "上报时间", "经度", "纬度", "立案时间", "立案人", "派遣时间",
+              "处置时间", "核查时间", "结案时间", "结案人", "作废时间", "作废人"]  # fmt: skip
+    rows = [
+        ["H-1", "消防安全", "2025-03-01 08:30", x1, y1, "2025-03-01 09:00", "中心",
+         "2025-03-01 09:30", "2025-03-02 10:00", "2025-03-02 15:00", "2025-03-02 16:00", "中心",
+         "", ""],
+        ["H-2", "消防安全", "2025-03-01 08:30", x2, y2, "2025-03-01 09:00", "中心", "", "", "",
+         "", "", "", ""],
+        ["H-3", "消防安全", "2025-03-01 08:30", x2, y2, "", "", "", "", "", "", "",
+         "2025-03-01 10:00", "中心"],
+        ["H-4", "消防安全", "2025-03-01 08:30", x1, y1, "2025-03-01 09:00", "", "", "", "",
+         "2025-03-02 16:00", "", "", ""],
+        ["H-5", "消防安全", "2025-03-01 08:30", x1, y1, "2025-03-01 08:00", "", "", "", "", "",
+         "", "", ""],
+        ["H-6", "消防安全", "2025-03-01 08:30", x1, y1, "2025-03-01 09:00", "", "", "", "", "",
+         "", "2025-03-01 10:00", ""],
+    ]  # fmt: skip
+    path = _write_csv(tmp_path / "past.csv", header, rows, "utf-8")
+    report = import_cases(demo_engine, path, actor="test")
+
+    _check_counts(report)
+    lines = _by_id(report)
+    assert [lines[f"H-{i}"]["outcome"] for i in range(1, 7)] == [
+        "coordinates", "coordinates", "coordinates", "rejected", "rejected", "coordinates",
+    ]  # fmt: skip
+    assert lines["H-4"]["reason"] == ("closed (结案) time without a verified (核查) time")
+    assert lines["H-5"]["reason"] == "registered (立案) time is before the reported time"
+    with demo_engine.connect() as conn:
+        stored = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                text(
+                    "SELECT external_id, step, closed_at, closed_by, registered_by, rejected_by "
+                    "FROM case_record WHERE external_id LIKE 'H-%'"
+                )
+            ).all()
+        }
+    assert stored["H-1"] == (
+        "closed",
+        dt.datetime(2025, 3, 2, 16, 0, tzinfo=SHANGHAI),
+        "中心",
+        "中心",
+        None,
+    )
+    assert stored["H-2"][0] == "registered" and stored["H-3"] == (
+        "rejected",
+        None,
+        None,
+        None,
+        "中心",
+    )
+    assert stored["H-6"][0] == "rejected"

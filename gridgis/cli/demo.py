@@ -46,8 +46,8 @@ import the generator (tests/test_cli_help.py keeps the two equal)."""
     type=click.Path(file_okay=False, writable=True),
     default=None,
     help="Folder to keep the district's register files in (buildings, service facilities, "
-    "the roster of grid workers, the party organisations, as an office would have them), "
-    "to look at or import again.",
+    "the roster of grid workers, the party organisations, the exports of cases and patrols, "
+    "as an office would have them), to look at or import again.",
 )
 @friendly
 def demo_cmd(
@@ -65,10 +65,11 @@ def demo_cmd(
     party branches, service facilities, a year of cases and patrols. Runs
     once: when the district already has data it says so and changes nothing
     (use --replace). Everything is loaded in one transaction; the buildings,
-    the service facilities, the roster of grid workers and the party
-    organisations are written as files and loaded by the importers of
-    `gridgis import buildings`, `facilities`, `workers` and `branches`, as a
-    district's own registers would be.
+    the service facilities, the roster of grid workers, the party
+    organisations, the cases (with their history) and the patrols' tracks are
+    written as files and loaded by the importers of `gridgis import buildings`,
+    `facilities`, `workers`, `branches`, `cases` and `inspections`, as a
+    district's own files would be.
     """
     from gridgis.db import migrate
     from gridgis.db.engine import get_engine

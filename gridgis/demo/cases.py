@@ -141,7 +141,7 @@ _HANDLER = {
 
 _SOURCES = ("网格员巡查", "居民随手拍", "12345热线", "部门移交")
 _SOURCE_SHARE = np.array([0.65, 0.12, 0.15, 0.08])
-_SOURCE_CRS = ("wgs84", "gcj02", "bd09", "EPSG:4490")
+_SOURCE_CRS = ("wgs84", "gcj02", "bd09", "cgcs2000")
 
 # Public holidays of 2025 (days off), with the Spring Festival on 29 January.
 _HOLIDAYS = [
@@ -217,6 +217,56 @@ def _lognormal(
     rng: np.random.Generator, median: NDArray[np.float64] | float, sigma: float, n: int
 ) -> NDArray[np.float64]:
     return np.asarray(median) * rng.lognormal(0.0, sigma, n)
+
+
+def _raw(
+    points: NDArray[np.object_], source: NDArray[np.int64], crs: crs_mod.CRSLike
+) -> NDArray[np.float64]:
+    """The coordinates each source sends (rounded to 7 decimals, about 1 cm) for ``points``."""
+    x = np.asarray(shapely.get_x(points), dtype=float)
+    lon, lat = crs_mod.to_wgs84(x, np.asarray(shapely.get_y(points), dtype=float), crs)
+    raw = np.column_stack([np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)])
+    for k, name in enumerate(_SOURCE_CRS):
+        mine = source == k
+        if mine.any() and name in ("gcj02", "bd09"):
+            raw[mine, 0], raw[mine, 1] = crs_mod.from_wgs84(raw[mine, 0], raw[mine, 1], name)
+    return np.round(raw, 7)
+
+
+def _received(raw: NDArray[np.float64], source: NDArray[np.int64], crs: crs_mod.CRSLike) -> NDArray:
+    """The points (in ``crs``) that coordinates as received denote, as an import reads them."""
+    lon, lat = raw[:, 0].copy(), raw[:, 1].copy()
+    for k, name in enumerate(_SOURCE_CRS):
+        mine = source == k
+        if mine.any():
+            lon[mine], lat[mine] = crs_mod.to_wgs84(raw[mine, 0], raw[mine, 1], name)
+    x, y = crs_mod.from_wgs84(lon, lat, crs)
+    return np.asarray(shapely.points(x, y), dtype=object)
+
+
+def _as_received(
+    points: NDArray[np.object_],
+    source: NDArray[np.int64],
+    cells: NDArray[np.object_],
+    crs: crs_mod.CRSLike,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.object_]]:
+    """Raw coordinates of each case and the point they denote, inside the case's cell.
+
+    A point within a centimetre of its cell's edge could be read back, from coordinates
+    rounded to 7 decimals (or through GCJ-02 and BD-09), in the next cell: the rare such
+    case is moved to a point well inside its cell, so that importing the demo's files
+    places every case where it was generated.
+    """
+    raw = _raw(points, source, crs)
+    received = _received(raw, source, crs)
+    for _ in range(3):
+        off = np.flatnonzero(~shapely.within(received, cells))
+        if off.size == 0:
+            break
+        inner = np.asarray(shapely.point_on_surface(cells[off]), dtype=object)
+        raw[off] = _raw(inner, source[off], crs)
+        received[off] = _received(raw[off], source[off], crs)
+    return raw[:, 0], raw[:, 1], received
 
 
 def build_cases(
@@ -435,15 +485,7 @@ def build_cases(
         ],
         dtype=object,
     )
-    lon, lat = crs_mod.to_wgs84(shapely.get_x(points), shapely.get_y(points), crs)
-    raw_x = np.asarray(lon, dtype=float).copy()
-    raw_y = np.asarray(lat, dtype=float).copy()
-    gcj = source == 1
-    if gcj.any():
-        raw_x[gcj], raw_y[gcj] = crs_mod.wgs84_to_gcj02(raw_x[gcj], raw_y[gcj])
-    bd = source == 2
-    if bd.any():
-        raw_x[bd], raw_y[bd] = crs_mod.wgs84_to_bd09(raw_x[bd], raw_y[bd])
+    raw_x, raw_y, points = _as_received(points, source, cells.geometry.to_numpy()[cell_of], crs)
     records = gpd.GeoDataFrame(
         {
             "external_id": [f"demo-{profile.code}-c{i:07d}" for i in range(1, n_cases + 1)],
@@ -451,8 +493,8 @@ def build_cases(
             "description": description,
             "source": np.asarray(_SOURCES, dtype=object)[source],
             "address": place,
-            "raw_x": np.round(raw_x, 7),
-            "raw_y": np.round(raw_y, 7),
+            "raw_x": raw_x,
+            "raw_y": raw_y,
             "raw_crs": np.asarray(_SOURCE_CRS, dtype=object)[source],
             "cell_code": cell_code,
             "community_code": community_code,
@@ -582,24 +624,11 @@ def build_inspections(
         geometry=tracks[order],
         crs=crs,
     )
-    # Visited cells: those holding any of every fourth track point, and the worker's own.
-    sample = (offset % 4 == 0) | (offset == count[owner_pt] - 1)
-    cells_arr = cells.geometry.to_numpy()
-    tree = shapely.STRtree(cells_arr)
-    sample_pts = shapely.points(px[sample], py[sample])
-    hit = tree.query(sample_pts, predicate="within")
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
+    # Visited cells: every cell the track passes through (as the importer of patrols finds
+    # them, :func:`gridgis.intake.import_inspections`); the tracks go in the tree.
+    tree = shapely.STRtree(records.geometry.to_numpy())
+    cell_k, track_k = tree.query(cells.geometry.to_numpy(), predicate="intersects")
     visited = pd.DataFrame(
-        {
-            "record": ids[rank[owner_pt[sample][hit[0]]]],
-            "cell_code": cells["code"].to_numpy()[hit[1]],
-        }
-    )
-    own = pd.DataFrame({"record": ids, "cell_code": records["cell_code"].to_numpy()})
-    visited = (
-        pd.concat([own, visited], ignore_index=True)
-        .drop_duplicates()
-        .sort_values(["record", "cell_code"], ignore_index=True)
-    )
+        {"record": ids[track_k], "cell_code": cells["code"].to_numpy()[cell_k]}
+    ).sort_values(["record", "cell_code"], ignore_index=True)
     return Activity(records.drop(columns="cell_code"), visited)

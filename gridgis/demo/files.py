@@ -24,24 +24,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from gridgis.errors import InputError
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, FACILITY_KIND_NAMES, WORKER_ROLE_NAMES
 from gridgis.registers.templates import template_columns
+from gridgis.times import CHINA_TZ
 
 __all__ = [
     "BRANCHES_FILE",
     "BUILDINGS_FILE",
+    "CASE_FILES",
     "FACILITIES_FILE",
+    "INSPECTIONS_FILE",
     "WORKERS_FILE",
     "branch_register",
     "building_register",
+    "case_register",
     "facility_register",
+    "inspection_register",
     "worker_roster",
     "write_branches",
     "write_buildings",
+    "write_cases",
     "write_facilities",
+    "write_inspections",
     "write_workers",
 ]
 
@@ -56,6 +64,33 @@ WORKERS_FILE = "网格员名册.xlsx"
 
 BRANCHES_FILE = "党组织.csv"
 """The name of the demo's register of party organisations in its folder."""
+
+INSPECTIONS_FILE = "巡查轨迹.gpkg"
+"""The name of the demo's export of patrols (GPS tracks) in its folder."""
+
+CASE_FILES: dict[str, tuple[str, str]] = {
+    "网格员巡查": ("事件_网格员巡查.csv", "wgs84"),
+    "居民随手拍": ("事件_居民随手拍.csv", "gcj02"),
+    "12345热线": ("事件_12345热线.csv", "bd09"),
+    "部门移交": ("事件_部门移交.csv", "cgcs2000"),
+}
+"""The demo's exports of cases, one per source (来源), with the system of its coordinates:
+the grid workers' app sends GPS (WGS84), the residents' app GCJ-02, the 12345 hotline
+BD-09, the departments CGCS2000, so each export is imported with its own ``crs``."""
+
+_CASE_HEADERS = {
+    "external_id": "编号", "category_code": "类别", "reported_at": "上报时间",
+    "description": "描述", "address": "地址", "raw_x": "经度", "raw_y": "纬度",
+    "source": "来源", "reported_by": "上报人",
+    "registered_at": "立案时间", "registered_by": "立案人",
+    "dispatched_at": "派遣时间", "dispatched_by": "派遣人",
+    "handled_at": "处置时间", "handled_by": "处置人",
+    "verified_at": "核查时间", "verified_by": "核查人",
+    "closed_at": "结案时间", "closed_by": "结案人",
+    "rejected_at": "作废时间", "rejected_by": "作废人",
+}  # fmt: skip
+"""The columns of the demo's case exports: those :func:`gridgis.intake.import_cases` finds
+by their Chinese names (:data:`gridgis.intake.CASE_FIELDS`)."""
 
 _ROLE_OF_EMPLOYMENT = {
     "full_time": WORKER_ROLE_NAMES["full_time_worker"],
@@ -268,4 +303,119 @@ def write_facilities(facilities: gpd.GeoDataFrame, folder: str | Path) -> Path:
     path = Path(folder) / FACILITIES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     facility_register(facilities).to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+def _local_times(values: pd.Series) -> pd.Series:
+    """``2025-03-01 08:30:00`` in China Standard Time, as an office's export writes them;
+    blank for none (vectorised: ``.dt.strftime`` is much slower on a year of cases)."""
+    local = values.dt.tz_convert(CHINA_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
+    text = np.char.replace(np.datetime_as_string(local, unit="s"), "T", " ").astype(object)
+    text[np.isnat(local)] = None
+    return pd.Series(text, index=values.index, dtype=object)
+
+
+def case_register(cases: pd.DataFrame) -> pd.DataFrame:
+    """The cases as an export of a former system: one row each, with their history.
+
+    Parameters
+    ----------
+    cases:
+        As :func:`gridgis.demo.cases.build_cases` makes them: ``external_id``,
+        ``category_code``, ``description``, ``address``, ``raw_x``/``raw_y`` (the
+        coordinates as received), ``source``, ``reported_at``/``_by`` …
+        ``rejected_at``/``_by`` (times tz-aware).
+
+    Returns
+    -------
+    pandas.DataFrame
+        编号, 类别 (its code), 上报时间, 描述, 地址, 经度, 纬度, 来源, 上报人, then the time
+        and actor of each later step (立案时间, 立案人 … 作废时间, 作废人); times in China
+        Standard Time, blank where a step was not reached.
+    """
+    out = pd.DataFrame(index=cases.index)
+    for column, header in _CASE_HEADERS.items():
+        values = cases[column]
+        out[header] = _local_times(values) if column.endswith("_at") else values.to_numpy()
+    return out
+
+
+def write_cases(cases: pd.DataFrame, folder: str | Path) -> dict[Path, str]:
+    """Write :func:`case_register` as one UTF-8 CSV per source (:data:`CASE_FILES`).
+
+    Returns
+    -------
+    dict
+        Each file written (the folder is created when missing) and the system of its
+        coordinates (``crs`` of :func:`gridgis.intake.import_cases`); a source without
+        cases gets no file.
+
+    Raises
+    ------
+    InputError
+        When a case has a source that is not one of :data:`CASE_FILES`.
+    """
+    unknown = sorted(set(cases["source"]) - set(CASE_FILES))
+    if unknown:
+        raise InputError(
+            f"`cases` have source(s) {unknown} but are expected to come from {list(CASE_FILES)}"
+        )
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    register = case_register(cases)
+    written: dict[Path, str] = {}
+    for source, (name, crs) in CASE_FILES.items():
+        mine = (cases["source"] == source).to_numpy()
+        if mine.any():
+            path = folder / name
+            register[mine].to_csv(path, index=False, encoding="utf-8")
+            written[path] = crs
+    return written
+
+
+def inspection_register(inspections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The patrols as an export of the grid workers' app: one GPS track each.
+
+    Parameters
+    ----------
+    inspections:
+        ``external_id``, ``worker`` (the worker's external id, as on the roster),
+        ``started_at``, ``ended_at`` (tz-aware), tracks in EPSG:4326.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        编号, 网格员, 开始时间, 结束时间 (China Standard Time), tracks in EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        When ``inspections`` are not in EPSG:4326.
+    """
+    if inspections.crs is None or not inspections.crs.equals("EPSG:4326"):
+        raise InputError(f"`inspections` are in {inspections.crs} but are expected in EPSG:4326")
+    return gpd.GeoDataFrame(
+        {
+            "编号": inspections["external_id"].astype(str).to_numpy(),
+            "网格员": inspections["worker"].astype(str).to_numpy(),
+            "开始时间": _local_times(inspections["started_at"]).to_numpy(),
+            "结束时间": _local_times(inspections["ended_at"]).to_numpy(),
+        },
+        geometry=inspections.geometry.to_numpy(),
+        crs=inspections.crs,
+    )
+
+
+def write_inspections(inspections: gpd.GeoDataFrame, folder: str | Path) -> Path:
+    """Write :func:`inspection_register` as ``folder``/:data:`INSPECTIONS_FILE` (GeoPackage).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (replaced if it exists; the folder is created when missing).
+    """
+    path = Path(folder) / INSPECTIONS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    inspection_register(inspections).to_file(path, driver="GPKG", layer="巡查", engine="pyogrio")
     return path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +19,18 @@ from sqlalchemy import Connection, Engine, func, select
 from gridgis.audit import SYSTEM
 from gridgis.db.models import Building, Case, Community, District, GridCell, GridWorker, Street
 from gridgis.demo.cases import PERIOD
-from gridgis.demo.files import write_branches, write_buildings, write_facilities, write_workers
+from gridgis.demo.files import (
+    write_branches,
+    write_buildings,
+    write_cases,
+    write_facilities,
+    write_inspections,
+    write_workers,
+)
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.profiles import profile
 from gridgis.errors import Problem, ValidationError
+from gridgis.intake.report import IntakeReport
 from gridgis.partition.validate import LayoutFinding, LayoutReport, validate_layout
 from gridgis.registers.report import RegisterReport
 
@@ -364,15 +372,22 @@ IMPORTED_BY = "demo"
 """The actor of the demo's imports of its registers' files."""
 
 
-def _check_import(report: RegisterReport, path: Path) -> None:
-    """Refuse an import of the demo's own file that rejected or flagged any row."""
-    refused = {k: v for k, v in report.counts.items() if k in ("rejected", "flagged") and v}
+def _check_import(report: RegisterReport | IntakeReport, path: Path) -> None:
+    """Refuse an import of the demo's own file that rejected, flagged or skipped any row."""
+    refused = {
+        k: v for k, v in report.counts.items() if k in ("rejected", "flagged", "duplicate") and v
+    }
     if refused:
-        rows = report.rows[report.rows["outcome"].isin(["rejected", "flagged"])].head(5)
+        rows = report.rows[report.rows["outcome"].isin(list(refused))].head(5)
+        intake = isinstance(report, IntakeReport)
         reasons = "; ".join(
             f"{i} {o}: {r if isinstance(r, str) else f}"
             for i, o, r, f in zip(
-                rows["id"], rows["outcome"], rows["reason"], rows["flags"], strict=True
+                rows["external_id" if intake else "id"],
+                rows["outcome"],
+                rows["reason"],
+                rows["flag" if intake else "flags"],
+                strict=True,
             )
         )
         raise ValidationError(
@@ -405,11 +420,13 @@ def _load(
     *,
     replace: bool,
     files: dict[str, Path],
+    case_files: Mapping[Path, str] | None = None,
     progress: Progress | None,
 ) -> dict[str, float] | None:
     """Store ``demo`` in one transaction: the COPY loaders, and the importers for the
     registers ``files`` holds (``buildings``, ``workers``, ``branches``,
-    ``facilities``), as a district's own.
+    ``facilities``) and for the exports of cases ``case_files`` names (each with the
+    system of its coordinates), as a district's own.
 
     Returns the seconds per step, or ``None`` when the district was loaded meanwhile
     (and ``replace`` is not set): then nothing is changed.
@@ -454,6 +471,33 @@ def _load(
                 expected = demo.facilities.set_index("external_id")
                 _check_placed(placed, expected["community_code"], files[kind], "community")
                 _check_placed(placed.str[:9], expected["street_code"], files[kind], "street")
+        import_cases_files(conn)
+        if "inspections" in files:
+            import_inspections_file(conn)
+
+    def import_cases_files(conn: Connection) -> None:
+        """The exports of cases (once the cells are published), each placed as generated."""
+        from gridgis.intake import import_cases
+
+        clock = time.perf_counter()
+        placed = []
+        for path, crs in (case_files or {}).items():
+            report = import_cases(conn, path, crs=crs, actor=IMPORTED_BY)
+            _check_import(report, path)
+            placed.append(report.rows.set_index("external_id")["cell_code"])
+        if case_files:
+            expected = demo.cases.set_index("external_id")["cell_code"]
+            _check_placed(pd.concat(placed), expected, Path("事件_*.csv"), "cell")
+            imported["cases"] = time.perf_counter() - clock
+
+    def import_inspections_file(conn: Connection) -> None:
+        """The patrols' tracks (once the workers are stored): the importer finds their cells."""
+        from gridgis.intake import import_inspections
+
+        path = files["inspections"]
+        clock = time.perf_counter()
+        _check_import(import_inspections(conn, path, actor=IMPORTED_BY), path)
+        imported["inspections"] = time.perf_counter() - clock
 
     def nothing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         """``frame`` emptied when its file is imported instead."""
@@ -479,9 +523,9 @@ def _load(
             branches=nothing(demo.branches, "branches"),
             branch_cells=nothing(demo.branch_cells, "branches"),
             facilities=nothing(demo.facilities, "facilities"),
-            cases=demo.cases,
-            inspections=demo.inspections,
-            inspection_cells=demo.inspection_cells,
+            cases=demo.cases.iloc[0:0] if case_files else demo.cases,
+            inspections=nothing(demo.inspections, "inspections"),
+            inspection_cells=nothing(demo.inspection_cells, "inspections"),
             actor=SYSTEM,
             published_by=PUBLISHED_BY,
             progress=progress,
@@ -511,12 +555,14 @@ def run_demo(
     communities with their cell bounds, roads, buildings and units, the
     cells (published as layout version 1 of each community), grid workers,
     party branches, service facilities, cases and inspections. Buildings,
-    service facilities, grid workers and party branches are written as a
-    district office's files (:mod:`gridgis.demo.files`) and loaded by their
-    importers, each in a savepoint of that transaction (buildings before the
-    cells are published on them); the rest by the COPY loaders of
-    :mod:`gridgis.db.bulk`. A row an importer rejects or flags, or places in
-    another community than the generator did, stops the load: nothing is stored.
+    service facilities, grid workers, party branches, the year of cases (one
+    export per source, with each case's history) and the patrols' GPS tracks are
+    written as a district office's files (:mod:`gridgis.demo.files`) and loaded by
+    their importers, each in a savepoint of that transaction (buildings before the
+    cells are published on them); the outlines, roads and building units by the
+    COPY loaders of :mod:`gridgis.db.bulk`. A row an importer rejects, flags or
+    skips, or places in another community (a case: another cell) than the
+    generator did, stops the load: nothing is stored.
 
     Parameters
     ----------
@@ -542,13 +588,15 @@ def run_demo(
     keep_files:
         A folder to write the district's registers into and keep them there (the
         buildings, the service facilities, the roster of grid workers, the party
-        organisations: :mod:`gridgis.demo.files`); by default they go to a temporary
-        folder, deleted after the load. Either way they are loaded through the
-        importers (:func:`gridgis.registers.buildings.import_buildings`,
+        organisations, the exports of cases and patrols: :mod:`gridgis.demo.files`);
+        by default they go to a temporary folder, deleted after the load. Either way
+        they are loaded through the importers
+        (:func:`gridgis.registers.buildings.import_buildings`,
         :func:`gridgis.registers.facilities.import_facilities`,
         :func:`gridgis.registers.workers.import_workers`,
-        :func:`gridgis.registers.branches.import_branches`, actor ``demo``), as a
-        district office's own files would be.
+        :func:`gridgis.registers.branches.import_branches`,
+        :func:`gridgis.intake.import_cases`, :func:`gridgis.intake.import_inspections`,
+        actor ``demo``), as a district office's own files would be.
 
     Returns
     -------
@@ -617,7 +665,9 @@ def run_demo(
             "workers": write_workers(demo.workers, demo.worker_cells, folder),
             "branches": write_branches(demo.branches, demo.branch_cells, folder),
             "facilities": write_facilities(demo.facilities, folder),
+            "inspections": write_inspections(demo.inspections, folder),
         }
+        case_files = write_cases(demo.cases, folder)
         seconds["files"] = time.perf_counter() - clock
         clock = time.perf_counter()
         load_seconds = _load(
@@ -625,6 +675,7 @@ def run_demo(
             demo,
             replace=replace,
             files=files,
+            case_files=case_files,
             progress=progress,
         )
     if load_seconds is None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import BigInteger, Connection, Engine, any_, func, literal, select
+from sqlalchemy import BigInteger, Connection, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgis.cases.categories import CaseCategories
@@ -27,8 +28,8 @@ from gridgis.intake.checks import (
     id_problems,
     source_crs,
 )
-from gridgis.intake.fields import read_case_rows
-from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, say
+from gridgis.intake.fields import CASE_STEPS_AFTER_REPORT, HISTORY_FIELDS, read_case_rows
+from gridgis.intake.loading import _DUPLICATE_NOTE, Database, _duplicates, _run_import, say
 from gridgis.intake.report import IntakeReport
 from gridgis.times import DEFAULT_TIMEZONE, time_zone
 
@@ -67,6 +68,7 @@ def _check_cases(
     checked["reported_at"], time_reasons = _times(
         rows, "time", what="time", required=True, timezone=timezone, now=now
     )
+    history_reasons = _check_history(rows, checked, timezone=timezone, now=now)
     hours = codes.map(dict(zip(categories["code"], categories["deadline_hours"], strict=True)))
     checked["deadline"] = checked["reported_at"] + pd.to_timedelta(hours.astype(float), unit="h")
     x, y, given, numeric = _numbers(rows["x"], rows["y"])
@@ -90,6 +92,7 @@ def _check_cases(
         elif code_list[i] is None or code_list[i] != code_list[i]:
             problems.append(f"unknown category {categories_given[i]!r} (known: {known})")
         problems.append(time_reasons[i])
+        problems.append(history_reasons[i])
         coordinate_problem = None
         if given[i] and not numeric[i]:
             coordinate_problem = _coordinate_reason(raw_x[i], raw_y[i])
@@ -102,6 +105,53 @@ def _check_cases(
     checked["reason"] = pd.Series(reasons, dtype=object)
     checked["coordinate_note"] = pd.Series(notes, dtype=object)
     return checked
+
+
+_STEP_WORDS = {
+    "reported": "reported",
+    "registered": "registered (立案)",
+    "dispatched": "dispatched (派遣)",
+    "handled": "handled (处置)",
+    "verified": "verified (核查)",
+    "closed": "closed (结案)",
+    "rejected": "rejected (作废)",
+}
+
+
+def _check_history(
+    rows: pd.DataFrame, checked: pd.DataFrame, *, timezone: str, now: pd.Timestamp
+) -> list[str | None]:
+    """Parse the later steps' times into ``checked`` (``registered_at`` …) and say, per row,
+    why its history cannot be stored: a time that is not one, a step without the one
+    before it or earlier than it, a case both closed and rejected (the database's rules)."""
+    n = len(rows)
+    problems: list[list[str]] = [[] for _ in range(n)]
+    for step in CASE_STEPS_AFTER_REPORT:
+        times, reasons = _times(
+            rows, f"{step}_at", what=f"{step} time", required=False, timezone=timezone, now=now
+        )
+        checked[f"{step}_at"] = times
+        for i in np.flatnonzero(pd.notna(np.asarray(reasons, dtype=object))):
+            problems[i].append(str(reasons[i]))
+    # Each step needs the one before it, no earlier in time (vectorised; worded per bad row).
+    chain = ("reported", *CASE_STEPS_AFTER_REPORT[:-1])
+    for before, after in itertools.pairwise(chain):
+        earlier, later = checked[f"{before}_at"], checked[f"{after}_at"]
+        missing = (later.notna() & earlier.isna()).to_numpy()
+        backwards = (later.notna() & earlier.notna() & (later < earlier)).to_numpy()
+        for i in np.flatnonzero(missing):
+            problems[i].append(f"{_STEP_WORDS[after]} time without a {_STEP_WORDS[before]} time")
+        for i in np.flatnonzero(backwards):
+            problems[i].append(
+                f"{_STEP_WORDS[after]} time is before the {_STEP_WORDS[before]} time"
+            )
+    rejected, closed = checked["rejected_at"], checked["closed_at"]
+    for i in np.flatnonzero((rejected.notna() & closed.notna()).to_numpy()):
+        problems[i].append("a case cannot be both closed and rejected")
+    early = rejected.notna() & checked["reported_at"].notna() & (rejected < checked["reported_at"])
+    for i in np.flatnonzero(early.to_numpy()):
+        problems[i].append("rejected (作废) time is before the time reported")
+    return [_join(*p) if p else None for p in problems]
 
 
 def _building_points(conn: Connection, ids: Iterable[int]) -> pd.DataFrame:
@@ -260,7 +310,7 @@ def _locate_cases(
 
 
 def import_cases(
-    engine: Engine,
+    engine: Database,
     path: str | Path,
     *,
     crs: CRSLike | None = None,
@@ -273,6 +323,7 @@ def import_cases(
     y_field: str | None = None,
     source_field: str | None = None,
     reported_by_field: str | None = None,
+    history_fields: Mapping[str, str] | None = None,
     encoding: str | None = None,
     sheet: str | None = None,
     layer: str | None = None,
@@ -290,12 +341,18 @@ def import_cases(
     cells active now, else by matching its address to a building. Rows that
     cannot be placed are stored ``flagged``; rows that cannot be stored are
     ``rejected``. The deadline is the time reported plus the category's
-    ``deadline_hours``; cases start at step 上报 (reported).
+    ``deadline_hours``; cases start at step 上报 (reported), unless the file gives
+    their history: the times (and actors) of the later steps, 立案 registered, 派遣
+    dispatched, 处置 handled, 核查 verified, 结案 closed or 作废 rejected, as a year of
+    cases from a former system has them. A case is then stored at the step it had
+    reached; a row whose history breaks the lifecycle (a step without the one before
+    it, or earlier than it; closed and rejected) is ``rejected`` with the reason.
 
     Parameters
     ----------
     engine:
-        The database.
+        The database; or a connection inside the caller's transaction (the import runs
+        in a savepoint of it, see :func:`gridgis.intake.loading.run_import`).
     path:
         The file (CSV, ``.xlsx``, GeoJSON, shapefile, GeoPackage).
     crs:
@@ -304,6 +361,9 @@ def import_cases(
     id_field, category_field, time_field, description_field, address_field, x_field, y_field, \
 source_field, reported_by_field:
         Field names; see :func:`read_case_rows` for what is looked for when not given.
+    history_fields:
+        Fields of the later steps by name (``{"closed_at": "办结时间"}``); see
+        :func:`read_case_rows` (``立案时间``, ``结案人``... are found without it).
     encoding, sheet, layer:
         See :func:`read_table`.
     timezone:
@@ -351,6 +411,7 @@ source_field, reported_by_field:
         y_field=y_field,
         source_field=source_field,
         reported_by_field=reported_by_field,
+        history_fields=history_fields,
         encoding=encoding,
         sheet=sheet,
         layer=layer,
@@ -437,4 +498,9 @@ def _store_cases(
             "reported_by": texts("reported_by"),
         }
     )
+    for field in HISTORY_FIELDS:
+        if field.endswith("_at"):
+            frame[field] = checked[field].iloc[store].reset_index(drop=True)
+        else:
+            frame[field] = texts(field)
     copy_rows(conn, "case_record", frame, geometry={"geom": None})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,34 @@ CASE_FIELDS: dict[str, tuple[str, ...]] = {
     "y": ("y", "lat", "latitude", "纬度"),
     "source": ("source", "来源"),
     "reported_by": ("reported_by", "上报人"),
+    "registered_at": ("registered_at", "立案时间"),
+    "registered_by": ("registered_by", "立案人"),
+    "dispatched_at": ("dispatched_at", "派遣时间"),
+    "dispatched_by": ("dispatched_by", "派遣人"),
+    "handled_at": ("handled_at", "处置时间"),
+    "handled_by": ("handled_by", "处置人"),
+    "verified_at": ("verified_at", "核查时间"),
+    "verified_by": ("verified_by", "核查人"),
+    "closed_at": ("closed_at", "结案时间"),
+    "closed_by": ("closed_by", "结案人"),
+    "rejected_at": ("rejected_at", "作废时间"),
+    "rejected_by": ("rejected_by", "作废人"),
 }
-"""Field names looked for (case-insensitively, in this order) when a case field is not named."""
+"""Field names looked for (case-insensitively, in this order) when a case field is not named.
+
+The fields of the later lifecycle steps (``registered_at`` … ``rejected_by``, see
+:data:`HISTORY_FIELDS`) are optional: they carry the history of past cases (a year of
+cases from a former system, closed or still open)."""
+
+CASE_STEPS_AFTER_REPORT: tuple[str, ...] = (
+    "registered", "dispatched", "handled", "verified", "closed", "rejected",
+)  # fmt: skip
+"""The lifecycle steps a file of past cases may give times and actors for (立案 → 结案, 作废)."""
+
+HISTORY_FIELDS: tuple[str, ...] = tuple(
+    f"{step}_{part}" for step in CASE_STEPS_AFTER_REPORT for part in ("at", "by")
+)
+"""The optional history fields of a case: ``registered_at``, ``registered_by`` … ``rejected_by``."""
 
 INSPECTION_FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("external_id", "id", "inspection_id", "编号", "巡查编号"),
@@ -196,6 +222,7 @@ def read_case_rows(
     y_field: str | None = None,
     source_field: str | None = None,
     reported_by_field: str | None = None,
+    history_fields: Mapping[str, str] | None = None,
     encoding: str | None = None,
     sheet: str | None = None,
     layer: str | None = None,
@@ -219,6 +246,10 @@ def read_case_rows(
         Optional fields.
     x_field, y_field:
         Coordinates (both or neither).
+    history_fields:
+        The fields of the later lifecycle steps, by :data:`HISTORY_FIELDS` key
+        (``{"closed_at": "办结时间"}``); those not named are looked for under the
+        names of :data:`CASE_FIELDS` (``立案时间``, ``结案人``...), and may be absent.
     encoding, sheet, layer:
         See :func:`read_table`.
 
@@ -229,8 +260,9 @@ def read_case_rows(
         ``external_id``, ``category``, ``time``, ``description``,
         ``address``, ``source``, ``reported_by`` (text or ``None``), ``x``,
         ``y`` (values as read), ``location_note`` (why a vector feature gives
-        no point). ``.attrs`` holds ``path``, ``kind``, ``numbering``
-        (``row``/``feature``), ``encoding`` and the file's ``crs``.
+        no point), and the :data:`HISTORY_FIELDS` (times as read, actors as text;
+        all ``None`` when the file has no such field). ``.attrs`` holds ``path``,
+        ``kind``, ``numbering`` (``row``/``feature``), ``encoding`` and the file's ``crs``.
 
     Raises
     ------
@@ -254,6 +286,14 @@ def read_case_rows(
     address_name = _resolve(table, "address", address_field, fields["address"])
     source_name = _resolve(table, "source", source_field, fields["source"])
     reporter_name = _resolve(table, "reported_by", reported_by_field, fields["reported_by"])
+    named = dict(history_fields or {})
+    unknown = sorted(set(named) - set(HISTORY_FIELDS))
+    if unknown:
+        raise InputError(
+            f"`history_fields` named {', '.join(unknown)} but is expected to name only "
+            f"{', '.join(HISTORY_FIELDS)}"
+        )
+    history = {key: _resolve(table, key, named.get(key), fields[key]) for key in HISTORY_FIELDS}
     x, y, notes, has_xy = _coordinate_columns(table, x_field, y_field, fields)
     if not has_xy and address_name is None:
         raise InputError(
@@ -276,6 +316,9 @@ def read_case_rows(
             "location_note": notes,
         }
     )
+    for key, name in history.items():
+        column = _column(table, name)
+        rows[key] = column if key.endswith("_at") else _texts(column)
     rows.attrs.update(_frame_attrs(table))
     return rows
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
 from gridgis.crs import CRSLike, CRSSpec, check_lonlat, transform_geometry
 from gridgis.db.models import GridWorker, Inspection
@@ -29,7 +29,7 @@ from gridgis.intake.checks import (
     source_crs,
 )
 from gridgis.intake.fields import _point_xy, as_text, read_inspection_rows
-from gridgis.intake.loading import _DUPLICATE_NOTE, _duplicates, _run_import, say
+from gridgis.intake.loading import _DUPLICATE_NOTE, Database, _duplicates, _run_import, say
 from gridgis.intake.readers import _blank
 from gridgis.intake.report import IntakeReport
 from gridgis.times import DEFAULT_TIMEZONE, time_zone
@@ -436,7 +436,7 @@ def _cells_of(geoms: NDArray[np.object_], index: Any) -> _Visits:
 
 
 def import_inspections(
-    engine: Engine,
+    engine: Database,
     path: str | Path,
     *,
     crs: CRSLike | None = None,
@@ -472,7 +472,8 @@ def import_inspections(
     Parameters
     ----------
     engine:
-        The database.
+        The database; or a connection inside the caller's transaction (the import runs
+        in a savepoint of it, see :func:`gridgis.intake.loading.run_import`).
     path:
         The file.
     crs:

@@ -179,7 +179,7 @@ def _connection(engine: Database) -> Iterator[Connection]:
 
 
 def _run_import(
-    engine: Engine,
+    engine: Database,
     kind: Literal["cases", "inspections"],
     rows: pd.DataFrame,
     spec: CRSSpec,
