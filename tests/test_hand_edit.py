@@ -487,3 +487,75 @@ def test_the_street_office_edits_by_hand_within_its_street(client: FlaskClient) 
     )
     assert merged.status_code == 200
     assert [s["created_by"] for s in merged.get_json()["steps"]] == [f"street-{COMMUNITY[:9]}"]
+
+
+def _start(client: FlaskClient, token: str) -> tuple[int, dict[str, Any]]:
+    response = client.post(f"/edit/{COMMUNITY}/hand", data={"csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    draft_id = int(response.headers["Location"].rstrip("/").split("/")[-2])
+    return draft_id, client.get(f"/api/drafts/{draft_id}/edit").get_json()
+
+
+def _counts(state: dict[str, Any]) -> dict[str, int]:
+    return {
+        f["properties"]["code"]: f["properties"]["households"] for f in state["cells"]["features"]
+    }
+
+
+def test_splitting_by_chosen_buildings_and_reshaping_through_the_api(client: FlaskClient) -> None:
+    token = sign_in(client, role="admin")
+    draft_id, state = _start(client, token)
+    before = _counts(state)
+    one, two = sorted(before)
+    # three buildings of cell two with households make a new cell
+    of_two = [
+        f["properties"]
+        for f in state["buildings"]["features"]
+        if f["properties"]["cell"] == two and f["properties"]["households"] > 0
+    ][:3]
+    chosen = [p["id"] for p in of_two]
+    split = _post(
+        client,
+        f"/api/drafts/{draft_id}/steps",
+        token,
+        {"action": "split", "code": two, "buildings": chosen},
+    )
+    assert split.status_code == 200, split.get_data(as_text=True)
+    after = split.get_json()
+    fresh = after["steps"][-1]["text"].rsplit("新网格 ", 1)[-1].split("（")[0]
+    counts = _counts(after)
+    assert set(counts) == {one, two, fresh}
+    assert counts[fresh] == sum(p["households"] for p in of_two)
+    assert counts[two] == before[two] - counts[fresh] and counts[one] == before[one]
+    assert {f["properties"]["id"] for f in after["buildings"]["features"]
+            if f["properties"]["cell"] == fresh} == set(chosen)  # fmt: skip
+    # the new cell is far below the minimum: said at once
+    assert any(
+        f["kind"] == "households_below_min" and f["code"] == fresh for f in after["findings"]
+    )
+    _post(client, f"/api/drafts/{draft_id}/undo", token)
+
+    # reshape: cell one takes a band of its neighbour holding its nearest building
+    cells = gpd.GeoDataFrame.from_features(state["cells"]["features"], crs=4326).to_crs(UTM)
+    outline = gpd.GeoSeries([shapely.geometry.shape(state["outline"])], crs=4326)
+    houses = gpd.GeoDataFrame.from_features(state["buildings"]["features"], crs=4326).to_crs(UTM)
+    near = houses[(houses["cell"] == two) & (houses["households"] > 0)]
+    first = cells.set_index("code").geometry[one]
+    reach = float(near.geometry.representative_point().distance(first).min())
+    grown = first.buffer(reach + 10)
+    grown = grown.intersection(outline.to_crs(UTM).iloc[0])
+    ring = gpd.GeoSeries([shapely.Polygon(max(shapely.get_parts(grown), key=lambda g: g.area)
+                                          .exterior)], crs=UTM).to_crs(4326).iloc[0]  # fmt: skip
+    reshaped = _post(
+        client,
+        f"/api/drafts/{draft_id}/steps",
+        token,
+        {"action": "reshape", "code": one, "outline": [list(c) for c in ring.exterior.coords]},
+    )
+    assert reshaped.status_code == 200, reshaped.get_data(as_text=True)
+    state_after = reshaped.get_json()
+    counts = _counts(state_after)
+    assert set(counts) == {one, two}
+    assert counts[one] > before[one] and counts[one] + counts[two] == before[one] + before[two]
+    assert state_after["steps"][-1]["text"].startswith(f"修改网格 {one}")
+    assert not [f for f in state_after["findings"] if f["kind"] in ("gap", "overlap")]
