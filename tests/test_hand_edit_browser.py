@@ -135,6 +135,32 @@ def test_move_undo_merge_split_and_publish_by_hand(
         assert page.locator("#hand-steps li").count() == 0
         assert page.locator("#hand-undo").is_disabled()
 
+        # drag a vertex of cell one half-way to its centre, then undo that too
+        page.select_option("#hand-cell", one)
+        page.click("#hand-reshape")
+        vertex = page.locator(".leaflet-marker-pane .marker-icon:not(.marker-icon-middle)").first
+        vertex.wait_for()
+        box = vertex.bounding_box()
+        start = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        centre = page.evaluate(
+            f"(() => {{ const c = window.gridgisHand.cells()['{one}'].getBounds().getCenter();"
+            " const p = window.gridgisHand.map.latLngToContainerPoint(c); return [p.x, p.y]; })()"
+        )
+        frame = page.locator("#map").bounding_box()
+        end = ((start[0] + frame["x"] + centre[0]) / 2, (start[1] + frame["y"] + centre[1]) / 2)
+        page.mouse.move(*start)
+        page.mouse.down()
+        page.mouse.move(*end, steps=8)
+        page.mouse.up()
+        page.click("#hand-reshape-done")
+        n = _wait_state(page, n)
+        assert page.locator("#hand-error").is_hidden(), page.locator("#hand-error").inner_text()
+        reshaped = page.locator("#hand-steps li")
+        assert reshaped.count() == 1 and reshaped.inner_text().startswith(f"修改网格 {one}")
+        page.click("#hand-undo")
+        n = _wait_state(page, n)
+        assert page.locator("#hand-steps li").count() == 0
+
         # merge the two cells: the live finding says the merged cell is over the maximum
         page.evaluate(
             "window.gridgisHand.map.fitBounds(L.geoJSON(window.gridgisHand.state()"
