@@ -222,12 +222,17 @@ def test_the_demo_load_leaves_one_row_per_kind_of_object(demo_engine: Engine) ->
         workers = conn.execute(text("SELECT count(*) FROM grid_worker")).scalar_one()
         branches = conn.execute(text("SELECT count(*) FROM party_branch")).scalar_one()
         versions = conn.execute(text("SELECT count(*) FROM layout_version")).scalar_one()
+        cases = conn.execute(text("SELECT count(*) FROM case_record")).scalar_one()
     # Workers and branches come through their importers (issue 16 point 12): one row each.
     for object_type, count in (("worker", workers), ("branch", branches)):
         (row,) = _rows(demo_engine, object_type=object_type)
         assert (row["actor"], row["action"]) == ("demo", "import")
         assert row["summary"]["after"]["imported"] == count > 0
-    assert len(_rows(demo_engine, object_type="case")) == 1  # one row for thousands of cases
+    # Cases too, one file per reporting channel: a row per file, not one per case.
+    files = _rows(demo_engine, object_type="case")
+    assert {(r["actor"], r["action"]) for r in files} == {("demo", "import")}
+    assert 1 <= len(files) <= 4
+    assert sum(r["summary"]["after"]["rows"] for r in files) == cases
     assert len(_rows(demo_engine, object_type="layout")) == versions  # a row per publish
     with demo_engine.begin() as conn:
         clear_district(conn, "350304", actor="cli:root")

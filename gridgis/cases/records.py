@@ -206,7 +206,7 @@ def list_cases(
     Examples
     --------
     >>> [c["id"] for c in list_cases(engine, community="350304002001", limit=3)]
-    [4966, 4898, 4890]
+    [4999, 3168, 4582]
     >>> open_ones = list_cases(engine, step=["reported", "registered"], category=["消防安全",
     ...                        "dispute"])
     """
