@@ -653,3 +653,28 @@ def test_adjust_preview_and_publish_in_the_browser(
         assert "已发布第 2 版" in page.locator(".edit-flash").inner_text()
         assert page.locator("#edit-version").get_attribute("data-version") == "2"
     watch.assert_clean()
+
+
+def test_the_community_list_is_paged_and_searched(client: FlaskClient, demo_engine: Engine) -> None:
+    # Issue 18 (found as a new user): the edit index was one 13,444-px list of every
+    # community of the district. It shows 25 to a page, with the search kept across pages.
+    sign_in(client)
+    total = len(community_summaries(demo_engine))
+    assert total > 25
+    first = _page(client, "/edit/")
+    assert first.count('class="edit-code">3503') == 25 + first.count("<h2>")
+    assert f"共 {total} 个社区" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    pages = -(-total // 25)
+    last = _page(client, f"/edit/?page={pages}")
+    assert 'rel="prev"' in last and 'rel="next"' not in last
+    codes = re.compile(r'<td class="edit-code">(\d{12})</td>')
+    past = _page(client, "/edit/?page=999")  # past the end: the last page
+    assert codes.findall(past) == codes.findall(last)
+    seen = set()
+    for page in range(1, pages + 1):
+        html = _page(client, f"/edit/?page={page}")
+        seen |= set(codes.findall(html))
+    assert len(seen) == total
+    found = _page(client, "/edit/?q=南郊社区")
+    assert "共 1 个社区" in found and "edit-pager" not in found
+    assert _page(client, "/edit/?page=abc", status=400)

@@ -60,7 +60,12 @@ from gridgis.editing.proposals import (
     propose_from_file,
     propose_layout,
 )
-from gridgis.editing.summaries import CommunitySummary, community_summaries, out_of_bounds
+from gridgis.editing.summaries import (
+    CommunitySummary,
+    community_summaries,
+    count_communities,
+    out_of_bounds,
+)
 
 __all__ = [
     "CELL_COLUMNS",
@@ -74,6 +79,7 @@ __all__ = [
     "UnpublishableDraftError",
     "cells_geojson",
     "community_summaries",
+    "count_communities",
     "discard_draft",
     "discard_drafts",
     "draft_diff",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, Select, and_, func, or_, select
 
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.models import Community, GridCell, LayoutDraft, LayoutVersion, Street
@@ -34,12 +34,14 @@ def community_summaries(
     search: str | None = None,
     street: str | None = None,
     limit: int = 500,
+    offset: int = 0,
 ) -> list[CommunitySummary]:
     """Every community (or those whose code or name contains ``search``; of ``street``
     only, when given) with its number of active cells, of cells outside its household
     bounds, its layout version and its number of drafts; ordered by street and code; at
-    most ``limit`` (1 to 1000, as :func:`gridgis.paging.check_page` checks)."""
-    limit, _ = check_page(limit, 0)
+    most ``limit`` from ``offset`` on (as :func:`gridgis.paging.check_page` checks; see
+    :func:`count_communities` for the number of them all)."""
+    limit, offset = check_page(limit, offset)
     lo, hi = DEFAULT_BOUNDS
     outside = or_(
         GridCell.households < func.coalesce(Community.min_households, lo),
@@ -73,6 +75,16 @@ def community_summaries(
             and_(GridCell.community_code == Community.code, GridCell.valid_to.is_(None)),
         )
     )
+    query = _matching(query, search, street)
+    query = query.group_by(Community.code, Street.code).order_by(Street.code, Community.code)
+    with connection(bind) as conn:
+        rows = conn.execute(query.limit(limit).offset(offset))
+        return [CommunitySummary(**r._mapping) for r in rows]
+
+
+def _matching(query: Select[Any], search: str | None, street: str | None) -> Select[Any]:
+    """``query`` (of communities joined with their streets) limited as
+    :func:`community_summaries` says."""
     if street is not None:
         query = query.where(Community.street_code == street)
     if search and search.strip():
@@ -84,9 +96,20 @@ def community_summaries(
                 Street.name.like("%" + term + "%"),
             )
         )
-    query = query.group_by(Community.code, Street.code).order_by(Street.code, Community.code)
+    return query
+
+
+def count_communities(
+    bind: Engine | Connection, *, search: str | None = None, street: str | None = None
+) -> int:
+    """How many communities :func:`community_summaries` lists with the same filters."""
+    query = (
+        select(func.count())
+        .select_from(Community)
+        .join(Street, Street.code == Community.street_code)
+    )
     with connection(bind) as conn:
-        return [CommunitySummary(**r._mapping) for r in conn.execute(query.limit(limit))]
+        return int(conn.execute(_matching(query, search, street)).scalar_one())
 
 
 def out_of_bounds(households: Any, bounds: tuple[int, int]) -> list[bool]:

@@ -8,7 +8,7 @@ token)
 ``GET /edit/``
     Choose a community: the communities (a street office: of its street) with their numbers
     of cells (and of cells outside the household bounds), layout version and
-    drafts; ``?q=`` searches codes and names.
+    drafts, 25 to a page (``?page=``); ``?q=`` searches codes and names.
 ``GET /edit/<community>``
     The current layout on a map (cells outside the bounds marked), the list
     of cells, the version history, the community's drafts and two forms: run
@@ -77,6 +77,9 @@ from gridgis.web.finding_words import finding_text
 from gridgis.web.i18n import gettext
 
 bp = Blueprint("editing", __name__, url_prefix="/edit")
+
+INDEX_PAGE = 25
+"""Communities per page of the community list (a district has hundreds)."""
 
 
 def within_area() -> None:
@@ -203,8 +206,16 @@ def _error_view(exc: GridGISError) -> dict[str, Any]:
 def index() -> str:
     """The communities by street office, or those matching ``?q=``."""
     search = request.args.get("q", "").strip()
+    street_only = policy().street
+    total = editing.count_communities(get_engine(), search=search or None, street=street_only)
+    pages = max(1, -(-total // INDEX_PAGE))
+    page = min(max(_whole_number("page", request.args.get("page"), default=1) or 1, 1), pages)
     communities = editing.community_summaries(
-        get_engine(), search=search or None, street=policy().street
+        get_engine(),
+        search=search or None,
+        street=street_only,
+        limit=INDEX_PAGE,
+        offset=(page - 1) * INDEX_PAGE,
     )
     streets: dict[str, dict[str, Any]] = {}
     for item in communities:
@@ -214,7 +225,12 @@ def index() -> str:
         )
         street["communities"].append(item)
     return render_template(
-        "edit_index.html", streets=list(streets.values()), search=search, count=len(communities)
+        "edit_index.html",
+        streets=list(streets.values()),
+        search=search,
+        count=total,
+        page=page,
+        pages=pages,
     )
 
 
