@@ -6,6 +6,7 @@ import json
 import re
 import zipfile
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -602,7 +603,7 @@ def test_stale_publish_and_bad_upload_show_on_the_page(
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
-    assert "is not a layout file this page reads" in response.get_data(as_text=True)
+    assert "cells.csv 不是本页可读取的网格文件" in response.get_data(as_text=True)
     assert _snapshot(demo_engine) == before
 
     assert client.get(f"/edit/{VILLAGE}/drafts/{stale}").status_code == 404
@@ -678,3 +679,44 @@ def test_the_community_list_is_paged_and_searched(client: FlaskClient, demo_engi
     found = _page(client, "/edit/?q=南郊社区")
     assert "共 1 个社区" in found and "edit-pager" not in found
     assert _page(client, "/edit/?page=abc", status=400)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "said"),
+    [
+        (
+            "cells.gpkg",
+            b"not a geopackage",
+            "无法读取 cells.gpkg：不是可识别的 GeoJSON、GeoPackage 或 Shapefile",
+        ),
+        ("cells.zip", b"PK\x03\x04 broken", "cells.zip 不是可以打开的 zip 压缩文件"),
+        (
+            "cells.geojson",
+            b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},'
+            b' "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}}]}',
+            "cells.geojson 没有 code 列（每个网格的 15 位网格编码）；现有的列：无",
+        ),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_told_in_the_users_words(
+    client: FlaskClient, name: str, body: bytes, said: str
+) -> None:
+    # Issue 18 (found as a new user): GDAL's English words, naming drivers and paths,
+    # appeared on the Chinese page.
+    token = sign_in(client)
+    response = client.post(
+        f"/edit/{COMMUNITY}/upload",
+        data={"csrf_token": token, "file": (BytesIO(body), name)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert said in html
+    for internal in ("DRIVER", "It might help", "/tmp", "not recognized", "LinearRing"):
+        assert internal not in html, internal
+    english = client.post(
+        f"/edit/{COMMUNITY}/upload?lang=en",
+        data={"csrf_token": token, "file": (BytesIO(body), name)},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert name in english and said not in english and "DRIVER" not in english

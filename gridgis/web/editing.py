@@ -73,6 +73,7 @@ from gridgis.errors import (
 )
 from gridgis.web.auth import current_user, policy, roles_required
 from gridgis.web.db import get_engine
+from gridgis.web.error_words import error_text
 from gridgis.web.finding_words import finding_text
 from gridgis.web.i18n import gettext
 
@@ -181,7 +182,7 @@ def _error_view(exc: GridGISError) -> dict[str, Any]:
     of count and twenty examples, not 2,000 rows).
     """
     problems = exc.problems if isinstance(exc, ValidationError) else []
-    message = str(exc).split("\n", 1)[0]
+    message = error_text(str(exc).split("\n", 1)[0])
     kind = ""
     if isinstance(exc, editing.StaleDraftError):
         kind = "stale"

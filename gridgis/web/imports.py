@@ -64,6 +64,7 @@ from gridgis.web import import_jobs
 from gridgis.web.auth import current_user, policy, roles_required
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Reply, endpoint
+from gridgis.web.error_words import error_text
 from gridgis.web.i18n import get_language, gettext
 
 __all__ = ["api_bp", "bp", "staging_root"]
@@ -204,7 +205,9 @@ def upload() -> BaseResponse | tuple[str, int]:
             street=policy().street,
         )
     except GridGISError as exc:
-        return _render_form(error=str(exc), status=400 if exc.status < 500 else exc.status)
+        return _render_form(
+            error=error_text(str(exc)), status=400 if exc.status < 500 else exc.status
+        )
     import_jobs.start(job, get_engine())
     return redirect(url_for("imports.job_page", job_id=job.id), code=303)
 
@@ -236,6 +239,8 @@ def job_page(job_id: str) -> str:
     """The import's progress, then its report."""
     job = _job(job_id)
     state = job.state
+    if state.get("error"):
+        state = state | {"error": error_text(str(state["error"]))}
     return render_template(
         "import_job.html",
         job=state,
@@ -308,7 +313,7 @@ def status(job_id: str) -> BaseResponse:
         stage=state["stage"],
         state=state["state"],
         message=state.get("message"),
-        error=state.get("error"),
+        error=error_text(str(state["error"])) if state.get("error") else None,
         counts=state.get("counts"),
         page=url_for("imports.job_page", job_id=job_id),
     )
