@@ -249,11 +249,7 @@ def write_buildings(buildings: gpd.GeoDataFrame, folder: str | Path) -> Path:
     pathlib.Path
         The file written (replaced if it exists; the folder is created when missing).
     """
-    path = Path(folder) / BUILDINGS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    building_register(buildings).to_file(path, driver="GPKG", layer="楼栋", engine="pyogrio")
-    return path
+    return _write_geopackage(building_register(buildings), Path(folder) / BUILDINGS_FILE, "楼栋")
 
 
 def facility_register(facilities: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -414,8 +410,15 @@ def write_inspections(inspections: gpd.GeoDataFrame, folder: str | Path) -> Path
     pathlib.Path
         The file written (replaced if it exists; the folder is created when missing).
     """
-    path = Path(folder) / INSPECTIONS_FILE
+    return _write_geopackage(
+        inspection_register(inspections), Path(folder) / INSPECTIONS_FILE, "巡查"
+    )
+
+
+def _write_geopackage(frame: gpd.GeoDataFrame, path: Path, layer: str) -> Path:
+    """Write ``frame`` as the one layer of the GeoPackage ``path`` (replaced; its folder
+    made when missing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    inspection_register(inspections).to_file(path, driver="GPKG", layer="巡查", engine="pyogrio")
+    frame.to_file(path, driver="GPKG", layer=layer, engine="pyogrio")
     return path
