@@ -9,12 +9,14 @@ asks nothing outside the app. Screenshots go to
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from _browser import log_in, ready_selector, serve, watched_page
 from conftest import TEST_PASSWORD, add_test_user
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "pages"
@@ -130,3 +132,36 @@ def test_switching_to_english_and_back(
         assert page.locator("html").get_attribute("lang") == "zh-CN"
         assert page.locator(".nav-bar a.current").inner_text() == "案件密度"
     watch.assert_clean()
+
+
+def test_a_map_of_one_street_opens_on_a_street_with_cells(
+    client: FlaskClient, demo_engine: Engine
+) -> None:
+    # Issue 18 (found as a new user): with the official divisions of another district
+    # loaded but nothing drawn there yet, the placement map opened on that district's
+    # first street (211403001, first by code) and showed an empty map.
+    from conftest import LONGGANG, sign_in
+
+    first_drawn = _codes(demo_engine)["street"]
+    with demo_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO district (code, name, geom) "
+                "VALUES ('211403', '龙港区', ST_Multi(ST_GeomFromText(:wkt, 4326)))"
+            ),
+            {"wkt": LONGGANG},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO street (code, district_code, name, geom) VALUES "
+                "('211403001', '211403', '连山街道', ST_Multi(ST_GeomFromText(:wkt, 4326)))"
+            ),
+            {"wkt": LONGGANG},
+        )
+    sign_in(client, role="admin")
+    html = client.get("/map/placement").get_data(as_text=True)
+    chosen = re.search(r'<option value="(\d{9})"[^>]*selected', html)
+    assert chosen is not None and chosen.group(1) == first_drawn
+    assert '<option value="211403001"' in html  # still offered
+    asked = client.get("/map/placement?street=211403001").get_data(as_text=True)
+    assert re.search(r'<option value="211403001"[^>]*selected', asked)

@@ -65,6 +65,7 @@ __all__ = [
     "check_tile",
     "colour_classes",
     "simplify_tolerance",
+    "streets_with_cells",
 ]
 
 Colour = Literal["households", "worker", "branch"]
@@ -332,6 +333,21 @@ def cells_extent(
     if row[0] is None:
         return None
     return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+def streets_with_cells(bind: Engine | Connection, *, street: str | None = None) -> set[str]:
+    """The codes of the street offices that have active cells (``street`` only, if given)."""
+    street = check_street(street)
+    query = (
+        select(Community.street_code)
+        .join(GridCell, GridCell.community_code == Community.code)
+        .where(GridCell.valid_to.is_(None))
+        .distinct()
+    )
+    if street is not None:
+        query = query.where(Community.street_code == street)
+    with connection(bind) as conn:
+        return {str(code) for code in conn.execute(query).scalars()}
 
 
 def area_names(bind: Engine | Connection, *, street: str | None = None) -> dict[str, str]:

@@ -19,12 +19,19 @@ __all__ = ["chosen_street", "street_choices"]
 
 
 def street_choices(engine: Engine) -> list[dict[str, str]]:
-    """The street offices the signed-in user may choose: ``code`` and ``name``, by code.
+    """The street offices the signed-in user may choose: ``code``, ``name`` and ``cells``
+    (non-empty when it has cells), by code.
 
     A street office gets its own street only.
     """
-    names = db_tiles.area_names(engine, street=policy().street)
-    return [{"code": code, "name": names[code]} for code in sorted(names) if len(code) == 9]
+    street = policy().street
+    names = db_tiles.area_names(engine, street=street)
+    drawn = db_tiles.streets_with_cells(engine, street=street)
+    return [
+        {"code": code, "name": names[code], "cells": "1" if code in drawn else ""}
+        for code in sorted(names)
+        if len(code) == 9
+    ]
 
 
 def chosen_street(choices: list[dict[str, str]], *, default_first: bool) -> str | None:
@@ -35,8 +42,9 @@ def chosen_street(choices: list[dict[str, str]], *, default_first: bool) -> str 
     choices:
         :func:`street_choices` of this request.
     default_first:
-        With no ``street`` asked for, answer the first of ``choices`` (a page
-        that needs one street) instead of ``None`` (every street).
+        With no ``street`` asked for, answer the first of ``choices`` that has cells
+        (else the first; a page that needs one street) instead of ``None`` (every
+        street).
 
     Raises
     ------
@@ -52,7 +60,11 @@ def chosen_street(choices: list[dict[str, str]], *, default_first: bool) -> str 
     if rules.street is not None:
         return rules.street_filter(asked)
     if asked is None:
-        return choices[0]["code"] if default_first and choices else None
+        if not default_first or not choices:
+            return None
+        # The first street with cells: streets known only by name (official divisions
+        # loaded for a district not yet drawn) would open the page on an empty map.
+        return next((c["code"] for c in choices if c["cells"]), choices[0]["code"])
     if asked not in {c["code"] for c in choices}:
         raise NotFoundError(f"`street` was {asked!r} but no street office has that code")
     return asked
