@@ -25,6 +25,7 @@ from gridgis.demo.files import (
     write_cases,
     write_facilities,
     write_inspections,
+    write_roads,
     write_workers,
 )
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
@@ -453,7 +454,36 @@ def _load(
         imported[kind] = time.perf_counter() - clock
         return report
 
+    def import_roads_file(conn: Connection) -> None:
+        """The roads as the district's file of lines with ids, each stored under its id."""
+        from gridgis.db.roads import import_roads
+        from gridgis.demo.files import ROAD_HEADERS
+        from gridgis.io import read_vector
+
+        path = files["roads"]
+        clock = time.perf_counter()
+        fields = ROAD_HEADERS
+        report = import_roads(
+            conn,
+            read_vector(path),
+            id_field=fields["external_id"],
+            name_field=fields["name"],
+            kind_field=fields["kind"],
+            district=demo.code,
+            source=path.name,
+            actor=IMPORTED_BY,
+        )
+        if report.updated or report.unchanged or len(report.inserted) != len(demo.roads):
+            raise ValidationError(
+                f"the demo's file {path.name} did not import cleanly: "
+                f"{len(report.inserted)} of {len(demo.roads)} roads new, "
+                f"{len(report.updated) + len(report.unchanged)} stored already; nothing was loaded"
+            )
+        imported["roads"] = time.perf_counter() - clock
+
     def import_buildings_file(conn: Connection) -> None:
+        if "roads" in files:
+            import_roads_file(conn)
         if "buildings" not in files:
             return
         placed = run(conn, "buildings").rows.set_index("id")["community_code"]
@@ -514,7 +544,7 @@ def _load(
             conn,
             streets=demo.streets,
             communities=demo.communities,
-            roads=demo.roads,
+            roads=nothing(demo.roads, "roads"),
             buildings=nothing(demo.buildings, "buildings"),
             units=demo.units,
             cells=demo.cells,
@@ -661,6 +691,7 @@ def run_demo(
             else Path(stack.enter_context(TemporaryDirectory(prefix="gridgis-demo-")))
         )
         files = {
+            "roads": write_roads(demo.roads, folder),
             "buildings": write_buildings(demo.buildings, folder),
             "workers": write_workers(demo.workers, demo.worker_cells, folder),
             "branches": write_branches(demo.branches, demo.branch_cells, folder),
