@@ -45,9 +45,9 @@ import the generator (tests/test_cli_help.py keeps the two equal)."""
     "--keep-files",
     type=click.Path(file_okay=False, writable=True),
     default=None,
-    help="Folder to keep the district's register files in (buildings, service facilities, "
-    "the roster of grid workers, the party organisations, the exports of cases and patrols, "
-    "as an office would have them), to look at or import again.",
+    help="Folder to keep the district's register files in (roads, buildings, service "
+    "facilities, the roster of grid workers, the party organisations, the exports of cases "
+    "and patrols, as an office would have them), to look at or import again.",
 )
 @friendly
 def demo_cmd(
@@ -64,10 +64,10 @@ def demo_cmd(
     communities, with generated roads, buildings, grid cells, grid workers,
     party branches, service facilities, a year of cases and patrols. Runs
     once: when the district already has data it says so and changes nothing
-    (use --replace). Everything is loaded in one transaction; the buildings,
-    the service facilities, the roster of grid workers, the party
+    (use --replace). Everything is loaded in one transaction; the roads, the
+    buildings, the service facilities, the roster of grid workers, the party
     organisations, the cases (with their history) and the patrols' tracks are
-    written as files and loaded by the importers of `gridgis import buildings`,
+    written as files and loaded by the importers of `gridgis import roads`, `buildings`,
     `facilities`, `workers`, `branches`, `cases` and `inspections`, as a
     district's own files would be.
     """

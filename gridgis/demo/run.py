@@ -425,9 +425,9 @@ def _load(
     progress: Progress | None,
 ) -> dict[str, float] | None:
     """Store ``demo`` in one transaction: the COPY loaders, and the importers for the
-    registers ``files`` holds (``buildings``, ``workers``, ``branches``,
-    ``facilities``) and for the exports of cases ``case_files`` names (each with the
-    system of its coordinates), as a district's own.
+    files ``files`` holds (``roads``, ``buildings``, ``workers``, ``branches``,
+    ``facilities``, ``inspections``) and for the exports of cases ``case_files``
+    names (each with the system of its coordinates), as a district's own.
 
     Returns the seconds per step, or ``None`` when the district was loaded meanwhile
     (and ``replace`` is not set): then nothing is changed.
@@ -589,10 +589,13 @@ def run_demo(
     export per source, with each case's history) and the patrols' GPS tracks are
     written as a district office's files (:mod:`gridgis.demo.files`) and loaded by
     their importers, each in a savepoint of that transaction (buildings before the
-    cells are published on them); the outlines, roads and building units by the
-    COPY loaders of :mod:`gridgis.db.bulk`. A row an importer rejects, flags or
-    skips, or places in another community (a case: another cell) than the
-    generator did, stops the load: nothing is stored.
+    cells are published on them). The roads are written as the district's file of
+    lines with ids (:data:`gridgis.demo.files.ROADS_FILE`) and loaded by
+    :func:`gridgis.db.roads.import_roads` in a savepoint of the same transaction,
+    before the buildings; the outlines and building units by the COPY loaders of
+    :mod:`gridgis.db.bulk`. A row an importer rejects, flags or skips, or places
+    in another community (a case: another cell) than the generator did, stops
+    the load: nothing is stored.
 
     Parameters
     ----------
@@ -617,11 +620,12 @@ def run_demo(
         Processes for the cell engine (default: up to 4, by CPU).
     keep_files:
         A folder to write the district's registers into and keep them there (the
-        buildings, the service facilities, the roster of grid workers, the party
+        roads, the buildings, the service facilities, the roster of grid workers, the party
         organisations, the exports of cases and patrols: :mod:`gridgis.demo.files`);
         by default they go to a temporary folder, deleted after the load. Either way
         they are loaded through the importers
-        (:func:`gridgis.registers.buildings.import_buildings`,
+        (:func:`gridgis.db.roads.import_roads`,
+        :func:`gridgis.registers.buildings.import_buildings`,
         :func:`gridgis.registers.facilities.import_facilities`,
         :func:`gridgis.registers.workers.import_workers`,
         :func:`gridgis.registers.branches.import_branches`,
