@@ -526,11 +526,13 @@ def test_buildings_and_facilities_go_through_the_importers(engine: Engine, tmp_p
         assert again.counts["unchanged"] == again.counts["read"] == count > 0, again.counts
 
 
-def test_roads_go_through_their_importer(engine: Engine, tmp_path) -> None:
-    # Issue 16 point 12: the demo's roads are a district's file of lines with ids, imported.
+def test_roads_and_units_go_through_their_importers(engine: Engine, tmp_path) -> None:
+    # Issue 16 point 12: the demo's roads are a district's file of lines with ids, its
+    # buildings' units a register of 楼栋单元, both imported.
     from gridgis.db.roads import import_roads
-    from gridgis.demo.files import ROAD_HEADERS, ROADS_FILE
+    from gridgis.demo.files import ROAD_HEADERS, ROADS_FILE, UNITS_FILE
     from gridgis.io import read_vector
+    from gridgis.registers.units import import_units
 
     files = tmp_path / "files"
     summary = run_demo(engine, district="211403", scale=0.01, seed=1, workers=1, keep_files=files)
@@ -548,6 +550,18 @@ def test_roads_go_through_their_importer(engine: Engine, tmp_path) -> None:
             text(
                 "SELECT actor, action, summary->'after' FROM audit_log "
                 "WHERE object_type = 'road' ORDER BY id"
+            )
+        ).all()
+        units = conn.execute(
+            text(
+                "SELECT actor, summary->'after' FROM audit_log "
+                "WHERE object_type = 'unit' AND action = 'import'"
+            )
+        ).all()
+        unit_links = conn.execute(
+            text(
+                "SELECT summary->'after'->'units' FROM audit_log "
+                "WHERE object_type = 'building' AND action = 'load'"
             )
         ).all()
     # One import row by actor demo, with the file's name and counts; no bulk 'load' row.
@@ -570,7 +584,16 @@ def test_roads_go_through_their_importer(engine: Engine, tmp_path) -> None:
     parts = np.where(single, shapely.get_geometry(stored_lines, 0), stored_lines)
     assert shapely.equals_exact(parts, lines, tolerance=0).all()
 
-    # Importing the demo's file again changes nothing and says so.
+    # The units: one import row by actor demo, every row new; no bulk load of units.
+    assert pd.read_csv(files / UNITS_FILE, nrows=0).columns.tolist() == ["楼栋编号", "单元", "户数"]
+    [(actor, after)] = units
+    assert actor == "demo" and after["file"] == UNITS_FILE
+    assert after["read"] == after["imported"] == len(demo.units) > 0
+    assert unit_links == []
+
+    # Importing the demo's files again changes nothing and says so.
+    units_again = import_units(engine, files / UNITS_FILE, actor="test")
+    assert units_again.counts["unchanged"] == units_again.counts["read"] == len(demo.units)
     again = import_roads(
         engine,
         layer,

@@ -13,7 +13,9 @@ as a CSV in that of ``gridgis template branches``, so that
 :func:`gridgis.registers.workers.import_workers` and
 :func:`gridgis.registers.branches.import_branches`, the path a real user takes;
 :func:`write_roads` writes the roads, railway and river as a GeoPackage of lines with
-their ids (编号, 名称, 类型) for :func:`gridgis.db.roads.import_roads`.
+their ids (编号, 名称, 类型) for :func:`gridgis.db.roads.import_roads`, and
+:func:`write_units` the units of the buildings as a CSV in the layout of ``gridgis
+template units`` (楼栋编号, 单元, 户数) for :func:`gridgis.registers.units.import_units`.
 
 A GeoPackage, not a zipped shapefile, for the buildings: it keeps Chinese headers
 and text as they are (a shapefile's field names are cut to 10 bytes, 3 Chinese
@@ -42,6 +44,7 @@ __all__ = [
     "INSPECTIONS_FILE",
     "ROADS_FILE",
     "ROAD_HEADERS",
+    "UNITS_FILE",
     "WORKERS_FILE",
     "branch_register",
     "building_register",
@@ -49,6 +52,7 @@ __all__ = [
     "facility_register",
     "inspection_register",
     "road_register",
+    "unit_register",
     "worker_roster",
     "write_branches",
     "write_buildings",
@@ -56,6 +60,7 @@ __all__ = [
     "write_facilities",
     "write_inspections",
     "write_roads",
+    "write_units",
     "write_workers",
 ]
 
@@ -70,6 +75,9 @@ WORKERS_FILE = "网格员名册.xlsx"
 
 BRANCHES_FILE = "党组织.csv"
 """The name of the demo's register of party organisations in its folder."""
+
+UNITS_FILE = "楼栋单元.csv"
+"""The name of the demo's register of the units (单元) of buildings in its folder."""
 
 ROADS_FILE = "道路.gpkg"
 """The name of the demo's roads and barriers (railway, river) in its folder."""
@@ -473,4 +481,41 @@ def write_roads(roads: gpd.GeoDataFrame, folder: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     road_register(roads).to_file(path, driver="GPKG", layer="道路", engine="pyogrio")
+    return path
+
+
+def unit_register(units: pd.DataFrame) -> pd.DataFrame:
+    """The register of the units (单元) of buildings under the template's headers.
+
+    Parameters
+    ----------
+    units:
+        ``external_id`` (of the building), ``number``, ``households``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        楼栋编号, 单元, 户数.
+    """
+    headers = {c.field: c.header for c in template_columns("units")}
+    return pd.DataFrame(
+        {
+            headers["building"]: units["external_id"].astype(str).to_numpy(),
+            headers["unit"]: units["number"].to_numpy(),
+            headers["households"]: units["households"].to_numpy(),
+        }
+    )
+
+
+def write_units(units: pd.DataFrame, folder: str | Path) -> Path:
+    """Write :func:`unit_register` as ``folder``/:data:`UNITS_FILE` (UTF-8 CSV).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (replaced if it exists; the folder is created when missing).
+    """
+    path = Path(folder) / UNITS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    unit_register(units).to_csv(path, index=False, encoding="utf-8")
     return path
