@@ -121,6 +121,11 @@ def test_replace_deletes_only_the_roads_of_its_area(engine: Engine) -> None:
     report = _import(engine, _roads([("E2", "local", moved)]), replace=True)
     assert report.inserted == ["E2"] and report.retired == ["E1"]
     assert sorted(_stored(engine), key=str) == ["E2", "W1"]
+    # A line along the edge between the two runs into neither: replace deletes nothing.
+    edge = LineString([(119.02, 25.401), (119.02, 25.419)])
+    report = _import(engine, _roads([("B1", "wall", edge)]), replace=True)
+    assert report.inserted == ["B1"] and report.retired == []
+    assert sorted(_stored(engine), key=str) == ["B1", "E2", "W1"]
 
 
 def test_lines_outside_the_district_are_rejected(engine: Engine) -> None:

@@ -128,7 +128,11 @@ def _districts_of(conn: Connection, lines: list[shapely.Geometry]) -> list[str]:
     area = func.ST_GeomFromWKB(literal(_wkb(everything)), SRID)
     found = conn.execute(
         select(District.code)
-        .where(District.geom.is_not(None), func.ST_Intersects(District.geom, area))
+        .where(
+            District.geom.is_not(None),
+            func.ST_Intersects(District.geom, area),
+            not_(func.ST_Touches(District.geom, area)),
+        )
         .order_by(District.code)
     )
     return list(found.scalars())
