@@ -217,21 +217,28 @@ def test_drafts_and_layout_publishes_leave_rows(demo_engine: Engine) -> None:
 
 def test_the_demo_load_leaves_one_row_per_kind_of_object(demo_engine: Engine) -> None:
     from gridgis.db.bulk import clear_district
+    from gridgis.demo.files import CASE_FILES
 
     with demo_engine.connect() as conn:
         workers = conn.execute(text("SELECT count(*) FROM grid_worker")).scalar_one()
         branches = conn.execute(text("SELECT count(*) FROM party_branch")).scalar_one()
         versions = conn.execute(text("SELECT count(*) FROM layout_version")).scalar_one()
         cases = conn.execute(text("SELECT count(*) FROM case_record")).scalar_one()
-    # Workers and branches come through their importers (issue 16 point 12): one row each.
-    for object_type, count in (("worker", workers), ("branch", branches)):
+        roads = conn.execute(text("SELECT count(*) FROM road")).scalar_one()
+        units = conn.execute(text("SELECT count(*) FROM building_unit")).scalar_one()
+    # Workers, branches, roads and units come through their importers (issue 16 point 12).
+    for object_type, count in (
+        ("worker", workers), ("branch", branches), ("road", roads), ("unit", units),
+    ):  # fmt: skip
         (row,) = _rows(demo_engine, object_type=object_type)
         assert (row["actor"], row["action"]) == ("demo", "import")
         assert row["summary"]["after"]["imported"] == count > 0
-    # Cases too, one file per reporting channel: a row per file, not one per case.
+    # One row per export of cases (one per source), not one per case.
     files = _rows(demo_engine, object_type="case")
+    assert sorted(r["summary"]["after"]["file"] for r in files) == sorted(
+        name for name, _ in CASE_FILES.values()
+    )
     assert {(r["actor"], r["action"]) for r in files} == {("demo", "import")}
-    assert 1 <= len(files) <= 4
     assert sum(r["summary"]["after"]["rows"] for r in files) == cases
     assert len(_rows(demo_engine, object_type="layout")) == versions  # a row per publish
     with demo_engine.begin() as conn:

@@ -355,6 +355,11 @@ def test_replace_loads_again(engine: Engine) -> None:
                 "(SELECT max(version) FROM layout_version WHERE community_code LIKE '211403%')"
             )
         ).one()
+        roads = conn.execute(
+            text("SELECT count(*) FROM road WHERE external_id LIKE 'demo-211403-%'")
+        ).scalar_one()
+    # The roads were deleted and imported again (as new: the importer would refuse otherwise).
+    assert roads == second.counts["roads"] > 0
     assert cases == second.counts["cases"]
     assert cells == second.counts["cells"]
     assert versions == 1
@@ -401,7 +406,7 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
             )
         ).one()
     assert sorted(imports) == [
-        "branch", "building", "case", "facility", "inspection", "worker",
+        "branch", "building", "case", "facility", "inspection", "road", "unit", "worker",
     ]  # fmt: skip
     for kind, count, summary_key in [("worker", stored[0], "workers"),
                                      ("branch", stored[1], "branches")]:  # fmt: skip
@@ -490,7 +495,7 @@ def test_buildings_and_facilities_go_through_the_importers(engine: Engine, tmp_p
     # One import row each by actor demo, no bulk 'load' row for them.
     assert imports["building"]["imported"] == imports["building"]["read"] == len(demo.buildings)
     assert imports["facility"]["imported"] == imports["facility"]["read"] == len(demo.facilities)
-    assert "building" not in loaded and "facility" not in loaded and "road" in loaded
+    assert "building" not in loaded and "facility" not in loaded and "road" not in loaded
     # The same buildings as generated, in the communities generated; units on their buildings.
     columns = ["external_id", "community_code", "households", "residents", "floors", "name",
                "address", "compound"]  # fmt: skip
@@ -519,6 +524,88 @@ def test_buildings_and_facilities_go_through_the_importers(engine: Engine, tmp_p
     for importer, name, count in again_files:
         again = importer(engine, files / name, actor="test")
         assert again.counts["unchanged"] == again.counts["read"] == count > 0, again.counts
+
+
+def test_roads_and_units_go_through_their_importers(engine: Engine, tmp_path) -> None:
+    # Issue 16 point 12: the demo's roads are a district's file of lines with ids, its
+    # buildings' units a register of 楼栋单元, both imported.
+    from gridgis.db.roads import import_roads
+    from gridgis.demo.files import ROAD_HEADERS, ROADS_FILE, UNITS_FILE
+    from gridgis.io import read_vector
+    from gridgis.registers.units import import_units
+
+    files = tmp_path / "files"
+    summary = run_demo(engine, district="211403", scale=0.01, seed=1, workers=1, keep_files=files)
+    assert summary.created and summary.ok, "\n".join(summary.lines())
+    demo = generate_district("211403", scale=0.01, seed=1, workers=1)
+    layer = read_vector(files / ROADS_FILE)
+    assert layer.columns.tolist() == ["编号", "名称", "类型", "geometry"]
+    with engine.connect() as conn:
+        stored = gpd.read_postgis(
+            text("SELECT external_id, name, kind, geom FROM road ORDER BY external_id"),
+            conn,
+            geom_col="geom",
+        )
+        audits = conn.execute(
+            text(
+                "SELECT actor, action, summary->'after' FROM audit_log "
+                "WHERE object_type = 'road' ORDER BY id"
+            )
+        ).all()
+        units = conn.execute(
+            text(
+                "SELECT actor, summary->'after' FROM audit_log "
+                "WHERE object_type = 'unit' AND action = 'import'"
+            )
+        ).all()
+        unit_links = conn.execute(
+            text(
+                "SELECT summary->'after'->'units' FROM audit_log "
+                "WHERE object_type = 'building' AND action = 'load'"
+            )
+        ).all()
+    # One import row by actor demo, with the file's name and counts; no bulk 'load' row.
+    assert [(a, b) for a, b, _ in audits] == [("demo", "import")]
+    after = audits[0][2]
+    assert after["file"] == ROADS_FILE and after["district"] == "211403"
+    assert after["read"] == after["imported"] == len(demo.roads) > 0
+    # The same roads as generated, under the generator's ids, lines exactly as generated.
+    expected = demo.roads.sort_values("external_id", ignore_index=True)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(stored[["external_id", "name", "kind"]]),
+        pd.DataFrame(expected[["external_id", "name", "kind"]]),
+        check_dtype=False,
+    )
+    single = shapely.get_num_geometries(expected.geometry.to_numpy()) == 1
+    lines = np.where(
+        single, shapely.get_geometry(expected.geometry.to_numpy(), 0), expected.geometry.to_numpy()
+    )
+    stored_lines = stored.geometry.to_numpy()
+    parts = np.where(single, shapely.get_geometry(stored_lines, 0), stored_lines)
+    assert shapely.equals_exact(parts, lines, tolerance=0).all()
+
+    # The units: one import row by actor demo, every row new; no bulk load of units.
+    assert pd.read_csv(files / UNITS_FILE, nrows=0).columns.tolist() == ["楼栋编号", "单元", "户数"]
+    [(actor, after)] = units
+    assert actor == "demo" and after["file"] == UNITS_FILE
+    assert after["read"] == after["imported"] == len(demo.units) > 0
+    assert unit_links == []
+
+    # Importing the demo's files again changes nothing and says so.
+    units_again = import_units(engine, files / UNITS_FILE, actor="test")
+    assert units_again.counts["unchanged"] == units_again.counts["read"] == len(demo.units)
+    again = import_roads(
+        engine,
+        layer,
+        id_field=ROAD_HEADERS["external_id"],
+        name_field=ROAD_HEADERS["name"],
+        kind_field=ROAD_HEADERS["kind"],
+        district="211403",
+        replace=True,
+        actor="test",
+    )
+    assert again.inserted == again.updated == again.retired == []
+    assert len(again.unchanged) == len(demo.roads)
 
 
 def test_a_demo_file_that_does_not_import_cleanly_loads_nothing(engine: Engine, tmp_path) -> None:

@@ -9,7 +9,7 @@ module             commands
 =================  ==========================================================
 ``db``             ``gridgis db status | start | stop | upgrade | reset``
 ``imports``        ``gridgis import boundaries | roads | divisions | cases | inspections``
-``registers``      ``gridgis import buildings | households`` (attached to ``import``)
+``registers``      ``gridgis import buildings | households | units`` (attached to ``import``)
 ``rosters``        ``gridgis import workers | branches | facilities``, ``gridgis template``
 ``cells``          ``gridgis cells draw | adjust | history``
 ``partition``      ``gridgis partition``, ``gridgis validate`` (on files)

@@ -45,9 +45,9 @@ import the generator (tests/test_cli_help.py keeps the two equal)."""
     "--keep-files",
     type=click.Path(file_okay=False, writable=True),
     default=None,
-    help="Folder to keep the district's register files in (buildings, service facilities, "
-    "the roster of grid workers, the party organisations, the exports of cases and patrols, "
-    "as an office would have them), to look at or import again.",
+    help="Folder to keep the district's register files in (roads, buildings, units, "
+    "service facilities, the roster of grid workers, the party organisations, the exports "
+    "of cases and patrols, as an office would have them), to look at or import again.",
 )
 @friendly
 def demo_cmd(
@@ -60,16 +60,15 @@ def demo_cmd(
 ) -> None:
     """Load a demo district into the database.
 
-    The real outline and official names of its street offices and
-    communities, with generated roads, buildings, grid cells, grid workers,
-    party branches, service facilities, a year of cases and patrols. Runs
-    once: when the district already has data it says so and changes nothing
-    (use --replace). Everything is loaded in one transaction; the buildings,
-    the service facilities, the roster of grid workers, the party
-    organisations, the cases (with their history) and the patrols' tracks are
-    written as files and loaded by the importers of `gridgis import buildings`,
-    `facilities`, `workers`, `branches`, `cases` and `inspections`, as a
-    district's own files would be.
+    The real outline and official names of its street offices and communities, with generated
+    roads, buildings, grid cells, grid workers, party branches, service facilities, a year
+    of cases and patrols. Runs once: when the district already has data it says so and
+    changes nothing (use --replace). Everything is loaded in one transaction; the roads, the
+    buildings and their units, the service facilities, the roster of grid workers, the party
+    organisations, the cases (with their history) and the patrols' tracks are written as
+    files and loaded by the importers of `gridgis import roads`, `buildings`, `units`,
+    `facilities`, `workers`, `branches`, `cases` and `inspections`, as a district's own
+    files would be.
     """
     from gridgis.db import migrate
     from gridgis.db.engine import get_engine

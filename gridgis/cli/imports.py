@@ -101,37 +101,66 @@ def import_boundaries_cmd(
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--crs", "crs", default=None, help=f"CRS of the coordinates: {CRS_CHOICES_HELP}.")
 @click.option("--encoding", default=None, help="Text encoding of a shapefile (default: detected).")
+@click.option(
+    "--id-field",
+    default=None,
+    help="Field with each line's id: stored, and a second import updates by it.",
+)
 @click.option("--kind-field", default=None, help="Field with the kind (arterial, local, river...).")
 @click.option("--name-field", default=None, help="Field with the name.")
-@click.option("--kind", "default_kind", default="local", show_default=True,
-              help="Kind of every line when there is no kind field.")  # fmt: skip
-@click.option("--replace", is_flag=True, help="Delete the stored roads first.")
+@click.option(
+    "--kind",
+    "default_kind",
+    default="local",
+    show_default=True,
+    help="Kind of every line when there is no kind field.",
+)
+@click.option(
+    "--district",
+    default=None,
+    help="The district (6-digit code) of the file: lines outside it are rejected.",
+)
+@click.option("--replace", is_flag=True,
+              help="Delete the stored roads of the file's area (--district, else the districts "
+                   "its lines run into) that the file does not carry.")  # fmt: skip
 @friendly
 def import_roads_cmd(
     file: Path,
     crs: str | None,
     encoding: str | None,
+    id_field: str | None,
     kind_field: str | None,
     name_field: str | None,
     default_kind: str,
+    district: str | None,
     replace: bool,
 ) -> None:
-    """Import roads and other barriers (railways, rivers, walls) that cells follow."""
+    """Import roads and other barriers (railways, rivers, walls) that cells follow.
+
+    Every line is checked first (a valid line, a known kind, with --id-field an id
+    of its own); any rejected row refuses the file, each listed with its row number
+    and reason. Lines with an id are upserted on it: importing the same file again
+    changes nothing and says so. --replace deletes only the roads of the file's
+    area, never another district's.
+    """
     from gridgis import crs as crs_mod
     from gridgis.db.engine import get_engine
-    from gridgis.db.load import import_roads
+    from gridgis.db.roads import import_roads
 
     frame = read_with_crs(file, crs, encoding)
     report = import_roads(
         get_engine(),
         crs_mod.to_wgs84_frame(frame),
+        id_field=id_field,
         kind_field=kind_field,
         name_field=name_field,
         default_kind=default_kind,
+        district=district,
         replace=replace,
+        source=file.name,
         actor=actor(),
     )
-    click.echo(f"roads: {report.rows_read} read, {len(report.inserted)} stored")
+    echo_lines(report.lines())
 
 
 @import_.command("divisions")

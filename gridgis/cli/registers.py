@@ -1,4 +1,4 @@
-"""`gridgis import buildings | households`: a district's own registers (issue 16)."""
+"""`gridgis import buildings | households | units`: a district's own registers (issue 16)."""
 
 from __future__ import annotations
 
@@ -88,3 +88,31 @@ def import_households_cmd(file: Path, report_path: Path | None, **options: Any) 
     from gridgis.registers.households import import_households
 
     run_register(import_households, file, report_path, options)
+
+
+@import_.command("units")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_field("building", "building, 楼栋编号, 楼栋...")
+@_field("unit", "unit, 单元, 单元号...")
+@_field("households", "households, 户数...")
+@click.option("--encoding", default=None, help="Text encoding (default: detected).")
+@click.option("--sheet", default=None, help="Excel sheet (default: the first).")
+@click.option("--layer", default=None, help="Layer of a multi-layer file (GeoPackage).")
+@click.option("--report", "report_path", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the per-row report CSV (default: <file stem>"
+                   ".report.csv).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Check everything, store nothing.")
+@friendly
+def import_units_cmd(file: Path, report_path: Path | None, **options: Any) -> None:
+    """Import the units (单元) of buildings from FILE, with a report on every row.
+
+    One row per unit: the building's id (楼栋编号, as imported with `gridgis import
+    buildings`), the unit's number (2, 2单元) and its households (户数). Upserted
+    on (building, unit) in one transaction: importing the same file twice changes
+    nothing. Rows naming an unknown building or a unit that is not a number are
+    rejected with their row number and reason; the rest loads.
+    """
+    from gridgis.registers.units import import_units
+
+    run_register(import_units, file, report_path, options)

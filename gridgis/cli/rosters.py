@@ -20,7 +20,9 @@ from gridgis.crs import CRS_CHOICES_HELP
 if TYPE_CHECKING:
     pass
 
-TEMPLATE_KINDS: tuple[str, ...] = ("buildings", "households", "workers", "branches", "facilities")
+TEMPLATE_KINDS: tuple[str, ...] = (
+    "buildings", "households", "units", "workers", "branches", "facilities",
+)  # fmt: skip
 
 
 def _field(name: str, what: str) -> Callable[[Any], Any]:

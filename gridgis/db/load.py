@@ -18,7 +18,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, LargeBinary, bindparam, delete, func, insert, select
+from sqlalchemy import Connection, Engine, LargeBinary, bindparam, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,9 +28,9 @@ from gridgis.boundaries import Finding, PreparedBoundaries, check_topology
 from gridgis.codes import PARENT_LEVEL
 from gridgis.data import path as data_path
 from gridgis.db.layout import publish_cells
-from gridgis.db.models import ROAD_KINDS, SRID, CellCode, Community, District, Road, Street
+from gridgis.db.models import SRID, CellCode, Community, District, Street
 from gridgis.db.queries import ewkb, read_areas, read_geoframe
-from gridgis.errors import InputError, NotFoundError, Problem, ValidationError
+from gridgis.errors import NotFoundError, Problem, ValidationError
 
 BLOCKING_KINDS = frozenset({"outside_parent", "overlap"})
 """Topology findings that stop an import unless it is told to allow them."""
@@ -57,7 +57,8 @@ class ImportReport:
     inserted, updated, unchanged:
         Codes that were new, changed, or already stored as given.
     retired:
-        Cell codes retired because a community's new layout leaves them out.
+        Cell codes retired because a community's new layout leaves them out; for roads,
+        those a ``replace`` deleted (:func:`gridgis.db.roads.import_roads`).
     rejected:
         Rejected rows with their row number and reason.
     repaired:
@@ -83,6 +84,10 @@ class ImportReport:
     committed: bool = False
 
     @property
+    def _retired(self) -> str:
+        return "roads of the area" if self.level == "road" else "cell codes"
+
+    @property
     def blocking(self) -> list[Finding]:
         """Topology findings that stop the import unless allowed."""
         return [f for f in self.topology if f.kind in BLOCKING_KINDS]
@@ -93,7 +98,7 @@ class ImportReport:
             f"{self.level}: {self.rows_read} features read; {len(self.inserted)} new, "
             f"{len(self.updated)} changed, {len(self.unchanged)} unchanged, "
             f"{len({p.row for p in self.rejected})} rejected"
-            + (f", {len(self.retired)} cell codes retired" if self.retired else "")
+            + (f", {len(self.retired)} {self._retired} retired" if self.retired else "")
         ]
         out += [f"  rejected {p}" for p in self.rejected]
         out += [f"  {f}" for f in self.repaired]
@@ -455,86 +460,3 @@ def load_divisions(
             conn, actor=actor, action="load", object_type="divisions", object_id=None, after=counts
         )
     return counts
-
-
-def import_roads(
-    engine: Engine,
-    frame: gpd.GeoDataFrame,
-    *,
-    kind_field: str | None = None,
-    name_field: str | None = None,
-    default_kind: str = "local",
-    replace: bool = False,
-    actor: str,
-) -> ImportReport:
-    """Store roads and barriers (lines, EPSG:4326), all or nothing.
-
-    Parameters
-    ----------
-    engine:
-        The database.
-    frame:
-        Lines in EPSG:4326 (use :func:`gridgis.crs.to_wgs84_frame` first).
-    kind_field, name_field:
-        Fields with the kind (``arterial``, ``local``, ``railway``, ``river``,
-        ``wall`` ... see :data:`gridgis.db.models.ROAD_KINDS`) and the name.
-    default_kind:
-        Kind of rows without a kind field.
-    replace:
-        Delete the stored roads first (in the same transaction).
-    actor:
-        Who imports: one audit row with the counts, not one per road.
-
-    Raises
-    ------
-    BoundaryImportError
-        When a row is not a line or has an unknown kind; nothing is stored.
-    """
-    report = ImportReport(level="road", rows_read=len(frame))
-    if frame.crs is None or frame.crs.to_epsg() != 4326:
-        raise InputError(f"roads must be in EPSG:4326 to be stored, not {frame.crs}")
-    payload = []
-    for row, (geom, kind, name) in enumerate(
-        zip(
-            frame.geometry,
-            frame[kind_field] if kind_field else [default_kind] * len(frame),
-            frame[name_field] if name_field else [None] * len(frame),
-            strict=True,
-        ),
-        start=1,
-    ):
-        kind = str(kind).strip().lower() if kind is not None and not pd.isna(kind) else default_kind
-        if geom is None or geom.is_empty or geom.geom_type not in ("LineString", "MultiLineString"):
-            kind_of = "nothing" if geom is None or geom.is_empty else f"a {geom.geom_type}"
-            report.rejected.append(Problem(row, None, f"geometry is {kind_of}, not a line"))
-            continue
-        if kind not in ROAD_KINDS:
-            report.rejected.append(
-                Problem(row, None, f"kind {kind!r} is not one of {', '.join(ROAD_KINDS)}")
-            )
-            continue
-        lines = geom if geom.geom_type == "MultiLineString" else shapely.MultiLineString([geom])
-        payload.append(
-            {"kind": kind, "name": None if pd.isna(name) else str(name), "wkb": _wkb(lines)}
-        )
-    if report.rejected:
-        raise BoundaryImportError(
-            f"{len(report.rejected)} of {report.rows_read} roads were rejected; "
-            "nothing was imported",
-            report,
-        )
-    with engine.begin() as conn:
-        removed = conn.execute(delete(Road)).rowcount if replace else 0
-        if payload:
-            conn.execute(insert(Road).values(geom=_from_wkb()), payload)
-        audit.record(
-            conn,
-            actor=actor,
-            action="import",
-            object_type="road",
-            object_id=None,
-            after={"rows": report.rows_read, "inserted": len(payload), "deleted": removed},
-        )
-    report.inserted = [str(i) for i in range(1, len(payload) + 1)]
-    report.committed = True
-    return report

@@ -11,7 +11,11 @@ as a CSV in that of ``gridgis template branches``, so that
 :func:`gridgis.registers.buildings.import_buildings`,
 :func:`gridgis.registers.facilities.import_facilities`,
 :func:`gridgis.registers.workers.import_workers` and
-:func:`gridgis.registers.branches.import_branches`, the path a real user takes.
+:func:`gridgis.registers.branches.import_branches`, the path a real user takes;
+:func:`write_roads` writes the roads, railway and river as a GeoPackage of lines with
+their ids (编号, 名称, 类型) for :func:`gridgis.db.roads.import_roads`, and
+:func:`write_units` the units of the buildings as a CSV in the layout of ``gridgis
+template units`` (楼栋编号, 单元, 户数) for :func:`gridgis.registers.units.import_units`.
 
 A GeoPackage, not a zipped shapefile, for the buildings: it keeps Chinese headers
 and text as they are (a shapefile's field names are cut to 10 bytes, 3 Chinese
@@ -38,18 +42,25 @@ __all__ = [
     "CASE_FILES",
     "FACILITIES_FILE",
     "INSPECTIONS_FILE",
+    "ROADS_FILE",
+    "ROAD_HEADERS",
+    "UNITS_FILE",
     "WORKERS_FILE",
     "branch_register",
     "building_register",
     "case_register",
     "facility_register",
     "inspection_register",
+    "road_register",
+    "unit_register",
     "worker_roster",
     "write_branches",
     "write_buildings",
     "write_cases",
     "write_facilities",
     "write_inspections",
+    "write_roads",
+    "write_units",
     "write_workers",
 ]
 
@@ -64,6 +75,16 @@ WORKERS_FILE = "网格员名册.xlsx"
 
 BRANCHES_FILE = "党组织.csv"
 """The name of the demo's register of party organisations in its folder."""
+
+UNITS_FILE = "楼栋单元.csv"
+"""The name of the demo's register of the units (单元) of buildings in its folder."""
+
+ROADS_FILE = "道路.gpkg"
+"""The name of the demo's roads and barriers (railway, river) in its folder."""
+
+ROAD_HEADERS = {"external_id": "编号", "name": "名称", "kind": "类型"}
+"""The fields of the demo's file of roads, loaded by ``gridgis import roads --id-field 编号
+--name-field 名称 --kind-field 类型`` (kinds as :data:`gridgis.db.models.ROAD_KINDS`)."""
 
 INSPECTIONS_FILE = "巡查轨迹.gpkg"
 """The name of the demo's export of patrols (GPS tracks) in its folder."""
@@ -421,4 +442,83 @@ def _write_geopackage(frame: gpd.GeoDataFrame, path: Path, layer: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     frame.to_file(path, driver="GPKG", layer=layer, engine="pyogrio")
+    return path
+
+
+def road_register(roads: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The roads and barriers as a district's file of lines, each with its id.
+
+    Parameters
+    ----------
+    roads:
+        ``external_id``, ``name``, ``kind``, lines in EPSG:4326.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        编号, 名称, 类型 (:data:`ROAD_HEADERS`), lines in EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        When ``roads`` are not in EPSG:4326.
+    """
+    if roads.crs is None or not roads.crs.equals("EPSG:4326"):
+        raise InputError(f"`roads` are in {roads.crs} but are expected in EPSG:4326")
+    return gpd.GeoDataFrame(
+        {header: roads[column].to_numpy() for column, header in ROAD_HEADERS.items()},
+        geometry=roads.geometry.to_numpy(),
+        crs=roads.crs,
+    )
+
+
+def write_roads(roads: gpd.GeoDataFrame, folder: str | Path) -> Path:
+    """Write :func:`road_register` as ``folder``/:data:`ROADS_FILE` (GeoPackage).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (replaced if it exists; the folder is created when missing).
+    """
+    path = Path(folder) / ROADS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    road_register(roads).to_file(path, driver="GPKG", layer="道路", engine="pyogrio")
+    return path
+
+
+def unit_register(units: pd.DataFrame) -> pd.DataFrame:
+    """The register of the units (单元) of buildings under the template's headers.
+
+    Parameters
+    ----------
+    units:
+        ``external_id`` (of the building), ``number``, ``households``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        楼栋编号, 单元, 户数.
+    """
+    headers = {c.field: c.header for c in template_columns("units")}
+    return pd.DataFrame(
+        {
+            headers["building"]: units["external_id"].astype(str).to_numpy(),
+            headers["unit"]: units["number"].to_numpy(),
+            headers["households"]: units["households"].to_numpy(),
+        }
+    )
+
+
+def write_units(units: pd.DataFrame, folder: str | Path) -> Path:
+    """Write :func:`unit_register` as ``folder``/:data:`UNITS_FILE` (UTF-8 CSV).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (replaced if it exists; the folder is created when missing).
+    """
+    path = Path(folder) / UNITS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    unit_register(units).to_csv(path, index=False, encoding="utf-8")
     return path

@@ -25,6 +25,8 @@ from gridgis.demo.files import (
     write_cases,
     write_facilities,
     write_inspections,
+    write_roads,
+    write_units,
     write_workers,
 )
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
@@ -423,10 +425,10 @@ def _load(
     case_files: Mapping[Path, str] | None = None,
     progress: Progress | None,
 ) -> dict[str, float] | None:
-    """Store ``demo`` in one transaction: the COPY loaders, and the importers for the
-    registers ``files`` holds (``buildings``, ``workers``, ``branches``,
-    ``facilities``) and for the exports of cases ``case_files`` names (each with the
-    system of its coordinates), as a district's own.
+    """Store ``demo`` in one transaction: the COPY loaders, and the importers for the files
+    ``files`` holds (``roads``, ``buildings``, ``units``, ``workers``, ``branches``,
+    ``facilities``, ``inspections``) and for the exports of cases ``case_files`` names (each
+    with the system of its coordinates), as a district's own.
 
     Returns the seconds per step, or ``None`` when the district was loaded meanwhile
     (and ``replace`` is not set): then nothing is changed.
@@ -435,10 +437,12 @@ def _load(
     from gridgis.registers.branches import import_branches
     from gridgis.registers.buildings import import_buildings
     from gridgis.registers.facilities import import_facilities
+    from gridgis.registers.units import import_units
     from gridgis.registers.workers import import_workers
 
     importers: dict[str, Callable[..., RegisterReport]] = {
         "buildings": import_buildings,
+        "units": import_units,
         "workers": import_workers,
         "branches": import_branches,
         "facilities": import_facilities,
@@ -453,12 +457,43 @@ def _load(
         imported[kind] = time.perf_counter() - clock
         return report
 
+    def import_roads_file(conn: Connection) -> None:
+        """The roads as the district's file of lines with ids, each stored under its id."""
+        from gridgis.db.roads import import_roads
+        from gridgis.demo.files import ROAD_HEADERS
+        from gridgis.io import read_vector
+
+        path = files["roads"]
+        clock = time.perf_counter()
+        fields = ROAD_HEADERS
+        report = import_roads(
+            conn,
+            read_vector(path),
+            id_field=fields["external_id"],
+            name_field=fields["name"],
+            kind_field=fields["kind"],
+            district=demo.code,
+            source=path.name,
+            actor=IMPORTED_BY,
+        )
+        if report.updated or report.unchanged or len(report.inserted) != len(demo.roads):
+            raise ValidationError(
+                f"the demo's file {path.name} did not import cleanly: "
+                f"{len(report.inserted)} of {len(demo.roads)} roads new, "
+                f"{len(report.updated) + len(report.unchanged)} stored already; nothing was loaded"
+            )
+        imported["roads"] = time.perf_counter() - clock
+
     def import_buildings_file(conn: Connection) -> None:
+        if "roads" in files:
+            import_roads_file(conn)
         if "buildings" not in files:
             return
         placed = run(conn, "buildings").rows.set_index("id")["community_code"]
         expected = demo.buildings.set_index("external_id")["community_code"]
         _check_placed(placed, expected, files["buildings"], "community")
+        if "units" in files:  # the units of the buildings just imported
+            run(conn, "units")
 
     def import_after_cells(conn: Connection) -> None:
         for kind in ("workers", "branches", "facilities"):
@@ -514,9 +549,9 @@ def _load(
             conn,
             streets=demo.streets,
             communities=demo.communities,
-            roads=demo.roads,
+            roads=nothing(demo.roads, "roads"),
             buildings=nothing(demo.buildings, "buildings"),
-            units=demo.units,
+            units=nothing(demo.units, "units"),
             cells=demo.cells,
             workers=nothing(demo.workers, "workers"),
             worker_cells=nothing(demo.worker_cells, "workers"),
@@ -559,9 +594,13 @@ def run_demo(
     export per source, with each case's history) and the patrols' GPS tracks are
     written as a district office's files (:mod:`gridgis.demo.files`) and loaded by
     their importers, each in a savepoint of that transaction (buildings before the
-    cells are published on them); the outlines, roads and building units by the
-    COPY loaders of :mod:`gridgis.db.bulk`. A row an importer rejects, flags or
-    skips, or places in another community (a case: another cell) than the
+    cells are published on them). The roads are written as the district's file of lines with ids
+    (:data:`gridgis.demo.files.ROADS_FILE`) and loaded by
+    :func:`gridgis.db.roads.import_roads` in a savepoint of the same transaction, before the
+    buildings; the units of the buildings as a register of 楼栋单元
+    (:data:`gridgis.demo.files.UNITS_FILE`) by :func:`gridgis.registers.units.import_units`
+    once the buildings are stored; the outlines by :mod:`gridgis.db.bulk`. A row an importer
+    rejects, flags or skips, or places in another community (a case: another cell) than the
     generator did, stops the load: nothing is stored.
 
     Parameters
@@ -586,12 +625,13 @@ def run_demo(
     workers:
         Processes for the cell engine (default: up to 4, by CPU).
     keep_files:
-        A folder to write the district's registers into and keep them there (the
-        buildings, the service facilities, the roster of grid workers, the party
-        organisations, the exports of cases and patrols: :mod:`gridgis.demo.files`);
-        by default they go to a temporary folder, deleted after the load. Either way
-        they are loaded through the importers
-        (:func:`gridgis.registers.buildings.import_buildings`,
+        A folder to write the district's registers into and keep them there (the roads, the
+        buildings and their units, the service facilities, the roster of grid workers, the
+        party organisations, the exports of cases and patrols: :mod:`gridgis.demo.files`);
+        by default they go to a temporary folder, deleted after the load. Either way they
+        are loaded through the importers (:func:`gridgis.db.roads.import_roads`,
+        :func:`gridgis.registers.buildings.import_buildings`,
+        :func:`gridgis.registers.units.import_units`,
         :func:`gridgis.registers.facilities.import_facilities`,
         :func:`gridgis.registers.workers.import_workers`,
         :func:`gridgis.registers.branches.import_branches`,
@@ -661,7 +701,9 @@ def run_demo(
             else Path(stack.enter_context(TemporaryDirectory(prefix="gridgis-demo-")))
         )
         files = {
+            "roads": write_roads(demo.roads, folder),
             "buildings": write_buildings(demo.buildings, folder),
+            "units": write_units(demo.units, folder),
             "workers": write_workers(demo.workers, demo.worker_cells, folder),
             "branches": write_branches(demo.branches, demo.branch_cells, folder),
             "facilities": write_facilities(demo.facilities, folder),

@@ -170,6 +170,10 @@ REASONS: dict[str, Wording] = {
         "unknown building {value}: neither a building id nor an address matched to a building",
         "未知楼栋 {value}：既不是楼栋编号，也没有匹配到楼栋的地址",
     ),
+    "unknown_building_id": Wording(
+        "unknown building {value}: no stored building has that id",
+        "未知楼栋 {value}：没有该编号的已入库楼栋",
+    ),
     "bad_unit": Wording(
         "unit {value} is not a unit number such as 2 or 2单元",
         "单元 {value} 不是单元号（如 2 或 2单元）",

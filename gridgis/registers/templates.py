@@ -65,6 +65,13 @@ TEMPLATES: dict[str, tuple[Column, ...]] = {
                "镇海街道梅园路12号1栋2单元301室", required=True),
         Column("户数", "households", "该地址的户数；整列不填时每行算一户", 1),
     ),
+    "units": (
+        Column("楼栋编号", "building",
+               "所在楼栋的编号（与楼栋表的编号一致）；再次导入时按楼栋编号和单元号更新",
+               "LJZ-0001", required=True),
+        Column("单元", "unit", "单元号（1 及以上的整数，如 2 或 2单元）", 2, required=True),
+        Column("户数", "households", "该单元的户数（整数，不小于 0；不填为 0）", 12),
+    ),
     "workers": (
         Column("编号", "id", _ID, "W0001", required=True),
         Column("姓名", "name", "姓名", "王芳", required=True),
@@ -130,8 +137,8 @@ def template_columns(kind: str) -> tuple[Column, ...]:
 
 
 def write_template(kind: str, path: str | Path, *, rows: int = 1000) -> Path:
-    """Write the Excel template of ``kind`` (buildings, households, workers, branches,
-    facilities) to ``path``.
+    """Write the Excel template of ``kind`` (buildings, households, units, workers,
+    branches, facilities) to ``path``.
 
     Parameters
     ----------
