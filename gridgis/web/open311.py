@@ -247,9 +247,9 @@ def _client_key() -> tuple[Response, int] | None:
     """Check a client key sent in the ``X-Api-Key`` header, the query or a form.
 
     A user's API token sent the same ways is read by :mod:`gridgis.web.auth`; a
-    key in a JSON body by the view (:func:`_key_in_body`). Any other key is
-    answered 401: a client must learn that its key is wrong, even where no key
-    is needed.
+    key in a JSON body by the view (:func:`_key_in_body`). With a user signed in,
+    a key is not looked at. Any other key is answered 401: a client must learn
+    that its key is wrong, even where no key is needed.
     """
     form = request.mimetype == FORM
     key = (
@@ -257,8 +257,8 @@ def _client_key() -> tuple[Response, int] | None:
         or request.args.get("api_key")
         or (request.form.get("api_key") if form and request.method == "POST" else None)
     )
-    if not key or key.startswith(users.TOKEN_PREFIX):
-        return None
+    if not key or key.startswith(users.TOKEN_PREFIX) or current_user() is not None:
+        return None  # a user's token (auth.py read it), or a user is asking already
     if not _use_client_key(key):
         return _unauthorized(_NOT_VALID)
     return None
