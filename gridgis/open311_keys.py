@@ -105,7 +105,7 @@ def add_key(bind: Engine | Connection, name: str, *, actor: str) -> str:
 
     Examples
     --------
-    >>> add_key(engine, "12345-app", actor="cli:admin")[:5]
+    >>> add_key(engine, "wechat-app", actor="cli:admin")[:5]
     'g311_'
     """
     _check_client_name(name)
