@@ -377,6 +377,21 @@ class Settings(BaseSettings):
         ge=0,
         le=100000,
     )
+    open311_public_read: bool = _setting(
+        True,
+        description="`on`: anyone may read Open311's services and requests (as its "
+        "specification has it; people's names, numbers and photos are left out); `off`: "
+        "reading needs an Open311 client key, an API token or a login too (an intranet)",
+        allowed="1 or 0 (on or off)",
+    )
+    open311_key_per_minute: int = _setting(
+        60,
+        description="requests one Open311 client key (`gridgis open311 key add NAME`) may "
+        "make in a minute; more are answered 429",
+        allowed="a whole number from 1 to 100000 (e.g. 60)",
+        ge=1,
+        le=100000,
+    )
     trusted_proxies: int = _setting(
         0,
         description="how many reverse proxies (nginx ...) stand in front of the app and add "

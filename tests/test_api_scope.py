@@ -2,8 +2,10 @@
 
 A street office (role ``street``) sees, files and moves on only its own
 street's cells and cases; an analyst reads everything and changes nothing;
-anonymous requests are answered 401 everywhere but ``/api/health`` and
-``/api/openapi.json``. An API token stands in for a session.
+anonymous requests are answered 401 everywhere but ``/api/health``,
+``/api/openapi.json`` and Open311's reading (public, as its specification has
+it, unless ``GRIDGIS_OPEN311_PUBLIC_READ`` is off). An API token stands in for
+a session.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ V2 = "/open311/v2"
 PUBLIC = {"/api/health", "/api/openapi.json", "/open311/v2/<path:rest>"}
 """Routes anyone may call: monitoring, the API's description, and Open311's 404 for paths
 that are no resource (it reads nothing)."""
+OPEN311_READS = {
+    "/open311/v2/services.<fmt>",
+    "/open311/v2/services/<service_code>.<fmt>",
+    "/open311/v2/requests.<fmt>",
+    "/open311/v2/requests/<service_request_id>.<fmt>",
+}
+"""Open311's resources anyone may GET by default (``GRIDGIS_OPEN311_PUBLIC_READ``)."""
 
 
 class Streets(NamedTuple):
@@ -127,25 +136,38 @@ def _count_cases(db: Engine) -> int:
 # --- anonymous ---------------------------------------------------------------------------
 
 
-def test_every_api_route_but_the_public_ones_needs_a_user(app: Flask) -> None:
-    """Enumerates the app's routes: a new /api, /open311 or /tiles route without a login
-    check fails here."""
+def _anonymous_calls(app: Flask, *, public_read: bool) -> Iterator[tuple[str, str, Any]]:
+    """Each (method, url, answer) of an anonymous call to an /api, /open311 or /tiles route
+    that needs a user (a key, for Open311), with Open311's reading public or not."""
     anonymous = app.test_client()
-    checked = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(("/api/", "/open311/", "/tiles/")) or rule.rule in PUBLIC:
             continue
         url = sample_url(rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            response = anonymous.open(url, method=method, json={})
+            if public_read and method == "GET" and rule.rule in OPEN311_READS:
+                continue
+            yield method, url, anonymous.open(url, method=method, json={})
+
+
+def test_every_api_route_but_the_public_ones_needs_a_user(app: Flask) -> None:
+    """Enumerates the app's routes: a new /api, /open311 or /tiles route without a login
+    check fails here."""
+    for public_read in (False, True):
+        app.config["OPEN311_PUBLIC_READ"] = public_read
+        checked = []
+        for method, url, response in _anonymous_calls(app, public_read=public_read):
             message = _error(response, 401)
             assert "token" in message or "api_key" in message, (method, url, message)
             assert response.headers["WWW-Authenticate"] == 'Bearer realm="gridgis"'
             checked.append((method, url))
-    assert ("GET", "/api/cases") in checked and ("POST", "/api/cases/1/steps") in checked
-    assert ("GET", "/tiles/cells/0/0/0.pbf") in checked
-    assert len(checked) >= 18
-    for url in ("/api/health", "/api/openapi.json"):
+        assert ("GET", "/api/cases") in checked and ("POST", "/api/cases/1/steps") in checked
+        assert ("GET", "/tiles/cells/0/0/0.pbf") in checked
+        assert ("POST", f"{V2}/requests.json") in checked
+        assert (("GET", f"{V2}/services.json") in checked) is not public_read
+        assert len(checked) >= 18
+    anonymous = app.test_client()
+    for url in ("/api/health", "/api/openapi.json", f"{V2}/services.json", f"{V2}/requests.json"):
         assert anonymous.get(url).status_code == 200
 
 

@@ -42,14 +42,19 @@ def _documented() -> list[tuple[list[tuple[str, ...]], set[str]]]:
     found: list[tuple[list[tuple[str, ...]], set[str]]] = []
     for entry in _synopses():
         top, _, rest = entry.removeprefix("gridgis ").partition(" ")
-        if not isinstance(main.commands.get(top), click.Group):
+        group = main.commands.get(top)
+        if not isinstance(group, click.Group):
             found.append(([(top,)], set(_OPTION.findall(rest))))
             continue
+        prefix: tuple[str, ...] = (top,)
+        first_word = rest.split(" ", 1)[0]
+        if isinstance(group.commands.get(first_word), click.Group):  # `open311 key add | ...`
+            prefix, rest = (top, first_word), rest.partition(" ")[2]
         for i, segment in enumerate(rest.split(" | ")):
             first = segment.strip().split(" ", 1)[0]
             names = first.split("|") if i == 0 else [first]
             if all(_WORD.fullmatch(n) for n in names):  # a subcommand, not --street CODE
-                found.append(([(top, n) for n in names], set()))
+                found.append(([(*prefix, n) for n in names], set()))
             found[-1][1].update(_OPTION.findall(segment))
     return found
 
@@ -57,10 +62,14 @@ def _documented() -> list[tuple[list[tuple[str, ...]], set[str]]]:
 def _commands() -> set[tuple[str, ...]]:
     paths: set[tuple[str, ...]] = set()
     for name, command in main.commands.items():
-        if isinstance(command, click.Group):
-            paths.update((name, sub) for sub in command.commands)
-        else:
+        if not isinstance(command, click.Group):
             paths.add((name,))
+            continue
+        for sub, subcommand in command.commands.items():
+            if isinstance(subcommand, click.Group):  # `gridgis open311 key add`
+                paths.update((name, sub, leaf) for leaf in subcommand.commands)
+            else:
+                paths.add((name, sub))
     return paths
 
 
@@ -89,6 +98,7 @@ def test_readme_options_exist() -> None:
 def test_synopses_are_read() -> None:
     documented = dict((p, o) for paths, o in _documented() for p in paths)
     assert documented[("users", "token")] == {"--revoke"}
+    assert {("open311", "key", "add"), ("open311", "key", "revoke")} <= set(documented)
     assert documented[("cells", "adjust")] == {"--community", "--street", "--district"}
     assert {"--format", "--level", "-o"} <= documented[("export", "stats")]
 

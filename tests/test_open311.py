@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from typing import Any
 
 import pytest
 from _api_auth import token_client, user_token
+from click.testing import CliRunner, Result
 from conftest import backdate_case_to_1900, cell_point, sign_in
 from conftest import response_json as _json
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+
+from gridgis import open311_keys
+from gridgis.cli import main
+from gridgis.db.engine import dispose_engines
 
 V2 = "/open311/v2"
 REQUEST_FIELDS = {
@@ -319,20 +325,58 @@ def test_bad_resources_get_the_spec_error_list(
 # --- who may ask -------------------------------------------------------------------------
 
 
-def test_every_resource_needs_a_key_a_token_or_a_session(app: Flask, db: Engine) -> None:
+_READS = [
+    "services.json",
+    "services/dispute.json",
+    "requests.json",
+    "requests/1.json",
+    "requests.json?service_request_id=1",
+]
+
+
+def test_anyone_reads_services_and_requests_without_a_key(app: Flask, db: Engine) -> None:
+    """The specification's reading is public: a new client lists the services first (issue 18)."""
     anonymous = app.test_client()
-    for method, path in [
-        ("GET", "services.json"),
-        ("GET", "services/dispute.json"),
-        ("GET", "requests.json"),
-        ("GET", "requests/1.json"),
-        ("POST", "requests.json"),
-    ]:
-        response = anonymous.open(f"{V2}/{path}", method=method, data={"service_code": "x"})
+    services = _json(anonymous.get(f"{V2}/services.json"), 200)
+    assert {s["service_code"] for s in services} >= {"dispute", "road_facility"}
+    assert _json(anonymous.get(f"{V2}/services/dispute.json"), 200) == {
+        "service_code": "dispute",
+        "attributes": [],
+    }
+    since = "start_date=2000-01-01T00:00:00Z"
+    listed = _json(anonymous.get(f"{V2}/requests.json?{since}"), 200)
+    assert listed and all(set(r) == REQUEST_FIELDS for r in listed)
+    with db.connect() as conn:  # every street's requests, and those placed in no street
+        streets = conn.execute(
+            text(
+                "SELECT count(DISTINCT street_code) FROM case_record WHERE street_code IS NOT NULL"
+            )
+        ).scalar_one()
+        some_id = conn.execute(text("SELECT min(id) FROM case_record")).scalar_one()
+    assert streets >= 2
+    [one] = _json(anonymous.get(f"{V2}/requests/{some_id}.json"), 200)
+    assert one["service_request_id"] == str(some_id) and set(one) == REQUEST_FIELDS
+    assert (one["lat"], one["long"]) != (None, None)  # the point is what Open311 is for
+    assert _json(anonymous.get(f"{V2}/requests.json?service_request_id={some_id}"), 200) == [one]
+    assert "api_key" in _error(
+        anonymous.post(f"{V2}/requests.json", data={"service_code": "x"}), 401
+    )
+
+
+def test_with_public_reading_off_every_resource_needs_a_key_a_token_or_a_session(
+    app: Flask, db: Engine
+) -> None:
+    app.config["OPEN311_PUBLIC_READ"] = False  # GRIDGIS_OPEN311_PUBLIC_READ=off: an intranet
+    anonymous = app.test_client()
+    for method, path in [*(("GET", p) for p in _READS), ("POST", "requests.json")]:
+        data = {"service_code": "x"} if method == "POST" else None
+        response = anonymous.open(f"{V2}/{path}", method=method, data=data)
         assert "api_key" in _error(response, 401), path
         assert response.headers["WWW-Authenticate"] == 'Bearer realm="gridgis"'
     key = user_token(app.config["DATABASE_URL"], "open311-key", role="admin")
     assert len(_json(anonymous.get(f"{V2}/services.json?api_key={key}"), 200)) > 0
+    client_key = _client_key(app, "intranet-app")
+    assert len(_json(anonymous.get(f"{V2}/services.json?api_key={client_key}"), 200)) > 0
     _, lon, lat = _cell_point(db)
     body = {"service_code": "dispute", "lat": lat, "long": lon}
     by_json_key = _json(anonymous.post(f"{V2}/requests.json", json={**body, "api_key": key}), 201)
@@ -348,6 +392,176 @@ def test_every_resource_needs_a_key_a_token_or_a_session(app: Flask, db: Engine)
     assert "CSRF" in _error(no_csrf, 400)
     with_csrf = session.post(f"{V2}/requests.json", json=body, headers={"X-CSRF-Token": csrf})
     assert _json(with_csrf, 201)[0]["service_request_id"] != request_id
+
+
+# --- client keys ---------------------------------------------------------------------------------
+
+
+def _cli(app: Flask, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+    """Run ``gridgis ARGS`` on the app's database."""
+    monkeypatch.setenv("GRIDGIS_DATABASE_URL", app.config["DATABASE_URL"])
+    try:
+        return CliRunner().invoke(main, list(args))
+    finally:
+        dispose_engines()
+
+
+def _client_key(app: Flask, name: str) -> str:
+    engine = create_engine(app.config["DATABASE_URL"])
+    try:
+        return open311_keys.add_key(engine, name, actor="test")
+    finally:
+        engine.dispose()
+
+
+def _trail(db: Engine, name: str) -> list[tuple[str, str, dict[str, Any]]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT actor, action, summary FROM audit_log WHERE object_type = 'open311_client' "
+                "AND object_id = :name ORDER BY id"
+            ),
+            {"name": name},
+        )
+        return [(r.actor, r.action, r.summary) for r in rows]
+
+
+def test_a_client_key_is_added_listed_used_and_revoked_on_the_command_line(
+    app: Flask, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = _cli(app, monkeypatch, "open311", "key", "add", "12345-app")
+    assert added.exit_code == 0, added.output
+    key = added.stdout.strip()
+    assert re.fullmatch(r"g311_[A-Za-z0-9_-]{43}", key)
+    assert "shown only now" in added.stderr
+    with db.connect() as conn:
+        stored = conn.execute(text("SELECT key_hash FROM open311_client")).scalar_one()
+    assert stored == hashlib.sha256(key.encode()).hexdigest()  # only the hash is kept
+    again = _cli(app, monkeypatch, "open311", "key", "add", "12345-app")
+    assert again.exit_code == 1 and "has a key already" in again.output
+    listed = _cli(app, monkeypatch, "open311", "key", "list")
+    assert listed.exit_code == 0
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith("12345-app")]
+    assert row.split()[-1] == "valid" and "never" in row
+
+    _, lon, lat = _cell_point(db)
+    anonymous = app.test_client()
+    form = {"service_code": "dispute", "lat": str(lat), "long": str(lon), "first_name": "芳"}
+    form |= {"last_name": "王", "phone": "13812345678"}
+    [filed] = _json(anonymous.post(f"{V2}/requests.json", data={**form, "api_key": key}), 201)
+    by_json = anonymous.post(
+        f"{V2}/requests.json",
+        json={"service_code": "dispute", "lat": lat, "long": lon, "api_key": key},
+    )
+    by_header = anonymous.post(f"{V2}/requests.json", data=form, headers={"X-Api-Key": key})
+    assert _json(by_json, 201) and _json(by_header, 201)
+    with db.connect() as conn:
+        case = conn.execute(
+            text("SELECT source, reported_by FROM case_record WHERE id = :id"),
+            {"id": int(filed["service_request_id"])},
+        ).one()
+        filer = conn.execute(
+            text(
+                "SELECT actor FROM audit_log WHERE object_type = 'case' AND object_id = :id "
+                "AND action = 'create'"
+            ),
+            {"id": filed["service_request_id"]},
+        ).scalar_one()
+    assert (case.source, case.reported_by) == ("Open311", "12345-app / 王芳 / 13812345678")
+    assert filer == "open311:12345-app"
+
+    revoked = _cli(app, monkeypatch, "open311", "key", "revoke", "12345-app")
+    assert revoked.exit_code == 0 and "revoked" in revoked.stdout
+    for response in [
+        anonymous.post(f"{V2}/requests.json", data={**form, "api_key": key}),
+        anonymous.post(f"{V2}/requests.json", json={**form, "api_key": key}),
+        anonymous.get(f"{V2}/services.json", headers={"X-Api-Key": key}),
+    ]:
+        assert "12345-app" in _error(response, 403) and "revoked" in _error(response, 403)
+    listed = _cli(app, monkeypatch, "open311", "key", "list")
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith("12345-app")]
+    assert "revoked" in row and "never" not in row
+    unknown = _cli(app, monkeypatch, "open311", "key", "revoke", "no-such-app")
+    assert unknown.exit_code == 1 and "no Open311 client named 'no-such-app'" in unknown.output
+    assert [(action, summary) for _, action, summary in _trail(db, "12345-app")] == [
+        ("add_key", {"before": {"key": None}, "after": {"key": "new"}}),
+        ("revoke_key", {"before": {"key": "valid"}, "after": {"key": "revoked"}}),
+    ]
+    assert key not in str(_trail(db, "12345-app"))
+
+
+def test_a_wrong_client_key_is_refused_even_where_none_is_needed(app: Flask) -> None:
+    anonymous = app.test_client()
+    wrong = "g311_" + "x" * 43
+    for response in [
+        anonymous.get(f"{V2}/services.json?api_key={wrong}"),
+        anonymous.get(f"{V2}/requests.json", headers={"X-Api-Key": wrong}),
+        anonymous.post(f"{V2}/requests.json", data={"service_code": "dispute", "api_key": wrong}),
+        anonymous.post(f"{V2}/requests.json", json={"service_code": "dispute", "api_key": wrong}),
+    ]:
+        assert "not valid" in _error(response, 401)
+
+
+def test_a_client_key_over_its_limit_is_answered_429(app: Flask) -> None:
+    app.config["OPEN311_KEY_PER_MINUTE"] = 2
+    key = _client_key(app, "busy-app")
+    other = _client_key(app, "quiet-app")
+    anonymous = app.test_client()
+    for _ in range(2):
+        _json(anonymous.get(f"{V2}/services.json", headers={"X-Api-Key": key}), 200)
+    throttled = anonymous.get(f"{V2}/services.json", headers={"X-Api-Key": key})
+    message = _error(throttled, 429)
+    assert "'busy-app' may make 2 requests a minute" in message
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+    refused = anonymous.post(f"{V2}/requests.json", data={"service_code": "x", "api_key": key})
+    assert "may make 2 requests" in _error(refused, 429)
+    # Each key has its own limit; reading with no key at all is not limited by it.
+    assert _json(anonymous.get(f"{V2}/services.json", headers={"X-Api-Key": other}), 200)
+    assert _json(anonymous.get(f"{V2}/services.json"), 200)
+
+
+def test_public_answers_leave_out_personal_fields(
+    app: Flask, client: FlaskClient, db: Engine
+) -> None:
+    _, lon, lat = _cell_point(db)
+    description = "楼道堆物，联系人手机 13812345678，身份证 350304199001011234"
+    [filed] = _json(
+        client.post(
+            f"{V2}/requests.json",
+            json={
+                "service_code": "cityscape",
+                "lat": lat,
+                "long": lon,
+                "description": description,
+                "first_name": "芳",
+                "last_name": "王",
+                "email": "wang@example.cn",
+                "phone": "13912345678",
+            },
+        ),
+        201,
+    )
+    request_id = filed["service_request_id"]
+    anonymous = app.test_client()
+    key = _client_key(app, "public-app")
+    answers = [
+        _json(anonymous.get(f"{V2}/requests/{request_id}.json"), 200),
+        _json(anonymous.get(f"{V2}/requests.json?service_request_id={request_id}"), 200),
+        _json(anonymous.get(f"{V2}/requests/{request_id}.json", headers={"X-Api-Key": key}), 200),
+    ]
+    for [public] in answers:
+        text_of = str(public)
+        for personal in ("王芳", "wang@example.cn", "13912345678", "13812345678", "199001011234"):
+            assert personal not in text_of
+        assert (
+            public["description"] == "楼道堆物，联系人手机 138****5678，身份证 350304********1234"
+        )
+        assert public["media_url"] is None
+        assert (public["lat"], public["long"]) == (pytest.approx(lat), pytest.approx(lon))
+    [as_admin] = _json(client.get(f"{V2}/requests/{request_id}.json"), 200)
+    assert as_admin["description"] == description  # as before for a signed-in user
+    listed = _json(anonymous.get(f"{V2}/requests.json?service_code=cityscape"), 200)
+    assert [r for r in listed if r["service_request_id"] == request_id] == answers[0]
 
 
 def test_the_key_may_come_in_an_x_api_key_header(app: Flask, db: Engine) -> None:

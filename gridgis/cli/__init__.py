@@ -19,6 +19,7 @@ module             commands
 ``config``         ``gridgis config``
 ``cases``          ``gridgis cases show | advance | stats | deadlines``
 ``users``          ``gridgis users add | list | remove | password | token``
+``open311``        ``gridgis open311 key add | list | revoke``
 ``audit``          ``gridgis audit``
 ``export``         ``gridgis export cells | cases | inspections | stats``
 =================  ==========================================================
@@ -50,6 +51,7 @@ from gridgis.cli import (
     demo,
     export,
     imports,
+    open311,
     partition,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
     rosters,
@@ -82,6 +84,7 @@ _COMMANDS: list[click.Command] = [
     config.config_cmd,
     cases.case_group,
     users.users_group,
+    open311.open311_group,
     export.export_group,
     audit.audit_cmd,
     rosters.template_cmd,

@@ -81,6 +81,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         - ``IMPORT_STAGING``: the folder uploads of the import page are staged in
           (``None``: ``GRIDGIS_HOME/imports``); ``IMPORT_STAGING_HOURS``: how long an
           upload neither confirmed nor cancelled is kept (``GRIDGIS_IMPORT_STAGING_HOURS``).
+        - ``OPEN311_PUBLIC_READ``, ``OPEN311_KEY_PER_MINUTE``: who may read Open311
+          without a key, and each client key's requests a minute (:mod:`gridgis.web.open311`).
         - Session cookie flags and lifetime: :func:`gridgis.web.auth.default_config`.
 
     Returns
@@ -115,6 +117,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         ADDRESS_BOOK_SECONDS=settings.address_book_seconds,
         IMPORT_STAGING=None,
         IMPORT_STAGING_HOURS=settings.import_staging_hours,
+        OPEN311_PUBLIC_READ=settings.open311_public_read,
+        OPEN311_KEY_PER_MINUTE=settings.open311_key_per_minute,
         **auth.default_config(settings),  # session cookie flags and lifetime
     )
     app.config.from_mapping(given)

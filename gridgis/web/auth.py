@@ -30,7 +30,9 @@ How a request is authenticated
   (revoked, or its user's password changed: refused at once). The header
   ``X-Api-Key: ggt_...`` does the same. On ``/open311/`` a query field or
   (form-encoded body) field ``api_key`` holding such a token does the same too;
-  access logs mask it (:mod:`gridgis.web.logs`).
+  access logs mask it (:mod:`gridgis.web.logs`). The key of an Open311 client
+  application (``g311_...``, :mod:`gridgis.open311_keys`) names no user: it is
+  left to :mod:`gridgis.web.open311`.
 
 A body (POST, PUT, PATCH, DELETE) sent with neither a session user nor a token
 to a view guarded by :func:`login_required`/:func:`roles_required` is answered
@@ -88,7 +90,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from gridgis import config, users
+from gridgis import config, open311_keys, users
 from gridgis.access import Policy
 from gridgis.db.models import USER_ROLES
 from gridgis.errors import ForbiddenError, InputError, ThrottledError
@@ -261,6 +263,8 @@ def _token_user() -> None:
         token = value.strip()
     elif request.headers.get(API_KEY_HEADER):
         token = request.headers[API_KEY_HEADER].strip()
+        if request.blueprint == "open311" and token.startswith(open311_keys.KEY_PREFIX):
+            return  # an Open311 client's key, no user's: gridgis.web.open311 checks it
     elif request.blueprint == "open311":
         form = request.mimetype == "application/x-www-form-urlencoded"  # never a file upload
         key = request.args.get("api_key") or (request.form.get("api_key") if form else None)

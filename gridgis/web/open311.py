@@ -27,20 +27,37 @@ Routes (under ``/open311/v2``)
 
 Access
 ------
-Every resource needs the spec's ``api_key`` (an API token from ``gridgis users
-token NAME``: best in an ``X-Api-Key`` header, which stays out of URLs; else a
+As the specification has it, the four ``GET`` resources are open to anyone,
+with no key and no login (``GRIDGIS_OPEN311_PUBLIC_READ``, on by default; off,
+they need a key, a token or a login like filing does: an intranet). Filing
+(``POST requests.json``) needs the spec's ``api_key``:
+
+- the key of a client application, ``g311_...`` from ``gridgis open311 key add
+  NAME`` (:mod:`gridgis.open311_keys`): it files anywhere in the district, as
+  ``open311:NAME`` in the audit trail; a revoked key is answered 403, a key over
+  its requests a minute (``GRIDGIS_OPEN311_KEY_PER_MINUTE``, every request sent
+  with it counts, reads too) 429 with ``Retry-After``;
+- or a user's API token, ``ggt_...`` from ``gridgis users token NAME``, an
+  ``Authorization: Bearer`` header with one, or a signed-in session.
+
+A key is best sent in an ``X-Api-Key`` header, which stays out of URLs; else a
 query field, a form field of ``POST requests.json``, or a field of its JSON
-body; access logs mask it, see :mod:`gridgis.web.logs`), an ``Authorization:
-Bearer`` header with such a token, or a signed-in session; without one it
-answers 401, and a key that is not valid 401 too. Requests are scoped like ``/api/cases``
-(:mod:`gridgis.web.cases_api`): a street office lists and reads only its
-street's requests (another street's request is 404, as if it did not exist)
-and files only requests located in its street (403 otherwise, nothing
-stored); analysts read but cannot file (403).
+body; access logs mask it (:mod:`gridgis.web.logs`). Without one, filing is
+answered 401, and so is any resource sent a key that is not valid.
+
+Users are scoped like ``/api/cases`` (:mod:`gridgis.web.cases_api`): a street
+office lists and reads only its street's requests (another street's request
+is 404, as if it did not exist) and files only requests located in its street
+(403 otherwise, nothing stored); analysts read but cannot file (403). Anyone
+else (nobody signed in, or a client key) reads every request, without the
+personal fields: mobile and ID-card numbers in the description are masked
+(:func:`gridgis.audit.mask_person_data`) and there is never a ``media_url``.
+The reporter's name, phone and email are never in an answer.
 
 Errors are the spec's list ``[{"code": status, "description": message}]``
 with that HTTP status: 400 for a bad or missing field, 401 without a valid
-key, 403 for what the user may not do, 404 for an unknown service or request.
+key, 403 for what the user may not do or a revoked key, 404 for an unknown
+service or request, 429 for a key over its limit.
 """
 
 from __future__ import annotations
@@ -55,12 +72,14 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from gridgis import cases, users
+from gridgis import cases, open311_keys, users
+from gridgis.audit import mask_person_data
 from gridgis.errors import (
     DatabaseError,
     GridGISError,
     InputError,
     NotFoundError,
+    ThrottledError,
     ValidationError,
 )
 from gridgis.schemas.open311 import (
@@ -77,7 +96,15 @@ from gridgis.times import parse_time
 from gridgis.web.auth import PUBLIC_ROLES, checks_itself, current_user, policy
 from gridgis.web.cases_api import file_case, signed_in_name
 from gridgis.web.db import get_engine
-from gridgis.web.endpoints import FORM, JSON, Reply, check_body, endpoint, read_fields
+from gridgis.web.endpoints import (
+    FORM,
+    JSON,
+    PUBLIC,
+    Reply,
+    check_body,
+    endpoint,
+    read_fields,
+)
 
 __all__ = ["DEFAULT_DAYS", "MAX_REQUESTS", "OPEN311_PREFIX", "SOURCE", "bp", "service_request"]
 
@@ -135,7 +162,10 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 def _gridgis_error(exc: GridGISError) -> tuple[Response, int]:
     # The spec answers every bad or missing field with 400.
     status = 400 if isinstance(exc, ValidationError) else exc.status
-    return _error(status, str(exc))
+    response, status = _error(status, str(exc))
+    if isinstance(exc, ThrottledError):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response, status
 
 
 @bp.errorhandler(OperationalError)
@@ -173,45 +203,113 @@ def _spec_errors(response: Response) -> Response:
 # --- who is asking -------------------------------------------------------------------------------
 
 
+_NOT_VALID = (
+    "the api_key is not valid; ask the operators of this server for one (`gridgis open311 "
+    "key add NAME`, or a user's `gridgis users token NAME`)"
+)
+
+
 def _unauthorized(message: str | None = None) -> tuple[Response, int]:
     response, status = _error(
         401,
         message
-        or "send the api_key of an API token (`gridgis users token NAME`) in an `X-Api-Key` "
-        "header (or the query, or the body), an `Authorization: Bearer <token>` header, or "
-        "log in first",
+        or "send the api_key of an Open311 client (`gridgis open311 key add NAME`) or of an "
+        "API token (`gridgis users token NAME`) in an `X-Api-Key` header (or the query, or "
+        "the body), an `Authorization: Bearer <token>` header, or log in first",
     )
     response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
     return response, status
 
 
-def _key_in_body(fields: dict[str, Any]) -> bool:
-    """Authenticate by the ``api_key`` field of a JSON body (forms are read by auth.py).
+def _client() -> open311_keys.ClientKey | None:
+    """The client application whose key this request was sent with, if any."""
+    client: open311_keys.ClientKey | None = g.get("open311_client")
+    return client
 
-    Only when the request has no user yet. Returns ``False`` when the key is
-    not a valid API token.
+
+def _use_client_key(key: str) -> bool:
+    """Count a request made with the client key ``key``; ``False`` if no client has it.
+
+    Raises :class:`~gridgis.errors.ForbiddenError` (403) for a revoked key and
+    :class:`~gridgis.errors.ThrottledError` (429) over its limit.
+    """
+    client = open311_keys.use_key(
+        get_engine(), key, per_minute=current_app.config["OPEN311_KEY_PER_MINUTE"]
+    )
+    if client is None:
+        return False
+    g.open311_client = client
+    return True
+
+
+@bp.before_request
+def _client_key() -> tuple[Response, int] | None:
+    """Check a client key sent in the ``X-Api-Key`` header, the query or a form.
+
+    A user's API token sent the same ways is read by :mod:`gridgis.web.auth`; a
+    key in a JSON body by the view (:func:`_key_in_body`). With a user signed in,
+    a key is not looked at. Any other key is answered 401: a client must learn
+    that its key is wrong, even where no key is needed.
+    """
+    form = request.mimetype == FORM
+    key = (
+        request.headers.get("X-Api-Key", "").strip()
+        or request.args.get("api_key")
+        or (request.form.get("api_key") if form and request.method == "POST" else None)
+    )
+    if not key or key.startswith(users.TOKEN_PREFIX) or current_user() is not None:
+        return None  # a user's token (auth.py read it), or a user is asking already
+    if not _use_client_key(key):
+        return _unauthorized(_NOT_VALID)
+    return None
+
+
+def _key_in_body(fields: dict[str, Any]) -> bool:
+    """Authenticate by the ``api_key`` field of a JSON body (forms are read before the view).
+
+    Only when the request has neither a user nor a client yet. Returns ``False``
+    when the key is neither a client's key nor a valid API token.
     """
     key = fields.get("api_key")
-    if current_user() is not None or not isinstance(key, str) or not key:
+    if current_user() is not None or _client() is not None:
         return True
+    if not isinstance(key, str) or not key:
+        return True
+    if key.startswith(open311_keys.KEY_PREFIX):
+        return _use_client_key(key)
     user = users.user_for_token(get_engine(), key)
     if user is None:
         return False
     g.user = user
     g.auth_method = "token"
+    g.pop("policy", None)
     return True
 
 
-def _key_required(view: F) -> F:
-    """Let only requests with a user (session, token or api_key) reach ``view``; else 401."""
+def _reader(view: F) -> F:
+    """Let anyone reach ``view`` when Open311 is public to read (``OPEN311_PUBLIC_READ``);
+    else only requests with a user (session, token or api_key) or a client key; others 401."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_user() is None:
+        public = current_app.config["OPEN311_PUBLIC_READ"]
+        if not public and current_user() is None and _client() is None:
             return _unauthorized()
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def _public_answer() -> bool:
+    """Whether this request is answered as to the public: nobody is signed in (a client key
+    or none). Such answers cover every street and leave people's personal fields out."""
+    return current_user() is None
+
+
+def _may_read(street_code: str | None) -> bool:
+    """Whether the request's asker may read a case of ``street_code``: the public every
+    case, a user as :class:`gridgis.access.Policy` says."""
+    return _public_answer() or policy().may_see(street_code)
 
 
 def _check_format(fmt: str) -> None:
@@ -250,6 +348,11 @@ def unknown_resource(rest: str) -> tuple[Response, int]:
     )
 
 
+_READ_ERRORS = (400, 401, 403, 404, 429)
+"""What a read may answer: 401 for a wrong key (or none, with public reading off), 403 a
+revoked key, 429 a key over its limit."""
+
+
 # --- services ------------------------------------------------------------------------------------
 
 
@@ -271,11 +374,12 @@ def _service(category: dict[str, Any]) -> dict[str, Any]:
 @_route(
     "/services.<fmt>",
     operation_id="open311Services",
-    guard_with=_key_required,
+    roles=PUBLIC,
+    guard_with=_reader,
     query=Open311Query,
     path=_FORMAT,
     replies=(Reply(200, Services, "The services."),),
-    errors=(400, 404),
+    errors=_READ_ERRORS,
 )
 def services(fmt: str, *, query: Open311Query) -> Response:
     """The services (case categories) that requests can be filed in."""
@@ -286,11 +390,12 @@ def services(fmt: str, *, query: Open311Query) -> Response:
 @_route(
     "/services/<service_code>.<fmt>",
     operation_id="open311ServiceDefinition",
-    guard_with=_key_required,
+    roles=PUBLIC,
+    guard_with=_reader,
     query=Open311Query,
     path={**_FORMAT, "service_code": {"type": "string", "pattern": CATEGORY_PATTERN}},
     replies=(Reply(200, ServiceDefinition, "The definition."),),
-    errors=(400, 404),
+    errors=_READ_ERRORS,
 )
 def service_definition(service_code: str, fmt: str, *, query: Open311Query) -> Response:
     """A service definition (no service has attributes)."""
@@ -306,13 +411,16 @@ def service_definition(service_code: str, fmt: str, *, query: Open311Query) -> R
 # --- requests ------------------------------------------------------------------------------------
 
 
-def service_request(case: dict[str, Any]) -> dict[str, Any]:
+def service_request(case: dict[str, Any], *, public: bool = False) -> dict[str, Any]:
     """Return a case dict (:func:`gridgis.cases.get_case`) as a GeoReport v2 service request.
 
     ``status`` is ``closed`` for a closed or rejected case, else ``open``;
     ``status_notes`` says the step in Chinese; ``expected_datetime`` is the
     deadline; ``agency_responsible`` is the grid cell the case was routed to;
-    ``address_id`` the matched building.
+    ``address_id`` the matched building. The reporter (name, phone, email) is
+    never part of it. ``public``: for someone not signed in, mobile and ID-card
+    numbers in the description are masked; the address and point are kept (they
+    are the point of Open311), and there is no ``media_url`` either way.
 
     Examples
     --------
@@ -329,7 +437,7 @@ def service_request(case: dict[str, Any]) -> dict[str, Any]:
         "status_notes": _STATUS_NOTES.get(step, step),
         "service_name": case["category_name"],
         "service_code": case["category"],
-        "description": case["description"],
+        "description": (mask_person_data(case["description"]) if public else case["description"]),
         "agency_responsible": f"网格 {case['cell_code']}" if case["cell_code"] else None,
         "service_notice": _notice(case),
         "requested_datetime": case["reported_at"],
@@ -361,10 +469,11 @@ def _notice(case: dict[str, Any]) -> str | None:
     return "；".join(notes) or None
 
 
-def _reporter(fields: NewRequest) -> str:
-    """Who filed the request (the key's user), then the requester's name, email and phone."""
+def _reporter(fields: NewRequest, filer: str) -> str:
+    """Who filed the request (the key's user or client), then the requester's name, email
+    and phone."""
     name = f"{fields.last_name or ''}{fields.first_name or ''}".strip()
-    parts = [signed_in_name(), name, fields.email or "", fields.phone or ""]
+    parts = [filer, name, fields.email or "", fields.phone or ""]
     return " / ".join(p.strip() for p in parts if p and p.strip())
 
 
@@ -378,23 +487,25 @@ def _reporter(fields: NewRequest) -> str:
     body_read_by_view=True,
     path=_FORMAT,
     replies=(Reply(201, RequestCreated, "The new request's id."),),
-    errors=(400, 404, 413, 415),
+    errors=(400, 404, 413, 415, 429),
 )
 def create_request(fmt: str) -> tuple[Response, int]:
-    """File a service request (a case)."""
+    """File a service request (a case): with a client's api_key, or as a user (admin, street)."""
     _check_format(fmt)
-    if current_user() is None and request.mimetype != JSON:
+    if current_user() is None and _client() is None and request.mimetype != JSON:
         return _unauthorized()
     raw, strict = read_fields((FORM, JSON))
     if not _key_in_body(raw):
-        return _unauthorized(
-            "the api_key is not a valid API token; issue one with `gridgis users token NAME`"
-        )
-    user = current_user()
-    if user is None:
+        return _unauthorized(_NOT_VALID)
+    user, client = current_user(), _client()
+    if user is not None:
+        if user.role not in ("admin", "street"):
+            abort(403, f"user {user.name!r} is an analyst: analysts read but file no requests")
+        filer, actor = signed_in_name(), None
+    elif client is not None:
+        filer, actor = client.name, f"open311:{client.name}"
+    else:
         return _unauthorized()
-    if user.role not in ("admin", "street"):
-        abort(403, f"user {user.name!r} is an analyst: analysts read but file no requests")
     fields = check_body(NewRequest, raw, strict=strict)
     case = file_case(
         category=fields.service_code,
@@ -404,7 +515,8 @@ def create_request(fmt: str) -> tuple[Response, int]:
         address=fields.address_string,
         description=fields.description,
         source=SOURCE,
-        reported_by=_reporter(fields),
+        reported_by=_reporter(fields, filer),
+        actor=actor,
     )
     return (
         jsonify(
@@ -423,11 +535,12 @@ def create_request(fmt: str) -> tuple[Response, int]:
 @_route(
     "/requests.<fmt>",
     operation_id="open311Requests",
-    guard_with=_key_required,
+    roles=PUBLIC,
+    guard_with=_reader,
     query=RequestsQuery,
     path=_FORMAT,
     replies=(Reply(200, ServiceRequests, "The requests."),),
-    errors=(400, 404),
+    errors=_READ_ERRORS,
 )
 def list_requests(fmt: str, *, query: RequestsQuery) -> Response:
     """Service requests, newest first; at most 1000. Without dates, the last 90 days."""
@@ -442,11 +555,9 @@ def list_requests(fmt: str, *, query: RequestsQuery) -> Response:
                     case = cases.get_case(engine, case_id)
                 except NotFoundError:
                     continue  # the spec lists the requests that exist
-                if policy().may_see(
-                    case["street_code"]
-                ):  # another street's: as if it did not exist
+                if _may_read(case["street_code"]):  # another street's: as if it did not exist
                     found.append(case)
-        return jsonify([service_request(c) for c in found])
+        return jsonify([service_request(c, public=_public_answer()) for c in found])
     until = query.end_date
     since = query.start_date
     if since is None:
@@ -467,17 +578,18 @@ def list_requests(fmt: str, *, query: RequestsQuery) -> Response:
         until=until,
         limit=MAX_REQUESTS,
     )
-    return jsonify([service_request(c) for c in found])
+    return jsonify([service_request(c, public=_public_answer()) for c in found])
 
 
 @_route(
     "/requests/<service_request_id>.<fmt>",
     operation_id="open311Request",
-    guard_with=_key_required,
+    roles=PUBLIC,
+    guard_with=_reader,
     query=Open311Query,
     path={**_FORMAT, "service_request_id": {"type": "string", "pattern": "^[0-9]{1,18}$"}},
     replies=(Reply(200, ServiceRequests, "The request."),),
-    errors=(400, 404),
+    errors=_READ_ERRORS,
 )
 def get_request(service_request_id: str, fmt: str, *, query: Open311Query) -> Response:
     """One service request, as a list of one."""
@@ -490,6 +602,6 @@ def get_request(service_request_id: str, fmt: str, *, query: Open311Query) -> Re
     if not 1 <= case_id < 2**63:
         raise NotFoundError(f"service request {service_request_id} does not exist")
     case = cases.get_case(get_engine(), case_id)
-    if not policy().may_see(case["street_code"]):
+    if not _may_read(case["street_code"]):
         raise NotFoundError(f"case {case_id} does not exist")  # as if it did not exist
-    return jsonify([service_request(case)])
+    return jsonify([service_request(case, public=_public_answer())])

@@ -79,9 +79,12 @@ _ERROR_SCHEMA: dict[str, Any] = {
 
 _OPEN311_ERROR_TEXTS: dict[int, str] = {
     400: "A field is missing, unknown or has a bad value; or a format other than json.",
-    401: "No valid api_key, bearer token or session.",
-    403: "The user may not do this (an analyst filing; a request in another street).",
+    401: "No valid api_key, bearer token or session (reading needs none unless "
+    "GRIDGIS_OPEN311_PUBLIC_READ is off).",
+    403: "The user may not do this (an analyst filing; a request in another street); or the "
+    "client's api_key is revoked.",
     404: "No such service or service request.",
+    429: "The client's api_key made more requests this minute than it may; see Retry-After.",
     413: "The body is larger than allowed.",
     415: "The body is neither form-encoded nor JSON.",
     422: "A field is missing, unknown or has a bad value.",
@@ -155,9 +158,12 @@ def _security_schemes() -> dict[str, Any]:
             "in": "query",
             "name": "api_key",
             "description": (
-                f"Open311's api_key: {token} In the query, or as a field of the body of "
+                "Open311's api_key: the key of a client application `g311_...` issued with "
+                "`gridgis open311 key add NAME` (rate-limited; it files as that client), or "
+                f"{token[0].lower()}{token[1:]} In the query, or as a field of the body of "
                 "POST requests.json; better in the `X-Api-Key` header, which stays out of "
-                "URLs (access logs mask the query field all the same)."
+                "URLs (access logs mask the query field all the same). Reading needs none "
+                "unless GRIDGIS_OPEN311_PUBLIC_READ is off."
             ),
         },
     }
@@ -275,7 +281,9 @@ def _operation(op: Operation) -> dict[str, Any]:
     for status in sorted(errors):
         responses[str(status)] = {"$ref": f"#/components/responses/{prefix}{status}"}
     out["responses"] = dict(sorted(responses.items()))
-    if op.public:
+    if op.public and op.error_format == "open311":
+        out["security"] = [{}, *_OPEN311_SECURITY]  # Open311's reading: a key is optional
+    elif op.public:
         out["security"] = []
     elif op.error_format == "open311":
         out["security"] = _OPEN311_SECURITY

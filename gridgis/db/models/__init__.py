@@ -75,6 +75,7 @@ from gridgis.db.models.system import (
     AuditLog,
     DataVersion,
     LoginFailure,
+    Open311Client,
     UserSession,
 )
 
@@ -116,6 +117,7 @@ __all__ = [
     "LayoutDraftStep",
     "LayoutVersion",
     "LoginFailure",
+    "Open311Client",
     "PartyBranch",
     "Road",
     "ServiceFacility",

@@ -89,6 +89,33 @@ class LoginFailure(Base):
     failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class Open311Client(Base):
+    """A client application of Open311 with its own key (``gridgis open311 key add NAME``).
+
+    Only the key's SHA-256 is kept (see :mod:`gridgis.open311_keys`). A revoked key
+    keeps its row (``revoked_at``), so that it is refused as revoked, not as unknown.
+    ``window_start`` and ``window_count`` count the key's requests of the current
+    minute for its rate limit; the row is the store every server process shares.
+    """
+
+    __tablename__ = "open311_client"
+    __table_args__ = (
+        CheckConstraint("name ~ '^[^[:space:][:cntrl:]/]{1,64}$'", name="name_format"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    key_hash: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    created_by: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    window_count: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
 class AuditLog(Base):
     """One change to the data: who (``actor``), when (``at``), what (``action`` on
     ``object_type`` ``object_id``) and a ``summary`` of the fields before and after.
