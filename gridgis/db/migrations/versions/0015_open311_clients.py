@@ -5,8 +5,8 @@ own, kept as its SHA-256; revoking it keeps the row (``revoked_at``) so that the
 is refused as revoked. ``window_start`` and ``window_count`` hold the key's requests
 of the current minute, for its rate limit.
 
-Revision ID: 0015b
-Revises: 0014 (written beside another 0015; the merge chains it after that one)
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015b"
+revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
