@@ -449,6 +449,9 @@ def test_the_editor_api_edits_judges_in_chinese_and_undoes(client: FlaskClient) 
     nothing = _post(client, f"/api/drafts/{draft_id}/undo", token)
     assert nothing.status_code == 404
     assert _post(client, "/api/drafts/999999/steps", token, {"action": "merge"}).status_code == 404
+    # ids beyond the column's range are drafts that do not exist, not a database error
+    assert client.get(f"/api/drafts/{2**63}/edit").status_code == 404
+    assert client.get(f"/edit/{COMMUNITY}/drafts/{2**31}").status_code == 404
     malformed = _post(client, f"/api/drafts/{draft_id}/steps", token, {"action": "paint"})
     assert malformed.status_code == 422  # the body does not match the schema
     # without the CSRF token, nothing is done

@@ -183,7 +183,14 @@ def _audit_draft(
     )
 
 
+MAX_DRAFT_ID = 2**31 - 1
+"""The largest id a draft can have (``layout_draft.id`` is a 4-byte integer)."""
+
+
 def _draft_row(conn: Connection, draft_id: int, *, lock: bool = False) -> Any:
+    if not 1 <= draft_id <= MAX_DRAFT_ID:
+        # A larger number asked of the database would fail as out of range: no such draft.
+        raise NotFoundError(f"draft {draft_id} does not exist (a draft id is 1 to {MAX_DRAFT_ID})")
     query = select(
         LayoutDraft.id,
         LayoutDraft.community_code,

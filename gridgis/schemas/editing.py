@@ -20,24 +20,28 @@ LonLat = list[float]
 
 
 class HandEdit(Request):
-    """One edit of a draft's cells (which fields count depends on ``action``)."""
+    """One edit of a draft's cells (which fields count depends on ``action``).
+
+    The lists are bounded so that any edit the schema admits fits in a request body
+    (:data:`gridgis.web.endpoints.MAX_BODY_BYTES`, 64 KiB).
+    """
 
     action: Literal["move", "merge", "split", "reshape"] = Field(
         description="move: `buildings` to cell `to`; merge: `other` into `into`; "
         "split: cell `code` by `buildings` or by a `line`; reshape: cell `code` to `outline`."
     )
     buildings: list[int] | None = Field(
-        None, min_length=1, max_length=5000, description="Building ids (move, split)."
+        None, min_length=1, max_length=2000, description="Building ids (move, split)."
     )
     to: CellCode | None = Field(None, description="The receiving cell (move).")
     into: CellCode | None = Field(None, description="The cell that keeps its code (merge).")
     other: CellCode | None = Field(None, description="The cell merged into `into` (merge).")
     code: CellCode | None = Field(None, description="The cell split or reshaped.")
     line: list[LonLat] | None = Field(
-        None, min_length=2, max_length=1000, description="[[lon, lat], ...] (split)."
+        None, min_length=2, max_length=200, description="[[lon, lat], ...] (split)."
     )
     outline: list[LonLat] | None = Field(
-        None, min_length=3, max_length=5000, description="One ring [[lon, lat], ...] (reshape)."
+        None, min_length=3, max_length=1000, description="One ring [[lon, lat], ...] (reshape)."
     )
 
 

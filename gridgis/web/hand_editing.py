@@ -228,7 +228,7 @@ def state(draft_id: int) -> Response:
     roles=("admin", "street"),
     body=HandEdit,
     replies=(Reply(200, DraftEditState, "The draft after the edit."),),
-    errors=(400, 403, 404),
+    errors=(400, 403, 404, 413, 415),
 )
 def edit(draft_id: int, *, body: HandEdit) -> Response:
     """Make one hand edit on a draft; it is judged at once and can be undone."""
