@@ -295,6 +295,14 @@ def test_list_filters_by_area_category_step_and_time(client: FlaskClient, db: En
                 assert dt.datetime.fromisoformat(case["reported_at"]) < until
 
 
+def test_overdue_lists_only_open_cases_past_their_deadline(client: FlaskClient) -> None:
+    # 超期 is open and past its deadline; a case closed after its deadline is 逾期结案, not 超期.
+    answer = _json(client.get("/api/cases", query_string={"overdue": "true", "limit": 1000}), 200)
+    assert answer["cases"]
+    finished = [c["id"] for c in answer["cases"] if c["step"] in ("closed", "rejected")]
+    assert finished == []
+
+
 def test_list_pages_newest_first(client: FlaskClient) -> None:
     first = _json(client.get("/api/cases?limit=5"), 200)["cases"]
     second = _json(client.get("/api/cases?limit=5&offset=5"), 200)["cases"]
