@@ -106,6 +106,7 @@ def _stats_select(
             func.count(picked.c.closed_at).label("closed"),
             func.count(picked.c.rejected_at).label("rejected"),
             func.count().filter(picked.c.closed_at <= picked.c.deadline).label("closed_on_time"),
+            func.count().filter(picked.c.closed_at > picked.c.deadline).label("closed_late"),
             func.count()
             .filter(
                 picked.c.closed_at.is_(None),
@@ -134,6 +135,7 @@ def _stats_select(
             func.coalesce(agg.c.closed, 0).label("closed"),
             func.coalesce(agg.c.rejected, 0).label("rejected"),
             func.coalesce(agg.c.closed_on_time, 0).label("closed_on_time"),
+            func.coalesce(agg.c.closed_late, 0).label("closed_late"),
             _ratio(agg.c.closed, agg.c.cases - agg.c.rejected).label("closure_rate"),
             _ratio(agg.c.closed_on_time, agg.c.closed).label("on_time_rate"),
             func.coalesce(agg.c.overdue_open, 0).label("overdue_open"),
@@ -153,6 +155,7 @@ _STAT_COLUMNS = (
     "closed",
     "rejected",
     "closed_on_time",
+    "closed_late",
     "closure_rate",
     "on_time_rate",
     "overdue_open",
@@ -204,12 +207,15 @@ def case_stats(
             Cases closed (结案) and rejected (作废).
         ``closed_on_time``
             Cases closed no later than their deadline (按期结案).
+        ``closed_late``
+            Cases closed after their deadline (逾期结案; ``closed - closed_on_time``).
         ``closure_rate``
             结案率: ``closed / (cases - rejected)`` (a rejected case is not a case to close).
         ``on_time_rate``
             按期结案率: ``closed_on_time / closed``.
         ``overdue_open``
-            Open cases (neither closed nor rejected) past their deadline at ``now``.
+            Overdue cases (超期): open (neither closed nor rejected) and past their
+            deadline at ``now``. A case closed late is not among them.
         ``median_hours_to_close``
             Median hours from report to closing, over the closed cases.
 
