@@ -563,6 +563,14 @@ def test_openapi_document_describes_every_api_route(app: Flask, client: FlaskCli
             assert public == (path in ("/api/health", "/api/openapi.json")), (path, method)
             if not public:
                 assert {"401", "403"} <= set(op["responses"]), (path, method)
+    # 超期 and 逾期结案: two query parameters declared alike, two fields of a case.
+    parameters = {p["name"]: p for p in served["paths"]["/api/cases"]["get"]["parameters"]}
+    assert parameters["closed_late"]["schema"] == parameters["overdue"]["schema"]
+    assert "逾期结案" in parameters["closed_late"]["description"]
+    assert "超期" in parameters["overdue"]["description"]
+    case = served["components"]["schemas"]["Case"]
+    assert {"overdue", "closed_late"} <= set(case["required"])
+    assert case["properties"]["closed_late"]["type"] == "boolean"
 
 
 # --- implausible dates and old times (issue 14, defect 13) -----------------------------------

@@ -208,7 +208,8 @@ def case_stats(
         ``closed_on_time``
             Cases closed no later than their deadline (按期结案).
         ``closed_late``
-            Cases closed after their deadline (逾期结案; ``closed - closed_on_time``).
+            Cases closed after their deadline (逾期结案). With ``closed_on_time`` it
+            makes ``closed``, but for a closed case without a deadline (neither).
         ``closure_rate``
             结案率: ``closed / (cases - rejected)`` (a rejected case is not a case to close).
         ``on_time_rate``
