@@ -255,7 +255,7 @@ def _figures_select(
         key.label("area_code"),
         func.count().label("cases"),
         func.count().filter(still_open).label("open_cases"),
-        func.count().filter(and_(still_open, is_overdue(now))).label("overdue_cases"),
+        func.count().filter(is_overdue(now)).label("overdue_cases"),  # open ones only
         func.count(Case.closed_at).label("closed_cases"),
         func.count().filter(Case.closed_at <= Case.deadline).label("closed_on_time"),
         func.count().filter(is_closed_late()).label("closed_late"),
