@@ -185,8 +185,9 @@ TOUR: list[Cell] = [
 
         `gridgis.analysis.figures.area_figures` gives one row per area: households and
         residents of its active cells, how many cells break the household bounds or lack a
-        grid worker (网格员) or a party branch (党支部), and its cases: open, overdue,
-        closed and the share closed on time (按期结案率).
+        grid worker (网格员) or a party branch (党支部), and its cases: open, overdue (超期:
+        open and past the deadline), closed, closed late (逾期结案: after the deadline) and
+        the share closed on time (按期结案率).
         """
     ),
     code(

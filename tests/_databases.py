@@ -30,6 +30,7 @@ process and stay with it.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import itertools
@@ -54,6 +55,11 @@ DEMO_DISTRICT = "350304"
 DEMO_SCALE = 0.05
 """The demo every test that needs a realistic district shares: 荔城区 at 5 % (about 131
 cells, 4,400 buildings with addresses, 5,000 cases), generated once per test run."""
+DEMO_TODAY = dt.date(2026, 1, 1)
+"""The day that demo is generated on: its cases and patrols cover 2025 whatever day the
+suite runs (the demo dates them to the year up to the day it is generated,
+:func:`gridgis.demo.cases.demo_period`), so that times the tests and doctests pin (a
+period of 2025, a ``now`` after every case) hold on any day."""
 
 _RUN_PREFIX = "gridgis_run_"
 _RUN_NAME = re.compile(rf"^{_RUN_PREFIX}([0-9a-f]{{12}})_[a-z]+$")
@@ -223,7 +229,7 @@ def _load_demo(url: str) -> None:
 
     engine = create_engine(url)
     try:
-        run_demo(engine, district=DEMO_DISTRICT, scale=DEMO_SCALE, workers=1)
+        run_demo(engine, district=DEMO_DISTRICT, scale=DEMO_SCALE, workers=1, today=DEMO_TODAY)
         # Statistics for the planner, copied with the template into every copy: without
         # them a copy plans as if its tables were empty, and a join of buildings and cells
         # in tests/test_intake.py took 50 s instead of 20 ms (autovacuum never reaches a

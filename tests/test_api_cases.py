@@ -269,10 +269,10 @@ def test_list_filters_by_area_category_step_and_time(client: FlaskClient, db: En
         ({"until": until.isoformat()}, "c.reported_at < :v", {"v": until}),
         (
             {"overdue": "true"},
-            "(c.closed_at > c.deadline OR (c.closed_at IS NULL AND c.rejected_at IS NULL "
-            "AND now() > c.deadline))",
+            "c.closed_at IS NULL AND c.rejected_at IS NULL AND now() > c.deadline",
             {},
         ),
+        ({"closed_late": "true"}, "c.closed_at > c.deadline", {}),
     ]
     for query, where, params in filters:
         answer = _json(client.get("/api/cases", query_string={**query, "limit": 1000}), 200)
@@ -287,12 +287,62 @@ def test_list_filters_by_area_category_step_and_time(client: FlaskClient, db: En
                 assert case[field[key]] == value
             elif key in ("category", "step"):
                 assert case[key] == value
-            elif key == "overdue":
-                assert case["overdue"] is True
+            elif key in ("overdue", "closed_late"):
+                assert case[key] is True
             elif key == "since":
                 assert dt.datetime.fromisoformat(case["reported_at"]) >= since
             else:
                 assert dt.datetime.fromisoformat(case["reported_at"]) < until
+
+
+def test_overdue_lists_only_open_cases_past_their_deadline(client: FlaskClient) -> None:
+    # 超期 is open and past its deadline; a case closed after its deadline is 逾期结案, not 超期.
+    answer = _json(client.get("/api/cases", query_string={"overdue": "true", "limit": 1000}), 200)
+    assert answer["cases"]
+    finished = [c["id"] for c in answer["cases"] if c["step"] in ("closed", "rejected")]
+    assert finished == []
+
+
+def _listed_ids(client: FlaskClient, query: dict[str, str]) -> set[int]:
+    """The ids of every case ``GET /api/cases`` answers for ``query``, page by page."""
+    ids: set[int] = set()
+    while True:
+        page = {**query, "limit": 1000, "offset": len(ids)}
+        cases = _json(client.get("/api/cases", query_string=page), 200)["cases"]
+        ids |= {c["id"] for c in cases}
+        if len(cases) < 1000:
+            return ids
+
+
+def _ids(db: Engine, where: str) -> set[int]:
+    with db.connect() as conn:
+        return set(conn.execute(text(f"SELECT id FROM case_record WHERE {where}")).scalars())
+
+
+def test_overdue_and_closed_late_match_a_count_over_the_database(
+    client: FlaskClient, db: Engine
+) -> None:
+    # Worked out again from case_record: 超期 is open (neither closed nor rejected) and past
+    # its deadline; 逾期结案 is closed after its deadline.
+    open_late = "closed_at IS NULL AND rejected_at IS NULL AND deadline < now()"
+    closed_late = "closed_at IS NOT NULL AND closed_at > deadline"
+    everything = _listed_ids(client, {})
+    before = _ids(db, open_late)
+    overdue = _listed_ids(client, {"overdue": "true"})
+    after = _ids(db, open_late)  # a deadline may pass while the pages are read
+    assert before and before <= overdue <= after
+    late = _listed_ids(client, {"closed_late": "true"})
+    assert late and late == _ids(db, closed_late)
+    assert not overdue & late
+    assert _listed_ids(client, {"overdue": "false"}) == everything - overdue
+    assert _listed_ids(client, {"closed_late": "false"}) == everything - late
+    both = _listed_ids(client, {"overdue": "false", "closed_late": "false"})
+    assert both == everything - overdue - late
+    # 按期结案率 of the figures and the cases closed late add up to the cases closed.
+    rows = _json(client.get("/api/cases/stats?level=street"), 200)["rows"]
+    assert sum(r["closed"] - r["closed_on_time"] for r in rows) == len(late)
+    assert sum(r["closed_late"] for r in rows) == len(late)
+    assert sum(r["overdue_open"] for r in rows) in range(len(before), len(after) + 1)
 
 
 def test_list_pages_newest_first(client: FlaskClient) -> None:
@@ -515,6 +565,14 @@ def test_openapi_document_describes_every_api_route(app: Flask, client: FlaskCli
             assert key_optional == (path.startswith("/open311/") and method == "get"), path
             if not public:
                 assert {"401", "403"} <= set(op["responses"]), (path, method)
+    # 超期 and 逾期结案: two query parameters declared alike, two fields of a case.
+    parameters = {p["name"]: p for p in served["paths"]["/api/cases"]["get"]["parameters"]}
+    assert parameters["closed_late"]["schema"] == parameters["overdue"]["schema"]
+    assert "逾期结案" in parameters["closed_late"]["description"]
+    assert "超期" in parameters["overdue"]["description"]
+    case = served["components"]["schemas"]["Case"]
+    assert {"overdue", "closed_late"} <= set(case["required"])
+    assert case["properties"]["closed_late"]["type"] == "boolean"
 
 
 # --- implausible dates and old times (issue 14, defect 13) -----------------------------------

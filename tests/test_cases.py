@@ -344,7 +344,7 @@ def test_deadline_comes_from_the_category_table(engine: Engine) -> None:
     assert names["errand"] == "Errands for residents"
 
 
-def test_overdue_both_ways(engine: Engine) -> None:
+def test_overdue_is_open_past_deadline_and_closed_late_is_apart(engine: Engine) -> None:
     now = dt.datetime.now(LOCAL_TZ)
     old = now - dt.timedelta(days=30)
     open_late = create_case(
@@ -360,25 +360,41 @@ def test_overdue_both_ways(engine: Engine) -> None:
                 engine, case["id"], step, actor="网格员", at=old + dt.timedelta(hours=hours)
             )
     advance_case(engine, rejected["id"], "rejected", actor="网格员", at=old)
-    overdue = {
-        name: get_case(engine, case["id"])["overdue"]
-        for name, case in {
-            "open_late": open_late,
-            "open_in_time": open_in_time,
-            "closed_late": closed_late,
-            "closed_in_time": closed_in_time,
-            "rejected": rejected,
-        }.items()
+    cases = {
+        "open_late": open_late,
+        "open_in_time": open_in_time,
+        "closed_late": closed_late,
+        "closed_in_time": closed_in_time,
+        "rejected": rejected,
     }
-    assert overdue == {
+    stored = {name: get_case(engine, case["id"]) for name, case in cases.items()}
+    # 超期: open and past the deadline; 逾期结案: closed after it. Never both.
+    assert {name: case["overdue"] for name, case in stored.items()} == {
         "open_late": True,
+        "open_in_time": False,
+        "closed_late": False,
+        "closed_in_time": False,
+        "rejected": False,
+    }
+    assert {name: case["closed_late"] for name, case in stored.items()} == {
+        "open_late": False,
         "open_in_time": False,
         "closed_late": True,
         "closed_in_time": False,  # closed exactly at the deadline is on time
         "rejected": False,
     }
-    listed = {c["id"] for c in list_cases(engine, overdue=True)}
-    assert listed == {open_late["id"], closed_late["id"]}
+    assert {c["id"] for c in list_cases(engine, overdue=True)} == {open_late["id"]}
+    assert {c["id"] for c in list_cases(engine, closed_late=True)} == {closed_late["id"]}
+    assert {c["id"] for c in list_cases(engine, overdue=False, closed_late=False)} == {
+        open_in_time["id"],
+        closed_in_time["id"],
+        rejected["id"],
+    }
+    # As filed (the answer of create_case): open, so never closed late.
+    assert (open_late["overdue"], open_late["closed_late"]) == (True, False)
+    assert (open_in_time["overdue"], open_in_time["closed_late"]) == (False, False)
+    with pytest.raises(InputError, match=r"`closed_late` was 'yes' but is expected to be True"):
+        list_cases(engine, closed_late="yes")  # type: ignore[arg-type]
 
 
 # --- listing --------------------------------------------------------------------------------------
@@ -426,12 +442,16 @@ def test_stats_per_cell_community_and_street_by_hand(engine: Engine) -> None:
         "closed",
         "rejected",
         "closed_on_time",
+        "closed_late",
         "closure_rate",
         "on_time_rate",
         "overdue_open",
         "median_hours_to_close",
     ]
     assert cells["code"].tolist() == [CELL_A, CELL_B, CELL_C, None]
+    # 逾期结案 (closed late) apart from 超期 (open overdue): A and C each closed one late.
+    assert cells["closed_late"].tolist() == [1, 0, 1, 0]
+    assert (cells["closed_late"] == cells["closed"] - cells["closed_on_time"]).all()
     # cases, closed, rejected, on time, 结案率, 按期结案率, open overdue, median hours
     assert _figures(_row(cells, CELL_A)) == (4, 2, 1, 1, round(2 / 3, 6), 0.5, 1, 60.0)
     assert _figures(_row(cells, CELL_B)) == (2, 1, 0, 1, 0.5, 1.0, 0, 10.0)
@@ -859,6 +879,8 @@ def test_cli_show_advance_stats_deadlines(
     printed = runner.invoke(main, ["cases", "stats", "--level", "community", "--layout", "current"])
     assert printed.exit_code == 0, printed.output
     assert "英龙社区" in printed.output and "(none)" in printed.output
+    header = printed.output.splitlines()[0].split()
+    assert {"closed_on_time", "closed_late", "overdue_open"} <= set(header)
 
     deadlines = runner.invoke(
         main, ["cases", "deadlines", "--set", "fire_safety=24", "--set", "矛盾纠纷=96"]

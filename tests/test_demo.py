@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 
 import geopandas as gpd
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, text
 from gridgis.data import path as data_path
 from gridgis.db.queries import read_areas
 from gridgis.demo import DemoSummary, generate_district, run_demo
+from gridgis.demo.cases import demo_period
 from gridgis.demo.profiles import divisions, short_name
 from gridgis.demo.run import OVERLAP_TOLERANCE_M2, check_overlap, validate_demo
 from gridgis.errors import InputError, NotFoundError, ValidationError
@@ -78,12 +80,36 @@ def test_bad_arguments_are_named() -> None:
 
 
 def test_generation_is_deterministic() -> None:
-    first = generate_district("211403", seed=3, scale=0.01, workers=1)
-    again = generate_district("211403", seed=3, scale=0.01, workers=1)
-    other = generate_district("211403", seed=4, scale=0.01, workers=1)
+    today = dt.date(2026, 1, 1)  # the same seed and day: the same district
+    first = generate_district("211403", seed=3, scale=0.01, workers=1, today=today)
+    again = generate_district("211403", seed=3, scale=0.01, workers=1, today=today)
+    other = generate_district("211403", seed=4, scale=0.01, workers=1, today=today)
     assert first.fingerprint() == again.fingerprint()
     assert first.counts() == again.counts()
     assert other.fingerprint() != first.fingerprint()
+    # Another day: the same cases and patrols moved on by whole weeks, to the year up to it.
+    later_day = dt.date(2027, 3, 17)
+    later = generate_district("211403", seed=3, scale=0.01, workers=1, today=later_day)
+    start, end = later.period
+    assert end.date() <= later_day < end.date() + dt.timedelta(days=7)
+    assert end - start == first.period[1] - first.period[0] == dt.timedelta(days=365)
+    shift = end - first.period[1]
+    assert shift.days % 7 == 0 and shift.seconds == 0
+    times = [c for c in first.cases.columns if c.endswith("_at") or c == "deadline"]
+    for name, columns in (("cases", times), ("inspections", ["started_at", "ended_at"])):
+        before, after = getattr(first, name), getattr(later, name)
+        assert before.drop(columns=columns).equals(after.drop(columns=columns)), name
+        for column in columns:
+            assert before[column].isna().equals(after[column].isna()), column
+            assert ((after[column] - before[column]).dropna() == shift).all(), column
+    assert (later.cases["reported_at"] >= start).all()
+    assert (later.cases["reported_at"] < end).all()
+    assert (later.inspections["started_at"] < end).all()
+    # By default the year up to today (China Standard Time).
+    _, now_end = demo_period()
+    assert dt.timedelta(0) <= dt.datetime.now(now_end.tzinfo) - now_end < dt.timedelta(days=8)
+    with pytest.raises(InputError, match=r"`today` was '2026-01-01' but is expected to be a date"):
+        demo_period("2026-01-01")  # type: ignore[arg-type]
     # Frames come out in EPSG:4326, footprints never overlap, addresses name their parts.
     for name in ("streets", "communities", "roads", "buildings", "cells", "cases", "inspections"):
         assert getattr(first, name).crs.to_epsg() == 4326, name

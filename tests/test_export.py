@@ -601,6 +601,13 @@ def test_street_filter_exports_only_that_street(db: Engine, street: str, tmp_pat
     assert {r["street_code"] for r in rows} == {street}
     count = _rows(db, "SELECT count(*) FROM case_record WHERE street_code = :s", s=street)[0][0]
     assert mine.rows == len(rows) == count < whole.rows
+    # 超期 (open and past the deadline) and 逾期结案 (closed after it): two fields, never both.
+    late = _rows(
+        db, "SELECT count(*) FROM case_record WHERE street_code = :s AND closed_at > deadline",
+        s=street,
+    )[0][0]  # fmt: skip
+    assert late > 0 and sum(r["closed_late"] == "true" for r in rows) == late
+    assert not [r["id"] for r in rows if r["overdue"] == "true" and r["closed_late"] == "true"]
     cells = export(db, "cells", "geojson", tmp_path / "cells.geojson", street=street)
     data = json.loads((tmp_path / "cells.geojson").read_text(encoding="utf-8"))
     codes = [f["properties"]["code"] for f in data["features"]]
@@ -706,6 +713,7 @@ def test_field_names_are_short_stable_and_unique(db: Engine, street: str, tmp_pa
         assert a.read("fields.csv") == b.read("fields.csv")
         listing = a.read("fields.csv").decode("utf-8-sig")
     assert "rate_per_1000" in listing and "每千户案件数" in listing
+    assert "closed_late" in listing and "逾期结案" in listing
     names = ["cases_public_opinion", "cases_public_security", "code", "CODE", "a" * 12, "a" * 11]
     assert short_field_names(names) == short_field_names(names)
     assert short_field_names(names) == {

@@ -21,7 +21,7 @@ from gridgis.analysis.figures import (
     figure_records,
     level_of,
 )
-from gridgis.cases import advance_case, create_case
+from gridgis.cases import advance_case, create_case, get_case
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.errors import InputError, NotFoundError
 
@@ -46,6 +46,7 @@ def test_children_add_up_to_their_parents(demo_engine: Engine) -> None:
     # Every demo case lies in a cell, so the case counts add up too.
     for column in ("cases", "open_cases", "overdue_cases", "closed_cases", "closed_on_time"):
         assert streets[column].sum() == district[column], column
+    assert streets["closed_late"].sum() == district["closed_late"]
     street = streets.iloc[0]
     communities = area_figures(demo_engine, "community", within=street["code"], now=NOW)
     cells = area_figures(demo_engine, "cell", within=street["code"], now=NOW)
@@ -94,6 +95,7 @@ def test_figures_equal_direct_counts(demo_engine: Engine) -> None:
         assert row["overdue_cases"] == int((open_["deadline"] < pd.Timestamp(NOW)).sum())
         assert row["closed_cases"] == len(closed)
         assert row["closed_on_time"] == on_time
+        assert row["closed_late"] == int((closed["closed_at"] > closed["deadline"]).sum())
         if len(closed):
             assert row["on_time_rate"] == pytest.approx(on_time / len(closed))
         else:
@@ -110,7 +112,8 @@ def test_district_figures_equal_sql_counts(demo_engine: Engine) -> None:
                 " AND rejected_at IS NULL) AS open_cases, "
                 "(SELECT count(*) FROM case_record WHERE closed_at IS NULL "
                 " AND rejected_at IS NULL AND deadline < :now) AS overdue_cases, "
-                "(SELECT count(*) FROM case_record WHERE closed_at IS NOT NULL) AS closed"
+                "(SELECT count(*) FROM case_record WHERE closed_at IS NOT NULL) AS closed, "
+                "(SELECT count(*) FROM case_record WHERE closed_at > deadline) AS closed_late"
             ),
             {"now": NOW},
         ).one()
@@ -120,6 +123,7 @@ def test_district_figures_equal_sql_counts(demo_engine: Engine) -> None:
     assert total["open_cases"] == direct.open_cases
     assert total["overdue_cases"] == direct.overdue_cases
     assert total["closed_cases"] == direct.closed
+    assert total["closed_late"] == direct.closed_late > 0
     assert [r["code"] for r in figure_records(area_figures(demo_engine, "district"))] == [
         DEMO_DISTRICT
     ]
@@ -152,6 +156,9 @@ def test_a_case_past_its_deadline_is_overdue_up_the_hierarchy(demo_engine: Engin
     assert closed["overdue_cases"] == before[code]["overdue_cases"]
     assert closed["closed_cases"] == before[code]["closed_cases"] + 1
     assert closed["closed_on_time"] == before[code]["closed_on_time"]
+    assert closed["closed_late"] == before[code]["closed_late"] + 1
+    shown = get_case(demo_engine, case["id"])
+    assert (shown["overdue"], shown["closed_late"]) == (False, True)
 
 
 def test_no_cases_and_out_of_bounds(demo_engine: Engine) -> None:

@@ -131,6 +131,7 @@ def test_every_level_for_readers_of_everything(
         total = area_total(demo_engine, code)
         assert _figure(html, "households") == str(total["households"])
         assert _figure(html, "overdue_cases") == str(total["overdue_cases"])
+        assert _figure(html, "closed_late") == str(total["closed_late"])
         config = _config(html)
         assert sorted(config["figures"]) == children
         assert config["areasUrl"].startswith("/api/areas/")

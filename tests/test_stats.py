@@ -33,6 +33,7 @@ SUMMED = (
     "overdue_cases",
     "closed_cases",
     "closed_on_time",
+    "closed_late",
 )
 
 

@@ -34,11 +34,11 @@ parents the exact sums of their children.
 ``open_cases``
     Cases neither closed (结案) nor rejected (作废).
 ``overdue_cases``
-    Open cases past their deadline at ``now`` (the overdue rule of
-    :mod:`gridgis.cases`, restricted to open cases: ``overdue_open`` of
-    :func:`~gridgis.cases.case_stats`).
-``closed_cases``, ``closed_on_time``
-    Cases closed, and those closed no later than their deadline (按期结案).
+    超期: open cases past their deadline at ``now`` (:func:`gridgis.cases.is_overdue`;
+    ``overdue_open`` of :func:`~gridgis.cases.case_stats`).
+``closed_cases``, ``closed_on_time``, ``closed_late``
+    Cases closed, those closed no later than their deadline (按期结案), and those
+    closed after it (逾期结案, :func:`gridgis.cases.is_closed_late`).
 ``on_time_rate``
     按期结案率: ``closed_on_time / closed_cases``; NaN in a frame (``None`` in
     :func:`figure_records` and :func:`area_total`) when nothing was closed.
@@ -104,7 +104,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 from sqlalchemy.orm import QueryableAttribute
 
-from gridgis.cases import is_overdue, period_clauses, resolve_categories
+from gridgis.cases import is_closed_late, is_overdue, period_clauses, resolve_categories
 from gridgis.codes import LEVEL_DIGITS, LEVELS, Level, level_of, parent_code
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.locate import cell_at
@@ -150,6 +150,7 @@ COUNT_COLUMNS: tuple[str, ...] = (
     "overdue_cases",
     "closed_cases",
     "closed_on_time",
+    "closed_late",
 )
 """The figures that are counts (whole numbers, 0 when there is nothing)."""
 
@@ -254,9 +255,10 @@ def _figures_select(
         key.label("area_code"),
         func.count().label("cases"),
         func.count().filter(still_open).label("open_cases"),
-        func.count().filter(and_(still_open, is_overdue(now))).label("overdue_cases"),
+        func.count().filter(is_overdue(now)).label("overdue_cases"),  # open ones only
         func.count(Case.closed_at).label("closed_cases"),
         func.count().filter(Case.closed_at <= Case.deadline).label("closed_on_time"),
+        func.count().filter(is_closed_late()).label("closed_late"),
         *(
             func.count().filter(Case.category_code == code).label(f"k{i}")
             for i, code in enumerate(categories)
@@ -284,7 +286,14 @@ def _figures_select(
         ),
         *(
             func.coalesce(c[name], 0).label(name)
-            for name in ("cases", "open_cases", "overdue_cases", "closed_cases", "closed_on_time")
+            for name in (
+                "cases",
+                "open_cases",
+                "overdue_cases",
+                "closed_cases",
+                "closed_on_time",
+                "closed_late",
+            )
         ),
         (
             cast(c.closed_on_time, DOUBLE_PRECISION)

@@ -39,10 +39,11 @@ How each column is counted
 ``rate_per_1000``
     ``cases * 1000 / households``, NaN without households; recomputed for
     each area, never summed.
-``open_cases``, ``overdue_cases``, ``closed_cases``, ``closed_on_time``, ``on_time_rate``
-    Of those cases: open at ``now``, open past their deadline at ``now``,
-    closed, closed by their deadline, and 按期结案率 ``closed_on_time /
-    closed_cases`` (NaN when none was closed).
+``open_cases``, ``overdue_cases``, ``closed_cases``, ``closed_on_time``, ``closed_late``,
+``on_time_rate``
+    Of those cases: open at ``now``, open past their deadline at ``now`` (超期),
+    closed, closed by their deadline (按期结案), closed after it (逾期结案), and
+    按期结案率 ``closed_on_time / closed_cases`` (NaN when none was closed).
 ``inspections``
     Inspections started in ``[since, until)`` (and not after ``now``) that
     visited the area's active cells; one through several cells of a community
@@ -352,7 +353,7 @@ def area_statistics(
     for column in category_columns:
         out[column] = figures[column].to_numpy()
     out["rate_per_1000"] = rate_per_1000(out["cases"], out["households"])
-    for column in ("open_cases", "overdue_cases", "closed_cases", "closed_on_time"):
+    for column in ("open_cases", "overdue_cases", "closed_cases", "closed_on_time", "closed_late"):
         out[column] = figures[column].to_numpy()
     out["on_time_rate"] = figures["on_time_rate"].to_numpy(dtype="float64")
     found = recency.reindex(out["code"])
@@ -385,5 +386,6 @@ _COUNT_COLUMNS = (
     "overdue_cases",
     "closed_cases",
     "closed_on_time",
+    "closed_late",
     "inspections",
 )

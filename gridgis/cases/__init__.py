@@ -10,9 +10,9 @@ checks the same rules first, so that the errors say plainly what was wrong.
 
 Deadlines: each category (``case_category``) has a time limit in hours; a
 case's ``deadline`` is its report time plus the limit in force when it was
-filed. A case is *overdue* when it is open (neither closed nor rejected) and
-the deadline has passed, or when it was closed after its deadline; it is
-closed on time (按期结案) when ``closed_at <= deadline``.
+filed. A case is *overdue* (超期) when it is open (neither closed nor rejected)
+and the deadline has passed; it is *closed late* (逾期结案) when it was closed
+after its deadline, and closed on time (按期结案) when ``closed_at <= deadline``.
 
 Times without a time zone are read as China Standard Time (+08:00, see
 :mod:`gridgis.times`); a case's report and step times must be plausible
@@ -62,6 +62,7 @@ from gridgis.cases.categories import (
 )
 from gridgis.cases.deadlines import MAX_DEADLINE_HOURS as MAX_DEADLINE_HOURS
 from gridgis.cases.deadlines import deadline_hours, set_deadline_hours
+from gridgis.cases.deadlines import is_closed_late as is_closed_late
 from gridgis.cases.deadlines import is_overdue as is_overdue
 from gridgis.cases.filing import create_case
 from gridgis.cases.lifecycle import advance_case

@@ -1,4 +1,4 @@
-"""Deadlines: each category's time limit in hours, and when a case is overdue."""
+"""Deadlines: each category's time limit in hours; when a case is overdue or closed late."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
-    case,
+    and_,
     cast,
     false,
     func,
@@ -34,8 +34,11 @@ _AWARE = DateTime(timezone=True)
 def is_overdue(
     now: dt.datetime | ColumnElement[dt.datetime], cases: type[Case] = Case
 ) -> ColumnElement[bool]:
-    """Whether a case is overdue at ``now``: closed after its deadline, or still open past
-    it (a rejected case never is); never NULL. For the queries of other modules too.
+    """Whether a case is overdue (超期) at ``now``: still open (neither closed nor rejected)
+    and past its deadline; never NULL. For the queries of other modules too.
+
+    A case closed after its deadline is not overdue but closed late (逾期结案,
+    :func:`is_closed_late`).
 
     Parameters
     ----------
@@ -51,13 +54,28 @@ def is_overdue(
     """
     moment = cast(now, _AWARE) if isinstance(now, ColumnElement) else literal(now, _AWARE)
     return func.coalesce(
-        case(
-            (cases.closed_at.is_not(None), cases.closed_at > cases.deadline),
-            (cases.rejected_at.is_not(None), false()),
-            else_=moment > cases.deadline,
-        ),
+        and_(cases.closed_at.is_(None), cases.rejected_at.is_(None), moment > cases.deadline),
         false(),
     )
+
+
+def is_closed_late(cases: type[Case] = Case) -> ColumnElement[bool]:
+    """Whether a case was closed after its deadline (逾期结案); never NULL.
+
+    The complement, among closed cases with a deadline, of 按期结案 (``closed_at <=
+    deadline``), so that 按期结案率 and the count closed late always add up.
+
+    Parameters
+    ----------
+    cases:
+        The case rows: :class:`~gridgis.db.models.Case`, or an alias of it.
+
+    Examples
+    --------
+    >>> from sqlalchemy import select
+    >>> late = select(Case.id).where(is_closed_late())
+    """
+    return func.coalesce(cases.closed_at > cases.deadline, false())
 
 
 def deadline_hours(connection: Engine | Connection) -> dict[str, int]:

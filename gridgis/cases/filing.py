@@ -665,7 +665,12 @@ def _new_case(row: _Inserted, values: Mapping[str, Any]) -> dict[str, Any]:
     }
     for key in _SENT_KEYS:
         case[key] = values[key]
-    case |= {"step": row.step, "deadline": _iso(deadline), "overdue": values["now"] > deadline}
+    case |= {
+        "step": row.step,
+        "deadline": _iso(deadline),
+        "overdue": values["now"] > deadline,  # just filed: open
+        "closed_late": False,
+    }
     for step in STEPS:
         case[f"{step}_at"] = case[f"{step}_by"] = None
     case["reported_at"] = _iso(values["reported_at"])

@@ -35,7 +35,7 @@ from gridgis.cases.base import (
     _some,
 )
 from gridgis.cases.categories import resolve_categories
-from gridgis.cases.deadlines import is_overdue
+from gridgis.cases.deadlines import is_closed_late, is_overdue
 from gridgis.codes import check_code
 from gridgis.db import queries
 from gridgis.db.models import Case, CaseCategory, GridCell
@@ -77,6 +77,7 @@ def _case_select() -> Select[Any]:
             Case.step,
             Case.deadline,
             is_overdue(_NOW).label("overdue"),
+            is_closed_late().label("closed_late"),
             *(steps[f"{step}_{what}"] for step in STEPS for what in ("at", "by")),
         )
         .join(CaseCategory, CaseCategory.code == Case.category_code)
@@ -93,6 +94,7 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
     "cell": GridCell.code == bindparam("cell"),
     "steps": Case.step == any_(bindparam("steps", type_=ARRAY(Text))),
     "overdue": is_overdue(_NOW) == bindparam("overdue", type_=Boolean),
+    "closed_late": is_closed_late() == bindparam("closed_late", type_=Boolean),
     "since": Case.reported_at >= bindparam("since", type_=_AWARE),
     "until": Case.reported_at < bindparam("until", type_=_AWARE),
     "categories": Case.category_code == any_(bindparam("categories", type_=ARRAY(Text))),
@@ -131,6 +133,7 @@ def _record(row: Mapping[Any, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     out["overdue"] = bool(out["overdue"])
+    out["closed_late"] = bool(out["closed_late"])
     return out
 
 
@@ -141,8 +144,10 @@ def get_case(connection: Engine | Connection, case_id: int) -> dict[str, Any]:
     ``description``, ``source``, ``address``, ``lon``, ``lat``, ``raw_x``,
     ``raw_y``, ``raw_crs``, ``located_by``, ``location_flag``, ``building_id``,
     ``match_score``, ``cell_code``, ``community_code``, ``street_code``,
-    ``step``, ``deadline``, ``overdue``, and ``<step>_at`` / ``<step>_by``
-    for reported, registered, dispatched, handled, verified, closed, rejected.
+    ``step``, ``deadline``, ``overdue`` (超期: open and past the deadline now),
+    ``closed_late`` (逾期结案: closed after the deadline), and ``<step>_at`` /
+    ``<step>_by`` for reported, registered, dispatched, handled, verified, closed,
+    rejected.
 
     Raises
     ------
@@ -171,6 +176,7 @@ def list_cases(
     category: str | Sequence[str] | None = None,
     step: str | Sequence[str] | None = None,
     overdue: bool | None = None,
+    closed_late: bool | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: int = paging.DEFAULT_LIMIT,
@@ -191,7 +197,11 @@ def list_cases(
         The current step (``reported`` ... ``closed``, ``rejected``), or a list of
         steps (any of them matches).
     overdue:
-        Only overdue cases (``True``) or only those that are not (``False``).
+        Only overdue cases (超期: open and past their deadline now; ``True``) or only
+        those that are not (``False``).
+    closed_late:
+        Only cases closed after their deadline (逾期结案; ``True``) or only those that
+        are not (``False``).
     since, until:
         Reported at or after ``since`` and before ``until``.
     limit, offset:
@@ -211,8 +221,9 @@ def list_cases(
     ...                        "dispute"])
     """
     limit, offset = check_page(limit, offset, max_limit=MAX_LIMIT)
-    if overdue is not None and not isinstance(overdue, bool):
-        raise InputError(f"`overdue` was {overdue!r} but is expected to be True, False or None")
+    for name, flag in (("overdue", overdue), ("closed_late", closed_late)):
+        if flag is not None and not isinstance(flag, bool):
+            raise InputError(f"`{name}` was {flag!r} but is expected to be True, False or None")
     params: dict[str, Any] = {"now": _now(), "limit": limit, "offset": offset}
     for level, value in (("street", street), ("community", community), ("cell", cell)):
         if _check_code(value, level) is not None:
@@ -221,6 +232,8 @@ def list_cases(
         params["steps"] = [_check_step(s) for s in _some(step, "step")]
     if overdue is not None:
         params["overdue"] = overdue
+    if closed_late is not None:
+        params["closed_late"] = closed_late
     params["since"], params["until"] = _period(since, until, ordered=False)
     with queries.connection(connection) as conn:
         if category is not None:

@@ -10,7 +10,6 @@ import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    DateTime,
     Engine,
     Float,
     Numeric,
@@ -26,8 +25,10 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.orm import aliased
 
 from gridgis.cases.base import _now, period_clauses
+from gridgis.cases.deadlines import is_closed_late, is_overdue
 from gridgis.codes import LEVEL_DIGITS
 from gridgis.db import queries
 from gridgis.db.locate import cell_at
@@ -94,6 +95,7 @@ def _stats_select(
         current = func.left(cell.c.code, LEVEL_DIGITS[level])
         areas = select(*_CASE_TIMES, current.label("area_code")).outerjoin(cell, true())
     picked = areas.where(*period).cte("picked")
+    times = aliased(Case, picked)  # the case times of picked, for the rules of deadlines.py
     # Hours as numeric / numeric (3600.0, one decimal): PostgreSQL's exact division, rounded
     # once, when percentile_cont takes it as a float8.
     hours_to_close = extract("epoch", picked.c.closed_at - picked.c.reported_at) / literal(
@@ -106,13 +108,8 @@ def _stats_select(
             func.count(picked.c.closed_at).label("closed"),
             func.count(picked.c.rejected_at).label("rejected"),
             func.count().filter(picked.c.closed_at <= picked.c.deadline).label("closed_on_time"),
-            func.count()
-            .filter(
-                picked.c.closed_at.is_(None),
-                picked.c.rejected_at.is_(None),
-                literal(now, DateTime(timezone=True)) > picked.c.deadline,
-            )
-            .label("overdue_open"),
+            func.count().filter(is_closed_late(times)).label("closed_late"),
+            func.count().filter(is_overdue(now, times)).label("overdue_open"),
             # PostgreSQL answers a float8: typed so, SQLAlchemy passes it on as it is (typed
             # numeric, it would round it to a Decimal of 10 places).
             type_coerce(func.percentile_cont(0.5).within_group(hours_to_close), Float).label(
@@ -134,6 +131,7 @@ def _stats_select(
             func.coalesce(agg.c.closed, 0).label("closed"),
             func.coalesce(agg.c.rejected, 0).label("rejected"),
             func.coalesce(agg.c.closed_on_time, 0).label("closed_on_time"),
+            func.coalesce(agg.c.closed_late, 0).label("closed_late"),
             _ratio(agg.c.closed, agg.c.cases - agg.c.rejected).label("closure_rate"),
             _ratio(agg.c.closed_on_time, agg.c.closed).label("on_time_rate"),
             func.coalesce(agg.c.overdue_open, 0).label("overdue_open"),
@@ -153,6 +151,7 @@ _STAT_COLUMNS = (
     "closed",
     "rejected",
     "closed_on_time",
+    "closed_late",
     "closure_rate",
     "on_time_rate",
     "overdue_open",
@@ -204,12 +203,16 @@ def case_stats(
             Cases closed (结案) and rejected (作废).
         ``closed_on_time``
             Cases closed no later than their deadline (按期结案).
+        ``closed_late``
+            Cases closed after their deadline (逾期结案). With ``closed_on_time`` it
+            makes ``closed``, but for a closed case without a deadline (neither).
         ``closure_rate``
             结案率: ``closed / (cases - rejected)`` (a rejected case is not a case to close).
         ``on_time_rate``
             按期结案率: ``closed_on_time / closed``.
         ``overdue_open``
-            Open cases (neither closed nor rejected) past their deadline at ``now``.
+            Overdue cases (超期): open (neither closed nor rejected) and past their
+            deadline at ``now``. A case closed late is not among them.
         ``median_hours_to_close``
             Median hours from report to closing, over the closed cases.
 

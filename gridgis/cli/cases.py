@@ -74,7 +74,8 @@ def case_advance_cmd(case_id: int, step: str, actor: str, at: Any) -> None:
     click.echo(
         f"case {case['id']}: {now} ({CASE_STEP_NAMES_ZH[now]}) at {case[now + '_at']} "
         f"by {case[now + '_by']}; deadline {case['deadline']}"
-        + (" (overdue)" if case["overdue"] else "")
+        + (" (overdue, 超期)" if case["overdue"] else "")
+        + (" (closed late, 逾期结案)" if case["closed_late"] else "")
     )
 
 
@@ -118,7 +119,8 @@ def case_advance_cmd(case_id: int, step: str, actor: str, at: Any) -> None:
 def case_stats_cmd(
     level: str, layout: str, date_from: Any, date_to: Any, output: Path | None
 ) -> None:
-    """结案率 and 按期结案率 per area: cases, closed, on time, open past deadline."""
+    """结案率 and 按期结案率 per area: cases, closed, on time, closed late (逾期结案),
+    open past deadline (超期, overdue_open)."""
     import datetime as dt
 
     from gridgis.cases import case_stats

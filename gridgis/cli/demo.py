@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from gridgis.cli._shared import PhaseBars, echo_lines, friendly
@@ -49,6 +51,12 @@ import the generator (tests/test_cli_help.py keeps the two equal)."""
     "service facilities, the roster of grid workers, the party organisations, the exports "
     "of cases and patrols, as an office would have them), to look at or import again.",
 )
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The cases and patrols cover the year up to this day (YYYY-MM-DD; default today).",
+)
 @friendly
 def demo_cmd(
     district: str,
@@ -57,12 +65,14 @@ def demo_cmd(
     replace: bool,
     workers: int | None,
     keep_files: str | None,
+    today: Any,
 ) -> None:
     """Load a demo district into the database.
 
     The real outline and official names of its street offices and communities, with generated
     roads, buildings, grid cells, grid workers, party branches, service facilities, a year
-    of cases and patrols. Runs once: when the district already has data it says so and
+    of cases and patrols (the year up to today, or to --today: the same seed and day load
+    the same district). Runs once: when the district already has data it says so and
     changes nothing (use --replace). Everything is loaded in one transaction; the roads, the
     buildings and their units, the service facilities, the roster of grid workers, the party
     organisations, the cases (with their history) and the patrols' tracks are written as
@@ -85,6 +95,7 @@ def demo_cmd(
             replace=replace,
             workers=workers,
             keep_files=keep_files,
+            today=today.date() if today is not None else None,
             progress=lambda phase, done, total: bars(f"{phase:<12}", done, total),
         )
     echo_lines(summary.lines())

@@ -7,9 +7,13 @@ Cases
 * Where: each category draws its places from hotspots (markets, shops, old
   lane compounds, construction sites, schools, village squares, roads) and
   from homes weighted by households, jittered by a few to tens of metres.
-* When: the calendar year 2025 (Asia/Shanghai), fewer cases at weekends and
-  on public holidays; fire safety peaks in winter and around the Spring
-  Festival, environment and cityscape in summer, commerce before festivals;
+* When: the year up to the day the demo is generated (:func:`demo_period`:
+  the calendar of 2025, Asia/Shanghai, moved on by whole weeks so that it
+  ends in the week before ``today``; the same seed and ``today`` give the same
+  cases), fewer cases at weekends and on public holidays; fire safety peaks
+  in winter and around the Spring Festival, environment and cityscape in
+  summer, commerce before festivals (the holidays and festivals of 2025 moved
+  on with the weeks, so a few days off from the real ones of later years);
   patrol reports in office hours, hotline and app reports into the evening,
   school cases at the school run (7–8 h, 16–17 h).
 * Lifecycle: 上报 → 立案 → 派遣 → 处置 → 核查 → 结案 with log-normal
@@ -43,22 +47,57 @@ from numpy.typing import NDArray
 from gridgis import crs as crs_mod
 from gridgis.codes import parent_code
 from gridgis.demo.profiles import DistrictProfile
+from gridgis.errors import InputError
 from gridgis.times import CHINA_TZ
 
 __all__ = [
     "CATEGORY_SHARES",
     "PATROLS_PER_WEEK",
-    "PERIOD",
     "Activity",
     "build_cases",
     "build_inspections",
+    "demo_period",
 ]
 
-PERIOD = (
+_CALENDAR = (
     dt.datetime(2025, 1, 1, tzinfo=CHINA_TZ),
     dt.datetime(2026, 1, 1, tzinfo=CHINA_TZ),
 )
-"""The year the cases and inspections cover (China Standard Time, +08:00)."""
+"""The calendar year the demo's patterns are drawn on (weekends, holidays and seasons of
+2025, China Standard Time); :func:`demo_period` moves it on to the year up to today."""
+
+
+def demo_period(today: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """The year the demo's cases and inspections cover, up to ``today``.
+
+    The calendar of 2025 moved on by whole weeks (so that weekdays stay weekdays):
+    the period ends at a midnight (+08:00) in the week up to ``today``, at the latest
+    ``today``'s own midnight, and is as long as 2025.
+
+    Parameters
+    ----------
+    today:
+        The day the demo is generated (default today in China Standard Time); a
+        datetime counts by its day (an aware one at +08:00).
+
+    Examples
+    --------
+    >>> start, end = demo_period(dt.date(2026, 1, 1))
+    >>> start.isoformat(), end.isoformat()
+    ('2025-01-01T00:00:00+08:00', '2026-01-01T00:00:00+08:00')
+    >>> [t.date().isoformat() for t in demo_period(dt.date(2026, 12, 6))]
+    ['2025-12-03', '2026-12-03']
+    """
+    if today is None:
+        today = dt.datetime.now(CHINA_TZ).date()
+    elif isinstance(today, dt.datetime):
+        today = (today.astimezone(CHINA_TZ) if today.tzinfo else today).date()
+    elif not isinstance(today, dt.date):
+        raise InputError(f"`today` was {today!r} but is expected to be a date")
+    weeks = (today - _CALENDAR[1].date()).days // 7
+    shift = dt.timedelta(weeks=weeks)
+    return _CALENDAR[0] + shift, _CALENDAR[1] + shift
+
 
 CATEGORY_SHARES: dict[str, float] = {
     "fire_safety": 0.485,
@@ -161,7 +200,8 @@ class Activity:
 
 
 def _days() -> pd.DatetimeIndex:
-    start, end = PERIOD
+    """The days of :data:`_CALENDAR` (the patterns are drawn on them, then moved on)."""
+    start, end = _CALENDAR
     return pd.date_range(start.date(), end.date() - dt.timedelta(days=1), freq="D")
 
 
@@ -282,8 +322,12 @@ def build_cases(
     profile: DistrictProfile,
     *,
     rng: np.random.Generator,
+    today: dt.date | None = None,
 ) -> Activity:
-    """``n_cases`` cases over :data:`PERIOD` (see the module docstring).
+    """``n_cases`` cases over :func:`demo_period` of ``today`` (see the module docstring).
+
+    The same ``rng`` state gives the same cases for any ``today``, moved in time by
+    whole weeks.
 
     Returns
     -------
@@ -390,7 +434,8 @@ def build_cases(
         category, ["public_security", "commerce_food_drug"]
     )
     hour = _hours(source, school, rng)
-    start = pd.Timestamp(PERIOD[0])
+    period = demo_period(today)
+    start = pd.Timestamp(period[0])
     reported = (
         start
         + pd.to_timedelta(day_index, unit="D")
@@ -422,7 +467,7 @@ def build_cases(
     t_closed = t_verified + close
     rejected = rng.random(n_cases) < 0.035
     t_rejected = t_report + _lognormal(rng, 2 * 3600.0, 1.0, n_cases)
-    end = PERIOD[1].timestamp()
+    end = period[1].timestamp()
     deadline = t_report + limit_h * 3600.0
 
     def who(keep: NDArray[np.bool_], names: NDArray[np.object_]) -> NDArray[np.object_]:
@@ -531,8 +576,9 @@ def build_inspections(
     *,
     rng: np.random.Generator,
     scale: float = 1.0,
+    today: dt.date | None = None,
 ) -> Activity:
-    """GPS-tracked patrols of every grid worker over :data:`PERIOD`.
+    """GPS-tracked patrols of every grid worker over :func:`demo_period` of ``today``.
 
     ``scale`` below 1 thins the patrols in proportion (for small test runs).
 
@@ -604,7 +650,7 @@ def build_inspections(
     speed = np.where(rural, 3.5, 1.1)
     duration = length / speed + rng.uniform(5, 25, n) * 60.0
     hour = np.where(rng.random(n) < 0.6, rng.uniform(8.5, 10.5, n), rng.uniform(14.5, 16.5, n))
-    base = pd.Timestamp(PERIOD[0])
+    base = pd.Timestamp(demo_period(today)[0])
     started = (
         base
         + pd.to_timedelta(work_days[d_idx], unit="D")

@@ -8,6 +8,7 @@ and the seed, so a small-scale run has the same map as a full one.
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import hashlib
 import multiprocessing
 import os
@@ -96,6 +97,8 @@ class DemoDistrict:
         See :func:`gridgis.demo.cases.build_cases`.
     inspections, inspection_cells:
         See :func:`gridgis.demo.cases.build_inspections`.
+    period:
+        The year the cases and patrols cover (:func:`gridgis.demo.cases.demo_period`).
     targets:
         ``residents``, ``households`` and ``cases`` the scale asked for.
     shortfall:
@@ -129,6 +132,7 @@ class DemoDistrict:
     cases: gpd.GeoDataFrame
     inspections: gpd.GeoDataFrame
     inspection_cells: pd.DataFrame
+    period: tuple[dt.datetime, dt.datetime]
     targets: dict[str, int]
     shortfall: dict[str, int] = field(default_factory=dict)
     engine_notes: dict[str, str] = field(default_factory=dict)
@@ -353,6 +357,7 @@ def generate_district(
     outline: BaseGeometry | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    today: dt.date | None = None,
 ) -> DemoDistrict:
     """Generate a demo district: geography, people, cells, a year of cases and patrols.
 
@@ -374,6 +379,11 @@ def generate_district(
         this process.
     progress:
         ``progress(phase, done, total)``.
+    today:
+        The cases and patrols cover the year up to this day
+        (:func:`gridgis.demo.cases.demo_period`; default today). The same seed and
+        ``today`` give the same district; another ``today`` moves the cases and
+        patrols in time by whole weeks and changes nothing else.
 
     Returns
     -------
@@ -464,7 +474,7 @@ def generate_district(
     n_cases = round(prof.cases * float(scale))
     cases = cases_mod.build_cases(
         n_cases, cells, housing.buildings, housing.hotspots, roads_metric, people.workers,
-        people.worker_cells, areas.streets, comm, prof, rng=rng_cases,
+        people.worker_cells, areas.streets, comm, prof, rng=rng_cases, today=today,
     )  # fmt: skip
     _tick(progress, "cases", 1, 1)
     seconds["cases"] = time.perf_counter() - clock
@@ -472,7 +482,7 @@ def generate_district(
     clock = time.perf_counter()
     _tick(progress, "inspections", 0, 1)
     patrols = cases_mod.build_inspections(
-        cells, people.workers, comm, prof, rng=rng_patrols, scale=float(scale)
+        cells, people.workers, comm, prof, rng=rng_patrols, scale=float(scale), today=today
     )
     _tick(progress, "inspections", 1, 1)
     seconds["inspections"] = time.perf_counter() - clock
@@ -532,6 +542,7 @@ def generate_district(
         cases=_to_wgs84(cases.records, metric),
         inspections=_to_wgs84(patrols.records, metric),
         inspection_cells=patrols.cells,
+        period=cases_mod.demo_period(today),
         targets={
             "residents": round(prof.residents * float(scale)),
             "households": round(prof.households * float(scale)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +19,6 @@ from sqlalchemy import Connection, Engine, func, select
 
 from gridgis.audit import SYSTEM
 from gridgis.db.models import Building, Case, Community, District, GridCell, GridWorker, Street
-from gridgis.demo.cases import PERIOD
 from gridgis.demo.files import (
     write_branches,
     write_buildings,
@@ -305,7 +305,7 @@ class DemoSummary:
 
 def _counts(demo: DemoDistrict) -> dict[str, int]:
     cases = demo.cases
-    end = pd.Timestamp(PERIOD[1])
+    end = pd.Timestamp(demo.period[1])
     closed_late = cases["closed_at"].notna() & (cases["closed_at"] > cases["deadline"])
     open_late = cases["closed_at"].isna() & cases["rejected_at"].isna() & (cases["deadline"] < end)
     served = set(demo.worker_cells["cell_code"])
@@ -580,6 +580,7 @@ def run_demo(
     replace: bool = False,
     workers: int | None = None,
     keep_files: str | Path | None = None,
+    today: dt.date | None = None,
 ) -> DemoSummary:
     """Generate a demo district and load it into the database, all or nothing.
 
@@ -637,6 +638,9 @@ def run_demo(
         :func:`gridgis.registers.branches.import_branches`,
         :func:`gridgis.intake.import_cases`, :func:`gridgis.intake.import_inspections`,
         actor ``demo``), as a district office's own files would be.
+    today:
+        The cases and patrols cover the year up to this day (default today; see
+        :func:`gridgis.demo.cases.demo_period`), so that the demo is never stale.
 
     Returns
     -------
@@ -682,7 +686,9 @@ def run_demo(
             ),
             counts=counts,
         )
-    demo = generate_district(prof.code, seed=seed, scale=scale, workers=workers, progress=progress)
+    demo = generate_district(
+        prof.code, seed=seed, scale=scale, workers=workers, progress=progress, today=today
+    )
     seconds = dict(demo.seconds)
     clock = time.perf_counter()
     if progress is not None:

@@ -26,8 +26,9 @@ What is exported (``what``)
     Cases (points) filed in the district, street or community and reported in the
     period: ids, category code and Chinese name, the Chinese description,
     source, address, the cell, community and street filed in, the current
-    step (code and Chinese name), ``overdue`` at the time of export, the
-    deadline and the time of every step. A case without a point has an
+    step (code and Chinese name), ``overdue`` (超期: open and past the deadline
+    at the time of export), ``closed_late`` (逾期结案: closed after the
+    deadline), the deadline and the time of every step. A case without a point has an
     empty geometry.
 ``inspections``
     Inspection patrols (巡查) started in the period that visited a cell of

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.stats import area_geometries, area_prefix, area_statistics
-from gridgis.cases import is_overdue, period_clauses
+from gridgis.cases import is_closed_late, is_overdue, period_clauses
 from gridgis.db.layout import cell_estimated_households
 from gridgis.db.models import (
     CASE_STEP_NAMES_ZH,
@@ -94,6 +94,7 @@ def _read_cases(
             Case.street_code,
             Case.step,
             is_overdue(now).label("overdue"),
+            is_closed_late().label("closed_late"),
             Case.deadline,
             *(getattr(Case, column) for column in _STEP_TIMES),
             Case.located_by,
@@ -107,6 +108,7 @@ def _read_cases(
     frame, geoms = _rows_and_shapes(conn, query)
     frame["id"] = frame["id"].astype("int64")
     frame["overdue"] = frame["overdue"].astype(bool)
+    frame["closed_late"] = frame["closed_late"].astype(bool)
     frame.insert(
         list(frame.columns).index("step") + 1,
         "step_name",

@@ -123,7 +123,14 @@ class CaseQuery(Page):
         None, min_length=1, max_length=64, description="Category code or Chinese name."
     )
     step: Step | None = Field(None, description="Current step.")
-    overdue: Flag | None = Field(None, description="Only overdue (true) or not (false).")
+    overdue: Flag | None = Field(
+        None,
+        description="Only overdue cases (超期: open and past their deadline; true) or not (false).",
+    )
+    closed_late: Flag | None = Field(
+        None,
+        description="Only cases closed after their deadline (逾期结案; true) or not (false).",
+    )
     since: Moment | None = Field(None, description="Reported at or after this time.")
     until: Moment | None = Field(None, description="Reported before this time.")
 
@@ -163,7 +170,8 @@ class _CaseFields(Answer):
     street_code: StreetCode | None
     step: Step
     deadline: str | None = Field(json_schema_extra={"format": "date-time"})
-    overdue: bool
+    overdue: bool = Field(description="超期: open (not closed or rejected) and past its deadline.")
+    closed_late: bool = Field(description="逾期结案: closed after its deadline.")
     reported_at: str = Field(json_schema_extra={"format": "date-time"})
     reported_by: str | None
 
@@ -202,7 +210,8 @@ class CaseStatsRow(Answer):
     closed: int = Field(ge=0)
     rejected: int = Field(ge=0)
     closed_on_time: int = Field(ge=0)
-    overdue_open: int = Field(ge=0)
+    closed_late: int = Field(ge=0, description="逾期结案: closed after the deadline.")
+    overdue_open: int = Field(ge=0, description="超期: open and past the deadline now.")
     closure_rate: float | None = Field(ge=0, le=1)
     on_time_rate: float | None = Field(ge=0, le=1)
     median_hours_to_close: float | None

@@ -11,8 +11,10 @@ Routes
     One case.
 ``POST /api/cases/<id>/steps``
     Move a case on (body ``{"step", "at"}``); answers the case.
-``GET /api/cases?street=&community=&cell=&category=&step=&overdue=&since=&until=&limit=&offset=``
-    ``{"cases": [...], "limit": n, "offset": n}``, newest report first.
+``GET /api/cases?street=&community=&cell=&category=&step=&overdue=&closed_late=&since=&until=``
+    (and ``limit=&offset=``): ``{"cases": [...], "limit": n, "offset": n}``, newest report
+    first; ``overdue`` (超期) picks open cases past their deadline, ``closed_late``
+    (逾期结案) those closed after it.
 ``GET /api/cases/stats?level=&layout=&since=&until=``
     ``{"level", "layout", "rows": [...]}``: counts, 结案率 and 按期结案率 per area.
 ``GET /api/categories``

@@ -6,7 +6,8 @@ Routes
     The overview (概览): every district and street office on a Leaflet map,
     and a panel listing the districts with their numbers of streets and
     communities and their key figures (households, cells, open and overdue
-    cases, 按期结案率; :mod:`gridgis.analysis.figures`), each linking to its
+    cases (超期), cases closed late (逾期结案), 按期结案率;
+    :mod:`gridgis.analysis.figures`), each linking to its
     page ``/area/<code>`` (:mod:`gridgis.web.overview`); clicking a district
     zooms to it. The page loads only this
     app's files: a base map is drawn only when ``TILE_URL`` is configured.

@@ -65,6 +65,7 @@ COLOUR_FIGURES: tuple[tuple[str, str], ...] = (
     ("cells_without_branch", "无党支部网格"),
     ("open_cases", "未结案件"),
     ("overdue_cases", "超期案件"),
+    ("closed_late", "逾期结案"),
     ("on_time_rate", "按期结案率"),
 )
 """The figures the map of children can be coloured by, with their Chinese labels."""
@@ -148,6 +149,7 @@ def area(code: str) -> str:
                     "reported_at",
                     "deadline",
                     "overdue",
+                    "closed_late",
                     "lon",
                     "lat",
                 )

@@ -33,6 +33,7 @@
     cells_without_branch: gridgis.t("无党支部网格"),
     open_cases: gridgis.t("未结案件"),
     overdue_cases: gridgis.t("超期案件"),
+    closed_late: gridgis.t("逾期结案"),
     on_time_rate: gridgis.t("按期结案率"),
   };
 
@@ -230,6 +231,9 @@
     el.appendChild(element("div", null, (c.reported_at || "").slice(0, 16).replace("T", " ")));
     if (c.overdue) {
       el.appendChild(element("div", "overdue-flag", gridgis.t("超期")));
+    }
+    if (c.closed_late) {
+      el.appendChild(element("div", "closed-late-flag", gridgis.t("逾期结案")));
     }
     el.appendChild(element("p", "case-description", c.description || ""));
     return el;
