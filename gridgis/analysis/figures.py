@@ -104,7 +104,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 from sqlalchemy.orm import QueryableAttribute
 
-from gridgis.cases import is_closed_late, is_overdue, period_clauses, resolve_categories
+from gridgis.cases import (
+    is_closed_late,
+    is_closed_on_time,
+    is_overdue,
+    period_clauses,
+    resolve_categories,
+)
 from gridgis.codes import LEVEL_DIGITS, LEVELS, Level, level_of, parent_code
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.locate import cell_at
@@ -257,7 +263,7 @@ def _figures_select(
         func.count().filter(still_open).label("open_cases"),
         func.count().filter(is_overdue(now)).label("overdue_cases"),  # open ones only
         func.count(Case.closed_at).label("closed_cases"),
-        func.count().filter(Case.closed_at <= Case.deadline).label("closed_on_time"),
+        func.count().filter(is_closed_on_time()).label("closed_on_time"),
         func.count().filter(is_closed_late()).label("closed_late"),
         *(
             func.count().filter(Case.category_code == code).label(f"k{i}")

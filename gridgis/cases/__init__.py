@@ -63,6 +63,7 @@ from gridgis.cases.categories import (
 from gridgis.cases.deadlines import MAX_DEADLINE_HOURS as MAX_DEADLINE_HOURS
 from gridgis.cases.deadlines import deadline_hours, set_deadline_hours
 from gridgis.cases.deadlines import is_closed_late as is_closed_late
+from gridgis.cases.deadlines import is_closed_on_time as is_closed_on_time
 from gridgis.cases.deadlines import is_overdue as is_overdue
 from gridgis.cases.filing import create_case
 from gridgis.cases.lifecycle import advance_case

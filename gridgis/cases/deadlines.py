@@ -59,6 +59,20 @@ def is_overdue(
     )
 
 
+def is_closed_on_time(cases: type[Case] = Case) -> ColumnElement[bool]:
+    """Whether a case was closed by its deadline (按期结案): ``closed_at <= deadline``.
+
+    NULL (not counted by a ``count().filter``) for an open case or one without a
+    deadline; with :func:`is_closed_late` it splits the closed cases with a deadline.
+
+    Examples
+    --------
+    >>> from sqlalchemy import select
+    >>> on_time = select(Case.id).where(is_closed_on_time())
+    """
+    return cases.closed_at <= cases.deadline
+
+
 def is_closed_late(cases: type[Case] = Case) -> ColumnElement[bool]:
     """Whether a case was closed after its deadline (逾期结案); never NULL.
 

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import aliased
 
 from gridgis.cases.base import _now, period_clauses
-from gridgis.cases.deadlines import is_closed_late, is_overdue
+from gridgis.cases.deadlines import is_closed_late, is_closed_on_time, is_overdue
 from gridgis.codes import LEVEL_DIGITS
 from gridgis.db import queries
 from gridgis.db.locate import cell_at
@@ -107,7 +107,7 @@ def _stats_select(
             func.count().label("cases"),
             func.count(picked.c.closed_at).label("closed"),
             func.count(picked.c.rejected_at).label("rejected"),
-            func.count().filter(picked.c.closed_at <= picked.c.deadline).label("closed_on_time"),
+            func.count().filter(is_closed_on_time(times)).label("closed_on_time"),
             func.count().filter(is_closed_late(times)).label("closed_late"),
             func.count().filter(is_overdue(now, times)).label("overdue_open"),
             # PostgreSQL answers a float8: typed so, SQLAlchemy passes it on as it is (typed
