@@ -16,6 +16,8 @@ from sqlalchemy import (
     Index,
     Integer,
     Text,
+    UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -91,6 +93,70 @@ class CaseCategory(Base):
     deadline_hours: Mapped[int] = mapped_column(Integer)
 
 
+CASE_EVENT_KINDS: tuple[str, ...] = (
+    "registered",
+    "dispatched",
+    "returned",
+    "reassigned",
+    "handled",
+    "verified",
+    "closed",
+    "rejected",
+    "escalated",
+    "merged",
+    "note",
+)
+"""What a case's timeline records after its report: the steps, 退单 (``returned``), 改派
+(``reassigned``), 督办 (``escalated``), 合并 (``merged``) and plain notes."""
+
+CASE_EVENT_NAMES_ZH: dict[str, str] = {
+    **CASE_STEP_NAMES_ZH,
+    "returned": "退单",
+    "reassigned": "改派",
+    "escalated": "督办",
+    "merged": "合并",
+    "note": "备注",
+}
+
+
+class Department(Base):
+    """A department (职能部门) that handles dispatched cases, of a district or of one street."""
+
+    __tablename__ = "department"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$'", name="code_format"),
+        CheckConstraint("length(btrim(name)) > 0", name="name_given"),
+        CheckConstraint("(district_code IS NULL) <> (street_code IS NULL)", name="one_area"),
+    )
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    district_code: Mapped[str | None] = mapped_column(ForeignKey("district.code"), index=True)
+    street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+    phone: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class DispatchRule(Base):
+    """The default department of a category, everywhere (``area_code`` empty) or in one
+    district, street or community (the most specific rule wins)."""
+
+    __tablename__ = "dispatch_rule"
+    __table_args__ = (
+        CheckConstraint("area_code ~ '^([0-9]{6}|[0-9]{9}|[0-9]{12})?$'", name="area_format"),
+        UniqueConstraint("category_code", "area_code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("case_category.code", ondelete="CASCADE"))
+    area_code: Mapped[str] = mapped_column(Text, server_default="")
+    department_code: Mapped[str] = mapped_column(
+        ForeignKey("department.code", ondelete="CASCADE", onupdate="CASCADE")
+    )
+
+
 class Case(Base):
     """A case (事件): where and what, and when each lifecycle step happened, by whom.
 
@@ -110,6 +176,7 @@ class Case(Base):
             "match_score IS NULL OR (match_score >= 0 AND match_score <= 1)",
             name="match_score_range",
         ),
+        CheckConstraint("merged_into_id <> id", name="merged_not_self"),
         _one_of("located_by", LOCATED_BY),
         _one_of("location_flag", LOCATION_FLAGS),
         _valid(),
@@ -155,6 +222,35 @@ class Case(Base):
     closed_by: Mapped[str | None] = mapped_column(Text)
     rejected_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rejected_by: Mapped[str | None] = mapped_column(Text)
+    department_code: Mapped[str | None] = mapped_column(
+        ForeignKey("department.code", onupdate="CASCADE"), index=True
+    )
+    assignee: Mapped[str | None] = mapped_column(Text)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_by: Mapped[str | None] = mapped_column(Text)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"), index=True)
+
+
+class CaseEvent(Base):
+    """One entry of a case's timeline after its report: a step, a return, an escalation,
+    a merge or a note, when and by whom, with the department it concerns."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (
+        _one_of("kind", CASE_EVENT_KINDS),
+        Index("ix_case_event_case_id_id", "case_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    department_code: Mapped[str | None] = mapped_column(
+        ForeignKey("department.code", onupdate="CASCADE")
+    )
+    assignee: Mapped[str | None] = mapped_column(Text)
 
 
 class Inspection(Base):

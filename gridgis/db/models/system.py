@@ -21,10 +21,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gridgis.db.models._base import Base
 
-USER_ROLES: tuple[str, ...] = ("admin", "street", "analyst")
+USER_ROLES: tuple[str, ...] = ("admin", "street", "analyst", "worker", "department")
 """Who may do what in the web app: ``admin`` sees and edits everything; ``street`` (a
 street office, 街道) sees and exports only its own street; ``analyst`` reads and exports
-everything and edits nothing."""
+everything and edits nothing; ``worker`` (网格员) sees the cases of the cells it serves,
+files cases and verifies them; ``department`` (职能部门) handles the cases dispatched to it."""
 
 
 class AppUser(Base):
@@ -35,6 +36,10 @@ class AppUser(Base):
     __table_args__ = (
         CheckConstraint("role IN (" + ", ".join(f"'{r}'" for r in USER_ROLES) + ")", name="role"),
         CheckConstraint("(role = 'street') = (street_code IS NOT NULL)", name="street_scope"),
+        CheckConstraint("(role = 'worker') = (worker_id IS NOT NULL)", name="worker_link"),
+        CheckConstraint(
+            "(role = 'department') = (department_code IS NOT NULL)", name="department_link"
+        ),
         CheckConstraint("name ~ '^[^[:space:][:cntrl:]/]{1,64}$'", name="name_format"),
         CheckConstraint("password_hash ~ '^(scrypt|pbkdf2):'", name="password_hashed"),
     )
@@ -43,6 +48,10 @@ class AppUser(Base):
     name: Mapped[str] = mapped_column(Text, unique=True)
     role: Mapped[str] = mapped_column(Text)
     street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    department_code: Mapped[str | None] = mapped_column(
+        ForeignKey("department.code", onupdate="CASCADE"), index=True
+    )
     password_hash: Mapped[str] = mapped_column(Text)
     token_hash: Mapped[str | None] = mapped_column(Text, unique=True)
     session_version: Mapped[int] = mapped_column(Integer, server_default="1")
