@@ -11,7 +11,15 @@ model). The rules:
 - a **street office** (``street``) sees and changes only what lies in its
   street: areas, cells and cases whose code starts with its 9-digit street
   code, and the outline of its district. Something in no area (a case placed
-  in no cell) is outside every street.
+  in no cell) is outside every street;
+- a **grid worker** (``worker``, 网格员) reads the maps and figures of its street
+  like a street office and changes no area; of the cases it sees those in the
+  cells and communities it serves (``areas``) and those it filed itself; it files
+  cases and verifies (核查) those in its cells;
+- a **department** (``department``, 职能部门) sees only the cases dispatched to it
+  and takes their steps: handles them (处置) or returns them (退单). It reads no
+  area pages: a route open to "every signed-in user" is closed to it; routes a
+  department may call name the role.
 
 A refusal is a :class:`gridgis.errors.ForbiddenError` (403) that names the
 value asked for and what the user may see; a case outside the street is
@@ -33,9 +41,9 @@ gridgis.errors.ForbiddenError: `community` was '350304002001' but user 'zhenhai'
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gridgis.errors import ConfigError, ForbiddenError, NotFoundError
 
@@ -44,8 +52,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ROLES", "Policy"]
 
-ROLES: tuple[str, ...] = ("admin", "street", "analyst")
+ROLES: tuple[str, ...] = ("admin", "street", "analyst", "worker", "department")
 """Every role, in the order pages list them (the database's ``USER_ROLES``)."""
+OFFICE_ROLES: tuple[str, ...] = ("admin", "street", "analyst")
+"""The roles that read areas, maps and figures (and export them)."""
+CASE_ROLES: tuple[str, ...] = ROLES
+"""The roles that work on cases (every role; each sees the cases :meth:`Policy.may_see_case`
+allows)."""
 
 _DISTRICT_DIGITS = 6
 
@@ -61,21 +74,31 @@ class Policy:
     role:
         ``admin``, ``street`` or ``analyst`` (``None`` when anonymous).
     street:
-        The 9-digit street code a street office is limited to; ``None`` for
-        the other roles.
+        The 9-digit street code a street office or grid worker is limited to; ``None``
+        for the other roles.
+    areas:
+        A grid worker's cells and communities (codes): the cases it sees.
+    department:
+        A department's code: the cases it sees are those dispatched to it.
     """
 
     name: str | None = None
     role: str | None = None
     street: str | None = None
+    areas: tuple[str, ...] = ()
+    department: str | None = None
 
     def __post_init__(self) -> None:
         if self.role is not None and self.role not in ROLES:
             raise ConfigError(f"`role` was {self.role!r} but is expected to be one of {ROLES}")
         if self.role == "street" and not self.street:
             raise ConfigError(f"user {self.name!r} is a street office but has no street")
-        if self.role != "street" and self.street is not None:
+        if self.role == "department" and not self.department:
+            raise ConfigError(f"user {self.name!r} is a department login but has no department")
+        if self.role not in ("street", "worker") and self.street is not None:
             object.__setattr__(self, "street", None)  # only a street office is limited
+        if self.role != "worker" and self.areas:
+            object.__setattr__(self, "areas", ())
 
     @classmethod
     def anonymous(cls) -> Policy:
@@ -87,7 +110,13 @@ class Policy:
         """The policy of ``user`` (``None``: anonymous)."""
         if user is None:
             return cls()
-        return cls(name=user.name, role=user.role, street=user.scope)
+        return cls(
+            name=user.name,
+            role=user.role,
+            street=user.scope,
+            areas=user.areas,
+            department=user.department_code,
+        )
 
     # --- what the user is -----------------------------------------------------------------------
 
@@ -98,9 +127,10 @@ class Policy:
 
     def may_call(self, roles: Iterable[str] | None) -> bool:
         """Whether the user may use a route open to ``roles``: ``None`` means every
-        signed-in user, ``("*",)`` anyone at all."""
+        signed-in user who reads areas (every role but ``department``), ``("*",)`` anyone
+        at all."""
         if roles is None:
-            return self.signed_in
+            return self.signed_in and self.role != "department"
         allowed = set(roles)
         return "*" in allowed or (self.role is not None and self.role in allowed)
 
@@ -118,8 +148,10 @@ class Policy:
         street code; ``None`` (in no area) is visible to administrators and
         analysts only.
         """
-        if not self.signed_in:
+        if not self.signed_in or self.role == "department":
             return False
+        if self.role == "worker" and self.street is None:
+            return False  # a worker placed nowhere sees no area
         if self.street is None:
             return True
         return code is not None and code.startswith(self.street)
@@ -134,6 +166,13 @@ class Policy:
         """Whether the user may change what lies in the area ``code`` (cases, cells, layouts)."""
         return self.changes_anything and self.may_see(code)
 
+    def may_file(self, code: str | None) -> bool:
+        """Whether the user may file a case that falls in the area ``code``: where it may
+        change things, and a grid worker anywhere in its street."""
+        if self.role == "worker":
+            return self.may_see(code)
+        return self.may_change(code)
+
     def may_edit_layouts(self, code: str | None = None) -> bool:
         """Whether the user may draw, upload, edit by hand and publish cell layouts: an
         administrator anywhere, a street office in the communities of its street.
@@ -146,9 +185,88 @@ class Policy:
             return False
         return code is None or self.may_see(code)
 
+    # --- cases ----------------------------------------------------------------------------------
+
+    def may_see_case(self, case: Mapping[str, Any]) -> bool:
+        """Whether the user sees ``case`` (a dict as :func:`gridgis.cases.get_case` gives)."""
+        if self.role == "worker":
+            places = (case.get("cell_code"), case.get("community_code"))
+            return (case.get("reported_by") == self.name and self.name is not None) or any(
+                place is not None and place.startswith(area)
+                for place in places
+                for area in self.areas
+            )
+        if self.role == "department":
+            return case.get("department_code") == self.department
+        return self.may_see(case.get("street_code"))
+
+    def seen(self, case: Mapping[str, Any]) -> None:
+        """Refuse a case the user may not see as if it did not exist (404)."""
+        if not self.may_see_case(case):
+            raise NotFoundError(f"case {case['id']} does not exist")
+
+    def case_filters(self) -> dict[str, Any]:
+        """The filters of :func:`gridgis.cases.list_cases` that keep to the cases the user
+        sees (empty for those who see every case)."""
+        if self.role == "worker":
+            return {"within": self.areas, "within_reporter": self.name}
+        if self.role == "department":
+            return {"department": self.department}
+        return {"street": self.street} if self.street is not None else {}
+
+    def may_take(self, case: Mapping[str, Any], step: str) -> bool:
+        """Whether the user may take ``step`` on ``case`` (a step of the lifecycle,
+        ``returned``, ``escalated``, ``merged`` or ``note``), if the case allows it: an
+        administrator, and a street office in its street, any; a grid worker notes and
+        verifies (核查) cases in its cells; a department handles (处置) and returns (退单)
+        the cases dispatched to it, and notes them."""
+        if not self.may_see_case(case):
+            return False
+        if self.role == "admin":
+            return True
+        if self.role == "street":
+            return self.may_change(case.get("street_code"))
+        if self.role == "worker":
+            in_cells = any(
+                (case.get(key) or "").startswith(area)
+                for key in ("cell_code", "community_code")
+                for area in self.areas
+            )
+            return step == "note" or (step == "verified" and in_cells)
+        if self.role == "department":
+            return step in ("handled", "returned", "note")
+        return False
+
+    def case_actions(self, case: Mapping[str, Any]) -> tuple[str, ...]:
+        """What the user may do to ``case`` now: its next step, ``dispatched`` again (改派),
+        ``returned``, ``rejected``, ``escalated``, ``merged``, ``note`` — the ones both the
+        case's step and the user's role allow."""
+        step = case["step"]
+        possible: list[str] = []
+        if step not in ("closed", "rejected"):
+            following = {
+                "reported": "registered",
+                "registered": "dispatched",
+                "dispatched": "handled",
+                "handled": "verified",
+                "verified": "closed",
+            }[step]
+            possible.append(following)
+            if step == "dispatched":
+                possible += ["returned", "dispatched"]
+            possible += ["rejected", "escalated", "merged"]
+        possible.append("note")
+        return tuple(dict.fromkeys(a for a in possible if self.may_take(case, a)))
+
     # --- answers that refuse ----------------------------------------------------------------------
 
-    def _refusal(self, key: str, value: str) -> ForbiddenError:
+    def refusal(self, key: str, value: str) -> ForbiddenError:
+        """The 403 for a filter ``key`` of ``value`` outside what the user sees."""
+        if self.role == "department":
+            return ForbiddenError(
+                f"`{key}` was {value!r} but user {self.name or ''!r} sees only the cases "
+                f"dispatched to department {self.department}"
+            )
         return ForbiddenError(
             f"`{key}` was {value!r} but user {self.name or ''!r} may see only street {self.street}"
         )
@@ -163,14 +281,14 @@ class Policy:
         """
         if value is None or self.may_see(value):
             return value
-        raise self._refusal(key, value)
+        raise self.refusal(key, value)
 
     def outline_filter(self, key: str, value: str | None) -> str | None:
         """A district, street, community or cell code as asked, refused (403) unless
         :meth:`may_see_outline` (a street office also sees its district's outline)."""
         if value is None or self.may_see_outline(value):
             return value
-        raise self._refusal(key, value)
+        raise self.refusal(key, value)
 
     def area_choice(self, key: str, value: str | None) -> str | None:
         """The area a page or export is of: as asked, a street office's own street when it
@@ -203,7 +321,7 @@ class Policy:
             return own
         if within.startswith(own):
             return within
-        raise self._refusal("within", within)
+        raise self.refusal("within", within)
 
     def seen_case(self, case_id: int, street_code: str | None) -> None:
         """Refuse a case the user may not see as if it did not exist.

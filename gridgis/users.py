@@ -64,6 +64,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    union,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -75,10 +76,14 @@ from gridgis.db.models import (
     USER_ROLES,
     AppUser,
     Community,
+    Department,
     District,
     GridCell,
+    GridWorker,
     Street,
     UserSession,
+    WorkerCell,
+    WorkerCommunity,
 )
 from gridgis.db.queries import count_areas, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
@@ -118,6 +123,15 @@ TOKEN_PREFIX = "ggt_"
 
 _NAME = re.compile(r"[^\s/\x00-\x1f\x7f-\x9f]{1,64}")
 
+_WORKER_AREAS = union(
+    select(GridCell.code.label("code"))
+    .join(WorkerCell, WorkerCell.cell_id == GridCell.id)
+    .where(WorkerCell.worker_id == AppUser.worker_id, GridCell.valid_to.is_(None)),
+    select(WorkerCommunity.community_code).where(WorkerCommunity.worker_id == AppUser.worker_id),
+).subquery()
+_WORKER_STREET = (
+    select(GridWorker.street_code).where(GridWorker.id == AppUser.worker_id).scalar_subquery()
+)
 _USERS = select(
     AppUser.id,
     AppUser.name,
@@ -128,6 +142,10 @@ _USERS = select(
     AppUser.token_hash.is_not(None).label("has_token"),
     AppUser.created_at,
     AppUser.last_login_at,
+    AppUser.worker_id,
+    AppUser.department_code,
+    _WORKER_STREET.label("worker_street"),
+    select(func.array_agg(_WORKER_AREAS.c.code)).scalar_subquery().label("areas"),
 ).outerjoin(Street, Street.code == AppUser.street_code)
 """Users as :class:`User` holds them (never the password hash)."""
 # Built once, with the values bound when they run: SQLAlchemy then finds the compiled form
@@ -163,10 +181,17 @@ class User:
     has_token: bool
     created_at: dt.datetime
     last_login_at: dt.datetime | None
+    worker_id: int | None = None
+    department_code: str | None = None
+    worker_street: str | None = None
+    areas: tuple[str, ...] = ()
 
     @property
     def scope(self) -> str | None:
-        """The street code this user is limited to, or ``None`` for every street."""
+        """The street code this user is limited to, or ``None`` for every street: a street
+        office's street, a grid worker's (its roster's street, else that of its first cell)."""
+        if self.role == "worker":
+            return self.worker_street or (self.areas[0][:9] if self.areas else None)
         return self.street_code if self.role == "street" else None
 
 
@@ -181,6 +206,10 @@ def _user(row: Row[*tuple[Any, ...]]) -> User:
         has_token=bool(row.has_token),
         created_at=row.created_at,
         last_login_at=row.last_login_at,
+        worker_id=row.worker_id,
+        department_code=row.department_code,
+        worker_street=row.worker_street,
+        areas=tuple(sorted(row.areas or ())) if row.role == "worker" else (),
     )
 
 
@@ -315,9 +344,12 @@ def add_user(
     role: str,
     password: str,
     street: str | None = None,
+    worker: str | None = None,
+    department: str | None = None,
     actor: str,
 ) -> User:
-    """Add a user; a ``street`` user must name the street it is limited to.
+    """Add a user; a ``street`` user must name the street it is limited to, a ``worker``
+    the grid worker it is, a ``department`` user its department.
 
     Parameters
     ----------
@@ -332,6 +364,12 @@ def add_user(
     street:
         The 9-digit code of an existing street: required for ``"street"``,
         refused for the other roles.
+    worker:
+        For ``"worker"`` (required): the grid worker's id as imported (its
+        ``external_id``, e.g. the roster's 工号), or its number in gridgis. The login
+        sees the cases of that worker's cells and communities, which follow its links.
+    department:
+        For ``"department"`` (required): the department's code.
     actor:
         Who adds the user (recorded in the audit trail).
 
@@ -367,16 +405,35 @@ def add_user(
             f"`street` was {street!r} but only users of role 'street' are limited to a "
             f"street; role {role!r} sees every street"
         )
+    for option, needed in (("worker", worker), ("department", department)):
+        if (role == option) != (needed is not None):
+            raise InputError(
+                f"a user of role {option!r} needs `{option}` (--{option}) and no other role "
+                f"takes it; got role {role!r}, {option}={needed!r} for {name!r}"
+            )
     check_password(password, name=name)
     with transaction(bind) as conn:
         if street:
             check_street(conn, street)
+        worker_id = _worker_id(conn, worker) if worker is not None else None
+        if department is not None:
+            found = conn.execute(select(Department.code).where(Department.code == department))
+            if found.first() is None:
+                raise NotFoundError(
+                    f"department {department!r} does not exist; add it first "
+                    "(`gridgis departments add CODE NAME --district D`)"
+                )
         taken = conn.execute(select(AppUser.id).where(AppUser.name == name))
         if taken.first() is not None:
             raise ConflictError(f"a user named {name!r} already exists")
         conn.execute(
             insert(AppUser).values(
-                name=name, role=role, street_code=street or None, password_hash=_hash(password)
+                name=name,
+                role=role,
+                street_code=street or None,
+                worker_id=worker_id,
+                department_code=department,
+                password_hash=_hash(password),
             )
         )
         added = get_user(conn, name)
@@ -386,10 +443,31 @@ def add_user(
             action="create",
             object_type="user",
             object_id=name,
-            after={"role": role, "street_code": added.street_code, "password": "set"},
+            after={
+                "role": role,
+                "street_code": added.street_code,
+                "worker_id": worker_id,
+                "department_code": department,
+                "password": "set",
+            },
             street_code=added.street_code,
         )
         return added
+
+
+def _worker_id(conn: Connection, worker: str) -> int:
+    """The id of the grid worker known as ``worker`` (its external id, else its number)."""
+    found = conn.execute(
+        select(GridWorker.id).where(GridWorker.external_id == str(worker))
+    ).scalar()
+    if found is None and str(worker).isdigit() and int(worker) < 2**31:
+        found = conn.execute(select(GridWorker.id).where(GridWorker.id == int(worker))).scalar()
+    if found is None:
+        raise NotFoundError(
+            f"grid worker {worker!r} does not exist; give its id as imported "
+            "(`gridgis import workers FILE`, the 编号/id column)"
+        )
+    return int(found)
 
 
 def list_users(bind: Engine | Connection) -> list[User]:

@@ -66,7 +66,7 @@ from gridgis.cases.deadlines import is_closed_late as is_closed_late
 from gridgis.cases.deadlines import is_closed_on_time as is_closed_on_time
 from gridgis.cases.deadlines import is_overdue as is_overdue
 from gridgis.cases.filing import create_case
-from gridgis.cases.lifecycle import advance_case
+from gridgis.cases.lifecycle import add_note, advance_case, case_timeline, escalate_case
 from gridgis.cases.records import MAX_LIMIT as MAX_LIMIT
 from gridgis.cases.records import get_case, list_cases
 from gridgis.cases.stats import STAT_LAYOUTS, STAT_LEVELS, case_stats
@@ -78,11 +78,14 @@ __all__ = [
     "STEPS",
     "CaseCategories",
     "IntakeCache",
+    "add_note",
     "advance_case",
     "case_categories",
     "case_stats",
+    "case_timeline",
     "create_case",
     "deadline_hours",
+    "escalate_case",
     "get_case",
     "list_cases",
     "load_categories",

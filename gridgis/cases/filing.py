@@ -675,7 +675,19 @@ def _new_case(row: _Inserted, values: Mapping[str, Any]) -> dict[str, Any]:
         case[f"{step}_at"] = case[f"{step}_by"] = None
     case["reported_at"] = _iso(values["reported_at"])
     case["reported_by"] = values["reported_by"]
+    for key in _UNSET_KEYS:  # a new case is dispatched to no one, escalated, merged
+        case[key] = None
     return case
+
+
+_UNSET_KEYS = (
+    "department_code",
+    "department_name",
+    "assignee",
+    "escalated_at",
+    "escalated_by",
+    "merged_into",
+)
 
 
 _SENT_KEYS = (

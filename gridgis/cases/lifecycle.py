@@ -1,11 +1,29 @@
-"""The lifecycle: moving a case on to its next step, or rejecting it (作废)."""
+"""The lifecycle: moving a case on to its next step, or rejecting it (作废); dispatch to a
+department (派遣), its return (退单) and reassignment (改派), escalation (督办), notes, and
+the timeline that records them.
+
+Every step after the report is also a row of ``case_event`` (the timeline) with its
+note and the department it concerns; the step columns of ``case_record`` keep the
+latest time of each step, which the deadlines and statistics read.
+
+- **派遣** (``dispatched``) names a department (``department``), else the dispatch rules
+  choose one (:func:`gridgis.cases.departments.default_department`); where no rule
+  applies and departments serve the case's area, one must be named. Where no
+  department serves the area at all, the case is dispatched without one (the street
+  office handles it itself). Dispatching a case that is already dispatched, to another
+  department or person, is a reassignment (改派).
+- **退单** (``returned``): the department a case was dispatched to sends it back, with
+  its reason; the case is at 立案 again, for the dispatcher to send on.
+- **督办** (:func:`escalate_case`): a supervisor marks a case for the street office's
+  leaders, with a note; the case shows when and by whom.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, exists, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gridgis import audit
@@ -20,22 +38,132 @@ from gridgis.cases.base import (
     _step_label,
     _translate,
 )
+from gridgis.cases.departments import (
+    check_department,
+    default_department,
+    department_serves,
+)
 from gridgis.cases.records import get_case
 from gridgis.db import queries
-from gridgis.db.models import CASE_STEPS, Case
+from gridgis.db.models import CASE_EVENT_NAMES_ZH, CASE_STEPS, Case, CaseEvent, Department
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.times import aware, parse_time
 
-_STEPS = (
-    select(
-        Case.id,
-        Case.step,
-        *(Case.__table__.c[f"{step}_{what}"] for step in STEPS for what in ("at", "by")),
-    )
-    .where(Case.id == bindparam("id"))
-    .with_for_update()
+MAX_NOTE_CHARS = 2000
+"""The longest note a step, return, escalation or plain note may carry."""
+
+_STEP_COLUMNS = (
+    Case.id,
+    Case.step,
+    Case.category_code,
+    Case.community_code,
+    Case.street_code,
+    Case.department_code,
+    Case.assignee,
+    *(Case.__table__.c[f"{step}_{what}"] for step in STEPS for what in ("at", "by")),
 )
+_PLAIN = select(*_STEP_COLUMNS).where(Case.id == bindparam("id"))
+_STEPS = _PLAIN.with_for_update()
 """Case ``:id``'s step, and when and by whom it took each, locked until the transaction ends."""
+
+
+def _check_note(note: object, *, required: str | None = None) -> str | None:
+    """A step's note, stripped (``None`` when empty); ``required`` names what needs one."""
+    if note is not None and not isinstance(note, str):
+        raise InputError(f"`note` was {note!r} but is expected to be text")
+    text = note.strip() if note else ""
+    if required and not text:
+        raise InputError(f"{required} needs a note that gives the reason")
+    if len(text) > MAX_NOTE_CHARS:
+        raise InputError(f"`note` has {len(text)} characters but may have at most {MAX_NOTE_CHARS}")
+    _check_texts(note=text)
+    return text or None
+
+
+def _check_actor(actor: object) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise InputError(f"`actor` was {actor!r} but is expected to name who takes the step")
+    _check_texts(actor=actor)
+    return actor.strip()
+
+
+def _event(
+    conn: Connection,
+    case_id: int,
+    kind: str,
+    *,
+    at: dt.datetime,
+    actor: str,
+    note: str | None,
+    department: str | None = None,
+    assignee: str | None = None,
+) -> int:
+    """Add one entry to the case's timeline; returns its id."""
+    return int(
+        conn.execute(
+            insert(CaseEvent)
+            .values(
+                case_id=case_id,
+                kind=kind,
+                at=at,
+                actor=actor,
+                note=note,
+                department_code=department,
+                assignee=assignee,
+            )
+            .returning(CaseEvent.id)
+        ).scalar_one()
+    )
+
+
+def _locked(conn: Connection, case_id: int) -> dict[str, Any]:
+    row = conn.execute(_STEPS, {"id": case_id}).one_or_none()
+    if row is None:
+        raise NotFoundError(f"case {case_id} does not exist")
+    return dict(row._mapping)
+
+
+def _open(record: dict[str, Any], case_id: int, asked: str) -> None:
+    current = record["step"]
+    if current in _FINISHED:
+        raise ConflictError(
+            f"case {case_id} is finished: {_step_label(current)} at "
+            f"{_iso(record[f'{current}_at'])} by {record[f'{current}_by'] or 'unknown'}; a "
+            f"finished case cannot change (asked for {asked})"
+        )
+
+
+def _dispatch_to(
+    conn: Connection,
+    record: dict[str, Any],
+    department: str | None,
+    case_id: int,
+) -> str | None:
+    """The department a dispatch sends the case to: the one named, else the rules' choice,
+    else none where no department serves the case's area."""
+    area = record["community_code"] or record["street_code"]
+    if department is not None:
+        chosen = check_department(conn, department)
+        if not department_serves(chosen, area):
+            raise InputError(
+                f"`department` was {chosen['code']!r} ({chosen['name']}) but it serves "
+                f"{chosen['area_code']} and case {case_id} lies in {area or 'no area'}"
+            )
+        return str(chosen["code"])
+    by_rule = default_department(conn, record["category_code"], area)
+    if by_rule is not None:
+        return by_rule
+    if area is not None:
+        here = literal(area)
+        serving = select(Department.code).where(
+            or_(here.startswith(Department.street_code), here.startswith(Department.district_code))
+        )
+        if conn.execute(select(exists(serving))).scalar():
+            raise InputError(
+                f"case {case_id} ({record['category_code']}) has no dispatch rule for "
+                f"{area}; name the `department` to dispatch it to"
+            )
+    return None
 
 
 def advance_case(
@@ -45,8 +173,13 @@ def advance_case(
     *,
     actor: str,
     at: dt.datetime | None = None,
+    note: str | None = None,
+    department: str | None = None,
+    assignee: str | None = None,
 ) -> dict[str, Any]:
-    """Move a case to its next step, or reject it (作废); the step is written to the audit trail.
+    """Move a case to its next step, send it back (退单), or reject it (作废).
+
+    The step is recorded on the case's timeline with its note, and in the audit trail.
 
     Parameters
     ----------
@@ -55,29 +188,41 @@ def advance_case(
     case_id:
         The case.
     step:
-        The case's next step (``registered`` after ``reported``, and so on) or
-        ``rejected`` from any step that is not finished; the Chinese names
-        (立案, 派遣, 处置, 核查, 结案, 作废) are accepted too.
+        The case's next step (``registered`` after ``reported``, and so on),
+        ``rejected`` from any step that is not finished, or ``returned`` (退单) from
+        ``dispatched``, which takes the case back to ``registered``; the Chinese
+        names (立案, 派遣, 退单, 处置, 核查, 结案, 作废) are accepted too.
+        ``dispatched`` on a dispatched case reassigns it (改派).
     actor:
         Who takes the step (a person or an office); required.
     at:
         When (default now; naive means China Standard Time, +08:00); never earlier
         than the case's previous step, nor after tomorrow.
+    note:
+        What the step says (up to :data:`MAX_NOTE_CHARS` characters); required for
+        ``returned``.
+    department:
+        For ``dispatched``: the code of the department the case goes to (default: as
+        the dispatch rules choose).
+    assignee:
+        For ``dispatched``: the person in the department who handles it, optional.
 
     Returns
     -------
     dict
-        The case after the step, as :func:`get_case` returns it.
+        The case after the step, as :func:`get_case` returns it, with ``event_id`` (the
+        timeline entry the step made).
 
     Raises
     ------
     NotFoundError
-        When the case does not exist.
+        When the case or the department does not exist.
     ConflictError
-        When the step skips a step, goes back, or the case is finished
-        (closed or rejected).
+        When the step skips a step, goes back (other than a return), or the case is
+        finished (closed or rejected).
     InputError
-        For an unknown step, an empty ``actor``, or a time before the previous step.
+        For an unknown step, an empty ``actor``, a missing reason, a department that
+        does not serve the case's area, or a time before the previous step.
 
     Examples
     --------
@@ -87,72 +232,273 @@ def advance_case(
     ... )
     >>> advance_case(engine, case["id"], "registered", actor="镇海街道网格中心")["step"]
     'registered'
-    >>> advance_case(engine, case["id"], "dispatched", actor="镇海街道网格中心")["step"]
-    'dispatched'
+    >>> advance_case(engine, case["id"], "dispatched", actor="镇海街道网格中心",
+    ...              department="XF")["department_code"]
+    'XF'
     """
     case_id = _check_case_id(case_id)
-    step = _check_step(step)
+    returning = isinstance(step, str) and step.strip() in ("returned", "退单")
+    step = "returned" if returning else _check_step(step)
     if step == "reported":
         raise InputError(
             "`step` was 'reported' but a case is reported when it is filed (create_case); "
             f"the steps that follow are {', '.join(_step_label(s) for s in STEPS[1:])}"
         )
-    if not isinstance(actor, str) or not actor.strip():
-        raise InputError(f"`actor` was {actor!r} but is expected to name who takes the step")
-    actor = actor.strip()
-    when = parse_time(aware(at, field="at"), field="at") if at is not None else _now()
-    _check_texts(actor=actor)
-    with queries.transaction(connection) as conn:
-        row = conn.execute(_STEPS, {"id": case_id}).one_or_none()
-        if row is None:
-            raise NotFoundError(f"case {case_id} does not exist")
-        record = row._mapping
-        current = record["step"]
-        since = record[f"{current}_at"]
-        if current in _FINISHED:
-            raise ConflictError(
-                f"case {case_id} is finished: {_step_label(current)} at {_iso(since)} by "
-                f"{record[f'{current}_by'] or 'unknown'}; a finished case cannot change "
-                f"(asked for {_step_label(step)})"
+    actor = _check_actor(actor)
+    note = _check_note(
+        note,
+        required="a return (退单)" if step == "returned" else None,
+    )
+    if step != "dispatched" and (department is not None or assignee is not None):
+        raise InputError(
+            f"`department` and `assignee` go with the step 'dispatched' (派遣), not {step!r}"
+        )
+    if assignee is not None:
+        if not isinstance(assignee, str) or not assignee.strip() or len(assignee) > 64:
+            raise InputError(
+                f"`assignee` was {assignee!r} but is expected to name a person (1-64 characters)"
             )
-        if step != "rejected":
-            position, target = CASE_STEPS.index(current), CASE_STEPS.index(step)
-            following = CASE_STEPS[position + 1]
-            if target <= position:
-                raise ConflictError(
-                    f"case {case_id} is at step {_step_label(current)} and cannot go back to "
-                    f"{_step_label(step)}, which it passed at {_iso(record[f'{step}_at'])}; "
-                    "a case only moves forward"
-                )
-            if target > position + 1:
-                raise ConflictError(
-                    f"case {case_id} is at step {_step_label(current)}; its next step is "
-                    f"{_step_label(following)}, it cannot skip to {_step_label(step)}"
-                )
+        _check_texts(assignee=assignee)
+        assignee = assignee.strip()
+    when = parse_time(aware(at, field="at"), field="at") if at is not None else _now()
+    with queries.transaction(connection) as conn:
+        record = _locked(conn, case_id)
+        current = record["step"]
+        _open(record, case_id, step if step == "returned" else _step_label(step))
+        since = record[f"{current}_at"]
         if when < since:
             raise InputError(
                 f"`at` was {_iso(when)} but case {case_id} reached its previous step "
                 f"{_step_label(current)} at {_iso(since)}; a step cannot come before the one "
                 "it follows"
             )
+        values: dict[str, Any] = {}
+        kind = step
+        event_department = None
+        if step == "returned":
+            if current != "dispatched":
+                raise ConflictError(
+                    f"case {case_id} is at step {_step_label(current)}; only a dispatched "
+                    "case (派遣) can be returned (退单)"
+                )
+            event_department = record["department_code"]
+            values = {
+                "dispatched_at": None,
+                "dispatched_by": None,
+                "department_code": None,
+                "assignee": None,
+            }
+        elif step == "dispatched" and current == "dispatched":
+            target = _dispatch_to(conn, record, department, case_id)
+            if (target, assignee) == (record["department_code"], record["assignee"]):
+                raise ConflictError(
+                    f"case {case_id} is already dispatched to "
+                    f"{target or 'no department'}{f' ({assignee})' if assignee else ''}"
+                )
+            kind, event_department = "reassigned", target
+            values = {"department_code": target, "assignee": assignee}
+        else:
+            if step != "rejected":
+                position, target_at = CASE_STEPS.index(current), CASE_STEPS.index(step)
+                following = CASE_STEPS[position + 1]
+                if target_at <= position:
+                    raise ConflictError(
+                        f"case {case_id} is at step {_step_label(current)} and cannot go back "
+                        f"to {_step_label(step)}, which it passed at "
+                        f"{_iso(record[f'{step}_at'])}; a case only moves forward"
+                    )
+                if target_at > position + 1:
+                    raise ConflictError(
+                        f"case {case_id} is at step {_step_label(current)}; its next step is "
+                        f"{_step_label(following)}, it cannot skip to {_step_label(step)}"
+                    )
+            values = {f"{step}_at": when, f"{step}_by": actor}
+            if step == "dispatched":
+                event_department = _dispatch_to(conn, record, department, case_id)
+                values.update(department_code=event_department, assignee=assignee)
+            elif step in ("handled",):
+                event_department = record["department_code"]
         try:
             with conn.begin_nested():
-                conn.execute(
-                    update(Case)
-                    .where(Case.id == case_id)
-                    .values({f"{step}_at": when, f"{step}_by": actor})
-                )
+                conn.execute(update(Case).where(Case.id == case_id).values(values))
         except IntegrityError as exc:
-            raise _translate(exc, f"moving case {case_id} to {_step_label(step)}") from exc
+            raise _translate(exc, f"moving case {case_id} to {step}") from exc
+        event_id = _event(
+            conn,
+            case_id,
+            kind,
+            at=when,
+            actor=actor,
+            note=note,
+            department=event_department,
+            assignee=assignee if step == "dispatched" else None,
+        )
+        case = get_case(conn, case_id)
+        after: dict[str, Any] = {"step": case["step"], f"{kind}_at": when}
+        if step in ("dispatched", "returned"):
+            after.update(department_code=case["department_code"], assignee=case["assignee"])
+        if note:
+            after["note"] = note
+        audit.record(
+            conn,
+            actor=actor,
+            action=kind if kind in ("returned", "reassigned") else "advance",
+            object_type="case",
+            object_id=case_id,
+            before={
+                "step": current,
+                "department_code": record["department_code"],
+                "assignee": record["assignee"],
+            },
+            after=after,
+            street_code=case["street_code"],
+        )
+        case["event_id"] = event_id
+        return case
+
+
+def escalate_case(
+    connection: Engine | Connection,
+    case_id: int,
+    *,
+    actor: str,
+    note: str,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Escalate a case (督办) to the street office's leaders, with a note.
+
+    A case may be escalated more than once; the case keeps the latest time and who,
+    the timeline every escalation.
+
+    Raises
+    ------
+    NotFoundError
+        When the case does not exist.
+    ConflictError
+        When the case is finished.
+    InputError
+        Without a note, or with an empty ``actor``.
+    """
+    case_id = _check_case_id(case_id)
+    actor = _check_actor(actor)
+    text = _check_note(note, required="an escalation (督办)")
+    when = parse_time(aware(at, field="at"), field="at") if at is not None else _now()
+    with queries.transaction(connection) as conn:
+        record = _locked(conn, case_id)
+        _open(record, case_id, "escalated (督办)")
+        conn.execute(
+            update(Case).where(Case.id == case_id).values(escalated_at=when, escalated_by=actor)
+        )
+        event_id = _event(
+            conn,
+            case_id,
+            "escalated",
+            at=when,
+            actor=actor,
+            note=text,
+            department=record["department_code"],
+        )
         case = get_case(conn, case_id)
         audit.record(
             conn,
             actor=actor,
-            action="advance",
+            action="escalate",
             object_type="case",
             object_id=case_id,
-            before={"step": current},
-            after={"step": step, f"{step}_at": when},
+            after={"escalated_at": when, "note": text},
             street_code=case["street_code"],
         )
+        case["event_id"] = event_id
         return case
+
+
+def add_note(
+    connection: Engine | Connection, case_id: int, *, actor: str, note: str
+) -> dict[str, Any]:
+    """Add a note to a case's timeline (a finished case too: a later remark).
+
+    Returns
+    -------
+    dict
+        The timeline entry, as :func:`case_timeline` lists them.
+    """
+    case_id = _check_case_id(case_id)
+    actor = _check_actor(actor)
+    text = _check_note(note, required="a note")
+    when = _now()
+    with queries.transaction(connection) as conn:
+        record = _locked(conn, case_id)
+        event_id = _event(conn, case_id, "note", at=when, actor=actor, note=text)
+        audit.record(
+            conn,
+            actor=actor,
+            action="note",
+            object_type="case",
+            object_id=case_id,
+            after={"note": text},
+            street_code=record["street_code"],
+        )
+        return next(e for e in case_timeline(conn, case_id) if e["id"] == event_id)
+
+
+_TIMELINE = (
+    select(
+        CaseEvent.id,
+        CaseEvent.kind,
+        CaseEvent.at,
+        CaseEvent.actor,
+        CaseEvent.note,
+        CaseEvent.department_code,
+        Department.name.label("department_name"),
+        CaseEvent.assignee,
+    )
+    .outerjoin(Department, Department.code == CaseEvent.department_code)
+    .where(CaseEvent.case_id == bindparam("id"))
+    .order_by(CaseEvent.at, CaseEvent.id)
+)
+
+
+def case_timeline(connection: Engine | Connection, case_id: int) -> list[dict[str, Any]]:
+    """A case's timeline, oldest first: its report, then every step, return, escalation,
+    merge and note with when, who, the note and the department.
+
+    Each entry: ``id`` (``None`` for the report and for steps of cases loaded without a
+    timeline, which come from the case's step columns), ``kind``, ``kind_name`` (Chinese),
+    ``at`` (ISO 8601), ``actor``, ``note``, ``department_code``, ``department_name``,
+    ``assignee``.
+
+    Raises
+    ------
+    NotFoundError
+        When the case does not exist.
+    """
+    case_id = _check_case_id(case_id)
+    with queries.connection(connection) as conn:
+        record = conn.execute(_PLAIN, {"id": case_id}).one_or_none()
+        if record is None:
+            raise NotFoundError(f"case {case_id} does not exist")
+        steps = record._mapping
+        events = [dict(r._mapping) for r in conn.execute(_TIMELINE, {"id": case_id})]
+    recorded = {e["kind"] for e in events}
+    entries: list[dict[str, Any]] = []
+    for step in STEPS:
+        at = steps[f"{step}_at"]
+        if at is not None and (step == "reported" or step not in recorded):
+            entries.append(
+                {
+                    "id": None,
+                    "kind": step,
+                    "at": at,
+                    "actor": steps[f"{step}_by"],
+                    "note": None,
+                    "department_code": None,
+                    "department_name": None,
+                    "assignee": None,
+                }
+            )
+    entries.extend(events)
+    entries.sort(key=lambda e: (e["at"], e["id"] is not None, e["id"] or 0))
+    for entry in entries:
+        entry["kind_name"] = CASE_EVENT_NAMES_ZH[entry["kind"]]
+        entry["at"] = _iso(entry["at"])
+    return entries

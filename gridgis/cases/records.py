@@ -20,6 +20,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     func,
+    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -36,9 +37,9 @@ from gridgis.cases.base import (
 )
 from gridgis.cases.categories import resolve_categories
 from gridgis.cases.deadlines import is_closed_late, is_overdue
-from gridgis.codes import check_code
+from gridgis.codes import check_code, level_of
 from gridgis.db import queries
-from gridgis.db.models import Case, CaseCategory, GridCell
+from gridgis.db.models import Case, CaseCategory, Department, GridCell
 from gridgis.errors import InputError, NotFoundError
 from gridgis.paging import check_page
 
@@ -79,9 +80,16 @@ def _case_select() -> Select[Any]:
             is_overdue(_NOW).label("overdue"),
             is_closed_late().label("closed_late"),
             *(steps[f"{step}_{what}"] for step in STEPS for what in ("at", "by")),
+            Case.department_code,
+            Department.name.label("department_name"),
+            Case.assignee,
+            Case.escalated_at,
+            Case.escalated_by,
+            Case.merged_into_id.label("merged_into"),
         )
         .join(CaseCategory, CaseCategory.code == Case.category_code)
         .outerjoin(GridCell, GridCell.id == Case.cell_id)
+        .outerjoin(Department, Department.code == Case.department_code)
     )
 
 
@@ -98,6 +106,19 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
     "since": Case.reported_at >= bindparam("since", type_=_AWARE),
     "until": Case.reported_at < bindparam("until", type_=_AWARE),
     "categories": Case.category_code == any_(bindparam("categories", type_=ARRAY(Text))),
+    "department": Case.department_code == bindparam("department"),
+    "assignee": Case.assignee == bindparam("assignee"),
+    "escalated": Case.escalated_at.is_not(None) == bindparam("escalated", type_=Boolean),
+    "within": or_(
+        GridCell.code.like(any_(bindparam("within", type_=ARRAY(Text)))),
+        Case.community_code.like(any_(bindparam("within", type_=ARRAY(Text)))),
+        Case.reported_by == bindparam("within_reporter", type_=Text),
+    ),
+    "text": or_(
+        Case.description.ilike(bindparam("text")),
+        Case.address.ilike(bindparam("text")),
+        Case.external_id == bindparam("text_exact"),
+    ),
 }
 """The filters of :func:`list_cases`, each with the parameter it binds."""
 
@@ -179,6 +200,12 @@ def list_cases(
     closed_late: bool | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    department: str | None = None,
+    assignee: str | None = None,
+    escalated: bool | None = None,
+    within: Sequence[str] | None = None,
+    within_reporter: str | None = None,
+    text: str | None = None,
     limit: int = paging.DEFAULT_LIMIT,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
@@ -204,6 +231,15 @@ def list_cases(
         are not (``False``).
     since, until:
         Reported at or after ``since`` and before ``until``.
+    department, assignee:
+        Dispatched to this department (code) or person.
+    escalated:
+        Only escalated cases (督办; ``True``) or only those that are not (``False``).
+    within, within_reporter:
+        Only cases in one of these cells or communities (codes, or code prefixes), or
+        reported by ``within_reporter``: what a grid worker sees.
+    text:
+        Words in the description or address (any case), or the external id.
     limit, offset:
         Paging: 1 to :data:`MAX_LIMIT` cases, after skipping ``offset`` (0 to
         :data:`gridgis.paging.MAX_OFFSET`), as :func:`gridgis.paging.check_page` checks.
@@ -221,7 +257,11 @@ def list_cases(
     ...                        "dispute"])
     """
     limit, offset = check_page(limit, offset, max_limit=MAX_LIMIT)
-    for name, flag in (("overdue", overdue), ("closed_late", closed_late)):
+    for name, flag in (
+        ("overdue", overdue),
+        ("closed_late", closed_late),
+        ("escalated", escalated),
+    ):
         if flag is not None and not isinstance(flag, bool):
             raise InputError(f"`{name}` was {flag!r} but is expected to be True, False or None")
     params: dict[str, Any] = {"now": _now(), "limit": limit, "offset": offset}
@@ -235,6 +275,17 @@ def list_cases(
     if closed_late is not None:
         params["closed_late"] = closed_late
     params["since"], params["until"] = _period(since, until, ordered=False)
+    for name, value in (("department", department), ("assignee", assignee)):
+        if value is not None:
+            params[name] = value
+    if escalated is not None:
+        params["escalated"] = escalated
+    if within is not None:
+        params["within"] = [f"{code}%" for code in within if level_of(code)]
+        params["within_reporter"] = within_reporter
+    if text is not None and text.strip():
+        words = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["text"], params["text_exact"] = f"%{words}%", text.strip()
     with queries.connection(connection) as conn:
         if category is not None:
             params["categories"] = resolve_categories(conn, category)

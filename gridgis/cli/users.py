@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from gridgis import config
 from gridgis.cli._shared import actor, friendly
 from gridgis.errors import GridGISError
 
+if TYPE_CHECKING:
+    from gridgis.users import User
+
 
 @click.group("users")
 def users_group() -> None:
-    """Users of the web app: admin (everything), street (one street), analyst (reads only)."""
+    """Users of the web app: admin (everything), street (one street), analyst (reads only),
+    worker (a grid worker's cases), department (the cases dispatched to it)."""
 
 
 def _ask_password(name: str) -> str:
@@ -44,18 +50,34 @@ def _ask_password(name: str) -> str:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["admin", "street", "analyst"]),
+    type=click.Choice(["admin", "street", "analyst", "worker", "department"]),
     help="admin: sees and edits everything; street: sees and exports one street; "
-    "analyst: reads and exports everything, edits nothing.",
+    "analyst: reads and exports everything, edits nothing; worker: a grid worker (网格员), "
+    "sees the cases of its cells, files and verifies them; department: a department "
+    "(职能部门), handles the cases dispatched to it.",
 )
 @click.option("--street", default=None, help="The street's 9-digit code (role street only).")
+@click.option(
+    "--worker",
+    "worker",
+    default=None,
+    help="The grid worker's id as imported (role worker only).",
+)
+@click.option("--department", default=None, help="The department's code (role department only).")
 @click.option(
     "--if-no-users",
     is_flag=True,
     help="Add the user only if there is no user at all (for first-time setup scripts).",
 )
 @friendly
-def users_add_cmd(name: str, role: str, street: str | None, if_no_users: bool) -> None:
+def users_add_cmd(
+    name: str,
+    role: str,
+    street: str | None,
+    worker: str | None,
+    department: str | None,
+    if_no_users: bool,
+) -> None:
     """Add a user NAME. The password is GRIDGIS_PASSWORD when set, else asked twice."""
     from gridgis import users
     from gridgis.db.engine import get_engine
@@ -69,13 +91,37 @@ def users_add_cmd(name: str, role: str, street: str | None, if_no_users: bool) -
         raise click.UsageError(f"role 'street' needs --street CODE: the street {name!r} may see")
     if role != "street" and street:
         raise click.UsageError(f"--street is only for role 'street'; {role!r} sees every street")
+    for option, value in (("worker", worker), ("department", department)):
+        if (role == option) != (value is not None):
+            raise click.UsageError(
+                f"role {option!r} needs --{option} and only it takes --{option}; "
+                f"got --role {role}" + (f" --{option} {value}" if value is not None else "")
+            )
     if street:
         users.check_street(engine, street)
     user = users.add_user(
-        engine, name, role=role, street=street, password=_ask_password(name), actor=actor()
+        engine,
+        name,
+        role=role,
+        street=street,
+        worker=worker,
+        department=department,
+        password=_ask_password(name),
+        actor=actor(),
     )
-    where = f" of street {user.street_code} {user.street_name or ''}".rstrip() if user.scope else ""
-    click.echo(f"added user {user.name!r}: {user.role}{where}")
+    click.echo(f"added user {user.name!r}: {user.role}{_where(user)}")
+
+
+def _where(user: User) -> str:
+    """What limits a user, for the messages: its street, worker or department."""
+    if user.role == "worker":
+        cells = ", ".join(user.areas[:6]) + (" …" if len(user.areas) > 6 else "")
+        return f" (grid worker {user.worker_id}; cells {cells or 'none yet'})"
+    if user.role == "department":
+        return f" of department {user.department_code}"
+    if user.scope:
+        return f" of street {user.street_code} {user.street_name or ''}".rstrip()
+    return ""
 
 
 @users_group.command("list")
@@ -91,7 +137,7 @@ def users_list_cmd() -> None:
         return
     click.echo(f"{'name':<20} {'role':<8} {'street':<24} {'token':<6} last login")
     for user in found:
-        street = f"{user.street_code} {user.street_name or ''}".strip() if user.scope else "-"
+        street = _where(user).strip() or "-"
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
         token = "yes" if user.has_token else "no"
         click.echo(f"{user.name:<20} {user.role:<8} {street:<24} {token:<6} {last}")

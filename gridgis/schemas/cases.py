@@ -32,7 +32,9 @@ __all__ = [
     "CASE_STEP_CHOICES",
     "MAX_ABS_COORDINATE",
     "Case",
+    "CaseEscalation",
     "CaseList",
+    "CaseNote",
     "CaseQuery",
     "CaseStats",
     "CaseStatsQuery",
@@ -41,6 +43,8 @@ __all__ = [
     "Categories",
     "Category",
     "NewCase",
+    "Timeline",
+    "TimelineEntry",
 ]
 
 CASE_STEP_CHOICES: tuple[str, ...] = (*CASE_STEPS, "rejected")
@@ -51,6 +55,10 @@ MAX_ABS_COORDINATE = 1e8
 NextStep = Literal["registered", "dispatched", "handled", "verified", "closed", "rejected"]
 """A step a case can be moved to (written out for type checkers; equal to the lifecycle's)."""
 Step = Literal["reported", NextStep]
+StepTaken = Literal[NextStep, "returned"]
+"""What the steps route takes: a next step, or ``returned`` (退单, back to ``registered``)."""
+DEPARTMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+"""A department's code (``gridgis departments add CODE NAME``)."""
 if get_args(NextStep) != CASE_STEP_CHOICES[1:]:  # pragma: no cover - caught on import
     raise ImportError(f"NextStep {get_args(NextStep)} differs from {CASE_STEP_CHOICES[1:]}")
 
@@ -109,8 +117,39 @@ class CaseStep(Request):
 
     what: ClassVar[str] = "step"
 
-    step: NextStep = Field(description="The step taken (or `rejected`, 作废).")
+    step: StepTaken = Field(
+        description="The step taken, `rejected` (作废), or `returned` (退单: a department sends "
+        "a dispatched case back; it is at `registered` again). `dispatched` on a dispatched "
+        "case reassigns it (改派)."
+    )
     at: Moment | None = Field(None, description="When the step was taken; default now.")
+    note: str | None = Field(
+        None, max_length=2000, description="What the step says; required for `returned`."
+    )
+    department: str | None = Field(
+        None,
+        pattern=DEPARTMENT_PATTERN,
+        description="With `dispatched`: the department's code (default: the dispatch rules').",
+    )
+    assignee: str | None = Field(
+        None, min_length=1, max_length=64, description="With `dispatched`: who handles it."
+    )
+
+
+class CaseEscalation(Request):
+    """An escalation (督办) of a case to the street office's leaders."""
+
+    what: ClassVar[str] = "escalation"
+
+    note: str = Field(min_length=1, max_length=2000, description="Why, and what is asked.")
+
+
+class CaseNote(Request):
+    """A note on a case's timeline."""
+
+    what: ClassVar[str] = "note"
+
+    note: str = Field(min_length=1, max_length=2000)
 
 
 class CaseQuery(Page):
@@ -133,6 +172,19 @@ class CaseQuery(Page):
     )
     since: Moment | None = Field(None, description="Reported at or after this time.")
     until: Moment | None = Field(None, description="Reported before this time.")
+    department: str | None = Field(
+        None, pattern=DEPARTMENT_PATTERN, description="Dispatched to this department (code)."
+    )
+    assignee: str | None = Field(
+        None, min_length=1, max_length=64, description="Dispatched to this person."
+    )
+    escalated: Flag | None = Field(None, description="Only escalated cases (督办; true) or not.")
+    text: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Words in the description or address, or the external id.",
+    )
 
 
 class CaseStatsQuery(Request):
@@ -174,6 +226,17 @@ class _CaseFields(Answer):
     closed_late: bool = Field(description="逾期结案: closed after its deadline.")
     reported_at: str = Field(json_schema_extra={"format": "date-time"})
     reported_by: str | None
+    department_code: str | None = Field(description="The department it is dispatched to.")
+    department_name: str | None
+    assignee: str | None = Field(description="The person it is dispatched to.")
+    escalated_at: str | None = Field(
+        json_schema_extra={"format": "date-time"}, description="督办: last escalated at."
+    )
+    escalated_by: str | None
+    merged_into: int | None = Field(description="合并: the case this one was merged into.")
+    event_id: int | None = Field(
+        None, description="In a step's answer: the timeline entry the step made."
+    )
 
 
 _STEP_FIELDS: dict[str, Any] = {
@@ -187,6 +250,48 @@ _STEP_FIELDS: dict[str, Any] = {
 Case: type[_CaseFields] = create_model(  # <step>_at and <step>_by of every step
     "Case", __base__=_CaseFields, __doc__=_CaseFields.__doc__, **_STEP_FIELDS
 )
+
+
+class TimelineEntry(Answer):
+    """One entry of a case's timeline: its report, a step, a return (退单), a
+    reassignment (改派), an escalation (督办), a merge (合并) or a note."""
+
+    id: int | None = Field(
+        description="The entry's id; null for the report and for steps of cases loaded "
+        "without a timeline."
+    )
+    kind: Literal[
+        "reported",
+        "registered",
+        "dispatched",
+        "returned",
+        "reassigned",
+        "handled",
+        "verified",
+        "closed",
+        "rejected",
+        "escalated",
+        "merged",
+        "note",
+    ]
+    kind_name: str = Field(description="The kind in Chinese (上报, 立案, 派遣, 退单 …).")
+    at: str = Field(json_schema_extra={"format": "date-time"})
+    actor: str | None
+    note: str | None
+    department_code: str | None
+    department_name: str | None
+    assignee: str | None
+
+
+class Timeline(Answer):
+    """A case's timeline, oldest first, and what the signed-in user may do now."""
+
+    case_id: int = Field(ge=1, le=MAX_ID)
+    events: list[TimelineEntry]
+    actions: list[str] = Field(
+        description="The steps and actions this user may take now: the next step, "
+        "`dispatched` (again: 改派), `returned`, `rejected`, `escalated`, `merged`, `note`."
+    )
 
 
 class CaseList(Answer):

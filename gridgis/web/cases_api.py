@@ -33,6 +33,11 @@ ggt_...``, see :mod:`gridgis.web.auth`); without one it answers 401.
   street (a point or address located elsewhere, or nowhere, is answered 403
   and nothing is stored) and moves on only its own cases.
 - Analysts read everything and change nothing: both POSTs answer 403.
+- A grid worker (role ``worker``) reads the cases of the cells and communities it
+  serves and those it filed; it files cases in its street and verifies (核查) the
+  cases of its cells. A department (role ``department``) reads the cases dispatched
+  to it and handles (处置) or returns (退单) them. Both add notes to what they see;
+  what they may not take is answered 403, a case they may not see 404.
 
 Who is recorded: ``reported_by`` of a new case and ``<step>_by`` of a step
 are the name of the signed-in user (or the token's user). The request cannot
@@ -64,6 +69,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, url_f
 from sqlalchemy import Connection
 
 from gridgis import cases, config
+from gridgis.access import CASE_ROLES
 from gridgis.db.versions import VersionedCache
 from gridgis.errors import (
     ConflictError,
@@ -73,13 +79,17 @@ from gridgis.errors import (
 )
 from gridgis.schemas.cases import (
     Case,
+    CaseEscalation,
     CaseList,
+    CaseNote,
     CaseQuery,
     CaseStats,
     CaseStatsQuery,
     CaseStep,
     Categories,
     NewCase,
+    Timeline,
+    TimelineEntry,
 )
 from gridgis.schemas.common import MAX_ID
 from gridgis.web.auth import current_user, policy
@@ -220,7 +230,7 @@ def scoped_case(case_id: int) -> dict[str, Any]:
     if not 1 <= case_id <= MAX_ID:
         raise NotFoundError(f"case {case_id} does not exist")
     case = cases.get_case(get_engine(), case_id)
-    policy().seen_case(case_id, case["street_code"])
+    policy().seen(case)
     return case
 
 
@@ -272,7 +282,7 @@ def file_case(*, actor: str | None = None, **fields: Any) -> dict[str, Any]:
                 f"`external_id` was {fields.get('external_id')!r} but that external id is "
                 "already taken; a case is filed only once, and nothing was stored"
             ) from None
-        if not rules.may_change(case["street_code"]):
+        if not rules.may_file(case["street_code"]):
             where = (
                 f"in street {case['street_code']}"
                 if case["street_code"]
@@ -291,7 +301,7 @@ def file_case(*, actor: str | None = None, **fields: Any) -> dict[str, Any]:
     method="POST",
     operation_id="createCase",
     tags=("cases",),
-    roles=("admin", "street"),
+    roles=("admin", "street", "worker"),
     body=NewCase,
     replies=(
         Reply(
@@ -322,6 +332,7 @@ def create_case(*, body: NewCase) -> tuple[Response, int, dict[str, str]]:
     "/cases/<int:case_id>",
     operation_id="getCase",
     tags=("cases",),
+    roles=CASE_ROLES,
     replies=(Reply(200, Case, "The case."),),
     errors=(404,),
 )
@@ -336,7 +347,7 @@ def get_case(case_id: int) -> Response:
     method="POST",
     operation_id="advanceCase",
     tags=("cases",),
-    roles=("admin", "street"),
+    roles=CASE_ROLES,
     body=CaseStep,
     replies=(
         Reply(
@@ -354,14 +365,109 @@ def get_case(case_id: int) -> Response:
     errors=(400, 404, 409, 413, 415),
 )
 def advance_case(case_id: int, *, body: CaseStep) -> Response:
-    """Move a case to its next step, or reject it (作废)."""
+    """Move a case to its next step, dispatch (派遣) or reassign it, return it (退单), or
+    reject it (作废)."""
     case = scoped_case(case_id)
-    if not policy().may_change(case["street_code"]):
-        raise ForbiddenError(f"user {signed_in_name()!r} may not change case {case_id}")
-    options = {"at": body.at} if body.at is not None else {}
+    if not policy().may_take(case, body.step):
+        raise ForbiddenError(
+            f"user {signed_in_name()!r} ({policy().role}) may not take the step "
+            f"{body.step!r} on case {case_id}"
+        )
     return jsonify(
-        cases.advance_case(get_engine(), case_id, body.step, actor=signed_in_name(), **options)
+        cases.advance_case(
+            get_engine(),
+            case_id,
+            body.step,
+            actor=signed_in_name(),
+            at=body.at,
+            note=body.note,
+            department=body.department,
+            assignee=body.assignee,
+        )
     )
+
+
+@endpoint(
+    bp,
+    "/cases/<int:case_id>/escalations",
+    method="POST",
+    operation_id="escalateCase",
+    tags=("cases",),
+    roles=("admin", "street"),
+    body=CaseEscalation,
+    replies=(Reply(200, Case, "The case, escalated."),),
+    errors=(400, 404, 409, 413, 415),
+)
+def escalate_case(case_id: int, *, body: CaseEscalation) -> Response:
+    """Escalate a case (督办) to the street office's leaders, with a note."""
+    case = scoped_case(case_id)
+    if not policy().may_take(case, "escalated"):
+        raise ForbiddenError(f"user {signed_in_name()!r} may not escalate case {case_id}")
+    return jsonify(
+        cases.escalate_case(get_engine(), case_id, actor=signed_in_name(), note=body.note)
+    )
+
+
+@endpoint(
+    bp,
+    "/cases/<int:case_id>/notes",
+    method="POST",
+    operation_id="addCaseNote",
+    tags=("cases",),
+    roles=CASE_ROLES,
+    body=CaseNote,
+    replies=(Reply(201, TimelineEntry, "The note, as the timeline lists it."),),
+    errors=(400, 404, 413, 415),
+)
+def add_case_note(case_id: int, *, body: CaseNote) -> tuple[Response, int]:
+    """Add a note to a case's timeline."""
+    case = scoped_case(case_id)
+    if not policy().may_take(case, "note"):
+        raise ForbiddenError(f"user {signed_in_name()!r} may not add notes to case {case_id}")
+    return jsonify(
+        cases.add_note(get_engine(), case_id, actor=signed_in_name(), note=body.note)
+    ), 201
+
+
+@endpoint(
+    bp,
+    "/cases/<int:case_id>/timeline",
+    operation_id="caseTimeline",
+    tags=("cases",),
+    roles=CASE_ROLES,
+    replies=(Reply(200, Timeline, "The timeline, and what this user may do now."),),
+    errors=(404,),
+)
+def case_timeline(case_id: int) -> Response:
+    """A case's timeline (report, steps, returns, escalations, merges, notes), oldest
+    first, and the actions the signed-in user may take now."""
+    case = scoped_case(case_id)
+    return jsonify(
+        case_id=case_id,
+        events=cases.case_timeline(get_engine(), case_id),
+        actions=list(policy().case_actions(case)),
+    )
+
+
+def case_filters(query: CaseQuery) -> dict[str, Any]:
+    """The filters of :func:`gridgis.cases.list_cases` for ``query``, kept to the cases the
+    signed-in user sees: an area filter outside a street office's street is 403."""
+    rules = policy()
+    filters = dict(query)
+    if rules.role in ("worker", "department"):
+        for key in ("street", "community", "cell"):
+            if filters[key] is not None and not rules.may_see(filters[key]):
+                raise rules.refusal(key, filters[key])
+    else:
+        filters["street"] = rules.street_filter(query.street)
+        for key in ("community", "cell"):
+            filters[key] = rules.area_filter(key, filters[key])
+    own = rules.case_filters()
+    for key, value in own.items():
+        if key in ("department",) and filters.get(key) not in (None, value):
+            raise rules.refusal(key, filters[key])
+        filters[key] = value
+    return filters
 
 
 @endpoint(
@@ -369,6 +475,7 @@ def advance_case(case_id: int, *, body: CaseStep) -> Response:
     "/cases",
     operation_id="listCases",
     tags=("cases",),
+    roles=CASE_ROLES,
     query=CaseQuery,
     replies=(
         Reply(
@@ -386,12 +493,7 @@ def advance_case(case_id: int, *, body: CaseStep) -> Response:
 )
 def list_cases(*, query: CaseQuery) -> Response:
     """Cases, newest first, filtered."""
-    rules = policy()
-    filters = dict(query)
-    filters["street"] = rules.street_filter(query.street)
-    for key in ("community", "cell"):
-        filters[key] = rules.area_filter(key, filters[key])
-    found = cases.list_cases(get_engine(), **filters)
+    found = cases.list_cases(get_engine(), **case_filters(query))
     return jsonify(cases=found, limit=query.limit, offset=query.offset)
 
 
@@ -417,6 +519,7 @@ def case_stats(*, query: CaseStatsQuery) -> Response:
     "/categories",
     operation_id="listCategories",
     tags=("cases",),
+    roles=CASE_ROLES,
     replies=(Reply(200, Categories, "The categories."),),
 )
 def categories() -> Response:
