@@ -51,12 +51,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
     Interval,
     Row,
-    ScalarSelect,
     Update,
     bindparam,
     delete,
@@ -75,9 +73,7 @@ from gridgis.codes import is_code, parent_code
 from gridgis.db.models import (
     USER_ROLES,
     AppUser,
-    Community,
     Department,
-    District,
     GridCell,
     GridWorker,
     Street,
@@ -85,7 +81,7 @@ from gridgis.db.models import (
     WorkerCell,
     WorkerCommunity,
 )
-from gridgis.db.queries import count_areas, transaction
+from gridgis.db.queries import transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
 
 __all__ = [
@@ -94,7 +90,6 @@ __all__ = [
     "USER_ROLES",
     "User",
     "add_user",
-    "area_counts",
     "authenticate",
     "check_name",
     "check_password",
@@ -792,43 +787,3 @@ def user_for_token(bind: Engine | Connection, token: str) -> User | None:
     with transaction(bind) as conn:
         row = conn.execute(_USER_BY_TOKEN, {"hash": token_hash(token)}).one_or_none()
     return None if row is None else _user(row)
-
-
-def _count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
-    """How many rows of the table ``where`` is about match it."""
-    return select(func.count()).where(*where).scalar_subquery()
-
-
-_STREET_COUNTS = select(
-    _count(District.code == bindparam("district")),
-    _count(Street.code == bindparam("street")),
-    _count(Community.street_code == bindparam("street")),
-    _count(GridCell.valid_to.is_(None), GridCell.code.like(bindparam("prefix"))),
-)
-"""The areas a street's user sees: its district, itself, its communities, its active cells."""
-
-
-def area_counts(bind: Engine | Connection, *, street: str | None = None) -> dict[str, int]:
-    """Number of districts, streets, communities and active cells a user can see.
-
-    Parameters
-    ----------
-    street:
-        A street user's scope (:attr:`User.scope`): its district, itself, its
-        communities and their cells are counted. ``None`` counts everything
-        (as :func:`gridgis.db.queries.count_areas`).
-
-    Examples
-    --------
-    >>> area_counts(engine, street="350304001")
-    {'district': 1, 'street': 1, 'community': 11, 'cell': 11}
-    """
-    if street is None:
-        return count_areas(bind)
-    with transaction(bind) as conn:
-        row = conn.execute(
-            _STREET_COUNTS,
-            {"district": parent_code(street, "district"), "street": street, "prefix": street + "%"},
-        ).one()
-    levels = ("district", "street", "community", "cell")
-    return dict(zip(levels, (int(v) for v in row), strict=True))

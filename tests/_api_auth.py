@@ -13,9 +13,18 @@ from sqlalchemy import create_engine
 from gridgis.users import issue_token
 
 
-def user_token(url: str, name: str, *, role: str = "admin", street: str | None = None) -> str:
-    """Add a user with ``role`` (and ``street``) to the database at ``url``; return its token."""
-    add_test_user(url, name, role=role, street=street)
+def user_token(
+    url: str,
+    name: str,
+    *,
+    role: str = "admin",
+    street: str | None = None,
+    worker: int | None = None,
+    department: str | None = None,
+) -> str:
+    """Add a user with ``role`` (and ``street``, ``worker`` or ``department``) to the
+    database at ``url``; return its token."""
+    add_test_user(url, name, role=role, street=street, worker=worker, department=department)
     engine = create_engine(url)
     try:
         return issue_token(engine, name, actor="test")

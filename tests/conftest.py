@@ -373,7 +373,15 @@ TEST_PASSWORD = "correct horse battery staple"
 _TEST_PASSWORD_HASH: list[str] = []
 
 
-def add_test_user(url: str, name: str, *, role: str = "admin", street: str | None = None) -> None:
+def add_test_user(
+    url: str,
+    name: str,
+    *,
+    role: str = "admin",
+    street: str | None = None,
+    worker: int | None = None,
+    department: str | None = None,
+) -> None:
     """Add a web user with :data:`TEST_PASSWORD` to the database at ``url``.
 
     The password is hashed once per run (scrypt costs about 0.1 s); tests of
@@ -390,10 +398,17 @@ def add_test_user(url: str, name: str, *, role: str = "admin", street: str | Non
         with eng.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO app_user (name, role, street_code, password_hash) "
-                    "VALUES (:name, :role, :street, :hash)"
+                    "INSERT INTO app_user (name, role, street_code, worker_id, department_code, "
+                    "password_hash) VALUES (:name, :role, :street, :worker, :department, :hash)"
                 ),
-                {"name": name, "role": role, "street": street, "hash": _TEST_PASSWORD_HASH[0]},
+                {
+                    "name": name,
+                    "role": role,
+                    "street": street,
+                    "worker": worker,
+                    "department": department,
+                    "hash": _TEST_PASSWORD_HASH[0],
+                },
             )
     finally:
         eng.dispose()

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Executable,
     Label,
     Result,
+    ScalarSelect,
     Select,
     Text,
     bindparam,
@@ -30,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
-from gridgis.codes import LEVELS, Level
+from gridgis.codes import LEVELS, Level, parent_code
 from gridgis.db.models import Community, District, GridCell, Street
 from gridgis.errors import ConfigError
 
@@ -332,3 +333,43 @@ def district_summaries(engine: Engine | Connection) -> list[DistrictSummary]:
         )
         for row in rows
     ]
+
+
+def _count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+    """How many rows of the table ``where`` is about match it."""
+    return select(func.count()).where(*where).scalar_subquery()
+
+
+_STREET_COUNTS = select(
+    _count(District.code == bindparam("district")),
+    _count(Street.code == bindparam("street")),
+    _count(Community.street_code == bindparam("street")),
+    _count(GridCell.valid_to.is_(None), GridCell.code.like(bindparam("prefix"))),
+)
+"""The areas a street's user sees: its district, itself, its communities, its active cells."""
+
+
+def area_counts(bind: Engine | Connection, *, street: str | None = None) -> dict[str, int]:
+    """Number of districts, streets, communities and active cells a user can see.
+
+    Parameters
+    ----------
+    street:
+        A street user's scope (:attr:`User.scope`): its district, itself, its
+        communities and their cells are counted. ``None`` counts everything
+        (as :func:`gridgis.db.queries.count_areas`).
+
+    Examples
+    --------
+    >>> area_counts(engine, street="350304001")
+    {'district': 1, 'street': 1, 'community': 11, 'cell': 11}
+    """
+    if street is None:
+        return count_areas(bind)
+    with connection(bind) as conn:
+        row = conn.execute(
+            _STREET_COUNTS,
+            {"district": parent_code(street, "district"), "street": street, "prefix": street + "%"},
+        ).one()
+    levels = ("district", "street", "community", "cell")
+    return dict(zip(levels, (int(v) for v in row), strict=True))

@@ -48,6 +48,7 @@ from sqlalchemy import Engine
 from gridgis.errors import ForbiddenError, InputError, NotFoundError
 from gridgis.registers.branches import BRANCH_FIELDS, import_branches
 from gridgis.registers.buildings import BUILDING_FIELDS, import_buildings
+from gridgis.registers.departments import DEPARTMENT_FIELDS, import_departments
 from gridgis.registers.facilities import FACILITY_FIELDS, import_facilities
 from gridgis.registers.households import import_households
 from gridgis.registers.report import RegisterReport
@@ -260,5 +261,17 @@ register(
         options=frozenset({"crs", "encoding", "sheet", "layer", "street"}),
         suffixes=_VECTOR + _TABLE,
         required=("id", "name", "kind"),
+    )
+)
+register(
+    ImportKind(
+        name="departments",
+        label_zh="职能部门",
+        label_en="Departments",
+        importer=import_departments,
+        fields=DEPARTMENT_FIELDS,
+        options=frozenset({"encoding", "sheet", "layer"}),
+        suffixes=_TABLE,
+        required=("id", "name"),
     )
 )

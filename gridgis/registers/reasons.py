@@ -157,6 +157,18 @@ REASONS: dict[str, Wording] = {
         "unknown community {value} (neither a code nor a name)",
         "未知社区 {value}（既不是社区编码也不是社区名称）",
     ),
+    "unknown_area": Wording(
+        "unknown area {value} (neither a district nor a street)",
+        "未知区域 {value}（既不是区县也不是街道）",
+    ),
+    "no_area": Wording("district or street missing", "缺少区县或街道"),
+    "unknown_category": Wording(
+        "unknown category {value} (known: {known})", "未知事件类别 {value}（可选：{known}）"
+    ),
+    "bad_code": Wording(
+        "id {value} is not a code of 1 to 32 letters, digits, '_', '.' or '-'",
+        "编号 {value} 不是由 1 至 32 个字母、数字、“_”“.”“-”组成的编码",
+    ),
     "unknown_role": Wording(
         "unknown role {value} (known: {known})", "未知角色 {value}（可选：{known}）"
     ),

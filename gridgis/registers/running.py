@@ -30,6 +30,16 @@ ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
     "unit": ("unit", "units", "unit_number", "单元", "单元号", "所在单元"),
     "secretary_phone": ("secretary_phone", "书记电话", "书记手机", "书记联系电话"),
     "street": ("street", "street_code", "街道", "街道编码", "街道代码"),
+    "district": ("district", "district_code", "区县", "区", "区县编码", "区县代码"),
+    "categories": (
+        "categories",
+        "category",
+        "事件类别",
+        "受理类别",
+        "负责类别",
+        "类别",
+        "事件类型",
+    ),
 }
 """The headers of :data:`gridgis.registers.columns.ALIASES` and those of the rosters' own
 fields (units a 单元长 serves, a party secretary's phone, a street)."""

@@ -42,7 +42,11 @@ __all__ = [
     "CaseStep",
     "Categories",
     "Category",
+    "DepartmentAnswer",
+    "DepartmentQuery",
+    "Departments",
     "NewCase",
+    "NewDepartment",
     "Timeline",
     "TimelineEntry",
 ]
@@ -341,3 +345,44 @@ class Category(Answer):
 
 class Categories(RootModel[list[Category]]):
     """The case categories."""
+
+
+class DepartmentQuery(Request):
+    """Which departments: those serving an area (a district, street or community code)."""
+
+    area: str | None = Field(
+        None, pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12})$", description="An area code."
+    )
+
+
+class NewDepartment(Request):
+    """A department (职能部门) of a district or of one street."""
+
+    what: ClassVar[str] = "department"
+
+    code: str = Field(pattern=DEPARTMENT_PATTERN, description="Its code, e.g. CG.")
+    name: str = Field(min_length=1, max_length=100, description="e.g. 城市管理局.")
+    district: str | None = Field(None, pattern=r"^[0-9]{6}$", description="The district.")
+    street: str | None = Field(None, pattern=r"^[0-9]{9}$", description="Or the street.")
+    phone: str | None = Field(None, max_length=40, description="The duty phone.")
+
+    @model_validator(mode="after")
+    def _one_area(self) -> NewDepartment:
+        if (self.district is None) == (self.street is None):
+            raise ValueError("`department` needs exactly one of `district` or `street`")
+        return self
+
+
+class DepartmentAnswer(Answer):
+    """A department and the area it serves."""
+
+    code: str
+    name: str
+    district_code: str | None
+    street_code: str | None
+    phone: str | None
+    area_code: str = Field(description="The district or street code it serves.")
+
+
+class Departments(RootModel[list[DepartmentAnswer]]):
+    """Departments, by code."""

@@ -40,7 +40,7 @@ from sqlalchemy import column, func, select, table
 
 from gridgis.codes import is_code
 from gridgis.db.lineage import cell_history
-from gridgis.db.queries import LEVELS, read_areas
+from gridgis.db.queries import LEVELS, area_counts, read_areas
 from gridgis.errors import DatabaseError, ForbiddenError, NotFoundError
 from gridgis.schemas.areas import (
     FEATURE_COLLECTION,
@@ -50,7 +50,6 @@ from gridgis.schemas.areas import (
     Me,
     Summary,
 )
-from gridgis.users import area_counts
 from gridgis.web.auth import csrf_token, current_user, policy
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import PUBLIC, Reply, endpoint

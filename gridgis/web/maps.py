@@ -23,8 +23,7 @@ from typing import Any
 from flask import Blueprint, render_template, url_for
 
 from gridgis.analysis.figures import area_figures, figure_records
-from gridgis.db.queries import DistrictSummary, district_summaries
-from gridgis.users import area_counts
+from gridgis.db.queries import DistrictSummary, area_counts, district_summaries
 from gridgis.web.auth import login_required, policy
 from gridgis.web.db import get_engine
 
