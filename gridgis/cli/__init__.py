@@ -22,6 +22,7 @@ module             commands
 ``open311``        ``gridgis open311 key add | list | revoke``
 ``audit``          ``gridgis audit``
 ``export``         ``gridgis export cells | cases | inspections | stats``
+``jobs``           ``gridgis jobs worker`` (the background exports of the web app)
 =================  ==========================================================
 
 ``_shared`` holds what several of them use: :func:`~gridgis.cli._shared.friendly`
@@ -51,6 +52,7 @@ from gridgis.cli import (
     demo,
     export,
     imports,
+    jobs,
     open311,
     partition,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
@@ -86,6 +88,7 @@ _COMMANDS: list[click.Command] = [
     users.users_group,
     open311.open311_group,
     export.export_group,
+    jobs.jobs_group,
     audit.audit_cmd,
     rosters.template_cmd,
 ]
