@@ -431,6 +431,22 @@ class Settings(BaseSettings):
         gt=0,
         allow_inf_nan=False,
     )
+    jobs_keep_hours: float = _setting(
+        24.0,
+        description="hours the file of a background export (in `GRIDGIS_HOME/jobs/`) and its "
+        "job are kept after the job ends",
+        allowed="a number of hours > 0",
+        gt=0,
+        allow_inf_nan=False,
+    )
+    jobs_stale_seconds: float = _setting(
+        120.0,
+        description="seconds without a sign of life after which a running background job is "
+        "taken for one whose process died: it is queued again (failed after 3 attempts)",
+        allowed="a number of seconds ≥ 10",
+        ge=10,
+        allow_inf_nan=False,
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,7 @@ module             commands
 ``open311``        ``gridgis open311 key add | list | revoke``
 ``audit``          ``gridgis audit``
 ``export``         ``gridgis export cells | cases | inspections | stats``
+``jobs``           ``gridgis jobs worker`` (the background exports of the web app)
 =================  ==========================================================
 
 ``_shared`` holds what several of them use: :func:`~gridgis.cli._shared.friendly`
@@ -52,6 +53,7 @@ from gridgis.cli import (
     departments,
     export,
     imports,
+    jobs,
     open311,
     partition,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
@@ -88,6 +90,7 @@ _COMMANDS: list[click.Command] = [
     departments.departments_group,
     open311.open311_group,
     export.export_group,
+    jobs.jobs_group,
     audit.audit_cmd,
     rosters.template_cmd,
 ]

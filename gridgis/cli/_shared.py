@@ -77,6 +77,21 @@ def echo_lines(lines: Iterable[str], *, err: bool = False) -> None:
         click.echo(line, err=err)
 
 
+def row_bar(label: str) -> Callable[[int, int], None] | None:
+    """A ``progress(done, total)`` callback drawing one bar on stderr, or ``None`` (nothing
+    counted) when stderr is not a terminal: a script's log gets no bar."""
+    if not sys.stderr.isatty():
+        return None
+    bars = PhaseBars()
+
+    def progress(done: int, total: int) -> None:
+        bars(label, done, total)
+        if done >= total:
+            bars.finish()
+
+    return progress
+
+
 def echo_progress(message: str) -> None:
     """Print a library's progress message on stderr as ``... message``."""
     click.echo(f"... {message}", err=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gridgis.cli._shared import actor, friendly, with_options
+from gridgis.cli._shared import actor, friendly, row_bar, with_options
 from gridgis.crs import CRS_CHOICES_HELP
 
 
@@ -73,6 +73,7 @@ def _run_export(what: str, level: str = "cell", **options: Any) -> None:
         crs=options["crs"],
         encoding=options["encoding"],
         level=level,
+        progress=row_bar(f"writing {what}"),
     )
     layers = ", ".join(f"{name} {count}" for name, count in result.layers.items())
     click.echo(
@@ -170,6 +171,7 @@ def _run_register_export(what: str, **options: Any) -> None:
         encoding=options["encoding"],
         reveal=options["reveal"],
         actor=actor(),
+        progress=row_bar(f"writing {what}"),
     )
     click.echo(
         f"wrote {result.rows} {what} to {output} [{result.format}, {result.crs}, "

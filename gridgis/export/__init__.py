@@ -125,6 +125,7 @@ from gridgis.export.layers import FIELD_ABBREVIATIONS, FieldName, _description, 
 from gridgis.export.reading import _read
 from gridgis.export.registers import REGISTERS, Reveal, read_register
 from gridgis.export.writers import (
+    Progress,
     _columns,
     _frame_fields,
     _write_csv,
@@ -143,6 +144,7 @@ __all__ = [
     "REGISTER_KINDS",
     "ExportResult",
     "FieldName",
+    "Progress",
     "export",
     "short_field_names",
 ]
@@ -217,6 +219,13 @@ class ExportResult:
         chosen = layer if layer is not None else next(iter(self.layers))
         return {f.full: f.short for f in self.fields if f.layer == chosen}
 
+    @property
+    def content_type(self) -> str:
+        """The ``Content-Type`` of a download: the media type, with its charset for a CSV file."""
+        if self.format == "csv":
+            return f"text/csv; charset={'GBK' if self.encoding == 'gbk' else 'utf-8'}"
+        return self.media_type
+
 
 # --- checking the arguments ---------------------------------------------------------------------
 
@@ -256,6 +265,7 @@ def export(
     now: dt.datetime | None = None,
     reveal: Reveal = False,
     actor: str | None = None,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Export cells, cases, inspections, statistics or a register to a file.
 
@@ -300,6 +310,12 @@ def export(
     actor:
         Who exports: an export that writes people's data unmasked is recorded in the
         audit trail under this name (``system`` when not given).
+    progress:
+        Told ``(rows written, rows in all)`` while the file is written: every
+        5,000 rows for CSV and xlsx, per layer for shapefiles and GeoPackages,
+        once for GeoJSON; first ``(0, rows)`` once the rows are read. It may
+        raise to stop the export (nothing is left half-written at ``out``'s path).
+        Without it nothing is counted.
 
     Returns
     -------
@@ -390,6 +406,8 @@ def export(
             )
     _check_text(layers, chosen_encoding)
     _project(layers, spec)
+    if progress is not None:
+        progress(0, sum(len(layer.frame) for layer in layers))
     base = layers[0].name if len(layers) == 1 else kind
     filename = base + _SUFFIXES[form]
     truncated = 0
@@ -399,14 +417,14 @@ def export(
         if form == "shp":
             files, fields, truncated = _write_shp(
                 layers, folder, target, encoding=chosen_encoding, declared=declared,
-                what=kind, spec_name=spec_name,
+                what=kind, spec_name=spec_name, progress=progress,
             )  # fmt: skip
         elif form == "gpkg":
             fields = [f for layer in layers for f in _frame_fields(layer)]
-            _write_gpkg(layers, target, declared)
+            _write_gpkg(layers, target, declared, progress)
         elif form == "geojson":
             fields = [replace(f, layer=base) for f in _frame_fields(layers[0])]
-            _write_geojson(layers, target, declared, base)
+            _write_geojson(layers, target, declared, base, progress)
         else:
             header, kinds = _columns(layers)
             fields = [
@@ -414,9 +432,9 @@ def export(
                 for c, k in zip(header, kinds, strict=True)
             ]
             if form == "csv":
-                _write_csv(layers, target, chosen_encoding)
+                _write_csv(layers, target, chosen_encoding, progress)
             else:
-                truncated = _write_xlsx(layers, target, base)
+                truncated = _write_xlsx(layers, target, base, progress)
         if form != "shp":
             files = [path.name if path is not None else filename]
         if path is not None:

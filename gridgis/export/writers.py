@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import math
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,28 @@ from gridgis.times import display_series
 
 _DBF_TEXT_BYTES = 254
 """The most bytes of a DBF text field."""
+
+Progress = Callable[[int, int], None]
+"""Told ``(rows written, rows in all)`` as a file is written (see :func:`gridgis.export.export`)."""
+
+PROGRESS_EVERY = 5000
+"""Rows between two reports of a writer that writes row by row (CSV, xlsx)."""
+
+
+def _reported(rows: Iterable[Any], total: int, progress: Progress | None) -> Iterable[Any]:
+    """``rows`` as they are, telling ``progress`` every :data:`PROGRESS_EVERY` rows and at the
+    end; with no ``progress``, ``rows`` themselves (nothing is added to the loop)."""
+    if progress is None:
+        return rows
+    return _counting(rows, total, progress)
+
+
+def _counting(rows: Iterable[Any], total: int, progress: Progress) -> Iterator[Any]:
+    for count, row in enumerate(rows, start=1):
+        yield row
+        if count % PROGRESS_EVERY == 0:
+            progress(count, total)
+    progress(total, total)
 
 
 def _cut(value: str, encoding: str, limit: int) -> tuple[str, bool]:
@@ -109,11 +132,13 @@ def _readme(what: str, spec_name: str, declared: Any, encoding: str) -> str:
 
 def _write_shp(
     layers: list[_Layer], folder: Path, target: Path, *, encoding: str, declared: Any,
-    what: str, spec_name: str,
+    what: str, spec_name: str, progress: Progress | None = None,
 ) -> tuple[list[str], list[FieldName], int]:  # fmt: skip
     files: list[str] = []
     fields: list[FieldName] = []
     truncated = 0
+    total = sum(len(layer.frame) for layer in layers)
+    written = 0
     for layer in layers:
         names, arrays, cut = _dbf_columns(layer, encoding)
         truncated += cut
@@ -138,6 +163,9 @@ def _write_shp(
                 )
             )
         files += [f"{layer.name}{suffix}" for suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg")]
+        written += len(layer.frame)
+        if progress is not None:  # one call of GDAL writes a layer: reported layer by layer
+            progress(written, total)
     listing = io.StringIO()
     writer = csv.writer(listing)
     writer.writerow(["layer", "short_name", "full_name", "type", "description"])
@@ -176,22 +204,31 @@ def _geo_frame(layer: _Layer, declared: Any, *, local_times: bool) -> gpd.GeoDat
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(layer.geoms, crs=declared))
 
 
-def _write_gpkg(layers: list[_Layer], target: Path, declared: Any) -> None:
+def _write_gpkg(
+    layers: list[_Layer], target: Path, declared: Any, progress: Progress | None = None
+) -> None:
+    total = sum(len(layer.frame) for layer in layers)
+    written = 0
     for layer in layers:
         if layer.geometry_type == "None":  # a table without places (a roster)
             pyogrio.write_dataframe(layer.frame, target, layer=layer.name, driver="GPKG")
-            continue
-        pyogrio.write_dataframe(
-            _geo_frame(layer, declared, local_times=False),
-            target,
-            layer=layer.name,
-            driver="GPKG",
-            geometry_type=layer.geometry_type,
-            promote_to_multi=False,
-        )
+        else:
+            pyogrio.write_dataframe(
+                _geo_frame(layer, declared, local_times=False),
+                target,
+                layer=layer.name,
+                driver="GPKG",
+                geometry_type=layer.geometry_type,
+                promote_to_multi=False,
+            )
+        written += len(layer.frame)
+        if progress is not None:  # one call of GDAL writes a layer: reported layer by layer
+            progress(written, total)
 
 
-def _write_geojson(layers: list[_Layer], target: Path, declared: Any, name: str) -> None:
+def _write_geojson(
+    layers: list[_Layer], target: Path, declared: Any, name: str, progress: Progress | None = None
+) -> None:
     frames = [_geo_frame(layer, declared, local_times=True) for layer in layers]
     together = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     together = gpd.GeoDataFrame(together, geometry="geometry", crs=frames[0].crs)
@@ -199,6 +236,8 @@ def _write_geojson(layers: list[_Layer], target: Path, declared: Any, name: str)
         together, target, layer=name, driver="GeoJSON", geometry_type="Unknown",
         promote_to_multi=False,
     )  # fmt: skip
+    if progress is not None:  # one call of GDAL writes the file
+        progress(len(together), len(together))
 
 
 def _columns(layers: list[_Layer]) -> tuple[list[str], list[str]]:
@@ -267,16 +306,22 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
-def _write_csv(layers: list[_Layer], target: Path, encoding: str) -> None:
+def _write_csv(
+    layers: list[_Layer], target: Path, encoding: str, progress: Progress | None = None
+) -> None:
     header, rows, _ = _table(layers)
     with target.open("w", encoding="utf-8-sig" if encoding == "utf-8" else "gbk", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        for row in rows:
+        for row in _reported(rows, len(rows), progress):
             writer.writerow([_csv_value(safe_csv_value(v)) for v in row])
 
 
-def _write_xlsx(layers: list[_Layer], target: Path, sheet: str) -> int:
+def _write_xlsx(
+    layers: list[_Layer], target: Path, sheet: str, progress: Progress | None = None
+) -> int:
     header, rows, kinds = _table(layers)
     formats = ["yyyy-mm-dd hh:mm:ss" if kind == "datetime" else None for kind in kinds]
-    return write_xlsx(target, header, rows, sheet=sheet, number_formats=formats)
+    return write_xlsx(
+        target, header, _reported(rows, len(rows), progress), sheet=sheet, number_formats=formats
+    )

@@ -34,6 +34,7 @@ from gridgis.web import (
     editing,
     errors,
     export_api,
+    export_jobs,
     export_pages,
     hand_editing,
     i18n,
@@ -82,6 +83,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         - ``IMPORT_STAGING``: the folder uploads of the import page are staged in
           (``None``: ``GRIDGIS_HOME/imports``); ``IMPORT_STAGING_HOURS``: how long an
           upload neither confirmed nor cancelled is kept (``GRIDGIS_IMPORT_STAGING_HOURS``).
+        - ``JOBS_FOLDER``: where background exports write their files (``None``:
+          ``GRIDGIS_HOME/jobs``); ``JOBS_RUNNER``: whether this process runs the queued
+          jobs in a thread (:mod:`gridgis.web.export_jobs`; else ``gridgis jobs worker``).
         - ``OPEN311_PUBLIC_READ``, ``OPEN311_KEY_PER_MINUTE``: who may read Open311
           without a key, and each client key's requests a minute (:mod:`gridgis.web.open311`).
         - Session cookie flags and lifetime: :func:`gridgis.web.auth.default_config`.
@@ -117,6 +121,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         INTAKE_CACHE_SECONDS=settings.intake_cache_seconds,
         ADDRESS_BOOK_SECONDS=settings.address_book_seconds,
         IMPORT_STAGING=None,
+        JOBS_FOLDER=None,
+        JOBS_RUNNER=True,
         IMPORT_STAGING_HOURS=settings.import_staging_hours,
         OPEN311_PUBLIC_READ=settings.open311_public_read,
         OPEN311_KEY_PER_MINUTE=settings.open311_key_per_minute,
@@ -149,6 +155,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(hand_editing.bp)
     app.register_blueprint(hand_editing.api_bp)
     app.register_blueprint(export_api.bp)
+    app.register_blueprint(export_jobs.bp)
     app.register_blueprint(export_pages.bp)
     app.register_blueprint(audit_pages.bp)
     app.register_blueprint(imports.bp)

@@ -72,7 +72,16 @@ from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.geojson import GEOJSON_MIMETYPE
 
-__all__ = ["OPERATION_ID", "bp", "download_name", "export_query"]
+__all__ = [
+    "EXPORT_PATH",
+    "OPERATION_ID",
+    "area_label",
+    "bp",
+    "check_export",
+    "content_disposition",
+    "download_name",
+    "export_query",
+]
 
 bp = Blueprint("export_api", __name__, url_prefix="/api/export")
 
@@ -133,6 +142,14 @@ def _safe_part(text: str) -> str:
     return _UNSAFE_IN_NAME.sub("_", text).strip(" ._")[:60]
 
 
+def area_label(code: str) -> str:
+    """The name of the district, street or community ``code`` fit for a file name ("" if none)."""
+    path = area_path(get_engine(), code)
+    if path and path[-1]["code"] == code:
+        return _safe_part(path[-1]["name"] or "")
+    return ""
+
+
 def download_name(
     result: ExportResult, *, code: str | None, first: dt.date | None, last: dt.date | None
 ) -> tuple[str, str]:
@@ -146,25 +163,16 @@ def download_name(
     stem, _, suffix = result.filename.rpartition(".")
     days = [d.isoformat() for d in (first, last) if d is not None]
     codes = [code] if code else []
-    name = ""
-    if code:
-        path = area_path(get_engine(), code)
-        if path and path[-1]["code"] == code:
-            name = _safe_part(path[-1]["name"] or "")
+    name = area_label(code) if code else ""
     full = "_".join([*codes, *([name] if name else []), stem, *days]) + "." + suffix
     return full, "_".join([*codes, stem, *days]) + "." + suffix
 
 
-def _content_disposition(full: str, fallback: str) -> str:
+def content_disposition(full: str, fallback: str) -> str:
+    """The ``Content-Disposition`` of a download named ``full`` (``fallback``: ASCII only)."""
     simple = unicodedata.normalize("NFKD", fallback).encode("ascii", "ignore").decode("ascii")
     simple = simple.replace("\\", "_").replace('"', "_")
     return f"attachment; filename=\"{simple}\"; filename*=UTF-8''{quote(full, safe='')}"
-
-
-def _content_type(result: ExportResult) -> str:
-    if result.format == "csv":
-        return f"text/csv; charset={'GBK' if result.encoding == 'gbk' else 'utf-8'}"
-    return result.media_type
 
 
 def _chunks(file: BinaryIO) -> Iterator[bytes]:
@@ -178,6 +186,22 @@ def _chunks(file: BinaryIO) -> Iterator[bytes]:
 
 _FILE = {"type": "string", "format": "binary"}
 
+EXPORT_PATH = {
+    "what": {"type": "string", "enum": list(EXPORT_KINDS)},
+    "fmt": {"type": "string", "enum": list(FORMATS)},
+}
+"""The path arguments of an export route, described."""
+
+
+def check_export(what: str, fmt: str) -> None:
+    """Refuse (404) a ``what`` or ``fmt`` of an export route that is not offered."""
+    if what not in EXPORT_KINDS:
+        raise NotFoundError(
+            f"`what` was {what!r} but is expected to be one of {list(EXPORT_KINDS)}"
+        )
+    if fmt not in FORMATS:
+        raise NotFoundError(f"`fmt` was {fmt!r} but is expected to be one of {list(FORMATS)}")
+
 
 @endpoint(
     bp,
@@ -185,10 +209,7 @@ _FILE = {"type": "string", "format": "binary"}
     operation_id=OPERATION_ID,
     tags=("exports",),
     query=ExportQuery,
-    path={
-        "what": {"type": "string", "enum": list(EXPORT_KINDS)},
-        "fmt": {"type": "string", "enum": list(FORMATS)},
-    },
+    path=EXPORT_PATH,
     replies=(
         Reply(
             200,
@@ -215,12 +236,7 @@ def download(what: str, fmt: str, *, query: ExportQuery) -> Response:
     shp: a zip with fields.csv naming the shortened DBF fields; a street
     office's own street only.
     """
-    if what not in EXPORT_KINDS:
-        raise NotFoundError(
-            f"`what` was {what!r} but is expected to be one of {list(EXPORT_KINDS)}"
-        )
-    if fmt not in FORMATS:
-        raise NotFoundError(f"`fmt` was {fmt!r} but is expected to be one of {list(FORMATS)}")
+    check_export(what, fmt)
     options = export_query(what, query)
     out: BinaryIO = tempfile.TemporaryFile(prefix="gridgis-export-")  # noqa: SIM115
     try:
@@ -237,9 +253,9 @@ def download(what: str, fmt: str, *, query: ExportQuery) -> Response:
     except BaseException:
         out.close()
         raise
-    response = Response(_chunks(out), content_type=_content_type(result))
+    response = Response(_chunks(out), content_type=result.content_type)
     response.call_on_close(out.close)  # a download broken off, or never read
     response.content_length = size
-    response.headers["Content-Disposition"] = _content_disposition(full, fallback)
+    response.headers["Content-Disposition"] = content_disposition(full, fallback)
     response.headers["Cache-Control"] = "private, no-store"
     return response

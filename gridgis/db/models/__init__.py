@@ -75,9 +75,11 @@ from gridgis.db.models.rosters import (
     WorkerUnit,
 )
 from gridgis.db.models.system import (
+    JOB_STATES,
     USER_ROLES,
     AppUser,
     AuditLog,
+    BackgroundJob,
     DataVersion,
     LoginFailure,
     Open311Client,
@@ -94,6 +96,7 @@ __all__ = [
     "CELL_LINKS",
     "FACILITY_KINDS",
     "HAND_EDITS",
+    "JOB_STATES",
     "LAYOUT_METHODS",
     "LOCATED_BY",
     "LOCATION_FLAGS",
@@ -104,6 +107,7 @@ __all__ = [
     "WORKER_ROLE_FORMAT",
     "AppUser",
     "AuditLog",
+    "BackgroundJob",
     "Base",
     "BranchCell",
     "Building",

@@ -168,3 +168,49 @@ class DataVersion(Base):
 
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+JOB_STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
+"""Where a background job stands (:mod:`gridgis.jobs`)."""
+
+
+class BackgroundJob(Base):
+    """A long task (an export) run in the background by any process (:mod:`gridgis.jobs`).
+
+    A runner claims a ``queued`` job with ``SELECT … FOR UPDATE SKIP LOCKED``,
+    marks it ``running`` under its own ``worker`` name and refreshes
+    ``heartbeat_at`` while it runs; a ``running`` job whose heartbeat is older
+    than the stale timeout belonged to a process that died and is queued again
+    (or failed after its attempts). ``result_path`` is the file written under
+    the data home, never shown to users; ``error`` is the user's sentence.
+    """
+
+    __tablename__ = "background_job"
+    __table_args__ = (
+        CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in JOB_STATES) + ")", name="state"),
+        CheckConstraint("done >= 0 AND (total IS NULL OR total >= 0)", name="progress"),
+        Index("ix_background_job_state_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    # raw SQL: DDL, the column's default as the migration writes it.
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    owner: Mapped[str] = mapped_column(Text, index=True)
+    street_code: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text, server_default="queued")
+    done: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    message: Mapped[str | None] = mapped_column(Text)
+    result_path: Mapped[str | None] = mapped_column(Text)
+    result_name: Mapped[str | None] = mapped_column(Text)
+    media_type: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
