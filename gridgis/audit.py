@@ -115,7 +115,11 @@ writes it into each row unless given another."""
 
 # A mainland mobile number (11 digits from 13x to 19x) and an 18-character resident ID
 # number, not inside a longer run of digits (cell codes have 15 digits, communities 12).
-_MOBILE = re.compile(r"(?<![0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
+_MOBILE = re.compile(r"(?<![0-9])(1[3-9][0-9][ -]?)([0-9]{4})([ -]?[0-9]{4})(?![0-9])")
+# A landline with its area code (0 and 2-3 digits, as 0594-2345678 or 059412345678), and an
+# e-mail address: the local number but its last three digits, the mailbox but its first letter.
+_LANDLINE = re.compile(r"(?<![0-9])(0[1-9][0-9]{1,2}-?)([2-9][0-9]{3,4})([0-9]{3})(?![0-9])")
+_EMAIL = re.compile(r"(?<![\w.+-])([\w])[\w.+-]*(@[\w-]+(?:\.[\w-]+)+)")
 _ID_CARD = re.compile(r"(?<![0-9])([0-9]{6})([0-9]{8})([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
 
 
@@ -136,6 +140,8 @@ def cli_actor() -> str:
 
 def _mask_text(value: str) -> str:
     value = _MOBILE.sub(lambda m: f"{m[1]}****{m[3]}", value)
+    value = _LANDLINE.sub(lambda m: f"{m[1]}{'*' * len(m[2])}{m[3]}", value)
+    value = _EMAIL.sub(lambda m: f"{m[1]}***{m[2]}", value)
     return _ID_CARD.sub(lambda m: f"{m[1]}********{m[3]}", value)
 
 

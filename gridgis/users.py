@@ -441,8 +441,8 @@ def add_user(
             after={
                 "role": role,
                 "street_code": added.street_code,
-                "worker_id": worker_id,
-                "department_code": department,
+                **({"worker_id": worker_id} if worker_id is not None else {}),
+                **({"department_code": department} if department is not None else {}),
                 "password": "set",
             },
             street_code=added.street_code,

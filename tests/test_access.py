@@ -26,8 +26,8 @@ from gridgis.web.errors import wants_json
 
 ROLES = ("admin", "street", "analyst")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-ANALYST_MAY_CHANGE = {"auth.change_password"}
-"""What an analyst may post: signing in and out, its own password."""
+ANALYST_MAY_CHANGE = {"auth.change_password", "export_jobs.start_export", "export_jobs.cancel_job"}
+"""What an analyst may post: signing in and out, its own password, its export jobs."""
 
 
 @pytest.fixture(scope="module")

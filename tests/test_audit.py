@@ -355,3 +355,20 @@ def test_the_audit_command(env_database: str, engine: Engine) -> None:
     bad = runner.invoke(main, ["audit", "--since", "yesterday"])
     assert bad.exit_code == 1 and "`since` was 'yesterday'" in bad.output
     assert runner.invoke(main, ["audit", "--actor", "nobody"]).output == "no audit rows match\n"
+
+
+@pytest.mark.parametrize(
+    ("text_in", "text_out"),
+    [
+        ("联系 13812345678", "联系 138****5678"),
+        ("联系 138 1234 5678 或 138-1234-5678", "联系 138 **** 5678 或 138-****-5678"),
+        ("座机 0594-2345678，或 059428765432", "座机 0594-****678，或 0594*****432"),
+        ("邮箱 wang.fang+ts@example.com.cn", "邮箱 w***@example.com.cn"),
+        ("网格 350304001001001，社区 350304001001", "网格 350304001001001，社区 350304001001"),
+        ("身份证 35030419900101123X", "身份证 350304********123X"),
+    ],
+)
+def test_people_s_numbers_and_emails_in_free_text_are_masked(text_in: str, text_out: str) -> None:
+    from gridgis.audit import mask_person_data
+
+    assert mask_person_data(text_in) == text_out

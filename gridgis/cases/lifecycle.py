@@ -347,8 +347,11 @@ def advance_case(
             object_id=case_id,
             before={
                 "step": current,
-                "department_code": record["department_code"],
-                "assignee": record["assignee"],
+                **(
+                    {"department_code": record["department_code"], "assignee": record["assignee"]}
+                    if step in ("dispatched", "returned")
+                    else {}
+                ),
             },
             after=after,
             street_code=case["street_code"],

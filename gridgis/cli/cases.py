@@ -58,22 +58,45 @@ def case_show_cmd(case_id: int) -> None:
     callback=_iso_time,
     help="When, ISO 8601 (default now; without a zone: China Standard Time).",
 )
+@click.option("--note", default=None, help="What the step says (required for returned 退单).")
+@click.option("--department", default=None, help="dispatched: the department's code.")
+@click.option("--assignee", default=None, help="dispatched: who in the department handles it.")
 @friendly
-def case_advance_cmd(case_id: int, step: str, actor: str, at: Any) -> None:
-    """Move case ID on to its next STEP, or reject it.
+def case_advance_cmd(
+    case_id: int,
+    step: str,
+    actor: str,
+    at: Any,
+    note: str | None,
+    department: str | None,
+    assignee: str | None,
+) -> None:
+    """Move case ID on to its next STEP, send it back, or reject it.
 
     STEP is registered 立案, dispatched 派遣, handled 处置, verified 核查,
-    closed 结案 (one after the other), or rejected 作废 (from any open step).
+    closed 结案 (one after the other), returned 退单 (a department sends a
+    dispatched case back, with --note), or rejected 作废 (from any open step).
+    dispatched on a dispatched case reassigns it (改派).
     """
     from gridgis.cases import advance_case
     from gridgis.db.engine import get_engine
     from gridgis.db.models import CASE_STEP_NAMES_ZH
 
-    case = advance_case(get_engine(), case_id, step, actor=actor, at=at)
+    case = advance_case(
+        get_engine(),
+        case_id,
+        step,
+        actor=actor,
+        at=at,
+        note=note,
+        department=department,
+        assignee=assignee,
+    )
     now = case["step"]
+    sent = f"; dispatched to {case['department_code']}" if case["department_code"] else ""
     click.echo(
         f"case {case['id']}: {now} ({CASE_STEP_NAMES_ZH[now]}) at {case[now + '_at']} "
-        f"by {case[now + '_by']}; deadline {case['deadline']}"
+        f"by {case[now + '_by']}{sent}; deadline {case['deadline']}"
         + (" (overdue, 超期)" if case["overdue"] else "")
         + (" (closed late, 逾期结案)" if case["closed_late"] else "")
     )

@@ -51,6 +51,7 @@ from gridgis import audit
 from gridgis.codes import check_code
 from gridgis.db.layout import current_version, publish_cells
 from gridgis.db.models import (
+    AppUser,
     BranchCell,
     Building,
     Case,
@@ -317,6 +318,8 @@ def _clearing(district: str) -> list[tuple[str, Delete]]:
         ("worker_cell", delete(WorkerCell).where(or_(
             WorkerCell.cell_id.in_(cells), WorkerCell.worker_id.in_(workers),
         ))),
+        # a grid worker's login goes with the worker (its sessions with it)
+        ("app_user", delete(AppUser).where(AppUser.worker_id.in_(workers))),
         ("grid_worker", delete(GridWorker).where(GridWorker.street_code.like(like))),
         ("branch_cell", delete(BranchCell).where(BranchCell.cell_id.in_(cells))),
         ("party_branch", delete(PartyBranch).where(or_(

@@ -323,6 +323,46 @@ def write_facilities(facilities: gpd.GeoDataFrame, folder: str | Path) -> Path:
     return path
 
 
+DEPARTMENTS_FILE = "职能部门.csv"
+"""The demo's register of departments (:func:`gridgis.registers.departments.import_departments`)."""
+
+DISTRICT_DEPARTMENTS: tuple[tuple[str, str, str], ...] = (
+    ("CG", "城市管理局", "市容环境、道路设施"),
+    ("ZJ", "住房和城乡建设局", "物业管理"),
+    ("SJ", "市场监督管理局", "工商食药"),
+    ("GA", "公安分局", "治安隐患"),
+    ("HB", "生态环境分局", "环境保护"),
+    ("YJ", "应急管理局", "消防安全"),
+)
+"""A district's departments in the demo: code suffix, name, the categories each handles."""
+STREET_DEPARTMENT = ("ZZ", "综治办", "矛盾纠纷、社情民意、便民代办")
+"""Each street's own office (街道综治办) and the categories it handles in its street."""
+
+
+def department_register(district: str, streets: pd.DataFrame) -> pd.DataFrame:
+    """The demo's departments as a district office's sheet: the district's departments
+    (codes ``<district>-CG``…) and each street's 综治办 (``<street>-ZZ``), with the
+    categories each handles by default."""
+    rows = [
+        (f"{district}-{suffix}", name, district, "", categories)
+        for suffix, name, categories in DISTRICT_DEPARTMENTS
+    ]
+    suffix, name, categories = STREET_DEPARTMENT
+    rows += [
+        (f"{code}-{suffix}", f"{street_name}{name}", "", code, categories)
+        for code, street_name in zip(streets["code"], streets["name"], strict=True)
+    ]
+    return pd.DataFrame(rows, columns=["编码", "名称", "区县", "街道", "事件类别"])
+
+
+def write_departments(district: str, streets: pd.DataFrame, folder: str | Path) -> Path:
+    """Write :func:`department_register` as ``folder``/:data:`DEPARTMENTS_FILE` (UTF-8 CSV)."""
+    path = Path(folder) / DEPARTMENTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    department_register(district, streets).to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
 def _local_times(values: pd.Series) -> pd.Series:
     """``2025-03-01 08:30:00`` in China Standard Time, as an office's export writes them;
     blank for none (vectorised: ``.dt.strftime`` is much slower on a year of cases)."""

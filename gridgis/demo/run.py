@@ -23,6 +23,7 @@ from gridgis.demo.files import (
     write_branches,
     write_buildings,
     write_cases,
+    write_departments,
     write_facilities,
     write_inspections,
     write_roads,
@@ -436,6 +437,7 @@ def _load(
     from gridgis.db import bulk
     from gridgis.registers.branches import import_branches
     from gridgis.registers.buildings import import_buildings
+    from gridgis.registers.departments import import_departments
     from gridgis.registers.facilities import import_facilities
     from gridgis.registers.units import import_units
     from gridgis.registers.workers import import_workers
@@ -446,6 +448,7 @@ def _load(
         "workers": import_workers,
         "branches": import_branches,
         "facilities": import_facilities,
+        "departments": import_departments,
     }
     imported: dict[str, float] = {}
 
@@ -496,7 +499,7 @@ def _load(
             run(conn, "units")
 
     def import_after_cells(conn: Connection) -> None:
-        for kind in ("workers", "branches", "facilities"):
+        for kind in ("workers", "branches", "facilities", "departments"):
             if kind not in files:
                 continue
             report = run(conn, kind)
@@ -507,6 +510,10 @@ def _load(
                 _check_placed(placed, expected["community_code"], files[kind], "community")
                 _check_placed(placed.str[:9], expected["street_code"], files[kind], "street")
         import_cases_files(conn)
+        if "departments" in files:  # the cases dispatched go to the departments of the rules
+            from gridgis.cases.departments import dispatch_rules_apply
+
+            dispatch_rules_apply(conn, actor=IMPORTED_BY)
         if "inspections" in files:
             import_inspections_file(conn)
 
@@ -713,6 +720,7 @@ def run_demo(
             "workers": write_workers(demo.workers, demo.worker_cells, folder),
             "branches": write_branches(demo.branches, demo.branch_cells, folder),
             "facilities": write_facilities(demo.facilities, folder),
+            "departments": write_departments(prof.code, demo.streets, folder),
             "inspections": write_inspections(demo.inspections, folder),
         }
         case_files = write_cases(demo.cases, folder)
