@@ -675,6 +675,7 @@ def _new_case(row: _Inserted, values: Mapping[str, Any]) -> dict[str, Any]:
         case[f"{step}_at"] = case[f"{step}_by"] = None
     case["reported_at"] = _iso(values["reported_at"])
     case["reported_by"] = values["reported_by"]
+    case["merged_into"] = None  # just filed: merged into nothing
     return case
 
 
