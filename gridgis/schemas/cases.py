@@ -174,6 +174,11 @@ class _CaseFields(Answer):
     closed_late: bool = Field(description="逾期结案: closed after its deadline.")
     reported_at: str = Field(json_schema_extra={"format": "date-time"})
     reported_by: str | None
+    merged_into: int | None = Field(
+        ge=1,
+        le=MAX_ID,
+        description="合并: the case this one was merged into (it is then rejected).",
+    )
 
 
 _STEP_FIELDS: dict[str, Any] = {
