@@ -267,6 +267,24 @@ class Settings(BaseSettings):
         ge=0,
         allow_inf_nan=False,
     )
+    duplicate_metres: float = _setting(
+        50.0,
+        description="a new case within this many metres of an open case of the same category "
+        "(and within `GRIDGIS_DUPLICATE_DAYS` of it) is shown as a likely duplicate (疑似重复)",
+        allowed="a number of metres > 0 and at most 10000",
+        gt=0,
+        le=10_000,
+        allow_inf_nan=False,
+    )
+    duplicate_days: float = _setting(
+        7.0,
+        description="how many days before or after an open case's report a new case of the "
+        "same category nearby is shown as a likely duplicate (疑似重复)",
+        allowed="a number of days > 0 and at most 366",
+        gt=0,
+        le=366,
+        allow_inf_nan=False,
+    )
     # -- registers (gridgis import buildings --estimate-households) -------------------------
     storey_height: float = _setting(
         3.0,

@@ -7,7 +7,8 @@ Which cases count
     Cases are counted in the cell they were filed in (``case_record.cell_id``,
     which does not change when the layout does), filtered by category and by
     ``reported_at`` (``since`` inclusive, ``until`` exclusive). Rejected cases
-    (作废: duplicates, false reports) are left out unless ``include_rejected``.
+    (作废: duplicates, false reports) are left out unless ``include_rejected``;
+    cases merged into another (合并) always are (they count through that case).
     Cases filed in no cell (outside every cell, unmatched addresses) are in
     no cell's count and are not drawn on the heat map either, so the two
     layers agree.
@@ -68,7 +69,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, array_agg
 
 from gridgis.analysis.hotspots import hotspots
 from gridgis.analysis.neighbours import active_cell_neighbours
-from gridgis.cases import period_clauses, resolve_categories
+from gridgis.cases import is_merged, period_clauses, resolve_categories
 from gridgis.codes import check_code
 from gridgis.db import queries
 from gridgis.db.models import (
@@ -223,6 +224,7 @@ def _filter(
         case_where.append(Case.category_code == any_(literal(categories, ARRAY(Text))))
     if not include_rejected:
         case_where.append(Case.rejected_at.is_(None))
+    case_where.append(~is_merged())  # counted once, through the case it was merged into
     return _Filter(cell_where, case_where, categories)
 
 

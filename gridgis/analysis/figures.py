@@ -30,7 +30,9 @@ and the district but in no community or cell, so only for the cell counts are
 parents the exact sums of their children.
 
 ``cases``
-    Every case filed, rejected ones included.
+    Every case filed, rejected ones included. In every case figure, a case merged
+    into another (合并, :func:`gridgis.cases.is_merged`) is left out: it is counted
+    once, through the case it was merged into.
 ``open_cases``
     Cases neither closed (结案) nor rejected (作废).
 ``overdue_cases``
@@ -107,6 +109,7 @@ from sqlalchemy.orm import QueryableAttribute
 from gridgis.cases import (
     is_closed_late,
     is_closed_on_time,
+    is_merged,
     is_overdue,
     period_clauses,
     resolve_categories,
@@ -272,7 +275,10 @@ def _figures_select(
     ).select_from(Case)
     if level == "cell":
         case_agg = case_agg.join(GridCell, GridCell.id == Case.cell_id)
-    case_agg_cte = case_agg.where(key.like(prefix), *case_where).group_by(key).cte("case_agg")
+    counted = ~is_merged()  # a merged case (合并) counts once, through the case it joined
+    case_agg_cte = (
+        case_agg.where(key.like(prefix), counted, *case_where).group_by(key).cte("case_agg")
+    )
 
     k, c = cell_agg.c, case_agg_cte.c
     columns: list[ColumnElement[Any]] = [

@@ -8,6 +8,11 @@ is stored with its time and who took it (``<step>_at`` / ``<step>_by`` in
 refuses to move a case backwards or to change a finished one. This module
 checks the same rules first, so that the errors say plainly what was wrong.
 
+Near-duplicates (疑似重复) and merging (合并): :func:`likely_duplicates` and
+:func:`duplicates_of` find open cases of the same category nearby (50 m) and
+close in time (7 days); :func:`merge_cases` links a duplicate to the case it
+repeats and finishes it, so that it is counted once (:mod:`gridgis.cases.duplicates`).
+
 Deadlines: each category (``case_category``) has a time limit in hours; a
 case's ``deadline`` is its report time plus the limit in force when it was
 filed. A case is *overdue* (超期) when it is open (neither closed nor rejected)
@@ -65,6 +70,9 @@ from gridgis.cases.deadlines import deadline_hours, set_deadline_hours
 from gridgis.cases.deadlines import is_closed_late as is_closed_late
 from gridgis.cases.deadlines import is_closed_on_time as is_closed_on_time
 from gridgis.cases.deadlines import is_overdue as is_overdue
+from gridgis.cases.duplicates import MAX_DUPLICATES as MAX_DUPLICATES
+from gridgis.cases.duplicates import duplicates_of, likely_duplicates, merge_cases, merged_from
+from gridgis.cases.duplicates import is_merged as is_merged
 from gridgis.cases.filing import create_case
 from gridgis.cases.lifecycle import add_note, advance_case, case_timeline, escalate_case
 from gridgis.cases.records import MAX_LIMIT as MAX_LIMIT
@@ -85,10 +93,14 @@ __all__ = [
     "case_timeline",
     "create_case",
     "deadline_hours",
+    "duplicates_of",
     "escalate_case",
     "get_case",
+    "likely_duplicates",
     "list_cases",
     "load_categories",
+    "merge_cases",
+    "merged_from",
     "resolve_categories",
     "set_deadline_hours",
 ]

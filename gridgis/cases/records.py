@@ -166,9 +166,10 @@ def get_case(connection: Engine | Connection, case_id: int) -> dict[str, Any]:
     ``raw_y``, ``raw_crs``, ``located_by``, ``location_flag``, ``building_id``,
     ``match_score``, ``cell_code``, ``community_code``, ``street_code``,
     ``step``, ``deadline``, ``overdue`` (超期: open and past the deadline now),
-    ``closed_late`` (逾期结案: closed after the deadline), and ``<step>_at`` /
+    ``closed_late`` (逾期结案: closed after the deadline), ``<step>_at`` /
     ``<step>_by`` for reported, registered, dispatched, handled, verified, closed,
-    rejected.
+    rejected, and ``merged_into``: the case it was merged into (合并; it is then
+    ``rejected`` at the merge, see :mod:`gridgis.cases.duplicates`), else ``None``.
 
     Raises
     ------

@@ -29,6 +29,7 @@ from sqlalchemy.orm import aliased
 
 from gridgis.cases.base import _now, period_clauses
 from gridgis.cases.deadlines import is_closed_late, is_closed_on_time, is_overdue
+from gridgis.cases.duplicates import is_merged
 from gridgis.codes import LEVEL_DIGITS
 from gridgis.db import queries
 from gridgis.db.locate import cell_at
@@ -94,7 +95,8 @@ def _stats_select(
         cell = cell_at(Case.geom).lateral("a")
         current = func.left(cell.c.code, LEVEL_DIGITS[level])
         areas = select(*_CASE_TIMES, current.label("area_code")).outerjoin(cell, true())
-    picked = areas.where(*period).cte("picked")
+    # A merged case (合并) counts once, through the case it was merged into.
+    picked = areas.where(*period, ~is_merged()).cte("picked")
     times = aliased(Case, picked)  # the case times of picked, for the rules of deadlines.py
     # Hours as numeric / numeric (3600.0, one decimal): PostgreSQL's exact division, rounded
     # once, when percentile_cont takes it as a float8.
@@ -198,7 +200,8 @@ def case_stats(
         ``code``, ``name``
             The area.
         ``cases``
-            Cases reported (all, rejected included).
+            Cases reported (all, rejected included; a case merged into another, 合并,
+            is left out: it counts through that case).
         ``closed``, ``rejected``
             Cases closed (结案) and rejected (作废).
         ``closed_on_time``

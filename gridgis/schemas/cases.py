@@ -237,7 +237,11 @@ class _CaseFields(Answer):
         json_schema_extra={"format": "date-time"}, description="督办: last escalated at."
     )
     escalated_by: str | None
-    merged_into: int | None = Field(description="合并: the case this one was merged into.")
+    merged_into: int | None = Field(
+        ge=1,
+        le=MAX_ID,
+        description="合并: the case this one was merged into (it is then rejected).",
+    )
     event_id: int | None = Field(
         None, description="In a step's answer: the timeline entry the step made."
     )

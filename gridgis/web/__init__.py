@@ -31,6 +31,7 @@ from gridgis.web import (
     density_api,
     density_pages,
     departments_api,
+    duplicates_api,
     editing,
     errors,
     export_api,
@@ -143,6 +144,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(cases_api.bp)
     app.register_blueprint(departments_api.bp)
+    app.register_blueprint(duplicates_api.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(tiles_views.bp)

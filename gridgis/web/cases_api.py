@@ -8,7 +8,9 @@ Routes
     ``external_id``, ``reported_at``). Answers 201 with the case and a
     ``Location`` header.
 ``GET /api/cases/<id>``
-    One case.
+    One case, with its likely duplicates (``duplicates``, 疑似重复) and the cases
+    merged into it (``merged_from``); a new case's answer has its ``likely_duplicates``.
+    Merging is :mod:`gridgis.web.duplicates_api`'s.
 ``POST /api/cases/<id>/steps``
     Move a case on (body ``{"step", "at"}``); answers the case.
 ``GET /api/cases?street=&community=&cell=&category=&step=&overdue=&closed_late=&since=&until=``
@@ -61,6 +63,7 @@ new cases be answered before they reach the disk.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +95,7 @@ from gridgis.schemas.cases import (
     TimelineEntry,
 )
 from gridgis.schemas.common import MAX_ID
+from gridgis.schemas.duplicates import CaseDetail, FiledCase
 from gridgis.web.auth import current_user, policy
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Link, Reply, endpoint
@@ -108,6 +112,9 @@ __all__ = [
     "intake_durable",
     "scoped_case",
     "signed_in_name",
+    "visible_duplicates",
+    "with_duplicates",
+    "with_likely_duplicates",
 ]
 
 bp = Blueprint("cases", __name__, url_prefix="/api")
@@ -306,8 +313,8 @@ def file_case(*, actor: str | None = None, **fields: Any) -> dict[str, Any]:
     replies=(
         Reply(
             201,
-            Case,
-            "The case as stored.",
+            FiledCase,
+            "The case as stored, with its likely duplicates (疑似重复).",
             headers={"Location": "URL of the new case."},
             links={
                 "GetCase": Link("getCase", {"case_id": "$response.body#/id"}, "The new case."),
@@ -324,7 +331,7 @@ def create_case(*, body: NewCase) -> tuple[Response, int, dict[str, str]]:
     fields = {key: value for key, value in body if value is not None}
     case = file_case(**fields, reported_by=signed_in_name())
     location = url_for("cases.get_case", case_id=case["id"])
-    return jsonify(case), 201, {"Location": location}
+    return jsonify(with_likely_duplicates(case)), 201, {"Location": location}
 
 
 @endpoint(
@@ -333,12 +340,12 @@ def create_case(*, body: NewCase) -> tuple[Response, int, dict[str, str]]:
     operation_id="getCase",
     tags=("cases",),
     roles=CASE_ROLES,
-    replies=(Reply(200, Case, "The case."),),
+    replies=(Reply(200, CaseDetail, "The case, with its likely duplicates."),),
     errors=(404,),
 )
 def get_case(case_id: int) -> Response:
     """One case."""
-    return jsonify(scoped_case(case_id))
+    return jsonify(with_duplicates(scoped_case(case_id)))
 
 
 @endpoint(
@@ -525,6 +532,44 @@ def case_stats(*, query: CaseStatsQuery) -> Response:
 def categories() -> Response:
     """Case categories with their time limits to close."""
     return jsonify(cases.case_categories(get_engine()))
+
+
+# --- likely duplicates (疑似重复; the routes are gridgis.web.duplicates_api's) ---------------
+
+
+def visible_duplicates(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The likely duplicates the user may see (a street office: those in its street; a
+    grid worker or department: the cases it sees)."""
+    rules = policy()
+    if rules.role in ("worker", "department"):
+        engine = get_engine()
+        return [row for row in found if rules.may_see_case(cases.get_case(engine, row["id"]))]
+    return [row for row in found if rules.may_see(row["street_code"])]
+
+
+def with_likely_duplicates(case: dict[str, Any]) -> dict[str, Any]:
+    """``case`` (just filed) with ``likely_duplicates``: the open cases it may repeat.
+
+    Looked up after the case is stored, apart from the tuned filing itself.
+    """
+    found = cases.likely_duplicates(
+        get_engine(),
+        case["id"],
+        category=case["category"],
+        lon=case["lon"],
+        lat=case["lat"],
+        at=dt.datetime.fromisoformat(case["reported_at"]),
+    )
+    return case | {"likely_duplicates": visible_duplicates(found)}
+
+
+def with_duplicates(case: dict[str, Any]) -> dict[str, Any]:
+    """``case`` with its ``duplicates`` (both ways) and the cases ``merged_from`` it."""
+    engine = get_engine()
+    return case | {
+        "duplicates": visible_duplicates(cases.duplicates_of(engine, case["id"])),
+        "merged_from": cases.merged_from(engine, case["id"]),
+    }
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
