@@ -166,6 +166,14 @@ class Policy:
         """Whether the user may change what lies in the area ``code`` (cases, cells, layouts)."""
         return self.changes_anything and self.may_see(code)
 
+    def may_see_people(self, code: str | None) -> bool:
+        """Whether the user sees people's names and phones as stored in the area ``code``
+        (an administrator everywhere; a street office and a grid worker in their street);
+        others see them masked."""
+        if self.role == "admin":
+            return True
+        return self.role in ("street", "worker") and self.may_see(code)
+
     def may_file(self, code: str | None) -> bool:
         """Whether the user may file a case that falls in the area ``code``: where it may
         change things, and a grid worker anywhere in its street."""

@@ -25,8 +25,10 @@ web app's catalog, or a library's message without the job folder's path).
 
 Examples
 --------
+>>> import pathlib, tempfile
+>>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> job = submit(engine, "export", {"what": "cases", "fmt": "xlsx"}, owner="analyst1")
->>> run_one(engine, home / "jobs", worker="doc").state
+>>> run_one(engine, folder, worker="doc").state
 'done'
 """
 
@@ -159,7 +161,7 @@ def submit(
             .values(kind=kind, params=dict(params), owner=owner, street_code=street)
             .returning(*_COLUMNS)
         ).one()
-        conn.exec_driver_sql(f"NOTIFY {CHANNEL}")  # raw SQL: NOTIFY has no expression
+        conn.execute(select(func.pg_notify(CHANNEL, "")))  # wakes the runners that listen
     return _job(row)
 
 

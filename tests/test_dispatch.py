@@ -37,7 +37,34 @@ def app_database_url(demo_url: str) -> str:
 
 @pytest.fixture
 def db(demo_engine: Engine) -> Engine:
+    """This test's copy of the demo, without the demo's departments (each test adds its own)."""
+    with demo_engine.begin() as conn:
+        conn.execute(text("UPDATE case_record SET department_code = NULL"))
+        conn.execute(text("DELETE FROM case_event"))
+        conn.execute(text("DELETE FROM dispatch_rule"))
+        conn.execute(text("DELETE FROM department"))
     return demo_engine
+
+
+def test_the_demo_has_departments_and_its_dispatched_cases_theirs(demo_engine: Engine) -> None:
+    with demo_engine.connect() as conn:
+        departments = conn.execute(text("SELECT count(*) FROM department")).scalar_one()
+        streets = conn.execute(text("SELECT count(*) FROM street")).scalar_one()
+        without = conn.execute(
+            text(
+                "SELECT count(*) FROM case_record WHERE dispatched_at IS NOT NULL "
+                "AND department_code IS NULL AND community_code IS NOT NULL"
+            )
+        ).scalar_one()
+        serving = conn.execute(
+            text(
+                "SELECT count(*) FROM case_record c JOIN department d "
+                "ON d.code = c.department_code "
+                "WHERE c.community_code NOT LIKE coalesce(d.street_code, d.district_code) || '%'"
+            )
+        ).scalar_one()
+    assert departments == 6 + streets
+    assert without == 0 and serving == 0
 
 
 def _district_and_street(db: Engine) -> tuple[str, str, str]:

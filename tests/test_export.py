@@ -971,3 +971,25 @@ def test_old_times_are_exported_at_plus_eight_hours(demo_engine: Engine, tmp_pat
     sheet = openpyxl.load_workbook(tmp_path / "old.xlsx", read_only=True).worksheets[0]
     header, first = list(sheet.iter_rows(values_only=True))[:2]
     assert first[header.index("reported_at")] == dt.datetime(1900, 1, 1, 8, 0)
+
+
+def test_tables_can_have_chinese_headers_and_registers_keep_their_own(
+    db: Engine, street: str, tmp_path: Path
+) -> None:
+    coded = export(db, "stats", "xlsx", tmp_path / "c.xlsx", street=street, level="community")
+    named = export(
+        db, "stats", "xlsx", tmp_path / "z.xlsx", street=street, level="community", headers="zh"
+    )
+    sheet = openpyxl.load_workbook(tmp_path / "z.xlsx", read_only=True).worksheets[0]
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert "户数" in header and "按期结案率" in header and "households" not in header
+    assert [f.short for f in named.fields] == header
+    assert [f.full for f in named.fields] == [f.short for f in coded.fields]
+    export(db, "cases", "csv", tmp_path / "z.csv", street=street, headers="zh")
+    with (tmp_path / "z.csv").open(encoding="utf-8-sig") as f:
+        first = next(csv.reader(f))
+    assert "超期" in first and "逾期结案" in first and len(set(first)) == len(first)
+    with pytest.raises(InputError, match="`headers` was 'zh' but a register"):
+        export(db, "buildings", "csv", tmp_path / "b.csv", headers="zh")
+    with pytest.raises(InputError, match="`headers` was 'fr'"):
+        export(db, "stats", "csv", tmp_path / "f.csv", headers="fr")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import openpyxl
 import pyogrio
 import pytest
 import shapefile  # pyshp
@@ -349,6 +350,18 @@ def test_the_form_sends_its_choices_to_the_api(
         "level": ["community"],
     }
     assert office.get("/export/download?what=cells&fmt=pdf").status_code == 400
+    # Chinese headers as the page offers them by default, for CSV and Excel only.
+    page = office.get("/export?lang=zh").get_data(as_text=True)
+    assert '<option value="zh" selected>' in page
+    english = office.get("/export?lang=en").get_data(as_text=True)
+    assert '<option value="codes" selected>' in english
+    named = office.get(f"/export/download?what=stats&fmt=xlsx&area={streets[0]}&headers=zh")
+    target = urlsplit(named.headers["Location"])
+    assert parse_qs(target.query)["headers"] == ["zh"]
+    sheet = openpyxl.load_workbook(io.BytesIO(office.get(target.path + "?" + target.query).data))
+    assert "户数" in [c.value for c in sheet.worksheets[0][1]]
+    shp = office.get(f"/export/download?what=cells&fmt=shp&area={streets[0]}&headers=zh")
+    assert "headers" not in parse_qs(urlsplit(shp.headers["Location"]).query)
 
 
 def test_an_area_page_links_its_downloads(web: Flask, demo_db: str, streets: list[str]) -> None:
@@ -401,7 +414,8 @@ def test_a_street_office_downloads_from_the_form(
         saved = tmp_path / download.suggested_filename
         download.save_as(saved)
     rows = list(csv.DictReader(io.StringIO(saved.read_bytes().decode("gbk"))))
-    assert rows and {r["community_code"] for r in rows} == {community}
+    # The page asks for Chinese headers by default in its Chinese UI.
+    assert rows and {r["社区编码"] for r in rows} == {community}
     watch.assert_clean()
 
 

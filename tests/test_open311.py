@@ -392,6 +392,17 @@ def test_with_public_reading_off_every_resource_needs_a_key_a_token_or_a_session
     assert "CSRF" in _error(no_csrf, 400)
     with_csrf = session.post(f"{V2}/requests.json", json=body, headers={"X-CSRF-Token": csrf})
     assert _json(with_csrf, 201)[0]["service_request_id"] != request_id
+    # The served description says so: no read without a key (and a 401 documented).
+    paths = _json(anonymous.get("/api/openapi.json"), 200)["paths"]
+    reads = {path: paths[path]["get"] for path in paths if path.startswith(V2)}
+    assert reads and all({} not in op["security"] for op in reads.values())
+    assert all("401" in op["responses"] for op in reads.values())
+
+
+def test_with_public_reading_on_the_description_says_reads_need_no_key(app: Flask) -> None:
+    paths = _json(app.test_client().get("/api/openapi.json"), 200)["paths"]
+    reads = {path: paths[path]["get"] for path in paths if path.startswith(V2)}
+    assert reads and all({} in op["security"] for op in reads.values())
 
 
 # --- client keys ---------------------------------------------------------------------------------

@@ -262,6 +262,11 @@ def test_cell_map_draws_the_cells_offline(
         assert re.search(r"^网格 350304[0-9]{9}$", text_shown, flags=re.MULTILINE)
         assert MARKUP_NAME in text_shown
         assert popup.locator("img").count() == 0
+        # The card follows: workers (masked for an analyst), cases, a link to their list.
+        link = popup.locator("a.cell-popup-link")
+        link.wait_for()
+        assert re.search(r"/cases\?cell=350304[0-9]{9}$", link.get_attribute("href") or "")
+        assert re.search(r"[0-9]+ 件未结，其中 [0-9]+ 件超期", popup.inner_text())
         assert page.evaluate("() => window.__xss") is None
         page.screenshot(path=str(SCREENSHOTS / "cells-map-popup.png"))
 

@@ -13,12 +13,12 @@ trail.
 
 Examples
 --------
->>> add_department(engine, "CG", "城市管理局", district="350304", actor="cli:admin")["name"]
-'城市管理局'
->>> add_rule(engine, "city_appearance", "CG", actor="cli:admin")["department_code"]
-'CG'
->>> default_department(engine, "city_appearance", "350304001007")
-'CG'
+>>> add_department(engine, "WS", "卫生健康局", district="350304", actor="cli:admin")["name"]
+'卫生健康局'
+>>> add_rule(engine, "errand", "WS", area="350304001", actor="cli:admin")["department_code"]
+'WS'
+>>> default_department(engine, "errand", "350304001007")
+'WS'
 """
 
 from __future__ import annotations
@@ -358,9 +358,9 @@ def dispatch_rules_apply(bind: Engine | Connection, *, actor: str) -> int:
         audit.record(
             conn,
             actor=actor,
-            action="update",
-            object_type="case",
+            action="apply",
+            object_type="dispatch_rule",
             object_id=None,
-            after={"department_code": "by dispatch rules", "cases": changed},
+            after={"cases_given_a_department": changed},
         )
         return int(changed)

@@ -232,9 +232,11 @@ def advance_case(
     ... )
     >>> advance_case(engine, case["id"], "registered", actor="镇海街道网格中心")["step"]
     'registered'
+    >>> advance_case(engine, case["id"], "dispatched", actor="镇海街道网格中心")["department_code"]
+    '350304-YJ'
     >>> advance_case(engine, case["id"], "dispatched", actor="镇海街道网格中心",
-    ...              department="XF")["department_code"]
-    'XF'
+    ...              department="350304001-ZZ")["department_name"]  # 改派 to the street's office
+    '镇海街道综治办'
     """
     case_id = _check_case_id(case_id)
     returning = isinstance(step, str) and step.strip() in ("returned", "退单")

@@ -133,6 +133,7 @@ from gridgis.export.writers import (
     _write_gpkg,
     _write_shp,
     _write_xlsx,
+    header_names,
 )
 from gridgis.times import CHINA_TZ, aware
 
@@ -141,6 +142,7 @@ __all__ = [
     "EXPORT_KINDS",
     "FIELD_ABBREVIATIONS",
     "FORMATS",
+    "HEADER_CHOICES",
     "REGISTER_KINDS",
     "ExportResult",
     "FieldName",
@@ -153,6 +155,8 @@ EXPORT_KINDS: tuple[str, ...] = ("cells", "cases", "inspections", "stats")
 """What :func:`export` can export for analysts (every format)."""
 
 REGISTER_KINDS: tuple[str, ...] = tuple(REGISTERS)
+HEADER_CHOICES: tuple[str, ...] = ("codes", "zh")
+"""The header rows of CSV and Excel files: the fields' codes, or their Chinese names."""
 """The registers :func:`export` writes so that their importers read them back
 (:mod:`gridgis.export.registers`): ``buildings``."""
 
@@ -266,6 +270,7 @@ def export(
     reveal: Reveal = False,
     actor: str | None = None,
     progress: Progress | None = None,
+    headers: str = "codes",
 ) -> ExportResult:
     """Export cells, cases, inspections, statistics or a register to a file.
 
@@ -316,6 +321,11 @@ def export(
         once for GeoJSON; first ``(0, rows)`` once the rows are read. It may
         raise to stop the export (nothing is left half-written at ``out``'s path).
         Without it nothing is counted.
+    headers:
+        The header row of a CSV or Excel file: ``"codes"`` (the field names, as
+        scripts read them; the default) or ``"zh"`` (the fields' Chinese names, 户数,
+        按期结案率 …, as people read them; a name used twice keeps its code). The other
+        formats always have the codes (their field list says the Chinese).
 
     Returns
     -------
@@ -358,6 +368,12 @@ def export(
             f"in GBK; {form} text is always UTF-8"
         )
     chosen_level = _choice("level", level, ("cell", "community", "street"))
+    chosen_headers = _choice("headers", headers, HEADER_CHOICES)
+    if chosen_headers != "codes" and kind in REGISTERS:
+        raise InputError(
+            f"`headers` was {headers!r} but a register is written with its importer's "
+            "headers, so that it reads back"
+        )
     spec, spec_name, declared = _target(crs)
     start = _moment(since, "since")
     end = _moment(until, "until")
@@ -427,14 +443,15 @@ def export(
             _write_geojson(layers, target, declared, base, progress)
         else:
             header, kinds = _columns(layers)
+            shown = header_names(layers[0], header, chosen_headers)
             fields = [
-                FieldName(base, c, c, k, _description(layers[0], c))
-                for c, k in zip(header, kinds, strict=True)
+                FieldName(base, name, c, k, _description(layers[0], c))
+                for name, c, k in zip(shown, header, kinds, strict=True)
             ]
             if form == "csv":
-                _write_csv(layers, target, chosen_encoding, progress)
+                _write_csv(layers, target, chosen_encoding, progress, header=shown)
             else:
-                truncated = _write_xlsx(layers, target, base, progress)
+                truncated = _write_xlsx(layers, target, base, progress, header=shown)
         if form != "shp":
             files = [path.name if path is not None else filename]
         if path is not None:

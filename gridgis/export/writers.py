@@ -306,10 +306,28 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
+def header_names(layer: _Layer, header: list[str], headers: str) -> list[str]:
+    """The header row written for ``header`` (the columns' codes): the codes, or with
+    ``headers="zh"`` their Chinese names (a name two columns share keeps its code)."""
+    if headers != "zh":
+        return list(header)
+    names = [_description(layer, c).split(" / ")[0].strip() or c for c in header]
+    return [
+        name if names.count(name) == 1 else f"{name} ({code})"
+        for name, code in zip(names, header, strict=True)
+    ]
+
+
 def _write_csv(
-    layers: list[_Layer], target: Path, encoding: str, progress: Progress | None = None
+    layers: list[_Layer],
+    target: Path,
+    encoding: str,
+    progress: Progress | None = None,
+    *,
+    header: list[str] | None = None,
 ) -> None:
-    header, rows, _ = _table(layers)
+    codes, rows, _ = _table(layers)
+    header = codes if header is None else header
     with target.open("w", encoding="utf-8-sig" if encoding == "utf-8" else "gbk", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
@@ -318,9 +336,15 @@ def _write_csv(
 
 
 def _write_xlsx(
-    layers: list[_Layer], target: Path, sheet: str, progress: Progress | None = None
+    layers: list[_Layer],
+    target: Path,
+    sheet: str,
+    progress: Progress | None = None,
+    *,
+    header: list[str] | None = None,
 ) -> int:
-    header, rows, kinds = _table(layers)
+    codes, rows, kinds = _table(layers)
+    header = codes if header is None else header
     formats = ["yyyy-mm-dd hh:mm:ss" if kind == "datetime" else None for kind in kinds]
     return write_xlsx(
         target, header, _reported(rows, len(rows), progress), sheet=sheet, number_formats=formats

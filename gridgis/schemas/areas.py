@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from gridgis.schemas.common import Answer, AreaCode, Request, StreetCode
+from gridgis.schemas.common import Answer, AreaCode, CellCode, Request, StreetCode
 
 __all__ = [
     "FEATURE_COLLECTION",
     "AreasQuery",
+    "CellCard",
     "CellHistory",
     "Health",
     "Me",
@@ -134,3 +135,39 @@ class CellHistory(Answer):
     predecessors: list[CellLink]
     cases: int = Field(ge=0, description="Cases filed in any version of the cell.")
     outline: dict[str, Any] | None = Field(description="The newest shape (GeoJSON, EPSG:4326).")
+
+
+class CardWorker(Answer):
+    """A grid worker of a cell (name and phone masked unless the user may see them)."""
+
+    name: str
+    phone: str | None
+    roles: list[str]
+
+
+class CardBranch(Answer):
+    """A party organisation covering a cell."""
+
+    name: str
+    secretary: str | None
+    members: int
+
+
+class CellCard(Answer):
+    """What a cell's popup shows."""
+
+    code: CellCode
+    name: str | None
+    households: int
+    residents: int
+    community_code: str
+    community_name: str
+    street_code: str
+    street_name: str
+    workers: list[CardWorker]
+    branches: list[CardBranch]
+    cases: int = Field(ge=0, description="Cases filed in any version of the cell.")
+    open_cases: int = Field(ge=0)
+    overdue_cases: int = Field(ge=0, description="超期: open and past the deadline now.")
+    people_masked: bool = Field(description="Whether names and phones are masked.")
+    cases_url: str = Field(description="The list of the cell's cases.")

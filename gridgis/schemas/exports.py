@@ -63,3 +63,9 @@ class ExportQuery(Request):
     level: Literal["cell", "community", "street"] | None = Field(
         None, description="Only for stats: one row per cell (default), community or street."
     )
+    headers: Literal["codes", "zh"] = Field(
+        "codes",
+        description="The header row of a CSV or Excel file: the fields' codes (default, for "
+        "scripts) or their Chinese names (户数, 按期结案率 …), as the export page asks in a "
+        "Chinese UI.",
+    )

@@ -16,6 +16,11 @@ Routes
     households from (``predecessors``), with the households carried and their
     share, and the cases filed in it. A code never issued is a 404; a cell
     outside a street office's street a 403.
+``GET /api/cells/<code>``
+    What an active cell's popup shows: name, households, community and street, its
+    grid workers and party organisations, its cases (open and overdue) and the link to
+    their list. Names and phones are masked unless the user's area holds the cell
+    (:meth:`gridgis.access.Policy.may_see_people`).
 ``GET /api/me``
     ``{"name", "role", "street_code", "street_name", "csrf_token"}`` of the
     signed-in user, for page scripts and API clients that use the session.
@@ -35,9 +40,11 @@ are ``{"error": {"code", "message", "field"}}`` (:mod:`gridgis.web.errors`).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import column, func, select, table
 
+from gridgis.access import CASE_ROLES
+from gridgis.analysis.cell_card import cell_card
 from gridgis.codes import is_code
 from gridgis.db.lineage import cell_history
 from gridgis.db.queries import LEVELS, area_counts, read_areas
@@ -45,6 +52,7 @@ from gridgis.errors import DatabaseError, ForbiddenError, NotFoundError
 from gridgis.schemas.areas import (
     FEATURE_COLLECTION,
     AreasQuery,
+    CellCard,
     CellHistory,
     Health,
     Me,
@@ -119,6 +127,29 @@ def cell_history_of(code: str) -> Response:
 
 @endpoint(
     bp,
+    "/cells/<code>",
+    operation_id="cellCard",
+    tags=("areas",),
+    path={"code": {"type": "string", "pattern": "^[0-9]{15}$"}},
+    replies=(Reply(200, CellCard, "The cell as its popup shows it."),),
+    errors=(403, 404),
+)
+def cell_card_of(code: str) -> Response:
+    """An active cell with its workers, party organisations and cases (for its popup)."""
+    if not is_code(code, "cell"):
+        raise NotFoundError(
+            f"no cell has the code {code!r}: a cell code has 15 digits", field="code"
+        )
+    rules = policy()
+    if not rules.may_see(code):
+        raise ForbiddenError(f"cell {code} is outside the area user {rules.name!r} may see")
+    card = cell_card(get_engine(), code, reveal=rules.may_see_people(code))
+    # the case list page (/cases, issue 18) filtered to the cell
+    return jsonify(card | {"cases_url": f"{request.script_root}/cases?cell={code}"})
+
+
+@endpoint(
+    bp,
     "/health",
     operation_id="health",
     tags=("areas",),
@@ -154,7 +185,14 @@ def summary() -> Response:
     return jsonify(area_counts(get_engine(), street=policy().street))
 
 
-@endpoint(bp, "/me", operation_id="me", tags=("areas",), replies=(Reply(200, Me, "The user."),))
+@endpoint(
+    bp,
+    "/me",
+    operation_id="me",
+    tags=("areas",),
+    roles=CASE_ROLES,
+    replies=(Reply(200, Me, "The user."),),
+)
 def me() -> Response:
     """The signed-in user and this session's CSRF token, for page scripts and API clients."""
     user = current_user()

@@ -13,12 +13,19 @@ from sqlalchemy import Engine
 
 from gridgis.db import tiles as db_tiles
 
-__all__ = ["cell_tiles_url", "cells_bounds"]
+__all__ = ["cell_card_url", "cell_tiles_url", "cells_bounds"]
 
 
 def cell_tiles_url() -> str:
     """The URL template of the cell tiles, ``/tiles/cells/{z}/{x}/{y}.pbf``, for Leaflet."""
     return url_for("tiles.cell_tile", z=0, x=0, y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
+
+
+def cell_card_url() -> str:
+    """The URL template of a cell's popup card, ``/api/cells/{code}``: the popup reads its
+    workers, party organisations and cases from it when it opens."""
+    sample = "0" * 15
+    return url_for("api.cell_card_of", code=sample).replace(sample, "{code}")
 
 
 def cells_bounds(engine: Engine, *, street: str | None = None) -> list[list[float]] | None:

@@ -38,7 +38,7 @@ from gridgis.db import tiles as db_tiles
 from gridgis.errors import InputError, NotFoundError
 from gridgis.web.area_choice import chosen_street, street_choices
 from gridgis.web.auth import login_required, policy
-from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
+from gridgis.web.cell_layer import cell_card_url, cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import get_language
 
@@ -121,6 +121,7 @@ def density_map() -> str:
         "cellsUrl": url_for("density.cell_table"),
         "heatUrl": url_for("density.heat"),
         "tilesUrl": cell_tiles_url(),
+        "cardUrl": cell_card_url(),
         "hotspotClasses": list(HOTSPOT_CLASSES),
         "recencyBreaks": list(RECENCY_BREAKS),
         "bounds": cells_bounds(engine, street=street),

@@ -134,6 +134,7 @@ def export_query(what: str, query: ExportQuery) -> dict[str, Any]:
         "crs": query.crs,
         "encoding": query.encoding,
         "level": level or "cell",
+        "headers": query.headers,
     }
 
 

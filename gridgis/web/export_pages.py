@@ -37,6 +37,7 @@ from gridgis.export import ENCODINGS, EXPORT_KINDS, FIELD_ABBREVIATIONS, FORMATS
 from gridgis.web.auth import login_required, policy
 from gridgis.web.cell_layer import cells_bounds
 from gridgis.web.db import get_engine
+from gridgis.web.i18n import get_language
 
 __all__ = ["LEVELS", "bp"]
 
@@ -51,8 +52,10 @@ NAMED_CRS: tuple[str, ...] = ("wgs84", "cgcs2000", "gcj02", "bd09")
 _AREA = re.compile(r"[0-9]{6}(?:[0-9]{3}){0,2}")
 _AREA_PARAMETERS = {6: "district", 9: "street", 12: "community"}
 """The export API's parameter for an area code of each length."""
-_FIELDS = ("what", "fmt", "area", "encoding", "crs", "from", "to", "level")
+_FIELDS = ("what", "fmt", "area", "encoding", "crs", "from", "to", "level", "headers")
 _TEXT_FORMATS = ("shp", "csv")
+_TABLE_FORMATS = ("csv", "xlsx")
+"""The formats with a header row (Chinese names or the fields' codes)."""
 
 
 def _arg(name: str) -> str | None:
@@ -149,6 +152,7 @@ def export_page() -> str:
         "fmt": _choice("fmt", tuple(FORMATS)),
         "encoding": _choice("encoding", ENCODINGS),
         "level": _choice("level", LEVELS),
+        "headers": _arg("headers") or ("zh" if get_language() == "zh" else "codes"),
         "crs": crs,
         "area": _chosen_area(streets, districts),
         "from": _arg("from") or "",
@@ -192,5 +196,8 @@ def download() -> BaseResponse:
     level = _arg("level")
     if level is not None and what == "stats":
         params["level"] = level
+    headers = _arg("headers")
+    if headers is not None and fmt in _TABLE_FORMATS:
+        params["headers"] = headers
     target: str = url_for("export_api.download", what=what, fmt=fmt, **params)  # type: ignore[arg-type]
     return redirect(target, code=303)

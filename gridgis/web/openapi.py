@@ -26,7 +26,7 @@ import functools
 import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -240,7 +240,7 @@ def _link(link: Link) -> dict[str, Any]:
     return out
 
 
-def _operation(op: Operation) -> dict[str, Any]:
+def _operation(op: Operation, *, open311_public_read: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,
@@ -273,16 +273,21 @@ def _operation(op: Operation) -> dict[str, Any]:
             answer["links"] = {name: _link(link) for name, link in reply.links.items()}
         responses[str(reply.status)] = answer
     errors = set(op.errors) | {400, 503}  # 400: a NUL anywhere in the request
+    open311_read = op.public and op.error_format == "open311"
     if not op.public:
         errors |= {401, 403}
+    elif open311_read and not open311_public_read:
+        errors.add(401)
     if op.query is not None or op.body is not None:
         errors.add(422)
     prefix = "O" if op.error_format == "open311" else "E"
     for status in sorted(errors):
         responses[str(status)] = {"$ref": f"#/components/responses/{prefix}{status}"}
     out["responses"] = dict(sorted(responses.items()))
-    if op.public and op.error_format == "open311":
-        out["security"] = [{}, *_OPEN311_SECURITY]  # Open311's reading: a key is optional
+    if open311_read:  # Open311's reading: a key is optional unless public reading is off
+        out["security"] = (
+            [{}, *_OPEN311_SECURITY] if open311_public_read else list(_OPEN311_SECURITY)
+        )
     elif op.public:
         out["security"] = []
     elif op.error_format == "open311":
@@ -312,7 +317,7 @@ def _error_responses(prefix: str, texts: dict[int, str], schema: dict[str, Any])
 
 
 @functools.cache
-def _document() -> dict[str, Any]:
+def _document(open311_public_read: bool = True) -> dict[str, Any]:
     ops = sorted(operations().values(), key=lambda o: (o.rule, o.method))
     _, defs = models_json_schema(_models(ops), ref_template=_REF)
     schemas = defs.get("$defs", {}) | {
@@ -324,7 +329,9 @@ def _document() -> dict[str, Any]:
     ) | _error_responses("O", _OPEN311_ERROR_TEXTS, {"$ref": "#/components/schemas/Open311Error"})
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:
-        paths.setdefault(_path(op.rule), {})[op.method.lower()] = _operation(op)
+        paths.setdefault(_path(op.rule), {})[op.method.lower()] = _operation(
+            op, open311_public_read=open311_public_read
+        )
     return {
         "openapi": "3.1.0",
         "info": _INFO,
@@ -339,8 +346,11 @@ def _document() -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(*, open311_public_read: bool = True) -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of the gridgis JSON APIs (a fresh copy).
+
+    ``open311_public_read``: whether Open311 is readable without a key
+    (``GRIDGIS_OPEN311_PUBLIC_READ``); off, its reads document a key as required.
 
     The routes are declared when their modules are imported, as
     :func:`gridgis.web.create_app` does.
@@ -353,7 +363,7 @@ def openapi_document() -> dict[str, Any]:
     >>> doc["openapi"], "/api/cases" in doc["paths"]
     ('3.1.0', True)
     """
-    return copy.deepcopy(_document())
+    return copy.deepcopy(_document(open311_public_read))
 
 
 @endpoint(
@@ -366,4 +376,4 @@ def openapi_document() -> dict[str, Any]:
 )
 def openapi_json() -> Response:
     """This document (open to anyone)."""
-    return jsonify(_document())
+    return jsonify(_document(bool(current_app.config["OPEN311_PUBLIC_READ"])))

@@ -30,7 +30,7 @@ from gridgis.db import tiles as db_tiles
 from gridgis.errors import InputError
 from gridgis.web.area_choice import chosen_street, street_choices
 from gridgis.web.auth import login_required
-from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
+from gridgis.web.cell_layer import cell_card_url, cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.placement_api import DEFAULT_K, DEFAULT_MINUTES, MAX_K
 
@@ -69,6 +69,7 @@ def placement_map() -> str:
         "coverageUrl": url_for("placement_api.coverage"),
         "suggestUrl": url_for("placement_api.suggest"),
         "tilesUrl": cell_tiles_url(),
+        "cardUrl": cell_card_url(),
         "names": {} if street is None else db_tiles.area_names(engine, street=street),
         "bounds": None if street is None else cells_bounds(engine, street=street),
         "maxZoom": 19,

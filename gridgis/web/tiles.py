@@ -42,7 +42,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from gridgis.db import tiles as db_tiles
 from gridgis.schemas.areas import TileQuery
 from gridgis.web.auth import login_required, policy
-from gridgis.web.cell_layer import cell_tiles_url, cells_bounds
+from gridgis.web.cell_layer import cell_card_url, cell_tiles_url, cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.i18n import get_language, translate
@@ -255,6 +255,7 @@ def cell_map() -> str:
     engine = get_engine()
     page_config: dict[str, Any] = {
         "tilesUrl": cell_tiles_url(),
+        "cardUrl": cell_card_url(),
         "street": street,
         "colour": colour,
         "legends": legends(get_language()),

@@ -56,6 +56,47 @@
     ]);
   }
 
+  /* The cell's card (/api/cells/<code>): its name, grid workers, party organisations and
+     cases, added to an open popup; nothing is added if it cannot be read. */
+  function addCard(content, url) {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (card) {
+        if (!card) {
+          return;
+        }
+        var workers = card.workers.map(function (w) {
+          return w.name + (w.phone ? " " + w.phone : "");
+        });
+        var branches = card.branches.map(function (b) {
+          return b.name;
+        });
+        var rows = [
+          [t("名称"), card.name || "—"],
+          [t("网格员"), workers.join("、") || t("无")],
+          [t("党组织"), branches.join("、") || t("无")],
+          [
+            t("案件"),
+            t("{open} 件未结，其中 {overdue} 件超期", {
+              open: card.open_cases,
+              overdue: card.overdue_cases,
+            }),
+          ],
+        ];
+        var more = kit.popup(t("网格 {code}", { code: card.code }), rows);
+        var list = more.querySelector("dl");
+        var link = document.createElement("a");
+        link.href = card.cases_url;
+        link.className = "cell-popup-link";
+        link.textContent = t("查看该网格的案件");
+        content.appendChild(list);
+        content.appendChild(link);
+      })
+      .catch(function () {});
+  }
+
   function tileUrl(template, params) {
     var query = kit.query(params);
     return query ? template + "?" + query : template;
@@ -115,10 +156,11 @@
     layer.on("click", function (e) {
       var p = e.layer && e.layer.properties;
       if (p) {
-        L.popup({ maxWidth: 320 })
-          .setLatLng(e.latlng)
-          .setContent(popup(p, options.names))
-          .openOn(map);
+        var content = popup(p, options.names);
+        L.popup({ maxWidth: 320 }).setLatLng(e.latlng).setContent(content).openOn(map);
+        if (options.cardUrl) {
+          addCard(content, options.cardUrl.replace("{code}", p.code));
+        }
       }
     });
 

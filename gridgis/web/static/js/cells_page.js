@@ -40,6 +40,7 @@
 
   var cells = window.gridgis.cellMap(map, {
     tilesUrl: config.tilesUrl,
+    cardUrl: config.cardUrl,
     params: { colour: config.colour, street: config.street },
     palette: palette(config.colour),
     names: config.names,

@@ -272,6 +272,7 @@
       /* Each cell is filled with the colour of its figures, looked up by its code. */
       cellLayer = window.gridgis.cellMap(map, {
         tilesUrl: config.tilesUrl,
+        cardUrl: config.cardUrl,
         params: { street: state.street },
         markProperty: null,
         fill: byCode(classes.palette),

@@ -48,6 +48,9 @@
     if (what === "stats" && value("level")) {
       params.set("level", value("level"));
     }
+    if ((fmt === "csv" || fmt === "xlsx") && value("headers")) {
+      params.set("headers", value("headers"));
+    }
     return params.toString();
   }
 

@@ -303,6 +303,7 @@
     /* Each cell is filled with the colour of its coverage, looked up by its code. */
     window.gridgis.cellMap(map, {
       tilesUrl: config.tilesUrl,
+      cardUrl: config.cardUrl,
       params: { street: config.street },
       markProperty: null,
       fill: function (p) {
