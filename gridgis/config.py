@@ -267,6 +267,42 @@ class Settings(BaseSettings):
         ge=0,
         allow_inf_nan=False,
     )
+    photo_max_bytes: int = _setting(
+        10 * _MIB,
+        description="the largest photo a case or a step may carry, in bytes",
+        allowed="a whole number of bytes from 1024 to 104857600 (e.g. 10485760 for 10 MiB)",
+        default_text="10485760 (10 MiB)",
+        ge=1024,
+        le=100 * _MIB,
+    )
+    photo_max_count: int = _setting(
+        9,
+        description="the most photos one filing or one step may carry",
+        allowed="a whole number from 1 to 50",
+        ge=1,
+        le=50,
+    )
+    photo_max_pixels: int = _setting(
+        40_000_000,
+        description="the most pixels (width × height) a photo may have; larger ones are "
+        "refused before any of it is decoded (a decompression bomb)",
+        allowed="a whole number from 1 to 89478485 (Pillow's own limit)",
+        default_text="40000000 (40 megapixels)",
+        ge=1,
+        le=89_478_485,
+    )
+    photo_store: Literal["file"] = _setting(
+        "file",
+        description="where photos of cases are kept: `file`, in `GRIDGIS_PHOTO_DIR` (an "
+        "S3-compatible store is not built yet)",
+        allowed="'file'",
+    )
+    photo_dir: Path | None = _setting(
+        description="the folder of the `file` photo store (never served directly: photos "
+        "are served to those who may see their case)",
+        allowed="a folder",
+        default_text="`GRIDGIS_HOME/photos`",
+    )
     # -- registers (gridgis import buildings --estimate-households) -------------------------
     storey_height: float = _setting(
         3.0,

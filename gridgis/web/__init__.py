@@ -117,6 +117,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         ADDRESS_BOOK_SECONDS=settings.address_book_seconds,
         IMPORT_STAGING=None,
         IMPORT_STAGING_HOURS=settings.import_staging_hours,
+        PHOTO_MAX_BYTES=settings.photo_max_bytes,
+        PHOTO_MAX_COUNT=settings.photo_max_count,
+        PHOTO_MAX_PIXELS=settings.photo_max_pixels,
+        PHOTO_DIR=settings.photo_dir,
         OPEN311_PUBLIC_READ=settings.open311_public_read,
         OPEN311_KEY_PER_MINUTE=settings.open311_key_per_minute,
         **auth.default_config(settings),  # session cookie flags and lifetime
