@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PIL import Image, ImageOps
-from sqlalchemy import Connection, Engine, bindparam, insert, select
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 
 from gridgis import audit, config
 from gridgis.db import queries
@@ -635,12 +635,12 @@ def first_photos(
     """The first photo (lowest id) of each of ``case_ids`` that has one, by case id."""
     if not case_ids:
         return {}
-    query = (
-        select(*_COLUMNS)
-        .distinct(CasePhoto.case_id)
+    first = (
+        select(func.min(CasePhoto.id))
         .where(CasePhoto.case_id.in_(list(case_ids)))
-        .order_by(CasePhoto.case_id, CasePhoto.id)
+        .group_by(CasePhoto.case_id)
     )
+    query = select(*_COLUMNS).where(CasePhoto.id.in_(first))
     with queries.connection(connection) as conn:
         return {row.case_id: _photo(row) for row in conn.execute(query)}
 
