@@ -566,8 +566,7 @@ def _problem_text(problem: PhotoProblem) -> str:
     what = gettext("第 {index} 张照片（{name}）", index=problem.index, name=problem.name)
     if problem.reason == "heic":
         return gettext(
-            "{what}是 HEIC/HEIF 格式，本系统无法读取；请在手机设置中选择“兼容性最佳”格式"
-            "（iPhone：设置 → 相机 → 格式），或上传 JPEG",
+            "{what}是 HEIC 格式，无法读取；请在手机相机设置中选择“兼容性最佳”格式，或上传 JPEG",
             what=what,
         )
     if problem.reason == "kind":
