@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -43,6 +42,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gridgis.errors import ConfigError
+from gridgis.secret_key import read_key, write_key
 
 __all__ = [
     "ENV_PREFIX",
@@ -284,6 +284,42 @@ class Settings(BaseSettings):
         gt=0,
         le=366,
         allow_inf_nan=False,
+    )
+    photo_max_bytes: int = _setting(
+        10 * _MIB,
+        description="the largest photo a case or a step may carry, in bytes",
+        allowed="a whole number of bytes from 1024 to 104857600 (e.g. 10485760 for 10 MiB)",
+        default_text="10485760 (10 MiB)",
+        ge=1024,
+        le=100 * _MIB,
+    )
+    photo_max_count: int = _setting(
+        9,
+        description="the most photos one filing or one step may carry",
+        allowed="a whole number from 1 to 50",
+        ge=1,
+        le=50,
+    )
+    photo_max_pixels: int = _setting(
+        40_000_000,
+        description="the most pixels (width × height) a photo may have; larger ones are "
+        "refused before any of it is decoded (a decompression bomb)",
+        allowed="a whole number from 1 to 89478485 (Pillow's own limit)",
+        default_text="40000000 (40 megapixels)",
+        ge=1,
+        le=89_478_485,
+    )
+    photo_store: Literal["file"] = _setting(
+        "file",
+        description="where photos of cases are kept: `file`, in `GRIDGIS_PHOTO_DIR` (an "
+        "S3-compatible store is not built yet)",
+        allowed="'file'",
+    )
+    photo_dir: Path | None = _setting(
+        description="the folder of the `file` photo store (never served directly: photos "
+        "are served to those who may see their case)",
+        allowed="a folder",
+        default_text="`GRIDGIS_HOME/photos`",
     )
     # -- registers (gridgis import buildings --estimate-households) -------------------------
     storey_height: float = _setting(
@@ -529,7 +565,7 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         path = self.home / SECRET_KEY_FILE
         try:
-            return _read_key(path) or _write_key(path)
+            return read_key(path) or write_key(path)
         except OSError as exc:
             raise ConfigError(
                 f"cannot read or create the secret key file {str(path)!r} ({exc.strerror}); "
@@ -740,49 +776,3 @@ def _default_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and math.isfinite(value):
         return str(int(value))
     return f"`{value}`" if isinstance(value, str) else str(value)
-
-
-# -- the generated secret key ---------------------------------------------------------------
-
-
-def _read_key(path: Path) -> str | None:
-    try:
-        key = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        return None
-    if len(key) < 32:
-        raise ConfigError(
-            f"the secret key file {str(path)!r} holds {len(key)} characters but is expected to "
-            "hold at least 32; delete it to have a new one generated (signed-in users will "
-            "have to log in again)"
-        )
-    return key
-
-
-def _write_key(path: Path) -> str:
-    """Write a new key to ``path`` unless another process got there first; return the key kept.
-
-    The key is written whole to a private temporary file, which is then
-    hard-linked to ``path``: linking fails when ``path`` exists, so of two
-    processes racing, the second reads the first one's key and nobody ever
-    reads a half-written file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(key + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            kept = _read_key(path)
-            if kept is None:  # removed meanwhile: unlikely, and a retry settles it
-                return _write_key(path)
-            return kept
-    finally:
-        temporary.unlink(missing_ok=True)
-    return key

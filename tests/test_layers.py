@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gridgis"
 FLOORS: dict[str, int] = {
     **dict.fromkeys(
         ("errors", "config", "crs", "io", "times", "codes", "paging", "access", "sheets",
-         "archive", "data"),
+         "archive", "data", "secret_key"),
         0,
     ),
     **dict.fromkeys(("geocode", "boundaries", "partition"), 1),

@@ -261,7 +261,7 @@ _BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("unknown field", {"data": {"service_code": "dispute", "address_string": "x", "x": "1"}},
      400, r"unknown field\(s\) `x`"),
     ("media", {"data": {"service_code": "dispute", "address_string": "x", "media_url": "u"}},
-     400, r"`media_url` is not supported by this server: describe the problem in `description`"),
+     400, r"`media_url` was 'u' but is expected to be an http or https URL"),
     ("address id", {"json": {"service_code": "dispute", "address_id": "17"}}, 400,
      r"`address_id` is not supported by this server: send `lat` and `long` or `address_string`"),
     ("attribute", {"data": {"service_code": "dispute", "address_string": "x",

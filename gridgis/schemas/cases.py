@@ -35,6 +35,8 @@ __all__ = [
     "CaseEscalation",
     "CaseList",
     "CaseNote",
+    "CasePhoto",
+    "CasePhotos",
     "CaseQuery",
     "CaseStats",
     "CaseStatsQuery",
@@ -47,6 +49,7 @@ __all__ = [
     "Departments",
     "NewCase",
     "NewDepartment",
+    "PhotoLink",
     "Timeline",
     "TimelineEntry",
 ]
@@ -202,6 +205,16 @@ class CaseStatsQuery(Request):
     until: Moment | None = Field(None, description="Reported before this time.")
 
 
+class PhotoLink(Answer):
+    """Where a photo of a case is: the photo and its thumbnail (an upload), or its link."""
+
+    id: int = Field(ge=1, le=MAX_ID)
+    url: str = Field(description="The photo: this server's route, or the link (Open311).")
+    thumbnail_url: str | None = Field(
+        description="Its thumbnail (JPEG, 320 px on its longer side); null for a link."
+    )
+
+
 class _CaseFields(Answer):
     """A case (事件) with its place, cell and lifecycle. Times are ISO 8601 with offset."""
 
@@ -245,6 +258,9 @@ class _CaseFields(Answer):
     event_id: int | None = Field(
         None, description="In a step's answer: the timeline entry the step made."
     )
+    photos: list[PhotoLink] | None = Field(
+        None, description="In the answer of a filing or step that carried photos: those photos."
+    )
 
 
 _STEP_FIELDS: dict[str, Any] = {
@@ -258,6 +274,29 @@ _STEP_FIELDS: dict[str, Any] = {
 Case: type[_CaseFields] = create_model(  # <step>_at and <step>_by of every step
     "Case", __base__=_CaseFields, __doc__=_CaseFields.__doc__, **_STEP_FIELDS
 )
+
+
+class CasePhoto(PhotoLink):
+    """A photo of a case: filed with it (``event_id`` null) or with an entry of its timeline."""
+
+    event_id: int | None = Field(description="The timeline entry it belongs to; null: the filing.")
+    kind: Literal["upload", "link"] = Field(
+        description="`upload`: kept by this server; `link`: only its URL (Open311 `media_url`)."
+    )
+    content_type: str | None
+    width: int | None
+    height: int | None
+    bytes: int | None
+    sha256: str | None
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    created_by: str
+
+
+class CasePhotos(Answer):
+    """The photos of a case, oldest first."""
+
+    case_id: int = Field(ge=1, le=MAX_ID)
+    photos: list[CasePhoto]
 
 
 class TimelineEntry(Answer):
@@ -289,6 +328,10 @@ class TimelineEntry(Answer):
     department_code: str | None
     department_name: str | None
     assignee: str | None
+    photos: list[PhotoLink] = Field(
+        default_factory=list,
+        description="Its photos (the report's: those filed with the case).",
+    )
 
 
 class Timeline(Answer):

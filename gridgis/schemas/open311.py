@@ -36,7 +36,6 @@ CATEGORY_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
 _TEXT = Field(None, max_length=200)
 UNSUPPORTED_FIELDS: dict[str, str] = {
     "address_id": "send `lat` and `long` or `address_string` instead",
-    "media_url": "describe the problem in `description`",
 }
 """Fields of the specification this server cannot keep, and what to send instead."""
 
@@ -80,7 +79,8 @@ class NewRequest(Request):
 
     ``api_key`` is an API token (``gridgis users token NAME``), needed unless the
     request has a bearer token or a session. ``jurisdiction_id``, ``device_id``
-    and ``account_id`` are accepted and ignored. ``address_id``, ``media_url`` and
+    and ``account_id`` are accepted and ignored. ``media_url`` (an http or https URL) is
+    kept as a link photo of the case. ``address_id`` and
     ``attribute[...]`` are not supported (no service has attributes). The case's
     ``reported_by`` is the key's user, then the requester's name, email and phone.
     """
@@ -100,6 +100,9 @@ class NewRequest(Request):
     last_name: str | None = Field(None, max_length=50)
     phone: str | None = Field(None, max_length=30)
     description: str | None = Field(None, max_length=4000)
+    media_url: str | None = Field(
+        None, min_length=1, max_length=2048, description="A photo's http or https URL."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -47,6 +47,7 @@ from gridgis.web import (
     open311,
     openapi,
     overview,
+    photos_api,
     placement_api,
     placement_pages,
 )
@@ -125,6 +126,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         JOBS_FOLDER=None,
         JOBS_RUNNER=True,
         IMPORT_STAGING_HOURS=settings.import_staging_hours,
+        PHOTO_MAX_BYTES=settings.photo_max_bytes,
+        PHOTO_MAX_COUNT=settings.photo_max_count,
+        PHOTO_MAX_PIXELS=settings.photo_max_pixels,
+        PHOTO_DIR=settings.photo_dir,
         OPEN311_PUBLIC_READ=settings.open311_public_read,
         OPEN311_KEY_PER_MINUTE=settings.open311_key_per_minute,
         **auth.default_config(settings),  # session cookie flags and lifetime
@@ -143,6 +148,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(cases_api.bp)
+    app.register_blueprint(photos_api.bp)
     app.register_blueprint(departments_api.bp)
     app.register_blueprint(duplicates_api.bp)
     app.register_blueprint(open311.bp)

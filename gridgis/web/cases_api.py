@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -72,7 +73,9 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, url_f
 from sqlalchemy import Connection
 
 from gridgis import cases, config
-from gridgis.access import CASE_ROLES
+from gridgis.access import CASE_ROLES, Policy
+from gridgis.cases import photos as photo_lib
+from gridgis.cases.photos import Photo, PhotoError, PhotoProblem
 from gridgis.db.versions import VersionedCache
 from gridgis.errors import (
     ConflictError,
@@ -98,8 +101,9 @@ from gridgis.schemas.common import MAX_ID
 from gridgis.schemas.duplicates import CaseDetail, FiledCase
 from gridgis.web.auth import current_user, policy
 from gridgis.web.db import get_engine
-from gridgis.web.endpoints import Link, Reply, endpoint
+from gridgis.web.endpoints import JSON, MULTIPART, Link, Reply, endpoint, uploads
 from gridgis.web.geojson import json_value
+from gridgis.web.i18n import gettext
 
 if TYPE_CHECKING:
     from gridgis.address import AddressBook
@@ -110,8 +114,11 @@ __all__ = [
     "file_case",
     "intake_cache",
     "intake_durable",
+    "photo_links",
+    "photo_store",
     "scoped_case",
     "signed_in_name",
+    "uploaded_photos",
     "visible_duplicates",
     "with_duplicates",
     "with_likely_duplicates",
@@ -241,7 +248,13 @@ def scoped_case(case_id: int) -> dict[str, Any]:
     return case
 
 
-def file_case(*, actor: str | None = None, **fields: Any) -> dict[str, Any]:
+def file_case(
+    *,
+    actor: str | None = None,
+    photos: Sequence[Photo] = (),
+    link: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
     """File a case with :func:`gridgis.cases.create_case`, within what the user may file.
 
     ``fields`` are the case's (``category``, ``lon``, ``lat``, ``address``...);
@@ -252,6 +265,9 @@ def file_case(*, actor: str | None = None, **fields: Any) -> dict[str, Any]:
     case in another street, or placed in no cell at all, is not stored. An
     ``external_id`` already taken is answered 409 naming the case that has it
     only when the user may see that case; otherwise the answer says nothing of it.
+    ``photos`` (checked by :func:`uploaded_photos`) are stored with the case, in its
+    transaction: when the case is not stored, neither are they; so is ``link``, a photo's
+    URL (Open311's ``media_url``).
 
     Examples
     --------
@@ -277,28 +293,72 @@ def file_case(*, actor: str | None = None, **fields: Any) -> dict[str, Any]:
         "actor": actor or signed_in_name(),  # who files it, for the audit trail
     }
     rules = policy()
-    if rules.street is None:
+    if rules.street is None and not photos and link is None:
         return cases.create_case(get_engine(), **fields, **options)
-    with get_engine().begin() as conn:  # an abort below rolls the case back
-        try:
-            case = cases.create_case(conn, **fields, **options)
-        except DuplicateCaseError as exc:
-            if rules.may_see(exc.street_code):
-                raise
-            raise ConflictError(  # nothing of a case the user may not see, not even its id
-                f"`external_id` was {fields.get('external_id')!r} but that external id is "
-                "already taken; a case is filed only once, and nothing was stored"
-            ) from None
-        if not rules.may_file(case["street_code"]):
-            where = (
-                f"in street {case['street_code']}"
-                if case["street_code"]
-                else f"in no cell (location_flag {case['location_flag']!r})"
-            )
-            raise ForbiddenError(
-                f"the case falls {where} but user {signed_in_name()!r} may file cases only "
-                f"in street {rules.street}; nothing was stored"
-            )
+    store = photo_store()
+    written: list[str] = []
+    try:
+        with get_engine().begin() as conn:  # an abort below rolls the case back
+            case = _file_in(conn, rules, fields, options)
+            _add_photos(conn, case, photos, store=store, written=written, actor=options["actor"])
+            if link is not None:
+                photo_id = photo_lib.add_link(
+                    conn, case["id"], link, actor=options["actor"], street_code=case["street_code"]
+                )
+                case["photos"] = [photo_links(case["id"], photo_id, link)]
+    except BaseException:
+        photo_lib.discard(store, written)
+        raise
+    return case
+
+
+def _add_photos(
+    conn: Connection,
+    case: dict[str, Any],
+    photos: Sequence[Photo],
+    *,
+    store: photo_lib.PhotoStore,
+    written: list[str],
+    actor: str,
+    event_id: int | None = None,
+) -> None:
+    ids = photo_lib.add_photos(
+        conn,
+        case["id"],
+        photos,
+        store=store,
+        actor=actor,
+        event_id=event_id,
+        street_code=case["street_code"],
+        written=written,
+    )
+    if ids:
+        case["photos"] = [photo_links(case["id"], i) for i in ids]
+
+
+def _file_in(
+    conn: Connection, rules: Policy, fields: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
+    """File the case on ``conn``; for a street office, only in its street."""
+    try:
+        case = cases.create_case(conn, **fields, **options)
+    except DuplicateCaseError as exc:
+        if rules.may_see(exc.street_code):
+            raise
+        raise ConflictError(  # nothing of a case the user may not see, not even its id
+            f"`external_id` was {fields.get('external_id')!r} but that external id is "
+            "already taken; a case is filed only once, and nothing was stored"
+        ) from None
+    if not rules.may_file(case["street_code"]):
+        where = (
+            f"in street {case['street_code']}"
+            if case["street_code"]
+            else f"in no cell (location_flag {case['location_flag']!r})"
+        )
+        raise ForbiddenError(
+            f"the case falls {where} but user {signed_in_name()!r} may file cases only "
+            f"in street {rules.street}; nothing was stored"
+        )
     return case
 
 
@@ -310,6 +370,8 @@ def file_case(*, actor: str | None = None, **fields: Any) -> dict[str, Any]:
     tags=("cases",),
     roles=("admin", "street", "worker"),
     body=NewCase,
+    body_types=(JSON, MULTIPART),
+    upload_field="photos",
     replies=(
         Reply(
             201,
@@ -327,9 +389,15 @@ def file_case(*, actor: str | None = None, **fields: Any) -> dict[str, Any]:
     errors=(400, 404, 409, 413, 415),
 )
 def create_case(*, body: NewCase) -> tuple[Response, int, dict[str, str]]:
-    """File a case by point or by address; it is routed to its cell."""
+    """File a case by point or by address; it is routed to its cell.
+
+    As JSON, or as `multipart/form-data`: the same fields as form fields (text) and up to
+    9 photos (`GRIDGIS_PHOTO_MAX_COUNT`) in the repeatable file field `photos` (JPEG or
+    PNG, read by their bytes; HEIC is refused). A bad photo refuses the whole request
+    (400 naming each photo by position and name, with the reason), and nothing is stored."""
+    photos = uploaded_photos()
     fields = {key: value for key, value in body if value is not None}
-    case = file_case(**fields, reported_by=signed_in_name())
+    case = file_case(**fields, reported_by=signed_in_name(), photos=photos)
     location = url_for("cases.get_case", case_id=case["id"])
     return jsonify(with_likely_duplicates(case)), 201, {"Location": location}
 
@@ -356,6 +424,8 @@ def get_case(case_id: int) -> Response:
     tags=("cases",),
     roles=CASE_ROLES,
     body=CaseStep,
+    body_types=(JSON, MULTIPART),
+    upload_field="photos",
     replies=(
         Reply(
             200,
@@ -373,25 +443,45 @@ def get_case(case_id: int) -> Response:
 )
 def advance_case(case_id: int, *, body: CaseStep) -> Response:
     """Move a case to its next step, dispatch (派遣) or reassign it, return it (退单), or
-    reject it (作废)."""
+    reject it (作废).
+
+    As JSON, or as `multipart/form-data` with the fields as text and photos in the
+    repeatable file field `photos` (as for filing): they belong to the step's timeline
+    entry, and are stored with the step or not at all."""
     case = scoped_case(case_id)
     if not policy().may_take(case, body.step):
         raise ForbiddenError(
             f"user {signed_in_name()!r} ({policy().role}) may not take the step "
             f"{body.step!r} on case {case_id}"
         )
-    return jsonify(
-        cases.advance_case(
-            get_engine(),
-            case_id,
-            body.step,
-            actor=signed_in_name(),
-            at=body.at,
-            note=body.note,
-            department=body.department,
-            assignee=body.assignee,
-        )
-    )
+    photos = uploaded_photos()
+    store = photo_store()
+    written: list[str] = []
+    try:
+        with get_engine().begin() as conn:
+            moved = cases.advance_case(
+                conn,
+                case_id,
+                body.step,
+                actor=signed_in_name(),
+                at=body.at,
+                note=body.note,
+                department=body.department,
+                assignee=body.assignee,
+            )
+            _add_photos(
+                conn,
+                moved,
+                photos,
+                store=store,
+                written=written,
+                actor=signed_in_name(),
+                event_id=moved["event_id"],
+            )
+    except BaseException:
+        photo_lib.discard(store, written)
+        raise
+    return jsonify(moved)
 
 
 @endpoint(
@@ -449,11 +539,93 @@ def case_timeline(case_id: int) -> Response:
     """A case's timeline (report, steps, returns, escalations, merges, notes), oldest
     first, and the actions the signed-in user may take now."""
     case = scoped_case(case_id)
-    return jsonify(
-        case_id=case_id,
-        events=cases.case_timeline(get_engine(), case_id),
-        actions=list(policy().case_actions(case)),
-    )
+    events = cases.case_timeline(get_engine(), case_id)
+    by_event = photo_lib.photos_by_event(get_engine(), case_id)
+    for event in events:
+        key = None if event["kind"] == "reported" else event["id"]
+        shown = by_event.get(key, []) if key is not None or event["kind"] == "reported" else []
+        event["photos"] = [photo_links(case_id, i) for i in shown]
+    return jsonify(case_id=case_id, events=events, actions=list(policy().case_actions(case)))
+
+
+# --- photos --------------------------------------------------------------------------------------
+
+
+def photo_store() -> photo_lib.PhotoStore:
+    """The app's photo store (``PHOTO_DIR`` in its config, else ``GRIDGIS_PHOTO_DIR``...)."""
+    return photo_lib.photo_store(current_app.config.get("PHOTO_DIR"))
+
+
+def photo_links(case_id: int, photo_id: int, link: str | None = None) -> dict[str, Any]:
+    """Where photo ``photo_id`` of case ``case_id`` is served (``link``: a link's own URL)."""
+    if link is not None:
+        return {"id": photo_id, "url": link, "thumbnail_url": None}
+    return {
+        "id": photo_id,
+        "url": url_for("photos.case_photo", case_id=case_id, photo_id=photo_id),
+        "thumbnail_url": url_for("photos.case_photo_thumbnail", case_id=case_id, photo_id=photo_id),
+    }
+
+
+def _problem_text(problem: PhotoProblem) -> str:
+    v = problem.values
+    what = gettext("第 {index} 张照片（{name}）", index=problem.index, name=problem.name)
+    if problem.reason == "heic":
+        return gettext(
+            "{what}是 HEIC 格式，无法读取；请在手机相机设置中选择“兼容性最佳”格式，或上传 JPEG",
+            what=what,
+        )
+    if problem.reason == "kind":
+        return gettext("{what}不是 JPEG 或 PNG 图片", what=what)
+    if problem.reason == "empty":
+        return gettext("{what}是空文件", what=what)
+    if problem.reason == "too_large":
+        return gettext(
+            "{what}有 {size} 字节，超过了每张照片的上限 {limit} 字节",
+            what=what,
+            size=v["bytes"],
+            limit=v["limit"],
+        )
+    if problem.reason == "too_many_pixels":
+        return gettext(
+            "{what}有 {width}×{height} 像素，超过了上限 {limit} 像素",
+            what=what,
+            width=v["width"],
+            height=v["height"],
+            limit=v["limit"],
+        )
+    if problem.reason == "too_many":
+        return gettext(
+            "上传了 {count} 张照片，最多可以上传 {limit} 张", count=v["count"], limit=v["limit"]
+        )
+    return gettext("{what}无法读取：{detail}", what=what, detail=v["detail"])
+
+
+def uploaded_photos() -> list[Photo]:
+    """The request's photos (multipart field ``photos``), checked and stripped
+    (:func:`gridgis.cases.photos.prepare_photos` with the app's limits).
+
+    Raises
+    ------
+    PhotoError
+        (400) naming every photo refused, in the request's language; nothing is stored.
+    """
+    files = uploads("photos")
+    if not files:
+        return []
+    config_ = current_app.config
+    try:
+        return photo_lib.prepare_photos(
+            files,
+            max_bytes=config_["PHOTO_MAX_BYTES"],
+            max_count=config_["PHOTO_MAX_COUNT"],
+            max_pixels=config_["PHOTO_MAX_PIXELS"],
+        )
+    except PhotoError as exc:
+        texts = [_problem_text(p) for p in exc.problems]
+        refused = PhotoError(exc.problems)
+        refused.args = ("；".join(texts) + gettext("；未保存任何内容。"),)
+        raise refused from None
 
 
 def case_filters(query: CaseQuery) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from gridgis.web.limits import check_json
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MULTIPART",
     "PUBLIC",
     "BodyTooLargeError",
     "Link",
@@ -70,6 +71,8 @@ __all__ = [
     "read_body",
     "read_fields",
     "read_query",
+    "upload_limit",
+    "uploads",
 ]
 
 MAX_BODY_BYTES = 64 * 1024
@@ -80,6 +83,9 @@ PUBLIC: Final = ("*",)
 
 JSON: Final = "application/json"
 FORM: Final = "application/x-www-form-urlencoded"
+MULTIPART: Final = "multipart/form-data"
+"""A body of text fields (the body model's, converted from text as a form's) and files
+(the route's ``upload_field``, repeatable), up to :func:`upload_limit` bytes."""
 
 M = TypeVar("M", bound=BaseModel)
 V = TypeVar("V", bound=Callable[..., Any])
@@ -168,6 +174,7 @@ class Operation:
     path: Mapping[str, Mapping[str, Any]]
     error_format: str
     guarded: bool
+    upload_field: str | None = None
 
     @property
     def public(self) -> bool:
@@ -201,6 +208,7 @@ def endpoint(
     guarded: bool = True,
     guard_with: Callable[[Any], Any] | None = None,
     body_read_by_view: bool = False,
+    upload_field: str | None = None,
 ) -> Callable[[V], V]:
     """Declare a JSON route on ``bp``: see the module's description.
 
@@ -244,6 +252,10 @@ def endpoint(
         The view reads the body itself (:func:`read_fields`, then
         :func:`check_body`), e.g. to authenticate by a key inside it first; the
         body is still described by ``body``.
+    upload_field:
+        With :data:`MULTIPART` in ``body_types``: the name of its (repeatable) file
+        field, which the view reads with :func:`uploads`; the OpenAPI document
+        describes it as an array of files beside the body's fields.
     """
     if roles is not None and roles != PUBLIC and not roles:
         raise ValueError("`roles` was empty but is expected to name at least one role")
@@ -269,6 +281,7 @@ def endpoint(
             path=dict(path or {}),
             error_format=error_format,
             guarded=guarded,
+            upload_field=upload_field,
         )
         taken = [o for o in _OPERATIONS.values() if o.operation_id == operation_id]
         if taken and taken[0].endpoint != name:
@@ -280,7 +293,9 @@ def endpoint(
             if query is not None:
                 path["query"] = read_query(query, request.args)
             if body is not None and not body_read_by_view:
-                path["body"] = read_body(body, types=operation.body_types)
+                path["body"] = read_body(
+                    body, types=operation.body_types, upload_field=upload_field
+                )
             response = current_app.make_response(view(**path))
             if current_app.testing:
                 _check_reply(operation, response)
@@ -451,19 +466,63 @@ def json_body() -> Any:
 
 def _form_fields() -> dict[str, str]:
     _check_length()
+    return _repeated_refused(request.form)
+
+
+def _repeated_refused(form: MultiDict[str, str]) -> dict[str, str]:
     repeated = [
         Problem(
             None,
             None,
-            f"`{_show(key)[1:-1]}` was given {len(request.form.getlist(key))} times but may "
-            "be given once",
+            f"`{_show(key)[1:-1]}` was given {len(form.getlist(key))} times but may be given once",
         )
-        for key in request.form
-        if len(request.form.getlist(key)) > 1
+        for key in form
+        if len(form.getlist(key)) > 1
     ]
     if repeated:
         raise ValidationError("invalid body", repeated)
-    return request.form.to_dict()
+    return form.to_dict()
+
+
+def upload_limit() -> int:
+    """The largest multipart body a route with uploads reads: ``PHOTO_MAX_COUNT`` photos of
+    ``PHOTO_MAX_BYTES`` (the app's config, from ``GRIDGIS_PHOTO_*``) and
+    :data:`MAX_BODY_BYTES` of fields, within the app's ``MAX_CONTENT_LENGTH``."""
+    config = current_app.config
+    limit = int(config["PHOTO_MAX_COUNT"]) * int(config["PHOTO_MAX_BYTES"]) + MAX_BODY_BYTES
+    overall = config.get("MAX_CONTENT_LENGTH")
+    return min(limit, int(overall)) if overall else limit
+
+
+def _multipart_fields(upload_field: str | None) -> dict[str, str]:
+    limit = upload_limit()
+    length = request.content_length
+    if length is not None and length > limit:
+        raise BodyTooLargeError(f"the body has {length} bytes but may have at most {limit}")
+    request.max_content_length = limit  # a body sent without its length: read up to the limit
+    others = [name for name in request.files if name != upload_field]
+    if others:
+        listed = ", ".join(f"`{_show(name)[1:-1]}`" for name in others[:10])
+        raise ValidationError(
+            "invalid body",
+            [
+                Problem(
+                    None,
+                    None,
+                    f"unknown file field(s) {listed}; files go in `{upload_field or '(none)'}`",
+                )
+            ],
+            field=others[0],
+        )
+    return _repeated_refused(request.form)
+
+
+def uploads(field: str) -> list[tuple[str, bytes]]:
+    """The files of the multipart body's ``field``, in order: each its name and bytes
+    (none for a JSON body)."""
+    if request.mimetype != MULTIPART:
+        return []
+    return [(file.filename or "", file.read()) for file in request.files.getlist(field)]
 
 
 def _check_length() -> None:
@@ -475,7 +534,9 @@ def _check_length() -> None:
         )
 
 
-def read_fields(types: Sequence[str] = (JSON,)) -> tuple[dict[str, Any], bool]:
+def read_fields(
+    types: Sequence[str] = (JSON,), *, upload_field: str | None = None
+) -> tuple[dict[str, Any], bool]:
     """The request's body as raw fields, and whether to check them strictly (JSON) or
     convert them from text (a form, when ``types`` allows one).
 
@@ -488,6 +549,8 @@ def read_fields(types: Sequence[str] = (JSON,)) -> tuple[dict[str, Any], bool]:
     """
     if FORM in types and request.mimetype == FORM:
         return _form_fields(), False
+    if MULTIPART in types and request.mimetype == MULTIPART:
+        return _multipart_fields(upload_field), False
     if JSON in types and request.mimetype == JSON:
         fields = json_body()
         if not isinstance(fields, dict):
@@ -511,7 +574,9 @@ def check_body(model: type[M], fields: Mapping[str, Any], *, strict: bool) -> M:
         raise _translate(exc, model, query=False, text=not strict) from None
 
 
-def read_body(model: type[M], *, types: Sequence[str] = (JSON,)) -> M:
+def read_body(
+    model: type[M], *, types: Sequence[str] = (JSON,), upload_field: str | None = None
+) -> M:
     """Read the request's body into ``model``.
 
     A JSON body is read strictly (:func:`json_body`) and checked in pydantic's
@@ -526,7 +591,7 @@ def read_body(model: type[M], *, types: Sequence[str] = (JSON,)) -> M:
     UnsupportedMediaTypeError, BodyTooLargeError, InputError
         See :func:`json_body`.
     """
-    fields, strict = read_fields(types)
+    fields, strict = read_fields(types, upload_field=upload_field)
     return check_body(model, fields, strict=strict)
 
 

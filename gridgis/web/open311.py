@@ -51,7 +51,9 @@ is 404, as if it did not exist) and files only requests located in its street
 (403 otherwise, nothing stored); analysts read but cannot file (403). Anyone
 else (nobody signed in, or a client key) reads every request, without the
 personal fields: mobile and ID-card numbers in the description are masked
-(:func:`gridgis.audit.mask_person_data`) and there is never a ``media_url``.
+(:func:`gridgis.audit.mask_person_data`) and there is never a ``media_url`` (a photo
+may show people). A user's answers give as ``media_url`` the request's first photo: its
+link (``media_url`` sent when filing, kept as given) or its thumbnail on this server.
 The reporter's name, phone and email are never in an answer.
 
 Errors are the spec's list ``[{"code": status, "description": message}]``
@@ -68,12 +70,13 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gridgis import cases, open311_keys, users
 from gridgis.audit import mask_person_data
+from gridgis.cases.photos import check_link, first_photos
 from gridgis.errors import (
     DatabaseError,
     GridGISError,
@@ -411,7 +414,9 @@ def service_definition(service_code: str, fmt: str, *, query: Open311Query) -> R
 # --- requests ------------------------------------------------------------------------------------
 
 
-def service_request(case: dict[str, Any], *, public: bool = False) -> dict[str, Any]:
+def service_request(
+    case: dict[str, Any], *, public: bool = False, photo: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Return a case dict (:func:`gridgis.cases.get_case`) as a GeoReport v2 service request.
 
     ``status`` is ``closed`` for a closed or rejected case, else ``open``;
@@ -420,7 +425,9 @@ def service_request(case: dict[str, Any], *, public: bool = False) -> dict[str, 
     ``address_id`` the matched building. The reporter (name, phone, email) is
     never part of it. ``public``: for someone not signed in, mobile and ID-card
     numbers in the description are masked; the address and point are kept (they
-    are the point of Open311), and there is no ``media_url`` either way.
+    are the point of Open311), and there is no ``media_url``; else ``media_url`` is
+    ``photo``'s (the case's first, :func:`gridgis.cases.photos.first_photos`): a link
+    as given, an upload's thumbnail as an absolute URL of this server.
 
     Examples
     --------
@@ -448,8 +455,23 @@ def service_request(case: dict[str, Any], *, public: bool = False) -> dict[str, 
         "zipcode": None,
         "lat": case["lat"],
         "long": case["lon"],
-        "media_url": None,
+        "media_url": None if public or photo is None else _media_url(case["id"], photo),
     }
+
+
+def _media_url(case_id: int, photo: dict[str, Any]) -> str:
+    if photo["kind"] == "link":
+        return str(photo["storage_key"])
+    return url_for(
+        "photos.case_photo_thumbnail", case_id=case_id, photo_id=photo["id"], _external=True
+    )
+
+
+def _answers(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``found`` as service requests, for this request's asker (public or a user)."""
+    public = _public_answer()
+    firsts = {} if public else first_photos(get_engine(), [c["id"] for c in found])
+    return [service_request(c, public=public, photo=firsts.get(c["id"])) for c in found]
 
 
 def _instant(value: str, name: str = "time") -> dt.datetime:
@@ -507,7 +529,9 @@ def create_request(fmt: str) -> tuple[Response, int]:
     else:
         return _unauthorized()
     fields = check_body(NewRequest, raw, strict=strict)
+    link = check_link(fields.media_url) if fields.media_url is not None else None
     case = file_case(
+        link=link,
         category=fields.service_code,
         lon=fields.long,
         lat=fields.lat,
@@ -557,7 +581,7 @@ def list_requests(fmt: str, *, query: RequestsQuery) -> Response:
                     continue  # the spec lists the requests that exist
                 if _may_read(case["street_code"]):  # another street's: as if it did not exist
                     found.append(case)
-        return jsonify([service_request(c, public=_public_answer()) for c in found])
+        return jsonify(_answers(found))
     until = query.end_date
     since = query.start_date
     if since is None:
@@ -578,7 +602,7 @@ def list_requests(fmt: str, *, query: RequestsQuery) -> Response:
         until=until,
         limit=MAX_REQUESTS,
     )
-    return jsonify([service_request(c, public=_public_answer()) for c in found])
+    return jsonify(_answers(found))
 
 
 @_route(
@@ -604,4 +628,4 @@ def get_request(service_request_id: str, fmt: str, *, query: Open311Query) -> Re
     case = cases.get_case(get_engine(), case_id)
     if not _may_read(case["street_code"]):
         raise NotFoundError(f"case {case_id} does not exist")  # as if it did not exist
-    return jsonify([service_request(case, public=_public_answer())])
+    return jsonify(_answers([case]))

@@ -30,7 +30,15 @@ from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gridgis.web.endpoints import PUBLIC, Link, Operation, Reply, endpoint, operations
+from gridgis.web.endpoints import (
+    MULTIPART,
+    PUBLIC,
+    Link,
+    Operation,
+    Reply,
+    endpoint,
+    operations,
+)
 
 __all__ = ["bp", "openapi_document"]
 
@@ -255,10 +263,13 @@ def _operation(op: Operation, *, open311_public_read: bool = True) -> dict[str, 
         out["parameters"] = parameters
     if op.body is not None:
         ref = {"$ref": _REF.format(model=op.body.__name__)}
-        out["requestBody"] = {
-            "required": True,
-            "content": {kind: {"schema": ref} for kind in op.body_types},
-        }
+        content: dict[str, Any] = {kind: {"schema": ref} for kind in op.body_types}
+        if op.upload_field is not None and MULTIPART in content:
+            content[MULTIPART] = {
+                "schema": {"$ref": _REF.format(model=_upload_model(op))},
+                "encoding": {op.upload_field: {"contentType": "image/jpeg, image/png"}},
+            }
+        out["requestBody"] = {"required": True, "content": content}
     responses: dict[str, Any] = {}
     for reply in op.replies:
         answer: dict[str, Any] = {"description": reply.description or "OK."}
@@ -295,6 +306,30 @@ def _operation(op: Operation, *, open311_public_read: bool = True) -> dict[str, 
     return out
 
 
+def _upload_model(op: Operation) -> str:
+    """The name of the schema of ``op``'s multipart body: its body's fields and its files."""
+    assert op.body is not None
+    return f"{op.body.__name__}Upload"
+
+
+def _upload_schemas(ops: list[Operation], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The multipart bodies' schemas: each the body's, with the file field added."""
+    out: dict[str, Any] = {}
+    for op in ops:
+        if op.upload_field is None or op.body is None:
+            continue
+        schema = copy.deepcopy(schemas[op.body.__name__])
+        schema["title"] = _upload_model(op)
+        schema["properties"][op.upload_field] = {
+            "type": "array",
+            "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+            "description": "Photos (JPEG or PNG, repeat the field for each); the other "
+            "fields are text, as in a form.",
+        }
+        out[_upload_model(op)] = schema
+    return out
+
+
 def _models(ops: list[Operation]) -> list[tuple[type[BaseModel], Any]]:
     seen: dict[str, tuple[type[BaseModel], Any]] = {}
     for op in ops:
@@ -324,6 +359,7 @@ def _document(open311_public_read: bool = True) -> dict[str, Any]:
         "Error": _ERROR_SCHEMA,
         "Open311Error": _OPEN311_ERROR_SCHEMA,
     }
+    schemas |= _upload_schemas(ops, schemas)
     responses = _error_responses(
         "E", _ERROR_TEXTS, {"$ref": "#/components/schemas/Error"}
     ) | _error_responses("O", _OPEN311_ERROR_TEXTS, {"$ref": "#/components/schemas/Open311Error"})

@@ -253,6 +253,47 @@ class CaseEvent(Base):
     assignee: Mapped[str | None] = mapped_column(Text)
 
 
+PHOTO_KINDS: tuple[str, ...] = ("upload", "link")
+"""How a photo came: an ``upload`` (stored by gridgis) or a ``link`` (Open311's ``media_url``)."""
+
+
+class CasePhoto(Base):
+    """A photo of a case: filed with it (``event_id`` empty) or with a step of its timeline.
+
+    An upload is kept in the photo store under ``storage_key`` (its bytes, metadata
+    removed; see :mod:`gridgis.cases.photos`); a link is only its URL (``storage_key``).
+    """
+
+    __tablename__ = "case_photo"
+    __table_args__ = (
+        _one_of("kind", PHOTO_KINDS),
+        CheckConstraint(
+            "kind = 'link' OR (content_type IS NOT NULL AND sha256 IS NOT NULL AND width > 0 "
+            "AND height > 0 AND bytes > 0)",
+            name="upload_described",
+        ),
+        CheckConstraint("length(storage_key) BETWEEN 1 AND 2048", name="storage_key_length"),
+        Index("ix_case_photo_case_id_id", "case_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_event.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(Text)
+    storage_key: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    created_by: Mapped[str] = mapped_column(Text)
+
+
 class Inspection(Base):
     """An inspection patrol (巡查) by a grid worker: a point or a GPS track."""
 

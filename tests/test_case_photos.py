@@ -1,0 +1,296 @@
+"""Photos of cases: checking uploads, removing metadata, storing, serving, access, Open311."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _api_auth import token_client
+from conftest import cell_point
+from conftest import response_json as _json
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+from sqlalchemy import Engine, create_engine, text
+
+from gridgis.cases import photos as photo_lib
+from gridgis.web import create_app
+from gridgis.web.db import dispose_engine
+
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+
+
+def _jpeg(width: int = 400, height: int = 200, *, orientation: int = 6) -> bytes:
+    """A JPEG with EXIF: a camera, GPS and the orientation; a comment; a trailer after EOI."""
+    image = Image.new("RGB", (width, height), "red")
+    image.paste(Image.new("RGB", (width // 2, height), "blue"))  # left half blue
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    exif[0x010F] = "Canon"
+    exif[GPS_IFD] = {1: "N", 2: (25.0, 24.0, 0.0), 3: "E", 4: (119.0, 1.0, 0.0)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif, comment=b"home address")
+    return out.getvalue() + b"\xff\xd8appended picture with GPS"
+
+
+def _png() -> bytes:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Location", "25.4,119.0")
+    out = io.BytesIO()
+    Image.new("RGBA", (60, 30), (0, 128, 0, 128)).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def _bomb() -> bytes:
+    """A small PNG that claims 60000×60000 pixels (3.6 gigapixels)."""
+    out = io.BytesIO()
+    Image.new("1", (60000, 60000)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Path:
+    return tmp_path / "photos"
+
+
+@pytest.fixture
+def app(demo_url: str, photo_dir: Path) -> Iterator[Flask]:
+    application = create_app(
+        {"TESTING": True, "DATABASE_URL": demo_url, "PHOTO_DIR": str(photo_dir)}
+    )
+    yield application
+    dispose_engine(application)
+
+
+@pytest.fixture
+def db(demo_url: str) -> Iterator[Engine]:
+    engine = create_engine(demo_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return token_client(app.test_client(), role="admin", name="admin-photos")
+
+
+def _form(db: Engine, **extra: Any) -> dict[str, Any]:
+    _, lon, lat = cell_point(db)
+    return {"category": "fire_safety", "lon": str(lon), "lat": str(lat), **extra}
+
+
+def _file(client: FlaskClient, db: Engine, files: list[tuple[bytes, str]]) -> Any:
+    data = _form(db)
+    data["photos"] = [(io.BytesIO(b), name) for b, name in files]
+    return client.post("/api/cases", data=data, content_type="multipart/form-data")
+
+
+def _counts(db: Engine, photo_dir: Path) -> tuple[int, int, int]:
+    with db.connect() as conn:
+        cases = conn.execute(text("SELECT count(*) FROM case_record")).scalar_one()
+        photos = conn.execute(text("SELECT count(*) FROM case_photo")).scalar_one()
+    files = sum(1 for p in photo_dir.rglob("*") if p.is_file()) if photo_dir.exists() else 0
+    return cases, photos, files
+
+
+# --- the core ------------------------------------------------------------------------------------
+
+
+def test_metadata_is_removed_but_the_orientation() -> None:
+    [photo] = photo_lib.prepare_photos([("门口.jpg", _jpeg())])
+    assert (photo.content_type, photo.width, photo.height, photo.orientation) == (
+        "image/jpeg",
+        400,
+        200,
+        6,
+    )
+    assert b"Canon" not in photo.data and b"home address" not in photo.data
+    assert b"appended picture" not in photo.data
+    with Image.open(io.BytesIO(photo.data)) as image:
+        exif = image.getexif()
+        assert dict(exif) == {ORIENTATION: 6}
+        assert not exif.get_ifd(GPS_IFD)
+        assert "comment" not in image.info
+        image.load()  # the pixels are intact
+    [png] = photo_lib.prepare_photos([("图.png", _png())])
+    assert png.content_type == "image/png" and b"Location" not in png.data
+    with Image.open(io.BytesIO(png.data)) as image:
+        assert image.size == (60, 30) and "Location" not in image.info
+
+
+def test_bad_photos_are_named_together() -> None:
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"
+    files = [("ok.jpg", _jpeg()), ("report.jpg", b"%PDF-1.7 not a photo"), ("IMG_1.HEIC", heic)]
+    with pytest.raises(photo_lib.PhotoError) as caught:
+        photo_lib.prepare_photos(files)
+    reasons = [(p.index, p.name, p.reason) for p in caught.value.problems]
+    assert reasons == [(2, "report.jpg", "kind"), (3, "IMG_1.HEIC", "heic")]
+    with pytest.raises(photo_lib.PhotoError, match=r"photo 1 \('big.jpg'\) has \d+ bytes"):
+        photo_lib.prepare_photos([("big.jpg", _jpeg())], max_bytes=1024)
+    with pytest.raises(photo_lib.PhotoError, match="10 photos were sent but at most 9"):
+        photo_lib.prepare_photos([("a.jpg", _jpeg())] * 10)
+    with pytest.raises(photo_lib.PhotoError, match=r"60000×60000 pixels"):
+        photo_lib.prepare_photos([("bomb.png", _bomb())])
+    truncated = _jpeg()[:300]
+    with pytest.raises(photo_lib.PhotoError, match="not a readable image"):
+        photo_lib.prepare_photos([("cut.jpg", truncated)])
+
+
+def test_links_are_http_urls() -> None:
+    assert photo_lib.check_link(" https://img.example.cn/a.jpg ") == "https://img.example.cn/a.jpg"
+    for bad in ("javascript:alert(1)", "ftp://x/a.jpg", "https://", "https://a b/c", "x" * 3000):
+        with pytest.raises(ValueError, match="media_url"):
+            photo_lib.check_link(bad)
+
+
+# --- the API -------------------------------------------------------------------------------------
+
+
+def test_filing_with_photos_stores_and_serves_them(
+    client: FlaskClient, db: Engine, photo_dir: Path
+) -> None:
+    response = _file(client, db, [(_jpeg(), "门口.jpg"), (_png(), "楼道.png")])
+    case = _json(response, 201)
+    assert [p["id"] for p in case["photos"]] == sorted(p["id"] for p in case["photos"])
+    listed = _json(client.get(f"/api/cases/{case['id']}/photos"), 200)
+    assert [(p["kind"], p["content_type"], p["event_id"]) for p in listed["photos"]] == [
+        ("upload", "image/jpeg", None),
+        ("upload", "image/png", None),
+    ]
+    jpeg = client.get(listed["photos"][0]["url"])
+    assert jpeg.status_code == 200 and jpeg.mimetype == "image/jpeg"
+    assert jpeg.headers["Cache-Control"].startswith("private")
+    assert b"Canon" not in jpeg.data
+    png = client.get(listed["photos"][1]["url"])
+    assert png.mimetype == "image/png" and png.data.startswith(b"\x89PNG")
+    thumb = client.get(listed["photos"][0]["thumbnail_url"])
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    with Image.open(io.BytesIO(thumb.data)) as image:
+        assert image.size == (160, 320)  # 400×200 turned by orientation 6, then made smaller
+        assert image.convert("RGB").getpixel((80, 10))[2] > 200  # the blue half is on top
+    assert len(list(photo_dir.rglob("*.thumb.jpg"))) == 1  # kept for the next request
+    timeline = _json(client.get(f"/api/cases/{case['id']}/timeline"), 200)
+    assert [p["id"] for p in timeline["events"][0]["photos"]] == [p["id"] for p in case["photos"]]
+    with db.connect() as conn:
+        audited = conn.execute(
+            text("SELECT count(*) FROM audit_log WHERE action = 'photo' AND object_id = :id"),
+            {"id": str(case["id"])},
+        ).scalar_one()
+    assert audited == 2
+    assert client.get(f"/api/cases/{case['id']}/photos/{2**63}").status_code == 404
+    assert client.get(f"/api/cases/{case['id']}/photos/999999/thumbnail").status_code == 404
+
+
+def test_a_step_carries_photos_and_json_still_works(client: FlaskClient, db: Engine) -> None:
+    case = _json(client.post("/api/cases", json={"category": "fire_safety", **_point(db)}), 201)
+    assert "photos" not in case or case["photos"] is None
+    moved = _json(
+        client.post(
+            f"/api/cases/{case['id']}/steps",
+            data={
+                "step": "registered",
+                "note": "现场已核实",
+                "photos": [(io.BytesIO(_jpeg()), "a.jpg")],
+            },
+            content_type="multipart/form-data",
+        ),
+        200,
+    )
+    assert moved["step"] == "registered" and len(moved["photos"]) == 1
+    listed = _json(client.get(f"/api/cases/{case['id']}/photos"), 200)
+    assert listed["photos"][0]["event_id"] == moved["event_id"]
+    timeline = _json(client.get(f"/api/cases/{case['id']}/timeline"), 200)
+    step = next(e for e in timeline["events"] if e["id"] == moved["event_id"])
+    assert step["note"] == "现场已核实" and len(step["photos"]) == 1
+    assert timeline["events"][0]["photos"] == []
+
+
+def _point(db: Engine) -> dict[str, float]:
+    _, lon, lat = cell_point(db)
+    return {"lon": lon, "lat": lat}
+
+
+def test_a_bad_photo_stores_nothing(client: FlaskClient, db: Engine, photo_dir: Path) -> None:
+    before = _counts(db, photo_dir)
+    response = _file(client, db, [(_jpeg(), "ok.jpg"), (b"GIF89a....", "cat.jpg")])
+    assert response.status_code == 400
+    message = response.get_json()["error"]["message"]
+    assert "第 2 张照片（cat.jpg）不是 JPEG 或 PNG 图片" in message
+    heic = client.post(
+        "/api/cases?lang=en",
+        data=_form(db) | {"photos": [(io.BytesIO(b"\0\0\0\x18ftypheic" + b"\0" * 20), "I.HEIC")]},
+        content_type="multipart/form-data",
+    )
+    assert heic.status_code == 400 and "Most Compatible" in heic.get_json()["error"]["message"]
+    many = _file(client, db, [(_jpeg(), f"{i}.jpg") for i in range(10)])
+    assert many.status_code == 400
+    assert _counts(db, photo_dir) == before
+
+
+def test_a_refused_case_rolls_its_photos_back(
+    app: Flask, db: Engine, photo_dir: Path, streets: list[str]
+) -> None:
+    code, _, _ = cell_point(db)
+    other = next(s for s in streets if s != code[:9])
+    office = token_client(app.test_client(), role="street", street=other)
+    before = _counts(db, photo_dir)
+    response = office.post(
+        "/api/cases",
+        data=_form(db) | {"photos": [(io.BytesIO(_jpeg()), "a.jpg")]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 403
+    assert _counts(db, photo_dir) == before
+
+
+def test_photos_are_served_only_to_who_may_see_the_case(
+    app: Flask, client: FlaskClient, db: Engine, streets: list[str]
+) -> None:
+    case = _json(_file(client, db, [(_jpeg(), "a.jpg")]), 201)
+    [photo] = case["photos"]
+    other = next(s for s in streets if s != case["street_code"])
+    stranger = token_client(app.test_client(), role="street", street=other)
+    for url in (f"/api/cases/{case['id']}/photos", photo["url"], photo["thumbnail_url"]):
+        assert stranger.get(url).status_code == 404
+    analyst = token_client(app.test_client(), role="analyst")
+    assert analyst.get(photo["url"]).status_code == 200
+    own = token_client(app.test_client(), role="street", street=case["street_code"])
+    assert own.get(photo["thumbnail_url"]).status_code == 200
+    assert app.test_client().get(photo["url"]).status_code == 401
+
+
+@pytest.fixture
+def streets(db: Engine) -> list[str]:
+    with db.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT code FROM street ORDER BY code"))]
+
+
+# --- Open311 -------------------------------------------------------------------------------------
+
+
+def test_open311_media_url_is_kept_as_a_link(client: FlaskClient, app: Flask, db: Engine) -> None:
+    _, lon, lat = cell_point(db)
+    body = {"service_code": "fire_safety", "lat": str(lat), "long": str(lon)}
+    bad = client.post("/open311/v2/requests.json", data=body | {"media_url": "file:///etc/passwd"})
+    assert bad.status_code == 400 and "media_url" in bad.get_json()[0]["description"]
+    url = "https://img.example.cn/photos/1.jpg"
+    made = client.post("/open311/v2/requests.json", data=body | {"media_url": url})
+    request_id = _json(made, 201)[0]["service_request_id"]
+    mine = _json(client.get(f"/open311/v2/requests/{request_id}.json"), 200)
+    assert mine[0]["media_url"] == url
+    public = _json(app.test_client().get(f"/open311/v2/requests/{request_id}.json"), 200)
+    assert public[0]["media_url"] is None  # photos may show people: never to the public
+    listed = _json(client.get(f"/api/cases/{request_id}/photos"), 200)
+    assert listed["photos"][0]["kind"] == "link" and listed["photos"][0]["url"] == url
+    assert (
+        client.get(f"/api/cases/{request_id}/photos/{listed['photos'][0]['id']}").status_code == 404
+    )
+    uploaded = _json(_file(client, db, [(_jpeg(), "a.jpg")]), 201)
+    answered = _json(client.get(f"/open311/v2/requests/{uploaded['id']}.json"), 200)
+    assert answered[0]["media_url"].endswith(uploaded["photos"][0]["thumbnail_url"])
