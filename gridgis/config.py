@@ -431,6 +431,37 @@ class Settings(BaseSettings):
         gt=0,
         allow_inf_nan=False,
     )
+    overdue_soon_hours: float = _setting(
+        24.0,
+        description="hours before a case's deadline when `gridgis notices sweep` tells "
+        "its department (or the street office) that it is due soon (即将超期)",
+        allowed="a number of hours > 0",
+        gt=0,
+        allow_inf_nan=False,
+    )
+    public_url: str | None = _setting(
+        None,
+        description="the address people open gridgis at (e.g. `https://grid.example.gov.cn`), "
+        "for the links of webhook messages; unset: the links are paths (`/cases/17`)",
+        allowed="an http:// or https:// URL",
+        pattern=r"^https?://[^\s]+$",
+    )
+    webhook_attempts: int = _setting(
+        8,
+        description="how often a webhook delivery is tried before it is given up; the waits "
+        "between tries double from 1 minute (1, 2, 4 ... minutes)",
+        allowed="a whole number from 1 to 20",
+        ge=1,
+        le=20,
+    )
+    webhook_timeout_seconds: float = _setting(
+        5.0,
+        description="seconds a webhook's server has to answer one delivery",
+        allowed="a number of seconds from 0.1 to 60",
+        ge=0.1,
+        le=60,
+        allow_inf_nan=False,
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -26,7 +26,7 @@ FLOORS: dict[str, int] = {
     **dict.fromkeys(("db", "audit"), 2),
     **dict.fromkeys(
         ("cases", "intake", "address", "editing", "redraw", "users", "logins", "export",
-         "analysis", "demo", "schemas", "registers", "open311_keys"),
+         "analysis", "demo", "schemas", "registers", "open311_keys", "notices", "webhooks"),
         3,
     ),
     **dict.fromkeys(("web", "cli"), 4),
