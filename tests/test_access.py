@@ -26,8 +26,13 @@ from gridgis.web.errors import wants_json
 
 ROLES = ("admin", "street", "analyst")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-ANALYST_MAY_CHANGE = {"auth.change_password"}
-"""What an analyst may post: signing in and out, its own password."""
+ANALYST_MAY_CHANGE = {
+    "auth.change_password",
+    "notices.mark_read",
+    "notices.mark_all_read",
+    "notice_pages.read_from_page",
+}
+"""What an analyst may post: signing in and out, its own password, its own inbox read."""
 
 
 @pytest.fixture(scope="module")

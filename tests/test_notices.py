@@ -192,3 +192,38 @@ def test_overdue_soon_of_a_dispatched_case_goes_to_its_department(demo_engine: E
     assert notify_overdue_soon(demo_engine, deadline - dt.timedelta(hours=1), hours=24) == 1
     assert inbox(demo_engine)["zj1"] == ["dispatched", "overdue_soon"]
     assert "office" not in inbox(demo_engine)
+
+
+def test_the_inbox_api_page_and_badge(demo_url: str, demo_engine: Engine) -> None:
+    from gridgis.users import issue_token
+    from gridgis.web import create_app
+    from gridgis.web.db import dispose_engine
+
+    w = world(demo_engine)
+    advance_case(demo_engine, w["case"], "dispatched", actor="boss", department="CG")
+    escalate_case(demo_engine, w["case"], actor="boss", note="快")
+    app = create_app({"TESTING": True, "DATABASE_URL": demo_url})
+    try:
+        client, other = app.test_client(), app.test_client()
+        add_users(demo_engine, ("cg-web", "department", None, "CG"), ("an", "analyst", None, None))
+        for who, name in ((client, "cg-web"), (other, "an")):
+            token = issue_token(demo_engine, name, actor="test")
+            who.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        # the token users were added after the steps: tell them of a new one
+        escalate_case(demo_engine, w["case"], actor="boss", note="再快")
+        assert client.get("/api/notices/count").get_json() == {"unread": 1}
+        listed = client.get("/api/notices?unread=true").get_json()
+        assert listed["unread"] == 1 and listed["notices"][0]["kind"] == "escalated"
+        notice_id = listed["notices"][0]["id"]
+        assert other.post(f"/api/notices/{notice_id}/read").status_code == 404
+        assert other.post(f"/api/notices/{2**63}/read").status_code == 404
+        page = client.get("/notices").get_data(as_text=True)
+        assert 'id="unread-notices"' in page and "再快" in page and "督办" in page
+        answer = client.post(f"/api/notices/{notice_id}/read")
+        assert answer.status_code == 200 and answer.get_json()["read_at"] is not None
+        assert client.get("/api/notices/count").get_json() == {"unread": 0}
+        assert 'id="unread-notices"' not in client.get("/notices").get_data(as_text=True)
+        assert other.post("/api/notices/read").get_json() == {"marked": 0, "unread": 0}
+        assert other.get("/api/notices").get_json()["notices"] == []
+    finally:
+        dispose_engine(app)
