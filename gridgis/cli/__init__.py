@@ -22,6 +22,8 @@ module             commands
 ``open311``        ``gridgis open311 key add | list | revoke``
 ``audit``          ``gridgis audit``
 ``export``         ``gridgis export cells | cases | inspections | stats``
+``departments``    ``gridgis departments webhook``
+``notices``        ``gridgis notices sweep | deliver``
 =================  ==========================================================
 
 ``_shared`` holds what several of them use: :func:`~gridgis.cli._shared.friendly`
@@ -49,8 +51,10 @@ from gridgis.cli import (
     convert,
     db,
     demo,
+    departments,
     export,
     imports,
+    notices,
     open311,
     partition,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
@@ -88,6 +92,8 @@ _COMMANDS: list[click.Command] = [
     export.export_group,
     audit.audit_cmd,
     rosters.template_cmd,
+    departments.departments,
+    notices.notices,
 ]
 """Every command and group under ``gridgis``, in the order of the old single module."""
 
