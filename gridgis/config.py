@@ -28,7 +28,6 @@ True
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -48,14 +47,12 @@ __all__ = [
     "ENV_PREFIX",
     "SECRET_KEY_FILE",
     "LoginLimits",
-    "Setting",
     "Settings",
-    "describe",
+    "allowed_text",
     "env_var",
-    "markdown_table",
+    "field_extra",
     "mask_url",
     "settings",
-    "unknown_variables",
 ]
 
 ENV_PREFIX = "GRIDGIS_"
@@ -493,12 +490,43 @@ class Settings(BaseSettings):
         gt=0,
         allow_inf_nan=False,
     )
+    overdue_soon_hours: float = _setting(
+        24.0,
+        description="hours before a case's deadline when `gridgis notices sweep` tells "
+        "its department (or the street office) that it is due soon (即将超期)",
+        allowed="a number of hours > 0",
+        gt=0,
+        allow_inf_nan=False,
+    )
     jobs_stale_seconds: float = _setting(
         120.0,
         description="seconds without a sign of life after which a running background job is "
         "taken for one whose process died: it is queued again (failed after 3 attempts)",
         allowed="a number of seconds ≥ 10",
         ge=10,
+        allow_inf_nan=False,
+    )
+    public_url: str | None = _setting(
+        None,
+        description="the address people open gridgis at (e.g. `https://grid.example.gov.cn`), "
+        "for the links of webhook messages; unset: the links are paths (`/cases/17`)",
+        allowed="an http:// or https:// URL",
+        pattern=r"^https?://[^\s]+$",
+    )
+    webhook_attempts: int = _setting(
+        8,
+        description="how often a webhook delivery is tried before it is given up; the waits "
+        "between tries double from 1 minute (1, 2, 4 ... minutes)",
+        allowed="a whole number from 1 to 20",
+        ge=1,
+        le=20,
+    )
+    webhook_timeout_seconds: float = _setting(
+        5.0,
+        description="seconds a webhook's server has to answer one delivery",
+        allowed="a number of seconds from 0.1 to 60",
+        ge=0.1,
+        le=60,
         allow_inf_nan=False,
     )
 
@@ -636,17 +664,17 @@ def _config_error(exc: ValidationError) -> ConfigError:
             problems.append(f"{name!r} is not a setting of gridgis" if name else error["msg"])
             continue
         shown = "(hidden)" if _is_secret(field) else repr(error["input"])
-        problems.append(f"{env_var(name)} was {shown} but is expected to be {_allowed(field)}")
+        problems.append(f"{env_var(name)} was {shown} but is expected to be {allowed_text(field)}")
     return ConfigError("; ".join(problems))
 
 
-def _extra(field: FieldInfo) -> dict[str, Any]:
+def field_extra(field: FieldInfo) -> dict[str, Any]:
     extra = field.json_schema_extra
     return extra if isinstance(extra, dict) else {}
 
 
-def _allowed(field: FieldInfo) -> str:
-    return str(_extra(field).get("allowed", "valid"))
+def allowed_text(field: FieldInfo) -> str:
+    return str(field_extra(field).get("allowed", "valid"))
 
 
 def _is_secret(field: FieldInfo) -> bool:
@@ -668,111 +696,3 @@ def mask_url(url: str) -> str:
         return url
     user, _, host = parts.netloc.rpartition("@")
     return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:{MASK}@{host}"))
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting as ``gridgis config`` shows it.
-
-    Attributes
-    ----------
-    name:
-        The field of :class:`Settings`.
-    variable:
-        Its environment variable.
-    value:
-        The effective value, secrets masked; ``None`` when unset.
-    source:
-        ``"environment"`` or ``"default"``.
-    description:
-        What it is for.
-    """
-
-    name: str
-    variable: str
-    value: str | int | float | bool | None
-    source: Literal["environment", "default"]
-    description: str
-
-
-def describe(current: Settings | None = None) -> list[Setting]:
-    """Return every setting with its effective value (secrets masked) and where it came from.
-
-    Parameters
-    ----------
-    current:
-        The settings to show; default :func:`settings`, read now.
-
-    Examples
-    --------
-    >>> [s.value for s in describe(Settings(secret_key="s3cret")) if s.name == "secret_key"]
-    ['***']
-    """
-    current = current if current is not None else settings()
-    shown: list[Setting] = []
-    for name, field in Settings.model_fields.items():
-        source: Literal["environment", "default"] = (
-            "environment" if name in current.model_fields_set else "default"
-        )
-        shown.append(
-            Setting(
-                name=name,
-                variable=env_var(name),
-                value=_shown(name, getattr(current, name)),
-                source=source,
-                description=field.description or "",
-            )
-        )
-    return shown
-
-
-def _shown(name: str, value: Any) -> str | int | float | bool | None:
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, SecretStr):
-        return mask_url(value.get_secret_value()) if name == "database_url" else MASK
-    return str(value)
-
-
-def unknown_variables() -> list[str]:
-    """Return the ``GRIDGIS_*`` variables set that are no setting (a typo?), sorted.
-
-    The test suite's own ``GRIDGIS_TEST_*`` variables are not listed.
-    """
-    known = {env_var(name) for name in Settings.model_fields}
-    return sorted(
-        name
-        for name in os.environ
-        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(TEST_PREFIX)
-    )
-
-
-def markdown_table() -> str:
-    """Return the README's table of every setting: variable, allowed values, default, meaning.
-
-    ``scripts/config_table.py`` writes it into the README; a test fails when
-    the README's copy differs.
-
-    Examples
-    --------
-    >>> markdown_table().splitlines()[0]
-    '| variable | allowed | default | meaning |'
-    """
-    rows = ["| variable | allowed | default | meaning |", "|---|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        default = _extra(field).get("default_text")
-        if default is None:
-            default = _default_text(field.get_default(call_default_factory=False))
-        cells = [f"`{env_var(name)}`", _allowed(field), default, field.description or ""]
-        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(rows) + "\n"
-
-
-def _default_text(value: Any) -> str:
-    if value is None:
-        return "unset"
-    if isinstance(value, bool):
-        return "`on`" if value else "`off`"
-    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        return str(int(value))
-    return f"`{value}`" if isinstance(value, str) else str(value)

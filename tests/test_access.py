@@ -26,8 +26,15 @@ from gridgis.web.errors import wants_json
 
 ROLES = ("admin", "street", "analyst")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-ANALYST_MAY_CHANGE = {"auth.change_password", "export_jobs.start_export", "export_jobs.cancel_job"}
-"""What an analyst may post: signing in and out, its own password, its export jobs."""
+ANALYST_MAY_CHANGE = {
+    "auth.change_password",
+    "export_jobs.start_export",
+    "export_jobs.cancel_job",
+    "notices.mark_read",
+    "notices.mark_all_read",
+    "notice_pages.read_from_page",
+}
+"""What an analyst may post: signing in and out, its own password, its exports, its inbox."""
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gridgis"
 FLOORS: dict[str, int] = {
     **dict.fromkeys(
         ("errors", "config", "crs", "io", "times", "codes", "paging", "access", "sheets",
-         "archive", "data", "secret_key"),
+         "archive", "data", "secret_key", "config_docs"),
         0,
     ),
     **dict.fromkeys(("geocode", "boundaries", "partition"), 1),
     **dict.fromkeys(("db", "audit"), 2),
     **dict.fromkeys(
         ("cases", "intake", "address", "editing", "redraw", "users", "logins", "export",
-         "analysis", "demo", "schemas", "registers", "open311_keys", "jobs"),
+         "analysis", "demo", "schemas", "registers", "open311_keys", "jobs", "notices",
+         "webhooks"),
         3,
     ),
     **dict.fromkeys(("web", "cli"), 4),

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, exists, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gridgis import audit
+from gridgis import audit, notices
 from gridgis.cases.base import (
     _FINISHED,
     STEPS,
@@ -335,6 +335,7 @@ def advance_case(
             department=event_department,
             assignee=assignee if step == "dispatched" else None,
         )
+        notices.on_event(conn, event_id)  # same transaction: a rolled-back step tells no one
         case = get_case(conn, case_id)
         after: dict[str, Any] = {"step": case["step"], f"{kind}_at": when}
         if step in ("dispatched", "returned"):
@@ -403,6 +404,7 @@ def escalate_case(
             note=text,
             department=record["department_code"],
         )
+        notices.on_event(conn, event_id)
         case = get_case(conn, case_id)
         audit.record(
             conn,

@@ -23,6 +23,8 @@ module             commands
 ``audit``          ``gridgis audit``
 ``export``         ``gridgis export cells | cases | inspections | stats``
 ``jobs``           ``gridgis jobs worker`` (the background exports of the web app)
+``departments``    ``gridgis departments add | list | rule | rules | webhook``
+``notices``        ``gridgis notices sweep | deliver``
 =================  ==========================================================
 
 ``_shared`` holds what several of them use: :func:`~gridgis.cli._shared.friendly`
@@ -54,6 +56,7 @@ from gridgis.cli import (
     export,
     imports,
     jobs,
+    notices,
     open311,
     partition,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
@@ -93,6 +96,7 @@ _COMMANDS: list[click.Command] = [
     jobs.jobs_group,
     audit.audit_cmd,
     rosters.template_cmd,
+    notices.notices,
 ]
 """Every command and group under ``gridgis``, in the order of the old single module."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gridgis import config
+from gridgis import config_docs
 from gridgis.cli._shared import friendly
 
 
@@ -18,7 +18,7 @@ def config_cmd(as_json: bool) -> None:
     """
     import json
 
-    shown = config.describe()
+    shown = config_docs.describe()
     if as_json:
         values = {s.variable: {"value": s.value, "source": s.source} for s in shown}
         click.echo(json.dumps(values, ensure_ascii=False, indent=2))
@@ -29,5 +29,5 @@ def config_cmd(as_json: bool) -> None:
             if isinstance(value, bool):
                 value = "on" if value else "off"
             click.echo(f"{s.variable:<{width}}  {value}  ({s.source})")
-    for variable in config.unknown_variables():
+    for variable in config_docs.unknown_variables():
         click.echo(f"warning: {variable} is set but is no setting of gridgis (ignored)", err=True)

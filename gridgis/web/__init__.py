@@ -51,6 +51,7 @@ from gridgis.web import (
     placement_api,
     placement_pages,
 )
+from gridgis.web import notices as notice_views
 from gridgis.web import tiles as tiles_views
 
 __all__ = ["create_app"]
@@ -168,6 +169,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit_pages.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(imports.api_bp)
+    notice_views.init_app(app)  # the inbox, and this process's webhook worker
     i18n.init_app(app)  # Chinese by default, ?lang=en
     app.jinja_env.globals["nav_links"] = nav.nav_links
     app.jinja_env.filters["local_time"] = to_minutes  # every time on a page: +08:00

@@ -136,9 +136,16 @@ WRONG_LOGIN_ZH = "用户名或密码错误。"
 """The one answer to a failed login: it never says which of the two was wrong."""
 
 _ANALYST_ALLOWED = frozenset(
-    {"auth.change_password", "export_jobs.start_export", "export_jobs.cancel_job"}
+    {
+        "auth.change_password",
+        "export_jobs.start_export",  # its own exports (a job is no data)
+        "export_jobs.cancel_job",
+        "notices.mark_read",  # its own inbox
+        "notices.mark_all_read",
+        "notice_pages.read_from_page",
+    }
 )
-"""Unsafe requests an analyst may make: its own password, and its exports (a job is no data)."""
+"""Unsafe requests an analyst may make: its own password, its exports, its own inbox read."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, request, url_for
+from flask import current_app, g, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
+from gridgis.access import CASE_ROLES
+from gridgis.notices import count_unread
 from gridgis.web.auth import signed_in_user
+from gridgis.web.db import get_engine
 from gridgis.web.i18n import gettext
 
 
@@ -35,11 +39,30 @@ NAV: tuple[NavItem, ...] = (
     NavItem("imports.index", "数据导入", roles=("admin", "street"), blueprints=("imports",)),
     NavItem("editing.index", "网格编辑", roles=("admin", "street"), blueprints=("editing", "hand")),
     NavItem("audit_pages.audit_page", "审计日志", roles=("admin",)),
+    NavItem("notice_pages.inbox", "消息", roles=CASE_ROLES, blueprints=("notice_pages",)),
 )
+
+_BADGES = {"notice_pages.inbox"}
+"""Entries that show the user's unread notices."""
+
+
+def unread_notices() -> int | None:
+    """The signed-in user's unread notices (one indexed count per request), ``None`` when
+    nobody is signed in or the database cannot answer (an error page still renders)."""
+    user = signed_in_user()
+    if user is None:
+        return None
+    if "unread_notices" not in g:
+        try:
+            g.unread_notices = count_unread(get_engine(), user.id)
+        except SQLAlchemyError:
+            g.unread_notices = None
+    return g.unread_notices
 
 
 def nav_links() -> list[dict[str, object]]:
-    """The bar for the signed-in user: ``label`` (translated), ``url``, ``current``."""
+    """The bar for the signed-in user: ``label`` (translated), ``url``, ``current``,
+    ``badge`` (the unread notices on the inbox's entry, else ``None``)."""
     user = signed_in_user()
     if user is None:
         return []
@@ -53,6 +76,7 @@ def nav_links() -> list[dict[str, object]]:
                 "url": url_for(item.endpoint),
                 "current": request.endpoint == item.endpoint
                 or request.blueprint in item.blueprints,
+                "badge": unread_notices() if item.endpoint in _BADGES else None,
             }
         )
     return links

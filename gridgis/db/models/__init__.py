@@ -18,7 +18,8 @@ tables gridgis keeps in memory, bumped by triggers (:mod:`gridgis.db.versions`).
 One module a concern: :mod:`~gridgis.db.models.areas` (the hierarchy, layouts,
 buildings, roads), :mod:`~gridgis.db.models.rosters` (workers, party
 organisations, facilities), :mod:`~gridgis.db.models.cases` (cases and
-inspections), :mod:`~gridgis.db.models.system` (users, audit trail, data
+inspections), :mod:`~gridgis.db.models.notices` (inboxes and webhook deliveries),
+:mod:`~gridgis.db.models.system` (users, audit trail, data
 versions); every name is importable from here.
 """
 
@@ -53,6 +54,7 @@ from gridgis.db.models.cases import (
     LOCATED_BY,
     LOCATION_FLAGS,
     PHOTO_KINDS,
+    WEBHOOK_FORMATS,
     Case,
     CaseCategory,
     CaseEvent,
@@ -62,6 +64,7 @@ from gridgis.db.models.cases import (
     Inspection,
     InspectionCell,
 )
+from gridgis.db.models.notices import NOTICE_KINDS, NOTICE_NAMES_ZH, Notice, Outbox
 from gridgis.db.models.rosters import (
     BRANCH_KINDS,
     FACILITY_KINDS,
@@ -103,10 +106,13 @@ __all__ = [
     "LOCATED_BY",
     "LOCATION_FLAGS",
     "NAMING_CONVENTION",
+    "NOTICE_KINDS",
+    "NOTICE_NAMES_ZH",
     "PHOTO_KINDS",
     "ROAD_KINDS",
     "SRID",
     "USER_ROLES",
+    "WEBHOOK_FORMATS",
     "WORKER_ROLE_FORMAT",
     "AppUser",
     "AuditLog",
@@ -135,7 +141,9 @@ __all__ = [
     "LayoutDraftStep",
     "LayoutVersion",
     "LoginFailure",
+    "Notice",
     "Open311Client",
+    "Outbox",
     "PartyBranch",
     "Road",
     "ServiceFacility",

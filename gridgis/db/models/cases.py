@@ -119,6 +119,11 @@ CASE_EVENT_NAMES_ZH: dict[str, str] = {
 }
 
 
+WEBHOOK_FORMATS: tuple[str, ...] = ("json", "wecom", "dingtalk")
+"""The bodies a department's webhook may be posted in: gridgis's own signed JSON, or the
+markdown message of a WeCom (企业微信) or DingTalk (钉钉) group robot."""
+
+
 class Department(Base):
     """A department (职能部门) that handles dispatched cases, of a district or of one street."""
 
@@ -127,6 +132,8 @@ class Department(Base):
         CheckConstraint("code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$'", name="code_format"),
         CheckConstraint("length(btrim(name)) > 0", name="name_given"),
         CheckConstraint("(district_code IS NULL) <> (street_code IS NULL)", name="one_area"),
+        CheckConstraint("webhook_url IS NULL OR webhook_url ~ '^https?://'", name="webhook_http"),
+        _one_of("webhook_format", WEBHOOK_FORMATS),
     )
 
     code: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -137,6 +144,10 @@ class Department(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # Where its notices are also posted (gridgis.webhooks); all three null: nowhere.
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
+    webhook_format: Mapped[str | None] = mapped_column(Text)
 
 
 class DispatchRule(Base):
