@@ -65,10 +65,11 @@ from gridgis.cases.deadlines import deadline_hours, set_deadline_hours
 from gridgis.cases.deadlines import is_closed_late as is_closed_late
 from gridgis.cases.deadlines import is_closed_on_time as is_closed_on_time
 from gridgis.cases.deadlines import is_overdue as is_overdue
-from gridgis.cases.filing import create_case
+from gridgis.cases.filing import create_case, locate_address
 from gridgis.cases.lifecycle import add_note, advance_case, case_timeline, escalate_case
 from gridgis.cases.records import MAX_LIMIT as MAX_LIMIT
-from gridgis.cases.records import get_case, list_cases
+from gridgis.cases.records import ORDERS as ORDERS
+from gridgis.cases.records import count_cases, get_case, list_cases
 from gridgis.cases.stats import STAT_LAYOUTS, STAT_LEVELS, case_stats
 
 __all__ = [
@@ -83,12 +84,14 @@ __all__ = [
     "case_categories",
     "case_stats",
     "case_timeline",
+    "count_cases",
     "create_case",
     "deadline_hours",
     "escalate_case",
     "get_case",
     "list_cases",
     "load_categories",
+    "locate_address",
     "resolve_categories",
     "set_deadline_hours",
 ]

@@ -26,6 +26,7 @@ from gridgis.web import (
     audit_pages,
     auth,
     basemap,
+    case_pages,
     cases_api,
     db,
     density_api,
@@ -46,6 +47,7 @@ from gridgis.web import (
     overview,
     placement_api,
     placement_pages,
+    tasks,
 )
 from gridgis.web import tiles as tiles_views
 
@@ -135,6 +137,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(cases_api.bp)
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(case_pages.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(tiles_views.bp)

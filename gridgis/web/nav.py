@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from flask import current_app, request, url_for
 
+from gridgis.access import CASE_ROLES
 from gridgis.web.auth import signed_in_user
 from gridgis.web.i18n import gettext
+from gridgis.web.tasks import task_counts
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,19 @@ class NavItem:
     roles: tuple[str, ...] = ("admin", "street", "analyst")
     blueprints: tuple[str, ...] = ()
     """Blueprints whose pages count as this entry's (marked current in the bar)."""
+    badge: bool = False
+    """Whether the entry shows the user's count of work (:func:`gridgis.web.tasks.task_counts`)."""
 
 
 NAV: tuple[NavItem, ...] = (
+    NavItem(
+        "case_pages.tasks_page",
+        "待办",
+        roles=("admin", "street", "worker", "department"),
+        badge=True,
+    ),
+    NavItem("case_pages.case_list", "事件", roles=CASE_ROLES),
+    NavItem("case_pages.new_case", "上报", roles=("admin", "street", "worker")),
     NavItem("maps.index", "概览", blueprints=("overview",)),
     NavItem("tiles.cell_map", "网格覆盖"),
     NavItem("placement_pages.placement_map", "党支部布局"),
@@ -39,7 +51,8 @@ NAV: tuple[NavItem, ...] = (
 
 
 def nav_links() -> list[dict[str, object]]:
-    """The bar for the signed-in user: ``label`` (translated), ``url``, ``current``."""
+    """The bar for the signed-in user: ``label`` (translated), ``url``, ``current``, and
+    ``badge`` (the count of work, or ``None``; one query, only for a user with work)."""
     user = signed_in_user()
     if user is None:
         return []
@@ -53,6 +66,7 @@ def nav_links() -> list[dict[str, object]]:
                 "url": url_for(item.endpoint),
                 "current": request.endpoint == item.endpoint
                 or request.blueprint in item.blueprints,
+                "badge": task_counts().get("total") if item.badge else None,
             }
         )
     return links
