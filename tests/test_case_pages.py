@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import TEST_PASSWORD
+from conftest import TEST_PASSWORD, log_in_client
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
@@ -37,13 +37,7 @@ def engine(app: Flask) -> Iterator[Engine]:
 def log_in(app: Flask, name: str) -> FlaskClient:
     """A client signed in as ``name`` through the login form."""
     client = app.test_client()
-    client.get("/login")
-    with client.session_transaction() as session:
-        token = str(session["csrf"])
-    answer = client.post(
-        "/login", data={"name": name, "password": TEST_PASSWORD, "csrf_token": token}
-    )
-    assert answer.status_code == 302, answer.get_data(as_text=True)
+    log_in_client(client, name)
     return client
 
 

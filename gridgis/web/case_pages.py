@@ -40,7 +40,7 @@ from pydantic_core import PydanticCustomError
 from gridgis import cases
 from gridgis.access import CASE_ROLES
 from gridgis.cases.departments import list_departments
-from gridgis.cases.tasks import TASK_LISTS, task_lists
+from gridgis.cases.tasks import TASK_LISTS
 from gridgis.db.models import CASE_EVENT_NAMES_ZH, CASE_STEP_NAMES_ZH
 from gridgis.db.queries import read_areas
 from gridgis.errors import InputError
@@ -53,7 +53,7 @@ from gridgis.web.cell_layer import cells_bounds
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.i18n import gettext
-from gridgis.web.tasks import task_counts
+from gridgis.web.tasks import user_tasks
 
 __all__ = ["FILING_ROLES", "PAGE_SIZE", "bp"]
 
@@ -324,23 +324,15 @@ def new_case() -> str:
 @roles_required(*CASE_ROLES)
 def tasks_page() -> str:
     """Render the signed-in user's lists of work."""
-    engine = get_engine()
-    counts = task_counts()
-    lists = []
-    for name, filters in task_lists(policy()).items():
-        found = (
-            cases.list_cases(engine, **filters, order="deadline", limit=PAGE_SIZE)
-            if counts[name]
-            else []
-        )
-        lists.append(
-            {
-                "name": name,
-                "label": gettext(TASK_NAMES[name]),
-                "count": counts[name],
-                "rows": [_case_row(c) for c in found],
-            }
-        )
+    lists = [
+        {
+            "name": name,
+            "label": gettext(TASK_NAMES[name]),
+            "count": found["count"],
+            "rows": [_case_row(c) for c in found["cases"]],
+        }
+        for name, found in user_tasks(PAGE_SIZE).items()
+    ]
     return render_template("tasks.html", lists=lists, order=TASK_LISTS)
 
 

@@ -31,6 +31,7 @@ class NavItem:
 
 
 NAV: tuple[NavItem, ...] = (
+    NavItem("maps.index", "概览", blueprints=("overview",)),
     NavItem(
         "case_pages.tasks_page",
         "待办",
@@ -38,8 +39,7 @@ NAV: tuple[NavItem, ...] = (
         badge=True,
     ),
     NavItem("case_pages.case_list", "事件", roles=CASE_ROLES),
-    NavItem("case_pages.new_case", "上报", roles=("admin", "street", "worker")),
-    NavItem("maps.index", "概览", blueprints=("overview",)),
+    NavItem("case_pages.new_case", "上报事件", roles=("admin", "street", "worker")),
     NavItem("tiles.cell_map", "网格覆盖"),
     NavItem("placement_pages.placement_map", "党支部布局"),
     NavItem("density_pages.density_map", "案件密度"),

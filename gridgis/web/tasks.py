@@ -26,7 +26,7 @@ from gridgis.web.auth import policy
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Reply, endpoint
 
-__all__ = ["BADGE_LISTS", "bp", "task_counts"]
+__all__ = ["BADGE_LISTS", "bp", "task_counts", "user_tasks"]
 
 bp = Blueprint("tasks", __name__, url_prefix="/api")
 
@@ -56,14 +56,19 @@ def task_counts() -> dict[str, int]:
 )
 def list_tasks(*, query: TaskQuery) -> Response:
     """The cases the signed-in user has to handle, verify or follow, and those overdue."""
-    lists = task_lists(policy())
+    return jsonify(lists=user_tasks(query.limit), total=task_counts()["total"])
+
+
+def user_tasks(limit: int) -> dict[str, dict[str, Any]]:
+    """The signed-in user's lists of work by name: ``count`` and the first ``limit``
+    ``cases``, nearest deadline first."""
     counts = task_counts()
-    out: dict[str, Any] = {}
-    for name, filters in lists.items():
+    out: dict[str, dict[str, Any]] = {}
+    for name, filters in task_lists(policy()).items():
         found = (
-            cases.list_cases(get_engine(), **filters, order="deadline", limit=query.limit)
-            if query.limit and counts[name]
+            cases.list_cases(get_engine(), **filters, order="deadline", limit=limit)
+            if limit and counts[name]
             else []
         )
         out[name] = {"count": counts[name], "cases": found}
-    return jsonify(lists=out, total=counts["total"])
+    return out
