@@ -425,6 +425,12 @@ def sign_in(
     """
     name = name or (f"{role}-{street}" if street else role)
     add_test_user(client.application.config["DATABASE_URL"], name, role=role, street=street)
+    return log_in_client(client, name)
+
+
+def log_in_client(client: FlaskClient, name: str) -> str:
+    """Log the client in as the existing user ``name`` (password :data:`TEST_PASSWORD`)
+    through the login form; return the session's CSRF token."""
     client.get("/login")
     with client.session_transaction() as session:
         token = str(session["csrf"])

@@ -73,10 +73,11 @@ from gridgis.cases.deadlines import is_overdue as is_overdue
 from gridgis.cases.duplicates import MAX_DUPLICATES as MAX_DUPLICATES
 from gridgis.cases.duplicates import duplicates_of, likely_duplicates, merge_cases, merged_from
 from gridgis.cases.duplicates import is_merged as is_merged
-from gridgis.cases.filing import create_case
+from gridgis.cases.filing import create_case, locate_address
 from gridgis.cases.lifecycle import add_note, advance_case, case_timeline, escalate_case
 from gridgis.cases.records import MAX_LIMIT as MAX_LIMIT
-from gridgis.cases.records import get_case, list_cases
+from gridgis.cases.records import ORDERS as ORDERS
+from gridgis.cases.records import count_cases, get_case, list_cases
 from gridgis.cases.stats import STAT_LAYOUTS, STAT_LEVELS, case_stats
 
 __all__ = [
@@ -91,6 +92,7 @@ __all__ = [
     "case_categories",
     "case_stats",
     "case_timeline",
+    "count_cases",
     "create_case",
     "deadline_hours",
     "duplicates_of",
@@ -99,6 +101,7 @@ __all__ = [
     "likely_duplicates",
     "list_cases",
     "load_categories",
+    "locate_address",
     "merge_cases",
     "merged_from",
     "resolve_categories",

@@ -318,6 +318,49 @@ def _locate_address(
     return found | {key: located[key] for key in _CELL_KEYS}
 
 
+def locate_address(
+    bind: Engine | Connection, address: str, *, book: AddressBook | None = None
+) -> dict[str, Any]:
+    """Where a new case filed at ``address`` would be placed, without filing it.
+
+    What a filing form shows before saving: the building matched (its id and
+    address), the score, the point and its cell, community and street, or
+    ``location_flag`` (``unmatched``, ``outside`` …) and ``reason`` when it is not placed.
+
+    Examples
+    --------
+    >>> locate_address(engine, "荔城区镇海街道文献社区瑞隆里59号1栋")["located_by"]
+    'address'
+    """
+    from gridgis.address import load_address_book, match_addresses
+
+    with _filing(bind, autocommit=True) as conn:
+        if book is None:
+            book = load_address_book(conn)
+        found = _locate_address(conn, address, book, None)
+        match = match_addresses(book, [address]).iloc[0]
+        building_address = None
+        if found.get("building_id") is not None:
+            building_address = conn.execute(
+                select(Building.address).where(Building.id == found["building_id"])
+            ).scalar_one()
+    return {
+        "address": address,
+        "lon": found.get("lon"),
+        "lat": found.get("lat"),
+        "building_id": found.get("building_id"),
+        "building_address": building_address,
+        "match_score": found.get("match_score"),
+        "matched": str(match["matched"]) or None,
+        "reason": match["reason"],
+        "cell_code": found.get("cell_code"),
+        "community_code": found.get("community_code"),
+        "street_code": found.get("street_code"),
+        "location_flag": found.get("location_flag"),
+        "located_by": "address",
+    }
+
+
 def _place(
     conn: Connection,
     cells: CellLocator | None,

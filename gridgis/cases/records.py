@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BindParameter,
@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql import visitors
 
 from gridgis import paging
 from gridgis.cases.base import (
@@ -123,8 +124,18 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
 """The filters of :func:`list_cases`, each with the parameter it binds."""
 
 
-@functools.lru_cache(maxsize=2 ** len(_FILTERS))
-def _listing(filters: tuple[str, ...]) -> Select[Any]:
+ORDERS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "newest": (Case.reported_at.desc(), Case.id.desc()),
+    "oldest": (Case.reported_at.asc(), Case.id.asc()),
+    "deadline": (Case.deadline.asc().nulls_last(), Case.id.asc()),
+    "id": (Case.id.desc(),),
+}
+"""The orders :func:`list_cases` can list cases in: newest report first (the default),
+oldest first, nearest deadline first, highest id first."""
+
+
+@functools.lru_cache(maxsize=len(ORDERS) * 2 ** len(_FILTERS))
+def _listing(filters: tuple[str, ...], order: str = "newest") -> Select[Any]:
     """The select of :func:`list_cases` with ``filters`` (keys of :data:`_FILTERS`).
 
     Made once per combination: SQLAlchemy then finds its compiled form by the statement
@@ -133,7 +144,7 @@ def _listing(filters: tuple[str, ...]) -> Select[Any]:
     """
     return (
         _CASES.where(*(_FILTERS[name] for name in filters))
-        .order_by(Case.reported_at.desc(), Case.id.desc())
+        .order_by(*ORDERS[order])
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
@@ -207,6 +218,7 @@ def list_cases(
     within: Sequence[str] | None = None,
     within_reporter: str | None = None,
     text: str | None = None,
+    order: str = "newest",
     limit: int = paging.DEFAULT_LIMIT,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
@@ -241,6 +253,9 @@ def list_cases(
         reported by ``within_reporter``: what a grid worker sees.
     text:
         Words in the description or address (any case), or the external id.
+    order:
+        One of :data:`ORDERS`: ``newest`` report first (default), ``oldest``,
+        ``deadline`` (nearest first, cases without one last) or ``id`` (highest first).
     limit, offset:
         Paging: 1 to :data:`MAX_LIMIT` cases, after skipping ``offset`` (0 to
         :data:`gridgis.paging.MAX_OFFSET`), as :func:`gridgis.paging.check_page` checks.
@@ -258,37 +273,116 @@ def list_cases(
     ...                        "dispute"])
     """
     limit, offset = check_page(limit, offset, max_limit=MAX_LIMIT)
-    for name, flag in (
-        ("overdue", overdue),
-        ("closed_late", closed_late),
-        ("escalated", escalated),
-    ):
+    if order not in ORDERS:
+        raise InputError(f"`order` was {order!r} but is expected to be one of {list(ORDERS)}")
+    filters = {
+        "street": street,
+        "community": community,
+        "cell": cell,
+        "category": category,
+        "step": step,
+        "overdue": overdue,
+        "closed_late": closed_late,
+        "since": since,
+        "until": until,
+        "department": department,
+        "assignee": assignee,
+        "escalated": escalated,
+        "within": within,
+        "within_reporter": within_reporter,
+        "text": text,
+    }
+    with queries.connection(connection) as conn:
+        params = _case_params(conn, filters) | {"limit": limit, "offset": offset}
+        chosen = _listing(tuple(name for name in _FILTERS if params.get(name) is not None), order)
+        return [_record(r._mapping) for r in conn.execute(chosen, params)]
+
+
+def _case_params(conn: Connection, filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The bound parameters of the filters of :func:`list_cases` (checked; ``now`` too)."""
+    known = {
+        "street", "community", "cell", "category", "step", "overdue", "closed_late", "since",
+        "until", "department", "assignee", "escalated", "within", "within_reporter", "text",
+    }  # fmt: skip
+    unknown = sorted(set(filters) - known)
+    if unknown:
+        raise InputError(f"unknown case filters {unknown}; expected some of {sorted(known)}")
+    for name in ("overdue", "closed_late", "escalated"):
+        flag = filters.get(name)
         if flag is not None and not isinstance(flag, bool):
             raise InputError(f"`{name}` was {flag!r} but is expected to be True, False or None")
-    params: dict[str, Any] = {"now": _now(), "limit": limit, "offset": offset}
-    for level, value in (("street", street), ("community", community), ("cell", cell)):
-        if _check_code(value, level) is not None:
-            params[level] = value
-    if step is not None:
-        params["steps"] = [_check_step(s) for s in _some(step, "step")]
-    if overdue is not None:
-        params["overdue"] = overdue
-    if closed_late is not None:
-        params["closed_late"] = closed_late
-    params["since"], params["until"] = _period(since, until, ordered=False)
-    for name, value in (("department", department), ("assignee", assignee)):
-        if value is not None:
-            params[name] = value
-    if escalated is not None:
-        params["escalated"] = escalated
+    params: dict[str, Any] = {"now": _now()}
+    for level in ("street", "community", "cell"):
+        if _check_code(filters.get(level), level) is not None:
+            params[level] = filters[level]
+    if filters.get("step") is not None:
+        params["steps"] = [_check_step(s) for s in _some(filters["step"], "step")]
+    for name in ("overdue", "closed_late", "department", "assignee", "escalated"):
+        if filters.get(name) is not None:
+            params[name] = filters[name]
+    params["since"], params["until"] = _period(
+        filters.get("since"), filters.get("until"), ordered=False
+    )
+    within = filters.get("within")
     if within is not None:
         params["within"] = [f"{code}%" for code in within if level_of(code)]
-        params["within_reporter"] = within_reporter
+        params["within_reporter"] = filters.get("within_reporter")
+    text = filters.get("text")
     if text is not None and text.strip():
         words = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params["text"], params["text_exact"] = f"%{words}%", text.strip()
+    if filters.get("category") is not None:
+        params["categories"] = resolve_categories(conn, filters["category"])
+    return params
+
+
+def _bound(statement: Select[Any], params: Mapping[str, Any], suffix: str) -> Select[Any]:
+    """``statement`` with each bound parameter renamed with ``suffix`` and given its value
+    from ``params``: several lists' filters (the same names, other values) in one query."""
+
+    def rename(element: Any, **kw: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in params:
+            return bindparam(element.key + suffix, value=params[element.key], type_=element.type)
+        return None
+
+    renamed: Select[Any] = visitors.replacement_traverse(cast(Any, statement), {}, rename)
+    return renamed
+
+
+def count_cases(
+    connection: Engine | Connection, lists: Mapping[str, Mapping[str, Any]]
+) -> dict[str, int]:
+    """How many cases each of several lists holds, in one query.
+
+    Parameters
+    ----------
+    connection:
+        The database.
+    lists:
+        A name for each list, and its filters: keyword arguments of :func:`list_cases`
+        (without ``order``, ``limit`` and ``offset``).
+
+    Returns
+    -------
+    dict
+        The number of cases of each list, by name (0 for no lists at all).
+
+    Examples
+    --------
+    >>> count_cases(engine, {"open": {"step": ["reported", "registered"]},
+    ...                      "late": {"overdue": True}})  # doctest: +SKIP
+    {'open': 12, 'late': 3}
+    """
+    if not lists:
+        return {}
     with queries.connection(connection) as conn:
-        if category is not None:
-            params["categories"] = resolve_categories(conn, category)
-        chosen = _listing(tuple(name for name in _FILTERS if params.get(name) is not None))
-        return [_record(r._mapping) for r in conn.execute(chosen, params)]
+        counts = []
+        for n, (name, filters) in enumerate(lists.items()):
+            params = _case_params(conn, filters)
+            used = tuple(key for key in _FILTERS if params.get(key) is not None)
+            counting = select(func.count()).select_from(
+                _CASES.where(*(_FILTERS[key] for key in used)).subquery()
+            )
+            counts.append(_bound(counting, params, f"_{n}").scalar_subquery().label(name))
+        row = conn.execute(select(*counts)).one()
+    return {name: int(row._mapping[name]) for name in lists}

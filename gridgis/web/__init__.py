@@ -26,6 +26,7 @@ from gridgis.web import (
     audit_pages,
     auth,
     basemap,
+    case_pages,
     cases_api,
     db,
     density_api,
@@ -50,6 +51,7 @@ from gridgis.web import (
     photos_api,
     placement_api,
     placement_pages,
+    tasks,
 )
 from gridgis.web import notices as notice_views
 from gridgis.web import tiles as tiles_views
@@ -152,6 +154,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(photos_api.bp)
     app.register_blueprint(departments_api.bp)
     app.register_blueprint(duplicates_api.bp)
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(case_pages.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(tiles_views.bp)

@@ -131,7 +131,13 @@ _LOGIN_MARK = "gridgis_login_required"
 """Set on views guarded by :func:`login_required`/:func:`roles_required`: a body sent to
 them without a user is refused before it is read."""
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-ROLE_NAMES_ZH: dict[str, str] = {"admin": "管理员", "street": "街道办", "analyst": "分析员"}
+ROLE_NAMES_ZH: dict[str, str] = {
+    "admin": "管理员",
+    "street": "街道办",
+    "analyst": "分析员",
+    "worker": "网格员",
+    "department": "职能部门",
+}
 WRONG_LOGIN_ZH = "用户名或密码错误。"
 """The one answer to a failed login: it never says which of the two was wrong."""
 

@@ -17,6 +17,7 @@ from gridgis.notices import count_unread
 from gridgis.web.auth import signed_in_user
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import gettext
+from gridgis.web.tasks import task_counts
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,21 @@ class NavItem:
     roles: tuple[str, ...] = ("admin", "street", "analyst")
     blueprints: tuple[str, ...] = ()
     """Blueprints whose pages count as this entry's (marked current in the bar)."""
+    badge: str | None = None
+    """The count the entry shows: ``"tasks"``, the user's work
+    (:func:`gridgis.web.tasks.task_counts`); ``"notices"``, its unread notices."""
 
 
 NAV: tuple[NavItem, ...] = (
     NavItem("maps.index", "概览", blueprints=("overview",)),
+    NavItem(
+        "case_pages.tasks_page",
+        "待办",
+        roles=("admin", "street", "worker", "department"),
+        badge="tasks",
+    ),
+    NavItem("case_pages.case_list", "事件", roles=CASE_ROLES),
+    NavItem("case_pages.new_case", "上报事件", roles=("admin", "street", "worker")),
     NavItem("tiles.cell_map", "网格覆盖"),
     NavItem("placement_pages.placement_map", "党支部布局"),
     NavItem("density_pages.density_map", "案件密度"),
@@ -39,11 +51,14 @@ NAV: tuple[NavItem, ...] = (
     NavItem("imports.index", "数据导入", roles=("admin", "street"), blueprints=("imports",)),
     NavItem("editing.index", "网格编辑", roles=("admin", "street"), blueprints=("editing", "hand")),
     NavItem("audit_pages.audit_page", "审计日志", roles=("admin",)),
-    NavItem("notice_pages.inbox", "消息", roles=CASE_ROLES, blueprints=("notice_pages",)),
+    NavItem(
+        "notice_pages.inbox",
+        "消息",
+        roles=CASE_ROLES,
+        blueprints=("notice_pages",),
+        badge="notices",
+    ),
 )
-
-_BADGES = {"notice_pages.inbox"}
-"""Entries that show the user's unread notices."""
 
 
 def unread_notices() -> int | None:
@@ -60,9 +75,17 @@ def unread_notices() -> int | None:
     return g.unread_notices
 
 
+def _badge(kind: str | None) -> int | None:
+    if kind == "tasks":
+        total: int | None = task_counts().get("total")
+        return total
+    return unread_notices() if kind == "notices" else None
+
+
 def nav_links() -> list[dict[str, object]]:
     """The bar for the signed-in user: ``label`` (translated), ``url``, ``current``,
-    ``badge`` (the unread notices on the inbox's entry, else ``None``)."""
+    ``badge`` (the count the entry shows, or ``None``) and ``badge_kind`` (``tasks``: the
+    user's work, one query, only for a user with work; ``notices``: its unread notices)."""
     user = signed_in_user()
     if user is None:
         return []
@@ -76,7 +99,8 @@ def nav_links() -> list[dict[str, object]]:
                 "url": url_for(item.endpoint),
                 "current": request.endpoint == item.endpoint
                 or request.blueprint in item.blueprints,
-                "badge": unread_notices() if item.endpoint in _BADGES else None,
+                "badge": _badge(item.badge),
+                "badge_kind": item.badge,
             }
         )
     return links

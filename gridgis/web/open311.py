@@ -499,6 +499,18 @@ def _reporter(fields: NewRequest, filer: str) -> str:
     return " / ".join(p.strip() for p in parts if p and p.strip())
 
 
+def _refuse_non_filer() -> None:
+    """403 for a signed-in user who files no requests (all but administrators and street
+    offices)."""
+    user = current_user()
+    if user is not None and user.role not in ("admin", "street"):
+        abort(
+            403,
+            f"user {user.name!r} is {user.role}: only administrators and street offices "
+            "file service requests",
+        )
+
+
 @_route(
     "/requests.<fmt>",
     method="POST",
@@ -514,6 +526,7 @@ def _reporter(fields: NewRequest, filer: str) -> str:
 def create_request(fmt: str) -> tuple[Response, int]:
     """File a service request (a case): with a client's api_key, or as a user (admin, street)."""
     _check_format(fmt)
+    _refuse_non_filer()  # a signed-in user who may not file is told so whatever it sent
     if current_user() is None and _client() is None and request.mimetype != JSON:
         return _unauthorized()
     raw, strict = read_fields((FORM, JSON))
@@ -521,8 +534,7 @@ def create_request(fmt: str) -> tuple[Response, int]:
         return _unauthorized(_NOT_VALID)
     user, client = current_user(), _client()
     if user is not None:
-        if user.role not in ("admin", "street"):
-            abort(403, f"user {user.name!r} is an analyst: analysts read but file no requests")
+        _refuse_non_filer()  # the api_key in the body named the user
         filer, actor = signed_in_name(), None
     elif client is not None:
         filer, actor = client.name, f"open311:{client.name}"

@@ -7,6 +7,7 @@
  *   var config = kit.config();                       // the page's #gridgis-config
  *   var map = kit.map(config.bounds);                // Leaflet map in #map, scale bar
  *   kit.setStatus(statusEl, message, isError);   // red when isError
+ *   kit.postForm(url, formData, token)              // multipart, same answers as postJson
  *   kit.getJson(url + "?" + kit.query({ street: "350304001", since: "" }))
  *     .then(function (body) { ... });               // rejects with the API's error
  *   list.appendChild(kit.text("dd", null, name));   // text only, never markup
@@ -74,15 +75,24 @@
   /* POST `body` as JSON with the session's CSRF token `token` (the page embeds it in its
      configuration); the answer's JSON, or a rejection with the API's error message. */
   function postJson(url, body, token) {
+    return post(url, JSON.stringify(body || {}), token, "application/json");
+  }
+
+  /* POST a FormData (multipart, e.g. with files) with the CSRF token; like postJson. */
+  function postForm(url, data, token) {
+    return post(url, data, token, null);
+  }
+
+  function post(url, payload, token, contentType) {
+    var headers = { Accept: "application/json", "X-CSRF-Token": token };
+    if (contentType) {
+      headers["Content-Type"] = contentType;
+    }
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-        "X-CSRF-Token": token,
-      },
-      body: JSON.stringify(body || {}),
+      headers: headers,
+      body: payload,
     }).then(function (response) {
       return response.json().then(function (answer) {
         if (!response.ok) {
@@ -166,6 +176,7 @@
     query: query,
     getJson: getJson,
     postJson: postJson,
+    postForm: postForm,
     number: number,
     definitions: definitions,
     popup: popup,
