@@ -26,10 +26,14 @@ posted later by :func:`gridgis.webhooks.deliver_due`, never inside the request.
 
 Examples
 --------
->>> on_event(conn, case["event_id"])  # inside advance_case's transaction
-[12, 13]
->>> count_unread(engine, user_id=3)
-2
+>>> from gridgis.cases import advance_case, create_case
+>>> case = create_case(engine, category="fire_safety", lon=119.0128, lat=25.4119, actor="wang")
+>>> _ = advance_case(engine, case["id"], "registered", actor="office")
+>>> sent = advance_case(engine, case["id"], "dispatched", actor="office")  # calls on_event
+>>> sent["department_code"]
+'350304-YJ'
+>>> count_unread(engine, user_id=1)  # the demo's administrator is told of nothing
+0
 """
 
 from __future__ import annotations
@@ -48,7 +52,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -323,7 +326,7 @@ def notify_overdue_soon(
     )
     count = 0
     with queries.transaction(bind) as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SWEEP_LOCK})
+        conn.execute(select(func.pg_advisory_xact_lock(_SWEEP_LOCK)))
         for case in conn.execute(due).all():
             category = conn.execute(_CASE, {"case_id": case.id}).one().category_name
             left = (case.deadline - now).total_seconds() / 3600

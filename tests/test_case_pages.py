@@ -3,10 +3,12 @@ each role on the demo district: who sees which list, filters that narrow it, the
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+import openpyxl
 import pytest
 from conftest import TEST_PASSWORD, log_in_client
 from flask import Flask
@@ -174,6 +176,27 @@ def test_filters_narrow_the_list_and_the_export_link_carries_them(
     assert parse_qs(url.query) == {"street": [STREET], "from": [day], "to": [day]}
     exported = admin.get(link.group(1).replace("&amp;", "&"))
     assert exported.status_code == 200
+    # The export holds exactly the listed cases, with every filter of the list.
+    asked = f"street={STREET}&step=closed&closed_late=false&category={some['category']}"
+    shown = listed(admin.get(f"/cases?{asked}").get_data(as_text=True))
+    filtered = re.search(
+        r'id="cases-export" href="([^"]+)"', admin.get(f"/cases?{asked}").get_data(as_text=True)
+    )
+    assert filtered is not None
+    target = filtered.group(1).replace("&amp;", "&")
+    assert parse_qs(urlsplit(target).query) == {
+        "street": [STREET],
+        "step": ["closed"],
+        "closed_late": ["false"],
+        "category": [some["category"]],
+    }
+    sheet = openpyxl.load_workbook(io.BytesIO(admin.get(target).data)).worksheets[0]
+    ids = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    expected = cases.list_cases(
+        engine, street=STREET, step="closed", closed_late=False, category=some["category"],
+        limit=1000,
+    )  # fmt: skip
+    assert sorted(ids) == sorted(c["id"] for c in expected) and set(shown) <= set(ids)
     text_only = listed(admin.get("/cases?text=zzzz-nothing-matches").get_data(as_text=True))
     assert text_only == []
     second = listed(admin.get("/cases?order=id&page=2").get_data(as_text=True))

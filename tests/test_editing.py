@@ -594,9 +594,17 @@ def test_stale_publish_and_bad_upload_show_on_the_page(
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "未能生成草案" in html and "2 of 2 features rejected" in html
-    assert "第 1 行" in html and "a cell must be a polygon, not a Point" in html
-    assert "第 2 行" in html and "a cell code has 15 digits" in html
+    assert "未能生成草案" in html and "2 个要素中有 2 个被拒绝，未保存任何内容" in html
+    assert "第 1 行" in html and "网格必须是多边形，而不是 Point" in html
+    assert "第 2 行" in html and "网格编码应为 15 位数字" in html
+    assert "features rejected" not in html and "a cell code" not in html
+    english = client.post(
+        f"/edit/{COMMUNITY}/upload?lang=en",
+        data={"csrf_token": token, "crs": "", "file": (BytesIO(broken), "网格.geojson")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "2 of 2 features rejected" in english and "a cell code has 15 digits" in english
+    client.get(f"/edit/{COMMUNITY}?lang=zh")  # back to Chinese for what follows
     response = client.post(
         f"/edit/{COMMUNITY}/upload",
         data={"csrf_token": token, "file": (BytesIO(b"x"), "cells.csv")},

@@ -993,3 +993,20 @@ def test_tables_can_have_chinese_headers_and_registers_keep_their_own(
         export(db, "buildings", "csv", tmp_path / "b.csv", headers="zh")
     with pytest.raises(InputError, match="`headers` was 'fr'"):
         export(db, "stats", "csv", tmp_path / "f.csv", headers="fr")
+
+
+def test_a_cases_export_takes_the_case_lists_filters(
+    db: Engine, street: str, tmp_path: Path
+) -> None:
+    from gridgis.cases import list_cases
+
+    chosen = {"step": "closed", "closed_late": True}
+    export(db, "cases", "csv", tmp_path / "late.csv", street=street, case_filter=chosen)
+    with (tmp_path / "late.csv").open(encoding="utf-8-sig") as f:
+        ids = sorted(int(row["id"]) for row in csv.DictReader(f))
+    listed = list_cases(db, street=street, **chosen, limit=1000)  # type: ignore[arg-type]
+    assert ids == sorted(c["id"] for c in listed) and ids
+    with pytest.raises(InputError, match=r"filters of cases \(step\) were given but cells"):
+        export(db, "cells", "csv", tmp_path / "c.csv", case_filter={"step": "closed"})
+    with pytest.raises(InputError, match="unknown case filters"):
+        export(db, "cases", "csv", tmp_path / "x.csv", case_filter={"colour": "red"})

@@ -81,10 +81,10 @@ def test_many_cells_sharing_a_code_give_a_small_answer(
     status, html = _upload(client, token, data, "网格.geojson")
     assert status == 422
     assert len(html) - baseline < 20_000, len(html) - baseline
-    assert "2000 of 2000 features rejected" in html
+    assert "2000 个要素中有 2000 个被拒绝" in html
     assert "共 2000 个问题，以下列出前 20 个。" in html
     assert "第 1 行" in html and "第 20 行" in html and "第 21 行" not in html
-    assert "the code is also on row(s) 2, 3, 4, 5, 6, … (1,999 in all)" in html
+    assert "该编码在其他行也出现：第 2, 3, 4, 5, 6, … 行（共 1,999 行）" in html
     assert "……另有 1980 个问题未列出" in html
 
 

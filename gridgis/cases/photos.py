@@ -42,7 +42,11 @@ An S3-compatible store is not built.
 
 Examples
 --------
->>> photos = prepare_photos([("门口.jpg", jpeg_bytes)])
+>>> import io
+>>> from PIL import Image
+>>> buffer = io.BytesIO()
+>>> Image.new("RGB", (1600, 1200), "grey").save(buffer, "JPEG")
+>>> photos = prepare_photos([("门口.jpg", buffer.getvalue())])
 >>> photos[0].content_type, photos[0].width
 ('image/jpeg', 1600)
 """
@@ -358,7 +362,8 @@ def prepare_photos(
 
     Examples
     --------
-    >>> prepare_photos([("a.heic", heic_bytes)])
+    >>> heic = b"\\x00\\x00\\x00\\x18ftypheic" + bytes(16)  # how an iPhone's HEIC starts
+    >>> prepare_photos([("a.heic", heic)])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     gridgis.cases.photos.PhotoError: photo 1 ('a.heic') is HEIC/HEIF, which this server ...
     """

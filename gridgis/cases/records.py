@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BindParameter,
@@ -336,7 +336,10 @@ def _case_params(conn: Connection, filters: Mapping[str, Any]) -> dict[str, Any]
     return params
 
 
-def _bound(statement: Select[Any], params: Mapping[str, Any], suffix: str) -> Select[Any]:
+_Clause = TypeVar("_Clause", Select[Any], ColumnElement[bool])
+
+
+def _bound(statement: _Clause, params: Mapping[str, Any], suffix: str) -> _Clause:
     """``statement`` with each bound parameter renamed with ``suffix`` and given its value
     from ``params``: several lists' filters (the same names, other values) in one query."""
 
@@ -345,8 +348,26 @@ def _bound(statement: Select[Any], params: Mapping[str, Any], suffix: str) -> Se
             return bindparam(element.key + suffix, value=params[element.key], type_=element.type)
         return None
 
-    renamed: Select[Any] = visitors.replacement_traverse(cast(Any, statement), {}, rename)
+    renamed: _Clause = visitors.replacement_traverse(cast(Any, statement), {}, rename)
     return renamed
+
+
+def case_conditions(
+    connection: Engine | Connection, filters: Mapping[str, Any]
+) -> list[ColumnElement[bool]]:
+    """The conditions of :func:`list_cases`'s ``filters`` with their values bound, for
+    another query over ``case_record`` (outer-joined to ``grid_cell`` on the case's cell):
+    an export of exactly the cases a list shows.
+
+    Raises
+    ------
+    InputError, NotFoundError
+        As :func:`list_cases` for a bad or unknown filter.
+    """
+    with queries.connection(connection) as conn:
+        params = _case_params(conn, filters)
+    used = [key for key in _FILTERS if params.get(key) is not None]
+    return [_bound(_FILTERS[key], params, "_filter") for key in used]
 
 
 def count_cases(

@@ -108,10 +108,10 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Engine
 
@@ -271,6 +271,7 @@ def export(
     actor: str | None = None,
     progress: Progress | None = None,
     headers: str = "codes",
+    case_filter: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Export cells, cases, inspections, statistics or a register to a file.
 
@@ -326,6 +327,11 @@ def export(
         scripts read them; the default) or ``"zh"`` (the fields' Chinese names, 户数,
         按期结案率 …, as people read them; a name used twice keeps its code). The other
         formats always have the codes (their field list says the Chinese).
+    case_filter:
+        For ``cases``: the filters of :func:`gridgis.cases.list_cases` (``category``,
+        ``step``, ``overdue``, ``closed_late``, ``department``, ``assignee``,
+        ``escalated``, ``cell``, ``text`` …), so that the file holds exactly the cases a
+        list shows (overdue judged now); refused for the other kinds.
 
     Returns
     -------
@@ -369,6 +375,11 @@ def export(
         )
     chosen_level = _choice("level", level, ("cell", "community", "street"))
     chosen_headers = _choice("headers", headers, HEADER_CHOICES)
+    if case_filter and kind != "cases":
+        raise InputError(
+            f"filters of cases ({', '.join(sorted(case_filter))}) were given but {kind} "
+            "has no cases to filter; leave them out"
+        )
     if chosen_headers != "codes" and kind in REGISTERS:
         raise InputError(
             f"`headers` was {headers!r} but a register is written with its importer's "
@@ -419,6 +430,7 @@ def export(
                 until=end,
                 level=chosen_level,
                 now=moment,
+                case_filter=case_filter,
             )
     _check_text(layers, chosen_encoding)
     _project(layers, spec)

@@ -7,7 +7,7 @@ street office or community and period, each as ``_Layer`` tables in WGS84.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, select
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.stats import area_geometries, area_prefix, area_statistics
 from gridgis.cases import is_closed_late, is_overdue, period_clauses
+from gridgis.cases.records import case_conditions
 from gridgis.db.layout import cell_estimated_households
 from gridgis.db.models import (
     CASE_STEP_NAMES_ZH,
@@ -188,6 +189,7 @@ def _read(
     until: dt.datetime | None,
     level: str,
     now: dt.datetime,
+    case_filter: Mapping[str, Any] | None = None,
 ) -> list[_Layer]:
     within = area_prefix(conn, street, community, district=district)
     if what == "cells":
@@ -214,6 +216,8 @@ def _read(
                 where.append(column == within)
             else:
                 where.append(column.like(within + "%"))
+        if case_filter:
+            where += case_conditions(conn, {**case_filter})
         return _read_cases(conn, where, now)
     where = period_clauses(Inspection.started_at, since, until)
     if within is not None:

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_ABS_COORDINATE",
     "Case",
     "CaseEscalation",
+    "CaseFilters",
     "CaseList",
     "CaseNote",
     "CasePhoto",
@@ -159,12 +160,17 @@ class CaseNote(Request):
     note: str = Field(min_length=1, max_length=2000)
 
 
-class CaseQuery(Page):
-    """The filter of a list of cases (newest report first)."""
+class CaseFilters(Request):
+    """What a list of cases is filtered by besides its area and period (the case list's,
+    and a cases export's: exactly the cases a list shows)."""
 
-    street: StreetCode | None = None
-    community: CommunityCode | None = None
-    cell: CellCode | None = None
+    CASE_FILTERS: ClassVar[tuple[str, ...]] = (
+        "cell", "category", "step", "overdue", "closed_late", "department", "assignee",
+        "escalated", "text",
+    )  # fmt: skip
+    """These fields' names."""
+
+    cell: CellCode | None = Field(None, description="Filed in this cell (any of its versions).")
     category: str | None = Field(
         None, min_length=1, max_length=64, description="Category code or Chinese name."
     )
@@ -177,8 +183,6 @@ class CaseQuery(Page):
         None,
         description="Only cases closed after their deadline (逾期结案; true) or not (false).",
     )
-    since: Moment | None = Field(None, description="Reported at or after this time.")
-    until: Moment | None = Field(None, description="Reported before this time.")
     department: str | None = Field(
         None, pattern=DEPARTMENT_PATTERN, description="Dispatched to this department (code)."
     )
@@ -192,6 +196,15 @@ class CaseQuery(Page):
         max_length=100,
         description="Words in the description or address, or the external id.",
     )
+
+
+class CaseQuery(Page, CaseFilters):
+    """The filter of a list of cases (newest report first)."""
+
+    street: StreetCode | None = None
+    community: CommunityCode | None = None
+    since: Moment | None = Field(None, description="Reported at or after this time.")
+    until: Moment | None = Field(None, description="Reported before this time.")
 
 
 class CaseStatsQuery(Request):

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from gridgis.codes import code_pattern
-from gridgis.schemas.common import CRS_PATTERN, Request, StreetCode, parse_day
+from gridgis.schemas.cases import CaseFilters
+from gridgis.schemas.common import CRS_PATTERN, StreetCode, parse_day
 
 __all__ = ["Day", "ExportQuery"]
 
@@ -27,8 +28,9 @@ Day = Annotated[
 """A day ``YYYY-MM-DD`` (China Standard Time), years 1900–2100."""
 
 
-class ExportQuery(Request):
-    """Which area and period an export holds, in which coordinates and text encoding."""
+class ExportQuery(CaseFilters):
+    """Which area and period an export holds, in which coordinates and text encoding; a
+    cases export takes the filters of the case list too (:class:`CaseFilters`)."""
 
     district: Annotated[str, Field(pattern=code_pattern("district"))] | None = Field(
         None,

@@ -46,6 +46,7 @@ from gridgis.db.queries import read_areas
 from gridgis.errors import InputError
 from gridgis.schemas.cases import CASE_STEP_CHOICES, CaseQuery
 from gridgis.schemas.common import Answer, Request, parse_day
+from gridgis.schemas.exports import ExportQuery
 from gridgis.web.area_choice import street_choices
 from gridgis.web.auth import csrf_token, policy, roles_required
 from gridgis.web.cases_api import address_book, case_filters, scoped_case
@@ -94,6 +95,8 @@ _FILTER_KEYS = (
     "street", "community", "cell", "category", "step", "overdue", "closed_late",
     "department", "assignee", "text",
 )  # fmt: skip
+_EXPORTED = ("street", "community", *ExportQuery.CASE_FILTERS)
+"""The list's filters the cases export takes too (all of them)."""
 
 
 def _day(name: str) -> dt.date | None:
@@ -161,14 +164,13 @@ def _points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _export_url(
-    filters: dict[str, Any], since: dt.date | None, until: dt.date | None
-) -> str | None:
-    """The export of the listed cases' area and period, for those who may export (the
-    export route is open to the roles that read areas); ``None`` for the others."""
+def _export_url(asked: dict[str, str], since: dt.date | None, until: dt.date | None) -> str | None:
+    """The export of exactly the listed cases (their area, period and every other filter),
+    for those who may export (the export route is open to the roles that read areas, and a
+    grid worker does not export its street); ``None`` for the others."""
     if not policy().may_call(None) or policy().role == "worker":
         return None
-    args = {key: filters[key] for key in ("street", "community") if filters.get(key) is not None}
+    args: dict[str, Any] = {key: value for key, value in asked.items() if key in _EXPORTED}
     if since is not None:
         args["from"] = since.isoformat()
     if until is not None:
@@ -226,8 +228,7 @@ def case_list() -> str:
         departments=list_departments(engine, area=rules.street)
         if rules.role in ("admin", "analyst", "street")
         else [],
-        export_url=_export_url(filters, since, until),
-        export_partial=any(k not in ("street", "community") for k in asked),
+        export_url=_export_url(asked, since, until),
         page_config={"points": _points(rows), "bounds": None},
         may_file=rules.role in FILING_ROLES,
     )

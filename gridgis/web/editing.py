@@ -73,7 +73,7 @@ from gridgis.errors import (
 )
 from gridgis.web.auth import current_user, policy, roles_required
 from gridgis.web.db import get_engine
-from gridgis.web.error_words import error_text
+from gridgis.web.error_words import problem_text
 from gridgis.web.finding_words import finding_text
 from gridgis.web.i18n import gettext
 
@@ -181,8 +181,12 @@ def _error_view(exc: GridGISError) -> dict[str, Any]:
     others: the page stays small whatever the file (a file of 2,000 bad rows is one line
     of count and twenty examples, not 2,000 rows).
     """
-    problems = exc.problems if isinstance(exc, ValidationError) else []
-    message = error_text(str(exc).split("\n", 1)[0])
+    problems = [
+        {"row": p.row, "code": p.code, "reason": problem_text(p.reason)}
+        for p in (exc.problems[:SHOWN] if isinstance(exc, ValidationError) else [])
+    ]
+    total = len(exc.problems) if isinstance(exc, ValidationError) else 0
+    message = problem_text(str(exc).split("\n", 1)[0])
     kind = ""
     if isinstance(exc, editing.StaleDraftError):
         kind = "stale"
@@ -192,9 +196,9 @@ def _error_view(exc: GridGISError) -> dict[str, Any]:
         kind = "unlinked"
     return {
         "message": message,
-        "problems": problems[:SHOWN],
-        "total": len(problems),
-        "more": max(len(problems) - SHOWN, 0),
+        "problems": problems,
+        "total": total,
+        "more": max(total - SHOWN, 0),
         "kind": kind,
     }
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from gridgis.web.i18n import gettext
 
-__all__ = ["error_text"]
+__all__ = ["error_text", "problem_text"]
 
 _GEOMETRY: dict[str, Callable[[], str]] = {
     "Points of LinearRing do not form a closed linestring": lambda: gettext("多边形的边界没有闭合"),
@@ -123,3 +123,57 @@ def error_text(message: str) -> str:
         if found is not None:
             return say(found.groupdict())
     return message
+
+
+def _rows(listed: str) -> str:
+    """``2, 3, … (1,999 in all)`` as Chinese: ``第 2, 3, … 行（共 1,999 行）``."""
+    found = re.fullmatch(r"(?P<rows>.*?)\s*\((?P<n>[0-9,]+) in all\)", listed.strip())
+    if found is None:
+        return gettext("第 {rows} 行", rows=listed.strip())
+    return gettext("第 {rows} 行（共 {n} 行）", rows=found["rows"], n=found["n"])
+
+
+_FEATURE_TEMPLATES: list[tuple[re.Pattern[str], Callable[[dict[str, str]], str]]] = [
+    (
+        re.compile(r"(?P<name>.+?): (?P<n>[0-9,]+) of (?P<total>[0-9,]+) features rejected, "
+                   r"nothing was stored"),
+        lambda v: gettext(
+            "{name}：{total} 个要素中有 {n} 个被拒绝，未保存任何内容",
+            name=v["name"], total=v["total"], n=v["n"],
+        ),
+    ),
+    (re.compile(r"the feature has no geometry"), lambda v: gettext("该要素没有图形")),
+    (
+        re.compile(r"a cell must be a polygon, not a (?P<kind>\w+)"),
+        lambda v: gettext("网格必须是多边形，而不是 {kind}", kind=v["kind"]),
+    ),
+    (
+        re.compile(r"invalid polygon: (?P<detail>.+)"),
+        lambda v: gettext("多边形无效：{detail}", detail=_geometry(v["detail"])),
+    ),
+    (re.compile(r"the `code` is empty"), lambda v: gettext("code（网格编码）为空")),
+    (re.compile(r"a cell code has 15 digits"), lambda v: gettext("网格编码应为 15 位数字")),
+    (
+        re.compile(r"the code is not of community (?P<community>[0-9]+)"),
+        lambda v: gettext("该编码不属于社区 {community}", community=v["community"]),
+    ),
+    (
+        re.compile(r"the code was retired and is never issued again"),
+        lambda v: gettext("该编码已停用，不会再次启用"),
+    ),
+    (
+        re.compile(r"the code is also on row\(s\) (?P<rows>.+)"),
+        lambda v: gettext("该编码在其他行也出现：{rows}", rows=_rows(v["rows"])),
+    ),
+]  # fmt: skip
+"""The reasons a layout file's feature is rejected (:mod:`gridgis.editing.files`)."""
+
+
+def problem_text(message: str) -> str:
+    """A rejected feature's reason, or the sentence summing the rejections up, in the
+    page's language (as :func:`error_text` does for the errors about a file)."""
+    for pattern, say in _FEATURE_TEMPLATES:
+        found = pattern.fullmatch(message.strip())
+        if found is not None:
+            return say(found.groupdict())
+    return error_text(message)

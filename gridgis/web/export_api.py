@@ -135,7 +135,27 @@ def export_query(what: str, query: ExportQuery) -> dict[str, Any]:
         "encoding": query.encoding,
         "level": level or "cell",
         "headers": query.headers,
+        "case_filter": _case_filter(what, query),
     }
+
+
+def _case_filter(what: str, query: ExportQuery) -> dict[str, Any] | None:
+    """The filters of a cases export (those of ``GET /api/cases``), refused for the other
+    kinds; a cell outside a street office's street is a 403."""
+    given = {
+        key: getattr(query, key)
+        for key in ExportQuery.CASE_FILTERS
+        if getattr(query, key) is not None
+    }
+    if not given:
+        return None
+    if what != "cases":
+        raise InputError(
+            f"`{sorted(given)[0]}` filters cases but this export is of {what}; leave it out"
+        )
+    if "cell" in given:
+        policy().area_filter("cell", given["cell"])
+    return given
 
 
 def _safe_part(text: str) -> str:

@@ -39,7 +39,11 @@ class Notice(Base):
         _one_of("kind", NOTICE_KINDS),
         Index("ix_notice_user_id_id", "user_id", "id"),
         # The unread count of the navigation bar, on every page: only the unread rows.
-        Index("ix_notice_unread", "user_id", postgresql_where=text("read_at IS NULL")),
+        Index(
+            "ix_notice_unread",
+            "user_id",
+            postgresql_where=text("read_at IS NULL"),  # raw SQL: a partial index's predicate
+        ),
         # The sweep's "never twice" (gridgis.notices.notify_overdue_soon).
         Index("ix_notice_case_id_kind", "case_id", "kind"),
     )
@@ -68,6 +72,7 @@ class Outbox(Base):
         Index(
             "ix_outbox_due",
             "next_attempt_at",
+            # raw SQL: a partial index's predicate
             postgresql_where=text("sent_at IS NULL AND failed_at IS NULL"),
         ),
     )
