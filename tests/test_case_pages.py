@@ -92,6 +92,8 @@ def test_each_role_sees_only_its_cases(app: Flask, engine: Engine) -> None:
         assert cases.get_case(engine, case_id)["street_code"] == STREET
     assert office.get(f"/cases/{other}").status_code == 404
     assert office.get("/cases?street=350304002").status_code == 403
+    own_page = office.get(f"/cases/{own['id']}").get_data(as_text=True)
+    assert 'id="action-merged"' in own_page and 'id="case-action-into"' in own_page
 
     worker = log_in(app, "wang")
     cells = worker_cells(engine)
@@ -109,6 +111,7 @@ def test_each_role_sees_only_its_cases(app: Flask, engine: Engine) -> None:
     case_page = department.get(f"/cases/{own['id']}").get_data(as_text=True)
     assert 'id="action-handled"' in case_page and 'id="action-returned"' in case_page
     assert 'id="action-registered"' not in case_page and 'id="action-rejected"' not in case_page
+    assert 'id="action-merged"' not in case_page
     tasks = department.get("/tasks").get_data(as_text=True)
     assert listed(tasks) == [own["id"]]
     assert re.search(r'class="nav-badge"[^>]*>1<', tasks)

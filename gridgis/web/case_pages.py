@@ -82,9 +82,10 @@ ACTION_NAMES: dict[str, str] = {
     "returned": "退单",
     "rejected": "作废",
     "escalated": "督办",
+    "merged": "合并",
     "note": "备注",
 }
-"""The actions the case page offers (merging is not offered here)."""
+"""The actions the case page offers."""
 TASK_NAMES: dict[str, str] = {
     "handle": "待办理",
     "verify": "待核查",
@@ -294,8 +295,9 @@ def case_page(case_id: int) -> str:
             "stepsUrl": url_for("cases.advance_case", case_id=case_id),
             "escalateUrl": url_for("cases.escalate_case", case_id=case_id),
             "noteUrl": url_for("cases.add_case_note", case_id=case_id),
-            "photosUrl": f"/api/cases/{case_id}/photos",
-            "duplicatesUrl": f"/api/cases/{case_id}/duplicates",
+            "mergeUrl": url_for("duplicates.merge_case", case_id=case_id),
+            "photosUrl": url_for("photos.list_case_photos", case_id=case_id),
+            "duplicatesUrl": url_for("duplicates.case_duplicates", case_id=case_id),
         },
     )
 

@@ -40,6 +40,8 @@
     show("case-action-department-field", chosen === "dispatched");
     show("case-action-assignee-field", chosen === "dispatched");
     show("case-action-photos-field", chosen === "handled" || chosen === "verified");
+    show("case-action-into-field", chosen === "merged");
+    document.getElementById("case-action-into").required = chosen === "merged";
     document.getElementById("case-action-note").required = Boolean(NEEDS_NOTE[chosen]);
     document.getElementById("case-action-note-label").textContent = NEEDS_NOTE[chosen]
       ? t("说明（必填）")
@@ -94,6 +96,9 @@
       } else if (chosen === "note") {
         url = config.noteUrl;
         body = { note: note };
+      } else if (chosen === "merged") {
+        url = config.mergeUrl;
+        body = { into: Number(document.getElementById("case-action-into").value), note: note || null };
       } else if (chosen === "dispatched") {
         var department = document.getElementById("case-action-department");
         var assignee = document.getElementById("case-action-assignee");
@@ -164,6 +169,17 @@
           var link = kit.text("a", null, "#" + c.id + " " + (c.category_name || c.category || ""));
           link.href = "/cases/" + encodeURIComponent(c.id);
           item.appendChild(link);
+          var merge = document.querySelector('#case-actions button[data-action="merged"]');
+          if (merge) {
+            var into = kit.text("button", "button-plain", t("合并到该事件"));
+            into.type = "button";
+            into.setAttribute("data-into", String(c.id));
+            into.addEventListener("click", function () {
+              choose(merge);
+              document.getElementById("case-action-into").value = String(c.id);
+            });
+            item.appendChild(into);
+          }
           list.appendChild(item);
         });
         document.getElementById("case-duplicates-section").hidden = false;
