@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import secrets
 import shutil
@@ -51,6 +52,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
+from gridgis.db.engine import dispose_engines, get_engine
 from gridgis.db.models import BackgroundJob
 from gridgis.db.queries import transaction
 from gridgis.errors import GridGISError, NotFoundError
@@ -322,7 +324,7 @@ def _run_export(
         district=p.get("district"), street=p.get("street"), community=p.get("community"),
         since=_day(p.get("since")), until=_day(p.get("until")), crs=p.get("crs", "wgs84"),
         encoding=p.get("encoding", "utf-8"), level=p.get("level", "cell"), actor=job.owner,
-        progress=progress,
+        progress=progress, headers=p.get("headers", "codes"), case_filter=p.get("case_filter"),
     )  # fmt: skip
     stem, _, suffix = result.filename.rpartition(".")
     parts = p.get("name", {})
@@ -357,11 +359,44 @@ def _heartbeat(bind: Engine, job_id: int, worker: str, stop: threading.Event) ->
             logger.warning("heartbeat of job %s failed", job_id, exc_info=True)
 
 
-def run_one(bind: Engine, folder: Path, *, worker: str) -> Job | None:
-    """Claim one queued job and run it to its end; the job as it ended (``None``: none queued)."""
+def run_one(bind: Engine, folder: Path, *, worker: str, isolated: bool = False) -> Job | None:
+    """Claim one queued job and run it to its end; the job as it ended (``None``: none queued).
+
+    ``isolated``: run it in a child process (a fresh interpreter), so that a long export's
+    CPU never holds the web process's interpreter while it answers pages; the child writes
+    its progress and end itself, and a child that dies leaves the job failed.
+    """
     job = claim(bind, worker=worker)
     if job is None:
         return None
+    if not isolated:
+        _work(bind, job, folder, worker)
+        return get(bind, job.id)
+    child = multiprocessing.get_context("spawn").Process(
+        target=_work_in_child,
+        args=(bind.url.render_as_string(hide_password=False), job, folder, worker),
+        name=f"gridgis-job-{job.id}",
+        daemon=True,
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:  # killed, or died before it could say so
+        logger.error("background job %s: its process ended with %s", job.id, child.exitcode)
+        _finish(bind, job.id, worker, "failed", error=UNEXPECTED, message=None)
+    return get(bind, job.id)
+
+
+def _work_in_child(url: str, job: Job, folder: Path, worker: str) -> None:
+    """The body of :func:`run_one` in a child process, on an engine of its own."""
+    bind = get_engine(url)
+    try:
+        _work(bind, job, folder, worker)
+    finally:
+        dispose_engines()
+
+
+def _work(bind: Engine, job: Job, folder: Path, worker: str) -> None:
+    """Run the claimed ``job`` to its end: done with its file, failed or cancelled."""
     place = folder / str(job.id)
     last = [0.0]
 
@@ -399,7 +434,6 @@ def run_one(bind: Engine, folder: Path, *, worker: str) -> Job | None:
     finally:
         stop.set()
         beat.join()
-    return get(bind, job.id)
 
 
 class Runner:
@@ -408,11 +442,12 @@ class Runner:
     It waits for a ``NOTIFY`` on :data:`CHANNEL` (or ``poll_seconds``) between
     jobs. ``idle_seconds``: stop after that long with nothing queued (the web
     app starts it again with the next job); ``None`` runs until :meth:`stop`.
+    ``isolated``: each job in a child process (:func:`run_one`), as the web app runs them.
     """
 
     def __init__(
         self, bind: Engine, folder: Path, *, keep_hours: float, stale_seconds: float,
-        poll_seconds: float = 2.0, idle_seconds: float | None = None,
+        poll_seconds: float = 2.0, idle_seconds: float | None = None, isolated: bool = False,
     ) -> None:  # fmt: skip
         self.bind = bind
         self.folder = folder
@@ -420,6 +455,7 @@ class Runner:
         self.stale_seconds = stale_seconds
         self.poll_seconds = poll_seconds
         self.idle_seconds = idle_seconds
+        self.isolated = isolated
         self.worker = worker_name()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -452,7 +488,7 @@ class Runner:
                     swept = time.monotonic()
                 if listener is None:
                     listener = self._listen()
-                job = run_one(self.bind, self.folder, worker=self.worker)
+                job = run_one(self.bind, self.folder, worker=self.worker, isolated=self.isolated)
             except Exception:  # the database is away: try again later, never die
                 logger.warning("the background job runner could not work", exc_info=True)
                 job = None

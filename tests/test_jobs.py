@@ -10,6 +10,7 @@ kept to its street; an analyst may export in the background.
 
 from __future__ import annotations
 
+import csv
 import io
 import threading
 import time
@@ -93,6 +94,28 @@ def test_an_export_job_reports_progress_and_ends_with_a_readable_file(
     assert sum(1 for _ in book.worksheets[0].iter_rows(min_row=2)) == ended.total
     book.close()
     assert jobs.run_one(engine, tmp_path, worker="w1") is None  # nothing left queued
+
+
+def test_an_isolated_job_runs_in_a_child_process_with_the_case_lists_filters(
+    demo_engine_module: Engine, tmp_path: Path
+) -> None:
+    """As the web app runs them: in a fresh interpreter, which writes progress and the end."""
+    engine = demo_engine_module
+    params = {
+        "what": "cases", "fmt": "csv", "headers": "zh",
+        "case_filter": {"step": "closed", "closed_late": True},
+    }  # fmt: skip
+    job = jobs.submit(engine, "export", params, owner="analyst")
+    ended = jobs.run_one(engine, tmp_path, worker="parent", isolated=True)
+    assert ended is not None and ended.id == job.id and ended.state == "done", ended
+    with open(ended.result_path, encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    with engine.connect() as conn:
+        late = conn.execute(
+            text("SELECT count(*) FROM case_record WHERE closed_at > deadline")
+        ).scalar_one()
+    assert len(rows) == ended.total == late > 0
+    assert {row["环节编码"] for row in rows} == {"closed"}  # Chinese headers, as asked
 
 
 def test_a_geopackage_job_reads_back(demo_engine_module: Engine, tmp_path: Path) -> None:

@@ -87,6 +87,7 @@ def ensure_runner() -> None:
             stale_seconds=settings.jobs_stale_seconds,
             poll_seconds=1.0,
             idle_seconds=IDLE_SECONDS,
+            isolated=bool(current_app.config.get("JOBS_ISOLATED", True)),
         ).start()
 
 
