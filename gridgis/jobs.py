@@ -380,9 +380,10 @@ def run_one(bind: Engine, folder: Path, *, worker: str, isolated: bool = False) 
     )
     child.start()
     child.join()
-    if child.exitcode != 0:  # killed, or died before it could say so
+    if child.exitcode != 0 and _finish(  # killed, or died before it could say so
+        bind, job.id, worker, "failed", error=UNEXPECTED, message=None
+    ):
         logger.error("background job %s: its process ended with %s", job.id, child.exitcode)
-        _finish(bind, job.id, worker, "failed", error=UNEXPECTED, message=None)
     return get(bind, job.id)
 
 

@@ -195,6 +195,11 @@ class Case(Base):
         Index("ix_case_record_reported_at", "reported_at"),
         Index("ix_case_record_step", "step"),
         Index("ix_case_record_category_code_reported_at", "category_code", "reported_at"),
+        # A list of one area's or one department's cases, newest first, reads its first
+        # page from the index (0020): no sort of a street's 50,000 cases for 100 of them.
+        Index("ix_case_record_street_code_reported_at", "street_code", "reported_at", "id"),
+        Index("ix_case_record_community_code_reported_at", "community_code", "reported_at", "id"),
+        Index("ix_case_record_department_code_reported_at", "department_code", "reported_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -209,8 +214,8 @@ class Case(Base):
     raw_y: Mapped[float | None] = mapped_column(Float)
     raw_crs: Mapped[str | None] = mapped_column(Text)
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cell.id"), index=True)
-    community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"), index=True)
-    street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"), index=True)
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"))
+    street_code: Mapped[str | None] = mapped_column(ForeignKey("street.code"))
     located_by: Mapped[str | None] = mapped_column(Text)
     location_flag: Mapped[str | None] = mapped_column(Text)
     building_id: Mapped[int | None] = mapped_column(
@@ -234,7 +239,7 @@ class Case(Base):
     rejected_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rejected_by: Mapped[str | None] = mapped_column(Text)
     department_code: Mapped[str | None] = mapped_column(
-        ForeignKey("department.code", onupdate="CASCADE"), index=True
+        ForeignKey("department.code", onupdate="CASCADE")
     )
     assignee: Mapped[str | None] = mapped_column(Text)
     escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
