@@ -81,7 +81,7 @@ from gridgis.db.models import (
     WorkerCell,
     WorkerCommunity,
 )
-from gridgis.db.queries import transaction
+from gridgis.db.queries import reading, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
 
 __all__ = [
@@ -121,9 +121,11 @@ _NAME = re.compile(r"[^\s/\x00-\x1f\x7f-\x9f]{1,64}")
 _WORKER_AREAS = union(
     select(GridCell.code.label("code"))
     .join(WorkerCell, WorkerCell.cell_id == GridCell.id)
-    .where(WorkerCell.worker_id == AppUser.worker_id, GridCell.valid_to.is_(None)),
-    select(WorkerCommunity.community_code).where(WorkerCommunity.worker_id == AppUser.worker_id),
-).subquery()
+    .where(WorkerCell.worker_id == bindparam("worker"), GridCell.valid_to.is_(None)),
+    select(WorkerCommunity.community_code).where(WorkerCommunity.worker_id == bindparam("worker")),
+)
+"""A grid worker's active cells and communities (read for worker logins only: every other
+request's user is read by one indexed row)."""
 _WORKER_STREET = (
     select(GridWorker.street_code).where(GridWorker.id == AppUser.worker_id).scalar_subquery()
 )
@@ -140,7 +142,6 @@ _USERS = select(
     AppUser.worker_id,
     AppUser.department_code,
     _WORKER_STREET.label("worker_street"),
-    select(func.array_agg(_WORKER_AREAS.c.code)).scalar_subquery().label("areas"),
 ).outerjoin(Street, Street.code == AppUser.street_code)
 """Users as :class:`User` holds them (never the password hash)."""
 # Built once, with the values bound when they run: SQLAlchemy then finds the compiled form
@@ -190,7 +191,10 @@ class User:
         return self.street_code if self.role == "street" else None
 
 
-def _user(row: Row[*tuple[Any, ...]]) -> User:
+def _user(row: Row[*tuple[Any, ...]], conn: Connection | None = None) -> User:
+    areas: tuple[str, ...] = ()
+    if row.role == "worker" and conn is not None:
+        areas = tuple(sorted(conn.execute(_WORKER_AREAS, {"worker": row.worker_id}).scalars()))
     return User(
         id=int(row.id),
         name=row.name,
@@ -204,7 +208,7 @@ def _user(row: Row[*tuple[Any, ...]]) -> User:
         worker_id=row.worker_id,
         department_code=row.department_code,
         worker_street=row.worker_street,
-        areas=tuple(sorted(row.areas or ())) if row.role == "worker" else (),
+        areas=areas,
     )
 
 
@@ -475,7 +479,7 @@ def list_users(bind: Engine | Connection) -> list[User]:
     """
     with transaction(bind) as conn:
         rows = conn.execute(_USERS.order_by(AppUser.name)).all()
-    return [_user(row) for row in rows]
+        return [_user(row, conn) for row in rows]
 
 
 def count_users(bind: Engine | Connection) -> int:
@@ -500,9 +504,9 @@ def get_user(bind: Engine | Connection, name: str) -> User:
     """
     with transaction(bind) as conn:
         row = conn.execute(_USER_BY_NAME, {"name": name}).one_or_none()
-    if row is None:
-        raise NotFoundError(f"there is no user named {name!r}")
-    return _user(row)
+        if row is None:
+            raise NotFoundError(f"there is no user named {name!r}")
+        return _user(row, conn)
 
 
 def user_by_id(bind: Engine | Connection, user_id: int) -> User | None:
@@ -513,9 +517,9 @@ def user_by_id(bind: Engine | Connection, user_id: int) -> User | None:
     >>> user_by_id(engine, 1).name
     'zhenhai'
     """
-    with transaction(bind) as conn:
+    with reading(bind) as conn:
         row = conn.execute(_USER_BY_ID, {"id": user_id}).one_or_none()
-    return None if row is None else _user(row)
+        return None if row is None else _user(row, conn)
 
 
 def remove_user(bind: Engine | Connection, name: str, *, actor: str) -> None:
@@ -689,9 +693,9 @@ def user_for_session(bind: Engine | Connection, session_id: str) -> User | None:
     """
     if len(session_id) > 200:
         return None
-    with transaction(bind) as conn:
+    with reading(bind) as conn:
         row = conn.execute(_USER_BY_SESSION, {"hash": _session_hash(session_id)}).one_or_none()
-    return None if row is None else _user(row)
+        return None if row is None else _user(row, conn)
 
 
 def end_session(bind: Engine | Connection, session_id: str) -> None:
@@ -784,6 +788,6 @@ def user_for_token(bind: Engine | Connection, token: str) -> User | None:
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    with transaction(bind) as conn:
+    with reading(bind) as conn:
         row = conn.execute(_USER_BY_TOKEN, {"hash": token_hash(token)}).one_or_none()
-    return None if row is None else _user(row)
+        return None if row is None else _user(row, conn)

@@ -262,7 +262,7 @@ def likely_duplicates(
         "excluded": _LAST_ID if case_id is None else _check_case_id(case_id),
         "limit": limit,
     }
-    with queries.connection(connection) as conn:
+    with queries.reading(connection) as conn:
         return [_row(r._mapping) for r in conn.execute(_NEAR, params)]
 
 

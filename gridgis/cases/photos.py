@@ -313,8 +313,9 @@ def _prepare(name: str, data: bytes, *, max_bytes: int, max_pixels: int) -> Phot
         fmt, strip = "PNG", _strip_png
     else:
         raise _Refused("kind", start=_start(data))
-    # The size from the header first: Pillow is not asked to open a bomb.
-    _, width, height = strip(data, 1)
+    # The size from the header first: Pillow is not asked to open a bomb. Without an
+    # orientation to keep (most photos), this pass's bytes are the photo as stored.
+    stripped, width, height = strip(data, 1)
     if width * height > max_pixels:
         raise _Refused("too_many_pixels", width=width, height=height, limit=max_pixels)
     try:
@@ -325,7 +326,8 @@ def _prepare(name: str, data: bytes, *, max_bytes: int, max_pixels: int) -> Phot
     except (OSError, SyntaxError, ValueError) as exc:  # what Pillow raises for a bad file
         raise _Refused("damaged", detail=str(exc) or type(exc).__name__) from None
     orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
-    stripped, _, _ = strip(data, orientation)
+    if orientation != 1:
+        stripped, _, _ = strip(data, orientation)
     content_type, extension = _TYPES[fmt]
     return Photo(
         name=name,

@@ -100,6 +100,19 @@ def connection(bind: Engine | Connection) -> Iterator[Connection]:
 
 
 @contextmanager
+def reading(bind: Engine | Connection) -> Iterator[Connection]:
+    """``bind`` if it is a connection, else a new one in autocommit, for reads that need no
+    transaction: each statement sees what is committed when it starts, as it would in a
+    READ COMMITTED transaction, and the ``BEGIN`` and ``ROLLBACK`` round trips are saved
+    (on every request's user, the intake cache's versions, a filing's likely duplicates)."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
 def transaction(bind: Engine | Connection) -> Iterator[Connection]:
     """Use ``bind`` if it is a connection (the caller commits), else one committed transaction."""
     if isinstance(bind, Connection):

@@ -37,14 +37,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import psycopg
 from psycopg import pq
 from sqlalchemy import Connection, Engine, Text, func, literal_column, select, true
 
+from gridgis.db import queries
 from gridgis.db.models import DataVersion
 from gridgis.errors import InputError
 
@@ -120,20 +120,8 @@ def read_versions(bind: Engine | Connection, tables: Iterable[str]) -> Versions:
     gridgis.errors.InputError: table 'case_record' has no version; the watched tables are ...
     """
     names = _watched(tables)
-    with _reading(bind) as conn:
+    with queries.reading(bind) as conn:
         return _read(conn, names)
-
-
-@contextmanager
-def _reading(bind: Engine | Connection) -> Iterator[Connection]:
-    """``bind`` if it is a connection, else a new one in autocommit (reads need no
-    transaction: each statement sees what is committed when it starts, as it would in a
-    READ COMMITTED transaction, and the ``BEGIN`` and ``ROLLBACK`` round trips are saved)."""
-    if isinstance(bind, Connection):
-        yield bind
-    else:
-        with bind.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _watched(tables: Iterable[str]) -> tuple[str, ...]:
@@ -262,7 +250,7 @@ class VersionedCache(Generic[T]):
             and time.monotonic() - self._checked < self.check_every
         ):
             return entry.value
-        with _reading(bind) as conn:
+        with queries.reading(bind) as conn:
             current = _read(conn, self.tables)
             if entry is not None and current.numbers == entry.numbers:
                 self._checked = time.monotonic()
