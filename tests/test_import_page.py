@@ -336,8 +336,10 @@ def test_the_excel_templates_are_downloaded_from_the_form(app: Flask) -> None:
     admin = app.test_client()
     sign_in(admin, role="admin", name="wang")
     html = admin.get("/import/").get_data(as_text=True)
-    for kind in ("buildings", "households", "workers", "branches", "facilities"):
+    for kind in ("buildings", "households", "units", "workers", "branches", "facilities"):
         assert f'href="/import/templates/{kind}.xlsx"' in html, kind
+    # Units and departments are offered to administrators (units have a template).
+    assert 'value="units"' in html and 'value="departments"' in html
     answer = admin.get("/import/templates/workers.xlsx")
     assert answer.status_code == 200 and answer.mimetype.endswith("spreadsheetml.sheet")
     assert "attachment" in answer.headers["Content-Disposition"]
@@ -351,6 +353,8 @@ def test_the_excel_templates_are_downloaded_from_the_form(app: Flask) -> None:
     for kind in ("buildings", "households", "workers", "branches", "facilities"):
         assert f"/import/templates/{kind}.xlsx" in html, kind
         assert office.get(f"/import/templates/{kind}.xlsx").status_code == 200, kind
+    # Units and departments are not kept within a street: administrators import them.
+    assert 'value="units"' not in html and 'value="departments"' not in html
 
 
 def test_wrong_encoding_and_too_large_files_are_told_in_words_and_store_nothing(

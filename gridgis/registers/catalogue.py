@@ -52,6 +52,7 @@ from gridgis.registers.departments import DEPARTMENT_FIELDS, import_departments
 from gridgis.registers.facilities import FACILITY_FIELDS, import_facilities
 from gridgis.registers.households import import_households
 from gridgis.registers.report import RegisterReport
+from gridgis.registers.units import UNIT_FIELDS, import_units
 from gridgis.registers.workers import WORKER_FIELDS, import_workers
 
 __all__ = ["OPTIONS", "ImportKind", "import_kind", "kinds", "register"]
@@ -225,6 +226,18 @@ register(
         options=frozenset({"encoding", "sheet", "street"}),
         suffixes=_TABLE,
         required=("address",),
+    )
+)
+register(
+    ImportKind(
+        name="units",
+        label_zh="单元及各单元户数",
+        label_en="Units of buildings (households per unit)",
+        importer=import_units,
+        fields=UNIT_FIELDS,
+        options=frozenset({"encoding", "sheet", "layer"}),
+        suffixes=_TABLE,
+        required=("building", "unit"),
     )
 )
 register(
