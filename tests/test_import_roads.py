@@ -170,3 +170,25 @@ def test_cli_imports_with_ids_and_says_so_the_second_time(
     bad = runner.invoke(main, [*args[:-2], "--kind-field", "名称"])
     assert bad.exit_code == 1
     assert "rejected row 1, code W1: kind '路1' is not one of" in bad.output
+
+
+def test_road_kinds_are_read_in_chinese_too(engine: Engine) -> None:
+    """A district's file says 主干路, 次干路, 支路, 铁路, 河流 as often as the codes."""
+    line = WEST_ROADS[0][2]
+    frame = _roads(
+        [
+            ("C1", "主干路", line), ("C2", "次干路", line), ("C3", "支路", line),
+            ("C4", "步行道", line), ("C5", "铁路", line), ("C6", "河流", line),
+            ("C7", "围墙", line), ("C8", "快速路", line), ("C9", "其他", line),
+        ]
+    )  # fmt: skip
+    assert _import(engine, frame).inserted == [f"C{i}" for i in range(1, 10)]
+    kinds = {key: kind for key, (kind, _) in _stored(engine).items()}
+    assert kinds == {
+        "C1": "arterial", "C2": "secondary", "C3": "local", "C4": "path", "C5": "railway",
+        "C6": "river", "C7": "wall", "C8": "arterial", "C9": "other",
+    }  # fmt: skip
+    with pytest.raises(BoundaryImportError) as caught:
+        _import(engine, _roads([("C10", "高速公路X", line)]))
+    reason = caught.value.report.rejected[0].reason
+    assert "高速公路X" in reason and "主干路" in reason  # the Chinese names are listed

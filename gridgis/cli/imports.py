@@ -106,7 +106,8 @@ def import_boundaries_cmd(
     default=None,
     help="Field with each line's id: stored, and a second import updates by it.",
 )
-@click.option("--kind-field", default=None, help="Field with the kind (arterial, local, river...).")
+@click.option("--kind-field", default=None,
+              help="Field with the kind (arterial or 主干路, local or 支路...).")  # fmt: skip
 @click.option("--name-field", default=None, help="Field with the name.")
 @click.option(
     "--kind",

@@ -32,7 +32,23 @@ from gridgis.db.load import BoundaryImportError, ImportReport, _from_wkb, _wkb
 from gridgis.db.models import ROAD_KINDS, SRID, District, Road
 from gridgis.errors import InputError, NotFoundError, Problem
 
-__all__ = ["import_roads"]
+__all__ = ["ROAD_KIND_NAMES", "import_roads"]
+
+ROAD_KIND_NAMES: dict[str, str] = {
+    "主干路": "arterial", "主干道": "arterial", "快速路": "arterial", "干道": "arterial",
+    "次干路": "secondary", "次干道": "secondary",
+    "支路": "local", "街巷": "local", "小区道路": "local", "巷道": "local",
+    "步行道": "path", "人行道": "path", "小路": "path", "绿道": "path",
+    "铁路": "railway", "轨道": "railway",
+    "河流": "river", "河道": "river", "水系": "river", "沟渠": "river",
+    "围墙": "wall", "墙": "wall",
+    "其他": "other", "其它": "other",
+}  # fmt: skip
+"""Road kinds as district files name them in Chinese, each with its code."""
+_FIRST_NAMES = tuple(
+    next(name for name, code in ROAD_KIND_NAMES.items() if code == kind) for kind in ROAD_KINDS
+)
+"""The first Chinese name of each code, in the codes' order (for messages)."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +111,8 @@ def _check_rows(
     for row, (geom, kind, name, external_id) in enumerate(
         zip(frame.geometry, kinds, names, ids, strict=True), start=1
     ):
-        kind = (_text(kind) or default_kind).lower()
+        given = (_text(kind) or default_kind).strip()
+        kind = ROAD_KIND_NAMES.get(given, given.lower())
         reasons = []
         if geom is None or geom.is_empty:
             reasons.append("geometry is empty, not a line")
@@ -104,7 +121,9 @@ def _check_rows(
         elif not shapely.is_valid(geom):
             reasons.append(f"geometry is invalid ({shapely.is_valid_reason(geom)})")
         if kind not in ROAD_KINDS:
-            reasons.append(f"kind {kind!r} is not one of {', '.join(ROAD_KINDS)}")
+            reasons.append(
+                f"kind {given!r} is not one of {', '.join(ROAD_KINDS)} ({'、'.join(_FIRST_NAMES)})"
+            )
         if id_field is not None and external_id is None:
             reasons.append(f"no id in field {id_field!r}")
         elif external_id is not None and len(rows_of[external_id]) > 1:
@@ -167,7 +186,8 @@ def import_roads(
         line is a new road.
     kind_field, name_field:
         Fields with the kind (``arterial``, ``local``, ``railway``, ``river``,
-        ``wall`` ... see :data:`gridgis.db.models.ROAD_KINDS`) and the name.
+        ``wall`` ... see :data:`gridgis.db.models.ROAD_KINDS`, or their Chinese names
+        主干路, 支路, 铁路, 河流, 围墙 … of :data:`ROAD_KIND_NAMES`) and the name.
     default_kind:
         Kind of rows without a kind field or with a blank kind.
     district:
