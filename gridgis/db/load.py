@@ -118,12 +118,13 @@ class BoundaryImportError(ValidationError):
         super().__init__(message, problems)
 
 
-def _wkb(geom: shapely.Geometry) -> bytes:
+def flat_wkb(geom: shapely.Geometry) -> bytes:
+    """``geom`` as 2-D WKB without an SRID, as :func:`geometry_from_wkb` reads it."""
     return shapely.to_wkb(geom, output_dimension=2, include_srid=False)
 
 
-def _from_wkb() -> ColumnElement[Any]:
-    """``ST_GeomFromWKB(:wkb, 4326)``: the geometry of each row's ``wkb`` (from :func:`_wkb`)."""
+def geometry_from_wkb() -> ColumnElement[Any]:
+    """``ST_GeomFromWKB(:wkb, 4326)``: each row's ``wkb`` (from :func:`flat_wkb`) as geometry."""
     return func.ST_GeomFromWKB(bindparam("wkb", type_=LargeBinary), SRID)
 
 
@@ -314,13 +315,13 @@ def _upsert_areas(
             report.updated.append(code)
         else:
             report.inserted.append(code)
-        row = {"code": code, "name": name, "wkb": _wkb(geom)}
+        row = {"code": code, "name": name, "wkb": flat_wkb(geom)}
         if parent_column:
             row[parent_column] = parent
         payload.append(row)
     if not payload:
         return
-    upsert = pg_insert(table).values(geom=_from_wkb())
+    upsert = pg_insert(table).values(geom=geometry_from_wkb())
     conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[table.code],

@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 
 from gridgis import audit
 from gridgis.codes import check_code
-from gridgis.db.load import BoundaryImportError, ImportReport, _from_wkb, _wkb
+from gridgis.db.load import BoundaryImportError, ImportReport, flat_wkb, geometry_from_wkb
 from gridgis.db.models import ROAD_KINDS, SRID, District, Road
 from gridgis.errors import InputError, NotFoundError, Problem
 
@@ -144,7 +144,7 @@ def _districts_of(conn: Connection, lines: list[shapely.Geometry]) -> list[str]:
     everything = shapely.MultiLineString(
         [part for line in lines for part in shapely.get_parts(line)]
     )
-    area = func.ST_GeomFromWKB(literal(_wkb(everything)), SRID)
+    area = func.ST_GeomFromWKB(literal(flat_wkb(everything)), SRID)
     found = conn.execute(
         select(District.code)
         .where(
@@ -267,12 +267,12 @@ def import_roads(
             else:
                 report.updated.append(key)
             writes.append({"external_id": r.external_id, "kind": r.kind,
-                           "name": r.name, "wkb": _wkb(r.line)})  # fmt: skip
+                           "name": r.name, "wkb": flat_wkb(r.line)})  # fmt: skip
         if replace:
             area = [district] if district is not None else _districts_of(conn, lines)
             report.retired = _delete_others(conn, area, ids)
         if writes:
-            statement = pg_insert(Road).values(geom=_from_wkb())
+            statement = pg_insert(Road).values(geom=geometry_from_wkb())
             conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=[Road.external_id],
