@@ -470,3 +470,19 @@ def test_list_filters_by_text_department_and_assignee(db: Engine) -> None:
     cases.advance_case(db, case["id"], "registered", actor="o")
     cases.advance_case(db, case["id"], "dispatched", actor="o", department="CG", assignee="张三")
     assert [c["id"] for c in cases.list_cases(db, department="CG", assignee="张三")] == [case["id"]]
+
+
+def test_a_departments_file_in_gbk_is_read_and_a_wrong_encoding_stores_nothing(
+    db: Engine, tmp_path: Path
+) -> None:
+    from gridgis.errors import FileEncodingError
+
+    district, _, _ = _district_and_street(db)
+    sheet = tmp_path / "部门.csv"
+    sheet.write_bytes(f"编码,名称,区县\nCG,城市管理局,{district}\n".encode("gbk"))
+    with pytest.raises(FileEncodingError, match=r"部门\.csv"):
+        import_departments(db, sheet, encoding="utf-8", actor="t")
+    assert list_departments(db) == []
+    report = import_departments(db, sheet, actor="t")  # GBK found by itself
+    assert report.counts["imported"] == 1
+    assert [d["name"] for d in list_departments(db)] == ["城市管理局"]

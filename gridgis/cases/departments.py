@@ -27,14 +27,32 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from gridgis import audit
 from gridgis.cases.categories import resolve_categories
 from gridgis.codes import check_code, level_of
 from gridgis.db import queries
-from gridgis.db.models import Case, Department, DispatchRule, District, Street
+from gridgis.db.models import (
+    DEPARTMENT_CODE_PATTERN,
+    Case,
+    Department,
+    DispatchRule,
+    District,
+    Street,
+)
 from gridgis.errors import ConflictError, InputError, NotFoundError
 
 __all__ = [
@@ -45,9 +63,10 @@ __all__ = [
     "department_serves",
     "list_departments",
     "list_rules",
+    "set_rule",
 ]
 
-_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+_CODE = re.compile(DEPARTMENT_CODE_PATTERN)
 _DISTRICT, _STREET = 6, 9
 
 _COLUMNS = (
@@ -248,28 +267,7 @@ def add_rule(
                 f"`area` was {area_code!r} but department {chosen['code']} serves only "
                 f"{chosen['area_code']}"
             )
-        before = conn.execute(
-            select(DispatchRule.department_code).where(
-                DispatchRule.category_code == category_code, DispatchRule.area_code == area_code
-            )
-        ).scalar()
-        if before is None:
-            conn.execute(
-                insert(DispatchRule).values(
-                    category_code=category_code,
-                    area_code=area_code,
-                    department_code=chosen["code"],
-                )
-            )
-        else:
-            conn.execute(
-                update(DispatchRule)
-                .where(
-                    DispatchRule.category_code == category_code,
-                    DispatchRule.area_code == area_code,
-                )
-                .values(department_code=chosen["code"])
-            )
+        before = set_rule(conn, category_code, area_code, chosen["code"])
         rule = {
             "category": category_code,
             "area_code": area_code,
@@ -286,6 +284,40 @@ def add_rule(
             street_code=area_code[:_STREET] if len(area_code) >= _STREET else None,
         )
         return rule
+
+
+def set_rule(conn: Connection, category: str, area_code: str, department: str) -> str | None:
+    """Make ``department`` the rule of ``category`` in ``area_code`` (``""``: everywhere),
+    in the caller's transaction, unchecked and unaudited (:func:`add_rule` checks and
+    audits one rule, an import sums its rows up); the department it replaces, if any."""
+    where = (DispatchRule.category_code == category, DispatchRule.area_code == area_code)
+    before: str | None = conn.execute(select(DispatchRule.department_code).where(*where)).scalar()
+    if before is None:
+        conn.execute(
+            insert(DispatchRule).values(
+                category_code=category, area_code=area_code, department_code=department
+            )
+        )
+    elif before != department:
+        conn.execute(update(DispatchRule).where(*where).values(department_code=department))
+    return before
+
+
+def _chosen_by_rules(category: ColumnElement[Any], area: ColumnElement[Any]) -> Select[Any]:
+    """The department the rules choose for ``category`` in ``area`` (SQL expressions: values
+    or a case's columns): the most specific rule whose area holds it and whose department
+    serves it."""
+    return (
+        select(DispatchRule.department_code)
+        .join(Department, Department.code == DispatchRule.department_code)
+        .where(
+            DispatchRule.category_code == category,
+            area.startswith(DispatchRule.area_code),
+            area.startswith(func.coalesce(Department.street_code, Department.district_code)),
+        )
+        .order_by(func.length(DispatchRule.area_code).desc())
+        .limit(1)
+    )
 
 
 def list_rules(bind: Engine | Connection) -> list[dict[str, Any]]:
@@ -313,39 +345,15 @@ def default_department(
     whose department serves it; ``None`` when no rule applies."""
     if area_code is None:
         return None
-    area = literal(area_code)
-    statement = (
-        select(DispatchRule.department_code)
-        .join(Department, Department.code == DispatchRule.department_code)
-        .where(
-            DispatchRule.category_code == category,
-            area.startswith(DispatchRule.area_code),
-            area.startswith(func.coalesce(Department.street_code, Department.district_code)),
-        )
-        .order_by(func.length(DispatchRule.area_code).desc())
-        .limit(1)
-    )
     with queries.connection(bind) as conn:
-        return conn.execute(statement).scalar()
+        return conn.execute(_chosen_by_rules(literal(category), literal(area_code))).scalar()
 
 
 def dispatch_rules_apply(bind: Engine | Connection, *, actor: str) -> int:
     """Give every dispatched case without a department the one its rules choose (for
     data loaded before departments existed); returns how many cases were changed."""
-    chosen = (
-        select(DispatchRule.department_code)
-        .join(Department, Department.code == DispatchRule.department_code)
-        .where(
-            DispatchRule.category_code == Case.category_code,
-            Case.community_code.startswith(DispatchRule.area_code),
-            Case.community_code.startswith(
-                func.coalesce(Department.street_code, Department.district_code)
-            ),
-        )
-        .order_by(func.length(DispatchRule.area_code).desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    cases = Case.__table__.c
+    chosen = _chosen_by_rules(cases.category_code, cases.community_code).scalar_subquery()
     with queries.transaction(bind) as conn:
         try:
             changed = conn.execute(

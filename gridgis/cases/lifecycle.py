@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, exists, insert, literal, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gridgis import audit, notices
@@ -42,6 +42,7 @@ from gridgis.cases.departments import (
     check_department,
     default_department,
     department_serves,
+    list_departments,
 )
 from gridgis.cases.records import get_case
 from gridgis.db import queries
@@ -153,16 +154,11 @@ def _dispatch_to(
     by_rule = default_department(conn, record["category_code"], area)
     if by_rule is not None:
         return by_rule
-    if area is not None:
-        here = literal(area)
-        serving = select(Department.code).where(
-            or_(here.startswith(Department.street_code), here.startswith(Department.district_code))
+    if area is not None and list_departments(conn, area=area):
+        raise InputError(
+            f"case {case_id} ({record['category_code']}) has no dispatch rule for "
+            f"{area}; name the `department` to dispatch it to"
         )
-        if conn.execute(select(exists(serving))).scalar():
-            raise InputError(
-                f"case {case_id} ({record['category_code']}) has no dispatch rule for "
-                f"{area}; name the `department` to dispatch it to"
-            )
     return None
 
 

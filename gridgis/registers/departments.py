@@ -24,7 +24,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from gridgis.cases.categories import load_categories
-from gridgis.db.models import Department, DispatchRule, District, Street
+from gridgis.cases.departments import set_rule
+from gridgis.db.models import DEPARTMENT_CODE_PATTERN, Department, District, Street
 from gridgis.intake.loading import say
 from gridgis.registers.report import RegisterReport, RowOutcomes
 from gridgis.registers.running import read_register, run_register_import
@@ -36,7 +37,7 @@ __all__ = ["DEPARTMENT_FIELDS", "import_departments"]
 DEPARTMENT_FIELDS: tuple[str, ...] = ("id", "name", "district", "street", "phone", "categories")
 """The fields of a departments' register (``id`` is the department's code)."""
 
-_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+_CODE = re.compile(DEPARTMENT_CODE_PATTERN)
 _SEPARATORS = re.compile(r"[、,，;；\s]+")
 _FIELDS = ("name", "district_code", "street_code", "phone")
 
@@ -174,7 +175,7 @@ def import_departments(
                 conn.execute(update(Department).where(Department.code == code).values(after))
             area_code = after["street_code"] or after["district_code"]
             for category in rules[i]:
-                moved = _rule(conn, category, area_code, code)
+                moved = set_rule(conn, category, area_code, code) != code
                 if moved and outcome == "unchanged":
                     outcome = "updated"
                     outcomes.changes[i] = f"dispatch rule for {category}"
@@ -182,20 +183,3 @@ def import_departments(
         return outcomes
 
     return run_register_import(engine, "departments", register, body, dry_run=dry_run, actor=actor)
-
-
-def _rule(conn: Connection, category: str, area_code: str, department: str) -> bool:
-    """Make ``department`` the default of ``category`` in ``area_code``; whether it changed."""
-    where = (DispatchRule.category_code == category, DispatchRule.area_code == area_code)
-    before = conn.execute(select(DispatchRule.department_code).where(*where)).scalar()
-    if before == department:
-        return False
-    if before is None:
-        conn.execute(
-            insert(DispatchRule).values(
-                category_code=category, area_code=area_code, department_code=department
-            )
-        )
-    else:
-        conn.execute(update(DispatchRule).where(*where).values(department_code=department))
-    return True

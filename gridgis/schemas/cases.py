@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import Field, RootModel, create_model, model_validator
 
-from gridgis.db.models import CASE_STEPS, LOCATED_BY
+from gridgis.db.models import CASE_EVENT_KINDS, CASE_STEPS, DEPARTMENT_CODE_PATTERN, LOCATED_BY
 from gridgis.schemas.common import (
     CRS_PATTERN,
     MAX_ID,
@@ -65,7 +65,15 @@ NextStep = Literal["registered", "dispatched", "handled", "verified", "closed", 
 Step = Literal["reported", NextStep]
 StepTaken = Literal[NextStep, "returned"]
 """What the steps route takes: a next step, or ``returned`` (退单, back to ``registered``)."""
-DEPARTMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+EventKind = Literal[
+    "reported", "registered", "dispatched", "returned", "reassigned", "handled", "verified",
+    "closed", "rejected", "escalated", "merged", "note",
+]  # fmt: skip
+"""A timeline entry's kind: the report, then those of ``case_event`` (written out for type
+checkers; checked equal to the model's on import)."""
+if set(get_args(EventKind)) != {"reported", *CASE_EVENT_KINDS}:  # pragma: no cover
+    raise ImportError(f"EventKind {get_args(EventKind)} differs from {CASE_EVENT_KINDS}")
+DEPARTMENT_PATTERN = DEPARTMENT_CODE_PATTERN
 """A department's code (``gridgis departments add CODE NAME``)."""
 if get_args(NextStep) != CASE_STEP_CHOICES[1:]:  # pragma: no cover - caught on import
     raise ImportError(f"NextStep {get_args(NextStep)} differs from {CASE_STEP_CHOICES[1:]}")
@@ -320,20 +328,7 @@ class TimelineEntry(Answer):
         description="The entry's id; null for the report and for steps of cases loaded "
         "without a timeline."
     )
-    kind: Literal[
-        "reported",
-        "registered",
-        "dispatched",
-        "returned",
-        "reassigned",
-        "handled",
-        "verified",
-        "closed",
-        "rejected",
-        "escalated",
-        "merged",
-        "note",
-    ]
+    kind: EventKind
     kind_name: str = Field(description="The kind in Chinese (上报, 立案, 派遣, 退单 …).")
     at: str = Field(json_schema_extra={"format": "date-time"})
     actor: str | None

@@ -124,12 +124,17 @@ WEBHOOK_FORMATS: tuple[str, ...] = ("json", "wecom", "dingtalk")
 markdown message of a WeCom (企业微信) or DingTalk (钉钉) group robot."""
 
 
+DEPARTMENT_CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+"""A department's code: 1-32 letters, digits, ``_ . -``, starting with a letter or digit (the
+table's check, the API's schemas and the importers all read it from here)."""
+
+
 class Department(Base):
     """A department (职能部门) that handles dispatched cases, of a district or of one street."""
 
     __tablename__ = "department"
     __table_args__ = (
-        CheckConstraint("code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$'", name="code_format"),
+        CheckConstraint(f"code ~ '{DEPARTMENT_CODE_PATTERN}'", name="code_format"),
         CheckConstraint("length(btrim(name)) > 0", name="name_given"),
         CheckConstraint("(district_code IS NULL) <> (street_code IS NULL)", name="one_area"),
         CheckConstraint("webhook_url IS NULL OR webhook_url ~ '^https?://'", name="webhook_http"),
