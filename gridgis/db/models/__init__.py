@@ -19,6 +19,7 @@ One module a concern: :mod:`~gridgis.db.models.areas` (the hierarchy, layouts,
 buildings, roads), :mod:`~gridgis.db.models.rosters` (workers, party
 organisations, facilities), :mod:`~gridgis.db.models.cases` (cases and
 inspections), :mod:`~gridgis.db.models.notices` (inboxes and webhook deliveries),
+:mod:`~gridgis.db.models.party` (party members and their points),
 :mod:`~gridgis.db.models.system` (users, audit trail, data
 versions); every name is importable from here.
 """
@@ -66,6 +67,17 @@ from gridgis.db.models.cases import (
     InspectionCell,
 )
 from gridgis.db.models.notices import NOTICE_KINDS, NOTICE_NAMES_ZH, Notice, Outbox
+from gridgis.db.models.party import (
+    ACTIVITY_FORMAT,
+    ACTIVITY_SOURCES,
+    MEMBER_KIND_NAMES_ZH,
+    MEMBER_KINDS,
+    POINT_UNITS,
+    SEXES,
+    PartyActivity,
+    PartyMember,
+    PointRule,
+)
 from gridgis.db.models.rosters import (
     BRANCH_KINDS,
     FACILITY_KINDS,
@@ -93,6 +105,8 @@ from gridgis.db.models.system import (
 )
 
 __all__ = [
+    "ACTIVITY_FORMAT",
+    "ACTIVITY_SOURCES",
     "BRANCH_KINDS",
     "BUILDING_FLAGS",
     "CASE_EVENT_KINDS",
@@ -107,11 +121,15 @@ __all__ = [
     "LAYOUT_METHODS",
     "LOCATED_BY",
     "LOCATION_FLAGS",
+    "MEMBER_KINDS",
+    "MEMBER_KIND_NAMES_ZH",
     "NAMING_CONVENTION",
     "NOTICE_KINDS",
     "NOTICE_NAMES_ZH",
     "PHOTO_KINDS",
+    "POINT_UNITS",
     "ROAD_KINDS",
+    "SEXES",
     "SRID",
     "USER_ROLES",
     "WEBHOOK_FORMATS",
@@ -146,7 +164,10 @@ __all__ = [
     "Notice",
     "Open311Client",
     "Outbox",
+    "PartyActivity",
     "PartyBranch",
+    "PartyMember",
+    "PointRule",
     "Road",
     "ServiceFacility",
     "Street",
