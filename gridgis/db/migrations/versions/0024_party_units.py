@@ -87,9 +87,7 @@ def upgrade() -> None:
     )
     for column in ("community_code", "street_code"):
         op.create_index(op.f(f"ix_party_unit_{column}"), "party_unit", [column])
-    op.create_index(
-        "ix_party_unit_location", "party_unit", ["location"], postgresql_using="gist"
-    )
+    op.create_index("ix_party_unit_location", "party_unit", ["location"], postgresql_using="gist")
     op.create_table(
         "party_unit_community",
         sa.Column("unit_id", sa.Integer(), nullable=False),
@@ -118,7 +116,10 @@ def upgrade() -> None:
         sa.Column("community_code", sa.String(length=12), nullable=True),
         sa.Column("created_by", sa.Text(), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.ForeignKeyConstraint(
             ["street_code"], ["street.code"], name=op.f("fk_party_alliance_street_code_street")
@@ -175,9 +176,7 @@ def upgrade() -> None:
         sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("done_note", sa.Text(), nullable=True),
         sa.CheckConstraint(f"kind IN ({_listed(_NEED_KINDS)})", name=op.f("ck_party_need_kind")),
-        sa.CheckConstraint(
-            f"state IN ({_listed(_NEED_STATES)})", name=op.f("ck_party_need_state")
-        ),
+        sa.CheckConstraint(f"state IN ({_listed(_NEED_STATES)})", name=op.f("ck_party_need_state")),
         sa.CheckConstraint("length(btrim(title)) > 0", name=op.f("ck_party_need_title_given")),
         sa.CheckConstraint(
             "(state = 'open') = (unit_id IS NULL)", name=op.f("ck_party_need_claimed_by_unit")
