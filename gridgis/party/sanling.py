@@ -58,6 +58,8 @@ __all__ = [
     "category_map",
     "counted_cases",
     "default_categories",
+    "figure_names",
+    "latest_quarter",
     "parse_period",
     "sanling_figures",
     "set_categories",
@@ -385,6 +387,15 @@ def counted_cases(
         query = query.where(SanlingCategory.figure == figure)
     with connection(bind) as conn:
         return [int(i) for i in conn.execute(query).scalars()]
+
+
+def latest_quarter(bind: Engine | Connection, *, today: dt.date | None = None) -> str:
+    """The quarter of the latest case reported (a page's default period), else the
+    quarter of ``today``."""
+    with connection(bind) as conn:
+        latest = conn.execute(select(func.max(Case.reported_at))).scalar()
+    day = latest.astimezone(CHINA_TZ).date() if latest is not None else (today or dt.date.today())
+    return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
 
 
 def figure_names(language: str = "zh") -> dict[str, str]:
