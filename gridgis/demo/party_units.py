@@ -241,7 +241,7 @@ def load_party(conn: Connection, party: PartyDemo, path: Path, *, actor: str) ->
             conn,
             str(row["name"]),
             street=str(row["street_code"]),
-            community=str(row["community_code"]) if row["community_code"] else None,
+            community=row["community_code"] if isinstance(row["community_code"], str) else None,
             actor=actor,
         )
     report = import_resident_units(conn, path, actor=actor)
