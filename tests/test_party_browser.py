@@ -6,6 +6,7 @@ each to its cases. No console error, no request outside the app."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from _browser import log_in, ready_selector, serve, watched_page
@@ -16,6 +17,8 @@ from sqlalchemy import Engine, text
 from gridgis.party.alliances import list_units
 from gridgis.party.needs import list_needs
 from gridgis.party.sanling import sanling_figures
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "party"
 
 
 @pytest.fixture
@@ -59,6 +62,8 @@ def test_units_and_sanling_pages(
         assert page.get_attribute("body", "data-party-needs") == str(len(needs))
         assert page.locator("#units-table tbody tr").count() == len(units)
         assert page.locator(".leaflet-interactive").count() >= len(units)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "units.png"))
         row = page.locator(f'#needs-table tr[data-need="{target["id"]}"]')
         row.locator("select").select_option(index=0)
         row.locator("button.need-claim").click()
@@ -81,6 +86,7 @@ def test_units_and_sanling_pages(
         zero = int(figures["sanling"].sum())
         assert page.get_attribute("body", "data-sanling-count") == str(zero)
         assert page.locator("#sanling-table tbody tr.sanling").count() == zero
+        page.screenshot(path=str(SCREENSHOTS / "sanling.png"))
         first = page.locator("#sanling-table tbody tr").first
         community = first.get_attribute("data-community")
         first.locator("a").click()

@@ -12,11 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pyogrio
 import pytest
+from click.testing import CliRunner
 from conftest import add_test_user, cell_point, log_in_client, response_json
 from flask import Flask
 from sqlalchemy import Engine, create_engine, text
 
 from gridgis.cases import advance_case, create_case, list_cases, merge_cases
+from gridgis.cli import main
 from gridgis.db.models import SANLING_FIGURES
 from gridgis.errors import InputError, NotFoundError
 from gridgis.export.sanling import export_sanling
@@ -230,3 +232,23 @@ def test_the_route_and_the_drill_down(demo_app: Flask, demo_url: str) -> None:
     assert response_json(refused, 403)
     html = office.get("/party/sanling?period=2025-Q2")
     assert html.status_code == 200 and "三零社区" in html.get_data(as_text=True)
+
+
+def test_the_cli_exports_the_figures(demo_url: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("GRIDGIS_DATABASE_URL", demo_url)
+    out = tmp_path / "三零.csv"
+    runner = CliRunner()
+    done = runner.invoke(
+        main, ["export", "sanling", "--period", "2025-Q3", "--format", "csv", "-o", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    engine = create_engine(demo_url)
+    try:
+        figures = sanling_figures(engine, "2025-Q3")
+    finally:
+        engine.dispose()
+    assert f"wrote {len(figures)} communities" in done.output
+    read = pd.read_csv(out, dtype={"community_code": str})
+    assert read["total"].tolist() == figures["total"].tolist()
+    wrong = runner.invoke(main, ["export", "sanling", "--period", "Q3", "--format", "csv"])
+    assert wrong.exit_code == 1 and "`period` was 'Q3'" in wrong.output

@@ -60,6 +60,10 @@ PERSON_FIELDS: dict[str, str] = {
 """A unit's fields holding people's data, and how each is masked."""
 
 
+_MAX_INT = 2**31 - 1
+"""The largest id of an alliance or unit (``integer``)."""
+
+
 def _shows(reveal: Reveal, code: str | None) -> bool:
     return reveal if isinstance(reveal, bool) else bool(reveal(code))
 
@@ -152,6 +156,8 @@ def find_unit(conn: Connection, unit: str | int) -> dict[str, Any]:
     columns = (PartyUnit.id, PartyUnit.external_id, PartyUnit.name, PartyUnit.community_code,
                PartyUnit.street_code)  # fmt: skip
     text = str(unit).strip()
+    if "\x00" in text:
+        raise NotFoundError(f"`unit` was {unit!r} but no unit has it", field="unit")
     rows = conn.execute(select(*columns).where(PartyUnit.external_id == text)).all()
     if not rows and text.isdigit() and isinstance(unit, int):
         rows = conn.execute(select(*columns).where(PartyUnit.id == int(text))).all()
@@ -169,6 +175,8 @@ def find_unit(conn: Connection, unit: str | int) -> dict[str, Any]:
 def _find_alliance(conn: Connection, alliance: str | int, within: str | None) -> dict[str, Any]:
     columns = (PartyAlliance.id, PartyAlliance.name, PartyAlliance.street_code,
                PartyAlliance.community_code)  # fmt: skip
+    if "\x00" in str(alliance) or (str(alliance).isdigit() and int(alliance) > _MAX_INT):
+        raise NotFoundError(f"alliance {alliance!r} does not exist", field="alliance")
     if isinstance(alliance, int) or str(alliance).isdigit():
         row = conn.execute(select(*columns).where(PartyAlliance.id == int(alliance))).first()
         if row is None:

@@ -83,6 +83,8 @@ def _plain(row: Any) -> dict[str, Any]:
 
 
 def _one(conn: Connection, need_id: int, within: str | None) -> dict[str, Any]:
+    if not 1 <= need_id <= 2**63 - 1:
+        raise NotFoundError(f"need {need_id} does not exist", field="need_id")
     row = conn.execute(
         select(*_COLUMNS, PartyUnit.name.label("unit"))
         .outerjoin(PartyUnit, PartyUnit.id == PartyNeed.unit_id)

@@ -73,6 +73,8 @@ _MEDIA = {
     "gpkg": "application/geopackage+sqlite3",
 }
 _FMT_PATH = {"fmt": {"type": "string", "enum": list(SANLING_FORMATS)}}
+_ALLIANCE_PATH = {"alliance_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+_NEED_PATH = {"need_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
 
 
 def _area(value: str | None) -> str | None:
@@ -192,6 +194,7 @@ def add_alliance(*, body: NewAlliance) -> tuple[Response, int]:
     tags=("party",),
     roles=_CHANGERS,
     body=AllianceMember,
+    path=_ALLIANCE_PATH,
     replies=(Reply(200, AllianceList, "The alliances of the user's area."),),
     errors=(400, 404, 413, 415),
 )
@@ -213,6 +216,7 @@ def join_alliance(alliance_id: int, *, body: AllianceMember) -> Response:
     operation_id="leaveAlliance",
     tags=("party",),
     roles=_CHANGERS,
+    path=_ALLIANCE_PATH,
     replies=(Reply(200, AllianceList, "The alliances of the user's area."),),
     errors=(404,),
 )
@@ -274,6 +278,7 @@ def post_need(*, body: NewNeed) -> tuple[Response, int]:
     tags=("party",),
     roles=_CHANGERS,
     body=Claim,
+    path=_NEED_PATH,
     replies=(Reply(200, Need, "The need, claimed."),),
     errors=(400, 404, 409, 413, 415),
 )
@@ -293,6 +298,7 @@ def claim_need(need_id: int, *, body: Claim) -> Response:
     tags=("party",),
     roles=_CHANGERS,
     body=Done,
+    path=_NEED_PATH,
     replies=(Reply(200, Need, "The need, done."),),
     errors=(400, 404, 409, 413, 415),
 )
