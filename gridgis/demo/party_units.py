@@ -60,9 +60,9 @@ SANLING_DEMO_CATEGORIES: tuple[tuple[str, str, str, int], ...] = (
 time limit in hours."""
 
 _RELABEL: dict[str, tuple[tuple[str, ...], float, str]] = {
-    "petition": (("public_opinion", "dispute"), 0.12, "居民到街道上访，反映{0}问题"),
-    "safety_accident": (("fire_safety",), 0.008, "{0}发生安全事故，已处置"),
-    "public_security_case": (("public_security",), 0.2, "{0}发生治安案件，已报警"),
+    "petition": (("public_opinion", "dispute"), 0.2, "居民到街道上访，反映{0}问题"),
+    "safety_accident": (("fire_safety",), 0.012, "{0}发生安全事故，已处置"),
+    "public_security_case": (("public_security",), 0.3, "{0}发生治安案件，已报警"),
 }
 """Per added category: the generated categories it is drawn from, the share of their
 cases that become it, and its description."""
@@ -134,6 +134,21 @@ def sanling_cases(cases: pd.DataFrame, *, seed: int, district: str) -> pd.DataFr
     return out
 
 
+def _unique(taken: set[str], street: str, community: str, word: str) -> str:
+    """A unit's name: the street's short name and the word, else the community's (社区 and
+    村委会 dropped), else numbered; added to ``taken``."""
+    place = community.removesuffix("居委会").removesuffix("委会").removesuffix("社区")
+    for name in (f"{street}{word}", f"{place}{word}"):
+        if name not in taken:
+            taken.add(name)
+            return name
+    n = 2
+    while f"{street}{word}{n}部" in taken:
+        n += 1
+    taken.add(f"{street}{word}{n}部")
+    return f"{street}{word}{n}部"
+
+
 def build_party(demo: Any, *, seed: int) -> PartyDemo:
     """The demo district's 联合体, 驻区单位, needs and relabelled cases (deterministic in
     ``seed``)."""
@@ -148,6 +163,8 @@ def build_party(demo: Any, *, seed: int) -> PartyDemo:
     buildings["lon"], buildings["lat"] = shapely.get_x(points), shapely.get_y(points)
     alliances: list[dict[str, Any]] = []
     units: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    names = dict(zip(communities["code"], communities["name"], strict=True))
     for street in streets.itertuples():  # a few streets
         mine = communities[communities["code"].str.startswith(street.code)]
         if mine.empty:
@@ -170,7 +187,8 @@ def build_party(demo: Any, *, seed: int) -> PartyDemo:
             phones = phone_numbers(rng, len(spots))
             for j, spot in enumerate(spots.itertuples()):
                 kind, word, org = _UNIT_WORDS[int(rng.integers(len(_UNIT_WORDS)))]
-                title = f"{short}{word.format(n=len(units) % 9 + 1)}"
+                title = _unique(taken, short, str(names.get(spot.community_code, "")),
+                                word.format(n=len(units) % 9 + 1))  # fmt: skip
                 linked = [str(spot.community_code)]
                 if rng.random() < 0.4:
                     linked.append(str(mine["code"].iloc[int(rng.integers(len(mine)))]))

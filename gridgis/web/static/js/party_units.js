@@ -37,6 +37,15 @@
     row.appendChild(kit.text("td", className || null, content === null || content === undefined ? "" : String(content)));
   }
 
+  /* A cell with a line of text and a smaller second line under it. */
+  function twoLines(first, second) {
+    var td = kit.text("td", null, first);
+    if (second) {
+      td.appendChild(kit.text("small", "second-line", second));
+    }
+    return td;
+  }
+
   function loadCommunities() {
     var params = config.street ? "?" + kit.query({ within: config.street }) : "";
     return kit.getJson(config.areasUrl + params, "application/geo+json").then(function (geojson) {
@@ -59,11 +68,8 @@
     unitsBody.textContent = "";
     found.forEach(function (unit) {
       var row = document.createElement("tr");
-      cell(row, unit.name);
-      cell(row, t(unit.kind_name));
-      cell(row, unit.community_code);
-      cell(row, unit.contact);
-      cell(row, unit.contact_phone);
+      row.appendChild(twoLines(unit.name, t(unit.kind_name) + " · " + (unit.community_code || "")));
+      row.appendChild(twoLines(unit.contact || "—", unit.contact_phone || ""));
       cell(row, unit.alliances.map(function (a) { return a.name + (a.committee ? " ★" : ""); }).join("、"));
       unitsBody.appendChild(row);
       L.circleMarker([unit.lat, unit.lon], { radius: 6, color: "#08519c", fillOpacity: 0.8 })
@@ -156,10 +162,8 @@
       var row = document.createElement("tr");
       row.setAttribute("data-need", String(need.id));
       row.setAttribute("data-state", need.state);
-      cell(row, need.title);
-      cell(row, t(need.kind_name));
-      cell(row, need.community_code);
-      cell(row, need.due_on);
+      row.appendChild(twoLines(need.title, [t(need.kind_name), need.community_code,
+        need.due_on ? t("截止 {day}", { day: need.due_on }) : ""].filter(Boolean).join(" · ")));
       cell(row, t(need.state_name));
       cell(row, need.unit);
       actions(row, need);
