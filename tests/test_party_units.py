@@ -24,6 +24,7 @@ from gridgis.export import export
 from gridgis.party.alliances import add_alliance, join_alliance, leave_alliance, list_units
 from gridgis.party.needs import claim_need, finish_need, list_needs, post_need
 from gridgis.registers.catalogue import import_kind
+from gridgis.registers.reasons import UNKNOWN, say
 from gridgis.registers.resident_units import import_resident_units
 from gridgis.registers.templates import write_template
 from gridgis.web import create_app
@@ -88,7 +89,7 @@ def _register(engine: Engine, folder: Path) -> Path:
          "林华", community, "测试联合体", "是"],
         ["T2", "某某建设有限公司", "公司", lon, lat, None, "王强", "0594-2345678", None, None,
          None, None, "否"],
-        ["T3", "神秘单位", "外星机构", lon, lat, None, None, None, None, None, None, None, None],
+        ["T3", "神秘单位", "外星机构", lon, lat, None, None, None, None, None, None, None, "是"],
         ["T4", "农商银行", "企业", lon, lat, None, "李四", "call me", None, None, None,
          "没有的联合体", None],
         ["T5", "无处可寻", "机关", None, None, None, None, None, None, None, None, None, None],
@@ -117,8 +118,14 @@ def test_the_importer_reports_each_row_and_upserts(demo_engine: Engine, tmp_path
     assert report.counts["imported"] == 2 and report.counts["rejected"] == 3
     reasons = dict(zip(report.rows["id"], report.rows["reason"], strict=True))
     assert "unknown kind '外星机构'" in reasons["T3"]
-    assert "contact phone 'call me'" in reasons["T4"] and "没有的联合体" in reasons["T4"]
+    assert "phone 'call me'" in reasons["T4"] and "没有的联合体" in reasons["T4"]
     assert "no coordinates and no address" in reasons["T5"]
+    assert "committee member (兼职委员) but in no alliance" in reasons["T3"]
+    # Every reason has its code and its Chinese.
+    rejected = report.rows[report.rows["reason"].notna()]
+    assert not [c for c in rejected["reason_code"] if UNKNOWN in str(c).split(";")]
+    assert "未知联合体 '没有的联合体'" in say(reasons["T4"], "zh")
+    assert "不属于任何联合体" in say(reasons["T3"], "zh")
     units = {u["external_id"]: u for u in list_units(demo_engine, reveal=True)}
     first = units["T1"]
     assert (first["kind"], first["contact"], first["party_leader"]) == ("school", "陈明", "林华")
@@ -131,7 +138,9 @@ def test_the_importer_reports_each_row_and_upserts(demo_engine: Engine, tmp_path
     other = next(s for s in _streets(demo_engine) if s != first["street_code"])
     limited = import_resident_units(demo_engine, path, street=other, dry_run=True, actor="test")
     assert limited.counts["imported"] == 0
-    assert f"outside street {other}" in " ".join(limited.rows["reason"].dropna())
+    away = limited.rows["reason"].dropna()
+    assert f"outside street {other}" in " ".join(away)
+    assert not [c for c in limited.rows["reason_code"].dropna() if UNKNOWN in str(c).split(";")]
 
 
 def test_the_export_reads_back_masked_or_not(demo_engine: Engine, tmp_path: Path) -> None:

@@ -273,30 +273,30 @@ alliance_field, committee_field:
                 listing = "、".join(UNIT_KIND_NAMES_ZH.values())
                 problems.append(f"unknown kind {kinds_given[i]!r} (known: {listing})")
             if (why := check_phone(phones[i])) is not None:
-                problems.append(why.replace("phone", "contact phone", 1))
-            if any(v is not None and "**" in v for v in (contacts[i], phones[i], leaders[i])):
+                problems.append(why)
+            masked = [
+                f
+                for f, v in (("contact", contacts[i]), ("contact_phone", phones[i]),
+                             ("party_leader", leaders[i]))
+                if v is not None and "**" in v
+            ]  # fmt: skip
+            if masked:
                 problems.append(
-                    "contact, phone or party leader masked (as an export writes it for those "
-                    "who may not see it) but not the masked form of the stored one: give the "
-                    "real value"
+                    f"{'、'.join(masked)} masked (as an export writes it for those who may not "
+                    "see it) but not the masked form of the stored person's: give the real value"
                 )
             codes: list[str] = []
             for value in split_list(register.texts("linked")[i]):
                 code = areas.community_code(value)
                 if code is None:
-                    problems.append(
-                        f"unknown linked community {value!r} (neither a code nor a name)"
-                    )
+                    problems.append(f"unknown community {value!r} (neither a code nor a name)")
                 else:
                     codes.append(code)
             linked.append(sorted(set(codes)))
             groups = split_list(register.texts("alliance")[i])
             missing = [g for g in groups if g not in alliances]
             if missing:
-                problems.append(
-                    f"unknown alliance {'、'.join(missing)!r}: add it first "
-                    "(gridgis party alliances add)"
-                )
+                problems.append(f"unknown alliance {'、'.join(missing)!r}: add it first")
             if committee[i] and not groups:
                 problems.append("committee member (兼职委员) but in no alliance")
             joined.append(sorted(set(groups)))
@@ -311,13 +311,14 @@ alliance_field, committee_field:
             for i in np.flatnonzero(outcomes.pending).tolist():
                 before = stored.get(str(ids[i]))
                 area = None if before is None else before["street_code"] or ""
-                served = [(f"linked community {c}", c) for c in linked[i]] + [
+                served = [(f"community {c}", c) for c in linked[i]] + [
                     (f"alliance {g} of street {alliances[g][1]}", alliances[g][1])
                     for g in joined[i]
                 ]
                 if away := street_problems(
-                    street, "unit", community=community[i], served=served, stored_area=area
-                ):
+                    street, "organisation", community=community[i], served=served,
+                    stored_area=area,
+                ):  # fmt: skip
                     outcomes.reject([i], "; ".join(away))
         say(progress, f"storing {int(outcomes.pending.sum())} units")
         addresses = register.texts("address")
