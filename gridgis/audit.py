@@ -100,7 +100,7 @@ SECRET_KEYS: frozenset[str] = frozenset(
 """Fields whose values never reach the trail: written as ``***`` (it changed, not to what)."""
 
 PERSON_KEYS: frozenset[str] = frozenset(
-    {"phone", "mobile", "id_number", "id_card", "secretary_phone"}
+    {"phone", "mobile", "id_number", "id_card", "secretary_phone", "contact_phone"}
 )
 """Fields that hold a person's number: all but the last four characters masked."""
 
@@ -166,7 +166,7 @@ def mask_person(value: Any, field: str) -> Any:
     """
     if value is None or (isinstance(value, float) and value != value):
         return None
-    if field in ("name", "secretary"):
+    if field in ("name", "secretary", "contact", "party_leader"):
         text = str(value)
         return text[:1] + "*" * (len(text) - 1)
     return mask_person_data(value, key=field)

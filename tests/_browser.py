@@ -206,6 +206,8 @@ PAGE_READY: dict[str, str] = {
     "/import/": "#import-form",
     "/account": "main",
     "/admin/audit": "#audit-table",
+    "/party/units": "body[data-party-drawn]",
+    "/party/sanling": "body[data-sanling-drawn]",
 }
 """What says a page has drawn, by path (a prefix for the pages of an area): the map
 pages set a ``data-…`` attribute on ``body`` when their map has drawn (or failed:

@@ -28,8 +28,8 @@ def _nav(page: Any) -> list[str]:
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "pages"
 NAV_ZH = [
-    "概览", "待办", "事件", "上报事件", "网格覆盖", "党支部布局", "案件密度", "数据导出",
-    "数据导入", "网格编辑", "审计日志",
+    "概览", "待办", "事件", "上报事件", "网格覆盖", "党支部布局", "案件密度", "驻区单位与三零",
+    "数据导出", "数据导入", "网格编辑", "审计日志",
 ]  # fmt: skip
 NAV_EN = [
     "Overview",
@@ -39,6 +39,7 @@ NAV_EN = [
     "Coverage",
     "Party branches",
     "Case density",
+    "Resident units and 三零",
     "Exports",
     "Import",
     "Cell editing",
@@ -102,10 +103,10 @@ def test_every_page_as_each_role(
     with serve(app) as base, watched_page(base) as (page, watch):
         log_in(page, base, f"{role}-user", TEST_PASSWORD)
         nav = _nav(page)
-        analyst = [NAV_ZH[0], NAV_ZH[2], *NAV_ZH[4:8]]  # no work, files no cases
+        analyst = [NAV_ZH[0], NAV_ZH[2], *NAV_ZH[4:9]]  # no work, files no cases
         offered = {  # the inbox (消息) comes last, for every role
             "admin": [*NAV_ZH, "消息"],
-            "street": [*NAV_ZH[:10], "消息"],
+            "street": [*NAV_ZH[:11], "消息"],
             "analyst": [*analyst, "消息"],
         }
         assert nav == offered[role]
@@ -134,7 +135,7 @@ def test_switching_to_english_and_back(
         page.locator(".lang-switch a", has_text="English").click()
         page.wait_for_selector("body[data-cells-drawn]")
         assert page.locator("html").get_attribute("lang") == "en"
-        assert _nav(page) == [*NAV_EN[:10], "Notices"]
+        assert _nav(page) == [*NAV_EN[:11], "Notices"]
         assert page.locator("#map-status").inner_text().startswith("Showing ")
         assert page.locator("#cell-legend h2").inner_text() == "Households"
         page.screenshot(path=str(SCREENSHOTS / "street-cells-en.png"))

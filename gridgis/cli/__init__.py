@@ -25,6 +25,8 @@ module             commands
 ``jobs``           ``gridgis jobs worker`` (the background exports of the web app)
 ``departments``    ``gridgis departments add | list | rule | rules | webhook``
 ``notices``        ``gridgis notices sweep | deliver``
+``party_units``    ``gridgis party alliances | sanling-categories``, ``gridgis import
+                   resident-units``, ``gridgis export units | resident-units | sanling``
 =================  ==========================================================
 
 ``_shared`` holds what several of them use: :func:`~gridgis.cli._shared.friendly`
@@ -59,6 +61,7 @@ from gridgis.cli import (
     notices,
     open311,
     partition,
+    party_units,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
     rosters,
     serve,
@@ -97,6 +100,7 @@ _COMMANDS: list[click.Command] = [
     audit.audit_cmd,
     rosters.template_cmd,
     notices.notices,
+    party_units.party_group,
 ]
 """Every command and group under ``gridgis``, in the order of the old single module."""
 

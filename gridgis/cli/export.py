@@ -173,9 +173,10 @@ def _run_register_export(what: str, **options: Any) -> None:
         actor=actor(),
         progress=row_bar(f"writing {what}"),
     )
+    importer = {"units": "resident-units"}.get(what, what)
     click.echo(
         f"wrote {result.rows} {what} to {output} [{result.format}, {result.crs}, "
-        f"{result.encoding}]; read it back with `gridgis import {what} {output}`"
+        f"{result.encoding}]; read it back with `gridgis import {importer} {output}`"
         + ("" if result.crs == "wgs84" else f" --crs {result.crs}")
     )
     if result.truncated:

@@ -62,7 +62,10 @@ from gridgis.db.models import (
     Inspection,
     InspectionCell,
     LayoutVersion,
+    PartyAlliance,
     PartyBranch,
+    PartyNeed,
+    PartyUnit,
     Road,
     ServiceFacility,
     Street,
@@ -263,8 +266,8 @@ def clear_district(conn: Connection, district: str, *, actor: str) -> dict[str, 
     Removed: its cells (every version), layout versions and issued cell codes;
     buildings and units; roads loaded for it (external id ``demo-<district>-…``);
     grid workers of its street offices and their patrols; party branches and
-    service facilities; cases filed in it. The outlines of its street offices
-    and communities are set back to empty and their cell bounds unset.
+    service facilities; 驻区单位, 联合体 and needs; cases filed in it. The outlines of
+    its street offices and communities are set back to empty and their cell bounds unset.
 
     Parameters
     ----------
@@ -327,6 +330,12 @@ def _clearing(district: str) -> list[tuple[str, Delete]]:
         ))),
         ("service_facility", delete(ServiceFacility).where(or_(
             ServiceFacility.street_code.like(like), ServiceFacility.community_code.like(like),
+        ))),
+        # 驻区单位 and what names them: needs (a claim holds its unit), alliances
+        ("party_need", delete(PartyNeed).where(PartyNeed.street_code.like(like))),
+        ("party_alliance", delete(PartyAlliance).where(PartyAlliance.street_code.like(like))),
+        ("party_unit", delete(PartyUnit).where(or_(
+            PartyUnit.street_code.like(like), PartyUnit.community_code.like(like),
         ))),
         ("building", delete(Building).where(Building.community_code.like(like))),
         ("grid_cell", delete(GridCell).where(GridCell.community_code.like(like))),

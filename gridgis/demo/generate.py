@@ -30,6 +30,7 @@ from gridgis.demo import areas as areas_mod
 from gridgis.demo import buildings as buildings_mod
 from gridgis.demo import cases as cases_mod
 from gridgis.demo import people as people_mod
+from gridgis.demo.party_units import sanling_cases
 from gridgis.demo.profiles import DistrictProfile, divisions, profile
 from gridgis.errors import InputError
 from gridgis.partition.seams import fit_layout
@@ -539,7 +540,7 @@ def generate_district(
         branch_cells=people.branch_cells,
         facilities=_to_wgs84(people.facilities, metric),
         hotspots=_to_wgs84(housing.hotspots, metric),
-        cases=_to_wgs84(cases.records, metric),
+        cases=sanling_cases(_to_wgs84(cases.records, metric), seed=int(seed), district=prof.code),
         inspections=_to_wgs84(patrols.records, metric),
         inspection_cells=patrols.cells,
         period=cases_mod.demo_period(today),

@@ -31,6 +31,13 @@ from gridgis.demo.files import (
     write_workers,
 )
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
+from gridgis.demo.party_units import (
+    PartyDemo,
+    add_sanling_categories,
+    build_party,
+    load_party,
+    write_resident_units,
+)
 from gridgis.demo.profiles import profile
 from gridgis.errors import Problem, ValidationError
 from gridgis.intake.report import IntakeReport
@@ -424,6 +431,7 @@ def _load(
     replace: bool,
     files: dict[str, Path],
     case_files: Mapping[Path, str] | None = None,
+    party: PartyDemo | None = None,
     progress: Progress | None,
 ) -> dict[str, float] | None:
     """Store ``demo`` in one transaction: the COPY loaders, and the importers for the files
@@ -499,6 +507,10 @@ def _load(
             run(conn, "units")
 
     def import_after_cells(conn: Connection) -> None:
+        if party is not None and "resident_units" in files:
+            clock = time.perf_counter()
+            load_party(conn, party, files["resident_units"], actor=IMPORTED_BY)
+            imported["resident_units"] = time.perf_counter() - clock
         for kind in ("workers", "branches", "facilities", "departments"):
             if kind not in files:
                 continue
@@ -552,6 +564,7 @@ def _load(
             if not replace:
                 return None
             bulk.clear_district(conn, demo.code, actor=SYSTEM)
+        add_sanling_categories(conn)  # before the cases that use them
         seconds = bulk.load_district(
             conn,
             streets=demo.streets,
@@ -724,6 +737,8 @@ def run_demo(
             "inspections": write_inspections(demo.inspections, folder),
         }
         case_files = write_cases(demo.cases, folder)
+        party = build_party(demo, seed=seed)
+        files["resident_units"] = write_resident_units(party.units, folder)
         seconds["files"] = time.perf_counter() - clock
         clock = time.perf_counter()
         load_seconds = _load(
@@ -732,6 +747,7 @@ def run_demo(
             replace=replace,
             files=files,
             case_files=case_files,
+            party=party,
             progress=progress,
         )
     if load_seconds is None:

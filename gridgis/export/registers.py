@@ -18,6 +18,10 @@ party branches or facilities is one reader each, registered here:
 ``branches``
     ``id``, ``name``, ``kind``, ``parent`` (the parent's id), ``secretary``,
     ``members``, ``cells``, ``address`` and the point. Person field: ``secretary``.
+``units`` (驻区单位, ``gridgis export units``; read back by ``gridgis import resident-units``)
+    ``id``, ``name``, ``kind``, ``address``, ``community``, ``contact``, ``contact_phone``,
+    ``party_org``, ``party_leader``, ``linked``, ``alliance``, ``committee`` and the point.
+    Person fields: ``contact``, ``contact_phone``, ``party_leader``.
 ``facilities`` (done)
     ``id``, ``name``, ``kind`` (the file's own word for it), ``address``,
     ``community`` (its code) and the point. No person data.
@@ -52,11 +56,16 @@ from sqlalchemy import Connection, Select, Table, Text, func, select
 from gridgis.audit import mask_person
 from gridgis.crs import CRSSpec, transform_geometry
 from gridgis.db.models import (
+    UNIT_KIND_NAMES_ZH,
     BranchCell,
     Building,
     GridCell,
     GridWorker,
+    PartyAlliance,
+    PartyAllianceUnit,
     PartyBranch,
+    PartyUnit,
+    PartyUnitCommunity,
     ServiceFacility,
     WorkerBuilding,
     WorkerCell,
@@ -458,6 +467,83 @@ def _read_branches(conn: Connection, within: str | None, spec: CRSSpec, fmt: str
     return _Layer("branches", frame, location, "Point", dict(_BRANCH_DESCRIPTIONS))
 
 
+# --- 驻区单位 (resident organisations) ----------------------------------------------------------
+
+RESIDENT_UNIT_COLUMNS: tuple[str, ...] = (
+    "id", "name", "kind", "address", "community", "contact", "contact_phone", "party_org",
+    "party_leader", "linked", "alliance", "committee",
+)  # fmt: skip
+"""The columns of a 驻区单位 export (``gridgis export units``), in order, all read back by
+``gridgis import resident-units`` (plus the point: ``lon``/``lat`` in a spreadsheet)."""
+
+_RESIDENT_UNIT_DESCRIPTIONS = {
+    "id": "单位编号 / unit id (external id; the database id when it has none)",
+    "kind": "单位类型 / kind (企业, 学校, 机关, 事业单位, 医院, 社会组织, 其他)",
+    "community": "所在社区编码 / community code",
+    "contact": "联系人 / contact person",
+    "contact_phone": "联系电话 / contact phone",
+    "party_org": "党组织 / party organisation",
+    "party_leader": "党组织书记 / party leader",
+    "linked": "结对社区编码 / linked communities (、-separated)",
+    "alliance": "所属联合体 / alliances (、-separated)",
+    "committee": "兼职委员 / leader on the 大党委 (是/否)",
+}
+
+
+def _read_resident_units(conn: Connection, within: str | None, spec: CRSSpec, fmt: str) -> _Layer:
+    table = cast(Table, PartyUnit.__table__)
+    query = select(
+        table.c.id,
+        table.c.external_id,
+        table.c.name,
+        table.c.kind,
+        table.c.address,
+        table.c.community_code,
+        table.c.contact,
+        table.c.contact_phone,
+        table.c.party_org,
+        table.c.party_leader,
+        func.ST_AsBinary(table.c.location).label("location"),
+    ).order_by(table.c.id)
+    rows = _rows(conn, query, table, within)
+    linked: dict[int, list[str]] = {}
+    for owner, code in conn.execute(
+        select(PartyUnitCommunity.unit_id, PartyUnitCommunity.community_code).order_by(
+            PartyUnitCommunity.community_code
+        )
+    ):
+        linked.setdefault(int(owner), []).append(str(code))
+    groups: dict[int, list[str]] = {}
+    seated: set[int] = set()
+    for owner, name, committee in conn.execute(
+        select(PartyAllianceUnit.unit_id, PartyAlliance.name, PartyAllianceUnit.committee)
+        .join(PartyAlliance, PartyAlliance.id == PartyAllianceUnit.alliance_id)
+        .order_by(PartyAlliance.name)
+    ):
+        groups.setdefault(int(owner), []).append(str(name))
+        if committee:
+            seated.add(int(owner))
+    frame = pd.DataFrame(
+        {
+            "id": _file_ids(rows),
+            "name": rows["name"].astype(object),
+            "kind": [UNIT_KIND_NAMES_ZH.get(k, k) for k in rows["kind"]],
+            "address": rows["address"].astype(object),
+            "community": rows["community_code"].astype(object),
+            "contact": rows["contact"].astype(object),
+            "contact_phone": rows["contact_phone"].astype(object),
+            "party_org": rows["party_org"].astype(object),
+            "party_leader": rows["party_leader"].astype(object),
+            "linked": [_joined(linked.get(int(i), [])) for i in rows["id"]],
+            "alliance": [_joined(groups.get(int(i), [])) for i in rows["id"]],
+            "committee": ["是" if int(i) in seated else "否" for i in rows["id"]],
+        },
+        columns=list(RESIDENT_UNIT_COLUMNS),
+    )
+    location = np.asarray(shapely.from_wkb(rows["location"].to_numpy(dtype=object)), dtype=object)
+    return _Layer("units", frame, location, "Point", dict(_RESIDENT_UNIT_DESCRIPTIONS))
+
+
 REGISTERS: dict[str, RegisterExport] = {
     "branches": RegisterExport(
         "branches",
@@ -467,6 +553,12 @@ REGISTERS: dict[str, RegisterExport] = {
     ),
     "buildings": RegisterExport("buildings", _read_buildings),
     "facilities": RegisterExport("facilities", _read_facilities, area_column="community"),
+    "units": RegisterExport(
+        "units",
+        _read_resident_units,
+        person_fields=("contact", "contact_phone", "party_leader"),
+        area_column="community",
+    ),
     "workers": RegisterExport(
         "workers",
         _read_workers,

@@ -52,6 +52,8 @@ from gridgis.registers.departments import DEPARTMENT_FIELDS, import_departments
 from gridgis.registers.facilities import FACILITY_FIELDS, import_facilities
 from gridgis.registers.households import import_households
 from gridgis.registers.report import RegisterReport
+from gridgis.registers.resident_units import UNIT_FIELDS as RESIDENT_UNIT_FIELDS
+from gridgis.registers.resident_units import import_resident_units
 from gridgis.registers.units import UNIT_FIELDS, import_units
 from gridgis.registers.workers import WORKER_FIELDS, import_workers
 
@@ -285,6 +287,18 @@ register(
         fields=DEPARTMENT_FIELDS,
         options=frozenset({"encoding", "sheet", "layer"}),
         suffixes=_TABLE,
+        required=("id", "name"),
+    )
+)
+register(
+    ImportKind(
+        name="resident-units",
+        label_zh="驻区单位",
+        label_en="Resident organisations (驻区单位)",
+        importer=import_resident_units,
+        fields=RESIDENT_UNIT_FIELDS,
+        options=frozenset({"crs", "encoding", "sheet", "layer", "street"}),
+        suffixes=_VECTOR + _TABLE,
         required=("id", "name"),
     )
 )

@@ -261,6 +261,13 @@ REASONS: dict[str, Wording] = {
     "served_outside_street": Wording(
         "{label} is outside street {street}", "{label}不在街道 {street} 内"
     ),
+    # 驻区单位 (gridgis.registers.resident_units).
+    "unknown_alliance": Wording(
+        "unknown alliance {value}: add it first", "未知联合体 {value}：请先建立该联合体"
+    ),
+    "committee_without_alliance": Wording(
+        "committee member (兼职委员) but in no alliance", "填为大党委兼职委员，但不属于任何联合体"
+    ),
     "serves_nothing_in_street": Wording(
         "serves no cell, building or community of street {street}",
         "没有负责街道 {street} 的任何网格、楼栋或社区",
@@ -327,10 +334,13 @@ _ZH_WORDS: dict[str, str] = {
     "row": "行",
     "feature": "个要素",
     "no community": "无社区",
+    "contact": "联系人",
+    "contact_phone": "联系电话",
+    "party_leader": "党组织书记",
 }
 # Values named by a word of _ZH_WORDS, and labels such as "cell 3503...".
 _WORD_VALUES = ("field", "what", "relation", "numbering", "area")
-_LABELS = {"cell": "网格", "building": "楼栋", "community": "社区"}
+_LABELS = {"cell": "网格", "building": "楼栋", "community": "社区", "alliance": "联合体"}
 _VALUE_PATTERNS = {
     "relation": "at least|above",
     "field": r"[A-Za-z_]+(?: [A-Za-z_]+)?",

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gridgis.db.models import UNIT_KIND_NAMES_ZH
 from gridgis.errors import InputError
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, FACILITY_KIND_NAMES, worker_roles
 
@@ -109,6 +110,24 @@ TEMPLATES: dict[str, tuple[Column, ...]] = {
         Column("地址", "address", "地址（无坐标时用于定位）", None),
         Column("社区", "community", "所在社区编码或名称（不填时按位置确定）", None),
     ),
+    "resident-units": (
+        Column("编号", "id", _ID, "DW0001", required=True),
+        Column("单位名称", "name", "驻区单位名称", "市第一中学", required=True),
+        Column("单位类型", "kind", "企业、学校、机关、事业单位、医院、社会组织、其他", "学校",
+               choices=tuple(UNIT_KIND_NAMES_ZH.values())),
+        Column("经度", "x", "经度。" + _XY, 119.0243),
+        Column("纬度", "y", "纬度", 25.4014),
+        Column("地址", "address", "单位地址（无坐标时用于定位）", None),
+        Column("所在社区", "community", "所在社区编码或名称（不填时按位置确定）", None),
+        Column("联系人", "contact", "联系人姓名（个人信息，按权限脱敏显示）", "陈明"),
+        Column("联系电话", "contact_phone", "联系人电话（个人信息）", "13712345678"),
+        Column("党组织", "party_org", "单位党组织名称", "市第一中学党总支"),
+        Column("党组织书记", "party_leader", "党组织书记姓名（个人信息）", "林华"),
+        Column("结对社区", "linked", "结对共建社区的编码或名称，多个用顿号分隔", None),
+        Column("联合体", "alliance", "所属党建联合体名称（须先建立），多个用顿号分隔", None),
+        Column("兼职委员", "committee", "书记是否任大党委兼职委员（是/否）", "否",
+               choices=("是", "否")),
+    ),
 }  # fmt: skip
 """The columns of each template, in order."""
 
@@ -138,7 +157,7 @@ def template_columns(kind: str) -> tuple[Column, ...]:
 
 def write_template(kind: str, path: str | Path, *, rows: int = 1000) -> Path:
     """Write the Excel template of ``kind`` (buildings, households, units, workers,
-    branches, facilities) to ``path``.
+    branches, facilities, resident-units) to ``path``.
 
     Parameters
     ----------

@@ -633,6 +633,8 @@ def case_filters(query: CaseQuery) -> dict[str, Any]:
     signed-in user sees: an area filter outside a street office's street is 403."""
     rules = policy()
     filters = dict(query)
+    if filters.get("category") and "," in filters["category"]:  # several: any of them
+        filters["category"] = [c.strip() for c in filters["category"].split(",") if c.strip()]
     if rules.role in ("worker", "department"):
         for key in ("street", "community", "cell"):
             if filters[key] is not None and not rules.may_see(filters[key]):
