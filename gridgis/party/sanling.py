@@ -71,7 +71,7 @@ DEFAULT_PATTERNS: dict[str, str] = {
     "security": "(治安案件|刑事|发案)",
 }
 """The default mapping: a category counts for a figure when its Chinese name matches
-(the same patterns migration 0024 seeds the table with)."""
+(the same patterns migration 0022 seeds the table with)."""
 
 SANLING_COLUMNS: tuple[str, ...] = (
     "community_code", "community", "street_code", "street", "period", "since", "until",

@@ -8,7 +8,7 @@
 - ``sanling_category``: which case categories count as 上访, 安全事故 or 治安案件,
   seeded from the categories whose Chinese names say so (信访/上访, 事故, 治安案件/刑事).
 
-Revision ID: 0024
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-07
 """
@@ -21,7 +21,7 @@ import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0024"
+revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
