@@ -47,6 +47,12 @@ NAV: tuple[NavItem, ...] = (
     NavItem("tiles.cell_map", "网格覆盖"),
     NavItem("placement_pages.placement_map", "党支部布局"),
     NavItem("density_pages.density_map", "案件密度"),
+    NavItem(
+        "party_pages.organisations_page",
+        "党组织体系",
+        roles=("admin", "street", "analyst", "worker"),
+        blueprints=("party_pages",),
+    ),
     NavItem("export_pages.export_page", "数据导出"),
     NavItem("imports.index", "数据导入", roles=("admin", "street"), blueprints=("imports",)),
     NavItem("editing.index", "网格编辑", roles=("admin", "street"), blueprints=("editing", "hand")),

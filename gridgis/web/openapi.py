@@ -136,6 +136,7 @@ _TAGS = [
         "description": "Files for analysts: shapefile, GeoPackage, GeoJSON, CSV, Excel.",
     },
     {"name": "imports", "description": "Imports of a district's registers (the import page)."},
+    {"name": "party", "description": "Party building on the grid (党建): organisations, leaders."},
 ]
 
 
