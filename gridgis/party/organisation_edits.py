@@ -138,7 +138,7 @@ def _check_parent(
     _seen(street, parent.community_code, parent_id, "parent_id")
     if organisation_id is None:
         return
-    up = dict(conn.execute(select(PartyBranch.id, PartyBranch.parent_id)).tuples().all())
+    up = {int(i): p for i, p in conn.execute(select(PartyBranch.id, PartyBranch.parent_id))}
     node: int | None = parent_id
     seen: set[int] = set()
     while node is not None and node not in seen:  # walk up the parent's ancestors
@@ -330,6 +330,15 @@ def create_organisation(
         )
         .returning(PartyBranch.id)
     ).scalar_one()
+    if external_id is None:  # an id of its own, which an export writes and an import matches
+        taken = conn.execute(
+            select(PartyBranch.id).where(PartyBranch.external_id == str(new_id))
+        ).first()
+        conn.execute(
+            update(PartyBranch)
+            .where(PartyBranch.id == new_id)
+            .values(external_id=f"org-{new_id}" if taken else str(new_id))
+        )
     _link(conn, new_id, [i for i, _ in cell_rows], [i for i, _ in building_rows])
     after = get_organisation(conn, new_id)
     audit.record(conn, actor=actor, action="create", object_type="organisation",

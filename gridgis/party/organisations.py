@@ -157,14 +157,16 @@ def organisation_tree(organisations: pd.DataFrame, *, people: Any = None) -> lis
     nodes: dict[int, dict[str, Any]] = {}
     for row, count in zip(organisations.to_dict("records"), members.tolist(), strict=True):
         secretary = row.get("secretary")
+        secretary = None if pd.isna(secretary) else secretary
+        row["secretary"] = secretary
         nodes[int(row["id"])] = {
             "id": int(row["id"]),
-            "external_id": row.get("external_id"),
+            "external_id": None if pd.isna(row.get("external_id")) else row["external_id"],
             "name": row["name"],
             "kind": row["kind"],
             "kind_name": BRANCH_KIND_NAMES.get(row["kind"], row["kind"]),
             "parent_id": None if pd.isna(row["parent_id"]) else int(row["parent_id"]),
-            "community_code": row.get("community_code"),
+            "community_code": None if pd.isna(row.get("community_code")) else row["community_code"],
             "secretary": people(row) if people is not None else secretary,
             "members": int(count),
             "member_source": "register" if row["registered_members"] > 0 else "count",
