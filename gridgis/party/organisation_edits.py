@@ -365,11 +365,15 @@ def update_organisation(
     organisation_id: int,
     changes: Mapping[str, Any],
     *,
+    cells: Sequence[str] | None = None,
+    buildings: Sequence[str | int] | None = None,
     street: str | None = None,
     actor: str,
 ) -> dict[str, Any]:
     """Rename, change the kind, move under another parent (``parent_id``; ``None``: a root),
-    or change the secretary, phone, member count or address; returns the organisation."""
+    change the secretary, phone, member count or address, and make the cells (codes) and
+    buildings (楼栋编号, else database ids) it covers exactly those given (``None``: keep
+    them); one audit row. Returns the organisation."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InputError(f"fields {unknown} cannot be changed; these can: {list(EDITABLE)}")
@@ -390,6 +394,18 @@ def update_organisation(
         _check_parent(conn, organisation_id, values["parent_id"], street)
     if values:
         conn.execute(update(PartyBranch).where(PartyBranch.id == organisation_id).values(**values))
+    if cells is not None or buildings is not None:
+        cell_ids = (
+            [i for i, _ in _cells(conn, cells, street)]
+            if cells is not None
+            else [int(i) for i, _ in _cells(conn, before["cells"], None)]
+        )
+        building_ids = (
+            [i for i, _ in _buildings(conn, buildings, street)]
+            if buildings is not None
+            else list(before["buildings"])
+        )
+        _link(conn, organisation_id, cell_ids, building_ids)
     after = get_organisation(conn, organisation_id)
     audit.record(conn, actor=actor, action="update", object_type="organisation",
                  object_id=organisation_id, before=before, after=after,
@@ -406,26 +422,11 @@ def set_coverage(
     street: str | None = None,
     actor: str,
 ) -> dict[str, Any]:
-    """Make the cells (codes) and buildings (ids, 楼栋编号) an organisation covers exactly
-    those given (``None``: keep them as they are); returns the organisation."""
-    before = get_organisation(conn, organisation_id)
-    _seen(street, before["community_code"], organisation_id, "id")
-    cell_ids = (
-        [i for i, _ in _cells(conn, cells, street)]
-        if cells is not None
-        else [int(i) for i, _ in _cells(conn, before["cells"], None)]
+    """Make the cells and buildings an organisation covers exactly those given (``None``:
+    keep them as they are); returns the organisation (:func:`update_organisation`)."""
+    return update_organisation(
+        conn, organisation_id, {}, cells=cells, buildings=buildings, street=street, actor=actor
     )
-    building_ids = (
-        [i for i, _ in _buildings(conn, buildings, street)]
-        if buildings is not None
-        else list(before["buildings"])
-    )
-    _link(conn, organisation_id, cell_ids, building_ids)
-    after = get_organisation(conn, organisation_id)
-    audit.record(conn, actor=actor, action="update", object_type="organisation",
-                 object_id=organisation_id, before=before, after=after,
-                 street_code=_street_of(before["community_code"]))  # fmt: skip
-    return after
 
 
 def delete_organisation(

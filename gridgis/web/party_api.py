@@ -208,10 +208,7 @@ def change(organisation_id: int, *, body: OrganisationChange) -> Response:
             raise InputError(f"`{key}` was null but it needs a value", field=key)
     street, actor = _scope(rules), signed_in_name()
     with get_engine().begin() as conn:
-        if given or not cover:
-            edits.update_organisation(conn, organisation_id, given, street=street, actor=actor)
-        if cover:
-            edits.set_coverage(conn, organisation_id, **cover, street=street, actor=actor)
+        edits.update_organisation(conn, organisation_id, given, **cover, street=street, actor=actor)
         return jsonify(_detail(conn, organisation_id, rules))
 
 
