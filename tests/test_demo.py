@@ -437,9 +437,9 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
     ]  # fmt: skip
     # The workers' roster holds the 楼栋长 and 单元长 too, the organisations the whole tree.
     people = summary.counts["workers"] + summary.counts["leaders"]
-    organisations = summary.counts["organisations"]
+    tree = summary.counts["organisations"]
     for kind, count, expected in [("worker", stored[0], people),
-                                  ("branch", stored[1], organisations)]:  # fmt: skip
+                                  ("branch", stored[1], tree)]:  # fmt: skip
         after = imports[kind]["after"]
         assert after["imported"] == after["read"] == expected == count > 0
 

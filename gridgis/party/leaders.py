@@ -193,7 +193,7 @@ def leader_coverage(data: LeaderData) -> pd.DataFrame:
     ...     worker_buildings=pd.DataFrame({"worker_id": [3], "building_id": [7]}),
     ...     worker_units=pd.DataFrame({"worker_id": [3], "building_id": [7], "unit_number": [2]}))
     >>> row = leader_coverage(data).iloc[0]
-    >>> row["building_share"], row["unit_share"], row["building_leaders"]
+    >>> float(row["building_share"]), float(row["unit_share"]), int(row["building_leaders"])
     (0.5, 0.5, 1)
     """
     communities = sorted(
