@@ -41,7 +41,7 @@ names to 10 characters, which the importers do not know.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import numpy as np
@@ -473,6 +473,11 @@ def _read_branches(conn: Connection, within: str | None, spec: CRSSpec, fmt: str
     return _Layer("branches", frame, location, "Point", dict(_BRANCH_DESCRIPTIONS))
 
 
+def _read_organisations(conn: Connection, within: str | None, spec: CRSSpec, fmt: str) -> _Layer:
+    """The branches' layer under the name ``organisations`` (the file's and layer's name)."""
+    return replace(_read_branches(conn, within, spec, fmt), name="organisations")
+
+
 REGISTERS: dict[str, RegisterExport] = {
     "branches": RegisterExport(
         "branches",
@@ -485,7 +490,7 @@ REGISTERS: dict[str, RegisterExport] = {
     # parents, cells and buildings covered), read back by `gridgis import branches`.
     "organisations": RegisterExport(
         "organisations",
-        _read_branches,
+        _read_organisations,
         person_fields=("secretary", "secretary_phone"),
         area_column="community",
     ),

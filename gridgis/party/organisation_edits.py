@@ -44,6 +44,7 @@ from gridgis.registers.workers import check_phone
 __all__ = [
     "CHILD_RULES",
     "EDITABLE",
+    "MAX_ID",
     "create_organisation",
     "delete_organisation",
     "get_organisation",
@@ -55,6 +56,9 @@ EDITABLE: tuple[str, ...] = (
     "name", "kind", "parent_id", "secretary", "secretary_phone", "member_count", "address",
 )  # fmt: skip
 """The fields :func:`update_organisation` changes."""
+
+MAX_ID = 2**31 - 1
+"""The largest id an organisation may have (``integer``): a larger one names none."""
 
 CHILD_RULES: tuple[str, ...] = ("refuse", "reparent")
 """What deleting an organisation with children does: refuse, or hand them to its parent."""
@@ -74,6 +78,8 @@ def get_organisation(conn: Connection, organisation_id: int) -> dict[str, Any]:
     NotFoundError
         When no organisation has that id.
     """
+    if not 1 <= organisation_id <= MAX_ID:
+        raise NotFoundError(f"organisation {organisation_id} does not exist", field="id")
     row = conn.execute(select(*_FIELDS).where(PartyBranch.id == organisation_id)).one_or_none()
     if row is None:
         raise NotFoundError(f"organisation {organisation_id} does not exist", field="id")
@@ -130,6 +136,8 @@ def _check_parent(
     itself or one of its descendants."""
     if parent_id is None:
         return
+    if not 1 <= parent_id <= MAX_ID:
+        raise NotFoundError(f"parent organisation {parent_id} does not exist", field="parent_id")
     parent = conn.execute(
         select(PartyBranch.community_code).where(PartyBranch.id == parent_id)
     ).one_or_none()

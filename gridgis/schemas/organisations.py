@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from gridgis.schemas.common import MAX_ID, Answer, CommunityCode, Request, StreetCode
+from gridgis.schemas.common import Answer, CommunityCode, Request, StreetCode
 
 __all__ = [
     "BuildingCoverage",
@@ -32,6 +32,8 @@ __all__ = [
     "PartyQuery",
     "UnledBuilding",
 ]
+
+_MAX_ORGANISATION = 2**31 - 1  # party_branch.id is an integer
 
 _KINDS = (
     "committee (党委), general_branch (党总支), branch (党支部), group (党小组); "
@@ -100,7 +102,7 @@ class NewOrganisation(Request):
 
     name: str = Field(min_length=1, max_length=200, description="e.g. 东梅社区第一网格党支部.")
     kind: str = Field("branch", max_length=20, description=_KINDS)
-    parent_id: int | None = Field(None, ge=1, le=MAX_ID)
+    parent_id: int | None = Field(None, ge=1, le=_MAX_ORGANISATION)
     community_code: CommunityCode | None = None
     cells: list[str] = Field(default_factory=list, max_length=200)
     buildings: list[str] = Field(default_factory=list, max_length=2000)
@@ -117,7 +119,7 @@ class OrganisationChange(Request):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     kind: str | None = Field(None, max_length=20, description=_KINDS)
-    parent_id: int | None = Field(None, ge=1, le=MAX_ID)
+    parent_id: int | None = Field(None, ge=1, le=_MAX_ORGANISATION)
     secretary: str | None = Field(None, max_length=100)
     secretary_phone: str | None = Field(None, max_length=40)
     member_count: int | None = Field(None, ge=0, le=1_000_000)

@@ -79,6 +79,8 @@ __all__ = ["area_of", "bp"]
 
 bp = Blueprint("party_api", __name__, url_prefix="/api/party")
 
+_ORGANISATION_PATH = {"organisation_id": {"type": "integer", "minimum": 1, "maximum": edits.MAX_ID}}
+
 EDITORS = ("admin", "street")
 """Who changes the tree: administrators, and street offices in their street."""
 
@@ -176,6 +178,7 @@ def create(*, body: NewOrganisation) -> tuple[Response, int, dict[str, str]]:
 @endpoint(
     bp,
     "/organisations/<int:organisation_id>",
+    path=_ORGANISATION_PATH,
     operation_id="partyOrganisation",
     tags=("party",),
     replies=(Reply(200, OrganisationDetail, "The organisation."),),
@@ -190,6 +193,7 @@ def organisation(organisation_id: int) -> Response:
 @endpoint(
     bp,
     "/organisations/<int:organisation_id>",
+    path=_ORGANISATION_PATH,
     method="PATCH",
     operation_id="changePartyOrganisation",
     tags=("party",),
@@ -215,6 +219,7 @@ def change(organisation_id: int, *, body: OrganisationChange) -> Response:
 @endpoint(
     bp,
     "/organisations/<int:organisation_id>",
+    path=_ORGANISATION_PATH,
     method="DELETE",
     operation_id="deletePartyOrganisation",
     tags=("party",),
