@@ -28,8 +28,8 @@ def _nav(page: Any) -> list[str]:
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "pages"
 NAV_ZH = [
-    "概览", "待办", "事件", "上报事件", "网格覆盖", "党支部布局", "案件密度", "数据导出",
-    "数据导入", "网格编辑", "审计日志",
+    "概览", "待办", "事件", "上报事件", "网格覆盖", "党支部布局", "案件密度", "党组织体系",
+    "数据导出", "数据导入", "网格编辑", "审计日志",
 ]  # fmt: skip
 NAV_EN = [
     "Overview",
@@ -39,6 +39,7 @@ NAV_EN = [
     "Coverage",
     "Party branches",
     "Case density",
+    "Party organisations",
     "Exports",
     "Import",
     "Cell editing",
