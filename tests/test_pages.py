@@ -28,7 +28,7 @@ def _nav(page: Any) -> list[str]:
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "pages"
 NAV_ZH = [
-    "概览", "待办", "事件", "上报事件", "网格覆盖", "党支部布局", "案件密度", "驻区单位与三零",
+    "概览", "待办", "事件", "上报事件", "网格覆盖", "党支部布局", "案件密度", "党建",
     "数据导出", "数据导入", "网格编辑", "审计日志",
 ]  # fmt: skip
 NAV_EN = [
@@ -39,7 +39,7 @@ NAV_EN = [
     "Coverage",
     "Party branches",
     "Case density",
-    "Resident units and 三零",
+    "Party building",
     "Exports",
     "Import",
     "Cell editing",
@@ -93,6 +93,7 @@ def test_every_page_as_each_role(
         "density": "/map/density",
         "export": "/export",
         "account": "/account",
+        "party": "/party",
     }
     if role in ("admin", "street"):
         pages["import"] = "/import/"

@@ -152,6 +152,15 @@ _register_options = [
 ]  # fmt: skip
 
 
+_READ_BACK_BY: dict[str, str | None] = {
+    "organisations": "branches",
+    "leaders": None,
+    "units": "resident-units",
+    "resident-units": "resident-units",
+}
+"""The importer of a register exported under another name (``None``: none reads it back)."""
+
+
 def _run_register_export(what: str, **options: Any) -> None:
     from gridgis.db.engine import get_engine
     from gridgis.export import export
@@ -173,12 +182,18 @@ def _run_register_export(what: str, **options: Any) -> None:
         actor=actor(),
         progress=row_bar(f"writing {what}"),
     )
-    importer = {"units": "resident-units"}.get(what, what)
+    importer = _READ_BACK_BY.get(what, what)
     click.echo(
         f"wrote {result.rows} {what} to {output} [{result.format}, {result.crs}, "
-        f"{result.encoding}]; read it back with `gridgis import {importer} {output}`"
-        + ("" if result.crs == "wgs84" else f" --crs {result.crs}")
+        f"{result.encoding}]"
+        + (
+            ""
+            if importer is None
+            else f"; read it back with `gridgis import {importer} {output}`"
+            + ("" if result.crs == "wgs84" else f" --crs {result.crs}")
+        )
     )
+
     if result.truncated:
         click.echo(f"{result.truncated} text values were cut to 32,767 characters (Excel)")
 
@@ -235,3 +250,33 @@ def export_branches_cmd(**options: Any) -> None:
     the audit trail); `gridgis import branches` reads the file back either way.
     """
     _run_register_export("branches", **options)
+
+
+@export_group.command("organisations")
+@with_options(_register_options)
+@friendly
+def export_organisations_cmd(**options: Any) -> None:
+    """The party organisation tree (党委, 党总支, 党支部, 党小组): ids, names, kinds,
+    parents, addresses, secretaries, members, the cells and buildings each covers,
+    community codes and points (the branches' export under the name of issue 19).
+
+    Secretaries' names and phones are masked unless --reveal-person-data (recorded in
+    the audit trail); `gridgis import branches` reads the file back either way.
+    """
+    _run_register_export("organisations", **options)
+
+
+@export_group.command("leaders")
+@with_options(_register_options)
+@friendly
+def export_leaders_cmd(**options: Any) -> None:
+    """网格长, 楼栋长 and 单元长: the coverage of each community (cells with a 网格长,
+    shares of buildings with a 楼栋长 and of units with a 单元长, the count of each
+    role) and the leaders with the cells, buildings and units they serve.
+
+    A GeoPackage has two layers (leader_coverage with the communities' outlines,
+    leaders); CSV and Excel one table, the communities' rows first. Names and phones
+    are masked unless --reveal-person-data (recorded in the audit trail). Formats:
+    gpkg, csv, xlsx.
+    """
+    _run_register_export("leaders", **options)

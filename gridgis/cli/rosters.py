@@ -92,6 +92,7 @@ def import_workers_cmd(file: Path, report_path: Path | None, **options: Any) -> 
 @_field("secretary-phone", "the secretary's phone (default: 书记电话, 电话...)")
 @_field("members", "the member count (default: 党员数, members)")
 @_field("cells", "the cell codes covered (default: 网格, cells)")
+@_field("buildings", "the building ids covered (default: 覆盖楼栋, 楼栋编号, buildings)")
 @friendly
 def import_branches_cmd(file: Path, report_path: Path | None, **options: Any) -> None:
     """Import party organisations (党委, 党总支, 党支部, 党小组) from FILE, with a report.

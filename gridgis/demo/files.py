@@ -31,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gridgis.demo.party_tree import PartyTree, role_names
 from gridgis.errors import InputError
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, FACILITY_KIND_NAMES, WORKER_ROLE_NAMES
 from gridgis.registers.templates import template_columns
@@ -51,6 +52,8 @@ __all__ = [
     "case_register",
     "facility_register",
     "inspection_register",
+    "leader_roster",
+    "organisation_register",
     "road_register",
     "unit_register",
     "worker_roster",
@@ -59,6 +62,7 @@ __all__ = [
     "write_cases",
     "write_facilities",
     "write_inspections",
+    "write_organisations",
     "write_roads",
     "write_units",
     "write_workers",
@@ -158,8 +162,41 @@ def worker_roster(workers: pd.DataFrame, worker_cells: pd.DataFrame) -> pd.DataF
     )
 
 
-def write_workers(workers: pd.DataFrame, worker_cells: pd.DataFrame, folder: str | Path) -> Path:
-    """Write the roster of grid workers (:func:`worker_roster`) as ``folder``/:data:`WORKERS_FILE`.
+def leader_roster(roster: pd.DataFrame, tree: PartyTree) -> pd.DataFrame:
+    """``roster`` (:func:`worker_roster`) with the leaders of ``tree``: the 网格长 role added
+    to their grid workers' rows, a row per 楼栋长 and 单元长 (楼栋 and 单元 columns)."""
+    headers = {c.field: c.header for c in template_columns("workers")}
+    out = roster.copy()
+    leading = out[headers["id"]].isin(set(tree.grid_leaders)).to_numpy()
+    roles = out[headers["role"]].to_numpy(dtype=object).copy()
+    roles[leading] = [f"{r}、{WORKER_ROLE_NAMES['grid_leader']}" for r in roles[leading]]
+    out[headers["role"]] = roles
+    out[headers["building"]] = None
+    out[headers["unit"]] = None
+    leaders = tree.leaders
+    added = pd.DataFrame(
+        {
+            headers["id"]: leaders["external_id"].to_numpy(),
+            headers["name"]: leaders["name"].to_numpy(),
+            headers["phone"]: leaders["phone"].to_numpy(),
+            headers["role"]: [role_names(r) for r in leaders["roles"]],
+            headers["cells"]: None,
+            headers["building"]: leaders["building"].to_numpy(),
+            headers["unit"]: ["、".join(str(n) for n in u) or None for u in leaders["units"]],
+        }
+    )
+    return pd.concat([out, added], ignore_index=True)
+
+
+def write_workers(
+    workers: pd.DataFrame,
+    worker_cells: pd.DataFrame,
+    folder: str | Path,
+    *,
+    tree: PartyTree | None = None,
+) -> Path:
+    """Write the roster of grid workers (:func:`worker_roster`) as ``folder``/:data:`WORKERS_FILE`,
+    with the leaders of ``tree`` when given (:func:`leader_roster`).
 
     Returns
     -------
@@ -168,7 +205,10 @@ def write_workers(workers: pd.DataFrame, worker_cells: pd.DataFrame, folder: str
     """
     path = Path(folder) / WORKERS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    worker_roster(workers, worker_cells).to_excel(path, index=False, sheet_name="网格员")
+    roster = worker_roster(workers, worker_cells)
+    if tree is not None:
+        roster = leader_roster(roster, tree)
+    roster.to_excel(path, index=False, sheet_name="网格员")
     return path
 
 
@@ -524,6 +564,44 @@ def write_roads(roads: gpd.GeoDataFrame, folder: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     road_register(roads).to_file(path, driver="GPKG", layer="道路", engine="pyogrio")
+    return path
+
+
+def organisation_register(tree: PartyTree) -> pd.DataFrame:
+    """The register of the whole organisation tree under the template's headers: 编号,
+    名称, 类型, 上级组织, 经度, 纬度, 书记, 书记电话, 党员数, 网格, 覆盖楼栋, 社区; parents
+    come before their children."""
+    headers = {c.field: c.header for c in template_columns("branches")}
+    orgs = tree.organisations
+    return pd.DataFrame(
+        {
+            headers["id"]: orgs["external_id"].to_numpy(),
+            headers["name"]: orgs["name"].to_numpy(),
+            headers["kind"]: orgs["kind"].map(BRANCH_KIND_NAMES).to_numpy(),
+            headers["parent"]: orgs["parent"].to_numpy(),
+            headers["x"]: orgs["lon"].to_numpy(),
+            headers["y"]: orgs["lat"].to_numpy(),
+            headers["secretary"]: orgs["secretary"].to_numpy(),
+            headers["secretary_phone"]: orgs["secretary_phone"].to_numpy(),
+            headers["members"]: orgs["member_count"].to_numpy(),
+            headers["cells"]: ["、".join(c) or None for c in orgs["cells"]],
+            headers["buildings"]: ["、".join(b) or None for b in orgs["buildings"]],
+            "社区": orgs["community_code"].to_numpy(),
+        }
+    )
+
+
+def write_organisations(tree: PartyTree, folder: str | Path) -> Path:
+    """Write :func:`organisation_register` as ``folder``/:data:`BRANCHES_FILE` (UTF-8 CSV).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (the folder is created when missing).
+    """
+    path = Path(folder) / BRANCHES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    organisation_register(tree).to_csv(path, index=False, encoding="utf-8")
     return path
 
 

@@ -20,17 +20,18 @@ from sqlalchemy import Connection, Engine, func, select
 from gridgis.audit import SYSTEM
 from gridgis.db.models import Building, Case, Community, District, GridCell, GridWorker, Street
 from gridgis.demo.files import (
-    write_branches,
     write_buildings,
     write_cases,
     write_departments,
     write_facilities,
     write_inspections,
+    write_organisations,
     write_roads,
     write_units,
     write_workers,
 )
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
+from gridgis.demo.party_tree import PartyTree, build_party_tree
 from gridgis.demo.party_units import (
     PartyDemo,
     add_sanling_categories,
@@ -311,7 +312,7 @@ class DemoSummary:
         return out
 
 
-def _counts(demo: DemoDistrict) -> dict[str, int]:
+def _counts(demo: DemoDistrict, tree: PartyTree) -> dict[str, int]:
     cases = demo.cases
     end = pd.Timestamp(demo.period[1])
     closed_late = cases["closed_at"].notna() & (cases["closed_at"] > cases["deadline"])
@@ -331,6 +332,10 @@ def _counts(demo: DemoDistrict) -> dict[str, int]:
         "workers": len(demo.workers),
         "cells_without_worker": int((~demo.cells["code"].isin(served)).sum()),
         "branches": len(demo.branches),
+        "organisations": len(tree.organisations),
+        "groups": int((tree.organisations["kind"] == "group").sum()),
+        "grid_leaders": len(tree.grid_leaders),
+        "leaders": len(tree.leaders),
         "cells_without_branch": int((~demo.cells["code"].isin(with_branch)).sum()),
         "facilities": len(demo.facilities),
         "cases": len(cases),
@@ -714,6 +719,7 @@ def run_demo(
     if progress is not None:
         progress("checks", 0, 1)
     checks = validate_demo(demo)
+    tree = build_party_tree(demo)
     check_overlap(checks)
     if progress is not None:
         progress("checks", 1, 1)
@@ -730,8 +736,8 @@ def run_demo(
             "roads": write_roads(demo.roads, folder),
             "buildings": write_buildings(demo.buildings, folder),
             "units": write_units(demo.units, folder),
-            "workers": write_workers(demo.workers, demo.worker_cells, folder),
-            "branches": write_branches(demo.branches, demo.branch_cells, folder),
+            "workers": write_workers(demo.workers, demo.worker_cells, folder, tree=tree),
+            "branches": write_organisations(tree, folder),
             "facilities": write_facilities(demo.facilities, folder),
             "departments": write_departments(prof.code, demo.streets, folder),
             "inspections": write_inspections(demo.inspections, folder),
@@ -781,7 +787,7 @@ def run_demo(
             f"in {seconds['total']:.0f} s"
         ),
         targets=dict(demo.targets),
-        counts=_counts(demo),
+        counts=_counts(demo, tree),
         checks=checks,
         notes=notes,
         seconds=seconds,

@@ -45,7 +45,7 @@ names to 10 characters, which the importers do not know.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import numpy as np
@@ -57,6 +57,7 @@ from gridgis.audit import mask_person
 from gridgis.crs import CRSSpec, transform_geometry
 from gridgis.db.models import (
     UNIT_KIND_NAMES_ZH,
+    BranchBuilding,
     BranchCell,
     Building,
     GridCell,
@@ -75,6 +76,7 @@ from gridgis.db.models import (
 )
 from gridgis.db.queries import result_frame
 from gridgis.export.layers import _Layer
+from gridgis.export.leaders import read_leaders
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, worker_roles
 
 __all__ = ["REGISTERS", "RegisterExport", "Reveal", "mask_person"]
@@ -96,7 +98,8 @@ class RegisterExport:
         What ``gridgis export NAME`` exports (``buildings``).
     read:
         ``read(conn, within, spec, fmt)``: the rows of the register in the area whose
-        code starts with ``within`` (all when ``None``), as one layer in WGS84;
+        code starts with ``within`` (all when ``None``), as one layer in WGS84 (or
+        several: the leaders' coverage and people);
         ``spec`` and ``fmt`` for the columns that depend on them (``longitude``/``latitude`` of
         a spreadsheet, in the exported system).
     person_fields:
@@ -108,7 +111,7 @@ class RegisterExport:
     """
 
     name: str
-    read: Callable[[Connection, str | None, CRSSpec, str], _Layer]
+    read: Callable[[Connection, str | None, CRSSpec, str], _Layer | list[_Layer]]
     person_fields: tuple[str, ...] = ()
     area_column: str = "community_code"
     formats: tuple[str, ...] = ("gpkg", "geojson", "csv", "xlsx")
@@ -400,7 +403,7 @@ def _read_workers(conn: Connection, within: str | None, spec: CRSSpec, fmt: str)
 
 BRANCH_COLUMNS: tuple[str, ...] = (
     "id", "name", "kind", "parent", "address", "secretary", "secretary_phone", "members",
-    "cells", "community",
+    "cells", "buildings", "community",
 )  # fmt: skip
 """The columns of a party organisations export, in order, all read back by ``gridgis import
 branches`` (plus the point: ``lon``/``lat`` in a spreadsheet)."""
@@ -411,6 +414,7 @@ _BRANCH_DESCRIPTIONS = {
     "parent": "上级组织编号 / parent organisation's id",
     "members": "党员人数 / members",
     "cells": "所覆盖网格编码 / cells covered (、-separated)",
+    "buildings": "所覆盖楼栋编号 / buildings covered (、-separated)",
     "community": "所在社区编码 / community code",
 }
 
@@ -445,6 +449,16 @@ def _read_branches(conn: Connection, within: str | None, spec: CRSSpec, fmt: str
         .order_by(GridCell.code)
     ):
         served.setdefault(int(owner), []).append(str(code))
+    covered: dict[int, list[str]] = {}
+    for owner, label in conn.execute(
+        select(
+            BranchBuilding.branch_id,
+            func.coalesce(Building.external_id, func.cast(Building.id, Text)),
+        )
+        .join(Building, Building.id == BranchBuilding.building_id)
+        .order_by(Building.external_id, Building.id)
+    ):
+        covered.setdefault(int(owner), []).append(str(label))
     frame = pd.DataFrame(
         {
             "id": _file_ids(rows),
@@ -459,6 +473,7 @@ def _read_branches(conn: Connection, within: str | None, spec: CRSSpec, fmt: str
             "secretary_phone": rows["secretary_phone"].astype(object),
             "members": rows["member_count"].astype("int64"),
             "cells": [_joined(served.get(int(i), [])) for i in rows["id"]],
+            "buildings": [_joined(covered.get(int(i), [])) for i in rows["id"]],
             "community": rows["community_code"].astype(object),
         },
         columns=list(BRANCH_COLUMNS),
@@ -544,6 +559,11 @@ def _read_resident_units(conn: Connection, within: str | None, spec: CRSSpec, fm
     return _Layer("units", frame, location, "Point", dict(_RESIDENT_UNIT_DESCRIPTIONS))
 
 
+def _read_organisations(conn: Connection, within: str | None, spec: CRSSpec, fmt: str) -> _Layer:
+    """The branches' layer under the name ``organisations`` (the file's and layer's name)."""
+    return replace(_read_branches(conn, within, spec, fmt), name="organisations")
+
+
 REGISTERS: dict[str, RegisterExport] = {
     "branches": RegisterExport(
         "branches",
@@ -552,6 +572,21 @@ REGISTERS: dict[str, RegisterExport] = {
         area_column="community",
     ),
     "buildings": RegisterExport("buildings", _read_buildings),
+    # The organisation tree: the branches' export under the name of issue 19 (kinds,
+    # parents, cells and buildings covered), read back by `gridgis import branches`.
+    "organisations": RegisterExport(
+        "organisations",
+        _read_organisations,
+        person_fields=("secretary", "secretary_phone"),
+        area_column="community",
+    ),
+    "leaders": RegisterExport(
+        "leaders",
+        read_leaders,
+        person_fields=("name", "phone"),
+        area_column="community_code",
+        formats=("gpkg", "csv", "xlsx"),
+    ),
     "facilities": RegisterExport("facilities", _read_facilities, area_column="community"),
     "units": RegisterExport(
         "units",
@@ -581,6 +616,9 @@ def read_register(
 ) -> list[_Layer]:
     """The layer of register ``what``, its person data masked unless ``reveal`` shows it."""
     register = REGISTERS[what]
-    layer = register.read(conn, within, spec, fmt)
-    _masked(layer, register, reveal)
-    return [layer]
+    read = register.read(conn, within, spec, fmt)
+    layers = read if isinstance(read, list) else [read]
+    for layer in layers:
+        if all(f in layer.frame.columns for f in register.person_fields):
+            _masked(layer, register, reveal)
+    return layers

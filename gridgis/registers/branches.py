@@ -4,10 +4,11 @@ One row per organisation: id, name, kind (default 党支部), parent organisatio
 its id or name: in the file first, then in the database, so parents may come
 later in the same file), location (coordinates or an address; a 网格党支部 with
 neither is placed inside its first cell and flagged ``at_cell``), secretary and
-their phone (people's data), member count, the cells it covers and, optionally,
-its community. Upserted on the file's id in one transaction, with a per-row
-report; a row whose parent exists nowhere, or whose parent was rejected, or that
-is its own ancestor, is rejected with the reason.
+their phone (people's data), member count, the cells it covers, the buildings it
+covers (building ids, 楼栋编号: a 楼栋党小组's buildings; a file without the column
+keeps the stored ones) and, optionally, its community. Upserted on the file's id in one
+transaction, with a per-row report; a row whose parent exists nowhere, or whose parent
+was rejected, or that is its own ancestor, is rejected with the reason.
 
 Examples
 --------
@@ -29,7 +30,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from gridgis import audit
 from gridgis.codes import check_code
 from gridgis.crs import CRSLike
-from gridgis.db.models import BranchCell, GridCell, PartyBranch
+from gridgis.db.models import BranchBuilding, BranchCell, Building, GridCell, PartyBranch
 from gridgis.db.queries import plain_value
 from gridgis.intake.loading import say
 from gridgis.registers.facilities import place_rows, with_points
@@ -44,13 +45,13 @@ __all__ = ["BRANCH_FIELDS", "import_branches"]
 
 BRANCH_FIELDS: tuple[str, ...] = (
     "id", "name", "kind", "parent", "x", "y", "address", "secretary", "secretary_phone",
-    "phone", "members", "cells", "community",
+    "phone", "members", "cells", "community", "buildings",
 )  # fmt: skip
 """The fields of a register of party organisations (``phone`` is the secretary's)."""
 
 _FIELDS = (
     "name", "kind", "parent", "address", "secretary", "secretary_phone", "member_count",
-    "community_code", "cells", "lon", "lat",
+    "community_code", "cells", "buildings", "lon", "lat",
 )  # fmt: skip
 
 
@@ -95,6 +96,14 @@ def _stored(conn: Connection) -> pd.DataFrame:
     for branch, code in cells:
         served.setdefault(int(branch), []).append(str(code))
     frame["cells"] = [sorted(served.get(int(i), [])) for i in frame["id"]]
+    covered: dict[int, list[str]] = {}
+    for branch, external in conn.execute(
+        select(BranchBuilding.branch_id, func.coalesce(Building.external_id, "")).join(
+            Building, Building.id == BranchBuilding.building_id
+        )
+    ):
+        covered.setdefault(int(branch), []).append(str(external))
+    frame["buildings"] = [sorted(covered.get(int(i), [])) for i in frame["id"]]
     return frame
 
 
@@ -178,6 +187,7 @@ def import_branches(
     members_field: str | None = None,
     cells_field: str | None = None,
     community_field: str | None = None,
+    buildings_field: str | None = None,
     encoding: str | None = None,
     sheet: str | None = None,
     layer: str | None = None,
@@ -197,13 +207,14 @@ def import_branches(
     crs:
         The system of the coordinates; default the vector file's own, else ``wgs84``.
     id_field, name_field, kind_field, parent_field, x_field, y_field, address_field, \
-secretary_field, secretary_phone_field, members_field, cells_field, community_field:
+secretary_field, secretary_phone_field, members_field, cells_field, community_field, \
+buildings_field:
         The column of each field, when its header is not one gridgis knows.
     encoding, sheet, layer:
         See :func:`gridgis.intake.readers.read_table`.
     street:
         A street office's 9-digit code: rows in a community of another street (or
-        in none) or serving a cell of another, and ids stored for an organisation
+        in none) or serving a cell or building of another, and ids stored for an organisation
         of another street, are rejected (and their children with them).
     dry_run:
         Do everything, report, then roll back.
@@ -223,7 +234,7 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
         "id": id_field, "name": name_field, "kind": kind_field, "parent": parent_field,
         "x": x_field, "y": y_field, "address": address_field, "secretary": secretary_field,
         "secretary_phone": secretary_phone_field, "members": members_field,
-        "cells": cells_field, "community": community_field,
+        "cells": cells_field, "community": community_field, "buildings": buildings_field,
     }  # fmt: skip
     say(progress, f"reading {path}")
     register = read_register(
@@ -243,8 +254,10 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             s or p
             for s, p in zip(register.texts("secretary_phone"), register.texts("phone"), strict=True)
         ]
-        areas = Areas.load(conn)
+        has_buildings = register.columns.get("buildings") is not None
+        areas = Areas.load(conn, buildings=has_buildings)
         codes = [split_list(v) for v in register.texts("cells")]
+        building_codes = [split_list(v) for v in register.texts("buildings")]
         members_given, communities_given = register.texts("members"), register.texts("community")
         stored = _stored(conn)
         # A masked export read back: the masked form of a stored value keeps the stored one.
@@ -283,6 +296,8 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             cell_ids.append(ok)
             if unknown:
                 found.append(f"unknown cell code {'、'.join(unknown)!r}: no active cell has it")
+            if missing := [b for b in building_codes[i] if b not in areas.buildings]:
+                found.append(f"unknown building {'、'.join(missing)!r}: no building has that id")
             problems.append(found)
         row_of, stored_parent, parent_problem = _parents(ids, names, parents_given, stored)
         order, cycle = _depths(row_of)
@@ -322,6 +337,10 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
             if community[i] is None and cell_ids[i] and communities_given[i] is None:
                 community[i] = areas.cell_community(cell_ids[i][0])
         if street is not None:
+            building_area = _building_communities(
+                conn, [areas.buildings[b] for row in building_codes for b in row
+                       if b in areas.buildings]
+            )  # fmt: skip
             stored_area = {
                 str(r["external_id"]): r.get("community_code") or ""
                 for r in stored.to_dict("records")
@@ -331,6 +350,9 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                 serving = [  # rows still pending named only known cells, in order
                     (f"cell {code}", areas.cell_community(c))
                     for code, c in zip(codes[i], cell_ids[i], strict=True)
+                ] + [
+                    (f"building {b}", building_area.get(areas.buildings[b]))
+                    for b in building_codes[i]
                 ]
                 if away := street_problems(
                     street, "organisation", community=community[i], served=serving,
@@ -364,16 +386,21 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                 "member_count": members[i],
                 "community_code": community[i],
                 "cells": sorted(c for c in codes[i]),
+                "buildings": sorted(building_codes[i]),
                 "lon": float(points.lon[i]),
                 "lat": float(points.lat[i]),
             }
             before = stored_by_id.get(str(ids[i]))
+            if not has_buildings:  # a file without the column keeps the stored buildings
+                after["buildings"] = [] if before is None else list(before["buildings"])
             old = None if before is None else {k: plain_value(before[k]) for k in _FIELDS}
             outcome = outcome_of(old, after)
             if outcome != "unchanged":
                 parent_id = _parent_id(parent_external, new_ids, parent_row, stored_by_id)
                 values = {
-                    k: after[k] for k in _FIELDS if k not in ("parent", "cells", "lon", "lat")
+                    k: after[k]
+                    for k in _FIELDS
+                    if k not in ("parent", "cells", "buildings", "lon", "lat")
                 }
                 values |= {"parent_id": parent_id, "location": points.wkt(i)}
                 if before is None:
@@ -396,6 +423,12 @@ secretary_field, secretary_phone_field, members_field, cells_field, community_fi
                     conn, BranchCell, "branch_id", {int(branch_id): served},
                     stored=[] if before is None else [int(branch_id)],
                 )  # fmt: skip
+                if has_buildings:
+                    covered = [{"building_id": areas.buildings[b]} for b in building_codes[i]]
+                    replace_links_of(
+                        conn, BranchBuilding, "branch_id", {int(branch_id): covered},
+                        stored=[] if before is None else [int(branch_id)],
+                    )  # fmt: skip
                 new_ids[i] = int(branch_id)
             flagged = outcomes.flags[i] and outcome != "unchanged"
             outcomes.set([i], "flagged" if flagged else outcome)
@@ -411,6 +444,14 @@ def _cell_spots(conn: Connection, ids: list[int]) -> dict[int, tuple[float, floa
     spot = func.ST_PointOnSurface(GridCell.geom)
     query = select(GridCell.id, func.ST_X(spot), func.ST_Y(spot)).where(GridCell.id.in_(ids))
     return {int(i): (float(x), float(y)) for i, x, y in conn.execute(query)}
+
+
+def _building_communities(conn: Connection, ids: list[int]) -> dict[int, str]:
+    """Building id -> its community code."""
+    if not ids:
+        return {}
+    query = select(Building.id, Building.community_code).where(Building.id.in_(sorted(set(ids))))
+    return {int(i): str(c) for i, c in conn.execute(query)}
 
 
 def _parent_id(

@@ -55,6 +55,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "cells": ("cells", "cell", "cell_code", "cell_codes", "网格", "网格编码", "网格编号"),
     "community": ("community", "community_code", "社区", "社区编码", "社区代码"),
     "building": ("building", "building_id", "楼栋", "所在楼栋"),
+    "buildings": ("buildings", "building_ids", "覆盖楼栋", "楼栋编号", "楼栋"),
 }  # fmt: skip
 """Headers each field is known by, most specific first: a file with two matching columns
 uses the one whose alias comes first here."""

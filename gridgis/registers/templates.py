@@ -98,6 +98,7 @@ TEMPLATES: dict[str, tuple[Column, ...]] = {
         Column("书记电话", "secretary_phone", "书记电话（个人信息）", "13912345678"),
         Column("党员数", "members", "党员人数（整数，不小于 0）", 25),
         Column("网格", "cells", "覆盖网格的 15 位编码，多个用顿号分隔", "350304001001001"),
+        Column("覆盖楼栋", "buildings", "覆盖楼栋的楼栋编号（楼栋党小组），多个用顿号分隔", None),
     ),
     "facilities": (
         Column("编号", "id", _ID, "F0001", required=True),

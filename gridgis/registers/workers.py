@@ -276,13 +276,17 @@ def _stored(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def _wanted(name: str | None, phone: str | None, id_number: str | None, r: _Resolved,
-            areas: Areas) -> dict[str, Any]:  # fmt: skip
-    """The stored form of a row: fields and the links it serves."""
+            areas: Areas, building_area: dict[int, str]) -> dict[str, Any]:  # fmt: skip
+    """The stored form of a row: fields and the links it serves (its street: that of its
+    first cell, else community, else building or unit: a 楼栋长's is the building's)."""
     street = None
     if r.cells:
         street = areas.street_of(areas.cell_community(r.cells[0]))
     elif r.communities:
         street = areas.street_of(r.communities[0])
+    elif r.buildings or r.units:
+        first = r.buildings[0] if r.buildings else r.units[0][0]
+        street = areas.street_of(building_area.get(first))
     return {
         "name": name,
         "phone": phone,
@@ -444,12 +448,16 @@ building_field, unit_field, community_field:
             good = _within_street(conn, street, good, ids, resolved, stored, areas, outcomes)
         codes = dict(zip(areas.cells["id"].tolist(), areas.cells["code"].tolist(), strict=True))
         names, phones, numbers = person["name"], person["phone"], person["id_number"]
+        building_area = _building_communities(
+            conn,
+            {b for i in good for b in [*resolved[i].buildings, *(u for u, _ in resolved[i].units)]},
+        )
         say(progress, f"storing {len(good)} people")
         storing: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = []
         for i in good:
             external = str(ids[i])
             before = stored.get(external)
-            after = _wanted(names[i], phones[i], numbers[i], resolved[i], areas)
+            after = _wanted(names[i], phones[i], numbers[i], resolved[i], areas, building_area)
             old = None if before is None else _report_form(before, codes)
             new = _report_form(after, codes)
             outcome = outcome_of(old, new)
@@ -471,6 +479,14 @@ building_field, unit_field, community_field:
         return outcomes
 
     return run_register_import(engine, "workers", register, body, dry_run=dry_run, actor=actor)
+
+
+def _building_communities(conn: Connection, ids: set[int]) -> dict[int, str]:
+    """Building id -> its community code, for the buildings ``ids``."""
+    if not ids:
+        return {}
+    query = select(Building.id, Building.community_code).where(Building.id.in_(sorted(ids)))
+    return {int(b): str(c) for b, c in conn.execute(query)}
 
 
 def _within_street(

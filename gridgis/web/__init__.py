@@ -47,8 +47,11 @@ from gridgis.web import (
     nav,
     open311,
     openapi,
+    organisation_pages,
+    organisations_api,
     overview,
     party_api,
+    party_hub,
     party_pages,
     photos_api,
     placement_api,
@@ -177,6 +180,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(imports.api_bp)
     app.register_blueprint(party_api.bp)
     app.register_blueprint(party_pages.bp)
+    app.register_blueprint(party_hub.bp)
+    app.register_blueprint(organisations_api.bp)
+    app.register_blueprint(organisation_pages.bp)
     notice_views.init_app(app)  # the inbox, and this process's webhook worker
     i18n.init_app(app)  # Chinese by default, ?lang=en
     app.jinja_env.globals["nav_links"] = nav.nav_links

@@ -3,7 +3,8 @@
 Routes
 ------
 ``GET /api/export/<what>.<fmt>``
-    ``what`` is ``cells``, ``cases``, ``inspections`` or ``stats``; ``fmt``
+    ``what`` is ``cells``, ``cases``, ``inspections`` or ``stats``, or the registers
+    ``organisations`` and ``leaders`` (issue 19; :data:`WEB_REGISTERS`); ``fmt``
     is ``shp`` (a zip), ``gpkg``, ``geojson``, ``csv`` or ``xlsx``. The file
     is the one ``gridgis export`` writes (see :mod:`gridgis.export` for the
     columns, the shapefile's field names and ``fields.csv``), answered as an
@@ -67,7 +68,7 @@ from gridgis.errors import InputError, NotFoundError
 from gridgis.export import EXPORT_KINDS, FORMATS, ExportResult, export
 from gridgis.schemas.areas import FEATURE_COLLECTION
 from gridgis.schemas.exports import ExportQuery
-from gridgis.web.auth import policy
+from gridgis.web.auth import current_user, policy
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.geojson import GEOJSON_MIMETYPE
@@ -207,19 +208,24 @@ def _chunks(file: BinaryIO) -> Iterator[bytes]:
 
 _FILE = {"type": "string", "format": "binary"}
 
+WEB_REGISTERS: tuple[str, ...] = ("organisations", "leaders")
+"""The registers the export page offers (issue 19), downloaded directly (no background job):
+people's names and phones masked unless the user may see them
+(:meth:`gridgis.access.Policy.may_see_people`), the export recorded in the audit trail."""
+
 EXPORT_PATH = {
-    "what": {"type": "string", "enum": list(EXPORT_KINDS)},
+    "what": {"type": "string", "enum": list(EXPORT_KINDS + WEB_REGISTERS)},
     "fmt": {"type": "string", "enum": list(FORMATS)},
 }
 """The path arguments of an export route, described."""
 
 
-def check_export(what: str, fmt: str) -> None:
-    """Refuse (404) a ``what`` or ``fmt`` of an export route that is not offered."""
-    if what not in EXPORT_KINDS:
-        raise NotFoundError(
-            f"`what` was {what!r} but is expected to be one of {list(EXPORT_KINDS)}"
-        )
+def check_export(what: str, fmt: str, *, registers: bool = False) -> None:
+    """Refuse (404) a ``what`` or ``fmt`` of an export route that is not offered (the
+    registers of :data:`WEB_REGISTERS` too, with ``registers``)."""
+    offered = EXPORT_KINDS + (WEB_REGISTERS if registers else ())
+    if what not in offered:
+        raise NotFoundError(f"`what` was {what!r} but is expected to be one of {list(offered)}")
     if fmt not in FORMATS:
         raise NotFoundError(f"`fmt` was {fmt!r} but is expected to be one of {list(FORMATS)}")
 
@@ -257,8 +263,16 @@ def download(what: str, fmt: str, *, query: ExportQuery) -> Response:
     shp: a zip with fields.csv naming the shortened DBF fields; a street
     office's own street only.
     """
-    check_export(what, fmt)
+    check_export(what, fmt, registers=True)
     options = export_query(what, query)
+    if what in WEB_REGISTERS:
+        rules = policy()
+        user = current_user()
+        options |= {
+            "reveal": rules.may_see_people,
+            "headers": "codes",
+            "actor": user.name if user is not None else None,
+        }
     out: BinaryIO = tempfile.TemporaryFile(prefix="gridgis-export-")  # noqa: SIM115
     try:
         result = export(get_engine(), what, fmt, out, **options)

@@ -37,6 +37,7 @@ from gridgis.export import ENCODINGS, EXPORT_KINDS, FIELD_ABBREVIATIONS, FORMATS
 from gridgis.web.auth import login_required, policy
 from gridgis.web.cell_layer import cells_bounds
 from gridgis.web.db import get_engine
+from gridgis.web.export_api import WEB_REGISTERS
 from gridgis.web.i18n import get_language
 
 __all__ = ["LEVELS", "bp"]
@@ -148,7 +149,7 @@ def export_page() -> str:
     if crs not in {c["value"] for c in crs_choices}:
         crs_choices.append({"value": crs, "label": crs})  # checked by the API on download
     chosen = {
-        "what": _choice("what", EXPORT_KINDS),
+        "what": _choice("what", EXPORT_KINDS + WEB_REGISTERS),
         "fmt": _choice("fmt", tuple(FORMATS)),
         "encoding": _choice("encoding", ENCODINGS),
         "level": _choice("level", LEVELS),
@@ -164,7 +165,7 @@ def export_page() -> str:
         streets=streets,
         everything=policy().street is None,
         chosen=chosen,
-        kinds=EXPORT_KINDS,
+        kinds=EXPORT_KINDS + WEB_REGISTERS,
         formats=tuple(FORMATS),
         encodings=ENCODINGS,
         levels=LEVELS,
@@ -180,7 +181,7 @@ def download() -> BaseResponse:
     unknown = sorted(set(request.args) - set(_FIELDS) - {"lang"})
     if unknown:
         raise InputError(f"unknown query parameter {unknown[0]!r}; the parameters are {_FIELDS}")
-    what = _choice("what", EXPORT_KINDS)
+    what = _choice("what", EXPORT_KINDS + WEB_REGISTERS)
     fmt = _choice("fmt", tuple(FORMATS))
     params: dict[str, str] = {}
     area = _area_arg()

@@ -17,6 +17,7 @@ from gridgis.notices import count_unread
 from gridgis.web.auth import signed_in_user
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import gettext
+from gridgis.web.party_hub import PARTY_BLUEPRINTS, PARTY_ROLES
 from gridgis.web.tasks import task_counts
 
 
@@ -47,7 +48,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("tiles.cell_map", "网格覆盖"),
     NavItem("placement_pages.placement_map", "党支部布局"),
     NavItem("density_pages.density_map", "案件密度"),
-    NavItem("party_pages.units_page", "驻区单位与三零", blueprints=("party_pages",)),
+    NavItem("party_hub.index", "党建", roles=PARTY_ROLES, blueprints=PARTY_BLUEPRINTS),
     NavItem("export_pages.export_page", "数据导出"),
     NavItem("imports.index", "数据导入", roles=("admin", "street"), blueprints=("imports",)),
     NavItem("editing.index", "网格编辑", roles=("admin", "street"), blueprints=("editing", "hand")),

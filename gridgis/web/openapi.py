@@ -136,7 +136,11 @@ _TAGS = [
         "description": "Files for analysts: shapefile, GeoPackage, GeoJSON, CSV, Excel.",
     },
     {"name": "imports", "description": "Imports of a district's registers (the import page)."},
-    {"name": "party", "description": "驻区单位, 联合体, the needs list and the 三零 communities."},
+    {
+        "name": "party",
+        "description": "Party building on the grid (党建): organisations, leaders, 驻区单位, "
+        "联合体, the needs list and the 三零 communities.",
+    },
 ]
 
 

@@ -155,6 +155,20 @@ class BranchCell(Base):
     cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cell.id"), primary_key=True, index=True)
 
 
+class BranchBuilding(Base):
+    """Which buildings a party organisation covers: a 楼栋党小组's buildings
+    ("党小组建在楼栋上"), or the buildings of the compounds (小区) a 党支部 is built on."""
+
+    __tablename__ = "branch_building"
+
+    branch_id: Mapped[int] = mapped_column(
+        ForeignKey("party_branch.id", ondelete="CASCADE"), primary_key=True
+    )
+    building_id: Mapped[int] = mapped_column(
+        ForeignKey("building.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 FACILITY_KINDS: tuple[str, ...] = (
     "centre",
     "station",
