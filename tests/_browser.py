@@ -206,6 +206,7 @@ PAGE_READY: dict[str, str] = {
     "/import/": "#import-form",
     "/account": "main",
     "/admin/audit": "#audit-table",
+    "/party": ".party-hub h1",
     "/party/units": "body[data-party-drawn]",
     "/party/sanling": "body[data-sanling-drawn]",
 }

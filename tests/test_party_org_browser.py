@@ -67,6 +67,8 @@ def test_the_tree_and_map_render_and_edit(web: Flask, demo_db: str, streets: lis
         page.wait_for_selector("#party-tree :text('浏览器改名党支部')", timeout=30_000)
         page.screenshot(path=str(SCREENSHOTS / "party-organisations-admin.png"))
 
+        # Signing out while the map still loads tiles would answer them 401: let them land.
+        page.wait_for_load_state("networkidle")
         page.context.clear_cookies()
         log_in(
             page,
