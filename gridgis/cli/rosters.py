@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     pass
 
 TEMPLATE_KINDS: tuple[str, ...] = (
-    "buildings", "households", "units", "workers", "branches", "facilities",
+    "buildings", "households", "units", "workers", "branches", "facilities", "members",
+    "activities",
 )  # fmt: skip
 
 

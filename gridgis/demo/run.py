@@ -31,6 +31,7 @@ from gridgis.demo.files import (
     write_workers,
 )
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
+from gridgis.demo.members import write_members
 from gridgis.demo.profiles import profile
 from gridgis.errors import Problem, ValidationError
 from gridgis.intake.report import IntakeReport
@@ -438,7 +439,9 @@ def _load(
     from gridgis.registers.branches import import_branches
     from gridgis.registers.buildings import import_buildings
     from gridgis.registers.departments import import_departments
+    from gridgis.registers.activities import import_activities
     from gridgis.registers.facilities import import_facilities
+    from gridgis.registers.members import import_members
     from gridgis.registers.units import import_units
     from gridgis.registers.workers import import_workers
 
@@ -449,6 +452,8 @@ def _load(
         "branches": import_branches,
         "facilities": import_facilities,
         "departments": import_departments,
+        "members": import_members,
+        "activities": import_activities,
     }
     imported: dict[str, float] = {}
 
@@ -499,7 +504,7 @@ def _load(
             run(conn, "units")
 
     def import_after_cells(conn: Connection) -> None:
-        for kind in ("workers", "branches", "facilities", "departments"):
+        for kind in ("workers", "branches", "members", "activities", "facilities", "departments"):
             if kind not in files:
                 continue
             report = run(conn, kind)
@@ -722,6 +727,7 @@ def run_demo(
             "facilities": write_facilities(demo.facilities, folder),
             "departments": write_departments(prof.code, demo.streets, folder),
             "inspections": write_inspections(demo.inspections, folder),
+            **write_members(demo, folder),  # party members and their activity (issue 19)
         }
         case_files = write_cases(demo.cases, folder)
         seconds["files"] = time.perf_counter() - clock

@@ -66,6 +66,8 @@ from gridgis.db.models import (
 )
 from gridgis.db.queries import result_frame
 from gridgis.export.layers import _Layer
+from gridgis.export.members import read_members
+from gridgis.party.members import PERSON_FIELDS, mask_member
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, worker_roles
 
 __all__ = ["REGISTERS", "RegisterExport", "Reveal", "mask_person"]
@@ -103,6 +105,8 @@ class RegisterExport:
     person_fields: tuple[str, ...] = ()
     area_column: str = "community_code"
     formats: tuple[str, ...] = ("gpkg", "geojson", "csv", "xlsx")
+    mask: Callable[[Any, str], Any] = mask_person
+    """How a person field of a row not revealed is written (``mask(value, field)``)."""
 
 
 def _masked(layer: _Layer, register: RegisterExport, reveal: Reveal) -> None:
@@ -118,7 +122,7 @@ def _masked(layer: _Layer, register: RegisterExport, reveal: Reveal) -> None:
         hidden = ~np.array([bool(shown(c)) for c in codes], dtype=bool)
     for field in register.person_fields:
         values = frame[field].to_numpy(dtype=object).copy()
-        values[hidden] = [mask_person(v, field) for v in values[hidden]]
+        values[hidden] = [register.mask(v, field) for v in values[hidden]]
         frame[field] = pd.Series(values, index=frame.index, dtype=object)
 
 
@@ -467,6 +471,14 @@ REGISTERS: dict[str, RegisterExport] = {
     ),
     "buildings": RegisterExport("buildings", _read_buildings),
     "facilities": RegisterExport("facilities", _read_facilities, area_column="community"),
+    "members": RegisterExport(
+        "members",
+        read_members,
+        person_fields=tuple("birth" if f == "birth_year" else f for f in PERSON_FIELDS),
+        area_column="street",
+        formats=("gpkg", "csv", "xlsx"),
+        mask=lambda value, field: mask_member(value, "birth_year" if field == "birth" else field),
+    ),
     "workers": RegisterExport(
         "workers",
         _read_workers,
