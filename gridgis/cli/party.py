@@ -7,7 +7,6 @@ and prints (or writes) the yearly ranking of members per organisation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,33 +14,15 @@ import click
 
 from gridgis.cli._shared import actor, friendly, run_register, with_options
 from gridgis.cli.imports import import_
+from gridgis.cli.rosters import _common, _field
 
-
-def _field(name: str, what: str) -> Callable[[Any], Any]:
-    return click.option(f"--{name}-field", default=None, help=f"Column with {what}.")
-
-
-_common = [
-    click.option("--encoding", default=None,
-                 help="Text encoding: utf-8 or gbk (default: detected strictly for CSV)."),
-    click.option("--sheet", default=None, help="Excel sheet (default: the first)."),
-    click.option("--layer", default=None, help="Layer of a multi-layer vector file."),
-    click.option("--report", "report_path", default=None,
-                 type=click.Path(dir_okay=False, path_type=Path),
-                 help="Where to write the per-row report CSV (default: <file stem>.report.csv "
-                      "next to FILE)."),
-    click.option("--dry-run", is_flag=True, help="Check everything, report, store nothing."),
-    click.option("--street", default=None, metavar="STREET",
-                 help="A street office's 9-digit code: rows outside that street are rejected "
-                      "with their row number and reason."),
-    _field("id", "the id (default: 编号, id...)"),
-]  # fmt: skip
+_reading = _common[:-1]  # the roster options but --name-field: activity names no one
+"""The options of reading a file, reporting, dry run, street and --id-field."""
 
 
 @import_.command("members")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_options(_common)
-@_field("name", "the name (default: 姓名, name)")
 @_field("sex", "the sex, 男/女 (default: 性别, sex)")
 @_field("birth", "the birth year or date (default: 出生年份, 出生日期, birth)")
 @_field("joined", "the date joined (default: 入党日期, joined)")
@@ -69,7 +50,7 @@ def import_members_cmd(file: Path, report_path: Path | None, **options: Any) -> 
 
 @import_.command("activities")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@with_options(_common)
+@with_options(_reading)
 @_field("member", "the member's id (default: 党员编号, member)")
 @_field("kind", "the activity: 志愿服务, 参加组织生活, 走访... (default: 活动类型, kind)")
 @_field("date", "the date (default: 日期, date)")

@@ -99,7 +99,9 @@ def member_registers(demo: DemoDistrict) -> tuple[pd.DataFrame, pd.DataFrame]:
             heads["address"]: [r[1] for r in rows],
             heads["phone"]: names.phone_numbers(rng, n),
             heads["id_number"]: None,
-            heads["report_community"]: [r[2] if f else None for r, f in zip(rows, reported, strict=True)],
+            heads["report_community"]: [
+                r[2] if f else None for r, f in zip(rows, reported, strict=True)
+            ],
             heads["reported_on"]: [
                 f"{rng.integers(2019, year)}-{rng.integers(1, 13):02d}-15" if f else None
                 for f in reported

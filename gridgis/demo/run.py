@@ -436,10 +436,10 @@ def _load(
     (and ``replace`` is not set): then nothing is changed.
     """
     from gridgis.db import bulk
+    from gridgis.registers.activities import import_activities
     from gridgis.registers.branches import import_branches
     from gridgis.registers.buildings import import_buildings
     from gridgis.registers.departments import import_departments
-    from gridgis.registers.activities import import_activities
     from gridgis.registers.facilities import import_facilities
     from gridgis.registers.members import import_members
     from gridgis.registers.units import import_units

@@ -20,10 +20,10 @@ Examples
 >>> figures = member_figures(engine, year=2026)
 >>> sorted(figures)[:3]
 ['age', 'cells', 'central_households']
->>> age_band(1990, 2026), age_band(1940, 2026), age_band(None, 2026)
+>>> age_band(1995, 2026), age_band(1940, 2026), age_band(None, 2026)
 ('<35', '80+', 'unknown')
 >>> mask_member("梅园路12号3栋2单元301室", "address"), mask_member(1958, "birth_year")
-('梅园路1*******', '19**')
+('梅园路12号*********', '19**')
 """
 
 from __future__ import annotations

@@ -138,6 +138,7 @@ class PartyActivity(Base):
             "source_id",
             "member_id",
             unique=True,
+            # raw SQL: DDL, the partial index's condition as the migration writes it.
             postgresql_where=text("source_id IS NOT NULL"),
         ),
     )
