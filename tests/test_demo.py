@@ -432,8 +432,8 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
             )
         ).one()
     assert sorted(imports) == [
-        "branch", "building", "case", "department", "facility", "inspection", "road", "unit",
-        "worker",
+        "activity", "branch", "building", "case", "department", "facility", "inspection",
+        "member", "road", "unit", "worker",
     ]  # fmt: skip
     for kind, count, summary_key in [("worker", stored[0], "workers"),
                                      ("branch", stored[1], "branches")]:  # fmt: skip

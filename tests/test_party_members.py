@@ -338,3 +338,29 @@ def test_figures_match_independent_counts(web: Flask, demo_db: str, cross: dict[
     assert stats["members"] == conn_count
     office_all = _get(office, "/api/party/members/stats")
     assert office_all["members"] == street_total
+
+
+def test_the_demo_has_members_at_the_seeds_proportions(demo_db: str) -> None:
+    from gridgis.demo.members import MEMBERS_PER_HOUSEHOLD
+
+    engine = create_engine(demo_db)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT (SELECT sum(households) FROM building) AS households, "
+                    "(SELECT count(*) FROM party_member WHERE external_id LIKE 'DY%') AS members, "
+                    "(SELECT count(DISTINCT kind) FROM party_member) AS kinds, "
+                    "(SELECT count(*) FROM party_member WHERE kind = 'retired' "
+                    " AND birth_year <= 1945) AS old, "
+                    "(SELECT count(*) FROM party_member WHERE central_household) AS central, "
+                    "(SELECT count(*) FROM party_member WHERE building_id IS NULL "
+                    " AND external_id LIKE 'DY%') AS unplaced, "
+                    "(SELECT count(*) FROM party_activity WHERE source = 'import') AS activity"
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    assert row.members == round(MEMBERS_PER_HOUSEHOLD * row.households)
+    assert row.kinds == 4 and row.old > 0 and row.central > 0 and row.activity > 0
+    assert row.unplaced == 0

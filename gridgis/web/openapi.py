@@ -136,6 +136,10 @@ _TAGS = [
         "description": "Files for analysts: shapefile, GeoPackage, GeoJSON, CSV, Excel.",
     },
     {"name": "imports", "description": "Imports of a district's registers (the import page)."},
+    {
+        "name": "party",
+        "description": "Party members (党员名册), their figures and points (党员积分).",
+    },
 ]
 
 
