@@ -104,9 +104,9 @@ def test_every_page_as_each_role(
         nav = _nav(page)
         analyst = [NAV_ZH[0], NAV_ZH[2], *NAV_ZH[4:8]]  # no work, files no cases
         offered = {  # the inbox (消息) comes last, for every role
-            "admin": [*NAV_ZH, "消息"],
-            "street": [*NAV_ZH[:10], "消息"],
-            "analyst": [*analyst, "消息"],
+            "admin": [*NAV_ZH, "党员名册", "消息"],
+            "street": [*NAV_ZH[:10], "党员名册", "消息"],
+            "analyst": [*analyst, "党员名册", "消息"],
         }
         assert nav == offered[role]
         for name, path in pages.items():
@@ -134,7 +134,7 @@ def test_switching_to_english_and_back(
         page.locator(".lang-switch a", has_text="English").click()
         page.wait_for_selector("body[data-cells-drawn]")
         assert page.locator("html").get_attribute("lang") == "en"
-        assert _nav(page) == [*NAV_EN[:10], "Notices"]
+        assert _nav(page) == [*NAV_EN[:10], "Party members", "Notices"]
         assert page.locator("#map-status").inner_text().startswith("Showing ")
         assert page.locator("#cell-legend h2").inner_text() == "Households"
         page.screenshot(path=str(SCREENSHOTS / "street-cells-en.png"))

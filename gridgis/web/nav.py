@@ -50,13 +50,13 @@ NAV: tuple[NavItem, ...] = (
     NavItem("export_pages.export_page", "数据导出"),
     NavItem("imports.index", "数据导入", roles=("admin", "street"), blueprints=("imports",)),
     NavItem("editing.index", "网格编辑", roles=("admin", "street"), blueprints=("editing", "hand")),
+    NavItem("audit_pages.audit_page", "审计日志", roles=("admin",)),
     NavItem(
         "party_pages.members_page",
         "党员名册",
         roles=("admin", "street", "analyst", "worker"),
         blueprints=("party_pages",),
     ),
-    NavItem("audit_pages.audit_page", "审计日志", roles=("admin",)),
     NavItem(
         "notice_pages.inbox",
         "消息",
