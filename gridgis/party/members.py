@@ -141,7 +141,11 @@ def member_view(policy: Policy) -> MemberView:
 def _query(within: str | None) -> Select[Any]:
     cell = (
         select(GridCell.code)
-        .where(GridCell.valid_to.is_(None), func.ST_Covers(GridCell.geom, Building.location))
+        .where(
+            GridCell.valid_to.is_(None),
+            GridCell.community_code == Building.community_code,  # a few cells to test, not all
+            func.ST_Covers(GridCell.geom, Building.location),
+        )
         .order_by(GridCell.code)  # a point on a shared edge: the smallest code, as geocode does
         .limit(1)
         .scalar_subquery()
@@ -316,25 +320,56 @@ def list_members(
 
 def _counted(frame: pd.DataFrame) -> dict[str, Any]:
     """The counts of one group of members."""
-    employed = int((frame["kind"] == "employed").sum())
-    reported = int(frame["reported"].sum())
-    return {
-        "members": len(frame),
-        "kind": {k: int(v) for k, v in frame["kind"].value_counts().sort_index().items()},
-        "sex": {
-            str(k): int(v)
-            for k, v in frame["sex"].fillna("unknown").value_counts().sort_index().items()
-        },
-        "age": {
-            b: int((frame["age_band"] == b).sum())
-            for b in (*AGE_BANDS, "unknown")
-            if (frame["age_band"] == b).any()
-        },
-        "employed": employed,
-        "reported": reported,
-        "reported_share": round(reported / employed, 4) if employed else None,
-        "central_households": int(frame["central_household"].astype(bool).sum()),
-    }
+    return _counted_by(frame, pd.Series(0, index=frame.index)).get(0, _counted_by.empty())
+
+
+def _shares(table: pd.DataFrame, order: tuple[str, ...] | None = None) -> dict[Any, dict[str, int]]:
+    """A cross table's non-zero counts per group (columns in ``order``, else sorted)."""
+    names = order if order is not None else tuple(sorted(str(c) for c in table.columns))
+    rows = table.to_dict("index")
+    return {g: {n: int(r[n]) for n in names if r.get(n)} for g, r in rows.items()}
+
+
+def _crossed(key: pd.Series, values: pd.Series) -> pd.DataFrame:
+    """How many rows of each group (``key``) have each value (a cross table)."""
+    return values.groupby(key).value_counts().unstack(fill_value=0)
+
+
+class _CountedBy:
+    """Counts of members per group, a few vectorised group-bys for every group at once."""
+
+    @staticmethod
+    def empty() -> dict[str, Any]:
+        return {"members": 0, "kind": {}, "sex": {}, "age": {}, "employed": 0, "reported": 0,
+                "reported_share": None, "central_households": 0}  # fmt: skip
+
+    def __call__(self, frame: pd.DataFrame, key: pd.Series) -> dict[Any, dict[str, Any]]:
+        if frame.empty:
+            return {}
+        employed = (frame["kind"] == "employed").groupby(key).sum().to_dict()
+        reported = frame["reported"].astype(bool).groupby(key).sum().to_dict()
+        central = frame["central_household"].astype(bool).groupby(key).sum().to_dict()
+        members = key.value_counts().to_dict()
+        kinds = _shares(_crossed(key, frame["kind"]))
+        sexes = _shares(_crossed(key, frame["sex"].fillna("unknown")))
+        ages = _shares(_crossed(key, frame["age_band"]), (*AGE_BANDS, "unknown"))
+        out: dict[Any, dict[str, Any]] = {}
+        for group in sorted(members, key=str):  # a dict per group
+            hired, came = int(employed[group]), int(reported[group])
+            out[group] = {
+                "members": int(members[group]),
+                "kind": kinds[group],
+                "sex": sexes[group],
+                "age": ages[group],
+                "employed": hired,
+                "reported": came,
+                "reported_share": round(came / hired, 4) if hired else None,
+                "central_households": int(central[group]),
+            }
+        return out
+
+
+_counted_by = _CountedBy()
 
 
 def member_figures(
@@ -360,22 +395,19 @@ def member_figures(
     when = year if year is not None else dt.date.today().year
     frame = members_frame(bind, within=within, filters=filters, year=when)
     figures = _counted(frame) | {"year": when, "within": within}
-    organisations = []
-    key = frame["branch_id"].astype("Int64")
-    for branch, group in frame.groupby(key, dropna=False, sort=True):
-        first = group.iloc[0]
-        organisations.append(
-            {
-                "organisation": first["organisation"]
-                if not pd.isna(branch)
-                else None,  # members of no organisation
-                "name": first["organisation_name"],
-                "community_code": first["organisation_community"],
-            }
-            | _counted(group)
-        )
+    branch = frame["branch_id"].astype("Int64").fillna(-1).astype("int64")
+    named = frame.assign(branch=branch).drop_duplicates("branch").set_index("branch")
+    organisations = [
+        {
+            "organisation": None if b < 0 else named.at[b, "organisation"],
+            "name": None if b < 0 else named.at[b, "organisation_name"],
+            "community_code": None if b < 0 else named.at[b, "organisation_community"],
+        }
+        | counts
+        for b, counts in _counted_by(frame, branch).items()
+    ]
+    cell = frame["cell_code"].astype(object).where(frame["cell_code"].notna(), "")
     cells = [
-        {"cell_code": None if pd.isna(code) else str(code)} | _counted(group)
-        for code, group in frame.groupby(frame["cell_code"], dropna=False, sort=True)
+        {"cell_code": code or None} | counts for code, counts in _counted_by(frame, cell).items()
     ]
     return figures | {"organisations": organisations, "cells": cells}
