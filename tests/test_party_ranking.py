@@ -80,8 +80,19 @@ def test_activity_is_imported_with_its_points_once(demo_engine: Engine, tmp_path
             {"y": YEAR},
         ).one()
     assert tuple(stored) == (3, 4.5)
+    with demo_engine.connect() as conn:
+        other = conn.execute(
+            text(
+                "SELECT code FROM street WHERE code NOT IN (SELECT street_code FROM party_member "
+                "WHERE external_id = :m) AND code LIKE '350304%' ORDER BY code LIMIT 1"
+            ),
+            {"m": first},
+        ).scalar_one()
+    refused = import_activities(demo_engine, path, street=other, dry_run=True, actor="test")
+    assert refused.counts["rejected"] == 7
+    assert f"outside street {other}" in refused.rows["reason"][0]
     imports = read_audit(demo_engine, object_type="activity", actor="test")
-    assert len(imports) == 2 and imports.iloc[0]["action"] == "import"
+    assert len(imports) == 2 and imports.iloc[0]["action"] == "import"  # not the dry run
 
 
 def _ranked_by_sql(engine: Engine, year: int) -> dict[str, tuple[str | None, int, float]]:

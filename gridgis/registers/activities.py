@@ -152,7 +152,8 @@ def import_activities(
                 PartyMember.id,
                 PartyMember.external_id,
                 PartyMember.street_code,
-                PartyBranch.community_code,
+                PartyMember.community_code,
+                PartyBranch.community_code.label("organisation_community"),
             )
             .outerjoin(PartyBranch, PartyBranch.id == PartyMember.branch_id)
             .where(PartyMember.external_id.in_(wanted))
@@ -168,11 +169,13 @@ def import_activities(
             elif member is None:
                 found.append(f"unknown member {members[i]!r}: no member has that id")
             elif street is not None and not any(
-                (c or "").startswith(street) for c in (member.street_code, member.community_code)
+                (c or "").startswith(street)
+                for c in (member.street_code, member.organisation_community)
             ):
                 found.append(
-                    f"the member lies in community {member.street_code or 'none'}, "
-                    f"outside street {street}"
+                    f"the member lies in community {member.community_code}, outside street {street}"
+                    if member.community_code
+                    else f"the member lies in no community of street {street}"
                 )
             kind = words.get(kinds[i] or "")
             if kinds[i] is None:
