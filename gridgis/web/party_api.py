@@ -168,7 +168,7 @@ def rules() -> Response:
 
 @endpoint(
     bp, "/rules", method="POST", operation_id="setPartyRule", tags=("party",), roles=("admin",),
-    body=RuleBody, replies=(Reply(200, Rule, "The rule as stored."),), errors=(400, 422),
+    body=RuleBody, replies=(Reply(200, Rule, "The rule as stored."),), errors=(400, 413, 415, 422),
 )  # fmt: skip
 def set_party_rule(*, body: RuleBody) -> Response:
     """Add or change a rule (administrators; audited); it applies to activity from now on."""
