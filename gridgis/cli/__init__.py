@@ -25,7 +25,7 @@ module             commands
 ``jobs``           ``gridgis jobs worker`` (the background exports of the web app)
 ``departments``    ``gridgis departments add | list | rule | rules | webhook``
 ``notices``        ``gridgis notices sweep | deliver``
-``party``          ``gridgis import members | activities``, ``gridgis party rules | ranking``
+``party_members``  ``gridgis import members | activities``, ``gridgis party rules | ranking``
 =================  ==========================================================
 
 ``_shared`` holds what several of them use: :func:`~gridgis.cli._shared.friendly`
@@ -60,7 +60,7 @@ from gridgis.cli import (
     notices,
     open311,
     partition,
-    party,
+    party_members,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
     rosters,
     serve,
@@ -99,7 +99,7 @@ _COMMANDS: list[click.Command] = [
     audit.audit_cmd,
     rosters.template_cmd,
     notices.notices,
-    party.party_group,
+    party_members.party_group,
 ]
 """Every command and group under ``gridgis``, in the order of the old single module."""
 

@@ -52,10 +52,10 @@ NAV: tuple[NavItem, ...] = (
     NavItem("editing.index", "网格编辑", roles=("admin", "street"), blueprints=("editing", "hand")),
     NavItem("audit_pages.audit_page", "审计日志", roles=("admin",)),
     NavItem(
-        "party_pages.members_page",
+        "members_pages.members_page",
         "党员名册",
         roles=("admin", "street", "analyst", "worker"),
-        blueprints=("party_pages",),
+        blueprints=("members_pages",),
     ),
     NavItem(
         "notice_pages.inbox",

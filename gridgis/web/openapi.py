@@ -137,7 +137,7 @@ _TAGS = [
     },
     {"name": "imports", "description": "Imports of a district's registers (the import page)."},
     {
-        "name": "party",
+        "name": "members",
         "description": "Party members (党员名册), their figures and points (党员积分).",
     },
 ]

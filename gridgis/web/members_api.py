@@ -51,7 +51,7 @@ from gridgis.web.export_api import content_disposition
 
 __all__ = ["MEMBER_FORMATS", "RANKING_FORMATS", "bp"]
 
-bp = Blueprint("party_api", __name__, url_prefix="/api/party")
+bp = Blueprint("members_api", __name__, url_prefix="/api/party")
 
 MEMBER_ROLES = ("admin", "street", "worker")
 """Who sees members (an analyst sees the figures only)."""
@@ -67,7 +67,7 @@ _FILE = {"type": "string", "format": "binary"}
 
 
 @endpoint(
-    bp, "/members", operation_id="listPartyMembers", tags=("party",), roles=MEMBER_ROLES,
+    bp, "/members", operation_id="listPartyMembers", tags=("members",), roles=MEMBER_ROLES,
     query=MembersQuery, replies=(Reply(200, Members, "A page of members."),), errors=(403,),
 )  # fmt: skip
 def members(*, query: MembersQuery) -> Response:
@@ -80,7 +80,7 @@ def members(*, query: MembersQuery) -> Response:
 
 
 @endpoint(
-    bp, "/members/stats", operation_id="partyMemberFigures", tags=("party",), roles=READERS,
+    bp, "/members/stats", operation_id="partyMemberFigures", tags=("members",), roles=READERS,
     query=StatsQuery, replies=(Reply(200, MemberFigures, "The counts."),), errors=(403,),
 )  # fmt: skip
 def member_stats(*, query: StatsQuery) -> Response:
@@ -93,7 +93,7 @@ def member_stats(*, query: StatsQuery) -> Response:
 
 
 @endpoint(
-    bp, "/members.<fmt>", operation_id="exportPartyMembers", tags=("party",),
+    bp, "/members.<fmt>", operation_id="exportPartyMembers", tags=("members",),
     roles=MEMBER_ROLES, path={"fmt": {"type": "string", "enum": list(MEMBER_FORMATS)}},
     replies=(Reply(200, description="The members as a file.",
                    content={m: _FILE for m in MEMBER_FORMATS.values()}),),
@@ -124,7 +124,7 @@ def export_members(fmt: str) -> Response:
 
 
 @endpoint(
-    bp, "/ranking", operation_id="partyRanking", tags=("party",), roles=READERS,
+    bp, "/ranking", operation_id="partyRanking", tags=("members",), roles=READERS,
     query=RankingQuery, replies=(Reply(200, Ranking, "The ranking."),), errors=(403,),
 )  # fmt: skip
 def ranking_json(*, query: RankingQuery) -> Response:
@@ -135,7 +135,7 @@ def ranking_json(*, query: RankingQuery) -> Response:
 
 
 @endpoint(
-    bp, "/ranking.<fmt>", operation_id="exportPartyRanking", tags=("party",), roles=READERS,
+    bp, "/ranking.<fmt>", operation_id="exportPartyRanking", tags=("members",), roles=READERS,
     query=RankingQuery, path={"fmt": {"type": "string", "enum": list(RANKING_FORMATS)}},
     replies=(Reply(200, description="The ranking as a file.",
                    content={m: _FILE for m in RANKING_FORMATS.values()}),),
@@ -158,7 +158,7 @@ def ranking_file(fmt: str, *, query: RankingQuery) -> Response:
 
 
 @endpoint(
-    bp, "/rules", operation_id="partyRules", tags=("party",), roles=READERS,
+    bp, "/rules", operation_id="partyRules", tags=("members",), roles=READERS,
     replies=(Reply(200, Rules, "The rules."),),
 )  # fmt: skip
 def rules() -> Response:
@@ -167,7 +167,7 @@ def rules() -> Response:
 
 
 @endpoint(
-    bp, "/rules", method="POST", operation_id="setPartyRule", tags=("party",), roles=("admin",),
+    bp, "/rules", method="POST", operation_id="setPartyRule", tags=("members",), roles=("admin",),
     body=RuleBody, replies=(Reply(200, Rule, "The rule as stored."),), errors=(400, 413, 415, 422),
 )  # fmt: skip
 def set_party_rule(*, body: RuleBody) -> Response:

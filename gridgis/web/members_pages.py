@@ -30,7 +30,7 @@ from gridgis.web.db import get_engine
 
 __all__ = ["PAGE_SIZE", "bp"]
 
-bp = Blueprint("party_pages", __name__, url_prefix="/party")
+bp = Blueprint("members_pages", __name__, url_prefix="/party")
 
 PAGE_SIZE = 50
 """Members on one page of the list."""
@@ -90,7 +90,7 @@ def members_page() -> str:
     }
     more = listing is not None and listing["total"] > page * PAGE_SIZE
     return render_template(
-        "party_members.html",
+        "members.html",
         figures=figures,
         listing=listing,
         filters=shown,
@@ -99,7 +99,7 @@ def members_page() -> str:
         page=page,
         previous_url=url_for(".members_page", **shown, page=page - 1) if page > 1 else None,
         next_url=url_for(".members_page", **shown, page=page + 1) if more else None,
-        exports={f: url_for("party_api.export_members", fmt=f) for f in ("xlsx", "csv", "gpkg")}
+        exports={f: url_for("members_api.export_members", fmt=f) for f in ("xlsx", "csv", "gpkg")}
         if view.rows
         else {},
     )
@@ -116,13 +116,13 @@ def points_page() -> str:
     if organisation:
         query["organisation"] = organisation
     return render_template(
-        "party_points.html",
+        "members_points.html",
         rules=list_rules(get_engine()),
         ranking=found,
         year=year,
         organisation=organisation,
         editable=policy().role == "admin",
-        exports={f: url_for("party_api.ranking_file", fmt=f, **query) for f in ("xlsx", "csv")},
+        exports={f: url_for("members_api.ranking_file", fmt=f, **query) for f in ("xlsx", "csv")},
     )
 
 

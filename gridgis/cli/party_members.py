@@ -1,8 +1,10 @@
 """`gridgis import members | activities` and `gridgis party rules | ranking`: 党员 and 党员积分.
 
 The import commands are attached to the ``import`` group of
-:mod:`gridgis.cli.imports`; the ``party`` group reads and sets the points rules
-and prints (or writes) the yearly ranking of members per organisation.
+:mod:`gridgis.cli.imports`; :data:`PARTY_COMMANDS` (``rules``, ``ranking``) read and set
+the points rules and print (or write) the yearly ranking of members per organisation,
+under the ``party`` group (another module's ``party`` group takes them with
+``add_command``, so that there is one).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def party_group() -> None:
     """Party building: the points rules (党员积分) and the yearly ranking."""
 
 
-@party_group.group("rules")
+@click.group("rules")
 def rules_group() -> None:
     """What each kind of activity is worth in points."""
 
@@ -111,7 +113,7 @@ def rules_set_cmd(
     click.echo(f"{rule['kind']}: {rule['points']:g} per {rule['per']} ({rule['label_zh']})")
 
 
-@party_group.command("ranking")
+@click.command("ranking")
 @click.option("--year", type=int, required=True, help="The year ranked.")
 @click.option("--organisation", default=None, help="Only this organisation (its id).")
 @click.option(
@@ -141,3 +143,10 @@ def ranking_cmd(year: int, organisation: str | None, output: Path | None) -> Non
             f"  {row['rank']:>4}  {row['member']:<12} {row['name']:<8} {row['points']:>8g}"
             f"  ({row['activities']} activities, {row['hours']:g} h)"
         )
+
+
+PARTY_COMMANDS: tuple[click.Command, ...] = (rules_group, ranking_cmd)
+"""The commands of ``gridgis party`` this module brings."""
+
+for _command in PARTY_COMMANDS:
+    party_group.add_command(_command)
