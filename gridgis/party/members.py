@@ -220,7 +220,8 @@ def members_frame(
     query = _query(within)
     if (organisation := chosen.get("organisation")) is not None:
         text = str(organisation)
-        by_id = PartyBranch.id == int(text) if text.isdigit() else false()
+        # the database id too, when the text is one an integer column can hold
+        by_id = PartyBranch.id == int(text) if text.isdigit() and len(text) < 10 else false()
         query = query.where(or_(PartyBranch.external_id == text, by_id))
     if (kind := chosen.get("kind")) is not None:
         query = query.where(PartyMember.kind == kind)
