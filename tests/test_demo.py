@@ -432,8 +432,8 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
             )
         ).one()
     assert sorted(imports) == [
-        "branch", "building", "case", "department", "facility", "inspection", "resident_unit",
-        "road", "unit", "worker",
+        "activity", "branch", "building", "case", "department", "facility", "inspection",
+        "member", "resident_unit", "road", "unit", "worker",
     ]  # fmt: skip
     # The workers' roster holds the 楼栋长 and 单元长 too, the organisations the whole tree.
     people = summary.counts["workers"] + summary.counts["leaders"]

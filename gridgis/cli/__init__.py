@@ -25,8 +25,10 @@ module             commands
 ``jobs``           ``gridgis jobs worker`` (the background exports of the web app)
 ``departments``    ``gridgis departments add | list | rule | rules | webhook``
 ``notices``        ``gridgis notices sweep | deliver``
+``party``          the ``gridgis party`` group, which the next two fill
 ``party_units``    ``gridgis party alliances | sanling-categories``, ``gridgis import
                    resident-units``, ``gridgis export units | resident-units | sanling``
+``party_members``  ``gridgis import members | activities``, ``gridgis party rules | ranking``
 =================  ==========================================================
 
 ``_shared`` holds what several of them use: :func:`~gridgis.cli._shared.friendly`
@@ -61,7 +63,9 @@ from gridgis.cli import (
     notices,
     open311,
     partition,
-    party_units,
+    party,
+    party_members,  # noqa: F401  (attaches `party rules | ranking`, `import members`)
+    party_units,  # noqa: F401  (attaches `party alliances | sanling-categories`)
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
     rosters,
     serve,
@@ -100,7 +104,7 @@ _COMMANDS: list[click.Command] = [
     audit.audit_cmd,
     rosters.template_cmd,
     notices.notices,
-    party_units.party_group,
+    party.party_group,
 ]
 """Every command and group under ``gridgis``, in the order of the old single module."""
 

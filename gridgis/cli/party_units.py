@@ -18,6 +18,7 @@ import click
 from gridgis.cli._shared import actor, friendly, run_register, with_options
 from gridgis.cli.export import _register_options, _run_register_export, export_group
 from gridgis.cli.imports import import_
+from gridgis.cli.party import party_group
 from gridgis.cli.rosters import _common, _field, _located
 
 
@@ -113,11 +114,6 @@ def export_sanling_cmd(
         get_engine(), period, fmt, target, within=community or street, encoding=encoding
     )
     click.echo(f"wrote {rows} communities to {target} [{fmt}]")
-
-
-@click.group("party")
-def party_group() -> None:
-    """Party building: 联合体 of 驻区单位 and the 三零 communities' categories."""
 
 
 @party_group.group("alliances")

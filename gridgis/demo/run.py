@@ -31,6 +31,7 @@ from gridgis.demo.files import (
     write_workers,
 )
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
+from gridgis.demo.members import write_members
 from gridgis.demo.party_tree import PartyTree, build_party_tree
 from gridgis.demo.party_units import (
     PartyDemo,
@@ -448,10 +449,12 @@ def _load(
     (and ``replace`` is not set): then nothing is changed.
     """
     from gridgis.db import bulk
+    from gridgis.registers.activities import import_activities
     from gridgis.registers.branches import import_branches
     from gridgis.registers.buildings import import_buildings
     from gridgis.registers.departments import import_departments
     from gridgis.registers.facilities import import_facilities
+    from gridgis.registers.members import import_members
     from gridgis.registers.units import import_units
     from gridgis.registers.workers import import_workers
 
@@ -462,6 +465,8 @@ def _load(
         "branches": import_branches,
         "facilities": import_facilities,
         "departments": import_departments,
+        "members": import_members,
+        "activities": import_activities,
     }
     imported: dict[str, float] = {}
 
@@ -516,7 +521,7 @@ def _load(
             clock = time.perf_counter()
             load_party(conn, party, files["resident_units"], actor=IMPORTED_BY)
             imported["resident_units"] = time.perf_counter() - clock
-        for kind in ("workers", "branches", "facilities", "departments"):
+        for kind in ("workers", "branches", "members", "activities", "facilities", "departments"):
             if kind not in files:
                 continue
             report = run(conn, kind)
@@ -741,6 +746,7 @@ def run_demo(
             "facilities": write_facilities(demo.facilities, folder),
             "departments": write_departments(prof.code, demo.streets, folder),
             "inspections": write_inspections(demo.inspections, folder),
+            **write_members(demo, folder),  # party members and their activity (issue 19)
         }
         case_files = write_cases(demo.cases, folder)
         party = build_party(demo, seed=seed)

@@ -77,6 +77,8 @@ from gridgis.db.models import (
 from gridgis.db.queries import result_frame
 from gridgis.export.layers import _Layer
 from gridgis.export.leaders import read_leaders
+from gridgis.export.members import read_members
+from gridgis.party.members import PERSON_FIELDS, mask_member
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, worker_roles
 
 __all__ = ["REGISTERS", "RegisterExport", "Reveal", "mask_person"]
@@ -115,6 +117,8 @@ class RegisterExport:
     person_fields: tuple[str, ...] = ()
     area_column: str = "community_code"
     formats: tuple[str, ...] = ("gpkg", "geojson", "csv", "xlsx")
+    mask: Callable[[Any, str], Any] = mask_person
+    """How a person field of a row not revealed is written (``mask(value, field)``)."""
 
 
 def _masked(layer: _Layer, register: RegisterExport, reveal: Reveal) -> None:
@@ -130,7 +134,7 @@ def _masked(layer: _Layer, register: RegisterExport, reveal: Reveal) -> None:
         hidden = ~np.array([bool(shown(c)) for c in codes], dtype=bool)
     for field in register.person_fields:
         values = frame[field].to_numpy(dtype=object).copy()
-        values[hidden] = [mask_person(v, field) for v in values[hidden]]
+        values[hidden] = [register.mask(v, field) for v in values[hidden]]
         frame[field] = pd.Series(values, index=frame.index, dtype=object)
 
 
@@ -593,6 +597,14 @@ REGISTERS: dict[str, RegisterExport] = {
         _read_resident_units,
         person_fields=("contact", "contact_phone", "party_leader"),
         area_column="community",
+    ),
+    "members": RegisterExport(
+        "members",
+        read_members,
+        person_fields=tuple("birth" if f == "birth_year" else f for f in PERSON_FIELDS),
+        area_column="street",
+        formats=("gpkg", "csv", "xlsx"),
+        mask=lambda value, field: mask_member(value, "birth_year" if field == "birth" else field),
     ),
     "workers": RegisterExport(
         "workers",

@@ -46,11 +46,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from gridgis.errors import ForbiddenError, InputError, NotFoundError
+from gridgis.registers.activities import ACTIVITY_FIELDS, import_activities
 from gridgis.registers.branches import BRANCH_FIELDS, import_branches
 from gridgis.registers.buildings import BUILDING_FIELDS, import_buildings
 from gridgis.registers.departments import DEPARTMENT_FIELDS, import_departments
 from gridgis.registers.facilities import FACILITY_FIELDS, import_facilities
 from gridgis.registers.households import import_households
+from gridgis.registers.members import MEMBER_FIELDS, import_members
 from gridgis.registers.report import RegisterReport
 from gridgis.registers.resident_units import UNIT_FIELDS as RESIDENT_UNIT_FIELDS
 from gridgis.registers.resident_units import import_resident_units
@@ -300,5 +302,29 @@ register(
         options=frozenset({"crs", "encoding", "sheet", "layer", "street"}),
         suffixes=_VECTOR + _TABLE,
         required=("id", "name"),
+    )
+)
+register(
+    ImportKind(
+        name="members",
+        label_zh="党员名册",
+        label_en="Party members",
+        importer=import_members,
+        fields=MEMBER_FIELDS,
+        options=frozenset({"encoding", "sheet", "layer", "street"}),
+        suffixes=_VECTOR + _TABLE,
+        required=("id", "name"),
+    )
+)
+register(
+    ImportKind(
+        name="activities",
+        label_zh="党员活动（积分）",
+        label_en="Party members' activity (points)",
+        importer=import_activities,
+        fields=ACTIVITY_FIELDS,
+        options=frozenset({"encoding", "sheet", "layer", "street"}),
+        suffixes=_TABLE,
+        required=("member", "kind", "date"),
     )
 )

@@ -211,6 +211,35 @@ REASONS: dict[str, Wording] = {
         "member count {value} is not a whole number of 0 or more",
         "党员数 {value} 不是大于等于 0 的整数",
     ),
+    # Party members and their activity (issue 19).
+    "not_a_date": Wording("{field} {value} is not a date", "{field} {value} 不是日期"),
+    "bad_birth": Wording(
+        "birth {value} is not a year or a date", "出生日期 {value} 不是年份或日期"
+    ),
+    "bad_sex": Wording(
+        "sex {value} is not 男 or 女 (male or female)", "性别 {value} 不是“男”或“女”"
+    ),
+    "bad_id_check_digit": Wording(
+        "ID number {value} has a wrong check digit (GB 11643)",
+        "身份证号 {value} 校验位错误（GB 11643）",
+    ),
+    "unknown_organisation": Wording(
+        "unknown organisation {value}: no organisation has that id or name",
+        "未知党组织 {value}：没有该编号或名称的党组织",
+    ),
+    "organisation_ambiguous": Wording(
+        "organisation {value} names several organisations: use its id",
+        "党组织 {value} 对应多个党组织：请填写其编号",
+    ),
+    "unknown_member": Wording(
+        "unknown member {value}: no member has that id", "未知党员 {value}：没有该编号的党员"
+    ),
+    "unknown_activity": Wording(
+        "unknown activity {value} (known: {known})", "未知活动类型 {value}（可选：{known}）"
+    ),
+    "hours_needed": Wording(
+        "hours missing: a {value} is counted per hour", "缺少时长：{value} 按小时计分"
+    ),
     # Party organisations' parents.
     "parent_missing": Wording(
         "parent {value} does not exist: no organisation of the file or of the database has "
@@ -337,6 +366,14 @@ _ZH_WORDS: dict[str, str] = {
     "contact": "联系人",
     "contact_phone": "联系电话",
     "party_leader": "党组织书记",
+    "member": "党员",
+    "sex": "性别",
+    "birth": "出生日期",
+    "joined": "入党日期",
+    "reported_on": "报到日期",
+    "central_household": "党员中心户",
+    "date": "日期",
+    "hours": "时长",
 }
 # Values named by a word of _ZH_WORDS, and labels such as "cell 3503...".
 _WORD_VALUES = ("field", "what", "relation", "numbering", "area")

@@ -129,6 +129,32 @@ TEMPLATES: dict[str, tuple[Column, ...]] = {
         Column("兼职委员", "committee", "书记是否任大党委兼职委员（是/否）", "否",
                choices=("是", "否")),
     ),
+    "members": (
+        Column("编号", "id", _ID, "D0001", required=True),
+        Column("姓名", "name", "姓名（个人信息，按权限脱敏显示）", "李红", required=True),
+        Column("性别", "sex", "男或女（不填时按身份证号）", "女", choices=("男", "女")),
+        Column("出生年份", "birth", "出生年份或出生日期（不填时按身份证号）", 1958),
+        Column("入党日期", "joined", "入党日期，如 1985-07-01", "1985-07-01"),
+        Column("所在党组织", "organisation", "所在党组织的编号或名称（须已导入党组织）", "P0001"),
+        Column("党员类型", "kind", "直管党员、在职党员、流动党员、离退休党员（默认直管党员）",
+               "离退休党员", choices=("直管党员", "在职党员", "流动党员", "离退休党员")),
+        Column("地址", "address", "居住地址，按地址匹配到楼栋（个人信息）",
+               "镇海街道梅园路12号1栋"),
+        Column("电话", "phone", "手机或座机号码（个人信息）", "13812345678"),
+        Column("身份证号", "id_number", "18 位身份证号，校验末位（个人信息）", None),
+        Column("报到社区", "report_community", "在职党员报到的社区编码或名称", None),
+        Column("报到日期", "reported_on", "在职党员到社区报到的日期", None),
+        Column("党员中心户", "central_household", "是或否", "否", choices=("是", "否")),
+    ),
+    "activities": (
+        Column("编号", "id", "记录编号（选填；再次导入时同一编号只记一次）", "A0001"),
+        Column("党员编号", "member", "党员名册中的编号", "D0001", required=True),
+        Column("活动类型", "kind", "志愿服务、参加组织生活、走访，或积分规则中的其他类型",
+               "志愿服务", required=True),
+        Column("日期", "date", "活动日期，如 2026-05-01", "2026-05-01", required=True),
+        Column("时长", "hours", "按小时计分的活动的时长（小时）", 2.5),
+        Column("备注", "note", "说明", "社区环境整治"),
+    ),
 }  # fmt: skip
 """The columns of each template, in order."""
 
@@ -158,7 +184,7 @@ def template_columns(kind: str) -> tuple[Column, ...]:
 
 def write_template(kind: str, path: str | Path, *, rows: int = 1000) -> Path:
     """Write the Excel template of ``kind`` (buildings, households, units, workers,
-    branches, facilities, resident-units) to ``path``.
+    branches, facilities, resident-units, members, activities) to ``path``.
 
     Parameters
     ----------

@@ -44,6 +44,8 @@ from gridgis.web import (
     limits,
     logs,
     maps,
+    members_api,
+    members_pages,
     nav,
     open311,
     openapi,
@@ -183,6 +185,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(party_hub.bp)
     app.register_blueprint(organisations_api.bp)
     app.register_blueprint(organisation_pages.bp)
+    app.register_blueprint(members_api.bp)
+    app.register_blueprint(members_pages.bp)
     notice_views.init_app(app)  # the inbox, and this process's webhook worker
     i18n.init_app(app)  # Chinese by default, ?lang=en
     app.jinja_env.globals["nav_links"] = nav.nav_links

@@ -141,6 +141,10 @@ _TAGS = [
         "description": "Party building on the grid (党建): organisations, leaders, 驻区单位, "
         "联合体, the needs list and the 三零 communities.",
     },
+    {
+        "name": "members",
+        "description": "Party members (党员名册), their figures and points (党员积分).",
+    },
 ]
 
 

@@ -50,6 +50,18 @@ SECTIONS: tuple[Section, ...] = (
         GRID_ROLES,
     ),
     Section(
+        "members_pages.members_page",
+        "党员名册",
+        "党员的组织、类型、居住楼栋与报到情况，按组织和网格统计人数与年龄",
+        GRID_ROLES,
+    ),
+    Section(
+        "members_pages.points_page",
+        "党员积分",
+        "积分规则与各党组织的年度积分排名",
+        GRID_ROLES,
+    ),
+    Section(
         "party_pages.units_page",
         "驻区单位、联合体与需求清单",
         "驻区单位与党建联合体，社区需求的发布、认领与办结",
