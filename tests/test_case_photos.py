@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy import Engine, create_engine, text
 
 from gridgis.cases import photos as photo_lib
+from gridgis.errors import InputError
 from gridgis.web import create_app
 from gridgis.web.db import dispose_engine
 
@@ -247,6 +248,71 @@ def test_a_refused_case_rolls_its_photos_back(
     )
     assert response.status_code == 403
     assert _counts(db, photo_dir) == before
+
+
+def test_a_case_the_database_refuses_leaves_no_photo_behind(
+    client: FlaskClient, db: Engine, photo_dir: Path
+) -> None:
+    first = client.post(
+        "/api/cases",
+        data=_form(db, external_id="photo-twice") | {"photos": [(io.BytesIO(_jpeg()), "a.jpg")]},
+        content_type="multipart/form-data",
+    )
+    _json(first, 201)
+    before = _counts(db, photo_dir)
+    again = client.post(  # the same external id, another photo: refused by the insert itself
+        "/api/cases",
+        data=_form(db, external_id="photo-twice")
+        | {"photos": [(io.BytesIO(_jpeg(300, 100)), "b.jpg")]},
+        content_type="multipart/form-data",
+    )
+    assert again.status_code == 409
+    assert _counts(db, photo_dir) == before  # no case, no photo row, no file
+
+
+def test_filing_stores_case_photos_and_audit_rows_in_one_statement(
+    db: Engine, photo_dir: Path
+) -> None:
+    from gridgis.cases import create_case
+
+    photos = photo_lib.prepare_photos([("门口.jpg", _jpeg()), ("楼道.png", _png())])
+    store = photo_lib.FileStore(photo_dir)
+    _, lon, lat = cell_point(db)
+    case = create_case(
+        db, category="fire_safety", lon=lon, lat=lat, actor="wang", photos=photos, store=store
+    )
+    ids = case["photo_ids"]
+    stored = photo_lib.list_photos(db, case["id"])
+    assert [p["id"] for p in stored] == ids and ids == sorted(ids)
+    assert [p["storage_key"] for p in stored] == [
+        f"{case['id']}/{photos[0].sha256}.jpg",
+        f"{case['id']}/{photos[1].sha256}.png",
+    ]
+    assert store.get(stored[0]["storage_key"]) == photos[0].data
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT actor, street_code, summary FROM audit_log WHERE action = 'photo' "
+                "AND object_id = :id ORDER BY id"
+            ),
+            {"id": str(case["id"])},
+        ).all()
+    assert [r.summary["after"] for r in rows] == [
+        {
+            "photo_id": p["id"],
+            "event_id": None,
+            "content_type": p["content_type"],
+            "bytes": p["bytes"],
+            "sha256": p["sha256"],
+        }
+        for p in stored
+    ]
+    assert {(r.actor, r.street_code) for r in rows} == {("wang", case["street_code"])}
+    with (
+        pytest.raises(InputError, match="`photos` are filed with an engine"),
+        db.begin() as conn,
+    ):
+        create_case(conn, category="fire_safety", actor="wang", photos=photos, store=store)
 
 
 def test_photos_are_served_only_to_who_may_see_the_case(

@@ -369,10 +369,11 @@ def prepare_photos(
     Traceback (most recent call last):
     gridgis.cases.photos.PhotoError: photo 1 ('a.heic') is HEIC/HEIF, which this server ...
     """
-    settings = config.settings()
-    max_bytes = settings.photo_max_bytes if max_bytes is None else max_bytes
-    max_count = settings.photo_max_count if max_count is None else max_count
-    max_pixels = settings.photo_max_pixels if max_pixels is None else max_pixels
+    if max_bytes is None or max_count is None or max_pixels is None:
+        settings = config.settings()  # only when needed: it reads the environment
+        max_bytes = settings.photo_max_bytes if max_bytes is None else max_bytes
+        max_count = settings.photo_max_count if max_count is None else max_count
+        max_pixels = settings.photo_max_pixels if max_pixels is None else max_pixels
     if len(files) > max_count:
         raise PhotoError(
             [PhotoProblem(0, "", "too_many", {"count": len(files), "limit": max_count})]
@@ -486,8 +487,8 @@ class FileStore:
 def photo_store(directory: Path | str | None = None) -> PhotoStore:
     """The configured store: ``GRIDGIS_PHOTO_STORE`` (``file``) in ``directory``, else
     ``GRIDGIS_PHOTO_DIR``, else ``GRIDGIS_HOME/photos``."""
-    settings = config.settings()
     if directory is None:
+        settings = config.settings()
         directory = settings.photo_dir or settings.home / "photos"
     return FileStore(Path(directory))
 
