@@ -131,7 +131,8 @@ def test_bad_photos_are_named_together() -> None:
     with pytest.raises(photo_lib.PhotoError) as caught:
         photo_lib.prepare_photos(files)
     reasons = [(p.index, p.name, p.reason) for p in caught.value.problems]
-    assert reasons == [(2, "report.jpg", "kind"), (3, "IMG_1.HEIC", "heic")]
+    # A HEIC header with nothing behind it: read as HEIC by its first bytes, refused by libheif.
+    assert reasons == [(2, "report.jpg", "kind"), (3, "IMG_1.HEIC", "damaged")]
     with pytest.raises(photo_lib.PhotoError, match=r"photo 1 \('big.jpg'\) has \d+ bytes"):
         photo_lib.prepare_photos([("big.jpg", _jpeg())], max_bytes=1024)
     with pytest.raises(photo_lib.PhotoError, match="10 photos were sent but at most 9"):
@@ -228,7 +229,8 @@ def test_a_bad_photo_stores_nothing(client: FlaskClient, db: Engine, photo_dir: 
         data=_form(db) | {"photos": [(io.BytesIO(b"\0\0\0\x18ftypheic" + b"\0" * 20), "I.HEIC")]},
         content_type="multipart/form-data",
     )
-    assert heic.status_code == 400 and "Most Compatible" in heic.get_json()["error"]["message"]
+    assert heic.status_code == 400  # HEIC by its first bytes, but nothing libheif can read
+    assert "photo 1 (I.HEIC) cannot be read: " in heic.get_json()["error"]["message"]
     many = _file(client, db, [(_jpeg(), f"{i}.jpg") for i in range(10)])
     assert many.status_code == 400
     assert _counts(db, photo_dir) == before
@@ -313,6 +315,36 @@ def test_filing_stores_case_photos_and_audit_rows_in_one_statement(
         db.begin() as conn,
     ):
         create_case(conn, category="fire_safety", actor="wang", photos=photos, store=store)
+
+
+def test_a_heic_photo_is_stored_as_an_upright_jpeg_without_its_metadata(
+    client: FlaskClient, db: Engine
+) -> None:
+    import pillow_heif
+
+    image = Image.new("RGB", (400, 200), "red")
+    image.paste(Image.new("RGB", (200, 200), "blue"))  # left half blue
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    exif[0x010F] = "Apple"
+    exif[GPS_IFD] = {1: "N", 2: (25.0, 24.0, 0.0), 3: "E", 4: (119.0, 1.0, 0.0)}
+    out = io.BytesIO()
+    pillow_heif.from_pillow(image).save(out, quality=80, exif=exif.tobytes())
+    heic = out.getvalue()
+    assert heic[4:12] == b"ftypheic"  # as an iPhone sends it
+    case = _json(_file(client, db, [(heic, "IMG_0001.HEIC")]), 201)
+    listed = _json(client.get(f"/api/cases/{case['id']}/photos"), 200)["photos"]
+    assert [(p["content_type"], p["width"], p["height"]) for p in listed] == [
+        ("image/jpeg", 200, 400)  # turned upright when decoded
+    ]
+    stored = client.get(listed[0]["url"])
+    assert stored.mimetype == "image/jpeg" and b"Apple" not in stored.data
+    with Image.open(io.BytesIO(stored.data)) as jpeg:
+        assert jpeg.format == "JPEG" and dict(jpeg.getexif()) == {}
+        assert jpeg.convert("RGB").getpixel((100, 10))[2] > 200  # the blue half is on top
+    bomb = photo_lib.prepare_photos
+    with pytest.raises(photo_lib.PhotoError, match="is 200×400 pixels but a photo may have"):
+        bomb([("big.heic", heic)], max_pixels=1000)
 
 
 def test_photos_are_served_only_to_who_may_see_the_case(

@@ -396,8 +396,8 @@ def create_case(*, body: NewCase) -> tuple[Response, int, dict[str, str]]:
     """File a case by point or by address; it is routed to its cell.
 
     As JSON, or as `multipart/form-data`: the same fields as form fields (text) and up to
-    9 photos (`GRIDGIS_PHOTO_MAX_COUNT`) in the repeatable file field `photos` (JPEG or
-    PNG, read by their bytes; HEIC is refused). A bad photo refuses the whole request
+    9 photos (`GRIDGIS_PHOTO_MAX_COUNT`) in the repeatable file field `photos` (JPEG, PNG
+    or HEIC, read by their bytes; HEIC is stored as JPEG). A bad photo refuses the whole request
     (400 naming each photo by position and name, with the reason), and nothing is stored."""
     photos = uploaded_photos()
     fields = {key: value for key, value in body if value is not None}
