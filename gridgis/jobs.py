@@ -19,7 +19,10 @@ database. How it stays right:
   to users: the download route sends it); :func:`sweep` removes the jobs and
   files older than ``GRIDGIS_JOBS_KEEP_HOURS``.
 
-Kinds: ``export`` (:func:`gridgis.export.export` with the job's ``params``).
+Kinds: ``export`` (:func:`gridgis.export.export` with the job's ``params``) and
+``import`` (a stage of an import staged by the web import page:
+:func:`gridgis.registers.staging.run_stage`; ``done`` counts the phases it has run and
+``message`` says the one it is in; its file is the per-row report).
 ``message`` and ``error`` hold the user's sentence (Chinese, translated by the
 web app's catalog, or a library's message without the job folder's path).
 
@@ -88,7 +91,8 @@ READING = "正在读取数据"
 WRITING = "正在写入文件"
 UNEXPECTED = "意外错误，已记入服务器日志"
 DIED = "运行该任务的进程已停止，请重新导出"
-PHRASES: tuple[str, ...] = (READING, WRITING, UNEXPECTED, DIED)
+IMPORT_DIED = "运行该导入的进程已停止，数据库未作任何更改，请重新上传"
+PHRASES: tuple[str, ...] = (READING, WRITING, UNEXPECTED, DIED, IMPORT_DIED)
 """The messages and errors a job may hold in Chinese (the web app translates them)."""
 
 _REPORT_SECONDS = 0.5
@@ -304,7 +308,11 @@ def sweep(bind: Engine, folder: Path, *, keep_hours: float) -> list[int]:
 # --- running a job ------------------------------------------------------------------------------
 
 
-Handler = Callable[[Engine, Job, Path, Callable[[int, int], None]], tuple[Path, str, str]]
+Progress = Callable[..., None]
+"""A running job's ``progress(done, total, message=None)``: ``total`` ``None`` while unknown;
+``message`` (default: :data:`WRITING`) what it does now. Raises :class:`JobCancelledError`
+when the job was cancelled."""
+Handler = Callable[[Engine, Job, Path, Progress], tuple[Path, str, str]]
 """Runs a job: (database, job, its folder, progress) → (file, download name, content type)."""
 
 
@@ -340,7 +348,30 @@ def _day(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-KINDS: dict[str, Handler] = {"export": _run_export}
+def _run_import(bind: Engine, job: Job, folder: Path, progress: Progress) -> tuple[Path, str, str]:
+    """An ``import`` job: the stage ``params["stage"]`` of the import staged in
+    ``params["folder"]`` (:func:`gridgis.registers.staging.run_stage`); each phase the
+    importer announces is one step of ``done``, its words the ``message``."""
+    from gridgis.registers import staging
+
+    staged = staging.load_folder(Path(job.params["folder"]))
+    if staged.state["stage"] != job.params["stage"]:
+        raise GridGISError(f"the import is at its {staged.state['stage']} stage now")
+    phases = [0]
+
+    def said(message: str) -> None:
+        phases[0] += 1
+        progress(phases[0], None, message)
+
+    report = staging.run_stage(staged, bind, progress=said)
+    target = folder / "report.csv"
+    shutil.copyfile(report, target)
+    stem = Path(staged.state["file_name"]).stem
+    suffix = "report" if job.params["stage"] == "import" else "dry-run"
+    return target, f"{stem}.{suffix}.csv", "text/csv"
+
+
+KINDS: dict[str, Handler] = {"export": _run_export, "import": _run_import}
 """What a job may be, and what runs it."""
 
 
@@ -401,12 +432,14 @@ def _work(bind: Engine, job: Job, folder: Path, worker: str) -> None:
     place = folder / str(job.id)
     last = [0.0]
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int | None, message: str | None = None) -> None:
         now = time.monotonic()
-        if done < total and now - last[0] < _REPORT_SECONDS:
+        between = message is None and total is not None and done < total
+        if between and now - last[0] < _REPORT_SECONDS:
             return
         last[0] = now
-        if not _write(bind, job.id, worker, done=done, total=total, message=WRITING):
+        said = WRITING if message is None else message
+        if not _write(bind, job.id, worker, done=done, total=total, message=said):
             raise JobCancelledError(f"job {job.id} was cancelled")
 
     stop = threading.Event()

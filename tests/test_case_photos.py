@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy import Engine, create_engine, text
 
 from gridgis.cases import photos as photo_lib
+from gridgis.errors import InputError
 from gridgis.web import create_app
 from gridgis.web.db import dispose_engine
 
@@ -130,7 +131,8 @@ def test_bad_photos_are_named_together() -> None:
     with pytest.raises(photo_lib.PhotoError) as caught:
         photo_lib.prepare_photos(files)
     reasons = [(p.index, p.name, p.reason) for p in caught.value.problems]
-    assert reasons == [(2, "report.jpg", "kind"), (3, "IMG_1.HEIC", "heic")]
+    # A HEIC header with nothing behind it: read as HEIC by its first bytes, refused by libheif.
+    assert reasons == [(2, "report.jpg", "kind"), (3, "IMG_1.HEIC", "damaged")]
     with pytest.raises(photo_lib.PhotoError, match=r"photo 1 \('big.jpg'\) has \d+ bytes"):
         photo_lib.prepare_photos([("big.jpg", _jpeg())], max_bytes=1024)
     with pytest.raises(photo_lib.PhotoError, match="10 photos were sent but at most 9"):
@@ -227,7 +229,8 @@ def test_a_bad_photo_stores_nothing(client: FlaskClient, db: Engine, photo_dir: 
         data=_form(db) | {"photos": [(io.BytesIO(b"\0\0\0\x18ftypheic" + b"\0" * 20), "I.HEIC")]},
         content_type="multipart/form-data",
     )
-    assert heic.status_code == 400 and "Most Compatible" in heic.get_json()["error"]["message"]
+    assert heic.status_code == 400  # HEIC by its first bytes, but nothing libheif can read
+    assert "photo 1 (I.HEIC) cannot be read: " in heic.get_json()["error"]["message"]
     many = _file(client, db, [(_jpeg(), f"{i}.jpg") for i in range(10)])
     assert many.status_code == 400
     assert _counts(db, photo_dir) == before
@@ -247,6 +250,101 @@ def test_a_refused_case_rolls_its_photos_back(
     )
     assert response.status_code == 403
     assert _counts(db, photo_dir) == before
+
+
+def test_a_case_the_database_refuses_leaves_no_photo_behind(
+    client: FlaskClient, db: Engine, photo_dir: Path
+) -> None:
+    first = client.post(
+        "/api/cases",
+        data=_form(db, external_id="photo-twice") | {"photos": [(io.BytesIO(_jpeg()), "a.jpg")]},
+        content_type="multipart/form-data",
+    )
+    _json(first, 201)
+    before = _counts(db, photo_dir)
+    again = client.post(  # the same external id, another photo: refused by the insert itself
+        "/api/cases",
+        data=_form(db, external_id="photo-twice")
+        | {"photos": [(io.BytesIO(_jpeg(300, 100)), "b.jpg")]},
+        content_type="multipart/form-data",
+    )
+    assert again.status_code == 409
+    assert _counts(db, photo_dir) == before  # no case, no photo row, no file
+
+
+def test_filing_stores_case_photos_and_audit_rows_in_one_statement(
+    db: Engine, photo_dir: Path
+) -> None:
+    from gridgis.cases import create_case
+
+    photos = photo_lib.prepare_photos([("门口.jpg", _jpeg()), ("楼道.png", _png())])
+    store = photo_lib.FileStore(photo_dir)
+    _, lon, lat = cell_point(db)
+    case = create_case(
+        db, category="fire_safety", lon=lon, lat=lat, actor="wang", photos=photos, store=store
+    )
+    ids = case["photo_ids"]
+    stored = photo_lib.list_photos(db, case["id"])
+    assert [p["id"] for p in stored] == ids and ids == sorted(ids)
+    assert [p["storage_key"] for p in stored] == [
+        f"{case['id']}/{photos[0].sha256}.jpg",
+        f"{case['id']}/{photos[1].sha256}.png",
+    ]
+    assert store.get(stored[0]["storage_key"]) == photos[0].data
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT actor, street_code, summary FROM audit_log WHERE action = 'photo' "
+                "AND object_id = :id ORDER BY id"
+            ),
+            {"id": str(case["id"])},
+        ).all()
+    assert [r.summary["after"] for r in rows] == [
+        {
+            "photo_id": p["id"],
+            "event_id": None,
+            "content_type": p["content_type"],
+            "bytes": p["bytes"],
+            "sha256": p["sha256"],
+        }
+        for p in stored
+    ]
+    assert {(r.actor, r.street_code) for r in rows} == {("wang", case["street_code"])}
+    with (
+        pytest.raises(InputError, match="`photos` are filed with an engine"),
+        db.begin() as conn,
+    ):
+        create_case(conn, category="fire_safety", actor="wang", photos=photos, store=store)
+
+
+def test_a_heic_photo_is_stored_as_an_upright_jpeg_without_its_metadata(
+    client: FlaskClient, db: Engine
+) -> None:
+    import pillow_heif
+
+    image = Image.new("RGB", (400, 200), "red")
+    image.paste(Image.new("RGB", (200, 200), "blue"))  # left half blue
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    exif[0x010F] = "Apple"
+    exif[GPS_IFD] = {1: "N", 2: (25.0, 24.0, 0.0), 3: "E", 4: (119.0, 1.0, 0.0)}
+    out = io.BytesIO()
+    pillow_heif.from_pillow(image).save(out, quality=80, exif=exif.tobytes())
+    heic = out.getvalue()
+    assert heic[4:12] == b"ftypheic"  # as an iPhone sends it
+    case = _json(_file(client, db, [(heic, "IMG_0001.HEIC")]), 201)
+    listed = _json(client.get(f"/api/cases/{case['id']}/photos"), 200)["photos"]
+    assert [(p["content_type"], p["width"], p["height"]) for p in listed] == [
+        ("image/jpeg", 200, 400)  # turned upright when decoded
+    ]
+    stored = client.get(listed[0]["url"])
+    assert stored.mimetype == "image/jpeg" and b"Apple" not in stored.data
+    with Image.open(io.BytesIO(stored.data)) as jpeg:
+        assert jpeg.format == "JPEG" and dict(jpeg.getexif()) == {}
+        assert jpeg.convert("RGB").getpixel((100, 10))[2] > 200  # the blue half is on top
+    bomb = photo_lib.prepare_photos
+    with pytest.raises(photo_lib.PhotoError, match="is 200×400 pixels but a photo may have"):
+        bomb([("big.heic", heic)], max_pixels=1000)
 
 
 def test_photos_are_served_only_to_who_may_see_the_case(

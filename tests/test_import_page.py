@@ -19,8 +19,10 @@ from shapely.geometry import Polygon, box
 from sqlalchemy import Engine, text
 from test_register_street import OTHER, OWN, store_two_streets
 
-from gridgis.web import create_app, import_jobs
+from gridgis.registers import staging as import_jobs
+from gridgis.web import create_app
 from gridgis.web.db import dispose_engine
+from gridgis.web.export_jobs import stop_runners
 
 
 @pytest.fixture
@@ -32,9 +34,15 @@ def staging(tmp_path: Path) -> Path:
 def app(database_url: str, engine: Engine, staging: Path) -> Iterator[Flask]:
     store_two_streets(engine)
     application = create_app(
-        {"TESTING": True, "DATABASE_URL": database_url, "IMPORT_STAGING": str(staging)}
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "IMPORT_STAGING": str(staging),
+            "JOBS_FOLDER": str(staging.parent / "jobs"),
+        }
     )
     yield application
+    stop_runners(timeout=30)  # the import jobs' runner, before the database goes
     dispose_engine(application)
 
 
@@ -132,6 +140,18 @@ def test_dry_run_report_then_confirm_stores_the_buildings(
     assert [a for a, _ in actors] == ["wang"] and "楼栋.geojson" in actors[0][1]
     job = import_jobs.load(staging, location.rsplit("/", 1)[-1])
     assert job.file is None  # the staged file is gone once imported
+    with engine.connect() as conn:  # both stages ran on the job queue that exports use
+        queued = conn.execute(
+            text(
+                "SELECT params->>'stage', state, owner, done > 0, result_name FROM background_job "
+                "WHERE kind = 'import' AND params->>'folder' = :folder ORDER BY id"
+            ),
+            {"folder": str(job.folder)},
+        ).all()
+    assert [tuple(r) for r in queued] == [
+        ("dry_run", "done", "wang", True, "楼栋.dry-run.csv"),
+        ("import", "done", "wang", True, "楼栋.report.csv"),
+    ]
     again = client.post(location + "/confirm", data={"csrf_token": token})
     assert again.status_code == 409
 

@@ -4,181 +4,48 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pandas as pd
-import psycopg
 from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
     Connection,
-    DateTime,
-    Dialect,
     Engine,
     Float,
-    Integer,
-    ScalarSelect,
-    Select,
-    String,
     Text,
     bindparam,
-    case,
-    cast,
-    exists,
     func,
-    insert,
-    literal,
-    null,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import QueryableAttribute, aliased
-from sqlalchemy.types import TypeEngine
 
 from gridgis import audit
 from gridgis.cases.base import STEPS, _check_texts, _iso, _now, _translate
 from gridgis.cases.cache import IntakeCache
 from gridgis.cases.categories import load_categories
+from gridgis.cases.filed_photos import Check, FiledPhotos
+from gridgis.cases.photos import Photo, PhotoStore
 from gridgis.crs import CRSLike, CRSSpec, parse_crs, to_wgs84
 from gridgis.db.locate import DatabaseLocator
-from gridgis.db.models import SRID, AuditLog, Building, Case, CaseCategory, Community, LayoutVersion
-from gridgis.errors import ConflictError, DuplicateCaseError, InputError
+from gridgis.db.models import Building, Community
+from gridgis.errors import ConflictError, InputError
 from gridgis.geocode import CellIndex, CellLocator, IndexLocator, point_flag
 from gridgis.times import aware, parse_time
 
 if TYPE_CHECKING:
     from gridgis.address import AddressBook
 
+from gridgis.cases.filing_sql import (
+    _WHY_NOT_FILED,
+    _insert,
+    _Inserted,
+    duplicate,
+)
+
 _TEXT, _FLOAT = Text(), Float()
 
 
-def _param(name: str, type_: TypeEngine[Any]) -> ColumnElement[Any]:
-    """The bound value ``name``, cast to ``type_`` in the SQL: it may be ``None``, and the
-    statement goes to the driver as it is (:func:`_insert`), so the type is written out."""
-    return cast(bindparam(name), type_)
-
-
-def _layout_version() -> ScalarSelect[int]:
-    """The newest published layout: ``publish_cells`` adds a ``layout_version`` row for every
-    redraw, adjustment or import, so this number changes whenever the active cells do.
-
-    It must be the number :class:`IntakeCache` records as its layout's ``version`` when it
-    loads the cells: the insert compares the two.
-    """
-    return select(func.coalesce(func.max(LayoutVersion.id), 0)).scalar_subquery()
-
-
-def _case_values(
-    category: type[CaseCategory],
-) -> dict[str, ColumnElement[Any] | QueryableAttribute[Any]]:
-    """The columns of a new case, by name: the sent values, and what ``category`` (the row
-    of ``case_category``) gives."""
-    reported_at = _param("reported_at", DateTime(timezone=True))
-    lon, lat = _param("lon", _FLOAT), _param("lat", _FLOAT)
-    return {
-        "external_id": _param("external_id", _TEXT),
-        "category_code": category.code,
-        "description": _param("description", _TEXT),
-        "source": _param("source", _TEXT),
-        "address": _param("address", _TEXT),
-        "reported_at": reported_at,
-        "reported_by": _param("reported_by", _TEXT),
-        # The limit in force now, read in the same statement: a change made a moment ago
-        # (set_deadline_hours, in any process) applies at once.
-        "deadline": reported_at + category.deadline_hours * literal(dt.timedelta(hours=1)),
-        "geom": case(
-            (lon.is_(None), null()), else_=func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
-        ),
-        "raw_x": _param("raw_x", _FLOAT),
-        "raw_y": _param("raw_y", _FLOAT),
-        "raw_crs": _param("raw_crs", _TEXT),
-        "cell_id": _param("cell_id", Integer()),
-        "community_code": _param("community_code", String()),
-        "street_code": _param("street_code", String()),
-        "located_by": _param("located_by", _TEXT),
-        "location_flag": _param("location_flag", _TEXT),
-        "building_id": _param("building_id", BigInteger()),
-        "match_score": _param("match_score", _FLOAT),
-    }
-
-
-def _insert_statement(*, checked_layout: bool, durable: bool) -> Select[Any]:
-    """One statement that files a case and answers what only the database knows of it.
-
-    That is the id, the step, the deadline and the category's name; the rest of the
-    case dict is what was sent (:func:`_new_case`): answering every column would cost
-    more than the insert itself (the driver and SQLAlchemy describe each column).
-
-    Nothing is inserted (and no row answered) when the category does not exist, when
-    another case has the ``external_id`` (``ON CONFLICT DO NOTHING``: no error, so the
-    caller's transaction goes on), or, with ``checked_layout``, when a layout newer than
-    ``:layout_version`` has been published since the case was placed. The audit row
-    (:mod:`gridgis.audit`) is inserted by the same statement, for the case it inserted
-    (none when it inserted none). Not ``durable``:
-    the statement turns ``synchronous_commit`` off for its transaction (in autocommit,
-    for itself alone).
-    """
-    category = aliased(CaseCategory, name="k")
-    values = _case_values(category)
-    chosen = select(*values.values()).where(category.code == bindparam("category_code"))
-    if checked_layout:
-        chosen = chosen.where(_layout_version() == _param("layout_version", BigInteger()))
-    if not durable:
-        chosen = chosen.where(func.set_config("synchronous_commit", "off", True) == "off")
-    filed = (
-        pg_insert(Case)
-        .from_select(list(values), chosen)
-        .on_conflict_do_nothing(index_elements=[Case.external_id])
-        .returning(Case.id, Case.category_code, Case.step, Case.deadline, Case.street_code)
-        .cte("c")
-    )
-    # The audit row, in the same statement: written if and only if the case is.
-    audited = insert(AuditLog).from_select(
-        ["actor", "action", "object_type", "object_id", "street_code", "summary", "request_id"],
-        select(
-            _param("audit_actor", _TEXT),
-            literal("create"),
-            literal("case"),
-            cast(filed.c.id, _TEXT),
-            filed.c.street_code,
-            cast(_param("audit_summary", _TEXT), JSONB),
-            _param("audit_request", _TEXT),
-        ),
-    )
-    return (
-        select(
-            filed.c.id,
-            filed.c.step,
-            filed.c.deadline,
-            CaseCategory.name_zh.label("category_name"),
-        )
-        .join_from(filed, CaseCategory, CaseCategory.code == filed.c.category_code)
-        .add_cte(audited.cte("a"))
-    )
-
-
-_INSERTS = {
-    (checked, durable): _insert_statement(checked_layout=checked, durable=durable)
-    for checked in (False, True)
-    for durable in (False, True)
-}
-_WHY_NOT_FILED = select(
-    _layout_version().label("version"),
-    exists().where(CaseCategory.code == bindparam("category_code")).label("known"),
-    select(Case.id)
-    .where(Case.external_id == bindparam("external_id"))
-    .scalar_subquery()
-    .label("existing"),
-    select(Case.street_code)
-    .where(Case.external_id == bindparam("external_id"))
-    .scalar_subquery()
-    .label("existing_street"),
-)
 _BUILDING = (
     select(
         Building.id,
@@ -413,77 +280,6 @@ def _filing(bind: Engine | Connection, *, autocommit: bool) -> Iterator[Connecti
             yield conn
 
 
-class _Inserted(NamedTuple):
-    """What the insert answers (see :func:`_insert_statement`)."""
-
-    id: int
-    step: str
-    deadline: dt.datetime
-    category_name: str
-
-
-def _insert(
-    conn: Connection, key: tuple[bool, bool], values: dict[str, Any], *, direct: bool
-) -> _Inserted | None:
-    """Run the insert ``_INSERTS[key]``; ``None`` when it stored nothing.
-
-    ``direct``: the connection is this module's own, in autocommit, so the statement can
-    go straight to the driver, past SQLAlchemy's execution context and result objects
-    (about 0.1 ms of the 1 ms a case costs in all; psycopg still prepares it after
-    its fifth use on a connection).
-    """
-    values["audit_summary"] = json.dumps(
-        audit.summary(None, {k: values.get(k) for k in _AUDITED}), ensure_ascii=False
-    )
-    if not direct:
-        row = conn.execute(_INSERTS[key], values).one_or_none()
-        return None if row is None else _Inserted(*row)
-    statement = _DRIVER_SQL.get(key)
-    if statement is None:
-        statement = _DRIVER_SQL[key] = _driver_statement(_INSERTS[key], conn.dialect)
-    driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
-    try:
-        found = driver.execute(statement.sql, statement.constants | values).fetchone()
-    except psycopg.IntegrityError as exc:
-        raise _translate(exc, "filing the case") from exc
-    return None if found is None else _Inserted(*found)
-
-
-_AUDITED = (
-    "external_id",
-    "category_code",
-    "source",
-    "reported_at",
-    "cell_code",
-    "community_code",
-    "street_code",
-    "located_by",
-    "location_flag",
-)
-"""The fields of a new case its audit row keeps: where and what kind, not what people
-wrote (description, address, reporter), which stays in the case alone."""
-
-
-class _DriverStatement(NamedTuple):
-    """A statement as the driver takes it: SQL with ``%(name)s`` parameters, and the values of
-    those SQLAlchemy named itself (the constants of the expression: ``'create'``, the SRID...)."""
-
-    sql: str
-    constants: dict[str, Any]
-
-
-def _driver_statement(statement: Select[Any], dialect: Dialect) -> _DriverStatement:
-    compiled = statement.compile(dialect=dialect)
-    # The named parameters (bindparam(name), no value) are the caller's; the others are the
-    # expression's constants, which SQLAlchemy sends as parameters too.
-    constants = {name: value for name, value in compiled.params.items() if value is not None}
-    return _DriverStatement(compiled.string, constants)
-
-
-_DRIVER_SQL: dict[tuple[bool, bool], _DriverStatement] = {}
-"""The inserts as the driver takes them, made on first use."""
-
-
 def _file_cached(
     conn: Connection,
     cache: IntakeCache,
@@ -493,6 +289,8 @@ def _file_cached(
     *,
     durable: bool,
     direct: bool,
+    photos: FiledPhotos | None = None,
+    check: Check | None = None,
 ) -> _Inserted | None:
     """Insert the case placed in ``cache``'s cells; ``None`` when refused (see the caller).
 
@@ -505,7 +303,7 @@ def _file_cached(
     for _ in range(_MAX_LAYOUT_RETRIES):
         layout = cache._current(conn, replaced=replaced)
         values |= _place(conn, layout.locator, **where) | {"layout_version": layout.version}
-        row = _insert(conn, (True, durable), values, direct=direct)
+        row = _insert(conn, (True, durable), values, direct=direct, photos=photos, check=check)
         if row is not None:
             return row
         why = conn.execute(_WHY_NOT_FILED, values).one()
@@ -513,7 +311,7 @@ def _file_cached(
             return None  # refused for another reason
         replaced = layout
     values |= _place(conn, None, **where)
-    return _insert(conn, (False, durable), values, direct=direct)
+    return _insert(conn, (False, durable), values, direct=direct, photos=photos, check=check)
 
 
 def create_case(
@@ -534,6 +332,9 @@ def create_case(
     cache: IntakeCache | None = None,
     durable: bool = True,
     actor: str,
+    photos: Sequence[Photo] = (),
+    store: PhotoStore | None = None,
+    check: Check | None = None,
 ) -> dict[str, Any]:
     """File a new case: locate it, give it its deadline, store it at step 'reported'.
 
@@ -596,11 +397,21 @@ def create_case(
     actor:
         Who files the case into gridgis (the signed-in user or the API token's user;
         ``cli:<login>``), recorded in the audit trail; ``reported_by`` is who reported it.
+    photos, store:
+        Photos filed with the case (from :func:`gridgis.cases.photos.prepare_photos`),
+        and the store their bytes go to: stored, with an audit row each, by the case's own
+        statement (:mod:`gridgis.cases.filed_photos`); when the case is not stored, neither
+        are they. Only with an engine (``connection``), which commits them at once.
+    check:
+        Called with the placed case's fields (``street_code``, ``location_flag``...)
+        before it is stored; what it raises refuses the case, and nothing is stored (a web
+        user filing only in its own area).
 
     Returns
     -------
     dict
-        The stored case, as :func:`get_case` returns it.
+        The stored case, as :func:`get_case` returns it; with ``photos``, also
+        ``photo_ids``, the new photos' ids in order.
 
     Raises
     ------
@@ -650,6 +461,13 @@ def create_case(
         cache = None
     if not isinstance(durable, bool):
         raise InputError(f"`durable` was {durable!r} but is expected to be True or False")
+    filed = None
+    if photos:
+        if store is None or isinstance(connection, Connection):
+            raise InputError(
+                "`photos` are filed with an engine and a `store`, not in a transaction"
+            )
+        filed = FiledPhotos(photos, store, actor=actor.strip())
     values: dict[str, Any] = {
         "external_id": external_id,
         "description": description,
@@ -663,38 +481,64 @@ def create_case(
     }
     where: dict[str, Any] = {"lon": lon, "lat": lat, "crs": crs, "address": address, "book": book}
     direct = cache is not None and not isinstance(connection, Connection)
-    with _filing(connection, autocommit=direct) as conn:
-        try:
-            if cache is None:
-                values["category_code"] = load_categories(conn).resolve(category)
-                values |= _place(conn, IndexLocator(index) if index is not None else None, **where)
-                row = _insert(conn, (False, durable), values, direct=direct)
-            else:
-                row = _file_cached(
-                    conn, cache, category, values, where, durable=durable, direct=direct
-                )
-        except IntegrityError as exc:
-            if cache is not None:  # e.g. a cell deleted under the cache (not via gridgis)
-                cache.clear()
-            raise _translate(exc, "filing the case") from exc
-        if row is None:
-            why = conn.execute(_WHY_NOT_FILED, values).one()
-            if not why.known:
-                if cache is not None:
-                    cache.clear()
-                raise load_categories(conn).unknown(category)
-            if why.existing is not None:
-                raise DuplicateCaseError(
-                    f"`external_id` was {external_id!r} but case {why.existing} already has it; "
-                    "a case is filed only once",
-                    case_id=why.existing,
-                    street_code=why.existing_street,
-                )
-            raise ConflictError(
-                "filing the case was refused: nothing was stored, and what stood in the way "
-                "(a category, an external_id, a newer layout) changed meanwhile; try again"
-            )
-        return _new_case(row, values)
+    try:
+        with _filing(connection, autocommit=direct) as conn:
+            row = _file(conn, cache, category, values, where, index, durable, direct, filed, check)
+            if row is None:
+                _refused(conn, cache, category, values)
+    except BaseException:
+        if filed is not None:
+            filed.discard()
+        raise
+    case = _new_case(row, values)
+    if filed is not None:
+        case["photo_ids"] = list(row.photo_ids or ())
+    return case
+
+
+def _file(
+    conn: Connection,
+    cache: IntakeCache | None,
+    category: str,
+    values: dict[str, Any],
+    where: dict[str, Any],
+    index: CellIndex | None,
+    durable: bool,
+    direct: bool,
+    filed: FiledPhotos | None,
+    check: Check | None,
+) -> _Inserted | None:
+    try:
+        if cache is None:
+            values["category_code"] = load_categories(conn).resolve(category)
+            values |= _place(conn, IndexLocator(index) if index is not None else None, **where)
+            return _insert(conn, (False, durable), values, direct=direct, photos=filed, check=check)
+        return _file_cached(
+            conn, cache, category, values, where,
+            durable=durable, direct=direct, photos=filed, check=check,
+        )  # fmt: skip
+    except IntegrityError as exc:
+        if cache is not None:  # e.g. a cell deleted under the cache (not via gridgis)
+            cache.clear()
+        raise _translate(exc, "filing the case") from exc
+
+
+def _refused(
+    conn: Connection, cache: IntakeCache | None, category: str, values: dict[str, Any]
+) -> NoReturn:
+    """Raise why the insert stored nothing."""
+    external_id = values["external_id"]
+    why = conn.execute(_WHY_NOT_FILED, values).one()
+    if not why.known:
+        if cache is not None:
+            cache.clear()
+        raise load_categories(conn).unknown(category)
+    if why.existing is not None:
+        raise duplicate(why, external_id)
+    raise ConflictError(
+        "filing the case was refused: nothing was stored, and what stood in the way "
+        "(a category, an external_id, a newer layout) changed meanwhile; try again"
+    )
 
 
 def _new_case(row: _Inserted, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,10 +7,12 @@ kept in the photo store, or a **link** (Open311's ``media_url``), only its URL.
 What an upload goes through (:func:`prepare_photos`), before anything is stored:
 
 - its **kind** is read from its first bytes, never from its name or the type the
-  client claims: JPEG or PNG. HEIC (the default of iPhones) is refused with the
-  advice to choose 兼容性最佳 in the camera's settings: Pillow cannot read it
-  without pillow-heif, which gridgis does not depend on; browsers mostly send
-  JPEG anyway;
+  client claims: JPEG, PNG or HEIC/HEIF (the default of iPhones). A HEIC photo is
+  decoded with pillow-heif (its size read from its header first, so a bomb is
+  refused before decoding; its rotation applied) and stored as a JPEG, which every
+  browser shows: its metadata (EXIF with GPS, XMP) is not carried over, and the
+  JPEG then goes through the JPEG checks below. Without pillow-heif installed, HEIC
+  is refused with the advice to choose 兼容性最佳 in the camera's settings;
 - its **size**: at most ``GRIDGIS_PHOTO_MAX_BYTES`` bytes, at most
   ``GRIDGIS_PHOTO_MAX_COUNT`` photos at once;
 - its **pixels**: width and height are read from the header and a photo over
@@ -296,6 +298,27 @@ def _strip_png(data: bytes, orientation: int) -> tuple[bytes, int, int]:
     return b"".join(out), size[0], size[1]
 
 
+def _from_heif(data: bytes, *, max_pixels: int) -> bytes:
+    """A HEIC/HEIF photo as a JPEG (quality 90, turned upright, no metadata)."""
+    try:
+        import pillow_heif
+    except ImportError:  # an installation without it: the advice to send JPEG
+        raise _Refused("heic") from None
+    try:
+        heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
+        width, height = heif.size  # from the header: nothing decoded yet
+        if width * height > max_pixels:
+            raise _Refused("too_many_pixels", width=width, height=height, limit=max_pixels)
+        image = heif.to_pillow()  # decoded, its rotation and mirroring applied
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90)  # no exif=: GPS and the camera stay behind
+    except (OSError, RuntimeError, SyntaxError, ValueError) as exc:  # libheif's refusals
+        raise _Refused("damaged", detail=str(exc) or type(exc).__name__) from None
+    return out.getvalue()
+
+
 def _start(data: bytes) -> str:
     return data[:8].hex(" ") or "none"
 
@@ -306,7 +329,8 @@ def _prepare(name: str, data: bytes, *, max_bytes: int, max_pixels: int) -> Phot
     if len(data) > max_bytes:
         raise _Refused("too_large", bytes=len(data), limit=max_bytes)
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
-        raise _Refused("heic")
+        converted = _from_heif(data, max_pixels=max_pixels)
+        return _prepare(name, converted, max_bytes=len(converted), max_pixels=max_pixels)
     if data.startswith(b"\xff\xd8\xff"):
         fmt, strip = "JPEG", _strip_jpeg
     elif data.startswith(_PNG_SIGNATURE):
@@ -367,12 +391,13 @@ def prepare_photos(
     >>> heic = b"\\x00\\x00\\x00\\x18ftypheic" + bytes(16)  # how an iPhone's HEIC starts
     >>> prepare_photos([("a.heic", heic)])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    gridgis.cases.photos.PhotoError: photo 1 ('a.heic') is HEIC/HEIF, which this server ...
+    gridgis.cases.photos.PhotoError: photo 1 ('a.heic') is not a readable image: ...
     """
-    settings = config.settings()
-    max_bytes = settings.photo_max_bytes if max_bytes is None else max_bytes
-    max_count = settings.photo_max_count if max_count is None else max_count
-    max_pixels = settings.photo_max_pixels if max_pixels is None else max_pixels
+    if max_bytes is None or max_count is None or max_pixels is None:
+        settings = config.settings()  # only when needed: it reads the environment
+        max_bytes = settings.photo_max_bytes if max_bytes is None else max_bytes
+        max_count = settings.photo_max_count if max_count is None else max_count
+        max_pixels = settings.photo_max_pixels if max_pixels is None else max_pixels
     if len(files) > max_count:
         raise PhotoError(
             [PhotoProblem(0, "", "too_many", {"count": len(files), "limit": max_count})]
@@ -486,8 +511,8 @@ class FileStore:
 def photo_store(directory: Path | str | None = None) -> PhotoStore:
     """The configured store: ``GRIDGIS_PHOTO_STORE`` (``file``) in ``directory``, else
     ``GRIDGIS_PHOTO_DIR``, else ``GRIDGIS_HOME/photos``."""
-    settings = config.settings()
     if directory is None:
+        settings = config.settings()
         directory = settings.photo_dir or settings.home / "photos"
     return FileStore(Path(directory))
 

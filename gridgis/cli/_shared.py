@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -92,6 +93,34 @@ def row_bar(label: str) -> Callable[[int, int], None] | None:
     return progress
 
 
+@contextmanager
+def phase_progress() -> Iterator[Callable[[str], None]]:
+    """A ``progress(message)`` callback for a library that says its phases (the importers).
+
+    On a terminal, each phase is a bar on stderr labelled with what the library said, filled
+    when the next phase starts (or the work ends), with the time it took; elsewhere (a
+    script's log) the phase lines of :func:`echo_progress`.
+    """
+    if not sys.stderr.isatty():
+        yield echo_progress
+        return
+    bars = PhaseBars()
+    current: list[str] = []
+
+    def progress(message: str) -> None:
+        if current:
+            bars(current[0], 1, 1)
+        current[:] = [message]
+        bars(message, 0, 1)
+
+    try:
+        yield progress
+        if current:
+            bars(current[0], 1, 1)
+    finally:
+        bars.finish()
+
+
 def echo_progress(message: str) -> None:
     """Print a library's progress message on stderr as ``... message``."""
     click.echo(f"... {message}", err=True)
@@ -170,7 +199,8 @@ def run_register(
     target = report_path or default_report_path(file)
     if not target.parent.is_dir():
         raise click.UsageError(f"cannot write the report to {target}: no folder {target.parent}")
-    report = importer(get_engine(), file, progress=echo_progress, actor=actor(), **options)
+    with phase_progress() as progress:
+        report = importer(get_engine(), file, progress=progress, actor=actor(), **options)
     echo_lines(report.lines())
     written = report.write_csv(target)
     click.echo(f"report: {written} (one line per {report.numbering})")

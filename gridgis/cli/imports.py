@@ -11,8 +11,8 @@ import click
 from gridgis.cli._shared import (
     actor,
     echo_lines,
-    echo_progress,
     friendly,
+    phase_progress,
     read_with_crs,
     with_options,
 )
@@ -201,13 +201,8 @@ def _run_intake(
     target = report_path or default_report_path(file)
     if not target.parent.is_dir():
         raise click.UsageError(f"cannot write the report to {target}: no folder {target.parent}")
-    report = importer(
-        get_engine(),
-        file,
-        progress=echo_progress,
-        actor=actor(),
-        **options,
-    )
+    with phase_progress() as progress:
+        report = importer(get_engine(), file, progress=progress, actor=actor(), **options)
     echo_lines(report.lines())
     written = report.write_csv(target)
     click.echo(f"report: {written} (one line per {report.numbering})")

@@ -1,4 +1,5 @@
-"""`gridgis jobs worker`: work the background jobs (long exports) outside the web app."""
+"""`gridgis jobs worker`: work the background jobs (long exports, the import page's
+imports) outside the web app."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from gridgis.cli._shared import friendly
 
 @click.group("jobs")
 def jobs_group() -> None:
-    """Background jobs: the long exports the web app queues in the database."""
+    """Background jobs: the long exports and imports the web app queues in the database."""
 
 
 @jobs_group.command("worker")

@@ -28,6 +28,12 @@ class ImportStatus(Answer):
         description="`dry_run`: checked, then rolled back; `import`: the confirmed import."
     )
     state: Literal["running", "done", "failed"] = Field(description="How the stage stands.")
+    queued: bool = Field(
+        default=False, description="The stage waits on the job queue for a runner to take it."
+    )
+    phases: int | None = Field(
+        default=None, description="The phases the running stage has gone through so far."
+    )
     message: str | None = Field(description="What the running stage is doing now.")
     error: str | None = Field(description="Why the stage failed (nothing was imported).")
     counts: dict[str, int] | None = Field(

@@ -64,13 +64,14 @@ new cases be answered before they reach the disk.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, url_for
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from gridgis import cases, config
 from gridgis.access import CASE_ROLES, Policy
@@ -260,14 +261,14 @@ def file_case(
     ``fields`` are the case's (``category``, ``lon``, ``lat``, ``address``...);
     ``actor`` is who files it for the audit trail (default: the signed-in user);
     the app's intake cache, address book and durability setting are added.
-    For a street office the case is located and stored in one transaction that
-    is rolled back, and answered 403, unless the case falls in its street: a
-    case in another street, or placed in no cell at all, is not stored. An
+    For a street office the case is located and, unless it falls in its street, answered
+    403 before it is stored: a case in another street, or placed in no cell at all, is not
+    stored. An
     ``external_id`` already taken is answered 409 naming the case that has it
     only when the user may see that case; otherwise the answer says nothing of it.
-    ``photos`` (checked by :func:`uploaded_photos`) are stored with the case, in its
-    transaction: when the case is not stored, neither are they; so is ``link``, a photo's
-    URL (Open311's ``media_url``).
+    ``photos`` (checked by :func:`uploaded_photos`) are stored with the case, by the one
+    statement that stores it: when the case is not stored, neither are they; ``link``, a
+    photo's URL (Open311's ``media_url``), in the case's transaction.
 
     Examples
     --------
@@ -293,22 +294,22 @@ def file_case(
         "actor": actor or signed_in_name(),  # who files it, for the audit trail
     }
     rules = policy()
-    if rules.street is None and not photos and link is None:
-        return cases.create_case(get_engine(), **fields, **options)
-    store = photo_store()
-    written: list[str] = []
-    try:
-        with get_engine().begin() as conn:  # an abort below rolls the case back
-            case = _file_in(conn, rules, fields, options)
-            _add_photos(conn, case, photos, store=store, written=written, actor=options["actor"])
-            if link is not None:
-                photo_id = photo_lib.add_link(
-                    conn, case["id"], link, actor=options["actor"], street_code=case["street_code"]
-                )
-                case["photos"] = [photo_links(case["id"], photo_id, link)]
-    except BaseException:
-        photo_lib.discard(store, written)
-        raise
+    if rules.street is not None:
+        options["check"] = functools.partial(_may_file, rules)
+    if link is None:
+        if photos:
+            options |= {"photos": photos, "store": photo_store()}
+        case = _file_in(get_engine(), rules, fields, options)
+        ids = case.pop("photo_ids", None)
+        if ids:
+            case["photos"] = [photo_links(case["id"], i) for i in ids]
+        return case
+    with get_engine().begin() as conn:  # an abort below rolls the case back
+        case = _file_in(conn, rules, fields, options)
+        photo_id = photo_lib.add_link(
+            conn, case["id"], link, actor=options["actor"], street_code=case["street_code"]
+        )
+        case["photos"] = [photo_links(case["id"], photo_id, link)]
     return case
 
 
@@ -337,11 +338,11 @@ def _add_photos(
 
 
 def _file_in(
-    conn: Connection, rules: Policy, fields: dict[str, Any], options: dict[str, Any]
+    bind: Engine | Connection, rules: Policy, fields: dict[str, Any], options: dict[str, Any]
 ) -> dict[str, Any]:
-    """File the case on ``conn``; for a street office, only in its street."""
+    """File the case on ``bind``; a duplicate ``external_id`` named only to who may see it."""
     try:
-        case = cases.create_case(conn, **fields, **options)
+        return cases.create_case(bind, **fields, **options)
     except DuplicateCaseError as exc:
         if rules.may_see(exc.street_code):
             raise
@@ -349,6 +350,10 @@ def _file_in(
             f"`external_id` was {fields.get('external_id')!r} but that external id is "
             "already taken; a case is filed only once, and nothing was stored"
         ) from None
+
+
+def _may_file(rules: Policy, case: Mapping[str, Any]) -> None:
+    """Refuse (403) a case placed outside what the user may file in (before it is stored)."""
     if not rules.may_file(case["street_code"]):
         where = (
             f"in street {case['street_code']}"
@@ -359,7 +364,6 @@ def _file_in(
             f"the case falls {where} but user {signed_in_name()!r} may file cases only "
             f"in street {rules.street}; nothing was stored"
         )
-    return case
 
 
 @endpoint(
@@ -392,8 +396,8 @@ def create_case(*, body: NewCase) -> tuple[Response, int, dict[str, str]]:
     """File a case by point or by address; it is routed to its cell.
 
     As JSON, or as `multipart/form-data`: the same fields as form fields (text) and up to
-    9 photos (`GRIDGIS_PHOTO_MAX_COUNT`) in the repeatable file field `photos` (JPEG or
-    PNG, read by their bytes; HEIC is refused). A bad photo refuses the whole request
+    9 photos (`GRIDGIS_PHOTO_MAX_COUNT`) in the repeatable file field `photos` (JPEG, PNG
+    or HEIC, read by their bytes; HEIC is stored as JPEG). A bad photo refuses the whole request
     (400 naming each photo by position and name, with the reason), and nothing is stored."""
     photos = uploaded_photos()
     fields = {key: value for key, value in body if value is not None}

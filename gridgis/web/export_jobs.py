@@ -51,7 +51,7 @@ from gridgis.web.export_api import (
 )
 from gridgis.web.i18n import gettext
 
-__all__ = ["bp", "ensure_runner", "jobs_folder"]
+__all__ = ["bp", "ensure_runner", "jobs_folder", "stop_runners"]
 
 bp = Blueprint("export_jobs", __name__, url_prefix="/api")
 
@@ -89,6 +89,16 @@ def ensure_runner() -> None:
             idle_seconds=IDLE_SECONDS,
             isolated=bool(current_app.config.get("JOBS_ISOLATED", True)),
         ).start()
+
+
+def stop_runners(timeout: float | None = None) -> None:
+    """Stop this process's runners (each once its current job ends): for tests, and for a
+    process that drops its database."""
+    with _RUNNERS_LOCK:
+        runners = list(_RUNNERS.values())
+        _RUNNERS.clear()
+    for runner in runners:
+        runner.stop(timeout)
 
 
 def _job(job_id: int) -> jobs.Job:

@@ -9,9 +9,9 @@ carries the session's CSRF token)
     kind's options (CRS, encoding, sheet, layer, estimated households, the
     columns of its fields).
 ``POST /import/``
-    Stage the upload (:mod:`gridgis.web.import_jobs`), start its dry run in
-    the background and go to its page (303); a problem with the form or the
-    file shows the form again with the error (400), nothing kept.
+    Stage the upload (:mod:`gridgis.registers.staging`), queue its dry run on the
+    job queue (:mod:`gridgis.jobs`, as exports) and go to its page (303); a problem
+    with the form or the file shows the form again with the error (400), nothing kept.
 ``GET /import/templates/<kind>.xlsx``
     The Excel template of a kind the user is offered (as ``gridgis template
     KIND`` writes it: Chinese headers, an example row, a help sheet, drop-down
@@ -53,18 +53,19 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from gridgis import config
+from gridgis import config, jobs
 from gridgis.crs import CRS_CHOICES
 from gridgis.errors import SHOWN, GridGISError, InputError, NotFoundError
+from gridgis.registers import staging as import_jobs
 from gridgis.registers.catalogue import ImportKind, import_kind, kinds
 from gridgis.registers.reasons import say
 from gridgis.registers.templates import TEMPLATES, write_template
 from gridgis.schemas.imports import ImportStatus
-from gridgis.web import import_jobs
 from gridgis.web.auth import current_user, policy, roles_required
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.error_words import error_text
+from gridgis.web.export_jobs import ensure_runner
 from gridgis.web.i18n import get_language, gettext
 
 __all__ = ["api_bp", "bp", "staging_root"]
@@ -208,12 +209,25 @@ def upload() -> BaseResponse | tuple[str, int]:
         return _render_form(
             error=error_text(str(exc)), status=400 if exc.status < 500 else exc.status
         )
-    import_jobs.start(job, get_engine())
+    import_jobs.queue(job, get_engine())
+    ensure_runner()
     return redirect(url_for("imports.job_page", job_id=job.id), code=303)
 
 
-def _page_config(job: import_jobs.Job) -> dict[str, Any]:
-    shapes = job.shapes() if job.state["state"] == "done" else None
+def _state(job: import_jobs.Job) -> dict[str, Any]:
+    """The job's state with its queued stage's (:func:`gridgis.registers.staging.current`),
+    its error in the user's language; a running stage's runner is started if none runs."""
+    state = import_jobs.current(job, get_engine())
+    if state["state"] == "running":
+        ensure_runner()
+    if state.get("error"):
+        error = str(state["error"])
+        state["error"] = gettext(error) if error in jobs.PHRASES else error_text(error)
+    return state
+
+
+def _page_config(job: import_jobs.Job, state: dict[str, Any]) -> dict[str, Any]:
+    shapes = job.shapes() if state["state"] == "done" else None
     if shapes is not None:
         language = get_language()
         for feature in shapes.get("features", []):
@@ -221,8 +235,8 @@ def _page_config(job: import_jobs.Job) -> dict[str, Any]:
             properties["reason"] = say(properties.get("reason"), language)
     return {
         "status_url": url_for("imports_api.status", job_id=job.id),
-        "state": job.state["state"],
-        "stage": job.state["stage"],
+        "state": state["state"],
+        "stage": state["stage"],
         "shapes": shapes,
     }
 
@@ -238,16 +252,14 @@ def _in_language(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def job_page(job_id: str) -> str:
     """The import's progress, then its report."""
     job = _job(job_id)
-    state = job.state
-    if state.get("error"):
-        state = state | {"error": error_text(str(state["error"]))}
+    state = _state(job)
     return render_template(
         "import_job.html",
         job=state,
         kind_label=import_kind(state["kind"]).label(get_language()),
         rows=_in_language(job.rows()) if state["state"] == "done" else [],
         shown=SHOWN,
-        page_config=_page_config(job),
+        page_config=_page_config(job, state),
     )
 
 
@@ -257,6 +269,7 @@ def confirm(job_id: str) -> BaseResponse:
     """Run the import itself, with the dry run's file and options."""
     job = _job(job_id)
     import_jobs.confirm(job, get_engine())
+    ensure_runner()
     return redirect(url_for("imports.job_page", job_id=job.id), code=303)
 
 
@@ -265,7 +278,7 @@ def confirm(job_id: str) -> BaseResponse:
 def cancel(job_id: str) -> BaseResponse:
     """Throw the staged file and its report away."""
     job = _job(job_id)
-    import_jobs.cancel(job)
+    import_jobs.cancel(job, get_engine())
     flash(gettext("已取消导入，上传的文件已删除。"), "info")
     return redirect(url_for("imports.index"), code=303)
 
@@ -306,14 +319,16 @@ def status(job_id: str) -> BaseResponse:
     or failed, what it is doing now, and the counts of each outcome once done.
     Only its uploader (and administrators) see it; to others it does not exist.
     """
-    state = _job(job_id).state
+    state = _state(_job(job_id))
     answer = ImportStatus(
         id=state["id"],
         kind=state["kind"],
         stage=state["stage"],
         state=state["state"],
+        queued=bool(state.get("queued")),
+        phases=state.get("phases"),
         message=state.get("message"),
-        error=error_text(str(state["error"])) if state.get("error") else None,
+        error=state.get("error"),
         counts=state.get("counts"),
         page=url_for("imports.job_page", job_id=job_id),
     )

@@ -23,6 +23,30 @@ about 1.5 ms for a 230 KB body, checking and stripping the photo 0.6 ms; the res
 receiving the body, writing the file, and the photo's row and audit row (postgres
 +0.5 ms). Thumbnails are made on first request, not at upload.
 
+2026-12-07, the same 2 shared cores, far busier (load average 6-10: other people's test
+runs took 1.05-1.5 cores throughout, so the rates say little; compare the CPU per case,
+and photo against JSON within one run). Before: ``main`` at 7f9e261; after: filing with
+photos in one statement (:mod:`gridgis.cases.filed_photos`). ``--runs 1`` / ``--runs 2``:
+
+=====================================  =======  ==============================================
+                                       cases/s  CPU per case (gunicorn / postgres / all)
+=====================================  =======  ==============================================
+before, JSON, no photo (other 0.44)        296  2.44 / 2.65 / 5.23 ms  (382/s on 2 idle cores)
+before, multipart, one photo (0.58)        159  6.16 / 2.28 / 8.69 ms  (230/s on 2 idle cores)
+after, JSON, no photo (other 1.27)         134  3.28 / 1.76 / 5.29 ms  (378/s on 2 idle cores)
+after, multipart, one photo (1.29)          98  5.34 / 1.53 / 7.14 ms  (280/s on 2 idle cores)
+=====================================  =======  ==============================================
+
+A photo cost 3.5 ms of CPU more than a JSON case before, 1.9 ms after; in PostgreSQL it
+costs no more than the case alone (one statement instead of begin, case, photo, audit
+row, commit). Target NOT met: at most ~280/s with the 2 cores to itself, and far less
+here while they are shared. Profiles (py-spy ``--gil`` on the workers) of what is left of
+the photo's own cost: Werkzeug's multipart parser 0.5-0.8 ms (0.3 of it compiling the
+boundary's regex when the boundary is new, as a browser's always is), the checks 0.35 ms
+(two passes over the JPEG's segments and Pillow's header read), the file write 0.15 ms, the
+id's round trip; the rest of a request (authentication by token 10-15 %, the likely
+duplicates' query 10 %, Flask) is the JSON case's too.
+
 Usage::
 
     python scripts/bench/photo_filing.py             # 1 run of 10 s each way

@@ -45,6 +45,7 @@
   /* A running stage: poll its state, show its progress, reload when it ends. */
   function poll(config) {
     var messageEl = document.getElementById("import-message");
+    var phasesEl = document.getElementById("import-phases");
     function check() {
       gridgis.kit
         .getJson(config.status_url)
@@ -54,7 +55,10 @@
             return;
           }
           if (messageEl) {
-            messageEl.textContent = status.message || "";
+            messageEl.textContent = status.queued ? t("排队等待中…") : status.message || "";
+          }
+          if (phasesEl) {
+            phasesEl.textContent = status.phases ? t("第 {n} 步", { n: status.phases }) : "";
           }
           window.setTimeout(check, 700);
         })

@@ -1,4 +1,4 @@
-"""Imports of the web import page: the staged upload, the background run, its state on disk.
+"""Imports of the web import page: the staged upload, its runs on the job queue, its report.
 
 An upload is kept in a private staging folder under the data home
 (``GRIDGIS_HOME/imports/<job>/``, mode 700), never shown to the user: the
@@ -10,11 +10,16 @@ error), and after a run the per-row ``report.csv``, the rows to list
 
 A job runs twice: a dry run (``stage`` ``dry_run``: everything checked, then
 rolled back) started with the upload, and, when the user confirms, the import
-itself (``import``) with the same file and options. Each runs in a thread of
-the process that received the request; its state is on disk, so any server
-process can answer the page and the status route. The uploaded file is
-removed when the import has run or the job is cancelled, and a whole job
-folder when it is older than ``GRIDGIS_IMPORT_STAGING_HOURS``.
+itself (``import``) with the same file and options. Each stage is a job of kind
+``import`` on the PostgreSQL queue that exports use (:mod:`gridgis.jobs`:
+:func:`queue`, worked by a web process's runner in a child process of its own, or
+by ``gridgis jobs worker``), so a long import never holds a web process; the
+queue's row says whether the stage is queued, running (with the phase it is in),
+done or failed (also when the process running it died), and ``state.json`` holds
+the report. Each stage is one transaction (the importer's): a dry run is rolled
+back, an import commits whole or not at all. The uploaded file is removed when the
+import has run or the job is cancelled, and a whole job folder when it is older
+than ``GRIDGIS_IMPORT_STAGING_HOURS``.
 
 Messages shown to the user never hold the staging folder's path.
 """
@@ -38,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
+from sqlalchemy import Engine
 
 from gridgis.errors import ConflictError, GridGISError, InputError, NotFoundError
 from gridgis.registers.catalogue import import_kind
@@ -50,7 +56,11 @@ __all__ = [
     "cancel",
     "confirm",
     "create",
+    "current",
     "load",
+    "load_folder",
+    "queue",
+    "run_stage",
     "sweep",
 ]
 
@@ -131,6 +141,17 @@ def _hide(text: str, folder: Path) -> str:
     return text
 
 
+def load_folder(folder: Path) -> Job:
+    """The job kept in ``folder`` (the job queue's handle on it).
+
+    Raises
+    ------
+    NotFoundError
+        When it was cancelled or removed.
+    """
+    return load(folder.parent, folder.name)
+
+
 def load(root: Path, job_id: str) -> Job:
     """The job ``job_id`` under ``root``.
 
@@ -202,19 +223,63 @@ def _update(job: Job, **changes: Any) -> None:
         _write_json(job.folder / _STATE, job.state)
 
 
-def start(job: Job, engine: Any) -> threading.Thread:
-    """Run the job's current stage in a thread (the dry run, or the confirmed import)."""
-    thread = threading.Thread(
-        target=_run, args=(job, engine), name=f"gridgis-import-{job.id}", daemon=True
+def queue(job: Job, engine: Engine) -> int:
+    """Queue the job's current stage (the dry run, or the confirmed import) on the job queue
+    (:func:`gridgis.jobs.submit`, kind ``import``); the queued job's id, kept in its state."""
+    from gridgis import jobs
+
+    queued = jobs.submit(
+        engine,
+        "import",
+        {"folder": str(job.folder), "stage": job.state["stage"]},
+        owner=job.state["owner"],
+        street=job.state["street"],
     )
-    thread.start()
-    return thread
+    _update(job, queue_id=queued.id, message=None)
+    return queued.id
 
 
-def _run(job: Job, engine: Any) -> None:
+def current(job: Job, engine: Engine) -> dict[str, Any]:
+    """The job's state with its queued stage's: ``queued`` (bool), ``phases`` (the phases
+    run so far) and ``message``; a stage whose queued job failed or was cancelled
+    without writing its end (its process died) is ``failed`` with the queue's reason."""
+    from gridgis import jobs
+
+    state = dict(job.state)
+    queue_id = state.get("queue_id")
+    if state["state"] != "running" or queue_id is None:
+        return state
+    try:
+        queued = jobs.get(engine, int(queue_id))
+    except NotFoundError:  # swept from the queue: it ended long ago
+        return state | {"state": "failed", "error": jobs.IMPORT_DIED, "message": None}
+    if queued.state in ("failed", "cancelled"):
+        error = queued.error if queued.error not in (None, jobs.DIED) else jobs.IMPORT_DIED
+        return state | {"state": "failed", "error": error, "message": None}
+    message = state.get("message") if queued.state == "running" else None
+    return state | {"queued": queued.state == "queued", "phases": queued.done, "message": message}
+
+
+def run_stage(job: Job, engine: Engine, *, progress: Callable[[str], None] | None = None) -> Path:
+    """Run the job's current stage now, keep its report in the job's folder and return the
+    per-row CSV (Chinese reasons); what the importer says goes to ``progress`` too.
+
+    Raises
+    ------
+    GridGISError
+        When the stage failed (its state says why, without the folder's path); the
+        importer changed nothing.
+    """
     state = job.state
     path = job.file
     dry_run = state["stage"] == "dry_run"
+
+    def said(message: str) -> None:
+        shown = _hide(message, job.folder)
+        _update(job, message=shown)
+        if progress is not None:
+            progress(shown)
+
     try:
         if path is None:
             raise NotFoundError("the uploaded file is no longer kept: upload it again")
@@ -224,18 +289,21 @@ def _run(job: Job, engine: Any) -> None:
             options=state["options"],
             street=state["street"],
             dry_run=dry_run,
-            progress=lambda message: _update(job, message=_hide(message, job.folder)),
+            progress=said,
             actor=state["owner"],
         )
         _keep_report(job, report)
     except GridGISError as exc:
         _update(job, state="failed", error=_hide(str(exc), job.folder), message=None)
+        raise
     except Exception:  # unexpected: logged with its trace, the user sees a plain sentence
         logger.exception("import %s (%s) failed", job.id, state["kind"])
         _update(job, state="failed", error="unexpected error; it was logged", message=None)
+        raise
     finally:
         if not dry_run and path is not None:
             shutil.rmtree(job.folder / _FILE_FOLDER, ignore_errors=True)
+    return job.report_csv_in("zh")
 
 
 def _keep_report(job: Job, report: RegisterReport) -> None:
@@ -310,8 +378,8 @@ def _shapes(report: RegisterReport) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def confirm(job: Job, engine: Any) -> threading.Thread:
-    """Start the import itself, once, after a dry run that completed.
+def confirm(job: Job, engine: Engine) -> int:
+    """Queue the import itself, once, after a dry run that completed; the queued job's id.
 
     Raises
     ------
@@ -328,11 +396,12 @@ def confirm(job: Job, engine: Any) -> threading.Thread:
     except FileExistsError:
         raise ConflictError(f"import {job.id} was confirmed already") from None
     _update(job, stage="import", state="running", message=None, counts=None, error=None)
-    return start(job, engine)
+    return queue(job, engine)
 
 
-def cancel(job: Job) -> None:
-    """Remove the job and its file (refused while the import itself runs).
+def cancel(job: Job, engine: Engine | None = None) -> None:
+    """Remove the job and its file (refused while the import itself runs); a queued or
+    running dry run is cancelled on the queue too (with ``engine``).
 
     Raises
     ------
@@ -341,6 +410,12 @@ def cancel(job: Job) -> None:
     """
     if job.state["stage"] == "import" and job.state["state"] == "running":
         raise ConflictError(f"import {job.id} is running; it completes or changes nothing")
+    queue_id = job.state.get("queue_id")
+    if engine is not None and queue_id is not None and job.state["state"] == "running":
+        from gridgis import jobs
+
+        with contextlib.suppress(NotFoundError):
+            jobs.cancel(engine, int(queue_id))
     shutil.rmtree(job.folder, ignore_errors=True)
 
 
