@@ -52,6 +52,7 @@ from gridgis.registers.departments import DEPARTMENT_FIELDS, import_departments
 from gridgis.registers.facilities import FACILITY_FIELDS, import_facilities
 from gridgis.registers.households import import_households
 from gridgis.registers.report import RegisterReport
+from gridgis.registers.roads import ROAD_FIELDS, import_roads
 from gridgis.registers.units import UNIT_FIELDS, import_units
 from gridgis.registers.workers import WORKER_FIELDS, import_workers
 
@@ -286,5 +287,17 @@ register(
         options=frozenset({"encoding", "sheet", "layer"}),
         suffixes=_TABLE,
         required=("id", "name"),
+    )
+)
+register(
+    ImportKind(
+        name="roads",
+        label_zh="道路及铁路、河流、围墙",
+        label_en="Roads, railways, rivers and walls",
+        importer=import_roads,
+        fields=ROAD_FIELDS,
+        options=frozenset({"crs", "encoding", "sheet", "layer"}),
+        suffixes=_VECTOR + _TABLE,
+        required=(),
     )
 )
