@@ -206,6 +206,7 @@ def import_roads(
     deleted: list[str] = []
 
     def body(conn: Connection) -> tuple[RegisterReport, dict[str, object]]:
+        say(progress, f"checking {len(register)} roads")
         outcomes = register.outcomes()
         ids, names, kinds_given = (
             register.texts("id"), register.texts("name"), register.texts("kind")
