@@ -11,6 +11,7 @@ area in m² and a location.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -83,7 +84,9 @@ class PreparedBoundaries:
     ----------
     frame:
         Accepted rows: ``code``, ``name``, ``parent_code``, ``row`` (1-based
-        input row) and a MultiPolygon geometry in EPSG:4326.
+        input row) and a MultiPolygon geometry in EPSG:4326; with the optional
+        fields of :func:`prepare_boundaries` also ``kind``, ``min_households`` and
+        ``max_households`` (communities) or ``flags`` (cells).
     rejected:
         One :class:`~gridgis.errors.Problem` per rejected row and reason.
     repaired:
@@ -139,6 +142,83 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
     return None
 
 
+COMMUNITY_KIND_NAMES: dict[str, str] = {
+    "urban": "urban", "rural": "rural",
+    "社区": "urban", "居委会": "urban", "居民委员会": "urban", "城市社区": "urban",
+    "村": "rural", "村委会": "rural", "村民委员会": "rural", "行政村": "rural", "农村": "rural",
+}  # fmt: skip
+"""A community's kind as files name it, each with its code (``community.kind``)."""
+
+_OPTIONAL_FIELDS = {
+    "kind_field": ("community", "--kind-field"),
+    "min_field": ("community", "--min-field"),
+    "max_field": ("community", "--max-field"),
+    "flags_field": ("cell", "--flags-field"),
+}
+"""The optional fields of :func:`prepare_boundaries`: the level each is for, its option."""
+
+
+def _whole(value: object) -> int | str | None:
+    """A count as read: the number, ``None`` when blank, the text when not a whole number."""
+    text = _clean_text(pd.Series([value], dtype=object)).iloc[0]
+    if pd.isna(text):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return str(text)
+    return int(number) if number.is_integer() else str(text)
+
+
+def _extra_columns(
+    gdf: gpd.GeoDataFrame, level: str, given: dict[str, str | None]
+) -> tuple[dict[str, list[object]], list[list[str]]]:
+    """The optional fields' values per row (``kind``, ``min_households``, ``max_households``,
+    ``flags``) and each row's reasons to reject it."""
+    for option, field_name in given.items():
+        wanted, flag = _OPTIONAL_FIELDS[option]
+        if field_name is not None and level != wanted:
+            raise InputError(f"`{option}` ({flag}) is for {wanted} boundaries, not {level}")
+    n = len(gdf)
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    out: dict[str, list[object]] = {}
+    if (kind_field := given["kind_field"]) is not None:
+        kinds: list[object] = []
+        for i, value in enumerate(_clean_text(_field(gdf, kind_field, "--kind-field"))):
+            present = not pd.isna(value)
+            kind = COMMUNITY_KIND_NAMES.get(str(value).lower()) if present else None
+            if present and kind is None:
+                reasons[i].append(f"kind {value!r} is not urban (社区) or rural (村)")
+            kinds.append(kind)
+        out["kind"] = kinds
+    min_field, max_field = given["min_field"], given["max_field"]
+    if (min_field is None) != (max_field is None):
+        raise InputError("give both --min-field and --max-field (households per cell), or neither")
+    if min_field is not None and max_field is not None:
+        lows = [_whole(v) for v in _field(gdf, min_field, "--min-field")]
+        highs = [_whole(v) for v in _field(gdf, max_field, "--max-field")]
+        for i, (low, high) in enumerate(zip(lows, highs, strict=True)):
+            bad = [f"{name} {v!r} is not a whole number"
+                   for name, v in (("min", low), ("max", high)) if isinstance(v, str)]  # fmt: skip
+            if bad:
+                reasons[i].extend(bad)
+            elif (low is None) != (high is None):
+                reasons[i].append("households per cell: give both min and max, or neither")
+            elif isinstance(low, int) and isinstance(high, int) and not 0 <= low <= high:
+                reasons[i].append(
+                    f"households per cell must satisfy 0 <= min <= max, not {low} and {high}"
+                )
+            if reasons[i]:
+                lows[i] = highs[i] = None
+        out["min_households"], out["max_households"] = list(lows), list(highs)
+    if (flags_field := given["flags_field"]) is not None:
+        out["flags"] = [
+            [] if pd.isna(text) else [f for f in re.split(r"[;,、\s]+", str(text)) if f]
+            for text in _clean_text(_field(gdf, flags_field, "--flags-field"))
+        ]
+    return out, reasons
+
+
 def prepare_boundaries(
     gdf: gpd.GeoDataFrame,
     *,
@@ -147,6 +227,10 @@ def prepare_boundaries(
     code_field: str = "code",
     name_field: str = "name",
     parent_field: str | None = None,
+    kind_field: str | None = None,
+    min_field: str | None = None,
+    max_field: str | None = None,
+    flags_field: str | None = None,
 ) -> PreparedBoundaries:
     """Check and normalise the features of one level of the hierarchy.
 
@@ -165,6 +249,15 @@ def prepare_boundaries(
         Field with the parent's code; without it the parent is the code's
         prefix (official codes nest: a street's 9 digits begin with its
         district's 6).
+    kind_field:
+        Communities: field with the kind, ``urban`` (社区, 居委会) or ``rural`` (村,
+        村委会: :data:`COMMUNITY_KIND_NAMES`); blank keeps the stored one.
+    min_field, max_field:
+        Communities: fields with the fewest and most households per cell, stored as
+        the community's own bounds (both or neither; blank keeps the stored ones).
+    flags_field:
+        Cells: field with the flags a partitioner gave each cell (``below_min``...,
+        separated by ``;``, ``,`` or 、), stored on the cell.
 
     Returns
     -------
@@ -174,7 +267,8 @@ def prepare_boundaries(
     Raises
     ------
     InputError
-        When a named field is missing (the message lists the fields there are).
+        When a named field is missing (the message lists the fields there are), or an
+        optional field is given for another level.
     CRSError
         When the CRS is missing or contradicts the file's.
 
@@ -196,6 +290,12 @@ def prepare_boundaries(
     else:
         names = _clean_text(_field(gdf, name_field, "--name-field"))
     parents = _clean_text(_field(gdf, parent_field, "--parent-field")) if parent_field else None
+    extra, extra_reasons = _extra_columns(
+        gdf,
+        level,
+        {"kind_field": kind_field, "min_field": min_field, "max_field": max_field,
+         "flags_field": flags_field},
+    )  # fmt: skip
 
     spec = crs_mod.parse_crs(crs) if crs is not None else None
     override = bool(
@@ -277,15 +377,18 @@ def prepare_boundaries(
                     )
                 )
             polygon = fixed if not reasons else None
+        reasons += extra_reasons[position]
         if reasons:
             rejected.extend(Problem(row, code, reason) for reason in reasons)
             continue
         rows.append(
-            {"row": row, "code": code, "name": name, "parent_code": parent, "geometry": polygon}
+            {"row": row, "code": code, "name": name, "parent_code": parent}
+            | {k: v[position] for k, v in extra.items()}
+            | {"geometry": polygon}
         )
     frame = gpd.GeoDataFrame(
         rows or None,
-        columns=["row", "code", "name", "parent_code", "geometry"],
+        columns=["row", "code", "name", "parent_code", *extra, "geometry"],
         geometry="geometry",
         crs="EPSG:4326",
     )
@@ -311,6 +414,25 @@ def area_m2(geom: BaseGeometry | None) -> float:
     if geom is None or geom.is_empty:
         return 0.0
     return abs(float(_GEOD.geometry_area_perimeter(geom)[0]))
+
+
+_M_PER_DEGREE = 6_378_137.0 * np.pi / 180
+"""Metres per degree of latitude (and of longitude at the equator), on the WGS84 radius."""
+
+
+def _plane_m2(geom: BaseGeometry) -> float:
+    """The area in m² of a lon/lat geometry with straight edges in degrees, as stored (its
+    planar area at its latitude); near :func:`area_m2` for any real shape.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> square = box(119.0, 25.4, 119.01, 25.41)
+    >>> round(_plane_m2(square) / area_m2(square), 2)
+    1.0
+    """
+    lat = geom.centroid.y if not geom.is_empty else 0.0
+    return float(shapely.area(geom)) * _M_PER_DEGREE**2 * float(np.cos(np.radians(lat)))
 
 
 def check_topology(
@@ -358,7 +480,9 @@ def check_topology(
     parent_codes = kids["parent_code"].to_numpy() if "parent_code" in kids else None
 
     def measure(piece: BaseGeometry) -> tuple[float, float | None, float | None]:
-        if piece.is_empty:
+        if piece.is_empty or _plane_m2(piece) <= tolerance_m2:
+            # A sliver with no area as stored (edges straight in degrees): on the ellipsoid
+            # its long edges would bow apart into square metres that are not there.
             return 0.0, None, None
         point = piece.representative_point()
         return area_m2(piece), point.x, point.y

@@ -451,7 +451,8 @@ def apply_named_crs(frame: gpd.GeoDataFrame, crs: crs_mod.CRSLike | None) -> gpd
     """``frame`` read from a file, in the CRS a user named for it (``--crs``).
 
     The rule of the commands that work on files (``gridgis partition``,
-    ``validate``, ``import roads``):
+    ``validate``; the importers of registers and roads follow
+    :func:`gridgis.intake.checks.source_crs`):
 
     - no ``crs``: the file's own CRS, which it must say;
     - GCJ-02 or BD-09: converted to WGS84, whatever the file says (a file

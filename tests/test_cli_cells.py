@@ -79,7 +79,7 @@ def test_draw_adjust_and_history_on_the_database(
         main, ["import", "roads", str(roads), "--kind-field", "kind", "--name-field", "name"]
     )
     assert imported.exit_code == 0, imported.output
-    assert "1 features read; 1 new" in imported.output
+    assert "1 features read (roads)" in imported.output and "imported: 1" in imported.output
 
     dry = runner.invoke(main, ["cells", "draw", "--community", COMMUNITY, "--dry-run"])
     assert dry.exit_code == 0, dry.output

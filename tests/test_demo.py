@@ -432,8 +432,8 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
             )
         ).one()
     assert sorted(imports) == [
-        "activity", "branch", "building", "case", "department", "facility", "inspection",
-        "member", "resident_unit", "road", "unit", "worker",
+        "activity", "branch", "building", "case", "community", "department", "facility",
+        "inspection", "member", "resident_unit", "road", "street", "unit", "worker",
     ]  # fmt: skip
     # The workers' roster holds the 楼栋长 and 单元长 too, the organisations the whole tree.
     people = summary.counts["workers"] + summary.counts["leaders"]
@@ -556,12 +556,16 @@ def test_buildings_and_facilities_go_through_the_importers(engine: Engine, tmp_p
         assert again.counts["unchanged"] == again.counts["read"] == count > 0, again.counts
 
 
-def test_roads_and_units_go_through_their_importers(engine: Engine, tmp_path) -> None:
-    # Issue 16 point 12: the demo's roads are a district's file of lines with ids, its
-    # buildings' units a register of 楼栋单元, both imported.
-    from gridgis.db.roads import import_roads
-    from gridgis.demo.files import ROAD_HEADERS, ROADS_FILE, UNITS_FILE
+def test_outlines_cells_roads_and_units_go_through_their_importers(
+    engine: Engine, tmp_path
+) -> None:
+    # Issue 16 point 12: the demo's outlines and cells are a district's files imported by
+    # `gridgis import boundaries`, its roads a file of lines with ids, its buildings' units
+    # a register of 楼栋单元, all imported.
+    from gridgis.demo.files import ROADS_FILE, UNITS_FILE
+    from gridgis.demo.outlines import CELLS_FILE, COMMUNITIES_FILE, STREETS_FILE
     from gridgis.io import read_vector
+    from gridgis.registers.roads import import_roads
     from gridgis.registers.units import import_units
 
     files = tmp_path / "files"
@@ -624,18 +628,59 @@ def test_roads_and_units_go_through_their_importers(engine: Engine, tmp_path) ->
     # Importing the demo's files again changes nothing and says so.
     units_again = import_units(engine, files / UNITS_FILE, actor="test")
     assert units_again.counts["unchanged"] == units_again.counts["read"] == len(demo.units)
-    again = import_roads(
-        engine,
-        layer,
-        id_field=ROAD_HEADERS["external_id"],
-        name_field=ROAD_HEADERS["name"],
-        kind_field=ROAD_HEADERS["kind"],
-        district="211403",
-        replace=True,
-        actor="test",
-    )
-    assert again.inserted == again.updated == again.retired == []
-    assert len(again.unchanged) == len(demo.roads)
+    again = import_roads(engine, files / ROADS_FILE, district="211403", replace=True, actor="t")
+    assert again.counts["unchanged"] == again.counts["read"] == len(demo.roads)
+    assert "replace: 0 stored roads of 211403 the file no longer carries deleted" in again.notes
+
+    # Outlines and cells: one import row each by actor demo, the cells published as drawn.
+    with engine.connect() as conn:
+        imports = conn.execute(
+            text(
+                "SELECT object_type, summary->'after' FROM audit_log WHERE actor = 'demo' "
+                "AND object_type IN ('street', 'community') ORDER BY id"
+            )
+        ).all()
+        versions = conn.execute(
+            text(
+                "SELECT DISTINCT version, method, published_by, note FROM layout_version "
+                "WHERE community_code LIKE '211403%'"
+            )
+        ).all()
+        publishes = conn.execute(
+            text("SELECT DISTINCT actor FROM audit_log WHERE action = 'publish'")
+        ).scalars()
+        kinds = dict(
+            conn.execute(text("SELECT code, kind FROM community WHERE code LIKE '211403%'")).all()
+        )
+        flags = dict(
+            conn.execute(text("SELECT code, flags FROM grid_cell WHERE valid_to IS NULL")).all()
+        )
+        assert list(publishes) == ["demo"]
+    # The official names were stored without outlines: each outline updates its area.
+    assert [(kind, after["rows"], after["updated"]) for kind, after in imports] == [
+        ("street", len(demo.streets), len(demo.streets)),
+        ("community", len(demo.communities), len(demo.communities)),
+    ]
+    assert [tuple(v) for v in versions] == [(1, "draw", "gridgis demo", "demo district")]
+    assert kinds == dict(zip(demo.communities["code"], demo.communities["db_kind"], strict=True))
+    assert flags == {
+        c: list(f) for c, f in zip(demo.cells["code"], demo.cells["flags"], strict=True)
+    }
+    assert read_vector(files / COMMUNITIES_FILE).columns.tolist() == [
+        "编码", "名称", "类型", "每格最少户数", "每格最多户数", "geometry",
+    ]  # fmt: skip
+    # The same files again, through the command a user has: nothing changes.
+    from gridgis.boundaries import prepare_boundaries
+    from gridgis.db.load import import_boundaries
+
+    for path, level in ((STREETS_FILE, "street"), (COMMUNITIES_FILE, "community"),
+                        (CELLS_FILE, "cell")):  # fmt: skip
+        prepared = prepare_boundaries(
+            read_vector(files / path), level=level, code_field="编码", name_field="名称"
+        )
+        report = import_boundaries(engine, prepared, level=level, actor="test")
+        assert report.inserted == report.updated == report.retired == [], path
+        assert len(report.unchanged) == report.rows_read > 0
 
 
 def test_a_demo_file_that_does_not_import_cleanly_loads_nothing(engine: Engine, tmp_path) -> None:

@@ -12,10 +12,10 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from shapely.geometry import Polygon, box
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from gridgis import crs as crs_mod
-from gridgis.boundaries import check_topology, prepare_boundaries
+from gridgis.boundaries import area_m2, check_topology, prepare_boundaries
 from gridgis.cli import main
 from gridgis.db.load import BoundaryImportError, import_boundaries, load_divisions
 from gridgis.db.queries import read_areas
@@ -392,3 +392,107 @@ def test_real_outlines_import(engine: Engine) -> None:
     districts = read_areas(engine, "district")
     assert len(districts) == 4
     assert json.loads(districts.to_json())["features"][0]["properties"]["name"]
+
+
+def _street_and_community(bind: Engine | Connection) -> None:
+    _import(bind, _frame([{"code": "350304", "name": "荔城区", "geometry": DISTRICT}]), "district")
+    _import(bind, _frame([{"code": "350304001", "name": "镇海街道", "geometry": WEST}]), "street")
+
+
+def test_communities_carry_kind_and_households_per_cell(engine: Engine) -> None:
+    """A communities' file says each one's kind and bounds; bad ones are rejected by row."""
+    _street_and_community(engine)
+    north, south = box(119.00, 25.41, 119.01, 25.42), box(119.00, 25.40, 119.01, 25.41)
+    frame = _frame(
+        [
+            {"code": "350304001001", "name": "东梅社区", "类型": "社区", "最少": 300, "最多": 500,
+             "geometry": north},
+            {"code": "350304001201", "name": "曹屯村", "类型": "村", "最少": "150", "最多": 250.0,
+             "geometry": south},
+        ]
+    )  # fmt: skip
+    fields = {"kind_field": "类型", "min_field": "最少", "max_field": "最多"}
+    prepared = prepare_boundaries(frame, level="community", **fields)
+    report = import_boundaries(engine, prepared, level="community", actor="test")
+    assert sorted(report.inserted) == ["350304001001", "350304001201"]
+    query = text("SELECT code, kind, min_households, max_households FROM community ORDER BY code")
+    with engine.connect() as conn:
+        stored = [tuple(r) for r in conn.execute(query)]
+    assert stored == [("350304001001", "urban", 300, 500), ("350304001201", "rural", 150, 250)]
+    # The same file again changes nothing; a changed bound updates that community only.
+    again = import_boundaries(engine, prepared, level="community", actor="test")
+    assert again.unchanged == ["350304001001", "350304001201"]
+    frame.loc[1, "最多"] = 260
+    changed = prepare_boundaries(frame, level="community", **fields)
+    assert import_boundaries(engine, changed, level="community", actor="test").updated == [
+        "350304001201"
+    ]
+    # Bad values are rejected with their row; options for another level are refused.
+    bad = frame.assign(类型=["城镇", "村"], 最少=[300, "many"])
+    rejected = prepare_boundaries(bad, level="community", **fields).rejected
+    assert [(p.row, p.reason) for p in rejected] == [
+        (1, "kind '城镇' is not urban (社区) or rural (村)"),
+        (2, "min 'many' is not a whole number"),
+    ]
+    upside_down = frame.assign(最少=[500, 150], 最多=[300, 260])
+    [problem] = prepare_boundaries(upside_down, level="community", **fields).rejected
+    assert problem.reason == "households per cell must satisfy 0 <= min <= max, not 500 and 300"
+    with pytest.raises(InputError, match=r"`flags_field` \(--flags-field\) is for cell"):
+        prepare_boundaries(frame, level="community", flags_field="类型")
+    with pytest.raises(InputError, match="give both --min-field and --max-field"):
+        prepare_boundaries(frame, level="community", min_field="最少")
+
+
+def test_cells_drawn_elsewhere_keep_their_flags_and_method_in_the_callers_transaction(
+    engine: Engine,
+) -> None:
+    """The demo's load: cells of a file drawn by a partitioner, imported in one transaction."""
+    north, south = box(119.00, 25.41, 119.01, 25.42), box(119.00, 25.40, 119.01, 25.41)
+    cells = _frame(
+        [
+            {"code": "350304001001001", "标记": "below_min", "geometry": north},
+            {"code": "350304001001002", "标记": None, "geometry": south},
+        ]
+    )
+    with engine.connect() as conn, conn.begin():
+        _street_and_community(conn)
+        _import(conn, _frame([{"code": "350304001001", "name": "东梅社区", "geometry": WEST}]),
+                "community")  # fmt: skip
+        prepared = prepare_boundaries(cells, level="cell", flags_field="标记")
+        # A dry run rolls back its own savepoint only.
+        dry = import_boundaries(conn, prepared, level="cell", actor="test", dry_run=True)
+        assert not dry.committed and dry.layout_versions == {"350304001001": 1}
+        assert conn.execute(text("SELECT count(*) FROM grid_cell")).scalar_one() == 0
+        # A refused import too.
+        with pytest.raises(BoundaryImportError):
+            _import(conn, _frame([{"code": "350399001", "name": "X", "geometry": EAST}]), "street")
+        report = import_boundaries(
+            conn, prepared, level="cell", actor="test", method="draw", published_by="gridgis demo",
+            note="demo district",
+        )  # fmt: skip
+        assert report.layout_versions == {"350304001001": 1}
+    with engine.connect() as conn:
+        cells_stored = conn.execute(text("SELECT code, flags FROM grid_cell ORDER BY code")).all()
+        version = conn.execute(text("SELECT method, published_by, note FROM layout_version")).one()
+    assert [tuple(r) for r in cells_stored] == [
+        ("350304001001001", ["below_min"]),
+        ("350304001001002", []),
+    ]
+    assert tuple(version) == ("draw", "gridgis demo", "demo district")
+    with pytest.raises(InputError, match="other than 'import' for cells only"):
+        import_boundaries(engine, prepared, level="street", method="draw", actor="test")
+
+
+def test_a_sliver_without_area_as_stored_is_not_outside_its_parent() -> None:
+    """A street cut to its district's outline may keep a piece of no area along the edge,
+    whose geodesic edges bow apart into a square metre (seen on the demo's 龙港区, seed 2)."""
+    parent = box(120.98, 40.70, 121.00, 40.745)
+    sliver = Polygon([(120.99123042086194, 40.74514492316276),
+                      (120.99193418143639, 40.74513645590947),
+                      (120.9954878643094, 40.745093699986334),
+                      (120.98954510000002, 40.7451652)])  # fmt: skip
+    assert shapely.area(sliver) < 1e-17 and area_m2(sliver) > 1.0  # the ellipsoid's bow
+    child = shapely.MultiPolygon([box(120.985, 40.71, 120.995, 40.745), sliver])
+    children = _frame([{"code": "350304001", "parent_code": "350304", "geometry": child}])
+    parents = _frame([{"code": "350304", "geometry": parent}])
+    assert [f for f in check_topology(children, parents) if f.kind != "gap"] == []

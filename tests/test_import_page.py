@@ -404,3 +404,28 @@ def test_wrong_encoding_and_too_large_files_are_told_in_words_and_store_nothing(
     assert page.status_code == 413 and "上限 4000 字节" in page.get_data(as_text=True)
     assert (sorted(staging.rglob("*")) if staging.exists() else []) == staged_before
     assert _stored(engine) == {}
+
+
+def test_roads_are_offered_to_administrators_and_bad_rows_named(app: Flask, engine: Engine) -> None:
+    """Issue 16: the roads' importer reports every row as the registers do, so the page
+    offers it (to administrators: roads are not kept within a street)."""
+    office = app.test_client()
+    sign_in(office, role="street", street=OWN, name="office")
+    assert 'value="roads"' not in office.get("/import/").get_data(as_text=True)
+    client = app.test_client()
+    token = sign_in(client, role="admin", name="wang")
+    assert 'value="roads"' in client.get("/import/").get_data(as_text=True)
+    register = "道路编号,道路名称,道路等级,wkt\n"
+    register += 'R1,梅园路,支路,"LINESTRING (121.501 31.231, 121.509 31.239)"\n'
+    register += 'R2,高速,高速公路,"LINESTRING (121.501 31.239, 121.509 31.231)"\n'
+    _, location = _upload(client, token, register.encode("gbk"), "道路.csv", kind="roads")
+    done = wait(client, location, stage="dry_run")
+    assert done["state"] == "done", done
+    assert (done["counts"]["imported"], done["counts"]["rejected"]) == (1, 1), done
+    page = client.get(location).get_data(as_text=True)
+    assert "未知类型 &#39;高速公路&#39;" in page  # the reason in Chinese, escaped
+    client.post(location + "/confirm", data={"csrf_token": token})
+    wait(client, location, stage="import")
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT external_id, name, kind FROM road")).all()
+    assert [tuple(r) for r in stored] == [("R1", "梅园路", "local")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -360,3 +362,26 @@ def test_cells_no_region_can_fix_are_fixed_by_redrawing_the_whole_community() ->
         min_households=250, max_households=400,
     )  # fmt: skip
     assert report.ok, "\n".join(report.lines())
+
+
+def test_adjust_leaves_every_cell_of_the_demo_community_in_one_piece() -> None:
+    """`gridgis cells adjust --min 250 --max 400` on the full demo left cell 350304002004013
+    in two parts (3,366 m² apart): the community's cells, buildings and roads as stored.
+
+    A redrawn cell ran along a seam with a neck a few centimetres wide; fitting the new
+    cells to the ground they replace gave a sliver where two cells overlapped to this one's
+    neighbour, cutting its neck (:func:`gridgis.partition.seams._without_overlaps`)."""
+    path = Path(__file__).parent / "data" / "adjust_350304002004.gpkg"
+    layers = {n: gpd.read_file(path, layer=n) for n in ("cells", "buildings", "roads", "community")}
+    result = adjust_cells(
+        layers["cells"],
+        layers["buildings"],
+        community=layers["community"].geometry.iloc[0],
+        community_code="350304002004",
+        roads=layers["roads"],
+        min_households=250,
+        max_households=400,
+    )
+    pieces = shapely.get_num_geometries(result.cells.geometry)
+    parts = dict(zip(result.cells["code"], pieces, strict=True))
+    assert {code: n for code, n in parts.items() if n != 1} == {}

@@ -47,9 +47,10 @@ import the generator (tests/test_cli_help.py keeps the two equal)."""
     "--keep-files",
     type=click.Path(file_okay=False, writable=True),
     default=None,
-    help="Folder to keep the district's register files in (roads, buildings, units, "
-    "service facilities, the roster of grid workers, the party organisations, the exports "
-    "of cases and patrols, as an office would have them), to look at or import again.",
+    help="Folder to keep the district's files in (outlines of street offices and "
+    "communities, cells, roads, buildings, units, service facilities, the roster of grid "
+    "workers, the party organisations, the exports of cases and patrols, as an office would "
+    "have them), to look at or import again.",
 )
 @click.option(
     "--today",
@@ -73,12 +74,13 @@ def demo_cmd(
     roads, buildings, grid cells, grid workers, party branches, service facilities, a year
     of cases and patrols (the year up to today, or to --today: the same seed and day load
     the same district). Runs once: when the district already has data it says so and
-    changes nothing (use --replace). Everything is loaded in one transaction; the roads, the
+    changes nothing (use --replace). Everything is loaded in one transaction; the outlines
+    of the street offices and communities, the cells the demo's engine drew, the roads, the
     buildings and their units, the service facilities, the roster of grid workers, the party
     organisations, the cases (with their history) and the patrols' tracks are written as
-    files and loaded by the importers of `gridgis import roads`, `buildings`, `units`,
-    `facilities`, `workers`, `branches`, `cases` and `inspections`, as a district's own
-    files would be.
+    files and loaded by the importers of `gridgis import boundaries`, `roads`, `buildings`,
+    `units`, `facilities`, `workers`, `branches`, `cases` and `inspections`, as a district's
+    own files would be.
     """
     from gridgis.db import migrate
     from gridgis.db.engine import get_engine

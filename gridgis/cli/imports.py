@@ -13,7 +13,7 @@ from gridgis.cli._shared import (
     echo_lines,
     friendly,
     phase_progress,
-    read_with_crs,
+    run_register,
     with_options,
 )
 from gridgis.crs import CRS_CHOICES_HELP
@@ -44,6 +44,26 @@ def import_() -> None:
     "--parent-field", default=None, help="Field with the parent's code (default: code prefix)."
 )
 @click.option(
+    "--kind-field",
+    default=None,
+    help="Communities: field with the kind, urban (社区) or rural (村).",
+)
+@click.option(
+    "--min-field",
+    default=None,
+    help="Communities: field with the fewest households per cell (with --max-field).",
+)
+@click.option(
+    "--max-field",
+    default=None,
+    help="Communities: field with the most households per cell (with --min-field).",
+)
+@click.option(
+    "--flags-field",
+    default=None,
+    help="Cells: field with the flags a partitioner gave each cell (;-separated).",
+)
+@click.option(
     "--allow-topology-errors",
     is_flag=True,
     help="Import even if features stick out of their parent or overlap a sibling.",
@@ -59,6 +79,10 @@ def import_boundaries_cmd(
     code_field: str,
     name_field: str,
     parent_field: str | None,
+    kind_field: str | None,
+    min_field: str | None,
+    max_field: str | None,
+    flags_field: str | None,
     allow_topology_errors: bool,
     dry_run: bool,
 ) -> None:
@@ -69,6 +93,8 @@ def import_boundaries_cmd(
     Invalid polygons are repaired where that is safe, and reported; parts
     outside the parent, overlaps between siblings and gaps are reported by
     code with their area in m². The import completes or changes nothing.
+    A communities' file may carry each one's kind and households per cell
+    (--kind-field, --min-field, --max-field), a cells' file each cell's flags.
     """
     from gridgis.boundaries import prepare_boundaries
     from gridgis.db.engine import get_engine
@@ -85,6 +111,10 @@ def import_boundaries_cmd(
         code_field=code_field,
         name_field=name_field,
         parent_field=parent_field,
+        kind_field=kind_field,
+        min_field=min_field,
+        max_field=max_field,
+        flags_field=flags_field,
     )
     report = import_boundaries(
         get_engine(),
@@ -99,69 +129,76 @@ def import_boundaries_cmd(
 
 @import_.command("roads")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--crs", "crs", default=None, help=f"CRS of the coordinates: {CRS_CHOICES_HELP}.")
-@click.option("--encoding", default=None, help="Text encoding of a shapefile (default: detected).")
+@click.option(
+    "--crs",
+    "crs",
+    default=None,
+    help=f"CRS of the coordinates (default: the file's own, else wgs84): {CRS_CHOICES_HELP}.",
+)
+@click.option(
+    "--encoding", default=None, help="Text encoding of a CSV file or shapefile (default: detected)."
+)
+@click.option("--sheet", default=None, help="Excel sheet (default: the first).")
+@click.option("--layer", default=None, help="Layer of a multi-layer file (GeoPackage).")
 @click.option(
     "--id-field",
     default=None,
-    help="Field with each line's id: stored, and a second import updates by it.",
+    help="Column with each line's id (default: 编号, 道路编号, id...): stored, and a "
+    "second import updates by it.",
 )
-@click.option("--kind-field", default=None,
-              help="Field with the kind (arterial or 主干路, local or 支路...).")  # fmt: skip
-@click.option("--name-field", default=None, help="Field with the name.")
+@click.option(
+    "--kind-field",
+    default=None,
+    help="Column with the kind, arterial or 主干路, local or 支路... (default: 类型, "
+    "道路类型, 道路等级, kind).",
+)
+@click.option(
+    "--name-field", default=None, help="Column with the name (default: 名称, 道路名称, 路名, name)."
+)
+@click.option(
+    "--wkt-field",
+    default=None,
+    help="Column with the line as WKT, for CSV and Excel (default: wkt, geometry).",
+)
 @click.option(
     "--kind",
     "default_kind",
     default="local",
     show_default=True,
-    help="Kind of every line when there is no kind field.",
+    help="Kind of the lines without one (every line when there is no kind column).",
 )
 @click.option(
     "--district",
     default=None,
     help="The district (6-digit code) of the file: lines outside it are rejected.",
 )
-@click.option("--replace", is_flag=True,
-              help="Delete the stored roads of the file's area (--district, else the districts "
-                   "its lines run into) that the file does not carry.")  # fmt: skip
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Delete the stored roads of the file's area (--district, else the districts "
+    "its lines run into) that the file does not carry.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the per-row report CSV (default: <file stem>.report.csv next to FILE).",
+)
+@click.option("--dry-run", is_flag=True, help="Check everything, report, store nothing.")
 @friendly
-def import_roads_cmd(
-    file: Path,
-    crs: str | None,
-    encoding: str | None,
-    id_field: str | None,
-    kind_field: str | None,
-    name_field: str | None,
-    default_kind: str,
-    district: str | None,
-    replace: bool,
-) -> None:
+def import_roads_cmd(file: Path, report_path: Path | None, **options: Any) -> None:
     """Import roads and other barriers (railways, rivers, walls) that cells follow.
 
-    Every line is checked first (a valid line, a known kind, with --id-field an id
-    of its own); any rejected row refuses the file, each listed with its row number
-    and reason. Lines with an id are upserted on it: importing the same file again
-    changes nothing and says so. --replace deletes only the roads of the file's
-    area, never another district's.
+    Every row is reported: a row that is not a line, has an unknown kind, no id or
+    the id of another row, or lies outside --district is rejected with its number
+    and reason, and the other rows are stored in one transaction. Lines with an id
+    are upserted on it: importing the same file again changes nothing and says so.
+    --replace deletes only the roads of the file's area, never another district's.
     """
-    from gridgis import crs as crs_mod
-    from gridgis.db.engine import get_engine
-    from gridgis.db.roads import import_roads
+    from gridgis.registers.roads import import_roads
 
-    frame = read_with_crs(file, crs, encoding)
-    report = import_roads(
-        get_engine(),
-        crs_mod.to_wgs84_frame(frame),
-        id_field=id_field,
-        kind_field=kind_field,
-        name_field=name_field,
-        default_kind=default_kind,
-        district=district,
-        replace=replace,
-        source=file.name,
-        actor=actor(),
-    )
-    echo_lines(report.lines())
+    run_register(import_roads, file, report_path, options)
 
 
 @import_.command("divisions")

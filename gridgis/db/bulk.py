@@ -352,6 +352,8 @@ def _update_outlines(
     extra: Sequence[str],
 ) -> None:
     """Set the outline (and the ``extra`` columns) of each area of ``frame``, by code."""
+    if frame.empty:  # the outlines were imported from files (the demo's)
+        return
     known = set(
         conn.execute(
             select(table.code).where(table.code.in_(frame["code"].astype(str).tolist()))
@@ -477,12 +479,13 @@ def load_district(
         ``progress("load", done, total)`` after each step.
     before_buildings:
         Called with ``conn`` once the outlines and roads are stored, before the
-        buildings are copied: the demo imports its buildings' file there
-        (:func:`gridgis.registers.buildings.import_buildings`), passing ``buildings``
+        buildings are copied: the demo imports its outlines', roads' and buildings'
+        files there (:mod:`gridgis.demo.outlines`,
+        :func:`gridgis.registers.buildings.import_buildings`...), passing their frames
         empty. Units find their buildings by external id among the stored ones.
     after_cells:
         Called with ``conn`` once the cells are published, before the workers are
-        copied: the demo imports its rosters' and facilities' files there
+        copied: the demo imports its cells', rosters' and facilities' files there
         (:func:`gridgis.registers.workers.import_workers`...), passing their frames
         empty. Inspections find their workers by external id among the stored ones.
 

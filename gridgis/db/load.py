@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, LargeBinary, bindparam, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    LargeBinary,
+    Transaction,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -27,10 +36,10 @@ from gridgis import audit
 from gridgis.boundaries import Finding, PreparedBoundaries, check_topology
 from gridgis.codes import PARENT_LEVEL
 from gridgis.data import path as data_path
-from gridgis.db.layout import publish_cells
+from gridgis.db.layout import METHODS, publish_cells
 from gridgis.db.models import SRID, CellCode, Community, District, Street
 from gridgis.db.queries import ewkb, read_areas, read_geoframe
-from gridgis.errors import NotFoundError, Problem, ValidationError
+from gridgis.errors import InputError, NotFoundError, Problem, ValidationError
 
 BLOCKING_KINDS = frozenset({"outside_parent", "overlap"})
 """Topology findings that stop an import unless it is told to allow them."""
@@ -57,8 +66,7 @@ class ImportReport:
     inserted, updated, unchanged:
         Codes that were new, changed, or already stored as given.
     retired:
-        Cell codes retired because a community's new layout leaves them out; for roads,
-        those a ``replace`` deleted (:func:`gridgis.db.roads.import_roads`).
+        Cell codes retired because a community's new layout leaves them out.
     rejected:
         Rejected rows with their row number and reason.
     repaired:
@@ -84,10 +92,6 @@ class ImportReport:
     committed: bool = False
 
     @property
-    def _retired(self) -> str:
-        return "roads of the area" if self.level == "road" else "cell codes"
-
-    @property
     def blocking(self) -> list[Finding]:
         """Topology findings that stop the import unless allowed."""
         return [f for f in self.topology if f.kind in BLOCKING_KINDS]
@@ -98,7 +102,7 @@ class ImportReport:
             f"{self.level}: {self.rows_read} features read; {len(self.inserted)} new, "
             f"{len(self.updated)} changed, {len(self.unchanged)} unchanged, "
             f"{len({p.row for p in self.rejected})} rejected"
-            + (f", {len(self.retired)} {self._retired} retired" if self.retired else "")
+            + (f", {len(self.retired)} cell codes retired" if self.retired else "")
         ]
         out += [f"  rejected {p}" for p in self.rejected]
         out += [f"  {f}" for f in self.repaired]
@@ -138,10 +142,18 @@ def _lock_and_read_parents(conn: Connection, level: str, codes: Iterable[str]) -
 
 
 def _existing_siblings(conn: Connection, level: str, parents: Iterable[str]) -> gpd.GeoDataFrame:
+    wanted = sorted(set(parents))
     if level == "district":
         frames = [read_areas(conn, "district")]
+    elif wanted:
+        # One query for the parents' common prefix (a district's cells: its 6 digits).
+        first, last = wanted[0], wanted[-1]  # sorted: their common prefix is everyone's
+        same = [a == b for a, b in zip(first, last, strict=False)] + [False]
+        prefix = first[: same.index(False)]
+        found = read_areas(conn, level, within=prefix) if prefix else read_areas(conn, level)
+        frames = [found[found["parent_code"].isin(wanted)]]
     else:
-        frames = [read_areas(conn, level, within=parent) for parent in sorted(set(parents))]
+        frames = []
     frames = [f for f in frames if not f.empty]
     if not frames:
         return gpd.GeoDataFrame(
@@ -150,8 +162,23 @@ def _existing_siblings(conn: Connection, level: str, parents: Iterable[str]) -> 
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geom", crs="EPSG:4326")
 
 
+@contextmanager
+def in_transaction(bind: Engine | Connection) -> Iterator[tuple[Connection, Transaction]]:
+    """A transaction of its own on an engine; on a connection, a savepoint of the caller's
+    transaction (or a transaction, when it has none). Rolled back on failure; the caller of
+    this function commits or rolls back the one it is given, the caller of the import its
+    own."""
+    if isinstance(bind, Connection):
+        nested = bind.in_transaction()
+        with bind.begin_nested() if nested else bind.begin() as transaction:
+            yield bind, transaction
+        return
+    with bind.connect() as conn, conn.begin() as transaction:
+        yield conn, transaction
+
+
 def import_boundaries(
-    engine: Engine,
+    engine: Engine | Connection,
     prepared: PreparedBoundaries,
     *,
     level: str,
@@ -159,13 +186,17 @@ def import_boundaries(
     dry_run: bool = False,
     actor: str,
     published_by: str | None = None,
+    method: str = "import",
+    note: str | None = None,
 ) -> ImportReport:
     """Store checked boundaries of one level, all or nothing.
 
     Parameters
     ----------
     engine:
-        The database.
+        The database; or a connection (the caller's load of several files in one
+        transaction): the import then runs in a savepoint of its transaction, rolled back
+        alone on a refusal or a dry run, and the caller commits.
     prepared:
         The output of :func:`gridgis.boundaries.prepare_boundaries`.
     level:
@@ -182,6 +213,12 @@ def import_boundaries(
         (counts of areas inserted and updated), not one per area.
     published_by:
         Recorded on new cell layout versions (default ``actor``).
+    method:
+        Cells: how they were made, recorded on each new layout version: ``import``
+        (default: drawn elsewhere, or by hand), ``draw`` when a partitioner drew them
+        (:data:`gridgis.db.layout.METHODS`; the demo's cells file, drawn by its engine).
+    note:
+        Cells: recorded on each new layout version.
 
     Returns
     -------
@@ -193,6 +230,11 @@ def import_boundaries(
         When any row is rejected or, unless allowed, the topology is broken;
         the database is unchanged and the error's ``report`` lists all.
     """
+    if method not in METHODS or (method != "import" and level != "cell"):
+        raise InputError(
+            f"`method` was {method!r} but is expected to be one of {list(METHODS)}, "
+            "and other than 'import' for cells only"
+        )
     report = ImportReport(
         level=level,
         rows_read=prepared.rows_read,
@@ -200,7 +242,7 @@ def import_boundaries(
         repaired=list(prepared.repaired),
     )
     frame = prepared.frame
-    with engine.connect() as conn, conn.begin() as transaction:
+    with in_transaction(engine) as (conn, transaction):
         parents = None
         if PARENT_LEVEL[level] is not None and not frame.empty:
             parents = _lock_and_read_parents(conn, level, frame["parent_code"])
@@ -264,7 +306,10 @@ def import_boundaries(
                 report,
             )
         if level == "cell":
-            _publish_cells(conn, frame, report, actor=actor, published_by=published_by)
+            _publish_cells(
+                conn, frame, report, actor=actor, published_by=published_by, method=method,
+                note=note,
+            )  # fmt: skip
         else:
             _upsert_areas(conn, frame, level, report)
             audit.record(
@@ -287,48 +332,68 @@ def import_boundaries(
     return report
 
 
+_AREA_EXTRAS = ("kind", "min_households", "max_households")
+"""Columns of a prepared frame besides the name and outline that an import of areas stores
+(when the file has them: :func:`gridgis.boundaries.prepare_boundaries`); blank keeps the
+stored value."""
+
+
 def _upsert_areas(
     conn: Connection, frame: gpd.GeoDataFrame, level: str, report: ImportReport
 ) -> None:
     table = _TABLE[level]
     parent_column = _PARENT_COLUMN.get(level)
+    extras = [c for c in _AREA_EXTRAS if c in frame.columns]
+    stored_extras = [getattr(table, c) for c in extras]
     existing = {
-        code: (name, geom_wkb)
-        for code, name, geom_wkb in conn.execute(
-            select(table.code, table.name, func.ST_AsBinary(table.geom)).where(
+        row[0]: row[1:]
+        for row in conn.execute(
+            select(table.code, table.name, func.ST_AsBinary(table.geom), *stored_extras).where(
                 table.code.in_(list(frame["code"]))
             )
         )
     }
-    payload = []
-    for code, name, parent, geom in frame[["code", "name", "parent_code", "geometry"]].itertuples(
+    payloads: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for record in frame[["code", "name", "parent_code", "geometry", *extras]].itertuples(
         index=False
     ):
+        code, name, parent, geom = record[:4]
+        # Blank optional values keep the stored ones.
+        given = {c: v for c, v in zip(extras, record[4:], strict=True) if not _blank(v)}
         old = existing.get(code)
         if old is not None:
             same_geom = old[1] is not None and shapely.equals_exact(
                 shapely.from_wkb(bytes(old[1])), geom, tolerance=1e-9
             )
-            if old[0] == name and same_geom:
+            stored = dict(zip(extras, old[2:], strict=True))
+            same_extras = all(stored[c] == v for c, v in given.items())
+            if old[0] == name and same_geom and same_extras:
                 report.unchanged.append(code)
                 continue
             report.updated.append(code)
         else:
             report.inserted.append(code)
-        row = {"code": code, "name": name, "wkb": flat_wkb(geom)}
+        row = {"code": code, "name": name, "wkb": flat_wkb(geom)} | {
+            c: int(v) if c != "kind" else v for c, v in given.items()
+        }
         if parent_column:
             row[parent_column] = parent
-        payload.append(row)
-    if not payload:
-        return
-    upsert = pg_insert(table).values(geom=geometry_from_wkb())
-    conn.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[table.code],
-            set_={"name": upsert.excluded.name, "geom": upsert.excluded.geom},
-        ),
-        payload,
-    )
+        payloads.setdefault(tuple(sorted(given)), []).append(row)
+    # One statement per set of optional columns given (executed for many rows).
+    for columns, payload in payloads.items():
+        upsert = pg_insert(table).values(geom=geometry_from_wkb())
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[table.code],
+                set_={"name": upsert.excluded.name, "geom": upsert.excluded.geom}
+                | {c: upsert.excluded[c] for c in columns},
+            ),
+            payload,
+        )
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _reject_retired_codes(conn: Connection, frame: gpd.GeoDataFrame, report: ImportReport) -> None:
@@ -360,16 +425,20 @@ def _publish_cells(
     *,
     actor: str,
     published_by: str | None,
+    method: str,
+    note: str | None,
 ) -> None:
+    columns = ["code", "name", *(["flags"] if "flags" in frame.columns else []), "geometry"]
     for community, cells in frame.groupby("parent_code", sort=True):
         diff = publish_cells(
             conn,
             str(community),
-            cells[["code", "name", "geometry"]],
-            method="import",
+            cells[columns],
+            method=method,
             expected_version=None,
             actor=actor,
             published_by=published_by,
+            note=note,
         )
         report.unchanged.extend(diff.unchanged)
         report.updated.extend(diff.reshaped)

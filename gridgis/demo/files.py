@@ -13,7 +13,7 @@ as a CSV in that of ``gridgis template branches``, so that
 :func:`gridgis.registers.workers.import_workers` and
 :func:`gridgis.registers.branches.import_branches`, the path a real user takes;
 :func:`write_roads` writes the roads, railway and river as a GeoPackage of lines with
-their ids (编号, 名称, 类型) for :func:`gridgis.db.roads.import_roads`, and
+their ids (编号, 名称, 类型) for :func:`gridgis.registers.roads.import_roads`, and
 :func:`write_units` the units of the buildings as a CSV in the layout of ``gridgis
 template units`` (楼栋编号, 单元, 户数) for :func:`gridgis.registers.units.import_units`.
 
@@ -87,8 +87,8 @@ ROADS_FILE = "道路.gpkg"
 """The name of the demo's roads and barriers (railway, river) in its folder."""
 
 ROAD_HEADERS = {"external_id": "编号", "name": "名称", "kind": "类型"}
-"""The fields of the demo's file of roads, loaded by ``gridgis import roads --id-field 编号
---name-field 名称 --kind-field 类型`` (kinds as :data:`gridgis.db.models.ROAD_KINDS`)."""
+"""The fields of the demo's file of roads, found by ``gridgis import roads`` by their headers
+(kinds as :data:`gridgis.db.models.ROAD_KINDS`)."""
 
 INSPECTIONS_FILE = "巡查轨迹.gpkg"
 """The name of the demo's export of patrols (GPS tracks) in its folder."""

@@ -32,6 +32,7 @@ from gridgis.demo.files import (
 )
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.members import write_members
+from gridgis.demo.outlines import write_outlines
 from gridgis.demo.party_tree import PartyTree, build_party_tree
 from gridgis.demo.party_units import (
     PartyDemo,
@@ -441,14 +442,16 @@ def _load(
     progress: Progress | None,
 ) -> dict[str, float] | None:
     """Store ``demo`` in one transaction: the COPY loaders, and the importers for the files
-    ``files`` holds (``roads``, ``buildings``, ``units``, ``workers``, ``branches``,
-    ``facilities``, ``inspections``) and for the exports of cases ``case_files`` names (each
-    with the system of its coordinates), as a district's own.
+    ``files`` holds (``streets``, ``communities`` and ``cells``: :mod:`gridgis.demo.outlines`;
+    ``roads``, ``buildings``, ``units``, ``workers``, ``branches``, ``facilities``,
+    ``inspections``) and for the exports of cases ``case_files`` names (each with the system
+    of its coordinates), as a district's own.
 
     Returns the seconds per step, or ``None`` when the district was loaded meanwhile
     (and ``replace`` is not set): then nothing is changed.
     """
     from gridgis.db import bulk
+    from gridgis.demo.outlines import import_cells, import_outlines
     from gridgis.registers.activities import import_activities
     from gridgis.registers.branches import import_branches
     from gridgis.registers.buildings import import_buildings
@@ -480,32 +483,24 @@ def _load(
 
     def import_roads_file(conn: Connection) -> None:
         """The roads as the district's file of lines with ids, each stored under its id."""
-        from gridgis.db.roads import import_roads
-        from gridgis.demo.files import ROAD_HEADERS
-        from gridgis.io import read_vector
+        from gridgis.registers.roads import import_roads
 
         path = files["roads"]
         clock = time.perf_counter()
-        fields = ROAD_HEADERS
-        report = import_roads(
-            conn,
-            read_vector(path),
-            id_field=fields["external_id"],
-            name_field=fields["name"],
-            kind_field=fields["kind"],
-            district=demo.code,
-            source=path.name,
-            actor=IMPORTED_BY,
-        )
-        if report.updated or report.unchanged or len(report.inserted) != len(demo.roads):
+        report = import_roads(conn, path, district=demo.code, actor=IMPORTED_BY)
+        _check_import(report, path)
+        if report.counts["imported"] != len(demo.roads):
             raise ValidationError(
                 f"the demo's file {path.name} did not import cleanly: "
-                f"{len(report.inserted)} of {len(demo.roads)} roads new, "
-                f"{len(report.updated) + len(report.unchanged)} stored already; nothing was loaded"
+                f"{report.counts['imported']} of {len(demo.roads)} roads new; nothing was loaded"
             )
         imported["roads"] = time.perf_counter() - clock
 
     def import_buildings_file(conn: Connection) -> None:
+        if "streets" in files:  # the outlines first: buildings are placed in them
+            clock = time.perf_counter()
+            import_outlines(conn, files, actor=IMPORTED_BY)
+            imported["outlines"] = time.perf_counter() - clock
         if "roads" in files:
             import_roads_file(conn)
         if "buildings" not in files:
@@ -517,6 +512,13 @@ def _load(
             run(conn, "units")
 
     def import_after_cells(conn: Connection) -> None:
+        if "cells" in files:  # drawn by the demo's engine, published once the buildings are in
+            clock = time.perf_counter()
+            import_cells(
+                conn, files["cells"], actor=IMPORTED_BY, published_by=PUBLISHED_BY,
+                note="demo district",
+            )  # fmt: skip
+            imported["cells"] = time.perf_counter() - clock
         if party is not None and "resident_units" in files:
             clock = time.perf_counter()
             load_party(conn, party, files["resident_units"], actor=IMPORTED_BY)
@@ -577,12 +579,12 @@ def _load(
         add_sanling_categories(conn)  # before the cases that use them
         seconds = bulk.load_district(
             conn,
-            streets=demo.streets,
-            communities=demo.communities,
+            streets=nothing(demo.streets, "streets"),
+            communities=nothing(demo.communities, "communities"),
             roads=nothing(demo.roads, "roads"),
             buildings=nothing(demo.buildings, "buildings"),
             units=nothing(demo.units, "units"),
-            cells=demo.cells,
+            cells=nothing(demo.cells, "cells"),
             workers=nothing(demo.workers, "workers"),
             worker_cells=nothing(demo.worker_cells, "workers"),
             branches=nothing(demo.branches, "branches"),
@@ -617,21 +619,18 @@ def run_demo(
     Loads the official names and codes and the real outline of the district
     (when missing), generates the district (:func:`generate_district`),
     checks every level with the validator (:func:`validate_demo`), then
-    stores everything in one transaction: outlines of street offices and
-    communities with their cell bounds, roads, buildings and units, the
-    cells (published as layout version 1 of each community), grid workers,
-    party branches, service facilities, cases and inspections. Buildings,
-    service facilities, grid workers, party branches, the year of cases (one
-    export per source, with each case's history) and the patrols' GPS tracks are
-    written as a district office's files (:mod:`gridgis.demo.files`) and loaded by
-    their importers, each in a savepoint of that transaction (buildings before the
-    cells are published on them). The roads are written as the district's file of lines with ids
-    (:data:`gridgis.demo.files.ROADS_FILE`) and loaded by
-    :func:`gridgis.db.roads.import_roads` in a savepoint of the same transaction, before the
-    buildings; the units of the buildings as a register of 楼栋单元
-    (:data:`gridgis.demo.files.UNITS_FILE`) by :func:`gridgis.registers.units.import_units`
-    once the buildings are stored; the outlines by :mod:`gridgis.db.bulk`. A row an importer
-    rejects, flags or skips, or places in another community (a case: another cell) than the
+    writes everything a district office would have as files and loads them through
+    the importers a user has, in one transaction (each import in a savepoint of it):
+    the outlines of the street offices and communities (with their kinds and
+    households per cell) and the cells the engine drew (published as layout version 1
+    of each community, method ``draw``) by :func:`gridgis.db.load.import_boundaries`
+    (:mod:`gridgis.demo.outlines`), the roads by :func:`gridgis.registers.roads.import_roads`,
+    buildings and their units, service facilities, grid workers, party branches,
+    departments, the year of cases (one export per source, with each case's history)
+    and the patrols' GPS tracks by their importers (:mod:`gridgis.demo.files`), in
+    that order: buildings once their communities are stored, cells once their
+    buildings are, rosters once the cells are. A row an importer rejects, flags,
+    repairs or skips, or places in another community (a case: another cell) than the
     generator did, stops the load: nothing is stored.
 
     Parameters
@@ -656,18 +655,10 @@ def run_demo(
     workers:
         Processes for the cell engine (default: up to 4, by CPU).
     keep_files:
-        A folder to write the district's registers into and keep them there (the roads, the
-        buildings and their units, the service facilities, the roster of grid workers, the
-        party organisations, the exports of cases and patrols: :mod:`gridgis.demo.files`);
-        by default they go to a temporary folder, deleted after the load. Either way they
-        are loaded through the importers (:func:`gridgis.db.roads.import_roads`,
-        :func:`gridgis.registers.buildings.import_buildings`,
-        :func:`gridgis.registers.units.import_units`,
-        :func:`gridgis.registers.facilities.import_facilities`,
-        :func:`gridgis.registers.workers.import_workers`,
-        :func:`gridgis.registers.branches.import_branches`,
-        :func:`gridgis.intake.import_cases`, :func:`gridgis.intake.import_inspections`,
-        actor ``demo``), as a district office's own files would be.
+        A folder to write the district's files into and keep them there (the outlines,
+        cells, roads, registers and exports above), to look at or import again; by
+        default a temporary folder, deleted after the load. Either way they are loaded
+        through the importers (actor ``demo``), as a district office's own files would be.
     today:
         The cases and patrols cover the year up to this day (default today; see
         :func:`gridgis.demo.cases.demo_period`), so that the demo is never stale.
@@ -738,6 +729,7 @@ def run_demo(
             else Path(stack.enter_context(TemporaryDirectory(prefix="gridgis-demo-")))
         )
         files = {
+            **write_outlines(demo.streets, demo.communities, demo.cells, folder),
             "roads": write_roads(demo.roads, folder),
             "buildings": write_buildings(demo.buildings, folder),
             "units": write_units(demo.units, folder),

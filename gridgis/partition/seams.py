@@ -223,7 +223,10 @@ def _without_overlaps(cells: GeomArray, min_area: float) -> GeomArray:
     common edge is not a seam (drawn on a coarser grid, as the demo's retry
     does) can still overlap by a sliver along it. Only pairs that overlap by
     more than ``min_area`` are touched; the later cell loses the ground, and
-    its edge there becomes the earlier cell's (the same coordinates).
+    its edge there becomes the earlier cell's (the same coordinates), unless
+    losing it would cut the later cell in two (a neck of it along the seam, as
+    in an adjusted cell of the 荔城区 demo): then the earlier cell loses it, if
+    that keeps the earlier one whole.
     """
     present = np.flatnonzero(~shapely.is_missing(cells) & ~shapely.is_empty(cells))
     if present.size < 2:
@@ -239,12 +242,31 @@ def _without_overlaps(cells: GeomArray, min_area: float) -> GeomArray:
     if not hit.any():
         return cells
     out = cells.copy()
+    crumb = min_area / _OVERLAP_SHARE**2  # as _without_crumbs: parts below it do not count
     # One difference per overlapping pair, in order (a later cell may lose to several).
     for first, later in zip(left[hit], right[hit], strict=True):
-        out[later] = shapely.difference(out[later], out[first])
-    changed = np.unique(right[hit])
-    out[changed] = polygonal(shapely.make_valid(out[changed]))
+        cut = _repaired(shapely.difference(out[later], out[first]))
+        if _pieces(cut, crumb) > _pieces(out[later], crumb):
+            # Losing the sliver would cut the later cell in two (a neck of it runs along
+            # the seam): the first cell loses it instead, when that keeps the first whole.
+            other = _repaired(shapely.difference(out[first], out[later]))
+            if _pieces(other, crumb) <= _pieces(out[first], crumb):
+                out[first] = other
+                continue
+        out[later] = cut
     return out
+
+
+def _repaired(geom: BaseGeometry) -> BaseGeometry:
+    return polygonal(np.asarray([shapely.make_valid(geom)], dtype=object))[0]
+
+
+def _pieces(geom: BaseGeometry, min_area: float) -> int:
+    """The parts of ``geom`` of at least ``min_area`` (its largest always counts)."""
+    if geom is None or shapely.is_empty(geom):
+        return 0
+    area = shapely.area(shapely.get_parts(geom))
+    return max(1, int((area >= min_area).sum()))
 
 
 def _without_crumbs(cells: GeomArray, min_area: float) -> GeomArray:

@@ -56,6 +56,7 @@ from gridgis.registers.members import MEMBER_FIELDS, import_members
 from gridgis.registers.report import RegisterReport
 from gridgis.registers.resident_units import UNIT_FIELDS as RESIDENT_UNIT_FIELDS
 from gridgis.registers.resident_units import import_resident_units
+from gridgis.registers.roads import ROAD_FIELDS, import_roads
 from gridgis.registers.units import UNIT_FIELDS, import_units
 from gridgis.registers.workers import WORKER_FIELDS, import_workers
 
@@ -326,5 +327,17 @@ register(
         options=frozenset({"encoding", "sheet", "layer", "street"}),
         suffixes=_TABLE,
         required=("member", "kind", "date"),
+    )
+)
+register(
+    ImportKind(
+        name="roads",
+        label_zh="道路及铁路、河流、围墙",
+        label_en="Roads, railways, rivers and walls",
+        importer=import_roads,
+        fields=ROAD_FIELDS,
+        options=frozenset({"crs", "encoding", "sheet", "layer"}),
+        suffixes=_VECTOR + _TABLE,
+        required=(),
     )
 )

@@ -31,8 +31,10 @@ __all__ = ["ALIASES", "Columns", "field_option", "match_columns", "normalise_hea
 
 ALIASES: dict[str, tuple[str, ...]] = {
     # Every register
-    "id": ("id", "external_id", "编号", "编码", "代码", "楼栋编号", "建筑编号"),
-    "name": ("name", "名称", "姓名", "楼栋名称", "建筑名称", "组织名称", "设施名称"),
+    "id": ("id", "external_id", "编号", "编码", "代码", "楼栋编号", "建筑编号", "道路编号"),
+    "name": (
+        "name", "名称", "姓名", "楼栋名称", "建筑名称", "组织名称", "设施名称", "道路名称", "路名",
+    ),
     "address": ("address", "地址", "详细地址", "楼栋地址", "住址", "门牌地址", "房屋地址"),
     "x": ("x", "lon", "lng", "long", "longitude", "经度"),
     "y": ("y", "lat", "latitude", "纬度"),
@@ -48,7 +50,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "phone": ("phone", "mobile", "tel", "电话", "手机", "手机号", "联系电话", "电话号码"),
     "id_number": ("id_number", "id_card", "身份证号", "身份证", "身份证号码", "证件号码"),
     "role": ("role", "角色", "职务", "岗位"),
-    "kind": ("kind", "type", "类型", "类别", "种类"),
+    "kind": ("kind", "type", "类型", "类别", "种类", "道路类型", "道路等级"),
     "parent": ("parent", "parent_id", "上级", "上级组织", "上级党组织"),
     "secretary": ("secretary", "书记", "支部书记"),
     "members": ("members", "member_count", "党员数", "党员人数"),

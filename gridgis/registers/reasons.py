@@ -74,6 +74,11 @@ REASONS: dict[str, Wording] = {
     "wrong_geometry": Wording(
         "the geometry is a {type}, not a footprint or a point", "图形是 {type}，不是轮廓或点"
     ),
+    "not_a_line": Wording("the geometry is a {type}, not a line", "图形是 {type}，不是线"),
+    "outside_district": Wording(
+        "the line does not run into district {district}'s outline",
+        "该线不在区县 {district} 的轮廓内",
+    ),
     "coordinates_outside_china": Wording(
         "the coordinates ({x}, {y}) are outside China (as {crs})",
         "坐标（{x}，{y}）在中国境外（按 {crs}）",

@@ -29,6 +29,7 @@ ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
     **ALIASES,
     "unit": ("unit", "units", "unit_number", "单元", "单元号", "所在单元"),
     "secretary_phone": ("secretary_phone", "书记电话", "书记手机", "书记联系电话"),
+    "wkt": ("wkt", "geometry", "geom", "几何", "线形"),
     "street": ("street", "street_code", "街道", "街道编码", "街道代码"),
     "district": ("district", "district_code", "区县", "区", "区县编码", "区县代码"),
     "categories": (
@@ -42,7 +43,7 @@ ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
     ),
 }
 """The headers of :data:`gridgis.registers.columns.ALIASES` and those of the rosters' own
-fields (units a 单元长 serves, a party secretary's phone, a street)."""
+fields (units a 单元长 serves, a party secretary's phone, a street, a road's line as WKT)."""
 
 
 @dataclass(frozen=True)
