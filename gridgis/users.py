@@ -76,6 +76,7 @@ from gridgis.db.models import (
     Department,
     GridCell,
     GridWorker,
+    PartyMember,
     Street,
     UserSession,
     WorkerCell,
@@ -142,6 +143,7 @@ _USERS = select(
     AppUser.worker_id,
     AppUser.department_code,
     _WORKER_STREET.label("worker_street"),
+    AppUser.member_id,
 ).outerjoin(Street, Street.code == AppUser.street_code)
 """Users as :class:`User` holds them (never the password hash)."""
 # Built once, with the values bound when they run: SQLAlchemy then finds the compiled form
@@ -181,6 +183,7 @@ class User:
     department_code: str | None = None
     worker_street: str | None = None
     areas: tuple[str, ...] = ()
+    member_id: int | None = None
 
     @property
     def scope(self) -> str | None:
@@ -209,6 +212,7 @@ def _user(row: Row[*tuple[Any, ...]], conn: Connection | None = None) -> User:
         department_code=row.department_code,
         worker_street=row.worker_street,
         areas=areas,
+        member_id=row.member_id,
     )
 
 
@@ -345,10 +349,12 @@ def add_user(
     street: str | None = None,
     worker: str | None = None,
     department: str | None = None,
+    member: str | None = None,
     actor: str,
 ) -> User:
     """Add a user; a ``street`` user must name the street it is limited to, a ``worker``
-    the grid worker it is, a ``department`` user its department.
+    the grid worker it is, a ``department`` user its department, a ``member`` the party
+    member it is.
 
     Parameters
     ----------
@@ -369,6 +375,10 @@ def add_user(
         sees the cases of that worker's cells and communities, which follow its links.
     department:
         For ``"department"`` (required): the department's code.
+    member:
+        For ``"member"`` (党员, required): the party member's id as imported (its
+        ``external_id``), or its number in gridgis. The login sees the 大走访 targets
+        assigned to that member and logs its visits.
     actor:
         Who adds the user (recorded in the audit trail).
 
@@ -404,7 +414,7 @@ def add_user(
             f"`street` was {street!r} but only users of role 'street' are limited to a "
             f"street; role {role!r} sees every street"
         )
-    for option, needed in (("worker", worker), ("department", department)):
+    for option, needed in (("worker", worker), ("department", department), ("member", member)):
         if (role == option) != (needed is not None):
             raise InputError(
                 f"a user of role {option!r} needs `{option}` (--{option}) and no other role "
@@ -415,6 +425,7 @@ def add_user(
         if street:
             check_street(conn, street)
         worker_id = _worker_id(conn, worker) if worker is not None else None
+        member_id = _member_id(conn, member) if member is not None else None
         if department is not None:
             found = conn.execute(select(Department.code).where(Department.code == department))
             if found.first() is None:
@@ -432,6 +443,7 @@ def add_user(
                 street_code=street or None,
                 worker_id=worker_id,
                 department_code=department,
+                member_id=member_id,
                 password_hash=_hash(password),
             )
         )
@@ -447,6 +459,7 @@ def add_user(
                 "street_code": added.street_code,
                 **({"worker_id": worker_id} if worker_id is not None else {}),
                 **({"department_code": department} if department is not None else {}),
+                **({"member_id": member_id} if member_id is not None else {}),
                 "password": "set",
             },
             street_code=added.street_code,
@@ -465,6 +478,21 @@ def _worker_id(conn: Connection, worker: str) -> int:
         raise NotFoundError(
             f"grid worker {worker!r} does not exist; give its id as imported "
             "(`gridgis import workers FILE`, the 编号/id column)"
+        )
+    return int(found)
+
+
+def _member_id(conn: Connection, member: str) -> int:
+    """The id of the party member known as ``member`` (its external id, else its number)."""
+    found = conn.execute(
+        select(PartyMember.id).where(PartyMember.external_id == str(member))
+    ).scalar()
+    if found is None and str(member).isdigit() and int(member) < 2**31:
+        found = conn.execute(select(PartyMember.id).where(PartyMember.id == int(member))).scalar()
+    if found is None:
+        raise NotFoundError(
+            f"party member {member!r} does not exist; give their id as imported "
+            "(`gridgis import members FILE`, the 编号/id column)"
         )
     return int(found)
 

@@ -20,6 +20,7 @@ buildings, roads), :mod:`~gridgis.db.models.rosters` (workers, party
 organisations, facilities), :mod:`~gridgis.db.models.cases` (cases and
 inspections), :mod:`~gridgis.db.models.notices` (inboxes and webhook deliveries),
 :mod:`~gridgis.db.models.party` (party members and their points),
+:mod:`~gridgis.db.models.visits` (大走访: key households, campaigns, visits, the ledger),
 :mod:`~gridgis.db.models.system` (users, audit trail, data
 versions); every name is importable from here.
 """
@@ -103,6 +104,18 @@ from gridgis.db.models.system import (
     Open311Client,
     UserSession,
 )
+from gridgis.db.models.visits import (
+    HOUSEHOLD_CATEGORY_FORMAT,
+    TARGET_KINDS,
+    CampaignBuilding,
+    HouseholdCategory,
+    LedgerEntry,
+    ResidentHousehold,
+    Visit,
+    VisitCampaign,
+    VisitPhoto,
+    VisitTarget,
+)
 
 __all__ = [
     "ACTIVITY_FORMAT",
@@ -117,6 +130,7 @@ __all__ = [
     "DEPARTMENT_CODE_PATTERN",
     "FACILITY_KINDS",
     "HAND_EDITS",
+    "HOUSEHOLD_CATEGORY_FORMAT",
     "JOB_STATES",
     "LAYOUT_METHODS",
     "LOCATED_BY",
@@ -131,6 +145,7 @@ __all__ = [
     "ROAD_KINDS",
     "SEXES",
     "SRID",
+    "TARGET_KINDS",
     "USER_ROLES",
     "WEBHOOK_FORMATS",
     "WORKER_ROLE_FORMAT",
@@ -141,6 +156,7 @@ __all__ = [
     "BranchCell",
     "Building",
     "BuildingUnit",
+    "CampaignBuilding",
     "Case",
     "CaseCategory",
     "CaseEvent",
@@ -155,11 +171,13 @@ __all__ = [
     "District",
     "GridCell",
     "GridWorker",
+    "HouseholdCategory",
     "Inspection",
     "InspectionCell",
     "LayoutDraft",
     "LayoutDraftStep",
     "LayoutVersion",
+    "LedgerEntry",
     "LoginFailure",
     "Notice",
     "Open311Client",
@@ -168,10 +186,15 @@ __all__ = [
     "PartyBranch",
     "PartyMember",
     "PointRule",
+    "ResidentHousehold",
     "Road",
     "ServiceFacility",
     "Street",
     "UserSession",
+    "Visit",
+    "VisitCampaign",
+    "VisitPhoto",
+    "VisitTarget",
     "WorkerBuilding",
     "WorkerCell",
     "WorkerCommunity",
