@@ -75,6 +75,7 @@ __all__ = [
     "get_campaign",
     "list_campaigns",
     "rule_names",
+    "visitor_choices",
 ]
 
 ELDERLY_AGE = 80
@@ -567,3 +568,22 @@ def assign_targets(
             street_code=within,
         )
         return len(changed)
+
+
+def visitor_choices(
+    bind: Engine | Connection, *, within: str | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Who may be assigned targets in an area: its party members, grid workers and street
+    offices' users (``id`` and ``name``; names are people's data, for those who assign)."""
+    members = select(PartyMember.id, PartyMember.name).order_by(PartyMember.name, PartyMember.id)
+    workers = select(GridWorker.id, GridWorker.name).order_by(GridWorker.name, GridWorker.id)
+    users = select(AppUser.id, AppUser.name).where(AppUser.role == "street").order_by(AppUser.name)
+    if within is not None:
+        members = members.where(PartyMember.community_code.startswith(within))
+        workers = workers.where(GridWorker.street_code == within[:9])
+        users = users.where(AppUser.street_code == within[:9])
+    with reading(bind) as conn:
+        return {
+            kind: [{"id": int(i), "name": str(n)} for i, n in conn.execute(query.limit(2000))]
+            for kind, query in (("member", members), ("worker", workers), ("user", users))
+        }

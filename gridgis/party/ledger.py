@@ -46,6 +46,7 @@ from gridgis.db.models import (
     Building,
     Case,
     CaseCategory,
+    Community,
     GridCell,
     LedgerEntry,
     Visit,
@@ -54,7 +55,13 @@ from gridgis.db.models import (
 )
 from gridgis.db.queries import reading, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
-from gridgis.party.visits import join_target_people, join_visitor, target_columns, visitor_name
+from gridgis.party.visits import (
+    join_target_people,
+    join_visitor,
+    target_columns,
+    target_point,
+    visitor_name,
+)
 
 __all__ = [
     "LEDGER_STATES",
@@ -134,12 +141,14 @@ def _ledger_select() -> Select[*tuple[Any, ...]]:
             LedgerEntry.target_id,
             VisitTarget.kind.label("target_kind"),
             *target_columns(),
+            *target_point(),
             visitor_name(),
             LedgerEntry.visit_id,
             LedgerEntry.cell_id,
             GridCell.code.label("cell_code"),
             GridCell.name.label("cell_name"),
             LedgerEntry.community_code,
+            Community.name.label("community_name"),
             LedgerEntry.street_code,
             LedgerEntry.category_code,
             CaseCategory.name_zh.label("category_name"),
@@ -160,6 +169,7 @@ def _ledger_select() -> Select[*tuple[Any, ...]]:
         .join(VisitTarget, VisitTarget.id == LedgerEntry.target_id)
         .join(CaseCategory, CaseCategory.code == LedgerEntry.category_code)
         .outerjoin(GridCell, GridCell.id == LedgerEntry.cell_id)
+        .outerjoin(Community, Community.code == LedgerEntry.community_code)
         .outerjoin(effective, effective.c.entry_id == LedgerEntry.id)
         .outerjoin(stands, stands.id == effective.c.case_id)
         .outerjoin(Visit, Visit.id == LedgerEntry.visit_id)

@@ -68,6 +68,7 @@ __all__ = [
     "list_visits",
     "log_visit",
     "target_columns",
+    "target_point",
     "visit_photo",
     "visitor_name",
     "visitor_of",
@@ -113,6 +114,15 @@ def target_columns() -> list[Any]:
         func.coalesce(_BUILDING.c.address, _HOUSEHOLD.c.address, _MEMBER.c.address).label(
             "address"
         ),
+    ]
+
+
+def target_point() -> list[Any]:
+    """The point of a target's building (``target_lon``, ``target_lat``), for a query joined
+    by :func:`join_target_people`."""
+    return [
+        func.ST_X(_BUILDING.c.location).label("target_lon"),
+        func.ST_Y(_BUILDING.c.location).label("target_lat"),
     ]
 
 
