@@ -68,7 +68,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from gridgis import audit, config, data, logins
+from gridgis import audit, config, data, logins, user_links
 from gridgis.codes import is_code, parent_code
 from gridgis.db.models import (
     USER_ROLES,
@@ -76,7 +76,6 @@ from gridgis.db.models import (
     Department,
     GridCell,
     GridWorker,
-    PartyMember,
     Street,
     UserSession,
     WorkerCell,
@@ -376,9 +375,8 @@ def add_user(
     department:
         For ``"department"`` (required): the department's code.
     member:
-        For ``"member"`` (党员, required): the party member's id as imported (its
-        ``external_id``), or its number in gridgis. The login sees the 大走访 targets
-        assigned to that member and logs its visits.
+        For ``"member"`` (党员, required): the party member's id as imported, or its
+        number; the login sees the 大走访 targets assigned to it and logs its visits.
     actor:
         Who adds the user (recorded in the audit trail).
 
@@ -424,8 +422,8 @@ def add_user(
     with transaction(bind) as conn:
         if street:
             check_street(conn, street)
-        worker_id = _worker_id(conn, worker) if worker is not None else None
-        member_id = _member_id(conn, member) if member is not None else None
+        worker_id = user_links.worker_id(conn, worker) if worker is not None else None
+        member_id = user_links.member_id(conn, member) if member is not None else None
         if department is not None:
             found = conn.execute(select(Department.code).where(Department.code == department))
             if found.first() is None:
@@ -465,36 +463,6 @@ def add_user(
             street_code=added.street_code,
         )
         return added
-
-
-def _worker_id(conn: Connection, worker: str) -> int:
-    """The id of the grid worker known as ``worker`` (its external id, else its number)."""
-    found = conn.execute(
-        select(GridWorker.id).where(GridWorker.external_id == str(worker))
-    ).scalar()
-    if found is None and str(worker).isdigit() and int(worker) < 2**31:
-        found = conn.execute(select(GridWorker.id).where(GridWorker.id == int(worker))).scalar()
-    if found is None:
-        raise NotFoundError(
-            f"grid worker {worker!r} does not exist; give its id as imported "
-            "(`gridgis import workers FILE`, the 编号/id column)"
-        )
-    return int(found)
-
-
-def _member_id(conn: Connection, member: str) -> int:
-    """The id of the party member known as ``member`` (its external id, else its number)."""
-    found = conn.execute(
-        select(PartyMember.id).where(PartyMember.external_id == str(member))
-    ).scalar()
-    if found is None and str(member).isdigit() and int(member) < 2**31:
-        found = conn.execute(select(PartyMember.id).where(PartyMember.id == int(member))).scalar()
-    if found is None:
-        raise NotFoundError(
-            f"party member {member!r} does not exist; give their id as imported "
-            "(`gridgis import members FILE`, the 编号/id column)"
-        )
-    return int(found)
 
 
 def list_users(bind: Engine | Connection) -> list[User]:

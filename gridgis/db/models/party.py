@@ -138,6 +138,7 @@ class PartyActivity(Base):
             "source_id",
             "member_id",
             unique=True,
+            # raw SQL: a partial index's predicate
             postgresql_where=text("source_id IS NOT NULL"),
         ),
     )

@@ -36,6 +36,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -100,7 +101,7 @@ class VisitCampaign(Base):
     rules: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=text("now()")
+        DateTime(timezone=True), server_default=func.now()
     )
 
 
@@ -137,6 +138,7 @@ class VisitTarget(Base):
             "campaign_id",
             "household_id",
             unique=True,
+            # raw SQL: a partial index's predicate
             postgresql_where=text("household_id IS NOT NULL"),
         ),
         Index(
@@ -144,6 +146,7 @@ class VisitTarget(Base):
             "campaign_id",
             "member_id",
             unique=True,
+            # raw SQL: a partial index's predicate
             postgresql_where=text("member_id IS NOT NULL"),
         ),
         Index(
@@ -151,6 +154,7 @@ class VisitTarget(Base):
             "campaign_id",
             "building_id",
             unique=True,
+            # raw SQL: a partial index's predicate
             postgresql_where=text("kind = 'building'"),
         ),
         Index("ix_visit_target_campaign_id_cell_id", "campaign_id", "cell_id"),
@@ -218,7 +222,7 @@ class Visit(Base):
     note: Mapped[str | None] = mapped_column(Text)
     logged_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=text("now()")
+        DateTime(timezone=True), server_default=func.now()
     )
 
 
@@ -237,7 +241,7 @@ class VisitPhoto(Base):
     sha256: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=text("now()")
+        DateTime(timezone=True), server_default=func.now()
     )
 
 
