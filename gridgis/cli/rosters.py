@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     pass
 
 TEMPLATE_KINDS: tuple[str, ...] = (
-    "buildings", "households", "units", "workers", "branches", "facilities",
+    "buildings", "households", "units", "workers", "branches", "facilities", "residents",
 )  # fmt: skip
 
 

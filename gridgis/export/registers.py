@@ -66,6 +66,7 @@ from gridgis.db.models import (
 )
 from gridgis.db.queries import result_frame
 from gridgis.export.layers import _Layer
+from gridgis.export.visits import read_residents
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, worker_roles
 
 __all__ = ["REGISTERS", "RegisterExport", "Reveal", "mask_person"]
@@ -467,6 +468,13 @@ REGISTERS: dict[str, RegisterExport] = {
     ),
     "buildings": RegisterExport("buildings", _read_buildings),
     "facilities": RegisterExport("facilities", _read_facilities, area_column="community"),
+    "residents": RegisterExport(
+        "residents",
+        read_residents,
+        person_fields=("name", "phone"),
+        area_column="community",
+        formats=("gpkg", "csv", "xlsx"),
+    ),
     "workers": RegisterExport(
         "workers",
         _read_workers,

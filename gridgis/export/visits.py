@@ -32,8 +32,10 @@ from gridgis.times import CHINA_TZ
 __all__ = [
     "LEDGER_FORMATS",
     "LEDGER_HEADER",
+    "RESIDENT_COLUMNS",
     "VISIT_HEADER",
     "ledger_rows",
+    "read_residents",
     "visit_rows",
     "write_ledger",
     "write_visits",
@@ -172,3 +174,71 @@ def write_visits(target: Path | BinaryIO, visits: Sequence[Mapping[str, Any]], *
     how many rows were written."""
     points = [(v.get("lon"), v.get("lat")) for v in visits]
     return _write(target, VISIT_HEADER, visit_rows(visits), points, fmt=fmt, sheet="走访记录")
+
+
+# --- the register of key households (read back by ``gridgis import residents``) -------------
+
+RESIDENT_COLUMNS: tuple[str, ...] = (
+    "id", "name", "phone", "categories", "building", "address", "unit", "room", "note",
+    "community",
+)  # fmt: skip
+"""The columns of a key households export, in order: the importer's fields (categories
+in Chinese, joined by 、) and the community (where the data belongs; not read back)."""
+
+_RESIDENT_DESCRIPTIONS = {
+    "id": "编号 / household id (external id; the database id when it has none)",
+    "name": "户主 / head of household",
+    "categories": "类别 / categories (、-separated)",
+    "building": "楼栋编号 / building id",
+    "room": "房号 / room",
+    "note": "备注 / note",
+    "community": "所在社区编码 / community (not read back)",
+}
+
+
+def read_residents(conn: Any, within: str | None, spec: Any, fmt: str) -> Any:
+    """The key households in the area ``within`` as one point layer (their buildings' points)."""
+    import numpy as np
+    import pandas as pd
+    import shapely
+    from sqlalchemy import func, select
+
+    from gridgis.db.models import Building, HouseholdCategory, ResidentHousehold
+    from gridgis.export.layers import _Layer
+
+    names = dict(conn.execute(select(HouseholdCategory.code, HouseholdCategory.name_zh)).all())
+    query = (
+        select(
+            ResidentHousehold.id, ResidentHousehold.external_id, ResidentHousehold.head_name,
+            ResidentHousehold.phone, ResidentHousehold.categories,
+            Building.external_id.label("building"), ResidentHousehold.address,
+            ResidentHousehold.unit, ResidentHousehold.room, ResidentHousehold.note,
+            ResidentHousehold.community_code,
+            func.ST_AsBinary(Building.location).label("location"),
+        )
+        .outerjoin(Building, Building.id == ResidentHousehold.building_id)
+        .order_by(ResidentHousehold.id)
+    )  # fmt: skip
+    if within is not None:
+        query = query.where(ResidentHousehold.community_code.startswith(within, autoescape=True))
+    rows = conn.execute(query).all()
+    frame = pd.DataFrame(
+        {
+            "id": [r.external_id or str(r.id) for r in rows],
+            "name": [r.head_name for r in rows],
+            "phone": [r.phone for r in rows],
+            "categories": ["、".join(names.get(c, c) for c in r.categories) or None for r in rows],
+            "building": [r.building for r in rows],
+            "address": [r.address for r in rows],
+            "unit": [r.unit for r in rows],
+            "room": [r.room for r in rows],
+            "note": [r.note for r in rows],
+            "community": [r.community_code for r in rows],
+        },
+        columns=list(RESIDENT_COLUMNS),
+        dtype=object,
+    )
+    location = np.asarray(
+        [None if r.location is None else shapely.from_wkb(r.location) for r in rows], dtype=object
+    )
+    return _Layer("residents", frame, location, "Point", dict(_RESIDENT_DESCRIPTIONS))

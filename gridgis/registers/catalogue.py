@@ -52,6 +52,7 @@ from gridgis.registers.departments import DEPARTMENT_FIELDS, import_departments
 from gridgis.registers.facilities import FACILITY_FIELDS, import_facilities
 from gridgis.registers.households import import_households
 from gridgis.registers.report import RegisterReport
+from gridgis.registers.residents import RESIDENT_FIELDS, import_residents
 from gridgis.registers.units import UNIT_FIELDS, import_units
 from gridgis.registers.workers import WORKER_FIELDS, import_workers
 
@@ -274,6 +275,18 @@ register(
         options=frozenset({"crs", "encoding", "sheet", "layer", "street"}),
         suffixes=_VECTOR + _TABLE,
         required=("id", "name", "kind"),
+    )
+)
+register(
+    ImportKind(
+        name="residents",
+        label_zh="重点户（大走访对象）",
+        label_en="Key households (visit targets)",
+        importer=import_residents,
+        fields=RESIDENT_FIELDS,
+        options=frozenset({"encoding", "sheet", "layer", "street"}),
+        suffixes=_VECTOR + _TABLE,
+        required=("id", "name"),
     )
 )
 register(
