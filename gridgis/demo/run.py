@@ -32,6 +32,7 @@ from gridgis.demo.files import (
 )
 from gridgis.demo.generate import DemoDistrict, Progress, generate_district
 from gridgis.demo.profiles import profile
+from gridgis.demo.visits import write_residents
 from gridgis.errors import Problem, ValidationError
 from gridgis.intake.report import IntakeReport
 from gridgis.partition.validate import LayoutFinding, LayoutReport, validate_layout
@@ -516,6 +517,13 @@ def _load(
             dispatch_rules_apply(conn, actor=IMPORTED_BY)
         if "inspections" in files:
             import_inspections_file(conn)
+        if "residents" in files:  # 大走访: the key households, a campaign up to the period's end
+            from gridgis.demo.visits import load_visits
+
+            clock = time.perf_counter()
+            load_visits(conn, files["residents"], district=demo.code, now=demo.period[1],
+                        seed=demo.seed, actor=IMPORTED_BY)  # fmt: skip
+            imported["visits"] = time.perf_counter() - clock
 
     def import_cases_files(conn: Connection) -> None:
         """The exports of cases (once the cells are published), each placed as generated."""
@@ -722,6 +730,7 @@ def run_demo(
             "facilities": write_facilities(demo.facilities, folder),
             "departments": write_departments(prof.code, demo.streets, folder),
             "inspections": write_inspections(demo.inspections, folder),
+            "residents": write_residents(demo.buildings, folder, seed=seed),
         }
         case_files = write_cases(demo.cases, folder)
         seconds["files"] = time.perf_counter() - clock

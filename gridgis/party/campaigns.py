@@ -60,6 +60,7 @@ from gridgis.db.models import (
     Visit,
     VisitCampaign,
     VisitTarget,
+    WorkerCell,
 )
 from gridgis.db.queries import reading, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
@@ -70,6 +71,7 @@ __all__ = [
     "MEMBER_RULES",
     "Visitor",
     "assign_targets",
+    "assign_to_cell_workers",
     "campaign_progress",
     "create_campaign",
     "get_campaign",
@@ -515,7 +517,7 @@ def assign_targets(
     if (cell is None) == (target_ids is None):
         raise InputError("give either `cell` (every target of a cell) or `target_ids`")
     with transaction(bind) as conn:
-        campaign = get_campaign(conn, campaign_id)
+        campaign = {"id": _campaign_id(conn, campaign_id)}
         if visitor is not None:
             _visitor_street(conn, visitor)
         conditions = [VisitTarget.campaign_id == campaign["id"]]
@@ -567,6 +569,55 @@ def assign_targets(
             after={**columns, "cell": cell, "targets": len(changed)},
             street_code=within,
         )
+        return len(changed)
+
+
+def _campaign_id(conn: Connection, campaign_id: int) -> int:
+    found = conn.execute(
+        select(VisitCampaign.id).where(VisitCampaign.id == int(campaign_id))
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFoundError(f"campaign {campaign_id} does not exist")
+    return int(found)
+
+
+def assign_to_cell_workers(bind: Engine | Connection, campaign_id: int, *, actor: str) -> int:
+    """Assign every target of a campaign that has no visitor to the grid worker of its cell
+    (the first by id where a cell has several); targets in no cell, or in a cell without
+    a worker, stay unassigned. One statement, one audit row.
+
+    Returns
+    -------
+    int
+        How many targets were assigned.
+    """
+    with transaction(bind) as conn:
+        campaign = _campaign_id(conn, campaign_id)
+        workers = (
+            select(WorkerCell.cell_id, func.min(WorkerCell.worker_id).label("worker_id"))
+            .group_by(WorkerCell.cell_id)
+            .subquery("w")
+        )
+        changed = conn.execute(
+            update(VisitTarget)
+            .where(
+                VisitTarget.campaign_id == campaign,
+                VisitTarget.cell_id == workers.c.cell_id,
+                func.num_nonnulls(
+                    VisitTarget.visitor_member_id,
+                    VisitTarget.visitor_worker_id,
+                    VisitTarget.visitor_user_id,
+                )
+                == 0,
+            )
+            .values(visitor_worker_id=workers.c.worker_id, assigned_at=func.now(),
+                    assigned_by=actor)
+            .returning(VisitTarget.id)
+        ).all()  # fmt: skip
+        audit.record(
+            conn, actor=actor, action="assign", object_type="visit_campaign",
+            object_id=campaign, after={"to": "cell workers", "targets": len(changed)},
+        )  # fmt: skip
         return len(changed)
 
 

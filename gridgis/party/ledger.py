@@ -24,6 +24,7 @@ takes the entry back to ``in_case`` with it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -113,6 +114,7 @@ def _effective_case() -> Any:
     )
 
 
+@functools.cache
 def _ledger_select() -> Select[*tuple[Any, ...]]:
     effective = _effective_case()
     stands = aliased(Case, name="stands")
@@ -270,12 +272,19 @@ def _locked(conn: Connection, entry_id: int) -> dict[str, Any]:
     return get_entry(conn, entry_id)
 
 
-def file_case(bind: Engine | Connection, entry_id: int, *, actor: str) -> dict[str, Any]:
+def file_case(
+    bind: Engine | Connection,
+    entry_id: int,
+    *,
+    actor: str,
+    reported_at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """Turn ledger entry ``entry_id`` into a case, filed at the target's building.
 
     The case takes the entry's category and description, the visitor as its reporter
     and ``大走访`` as its source, and is placed by the point of the target's building
-    (so in its cell). An entry whose case was rejected (作废) may be filed again.
+    (so in its cell), reported now (or at ``reported_at``). An entry whose case was
+    rejected (作废) may be filed again.
 
     Returns
     -------
@@ -311,6 +320,7 @@ def file_case(bind: Engine | Connection, entry_id: int, *, actor: str) -> dict[s
             description=entry["description"],
             source="大走访",
             reported_by=entry["found_by"],
+            reported_at=reported_at,
             actor=actor,
         )
         conn.execute(
@@ -330,7 +340,12 @@ def file_case(bind: Engine | Connection, entry_id: int, *, actor: str) -> dict[s
 
 
 def clear_entry(
-    bind: Engine | Connection, entry_id: int, *, note: str, actor: str
+    bind: Engine | Connection,
+    entry_id: int,
+    *,
+    note: str,
+    actor: str,
+    at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Cross ledger entry ``entry_id`` off by hand (销号), for a problem solved on the spot.
 
@@ -359,7 +374,11 @@ def clear_entry(
         conn.execute(
             update(LedgerEntry)
             .where(LedgerEntry.id == entry["id"])
-            .values(cleared_at=func.now(), cleared_by=actor, cleared_note=note.strip())
+            .values(
+                cleared_at=func.now() if at is None else at,
+                cleared_by=actor,
+                cleared_note=note.strip(),
+            )
         )
         audit.record(
             conn,

@@ -19,6 +19,7 @@ Names and phones of targets are people's data: a listing masks them unless
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -162,6 +163,7 @@ def _visitor_kind(table: Any) -> Any:
     )
 
 
+@functools.cache
 def _target_select() -> Select[*tuple[Any, ...]]:
     targets = VisitTarget.__table__
     last = (
@@ -479,21 +481,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def list_visits(
-    bind: Engine | Connection,
-    *,
-    visit_id: int | None = None,
-    campaign_id: int | None = None,
-    visitor: Visitor | None = None,
-    within: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    people: People | None = None,
-    limit: int | None = 500,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
-    """Visits, newest first, with their target's name (masked unless ``people``), the
-    visitor's name, where the phone was and how many photos."""
+@functools.cache
+def _visit_select() -> Select[*tuple[Any, ...]]:
+    """The visits with their target, cell, visitor and counts (filters are added)."""
     visits = Visit.__table__
     photos = select(func.count()).where(VisitPhoto.visit_id == Visit.id).scalar_subquery()
     problems = select(func.count()).where(LedgerEntry.visit_id == Visit.id).scalar_subquery()
@@ -524,7 +514,25 @@ def list_visits(
         .join(VisitCampaign, VisitCampaign.id == Visit.campaign_id)
         .outerjoin(GridCell, GridCell.id == VisitTarget.cell_id)
     )
-    query = _with_visitor(join_target_people(query), visits)
+    return _with_visitor(join_target_people(query), visits)
+
+
+def list_visits(
+    bind: Engine | Connection,
+    *,
+    visit_id: int | None = None,
+    campaign_id: int | None = None,
+    visitor: Visitor | None = None,
+    within: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    people: People | None = None,
+    limit: int | None = 500,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Visits, newest first, with their target's name (masked unless ``people``), the
+    visitor's name, where the phone was and how many photos."""
+    query = _visit_select()
     if visit_id is not None:
         query = query.where(Visit.id == int(visit_id))
     if campaign_id is not None:

@@ -146,7 +146,7 @@ unit_field, room_field, note_field:
     progress:
         Called with a short message at each phase.
     actor:
-        Who imports: one audit row sums the import up, one row per household changed
+        Who imports: one audit row sums the import up, one row per household updated
         (name and phone masked).
 
     Returns
@@ -191,11 +191,12 @@ unit_field, room_field, note_field:
         )
         categories: list[list[str]] = []
         community: list[str | None] = []
+        categories_given = register.texts("categories")
         for i in range(n):  # wording per row
             found: list[str] = [p for p in [id_reasons[i]] if p]
             if names[i] is None:
                 found.append("name missing")
-            items = split_list(register.texts("categories")[i])
+            items = split_list(categories_given[i])
             codes = [by_name.get(item) for item in items]
             for item, code in zip(items, codes, strict=True):
                 if code is None:
@@ -253,11 +254,9 @@ unit_field, room_field, note_field:
                     .values(**values)
                 )
                 outcomes.changes[i] = "; ".join(changes(old, after))
-            if outcome != "unchanged":
                 audit.record(
-                    conn, actor=actor, action="create" if before is None else "update",
-                    object_type="resident_household", object_id=ids[i],
-                    before=_masked(old), after=_masked(after),
+                    conn, actor=actor, action="update", object_type="resident_household",
+                    object_id=ids[i], before=_masked(old), after=_masked(after),
                     street_code=street_of,
                 )  # fmt: skip
             outcomes.set([i], outcome)
