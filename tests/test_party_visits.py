@@ -290,3 +290,75 @@ def test_people_are_masked_outside_the_street(demo_engine: Engine, seeded: dict)
     assert own and all("*" not in t["name"] for t in own)
     assert away and all(t["name"].endswith("*") for t in away)
     assert all(t["phone"] is None or t["phone"].startswith("****") for t in away)
+
+
+@pytest.fixture
+def app_database_url(demo_url: str) -> str:
+    return demo_url
+
+
+def test_api_scopes_and_masks_people_by_role(app: Any) -> None:
+    """A street office reads its street's targets and ledger unmasked and another street's
+    not at all; an analyst reads every street masked; a party member reads its own targets
+    only and no ledger; the export of the 台账 masks as the page does."""
+    from conftest import add_test_user, log_in_client, sign_in
+
+    url = app.config["DATABASE_URL"]
+    engine = create_engine_for(url)
+    street = _street(engine)
+    found = seed_people(engine, street)
+    campaign = create_campaign(
+        engine, name="大走访", area=street[:6], starts_on=START, ends_on=END, actor="test"
+    )
+    member = found["members"][0]
+    mine = list_targets(engine, campaign_id=campaign["id"], limit=1000)
+    own = next(t for t in mine if t["street_code"] == street and t["kind"] == "household")
+    assign_targets(engine, campaign["id"], Visitor(member_id=member), target_ids=[own["id"]],
+                   actor="test")  # fmt: skip
+    log_visit(engine, own["id"], policy=ADMIN, visitor=Visitor(member_id=member),
+              problems=[{"category": "市容环境", "description": "堆物"}], actor="t")  # fmt: skip
+    engine.dispose()
+
+    office = app.test_client()
+    sign_in(office, role="street", street=street, name="office")
+    shown = office.get(f"/api/party/targets?campaign={campaign['id']}&limit=1000").get_json()
+    assert shown["targets"] and {t["street_code"] for t in shown["targets"]} == {street}
+    assert all("*" not in (t["name"] or "") for t in shown["targets"] if t["kind"] != "building")
+    ledger = office.get("/api/party/ledger").get_json()["entries"]
+    assert [e["target_name"] for e in ledger] == [own["name"]]
+
+    analyst = app.test_client()
+    sign_in(analyst, role="analyst", name="analyst")
+    everyone = analyst.get(f"/api/party/targets?campaign={campaign['id']}&limit=1000").get_json()
+    names = [t["name"] for t in everyone["targets"] if t["kind"] == "household"]
+    assert len({t["street_code"] for t in everyone["targets"]}) >= 2
+    assert names and all(n.endswith("*") for n in names)
+    assert analyst.get("/api/party/ledger").get_json()["entries"][0]["target_name"].endswith("*")
+    sheet = analyst.get("/party/ledger/export?format=csv").get_data(as_text=True)
+    assert own["name"] not in sheet and "堆物" in sheet
+    assert analyst.post("/api/party/ledger/1/clear", json={"note": "x"}).status_code == 403
+
+    visitor = app.test_client()
+    with create_engine_for(url).begin() as conn:
+        conn.execute(
+            text("INSERT INTO app_user (name, role, member_id, password_hash) "
+                 "VALUES ('li', 'member', :m, 'scrypt:x')"), {"m": member}
+        )  # fmt: skip
+    add_test_user(url, "li-shadow")  # the password hash the tests share
+    with create_engine_for(url).begin() as conn:
+        conn.execute(
+            text("UPDATE app_user SET password_hash = (SELECT password_hash FROM app_user "
+                 "WHERE name = 'li-shadow') WHERE name = 'li'")
+        )  # fmt: skip
+    log_in_client(visitor, "li")
+    listed = visitor.get("/api/party/targets").get_json()["targets"]
+    assert [t["id"] for t in listed] == [own["id"]] and listed[0]["name"] == own["name"]
+    assert visitor.get("/api/party/ledger").status_code == 403
+    assert visitor.get("/party/campaigns").status_code == 403
+    assert visitor.get("/cases").status_code == 403
+
+
+def create_engine_for(url: str) -> Engine:
+    from sqlalchemy import create_engine
+
+    return create_engine(url)

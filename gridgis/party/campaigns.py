@@ -75,6 +75,7 @@ __all__ = [
     "campaign_progress",
     "create_campaign",
     "get_campaign",
+    "known_id",
     "list_campaigns",
     "rule_names",
     "visitor_choices",
@@ -124,6 +125,14 @@ class Visitor:
             "visitor_worker_id": self.worker_id,
             "visitor_user_id": self.user_id,
         }
+
+
+def known_id(value: object, what: str, *, bits: int = 31) -> int:
+    """``value`` as a row id of ``what``; one no row can have (not a whole number, below 1,
+    above the column's range) is refused as not found."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**bits:
+        raise NotFoundError(f"{what} {value!r} does not exist")
+    return value
 
 
 def rule_names(conn: Connection) -> dict[str, tuple[str, str]]:
@@ -387,10 +396,9 @@ def get_campaign(bind: Engine | Connection, campaign_id: int) -> dict[str, Any]:
     NotFoundError
         When there is no such campaign.
     """
+    campaign_id = known_id(campaign_id, "campaign")
     with reading(bind) as conn:
-        row = conn.execute(
-            _campaign_select().where(VisitCampaign.id == int(campaign_id))
-        ).one_or_none()
+        row = conn.execute(_campaign_select().where(VisitCampaign.id == campaign_id)).one_or_none()
     if row is None:
         raise NotFoundError(f"campaign {campaign_id} does not exist")
     return _campaign(row)
@@ -573,8 +581,9 @@ def assign_targets(
 
 
 def _campaign_id(conn: Connection, campaign_id: int) -> int:
+    campaign_id = known_id(campaign_id, "campaign")
     found = conn.execute(
-        select(VisitCampaign.id).where(VisitCampaign.id == int(campaign_id))
+        select(VisitCampaign.id).where(VisitCampaign.id == campaign_id)
     ).scalar_one_or_none()
     if found is None:
         raise NotFoundError(f"campaign {campaign_id} does not exist")

@@ -56,6 +56,7 @@ from gridgis.db.models import (
 )
 from gridgis.db.queries import reading, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
+from gridgis.party.campaigns import known_id
 from gridgis.party.visits import (
     join_target_people,
     join_visitor,
@@ -256,6 +257,7 @@ def get_entry(
     bind: Engine | Connection, entry_id: int, *, people: People | None = None
 ) -> dict[str, Any]:
     """One ledger entry (as :func:`list_ledger` gives it); :class:`NotFoundError` if none."""
+    entry_id = known_id(entry_id, "ledger entry", bits=63)
     with reading(bind) as conn:
         row = conn.execute(_ledger_select().where(LedgerEntry.id == int(entry_id))).one_or_none()
     if row is None:
@@ -264,6 +266,7 @@ def get_entry(
 
 
 def _locked(conn: Connection, entry_id: int) -> dict[str, Any]:
+    entry_id = known_id(entry_id, "ledger entry", bits=63)
     found = conn.execute(
         select(LedgerEntry.id).where(LedgerEntry.id == int(entry_id)).with_for_update()
     ).one_or_none()

@@ -56,7 +56,7 @@ from gridgis.db.models import (
 )
 from gridgis.db.queries import reading, transaction
 from gridgis.errors import ForbiddenError, InputError, NotFoundError
-from gridgis.party.campaigns import Visitor
+from gridgis.party.campaigns import Visitor, known_id
 from gridgis.party.points import record_activity
 from gridgis.times import aware, parse_time
 
@@ -287,6 +287,7 @@ def get_target(
     bind: Engine | Connection, target_id: int, *, people: People | None = None
 ) -> dict[str, Any]:
     """One target (as :func:`list_targets` gives it); :class:`NotFoundError` if none."""
+    target_id = known_id(target_id, "visit target", bits=63)
     with reading(bind) as conn:
         row = conn.execute(_target_select().where(VisitTarget.id == int(target_id))).one_or_none()
     if row is None:

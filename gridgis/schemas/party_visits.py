@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, model_validator
 
@@ -51,14 +51,14 @@ class NewCampaign(Request):
     area: AreaCode = Field(description="The district, street or community it covers.")
     starts_on: dt.date
     ends_on: dt.date
-    rules: list[str] | None = Field(
+    rules: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         None,
         max_length=40,
         description="Target rules: household category codes (veteran, needy ...) and "
         "elderly_member, member_direct, member_employed, member_mobile, member_retired; "
         "default the 四个必走.",
     )
-    buildings: list[int] = Field(
+    buildings: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
         default_factory=list, max_length=1000, description="Buildings visited whole (ids)."
     )
 
@@ -117,7 +117,7 @@ class Assignment(Request):
     ``member``, ``worker``, ``user``; none of them takes the assignment back)."""
 
     cell: CellCode | None = None
-    target_ids: list[int] | None = Field(None, max_length=5000)
+    target_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(None, max_length=2000)
     member: int | None = Field(None, ge=1, le=2**31 - 1, description="party_member id")
     worker: int | None = Field(None, ge=1, le=2**31 - 1, description="grid_worker id")
     user: str | None = Field(None, min_length=1, max_length=64, description="A user's name.")
@@ -187,7 +187,7 @@ class ProblemFound(Request):
     """A problem found on a visit: a case category and what it is."""
 
     category: str = Field(min_length=1, max_length=64, description="A case category (code/name).")
-    description: str = Field(min_length=1, max_length=2000)
+    description: str = Field(min_length=1, max_length=500)
 
 
 class NewVisit(Request):
@@ -202,10 +202,10 @@ class NewVisit(Request):
     lon: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
     accuracy: float | None = Field(None, ge=0, le=100_000)
-    note: str | None = Field(None, max_length=2000)
-    problems: list[ProblemFound] = Field(default_factory=list, max_length=20)
+    note: str | None = Field(None, max_length=1000)
+    problems: list[ProblemFound] = Field(default_factory=list, max_length=5)
     problem_category: str | None = Field(None, max_length=64)
-    problem_description: str | None = Field(None, max_length=2000)
+    problem_description: str | None = Field(None, max_length=500)
 
 
 class Visit(Answer):
@@ -306,4 +306,4 @@ class LedgerList(Answer):
 class LedgerClearing(Request):
     """A 销号 by hand: how the problem was solved."""
 
-    note: str = Field(min_length=1, max_length=2000)
+    note: str = Field(min_length=1, max_length=1000)
