@@ -130,7 +130,9 @@ def test_visit_problem_case_closed_ledger_crossed_off_on_a_phone(
             assert abs(float(after or 0) - expected) < 1e-4
 
             # The street office turns the problem into a case …
-            page = office.open("/party/ledger", "body[data-ledger-ready]")
+            page = office.open(
+                f"/party/ledger?campaign={campaign['id']}", "body[data-ledger-ready]"
+            )
             entry = page.locator("#ledger-list li[data-state=open]").first
             entry_id = entry.get_attribute("data-entry")
             with page.expect_navigation():
@@ -148,7 +150,9 @@ def test_visit_problem_case_closed_ledger_crossed_off_on_a_phone(
             office.take(case_id, "verified", note="现场核查已清理")
             office.take(case_id, "closed")
 
-            page = office.open("/party/ledger", "body[data-ledger-ready]")
+            page = office.open(
+                f"/party/ledger?campaign={campaign['id']}", "body[data-ledger-ready]"
+            )
             row = page.locator(f'#ledger-list li[data-entry="{entry_id}"]')
             assert row.get_attribute("data-state") == "closed"
             assert "已销号" in row.inner_text()

@@ -123,7 +123,7 @@ def test_the_ledger_exports_in_the_chinese_layout(demo_engine: Engine, tmp_path:
         visitor=Visitor(user_id=user), problems=[{"category": "市容环境", "description": "堆物"}],
         actor="boss",
     )  # fmt: skip
-    entries = list_ledger(demo_engine, people=lambda street: False)
+    entries = list_ledger(demo_engine, campaign_id=campaign["id"], people=lambda street: False)
     out = tmp_path / "台账.xlsx"
     assert write_ledger(out, entries, fmt="xlsx") == 1
     rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
@@ -135,7 +135,8 @@ def test_the_ledger_exports_in_the_chinese_layout(demo_engine: Engine, tmp_path:
     from gridgis.cli import main
 
     result = CliRunner().invoke(
-        main, ["export", "ledger", "--format", "csv", "-o", str(tmp_path / "l.csv")],
+        main, ["export", "ledger", "--format", "csv", "--campaign", str(campaign["id"]),
+               "-o", str(tmp_path / "l.csv")],
         env={"GRIDGIS_DATABASE_URL": demo_engine.url.render_as_string(hide_password=False)},
     )  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -215,7 +215,10 @@ def test_visit_problem_case_and_ledger_state(demo_engine: Engine, seeded: dict) 
         clear_entry(demo_engine, second, note=" ", actor="zhenhai")
     cleared = clear_entry(demo_engine, second, note="当场修好", actor="zhenhai")
     assert (cleared["state"], cleared["closed_how"]) == ("closed", "manual")
-    assert {e["id"] for e in list_ledger(demo_engine, state="closed")} == {first, second}
+    closed_ids = {
+        e["id"] for e in list_ledger(demo_engine, state="closed", campaign_id=campaign["id"])
+    }
+    assert closed_ids == {first, second}
     with demo_engine.connect() as conn:
         audited = set(
             conn.execute(
@@ -324,7 +327,7 @@ def test_api_scopes_and_masks_people_by_role(app: Any) -> None:
     shown = office.get(f"/api/party/targets?campaign={campaign['id']}&limit=1000").get_json()
     assert shown["targets"] and {t["street_code"] for t in shown["targets"]} == {street}
     assert all("*" not in (t["name"] or "") for t in shown["targets"] if t["kind"] != "building")
-    ledger = office.get("/api/party/ledger").get_json()["entries"]
+    ledger = office.get(f"/api/party/ledger?campaign={campaign['id']}").get_json()["entries"]
     assert [e["target_name"] for e in ledger] == [own["name"]]
 
     analyst = app.test_client()
@@ -333,8 +336,11 @@ def test_api_scopes_and_masks_people_by_role(app: Any) -> None:
     names = [t["name"] for t in everyone["targets"] if t["kind"] == "household"]
     assert len({t["street_code"] for t in everyone["targets"]}) >= 2
     assert names and all(n.endswith("*") for n in names)
-    assert analyst.get("/api/party/ledger").get_json()["entries"][0]["target_name"].endswith("*")
-    sheet = analyst.get("/party/ledger/export?format=csv").get_data(as_text=True)
+    entries = analyst.get(f"/api/party/ledger?campaign={campaign['id']}").get_json()["entries"]
+    assert entries[0]["target_name"].endswith("*")
+    sheet = analyst.get(f"/party/ledger/export?format=csv&campaign={campaign['id']}").get_data(
+        as_text=True
+    )
     assert own["name"] not in sheet and "堆物" in sheet
     assert analyst.post("/api/party/ledger/1/clear", json={"note": "x"}).status_code == 403
 

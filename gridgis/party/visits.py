@@ -65,6 +65,7 @@ __all__ = [
     "get_target",
     "join_target_people",
     "join_visitor",
+    "known_id",
     "list_targets",
     "list_visits",
     "log_visit",

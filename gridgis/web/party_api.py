@@ -12,6 +12,8 @@ Routes (``/api/party``)
     Targets and visits (a party member: its own only); a visit logged from the phone.
 ``GET /ledger``, ``POST /ledger/<id>/case``, ``POST /ledger/<id>/clear``
     The 台账; an entry filed as a case; an entry crossed off by hand (销号).
+``GET /visits/<id>/photos/<photo_id>/thumbnail``
+    A visit photo's thumbnail.
 
 Who sees what: :class:`gridgis.access.Policy`. A street office and a grid worker see
 their street; an analyst reads everything with people's data masked; a party member
@@ -66,6 +68,7 @@ from gridgis.web.cases_api import photo_store, signed_in_name, uploaded_photos
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import JSON, MULTIPART, Reply, endpoint
 from gridgis.web.geojson import feature_collection
+from gridgis.web.photos_api import _IMAGE, _served
 
 __all__ = [
     "CAMPAIGN_ROLES",
@@ -478,3 +481,25 @@ def clear_ledger_entry(entry_id: int, *, body: LedgerClearing) -> Response:
     _changeable_entry(entry_id)
     entry = ledger_lib.clear_entry(get_engine(), entry_id, note=body.note, actor=signed_in_name())
     return jsonify(_shown(entry))
+
+
+@endpoint(
+    bp,
+    "/visits/<int:visit_id>/photos/<int:photo_id>/thumbnail",
+    operation_id="getVisitPhotoThumbnail",
+    tags=("party",),
+    roles=VISIT_ROLES,
+    replies=(Reply(200, description="The thumbnail.", media_type="image/jpeg", schema=_IMAGE),),
+    errors=(404,),
+)
+def visit_photo_thumbnail(visit_id: int, photo_id: int) -> Response:
+    """A visit photo's thumbnail (JPEG, 320 px on its longer side): for the visit's party
+    member, and the users of its street."""
+    rules = policy()
+    visit_lib.known_id(visit_id, "visit", bits=63)
+    visit_lib.known_id(photo_id, "photo", bits=63)
+    photo = visit_lib.visit_photo(get_engine(), visit_id, photo_id)
+    own = rules.role == "member" and photo["by_member"] == rules.member
+    if not (own or rules.role == "admin" or rules.may_see(photo["community_code"])):
+        raise NotFoundError(f"visit {visit_id} has no photo {photo_id}")
+    return _served(photo_lib.thumbnail(photo_store(), photo), "image/jpeg")
