@@ -194,7 +194,7 @@ class Visit(Base):
     __tablename__ = "visit"
     __table_args__ = (
         CheckConstraint(
-            "num_nonnulls(visitor_member_id, visitor_worker_id, visitor_user_id) = 1",
+            "num_nonnulls(visitor_member_id, visitor_worker_id, visitor_user_id) <= 1",
             name="one_visitor",
         ),
         CheckConstraint("accuracy IS NULL OR accuracy >= 0", name="accuracy"),

@@ -211,7 +211,8 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(f"{_VISITORS} = 1", name=op.f("ck_visit_one_visitor")),
+        # a visitor removed later leaves the visit without one (its FK is SET NULL)
+        sa.CheckConstraint(f"{_VISITORS} <= 1", name=op.f("ck_visit_one_visitor")),
         sa.CheckConstraint("accuracy IS NULL OR accuracy >= 0", name=op.f("ck_visit_accuracy")),
         _fk("visit", "campaign_id", "visit_campaign.id", "CASCADE"),
         _fk("visit", "target_id", "visit_target.id", "CASCADE"),
