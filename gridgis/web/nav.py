@@ -52,12 +52,12 @@ NAV: tuple[NavItem, ...] = (
     NavItem("editing.index", "网格编辑", roles=("admin", "street"), blueprints=("editing", "hand")),
     NavItem("audit_pages.audit_page", "审计日志", roles=("admin",)),
     NavItem(
-        "party_pages.campaigns_page",
+        "visit_pages.campaigns_page",
         "大走访",
         roles=("admin", "street", "analyst", "worker"),
-        blueprints=("party_pages",),
+        blueprints=("visit_pages",),
     ),
-    NavItem("party_pages.visits_page", "我的走访", roles=("member",)),
+    NavItem("visit_pages.visits_page", "我的走访", roles=("member",)),
     NavItem(
         "notice_pages.inbox",
         "消息",

@@ -18,7 +18,7 @@ Routes
 ``GET /party/ledger/export?format=xlsx|csv&…``
     The same entries as a file in the usual layout of a 台账.
 
-The pages read through the JSON routes' own functions (:mod:`gridgis.web.party_api`),
+The pages read through the JSON routes' own functions (:mod:`gridgis.web.visits_api`),
 so they show what the API shows the same user.
 """
 
@@ -42,7 +42,7 @@ from gridgis.times import CHINA_TZ
 from gridgis.web.auth import csrf_token, policy, roles_required
 from gridgis.web.db import get_engine
 from gridgis.web.i18n import gettext
-from gridgis.web.party_api import (
+from gridgis.web.visits_api import (
     CAMPAIGN_ROLES,
     LEDGER_ROLES,
     campaign_scope,
@@ -55,7 +55,7 @@ from gridgis.web.party_api import (
 
 __all__ = ["bp"]
 
-bp = Blueprint("party_pages", __name__, url_prefix="/party")
+bp = Blueprint("visit_pages", __name__, url_prefix="/party")
 
 MAX_PHOTOS = 9
 """The most photos the visit form takes."""
@@ -90,7 +90,7 @@ def campaigns_page() -> str:
         area=rules.street or "",
         page_config={
             "csrfToken": csrf_token(),
-            "campaignsUrl": url_for("party_api.create_campaign"),
+            "campaignsUrl": url_for("visits_api.create_campaign"),
         },
     )
 
@@ -118,7 +118,7 @@ def campaign_page(campaign_id: int) -> str:
         page_config={
             "outlines": progress["outlines"],
             "csrfToken": csrf_token(),
-            "assignUrl": url_for("party_api.assign_targets", campaign_id=campaign_id),
+            "assignUrl": url_for("visits_api.assign_targets", campaign_id=campaign_id),
         },
     )
 
@@ -137,7 +137,7 @@ def visits_page() -> str:
             t
             | {
                 "reason_text": "、".join(gettext(names.get(r, r)) for r in t["reasons"]),
-                "url": url_for("party_pages.visit_form", target=t["id"]),
+                "url": url_for("visit_pages.visit_form", target=t["id"]),
             }
             for t in targets
         ],
@@ -171,8 +171,8 @@ def visit_form() -> str:
         max_photos=MAX_PHOTOS,
         page_config={
             "csrfToken": csrf_token(),
-            "visitsUrl": url_for("party_api.log_visit"),
-            "doneUrl": url_for("party_pages.visits_page"),
+            "visitsUrl": url_for("visits_api.log_visit"),
+            "doneUrl": url_for("visit_pages.visits_page"),
             "target": target["id"],
             "maxPhotos": MAX_PHOTOS,
         },
@@ -239,15 +239,15 @@ def ledger_page() -> str:
         states=[(s, LEDGER_STATE_NAMES_ZH[s]) for s in LEDGER_STATES],
         may_change=rules.role in ("admin", "street"),
         export_urls={
-            fmt: url_for("party_pages.ledger_export", format=fmt, **shown_args)
+            fmt: url_for("visit_pages.ledger_export", format=fmt, **shown_args)
             for fmt in ("xlsx", "csv")
         }
         if rules.role in ("admin", "street", "analyst")
         else {},
         page_config={
             "csrfToken": csrf_token(),
-            "caseUrl": url_for("party_api.file_ledger_case", entry_id=0),
-            "clearUrl": url_for("party_api.clear_ledger_entry", entry_id=0),
+            "caseUrl": url_for("visits_api.file_ledger_case", entry_id=0),
+            "clearUrl": url_for("visits_api.clear_ledger_entry", entry_id=0),
         },
     )
 

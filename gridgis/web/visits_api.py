@@ -84,7 +84,7 @@ __all__ = [
     "targets_for",
 ]
 
-bp = Blueprint("party_api", __name__, url_prefix="/api/party")
+bp = Blueprint("visits_api", __name__, url_prefix="/api/party")
 
 CAMPAIGN_ROLES: tuple[str, ...] = ("admin", "street", "analyst", "worker")
 """Who reads campaigns and their progress."""
