@@ -19,7 +19,10 @@ model). The rules:
 - a **department** (``department``, 职能部门) sees only the cases dispatched to it
   and takes their steps: handles them (处置) or returns them (退单). It reads no
   area pages: a route open to "every signed-in user" is closed to it; routes a
-  department may call name the role.
+  department may call name the role;
+- a **party member** (``member``, 党员) sees only the 大走访 targets assigned to it and
+  its own visits (:mod:`gridgis.party.visits`), and reads no area page nor case: like
+  a department, it calls only the routes that name its role.
 
 A refusal is a :class:`gridgis.errors.ForbiddenError` (403) that names the
 value asked for and what the user may see; a case outside the street is
@@ -52,13 +55,17 @@ if TYPE_CHECKING:
 
 __all__ = ["ROLES", "Policy"]
 
-ROLES: tuple[str, ...] = ("admin", "street", "analyst", "worker", "department")
+ROLES: tuple[str, ...] = ("admin", "street", "analyst", "worker", "department", "member")
 """Every role, in the order pages list them (the database's ``USER_ROLES``)."""
 OFFICE_ROLES: tuple[str, ...] = ("admin", "street", "analyst")
 """The roles that read areas, maps and figures (and export them)."""
-CASE_ROLES: tuple[str, ...] = ROLES
-"""The roles that work on cases (every role; each sees the cases :meth:`Policy.may_see_case`
-allows)."""
+CASE_ROLES: tuple[str, ...] = ("admin", "street", "analyst", "worker", "department")
+"""The roles that work on cases (every role but ``member``; each sees the cases
+:meth:`Policy.may_see_case` allows)."""
+VISIT_ROLES: tuple[str, ...] = ("admin", "street", "worker", "member")
+"""The roles that log 大走访 visits (a party member, a grid worker, a street office's cadre;
+an administrator for any of them)."""
+_NO_AREAS = ("department", "member")
 
 _DISTRICT_DIGITS = 6
 
@@ -80,6 +87,10 @@ class Policy:
         A grid worker's cells and communities (codes): the cases it sees.
     department:
         A department's code: the cases it sees are those dispatched to it.
+    member:
+        A party member login's member id (``party_member.id``).
+    worker:
+        A grid worker login's worker id (``grid_worker.id``).
     """
 
     name: str | None = None
@@ -87,6 +98,8 @@ class Policy:
     street: str | None = None
     areas: tuple[str, ...] = ()
     department: str | None = None
+    member: int | None = None
+    worker: int | None = None
 
     def __post_init__(self) -> None:
         if self.role is not None and self.role not in ROLES:
@@ -97,6 +110,8 @@ class Policy:
             raise ConfigError(f"user {self.name!r} is a department login but has no department")
         if self.role not in ("street", "worker") and self.street is not None:
             object.__setattr__(self, "street", None)  # only a street office is limited
+        if self.role == "member" and self.member is None:
+            raise ConfigError(f"user {self.name!r} is a party member login but has no member")
         if self.role != "worker" and self.areas:
             object.__setattr__(self, "areas", ())
 
@@ -116,6 +131,8 @@ class Policy:
             street=user.scope,
             areas=user.areas,
             department=user.department_code,
+            member=user.member_id,
+            worker=user.worker_id,
         )
 
     # --- what the user is -----------------------------------------------------------------------
@@ -127,10 +144,10 @@ class Policy:
 
     def may_call(self, roles: Iterable[str] | None) -> bool:
         """Whether the user may use a route open to ``roles``: ``None`` means every
-        signed-in user who reads areas (every role but ``department``), ``("*",)`` anyone
-        at all."""
+        signed-in user who reads areas (every role but ``department`` and ``member``),
+        ``("*",)`` anyone at all."""
         if roles is None:
-            return self.signed_in and self.role != "department"
+            return self.signed_in and self.role not in _NO_AREAS
         allowed = set(roles)
         return "*" in allowed or (self.role is not None and self.role in allowed)
 
@@ -148,7 +165,7 @@ class Policy:
         street code; ``None`` (in no area) is visible to administrators and
         analysts only.
         """
-        if not self.signed_in or self.role == "department":
+        if not self.signed_in or self.role in _NO_AREAS:
             return False
         if self.role == "worker" and self.street is None:
             return False  # a worker placed nowhere sees no area
@@ -206,6 +223,8 @@ class Policy:
             )
         if self.role == "department":
             return case.get("department_code") == self.department
+        if self.role == "member":
+            return False
         return self.may_see(case.get("street_code"))
 
     def seen(self, case: Mapping[str, Any]) -> None:

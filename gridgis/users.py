@@ -68,7 +68,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from gridgis import audit, config, data, logins
+from gridgis import audit, config, data, logins, user_links
 from gridgis.codes import is_code, parent_code
 from gridgis.db.models import (
     USER_ROLES,
@@ -142,6 +142,7 @@ _USERS = select(
     AppUser.worker_id,
     AppUser.department_code,
     _WORKER_STREET.label("worker_street"),
+    AppUser.member_id,
 ).outerjoin(Street, Street.code == AppUser.street_code)
 """Users as :class:`User` holds them (never the password hash)."""
 # Built once, with the values bound when they run: SQLAlchemy then finds the compiled form
@@ -181,6 +182,7 @@ class User:
     department_code: str | None = None
     worker_street: str | None = None
     areas: tuple[str, ...] = ()
+    member_id: int | None = None
 
     @property
     def scope(self) -> str | None:
@@ -209,6 +211,7 @@ def _user(row: Row[*tuple[Any, ...]], conn: Connection | None = None) -> User:
         department_code=row.department_code,
         worker_street=row.worker_street,
         areas=areas,
+        member_id=row.member_id,
     )
 
 
@@ -345,10 +348,12 @@ def add_user(
     street: str | None = None,
     worker: str | None = None,
     department: str | None = None,
+    member: str | None = None,
     actor: str,
 ) -> User:
     """Add a user; a ``street`` user must name the street it is limited to, a ``worker``
-    the grid worker it is, a ``department`` user its department.
+    the grid worker it is, a ``department`` user its department, a ``member`` the party
+    member it is.
 
     Parameters
     ----------
@@ -369,6 +374,9 @@ def add_user(
         sees the cases of that worker's cells and communities, which follow its links.
     department:
         For ``"department"`` (required): the department's code.
+    member:
+        For ``"member"`` (党员, required): the party member's id as imported, or its
+        number; the login sees the 大走访 targets assigned to it and logs its visits.
     actor:
         Who adds the user (recorded in the audit trail).
 
@@ -404,7 +412,7 @@ def add_user(
             f"`street` was {street!r} but only users of role 'street' are limited to a "
             f"street; role {role!r} sees every street"
         )
-    for option, needed in (("worker", worker), ("department", department)):
+    for option, needed in (("worker", worker), ("department", department), ("member", member)):
         if (role == option) != (needed is not None):
             raise InputError(
                 f"a user of role {option!r} needs `{option}` (--{option}) and no other role "
@@ -414,7 +422,8 @@ def add_user(
     with transaction(bind) as conn:
         if street:
             check_street(conn, street)
-        worker_id = _worker_id(conn, worker) if worker is not None else None
+        worker_id = user_links.worker_id(conn, worker) if worker is not None else None
+        member_id = user_links.member_id(conn, member) if member is not None else None
         if department is not None:
             found = conn.execute(select(Department.code).where(Department.code == department))
             if found.first() is None:
@@ -432,6 +441,7 @@ def add_user(
                 street_code=street or None,
                 worker_id=worker_id,
                 department_code=department,
+                member_id=member_id,
                 password_hash=_hash(password),
             )
         )
@@ -447,26 +457,12 @@ def add_user(
                 "street_code": added.street_code,
                 **({"worker_id": worker_id} if worker_id is not None else {}),
                 **({"department_code": department} if department is not None else {}),
+                **({"member_id": member_id} if member_id is not None else {}),
                 "password": "set",
             },
             street_code=added.street_code,
         )
         return added
-
-
-def _worker_id(conn: Connection, worker: str) -> int:
-    """The id of the grid worker known as ``worker`` (its external id, else its number)."""
-    found = conn.execute(
-        select(GridWorker.id).where(GridWorker.external_id == str(worker))
-    ).scalar()
-    if found is None and str(worker).isdigit() and int(worker) < 2**31:
-        found = conn.execute(select(GridWorker.id).where(GridWorker.id == int(worker))).scalar()
-    if found is None:
-        raise NotFoundError(
-            f"grid worker {worker!r} does not exist; give its id as imported "
-            "(`gridgis import workers FILE`, the 编号/id column)"
-        )
-    return int(found)
 
 
 def list_users(bind: Engine | Connection) -> list[User]:

@@ -27,7 +27,7 @@ FLOORS: dict[str, int] = {
     **dict.fromkeys(
         ("cases", "intake", "address", "editing", "redraw", "users", "logins", "export",
          "analysis", "demo", "schemas", "registers", "open311_keys", "jobs", "notices",
-         "webhooks", "party"),
+         "webhooks", "party", "user_links"),
         3,
     ),
     **dict.fromkeys(("web", "cli"), 4),

@@ -70,6 +70,7 @@ from gridgis.cli import (
     rosters,
     serve,
     users,
+    visits,  # noqa: F401  (attaches `import residents`, `export visits | ledger`)
 )
 
 __all__ = ["main"]

@@ -50,11 +50,12 @@ def _ask_password(name: str) -> str:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["admin", "street", "analyst", "worker", "department"]),
+    type=click.Choice(["admin", "street", "analyst", "worker", "department", "member"]),
     help="admin: sees and edits everything; street: sees and exports one street; "
     "analyst: reads and exports everything, edits nothing; worker: a grid worker (网格员), "
     "sees the cases of its cells, files and verifies them; department: a department "
-    "(职能部门), handles the cases dispatched to it.",
+    "(职能部门), handles the cases dispatched to it; member: a party member (党员), sees the "
+    "大走访 targets assigned to it and logs its visits.",
 )
 @click.option("--street", default=None, help="The street's 9-digit code (role street only).")
 @click.option(
@@ -64,6 +65,9 @@ def _ask_password(name: str) -> str:
     help="The grid worker's id as imported (role worker only).",
 )
 @click.option("--department", default=None, help="The department's code (role department only).")
+@click.option(
+    "--member", default=None, help="The party member's id as imported (role member only)."
+)
 @click.option(
     "--if-no-users",
     is_flag=True,
@@ -76,6 +80,7 @@ def users_add_cmd(
     street: str | None,
     worker: str | None,
     department: str | None,
+    member: str | None,
     if_no_users: bool,
 ) -> None:
     """Add a user NAME. The password is GRIDGIS_PASSWORD when set, else asked twice."""
@@ -91,7 +96,7 @@ def users_add_cmd(
         raise click.UsageError(f"role 'street' needs --street CODE: the street {name!r} may see")
     if role != "street" and street:
         raise click.UsageError(f"--street is only for role 'street'; {role!r} sees every street")
-    for option, value in (("worker", worker), ("department", department)):
+    for option, value in (("worker", worker), ("department", department), ("member", member)):
         if (role == option) != (value is not None):
             raise click.UsageError(
                 f"role {option!r} needs --{option} and only it takes --{option}; "
@@ -106,6 +111,7 @@ def users_add_cmd(
         street=street,
         worker=worker,
         department=department,
+        member=member,
         password=_ask_password(name),
         actor=actor(),
     )
@@ -119,6 +125,8 @@ def _where(user: User) -> str:
         return f" (grid worker {user.worker_id}; cells {cells or 'none yet'})"
     if user.role == "department":
         return f" of department {user.department_code}"
+    if user.role == "member":
+        return f" (party member {user.member_id})"
     if user.scope:
         return f" of street {user.street_code} {user.street_name or ''}".rstrip()
     return ""

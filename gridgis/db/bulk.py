@@ -66,9 +66,12 @@ from gridgis.db.models import (
     PartyBranch,
     PartyNeed,
     PartyUnit,
+    ResidentHousehold,
     Road,
     ServiceFacility,
     Street,
+    VisitCampaign,
+    VisitTarget,
     WorkerCell,
 )
 from gridgis.db.queries import plain_value
@@ -266,8 +269,9 @@ def clear_district(conn: Connection, district: str, *, actor: str) -> dict[str, 
     Removed: its cells (every version), layout versions and issued cell codes;
     buildings and units; roads loaded for it (external id ``demo-<district>-…``);
     grid workers of its street offices and their patrols; party branches and
-    service facilities; 驻区单位, 联合体 and needs; cases filed in it. The outlines of
-    its street offices and communities are set back to empty and their cell bounds unset.
+    service facilities; 驻区单位, 联合体 and needs; cases filed in it; 大走访 campaigns
+    and key households. The outlines of its street offices and communities are set back
+    to empty and their cell bounds unset.
 
     Parameters
     ----------
@@ -311,6 +315,17 @@ def _clearing(district: str) -> list[tuple[str, Delete]]:
     workers = select(GridWorker.id).where(GridWorker.street_code.like(like))
     visits = select(InspectionCell.inspection_id).where(InspectionCell.cell_id.in_(cells))
     return [
+        # 大走访: campaigns of the district or with targets in its cells (their targets,
+        # visits and ledger with them), and its key households
+        ("visit_campaign", delete(VisitCampaign).where(or_(
+            VisitCampaign.area_code.like(like),
+            VisitCampaign.id.in_(
+                select(VisitTarget.campaign_id).where(VisitTarget.cell_id.in_(cells))
+            ),
+        ))),
+        ("resident_household", delete(ResidentHousehold).where(
+            ResidentHousehold.community_code.like(like)
+        )),
         ("inspection", delete(Inspection).where(or_(
             Inspection.worker_id.in_(workers), Inspection.id.in_(visits),
             Inspection.external_id.like(demo),

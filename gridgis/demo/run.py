@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 from sqlalchemy import Connection, Engine, func, select
 
 from gridgis.audit import SYSTEM
 from gridgis.db.models import Building, Case, Community, District, GridCell, GridWorker, Street
+from gridgis.demo.checks import OVERLAP_TOLERANCE_M2, DemoCheck, check_overlap, validate_demo
 from gridgis.demo.files import (
     write_buildings,
     write_cases,
@@ -42,9 +40,9 @@ from gridgis.demo.party_units import (
     write_resident_units,
 )
 from gridgis.demo.profiles import profile
-from gridgis.errors import Problem, ValidationError
+from gridgis.demo.visits import write_residents
+from gridgis.errors import ValidationError
 from gridgis.intake.report import IntakeReport
-from gridgis.partition.validate import LayoutFinding, LayoutReport, validate_layout
 from gridgis.registers.report import RegisterReport
 
 __all__ = [
@@ -59,174 +57,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PUBLISHED_BY = "gridgis demo"
-
-OVERLAP_TOLERANCE_M2 = 0.01
-"""Area (m², in a metric CRS) the demo's cells may share in all, across the whole district.
-
-Cells are fitted to their communities' outlines as stored, so neighbouring
-cells meet along identical edges: any overlap above this is a fault of the
-generator, and :func:`run_demo` stops before loading anything."""
-
-
-@dataclass
-class DemoCheck:
-    """The validator's verdict on one level of a demo district.
-
-    Attributes
-    ----------
-    level:
-        ``"streets in district"``, ``"communities in streets"`` or ``"cells in communities"``.
-    report:
-        What :func:`gridgis.partition.validate.validate_layout` found.
-    expected:
-        Findings that are facts of the real outline, not faults: the part of
-        a level that holds an island of the district is in two pieces.
-    """
-
-    level: str
-    report: LayoutReport
-    expected: list[LayoutFinding] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[LayoutFinding]:
-        """Error findings that are not expected."""
-        return [f for f in self.report.findings if f.severity == "error" and f not in self.expected]
-
-    @property
-    def ok(self) -> bool:
-        """No error besides the expected ones."""
-        return not self.errors
-
-    def lines(self, *, warnings: bool = False) -> list[str]:
-        """Summary and errors for people (expected ones marked); warnings only if asked."""
-        head = self.report.lines()[0]
-        if self.ok and self.expected:
-            head = head.replace("NOT ok", f"ok but for {len(self.expected)} expected")
-        out = [f"{self.level}: {head}"]
-        for finding in self.report.findings:
-            if finding.severity != "error" and not warnings:
-                continue
-            mark = " (expected: an island of the district)" if finding in self.expected else ""
-            out.append(f"  {finding}{mark}")
-        return out
-
-
-def _islands(demo: DemoDistrict) -> shapely.Geometry | None:
-    outline = demo.district.geometry.iloc[0]
-    parts = shapely.get_parts(outline)
-    if len(parts) < 2:
-        return None
-    order = np.argsort(-shapely.area(parts))
-    return shapely.union_all(parts[order[1:]])
-
-
-def _check(
-    level: str, report: LayoutReport, frame: gpd.GeoDataFrame, islands: shapely.Geometry | None
-) -> DemoCheck:
-    expected: list[LayoutFinding] = []
-    if islands is not None:
-        holding = set(frame.loc[frame.intersects(islands), "code"].astype(str))
-        expected = [f for f in report.findings if f.kind == "non_contiguous" and f.code in holding]
-    return DemoCheck(level, report, expected)
-
-
-def validate_demo(demo: DemoDistrict, *, units: bool = True) -> list[DemoCheck]:
-    """Check that every level of a demo district nests in and tiles its parent.
-
-    Runs :func:`gridgis.partition.validate.validate_layout` on the street
-    offices in the district outline, the communities in their street offices,
-    and the cells in their communities (with the buildings and their
-    households against each community's bounds, and the engine's flags).
-
-    Parameters
-    ----------
-    demo:
-        A generated district.
-    units:
-        Check buildings and households of the cells too (the slow part).
-    """
-    islands = _islands(demo)
-    streets = demo.streets.assign(district_code=demo.code)
-    checks = [
-        _check(
-            "streets in district",
-            validate_layout(
-                streets[["code", "district_code", "geometry"]],
-                community="district_code",
-                communities=demo.district[["code", "geometry"]],
-            ),
-            streets,
-            islands,
-        ),
-        _check(
-            "communities in streets",
-            validate_layout(
-                demo.communities[["code", "street_code", "geometry"]],
-                community="street_code",
-                communities=demo.streets[["code", "geometry"]],
-            ),
-            demo.communities,
-            islands,
-        ),
-    ]
-    bounds = {
-        str(c): (int(lo), int(hi))
-        for c, lo, hi in zip(
-            demo.communities["code"],
-            demo.communities["min_households"],
-            demo.communities["max_households"],
-            strict=True,
-        )
-    }
-    cells = demo.cells[["code", "households", "flags", "geometry"]]
-    checks.append(
-        _check(
-            "cells in communities",
-            validate_layout(
-                cells,
-                communities=demo.communities[["code", "geometry"]],
-                units=demo.buildings[["households", "geometry"]] if units else None,
-                households="households",
-                bounds=bounds,
-                flags="flags",
-                tolerance_m2=OVERLAP_TOLERANCE_M2,
-            ),
-            demo.cells,
-            islands,
-        )
-    )
-    return checks
-
-
-def check_overlap(checks: list[DemoCheck]) -> None:
-    """Refuse a demo whose cells overlap by more than :data:`OVERLAP_TOLERANCE_M2` in all.
-
-    Parameters
-    ----------
-    checks:
-        What :func:`validate_demo` found; the cells' level is judged, over
-        every pair of cells of the district (any communities, any streets).
-
-    Raises
-    ------
-    ValidationError
-        Naming the total overlap and each pair of cells with its area.
-    """
-    for check in checks:
-        if check.level != "cells in communities":
-            continue
-        total = check.report.overlap_m2
-        if total > OVERLAP_TOLERANCE_M2:
-            pairs = [
-                Problem(None, f.code, f"overlaps {f.other} by {f.measure:,.3f} m²")
-                for f in check.report.findings
-                if f.kind == "overlap"
-            ]
-            raise ValidationError(
-                f"the demo's cells overlap by {total:,.3f} m² in all, more than the "
-                f"{OVERLAP_TOLERANCE_M2:g} m² allowed: nothing was loaded",
-                pairs,
-            )
 
 
 @dataclass
@@ -540,6 +370,13 @@ def _load(
             dispatch_rules_apply(conn, actor=IMPORTED_BY)
         if "inspections" in files:
             import_inspections_file(conn)
+        if "residents" in files:  # 大走访: the key households, a campaign up to the period's end
+            from gridgis.demo.visits import load_visits
+
+            clock = time.perf_counter()
+            load_visits(conn, files["residents"], district=demo.code, now=demo.period[1],
+                        seed=demo.seed, actor=IMPORTED_BY)  # fmt: skip
+            imported["visits"] = time.perf_counter() - clock
 
     def import_cases_files(conn: Connection) -> None:
         """The exports of cases (once the cells are published), each placed as generated."""
@@ -739,6 +576,7 @@ def run_demo(
             "departments": write_departments(prof.code, demo.streets, folder),
             "inspections": write_inspections(demo.inspections, folder),
             **write_members(demo, folder),  # party members and their activity (issue 19)
+            "residents": write_residents(demo.buildings, folder, seed=seed),
         }
         case_files = write_cases(demo.cases, folder)
         party = build_party(demo, seed=seed)

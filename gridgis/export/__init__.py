@@ -100,7 +100,7 @@ Examples
 ...     result = export(get_engine(), "cases", "shp", Path(folder) / "cases.zip",
 ...                     street="350304001", encoding="gbk")
 >>> result.rows, result.files[:3]
-(987, ['cases.shp', 'cases.shx', 'cases.dbf'])
+(990, ['cases.shp', 'cases.shx', 'cases.dbf'])
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ from gridgis.db.queries import result_frame
 from gridgis.export.layers import _Layer
 from gridgis.export.leaders import read_leaders
 from gridgis.export.members import read_members
+from gridgis.export.visits import read_residents
 from gridgis.party.members import PERSON_FIELDS, mask_member
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, worker_roles
 
@@ -605,6 +606,13 @@ REGISTERS: dict[str, RegisterExport] = {
         area_column="street",
         formats=("gpkg", "csv", "xlsx"),
         mask=lambda value, field: mask_member(value, "birth_year" if field == "birth" else field),
+    ),
+    "residents": RegisterExport(
+        "residents",
+        read_residents,
+        person_fields=("name", "phone"),
+        area_column="community",
+        formats=("gpkg", "csv", "xlsx"),
     ),
     "workers": RegisterExport(
         "workers",

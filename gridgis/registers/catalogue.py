@@ -56,6 +56,7 @@ from gridgis.registers.members import MEMBER_FIELDS, import_members
 from gridgis.registers.report import RegisterReport
 from gridgis.registers.resident_units import UNIT_FIELDS as RESIDENT_UNIT_FIELDS
 from gridgis.registers.resident_units import import_resident_units
+from gridgis.registers.residents import RESIDENT_FIELDS, import_residents
 from gridgis.registers.roads import ROAD_FIELDS, import_roads
 from gridgis.registers.units import UNIT_FIELDS, import_units
 from gridgis.registers.workers import WORKER_FIELDS, import_workers
@@ -279,6 +280,18 @@ register(
         options=frozenset({"crs", "encoding", "sheet", "layer", "street"}),
         suffixes=_VECTOR + _TABLE,
         required=("id", "name", "kind"),
+    )
+)
+register(
+    ImportKind(
+        name="residents",
+        label_zh="重点户（大走访对象）",
+        label_en="Key households (visit targets)",
+        importer=import_residents,
+        fields=RESIDENT_FIELDS,
+        options=frozenset({"encoding", "sheet", "layer", "street"}),
+        suffixes=_VECTOR + _TABLE,
+        required=("id", "name"),
     )
 )
 register(

@@ -174,6 +174,10 @@ REASONS: dict[str, Wording] = {
         "id {value} is not a code of 1 to 32 letters, digits, '_', '.' or '-'",
         "编号 {value} 不是由 1 至 32 个字母、数字、“_”“.”“-”组成的编码",
     ),
+    "unknown_household_category": Wording(
+        "unknown household category {value} (known: {known})",
+        "未知重点户类别 {value}（可选：{known}）",
+    ),
     "unknown_role": Wording(
         "unknown role {value} (known: {known})", "未知角色 {value}（可选：{known}）"
     ),
@@ -363,6 +367,7 @@ _ZH_WORDS: dict[str, str] = {
     "facility": "设施",
     "organisation": "组织",
     "person": "人员",
+    "household": "重点户",
     "at least": "小于",
     "above": "大于",
     "row": "行",

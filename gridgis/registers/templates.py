@@ -100,6 +100,19 @@ TEMPLATES: dict[str, tuple[Column, ...]] = {
         Column("网格", "cells", "覆盖网格的 15 位编码，多个用顿号分隔", "350304001001001"),
         Column("覆盖楼栋", "buildings", "覆盖楼栋的楼栋编号（楼栋党小组），多个用顿号分隔", None),
     ),
+    "residents": (
+        Column("编号", "id", _ID, "R0001", required=True),
+        Column("户主", "name", "户主姓名（个人信息，按权限脱敏显示）", "张建国", required=True),
+        Column("电话", "phone", "联系电话（个人信息）", "13812345678"),
+        Column("类别", "categories", "退役军人、困难户、独居老人、残疾人（可在系统中增设）；"
+               "多个用顿号分隔", "退役军人", several=True),
+        Column("楼栋", "building", "所在楼栋的编号（与楼栋表一致）；不填时按地址匹配", None),
+        Column("地址", "address", "住址，匹配到楼栋（无楼栋编号时必填）",
+               "镇海街道梅园路12号1栋"),
+        Column("单元", "unit", "单元号", "2"),
+        Column("房号", "room", "房号", "301"),
+        Column("备注", "note", "备注", None),
+    ),
     "facilities": (
         Column("编号", "id", _ID, "F0001", required=True),
         Column("名称", "name", "设施名称", "东梅社区党群服务站", required=True),

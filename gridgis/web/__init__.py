@@ -59,6 +59,8 @@ from gridgis.web import (
     placement_api,
     placement_pages,
     tasks,
+    visit_pages,
+    visits_api,
 )
 from gridgis.web import notices as notice_views
 from gridgis.web import tiles as tiles_views
@@ -187,6 +189,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(organisation_pages.bp)
     app.register_blueprint(members_api.bp)
     app.register_blueprint(members_pages.bp)
+    app.register_blueprint(visits_api.bp)
+    app.register_blueprint(visit_pages.bp)
     notice_views.init_app(app)  # the inbox, and this process's webhook worker
     i18n.init_app(app)  # Chinese by default, ?lang=en
     app.jinja_env.globals["nav_links"] = nav.nav_links

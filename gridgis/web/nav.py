@@ -53,6 +53,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("imports.index", "数据导入", roles=("admin", "street"), blueprints=("imports",)),
     NavItem("editing.index", "网格编辑", roles=("admin", "street"), blueprints=("editing", "hand")),
     NavItem("audit_pages.audit_page", "审计日志", roles=("admin",)),
+    NavItem("visit_pages.visits_page", "我的走访", roles=("member",)),
     NavItem(
         "notice_pages.inbox",
         "消息",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, render_template, url_for
 
-from gridgis.access import OFFICE_ROLES
+from gridgis.access import OFFICE_ROLES, VISIT_ROLES
 from gridgis.web.auth import login_required, signed_in_user
 from gridgis.web.i18n import gettext
 
@@ -59,6 +59,24 @@ SECTIONS: tuple[Section, ...] = (
         "members_pages.points_page",
         "党员积分",
         "积分规则与各党组织的年度积分排名",
+        GRID_ROLES,
+    ),
+    Section(
+        "visit_pages.campaigns_page",
+        "大走访",
+        "走访活动、各网格走访对象的分派与进度地图、超期未走访对象",
+        GRID_ROLES,
+    ),
+    Section(
+        "visit_pages.visits_page",
+        "我的走访",
+        "分派给我的走访对象；在手机上记录走访、位置、照片和发现的问题",
+        VISIT_ROLES,
+    ),
+    Section(
+        "visit_pages.ledger_page",
+        "问题台账",
+        "走访发现的问题：转为事件、销号，导出台账",
         GRID_ROLES,
     ),
     Section(

@@ -21,11 +21,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gridgis.db.models._base import Base
 
-USER_ROLES: tuple[str, ...] = ("admin", "street", "analyst", "worker", "department")
+USER_ROLES: tuple[str, ...] = ("admin", "street", "analyst", "worker", "department", "member")
 """Who may do what in the web app: ``admin`` sees and edits everything; ``street`` (a
 street office, 街道) sees and exports only its own street; ``analyst`` reads and exports
 everything and edits nothing; ``worker`` (网格员) sees the cases of the cells it serves,
-files cases and verifies them; ``department`` (职能部门) handles the cases dispatched to it."""
+files cases and verifies them; ``department`` (职能部门) handles the cases dispatched to it;
+``member`` (党员) is a party member's login: it sees the 大走访 targets assigned to the member
+and logs its visits."""
 
 
 class AppUser(Base):
@@ -40,6 +42,7 @@ class AppUser(Base):
         CheckConstraint(
             "(role = 'department') = (department_code IS NOT NULL)", name="department_link"
         ),
+        CheckConstraint("(role = 'member') = (member_id IS NOT NULL)", name="member_link"),
         CheckConstraint("name ~ '^[^[:space:][:cntrl:]/]{1,64}$'", name="name_format"),
         CheckConstraint("password_hash ~ '^(scrypt|pbkdf2):'", name="password_hashed"),
     )
@@ -52,6 +55,7 @@ class AppUser(Base):
     department_code: Mapped[str | None] = mapped_column(
         ForeignKey("department.code", onupdate="CASCADE"), index=True
     )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("party_member.id"), index=True)
     password_hash: Mapped[str] = mapped_column(Text)
     token_hash: Mapped[str | None] = mapped_column(Text, unique=True)
     session_version: Mapped[int] = mapped_column(Integer, server_default="1")
