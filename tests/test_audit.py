@@ -234,7 +234,8 @@ def test_the_demo_load_leaves_one_row_per_kind_of_object(demo_engine: Engine) ->
         assert (row["actor"], row["action"]) == ("demo", "import")
         assert row["summary"]["after"]["imported"] == count > 0
     # One row per export of cases (one per source), not one per case.
-    files = _rows(demo_engine, object_type="case")
+    # (The 大走访's problems filed as cases go one by one through the ledger, as a user's do.)
+    files = [r for r in _rows(demo_engine, object_type="case") if r["action"] == "import"]
     assert sorted(r["summary"]["after"]["file"] for r in files) == sorted(
         name for name, _ in CASE_FILES.values()
     )

@@ -225,7 +225,11 @@ def test_a_merge_finishes_the_duplicate_and_records_it(
     }
     with db.connect() as conn:
         events = conn.execute(
-            text("SELECT case_id, kind, actor, note FROM case_event ORDER BY case_id")
+            text(
+                "SELECT case_id, kind, actor, note FROM case_event WHERE case_id IN (:a, :b) "
+                "ORDER BY case_id"
+            ),
+            {"a": into["id"], "b": duplicate["id"]},
         ).all()
         audit = conn.execute(
             text(

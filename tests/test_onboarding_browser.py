@@ -56,6 +56,7 @@ from shapely.geometry import box
 from sqlalchemy import Engine, text
 
 from gridgis.cli import main
+from gridgis.registers.catalogue import kinds
 from gridgis.web import create_app
 from gridgis.web.db import dispose_engine
 
@@ -188,7 +189,7 @@ def test_your_own_district_through_the_import_page(
     with serve(app) as base, watched_page(base) as (page, watch):
         log_in(page, base, "admin", TEST_PASSWORD, then="/import/")
         # The form names every kind's columns in Chinese (the page is in Chinese).
-        for kind in ("buildings", "households", "workers", "branches", "facilities"):
+        for kind in [k.name for k in kinds()]:
             page.check(f"input[name=kind][value={kind}]")
             page.locator(f"details.import-fields[data-kind={kind}] summary").click()
             labels = page.locator(f"details.import-fields[data-kind={kind}] label span")

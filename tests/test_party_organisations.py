@@ -163,13 +163,17 @@ def test_building_coverage_and_central_households_match_sql(
             ),
             {"s": street + "%"},
         ).one()
+        here = conn.execute(
+            text("SELECT count(*) FROM party_member WHERE central_household AND building_id = :b"),
+            {"b": building},
+        ).scalar_one()
     answer = response_json(
         _client(web, "analyst").get(f"/api/party/cell-status?street={street}"), 200
     )
     assert answer["buildings_with_group"] == groups > 0
-    assert answer["central_household_buildings"] == central == 1
+    assert answer["central_household_buildings"] == central >= 1
     marked = {b["id"]: b for b in answer["buildings"]}
-    assert marked[building]["central_households"] == 1
+    assert marked[building]["central_households"] == here
     assert sum(1 for b in answer["buildings"] if b["groups"]) == groups
 
 
@@ -186,6 +190,11 @@ def test_the_tree_counts_registered_members_where_there_are(
 ) -> None:
     street = streets[1]
     with engine.begin() as conn:
+        # This street's organisations without a members register: then three members of one.
+        conn.execute(
+            text("DELETE FROM party_member WHERE branch_id IN (SELECT id FROM party_branch "
+                 "WHERE community_code LIKE :s)"), {"s": street + "%"}
+        )  # fmt: skip
         branch = conn.execute(
             text("SELECT id FROM party_branch WHERE kind = 'branch' AND community_code LIKE :s "
                  "ORDER BY id LIMIT 1"), {"s": street + "%"}

@@ -483,7 +483,7 @@ def heat_points(
     --------
     >>> heat = heat_points(engine, category="消防安全", max_points=20_000)
     >>> len(heat.points) <= 20_000, heat.cases
-    (True, 2343)
+    (True, 2309)
     """
     with queries.connection(connection) as conn:
         where = _filter(

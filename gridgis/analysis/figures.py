@@ -444,8 +444,8 @@ def area_figures(
     >>> streets = area_figures(engine, "street", within="350304")
     >>> streets[["code", "name", "households", "overdue_cases"]].head(2)
             code  name  households  overdue_cases
-    0  350304001  镇海街道        2640             10
-    1  350304002  拱辰街道        2564              4
+    0  350304001  镇海街道        2640              9
+    1  350304002  拱辰街道        2564              5
     """
     checked = _check_level(level)
     if within is not None and (

@@ -66,7 +66,7 @@ Examples
 >>> cells[["code", "households", "cases", "hotspot"]].head(2)
               code  households  cases          hotspot
 0  350304001001001         416    107  not_significant
-1  350304001002001         458    166  not_significant
+1  350304001002001         458    167  not_significant
 """
 
 from __future__ import annotations
@@ -310,7 +310,7 @@ def area_statistics(
     >>> communities[["name", "cases", "rate_per_1000", "on_time_rate"]].head(2)
           name  cases  rate_per_1000  on_time_rate
     0  文献社区居委会    107     257.211538      0.883495
-    1  长寿社区居委会    166     362.445415      0.881988
+    1  长寿社区居委会    167     364.628821      0.882716
     """
     checked = _check_level(level)
     moment = aware(now, field="now") if now is not None else dt.datetime.now(dt.UTC)

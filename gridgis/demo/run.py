@@ -364,12 +364,6 @@ def _load(
                 _check_placed(placed, expected["community_code"], files[kind], "community")
                 _check_placed(placed.str[:9], expected["street_code"], files[kind], "street")
         import_cases_files(conn)
-        if "departments" in files:  # the cases dispatched go to the departments of the rules
-            from gridgis.cases.departments import dispatch_rules_apply
-
-            dispatch_rules_apply(conn, actor=IMPORTED_BY)
-        if "inspections" in files:
-            import_inspections_file(conn)
         if "residents" in files:  # 大走访: the key households, a campaign up to the period's end
             from gridgis.demo.visits import load_visits
 
@@ -377,6 +371,12 @@ def _load(
             load_visits(conn, files["residents"], district=demo.code, now=demo.period[1],
                         seed=demo.seed, actor=IMPORTED_BY)  # fmt: skip
             imported["visits"] = time.perf_counter() - clock
+        if "departments" in files:  # the cases dispatched (大走访 too) take the rules' departments
+            from gridgis.cases.departments import dispatch_rules_apply
+
+            dispatch_rules_apply(conn, actor=IMPORTED_BY)
+        if "inspections" in files:
+            import_inspections_file(conn)
 
     def import_cases_files(conn: Connection) -> None:
         """The exports of cases (once the cells are published), each placed as generated."""

@@ -281,7 +281,7 @@ def file_case(
     >>> with app.test_request_context("/api/cases", headers=signed_in):
     ...     app.preprocess_request()  # reads the token
     ...     file_case(category="fire_safety", lon=119.02, lat=25.40, reported_by="王芳")
-    {'id': 5019, ...}
+    {'id': 5027, ...}
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     book = None

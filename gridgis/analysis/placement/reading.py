@@ -70,7 +70,10 @@ class PlacementData:
 
 def _facilities() -> Subquery:
     """Party branches and service facilities as one table ``f`` of the columns of
-    :attr:`PlacementData.facilities` (``geom`` the location as stored)."""
+    :attr:`PlacementData.facilities` (``geom`` the location as stored).
+
+    Only 党支部 (``kind = 'branch'``) are places residents walk to: a 党委 or 党总支 is
+    the organisation above them, a 党小组 a group of one building."""
     branches = select(
         (literal("branch:") + cast(PartyBranch.id, Text)).label("facility_id"),
         literal("branch").label("kind"),
@@ -79,7 +82,7 @@ def _facilities() -> Subquery:
         PartyBranch.community_code,
         func.left(PartyBranch.community_code, 9).label("street_code"),
         PartyBranch.location.label("geom"),
-    )
+    ).where(PartyBranch.kind == "branch")
     services = select(
         ServiceFacility.kind + ":" + cast(ServiceFacility.id, Text),
         ServiceFacility.kind,
