@@ -223,7 +223,9 @@ def test_the_demo_load_leaves_one_row_per_kind_of_object(demo_engine: Engine) ->
         workers = conn.execute(text("SELECT count(*) FROM grid_worker")).scalar_one()
         branches = conn.execute(text("SELECT count(*) FROM party_branch")).scalar_one()
         versions = conn.execute(text("SELECT count(*) FROM layout_version")).scalar_one()
-        cases = conn.execute(text("SELECT count(*) FROM case_record")).scalar_one()
+        cases = conn.execute(  # the generated ones; 大走访 files its own one by one
+            text("SELECT count(*) FROM case_record WHERE source IS DISTINCT FROM '大走访'")
+        ).scalar_one()
         roads = conn.execute(text("SELECT count(*) FROM road")).scalar_one()
         units = conn.execute(text("SELECT count(*) FROM building_unit")).scalar_one()
     # Workers, branches, roads and units come through their importers (issue 16 point 12).

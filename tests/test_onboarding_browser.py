@@ -317,6 +317,7 @@ def test_your_own_district_through_the_import_page(
         office = page.context.browser.new_page()  # a context of its own: no admin session
         log_in(office, base, "office", TEST_PASSWORD, then="/import/")
         offered = office.locator("input[name=kind]").evaluate_all("els => els.map(e => e.value)")
-        assert offered == ["buildings", "households", "workers", "branches", "facilities"]
+        assert offered == [k.name for k in kinds() if k.street_limited]
+        assert "units" not in offered and "departments" not in offered and "roads" not in offered
         office.close()
     watch.assert_clean()

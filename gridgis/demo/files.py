@@ -370,12 +370,12 @@ DISTRICT_DEPARTMENTS: tuple[tuple[str, str, str], ...] = (
     ("CG", "城市管理局", "市容环境、道路设施"),
     ("ZJ", "住房和城乡建设局", "物业管理"),
     ("SJ", "市场监督管理局", "工商食药"),
-    ("GA", "公安分局", "治安隐患"),
+    ("GA", "公安分局", "治安隐患、治安案件"),
     ("HB", "生态环境分局", "环境保护"),
-    ("YJ", "应急管理局", "消防安全"),
+    ("YJ", "应急管理局", "消防安全、安全事故"),
 )
 """A district's departments in the demo: code suffix, name, the categories each handles."""
-STREET_DEPARTMENT = ("ZZ", "综治办", "矛盾纠纷、社情民意、便民代办")
+STREET_DEPARTMENT = ("ZZ", "综治办", "矛盾纠纷、社情民意、便民代办、信访")
 """Each street's own office (街道综治办) and the categories it handles in its street."""
 
 
