@@ -413,3 +413,23 @@ def test_the_page_for_each_role(web: Flask, streets: list[str]) -> None:
     assert office.get(f"/party/organisations?street={streets[0]}").status_code == 403
     english = _client(web, "analyst").get("/party/organisations?lang=en").get_data(as_text=True)
     assert "党组织体系" not in english.split("<body", 1)[1].split("gridgis-config", 1)[0]
+
+
+def test_the_export_page_offers_lists_of_people_to_offices_only(
+    web: Flask, streets: list[str]
+) -> None:
+    street = streets[0]
+    analyst = _client(web, "analyst")
+    for what in ("members", "residents"):
+        refused = analyst.get(f"/api/export/{what}.csv?street={street}")
+        assert refused.status_code == 403, what
+    page = analyst.get("/export").get_data(as_text=True)
+    assert 'value="units"' in page and 'value="organisations"' in page
+    assert 'value="members"' not in page and 'value="residents"' not in page
+    assert analyst.get(f"/api/export/units.csv?street={street}").status_code == 200
+    office = _client(web, "street", street)
+    assert 'value="members"' in office.get("/export").get_data(as_text=True)
+    for what in ("members", "residents"):
+        answer = office.get(f"/api/export/{what}.csv?street={street}")
+        assert answer.status_code == 200, what
+        assert len(pd.read_csv(io.BytesIO(answer.data), dtype=str)) > 0, what

@@ -4,7 +4,9 @@ Routes
 ------
 ``GET /api/export/<what>.<fmt>``
     ``what`` is ``cells``, ``cases``, ``inspections`` or ``stats``, or the registers
-    ``organisations`` and ``leaders`` (issue 19; :data:`WEB_REGISTERS`); ``fmt``
+    ``organisations``, ``leaders``, ``units``, ``members`` and ``residents`` (issue 19;
+    :data:`WEB_REGISTERS`; members and key households for administrators and street offices
+    only, :data:`PEOPLE_REGISTERS`); ``fmt``
     is ``shp`` (a zip), ``gpkg``, ``geojson``, ``csv`` or ``xlsx``. The file
     is the one ``gridgis export`` writes (see :mod:`gridgis.export` for the
     columns, the shapefile's field names and ``fields.csv``), answered as an
@@ -64,7 +66,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response
 
 from gridgis.analysis.figures import area_path
-from gridgis.errors import InputError, NotFoundError
+from gridgis.errors import ForbiddenError, InputError, NotFoundError
 from gridgis.export import EXPORT_KINDS, FORMATS, ExportResult, export
 from gridgis.schemas.areas import FEATURE_COLLECTION
 from gridgis.schemas.exports import ExportQuery
@@ -208,10 +210,23 @@ def _chunks(file: BinaryIO) -> Iterator[bytes]:
 
 _FILE = {"type": "string", "format": "binary"}
 
-WEB_REGISTERS: tuple[str, ...] = ("organisations", "leaders")
+WEB_REGISTERS: tuple[str, ...] = ("organisations", "leaders", "units", "members", "residents")
 """The registers the export page offers (issue 19), downloaded directly (no background job):
 people's names and phones masked unless the user may see them
 (:meth:`gridgis.access.Policy.may_see_people`), the export recorded in the audit trail."""
+
+PEOPLE_REGISTERS: dict[str, tuple[str, ...]] = {
+    "members": ("admin", "street"),
+    "residents": ("admin", "street"),
+}
+"""Registers of people themselves (party members, key households) and the roles that export
+them: an analyst sees their counts on the party pages, never a list of people, even masked."""
+
+
+def may_export(what: str, role: str | None) -> bool:
+    """Whether a user of ``role`` may export ``what`` (see :data:`PEOPLE_REGISTERS`)."""
+    return role in PEOPLE_REGISTERS.get(what, (role,))
+
 
 EXPORT_PATH = {
     "what": {"type": "string", "enum": list(EXPORT_KINDS + WEB_REGISTERS)},
@@ -264,6 +279,11 @@ def download(what: str, fmt: str, *, query: ExportQuery) -> Response:
     office's own street only.
     """
     check_export(what, fmt, registers=True)
+    if not may_export(what, policy().role):
+        raise ForbiddenError(
+            f"`what` was {what!r}: a list of people is exported by administrators and street "
+            "offices only; its figures are on the party pages"
+        )
     options = export_query(what, query)
     if what in WEB_REGISTERS:
         rules = policy()

@@ -37,7 +37,7 @@ from gridgis.export import ENCODINGS, EXPORT_KINDS, FIELD_ABBREVIATIONS, FORMATS
 from gridgis.web.auth import login_required, policy
 from gridgis.web.cell_layer import cells_bounds
 from gridgis.web.db import get_engine
-from gridgis.web.export_api import WEB_REGISTERS
+from gridgis.web.export_api import WEB_REGISTERS, may_export
 from gridgis.web.i18n import get_language
 
 __all__ = ["LEVELS", "bp"]
@@ -165,7 +165,7 @@ def export_page() -> str:
         streets=streets,
         everything=policy().street is None,
         chosen=chosen,
-        kinds=EXPORT_KINDS + WEB_REGISTERS,
+        kinds=tuple(k for k in EXPORT_KINDS + WEB_REGISTERS if may_export(k, policy().role)),
         formats=tuple(FORMATS),
         encodings=ENCODINGS,
         levels=LEVELS,
