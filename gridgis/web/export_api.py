@@ -270,7 +270,7 @@ def check_export(what: str, fmt: str, *, registers: bool = False) -> None:
             },
         ),
     ),
-    errors=(400, 404),
+    errors=(400, 403, 404),
 )
 def download(what: str, fmt: str, *, query: ExportQuery) -> Response:
     """Cells, cases, inspections or per-area statistics as a file to download.
