@@ -30,6 +30,7 @@ import tempfile
 from flask import Blueprint, Response, jsonify
 
 from gridgis.errors import NotFoundError
+from gridgis.export import FORMATS
 from gridgis.party.members import list_members, member_figures, member_view
 from gridgis.party.ranking import list_rules, ranking, set_rule, write_ranking
 from gridgis.schemas.party import (
@@ -57,11 +58,7 @@ MEMBER_ROLES = ("admin", "street", "worker")
 """Who sees members (an analyst sees the figures only)."""
 READERS = ("admin", "street", "analyst", "worker")
 """Who reads the figures, the ranking and the rules."""
-MEMBER_FORMATS = {
-    "csv": "text/csv",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "gpkg": "application/geopackage+sqlite3",
-}
+MEMBER_FORMATS = {fmt: FORMATS[fmt] for fmt in ("csv", "xlsx", "gpkg")}
 RANKING_FORMATS = {k: v for k, v in MEMBER_FORMATS.items() if k != "gpkg"}
 _FILE = {"type": "string", "format": "binary"}
 

@@ -33,7 +33,7 @@ from flask import Blueprint, Response, jsonify, url_for
 
 from gridgis.access import OFFICE_ROLES
 from gridgis.errors import NotFoundError
-from gridgis.export import export
+from gridgis.export import FORMATS, export
 from gridgis.export.sanling import SANLING_FORMATS, export_sanling
 from gridgis.party import alliances, needs, sanling
 from gridgis.schemas.party_units import (
@@ -67,11 +67,7 @@ bp = Blueprint("party_api", __name__, url_prefix="/api/party")
 
 _CHANGERS = ("admin", "street")
 _FILE = {"type": "string", "format": "binary"}
-_MEDIA = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv",
-    "gpkg": "application/geopackage+sqlite3",
-}
+_MEDIA = {fmt: FORMATS[fmt] for fmt in ("xlsx", "csv", "gpkg")}
 _FMT_PATH = {"fmt": {"type": "string", "enum": list(SANLING_FORMATS)}}
 _ALLIANCE_PATH = {"alliance_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
 _NEED_PATH = {"need_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
