@@ -30,14 +30,31 @@ class GridGISError(Exception):
         the ``code`` of the web API's error answers.
     field:
         The request field or parameter at fault, when there is one.
+    zh:
+        The same message in Chinese, for the people who read the web app in
+        Chinese (``str(error)`` is the English, for scripts, logs and the
+        command line); ``None`` where none was written.
+
+    Examples
+    --------
+    >>> error = NotFoundError("case 7 does not exist", zh="事件 7 不存在")
+    >>> str(error), error.text("zh"), error.text("en")
+    ('case 7 does not exist', '事件 7 不存在', 'case 7 does not exist')
     """
 
     status: int = 500
     code: str = "error"
 
-    def __init__(self, *args: object, field: str | None = None) -> None:
+    def __init__(self, *args: object, field: str | None = None, zh: str | None = None) -> None:
         super().__init__(*args)
         self.field = field
+        self.zh = zh
+
+    def text(self, language: str) -> str:
+        """The message in ``language`` (``"zh"`` or ``"en"``): the Chinese when there is one."""
+        if language == "zh" and self.zh:
+            return self.zh
+        return str(self)
 
 
 class ConfigError(GridGISError, ValueError):
@@ -110,8 +127,10 @@ class DuplicateCaseError(ConflictError):
 
     code = "duplicate_case"
 
-    def __init__(self, message: str, *, case_id: int, street_code: str | None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, case_id: int, street_code: str | None, zh: str | None = None
+    ) -> None:
+        super().__init__(message, zh=zh)
         self.case_id = case_id
         self.street_code = street_code
 
@@ -156,6 +175,21 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _examples(
+    items: Iterable[object], shown: int, width: int, count: int | None
+) -> tuple[list[str], int]:
+    """The first ``shown`` of ``items`` as text cut to ``width``, and how many there are."""
+    examples: list[str] = []
+    seen = 0
+    for item in items:
+        if seen < shown:
+            examples.append(_cut(str(item), width))
+        seen += 1
+        if count is not None and seen >= shown:
+            break
+    return examples, (seen if count is None else max(count, seen))
+
+
 def listing(
     items: Iterable[object],
     *,
@@ -194,15 +228,7 @@ def listing(
     >>> listing(range(1, 2001), noun="", shown=3, sep=", ")
     '1, 2, 3, … (2,000 in all)'
     """
-    examples: list[str] = []
-    seen = 0
-    for item in items:
-        if seen < shown:
-            examples.append(_cut(str(item), width))
-        seen += 1
-        if count is not None and seen >= shown:
-            break
-    count = seen if count is None else max(count, seen)
+    examples, count = _examples(items, shown, width, count)
     more = f"{sep}…" if count > shown else ""
     if not noun:
         return sep.join(examples) + (f"{more} ({count:,} in all)" if more else "")
@@ -211,6 +237,42 @@ def listing(
         return counted
     lead = sep if sep.startswith("\n") else " "  # a list of lines starts on a line of its own
     head = f"{counted}; first {shown}:" if more else f"{counted}:"
+    return head + lead + sep.join(examples) + more
+
+
+def listing_zh(
+    items: Iterable[object],
+    *,
+    noun: str = "个问题",
+    shown: int = SHOWN,
+    sep: str = "；",
+    width: int = ITEM_CHARS,
+    count: int | None = None,
+) -> str:
+    """:func:`listing` in Chinese, for an error's :attr:`GridGISError.zh`.
+
+    ``noun`` is the measure word and noun after the count (``"个问题"``, ``"行"``,
+    ``"个编码"``); empty: no count before the examples, only "（共 N 个）" after.
+
+    Examples
+    --------
+    >>> listing_zh(["第 2 行：没有编码", "第 5 行：没有编码"])
+    '共 2 个问题：第 2 行：没有编码；第 5 行：没有编码'
+    >>> listing_zh(range(1, 2001), noun="行", shown=3, sep="、")
+    '共 2,000 行，前 3 行：1、2、3、…'
+    >>> listing_zh(range(1, 2001), noun="", shown=3, sep="、")
+    '1、2、3、…（共 2,000 个）'
+    """
+    examples, count = _examples(items, shown, width, count)
+    more = f"{sep}…" if count > shown else ""
+    if not noun:
+        return sep.join(examples) + (f"{more}（共 {count:,} 个）" if more else "")
+    counted = f"共 {count:,} {noun}"
+    if not count:
+        return counted
+    measure = "个" if noun.startswith("个") else noun[:1]
+    head = f"{counted}，前 {shown} {measure}：" if more else f"{counted}："
+    lead = sep if sep.startswith("\n") else ""
     return head + lead + sep.join(examples) + more
 
 

@@ -7,7 +7,13 @@ Every 4xx and 5xx of the JSON API (``/api/...`` and the tiles) is::
 ``code`` names the kind of error (:attr:`gridgis.errors.GridGISError.code`, or
 the HTTP status's name for errors Flask raises), ``message`` says what was
 wrong in words that name the bad value, ``field`` the parameter or field at
-fault (or ``null``). Open311 keeps the format its specification sets
+fault (or ``null``).
+
+The ``message`` is English unless the request asks for Chinese (:func:`answer_language`):
+``?lang=zh``, or an ``Accept-Language`` that prefers Chinese — the app's pages send
+their own language with every request they make, so a Chinese page shows Chinese
+errors while a script keeps the English it parses. A message in Chinese comes from
+the error's :attr:`~gridgis.errors.GridGISError.zh`. Open311 keeps the format its specification sets
 (:mod:`gridgis.web.open311`). Pages answer a short page in the user's
 language. Tracebacks are logged, never shown: an unexpected exception becomes
 a generic 500.
@@ -22,7 +28,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from gridgis.errors import DatabaseError, GridGISError
 from gridgis.web import i18n
 
-__all__ = ["STATUS_CODES", "error_json", "init_app", "wants_json"]
+__all__ = ["STATUS_CODES", "answer_language", "error_json", "init_app", "wants_json"]
 
 STATUS_CODES: dict[int, str] = {
     400: "bad_request",
@@ -50,6 +56,34 @@ _STATUS_TITLES_ZH: dict[int, str] = {
     500: "服务器内部错误",
     503: "服务暂不可用",
 }
+
+
+def answer_language() -> str:
+    """The language (``"zh"``/``"en"``) of the current request's error message.
+
+    A page answers in the page's language (:func:`gridgis.web.i18n.get_language`).
+    The JSON API answers in English for scripts, in Chinese when the request says so:
+    ``?lang=zh``, or an ``Accept-Language`` header preferring ``zh`` (any ``zh-*``) to
+    ``en`` (what the app's pages send from their own language).
+
+    Examples
+    --------
+    >>> with app.test_request_context("/api/cases", headers={"Accept-Language": "zh-CN"}):
+    ...     answer_language()
+    'zh'
+    >>> with app.test_request_context("/api/cases"):
+    ...     answer_language()
+    'en'
+    """
+    if not wants_json():
+        return i18n.get_language()
+    asked = request.args.get("lang")
+    if asked in i18n.LANGUAGES:
+        return asked
+    if request.accept_languages:
+        best = request.accept_languages.best_match(["en", "zh"], default="en")
+        return best or "en"
+    return "en"
 
 
 def wants_json() -> bool:
@@ -96,7 +130,7 @@ def init_app(app: Flask) -> None:
         if exc.status >= 500:
             app.logger.error("%s on %s", type(exc).__name__, request.path, exc_info=exc)
         code = exc.code if exc.code != "error" else None
-        return _answer(exc.status, str(exc), code=code, field=exc.field)
+        return _answer(exc.status, exc.text(answer_language()), code=code, field=exc.field)
 
     @app.errorhandler(OperationalError)
     def _database_unreachable(exc: OperationalError) -> Response | tuple[str, int]:

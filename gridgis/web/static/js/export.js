@@ -58,7 +58,11 @@
     return fetch(url, {
       method: method,
       credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRF-Token": token },
+      headers: {
+        Accept: "application/json",
+        "Accept-Language": document.documentElement.lang || "zh-CN",
+        "X-CSRF-Token": token,
+      },
     }).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) {

@@ -57,10 +57,16 @@
     return parts.join("&");
   }
 
+  /* The page's language (<html lang>), sent with every request so that the API's error
+     messages come in it (the API answers English to a request that names none). */
+  function language() {
+    return document.documentElement.lang || "zh-CN";
+  }
+
   /* GET a JSON answer of the app (`accept`: its media type, default application/json); a
      failed request rejects with the API's error message ("HTTP 500" when it gave none). */
   function getJson(url, accept) {
-    var headers = { Accept: accept || "application/json" };
+    var headers = { Accept: accept || "application/json", "Accept-Language": language() };
     return fetch(url, { credentials: "same-origin", headers: headers }).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) {
@@ -84,7 +90,11 @@
   }
 
   function post(url, payload, token, contentType) {
-    var headers = { Accept: "application/json", "X-CSRF-Token": token };
+    var headers = {
+      Accept: "application/json",
+      "Accept-Language": language(),
+      "X-CSRF-Token": token,
+    };
     if (contentType) {
       headers["Content-Type"] = contentType;
     }

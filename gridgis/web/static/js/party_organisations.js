@@ -220,7 +220,11 @@
   /* --- editing --------------------------------------------------------------------------- */
 
   function send(method, url, body) {
-    var headers = { Accept: "application/json", "X-CSRF-Token": config.csrfToken };
+    var headers = {
+      Accept: "application/json",
+      "Accept-Language": document.documentElement.lang || "zh-CN",
+      "X-CSRF-Token": config.csrfToken,
+    };
     if (body) {
       headers["Content-Type"] = "application/json";
     }
