@@ -22,7 +22,6 @@ from test_register_street import OTHER, OWN, store_two_streets
 from gridgis.registers import staging as import_jobs
 from gridgis.web import create_app
 from gridgis.web.db import dispose_engine
-from gridgis.web.export_jobs import stop_runners
 
 
 @pytest.fixture
@@ -42,7 +41,6 @@ def app(database_url: str, engine: Engine, staging: Path) -> Iterator[Flask]:
         }
     )
     yield application
-    stop_runners(timeout=30)  # the import jobs' runner, before the database goes
     dispose_engine(application)
 
 

@@ -49,9 +49,16 @@ def dispose_engine(app: Flask) -> None:
 
     For shutting a server down, and for tests before they drop their database.
     The next request that needs the database connects again. Apps on the same
-    database share the engine: this closes it for all of them.
+    database share the engine: this closes it for all of them. The background
+    job runner of that database in this process is stopped first (it would poll
+    a dropped database); the next job started starts it again.
     """
-    db_engine.dispose_engine(app.config.get("DATABASE_URL"))
+    from gridgis.web.export_jobs import stop_runners  # the jobs blueprint needs this module
+
+    url = app.config.get("DATABASE_URL")
+    if url:
+        stop_runners(timeout=30, database_url=str(url))
+    db_engine.dispose_engine(url)
 
 
 def init_app(app: Flask) -> None:

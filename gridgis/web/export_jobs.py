@@ -73,8 +73,7 @@ def ensure_runner() -> None:
     is off). Keyed by process id: a forked gunicorn worker starts its own."""
     if not current_app.config.get("JOBS_RUNNER", True):
         return
-    engine = get_engine()
-    key = (os.getpid(), engine.url.render_as_string(hide_password=True))
+    key = (os.getpid(), str(current_app.config.get("DATABASE_URL")))
     with _RUNNERS_LOCK:
         running = _RUNNERS.get(key)
         if running is not None and running.alive():
@@ -91,12 +90,13 @@ def ensure_runner() -> None:
         ).start()
 
 
-def stop_runners(timeout: float | None = None) -> None:
+def stop_runners(timeout: float | None = None, *, database_url: str | None = None) -> None:
     """Stop this process's runners (each once its current job ends): for tests, and for a
-    process that drops its database."""
+    process that drops its database. ``database_url``: only the runner of that database."""
+    wanted = None if database_url is None else str(database_url)
     with _RUNNERS_LOCK:
-        runners = list(_RUNNERS.values())
-        _RUNNERS.clear()
+        keys = [k for k in _RUNNERS if wanted is None or k[1] == wanted]
+        runners = [_RUNNERS.pop(k) for k in keys]
     for runner in runners:
         runner.stop(timeout)
 
