@@ -307,6 +307,6 @@ class ThrottledError(GridGISError, RuntimeError):
     status = 429
     code = "throttled"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
+    def __init__(self, message: str, *, retry_after: int, zh: str | None = None) -> None:
         self.retry_after = retry_after
-        super().__init__(message)
+        super().__init__(message, zh=zh)

@@ -229,7 +229,9 @@ def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InputError(
             f"the user name was {name!r} but is expected to be 1 to 64 characters "
-            "without spaces, control characters or '/' (e.g. zhenhai or 镇海街道)"
+            "without spaces, control characters or '/' (e.g. zhenhai or 镇海街道)",
+            zh=f"用户名为 {name!r}，应为 1 到 64 个字符，不含空格、控制字符或“/”"
+            "（例如 zhenhai 或 镇海街道）",
         )
     return name
 
@@ -271,25 +273,31 @@ def check_password(password: str, *, name: str | None = None) -> None:
     min_length = config.settings().password_min_length
     if len(password) < min_length:
         raise InputError(
-            f"the password has {len(password)} characters but needs at least {min_length}"
+            f"the password has {len(password)} characters but needs at least {min_length}",
+            zh=f"密码只有 {len(password)} 个字符，至少需要 {min_length} 个",
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InputError(
             f"the password has {len(password)} characters but may have at most "
-            f"{MAX_PASSWORD_LENGTH}"
+            f"{MAX_PASSWORD_LENGTH}",
+            zh=f"密码有 {len(password)} 个字符，最多只能有 {MAX_PASSWORD_LENGTH} 个",
         )
     if name is not None and password.casefold() == name.casefold():
-        raise InputError("the password must not be the user name")
+        raise InputError("the password must not be the user name", zh="密码不能与用户名相同")
     if is_common_password(password):
         raise InputError(
             "the password is one of the most common passwords, the first ones guessed; "
-            "choose another (a few unrelated words are easy to remember)"
+            "choose another (a few unrelated words are easy to remember)",
+            zh="密码是最常见、最先被猜到的密码之一；请换一个（几个互不相关的词既好记又安全）",
         )
 
 
 def _check_role(role: str) -> str:
     if role not in USER_ROLES:
-        raise InputError(f"`role` was {role!r} but is expected to be one of {list(USER_ROLES)}")
+        raise InputError(
+            f"`role` was {role!r} but is expected to be one of {list(USER_ROLES)}",
+            zh=f"`role`（角色）为 {role!r}，应为以下之一：{list(USER_ROLES)}",
+        )
     return role
 
 
@@ -317,7 +325,8 @@ def check_street(bind: Engine | Connection, street: str) -> str:
     if not is_code(street, "street"):
         raise InputError(
             f"`street` was {street!r} but is expected to be a street's 9-digit code "
-            "(e.g. 350304001)"
+            "(e.g. 350304001)",
+            zh=f"`street` 为 {street!r}，应为街道的 9 位编码（例如 350304001）",
         )
     with transaction(bind) as conn:
         found = conn.execute(select(Street.code).where(Street.code == street))
@@ -336,7 +345,14 @@ def check_street(bind: Engine | Connection, street: str) -> str:
             if known
             else "; load the streets first (`gridgis import divisions`)"
         )
-        raise NotFoundError(f"street {street!r} does not exist{hint}")
+        hint_zh = (
+            f"；区 {parent_code(street, 'district')} 的街道有：{known}"
+            if known
+            else "；请先导入街道（`gridgis import divisions`）"
+        )
+        raise NotFoundError(
+            f"street {street!r} does not exist{hint}", zh=f"街道 {street!r} 不存在{hint_zh}"
+        )
 
 
 def add_user(
@@ -405,18 +421,24 @@ def add_user(
     if role == "street" and not street:
         raise InputError(
             f"a user of role 'street' needs the street it is limited to; give its code "
-            f"(e.g. --street 350304001) for {name!r}"
+            f"(e.g. --street 350304001) for {name!r}",
+            zh=f"角色为 'street'（街道办）的用户 {name!r} 需要指定所属街道；请给出街道编码"
+            "（例如 --street 350304001）",
         )
     if role != "street" and street:
         raise InputError(
             f"`street` was {street!r} but only users of role 'street' are limited to a "
-            f"street; role {role!r} sees every street"
+            f"street; role {role!r} sees every street",
+            zh=f"`street` 为 {street!r}，但只有角色为 'street'（街道办）的用户才限于一个街道；"
+            f"角色 {role!r} 可查看所有街道",
         )
     for option, needed in (("worker", worker), ("department", department), ("member", member)):
         if (role == option) != (needed is not None):
             raise InputError(
                 f"a user of role {option!r} needs `{option}` (--{option}) and no other role "
-                f"takes it; got role {role!r}, {option}={needed!r} for {name!r}"
+                f"takes it; got role {role!r}, {option}={needed!r} for {name!r}",
+                zh=f"角色为 {option!r} 的用户需要 `{option}`（--{option}），其他角色不接受此项；"
+                f"用户 {name!r} 的角色为 {role!r}，{option}={needed!r}",
             )
     check_password(password, name=name)
     with transaction(bind) as conn:
@@ -429,11 +451,15 @@ def add_user(
             if found.first() is None:
                 raise NotFoundError(
                     f"department {department!r} does not exist; add it first "
-                    "(`gridgis departments add CODE NAME --district D`)"
+                    "(`gridgis departments add CODE NAME --district D`)",
+                    zh=f"职能部门 {department!r} 不存在；请先添加"
+                    "（`gridgis departments add CODE NAME --district D`）",
                 )
         taken = conn.execute(select(AppUser.id).where(AppUser.name == name))
         if taken.first() is not None:
-            raise ConflictError(f"a user named {name!r} already exists")
+            raise ConflictError(
+                f"a user named {name!r} already exists", zh=f"用户名 {name!r} 已存在"
+            )
         conn.execute(
             insert(AppUser).values(
                 name=name,
@@ -501,7 +527,7 @@ def get_user(bind: Engine | Connection, name: str) -> User:
     with transaction(bind) as conn:
         row = conn.execute(_USER_BY_NAME, {"name": name}).one_or_none()
         if row is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         return _user(row, conn)
 
 
@@ -532,7 +558,7 @@ def remove_user(bind: Engine | Connection, name: str, *, actor: str) -> None:
             delete(AppUser).where(AppUser.name == name).returning(AppUser.role, AppUser.street_code)
         ).one_or_none()
         if removed is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         audit.record(
             conn,
             actor=actor,
@@ -566,7 +592,7 @@ def set_password(bind: Engine | Connection, name: str, password: str, *, actor: 
             ).returning(AppUser.id, AppUser.street_code, _HAD_TOKEN)
         ).one_or_none()
         if changed is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         conn.execute(delete(UserSession).where(UserSession.user_id == changed.id))
         ended = {"sessions": "ended"} | ({"token": None} if changed.had_token else {})
         audit.record(
@@ -734,7 +760,7 @@ def issue_token(bind: Engine | Connection, name: str, *, actor: str) -> str:
             )
         ).one_or_none()
         if changed is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         audit.record(
             conn,
             actor=actor,
@@ -760,7 +786,7 @@ def revoke_token(bind: Engine | Connection, name: str, *, actor: str) -> None:
             _update_user(name, token_hash=None).returning(AppUser.street_code, _HAD_TOKEN)
         ).one_or_none()
         if changed is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         if changed.had_token:
             audit.record(
                 conn,
