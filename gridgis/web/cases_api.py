@@ -627,7 +627,7 @@ def uploaded_photos() -> list[Photo]:
         )
     except PhotoError as exc:
         texts = [_problem_text(p) for p in exc.problems]
-        refused = PhotoError(exc.problems)
+        refused = PhotoError(problems=exc.problems)
         refused.args = ("；".join(texts) + gettext("；未保存任何内容。"),)
         raise refused from None
 
