@@ -529,17 +529,9 @@ def _multipart_fields(upload_field: str | None) -> dict[str, str]:
     others = [name for name in request.files if name != upload_field]
     if others:
         listed = ", ".join(f"`{_show(name)[1:-1]}`" for name in others[:10])
-        raise _invalid(
-            "body",
-            "请求内容",
-            [
-                (
-                    f"unknown file field(s) {listed}; files go in `{upload_field or '(none)'}`",
-                    f"未知的文件字段 {listed}；文件应放在 `{upload_field or '（无）'}` 中",
-                )
-            ],
-            field=others[0],
-        )
+        problem = f"unknown file field(s) {listed}; files go in `{upload_field or '(none)'}`"
+        problem_zh = f"未知的文件字段 {listed}；文件应放在 `{upload_field or '（无）'}` 中"
+        raise _invalid("body", "请求内容", [(problem, problem_zh)], field=others[0])
     return _repeated_refused(request.form)
 
 
@@ -582,16 +574,8 @@ def read_fields(
         fields = json_body()
         if not isinstance(fields, dict):
             shown = _show(fields)
-            raise _invalid(
-                "body",
-                "请求内容",
-                [
-                    (
-                        f"the body was {shown} but is expected to be a JSON object",
-                        f"请求内容为 {shown}，应为 JSON 对象",
-                    )
-                ],
-            )
+            problem = f"the body was {shown} but is expected to be a JSON object"
+            raise _invalid("body", "请求内容", [(problem, f"请求内容为 {shown}，应为 JSON 对象")])
         return fields, True
     expected = " or ".join(repr(t) for t in types)
     raise UnsupportedMediaTypeError(
