@@ -108,6 +108,7 @@ from gridgis.web.endpoints import (
     endpoint,
     read_fields,
 )
+from gridgis.web.errors import answer_language, http_message
 
 __all__ = ["DEFAULT_DAYS", "MAX_REQUESTS", "OPEN311_PREFIX", "SOURCE", "bp", "service_request"]
 
@@ -165,7 +166,7 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 def _gridgis_error(exc: GridGISError) -> tuple[Response, int]:
     # The spec answers every bad or missing field with 400.
     status = 400 if isinstance(exc, ValidationError) else exc.status
-    response, status = _error(status, str(exc))
+    response, status = _error(status, exc.text(answer_language()))
     if isinstance(exc, ThrottledError):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response, status
@@ -181,7 +182,7 @@ def _database_unreachable(exc: OperationalError) -> tuple[Response, int]:
 def _http_error(exc: HTTPException) -> HTTPException | tuple[Response, int]:
     if exc.code is None or exc.code < 400:
         return exc
-    return _error(exc.code, exc.description or exc.name)
+    return _error(exc.code, http_message(exc))
 
 
 @bp.after_request
