@@ -661,7 +661,7 @@ def test_request_errors_come_in_chinese_when_asked(client: FlaskClient) -> None:
     english = _json(client.get("/api/cases?colour=red"), 422)["error"]["message"]
     assert english.startswith("invalid query parameters\n")
     not_json = client.post("/api/cases", data="x", content_type="text/plain", headers=_ZH)
-    assert _json(not_json, 415)["error"]["message"].startswith("请求内容的类型为 text/plain")
+    assert _json(not_json, 415)["error"]["message"].startswith("请求内容的类型为 'text/plain'")
     # werkzeug's own 404 (no route) answers its Chinese title, the English stays werkzeug's
     assert _json(client.get("/api/no-such-route", headers=_ZH), 404)["error"]["message"] == "未找到"
     assert "not found" in _json(client.get("/api/no-such-route"), 404)["error"]["message"]
