@@ -103,15 +103,27 @@ class Policy:
 
     def __post_init__(self) -> None:
         if self.role is not None and self.role not in ROLES:
-            raise ConfigError(f"`role` was {self.role!r} but is expected to be one of {ROLES}")
+            raise ConfigError(
+                f"`role` was {self.role!r} but is expected to be one of {ROLES}",
+                zh=f"`role`（角色）为 {self.role!r}，应为以下之一：{ROLES}",
+            )
         if self.role == "street" and not self.street:
-            raise ConfigError(f"user {self.name!r} is a street office but has no street")
+            raise ConfigError(
+                f"user {self.name!r} is a street office but has no street",
+                zh=f"用户 {self.name!r} 是街道办账号，但没有所属街道",
+            )
         if self.role == "department" and not self.department:
-            raise ConfigError(f"user {self.name!r} is a department login but has no department")
+            raise ConfigError(
+                f"user {self.name!r} is a department login but has no department",
+                zh=f"用户 {self.name!r} 是职能部门账号，但没有所属部门",
+            )
         if self.role not in ("street", "worker") and self.street is not None:
             object.__setattr__(self, "street", None)  # only a street office is limited
         if self.role == "member" and self.member is None:
-            raise ConfigError(f"user {self.name!r} is a party member login but has no member")
+            raise ConfigError(
+                f"user {self.name!r} is a party member login but has no member",
+                zh=f"用户 {self.name!r} 是党员账号，但没有关联的党员",
+            )
         if self.role != "worker" and self.areas:
             object.__setattr__(self, "areas", ())
 
@@ -230,7 +242,7 @@ class Policy:
     def seen(self, case: Mapping[str, Any]) -> None:
         """Refuse a case the user may not see as if it did not exist (404)."""
         if not self.may_see_case(case):
-            raise NotFoundError(f"case {case['id']} does not exist")
+            raise NotFoundError(f"case {case['id']} does not exist", zh=f"事件 {case['id']} 不存在")
 
     def case_filters(self) -> dict[str, Any]:
         """The filters of :func:`gridgis.cases.list_cases` that keep to the cases the user
@@ -359,4 +371,4 @@ class Policy:
             (404) when the case lies outside the street office's street (or in no street).
         """
         if not self.may_see(street_code):
-            raise NotFoundError(f"case {case_id} does not exist")
+            raise NotFoundError(f"case {case_id} does not exist", zh=f"事件 {case_id} 不存在")

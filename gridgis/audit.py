@@ -242,9 +242,15 @@ def summary(
 
 def _text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InputError(f"`{name}` was {value!r} but is expected to be non-empty text")
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be non-empty text",
+            zh=f"`{name}` 为 {value!r}，应为非空文字",
+        )
     if "\x00" in value:
-        raise InputError(f"`{name}` was {value!r}: text with a NUL character cannot be stored")
+        raise InputError(
+            f"`{name}` was {value!r}: text with a NUL character cannot be stored",
+            zh=f"`{name}` 为 {value!r}：含 NUL 字符的文字无法保存",
+        )
     return value.strip()
 
 
@@ -308,7 +314,8 @@ def _when(value: dt.datetime | str | None, name: str) -> dt.datetime | None:
         except ValueError:
             raise InputError(
                 f"`{name}` was {value!r} but is expected to be a time such as 2026-03-01 "
-                "or 2026-03-01T08:30"
+                "or 2026-03-01T08:30",
+                zh=f"`{name}` 为 {value!r}，应为时间，例如 2026-03-01 或 2026-03-01T08:30",
             ) from None
     return aware(value, field=name)
 
@@ -349,9 +356,15 @@ def read_audit(
         A bad ``limit``, ``offset`` or time (naming it).
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
-        raise InputError(f"`limit` was {limit!r} but is expected to be from 1 to {_MAX_LIMIT}")
+        raise InputError(
+            f"`limit` was {limit!r} but is expected to be from 1 to {_MAX_LIMIT}",
+            zh=f"`limit` 为 {limit!r}，应在 1 到 {_MAX_LIMIT} 之间",
+        )
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InputError(f"`offset` was {offset!r} but is expected to be 0 or more")
+        raise InputError(
+            f"`offset` was {offset!r} but is expected to be 0 or more",
+            zh=f"`offset` 为 {offset!r}，应为 0 或更大的数",
+        )
     start, end = _when(since, "since"), _when(until, "until")
     table = AuditLog.__table__
     query = select(*(table.c[name] for name in COLUMNS))

@@ -598,7 +598,9 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"cannot read or create the secret key file {str(path)!r} ({exc.strerror}); "
                 "make GRIDGIS_HOME writable or set GRIDGIS_SECRET_KEY (the same value for every "
-                "server process)"
+                "server process)",
+                zh=f"无法读取或创建 GRIDGIS_HOME 中的密钥文件 {path.name}（{exc.strerror}）；"
+                "请让 GRIDGIS_HOME 可写，或设置 GRIDGIS_SECRET_KEY（每个服务器进程取相同的值）",
             ) from exc
 
 

@@ -180,11 +180,11 @@ def get(bind: Engine, job_id: int) -> Job:
         When there is none (or it was swept).
     """
     if not 0 < job_id < 2**63:
-        raise NotFoundError(f"job {job_id} does not exist")
+        raise NotFoundError(f"job {job_id} does not exist", zh=f"后台任务 {job_id} 不存在")
     with bind.connect() as conn:
         row = conn.execute(select(*_COLUMNS).where(BackgroundJob.id == job_id)).first()
     if row is None:
-        raise NotFoundError(f"job {job_id} does not exist")
+        raise NotFoundError(f"job {job_id} does not exist", zh=f"后台任务 {job_id} 不存在")
     return _job(row)
 
 
@@ -356,7 +356,10 @@ def _run_import(bind: Engine, job: Job, folder: Path, progress: Progress) -> tup
 
     staged = staging.load_folder(Path(job.params["folder"]))
     if staged.state["stage"] != job.params["stage"]:
-        raise GridGISError(f"the import is at its {staged.state['stage']} stage now")
+        raise GridGISError(
+            f"the import is at its {staged.state['stage']} stage now",
+            zh=f"该导入现已处于 {staged.state['stage']} 阶段",
+        )
     phases = [0]
 
     def said(message: str) -> None:

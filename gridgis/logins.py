@@ -123,6 +123,8 @@ def check(
         f"too many failed logins for {_name(name)!r} or from address {address or 'unknown'}; "
         f"try again in {math.ceil(retry_after / 60)} minutes",
         retry_after=retry_after,
+        zh=f"用户 {_name(name)!r} 或地址 {address or '未知'} 登录失败次数过多；"
+        f"请 {math.ceil(retry_after / 60)} 分钟后再试",
     )
 
 

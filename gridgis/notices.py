@@ -213,7 +213,9 @@ def on_event(conn: Connection, event_id: int) -> list[int]:
         ).where(CaseEvent.id == event_id)
     ).one_or_none()
     if event is None:
-        raise NotFoundError(f"case event {event_id} does not exist")
+        raise NotFoundError(
+            f"case event {event_id} does not exist", zh=f"事件处理记录 {event_id} 不存在"
+        )
     if event.kind not in NOTICE_NAMES_ZH:
         return []
     case = conn.execute(_CASE, {"case_id": event.case_id}).one()
@@ -306,10 +308,16 @@ def notify_overdue_soon(
     if now is None:
         now = dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
-        raise InputError(f"`now` was {now!r} but is expected to carry its UTC offset")
+        raise InputError(
+            f"`now` was {now!r} but is expected to carry its UTC offset",
+            zh=f"`now` 为 {now!r}，应带有 UTC 时差",
+        )
     window = config.settings().overdue_soon_hours if hours is None else hours
     if not window > 0:
-        raise InputError(f"`hours` was {hours!r} but is expected to be a number of hours > 0")
+        raise InputError(
+            f"`hours` was {hours!r} but is expected to be a number of hours > 0",
+            zh=f"`hours` 为 {hours!r}，应为大于 0 的小时数",
+        )
     told = or_(
         exists().where(Notice.case_id == Case.id, Notice.kind == "overdue_soon"),
         exists().where(Outbox.case_id == Case.id, Outbox.kind == "overdue_soon"),
@@ -357,7 +365,10 @@ def notify_overdue_soon(
 
 def _check_id(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"`{name}` was {value!r} but is expected to be a whole number")
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be a whole number",
+            zh=f"`{name}` 为 {value!r}，应为整数",
+        )
     return value
 
 
@@ -422,7 +433,7 @@ def mark_read(bind: Engine | Connection, user_id: int, notice_id: int) -> dict[s
     """
     user_id, notice_id = _check_id(user_id, "user_id"), _check_id(notice_id, "notice_id")
     if not 1 <= notice_id <= MAX_ID:
-        raise NotFoundError(f"notice {notice_id} does not exist")
+        raise NotFoundError(f"notice {notice_id} does not exist", zh=f"消息 {notice_id} 不存在")
     mine = and_(Notice.id == notice_id, Notice.user_id == user_id)
     with queries.transaction(bind) as conn:
         conn.execute(
@@ -430,7 +441,7 @@ def mark_read(bind: Engine | Connection, user_id: int, notice_id: int) -> dict[s
         )
         row = conn.execute(select(*_COLUMNS).where(mine)).one_or_none()
     if row is None:
-        raise NotFoundError(f"notice {notice_id} does not exist")
+        raise NotFoundError(f"notice {notice_id} does not exist", zh=f"消息 {notice_id} 不存在")
     return _record(row)
 
 

@@ -88,7 +88,9 @@ def _check_client_name(name: str) -> str:
     except InputError:
         raise InputError(
             f"the client name was {name!r} but is expected to be 1 to 64 characters "
-            "without spaces, control characters or '/' (e.g. 12345-app or 市民热线)"
+            "without spaces, control characters or '/' (e.g. 12345-app or 市民热线)",
+            zh=f"客户端名称为 {name!r}，应为 1 到 64 个字符，不含空格、控制字符或“/”"
+            "（例如 12345-app 或 市民热线）",
         ) from None
 
 
@@ -119,7 +121,8 @@ def add_key(bind: Engine | Connection, name: str, *, actor: str) -> str:
         except IntegrityError:
             raise ConflictError(
                 f"the Open311 client {name!r} has a key already (`gridgis open311 key list`); "
-                "choose another name"
+                "choose another name",
+                zh=f"Open311 客户端 {name!r} 已有密钥（`gridgis open311 key list`）；请换一个名称",
             ) from None
         audit.record(
             conn,
@@ -149,7 +152,8 @@ def revoke_key(bind: Engine | Connection, name: str, *, actor: str) -> None:
         ).one_or_none()
         if row is None:
             raise NotFoundError(
-                f"there is no Open311 client named {name!r} (`gridgis open311 key list`)"
+                f"there is no Open311 client named {name!r} (`gridgis open311 key list`)",
+                zh=f"没有名为 {name!r} 的 Open311 客户端（`gridgis open311 key list`）",
             )
         if row.revoked_at is not None:
             return
@@ -234,7 +238,9 @@ def use_key(
     if row.revoked_at is not None:
         raise ForbiddenError(
             f"the api_key of Open311 client {row.name!r} was revoked on "
-            f"{row.revoked_at:%Y-%m-%d}; ask the operators of this server for a new one"
+            f"{row.revoked_at:%Y-%m-%d}; ask the operators of this server for a new one",
+            zh=f"Open311 客户端 {row.name!r} 的 api_key 已于 {row.revoked_at:%Y-%m-%d} 吊销；"
+            "请向本服务器的管理员申请新的",
         )
     if row.window_count > per_minute:
         retry_after = max(1, math.ceil((row.window_start + WINDOW - row.now).total_seconds()))
@@ -242,6 +248,8 @@ def use_key(
             f"the api_key of Open311 client {row.name!r} may make {per_minute} requests a "
             f"minute; try again in {retry_after} seconds",
             retry_after=retry_after,
+            zh=f"Open311 客户端 {row.name!r} 的 api_key 每分钟最多可请求 {per_minute} 次；"
+            f"请 {retry_after} 秒后再试",
         )
     return ClientKey(
         name=row.name,

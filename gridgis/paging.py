@@ -49,7 +49,13 @@ def check_page(limit: object, offset: object, *, max_limit: int = MAX_LIMIT) -> 
     gridgis.errors.InputError: `limit` was 0 but is expected to be from 1 to 1000
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
-        raise InputError(f"`limit` was {limit!r} but is expected to be from 1 to {max_limit}")
+        raise InputError(
+            f"`limit` was {limit!r} but is expected to be from 1 to {max_limit}",
+            zh=f"`limit` 为 {limit!r}，应在 1 到 {max_limit} 之间",
+        )
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
-        raise InputError(f"`offset` was {offset!r} but is expected to be from 0 to {MAX_OFFSET:,}")
+        raise InputError(
+            f"`offset` was {offset!r} but is expected to be from 0 to {MAX_OFFSET:,}",
+            zh=f"`offset` 为 {offset!r}，应在 0 到 {MAX_OFFSET:,} 之间",
+        )
     return limit, offset

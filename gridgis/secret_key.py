@@ -25,7 +25,9 @@ def read_key(path: Path) -> str | None:
         raise ConfigError(
             f"the secret key file {str(path)!r} holds {len(key)} characters but is expected to "
             "hold at least 32; delete it to have a new one generated (signed-in users will "
-            "have to log in again)"
+            "have to log in again)",
+            zh=f"密钥文件 {path.name} 只有 {len(key)} 个字符，至少应有 32 个；删除它即可重新生成"
+            "（已登录的用户需要重新登录）",
         )
     return key
 

@@ -24,7 +24,9 @@ def worker_id(conn: Connection, worker: str) -> int:
     if found is None:
         raise NotFoundError(
             f"grid worker {worker!r} does not exist; give its id as imported "
-            "(`gridgis import workers FILE`, the 编号/id column)"
+            "(`gridgis import workers FILE`, the 编号/id column)",
+            zh=f"网格员 {worker!r} 不存在；请给出导入时的编号"
+            "（`gridgis import workers FILE` 的 编号/id 列）",
         )
     return found
 
@@ -35,6 +37,8 @@ def member_id(conn: Connection, member: str) -> int:
     if found is None:
         raise NotFoundError(
             f"party member {member!r} does not exist; give their id as imported "
-            "(`gridgis import members FILE`, the 编号/id column)"
+            "(`gridgis import members FILE`, the 编号/id column)",
+            zh=f"党员 {member!r} 不存在；请给出导入时的编号"
+            "（`gridgis import members FILE` 的 编号/id 列）",
         )
     return found

@@ -68,7 +68,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from gridgis import audit, config, data, logins, user_links
+from gridgis import audit, config, logins, user_links
 from gridgis.codes import is_code, parent_code
 from gridgis.db.models import (
     USER_ROLES,
@@ -83,6 +83,7 @@ from gridgis.db.models import (
 )
 from gridgis.db.queries import reading, transaction
 from gridgis.errors import ConflictError, InputError, NotFoundError
+from gridgis.passwords import MAX_PASSWORD_LENGTH, check_password, is_common_password
 
 __all__ = [
     "PASSWORD_METHOD",
@@ -111,8 +112,6 @@ __all__ = [
 
 PASSWORD_METHOD = "scrypt"
 """werkzeug's hashing method: ``scrypt:32768:8:1``."""
-MAX_PASSWORD_LENGTH = 1024
-"""Longer passwords are refused: hashing megabytes would be a cheap way to load the server."""
 TOKEN_PREFIX = "ggt_"
 """Every API token starts with this, so a leaked one is easy to recognise and search for."""
 
@@ -229,67 +228,19 @@ def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InputError(
             f"the user name was {name!r} but is expected to be 1 to 64 characters "
-            "without spaces, control characters or '/' (e.g. zhenhai or 镇海街道)"
+            "without spaces, control characters or '/' (e.g. zhenhai or 镇海街道)",
+            zh=f"用户名为 {name!r}，应为 1 到 64 个字符，不含空格、控制字符或“/”"
+            "（例如 zhenhai 或 镇海街道）",
         )
     return name
 
 
-@functools.cache
-def _common_passwords() -> frozenset[str]:
-    lines = data.path("common_passwords.txt").read_text(encoding="utf-8").splitlines()
-    return frozenset(
-        line.strip().casefold() for line in lines if line.strip() and not line.startswith("#")
-    )
-
-
-def is_common_password(password: str) -> bool:
-    """Whether ``password`` (in any case) is on the bundled list of the most common passwords.
-
-    Examples
-    --------
-    >>> is_common_password("woaini1314"), is_common_password("gridgis-demo")
-    (True, False)
-    """
-    return password.casefold() in _common_passwords()
-
-
-def check_password(password: str, *, name: str | None = None) -> None:
-    """Raise :class:`InputError` if ``password`` is weak: short, common, too long or the name.
-
-    Short is fewer than ``GRIDGIS_PASSWORD_MIN_LENGTH`` characters (default
-    10); common is on ``gridgis/data/common_passwords.txt`` (the most used
-    passwords, Chinese users' favourites among them, compared in any case).
-    The message gives the length, never the password.
-
-    Examples
-    --------
-    >>> check_password("long enough")
-    >>> check_password("1qaz2wsx3edc")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    gridgis.errors.InputError: the password is one of the most common passwords...
-    """
-    min_length = config.settings().password_min_length
-    if len(password) < min_length:
-        raise InputError(
-            f"the password has {len(password)} characters but needs at least {min_length}"
-        )
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InputError(
-            f"the password has {len(password)} characters but may have at most "
-            f"{MAX_PASSWORD_LENGTH}"
-        )
-    if name is not None and password.casefold() == name.casefold():
-        raise InputError("the password must not be the user name")
-    if is_common_password(password):
-        raise InputError(
-            "the password is one of the most common passwords, the first ones guessed; "
-            "choose another (a few unrelated words are easy to remember)"
-        )
-
-
 def _check_role(role: str) -> str:
     if role not in USER_ROLES:
-        raise InputError(f"`role` was {role!r} but is expected to be one of {list(USER_ROLES)}")
+        raise InputError(
+            f"`role` was {role!r} but is expected to be one of {list(USER_ROLES)}",
+            zh=f"`role`（角色）为 {role!r}，应为以下之一：{list(USER_ROLES)}",
+        )
     return role
 
 
@@ -317,7 +268,8 @@ def check_street(bind: Engine | Connection, street: str) -> str:
     if not is_code(street, "street"):
         raise InputError(
             f"`street` was {street!r} but is expected to be a street's 9-digit code "
-            "(e.g. 350304001)"
+            "(e.g. 350304001)",
+            zh=f"`street` 为 {street!r}，应为街道的 9 位编码（例如 350304001）",
         )
     with transaction(bind) as conn:
         found = conn.execute(select(Street.code).where(Street.code == street))
@@ -336,7 +288,14 @@ def check_street(bind: Engine | Connection, street: str) -> str:
             if known
             else "; load the streets first (`gridgis import divisions`)"
         )
-        raise NotFoundError(f"street {street!r} does not exist{hint}")
+        hint_zh = (
+            f"；区 {parent_code(street, 'district')} 的街道有：{known}"
+            if known
+            else "；请先导入街道（`gridgis import divisions`）"
+        )
+        raise NotFoundError(
+            f"street {street!r} does not exist{hint}", zh=f"街道 {street!r} 不存在{hint_zh}"
+        )
 
 
 def add_user(
@@ -405,18 +364,24 @@ def add_user(
     if role == "street" and not street:
         raise InputError(
             f"a user of role 'street' needs the street it is limited to; give its code "
-            f"(e.g. --street 350304001) for {name!r}"
+            f"(e.g. --street 350304001) for {name!r}",
+            zh=f"角色为 'street'（街道办）的用户 {name!r} 需要指定所属街道；请给出街道编码"
+            "（例如 --street 350304001）",
         )
     if role != "street" and street:
         raise InputError(
             f"`street` was {street!r} but only users of role 'street' are limited to a "
-            f"street; role {role!r} sees every street"
+            f"street; role {role!r} sees every street",
+            zh=f"`street` 为 {street!r}，但只有角色为 'street'（街道办）的用户才限于一个街道；"
+            f"角色 {role!r} 可查看所有街道",
         )
     for option, needed in (("worker", worker), ("department", department), ("member", member)):
         if (role == option) != (needed is not None):
             raise InputError(
                 f"a user of role {option!r} needs `{option}` (--{option}) and no other role "
-                f"takes it; got role {role!r}, {option}={needed!r} for {name!r}"
+                f"takes it; got role {role!r}, {option}={needed!r} for {name!r}",
+                zh=f"角色为 {option!r} 的用户需要 `{option}`（--{option}），其他角色不接受此项；"
+                f"用户 {name!r} 的角色为 {role!r}，{option}={needed!r}",
             )
     check_password(password, name=name)
     with transaction(bind) as conn:
@@ -429,11 +394,15 @@ def add_user(
             if found.first() is None:
                 raise NotFoundError(
                     f"department {department!r} does not exist; add it first "
-                    "(`gridgis departments add CODE NAME --district D`)"
+                    "(`gridgis departments add CODE NAME --district D`)",
+                    zh=f"职能部门 {department!r} 不存在；请先添加"
+                    "（`gridgis departments add CODE NAME --district D`）",
                 )
         taken = conn.execute(select(AppUser.id).where(AppUser.name == name))
         if taken.first() is not None:
-            raise ConflictError(f"a user named {name!r} already exists")
+            raise ConflictError(
+                f"a user named {name!r} already exists", zh=f"用户名 {name!r} 已存在"
+            )
         conn.execute(
             insert(AppUser).values(
                 name=name,
@@ -501,7 +470,7 @@ def get_user(bind: Engine | Connection, name: str) -> User:
     with transaction(bind) as conn:
         row = conn.execute(_USER_BY_NAME, {"name": name}).one_or_none()
         if row is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         return _user(row, conn)
 
 
@@ -532,7 +501,7 @@ def remove_user(bind: Engine | Connection, name: str, *, actor: str) -> None:
             delete(AppUser).where(AppUser.name == name).returning(AppUser.role, AppUser.street_code)
         ).one_or_none()
         if removed is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         audit.record(
             conn,
             actor=actor,
@@ -566,7 +535,7 @@ def set_password(bind: Engine | Connection, name: str, password: str, *, actor: 
             ).returning(AppUser.id, AppUser.street_code, _HAD_TOKEN)
         ).one_or_none()
         if changed is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         conn.execute(delete(UserSession).where(UserSession.user_id == changed.id))
         ended = {"sessions": "ended"} | ({"token": None} if changed.had_token else {})
         audit.record(
@@ -734,7 +703,7 @@ def issue_token(bind: Engine | Connection, name: str, *, actor: str) -> str:
             )
         ).one_or_none()
         if changed is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         audit.record(
             conn,
             actor=actor,
@@ -760,7 +729,7 @@ def revoke_token(bind: Engine | Connection, name: str, *, actor: str) -> None:
             _update_user(name, token_hash=None).returning(AppUser.street_code, _HAD_TOKEN)
         ).one_or_none()
         if changed is None:
-            raise NotFoundError(f"there is no user named {name!r}")
+            raise NotFoundError(f"there is no user named {name!r}", zh=f"没有名为 {name!r} 的用户")
         if changed.had_token:
             audit.record(
                 conn,

@@ -92,17 +92,22 @@ def shown_url(url: str | None) -> str | None:
 def _check_url(url: object) -> str:
     if not isinstance(url, str) or len(url) > _MAX_URL:
         raise InputError(
-            f"`url` is expected to be an http:// or https:// URL of at most {_MAX_URL} characters"
+            f"`url` is expected to be an http:// or https:// URL of at most {_MAX_URL} characters",
+            zh=f"`url` 应为 http:// 或 https:// 网址，最多 {_MAX_URL} 个字符",
         )
     url = url.strip()
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(
             f"`url` was {shown_url(url)!r} but is expected to be an http:// or https:// URL "
-            "with a host (other schemes are refused)"
+            "with a host (other schemes are refused)",
+            zh=f"`url` 为 {shown_url(url)!r}，应为带主机名的 http:// 或 https:// 网址"
+            "（不接受其他协议）",
         )
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise InputError("`url` holds spaces or control characters")
+        raise InputError(
+            "`url` holds spaces or control characters", zh="`url` 中含有空格或控制字符"
+        )
     return url
 
 
@@ -139,14 +144,18 @@ def set_webhook(
     """
     if fmt not in WEBHOOK_FORMATS:
         raise InputError(
-            f"`format` was {fmt!r} but is expected to be one of {list(WEBHOOK_FORMATS)}"
+            f"`format` was {fmt!r} but is expected to be one of {list(WEBHOOK_FORMATS)}",
+            zh=f"`format` 为 {fmt!r}，应为以下之一：{list(WEBHOOK_FORMATS)}",
         )
     if url is not None:
         url = _check_url(url)
     if secret is not None and (
         not isinstance(secret, str) or not secret.strip() or len(secret) > _MAX_SECRET
     ):
-        raise InputError(f"`secret` is expected to be 1 to {_MAX_SECRET} characters")
+        raise InputError(
+            f"`secret` is expected to be 1 to {_MAX_SECRET} characters",
+            zh=f"`secret` 应为 1 到 {_MAX_SECRET} 个字符",
+        )
     values = {
         "webhook_url": url,
         "webhook_secret": secret.strip() if (secret and url) else None,
@@ -159,7 +168,9 @@ def set_webhook(
             .with_for_update()
         ).one_or_none()
         if before is None:
-            raise NotFoundError(f"department {department!r} does not exist")
+            raise NotFoundError(
+                f"department {department!r} does not exist", zh=f"职能部门 {department!r} 不存在"
+            )
         conn.execute(update(Department).where(Department.code == department).values(values))
         audit.record(
             conn,

@@ -625,3 +625,43 @@ def test_an_old_case_is_answered_at_plus_eight_hours(client: FlaskClient, db: En
     )
     mine = [c for c in listed["cases"] if c["id"] == case["id"]]
     assert [c["reported_at"] for c in mine] == ["1900-01-01T00:00:00+08:00"]
+
+
+# --- errors in the asker's language --------------------------------------------------------
+
+_ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
+
+
+def test_case_errors_come_in_chinese_when_asked(client: FlaskClient, db: Engine) -> None:
+    _, lon, lat = _cell_point(db)
+    case = _post_case(client, {"category": "errand", "lon": lon, "lat": lat})
+    url = f"/api/cases/{case['id']}/steps"
+    skipped = client.post(url, json={"step": "handled"}, headers=_ZH)
+    assert _json(skipped, 409)["error"]["message"] == (
+        f"事件 {case['id']} 处于“上报”步骤，下一步是“立案”，不能跳到“处置”"
+    )
+    english = _json(client.post(url, json={"step": "handled"}), 409)["error"]["message"]
+    assert "cannot skip to 'handled' (处置)" in english
+    missing = client.post("/api/cases/987654321/steps", json={"step": "registered"}, headers=_ZH)
+    assert _json(missing, 404)["error"] == {
+        "code": "not_found",
+        "message": "事件 987654321 不存在",
+        "field": None,
+    }
+    body = {"category": "dispute", "address": "荔城区", "external_id": "12345-zh"}
+    _post_case(client, body)
+    again = _json(client.post("/api/cases", json=body, headers=_ZH), 409)["error"]["message"]
+    assert again.startswith("`external_id` 为 '12345-zh'，但事件 ") and "只能上报一次" in again
+
+
+def test_request_errors_come_in_chinese_when_asked(client: FlaskClient) -> None:
+    unknown = _json(client.get("/api/cases?colour=red", headers=_ZH), 422)["error"]
+    assert unknown["message"].startswith("查询参数有误\n")
+    assert "未知的查询参数 `colour`" in unknown["message"]
+    english = _json(client.get("/api/cases?colour=red"), 422)["error"]["message"]
+    assert english.startswith("invalid query parameters\n")
+    not_json = client.post("/api/cases", data="x", content_type="text/plain", headers=_ZH)
+    assert _json(not_json, 415)["error"]["message"].startswith("请求内容的类型为 'text/plain'")
+    # werkzeug's own 404 (no route) answers its Chinese title, the English stays werkzeug's
+    assert _json(client.get("/api/no-such-route", headers=_ZH), 404)["error"]["message"] == "未找到"
+    assert "not found" in _json(client.get("/api/no-such-route"), 404)["error"]["message"]

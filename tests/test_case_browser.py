@@ -206,6 +206,15 @@ def test_one_case_through_every_step_on_a_phone(
             assert int(tasks.locator(".nav-badge").inner_text()) >= 1
             assert "registered" in office.actions(case_id)
             assert department.open(f"/cases/{case_id}").locator("#case-main").count() == 0
+
+            # an action the server refuses says why in the page's language (Chinese)
+            page = office.open(f"/cases/{case_id}", "body[data-case-drawn]")
+            page.click("#action-merged")
+            page.fill("#case-action-into", str(case_id))
+            page.click("#case-action-submit")
+            page.wait_for_selector("#case-action-status:has-text('不能合并')")
+            refused = page.locator("#case-action-status").inner_text()
+            assert refused == f"未能提交：事件 {case_id} 不能合并到它自己", refused
             office.take(case_id, "registered")
             office.take(case_id, "dispatched", department="cgj")
 

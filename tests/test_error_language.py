@@ -26,7 +26,24 @@ from gridgis.errors import GridGISError, NotFoundError
 
 ROOT = Path(gridgis.__file__).parent
 
-SCOPE: tuple[str, ...] = ("errors.py",)
+SCOPE: tuple[str, ...] = (
+    "access.py",
+    "audit.py",
+    "cases",
+    "config.py",
+    "errors.py",
+    "intake",
+    "jobs.py",
+    "logins.py",
+    "notices.py",
+    "open311_keys.py",
+    "paging.py",
+    "secret_key.py",
+    "user_links.py",
+    "users.py",
+    "web",
+    "webhooks.py",
+)
 """Paths (relative to the ``gridgis`` package) whose raises must carry ``zh=``."""
 
 

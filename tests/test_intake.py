@@ -1027,3 +1027,16 @@ def test_import_cases_with_their_history_stores_the_step_reached(
         "中心",
     )
     assert stored["H-6"][0] == "rejected"
+
+
+def test_a_file_error_has_its_chinese_naming_the_file_not_its_folder(tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"external_id,category,reported_at,address\n\xff\xfe\xfa\n")
+    with pytest.raises(FileEncodingError, match="neither UTF-8") as caught:
+        read_case_rows(mixed)
+    assert str(tmp_path) in str(caught.value)  # the English, for the command line, keeps it
+    assert caught.value.zh is not None and caught.value.zh.startswith("无法解码 mixed.csv：")
+    assert str(tmp_path) not in caught.value.zh
+    with pytest.raises(GridGISError, match="does not exist") as missing:
+        read_case_rows(tmp_path / "gone.csv")
+    assert missing.value.text("zh") == "文件 'gone.csv' 不存在"

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gridgis"
 FLOORS: dict[str, int] = {
     **dict.fromkeys(
         ("errors", "config", "crs", "io", "times", "codes", "paging", "access", "sheets",
-         "archive", "data", "secret_key", "config_docs"),
+         "archive", "data", "secret_key", "config_docs", "passwords"),
         0,
     ),
     **dict.fromkeys(("geocode", "boundaries", "partition"), 1),

@@ -652,3 +652,13 @@ def test_an_old_request_is_answered_at_plus_eight_hours(client: FlaskClient, db:
     assert request["updated_datetime"] == "1900-01-01T00:00:00+08:00"
     assert request["expected_datetime"] == "1900-01-02T00:00:00+08:00"
     assert request["service_notice"].startswith("按期结案时限 24 小时")
+
+
+def test_open311_errors_come_in_chinese_when_asked(client: FlaskClient) -> None:
+    zh = {"Accept-Language": "zh-CN"}
+    missing = _error(client.get(f"{V2}/services/no_such.json", headers=zh), 404)
+    assert missing.startswith("`service_code` 为 'no_such'，应为以下之一：[")
+    unknown = _error(client.get(f"{V2}/requests/12x.json", headers=zh), 404)
+    assert unknown == "`service_request_id` 为 '12x'，应为数字"
+    english = _error(client.get(f"{V2}/requests/12x.json"), 404)
+    assert english == "`service_request_id` was '12x' but is expected to be a number"

@@ -42,7 +42,8 @@ def _period(
     end = aware(until, field="until") if until is not None else None
     if ordered and start is not None and end is not None and start >= end:
         raise InputError(
-            f"`since` ({start.isoformat()}) must come before `until` ({end.isoformat()})"
+            f"`since` ({start.isoformat()}) must come before `until` ({end.isoformat()})",
+            zh=f"`since`（{start.isoformat()}）必须早于 `until`（{end.isoformat()}）",
         )
     return start, end
 
@@ -83,11 +84,19 @@ def _check_texts(**texts: object) -> None:
     """Refuse text PostgreSQL cannot store (a NUL character), naming the field and the value."""
     for name, value in texts.items():
         if isinstance(value, str) and "\x00" in value:
-            raise InputError(f"`{name}` was {value!r} but may not contain a NUL character (U+0000)")
+            raise InputError(
+                f"`{name}` was {value!r} but may not contain a NUL character (U+0000)",
+                zh=f"`{name}` 为 {value!r}，不能含有 NUL 字符（U+0000）",
+            )
 
 
 def _step_label(step: str) -> str:
     return f"{step!r} ({CASE_STEP_NAMES_ZH[step]})"
+
+
+def _step_zh(step: str) -> str:
+    """The step's name in a Chinese message: “派遣”."""
+    return f"“{CASE_STEP_NAMES_ZH[step]}”"
 
 
 def _some(value: object, name: str) -> list[object]:
@@ -97,13 +106,17 @@ def _some(value: object, name: str) -> list[object]:
     if isinstance(value, list | tuple | set | frozenset) and value:
         return list(value)
     raise InputError(
-        f"`{name}` was {value!r} but is expected to be a string or a non-empty list of them"
+        f"`{name}` was {value!r} but is expected to be a string or a non-empty list of them",
+        zh=f"`{name}` 为 {value!r}，应为文字或由文字组成的非空列表",
     )
 
 
 def _check_case_id(case_id: object) -> int:
     if isinstance(case_id, bool) or not isinstance(case_id, int | np.integer):
-        raise InputError(f"`case_id` was {case_id!r} but is expected to be an integer")
+        raise InputError(
+            f"`case_id` was {case_id!r} but is expected to be an integer",
+            zh=f"`case_id` 为 {case_id!r}，应为整数",
+        )
     return int(case_id)
 
 
@@ -119,7 +132,11 @@ def _check_step(step: object) -> str:
         if key in by_name:
             return by_name[key]
     allowed = ", ".join(f"{s} ({CASE_STEP_NAMES_ZH[s]})" for s in STEPS)
-    raise InputError(f"`step` was {step!r} but is expected to be one of {allowed}")
+    allowed_zh = "、".join(f"{s}（{CASE_STEP_NAMES_ZH[s]}）" for s in STEPS)
+    raise InputError(
+        f"`step` was {step!r} but is expected to be one of {allowed}",
+        zh=f"`step`（步骤）为 {step!r}，应为以下之一：{allowed_zh}",
+    )
 
 
 def _translate(exc: IntegrityError | psycopg.IntegrityError, what: str) -> Exception:

@@ -81,7 +81,10 @@ class IntakeCache:
         if max_age is None:
             max_age = config.settings().intake_cache_seconds
         if isinstance(max_age, bool) or not isinstance(max_age, int | float) or not max_age >= 0:
-            raise InputError(f"`max_age` was {max_age!r} but is expected to be seconds, >= 0")
+            raise InputError(
+                f"`max_age` was {max_age!r} but is expected to be seconds, >= 0",
+                zh=f"`max_age` 为 {max_age!r}，应为不小于 0 的秒数",
+            )
         self.max_age = float(max_age)
         self._cache = VersionedCache(TABLES, _load, check_every=self.max_age)
         self._case = threading.local()  # per thread: what its case was checked against

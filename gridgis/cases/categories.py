@@ -67,7 +67,8 @@ class CaseCategories:
         """The error for a category ``value`` that names none, listing those there are."""
         return NotFoundError(
             f"`category` was {value!r} but is expected to be one of the categories in "
-            f"case_category: {self.listing()}"
+            f"case_category: {self.listing()}",
+            zh=f"`category` 为 {value!r}，应为 case_category 中的事件类别之一：{self.listing()}",
         )
 
     def resolve(self, value: object) -> str:

@@ -139,7 +139,8 @@ def set_deadline_hours(
     ):
         raise InputError(
             f"`hours` was {hours!r} but is expected to be a whole number of hours from 1 to "
-            f"{MAX_DEADLINE_HOURS}"
+            f"{MAX_DEADLINE_HOURS}",
+            zh=f"`hours` 为 {hours!r}，应为 1 到 {MAX_DEADLINE_HOURS} 之间的整数小时",
         )
     with queries.transaction(connection) as conn:
         code = load_categories(conn).resolve(category)

@@ -68,6 +68,7 @@ __all__ = [
 
 _CODE = re.compile(DEPARTMENT_CODE_PATTERN)
 _DISTRICT, _STREET = 6, 9
+_LEVEL_ZH = {"district": "区", "street": "街道"}
 
 _COLUMNS = (
     Department.code,
@@ -82,7 +83,9 @@ def _check_code(code: object) -> str:
     if not isinstance(code, str) or not _CODE.fullmatch(code.strip()):
         raise InputError(
             f"`department` was {code!r} but is expected to be a code of 1 to 32 letters, "
-            "digits, '_', '.' or '-' starting with a letter or digit (e.g. 'CG')"
+            "digits, '_', '.' or '-' starting with a letter or digit (e.g. 'CG')",
+            zh=f"`department` 为 {code!r}，应为 1 到 32 个字母、数字、“_”“.”或“-”组成的编码，"
+            "以字母或数字开头（例如 'CG'）",
         )
     return code.strip()
 
@@ -146,21 +149,32 @@ def add_department(
     """
     code = _check_code(code)
     if not isinstance(name, str) or not name.strip() or "\x00" in name:
-        raise InputError(f"`name` was {name!r} but is expected to name the department")
+        raise InputError(
+            f"`name` was {name!r} but is expected to name the department",
+            zh=f"`name` 为 {name!r}，应为职能部门的名称",
+        )
     name = name.strip()
     if (district is None) == (street is None):
         raise InputError(
             f"department {code!r} needs exactly one of `district` (6 digits) or `street` "
-            f"(9 digits); got district={district!r}, street={street!r}"
+            f"(9 digits); got district={district!r}, street={street!r}",
+            zh=f"职能部门 {code!r} 需要且只需要 `district`（6 位）或 `street`（9 位）之一；"
+            f"收到 district={district!r}，street={street!r}",
         )
     area_table, area = (District, district) if district is not None else (Street, street)
     level = "district" if district is not None else "street"
     area = check_code(str(area), level)
     with queries.transaction(bind) as conn:
         if conn.execute(select(area_table.code).where(area_table.code == area)).first() is None:
-            raise NotFoundError(f"{level} {area!r} does not exist (department {code!r})")
+            raise NotFoundError(
+                f"{level} {area!r} does not exist (department {code!r})",
+                zh=f"{_LEVEL_ZH[level]} {area!r} 不存在（职能部门 {code!r}）",
+            )
         if conn.execute(select(Department.code).where(Department.code == code)).first():
-            raise ConflictError(f"a department with the code {code!r} already exists")
+            raise ConflictError(
+                f"a department with the code {code!r} already exists",
+                zh=f"编码为 {code!r} 的职能部门已存在",
+            )
         same_name = select(Department.code).where(
             Department.name == name,
             Department.district_code.is_not_distinct_from(district and area),
@@ -168,7 +182,10 @@ def add_department(
         )
         taken = conn.execute(same_name).scalar()
         if taken is not None:
-            raise ConflictError(f"{level} {area} already has a department named {name!r} ({taken})")
+            raise ConflictError(
+                f"{level} {area} already has a department named {name!r} ({taken})",
+                zh=f"{_LEVEL_ZH[level]} {area} 已有名为 {name!r} 的职能部门（{taken}）",
+            )
         values = {
             "code": code,
             "name": name,
@@ -207,7 +224,15 @@ def check_department(bind: Engine | Connection, code: str) -> dict[str, Any]:
                 if known
                 else "; add one first (`gridgis departments add CODE NAME --district D`)"
             )
-            raise NotFoundError(f"department {code!r} does not exist{hint}")
+            hint_zh = (
+                f"；现有的职能部门：{'、'.join(r[0] for r in known)}"
+                if known
+                else "；请先添加（`gridgis departments add CODE NAME --district D`）"
+            )
+            raise NotFoundError(
+                f"department {code!r} does not exist{hint}",
+                zh=f"职能部门 {code!r} 不存在{hint_zh}",
+            )
     return _record(row._mapping)
 
 
@@ -254,7 +279,8 @@ def add_rule(
         level = level_of(area)
         if level == "cell":
             raise InputError(
-                f"`area` was {area!r} but a dispatch rule is for a district, street or community"
+                f"`area` was {area!r} but a dispatch rule is for a district, street or community",
+                zh=f"`area` 为 {area!r}，但派遣规则只适用于区、街道或社区",
             )
         area_code = area
     with queries.transaction(bind) as conn:
@@ -265,7 +291,9 @@ def add_rule(
         ):
             raise InputError(
                 f"`area` was {area_code!r} but department {chosen['code']} serves only "
-                f"{chosen['area_code']}"
+                f"{chosen['area_code']}",
+                zh=f"`area` 为 {area_code!r}，但职能部门 {chosen['code']} 只负责 "
+                f"{chosen['area_code']}",
             )
         before = set_rule(conn, category_code, area_code, chosen["code"])
         rule = {
@@ -362,7 +390,10 @@ def dispatch_rules_apply(bind: Engine | Connection, *, actor: str) -> int:
                 .values(department_code=chosen)
             ).rowcount
         except IntegrityError as exc:  # pragma: no cover - the rules only name departments
-            raise ConflictError(f"applying the dispatch rules was refused: {exc.orig}") from exc
+            raise ConflictError(
+                f"applying the dispatch rules was refused: {exc.orig}",
+                zh="应用派遣规则被数据库拒绝，未作任何更改",
+            ) from exc
         audit.record(
             conn,
             actor=actor,

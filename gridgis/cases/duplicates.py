@@ -73,6 +73,7 @@ from gridgis.cases.base import (
     _iso,
     _now,
     _step_label,
+    _step_zh,
     _translate,
 )
 from gridgis.cases.records import get_case
@@ -167,7 +168,10 @@ def _positive(value: object, name: str, default: float, high: float) -> float:
         or not math.isfinite(float(value))
         or not 0 < float(value) <= high
     ):
-        raise InputError(f"`{name}` was {value!r} but is expected to be a number > 0 and <= {high}")
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be a number > 0 and <= {high}",
+            zh=f"`{name}` 为 {value!r}，应为大于 0 且不超过 {high} 的数",
+        )
     return float(value)
 
 
@@ -237,7 +241,9 @@ def likely_duplicates(
     days = _positive(days, "days", settings.duplicate_days, 366)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_DUPLICATES:
         raise InputError(
-            f"`limit` was {limit!r} but is expected to be a whole number from 1 to {MAX_DUPLICATES}"
+            f"`limit` was {limit!r} but is expected to be a whole number from 1 to "
+            f"{MAX_DUPLICATES}",
+            zh=f"`limit` 为 {limit!r}，应为 1 到 {MAX_DUPLICATES} 之间的整数",
         )
     when = aware(at, field="at")
     if lon is None or lat is None:
@@ -245,7 +251,8 @@ def likely_duplicates(
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise InputError(
             f"`lon`/`lat` were ({lon!r}, {lat!r}) but are expected to be a WGS84 longitude "
-            "and latitude"
+            "and latitude",
+            zh=f"`lon`/`lat` 为 ({lon!r}, {lat!r})，应为 WGS84 经度和纬度",
         )
     dy = metres / _METRES_PER_DEGREE
     dx = dy / max(math.cos(math.radians(min(abs(lat) + dy, 90.0))), 1e-6)
@@ -303,7 +310,7 @@ def duplicates_of(
     with queries.connection(connection) as conn:
         row = conn.execute(_STORED, {"id": case_id}).one_or_none()
         if row is None:
-            raise NotFoundError(f"case {case_id} does not exist")
+            raise NotFoundError(f"case {case_id} does not exist", zh=f"事件 {case_id} 不存在")
         if not row.open:
             return []
         return likely_duplicates(
@@ -357,15 +364,22 @@ _LOCK = (
 """Both cases of a merge, locked until the transaction ends."""
 
 
-def _finished_reason(record: Mapping[Any, Any], case_id: int) -> str | None:
+def _finished_reason(record: Mapping[Any, Any], case_id: int) -> tuple[str, str] | None:
+    """Why case ``case_id`` cannot take part in a merge, in English and in Chinese."""
     if record["merged_into_id"] is not None:
         return (
             f"case {case_id} was merged into case {record['merged_into_id']} already "
-            f"(at {_iso(record['rejected_at'])})"
+            f"(at {_iso(record['rejected_at'])})",
+            f"事件 {case_id} 已于 {_iso(record['rejected_at'])} 合并到事件 "
+            f"{record['merged_into_id']}",
         )
     step = record["step"]
     if step in _FINISHED:
-        return f"case {case_id} is finished ({_step_label(step)} at {_iso(record[step + '_at'])})"
+        at = _iso(record[step + "_at"])
+        return (
+            f"case {case_id} is finished ({_step_label(step)} at {at})",
+            f"事件 {case_id} 已办结（{at} {_step_zh(step)}）",
+        )
     return None
 
 
@@ -423,14 +437,21 @@ def merge_cases(
     """
     duplicate_id, into_id = _check_case_id(duplicate_id), _check_case_id(into_id)
     if duplicate_id == into_id:
-        raise InputError(f"case {duplicate_id} cannot be merged into itself")
+        raise InputError(
+            f"case {duplicate_id} cannot be merged into itself",
+            zh=f"事件 {duplicate_id} 不能合并到它自己",
+        )
     if not isinstance(actor, str) or not actor.strip():
-        raise InputError(f"`actor` was {actor!r} but is expected to name who merges the cases")
+        raise InputError(
+            f"`actor` was {actor!r} but is expected to name who merges the cases",
+            zh=f"`actor` 为 {actor!r}，应为合并事件的人",
+        )
     actor = actor.strip()
     if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE_CHARS):
         raise InputError(
             f"`note` was {note!r:.80} but is expected to be text of at most {MAX_NOTE_CHARS} "
-            "characters"
+            "characters",
+            zh=f"`note` 为 {note!r:.80}，应为不超过 {MAX_NOTE_CHARS} 个字符的文字",
         )
     note = note.strip() or None if note is not None else None
     _check_texts(actor=actor, note=note)
@@ -438,17 +459,19 @@ def merge_cases(
         rows = {r.id: r._mapping for r in conn.execute(_LOCK, {"a": duplicate_id, "b": into_id})}
         for case_id in (duplicate_id, into_id):
             if case_id not in rows:
-                raise NotFoundError(f"case {case_id} does not exist")
+                raise NotFoundError(f"case {case_id} does not exist", zh=f"事件 {case_id} 不存在")
         duplicate, into = rows[duplicate_id], rows[into_id]
-        for record, case_id, role in (
-            (duplicate, duplicate_id, "merged"),
-            (into, into_id, "merged into"),
+        for record, case_id, role, role_zh in (
+            (duplicate, duplicate_id, "merged", "被合并"),
+            (into, into_id, "merged into", "作为合并目标"),
         ):
             reason = _finished_reason(record, case_id)
             if reason is not None:
                 raise ConflictError(
-                    f"case {duplicate_id} cannot be merged into case {into_id}: {reason}; "
-                    f"only an open case can be {role}"
+                    f"case {duplicate_id} cannot be merged into case {into_id}: {reason[0]}; "
+                    f"only an open case can be {role}",
+                    zh=f"事件 {duplicate_id} 不能合并到事件 {into_id}：{reason[1]}；"
+                    f"只有未办结的事件才能{role_zh}",
                 )
         latest = max(duplicate[name] for name in _STEP_TIMES if duplicate[name] is not None)
         when = max(_now(), latest)  # a report stamped a little ahead of this clock

@@ -94,7 +94,8 @@ def _locate_point(
         fx, fy = float(x), float(y)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise InputError(
-            f"`lon`/`lat` were ({x!r}, {y!r}) but are expected to be numbers"
+            f"`lon`/`lat` were ({x!r}, {y!r}) but are expected to be numbers",
+            zh=f"`lon`/`lat` 为 ({x!r}, {y!r})，应为数字",
         ) from None
     spec, geographic, wgs84 = _system(crs)
     found: dict[str, Any] = {
@@ -445,27 +446,44 @@ def create_case(
         reported_by=reported_by,
     )
     if not isinstance(actor, str) or not actor.strip():
-        raise InputError(f"`actor` was {actor!r} but is expected to name who files the case")
+        raise InputError(
+            f"`actor` was {actor!r} but is expected to name who files the case",
+            zh=f"`actor` 为 {actor!r}，应为上报事件的人",
+        )
     _check_texts(actor=actor)
     if (lon is None) != (lat is None):
         raise InputError(
-            f"`lon` was {lon!r} and `lat` was {lat!r}: give both coordinates, or neither"
+            f"`lon` was {lon!r} and `lat` was {lat!r}: give both coordinates, or neither",
+            zh=f"`lon` 为 {lon!r}，`lat` 为 {lat!r}：经纬度要么都填，要么都不填",
         )
     if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
-        raise InputError(f"`external_id` was {external_id!r} but is expected to be non-empty text")
+        raise InputError(
+            f"`external_id` was {external_id!r} but is expected to be non-empty text",
+            zh=f"`external_id` 为 {external_id!r}，应为非空文字",
+        )
     if address is not None and not isinstance(address, str):
-        raise InputError(f"`address` was {address!r} but is expected to be text")
+        raise InputError(
+            f"`address` was {address!r} but is expected to be text",
+            zh=f"`address` 为 {address!r}，应为文字",
+        )
     if index is not None and not isinstance(index, CellIndex):
-        raise InputError(f"`index` must be a CellIndex, not {type(index).__name__}")
+        raise InputError(
+            f"`index` must be a CellIndex, not {type(index).__name__}",
+            zh=f"`index` 应为 CellIndex，而不是 {type(index).__name__}",
+        )
     if index is not None:
         cache = None
     if not isinstance(durable, bool):
-        raise InputError(f"`durable` was {durable!r} but is expected to be True or False")
+        raise InputError(
+            f"`durable` was {durable!r} but is expected to be True or False",
+            zh=f"`durable` 为 {durable!r}，应为 True 或 False",
+        )
     filed = None
     if photos:
         if store is None or isinstance(connection, Connection):
             raise InputError(
-                "`photos` are filed with an engine and a `store`, not in a transaction"
+                "`photos` are filed with an engine and a `store`, not in a transaction",
+                zh="带 `photos` 的事件须用 engine 和 `store` 上报，不能在事务中上报",
             )
         filed = FiledPhotos(photos, store, actor=actor.strip())
     values: dict[str, Any] = {
@@ -537,7 +555,9 @@ def _refused(
         raise duplicate(why, external_id)
     raise ConflictError(
         "filing the case was refused: nothing was stored, and what stood in the way "
-        "(a category, an external_id, a newer layout) changed meanwhile; try again"
+        "(a category, an external_id, a newer layout) changed meanwhile; try again",
+        zh="事件上报未成功，未保存任何内容：其间有妨碍上报的内容（事件类别、external_id 或新的"
+        "网格布局）发生了变化；请重试",
     )
 
 

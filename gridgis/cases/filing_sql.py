@@ -280,6 +280,8 @@ def duplicate(why: Any, external_id: str | None) -> DuplicateCaseError:
     return DuplicateCaseError(
         f"`external_id` was {external_id!r} but case {why.existing} already has it; "
         "a case is filed only once",
+        zh=f"`external_id` 为 {external_id!r}，但事件 {why.existing} 已使用该编号；"
+        "同一事件只能上报一次",
         case_id=why.existing,
         street_code=why.existing_street,
     )

@@ -36,6 +36,7 @@ from gridgis.cases.base import (
     _iso,
     _now,
     _step_label,
+    _step_zh,
     _translate,
 )
 from gridgis.cases.departments import (
@@ -52,6 +53,9 @@ from gridgis.times import aware, parse_time
 
 MAX_NOTE_CHARS = 2000
 """The longest note a step, return, escalation or plain note may carry."""
+
+_REQUIRED_ZH = {"a return (退单)": "退单", "an escalation (督办)": "督办", "a note": "该操作"}
+"""What needs a note (``required`` of ``_check_note``), as a Chinese message names it."""
 
 _STEP_COLUMNS = (
     Case.id,
@@ -71,19 +75,30 @@ _STEPS = _PLAIN.with_for_update()
 def _check_note(note: object, *, required: str | None = None) -> str | None:
     """A step's note, stripped (``None`` when empty); ``required`` names what needs one."""
     if note is not None and not isinstance(note, str):
-        raise InputError(f"`note` was {note!r} but is expected to be text")
+        raise InputError(
+            f"`note` was {note!r} but is expected to be text", zh=f"`note` 为 {note!r}，应为文字"
+        )
     text = note.strip() if note else ""
     if required and not text:
-        raise InputError(f"{required} needs a note that gives the reason")
+        raise InputError(
+            f"{required} needs a note that gives the reason",
+            zh=f"{_REQUIRED_ZH.get(required, required)}需要填写说明原因的备注",
+        )
     if len(text) > MAX_NOTE_CHARS:
-        raise InputError(f"`note` has {len(text)} characters but may have at most {MAX_NOTE_CHARS}")
+        raise InputError(
+            f"`note` has {len(text)} characters but may have at most {MAX_NOTE_CHARS}",
+            zh=f"`note`（备注）有 {len(text)} 个字符，最多只能有 {MAX_NOTE_CHARS} 个",
+        )
     _check_texts(note=text)
     return text or None
 
 
 def _check_actor(actor: object) -> str:
     if not isinstance(actor, str) or not actor.strip():
-        raise InputError(f"`actor` was {actor!r} but is expected to name who takes the step")
+        raise InputError(
+            f"`actor` was {actor!r} but is expected to name who takes the step",
+            zh=f"`actor` 为 {actor!r}，应为办理该步骤的人",
+        )
     _check_texts(actor=actor)
     return actor.strip()
 
@@ -120,7 +135,7 @@ def _event(
 def _locked(conn: Connection, case_id: int) -> dict[str, Any]:
     row = conn.execute(_STEPS, {"id": case_id}).one_or_none()
     if row is None:
-        raise NotFoundError(f"case {case_id} does not exist")
+        raise NotFoundError(f"case {case_id} does not exist", zh=f"事件 {case_id} 不存在")
     return dict(row._mapping)
 
 
@@ -130,7 +145,10 @@ def _open(record: dict[str, Any], case_id: int, asked: str) -> None:
         raise ConflictError(
             f"case {case_id} is finished: {_step_label(current)} at "
             f"{_iso(record[f'{current}_at'])} by {record[f'{current}_by'] or 'unknown'}; a "
-            f"finished case cannot change (asked for {asked})"
+            f"finished case cannot change (asked for {asked})",
+            zh=f"事件 {case_id} 已办结：{_iso(record[f'{current}_at'])} 由 "
+            f"{record[f'{current}_by'] or '未知'} {_step_zh(current)}；已办结的事件不能再更改"
+            f"（所请求的操作：{asked}）",
         )
 
 
@@ -148,7 +166,9 @@ def _dispatch_to(
         if not department_serves(chosen, area):
             raise InputError(
                 f"`department` was {chosen['code']!r} ({chosen['name']}) but it serves "
-                f"{chosen['area_code']} and case {case_id} lies in {area or 'no area'}"
+                f"{chosen['area_code']} and case {case_id} lies in {area or 'no area'}",
+                zh=f"`department` 为 {chosen['code']!r}（{chosen['name']}），它负责 "
+                f"{chosen['area_code']}，而事件 {case_id} 位于 {area or '任何区域之外'}",
             )
         return str(chosen["code"])
     by_rule = default_department(conn, record["category_code"], area)
@@ -157,7 +177,9 @@ def _dispatch_to(
     if area is not None and list_departments(conn, area=area):
         raise InputError(
             f"case {case_id} ({record['category_code']}) has no dispatch rule for "
-            f"{area}; name the `department` to dispatch it to"
+            f"{area}; name the `department` to dispatch it to",
+            zh=f"事件 {case_id}（{record['category_code']}）在 {area} 没有派遣规则；"
+            "请指定要派往的 `department`（职能部门）",
         )
     return None
 
@@ -240,7 +262,9 @@ def advance_case(
     if step == "reported":
         raise InputError(
             "`step` was 'reported' but a case is reported when it is filed (create_case); "
-            f"the steps that follow are {', '.join(_step_label(s) for s in STEPS[1:])}"
+            f"the steps that follow are {', '.join(_step_label(s) for s in STEPS[1:])}",
+            zh="`step` 为 'reported'，但事件在上报（create_case）时即已“上报”；之后的步骤为："
+            + "、".join(_step_zh(s) for s in STEPS[1:]),
         )
     actor = _check_actor(actor)
     note = _check_note(
@@ -249,12 +273,14 @@ def advance_case(
     )
     if step != "dispatched" and (department is not None or assignee is not None):
         raise InputError(
-            f"`department` and `assignee` go with the step 'dispatched' (派遣), not {step!r}"
+            f"`department` and `assignee` go with the step 'dispatched' (派遣), not {step!r}",
+            zh=f"`department` 和 `assignee` 只用于“派遣”这一步，不能用于 {step!r}",
         )
     if assignee is not None:
         if not isinstance(assignee, str) or not assignee.strip() or len(assignee) > 64:
             raise InputError(
-                f"`assignee` was {assignee!r} but is expected to name a person (1-64 characters)"
+                f"`assignee` was {assignee!r} but is expected to name a person (1-64 characters)",
+                zh=f"`assignee` 为 {assignee!r}，应为承办人的姓名（1 到 64 个字符）",
             )
         _check_texts(assignee=assignee)
         assignee = assignee.strip()
@@ -268,7 +294,9 @@ def advance_case(
             raise InputError(
                 f"`at` was {_iso(when)} but case {case_id} reached its previous step "
                 f"{_step_label(current)} at {_iso(since)}; a step cannot come before the one "
-                "it follows"
+                "it follows",
+                zh=f"`at` 为 {_iso(when)}，但事件 {case_id} 已于 {_iso(since)} 到达上一步骤"
+                f"{_step_zh(current)}；一个步骤不能早于它之前的步骤",
             )
         values: dict[str, Any] = {}
         kind = step
@@ -277,7 +305,8 @@ def advance_case(
             if current != "dispatched":
                 raise ConflictError(
                     f"case {case_id} is at step {_step_label(current)}; only a dispatched "
-                    "case (派遣) can be returned (退单)"
+                    "case (派遣) can be returned (退单)",
+                    zh=f"事件 {case_id} 处于{_step_zh(current)}步骤；只有已派遣的事件才能退单",
                 )
             event_department = record["department_code"]
             values = {
@@ -291,7 +320,9 @@ def advance_case(
             if (target, assignee) == (record["department_code"], record["assignee"]):
                 raise ConflictError(
                     f"case {case_id} is already dispatched to "
-                    f"{target or 'no department'}{f' ({assignee})' if assignee else ''}"
+                    f"{target or 'no department'}{f' ({assignee})' if assignee else ''}",
+                    zh=f"事件 {case_id} 已派遣到 "
+                    f"{target or '（无职能部门）'}{f'（{assignee}）' if assignee else ''}",
                 )
             kind, event_department = "reassigned", target
             values = {"department_code": target, "assignee": assignee}
@@ -303,12 +334,17 @@ def advance_case(
                     raise ConflictError(
                         f"case {case_id} is at step {_step_label(current)} and cannot go back "
                         f"to {_step_label(step)}, which it passed at "
-                        f"{_iso(record[f'{step}_at'])}; a case only moves forward"
+                        f"{_iso(record[f'{step}_at'])}; a case only moves forward",
+                        zh=f"事件 {case_id} 处于{_step_zh(current)}步骤，不能退回到已于 "
+                        f"{_iso(record[f'{step}_at'])} 完成的{_step_zh(step)}步骤；"
+                        "事件只能向前推进",
                     )
                 if target_at > position + 1:
                     raise ConflictError(
                         f"case {case_id} is at step {_step_label(current)}; its next step is "
-                        f"{_step_label(following)}, it cannot skip to {_step_label(step)}"
+                        f"{_step_label(following)}, it cannot skip to {_step_label(step)}",
+                        zh=f"事件 {case_id} 处于{_step_zh(current)}步骤，下一步是"
+                        f"{_step_zh(following)}，不能跳到{_step_zh(step)}",
                     )
             values = {f"{step}_at": when, f"{step}_by": actor}
             if step == "dispatched":
@@ -479,7 +515,7 @@ def case_timeline(connection: Engine | Connection, case_id: int) -> list[dict[st
     with queries.connection(connection) as conn:
         record = conn.execute(_PLAIN, {"id": case_id}).one_or_none()
         if record is None:
-            raise NotFoundError(f"case {case_id} does not exist")
+            raise NotFoundError(f"case {case_id} does not exist", zh=f"事件 {case_id} 不存在")
         steps = record._mapping
         events = [dict(r._mapping) for r in conn.execute(_TIMELINE, {"id": case_id})]
     recorded = {e["kind"] for e in events}

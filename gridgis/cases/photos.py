@@ -157,15 +157,42 @@ class PhotoProblem:
             return f"{v['count']} photos were sent but at most {v['limit']} may be"
         return f"{what} is not a readable image: {v['detail']}"
 
+    @property
+    def zh(self) -> str:
+        """The problem in Chinese (:meth:`__str__` is the English)."""
+        what = f"第 {self.index} 张照片（{self.name}）"
+        v = self.values
+        if self.reason == "heic":
+            return (
+                f"{what}是 HEIC 格式，无法读取；请在手机相机设置中选择“兼容性最佳”格式，或上传 JPEG"
+            )
+        if self.reason == "kind":
+            return f"{what}不是 JPEG 或 PNG 图片（开头的字节为 {v['start']}）"
+        if self.reason == "empty":
+            return f"{what}是空文件"
+        if self.reason == "too_large":
+            return f"{what}有 {v['bytes']} 字节，超过了每张照片的上限 {v['limit']} 字节"
+        if self.reason == "too_many_pixels":
+            return f"{what}有 {v['width']}×{v['height']} 像素，超过了上限 {v['limit']} 像素"
+        if self.reason == "too_many":
+            return f"上传了 {v['count']} 张照片，最多可以上传 {v['limit']} 张"
+        return f"{what}无法读取：{v['detail']}"
+
 
 class PhotoError(InputError):
-    """Photos of a request that were refused (400), every one named with its reason."""
+    """Photos of a request that were refused (400), every one named with its reason.
+
+    The message, in English and in Chinese, is written from ``problems``.
+    """
 
     code = "bad_photo"
 
     def __init__(self, problems: Sequence[PhotoProblem]) -> None:
         self.problems = list(problems)
-        super().__init__("; ".join(str(p) for p in self.problems) + "; nothing was stored")
+        super().__init__(
+            "; ".join(str(p) for p in self.problems) + "; nothing was stored",
+            zh="；".join(p.zh for p in self.problems) + "；未保存任何内容。",
+        )
 
 
 @dataclass(frozen=True)
@@ -400,7 +427,7 @@ def prepare_photos(
         max_pixels = settings.photo_max_pixels if max_pixels is None else max_pixels
     if len(files) > max_count:
         raise PhotoError(
-            [PhotoProblem(0, "", "too_many", {"count": len(files), "limit": max_count})]
+            problems=[PhotoProblem(0, "", "too_many", {"count": len(files), "limit": max_count})]
         )
     photos: list[Photo] = []
     problems: list[PhotoProblem] = []
@@ -410,7 +437,7 @@ def prepare_photos(
         except _Refused as refused:
             problems.append(PhotoProblem(index, name, refused.reason, refused.values))
     if problems:
-        raise PhotoError(problems)
+        raise PhotoError(problems=problems)
     return photos
 
 
@@ -427,22 +454,27 @@ def check_link(url: object) -> str:
 
     shown = repr(url) if len(repr(url)) <= 80 else repr(url)[:79] + "…"
     problem = f"`media_url` was {shown} but is expected to be an http or https URL"
+    problem_zh = f"`media_url` 为 {shown}，应为 http 或 https 网址"
     if not isinstance(url, str):
-        raise InputError(problem)
+        raise InputError(problem, zh=problem_zh)
     text = url.strip()
     if len(text) > MAX_LINK_CHARS:
         raise InputError(
-            f"`media_url` has {len(text)} characters but may have at most {MAX_LINK_CHARS}"
+            f"`media_url` has {len(text)} characters but may have at most {MAX_LINK_CHARS}",
+            zh=f"`media_url` 有 {len(text)} 个字符，最多只能有 {MAX_LINK_CHARS} 个",
         )
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
-        raise InputError(problem + " (with no spaces or control characters)")
+        raise InputError(
+            problem + " (with no spaces or control characters)",
+            zh=problem_zh + "（不能含空格或控制字符）",
+        )
     try:
         parts = urlsplit(text)
         host = parts.hostname
     except ValueError:
-        raise InputError(problem) from None
+        raise InputError(problem, zh=problem_zh) from None
     if parts.scheme.lower() not in ("http", "https") or not host:
-        raise InputError(problem)
+        raise InputError(problem, zh=problem_zh)
     return text
 
 
@@ -496,7 +528,9 @@ class FileStore:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"the photo store has no {key!r}") from None
+            raise NotFoundError(
+                f"the photo store has no {key!r}", zh=f"照片存储中没有 {key!r}"
+            ) from None
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -682,14 +716,19 @@ def get_photo(connection: Engine | Connection, case_id: int, photo_id: int) -> d
     with queries.connection(connection) as conn:
         row = conn.execute(_ONE, {"case": case_id, "id": photo_id}).one_or_none()
     if row is None:
-        raise NotFoundError(f"case {case_id} has no photo {photo_id}")
+        raise NotFoundError(
+            f"case {case_id} has no photo {photo_id}", zh=f"事件 {case_id} 没有照片 {photo_id}"
+        )
     return _photo(row)
 
 
 def read_photo(store: PhotoStore, photo: Mapping[str, Any]) -> bytes:
     """The stored bytes of an upload (a link has none: :class:`NotFoundError`)."""
     if photo["kind"] != "upload":
-        raise NotFoundError(f"photo {photo['id']} is a link to {photo['storage_key']}")
+        raise NotFoundError(
+            f"photo {photo['id']} is a link to {photo['storage_key']}",
+            zh=f"照片 {photo['id']} 是指向 {photo['storage_key']} 的链接",
+        )
     return store.get(photo["storage_key"])
 
 
@@ -724,7 +763,8 @@ def thumbnail(store: PhotoStore, photo: Mapping[str, Any]) -> bytes:
             turned.save(out, "JPEG", quality=80)
     except (OSError, SyntaxError, ValueError) as exc:
         raise NotFoundError(
-            f"photo {photo['id']} cannot be decoded for a thumbnail: {exc}"
+            f"photo {photo['id']} cannot be decoded for a thumbnail: {exc}",
+            zh=f"照片 {photo['id']} 无法解码，不能生成缩略图",
         ) from None
     small = out.getvalue()
     store.put(key, small)

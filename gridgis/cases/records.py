@@ -206,7 +206,7 @@ def get_case(connection: Engine | Connection, case_id: int) -> dict[str, Any]:
     with queries.connection(connection) as conn:
         row = conn.execute(_CASE_BY_ID, {"id": case_id, "now": _now()}).one_or_none()
     if row is None:
-        raise NotFoundError(f"case {case_id} does not exist")
+        raise NotFoundError(f"case {case_id} does not exist", zh=f"事件 {case_id} 不存在")
     return _record(row._mapping)
 
 
@@ -284,7 +284,10 @@ def list_cases(
     """
     limit, offset = check_page(limit, offset, max_limit=MAX_LIMIT)
     if order not in ORDERS:
-        raise InputError(f"`order` was {order!r} but is expected to be one of {list(ORDERS)}")
+        raise InputError(
+            f"`order` was {order!r} but is expected to be one of {list(ORDERS)}",
+            zh=f"`order` 为 {order!r}，应为以下之一：{list(ORDERS)}",
+        )
     filters = {
         "street": street,
         "community": community,
@@ -316,11 +319,17 @@ def _case_params(conn: Connection, filters: Mapping[str, Any]) -> dict[str, Any]
     }  # fmt: skip
     unknown = sorted(set(filters) - known)
     if unknown:
-        raise InputError(f"unknown case filters {unknown}; expected some of {sorted(known)}")
+        raise InputError(
+            f"unknown case filters {unknown}; expected some of {sorted(known)}",
+            zh=f"未知的事件筛选条件 {unknown}；可用的有 {sorted(known)}",
+        )
     for name in ("overdue", "closed_late", "escalated"):
         flag = filters.get(name)
         if flag is not None and not isinstance(flag, bool):
-            raise InputError(f"`{name}` was {flag!r} but is expected to be True, False or None")
+            raise InputError(
+                f"`{name}` was {flag!r} but is expected to be True, False or None",
+                zh=f"`{name}` 为 {flag!r}，应为 True、False 或 None",
+            )
     params: dict[str, Any] = {"now": _now()}
     for level in ("street", "community", "cell"):
         if _check_code(filters.get(level), level) is not None:

@@ -229,10 +229,14 @@ def case_stats(
     0  350304001  镇海街道          0.99
     """
     if level not in STAT_LEVELS:
-        raise InputError(f"`level` was {level!r} but is expected to be one of {list(STAT_LEVELS)}")
+        raise InputError(
+            f"`level` was {level!r} but is expected to be one of {list(STAT_LEVELS)}",
+            zh=f"`level` 为 {level!r}，应为以下之一：{list(STAT_LEVELS)}",
+        )
     if layout not in STAT_LAYOUTS:
         raise InputError(
-            f"`layout` was {layout!r} but is expected to be one of {list(STAT_LAYOUTS)}"
+            f"`layout` was {layout!r} but is expected to be one of {list(STAT_LAYOUTS)}",
+            zh=f"`layout` 为 {layout!r}，应为以下之一：{list(STAT_LAYOUTS)}",
         )
     moment = aware(now, field="now") if now is not None else _now()
     period = period_clauses(Case.reported_at, since, until)

@@ -424,7 +424,8 @@ source_field, reported_by_field:
         if categories.empty:
             raise NotFoundError(
                 "the database has no case categories (table case_category): "
-                "run `gridgis db upgrade`"
+                "run `gridgis db upgrade`",
+                zh="数据库中没有事件类别（case_category 表）：请运行 `gridgis db upgrade`",
             )
         checked = _check_cases(rows, categories, timezone=timezone, now=now)
         ids = checked["external_id"]

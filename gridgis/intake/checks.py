@@ -155,7 +155,9 @@ def source_crs(attrs: Mapping[Any, Any], crs: CRSLike | None, *, uses_file_crs: 
         return given
     raise InputError(
         f"the file says its coordinates are in {own.name} but `crs` was {given.name!r}; "
-        "gridgis never re-projects silently: leave `crs` out to use the file's own"
+        "gridgis never re-projects silently: leave `crs` out to use the file's own",
+        zh=f"文件声明其坐标系为 {own.name}，但 `crs` 为 {given.name!r}；gridgis 不会悄悄转换坐标："
+        "不填 `crs` 即使用文件自带的坐标系",
     )
 
 

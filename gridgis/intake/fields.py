@@ -93,7 +93,9 @@ def _resolve(
         raise InputError(
             f"`{option}` (--{option.replace('_', '-')}) was {given!r} but {table.path.name} "
             "has no such field; "
-            f"its fields are: {', '.join(names) or '(none)'}"
+            f"its fields are: {', '.join(names) or '(none)'}",
+            zh=f"`{option}`（--{option.replace('_', '-')}）为 {given!r}，但 {table.path.name} "
+            f"没有这个字段；它的字段有：{'、'.join(names) or '（无）'}",
         )
     for candidate in candidates:
         if candidate.lower() in lower:
@@ -102,7 +104,10 @@ def _resolve(
         raise InputError(
             f"{table.path.name} has no field for the {role} (looked for {', '.join(candidates)}): "
             f"name it with `{option}` (--{option.replace('_', '-')}); "
-            f"its fields are: {', '.join(names) or '(none)'}"
+            f"its fields are: {', '.join(names) or '(none)'}",
+            zh=f"{table.path.name} 中没有 {role} 字段（查找过 {', '.join(candidates)}）："
+            f"请用 `{option}`（--{option.replace('_', '-')}）指定；"
+            f"它的字段有：{'、'.join(names) or '（无）'}",
         )
     return None
 
@@ -178,7 +183,9 @@ def _coordinate_columns(
     if (x_field is None) != (y_field is None):
         raise InputError(
             f"give both `x_field` and `y_field` or neither, not only "
-            f"{'x_field' if x_field else 'y_field'}={x_field or y_field!r}"
+            f"{'x_field' if x_field else 'y_field'}={x_field or y_field!r}",
+            zh="`x_field` 和 `y_field` 要么都给，要么都不给，不能只给 "
+            f"{'x_field' if x_field else 'y_field'}={x_field or y_field!r}",
         )
     n = len(table.fields)
     if table.kind == "vector" and x_field is None:
@@ -291,7 +298,8 @@ def read_case_rows(
     if unknown:
         raise InputError(
             f"`history_fields` named {', '.join(unknown)} but is expected to name only "
-            f"{', '.join(HISTORY_FIELDS)}"
+            f"{', '.join(HISTORY_FIELDS)}",
+            zh=f"`history_fields` 中有 {', '.join(unknown)}，但只能是 {', '.join(HISTORY_FIELDS)}",
         )
     history = {key: _resolve(table, key, named.get(key), fields[key]) for key in HISTORY_FIELDS}
     x, y, notes, has_xy = _coordinate_columns(table, x_field, y_field, fields)
@@ -299,7 +307,9 @@ def read_case_rows(
         raise InputError(
             f"{table.path.name} has neither coordinates nor an address: name them with "
             "`x_field`/`y_field` or `address_field`; "
-            f"its fields are: {', '.join(table.field_names)}"
+            f"its fields are: {', '.join(table.field_names)}",
+            zh=f"{table.path.name} 中既没有坐标也没有地址：请用 `x_field`/`y_field` 或 "
+            f"`address_field` 指定；它的字段有：{'、'.join(table.field_names)}",
         )
     rows = pd.DataFrame(
         {
@@ -379,7 +389,9 @@ def read_inspection_rows(
     if track_field is not None and id_field is not None:
         raise InputError(
             f"`id_field` ({id_field!r}) and `track_field` ({track_field!r}) were both given: "
-            "with tracks the track id is the inspection's external id"
+            "with tracks the track id is the inspection's external id",
+            zh=f"同时给了 `id_field`（{id_field!r}）和 `track_field`（{track_field!r}）："
+            "有轨迹时，轨迹编号就是巡查记录的外部编号",
         )
     table = read_table(path, encoding=encoding, sheet=sheet, layer=layer)
     fields = INSPECTION_FIELDS
@@ -387,7 +399,10 @@ def read_inspection_rows(
     track_name = _resolve(table, "track", track_field)
     order_name = _resolve(table, "order", order_field)
     if order_name is not None and track_name is None:
-        raise InputError(f"`order_field` ({order_field!r}) needs `track_field` too")
+        raise InputError(
+            f"`order_field` ({order_field!r}) needs `track_field` too",
+            zh=f"`order_field`（{order_field!r}）还需要 `track_field`",
+        )
     id_name = (
         _resolve(table, "id", id_field, fields["id"], role="external id")
         if track_name is None
@@ -401,7 +416,9 @@ def read_inspection_rows(
         if not has_xy:
             raise InputError(
                 f"{table.path.name} has no coordinates: name them with `x_field` and `y_field`; "
-                f"its fields are: {', '.join(table.field_names)}"
+                f"its fields are: {', '.join(table.field_names)}",
+                zh=f"{table.path.name} 中没有坐标：请用 `x_field` 和 `y_field` 指定；"
+                f"它的字段有：{'、'.join(table.field_names)}",
             )
         geometry = pd.Series([None] * len(table.fields), dtype=object)
     else:

@@ -40,6 +40,15 @@ caller's transaction (a savepoint of it: see :func:`run_import`)."""
 
 _DUPLICATE_NOTE = "external id already in the database: nothing added"
 
+_KIND_ZH = {
+    "buildings": "楼栋",
+    "cases": "事件",
+    "households": "住户",
+    "inspections": "巡查记录",
+    "roads": "道路",
+}
+"""What an import loads, as a Chinese message names it (other kinds keep their name)."""
+
 
 def _duplicates(
     conn: Connection,
@@ -71,12 +80,16 @@ def database_failure(exc: Exception, what: str) -> GridGISError:
         return ConflictError(
             f"while this import ran, {what} with the same external id were stored by someone "
             f"else ({extra or message}); nothing was imported: run the import again, it skips "
-            "what is already stored"
+            "what is already stored",
+            zh=f"导入期间，其他人保存了外部编号相同的{_KIND_ZH.get(what, what)}；未导入任何内容："
+            "请再次导入，已保存的会被跳过",
         )
     return DatabaseError(
         f"the database refused the import of {what} ({sqlstate or 'no SQLSTATE'}: {message}"
         + (f"; {extra}" if extra else "")
-        + "); nothing was imported"
+        + "); nothing was imported",
+        zh=f"数据库拒绝了{_KIND_ZH.get(what, what)}的导入（{sqlstate or '无 SQLSTATE'}）；"
+        "未导入任何内容",
     )
 
 
@@ -155,7 +168,10 @@ def run_import(
         raise database_failure(exc, kind) from exc
     except SQLAlchemyError as exc:
         log.warning("import of %s from %s failed", kind, name)
-        raise DatabaseError(f"the import of {kind} failed: {exc}; nothing was imported") from exc
+        raise DatabaseError(
+            f"the import of {kind} failed: {exc}; nothing was imported",
+            zh=f"{_KIND_ZH.get(kind, kind)}导入失败：数据库出错；未导入任何内容",
+        ) from exc
     log.info(
         "import of %s from %s by %s: %s in %.1f s%s",
         kind,

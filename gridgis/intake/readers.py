@@ -91,7 +91,10 @@ def _decode(data: bytes, encoding: str | None, file: Path) -> tuple[str, str]:
             raise FileEncodingError(
                 f"cannot decode {file} as {encoding}: byte {exc.start} "
                 f"({data[exc.start : exc.start + 2]!r}) is not valid there; "
-                "try another `encoding` (utf-8, gbk, gb18030)"
+                "try another `encoding` (utf-8, gbk, gb18030)",
+                zh=f"无法按 {encoding} 解码 {file.name}：第 {exc.start} 个字节"
+                f"（{data[exc.start : exc.start + 2]!r}）在此编码中无效；"
+                "请换一种 `encoding`（utf-8、gbk、gb18030）",
             ) from exc
     if data.startswith(codecs.BOM_UTF8):
         try:
@@ -99,13 +102,18 @@ def _decode(data: bytes, encoding: str | None, file: Path) -> tuple[str, str]:
         except UnicodeDecodeError as exc:
             raise FileEncodingError(
                 f"{file} starts with a UTF-8 byte order mark but is not valid UTF-8 at byte "
-                f"{exc.start + 3}; save it again as UTF-8 or pass `encoding`"
+                f"{exc.start + 3}; save it again as UTF-8 or pass `encoding`",
+                zh=f"{file.name} 以 UTF-8 字节顺序标记开头，但第 {exc.start + 3} 个字节不是有效的 "
+                "UTF-8；请重新另存为 UTF-8，或指定 `encoding`",
             ) from exc
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
-            raise FileEncodingError(f"{file} is not valid UTF-16 at byte {exc.start}") from exc
+            raise FileEncodingError(
+                f"{file} is not valid UTF-16 at byte {exc.start}",
+                zh=f"{file.name} 的第 {exc.start} 个字节不是有效的 UTF-16",
+            ) from exc
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as utf8_error:
@@ -114,7 +122,9 @@ def _decode(data: bytes, encoding: str | None, file: Path) -> tuple[str, str]:
         except UnicodeDecodeError:
             raise FileEncodingError(
                 f"cannot decode {file}: it is neither UTF-8 (bad byte at {utf8_error.start}) "
-                "nor GBK; pass the file's `encoding` (--encoding), e.g. gb18030 or big5"
+                "nor GBK; pass the file's `encoding` (--encoding), e.g. gb18030 or big5",
+                zh=f"无法解码 {file.name}：既不是 UTF-8（第 {utf8_error.start} 个字节有误），"
+                "也不是 GBK；请指定文件的 `encoding`（--encoding），例如 gb18030 或 big5",
             ) from utf8_error
 
 
@@ -130,7 +140,10 @@ def _header(names: Sequence[Any], file: Path) -> list[str]:
         if seen[name] == 2:
             repeated.append(name)
     if repeated:
-        raise InputError(f"{file}: the header names these fields more than once: {repeated}")
+        raise InputError(
+            f"{file}: the header names these fields more than once: {repeated}",
+            zh=f"{file.name}：表头中这些字段出现了不止一次：{repeated}",
+        )
     return header
 
 
@@ -149,7 +162,10 @@ def _table_from_records(
     iterator = iter(records)
     first = next(iterator, None)
     if first is None or all(_blank(v) for v in first):
-        raise InputError(f"{file} has no header in its first row: the field names must be there")
+        raise InputError(
+            f"{file} has no header in its first row: the field names must be there",
+            zh=f"{file.name} 的第一行没有表头：字段名必须写在第一行",
+        )
     header = _header(list(first), file)
     width = len(header)
     rows: list[list[Any]] = []
@@ -171,7 +187,9 @@ def _table_from_records(
         shown = ", ".join(map(str, too_long[:10]))
         raise InputError(
             f"{file}: {len(too_long)} rows have more values than the header has fields "
-            f"({width}): rows {shown}; check the delimiter and the quoting"
+            f"({width}): rows {shown}; check the delimiter and the quoting",
+            zh=f"{file.name}：有 {len(too_long)} 行的值比表头的字段数（{width}）多：第 {shown} 行；"
+            "请检查分隔符和引号",
         )
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     if frame.empty:
@@ -183,7 +201,10 @@ def _read_csv(file: Path, encoding: str | None) -> SourceTable:
     text_value, used = _decode(file.read_bytes(), encoding, file)
     first_line = text_value.split("\n", 1)[0]
     if not first_line.strip():
-        raise InputError(f"{file} has no header in its first row: the field names must be there")
+        raise InputError(
+            f"{file} has no header in its first row: the field names must be there",
+            zh=f"{file.name} 的第一行没有表头：字段名必须写在第一行",
+        )
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     try:
         frame = pd.read_csv(
@@ -197,10 +218,11 @@ def _read_csv(file: Path, encoding: str | None) -> SourceTable:
         )
     except pd.errors.ParserError as exc:
         raise InputError(
-            f"{file} is not a readable CSV file ({exc}); check the delimiter and the quoting"
+            f"{file} is not a readable CSV file ({exc}); check the delimiter and the quoting",
+            zh=f"{file.name} 不是可读取的 CSV 文件；请检查分隔符和引号",
         ) from exc
     except pd.errors.EmptyDataError as exc:
-        raise InputError(f"{file} is empty") from exc
+        raise InputError(f"{file} is empty", zh=f"{file.name} 是空文件") from exc
     header = _header(list(frame.iloc[0]), file)
     body = frame.iloc[1:].reset_index(drop=True)
     body.columns = header
@@ -240,7 +262,9 @@ def _unreadable_excel(file: Path, exc: BaseException) -> InputError:
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return InputError(
         f"{file} is not a readable Excel .xlsx file ({detail}): it may be damaged or "
-        "cut short; open it in Excel and save it again, or save it as CSV"
+        "cut short; open it in Excel and save it again, or save it as CSV",
+        zh=f"{file.name} 不是可读取的 Excel .xlsx 文件（{detail}）：文件可能已损坏或不完整；"
+        "请用 Excel 打开后重新保存，或另存为 CSV",
     )
 
 
@@ -262,7 +286,8 @@ def _read_excel(file: Path, sheet: str | None) -> SourceTable:
             worksheet = book[sheet]
         else:
             raise InputError(
-                f"`sheet` was {sheet!r} but {file.name} has the sheets {book.sheetnames}"
+                f"`sheet` was {sheet!r} but {file.name} has the sheets {book.sheetnames}",
+                zh=f"`sheet` 为 {sheet!r}，但 {file.name} 中的工作表是 {book.sheetnames}",
             )
         frame, numbers = _table_from_records(worksheet.iter_rows(values_only=True), file)
     except GridGISError:
@@ -343,14 +368,15 @@ def read_table(
     """
     file = Path(path)
     if not file.exists():
-        raise NotFoundError(f"file {str(file)!r} does not exist")
+        raise NotFoundError(f"file {str(file)!r} does not exist", zh=f"文件 {file.name!r} 不存在")
     if file.is_dir() and file.suffix.lower() != ".gdb":
-        raise InputError(f"{file} is a folder, not a file")
+        raise InputError(f"{file} is a folder, not a file", zh=f"{file.name} 是文件夹，不是文件")
     suffix = file.suffix.lower()
     if suffix == ".xls":
         raise InputError(
             f"{file} is an old Excel .xls file, which gridgis does not read: "
-            "save it as .xlsx or CSV"
+            "save it as .xlsx or CSV",
+            zh=f"{file.name} 是旧版 Excel .xls 文件，gridgis 无法读取：请另存为 .xlsx 或 CSV",
         )
     kind = _TABLE_SUFFIXES.get(suffix)
     if kind == "csv":

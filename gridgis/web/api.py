@@ -94,7 +94,9 @@ def areas(level: str, *, query: AreasQuery) -> Response:
     """
     if level not in LEVELS:
         raise NotFoundError(
-            f"`level` was {level!r} but is expected to be one of {list(LEVELS)}", field="level"
+            f"`level` was {level!r} but is expected to be one of {list(LEVELS)}",
+            field="level",
+            zh=f"`level` 为 {level!r}，应为以下之一：{list(LEVELS)}",
         )
     within = policy().within(level, query.within)
     frame = read_areas(get_engine(), level, within=within)
@@ -114,14 +116,23 @@ def cell_history_of(code: str) -> Response:
     """A cell code's versions, successors and predecessors (active or retired)."""
     if not is_code(code, "cell"):
         raise NotFoundError(
-            f"no cell has the code {code!r}: a cell code has 15 digits", field="code"
+            f"no cell has the code {code!r}: a cell code has 15 digits",
+            field="code",
+            zh=f"没有编码为 {code!r} 的网格：网格编码为 15 位数字",
         )
     rules = policy()
     if not rules.may_see_outline(code):
-        raise ForbiddenError(f"cell {code} is outside the area user {rules.name!r} may see")
+        raise ForbiddenError(
+            f"cell {code} is outside the area user {rules.name!r} may see",
+            zh=f"网格 {code} 不在用户 {rules.name!r} 可查看的范围内",
+        )
     history = cell_history(get_engine(), code)
     if history is None:
-        raise NotFoundError(f"no cell has ever had the code {code!r}", field="code")
+        raise NotFoundError(
+            f"no cell has ever had the code {code!r}",
+            field="code",
+            zh=f"从来没有编码为 {code!r} 的网格",
+        )
     return jsonify(history.as_dict())
 
 
@@ -138,11 +149,16 @@ def cell_card_of(code: str) -> Response:
     """An active cell with its workers, party organisations and cases (for its popup)."""
     if not is_code(code, "cell"):
         raise NotFoundError(
-            f"no cell has the code {code!r}: a cell code has 15 digits", field="code"
+            f"no cell has the code {code!r}: a cell code has 15 digits",
+            field="code",
+            zh=f"没有编码为 {code!r} 的网格：网格编码为 15 位数字",
         )
     rules = policy()
     if not rules.may_see(code):
-        raise ForbiddenError(f"cell {code} is outside the area user {rules.name!r} may see")
+        raise ForbiddenError(
+            f"cell {code} is outside the area user {rules.name!r} may see",
+            zh=f"网格 {code} 不在用户 {rules.name!r} 可查看的范围内",
+        )
     card = cell_card(get_engine(), code, reveal=rules.may_see_people(code))
     # the case list page (/cases, issue 18) filtered to the cell
     return jsonify(card | {"cases_url": f"{request.script_root}/cases?cell={code}"})
@@ -164,7 +180,8 @@ def health() -> Response:
         ).scalar()
         if installed is None:
             raise DatabaseError(
-                "the database has no PostGIS extension yet; run `gridgis db upgrade`"
+                "the database has no PostGIS extension yet; run `gridgis db upgrade`",
+                zh="数据库尚未安装 PostGIS 扩展；请运行 `gridgis db upgrade`",
             )
         version = conn.execute(select(func.postgis_lib_version())).scalar_one()
     return jsonify(status="ok", postgis=str(version))

@@ -66,5 +66,8 @@ def chosen_street(choices: list[dict[str, str]], *, default_first: bool) -> str 
         # loaded for a district not yet drawn) would open the page on an empty map.
         return next((c["code"] for c in choices if c["cells"]), choices[0]["code"])
     if asked not in {c["code"] for c in choices}:
-        raise NotFoundError(f"`street` was {asked!r} but no street office has that code")
+        raise NotFoundError(
+            f"`street` was {asked!r} but no street office has that code",
+            zh=f"`street` 为 {asked!r}，但没有这个编码的街道",
+        )
     return asked

@@ -49,7 +49,10 @@ def _filters() -> dict[str, Any]:
     for name in FILTERS:
         value = request.args.get(name, "").strip()
         if len(value) > _MAX_FILTER:
-            raise InputError(f"`{name}` is {len(value)} characters long; at most {_MAX_FILTER}")
+            raise InputError(
+                f"`{name}` is {len(value)} characters long; at most {_MAX_FILTER}",
+                zh=f"`{name}` 有 {len(value)} 个字符；最多 {_MAX_FILTER} 个",
+            )
         if value:
             found[name] = value
     return found
@@ -64,7 +67,8 @@ def _time(value: str | None, name: str, *, end: bool) -> dt.datetime | None:
     except ValueError:
         raise InputError(
             f"`{name}` was {value!r} but is expected to be a day such as 2026-03-01 "
-            "or a time such as 2026-03-01T08:30"
+            "or a time such as 2026-03-01T08:30",
+            zh=f"`{name}` 为 {value!r}，应为日期（例如 2026-03-01）或时间（例如 2026-03-01T08:30）",
         ) from None
     day_only = len(value) == 10
     parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=CHINA_TZ)
@@ -87,7 +91,10 @@ def _query(filters: dict[str, Any], *, limit: int, offset: int) -> pd.DataFrame:
 def _page_number() -> int:
     text = request.args.get("page", "1").strip() or "1"
     if not text.isdigit() or not 1 <= int(text) <= 100_000:
-        raise InputError(f"`page` was {text!r} but is expected to be a whole number from 1")
+        raise InputError(
+            f"`page` was {text!r} but is expected to be a whole number from 1",
+            zh=f"`page`（页码）为 {text!r}，应为从 1 起的整数",
+        )
     return int(text)
 
 

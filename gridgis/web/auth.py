@@ -365,7 +365,8 @@ def _before_request() -> BaseResponse | None:
     user = current_user() if (by_token or "user_id" in session) else None
     if user is not None and user.role == "analyst":
         raise ForbiddenError(
-            f"user {user.name!r} is an analyst: analysts read and export but change nothing"
+            f"user {user.name!r} is an analyst: analysts read and export but change nothing",
+            zh=f"用户 {user.name!r} 是分析员：分析员只能查看和导出，不能修改任何内容",
         )
     return None
 
@@ -412,7 +413,9 @@ def guard(view: F, *, roles: tuple[str, ...] | None) -> F:
         if not policy().may_call(roles):
             raise ForbiddenError(
                 f"user {user.name!r} has role {user.role!r} but this needs "
-                f"{' or '.join(repr(r) for r in roles or ())}"
+                f"{' or '.join(repr(r) for r in roles or ())}",
+                zh=f"用户 {user.name!r} 的角色为 {user.role!r}，但此操作需要角色 "
+                f"{' 或 '.join(repr(r) for r in roles or ())}",
             )
         return view(*args, **kwargs)
 

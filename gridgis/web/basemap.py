@@ -72,7 +72,10 @@ def base_map(settings: Mapping[str, Any]) -> dict[str, Any] | None:
     key = settings.get("TIANDITU_KEY") or None
     crs = str(settings.get("TILE_CRS") or "wgs84").lower()
     if crs not in ("wgs84", "gcj02"):
-        raise ConfigError(f"TILE_CRS was {crs!r} but is expected to be 'wgs84' or 'gcj02'")
+        raise ConfigError(
+            f"TILE_CRS was {crs!r} but is expected to be 'wgs84' or 'gcj02'",
+            zh=f"TILE_CRS 为 {crs!r}，应为 'wgs84' 或 'gcj02'",
+        )
     if url:
         return {
             "name": "custom",
@@ -89,7 +92,8 @@ def base_map(settings: Mapping[str, Any]) -> dict[str, Any] | None:
     if key:
         if not TIANDITU_KEY.fullmatch(str(key)):
             raise ConfigError(
-                f"TIANDITU_KEY was {key!r} but a 天地图 key is 8-64 letters and digits"
+                f"TIANDITU_KEY was {key!r} but a 天地图 key is 8-64 letters and digits",
+                zh=f"TIANDITU_KEY 为 {key!r}，但天地图密钥应为 8 到 64 个字母和数字",
             )
         return {
             "name": "tianditu",

@@ -108,21 +108,28 @@ def _day(name: str) -> dt.date | None:
         return parse_day(value)
     except PydanticCustomError:
         raise InputError(
-            f"`{name}` was {value!r} but is expected to be a date YYYY-MM-DD"
+            f"`{name}` was {value!r} but is expected to be a date YYYY-MM-DD",
+            zh=f"`{name}` 为 {value!r}，应为 YYYY-MM-DD 格式的日期",
         ) from None
 
 
 def _chosen(name: str, allowed: tuple[str, ...] | list[str], default: str) -> str:
     value = request.args.get(name, "").strip() or default
     if value not in allowed:
-        raise InputError(f"`{name}` was {value!r} but is expected to be one of {list(allowed)}")
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be one of {list(allowed)}",
+            zh=f"`{name}` 为 {value!r}，应为以下之一：{list(allowed)}",
+        )
     return value
 
 
 def _page_number() -> int:
     value = request.args.get("page", "").strip() or "1"
     if not value.isdigit() or not 1 <= int(value) <= 100_000:
-        raise InputError(f"`page` was {value!r} but is expected to be a number from 1 to 100000")
+        raise InputError(
+            f"`page` was {value!r} but is expected to be a number from 1 to 100000",
+            zh=f"`page`（页码）为 {value!r}，应为 1 到 100000 之间的数",
+        )
     return int(value)
 
 
@@ -138,7 +145,9 @@ def _query(asked: dict[str, str], page: int) -> CaseQuery:
         problems = "; ".join(
             f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
         )
-        raise InputError(f"the filters of the list are wrong: {problems}") from None
+        raise InputError(
+            f"the filters of the list are wrong: {problems}", zh=f"列表的筛选条件有误：{problems}"
+        ) from None
 
 
 def _case_row(case: dict[str, Any]) -> dict[str, Any]:

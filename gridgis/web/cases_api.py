@@ -243,7 +243,7 @@ def scoped_case(case_id: int) -> dict[str, Any]:
         When the case does not exist or is outside the user's street.
     """
     if not 1 <= case_id <= MAX_ID:
-        raise NotFoundError(f"case {case_id} does not exist")
+        raise NotFoundError(f"case {case_id} does not exist", zh=f"事件 {case_id} 不存在")
     case = cases.get_case(get_engine(), case_id)
     policy().seen(case)
     return case
@@ -348,7 +348,9 @@ def _file_in(
             raise
         raise ConflictError(  # nothing of a case the user may not see, not even its id
             f"`external_id` was {fields.get('external_id')!r} but that external id is "
-            "already taken; a case is filed only once, and nothing was stored"
+            "already taken; a case is filed only once, and nothing was stored",
+            zh=f"`external_id` 为 {fields.get('external_id')!r}，但该外部编号已被使用；"
+            "同一事件只能上报一次，未保存任何内容",
         ) from None
 
 
@@ -360,9 +362,16 @@ def _may_file(rules: Policy, case: Mapping[str, Any]) -> None:
             if case["street_code"]
             else f"in no cell (location_flag {case['location_flag']!r})"
         )
+        where_zh = (
+            f"街道 {case['street_code']}"
+            if case["street_code"]
+            else f"任何网格之外（location_flag {case['location_flag']!r}）"
+        )
         raise ForbiddenError(
             f"the case falls {where} but user {signed_in_name()!r} may file cases only "
-            f"in street {rules.street}; nothing was stored"
+            f"in street {rules.street}; nothing was stored",
+            zh=f"该事件位于{where_zh}，但用户 {signed_in_name()!r} 只能在街道 {rules.street} "
+            "上报事件；未保存任何内容",
         )
 
 
@@ -456,7 +465,9 @@ def advance_case(case_id: int, *, body: CaseStep) -> Response:
     if not policy().may_take(case, body.step):
         raise ForbiddenError(
             f"user {signed_in_name()!r} ({policy().role}) may not take the step "
-            f"{body.step!r} on case {case_id}"
+            f"{body.step!r} on case {case_id}",
+            zh=f"用户 {signed_in_name()!r}（{policy().role}）不能对事件 {case_id} 执行步骤 "
+            f"{body.step!r}",
         )
     photos = uploaded_photos()
     store = photo_store()
@@ -503,7 +514,10 @@ def escalate_case(case_id: int, *, body: CaseEscalation) -> Response:
     """Escalate a case (督办) to the street office's leaders, with a note."""
     case = scoped_case(case_id)
     if not policy().may_take(case, "escalated"):
-        raise ForbiddenError(f"user {signed_in_name()!r} may not escalate case {case_id}")
+        raise ForbiddenError(
+            f"user {signed_in_name()!r} may not escalate case {case_id}",
+            zh=f"用户 {signed_in_name()!r} 不能督办事件 {case_id}",
+        )
     return jsonify(
         cases.escalate_case(get_engine(), case_id, actor=signed_in_name(), note=body.note)
     )
@@ -524,7 +538,10 @@ def add_case_note(case_id: int, *, body: CaseNote) -> tuple[Response, int]:
     """Add a note to a case's timeline."""
     case = scoped_case(case_id)
     if not policy().may_take(case, "note"):
-        raise ForbiddenError(f"user {signed_in_name()!r} may not add notes to case {case_id}")
+        raise ForbiddenError(
+            f"user {signed_in_name()!r} may not add notes to case {case_id}",
+            zh=f"用户 {signed_in_name()!r} 不能给事件 {case_id} 添加备注",
+        )
     return jsonify(
         cases.add_note(get_engine(), case_id, actor=signed_in_name(), note=body.note)
     ), 201
@@ -627,7 +644,7 @@ def uploaded_photos() -> list[Photo]:
         )
     except PhotoError as exc:
         texts = [_problem_text(p) for p in exc.problems]
-        refused = PhotoError(exc.problems)
+        refused = PhotoError(problems=exc.problems)
         refused.args = ("；".join(texts) + gettext("；未保存任何内容。"),)
         raise refused from None
 

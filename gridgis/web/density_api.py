@@ -116,6 +116,7 @@ def _fields(text: str | None, known: list[str]) -> list[str] | None:
             f"`fields` named {unknown[0]!r}, which is not a property of the cells; "
             f"they are {known}",
             field="fields",
+            zh=f"`fields` 中的 {unknown[0]!r} 不是网格的属性；网格的属性有 {known}",
         )
     return ["code", *dict.fromkeys(name for name in asked if name != "code")]
 

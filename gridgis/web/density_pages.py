@@ -61,7 +61,10 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
     value = request.args.get(name, "").strip() or allowed[0]
     if value not in allowed:
-        raise InputError(f"`{name}` was {value!r} but is expected to be one of {list(allowed)}")
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be one of {list(allowed)}",
+            zh=f"`{name}` 为 {value!r}，应为以下之一：{list(allowed)}",
+        )
     return value
 
 
@@ -75,7 +78,8 @@ def _date(name: str) -> str | None:
         dt.date.fromisoformat(value)
     except ValueError:
         raise InputError(
-            f"`{name}` was {value!r} but is expected to be a date (YYYY-MM-DD)"
+            f"`{name}` was {value!r} but is expected to be a date (YYYY-MM-DD)",
+            zh=f"`{name}` 为 {value!r}，应为日期（YYYY-MM-DD）",
         ) from None
     return value
 
@@ -94,7 +98,8 @@ def _categories(known: list[dict[str, Any]]) -> list[str]:
         code = value if value in codes else by_name.get(value)
         if code is None:
             raise NotFoundError(
-                f"`category` was {value!r} but is expected to be one of {sorted(codes)}"
+                f"`category` was {value!r} but is expected to be one of {sorted(codes)}",
+                zh=f"`category`（事件类别）为 {value!r}，应为以下之一：{sorted(codes)}",
             )
         if code not in out:
             out.append(code)

@@ -62,7 +62,8 @@ def add_department(*, body: NewDepartment) -> tuple[Response, int, dict[str, str
     rules = policy()
     if rules.role == "street" and (body.street is None or not rules.may_change(body.street)):
         raise ForbiddenError(
-            f"user {signed_in_name()!r} may add departments of street {rules.street} only"
+            f"user {signed_in_name()!r} may add departments of street {rules.street} only",
+            zh=f"用户 {signed_in_name()!r} 只能添加街道 {rules.street} 的职能部门",
         )
     added = departments.add_department(
         get_engine(),

@@ -86,7 +86,10 @@ def merge_case(case_id: int, *, body: CaseMerge) -> Response:
     into = scoped_case(body.into)
     for case in (duplicate, into):
         if not rules.may_change(case["street_code"]):
-            raise ForbiddenError(f"user {signed_in_name()!r} may not change case {case['id']}")
+            raise ForbiddenError(
+                f"user {signed_in_name()!r} may not change case {case['id']}",
+                zh=f"用户 {signed_in_name()!r} 不能修改事件 {case['id']}",
+            )
     merged = cases.merge_cases(
         get_engine(), case_id, body.into, actor=signed_in_name(), note=body.note
     )

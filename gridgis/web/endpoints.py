@@ -51,7 +51,7 @@ from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel
 from werkzeug.datastructures import MultiDict
 
-from gridgis.errors import InputError, Problem, ValidationError
+from gridgis.errors import InputError, Problem, ValidationError, listing_zh
 from gridgis.web.auth import checks_itself, guard
 from gridgis.web.limits import check_json
 
@@ -329,6 +329,16 @@ class BodyTooLargeError(InputError):
     code = "too_large"
 
 
+def _invalid(
+    what: str, what_zh: str, problems: list[tuple[str, str]], *, field: str | None = None
+) -> ValidationError:
+    """A 422 ``invalid {what}`` with ``problems`` given as (English, Chinese) pairs."""
+    zh = f"{what_zh}有误\n" + listing_zh([p[1] for p in problems], sep="\n  - ")
+    return ValidationError(
+        f"invalid {what}", [Problem(None, None, p[0]) for p in problems], field=field, zh=zh
+    )
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:79] + "…"
@@ -364,7 +374,7 @@ def read_query(model: type[M], args: MultiDict[str, str]) -> M:
     >>> read_query(Page, MultiDict({"limit": "5"})).limit
     5
     """
-    problems: list[Problem] = []
+    problems: list[tuple[str, str]] = []
     fields: list[str] = []
     allowed = _list_fields(model)
     unknown = [key for key in args if key not in allowed]
@@ -373,7 +383,10 @@ def read_query(model: type[M], args: MultiDict[str, str]) -> M:
         listed = ", ".join(f"`{_show(key)[1:-1]}`" for key in unknown[:10])
         named = ", ".join(f"`{key}`" for key in allowed) or "none"
         problems.append(
-            Problem(None, None, f"unknown query parameter(s) {listed}; allowed: {named}")
+            (
+                f"unknown query parameter(s) {listed}; allowed: {named}",
+                f"未知的查询参数 {listed}；可用的有：{named if allowed else '（无）'}",
+            )
         )
     values: dict[str, Any] = {}
     for key in allowed:
@@ -384,13 +397,16 @@ def read_query(model: type[M], args: MultiDict[str, str]) -> M:
             values[key] = given
         elif len(given) > 1:
             problems.append(
-                Problem(None, None, f"`{key}` was given {len(given)} times but may be given once")
+                (
+                    f"`{key}` was given {len(given)} times but may be given once",
+                    f"`{key}` 给了 {len(given)} 次，但只能给一次",
+                )
             )
             fields.append(key)
         else:
             values[key] = given[0]
     if problems:
-        raise ValidationError("invalid query parameters", problems, field=fields[0])
+        raise _invalid("query parameters", "查询参数", problems, field=fields[0])
     try:
         return model.model_validate(values)
     except pydantic.ValidationError as exc:
@@ -405,7 +421,10 @@ def _raw_body() -> bytes:
     _check_length()
     data = request.stream.read(MAX_BODY_BYTES + 1)
     if len(data) > MAX_BODY_BYTES:
-        raise BodyTooLargeError(f"the body has more than {MAX_BODY_BYTES} bytes")
+        raise BodyTooLargeError(
+            f"the body has more than {MAX_BODY_BYTES} bytes",
+            zh=f"请求内容超过了 {MAX_BODY_BYTES} 字节",
+        )
     return data
 
 
@@ -447,7 +466,8 @@ def json_body() -> Any:
     """
     if request.mimetype != JSON:
         raise UnsupportedMediaTypeError(
-            f"the body's content type was {_content_type()} but is expected to be {JSON!r}"
+            f"the body's content type was {_content_type()} but is expected to be {JSON!r}",
+            zh=f"请求内容的类型为 {_content_type()}，应为 {JSON!r}",
         )
     data = _raw_body()
     try:
@@ -459,7 +479,11 @@ def json_body() -> Any:
         )
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
         reason = str(exc) if not isinstance(exc, RecursionError) else "it is nested too deeply"
-        raise InputError(f"the body is not valid JSON: {reason}") from None
+        raise InputError(
+            f"the body is not valid JSON: {reason}",
+            zh="请求内容不是有效的 JSON："
+            + ("嵌套层数过多" if isinstance(exc, RecursionError) else reason),
+        ) from None
     check_json(value)
     return value
 
@@ -471,16 +495,15 @@ def _form_fields() -> dict[str, str]:
 
 def _repeated_refused(form: MultiDict[str, str]) -> dict[str, str]:
     repeated = [
-        Problem(
-            None,
-            None,
+        (
             f"`{_show(key)[1:-1]}` was given {len(form.getlist(key))} times but may be given once",
+            f"`{_show(key)[1:-1]}` 给了 {len(form.getlist(key))} 次，但只能给一次",
         )
         for key in form
         if len(form.getlist(key)) > 1
     ]
     if repeated:
-        raise ValidationError("invalid body", repeated)
+        raise _invalid("body", "请求内容", repeated)
     return form.to_dict()
 
 
@@ -498,22 +521,17 @@ def _multipart_fields(upload_field: str | None) -> dict[str, str]:
     limit = upload_limit()
     length = request.content_length
     if length is not None and length > limit:
-        raise BodyTooLargeError(f"the body has {length} bytes but may have at most {limit}")
+        raise BodyTooLargeError(
+            f"the body has {length} bytes but may have at most {limit}",
+            zh=f"请求内容有 {length} 字节，最多只能有 {limit} 字节",
+        )
     request.max_content_length = limit  # a body sent without its length: read up to the limit
     others = [name for name in request.files if name != upload_field]
     if others:
         listed = ", ".join(f"`{_show(name)[1:-1]}`" for name in others[:10])
-        raise ValidationError(
-            "invalid body",
-            [
-                Problem(
-                    None,
-                    None,
-                    f"unknown file field(s) {listed}; files go in `{upload_field or '(none)'}`",
-                )
-            ],
-            field=others[0],
-        )
+        problem = f"unknown file field(s) {listed}; files go in `{upload_field or '(none)'}`"
+        problem_zh = f"未知的文件字段 {listed}；文件应放在 `{upload_field or '（无）'}` 中"
+        raise _invalid("body", "请求内容", [(problem, problem_zh)], field=others[0])
     return _repeated_refused(request.form)
 
 
@@ -530,7 +548,8 @@ def _check_length() -> None:
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise BodyTooLargeError(
-            f"the body has {length} bytes but may have at most {MAX_BODY_BYTES}"
+            f"the body has {length} bytes but may have at most {MAX_BODY_BYTES}",
+            zh=f"请求内容有 {length} 字节，最多只能有 {MAX_BODY_BYTES} 字节",
         )
 
 
@@ -555,14 +574,13 @@ def read_fields(
         fields = json_body()
         if not isinstance(fields, dict):
             shown = _show(fields)
-            raise ValidationError(
-                "invalid body",
-                [Problem(None, None, f"the body was {shown} but is expected to be a JSON object")],
-            )
+            problem = f"the body was {shown} but is expected to be a JSON object"
+            raise _invalid("body", "请求内容", [(problem, f"请求内容为 {shown}，应为 JSON 对象")])
         return fields, True
     expected = " or ".join(repr(t) for t in types)
     raise UnsupportedMediaTypeError(
-        f"the body's content type was {_content_type()} but is expected to be {expected}"
+        f"the body's content type was {_content_type()} but is expected to be {expected}",
+        zh=f"请求内容的类型为 {_content_type()}，应为 {expected.replace(' or ', ' 或 ')}",
     )
 
 

@@ -28,7 +28,14 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from gridgis.errors import DatabaseError, GridGISError
 from gridgis.web import i18n
 
-__all__ = ["STATUS_CODES", "answer_language", "error_json", "init_app", "wants_json"]
+__all__ = [
+    "STATUS_CODES",
+    "answer_language",
+    "error_json",
+    "http_message",
+    "init_app",
+    "wants_json",
+]
 
 STATUS_CODES: dict[int, str] = {
     400: "bad_request",
@@ -52,7 +59,11 @@ _STATUS_TITLES_ZH: dict[int, str] = {
     404: "未找到",
     405: "不支持该请求方法",
     413: "请求内容过大",
+    401: "需要登录",
+    409: "与现有数据冲突",
+    415: "不支持的内容类型",
     422: "数据有误",
+    429: "请求过于频繁",
     500: "服务器内部错误",
     503: "服务暂不可用",
 }
@@ -84,6 +95,26 @@ def answer_language() -> str:
         best = request.accept_languages.best_match(["en", "zh"], default="en")
         return best or "en"
     return "en"
+
+
+def http_message(exc: HTTPException) -> str:
+    """The message of an HTTP error Flask or werkzeug raised (``abort(404)``).
+
+    A description a view gave (``abort(404, description=...)``) is kept; werkzeug's own
+    (English) one becomes the status's Chinese title when the answer is in Chinese
+    (:func:`answer_language`).
+
+    Examples
+    --------
+    >>> from werkzeug.exceptions import NotFound
+    >>> with app.test_request_context("/api/x", headers={"Accept-Language": "zh-CN"}):
+    ...     http_message(NotFound()), http_message(NotFound("no such tile"))
+    ('未找到', 'no such tile')
+    """
+    own = "description" in vars(exc) and exc.description
+    if not own and exc.code is not None and answer_language() == "zh":
+        return _STATUS_TITLES_ZH.get(exc.code, "出错了")
+    return exc.description or exc.name
 
 
 def wants_json() -> bool:
@@ -150,4 +181,4 @@ def init_app(app: Flask) -> None:
             return exc
         if exc.response is not None:  # a view built its own answer (e.g. 401 with a header)
             return exc.response  # type: ignore[return-value]
-        return _answer(exc.code, exc.description or exc.name)
+        return _answer(exc.code, http_message(exc))

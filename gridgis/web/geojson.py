@@ -138,7 +138,10 @@ def feature_texts(
     ['{"type":"Feature","properties":{"code":"a"},"geometry":{"type":"Point","coordinates":[119.01,25.43]}}']
     """
     if geometry and frame.crs is not None and not frame.crs.equals("EPSG:4326"):
-        raise CRSError(f"GeoJSON needs EPSG:4326 but the features are in {frame.crs.to_string()}")
+        raise CRSError(
+            f"GeoJSON needs EPSG:4326 but the features are in {frame.crs.to_string()}",
+            zh=f"GeoJSON 需要 EPSG:4326 坐标，但这些要素的坐标系是 {frame.crs.to_string()}",
+        )
     names = [str(c) for c in frame.columns if c != frame.geometry.name]
     columns = [_column_values(frame[c]) for c in frame.columns if c != frame.geometry.name]
     shapes: Iterable[str | None]

@@ -25,7 +25,7 @@ from flask import Flask, Request, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from gridgis.errors import InputError
-from gridgis.web.i18n import gettext
+from gridgis.web.i18n import gettext, translate
 
 __all__ = [
     "CheckedRequest",
@@ -71,33 +71,31 @@ class CheckedRequest(Request):
         for name, file in self.files.items(multi=True):
             _check_field(name, "", form=True)
             if file.filename and NUL in file.filename:
-                raise NulTextError(
-                    gettext(
-                        "上传文件名 {value} 含有空字符（NUL），不能使用。",
-                        value=repr(file.filename),
-                    )
+                raise _nul(
+                    "上传文件名 {value} 含有空字符（NUL），不能使用。", value=repr(file.filename)
                 )
 
 
 def _check_field(name: str, value: str, *, form: bool) -> None:
     if NUL in name:
-        raise NulTextError(gettext("字段名 {name} 含有空字符（NUL），不能使用。", name=repr(name)))
+        raise _nul("字段名 {name} 含有空字符（NUL），不能使用。", name=repr(name))
     if NUL in value:
         if form:
-            raise NulTextError(
-                gettext(
-                    "表单字段 `{name}` 的值 {value} 含有空字符（NUL），文本中不能有这个字符。",
-                    name=name,
-                    value=repr(value),
-                )
-            )
-        raise NulTextError(
-            gettext(
-                "字段 `{name}` 的值 {value} 含有空字符（NUL），文本中不能有这个字符。",
+            raise _nul(
+                "表单字段 `{name}` 的值 {value} 含有空字符（NUL），文本中不能有这个字符。",
                 name=name,
                 value=repr(value),
             )
+        raise _nul(
+            "字段 `{name}` 的值 {value} 含有空字符（NUL），文本中不能有这个字符。",
+            name=name,
+            value=repr(value),
         )
+
+
+def _nul(message: str, **values: str) -> NulTextError:
+    """The error ``message`` (Chinese, a catalogue entry) in the page's language, and in Chinese."""
+    return NulTextError(gettext(message, **values), zh=translate(message, "zh", **values))
 
 
 def check_json(value: Any, name: str = "") -> None:
@@ -138,21 +136,15 @@ def check_json(value: Any, name: str = "") -> None:
 def _check_url() -> None:
     """Refuse a NUL in the path or a query parameter (before every request)."""
     if NUL in request.path:
-        raise NulTextError(
-            gettext("路径 {value} 含有空字符（NUL），不能使用。", value=repr(request.path))
-        )
+        raise _nul("路径 {value} 含有空字符（NUL），不能使用。", value=repr(request.path))
     for name, value in request.args.items(multi=True):
         if NUL in name:
-            raise NulTextError(
-                gettext("查询参数名 {name} 含有空字符（NUL），不能使用。", name=repr(name))
-            )
+            raise _nul("查询参数名 {name} 含有空字符（NUL），不能使用。", name=repr(name))
         if NUL in value:
-            raise NulTextError(
-                gettext(
-                    "参数 `{name}` 的值 {value} 含有空字符（NUL），文本中不能有这个字符。",
-                    name=name,
-                    value=repr(value),
-                )
+            raise _nul(
+                "参数 `{name}` 的值 {value} 含有空字符（NUL），文本中不能有这个字符。",
+                name=name,
+                value=repr(value),
             )
 
 

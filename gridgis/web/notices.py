@@ -109,7 +109,7 @@ def count_notices() -> Response:
 def mark_read(notice_id: int) -> Response:
     """Mark one of the signed-in user's notices read."""
     if not 1 <= notice_id <= MAX_ID:
-        raise NotFoundError(f"notice {notice_id} does not exist")
+        raise NotFoundError(f"notice {notice_id} does not exist", zh=f"消息 {notice_id} 不存在")
     return jsonify(notices.mark_read(get_engine(), _user_id(), notice_id))
 
 
@@ -131,7 +131,10 @@ def mark_all_read() -> Response:
 def _page_number() -> int:
     value = request.args.get("page", "1").strip() or "1"
     if not value.isdigit() or not 1 <= int(value) <= 100_000:
-        raise InputError(f"`page` was {value!r} but is expected to be a whole number from 1")
+        raise InputError(
+            f"`page` was {value!r} but is expected to be a whole number from 1",
+            zh=f"`page`（页码）为 {value!r}，应为从 1 起的整数",
+        )
     return int(value)
 
 
@@ -165,7 +168,10 @@ def read_from_page() -> BaseResponse:
     elif which.isdigit() and len(which) <= 19 and 1 <= int(which) <= MAX_ID:
         notices.mark_read(engine, user, int(which))
     else:
-        raise InputError(f"`notice` was {which[:40]!r} but is expected to be an id or 'all'")
+        raise InputError(
+            f"`notice` was {which[:40]!r} but is expected to be an id or 'all'",
+            zh=f"`notice` 为 {which[:40]!r}，应为消息编号或 'all'",
+        )
     return redirect(url_for(".inbox"))
 
 

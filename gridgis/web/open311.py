@@ -108,6 +108,7 @@ from gridgis.web.endpoints import (
     endpoint,
     read_fields,
 )
+from gridgis.web.errors import answer_language, http_message
 
 __all__ = ["DEFAULT_DAYS", "MAX_REQUESTS", "OPEN311_PREFIX", "SOURCE", "bp", "service_request"]
 
@@ -165,7 +166,7 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 def _gridgis_error(exc: GridGISError) -> tuple[Response, int]:
     # The spec answers every bad or missing field with 400.
     status = 400 if isinstance(exc, ValidationError) else exc.status
-    response, status = _error(status, str(exc))
+    response, status = _error(status, exc.text(answer_language()))
     if isinstance(exc, ThrottledError):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response, status
@@ -181,7 +182,7 @@ def _database_unreachable(exc: OperationalError) -> tuple[Response, int]:
 def _http_error(exc: HTTPException) -> HTTPException | tuple[Response, int]:
     if exc.code is None or exc.code < 400:
         return exc
-    return _error(exc.code, exc.description or exc.name)
+    return _error(exc.code, http_message(exc))
 
 
 @bp.after_request
@@ -321,9 +322,13 @@ def _check_format(fmt: str) -> None:
     if fmt == "xml":
         raise InputError(
             "the xml format is not supported by this server; ask for the same resource with "
-            ".json (e.g. services.json)"
+            ".json (e.g. services.json)",
+            zh="本服务器不支持 xml 格式；请用 .json 请求同一资源（例如 services.json）",
         )
-    raise NotFoundError(f"the format was {fmt!r} but this server answers only .json")
+    raise NotFoundError(
+        f"the format was {fmt!r} but this server answers only .json",
+        zh=f"格式为 {fmt!r}，但本服务器只提供 .json",
+    )
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST"])
@@ -406,7 +411,8 @@ def service_definition(service_code: str, fmt: str, *, query: Open311Query) -> R
     known = {c["code"] for c in cases.case_categories(get_engine())}
     if service_code not in known:
         raise NotFoundError(
-            f"`service_code` was {service_code!r} but is expected to be one of {sorted(known)}"
+            f"`service_code` was {service_code!r} but is expected to be one of {sorted(known)}",
+            zh=f"`service_code` 为 {service_code!r}，应为以下之一：{sorted(known)}",
         )
     return jsonify({"service_code": service_code, "attributes": []})
 
@@ -632,12 +638,16 @@ def get_request(service_request_id: str, fmt: str, *, query: Open311Query) -> Re
     _check_format(fmt)
     if not service_request_id.isascii() or not service_request_id.isdigit():
         raise NotFoundError(
-            f"`service_request_id` was {service_request_id!r} but is expected to be a number"
+            f"`service_request_id` was {service_request_id!r} but is expected to be a number",
+            zh=f"`service_request_id` 为 {service_request_id!r}，应为数字",
         )
     case_id = int(service_request_id)
     if not 1 <= case_id < 2**63:
-        raise NotFoundError(f"service request {service_request_id} does not exist")
+        raise NotFoundError(
+            f"service request {service_request_id} does not exist",
+            zh=f"服务请求 {service_request_id} 不存在",
+        )
     case = cases.get_case(get_engine(), case_id)
-    if not _may_read(case["street_code"]):
-        raise NotFoundError(f"case {case_id} does not exist")  # as if it did not exist
+    if not _may_read(case["street_code"]):  # as if it did not exist
+        raise NotFoundError(f"case {case_id} does not exist", zh=f"事件 {case_id} 不存在")
     return jsonify(_answers([case]))

@@ -76,7 +76,8 @@ def _check_access(code: str, street: str | None) -> None:
     rules = policy()
     if not rules.may_see_outline(code):
         raise ForbiddenError(
-            f"area {code} is outside street {street}, the only one user {rules.name!r} may see"
+            f"area {code} is outside street {street}, the only one user {rules.name!r} may see",
+            zh=f"区域 {code} 不在街道 {street} 内，用户 {rules.name!r} 只能查看该街道",
         )
 
 
@@ -101,7 +102,9 @@ def area(code: str) -> str:
     if not _AREA_CODE.fullmatch(code):
         raise NotFoundError(
             f"no area has the code {code!r}: an area code has 6 (district), 9 (street), "
-            "12 (community) or 15 (cell) digits"
+            "12 (community) or 15 (cell) digits",
+            zh=f"没有编码为 {code!r} 的区域：区域编码为 6 位（区）、9 位（街道）、"
+            "12 位（社区）或 15 位（网格）数字",
         )
     level = level_of(code)
     street = policy().street
@@ -113,7 +116,9 @@ def area(code: str) -> str:
         if history is not None:
             return _retired_cell(history, path)
         what = "cell" if level == "cell" else level
-        raise NotFoundError(f"no {what} has the code {code!r}")
+        raise NotFoundError(
+            f"no {what} has the code {code!r}", zh=f"没有编码为 {code!r} 的{LEVEL_NAMES[what]}"
+        )
     here = path[-1]
     # A street office sees its district through its own street: the figures are its street's.
     limited = street is not None and level == "district"
@@ -184,7 +189,10 @@ def rename(code: str) -> BaseResponse:
     """Rename a cell (administrators; a street office in its own street), recorded."""
     rules = policy()
     if not rules.may_change(code):
-        raise ForbiddenError(f"cell {code} is outside the area user {rules.name!r} may change")
+        raise ForbiddenError(
+            f"cell {code} is outside the area user {rules.name!r} may change",
+            zh=f"网格 {code} 不在用户 {rules.name!r} 可修改的范围内",
+        )
     user = current_user()
     name = request.form.get("name", "")
     rename_cell(get_engine(), code, name, actor=user.name if user else "web")

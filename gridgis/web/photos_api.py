@@ -64,7 +64,9 @@ def _served(data: bytes, content_type: str) -> Response:
 def _scoped_photo(case_id: int, photo_id: int) -> dict[str, Any]:
     scoped_case(case_id)
     if not 1 <= photo_id <= MAX_ID:
-        raise NotFoundError(f"case {case_id} has no photo {photo_id}")
+        raise NotFoundError(
+            f"case {case_id} has no photo {photo_id}", zh=f"事件 {case_id} 没有照片 {photo_id}"
+        )
     return photo_lib.get_photo(get_engine(), case_id, photo_id)
 
 

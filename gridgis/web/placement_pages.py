@@ -47,7 +47,9 @@ def _minutes_arg() -> int:
         return int(text)
     raise InputError(
         f"`minutes` was {text!r} but is expected to be one of {list(WALK_MINUTES)} "
-        "(walking minutes: 300, 500 or 1,000 m)"
+        "(walking minutes: 300, 500 or 1,000 m)",
+        zh=f"`minutes` 为 {text!r}，应为以下之一：{list(WALK_MINUTES)}"
+        "（步行分钟数：300、500 或 1,000 米）",
     )
 
 
