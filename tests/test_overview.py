@@ -181,7 +181,13 @@ def test_street_office_sees_only_its_own_street(client: FlaskClient, demo_engine
 
 def test_bad_and_unknown_codes_are_404(client: FlaskClient) -> None:
     sign_in(client)
-    for code in ("12345", "35030400", "abc", "3503040010010010"):
+    bad = ("12345", "35030400", "abc", "3503040010010010")
+    for code in bad:  # a Chinese page (the default) says it in Chinese
+        html = _page(client, f"/area/{code}", 404)
+        assert "6 位（区）、9 位（街道）、12 位（社区）或 15 位（网格）" in html_lib.unescape(html)
+    assert "没有编码为 '999999' 的区" in html_lib.unescape(_page(client, "/area/999999", 404))
+    client.set_cookie("gridgis_lang", "en")  # the English pages from here on
+    for code in bad:
         html = _page(client, f"/area/{code}", 404)
         assert "6 (district), 9 (street), 12 (community) or 15 (cell) digits" in html_lib.unescape(
             html
