@@ -277,35 +277,34 @@ class S3Store:
             raise self._failed(exc, doing, key) from exc
 
     def put(self, key: str, data: bytes) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         name = self._name(key)
         try:
-            self._call("read", key, "head_object", Key=name)
+            self._client.head_object(Bucket=self.bucket, Key=name)
             return False
-        except StorageError as exc:
-            cause = exc.__cause__
-            if not (isinstance(cause, ClientError) and _status(cause) == 404):
-                raise
+        except ClientError as exc:
+            if _status(exc) != 404:  # 404: not there (or no bucket, which the PUT names)
+                raise self._failed(exc, "read", key) from exc
+        except BotoCoreError as exc:
+            raise self._failed(exc, "read", key) from exc
         content_type = _TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
         self._call("write", key, "put_object", Key=name, Body=data, ContentType=content_type)
         return True
 
     def get(self, key: str) -> bytes:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            answer = self._call("read", key, "get_object", Key=self._name(key))
-        except StorageError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError) and cause.response["Error"].get("Code") in (
-                "NoSuchKey",
-                "404",
-            ):
+            answer = self._client.get_object(Bucket=self.bucket, Key=self._name(key))
+            with answer["Body"] as body:  # a read cut or timed out is the store's failure too
+                return bytes(body.read())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise NotFoundError(f"the photo store has no {key!r}") from None
-            raise
-        with answer["Body"] as body:
-            return bytes(body.read())
+            raise self._failed(exc, "read", key) from exc
+        except BotoCoreError as exc:
+            raise self._failed(exc, "read", key) from exc
 
     def delete(self, key: str) -> None:
         self._call("delete", key, "delete_object", Key=self._name(key))  # no error if absent
