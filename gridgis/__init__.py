@@ -18,6 +18,7 @@ from gridgis.errors import (
     InputError,
     NotFoundError,
     Problem,
+    StorageError,
     ValidationError,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "Problem",
+    "StorageError",
     "ValidationError",
     "__version__",
 ]

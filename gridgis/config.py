@@ -15,8 +15,8 @@ blank or only spaces counts as unset; values are stripped. A bad value raises
 allowed; every bad value of the environment is named in one message.
 
 Secrets (the database URL's password, the secret key, the 天地图 key, the CLI's
-password) are :class:`pydantic.SecretStr`: they print as ``**********`` and
-:func:`describe` masks them (``postgresql://user:***@host/db``, ``***``).
+password, the S3 photo store's keys) are :class:`pydantic.SecretStr`: they print as
+``**********`` and :func:`describe` masks them (``postgresql://user:***@host/db``, ``***``).
 
 Examples
 --------
@@ -36,8 +36,9 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gridgis.errors import ConfigError
@@ -306,17 +307,61 @@ class Settings(BaseSettings):
         ge=1,
         le=89_478_485,
     )
-    photo_store: Literal["file"] = _setting(
+    photo_store: Literal["file", "s3"] = _setting(
         "file",
-        description="where photos of cases are kept: `file`, in `GRIDGIS_PHOTO_DIR` (an "
-        "S3-compatible store is not built yet)",
-        allowed="'file'",
+        description="where photos of cases and visits are kept: `file`, in `GRIDGIS_PHOTO_DIR`; "
+        "`s3`, in the bucket `GRIDGIS_S3_BUCKET` of an S3-compatible store (MinIO, Ceph, OSS…)",
+        allowed="one of ['file', 's3']",
     )
     photo_dir: Path | None = _setting(
         description="the folder of the `file` photo store (never served directly: photos "
         "are served to those who may see their case)",
         allowed="a folder",
         default_text="`GRIDGIS_HOME/photos`",
+    )
+    s3_endpoint: str | None = _setting(
+        description="the `s3` photo store's server, e.g. `http://minio.intranet:9000` or "
+        "`https://oss-cn-hangzhou.aliyuncs.com`",
+        allowed="an http:// or https:// URL",
+        default_text="unset: Amazon S3 of `GRIDGIS_S3_REGION`",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+    )
+    s3_bucket: str | None = _setting(
+        description="the bucket of the `s3` photo store (it must exist)",
+        allowed="a bucket name: 3-63 lower-case letters, digits, '.', '-' or '_'",
+        default_text="unset (needed by `s3`)",
+        pattern=r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$",
+    )
+    s3_prefix: str = _setting(
+        "",
+        description="what the keys of the `s3` photo store start with, e.g. `gridgis/photos` "
+        "(a bucket shared with other uses)",
+        allowed="key segments separated by '/', without '..'",
+        default_text="empty: the bucket's top",
+        pattern=r"^[^\s\\]*$",
+    )
+    s3_region: str = _setting(
+        "us-east-1",
+        description="the region requests to the `s3` photo store are signed for (MinIO and "
+        "Ceph take any; a cloud's S3 endpoint documents its own)",
+        allowed="a region name of letters, digits and '-'",
+        pattern=r"^[a-z0-9-]{1,40}$",
+    )
+    s3_access_key: SecretStr | None = _setting(
+        description="the access key id of the `s3` photo store (never shown or logged)",
+        allowed="text",
+        default_text="unset: boto3's own (`AWS_ACCESS_KEY_ID`, `~/.aws`, an instance role)",
+    )
+    s3_secret_key: SecretStr | None = _setting(
+        description="the secret access key of the `s3` photo store (never shown or logged)",
+        allowed="text",
+        default_text="unset: as for the access key",
+    )
+    s3_addressing: Literal["path", "virtual"] = _setting(
+        "path",
+        description="how the bucket is named in requests: `path` (`endpoint/bucket/key`, what "
+        "MinIO and Ceph on an intranet expect) or `virtual` (`bucket.endpoint/key`: OSS, COS)",
+        allowed="one of ['path', 'virtual']",
     )
     # -- registers (gridgis import buildings --estimate-households) -------------------------
     storey_height: float = _setting(
@@ -554,6 +599,14 @@ class Settings(BaseSettings):
             raise ValueError("not a 天地图 key")
         return value
 
+    @field_validator("s3_prefix", mode="after")
+    @classmethod
+    def _key_prefix(cls, value: str) -> str:
+        parts = value.strip("/").split("/")
+        if value.strip("/") and any(p in ("", ".", "..") for p in parts):
+            raise ValueError("not a key prefix")
+        return "/".join(parts) + "/" if value.strip("/") else ""
+
     @field_validator("home", mode="after")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -561,6 +614,21 @@ class Settings(BaseSettings):
         return path if path.is_absolute() else Path.cwd() / path
 
     # -- what the settings mean together ---------------------------------------------------
+    @model_validator(mode="after")
+    def _photo_store_complete(self) -> Settings:
+        if self.photo_store == "s3" and self.s3_bucket is None:
+            raise PydanticCustomError(
+                "settings", "GRIDGIS_PHOTO_STORE is 's3' but GRIDGIS_S3_BUCKET is unset"
+            )
+        if (self.s3_access_key is None) != (self.s3_secret_key is None):
+            given, unset = (
+                ("ACCESS", "SECRET") if self.s3_secret_key is None else ("SECRET", "ACCESS")
+            )
+            raise PydanticCustomError(
+                "settings", f"GRIDGIS_S3_{given}_KEY is set but GRIDGIS_S3_{unset}_KEY is unset"
+            )
+        return self
+
     @property
     def login_limits(self) -> LoginLimits:
         """The login throttle's settings (``GRIDGIS_LOGIN_*``) together."""

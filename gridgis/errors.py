@@ -71,6 +71,19 @@ class DatabaseError(GridGISError, RuntimeError):
     code = "database_unavailable"
 
 
+class StorageError(GridGISError, OSError):
+    """The photo store cannot be reached or refuses (an S3-compatible server down, a bucket
+    missing, credentials refused); the message names the store, never its credentials."""
+
+    status = 503
+    code = "storage_unavailable"
+
+    def __init__(self, *args: object, store: object = None, zh: str | None = None) -> None:
+        super().__init__(*args, zh=zh)
+        self.store = str(store) if store is not None else None
+        """The store, as it is named to users (``s3://bucket/prefix at URL``)."""
+
+
 class CRSError(GridGISError, ValueError):
     """A coordinate reference system is unknown or does not fit the data."""
 

@@ -36,11 +36,12 @@ px on its longer side, JPEG) is made on its first request, decoding at 1/8 scale
 Several problems in one request are reported together, each naming the photo by
 its position (1-based) and file name (:class:`PhotoError`); nothing is stored then.
 
-Stores (:class:`PhotoStore`): :class:`FileStore`, under ``GRIDGIS_PHOTO_DIR``
-(default ``GRIDGIS_HOME/photos``), keys ``<case_id>/<sha256>.jpg`` (or ``.png``),
-thumbnails ``<case_id>/<sha256>.thumb.jpg``. The folder is never served by the web
-server: photos are served through the app, to those who may see the case.
-An S3-compatible store is not built.
+Stores (:class:`PhotoStore`, in :mod:`gridgis.cases.photo_stores`, whose names this
+module also offers): :class:`FileStore`, under ``GRIDGIS_PHOTO_DIR`` (default
+``GRIDGIS_HOME/photos``), or ``S3Store``, a bucket of an S3-compatible server
+(``GRIDGIS_PHOTO_STORE=s3``); keys ``<case_id>/<sha256>.jpg`` (or ``.png``), thumbnails
+``<case_id>/<sha256>.thumb.jpg``. Neither is ever served directly: photos are served
+through the app, to those who may see the case.
 
 Examples
 --------
@@ -57,19 +58,17 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import struct
-import tempfile
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from PIL import Image, ImageOps
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 
 from gridgis import audit, config
+from gridgis.cases.photo_stores import FileStore, PhotoStore, S3Store, discard, photo_store
 from gridgis.db import queries
 from gridgis.db.models import CasePhoto
 from gridgis.errors import InputError, NotFoundError
@@ -81,6 +80,7 @@ __all__ = [
     "PhotoError",
     "PhotoProblem",
     "PhotoStore",
+    "S3Store",
     "add_link",
     "add_photos",
     "check_link",
@@ -476,85 +476,6 @@ def check_link(url: object) -> str:
     if parts.scheme.lower() not in ("http", "https") or not host:
         raise InputError(problem, zh=problem_zh)
     return text
-
-
-# --- the store -----------------------------------------------------------------------------------
-
-
-class PhotoStore(Protocol):
-    """Where photo bytes are kept, by key (``<case_id>/<sha256>.<ext>``)."""
-
-    def put(self, key: str, data: bytes) -> bool:
-        """Keep ``data`` under ``key``; ``False`` when it was there already."""
-        ...
-
-    def get(self, key: str) -> bytes:
-        """The bytes under ``key`` (:class:`NotFoundError` when there are none)."""
-        ...
-
-    def delete(self, key: str) -> None:
-        """Remove ``key`` (nothing when it is not there)."""
-        ...
-
-
-class FileStore:
-    """A photo store in a folder (mode 700), one file per key, written atomically."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def _path(self, key: str) -> Path:
-        parts = key.split("/")
-        if not parts or any(p in ("", ".", "..") or "\\" in p for p in parts):
-            raise ValueError(f"`key` was {key!r} but is expected to be a relative path")
-        return self.root.joinpath(*parts)
-
-    def put(self, key: str, data: bytes) -> bool:
-        path = self._path(key)
-        if path.exists():
-            return False
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return True
-
-    def get(self, key: str) -> bytes:
-        try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError(
-                f"the photo store has no {key!r}", zh=f"照片存储中没有 {key!r}"
-            ) from None
-
-    def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
-
-    def keys(self) -> Iterator[str]:
-        """Every key kept (thumbnails too), for checks and clean-ups."""
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.name.startswith(".part-"):
-                yield path.relative_to(self.root).as_posix()
-
-
-def photo_store(directory: Path | str | None = None) -> PhotoStore:
-    """The configured store: ``GRIDGIS_PHOTO_STORE`` (``file``) in ``directory``, else
-    ``GRIDGIS_PHOTO_DIR``, else ``GRIDGIS_HOME/photos``."""
-    if directory is None:
-        settings = config.settings()
-        directory = settings.photo_dir or settings.home / "photos"
-    return FileStore(Path(directory))
-
-
-def discard(store: PhotoStore, keys: Sequence[str]) -> None:
-    """Remove ``keys`` from ``store`` (the files of a request that was not stored)."""
-    for key in keys:
-        store.delete(key)
 
 
 # --- the database --------------------------------------------------------------------------------

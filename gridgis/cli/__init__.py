@@ -25,6 +25,7 @@ module             commands
 ``jobs``           ``gridgis jobs worker`` (the background exports of the web app)
 ``departments``    ``gridgis departments add | list | rule | rules | webhook``
 ``notices``        ``gridgis notices sweep | deliver``
+``photos``         ``gridgis photos migrate | check`` (the photo stores)
 ``party``          the ``gridgis party`` group, which the next two fill
 ``party_units``    ``gridgis party alliances | sanling-categories``, ``gridgis import
                    resident-units``, ``gridgis export units | resident-units | sanling``
@@ -66,6 +67,7 @@ from gridgis.cli import (
     party,
     party_members,  # noqa: F401  (attaches `party rules | ranking`, `import members`)
     party_units,  # noqa: F401  (attaches `party alliances | sanling-categories`)
+    photos,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
     rosters,
     serve,
@@ -106,6 +108,7 @@ _COMMANDS: list[click.Command] = [
     rosters.template_cmd,
     notices.notices,
     party.party_group,
+    photos.photos_group,
 ]
 """Every command and group under ``gridgis``, in the order of the old single module."""
 

@@ -573,7 +573,8 @@ def case_timeline(case_id: int) -> Response:
 
 
 def photo_store() -> photo_lib.PhotoStore:
-    """The app's photo store (``PHOTO_DIR`` in its config, else ``GRIDGIS_PHOTO_DIR``...)."""
+    """The app's photo store: the bucket when ``GRIDGIS_PHOTO_STORE=s3``, else the folder
+    ``PHOTO_DIR`` of its config, else ``GRIDGIS_PHOTO_DIR``..."""
     return photo_lib.photo_store(current_app.config.get("PHOTO_DIR"))
 
 

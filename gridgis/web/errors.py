@@ -25,7 +25,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from gridgis.errors import DatabaseError, GridGISError
+from gridgis.errors import DatabaseError, GridGISError, StorageError
 from gridgis.web import i18n
 
 __all__ = [
@@ -161,7 +161,13 @@ def init_app(app: Flask) -> None:
         if exc.status >= 500:
             app.logger.error("%s on %s", type(exc).__name__, request.path, exc_info=exc)
         code = exc.code if exc.code != "error" else None
-        return _answer(exc.status, exc.text(answer_language()), code=code, field=exc.field)
+        language = answer_language()
+        message = exc.text(language)
+        if isinstance(exc, StorageError) and exc.store is not None:  # the reason is logged
+            message = i18n.translate(
+                "照片存储（{store}）暂不可用，请稍后再试，或告知管理员。", language, store=exc.store
+            )
+        return _answer(exc.status, message, code=code, field=exc.field)
 
     @app.errorhandler(OperationalError)
     def _database_unreachable(exc: OperationalError) -> Response | tuple[str, int]:

@@ -61,7 +61,7 @@ _ERROR_TEXTS: dict[int, str] = {
     413: "The body is larger than allowed.",
     415: "The body is not of a supported content type.",
     422: "A parameter or field is missing, unknown, repeated or has a bad value.",
-    503: "The database cannot be reached.",
+    503: "The database or the photo store cannot be reached.",
 }
 _ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -96,7 +96,7 @@ _OPEN311_ERROR_TEXTS: dict[int, str] = {
     413: "The body is larger than allowed.",
     415: "The body is neither form-encoded nor JSON.",
     422: "A field is missing, unknown or has a bad value.",
-    503: "The database cannot be reached.",
+    503: "The database or the photo store cannot be reached.",
 }
 _OPEN311_ERROR_SCHEMA: dict[str, Any] = {
     "type": "array",
