@@ -195,13 +195,36 @@ class Policy:
         """Whether the user may change what lies in the area ``code`` (cases, cells, layouts)."""
         return self.changes_anything and self.may_see(code)
 
+    @property
+    def people_scope(self) -> bool | str:
+        """Whose people's data the user sees as stored, as plain data (a background job's
+        parameters keep it): everyone's (``True``, an administrator), those of the areas
+        whose codes start with this street code (a street office, a grid worker placed
+        in a street), or no one's (``False``).
+
+        Examples
+        --------
+        >>> Policy(name="a", role="admin").people_scope
+        True
+        >>> Policy(name="l", role="analyst").people_scope
+        False
+        >>> Policy(name="z", role="street", street="350304001").people_scope
+        '350304001'
+        """
+        if self.role == "admin":
+            return True
+        if self.role in ("street", "worker") and self.street is not None:
+            return self.street
+        return False
+
     def may_see_people(self, code: str | None) -> bool:
         """Whether the user sees people's names and phones as stored in the area ``code``
         (an administrator everywhere; a street office and a grid worker in their street);
         others see them masked."""
-        if self.role == "admin":
-            return True
-        return self.role in ("street", "worker") and self.may_see(code)
+        scope = self.people_scope
+        if isinstance(scope, bool):
+            return scope
+        return code is not None and code.startswith(scope)
 
     def may_file(self, code: str | None) -> bool:
         """Whether the user may file a case that falls in the area ``code``: where it may

@@ -322,7 +322,8 @@ def _run_export(
     """An ``export`` job: :func:`gridgis.export.export` of the job's ``params``.
 
     ``params``: ``what``, ``fmt``, ``district``, ``street``, ``community``,
-    ``since``, ``until`` (ISO dates), ``crs``, ``encoding``, ``level``, and
+    ``since``, ``until`` (ISO dates), ``crs``, ``encoding``, ``level``, ``reveal``
+    (whose people's data a register shows: ``true``, ``false`` or a street code), and
     ``name``: the parts before and after the export's own name in the file's
     name (the area, the days).
     """
@@ -333,6 +334,7 @@ def _run_export(
         since=_day(p.get("since")), until=_day(p.get("until")), crs=p.get("crs", "wgs84"),
         encoding=p.get("encoding", "utf-8"), level=p.get("level", "cell"), actor=job.owner,
         progress=progress, headers=p.get("headers", "codes"), case_filter=p.get("case_filter"),
+        reveal=p.get("reveal", False),
     )  # fmt: skip
     stem, _, suffix = result.filename.rpartition(".")
     parts = p.get("name", {})

@@ -26,7 +26,9 @@ module             commands
 ``departments``    ``gridgis departments add | list | rule | rules | webhook``
 ``notices``        ``gridgis notices sweep | deliver``
 ``photos``         ``gridgis photos migrate | check`` (the photo stores)
-``party``          the ``gridgis party`` group, which the next two fill
+``party``          the ``gridgis party`` group, which the next three fill
+``party_work``     ``gridgis party campaigns add | list | show | assign | close``, ``gridgis
+                   party needs add | list | claim | done``
 ``party_units``    ``gridgis party alliances | sanling-categories``, ``gridgis import
                    resident-units``, ``gridgis export units | resident-units | sanling``
 ``party_members``  ``gridgis import members | activities``, ``gridgis party rules | ranking``
@@ -67,6 +69,7 @@ from gridgis.cli import (
     party,
     party_members,  # noqa: F401  (attaches `party rules | ranking`, `import members`)
     party_units,  # noqa: F401  (attaches `party alliances | sanling-categories`)
+    party_work,  # noqa: F401  (attaches `party campaigns | needs`)
     photos,
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
     rosters,

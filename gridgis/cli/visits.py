@@ -58,37 +58,19 @@ _visit_options = [
 
 
 def _run(what: str, **options: Any) -> None:
-    from gridgis import audit
     from gridgis.cli._shared import actor
     from gridgis.db.engine import get_engine
-    from gridgis.export.visits import write_ledger, write_visits
-    from gridgis.party.ledger import list_ledger
-    from gridgis.party.visits import list_visits
+    from gridgis.export import export
 
     if options["street"] and options["community"]:
         raise click.UsageError("give at most one of --street or --community")
-    within = options["community"] or options["street"]
-    engine = get_engine()
-    people = None if options["reveal"] else (lambda _street: False)
     output = options["output"] or Path(f"{what}.{options['fmt']}")
-    if what == "ledger":
-        entries = list_ledger(
-            engine, campaign_id=options["campaign"], within=within, people=people, limit=None
-        )
-        count = write_ledger(output, entries, fmt=options["fmt"])
-    else:
-        visits = list_visits(
-            engine, campaign_id=options["campaign"], within=within, people=people, limit=None
-        )
-        count = write_visits(output, visits, fmt=options["fmt"])
-    with engine.begin() as conn:
-        audit.record(
-            conn, actor=actor(), action="export", object_type=what, object_id=None,
-            after={"format": options["fmt"], "within": within, "campaign": options["campaign"],
-                   "rows": count, "revealed": bool(options["reveal"])},
-            street_code=within[:9] if within else None,
-        )  # fmt: skip
-    click.echo(f"wrote {count} rows of the {what} to {output} [{options['fmt']}]")
+    result = export(
+        get_engine(), what, options["fmt"], output, street=options["street"],
+        community=options["community"], campaign=options["campaign"],
+        reveal=bool(options["reveal"]), actor=actor(),
+    )  # fmt: skip
+    click.echo(f"wrote {result.rows} rows of the {what} to {output} [{options['fmt']}]")
 
 
 @export_group.command("visits")

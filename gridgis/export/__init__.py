@@ -43,6 +43,9 @@ What is exported (``what``)
 ``buildings``
     A register, written so that ``gridgis import buildings`` reads it back:
     see :mod:`gridgis.export.registers` (formats gpkg, geojson, csv, xlsx).
+``visits``, ``ledger``, ``sanling``
+    The 大走访 visits, the ledger (台账) in its Chinese layout and the 三零 figures (xlsx,
+    csv, gpkg): see :mod:`gridgis.export.party`.
 
 Formats (``fmt``)
 -----------------
@@ -106,7 +109,6 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -122,8 +124,9 @@ from gridgis.errors import InputError
 from gridgis.export.converting import _check_text, _project, _target
 from gridgis.export.layers import DBF_NAME_LENGTH as DBF_NAME_LENGTH
 from gridgis.export.layers import FIELD_ABBREVIATIONS, FieldName, _description, short_field_names
+from gridgis.export.party import PARTY_EXPORTS, write_party
 from gridgis.export.reading import _read
-from gridgis.export.registers import REGISTERS, Reveal, read_register
+from gridgis.export.registers import REGISTERS, Reveal, read_register, revealed
 from gridgis.export.writers import (
     Progress,
     _columns,
@@ -133,6 +136,7 @@ from gridgis.export.writers import (
     _write_gpkg,
     _write_shp,
     _write_xlsx,
+    deliver,
     header_names,
 )
 from gridgis.times import CHINA_TZ, aware
@@ -143,6 +147,7 @@ __all__ = [
     "FIELD_ABBREVIATIONS",
     "FORMATS",
     "HEADER_CHOICES",
+    "PARTY_KINDS",
     "REGISTER_KINDS",
     "ExportResult",
     "FieldName",
@@ -155,6 +160,8 @@ EXPORT_KINDS: tuple[str, ...] = ("cells", "cases", "inspections", "stats")
 """What :func:`export` can export for analysts (every format)."""
 
 REGISTER_KINDS: tuple[str, ...] = tuple(REGISTERS)
+PARTY_KINDS: tuple[str, ...] = tuple(PARTY_EXPORTS)
+"""The exports of party work (:mod:`gridgis.export.party`): ``visits``, ``ledger``, ``sanling``."""
 HEADER_CHOICES: tuple[str, ...] = ("codes", "zh")
 """The header rows of CSV and Excel files: the fields' codes, or their Chinese names."""
 """The registers :func:`export` writes so that their importers read them back
@@ -272,6 +279,7 @@ def export(
     progress: Progress | None = None,
     headers: str = "codes",
     case_filter: Mapping[str, Any] | None = None,
+    campaign: int | None = None,
 ) -> ExportResult:
     """Export cells, cases, inspections, statistics or a register to a file.
 
@@ -309,10 +317,10 @@ def export(
         When cases are judged overdue and days since the last inspection are
         counted (default now).
     reveal:
-        For a register: whose person data is written as it is (``True``), masked
-        (``False``, the default), or a function of a row's community code
-        saying whether the exporting user may see it (see
-        :mod:`gridgis.export.registers`).
+        For a register, the visits and the ledger: whose person data is written as it
+        is (``True``), masked (``False``, the default), that of the areas whose codes
+        start with a text (a street), or a function of a row's area code saying whether
+        the exporting user may see it (see :mod:`gridgis.export.registers`).
     actor:
         Who exports: an export that writes people's data unmasked is recorded in the
         audit trail under this name (``system`` when not given).
@@ -332,6 +340,8 @@ def export(
         ``step``, ``overdue``, ``closed_late``, ``department``, ``assignee``,
         ``escalated``, ``cell``, ``text`` …), so that the file holds exactly the cases a
         list shows (overdue judged now); refused for the other kinds.
+    campaign:
+        For ``visits`` and ``ledger``: only this 大走访 campaign's (its number).
 
     Returns
     -------
@@ -360,12 +370,21 @@ def export(
     >>> result.rows, result.media_type
     (130, 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
     """
-    kind = _choice("what", what, EXPORT_KINDS + REGISTER_KINDS)
+    kind = _choice("what", what, EXPORT_KINDS + REGISTER_KINDS + PARTY_KINDS)
     form = _choice("fmt", fmt, tuple(FORMATS))
     if kind in REGISTERS and form not in REGISTERS[kind].formats:
         raise InputError(
             f"`fmt` was {fmt!r} but {kind} are exported as {list(REGISTERS[kind].formats)}, "
             "the formats their importer reads back"
+        )
+    if kind in PARTY_EXPORTS and form not in PARTY_EXPORTS[kind].formats:
+        raise InputError(
+            f"`fmt` was {fmt!r} but {kind} are exported as {list(PARTY_EXPORTS[kind].formats)}"
+        )
+    if campaign is not None and kind not in ("visits", "ledger"):
+        raise InputError(
+            f"`campaign` was {campaign!r} but only visits and the ledger belong to a "
+            f"campaign; leave it out for {kind}"
         )
     chosen_encoding = _choice("encoding", encoding, ENCODINGS)
     if chosen_encoding != "utf-8" and form not in ("shp", "csv"):
@@ -385,7 +404,11 @@ def export(
             f"`headers` was {headers!r} but a register is written with its importer's "
             "headers, so that it reads back"
         )
+    if chosen_headers != "codes" and kind in PARTY_EXPORTS:
+        raise InputError(f"`headers` was {headers!r} but {kind} are written in their own layout")
     spec, spec_name, declared = _target(crs)
+    if kind in PARTY_EXPORTS and spec_name != "wgs84":
+        raise InputError(f"`crs` was {crs!r} but {kind} are written in WGS84 (wgs84) only")
     start = _moment(since, "since")
     end = _moment(until, "until")
     if start is not None and end is not None and start >= end:
@@ -400,25 +423,22 @@ def export(
             raise InputError(
                 f"`out` was {str(path)!r} but a shapefile export is a zip: name it *.zip"
             )
+    if kind in PARTY_EXPORTS:
+        return _export_party(
+            bind, kind, form, out, district=district, street=street, community=community,
+            since=start, until=end, campaign=campaign, reveal=reveal, actor=actor,
+            encoding=chosen_encoding, progress=progress,
+        )  # fmt: skip
     with connection(bind) as conn:
         if kind in REGISTERS:
             within = area_prefix(conn, street, community, district=district)
             layers = read_register(conn, kind, within, spec=spec, fmt=form, reveal=reveal)
             if reveal is not False and REGISTERS[kind].person_fields:
-                with transaction(bind) as writing:
-                    audit.record(
-                        writing,
-                        actor=actor or audit.SYSTEM,
-                        action="export_person_data",
-                        object_type=kind,
-                        object_id=within or "all",
-                        after={
-                            "rows": len(layers[0].frame),
-                            "format": form,
-                            "fields": list(REGISTERS[kind].person_fields),
-                        },
-                        street_code=within[:9] if within and len(within) >= 9 else None,
-                    )
+                _record_export(
+                    bind, kind, within, actor=actor, action="export_person_data",
+                    after={"rows": len(layers[0].frame), "format": form,
+                           "fields": list(REGISTERS[kind].person_fields)},
+                )  # fmt: skip
         else:
             layers = _read(
                 conn,
@@ -466,12 +486,7 @@ def export(
                 truncated = _write_xlsx(layers, target, base, progress, header=shown)
         if form != "shp":
             files = [path.name if path is not None else filename]
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(target, path)
-        else:
-            with target.open("rb") as source:
-                shutil.copyfileobj(source, out)  # type: ignore[arg-type]
+        deliver(target, out)
     counts = {layer.name: len(layer.frame) for layer in layers}
     if form in ("geojson", "csv", "xlsx"):
         counts = {base: sum(counts.values())}
@@ -486,6 +501,87 @@ def export(
         declared_crs=declared if isinstance(declared, str) else declared.to_string(),
         encoding=chosen_encoding if form in ("shp", "csv") else "utf-8",
         truncated=truncated,
+        media_type=FORMATS[form],
+        filename=filename,
+    )
+
+
+def _record_export(
+    bind: Engine | Connection,
+    kind: str,
+    within: str | None,
+    *,
+    actor: str | None,
+    action: str,
+    after: dict[str, Any],
+) -> None:
+    """Record an export of people's data (``action``) in the audit trail."""
+    with transaction(bind) as writing:
+        audit.record(
+            writing,
+            actor=actor or audit.SYSTEM,
+            action=action,
+            object_type=kind,
+            object_id=within or "all",
+            after=after,
+            street_code=within[:9] if within and len(within) >= 9 else None,
+        )
+
+
+def _export_party(
+    bind: Engine | Connection,
+    kind: str,
+    form: str,
+    out: Path | str | BinaryIO,
+    *,
+    district: str | None,
+    street: str | None,
+    community: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    campaign: int | None,
+    reveal: Reveal,
+    actor: str | None,
+    encoding: str,
+    progress: Progress | None,
+) -> ExportResult:
+    """:func:`export` of the visits, the ledger or the 三零 figures (:mod:`gridgis.export.party`).
+
+    A list of people (visits, ledger) is recorded in the audit trail whether or not its
+    names are revealed (``export_person_data`` when they are, else ``export``)."""
+    spec = PARTY_EXPORTS[kind]
+    test = revealed(reveal)
+    people = None if test is True else (lambda _code: False) if test is False else test
+    filename = spec.filename + _SUFFIXES[form]
+    with tempfile.TemporaryDirectory(prefix="gridgis-export-") as tmp:
+        target = Path(tmp) / filename
+        with connection(bind) as conn:
+            within = area_prefix(conn, street, community, district=district)
+            rows = write_party(
+                conn, kind, form, target, within=within, since=since, until=until,
+                campaign=campaign, people=people, encoding=encoding,
+            )  # fmt: skip
+        if progress is not None:
+            progress(rows, rows)
+        deliver(target, out)
+    if spec.person_fields:
+        _record_export(
+            bind, kind, within, actor=actor,
+            action="export" if reveal is False else "export_person_data",
+            after={"rows": rows, "format": form, "campaign": campaign,
+                   "fields": list(spec.person_fields), "revealed": reveal is not False},
+        )  # fmt: skip
+    return ExportResult(
+        what=kind,
+        format=form,
+        rows=rows,
+        layers={spec.filename: rows},
+        files=[Path(out).name if isinstance(out, str | Path) else filename],
+        fields=[],
+        crs="wgs84",
+        declared_crs="EPSG:4326",
+        encoding=encoding if form == "csv" else "utf-8",
+        truncated=0,
         media_type=FORMATS[form],
         filename=filename,
     )

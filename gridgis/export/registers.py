@@ -82,11 +82,29 @@ from gridgis.export.visits import read_residents
 from gridgis.party.members import PERSON_FIELDS, mask_member
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, worker_roles
 
-__all__ = ["REGISTERS", "RegisterExport", "Reveal", "mask_person"]
+__all__ = ["REGISTERS", "RegisterExport", "Reveal", "mask_person", "revealed"]
 
-Reveal = bool | Callable[[str | None], bool]
-"""Whose person data an export shows: everyone's (``True``), no one's (``False``), or the
-rows whose community code the function accepts (e.g. ``Policy.may_see``)."""
+Reveal = bool | str | Callable[[str | None], bool]
+"""Whose person data an export shows: everyone's (``True``), no one's (``False``), the
+rows whose area code starts with the text given (a street: ``Policy.people_scope``, the
+form a background job's parameters keep), or the rows whose community code the function
+accepts (e.g. ``Policy.may_see_people``)."""
+
+
+def revealed(reveal: Reveal) -> bool | Callable[[str | None], bool]:
+    """``reveal`` as ``True``, ``False`` or a function of an area code.
+
+    Examples
+    --------
+    >>> shown = revealed("350304001")
+    >>> shown("350304001007"), shown("350304002001"), shown(None), revealed(False)
+    (True, False, False, False)
+    """
+    if isinstance(reveal, str):
+        prefix = reveal
+        return lambda code: code is not None and code.startswith(prefix)
+    return reveal
+
 
 _SPREADSHEETS = ("csv", "xlsx")
 
@@ -124,13 +142,14 @@ class RegisterExport:
 
 def _masked(layer: _Layer, register: RegisterExport, reveal: Reveal) -> None:
     """Mask the person fields of the rows ``reveal`` does not show, in place."""
-    if reveal is True or not register.person_fields:
+    test = revealed(reveal)
+    if test is True or not register.person_fields:
         return
     frame = layer.frame
-    if reveal is False:
+    if test is False:
         hidden = np.ones(len(frame), dtype=bool)
     else:
-        shown = reveal
+        shown = test
         codes = frame[register.area_column].tolist()
         hidden = ~np.array([bool(shown(c)) for c in codes], dtype=bool)
     for field in register.person_fields:

@@ -17,7 +17,6 @@ True
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -31,7 +30,7 @@ from gridgis.db.models import Community
 from gridgis.db.queries import connection
 from gridgis.errors import InputError
 from gridgis.export.layers import _Layer
-from gridgis.export.writers import _write_csv, _write_gpkg, _write_xlsx
+from gridgis.export.writers import _write_csv, _write_gpkg, _write_xlsx, deliver
 from gridgis.party.sanling import parse_period, sanling_figures
 
 __all__ = ["SANLING_EXPORT_COLUMNS", "SANLING_FORMATS", "export_sanling"]
@@ -146,10 +145,5 @@ def export_sanling(
             _write_xlsx([layer], target, "三零社区")
         else:
             _write_gpkg([layer], target, "EPSG:4326")
-        if isinstance(out, str | Path):
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(target, out)
-        else:
-            with target.open("rb") as source:
-                shutil.copyfileobj(source, out)
+        deliver(target, out)
     return len(frame)

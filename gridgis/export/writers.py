@@ -11,10 +11,11 @@ import csv
 import datetime as dt
 import io
 import math
+import shutil
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import geopandas as gpd
 import numpy as np
@@ -36,6 +37,17 @@ Progress = Callable[[int, int], None]
 
 PROGRESS_EVERY = 5000
 """Rows between two reports of a writer that writes row by row (CSV, xlsx)."""
+
+
+def deliver(written: Path, out: Path | str | BinaryIO) -> None:
+    """Copy the file ``written`` (in a temporary folder) to ``out``: a path (its folder made
+    if need be) or a binary file open for writing."""
+    if isinstance(out, str | Path):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(written, out)
+    else:
+        with written.open("rb") as source:
+            shutil.copyfileobj(source, out)
 
 
 def _reported(rows: Iterable[Any], total: int, progress: Progress | None) -> Iterable[Any]:

@@ -73,11 +73,13 @@ __all__ = [
     "assign_targets",
     "assign_to_cell_workers",
     "campaign_progress",
+    "close_campaign",
     "create_campaign",
     "get_campaign",
     "known_id",
     "list_campaigns",
     "rule_names",
+    "user_visitor",
     "visitor_choices",
 ]
 
@@ -125,6 +127,26 @@ class Visitor:
             "visitor_worker_id": self.worker_id,
             "visitor_user_id": self.user_id,
         }
+
+
+def user_visitor(bind: Engine | Connection, name: str) -> tuple[Visitor, str | None]:
+    """The visitor a street office's user (or an administrator) named ``name`` visits as,
+    and the user's street (``None`` for an administrator).
+
+    Raises
+    ------
+    NotFoundError
+        When no street office's user or administrator has that name.
+    """
+    with reading(bind) as conn:
+        found = conn.execute(
+            select(AppUser.id, AppUser.role, AppUser.street_code).where(AppUser.name == name)
+        ).one_or_none()
+    if found is None or found.role not in ("street", "admin"):
+        raise NotFoundError(
+            f"`user` was {name!r} but no street office's user has that name", field="user"
+        )
+    return Visitor(user_id=int(found.id)), found.street_code
 
 
 def known_id(value: object, what: str, *, bits: int = 31) -> int:
@@ -353,6 +375,46 @@ def create_campaign(
             street_code=area[:9] if len(area) >= 9 else None,
         )  # fmt: skip
         return get_campaign(conn, campaign_id)
+
+
+def close_campaign(
+    bind: Engine | Connection, campaign_id: int, *, on: dt.date | None = None, actor: str
+) -> dict[str, Any]:
+    """Close a campaign: its period ends on ``on`` (default today, China Standard Time), so
+    that its targets not visited by then are overdue from the day after. Audited.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such campaign.
+    ConflictError
+        When the campaign ended before ``on`` already.
+    InputError
+        When ``on`` comes before the campaign starts.
+    """
+    day = on or dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+    with transaction(bind) as conn:
+        campaign = get_campaign(conn, campaign_id)
+        if campaign["ends_on"] < day:
+            raise ConflictError(
+                f"campaign {campaign['id']} ended on {campaign['ends_on'].isoformat()} already"
+            )
+        if day < campaign["starts_on"]:
+            raise InputError(
+                f"`on` was {day.isoformat()} but campaign {campaign['id']} starts on "
+                f"{campaign['starts_on'].isoformat()}: it cannot end before it starts",
+                field="on",
+            )
+        conn.execute(
+            update(VisitCampaign).where(VisitCampaign.id == campaign["id"]).values(ends_on=day)
+        )
+        area = campaign["area_code"]
+        audit.record(
+            conn, actor=actor, action="close", object_type="visit_campaign",
+            object_id=campaign["id"], before={"ends_on": campaign["ends_on"]},
+            after={"ends_on": day}, street_code=area[:9] if len(area) >= 9 else None,
+        )  # fmt: skip
+        return get_campaign(conn, campaign["id"])
 
 
 _VISITED = exists().where(Visit.target_id == VisitTarget.id)

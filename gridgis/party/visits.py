@@ -72,6 +72,7 @@ __all__ = [
     "target_columns",
     "target_point",
     "visit_photo",
+    "visit_photos",
     "visitor_name",
     "visitor_of",
 ]
@@ -571,11 +572,12 @@ def list_visits(
 
 def visit_photo(bind: Engine | Connection, visit_id: int, photo_id: int) -> dict[str, Any]:
     """Photo ``photo_id`` of visit ``visit_id`` in the form :func:`gridgis.cases.photos.thumbnail`
-    reads (``kind`` ``upload``), with the visit's street; :class:`NotFoundError` if none."""
+    reads (``kind`` ``upload``), with the visit's street and its visitor (the ``visitor_*``
+    columns of :attr:`Visitor.columns`); :class:`NotFoundError` if none."""
     query = (
         select(VisitPhoto.id, VisitPhoto.storage_key, VisitPhoto.content_type,
                VisitTarget.street_code, VisitTarget.community_code,
-               VisitTarget.visitor_member_id, Visit.visitor_member_id.label("by_member"))
+               Visit.visitor_member_id, Visit.visitor_worker_id, Visit.visitor_user_id)
         .join(Visit, Visit.id == VisitPhoto.visit_id)
         .join(VisitTarget, VisitTarget.id == Visit.target_id)
         .where(VisitPhoto.visit_id == int(visit_id), VisitPhoto.id == int(photo_id))
@@ -585,3 +587,19 @@ def visit_photo(bind: Engine | Connection, visit_id: int, photo_id: int) -> dict
     if row is None:
         raise NotFoundError(f"visit {visit_id} has no photo {photo_id}")
     return dict(row._mapping) | {"kind": "upload"}
+
+
+def visit_photos(bind: Engine | Connection, visit_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The photos (ids, oldest first) of each of ``visit_ids`` that has any."""
+    if not visit_ids:
+        return {}
+    query = (
+        select(VisitPhoto.visit_id, VisitPhoto.id)
+        .where(VisitPhoto.visit_id.in_(sorted({int(v) for v in visit_ids})))
+        .order_by(VisitPhoto.visit_id, VisitPhoto.id)
+    )
+    found: dict[int, list[int]] = {}
+    with reading(bind) as conn:
+        for visit_id, photo_id in conn.execute(query):
+            found.setdefault(int(visit_id), []).append(int(photo_id))
+    return found

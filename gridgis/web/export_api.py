@@ -4,9 +4,10 @@ Routes
 ------
 ``GET /api/export/<what>.<fmt>``
     ``what`` is ``cells``, ``cases``, ``inspections`` or ``stats``, or the registers
-    ``organisations``, ``leaders``, ``units``, ``members`` and ``residents`` (issue 19;
-    :data:`WEB_REGISTERS`; members and key households for administrators and street offices
-    only, :data:`PEOPLE_REGISTERS`); ``fmt``
+    ``organisations``, ``leaders``, ``units``, ``members`` and ``residents``, the 大走访
+    ``visits`` and ``ledger`` (台账) and the ``sanling`` figures (issue 19;
+    :data:`WEB_REGISTERS`; members, key households, visits and the ledger for
+    administrators and street offices only, :data:`PEOPLE_REGISTERS`); ``fmt``
     is ``shp`` (a zip), ``gpkg``, ``geojson``, ``csv`` or ``xlsx``. The file
     is the one ``gridgis export`` writes (see :mod:`gridgis.export` for the
     columns, the shapefile's field names and ``fields.csv``), answered as an
@@ -32,6 +33,10 @@ Query parameters
     ``utf-8`` (default) or ``gbk``: only for ``shp`` and ``csv``.
 ``level``
     Only for ``stats``: ``cell`` (default), ``community`` or ``street``.
+
+The period filters visits by when they were made and the ledger by when each problem
+was found; for ``sanling`` it is the period of the figures (both days, or neither: the
+quarter of the latest case reported).
 
 Who may export what
 -------------------
@@ -70,7 +75,7 @@ from gridgis.errors import ForbiddenError, InputError, NotFoundError
 from gridgis.export import EXPORT_KINDS, FORMATS, ExportResult, export
 from gridgis.schemas.areas import FEATURE_COLLECTION
 from gridgis.schemas.exports import ExportQuery
-from gridgis.web.auth import current_user, policy
+from gridgis.web.auth import policy
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Reply, endpoint
 from gridgis.web.geojson import GEOJSON_MIMETYPE
@@ -83,6 +88,7 @@ __all__ = [
     "check_export",
     "content_disposition",
     "download_name",
+    "export_options",
     "export_query",
 ]
 
@@ -213,17 +219,22 @@ def _chunks(file: BinaryIO) -> Iterator[bytes]:
 
 _FILE = {"type": "string", "format": "binary"}
 
-WEB_REGISTERS: tuple[str, ...] = ("organisations", "leaders", "units", "members", "residents")
-"""The registers the export page offers (issue 19), downloaded directly (no background job):
-people's names and phones masked unless the user may see them
-(:meth:`gridgis.access.Policy.may_see_people`), the export recorded in the audit trail."""
+WEB_REGISTERS: tuple[str, ...] = (
+    "organisations", "leaders", "units", "members", "residents", "visits", "ledger", "sanling",
+)  # fmt: skip
+"""The registers and ledgers of party work the export page offers (issue 19): people's names
+and phones masked unless the user may see them (:attr:`gridgis.access.Policy.people_scope`),
+the export recorded in the audit trail; the header row always the file's own."""
 
 PEOPLE_REGISTERS: dict[str, tuple[str, ...]] = {
     "members": ("admin", "street"),
     "residents": ("admin", "street"),
+    "visits": ("admin", "street"),
+    "ledger": ("admin", "street"),
 }
-"""Registers of people themselves (party members, key households) and the roles that export
-them: an analyst sees their counts on the party pages, never a list of people, even masked."""
+"""Registers of people themselves (party members, key households, whom the 大走访 visited and
+the problems found at their homes) and the roles that export them: an analyst sees their
+counts on the party pages, never a list of people, even masked."""
 
 
 def may_export(what: str, role: str | None) -> bool:
@@ -238,10 +249,9 @@ EXPORT_PATH = {
 """The path arguments of an export route, described."""
 
 
-def check_export(what: str, fmt: str, *, registers: bool = False) -> None:
-    """Refuse (404) a ``what`` or ``fmt`` of an export route that is not offered (the
-    registers of :data:`WEB_REGISTERS` too, with ``registers``)."""
-    offered = EXPORT_KINDS + (WEB_REGISTERS if registers else ())
+def check_export(what: str, fmt: str) -> None:
+    """Refuse (404) a ``what`` or ``fmt`` of an export route that is not offered."""
+    offered = EXPORT_KINDS + WEB_REGISTERS
     if what not in offered:
         raise NotFoundError(
             f"`what` was {what!r} but is expected to be one of {list(offered)}",
@@ -252,6 +262,27 @@ def check_export(what: str, fmt: str, *, registers: bool = False) -> None:
             f"`fmt` was {fmt!r} but is expected to be one of {list(FORMATS)}",
             zh=f"`fmt`（格式）为 {fmt!r}，应为以下之一：{list(FORMATS)}",
         )
+
+
+def export_options(what: str, fmt: str, query: ExportQuery) -> dict[str, Any]:
+    """The keyword arguments of :func:`gridgis.export.export` for an export route (a direct
+    download or a background job): ``what`` and ``fmt`` offered (404), the user allowed
+    (403: a list of people for an analyst), the area kept to the user's
+    (:func:`export_query`) and, for a register, whose people's data is revealed, as plain
+    data a job's parameters keep.
+    """
+    check_export(what, fmt)
+    rules = policy()
+    if not may_export(what, rules.role):
+        raise ForbiddenError(
+            f"`what` was {what!r}: a list of people is exported by administrators and street "
+            "offices only; its figures are on the party pages",
+            zh=f"`what` 为 {what!r}：人员名单只能由管理员和街道办导出；统计数字见党建页面",
+        )
+    options = export_query(what, query)
+    if what in WEB_REGISTERS:
+        options |= {"reveal": rules.people_scope, "headers": "codes", "actor": rules.name}
+    return options
 
 
 @endpoint(
@@ -282,27 +313,14 @@ def check_export(what: str, fmt: str, *, registers: bool = False) -> None:
     errors=(400, 403, 404),
 )
 def download(what: str, fmt: str, *, query: ExportQuery) -> Response:
-    """Cells, cases, inspections or per-area statistics as a file to download.
+    """Cells, cases, inspections, per-area statistics or a register or ledger of party
+    work as a file to download.
 
     shp: a zip with fields.csv naming the shortened DBF fields; a street
-    office's own street only.
+    office's own street only; a list of people (members, key households, visits, the
+    ledger) for administrators and street offices only.
     """
-    check_export(what, fmt, registers=True)
-    if not may_export(what, policy().role):
-        raise ForbiddenError(
-            f"`what` was {what!r}: a list of people is exported by administrators and street "
-            "offices only; its figures are on the party pages",
-            zh=f"`what` 为 {what!r}：人员名单只能由管理员和街道办导出；统计数字见党建页面",
-        )
-    options = export_query(what, query)
-    if what in WEB_REGISTERS:
-        rules = policy()
-        user = current_user()
-        options |= {
-            "reveal": rules.may_see_people,
-            "headers": "codes",
-            "actor": user.name if user is not None else None,
-        }
+    options = export_options(what, fmt, query)
     out: BinaryIO = tempfile.TemporaryFile(prefix="gridgis-export-")  # noqa: SIM115
     try:
         result = export(get_engine(), what, fmt, out, **options)

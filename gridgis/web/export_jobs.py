@@ -45,9 +45,8 @@ from gridgis.web.error_words import error_text
 from gridgis.web.export_api import (
     EXPORT_PATH,
     area_label,
-    check_export,
     content_disposition,
-    export_query,
+    export_options,
 )
 from gridgis.web.i18n import gettext
 
@@ -153,15 +152,14 @@ _ID = {"job_id": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}}
             headers={"Location": "The job's status."},
         ),
     ),
-    errors=(400, 404),
+    errors=(400, 403, 404),
 )
 def start_export(what: str, fmt: str, *, query: ExportQuery) -> tuple[Response, int]:
     """Start an export in the background (for big ones); poll its status, then download.
 
     The parameters and who may export what are those of the direct download.
     """
-    check_export(what, fmt)
-    options = export_query(what, query)
+    options = export_options(what, fmt, query)
     code = options["community"] or options["street"] or options["district"]
     until = options["until"]
     days = [d.isoformat() for d in (options["since"], until and until - dt.timedelta(days=1))

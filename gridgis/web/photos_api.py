@@ -21,7 +21,7 @@ from gridgis.web.cases_api import photo_links, photo_store, scoped_case
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import Reply, endpoint
 
-__all__ = ["bp"]
+__all__ = ["PHOTO_REPLY", "bp"]
 
 bp = Blueprint("photos", __name__, url_prefix="/api")
 
@@ -51,6 +51,12 @@ def list_case_photos(case_id: int) -> Response:
 
 
 _IMAGE = {"type": "string", "contentMediaType": "image/jpeg"}
+PHOTO_REPLY = Reply(
+    200,
+    description="The photo (metadata removed but its orientation), as uploaded.",
+    content={"image/jpeg": _IMAGE, "image/png": {**_IMAGE, "contentMediaType": "image/png"}},
+)
+"""The answer of a route serving one photo as uploaded (a case's, a visit's)."""
 
 
 def _served(data: bytes, content_type: str) -> Response:
@@ -76,16 +82,7 @@ def _scoped_photo(case_id: int, photo_id: int) -> dict[str, Any]:
     operation_id="getCasePhoto",
     tags=("cases",),
     roles=CASE_ROLES,
-    replies=(
-        Reply(
-            200,
-            description="The photo (metadata removed but its orientation), as uploaded.",
-            content={
-                "image/jpeg": _IMAGE,
-                "image/png": {**_IMAGE, "contentMediaType": "image/png"},
-            },
-        ),
-    ),
+    replies=(PHOTO_REPLY,),
     errors=(404,),
 )
 def case_photo(case_id: int, photo_id: int) -> Response:

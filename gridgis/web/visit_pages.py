@@ -10,11 +10,14 @@ Routes
     Its progress map (share of targets visited per cell), its cells with their overdue
     targets, and the form to assign a cell's targets to a visitor.
 ``GET /party/visits``
-    The signed-in visitor's targets (not visited first) and its last visits.
+    The signed-in visitor's targets (not visited first) and its last visits, with their
+    photos' thumbnails (each a link to the photo).
 ``GET /party/visits/new?target=``
     The visit form: GPS, note, a problem found, photos.
 ``GET /party/ledger?campaign=&area=&state=&category=&since=&until=``
-    The ledger with its filters; filing an entry as a case, crossing it off by hand.
+    The ledger with its filters; filing an entry as a case, crossing it off by hand; the
+    photos of each entry's visit as thumbnails linking to the photos (for the roles that
+    may open them: not an analyst).
 ``GET /party/ledger/export?format=xlsx|csv&…``
     The same entries as a file in the usual layout of a 台账.
 
@@ -48,6 +51,7 @@ from gridgis.web.visits_api import (
     campaign_scope,
     ledger_for,
     own_visitor,
+    photo_links,
     progress_of,
     scoped_campaign,
     targets_for,
@@ -130,6 +134,7 @@ def visits_page() -> str:
     targets = targets_for(mine=True, limit=500)
     targets.sort(key=lambda t: (t["visited"], t["cell_code"] or "", t["id"]))
     visits = visit_lib.list_visits(get_engine(), visitor=own_visitor(), limit=20)
+    photos = visit_lib.visit_photos(get_engine(), [v["id"] for v in visits])
     names = _rule_names()
     return render_template(
         "party_visits.html",
@@ -141,9 +146,19 @@ def visits_page() -> str:
             }
             for t in targets
         ],
-        visits=[v | {"when": _local(v["visited_at"])} for v in visits],
+        visits=[
+            v | {"when": _local(v["visited_at"]), "photo_links": _photos(photos, v["id"])}
+            for v in visits
+        ],
         done=request.args.get("done", ""),
     )
+
+
+def _photos(photos: dict[int, list[int]], visit_id: int | None) -> list[dict[str, Any]]:
+    """The links of a visit's photos (none for an entry without a visit)."""
+    if visit_id is None:
+        return []
+    return photo_links(visit_id, photos.get(visit_id, []))
 
 
 def _rule_names() -> dict[str, str]:
@@ -228,6 +243,12 @@ def ledger_page() -> str:
     asked = _ledger_filters()
     entries = ledger_for(**asked, limit=1000)
     engine = get_engine()
+    # The visits' photos, for those who may open them (an analyst reads the ledger, not them).
+    photos = (
+        visit_lib.visit_photos(engine, [e["visit_id"] for e in entries if e["visit_id"]])
+        if rules.role in VISIT_ROLES
+        else {}
+    )
     shown_args: dict[str, Any] = {
         k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asked.items()
     }
@@ -239,6 +260,7 @@ def ledger_page() -> str:
                 "found_day": _local(e["found_at"]),
                 "closed_day": _local(e["closed_at"]),
                 "state_label": gettext(e["state_zh"]),
+                "photo_links": _photos(photos, e["visit_id"]),
                 "case_url": url_for("case_pages.case_page", case_id=e["standing_case_id"])
                 if e["standing_case_id"]
                 else None,

@@ -12,8 +12,9 @@ Routes (``/api/party``)
     Targets and visits (a party member: its own only); a visit logged from the phone.
 ``GET /ledger``, ``POST /ledger/<id>/case``, ``POST /ledger/<id>/clear``
     The 台账; an entry filed as a case; an entry crossed off by hand (销号).
-``GET /visits/<id>/photos/<photo_id>/thumbnail``
-    A visit photo's thumbnail.
+``GET /visits/<id>/photos/<photo_id>``, ``GET /visits/<id>/photos/<photo_id>/thumbnail``
+    A visit photo and its thumbnail: for the visit's visitor, an administrator, the
+    street office and grid workers of its street (404 for others; 403 for an analyst).
 
 Who sees what: :class:`gridgis.access.Policy`. A street office and a grid worker see
 their street; an analyst reads everything with people's data masked; a party member
@@ -29,14 +30,12 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, Response
+from flask import Blueprint, Response, url_for
 from flask import jsonify as _jsonify
-from sqlalchemy import select
 
 from gridgis import audit
 from gridgis.access import VISIT_ROLES, Policy
 from gridgis.cases import photos as photo_lib
-from gridgis.db.models import AppUser
 from gridgis.db.queries import read_areas
 from gridgis.errors import ForbiddenError, InputError, NotFoundError
 from gridgis.party import campaigns as campaign_lib
@@ -68,7 +67,7 @@ from gridgis.web.cases_api import photo_store, signed_in_name, uploaded_photos
 from gridgis.web.db import get_engine
 from gridgis.web.endpoints import JSON, MULTIPART, Reply, endpoint
 from gridgis.web.geojson import feature_collection
-from gridgis.web.photos_api import _IMAGE, _served
+from gridgis.web.photos_api import _IMAGE, PHOTO_REPLY, _served
 
 __all__ = [
     "CAMPAIGN_ROLES",
@@ -78,6 +77,7 @@ __all__ = [
     "jsonify",
     "ledger_for",
     "own_visitor",
+    "photo_links",
     "plain",
     "progress_of",
     "scoped_campaign",
@@ -226,24 +226,13 @@ def campaign_progress(campaign_id: int) -> Response:
 
 def _visitor_for(body: Assignment, rules: Policy) -> Visitor | None:
     if body.user is not None:
-        with get_engine().connect() as conn:
-            found = conn.execute(
-                select(AppUser.id, AppUser.role, AppUser.street_code).where(
-                    AppUser.name == body.user
-                )
-            ).one_or_none()
-        if found is None or found.role not in ("street", "admin"):
-            raise NotFoundError(
-                f"`user` was {body.user!r} but no street office's user has that name",
-                field="user",
-                zh=f"`user` 为 {body.user!r}，但没有这个名称的街道办用户",
-            )
-        if rules.street is not None and found.street_code != rules.street:
+        visitor, street = campaign_lib.user_visitor(get_engine(), body.user)
+        if rules.street is not None and street != rules.street:
             raise ForbiddenError(
                 f"user {body.user!r} is not of street {rules.street}",
                 zh=f"用户 {body.user!r} 不属于街道 {rules.street}",
             )
-        return Visitor(user_id=int(found.id))
+        return visitor
     if body.member is not None:
         return Visitor(member_id=body.member)
     if body.worker is not None:
@@ -497,6 +486,53 @@ def clear_ledger_entry(entry_id: int, *, body: LedgerClearing) -> Response:
     return jsonify(_shown(entry))
 
 
+def _seen_photo(visit_id: int, photo_id: int) -> dict[str, Any]:
+    """Photo ``photo_id`` of visit ``visit_id``, if the user may see the visit: its visitor
+    (the party member, grid worker or user who logged it), an administrator, a street
+    office or grid worker of its street; for anyone else it does not exist (404)."""
+    rules = policy()
+    visit_lib.known_id(visit_id, "visit", bits=63)
+    visit_lib.known_id(photo_id, "photo", bits=63)
+    photo = visit_lib.visit_photo(get_engine(), visit_id, photo_id)
+    if rules.may_see(photo["community_code"]):
+        return photo
+    mine = own_visitor().columns
+    if any(value is not None and photo[key] == value for key, value in mine.items()):
+        return photo
+    raise NotFoundError(
+        f"visit {visit_id} has no photo {photo_id}", zh=f"走访记录 {visit_id} 没有照片 {photo_id}"
+    )
+
+
+def photo_links(visit_id: int, photo_ids: list[int]) -> list[dict[str, Any]]:
+    """Where each photo of a visit is served: ``url`` (the photo) and ``thumbnail_url``."""
+    return [
+        {
+            "id": photo_id,
+            "url": url_for("visits_api.visit_photo", visit_id=visit_id, photo_id=photo_id),
+            "thumbnail_url": url_for(
+                "visits_api.visit_photo_thumbnail", visit_id=visit_id, photo_id=photo_id
+            ),
+        }
+        for photo_id in photo_ids
+    ]
+
+
+@endpoint(
+    bp,
+    "/visits/<int:visit_id>/photos/<int:photo_id>",
+    operation_id="getVisitPhoto",
+    tags=("party",),
+    roles=VISIT_ROLES,
+    replies=(PHOTO_REPLY,),
+    errors=(404,),
+)
+def visit_photo(visit_id: int, photo_id: int) -> Response:
+    """A visit photo as uploaded: for the visit's visitor, and the users of its street."""
+    photo = _seen_photo(visit_id, photo_id)
+    return _served(photo_lib.read_photo(photo_store(), photo), photo["content_type"])
+
+
 @endpoint(
     bp,
     "/visits/<int:visit_id>/photos/<int:photo_id>/thumbnail",
@@ -507,16 +543,7 @@ def clear_ledger_entry(entry_id: int, *, body: LedgerClearing) -> Response:
     errors=(404,),
 )
 def visit_photo_thumbnail(visit_id: int, photo_id: int) -> Response:
-    """A visit photo's thumbnail (JPEG, 320 px on its longer side): for the visit's party
-    member, and the users of its street."""
-    rules = policy()
-    visit_lib.known_id(visit_id, "visit", bits=63)
-    visit_lib.known_id(photo_id, "photo", bits=63)
-    photo = visit_lib.visit_photo(get_engine(), visit_id, photo_id)
-    own = rules.role == "member" and photo["by_member"] == rules.member
-    if not (own or rules.role == "admin" or rules.may_see(photo["community_code"])):
-        raise NotFoundError(
-            f"visit {visit_id} has no photo {photo_id}",
-            zh=f"走访记录 {visit_id} 没有照片 {photo_id}",
-        )
+    """A visit photo's thumbnail (JPEG, 320 px on its longer side): for the visit's visitor,
+    and the users of its street."""
+    photo = _seen_photo(visit_id, photo_id)
     return _served(photo_lib.thumbnail(photo_store(), photo), "image/jpeg")

@@ -1,6 +1,6 @@
 /*
  * The export page (/export): cases and inspections (the exports that grow to hundreds of
- * thousands of rows) run as background jobs. The form's submit starts one
+ * thousands of rows), the 大走访 visits and ledger and the 三零 figures run as background jobs. The form's submit starts one
  * (POST /api/export/<what>.<fmt>/jobs), a <progress> shows the rows written (polled from
  * the job's status route), and a download link appears when it is done; the page stays
  * usable meanwhile. Cells and statistics, and a page without scripts, download directly.
@@ -12,7 +12,7 @@
 
   var gridgis = window.gridgis;
   var t = gridgis.t;
-  var BACKGROUND = ["cases", "inspections"];
+  var BACKGROUND = ["cases", "inspections", "visits", "ledger", "sanling"];
   var AREA_PARAMETERS = { 6: "district", 9: "street", 12: "community" };
   var TEXT_FORMATS = ["shp", "csv"];
 
