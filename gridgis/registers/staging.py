@@ -302,11 +302,18 @@ def run_stage(job: Job, engine: Engine, *, progress: Callable[[str], None] | Non
         )
         _keep_report(job, report)
     except GridGISError as exc:
-        _update(job, state="failed", error=_hide(str(exc), job.folder), message=None)
+        zh = _hide(exc.zh, job.folder) if exc.zh else None
+        _update(job, state="failed", error=_hide(str(exc), job.folder), error_zh=zh, message=None)
         raise
     except Exception:  # unexpected: logged with its trace, the user sees a plain sentence
         logger.exception("import %s (%s) failed", job.id, state["kind"])
-        _update(job, state="failed", error="unexpected error; it was logged", message=None)
+        _update(
+            job,
+            state="failed",
+            error="unexpected error; it was logged",
+            error_zh=None,
+            message=None,
+        )
         raise
     finally:
         if not dry_run and path is not None:
@@ -407,7 +414,9 @@ def confirm(job: Job, engine: Engine) -> int:
         raise ConflictError(
             f"import {job.id} was confirmed already", zh=f"导入任务 {job.id} 已经确认过了"
         ) from None
-    _update(job, stage="import", state="running", message=None, counts=None, error=None)
+    _update(
+        job, stage="import", state="running", message=None, counts=None, error=None, error_zh=None
+    )
     return queue(job, engine)
 
 

@@ -75,7 +75,7 @@ from gridgis.web.auth import current_user, policy, roles_required
 from gridgis.web.db import get_engine
 from gridgis.web.error_words import problem_text
 from gridgis.web.finding_words import finding_text
-from gridgis.web.i18n import gettext
+from gridgis.web.i18n import get_language, gettext
 
 bp = Blueprint("editing", __name__, url_prefix="/edit")
 
@@ -94,7 +94,8 @@ def within_area() -> None:
     if not rules.may_edit_layouts(str(community)):
         raise ForbiddenError(
             f"community {community} is outside street {rules.street}, the area user "
-            f"{rules.name!r} may edit cells of"
+            f"{rules.name!r} may edit cells of",
+            zh=f"社区 {community} 不在街道 {rules.street} 内，用户 {rules.name!r} 无权修改其网格",
         )
 
 
@@ -138,12 +139,18 @@ def _whole_number(name: str, value: str | None, *, default: int | None) -> int |
     try:
         return int(value.strip())
     except ValueError:
-        raise InputError(f"`{name}` was {value!r} but is expected to be a whole number") from None
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be a whole number",
+            zh=f"`{name}` 为 {value!r}，应为整数",
+        ) from None
 
 
 def _check_code(community: str) -> str:
     if not (len(community) == 12 and community.isdigit()):
-        raise NotFoundError(f"community {community!r} does not exist (a code has 12 digits)")
+        raise NotFoundError(
+            f"community {community!r} does not exist (a code has 12 digits)",
+            zh=f"社区 {community!r} 不存在（社区编码为 12 位数字）",
+        )
     return community
 
 
@@ -186,7 +193,7 @@ def _error_view(exc: GridGISError) -> dict[str, Any]:
         for p in (exc.problems[:SHOWN] if isinstance(exc, ValidationError) else [])
     ]
     total = len(exc.problems) if isinstance(exc, ValidationError) else 0
-    message = problem_text(str(exc).split("\n", 1)[0])
+    message = problem_text(str(exc).split("\n", 1)[0], zh=exc.zh)
     kind = ""
     if isinstance(exc, editing.StaleDraftError):
         kind = "stale"
@@ -350,12 +357,17 @@ def upload(community: str) -> BaseResponse | tuple[str, int]:
     def read_upload() -> editing.Proposal:
         file = request.files.get("file")
         if file is None or not file.filename:
-            raise InputError("no file was chosen: choose a GeoJSON, GeoPackage or zipped shapefile")
+            raise InputError(
+                "no file was chosen: choose a GeoJSON, GeoPackage or zipped shapefile",
+                zh="未选择文件：请选择 GeoJSON、GeoPackage 或压缩的 Shapefile",
+            )
         suffix = Path(file.filename).suffix.lower()
         if suffix not in editing.UPLOAD_SUFFIXES:
             raise InputError(
                 f"{file.filename!r} is not a layout file this page reads; "
-                f"send one of {', '.join(editing.UPLOAD_SUFFIXES)} (a shapefile zipped)"
+                f"send one of {', '.join(editing.UPLOAD_SUFFIXES)} (a shapefile zipped)",
+                zh=f"{file.filename!r} 不是本页可读取的网格文件，请上传以下格式之一："
+                f"{', '.join(editing.UPLOAD_SUFFIXES)}（压缩的 Shapefile）",
             )
         with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as folder:
             path = Path(folder) / f"upload{suffix}"
@@ -419,7 +431,10 @@ def discard_all(community: str) -> BaseResponse:
 def _load(community: str, draft_id: int) -> editing.Draft:
     draft = editing.load_draft(get_engine(), draft_id)
     if draft.community_code != _check_code(community):
-        raise NotFoundError(f"draft {draft_id} is not a draft of community {community}")
+        raise NotFoundError(
+            f"draft {draft_id} is not a draft of community {community}",
+            zh=f"草案 {draft_id} 不是社区 {community} 的草案",
+        )
     return draft
 
 
@@ -443,7 +458,7 @@ def _render_draft(
     try:
         diff = editing.draft_diff(engine, draft)
     except ConflictError as exc:  # a stale draft reusing a code retired since
-        diff_error = str(exc)
+        diff_error = exc.text(get_language())
     new_status, old_status = _diff_status(diff) if diff is not None else ({}, {})
     old_cells = inputs.cells.rename_geometry("geometry")
     bounds = draft.bounds or inputs.bounds

@@ -101,7 +101,7 @@ def _job(job_id: str) -> import_jobs.Job:
     job = import_jobs.load(staging_root(), job_id)
     rules = policy()
     if rules.role != "admin" and job.state["owner"] != rules.name:
-        raise NotFoundError(f"import {job_id!r} does not exist")
+        raise NotFoundError(f"import {job_id!r} does not exist", zh=f"导入任务 {job_id!r} 不存在")
     return job
 
 
@@ -171,7 +171,9 @@ def template(kind: str) -> BaseResponse:
     offered = {k.name: k for k in _kinds_offered() if k.name in TEMPLATES}
     if kind not in offered:
         raise NotFoundError(
-            f"`kind` was {kind!r} but is expected to be one of {list(offered)}", field="kind"
+            f"`kind` was {kind!r} but is expected to be one of {list(offered)}",
+            field="kind",
+            zh=f"`kind` 为 {kind!r}，应为以下之一：{list(offered)}",
         )
     with tempfile.TemporaryDirectory(prefix="gridgis-template-") as folder:
         data = write_template(kind, Path(folder) / "template.xlsx").read_bytes()
@@ -192,7 +194,10 @@ def upload() -> BaseResponse | tuple[str, int]:
     try:
         kind = import_kind(request.form.get("kind", ""))
         if policy().street is not None and not kind.street_limited:
-            raise InputError(f"{kind.name} are imported by administrators only")
+            raise InputError(
+                f"{kind.name} are imported by administrators only",
+                zh=f"{kind.label_zh}只能由管理员导入",
+            )
         file = request.files.get("file")
         if file is None or not file.filename:
             raise InputError(gettext("未选择文件：请选择要导入的文件。"))
@@ -207,7 +212,7 @@ def upload() -> BaseResponse | tuple[str, int]:
         )
     except GridGISError as exc:
         return _render_form(
-            error=error_text(str(exc)), status=400 if exc.status < 500 else exc.status
+            error=error_text(str(exc), zh=exc.zh), status=400 if exc.status < 500 else exc.status
         )
     import_jobs.queue(job, get_engine())
     ensure_runner()
@@ -222,7 +227,10 @@ def _state(job: import_jobs.Job) -> dict[str, Any]:
         ensure_runner()
     if state.get("error"):
         error = str(state["error"])
-        state["error"] = gettext(error) if error in jobs.PHRASES else error_text(error)
+        zh = state.get("error_zh")
+        state["error"] = (
+            gettext(error) if error in jobs.PHRASES else error_text(error, zh=zh and str(zh))
+        )
     return state
 
 
@@ -289,7 +297,9 @@ def report_csv(job_id: str) -> BaseResponse:
     """The per-row report of the last stage, as CSV, the reasons in the user's language."""
     job = _job(job_id)
     if job.state["state"] != "done" or not job.report_csv.exists():
-        raise NotFoundError(f"import {job_id!r} has no report yet")
+        raise NotFoundError(
+            f"import {job_id!r} has no report yet", zh=f"导入任务 {job_id!r} 还没有报告"
+        )
     language = get_language()
     stem = Path(job.state["file_name"]).stem
     suffix = "report" if job.state["stage"] == "import" else "dry-run"
