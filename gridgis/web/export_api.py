@@ -121,12 +121,14 @@ def export_query(what: str, query: ExportQuery) -> dict[str, Any]:
     since, last = query.since, query.to
     if since is not None and last is not None and since > last:
         raise InputError(
-            f"`from` ({since.isoformat()}) must not come after `to` ({last.isoformat()})"
+            f"`from` ({since.isoformat()}) must not come after `to` ({last.isoformat()})",
+            zh=f"`from`（{since.isoformat()}）不能晚于 `to`（{last.isoformat()}）",
         )
     level = query.level
     if level is not None and what != "stats":
         raise InputError(
-            f"`level` was {level!r} but only a stats export has a level; leave it out for {what}"
+            f"`level` was {level!r} but only a stats export has a level; leave it out for {what}",
+            zh=f"`level` 为 {level!r}，但只有统计导出有级别；导出 {what} 时请去掉它",
         )
     return {
         "district": district,
@@ -154,7 +156,8 @@ def _case_filter(what: str, query: ExportQuery) -> dict[str, Any] | None:
         return None
     if what != "cases":
         raise InputError(
-            f"`{sorted(given)[0]}` filters cases but this export is of {what}; leave it out"
+            f"`{sorted(given)[0]}` filters cases but this export is of {what}; leave it out",
+            zh=f"`{sorted(given)[0]}` 用于筛选事件，但本次导出的是 {what}：请去掉它",
         )
     if "cell" in given:
         policy().area_filter("cell", given["cell"])
@@ -240,9 +243,15 @@ def check_export(what: str, fmt: str, *, registers: bool = False) -> None:
     registers of :data:`WEB_REGISTERS` too, with ``registers``)."""
     offered = EXPORT_KINDS + (WEB_REGISTERS if registers else ())
     if what not in offered:
-        raise NotFoundError(f"`what` was {what!r} but is expected to be one of {list(offered)}")
+        raise NotFoundError(
+            f"`what` was {what!r} but is expected to be one of {list(offered)}",
+            zh=f"`what` 为 {what!r}，应为以下之一：{list(offered)}",
+        )
     if fmt not in FORMATS:
-        raise NotFoundError(f"`fmt` was {fmt!r} but is expected to be one of {list(FORMATS)}")
+        raise NotFoundError(
+            f"`fmt` was {fmt!r} but is expected to be one of {list(FORMATS)}",
+            zh=f"`fmt` 为 {fmt!r}，应为以下之一：{list(FORMATS)}",
+        )
 
 
 @endpoint(
@@ -282,7 +291,8 @@ def download(what: str, fmt: str, *, query: ExportQuery) -> Response:
     if not may_export(what, policy().role):
         raise ForbiddenError(
             f"`what` was {what!r}: a list of people is exported by administrators and street "
-            "offices only; its figures are on the party pages"
+            "offices only; its figures are on the party pages",
+            zh=f"`what` 为 {what!r}：人员名单只能由管理员和街道办导出；其统计数字见党建页面",
         )
     options = export_query(what, query)
     if what in WEB_REGISTERS:

@@ -106,7 +106,7 @@ def _job(job_id: int) -> jobs.Job:
     job = jobs.get(get_engine(), job_id)
     rules = policy()
     if rules.role != "admin" and job.owner != rules.name:
-        raise NotFoundError(f"job {job_id} does not exist")
+        raise NotFoundError(f"job {job_id} does not exist", zh=f"任务 {job_id} 不存在")
     return job
 
 
@@ -222,10 +222,16 @@ def download_job(job_id: int) -> Response:
     """The file of a background export that is done."""
     job = _job(job_id)
     if job.state != "done" or not job.result_path:
-        raise ConflictError(f"job {job_id} is {job.state}: its file is not ready")
+        raise ConflictError(
+            f"job {job_id} is {job.state}: its file is not ready",
+            zh=f"任务 {job_id} 的状态为 {job.state}：文件还没有准备好",
+        )
     path = Path(job.result_path)
     if not path.is_file():
-        raise NotFoundError(f"the file of job {job_id} is no longer kept: export again")
+        raise NotFoundError(
+            f"the file of job {job_id} is no longer kept: export again",
+            zh=f"任务 {job_id} 的文件已不再保留：请重新导出",
+        )
     name = job.result_name or path.name
     response = send_file(path, conditional=False, max_age=0)
     response.headers["Content-Type"] = job.media_type or "application/octet-stream"

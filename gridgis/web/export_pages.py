@@ -53,6 +53,7 @@ NAMED_CRS: tuple[str, ...] = ("wgs84", "cgcs2000", "gcj02", "bd09")
 _AREA = re.compile(r"[0-9]{6}(?:[0-9]{3}){0,2}")
 _AREA_PARAMETERS = {6: "district", 9: "street", 12: "community"}
 """The export API's parameter for an area code of each length."""
+_AREAS_ZH = {6: "区", 9: "街道", 12: "社区"}
 _FIELDS = ("what", "fmt", "area", "encoding", "crs", "from", "to", "level", "headers")
 _TEXT_FORMATS = ("shp", "csv")
 _TABLE_FORMATS = ("csv", "xlsx")
@@ -66,7 +67,10 @@ def _arg(name: str) -> str | None:
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
     value = _arg(name) or allowed[0]
     if value not in allowed:
-        raise InputError(f"`{name}` was {value!r} but is expected to be one of {list(allowed)}")
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be one of {list(allowed)}",
+            zh=f"`{name}` 为 {value!r}，应为以下之一：{list(allowed)}",
+        )
     return value
 
 
@@ -76,7 +80,8 @@ def _area_arg() -> str | None:
     if area is not None and not _AREA.fullmatch(area):
         raise InputError(
             f"`area` was {area!r} but is expected to be a district (6 digits), street "
-            "(9 digits) or community (12 digits) code"
+            "(9 digits) or community (12 digits) code",
+            zh=f"`area` 为 {area!r}，应为区（6 位）、街道（9 位）或社区（12 位）编码",
         )
     return area
 
@@ -119,7 +124,8 @@ def _chosen_area(streets: list[dict[str, Any]], districts: list[dict[str, str]])
     )
     if area not in known:
         raise NotFoundError(
-            f"`area` was {area!r} but no {_AREA_PARAMETERS[len(area)]} has that code"
+            f"`area` was {area!r} but no {_AREA_PARAMETERS[len(area)]} has that code",
+            zh=f"`area` 为 {area!r}，没有这个编码的{_AREAS_ZH[len(area)]}",
         )
     return area
 
@@ -180,7 +186,10 @@ def download() -> BaseResponse:
     """Send the form's choices on to the export API (303), in its parameters."""
     unknown = sorted(set(request.args) - set(_FIELDS) - {"lang"})
     if unknown:
-        raise InputError(f"unknown query parameter {unknown[0]!r}; the parameters are {_FIELDS}")
+        raise InputError(
+            f"unknown query parameter {unknown[0]!r}; the parameters are {_FIELDS}",
+            zh=f"未知的查询参数 {unknown[0]!r}；可用的参数：{_FIELDS}",
+        )
     what = _choice("what", EXPORT_KINDS + WEB_REGISTERS)
     fmt = _choice("fmt", tuple(FORMATS))
     params: dict[str, str] = {}

@@ -64,7 +64,9 @@ def _draft(draft_id: int) -> editing.Draft:
     if not rules.may_edit_layouts(draft.community_code):
         raise ForbiddenError(
             f"draft {draft_id} is of community {draft.community_code}, outside the area "
-            f"user {rules.name!r} may change"
+            f"user {rules.name!r} may change",
+            zh=f"草案 {draft_id} 属于社区 {draft.community_code}，不在用户 {rules.name!r} "
+            "可以修改的范围内",
         )
     return draft
 

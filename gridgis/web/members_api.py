@@ -102,7 +102,8 @@ def export_members(fmt: str) -> Response:
 
     if fmt not in MEMBER_FORMATS:
         raise NotFoundError(
-            f"`fmt` was {fmt!r} but is expected to be one of {list(MEMBER_FORMATS)}"
+            f"`fmt` was {fmt!r} but is expected to be one of {list(MEMBER_FORMATS)}",
+            zh=f"`fmt` 为 {fmt!r}，应为以下之一：{list(MEMBER_FORMATS)}",
         )
     rules = policy()
     view = member_view(rules)
@@ -142,7 +143,8 @@ def ranking_file(fmt: str, *, query: RankingQuery) -> Response:
     """The ranking of a year as CSV or Excel (Chinese headers)."""
     if fmt not in RANKING_FORMATS:
         raise NotFoundError(
-            f"`fmt` was {fmt!r} but is expected to be one of {list(RANKING_FORMATS)}"
+            f"`fmt` was {fmt!r} but is expected to be one of {list(RANKING_FORMATS)}",
+            zh=f"`fmt` 为 {fmt!r}，应为以下之一：{list(RANKING_FORMATS)}",
         )
     found = ranking(get_engine(), year=query.year, organisation=query.organisation,
                     policy=policy())  # fmt: skip

@@ -41,7 +41,10 @@ _MAX = 100
 def _text(name: str) -> str | None:
     value = request.args.get(name, "").strip()
     if len(value) > _MAX:
-        raise InputError(f"`{name}` is {len(value)} characters long; at most {_MAX}")
+        raise InputError(
+            f"`{name}` is {len(value)} characters long; at most {_MAX}",
+            zh=f"`{name}` 有 {len(value)} 个字符，最多 {_MAX} 个",
+        )
     return value or None
 
 
@@ -49,7 +52,8 @@ def _whole(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name, "").strip() or str(default)
     if not text.isdigit() or not low <= int(text) <= high:
         raise InputError(f"`{name}` was {text!r} but is expected to be a whole number "
-                         f"from {low} to {high}")  # fmt: skip
+                         f"from {low} to {high}",
+                         zh=f"`{name}` 为 {text!r}，应为 {low} 到 {high} 之间的整数")  # fmt: skip
     return int(text)
 
 
@@ -60,11 +64,16 @@ def _filters() -> dict[str, Any]:
             found[name] = value
     if "kind" in found and found["kind"] not in MEMBER_KIND_NAMES_ZH:
         raise InputError(f"`kind` was {found['kind']!r} but is expected to be one of "
+                         f"{list(MEMBER_KIND_NAMES_ZH)}",
+                         zh=f"`kind` 为 {found['kind']!r}，应为以下之一："
                          f"{list(MEMBER_KIND_NAMES_ZH)}")  # fmt: skip
     reported = _text("reported")
     if reported is not None:
         if reported not in ("1", "0"):
-            raise InputError(f"`reported` was {reported!r} but is expected to be 1 or 0")
+            raise InputError(
+                f"`reported` was {reported!r} but is expected to be 1 or 0",
+                zh=f"`reported` 为 {reported!r}，应为 1 或 0",
+            )
         found["reported"] = reported == "1"
     return found
 

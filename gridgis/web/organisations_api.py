@@ -95,6 +95,7 @@ def area_of(rules: Policy, street: str | None, community: str | None) -> str | N
             raise InputError(
                 f"`community` was {community!r} but it is not in street {chosen}",
                 field="community",
+                zh=f"`community` 为 {community!r}，但该社区不在街道 {chosen} 内",
             )
         return community
     return chosen
@@ -107,7 +108,11 @@ def _scope(rules: Policy) -> str | None:
 def _detail(conn: Any, organisation_id: int, rules: Policy) -> dict[str, Any]:
     found = edits.get_organisation(conn, organisation_id)
     if rules.street is not None and not rules.may_see(found["community_code"]):
-        raise NotFoundError(f"organisation {organisation_id} does not exist", field="id")
+        raise NotFoundError(
+            f"organisation {organisation_id} does not exist",
+            field="id",
+            zh=f"党组织 {organisation_id} 不存在",
+        )
     rows = conn.execute(
         select(Building.id, Building.external_id, Building.compound).where(
             Building.id.in_(found["buildings"])
@@ -209,7 +214,9 @@ def change(organisation_id: int, *, body: OrganisationChange) -> Response:
     cover = {k: given.pop(k) for k in ("cells", "buildings") if k in given}
     for key in ("name", "kind", "member_count"):
         if key in given and given[key] is None:
-            raise InputError(f"`{key}` was null but it needs a value", field=key)
+            raise InputError(
+                f"`{key}` was null but it needs a value", field=key, zh=f"`{key}` 为空，但必须有值"
+            )
     street, actor = _scope(rules), signed_in_name()
     with get_engine().begin() as conn:
         edits.update_organisation(conn, organisation_id, given, **cover, street=street, actor=actor)

@@ -80,7 +80,10 @@ def _area(value: str | None) -> str | None:
 
 def _fmt(fmt: str) -> str:
     if fmt not in SANLING_FORMATS:
-        raise NotFoundError(f"`fmt` was {fmt!r} but is expected to be one of {SANLING_FORMATS}")
+        raise NotFoundError(
+            f"`fmt` was {fmt!r} but is expected to be one of {SANLING_FORMATS}",
+            zh=f"`fmt` 为 {fmt!r}，应为以下之一：{SANLING_FORMATS}",
+        )
     return fmt
 
 

@@ -157,7 +157,10 @@ def visit_form() -> str:
     """Render the visit form of one target."""
     value = request.args.get("target", "").strip()
     if not value.isdigit() or int(value) >= 2**63:
-        raise InputError(f"`target` was {value!r} but is expected to be a target's number")
+        raise InputError(
+            f"`target` was {value!r} but is expected to be a target's number",
+            zh=f"`target` 为 {value!r}，应为走访对象的编号",
+        )
     rules = policy()
     people = None if rules.role == "member" else rules.may_see_people
     target = visit_lib.get_target(get_engine(), int(value), people=people)
@@ -186,17 +189,26 @@ def _ledger_filters() -> dict[str, Any]:
     campaign = args.get("campaign", "").strip()
     if campaign:
         if not campaign.isdigit() or int(campaign) >= 2**31:
-            raise InputError(f"`campaign` was {campaign!r} but is expected to be a number")
+            raise InputError(
+                f"`campaign` was {campaign!r} but is expected to be a number",
+                zh=f"`campaign` 为 {campaign!r}，应为数字",
+            )
         out["campaign"] = int(campaign)
     area = args.get("area", "").strip()
     if area:
         if not area.isdigit() or not 2 <= len(area) <= 15:
-            raise InputError(f"`area` was {area!r} but is expected to be an area code")
+            raise InputError(
+                f"`area` was {area!r} but is expected to be an area code",
+                zh=f"`area` 为 {area!r}，应为区域编码",
+            )
         out["area"] = area
     state = args.get("state", "").strip()
     if state:
         if state not in LEDGER_STATES:
-            raise InputError(f"`state` was {state!r} but is expected to be one of {LEDGER_STATES}")
+            raise InputError(
+                f"`state` was {state!r} but is expected to be one of {LEDGER_STATES}",
+                zh=f"`state` 为 {state!r}，应为以下之一：{LEDGER_STATES}",
+            )
         out["state"] = state
     category = args.get("category", "").strip()
     if category:
@@ -258,7 +270,10 @@ def ledger_export() -> Response:
     """The ledger's entries (the page's filters) as a 台账 file (xlsx or csv)."""
     fmt = request.args.get("format", "xlsx")
     if fmt not in ("xlsx", "csv"):
-        raise InputError(f"`format` was {fmt!r} but is expected to be one of ['xlsx', 'csv']")
+        raise InputError(
+            f"`format` was {fmt!r} but is expected to be one of ['xlsx', 'csv']",
+            zh=f"`format` 为 {fmt!r}，应为以下之一：['xlsx', 'csv']",
+        )
     asked = _ledger_filters()
     entries = ledger_for(**asked, limit=None)
     out = io.BytesIO()

@@ -130,7 +130,9 @@ def scoped_campaign(campaign_id: int) -> dict[str, Any]:
     if scope is not None and not (
         found["area_code"].startswith(scope) or scope.startswith(found["area_code"])
     ):
-        raise NotFoundError(f"campaign {campaign_id} does not exist")
+        raise NotFoundError(
+            f"campaign {campaign_id} does not exist", zh=f"走访活动 {campaign_id} 不存在"
+        )
     return found
 
 
@@ -168,7 +170,9 @@ def create_campaign(*, body: NewCampaign) -> tuple[Response, int]:
     if not rules.may_change(body.area) or len(body.area) < (9 if rules.street else 6):
         raise ForbiddenError(
             f"`area` was {body.area!r} but user {signed_in_name()!r} may create campaigns "
-            f"only in street {rules.street}"
+            f"only in street {rules.street}",
+            zh=f"`area` 为 {body.area!r}，但用户 {signed_in_name()!r} 只能在街道 {rules.street} "
+            "新建走访活动",
         )
     created = campaign_lib.create_campaign(
         get_engine(),
@@ -232,9 +236,13 @@ def _visitor_for(body: Assignment, rules: Policy) -> Visitor | None:
             raise NotFoundError(
                 f"`user` was {body.user!r} but no street office's user has that name",
                 field="user",
+                zh=f"`user` 为 {body.user!r}，没有这个名字的街道办用户",
             )
         if rules.street is not None and found.street_code != rules.street:
-            raise ForbiddenError(f"user {body.user!r} is not of street {rules.street}")
+            raise ForbiddenError(
+                f"user {body.user!r} is not of street {rules.street}",
+                zh=f"用户 {body.user!r} 不属于街道 {rules.street}",
+            )
         return Visitor(user_id=int(found.id))
     if body.member is not None:
         return Visitor(member_id=body.member)
@@ -368,6 +376,7 @@ def log_visit(*, body: NewVisit) -> tuple[Response, int]:
             raise InputError(
                 "a problem needs both `problem_category` and `problem_description`",
                 field="problem_category",
+                zh="问题需要同时填写 `problem_category` 和 `problem_description`",
             )
         problems.append(
             {"category": body.problem_category, "description": body.problem_description}
@@ -434,9 +443,14 @@ def _changeable_entry(entry_id: int) -> dict[str, Any]:
     entry = ledger_lib.get_entry(get_engine(), entry_id)
     rules = policy()
     if not rules.may_see(entry["community_code"] or entry["street_code"]):
-        raise NotFoundError(f"ledger entry {entry_id} does not exist")
+        raise NotFoundError(
+            f"ledger entry {entry_id} does not exist", zh=f"台账条目 {entry_id} 不存在"
+        )
     if not rules.may_change(entry["community_code"] or entry["street_code"]):
-        raise ForbiddenError(f"user {signed_in_name()!r} may not change ledger entry {entry_id}")
+        raise ForbiddenError(
+            f"user {signed_in_name()!r} may not change ledger entry {entry_id}",
+            zh=f"用户 {signed_in_name()!r} 无权修改台账条目 {entry_id}",
+        )
     return entry
 
 
@@ -501,5 +515,8 @@ def visit_photo_thumbnail(visit_id: int, photo_id: int) -> Response:
     photo = visit_lib.visit_photo(get_engine(), visit_id, photo_id)
     own = rules.role == "member" and photo["by_member"] == rules.member
     if not (own or rules.role == "admin" or rules.may_see(photo["community_code"])):
-        raise NotFoundError(f"visit {visit_id} has no photo {photo_id}")
+        raise NotFoundError(
+            f"visit {visit_id} has no photo {photo_id}",
+            zh=f"走访记录 {visit_id} 没有照片 {photo_id}",
+        )
     return _served(photo_lib.thumbnail(photo_store(), photo), "image/jpeg")
