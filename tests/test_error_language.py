@@ -26,7 +26,33 @@ from gridgis.errors import GridGISError, NotFoundError
 
 ROOT = Path(gridgis.__file__).parent
 
-SCOPE: tuple[str, ...] = ("errors.py",)
+SCOPE: tuple[str, ...] = (
+    "address",
+    "archive.py",
+    "boundaries.py",
+    "codes.py",
+    "crs",
+    "editing",
+    "errors.py",
+    "export",
+    "geocode",
+    "io.py",
+    "party",
+    "redraw.py",
+    "registers",
+    "times.py",
+    "web/editing.py",
+    "web/export_api.py",
+    "web/export_jobs.py",
+    "web/export_pages.py",
+    "web/hand_editing.py",
+    "web/members_api.py",
+    "web/members_pages.py",
+    "web/organisations_api.py",
+    "web/party_api.py",
+    "web/visit_pages.py",
+    "web/visits_api.py",
+)
 """Paths (relative to the ``gridgis`` package) whose raises must carry ``zh=``."""
 
 
