@@ -217,12 +217,11 @@ def match_columns(
             for f in missing
         )
         wanted_zh = "；".join(
-            f"{f}（查找过：{'、'.join(aliases.get(f, ())) or '无'}；请指定对应的列）"
-            for f in missing
+            f"{f}（查找过：{'、'.join(aliases.get(f, ())) or '无'}）" for f in missing
         )
         raise InputError(
             f"{source} has no column for {wanted}; its columns are: {_listing(header)}",
-            zh=f"{source} 没有 {wanted_zh} 的列；现有的列："
+            zh=f"{source} 缺少以下字段的列：{wanted_zh}；请指定对应的列。现有的列："
             f"{', '.join(repr(c) for c in header) or '（无）'}",
         )
     return Columns(fields={f: found[f] for f in fields}, file_columns=tuple(header))
