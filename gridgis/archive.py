@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from gridgis import config
-from gridgis.errors import InputError, listing
+from gridgis.errors import InputError, listing, listing_zh
 
 __all__ = ["extract_archive"]
 
@@ -108,6 +108,7 @@ def _checked_members(
     """Every member with its path, after refusing links, escapes, repeats, encryption, bombs."""
     members: list[tuple[zipfile.ZipInfo, tuple[str, ...]]] = []
     problems: list[str] = []
+    problems_zh: list[str] = []
     seen: set[tuple[str, ...]] = set()
     total = 0
     for info in archive.infolist():
@@ -116,25 +117,34 @@ def _checked_members(
         parts = _relative_parts(shown)
         if stat.S_ISLNK(mode):
             problems.append(f"{shown!r} is a symbolic link; links are refused")
+            problems_zh.append(f"{shown!r} 是符号链接，不接受链接")
         elif stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             problems.append(f"{shown!r} is not a plain file")
+            problems_zh.append(f"{shown!r} 不是普通文件")
         elif parts is None:
             problems.append(f"{shown!r} has an absolute path or '..': it would leave its folder")
+            problems_zh.append(f"{shown!r} 的路径是绝对路径或含有 '..'：会解压到文件夹之外")
         elif info.flag_bits & _ENCRYPTED_FLAG:
             problems.append(f"{shown!r} is encrypted")
+            problems_zh.append(f"{shown!r} 已加密")
         elif parts and not info.is_dir():
             if parts in seen:
                 problems.append(f"{shown!r} is in the archive twice")
+                problems_zh.append(f"{shown!r} 在压缩文件中出现了两次")
             seen.add(parts)
             total += info.file_size
             members.append((info, parts))
     if problems:
-        raise InputError(f"{shown_archive} cannot be read: " + listing(problems))
+        raise InputError(
+            f"{shown_archive} cannot be read: " + listing(problems),
+            zh=f"无法读取 {shown_archive}：" + listing_zh(problems_zh),
+        )
     limit = config.settings().archive_max_bytes
     if total > limit:
         raise InputError(
             f"{shown_archive} would unpack to {total:,} bytes, more than the {limit:,} allowed "
-            "(GRIDGIS_ARCHIVE_MAX_BYTES)"
+            "(GRIDGIS_ARCHIVE_MAX_BYTES)",
+            zh=f"{shown_archive} 解压后有 {total:,} 字节，超过了允许的 {limit:,} 字节",
         )
     return members
 
@@ -184,13 +194,16 @@ def extract_archive(path: str | Path, folder: str | Path, *, name: str | None = 
             if declared is not None and declared > max_members:
                 raise InputError(
                     f"{shown_archive} holds {declared:,} files, more than the {max_members:,} "
-                    "allowed (GRIDGIS_ARCHIVE_MAX_MEMBERS)"
+                    "allowed (GRIDGIS_ARCHIVE_MAX_MEMBERS)",
+                    zh=f"{shown_archive} 中有 {declared:,} 个文件，超过了允许的 {max_members:,} 个",
                 )
             with zipfile.ZipFile(handle) as archive:
                 if len(archive.infolist()) > max_members:
                     raise InputError(
                         f"{shown_archive} holds {len(archive.infolist()):,} files, more than the "
-                        f"{max_members:,} allowed (GRIDGIS_ARCHIVE_MAX_MEMBERS)"
+                        f"{max_members:,} allowed (GRIDGIS_ARCHIVE_MAX_MEMBERS)",
+                        zh=f"{shown_archive} 中有 {len(archive.infolist()):,} 个文件，"
+                        f"超过了允许的 {max_members:,} 个",
                     )
                 members = _checked_members(archive, shown_archive)
                 return [
@@ -203,7 +216,10 @@ def extract_archive(path: str | Path, folder: str | Path, *, name: str | None = 
         zlib.error,
         EOFError,
     ) as exc:
-        raise InputError(f"{shown_archive} is not a readable zip file: {exc}") from exc
+        raise InputError(
+            f"{shown_archive} is not a readable zip file: {exc}",
+            zh=f"{shown_archive} 不是可以打开的 zip 压缩文件，或文件已损坏",
+        ) from exc
 
 
 def _unpack(
@@ -224,9 +240,13 @@ def _unpack(
                 written += len(chunk)
                 if written > info.file_size:
                     raise InputError(
-                        f"{shown_archive}: {shown!r} unpacks to more bytes than the archive says"
+                        f"{shown_archive}: {shown!r} unpacks to more bytes than the archive says",
+                        zh=f"{shown_archive}：{shown!r} 解压后的字节数多于压缩文件中记载的大小",
                     )
                 sink.write(chunk)
     except OSError as exc:
-        raise InputError(f"{shown_archive}: {shown!r} cannot be unpacked ({exc.strerror})") from exc
+        raise InputError(
+            f"{shown_archive}: {shown!r} cannot be unpacked ({exc.strerror})",
+            zh=f"{shown_archive}：{shown!r} 无法解压（{exc.strerror}）",
+        ) from exc
     return out

@@ -105,7 +105,8 @@ def _field(frame: pd.DataFrame, name: str, option: str) -> pd.Series:
     if name not in frame.columns:
         fields = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
         raise InputError(
-            f"the file has no field {name!r} (given by {option}); its fields are: {fields}"
+            f"the file has no field {name!r} (given by {option}); its fields are: {fields}",
+            zh=f"文件中没有字段 {name!r}（由 {option} 指定）；现有的字段：{fields}",
         )
     return frame[name]
 
@@ -178,7 +179,10 @@ def _extra_columns(
     for option, field_name in given.items():
         wanted, flag = _OPTIONAL_FIELDS[option]
         if field_name is not None and level != wanted:
-            raise InputError(f"`{option}` ({flag}) is for {wanted} boundaries, not {level}")
+            raise InputError(
+                f"`{option}` ({flag}) is for {wanted} boundaries, not {level}",
+                zh=f"`{option}`（{flag}）用于 {wanted} 边界，而不是 {level}",
+            )
     n = len(gdf)
     reasons: list[list[str]] = [[] for _ in range(n)]
     out: dict[str, list[object]] = {}
@@ -193,7 +197,10 @@ def _extra_columns(
         out["kind"] = kinds
     min_field, max_field = given["min_field"], given["max_field"]
     if (min_field is None) != (max_field is None):
-        raise InputError("give both --min-field and --max-field (households per cell), or neither")
+        raise InputError(
+            "give both --min-field and --max-field (households per cell), or neither",
+            zh="--min-field 和 --max-field（每个网格的户数）要么都给，要么都不给",
+        )
     if min_field is not None and max_field is not None:
         lows = [_whole(v) for v in _field(gdf, min_field, "--min-field")]
         highs = [_whole(v) for v in _field(gdf, max_field, "--max-field")]
@@ -281,7 +288,10 @@ def prepare_boundaries(
     ['350304', '荔城区']
     """
     if level not in LEVEL_DIGITS:
-        raise InputError(f"`level` was {level!r} but is expected to be one of {list(LEVEL_DIGITS)}")
+        raise InputError(
+            f"`level` was {level!r} but is expected to be one of {list(LEVEL_DIGITS)}",
+            zh=f"`level` 为 {level!r}，应为以下之一：{list(LEVEL_DIGITS)}",
+        )
     digits = LEVEL_DIGITS[level]
     parent_level = PARENT_LEVEL[level]
     codes = _clean_text(_field(gdf, code_field, "--code-field"))
@@ -470,7 +480,10 @@ def check_topology(
     if children.empty:
         return findings
     if children.crs is None or not crs_mod.parse_crs(children.crs).is_wgs84:
-        raise crs_mod.CRSError(f"children must be in EPSG:4326, not {children.crs}")
+        raise crs_mod.CRSError(
+            f"children must be in EPSG:4326, not {children.crs}",
+            zh=f"下级区域必须是 EPSG:4326 坐标系，而不是 {children.crs}",
+        )
     # Shapes are compared in EPSG:4326, where stored edges are straight; the
     # pieces found are measured on the ellipsoid (a projection would bend edges
     # and report centimetre slivers along every shared boundary).

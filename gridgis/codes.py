@@ -63,7 +63,10 @@ _LEVEL_OF_LENGTH: dict[int, Level] = {LEVEL_DIGITS[level]: level for level in LE
 
 def _level(level: str) -> Level:
     if level not in LEVEL_DIGITS:
-        raise InputError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
+        raise InputError(
+            f"`level` was {level!r} but is expected to be one of {list(LEVELS)}",
+            zh=f"`level` 为 {level!r}，应为以下之一：{list(LEVELS)}",
+        )
     return level  # type: ignore[return-value]
 
 
@@ -115,7 +118,8 @@ def check_code(value: object, level: str, *, name: str | None = None) -> str:
     if not is_code(value, level):
         digits = LEVEL_DIGITS[_level(level)]
         raise InputError(
-            f"`{name or level}` was {value!r} but is expected to be a {digits}-digit code"
+            f"`{name or level}` was {value!r} but is expected to be a {digits}-digit code",
+            zh=f"`{name or level}` 为 {value!r}，应为 {digits} 位编码",
         )
     return value  # type: ignore[return-value]
 
@@ -137,7 +141,9 @@ def level_of(code: object) -> Level:
         return _LEVEL_OF_LENGTH[len(code)]
     raise InputError(
         f"`code` was {code!r} but is expected to be an area code of 6 (district), "
-        "9 (street), 12 (community) or 15 (cell) digits"
+        "9 (street), 12 (community) or 15 (cell) digits",
+        zh=f"`code` 为 {code!r}，应为 6 位（区）、9 位（街道）、12 位（社区）"
+        "或 15 位（网格）的编码",
     )
 
 

@@ -49,6 +49,7 @@ from gridgis.errors import (
     InputError,
     NotFoundError,
     listing,
+    listing_zh,
 )
 
 __all__ = [
@@ -68,6 +69,14 @@ ENCODING_SOURCES = {
     "detected": "detected",
 }
 """Where a shapefile's encoding came from (``frame.attrs["encoding_source"]``), in words."""
+
+_ENCODING_SOURCES_ZH = {
+    "given": "指定",
+    "cpg": "来自 .cpg 文件",
+    "dbf": "来自 DBF 文件头",
+    "detected": "自动识别",
+}
+""":data:`ENCODING_SOURCES` in Chinese, for the errors' :attr:`~gridgis.errors.GridGISError.zh`."""
 
 _DETECTED = ("utf-8", "gbk", "gb18030")
 """Tried in this order, strictly, on a shapefile that does not say its encoding."""
@@ -97,6 +106,15 @@ _PLAIN_GEOS = {
 }
 """GEOS's words for a geometry it cannot build, said plainly."""
 
+_PLAIN_GEOS_ZH = {
+    "point array must contain 0 or >1 elements": "线只有 1 个顶点（至少需要 2 个）",
+    "Invalid number of points in LinearRing found 3 - must be 0 or >= 4": (
+        "多边形的边界少于 4 个顶点"
+    ),
+    "Points of LinearRing do not form a closed linestring": "多边形的边界没有闭合",
+}
+""":data:`_PLAIN_GEOS` in Chinese (and GEOS's unclosed ring, which it says plainly enough)."""
+
 
 def check_encoding(encoding: str) -> str:
     """Return the normalised name of ``encoding`` or raise naming it.
@@ -111,7 +129,9 @@ def check_encoding(encoding: str) -> str:
     except LookupError as exc:
         raise ConfigError(
             f"`encoding` was {encoding!r}, which Python does not know; "
-            "use e.g. utf-8, gbk, gb18030 or big5"
+            "use e.g. utf-8, gbk, gb18030 or big5",
+            zh=f"`encoding` 为 {encoding!r}，这不是可识别的编码；"
+            "请使用 utf-8、gbk、gb18030 或 big5 等",
         ) from exc
 
 
@@ -237,7 +257,9 @@ def _shapefile_encoding(file: Path, encoding: str | None, shown: str) -> tuple[s
         if codec is None:
             raise FileEncodingError(
                 f"{shown}: its .cpg file says the encoding is {text.strip()!r}, which gridgis "
-                "does not know; name it with `--encoding` (utf-8, gbk, gb18030)"
+                "does not know; name it with `--encoding` (utf-8, gbk, gb18030)",
+                zh=f"{shown}：其 .cpg 文件写明的编码 {text.strip()!r} 无法识别；"
+                "请指定编码（utf-8、gbk、gb18030）",
             )
         return codec, "cpg"
     dbf_path = _sibling(file, ".dbf")
@@ -255,10 +277,13 @@ def _shapefile_encoding(file: Path, encoding: str | None, shown: str) -> tuple[s
         return _LDID_SINGLE_BYTE[dbf.ldid], "dbf"
     record, field = bad or (0, 0)
     where = f"record {record}, field {field}" if record else "its field names"
+    where_zh = f"第 {record} 条记录第 {field} 个字段" if record else "字段名"
     raise FileEncodingError(
         f"cannot decode the text of {shown} ({where}) as UTF-8, GBK or GB18030, and the "
         "shapefile does not say its encoding (it has no .cpg file): name it with `--encoding` "
-        "(e.g. big5)"
+        "(e.g. big5)",
+        zh=f"无法按 UTF-8、GBK 或 GB18030 识别 {shown} 中的文字（{where_zh}），且该 Shapefile "
+        "没有写明编码（没有 .cpg 文件）：请指定编码（如 big5）",
     )
 
 
@@ -267,13 +292,14 @@ def _only_layer(file: Path, shown: str) -> str | None:
     try:
         names = [str(name) for name, _ in pyogrio.list_layers(file)]
     except (DataSourceError, DataLayerError) as exc:
-        raise InputError(_unreadable(file, shown, exc)) from exc
+        raise InputError(_unreadable(file, shown, exc), zh=_unreadable_zh(shown)) from exc
     if len(names) <= 1:
         return None
     if "cells" in names:
         return "cells"
     raise InputError(
-        f"{shown} has several layers ({listing(names, noun='', sep=', ')}): name one with --layer"
+        f"{shown} has several layers ({listing(names, noun='', sep=', ')}): name one with --layer",
+        zh=f"{shown} 有多个图层（{listing_zh(names, noun='', sep='、')}）：请选择其中一个图层",
     )
 
 
@@ -281,6 +307,11 @@ def _unreadable(file: Path, shown: str, exc: Exception) -> str:
     """GDAL's complaint about a file, naming it as the user knows it (not a temporary path)."""
     words = str(exc).replace(str(file), shown).replace(str(file.parent), "")
     return f"cannot read {shown} as a vector file: {words}"
+
+
+def _unreadable_zh(shown: str) -> str:
+    """:func:`_unreadable` in Chinese, without GDAL's words (which are English)."""
+    return f"无法读取 {shown}：不是可识别的 GeoJSON、GeoPackage 或 Shapefile，或文件已损坏"
 
 
 def _in_archive(
@@ -299,7 +330,9 @@ def _in_archive(
         inside = [f.relative_to(folder).as_posix() for f in files]
         raise InputError(
             f"{shown} holds no shapefile (.shp), GeoPackage or GeoJSON; it holds "
-            + listing(inside, noun="file")
+            + listing(inside, noun="file"),
+            zh=f"{shown} 中没有 Shapefile（.shp）、GeoPackage 或 GeoJSON，只有："
+            + listing_zh(inside, noun="个文件"),
         )
     if len(found) == 1:
         only = found[0]
@@ -311,7 +344,9 @@ def _in_archive(
         return chosen[0], None
     raise InputError(
         f"{shown} holds several layers ({listing(names, noun='', sep=', ')}): "
-        "name one with --layer (its name without the suffix)"
+        "name one with --layer (its name without the suffix)",
+        zh=f"{shown} 中有多个图层（{listing_zh(names, noun='', sep='、')}）："
+        "请选择其中一个图层（名称不含后缀）",
     )
 
 
@@ -372,7 +407,7 @@ def read_vector(
     file = Path(path)
     shown = name or str(file)
     if not file.exists():
-        raise NotFoundError(f"file {shown!r} does not exist")
+        raise NotFoundError(f"file {shown!r} does not exist", zh=f"文件 {shown!r} 不存在")
     if file.suffix.lower() == ".zip" and file.is_file():
         with tempfile.TemporaryDirectory(prefix="gridgis-zip-") as tmp:
             folder = Path(tmp)
@@ -403,15 +438,19 @@ def read_vector(
         raise FileEncodingError(
             f"cannot decode the text of {shown} as {chosen or 'its declared encoding'} "
             f"({ENCODING_SOURCES.get(source, source)}): {exc.reason} at byte {exc.start}. "
-            "Name the right one with `--encoding` (utf-8, gbk, gb18030)."
+            "Name the right one with `--encoding` (utf-8, gbk, gb18030).",
+            zh=f"无法按 {chosen or '文件声明的编码'}"
+            f"（{_ENCODING_SOURCES_ZH.get(source, source)}）识别 {shown} 中的文字"
+            f"（第 {exc.start} 字节）：请指定正确的编码（utf-8、gbk、gb18030）",
         ) from exc
     except (DataSourceError, DataLayerError) as exc:
-        raise InputError(_unreadable(file, shown, exc)) from exc
+        raise InputError(_unreadable(file, shown, exc), zh=_unreadable_zh(shown)) from exc
     except shapely.errors.GEOSException as exc:
         detail = str(exc).split(": ", 1)[-1].strip()
         raise InputError(
             f"cannot read {shown}: a feature's geometry is invalid: "
-            f"{_PLAIN_GEOS.get(detail, detail)}"
+            f"{_PLAIN_GEOS.get(detail, detail)}",
+            zh=f"无法读取 {shown}：有要素的图形无效（{_PLAIN_GEOS_ZH.get(detail, detail)}）",
         ) from exc
     frame.attrs["encoding"] = chosen
     frame.attrs["encoding_source"] = source
@@ -492,7 +531,8 @@ def apply_named_crs(frame: gpd.GeoDataFrame, crs: crs_mod.CRSLike | None) -> gpd
         if frame.crs is None:
             raise CRSError(
                 f"the file does not say its CRS and none was given: pass --crs "
-                f"({crs_mod.CRS_CHOICES})"
+                f"({crs_mod.CRS_CHOICES})",
+                zh=f"文件没有注明坐标系，也没有指定坐标系：请选择坐标系（{crs_mod.CRS_CHOICES}）",
             )
         return frame
     spec = crs_mod.parse_crs(crs)

@@ -169,7 +169,10 @@ def redraw(
         published).
     """
     if method not in PROPOSE_METHODS:
-        raise InputError(f"`method` was {method!r} but is expected to be one of {PROPOSE_METHODS}")
+        raise InputError(
+            f"`method` was {method!r} but is expected to be one of {PROPOSE_METHODS}",
+            zh=f"`method` 为 {method!r}，应为以下之一：{PROPOSE_METHODS}",
+        )
     codes = communities_in(engine, area_code)
     result = Redraw(method=method, dry_run=dry_run)
     layouts = []
@@ -206,6 +209,8 @@ def redraw(
             f"communit{'y' if len(refused) == 1 else 'ies'} ({', '.join(refused[:10])}"
             f"{' ...' if len(refused) > 10 else ''}); nothing was published",
             [Problem(None, None, line) for line in result.findings[:50]],
+            zh=f"校验发现 {len(refused)} 个社区的网格有错误（{', '.join(refused[:10])}"
+            f"{' ...' if len(refused) > 10 else ''}）；未发布任何内容",
         )
     result.diffs = publish_many(
         engine,

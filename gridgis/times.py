@@ -95,7 +95,10 @@ def time_zone(timezone: str) -> dt.tzinfo:
     True
     """
     if not isinstance(timezone, str):
-        raise InputError(f"`timezone` was {timezone!r} but is expected to be an IANA name")
+        raise InputError(
+            f"`timezone` was {timezone!r} but is expected to be an IANA name",
+            zh=f"`timezone` 为 {timezone!r}，应为 IANA 时区名",
+        )
     if timezone.strip().lower() in _CHINA_NAMES:
         return CHINA_TZ
     try:
@@ -103,7 +106,8 @@ def time_zone(timezone: str) -> dt.tzinfo:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise InputError(
             f"`timezone` was {timezone!r} but is expected to be an IANA name such as "
-            "'Asia/Shanghai' or 'UTC'"
+            "'Asia/Shanghai' or 'UTC'",
+            zh=f"`timezone` 为 {timezone!r}，应为 IANA 时区名，如 'Asia/Shanghai' 或 'UTC'",
         ) from exc
 
 
@@ -132,12 +136,16 @@ def aware(value: object, *, field: str) -> dt.datetime:
     """
     if isinstance(value, pd.Timestamp):
         if value is pd.NaT:
-            raise InputError(f"`{field}` was NaT but is expected to be a datetime")
+            raise InputError(
+                f"`{field}` was NaT but is expected to be a datetime",
+                zh=f"`{field}` 为空（NaT），应为日期时间",
+            )
         value = value.to_pydatetime()
     if not isinstance(value, dt.datetime):
         raise InputError(
             f"`{field}` was {value!r} but is expected to be a datetime "
-            "(a naive one is read as China Standard Time, +08:00)"
+            "(a naive one is read as China Standard Time, +08:00)",
+            zh=f"`{field}` 为 {value!r}，应为日期时间（未注明时区的按北京时间 +08:00 理解）",
         )
     return value if value.tzinfo is not None else value.replace(tzinfo=CHINA_TZ)
 
@@ -148,12 +156,15 @@ def _shown(value: object) -> str:
     return repr(value)
 
 
-def _implausible(moment: dt.datetime | pd.Timestamp, limit: dt.datetime) -> str | None:
-    """Why ``moment`` (aware) is no plausible time of a case or an inspection, if it is not."""
+def _implausible(moment: dt.datetime | pd.Timestamp, limit: dt.datetime) -> tuple[str, str] | None:
+    """Why ``moment`` (aware) is no plausible time of a case or an inspection, if it is not
+    (in English and in Chinese)."""
     if pd.Timestamp(moment) < pd.Timestamp(EARLIEST):  # pandas: also year 0 (1-01-01 +08:00)
-        return f"is before {EARLIEST.date().isoformat()}"
+        first = EARLIEST.date().isoformat()
+        return f"is before {first}", f"早于 {first}"
     if pd.Timestamp(moment) >= pd.Timestamp(limit):
-        return f"is after tomorrow ({(limit.date() - dt.timedelta(days=1)).isoformat()})"
+        tomorrow = (limit.date() - dt.timedelta(days=1)).isoformat()
+        return f"is after tomorrow ({tomorrow})", f"晚于明天（{tomorrow}）"
     return None
 
 
@@ -212,19 +223,29 @@ not a plausible date
         if moment is pd.NaT:
             raise InputError(
                 f"`{field}` was {value!r} but is expected to be a time such as "
-                "2026-03-01T08:30:00+08:00 or 2026-03-01 08:30 (China Standard Time)"
+                "2026-03-01T08:30:00+08:00 or 2026-03-01 08:30 (China Standard Time)",
+                zh=f"`{field}` 为 {value!r}，应为时间，如 2026-03-01T08:30:00+08:00 或 "
+                "2026-03-01 08:30（北京时间）",
             )
     else:
         raise InputError(
             f"`{field}` was {value!r} but is expected to be a time "
-            "(a datetime, or text such as 2026-03-01T08:30:00+08:00)"
+            "(a datetime, or text such as 2026-03-01T08:30:00+08:00)",
+            zh=f"`{field}` 为 {value!r}，应为时间（日期时间，或 2026-03-01T08:30:00+08:00 "
+            "这样的文字）",
         )
     why = _implausible(moment, latest(now)) if plausible else None
     if why is not None:
-        raise InputError(f"`{field}` was {_shown(value)} but {why}: not a plausible date")
+        raise InputError(
+            f"`{field}` was {_shown(value)} but {why[0]}: not a plausible date",
+            zh=f"`{field}` 为 {_shown(value)}，{why[1]}：不是合理的日期",
+        )
     if isinstance(moment, pd.Timestamp):  # text of the other forms: read in UTC
         if moment.year < 2:
-            raise InputError(f"`{field}` was {_shown(value)} but is before year 2")
+            raise InputError(
+                f"`{field}` was {_shown(value)} but is before year 2",
+                zh=f"`{field}` 为 {_shown(value)}，早于公元 2 年",
+            )
         return moment.to_pydatetime().astimezone(CHINA_TZ)
     return moment
 
@@ -236,7 +257,7 @@ def to_local(value: object) -> dt.datetime | None:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if not isinstance(value, dt.datetime):
-        raise InputError(f"{value!r} is not a datetime")
+        raise InputError(f"{value!r} is not a datetime", zh=f"{value!r} 不是日期时间")
     if value.tzinfo is None:
         return value.replace(tzinfo=CHINA_TZ)
     return value.astimezone(CHINA_TZ)

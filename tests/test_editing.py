@@ -557,7 +557,7 @@ def test_stale_publish_and_bad_upload_show_on_the_page(
     assert response.status_code == 409
     html = response.get_data(as_text=True)
     assert "未能发布" in html and "现为第 2 版，草案基于第 1 版" in html
-    assert f"draft {stale} was computed from version 1" in html
+    assert f"草案 {stale} 基于社区 {COMMUNITY} 的第 1 版网格计算" in html  # its own Chinese
     assert _snapshot(demo_engine) == before
     preview = _page(client, f"/edit/{COMMUNITY}/drafts/{stale}")
     assert "现为第 2 版，草案基于第 1 版" in preview

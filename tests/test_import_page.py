@@ -15,9 +15,11 @@ import pytest
 from conftest import assert_no_inline_code, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from shapely.geometry import Polygon, box
 from sqlalchemy import Engine, text
 from test_register_street import OTHER, OWN, store_two_streets
+from werkzeug.test import TestResponse
 
 from gridgis.registers import staging as import_jobs
 from gridgis.web import create_app
@@ -62,12 +64,18 @@ def buildings_file(tmp_path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _post_file(
+    client: FlaskClient, token: str, data: bytes, name: str, **fields: str
+) -> TestResponse:
+    form = {"csrf_token": token, "kind": "buildings", **fields}
+    form["file"] = (io.BytesIO(data), name)  # type: ignore[assignment]
+    return client.post("/import/", data=form, content_type="multipart/form-data")
+
+
 def _upload(
     client: FlaskClient, token: str, data: bytes, name: str, **fields: str
 ) -> tuple[int, str]:
-    form = {"csrf_token": token, "kind": "buildings", **fields}
-    form["file"] = (io.BytesIO(data), name)  # type: ignore[assignment]
-    response = client.post("/import/", data=form, content_type="multipart/form-data")
+    response = _post_file(client, token, data, name, **fields)
     return response.status_code, response.headers.get("Location", "")
 
 
@@ -427,3 +435,26 @@ def test_roads_are_offered_to_administrators_and_bad_rows_named(app: Flask, engi
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT external_id, name, kind FROM road")).all()
     assert [tuple(r) for r in stored] == [("R1", "梅园路", "local")]
+
+
+def test_a_failed_dry_run_is_told_in_the_language_of_the_page_or_request(app: Flask) -> None:
+    """Issue 18 point 10: the importer's error keeps its Chinese through the background
+    run; a Chinese page (or a request asking for Chinese) shows it, a script the English."""
+    client = app.test_client()
+    token = sign_in(client, role="admin")
+    _, location = _upload(client, token, "名称,户数\n甲,3\n".encode(), "楼栋.csv")
+    failed = wait(client, location, stage="dry_run")
+    english = str(failed["error"])
+    assert failed["state"] == "failed" and english.startswith("楼栋.csv has no column for id")
+    job_id = location.rstrip("/").rsplit("/", 1)[-1]
+    asked = client.get(f"/api/imports/{job_id}", headers={"Accept-Language": "zh-CN"})
+    chinese = str(asked.get_json()["error"])
+    assert chinese.startswith("楼栋.csv 缺少以下字段的列：id（查找过：")
+    assert chinese.endswith("请指定对应的列。现有的列：'名称', '户数'") and "column" not in chinese
+    assert str(escape(chinese)) in client.get(location + "?lang=zh").get_data(as_text=True)
+    assert str(escape(english)) in client.get(location + "?lang=en").get_data(as_text=True)
+    # Not a file the import reads: the form says so in the page's language.
+    client.get("/import/?lang=zh")  # the page's language is kept (a cookie): Chinese again
+    refused = _post_file(client, token, b"%PDF", "楼栋.pdf")
+    assert refused.status_code == 400
+    assert "&#39;楼栋.pdf&#39; 不是楼栋导入可读取的文件" in refused.get_data(as_text=True)

@@ -11,6 +11,7 @@ drill-down when its row is tapped.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from _browser import log_in, require_chromium, serve, watched_page
@@ -18,8 +19,17 @@ from conftest import TEST_PASSWORD, role_users
 from flask import Flask
 from sqlalchemy import create_engine, text
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+def _open_tree(page: Page, base: str, user: str, street: str) -> None:
+    """Sign in as ``user`` onto the organisations page of ``street``, its tree drawn."""
+    log_in(page, base, user, TEST_PASSWORD, then=f"/party/organisations?street={street}")
+    page.wait_for_selector("body[data-party-tree]", timeout=60_000)
 
 
 @pytest.mark.browser
@@ -42,15 +52,8 @@ def test_the_tree_and_map_render_and_edit(web: Flask, demo_db: str, streets: lis
         engine.dispose()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with serve(web) as base, watched_page(base) as (page, watch):
-        log_in(
-            page,
-            base,
-            users["admin"][0],
-            TEST_PASSWORD,
-            then=f"/party/organisations?street={street}",
-        )
+        _open_tree(page, base, users["admin"][0], street)
         page.wait_for_selector("body[data-party-drawn='true']", timeout=60_000)
-        page.wait_for_selector("body[data-party-tree]", timeout=60_000)
         assert page.title() == "党组织体系 · gridgis"
         assert int(page.get_attribute("body", "data-party-tree") or "0") == total
         assert page.locator("#party-tree li[data-organisation]").count() == total
@@ -70,14 +73,7 @@ def test_the_tree_and_map_render_and_edit(web: Flask, demo_db: str, streets: lis
         # Signing out while the map still loads tiles would answer them 401: let them land.
         page.wait_for_load_state("networkidle")
         page.context.clear_cookies()
-        log_in(
-            page,
-            base,
-            users["analyst"][0],
-            TEST_PASSWORD,
-            then=f"/party/organisations?street={street}",
-        )
-        page.wait_for_selector("body[data-party-tree]", timeout=60_000)
+        _open_tree(page, base, users["analyst"][0], street)
         tree = page.locator("#party-tree").inner_text()
         assert secretary not in tree and secretary[0] + "*" in tree
         assert page.locator("#org-form").count() == 0
@@ -122,3 +118,25 @@ def test_the_leaders_page_on_a_phone(web: Flask, demo_db: str, streets: list[str
         page.screenshot(path=str(SCREENSHOTS / "party-leaders-phone.png"), full_page=True)
     watch.assert_clean()
     assert "/api/party/leaders" in watch.paths
+
+
+@pytest.mark.browser
+def test_a_refused_edit_is_told_in_chinese(web: Flask, demo_db: str, streets: list[str]) -> None:
+    """Issue 18 point 10: the API's refusal reaches the Chinese page in Chinese."""
+    require_chromium()
+    street = streets[-1]
+    users = role_users(demo_db, "pz", street)
+    with serve(web) as base, watched_page(base) as (page, watch):
+        _open_tree(page, base, users["admin"][0], street)
+        page.locator("#party-tree .party-edit-button").first.click()
+        page.wait_for_selector("#edit-title:has-text('编辑：')", timeout=30_000)
+        own = page.input_value("#org-id")
+        page.fill("#org-parent", own)  # its own parent: refused (409)
+        page.click("#org-save")
+        page.wait_for_selector("#edit-status:has-text('保存失败')", timeout=30_000)
+        said = page.locator("#edit-status").inner_text()
+    assert f"`parent_id` 为 {own}：党组织不能是自己的上级组织" in said, said
+    assert "cannot" not in said
+    # The browser logs the refused request itself; nothing else went wrong.
+    assert watch.console_errors and all("409" in e for e in watch.console_errors)
+    assert watch.outside == []

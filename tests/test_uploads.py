@@ -120,5 +120,5 @@ def test_a_zip_holding_a_link_is_refused_naming_the_member(
     token = sign_in(client)
     status, html = _upload(client, token, _link_zip(), "网格.zip")
     assert status == 400, html
-    assert "网格.zip" in html and "&#39;cells.shp&#39; is a symbolic link" in html
+    assert "网格.zip" in html and "&#39;cells.shp&#39; 是符号链接" in html
     assert "gridgis-upload-" not in html and "/tmp" not in html

@@ -459,7 +459,9 @@ def _check_columns(frame: pd.DataFrame, required: Sequence[str], what: str) -> N
     if missing:
         raise InputError(
             f"`{what}` lacks the column(s) {missing}: it has {list(frame.columns)} "
-            f"but is expected to have {list(required)}"
+            f"but is expected to have {list(required)}",
+            zh=f"`{what}` 缺少列 {missing}：现有的列为 {list(frame.columns)}，"
+            f"应有的列为 {list(required)}",
         )
 
 
@@ -526,7 +528,8 @@ def address_book(buildings: pd.DataFrame, *, places: pd.DataFrame | None = None)
         bad = sorted(set(places["level"]) - set(_LEVELS))
         if bad:
             raise InputError(
-                f"`places` has the level(s) {bad} but levels are expected to be in {list(_LEVELS)}"
+                f"`places` has the level(s) {bad} but levels are expected to be in {list(_LEVELS)}",
+                zh=f"`places` 中有级别 {bad}，级别应为以下之一：{list(_LEVELS)}",
             )
     n = len(buildings)
 

@@ -36,12 +36,15 @@ def _prepare(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray, tu
         x = np.asarray(lon, dtype=np.float64)
         y = np.asarray(lat, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise CoordinateError(f"coordinates must be numbers: {exc}") from None
+        raise CoordinateError(
+            f"coordinates must be numbers: {exc}", zh=f"坐标必须是数字：{exc}"
+        ) from None
     try:
         bx, by = np.broadcast_arrays(x, y)
     except ValueError:
         raise CoordinateError(
-            f"x/longitude has shape {x.shape} and y/latitude has shape {y.shape}; they must match"
+            f"x/longitude has shape {x.shape} and y/latitude has shape {y.shape}; they must match",
+            zh=f"x/经度的形状为 {x.shape}，y/纬度的形状为 {y.shape}；两者必须一致",
         ) from None
     return bx.ravel().astype(np.float64), by.ravel().astype(np.float64), bx.shape
 

@@ -81,6 +81,12 @@ _FLAG_REASONS = {
     "invalid": "not a longitude/latitude (missing, or |lon| > 180 / |lat| > 90)",
 }
 
+_FLAG_REASONS_ZH = {
+    "swapped": "经度和纬度似乎填反了",
+    "outside_china": "不在中国境内",
+    "invalid": "不是经纬度（缺失，或 |经度| > 180 / |纬度| > 90）",
+}
+
 
 def assert_lonlat_in_china(
     lon: ArrayLike,
@@ -136,12 +142,23 @@ def assert_lonlat_in_china(
         f"(lon {west:g}–{east:g}, lat {south:g}–{north:g}):"
     ]
     lines += [f"  - {p}" for p in problems]
+    lines_zh = [
+        f"{flags.size} 个点中有 {bad.size} 个不是中国境内的 WGS84 经纬度"
+        f"（经度 {west:g}–{east:g}，纬度 {south:g}–{north:g}）："
+    ]
+    lines_zh += [
+        f"  - 第 {int(i) + 1} 行：lon={fx[i]:.10g}, lat={fy[i]:.10g}："
+        f"{_FLAG_REASONS_ZH[str(flags[i])]}"
+        for i in bad[:max_shown]
+    ]
     if bad.size > max_shown:
         lines.append(f"  ... and {bad.size - max_shown} more")
+        lines_zh.append(f"  ……另有 {bad.size - max_shown} 个")
     finite = np.isfinite(fx[bad]) & np.isfinite(fy[bad])
     if np.any(finite & ((np.abs(fx[bad]) > 1000) | (np.abs(fy[bad]) > 1000))):
         lines.append(
             "Values in the hundreds of thousands look like projected metres: "
             "give their CRS, e.g. --crs EPSG:4547."
         )
-    raise CoordinateError("\n".join(lines))
+        lines_zh.append("数值达几十万，像是投影坐标（米）：请指定其坐标系，如 EPSG:4547。")
+    raise CoordinateError("\n".join(lines), zh="\n".join(lines_zh))

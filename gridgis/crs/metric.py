@@ -88,7 +88,8 @@ def metric_crs(geometry_or_lonlat: Any) -> pyproj.CRS:
     lon, lat = _centroid_lonlat(geometry_or_lonlat)
     if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
         raise CoordinateError(
-            f"the centroid ({lon}, {lat}) is not a WGS84 lon/lat; projected data needs its CRS"
+            f"the centroid ({lon}, {lat}) is not a WGS84 lon/lat; projected data needs its CRS",
+            zh=f"中心点（{lon}, {lat}）不是 WGS84 经纬度；投影坐标的数据需要注明坐标系",
         )
     if (
         _CHINA_LON_RANGE[0] <= lon <= _CHINA_LON_RANGE[1]

@@ -225,7 +225,9 @@ def transform_geometry(geoms: Any, *, from_crs: CRSLike, to_crs: CRSLike) -> Any
             raise CRSError(
                 f"the GeoSeries is in {geoms.crs.to_string()} but `from_crs` was {src.name!r}; "
                 "they must agree (set_crs(None, allow_override=True) first if the series' "
-                "CRS is wrong)"
+                "CRS is wrong)",
+                zh=f"GeoSeries 的坐标系是 {geoms.crs.to_string()}，但 `from_crs` 为 {src.name!r}；"
+                "两者必须一致（若其坐标系有误，请先 set_crs(None, allow_override=True)）",
             )
         values = _transform_array(np.asarray(geoms.array, dtype=object), src, dst)
         return geopandas.GeoSeries(values, index=geoms.index, crs=dst.crs, name=geoms.name)
@@ -285,13 +287,20 @@ def to_wgs84_frame(
     own = _from_pyproj(gdf.crs) if gdf.crs is not None else None
     given = parse_crs(crs) if crs is not None else None
     if own is None and given is None:
-        raise CRSError(f"the data has no CRS and none was given: pass --crs {CRS_CHOICES}")
+        raise CRSError(
+            f"the data has no CRS and none was given: pass --crs {CRS_CHOICES}",
+            zh=f"数据没有注明坐标系，也没有指定坐标系：请选择坐标系（{CRS_CHOICES}）",
+        )
     if own is not None and given is not None and not _same_crs(own, given) and not allow_override:
         raise CRSError(
             f"the data says it is in {own.name} but `crs` was {given.name!r}; gridgis never "
             "re-projects silently: give no `crs` to use the data's own, or pass "
             "allow_override=True if the data's CRS is wrong (GeoJSON copied from AMap is "
-            "read as EPSG:4326 but holds gcj02)"
+            "read as EPSG:4326 but holds gcj02)",
+            zh=f"数据注明的坐标系是 {own.name}，但 `crs` 为 {given.name!r}；"
+            "gridgis 从不悄悄转换坐标："
+            "不指定 `crs` 则使用数据自己的坐标系；若数据注明的坐标系有误，请选择覆盖"
+            "（从高德地图复制的 GeoJSON 按 EPSG:4326 读取，实为 gcj02）",
         )
     src = given if given is not None else own
     assert src is not None

@@ -190,7 +190,10 @@ MAX_DRAFT_ID = 2**31 - 1
 def _draft_row(conn: Connection, draft_id: int, *, lock: bool = False) -> Any:
     if not 1 <= draft_id <= MAX_DRAFT_ID:
         # A larger number asked of the database would fail as out of range: no such draft.
-        raise NotFoundError(f"draft {draft_id} does not exist (a draft id is 1 to {MAX_DRAFT_ID})")
+        raise NotFoundError(
+            f"draft {draft_id} does not exist (a draft id is 1 to {MAX_DRAFT_ID})",
+            zh=f"草案 {draft_id} 不存在（草案编号为 1 到 {MAX_DRAFT_ID}）",
+        )
     query = select(
         LayoutDraft.id,
         LayoutDraft.community_code,
@@ -206,7 +209,8 @@ def _draft_row(conn: Connection, draft_id: int, *, lock: bool = False) -> Any:
     row = conn.execute(query.with_for_update() if lock else query).one_or_none()
     if row is None:
         raise NotFoundError(
-            f"draft {draft_id} does not exist: it was published or discarded already"
+            f"draft {draft_id} does not exist: it was published or discarded already",
+            zh=f"草案 {draft_id} 不存在：已发布或已放弃",
         )
     return row
 
@@ -344,6 +348,8 @@ def publish_draft(
                     for f in draft.report.get("findings", [])
                     if f["severity"] == "error"
                 ],
+                zh=f"社区 {draft.community_code} 的草案 {draft_id} 有 "
+                f"{draft.report.get('errors', 0)} 个校验错误；未发布任何内容",
             )
         try:
             diff = publish_cells(
@@ -364,7 +370,11 @@ def publish_draft(
                 f"draft {draft_id} was computed from version {draft.base_version} of the "
                 f"layout of community {draft.community_code}, which has been published again "
                 f"since (now version {max(draft.current_version, draft.base_version + 1)}); "
-                "nothing was published: discard the draft and compute a new one"
+                "nothing was published: discard the draft and compute a new one",
+                zh=f"草案 {draft_id} 基于社区 {draft.community_code} 的第 {draft.base_version} "
+                "版网格计算，此后该社区网格已重新发布（现为第 "
+                f"{max(draft.current_version, draft.base_version + 1)} 版）；"
+                "未发布任何内容：请放弃本草案，重新计算",
             ) from exc
         except (IntegrityError, InternalError) as exc:
             raise _refused(draft, exc) from exc
@@ -390,7 +400,8 @@ def discard_draft(bind: Engine | Connection, draft_id: int, *, actor: str) -> No
             _audit_draft(conn, "delete", draft_id, gone, actor=actor)
     if gone is None:
         raise NotFoundError(
-            f"draft {draft_id} does not exist: it was published or discarded already"
+            f"draft {draft_id} does not exist: it was published or discarded already",
+            zh=f"草案 {draft_id} 不存在：已发布或已放弃",
         )
 
 

@@ -41,9 +41,11 @@ def _code_column(frame: gpd.GeoDataFrame, source: str) -> str:
     for column in frame.columns:
         if str(column).lower() == "code" and column != frame.geometry.name:
             return str(column)
-    columns = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name) or "none"
+    named = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
+    columns = named or "none"
     raise InputError(
-        f"{source} has no `code` column with each cell's 15-digit code; its columns are {columns}"
+        f"{source} has no `code` column with each cell's 15-digit code; its columns are {columns}",
+        zh=f"{source} 没有 code 列（每个网格的 15 位网格编码）；现有的列：{named or '无'}",
     )
 
 
@@ -102,7 +104,8 @@ def read_layout_file(
     frame = read_vector(path, encoding=encoding, layer=layer, name=source)
     if frame.crs is None and crs is None:
         raise CRSError(
-            f"{source} does not say its coordinate system (CRS): name it ({crs_mod.CRS_CHOICES})"
+            f"{source} does not say its coordinate system (CRS): name it ({crs_mod.CRS_CHOICES})",
+            zh=f"{source} 没有注明坐标系，请选择坐标系（{crs_mod.CRS_CHOICES}）",
         )
     if crs is not None:
         spec = crs_mod.parse_crs(crs)
@@ -110,7 +113,7 @@ def read_layout_file(
     else:
         frame = crs_mod.to_wgs84_frame(frame)
     if frame.empty:
-        raise InputError(f"{source} holds no feature")
+        raise InputError(f"{source} holds no feature", zh=f"{source} 中没有任何要素")
     column = _code_column(frame, source)
     retired = set(retired_codes)
     geoms = shapely.force_2d(frame.geometry.to_numpy())
@@ -148,6 +151,8 @@ def read_layout_file(
             f"{source}: {len({p.row for p in problems})} of {len(frame)} features rejected, "
             "nothing was stored",
             problems,
+            zh=f"{source}：{len(frame)} 个要素中有 {len({p.row for p in problems})} 个被拒绝，"
+            "未保存任何内容",
         )
     cells = gpd.GeoDataFrame(
         {"code": codes, "flags": [[] for _ in codes]},

@@ -87,7 +87,8 @@ def start_hand_edit(
         if inputs.cells.empty:
             raise InputError(
                 f"community {inputs.code} ({inputs.name}) has no cells yet: draw them first, "
-                "then edit them by hand"
+                "then edit them by hand",
+                zh=f"社区 {inputs.code}（{inputs.name}）还没有网格：请先划分网格，再手工修改",
             )
         bounds = _bounds(inputs, min_households, max_households)
         cells = inputs.cells.rename_geometry("geometry")[["code", "geometry"]].copy()
@@ -100,27 +101,40 @@ def _line(points: Any, what: str, *, ring: bool = False) -> Any:
         coords = [(float(x), float(y)) for x, y in points]
     except (TypeError, ValueError):
         raise InputError(
-            f"`{what}` was {points!r} but is expected to be [[lon, lat], ...]"
+            f"`{what}` was {points!r} but is expected to be [[lon, lat], ...]",
+            zh=f"`{what}` 为 {points!r}，应为 [[经度, 纬度], ...]",
         ) from None
     need = 3 if ring else 2
     if len(coords) < need:
-        raise InputError(f"`{what}` has {len(coords)} points but needs at least {need}")
+        raise InputError(
+            f"`{what}` has {len(coords)} points but needs at least {need}",
+            zh=f"`{what}` 只有 {len(coords)} 个点，至少需要 {need} 个",
+        )
     return shapely.Polygon(coords) if ring else shapely.LineString(coords)
 
 
 def _ids(values: Any, what: str) -> list[int]:
     if not isinstance(values, list) or not values:
-        raise InputError(f"`{what}` was {values!r} but is expected to be a list of building ids")
+        raise InputError(
+            f"`{what}` was {values!r} but is expected to be a list of building ids",
+            zh=f"`{what}` 为 {values!r}，应为楼栋编号的列表",
+        )
     try:
         return [int(v) for v in values]
     except (TypeError, ValueError):
-        raise InputError(f"`{what}` was {values!r} but is expected to be building ids") from None
+        raise InputError(
+            f"`{what}` was {values!r} but is expected to be building ids",
+            zh=f"`{what}` 为 {values!r}，应为楼栋编号",
+        ) from None
 
 
 def _text(params: dict[str, Any], key: str) -> str:
     value = params.get(key)
     if not isinstance(value, str) or not value:
-        raise InputError(f"`{key}` was {value!r} but is expected to be a cell code")
+        raise InputError(
+            f"`{key}` was {value!r} but is expected to be a cell code",
+            zh=f"`{key}` 为 {value!r}，应为网格编码",
+        )
     return value
 
 
@@ -165,7 +179,10 @@ def _edit(
             cells, _text(params, "code"), shapely.make_valid(outline), community=inputs.outline
         )
     else:
-        raise InputError(f"`action` was {action!r} but is expected to be one of {list(HAND_EDITS)}")
+        raise InputError(
+            f"`action` was {action!r} but is expected to be one of {list(HAND_EDITS)}",
+            zh=f"`action` 为 {action!r}，应为以下之一：{list(HAND_EDITS)}",
+        )
     return out, kept
 
 
@@ -255,7 +272,9 @@ def undo_edit(bind: Engine | Connection, draft_id: int, *, actor: str) -> EditSt
             .limit(1)
         ).one_or_none()
         if step is None:
-            raise NotFoundError(f"draft {draft_id} has no edit to undo")
+            raise NotFoundError(
+                f"draft {draft_id} has no edit to undo", zh=f"草案 {draft_id} 没有可以撤销的修改"
+            )
         conn.execute(
             update(LayoutDraft)
             .where(LayoutDraft.id == draft_id)

@@ -84,7 +84,8 @@ def _bounds(
     high = inputs.bounds[1] if max_households is None else int(max_households)
     if low < 0 or low > high:
         raise InputError(
-            f"households per cell must satisfy 0 <= min <= max, but min was {low} and max {high}"
+            f"households per cell must satisfy 0 <= min <= max, but min was {low} and max {high}",
+            zh=f"每个网格的户数应满足 0 ≤ 最小值 ≤ 最大值，但最小值为 {low}，最大值为 {high}",
         )
     return low, high
 
@@ -172,13 +173,17 @@ def propose_layout(
     (True, 1)
     """
     if method not in PROPOSE_METHODS:
-        raise InputError(f"`method` was {method!r} but is expected to be one of {PROPOSE_METHODS}")
+        raise InputError(
+            f"`method` was {method!r} but is expected to be one of {PROPOSE_METHODS}",
+            zh=f"`method` 为 {method!r}，应为以下之一：{PROPOSE_METHODS}",
+        )
     inputs = read_inputs(bind, community_code)
     bounds = _bounds(inputs, min_households, max_households)
     if inputs.buildings.empty:
         raise NothingToDrawError(
             f"community {inputs.code} ({inputs.name}) has no buildings: there is nothing "
-            "to draw cells around"
+            "to draw cells around",
+            zh=f"社区 {inputs.code}（{inputs.name}）没有楼栋：无法划分网格",
         )
     buildings = inputs.buildings.rename_geometry("geometry")
     roads = inputs.roads if not inputs.roads.empty else None

@@ -244,7 +244,10 @@ class ExportResult:
 def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
     if isinstance(value, str) and value.lower() in allowed:
         return value.lower()
-    raise InputError(f"`{name}` was {value!r} but is expected to be one of {list(allowed)}")
+    raise InputError(
+        f"`{name}` was {value!r} but is expected to be one of {list(allowed)}",
+        zh=f"`{name}` 为 {value!r}，应为以下之一：{list(allowed)}",
+    )
 
 
 def _moment(value: object, name: str) -> dt.datetime | None:
@@ -375,45 +378,62 @@ def export(
     if kind in REGISTERS and form not in REGISTERS[kind].formats:
         raise InputError(
             f"`fmt` was {fmt!r} but {kind} are exported as {list(REGISTERS[kind].formats)}, "
-            "the formats their importer reads back"
+            "the formats their importer reads back",
+            zh=f"`fmt` 为 {fmt!r}，但 {kind} 只能导出为 {list(REGISTERS[kind].formats)}，"
+            "即其导入功能能读回的格式",
         )
     if kind in PARTY_EXPORTS and form not in PARTY_EXPORTS[kind].formats:
         raise InputError(
-            f"`fmt` was {fmt!r} but {kind} are exported as {list(PARTY_EXPORTS[kind].formats)}"
+            f"`fmt` was {fmt!r} but {kind} are exported as {list(PARTY_EXPORTS[kind].formats)}",
+            zh=f"`fmt` 为 {fmt!r}，但 {kind} 只能导出为 {list(PARTY_EXPORTS[kind].formats)}",
         )
     if campaign is not None and kind not in ("visits", "ledger"):
         raise InputError(
             f"`campaign` was {campaign!r} but only visits and the ledger belong to a "
-            f"campaign; leave it out for {kind}"
+            f"campaign; leave it out for {kind}",
+            zh=f"`campaign` 为 {campaign!r}，但只有走访记录和问题台账属于走访活动；"
+            f"导出 {kind} 时请去掉它",
         )
     chosen_encoding = _choice("encoding", encoding, ENCODINGS)
     if chosen_encoding != "utf-8" and form not in ("shp", "csv"):
         raise InputError(
             f"`encoding` was {encoding!r} but only shapefiles and CSV files can be written "
-            f"in GBK; {form} text is always UTF-8"
+            f"in GBK; {form} text is always UTF-8",
+            zh=f"`encoding` 为 {encoding!r}，但只有 Shapefile 和 CSV 文件可以用 GBK 编码；"
+            f"{form} 文件的文字总是 UTF-8",
         )
     chosen_level = _choice("level", level, ("cell", "community", "street"))
     chosen_headers = _choice("headers", headers, HEADER_CHOICES)
     if case_filter and kind != "cases":
         raise InputError(
             f"filters of cases ({', '.join(sorted(case_filter))}) were given but {kind} "
-            "has no cases to filter; leave them out"
+            "has no cases to filter; leave them out",
+            zh=f"给出了事件的筛选条件（{', '.join(sorted(case_filter))}），但 {kind} "
+            "没有事件可以筛选：请去掉这些条件",
         )
     if chosen_headers != "codes" and kind in REGISTERS:
         raise InputError(
             f"`headers` was {headers!r} but a register is written with its importer's "
-            "headers, so that it reads back"
+            "headers, so that it reads back",
+            zh=f"`headers` 为 {headers!r}，但台账按其导入功能的表头导出，以便能再读回",
         )
     if chosen_headers != "codes" and kind in PARTY_EXPORTS:
-        raise InputError(f"`headers` was {headers!r} but {kind} are written in their own layout")
+        raise InputError(
+            f"`headers` was {headers!r} but {kind} are written in their own layout",
+            zh=f"`headers` 为 {headers!r}，但 {kind} 按其固定格式导出",
+        )
     spec, spec_name, declared = _target(crs)
     if kind in PARTY_EXPORTS and spec_name != "wgs84":
-        raise InputError(f"`crs` was {crs!r} but {kind} are written in WGS84 (wgs84) only")
+        raise InputError(
+            f"`crs` was {crs!r} but {kind} are written in WGS84 (wgs84) only",
+            zh=f"`crs` 为 {crs!r}，但 {kind} 只能以 WGS84（wgs84）导出",
+        )
     start = _moment(since, "since")
     end = _moment(until, "until")
     if start is not None and end is not None and start >= end:
         raise InputError(
-            f"`since` ({start.isoformat()}) must come before `until` ({end.isoformat()})"
+            f"`since` ({start.isoformat()}) must come before `until` ({end.isoformat()})",
+            zh=f"`since`（{start.isoformat()}）必须早于 `until`（{end.isoformat()}）",
         )
     moment = aware(now, field="now") if now is not None else dt.datetime.now(dt.UTC)
     path: Path | None = None
@@ -421,7 +441,8 @@ def export(
         path = Path(out)
         if form == "shp" and path.suffix.lower() != ".zip":
             raise InputError(
-                f"`out` was {str(path)!r} but a shapefile export is a zip: name it *.zip"
+                f"`out` was {str(path)!r} but a shapefile export is a zip: name it *.zip",
+                zh=f"`out` 为 {str(path)!r}，但 Shapefile 导出为 zip 文件：请以 .zip 结尾命名",
             )
     if kind in PARTY_EXPORTS:
         return _export_party(

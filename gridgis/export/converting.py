@@ -31,7 +31,9 @@ def _target(crs: object) -> tuple[CRSSpec, str, Any]:
     ):
         raise InputError(
             f"`crs` was {spec.name!r} ({spec.crs.name}) but an export needs a geographic or "
-            "projected 2D system (e.g. wgs84, cgcs2000, gcj02, bd09 or EPSG:4547)"
+            "projected 2D system (e.g. wgs84, cgcs2000, gcj02, bd09 or EPSG:4547)",
+            zh=f"`crs` 为 {spec.name!r}（{spec.crs.name}），但导出需要二维的地理或投影坐标系"
+            "（如 wgs84、cgcs2000、gcj02、bd09 或 EPSG:4547）",
         )
     return spec, spec.name, spec.crs
 
@@ -46,11 +48,13 @@ def _project(layers: list[_Layer], spec: CRSSpec) -> None:
             )
 
 
-def _row_label(layer: _Layer, position: int) -> str:
+def _row_label(layer: _Layer, position: int) -> tuple[str, str]:
+    """The row at ``position``, named in English and in Chinese."""
     for key in ("id", "code"):
         if key in layer.frame.columns:
-            return f"row {position + 1} ({key} {layer.frame[key].iloc[position]})"
-    return f"row {position + 1}"
+            value = layer.frame[key].iloc[position]
+            return f"row {position + 1} ({key} {value})", f"第 {position + 1} 行（{key} {value}）"
+    return f"row {position + 1}", f"第 {position + 1} 行"
 
 
 def _check_text(layers: list[_Layer], encoding: str) -> None:
@@ -58,6 +62,7 @@ def _check_text(layers: list[_Layer], encoding: str) -> None:
     if encoding == "utf-8":
         return
     problems: list[str] = []
+    problems_zh: list[str] = []
     for layer in layers:
         for column in layer.frame.columns:
             if _kind(layer.frame[column]) != "text":
@@ -69,9 +74,14 @@ def _check_text(layers: list[_Layer], encoding: str) -> None:
                     value.encode(encoding)
                 except UnicodeEncodeError as exc:
                     bad = value[exc.start]
+                    row, row_zh = _row_label(layer, position)
                     problems.append(
-                        f"{layer.name} {_row_label(layer, position)}, field {column!r}: "
+                        f"{layer.name} {row}, field {column!r}: "
                         f"{bad!r} (U+{ord(bad):04X}) in {value!r}"
+                    )
+                    problems_zh.append(
+                        f"{layer.name} {row_zh}字段 {column!r}：{value!r} 中的 "
+                        f"{bad!r}（U+{ord(bad):04X}）"
                     )
                     if len(problems) >= 10:
                         break
@@ -79,7 +89,10 @@ def _check_text(layers: list[_Layer], encoding: str) -> None:
         raise FileEncodingError(
             f"`encoding` was {encoding!r} but {encoding.upper()} cannot encode "
             + "; ".join(problems[:10])
-            + ". Export with encoding 'utf-8' instead."
+            + ". Export with encoding 'utf-8' instead.",
+            zh=f"`encoding` 为 {encoding!r}，但 {encoding.upper()} 无法表示以下文字："
+            + "；".join(problems_zh[:10])
+            + "。请改用 utf-8 编码导出。",
         )
 
 

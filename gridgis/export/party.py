@@ -91,6 +91,7 @@ def _day(value: dt.date | dt.datetime | None, name: str) -> dt.date | None:
             f"`{name}` was {value.isoformat()} but the 三零 figures count whole days: give a "
             "day (its midnight in China Standard Time)",
             field=name,
+            zh=f"`{name}` 为 {value.isoformat()}，但三零统计按整天计算：请给出日期（北京时间零点）",
         )
     return local.date()
 
@@ -120,12 +121,16 @@ def sanling_period(
             f"a 三零 export was given its last day ({end}) but not its first (`from`, "
             "`since`): give both days, or neither for the latest quarter",
             field="since",
+            zh=f"三零导出给了最后一天（{end}），但没有给第一天（`from`、`since`）："
+            "请两天都给，或都不给以导出最近一个季度",
         )
     if end is None:
         raise InputError(
             f"a 三零 export was given its first day ({first}) but not its last (`to`, "
             "`until`): give both days, or neither for the latest quarter",
             field="until",
+            zh=f"三零导出给了第一天（{first}），但没有给最后一天（`to`、`until`）："
+            "请两天都给，或都不给以导出最近一个季度",
         )
     last = end - dt.timedelta(days=1)
     return f"{first.isoformat()}..{last.isoformat()}"
@@ -177,17 +182,23 @@ def write_party(
         A format, encoding, period or campaign the export does not take, naming it.
     """
     if what not in PARTY_EXPORTS:
-        raise InputError(f"`what` was {what!r} but is expected to be one of {list(PARTY_EXPORTS)}")
+        raise InputError(
+            f"`what` was {what!r} but is expected to be one of {list(PARTY_EXPORTS)}",
+            zh=f"`what` 为 {what!r}，应为以下之一：{list(PARTY_EXPORTS)}",
+        )
     spec = PARTY_EXPORTS[what]
     if fmt not in spec.formats:
         raise InputError(
-            f"`fmt` was {fmt!r} but {what} are exported as {list(spec.formats)}", field="fmt"
+            f"`fmt` was {fmt!r} but {what} are exported as {list(spec.formats)}",
+            field="fmt",
+            zh=f"`fmt` 为 {fmt!r}，但 {what} 只能导出为 {list(spec.formats)}",
         )
     if what == "sanling":
         if campaign is not None:
             raise InputError(
                 f"`campaign` was {campaign!r} but the 三零 figures have no campaign; leave it out",
                 field="campaign",
+                zh=f"`campaign` 为 {campaign!r}，但三零统计不属于走访活动：请去掉它",
             )
         with connection(bind) as conn:
             period = sanling_period(conn, since, until)
@@ -196,9 +207,12 @@ def write_party(
         raise InputError(
             f"`encoding` was {encoding!r} but the {what} are written in UTF-8 only",
             field="encoding",
+            zh=f"`encoding` 为 {encoding!r}，但 {what} 只能以 UTF-8 编码导出",
         )
     if fmt == "gpkg" and not isinstance(out, Path):
-        raise InputError("a GeoPackage is written to a path", field="out")
+        raise InputError(
+            "a GeoPackage is written to a path", field="out", zh="GeoPackage 只能写入文件路径"
+        )
     start, end = _moment(since), _moment(until)
     if what == "ledger":
         entries = list_ledger(

@@ -114,12 +114,15 @@ def export_sanling(
     """
     if fmt not in SANLING_FORMATS:
         raise InputError(
-            f"`fmt` was {fmt!r} but is expected to be one of {list(SANLING_FORMATS)}", field="fmt"
+            f"`fmt` was {fmt!r} but is expected to be one of {list(SANLING_FORMATS)}",
+            field="fmt",
+            zh=f"`fmt` 为 {fmt!r}，应为以下之一：{list(SANLING_FORMATS)}",
         )
     if encoding not in ("utf-8", "gbk") or (encoding != "utf-8" and fmt != "csv"):
         raise InputError(
             f"`encoding` was {encoding!r} but only a CSV file can be written in gbk (else utf-8)",
             field="encoding",
+            zh=f"`encoding` 为 {encoding!r}，只有 CSV 文件可以用 gbk 编码（其他格式用 utf-8）",
         )
     chosen = parse_period(period)
     with connection(bind) as conn:

@@ -103,7 +103,10 @@ class CellIndex:
         arrays = ("cell_ids", "codes", "community_codes", "street_codes", "geoms")
         sizes = {name: len(getattr(self, name)) for name in arrays}
         if len(set(sizes.values())) > 1:
-            raise InputError(f"the arrays of a CellIndex must have one length, not {sizes}")
+            raise InputError(
+                f"the arrays of a CellIndex must have one length, not {sizes}",
+                zh=f"CellIndex 的各数组长度必须相同，而现在是 {sizes}",
+            )
         order = np.argsort(np.asarray(self.codes, dtype=str), kind="stable")
         for name in arrays:  # sorted by code: the smallest-code rule relies on it
             object.__setattr__(self, name, np.asarray(getattr(self, name))[order])
@@ -179,16 +182,22 @@ def _build_grid(geoms: NDArray[np.object_]) -> _Grid:
 def _validated_cells(cells: gpd.GeoDataFrame, code: str) -> tuple[NDArray[Any], NDArray[Any]]:
     """Codes (str) and geometries of ``cells`` after checking them; all problems at once."""
     if not isinstance(cells, gpd.GeoDataFrame):
-        raise InputError(f"`cells` must be a GeoDataFrame, not {type(cells).__name__}")
+        raise InputError(
+            f"`cells` must be a GeoDataFrame, not {type(cells).__name__}",
+            zh=f"`cells` 应为 GeoDataFrame，而不是 {type(cells).__name__}",
+        )
     if code not in cells.columns:
         raise InputError(
             f"`code` was {code!r} but is expected to be a column of the cells: "
-            f"{[str(c) for c in cells.columns]}"
+            f"{[str(c) for c in cells.columns]}",
+            zh=f"`code` 为 {code!r}，应为网格数据中的一列：{[str(c) for c in cells.columns]}",
         )
     if cells.crs is None or not parse_crs(cells.crs).is_wgs84:
         raise CRSError(
             f"the cells are in {cells.crs.to_string() if cells.crs else 'no CRS'} but must be in "
-            "EPSG:4326; convert them with gridgis.crs.to_wgs84_frame first"
+            "EPSG:4326; convert them with gridgis.crs.to_wgs84_frame first",
+            zh=f"网格的坐标系是 {cells.crs.to_string() if cells.crs else '（无坐标系）'}，"
+            "但必须是 EPSG:4326：请先用 gridgis.crs.to_wgs84_frame 转换",
         )
     raw = cells[code].to_numpy(dtype=object)
     geoms = np.asarray(cells.geometry.array, dtype=object)
@@ -216,7 +225,11 @@ def _validated_cells(cells: gpd.GeoDataFrame, code: str) -> tuple[NDArray[Any], 
                 Problem(where, value, f"invalid geometry: {shapely.is_valid_reason(geoms[row])}")
             )
     if problems:
-        raise ValidationError(f"{len(problems)} problem(s) in the {len(cells)} cells:", problems)
+        raise ValidationError(
+            f"{len(problems)} problem(s) in the {len(cells)} cells:",
+            problems,
+            zh=f"{len(cells)} 个网格中有 {len(problems)} 个问题",
+        )
     return texts, geoms
 
 
@@ -363,7 +376,10 @@ def locate(
     ('350304001001001', 119.0056)
     """
     if not isinstance(index, CellIndex):
-        raise InputError(f"`index` must be a CellIndex, not {type(index).__name__}")
+        raise InputError(
+            f"`index` must be a CellIndex, not {type(index).__name__}",
+            zh=f"`index` 应为 CellIndex，而不是 {type(index).__name__}",
+        )
     lon, lat, status = _checked_lonlat(x, y, crs)
     ok = np.flatnonzero(status == 0)
     found = np.full(len(lon), -1, dtype=np.int64)

@@ -157,7 +157,11 @@ def find_unit(conn: Connection, unit: str | int) -> dict[str, Any]:
                PartyUnit.street_code)  # fmt: skip
     text = str(unit).strip()
     if "\x00" in text:
-        raise NotFoundError(f"`unit` was {unit!r} but no unit has it", field="unit")
+        raise NotFoundError(
+            f"`unit` was {unit!r} but no unit has it",
+            field="unit",
+            zh=f"`unit` 为 {unit!r}，没有这样的驻区单位",
+        )
     rows = conn.execute(select(*columns).where(PartyUnit.external_id == text)).all()
     if not rows and text.isdigit() and isinstance(unit, int):
         rows = conn.execute(select(*columns).where(PartyUnit.id == int(text))).all()
@@ -168,6 +172,8 @@ def find_unit(conn: Connection, unit: str | int) -> dict[str, Any]:
             f"`unit` was {unit!r} but "
             + ("several units have that name: give its id" if rows else "no unit has it"),
             field="unit",
+            zh=f"`unit` 为 {unit!r}，"
+            + ("有多个驻区单位同名：请给出其编号" if rows else "没有这样的驻区单位"),
         )
     return dict(rows[0]._mapping)
 
@@ -176,7 +182,11 @@ def _find_alliance(conn: Connection, alliance: str | int, within: str | None) ->
     columns = (PartyAlliance.id, PartyAlliance.name, PartyAlliance.street_code,
                PartyAlliance.community_code)  # fmt: skip
     if "\x00" in str(alliance) or (str(alliance).isdigit() and int(alliance) > _MAX_INT):
-        raise NotFoundError(f"alliance {alliance!r} does not exist", field="alliance")
+        raise NotFoundError(
+            f"alliance {alliance!r} does not exist",
+            field="alliance",
+            zh=f"联合体 {alliance!r} 不存在",
+        )
     if isinstance(alliance, int) or str(alliance).isdigit():
         row = conn.execute(select(*columns).where(PartyAlliance.id == int(alliance))).first()
         if row is None:
@@ -184,7 +194,11 @@ def _find_alliance(conn: Connection, alliance: str | int, within: str | None) ->
     else:
         row = conn.execute(select(*columns).where(PartyAlliance.name == str(alliance))).first()
     if row is None or not _in(within, row.street_code):
-        raise NotFoundError(f"alliance {alliance!r} does not exist", field="alliance")
+        raise NotFoundError(
+            f"alliance {alliance!r} does not exist",
+            field="alliance",
+            zh=f"联合体 {alliance!r} 不存在",
+        )
     return dict(row._mapping)
 
 
@@ -213,30 +227,51 @@ def add_alliance(
     """
     title = (name or "").strip()
     if not title:
-        raise InputError("`name` was empty but an alliance needs a name", field="name")
+        raise InputError(
+            "`name` was empty but an alliance needs a name",
+            field="name",
+            zh="`name` 为空：联合体必须有名称",
+        )
     if community is not None:
         check_code(community, "community")
         if street is not None and not community.startswith(street):
             raise InputError(
-                f"`community` was {community!r} but it is not in street {street}", field="community"
+                f"`community` was {community!r} but it is not in street {street}",
+                field="community",
+                zh=f"`community` 为 {community!r}，但该社区不在街道 {street} 内",
             )
         street = community[:9]
     if street is None:
-        raise InputError("an alliance belongs to a street or a community: give one", field="street")
+        raise InputError(
+            "an alliance belongs to a street or a community: give one",
+            field="street",
+            zh="联合体属于一个街道或社区：请给出其一",
+        )
     check_code(street, "street")
     if not _in(within, street):
         raise ForbiddenError(
-            f"`street` was {street!r} but alliances may be added in street {within} only"
+            f"`street` was {street!r} but alliances may be added in street {within} only",
+            zh=f"`street` 为 {street!r}，但您只能在街道 {within} 新建联合体",
         )
     with transaction(bind) as conn:
         if conn.execute(select(Street.code).where(Street.code == street)).first() is None:
-            raise NotFoundError(f"street {street} does not exist", field="street")
+            raise NotFoundError(
+                f"street {street} does not exist", field="street", zh=f"街道 {street} 不存在"
+            )
         if community is not None and (
             conn.execute(select(Community.code).where(Community.code == community)).first() is None
         ):
-            raise NotFoundError(f"community {community} does not exist", field="community")
+            raise NotFoundError(
+                f"community {community} does not exist",
+                field="community",
+                zh=f"社区 {community} 不存在",
+            )
         if conn.execute(select(PartyAlliance.id).where(PartyAlliance.name == title)).first():
-            raise ConflictError(f"an alliance named {title!r} exists already", field="name")
+            raise ConflictError(
+                f"an alliance named {title!r} exists already",
+                field="name",
+                zh=f"名为 {title!r} 的联合体已存在",
+            )
         alliance_id = conn.execute(
             insert(PartyAlliance)
             .values(name=title, street_code=street, community_code=community, created_by=actor)
@@ -346,7 +381,11 @@ def leave_alliance(
             )
         ).rowcount
         if not gone:
-            raise NotFoundError(f"unit {unit!r} is not in alliance {group['name']!r}", field="unit")
+            raise NotFoundError(
+                f"unit {unit!r} is not in alliance {group['name']!r}",
+                field="unit",
+                zh=f"驻区单位 {unit!r} 不在联合体 {group['name']!r} 中",
+            )
         audit.record(conn, actor=actor, action="leave", object_type="alliance",
                      object_id=group["id"], before={"unit": found["external_id"] or found["id"]},
                      street_code=group["street_code"])  # fmt: skip

@@ -117,6 +117,8 @@ class Visitor:
                 "a visitor is exactly one of a party member (`member`), a grid worker "
                 f"(`worker`) or a user (`user`); got {self!r}",
                 field="visitor",
+                zh="走访人必须是党员（`member`）、网格员（`worker`）或用户（`user`）三者之一；"
+                f"收到的是 {self!r}",
             )
 
     @property
@@ -144,7 +146,9 @@ def user_visitor(bind: Engine | Connection, name: str) -> tuple[Visitor, str | N
         ).one_or_none()
     if found is None or found.role not in ("street", "admin"):
         raise NotFoundError(
-            f"`user` was {name!r} but no street office's user has that name", field="user"
+            f"`user` was {name!r} but no street office's user has that name",
+            field="user",
+            zh=f"`user` 为 {name!r}，但没有这个名称的街道办用户",
         )
     return Visitor(user_id=int(found.id)), found.street_code
 
@@ -153,8 +157,20 @@ def known_id(value: object, what: str, *, bits: int = 31) -> int:
     """``value`` as a row id of ``what``; one no row can have (not a whole number, below 1,
     above the column's range) is refused as not found."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**bits:
-        raise NotFoundError(f"{what} {value!r} does not exist")
+        raise NotFoundError(
+            f"{what} {value!r} does not exist", zh=f"{_ROWS_ZH.get(what, what)} {value!r} 不存在"
+        )
     return value
+
+
+_ROWS_ZH: dict[str, str] = {
+    "campaign": "走访活动",
+    "visit": "走访记录",
+    "visit target": "走访对象",
+    "photo": "照片",
+    "ledger entry": "台账条目",
+}
+"""The Chinese of :func:`known_id`'s ``what``."""
 
 
 def rule_names(conn: Connection) -> dict[str, tuple[str, str]]:
@@ -177,6 +193,7 @@ def _check_area(area: object) -> str:
             f"`area` was {area!r} but is expected to be a district (6 digits), street (9) "
             "or community (12 digits) code",
             field="area",
+            zh=f"`area` 为 {area!r}，应为区（6 位）、街道（9 位）或社区（12 位）编码",
         )
     return area
 
@@ -192,6 +209,7 @@ def _check_rules(conn: Connection, rules: Iterable[str] | None) -> list[str]:
         raise InputError(
             f"`rules` was {chosen!r} but is expected to be one or more of: {listed}",
             field="rules",
+            zh=f"`rules` 为 {chosen!r}，应为以下一项或多项：{listed}",
         )
     return codes
 
@@ -201,6 +219,7 @@ def _check_text(value: object, field: str, *, longest: int = 200) -> str:
         raise InputError(
             f"`{field}` was {value!r} but is expected to be text of 1 to {longest} characters",
             field=field,
+            zh=f"`{field}` 为 {value!r}，应为 1 到 {longest} 个字符的文字",
         )
     return value.strip()
 
@@ -319,12 +338,18 @@ def create_campaign(
     name = _check_text(name, "name")
     area = _check_area(area)
     if not isinstance(starts_on, dt.date) or not isinstance(ends_on, dt.date):
-        raise InputError("`starts_on` and `ends_on` are expected to be dates", field="starts_on")
+        raise InputError(
+            "`starts_on` and `ends_on` are expected to be dates",
+            field="starts_on",
+            zh="`starts_on` 和 `ends_on` 应为日期",
+        )
     if ends_on < starts_on:
         raise InputError(
             f"`ends_on` was {ends_on.isoformat()} but the campaign starts on "
             f"{starts_on.isoformat()}: it must end on that day or later",
             field="ends_on",
+            zh=f"`ends_on` 为 {ends_on.isoformat()}，但走访活动 {starts_on.isoformat()} 开始："
+            "结束日期不能早于开始日期",
         )
     chosen_buildings = sorted({int(b) for b in buildings})
     with transaction(bind) as conn:
@@ -332,11 +357,16 @@ def create_campaign(
         places = _building_places(conn, chosen_buildings)
         missing = [b for b in chosen_buildings if b not in places]
         if missing:
-            raise NotFoundError(f"`buildings` names buildings that do not exist: {missing}")
+            raise NotFoundError(
+                f"`buildings` names buildings that do not exist: {missing}",
+                zh=f"`buildings` 中有不存在的楼栋：{missing}",
+            )
         away = [b for b in chosen_buildings if not str(places[b][1]).startswith(area)]
         if away:
             raise InputError(
-                f"`buildings` {away} lie outside the campaign's area {area}", field="buildings"
+                f"`buildings` {away} lie outside the campaign's area {area}",
+                field="buildings",
+                zh=f"`buildings` 中的楼栋 {away} 不在走访活动的范围 {area} 内",
             )
         campaign_id = int(
             conn.execute(
@@ -397,13 +427,16 @@ def close_campaign(
         campaign = get_campaign(conn, campaign_id)
         if campaign["ends_on"] < day:
             raise ConflictError(
-                f"campaign {campaign['id']} ended on {campaign['ends_on'].isoformat()} already"
+                f"campaign {campaign['id']} ended on {campaign['ends_on'].isoformat()} already",
+                zh=f"走访活动 {campaign['id']} 已于 {campaign['ends_on'].isoformat()} 结束",
             )
         if day < campaign["starts_on"]:
             raise InputError(
                 f"`on` was {day.isoformat()} but campaign {campaign['id']} starts on "
                 f"{campaign['starts_on'].isoformat()}: it cannot end before it starts",
                 field="on",
+                zh=f"`on` 为 {day.isoformat()}，但走访活动 {campaign['id']} 于 "
+                f"{campaign['starts_on'].isoformat()} 开始：结束日不能早于开始日",
             )
         conn.execute(
             update(VisitCampaign).where(VisitCampaign.id == campaign["id"]).values(ends_on=day)
@@ -462,7 +495,9 @@ def get_campaign(bind: Engine | Connection, campaign_id: int) -> dict[str, Any]:
     with reading(bind) as conn:
         row = conn.execute(_campaign_select().where(VisitCampaign.id == campaign_id)).one_or_none()
     if row is None:
-        raise NotFoundError(f"campaign {campaign_id} does not exist")
+        raise NotFoundError(
+            f"campaign {campaign_id} does not exist", zh=f"走访活动 {campaign_id} 不存在"
+        )
     return _campaign(row)
 
 
@@ -535,22 +570,30 @@ def _visitor_street(conn: Connection, visitor: Visitor) -> str | None:
     if visitor.member_id is not None:
         query = select(PartyMember.street_code).where(PartyMember.id == visitor.member_id)
         what = f"party member {visitor.member_id}"
+        what_zh = f"党员 {visitor.member_id}"
     elif visitor.worker_id is not None:
         query = select(GridWorker.street_code).where(GridWorker.id == visitor.worker_id)
         what = f"grid worker {visitor.worker_id}"
+        what_zh = f"网格员 {visitor.worker_id}"
     else:
         query = select(
             case((AppUser.role.in_(("street", "admin")), AppUser.street_code), else_=literal("-"))
         ).where(AppUser.id == visitor.user_id)
         what = f"user {visitor.user_id}"
+        what_zh = f"用户 {visitor.user_id}"
     found = conn.execute(query).one_or_none()
     if found is None:
-        raise NotFoundError(f"the visitor, {what}, does not exist", field="visitor")
+        raise NotFoundError(
+            f"the visitor, {what}, does not exist",
+            field="visitor",
+            zh=f"走访人（{what_zh}）不存在",
+        )
     if found[0] == "-":
         raise InputError(
             f"{what} is neither a street office's user nor an administrator: a party member "
             "or a grid worker visits as such",
             field="visitor",
+            zh=f"{what_zh} 既不是街道办的用户，也不是管理员：党员或网格员以其本人身份走访",
         )
     return None if found[0] is None else str(found[0])
 
@@ -585,7 +628,10 @@ def assign_targets(
         A target id not of the campaign (or outside ``within``), an unknown cell.
     """
     if (cell is None) == (target_ids is None):
-        raise InputError("give either `cell` (every target of a cell) or `target_ids`")
+        raise InputError(
+            "give either `cell` (every target of a cell) or `target_ids`",
+            zh="请给出 `cell`（该网格的全部走访对象）或 `target_ids` 二者之一",
+        )
     with transaction(bind) as conn:
         campaign = {"id": _campaign_id(conn, campaign_id)}
         if visitor is not None:
@@ -596,7 +642,11 @@ def assign_targets(
         if cell is not None:
             cell_ids = select(GridCell.id).where(GridCell.code == cell)
             if conn.execute(cell_ids).first() is None:
-                raise NotFoundError(f"`cell` was {cell!r} but no cell has that code", field="cell")
+                raise NotFoundError(
+                    f"`cell` was {cell!r} but no cell has that code",
+                    field="cell",
+                    zh=f"`cell` 为 {cell!r}，没有这个编码的网格",
+                )
             conditions.append(VisitTarget.cell_id.in_(cell_ids))
         else:
             wanted = sorted({int(t) for t in target_ids or ()})
@@ -607,6 +657,8 @@ def assign_targets(
                     f"`target_ids` names targets campaign {campaign['id']} does not have "
                     f"(or that you may not change): {missing}",
                     field="target_ids",
+                    zh=f"`target_ids` 中有走访活动 {campaign['id']} 没有"
+                    f"（或您无权修改）的走访对象：{missing}",
                 )
         if only_unassigned:
             conditions.append(
@@ -629,7 +681,10 @@ def assign_targets(
             .returning(VisitTarget.id)
         ).all()
         if not changed and cell is not None and not only_unassigned:
-            raise ConflictError(f"cell {cell} has no target in campaign {campaign['id']}")
+            raise ConflictError(
+                f"cell {cell} has no target in campaign {campaign['id']}",
+                zh=f"网格 {cell} 在走访活动 {campaign['id']} 中没有走访对象",
+            )
         audit.record(
             conn,
             actor=actor,
@@ -648,7 +703,9 @@ def _campaign_id(conn: Connection, campaign_id: int) -> int:
         select(VisitCampaign.id).where(VisitCampaign.id == campaign_id)
     ).scalar_one_or_none()
     if found is None:
-        raise NotFoundError(f"campaign {campaign_id} does not exist")
+        raise NotFoundError(
+            f"campaign {campaign_id} does not exist", zh=f"走访活动 {campaign_id} 不存在"
+        )
     return int(found)
 
 

@@ -228,6 +228,7 @@ def list_ledger(
         raise InputError(
             f"`state` was {unknown[0]!r} but is expected to be one of {list(LEDGER_STATES)}",
             field="state",
+            zh=f"`state` 为 {unknown[0]!r}，应为以下之一：{list(LEDGER_STATES)}",
         )
     inner = _ledger_select()
     if campaign_id is not None:
@@ -261,7 +262,9 @@ def get_entry(
     with reading(bind) as conn:
         row = conn.execute(_ledger_select().where(LedgerEntry.id == int(entry_id))).one_or_none()
     if row is None:
-        raise NotFoundError(f"ledger entry {entry_id} does not exist")
+        raise NotFoundError(
+            f"ledger entry {entry_id} does not exist", zh=f"台账条目 {entry_id} 不存在"
+        )
     return _entry(row, people)
 
 
@@ -271,7 +274,9 @@ def _locked(conn: Connection, entry_id: int) -> dict[str, Any]:
         select(LedgerEntry.id).where(LedgerEntry.id == int(entry_id)).with_for_update()
     ).one_or_none()
     if found is None:
-        raise NotFoundError(f"ledger entry {entry_id} does not exist")
+        raise NotFoundError(
+            f"ledger entry {entry_id} does not exist", zh=f"台账条目 {entry_id} 不存在"
+        )
     return get_entry(conn, entry_id)
 
 
@@ -305,7 +310,10 @@ def file_case(
             raise ConflictError(
                 f"ledger entry {entry_id} is {LEDGER_STATE_NAMES_ZH[entry['state']]}"
                 + (f" (case {entry['standing_case_id']})" if entry["standing_case_id"] else "")
-                + ": it is filed as a case once"
+                + ": it is filed as a case once",
+                zh=f"台账条目 {entry_id} {LEDGER_STATE_NAMES_ZH[entry['state']]}"
+                + (f"（事件 {entry['standing_case_id']}）" if entry["standing_case_id"] else "")
+                + "：每个条目只能转为事件一次",
             )
         place = conn.execute(
             select(
@@ -364,16 +372,22 @@ def clear_entry(
         raise InputError(
             "`note` is required: say how the problem was solved (at most 2000 characters)",
             field="note",
+            zh="`note` 必须填写：说明问题是如何解决的（不超过 2000 个字符）",
         )
     with transaction(bind) as conn:
         entry = _locked(conn, entry_id)
         if entry["state"] == "in_case":
             raise ConflictError(
                 f"ledger entry {entry_id} is being handled as case {entry['standing_case_id']}: "
-                "it is crossed off when that case closes"
+                "it is crossed off when that case closes",
+                zh=f"台账条目 {entry_id} 正作为事件 {entry['standing_case_id']} 办理："
+                "该事件结案时自动销号",
             )
         if entry["state"] == "closed":
-            raise ConflictError(f"ledger entry {entry_id} is crossed off already (已销号)")
+            raise ConflictError(
+                f"ledger entry {entry_id} is crossed off already (已销号)",
+                zh=f"台账条目 {entry_id} 已销号",
+            )
         conn.execute(
             update(LedgerEntry)
             .where(LedgerEntry.id == entry["id"])

@@ -132,7 +132,10 @@ def member_view(policy: Policy) -> MemberView:
         For a user who reads no area (a department, nobody signed in).
     """
     if not policy.signed_in or policy.role == "department":
-        raise ForbiddenError(f"user {policy.name or ''!r} may not read the members register")
+        raise ForbiddenError(
+            f"user {policy.name or ''!r} may not read the members register",
+            zh=f"用户 {policy.name or ''!r} 无权查看党员名册",
+        )
     return MemberView(
         within=policy.street, rows=policy.role in ("admin", "street", "worker"), policy=policy
     )
@@ -191,12 +194,16 @@ def _query(within: str | None) -> Select[Any]:
 def _checked(filters: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(filters) - set(FILTERS))
     if unknown:
-        raise InputError(f"filters {unknown} are not known; the filters are {list(FILTERS)}")
+        raise InputError(
+            f"filters {unknown} are not known; the filters are {list(FILTERS)}",
+            zh=f"未知的筛选条件 {unknown}；可用的筛选条件：{list(FILTERS)}",
+        )
     out = {k: v for k, v in filters.items() if v is not None and v != ""}
     if "age" in out and out["age"] not in (*AGE_BANDS, "unknown"):
         raise InputError(
             f"`age` was {out['age']!r} but is expected to be one of {[*AGE_BANDS, 'unknown']}",
             field="age",
+            zh=f"`age` 为 {out['age']!r}，应为以下之一：{[*AGE_BANDS, 'unknown']}",
         )
     return out
 
@@ -285,7 +292,8 @@ def list_members(
     if not view.rows:
         raise ForbiddenError(
             f"user {policy.name or ''!r} sees the figures of the members register only, "
-            "not its members"
+            "not its members",
+            zh=f"用户 {policy.name or ''!r} 只能查看党员名册的统计数字，不能查看党员名单",
         )
     frame = members_frame(bind, within=view.within, filters=filters, year=year)
     page = frame.iloc[offset : offset + limit]

@@ -69,6 +69,8 @@ def need_kind(value: str | None) -> str:
         f"`kind` was {value!r} but is expected to be one of {list(NEED_KINDS)} "
         f"({'、'.join(NEED_KIND_NAMES_ZH.values())})",
         field="kind",
+        zh=f"`kind` 为 {value!r}，应为以下之一：{list(NEED_KINDS)}"
+        f"（{'、'.join(NEED_KIND_NAMES_ZH.values())}）",
     )
 
 
@@ -84,7 +86,9 @@ def _plain(row: Any) -> dict[str, Any]:
 
 def _one(conn: Connection, need_id: int, within: str | None) -> dict[str, Any]:
     if not 1 <= need_id <= 2**63 - 1:
-        raise NotFoundError(f"need {need_id} does not exist", field="need_id")
+        raise NotFoundError(
+            f"need {need_id} does not exist", field="need_id", zh=f"需求 {need_id} 不存在"
+        )
     row = conn.execute(
         select(*_COLUMNS, PartyUnit.name.label("unit"))
         .outerjoin(PartyUnit, PartyUnit.id == PartyNeed.unit_id)
@@ -92,7 +96,9 @@ def _one(conn: Connection, need_id: int, within: str | None) -> dict[str, Any]:
         .with_for_update(of=PartyNeed)
     ).first()
     if row is None or (within is not None and not row.street_code.startswith(within[:9])):
-        raise NotFoundError(f"need {need_id} does not exist", field="need_id")
+        raise NotFoundError(
+            f"need {need_id} does not exist", field="need_id", zh=f"需求 {need_id} 不存在"
+        )
     return _plain(row)
 
 
@@ -122,18 +128,27 @@ def post_need(
     check_code(community, "community")
     text = (title or "").strip()
     if not text:
-        raise InputError("`title` was empty but a need needs a title", field="title")
+        raise InputError(
+            "`title` was empty but a need needs a title",
+            field="title",
+            zh="`title` 为空：需求必须有标题",
+        )
     code = need_kind(kind)
     if within is not None and not community.startswith(within[:9]):
         raise ForbiddenError(
-            f"`community` was {community!r} but needs may be posted in street {within[:9]} only"
+            f"`community` was {community!r} but needs may be posted in street {within[:9]} only",
+            zh=f"`community` 为 {community!r}，但您只能在街道 {within[:9]} 发布需求",
         )
     with transaction(bind) as conn:
         street = conn.execute(
             select(Community.street_code).where(Community.code == community)
         ).scalar()
         if street is None:
-            raise NotFoundError(f"community {community} does not exist", field="community")
+            raise NotFoundError(
+                f"community {community} does not exist",
+                field="community",
+                zh=f"社区 {community} 不存在",
+            )
         values = {
             "community_code": community, "street_code": street, "kind": code, "title": text,
             "description": description, "due_on": due_on, "posted_by": actor,
@@ -159,7 +174,9 @@ def list_needs(
     claiming unit's name and point."""
     if state is not None and state not in NEED_STATES:
         raise InputError(
-            f"`state` was {state!r} but is expected to be one of {list(NEED_STATES)}", field="state"
+            f"`state` was {state!r} but is expected to be one of {list(NEED_STATES)}",
+            field="state",
+            zh=f"`state` 为 {state!r}，应为以下之一：{list(NEED_STATES)}",
         )
     query = (
         select(*_COLUMNS, PartyUnit.name.label("unit"))
@@ -211,11 +228,15 @@ def claim_need(
             if linked is None:
                 raise ForbiddenError(
                     f"`unit` was {unit!r} but it lies outside street {within[:9]} and is not "
-                    f"linked to community {need['community_code']}"
+                    f"linked to community {need['community_code']}",
+                    zh=f"`unit` 为 {unit!r}，该单位不在街道 {within[:9]} 内，也没有与社区 "
+                    f"{need['community_code']} 结对",
                 )
         if need["state"] != "open":
             raise ConflictError(
-                f"need {need_id} is {need['state']} already (by {need['unit']})", field="need_id"
+                f"need {need_id} is {need['state']} already (by {need['unit']})",
+                field="need_id",
+                zh=f"需求 {need_id} 已是“{NEED_STATE_NAMES_ZH[need['state']]}”（{need['unit']}）",
             )
         now = dt.datetime.now(dt.UTC)
         conn.execute(
@@ -253,6 +274,8 @@ def finish_need(
             raise ConflictError(
                 f"need {need_id} is {need['state']}: only a claimed need can be done",
                 field="need_id",
+                zh=f"需求 {need_id} 是“{NEED_STATE_NAMES_ZH[need['state']]}”：只有已认领的需求"
+                "才能标为已完成",
             )
         now = dt.datetime.now(dt.UTC)
         text = (note or "").strip() or None

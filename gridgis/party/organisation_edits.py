@@ -79,10 +79,18 @@ def get_organisation(conn: Connection, organisation_id: int) -> dict[str, Any]:
         When no organisation has that id.
     """
     if not 1 <= organisation_id <= MAX_ID:
-        raise NotFoundError(f"organisation {organisation_id} does not exist", field="id")
+        raise NotFoundError(
+            f"organisation {organisation_id} does not exist",
+            field="id",
+            zh=f"党组织 {organisation_id} 不存在",
+        )
     row = conn.execute(select(*_FIELDS).where(PartyBranch.id == organisation_id)).one_or_none()
     if row is None:
-        raise NotFoundError(f"organisation {organisation_id} does not exist", field="id")
+        raise NotFoundError(
+            f"organisation {organisation_id} does not exist",
+            field="id",
+            zh=f"党组织 {organisation_id} 不存在",
+        )
     out = dict(row._mapping)
     out["cells"] = sorted(
         conn.execute(
@@ -104,18 +112,26 @@ def _street_of(community: str | None) -> str | None:
     return community[:9] if community else None
 
 
-def _in_street(street: str | None, community: str | None, what: str) -> None:
+def _in_street(street: str | None, community: str | None, what: str, what_zh: str) -> None:
     """Refuse (403) what lies outside ``street``."""
     if street is not None and not (community or "").startswith(street):
         where = f"community {community}" if community else "no community (the district's)"
-        raise ForbiddenError(f"{what} lies in {where}, outside street {street}")
+        where_zh = f"社区 {community}" if community else "区级（不属于任何社区）"
+        raise ForbiddenError(
+            f"{what} lies in {where}, outside street {street}",
+            zh=f"{what_zh} 位于{where_zh}，不在街道 {street} 内",
+        )
 
 
 def _seen(street: str | None, community: str | None, organisation_id: int, field: str) -> None:
     """Refuse an organisation outside ``street`` as if it did not exist (404): a street
     office does not learn which ids other streets hold."""
     if street is not None and not (community or "").startswith(street):
-        raise NotFoundError(f"organisation {organisation_id} does not exist", field=field)
+        raise NotFoundError(
+            f"organisation {organisation_id} does not exist",
+            field=field,
+            zh=f"党组织 {organisation_id} 不存在",
+        )
 
 
 def _kind(value: str) -> str:
@@ -125,6 +141,7 @@ def _kind(value: str) -> str:
         raise InputError(
             f"`kind` was {value!r} but is expected to be one of {list(BRANCH_KINDS)} ({listing})",
             field="kind",
+            zh=f"`kind` 为 {value!r}，应为以下之一：{list(BRANCH_KINDS)}（{listing}）",
         )
     return kind
 
@@ -137,12 +154,20 @@ def _check_parent(
     if parent_id is None:
         return
     if not 1 <= parent_id <= MAX_ID:
-        raise NotFoundError(f"parent organisation {parent_id} does not exist", field="parent_id")
+        raise NotFoundError(
+            f"parent organisation {parent_id} does not exist",
+            field="parent_id",
+            zh=f"上级组织 {parent_id} 不存在",
+        )
     parent = conn.execute(
         select(PartyBranch.community_code).where(PartyBranch.id == parent_id)
     ).one_or_none()
     if parent is None:
-        raise NotFoundError(f"parent organisation {parent_id} does not exist", field="parent_id")
+        raise NotFoundError(
+            f"parent organisation {parent_id} does not exist",
+            field="parent_id",
+            zh=f"上级组织 {parent_id} 不存在",
+        )
     _seen(street, parent.community_code, parent_id, "parent_id")
     if organisation_id is None:
         return
@@ -155,6 +180,8 @@ def _check_parent(
                 f"`parent_id` was {parent_id} but organisation {parent_id} lies under "
                 f"organisation {organisation_id}: the move would make a cycle",
                 field="parent_id",
+                zh=f"`parent_id` 为 {parent_id}，但党组织 {parent_id} 是党组织 "
+                f"{organisation_id} 的下级：这样移动会形成循环",
             )
         seen.add(node)
         node = up.get(node)
@@ -174,10 +201,14 @@ def _cells(conn: Connection, codes: Sequence[str], street: str | None) -> list[t
     }
     if unknown := [c for c in wanted if c not in found]:
         raise NotFoundError(
-            f"`cells` named {unknown} but no active cell has these codes", field="cells"
+            f"`cells` named {unknown} but no active cell has these codes",
+            field="cells",
+            zh=f"`cells` 中的 {unknown} 不是任何现行网格的编码",
         )
     if street is not None and (away := [c for c in wanted if not c.startswith(street)]):
-        raise ForbiddenError(f"cells {away} lie outside street {street}")
+        raise ForbiddenError(
+            f"cells {away} lie outside street {street}", zh=f"网格 {away} 不在街道 {street} 内"
+        )
     return [found[c] for c in wanted]
 
 
@@ -204,12 +235,17 @@ def _buildings(
             out[int(row.id)] = str(row.community_code)
     if unknown:
         raise NotFoundError(
-            f"`buildings` named {unknown} but no building has these ids", field="buildings"
+            f"`buildings` named {unknown} but no building has these ids",
+            field="buildings",
+            zh=f"`buildings` 中的 {unknown} 不是任何楼栋的编号",
         )
     if street is not None and (
         away := sorted(b for b, c in out.items() if not c.startswith(street))
     ):
-        raise ForbiddenError(f"buildings {away} lie outside street {street}")
+        raise ForbiddenError(
+            f"buildings {away} lie outside street {street}",
+            zh=f"楼栋 {away} 不在街道 {street} 内",
+        )
     return sorted(out.items())
 
 
@@ -248,20 +284,31 @@ def _location(
         "the organisation has no place: give `lon` and `lat`, or a cell, a building, a "
         "parent or a community",
         field="lon",
+        zh="该党组织没有位置：请给出 `lon` 和 `lat`，或网格、楼栋、上级组织或社区",
     )
 
 
 def _check_values(values: Mapping[str, Any]) -> None:
     if "name" in values and not str(values["name"] or "").strip():
-        raise InputError("`name` was empty but an organisation needs a name", field="name")
+        raise InputError(
+            "`name` was empty but an organisation needs a name",
+            field="name",
+            zh="`name` 为空：党组织必须有名称",
+        )
     count = values.get("member_count")
     if count is not None and (not isinstance(count, int) or count < 0):
         raise InputError(
             f"`member_count` was {count!r} but is expected to be a whole number of 0 or more",
             field="member_count",
+            zh=f"`member_count` 为 {count!r}，应为 0 或更大的整数",
         )
     if (why := check_phone(values.get("secretary_phone"))) is not None:
-        raise InputError(why.replace("phone", "secretary's phone", 1), field="secretary_phone")
+        raise InputError(
+            why.replace("phone", "secretary's phone", 1),
+            field="secretary_phone",
+            zh=f"书记电话 {values.get('secretary_phone')!r} 不是电话号码"
+            "（应为数字，可含 - 或空格）",
+        )
 
 
 def create_organisation(
@@ -305,8 +352,9 @@ def create_organisation(
         raise NotFoundError(
             f"`community_code` was {community_code!r} but no community has it",
             field="community_code",
+            zh=f"`community_code` 为 {community_code!r}，没有这个编码的社区",
         )
-    _in_street(street, community_code, "the organisation")
+    _in_street(street, community_code, "the organisation", "该党组织")
     if (
         external_id is not None
         and conn.execute(
@@ -316,6 +364,7 @@ def create_organisation(
         raise ConflictError(
             f"`external_id` was {external_id!r} but an organisation has it already",
             field="external_id",
+            zh=f"`external_id` 为 {external_id!r}，已有党组织使用该编号",
         )
     location = _location(
         conn, lon=lon, lat=lat, cell_ids=[i for i, _ in cell_rows],
@@ -384,7 +433,10 @@ def update_organisation(
     them); one audit row. Returns the organisation."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
-        raise InputError(f"fields {unknown} cannot be changed; these can: {list(EDITABLE)}")
+        raise InputError(
+            f"fields {unknown} cannot be changed; these can: {list(EDITABLE)}",
+            zh=f"字段 {unknown} 不能修改；可以修改的字段：{list(EDITABLE)}",
+        )
     before = get_organisation(conn, organisation_id)
     _seen(street, before["community_code"], organisation_id, "id")
     values = dict(changes)
@@ -398,6 +450,7 @@ def update_organisation(
             raise ConflictError(
                 f"`parent_id` was {organisation_id}: an organisation cannot be its own parent",
                 field="parent_id",
+                zh=f"`parent_id` 为 {organisation_id}：党组织不能是自己的上级组织",
             )
         _check_parent(conn, organisation_id, values["parent_id"], street)
     if values:
@@ -456,6 +509,7 @@ def delete_organisation(
         raise InputError(
             f"`children` was {children!r} but is expected to be one of {list(CHILD_RULES)}",
             field="children",
+            zh=f"`children` 为 {children!r}，应为以下之一：{list(CHILD_RULES)}",
         )
     before = get_organisation(conn, organisation_id)
     _seen(street, before["community_code"], organisation_id, "id")
@@ -473,6 +527,8 @@ def delete_organisation(
             "move or delete them first, or delete with children=reparent to hand them to "
             "its parent",
             field="children",
+            zh=f"党组织 {organisation_id} 有 {len(kids)} 个下级组织 {kids}：请先移动或删除它们，"
+            "或以 children=reparent 删除，把下级组织移交给它的上级组织",
         )
     if kids:
         conn.execute(

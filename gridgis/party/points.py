@@ -48,7 +48,9 @@ def points_for(conn: Connection, kind: str, hours: Decimal | None = None) -> Dec
     if rule is None:
         known = list(conn.execute(select(PointRule.kind).order_by(PointRule.kind)).scalars())
         raise NotFoundError(
-            f"`kind` was {kind!r} but is expected to be one of {known}", field="kind"
+            f"`kind` was {kind!r} but is expected to be one of {known}",
+            field="kind",
+            zh=f"`kind` 为 {kind!r}，应为以下之一：{known}",
         )
     if rule.per == "each":
         return Decimal(rule.points)
@@ -56,6 +58,7 @@ def points_for(conn: Connection, kind: str, hours: Decimal | None = None) -> Dec
         raise InputError(
             f"`hours` was {hours!r} but a {kind} is counted per hour: give hours above 0",
             field="hours",
+            zh=f"`hours` 为 {hours!r}，但 {kind} 按小时计分：请给出大于 0 的小时数",
         )
     return (Decimal(rule.points) * Decimal(hours)).quantize(Decimal("0.01"))
 
@@ -94,6 +97,7 @@ def record_activity(
         raise InputError(
             f"`source` was {source!r} but is expected to be one of {list(ACTIVITY_SOURCES)}",
             field="source",
+            zh=f"`source` 为 {source!r}，应为以下之一：{list(ACTIVITY_SOURCES)}",
         )
     points = points_for(conn, kind, hours)
     statement = (

@@ -94,23 +94,37 @@ def set_rule(
             f"`kind` was {kind!r} but is expected to be a code of lower-case letters, digits "
             "and _ starting with a letter (volunteer, meeting)",
             field="kind",
+            zh=f"`kind` 为 {kind!r}，应为以字母开头、由小写字母、数字和 _ 组成的代码"
+            "（如 volunteer、meeting）",
         )
     try:
         value = Decimal(str(points)).quantize(Decimal("0.01"))
     except InvalidOperation:
-        raise InputError(f"`points` was {points!r} but is expected to be a number") from None
+        raise InputError(
+            f"`points` was {points!r} but is expected to be a number",
+            zh=f"`points` 为 {points!r}，应为数字",
+        ) from None
     if not Decimal(0) <= value < Decimal(1_000_000):
-        raise InputError(f"`points` was {points!r} but is expected to be from 0 to 999999")
+        raise InputError(
+            f"`points` was {points!r} but is expected to be from 0 to 999999",
+            zh=f"`points` 为 {points!r}，应在 0 到 999999 之间",
+        )
     if per not in POINT_UNITS:
         raise InputError(
-            f"`per` was {per!r} but is expected to be one of {list(POINT_UNITS)}", field="per"
+            f"`per` was {per!r} but is expected to be one of {list(POINT_UNITS)}",
+            field="per",
+            zh=f"`per` 为 {per!r}，应为以下之一：{list(POINT_UNITS)}",
         )
     with engine.begin() as conn:
         before = conn.execute(select(PointRule).where(PointRule.kind == kind)).mappings().first()
         old = None if before is None else {k: before[k] for k in ("label_zh", "label_en",
                                                                     "points", "per")}  # fmt: skip
         if old is None and not label_zh:
-            raise InputError(f"a new rule ({kind}) needs its Chinese name (--label)", field="label")
+            raise InputError(
+                f"a new rule ({kind}) needs its Chinese name (--label)",
+                field="label",
+                zh=f"新的积分规则（{kind}）需要中文名称（--label）",
+            )
         after = {
             "label_zh": label_zh or (old or {}).get("label_zh"),
             "label_en": label_en or (old or {}).get("label_en") or kind,
@@ -213,7 +227,10 @@ def ranking(
         For a year before 1900 or after 2100.
     """
     if not 1900 <= year <= 2100:
-        raise InputError(f"`year` was {year!r} but is expected to be from 1900 to 2100")
+        raise InputError(
+            f"`year` was {year!r} but is expected to be from 1900 to 2100",
+            zh=f"`year` 为 {year!r}，应在 1900 到 2100 之间",
+        )
     view = None if policy is None else member_view(policy)
     within = None if view is None else view.within
     frame = ranking_frame(bind, year=year, organisation=organisation, within=within)
@@ -273,5 +290,8 @@ def write_ranking(
     elif form == "xlsx":
         write_xlsx(target, list(table.columns), table.itertuples(index=False), sheet="积分排名")
     else:
-        raise InputError(f"`fmt` was {form!r} but a ranking is written as csv or xlsx")
+        raise InputError(
+            f"`fmt` was {form!r} but a ranking is written as csv or xlsx",
+            zh=f"`fmt` 为 {form!r}，积分排名只能导出为 csv 或 xlsx",
+        )
     return target

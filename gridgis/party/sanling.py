@@ -161,6 +161,7 @@ def parse_period(value: str | Period) -> Period:
                 raise InputError(
                     f"`period` was {value!r} but its last day comes before its first",
                     field="period",
+                    zh=f"`period` 为 {value!r}，结束日期早于开始日期",
                 )
             return Period(
                 f"{first.isoformat()}..{last.isoformat()}", first, last + dt.timedelta(days=1)
@@ -229,6 +230,7 @@ def set_categories(
         raise InputError(
             f"`figure` was {unknown[0]!r} but is expected to be one of {list(SANLING_FIGURES)}",
             field="figure",
+            zh=f"`figure` 为 {unknown[0]!r}，应为以下之一：{list(SANLING_FIGURES)}",
         )
     with transaction(bind) as conn:
         categories = load_categories(conn)
@@ -243,6 +245,8 @@ def set_categories(
                         f"category {code!r} was given for both {seen[code]} and {figure}: a "
                         "category counts for one figure only",
                         field="category",
+                        zh=f"类别 {code!r} 同时给了 {seen[code]} 和 {figure}："
+                        "一个类别只能计入一项数字",
                     )
                 seen[code] = figure
         before = category_map(conn)
@@ -352,7 +356,10 @@ def sanling_figures(
                 select(func.count()).select_from(Street).where(Street.code.startswith(within[:9]))
             ).scalar_one()
             if not known:
-                raise NotFoundError(f"`within` was {within!r} but no area has that code")
+                raise NotFoundError(
+                    f"`within` was {within!r} but no area has that code",
+                    zh=f"`within` 为 {within!r}，没有这个编码的区域",
+                )
     for f in SANLING_FIGURES:
         frame[f] = frame[f].astype("int64")
     frame["total"] = frame[list(SANLING_FIGURES)].sum(axis=1).astype("int64")
@@ -376,6 +383,7 @@ def counted_cases(
         raise InputError(
             f"`figure` was {figure!r} but is expected to be one of {list(SANLING_FIGURES)}",
             field="figure",
+            zh=f"`figure` 为 {figure!r}，应为以下之一：{list(SANLING_FIGURES)}",
         )
     query = (
         select(Case.id)

@@ -96,7 +96,10 @@ def visitor_of(policy: Policy, user_id: int | None) -> Visitor:
         return Visitor(worker_id=policy.worker)
     if policy.role in ("street", "admin") and user_id is not None:
         return Visitor(user_id=user_id)
-    raise ForbiddenError(f"user {policy.name or ''!r} does not visit ({policy.role})")
+    raise ForbiddenError(
+        f"user {policy.name or ''!r} does not visit ({policy.role})",
+        zh=f"用户 {policy.name or ''!r}（{policy.role}）不做走访",
+    )
 
 
 _HOUSEHOLD = ResidentHousehold.__table__.alias("h")
@@ -293,7 +296,9 @@ def get_target(
     with reading(bind) as conn:
         row = conn.execute(_target_select().where(VisitTarget.id == int(target_id))).one_or_none()
     if row is None:
-        raise NotFoundError(f"visit target {target_id} does not exist")
+        raise NotFoundError(
+            f"visit target {target_id} does not exist", zh=f"走访对象 {target_id} 不存在"
+        )
     return _target(row, people)
 
 
@@ -315,21 +320,24 @@ def check_visit(target: Mapping[str, Any], policy: Policy, visitor: Visitor) -> 
         return
     if policy.role == "street" and policy.may_change(target["community_code"]):
         return
-    raise NotFoundError(f"visit target {target['id']} does not exist")
+    raise NotFoundError(
+        f"visit target {target['id']} does not exist", zh=f"走访对象 {target['id']} 不存在"
+    )
 
 
 def _check_note(value: object, field: str, *, required: bool = False) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip() and not required):
         if required:
-            raise InputError(f"`{field}` is required", field=field)
+            raise InputError(f"`{field}` is required", field=field, zh=f"`{field}` 必须填写")
         return None
     if not isinstance(value, str) or len(value) > MAX_NOTE_CHARS or "\x00" in value:
         raise InputError(
             f"`{field}` is expected to be text of at most {MAX_NOTE_CHARS} characters",
             field=field,
+            zh=f"`{field}` 应为不超过 {MAX_NOTE_CHARS} 个字符的文字",
         )
     if required and not value.strip():
-        raise InputError(f"`{field}` is required", field=field)
+        raise InputError(f"`{field}` is required", field=field, zh=f"`{field}` 必须填写")
     return value.strip()
 
 
@@ -338,16 +346,22 @@ def _check_point(
 ) -> tuple[float | None, float | None]:
     if (lon is None) != (lat is None):
         raise InputError(
-            f"`lon` was {lon!r} and `lat` was {lat!r}: give both, or neither", field="lon"
+            f"`lon` was {lon!r} and `lat` was {lat!r}: give both, or neither",
+            field="lon",
+            zh=f"`lon` 为 {lon!r}，`lat` 为 {lat!r}：两者要么都给，要么都不给",
         )
     if lon is not None and lat is not None and not (73 <= lon <= 136 and 3 <= lat <= 54):
         raise InputError(
             f"`lon`, `lat` were {lon!r}, {lat!r} but are expected to be WGS84 degrees "
             "in China (the browser's geolocation)",
             field="lon",
+            zh=f"`lon`、`lat` 为 {lon!r}、{lat!r}，应为中国境内的 WGS84 经纬度（浏览器定位所得）",
         )
     if accuracy is not None and not float(accuracy) >= 0:
-        raise InputError(f"`accuracy` was {accuracy!r} but is expected to be 0 or more metres")
+        raise InputError(
+            f"`accuracy` was {accuracy!r} but is expected to be 0 or more metres",
+            zh=f"`accuracy` 为 {accuracy!r}，应为 0 或更大的米数",
+        )
     return lon, lat
 
 
@@ -396,9 +410,15 @@ def log_visit(
     note = _check_note(note, "note")
     lon, lat = _check_point(lon, lat, accuracy)
     if len(problems) > MAX_PROBLEMS:
-        raise InputError(f"a visit records at most {MAX_PROBLEMS} problems", field="problems")
+        raise InputError(
+            f"a visit records at most {MAX_PROBLEMS} problems",
+            field="problems",
+            zh=f"一次走访最多记录 {MAX_PROBLEMS} 个问题",
+        )
     if photos and store is None:
-        raise InputError("photos need a store", field="photos")
+        raise InputError(
+            "photos need a store", field="photos", zh="没有存放照片的位置，无法保存照片"
+        )
     with transaction(bind) as conn:
         target = get_target(conn, target_id)
         check_visit(target, policy, visitor)
@@ -585,7 +605,10 @@ def visit_photo(bind: Engine | Connection, visit_id: int, photo_id: int) -> dict
     with reading(bind) as conn:
         row = conn.execute(query).one_or_none()
     if row is None:
-        raise NotFoundError(f"visit {visit_id} has no photo {photo_id}")
+        raise NotFoundError(
+            f"visit {visit_id} has no photo {photo_id}",
+            zh=f"走访记录 {visit_id} 没有照片 {photo_id}",
+        )
     return dict(row._mapping) | {"kind": "upload"}
 
 

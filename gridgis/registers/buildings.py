@@ -186,7 +186,9 @@ def _read(
         have, lack = ("y", "x") if columns["x"] is None else ("x", "y")
         raise InputError(
             f"{table.path.name} has a column for {have} ({columns[have]!r}) but none for "
-            f"{lack}: name it with --{lack}-field; its columns are: {', '.join(table.field_names)}"
+            f"{lack}: name it with --{lack}-field; its columns are: {', '.join(table.field_names)}",
+            zh=f"{table.path.name} 有 {have} 列（{columns[have]!r}），但没有 {lack} 列："
+            f"请指定 {lack} 对应的列；现有的列：{', '.join(table.field_names)}",
         )
     return table, columns
 

@@ -134,7 +134,8 @@ class ImportKind:
         for key, value in given.items():
             if key not in allowed:
                 raise InputError(
-                    f"option {key!r} is not one of the {self.name} import's: {', '.join(allowed)}"
+                    f"option {key!r} is not one of the {self.name} import's: {', '.join(allowed)}",
+                    zh=f"选项 {key!r} 不属于{self.label_zh}导入；可用的选项：{', '.join(allowed)}",
                 )
             if key in _FLAGS:
                 if value:
@@ -168,7 +169,8 @@ class ImportKind:
         if street is not None:
             if not self.street_limited:
                 raise ForbiddenError(
-                    f"{self.name} are imported by administrators only (street {street})"
+                    f"{self.name} are imported by administrators only (street {street})",
+                    zh=f"{self.label_zh}只能由管理员导入（街道 {street}）",
                 )
             arguments["street"] = street
         return self.importer(
@@ -204,7 +206,9 @@ def import_kind(name: str) -> ImportKind:
         return _KINDS[name]
     except KeyError:
         raise NotFoundError(
-            f"`kind` was {name!r} but is expected to be one of {list(_KINDS)}", field="kind"
+            f"`kind` was {name!r} but is expected to be one of {list(_KINDS)}",
+            field="kind",
+            zh=f"`kind` 为 {name!r}，应为以下之一：{list(_KINDS)}",
         ) from None
 
 

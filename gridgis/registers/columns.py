@@ -182,7 +182,8 @@ def match_columns(
     unknown_fields = sorted(set(given) - set(fields))
     if unknown_fields:
         raise InputError(
-            f"fields {unknown_fields} cannot be named for this import; it reads {list(fields)}"
+            f"fields {unknown_fields} cannot be named for this import; it reads {list(fields)}",
+            zh=f"本次导入不能指定字段 {unknown_fields} 的列；它读取的字段：{list(fields)}",
         )
     found: dict[str, str | None] = {}
     for field, column in given.items():
@@ -190,7 +191,9 @@ def match_columns(
         if key not in by_key:
             raise InputError(
                 f"`{field_option(field)}` was {column!r} but {source} has no such column; "
-                f"its columns are: {_listing(header)}"
+                f"its columns are: {_listing(header)}",
+                zh=f"`{field_option(field)}` 为 {column!r}，但 {source} 没有这一列；"
+                f"现有的列：{', '.join(repr(c) for c in header) or '（无）'}",
             )
         found[field] = by_key[key]
     taken = {c for c in found.values() if c is not None}
@@ -213,7 +216,12 @@ def match_columns(
             f"name it with {field_option(f)})"
             for f in missing
         )
+        wanted_zh = "；".join(
+            f"{f}（查找过：{'、'.join(aliases.get(f, ())) or '无'}）" for f in missing
+        )
         raise InputError(
-            f"{source} has no column for {wanted}; its columns are: {_listing(header)}"
+            f"{source} has no column for {wanted}; its columns are: {_listing(header)}",
+            zh=f"{source} 缺少以下字段的列：{wanted_zh}；请指定对应的列。现有的列："
+            f"{', '.join(repr(c) for c in header) or '（无）'}",
         )
     return Columns(fields={f: found[f] for f in fields}, file_columns=tuple(header))

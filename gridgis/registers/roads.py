@@ -194,7 +194,8 @@ def import_roads(
     if fallback is None:
         raise InputError(
             f"`default_kind` was {default_kind!r} but is expected to be one of "
-            f"{road_kinds_listing()}"
+            f"{road_kinds_listing()}",
+            zh=f"`default_kind` 为 {default_kind!r}，应为以下之一：{road_kinds_listing()}",
         )
     say(progress, f"reading {path}")
     given = {"id": id_field, "name": name_field, "kind": kind_field, "wkt": wkt_field}

@@ -161,11 +161,14 @@ def load(root: Path, job_id: str) -> Job:
         When there is no such job (or it was removed).
     """
     if not _JOB_ID.fullmatch(job_id):
-        raise NotFoundError(f"import {job_id!r} does not exist")
+        raise NotFoundError(f"import {job_id!r} does not exist", zh=f"导入任务 {job_id!r} 不存在")
     folder = root / job_id
     state = _read_json(folder / _STATE, None)
     if state is None:
-        raise NotFoundError(f"import {job_id!r} does not exist (or was removed)")
+        raise NotFoundError(
+            f"import {job_id!r} does not exist (or was removed)",
+            zh=f"导入任务 {job_id!r} 不存在（或已被删除）",
+        )
     return Job(job_id, folder, state)
 
 
@@ -191,7 +194,9 @@ def create(
     if not found.accepts(name):
         raise InputError(
             f"{file_name!r} is not a file the {kind} import reads; send one of "
-            f"{', '.join(found.suffixes)} (a shapefile zipped)"
+            f"{', '.join(found.suffixes)} (a shapefile zipped)",
+            zh=f"{file_name!r} 不是{found.label_zh}导入可读取的文件，请上传以下格式之一："
+            f"{', '.join(found.suffixes)}（压缩的 Shapefile）",
         )
     checked = found.checked_options(options)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -282,7 +287,10 @@ def run_stage(job: Job, engine: Engine, *, progress: Callable[[str], None] | Non
 
     try:
         if path is None:
-            raise NotFoundError("the uploaded file is no longer kept: upload it again")
+            raise NotFoundError(
+                "the uploaded file is no longer kept: upload it again",
+                zh="上传的文件已不再保留：请重新上传",
+            )
         report = import_kind(state["kind"]).run(
             engine,
             path,
@@ -294,11 +302,18 @@ def run_stage(job: Job, engine: Engine, *, progress: Callable[[str], None] | Non
         )
         _keep_report(job, report)
     except GridGISError as exc:
-        _update(job, state="failed", error=_hide(str(exc), job.folder), message=None)
+        zh = _hide(exc.zh, job.folder) if exc.zh else None
+        _update(job, state="failed", error=_hide(str(exc), job.folder), error_zh=zh, message=None)
         raise
     except Exception:  # unexpected: logged with its trace, the user sees a plain sentence
         logger.exception("import %s (%s) failed", job.id, state["kind"])
-        _update(job, state="failed", error="unexpected error; it was logged", message=None)
+        _update(
+            job,
+            state="failed",
+            error="unexpected error; it was logged",
+            error_zh=None,
+            message=None,
+        )
         raise
     finally:
         if not dry_run and path is not None:
@@ -390,12 +405,18 @@ def confirm(job: Job, engine: Engine) -> int:
     state = job.state
     if state["stage"] != "dry_run" or state["state"] != "done":
         raise ConflictError(f"import {job.id} cannot be confirmed now ({state['stage']}, "
-                            f"{state['state']})")  # fmt: skip
+                            f"{state['state']})",
+                            zh=f"导入任务 {job.id} 现在不能确认（{state['stage']}，"
+                            f"{state['state']}）")  # fmt: skip
     try:
         os.close(os.open(job.folder / _CONFIRMED, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
-        raise ConflictError(f"import {job.id} was confirmed already") from None
-    _update(job, stage="import", state="running", message=None, counts=None, error=None)
+        raise ConflictError(
+            f"import {job.id} was confirmed already", zh=f"导入任务 {job.id} 已经确认过了"
+        ) from None
+    _update(
+        job, stage="import", state="running", message=None, counts=None, error=None, error_zh=None
+    )
     return queue(job, engine)
 
 
@@ -409,7 +430,10 @@ def cancel(job: Job, engine: Engine | None = None) -> None:
         While the confirmed import runs: it completes or changes nothing.
     """
     if job.state["stage"] == "import" and job.state["state"] == "running":
-        raise ConflictError(f"import {job.id} is running; it completes or changes nothing")
+        raise ConflictError(
+            f"import {job.id} is running; it completes or changes nothing",
+            zh=f"导入任务 {job.id} 正在运行；它会全部完成，或不作任何更改",
+        )
     queue_id = job.state.get("queue_id")
     if engine is not None and queue_id is not None and job.state["state"] == "running":
         from gridgis import jobs

@@ -182,7 +182,10 @@ def template_columns(kind: str) -> tuple[Column, ...]:
         For a kind that has no template.
     """
     if kind not in TEMPLATES:
-        raise InputError(f"`kind` was {kind!r} but is expected to be one of {list(TEMPLATES)}")
+        raise InputError(
+            f"`kind` was {kind!r} but is expected to be one of {list(TEMPLATES)}",
+            zh=f"`kind` 为 {kind!r}，应为以下之一：{list(TEMPLATES)}",
+        )
     columns = TEMPLATES[kind]
     if kind == "workers":
         roles = tuple(worker_roles().values())
@@ -226,9 +229,15 @@ def write_template(kind: str, path: str | Path, *, rows: int = 1000) -> Path:
     columns = template_columns(kind)
     target = Path(path)
     if target.suffix.lower() != ".xlsx":
-        raise InputError(f"`path` was {str(target)!r} but a template is an Excel .xlsx file")
+        raise InputError(
+            f"`path` was {str(target)!r} but a template is an Excel .xlsx file",
+            zh=f"`path` 为 {str(target)!r}，但模板是 Excel .xlsx 文件",
+        )
     if not target.parent.is_dir():
-        raise InputError(f"`path` was {str(target)!r} but there is no folder {target.parent}")
+        raise InputError(
+            f"`path` was {str(target)!r} but there is no folder {target.parent}",
+            zh=f"`path` 为 {str(target)!r}，但文件夹 {target.parent} 不存在",
+        )
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "导入"

@@ -7,6 +7,10 @@ sentences by its template, keeps the values that matter to the user (the file's
 name, the layers or files it holds) and says it again in the page's language; a
 driver's own words (GDAL's "It might help to specify the correct driver…") are
 dropped. A sentence it does not know is returned as it is.
+
+Errors now carry their own Chinese (:attr:`gridgis.errors.GridGISError.zh`): given
+as ``zh=``, it is what a Chinese page shows; the templates stay for English pages
+(GDAL's words dropped) and for messages kept without their Chinese.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from gridgis.web.errors import answer_language
 from gridgis.web.i18n import gettext
 
 __all__ = ["error_text", "problem_text"]
@@ -109,8 +114,12 @@ _TEMPLATES: list[tuple[re.Pattern[str], Callable[[dict[str, str]], str]]] = [
 ]
 
 
-def error_text(message: str) -> str:
+def error_text(message: str, *, zh: str | None = None) -> str:
     """``message`` (an error about a user's file) in the page's language.
+
+    ``zh`` is the error's own Chinese (:attr:`~gridgis.errors.GridGISError.zh`), which a
+    Chinese page (or an API request asking for Chinese, :func:`~gridgis.web.errors.answer_language`)
+    shows as it is.
 
     Examples
     --------
@@ -118,6 +127,8 @@ def error_text(message: str) -> str:
     ...     error_text("cells.zip is not a readable zip file: File is not a zip file")
     'cells.zip 不是可以打开的 zip 压缩文件，或文件已损坏'
     """
+    if zh and answer_language() == "zh":
+        return zh
     for pattern, say in _TEMPLATES:
         found = pattern.fullmatch(message.strip())
         if found is not None:
@@ -169,9 +180,11 @@ _FEATURE_TEMPLATES: list[tuple[re.Pattern[str], Callable[[dict[str, str]], str]]
 """The reasons a layout file's feature is rejected (:mod:`gridgis.editing.files`)."""
 
 
-def problem_text(message: str) -> str:
+def problem_text(message: str, *, zh: str | None = None) -> str:
     """A rejected feature's reason, or the sentence summing the rejections up, in the
-    page's language (as :func:`error_text` does for the errors about a file)."""
+    page's language (as :func:`error_text` does for the errors about a file; ``zh`` too)."""
+    if zh and answer_language() == "zh":
+        return zh
     for pattern, say in _FEATURE_TEMPLATES:
         found = pattern.fullmatch(message.strip())
         if found is not None:

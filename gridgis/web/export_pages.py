@@ -54,6 +54,7 @@ _AREA = re.compile(r"[0-9]{6}(?:[0-9]{3}){0,2}")
 _AREA_PARAMETERS = {6: "district", 9: "street", 12: "community"}
 _AREA_ZH = {6: "区", 9: "街道", 12: "社区"}
 """The export API's parameter for an area code of each length."""
+_AREAS_ZH = {6: "区", 9: "街道", 12: "社区"}
 _FIELDS = ("what", "fmt", "area", "encoding", "crs", "from", "to", "level", "headers")
 _TEXT_FORMATS = ("shp", "csv")
 _TABLE_FORMATS = ("csv", "xlsx")

@@ -214,7 +214,7 @@ def upload() -> BaseResponse | tuple[str, int]:
         )
     except GridGISError as exc:
         return _render_form(
-            error=error_text(str(exc)), status=400 if exc.status < 500 else exc.status
+            error=error_text(str(exc), zh=exc.zh), status=400 if exc.status < 500 else exc.status
         )
     import_jobs.queue(job, get_engine())
     ensure_runner()
@@ -229,7 +229,10 @@ def _state(job: import_jobs.Job) -> dict[str, Any]:
         ensure_runner()
     if state.get("error"):
         error = str(state["error"])
-        state["error"] = gettext(error) if error in jobs.PHRASES else error_text(error)
+        zh = state.get("error_zh")
+        state["error"] = (
+            gettext(error) if error in jobs.PHRASES else error_text(error, zh=zh and str(zh))
+        )
     return state
 
 
