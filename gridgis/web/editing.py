@@ -367,7 +367,7 @@ def upload(community: str) -> BaseResponse | tuple[str, int]:
             raise InputError(
                 f"{file.filename!r} is not a layout file this page reads; "
                 f"send one of {', '.join(editing.UPLOAD_SUFFIXES)} (a shapefile zipped)",
-                zh=f"{file.filename!r} 不是本页可读取的网格文件，请上传以下格式之一："
+                zh=f"{file.filename} 不是本页可读取的网格文件，请上传以下格式之一："
                 f"{', '.join(editing.UPLOAD_SUFFIXES)}（压缩的 Shapefile）",
             )
         with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as folder:
