@@ -26,7 +26,13 @@ from gridgis.errors import GridGISError, NotFoundError
 
 ROOT = Path(gridgis.__file__).parent
 
-SCOPE: tuple[str, ...] = ("errors.py",)
+SCOPE: tuple[str, ...] = (
+    "analysis",
+    "db",
+    "errors.py",
+    "partition",
+    "schemas",
+)
 """Paths (relative to the ``gridgis`` package) whose raises must carry ``zh=``."""
 
 

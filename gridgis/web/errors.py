@@ -25,7 +25,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from gridgis.errors import DatabaseError, GridGISError
+from gridgis.db.engine import unreachable
+from gridgis.errors import GridGISError
 from gridgis.web import i18n
 
 __all__ = ["STATUS_CODES", "answer_language", "error_json", "init_app", "wants_json"]
@@ -134,9 +135,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _database_unreachable(exc: OperationalError) -> Response | tuple[str, int]:
-        error = DatabaseError(f"cannot reach the database: {str(exc.orig).strip()}")
+        error = unreachable()  # the driver's words, which may name the server, go to the log
         app.logger.error("database error on %s", request.path, exc_info=exc)
-        return _answer(error.status, str(error), code=error.code)
+        return _answer(error.status, error.text(answer_language()), code=error.code)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Response | tuple[str, int]:
