@@ -287,12 +287,17 @@ class ValidationError(GridGISError, ValueError):
     code = "invalid"
 
     def __init__(
-        self, message: str, problems: Sequence[Problem] = (), *, field: str | None = None
+        self,
+        message: str,
+        problems: Sequence[Problem] = (),
+        *,
+        field: str | None = None,
+        zh: str | None = None,
     ) -> None:
         self.problems: list[Problem] = list(problems)
         if self.problems:
             message += "\n" + listing(self.problems, sep="\n  - ")
-        super().__init__(message, field=field)
+        super().__init__(message, field=field, zh=zh)
 
 
 class ThrottledError(GridGISError, RuntimeError):

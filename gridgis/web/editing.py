@@ -75,7 +75,7 @@ from gridgis.web.auth import current_user, policy, roles_required
 from gridgis.web.db import get_engine
 from gridgis.web.error_words import problem_text
 from gridgis.web.finding_words import finding_text
-from gridgis.web.i18n import gettext
+from gridgis.web.i18n import get_language, gettext
 
 bp = Blueprint("editing", __name__, url_prefix="/edit")
 
@@ -186,7 +186,12 @@ def _error_view(exc: GridGISError) -> dict[str, Any]:
         for p in (exc.problems[:SHOWN] if isinstance(exc, ValidationError) else [])
     ]
     total = len(exc.problems) if isinstance(exc, ValidationError) else 0
-    message = problem_text(str(exc).split("\n", 1)[0])
+    language = get_language()
+    message = (
+        exc.text(language)
+        if exc.zh and language == "zh"
+        else problem_text(str(exc).split("\n", 1)[0])
+    )
     kind = ""
     if isinstance(exc, editing.StaleDraftError):
         kind = "stale"
@@ -443,7 +448,7 @@ def _render_draft(
     try:
         diff = editing.draft_diff(engine, draft)
     except ConflictError as exc:  # a stale draft reusing a code retired since
-        diff_error = str(exc)
+        diff_error = exc.text(get_language())
     new_status, old_status = _diff_status(diff) if diff is not None else ({}, {})
     old_cells = inputs.cells.rename_geometry("geometry")
     bounds = draft.bounds or inputs.bounds
