@@ -174,3 +174,30 @@ def test_a_bad_database_url_is_named_without_its_password() -> None:
     with pytest.raises(ConfigError, match=r"'mysql://gridgis:\*\*\*@db.example/gridgis'") as caught:
         normalise_url("mysql://gridgis:S3cret-pw@db.example/gridgis")
     assert "S3cret" not in str(caught.value) and "S3cret" not in (caught.value.zh or "")
+
+
+def test_tables_older_than_the_code_are_told_to_upgrade(database_url: str) -> None:
+    from gridgis.web import create_app
+    from gridgis.web.db import dispose_engine as dispose_app_engine
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE grid_cell CASCADE"))  # as if a migration was not run
+    finally:
+        engine.dispose()
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    try:
+        client: FlaskClient = token_client(app.test_client(), role="admin", name="admin-old")
+        english = client.get("/api/summary")
+        chinese = client.get("/api/summary", headers={"Accept-Language": "zh-CN"})
+    finally:
+        dispose_app_engine(app)
+    assert english.status_code == chinese.status_code == 503
+    assert english.get_json()["error"] == {
+        "code": "database_unavailable",
+        "message": "the database's tables are older than this version of gridgis; ask the "
+        "administrator to run `gridgis db upgrade`",
+        "field": None,
+    }
+    assert chinese.get_json()["error"]["message"].startswith("数据库的表结构还没有升级")

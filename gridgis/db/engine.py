@@ -24,9 +24,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from psycopg import errors as pg_errors
 from sqlalchemy import Engine, column, create_engine, event, select, table
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
@@ -278,6 +279,21 @@ def unreachable() -> DatabaseError:
         "cannot reach the database; if this lasts, ask the administrator to check "
         "that the database server is running (the server's log has the details)",
         zh=f"暂时无法连接数据库，{_ASK_ADMIN}",
+    )
+
+
+def schema_behind(exc: DBAPIError) -> DatabaseError | None:
+    """The error shown to a web user when ``exc`` says the database's tables are out of date.
+
+    A table or column this version of gridgis uses is missing: the database was not
+    upgraded (``gridgis db upgrade``) after gridgis was. ``None`` for any other error.
+    """
+    if not isinstance(exc.orig, pg_errors.UndefinedTable | pg_errors.UndefinedColumn):
+        return None
+    return DatabaseError(
+        "the database's tables are older than this version of gridgis; ask the "
+        "administrator to run `gridgis db upgrade`",
+        zh="数据库的表结构还没有升级到本系统的版本，请联系系统管理员运行 `gridgis db upgrade`",
     )
 
 
