@@ -30,6 +30,7 @@ from gridgis.errors import InputError
 __all__ = [
     "LEVELS",
     "LEVEL_DIGITS",
+    "LEVEL_ZH",
     "PARENT_LEVEL",
     "Level",
     "check_code",
@@ -48,6 +49,9 @@ LEVELS: tuple[Level, ...] = ("district", "street", "community", "cell")
 
 LEVEL_DIGITS: dict[str, int] = {"district": 6, "street": 9, "community": 12, "cell": 15}
 """Length of the official code at each level."""
+
+LEVEL_ZH: dict[str, str] = {"district": "区", "street": "街道", "community": "社区", "cell": "网格"}
+"""What each level is called in Chinese (for messages)."""
 
 PARENT_LEVEL: dict[str, str | None] = {
     "district": None,

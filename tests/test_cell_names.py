@@ -120,3 +120,16 @@ def test_renaming_on_the_cells_page(client: FlaskClient, demo_engine: Engine) ->
     refused = client.post(f"/area/{other}/name", data={"csrf_token": token, "name": "x"})
     assert refused.status_code == 403
     assert _names(demo_engine)[other][0] != "x"
+
+
+def test_a_refused_name_is_told_in_the_page_language(
+    client: FlaskClient, demo_engine: Engine
+) -> None:
+    code = next(c for c in _names(demo_engine) if c.startswith(COMMUNITY))
+    token = sign_in(client, role="street", street=STREET)
+    form = {"csrf_token": token, "name": "\t"}
+    chinese = client.post(f"/area/{code}/name", data=form)
+    assert chinese.status_code == 400
+    assert "网格名称应为 1 到 60 个字的文本，而不是 &#39;\\t&#39;" in chinese.get_data(as_text=True)
+    english = client.post(f"/area/{code}/name?lang=en", data=form).get_data(as_text=True)
+    assert "a cell name must be 1 to 60 characters of text, not &#39;\\t&#39;" in english

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from gridgis import config
 from gridgis.cases import IntakeCache, create_case, get_case
-from gridgis.db.engine import dispose_engine, get_engine, ping_when_idle
+from gridgis.db.engine import dispose_engine, get_engine, normalise_url, ping_when_idle
 from gridgis.errors import ConfigError
 
 IDLE = 0.3
@@ -133,3 +133,71 @@ def test_a_forked_child_makes_its_own_engine(database_url: str) -> None:
     with parent.connect() as conn:  # the parent's pooled connection survived the child
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == parent_backend
     dispose_engine(database_url)
+
+
+# --- a database that cannot be used: said to the user without its password --------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://gridgis:S3cret-pw@db.example/gridgis",
+        "sqlite://gridgis:S3cret-pw@/gridgis?password=S3cret-pw",
+        "postgresql://gridgis:S3cret-pw@127.0.0.1:1/gridgis",
+        "postgresql://gridgis@127.0.0.1:1/gridgis?password=S3cret-pw",
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_a_database_that_cannot_be_used_never_shows_its_password(url: str, language: str) -> None:
+    from gridgis.web import create_app
+    from gridgis.web.db import dispose_engine as dispose_app_engine
+
+    app = create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "DATABASE_URL": url})
+    try:
+        client = app.test_client()
+        api = client.get("/api/health", headers={"Accept-Language": language})
+        page = client.get(f"/?lang={language[:2]}")
+    finally:
+        dispose_app_engine(app)
+    assert api.status_code in (500, 503)
+    for answer in (api, page):
+        shown = answer.get_data(as_text=True)
+        assert "S3cret" not in shown and "Traceback" not in shown
+    message = api.get_json()["error"]["message"]
+    if api.status_code == 503:  # unreachable: neither the server's address nor the driver's words
+        assert "127.0.0.1" not in message and "connection" not in message
+    if language == "zh-CN":
+        assert "管理员" in message and "gridgis@" not in message and "127.0.0.1" not in message
+
+
+def test_a_bad_database_url_is_named_without_its_password() -> None:
+    with pytest.raises(ConfigError, match=r"'mysql://gridgis:\*\*\*@db.example/gridgis'") as caught:
+        normalise_url("mysql://gridgis:S3cret-pw@db.example/gridgis")
+    assert "S3cret" not in str(caught.value) and "S3cret" not in (caught.value.zh or "")
+
+
+def test_tables_older_than_the_code_are_told_to_upgrade(database_url: str) -> None:
+    from gridgis.web import create_app
+    from gridgis.web.db import dispose_engine as dispose_app_engine
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE grid_cell CASCADE"))  # as if a migration was not run
+    finally:
+        engine.dispose()
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    try:
+        client: FlaskClient = token_client(app.test_client(), role="admin", name="admin-old")
+        english = client.get("/api/summary")
+        chinese = client.get("/api/summary", headers={"Accept-Language": "zh-CN"})
+    finally:
+        dispose_app_engine(app)
+    assert english.status_code == chinese.status_code == 503
+    assert english.get_json()["error"] == {
+        "code": "database_unavailable",
+        "message": "the database's tables are older than this version of gridgis; ask the "
+        "administrator to run `gridgis db upgrade`",
+        "field": None,
+    }
+    assert chinese.get_json()["error"]["message"].startswith("数据库的表结构还没有升级")

@@ -639,6 +639,33 @@ def test_cells_geojson_refuses_bad_input(
     )
 
 
+@pytest.mark.parametrize(
+    ("query", "status", "english", "chinese"),
+    [
+        (
+            "community=350304001999",
+            404,
+            "`community` was '350304001999' but no community has that code",
+            "`community` 为 '350304001999'，但没有这个编码的社区",
+        ),
+        (
+            "street=350304001&community=350304002001",
+            400,
+            "`community` was '350304002001' but is not in the street given ('350304001')",
+            "`community` 为 '350304002001'，不在所给的街道（'350304001'）内",
+        ),
+    ],
+)
+def test_a_chinese_page_is_told_the_error_in_chinese(
+    analyst: FlaskClient, query: str, status: int, english: str, chinese: str
+) -> None:
+    url = f"/api/density/cells.geojson?{query}"
+    assert _answer(analyst, url, status)["error"]["message"] == english
+    answer = analyst.get(url, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert answer.status_code == status
+    assert answer.get_json()["error"]["message"] == chinese
+
+
 def test_heat_json_refuses_bad_input(analyst: FlaskClient) -> None:
     for query, message in (
         ("max_points=0", "`max_points` was 0"),

@@ -304,3 +304,21 @@ def test_drill_down_in_the_browser(
     street = codes["own_street"] if role == "street" else None
     add_test_user(demo_url, f"u-{role}", role=role, street=street)
     _browse(live_server, f"u-{role}", codes, role, case_id)
+
+
+@pytest.mark.browser
+def test_a_refused_rename_is_told_in_chinese_in_the_browser(
+    chromium: str, live_server: str, demo_url: str, demo_engine: Engine
+) -> None:
+    codes = _codes(demo_engine)
+    add_test_user(demo_url, "u-rename", role="street", street=codes["own_street"])
+    with watched_page(live_server) as (page, watch):
+        log_in(page, live_server, "u-rename", TEST_PASSWORD)
+        page.goto(live_server + f"/area/{codes['own_cell']}")
+        page.fill("#area-rename-name", "   ")  # not empty to the browser, no name to gridgis
+        with page.expect_navigation():
+            page.click("#area-rename button[type='submit']")
+        shown = page.inner_text("body")
+        assert "网格名称应为 1 到 60 个字的文本，而不是 '   '" in shown
+        assert "a cell name must be" not in shown
+    assert watch.outside == []  # the 400 page itself is logged as a console error: not checked

@@ -431,6 +431,15 @@ def test_bad_input_is_refused_with_a_message(
     assert message in _answer(admin, f"/api/placement/{route}?{query}", status)["error"]["message"]
 
 
+def test_a_chinese_page_is_told_an_unknown_street_in_chinese(admin: FlaskClient) -> None:
+    url = "/api/placement/coverage.geojson?street=350304999"
+    chinese = admin.get(url, headers={"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 404
+    assert chinese.get_json()["error"]["message"] == "`street` 为 '350304999'，但没有这个编码的街道"
+    english = _answer(admin, url, 404)["error"]["message"]
+    assert english == "`street` was '350304999' but no street office has that code"
+
+
 def test_an_empty_database_answers_an_empty_collection(database_url: str) -> None:
     app = create_app({"TESTING": True, "DATABASE_URL": database_url})
     try:

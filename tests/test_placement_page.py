@@ -69,7 +69,7 @@ def test_a_street_office_asking_for_another_street_is_refused(
     ("query", "status", "message"),
     [
         ("minutes=7", 400, "`minutes` was &#39;7&#39;"),
-        ("street=3503", 400, "9-digit street code"),
+        ("street=3503", 400, "应为 9 位街道编码"),  # the page is in Chinese
         ("street=350304999", 404, "no street office has that code"),
     ],
 )

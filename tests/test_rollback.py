@@ -166,3 +166,13 @@ def test_the_rollback_button_asks_for_confirmation_then_rolls_back(
     )
     assert refused.status_code == 403  # another street's layouts are not this office's
     assert len(layout_history(demo_engine, COMMUNITY)) == 3
+
+
+def test_a_refused_rollback_is_told_in_the_page_language(client: FlaskClient) -> None:
+    token = sign_in(client)
+    form = {"csrf_token": token, "confirm": "1"}
+    chinese = client.post(f"/edit/{COMMUNITY}/rollback", data=form).get_data(as_text=True)
+    assert f"社区 {COMMUNITY} 只有第 1 版：没有更早的网格可以回退" in chinese
+    assert "only version 1" not in chinese
+    english = client.post(f"/edit/{COMMUNITY}/rollback?lang=en", data=form)
+    assert "has only version 1: there is no earlier layout" in english.get_data(as_text=True)

@@ -156,7 +156,8 @@ def test_empty_tile_is_no_content(client: FlaskClient) -> None:
         ("/tiles/cells/1/-1/0.pbf", 404, None),
         ("/tiles/cells/1/0/0.pbf?colour=red", 422, "`colour` was 'red'"),
         ("/tiles/cells/1/0/0.pbf?street=35030400", 422, "`street` was '35030400'"),
-        ("/map/cells?colour=households;", 400, "`colour` was"),
+        ("/map/cells?colour=households;", 400, "`colour` 为 &#39;households;&#39;"),  # a zh page
+        ("/map/cells?colour=households;&lang=en", 400, "`colour` was &#39;households;&#39;"),
     ],
 )
 def test_bad_requests_are_refused(

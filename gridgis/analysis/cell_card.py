@@ -110,7 +110,11 @@ def cell_card(
     with queries.connection(bind) as conn:
         cell = conn.execute(_CELL, {"code": code}).one_or_none()
         if cell is None:
-            raise NotFoundError(f"no active cell has the code {code!r}", field="code")
+            raise NotFoundError(
+                f"no active cell has the code {code!r}",
+                field="code",
+                zh=f"没有编码为 {code!r} 的现行网格",
+            )
         workers = conn.execute(_WORKERS, {"cell_id": cell.id}).all()
         branches = conn.execute(_BRANCHES, {"cell_id": cell.id}).all()
         counts = conn.execute(_CASES, {"code": code, "now": moment}).one()

@@ -70,7 +70,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, array_agg
 from gridgis.analysis.hotspots import hotspots
 from gridgis.analysis.neighbours import active_cell_neighbours
 from gridgis.cases import is_merged, period_clauses, resolve_categories
-from gridgis.codes import check_code
+from gridgis.codes import LEVEL_ZH, check_code
 from gridgis.db import queries
 from gridgis.db.models import (
     Case,
@@ -130,7 +130,10 @@ class _Filter:
 
 def _check_flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise InputError(f"`{name}` was {value!r} but is expected to be True or False")
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be True or False",
+            zh=f"`{name}` 为 {value!r}，应为 True 或 False",
+        )
     return value
 
 
@@ -143,7 +146,11 @@ def _check_count(name: str, value: object, high: int | None = None) -> int:
         or (high is not None and value > high)
     ):
         wanted = "an integer >= 1" if high is None else f"an integer from 1 to {high}"
-        raise InputError(f"`{name}` was {value!r} but is expected to be {wanted}")
+        wanted_zh = "不小于 1 的整数" if high is None else f" 1 到 {high} 之间的整数"
+        raise InputError(
+            f"`{name}` was {value!r} but is expected to be {wanted}",
+            zh=f"`{name}` 为 {value!r}，应为{wanted_zh}",
+        )
     return int(value)
 
 
@@ -179,7 +186,10 @@ def check_area_code(
     code = check_code(value, level)
     area = _AREAS[level]
     if conn.execute(select(area.code).where(area.code == code)).first() is None:
-        raise NotFoundError(f"`{level}` was {code!r} but no {level} has that code")
+        raise NotFoundError(
+            f"`{level}` was {code!r} but no {level} has that code",
+            zh=f"`{level}` 为 {code!r}，但没有这个编码的{LEVEL_ZH.get(level, level)}",
+        )
     return code
 
 
@@ -206,7 +216,8 @@ def _filter(
         cell_where.append(GridCell.community_code == code)
         if street is not None and not community.startswith(street):
             raise InputError(
-                f"`community` was {community!r} but is not in the street given ({street!r})"
+                f"`community` was {community!r} but is not in the street given ({street!r})",
+                zh=f"`community` 为 {community!r}，不在所给的街道（{street!r}）内",
             )
     if include_retired:
         retired: list[ColumnElement[bool]] = []
@@ -427,9 +438,14 @@ def bin_points(
     x = np.asarray(lon, dtype=np.float64).ravel()
     y = np.asarray(lat, dtype=np.float64).ravel()
     if x.shape != y.shape:
-        raise InputError(f"`lon` has {len(x)} values but `lat` has {len(y)}; they must pair up")
+        raise InputError(
+            f"`lon` has {len(x)} values but `lat` has {len(y)}; they must pair up",
+            zh=f"`lon` 有 {len(x)} 个值，`lat` 有 {len(y)} 个值；两者必须一一对应",
+        )
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise InputError("`lon` and `lat` must be finite numbers")
+        raise InputError(
+            "`lon` and `lat` must be finite numbers", zh="`lon` 和 `lat` 必须是有限的数"
+        )
     if len(x) <= max_points:
         frame = pd.DataFrame({"lon": x, "lat": y, "weight": np.ones(len(x), dtype=np.int64)})
         return frame, None
@@ -575,7 +591,10 @@ def inspection_recency(
     window_days = _check_count("window_days", window_days, 3660)
     digits = {"cell": None, "community": 12, "street": 9}
     if level not in digits:
-        raise InputError(f"`level` was {level!r} but is expected to be one of {list(digits)}")
+        raise InputError(
+            f"`level` was {level!r} but is expected to be one of {list(digits)}",
+            zh=f"`level` 为 {level!r}，应为 {list(digits)} 之一",
+        )
     with queries.connection(connection) as conn:
         where = _filter(
             conn,
@@ -730,7 +749,8 @@ include_rejected, by_category, geometry:
     """
     if value not in _VALUE_COLUMNS:
         raise InputError(
-            f"`value` was {value!r} but is expected to be one of {list(_VALUE_COLUMNS)}"
+            f"`value` was {value!r} but is expected to be one of {list(_VALUE_COLUMNS)}",
+            zh=f"`value` 为 {value!r}，应为 {list(_VALUE_COLUMNS)} 之一",
         )
     with queries.connection(connection) as conn:
         cells = cell_case_density(

@@ -114,7 +114,7 @@ from gridgis.cases import (
     period_clauses,
     resolve_categories,
 )
-from gridgis.codes import LEVEL_DIGITS, LEVELS, Level, level_of, parent_code
+from gridgis.codes import LEVEL_DIGITS, LEVEL_ZH, LEVELS, Level, level_of, parent_code
 from gridgis.db.layout import DEFAULT_BOUNDS
 from gridgis.db.locate import cell_at
 from gridgis.db.models import (
@@ -374,7 +374,10 @@ def _check_level(level: object) -> Level:
     for allowed in LEVELS:
         if level == allowed:
             return allowed
-    raise InputError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
+    raise InputError(
+        f"`level` was {level!r} but is expected to be one of {list(LEVELS)}",
+        zh=f"`level` 为 {level!r}，应为 {list(LEVELS)} 之一",
+    )
 
 
 def child_level(level: str) -> Level | None:
@@ -452,12 +455,15 @@ def area_figures(
         not isinstance(within, str) or not re.fullmatch(r"[0-9]{1,15}", within)
     ):
         raise InputError(
-            f"`within` was {within!r} but is expected to be an area code (1 to 15 digits)"
+            f"`within` was {within!r} but is expected to be an area code (1 to 15 digits)",
+            zh=f"`within` 为 {within!r}，应为区域编码（1 到 15 位数字）",
         )
     if not isinstance(by_category, bool) or not isinstance(detail, bool):
         raise InputError(
             f"`by_category` was {by_category!r} and `detail` {detail!r}; both are expected "
-            "to be True or False"
+            "to be True or False",
+            zh=f"`by_category` 为 {by_category!r}，`detail` 为 {detail!r}；两者都应为 True 或 "
+            "False",
         )
     moment = aware(now, field="now") if now is not None else dt.datetime.now(dt.UTC)
     case_where = period_clauses(Case.reported_at, since, until, ordered=True)
@@ -558,7 +564,11 @@ def area_total(
     records = figure_records(area_figures(bind, level, within=code, now=now))
     if not records:
         what = "active cell" if level == "cell" else level
-        raise NotFoundError(f"no {what} has the code {code!r}")
+        raise NotFoundError(
+            f"no {what} has the code {code!r}",
+            zh=f"没有编码为 {code!r} 的"
+            f"{'现行网格' if level == 'cell' else LEVEL_ZH.get(level, level)}",
+        )
     return {"level": level, **records[0]}
 
 
@@ -657,7 +667,10 @@ def cell_service(bind: Engine | Connection, code: str) -> dict[str, list[dict[st
     'full_time'
     """
     if level_of(code) != "cell":
-        raise InputError(f"`code` was {code!r} but is expected to be a 15-digit cell code")
+        raise InputError(
+            f"`code` was {code!r} but is expected to be a 15-digit cell code",
+            zh=f"`code` 为 {code!r}，应为 15 位网格编码",
+        )
     out: dict[str, list[dict[str, Any]]] = {"workers": [], "branches": []}
     with connection(bind) as conn:
         for row in conn.execute(_service_select(code)):

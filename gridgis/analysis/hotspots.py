@@ -95,11 +95,16 @@ Correction = Literal["fdr_bh", "none"]
 
 def _tolerance_in_crs_units(cells: gpd.GeoDataFrame, tolerance: float) -> float:
     if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
-        raise InputError(f"`tolerance` was {tolerance!r} but is expected to be metres >= 0")
+        raise InputError(
+            f"`tolerance` was {tolerance!r} but is expected to be metres >= 0",
+            zh=f"`tolerance` 为 {tolerance!r}，应为不小于 0 的米数",
+        )
     if cells.crs is None:
         raise CRSError(
             "the cells have no CRS; set it (EPSG:4326 for stored cells) so that "
-            "`tolerance` can be read in metres"
+            "`tolerance` can be read in metres",
+            zh="网格没有坐标系；请先设置（已存储的网格为 EPSG:4326），才能以米为单位理解 "
+            "`tolerance`",
         )
     if cells.crs.is_geographic:
         # Dividing by the metres in a degree of latitude keeps the tolerance at most
@@ -109,7 +114,9 @@ def _tolerance_in_crs_units(cells: gpd.GeoDataFrame, tolerance: float) -> float:
     if unit not in ("metre", "meter"):
         raise CRSError(
             f"the cells are in {cells.crs.to_string()} with axis unit {unit!r}; "
-            "`tolerance` needs a geographic CRS or one in metres"
+            "`tolerance` needs a geographic CRS or one in metres",
+            zh=f"网格的坐标系是 {cells.crs.to_string()}，坐标轴单位为 {unit!r}；`tolerance` 需要地"
+            "理坐标系或以米为单位的坐标系",
         )
     return float(tolerance)
 
@@ -249,17 +256,22 @@ def getis_ord_g_star(values: ArrayLike, neighbours: sparse.sparray) -> NDArray[n
     """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 1:
-        raise InputError(f"`values` has shape {x.shape} but is expected to be one value per cell")
+        raise InputError(
+            f"`values` has shape {x.shape} but is expected to be one value per cell",
+            zh=f"`values` 的形状为 {x.shape}，应为每个网格一个值",
+        )
     n = len(x)
     if neighbours.shape != (n, n):
         raise InputError(
             f"`neighbours` has shape {neighbours.shape} but is expected to be ({n}, {n}) "
-            "for the values given"
+            "for the values given",
+            zh=f"`neighbours` 的形状为 {neighbours.shape}，按所给的值应为 ({n}, {n})",
         )
     if not np.isfinite(x).all():
         bad = np.flatnonzero(~np.isfinite(x))[:10].tolist()
         raise InputError(
-            f"`values` must be finite but are not at positions {bad}; leave such cells out"
+            f"`values` must be finite but are not at positions {bad}; leave such cells out",
+            zh=f"`values` 必须是有限的数，但位置 {bad} 上不是；请去掉这些网格",
         )
     adjacency = sparse.csr_array(neighbours, dtype=np.float64)
     adjacency.setdiag(0.0)
@@ -358,11 +370,13 @@ def hotspots(
     """
     if column not in cells.columns:
         raise InputError(
-            f"`column` was {column!r} but is expected to be one of {list(cells.columns)}"
+            f"`column` was {column!r} but is expected to be one of {list(cells.columns)}",
+            zh=f"`column` 为 {column!r}，应为 {list(cells.columns)} 之一",
         )
     if correction not in ("fdr_bh", "none"):
         raise InputError(
-            f"`correction` was {correction!r} but is expected to be 'fdr_bh' or 'none'"
+            f"`correction` was {correction!r} but is expected to be 'fdr_bh' or 'none'",
+            zh=f"`correction` 为 {correction!r}，应为 'fdr_bh' 或 'none'",
         )
     values = pd.to_numeric(cells[column], errors="coerce").to_numpy(dtype=np.float64)
     n = len(values)
@@ -370,7 +384,8 @@ def hotspots(
         neighbours = queen_neighbours(cells, tolerance=tolerance)
     elif neighbours.shape != (n, n):
         raise InputError(
-            f"`neighbours` has shape {neighbours.shape} but is expected to be ({n}, {n})"
+            f"`neighbours` has shape {neighbours.shape} but is expected to be ({n}, {n})",
+            zh=f"`neighbours` 的形状为 {neighbours.shape}，应为 ({n}, {n})",
         )
     present = np.isfinite(values)
     kept = np.flatnonzero(present)

@@ -185,7 +185,7 @@ def active_cell_neighbours(conn: Connection, cell_ids: ArrayLike) -> sparse.csr_
     """
     ids = np.asarray(cell_ids, dtype=np.int64).reshape(-1)
     if len(np.unique(ids)) != len(ids):
-        raise InputError("`cell_ids` holds an id more than once")
+        raise InputError("`cell_ids` holds an id more than once", zh="`cell_ids` 中有重复的编号")
     if len(ids) == 0:
         return sparse.csr_array((0, 0), dtype=np.float64)
     layout = _layout(conn, len(ids))
@@ -196,6 +196,9 @@ def active_cell_neighbours(conn: Connection, cell_ids: ArrayLike) -> sparse.csr_
     cells = queries.read_geoframe(conn, _CELLS_SELECT, {"ids": ids.tolist()})
     missing = np.setdiff1d(ids, cells["id"].to_numpy(dtype=np.int64))
     if len(missing):
-        raise InputError(f"`cell_ids` holds {missing[:5].tolist()} but no cell has that id")
+        raise InputError(
+            f"`cell_ids` holds {missing[:5].tolist()} but no cell has that id",
+            zh=f"`cell_ids` 中有 {missing[:5].tolist()}，但没有这些编号的网格",
+        )
     order = cells.set_index("id").loc[ids].reset_index()
     return queen_neighbours(order.set_geometry("geom", crs=cells.crs))

@@ -268,9 +268,15 @@ def road_network(
     1058
     """
     if not isinstance(roads, gpd.GeoDataFrame):
-        raise InputError(f"`roads` must be a GeoDataFrame, not a {type(roads).__name__}")
+        raise InputError(
+            f"`roads` must be a GeoDataFrame, not a {type(roads).__name__}",
+            zh=f"`roads` 应为 GeoDataFrame，而不是 {type(roads).__name__}",
+        )
     if join_gaps < 0 or not np.isfinite(join_gaps):
-        raise InputError(f"`join_gaps` was {join_gaps!r} but is expected to be metres >= 0")
+        raise InputError(
+            f"`join_gaps` was {join_gaps!r} but is expected to be metres >= 0",
+            zh=f"`join_gaps` 为 {join_gaps!r}，应为不小于 0 的米数",
+        )
     metric = metric_crs_for(roads, crs=crs, name="roads")
     walkable = roads
     if "kind" in roads.columns:
@@ -283,7 +289,9 @@ def road_network(
         bad = shapely.get_type_id(geoms[not_lines][0])
         raise InputError(
             f"`roads` must hold lines, but {int(not_lines.sum())} geometries are not "
-            f"(e.g. one of type id {bad}: 1 is LineString, 5 is MultiLineString)"
+            f"(e.g. one of type id {bad}: 1 is LineString, 5 is MultiLineString)",
+            zh=f"`roads` 应为线，但有 {int(not_lines.sum())} 个图形不是（例如类型编号为 {bad} 的一"
+            "个：1 为线，5 为多线）",
         )
     lines = shapely.get_parts(geoms)
     if lines.size == 0:
@@ -330,20 +338,27 @@ def metric_crs_for(
     'CGCS2000 / 3-degree Gauss-Kruger CM 120E'
     """
     if frame.crs is None:
-        raise CRSError(f"`{name}` has no CRS: set it first (e.g. {name}.set_crs('EPSG:4326'))")
+        raise CRSError(
+            f"`{name}` has no CRS: set it first (e.g. {name}.set_crs('EPSG:4326'))",
+            zh=f"`{name}` 没有坐标系：请先设置（例如 {name}.set_crs('EPSG:4326')）",
+        )
     if crs is not None:
         chosen = pyproj.CRS(crs)
         if not chosen.is_projected:
             raise CRSError(
                 f"`crs` was {chosen.to_string()!r} but is expected to be a projected CRS in "
-                "metres (e.g. EPSG:4547)"
+                "metres (e.g. EPSG:4547)",
+                zh=f"`crs` 为 {chosen.to_string()!r}，应为以米为单位的投影坐标系（例如 EPSG:4547）",
             )
         return chosen
     own = pyproj.CRS(frame.crs)
     if own.is_projected:
         return own
     if len(frame) == 0:
-        raise InputError(f"`{name}` is empty and in degrees: pass `crs` to say where to measure")
+        raise InputError(
+            f"`{name}` is empty and in degrees: pass `crs` to say where to measure",
+            zh=f"`{name}` 为空且以度为单位：请用 `crs` 指定在哪个坐标系中量算距离",
+        )
     geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
     return crs_mod.metric_crs(geoms)
 
@@ -380,7 +395,10 @@ def attach(
     [True, True, False]
     """
     if not (snap_limit >= 0 and np.isfinite(snap_limit)):
-        raise InputError(f"`snap_limit` was {snap_limit!r} but is expected to be metres >= 0")
+        raise InputError(
+            f"`snap_limit` was {snap_limit!r} but is expected to be metres >= 0",
+            zh=f"`snap_limit` 为 {snap_limit!r}，应为不小于 0 的米数",
+        )
     pts = np.asarray(points, dtype=object).ravel()
     n_places = pts.shape[0]
     snap = np.full(n_places, np.inf)
@@ -568,7 +586,10 @@ def reach(
 def _check_limit(limit: float) -> float:
     value = float(limit)
     if not (value > 0 and np.isfinite(value)):
-        raise InputError(f"`limit` was {limit!r} but is expected to be metres > 0")
+        raise InputError(
+            f"`limit` was {limit!r} but is expected to be metres > 0",
+            zh=f"`limit` 为 {limit!r}，应为大于 0 的米数",
+        )
     return value
 
 

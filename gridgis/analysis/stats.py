@@ -83,6 +83,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, ScalarSelect, Select, 
 from gridgis.analysis.density import check_area_code, inspection_recency, rate_per_1000
 from gridgis.analysis.figures import area_figures
 from gridgis.analysis.hotspots import hotspots
+from gridgis.codes import LEVEL_ZH
 from gridgis.db.models import Community, GridCell, Street
 from gridgis.db.queries import connection, read_geoframe
 from gridgis.errors import InputError
@@ -161,7 +162,8 @@ def _check_level(level: object) -> StatisticsLevel:
         if level == allowed:
             return allowed
     raise InputError(
-        f"`level` was {level!r} but is expected to be one of {list(STATISTICS_LEVELS)}"
+        f"`level` was {level!r} but is expected to be one of {list(STATISTICS_LEVELS)}",
+        zh=f"`level` 为 {level!r}，应为 {list(STATISTICS_LEVELS)} 之一",
     )
 
 
@@ -197,7 +199,9 @@ def area_prefix(
     for (outer, outer_code), (inner, inner_code) in pairwise(given):
         if not inner_code.startswith(outer_code):
             raise InputError(
-                f"`{inner}` was {inner_code!r} but is not in the {outer} given ({outer_code!r})"
+                f"`{inner}` was {inner_code!r} but is not in the {outer} given ({outer_code!r})",
+                zh=f"`{inner}` 为 {inner_code!r}，不在所给的{LEVEL_ZH.get(outer, outer)}（"
+                f"{outer_code!r}）内",
             )
     return given[-1][1] if given else None
 
@@ -214,7 +218,9 @@ def _scope(
     if community is not None and level == "street":
         raise InputError(
             f"`community` was {community!r} but `level` is 'street': a community "
-            "holds no street; scope street figures with `street`"
+            "holds no street; scope street figures with `street`",
+            zh=f"`community` 为 {community!r}，但 `level` 为 'street'：社区之下没有街道；街道统计"
+            "请用 `street` 限定范围",
         )
     return prefix
 

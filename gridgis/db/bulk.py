@@ -48,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgis import audit
-from gridgis.codes import check_code
+from gridgis.codes import LEVEL_ZH, check_code
 from gridgis.db.layout import current_version, publish_cells
 from gridgis.db.models import (
     AppUser,
@@ -160,7 +160,10 @@ def copy_rows(
     names = [table, *map(str, frame.columns)]
     bad = [n for n in names if not re.fullmatch(r"[a-z_][a-z0-9_]*", n)]
     if bad:
-        raise InputError(f"table and column names must be plain identifiers, not {bad}")
+        raise InputError(
+            f"table and column names must be plain identifiers, not {bad}",
+            zh=f"表名和列名只能是简单的标识符，不能是 {bad}",
+        )
     if frame.empty:
         return 0
     out = pd.DataFrame(index=frame.index)
@@ -379,7 +382,10 @@ def _update_outlines(
         raise NotFoundError(
             f"{len(missing)} {table.__tablename__} code(s) are not in the database: "
             f"{', '.join(missing[:10])}; "
-            "load the official divisions first (gridgis import divisions)"
+            "load the official divisions first (gridgis import divisions)",
+            zh=f"有 {len(missing)} 个{LEVEL_ZH.get(table.__tablename__, table.__tablename__)}编码"
+            f"不在数据库中：{'、'.join(missing[:10])}；请先导入官方行政区划（gridgis import "
+            "divisions）",
         )
 
     wkbs = _ewkb_hex(frame.geometry.to_numpy(), multi="polygon")
@@ -396,11 +402,19 @@ def _update_outlines(
     )
 
 
+_STORED_ZH = {"buildings": "楼栋", "workers": "网格员", "cells": "网格", "branches": "党组织"}
+"""What :func:`_ids_for` looks up, in Chinese."""
+
+
 def _ids_for(codes: pd.Series, mapping: Mapping[str, int] | pd.Series, what: str) -> np.ndarray:
     ids = codes.map(mapping)
     if ids.isna().any():
         missing = sorted(set(codes[ids.isna()].astype(str)))
-        raise NotFoundError(f"{len(missing)} {what} are not stored: {', '.join(missing[:10])}")
+        raise NotFoundError(
+            f"{len(missing)} {what} are not stored: {', '.join(missing[:10])}",
+            zh=f"有 {len(missing)} 个{_STORED_ZH.get(what, what)}尚未存储："
+            f"{'、'.join(missing[:10])}",
+        )
     return ids.to_numpy(dtype=np.int64)
 
 

@@ -33,6 +33,9 @@ from gridgis.errors import ConfigError, DatabaseError
 DATABASE_NAME = "gridgis"
 """Name of the database gridgis creates inside its own cluster."""
 
+_ADMIN_ZH = "请联系系统管理员（详细原因已记入服务器日志）"
+"""What a clerk who meets a failure of the local database can do (the English names paths)."""
+
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; ".s.PGSQL.5432" needs 14 of them
 
 
@@ -69,7 +72,8 @@ def find_bindir() -> Path:
             raise ConfigError(
                 f"GRIDGIS_PG_BINDIR was {str(configured)!r} but it holds no `initdb`; "
                 "point it at the folder with PostgreSQL's server programs, "
-                "e.g. /usr/lib/postgresql/15/bin"
+                "e.g. /usr/lib/postgresql/15/bin",
+                zh=f"GRIDGIS_PG_BINDIR 指向的文件夹中没有 `initdb`；{_ADMIN_ZH}",
             )
         return configured
     candidates: list[tuple[int, Path]] = []
@@ -82,7 +86,8 @@ def find_bindir() -> Path:
         raise DatabaseError(
             "No PostgreSQL server programs found under /usr/lib/postgresql. Install them "
             "with `make setup` (Debian: apt-get install postgresql-15 postgresql-15-postgis-3), "
-            "set GRIDGIS_PG_BINDIR, or set GRIDGIS_DATABASE_URL to use an existing PostGIS."
+            "set GRIDGIS_PG_BINDIR, or set GRIDGIS_DATABASE_URL to use an existing PostGIS.",
+            zh=f"本机没有安装 PostgreSQL 数据库服务程序；{_ADMIN_ZH}",
         )
     candidates.sort(reverse=True)
     for major, bindir in candidates:
@@ -190,7 +195,8 @@ class LocalCluster:
         if result.returncode != 0:
             raise DatabaseError(
                 f"Could not create the system user {name!r} that runs the local database "
-                f"(PostgreSQL refuses to run as root): {result.stderr.strip()}"
+                f"(PostgreSQL refuses to run as root): {result.stderr.strip()}",
+                zh=f"无法创建运行本地数据库的系统用户 {name!r}；{_ADMIN_ZH}",
             )
         return pwd.getpwnam(name)
 
@@ -223,7 +229,8 @@ class LocalCluster:
         if check and result.returncode != 0:
             raise DatabaseError(
                 f"`{' '.join(args)}` failed with exit code {result.returncode}: "
-                f"{(result.stderr or result.stdout).strip()}" + self._log_tail()
+                f"{(result.stderr or result.stdout).strip()}" + self._log_tail(),
+                zh=f"本地数据库的服务程序运行失败；{_ADMIN_ZH}",
             )
         return result
 
@@ -278,7 +285,8 @@ class LocalCluster:
                 f"The database server runs as the unprivileged user {user.pw_name!r}, which "
                 f"cannot reach {self.root} ({blocking} is closed to other users). Set "
                 "GRIDGIS_HOME to a folder outside private home directories "
-                "(the default for root is /var/lib/gridgis)."
+                "(the default for root is /var/lib/gridgis).",
+                zh=f"本地数据库的服务用户无法访问数据文件夹；{_ADMIN_ZH}（检查 GRIDGIS_HOME）",
             )
 
     def initialized(self) -> bool:
@@ -293,7 +301,8 @@ class LocalCluster:
             if not postgis_installed(self.bindir):
                 raise DatabaseError(
                     f"PostGIS is not installed for the PostgreSQL server in {self.bindir}. "
-                    "Run `make setup` (Debian: apt-get install postgresql-15-postgis-3)."
+                    "Run `make setup` (Debian: apt-get install postgresql-15-postgis-3).",
+                    zh=f"本地数据库服务器没有安装 PostGIS；{_ADMIN_ZH}",
                 )
             self._prepare_folders()
             self._run(
@@ -406,7 +415,8 @@ class LocalCluster:
         """Create database ``name`` in the running cluster if missing; return its URL."""
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
             raise DatabaseError(
-                f"database name {name!r} is not allowed; use lower-case letters, digits and _"
+                f"database name {name!r} is not allowed; use lower-case letters, digits and _",
+                zh=f"数据库名 {name!r} 不可用；只能使用小写字母、数字和 _",
             )
         self.ensure_running()
         self._create_database(name)
@@ -415,7 +425,9 @@ class LocalCluster:
     def drop_database(self, name: str) -> None:
         """Drop database ``name`` from the running cluster if it exists."""
         if name == DATABASE_NAME or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
-            raise DatabaseError(f"refusing to drop database {name!r}")
+            raise DatabaseError(
+                f"refusing to drop database {name!r}", zh=f"拒绝删除数据库 {name!r}"
+            )
         self._psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def url(self, database: str = DATABASE_NAME) -> str:
@@ -467,4 +479,7 @@ class LocalCluster:
             if not (self.data_dir / "postmaster.pid").exists():
                 return
             time.sleep(0.1)
-        raise DatabaseError(f"the local database in {self.data_dir} did not stop in {timeout} s")
+        raise DatabaseError(
+            f"the local database in {self.data_dir} did not stop in {timeout} s",
+            zh=f"本地数据库在 {timeout} 秒内没有停止；{_ADMIN_ZH}",
+        )

@@ -62,8 +62,13 @@ class LinkChange:
     from_code: str
     to_code: str | None
 
-    def line(self) -> str:
-        """One line for people."""
+    def line(self, *, zh: bool = False) -> str:
+        """One line for people (in Chinese with ``zh``)."""
+        if zh:
+            who = f"{LINK_NAMES_ZH.get(self.link, self.link)} {self.owner}（编号 {self.owner_id}）"
+            if self.to_code is None:
+                return f"{who}：网格 {self.from_code} 撤销后没有明确的承接网格"
+            return f"{who}：{self.from_code} → {self.to_code}"
         who = f"{self.link} {self.owner} (id {self.owner_id})"
         if self.to_code is None:
             return f"{who}: cell {self.from_code} retired without a clear successor"
@@ -92,10 +97,15 @@ class UnlinkedError(ConflictError):
         self.undecided = undecided
         listed = "; ".join(change.line() for change in undecided[:10])
         more = f" and {len(undecided) - 10} more" if len(undecided) > 10 else ""
+        listed_zh = "；".join(change.line(zh=True) for change in undecided[:10])
+        more_zh = f" 等（另有 {len(undecided) - 10} 条）" if len(undecided) > 10 else ""
         super().__init__(
             f"community {community_code}: {len(undecided)} link(s) would be left on retired "
             f"cells without a clear successor: {listed}{more}; nothing was published — "
-            "reassign them after publishing, or accept to leave them undecided"
+            "reassign them after publishing, or accept to leave them undecided",
+            zh=f"社区 {community_code}：有 {len(undecided)} 条关联会留在已撤销、没有明确承接网格的"
+            f"网格上：{listed_zh}{more_zh}；未发布任何内容——请在发布后重新分配，"
+            "或确认保留这些关联待定",
         )
 
 
@@ -232,7 +242,7 @@ def carry_over(
         change = LinkChange(link, owner_id, owner, code, target)
         (moved if target is not None else undecided).append(change)
     if undecided and not accept_unlinked:
-        raise UnlinkedError(community_code, undecided)
+        raise UnlinkedError(community_code=community_code, undecided=undecided)
     for link, (table, owner_column, _) in LINK_TABLES.items():
         mine = [c for c in moved if c.link == link]
         if not mine:

@@ -17,15 +17,17 @@ them without closing the parent's connections and makes its own.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from psycopg import errors as pg_errors
 from sqlalchemy import Engine, column, create_engine, event, select, table
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
@@ -113,6 +115,22 @@ def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> Engine:
     return engine
 
 
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown to people: its password (in the address or the query) hidden.
+
+    It works on text that does not parse as a URL too, for the errors that say so.
+
+    Examples
+    --------
+    >>> shown_url("postgresql://gridgis:s3cret@db.example:5432/gridgis")
+    'postgresql://gridgis:***@db.example:5432/gridgis'
+    >>> shown_url("postgresql://gridgis@db.example/gridgis?password=s3cret&sslmode=require")
+    'postgresql://gridgis@db.example/gridgis?password=***&sslmode=require'
+    """
+    shown = re.sub(r"^([^:/?#]*://[^:/?#@]*:).*@", r"\1***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", shown)
+
+
 def normalise_url(url: str) -> str:
     """Return ``url`` with the psycopg 3 driver named, checking it is PostgreSQL.
 
@@ -121,14 +139,21 @@ def normalise_url(url: str) -> str:
     >>> normalise_url("postgresql://postgres@127.0.0.1:5432/gridgis")
     'postgresql+psycopg://postgres@127.0.0.1:5432/gridgis'
     """
+    shown = shown_url(url)
+    ask = "请联系系统管理员检查数据库地址的设置（GRIDGIS_DATABASE_URL）"
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise ConfigError(f"database URL {url!r} cannot be parsed: {exc}") from exc
-    if parsed.get_backend_name() != "postgresql":
         raise ConfigError(
-            f"database URL {url!r} names {parsed.get_backend_name()!r}, but gridgis needs "
-            "PostgreSQL with PostGIS (postgresql://user@host:port/dbname)"
+            f"database URL {shown!r} cannot be parsed: {str(exc).replace(url, shown)}",
+            zh=f"数据库地址无法识别，{ask}",
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend != "postgresql":
+        raise ConfigError(
+            f"database URL {shown!r} names {backend!r}, but gridgis needs "
+            "PostgreSQL with PostGIS (postgresql://user@host:port/dbname)",
+            zh=f"数据库地址指向 {backend!r}，本系统需要带 PostGIS 的 PostgreSQL，{ask}",
         )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -213,6 +238,10 @@ _INSTALLED_EXTENSIONS = table("pg_extension", column("extname"), column("extvers
 """The PostgreSQL catalogs of the extensions the server offers and the database has."""
 
 
+_ASK_ADMIN = "请稍后再试；如果一直如此，请联系系统管理员检查数据库服务器是否在运行"
+"""What a clerk can do when the database does not answer (said in :func:`unreachable` too)."""
+
+
 def check_connection(engine: Engine) -> str:
     """Connect once and return the PostGIS version, or raise a clear error."""
     available_postgis = select(_AVAILABLE_EXTENSIONS.c.default_version).where(
@@ -227,15 +256,45 @@ def check_connection(engine: Engine) -> str:
             installed = conn.execute(installed_postgis).scalar()
     except OperationalError as exc:
         raise DatabaseError(
-            f"cannot connect to the database at {engine.url.render_as_string()}: "
-            f"{str(exc.orig).strip()}"
+            f"cannot connect to the database at {shown_url(engine.url.render_as_string())}: "
+            f"{str(exc.orig).strip()}",
+            zh=f"无法连接数据库，{_ASK_ADMIN}",
         ) from exc
     if available is None:
         raise DatabaseError(
-            f"the PostgreSQL server at {engine.url.render_as_string()} has no PostGIS; "
-            "install it there (Debian: apt-get install postgresql-15-postgis-3)"
+            f"the PostgreSQL server at {shown_url(engine.url.render_as_string())} has no PostGIS; "
+            "install it there (Debian: apt-get install postgresql-15-postgis-3)",
+            zh="数据库服务器没有安装 PostGIS 扩展，请联系系统管理员安装",
         )
     return str(installed or f"{available} (not yet created: run `gridgis db upgrade`)")
+
+
+def unreachable() -> DatabaseError:
+    """The error shown to a web user when the database does not answer.
+
+    It names neither the server nor the driver's words (which can hold the database's
+    address, or part of a mistyped password): those go to the server's log.
+    """
+    return DatabaseError(
+        "cannot reach the database; if this lasts, ask the administrator to check "
+        "that the database server is running (the server's log has the details)",
+        zh=f"暂时无法连接数据库，{_ASK_ADMIN}",
+    )
+
+
+def schema_behind(exc: DBAPIError) -> DatabaseError | None:
+    """The error shown to a web user when ``exc`` says the database's tables are out of date.
+
+    A table or column this version of gridgis uses is missing: the database was not
+    upgraded (``gridgis db upgrade``) after gridgis was. ``None`` for any other error.
+    """
+    if not isinstance(exc.orig, pg_errors.UndefinedTable | pg_errors.UndefinedColumn):
+        return None
+    return DatabaseError(
+        "the database's tables are older than this version of gridgis; ask the "
+        "administrator to run `gridgis db upgrade`",
+        zh="数据库的表结构还没有升级到本系统的版本，请联系系统管理员运行 `gridgis db upgrade`",
+    )
 
 
 @contextmanager

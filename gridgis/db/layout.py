@@ -40,6 +40,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import LateralFromClause
 
 from gridgis import audit
+from gridgis.db.cell_names import MAX_CELL_NAME as MAX_CELL_NAME
+from gridgis.db.cell_names import rename_cell as rename_cell
 from gridgis.db.continuity import LinkChange, carry_over
 from gridgis.db.locate import cell_at
 from gridgis.db.models import (
@@ -52,7 +54,7 @@ from gridgis.db.models import (
     LayoutVersion,
     Road,
 )
-from gridgis.db.queries import connection, ewkb, read_geoframe, transaction
+from gridgis.db.queries import connection, ewkb, read_geoframe
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.partition.reconcile import same_shape
 
@@ -313,7 +315,10 @@ def communities_in(bind: Engine | Connection, prefix: str) -> list[str]:
             ).scalars()
         )
     if not codes:
-        raise NotFoundError(f"no community has a code starting with {prefix!r}")
+        raise NotFoundError(
+            f"no community has a code starting with {prefix!r}",
+            zh=f"没有编码以 {prefix!r} 开头的社区",
+        )
     return codes
 
 
@@ -336,11 +341,15 @@ def read_inputs(bind: Engine | Connection, community_code: str) -> CommunityInpu
     with connection(bind) as conn:
         row = conn.execute(_COMMUNITY_ROW, params).one_or_none()
         if row is None:
-            raise NotFoundError(f"community {community_code!r} does not exist")
+            raise NotFoundError(
+                f"community {community_code!r} does not exist", zh=f"社区 {community_code!r} 不存在"
+            )
         if row.wkb is None:
             raise InputError(
                 f"community {community_code} ({row.name}) has no boundary yet: import it with "
-                "`gridgis import boundaries FILE --level community`"
+                "`gridgis import boundaries FILE --level community`",
+                zh=f"社区 {community_code}（{row.name}）还没有边界：请先导入（gridgis import "
+                "boundaries FILE --level community）",
             )
         buildings = read_geoframe(conn, _BUILDINGS, params).set_index("id")
         roads = read_geoframe(conn, _ROADS, params)
@@ -432,7 +441,8 @@ def _save_bounds(
     low, high = bounds
     if not 1 <= low <= high:
         raise InputError(
-            f"households per cell must satisfy 1 <= min <= max, but min was {low} and max {high}"
+            f"households per cell must satisfy 1 <= min <= max, but min was {low} and max {high}",
+            zh=f"每格户数应满足 1 <= 最少 <= 最多，但最少为 {low}，最多为 {high}",
         )
     before = conn.execute(
         select(Community.min_households, Community.max_households).where(
@@ -530,13 +540,21 @@ def publish_cells(
         When links would be left without a clear successor and ``accept_unlinked`` is false.
     """
     if method not in METHODS:
-        raise InputError(f"`method` was {method!r} but is expected to be one of {list(METHODS)}")
+        raise InputError(
+            f"`method` was {method!r} but is expected to be one of {list(METHODS)}",
+            zh=f"`method` 为 {method!r}，应为 {list(METHODS)} 之一",
+        )
     if cells.crs is None or cells.crs.to_epsg() != 4326:
-        raise InputError(f"cells must be in EPSG:4326 to be published, not {cells.crs}")
+        raise InputError(
+            f"cells must be in EPSG:4326 to be published, not {cells.crs}",
+            zh=f"网格须为 EPSG:4326 坐标系才能发布，而不是 {cells.crs}",
+        )
     params = {"community": community_code}
     locked = conn.execute(_LOCK_COMMUNITY, params).scalar()
     if locked is None:
-        raise NotFoundError(f"community {community_code!r} does not exist")
+        raise NotFoundError(
+            f"community {community_code!r} does not exist", zh=f"社区 {community_code!r} 不存在"
+        )
     previous = current_version(conn, community_code)
     if expected_version is not None and previous != expected_version:
         logger.info(
@@ -548,7 +566,9 @@ def publish_cells(
         raise LayoutChangedError(
             f"the layout of community {community_code} changed under this run: it was "
             f"version {expected_version} when the cells were computed and is now version "
-            f"{previous}; nothing was published, run it again on the new layout"
+            f"{previous}; nothing was published, run it again on the new layout",
+            zh=f"社区 {community_code} 的网格在本次计算期间有了变化：计算时为第 {expected_version}"
+            f" 版，现在是第 {previous} 版；未发布任何内容，请基于新的网格重新计算",
         )
     diff = LayoutDiff(community_code, previous)
     if save_bounds and bounds is not None:
@@ -595,7 +615,8 @@ def publish_cells(
     except IntegrityError as exc:  # a concurrent publish took this version number
         raise LayoutChangedError(
             f"the layout of community {community_code} was published by someone else at the "
-            "same time; nothing was published, run it again"
+            "same time; nothing was published, run it again",
+            zh=f"社区 {community_code} 的网格刚被其他人同时发布；未发布任何内容，请重新操作",
         ) from exc
     diff.version = previous + 1
     audit.record(
@@ -683,52 +704,6 @@ def _cell_rows(
         }
         for code, status in sorted(statuses)
     ]
-
-
-MAX_CELL_NAME = 60
-"""Longest cell name accepted (characters)."""
-
-
-def rename_cell(bind: Engine | Connection, code: str, name: str, *, actor: str) -> str:
-    """Give the active cell ``code`` the name ``name`` (audited); return the old name.
-
-    Raises
-    ------
-    InputError
-        When the name is empty, too long or holds control characters.
-    NotFoundError
-        When no active cell has the code.
-    """
-    new = " ".join(str(name).split())
-    if not new or len(new) > MAX_CELL_NAME or any(ord(ch) < 32 for ch in str(name).strip()):
-        raise InputError(
-            f"a cell name must be 1 to {MAX_CELL_NAME} characters of text, not {name!r}",
-            field="name",
-        )
-    with transaction(bind) as conn:
-        old = conn.execute(
-            select(GridCell.name)
-            .where(GridCell.code == code, GridCell.valid_to.is_(None))
-            .with_for_update()
-        ).one_or_none()
-        if old is None:
-            raise NotFoundError(f"no active cell has the code {code!r}")
-        conn.execute(
-            update(GridCell)
-            .where(GridCell.code == code, GridCell.valid_to.is_(None))
-            .values(name=new)
-        )
-        audit.record(
-            conn,
-            actor=actor,
-            action="rename",
-            object_type="cell",
-            object_id=code,
-            before={"name": old[0]},
-            after={"name": new},
-            street_code=code[:9],
-        )
-    return str(old[0] or "")
 
 
 def layout_history(bind: Engine | Connection, community_code: str) -> list[dict[str, object]]:

@@ -116,10 +116,10 @@ class ImportReport:
 class BoundaryImportError(ValidationError):
     """An import was refused; ``report`` says why, and nothing was changed."""
 
-    def __init__(self, message: str, report: ImportReport) -> None:
+    def __init__(self, message: str, report: ImportReport, *, zh: str | None = None) -> None:
         self.report = report
         problems = list(report.rejected) + [Problem(f.row, f.code, str(f)) for f in report.blocking]
-        super().__init__(message, problems)
+        super().__init__(message, problems, zh=zh)
 
 
 def flat_wkb(geom: shapely.Geometry) -> bytes:
@@ -233,7 +233,8 @@ def import_boundaries(
     if method not in METHODS or (method != "import" and level != "cell"):
         raise InputError(
             f"`method` was {method!r} but is expected to be one of {list(METHODS)}, "
-            "and other than 'import' for cells only"
+            "and other than 'import' for cells only",
+            zh=f"`method` 为 {method!r}，应为 {list(METHODS)} 之一，且 'import' 只用于网格",
         )
     report = ImportReport(
         level=level,
@@ -266,6 +267,8 @@ def import_boundaries(
                 f"{len({p.row for p in report.rejected})} of {report.rows_read} features "
                 "were rejected; nothing was imported",
                 report,
+                zh=f"{report.rows_read} 个要素中有 {len({p.row for p in report.rejected})} 个被拒"
+                "绝；未导入任何内容",
             )
         if frame.empty:
             transaction.rollback()
@@ -304,6 +307,8 @@ def import_boundaries(
                 f"{len(report.blocking)} features stick out of their parent or overlap a "
                 "sibling; nothing was imported (use --allow-topology-errors to import anyway)",
                 report,
+                zh=f"有 {len(report.blocking)} 个要素超出上级区域或与同级区域重叠；未导入任何内容"
+                "（如仍要导入，请使用 --allow-topology-errors）",
             )
         if level == "cell":
             _publish_cells(
@@ -497,7 +502,8 @@ def load_divisions(
     if unknown:
         known = ", ".join(f"{a['code']} {a['name']}" for a in areas)
         raise NotFoundError(
-            f"district code(s) {', '.join(sorted(unknown))} are not in the bundled list ({known})"
+            f"district code(s) {', '.join(sorted(unknown))} are not in the bundled list ({known})",
+            zh=f"区划编码 {'、'.join(sorted(unknown))} 不在内置的列表中（{known}）",
         )
     streets = [s for s in rows("streets.csv") if s["areaCode"] in wanted]
     villages = [v for v in rows("villages.csv") if v["areaCode"] in wanted]

@@ -73,7 +73,9 @@ def _aware(at: dt.datetime | None) -> dt.datetime | None:
     if at is not None and (not isinstance(at, dt.datetime) or at.utcoffset() is None):
         raise InputError(
             f"`at` was {at!r} but is expected to be a timezone-aware datetime "
-            "(e.g. datetime(2024, 5, 1, tzinfo=timezone.utc)) or None for the active cells"
+            "(e.g. datetime(2024, 5, 1, tzinfo=timezone.utc)) or None for the active cells",
+            zh=f"`at` 为 {at!r}，应为带时区的日期时间（例如 datetime(2024, 5, 1, tzinfo="
+            "timezone.utc)），或为 None 表示现行网格",
         )
     return at
 

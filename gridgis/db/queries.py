@@ -214,7 +214,10 @@ def read_geoframe(
 def check_level(level: str) -> Level:
     """Return ``level`` if it is one of :data:`LEVELS`, else raise naming it."""
     if level not in LEVELS:
-        raise ConfigError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
+        raise ConfigError(
+            f"`level` was {level!r} but is expected to be one of {list(LEVELS)}",
+            zh=f"`level` 为 {level!r}，应为 {list(LEVELS)} 之一",
+        )
     return level
 
 

@@ -105,7 +105,9 @@ def in_district(conn: Connection, district: str, lines: np.ndarray) -> np.ndarra
     if wkb is None:
         raise NotFoundError(
             f"`district` was {district!r} but no outline of it is stored "
-            "(gridgis import boundaries --level district)"
+            "(gridgis import boundaries --level district)",
+            zh=f"`district` 为 {district!r}，但尚未存储该区的边界（gridgis import boundaries --"
+            "level district）",
         )
     outline = shapely.from_wkb(bytes(wkb))
     shapely.prepare(outline)

@@ -48,7 +48,9 @@ def rollback_targets(
     if to_version is not None and len(area_code) != 12:
         raise InputError(
             "`--to` names a version of one community; give it with --community, not with "
-            f"the street or district {area_code}"
+            f"the street or district {area_code}",
+            zh="`--to` 指的是某一个社区的版本；请与 --community 一起使用，而不是与街道或区 "
+            f"{area_code} 一起使用",
         )
     latest = (
         select(
@@ -62,7 +64,10 @@ def rollback_targets(
     )
     rows = conn.execute(latest).all()
     if not rows:
-        raise NotFoundError(f"no community in {area_code} has a published layout")
+        raise NotFoundError(
+            f"no community in {area_code} has a published layout",
+            zh=f"{area_code} 内没有已发布网格的社区",
+        )
     if len(area_code) == 12:
         [(code, version, _)] = rows
         target = version - 1 if to_version is None else to_version
@@ -71,14 +76,23 @@ def rollback_targets(
                 f"community {code} is at version {version}: `--to` was {to_version} but is "
                 f"expected to be an earlier version, 1 to {version - 1}"
                 if to_version is not None
-                else f"community {code} has only version 1: there is no earlier layout"
+                else f"community {code} has only version 1: there is no earlier layout",
+                zh=(
+                    f"社区 {code} 现为第 {version} 版：`--to` 为 {to_version}，应为更早的版本（1 "
+                    f"到 {version - 1}）"
+                    if to_version is not None
+                    else f"社区 {code} 只有第 1 版：没有更早的网格可以回退"
+                ),
             )
         return [(code, version, target)]
     newest = max(r.at for r in rows)
     chosen = [(r.community_code, r.version, r.version - 1) for r in rows if r.at == newest]
     chosen = [c for c in chosen if c[2] >= 1]
     if not chosen:
-        raise NotFoundError(f"the last change in {area_code} drew communities for the first time")
+        raise NotFoundError(
+            f"the last change in {area_code} drew communities for the first time",
+            zh=f"{area_code} 最近一次变更是首次划分社区网格，没有可回退的版本",
+        )
     return chosen
 
 
@@ -191,7 +205,10 @@ def _rollback_one(
 ) -> LayoutDiff:
     cells = _cells_at(conn, community, target)
     if cells.empty:
-        raise NotFoundError(f"community {community} had no cells at version {target}")
+        raise NotFoundError(
+            f"community {community} had no cells at version {target}",
+            zh=f"社区 {community} 在第 {target} 版时没有网格",
+        )
     conn.execute(
         update(CellCode)
         .where(CellCode.code.in_(cells["code"].tolist()), CellCode.retired_at.is_not(None))

@@ -160,12 +160,16 @@ def check_tile(z: int, x: int, y: int) -> None:
     gridgis.errors.InputError: tile `x` was 4 but is expected to be 0 to 3 at zoom 2
     """
     if not 0 <= z <= MAX_ZOOM:
-        raise InputError(f"tile `z` was {z} but is expected to be 0 to {MAX_ZOOM}")
+        raise InputError(
+            f"tile `z` was {z} but is expected to be 0 to {MAX_ZOOM}",
+            zh=f"瓦片 `z` 为 {z}，应为 0 到 {MAX_ZOOM}",
+        )
     last = 2**z - 1
     for name, value in (("x", x), ("y", y)):
         if not 0 <= value <= last:
             raise InputError(
-                f"tile `{name}` was {value} but is expected to be 0 to {last} at zoom {z}"
+                f"tile `{name}` was {value} but is expected to be 0 to {last} at zoom {z}",
+                zh=f"瓦片 `{name}` 为 {value}，在缩放级别 {z} 下应为 0 到 {last}",
             )
 
 
@@ -180,7 +184,10 @@ def check_colour(colour: str) -> Colour:
     for allowed in COLOURS:
         if colour == allowed:
             return allowed
-    raise InputError(f"`colour` was {colour!r} but is expected to be one of {list(COLOURS)}")
+    raise InputError(
+        f"`colour` was {colour!r} but is expected to be one of {list(COLOURS)}",
+        zh=f"`colour` 为 {colour!r}，应为 {list(COLOURS)} 之一",
+    )
 
 
 def check_street(street: str | None) -> str | None:
@@ -193,7 +200,10 @@ def check_street(street: str | None) -> str | None:
     """
     if street is None or is_code(street, "street"):
         return street
-    raise InputError(f"`street` was {street!r} but is expected to be a 9-digit street code")
+    raise InputError(
+        f"`street` was {street!r} but is expected to be a 9-digit street code",
+        zh=f"`street` 为 {street!r}，应为 9 位街道编码",
+    )
 
 
 def colour_classes(colour: str) -> list[int]:

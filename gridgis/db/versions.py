@@ -126,15 +126,22 @@ def read_versions(bind: Engine | Connection, tables: Iterable[str]) -> Versions:
 
 def _watched(tables: Iterable[str]) -> tuple[str, ...]:
     if isinstance(tables, str):
-        raise InputError(f"`tables` was {tables!r} but is expected to be a list of table names")
+        raise InputError(
+            f"`tables` was {tables!r} but is expected to be a list of table names",
+            zh=f"`tables` 为 {tables!r}，应为表名的列表",
+        )
     names = tuple(tables)
     for name in names:
         if name not in WATCHED:
             raise InputError(
-                f"table {name!r} has no version; the watched tables are {', '.join(WATCHED)}"
+                f"table {name!r} has no version; the watched tables are {', '.join(WATCHED)}",
+                zh=f"表 {name!r} 没有版本；记录版本的表为 {'、'.join(WATCHED)}",
             )
     if not names:
-        raise InputError("`tables` was empty but is expected to name at least one table")
+        raise InputError(
+            "`tables` was empty but is expected to name at least one table",
+            zh="`tables` 为空，至少应写一个表名",
+        )
     return names
 
 
@@ -224,7 +231,8 @@ class VersionedCache(Generic[T]):
             or not check_every >= 0  # NaN too
         ):
             raise InputError(
-                f"`check_every` was {check_every!r} but is expected to be seconds, >= 0"
+                f"`check_every` was {check_every!r} but is expected to be seconds, >= 0",
+                zh=f"`check_every` 为 {check_every!r}，应为不小于 0 的秒数",
             )
         self.check_every = float(check_every)
         self._load = load

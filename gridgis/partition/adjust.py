@@ -185,7 +185,9 @@ def _infer_prefix(codes: list[str]) -> str:
         return stems.pop()
     raise PartitionError(
         f"cannot tell the community of codes {_rows(sorted(codes))}: they share no prefix; "
-        "pass `community_code`"
+        "pass `community_code`",
+        zh=f"无法判断编码 {_rows(sorted(codes), zh=True)} 属于哪个社区：它们没有共同的前缀；请给出"
+        " `community_code`",
     )
 
 
@@ -203,29 +205,47 @@ def _next_number(prefix: str, codes: Iterable[str]) -> int:
 
 def _check_cells(cells: object, crs: pyproj.CRS) -> tuple[gpd.GeoDataFrame, list[str]]:
     if not isinstance(cells, gpd.GeoDataFrame):
-        raise PartitionError(f"`cells` must be a GeoDataFrame, not a {type(cells).__name__}")
+        raise PartitionError(
+            f"`cells` must be a GeoDataFrame, not a {type(cells).__name__}",
+            zh=f"`cells` 应为 GeoDataFrame，而不是 {type(cells).__name__}",
+        )
     if "code" not in cells.columns:
-        raise PartitionError("`cells` must have a `code` column with each cell's code")
+        raise PartitionError(
+            "`cells` must have a `code` column with each cell's code",
+            zh="`cells` 需要有 `code` 列，写明每个网格的编码",
+        )
     if cells.crs is None or not _same_crs(cells.crs, crs):
         raise PartitionError(
             f"`cells` is in {cells.crs.to_string() if cells.crs else 'no CRS'} but the units "
-            f"are in {crs.to_string()}; give both in the same CRS"
+            f"are in {crs.to_string()}; give both in the same CRS",
+            zh=f"`cells` 的坐标系是 {cells.crs.to_string() if cells.crs else '（无）'}，而楼栋的坐"
+            f"标系是 {crs.to_string()}；请使用同一坐标系",
         )
     if len(cells) == 0:
-        raise PartitionError("`cells` is empty: there is no layout to adjust (draw one first)")
+        raise PartitionError(
+            "`cells` is empty: there is no layout to adjust (draw one first)",
+            zh="`cells` 为空：没有可调整的网格（请先划分网格）",
+        )
     raw = cells["code"]
     missing = raw.isna().to_numpy()
     if missing.any():
-        raise PartitionError(f"cells {_rows(list(cells.index[missing]))} have no code")
+        raise PartitionError(
+            f"cells {_rows(list(cells.index[missing]))} have no code",
+            zh=f"网格 {_rows(list(cells.index[missing]), zh=True)} 没有编码",
+        )
     codes = [str(c) for c in raw.to_numpy()]
     repeated = sorted({c for c in codes if codes.count(c) > 1})
     if repeated:
-        raise PartitionError(f"`cells` repeats the codes {_rows(repeated)}")
+        raise PartitionError(
+            f"`cells` repeats the codes {_rows(repeated)}",
+            zh=f"`cells` 中编码重复：{_rows(repeated, zh=True)}",
+        )
     geoms = np.asarray(cells.geometry.array, dtype=object)
     bad = ~np.isin(shapely.get_type_id(geoms), (3, 6)) | (shapely.area(geoms) <= 0)
     if bad.any():
         raise PartitionError(
-            f"cells {_rows([codes[k] for k in np.flatnonzero(bad)])} are not polygons with area"
+            f"cells {_rows([codes[k] for k in np.flatnonzero(bad)])} are not polygons with area",
+            zh=f"网格 {_rows([codes[k] for k in np.flatnonzero(bad)], zh=True)} 不是有面积的多边形",
         )
     return cells, codes
 
@@ -369,7 +389,8 @@ def adjust_cells(
         if not is_code(community_code, "community"):
             raise PartitionError(
                 f"`community_code` was {community_code!r} but is expected to be a 12-digit "
-                "community code (or None)"
+                "community code (or None)",
+                zh=f"`community_code` 为 {community_code!r}，应为 12 位社区编码（或 None）",
             )
         prefix = community_code
     else:
@@ -377,7 +398,10 @@ def adjust_cells(
     retired_before = [str(c) for c in retired_codes]
     reused = sorted(set(codes) & set(retired_before))
     if reused:
-        raise PartitionError(f"codes {_rows(reused)} are both in `cells` and `retired_codes`")
+        raise PartitionError(
+            f"codes {_rows(reused)} are both in `cells` and `retired_codes`",
+            zh=f"编码 {_rows(reused, zh=True)} 同时出现在 `cells` 和 `retired_codes` 中",
+        )
     next_number = _next_number(prefix, codes + retired_before)
     group: str | None = community_code
     if group is None and "group" in cells.columns and cells["group"].nunique(dropna=True) == 1:
@@ -431,7 +455,9 @@ def adjust_cells(
         if lost.size:
             raise PartitionError(
                 f"{lost.size} unit(s) lie outside every cell: rows "
-                f"{_rows(list(units.index[lost]))}; the cells must cover the community"
+                f"{_rows(list(units.index[lost]))}; the cells must cover the community",
+                zh=f"有 {lost.size} 个楼栋不在任何网格内（第 "
+                f"{_rows(list(units.index[lost]), zh=True)} 行）；网格必须覆盖整个社区",
             )
     n_cells = len(codes)
     cell_hh = np.bincount(owner, weights=values, minlength=n_cells)

@@ -53,7 +53,9 @@ def code_width(prefix: str, last_number: int) -> int:
         if last_number > 10**SEQUENCE_DIGITS - 1:
             raise PartitionError(
                 f"community {prefix} would need cell number {last_number}, but 15-digit cell "
-                "codes allow at most 999 cells per community"
+                "codes allow at most 999 cells per community",
+                zh=f"社区 {prefix} 需要第 {last_number} 号网格，但 15 位网格编码每个社区最多只能有"
+                " 999 个网格",
             )
         return SEQUENCE_DIGITS
     return max(SEQUENCE_DIGITS, len(str(last_number)))
@@ -85,11 +87,20 @@ def assign_codes(
         When ``first_number`` is below 0 or the numbers do not fit (see :func:`code_width`).
     """
     if not isinstance(prefix, str):
-        raise PartitionError(f"`prefix` was {prefix!r} but is expected to be a string")
+        raise PartitionError(
+            f"`prefix` was {prefix!r} but is expected to be a string",
+            zh=f"`prefix` 为 {prefix!r}，应为文本",
+        )
     if isinstance(first_number, bool) or not isinstance(first_number, int | np.integer):
-        raise PartitionError(f"`first_number` was {first_number!r} but must be an integer")
+        raise PartitionError(
+            f"`first_number` was {first_number!r} but must be an integer",
+            zh=f"`first_number` 为 {first_number!r}，应为整数",
+        )
     if first_number < 0:
-        raise PartitionError(f"`first_number` was {first_number} but must be 0 or more")
+        raise PartitionError(
+            f"`first_number` was {first_number} but must be 0 or more",
+            zh=f"`first_number` 为 {first_number}，不能小于 0",
+        )
     geoms = np.asarray(cells.geometry.array if hasattr(cells, "geometry") else cells, dtype=object)
     n = geoms.size
     if n == 0:

@@ -52,7 +52,7 @@ def draw_metric(
     if community is None:  # small areas: their union is the community
         geoms, community = union_of_areas(geoms)
     if shapely.is_empty(community) or shapely.area(community) <= 0:
-        raise PartitionError("the community outline has no area")
+        raise PartitionError("the community outline has no area", zh="社区边界没有面积")
     if n == 0:
         return Drawn(
             geoms=np.asarray([community], dtype=object),

@@ -168,14 +168,20 @@ def draw_cells(
     if community is not None and not isinstance(community, BaseGeometry):
         raise PartitionError(
             f"`community` must be a shapely geometry in the units' CRS, not a "
-            f"{type(community).__name__}"
+            f"{type(community).__name__}",
+            zh="`community` 应为与楼栋同一坐标系的 shapely 图形，而不是 "
+            f"{type(community).__name__}",
         )
     if points and community is None:
         raise PartitionError(
-            "`community` is required when units are points: give the outline to tile"
+            "`community` is required when units are points: give the outline to tile",
+            zh="楼栋为点时需要 `community`：请给出要划分的社区边界",
         )
     if community is None and len(units) == 0:
-        raise PartitionError("no units and no `community`: nothing to draw")
+        raise PartitionError(
+            "no units and no `community`: nothing to draw",
+            zh="既没有楼栋，也没有 `community`：无从划分网格",
+        )
     crs = units.crs
     metric = choose_metric(units.geometry, community)
     geoms = np.asarray(
@@ -276,7 +282,9 @@ def draw_layout(
     if group is not None and group not in units.columns:
         raise PartitionError(
             f"`group` was {group!r} but `units` has no such column; its columns are "
-            + ", ".join(str(c) for c in units.columns if c != units.geometry.name)
+            + ", ".join(str(c) for c in units.columns if c != units.geometry.name),
+            zh=f"`group` 为 {group!r}，但 `units` 没有这一列；现有的列："
+            + "、".join(str(c) for c in units.columns if c != units.geometry.name),
         )
     if group is not None:
         raw = units[group]
@@ -284,7 +292,9 @@ def draw_layout(
         if empty.any():
             raise PartitionError(
                 f"units must all name their community in {group!r}; rows "
-                f"{_rows(list(units.index[empty]))} do not"
+                f"{_rows(list(units.index[empty]))} do not",
+                zh=f"每个楼栋都要在 {group!r} 列写明所属社区；第 "
+                f"{_rows(list(units.index[empty]), zh=True)} 行没有写",
             )
         keys = np.asarray([group_key(v) for v in raw.to_numpy()], dtype=object)
     else:
@@ -294,7 +304,8 @@ def draw_layout(
         outlines = _community_outlines(communities, crs, group is None)
     elif points:
         raise PartitionError(
-            "`communities` is required when units are points: give the outlines to tile"
+            "`communities` is required when units are points: give the outlines to tile",
+            zh="楼栋为点时需要 `communities`：请给出要划分的社区边界",
         )
     group_keys = sorted(set(keys.tolist()) | set(outlines))
     if communities is not None:
@@ -302,7 +313,10 @@ def draw_layout(
         if lacking:
             raise PartitionError(
                 f"{len(lacking)} group(s) of `units` have no outline in `communities`: "
-                f"{_rows(lacking)}; `communities` has codes {_rows(sorted(outlines))}"
+                f"{_rows(lacking)}; `communities` has codes {_rows(sorted(outlines))}",
+                zh=f"`units` 中有 {len(lacking)} 组在 `communities` 中没有边界："
+                f"{_rows(lacking, zh=True)}；`communities` 中的编码为 "
+                f"{_rows(sorted(outlines), zh=True)}",
             )
     limits = _group_bounds(bounds, lo, hi)
     metric = choose_metric(

@@ -47,5 +47,7 @@ def geos_guard(what: str) -> Iterator[None]:
     except shapely.errors.GEOSException as exc:
         raise GeometryFailure(
             f"{what} failed on the units' geometry (GEOS: {exc!s}); check the units for "
-            "footprints drawn twice or broken near there, and repair or leave them out"
+            "footprints drawn twice or broken near there, and repair or leave them out",
+            zh="楼栋图形计算失败（GEOS 出错）；请检查楼栋中是否有重复绘制或在附近破损的轮廓，修复"
+            "或去掉后再试",
         ) from exc

@@ -77,8 +77,8 @@ class HandEditError(InputError):
     ``empty_side``, ``nothing_to_move``, ``empty_outline``.
     """
 
-    def __init__(self, reason: str, message: str, **values: Any) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, message: str, *, zh: str | None = None, **values: Any) -> None:
+        super().__init__(message, zh=zh)
         self.reason = reason
         self.values = values
 
@@ -101,7 +101,12 @@ def new_code(prefix: str, used_codes: Iterable[str]) -> str:
 def _position(cells: gpd.GeoDataFrame, code: str) -> int:
     hits = np.flatnonzero(cells["code"].astype(str).to_numpy() == str(code))
     if hits.size == 0:
-        raise HandEditError("unknown_cell", f"there is no cell {code!r} in the layout", code=code)
+        raise HandEditError(
+            "unknown_cell",
+            f"there is no cell {code!r} in the layout",
+            code=code,
+            zh=f"草案中没有网格 {code}",
+        )
     return int(hits[0])
 
 
@@ -250,6 +255,7 @@ def move_buildings(
             "unknown_building",
             f"building(s) {unknown[:10]} are not buildings of the community",
             ids=unknown[:10],
+            zh=f"这些楼栋不属于本社区：{'、'.join(map(str, unknown[:10]))}",
         )
     if cells.crs is not None and buildings.crs is not None and buildings.crs != cells.crs:
         buildings = buildings.to_crs(cells.crs)
@@ -261,6 +267,7 @@ def move_buildings(
             "building_outside",
             f"building(s) {outside[:10]} lie in no cell of the layout",
             ids=outside[:10],
+            zh=f"这些楼栋不在任何网格内：{'、'.join(map(str, outside[:10]))}",
         )
     moving = [b for b in wanted if where[b] != target]
     if not moving:
@@ -268,6 +275,7 @@ def move_buildings(
             "nothing_to_move",
             f"the buildings are in cell {to_code} already",
             code=to_code,
+            zh=f"所选楼栋已在网格 {to_code} 中",
         )
     metric = _metric(cells)
     geoms = _to(cells.geometry.array, cells.crs, metric)
@@ -344,6 +352,7 @@ def split_by_buildings(
             code=code,
             chosen=len(chosen),
             total=len(inside),
+            zh=f"拆分后网格 {code} 的两边都要有楼栋（已选 {len(chosen)} 栋，共 {len(inside)} 栋）",
         )
     fresh = new_code(prefix, [*used_codes, *cells["code"].astype(str)])
     grown = _append_cell(cells, fresh)
@@ -383,6 +392,7 @@ def split_by_line(
             "line_misses",
             f"the line does not cut cell {code} in two: draw it from one edge across to another",
             code=code,
+            zh=f"画线没有把网格 {code} 分成两部分：请从网格的一边画到另一边",
         )
     sides = np.asarray([_side(line, piece.representative_point()) for piece in pieces])
     if (sides == sides[0]).all():
@@ -390,6 +400,7 @@ def split_by_line(
             "line_misses",
             f"the line does not cut cell {code} in two: draw it from one edge across to another",
             code=code,
+            zh=f"画线没有把网格 {code} 分成两部分：请从网格的一边画到另一边",
         )
     halves = [
         shapely.union_all([p for p, s in zip(pieces, sides, strict=True) if s == side])
@@ -431,7 +442,12 @@ def merge_cells(cells: gpd.GeoDataFrame, into: str, other: str) -> gpd.GeoDataFr
     """
     keep, gone = _position(cells, into), _position(cells, other)
     if keep == gone:
-        raise HandEditError("same_cell", f"cell {into} cannot be merged with itself", code=into)
+        raise HandEditError(
+            "same_cell",
+            f"cell {into} cannot be merged with itself",
+            code=into,
+            zh=f"不能把网格 {into} 与自身合并",
+        )
     metric = _metric(cells)
     geoms = _to(cells.geometry.array, cells.crs, metric)
     shared = _shared_length(geoms[keep], geoms[gone])
@@ -442,6 +458,7 @@ def merge_cells(cells: gpd.GeoDataFrame, into: str, other: str) -> gpd.GeoDataFr
             "only neighbours can be merged",
             code=into,
             other=other,
+            zh=f"网格 {into} 与 {other} 不相邻（共同边界 {shared:.1f} 米），只能合并相邻的网格",
         )
     merged = _polygon(_overlay(shapely.union, geoms[keep], geoms[gone]))
     return _with_geometry(cells, {keep: merged, gone: shapely.Polygon()}, metric)
@@ -473,6 +490,7 @@ def reshape_cell(
             "empty_outline",
             f"the new outline of cell {code} does not overlap the community",
             code=code,
+            zh=f"网格 {code} 的新边界不在社区内",
         )
     changed: dict[int, Any] = {position: new}
     others = [k for k in range(len(geoms)) if k != position]

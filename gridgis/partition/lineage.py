@@ -253,7 +253,9 @@ def match_cells(
         if frame.crs != old.crs and not frame.empty and not old.empty:
             raise InputError(
                 f"the old layout is in {old.crs} and the {name} in {frame.crs}; "
-                "give all in the same CRS"
+                "give all in the same CRS",
+                zh=f"旧网格的坐标系是 {old.crs}，而{'新网格' if name == 'new' else '楼栋'}的坐标系"
+                f"是 {frame.crs}；请使用同一坐标系",
             )
     geoms = np.asarray(buildings.geometry.array, dtype=object)
     points = (

@@ -69,7 +69,7 @@ def outline_of_units(
         when the units are areas that tile (their union is the outline).
     """
     if units.crs is None:
-        raise InputError("the units have no CRS: pass --crs")
+        raise InputError("the units have no CRS: pass --crs", zh="楼栋没有坐标系：请用 --crs 指定")
     metric = units.crs if units.crs.is_projected else crs_mod.metric_crs(units.geometry)
     projected = units.to_crs(metric)
     keys = (
@@ -85,7 +85,10 @@ def outline_of_units(
     keep = np.ones(len(projected), dtype=bool)
     keep[repair.collapsed] = False
     if not keep.any():
-        raise InputError("no unit has an area: every footprint collapsed to a line or a point")
+        raise InputError(
+            "no unit has an area: every footprint collapsed to a line or a point",
+            zh="没有一个楼栋有面积：所有轮廓都退化成了线或点",
+        )
     geoms, keys, labels = repair.geoms[keep], keys[keep], projected.index[keep]
     points = shapely.centroid(geoms)
     gap = max(margin if margin is not None else _median_spacing(points), 10.0)
@@ -143,10 +146,15 @@ def _claim_own_footprints(
         shown = ", ".join(hidden[:10]) + (
             f" and {len(hidden) - 10} more" if len(hidden) > 10 else ""
         )
+        shown_zh = "、".join(hidden[:10]) + (
+            f" 等（另有 {len(hidden) - 10} 个）" if len(hidden) > 10 else ""
+        )
         raise PartitionError(
             f"{len(hidden)} footprint(s) lie wholly under buildings of another community "
             f"(a building and its part, or a building drawn twice, in two communities): rows "
-            f"{shown}; give them one community, or leave the copy out"
+            f"{shown}; give them one community, or leave the copy out",
+            zh=f"有 {len(hidden)} 个楼栋轮廓完全压在另一个社区的楼栋之下（同一楼栋或其局部被画了两"
+            f"次，分属两个社区）：{shown_zh}；请把它们归入同一个社区，或去掉重复的一个",
         )
     claimed = [
         shapely.difference(ground, shapely.union_all(own[:i], grid_size=GRID), grid_size=GRID)

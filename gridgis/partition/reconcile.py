@@ -97,7 +97,9 @@ def reconcile_codes(
     if old_cells.crs != new_cells.crs and not old_cells.empty:
         raise InputError(
             f"the old layout is in {old_cells.crs} and the new one in {new_cells.crs}; "
-            "give both in the same CRS"
+            "give both in the same CRS",
+            zh=f"旧网格的坐标系是 {old_cells.crs}，而新网格的坐标系是 {new_cells.crs}；请使用同一"
+            "坐标系",
         )
     order = new_cells.sort_values(code).index
     result = pd.Series(index=new_cells.index, dtype=object)
@@ -120,7 +122,8 @@ def reconcile_codes(
             if number >= 10**digits:
                 raise InputError(
                     f"community {prefix} has used all {10**digits - 1} cell numbers; "
-                    "codes are never reused"
+                    "codes are never reused",
+                    zh=f"社区 {prefix} 已用完全部 {10**digits - 1} 个网格编号；编码不会重复使用",
                 )
             result.loc[label] = f"{prefix}{number:0{digits}d}"
             number += 1

@@ -313,7 +313,8 @@ def fit_layout(
     crs = cells.crs
     if crs is None or communities.crs is None or not crs.equals(communities.crs):
         raise PartitionError(
-            f"`cells` ({crs}) and `communities` ({communities.crs}) must be in one CRS"
+            f"`cells` ({crs}) and `communities` ({communities.crs}) must be in one CRS",
+            zh=f"`cells`（{crs}）与 `communities`（{communities.crs}）必须使用同一坐标系",
         )
     position = {str(code): k for k, code in enumerate(communities["code"])}
     owner = np.asarray([position.get(str(c), -1) for c in cells[community]], dtype=np.int64)

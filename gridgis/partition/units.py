@@ -341,7 +341,8 @@ def tessellate(
     if lost.size == n:
         raise PartitionError(
             f"no unit has an area: the footprints of rows {[labels[k] for k in lost[:10]]} "
-            "collapse to lines or points"
+            "collapse to lines or points",
+            zh=f"没有一个楼栋有面积：第 {[labels[k] for k in lost[:10]]} 行的轮廓都退化成了线或点",
         )
     kept = np.ones(n, dtype=bool)
     kept[lost] = False

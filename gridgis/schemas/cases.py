@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, get_args
 from pydantic import Field, RootModel, create_model, model_validator
 
 from gridgis.db.models import CASE_EVENT_KINDS, CASE_STEPS, DEPARTMENT_CODE_PATTERN, LOCATED_BY
+from gridgis.errors import InputError
 from gridgis.schemas.common import (
     CRS_PATTERN,
     MAX_ID,
@@ -124,7 +125,10 @@ class NewCase(Request):
     @model_validator(mode="after")
     def _placed(self) -> NewCase:
         if (self.lon is None or self.lat is None) and self.address is None:
-            raise ValueError("`case` needs `lon` and `lat` or `address`")
+            raise InputError(
+                "`case` needs `lon` and `lat` or `address`",
+                zh="事件需要 `lon` 和 `lat`（经纬度），或 `address`（地址）",
+            )
         return self
 
 
@@ -424,7 +428,10 @@ class NewDepartment(Request):
     @model_validator(mode="after")
     def _one_area(self) -> NewDepartment:
         if (self.district is None) == (self.street is None):
-            raise ValueError("`department` needs exactly one of `district` or `street`")
+            raise InputError(
+                "`department` needs exactly one of `district` or `street`",
+                zh="职能部门需要且只能给出 `district`（区）或 `street`（街道）中的一个",
+            )
         return self
 
 

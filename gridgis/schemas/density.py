@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from gridgis.analysis.density import DEFAULT_MAX_HEAT_POINTS
+from gridgis.errors import InputError
 from gridgis.schemas.areas import FEATURE_COLLECTION
 from gridgis.schemas.common import Answer, CommunityCode, DayOrTime, Flag, Request, StreetCode
 
@@ -55,7 +56,10 @@ class DensityFilter(Request):
     def _names_a_category(cls, value: list[str]) -> list[str]:
         for text in value:
             if not any(part.strip() for part in text.split(",")):
-                raise ValueError(f"`category` was {text!r} but is expected to name a category")
+                raise InputError(
+                    f"`category` was {text!r} but is expected to name a category",
+                    zh=f"`category` 为 {text!r}，应写明事件类别",
+                )
         return value
 
     def categories(self) -> list[str] | None:

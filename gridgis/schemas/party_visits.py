@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, model_validator
 
+from gridgis.errors import InputError
 from gridgis.schemas.common import (
     MAX_ID,
     Answer,
@@ -126,9 +127,15 @@ class Assignment(Request):
     @model_validator(mode="after")
     def _one_way(self) -> Assignment:
         if (self.cell is None) == (self.target_ids is None):
-            raise ValueError("give either `cell` or `target_ids`")
+            raise InputError(
+                "give either `cell` or `target_ids`",
+                zh="请给出 `cell`（网格）或 `target_ids`（走访对象）中的一个",
+            )
         if sum(v is not None for v in (self.member, self.worker, self.user)) > 1:
-            raise ValueError("give at most one of `member`, `worker`, `user`")
+            raise InputError(
+                "give at most one of `member`, `worker`, `user`",
+                zh="`member`（党员）、`worker`（网格员）、`user`（用户）最多只能给出一个",
+            )
         return self
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from gridgis.analysis.placement import DEFAULT_THRESHOLD, FACILITY_KINDS, WALK_MINUTES
+from gridgis.errors import InputError
 from gridgis.schemas.areas import FEATURE_COLLECTION
 from gridgis.schemas.common import Flag, Request, StreetCode
 
@@ -69,9 +70,11 @@ class PlacementQuery(Request):
     @classmethod
     def _walking_minutes(cls, value: int) -> int:
         if value not in WALK_MINUTES:
-            raise ValueError(
+            raise InputError(
                 f"`minutes` was {value!r} but is expected to be one of {list(WALK_MINUTES)} "
-                "(walking minutes: 300, 500 or 1,000 m)"
+                "(walking minutes: 300, 500 or 1,000 m)",
+                zh=f"`minutes` 为 {value!r}，应为 {list(WALK_MINUTES)} 之一（步行分钟数，"
+                "约 300、500 或 1,000 米）",
             )
         return value
 

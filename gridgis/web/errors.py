@@ -22,10 +22,11 @@ a generic 500.
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from gridgis.errors import DatabaseError, GridGISError, StorageError
+from gridgis.db.engine import schema_behind, unreachable
+from gridgis.errors import GridGISError, StorageError
 from gridgis.web import i18n
 
 __all__ = [
@@ -171,9 +172,17 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _database_unreachable(exc: OperationalError) -> Response | tuple[str, int]:
-        error = DatabaseError(f"cannot reach the database: {str(exc.orig).strip()}")
+        error = unreachable()  # the driver's words, which may name the server, go to the log
         app.logger.error("database error on %s", request.path, exc_info=exc)
-        return _answer(error.status, str(error), code=error.code)
+        return _answer(error.status, error.text(answer_language()), code=error.code)
+
+    @app.errorhandler(ProgrammingError)
+    def _schema_behind(exc: ProgrammingError) -> Response | tuple[str, int]:
+        error = schema_behind(exc)
+        if error is None:
+            raise exc  # any other: the unexpected error it is (a plain 500)
+        app.logger.error("database schema behind on %s", request.path, exc_info=exc)
+        return _answer(error.status, error.text(answer_language()), code=error.code)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Response | tuple[str, int]:

@@ -77,8 +77,8 @@ from werkzeug.exceptions import HTTPException
 from gridgis import cases, open311_keys, users
 from gridgis.audit import mask_person_data
 from gridgis.cases.photos import check_link, first_photos
+from gridgis.db.engine import unreachable
 from gridgis.errors import (
-    DatabaseError,
     GridGISError,
     InputError,
     NotFoundError,
@@ -174,7 +174,7 @@ def _gridgis_error(exc: GridGISError) -> tuple[Response, int]:
 
 @bp.errorhandler(OperationalError)
 def _database_unreachable(exc: OperationalError) -> tuple[Response, int]:
-    error = DatabaseError(f"cannot reach the database: {str(exc.orig).strip()}")
+    error = unreachable()
     return _error(error.status, str(error))
 
 

@@ -41,7 +41,8 @@ def _check_distance(distance: float) -> float:
     if not (value > 0 and math.isfinite(value)):
         raise InputError(
             f"`distance` was {distance!r} but is expected to be walking metres > 0 "
-            f"(e.g. {WALK_MINUTES})"
+            f"(e.g. {WALK_MINUTES})",
+            zh=f"`distance` 为 {distance!r}，应为大于 0 的步行米数（例如 {WALK_MINUTES}）",
         )
     return value
 
@@ -58,16 +59,24 @@ def _check_frames(frames: dict[str, gpd.GeoDataFrame]) -> pyproj.CRS:
     ref_name, ref_crs = "", None
     for name, frame in frames.items():
         if not isinstance(frame, gpd.GeoDataFrame):
-            raise InputError(f"`{name}` must be a GeoDataFrame, not a {type(frame).__name__}")
+            raise InputError(
+                f"`{name}` must be a GeoDataFrame, not a {type(frame).__name__}",
+                zh=f"`{name}` 应为 GeoDataFrame，而不是 {type(frame).__name__}",
+            )
         if frame.crs is None:
-            raise CRSError(f"`{name}` has no CRS: set it first (e.g. {name}.set_crs('EPSG:4326'))")
+            raise CRSError(
+                f"`{name}` has no CRS: set it first (e.g. {name}.set_crs('EPSG:4326'))",
+                zh=f"`{name}` 没有坐标系：请先设置（例如 {name}.set_crs('EPSG:4326')）",
+            )
         if ref_crs is None:
             ref_name, ref_crs = name, pyproj.CRS(frame.crs)
         elif not _same_crs(frame.crs, ref_crs):
             raise CRSError(
                 f"`{name}` is in {pyproj.CRS(frame.crs).to_string()} but `{ref_name}` is in "
                 f"{ref_crs.to_string()}: reproject one of them explicitly; gridgis never "
-                "reprojects silently"
+                "reprojects silently",
+                zh=f"`{name}` 的坐标系是 {pyproj.CRS(frame.crs).to_string()}，而 `{ref_name}` 的是"
+                f" {ref_crs.to_string()}：请明确地转换其中一个；本系统从不自动转换坐标系",
             )
     assert ref_crs is not None
     return ref_crs
@@ -75,14 +84,19 @@ def _check_frames(frames: dict[str, gpd.GeoDataFrame]) -> pyproj.CRS:
 
 def _households(buildings: gpd.GeoDataFrame, column: str) -> NDArray[np.float64]:
     if column not in buildings.columns:
-        raise InputError(f"`buildings` has no column {column!r} (households per building)")
+        raise InputError(
+            f"`buildings` has no column {column!r} (households per building)",
+            zh=f"`buildings` 没有 {column!r} 列（每栋楼的户数）",
+        )
     values = pd.to_numeric(buildings[column], errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if bad.size:
         rows = ", ".join(str(r) for r in bad[:5]) + (" ..." if bad.size > 5 else "")
         raise InputError(
             f"`buildings[{column!r}]` must be numbers >= 0, but rows {rows} are not "
-            f"(e.g. {buildings[column].iloc[int(bad[0])]!r})"
+            f"(e.g. {buildings[column].iloc[int(bad[0])]!r})",
+            zh=f"`buildings[{column!r}]` 应为不小于 0 的数，但第 {rows} 行不是（例如 "
+            f"{buildings[column].iloc[int(bad[0])]!r}）",
         )
     return values
 
@@ -96,7 +110,10 @@ def _points(frame: gpd.GeoDataFrame, metric: pyproj.CRS, name: str) -> NDArray[n
     )
     if bad.size:
         rows = ", ".join(str(frame.index[i]) for i in bad[:5]) + (" ..." if bad.size > 5 else "")
-        raise InputError(f"`{name}` must be points, but rows {rows} are not (or are empty)")
+        raise InputError(
+            f"`{name}` must be points, but rows {rows} are not (or are empty)",
+            zh=f"`{name}` 应为点，但第 {rows} 行不是（或为空）",
+        )
     return geoms
 
 

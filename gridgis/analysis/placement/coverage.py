@@ -164,12 +164,18 @@ def walking_coverage(
     started = perf_counter()
     distance = _check_distance(distance)
     if not (0 < threshold <= 1):
-        raise InputError(f"`threshold` was {threshold!r} but is expected to be a share in (0, 1]")
+        raise InputError(
+            f"`threshold` was {threshold!r} but is expected to be a share in (0, 1]",
+            zh=f"`threshold` 为 {threshold!r}，应为 0 到 1 之间的比例（不含 0）",
+        )
     frames = {"facilities": facilities, "buildings": buildings, "roads": roads}
     if cells is not None:
         frames["cells"] = cells
         if code not in cells.columns:
-            raise InputError(f"`cells` has no column {code!r} (the cell codes)")
+            raise InputError(
+                f"`cells` has no column {code!r} (the cell codes)",
+                zh=f"`cells` 没有 {code!r} 列（网格编码）",
+            )
     input_crs = _check_frames(frames)
     weights = _households(buildings, households)
     metric = _metric(facilities, buildings, crs)

@@ -170,17 +170,32 @@ def max_cover(
     """
     matrix = csr_array(coverage, dtype=bool).astype(np.float64)
     if matrix.ndim != 2:
-        raise InputError("`coverage` must be a 2-D (candidates × demand) matrix")
+        raise InputError(
+            "`coverage` must be a 2-D (candidates × demand) matrix",
+            zh="`coverage` 应为二维矩阵（候选点 × 需求点）",
+        )
     n, m = matrix.shape
     w = np.asarray(weights, dtype=np.float64).ravel()
     if w.shape[0] != m:
-        raise InputError(f"`weights` has {w.shape[0]} values but `coverage` has {m} demand columns")
+        raise InputError(
+            f"`weights` has {w.shape[0]} values but `coverage` has {m} demand columns",
+            zh=f"`weights` 有 {w.shape[0]} 个值，而 `coverage` 有 {m} 个需求列",
+        )
     if not np.all(np.isfinite(w)) or (w < 0).any():
-        raise InputError("`weights` must be finite and >= 0 (households)")
+        raise InputError(
+            "`weights` must be finite and >= 0 (households)",
+            zh="`weights` 必须是有限且不小于 0 的数（户数）",
+        )
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise InputError(f"`k` was {k!r} but is expected to be an integer >= 1")
+        raise InputError(
+            f"`k` was {k!r} but is expected to be an integer >= 1",
+            zh=f"`k` 为 {k!r}，应为不小于 1 的整数",
+        )
     if not (time_limit > 0 and math.isfinite(time_limit)):
-        raise InputError(f"`time_limit` was {time_limit!r} but is expected to be seconds > 0")
+        raise InputError(
+            f"`time_limit` was {time_limit!r} but is expected to be seconds > 0",
+            zh=f"`time_limit` 为 {time_limit!r}，应为大于 0 的秒数",
+        )
     k = min(int(k), n)
     seconds: dict[str, float] = {}
 

@@ -138,7 +138,10 @@ def read_placement_data(
     """
     kinds = _check_kinds(kinds)
     if not (margin >= 0 and math.isfinite(margin)):
-        raise InputError(f"`margin` was {margin!r} but is expected to be metres >= 0")
+        raise InputError(
+            f"`margin` was {margin!r} but is expected to be metres >= 0",
+            zh=f"`margin` 为 {margin!r}，应为不小于 0 的米数",
+        )
     street_name: str | None = None
     facilities = _facilities()
     facility_query = select(
@@ -163,11 +166,15 @@ def read_placement_data(
         if not is_code(street, "street"):
             raise InputError(
                 f"`street` was {street!r} but is expected to be a street office's 9-digit code "
-                "(e.g. 350304001)"
+                "(e.g. 350304001)",
+                zh=f"`street` 为 {street!r}，应为 9 位街道编码（例如 350304001）",
             )
         street_name = connection.execute(select(Street.name).where(Street.code == street)).scalar()
         if street_name is None:
-            raise NotFoundError(f"`street` was {street!r} but no street office has that code")
+            raise NotFoundError(
+                f"`street` was {street!r} but no street office has that code",
+                zh=f"`street` 为 {street!r}，但没有这个编码的街道",
+            )
         prefix = street + "%"
         area = _around(connection, street, prefix, margin)
         facility_query = facility_query.where(facilities.c.geom.intersects(area))
@@ -217,6 +224,7 @@ def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
     if bad or not chosen:
         raise InputError(
             f"`kinds` was {list(chosen)!r} but is expected to be one or more of "
-            f"{list(FACILITY_KINDS)}"
+            f"{list(FACILITY_KINDS)}",
+            zh=f"`kinds` 为 {list(chosen)!r}，应为 {list(FACILITY_KINDS)} 中的一个或多个",
         )
     return chosen

@@ -167,18 +167,27 @@ def suggest_sites(
     ('HiGHS MILP (scipy.optimize.milp)', True)
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise InputError(f"`k` was {k!r} but is expected to be an integer >= 1")
+        raise InputError(
+            f"`k` was {k!r} but is expected to be an integer >= 1",
+            zh=f"`k` 为 {k!r}，应为不小于 1 的整数",
+        )
     if isinstance(per_cell, bool) or not isinstance(per_cell, int) or per_cell < 1:
-        raise InputError(f"`per_cell` was {per_cell!r} but is expected to be an integer >= 1")
+        raise InputError(
+            f"`per_cell` was {per_cell!r} but is expected to be an integer >= 1",
+            zh=f"`per_cell` 为 {per_cell!r}，应为不小于 1 的整数",
+        )
     given = isinstance(candidates, gpd.GeoDataFrame)
     if not given and candidates not in CANDIDATE_KINDS:
         raise InputError(
             f"`candidates` was {candidates!r} but is expected to be one of "
-            f"{list(CANDIDATE_KINDS)} or a GeoDataFrame of points"
+            f"{list(CANDIDATE_KINDS)} or a GeoDataFrame of points",
+            zh=f"`candidates` 为 {candidates!r}，应为 {list(CANDIDATE_KINDS)} 之一，或由点组成的 "
+            "GeoDataFrame",
         )
     if not given and cells is None:
         raise InputError(
-            f"`candidates` {candidates!r} are taken from the cells not covered: pass `cells`"
+            f"`candidates` {candidates!r} are taken from the cells not covered: pass `cells`",
+            zh=f"`candidates` 为 {candidates!r} 时从未覆盖的网格中选取：请传入 `cells`",
         )
     distance = _check_distance(distance)
     if coverage is None:
@@ -199,7 +208,9 @@ def suggest_sites(
     elif coverage.summary["distance_m"] != distance:
         raise InputError(
             f"`coverage` was computed for {coverage.summary['distance_m']:g} m but `distance` "
-            f"is {distance:g} m"
+            f"is {distance:g} m",
+            zh=f"`coverage` 是按 {coverage.summary['distance_m']:g} 米计算的，而 `distance` 为 "
+            f"{distance:g} 米",
         )
     input_crs = _check_frames({"buildings": buildings, "facilities": facilities})
     network = coverage.network

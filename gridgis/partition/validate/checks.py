@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from gridgis.codes import is_code, parent_code
-from gridgis.errors import InputError, listing
+from gridgis.errors import InputError, listing, listing_zh
 from gridgis.partition._arrays import BoolArray, FloatArray, GeomArray
 from gridgis.partition.measure import Measure, pieces_area, polygon_parts
 from gridgis.partition.validate.inputs import _SHOWN_ROWS, _column, _flags, _rows, _text
@@ -290,23 +290,32 @@ def _outlines(communities: gpd.GeoDataFrame) -> tuple[list[str], GeomArray]:
     ok_kind = np.isin(kinds, (_POLYGON, _MULTIPOLYGON)) & ~shapely.is_empty(geoms)
     valid = shapely.is_valid(geoms)
     problems: list[str] = []
+    problems_zh: list[str] = []
     # A loop over the rows of a few community outlines, to list every bad one together.
     for k, text in enumerate(codes):
         where = f"row {k + 1}" + (f" ({text})" if text else "")
+        where_zh = f"第 {k + 1} 行" + (f"（{text}）" if text else "")
         if text is None:
             problems.append(f"{where}: no code")
+            problems_zh.append(f"{where_zh}：没有编码")
         if not ok_kind[k]:
             kind = "no geometry" if kinds[k] < 0 else f"a {geoms[k].geom_type}, not a polygon"
             problems.append(f"{where}: {kind}")
+            kind = "没有图形" if kinds[k] < 0 else f"是 {geoms[k].geom_type}，不是多边形"
+            problems_zh.append(f"{where_zh}：{kind}")
         elif not valid[k]:
             problems.append(f"{where}: {shapely.is_valid_reason(geoms[k])}")
+            problems_zh.append(f"{where_zh}：图形无效（{shapely.is_valid_reason(geoms[k])}）")
     named = pd.Series([c for c in codes if c is not None], dtype=object)
     for text in sorted(set(named[named.duplicated()])):
         problems.append(f"code {text} appears more than once")
+        problems_zh.append(f"编码 {text} 出现了不止一次")
     if problems:
         raise InputError(
             "`communities` must hold one valid polygon per community code; "
-            + listing(problems, shown=_SHOWN_ROWS)
+            + listing(problems, shown=_SHOWN_ROWS),
+            zh="`communities` 中每个社区编码都应对应一个有效的多边形；"
+            + listing_zh(problems_zh, shown=_SHOWN_ROWS),
         )
     return [str(c) for c in codes], geoms
 

@@ -129,7 +129,10 @@ def validate_layout(
     (default for community 350304001001) [error]
     """
     if not isinstance(cells, gpd.GeoDataFrame):
-        raise InputError(f"`cells` must be a GeoDataFrame, not a {type(cells).__name__}")
+        raise InputError(
+            f"`cells` must be a GeoDataFrame, not a {type(cells).__name__}",
+            zh=f"`cells` 应为 GeoDataFrame，而不是 {type(cells).__name__}",
+        )
     checked_bounds = _check_options(
         min_households=min_households,
         max_households=max_households,
