@@ -217,7 +217,9 @@ def _stored(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     return {str(r.external_id): dict(r._mapping) for r in conn.execute(query)}
 
 
-def organisation_index(conn: Connection) -> tuple[dict[str, int], dict[str, list[str]], dict[str, Any]]:
+def organisation_index(
+    conn: Connection,
+) -> tuple[dict[str, int], dict[str, list[str]], dict[str, Any]]:
     """Organisations by external id (→ database id), by name (→ external ids), and each
     one's community code by external id."""
     rows = conn.execute(

@@ -319,7 +319,8 @@ REASONS: dict[str, Wording] = {
         "unknown management {value} (known: {known})", "未知管理方式 {value}（可选：{known}）"
     ),
     "unknown_red_mode": Wording(
-        "unknown 红心物业 mode {value} (known: {known})", "未知红心物业模式 {value}（可选：{known}）"
+        "unknown 红心物业 mode {value} (known: {known})",
+        "未知红心物业模式 {value}（可选：{known}）",
     ),
     "mode_not_red": Wording(
         "红心物业 mode {value} given but the management is {management}",
