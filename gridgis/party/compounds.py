@@ -63,6 +63,7 @@ from gridgis.db.models import (
     PartyUnit,
 )
 from gridgis.db.queries import connection
+from gridgis.party.alliances import list_units
 from gridgis.times import CHINA_TZ
 
 __all__ = [
@@ -73,12 +74,15 @@ __all__ = [
     "STORED_FIELDS",
     "Reveal",
     "case_window",
+    "choices",
     "community_figures",
+    "community_names",
     "compound_cases",
     "compound_outline",
     "list_compounds",
     "masked_compound",
     "share",
+    "total_figures",
 ]
 
 CASE_CATEGORY = "property_management"
@@ -308,13 +312,15 @@ def community_figures(
 ) -> list[dict[str, Any]]:
     """The figures per community of :func:`list_compounds`'s ``rows``, by community code.
 
-    ``compounds``: every compound; ``registered``/``unregistered``; ``old`` (老旧小区);
-    ``managed`` (a company or 红心物业) and ``managed_share`` of the compounds;
-    ``old_managed`` and ``old_managed_share`` of the old ones; ``company``, ``red`` and
-    ``none`` (无物业: the compounds to act on); each 红心物业 mode's count (``service``,
-    ``autonomy``, ``unit``, ``community``) and its share of the compounds
-    (``<mode>_share``); ``cases``: the 物业管理 cases of its compounds. ``names`` gives
-    each community's name (``community``).
+    ``compounds``: every compound; ``registered``/``unregistered`` (in the register or not:
+    a village's hamlets need not be); ``old`` (老旧小区, of the registered); ``managed`` (a
+    company or 红心物业) and ``managed_share`` of the registered compounds; ``old_managed``
+    and ``old_managed_share`` of the old ones; ``company``, ``red`` and ``none`` (无物业:
+    the compounds to act on); each 红心物业 mode's count (``service``, ``autonomy``,
+    ``unit``, ``community``) and its share of the registered compounds
+    (``<mode>_share``); ``cases``: the 物业管理 cases of its compounds (registered or
+    not). Shares are ``None`` with nothing to divide. ``names`` gives each community's
+    name (``community_name``).
     """
     per: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -336,13 +342,43 @@ def community_figures(
     for code in sorted(per):
         figures = per[code]
         shares = {
-            "managed_share": share(figures["managed"], figures["compounds"]),
+            "managed_share": share(figures["managed"], figures["registered"]),
             "old_managed_share": share(figures["old_managed"], figures["old"]),
-            **{f"{mode}_share": share(figures[mode], figures["compounds"]) for mode in RED_MODES},
+            **{f"{mode}_share": share(figures[mode], figures["registered"]) for mode in RED_MODES},
         }
         named = (names or {}).get(code)
         out.append({"community_code": code, "community_name": named} | figures | shares)
     return out
+
+
+def total_figures(rows: Iterable[dict[str, Any]], code: str | None) -> dict[str, Any]:
+    """The figures of :func:`community_figures` for all ``rows`` together (the area ``code``)."""
+    together = community_figures({**r, "community_code": code or ""} for r in rows)
+    if together:
+        return together[0]
+    empty = community_figures([{"community_code": code or "", "management": "none"}])[0]
+    return {k: (0 if isinstance(v, int) else None) for k, v in empty.items()} | {
+        "community_code": code or "",
+        "community_name": None,
+    }
+
+
+def choices(bind: Engine | Connection, *, within: str | None = None) -> dict[str, list[Any]]:
+    """What an edit of the area ``within`` may name: its 驻区单位 (``units``: those lying in
+    or linked to it) and its party organisations above the 党小组 (``organisations``), each
+    ``id``, ``name``, ``community_code``, by name."""
+    units = [
+        {"id": u["id"], "name": u["name"], "community_code": u["community_code"]}
+        for u in list_units(bind, within=within)
+    ]
+    query = (
+        select(PartyBranch.id, PartyBranch.name, PartyBranch.community_code)
+        .where(PartyBranch.kind != "group", _in(PartyBranch.community_code, within))
+        .order_by(PartyBranch.name, PartyBranch.id)
+    )
+    with connection(bind) as conn:
+        organisations = [dict(r._mapping) for r in conn.execute(query)]
+    return {"units": units, "organisations": organisations}
 
 
 def community_names(bind: Engine | Connection, *, within: str | None = None) -> dict[str, str]:

@@ -210,7 +210,9 @@ def _chunks(file: BinaryIO) -> Iterator[bytes]:
 
 _FILE = {"type": "string", "format": "binary"}
 
-WEB_REGISTERS: tuple[str, ...] = ("organisations", "leaders", "units", "members", "residents")
+WEB_REGISTERS: tuple[str, ...] = (
+    "organisations", "leaders", "units", "members", "residents", "compounds",
+)  # fmt: skip
 """The registers the export page offers (issue 19), downloaded directly (no background job):
 people's names and phones masked unless the user may see them
 (:meth:`gridgis.access.Policy.may_see_people`), the export recorded in the audit trail."""
