@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from gridgis.schemas.common import Answer, AreaCode, CommunityCode, Flag, Request
+from gridgis.schemas.common import Answer, AreaCode, CommunityCode, Flag, Request, parse_day
 
 __all__ = [
     "Compound",
@@ -24,12 +24,19 @@ Management = Literal["company", "red", "none"]
 RedMode = Literal["service", "autonomy", "unit", "community"]
 _SHARE = Field(None, ge=0, le=1)
 
+Day = Annotated[
+    dt.date,
+    BeforeValidator(parse_day),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+"""A day ``YYYY-MM-DD`` (in a JSON body too, which is read strictly)."""
+
 
 class FiguresQuery(Request):
     """Which compounds: those of an area; whose 物业管理 cases up to a day."""
 
     area: AreaCode | None = Field(None, description="A street or community code (or its start).")
-    until: dt.date | None = Field(
+    until: Day | None = Field(
         None,
         description="The cases of the twelve months before this day (default: the day after "
         "the latest case).",
@@ -143,7 +150,7 @@ class CompoundChange(Request):
     organisation: str | None = Field(
         None, max_length=200, description="A party organisation's id or name."
     )
-    since: dt.date | None = None
+    since: Day | None = None
     note: str | None = Field(None, max_length=2000)
     old: bool | None = None
     built_year: int | None = Field(None, ge=1900, le=2100)
