@@ -169,6 +169,11 @@ def compound_key(community: str, name: str) -> str:
     return f"{community}/{name}"
 
 
+def _id_or_text(value: str) -> str | int:
+    """A number that fits an ``integer`` id as an int (looked up as a file id first)."""
+    return int(value) if value.isdigit() and int(value) < 2**31 else value
+
+
 def _organisation(conn: Connection, value: str | int) -> int:
     text = str(value).strip()
     rows = conn.execute(select(PartyBranch.id).where(PartyBranch.external_id == text)).all()
@@ -273,16 +278,13 @@ def set_management(
                 f"unknown compound {name!r}: no building of community {community} names it",
                 field="compound",
             )
-        found = (
-            None
-            if unit_text is None
-            else find_unit(conn, unit if isinstance(unit, int) else unit_text)
-        )
+        # a unit or organisation named by its file id, else its database id, else its name
+        found = None if unit_text is None else find_unit(conn, _id_or_text(unit_text))
         unit_id = None if found is None else int(found["id"])
         organisation_id = (
             None
-            if organisation is None or organisation == ""
-            else _organisation(conn, organisation)
+            if organisation is None or str(organisation).strip() == ""
+            else _organisation(conn, _id_or_text(str(organisation).strip()))
         )
         stored_old = None if before is None else bool(before["old"])
         after = {
