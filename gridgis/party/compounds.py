@@ -24,9 +24,11 @@ allows (a policy's ``may_see_people``), masked elsewhere.
 Examples
 --------
 >>> rows = list_compounds(engine, within="350304001", until=dt.date(2026, 1, 1))
->>> figures = community_figures(rows)
->>> sorted(figures[0])[:4]
-['autonomy', 'community', 'community_code', 'company']
+>>> total = total_figures(rows, "350304001")
+>>> total["compounds"] == total["registered"] + total["unregistered"]
+True
+>>> total["managed"] == total["company"] + total["red"] > 0
+True
 """
 
 from __future__ import annotations
