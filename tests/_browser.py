@@ -209,6 +209,7 @@ PAGE_READY: dict[str, str] = {
     "/party": ".party-hub h1",
     "/party/units": "body[data-party-drawn]",
     "/party/sanling": "body[data-sanling-drawn]",
+    "/party/property": "body[data-property-drawn]",
 }
 """What says a page has drawn, by path (a prefix for the pages of an area): the map
 pages set a ``data-…`` attribute on ``body`` when their map has drawn (or failed:

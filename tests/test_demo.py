@@ -437,8 +437,9 @@ def test_the_registers_go_through_the_importers(engine: Engine, tmp_path) -> Non
             )
         ).one()
     assert sorted(imports) == [
-        "activity", "branch", "building", "case", "community", "department", "facility",
-        "inspection", "member", "resident", "resident_unit", "road", "street", "unit", "worker",
+        "activity", "branch", "building", "case", "community", "compound", "department",
+        "facility", "inspection", "member", "resident", "resident_unit", "road", "street",
+        "unit", "worker",
     ]  # fmt: skip
     # The workers' roster holds the 楼栋长 and 单元长 too, the organisations the whole tree.
     people = summary.counts["workers"] + summary.counts["leaders"]

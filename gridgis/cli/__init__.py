@@ -32,6 +32,7 @@ module             commands
 ``party_units``    ``gridgis party alliances | sanling-categories``, ``gridgis import
                    resident-units``, ``gridgis export units | resident-units | sanling``
 ``party_members``  ``gridgis import members | activities``, ``gridgis party rules | ranking``
+``property``       ``gridgis import compounds``, ``gridgis export compounds`` (红心物业)
 =================  ==========================================================
 
 ``_shared`` holds what several of them use: :func:`~gridgis.cli._shared.friendly`
@@ -71,6 +72,7 @@ from gridgis.cli import (
     party_units,  # noqa: F401  (attaches `party alliances | sanling-categories`)
     party_work,  # noqa: F401  (attaches `party campaigns | needs`)
     photos,
+    property,  # noqa: F401  (attaches `import compounds`, `export compounds`)
     registers,  # noqa: F401  (attaches `import buildings | households` to the import group)
     rosters,
     serve,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 TEMPLATE_KINDS: tuple[str, ...] = (
     "buildings", "households", "units", "workers", "branches", "facilities", "resident-units",
-    "members", "activities", "residents",
+    "compounds", "members", "activities", "residents",
 )  # fmt: skip
 
 

@@ -57,6 +57,7 @@ from gridgis.db.models import (
     Case,
     CellCode,
     Community,
+    CompoundManagement,
     GridCell,
     GridWorker,
     Inspection,
@@ -343,6 +344,10 @@ def _clearing(district: str) -> list[tuple[str, Delete]]:
         ("app_user", delete(AppUser).where(AppUser.worker_id.in_(workers))),
         ("grid_worker", delete(GridWorker).where(GridWorker.street_code.like(like))),
         ("branch_cell", delete(BranchCell).where(BranchCell.cell_id.in_(cells))),
+        # 红心物业: the compounds' register (it names organisations and 驻区单位)
+        ("compound_management", delete(CompoundManagement).where(
+            CompoundManagement.community_code.like(like)
+        )),
         ("party_branch", delete(PartyBranch).where(or_(
             PartyBranch.community_code.like(like), PartyBranch.external_id.like(demo),
         ))),

@@ -40,6 +40,7 @@ from gridgis.demo.party_units import (
     write_resident_units,
 )
 from gridgis.demo.profiles import profile
+from gridgis.demo.property import build_compounds, write_compounds
 from gridgis.demo.visits import write_residents
 from gridgis.errors import ValidationError
 from gridgis.intake.report import IntakeReport
@@ -285,6 +286,7 @@ def _load(
     from gridgis.registers.activities import import_activities
     from gridgis.registers.branches import import_branches
     from gridgis.registers.buildings import import_buildings
+    from gridgis.registers.compounds import import_compounds
     from gridgis.registers.departments import import_departments
     from gridgis.registers.facilities import import_facilities
     from gridgis.registers.members import import_members
@@ -300,6 +302,7 @@ def _load(
         "departments": import_departments,
         "members": import_members,
         "activities": import_activities,
+        "compounds": import_compounds,
     }
     imported: dict[str, float] = {}
 
@@ -353,7 +356,9 @@ def _load(
             clock = time.perf_counter()
             load_party(conn, party, files["resident_units"], actor=IMPORTED_BY)
             imported["resident_units"] = time.perf_counter() - clock
-        for kind in ("workers", "branches", "members", "activities", "facilities", "departments"):
+        # the compounds last: they name the organisations and the 驻区单位
+        kinds = ("workers", "branches", "members", "activities", "facilities", "departments")
+        for kind in (*kinds, "compounds"):
             if kind not in files:
                 continue
             report = run(conn, kind)
@@ -581,6 +586,10 @@ def run_demo(
         case_files = write_cases(demo.cases, folder)
         party = build_party(demo, seed=seed)
         files["resident_units"] = write_resident_units(party.units, folder)
+        files["compounds"] = write_compounds(  # 红心物业: the compounds and their management
+            build_compounds(demo, units=party.units, organisations=tree.organisations, seed=seed),
+            folder,
+        )
         seconds["files"] = time.perf_counter() - clock
         clock = time.perf_counter()
         load_seconds = _load(

@@ -22,6 +22,10 @@ party branches or facilities is one reader each, registered here:
     ``id``, ``name``, ``kind``, ``address``, ``community``, ``contact``, ``contact_phone``,
     ``party_org``, ``party_leader``, ``linked``, ``alliance``, ``committee`` and the point.
     Person fields: ``contact``, ``contact_phone``, ``party_leader``.
+``compounds`` (红心物业; :mod:`gridgis.export.compounds`)
+    ``community``, ``compound``, ``old``, ``built``, ``management``, ``mode``, ``company``,
+    ``contact``, ``contact_phone``, ``unit``, ``organisation``, ``since``, ``note``; the
+    outline in a GeoPackage. Person fields: ``contact``, ``contact_phone``.
 ``facilities`` (done)
     ``id``, ``name``, ``kind`` (the file's own word for it), ``address``,
     ``community`` (its code) and the point. No person data.
@@ -75,6 +79,7 @@ from gridgis.db.models import (
     WorkerUnit,
 )
 from gridgis.db.queries import result_frame
+from gridgis.export.compounds import read_compounds
 from gridgis.export.layers import _Layer
 from gridgis.export.leaders import read_leaders
 from gridgis.export.members import read_members
@@ -612,6 +617,13 @@ REGISTERS: dict[str, RegisterExport] = {
         formats=("gpkg", "csv", "xlsx"),
     ),
     "facilities": RegisterExport("facilities", _read_facilities, area_column="community"),
+    "compounds": RegisterExport(
+        "compounds",
+        read_compounds,
+        person_fields=("contact", "contact_phone"),
+        area_column="community",
+        formats=("gpkg", "csv", "xlsx"),
+    ),
     "units": RegisterExport(
         "units",
         _read_resident_units,

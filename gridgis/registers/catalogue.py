@@ -49,6 +49,7 @@ from gridgis.errors import ForbiddenError, InputError, NotFoundError
 from gridgis.registers.activities import ACTIVITY_FIELDS, import_activities
 from gridgis.registers.branches import BRANCH_FIELDS, import_branches
 from gridgis.registers.buildings import BUILDING_FIELDS, import_buildings
+from gridgis.registers.compounds import COMPOUND_FIELDS, import_compounds
 from gridgis.registers.departments import DEPARTMENT_FIELDS, import_departments
 from gridgis.registers.facilities import FACILITY_FIELDS, import_facilities
 from gridgis.registers.households import import_households
@@ -320,6 +321,18 @@ register(
         options=frozenset({"crs", "encoding", "sheet", "layer", "street"}),
         suffixes=_VECTOR + _TABLE,
         required=("id", "name"),
+    )
+)
+register(
+    ImportKind(
+        name="compounds",
+        label_zh="小区物业管理（红心物业）",
+        label_en="Compounds and their property management (红心物业)",
+        importer=import_compounds,
+        fields=COMPOUND_FIELDS,
+        options=frozenset({"encoding", "sheet", "layer", "street"}),
+        suffixes=_VECTOR + _TABLE,
+        required=("community", "compound"),
     )
 )
 register(

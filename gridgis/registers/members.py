@@ -217,7 +217,9 @@ def _stored(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     return {str(r.external_id): dict(r._mapping) for r in conn.execute(query)}
 
 
-def _organisations(conn: Connection) -> tuple[dict[str, int], dict[str, list[str]], dict[str, Any]]:
+def organisation_index(
+    conn: Connection,
+) -> tuple[dict[str, int], dict[str, list[str]], dict[str, Any]]:
     """Organisations by external id (→ database id), by name (→ external ids), and each
     one's community code by external id."""
     rows = conn.execute(
@@ -369,7 +371,7 @@ reported_on_field, central_household_field:
             for f in PERSON_FIELDS
         }
         areas = Areas.load(conn)
-        by_id, by_name, organisation_community = _organisations(conn)
+        by_id, by_name, organisation_community = organisation_index(conn)
         central, central_why = yes_no(
             pd.Series(register.texts("central_household"), dtype=object), "central_household"
         )

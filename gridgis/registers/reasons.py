@@ -310,6 +310,38 @@ REASONS: dict[str, Wording] = {
         "serves no cell, building or community of street {street}",
         "没有负责街道 {street} 的任何网格、楼栋或社区",
     ),
+    # 红心物业: compounds and how they are managed (gridgis.registers.compounds).
+    "unknown_compound": Wording(
+        "unknown compound {value}: no building of community {community} names it",
+        "未知小区 {value}：社区 {community} 没有楼栋属于该小区",
+    ),
+    "unknown_management": Wording(
+        "unknown management {value} (known: {known})", "未知管理方式 {value}（可选：{known}）"
+    ),
+    "unknown_red_mode": Wording(
+        "unknown 红心物业 mode {value} (known: {known})",
+        "未知红心物业模式 {value}（可选：{known}）",
+    ),
+    "mode_not_red": Wording(
+        "红心物业 mode {value} given but the management is {management}",
+        "填了红心物业模式 {value}，但管理方式是{management}",
+    ),
+    "company_not_company": Wording(
+        "company {value} given but the management is {management}",
+        "填了物业公司 {value}，但管理方式是{management}",
+    ),
+    "unit_not_unit_mode": Wording(
+        "resident unit {value} given but the mode is not 驻区单位包保",
+        "填了包保单位 {value}，但模式不是驻区单位包保",
+    ),
+    "unknown_resident_unit": Wording(
+        "unknown resident unit {value}: no 驻区单位 has that id or name",
+        "未知驻区单位 {value}：没有该编号或名称的驻区单位",
+    ),
+    "bad_built_year": Wording(
+        "built {value} is not a year from {low} to {high}",
+        "建成年份 {value} 不是 {low} 至 {high} 之间的年份",
+    ),
 }
 """Every reason an importer records, by code: its English and Chinese templates."""
 
@@ -384,6 +416,14 @@ _ZH_WORDS: dict[str, str] = {
     "central_household": "党员中心户",
     "date": "日期",
     "hours": "时长",
+    "community": "社区",
+    "management": "管理方式",
+    "red_mode": "红心物业模式",
+    "company": "物业公司名称",
+    "resident_unit": "包保单位",
+    "since": "起始日期",
+    "built": "建成年份",
+    "old": "老旧小区",
 }
 # Values named by a word of _ZH_WORDS, and labels such as "cell 3503...".
 _WORD_VALUES = ("field", "what", "relation", "numbering", "area")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gridgis.db.models import UNIT_KIND_NAMES_ZH
+from gridgis.db.models import MANAGEMENT_NAMES_ZH, RED_MODE_NAMES_ZH, UNIT_KIND_NAMES_ZH
 from gridgis.errors import InputError
 from gridgis.registers.kinds import BRANCH_KIND_NAMES, FACILITY_KIND_NAMES, worker_roles
 
@@ -142,6 +142,25 @@ TEMPLATES: dict[str, tuple[Column, ...]] = {
         Column("兼职委员", "committee", "书记是否任大党委兼职委员（是/否）", "否",
                choices=("是", "否")),
     ),
+    "compounds": (
+        Column("社区", "community", "社区编码或名称", "350304001001", required=True),
+        Column("小区", "compound", "小区名称，与楼栋表的“小区”一致（须先导入楼栋）", "梅园小区",
+               required=True),
+        Column("老旧小区", "old", "是或否（不填时按建成年份：2000 年及以前为老旧小区）", "是",
+               choices=("是", "否")),
+        Column("建成年份", "built", "建成年份，如 1992", 1992),
+        Column("管理方式", "management", "物业公司、红心物业或无物业", "红心物业",
+               choices=tuple(MANAGEMENT_NAMES_ZH.values())),
+        Column("红心物业模式", "mode", "物业服务、居民自治、驻区单位包保、社区兜底（红心物业必填）",
+               "居民自治", choices=tuple(RED_MODE_NAMES_ZH.values())),
+        Column("物业公司", "company", "物业公司名称（管理方式为物业公司时必填）", None),
+        Column("联系人", "contact", "联系人姓名（个人信息，按权限脱敏显示）", "陈明"),
+        Column("联系电话", "contact_phone", "联系人电话（个人信息）", "13712345678"),
+        Column("包保单位", "unit", "包保的驻区单位编号或名称（驻区单位包保时必填）", None),
+        Column("牵头党组织", "organisation", "牵头的物业党支部或社区党组织的编号或名称", None),
+        Column("起始日期", "since", "实行当前管理方式的起始日期，如 2023-05-01", "2023-05-01"),
+        Column("备注", "note", "备注", None),
+    ),
     "members": (
         Column("编号", "id", _ID, "D0001", required=True),
         Column("姓名", "name", "姓名（个人信息，按权限脱敏显示）", "李红", required=True),
@@ -200,7 +219,7 @@ def template_columns(kind: str) -> tuple[Column, ...]:
 
 def write_template(kind: str, path: str | Path, *, rows: int = 1000) -> Path:
     """Write the Excel template of ``kind`` (buildings, households, units, workers,
-    branches, facilities, resident-units, members, activities) to ``path``.
+    branches, facilities, resident-units, compounds, members, activities) to ``path``.
 
     Parameters
     ----------

@@ -58,6 +58,8 @@ from gridgis.web import (
     photos_api,
     placement_api,
     placement_pages,
+    property_api,
+    property_pages,
     tasks,
     visit_pages,
     visits_api,
@@ -185,6 +187,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(party_api.bp)
     app.register_blueprint(party_pages.bp)
     app.register_blueprint(party_hub.bp)
+    app.register_blueprint(property_api.bp)
+    app.register_blueprint(property_pages.bp)
     app.register_blueprint(organisations_api.bp)
     app.register_blueprint(organisation_pages.bp)
     app.register_blueprint(members_api.bp)

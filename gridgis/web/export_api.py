@@ -221,6 +221,7 @@ _FILE = {"type": "string", "format": "binary"}
 
 WEB_REGISTERS: tuple[str, ...] = (
     "organisations", "leaders", "units", "members", "residents", "visits", "ledger", "sanling",
+    "compounds",
 )  # fmt: skip
 """The registers and ledgers of party work the export page offers (issue 19): people's names
 and phones masked unless the user may see them (:attr:`gridgis.access.Policy.people_scope`),

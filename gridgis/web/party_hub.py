@@ -2,7 +2,7 @@
 
 Issue 19 adds many pages (the organisation tree, the leaders roster, the members
 register and points, 大走访 and its ledger, 驻区单位 and 联合体, the 三零
-communities). The bar has one entry, 党建, which opens this page: a card for each
+communities, 红心物业). The bar has one entry, 党建, which opens this page: a card for each
 of those pages the signed-in user may open. :data:`SECTIONS` is the one list of
 them; a section whose view is not registered, or whose roles exclude the user, is
 left out, as the bar does for its own entries.
@@ -83,6 +83,12 @@ SECTIONS: tuple[Section, ...] = (
         "party_pages.units_page",
         "驻区单位、联合体与需求清单",
         "驻区单位与党建联合体，社区需求的发布、认领与办结",
+        OFFICE_ROLES,
+    ),
+    Section(
+        "property_pages.property_page",
+        "红心物业",
+        "老旧小区物业管理：物业公司、红心物业四种模式与无物业小区，各小区的物业管理事件",
         OFFICE_ROLES,
     ),
     Section(

@@ -22,6 +22,7 @@ inspections), :mod:`~gridgis.db.models.notices` (inboxes and webhook deliveries)
 :mod:`~gridgis.db.models.party` (party members and their points),
 :mod:`~gridgis.db.models.party_units` (驻区单位, 联合体, needs, the 三零 categories),
 :mod:`~gridgis.db.models.visits` (大走访: key households, campaigns, visits, the ledger),
+:mod:`~gridgis.db.models.property` (红心物业: how each compound is managed),
 :mod:`~gridgis.db.models.system` (users, audit trail, data
 versions); every name is importable from here.
 """
@@ -96,6 +97,13 @@ from gridgis.db.models.party_units import (
     PartyUnitCommunity,
     SanlingCategory,
 )
+from gridgis.db.models.property import (
+    MANAGEMENT_NAMES_ZH,
+    MANAGEMENTS,
+    RED_MODE_NAMES_ZH,
+    RED_MODES,
+    CompoundManagement,
+)
 from gridgis.db.models.rosters import (
     BRANCH_KINDS,
     FACILITY_KINDS,
@@ -153,6 +161,8 @@ __all__ = [
     "LAYOUT_METHODS",
     "LOCATED_BY",
     "LOCATION_FLAGS",
+    "MANAGEMENTS",
+    "MANAGEMENT_NAMES_ZH",
     "MEMBER_KINDS",
     "MEMBER_KIND_NAMES_ZH",
     "NAMING_CONVENTION",
@@ -164,6 +174,8 @@ __all__ = [
     "NOTICE_NAMES_ZH",
     "PHOTO_KINDS",
     "POINT_UNITS",
+    "RED_MODES",
+    "RED_MODE_NAMES_ZH",
     "ROAD_KINDS",
     "SANLING_FIGURES",
     "SANLING_FIGURE_NAMES_ZH",
@@ -192,6 +204,7 @@ __all__ = [
     "CellLineage",
     "CellLinkMove",
     "Community",
+    "CompoundManagement",
     "DataVersion",
     "Department",
     "DispatchRule",
