@@ -546,9 +546,13 @@ class Runner:
         url = self.bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
         try:
             conn = psycopg.connect(url, autocommit=True)
-            conn.execute(f"LISTEN {CHANNEL}")  # raw SQL: LISTEN has no expression
         except psycopg.Error:
             return None  # poll instead
+        try:
+            conn.execute(f"LISTEN {CHANNEL}")  # raw SQL: LISTEN has no expression
+        except psycopg.Error:
+            conn.close()  # (a connection left open would be closed by the collector, warning)
+            return None
         return conn
 
     def _wait(self, listener: psycopg.Connection[Any] | None) -> psycopg.Connection[Any] | None:
