@@ -665,3 +665,19 @@ def test_request_errors_come_in_chinese_when_asked(client: FlaskClient) -> None:
     # werkzeug's own 404 (no route) answers its Chinese title, the English stays werkzeug's
     assert _json(client.get("/api/no-such-route", headers=_ZH), 404)["error"]["message"] == "未找到"
     assert "not found" in _json(client.get("/api/no-such-route"), 404)["error"]["message"]
+
+
+def test_body_checks_come_in_chinese_when_asked(shared_client: FlaskClient) -> None:
+    body = {"category": "errand", "lon": "119", "lat": 25.4, "description": "x" * 5000}
+    zh = _json(shared_client.post("/api/cases", json=body, headers=_ZH), 422)["error"]
+    assert zh["message"].startswith("事件有误\n")
+    assert "`lon` 为 '119'，应为有限的数" in zh["message"]
+    assert "`description` 有 5000 个字符，最多应为" in zh["message"]
+    english = _json(shared_client.post("/api/cases", json=body), 422)["error"]["message"]
+    assert english.startswith("invalid case\n") and "`lon` was '119'" in english
+    missing = shared_client.post("/api/cases/1/steps", json={}, headers=_ZH)
+    assert "办理步骤缺少 `step`" in _json(missing, 422)["error"]["message"]
+    assert (
+        "`step` needs `step`"
+        in _json(shared_client.post("/api/cases/1/steps", json={}), 422)["error"]["message"]
+    )

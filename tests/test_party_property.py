@@ -336,7 +336,8 @@ def test_people_are_masked_per_role_and_edits_kept_within_a_street(
     answer = response_json(saved, 200)
     assert (answer["management"], answer["red_mode"], answer["contact"]) == ("red", "unit", "赵六")
     assert answer["unit_external_id"] == unit
-    with create_engine(demo_url).connect() as conn:
+    audit_engine = create_engine(demo_url)
+    with audit_engine.connect() as conn:
         trail = conn.execute(
             text(
                 "SELECT actor, action FROM audit_log WHERE object_type = 'compound' "
@@ -344,6 +345,7 @@ def test_people_are_masked_per_role_and_edits_kept_within_a_street(
             ),
             {"id": f"{target['community_code']}/{target['name']}"},
         ).all()
+    audit_engine.dispose()
     assert [tuple(t) for t in trail] == [("property-office", "update")]
     away = body | {"community": other["community_code"], "compound": other["name"]}
     assert response_json(

@@ -118,6 +118,7 @@ class NewCase(Request):
     external_id: str | None = Field(None, min_length=1, max_length=100)
 
     what: ClassVar[str] = "case"
+    what_zh: ClassVar[str] = "事件"
     reported_at: Moment | None = Field(
         None, description="When it was reported (with a UTC offset); default now."
     )
@@ -136,6 +137,7 @@ class CaseStep(Request):
     """The next step of a case. Who took it (``<step>_by``) is the signed-in user."""
 
     what: ClassVar[str] = "step"
+    what_zh: ClassVar[str] = "办理步骤"
 
     step: StepTaken = Field(
         description="The step taken, `rejected` (作废), or `returned` (退单: a department sends "
@@ -160,6 +162,7 @@ class CaseEscalation(Request):
     """An escalation (督办) of a case to the street office's leaders."""
 
     what: ClassVar[str] = "escalation"
+    what_zh: ClassVar[str] = "督办"
 
     note: str = Field(min_length=1, max_length=2000, description="Why, and what is asked.")
 
@@ -168,6 +171,7 @@ class CaseNote(Request):
     """A note on a case's timeline."""
 
     what: ClassVar[str] = "note"
+    what_zh: ClassVar[str] = "备注"
 
     note: str = Field(min_length=1, max_length=2000)
 
@@ -418,6 +422,7 @@ class NewDepartment(Request):
     """A department (职能部门) of a district or of one street."""
 
     what: ClassVar[str] = "department"
+    what_zh: ClassVar[str] = "职能部门"
 
     code: str = Field(pattern=DEPARTMENT_PATTERN, description="Its code, e.g. CG.")
     name: str = Field(min_length=1, max_length=100, description="e.g. 城市管理局.")

@@ -75,6 +75,7 @@ class CaseMerge(Request):
     """
 
     what: ClassVar[str] = "merge"
+    what_zh: ClassVar[str] = "合并请求"
 
     into: int = Field(ge=1, le=MAX_ID, description="The open case this one repeats.")
     note: str | None = Field(None, min_length=1, max_length=MAX_NOTE_CHARS)

@@ -86,6 +86,7 @@ class NewRequest(Request):
     """
 
     what: ClassVar[str] = "service request"
+    what_zh: ClassVar[str] = "服务请求"
 
     api_key: str | None = _TEXT
     jurisdiction_id: str | None = _TEXT

@@ -203,6 +203,7 @@ class NewVisit(Request):
     multipart, photos in the file field ``photos``."""
 
     what: ClassVar[str] = "visit"
+    what_zh: ClassVar[str] = "走访记录"
 
     target: int = Field(ge=1, le=MAX_ID)
     visited_at: DayOrTime | None = None

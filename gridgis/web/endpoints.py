@@ -44,16 +44,20 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar, get_args
+from typing import Any, Final, TypeVar
 
 import pydantic
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel
 from werkzeug.datastructures import MultiDict
 
-from gridgis.errors import InputError, Problem, ValidationError, listing_zh
+from gridgis.errors import InputError
 from gridgis.web.auth import checks_itself, guard
 from gridgis.web.limits import check_json
+from gridgis.web.validation_words import field_names as _list_fields
+from gridgis.web.validation_words import invalid as _invalid
+from gridgis.web.validation_words import shown as _show
+from gridgis.web.validation_words import translate as _translate
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -329,25 +333,6 @@ class BodyTooLargeError(InputError):
     code = "too_large"
 
 
-def _invalid(
-    what: str, what_zh: str, problems: list[tuple[str, str]], *, field: str | None = None
-) -> ValidationError:
-    """A 422 ``invalid {what}`` with ``problems`` given as (English, Chinese) pairs."""
-    zh = f"{what_zh}有误\n" + listing_zh([p[1] for p in problems], sep="\n  - ")
-    return ValidationError(
-        f"invalid {what}", [Problem(None, None, p[0]) for p in problems], field=field, zh=zh
-    )
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
-def _list_fields(model: type[BaseModel]) -> list[str]:
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
 def _is_list(model: type[BaseModel], name: str) -> bool:
     info = model.model_fields.get(name)
     return info is not None and getattr(info.annotation, "__origin__", None) is list
@@ -611,142 +596,6 @@ def read_body(
     """
     fields, strict = read_fields(types, upload_field=upload_field)
     return check_body(model, fields, strict=strict)
-
-
-# --- pydantic's errors in gridgis's words --------------------------------------------------------
-
-_EXPECTED: dict[str, str] = {
-    "int_parsing": "an integer",
-    "int_type": "an integer",
-    "int_from_float": "an integer",
-    "float_parsing": "a finite number",
-    "float_type": "a finite number",
-    "finite_number": "a finite number",
-    "bool_parsing": "true or false",
-    "bool_type": "true or false",
-    "string_type": "a string",
-    "list_type": "a list",
-    "dict_type": "an object",
-    "model_type": "an object",
-}
-_BOUNDS = {
-    "greater_than_equal": "at least",
-    "greater_than": "above",
-    "less_than_equal": "at most",
-    "less_than": "below",
-}
-
-
-def _what(model: type[BaseModel]) -> str:
-    """What one of ``model`` is called in messages (``case`` for NewCase...)."""
-    return str(getattr(model, "what", model.__name__.lower()))
-
-
-def _shown_input(value: Any, *, text: bool) -> str:
-    """A value as the request had it: JSON's words for a body, the text for a query."""
-    if value is None and not text:
-        return "null"
-    return _show(value)
-
-
-def _reason(error: Mapping[str, Any], model: type[BaseModel], *, text: bool, what: str) -> str:
-    location = ".".join(str(part) for part in error["loc"])
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    value: Any = error.get("input")
-    if kind == "missing":
-        return f"`{what}` needs `{location}`"
-    if kind in ("value_error", "assertion_error", "datetime_parsing", "datetime_type"):
-        message = str(ctx.get("error", error["msg"]))
-        if kind.startswith("datetime"):
-            message = (
-                "an ISO 8601 date-time with a UTC offset (e.g. 2025-06-01T08:00:00+08:00) "
-                f"in the years {ctx.get('low', 1900)}–{ctx.get('high', 2999)}"
-            )
-            return (
-                f"`{location}` was {_shown_input(value, text=text)} but is expected to be {message}"
-            )
-        return message.removeprefix("Value error, ")
-    if not location:
-        return f"the {what} {error['msg']}"
-    shown = _shown_input(value, text=text)
-    if kind in _BOUNDS:
-        if text and isinstance(value, str):
-            shown = _as_number(value, model, str(error["loc"][0]))
-        bound = next(iter(ctx.values()))
-        return f"`{location}` was {shown} but is expected to be {_BOUNDS[kind]} {bound}"
-    if kind == "string_unicode":
-        return f"`{location}` was {shown} but is not valid Unicode text"
-    if kind == "string_too_long":
-        return (
-            f"`{location}` has {len(value)} characters but is expected to have at most "
-            f"{ctx['max_length']}"
-        )
-    if kind == "string_too_short":
-        if ctx.get("min_length") == 1:
-            return f"`{location}` was {shown} but is expected to be non-empty"
-        return (
-            f"`{location}` has {len(value)} characters but is expected to have at least "
-            f"{ctx['min_length']}"
-        )
-    if kind == "string_pattern_mismatch":
-        info = model.model_fields.get(str(error["loc"][0]))
-        note = f" ({info.description})" if info is not None and info.description else ""
-        return f"`{location}` was {shown} but is expected to match {ctx['pattern']}{note}"
-    if kind in ("literal_error", "enum"):
-        info = model.model_fields.get(str(error["loc"][0]))
-        choices = _choices(info.annotation) if info is not None else []
-        return f"`{location}` was {shown} but is expected to be one of {choices}"
-    return f"`{location}` was {shown} but is expected to be {_EXPECTED.get(kind, error['msg'])}"
-
-
-def _as_number(text: str, model: type[BaseModel], name: str) -> str:
-    """A number given as text, shown as the number its field reads it as (``95`` → 95.0)."""
-    info = model.model_fields.get(name)
-    kinds = set(get_args(info.annotation)) | {info.annotation} if info is not None else set()
-    try:
-        return repr(float(text)) if float in kinds else repr(int(text))
-    except ValueError:
-        return text
-
-
-def _choices(annotation: Any) -> list[Any]:
-    """The values of a ``Literal`` (possibly nested, or ``| None``)."""
-    out: list[Any] = []
-    for arg in get_args(annotation):
-        if isinstance(arg, str):
-            out.append(arg)
-        elif arg is not type(None):
-            out.extend(_choices(arg))
-    return out
-
-
-def _translate(
-    exc: pydantic.ValidationError, model: type[BaseModel], *, query: bool, text: bool = False
-) -> ValidationError:
-    """``exc`` as a :class:`ValidationError` whose problems name each field, value and rule."""
-    what = "query parameters" if query else _what(model)
-    problems: list[Problem] = []
-    fields: list[str] = []
-    unknown: list[str] = []
-    for error in exc.errors(include_url=False):
-        location = ".".join(str(part) for part in error["loc"])
-        if error["type"] == "extra_forbidden":
-            unknown.append(location)
-            continue
-        fields.append(location)
-        reason = _reason(error, model, text=query or text, what=what)
-        problems.append(Problem(None, None, reason))
-    if unknown:
-        listed = ", ".join(f"`{_show(key)[1:-1]}`" for key in unknown[:10])
-        allowed = ", ".join(f"`{key}`" for key in _list_fields(model))
-        problems.insert(
-            0, Problem(None, None, f"`{what}` has unknown field(s) {listed}; allowed: {allowed}")
-        )
-        fields.insert(0, unknown[0])
-    return ValidationError(
-        f"invalid {what}", problems, field=fields[0] if fields and fields[0] else None
-    )
 
 
 # --- checking answers in tests -------------------------------------------------------------------
