@@ -59,6 +59,7 @@ import contextlib
 import io
 import os
 import random
+import string
 import sys
 import tempfile
 from pathlib import Path
@@ -70,7 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import intake
 
 TARGET_RATE = 300.0
-_BOUNDARY = "gridgisbenchboundary"
+_ALPHABET = string.ascii_letters + string.digits
 
 
 def photo_bytes() -> bytes:
@@ -95,24 +96,26 @@ def _multipart_requests(photo: bytes) -> object:
         out = []
         for _ in range(200):  # fewer bodies than intake's: each carries the photo
             lon, lat = rng.choice(points)
+            # A new boundary for each body, as browsers make one (WebKit's shape).
+            boundary = "----WebKitFormBoundary" + "".join(rng.choices(_ALPHABET, k=16))
             fields = {"category": "fire_safety", "lon": repr(lon), "lat": repr(lat)}
             fields["source"] = "压测"
             parts = [
                 (
-                    f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
                 ).encode()
                 for k, v in fields.items()
             ]
             parts.append(
-                f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="photos"; '
+                f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; '
                 'filename="现场.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
                 + photo
                 + b"\r\n"
             )
-            body = b"".join(parts) + f"--{_BOUNDARY}--\r\n".encode()
+            body = b"".join(parts) + f"--{boundary}--\r\n".encode()
             head = (
                 "POST /api/cases HTTP/1.1\r\nHost: bench\r\n"
-                f"Content-Type: multipart/form-data; boundary={_BOUNDARY}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
                 f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
             ).encode()
             out.append(head + body)
