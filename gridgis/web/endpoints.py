@@ -53,7 +53,7 @@ from werkzeug.datastructures import MultiDict
 
 from gridgis.errors import InputError, Problem, ValidationError
 from gridgis.web.auth import checks_itself, guard
-from gridgis.web.limits import check_json
+from gridgis.web.limits import CheckedRequest, check_json
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -500,6 +500,8 @@ def _multipart_fields(upload_field: str | None) -> dict[str, str]:
     if length is not None and length > limit:
         raise BodyTooLargeError(f"the body has {length} bytes but may have at most {limit}")
     request.max_content_length = limit  # a body sent without its length: read up to the limit
+    if isinstance(checked := request._get_current_object(), CheckedRequest):  # type: ignore[attr-defined]
+        checked.in_memory_bytes = limit  # its files are read into memory anyway (uploads)
     others = [name for name in request.files if name != upload_field]
     if others:
         listed = ", ".join(f"`{_show(name)[1:-1]}`" for name in others[:10])
