@@ -84,7 +84,7 @@ def read_form(request: Request, *, in_memory: int) -> Form:
     limits = {"max_parts": request.max_form_parts, "max_field_bytes": request.max_form_memory_size}
     length = request.content_length
     if length is not None and length <= in_memory:
-        return parse(request.get_data(), boundary, **limits)
+        return parse(request.get_data(cache=False), boundary, **limits)  # the parts copied
     form = _werkzeug(request.stream, boundary, length, **limits)
     if None in form[0] or None in form[1]:  # Werkzeug reads such a part with the name None
         raise MalformedBodyError(_no_name())
@@ -233,8 +233,7 @@ def _werkzeug(
             raise
         raise FormTooLargeError(
             gettext(
-                "multipart/form-data 请求内容的部分超过了上限 {parts} 个，"
-                "或有文本字段超过了上限 {size} 字节。",
+                "multipart/form-data 请求内容的部分超过 {parts} 个，或有字段超过 {size} 字节。",
                 parts=max_parts,
                 size=max_field_bytes,
             )
@@ -278,10 +277,7 @@ def _no_name() -> str:
 def _boundary(text: str) -> bytes:
     if not text:
         raise MalformedBodyError(
-            gettext(
-                "请求的 Content-Type 是 multipart/form-data，但没有 boundary 参数"
-                "（应为 multipart/form-data; boundary=...）。"
-            )
+            gettext("Content-Type 缺少 boundary 参数（multipart/form-data; boundary=...）。")
         )
     try:
         return text.encode("ascii")
