@@ -187,3 +187,25 @@ def test_too_many_parts_or_too_long_a_field_is_413_naming_the_limit() -> None:
         ):
             parse(long, BOUNDARY, max_field_bytes=500_000)
         assert parse(long, BOUNDARY)[0]["description"] == "y" * 500_001
+
+
+def test_a_body_too_long_to_read_whole_is_streamed_with_the_same_answers() -> None:
+    """Past ``in_memory_bytes`` (not an upload route, or no length given) Werkzeug streams
+    the body: the same fields, and the same plain refusals."""
+    good = _body(_part("category", b"fire_safety"), _part("photos", b"\xff\xd8", filename="a"))
+    for data, expected in ((good, None), (_part("category", b"x"), MalformedBodyError)):
+        with _app().test_request_context(
+            "/?lang=en",
+            method="POST",
+            input_stream=io.BytesIO(data),
+            content_length=len(data),
+            content_type="multipart/form-data; boundary=" + BOUNDARY.decode(),
+        ) as context:
+            context.request.in_memory_bytes = 0  # type: ignore[attr-defined]
+            if expected is None:
+                assert _shown(context.request.form, context.request.files) == _ours(
+                    data, None, None
+                )
+            else:
+                with pytest.raises(expected, match="ends before its closing line"):
+                    _ = context.request.form

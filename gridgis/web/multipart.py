@@ -85,7 +85,8 @@ def read_form(request: Request, *, in_memory: int) -> Form:
     length = request.content_length
     if length is not None and length <= in_memory:
         return parse(request.get_data(cache=False), boundary, **limits)  # the parts copied
-    form = _werkzeug(request.stream, boundary, length, **limits)
+    stream = request._get_stream_for_parsing()  # the body read already (get_data), if it was
+    form = _werkzeug(stream, boundary, length, **limits)
     if None in form[0] or None in form[1]:  # Werkzeug reads such a part with the name None
         raise MalformedBodyError(_no_name())
     return form
