@@ -8,37 +8,36 @@ each run's cases/s and CPU per case, and the two side by side.
 
 The issue's target: above 300 cases/s with a photo on a 2-core machine.
 
-2026-12-07, session 14, 2 shared cores (other people's work took 0.3-0.9 cores during the
-runs: compare the CPU per case). Each body now has its own boundary, as a browser's has
-(Werkzeug compiled its regular expressions anew for each), and the runs start once every
+2026-12-07, session 14, the same 2 cores. Each body now has its own boundary, as a browser's
+has (Werkzeug compiled its regular expressions anew for each), and the runs start once every
 gunicorn worker has loaded the app (a worker still importing it counted its CPU as the
 run's). Before: ``main`` at 19a6143; after: multipart bodies split by
-:mod:`gridgis.web.multipart`, and the likely duplicates' lookup planned for its point (it
-was prepared, and PostgreSQL's generic plan for it read every open case of the category of
-the last week). Interleaved, after / before / after / before, ``--runs 2`` each:
+:mod:`gridgis.web.multipart`, and the likely duplicates' lookup planned for its point each
+time (prepared, PostgreSQL soon gave it a generic plan that read every open case of the
+category of the last week: it grew with every case filed). ``--runs 2``, after then
+before, while the machine was nearly idle (other 0.00-0.16):
 
-==========================================  =======  ====================================
-                                            cases/s  CPU per case (gunicorn / postgres /
-                                                     all; what 2 idle cores would give)
-==========================================  =======  ====================================
-before, JSON, no photo (other 0.44, 0.29)   255-260  2.62-2.84 / 3.36-3.76 / 6.14-6.77 ms
-                                                     (296-326/s)
-before, multipart, one photo (0.52, 0.90)   122-167  5.42-6.02 / 2.69-3.06 / 8.73-9.00 ms
-                                                     (222-229/s)
-after, JSON, no photo (other 0.01, 0.40)    453-526  2.29-2.32 / 1.10-1.13 / 3.53-3.59 ms
-                                                     (557-566/s)
-after, multipart, one photo (0.47, 0.52)    243-248  4.23-4.32 / 1.51-1.60 / 5.96-6.16 ms
-                                                     (**325-336/s**)
-==========================================  =======  ====================================
+=====================================  =======  ==============================================
+                                       cases/s  CPU per case (gunicorn / postgres / all)
+=====================================  =======  ==============================================
+before, JSON, no photo                     305  2.46 / 3.59 / 6.19 ms  (323/s on 2 idle cores)
+before, multipart, one photo               232  4.76 / 3.11 / 8.07 ms  (248/s on 2 idle cores)
+after, JSON, no photo                      474  2.58 / 1.17 / 3.90 ms  (513/s on 2 idle cores)
+after, multipart, one photo            **308**  4.27 / 1.51 / 6.00 ms  (**333/s** on 2 idle cores)
+=====================================  =======  ==============================================
 
-Target met by CPU per case: 325-336 cases/s with a photo on the 2 cores alone (the rates
-measured, 243-248/s, are what was left of them beside other people's work). A photo still
-costs about 2 ms of gunicorn's CPU more than a JSON case: splitting the body 0.2 ms (was
-0.8 with a new boundary), checking and stripping the photo 0.35 ms (of which hashing it
-0.15 and Pillow's header read 0.06; the segment walk 0.05, twice for a turned photo), writing
-it 0.13-0.3 ms, the id's round trip, reading the 230 KB from the socket (gunicorn, 8 KiB at a
-time, 0.1-0.15 ms) and the rest of the larger request. In PostgreSQL the likely duplicates
-took 3-4 ms per case before (the generic plan; more as open cases pile up), 0.5 now.
+Target met: 308 cases/s with a photo measured, 333/s by CPU per case. Two earlier rounds the
+same day, interleaved after / before while other people's work took 0.3-0.9 cores, gave
+the same picture by CPU per case: with a photo 5.96-6.16 ms after (325-336/s) against
+8.73-9.00 before (222-229/s); JSON 3.53-3.59 ms (557-566/s) against 6.14-6.77 (296-326/s).
+
+A photo still costs about 2 ms of CPU more than a JSON case: splitting the body 0.2 ms
+(Werkzeug: 0.8 with a new boundary), checking and stripping the photo 0.35 ms (hashing it
+0.15, Pillow's header read 0.06, the segment walk 0.05, twice for a turned photo: one pass
+was tried and saved 0.005-0.05 ms, not kept), writing it 0.13-0.3 ms (a leaner temporary
+file than mkstemp saved 0.02 ms, not kept), reserving the id (a round trip), reading the
+230 KB from the socket (gunicorn, 8 KiB at a time: 0.1-0.15 ms), and in PostgreSQL the
+photo's row and audit row.
 
 2026-12-08, 2 shared cores (other people's work took 1-1.4 cores during the runs, so the
 rates are low; CPU per case is the figure to compare), 1 run of 8 s each way:
