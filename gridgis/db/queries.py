@@ -113,6 +113,27 @@ def reading(bind: Engine | Connection) -> Iterator[Connection]:
 
 
 @contextmanager
+def unprepared(conn: Connection) -> Iterator[Connection]:
+    """``conn`` with psycopg's preparing of statements off inside the block.
+
+    psycopg prepares a statement from its fifth use on a connection; PostgreSQL then plans
+    it once for any parameters after a few uses (a generic plan). For a query whose best
+    plan depends on its values (a point, for the spatial index), that plan can be far
+    slower: inside this block each statement is planned for its own values.
+    """
+    driver: Any = conn.connection.driver_connection
+    if not hasattr(driver, "prepare_threshold"):  # another driver: nothing to turn off
+        yield conn
+        return
+    threshold = driver.prepare_threshold
+    driver.prepare_threshold = None
+    try:
+        yield conn
+    finally:
+        driver.prepare_threshold = threshold
+
+
+@contextmanager
 def transaction(bind: Engine | Connection) -> Iterator[Connection]:
     """Use ``bind`` if it is a connection (the caller commits), else one committed transaction."""
     if isinstance(bind, Connection):

@@ -53,7 +53,7 @@ from werkzeug.datastructures import MultiDict
 
 from gridgis.errors import InputError
 from gridgis.web.auth import checks_itself, guard
-from gridgis.web.limits import check_json
+from gridgis.web.limits import CheckedRequest, check_json
 from gridgis.web.validation_words import field_names as _list_fields
 from gridgis.web.validation_words import invalid as _invalid
 from gridgis.web.validation_words import shown as _show
@@ -511,6 +511,8 @@ def _multipart_fields(upload_field: str | None) -> dict[str, str]:
             zh=f"请求内容有 {length} 字节，最多只能有 {limit} 字节",
         )
     request.max_content_length = limit  # a body sent without its length: read up to the limit
+    if isinstance(checked := request._get_current_object(), CheckedRequest):  # type: ignore[attr-defined]
+        checked.in_memory_bytes = limit  # its files are read into memory anyway (uploads)
     others = [name for name in request.files if name != upload_field]
     if others:
         listed = ", ".join(f"`{_show(name)[1:-1]}`" for name in others[:10])

@@ -123,12 +123,12 @@ def gettext(message: str, /, **values: Any) -> str:
 _LITERAL = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
 WRAPPED: dict[str, tuple[str, str, re.Pattern[str]]] = {
     "templates": ("templates", "*.html", re.compile(r"\b_\(\s*" + _LITERAL)),
-    "views": (".", "*.py", re.compile(r"\b(?:gettext|translate)\(\s*" + _LITERAL)),
+    "views": (".", "*.py", re.compile(r"\b(?:gettext|translate|_both)\(\s*" + _LITERAL)),
     "scripts": ("static/js", "*.js", re.compile(r"(?<![\w.])(?:gridgis\.)?t\(\s*" + _LITERAL)),
 }
 """Where wrapped texts are, by kind: folder (in ``gridgis/web``), file pattern, and the
-call with a literal text (``_("…")``, ``gettext("…")``/``translate("…")``, ``gridgis.t("…")``
-or a script's local ``t("…")``)."""
+call with a literal text (``_("…")``, ``gettext("…")``/``translate("…")``/``_both("…")``,
+``gridgis.t("…")`` or a script's local ``t("…")``)."""
 
 
 def wrapped_texts(kind: str) -> dict[str, set[str]]:

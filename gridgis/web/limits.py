@@ -26,6 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from gridgis.errors import InputError
 from gridgis.web.i18n import gettext, translate
+from gridgis.web.multipart import read_form
 
 __all__ = [
     "CheckedRequest",
@@ -62,10 +63,27 @@ def too_large_message() -> str:
 
 
 class CheckedRequest(Request):
-    """Flask's request, whose form fields and file names are refused (400) when they hold NUL."""
+    """Flask's request, whose form fields and file names are refused (400) when they hold NUL.
+
+    A ``multipart/form-data`` body is read by :func:`gridgis.web.multipart.read_form`: one
+    that cannot be read is answered 400 saying why (Werkzeug alone reads it as an empty
+    form), and one of at most :attr:`in_memory_bytes` is read whole and split quickly.
+    """
+
+    in_memory_bytes: int = 500 * 1024
+    """The longest multipart body read whole into memory (Werkzeug's own threshold for
+    keeping files in memory); a route that keeps its uploads in memory anyway raises it to
+    its upload limit (:func:`gridgis.web.endpoints.upload_limit`)."""
 
     def _load_form_data(self) -> None:
-        super()._load_form_data()
+        if "form" in self.__dict__:
+            return
+        if self.mimetype == "multipart/form-data":
+            fields, files = read_form(self, in_memory=self.in_memory_bytes)
+            self.__dict__["form"] = self.parameter_storage_class(fields)
+            self.__dict__["files"] = self.parameter_storage_class(files)
+        else:
+            super()._load_form_data()
         for name, value in self.form.items(multi=True):
             _check_field(name, value, form=True)
         for name, file in self.files.items(multi=True):

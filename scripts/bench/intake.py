@@ -4,7 +4,9 @@ Creates the scratch database ``gridgis_bench_intake`` on gridgis's local
 cluster (``GRIDGIS_HOME``, started on demand), migrates it and loads the
 small demo district (350304 荔城区 at 5 %), then starts the web app under
 gunicorn (``-k gthread``) on loopback with ``GRIDGIS_DATABASE_URL`` pointing
-at it. Client processes, each driving a few keep-alive connections from one
+at it, and waits until every worker has loaded the app (on a busy machine a
+worker may take many seconds to import it, CPU that would otherwise count as
+the run's). Client processes, each driving a few keep-alive connections from one
 thread (raw sockets and a selector: the load generator shares the cores with
 the server, so it is kept lean), then ``POST /api/cases`` by point (building
 locations of the district, so every case is located and routed to its cell)
@@ -85,10 +87,12 @@ import platform
 import random
 import secrets
 import selectors
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -180,6 +184,30 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 60)
             pass
         time.sleep(0.2)
     raise RuntimeError(f"gunicorn did not answer /api/health within {timeout:g} s")
+
+
+_READY_HOOK = """
+import pathlib
+
+def post_worker_init(worker):
+    pathlib.Path({folder!r}, str(worker.pid)).touch()
+"""
+"""gunicorn settings (``-c``) that mark each worker once it has loaded the app."""
+
+
+def _wait_workers(folder: Path, workers: int, server: subprocess.Popen[bytes]) -> None:
+    """Wait until each of the ``workers`` has loaded the app (a file in ``folder`` each).
+
+    One worker answering ``/api/health`` is not enough: on a busy machine the others may
+    still be importing the app for many seconds, and that CPU would count as the run's.
+    """
+    deadline = time.monotonic() + 300
+    while len(list(folder.iterdir())) < workers:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not all {workers} gunicorn workers loaded the app in 300 s")
+        time.sleep(0.2)
 
 
 def _requests(
@@ -425,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     url = cluster.create_database(SCRATCH)
     engine = create_engine(url)
     server: subprocess.Popen[bytes] | None = None
+    ready: Path | None = None
     try:
         migrate.upgrade(engine)
         loaded = time.perf_counter()
@@ -445,9 +474,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo loaded in {time.perf_counter() - loaded:.1f} s; {len(points)} points")
 
         port = _free_port()
+        ready = Path(tempfile.mkdtemp(prefix="gridgis-bench-ready-"))
+        hook = ready.with_suffix(".py")
+        hook.write_text(_READY_HOOK.format(folder=str(ready)))
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-k", "gthread",
+                sys.executable, "-m", "gunicorn", "-c", str(hook),
+                "-w", str(args.workers), "-k", "gthread",
                 "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
                 "--backlog", "2048", "--log-level", "warning", "--pythonpath", str(HERE),
                 "intake:bench_app()" if args.pool_size else "gridgis.web:create_app()",
@@ -460,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         )  # fmt: skip
         _wait_ready(port, server)
+        _wait_workers(ready, args.workers, server)
         postmaster = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
 
         results = []
@@ -513,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
     finally:
+        if ready is not None:
+            shutil.rmtree(ready, ignore_errors=True)
+            ready.with_suffix(".py").unlink(missing_ok=True)
         if server is not None:
             server.terminate()
             try:
