@@ -74,7 +74,8 @@ def test_a_street_office_asking_for_another_street_is_refused(
     ],
 )
 def test_bad_parameters_are_refused(web: Flask, query: str, status: int, message: str) -> None:
-    response = _client(web, "analyst").get(f"/map/placement?{query}")
+    language = "en" if message.isascii() else "zh"  # a Chinese message on the Chinese page
+    response = _client(web, "analyst").get(f"/map/placement?{query}&lang={language}")
     assert response.status_code == status
     assert message in response.get_data(as_text=True)
 
